@@ -1,0 +1,1 @@
+/* activation.cl: placeholder, being written. */

@@ -1,0 +1,1 @@
+/* clip.cl: placeholder, being written. */

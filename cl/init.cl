@@ -1,0 +1,1 @@
+/* init.cl: placeholder, being written. */

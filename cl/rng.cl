@@ -1,0 +1,1 @@
+/* rng.cl: placeholder, being written (shared by host and device). */

@@ -1,0 +1,186 @@
+/*
+** ctx.c: the context's life cycle (new, open, free), its accessors, device
+** buffers and kernel launches.
+*/
+#define _POSIX_C_SOURCE 200809L
+#include "cache.h"
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+clgrad_ctx *clgrad_ctx_new(void)
+{
+    clgrad_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) return NULL;
+    clgrad_msgs_init_(ctx);
+    ctx->dev_index = -1;
+    ctx->gemm_backend = CLGRAD_GEMM_OWN;
+    return ctx;
+}
+
+static void close_(clgrad_ctx *ctx)
+{
+    if (ctx->queue) clFinish(ctx->queue);
+    clgrad_programs_release(ctx);
+    if (ctx->queue) clReleaseCommandQueue(ctx->queue);
+    if (ctx->context) clReleaseContext(ctx->context);
+    ctx->queue = NULL;
+    ctx->context = NULL;
+    ctx->dev_index = -1;
+}
+
+void clgrad_ctx_free(clgrad_ctx *ctx)
+{
+    if (!ctx) return;
+    close_(ctx);
+    free(ctx->devices);
+    clgrad_msgs_free_(ctx);
+    free(ctx);
+}
+
+static int env_true_(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v && strcmp(v, "0") != 0 && strcmp(v, "false") != 0 && strcmp(v, "no") != 0;
+}
+
+clgrad_status clgrad_open(clgrad_ctx *ctx, const char *device_spec, const clgrad_open_opts *opts)
+{
+    clgrad_status st = CLGRAD_OK;
+    int idx = -1;
+    if (ctx->dev_index >= 0) return clgrad_fail(ctx, CLGRAD_E_ARG, "context is already open");
+    CLGRAD_TRY(clgrad_device_find(ctx, device_spec, &idx));
+    ctx->dev = ctx->devices[idx];
+
+    int no_cache = (opts && opts->no_cache) || env_true_("CLGRAD_NO_CACHE");
+    ctx->cache_dir[0] = '\0';
+    if (!no_cache) {
+        if (opts && opts->cache_dir && *opts->cache_dir)
+            snprintf(ctx->cache_dir, sizeof ctx->cache_dir, "%s", opts->cache_dir);
+        else if (!clgrad_cache_dir_default(ctx->cache_dir, sizeof ctx->cache_dir))
+            clgrad_warn(ctx, "kernel cache: no cache directory (set CLGRAD_CACHE_DIR or HOME); caching off");
+    }
+
+    cl_int err;
+    cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)ctx->dev.platform, 0};
+    ctx->context = clCreateContext(props, 1, &ctx->dev.device, NULL, NULL, &err);
+    CLGRAD_CL_TRY(ctx, err);
+    cl_command_queue_properties qp = (opts && opts->profiling) ? CL_QUEUE_PROFILING_ENABLE : 0;
+    ctx->queue = clCreateCommandQueue(ctx->context, ctx->dev.device, qp, &err);
+    CLGRAD_CL_TRY(ctx, err);
+    ctx->dev_index = idx;
+    CLGRAD_TRY(clgrad_programs_build(ctx, opts));
+    return CLGRAD_OK;
+fail:
+    close_(ctx);
+    return st;
+}
+
+const clgrad_device_info *clgrad_device(const clgrad_ctx *ctx) { return &ctx->dev; }
+cl_context clgrad_cl_context(const clgrad_ctx *ctx) { return ctx->context; }
+cl_command_queue clgrad_queue(const clgrad_ctx *ctx) { return ctx->queue; }
+const clgrad_build_stats *clgrad_build_info(const clgrad_ctx *ctx) { return &ctx->stats; }
+const char *clgrad_build_options(const clgrad_ctx *ctx) { return ctx->build_options; }
+size_t clgrad_wg(const clgrad_ctx *ctx) { return ctx->wg; }
+const char *clgrad_cache_dir(const clgrad_ctx *ctx) { return ctx->cache_dir; }
+void clgrad_set_gemm_backend(clgrad_ctx *ctx, clgrad_gemm_backend b) { ctx->gemm_backend = b; }
+clgrad_gemm_backend clgrad_get_gemm_backend(const clgrad_ctx *ctx) { return ctx->gemm_backend; }
+
+const char *clgrad_gemm_backend_name(clgrad_gemm_backend b) { return b == CLGRAD_GEMM_CLBLAST ? "clblast" : "own"; }
+int clgrad_gemm_backend_parse(const char *s)
+{
+    if (!s) return -1;
+    if (strcmp(s, "own") == 0) return CLGRAD_GEMM_OWN;
+    if (strcmp(s, "clblast") == 0) return CLGRAD_GEMM_CLBLAST;
+    return -1;
+}
+
+/* ---- buffers ---- */
+
+clgrad_status clgrad_buf_new(clgrad_ctx *ctx, size_t nfloats, const char *what, cl_mem *out)
+{
+    *out = NULL;
+    size_t bytes = (nfloats ? nfloats : 1) * sizeof(float);
+    if (nfloats > SIZE_MAX / sizeof(float))
+        return clgrad_fail(ctx, CLGRAD_E_ARG, "buffer %s: %zu floats overflow size_t", what, nfloats);
+    if (bytes > ctx->dev.max_alloc)
+        return clgrad_fail(ctx, CLGRAD_E_UNSUPPORTED,
+                           "buffer %s needs %zu bytes (%.1f MiB), more than the device's largest allocation "
+                           "(%.1f MiB) on %s",
+                           what, bytes, bytes / 1048576.0, ctx->dev.max_alloc / 1048576.0, ctx->dev.name);
+    cl_int err;
+    *out = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bytes, NULL, &err);
+    if (err != CL_SUCCESS) {
+        *out = NULL;
+        return clgrad_fail(ctx, CLGRAD_E_CL, "clCreateBuffer: %s for buffer %s (%zu bytes, %.1f MiB) on %s",
+                           clgrad_cl_error_name(err), what, bytes, bytes / 1048576.0, ctx->dev.name);
+    }
+    return CLGRAD_OK;
+}
+
+void clgrad_buf_free(cl_mem *mem)
+{
+    if (mem && *mem) {
+        clReleaseMemObject(*mem);
+        *mem = NULL;
+    }
+}
+
+clgrad_status clgrad_buf_write(clgrad_ctx *ctx, cl_mem mem, size_t off, size_t n, const float *src)
+{
+    clgrad_status st = CLGRAD_OK;
+    if (n == 0) return CLGRAD_OK;
+    CLGRAD_CL_TRY(ctx, clEnqueueWriteBuffer(ctx->queue, mem, CL_TRUE, off * sizeof(float), n * sizeof(float),
+                                            src, 0, NULL, NULL));
+fail:
+    return st;
+}
+
+clgrad_status clgrad_buf_read(clgrad_ctx *ctx, cl_mem mem, size_t off, size_t n, float *dst)
+{
+    clgrad_status st = CLGRAD_OK;
+    if (n == 0) return CLGRAD_OK;
+    CLGRAD_CL_TRY(ctx, clEnqueueReadBuffer(ctx->queue, mem, CL_TRUE, off * sizeof(float), n * sizeof(float),
+                                           dst, 0, NULL, NULL));
+fail:
+    return st;
+}
+
+clgrad_status clgrad_buf_fill(clgrad_ctx *ctx, cl_mem mem, size_t off, size_t n, float value)
+{
+    clgrad_status st = CLGRAD_OK;
+    if (n == 0) return CLGRAD_OK;
+    CLGRAD_CL_TRY(ctx, clEnqueueFillBuffer(ctx->queue, mem, &value, sizeof value, off * sizeof(float),
+                                           n * sizeof(float), 0, NULL, NULL));
+fail:
+    return st;
+}
+
+clgrad_status clgrad_finish(clgrad_ctx *ctx)
+{
+    clgrad_status st = CLGRAD_OK;
+    CLGRAD_CL_TRY(ctx, clFinish(ctx->queue));
+fail:
+    return st;
+}
+
+/* ---- launches ---- */
+
+clgrad_status clgrad_launch(clgrad_ctx *ctx, cl_kernel k, const char *name, cl_uint dims, const size_t *global,
+                            const size_t *local)
+{
+    cl_int err = clEnqueueNDRangeKernel(ctx->queue, k, dims, NULL, global, local, 0, NULL, NULL);
+    if (err == CL_SUCCESS) return CLGRAD_OK;
+    return clgrad_fail(ctx, CLGRAD_E_CL, "clEnqueueNDRangeKernel(%s, global %zu x %zu, local %zu x %zu): %s", name,
+                       global[0], dims > 1 ? global[1] : 1, local ? local[0] : 0,
+                       local && dims > 1 ? local[1] : 0, clgrad_cl_error_name(err));
+}
+
+clgrad_status clgrad_launch1d(clgrad_ctx *ctx, cl_kernel k, const char *name, size_t n, size_t local)
+{
+    if (n == 0) return CLGRAD_OK;
+    size_t g = n;
+    if (local) g = (n + local - 1) / local * local;
+    return clgrad_launch(ctx, k, name, 1, &g, local ? &local : NULL);
+}

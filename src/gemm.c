@@ -1,0 +1,138 @@
+/*
+** gemm.c: the GEMM routine: argument checks, backend and variant choice,
+** launch of cl/matmul.cl or CLBlast, and the float64 host reference.
+*/
+#include "internal.h"
+
+#include <clblast_c.h>
+#include <limits.h>
+#include <string.h>
+
+/* Must match the defaults in cl/matmul.cl. */
+#define WGM 16
+#define WGN 16
+#define TM (WGM * 4)
+#define TN (WGN * 4)
+#define TK 16
+
+static int tiled_ok_(const clgrad_ctx *ctx)
+{
+    const clgrad_device_info *d = &ctx->dev;
+    size_t need_local = (size_t)TK * (TM + TN) * sizeof(float);
+    return !ctx->gemm_force_simple && d->max_wg_size >= WGM * WGN && d->max_wi_sizes[0] >= WGN &&
+           d->max_wi_sizes[1] >= WGM && d->local_mem >= need_local;
+}
+
+const char *clgrad_gemm_variant(const clgrad_ctx *ctx) { return tiled_ok_(ctx) ? "tiled" : "simple"; }
+void clgrad_gemm_force_simple(clgrad_ctx *ctx, int force_simple) { ctx->gemm_force_simple = force_simple; }
+
+static const char *clblast_error_(CLBlastStatusCode s)
+{
+    switch (s) {
+    case CLBlastNotImplemented: return "CLBlastNotImplemented";
+    case CLBlastInvalidMatrixA: return "CLBlastInvalidMatrixA";
+    case CLBlastInvalidMatrixB: return "CLBlastInvalidMatrixB";
+    case CLBlastInvalidMatrixC: return "CLBlastInvalidMatrixC";
+    case CLBlastInsufficientMemoryA: return "CLBlastInsufficientMemoryA";
+    case CLBlastInsufficientMemoryB: return "CLBlastInsufficientMemoryB";
+    case CLBlastInsufficientMemoryC: return "CLBlastInsufficientMemoryC";
+    case CLBlastInvalidLocalMemUsage: return "CLBlastInvalidLocalMemUsage";
+    case CLBlastNoHalfPrecision: return "CLBlastNoHalfPrecision";
+    case CLBlastNoDoublePrecision: return "CLBlastNoDoublePrecision";
+    case CLBlastUnknownError: return "CLBlastUnknownError";
+    default: break;
+    }
+    return clgrad_cl_error_name((cl_int)s); /* CLBlast reuses OpenCL's codes for the rest */
+}
+
+static clgrad_status gemm_clblast_(clgrad_ctx *ctx, int ta, int tb, size_t M, size_t N, size_t K, float alpha,
+                                   cl_mem A, size_t offA, size_t lda, cl_mem B, size_t offB, size_t ldb, float beta,
+                                   cl_mem C, size_t offC, size_t ldc)
+{
+    clgrad_status st = CLGRAD_OK;
+    if (beta == 0.0f) {
+        /* BLAS: beta == 0 must not read C.  Zero it so NaN/Inf in C cannot leak. */
+        if (ldc == N) {
+            CLGRAD_TRY(clgrad_buf_fill(ctx, C, offC, M * N, 0.0f));
+        } else {
+            for (size_t m = 0; m < M; m++) CLGRAD_TRY(clgrad_buf_fill(ctx, C, offC + m * ldc, N, 0.0f));
+        }
+    }
+    CLBlastStatusCode s = CLBlastSgemm(CLBlastLayoutRowMajor, ta ? CLBlastTransposeYes : CLBlastTransposeNo,
+                                       tb ? CLBlastTransposeYes : CLBlastTransposeNo, M, N, K, alpha, A, offA, lda,
+                                       B, offB, ldb, beta, C, offC, ldc, &ctx->queue, NULL);
+    if (s != CLBlastSuccess)
+        return clgrad_fail(ctx, CLGRAD_E_CL, "CLBlastSgemm(%c%c, M=%zu N=%zu K=%zu): %s", ta ? 'T' : 'N',
+                           tb ? 'T' : 'N', M, N, K, clblast_error_(s));
+fail:
+    return st;
+}
+
+clgrad_status clgrad_gemm(clgrad_ctx *ctx, int ta, int tb, size_t M, size_t N, size_t K, float alpha, cl_mem A,
+                          size_t offA, size_t lda, cl_mem B, size_t offB, size_t ldb, float beta, cl_mem C,
+                          size_t offC, size_t ldc)
+{
+    clgrad_status st = CLGRAD_OK;
+    if (M == 0 || N == 0) return CLGRAD_OK;
+    if (M > INT_MAX || N > INT_MAX || K > INT_MAX || lda > INT_MAX || ldb > INT_MAX || ldc > INT_MAX)
+        return clgrad_fail(ctx, CLGRAD_E_ARG, "gemm: sizes exceed INT_MAX (M=%zu N=%zu K=%zu)", M, N, K);
+    if (lda < (ta ? M : K) || ldb < (tb ? K : N) || ldc < N || (K > 0 && lda == 0))
+        return clgrad_fail(ctx, CLGRAD_E_ARG, "gemm: leading dimension too small (lda=%zu ldb=%zu ldc=%zu for %c%c M=%zu N=%zu K=%zu)",
+                           lda, ldb, ldc, ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K);
+    if (ctx->gemm_backend == CLGRAD_GEMM_CLBLAST)
+        return gemm_clblast_(ctx, ta, tb, M, N, K, alpha, A, offA, lda, B, offB, ldb, beta, C, offC, ldc);
+
+    int m = (int)M, n = (int)N, k = (int)K, la = (int)lda, lb = (int)ldb, lc = (int)ldc;
+    cl_ulong oa = offA, ob = offB, oc = offC;
+    if (tiled_ok_(ctx)) {
+        static const char *names[4] = {"matmul_nn", "matmul_nt", "matmul_tn", "matmul_tt"};
+        const char *name = names[(ta ? 2 : 0) + (tb ? 1 : 0)];
+        cl_kernel kern = clgrad_kernel(ctx, name);
+        if (!kern) return CLGRAD_E_ARG;
+        cl_uint i = 0;
+        CLGRAD_ARG(ctx, kern, i++, m); CLGRAD_ARG(ctx, kern, i++, n); CLGRAD_ARG(ctx, kern, i++, k);
+        CLGRAD_ARG(ctx, kern, i++, alpha);
+        CLGRAD_ARG(ctx, kern, i++, A); CLGRAD_ARG(ctx, kern, i++, oa); CLGRAD_ARG(ctx, kern, i++, la);
+        CLGRAD_ARG(ctx, kern, i++, B); CLGRAD_ARG(ctx, kern, i++, ob); CLGRAD_ARG(ctx, kern, i++, lb);
+        CLGRAD_ARG(ctx, kern, i++, beta);
+        CLGRAD_ARG(ctx, kern, i++, C); CLGRAD_ARG(ctx, kern, i++, oc); CLGRAD_ARG(ctx, kern, i++, lc);
+        size_t global[2] = {(N + TN - 1) / TN * WGN, (M + TM - 1) / TM * WGM};
+        size_t local[2] = {WGN, WGM};
+        return clgrad_launch(ctx, kern, name, 2, global, local);
+    }
+    cl_kernel kern = clgrad_kernel(ctx, "matmul_simple");
+    if (!kern) return CLGRAD_E_ARG;
+    cl_int ita = ta ? 1 : 0, itb = tb ? 1 : 0;
+    cl_uint i = 0;
+    CLGRAD_ARG(ctx, kern, i++, ita); CLGRAD_ARG(ctx, kern, i++, itb);
+    CLGRAD_ARG(ctx, kern, i++, m); CLGRAD_ARG(ctx, kern, i++, n); CLGRAD_ARG(ctx, kern, i++, k);
+    CLGRAD_ARG(ctx, kern, i++, alpha);
+    CLGRAD_ARG(ctx, kern, i++, A); CLGRAD_ARG(ctx, kern, i++, oa); CLGRAD_ARG(ctx, kern, i++, la);
+    CLGRAD_ARG(ctx, kern, i++, B); CLGRAD_ARG(ctx, kern, i++, ob); CLGRAD_ARG(ctx, kern, i++, lb);
+    CLGRAD_ARG(ctx, kern, i++, beta);
+    CLGRAD_ARG(ctx, kern, i++, C); CLGRAD_ARG(ctx, kern, i++, oc); CLGRAD_ARG(ctx, kern, i++, lc);
+    {
+        size_t local[2] = {8, 8};
+        if (ctx->dev.max_wg_size < 64) local[0] = local[1] = 1;
+        size_t global[2] = {(N + local[0] - 1) / local[0] * local[0], (M + local[1] - 1) / local[1] * local[1]};
+        return clgrad_launch(ctx, kern, "matmul_simple", 2, global, local);
+    }
+fail:
+    return st;
+}
+
+void clgrad_gemm_ref(int ta, int tb, size_t M, size_t N, size_t K, double alpha, const float *A, size_t lda,
+                     const float *B, size_t ldb, double beta, const float *C_in, double *C_out, size_t ldc)
+{
+    for (size_t m = 0; m < M; m++)
+        for (size_t n = 0; n < N; n++) {
+            double acc = 0.0;
+            for (size_t k = 0; k < K; k++) {
+                double a = ta ? A[k * lda + m] : A[m * lda + k];
+                double b = tb ? B[n * ldb + k] : B[k * ldb + n];
+                acc += a * b;
+            }
+            double r = alpha * acc;
+            C_out[m * ldc + n] = beta == 0.0 ? r : r + beta * (double)C_in[m * ldc + n];
+        }
+}

@@ -1,0 +1,72 @@
+/*
+** internal.h: the context structure and helpers shared by the library's
+** source files.  Not installed; nothing here is public API.
+*/
+#ifndef CLGRAD_INTERNAL_H
+#define CLGRAD_INTERNAL_H
+
+#include "clgrad.h"
+#include <stdio.h>
+
+#define CLGRAD_MAX_PROGRAMS 32
+#define CLGRAD_MAX_KERNELS 256
+
+typedef struct clgrad_program {
+    char name[64];      /* "matmul.cl" */
+    char origin[1024];  /* "embedded" or the path it was read from */
+    char hash[65];      /* sha256 of the assembled source */
+    cl_program program; /* owned */
+    int from_cache;
+} clgrad_program;
+
+typedef struct clgrad_kentry {
+    char name[64];
+    cl_kernel kernel; /* owned */
+} clgrad_kentry;
+
+struct clgrad_ctx {
+    char *errmsg;   /* owned; never NULL after clgrad_ctx_new */
+    char *warnings; /* owned; accumulated, never NULL */
+
+    clgrad_device_info *devices; /* owned array, filled by clgrad_devices */
+    int ndevices;
+
+    int dev_index;          /* -1 while closed */
+    clgrad_device_info dev; /* copy of the selected device */
+    cl_context context;     /* owned */
+    cl_command_queue queue; /* owned */
+
+    clgrad_program programs[CLGRAD_MAX_PROGRAMS];
+    int nprograms;
+    clgrad_kentry kernels[CLGRAD_MAX_KERNELS];
+    int nkernels;
+
+    char build_options[512];
+    size_t wg; /* CLGRAD_WG passed to the programs */
+    char cache_dir[1024]; /* "" when the cache is disabled */
+    clgrad_build_stats stats;
+    clgrad_gemm_backend gemm_backend;
+    int gemm_force_simple;
+};
+
+/* Append a warning line to ctx->warnings (also used for non-fatal cache trouble). */
+void clgrad_warn(clgrad_ctx *ctx, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+void clgrad_msgs_init_(clgrad_ctx *ctx);
+void clgrad_msgs_free_(clgrad_ctx *ctx);
+
+/* Wall clock in seconds (monotonic). */
+double clgrad_now(void);
+
+/* Read a whole file; returns malloc'd buffer (NUL-terminated) or NULL with errno set. */
+char *clgrad_read_file(const char *path, size_t *len);
+
+/* Build every kernel program (program.c). */
+clgrad_status clgrad_programs_build(clgrad_ctx *ctx, const clgrad_open_opts *opts);
+void clgrad_programs_release(clgrad_ctx *ctx);
+
+#endif

@@ -1,0 +1,7 @@
+/* loss.c: placeholder, being written. */
+#include "internal.h"
+clgrad_status clgrad_selfcheck_loss(clgrad_ctx *ctx, clgrad_check_fn report, void *user)
+{
+    (void)ctx, (void)report, (void)user;
+    return CLGRAD_OK;
+}

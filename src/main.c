@@ -1,0 +1,223 @@
+/*
+** main.c: the clgrad command-line driver.
+**
+**   clgrad devices [--json]      list every OpenCL platform and device
+**   clgrad selfcheck             build every kernel on the chosen device and
+**                                check each kernel family against a float64
+**                                host reference; prints a pass/fail table
+**   clgrad version
+**
+** Common options: --device SPEC, --cl-dir DIR, --cache-dir DIR, --no-cache,
+** --gemm own|clblast.  Only this file (and the tests) exit on errors.
+*/
+#include "clgrad.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    const char *device;
+    const char *cl_dir, *cache_dir;
+    int no_cache, json, gemm, no_timing;
+} cli_opts;
+
+static void usage_(FILE *f)
+{
+    fprintf(f,
+            "usage: clgrad <command> [options]\n"
+            "\n"
+            "commands:\n"
+            "  devices            list OpenCL platforms and devices (--json for machines)\n"
+            "  selfcheck          build every kernel and check each family against a host reference\n"
+            "  version            print the version\n"
+            "\n"
+            "options:\n"
+            "  --device SPEC      P:D, cpu|gpu|accelerator, or part of the device/platform name\n"
+            "                     (default: $CLGRAD_DEVICE, else the first GPU, else the first CPU)\n"
+            "  --gemm own|clblast GEMM backend (default own)\n"
+            "  --cl-dir DIR       load kernel sources from DIR instead of the embedded copies ($CLGRAD_CL_DIR)\n"
+            "  --cache-dir DIR    kernel binary cache ($CLGRAD_CACHE_DIR, default $XDG_CACHE_HOME/clgrad)\n"
+            "  --no-cache         neither read nor write the kernel cache ($CLGRAD_NO_CACHE=1)\n"
+            "  --json             machine-readable output (devices)\n"
+            "  --no-timing        selfcheck: skip the compile-from-source / warm-cache timing\n");
+}
+
+static void json_str_(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+        else if (c < 0x20) fprintf(f, "\\u%04x", c);
+        else fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+static int cmd_devices_(clgrad_ctx *ctx, const cli_opts *o)
+{
+    const clgrad_device_info *list;
+    int n;
+    if (clgrad_devices(ctx, &list, &n) != CLGRAD_OK) {
+        fprintf(stderr, "clgrad: %s\n", clgrad_errmsg(ctx));
+        return 1;
+    }
+    int def = -1;
+    if (clgrad_device_find(ctx, o->device, &def) != CLGRAD_OK) def = -1;
+    if (o->json) {
+        printf("[\n");
+        for (int i = 0; i < n; i++) {
+            const clgrad_device_info *d = &list[i];
+            printf("  {\"index\": \"%d:%d\", \"platform\": ", d->platform_index, d->device_index);
+            json_str_(stdout, d->platform_name);
+            printf(", \"platform_version\": ");
+            json_str_(stdout, d->platform_version);
+            printf(", \"device\": ");
+            json_str_(stdout, d->name);
+            printf(", \"type\": \"%s\", \"vendor\": ", d->type);
+            json_str_(stdout, d->vendor);
+            printf(", \"driver_version\": ");
+            json_str_(stdout, d->driver_version);
+            printf(", \"device_version\": ");
+            json_str_(stdout, d->device_version);
+            printf(", \"opencl_c_version\": ");
+            json_str_(stdout, d->c_version);
+            printf(", \"compute_units\": %u, \"clock_mhz\": %u, \"global_mem_bytes\": %llu, "
+                   "\"local_mem_bytes\": %llu, \"local_mem_dedicated\": %s, \"max_alloc_bytes\": %llu, "
+                   "\"max_work_group_size\": %zu, \"fp64\": %s, \"fp16\": %s, \"selected\": %s}%s\n",
+                   d->compute_units, d->clock_mhz, d->global_mem, d->local_mem,
+                   d->local_mem_is_local ? "true" : "false", d->max_alloc, d->max_wg_size,
+                   d->has_fp64 ? "true" : "false", d->has_fp16 ? "true" : "false", i == def ? "true" : "false",
+                   i + 1 < n ? "," : "");
+        }
+        printf("]\n");
+        return 0;
+    }
+    char *t = clgrad_devices_table(list, n);
+    if (!t) return 1;
+    fputs(t, stdout);
+    free(t);
+    if (def >= 0) printf("default device: %d:%d %s\n", list[def].platform_index, list[def].device_index, list[def].name);
+    return 0;
+}
+
+static clgrad_ctx *open_(const cli_opts *o, int profiling)
+{
+    clgrad_ctx *ctx = clgrad_ctx_new();
+    if (!ctx) {
+        fprintf(stderr, "clgrad: out of memory\n");
+        exit(1);
+    }
+    clgrad_open_opts oo = {0};
+    oo.cl_dir = o->cl_dir;
+    oo.cache_dir = o->cache_dir;
+    oo.no_cache = o->no_cache;
+    oo.profiling = profiling;
+    if (clgrad_open(ctx, o->device, &oo) != CLGRAD_OK) {
+        fprintf(stderr, "clgrad: %s\n", clgrad_errmsg(ctx));
+        clgrad_ctx_free(ctx);
+        return NULL;
+    }
+    if (*clgrad_warnings(ctx)) fprintf(stderr, "clgrad: warning: %s", clgrad_warnings(ctx));
+    clgrad_set_gemm_backend(ctx, (clgrad_gemm_backend)o->gemm);
+    return ctx;
+}
+
+static void row_(void *user, const char *family, const char *what, int pass, double max_err, double tol)
+{
+    (void)user;
+    printf("  %-10s %-44s %10.3g %10.3g  %s\n", family, what, max_err, tol, pass ? "pass" : "FAIL");
+    fflush(stdout);
+}
+
+/* Time building all programs in a fresh context: from source (no cache) or from the cache. */
+static double time_build_(const cli_opts *o, int no_cache, int *from_cache)
+{
+    cli_opts o2 = *o;
+    o2.no_cache = no_cache;
+    clgrad_ctx *c = open_(&o2, 0);
+    if (!c) return NAN;
+    const clgrad_build_stats *b = clgrad_build_info(c);
+    double s = b->seconds;
+    *from_cache = b->loaded;
+    clgrad_ctx_free(c);
+    return s;
+}
+
+static int cmd_selfcheck_(const cli_opts *o)
+{
+    clgrad_ctx *ctx = open_(o, 0);
+    if (!ctx) return 1;
+    const clgrad_device_info *d = clgrad_device(ctx);
+    const clgrad_build_stats *b = clgrad_build_info(ctx);
+    printf("clgrad %s selfcheck\n", CLGRAD_VERSION);
+    printf("device:   %d:%d %s (%s, %s, driver %s)\n", d->platform_index, d->device_index, d->name, d->type,
+           d->platform_name, d->driver_version);
+    printf("kernels:  %d programs, %d compiled from source, %d loaded from cache, %.3f s\n", b->programs,
+           b->compiled, b->loaded, b->seconds);
+    printf("options:  %s\n", clgrad_build_options(ctx));
+    printf("cache:    %s\n", *clgrad_cache_dir(ctx) ? clgrad_cache_dir(ctx) : "(disabled)");
+    printf("sources:  sha256 %s\n", b->source_hash);
+    printf("gemm:     own kernel variant %s; backend in use: %s\n", clgrad_gemm_variant(ctx),
+           clgrad_gemm_backend_name(clgrad_get_gemm_backend(ctx)));
+    if (!o->no_timing && !o->no_cache && *clgrad_cache_dir(ctx)) {
+        int fc = 0;
+        double cold = time_build_(o, 1, &fc);
+        double warm = time_build_(o, 0, &fc);
+        printf("timing:   compile from source %.3f s; load from the warm cache %.3f s (%d programs from cache)\n",
+               cold, warm, fc);
+    }
+    printf("\n  %-10s %-44s %10s %10s  %s\n", "family", "check", "max err", "tol", "result");
+    int failed = clgrad_selfcheck(ctx, row_, NULL);
+    printf("\n%s: %d check%s failed on %s\n", failed ? "FAIL" : "PASS", failed, failed == 1 ? "" : "s", d->name);
+    clgrad_ctx_free(ctx);
+    return failed ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    cli_opts o = {0};
+    const char *cmd = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+#define NEEDARG                                                                                      \
+    if (i + 1 >= argc) {                                                                             \
+        fprintf(stderr, "clgrad: %s needs a value\n", a);                                            \
+        return 2;                                                                                    \
+    }
+        if (strcmp(a, "--device") == 0) { NEEDARG; o.device = argv[++i]; }
+        else if (strcmp(a, "--cl-dir") == 0) { NEEDARG; o.cl_dir = argv[++i]; }
+        else if (strcmp(a, "--cache-dir") == 0) { NEEDARG; o.cache_dir = argv[++i]; }
+        else if (strcmp(a, "--gemm") == 0) {
+            NEEDARG;
+            o.gemm = clgrad_gemm_backend_parse(argv[++i]);
+            if (o.gemm < 0) {
+                fprintf(stderr, "clgrad: --gemm takes own or clblast, not '%s'\n", argv[i]);
+                return 2;
+            }
+        }
+        else if (strcmp(a, "--no-cache") == 0) o.no_cache = 1;
+        else if (strcmp(a, "--json") == 0) o.json = 1;
+        else if (strcmp(a, "--no-timing") == 0) o.no_timing = 1;
+        else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) { usage_(stdout); return 0; }
+        else if (a[0] == '-') { fprintf(stderr, "clgrad: unknown option %s\n", a); usage_(stderr); return 2; }
+        else if (!cmd) cmd = a;
+        else { fprintf(stderr, "clgrad: unexpected argument %s\n", a); return 2; }
+#undef NEEDARG
+    }
+    if (!cmd) { usage_(stderr); return 2; }
+    if (strcmp(cmd, "version") == 0) { printf("clgrad %s\n", CLGRAD_VERSION); return 0; }
+    if (strcmp(cmd, "devices") == 0) {
+        clgrad_ctx *ctx = clgrad_ctx_new();
+        if (!ctx) return 1;
+        int r = cmd_devices_(ctx, &o);
+        clgrad_ctx_free(ctx);
+        return r;
+    }
+    if (strcmp(cmd, "selfcheck") == 0) return cmd_selfcheck_(&o);
+    fprintf(stderr, "clgrad: unknown command '%s'\n", cmd);
+    usage_(stderr);
+    return 2;
+}

@@ -1,0 +1,149 @@
+/*
+** test_gemm.c: GEMM, all four op combinations, both backends (own kernel,
+** tiled and simple variants; CLBlast), against the float64 host reference on
+** fresh random data, at sizes 1, 7, 63, 64, 65, 257, non-square shapes, K = 0,
+** offsets and padded leading dimensions (views into a flat block), and the
+** beta == 0 rule (C is not read: NaN in C must not leak).
+**
+** Tolerance, per element: the standard error bound of a float32 dot product
+** of K terms followed by the alpha and beta roundings,
+**     |C - C_ref| <= gamma(K + 3) * (|alpha| * sum_k |a_k b_k| + |beta * c|),
+** gamma(n) = n u / (1 - n u), u = 2^-24 (Higham, Accuracy and Stability,
+** section 3.1).  It holds for any summation order, so it is a real bound,
+** not a tuned constant, and it still fails on any indexing error.
+*/
+#include "fixture.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int run_case_(clgrad_gemm_backend be, int simple, int ta, int tb, size_t M, size_t N, size_t K,
+                     size_t pad, size_t off, float alpha, float beta, int nan_in_c)
+{
+    clgrad_ctx *ctx = fixture_ctx();
+    size_t lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
+    size_t arows = ta ? K : M, brows = tb ? N : K;
+    size_t na = off + arows * lda + 1, nb = off + brows * ldb + 1, nc = off + M * ldc + 1;
+    float *A = malloc(na * sizeof *A), *B = malloc(nb * sizeof *B), *C = malloc(nc * sizeof *C);
+    float *Cd = malloc(nc * sizeof *Cd);
+    double *R = malloc(nc * sizeof *R), *tol = malloc(nc * sizeof *tol);
+    ck_assert(A && B && C && Cd && R && tol);
+    clgrad_testrng rng = fixture_rng(M * 7919u + N * 104729u + K * 31u + (size_t)ta * 2 + (size_t)tb);
+    for (size_t i = 0; i < na; i++) A[i] = clgrad_testrng_uniform(&rng, -2, 2);
+    for (size_t i = 0; i < nb; i++) B[i] = clgrad_testrng_uniform(&rng, -2, 2);
+    for (size_t i = 0; i < nc; i++) C[i] = nan_in_c ? NAN : clgrad_testrng_uniform(&rng, -2, 2);
+
+    /* reference: untouched padding stays as it was */
+    for (size_t i = 0; i < nc; i++) R[i] = C[i], tol[i] = 0;
+    clgrad_gemm_ref(ta, tb, M, N, K, alpha, A + off, lda, B + off, ldb, beta, C + off, R + off, ldc);
+    double u = 0x1.0p-24, g = (K + 3) * u / (1 - (K + 3) * u);
+    for (size_t m = 0; m < M; m++)
+        for (size_t n = 0; n < N; n++) {
+            double s = 0;
+            for (size_t k = 0; k < K; k++) {
+                double a = ta ? A[off + k * lda + m] : A[off + m * lda + k];
+                double b = tb ? B[off + n * ldb + k] : B[off + k * ldb + n];
+                s += fabs(a * b);
+            }
+            double c = beta == 0 ? 0 : fabs((double)beta * C[off + m * ldc + n]);
+            tol[off + m * ldc + n] = g * (fabs(alpha) * s + c) + 1e-30;
+        }
+
+    cl_mem dA = fixture_upload(A, na, "A"), dB = fixture_upload(B, nb, "B"), dC = fixture_upload(C, nc, "C");
+    clgrad_set_gemm_backend(ctx, be);
+    clgrad_gemm_force_simple(ctx, simple);
+    FX_OK(clgrad_gemm(ctx, ta, tb, M, N, K, alpha, dA, off, lda, dB, off, ldb, beta, dC, off, ldc));
+    fixture_download(dC, Cd, nc);
+    char what[128];
+    snprintf(what, sizeof what, "%s%s %c%c M=%zu N=%zu K=%zu pad=%zu off=%zu beta=%g%s", clgrad_gemm_backend_name(be),
+             be == CLGRAD_GEMM_OWN ? (simple ? "/simple" : "/tiled") : "", ta ? 'T' : 'N', tb ? 'T' : 'N', M, N,
+             K, pad, off, (double)beta, nan_in_c ? " NaN-in-C" : "");
+    size_t bad = fixture_check_tol(what, Cd, R, tol, nc);
+    clgrad_buf_free(&dA), clgrad_buf_free(&dB), clgrad_buf_free(&dC);
+    clgrad_gemm_force_simple(ctx, 0);
+    free(A), free(B), free(C), free(Cd), free(R), free(tol);
+    return bad == 0;
+}
+
+/* Every backend/variant x op combination for one shape. */
+static int all_(size_t M, size_t N, size_t K, size_t pad, size_t off, float beta, int nan_in_c)
+{
+    int ok = 1;
+    for (int v = 0; v < 3; v++)
+        for (int t = 0; t < 4; t++)
+            ok &= run_case_(v == 2 ? CLGRAD_GEMM_CLBLAST : CLGRAD_GEMM_OWN, v == 1, t >> 1, t & 1, M, N, K, pad, off,
+                            0.5f + (float)t, beta, nan_in_c);
+    return ok;
+}
+
+START_TEST(square)
+{
+    size_t n = fixture_sizes[_i];
+    ck_assert_msg(all_(n, n, n, 0, 0, 0.0f, 0), "square n=%zu beta=0", n);
+    ck_assert_msg(all_(n, n, n, 0, 0, -1.5f, 0), "square n=%zu beta=-1.5", n);
+}
+END_TEST
+
+START_TEST(nonsquare)
+{
+    static const size_t shapes[][3] = {{1, 257, 7}, {65, 7, 63}, {257, 64, 1}, {7, 65, 257}, {63, 1, 65}, {2, 3, 300}};
+    const size_t *s = shapes[_i];
+    ck_assert_msg(all_(s[0], s[1], s[2], 0, 0, 0.25f, 0), "shape %zux%zux%zu", s[0], s[1], s[2]);
+}
+END_TEST
+
+START_TEST(views)
+{
+    /* offsets into a larger block and padded leading dimensions */
+    ck_assert(all_(33, 17, 29, 3, 11, 1.0f, 0));
+    ck_assert(all_(64, 65, 63, 1, 64, 0.0f, 0));
+}
+END_TEST
+
+START_TEST(beta_zero_ignores_c)
+{
+    ck_assert(all_(7, 65, 63, 0, 0, 0.0f, 1));
+}
+END_TEST
+
+START_TEST(k_zero)
+{
+    /* K = 0: C = beta * C */
+    ck_assert(all_(7, 9, 0, 0, 0, 2.0f, 0));
+}
+END_TEST
+
+START_TEST(bad_args)
+{
+    clgrad_ctx *ctx = fixture_ctx();
+    cl_mem m = NULL;
+    FX_OK(clgrad_buf_new(ctx, 16, "m", &m));
+    clgrad_set_gemm_backend(ctx, CLGRAD_GEMM_OWN);
+    ck_assert_int_eq(clgrad_gemm(ctx, 0, 0, 4, 4, 4, 1, m, 0, 3, m, 0, 4, 0, m, 0, 4), CLGRAD_E_ARG);
+    ck_assert_msg(strstr(clgrad_errmsg(ctx), "leading dimension") != NULL, "%s", clgrad_errmsg(ctx));
+    clgrad_buf_free(&m);
+}
+END_TEST
+
+static Suite *suite_(void)
+{
+    Suite *s = suite_create("gemm");
+    TCase *tc = tcase_create("gemm");
+    tcase_set_timeout(tc, 600);
+    tcase_add_loop_test(tc, square, 0, fixture_nsizes);
+    tcase_add_loop_test(tc, nonsquare, 0, 6);
+    tcase_add_test(tc, views);
+    tcase_add_test(tc, beta_zero_ignores_c);
+    tcase_add_test(tc, k_zero);
+    tcase_add_test(tc, bad_args);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    fixture_open("matmul.cl");
+    return fixture_run(suite_(), 1);
+}

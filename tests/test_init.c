@@ -1,0 +1,2 @@
+/* test_init.c: placeholder, being written. */
+int main(void) { return 77; }
