@@ -29,6 +29,10 @@ void clgrad_gemm_force_simple(clgrad_ctx *ctx, int force_simple) { ctx->gemm_for
 static const char *clblast_error_(CLBlastStatusCode s)
 {
     switch (s) {
+    case CLBlastInvalidDimension: return "CLBlastInvalidDimension";
+    case CLBlastInvalidLeadDimA: return "CLBlastInvalidLeadDimA";
+    case CLBlastInvalidLeadDimB: return "CLBlastInvalidLeadDimB";
+    case CLBlastInvalidLeadDimC: return "CLBlastInvalidLeadDimC";
     case CLBlastNotImplemented: return "CLBlastNotImplemented";
     case CLBlastInvalidMatrixA: return "CLBlastInvalidMatrixA";
     case CLBlastInvalidMatrixB: return "CLBlastInvalidMatrixB";
@@ -79,7 +83,8 @@ clgrad_status clgrad_gemm(clgrad_ctx *ctx, int ta, int tb, size_t M, size_t N, s
     if (lda < (ta ? M : K) || ldb < (tb ? K : N) || ldc < N || (K > 0 && lda == 0))
         return clgrad_fail(ctx, CLGRAD_E_ARG, "gemm: leading dimension too small (lda=%zu ldb=%zu ldc=%zu for %c%c M=%zu N=%zu K=%zu)",
                            lda, ldb, ldc, ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K);
-    if (ctx->gemm_backend == CLGRAD_GEMM_CLBLAST)
+    /* CLBlast rejects K == 0 (C = beta * C); the own kernel handles it. */
+    if (ctx->gemm_backend == CLGRAD_GEMM_CLBLAST && K > 0)
         return gemm_clblast_(ctx, ta, tb, M, N, K, alpha, A, offA, lda, B, offB, ldb, beta, C, offC, ldc);
 
     int m = (int)M, n = (int)N, k = (int)K, la = (int)lda, lb = (int)ldb, lc = (int)ldc;
