@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# deps.sh: install clgrad's Debian build and run dependencies when missing.
+# Called by tools/main.sh and tools/test.sh; safe to run repeatedly.
+set -euo pipefail
+pkgs=(
+  gcc libc6-dev pkg-config meson ninja-build   # compiler and build system
+  ocl-icd-opencl-dev opencl-c-headers          # OpenCL ICD loader and headers
+  pocl-opencl-icd                              # an OpenCL CPU device (works without a GPU)
+  libclblast-dev                               # CLBlast, the second GEMM backend
+  check                                        # unit-test framework
+  clinfo                                       # to inspect OpenCL platforms when something is off
+)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "deps.sh: installing ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

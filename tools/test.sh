@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# test.sh: the whole test suite, from a fresh Debian machine.
+# Installs missing dependencies, builds with warnings as errors, runs every
+# suite (unit: host only; device: on PoCL unless CLGRAD_TEST_DEVICE says
+# otherwise), then builds again with AddressSanitizer + UndefinedBehaviorSanitizer
+# and runs every suite once more.  Build directories: build-test, build-test-asan.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tools/deps.sh
+run_suite() {
+  local dir=$1; shift
+  if [ -d "$dir" ]; then meson setup --reconfigure "$dir" "$@" >/dev/null; else meson setup "$dir" "$@" >/dev/null; fi
+  ninja -C "$dir"
+  meson test -C "$dir" --print-errorlogs --num-processes "${CLGRAD_TEST_JOBS:-2}"
+}
+run_suite build-test --werror --buildtype=debugoptimized
+if [ "${CLGRAD_TEST_NO_ASAN:-0}" != 1 ]; then
+  run_suite build-test-asan --werror --buildtype=debug -Db_sanitize=address,undefined
+fi
+echo "test.sh: all suites passed"
