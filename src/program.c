@@ -212,7 +212,7 @@ static clgrad_status build_one_(clgrad_ctx *ctx, const char *cl_dir, const char 
     }
     ks = calloc(nk ? nk : 1, sizeof *ks);
     if (!ks) { st = clgrad_fail(ctx, CLGRAD_E_NOMEM, "out of memory"); goto fail; }
-    CLGRAD_CL_TRY(ctx, clCreateKernelsInProgram(p, nk, ks, NULL));
+    if (nk > 0) CLGRAD_CL_TRY(ctx, clCreateKernelsInProgram(p, nk, ks, NULL)); /* a program may hold only functions */
     for (cl_uint i = 0; i < nk; i++) {
         clgrad_kentry *ke = &ctx->kernels[ctx->nkernels++];
         ke->kernel = ks[i];

@@ -1,6 +1,111 @@
-/* clgrad/optim.h: placeholder, being written. */
+/*
+** clgrad/optim.h: the optimizers SGD, RMSprop, Adam and AdamW, with PyTorch
+** torch.optim semantics (../shared/reference/semantics.md), as one update
+** kernel launch over a flat block of n parameters (llm.c layout), and their
+** float64 host reference.
+**
+** Buffers (flat float cl_mem, all of them starting at element 0):
+**   params  (n)            updated in place
+**   grads   (n)            read only: the update never modifies gradients
+**   state   (S * n)        optimizer state, S = clgrad_optim_state_floats(cfg);
+**                          slot k of parameter i is state[k * n + i].  The
+**                          caller zeroes it before the first step (as PyTorch
+**                          creates its state with zeros).  Slot order follows
+**                          PyTorch's state dict:
+**       sgd      momentum != 0: [momentum_buffer]
+**       rmsprop  [square_avg] + [momentum_buffer] if momentum > 0
+**                             + [grad_avg] if centered
+**       adam(w)  [exp_avg, exp_avg_sq] + [max_exp_avg_sq] if amsgrad
+**
+** Step counter: step_t is the 1-based count of steps actually taken, i.e.
+** PyTorch's state["step"] after its increment.  It gives Adam's bias
+** corrections and SGD's first momentum step (buffer <- g, no dampening).  A
+** step the device skipped (gradient-state SKIP flag, see below) must not be
+** counted: PyTorch never calls optimizer.step() for it.
+**
+** Gradient state (include/clgrad/gradstate.h; fused clip + update): when a
+** block is given, the kernel reads block[CLGRAD_GS_COEF] and uses the
+** gradient g * coef (rounded to float, exactly the value clip_grad_norm_
+** would have stored), and when block[CLGRAD_GS_SKIP] != 0 it changes nothing
+** (parameters and state keep their bits).  PyTorch's order is kept: clip
+** first, then the optimizer's weight decay, momentum etc.  Non-finite
+** gradients under the "propagate" policy flow through as in PyTorch (IEEE
+** arithmetic, NaN-propagating maximum for amsgrad), so parameters become NaN
+** or +-Inf the way they would there.
+**
+** Scalars: the kernel works in float32 with FMA contraction off.  The host
+** computes every derived scalar in double and rounds it to float once:
+** 1 - dampening, 1 - alpha, 1 - beta1, 1 - beta2, Adam's step size
+** lr / (1 - beta1^t), sqrt(1 - beta2^t), and AdamW's decay factor 1 - lr*wd.
+*/
 #ifndef CLGRAD_OPTIM_H
 #define CLGRAD_OPTIM_H
 #include "clgrad/core.h"
+
+#include <stdint.h>
+
+typedef enum {
+    CLGRAD_OPTIM_SGD = 0,
+    CLGRAD_OPTIM_RMSPROP = 1,
+    CLGRAD_OPTIM_ADAM = 2,
+    CLGRAD_OPTIM_ADAMW = 3,
+    CLGRAD_OPTIM_COUNT = 4
+} clgrad_optim_kind;
+
+/* Hyper-parameters.  Fields a kind does not use are ignored. */
+typedef struct clgrad_optim_cfg {
+    clgrad_optim_kind kind;
+    double lr;           /* default learning rate (clgrad_optim_step takes the scheduled one) */
+    double weight_decay; /* sgd/rmsprop/adam: L2 added to the gradient; adamw: decoupled */
+    double momentum;     /* sgd, rmsprop */
+    double dampening;    /* sgd */
+    int nesterov;        /* sgd: needs momentum > 0 and dampening == 0 */
+    double alpha;        /* rmsprop: smoothing constant */
+    int centered;        /* rmsprop */
+    double eps;          /* rmsprop, adam(w) */
+    double beta1, beta2; /* adam(w) */
+    int amsgrad;         /* adam(w) */
+} clgrad_optim_cfg;
+
+/* PyTorch's defaults for `kind`:
+**   sgd      lr 1e-3, momentum 0, dampening 0, weight_decay 0, nesterov off
+**   rmsprop  lr 1e-2, alpha .99, eps 1e-8, weight_decay 0, momentum 0, centered off
+**   adam     lr 1e-3, betas (.9, .999), eps 1e-8, weight_decay 0, amsgrad off
+**   adamw    as adam with weight_decay 1e-2 (decoupled)
+** (the unused fields get alpha .99, betas (.9, .999), eps 1e-8 as well). */
+clgrad_optim_cfg clgrad_optim_defaults(clgrad_optim_kind kind);
+
+/* "sgd", "rmsprop", "adam", "adamw" (NULL for an invalid kind). */
+const char *clgrad_optim_name(clgrad_optim_kind kind);
+/* Name -> kind (exact lower-case names above); -1 when unknown or NULL. */
+int clgrad_optim_parse(const char *name);
+
+/* NULL when cfg is valid, else a static message saying what is wrong.  The
+** checks are PyTorch's (lr, eps, momentum, weight_decay, alpha >= 0;
+** 0 <= betas < 1; nesterov needs momentum > 0 and dampening 0), plus: every
+** value finite. */
+const char *clgrad_optim_invalid(const clgrad_optim_cfg *cfg);
+
+/* State floats per parameter: sgd momentum != 0: 1 (else 0);
+** rmsprop: 1 + (momentum > 0) + centered; adam(w): 2 + amsgrad. */
+size_t clgrad_optim_state_floats(const clgrad_optim_cfg *cfg);
+
+/* One optimizer step over n parameters: ONE kernel launch (optim_sgd,
+** optim_rmsprop or optim_adam in cl/optim.cl).  step_t >= 1 (see above); lr is
+** the scheduled learning rate for this step and overrides cfg->lr (finite,
+** >= 0).  gradstate may be NULL (coef 1, never skip); otherwise the block
+** starts at element gradstate_offset of that buffer.  Fails with
+** CLGRAD_E_CONFIG for an invalid cfg, CLGRAD_E_ARG for bad arguments. */
+clgrad_status clgrad_optim_step(clgrad_ctx *ctx, const clgrad_optim_cfg *cfg, int64_t step_t, double lr,
+                                cl_mem params, cl_mem grads, cl_mem state, size_t n, cl_mem gradstate,
+                                size_t gradstate_offset);
+
+/* The float64 host reference of clgrad_optim_step: same config, layout and
+** step rule, on double arrays.  gradstate is NULL or a block of
+** CLGRAD_GS_SIZE doubles (reads [CLGRAD_GS_COEF] and [CLGRAD_GS_SKIP]).
+** The caller validates cfg. */
+void clgrad_optim_ref_step(const clgrad_optim_cfg *cfg, int64_t step_t, double lr, double *params,
+                           const double *grads, double *state, size_t n, const double *gradstate);
+
 clgrad_status clgrad_selfcheck_optim(clgrad_ctx *ctx, clgrad_check_fn report, void *user);
 #endif
