@@ -134,3 +134,108 @@ __kernel void matmul_simple(const int ta, const int tb, MATMUL_ARGS)
     float r = alpha * acc;
     *c = beta == 0.0f ? r : r + beta * *c;
 }
+
+/*
+** CPU-friendly variants (no local memory, no barriers, explicit vectors), used
+** on CPU devices where local memory is ordinary memory and the compiler
+** vectorises explicit vector types better than work-item loops.
+**
+** matmul_vec_nn / matmul_vec_tn: each work-item computes VEC_RM rows x 16
+** columns of C with float16 accumulators; B rows are read with vload16.
+** Global size (ceil(N/16), ceil(M/VEC_RM)).  A partial column block (N not a
+** multiple of 16) takes a scalar path with the same per-element order.
+** matmul_vec_nt: both operands are contiguous along k, so each work-item
+** computes VEC_NT_R x VEC_NT_R dot products with float8 accumulators along k,
+** reduced by a fixed tree at the end.  Global size (ceil(N/R), ceil(M/R)).
+** All sums have a fixed order: deterministic.
+*/
+#ifndef VEC_RM
+#define VEC_RM 4
+#endif
+#ifndef VEC_NT_R
+#define VEC_NT_R 4
+#endif
+
+inline void matmul_vec_rows_(const int ta, const int M, const int N, const int K, const float alpha,
+                             __global const float *A, const int lda, __global const float *B, const int ldb,
+                             const float beta, __global float *C, const int ldc)
+{
+    const int n0 = get_global_id(0) * 16, m0 = get_global_id(1) * VEC_RM;
+    if (n0 >= N || m0 >= M) return;
+    if (n0 + 16 <= N) {
+        float16 acc[VEC_RM];
+        for (int i = 0; i < VEC_RM; i++) acc[i] = (float16)(0.0f);
+        for (int k = 0; k < K; k++) {
+            float16 b = vload16(0, B + (size_t)k * ldb + n0);
+            for (int i = 0; i < VEC_RM; i++) {
+                int m = min(m0 + i, M - 1);
+                float a = ta ? A[(size_t)k * lda + m] : A[(size_t)m * lda + k];
+                acc[i] = fma((float16)(a), b, acc[i]);
+            }
+        }
+        for (int i = 0; i < VEC_RM && m0 + i < M; i++) {
+            __global float *c = C + (size_t)(m0 + i) * ldc + n0;
+            float16 r = alpha * acc[i];
+            if (beta != 0.0f) r = r + beta * vload16(0, c);
+            vstore16(r, 0, c);
+        }
+        return;
+    }
+    for (int i = 0; i < VEC_RM && m0 + i < M; i++) {
+        int m = m0 + i;
+        for (int n = n0; n < N; n++) {
+            float acc = 0.0f;
+            for (int k = 0; k < K; k++) {
+                float a = ta ? A[(size_t)k * lda + m] : A[(size_t)m * lda + k];
+                acc = fma(a, B[(size_t)k * ldb + n], acc);
+            }
+            __global float *c = C + (size_t)m * ldc + n;
+            float r = alpha * acc;
+            *c = beta == 0.0f ? r : r + beta * *c;
+        }
+    }
+}
+
+__kernel void matmul_vec_nn(MATMUL_ARGS)
+{
+    matmul_vec_rows_(0, M, N, K, alpha, A + offA, lda, B + offB, ldb, beta, C + offC, ldc);
+}
+__kernel void matmul_vec_tn(MATMUL_ARGS)
+{
+    matmul_vec_rows_(1, M, N, K, alpha, A + offA, lda, B + offB, ldb, beta, C + offC, ldc);
+}
+
+inline float hsum8_(float8 v)
+{
+    float4 a = v.lo + v.hi;
+    float2 b = a.lo + a.hi;
+    return b.x + b.y;
+}
+
+__kernel void matmul_vec_nt(MATMUL_ARGS)
+{
+    const int n0 = get_global_id(0) * VEC_NT_R, m0 = get_global_id(1) * VEC_NT_R;
+    if (n0 >= N || m0 >= M) return;
+    A += offA, B += offB, C += offC;
+    int rows[VEC_NT_R], cols[VEC_NT_R];
+    for (int i = 0; i < VEC_NT_R; i++) rows[i] = min(m0 + i, M - 1), cols[i] = min(n0 + i, N - 1);
+    float8 acc[VEC_NT_R][VEC_NT_R];
+    for (int i = 0; i < VEC_NT_R; i++)
+        for (int j = 0; j < VEC_NT_R; j++) acc[i][j] = (float8)(0.0f);
+    const int K8 = K & ~7;
+    for (int k = 0; k < K8; k += 8) {
+        float8 a[VEC_NT_R], b[VEC_NT_R];
+        for (int i = 0; i < VEC_NT_R; i++) a[i] = vload8(0, A + (size_t)rows[i] * lda + k);
+        for (int j = 0; j < VEC_NT_R; j++) b[j] = vload8(0, B + (size_t)cols[j] * ldb + k);
+        for (int i = 0; i < VEC_NT_R; i++)
+            for (int j = 0; j < VEC_NT_R; j++) acc[i][j] = fma(a[i], b[j], acc[i][j]);
+    }
+    for (int i = 0; i < VEC_NT_R && m0 + i < M; i++)
+        for (int j = 0; j < VEC_NT_R && n0 + j < N; j++) {
+            float s = hsum8_(acc[i][j]);
+            for (int k = K8; k < K; k++) s = fma(A[(size_t)rows[i] * lda + k], B[(size_t)cols[j] * ldb + k], s);
+            __global float *c = C + (size_t)rows[i] * ldc + cols[j];
+            float r = alpha * s;
+            *c = beta == 0.0f ? r : r + beta * *c;
+        }
+}

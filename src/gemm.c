@@ -6,6 +6,7 @@
 
 #include <clblast_c.h>
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Must match the defaults in cl/matmul.cl. */
@@ -14,17 +15,48 @@
 #define TM (WGM * 4)
 #define TN (WGN * 4)
 #define TK 16
+#define VEC_RM 4
+#define VEC_NT_R 4
 
 static int tiled_ok_(const clgrad_ctx *ctx)
 {
     const clgrad_device_info *d = &ctx->dev;
     size_t need_local = (size_t)TK * (TM + TN) * sizeof(float);
-    return !ctx->gemm_force_simple && d->max_wg_size >= WGM * WGN && d->max_wi_sizes[0] >= WGN &&
-           d->max_wi_sizes[1] >= WGM && d->local_mem >= need_local;
+    return d->max_wg_size >= WGM * WGN && d->max_wi_sizes[0] >= WGN && d->max_wi_sizes[1] >= WGM &&
+           d->local_mem >= need_local;
 }
 
-const char *clgrad_gemm_variant(const clgrad_ctx *ctx) { return tiled_ok_(ctx) ? "tiled" : "simple"; }
-void clgrad_gemm_force_simple(clgrad_ctx *ctx, int force_simple) { ctx->gemm_force_simple = force_simple; }
+/* The own-kernel variant for an op combination: the forced one where it
+** applies, else vec on CPUs (not for TT), tiled where the device allows, else simple. */
+static clgrad_gemm_variant_t pick_(const clgrad_ctx *ctx, int ta, int tb)
+{
+    clgrad_gemm_variant_t v = ctx->gemm_variant;
+    if (v == CLGRAD_GEMM_AUTO) v = (ctx->dev.cl_type & CL_DEVICE_TYPE_CPU) ? CLGRAD_GEMM_VEC : CLGRAD_GEMM_TILED;
+    if (v == CLGRAD_GEMM_VEC && ta && tb) v = CLGRAD_GEMM_TILED;
+    if (v == CLGRAD_GEMM_TILED && !tiled_ok_(ctx)) v = CLGRAD_GEMM_SIMPLE;
+    return v;
+}
+
+static const char *variant_names_[] = {"auto", "tiled", "simple", "vec"};
+
+const char *clgrad_gemm_variant(const clgrad_ctx *ctx)
+{
+    static _Thread_local char buf[64];
+    snprintf(buf, sizeof buf, "%s (NN %s, NT %s, TN %s, TT %s)", variant_names_[ctx->gemm_variant],
+             variant_names_[pick_(ctx, 0, 0)], variant_names_[pick_(ctx, 0, 1)], variant_names_[pick_(ctx, 1, 0)],
+             variant_names_[pick_(ctx, 1, 1)]);
+    return buf;
+}
+
+int clgrad_gemm_set_variant(clgrad_ctx *ctx, const char *name)
+{
+    for (int i = 0; i < 4; i++)
+        if (strcmp(name, variant_names_[i]) == 0) {
+            ctx->gemm_variant = (clgrad_gemm_variant_t)i;
+            return 0;
+        }
+    return -1;
+}
 
 static const char *clblast_error_(CLBlastStatusCode s)
 {
@@ -89,38 +121,40 @@ clgrad_status clgrad_gemm(clgrad_ctx *ctx, int ta, int tb, size_t M, size_t N, s
 
     int m = (int)M, n = (int)N, k = (int)K, la = (int)lda, lb = (int)ldb, lc = (int)ldc;
     cl_ulong oa = offA, ob = offB, oc = offC;
-    if (tiled_ok_(ctx)) {
-        static const char *names[4] = {"matmul_nn", "matmul_nt", "matmul_tn", "matmul_tt"};
-        const char *name = names[(ta ? 2 : 0) + (tb ? 1 : 0)];
-        cl_kernel kern = clgrad_kernel(ctx, name);
-        if (!kern) return CLGRAD_E_ARG;
-        cl_uint i = 0;
-        CLGRAD_ARG(ctx, kern, i++, m); CLGRAD_ARG(ctx, kern, i++, n); CLGRAD_ARG(ctx, kern, i++, k);
-        CLGRAD_ARG(ctx, kern, i++, alpha);
-        CLGRAD_ARG(ctx, kern, i++, A); CLGRAD_ARG(ctx, kern, i++, oa); CLGRAD_ARG(ctx, kern, i++, la);
-        CLGRAD_ARG(ctx, kern, i++, B); CLGRAD_ARG(ctx, kern, i++, ob); CLGRAD_ARG(ctx, kern, i++, lb);
-        CLGRAD_ARG(ctx, kern, i++, beta);
-        CLGRAD_ARG(ctx, kern, i++, C); CLGRAD_ARG(ctx, kern, i++, oc); CLGRAD_ARG(ctx, kern, i++, lc);
-        size_t global[2] = {(N + TN - 1) / TN * WGN, (M + TM - 1) / TM * WGM};
-        size_t local[2] = {WGN, WGM};
-        return clgrad_launch(ctx, kern, name, 2, global, local);
-    }
-    cl_kernel kern = clgrad_kernel(ctx, "matmul_simple");
+    clgrad_gemm_variant_t v = pick_(ctx, ta, tb);
+    static const char *tiled[4] = {"matmul_nn", "matmul_nt", "matmul_tn", "matmul_tt"};
+    static const char *vec[4] = {"matmul_vec_nn", "matmul_vec_nt", "matmul_vec_tn", NULL};
+    int op = (ta ? 2 : 0) + (tb ? 1 : 0);
+    const char *name = v == CLGRAD_GEMM_TILED ? tiled[op] : v == CLGRAD_GEMM_VEC ? vec[op] : "matmul_simple";
+    cl_kernel kern = clgrad_kernel(ctx, name);
     if (!kern) return CLGRAD_E_ARG;
-    cl_int ita = ta ? 1 : 0, itb = tb ? 1 : 0;
     cl_uint i = 0;
-    CLGRAD_ARG(ctx, kern, i++, ita); CLGRAD_ARG(ctx, kern, i++, itb);
+    if (v == CLGRAD_GEMM_SIMPLE) {
+        cl_int ita = ta ? 1 : 0, itb = tb ? 1 : 0;
+        CLGRAD_ARG(ctx, kern, i++, ita);
+        CLGRAD_ARG(ctx, kern, i++, itb);
+    }
     CLGRAD_ARG(ctx, kern, i++, m); CLGRAD_ARG(ctx, kern, i++, n); CLGRAD_ARG(ctx, kern, i++, k);
     CLGRAD_ARG(ctx, kern, i++, alpha);
     CLGRAD_ARG(ctx, kern, i++, A); CLGRAD_ARG(ctx, kern, i++, oa); CLGRAD_ARG(ctx, kern, i++, la);
     CLGRAD_ARG(ctx, kern, i++, B); CLGRAD_ARG(ctx, kern, i++, ob); CLGRAD_ARG(ctx, kern, i++, lb);
     CLGRAD_ARG(ctx, kern, i++, beta);
     CLGRAD_ARG(ctx, kern, i++, C); CLGRAD_ARG(ctx, kern, i++, oc); CLGRAD_ARG(ctx, kern, i++, lc);
+    if (v == CLGRAD_GEMM_TILED) {
+        size_t global[2] = {(N + TN - 1) / TN * WGN, (M + TM - 1) / TM * WGM};
+        size_t local[2] = {WGN, WGM};
+        return clgrad_launch(ctx, kern, name, 2, global, local);
+    }
+    if (v == CLGRAD_GEMM_VEC) {
+        size_t cols = op == 1 ? VEC_NT_R : 16, rows = op == 1 ? VEC_NT_R : VEC_RM;
+        size_t global[2] = {(N + cols - 1) / cols, (M + rows - 1) / rows};
+        return clgrad_launch(ctx, kern, name, 2, global, NULL);
+    }
     {
         size_t local[2] = {8, 8};
         if (ctx->dev.max_wg_size < 64) local[0] = local[1] = 1;
         size_t global[2] = {(N + local[0] - 1) / local[0] * local[0], (M + local[1] - 1) / local[1] * local[1]};
-        return clgrad_launch(ctx, kern, "matmul_simple", 2, global, local);
+        return clgrad_launch(ctx, kern, name, 2, global, local);
     }
 fail:
     return st;

@@ -11,6 +11,8 @@
 #define CLGRAD_MAX_PROGRAMS 32
 #define CLGRAD_MAX_KERNELS 256
 
+typedef enum { CLGRAD_GEMM_AUTO = 0, CLGRAD_GEMM_TILED, CLGRAD_GEMM_SIMPLE, CLGRAD_GEMM_VEC } clgrad_gemm_variant_t;
+
 typedef struct clgrad_program {
     char name[64];      /* "matmul.cl" */
     char origin[1024];  /* "embedded" or the path it was read from */
@@ -46,7 +48,7 @@ struct clgrad_ctx {
     char cache_dir[1024]; /* "" when the cache is disabled */
     clgrad_build_stats stats;
     clgrad_gemm_backend gemm_backend;
-    int gemm_force_simple;
+    clgrad_gemm_variant_t gemm_variant;
 };
 
 /* Append a warning line to ctx->warnings (also used for non-fatal cache trouble). */

@@ -1,6 +1,6 @@
 /*
 ** test_gemm.c: GEMM, all four op combinations, both backends (own kernel,
-** tiled and simple variants; CLBlast), against the float64 host reference on
+** tiled, simple and vec variants; CLBlast), against the float64 host reference on
 ** fresh random data, at sizes 1, 7, 63, 64, 65, 257, non-square shapes, K = 0,
 ** offsets and padded leading dimensions (views into a flat block), and the
 ** beta == 0 rule (C is not read: NaN in C must not leak).
@@ -19,7 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int run_case_(clgrad_gemm_backend be, int simple, int ta, int tb, size_t M, size_t N, size_t K,
+static const char *variants_[] = {"tiled", "simple", "vec"};
+
+static int run_case_(clgrad_gemm_backend be, int variant, int ta, int tb, size_t M, size_t N, size_t K,
                      size_t pad, size_t off, float alpha, float beta, int nan_in_c)
 {
     clgrad_ctx *ctx = fixture_ctx();
@@ -53,16 +55,16 @@ static int run_case_(clgrad_gemm_backend be, int simple, int ta, int tb, size_t 
 
     cl_mem dA = fixture_upload(A, na, "A"), dB = fixture_upload(B, nb, "B"), dC = fixture_upload(C, nc, "C");
     clgrad_set_gemm_backend(ctx, be);
-    clgrad_gemm_force_simple(ctx, simple);
+    clgrad_gemm_set_variant(ctx, variants_[variant]);
     FX_OK(clgrad_gemm(ctx, ta, tb, M, N, K, alpha, dA, off, lda, dB, off, ldb, beta, dC, off, ldc));
     fixture_download(dC, Cd, nc);
     char what[128];
-    snprintf(what, sizeof what, "%s%s %c%c M=%zu N=%zu K=%zu pad=%zu off=%zu beta=%g%s", clgrad_gemm_backend_name(be),
-             be == CLGRAD_GEMM_OWN ? (simple ? "/simple" : "/tiled") : "", ta ? 'T' : 'N', tb ? 'T' : 'N', M, N,
+    snprintf(what, sizeof what, "%s/%s %c%c M=%zu N=%zu K=%zu pad=%zu off=%zu beta=%g%s", clgrad_gemm_backend_name(be),
+             be == CLGRAD_GEMM_OWN ? variants_[variant] : "", ta ? 'T' : 'N', tb ? 'T' : 'N', M, N,
              K, pad, off, (double)beta, nan_in_c ? " NaN-in-C" : "");
     size_t bad = fixture_check_tol(what, Cd, R, tol, nc);
     clgrad_buf_free(&dA), clgrad_buf_free(&dB), clgrad_buf_free(&dC);
-    clgrad_gemm_force_simple(ctx, 0);
+    clgrad_gemm_set_variant(ctx, "auto");
     free(A), free(B), free(C), free(Cd), free(R), free(tol);
     return bad == 0;
 }
@@ -71,9 +73,9 @@ static int run_case_(clgrad_gemm_backend be, int simple, int ta, int tb, size_t 
 static int all_(size_t M, size_t N, size_t K, size_t pad, size_t off, float beta, int nan_in_c)
 {
     int ok = 1;
-    for (int v = 0; v < 3; v++)
+    for (int v = 0; v < 4; v++)
         for (int t = 0; t < 4; t++)
-            ok &= run_case_(v == 2 ? CLGRAD_GEMM_CLBLAST : CLGRAD_GEMM_OWN, v == 1, t >> 1, t & 1, M, N, K, pad, off,
+            ok &= run_case_(v == 3 ? CLGRAD_GEMM_CLBLAST : CLGRAD_GEMM_OWN, v == 3 ? 0 : v, t >> 1, t & 1, M, N, K, pad, off,
                             0.5f + (float)t, beta, nan_in_c);
     return ok;
 }

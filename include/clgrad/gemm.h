@@ -15,11 +15,15 @@ clgrad_status clgrad_gemm(clgrad_ctx *ctx, int ta, int tb, size_t M, size_t N, s
                           size_t offA, size_t lda, cl_mem B, size_t offB, size_t ldb, float beta, cl_mem C,
                           size_t offC, size_t ldc);
 
-/* Own-kernel variant: "tiled" (local memory, register blocks) when the device's
-** work-group and local-memory limits allow it, else "simple".  force_simple=1
-** makes the simple kernel run everywhere (tests, comparisons). */
+/* Own-kernel variant: "auto" (default) uses "vec" (explicit vectors, no local
+** memory) on CPU devices for NN, NT and TN, else "tiled" (local memory,
+** register blocks) when the device's work-group and local-memory limits allow
+** it, else "simple".  clgrad_gemm_set_variant forces one ("auto", "tiled",
+** "simple", "vec"; vec falls back to tiled for TT, tiled to simple where the
+** device cannot run it); returns -1 for an unknown name.  clgrad_gemm_variant
+** describes the current choice per op combination. */
 const char *clgrad_gemm_variant(const clgrad_ctx *ctx);
-void clgrad_gemm_force_simple(clgrad_ctx *ctx, int force_simple);
+int clgrad_gemm_set_variant(clgrad_ctx *ctx, const char *name);
 
 /* Double-precision host reference with the same argument convention. */
 void clgrad_gemm_ref(int ta, int tb, size_t M, size_t N, size_t K, double alpha, const float *A, size_t lda,
