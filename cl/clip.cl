@@ -1,1 +1,161 @@
-/* clip.cl: placeholder, being written. */
+/*
+** clip.cl: gradient clipping (PyTorch / Keras / Optax semantics, see
+** ../shared/reference/semantics.md) and the gradient-state block.
+**
+** The gradient-state block gs (include/clgrad/gradstate.h) is CLGRAD_GS_SIZE
+** floats at gs[gs_off]: NORM, COEF, NONFINITE, SKIP, CLIPCOEF (the contract is
+** in include/clgrad/clip.h).  clip_gradstate writes it from the statistics of
+** cl/reduce.cl; every gradient-changing kernel here takes it (use_gs = 1) and
+** changes nothing when SKIP != 0.
+**
+** Kernels:
+**   clip_gradstate_reset  NORM = 0, COEF = CLIPCOEF = 1, NONFINITE = SKIP = 0 (one work-item)
+**   clip_gradstate        from the global stats: NORM, COEF and CLIPCOEF
+**                         (clip_grad_norm_'s coefficient, or 1), NONFINITE, SKIP
+**                         (policy) (one work-item)
+**   clip_scale            g *= COEF over the segments of a table (clip_grad_norm_'s multiply)
+**   clip_scale_consume    then COEF = 1: the factor is in g, the optimizer must not apply it again
+**   clip_value            g = clamp(g, -v, v), NaN stays NaN (clip_grad_value_)
+**   clip_tensor_norm      per segment g *= c / max(||g||, c) (Keras clipnorm)
+**   clip_agc              per unit (segment) AGC from ||W_u||, ||G_u|| (Optax)
+** The segment kernels walk the chunk partition of the table built by
+** clgrad_segs_new (cl/reduce.cl describes it): one work-group per chunk.
+*/
+
+/* Must match include/clgrad/gradstate.h. */
+#define GS_NORM 0
+#define GS_COEF 1
+#define GS_NONFINITE 2
+#define GS_SKIP 3
+#define GS_CLIPCOEF 4 /* include/clgrad/clip.h */
+#define GS_SIZE 8
+#define GS_PROPAGATE 0 /* clgrad_nonfinite_policy */
+
+/* Statistics record layout of cl/reduce.cl. */
+#define RS_NORM2 1
+#define RS_MAXABS 2
+#define RS_NONFINITE 3
+
+/* min and max that propagate NaN (as torch.clamp and jnp.maximum do; fmin/fmax drop it) */
+inline float clip_nanmin_(float a, float b) { return (isnan(a) || isnan(b)) ? NAN : fmin(a, b); }
+inline float clip_nanmax_(float a, float b) { return (isnan(a) || isnan(b)) ? NAN : fmax(a, b); }
+
+inline int clip_skipped_(__global const float *gs, const ulong gs_off, const int use_gs)
+{
+    return use_gs && gs[gs_off + GS_SKIP] != 0.0f;
+}
+
+__kernel void clip_gradstate_reset(__global float *gs, const ulong gs_off)
+{
+    if (get_global_id(0) != 0) return;
+    for (int i = 0; i < GS_SIZE; i++) gs[gs_off + i] = 0.0f;
+    gs[gs_off + GS_COEF] = 1.0f;
+    gs[gs_off + GS_CLIPCOEF] = 1.0f;
+}
+
+/* stats + st_off is the global record (sum, norm2, maxabs, count).
+** norm_inf: 1 for the inf-norm (max |g|), 0 for the 2-norm.
+** do_clip: 1 for clip_grad_norm_ (COEF = min(1, max_norm / (total + 1e-6)),
+** NaN-propagating), 0 to record the norm only (COEF = 1).
+** Under policy skip/stop a non-finite total sets SKIP = 1 and COEF = 1. */
+__kernel void clip_gradstate(__global const float *stats, const ulong st_off, const int norm_inf, const int do_clip,
+                             const float max_norm, const int policy, __global float *gs, const ulong gs_off)
+{
+    if (get_global_id(0) != 0) return;
+    __global const float *r = stats + st_off;
+    const float total = norm_inf ? r[RS_MAXABS] : r[RS_NORM2];
+    const int nonfinite = !isfinite(total) || r[RS_NONFINITE] != 0.0f;
+    float coef = 1.0f;
+    if (do_clip) coef = clip_nanmin_(1.0f, max_norm / (total + 1e-6f));
+    const int skip = nonfinite && policy != GS_PROPAGATE;
+    gs[gs_off + GS_NORM] = total;
+    gs[gs_off + GS_COEF] = skip ? 1.0f : coef;
+    gs[gs_off + GS_NONFINITE] = nonfinite ? 1.0f : 0.0f;
+    gs[gs_off + GS_SKIP] = skip ? 1.0f : 0.0f;
+    gs[gs_off + GS_CLIPCOEF] = coef;
+}
+
+/* Segment s owning chunk c (see cl/reduce.cl). */
+inline uint clip_segment_of_(__global const ulong *cstart, const uint nseg, const ulong c)
+{
+    uint lo = 0, hi = nseg - 1;
+    while (lo < hi) {
+        uint mid = (lo + hi + 1) / 2;
+        if (cstart[mid] <= c) lo = mid;
+        else hi = mid - 1;
+    }
+    return lo;
+}
+
+/* Multiply the elements of this work-group's chunk by its segment's factor
+** f(s); f is an expression of s.  One work-group per chunk. */
+#define CLIP_CHUNK_SCALE(g, goff, tab, nseg, chunk, f)                                                 \
+    do {                                                                                               \
+        const ulong c_ = get_group_id(0);                                                              \
+        __global const ulong *cstart_ = (tab) + 2 * (ulong)(nseg);                                     \
+        const uint s = clip_segment_of_(cstart_, (nseg), c_);                                          \
+        const ulong b_ = (c_ - cstart_[s]) * (chunk), len_ = (tab)[(nseg) + s];                        \
+        const ulong e_ = min(b_ + (chunk), len_);                                                      \
+        __global float *p_ = (g) + (goff) + (tab)[s];                                                  \
+        const float f_ = (f);                                                                          \
+        for (ulong i = b_ + get_local_id(0); i < e_; i += get_local_size(0)) p_[i] = p_[i] * f_;       \
+    } while (0)
+
+__kernel void clip_scale(__global float *g, const ulong goff, __global const ulong *tab, const uint nseg,
+                         const ulong chunk, __global const float *gs, const ulong gs_off)
+{
+    if (clip_skipped_(gs, gs_off, 1)) return;
+    CLIP_CHUNK_SCALE(g, goff, tab, nseg, chunk, gs[gs_off + GS_COEF]);
+}
+
+__kernel void clip_scale_consume(__global float *gs, const ulong gs_off)
+{
+    if (get_global_id(0) == 0) gs[gs_off + GS_COEF] = 1.0f;
+}
+
+__kernel void clip_value(__global float *g, const ulong goff, const ulong n, const float v,
+                         __global const float *gs, const ulong gs_off, const int use_gs)
+{
+    const ulong i = get_global_id(0);
+    if (i >= n || clip_skipped_(gs, gs_off, use_gs)) return;
+    const float x = g[goff + i];
+    /* comparisons are false for NaN, so NaN stays NaN; +-Inf clamp to +-v */
+    g[goff + i] = x > v ? v : (x < -v ? -v : x);
+}
+
+/* Keras clipnorm: factor c / max(||g_s||, c) (1 exactly when ||g_s|| <= c;
+** NaN norm -> NaN, Inf norm -> 0). stats + st_off: per-segment records of g. */
+inline float clip_tensor_factor_(__global const float *stats, const uint s, const float c)
+{
+    return c / clip_nanmax_(stats[4 * (ulong)s + RS_NORM2], c);
+}
+
+__kernel void clip_tensor_norm(__global float *g, const ulong goff, __global const ulong *tab, const uint nseg,
+                               const ulong chunk, __global const float *stats, const ulong st_off, const float c,
+                               __global const float *gs, const ulong gs_off, const int use_gs)
+{
+    if (clip_skipped_(gs, gs_off, use_gs)) return;
+    CLIP_CHUNK_SCALE(g, goff, tab, nseg, chunk, clip_tensor_factor_(stats + st_off, s, c));
+}
+
+/* AGC (Optax adaptive_grad_clip): limit = clipping * max(||W_u||, eps);
+** G_u kept when ||G_u|| < limit, else G_u *= limit / max(||G_u||, 1e-6).
+** Written as Optax's where(gnorm < limit, g, clipped), so a NaN norm (of W or
+** G) gives NaN and an Inf ||G_u|| gives 0 * G (propagation, as PyTorch).
+** wstats, gstats: per-unit records of W and G (stats + wst_off, + gst_off). */
+inline float clip_agc_factor_(__global const float *wstats, __global const float *gstats, const uint s,
+                              const float clipping, const float eps)
+{
+    const float wn = wstats[4 * (ulong)s + RS_NORM2], gn = gstats[4 * (ulong)s + RS_NORM2];
+    const float limit = clipping * clip_nanmax_(wn, eps);
+    return gn < limit ? 1.0f : limit / clip_nanmax_(gn, 1e-6f);
+}
+
+__kernel void clip_agc(__global float *g, const ulong goff, __global const ulong *tab, const uint nseg,
+                       const ulong chunk, __global const float *stats, const ulong wst_off, const ulong gst_off,
+                       const float clipping, const float eps, __global const float *gs, const ulong gs_off,
+                       const int use_gs)
+{
+    if (clip_skipped_(gs, gs_off, use_gs)) return;
+    CLIP_CHUNK_SCALE(g, goff, tab, nseg, chunk, clip_agc_factor_(stats + wst_off, stats + gst_off, s, clipping, eps));
+}

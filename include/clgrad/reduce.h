@@ -1,6 +1,104 @@
-/* clgrad/reduce.h: placeholder, being written. */
+/*
+** clgrad/reduce.h: deterministic statistics of tensors on the device: sum,
+** 2-norm, max |x| and the count of non-finite values, per tensor and over a
+** set of tensors, and their float64 host reference.
+**
+** Models keep parameters and gradients in one flat float buffer with a table
+** of segments (offset, length).  clgrad_segs uploads such a table once; then
+** clgrad_reduce_stats computes the statistics of every segment and of all of
+** them together in two kernel launches, whatever the number of segments,
+** writing them to a device buffer (no host synchronisation; read them back
+** when logging).
+**
+** Output layout (floats), for a table of T segments, at out[out_off + ...]:
+**   4*s + CLGRAD_RS_SUM        sum of segment s
+**   4*s + CLGRAD_RS_NORM2      2-norm of segment s
+**   4*s + CLGRAD_RS_MAXABS     max |x| of segment s
+**   4*s + CLGRAD_RS_NONFINITE  number of NaN and +-Inf elements of segment s
+**   4*T + (the same four)      the global statistics over all T segments
+** so 4*(T+1) floats (CLGRAD_RS_SIZE each).  An empty segment gives 0, 0, 0, 0.
+**
+** Semantics (cl/reduce.cl has the details):
+** - sum: IEEE float arithmetic in a fixed order (may overflow to Inf when the
+**   sum of |x| exceeds FLT_MAX; Inf and NaN propagate as usual).
+** - 2-norm: a scaled sum of squares (power-of-two scales, LAPACK style), so it
+**   neither overflows nor underflows while the norm itself is representable:
+**   gradients of 1e25 or 1e-25 (or denormals) give the right norm, not Inf or
+**   0.  NaN anywhere -> NaN; else any +-Inf -> +Inf.
+** - max |x|: NaN if any element is NaN (NaN-propagating, unlike fmax).
+** - non-finite count: exact uint arithmetic, stored as a float value: exact
+**   up to 2^24 elements, the nearest float above that (never 0 when non-zero).
+** Deterministic: a fixed chunk partition (CLGRAD_REDUCE_PER_ITEM * clgrad_wg
+** elements per chunk), fixed local-memory trees, fixed combination order, no
+** atomics: the same inputs give the same bits on every run on one device.
+*/
 #ifndef CLGRAD_REDUCE_H
 #define CLGRAD_REDUCE_H
 #include "clgrad/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum {
+    CLGRAD_RS_SUM = 0,
+    CLGRAD_RS_NORM2 = 1,
+    CLGRAD_RS_MAXABS = 2,
+    CLGRAD_RS_NONFINITE = 3,
+    CLGRAD_RS_SIZE = 4
+};
+
+/* Elements per work-item in a chunk (must match REDUCE_PER_ITEM in cl/reduce.cl). */
+#define CLGRAD_REDUCE_PER_ITEM 8
+
+/* A segment table on the device, with its chunk map and the scratch space of
+** the partial results (so a launch allocates nothing).  One table serves any
+** buffer with the same layout (parameters, gradients, optimizer state). */
+typedef struct clgrad_segs clgrad_segs;
+
+/* Upload nseg segments (off[s], len[s]), in elements; len 0 is allowed, and
+** segments may be in any order.  nseg may be 0 (all statistics 0). */
+clgrad_status clgrad_segs_new(clgrad_ctx *ctx, size_t nseg, const size_t *off, const size_t *len,
+                              clgrad_segs **out);
+/* One segment per row: tensor t is a (rows[t], cols[t]) row-major matrix at
+** off[t], giving rows[t] segments of cols[t] elements (the units of AGC; a
+** bias vector is passed as rows = 1, cols = n). */
+clgrad_status clgrad_segs_new_rows(clgrad_ctx *ctx, size_t ntensor, const size_t *off, const size_t *rows,
+                                   const size_t *cols, clgrad_segs **out);
+void clgrad_segs_free(clgrad_segs **segs); /* NULL-safe; sets *segs = NULL */
+size_t clgrad_segs_count(const clgrad_segs *segs);  /* T */
+size_t clgrad_segs_chunks(const clgrad_segs *segs); /* chunks in the partition */
+size_t clgrad_segs_chunk(const clgrad_segs *segs);  /* elements per chunk */
+/* Host copies of the table (nseg entries each). */
+const size_t *clgrad_segs_off(const clgrad_segs *segs);
+const size_t *clgrad_segs_len(const clgrad_segs *segs);
+/* The device table (borrowed): ulong[3*T + 1] = off[T], len[T], cstart[T+1]
+** where chunk c of the partition belongs to segment s iff cstart[s] <= c <
+** cstart[s+1] and covers its elements (c - cstart[s]) * chunk ... + chunk - 1.
+** Kernels of other files may use it to walk the same partition. */
+cl_mem clgrad_segs_table(const clgrad_segs *segs);
+
+/* Statistics of the segments of x (at xoff + off[s]) and of all of them:
+** writes 4*(T+1) floats at out[out_off] (layout above).  Two launches. */
+clgrad_status clgrad_reduce_stats(clgrad_ctx *ctx, cl_mem x, size_t xoff, const clgrad_segs *segs, cl_mem out,
+                                  size_t out_off);
+/* The same for one tensor x[off .. off+n): writes 4 floats at out[out_off].
+** Convenience: it creates and releases a one-segment table per call. */
+clgrad_status clgrad_reduce_stats1(clgrad_ctx *ctx, cl_mem x, size_t off, size_t n, cl_mem out, size_t out_off);
+
+/* Float64 host reference: out gets 4*(nseg+1) doubles in the layout above,
+** segment s being x[off[s] .. off[s]+len[s]).  A norm that rounds to +Inf in
+** float32 (beyond FLT_MAX) is given as +Inf, as the device must return it. */
+void clgrad_reduce_stats_ref(const float *x, size_t nseg, const size_t *off, const size_t *len, double *out);
+
+/* Upper bound on the number of additions any one term passes through in the
+** device's sums for a table of `nchunks` chunks (for error bounds:
+** |err| <= gamma(depth) * sum |terms|, gamma(n) = n u / (1 - n u)). */
+size_t clgrad_reduce_depth(const clgrad_ctx *ctx, size_t nchunks);
+
 clgrad_status clgrad_selfcheck_reduce(clgrad_ctx *ctx, clgrad_check_fn report, void *user);
+
+#ifdef __cplusplus
+}
+#endif
 #endif
