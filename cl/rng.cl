@@ -1,1 +1,0 @@
-/* rng.cl: placeholder, being written (shared by host and device). */
