@@ -1,1 +1,183 @@
-/* loss.cl: placeholder, being written. */
+/*
+** loss.cl: losses with PyTorch's default mean reduction: gradient, value and
+** accuracy, all on the device.
+**
+** `loss` is a clgrad_loss value (include/clgrad/loss.h; LOSS_* below match it).
+**   MSE  pred (rows, cols), target (rows, cols): mean of (pred - target)^2 (no 1/2)
+**   BCE  logits z (rows, cols), targets y (rows, cols), binary cross-entropy
+**        with logits: mean of max(z,0) - z y + log1p(exp(-|z|)), written as
+**        (z > 0 ? z (1-y) : -z y) + log1p(exp(-|z|)) so that z = ±Inf gives the
+**        limit (0 when the prediction is right, +Inf when wrong), not Inf - Inf
+**   CE   logits z (rows, K = cols), targets (rows) holding integer class ids
+**        as floats: mean over rows of lse(z_row) - z[t] with the max m
+**        subtracted, evaluated as (m - z[t]) + log(sum_k exp(z_k - m)) so
+**        that logits of ±1e4 lose nothing to cancellation.  A target that is
+**        not an integer in [0, K) (or NaN) makes that row's loss and gradient
+**        NaN (PyTorch raises an error).  A +Inf logit gives NaN, as in PyTorch.
+**
+** Kernels
+**   loss_grad(loss, pred, poff, target, toff, grad, goff, rows, cols)
+**       dL/dpred (same shape as pred), already divided by the count:
+**       MSE 2 (p - y) / n, BCE (sigmoid(z) - y) / n with n = rows * cols,
+**       CE (softmax(z_row) - onehot(t)) / rows.  One work-item per element
+**       (MSE, BCE) or per row (CE).  grad may be pred (same offset).
+**   loss_value(loss, pred, poff, target, toff, rows, cols, out, ooff)
+**       out[ooff] = the loss (float), no host round trip.
+**   loss_accuracy(loss, pred, poff, target, toff, rows, cols, out, ooff)
+**       out[ooff] = number of correct predictions, as a float (exact up to
+**       2^24): CE argmax(z_row) == t (ties: the first max; a row with a NaN
+**       logit or an invalid target is wrong), BCE per element (z > 0) == (y > 0.5)
+**       (a NaN logit is wrong).  Not defined for MSE (the host rejects it).
+**
+** loss_value and loss_accuracy run as ONE work-group of exactly CLGRAD_WG
+** items: item l takes the terms (elements, or rows for CE) l, l + WG, ...,
+** summing them with Neumaier's compensated summation, then the group adds the
+** partial sums in a fixed local-memory tree and item 0 divides by the count.
+** Deterministic (no atomics), and accurate for large batches: the error is at
+** most about (2 + log2 WG) u * sum |terms| however many terms each item takes
+** (a plain running sum would add up to (n / WG) u more: 235 u at n = 60000),
+** see the bound in src/loss.c.  Accuracy counts are integers: exact.
+*/
+
+#define LOSS_MSE 0
+#define LOSS_BCE 1
+#define LOSS_CE 2
+
+/* Neumaier's compensated sum: s + c carries the running total. */
+inline void loss_nsum_(float *s, float *c, float x)
+{
+    float t = *s + x;
+    if (fabs(*s) >= fabs(x)) *c += (*s - t) + x;
+    else *c += (x - t) + *s;
+    *s = t;
+}
+
+inline float loss_sigmoid_(float z)
+{
+    float e = exp(-fabs(z));
+    return z >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+}
+
+/* One BCE term; see the header for the form. */
+inline float loss_bce_term_(float z, float y)
+{
+    float a = z > 0.0f ? 1.0f - y : -y;
+    float lin = a == 0.0f ? 0.0f : z * a;
+    return lin + log1p(exp(-fabs(z)));
+}
+
+/* The class id held in t, or -1 when t is not an integer in [0, K). */
+inline long loss_class_(float t, ulong K)
+{
+    if (!(t >= 0.0f) || !(t < (float)K) || t != floor(t)) return -1;
+    return (long)t;
+}
+
+/* Row max m and sum_k exp(z_k - m) of one CE row (K). */
+inline void loss_lse_(__global const float *z, ulong K, float *m, float *sum)
+{
+    float mx = z[0];
+    for (ulong k = 1; k < K; k++)
+        if (z[k] > mx) mx = z[k];
+    float s = 0.0f;
+    for (ulong k = 0; k < K; k++) s += exp(z[k] - mx); /* K terms <= 1 each; NaN propagates */
+    *m = mx;
+    *sum = s;
+}
+
+/* One CE row's loss (m - z[t]) + log(sum). */
+inline float loss_ce_row_(__global const float *z, ulong K, float t)
+{
+    long c = loss_class_(t, K);
+    if (c < 0) return NAN;
+    float m, s;
+    loss_lse_(z, K, &m, &s);
+    return (m - z[c]) + log(s);
+}
+
+__kernel void loss_grad(const int loss, __global const float *pred, const ulong poff, __global const float *target,
+                        const ulong toff, __global float *grad, const ulong goff, const ulong rows, const ulong cols)
+{
+    size_t i = get_global_id(0);
+    if (loss == LOSS_CE) {
+        if (i >= rows) return;
+        __global const float *z = pred + poff + i * cols;
+        __global float *g = grad + goff + i * cols;
+        long c = loss_class_(target[toff + i], cols);
+        float m, s;
+        loss_lse_(z, cols, &m, &s);
+        float B = (float)rows;
+        for (ulong k = 0; k < cols; k++) {
+            float p = exp(z[k] - m) / s;
+            g[k] = c < 0 ? NAN : ((long)k == c ? p - 1.0f : p) / B;
+        }
+        return;
+    }
+    ulong n = rows * cols;
+    if (i >= n) return;
+    float p = pred[poff + i], y = target[toff + i];
+    float g = loss == LOSS_MSE ? 2.0f * (p - y) : loss_sigmoid_(p) - y;
+    grad[goff + i] = g / (float)n;
+}
+
+__kernel __attribute__((reqd_work_group_size(CLGRAD_WG, 1, 1)))
+void loss_value(const int loss, __global const float *pred, const ulong poff, __global const float *target,
+                const ulong toff, const ulong rows, const ulong cols, __global float *out, const ulong ooff)
+{
+    __local float part[CLGRAD_WG];
+    const size_t l = get_local_id(0);
+    const ulong n = loss == LOSS_CE ? rows : rows * cols;
+    float s = 0.0f, c = 0.0f;
+    for (ulong u = l; u < n; u += CLGRAD_WG) {
+        float term;
+        if (loss == LOSS_CE) term = loss_ce_row_(pred + poff + u * cols, cols, target[toff + u]);
+        else if (loss == LOSS_BCE) term = loss_bce_term_(pred[poff + u], target[toff + u]);
+        else {
+            float d = pred[poff + u] - target[toff + u];
+            term = d * d;
+        }
+        loss_nsum_(&s, &c, term);
+    }
+    part[l] = isfinite(s) ? s + c : s; /* Inf - Inf in c must not turn an Inf sum into NaN */
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (size_t w = CLGRAD_WG / 2; w > 0; w >>= 1) {
+        if (l < w) part[l] += part[l + w];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (l == 0) out[ooff] = part[0] / (float)n;
+}
+
+__kernel __attribute__((reqd_work_group_size(CLGRAD_WG, 1, 1)))
+void loss_accuracy(const int loss, __global const float *pred, const ulong poff, __global const float *target,
+                   const ulong toff, const ulong rows, const ulong cols, __global float *out, const ulong ooff)
+{
+    __local uint part[CLGRAD_WG];
+    const size_t l = get_local_id(0);
+    const ulong n = loss == LOSS_CE ? rows : rows * cols;
+    uint cnt = 0;
+    for (ulong u = l; u < n; u += CLGRAD_WG) {
+        if (loss == LOSS_CE) {
+            __global const float *z = pred + poff + u * cols;
+            long t = loss_class_(target[toff + u], cols);
+            ulong arg = 0;
+            float best = z[0];
+            int bad = isnan(best);
+            for (ulong k = 1; k < cols; k++) {
+                float v = z[k];
+                bad |= isnan(v);
+                if (v > best) best = v, arg = k;
+            }
+            cnt += !bad && t >= 0 && (long)arg == t;
+        } else {
+            float z = pred[poff + u];
+            cnt += !isnan(z) && ((z > 0.0f) == (target[toff + u] > 0.5f));
+        }
+    }
+    part[l] = cnt;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (size_t w = CLGRAD_WG / 2; w > 0; w >>= 1) {
+        if (l < w) part[l] += part[l + w];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (l == 0) out[ooff] = (float)part[0];
+}

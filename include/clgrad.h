@@ -15,4 +15,8 @@
 #include "clgrad/clip.h"
 #include "clgrad/optim.h"
 #include "clgrad/init.h"
+#include "clgrad/model.h"
+#include "clgrad/config.h"
+#include "clgrad/data.h"
+#include "clgrad/train.h"
 #endif

@@ -1,7 +1,386 @@
-/* loss.c: placeholder, being written. */
+/*
+** loss.c: loss launchers (cl/loss.cl), loss names, the float64 host
+** references of value, gradient and accuracy with the kernels' error bounds,
+** and the "loss" self-check family.
+*/
 #include "internal.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const loss_names_[CLGRAD_LOSS_COUNT] = {"mse", "bce", "ce"};
+
+const char *clgrad_loss_name(clgrad_loss loss)
+{
+    return (int)loss >= 0 && loss < CLGRAD_LOSS_COUNT ? loss_names_[loss] : "?";
+}
+
+int clgrad_loss_parse(const char *name)
+{
+    if (!name) return -1;
+    for (int i = 0; i < CLGRAD_LOSS_COUNT; i++)
+        if (strcmp(name, loss_names_[i]) == 0) return i;
+    return -1;
+}
+
+size_t clgrad_loss_target_count(clgrad_loss loss, size_t rows, size_t cols)
+{
+    return loss == CLGRAD_LOSS_CE ? rows : rows * cols;
+}
+
+/* ---- launchers ---- */
+
+static clgrad_status check_args_(clgrad_ctx *ctx, const char *fn, clgrad_loss loss, cl_mem a, cl_mem b, cl_mem c,
+                                 size_t rows, size_t cols)
+{
+    if ((int)loss < 0 || loss >= CLGRAD_LOSS_COUNT)
+        return clgrad_fail(ctx, CLGRAD_E_ARG, "%s: unknown loss %d", fn, (int)loss);
+    if (!a || !b || !c) return clgrad_fail(ctx, CLGRAD_E_ARG, "%s: NULL buffer", fn);
+    if (cols != 0 && rows > SIZE_MAX / cols) return clgrad_fail(ctx, CLGRAD_E_ARG, "%s: rows * cols overflows", fn);
+    return CLGRAD_OK;
+}
+
+clgrad_status clgrad_loss_grad(clgrad_ctx *ctx, clgrad_loss loss, cl_mem pred, size_t poff, cl_mem target,
+                               size_t toff, cl_mem grad, size_t goff, size_t rows, size_t cols)
+{
+    clgrad_status st = check_args_(ctx, "loss_grad", loss, pred, target, grad, rows, cols);
+    if (st != CLGRAD_OK || rows == 0 || cols == 0) return st;
+    cl_kernel k = clgrad_kernel(ctx, "loss_grad");
+    if (!k) return CLGRAD_E_ARG;
+    cl_int l = (cl_int)loss;
+    cl_ulong po = poff, to = toff, go = goff, r = rows, c = cols;
+    cl_uint i = 0;
+    CLGRAD_ARG(ctx, k, i++, l);
+    CLGRAD_ARG(ctx, k, i++, pred); CLGRAD_ARG(ctx, k, i++, po);
+    CLGRAD_ARG(ctx, k, i++, target); CLGRAD_ARG(ctx, k, i++, to);
+    CLGRAD_ARG(ctx, k, i++, grad); CLGRAD_ARG(ctx, k, i++, go);
+    CLGRAD_ARG(ctx, k, i++, r); CLGRAD_ARG(ctx, k, i++, c);
+    /* one work-item per row (CE) or per element */
+    return clgrad_launch1d(ctx, k, "loss_grad", loss == CLGRAD_LOSS_CE ? rows : rows * cols, clgrad_wg(ctx));
+fail:
+    return st;
+}
+
+/* loss_value / loss_accuracy: one work-group of exactly clgrad_wg items. */
+static clgrad_status reduce_launch_(clgrad_ctx *ctx, const char *name, clgrad_loss loss, cl_mem pred, size_t poff,
+                                    cl_mem target, size_t toff, size_t rows, size_t cols, cl_mem out, size_t ooff)
+{
+    clgrad_status st = check_args_(ctx, name, loss, pred, target, out, rows, cols);
+    if (st != CLGRAD_OK) return st;
+    if (rows == 0 || cols == 0)
+        return clgrad_fail(ctx, CLGRAD_E_ARG, "%s: empty batch (%zu x %zu): the mean is undefined", name, rows, cols);
+    cl_kernel k = clgrad_kernel(ctx, name);
+    if (!k) return CLGRAD_E_ARG;
+    cl_int l = (cl_int)loss;
+    cl_ulong po = poff, to = toff, r = rows, c = cols, oo = ooff;
+    cl_uint i = 0;
+    CLGRAD_ARG(ctx, k, i++, l);
+    CLGRAD_ARG(ctx, k, i++, pred); CLGRAD_ARG(ctx, k, i++, po);
+    CLGRAD_ARG(ctx, k, i++, target); CLGRAD_ARG(ctx, k, i++, to);
+    CLGRAD_ARG(ctx, k, i++, r); CLGRAD_ARG(ctx, k, i++, c);
+    CLGRAD_ARG(ctx, k, i++, out); CLGRAD_ARG(ctx, k, i++, oo);
+    {
+        size_t wg = clgrad_wg(ctx);
+        return clgrad_launch(ctx, k, name, 1, &wg, &wg);
+    }
+fail:
+    return st;
+}
+
+clgrad_status clgrad_loss_value(clgrad_ctx *ctx, clgrad_loss loss, cl_mem pred, size_t poff, cl_mem target,
+                                size_t toff, size_t rows, size_t cols, cl_mem out, size_t ooff)
+{
+    return reduce_launch_(ctx, "loss_value", loss, pred, poff, target, toff, rows, cols, out, ooff);
+}
+
+clgrad_status clgrad_loss_accuracy(clgrad_ctx *ctx, clgrad_loss loss, cl_mem pred, size_t poff, cl_mem target,
+                                   size_t toff, size_t rows, size_t cols, cl_mem out, size_t ooff)
+{
+    if (loss == CLGRAD_LOSS_MSE)
+        return clgrad_fail(ctx, CLGRAD_E_ARG, "loss_accuracy: accuracy is not defined for mse");
+    return reduce_launch_(ctx, "loss_accuracy", loss, pred, poff, target, toff, rows, cols, out, ooff);
+}
+
+/* ---- float64 references ---- */
+
+static double sigmoid_(double z)
+{
+    double e = exp(-fabs(z));
+    return z >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+}
+
+static double bce_term_(double z, double y)
+{
+    double a = z > 0 ? 1.0 - y : -y;
+    return (a == 0 ? 0.0 : z * a) + log1p(exp(-fabs(z)));
+}
+
+/* class id of t, or -1 when not an integer in [0, K) */
+static long class_(double t, size_t K)
+{
+    if (!(t >= 0) || !(t < (double)K) || t != floor(t)) return -1;
+    return (long)t;
+}
+
+/* m = max of the row (NaNs skipped), *sum = sum exp(z_k - m) */
+static double lse_(const double *z, size_t K, double *sum)
+{
+    double m = z[0];
+    for (size_t k = 1; k < K; k++)
+        if (z[k] > m) m = z[k];
+    double s = 0.0;
+    for (size_t k = 0; k < K; k++) s += exp(z[k] - m);
+    *sum = s;
+    return m;
+}
+
+static double ce_row_(const double *z, size_t K, double t)
+{
+    long c = class_(t, K);
+    if (c < 0) return NAN;
+    double s, m = lse_(z, K, &s);
+    return (m - z[c]) + log(s);
+}
+
+double clgrad_loss_ref_value(clgrad_loss loss, const double *pred, const double *target, size_t rows, size_t cols)
+{
+    size_t n = clgrad_loss_target_count(loss, rows, cols);
+    double s = 0.0;
+    for (size_t u = 0; u < n; u++) {
+        if (loss == CLGRAD_LOSS_CE) s += ce_row_(pred + u * cols, cols, target[u]);
+        else if (loss == CLGRAD_LOSS_BCE) s += bce_term_(pred[u], target[u]);
+        else s += (pred[u] - target[u]) * (pred[u] - target[u]);
+    }
+    return s / (double)n;
+}
+
+void clgrad_loss_ref_grad(clgrad_loss loss, const double *pred, const double *target, size_t rows, size_t cols,
+                          double *grad)
+{
+    if (loss == CLGRAD_LOSS_CE) {
+        for (size_t i = 0; i < rows; i++) {
+            const double *z = pred + i * cols;
+            long c = class_(target[i], cols);
+            double s, m = lse_(z, cols, &s);
+            for (size_t k = 0; k < cols; k++) {
+                double p = exp(z[k] - m) / s;
+                grad[i * cols + k] = c < 0 ? NAN : (p - ((long)k == c ? 1.0 : 0.0)) / (double)rows;
+            }
+        }
+        return;
+    }
+    size_t n = rows * cols;
+    for (size_t i = 0; i < n; i++)
+        grad[i] = (loss == CLGRAD_LOSS_MSE ? 2.0 * (pred[i] - target[i]) : sigmoid_(pred[i]) - target[i]) / (double)n;
+}
+
+double clgrad_loss_ref_accuracy(clgrad_loss loss, const double *pred, const double *target, size_t rows,
+                                size_t cols)
+{
+    double count = 0;
+    if (loss == CLGRAD_LOSS_MSE) return NAN;
+    if (loss == CLGRAD_LOSS_BCE) {
+        for (size_t i = 0; i < rows * cols; i++)
+            count += !isnan(pred[i]) && ((pred[i] > 0) == (target[i] > 0.5));
+        return count;
+    }
+    for (size_t i = 0; i < rows; i++) {
+        const double *z = pred + i * cols;
+        size_t arg = 0;
+        int bad = isnan(z[0]);
+        for (size_t k = 1; k < cols; k++) {
+            bad |= isnan(z[k]);
+            if (z[k] > z[arg]) arg = k;
+        }
+        long c = class_(target[i], cols);
+        count += !bad && c >= 0 && (long)arg == c;
+    }
+    return count;
+}
+
+/*
+** Error bounds of the float32 kernels, first order in u = 2^-24 (the unit
+** roundoff: + - * round with relative error <= u; k ulp of OpenCL 1.2's
+** table 7.1 is <= 2k u relative): division 2.5 ulp = 5u, exp and log 3 ulp
+** = 6u, log1p 2 ulp = 4u.  Per term r_i the kernel's absolute error e_i:
+**   MSE  d = p - y (u), d*d: e = 3u r
+**   BCE  lin = z (1-y) or -z y: 2u |lin|; L = log1p(exp(-|z|)): exp 6u carried
+**        with sensitivity <= 1, log1p 4u: 10u L; the sum: u |r|
+**   CE   (m - z_t): u |m - z_t|; S = sum_k exp(z_k - m): each term 6u plus
+**        u |z_k - m| for the rounded argument, the plain K-term sum (K-1)u S,
+**        so dS/S <= A = sum_k e_k (6u + u|z_k - m|) / S + (K-1)u; log: A + 6u|log S|;
+**        the sum: u |r|
+** The reduction: Neumaier-compensated per-item sums 2u |S_item| plus a
+** second-order n u^2 sum|r| < u for n <= 2^14 terms per item, a tree of
+** log2 WG <= 8 levels 8u sum|r|; then / n (exact float n < 2^24): 5u.
+**   |value - ref| <= (sum e_i + 11u sum |r_i|) / n + 5u |value| + ATOL
+** Gradient, per element (all / n or / B, 5u):
+**   MSE  2 (p - y) / n: (u + 5u) |g|
+**   BCE  (s - y) / n: sigmoid 6 ulp = 12u s, minus y u|s - y|: (12u s + u|s-y|)/n + 5u|g|
+**   CE   p_k = e_k / S: P_k = 6u + u|z_k - m| + A + 5u relative; p_k - [k=t]:
+**        u |p_k - [k=t]|; (P_k p_k + u|g B|)/B + 5u|g|
+** ATOL = 1024 FLT_MIN covers denormal flushing (OpenCL 1.2 allows it) of
+** the tiny exp() terms.
+*/
+#define U 0x1.0p-24
+#define ATOL (1024.0 * FLT_MIN)
+
+/* relative error bound A of S = sum_k exp(z_k - m) (see above) */
+static double ce_sum_rel_(const double *z, size_t K, double m, double S)
+{
+    double a = 0.0;
+    for (size_t k = 0; k < K; k++) {
+        double e = exp(z[k] - m);
+        if (e > 0) a += e * (6 * U + U * fabs(z[k] - m)); /* e = 0 (a -Inf logit) adds nothing */
+    }
+    return a / S + (double)(K - 1) * U;
+}
+
+double clgrad_loss_ref_value_bound(clgrad_loss loss, const double *pred, const double *target, size_t rows,
+                                   size_t cols)
+{
+    size_t n = clgrad_loss_target_count(loss, rows, cols);
+    double esum = 0.0, rsum = 0.0;
+    for (size_t u = 0; u < n; u++) {
+        double r, e;
+        if (loss == CLGRAD_LOSS_CE) {
+            const double *z = pred + u * cols;
+            long c = class_(target[u], cols);
+            if (c < 0) continue; /* NaN row: must match exactly */
+            double S, m = lse_(z, cols, &S);
+            r = (m - z[c]) + log(S);
+            e = U * fabs(m - z[c]) + ce_sum_rel_(z, cols, m, S) + 6 * U * fabs(log(S)) + U * fabs(r);
+        } else if (loss == CLGRAD_LOSS_BCE) {
+            double z = pred[u], y = target[u];
+            double a = z > 0 ? 1.0 - y : -y, lin = a == 0 ? 0.0 : z * a, L = log1p(exp(-fabs(z)));
+            r = lin + L;
+            e = 2 * U * fabs(lin) + 10 * U * L + U * fabs(r);
+        } else {
+            double d = pred[u] - target[u];
+            r = d * d;
+            e = 3 * U * r;
+        }
+        if (!isfinite(r)) continue;
+        esum += e;
+        rsum += fabs(r);
+    }
+    double v = clgrad_loss_ref_value(loss, pred, target, rows, cols);
+    return (esum + 11 * U * rsum) / (double)n + (isfinite(v) ? 5 * U * fabs(v) : 0.0) + ATOL;
+}
+
+void clgrad_loss_ref_grad_bound(clgrad_loss loss, const double *pred, const double *target, size_t rows,
+                                size_t cols, double *tol)
+{
+    if (loss == CLGRAD_LOSS_CE) {
+        double B = (double)rows;
+        for (size_t i = 0; i < rows; i++) {
+            const double *z = pred + i * cols;
+            long c = class_(target[i], cols);
+            double S, m = lse_(z, cols, &S);
+            double A = ce_sum_rel_(z, cols, m, S);
+            for (size_t k = 0; k < cols; k++) {
+                double p = exp(z[k] - m) / S, gB = p - ((long)k == c ? 1.0 : 0.0);
+                double Pp = p > 0 ? (11 * U + U * fabs(z[k] - m) + A) * p : 0.0;
+                double t = (Pp + U * fabs(gB)) / B + 5 * U * fabs(gB / B) + ATOL;
+                tol[i * cols + k] = isfinite(t) ? t : 0.0;
+            }
+        }
+        return;
+    }
+    size_t n = rows * cols;
+    for (size_t i = 0; i < n; i++) {
+        double t;
+        if (loss == CLGRAD_LOSS_MSE) t = 6 * U * fabs(2.0 * (pred[i] - target[i]) / (double)n);
+        else {
+            double s = sigmoid_(pred[i]), g = s - target[i];
+            t = (12 * U * s + U * fabs(g)) / (double)n + 5 * U * fabs(g / (double)n) + ATOL;
+        }
+        tol[i] = isfinite(t) ? t : 0.0;
+    }
+}
+
+/* ---- self-check ---- */
+
+static double worst_ratio_(const float *dev, const double *ref, const double *tol, size_t n)
+{
+    double worst = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double d = dev[i], r = ref[i], q;
+        if (isnan(r) || isnan(d)) q = isnan(r) && isnan(d) ? 0.0 : INFINITY;
+        else if (isinf(r) || isinf(d)) q = d == r ? 0.0 : INFINITY;
+        else q = fabs(d - r) == 0.0 ? 0.0 : tol[i] > 0 ? fabs(d - r) / tol[i] : INFINITY;
+        if (q > worst) worst = q;
+    }
+    return worst;
+}
+
+#define SC_ROWS 300 /* more than one work-group of 256 */
+#define SC_COLS 5
+#define SC_N (SC_ROWS * SC_COLS)
+
+static clgrad_status loss_case_(clgrad_ctx *ctx, clgrad_loss loss, cl_mem dp, cl_mem dt, cl_mem dg,
+                                clgrad_check_fn report, void *user)
+{
+    clgrad_status st = CLGRAD_OK;
+    float *p = malloc(3 * SC_N * sizeof *p), *t = p ? p + SC_N : NULL, *g = p ? t + SC_N : NULL;
+    double *pd = malloc(4 * SC_N * sizeof *pd), *td = pd ? pd + SC_N : NULL, *ref = pd ? td + SC_N : NULL,
+           *tol = pd ? ref + SC_N : NULL;
+    if (!p || !pd) { st = clgrad_fail(ctx, CLGRAD_E_NOMEM, "selfcheck: out of memory"); goto fail; }
+    size_t nt = clgrad_loss_target_count(loss, SC_ROWS, SC_COLS);
+    clgrad_testrng rng = {0x1055u + (uint64_t)loss};
+    for (size_t i = 0; i < SC_N; i++) p[i] = clgrad_testrng_uniform(&rng, -4, 4), pd[i] = p[i];
+    for (size_t i = 0; i < nt; i++) {
+        float u = clgrad_testrng_uniform(&rng, 0, 1);
+        t[i] = loss == CLGRAD_LOSS_CE ? floorf(u * SC_COLS) : loss == CLGRAD_LOSS_BCE ? (u < 0.5f ? 0.0f : 1.0f)
+                                                                                       : 4 * u - 2;
+        td[i] = t[i];
+    }
+    CLGRAD_TRY(clgrad_buf_write(ctx, dp, 0, SC_N, p));
+    CLGRAD_TRY(clgrad_buf_write(ctx, dt, 0, nt, t));
+    CLGRAD_TRY(clgrad_loss_grad(ctx, loss, dp, 0, dt, 0, dg, 0, SC_ROWS, SC_COLS));
+    CLGRAD_TRY(clgrad_buf_read(ctx, dg, 0, SC_N, g));
+    clgrad_loss_ref_grad(loss, pd, td, SC_ROWS, SC_COLS, ref);
+    clgrad_loss_ref_grad_bound(loss, pd, td, SC_ROWS, SC_COLS, tol);
+    char what[96];
+    double w = worst_ratio_(g, ref, tol, SC_N);
+    snprintf(what, sizeof what, "%s gradient %dx%d (error/bound)", clgrad_loss_name(loss), SC_ROWS, SC_COLS);
+    report(user, "loss", what, w <= 1.0, w, 1.0);
+
+    /* value into slot 1 and accuracy into slot 2 of the gradient buffer */
+    CLGRAD_TRY(clgrad_loss_value(ctx, loss, dp, 0, dt, 0, SC_ROWS, SC_COLS, dg, 1));
+    CLGRAD_TRY(clgrad_buf_read(ctx, dg, 1, 1, g));
+    ref[0] = clgrad_loss_ref_value(loss, pd, td, SC_ROWS, SC_COLS);
+    tol[0] = clgrad_loss_ref_value_bound(loss, pd, td, SC_ROWS, SC_COLS);
+    w = worst_ratio_(g, ref, tol, 1);
+    snprintf(what, sizeof what, "%s value %dx%d (error/bound)", clgrad_loss_name(loss), SC_ROWS, SC_COLS);
+    report(user, "loss", what, w <= 1.0, w, 1.0);
+
+    if (loss != CLGRAD_LOSS_MSE) {
+        CLGRAD_TRY(clgrad_loss_accuracy(ctx, loss, dp, 0, dt, 0, SC_ROWS, SC_COLS, dg, 2));
+        CLGRAD_TRY(clgrad_buf_read(ctx, dg, 2, 1, g));
+        double a = clgrad_loss_ref_accuracy(loss, pd, td, SC_ROWS, SC_COLS);
+        snprintf(what, sizeof what, "%s accuracy %dx%d (count, exact)", clgrad_loss_name(loss), SC_ROWS, SC_COLS);
+        report(user, "loss", what, g[0] == a, fabs(g[0] - a), 0.0);
+    }
+fail:
+    free(p);
+    free(pd);
+    return st;
+}
+
 clgrad_status clgrad_selfcheck_loss(clgrad_ctx *ctx, clgrad_check_fn report, void *user)
 {
-    (void)ctx, (void)report, (void)user;
-    return CLGRAD_OK;
+    clgrad_status st = CLGRAD_OK;
+    cl_mem dp = NULL, dt = NULL, dg = NULL;
+    CLGRAD_TRY(clgrad_buf_new(ctx, SC_N, "selfcheck pred", &dp));
+    CLGRAD_TRY(clgrad_buf_new(ctx, SC_N, "selfcheck target", &dt));
+    CLGRAD_TRY(clgrad_buf_new(ctx, SC_N, "selfcheck grad", &dg));
+    for (int l = 0; l < CLGRAD_LOSS_COUNT; l++) CLGRAD_TRY(loss_case_(ctx, (clgrad_loss)l, dp, dt, dg, report, user));
+fail:
+    clgrad_buf_free(&dp);
+    clgrad_buf_free(&dt);
+    clgrad_buf_free(&dg);
+    return st;
 }

@@ -5,6 +5,7 @@
 **   clgrad selfcheck             build every kernel on the chosen device and
 **                                check each kernel family against a float64
 **                                host reference; prints a pass/fail table
+**   clgrad run EXP.ini           train the experiment, write a run directory
 **   clgrad version
 **
 ** Common options: --device SPEC, --cl-dir DIR, --cache-dir DIR, --no-cache,
@@ -13,14 +14,24 @@
 #include "clgrad.h"
 
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_SETS 256
 
 typedef struct {
     const char *device;
     const char *cl_dir, *cache_dir;
     int no_cache, json, gemm, no_timing;
+    const char *out, *init_from;
+    int quiet, save_data;
+    const char *sets[MAX_SETS];
+    int nsets;
+    char cmdline[4096];
 } cli_opts;
 
 static void usage_(FILE *f)
@@ -31,6 +42,7 @@ static void usage_(FILE *f)
             "commands:\n"
             "  devices            list OpenCL platforms and devices (--json for machines)\n"
             "  selfcheck          build every kernel and check each family against a host reference\n"
+            "  run EXP.ini        train the experiment on the device, record gradients in a run directory\n"
             "  version            print the version\n"
             "\n"
             "options:\n"
@@ -41,7 +53,14 @@ static void usage_(FILE *f)
             "  --cache-dir DIR    kernel binary cache ($CLGRAD_CACHE_DIR, default $XDG_CACHE_HOME/clgrad)\n"
             "  --no-cache         neither read nor write the kernel cache ($CLGRAD_NO_CACHE=1)\n"
             "  --json             machine-readable output (devices)\n"
-            "  --no-timing        selfcheck: skip the compile-from-source / warm-cache timing\n");
+            "  --no-timing        selfcheck: skip the compile-from-source / warm-cache timing\n"
+            "\n"
+            "run options:\n"
+            "  --set SEC.KEY=VAL  override a key of the experiment file (repeatable)\n"
+            "  --out DIR          run directory (default runs/<name>-<timestamp>)\n"
+            "  --init-from DIR    start from the .npy tensors in DIR (e.g. another run's weights/final)\n"
+            "  --save-data        also write the train and test arrays under DIR/data/\n"
+            "  --quiet            no progress bar; a line every tenth of the run\n");
 }
 
 static void json_str_(FILE *f, const char *s)
@@ -176,10 +195,84 @@ static int cmd_selfcheck_(const cli_opts *o)
     return failed ? 1 : 0;
 }
 
+static volatile sig_atomic_t stop_;
+static void on_signal_(int sig)
+{
+    (void)sig;
+    stop_ = 1;
+}
+
+static int cmd_run_(cli_opts *o, const char *path)
+{
+#ifndef CLGRAD_WIP_RUN
+    (void)o, (void)path, (void)on_signal_;
+    fprintf(stderr, "clgrad run: not built yet\n");
+    return 2;
+#else
+    static clgrad_config cfg;
+    static char err[1 << 16];
+    if (!path) {
+        fprintf(stderr, "clgrad run: which experiment? usage: clgrad run EXP.ini [--set sec.key=val ...]\n");
+        return 2;
+    }
+    if (clgrad_config_load(path, o->sets, o->nsets, &cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "clgrad: %s%s", err, err[0] && err[strlen(err) - 1] == '\n' ? "" : "\n");
+        fprintf(stderr, "clgrad: nothing was run.\n");
+        return 2;
+    }
+    char out[1024];
+    if (o->out) snprintf(out, sizeof out, "%s", o->out);
+    else {
+        char ts[32];
+        time_t t = time(NULL);
+        struct tm tm;
+        localtime_r(&t, &tm);
+        strftime(ts, sizeof ts, "%Y%m%d-%H%M%S", &tm);
+        snprintf(out, sizeof out, "runs/%s-%s", cfg.run.name, ts);
+    }
+    clgrad_ctx *ctx = open_(o, 0);
+    if (!ctx) return 1;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal_;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    clgrad_run_opts ro = {0};
+    ro.out_dir = out;
+    ro.init_from = o->init_from;
+    ro.save_data = o->save_data;
+    ro.quiet = o->quiet;
+    ro.progress_tty = !o->quiet && isatty(STDERR_FILENO);
+    ro.command_line = o->cmdline;
+    ro.stop = &stop_;
+    const clgrad_device_info *d = clgrad_device(ctx);
+    fprintf(stderr, "clgrad: running %s on %d:%d %s (gemm %s) -> %s\n", path, d->platform_index, d->device_index, d->name,
+            clgrad_gemm_backend_name(clgrad_get_gemm_backend(ctx)), out);
+    clgrad_run_result res;
+    clgrad_status st = clgrad_run(ctx, &cfg, &ro, &res);
+    if (st != CLGRAD_OK) {
+        fprintf(stderr, "clgrad: run failed: %s\n", clgrad_errmsg(ctx));
+        clgrad_ctx_free(ctx);
+        return 1;
+    }
+    printf("status: %s after %ld steps", clgrad_run_status_name(res.status), res.steps_done);
+    if (res.diverge_step > 0)
+        printf(" (diverged at step %ld: %s, first in layer %s)", res.diverge_step, res.diverge_kind, res.diverge_layer);
+    printf("\nfinal train loss %.6g, test loss %.6g, test accuracy %.4g, max gradient norm %.4g, %.3f ms/step\n",
+           res.final_train_loss, res.final_test_loss, res.final_test_acc, res.max_grad_norm, res.ms_per_step);
+    printf("outputs: %s/ (metrics.csv, layers.csv, summary.json, manifest.json, weights/)\n", out);
+    clgrad_ctx_free(ctx);
+    return res.status == CLGRAD_RUN_INTERRUPTED ? 130 : 0;
+#endif
+}
+
 int main(int argc, char **argv)
 {
-    cli_opts o = {0};
-    const char *cmd = NULL;
+    static cli_opts o;
+    const char *cmd = NULL, *arg = NULL;
+    for (int i = 0, n = 0; i < argc; i++)
+        n += snprintf(o.cmdline + n, n < (int)sizeof o.cmdline ? sizeof o.cmdline - (size_t)n : 0, "%s%s", i ? " " : "",
+                      argv[i]);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
 #define NEEDARG                                                                                      \
@@ -201,9 +294,19 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--no-cache") == 0) o.no_cache = 1;
         else if (strcmp(a, "--json") == 0) o.json = 1;
         else if (strcmp(a, "--no-timing") == 0) o.no_timing = 1;
+        else if (strcmp(a, "--quiet") == 0) o.quiet = 1;
+        else if (strcmp(a, "--save-data") == 0) o.save_data = 1;
+        else if (strcmp(a, "--out") == 0) { NEEDARG; o.out = argv[++i]; }
+        else if (strcmp(a, "--init-from") == 0) { NEEDARG; o.init_from = argv[++i]; }
+        else if (strcmp(a, "--set") == 0) {
+            NEEDARG;
+            if (o.nsets == MAX_SETS) { fprintf(stderr, "clgrad: too many --set options\n"); return 2; }
+            o.sets[o.nsets++] = argv[++i];
+        }
         else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) { usage_(stdout); return 0; }
         else if (a[0] == '-') { fprintf(stderr, "clgrad: unknown option %s\n", a); usage_(stderr); return 2; }
         else if (!cmd) cmd = a;
+        else if (!arg) arg = a;
         else { fprintf(stderr, "clgrad: unexpected argument %s\n", a); return 2; }
 #undef NEEDARG
     }
@@ -217,6 +320,7 @@ int main(int argc, char **argv)
         return r;
     }
     if (strcmp(cmd, "selfcheck") == 0) return cmd_selfcheck_(&o);
+    if (strcmp(cmd, "run") == 0) return cmd_run_(&o, arg);
     fprintf(stderr, "clgrad: unknown command '%s'\n", cmd);
     usage_(stderr);
     return 2;

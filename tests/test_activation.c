@@ -1,2 +1,599 @@
-/* test_activation.c: placeholder, being written. */
-int main(void) { return 77; }
+/*
+** test_activation.c: activations (forward, backward) and the bias add / bias
+** gradient against the float64 host references, on fresh random inputs.
+**
+** - names, parsing, default parameters and PyTorch init gains;
+** - the references themselves: f' against central finite differences of f,
+**   and the ±Inf limits against a table written from the mathematics;
+** - the kernels at sizes 1, 7, 63, 64, 65, 257 and 10000, z uniform in
+**   [-8, 8] with extreme values mixed in (0, -0, ±30, ±100, ±1e4, ±1e20,
+**   ±1e38, denormals, ±Inf, NaN), at offsets into larger buffers whose other
+**   elements must stay untouched, out of place and in place;
+** - every non-finite case explicitly: NaN in gives NaN out, ±Inf the limit,
+**   and no finite input yields NaN or Inf;
+** - bias add / grad at (B, N) in {1, 7, 65, 257}^2 and a tall 60000 x 3,
+**   beta 0 (db full of NaN must not be read), 1 and 0.5, and bitwise
+**   determinism (two runs, memcmp).
+**
+** Tolerances.  Device vs reference uses clgrad_activation_ref_bounds: a
+** per-element bound built from the OpenCL 1.2 single-precision ulp limits
+** (exp/expm1 3 ulp, log1p 2, tanh 5, erfc 16, division 2.5, + - * 0.5) for
+** the exact operations each kernel performs, plus the effect of rounded
+** internal arguments and a denormal-flush floor; the derivation is next to it
+** in src/activation.c.  It holds on any conforming device and is tight: a
+** wrong formula, index or constant exceeds it by orders of magnitude.
+** Bias add is one correctly rounded addition (0.5 ulp; checked at 2^-23 |ref|); bias grad
+** is a compensated sum per work-item plus an 8-level tree (16 u sum|terms|,
+** derivation in src/activation.c).  Finite differences: see fd_ below.
+*/
+#include "fixture.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ULP 0x1.0p-23
+
+/* activation x parameter combinations: every activation at its default, plus
+** leaky_relu slopes 0.2 and 0 (relu through the leaky path) and elu alpha 0.5 */
+typedef struct { clgrad_act act; float p; } variant_;
+static variant_ variants_[CLGRAD_ACT_COUNT + 3];
+static int nvariants_;
+
+static void init_variants_(void)
+{
+    if (nvariants_) return;
+    for (int a = 0; a < CLGRAD_ACT_COUNT; a++)
+        variants_[nvariants_++] = (variant_){(clgrad_act)a, clgrad_act_default_param((clgrad_act)a)};
+    variants_[nvariants_++] = (variant_){CLGRAD_ACT_LEAKY_RELU, 0.2f};
+    variants_[nvariants_++] = (variant_){CLGRAD_ACT_LEAKY_RELU, 0.0f};
+    variants_[nvariants_++] = (variant_){CLGRAD_ACT_ELU, 0.5f};
+}
+
+static const float specials_[] = {0.0f,   -0.0f,  30.0f,    -30.0f,   100.0f,  -100.0f, 1e4f,      -1e4f,
+                                  1e20f,  -1e20f, 1e38f,    -1e38f,   1e-40f,  -1e-40f, INFINITY,  -INFINITY,
+                                  NAN,    1.0f,   -0.75f,   FLT_MIN};
+#define NSPECIALS ((int)(sizeof specials_ / sizeof specials_[0]))
+
+static size_t size_of_(int i) { return i < fixture_nsizes ? fixture_sizes[i] : 10000; }
+
+/* z: uniform [-8, 8], every 7th element (from index 3) an extreme value */
+static void fill_z_(float *z, size_t n, uint64_t salt)
+{
+    clgrad_testrng r = fixture_rng(salt);
+    for (size_t i = 0; i < n; i++)
+        z[i] = i % 7 == 3 ? specials_[(i / 7) % NSPECIALS] : clgrad_testrng_uniform(&r, -8, 8);
+}
+
+/* ---------------------------------------------------------------- names */
+
+START_TEST(names_and_gains)
+{
+    for (int a = 0; a < CLGRAD_ACT_COUNT; a++) ck_assert_int_eq(clgrad_act_parse(clgrad_act_name((clgrad_act)a)), a);
+    ck_assert_int_eq(clgrad_act_parse("linear"), CLGRAD_ACT_IDENTITY);
+    ck_assert_int_eq(clgrad_act_parse("gelu_tanh"), CLGRAD_ACT_GELU_TANH);
+    ck_assert_int_eq(clgrad_act_parse("swish"), -1);
+    ck_assert_int_eq(clgrad_act_parse(""), -1);
+    ck_assert_int_eq(clgrad_act_parse(NULL), -1);
+    ck_assert_str_eq(clgrad_act_name((clgrad_act)99), "?");
+    ck_assert_float_eq(clgrad_act_default_param(CLGRAD_ACT_LEAKY_RELU), 0.01f);
+    ck_assert_float_eq(clgrad_act_default_param(CLGRAD_ACT_ELU), 1.0f);
+    /* semantics.md: linear/sigmoid 1, tanh 5/3, relu sqrt2, leaky(.01) 1.4141428569978354, selu 3/4 */
+    ck_assert_double_eq_tol(clgrad_act_gain(CLGRAD_ACT_IDENTITY, 0), 1.0, 1e-15);
+    ck_assert_double_eq_tol(clgrad_act_gain(CLGRAD_ACT_SIGMOID, 0), 1.0, 1e-15);
+    ck_assert_double_eq_tol(clgrad_act_gain(CLGRAD_ACT_TANH, 0), 5.0 / 3.0, 1e-15);
+    ck_assert_double_eq_tol(clgrad_act_gain(CLGRAD_ACT_RELU, 0), 1.4142135623730951, 1e-15);
+    ck_assert_double_eq_tol(clgrad_act_gain(CLGRAD_ACT_LEAKY_RELU, 0.01), 1.4141428569978354, 1e-15);
+    ck_assert_double_eq_tol(clgrad_act_gain(CLGRAD_ACT_SELU, 0), 0.75, 1e-15);
+    ck_assert_double_eq_tol(clgrad_act_gain(CLGRAD_ACT_GELU, 0), 1.0, 1e-15);
+    ck_assert(isnan(clgrad_act_gain((clgrad_act)-1, 0)));
+}
+END_TEST
+
+/* ------------------------------------------------------- the references */
+
+/*
+** f' of the reference against central differences of the reference f:
+**   (f(z+h) - f(z-h)) / 2h = f'(z) + h^2 f'''(xi) / 6 + rounding.
+** Step h = 1e-5 max(1, |z|) (about eps^(1/3) relative).  Truncation: for
+** these functions |f'''| <= 2 on [-8, 8], and max(1,|z|)^2 |f'''(z)| stays
+** below 6 for large |z| (saturating or linear tails), so h^2 |f'''| / 6 <=
+** 1e-10.  Rounding: |f| <= 2 max(1, |z|) gives 2 * 2^-53 * |f| / (2h) <= 3e-11.
+** Tolerance 1e-8 (1 + |f'|): 100x above both, far below any wrong formula.
+** Points within 1e-3 of the kinks of relu, leaky_relu, elu, selu (z = 0)
+** are skipped (there f' is a convention, checked in the limits table).
+*/
+static int fd_ok_(variant_ v, double z)
+{
+    double h = 1e-5 * fmax(1.0, fabs(z));
+    double fd = (clgrad_activation_ref_forward(v.act, v.p, z + h) - clgrad_activation_ref_forward(v.act, v.p, z - h)) /
+                (2 * h);
+    double d = clgrad_activation_ref_derivative(v.act, v.p, z);
+    double tol = 1e-8 * (1 + fabs(d));
+    if (fabs(fd - d) > tol) {
+        fprintf(stderr, "  fd %s(p=%g) z=%.17g: f' %.17g, finite difference %.17g\n", clgrad_act_name(v.act),
+                (double)v.p, z, d, fd);
+        return 0;
+    }
+    return 1;
+}
+
+START_TEST(reference_finite_differences)
+{
+    init_variants_();
+    clgrad_testrng r = fixture_rng(0xfd);
+    static const double extra[] = {0.5, -0.5, 3, -3, 12, -12, 30, -30, 100, -100, 1e4, -1e4};
+    int bad = 0;
+    for (int vi = 0; vi < nvariants_; vi++) {
+        variant_ v = variants_[vi];
+        int kink = v.act == CLGRAD_ACT_RELU || v.act == CLGRAD_ACT_LEAKY_RELU || v.act == CLGRAD_ACT_ELU ||
+                   v.act == CLGRAD_ACT_SELU;
+        for (int i = 0; i < 500; i++) {
+            double z = clgrad_testrng_uniform(&r, -8, 8);
+            if (kink && fabs(z) < 1e-3) continue;
+            bad += !fd_ok_(v, z);
+        }
+        for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++) bad += !fd_ok_(v, extra[i]);
+    }
+    ck_assert_int_eq(bad, 0);
+}
+END_TEST
+
+/* The stable forms of the reference equal the textbook definitions
+** (semantics.md, PyTorch's formulas) where those are themselves accurate
+** (|z| <= 8: no overflow, no cancellation worse than 1e3 eps): 1e-13. */
+START_TEST(reference_textbook)
+{
+    const double pi = 3.14159265358979323846, b = sqrt(2.0 / pi), k = 0.044715;
+    const double sl = 1.0507009873554805, sa = 1.6732632423543772, ls = (double)0.01f; /* leaky default */
+    int bad = 0;
+    for (double z = -8; z <= 8; z += 1.0 / 64) {
+        double y = b * (z + k * z * z * z), th = tanh(y), sg = 1 / (1 + exp(-z));
+        double f[CLGRAD_ACT_COUNT] = {z, sg, tanh(z), fmax(z, 0), z > 0 ? z : ls * z, z > 0 ? z : exp(z) - 1,
+                                      sl * (z > 0 ? z : sa * (exp(z) - 1)), z / (1 + fabs(z)), log(1 + exp(z)),
+                                      0.5 * z * (1 + erf(z / sqrt(2.0))), 0.5 * z * (1 + th)};
+        double d[CLGRAD_ACT_COUNT] = {1, sg * (1 - sg), 1 - tanh(z) * tanh(z), z > 0, z > 0 ? 1 : ls,
+                                      z > 0 ? 1 : exp(z), z > 0 ? sl : sl * sa * exp(z),
+                                      1 / ((1 + fabs(z)) * (1 + fabs(z))), sg,
+                                      0.5 * (1 + erf(z / sqrt(2.0))) + z * exp(-z * z / 2) / sqrt(2 * pi),
+                                      0.5 * (1 + th) + 0.5 * z * (1 - th * th) * b * (1 + 3 * k * z * z)};
+        for (int a = 0; a < CLGRAD_ACT_COUNT; a++) {
+            double p = clgrad_act_default_param((clgrad_act)a);
+            double rf = clgrad_activation_ref_forward((clgrad_act)a, p, z);
+            double rd = clgrad_activation_ref_derivative((clgrad_act)a, p, z);
+            if (fabs(rf - f[a]) > 1e-13 * (1 + fabs(f[a])) || fabs(rd - d[a]) > 1e-13 * (1 + fabs(d[a]))) {
+                if (bad++ < 5)
+                    fprintf(stderr, "  %s z=%g: f %.17g vs %.17g, f' %.17g vs %.17g\n", clgrad_act_name((clgrad_act)a),
+                            z, rf, f[a], rd, d[a]);
+            }
+        }
+    }
+    ck_assert_int_eq(bad, 0);
+}
+END_TEST
+
+/* The limits at ±Inf and the conventions at 0, from the mathematics (not
+** from the reference): {act, p, f(+Inf), f(-Inf), f'(+Inf), f'(-Inf), f'(0)}. */
+#define SL 1.0507009873554805
+#define SA 1.6732632423543772
+static const struct { clgrad_act act; float p; double fpinf, fninf, dpinf, dninf, d0; } limits_[] = {
+    {CLGRAD_ACT_IDENTITY, 0, INFINITY, -INFINITY, 1, 1, 1},
+    {CLGRAD_ACT_SIGMOID, 0, 1, 0, 0, 0, 0.25},
+    {CLGRAD_ACT_TANH, 0, 1, -1, 0, 0, 1},
+    {CLGRAD_ACT_RELU, 0, INFINITY, 0, 1, 0, 0},
+    {CLGRAD_ACT_LEAKY_RELU, 0.01f, INFINITY, -INFINITY, 1, 0.01f, 0.01f},
+    {CLGRAD_ACT_LEAKY_RELU, 0.0f, INFINITY, 0, 1, 0, 0},
+    {CLGRAD_ACT_ELU, 1.0f, INFINITY, -1, 1, 0, 1},
+    {CLGRAD_ACT_ELU, 0.5f, INFINITY, -0.5, 1, 0, 0.5},
+    {CLGRAD_ACT_SELU, 0, INFINITY, -SL * SA, SL, 0, SL * SA},
+    {CLGRAD_ACT_SOFTSIGN, 0, 1, -1, 0, 0, 1},
+    {CLGRAD_ACT_SOFTPLUS, 0, INFINITY, 0, 1, 0, 0.5},
+    {CLGRAD_ACT_GELU, 0, INFINITY, 0, 1, 0, 0.5},
+    {CLGRAD_ACT_GELU_TANH, 0, INFINITY, 0, 1, 0, 0.5},
+};
+#define NLIMITS ((int)(sizeof limits_ / sizeof limits_[0]))
+
+/* a == b, or both within 8 ulp (float constants) */
+static int same_(double a, double b)
+{
+    if (isnan(a) || isnan(b)) return isnan(a) && isnan(b);
+    if (isinf(a) || isinf(b)) return a == b;
+    return fabs(a - b) <= 8 * ULP * fabs(b);
+}
+
+START_TEST(reference_limits)
+{
+    for (int i = 0; i < NLIMITS; i++) {
+        clgrad_act a = limits_[i].act;
+        double p = limits_[i].p;
+        const char *nm = clgrad_act_name(a);
+        ck_assert_msg(same_(clgrad_activation_ref_forward(a, p, INFINITY), limits_[i].fpinf), "%s f(+inf)", nm);
+        ck_assert_msg(same_(clgrad_activation_ref_forward(a, p, -INFINITY), limits_[i].fninf), "%s f(-inf)", nm);
+        ck_assert_msg(same_(clgrad_activation_ref_derivative(a, p, INFINITY), limits_[i].dpinf), "%s f'(+inf)", nm);
+        ck_assert_msg(same_(clgrad_activation_ref_derivative(a, p, -INFINITY), limits_[i].dninf), "%s f'(-inf)", nm);
+        ck_assert_msg(same_(clgrad_activation_ref_derivative(a, p, 0.0), limits_[i].d0), "%s f'(0)", nm);
+        ck_assert_msg(isnan(clgrad_activation_ref_forward(a, p, NAN)), "%s f(NaN)", clgrad_act_name(a));
+        ck_assert_msg(isnan(clgrad_activation_ref_backward(a, p, 0.5, NAN)), "%s dh NaN", clgrad_act_name(a));
+        if (a != CLGRAD_ACT_IDENTITY)
+            ck_assert_msg(isnan(clgrad_activation_ref_derivative(a, p, NAN)), "%s f'(NaN)", clgrad_act_name(a));
+    }
+}
+END_TEST
+
+/* ------------------------------------------------------ device kernels */
+
+#define OFF_Z 5
+#define OFF_H 3
+#define PAD 10
+#define SENTINEL 7777.0f
+
+/* Sentinels outside [off, off + n) must survive. */
+static size_t check_sentinels_(const char *what, const float *buf, size_t total, size_t off, size_t n)
+{
+    size_t bad = 0;
+    for (size_t i = 0; i < total; i++)
+        if ((i < off || i >= off + n) && buf[i] != SENTINEL && bad++ < 3)
+            fprintf(stderr, "  %s: element %zu outside the range was overwritten (%g)\n", what, i, (double)buf[i]);
+    return bad;
+}
+
+/* Finite input (and finite dh) must give a finite output, unless the true
+** value itself overflows float (never for |z| <= 1e38 with these functions). */
+static size_t check_finite_(const char *what, const float *z, const float *dh, const float *out, size_t n)
+{
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(z[i]) && (!dh || isfinite(dh[i])) && !isfinite(out[i]) && bad++ < 3)
+            fprintf(stderr, "  %s: finite input z=%g gave %g\n", what, (double)z[i], (double)out[i]);
+    return bad;
+}
+
+static int forward_case_(variant_ v, size_t n, int in_place)
+{
+    clgrad_ctx *ctx = fixture_ctx();
+    size_t total = n + PAD + OFF_Z;
+    float *z = malloc(n * sizeof *z), *buf = malloc(total * sizeof *buf), *out = malloc(n * sizeof *out);
+    double *ref = malloc(n * sizeof *ref), *tol = malloc(n * sizeof *tol);
+    ck_assert(z && buf && out && ref && tol);
+    fill_z_(z, n, n * 131u + (uint64_t)v.act * 7u + (uint64_t)(v.p * 100));
+    for (size_t i = 0; i < n; i++) {
+        ref[i] = clgrad_activation_ref_forward(v.act, v.p, z[i]);
+        clgrad_activation_ref_bounds(v.act, v.p, z[i], 0.0, &tol[i], NULL);
+    }
+    for (size_t i = 0; i < total; i++) buf[i] = SENTINEL;
+    for (size_t i = 0; i < n; i++) buf[OFF_Z + i] = z[i];
+    cl_mem dz = fixture_upload(buf, total, "z"), dh = NULL;
+    size_t hoff = OFF_Z;
+    if (in_place) dh = dz;
+    else {
+        for (size_t i = 0; i < total; i++) buf[i] = SENTINEL;
+        dh = fixture_upload(buf, total, "h");
+        hoff = OFF_H;
+    }
+    FX_OK(clgrad_activation_forward(ctx, v.act, v.p, dz, OFF_Z, dh, hoff, n));
+    fixture_download(dh, buf, total);
+    memcpy(out, buf + hoff, n * sizeof *out);
+    char what[96];
+    snprintf(what, sizeof what, "%s(p=%g) forward n=%zu%s", clgrad_act_name(v.act), (double)v.p, n,
+             in_place ? " in place" : "");
+    size_t bad = fixture_check_tol(what, out, ref, tol, n);
+    bad += check_finite_(what, z, NULL, out, n);
+    if (!in_place) bad += check_sentinels_(what, buf, total, hoff, n);
+    else {
+        for (size_t i = 0; i < OFF_Z; i++) bad += buf[i] != SENTINEL;
+        for (size_t i = OFF_Z + n; i < total; i++) bad += buf[i] != SENTINEL;
+    }
+    clgrad_buf_free(&dz);
+    if (!in_place) clgrad_buf_free(&dh);
+    free(z), free(buf), free(out), free(ref), free(tol);
+    return bad == 0;
+}
+
+/* in_place: dz written over dh (same buffer and offset) */
+static int backward_case_(variant_ v, size_t n, int in_place)
+{
+    clgrad_ctx *ctx = fixture_ctx();
+    size_t total = n + PAD + OFF_Z;
+    float *z = malloc(n * sizeof *z), *g = malloc(n * sizeof *g), *buf = malloc(total * sizeof *buf);
+    float *out = malloc(n * sizeof *out);
+    double *ref = malloc(n * sizeof *ref), *tol = malloc(n * sizeof *tol);
+    ck_assert(z && g && buf && out && ref && tol);
+    uint64_t salt = n * 977u + (uint64_t)v.act * 13u + (uint64_t)(v.p * 100);
+    fill_z_(z, n, salt);
+    clgrad_testrng r = fixture_rng(salt + 1);
+    for (size_t i = 0; i < n; i++) g[i] = clgrad_testrng_uniform(&r, -2, 2);
+    for (size_t i = 0; i < n; i++) {
+        ref[i] = clgrad_activation_ref_backward(v.act, v.p, z[i], g[i]);
+        clgrad_activation_ref_bounds(v.act, v.p, z[i], g[i], NULL, &tol[i]);
+    }
+    for (size_t i = 0; i < total; i++) buf[i] = SENTINEL;
+    for (size_t i = 0; i < n; i++) buf[OFF_Z + i] = z[i];
+    cl_mem dz = fixture_upload(buf, total, "z");
+    for (size_t i = 0; i < total; i++) buf[i] = SENTINEL;
+    for (size_t i = 0; i < n; i++) buf[OFF_H + i] = g[i];
+    cl_mem ddh = fixture_upload(buf, total, "dh"), dout = ddh;
+    size_t ooff = OFF_H;
+    if (!in_place) {
+        for (size_t i = 0; i < total; i++) buf[i] = SENTINEL;
+        dout = fixture_upload(buf, total, "dz");
+        ooff = 0;
+    }
+    FX_OK(clgrad_activation_backward(ctx, v.act, v.p, dz, OFF_Z, ddh, OFF_H, dout, ooff, n));
+    fixture_download(dout, buf, total);
+    memcpy(out, buf + ooff, n * sizeof *out);
+    char what[96];
+    snprintf(what, sizeof what, "%s(p=%g) backward n=%zu%s", clgrad_act_name(v.act), (double)v.p, n,
+             in_place ? " in place" : "");
+    size_t bad = fixture_check_tol(what, out, ref, tol, n);
+    bad += check_finite_(what, z, g, out, n);
+    bad += check_sentinels_(what, buf, total, ooff, n);
+    clgrad_buf_free(&dz);
+    clgrad_buf_free(&ddh);
+    if (!in_place) clgrad_buf_free(&dout);
+    free(z), free(g), free(buf), free(out), free(ref), free(tol);
+    return bad == 0;
+}
+
+START_TEST(forward)
+{
+    init_variants_();
+    size_t n = size_of_(_i);
+    int ok = 1;
+    for (int v = 0; v < nvariants_; v++) ok &= forward_case_(variants_[v], n, 0) & forward_case_(variants_[v], n, 1);
+    ck_assert_msg(ok, "forward n=%zu", n);
+}
+END_TEST
+
+START_TEST(backward)
+{
+    init_variants_();
+    size_t n = size_of_(_i);
+    int ok = 1;
+    for (int v = 0; v < nvariants_; v++) ok &= backward_case_(variants_[v], n, 0) & backward_case_(variants_[v], n, 1);
+    ck_assert_msg(ok, "backward n=%zu", n);
+}
+END_TEST
+
+/* Every special value with dh = 1 and dh = NaN, and the limits table on the device. */
+START_TEST(specials)
+{
+    init_variants_();
+    clgrad_ctx *ctx = fixture_ctx();
+    const size_t n = 2 * NSPECIALS;
+    float z[2 * NSPECIALS], g[2 * NSPECIALS], out[2 * NSPECIALS];
+    double ref[2 * NSPECIALS], tol[2 * NSPECIALS];
+    for (int i = 0; i < NSPECIALS; i++) z[i] = z[i + NSPECIALS] = specials_[i], g[i] = 1.0f, g[i + NSPECIALS] = NAN;
+    cl_mem dz = fixture_upload(z, n, "z"), dg = fixture_upload(g, n, "dh"), dout = fixture_upload(z, n, "out");
+    int ok = 1;
+    for (int vi = 0; vi < nvariants_; vi++) {
+        variant_ v = variants_[vi];
+        char what[96];
+        FX_OK(clgrad_activation_forward(ctx, v.act, v.p, dz, 0, dout, 0, n));
+        fixture_download(dout, out, n);
+        for (size_t i = 0; i < n; i++) {
+            ref[i] = clgrad_activation_ref_forward(v.act, v.p, z[i]);
+            clgrad_activation_ref_bounds(v.act, v.p, z[i], g[i], &tol[i], NULL);
+        }
+        snprintf(what, sizeof what, "%s(p=%g) forward specials", clgrad_act_name(v.act), (double)v.p);
+        ok &= fixture_check_tol(what, out, ref, tol, n) == 0;
+        ok &= check_finite_(what, z, NULL, out, n) == 0;
+        for (size_t i = 0; i < n; i++)
+            if (isnan(z[i]) && !isnan(out[i])) ok = 0, fprintf(stderr, "  %s: NaN in, %g out\n", what, (double)out[i]);
+
+        FX_OK(clgrad_activation_backward(ctx, v.act, v.p, dz, 0, dg, 0, dout, 0, n));
+        fixture_download(dout, out, n);
+        for (size_t i = 0; i < n; i++) {
+            ref[i] = clgrad_activation_ref_backward(v.act, v.p, z[i], g[i]);
+            clgrad_activation_ref_bounds(v.act, v.p, z[i], g[i], NULL, &tol[i]);
+        }
+        snprintf(what, sizeof what, "%s(p=%g) backward specials", clgrad_act_name(v.act), (double)v.p);
+        ok &= fixture_check_tol(what, out, ref, tol, n) == 0;
+        ok &= check_finite_(what, z, g, out, n) == 0;
+        for (size_t i = 0; i < n; i++)
+            if ((isnan(g[i]) || (isnan(z[i]) && v.act != CLGRAD_ACT_IDENTITY)) && !isnan(out[i]))
+                ok = 0, fprintf(stderr, "  %s: NaN in, %g out (z=%g)\n", what, (double)out[i], (double)z[i]);
+    }
+    /* the limits table on the device, independent of the reference */
+    float zl[3] = {INFINITY, -INFINITY, 0.0f}, one[3] = {1, 1, 1}, o[3];
+    cl_mem dzl = fixture_upload(zl, 3, "zl"), d1 = fixture_upload(one, 3, "one"), dol = fixture_upload(one, 3, "ol");
+    for (int i = 0; i < NLIMITS; i++) {
+        clgrad_act a = limits_[i].act;
+        float p = limits_[i].p;
+        FX_OK(clgrad_activation_forward(ctx, a, p, dzl, 0, dol, 0, 2));
+        fixture_download(dol, o, 2);
+        if (!same_(o[0], limits_[i].fpinf) || !same_(o[1], limits_[i].fninf))
+            ok = 0, fprintf(stderr, "  %s(p=%g): f(+-inf) = %g, %g\n", clgrad_act_name(a), (double)p, (double)o[0],
+                            (double)o[1]);
+        FX_OK(clgrad_activation_backward(ctx, a, p, dzl, 0, d1, 0, dol, 0, 3));
+        fixture_download(dol, o, 3);
+        if (!same_(o[0], limits_[i].dpinf) || !same_(o[1], limits_[i].dninf) || !same_(o[2], limits_[i].d0))
+            ok = 0, fprintf(stderr, "  %s(p=%g): f'(+-inf, 0) = %g, %g, %g\n", clgrad_act_name(a), (double)p,
+                            (double)o[0], (double)o[1], (double)o[2]);
+    }
+    clgrad_buf_free(&dz), clgrad_buf_free(&dg), clgrad_buf_free(&dout);
+    clgrad_buf_free(&dzl), clgrad_buf_free(&d1), clgrad_buf_free(&dol);
+    ck_assert(ok);
+}
+END_TEST
+
+START_TEST(bad_args)
+{
+    clgrad_ctx *ctx = fixture_ctx();
+    cl_mem m = NULL;
+    FX_OK(clgrad_buf_new(ctx, 16, "m", &m));
+    ck_assert_int_eq(clgrad_activation_forward(ctx, CLGRAD_ACT_COUNT, 0, m, 0, m, 0, 16), CLGRAD_E_ARG);
+    ck_assert_msg(strstr(clgrad_errmsg(ctx), "unknown activation") != NULL, "%s", clgrad_errmsg(ctx));
+    ck_assert_int_eq(clgrad_activation_backward(ctx, (clgrad_act)-1, 0, m, 0, m, 0, m, 0, 16), CLGRAD_E_ARG);
+    ck_assert_int_eq(clgrad_activation_forward(ctx, CLGRAD_ACT_RELU, 0, NULL, 0, m, 0, 16), CLGRAD_E_ARG);
+    ck_assert_int_eq(clgrad_activation_forward(ctx, CLGRAD_ACT_RELU, 0, m, 0, m, 0, 0), CLGRAD_OK);
+    clgrad_buf_free(&m);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ bias */
+
+static const size_t bias_dims_[] = {1, 7, 65, 257};
+
+static int bias_add_case_(size_t B, size_t N)
+{
+    clgrad_ctx *ctx = fixture_ctx();
+    size_t xoff = 3, boff = 2, total = xoff + B * N + PAD;
+    float *X = malloc(total * sizeof *X), *b = malloc((N + boff) * sizeof *b), *out = malloc(total * sizeof *out);
+    double *ref = malloc(B * N * sizeof *ref), *tol = malloc(B * N * sizeof *tol);
+    ck_assert(X && b && out && ref && tol);
+    clgrad_testrng r = fixture_rng(B * 1000 + N);
+    for (size_t i = 0; i < total; i++)
+        X[i] = (i < xoff || i >= xoff + B * N) ? SENTINEL : clgrad_testrng_uniform(&r, -3, 3);
+    for (size_t j = 0; j < N + boff; j++) b[j] = clgrad_testrng_uniform(&r, -3, 3);
+    clgrad_activation_ref_bias_add(X + xoff, B, N, b + boff, ref);
+    /* one correctly rounded add: 0.5 ulp, +0.5 for the reference's own rounding */
+    for (size_t i = 0; i < B * N; i++) tol[i] = 0x1.0p-23 * fabs(ref[i]);
+    cl_mem dX = fixture_upload(X, total, "X"), db = fixture_upload(b, N + boff, "b");
+    FX_OK(clgrad_activation_bias_add(ctx, dX, xoff, B, N, db, boff));
+    fixture_download(dX, out, total);
+    char what[64];
+    snprintf(what, sizeof what, "bias_add B=%zu N=%zu", B, N);
+    size_t bad = fixture_check_tol(what, out + xoff, ref, tol, B * N) + check_sentinels_(what, out, total, xoff, B * N);
+    clgrad_buf_free(&dX), clgrad_buf_free(&db);
+    free(X), free(b), free(out), free(ref), free(tol);
+    return bad == 0;
+}
+
+/*
+** bias_grad bound, u = 2^-24, mag_j = sum_i |dY_ij| + |beta db_j|: Neumaier
+** sums per work-item 2u |partial| (+ n u^2 terms, n <= 2^14 rows per item:
+** < 1u), a fixed tree of log2(wg) <= 8 levels 8u, the beta product and the
+** last addition 2u: |db - ref| <= 16 u mag_j (Higham, ch. 4).
+*/
+static int bias_grad_case_(size_t B, size_t N, float beta)
+{
+    clgrad_ctx *ctx = fixture_ctx();
+    size_t yoff = 5, dboff = 1, total = yoff + B * N;
+    float *Y = malloc(total * sizeof *Y), *db0 = malloc((N + dboff + 2) * sizeof *db0);
+    float *out = malloc((N + dboff + 2) * sizeof *out), *out2 = malloc((N + dboff + 2) * sizeof *out2);
+    double *ref = malloc(N * sizeof *ref), *tol = malloc(N * sizeof *tol);
+    ck_assert(Y && db0 && out && out2 && ref && tol);
+    clgrad_testrng r = fixture_rng(B * 7777 + N + (uint64_t)(beta * 8));
+    /* a common offset of 1 plus noise: the sums are large and need care */
+    for (size_t i = 0; i < total; i++) Y[i] = i < yoff ? NAN : 1.0f + clgrad_testrng_uniform(&r, -0.5f, 0.5f);
+    for (size_t j = 0; j < N + dboff + 2; j++) {
+        if (j < dboff || j >= dboff + N) db0[j] = SENTINEL;
+        else db0[j] = beta == 0 ? NAN : clgrad_testrng_uniform(&r, -1, 1); /* beta 0: db is not read */
+    }
+    clgrad_activation_ref_bias_grad(Y + yoff, B, N, beta, db0 + dboff, ref);
+    for (size_t j = 0; j < N; j++) {
+        double mag = beta == 0 ? 0 : fabs((double)beta * db0[dboff + j]);
+        for (size_t i = 0; i < B; i++) mag += fabs(Y[yoff + i * N + j]);
+        tol[j] = 16 * 0x1.0p-24 * mag;
+    }
+    cl_mem dY = fixture_upload(Y, total, "dY"), ddb = fixture_upload(db0, N + dboff + 2, "db");
+    FX_OK(clgrad_activation_bias_grad(ctx, dY, yoff, B, N, beta, ddb, dboff));
+    fixture_download(ddb, out, N + dboff + 2);
+    /* determinism: the same inputs again */
+    FX_OK(clgrad_buf_write(ctx, ddb, 0, N + dboff + 2, db0));
+    FX_OK(clgrad_activation_bias_grad(ctx, dY, yoff, B, N, beta, ddb, dboff));
+    fixture_download(ddb, out2, N + dboff + 2);
+    char what[64];
+    snprintf(what, sizeof what, "bias_grad B=%zu N=%zu beta=%g", B, N, (double)beta);
+    size_t bad = fixture_check_tol(what, out + dboff, ref, tol, N);
+    bad += check_sentinels_(what, out, N + dboff + 2, dboff, N);
+    if (memcmp(out, out2, (N + dboff + 2) * sizeof *out) != 0)
+        bad++, fprintf(stderr, "  %s: not bitwise reproducible\n", what);
+    clgrad_buf_free(&dY), clgrad_buf_free(&ddb);
+    free(Y), free(db0), free(out), free(out2), free(ref), free(tol);
+    return bad == 0;
+}
+
+START_TEST(bias_add)
+{
+    size_t B = bias_dims_[_i / 4], N = bias_dims_[_i % 4];
+    ck_assert_msg(bias_add_case_(B, N), "bias_add B=%zu N=%zu", B, N);
+}
+END_TEST
+
+START_TEST(bias_grad)
+{
+    size_t B = bias_dims_[_i / 4], N = bias_dims_[_i % 4];
+    ck_assert_msg(bias_grad_case_(B, N, 0.0f), "beta 0");
+    ck_assert_msg(bias_grad_case_(B, N, 1.0f), "beta 1");
+    ck_assert_msg(bias_grad_case_(B, N, 0.5f), "beta 0.5");
+}
+END_TEST
+
+/* One column needs the compensation: 1e4 then, in the same work-item, ~234
+** terms of 1e-4, each below half an ulp of 1e4: a plain running sum drops
+** 0.023, more than the bound (16 u (1e4 + 6) = 9.5e-3). */
+static int bias_compensated_(void)
+{
+    clgrad_ctx *ctx = fixture_ctx();
+    size_t B = 60000;
+    float *Y = malloc(B * sizeof *Y), o;
+    double ref, tol, mag = 0;
+    ck_assert(Y != NULL);
+    for (size_t i = 0; i < B; i++) Y[i] = i == 0 ? 1e4f : 1e-4f, mag += Y[i];
+    clgrad_activation_ref_bias_grad(Y, B, 1, 0.0, NULL, &ref);
+    tol = 16 * 0x1.0p-24 * mag;
+    cl_mem dY = fixture_upload(Y, B, "dY"), db = fixture_upload(Y, 1, "db");
+    FX_OK(clgrad_activation_bias_grad(ctx, dY, 0, B, 1, 0.0f, db, 0));
+    fixture_download(db, &o, 1);
+    clgrad_buf_free(&dY), clgrad_buf_free(&db);
+    free(Y);
+    return fixture_check_tol("bias_grad compensated", &o, &ref, &tol, 1) == 0;
+}
+
+START_TEST(bias_tall)
+{
+    ck_assert(bias_compensated_());
+    ck_assert(bias_grad_case_(60000, 3, 0.0f));
+    ck_assert(bias_grad_case_(60000, 3, 1.0f));
+    ck_assert(bias_add_case_(10000, 3));
+}
+END_TEST
+
+START_TEST(bias_inf)
+{
+    /* an Inf in a column gives Inf, not NaN from the compensation term */
+    clgrad_ctx *ctx = fixture_ctx();
+    float Y[6] = {1, INFINITY, 2, 3, 4, -5}, o[3];
+    cl_mem dY = fixture_upload(Y, 6, "dY"), db = fixture_upload(Y, 3, "db");
+    FX_OK(clgrad_activation_bias_grad(ctx, dY, 0, 3, 2, 0.0f, db, 0)); /* columns {1,2,4}, {Inf,3,-5} */
+    fixture_download(db, o, 2);
+    ck_assert_msg(o[0] == 7.0f && o[1] == INFINITY, "%g %g", (double)o[0], (double)o[1]);
+    Y[1] = -INFINITY;
+    FX_OK(clgrad_buf_write(ctx, dY, 0, 6, Y));
+    FX_OK(clgrad_activation_bias_grad(ctx, dY, 0, 2, 3, 0.0f, db, 0)); /* columns {1,3}, {-Inf,4}, {2,-5} */
+    fixture_download(db, o, 3);
+    ck_assert_msg(o[0] == 4.0f && o[1] == -INFINITY && o[2] == -3.0f, "%g %g %g", (double)o[0], (double)o[1],
+                  (double)o[2]);
+    clgrad_buf_free(&dY), clgrad_buf_free(&db);
+}
+END_TEST
+
+static Suite *suite_(void)
+{
+    Suite *s = suite_create("activation");
+    TCase *tc = tcase_create("activation");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, names_and_gains);
+    tcase_add_test(tc, reference_finite_differences);
+    tcase_add_test(tc, reference_textbook);
+    tcase_add_test(tc, reference_limits);
+    tcase_add_loop_test(tc, forward, 0, fixture_nsizes + 1);
+    tcase_add_loop_test(tc, backward, 0, fixture_nsizes + 1);
+    tcase_add_test(tc, specials);
+    tcase_add_test(tc, bad_args);
+    tcase_add_loop_test(tc, bias_add, 0, 16);
+    tcase_add_loop_test(tc, bias_grad, 0, 16);
+    tcase_add_test(tc, bias_tall);
+    tcase_add_test(tc, bias_inf);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    fixture_open("activation.cl");
+    return fixture_run(suite_(), 1);
+}

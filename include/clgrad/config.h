@@ -3,17 +3,75 @@
 **
 ** Sections and keys are fixed so experiment files stay portable:
 **   [run] [data] [model] [loss] [optim] [clip] [diverge]
-** (see README "Experiment files" for every key, its type, range and default).
+** Each field below says its type, range and default; clgrad_config_help()
+** prints the same table (type, allowed values, default) for every key.
 ** clgrad_config_load parses a file, applies `--set section.key=value`
 ** overrides, validates everything and fills a clgrad_config; any error names
 ** the file, the line, the key and what is allowed, and nothing runs on a
 ** config with errors.  clgrad_config_write prints the fully resolved config
 ** (every key, defaults included) as INI: a run directory's config.ini, which
-** loads back to the same struct.
+** loads back to the same struct (parse(write(cfg)) == cfg, bit for bit).
+**
+** File syntax
+**   [section]            a header; each section may appear once
+**   key = value          keys are lower case, exactly as listed below
+**   # comment, ; comment full-line, or inline after whitespace (`lr = 0.1  # big`);
+**                        a '#' or ';' inside a word is part of the value (`a#b`)
+**   "value" or 'value'   optional quotes keep spaces, '#' and ';' (no escapes)
+** Blank lines, surrounding spaces/tabs, CRLF (or CR) line ends and a UTF-8 BOM
+** are accepted.  A key may be given once per file (twice is an error); a
+** --set override may replace any key.  Overrides take "section.key=value"; the
+** value is trimmed and may be quoted; there are no comments in overrides.
+**
+** Value types
+**   integer  decimal (`100`, `-3`), or a number with an integral value (`1e5`);
+**            `1.5`, `0x10`, overflow and trailing junk are errors
+**   seed     unsigned 64-bit: decimal or 0x-hex
+**   number   strtod syntax in the C locale (`0.1`, `1e-3`); NaN and hex floats
+**            are errors; `inf` only where allowed; `auto` only where allowed
+**   boolean  true|false|yes|no|on|off|1|0 (any case)
+**   choice   one of the listed names, any case, stored lower case
+**
+** Resolution (after the file and all overrides):
+**   run.name      unset: the file's base name without ".ini"
+**   run.steps     neither steps nor epochs set: steps 1000; only epochs set: steps 0
+**   optim.lr      unset: by kind: sgd 0.01, rmsprop 0.01, adam 0.001, adamw 0.001
+**                 (PyTorch's for rmsprop/adam/adamw; PyTorch >= 2 uses 1e-3 for SGD)
+**   optim.weight_decay  unset and kind = adamw: 0.01 (PyTorch AdamW), else 0
+**   data.task     every kind but csv has a fixed task: linreg, adding: regression;
+**                 moons, circles, xor: binary; blobs, spirals, temporal_order,
+**                 idx: multiclass.  csv: the task key (default regression).
+**   loss.kind     "" (default): regression -> mse, binary -> bce, multiclass -> ce
+**   model.activation_param  auto: leaky_relu 0.01 or elu 1.0 when only one of
+**                 them is used; stays auto (NAN) otherwise (each its own default)
+**   data.path, data.labels  relative paths from a file are relative to that
+**                 file's directory, those from --set to the current directory;
+**                 clgrad_config_load stores them absolute (so a run's config.ini
+**                 loads from anywhere).  clgrad_config_parse leaves them as given.
+**
+** Cross-key rules (all errors):
+**   run      steps and epochs not both > 0, not both 0; optim.warmup_steps <= steps (steps > 0)
+**   data     csv needs path and target; idx needs path and labels; path, labels,
+**            target only for the kinds that read them; task other than the kind's
+**            own task only for csv
+**   model    rnn needs sequence data (data.kind adding|temporal_order) and >= 1
+**            hidden layer; activation: 1 name, or one per hidden layer;
+**            activation_param (a number) needs a leaky_relu or elu layer
+**   loss     ce needs multiclass data, bce binary, mse regression or binary
+**   optim    nesterov needs momentum > 0 and dampening = 0 (PyTorch); keys a kind
+**            does not use must keep their defaults (PyTorch rejects them too):
+**            momentum: sgd, rmsprop; dampening, nesterov: sgd; alpha, centered:
+**            rmsprop; eps: rmsprop, adam(w); beta1, beta2, amsgrad: adam(w).
+**            Schedule keys likewise: step_size, gamma: step; warmup_steps:
+**            warmup, cosine; min_lr: cosine.  warmup needs warmup_steps >= 1;
+**            cosine needs min_lr <= lr.
+**   clip     max_norm, norm_type: norm, global_norm; value: value; clipping: agc
+**            (each must keep its default under other kinds)
 **
 ** Choice-valued keys (activation, init, optimizer kind, ...) are validated
 ** against their allowed names and stored as those names (lower case); the
-** driver maps them to the kernel families' enums.
+** driver maps them to the kernel families' enums.  Numbers are parsed and
+** printed in the C locale: do not setlocale(LC_NUMERIC, ...) in the driver.
 */
 #ifndef CLGRAD_CONFIG_H
 #define CLGRAD_CONFIG_H
@@ -23,80 +81,89 @@
 
 #define CLGRAD_MAX_LAYERS 256
 #define CLGRAD_NAME_LEN 32
+#define CLGRAD_MAX_WIDTH (1L << 24) /* largest hidden width */
 
 typedef struct clgrad_run_section {
-    char name[128];     /* default: the file's base name without .ini */
+    char name[128];     /* default: the file's base name without .ini; no '/' or '\', not "." or ".." */
     uint64_t seed;      /* default 0 */
-    long steps;         /* optimizer steps; 0 = use epochs */
-    long epochs;        /* used when steps = 0; default steps = 1000 when neither is given */
-    long eval_every;    /* steps between test evaluations (0 = only at the end); default 100 */
-    long log_every;     /* steps between metric rows; default 1 */
+    long steps;         /* >= 0; optimizer steps; 0 = use epochs */
+    long epochs;        /* >= 0; used when steps = 0; default steps = 1000 when neither is given */
+    long eval_every;    /* >= 0; steps between test evaluations (0 = only at the end); default 100 */
+    long log_every;     /* >= 1; steps between metric rows; default 1 */
 } clgrad_run_section;
 
 typedef struct clgrad_data_section {
-    char kind[CLGRAD_NAME_LEN]; /* linreg|moons|circles|xor|blobs|spirals|adding|temporal_order|csv|idx */
+    char kind[CLGRAD_NAME_LEN]; /* linreg|moons|circles|xor|blobs|spirals|adding|temporal_order|csv|idx; default linreg */
     char path[1024];            /* csv: the file; idx: the images file */
     char labels[1024];          /* idx: the labels file */
     char target[128];           /* csv: name of the target column */
-    char task[CLGRAD_NAME_LEN]; /* csv: regression|binary|multiclass (default regression) */
-    long batch_size;            /* 0 = full batch; default 32 */
+    char task[CLGRAD_NAME_LEN]; /* regression|binary|multiclass: csv's choice (default regression), the kind's task otherwise */
+    long batch_size;            /* >= 0; 0 = full batch; default 32 */
     int shuffle;                /* default 1: reshuffle every epoch from the seed */
     double test_fraction;       /* [0, 1), default 0.2 */
     int standardize;            /* default 0: z-score features with train statistics */
-    long samples;               /* generators: default 1000 */
-    long features;              /* linreg: default 10 */
-    double noise;               /* generators: default 0.1 (linreg: std of y noise) */
-    double condition;           /* linreg: condition number of the feature covariance, default 1 */
-    long classes;               /* blobs, spirals: default 3 */
-    long seq_len;               /* adding, temporal_order: default 50 */
+    long samples;               /* >= 1; generators: default 1000 */
+    long features;              /* >= 1; linreg: default 10 */
+    double noise;               /* >= 0; generators: default 0.1 (linreg: std of y noise) */
+    double condition;           /* >= 1; linreg: condition number of the feature covariance, default 1 */
+    long classes;               /* >= 2; blobs, spirals: default 3 */
+    long seq_len;               /* >= 1; adding, temporal_order: default 50 */
 } clgrad_data_section;
 
 typedef struct clgrad_model_section {
-    char kind[CLGRAD_NAME_LEN];      /* mlp|rnn */
+    char kind[CLGRAD_NAME_LEN];      /* mlp|rnn; default mlp */
     int nhidden;                     /* number of hidden layers (rnn: 1 = one recurrent layer) */
-    long hidden[CLGRAD_MAX_LAYERS];  /* widths: "64,64,64" or "256x16"; "" = no hidden layer */
+    long hidden[CLGRAD_MAX_LAYERS];  /* widths in [1, CLGRAD_MAX_WIDTH]: "64,64,64", "256x16" (16 layers of
+                                        256), mixed "128,64x3", or "" / "none" = no hidden layer;
+                                        default 64,64 */
     int nactivation;                 /* 1 = one activation for all, or one per hidden layer */
-    char activation[CLGRAD_MAX_LAYERS][CLGRAD_NAME_LEN]; /* identity|sigmoid|tanh|relu|leaky_relu|elu|selu|softsign|softplus|gelu|gelu_tanh */
-    double activation_param;         /* leaky_relu slope (0.01) / elu alpha (1.0) */
+    char activation[CLGRAD_MAX_LAYERS][CLGRAD_NAME_LEN]; /* identity|sigmoid|tanh|relu|leaky_relu|elu|selu|softsign|softplus|gelu|gelu_tanh; default relu */
+    double activation_param;         /* leaky_relu slope (0.01) / elu alpha (1.0); finite or auto (NAN) */
     int bias;                        /* default 1 */
-    char init[CLGRAD_NAME_LEN];      /* default|zeros|constant|uniform|normal|xavier_uniform|xavier_normal|kaiming_uniform|kaiming_normal|lecun_normal|orthogonal */
-    double init_gain;                /* NAN = the activation's recommended gain */
-    double init_std;                 /* normal: std (default 1) */
-    char init_mode[CLGRAD_NAME_LEN]; /* fan_in|fan_out */
+    char init[CLGRAD_NAME_LEN];      /* default|zeros|constant|uniform|normal|xavier_uniform|xavier_normal|kaiming_uniform|kaiming_normal|lecun_normal|orthogonal; default "default" (PyTorch nn.Linear) */
+    double init_gain;                /* > 0, or auto (NAN) = the activation's recommended gain; default auto */
+    double init_std;                 /* >= 0; normal: std (default 1) */
+    char init_mode[CLGRAD_NAME_LEN]; /* fan_in|fan_out; default fan_in */
 } clgrad_model_section;
 
 typedef struct clgrad_loss_section {
-    char kind[CLGRAD_NAME_LEN]; /* mse|bce|ce; "" = follow the data (regression: mse, binary: bce, multiclass: ce) */
+    char kind[CLGRAD_NAME_LEN]; /* mse|bce|ce; "" = follow the data (regression: mse, binary: bce, multiclass: ce); always resolved */
 } clgrad_loss_section;
 
 typedef struct clgrad_optim_section {
-    char kind[CLGRAD_NAME_LEN]; /* sgd|rmsprop|adam|adamw */
-    double lr, momentum, dampening, weight_decay, beta1, beta2, eps, alpha;
-    int nesterov, centered, amsgrad;
-    char schedule[CLGRAD_NAME_LEN]; /* constant|step|cosine|warmup */
-    long step_size;     /* step: decay every step_size steps */
-    double gamma;       /* step: multiply by gamma */
-    long warmup_steps;  /* warmup: linear from 0 to lr over warmup_steps, then constant; cosine: optional warmup */
-    double min_lr;      /* cosine: floor */
+    char kind[CLGRAD_NAME_LEN]; /* sgd|rmsprop|adam|adamw; default sgd */
+    double lr;           /* > 0, finite; default by kind (see above) */
+    double momentum;     /* [0, 1); default 0 */
+    double dampening;    /* [0, 1]; default 0 */
+    double weight_decay; /* >= 0, finite; default 0 (adamw: 0.01) */
+    double beta1, beta2; /* [0, 1); default 0.9, 0.999 */
+    double eps;          /* > 0, finite; default 1e-8 */
+    double alpha;        /* [0, 1); default 0.99 */
+    int nesterov, centered, amsgrad; /* default 0 */
+    char schedule[CLGRAD_NAME_LEN]; /* constant|step|cosine|warmup; default constant */
+    long step_size;     /* >= 1; step: decay every step_size steps; default 100 */
+    double gamma;       /* > 0, finite; step: multiply by gamma; default 0.1 */
+    long warmup_steps;  /* >= 0; warmup: linear from 0 to lr over warmup_steps, then constant; cosine: optional warmup; default 0 */
+    double min_lr;      /* >= 0, finite; cosine: floor; default 0 */
 } clgrad_optim_section;
 
 typedef struct clgrad_clip_section {
-    char kind[CLGRAD_NAME_LEN];      /* none|value|norm|global_norm|agc */
-    double max_norm;                 /* norm, global_norm: default 1 */
+    char kind[CLGRAD_NAME_LEN];      /* none|value|norm|global_norm|agc; default none */
+    double max_norm;                 /* > 0, finite; norm, global_norm: default 1 */
     double norm_type;                /* 2 or inf (INFINITY): default 2 */
-    double value;                    /* value: default 1 */
-    double clipping;                 /* agc: default 0.01 */
+    double value;                    /* > 0, finite; value: default 1 */
+    double clipping;                 /* > 0, finite; agc: default 0.01 */
     char nonfinite[CLGRAD_NAME_LEN]; /* propagate|skip|stop (default propagate) */
 } clgrad_clip_section;
 
 typedef struct clgrad_diverge_section {
-    double grad_norm_limit;     /* default 1e6; <= 0 disables */
-    double loss_limit;          /* default 1e6; <= 0 disables */
+    double grad_norm_limit;     /* any number or inf; default 1e6; <= 0 disables */
+    double loss_limit;          /* any number or inf; default 1e6; <= 0 disables */
     char action[CLGRAD_NAME_LEN]; /* stop|continue (default stop) */
 } clgrad_diverge_section;
 
 typedef struct clgrad_config {
-    char path[1024]; /* the file it was loaded from */
+    char path[1024]; /* the file it was loaded from (clgrad_config_parse: its name argument) */
     clgrad_run_section run;
     clgrad_data_section data;
     clgrad_model_section model;
@@ -106,18 +173,36 @@ typedef struct clgrad_config {
     clgrad_diverge_section diverge;
 } clgrad_config;
 
-/* Defaults for every key. */
+/* Defaults for every key, resolved (a valid config: sgd lr 0.01, loss mse for
+** the default linreg data, run.name "run", path ""). Zeroes unused bytes. */
 void clgrad_config_defaults(clgrad_config *cfg);
 
 /* Parse `path`, then apply nsets overrides "section.key=value" in order.
-** Returns 0 on success; on error returns -1 with every problem found (one per
-** line, "FILE:LINE: [section] key: message; allowed: ...") in err. */
+** Returns 0 on success; on error returns -1 with every problem found in err
+** and leaves cfg untouched (it is written only on success).  Messages:
+**   "FILE:LINE: [section] key: what is wrong; allowed: ..."   (a key in the file)
+**   "--set section.key=value: [section] key: ..."             (an override)
+**   "FILE:LINE: ..." / "FILE: ..."                            (syntax, missing file)
+** one per line, each ending in '\n'.  When err is too small the list is cut at
+** a line boundary and ends with "... and N more errors".  err may be NULL
+** when nerr is 0; err is "" on success. */
 int clgrad_config_load(const char *path, const char *const *sets, int nsets, clgrad_config *cfg, char *err,
                        size_t nerr);
-/* Parse INI text already in memory (name is used in messages). */
+/* Parse INI text already in memory (name is used in messages and for the
+** default run name).  Same contract as clgrad_config_load. */
 int clgrad_config_parse(const char *name, const char *text, const char *const *sets, int nsets,
                         clgrad_config *cfg, char *err, size_t nerr);
 
-/* Write the resolved config as INI (every key). Returns 0, or -1 on a write error. */
+/* Write the resolved config as INI: a header comment, then every key of every
+** section.  Floats are printed with the fewest of 15..17 significant digits
+** that read back exactly (%.17g at most), inf as inf, NAN (auto fields) as
+** auto, choices as names, hidden as a comma list ("none" for no layer),
+** booleans as true/false, strings quoted when they need it.  Returns 0, or -1
+** on a write error or a string that cannot be written so it reads back
+** (a control character, or both quote kinds in a value that needs quotes). */
 int clgrad_config_write(const clgrad_config *cfg, FILE *f);
+
+/* Print every section and key with its type, allowed values and default
+** (for `--help`-style output and the README). Returns 0, or -1 on a write error. */
+int clgrad_config_help(FILE *f);
 #endif
