@@ -1,7 +1,372 @@
-/* optim.c: placeholder, being written. */
+/*
+** optim.c: the optimizers (see include/clgrad/optim.h): configuration
+** (defaults, names, validation, state size), the launcher clgrad_optim_step
+** for cl/optim.cl (derived scalars computed here in double), the float64
+** host reference, and the selfcheck of the family.
+*/
 #include "internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const names_[CLGRAD_OPTIM_COUNT] = {"sgd", "rmsprop", "adam", "adamw"};
+
+/* ---- configuration ---- */
+
+clgrad_optim_cfg clgrad_optim_defaults(clgrad_optim_kind kind)
+{
+    clgrad_optim_cfg c;
+    memset(&c, 0, sizeof c);
+    c.kind = kind;
+    c.lr = 1e-3;
+    c.alpha = 0.99;
+    c.eps = 1e-8;
+    c.beta1 = 0.9;
+    c.beta2 = 0.999;
+    if (kind == CLGRAD_OPTIM_RMSPROP) c.lr = 1e-2;
+    if (kind == CLGRAD_OPTIM_ADAMW) c.weight_decay = 1e-2;
+    return c;
+}
+
+const char *clgrad_optim_name(clgrad_optim_kind kind)
+{
+    return (int)kind >= 0 && kind < CLGRAD_OPTIM_COUNT ? names_[kind] : NULL;
+}
+
+int clgrad_optim_parse(const char *name)
+{
+    if (!name) return -1;
+    for (int k = 0; k < CLGRAD_OPTIM_COUNT; k++)
+        if (strcmp(name, names_[k]) == 0) return k;
+    return -1;
+}
+
+/* !(x >= 0) also catches NaN */
+#define NONNEG_(x, msg) if (!((x) >= 0.0) || !isfinite(x)) return msg
+
+const char *clgrad_optim_invalid(const clgrad_optim_cfg *cfg)
+{
+    if (!cfg) return "no optimizer configuration";
+    if ((int)cfg->kind < 0 || cfg->kind >= CLGRAD_OPTIM_COUNT) return "unknown optimizer kind";
+    NONNEG_(cfg->lr, "learning rate must be finite and >= 0");
+    NONNEG_(cfg->weight_decay, "weight_decay must be finite and >= 0");
+    switch (cfg->kind) {
+    case CLGRAD_OPTIM_SGD:
+        NONNEG_(cfg->momentum, "sgd: momentum must be finite and >= 0");
+        if (!isfinite(cfg->dampening)) return "sgd: dampening must be finite";
+        if (cfg->nesterov && (cfg->momentum <= 0.0 || cfg->dampening != 0.0))
+            return "sgd: nesterov momentum requires momentum > 0 and zero dampening";
+        break;
+    case CLGRAD_OPTIM_RMSPROP:
+        NONNEG_(cfg->momentum, "rmsprop: momentum must be finite and >= 0");
+        NONNEG_(cfg->alpha, "rmsprop: alpha must be finite and >= 0");
+        NONNEG_(cfg->eps, "rmsprop: eps must be finite and >= 0");
+        break;
+    default: /* adam, adamw */
+        NONNEG_(cfg->eps, "adam: eps must be finite and >= 0");
+        if (!(cfg->beta1 >= 0.0 && cfg->beta1 < 1.0)) return "adam: beta1 must be in [0, 1)";
+        if (!(cfg->beta2 >= 0.0 && cfg->beta2 < 1.0)) return "adam: beta2 must be in [0, 1)";
+        break;
+    }
+    return NULL;
+}
+
+size_t clgrad_optim_state_floats(const clgrad_optim_cfg *cfg)
+{
+    switch (cfg->kind) {
+    case CLGRAD_OPTIM_SGD: return cfg->momentum != 0.0 ? 1 : 0;
+    case CLGRAD_OPTIM_RMSPROP: return 1 + (cfg->momentum > 0.0 ? 1 : 0) + (cfg->centered ? 1 : 0);
+    case CLGRAD_OPTIM_ADAM:
+    case CLGRAD_OPTIM_ADAMW: return 2 + (cfg->amsgrad ? 1 : 0);
+    default: return 0;
+    }
+}
+
+/* ---- device launch ---- */
+
+/* Arguments 0..11 shared by the three kernels: buffers, offsets, gradient state. */
+typedef struct {
+    cl_mem p, g, s, gs;
+    cl_ulong n, gs_coef, gs_skip;
+    cl_int use_gs;
+} common_args_;
+
+static clgrad_status set_common_(clgrad_ctx *ctx, cl_kernel k, const common_args_ *a)
+{
+    clgrad_status st = CLGRAD_OK;
+    cl_ulong zero = 0, stride = a->n;
+    CLGRAD_ARG(ctx, k, 0, a->p);
+    CLGRAD_ARG(ctx, k, 1, zero);
+    CLGRAD_ARG(ctx, k, 2, a->g);
+    CLGRAD_ARG(ctx, k, 3, zero);
+    CLGRAD_ARG(ctx, k, 4, a->s);
+    CLGRAD_ARG(ctx, k, 5, zero);
+    CLGRAD_ARG(ctx, k, 6, stride);
+    CLGRAD_ARG(ctx, k, 7, a->n);
+    CLGRAD_ARG(ctx, k, 8, a->gs);
+    CLGRAD_ARG(ctx, k, 9, a->gs_coef);
+    CLGRAD_ARG(ctx, k, 10, a->gs_skip);
+    CLGRAD_ARG(ctx, k, 11, a->use_gs);
+fail:
+    return st;
+}
+
+static clgrad_status launch_optim_sgd_(clgrad_ctx *ctx, const clgrad_optim_cfg *c, int64_t t, double lr,
+                                       const common_args_ *a)
+{
+    clgrad_status st = CLGRAD_OK;
+    cl_kernel k = clgrad_kernel(ctx, "optim_sgd");
+    if (!k) return CLGRAD_E_ARG;
+    cl_float flr = (cl_float)lr, wd = (cl_float)c->weight_decay, mu = (cl_float)c->momentum;
+    cl_float omd = (cl_float)(1.0 - c->dampening);
+    cl_int nesterov = c->nesterov ? 1 : 0, first = t == 1;
+    CLGRAD_TRY(set_common_(ctx, k, a));
+    CLGRAD_ARG(ctx, k, 12, flr);
+    CLGRAD_ARG(ctx, k, 13, wd);
+    CLGRAD_ARG(ctx, k, 14, mu);
+    CLGRAD_ARG(ctx, k, 15, omd);
+    CLGRAD_ARG(ctx, k, 16, nesterov);
+    CLGRAD_ARG(ctx, k, 17, first);
+    CLGRAD_TRY(clgrad_launch1d(ctx, k, "optim_sgd", (size_t)a->n, clgrad_wg(ctx)));
+fail:
+    return st;
+}
+
+static clgrad_status launch_optim_rmsprop_(clgrad_ctx *ctx, const clgrad_optim_cfg *c, double lr,
+                                           const common_args_ *a)
+{
+    clgrad_status st = CLGRAD_OK;
+    cl_kernel k = clgrad_kernel(ctx, "optim_rmsprop");
+    if (!k) return CLGRAD_E_ARG;
+    cl_float flr = (cl_float)lr, wd = (cl_float)c->weight_decay, alpha = (cl_float)c->alpha;
+    cl_float oma = (cl_float)(1.0 - c->alpha), eps = (cl_float)c->eps, mu = (cl_float)c->momentum;
+    cl_int centered = c->centered ? 1 : 0;
+    CLGRAD_TRY(set_common_(ctx, k, a));
+    CLGRAD_ARG(ctx, k, 12, flr);
+    CLGRAD_ARG(ctx, k, 13, wd);
+    CLGRAD_ARG(ctx, k, 14, alpha);
+    CLGRAD_ARG(ctx, k, 15, oma);
+    CLGRAD_ARG(ctx, k, 16, eps);
+    CLGRAD_ARG(ctx, k, 17, mu);
+    CLGRAD_ARG(ctx, k, 18, centered);
+    CLGRAD_TRY(clgrad_launch1d(ctx, k, "optim_rmsprop", (size_t)a->n, clgrad_wg(ctx)));
+fail:
+    return st;
+}
+
+/* Adam and AdamW: the bias corrections in double, rounded to float once. */
+static clgrad_status launch_optim_adam_(clgrad_ctx *ctx, const clgrad_optim_cfg *c, int64_t t, double lr,
+                                        const common_args_ *a)
+{
+    clgrad_status st = CLGRAD_OK;
+    cl_kernel k = clgrad_kernel(ctx, "optim_adam");
+    if (!k) return CLGRAD_E_ARG;
+    cl_int decoupled = c->kind == CLGRAD_OPTIM_ADAMW, amsgrad = c->amsgrad ? 1 : 0;
+    cl_float wd = decoupled ? 0.0f : (cl_float)c->weight_decay;
+    cl_float decay = decoupled ? (cl_float)(1.0 - lr * c->weight_decay) : 1.0f;
+    cl_float b1 = (cl_float)c->beta1, omb1 = (cl_float)(1.0 - c->beta1);
+    cl_float b2 = (cl_float)c->beta2, omb2 = (cl_float)(1.0 - c->beta2);
+    cl_float step_size = (cl_float)(lr / (1.0 - pow(c->beta1, (double)t)));
+    cl_float bc2_sqrt = (cl_float)sqrt(1.0 - pow(c->beta2, (double)t));
+    cl_float eps = (cl_float)c->eps;
+    CLGRAD_TRY(set_common_(ctx, k, a));
+    CLGRAD_ARG(ctx, k, 12, wd);
+    CLGRAD_ARG(ctx, k, 13, decoupled);
+    CLGRAD_ARG(ctx, k, 14, decay);
+    CLGRAD_ARG(ctx, k, 15, b1);
+    CLGRAD_ARG(ctx, k, 16, omb1);
+    CLGRAD_ARG(ctx, k, 17, b2);
+    CLGRAD_ARG(ctx, k, 18, omb2);
+    CLGRAD_ARG(ctx, k, 19, step_size);
+    CLGRAD_ARG(ctx, k, 20, bc2_sqrt);
+    CLGRAD_ARG(ctx, k, 21, eps);
+    CLGRAD_ARG(ctx, k, 22, amsgrad);
+    CLGRAD_TRY(clgrad_launch1d(ctx, k, "optim_adam", (size_t)a->n, clgrad_wg(ctx)));
+fail:
+    return st;
+}
+
+clgrad_status clgrad_optim_step(clgrad_ctx *ctx, const clgrad_optim_cfg *cfg, int64_t step_t, double lr,
+                                cl_mem params, cl_mem grads, cl_mem state, size_t n, cl_mem gradstate,
+                                size_t gradstate_offset)
+{
+    const char *why = clgrad_optim_invalid(cfg);
+    if (why) return clgrad_fail(ctx, CLGRAD_E_CONFIG, "optimizer: %s", why);
+    if (step_t < 1) return clgrad_fail(ctx, CLGRAD_E_ARG, "optim_step: step_t must be >= 1 (got %lld)", (long long)step_t);
+    if (!(lr >= 0.0) || !isfinite(lr))
+        return clgrad_fail(ctx, CLGRAD_E_ARG, "optim_step: learning rate must be finite and >= 0 (got %g)", lr);
+    if (n == 0) return CLGRAD_OK;
+    size_t ns = clgrad_optim_state_floats(cfg);
+    if (!params || !grads || (ns > 0 && !state))
+        return clgrad_fail(ctx, CLGRAD_E_ARG, "optim_step(%s): params, grads%s must be buffers", names_[cfg->kind],
+                           ns > 0 ? " and state" : "");
+    common_args_ a;
+    a.p = params, a.g = grads, a.s = state ? state : params; /* unread when ns == 0 */
+    a.n = n;
+    a.use_gs = gradstate != NULL;
+    a.gs = gradstate ? gradstate : params; /* any valid buffer; never read when use_gs == 0 */
+    a.gs_coef = (cl_ulong)gradstate_offset + CLGRAD_GS_COEF;
+    a.gs_skip = (cl_ulong)gradstate_offset + CLGRAD_GS_SKIP;
+    switch (cfg->kind) {
+    case CLGRAD_OPTIM_SGD: return launch_optim_sgd_(ctx, cfg, step_t, lr, &a);
+    case CLGRAD_OPTIM_RMSPROP: return launch_optim_rmsprop_(ctx, cfg, lr, &a);
+    default: return launch_optim_adam_(ctx, cfg, step_t, lr, &a);
+    }
+}
+
+/* ---- float64 host reference (same formulas, in double) ---- */
+
+static void ref_sgd_(const clgrad_optim_cfg *c, int64_t t, double lr, double *p, const double *g, double *s,
+                     size_t n, double coef)
+{
+    for (size_t i = 0; i < n; i++) {
+        double d = g[i] * coef;
+        if (c->weight_decay != 0.0) d += c->weight_decay * p[i];
+        if (c->momentum != 0.0) {
+            double b = t == 1 ? d : c->momentum * s[i] + (1.0 - c->dampening) * d;
+            s[i] = b;
+            d = c->nesterov ? d + c->momentum * b : b;
+        }
+        p[i] -= lr * d;
+    }
+}
+
+static void ref_rmsprop_(const clgrad_optim_cfg *c, double lr, double *p, const double *g, double *s, size_t n,
+                         double coef)
+{
+    int mom = c->momentum > 0.0;
+    double *v = s, *b = mom ? s + n : NULL, *ga = c->centered ? s + (mom ? 2 : 1) * n : NULL;
+    for (size_t i = 0; i < n; i++) {
+        double d = g[i] * coef;
+        if (c->weight_decay != 0.0) d += c->weight_decay * p[i];
+        v[i] = c->alpha * v[i] + (1.0 - c->alpha) * d * d;
+        double avg;
+        if (c->centered) {
+            ga[i] = c->alpha * ga[i] + (1.0 - c->alpha) * d;
+            avg = sqrt(v[i] - ga[i] * ga[i]);
+        } else {
+            avg = sqrt(v[i]);
+        }
+        avg += c->eps;
+        if (mom) {
+            b[i] = c->momentum * b[i] + d / avg;
+            p[i] -= lr * b[i];
+        } else {
+            p[i] -= lr * (d / avg);
+        }
+    }
+}
+
+static void ref_adam_(const clgrad_optim_cfg *c, int64_t t, double lr, double *p, const double *g, double *s,
+                      size_t n, double coef)
+{
+    int decoupled = c->kind == CLGRAD_OPTIM_ADAMW;
+    double *m = s, *v = s + n, *vmax = c->amsgrad ? s + 2 * n : NULL;
+    double step_size = lr / (1.0 - pow(c->beta1, (double)t));
+    double bc2_sqrt = sqrt(1.0 - pow(c->beta2, (double)t));
+    for (size_t i = 0; i < n; i++) {
+        double d = g[i] * coef;
+        if (decoupled) p[i] *= 1.0 - lr * c->weight_decay;
+        else if (c->weight_decay != 0.0) d += c->weight_decay * p[i];
+        m[i] = c->beta1 * m[i] + (1.0 - c->beta1) * d;
+        v[i] = c->beta2 * v[i] + (1.0 - c->beta2) * d * d;
+        double vh = v[i];
+        if (c->amsgrad) {
+            if (vmax[i] < v[i] || isnan(v[i])) vmax[i] = v[i]; /* NaN-propagating, as torch.maximum */
+            vh = vmax[i];
+        }
+        p[i] -= step_size * (m[i] / (sqrt(vh) / bc2_sqrt + c->eps));
+    }
+}
+
+void clgrad_optim_ref_step(const clgrad_optim_cfg *cfg, int64_t step_t, double lr, double *params,
+                           const double *grads, double *state, size_t n, const double *gradstate)
+{
+    double coef = gradstate ? gradstate[CLGRAD_GS_COEF] : 1.0;
+    if (gradstate && gradstate[CLGRAD_GS_SKIP] != 0.0) return;
+    switch (cfg->kind) {
+    case CLGRAD_OPTIM_SGD: ref_sgd_(cfg, step_t, lr, params, grads, state, n, coef); break;
+    case CLGRAD_OPTIM_RMSPROP: ref_rmsprop_(cfg, lr, params, grads, state, n, coef); break;
+    default: ref_adam_(cfg, step_t, lr, params, grads, state, n, coef); break;
+    }
+}
+
+/* ---- selfcheck ---- */
+
+static double max_abs_(const double *x, size_t n, double m)
+{
+    for (size_t i = 0; i < n; i++)
+        if (fabs(x[i]) > m) m = fabs(x[i]);
+    return m;
+}
+
+/* One configuration: `steps` steps of random gradients on n parameters,
+** device vs reference.  Tolerance as in tests/test_optim.c: ~16 float32
+** roundings per step of quantities bounded by the parameter scale S (the
+** largest |theta| seen, >= 1), state rounding errors re-counted in up to T
+** later steps: (16 + 2T) * T * 2^-24 * S absolute. */
+static clgrad_status case_(clgrad_ctx *ctx, const clgrad_optim_cfg *cfg, const char *opts, double lr, size_t n,
+                           int steps, clgrad_check_fn report, void *user)
+{
+    clgrad_status st = CLGRAD_OK;
+    size_t ns = clgrad_optim_state_floats(cfg), nst = ns * n;
+    float *p = malloc(n * sizeof *p), *g = malloc(n * sizeof *g);
+    double *rp = malloc(n * sizeof *rp), *rg = malloc(n * sizeof *rg), *rs = calloc(nst + 1, sizeof *rs);
+    cl_mem dp = NULL, dg = NULL, ds = NULL;
+    if (!p || !g || !rp || !rg || !rs) { st = clgrad_fail(ctx, CLGRAD_E_NOMEM, "selfcheck: out of memory"); goto fail; }
+    clgrad_testrng rng = {0x0b7 + (uint64_t)cfg->kind * 977u + n};
+    for (size_t i = 0; i < n; i++) p[i] = clgrad_testrng_uniform(&rng, -1, 1), rp[i] = p[i];
+    double S = max_abs_(rp, n, 1.0);
+    /* L2 decay with a normalised update (rmsprop, adam): g takes theta's sign,
+    ** so g + wd*theta cannot cancel (ill-conditioned; see tests/test_optim.c) */
+    int align = (cfg->kind == CLGRAD_OPTIM_RMSPROP || cfg->kind == CLGRAD_OPTIM_ADAM) && cfg->weight_decay != 0.0;
+    CLGRAD_TRY(clgrad_buf_new(ctx, n, "selfcheck params", &dp));
+    CLGRAD_TRY(clgrad_buf_new(ctx, n, "selfcheck grads", &dg));
+    CLGRAD_TRY(clgrad_buf_write(ctx, dp, 0, n, p));
+    if (nst) {
+        CLGRAD_TRY(clgrad_buf_new(ctx, nst, "selfcheck state", &ds));
+        CLGRAD_TRY(clgrad_buf_fill(ctx, ds, 0, nst, 0.0f));
+    }
+    for (int t = 1; t <= steps; t++) {
+        for (size_t i = 0; i < n; i++) {
+            g[i] = clgrad_testrng_uniform(&rng, -1, 1);
+            if (align && (rp[i] < 0) != (g[i] < 0)) g[i] = -g[i];
+            rg[i] = g[i];
+        }
+        CLGRAD_TRY(clgrad_buf_write(ctx, dg, 0, n, g));
+        CLGRAD_TRY(clgrad_optim_step(ctx, cfg, t, lr, dp, dg, ds, n, NULL, 0));
+        clgrad_optim_ref_step(cfg, t, lr, rp, rg, rs, n, NULL);
+        S = max_abs_(rp, n, S);
+    }
+    CLGRAD_TRY(clgrad_buf_read(ctx, dp, 0, n, p));
+    double tol = (16.0 + 2.0 * steps) * steps * 0x1.0p-24 * S, maxerr;
+    size_t bad = clgrad_compare(p, rp, n, tol, 0.0, &maxerr);
+    char what[96];
+    snprintf(what, sizeof what, "%s %s n=%zu %d steps", names_[cfg->kind], opts, n, steps);
+    report(user, "optim", what, bad == 0, maxerr, tol);
+fail:
+    clgrad_buf_free(&dp);
+    clgrad_buf_free(&dg);
+    clgrad_buf_free(&ds);
+    free(p), free(g), free(rp), free(rg), free(rs);
+    return st;
+}
+
 clgrad_status clgrad_selfcheck_optim(clgrad_ctx *ctx, clgrad_check_fn report, void *user)
 {
-    (void)ctx, (void)report, (void)user;
-    return CLGRAD_OK;
+    clgrad_status st = CLGRAD_OK;
+    clgrad_optim_cfg c = clgrad_optim_defaults(CLGRAD_OPTIM_SGD);
+    c.momentum = 0.9, c.nesterov = 1, c.weight_decay = 1e-2;
+    CLGRAD_TRY(case_(ctx, &c, "nesterov wd", 0.05, 300, 5, report, user));
+    c = clgrad_optim_defaults(CLGRAD_OPTIM_RMSPROP);
+    c.momentum = 0.5, c.centered = 1;
+    CLGRAD_TRY(case_(ctx, &c, "centered momentum", 1e-2, 300, 5, report, user));
+    c = clgrad_optim_defaults(CLGRAD_OPTIM_ADAM);
+    c.amsgrad = 1, c.weight_decay = 1e-2;
+    CLGRAD_TRY(case_(ctx, &c, "amsgrad L2", 1e-2, 300, 5, report, user));
+    c = clgrad_optim_defaults(CLGRAD_OPTIM_ADAMW);
+    CLGRAD_TRY(case_(ctx, &c, "wd 1e-2", 1e-2, 300, 5, report, user));
+fail:
+    return st;
 }
