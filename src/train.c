@@ -1,0 +1,805 @@
+/*
+** train.c: `clgrad run`: the gradient-descent loop and its outputs.
+**
+** Data flows one way: config -> data (host, then uploaded once) -> model ->
+** per step [gather batch -> forward -> loss -> backward -> gradient norms /
+** clipping -> optimizer -> divergence watch] -> every log_every steps one
+** read-back of a metrics block -> CSV rows.  Between log steps nothing waits
+** for the device (except one index upload per epoch, and the per-step flag
+** read under the non-finite policy "skip", which keeps Adam's step count exact).
+*/
+#include "internal.h"
+#include "rundir.h"
+#include "cache.h"
+#include "clgrad/clip.h"
+#include "clgrad/data.h"
+#include "clgrad/loss.h"
+#include "clgrad/model.h"
+#include "clgrad/optim.h"
+#include "clgrad/train.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *clgrad_run_status_name(clgrad_run_status s)
+{
+    static const char *n[] = {"completed", "diverged", "interrupted", "failed"};
+    return (unsigned)s < 4 ? n[s] : "unknown";
+}
+
+static const char *diverge_kinds_[] = {"", "nonfinite_loss", "loss_limit", "nonfinite_grad", "grad_norm_limit"};
+
+/* Offsets in the metrics block (floats), filled in by layout_(). */
+typedef struct {
+    size_t loss, acc, gs, gstats, pstats, dstats, model, rec, agc, size;
+} mlayout_;
+
+typedef struct run_ {
+    clgrad_ctx *ctx;
+    const clgrad_config *cfg;
+    const clgrad_run_opts *opts;
+    clgrad_dataset train, test;
+    clgrad_model *m;
+    clgrad_loss loss;
+    clgrad_optim_cfg optim;
+    clgrad_nonfinite_policy policy;
+    clgrad_norm_type norm_type;
+    size_t B, nbatch_per_epoch, T, K, row; /* row: floats per sample (T*F) */
+    long steps;
+    /* device buffers (owned) */
+    cl_mem xtrain, ytrain, xtest, ytest, idx, xb, yb, dlogits, state, prev, diff, mbuf, evalbuf;
+    clgrad_segs *units; /* AGC: one segment per row of each weight, a bias as one unit */
+    mlayout_ L;
+    float *mhost;
+    uint32_t *idx_host;
+    size_t *order;
+    FILE *fmetrics, *flayers, *ftime;
+    clgrad_run_result *res;
+    double t_start;
+    char start_time[32];
+} run_;
+
+static void layout_(run_ *r)
+{
+    mlayout_ *L = &r->L;
+    size_t nt = (size_t)clgrad_model_ntensors(r->m), o = 0;
+    L->loss = o++;
+    L->acc = o++;
+    L->gs = o, o += CLGRAD_GS_SIZE;
+    L->rec = o, o += 8;
+    L->gstats = o, o += CLGRAD_RS_SIZE * (nt + 1);
+    L->pstats = o, o += CLGRAD_RS_SIZE * (nt + 1);
+    L->dstats = o, o += CLGRAD_RS_SIZE * (nt + 1);
+    L->model = o, o += clgrad_model_metrics_size(r->m);
+    L->agc = o, o += r->units ? 2 * CLGRAD_RS_SIZE * (clgrad_segs_count(r->units) + 1) : 0;
+    L->size = o;
+}
+
+/* ---- set-up ---- */
+
+static clgrad_status mem_(run_ *r, size_t bytes, const char *what, cl_mem *out)
+{
+    cl_int err;
+    *out = clCreateBuffer(clgrad_cl_context(r->ctx), CL_MEM_READ_WRITE, bytes ? bytes : 4, NULL, &err);
+    if (err != CL_SUCCESS) {
+        *out = NULL;
+        return clgrad_fail(r->ctx, CLGRAD_E_CL, "clCreateBuffer: %s for %s (%zu bytes)", clgrad_cl_error_name(err), what,
+                           bytes);
+    }
+    return CLGRAD_OK;
+}
+
+static clgrad_status upload_set_(run_ *r, const clgrad_dataset *d, cl_mem *x, cl_mem *y, const char *what)
+{
+    clgrad_status st = CLGRAD_OK;
+    char nm[64];
+    snprintf(nm, sizeof nm, "%s features", what);
+    CLGRAD_TRY(clgrad_buf_new(r->ctx, d->n * r->row, nm, x));
+    snprintf(nm, sizeof nm, "%s targets", what);
+    CLGRAD_TRY(clgrad_buf_new(r->ctx, d->n, nm, y));
+    CLGRAD_TRY(clgrad_buf_write(r->ctx, *x, 0, d->n * r->row, d->x));
+    CLGRAD_TRY(clgrad_buf_write(r->ctx, *y, 0, d->n, d->y));
+fail:
+    return st;
+}
+
+static int parse_choice_(int v) { return v < 0 ? 0 : v; }
+
+/* Test-set batches: the training batch size, at least 1024 rows, at most the test set. */
+static size_t eval_batch_(const run_ *r)
+{
+    size_t mb = r->B > 1024 ? r->B : 1024;
+    return mb < r->test.n ? mb : r->test.n;
+}
+
+static clgrad_status setup_(run_ *r)
+{
+    clgrad_status st = CLGRAD_OK;
+    const clgrad_config *c = r->cfg;
+    clgrad_ctx *ctx = r->ctx;
+    char why[2048];
+    if (clgrad_data_load(&c->data, c->run.seed, &r->train, &r->test, why, sizeof why) != 0)
+        return clgrad_fail(ctx, CLGRAD_E_IO, "%s", why);
+    if (r->train.n == 0) return clgrad_fail(ctx, CLGRAD_E_CONFIG, "the training set is empty");
+    r->T = r->train.seq_len ? r->train.seq_len : 1;
+    r->row = r->T * r->train.features;
+    r->K = r->train.task == CLGRAD_TASK_MULTICLASS ? r->train.classes : 1;
+    r->B = c->data.batch_size <= 0 || (size_t)c->data.batch_size > r->train.n ? r->train.n : (size_t)c->data.batch_size;
+    r->nbatch_per_epoch = (r->train.n + r->B - 1) / r->B;
+    r->steps = c->run.steps > 0 ? c->run.steps : c->run.epochs * (long)r->nbatch_per_epoch;
+
+    /* loss: the config's, else what the data's task calls for */
+    if (c->loss.kind[0]) r->loss = (clgrad_loss)parse_choice_(clgrad_loss_parse(c->loss.kind));
+    else r->loss = r->train.task == CLGRAD_TASK_MULTICLASS ? CLGRAD_LOSS_CE
+                 : r->train.task == CLGRAD_TASK_BINARY   ? CLGRAD_LOSS_BCE
+                                                          : CLGRAD_LOSS_MSE;
+    if (r->loss == CLGRAD_LOSS_CE && r->train.task != CLGRAD_TASK_MULTICLASS)
+        return clgrad_fail(ctx, CLGRAD_E_CONFIG, "%s: [loss] kind = ce needs class labels (a multiclass data set)",
+                           c->path);
+
+    /* model */
+    clgrad_act acts[CLGRAD_MAX_LAYERS];
+    for (int i = 0; i < c->model.nhidden; i++) {
+        const char *a = c->model.activation[c->model.nactivation == 1 ? 0 : i];
+        acts[i] = (clgrad_act)parse_choice_(clgrad_act_parse(a));
+    }
+    clgrad_model_spec ms = {0};
+    ms.kind = strcmp(c->model.kind, "rnn") == 0 ? CLGRAD_MODEL_RNN : CLGRAD_MODEL_MLP;
+    ms.in = r->train.features;
+    ms.seq_len = r->T;
+    ms.out = r->K;
+    ms.nhidden = c->model.nhidden;
+    ms.hidden = c->model.hidden;
+    ms.acts = acts;
+    ms.act_param = (float)(isnan(c->model.activation_param) ? clgrad_act_default_param(acts[0]) : c->model.activation_param);
+    ms.bias = c->model.bias;
+    ms.max_batch = r->B > eval_batch_(r) ? r->B : eval_batch_(r);
+    CLGRAD_TRY(clgrad_model_create(ctx, &ms, &r->m));
+
+    /* initialisation */
+    clgrad_init_cfg w = {0}, b = {0};
+    const char *ik = c->model.init;
+    if (strcmp(ik, "default") == 0) {
+        w = clgrad_init_default(CLGRAD_INIT_LINEAR_DEFAULT);
+        b = w;
+    } else {
+        w = clgrad_init_default((clgrad_init_kind)parse_choice_(clgrad_init_parse(ik)));
+        b = clgrad_init_default(CLGRAD_INIT_ZEROS);
+        double gain = isnan(c->model.init_gain) ? clgrad_act_gain(acts[0], ms.act_param) : c->model.init_gain;
+        if (c->model.nhidden == 0 && isnan(c->model.init_gain)) gain = 1.0;
+        w.gain = gain;
+        w.std = c->model.init_std;
+        w.mode = (clgrad_init_mode)parse_choice_(clgrad_init_mode_parse(c->model.init_mode));
+    }
+    CLGRAD_TRY(clgrad_model_init(ctx, r->m, &w, &b, c->run.seed));
+    if (r->opts->init_from) CLGRAD_TRY(clgrad_load_tensors(ctx, r->m, r->opts->init_from));
+
+    /* optimizer */
+    r->optim = clgrad_optim_defaults((clgrad_optim_kind)parse_choice_(clgrad_optim_parse(c->optim.kind)));
+    r->optim.lr = c->optim.lr;
+    r->optim.momentum = c->optim.momentum;
+    r->optim.dampening = c->optim.dampening;
+    r->optim.weight_decay = c->optim.weight_decay;
+    r->optim.nesterov = c->optim.nesterov;
+    r->optim.alpha = c->optim.alpha;
+    r->optim.centered = c->optim.centered;
+    r->optim.eps = c->optim.eps;
+    r->optim.beta1 = c->optim.beta1;
+    r->optim.beta2 = c->optim.beta2;
+    r->optim.amsgrad = c->optim.amsgrad;
+    const char *bad = clgrad_optim_invalid(&r->optim);
+    if (bad) return clgrad_fail(ctx, CLGRAD_E_CONFIG, "%s: [optim] %s", c->path, bad);
+
+    r->policy = strcmp(c->clip.nonfinite, "skip") == 0   ? CLGRAD_NONFINITE_SKIP
+              : strcmp(c->clip.nonfinite, "stop") == 0 ? CLGRAD_NONFINITE_STOP
+                                                       : CLGRAD_NONFINITE_PROPAGATE;
+    r->norm_type = isinf(c->clip.norm_type) ? CLGRAD_NORM_INF : CLGRAD_NORM_L2;
+    if (strcmp(c->clip.kind, "agc") == 0) {
+        int nt = clgrad_model_ntensors(r->m);
+        size_t off[CLGRAD_MODEL_MAX_TENSORS], rows[CLGRAD_MODEL_MAX_TENSORS], cols[CLGRAD_MODEL_MAX_TENSORS];
+        for (int i = 0; i < nt; i++) {
+            const clgrad_tensor *t = clgrad_model_tensor(r->m, i);
+            off[i] = t->off, rows[i] = t->rows, cols[i] = t->cols;
+        }
+        CLGRAD_TRY(clgrad_segs_new_rows(ctx, (size_t)nt, off, rows, cols, &r->units));
+    }
+
+    /* device buffers: data once, then fixed-size scratch (no allocation per step) */
+    size_t np = clgrad_model_nparams(r->m);
+    CLGRAD_TRY(upload_set_(r, &r->train, &r->xtrain, &r->ytrain, "training"));
+    if (r->test.n) CLGRAD_TRY(upload_set_(r, &r->test, &r->xtest, &r->ytest, "test"));
+    size_t nidx = r->train.n > r->test.n ? r->train.n : r->test.n;
+    CLGRAD_TRY(mem_(r, nidx * sizeof(uint32_t), "batch indices", &r->idx));
+    CLGRAD_TRY(clgrad_buf_new(ctx, ms.max_batch * r->row, "batch features", &r->xb));
+    CLGRAD_TRY(clgrad_buf_new(ctx, ms.max_batch, "batch targets", &r->yb));
+    CLGRAD_TRY(clgrad_buf_new(ctx, ms.max_batch * r->K, "logit gradients", &r->dlogits));
+    size_t ns = clgrad_optim_state_floats(&r->optim) * np;
+    CLGRAD_TRY(clgrad_buf_new(ctx, ns, "optimizer state", &r->state));
+    CLGRAD_TRY(clgrad_buf_fill(ctx, r->state, 0, ns, 0.0f));
+    CLGRAD_TRY(clgrad_buf_new(ctx, np, "previous parameters", &r->prev));
+    CLGRAD_TRY(clgrad_buf_new(ctx, np, "parameter update", &r->diff));
+    layout_(r);
+    CLGRAD_TRY(clgrad_buf_new(ctx, r->L.size, "metrics block", &r->mbuf));
+    CLGRAD_TRY(clgrad_buf_fill(ctx, r->mbuf, 0, r->L.size, 0.0f));
+    size_t ntb = r->test.n ? (r->test.n + ms.max_batch - 1) / ms.max_batch : 1;
+    CLGRAD_TRY(clgrad_buf_new(ctx, 2 * ntb, "evaluation results", &r->evalbuf));
+    r->mhost = calloc(r->L.size, sizeof *r->mhost);
+    r->idx_host = malloc(nidx * sizeof *r->idx_host);
+    r->order = malloc(nidx * sizeof *r->order);
+    if (!r->mhost || !r->idx_host || !r->order) return clgrad_fail(ctx, CLGRAD_E_NOMEM, "out of memory");
+fail:
+    return st;
+}
+
+static void teardown_(run_ *r)
+{
+    cl_mem *bufs[] = {&r->xtrain, &r->ytrain, &r->xtest, &r->ytest, &r->idx, &r->xb, &r->yb,
+                      &r->dlogits, &r->state, &r->prev, &r->diff, &r->mbuf, &r->evalbuf};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) clgrad_buf_free(bufs[i]);
+    clgrad_segs_free(&r->units);
+    clgrad_model_free(r->m);
+    r->m = NULL;
+    clgrad_dataset_free(&r->train);
+    clgrad_dataset_free(&r->test);
+    free(r->mhost), free(r->idx_host), free(r->order);
+    r->mhost = NULL, r->idx_host = NULL, r->order = NULL;
+    if (r->fmetrics) fclose(r->fmetrics);
+    if (r->flayers) fclose(r->flayers);
+    if (r->ftime) fclose(r->ftime);
+    r->fmetrics = r->flayers = r->ftime = NULL;
+}
+
+/* ---- one step ---- */
+
+static double lr_at_(const clgrad_optim_section *o, long step, long total)
+{
+    double lr = o->lr;
+    if (strcmp(o->schedule, "step") == 0 && o->step_size > 0) return lr * pow(o->gamma, (double)((step - 1) / o->step_size));
+    if (strcmp(o->schedule, "warmup") == 0 && o->warmup_steps > 0)
+        return step <= o->warmup_steps ? lr * (double)step / (double)o->warmup_steps : lr;
+    if (strcmp(o->schedule, "cosine") == 0) {
+        long w = o->warmup_steps > 0 ? o->warmup_steps : 0;
+        if (step <= w) return lr * (double)step / (double)w;
+        double span = (double)(total - w), pos = (double)(step - w - 1);
+        double pi = 3.14159265358979323846;
+        return o->min_lr + (lr - o->min_lr) * 0.5 * (1.0 + cos(pi * (span > 1 ? pos / (span - 1) : 1.0)));
+    }
+    return lr;
+}
+
+static clgrad_status upload_order_(run_ *r, long epoch)
+{
+    size_t n = r->train.n;
+    int shuffle = r->cfg->data.shuffle && r->B < n; /* a full batch is the same set in any order */
+    clgrad_data_epoch_order(n, r->cfg->run.seed, epoch, shuffle, r->order);
+    for (size_t i = 0; i < n; i++) r->idx_host[i] = (uint32_t)r->order[i];
+    clgrad_status st = CLGRAD_OK;
+    CLGRAD_CL_TRY(r->ctx, clEnqueueWriteBuffer(clgrad_queue(r->ctx), r->idx, CL_TRUE, 0, n * sizeof(uint32_t), r->idx_host,
+                                               0, NULL, NULL));
+fail:
+    return st;
+}
+
+static clgrad_status gather_(run_ *r, cl_mem xsrc, cl_mem ysrc, size_t start, size_t B)
+{
+    clgrad_status st = CLGRAD_OK;
+    cl_kernel k = clgrad_kernel(r->ctx, "model_gather");
+    if (!k) return CLGRAD_E_ARG;
+    cl_ulong row = r->row, one = 1, off = start;
+    cl_uint b = (cl_uint)B;
+    CLGRAD_ARG(r->ctx, k, 0, xsrc);
+    CLGRAD_ARG(r->ctx, k, 1, row);
+    CLGRAD_ARG(r->ctx, k, 2, r->idx);
+    CLGRAD_ARG(r->ctx, k, 3, off);
+    CLGRAD_ARG(r->ctx, k, 4, b);
+    CLGRAD_ARG(r->ctx, k, 5, r->xb);
+    CLGRAD_TRY(clgrad_launch1d(r->ctx, k, "model_gather", B * r->row, 0));
+    CLGRAD_ARG(r->ctx, k, 0, ysrc);
+    CLGRAD_ARG(r->ctx, k, 1, one);
+    CLGRAD_ARG(r->ctx, k, 5, r->yb);
+    CLGRAD_TRY(clgrad_launch1d(r->ctx, k, "model_gather", B, 0));
+fail:
+    return st;
+}
+
+static clgrad_status clip_(run_ *r)
+{
+    clgrad_ctx *ctx = r->ctx;
+    const clgrad_clip_section *c = &r->cfg->clip;
+    cl_mem g = clgrad_model_grads(r->m), gs = r->mbuf;
+    const clgrad_segs *segs = clgrad_model_param_segs(r->m);
+    clgrad_status st = CLGRAD_OK;
+    if (strcmp(c->kind, "global_norm") == 0)
+        return clgrad_clip_global_norm(ctx, g, 0, segs, r->mbuf, r->L.gstats, r->norm_type, (float)c->max_norm, r->policy,
+                                       gs, r->L.gs, 0 /* the optimizer applies COEF, fused */);
+    CLGRAD_TRY(clgrad_clip_record_norm(ctx, g, 0, segs, r->mbuf, r->L.gstats, r->norm_type, r->policy, gs, r->L.gs));
+    if (strcmp(c->kind, "value") == 0)
+        CLGRAD_TRY(clgrad_clip_value(ctx, g, 0, clgrad_model_nparams(r->m), (float)c->value, gs, r->L.gs));
+    else if (strcmp(c->kind, "norm") == 0)
+        CLGRAD_TRY(clgrad_clip_tensor_norm(ctx, g, 0, segs, r->mbuf, r->L.dstats, (float)c->max_norm, gs, r->L.gs));
+    else if (strcmp(c->kind, "agc") == 0)
+        CLGRAD_TRY(clgrad_clip_agc(ctx, clgrad_model_params(r->m), 0, g, 0, r->units, r->mbuf, r->L.agc,
+                                   (float)c->clipping, 1e-3f, gs, r->L.gs));
+fail:
+    return st;
+}
+
+static clgrad_status diverge_check_(run_ *r, long step)
+{
+    clgrad_status st = CLGRAD_OK;
+    cl_kernel k = clgrad_kernel(r->ctx, "model_diverge_check");
+    if (!k) return CLGRAD_E_ARG;
+    cl_float fstep = (cl_float)step, ll = (cl_float)r->cfg->diverge.loss_limit, gl = (cl_float)r->cfg->diverge.grad_norm_limit;
+    cl_ulong lo = r->L.loss, go = r->L.gs, so = r->L.gstats, ro = r->L.rec;
+    cl_int nt = clgrad_model_ntensors(r->m);
+    CLGRAD_ARG(r->ctx, k, 0, fstep);
+    CLGRAD_ARG(r->ctx, k, 1, r->mbuf);
+    CLGRAD_ARG(r->ctx, k, 2, lo);
+    CLGRAD_ARG(r->ctx, k, 3, r->mbuf);
+    CLGRAD_ARG(r->ctx, k, 4, go);
+    CLGRAD_ARG(r->ctx, k, 5, r->mbuf);
+    CLGRAD_ARG(r->ctx, k, 6, so);
+    CLGRAD_ARG(r->ctx, k, 7, nt);
+    CLGRAD_ARG(r->ctx, k, 8, ll);
+    CLGRAD_ARG(r->ctx, k, 9, gl);
+    CLGRAD_ARG(r->ctx, k, 10, r->mbuf);
+    CLGRAD_ARG(r->ctx, k, 11, ro);
+    CLGRAD_TRY(clgrad_launch1d(r->ctx, k, "model_diverge_check", 1, 0));
+fail:
+    return st;
+}
+
+static clgrad_status sub_(run_ *r)
+{
+    clgrad_status st = CLGRAD_OK;
+    cl_kernel k = clgrad_kernel(r->ctx, "model_sub");
+    if (!k) return CLGRAD_E_ARG;
+    cl_mem p = clgrad_model_params(r->m);
+    cl_ulong zero = 0, n = clgrad_model_nparams(r->m);
+    CLGRAD_ARG(r->ctx, k, 0, p);
+    CLGRAD_ARG(r->ctx, k, 1, zero);
+    CLGRAD_ARG(r->ctx, k, 2, r->prev);
+    CLGRAD_ARG(r->ctx, k, 3, zero);
+    CLGRAD_ARG(r->ctx, k, 4, r->diff);
+    CLGRAD_ARG(r->ctx, k, 5, zero);
+    CLGRAD_ARG(r->ctx, k, 6, n);
+    CLGRAD_TRY(clgrad_launch1d(r->ctx, k, "model_sub", (size_t)n, 0));
+fail:
+    return st;
+}
+
+/* Evaluate on the test set: mean loss and accuracy (NaN when not a classification). */
+static clgrad_status evaluate_(run_ *r, double *loss, double *acc)
+{
+    clgrad_status st = CLGRAD_OK;
+    *loss = NAN, *acc = NAN;
+    if (r->test.n == 0) return CLGRAD_OK;
+    size_t n = r->test.n, mb = eval_batch_(r), nb;
+    for (size_t i = 0; i < n; i++) r->idx_host[i] = (uint32_t)i;
+    CLGRAD_CL_TRY(r->ctx, clEnqueueWriteBuffer(clgrad_queue(r->ctx), r->idx, CL_TRUE, 0, n * sizeof(uint32_t), r->idx_host,
+                                               0, NULL, NULL));
+    nb = (n + mb - 1) / mb;
+    for (size_t b = 0; b < nb; b++) {
+        size_t start = b * mb, cnt = n - start < mb ? n - start : mb;
+        CLGRAD_TRY(gather_(r, r->xtest, r->ytest, start, cnt));
+        CLGRAD_TRY(clgrad_model_forward(r->ctx, r->m, r->xb, 0, cnt));
+        cl_mem lg = clgrad_model_logits(r->m);
+        CLGRAD_TRY(clgrad_loss_value(r->ctx, r->loss, lg, 0, r->yb, 0, cnt, r->K, r->evalbuf, 2 * b));
+        if (r->loss != CLGRAD_LOSS_MSE)
+            CLGRAD_TRY(clgrad_loss_accuracy(r->ctx, r->loss, lg, 0, r->yb, 0, cnt, r->K, r->evalbuf, 2 * b + 1));
+    }
+    float *res = malloc(2 * nb * sizeof *res);
+    if (!res) return clgrad_fail(r->ctx, CLGRAD_E_NOMEM, "out of memory");
+    st = clgrad_buf_read(r->ctx, r->evalbuf, 0, 2 * nb, res);
+    if (st == CLGRAD_OK) {
+        double L = 0, A = 0;
+        for (size_t b = 0; b < nb; b++) {
+            size_t cnt = n - b * mb < mb ? n - b * mb : mb;
+            L += (double)res[2 * b] * (double)cnt;
+            A += res[2 * b + 1];
+        }
+        *loss = L / (double)n;
+        if (r->loss != CLGRAD_LOSS_MSE) *acc = A / (double)(r->loss == CLGRAD_LOSS_BCE ? n * r->K : n);
+    }
+    free(res);
+    /* the training order lives in the same index buffer: restore it */
+    return st;
+fail:
+    return st;
+}
+
+/* ---- output ---- */
+
+static double norm_of_(const float *stats, const int *idx, int n)
+{
+    double s = 0;
+    for (int i = 0; i < n; i++) {
+        double v = stats[CLGRAD_RS_SIZE * idx[i] + CLGRAD_RS_NORM2];
+        s += v * v;
+    }
+    return sqrt(s);
+}
+
+static void csv_num_(FILE *f, double v)
+{
+    if (isnan(v)) fputs("nan", f);
+    else if (isinf(v)) fputs(v > 0 ? "inf" : "-inf", f);
+    else fprintf(f, "%.9g", v);
+}
+
+static void write_rows_(run_ *r, long step, long epoch, double lr, double ms, double tl, double ta)
+{
+    const float *M = r->mhost;
+    const mlayout_ *L = &r->L;
+    int nt = clgrad_model_ntensors(r->m), nl = clgrad_model_nlayers(r->m);
+    double gnorm = M[L->gs + CLGRAD_GS_NORM], coef = M[L->gs + CLGRAD_GS_CLIPCOEF];
+    fprintf(r->fmetrics, "%ld,%ld,", step, epoch);
+    csv_num_(r->fmetrics, M[L->loss]);
+    fputc(',', r->fmetrics);
+    if (r->loss == CLGRAD_LOSS_MSE) fputs("", r->fmetrics);
+    else csv_num_(r->fmetrics, M[L->acc] / (double)(r->loss == CLGRAD_LOSS_BCE ? r->B * r->K : r->B));
+    fprintf(r->fmetrics, ",%.9g,", lr);
+    csv_num_(r->fmetrics, gnorm);
+    fputc(',', r->fmetrics);
+    csv_num_(r->fmetrics, coef);
+    fputc(',', r->fmetrics);
+    csv_num_(r->fmetrics, gnorm * coef);
+    fputc(',', r->fmetrics);
+    csv_num_(r->fmetrics, M[L->pstats + CLGRAD_RS_SIZE * (size_t)nt + CLGRAD_RS_NORM2]);
+    fprintf(r->fmetrics, ",%.0f,%.6g,", M[L->gstats + CLGRAD_RS_SIZE * (size_t)nt + CLGRAD_RS_NONFINITE], ms);
+    if (!isnan(tl)) csv_num_(r->fmetrics, tl);
+    fputc(',', r->fmetrics);
+    if (!isnan(ta)) csv_num_(r->fmetrics, ta);
+    fputc('\n', r->fmetrics);
+    fflush(r->fmetrics);
+
+    for (int l = 0; l < nl; l++) {
+        int w[8], b[8], nw = 0, nb = 0;
+        for (int t = 0; t < nt; t++) {
+            const clgrad_tensor *tt = clgrad_model_tensor(r->m, t);
+            if (tt->layer != l) continue;
+            if (tt->is_bias) b[nb++] = t;
+            else w[nw++] = t;
+        }
+        int all[16], na = 0;
+        for (int i = 0; i < nw; i++) all[na++] = w[i];
+        for (int i = 0; i < nb; i++) all[na++] = b[i];
+        double pn = norm_of_(M + L->pstats, all, na), dn = norm_of_(M + L->dstats, all, na);
+        const float *act = M + L->model + clgrad_model_act_offset(r->m) + 3 * (size_t)l;
+        fprintf(r->flayers, "%ld,%s,", step, clgrad_model_layer_name(r->m, l));
+        csv_num_(r->flayers, norm_of_(M + L->pstats, w, nw));
+        fputc(',', r->flayers);
+        csv_num_(r->flayers, norm_of_(M + L->gstats, w, nw));
+        fputc(',', r->flayers);
+        if (nb) csv_num_(r->flayers, norm_of_(M + L->gstats, b, nb));
+        fputc(',', r->flayers);
+        csv_num_(r->flayers, M[L->model + CLGRAD_RS_SIZE * (size_t)clgrad_model_out_grad_seg(r->m, l) + CLGRAD_RS_NORM2]);
+        fprintf(r->flayers, ",%.6g,%.6g,%.6g,", act[0], act[1], act[2]);
+        csv_num_(r->flayers, pn > 0 ? dn / pn : NAN);
+        fputc('\n', r->flayers);
+    }
+    fflush(r->flayers);
+    if (r->ftime) {
+        for (size_t t = r->T; t >= 1; t--) {
+            fprintf(r->ftime, "%ld,%zu,", step, t);
+            csv_num_(r->ftime, M[L->model + CLGRAD_RS_SIZE * (t - 1) + CLGRAD_RS_NORM2]);
+            fputc('\n', r->ftime);
+        }
+        fflush(r->ftime);
+    }
+}
+
+static int open_csv_(run_ *r, const char *name, const char *header, FILE **f)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", r->opts->out_dir, name);
+    *f = fopen(path, "w");
+    if (!*f) return -1;
+    fputs(header, *f);
+    fflush(*f);
+    return 0;
+}
+
+static void fingerprint_(clgrad_sbuf *b, clgrad_ctx *ctx)
+{
+    const clgrad_device_info *d = clgrad_device(ctx);
+    const clgrad_build_stats *bs = clgrad_build_info(ctx);
+    clgrad_sb_printf(b, "  \"device\": {\"index\": \"%d:%d\", \"platform\": ", d->platform_index, d->device_index);
+    clgrad_sb_json_str(b, d->platform_name);
+    clgrad_sb_printf(b, ", \"platform_version\": ");
+    clgrad_sb_json_str(b, d->platform_version);
+    clgrad_sb_printf(b, ", \"name\": ");
+    clgrad_sb_json_str(b, d->name);
+    clgrad_sb_printf(b, ", \"vendor\": ");
+    clgrad_sb_json_str(b, d->vendor);
+    clgrad_sb_printf(b, ", \"type\": \"%s\", \"driver_version\": ", d->type);
+    clgrad_sb_json_str(b, d->driver_version);
+    clgrad_sb_printf(b, ", \"opencl_version\": ");
+    clgrad_sb_json_str(b, d->device_version);
+    clgrad_sb_printf(b, ", \"opencl_c_version\": ");
+    clgrad_sb_json_str(b, d->c_version);
+    clgrad_sb_printf(b, ", \"compute_units\": %u, \"clock_mhz\": %u, \"fp64\": %s},\n", d->compute_units, d->clock_mhz,
+                     d->has_fp64 ? "true" : "false");
+    clgrad_sb_printf(b, "  \"gemm_backend\": \"%s\",\n  \"gemm_variant\": ", clgrad_gemm_backend_name(clgrad_get_gemm_backend(ctx)));
+    clgrad_sb_json_str(b, clgrad_gemm_variant(ctx));
+    clgrad_sb_printf(b, ",\n  \"build_options\": ");
+    clgrad_sb_json_str(b, clgrad_build_options(ctx));
+    clgrad_sb_printf(b, ",\n  \"kernel_source_sha256\": \"%s\",\n", bs->source_hash);
+    clgrad_sb_printf(b, "  \"kernel_build\": {\"programs\": %d, \"compiled\": %d, \"loaded_from_cache\": %d, \"seconds\": %.4f},\n",
+                     bs->programs, bs->compiled, bs->loaded, bs->seconds);
+}
+
+static int write_manifest_(run_ *r, const char *status, char *why, size_t nwhy)
+{
+    clgrad_sbuf b = {0};
+    char end[32] = "";
+    if (strcmp(status, "running") != 0) clgrad_iso_time(end, sizeof end);
+    clgrad_sb_printf(&b, "{\n  \"clgrad_version\": \"%s\",\n", CLGRAD_VERSION);
+    fingerprint_(&b, r->ctx);
+    clgrad_sb_printf(&b, "  \"seed\": %llu,\n  \"command_line\": ", (unsigned long long)r->cfg->run.seed);
+    clgrad_sb_json_str(&b, r->opts->command_line ? r->opts->command_line : "");
+    clgrad_sb_printf(&b, ",\n  \"config\": ");
+    clgrad_sb_json_str(&b, r->cfg->path);
+    clgrad_sb_printf(&b, ",\n  \"start_time\": \"%s\",\n  \"end_time\": \"%s\",\n  \"status\": \"%s\"\n}\n", r->start_time,
+                     end, status);
+    int rc = b.oom ? -1 : clgrad_write_atomic(r->opts->out_dir, "manifest.json", b.s, b.len, why, nwhy);
+    if (b.oom) snprintf(why, nwhy, "out of memory");
+    clgrad_sb_free(&b);
+    return rc;
+}
+
+static int write_summary_(run_ *r, const char *error, char *why, size_t nwhy)
+{
+    clgrad_run_result *s = r->res;
+    clgrad_sbuf b = {0};
+    clgrad_sb_printf(&b, "{\n  \"status\": \"%s\",\n  \"steps_done\": %ld,\n  \"steps_planned\": %ld,\n",
+                     clgrad_run_status_name(s->status), s->steps_done, r->steps);
+    if (s->diverge_step > 0) {
+        clgrad_sb_printf(&b, "  \"divergence\": {\"step\": %ld, \"kind\": \"%s\", \"layer\": ", s->diverge_step, s->diverge_kind);
+        clgrad_sb_json_str(&b, s->diverge_layer);
+        clgrad_sb_printf(&b, ", \"value\": ");
+        clgrad_sb_json_num(&b, r->mhost ? r->mhost[r->L.rec + 4] : NAN);
+        clgrad_sb_printf(&b, "},\n");
+    } else {
+        clgrad_sb_printf(&b, "  \"divergence\": null,\n");
+    }
+    clgrad_sb_printf(&b, "  \"final_train_loss\": ");
+    clgrad_sb_json_num(&b, s->final_train_loss);
+    clgrad_sb_printf(&b, ",\n  \"final_test_loss\": ");
+    clgrad_sb_json_num(&b, s->final_test_loss);
+    clgrad_sb_printf(&b, ",\n  \"final_test_accuracy\": ");
+    clgrad_sb_json_num(&b, s->final_test_acc);
+    clgrad_sb_printf(&b, ",\n  \"max_grad_norm\": ");
+    clgrad_sb_json_num(&b, s->max_grad_norm);
+    clgrad_sb_printf(&b, ",\n  \"ms_per_step\": ");
+    clgrad_sb_json_num(&b, s->ms_per_step);
+    if (error) {
+        clgrad_sb_printf(&b, ",\n  \"error\": ");
+        clgrad_sb_json_str(&b, error);
+    }
+    clgrad_sb_printf(&b, "\n}\n");
+    int rc = b.oom ? -1 : clgrad_write_atomic(r->opts->out_dir, "summary.json", b.s, b.len, why, nwhy);
+    clgrad_sb_free(&b);
+    return rc;
+}
+
+static clgrad_status write_config_(run_ *r)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/config.ini", r->opts->out_dir);
+    FILE *f = fopen(path, "w");
+    if (!f || clgrad_config_write(r->cfg, f) != 0 || fclose(f) != 0)
+        return clgrad_fail(r->ctx, CLGRAD_E_IO, "cannot write %s: %s", path, strerror(errno));
+    return CLGRAD_OK;
+}
+
+static clgrad_status save_data_(run_ *r)
+{
+    char dir[1200], path[1300], why[1400];
+    snprintf(dir, sizeof dir, "%s/data", r->opts->out_dir);
+    int e = clgrad_mkdirs(dir);
+    if (e) return clgrad_fail(r->ctx, CLGRAD_E_IO, "cannot create %s: %s", dir, strerror(e));
+    const clgrad_dataset *sets[2] = {&r->train, &r->test};
+    const char *names[2] = {"train", "test"};
+    for (int s = 0; s < 2; s++) {
+        const clgrad_dataset *d = sets[s];
+        size_t shx[3] = {d->n, d->seq_len > 1 ? d->seq_len : d->features, d->features}, shy[1] = {d->n};
+        snprintf(path, sizeof path, "%s/%s_x.npy", dir, names[s]);
+        if (clgrad_npy_write(path, d->x, shx, d->seq_len > 1 ? 3 : 2, why, sizeof why) != 0)
+            return clgrad_fail(r->ctx, CLGRAD_E_IO, "%s", why);
+        snprintf(path, sizeof path, "%s/%s_y.npy", dir, names[s]);
+        if (clgrad_npy_write(path, d->y, shy, 1, why, sizeof why) != 0) return clgrad_fail(r->ctx, CLGRAD_E_IO, "%s", why);
+    }
+    return CLGRAD_OK;
+}
+
+static void progress_(run_ *r, long step, double loss, double gnorm, int final)
+{
+    static double last;
+    double now = clgrad_now();
+    double el = now - r->t_start, rate = step / (el > 0 ? el : 1e-9);
+    if (r->opts->progress_tty) {
+        if (!final && now - last < 0.1) return;
+        last = now;
+        int w = 30, fill = (int)((double)w * (double)step / (double)(r->steps ? r->steps : 1));
+        char bar[64];
+        for (int i = 0; i < w; i++) bar[i] = i < fill ? '#' : '.';
+        bar[w] = '\0';
+        double eta = rate > 0 ? (double)(r->steps - step) / rate : 0;
+        fprintf(stderr, "\r[%s] %ld/%ld  %.1f steps/s  loss %.4g  |g| %.3g  ETA %.0fs ", bar, step, r->steps, rate, loss,
+                gnorm, eta);
+        if (final) fputc('\n', stderr);
+        return;
+    }
+    long every = r->steps >= 20 ? r->steps / 10 : 1;
+    if (final || step % every == 0)
+        fprintf(stderr, "step %ld/%ld  %.1f steps/s  loss %.6g  grad norm %.4g\n", step, r->steps, rate, loss, gnorm);
+}
+
+/* ---- the loop ---- */
+
+static clgrad_status loop_(run_ *r)
+{
+    clgrad_status st = CLGRAD_OK;
+    clgrad_ctx *ctx = r->ctx;
+    const clgrad_config *c = r->cfg;
+    clgrad_run_result *res = r->res;
+    cl_mem params = clgrad_model_params(r->m), grads = clgrad_model_grads(r->m);
+    const clgrad_segs *psegs = clgrad_model_param_segs(r->m);
+    size_t np = clgrad_model_nparams(r->m);
+    long log_every = c->run.log_every > 0 ? c->run.log_every : 1, opt_t = 0, last_log = 0, epoch = -1;
+    double t_last = clgrad_now(), t_first = t_last;
+    int reported = 0;
+    CLGRAD_TRY(clgrad_buf_fill(ctx, r->mbuf, r->L.rec, 8, 0.0f));
+    for (long step = 1; step <= r->steps; step++) {
+        if (r->opts->stop && *r->opts->stop) {
+            res->status = CLGRAD_RUN_INTERRUPTED;
+            break;
+        }
+        long e = (step - 1) / (long)r->nbatch_per_epoch;
+        size_t pos = (size_t)((step - 1) % (long)r->nbatch_per_epoch) * r->B;
+        size_t B = r->train.n - pos < r->B ? r->train.n - pos : r->B;
+        if (e != epoch) {
+            CLGRAD_TRY(upload_order_(r, e));
+            epoch = e;
+        }
+        int log = step % log_every == 0 || step == r->steps;
+        double lr = lr_at_(&c->optim, step, r->steps);
+
+        CLGRAD_TRY(gather_(r, r->xtrain, r->ytrain, pos, B));
+        CLGRAD_TRY(clgrad_model_forward(ctx, r->m, r->xb, 0, B));
+        cl_mem lg = clgrad_model_logits(r->m);
+        CLGRAD_TRY(clgrad_loss_value(ctx, r->loss, lg, 0, r->yb, 0, B, r->K, r->mbuf, r->L.loss));
+        if (log && r->loss != CLGRAD_LOSS_MSE)
+            CLGRAD_TRY(clgrad_loss_accuracy(ctx, r->loss, lg, 0, r->yb, 0, B, r->K, r->mbuf, r->L.acc));
+        CLGRAD_TRY(clgrad_loss_grad(ctx, r->loss, lg, 0, r->yb, 0, r->dlogits, 0, B, r->K));
+        CLGRAD_TRY(clgrad_model_backward(ctx, r->m, r->dlogits, 0, B));
+        CLGRAD_TRY(clgrad_gradstate_reset(ctx, r->mbuf, r->L.gs));
+        CLGRAD_TRY(clip_(r));
+        if (log) {
+            CLGRAD_TRY(clgrad_model_metrics(ctx, r->m, B, r->mbuf, r->L.model));
+            CLGRAD_CL_TRY(ctx, clEnqueueCopyBuffer(clgrad_queue(ctx), params, r->prev, 0, 0, np * sizeof(float), 0, NULL, NULL));
+        }
+        /* the optimizer's step count follows PyTorch: skipped steps do not count (a
+        ** skipped step changes nothing, so the t passed to it does not matter) */
+        int skipped = 0;
+        if (r->policy == CLGRAD_NONFINITE_SKIP && !log) {
+            float flag;
+            CLGRAD_TRY(clgrad_buf_read(ctx, r->mbuf, r->L.gs + CLGRAD_GS_SKIP, 1, &flag));
+            skipped = flag != 0.0f;
+        }
+        CLGRAD_TRY(clgrad_optim_step(ctx, &r->optim, opt_t + 1, lr, params, grads, r->state, np, r->mbuf,
+                                     r->L.gs));
+        CLGRAD_TRY(diverge_check_(r, step));
+        if (!log) {
+            if (!skipped) opt_t++;
+            res->steps_done = step;
+            if (step == 1) t_first = clgrad_now();
+            continue;
+        }
+        CLGRAD_TRY(sub_(r));
+        CLGRAD_TRY(clgrad_reduce_stats(ctx, params, 0, psegs, r->mbuf, r->L.pstats));
+        CLGRAD_TRY(clgrad_reduce_stats(ctx, r->diff, 0, psegs, r->mbuf, r->L.dstats));
+        CLGRAD_TRY(clgrad_buf_read(ctx, r->mbuf, 0, r->L.size, r->mhost));
+        if (r->mhost[r->L.gs + CLGRAD_GS_SKIP] == 0.0f) opt_t++;
+        res->steps_done = step;
+        if (step == 1) t_first = clgrad_now();
+        double now = clgrad_now(), ms = 1e3 * (now - t_last) / (double)(step - last_log);
+        t_last = now, last_log = step;
+        double tl = NAN, ta = NAN;
+        if ((c->run.eval_every > 0 && step % c->run.eval_every == 0) || step == r->steps) {
+            CLGRAD_TRY(evaluate_(r, &tl, &ta));
+            res->final_test_loss = tl, res->final_test_acc = ta;
+            CLGRAD_TRY(upload_order_(r, epoch)); /* evaluation reused the index buffer */
+            t_last = clgrad_now();
+        }
+        write_rows_(r, step, e, lr, ms, tl, ta);
+        res->final_train_loss = r->mhost[r->L.loss];
+        res->max_grad_norm = r->mhost[r->L.rec + 3];
+        progress_(r, step, r->mhost[r->L.loss], r->mhost[r->L.gs + CLGRAD_GS_NORM], 0);
+
+        const float *rec = r->mhost + r->L.rec;
+        if (rec[0] > 0 && !reported) {
+            reported = 1;
+            res->status = CLGRAD_RUN_DIVERGED;
+            res->diverge_step = (long)rec[0];
+            int kind = (int)rec[1], tidx = (int)rec[2];
+            snprintf(res->diverge_kind, sizeof res->diverge_kind, "%s", kind >= 1 && kind <= 4 ? diverge_kinds_[kind] : "?");
+            if (tidx >= 0 && tidx < clgrad_model_ntensors(r->m))
+                snprintf(res->diverge_layer, sizeof res->diverge_layer, "%s",
+                         clgrad_model_layer_name(r->m, clgrad_model_tensor(r->m, tidx)->layer));
+            else
+                snprintf(res->diverge_layer, sizeof res->diverge_layer, "%s",
+                         clgrad_model_layer_name(r->m, clgrad_model_nlayers(r->m) - 1));
+            int stop_nonfinite = r->policy == CLGRAD_NONFINITE_STOP && kind == 3;
+            if (strcmp(c->diverge.action, "stop") == 0 || stop_nonfinite) break;
+        }
+    }
+    /* time per step: from the end of step 1 (which pays for first launches) to the end */
+    if (res->steps_done > 1) res->ms_per_step = 1e3 * (clgrad_now() - t_first) / (double)(res->steps_done - 1);
+    else if (res->steps_done == 1) res->ms_per_step = 1e3 * (clgrad_now() - r->t_start);
+    if (r->opts->progress_tty) progress_(r, res->steps_done, res->final_train_loss, r->mhost[r->L.gs + CLGRAD_GS_NORM], 1);
+fail:
+    return st;
+}
+
+clgrad_status clgrad_run(clgrad_ctx *ctx, const clgrad_config *cfg, const clgrad_run_opts *opts, clgrad_run_result *res)
+{
+    clgrad_status st = CLGRAD_OK;
+    run_ r;
+    memset(&r, 0, sizeof r);
+    memset(res, 0, sizeof *res);
+    res->final_train_loss = res->final_test_loss = res->final_test_acc = res->max_grad_norm = res->ms_per_step = NAN;
+    r.ctx = ctx, r.cfg = cfg, r.opts = opts, r.res = res;
+    char why[1400];
+    clgrad_iso_time(r.start_time, sizeof r.start_time);
+    /* the output directory must be usable before any compute */
+    if (clgrad_rundir_prepare(opts->out_dir, why, sizeof why) != 0) return clgrad_fail(ctx, CLGRAD_E_IO, "%s", why);
+    if (write_manifest_(&r, "running", why, sizeof why) != 0) return clgrad_fail(ctx, CLGRAD_E_IO, "%s", why);
+    CLGRAD_TRY(write_config_(&r));
+    CLGRAD_TRY(setup_(&r));
+    if (opts->save_data) CLGRAD_TRY(save_data_(&r));
+    {
+        char dir[1200];
+        snprintf(dir, sizeof dir, "%s/weights/init", opts->out_dir);
+        CLGRAD_TRY(clgrad_save_tensors(ctx, r.m, dir));
+    }
+    if (open_csv_(&r, "metrics.csv",
+                  "step,epoch,loss,train_acc,lr,grad_norm,clip_coef,grad_norm_clipped,weight_norm,nonfinite_grads,"
+                  "ms_per_step,test_loss,test_acc\n",
+                  &r.fmetrics) ||
+        open_csv_(&r, "layers.csv",
+                  "step,layer,weight_norm,weight_grad_norm,bias_grad_norm,out_grad_norm,act_mean_abs,act_saturated,"
+                  "act_dead,update_ratio\n",
+                  &r.flayers) ||
+        (clgrad_model_seq_len(r.m) > 1 && open_csv_(&r, "timesteps.csv", "step,t,grad_norm\n", &r.ftime))) {
+        st = clgrad_fail(ctx, CLGRAD_E_IO, "cannot create the CSV files in %s: %s", opts->out_dir, strerror(errno));
+        goto fail;
+    }
+    r.t_start = clgrad_now();
+    CLGRAD_TRY(loop_(&r));
+    {
+        char dir[1200];
+        snprintf(dir, sizeof dir, "%s/weights/final", opts->out_dir);
+        CLGRAD_TRY(clgrad_save_tensors(ctx, r.m, dir));
+    }
+    if (write_summary_(&r, NULL, why, sizeof why) != 0 ||
+        write_manifest_(&r, clgrad_run_status_name(res->status), why, sizeof why) != 0) {
+        st = clgrad_fail(ctx, CLGRAD_E_IO, "%s", why);
+        goto fail;
+    }
+    teardown_(&r);
+    return CLGRAD_OK;
+fail:
+    res->status = CLGRAD_RUN_FAILED;
+    {
+        char *msg = strdup(clgrad_errmsg(ctx));
+        write_summary_(&r, msg ? msg : "out of memory", why, sizeof why);
+        write_manifest_(&r, "failed", why, sizeof why);
+        free(msg);
+    }
+    teardown_(&r);
+    return st;
+}
