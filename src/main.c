@@ -43,6 +43,7 @@ static void usage_(FILE *f)
             "  devices            list OpenCL platforms and devices (--json for machines)\n"
             "  selfcheck          build every kernel and check each family against a host reference\n"
             "  run EXP.ini        train the experiment on the device, record gradients in a run directory\n"
+            "  keys               every experiment-file key: type, allowed values, default\n"
             "  version            print the version\n"
             "\n"
             "options:\n"
@@ -204,11 +205,6 @@ static void on_signal_(int sig)
 
 static int cmd_run_(cli_opts *o, const char *path)
 {
-#ifndef CLGRAD_WIP_RUN
-    (void)o, (void)path, (void)on_signal_;
-    fprintf(stderr, "clgrad run: not built yet\n");
-    return 2;
-#else
     static clgrad_config cfg;
     static char err[1 << 16];
     if (!path) {
@@ -263,7 +259,6 @@ static int cmd_run_(cli_opts *o, const char *path)
     printf("outputs: %s/ (metrics.csv, layers.csv, summary.json, manifest.json, weights/)\n", out);
     clgrad_ctx_free(ctx);
     return res.status == CLGRAD_RUN_INTERRUPTED ? 130 : 0;
-#endif
 }
 
 int main(int argc, char **argv)
@@ -312,6 +307,7 @@ int main(int argc, char **argv)
     }
     if (!cmd) { usage_(stderr); return 2; }
     if (strcmp(cmd, "version") == 0) { printf("clgrad %s\n", CLGRAD_VERSION); return 0; }
+    if (strcmp(cmd, "keys") == 0) return clgrad_config_help(stdout) == 0 ? 0 : 1;
     if (strcmp(cmd, "devices") == 0) {
         clgrad_ctx *ctx = clgrad_ctx_new();
         if (!ctx) return 1;

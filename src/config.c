@@ -1,0 +1,1811 @@
+/*
+** config.c: experiment files (INI) -> clgrad_config, and back.
+**
+** One table (keys[]) describes every key: its section, type, field, range and
+** which kinds use it.  Parsing runs in three passes over a private copy of the
+** config: the file's lines, then the --set overrides (both check type and range
+** per key), then the check_*_() functions: defaults that depend on other keys
+** (lr by optimizer, loss from the data, ...) and the cross-key rules.  Every problem is recorded with its location
+** ("FILE:LINE" or "--set ...") and parsing goes on, so one run reports all of
+** them; the caller's struct is written only when there were none.
+** Writing uses the same table, so every key is printed and reads back exactly.
+** No fixed-size buffers hold user text: messages and printed values go through
+** a growing string buffer, and values are copied into the struct's fields only
+** after their length was checked.
+*/
+#include "clgrad/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------ */
+/* Growing string buffer                                               */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+    char *p;
+    size_t len, cap;
+    int oom; /* an allocation failed: contents are truncated */
+} strbuf;
+
+static void sb_putn(strbuf *b, const char *s, size_t n)
+{
+    if (b->oom) return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n + 1) {
+            if (cap > SIZE_MAX / 2) {
+                b->oom = 1;
+                return;
+            }
+            cap *= 2;
+        }
+        char *q = realloc(b->p, cap);
+        if (!q) {
+            b->oom = 1;
+            return;
+        }
+        b->p = q, b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void sb_puts(strbuf *b, const char *s) { sb_putn(b, s, strlen(s)); }
+
+static void sb_vprintf(strbuf *b, const char *fmt, va_list ap)
+{
+    char small[256];
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    if (n < 0) {
+        va_end(ap2);
+        return;
+    }
+    if ((size_t)n < sizeof small) {
+        sb_putn(b, small, (size_t)n);
+    } else {
+        char *big = malloc((size_t)n + 1);
+        if (big) {
+            vsnprintf(big, (size_t)n + 1, fmt, ap2);
+            sb_putn(b, big, (size_t)n);
+            free(big);
+        } else {
+            b->oom = 1;
+        }
+    }
+    va_end(ap2);
+}
+
+static void sb_printf(strbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    sb_vprintf(b, fmt, ap);
+    va_end(ap);
+}
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
+static size_t utf8_len_(const unsigned char *s, size_t n)
+{
+    size_t len = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 && s[0] < 0xe0 ? 2 : 0;
+    if (len == 0 || len > n) return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((s[i] & 0xc0) != 0x80) return 0;
+    return len;
+}
+
+/* User text for a message: at most `max` bytes shown, control characters,
+** quotes, backslashes and invalid UTF-8 as \xNN; the total length when cut. */
+static void sb_text(strbuf *b, const char *s, size_t n, size_t max)
+{
+    size_t shown = n > max ? max : n;
+    for (size_t i = 0; i < shown;) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x80) {
+            size_t u = utf8_len_((const unsigned char *)s + i, shown - i);
+            if (u) {
+                sb_putn(b, s + i, u);
+                i += u;
+                continue;
+            }
+        }
+        if (c < 0x20 || c == 0x7f || c >= 0x80 || c == '\'' || c == '\\') sb_printf(b, "\\x%02x", c);
+        else sb_putn(b, s + i, 1);
+        i++;
+    }
+    if (n > shown) sb_printf(b, "... (%zu bytes)", n);
+}
+
+static void sb_quote(strbuf *b, const char *s, size_t n)
+{
+    sb_puts(b, "'");
+    sb_text(b, s, n, 48);
+    sb_puts(b, "'");
+}
+
+/* ------------------------------------------------------------------ */
+/* The key table                                                       */
+/* ------------------------------------------------------------------ */
+
+enum { S_RUN, S_DATA, S_MODEL, S_LOSS, S_OPTIM, S_CLIP, S_DIVERGE, S_COUNT };
+static const char *const sections[S_COUNT] = {"run", "data", "model", "loss", "optim", "clip", "diverge"};
+
+typedef enum { T_LONG, T_U64, T_DOUBLE, T_BOOL, T_CHOICE, T_STRING, T_WIDTHS, T_ACTS } ktype;
+
+enum {
+    F_GT = 1u << 0,    /* lower bound exclusive */
+    F_LT = 1u << 1,    /* upper bound exclusive */
+    F_NOLO = 1u << 2,  /* no lower bound */
+    F_NOHI = 1u << 3,  /* no upper bound */
+    F_INF = 1u << 4,   /* +inf allowed */
+    F_AUTO = 1u << 5,  /* "auto" allowed (stored as NAN) */
+    F_EMPTY = 1u << 6, /* choice: "" allowed */
+};
+
+enum {
+    K_RUN_NAME, K_RUN_SEED, K_RUN_STEPS, K_RUN_EPOCHS, K_RUN_EVAL_EVERY, K_RUN_LOG_EVERY,
+    K_DATA_KIND, K_DATA_PATH, K_DATA_LABELS, K_DATA_TARGET, K_DATA_TASK, K_DATA_BATCH_SIZE, K_DATA_SHUFFLE,
+    K_DATA_TEST_FRACTION, K_DATA_STANDARDIZE, K_DATA_SAMPLES, K_DATA_FEATURES, K_DATA_NOISE, K_DATA_CONDITION,
+    K_DATA_CLASSES, K_DATA_SEQ_LEN,
+    K_MODEL_KIND, K_MODEL_HIDDEN, K_MODEL_ACTIVATION, K_MODEL_ACTIVATION_PARAM, K_MODEL_BIAS, K_MODEL_INIT,
+    K_MODEL_INIT_GAIN, K_MODEL_INIT_STD, K_MODEL_INIT_MODE,
+    K_LOSS_KIND,
+    K_OPTIM_KIND, K_OPTIM_LR, K_OPTIM_MOMENTUM, K_OPTIM_DAMPENING, K_OPTIM_WEIGHT_DECAY, K_OPTIM_BETA1,
+    K_OPTIM_BETA2, K_OPTIM_EPS, K_OPTIM_ALPHA, K_OPTIM_NESTEROV, K_OPTIM_CENTERED, K_OPTIM_AMSGRAD,
+    K_OPTIM_SCHEDULE, K_OPTIM_STEP_SIZE, K_OPTIM_GAMMA, K_OPTIM_WARMUP_STEPS, K_OPTIM_MIN_LR,
+    K_CLIP_KIND, K_CLIP_MAX_NORM, K_CLIP_NORM_TYPE, K_CLIP_VALUE, K_CLIP_CLIPPING, K_CLIP_NONFINITE,
+    K_DIVERGE_GRAD_NORM_LIMIT, K_DIVERGE_LOSS_LIMIT, K_DIVERGE_ACTION,
+    K_COUNT
+};
+
+typedef struct {
+    int sec;
+    const char *key;
+    ktype type;
+    size_t off, size;    /* the field in clgrad_config */
+    const char *choices; /* T_CHOICE, T_ACTS: "a|b|c" */
+    double lo, hi;       /* T_LONG, T_DOUBLE range (see F_*) */
+    unsigned flags;
+    const char *allowed; /* overrides the generated "allowed:" text */
+    int dep;             /* with used_by: the choice key that decides whether this key is used */
+    const char *used_by; /* "|a|b|": the values of dep that use this key (others need the default) */
+} keydef;
+
+#define KEY(S, NAME, T, SECT, F) \
+    .sec = S, .key = NAME, .type = T, .off = offsetof(clgrad_config, SECT.F), .size = sizeof(((clgrad_config *)0)->SECT.F)
+
+static const char act_names[] =
+    "identity|sigmoid|tanh|relu|leaky_relu|elu|selu|softsign|softplus|gelu|gelu_tanh";
+static const char bool_names[] = "true|false|yes|no|on|off|1|0";
+
+static const keydef keys[K_COUNT] = {
+    [K_RUN_NAME] = {KEY(S_RUN, "name", T_STRING, run, name), .allowed = "a name without '/' or '\\', not '.' or '..'"},
+    [K_RUN_SEED] = {KEY(S_RUN, "seed", T_U64, run, seed)},
+    [K_RUN_STEPS] = {KEY(S_RUN, "steps", T_LONG, run, steps), .lo = 0, .flags = F_NOHI},
+    [K_RUN_EPOCHS] = {KEY(S_RUN, "epochs", T_LONG, run, epochs), .lo = 0, .flags = F_NOHI},
+    [K_RUN_EVAL_EVERY] = {KEY(S_RUN, "eval_every", T_LONG, run, eval_every), .lo = 0, .flags = F_NOHI},
+    [K_RUN_LOG_EVERY] = {KEY(S_RUN, "log_every", T_LONG, run, log_every), .lo = 1, .flags = F_NOHI},
+
+    [K_DATA_KIND] = {KEY(S_DATA, "kind", T_CHOICE, data, kind),
+                     .choices = "linreg|moons|circles|xor|blobs|spirals|adding|temporal_order|csv|idx"},
+    [K_DATA_PATH] = {KEY(S_DATA, "path", T_STRING, data, path), .dep = K_DATA_KIND, .used_by = "|csv|idx|"},
+    [K_DATA_LABELS] = {KEY(S_DATA, "labels", T_STRING, data, labels), .dep = K_DATA_KIND, .used_by = "|idx|"},
+    [K_DATA_TARGET] = {KEY(S_DATA, "target", T_STRING, data, target), .dep = K_DATA_KIND, .used_by = "|csv|"},
+    [K_DATA_TASK] = {KEY(S_DATA, "task", T_CHOICE, data, task), .choices = "regression|binary|multiclass"},
+    [K_DATA_BATCH_SIZE] = {KEY(S_DATA, "batch_size", T_LONG, data, batch_size), .lo = 0, .flags = F_NOHI,
+                           .allowed = "an integer >= 0 (0 = full batch)"},
+    [K_DATA_SHUFFLE] = {KEY(S_DATA, "shuffle", T_BOOL, data, shuffle)},
+    [K_DATA_TEST_FRACTION] = {KEY(S_DATA, "test_fraction", T_DOUBLE, data, test_fraction), .lo = 0, .hi = 1,
+                              .flags = F_LT},
+    [K_DATA_STANDARDIZE] = {KEY(S_DATA, "standardize", T_BOOL, data, standardize)},
+    [K_DATA_SAMPLES] = {KEY(S_DATA, "samples", T_LONG, data, samples), .lo = 1, .flags = F_NOHI},
+    [K_DATA_FEATURES] = {KEY(S_DATA, "features", T_LONG, data, features), .lo = 1, .flags = F_NOHI},
+    [K_DATA_NOISE] = {KEY(S_DATA, "noise", T_DOUBLE, data, noise), .lo = 0, .flags = F_NOHI},
+    [K_DATA_CONDITION] = {KEY(S_DATA, "condition", T_DOUBLE, data, condition), .lo = 1, .flags = F_NOHI},
+    [K_DATA_CLASSES] = {KEY(S_DATA, "classes", T_LONG, data, classes), .lo = 2, .flags = F_NOHI},
+    [K_DATA_SEQ_LEN] = {KEY(S_DATA, "seq_len", T_LONG, data, seq_len), .lo = 1, .flags = F_NOHI},
+
+    [K_MODEL_KIND] = {KEY(S_MODEL, "kind", T_CHOICE, model, kind), .choices = "mlp|rnn"},
+    [K_MODEL_HIDDEN] = {KEY(S_MODEL, "hidden", T_WIDTHS, model, hidden)},
+    [K_MODEL_ACTIVATION] = {KEY(S_MODEL, "activation", T_ACTS, model, activation), .choices = act_names},
+    [K_MODEL_ACTIVATION_PARAM] = {KEY(S_MODEL, "activation_param", T_DOUBLE, model, activation_param),
+                                  .flags = F_NOLO | F_NOHI | F_AUTO},
+    [K_MODEL_BIAS] = {KEY(S_MODEL, "bias", T_BOOL, model, bias)},
+    [K_MODEL_INIT] = {KEY(S_MODEL, "init", T_CHOICE, model, init),
+                      .choices = "default|zeros|constant|uniform|normal|xavier_uniform|xavier_normal|kaiming_uniform|"
+                      "kaiming_normal|lecun_normal|orthogonal"},
+    [K_MODEL_INIT_GAIN] = {KEY(S_MODEL, "init_gain", T_DOUBLE, model, init_gain), .lo = 0,
+                           .flags = F_GT | F_NOHI | F_AUTO},
+    [K_MODEL_INIT_STD] = {KEY(S_MODEL, "init_std", T_DOUBLE, model, init_std), .lo = 0, .flags = F_NOHI},
+    [K_MODEL_INIT_MODE] = {KEY(S_MODEL, "init_mode", T_CHOICE, model, init_mode), .choices = "fan_in|fan_out"},
+
+    [K_LOSS_KIND] = {KEY(S_LOSS, "kind", T_CHOICE, loss, kind), .choices = "mse|bce|ce", .flags = F_EMPTY},
+
+    [K_OPTIM_KIND] = {KEY(S_OPTIM, "kind", T_CHOICE, optim, kind), .choices = "sgd|rmsprop|adam|adamw"},
+    [K_OPTIM_LR] = {KEY(S_OPTIM, "lr", T_DOUBLE, optim, lr), .lo = 0, .flags = F_GT | F_NOHI},
+    [K_OPTIM_MOMENTUM] = {KEY(S_OPTIM, "momentum", T_DOUBLE, optim, momentum), .lo = 0, .hi = 1, .flags = F_LT,
+                          .dep = K_OPTIM_KIND, .used_by = "|sgd|rmsprop|"},
+    [K_OPTIM_DAMPENING] = {KEY(S_OPTIM, "dampening", T_DOUBLE, optim, dampening), .lo = 0, .hi = 1,
+                           .dep = K_OPTIM_KIND, .used_by = "|sgd|"},
+    [K_OPTIM_WEIGHT_DECAY] = {KEY(S_OPTIM, "weight_decay", T_DOUBLE, optim, weight_decay), .lo = 0, .flags = F_NOHI},
+    [K_OPTIM_BETA1] = {KEY(S_OPTIM, "beta1", T_DOUBLE, optim, beta1), .lo = 0, .hi = 1, .flags = F_LT,
+                       .dep = K_OPTIM_KIND, .used_by = "|adam|adamw|"},
+    [K_OPTIM_BETA2] = {KEY(S_OPTIM, "beta2", T_DOUBLE, optim, beta2), .lo = 0, .hi = 1, .flags = F_LT,
+                       .dep = K_OPTIM_KIND, .used_by = "|adam|adamw|"},
+    [K_OPTIM_EPS] = {KEY(S_OPTIM, "eps", T_DOUBLE, optim, eps), .lo = 0, .flags = F_GT | F_NOHI,
+                     .dep = K_OPTIM_KIND, .used_by = "|rmsprop|adam|adamw|"},
+    [K_OPTIM_ALPHA] = {KEY(S_OPTIM, "alpha", T_DOUBLE, optim, alpha), .lo = 0, .hi = 1, .flags = F_LT,
+                       .dep = K_OPTIM_KIND, .used_by = "|rmsprop|"},
+    [K_OPTIM_NESTEROV] = {KEY(S_OPTIM, "nesterov", T_BOOL, optim, nesterov), .dep = K_OPTIM_KIND,
+                          .used_by = "|sgd|"},
+    [K_OPTIM_CENTERED] = {KEY(S_OPTIM, "centered", T_BOOL, optim, centered), .dep = K_OPTIM_KIND,
+                          .used_by = "|rmsprop|"},
+    [K_OPTIM_AMSGRAD] = {KEY(S_OPTIM, "amsgrad", T_BOOL, optim, amsgrad), .dep = K_OPTIM_KIND,
+                         .used_by = "|adam|adamw|"},
+    [K_OPTIM_SCHEDULE] = {KEY(S_OPTIM, "schedule", T_CHOICE, optim, schedule), .choices = "constant|step|cosine|warmup"},
+    [K_OPTIM_STEP_SIZE] = {KEY(S_OPTIM, "step_size", T_LONG, optim, step_size), .lo = 1, .flags = F_NOHI,
+                           .dep = K_OPTIM_SCHEDULE, .used_by = "|step|"},
+    [K_OPTIM_GAMMA] = {KEY(S_OPTIM, "gamma", T_DOUBLE, optim, gamma), .lo = 0, .flags = F_GT | F_NOHI,
+                       .dep = K_OPTIM_SCHEDULE, .used_by = "|step|"},
+    [K_OPTIM_WARMUP_STEPS] = {KEY(S_OPTIM, "warmup_steps", T_LONG, optim, warmup_steps), .lo = 0, .flags = F_NOHI,
+                              .dep = K_OPTIM_SCHEDULE, .used_by = "|warmup|cosine|"},
+    [K_OPTIM_MIN_LR] = {KEY(S_OPTIM, "min_lr", T_DOUBLE, optim, min_lr), .lo = 0, .flags = F_NOHI,
+                        .dep = K_OPTIM_SCHEDULE, .used_by = "|cosine|"},
+
+    [K_CLIP_KIND] = {KEY(S_CLIP, "kind", T_CHOICE, clip, kind), .choices = "none|value|norm|global_norm|agc"},
+    [K_CLIP_MAX_NORM] = {KEY(S_CLIP, "max_norm", T_DOUBLE, clip, max_norm), .lo = 0, .flags = F_GT | F_NOHI,
+                         .dep = K_CLIP_KIND, .used_by = "|norm|global_norm|"},
+    [K_CLIP_NORM_TYPE] = {KEY(S_CLIP, "norm_type", T_DOUBLE, clip, norm_type), .lo = 2, .hi = 2, .flags = F_INF,
+                          .allowed = "2 or inf", .dep = K_CLIP_KIND, .used_by = "|norm|global_norm|"},
+    [K_CLIP_VALUE] = {KEY(S_CLIP, "value", T_DOUBLE, clip, value), .lo = 0, .flags = F_GT | F_NOHI,
+                      .dep = K_CLIP_KIND, .used_by = "|value|"},
+    [K_CLIP_CLIPPING] = {KEY(S_CLIP, "clipping", T_DOUBLE, clip, clipping), .lo = 0, .flags = F_GT | F_NOHI,
+                         .dep = K_CLIP_KIND, .used_by = "|agc|"},
+    [K_CLIP_NONFINITE] = {KEY(S_CLIP, "nonfinite", T_CHOICE, clip, nonfinite), .choices = "propagate|skip|stop"},
+
+    [K_DIVERGE_GRAD_NORM_LIMIT] = {KEY(S_DIVERGE, "grad_norm_limit", T_DOUBLE, diverge, grad_norm_limit),
+                                   .flags = F_NOLO | F_NOHI | F_INF, .allowed = "a number (<= 0 disables) or inf"},
+    [K_DIVERGE_LOSS_LIMIT] = {KEY(S_DIVERGE, "loss_limit", T_DOUBLE, diverge, loss_limit),
+                              .flags = F_NOLO | F_NOHI | F_INF, .allowed = "a number (<= 0 disables) or inf"},
+    [K_DIVERGE_ACTION] = {KEY(S_DIVERGE, "action", T_CHOICE, diverge, action), .choices = "stop|continue"},
+};
+
+/* Common names from other tools, to point users at ours. */
+static const struct {
+    const char *alias;
+    int key;
+} key_aliases[] = {
+    {"learning_rate", K_OPTIM_LR},       {"learningrate", K_OPTIM_LR},     {"betas", K_OPTIM_BETA1},
+    {"epsilon", K_OPTIM_EPS},            {"optimizer", K_OPTIM_KIND},      {"decay", K_OPTIM_WEIGHT_DECAY},
+    {"max_grad_norm", K_CLIP_MAX_NORM},  {"grad_clip", K_CLIP_MAX_NORM},   {"clip_value", K_CLIP_VALUE},
+    {"hidden_sizes", K_MODEL_HIDDEN},    {"hidden_size", K_MODEL_HIDDEN},  {"hidden_layers", K_MODEL_HIDDEN},
+    {"layers", K_MODEL_HIDDEN},          {"widths", K_MODEL_HIDDEN},       {"width", K_MODEL_HIDDEN},
+    {"nonlinearity", K_MODEL_ACTIVATION}, {"activations", K_MODEL_ACTIVATION},
+    {"random_seed", K_RUN_SEED},         {"iterations", K_RUN_STEPS},      {"iters", K_RUN_STEPS},
+    {"max_steps", K_RUN_STEPS},          {"num_steps", K_RUN_STEPS},       {"num_epochs", K_RUN_EPOCHS},
+    {"max_epochs", K_RUN_EPOCHS},        {"batch", K_DATA_BATCH_SIZE},     {"bs", K_DATA_BATCH_SIZE},
+    {"dataset", K_DATA_KIND},            {"loss", K_LOSS_KIND},            {"criterion", K_LOSS_KIND},
+    {"n_samples", K_DATA_SAMPLES},       {"num_samples", K_DATA_SAMPLES},  {"num_classes", K_DATA_CLASSES},
+    {"n_features", K_DATA_FEATURES},     {"num_features", K_DATA_FEATURES}, {"file", K_DATA_PATH},
+    {"sequence_length", K_DATA_SEQ_LEN}, {"seq_length", K_DATA_SEQ_LEN},   {"scheduler", K_OPTIM_SCHEDULE},
+    {"lr_schedule", K_OPTIM_SCHEDULE},   {"warmup", K_OPTIM_WARMUP_STEPS}, {"eta_min", K_OPTIM_MIN_LR},
+};
+static const struct {
+    const char *alias;
+    int sec;
+} sec_aliases[] = {
+    {"optimizer", S_OPTIM}, {"optimiser", S_OPTIM}, {"training", S_RUN},  {"train", S_RUN},
+    {"dataset", S_DATA},    {"network", S_MODEL},   {"net", S_MODEL},     {"clipping", S_CLIP},
+    {"divergence", S_DIVERGE}, {"criterion", S_LOSS}, {"scheduler", S_OPTIM},
+};
+
+static void *field_(clgrad_config *c, int k) { return (char *)c + keys[k].off; }
+static const void *cfield_(const clgrad_config *c, int k) { return (const char *)c + keys[k].off; }
+
+/* ------------------------------------------------------------------ */
+/* Defaults                                                            */
+/* ------------------------------------------------------------------ */
+
+static void copy_str_(char *dst, size_t n, const char *src)
+{
+    size_t len = strlen(src);
+    if (len >= n) len = n - 1;
+    memcpy(dst, src, len);
+    memset(dst + len, 0, n - len);
+}
+
+static double default_lr_(const char *kind)
+{
+    if (!strcmp(kind, "adam") || !strcmp(kind, "adamw")) return 1e-3;
+    return 1e-2; /* sgd, rmsprop */
+}
+
+void clgrad_config_defaults(clgrad_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    copy_str_(cfg->run.name, sizeof cfg->run.name, "run");
+    cfg->run.seed = 0;
+    cfg->run.steps = 1000;
+    cfg->run.epochs = 0;
+    cfg->run.eval_every = 100;
+    cfg->run.log_every = 1;
+
+    clgrad_data_section *d = &cfg->data;
+    copy_str_(d->kind, sizeof d->kind, "linreg");
+    copy_str_(d->task, sizeof d->task, "regression");
+    d->batch_size = 32;
+    d->shuffle = 1;
+    d->test_fraction = 0.2;
+    d->standardize = 0;
+    d->samples = 1000;
+    d->features = 10;
+    d->noise = 0.1;
+    d->condition = 1;
+    d->classes = 3;
+    d->seq_len = 50;
+
+    clgrad_model_section *m = &cfg->model;
+    copy_str_(m->kind, sizeof m->kind, "mlp");
+    m->nhidden = 2;
+    m->hidden[0] = m->hidden[1] = 64;
+    m->nactivation = 1;
+    copy_str_(m->activation[0], sizeof m->activation[0], "relu");
+    m->activation_param = NAN;
+    m->bias = 1;
+    copy_str_(m->init, sizeof m->init, "default");
+    m->init_gain = NAN;
+    m->init_std = 1;
+    copy_str_(m->init_mode, sizeof m->init_mode, "fan_in");
+
+    copy_str_(cfg->loss.kind, sizeof cfg->loss.kind, "mse");
+
+    clgrad_optim_section *o = &cfg->optim;
+    copy_str_(o->kind, sizeof o->kind, "sgd");
+    o->lr = default_lr_("sgd");
+    o->momentum = 0;
+    o->dampening = 0;
+    o->weight_decay = 0;
+    o->beta1 = 0.9;
+    o->beta2 = 0.999;
+    o->eps = 1e-8;
+    o->alpha = 0.99;
+    copy_str_(o->schedule, sizeof o->schedule, "constant");
+    o->step_size = 100;
+    o->gamma = 0.1;
+    o->warmup_steps = 0;
+    o->min_lr = 0;
+
+    clgrad_clip_section *c = &cfg->clip;
+    copy_str_(c->kind, sizeof c->kind, "none");
+    c->max_norm = 1;
+    c->norm_type = 2;
+    c->value = 1;
+    c->clipping = 0.01;
+    copy_str_(c->nonfinite, sizeof c->nonfinite, "propagate");
+
+    cfg->diverge.grad_norm_limit = 1e6;
+    cfg->diverge.loss_limit = 1e6;
+    copy_str_(cfg->diverge.action, sizeof cfg->diverge.action, "stop");
+}
+
+/* ------------------------------------------------------------------ */
+/* Parser state and error reporting                                    */
+/* ------------------------------------------------------------------ */
+
+#define MAX_STORED_ERRORS 100
+
+typedef struct {
+    long long order; /* file lines first, then overrides, then file-level; ties by arrival */
+    char *text;      /* one line with its '\n' */
+} message;
+
+typedef struct {
+    const char *name;          /* file name for messages */
+    clgrad_config cfg;         /* being built */
+    clgrad_config def;         /* the defaults, for "keep the default" rules */
+    int where[K_COUNT];        /* 0 unset; > 0 line in the file; < 0 -(1 + override index) */
+    unsigned char bad[K_COUNT];
+    const char *const *sets;
+    int nsets;
+    int sec_line[S_COUNT];     /* line of each section's header (0 = not seen) */
+    message msgs[MAX_STORED_ERRORS];
+    int nmsgs;
+    long nerrors;              /* all errors, stored or not */
+} parser;
+
+static void loc_(parser *p, strbuf *b, int where)
+{
+    if (where > 0) {
+        sb_text(b, p->name, strlen(p->name), 256);
+        sb_printf(b, ":%d", where);
+    } else if (where < 0) {
+        const char *s = p->sets[-where - 1];
+        sb_puts(b, "--set ");
+        if (s) sb_text(b, s, strlen(s), 96);
+    } else {
+        sb_text(b, p->name, strlen(p->name), 256);
+    }
+}
+
+/* Record one message: "LOC: " + text.  Messages are sorted by location at the end. */
+static void emit_(parser *p, int where, const strbuf *text)
+{
+    p->nerrors++;
+    if (p->nmsgs == MAX_STORED_ERRORS) return;
+    strbuf b = {0};
+    loc_(p, &b, where);
+    sb_puts(&b, ": ");
+    if (text->p) sb_puts(&b, text->p);
+    sb_puts(&b, "\n");
+    if (b.oom) {
+        free(b.p);
+        return;
+    }
+    long long order = where > 0 ? where : where < 0 ? (long long)INT_MAX - where : 2LL * INT_MAX + 2;
+    p->msgs[p->nmsgs].order = order * MAX_STORED_ERRORS + p->nmsgs;
+    p->msgs[p->nmsgs].text = b.p;
+    p->nmsgs++;
+}
+
+/* Past MAX_STORED_ERRORS only the count matters: skip building the message
+** (suggestions cost an edit distance per key). */
+static int quiet_(parser *p)
+{
+    if (p->nmsgs < MAX_STORED_ERRORS) return 0;
+    p->nerrors++;
+    return 1;
+}
+
+static void errf_(parser *p, int where, const char *fmt, ...)
+{
+    if (quiet_(p)) return;
+    strbuf t = {0};
+    va_list ap;
+    va_start(ap, fmt);
+    sb_vprintf(&t, fmt, ap);
+    va_end(ap);
+    emit_(p, where, &t);
+    free(t.p);
+}
+
+/* "[section] key: " + message, at `where`. */
+static void key_errf_(parser *p, int k, int where, const char *fmt, ...)
+{
+    if (quiet_(p)) return;
+    strbuf t = {0};
+    sb_printf(&t, "[%s] %s: ", sections[keys[k].sec], keys[k].key);
+    va_list ap;
+    va_start(ap, fmt);
+    sb_vprintf(&t, fmt, ap);
+    va_end(ap);
+    emit_(p, where, &t);
+    free(t.p);
+}
+
+/* ------------------------------------------------------------------ */
+/* Suggestions                                                         */
+/* ------------------------------------------------------------------ */
+
+/* Case-insensitive edit distance counting a swap of neighbours as one edit
+** (optimal string alignment); strings longer than 64 bytes count as far. */
+static int distance_(const char *a, size_t na, const char *b)
+{
+    size_t nb = strlen(b);
+    if (na > 64 || nb > 64) return 1000;
+    int d[65][65];
+    for (size_t i = 0; i <= na; i++) d[i][0] = (int)i;
+    for (size_t j = 0; j <= nb; j++) d[0][j] = (int)j;
+    for (size_t i = 1; i <= na; i++) {
+        for (size_t j = 1; j <= nb; j++) {
+            int ai = tolower((unsigned char)a[i - 1]), bj = tolower((unsigned char)b[j - 1]);
+            int v = d[i - 1][j - 1] + (ai != bj);
+            if (d[i - 1][j] + 1 < v) v = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < v) v = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && ai == tolower((unsigned char)b[j - 2]) &&
+                tolower((unsigned char)a[i - 2]) == bj && d[i - 2][j - 2] + 1 < v)
+                v = d[i - 2][j - 2] + 1;
+            d[i][j] = v;
+        }
+    }
+    return d[na][nb];
+}
+
+static int close_enough_(int d, const char *cand)
+{
+    size_t n = strlen(cand);
+    int limit = n <= 4 ? 1 : n <= 8 ? 2 : 3;
+    return d <= limit && (size_t)d < n;
+}
+
+static int ieq_(const char *a, size_t na, const char *b)
+{
+    size_t nb = strlen(b);
+    if (na != nb) return 0;
+    for (size_t i = 0; i < na; i++)
+        if (tolower((unsigned char)a[i]) != tolower((unsigned char)b[i])) return 0;
+    return 1;
+}
+
+/* The key most likely meant by (s, n) in section sec, or -1. */
+static int guess_key_(int sec, const char *s, size_t n)
+{
+    for (int k = 0; k < K_COUNT; k++)
+        if (keys[k].sec == sec && ieq_(s, n, keys[k].key)) return k;
+    for (size_t i = 0; i < sizeof key_aliases / sizeof key_aliases[0]; i++)
+        if (ieq_(s, n, key_aliases[i].alias)) return key_aliases[i].key;
+    for (int k = 0; k < K_COUNT; k++)
+        if (ieq_(s, n, keys[k].key)) return k;
+    if (sec >= 0 && (ieq_(s, n, "type") || ieq_(s, n, "method") || ieq_(s, n, "algorithm")))
+        for (int k = 0; k < K_COUNT; k++)
+            if (keys[k].sec == sec && !strcmp(keys[k].key, "kind")) return k;
+    int best = -1, bestd = 1000;
+    for (int pass = 0; pass < 2 && best < 0; pass++) { /* this section first */
+        for (int k = 0; k < K_COUNT; k++) {
+            if ((keys[k].sec == sec) != (pass == 0)) continue;
+            int d = distance_(s, n, keys[k].key);
+            if (close_enough_(d, keys[k].key) && (pass == 0 || d <= 1) && d < bestd) best = k, bestd = d;
+        }
+    }
+    return best;
+}
+
+static int guess_section_(const char *s, size_t n)
+{
+    for (int i = 0; i < S_COUNT; i++)
+        if (ieq_(s, n, sections[i])) return i;
+    for (size_t i = 0; i < sizeof sec_aliases / sizeof sec_aliases[0]; i++)
+        if (ieq_(s, n, sec_aliases[i].alias)) return sec_aliases[i].sec;
+    int best = -1, bestd = 1000;
+    for (int i = 0; i < S_COUNT; i++) {
+        int d = distance_(s, n, sections[i]);
+        if (close_enough_(d, sections[i]) && d < bestd) best = i, bestd = d;
+    }
+    return best;
+}
+
+/* The choice in "a|b|c" closest to (s, n), copied to out, or 0 if none is close. */
+static int guess_choice_(const char *choices, const char *s, size_t n, char *out, size_t nout)
+{
+    int bestd = 1000;
+    for (const char *c = choices; *c;) {
+        size_t len = strcspn(c, "|");
+        char cand[64];
+        if (len < sizeof cand) {
+            memcpy(cand, c, len);
+            cand[len] = '\0';
+            int d = distance_(s, n, cand);
+            if (close_enough_(d, cand) && d < bestd) bestd = d, copy_str_(out, nout, cand);
+        }
+        c += len + (c[len] == '|');
+    }
+    return bestd < 1000;
+}
+
+static void section_list_(strbuf *b)
+{
+    for (int i = 0; i < S_COUNT; i++) sb_printf(b, "%s[%s]", i ? ", " : "", sections[i]);
+}
+
+static void key_list_(strbuf *b, int sec)
+{
+    int first = 1;
+    for (int k = 0; k < K_COUNT; k++) {
+        if (keys[k].sec != sec) continue;
+        sb_printf(b, "%s%s", first ? "" : ", ", keys[k].key);
+        first = 0;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* "allowed: ..." text                                                  */
+/* ------------------------------------------------------------------ */
+
+static void allowed_(strbuf *b, int k)
+{
+    const keydef *d = &keys[k];
+    if (d->allowed) {
+        sb_puts(b, d->allowed);
+        return;
+    }
+    switch (d->type) {
+    case T_LONG:
+        if (d->flags & F_NOHI) sb_printf(b, "an integer >= %.0f", d->lo);
+        else sb_printf(b, "an integer in [%.0f, %.0f]", d->lo, d->hi);
+        break;
+    case T_U64:
+        sb_puts(b, "an integer in [0, 18446744073709551615] (decimal or 0x-hex)");
+        break;
+    case T_DOUBLE: {
+        unsigned f = d->flags;
+        if ((f & F_NOLO) && (f & F_NOHI)) sb_puts(b, "a finite number");
+        else if (f & F_NOHI) sb_printf(b, "a number %s %g", (f & F_GT) ? ">" : ">=", d->lo);
+        else if (f & F_NOLO) sb_printf(b, "a number %s %g", (f & F_LT) ? "<" : "<=", d->hi);
+        else sb_printf(b, "a number in %c%g, %g%c", (f & F_GT) ? '(' : '[', d->lo, d->hi, (f & F_LT) ? ')' : ']');
+        if (f & F_INF) sb_puts(b, " or inf");
+        if (f & F_AUTO) sb_puts(b, " or auto");
+        break;
+    }
+    case T_BOOL:
+        sb_puts(b, bool_names);
+        break;
+    case T_CHOICE:
+        if (d->flags & F_EMPTY) sb_puts(b, "\"\" (follow the data)|");
+        sb_puts(b, d->choices);
+        break;
+    case T_STRING:
+        sb_printf(b, "text of at most %zu bytes", d->size - 1);
+        break;
+    case T_WIDTHS:
+        sb_printf(b, "widths in [1, %ld] as 64,64,64 or 256x16 (WxN = N layers of W; mixed: 128,64x3), or none; "
+                     "at most %d layers",
+                  CLGRAD_MAX_WIDTH, CLGRAD_MAX_LAYERS);
+        break;
+    case T_ACTS:
+        sb_printf(b, "one of %s, or a comma list with one per hidden layer", d->choices);
+        break;
+    }
+}
+
+/* "[sec] key: <what>; allowed: <allowed>" where what = prefix + quoted value + suffix. */
+static void value_err_(parser *p, int k, int where, const char *v, size_t n, const char *what)
+{
+    if (quiet_(p)) return;
+    strbuf t = {0};
+    if (n == 0) {
+        sb_puts(&t, "empty value");
+    } else {
+        sb_quote(&t, v, n);
+        sb_printf(&t, " %s", what);
+    }
+    sb_puts(&t, "; allowed: ");
+    allowed_(&t, k);
+    key_errf_(p, k, where, "%s", t.p ? t.p : "");
+    free(t.p);
+}
+
+/* ------------------------------------------------------------------ */
+/* Value parsers                                                       */
+/* ------------------------------------------------------------------ */
+
+enum { P_OK = 0, P_SYNTAX, P_RANGE, P_NAN, P_INF };
+
+static int all_of_(const char *s, const char *set)
+{
+    for (; *s; s++)
+        if (!strchr(set, *s)) return 0;
+    return 1;
+}
+
+/* Decimal integer, or a number with an exact integral value (1e5). */
+static int parse_long_(const char *s, long *out)
+{
+    if (!*s || !all_of_(s, "+-0123456789.eE")) return P_SYNTAX;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end != s && *end == '\0') {
+        if (errno == ERANGE) return P_RANGE;
+        *out = v;
+        return P_OK;
+    }
+    errno = 0;
+    double d = strtod(s, &end);
+    if (end == s || *end) return P_SYNTAX;
+    if (errno == ERANGE) return fabs(d) > 1 ? P_RANGE : P_SYNTAX; /* overflow / underflow (1e-400) */
+    if (d != floor(d)) return P_SYNTAX;
+    if (d < -9007199254740992.0 || d > 9007199254740992.0) return P_RANGE; /* beyond exact doubles */
+    if (d < (double)LONG_MIN || d >= -(double)LONG_MIN) return P_RANGE;   /* 32-bit long */
+    *out = (long)d;
+    return P_OK;
+}
+
+static int parse_u64_(const char *s, uint64_t *out)
+{
+    const char *q = s;
+    if (*q == '+') q++;
+    int base = 10;
+    if (q[0] == '0' && (q[1] == 'x' || q[1] == 'X')) base = 16, q += 2;
+    if (!*q) return P_SYNTAX;
+    for (const char *c = q; *c; c++)
+        if (base == 10 ? !isdigit((unsigned char)*c) : !isxdigit((unsigned char)*c)) return P_SYNTAX;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(q, &end, base);
+    if (*end) return P_SYNTAX;
+    if (errno == ERANGE || v > UINT64_MAX) return P_RANGE;
+    *out = (uint64_t)v;
+    return P_OK;
+}
+
+static int parse_double_(const char *s, double *out)
+{
+    size_t n = strlen(s);
+    static const char *const pinf[] = {"inf", "+inf", "infinity", "+infinity"};
+    for (size_t i = 0; i < 4; i++)
+        if (ieq_(s, n, pinf[i])) return *out = INFINITY, P_OK;
+    if (ieq_(s, n, "-inf") || ieq_(s, n, "-infinity")) return *out = -INFINITY, P_OK;
+    for (const char *c = s; *c; c++)
+        if (tolower((unsigned char)c[0]) == 'n' && tolower((unsigned char)c[1]) == 'a' &&
+            tolower((unsigned char)c[2]) == 'n')
+            return P_NAN;
+    if (!*s || !all_of_(s, "+-0123456789.eE")) return P_SYNTAX;
+    char *end;
+    errno = 0;
+    double d = strtod(s, &end);
+    if (end == s || *end) return P_SYNTAX;
+    if (errno == ERANGE && fabs(d) > 1) return P_RANGE; /* overflow; underflow keeps the tiny value */
+    *out = d;
+    return P_OK;
+}
+
+static int in_range_(const keydef *d, double v)
+{
+    if (isinf(v)) return (d->flags & F_INF) && v > 0;
+    if (!(d->flags & F_NOLO) && ((d->flags & F_GT) ? !(v > d->lo) : !(v >= d->lo))) return 0;
+    if (!(d->flags & F_NOHI) && ((d->flags & F_LT) ? !(v < d->hi) : !(v <= d->hi))) return 0;
+    return 1;
+}
+
+/* Index of (s, n) in "a|b|c" (case-insensitive), the canonical name to out; -1 if absent. */
+static int choice_find_(const char *choices, const char *s, size_t n, char *out, size_t nout)
+{
+    int i = 0;
+    for (const char *c = choices; *c; i++) {
+        size_t len = strcspn(c, "|");
+        if (len == n) {
+            size_t j = 0;
+            while (j < n && tolower((unsigned char)s[j]) == c[j]) j++;
+            if (j == n) {
+                if (out) {
+                    size_t m = len < nout ? len : nout - 1;
+                    memcpy(out, c, m);
+                    memset(out + m, 0, nout - m);
+                }
+                return i;
+            }
+        }
+        c += len + (c[len] == '|');
+    }
+    return -1;
+}
+
+static void trim_(const char **s, size_t *n)
+{
+    while (*n && (**s == ' ' || **s == '\t')) (*s)++, (*n)--;
+    while (*n && ((*s)[*n - 1] == ' ' || (*s)[*n - 1] == '\t')) (*n)--;
+}
+
+/* An unknown choice: "'reul' is not a known value (did you mean 'relu'?)". */
+static void choice_err_(parser *p, int k, int where, const char *v, size_t n, const char *item_note)
+{
+    if (quiet_(p)) return;
+    char guess[64];
+    strbuf w = {0};
+    sb_printf(&w, "is not a known value%s", item_note ? item_note : "");
+    if (guess_choice_(keys[k].choices, v, n, guess, sizeof guess)) sb_printf(&w, " (did you mean '%s'?)", guess);
+    value_err_(p, k, where, v, n, w.p ? w.p : "");
+    free(w.p);
+}
+
+/* hidden: "64,64", "256x16", "128,64x3", "" or "none". */
+static void set_widths_(parser *p, int k, int where, const char *s, size_t n)
+{
+    long w[CLGRAD_MAX_LAYERS];
+    int nw = 0;
+    trim_(&s, &n);
+    if (n == 0 || ieq_(s, n, "none")) goto store;
+    for (size_t i = 0; i <= n;) {
+        size_t len = 0;
+        while (i + len < n && s[i + len] != ',') len++;
+        const char *item = s + i;
+        size_t ni = len;
+        trim_(&item, &ni);
+        size_t x = 0;
+        while (x < ni && item[x] != 'x' && item[x] != 'X') x++;
+        const char *ws = item, *cs = NULL;
+        size_t nws = x, ncs = 0;
+        if (x < ni) cs = item + x + 1, ncs = ni - x - 1;
+        trim_(&ws, &nws);
+        if (cs) trim_(&cs, &ncs);
+        long width = 0, count = 1;
+        char buf[32];
+        int bad = ni == 0 || nws == 0 || nws >= sizeof buf || (cs && (ncs == 0 || ncs >= sizeof buf));
+        if (!bad) {
+            memcpy(buf, ws, nws), buf[nws] = '\0';
+            bad = parse_long_(buf, &width) != P_OK;
+        }
+        if (!bad && cs) {
+            memcpy(buf, cs, ncs), buf[ncs] = '\0';
+            bad = parse_long_(buf, &count) != P_OK;
+        }
+        strbuf m = {0};
+        if (bad) {
+            sb_puts(&m, "has a bad item ");
+            sb_quote(&m, item, ni);
+        } else if (width < 1 || width > CLGRAD_MAX_WIDTH) {
+            sb_printf(&m, "has width %ld out of range", width);
+        } else if (count < 1) {
+            sb_printf(&m, "has a layer count %ld < 1", count);
+        } else if (count > CLGRAD_MAX_LAYERS - nw) {
+            sb_printf(&m, "has more than %d layers", CLGRAD_MAX_LAYERS);
+        }
+        if (m.p) {
+            value_err_(p, k, where, s, n, m.p);
+            free(m.p);
+            p->bad[k] = 1;
+            return;
+        }
+        for (long c = 0; c < count; c++) w[nw++] = width;
+        i += len + 1;
+    }
+store:
+    p->cfg.model.nhidden = nw;
+    memset(p->cfg.model.hidden, 0, sizeof p->cfg.model.hidden);
+    if (nw) memcpy(p->cfg.model.hidden, w, (size_t)nw * sizeof w[0]);
+}
+
+/* activation: one name, or a comma list. */
+static void set_acts_(parser *p, int k, int where, const char *s, size_t n)
+{
+    char(*a)[CLGRAD_NAME_LEN] = calloc(CLGRAD_MAX_LAYERS, sizeof *a);
+    if (!a) {
+        key_errf_(p, k, where, "out of memory");
+        p->bad[k] = 1;
+        return;
+    }
+    int na = 0;
+    for (size_t i = 0; i <= n;) {
+        size_t len = 0;
+        while (i + len < n && s[i + len] != ',') len++;
+        const char *item = s + i;
+        size_t ni = len;
+        trim_(&item, &ni);
+        if (na == CLGRAD_MAX_LAYERS) {
+            strbuf m = {0};
+            sb_printf(&m, "has more than %d names", CLGRAD_MAX_LAYERS);
+            value_err_(p, k, where, s, n, m.p ? m.p : "");
+            free(m.p);
+            goto bad;
+        }
+        if (choice_find_(keys[k].choices, item, ni, a[na], sizeof a[na]) < 0) {
+            if (ni == 0 && n != 0) value_err_(p, k, where, s, n, "has an empty item");
+            else choice_err_(p, k, where, item, ni, NULL);
+            goto bad;
+        }
+        na++;
+        i += len + 1;
+    }
+    p->cfg.model.nactivation = na;
+    memset(p->cfg.model.activation, 0, sizeof p->cfg.model.activation);
+    memcpy(p->cfg.model.activation, a, (size_t)na * sizeof a[0]);
+    free(a);
+    return;
+bad:
+    p->bad[k] = 1;
+    free(a);
+}
+
+/* A value that needs quotes to read back: empty, surrounding blanks, a leading
+** quote or comment character, or a blank followed by '#' or ';'. */
+static int needs_quotes_(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || s[0] == ' ' || s[0] == '\t' || s[n - 1] == ' ' || s[n - 1] == '\t') return 1;
+    if (s[0] == '"' || s[0] == '\'' || s[0] == '#' || s[0] == ';') return 1;
+    for (size_t i = 1; i < n; i++)
+        if ((s[i] == '#' || s[i] == ';') && (s[i - 1] == ' ' || s[i - 1] == '\t')) return 1;
+    return 0;
+}
+
+static int writable_(const char *s)
+{
+    for (const char *c = s; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f) return 0;
+    return !needs_quotes_(s) || !strchr(s, '"') || !strchr(s, '\'');
+}
+
+/* Parse and store one value (already unquoted) for key k. */
+static void set_value_(parser *p, int k, int where, const char *v, size_t n)
+{
+    const keydef *d = &keys[k];
+    p->where[k] = where;
+    p->bad[k] = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (c < 0x20 || c == 0x7f) {
+            char what[64];
+            snprintf(what, sizeof what, "contains a control character (byte 0x%02x)", c);
+            value_err_(p, k, where, v, n, what);
+            p->bad[k] = 1;
+            return;
+        }
+    }
+    if (d->type == T_WIDTHS) {
+        set_widths_(p, k, where, v, n);
+        return;
+    }
+    if (d->type == T_ACTS) {
+        set_acts_(p, k, where, v, n);
+        return;
+    }
+    if (d->type == T_STRING) {
+        if (n >= d->size) {
+            char what[96];
+            snprintf(what, sizeof what, "is too long (%zu bytes; at most %zu)", n, d->size - 1);
+            value_err_(p, k, where, v, n, what);
+            p->bad[k] = 1;
+            return;
+        }
+        char *dst = field_(&p->cfg, k);
+        memset(dst, 0, d->size);
+        memcpy(dst, v, n);
+        const char *why = NULL;
+        if (!writable_(dst)) why = "contains both quote characters and needs quotes; it cannot be written back";
+        if (k == K_RUN_NAME &&
+            (n == 0 || strchr(dst, '/') || strchr(dst, '\\') || !strcmp(dst, ".") || !strcmp(dst, "..")))
+            why = "is not a usable run name";
+        if (why) {
+            value_err_(p, k, where, v, n, why);
+            p->bad[k] = 1;
+        }
+        return;
+    }
+    if (d->type == T_CHOICE) {
+        if (n == 0 && (d->flags & F_EMPTY)) {
+            memset(field_(&p->cfg, k), 0, d->size);
+            return;
+        }
+        if (choice_find_(d->choices, v, n, field_(&p->cfg, k), d->size) < 0) {
+            choice_err_(p, k, where, v, n, NULL);
+            p->bad[k] = 1;
+        }
+        return;
+    }
+    if (d->type == T_BOOL) {
+        int i = choice_find_(bool_names, v, n, NULL, 0);
+        if (i < 0) {
+            value_err_(p, k, where, v, n, "is not a boolean");
+            p->bad[k] = 1;
+        } else {
+            *(int *)field_(&p->cfg, k) = i % 2 == 0; /* true, yes, on, 1 */
+        }
+        return;
+    }
+    /* numbers: a NUL-terminated copy (values can be any length) */
+    if (n > 400) {
+        value_err_(p, k, where, v, n, "is too long to be a number");
+        p->bad[k] = 1;
+        return;
+    }
+    char s[401];
+    memcpy(s, v, n);
+    s[n] = '\0';
+    int rc;
+    if (d->type == T_LONG) {
+        long x = 0;
+        rc = parse_long_(s, &x);
+        if (rc == P_OK && !in_range_(d, (double)x)) rc = P_RANGE;
+        if (rc == P_OK) *(long *)field_(&p->cfg, k) = x;
+        else value_err_(p, k, where, v, n, rc == P_SYNTAX ? "is not an integer" : "is out of range");
+    } else if (d->type == T_U64) {
+        uint64_t x = 0;
+        rc = parse_u64_(s, &x);
+        if (rc == P_OK) *(uint64_t *)field_(&p->cfg, k) = x;
+        else value_err_(p, k, where, v, n, rc == P_SYNTAX ? "is not an unsigned integer" : "is out of range");
+    } else { /* T_DOUBLE */
+        double x = 0;
+        if ((d->flags & F_AUTO) && ieq_(v, n, "auto")) {
+            x = NAN;
+            rc = P_OK;
+        } else {
+            rc = parse_double_(s, &x);
+            if (rc == P_OK && isinf(x) && !((d->flags & F_INF) && x > 0)) rc = P_INF;
+            else if (rc == P_OK && !in_range_(d, x)) rc = P_RANGE;
+        }
+        if (rc == P_OK) *(double *)field_(&p->cfg, k) = x;
+        else
+            value_err_(p, k, where, v, n,
+                       rc == P_SYNTAX ? "is not a number"
+                       : rc == P_NAN  ? "is not allowed (NaN)"
+                       : rc == P_INF  ? "is not allowed (infinite)"
+                                      : "is out of range");
+    }
+    if (rc != P_OK) p->bad[k] = 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Lines                                                                */
+/* ------------------------------------------------------------------ */
+
+static int blank_(char c) { return c == ' ' || c == '\t'; }
+
+/* The value part of "key = value...": unquote / strip the comment.
+** Returns 0 and (v, n), or -1 after reporting a syntax error. */
+static int line_value_(parser *p, int k, int line, const char *s, size_t n, const char **v, size_t *vn)
+{
+    while (n && blank_(*s)) s++, n--;
+    if (n && (*s == '"' || *s == '\'')) {
+        const char *close = memchr(s + 1, *s, n - 1);
+        if (!close) {
+            key_errf_(p, k, line, "missing closing %c quote", *s);
+            return -1;
+        }
+        const char *rest = close + 1;
+        size_t nr = n - (size_t)(rest - s);
+        while (nr && blank_(*rest)) rest++, nr--;
+        if (nr && *rest != '#' && *rest != ';') {
+            strbuf t = {0};
+            sb_puts(&t, "text after the closing quote: ");
+            sb_quote(&t, rest, nr);
+            key_errf_(p, k, line, "%s", t.p ? t.p : "");
+            free(t.p);
+            return -1;
+        }
+        *v = s + 1, *vn = (size_t)(close - s - 1);
+        return 0;
+    }
+    size_t len = 0;
+    while (len < n && !((s[len] == '#' || s[len] == ';') && (len == 0 || blank_(s[len - 1])))) len++;
+    while (len && blank_(s[len - 1])) len--;
+    *v = s, *vn = len;
+    return 0;
+}
+
+/* "unknown key" with a suggestion and the section's keys. */
+static void unknown_key_(parser *p, int sec, int where, const char *key, size_t n)
+{
+    if (quiet_(p)) return;
+    strbuf t = {0};
+    sb_printf(&t, "[%s] ", sections[sec]);
+    sb_text(&t, key, n, 48);
+    sb_puts(&t, ": unknown key");
+    int g = guess_key_(sec, key, n);
+    if (g >= 0 && keys[g].sec == sec) sb_printf(&t, " (did you mean '%s'?)", keys[g].key);
+    else if (g >= 0) sb_printf(&t, " (did you mean [%s] %s?)", sections[keys[g].sec], keys[g].key);
+    sb_puts(&t, "; allowed: ");
+    key_list_(&t, sec);
+    emit_(p, where, &t);
+    free(t.p);
+}
+
+static void unknown_section_(parser *p, int where, const char *s, size_t n)
+{
+    if (quiet_(p)) return;
+    strbuf t = {0};
+    sb_puts(&t, "[");
+    sb_text(&t, s, n, 48);
+    sb_puts(&t, "]: unknown section");
+    int g = guess_section_(s, n);
+    if (g >= 0) sb_printf(&t, " (did you mean [%s]?)", sections[g]);
+    sb_puts(&t, "; allowed: ");
+    section_list_(&t);
+    emit_(p, where, &t);
+    free(t.p);
+}
+
+static int find_key_(int sec, const char *s, size_t n)
+{
+    for (int k = 0; k < K_COUNT; k++)
+        if (keys[k].sec == sec && strlen(keys[k].key) == n && !memcmp(keys[k].key, s, n)) return k;
+    return -1;
+}
+
+static int find_section_(const char *s, size_t n)
+{
+    for (int i = 0; i < S_COUNT; i++)
+        if (strlen(sections[i]) == n && !memcmp(sections[i], s, n)) return i;
+    return -1;
+}
+
+enum { SEC_NONE = -1, SEC_UNKNOWN = -2 };
+
+static void do_line_(parser *p, int line, const char *s, size_t n, int *cur)
+{
+    trim_(&s, &n);
+    if (n == 0 || *s == '#' || *s == ';') return;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f) {
+            errf_(p, line, "control character (byte 0x%02x) at column %zu; is this a text file?", c, i + 1);
+            return;
+        }
+    }
+    if (*s == '[') {
+        const char *close = memchr(s, ']', n);
+        if (!close) {
+            strbuf t = {0};
+            sb_puts(&t, "section header without ']': ");
+            sb_quote(&t, s, n);
+            emit_(p, line, &t);
+            free(t.p);
+            *cur = SEC_UNKNOWN;
+            return;
+        }
+        const char *name = s + 1;
+        size_t nn = (size_t)(close - name);
+        trim_(&name, &nn);
+        const char *rest = close + 1;
+        size_t nr = n - (size_t)(rest - s);
+        trim_(&rest, &nr);
+        if (nr && *rest != '#' && *rest != ';') {
+            strbuf t = {0};
+            sb_puts(&t, "text after the section header: ");
+            sb_quote(&t, rest, nr);
+            emit_(p, line, &t);
+            free(t.p);
+        }
+        int sec = find_section_(name, nn);
+        if (sec < 0) {
+            unknown_section_(p, line, name, nn);
+            *cur = SEC_UNKNOWN;
+            return;
+        }
+        if (p->sec_line[sec])
+            errf_(p, line, "[%s]: section appears twice (first at line %d); merge them", sections[sec],
+                  p->sec_line[sec]);
+        else
+            p->sec_line[sec] = line;
+        *cur = sec;
+        return;
+    }
+    const char *eq = memchr(s, '=', n);
+    if (!eq) {
+        strbuf t = {0};
+        sb_puts(&t, "expected 'key = value' or '[section]', got ");
+        sb_quote(&t, s, n);
+        sb_puts(&t, " (no '=')");
+        emit_(p, line, &t);
+        free(t.p);
+        return;
+    }
+    const char *key = s;
+    size_t nk = (size_t)(eq - s);
+    trim_(&key, &nk);
+    if (nk == 0) {
+        strbuf t = {0};
+        sb_puts(&t, "missing key before '=': ");
+        sb_quote(&t, s, n);
+        emit_(p, line, &t);
+        free(t.p);
+        return;
+    }
+    if (*cur == SEC_UNKNOWN) return; /* reported at the header */
+    if (*cur == SEC_NONE) {
+        strbuf t = {0};
+        sb_puts(&t, "key ");
+        sb_quote(&t, key, nk);
+        sb_puts(&t, " before any [section] header");
+        if (p->nmsgs == MAX_STORED_ERRORS) { /* emit_ only counts it: skip the guess */
+            emit_(p, line, &t);
+            free(t.p);
+            return;
+        }
+        int g = guess_key_(-1, key, nk);
+        if (g >= 0) sb_printf(&t, " (did you mean it under [%s]?)", sections[keys[g].sec]);
+        sb_puts(&t, "; sections: ");
+        section_list_(&t);
+        emit_(p, line, &t);
+        free(t.p);
+        return;
+    }
+    int k = find_key_(*cur, key, nk);
+    if (k < 0) {
+        unknown_key_(p, *cur, line, key, nk);
+        return;
+    }
+    if (p->where[k] > 0) {
+        key_errf_(p, k, line, "set twice (first at line %d)", p->where[k]);
+        p->bad[k] = 1;
+        return;
+    }
+    const char *v;
+    size_t nv;
+    if (line_value_(p, k, line, eq + 1, n - (size_t)(eq + 1 - s), &v, &nv) < 0) {
+        p->where[k] = line;
+        p->bad[k] = 1;
+        return;
+    }
+    set_value_(p, k, line, v, nv);
+}
+
+static void do_text_(parser *p, const char *text, size_t len)
+{
+    size_t i = 0;
+    if (len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3)) i = 3; /* UTF-8 BOM */
+    int line = 0, cur = SEC_NONE;
+    while (i < len) {
+        size_t j = i;
+        while (j < len && text[j] != '\n' && text[j] != '\r') j++;
+        line++;
+        do_line_(p, line, text + i, j - i, &cur);
+        if (j < len && text[j] == '\r' && j + 1 < len && text[j + 1] == '\n') j++;
+        i = j + 1;
+    }
+}
+
+static void do_set_(parser *p, int idx)
+{
+    const char *s = p->sets[idx];
+    int where = -(idx + 1);
+    if (!s) {
+        errf_(p, 0, "override %d of %d is NULL", idx + 1, p->nsets);
+        return;
+    }
+    size_t n = strlen(s);
+    const char *eq = memchr(s, '=', n);
+    const char *dot = eq ? memchr(s, '.', (size_t)(eq - s)) : NULL;
+    if (!eq || !dot) {
+        strbuf t = {0};
+        sb_puts(&t, "expected section.key=value");
+        if (!eq) sb_puts(&t, " (no '=')");
+        else {
+            const char *key = s;
+            size_t nk = (size_t)(eq - s);
+            trim_(&key, &nk);
+            int g = guess_key_(-1, key, nk);
+            if (g >= 0) sb_printf(&t, " (did you mean %s.%s?)", sections[keys[g].sec], keys[g].key);
+        }
+        emit_(p, where, &t);
+        free(t.p);
+        return;
+    }
+    const char *sec = s, *key = dot + 1, *v = eq + 1;
+    size_t ns = (size_t)(dot - s), nk = (size_t)(eq - key), nv = n - (size_t)(v - s);
+    trim_(&sec, &ns);
+    trim_(&key, &nk);
+    trim_(&v, &nv);
+    int si = find_section_(sec, ns);
+    if (si < 0) {
+        unknown_section_(p, where, sec, ns);
+        return;
+    }
+    int k = find_key_(si, key, nk);
+    if (k < 0) {
+        unknown_key_(p, si, where, key, nk);
+        return;
+    }
+    if (nv >= 2 && (v[0] == '"' || v[0] == '\'') && v[nv - 1] == v[0]) v++, nv -= 2;
+    set_value_(p, k, where, v, nv);
+}
+
+/* ------------------------------------------------------------------ */
+/* Resolution and cross-key rules                                      */
+/* ------------------------------------------------------------------ */
+
+static int ok_(const parser *p, int k) { return !p->bad[k]; }
+static int is_set_(const parser *p, int k) { return p->where[k] != 0; }
+
+/* Where to report a rule about `k` that `trigger` caused. */
+static int where_(const parser *p, int k, int trigger)
+{
+    return p->where[k] ? p->where[k] : p->where[trigger];
+}
+
+static const char *kind_task_(const char *kind)
+{
+    if (!strcmp(kind, "linreg") || !strcmp(kind, "adding")) return "regression";
+    if (!strcmp(kind, "moons") || !strcmp(kind, "circles") || !strcmp(kind, "xor")) return "binary";
+    if (!strcmp(kind, "csv")) return NULL;
+    return "multiclass"; /* blobs, spirals, temporal_order, idx */
+}
+
+static int differs_(const parser *p, int k)
+{
+    const void *a = cfield_(&p->cfg, k), *b = cfield_(&p->def, k);
+    switch (keys[k].type) {
+    case T_DOUBLE: {
+        double x = *(const double *)a, y = *(const double *)b;
+        return isnan(x) != isnan(y) || (!isnan(x) && x != y);
+    }
+    case T_LONG: return *(const long *)a != *(const long *)b;
+    case T_U64: return *(const uint64_t *)a != *(const uint64_t *)b;
+    case T_BOOL: return *(const int *)a != *(const int *)b;
+    case T_CHOICE:
+    case T_STRING: return strcmp(a, b) != 0;
+    default: return 0;
+    }
+}
+
+static void value_str_(const clgrad_config *c, int k, strbuf *b);
+
+static void check_used_(parser *p)
+{
+    for (int k = 0; k < K_COUNT; k++) {
+        const keydef *d = &keys[k];
+        if (!d->used_by || !ok_(p, k) || !ok_(p, d->dep) || !differs_(p, k)) continue;
+        const char *kind = cfield_(&p->cfg, d->dep);
+        char pat[CLGRAD_NAME_LEN + 2];
+        snprintf(pat, sizeof pat, "|%s|", kind);
+        if (strstr(d->used_by, pat)) continue;
+        strbuf t = {0}, def = {0};
+        value_str_(&p->def, k, &def);
+        sb_printf(&t, "not used when [%s] %s = %s (only by ", sections[keys[d->dep].sec], keys[d->dep].key, kind);
+        const char *u = d->used_by + 1;
+        for (int first = 1; *u; first = 0) {
+            size_t len = strcspn(u, "|");
+            sb_printf(&t, "%s%.*s", first ? "" : ", ", (int)len, u);
+            u += len + 1;
+        }
+        sb_printf(&t, "); remove it or keep the default %s", def.p ? def.p : "\"\"");
+        key_errf_(p, k, where_(p, k, d->dep), "%s", t.p ? t.p : "");
+        free(t.p);
+        free(def.p);
+    }
+}
+
+static void check_run_(parser *p)
+{
+    clgrad_run_section *r = &p->cfg.run;
+    if (!ok_(p, K_RUN_STEPS) || !ok_(p, K_RUN_EPOCHS)) return;
+    if (!is_set_(p, K_RUN_STEPS) && r->epochs > 0) r->steps = 0;
+    if (r->steps > 0 && r->epochs > 0)
+        key_errf_(p, K_RUN_STEPS, where_(p, K_RUN_STEPS, K_RUN_EPOCHS),
+                  "both steps (%ld) and epochs (%ld) are set; set one of them (steps = 0 uses epochs)", r->steps,
+                  r->epochs);
+    else if (r->steps == 0 && r->epochs == 0)
+        key_errf_(p, K_RUN_STEPS, where_(p, K_RUN_STEPS, K_RUN_EPOCHS),
+                  "steps and epochs are both 0; set steps or epochs > 0");
+}
+
+static void check_data_(parser *p)
+{
+    clgrad_data_section *d = &p->cfg.data;
+    if (!ok_(p, K_DATA_KIND)) return;
+    int csv = !strcmp(d->kind, "csv"), idx = !strcmp(d->kind, "idx");
+    if ((csv || idx) && ok_(p, K_DATA_PATH) && !d->path[0])
+        key_errf_(p, K_DATA_PATH, where_(p, K_DATA_PATH, K_DATA_KIND), "missing; kind = %s needs a file; allowed: %s",
+                  d->kind, csv ? "a CSV file" : "an IDX images file");
+    if (csv && ok_(p, K_DATA_TARGET) && !d->target[0])
+        key_errf_(p, K_DATA_TARGET, where_(p, K_DATA_TARGET, K_DATA_KIND),
+                  "missing; kind = csv needs the name of the target column");
+    if (idx && ok_(p, K_DATA_LABELS) && !d->labels[0])
+        key_errf_(p, K_DATA_LABELS, where_(p, K_DATA_LABELS, K_DATA_KIND),
+                  "missing; kind = idx needs the IDX labels file");
+    const char *task = kind_task_(d->kind);
+    if (task && ok_(p, K_DATA_TASK)) {
+        if (is_set_(p, K_DATA_TASK) && strcmp(d->task, task))
+            key_errf_(p, K_DATA_TASK, p->where[K_DATA_TASK],
+                      "%s data is %s (task chooses only for kind = csv); allowed: %s or leave it unset", d->kind,
+                      task, task);
+        else
+            copy_str_(d->task, sizeof d->task, task);
+    }
+}
+
+static int uses_act_(const clgrad_model_section *m, const char *name)
+{
+    for (int i = 0; i < m->nactivation; i++)
+        if (!strcmp(m->activation[i], name)) return 1;
+    return 0;
+}
+
+static void check_model_(parser *p)
+{
+    clgrad_model_section *m = &p->cfg.model;
+    int hid_ok = ok_(p, K_MODEL_HIDDEN), act_ok = ok_(p, K_MODEL_ACTIVATION);
+    if (ok_(p, K_MODEL_KIND) && !strcmp(m->kind, "rnn")) {
+        if (ok_(p, K_DATA_KIND) && strcmp(p->cfg.data.kind, "adding") && strcmp(p->cfg.data.kind, "temporal_order"))
+            key_errf_(p, K_MODEL_KIND, where_(p, K_MODEL_KIND, K_DATA_KIND),
+                      "rnn needs sequence data, but [data] kind = %s; allowed with rnn: [data] kind = "
+                      "adding|temporal_order",
+                      p->cfg.data.kind);
+        if (hid_ok && m->nhidden < 1)
+            key_errf_(p, K_MODEL_HIDDEN, where_(p, K_MODEL_HIDDEN, K_MODEL_KIND),
+                      "rnn needs a hidden layer (the recurrent state); allowed: one or more widths");
+    }
+    if (hid_ok && act_ok && m->nactivation != 1 && m->nactivation != m->nhidden)
+        key_errf_(p, K_MODEL_ACTIVATION, where_(p, K_MODEL_ACTIVATION, K_MODEL_HIDDEN),
+                  "%d names for %d hidden layers; allowed: one name for all layers or one per hidden layer",
+                  m->nactivation, m->nhidden);
+    if (act_ok && ok_(p, K_MODEL_ACTIVATION_PARAM)) {
+        int leaky = uses_act_(m, "leaky_relu"), elu = uses_act_(m, "elu");
+        if (isnan(m->activation_param)) {
+            if (leaky && !elu) m->activation_param = 0.01; /* torch.nn.LeakyReLU negative_slope */
+            else if (elu && !leaky) m->activation_param = 1.0; /* torch.nn.ELU alpha */
+        } else if (!leaky && !elu) {
+            key_errf_(p, K_MODEL_ACTIVATION_PARAM, where_(p, K_MODEL_ACTIVATION_PARAM, K_MODEL_ACTIVATION),
+                      "only used by leaky_relu and elu, which no layer uses; remove it or set it to auto");
+        }
+    }
+}
+
+static void check_loss_(parser *p)
+{
+    char *loss = p->cfg.loss.kind;
+    const char *task = p->cfg.data.task;
+    if (!ok_(p, K_LOSS_KIND) || !ok_(p, K_DATA_TASK) || !ok_(p, K_DATA_KIND)) return;
+    if (!is_set_(p, K_LOSS_KIND) || !loss[0]) {
+        copy_str_(loss, sizeof p->cfg.loss.kind,
+                  !strcmp(task, "binary") ? "bce" : !strcmp(task, "multiclass") ? "ce" : "mse");
+        return;
+    }
+    const char *need = !strcmp(loss, "ce") ? "multiclass" : !strcmp(loss, "bce") ? "binary" : NULL;
+    int bad = need ? strcmp(task, need) != 0 : !strcmp(task, "multiclass");
+    if (bad)
+        key_errf_(p, K_LOSS_KIND, where_(p, K_LOSS_KIND, K_DATA_KIND),
+                  "%s does not fit %s data ([data] kind = %s); allowed for %s data: %s", loss, task,
+                  p->cfg.data.kind, task,
+                  !strcmp(task, "multiclass") ? "ce" : !strcmp(task, "binary") ? "bce|mse" : "mse");
+}
+
+static void check_optim_(parser *p)
+{
+    clgrad_optim_section *o = &p->cfg.optim;
+    if (!ok_(p, K_OPTIM_KIND)) return;
+    if (!is_set_(p, K_OPTIM_LR)) o->lr = default_lr_(o->kind);
+    if (!is_set_(p, K_OPTIM_WEIGHT_DECAY)) o->weight_decay = !strcmp(o->kind, "adamw") ? 1e-2 : 0;
+    if (!strcmp(o->kind, "sgd") && o->nesterov && ok_(p, K_OPTIM_NESTEROV) && ok_(p, K_OPTIM_MOMENTUM) &&
+        ok_(p, K_OPTIM_DAMPENING) && (o->momentum <= 0 || o->dampening != 0))
+        key_errf_(p, K_OPTIM_NESTEROV, p->where[K_OPTIM_NESTEROV],
+                  "needs momentum > 0 and dampening = 0 (PyTorch); momentum = %.17g, dampening = %.17g",
+                  o->momentum, o->dampening);
+    if (!ok_(p, K_OPTIM_SCHEDULE)) return;
+    if (!strcmp(o->schedule, "warmup") && ok_(p, K_OPTIM_WARMUP_STEPS) && o->warmup_steps < 1)
+        key_errf_(p, K_OPTIM_WARMUP_STEPS, where_(p, K_OPTIM_WARMUP_STEPS, K_OPTIM_SCHEDULE),
+                  "schedule = warmup needs warmup_steps; allowed: an integer >= 1");
+    if (!strcmp(o->schedule, "cosine") && ok_(p, K_OPTIM_MIN_LR) && ok_(p, K_OPTIM_LR) && o->min_lr > o->lr)
+        key_errf_(p, K_OPTIM_MIN_LR, where_(p, K_OPTIM_MIN_LR, K_OPTIM_LR),
+                  "%.17g is above lr = %.17g; allowed: a number in [0, lr]", o->min_lr, o->lr);
+    if ((!strcmp(o->schedule, "cosine") || !strcmp(o->schedule, "warmup")) && ok_(p, K_OPTIM_WARMUP_STEPS) &&
+        ok_(p, K_RUN_STEPS) && p->cfg.run.steps > 0 && o->warmup_steps > p->cfg.run.steps)
+        key_errf_(p, K_OPTIM_WARMUP_STEPS, where_(p, K_OPTIM_WARMUP_STEPS, K_RUN_STEPS),
+                  "%ld is more than [run] steps = %ld; allowed: an integer in [0, steps]", o->warmup_steps,
+                  p->cfg.run.steps);
+}
+
+/* ------------------------------------------------------------------ */
+/* Paths                                                               */
+/* ------------------------------------------------------------------ */
+
+static int absolute_(const char *s)
+{
+    return s[0] == '/' || s[0] == '\\' || (isalpha((unsigned char)s[0]) && s[1] == ':');
+}
+
+/* The current directory (malloc'd), or NULL with errno. */
+static char *cwd_(void)
+{
+    for (size_t n = 256; n <= (1u << 20); n *= 2) {
+        char *b = malloc(n);
+        if (!b) return NULL;
+        if (getcwd(b, n)) return b;
+        free(b);
+        if (errno != ERANGE) return NULL;
+    }
+    errno = ENAMETOOLONG;
+    return NULL;
+}
+
+/* Make data.path / data.labels absolute: file values against the file's
+** directory, overrides against the current directory. */
+static void resolve_paths_(parser *p, const char *file)
+{
+    static const int pk[] = {K_DATA_PATH, K_DATA_LABELS};
+    char *cwd = NULL;
+    for (size_t i = 0; i < 2; i++) {
+        int k = pk[i];
+        char *v = field_(&p->cfg, k);
+        if (!ok_(p, k) || !v[0] || absolute_(v)) continue;
+        strbuf b = {0};
+        const char *slash = p->where[k] > 0 ? strrchr(file, '/') : NULL;
+        if (!slash || !absolute_(file)) { /* relative to the current directory */
+            if (!cwd && !(cwd = cwd_())) {
+                key_errf_(p, k, p->where[k], "cannot make the path absolute: current directory: %s",
+                          strerror(errno));
+                continue;
+            }
+            sb_puts(&b, cwd);
+            sb_puts(&b, "/");
+        }
+        if (slash) sb_putn(&b, file, (size_t)(slash - file) + 1); /* the file's directory, with its '/' */
+        sb_puts(&b, v);
+        if (b.oom || b.len >= keys[k].size)
+            key_errf_(p, k, p->where[k], "%zu bytes once made absolute; allowed: at most %zu", b.len,
+                      keys[k].size - 1);
+        else
+            copy_str_(v, keys[k].size, b.p);
+        free(b.p);
+    }
+    free(cwd);
+}
+
+/* ------------------------------------------------------------------ */
+/* Driver                                                              */
+/* ------------------------------------------------------------------ */
+
+static void default_name_(const char *name, char *out, size_t n)
+{
+    const char *base = strrchr(name, '/');
+    base = base ? base + 1 : name;
+    size_t len = strlen(base);
+    if (len >= 4 && !strcmp(base + len - 4, ".ini")) len -= 4;
+    if (len >= n) len = n - 1;
+    memset(out, 0, n);
+    memcpy(out, base, len);
+    for (char *c = out; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f || *c == '\\' || *c == '"') *c = '_';
+    if (!out[0] || !strcmp(out, ".") || !strcmp(out, "..")) copy_str_(out, n, "run");
+}
+
+static void note_(char *s, size_t n, long more)
+{
+    snprintf(s, n, "... and %ld more error%s\n", more, more == 1 ? "" : "s");
+}
+
+static int msg_cmp_(const void *a, const void *b)
+{
+    long long x = ((const message *)a)->order, y = ((const message *)b)->order;
+    return (x > y) - (x < y);
+}
+
+/* Sort the messages by location and copy as many whole lines as fit into
+** err, then "... and N more errors". */
+static void finish_errors_(parser *p, char *err, size_t nerr)
+{
+    qsort(p->msgs, (size_t)p->nmsgs, sizeof p->msgs[0], msg_cmp_);
+    if (!err || nerr == 0) return;
+    err[0] = '\0';
+    if (p->nerrors == 0) return;
+    size_t used = 0;
+    int shown = 0;
+    char note[64];
+    for (; shown < p->nmsgs; shown++) {
+        size_t len = strlen(p->msgs[shown].text);
+        long rest = p->nerrors - shown - 1;
+        note_(note, sizeof note, rest);
+        if (used + len + (rest ? strlen(note) : 0) >= nerr) break;
+        memcpy(err + used, p->msgs[shown].text, len + 1);
+        used += len;
+    }
+    long rest = p->nerrors - shown;
+    if (rest > 0) {
+        note_(note, sizeof note, rest);
+        size_t nn = strlen(note);
+        if (used + nn >= nerr) nn = nerr - 1 - used; /* tiny buffer: as much of the note as fits */
+        memcpy(err + used, note, nn);
+        err[used + nn] = '\0';
+    }
+}
+
+static int parse_impl_(const char *name, const char *text, size_t len, const char *const *sets, int nsets,
+                       const char *file_for_paths, clgrad_config *cfg, char *err, size_t nerr)
+{
+    if (err && nerr) err[0] = '\0';
+    parser *p = calloc(1, sizeof *p);
+    if (!p) {
+        if (err && nerr) snprintf(err, nerr, "%s: out of memory\n", name);
+        return -1;
+    }
+    p->name = name;
+    p->sets = sets;
+    p->nsets = nsets;
+    clgrad_config_defaults(&p->cfg);
+    clgrad_config_defaults(&p->def);
+    if (strlen(name) >= sizeof p->cfg.path) errf_(p, 0, "file name longer than %zu bytes", sizeof p->cfg.path - 1);
+    else copy_str_(p->cfg.path, sizeof p->cfg.path, name);
+
+    if (text) do_text_(p, text, len);
+    if (nsets > 0 && !sets) errf_(p, 0, "%d overrides but no list", nsets);
+    for (int i = 0; sets && i < nsets; i++) do_set_(p, i);
+
+    if (!is_set_(p, K_RUN_NAME)) default_name_(name, p->cfg.run.name, sizeof p->cfg.run.name);
+    check_run_(p);
+    check_data_(p);
+    check_model_(p);
+    check_loss_(p);
+    check_optim_(p);
+    check_used_(p);
+    if (file_for_paths) resolve_paths_(p, file_for_paths);
+
+    int rc = p->nerrors ? -1 : 0;
+    if (rc == 0) *cfg = p->cfg;
+    finish_errors_(p, err, nerr);
+    for (int i = 0; i < p->nmsgs; i++) free(p->msgs[i].text);
+    free(p);
+    return rc;
+}
+
+int clgrad_config_parse(const char *name, const char *text, const char *const *sets, int nsets,
+                        clgrad_config *cfg, char *err, size_t nerr)
+{
+    return parse_impl_(name ? name : "<config>", text, text ? strlen(text) : 0, sets, nsets, NULL, cfg, err,
+                       nerr);
+}
+
+#define MAX_FILE_BYTES (64u << 20)
+
+int clgrad_config_load(const char *path, const char *const *sets, int nsets, clgrad_config *cfg, char *err,
+                       size_t nerr)
+{
+    if (!path) path = "";
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        int e = errno;
+        if (err && nerr) snprintf(err, nerr, "%s: cannot open: %s\n", path, strerror(e));
+        return -1;
+    }
+    strbuf b = {0};
+    char chunk[65536];
+    size_t got;
+    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        sb_putn(&b, chunk, got);
+        if (b.len > MAX_FILE_BYTES || b.oom) break;
+    }
+    int e = ferror(f) ? errno : 0;
+    fclose(f);
+    if (e || b.oom || b.len > MAX_FILE_BYTES) {
+        if (err && nerr) {
+            if (e) snprintf(err, nerr, "%s: cannot read: %s\n", path, strerror(e));
+            else if (b.oom) snprintf(err, nerr, "%s: out of memory reading it\n", path);
+            else snprintf(err, nerr, "%s: larger than %u MiB; not a config file?\n", path, MAX_FILE_BYTES >> 20);
+        }
+        free(b.p);
+        return -1;
+    }
+    int rc = parse_impl_(path, b.p ? b.p : "", b.len, sets, nsets, path, cfg, err, nerr);
+    free(b.p);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Writing                                                             */
+/* ------------------------------------------------------------------ */
+
+/* The shortest %.{15,16,17}g that reads back exactly. */
+static void double_str_(double v, strbuf *b)
+{
+    if (isnan(v)) {
+        sb_puts(b, "auto");
+        return;
+    }
+    if (isinf(v)) {
+        sb_puts(b, v > 0 ? "inf" : "-inf");
+        return;
+    }
+    char s[40];
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(s, sizeof s, "%.*g", prec, v);
+        if (strtod(s, NULL) == v && (v != 0 || signbit(strtod(s, NULL)) == signbit(v))) break;
+    }
+    sb_puts(b, s);
+}
+
+static void string_str_(const char *s, strbuf *b)
+{
+    if (!needs_quotes_(s)) {
+        sb_puts(b, s);
+        return;
+    }
+    char q = strchr(s, '"') ? '\'' : '"';
+    sb_putn(b, &q, 1);
+    sb_puts(b, s);
+    sb_putn(b, &q, 1);
+}
+
+/* The value of key k as the file text that reads back to it. */
+static void value_str_(const clgrad_config *c, int k, strbuf *b)
+{
+    const void *f = cfield_(c, k);
+    switch (keys[k].type) {
+    case T_LONG: sb_printf(b, "%ld", *(const long *)f); break;
+    case T_U64: sb_printf(b, "%" PRIu64, *(const uint64_t *)f); break;
+    case T_DOUBLE: double_str_(*(const double *)f, b); break;
+    case T_BOOL: sb_puts(b, *(const int *)f ? "true" : "false"); break;
+    case T_CHOICE:
+    case T_STRING: string_str_(f, b); break;
+    case T_WIDTHS:
+        if (c->model.nhidden <= 0) sb_puts(b, "none");
+        for (int i = 0; i < c->model.nhidden && i < CLGRAD_MAX_LAYERS; i++)
+            sb_printf(b, "%s%ld", i ? "," : "", c->model.hidden[i]);
+        break;
+    case T_ACTS:
+        for (int i = 0; i < c->model.nactivation && i < CLGRAD_MAX_LAYERS; i++) {
+            if (i) sb_puts(b, ",");
+            sb_putn(b, c->model.activation[i], strnlen(c->model.activation[i], CLGRAD_NAME_LEN));
+        }
+        break;
+    }
+}
+
+int clgrad_config_write(const clgrad_config *cfg, FILE *f)
+{
+    for (int k = 0; k < K_COUNT; k++) {
+        if (keys[k].type != T_STRING && keys[k].type != T_CHOICE) continue;
+        const char *s = cfield_(cfg, k);
+        if (!memchr(s, '\0', keys[k].size) || !writable_(s)) {
+            errno = EINVAL;
+            return -1;
+        }
+    }
+    strbuf b = {0};
+    sb_puts(&b, "# clgrad experiment config, fully resolved: every key with the value used\n"
+                "# (defaults included). It loads back to exactly the same config.\n");
+    if (cfg->path[0]) {
+        sb_puts(&b, "# from: ");
+        sb_text(&b, cfg->path, strnlen(cfg->path, sizeof cfg->path), sizeof cfg->path);
+        sb_puts(&b, "\n");
+    }
+    int sec = -1;
+    for (int k = 0; k < K_COUNT; k++) {
+        if (keys[k].sec != sec) {
+            sec = keys[k].sec;
+            sb_printf(&b, "\n[%s]\n", sections[sec]);
+        }
+        sb_printf(&b, "%s = ", keys[k].key);
+        value_str_(cfg, k, &b);
+        sb_puts(&b, "\n");
+    }
+    int rc = 0;
+    if (b.oom) {
+        errno = ENOMEM;
+        rc = -1;
+    } else if (fwrite(b.p, 1, b.len, f) != b.len || fflush(f) != 0 || ferror(f)) {
+        rc = -1;
+    }
+    free(b.p);
+    return rc;
+}
+
+static const char *type_name_(ktype t)
+{
+    switch (t) {
+    case T_LONG: return "integer";
+    case T_U64: return "seed";
+    case T_DOUBLE: return "number";
+    case T_BOOL: return "boolean";
+    case T_CHOICE: return "choice";
+    case T_STRING: return "text";
+    case T_WIDTHS: return "widths";
+    case T_ACTS: return "choice list";
+    }
+    return "?";
+}
+
+int clgrad_config_help(FILE *f)
+{
+    clgrad_config def;
+    clgrad_config_defaults(&def);
+    strbuf b = {0};
+    sb_puts(&b, "Experiment file keys (section, key: type; allowed; default):\n");
+    int sec = -1;
+    for (int k = 0; k < K_COUNT; k++) {
+        if (keys[k].sec != sec) {
+            sec = keys[k].sec;
+            sb_printf(&b, "\n[%s]\n", sections[sec]);
+        }
+        sb_printf(&b, "  %-17s %s; ", keys[k].key, type_name_(keys[k].type));
+        allowed_(&b, k);
+        sb_puts(&b, "; default ");
+        if (k == K_RUN_NAME) sb_puts(&b, "the file's base name without .ini");
+        else if (k == K_RUN_STEPS) sb_puts(&b, "1000 (0 when only epochs is set)");
+        else if (k == K_OPTIM_LR) sb_puts(&b, "sgd 0.01, rmsprop 0.01, adam 0.001, adamw 0.001");
+        else if (k == K_OPTIM_WEIGHT_DECAY) sb_puts(&b, "0 (adamw: 0.01)");
+        else if (k == K_DATA_TASK) sb_puts(&b, "regression (csv); other kinds have their own task");
+        else if (k == K_LOSS_KIND) sb_puts(&b, "follow the data (mse, bce or ce)");
+        else value_str_(&def, k, &b);
+        if (keys[k].used_by) {
+            sb_printf(&b, "; used when %s is ", keys[keys[k].dep].key);
+            const char *u = keys[k].used_by + 1;
+            for (int first = 1; *u; first = 0) {
+                size_t len = strcspn(u, "|");
+                sb_printf(&b, "%s%.*s", first ? "" : "|", (int)len, u);
+                u += len + 1;
+            }
+        }
+        sb_puts(&b, "\n");
+    }
+    int rc = b.oom || fwrite(b.p, 1, b.len, f) != b.len || ferror(f) ? -1 : 0;
+    free(b.p);
+    return rc;
+}

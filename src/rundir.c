@@ -1,0 +1,178 @@
+/*
+** rundir.c: run-directory files: directory preparation, atomic writes, JSON
+** text, tensor snapshots (.npy via data.h).
+*/
+#define _POSIX_C_SOURCE 200809L
+#include "rundir.h"
+#include "cache.h"
+#include "internal.h"
+#include "clgrad/data.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+int clgrad_rundir_prepare(const char *dir, char *why, size_t nwhy)
+{
+    int e = clgrad_mkdirs(dir);
+    if (e) {
+        snprintf(why, nwhy, "cannot create the run directory %s: %s", dir, strerror(e));
+        return -1;
+    }
+    char probe[1200];
+    snprintf(probe, sizeof probe, "%s/.clgrad-probe.%ld", dir, (long)getpid());
+    int fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0 || write(fd, "x", 1) != 1) {
+        snprintf(why, nwhy, "the run directory %s is not writable: %s", dir, strerror(errno));
+        if (fd >= 0) close(fd), unlink(probe);
+        return -1;
+    }
+    close(fd);
+    unlink(probe);
+    return 0;
+}
+
+int clgrad_write_atomic(const char *dir, const char *name, const char *text, size_t len, char *why, size_t nwhy)
+{
+    char path[1200], tmp[1300];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) {
+        snprintf(why, nwhy, "cannot write %s: %s", tmp, strerror(errno));
+        return -1;
+    }
+    const char *p = text;
+    size_t left = len;
+    while (left > 0) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            snprintf(why, nwhy, "cannot write %s: %s", tmp, strerror(errno));
+            close(fd);
+            unlink(tmp);
+            return -1;
+        }
+        p += w, left -= (size_t)w;
+    }
+    if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
+        snprintf(why, nwhy, "cannot finish %s: %s", path, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+void clgrad_sb_printf(clgrad_sbuf *b, const char *fmt, ...)
+{
+    if (b->oom) return;
+    va_list ap;
+    va_start(ap, fmt);
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    if (n < 0) { va_end(ap); return; }
+    if (b->len + (size_t)n + 1 > b->cap) {
+        size_t cap = (b->cap ? b->cap * 2 : 1024);
+        while (cap < b->len + (size_t)n + 1) cap *= 2;
+        char *s = realloc(b->s, cap);
+        if (!s) { b->oom = 1; va_end(ap); return; }
+        b->s = s, b->cap = cap;
+    }
+    vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
+    b->len += (size_t)n;
+    va_end(ap);
+}
+
+void clgrad_sb_json_str(clgrad_sbuf *b, const char *s)
+{
+    clgrad_sb_printf(b, "\"");
+    for (; s && *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') clgrad_sb_printf(b, "\\%c", c);
+        else if (c == '\n') clgrad_sb_printf(b, "\\n");
+        else if (c < 0x20) clgrad_sb_printf(b, "\\u%04x", c);
+        else clgrad_sb_printf(b, "%c", c);
+    }
+    clgrad_sb_printf(b, "\"");
+}
+
+void clgrad_sb_json_num(clgrad_sbuf *b, double v)
+{
+    if (isnan(v)) clgrad_sb_printf(b, "\"nan\"");
+    else if (isinf(v)) clgrad_sb_printf(b, v > 0 ? "\"inf\"" : "\"-inf\"");
+    else clgrad_sb_printf(b, "%.9g", v);
+}
+
+void clgrad_sb_free(clgrad_sbuf *b)
+{
+    free(b->s);
+    memset(b, 0, sizeof *b);
+}
+
+void clgrad_iso_time(char *out, size_t n)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+clgrad_status clgrad_save_tensors(clgrad_ctx *ctx, const clgrad_model *m, const char *dir)
+{
+    clgrad_status st = CLGRAD_OK;
+    int e = clgrad_mkdirs(dir);
+    if (e) return clgrad_fail(ctx, CLGRAD_E_IO, "cannot create %s: %s", dir, strerror(e));
+    size_t np = clgrad_model_nparams(m);
+    float *p = malloc((np ? np : 1) * sizeof *p);
+    if (!p) return clgrad_fail(ctx, CLGRAD_E_NOMEM, "out of memory saving weights");
+    CLGRAD_TRY(clgrad_buf_read(ctx, clgrad_model_params(m), 0, np, p));
+    for (int i = 0; i < clgrad_model_ntensors(m); i++) {
+        const clgrad_tensor *t = clgrad_model_tensor(m, i);
+        char path[1200], why[1400];
+        snprintf(path, sizeof path, "%s/%s.npy", dir, t->name);
+        size_t shape[2] = {t->rows, t->cols};
+        int nd = t->is_bias ? 1 : 2;
+        if (clgrad_npy_write(path, p + t->off, t->is_bias ? shape + 1 : shape, nd, why, sizeof why) != 0) {
+            st = clgrad_fail(ctx, CLGRAD_E_IO, "%s", why);
+            goto fail;
+        }
+    }
+fail:
+    free(p);
+    return st;
+}
+
+clgrad_status clgrad_load_tensors(clgrad_ctx *ctx, clgrad_model *m, const char *dir)
+{
+    clgrad_status st = CLGRAD_OK;
+    for (int i = 0; i < clgrad_model_ntensors(m); i++) {
+        const clgrad_tensor *t = clgrad_model_tensor(m, i);
+        char path[1200], why[1400];
+        snprintf(path, sizeof path, "%s/%s.npy", dir, t->name);
+        float *data = NULL;
+        size_t shape[4];
+        int nd = 0;
+        if (clgrad_npy_read(path, &data, shape, &nd, 4, why, sizeof why) != 0)
+            return clgrad_fail(ctx, CLGRAD_E_IO, "--init-from: %s", why);
+        size_t n = 1;
+        for (int d = 0; d < nd; d++) n *= shape[d];
+        int ok = t->is_bias ? (nd == 1 && shape[0] == t->cols) : (nd == 2 && shape[0] == t->rows && shape[1] == t->cols);
+        if (!ok || n != t->rows * t->cols) {
+            free(data);
+            return clgrad_fail(ctx, CLGRAD_E_IO, "--init-from: %s has shape %s, expected (%zu%s%zu)", path,
+                               nd == 1 ? "(n,)" : "another", t->is_bias ? t->cols : t->rows, t->is_bias ? "" : ", ",
+                               t->is_bias ? (size_t)0 : t->cols);
+        }
+        st = clgrad_buf_write(ctx, clgrad_model_params(m), t->off, n, data);
+        free(data);
+        if (st != CLGRAD_OK) return st;
+    }
+    return st;
+}

@@ -1,0 +1,236 @@
+/*
+** test_experiments.c (device suite): the shipped experiments, end to end on
+** the test device, each asserting the outcome its file documents (shortened
+** with --set-style overrides where the full run is long):
+**   tanh_deep_normal_init vs tanh_deep_xavier, relu30_xavier vs relu30_he,
+**   sigmoid_deep, rnn_adding_noclip vs rnn_adding_clip, linreg_lr_below vs
+**   linreg_lr_above, optim_spirals_{sgd,momentum,rmsprop,adam}.
+** Also: a run's outputs exist and a second identical run gives bit-identical
+** metrics.csv, layers.csv and final weights.
+*/
+#define _POSIX_C_SOURCE 200809L
+#include "fixture.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char tmp_[256];
+
+static void run_(const char *exp, const char *const *sets, int nsets, const char *tag, clgrad_run_result *res,
+                 char *dir, size_t ndir)
+{
+    static clgrad_config cfg;
+    static char err[8192];
+    char path[1024];
+    snprintf(path, sizeof path, "%s/experiments/%s.ini", getenv("CLGRAD_SOURCE_ROOT"), exp);
+    ck_assert_msg(clgrad_config_load(path, sets, nsets, &cfg, err, sizeof err) == 0, "%s: %s", path, err);
+    snprintf(dir, ndir, "%s/%s%s", tmp_, exp, tag);
+    clgrad_run_opts o = {0};
+    o.out_dir = dir;
+    o.quiet = 1;
+    FX_OK(clgrad_run(fixture_ctx(), &cfg, &o, res));
+    fprintf(stderr, "%s%s: %s after %ld steps, train loss %g, test loss %g, acc %g\n", exp, tag,
+            clgrad_run_status_name(res->status), res->steps_done, res->final_train_loss, res->final_test_loss,
+            res->final_test_acc);
+}
+
+/* The value of `col` in the first row of dir/file whose first column is
+** `step` and (when key2 is not NULL) second column equals key2. */
+static double csv_(const char *dir, const char *file, long step, const char *key2, const char *col)
+{
+    char path[1200], line[4096], hdr[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    ck_assert(fgets(hdr, sizeof hdr, f));
+    int ci = -1, i = 0;
+    for (char *t = strtok(hdr, ",\n"); t; t = strtok(NULL, ",\n"), i++)
+        if (strcmp(t, col) == 0) ci = i;
+    ck_assert_msg(ci >= 0, "%s has no column %s", path, col);
+    double v = NAN;
+    while (fgets(line, sizeof line, f)) {
+        char *fields[64];
+        int n = 0;
+        char *p = line;
+        while (n < 64) {
+            fields[n++] = p;
+            char *c = strpbrk(p, ",\n");
+            if (!c) break;
+            int end = *c == '\n';
+            *c = '\0';
+            p = c + 1;
+            if (end) break;
+        }
+        if (atol(fields[0]) != step || (key2 && strcmp(fields[1], key2) != 0) || ci >= n) continue;
+        v = strtod(fields[ci], NULL);
+        break;
+    }
+    fclose(f);
+    return v;
+}
+
+START_TEST(tanh_init)
+{
+    static const char *sets[] = {"run.steps=150", "run.eval_every=150", "run.log_every=1"};
+    clgrad_run_result a, b;
+    char da[512], db[512];
+    run_("tanh_deep_normal_init", sets, 3, "", &a, da, sizeof da);
+    run_("tanh_deep_xavier", sets, 3, "", &b, db, sizeof db);
+    ck_assert_int_eq(a.status, CLGRAD_RUN_COMPLETED);
+    ck_assert_int_eq(b.status, CLGRAD_RUN_COMPLETED);
+    for (int l = 2; l <= 14; l += 2) { /* layer 0 sees 2 standardised inputs: not saturated either way */
+        char name[8];
+        snprintf(name, sizeof name, "%d", l);
+        double sa = csv_(da, "layers.csv", 1, name, "act_saturated"), sb = csv_(db, "layers.csv", 1, name, "act_saturated");
+        ck_assert_msg(sa > 0.5 && sb < 0.2, "layer %s saturated: N(0,1) %g, xavier %g", name, sa, sb);
+    }
+    ck_assert_msg(a.final_test_acc + 0.05 < b.final_test_acc, "accuracy %g vs %g", a.final_test_acc, b.final_test_acc);
+}
+END_TEST
+
+START_TEST(relu_init)
+{
+    static const char *sets[] = {"run.steps=1"};
+    clgrad_run_result a, b;
+    char da[512], db[512];
+    run_("relu30_xavier", sets, 1, "", &a, da, sizeof da);
+    run_("relu30_he", sets, 1, "", &b, db, sizeof db);
+    double xa0 = csv_(da, "layers.csv", 1, "0", "out_grad_norm"), xa56 = csv_(da, "layers.csv", 1, "56", "out_grad_norm");
+    double he0 = csv_(db, "layers.csv", 1, "0", "out_grad_norm"), he56 = csv_(db, "layers.csv", 1, "56", "out_grad_norm");
+    ck_assert_msg(xa0 < 1e-3 * xa56, "xavier: layer 0 %g vs layer 56 %g", xa0, xa56);
+    ck_assert_msg(he0 > he56 / 10 && he0 < he56 * 10, "he: layer 0 %g vs layer 56 %g", he0, he56);
+}
+END_TEST
+
+START_TEST(sigmoid_vanishing)
+{
+    static const char *sets[] = {"run.steps=20"};
+    clgrad_run_result a;
+    char da[512];
+    run_("sigmoid_deep", sets, 1, "", &a, da, sizeof da);
+    ck_assert_int_eq(a.status, CLGRAD_RUN_COMPLETED);
+    double top = csv_(da, "layers.csv", 10, "18", "out_grad_norm"), bottom = csv_(da, "layers.csv", 10, "0", "out_grad_norm");
+    ck_assert_msg(bottom * 1e6 < top, "layer 18 %g vs layer 0 %g", top, bottom);
+    ck_assert(a.final_train_loss > 0.6);
+}
+END_TEST
+
+START_TEST(rnn_clipping)
+{
+    static const char *s1[] = {"run.steps=10"};
+    static const char *s2[] = {"run.steps=40", "run.eval_every=40"};
+    clgrad_run_result a, b;
+    char da[512], db[512];
+    run_("rnn_adding_noclip", s1, 1, "", &a, da, sizeof da);
+    ck_assert_int_eq(a.status, CLGRAD_RUN_DIVERGED);
+    ck_assert(a.diverge_step >= 1 && a.diverge_step <= 10);
+    ck_assert_str_eq(a.diverge_kind, "grad_norm_limit");
+    ck_assert_str_eq(a.diverge_layer, "rnn");
+    double g100 = csv_(da, "timesteps.csv", 1, "100", "grad_norm"), g1 = csv_(da, "timesteps.csv", 1, "1", "grad_norm");
+    ck_assert_msg(g1 > 100 * g100, "||dL/dh_1|| %g vs ||dL/dh_100|| %g", g1, g100);
+    run_("rnn_adding_clip", s2, 2, "", &b, db, sizeof db);
+    ck_assert_int_eq(b.status, CLGRAD_RUN_COMPLETED);
+    ck_assert(isfinite(b.final_test_loss) && b.final_test_loss < 1.0);
+    int clipped = 0;
+    for (long s = 1; s <= 40; s++) clipped |= csv_(db, "metrics.csv", s, NULL, "clip_coef") < 1.0;
+    ck_assert(clipped);
+}
+END_TEST
+
+START_TEST(linreg_lr)
+{
+    clgrad_run_result a, b;
+    char da[512], db[512];
+    run_("linreg_lr_below", NULL, 0, "", &a, da, sizeof da);
+    run_("linreg_lr_above", NULL, 0, "", &b, db, sizeof db);
+    ck_assert_int_eq(a.status, CLGRAD_RUN_COMPLETED);
+    ck_assert(a.final_train_loss < 0.1 * csv_(da, "metrics.csv", 1, NULL, "loss"));
+    ck_assert_int_eq(b.status, CLGRAD_RUN_DIVERGED);
+    ck_assert_str_eq(b.diverge_kind, "loss_limit");
+    ck_assert_str_eq(b.diverge_layer, "0");
+    ck_assert(b.diverge_step <= 100);
+}
+END_TEST
+
+START_TEST(optimizers)
+{
+    static const char *k[] = {"sgd", "momentum", "rmsprop", "adam"};
+    double loss[4];
+    for (int i = 0; i < 4; i++) {
+        char exp[64], d[512];
+        clgrad_run_result r;
+        snprintf(exp, sizeof exp, "optim_spirals_%s", k[i]);
+        run_(exp, NULL, 0, "", &r, d, sizeof d);
+        ck_assert_int_eq(r.status, CLGRAD_RUN_COMPLETED);
+        loss[i] = r.final_test_loss;
+    }
+    for (int i = 1; i < 4; i++) ck_assert_msg(loss[0] > 2 * loss[i], "sgd %g vs %s %g", loss[0], k[i], loss[i]);
+}
+END_TEST
+
+static int same_file_(const char *a, const char *b)
+{
+    size_t na, nb;
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    if (!fa || !fb) {
+        if (fa) fclose(fa);
+        if (fb) fclose(fb);
+        return 0;
+    }
+    char *x = malloc(1 << 22), *y = malloc(1 << 22);
+    na = fread(x, 1, 1 << 22, fa), nb = fread(y, 1, 1 << 22, fb);
+    int same = na == nb && memcmp(x, y, na) == 0;
+    free(x), free(y), fclose(fa), fclose(fb);
+    return same;
+}
+
+START_TEST(bitwise_reproducible)
+{
+    static const char *sets[] = {"run.steps=30", "run.log_every=1"};
+    clgrad_run_result a, b;
+    char da[512], db[512];
+    run_("rnn_adding_clip", sets, 2, "-a", &a, da, sizeof da);
+    run_("rnn_adding_clip", sets, 2, "-b", &b, db, sizeof db);
+    static const char *files[] = {"metrics.csv", "layers.csv", "timesteps.csv", "weights/final/rnn.weight_hh_l0.npy",
+                                  "weights/final/fc.weight.npy", "weights/init/rnn.weight_ih_l0.npy", "config.ini"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char pa[1300], pb[1300];
+        snprintf(pa, sizeof pa, "%s/%s", da, files[i]);
+        snprintf(pb, sizeof pb, "%s/%s", db, files[i]);
+        /* ms_per_step differs run to run: compare metrics.csv without that column */
+        if (strcmp(files[i], "metrics.csv") == 0) {
+            char cmd[5400];
+            snprintf(cmd, sizeof cmd, "cut -d, -f1-10,12- '%s' > '%s.x' && cut -d, -f1-10,12- '%s' > '%s.x'", pa, pa, pb, pb);
+            ck_assert_int_eq(system(cmd), 0);
+            strcat(pa, ".x"), strcat(pb, ".x");
+        }
+        ck_assert_msg(same_file_(pa, pb), "%s differs between two identical runs", files[i]);
+    }
+}
+END_TEST
+
+int main(void)
+{
+    fixture_open(NULL);
+    snprintf(tmp_, sizeof tmp_, "/tmp/clgrad-test-exp-XXXXXX");
+    if (!mkdtemp(tmp_)) return 1;
+    Suite *s = suite_create("experiments");
+    TCase *tc = tcase_create("experiments");
+    tcase_set_timeout(tc, 900);
+    tcase_add_test(tc, tanh_init);
+    tcase_add_test(tc, relu_init);
+    tcase_add_test(tc, sigmoid_vanishing);
+    tcase_add_test(tc, rnn_clipping);
+    tcase_add_test(tc, linreg_lr);
+    tcase_add_test(tc, optimizers);
+    tcase_add_test(tc, bitwise_reproducible);
+    suite_add_tcase(s, tc);
+    int r = fixture_run(s, 1);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_);
+    if (system(cmd) != 0) r = 1;
+    return r;
+}
