@@ -19,4 +19,5 @@
 #include "clgrad/config.h"
 #include "clgrad/data.h"
 #include "clgrad/train.h"
+#include "clgrad/report.h"
 #endif

@@ -43,6 +43,8 @@ static void usage_(FILE *f)
             "  devices            list OpenCL platforms and devices (--json for machines)\n"
             "  selfcheck          build every kernel and check each family against a host reference\n"
             "  run EXP.ini        train the experiment on the device, record gradients in a run directory\n"
+            "  compare RUN RUN... compare runs metric by metric (--rtol, --atol, --json); exit 1 if they differ\n"
+            "  plot RUN...        SVG figures + report.html (--out DIR; --sweep DIR --x KEY --y KEY)\n"
             "  keys               every experiment-file key: type, allowed values, default\n"
             "  version            print the version\n"
             "\n"
@@ -263,6 +265,9 @@ static int cmd_run_(cli_opts *o, const char *path)
 
 int main(int argc, char **argv)
 {
+    /* subcommands with options of their own */
+    if (argc > 1 && strcmp(argv[1], "compare") == 0) return clgrad_cli_compare(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "plot") == 0) return clgrad_cli_plot(argc - 1, argv + 1);
     static cli_opts o;
     const char *cmd = NULL, *arg = NULL;
     for (int i = 0, n = 0; i < argc; i++)

@@ -1,0 +1,1637 @@
+/*
+** plot.c: `clgrad plot`: SVG figures of one or several run directories (loss,
+** gradient norm before/after clipping, per-layer gradient norms as lines and
+** as a heat map, RNN gradients over time), a sweep's outcome heat map, and a
+** self-contained report.html with the figures inline.  Dependency-free: the
+** SVG is written by hand.  Line charts skip NaN/Inf points (breaking the line
+** there) and, on a log axis, non-positive values; isolated points are dots.
+** Host-only; see clgrad/report.h for the files written.
+*/
+#define _POSIX_C_SOURCE 200809L
+#include "clgrad/report.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+/* ---- small helpers ------------------------------------------------------------- */
+
+static clgrad_status failf_(clgrad_status st, char *why, size_t nwhy, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
+static clgrad_status failf_(clgrad_status st, char *why, size_t nwhy, const char *fmt, ...)
+{
+    if (why && nwhy) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(why, nwhy, fmt, ap);
+        va_end(ap);
+    }
+    return st;
+}
+
+/* Text for XML/HTML: escapes & < > " ' and replaces control characters that
+** XML 1.0 does not allow. */
+static void esc_(FILE *f, const char *s)
+{
+    for (; s && *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        switch (c) {
+        case '&': fputs("&amp;", f); break;
+        case '<': fputs("&lt;", f); break;
+        case '>': fputs("&gt;", f); break;
+        case '"': fputs("&quot;", f); break;
+        case '\'': fputs("&#39;", f); break;
+        default:
+            if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') fputc('?', f);
+            else fputc(c, f);
+        }
+    }
+}
+
+/* Shorten s into out to at most max bytes, ending in "..." when cut. */
+static const char *shorten_(const char *s, char *out, size_t nout, size_t max)
+{
+    size_t n = strlen(s);
+    if (max >= nout) max = nout - 1;
+    if (n <= max) {
+        snprintf(out, nout, "%s", s);
+        return out;
+    }
+    size_t keep = max > 3 ? max - 3 : 0;
+    /* do not cut inside a UTF-8 sequence */
+    while (keep > 0 && ((unsigned char)s[keep] & 0xC0) == 0x80) keep--;
+    memcpy(out, s, keep);
+    snprintf(out + keep, nout - keep, "...");
+    return out;
+}
+
+/* Shorten s to at most max bytes by cutting out its middle ("abc...xyz"), so
+** that both a run name and a trailing "train"/"test" stay readable. */
+static const char *shorten_mid_(const char *s, char *out, size_t nout, size_t max)
+{
+    size_t n = strlen(s);
+    if (max >= nout) max = nout - 1;
+    if (n <= max || max < 8) return shorten_(s, out, nout, max);
+    size_t head = (max - 3) / 2, tail = max - 3 - head;
+    while (head > 0 && ((unsigned char)s[head] & 0xC0) == 0x80) head--;
+    size_t t0 = n - tail;
+    while (t0 < n && ((unsigned char)s[t0] & 0xC0) == 0x80) t0++;
+    snprintf(out, nout, "%.*s...%s", (int)head, s, s + t0);
+    return out;
+}
+
+static int mkdirs_(const char *dir)
+{
+    char p[1024];
+    if (strlen(dir) >= sizeof p) return ENAMETOOLONG;
+    snprintf(p, sizeof p, "%s", dir);
+    for (char *q = p + 1;; q++) {
+        if (*q == '/' || *q == '\0') {
+            char c = *q;
+            *q = '\0';
+            if (mkdir(p, 0755) != 0 && errno != EEXIST) return errno;
+            *q = c;
+            if (!c) break;
+        }
+    }
+    struct stat sb;
+    if (stat(p, &sb) != 0) return errno;
+    return S_ISDIR(sb.st_mode) ? 0 : ENOTDIR;
+}
+
+/* Write text to dir/name through a temporary file and rename. */
+static clgrad_status write_file_(const char *dir, const char *name, const char *head, const char *text, char *why,
+                                 size_t nwhy)
+{
+    char path[1200], tmp[1300];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (!f) return failf_(CLGRAD_E_IO, why, nwhy, "cannot write %s: %s", tmp, strerror(errno));
+    if (head) fputs(head, f);
+    fputs(text, f);
+    int bad = ferror(f);
+    if (fclose(f) != 0) bad = 1;
+    if (bad || rename(tmp, path) != 0) {
+        int e = errno;
+        remove(tmp);
+        return failf_(CLGRAD_E_IO, why, nwhy, "cannot write %s: %s", path, strerror(e));
+    }
+    return CLGRAD_OK;
+}
+
+/* A text sink in memory (POSIX open_memstream). */
+typedef struct {
+    char *buf;
+    size_t len;
+    FILE *f;
+} mstream;
+
+static int ms_open_(mstream *m)
+{
+    m->buf = NULL, m->len = 0;
+    m->f = open_memstream(&m->buf, &m->len);
+    return m->f ? 0 : -1;
+}
+
+/* Close and return the text (owned by the caller), NULL on failure. */
+static char *ms_close_(mstream *m)
+{
+    int bad = ferror(m->f);
+    if (fclose(m->f) != 0) bad = 1;
+    m->f = NULL;
+    if (bad) {
+        free(m->buf);
+        m->buf = NULL;
+    }
+    return m->buf;
+}
+
+/* ---- colours --------------------------------------------------------------------- */
+
+static const char *const palette[10] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                                        "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
+#define COLOR_DIVERGE "#d62728"
+#define COLOR_NONFINITE "#e8175d"
+#define COLOR_MISSING "#d9d9d9"
+
+/* viridis at t in [0, 1], interpolated between 9 samples of the matplotlib map */
+static void viridis_(double t, char out[8])
+{
+    static const unsigned char c[9][3] = {{68, 1, 84},    {71, 45, 123},  {59, 82, 139},
+                                          {44, 114, 142}, {33, 145, 140}, {40, 174, 128},
+                                          {94, 201, 98},  {173, 220, 48}, {253, 231, 37}};
+    if (!(t >= 0)) t = 0;
+    if (t > 1) t = 1;
+    double x = t * 8;
+    int i = (int)x;
+    if (i > 7) i = 7;
+    double u = x - i;
+    int rgb[3];
+    for (int k = 0; k < 3; k++) rgb[k] = (int)lround(c[i][k] * (1 - u) + c[i + 1][k] * u);
+    snprintf(out, 8, "#%02x%02x%02x", rgb[0] & 255, rgb[1] & 255, rgb[2] & 255);
+}
+
+/* ---- axes ---------------------------------------------------------------------------- */
+
+#define MAX_TICKS 64
+
+typedef struct {
+    int log;           /* lo/hi and ticks are log10 values */
+    double lo, hi;     /* the axis range (log10 when log) */
+    double tick[MAX_TICKS];
+    int ntick;
+    double minor[MAX_TICKS * 4];
+    int nminor;
+    double step;       /* linear tick step */
+} axis_t;
+
+static double nice_(double x)
+{
+    double e = floor(log10(x)), f = x / pow(10, e);
+    double nf = f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10;
+    return nf * pow(10, e);
+}
+
+/* Linear axis over [lo, hi]; pad: widen the range to whole tick steps;
+** integer: the values are whole numbers (steps, t): ticks at least 1 apart. */
+static void axis_linear_(axis_t *a, double lo, double hi, int pad, int integer)
+{
+    memset(a, 0, sizeof *a);
+    if (!isfinite(lo) || !isfinite(hi)) lo = 0, hi = 1;
+    if (!(hi > lo)) {
+        double d = integer ? 1 : lo != 0 ? fabs(lo) * 0.1 : 1;
+        lo -= d, hi += d;
+    }
+    double step = nice_((hi - lo) / 5);
+    if (integer && step < 1) step = 1;
+    if (!isfinite(step) || step <= 0 || !isfinite(hi - lo)) lo = -1, hi = 1, step = 0.5;
+    if (pad) {
+        lo = floor(lo / step) * step;
+        hi = ceil(hi / step) * step;
+    }
+    a->lo = lo, a->hi = hi, a->step = step;
+    double k0 = ceil(lo / step - 1e-9);
+    for (int i = 0; a->ntick < MAX_TICKS; i++) {
+        double v = (k0 + i) * step;
+        if (v > hi + step * 1e-9) break;
+        a->tick[a->ntick++] = fabs(v) < step * 1e-9 ? 0 : v;
+    }
+}
+
+/* Log axis over the positive [lo, hi]: whole decades, ticks at powers of ten. */
+static void axis_log_(axis_t *a, double lo, double hi)
+{
+    memset(a, 0, sizeof *a);
+    a->log = 1;
+    if (!(lo > 0) || !isfinite(lo) || !(hi > 0) || !isfinite(hi)) lo = 1, hi = 10;
+    double dlo = floor(log10(lo) + 1e-12), dhi = ceil(log10(hi) - 1e-12);
+    if (dhi <= dlo) dhi = dlo + 1;
+    a->lo = dlo, a->hi = dhi;
+    int ndec = (int)(dhi - dlo);
+    static const int steps[] = {1, 2, 3, 5, 10, 20, 25, 50, 100, 200};
+    int k = 1;
+    for (int i = 0; i < 10 && ndec / steps[i] > 8; i++) k = steps[i + 1 < 10 ? i + 1 : i];
+    for (int d = (int)dlo; d <= (int)dhi && a->ntick < MAX_TICKS; d++)
+        if (((d % k) + k) % k == 0) a->tick[a->ntick++] = d;
+    if (ndec <= 6)
+        for (int d = (int)dlo; d < (int)dhi; d++)
+            for (int m = 2; m <= 9; m++) a->minor[a->nminor++] = d + log10(m);
+}
+
+/* Map a data value onto [p0, p1]; NaN when it cannot be shown. */
+static double axis_map_(const axis_t *a, double v, double p0, double p1)
+{
+    if (!isfinite(v)) return NAN;
+    if (a->log) {
+        if (!(v > 0)) return NAN;
+        v = log10(v);
+    }
+    return p0 + (v - a->lo) / (a->hi - a->lo) * (p1 - p0);
+}
+
+/* Tick position (already in axis units: log10 for log axes). */
+static double axis_pos_(const axis_t *a, double u, double p0, double p1)
+{
+    return p0 + (u - a->lo) / (a->hi - a->lo) * (p1 - p0);
+}
+
+/* A linear tick label: enough decimals for the step, exponent form when huge or tiny. */
+static void tick_label_(char *b, size_t n, double v, double step)
+{
+    double av = fabs(v);
+    if (av != 0 && (av >= 1e6 || av < 1e-4)) {
+        char t[48];
+        snprintf(t, sizeof t, "%.3g", v);
+        /* 1e+06 -> 1e6, 2.5e-05 -> 2.5e-5 */
+        char *e = strchr(t, 'e');
+        if (e) {
+            char mant[32];
+            size_t ml = (size_t)(e - t);
+            memcpy(mant, t, ml);
+            mant[ml] = '\0';
+            int ex = atoi(e + 1);
+            snprintf(b, n, "%se%d", mant, ex);
+        } else {
+            snprintf(b, n, "%s", t);
+        }
+        return;
+    }
+    int dec = step >= 1 ? 0 : (int)ceil(-log10(step) - 1e-9);
+    if (dec > 12) dec = 12;
+    snprintf(b, n, "%.*f", dec, v);
+}
+
+/* ---- the SVG frame ----------------------------------------------------------------------- */
+
+#define FIG_W 820
+#define FIG_H 480
+
+typedef struct {
+    double x0, x1, y0, y1; /* plot area: x0 left, x1 right, y0 top, y1 bottom */
+} frame_t;
+
+static void svg_open_(FILE *f, const char *title, int w, int h)
+{
+    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+               "font-family=\"DejaVu Sans, Arial, Helvetica, sans-serif\" font-size=\"12\">\n",
+            w, h, w, h);
+    fputs("<title>", f), esc_(f, title), fputs("</title>\n", f);
+    fprintf(f, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n", w, h);
+    fprintf(f, "<text class=\"title\" x=\"%d\" y=\"22\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">",
+            w / 2);
+    char t[160];
+    esc_(f, shorten_(title, t, sizeof t, 100));
+    fputs("</text>\n", f);
+}
+
+static void svg_close_(FILE *f)
+{
+    fputs("</svg>\n", f);
+}
+
+static void text_(FILE *f, double x, double y, const char *anchor, const char *extra, const char *s)
+{
+    fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\"%s%s>", x, y, anchor, extra ? " " : "",
+            extra ? extra : "");
+    esc_(f, s);
+    fputs("</text>\n", f);
+}
+
+/* Axis labels, ticks and grid.  xa may be NULL (categorical/other x drawn by the caller). */
+static void axes_(FILE *f, const frame_t *fr, const axis_t *xa, const axis_t *ya, const char *xlabel,
+                  const char *ylabel, int grid)
+{
+    char lab[64];
+    fputs("<g class=\"axes\">\n", f);
+    if (ya) {
+        fputs("<g class=\"yaxis\">\n", f);
+        for (int i = 0; i < ya->nminor; i++) {
+            double y = axis_pos_(ya, ya->minor[i], fr->y1, fr->y0);
+            fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000000\"/>\n", fr->x0 - 3, y,
+                    fr->x0, y);
+            if (grid)
+                fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#f2f2f2\"/>\n", fr->x0, y,
+                        fr->x1, y);
+        }
+        for (int i = 0; i < ya->ntick; i++) {
+            double y = axis_pos_(ya, ya->tick[i], fr->y1, fr->y0);
+            if (grid)
+                fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#dddddd\"/>\n", fr->x0, y,
+                        fr->x1, y);
+            fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000000\"/>\n", fr->x0 - 6, y,
+                    fr->x0, y);
+            if (ya->log) {
+                fprintf(f, "<text class=\"logtick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">10<tspan dy=\"-6\" "
+                           "font-size=\"9\">%d</tspan></text>\n",
+                        fr->x0 - 9, y + 4, (int)ya->tick[i]);
+            } else {
+                tick_label_(lab, sizeof lab, ya->tick[i], ya->step);
+                text_(f, fr->x0 - 9, y + 4, "end", NULL, lab);
+            }
+        }
+        fputs("</g>\n", f);
+    }
+    if (xa) {
+        fputs("<g class=\"xaxis\">\n", f);
+        for (int i = 0; i < xa->ntick; i++) {
+            double x = axis_pos_(xa, xa->tick[i], fr->x0, fr->x1);
+            if (grid)
+                fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#dddddd\"/>\n", x, fr->y0,
+                        x, fr->y1);
+            fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000000\"/>\n", x, fr->y1, x,
+                    fr->y1 + 6);
+            tick_label_(lab, sizeof lab, xa->tick[i], xa->step);
+            text_(f, x, fr->y1 + 19, "middle", NULL, lab);
+        }
+        fputs("</g>\n", f);
+    }
+    fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" stroke=\"#000000\"/>\n",
+            fr->x0, fr->y0, fr->x1 - fr->x0, fr->y1 - fr->y0);
+    if (xlabel) text_(f, (fr->x0 + fr->x1) / 2, fr->y1 + 40, "middle", "class=\"xlabel\"", xlabel);
+    if (ylabel) {
+        char tr[96];
+        double yl = (fr->y0 + fr->y1) / 2;
+        snprintf(tr, sizeof tr, "class=\"ylabel\" transform=\"rotate(-90 %.1f %.1f)\"", fr->x0 - 58, yl);
+        text_(f, fr->x0 - 58, yl, "middle", tr, ylabel);
+    }
+    fputs("</g>\n", f);
+}
+
+/* ---- line charts --------------------------------------------------------------------------- */
+
+typedef struct {
+    double *x, *y; /* owned */
+    size_t n;
+    char label[192];
+    char color[8];
+    int dash;      /* dashed line */
+    int markers;   /* a dot at every point */
+} series_t;
+
+typedef struct {
+    double x;
+    char label[192];
+    char color[8];
+} vmark_t;
+
+#define MAX_SERIES 256
+#define LEGEND_W 236    /* width kept right of the plot for the legend */
+#define LEGEND_CHARS 31 /* legend text longer than this is cut in the middle */
+#define MAX_MARKS 64
+
+typedef struct {
+    char title[256], xlabel[96], ylabel[128];
+    int ylog;
+    series_t s[MAX_SERIES];
+    int ns;
+    vmark_t m[MAX_MARKS];
+    int nm;
+} chart_t;
+
+static void chart_free_(chart_t *c)
+{
+    for (int i = 0; i < c->ns; i++) free(c->s[i].x), free(c->s[i].y);
+    c->ns = 0;
+}
+
+static int point_ok_(const chart_t *c, double x, double y)
+{
+    return isfinite(x) && isfinite(y) && (!c->ylog || y > 0);
+}
+
+/* Draw one series: a path per run of valid points, a dot for an isolated one. */
+static void series_svg_(FILE *f, const chart_t *c, const series_t *s, const axis_t *xa, const axis_t *ya,
+                        const frame_t *fr)
+{
+    fputs("<g class=\"series\" data-label=\"", f), esc_(f, s->label), fputs("\">\n", f);
+    fputs("<title>", f), esc_(f, s->label), fputs("</title>\n", f);
+    int open = 0, seglen = 0;
+    double lx = 0, ly = 0;
+    size_t i = 0;
+    /* the paths */
+    for (i = 0; i <= s->n; i++) {
+        int ok = i < s->n && point_ok_(c, s->x[i], s->y[i]);
+        if (ok) {
+            double px = axis_map_(xa, s->x[i], fr->x0, fr->x1), py = axis_map_(ya, s->y[i], fr->y1, fr->y0);
+            if (seglen == 0) {
+                lx = px, ly = py;
+            } else {
+                if (seglen == 1) {
+                    if (!open) {
+                        fprintf(f, "<path fill=\"none\" stroke=\"%s\" stroke-width=\"1.6\" stroke-linejoin=\"round\"%s d=\"",
+                                s->color, s->dash ? " stroke-dasharray=\"6 4\"" : "");
+                        open = 1;
+                    }
+                    fprintf(f, "M%.2f %.2f", lx, ly);
+                }
+                fprintf(f, " L%.2f %.2f", px, py);
+            }
+            seglen++;
+        } else {
+            if (seglen == 1 && !s->markers) /* isolated point: a dot */
+                fprintf(f, "<circle class=\"point\" cx=\"%.2f\" cy=\"%.2f\" r=\"2.5\" fill=\"%s\"/>\n", lx, ly,
+                        s->color);
+            if (seglen > 1) fputc(' ', f);
+            seglen = 0;
+        }
+        if (i == s->n) break;
+    }
+    if (open) fputs("\"/>\n", f);
+    if (s->markers)
+        for (i = 0; i < s->n; i++)
+            if (point_ok_(c, s->x[i], s->y[i]))
+                fprintf(f, "<circle class=\"point\" cx=\"%.2f\" cy=\"%.2f\" r=\"2.5\" fill=\"%s\"/>\n",
+                        axis_map_(xa, s->x[i], fr->x0, fr->x1), axis_map_(ya, s->y[i], fr->y1, fr->y0), s->color);
+    fputs("</g>\n", f);
+}
+
+static void legend_(FILE *f, const chart_t *c, double x, double y0, double y1)
+{
+    if (c->ns == 0) return;
+    double avail = y1 - y0;
+    double row = 18;
+    int fs = 12;
+    if (c->ns * row > avail) row = avail / c->ns, fs = row < 13 ? 10 : 12;
+    if (row < 11) row = 11;
+    int maxrows = (int)(avail / row);
+    int shown = c->ns <= maxrows ? c->ns : maxrows - 1;
+    fprintf(f, "<g class=\"legend\" font-size=\"%d\">\n", fs);
+    for (int i = 0; i < shown; i++) {
+        const series_t *s = &c->s[i];
+        double y = y0 + row * i + row / 2;
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2\"%s/>\n", x,
+                y, x + 24, y, s->color, s->dash ? " stroke-dasharray=\"6 4\"" : "");
+        int valid = 0;
+        for (size_t k = 0; k < s->n && !valid; k++) valid = point_ok_(c, s->x[k], s->y[k]);
+        char full[256], t[64];
+        snprintf(full, sizeof full, "%s%s", s->label, valid ? "" : " (no data)");
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">", x + 30, y + 4);
+        esc_(f, shorten_mid_(full, t, sizeof t, LEGEND_CHARS));
+        fputs("</text>\n", f);
+    }
+    if (shown < c->ns) {
+        char more[64];
+        snprintf(more, sizeof more, "... and %d more", c->ns - shown);
+        text_(f, x, y0 + row * shown + row / 2 + 4, "start", NULL, more);
+    }
+    fputs("</g>\n", f);
+}
+
+/* Render a line chart; returns its SVG text (owned) or NULL on no memory. */
+static char *chart_svg_(const chart_t *c)
+{
+    mstream ms;
+    if (ms_open_(&ms) != 0) return NULL;
+    FILE *f = ms.f;
+    int legend_w = c->ns > 0 ? LEGEND_W : 20;
+    frame_t fr = {84, FIG_W - legend_w, 40, FIG_H - 56};
+    /* data ranges over the points that can be shown, and the markers */
+    double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
+    size_t nvalid = 0;
+    for (int i = 0; i < c->ns; i++)
+        for (size_t k = 0; k < c->s[i].n; k++) {
+            double x = c->s[i].x[k], y = c->s[i].y[k];
+            if (!point_ok_(c, x, y)) continue;
+            nvalid++;
+            xmin = fmin(xmin, x), xmax = fmax(xmax, x), ymin = fmin(ymin, y), ymax = fmax(ymax, y);
+        }
+    for (int i = 0; i < c->nm; i++)
+        if (isfinite(c->m[i].x)) xmin = fmin(xmin, c->m[i].x), xmax = fmax(xmax, c->m[i].x);
+    axis_t xa, ya;
+    axis_linear_(&xa, xmin, xmax, 1, 1);
+    if (c->ylog) axis_log_(&ya, ymin, ymax);
+    else axis_linear_(&ya, ymin, ymax, 1, 0);
+
+    svg_open_(f, c->title, FIG_W, FIG_H);
+    axes_(f, &fr, &xa, &ya, c->xlabel, c->ylabel, 1);
+    if (nvalid == 0)
+        text_(f, (fr.x0 + fr.x1) / 2, (fr.y0 + fr.y1) / 2, "middle", "class=\"nodata\" fill=\"#888888\"",
+              "no data to plot");
+    for (int i = 0; i < c->ns; i++) series_svg_(f, c, &c->s[i], &xa, &ya, &fr);
+    for (int i = 0; i < c->nm; i++) {
+        const vmark_t *m = &c->m[i];
+        double x = axis_map_(&xa, m->x, fr.x0, fr.x1);
+        if (!isfinite(x)) continue;
+        fprintf(f, "<g class=\"marker diverge\">\n<line x1=\"%.2f\" y1=\"%.1f\" x2=\"%.2f\" y2=\"%.1f\" "
+                   "stroke=\"%s\" stroke-width=\"1.5\" stroke-dasharray=\"4 3\"/>\n",
+                x, fr.y0, x, fr.y1, m->color);
+        /* the label beside the line, on the side where it fits (about 6.5 px a character) */
+        double w = 6.5 * (double)strlen(m->label), tx = x + 4;
+        const char *anchor = "start";
+        if (tx + w > fr.x1) {
+            if (x - 4 - w >= fr.x0) tx = x - 4, anchor = "end";
+            else tx = fmax(fr.x0 + 4, fr.x1 - 4 - w);
+        }
+        char extra[64];
+        snprintf(extra, sizeof extra, "fill=\"%s\" font-size=\"11\"", m->color);
+        text_(f, tx, fr.y0 + 14 + 14 * i, anchor, extra, m->label);
+        fputs("</g>\n", f);
+    }
+    legend_(f, c, fr.x1 + 14, fr.y0, fr.y1);
+    svg_close_(f);
+    return ms_close_(&ms);
+}
+
+/* ---- heat maps ---------------------------------------------------------------------------------- */
+
+enum { CELL_VALUE = 0, CELL_NONFINITE, CELL_MISSING, CELL_DIVERGED, CELL_FAILED };
+
+/* A vertical colour bar for [zlo, zhi] with its label, plus swatches for the special cell states
+** listed in `states` (a bit per CELL_* state). */
+static void colorbar_(FILE *f, double x, double y0, double y1, double zlo, double zhi, const char *zlabel,
+                      unsigned states)
+{
+    static const struct { int st; const char *color, *text; } sw[] = {
+        {CELL_NONFINITE, COLOR_NONFINITE, "non-finite"},
+        {CELL_MISSING, COLOR_MISSING, "zero / not logged"},
+        {CELL_DIVERGED, COLOR_DIVERGE, "diverged (X)"},
+        {CELL_FAILED, COLOR_MISSING, "failed / no result"},
+    };
+    int nsw = 0;
+    for (int i = 0; i < 4; i++) nsw += (states >> sw[i].st) & 1;
+    double ybar1 = y1 - 22.0 * nsw;
+    fputs("<g class=\"colorbar\">\n", f);
+    const int nstep = 64;
+    double h = (ybar1 - y0) / nstep;
+    for (int i = 0; i < nstep; i++) {
+        char col[8];
+        viridis_((i + 0.5) / nstep, col);
+        fprintf(f, "<rect x=\"%.1f\" y=\"%.2f\" width=\"16\" height=\"%.2f\" fill=\"%s\"/>\n", x,
+                ybar1 - h * (i + 1), h + 0.4, col);
+    }
+    fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"16\" height=\"%.1f\" fill=\"none\" stroke=\"#000000\"/>\n", x, y0,
+            ybar1 - y0);
+    axis_t za;
+    axis_linear_(&za, zlo, zhi, 0, 0);
+    char lab[64];
+    for (int i = 0; i < za.ntick; i++) {
+        double y = axis_pos_(&za, za.tick[i], ybar1, y0);
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000000\"/>\n", x + 16, y, x + 21,
+                y);
+        tick_label_(lab, sizeof lab, za.tick[i], za.step);
+        text_(f, x + 24, y + 4, "start", NULL, lab);
+    }
+    char tr[96];
+    snprintf(tr, sizeof tr, "transform=\"rotate(-90 %.1f %.1f)\"", x + 78, (y0 + ybar1) / 2);
+    text_(f, x + 78, (y0 + ybar1) / 2, "middle", tr, zlabel);
+    int k = 0;
+    for (int i = 0; i < 4; i++) {
+        if (!((states >> sw[i].st) & 1)) continue;
+        double y = ybar1 + 8 + 22.0 * k++;
+        fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"16\" height=\"14\" fill=\"%s\" stroke=\"#000000\"/>\n", x, y,
+                sw[i].color);
+        if (sw[i].st == CELL_DIVERGED)
+            fprintf(f, "<path d=\"M%.1f %.1fL%.1f %.1fM%.1f %.1fL%.1f %.1f\" stroke=\"#000000\" stroke-width=\"1.5\"/>\n",
+                    x + 3, y + 3, x + 13, y + 11, x + 13, y + 3, x + 3, y + 11);
+        text_(f, x + 22, y + 11, "start", "font-size=\"10\"", sw[i].text);
+    }
+    fputs("</g>\n", f);
+}
+
+static void cell_color_(int state, double z, double zlo, double zhi, char col[8])
+{
+    switch (state) {
+    case CELL_VALUE: viridis_(zhi > zlo ? (z - zlo) / (zhi - zlo) : 0.5, col); break;
+    case CELL_NONFINITE: snprintf(col, 8, "%s", COLOR_NONFINITE); break;
+    case CELL_DIVERGED: snprintf(col, 8, "%s", COLOR_DIVERGE); break;
+    default: snprintf(col, 8, "%s", COLOR_MISSING); break;
+    }
+}
+
+/* The finite range of z over value cells; a unit interval around a single value. */
+static void zrange_(const double *z, const unsigned char *state, size_t n, double *lo, double *hi)
+{
+    *lo = INFINITY, *hi = -INFINITY;
+    for (size_t i = 0; i < n; i++)
+        if (state[i] == CELL_VALUE && isfinite(z[i])) *lo = fmin(*lo, z[i]), *hi = fmax(*hi, z[i]);
+    if (!(*lo <= *hi)) *lo = 0, *hi = 1;
+    if (*hi - *lo < 1e-12) *lo -= 0.5, *hi += 0.5;
+}
+
+/* Layer x step heat map: rows (top = row 0) over numeric column positions xs. */
+typedef struct {
+    char title[256], xlabel[96], ylabel[96], zlabel[96];
+    size_t nrows, ncols;
+    const char **rowlabel; /* nrows */
+    double *xs;            /* ncols column centres (owned) */
+    double *z;             /* nrows*ncols (owned) */
+    unsigned char *state;  /* nrows*ncols CELL_* (owned) */
+} heat_t;
+
+static char *heat_svg_(const heat_t *hm)
+{
+    mstream ms;
+    if (ms_open_(&ms) != 0) return NULL;
+    FILE *f = ms.f;
+    frame_t fr = {92, FIG_W - 150, 40, FIG_H - 56};
+    svg_open_(f, hm->title, FIG_W, FIG_H);
+    size_t nr = hm->nrows, nc = hm->ncols;
+    if (nr == 0 || nc == 0) {
+        axes_(f, &fr, NULL, NULL, hm->xlabel, hm->ylabel, 0);
+        text_(f, (fr.x0 + fr.x1) / 2, (fr.y0 + fr.y1) / 2, "middle", "class=\"nodata\" fill=\"#888888\"",
+              "no data to plot");
+        svg_close_(f);
+        return ms_close_(&ms);
+    }
+    /* column edges halfway between centres */
+    double *edge = malloc((nc + 1) * sizeof *edge);
+    if (!edge) {
+        fclose(ms.f), free(ms.buf);
+        return NULL;
+    }
+    for (size_t j = 1; j < nc; j++) edge[j] = (hm->xs[j - 1] + hm->xs[j]) / 2;
+    edge[0] = nc > 1 ? hm->xs[0] - (hm->xs[1] - hm->xs[0]) / 2 : hm->xs[0] - 0.5;
+    edge[nc] = nc > 1 ? hm->xs[nc - 1] + (hm->xs[nc - 1] - hm->xs[nc - 2]) / 2 : hm->xs[0] + 0.5;
+    axis_t xa;
+    axis_linear_(&xa, edge[0], edge[nc], 0, 1);
+    double zlo, zhi;
+    zrange_(hm->z, hm->state, nr * nc, &zlo, &zhi);
+    unsigned states = 0;
+    double rh = (fr.y1 - fr.y0) / (double)nr;
+    fputs("<g class=\"cells\" shape-rendering=\"crispEdges\">\n", f);
+    for (size_t r = 0; r < nr; r++) {
+        for (size_t j = 0; j < nc; j++) {
+            int st = hm->state[r * nc + j];
+            states |= st == CELL_VALUE ? 0u : 1u << st;
+            char col[8];
+            cell_color_(st, hm->z[r * nc + j], zlo, zhi, col);
+            double xa0 = axis_pos_(&xa, edge[j], fr.x0, fr.x1), xa1 = axis_pos_(&xa, edge[j + 1], fr.x0, fr.x1);
+            fprintf(f, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"%s\"/>\n", xa0,
+                    fr.y0 + rh * r, xa1 - xa0 + 0.3, rh + 0.3, col);
+        }
+    }
+    fputs("</g>\n", f);
+    free(edge);
+    axes_(f, &fr, &xa, NULL, hm->xlabel, hm->ylabel, 0);
+    /* row labels, thinned when crowded */
+    size_t every = (size_t)ceil(14.0 / rh);
+    if (every < 1) every = 1;
+    fputs("<g class=\"rowlabels\">\n", f);
+    for (size_t r = 0; r < nr; r += every) {
+        double y = fr.y0 + rh * (r + 0.5);
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000000\"/>\n", fr.x0 - 5, y,
+                fr.x0, y);
+        char t[40];
+        text_(f, fr.x0 - 8, y + 4, "end", NULL, shorten_(hm->rowlabel[r], t, sizeof t, 10));
+    }
+    fputs("</g>\n", f);
+    colorbar_(f, fr.x1 + 18, fr.y0, fr.y1, zlo, zhi, hm->zlabel, states);
+    svg_close_(f);
+    return ms_close_(&ms);
+}
+
+static void heat_free_(heat_t *hm)
+{
+    free(hm->xs), free(hm->z), free(hm->state);
+    hm->xs = hm->z = NULL, hm->state = NULL;
+}
+
+/* ---- data from a run ------------------------------------------------------------------------------- */
+
+typedef struct {
+    double x, y;
+} xy_t;
+
+static int xy_cmp_(const void *a, const void *b)
+{
+    const xy_t *p = a, *q = b;
+    return (p->x > q->x) - (p->x < q->x);
+}
+
+/* The measured (non-empty) values of ycol against xcol, optionally only rows whose
+** fcol equals fval, sorted by x.  Fills s->x, s->y, s->n.  -1 on no memory. */
+static int take_xy_(series_t *s, const clgrad_csv *t, const char *xcol, const char *ycol, const char *fcol,
+                    const char *fval)
+{
+    s->x = s->y = NULL, s->n = 0;
+    int cx = clgrad_csv_col(t, xcol), cy = clgrad_csv_col(t, ycol), cf = fcol ? clgrad_csv_col(t, fcol) : -1;
+    if (cx < 0 || cy < 0 || (fcol && cf < 0)) return 0;
+    xy_t *p = malloc((t->nrows ? t->nrows : 1) * sizeof *p);
+    if (!p) return -1;
+    size_t n = 0;
+    for (size_t r = 0; r < t->nrows; r++) {
+        if (fcol && strcmp(clgrad_csv_text(t, r, cf), fval) != 0) continue;
+        if (!clgrad_csv_present(t, r, cy) || !isfinite(clgrad_csv_num(t, r, cx))) continue;
+        p[n].x = clgrad_csv_num(t, r, cx), p[n].y = clgrad_csv_num(t, r, cy);
+        n++;
+    }
+    qsort(p, n, sizeof *p, xy_cmp_); /* ties keep no particular order; logged steps are distinct */
+    s->x = malloc((n ? n : 1) * sizeof *s->x), s->y = malloc((n ? n : 1) * sizeof *s->y);
+    if (!s->x || !s->y) {
+        free(p), free(s->x), free(s->y);
+        s->x = s->y = NULL;
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) s->x[i] = p[i].x, s->y[i] = p[i].y;
+    s->n = n;
+    free(p);
+    return 0;
+}
+
+/* Add a series to c; NULL when the chart is full (the series is then dropped). */
+static series_t *chart_add_(chart_t *c, const char *label, const char *color, int dash)
+{
+    if (c->ns >= MAX_SERIES) return NULL;
+    series_t *s = &c->s[c->ns++];
+    memset(s, 0, sizeof *s);
+    snprintf(s->label, sizeof s->label, "%s", label);
+    snprintf(s->color, sizeof s->color, "%s", color);
+    s->dash = dash;
+    return s;
+}
+
+/* Log y when every shown value is positive and they span more than two decades. */
+static int auto_log_(const chart_t *c)
+{
+    double lo = INFINITY, hi = -INFINITY;
+    for (int i = 0; i < c->ns; i++)
+        for (size_t k = 0; k < c->s[i].n; k++) {
+            double y = c->s[i].y[k];
+            if (!isfinite(y)) continue;
+            if (y <= 0) return 0;
+            lo = fmin(lo, y), hi = fmax(hi, y);
+        }
+    return lo <= hi && hi / lo > 100;
+}
+
+/* Distinct layer names in order of first appearance (pointers into t). */
+static const char **layers_of_(const clgrad_csv *t, size_t *n)
+{
+    int cl = clgrad_csv_col(t, "layer");
+    const char **names = malloc((t->nrows ? t->nrows : 1) * sizeof *names);
+    *n = 0;
+    if (!names || cl < 0) return names;
+    for (size_t r = 0; r < t->nrows; r++) {
+        const char *s = clgrad_csv_text(t, r, cl);
+        size_t i = 0;
+        while (i < *n && strcmp(names[i], s) != 0) i++;
+        if (i == *n) names[(*n)++] = s;
+    }
+    return names;
+}
+
+static int dcmp_(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Sorted distinct finite values of column col. */
+static double *distinct_(const clgrad_csv *t, int col, size_t *n)
+{
+    double *v = malloc((t->nrows ? t->nrows : 1) * sizeof *v);
+    *n = 0;
+    if (!v) return NULL;
+    for (size_t r = 0; r < t->nrows; r++) {
+        double x = clgrad_csv_num(t, r, col);
+        if (isfinite(x)) v[(*n)++] = x;
+    }
+    qsort(v, *n, sizeof *v, dcmp_);
+    size_t m = 0;
+    for (size_t i = 0; i < *n; i++)
+        if (m == 0 || v[i] != v[m - 1]) v[m++] = v[i];
+    *n = m;
+    return v;
+}
+
+/* Label of runs[i]: the run dir name, plus the device when the runs were not
+** all made on one device. */
+static void run_label_(const clgrad_rundata *runs, int n, int i, char *out, size_t nout)
+{
+    const char *dev = clgrad_json_str(clgrad_json_path(runs[i].manifest, "device.name"));
+    int same = 1;
+    for (int k = 1; k < n && same; k++) {
+        const char *d0 = clgrad_json_str(clgrad_json_path(runs[0].manifest, "device.name"));
+        const char *dk = clgrad_json_str(clgrad_json_path(runs[k].manifest, "device.name"));
+        same = d0 && dk && !strcmp(d0, dk);
+    }
+    if (!same && dev) snprintf(out, nout, "%.90s / %.60s", runs[i].name, dev);
+    else snprintf(out, nout, "%.150s", runs[i].name);
+}
+
+static void divergence_mark_(chart_t *c, const clgrad_rundata *r, const char *prefix, const char *color)
+{
+    const clgrad_json *d = clgrad_rundata_divergence(r);
+    if (!d || c->nm >= MAX_MARKS) return;
+    double step = clgrad_json_num(clgrad_json_member(d, "step"));
+    if (!isfinite(step)) return;
+    char kind[64], layer[64];
+    clgrad_json_text(clgrad_json_member(d, "kind"), kind, sizeof kind);
+    clgrad_json_text(clgrad_json_member(d, "layer"), layer, sizeof layer);
+    vmark_t *m = &c->m[c->nm++];
+    m->x = step;
+    snprintf(m->label, sizeof m->label, "%s%sdiverged at step %.0f (%s%s%s)", prefix ? prefix : "",
+             prefix ? ": " : "", step, kind[0] ? kind : "?", layer[0] && strcmp(layer, "null") ? ", layer " : "",
+             layer[0] && strcmp(layer, "null") ? layer : "");
+    snprintf(m->color, sizeof m->color, "%s", color);
+}
+
+/* ---- the figures ----------------------------------------------------------------------------------- */
+
+typedef struct {
+    char name[96];
+    char caption[256];
+    char *svg; /* owned */
+} figure_t;
+
+typedef struct {
+    figure_t *f;
+    int n, cap;
+} figlist;
+
+static clgrad_status fig_add_(figlist *l, const char *name, const char *caption, char *svg, char *why, size_t nwhy)
+{
+    if (!svg) return failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory rendering %s", name);
+    if (l->n == l->cap) {
+        int nc = l->cap ? l->cap * 2 : 8;
+        figure_t *f = realloc(l->f, (size_t)nc * sizeof *f);
+        if (!f) {
+            free(svg);
+            return failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory");
+        }
+        l->f = f, l->cap = nc;
+    }
+    figure_t *g = &l->f[l->n++];
+    snprintf(g->name, sizeof g->name, "%s", name);
+    snprintf(g->caption, sizeof g->caption, "%s", caption);
+    g->svg = svg;
+    return CLGRAD_OK;
+}
+
+static void figs_free_(figlist *l)
+{
+    for (int i = 0; i < l->n; i++) free(l->f[i].svg);
+    free(l->f);
+    l->f = NULL, l->n = l->cap = 0;
+}
+
+static char *fig_loss_(const clgrad_rundata *runs, int n)
+{
+    chart_t *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    int multi = n > 1, oom = 0;
+    if (multi) snprintf(c->title, sizeof c->title, "loss (%d runs)", n);
+    else snprintf(c->title, sizeof c->title, "loss: %.200s", runs[0].name);
+    snprintf(c->xlabel, sizeof c->xlabel, "step");
+    snprintf(c->ylabel, sizeof c->ylabel, "loss");
+    for (int i = 0; i < n; i++) {
+        char lab[160], l1[192], l2[192];
+        run_label_(runs, n, i, lab, sizeof lab);
+        if (multi) {
+            snprintf(l1, sizeof l1, "%s: train", lab);
+            snprintf(l2, sizeof l2, "%s: test", lab);
+        } else {
+            snprintf(l1, sizeof l1, "train loss");
+            snprintf(l2, sizeof l2, "test loss");
+        }
+        const char *col = multi ? palette[i % 10] : palette[0];
+        series_t *s = chart_add_(c, l1, col, 0);
+        if (s && take_xy_(s, &runs[i].metrics, "step", "loss", NULL, NULL) != 0) oom = 1;
+        s = chart_add_(c, l2, multi ? col : palette[1], 1);
+        if (s) {
+            if (take_xy_(s, &runs[i].metrics, "step", "test_loss", NULL, NULL) != 0) oom = 1;
+            s->markers = s->n <= 60;
+        }
+        divergence_mark_(c, &runs[i], multi ? lab : NULL, multi ? col : COLOR_DIVERGE);
+    }
+    c->ylog = auto_log_(c);
+    if (c->ylog) snprintf(c->ylabel, sizeof c->ylabel, "loss (log scale)");
+    char *svg = oom ? NULL : chart_svg_(c);
+    chart_free_(c);
+    free(c);
+    return svg;
+}
+
+static char *fig_grad_norm_(const clgrad_rundata *runs, int n)
+{
+    chart_t *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    int multi = n > 1, oom = 0;
+    if (multi) snprintf(c->title, sizeof c->title, "global gradient norm (%d runs)", n);
+    else snprintf(c->title, sizeof c->title, "global gradient norm: %.200s", runs[0].name);
+    snprintf(c->xlabel, sizeof c->xlabel, "step");
+    snprintf(c->ylabel, sizeof c->ylabel, "||g|| (log scale)");
+    c->ylog = 1;
+    for (int i = 0; i < n; i++) {
+        char lab[160], l1[192], l2[192];
+        run_label_(runs, n, i, lab, sizeof lab);
+        if (multi) {
+            snprintf(l1, sizeof l1, "%s: before clip", lab);
+            snprintf(l2, sizeof l2, "%s: after clip", lab);
+        } else {
+            snprintf(l1, sizeof l1, "before clipping");
+            snprintf(l2, sizeof l2, "after clipping");
+        }
+        const char *col = multi ? palette[i % 10] : palette[0];
+        series_t *s = chart_add_(c, l1, col, 0);
+        if (s && take_xy_(s, &runs[i].metrics, "step", "grad_norm", NULL, NULL) != 0) oom = 1;
+        s = chart_add_(c, l2, multi ? col : palette[1], 1);
+        if (s && take_xy_(s, &runs[i].metrics, "step", "grad_norm_clipped", NULL, NULL) != 0) oom = 1;
+        divergence_mark_(c, &runs[i], multi ? lab : NULL, multi ? col : COLOR_DIVERGE);
+    }
+    char *svg = oom ? NULL : chart_svg_(c);
+    chart_free_(c);
+    free(c);
+    return svg;
+}
+
+static char *fig_layers_grad_(const clgrad_rundata *r)
+{
+    chart_t *c = calloc(1, sizeof *c);
+    size_t nl = 0;
+    const char **names = layers_of_(&r->layers, &nl);
+    char *svg = NULL;
+    int oom = !c || !names;
+    if (oom) goto out;
+    snprintf(c->title, sizeof c->title, "per-layer gradient norm ||dL/dh||: %.180s", r->name);
+    snprintf(c->xlabel, sizeof c->xlabel, "step");
+    snprintf(c->ylabel, sizeof c->ylabel, "out_grad_norm (log scale)");
+    c->ylog = 1;
+    for (size_t i = 0; i < nl; i++) {
+        char col[8], lab[192];
+        viridis_(nl > 1 ? 0.92 * (double)i / (double)(nl - 1) : 0, col);
+        snprintf(lab, sizeof lab, "layer %.150s", names[i]);
+        series_t *s = chart_add_(c, lab, col, 0);
+        if (s && take_xy_(s, &r->layers, "step", "out_grad_norm", "layer", names[i]) != 0) oom = 1;
+    }
+    divergence_mark_(c, r, NULL, COLOR_DIVERGE);
+    if (!oom) svg = chart_svg_(c);
+out:
+    if (c) chart_free_(c);
+    free(c);
+    free(names);
+    return svg;
+}
+
+#define HEAT_MAX_COLS 400
+
+static char *fig_layers_heat_(const clgrad_rundata *r)
+{
+    heat_t hm;
+    memset(&hm, 0, sizeof hm);
+    size_t nl = 0, ns = 0;
+    const char **names = layers_of_(&r->layers, &nl);
+    int cs = clgrad_csv_col(&r->layers, "step"), cl = clgrad_csv_col(&r->layers, "layer");
+    int cg = clgrad_csv_col(&r->layers, "out_grad_norm");
+    double *steps = names ? distinct_(&r->layers, cs, &ns) : NULL;
+    double *sum = NULL;
+    unsigned *cnt = NULL;
+    char *svg = NULL;
+    if (!names || !steps) goto out;
+    /* columns: logged steps, binned when there are too many */
+    size_t bin = ns > HEAT_MAX_COLS ? (ns + HEAT_MAX_COLS - 1) / HEAT_MAX_COLS : 1;
+    size_t nc = (ns + bin - 1) / bin;
+    snprintf(hm.title, sizeof hm.title, "log10 ||dL/dh|| per layer and step: %.180s", r->name);
+    snprintf(hm.xlabel, sizeof hm.xlabel, bin > 1 ? "step (mean of %zu logged steps per column)" : "step", bin);
+    snprintf(hm.ylabel, sizeof hm.ylabel, "layer (input at the top)");
+    snprintf(hm.zlabel, sizeof hm.zlabel, "log10 out_grad_norm");
+    hm.nrows = nl, hm.ncols = nc, hm.rowlabel = names;
+    hm.xs = calloc(nc ? nc : 1, sizeof *hm.xs);
+    hm.z = calloc((nl * nc > 0 ? nl * nc : 1), sizeof *hm.z);
+    hm.state = calloc((nl * nc > 0 ? nl * nc : 1), 1);
+    sum = calloc((nl * nc > 0 ? nl * nc : 1), sizeof *sum);
+    cnt = calloc((nl * nc > 0 ? nl * nc : 1), sizeof *cnt);
+    if (!hm.xs || !hm.z || !hm.state || !sum || !cnt) goto out;
+    for (size_t j = 0; j < nc; j++) {
+        size_t a = j * bin, b = a + bin < ns ? a + bin : ns;
+        double m = 0;
+        for (size_t k = a; k < b; k++) m += steps[k];
+        hm.xs[j] = m / (double)(b - a);
+    }
+    /* state: MISSING until a value arrives; NONFINITE sticks */
+    for (size_t i = 0; i < nl * nc; i++) hm.state[i] = CELL_MISSING;
+    for (size_t row = 0; row < r->layers.nrows; row++) {
+        double st = clgrad_csv_num(&r->layers, row, cs);
+        if (!isfinite(st) || !clgrad_csv_present(&r->layers, row, cg)) continue;
+        const double *p = bsearch(&st, steps, ns, sizeof *steps, dcmp_);
+        if (!p) continue;
+        size_t j = (size_t)(p - steps) / bin, li = 0;
+        const char *ln = clgrad_csv_text(&r->layers, row, cl);
+        while (li < nl && strcmp(names[li], ln) != 0) li++;
+        if (li == nl) continue;
+        size_t idx = li * nc + j;
+        double v = clgrad_csv_num(&r->layers, row, cg);
+        if (!isfinite(v)) hm.state[idx] = CELL_NONFINITE;
+        else if (v > 0 && hm.state[idx] != CELL_NONFINITE) {
+            sum[idx] += log10(v), cnt[idx]++;
+            hm.state[idx] = CELL_VALUE;
+        }
+    }
+    for (size_t i = 0; i < nl * nc; i++) hm.z[i] = cnt[i] ? sum[i] / cnt[i] : NAN;
+    svg = heat_svg_(&hm);
+out:
+    heat_free_(&hm);
+    free(sum), free(cnt), free(steps), free(names);
+    return svg;
+}
+
+#define TIMESTEP_CURVES 6
+
+static char *fig_timesteps_(const clgrad_rundata *r)
+{
+    chart_t *c = calloc(1, sizeof *c);
+    size_t ns = 0;
+    int cs = clgrad_csv_col(&r->timesteps, "step");
+    double *steps = distinct_(&r->timesteps, cs, &ns);
+    char *svg = NULL;
+    int oom = !c || !steps;
+    if (oom) goto out;
+    snprintf(c->title, sizeof c->title, "||dL/dh_t|| over time: %.200s", r->name);
+    snprintf(c->xlabel, sizeof c->xlabel, "t (time step)");
+    snprintf(c->ylabel, sizeof c->ylabel, "||dL/dh_t|| (log scale)");
+    c->ylog = 1;
+    size_t k = ns < TIMESTEP_CURVES ? ns : TIMESTEP_CURVES;
+    for (size_t i = 0; i < k; i++) {
+        size_t idx = k > 1 ? (size_t)llround((double)i * (double)(ns - 1) / (double)(k - 1)) : 0;
+        char col[8], lab[64], val[40];
+        viridis_(k > 1 ? 0.92 * (double)i / (double)(k - 1) : 0, col);
+        snprintf(val, sizeof val, "%.0f", steps[idx]);
+        snprintf(lab, sizeof lab, "step %s", val);
+        series_t *s = chart_add_(c, lab, col, 0);
+        if (!s) break;
+        /* the rows of this step, sorted by t */
+        size_t m = 0;
+        int ct = clgrad_csv_col(&r->timesteps, "t"), cg = clgrad_csv_col(&r->timesteps, "grad_norm");
+        s->x = malloc((r->timesteps.nrows + 1) * sizeof *s->x);
+        s->y = malloc((r->timesteps.nrows + 1) * sizeof *s->y);
+        xy_t *p = malloc((r->timesteps.nrows + 1) * sizeof *p);
+        if (!s->x || !s->y || !p) { free(p); oom = 1; break; }
+        for (size_t row = 0; row < r->timesteps.nrows; row++) {
+            if (clgrad_csv_num(&r->timesteps, row, cs) != steps[idx]) continue;
+            if (!clgrad_csv_present(&r->timesteps, row, cg) || !isfinite(clgrad_csv_num(&r->timesteps, row, ct)))
+                continue;
+            p[m].x = clgrad_csv_num(&r->timesteps, row, ct), p[m].y = clgrad_csv_num(&r->timesteps, row, cg);
+            m++;
+        }
+        qsort(p, m, sizeof *p, xy_cmp_);
+        for (size_t q = 0; q < m; q++) s->x[q] = p[q].x, s->y[q] = p[q].y;
+        s->n = m;
+        free(p);
+    }
+    if (!oom) svg = chart_svg_(c);
+out:
+    if (c) chart_free_(c);
+    free(c);
+    free(steps);
+    return svg;
+}
+
+/* ---- report.html -------------------------------------------------------------------------------------- */
+
+static const char *html_head_ =
+    "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n<title>%s</title>\n"
+    "<style>\n"
+    "body { font-family: DejaVu Sans, Arial, Helvetica, sans-serif; margin: 24px; color: #222; }\n"
+    "table { border-collapse: collapse; margin: 8px 0 16px 0; font-size: 13px; }\n"
+    "th, td { border: 1px solid #ccc; padding: 2px 8px; text-align: left; vertical-align: top; }\n"
+    "th { background: #f2f2f2; }\n"
+    "figure { margin: 12px 0 28px 0; }\n"
+    "figure svg { max-width: 100%%; height: auto; border: 1px solid #eee; }\n"
+    "figcaption { font-size: 13px; color: #555; }\n"
+    ".status-diverged, .status-failed { color: #b00; font-weight: bold; }\n"
+    ".status-completed { color: #070; font-weight: bold; }\n"
+    "</style>\n</head>\n<body>\n";
+
+/* Rows "key | value" for every scalar of obj, nested objects flattened with dots. */
+static void html_rows_(FILE *f, const clgrad_json *obj, const char *prefix)
+{
+    for (size_t i = 0; obj && obj->type == CLGRAD_JSON_OBJECT && i < obj->n; i++) {
+        char key[256];
+        snprintf(key, sizeof key, "%s%s%s", prefix, prefix[0] ? "." : "", obj->keys[i]);
+        const clgrad_json *v = &obj->items[i];
+        if (v->type == CLGRAD_JSON_OBJECT && v->n > 0) {
+            html_rows_(f, v, key);
+            continue;
+        }
+        fputs("<tr><th>", f), esc_(f, key), fputs("</th><td>", f);
+        if (v->type == CLGRAD_JSON_ARRAY) {
+            for (size_t k = 0; k < v->n; k++) {
+                char b[512];
+                if (k) fputs(", ", f);
+                esc_(f, clgrad_json_text(&v->items[k], b, sizeof b));
+            }
+        } else {
+            char b[2048];
+            esc_(f, clgrad_json_text(v, b, sizeof b));
+        }
+        fputs("</td></tr>\n", f);
+    }
+}
+
+static void html_figures_(FILE *f, const figlist *figs)
+{
+    fputs("<h2>Figures</h2>\n", f);
+    for (int i = 0; i < figs->n; i++) {
+        fputs("<figure>\n", f);
+        fputs(figs->f[i].svg, f);
+        fputs("<figcaption>", f), esc_(f, figs->f[i].name), fputs(": ", f), esc_(f, figs->f[i].caption);
+        fputs("</figcaption>\n</figure>\n", f);
+    }
+}
+
+static char *report_runs_(const clgrad_rundata *runs, int n, const figlist *figs)
+{
+    mstream ms;
+    if (ms_open_(&ms) != 0) return NULL;
+    FILE *f = ms.f;
+    char title[300];
+    if (n == 1) snprintf(title, sizeof title, "clgrad report: %.200s", runs[0].name);
+    else snprintf(title, sizeof title, "clgrad report: %d runs", n);
+    char et[700];
+    {
+        mstream t;
+        if (ms_open_(&t) != 0) {
+            fclose(ms.f), free(ms.buf);
+            return NULL;
+        }
+        esc_(t.f, title);
+        char *s = ms_close_(&t);
+        snprintf(et, sizeof et, "%s", s ? s : "");
+        free(s);
+    }
+    fprintf(f, html_head_, et);
+    fprintf(f, "<h1>%s</h1>\n", et);
+    fputs("<p>Written by <code>clgrad plot</code>. Figures are inline SVG; this page loads nothing from the "
+          "network.</p>\n",
+          f);
+    for (int i = 0; i < n; i++) {
+        const clgrad_rundata *r = &runs[i];
+        const char *status = clgrad_rundata_status(r);
+        fputs("<h2>", f);
+        if (n > 1) fprintf(f, "Run %d: ", i + 1);
+        esc_(f, r->name);
+        fputs("</h2>\n<p>directory <code>", f), esc_(f, r->dir), fputs("</code>, status <span class=\"status-", f);
+        esc_(f, status), fputs("\">", f), esc_(f, status), fputs("</span></p>\n", f);
+        fputs("<h3>Summary</h3>\n", f);
+        if (r->summary) {
+            fputs("<table class=\"summary\">\n", f);
+            html_rows_(f, r->summary, "");
+            fputs("</table>\n", f);
+        } else {
+            fputs("<p>No summary.json (the run did not finish writing it).</p>\n", f);
+        }
+        fputs("<h3>Manifest</h3>\n<table class=\"manifest\">\n", f);
+        html_rows_(f, r->manifest, "");
+        fputs("</table>\n", f);
+    }
+    html_figures_(f, figs);
+    fputs("</body>\n</html>\n", f);
+    return ms_close_(&ms);
+}
+
+/* ---- writing a figure set -------------------------------------------------------------------------------- */
+
+static clgrad_status write_figs_(const char *outdir, const figlist *figs, const char *html, int *nwritten,
+                                 char *why, size_t nwhy)
+{
+    clgrad_status st;
+    static const char xml_decl[] = "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n";
+    int e = mkdirs_(outdir);
+    if (e) return failf_(CLGRAD_E_IO, why, nwhy, "cannot create %s: %s", outdir, strerror(e));
+    for (int i = 0; i < figs->n; i++) {
+        if ((st = write_file_(outdir, figs->f[i].name, xml_decl, figs->f[i].svg, why, nwhy)) != CLGRAD_OK) return st;
+        if (nwritten) (*nwritten)++;
+    }
+    if ((st = write_file_(outdir, "report.html", NULL, html, why, nwhy)) != CLGRAD_OK) return st;
+    if (nwritten) (*nwritten)++;
+    return CLGRAD_OK;
+}
+
+clgrad_status clgrad_plot_runs(const clgrad_rundata *runs, int n, const char *outdir, int *nwritten, char *why,
+                               size_t nwhy)
+{
+    figlist figs = {0};
+    clgrad_status st = CLGRAD_OK;
+    char *html = NULL;
+    if (nwritten) *nwritten = 0;
+    if (n < 1) return failf_(CLGRAD_E_ARG, why, nwhy, "plot needs at least one run");
+    if ((st = fig_add_(&figs, "loss.svg", n > 1 ? "train loss (solid) and test loss (dashed) of each run"
+                                                : "train loss (solid) and test loss (dashed)",
+                       fig_loss_(runs, n), why, nwhy)) != CLGRAD_OK)
+        goto out;
+    if ((st = fig_add_(&figs, "grad_norm.svg",
+                       "global gradient norm before (solid) and after (dashed) clipping; the divergence step, if "
+                       "any, is marked",
+                       fig_grad_norm_(runs, n), why, nwhy)) != CLGRAD_OK)
+        goto out;
+    for (int i = 0; i < n; i++) {
+        char sfx[32] = "", name[96], cap[256];
+        if (i > 0) snprintf(sfx, sizeof sfx, ".run%d", i + 1);
+        snprintf(name, sizeof name, "layers_grad%s.svg", sfx);
+        snprintf(cap, sizeof cap, "%.150s: gradient norm arriving at each layer's output", runs[i].name);
+        if ((st = fig_add_(&figs, name, cap, fig_layers_grad_(&runs[i]), why, nwhy)) != CLGRAD_OK) goto out;
+        snprintf(name, sizeof name, "layers_heatmap%s.svg", sfx);
+        snprintf(cap, sizeof cap, "%.150s: log10 of the per-layer gradient norm over steps", runs[i].name);
+        if ((st = fig_add_(&figs, name, cap, fig_layers_heat_(&runs[i]), why, nwhy)) != CLGRAD_OK) goto out;
+        if (runs[i].has_timesteps) {
+            snprintf(name, sizeof name, "timesteps%s.svg", sfx);
+            snprintf(cap, sizeof cap, "%.150s: ||dL/dh_t|| over t at a few logged steps (BPTT)", runs[i].name);
+            if ((st = fig_add_(&figs, name, cap, fig_timesteps_(&runs[i]), why, nwhy)) != CLGRAD_OK) goto out;
+        }
+    }
+    html = report_runs_(runs, n, &figs);
+    if (!html) {
+        st = failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory writing report.html");
+        goto out;
+    }
+    st = write_figs_(outdir, &figs, html, nwritten, why, nwhy);
+out:
+    free(html);
+    figs_free_(&figs);
+    return st;
+}
+
+/* ---- sweeps ------------------------------------------------------------------------------------------------- */
+
+/* Distinct texts of a column, numeric order when all are numbers, else first appearance. */
+typedef struct {
+    const char **v;
+    size_t n;
+} cats_t;
+
+static int cat_numeric_cmp_(const void *a, const void *b)
+{
+    double x = strtod(*(const char *const *)a, NULL), y = strtod(*(const char *const *)b, NULL);
+    return (x > y) - (x < y);
+}
+
+static int cats_(const clgrad_csv *t, int col, cats_t *c)
+{
+    c->n = 0;
+    c->v = malloc((t->nrows ? t->nrows : 1) * sizeof *c->v);
+    if (!c->v) return -1;
+    int numeric = 1;
+    for (size_t r = 0; r < t->nrows; r++) {
+        const char *s = col >= 0 ? clgrad_csv_text(t, r, col) : "";
+        size_t i = 0;
+        while (i < c->n && strcmp(c->v[i], s) != 0) i++;
+        if (i < c->n) continue;
+        c->v[c->n++] = s;
+        if (col < 0 || !isfinite(clgrad_csv_num(t, r, col))) numeric = 0;
+    }
+    if (numeric) qsort(c->v, c->n, sizeof *c->v, cat_numeric_cmp_);
+    return 0;
+}
+
+static size_t cat_index_(const cats_t *c, const char *s)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (!strcmp(c->v[i], s)) return i;
+    return 0;
+}
+
+static void short_num_(char *b, size_t n, double v)
+{
+    if (isnan(v)) snprintf(b, n, "nan");
+    else if (isinf(v)) snprintf(b, n, v > 0 ? "inf" : "-inf");
+    else snprintf(b, n, "%.3g", v);
+}
+
+/* One cell of the sweep grid. */
+typedef struct {
+    unsigned nrun, ndiv, nfail;
+    double loss_sum;
+    unsigned nloss;
+    double first_div_step;
+} sweep_cell;
+
+static char *sweep_svg_(const char *sweep_dir, const char *xkey, const char *ykey,
+                        const cats_t *xc, const cats_t *yc, const sweep_cell *cell, int zlog)
+{
+    mstream ms;
+    if (ms_open_(&ms) != 0) return NULL;
+    FILE *f = ms.f;
+    size_t nx = xc->n, ny = yc->n;
+    char title[512];
+    snprintf(title, sizeof title, "sweep outcome: %.200s (final loss; X = diverged)", sweep_dir);
+    frame_t fr = {110, FIG_W - 160, 40, FIG_H - 80};
+    svg_open_(f, title, FIG_W, FIG_H);
+    double cw = (fr.x1 - fr.x0) / (double)nx, ch = (fr.y1 - fr.y0) / (double)ny;
+    /* colour range over cells with a value */
+    double zlo = INFINITY, zhi = -INFINITY;
+    unsigned states = 0;
+    for (size_t i = 0; i < nx * ny; i++) {
+        if (cell[i].nloss == 0) continue;
+        double z = cell[i].loss_sum / cell[i].nloss;
+        if (zlog) z = log10(z);
+        if (isfinite(z)) zlo = fmin(zlo, z), zhi = fmax(zhi, z);
+    }
+    if (!(zlo <= zhi)) zlo = 0, zhi = 1;
+    if (zhi - zlo < 1e-12) zlo -= 0.5, zhi += 0.5;
+    fputs("<g class=\"cells\">\n", f);
+    for (size_t yi = 0; yi < ny; yi++) {
+        for (size_t xi = 0; xi < nx; xi++) {
+            const sweep_cell *c = &cell[yi * nx + xi];
+            double x = fr.x0 + cw * xi, y = fr.y0 + ch * (ny - 1 - yi); /* first y value at the bottom */
+            int st;
+            double z = NAN;
+            if (c->nrun == 0) st = CELL_MISSING;
+            else if (c->ndiv == c->nrun) st = CELL_DIVERGED;
+            else if (c->nloss == 0) st = CELL_FAILED;
+            else {
+                st = CELL_VALUE;
+                z = c->loss_sum / c->nloss;
+                if (zlog) z = log10(z);
+            }
+            if (st != CELL_VALUE) states |= 1u << st;
+            char col[8];
+            cell_color_(st, z, zlo, zhi, col);
+            fprintf(f, "<g class=\"cell%s\">\n", st == CELL_DIVERGED ? " diverged" : "");
+            fprintf(f, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"%s\" stroke=\"#ffffff\"/>\n",
+                    x, y, cw, ch, col);
+            if (st == CELL_DIVERGED || c->ndiv > 0) {
+                double m = fmin(cw, ch) * (st == CELL_DIVERGED ? 0.3 : 0.15);
+                double cx = x + cw / 2, cy = y + ch / 2;
+                if (st != CELL_DIVERGED) cx = x + cw - m - 3, cy = y + m + 3;
+                fprintf(f, "<path class=\"xmark\" d=\"M%.1f %.1fL%.1f %.1fM%.1f %.1fL%.1f %.1f\" stroke=\"#000000\" "
+                           "stroke-width=\"2\"/>\n",
+                        cx - m, cy - m, cx + m, cy + m, cx + m, cy - m, cx - m, cy + m);
+            }
+            /* the number, when the cell is big enough */
+            if (cw >= 44 && ch >= 26 && c->nrun > 0) {
+                char txt[64] = "", v[32];
+                if (st == CELL_VALUE) short_num_(v, sizeof v, c->loss_sum / c->nloss), snprintf(txt, sizeof txt, "%s", v);
+                else if (st == CELL_DIVERGED && isfinite(c->first_div_step))
+                    snprintf(txt, sizeof txt, "step %.0f", c->first_div_step);
+                else if (st == CELL_FAILED) snprintf(txt, sizeof txt, "failed");
+                if (c->nrun > 1 && c->ndiv > 0 && st != CELL_DIVERGED) {
+                    size_t l = strlen(txt);
+                    snprintf(txt + l, sizeof txt - l, " (%u/%u div)", c->ndiv, c->nrun);
+                }
+                /* white text on the dark end of viridis */
+                int dark = st == CELL_VALUE && (z - zlo) / (zhi - zlo) < 0.55;
+                char extra[80];
+                snprintf(extra, sizeof extra, "font-size=\"10\" fill=\"%s\"", dark ? "#ffffff" : "#000000");
+                double ty = st == CELL_DIVERGED ? y + ch - 5 : y + ch / 2 + 4;
+                text_(f, x + cw / 2, ty, "middle", extra, txt);
+            }
+            fputs("</g>\n", f);
+        }
+    }
+    fputs("</g>\n", f);
+    axes_(f, &fr, NULL, NULL, xkey, ykey ? ykey : "", 0);
+    /* category labels, thinned when crowded; rotated when long */
+    size_t maxlen = 0;
+    for (size_t i = 0; i < nx; i++) maxlen = strlen(xc->v[i]) > maxlen ? strlen(xc->v[i]) : maxlen;
+    int rot = maxlen * 7.0 > cw;
+    size_t every = (size_t)ceil((rot ? 14.0 : maxlen * 7.0 + 6) / cw);
+    if (every < 1) every = 1;
+    for (size_t i = 0; i < nx; i += every) {
+        double x = fr.x0 + cw * (i + 0.5);
+        char t[40], tr[96];
+        shorten_(xc->v[i], t, sizeof t, 14);
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000000\"/>\n", x, fr.y1, x,
+                fr.y1 + 5);
+        if (rot) {
+            snprintf(tr, sizeof tr, "transform=\"rotate(-35 %.1f %.1f)\"", x, fr.y1 + 16);
+            text_(f, x, fr.y1 + 16, "end", tr, t);
+        } else {
+            text_(f, x, fr.y1 + 18, "middle", NULL, t);
+        }
+    }
+    every = (size_t)ceil(14.0 / ch);
+    if (every < 1) every = 1;
+    for (size_t i = 0; i < ny; i += every) {
+        double y = fr.y0 + ch * (ny - 1 - i + 0.5);
+        char t[40];
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000000\"/>\n", fr.x0 - 5, y,
+                fr.x0, y);
+        text_(f, fr.x0 - 8, y + 4, "end", NULL, shorten_(yc->v[i], t, sizeof t, 12));
+    }
+    colorbar_(f, fr.x1 + 18, fr.y0, fr.y1, zlo, zhi, zlog ? "log10 final loss" : "final loss", states);
+    svg_close_(f);
+    return ms_close_(&ms);
+}
+
+static char *report_sweep_(const char *sweep_dir, const clgrad_csv *t, const figlist *figs)
+{
+    mstream ms;
+    if (ms_open_(&ms) != 0) return NULL;
+    FILE *f = ms.f;
+    mstream tm;
+    if (ms_open_(&tm) != 0) {
+        fclose(ms.f), free(ms.buf);
+        return NULL;
+    }
+    fputs("clgrad sweep report: ", tm.f), esc_(tm.f, sweep_dir);
+    char *title = ms_close_(&tm);
+    fprintf(f, html_head_, title ? title : "clgrad sweep report");
+    fprintf(f, "<h1>%s</h1>\n", title ? title : "clgrad sweep report");
+    free(title);
+    html_figures_(f, figs);
+    fputs("<h2>summary.csv</h2>\n<table class=\"sweep\">\n<tr>", f);
+    for (size_t c = 0; c < t->ncols; c++) fputs("<th>", f), esc_(f, t->names[c]), fputs("</th>", f);
+    fputs("</tr>\n", f);
+    for (size_t r = 0; r < t->nrows; r++) {
+        fputs("<tr>", f);
+        for (size_t c = 0; c < t->ncols; c++) fputs("<td>", f), esc_(f, clgrad_csv_text(t, r, (int)c)), fputs("</td>", f);
+        fputs("</tr>\n", f);
+    }
+    fputs("</table>\n</body>\n</html>\n", f);
+    return ms_close_(&ms);
+}
+
+clgrad_status clgrad_plot_sweep(const char *sweep_dir, const char *xkey, const char *ykey, const char *outdir,
+                                char *why, size_t nwhy)
+{
+    char path[1200];
+    clgrad_csv t;
+    clgrad_status st;
+    snprintf(path, sizeof path, "%s/summary.csv", sweep_dir);
+    if ((st = clgrad_csv_read(path, &t, why, nwhy)) != CLGRAD_OK) return st;
+    cats_t xc = {0}, yc = {0};
+    sweep_cell *cell = NULL;
+    figlist figs = {0};
+    char *html = NULL;
+    int cx = clgrad_csv_col(&t, xkey), cy = ykey ? clgrad_csv_col(&t, ykey) : -1;
+    if (cx < 0 || (ykey && cy < 0)) {
+        char cols[600] = "";
+        for (size_t c = 0; c < t.ncols; c++) {
+            size_t l = strlen(cols);
+            snprintf(cols + l, sizeof cols - l, "%s%s", c ? ", " : "", t.names[c]);
+        }
+        st = failf_(CLGRAD_E_ARG, why, nwhy, "%s has no column \"%s\" (columns: %s)", path, cx < 0 ? xkey : ykey,
+                    cols);
+        goto out;
+    }
+    int cst = clgrad_csv_col(&t, "status"), cl = clgrad_csv_col(&t, "final_loss");
+    int cd = clgrad_csv_col(&t, "diverge_step");
+    if (cst < 0 || cl < 0) {
+        st = failf_(CLGRAD_E_IO, why, nwhy, "%s: needs the columns status and final_loss", path);
+        goto out;
+    }
+    if (cats_(&t, cx, &xc) != 0 || cats_(&t, cy, &yc) != 0) goto oom;
+    cell = calloc((xc.n * yc.n > 0 ? xc.n * yc.n : 1), sizeof *cell);
+    if (!cell) goto oom;
+    int zlog = 1;
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t r = 0; r < t.nrows; r++) {
+        size_t xi = cat_index_(&xc, clgrad_csv_text(&t, r, cx));
+        size_t yi = cy >= 0 ? cat_index_(&yc, clgrad_csv_text(&t, r, cy)) : 0;
+        sweep_cell *c = &cell[yi * xc.n + xi];
+        const char *status = clgrad_csv_text(&t, r, cst);
+        double loss = clgrad_csv_num(&t, r, cl);
+        if (c->nrun == 0) c->first_div_step = NAN;
+        c->nrun++;
+        if (!strcmp(status, "diverged") || (!strcmp(status, "completed") && !isfinite(loss) &&
+                                             clgrad_csv_present(&t, r, cl))) {
+            c->ndiv++;
+            double ds = clgrad_csv_num(&t, r, cd);
+            if (isfinite(ds) && !(ds >= c->first_div_step)) c->first_div_step = ds;
+        } else if (strcmp(status, "completed") != 0 || !isfinite(loss)) {
+            c->nfail++;
+        } else {
+            c->loss_sum += loss, c->nloss++;
+            if (loss <= 0) zlog = 0;
+            lo = fmin(lo, loss), hi = fmax(hi, loss);
+        }
+    }
+    zlog = zlog && lo <= hi && hi / lo > 10;
+    if ((st = fig_add_(&figs, "sweep_heatmap.svg", "final loss per swept setting; X marks diverged runs",
+                       sweep_svg_(sweep_dir, xkey, ykey, &xc, &yc, cell, zlog), why, nwhy)) != CLGRAD_OK)
+        goto out;
+    html = report_sweep_(sweep_dir, &t, &figs);
+    if (!html) goto oom;
+    st = write_figs_(outdir, &figs, html, NULL, why, nwhy);
+    goto out;
+oom:
+    st = failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory plotting %s", path);
+out:
+    free(html);
+    figs_free_(&figs);
+    free(cell);
+    free(xc.v), free(yc.v);
+    clgrad_csv_free(&t);
+    return st;
+}
+
+/* ---- command line ------------------------------------------------------------------------------------------ */
+
+static void plot_usage_(FILE *f)
+{
+    fprintf(f,
+            "usage: clgrad plot RUN_DIR [RUN_DIR ...] [--out DIR]\n"
+            "       clgrad plot --sweep SWEEP_DIR --x KEY [--y KEY] [--out DIR]\n"
+            "\n"
+            "Write SVG figures and a self-contained report.html (default: into the first\n"
+            "RUN_DIR/plots/, or SWEEP_DIR/plots/):\n"
+            "  loss.svg            train and test loss over steps (several runs: one line each)\n"
+            "  grad_norm.svg       gradient norm before/after clipping, log scale, divergence marked\n"
+            "  layers_grad.svg     per-layer ||dL/dh|| over steps, log scale\n"
+            "  layers_heatmap.svg  layer x step heat map of log10 ||dL/dh||\n"
+            "  timesteps.svg       RNN runs: ||dL/dh_t|| over t at a few logged steps\n"
+            "  (per-run figures of the 2nd, 3rd... run are named *.run2.svg, *.run3.svg ...)\n"
+            "  --sweep: sweep_heatmap.svg, final loss over the swept keys KEY (columns of\n"
+            "  SWEEP_DIR/summary.csv), diverged cells marked with an X\n"
+            "\n"
+            "exit status: 0 written, 1 read or write error, 2 usage error\n");
+}
+
+int clgrad_cli_plot(int argc, char **argv)
+{
+    const char *out = NULL, *sweep = NULL, *xkey = NULL, *ykey = NULL;
+    int n = 0, rc = 2;
+    char why[1536], dflt[1200];
+    const char **dirs = calloc((size_t)(argc > 0 ? argc : 1), sizeof *dirs);
+    clgrad_rundata *runs = NULL;
+    if (!dirs) { fprintf(stderr, "clgrad plot: out of memory\n"); return 1; }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char **dst = !strcmp(a, "--out") ? &out : !strcmp(a, "--sweep") ? &sweep : !strcmp(a, "--x") ? &xkey
+                           : !strcmp(a, "--y") ? &ykey : NULL;
+        if (dst) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "clgrad plot: %s needs a value\n", a);
+                goto out;
+            }
+            *dst = argv[++i];
+        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            plot_usage_(stdout);
+            rc = 0;
+            goto out;
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "clgrad plot: unknown option %s\n", a);
+            plot_usage_(stderr);
+            goto out;
+        } else {
+            dirs[n++] = a;
+        }
+    }
+    if (sweep) {
+        if (n > 0 || !xkey) {
+            fprintf(stderr, "clgrad plot: --sweep takes one SWEEP_DIR and --x KEY (and --y KEY), no run dirs\n");
+            plot_usage_(stderr);
+            goto out;
+        }
+        if (!out) snprintf(dflt, sizeof dflt, "%s/plots", sweep), out = dflt;
+        if (clgrad_plot_sweep(sweep, xkey, ykey, out, why, sizeof why) != CLGRAD_OK) {
+            fprintf(stderr, "clgrad plot: %s\n", why);
+            rc = 1;
+            goto out;
+        }
+        printf("wrote %s/sweep_heatmap.svg and %s/report.html\n", out, out);
+        rc = 0;
+        goto out;
+    }
+    if (xkey || ykey) {
+        fprintf(stderr, "clgrad plot: --x/--y go with --sweep\n");
+        goto out;
+    }
+    if (n < 1) {
+        fprintf(stderr, "clgrad plot: give at least one run directory\n");
+        plot_usage_(stderr);
+        goto out;
+    }
+    runs = calloc((size_t)n, sizeof *runs);
+    if (!runs) { fprintf(stderr, "clgrad plot: out of memory\n"); rc = 1; goto out; }
+    rc = 1;
+    for (int i = 0; i < n; i++) {
+        if (clgrad_rundata_read(dirs[i], 0, &runs[i], why, sizeof why) != CLGRAD_OK) {
+            fprintf(stderr, "clgrad plot: %s\n", why);
+            goto out;
+        }
+    }
+    if (!out) snprintf(dflt, sizeof dflt, "%s/plots", dirs[0]), out = dflt;
+    int nw = 0;
+    if (clgrad_plot_runs(runs, n, out, &nw, why, sizeof why) != CLGRAD_OK) {
+        fprintf(stderr, "clgrad plot: %s\n", why);
+        goto out;
+    }
+    printf("wrote %d files into %s (open %s/report.html)\n", nw, out, out);
+    rc = 0;
+out:
+    for (int i = 0; runs && i < n; i++) clgrad_rundata_free(&runs[i]);
+    free(runs);
+    free(dirs);
+    return rc;
+}

@@ -1,0 +1,708 @@
+/*
+** runread.c: reading a run directory back: a small JSON reader for
+** manifest.json / summary.json, a CSV reader with columns by header name
+** (metrics.csv, layers.csv, timesteps.csv, a sweep's summary.csv), and
+** clgrad_rundata_read() tying them together.  Host-only; see clgrad/report.h.
+*/
+#define _POSIX_C_SOURCE 200809L
+#include "clgrad/report.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define JSON_MAX_DEPTH 64
+
+static clgrad_status failf_(clgrad_status st, char *why, size_t nwhy, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
+static clgrad_status failf_(clgrad_status st, char *why, size_t nwhy, const char *fmt, ...)
+{
+    if (why && nwhy) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(why, nwhy, fmt, ap);
+        va_end(ap);
+    }
+    return st;
+}
+
+/* Read a whole file into a NUL-terminated buffer. */
+static clgrad_status slurp_(const char *path, char **out, size_t *len, char *why, size_t nwhy)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) return failf_(CLGRAD_E_IO, why, nwhy, "cannot open %s: %s", path, strerror(errno));
+    size_t cap = 4096, n = 0;
+    char *s = malloc(cap);
+    if (!s) {
+        fclose(f);
+        return failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory reading %s", path);
+    }
+    for (;;) {
+        if (cap - n < 2) {
+            char *t = realloc(s, cap * 2);
+            if (!t) {
+                free(s);
+                fclose(f);
+                return failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory reading %s", path);
+            }
+            s = t, cap *= 2;
+        }
+        size_t r = fread(s + n, 1, cap - n - 1, f);
+        n += r;
+        if (r == 0) break;
+    }
+    int err = ferror(f);
+    fclose(f);
+    if (err) {
+        free(s);
+        return failf_(CLGRAD_E_IO, why, nwhy, "cannot read %s", path);
+    }
+    s[n] = '\0';
+    *out = s;
+    if (len) *len = n;
+    return CLGRAD_OK;
+}
+
+/* ==== JSON ================================================================== */
+
+typedef struct {
+    const char *p, *start;
+    char *why;
+    size_t nwhy;
+    int failed;
+} jparser;
+
+static void jfail_(jparser *jp, const char *what)
+{
+    if (jp->failed) return;
+    jp->failed = 1;
+    /* line and column of the failure */
+    int line = 1, col = 1;
+    for (const char *q = jp->start; q < jp->p; q++) {
+        if (*q == '\n') line++, col = 1;
+        else col++;
+    }
+    if (jp->why && jp->nwhy) snprintf(jp->why, jp->nwhy, "%s at line %d column %d", what, line, col);
+}
+
+static void jspace_(jparser *jp)
+{
+    while (*jp->p == ' ' || *jp->p == '\t' || *jp->p == '\n' || *jp->p == '\r') jp->p++;
+}
+
+static int hex4_(const char *s, unsigned *out)
+{
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        int c = (unsigned char)s[i], d;
+        if (c >= '0' && c <= '9') d = c - '0';
+        else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
+        else return -1;
+        v = v * 16 + (unsigned)d;
+    }
+    *out = v;
+    return 0;
+}
+
+static size_t utf8_put_(char *o, unsigned cp)
+{
+    if (cp < 0x80) { o[0] = (char)cp; return 1; }
+    if (cp < 0x800) {
+        o[0] = (char)(0xC0 | (cp >> 6)), o[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        o[0] = (char)(0xE0 | (cp >> 12)), o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        o[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    o[0] = (char)(0xF0 | (cp >> 18)), o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F)), o[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* Parse a string at jp->p (which points at the opening quote). */
+static char *jstring_(jparser *jp)
+{
+    const char *p = jp->p + 1;
+    /* the decoded text is never longer than the source */
+    const char *end = p;
+    while (*end && *end != '"') {
+        if (*end == '\\' && end[1]) end++;
+        end++;
+    }
+    if (*end != '"') {
+        jfail_(jp, "unterminated string");
+        return NULL;
+    }
+    char *s = malloc((size_t)(end - p) + 1), *o = s;
+    if (!s) {
+        jfail_(jp, "out of memory");
+        return NULL;
+    }
+    while (p < end) {
+        unsigned char c = (unsigned char)*p;
+        if (c < 0x20) {
+            jp->p = p;
+            jfail_(jp, "control character in string");
+            free(s);
+            return NULL;
+        }
+        if (c != '\\') {
+            *o++ = (char)c, p++;
+            continue;
+        }
+        p++;
+        switch (*p) {
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '/': *o++ = '/'; break;
+        case 'b': *o++ = '\b'; break;
+        case 'f': *o++ = '\f'; break;
+        case 'n': *o++ = '\n'; break;
+        case 'r': *o++ = '\r'; break;
+        case 't': *o++ = '\t'; break;
+        case 'u': {
+            unsigned cp, lo;
+            if (p + 4 >= end || hex4_(p + 1, &cp) != 0) goto bad;
+            p += 4;
+            if (cp >= 0xD800 && cp < 0xDC00 && p[1] == '\\' && p[2] == 'u' && hex4_(p + 3, &lo) == 0 &&
+                lo >= 0xDC00 && lo < 0xE000) {
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                p += 6;
+            } else if (cp >= 0xD800 && cp < 0xE000) {
+                cp = 0xFFFD; /* lone surrogate */
+            }
+            /* "\uXXXX" is 6 bytes and its UTF-8 at most 3 (4 for a 12-byte pair) */
+            o += utf8_put_(o, cp);
+            break;
+        }
+        default:
+            goto bad;
+        }
+        p++;
+    }
+    *o = '\0';
+    jp->p = end + 1;
+    return s;
+bad:
+    jp->p = p;
+    jfail_(jp, "bad escape in string");
+    free(s);
+    return NULL;
+}
+
+static int jvalue_(jparser *jp, clgrad_json *v, int depth);
+
+static int jcontainer_(jparser *jp, clgrad_json *v, int depth, int is_obj)
+{
+    char close = is_obj ? '}' : ']';
+    size_t cap = 0;
+    v->type = is_obj ? CLGRAD_JSON_OBJECT : CLGRAD_JSON_ARRAY;
+    jp->p++;
+    jspace_(jp);
+    if (*jp->p == close) {
+        jp->p++;
+        return 0;
+    }
+    for (;;) {
+        if (v->n == cap) {
+            size_t nc = cap ? cap * 2 : 8;
+            clgrad_json *items = realloc(v->items, nc * sizeof *items);
+            if (!items) { jfail_(jp, "out of memory"); return -1; }
+            v->items = items;
+            if (is_obj) {
+                char **keys = realloc(v->keys, nc * sizeof *keys);
+                if (!keys) { jfail_(jp, "out of memory"); return -1; }
+                v->keys = keys;
+            }
+            cap = nc;
+        }
+        jspace_(jp);
+        if (is_obj) {
+            if (*jp->p != '"') { jfail_(jp, "expected a member name"); return -1; }
+            char *key = jstring_(jp);
+            if (!key) return -1;
+            v->keys[v->n] = key;
+            jspace_(jp);
+            if (*jp->p != ':') {
+                memset(&v->items[v->n], 0, sizeof v->items[0]);
+                v->n++;
+                jfail_(jp, "expected ':'");
+                return -1;
+            }
+            jp->p++;
+        }
+        memset(&v->items[v->n], 0, sizeof v->items[0]);
+        v->n++; /* counted now so that a failure below still frees it */
+        if (jvalue_(jp, &v->items[v->n - 1], depth + 1) != 0) return -1;
+        jspace_(jp);
+        if (*jp->p == ',') { jp->p++; continue; }
+        if (*jp->p == close) { jp->p++; return 0; }
+        jfail_(jp, is_obj ? "expected ',' or '}'" : "expected ',' or ']'");
+        return -1;
+    }
+}
+
+static int jnumber_(jparser *jp, clgrad_json *v)
+{
+    /* strict JSON number syntax, then strtod for the value */
+    const char *p = jp->p;
+    if (*p == '-') p++;
+    if (*p == '0') p++;
+    else if (isdigit((unsigned char)*p)) while (isdigit((unsigned char)*p)) p++;
+    else { jfail_(jp, "invalid value"); return -1; }
+    if (*p == '.') {
+        p++;
+        if (!isdigit((unsigned char)*p)) { jp->p = p; jfail_(jp, "invalid number"); return -1; }
+        while (isdigit((unsigned char)*p)) p++;
+    }
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        if (*p == '+' || *p == '-') p++;
+        if (!isdigit((unsigned char)*p)) { jp->p = p; jfail_(jp, "invalid number"); return -1; }
+        while (isdigit((unsigned char)*p)) p++;
+    }
+    v->type = CLGRAD_JSON_NUMBER;
+    v->num = strtod(jp->p, NULL); /* out of range gives +-HUGE_VAL, fine */
+    jp->p = p;
+    return 0;
+}
+
+static int jword_(jparser *jp, const char *w)
+{
+    size_t n = strlen(w);
+    if (strncmp(jp->p, w, n) != 0 || isalnum((unsigned char)jp->p[n])) return 0;
+    jp->p += n;
+    return 1;
+}
+
+static int jvalue_(jparser *jp, clgrad_json *v, int depth)
+{
+    if (depth > JSON_MAX_DEPTH) { jfail_(jp, "nesting too deep"); return -1; }
+    jspace_(jp);
+    switch (*jp->p) {
+    case '{': return jcontainer_(jp, v, depth, 1);
+    case '[': return jcontainer_(jp, v, depth, 0);
+    case '"':
+        v->str = jstring_(jp);
+        if (!v->str) return -1;
+        v->type = CLGRAD_JSON_STRING;
+        return 0;
+    case '\0': jfail_(jp, "unexpected end of text"); return -1;
+    default: break;
+    }
+    if (jword_(jp, "null")) { v->type = CLGRAD_JSON_NULL; return 0; }
+    if (jword_(jp, "true")) { v->type = CLGRAD_JSON_BOOL, v->num = 1; return 0; }
+    if (jword_(jp, "false")) { v->type = CLGRAD_JSON_BOOL, v->num = 0; return 0; }
+    /* tolerated extension: bare NaN / Infinity as some writers emit them */
+    if (jword_(jp, "NaN") || jword_(jp, "nan")) { v->type = CLGRAD_JSON_NUMBER, v->num = NAN; return 0; }
+    if (jword_(jp, "Infinity") || jword_(jp, "inf")) { v->type = CLGRAD_JSON_NUMBER, v->num = INFINITY; return 0; }
+    if (jword_(jp, "-Infinity") || jword_(jp, "-inf")) { v->type = CLGRAD_JSON_NUMBER, v->num = -INFINITY; return 0; }
+    return jnumber_(jp, v);
+}
+
+static void json_clear_(clgrad_json *v)
+{
+    free(v->str);
+    for (size_t i = 0; i < v->n; i++) {
+        if (v->keys) free(v->keys[i]);
+        json_clear_(&v->items[i]);
+    }
+    free(v->keys);
+    free(v->items);
+    memset(v, 0, sizeof *v);
+}
+
+void clgrad_json_free(clgrad_json *v)
+{
+    if (!v) return;
+    json_clear_(v);
+    free(v);
+}
+
+clgrad_status clgrad_json_parse(const char *text, clgrad_json **out, char *why, size_t nwhy)
+{
+    *out = NULL;
+    clgrad_json *v = calloc(1, sizeof *v);
+    if (!v) return failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory");
+    jparser jp = {text, text, why, nwhy, 0};
+    if (jvalue_(&jp, v, 0) == 0) {
+        jspace_(&jp);
+        if (*jp.p != '\0') jfail_(&jp, "text after the JSON value");
+    }
+    if (jp.failed) {
+        clgrad_json_free(v);
+        return CLGRAD_E_IO;
+    }
+    *out = v;
+    return CLGRAD_OK;
+}
+
+clgrad_status clgrad_json_load(const char *path, clgrad_json **out, char *why, size_t nwhy)
+{
+    *out = NULL;
+    char *text = NULL;
+    clgrad_status st = slurp_(path, &text, NULL, why, nwhy);
+    if (st != CLGRAD_OK) return st;
+    char msg[256] = "";
+    st = clgrad_json_parse(text, out, msg, sizeof msg);
+    free(text);
+    if (st != CLGRAD_OK) return failf_(st, why, nwhy, "%s: invalid JSON: %s", path, msg);
+    return CLGRAD_OK;
+}
+
+const clgrad_json *clgrad_json_member(const clgrad_json *obj, const char *key)
+{
+    if (!obj || obj->type != CLGRAD_JSON_OBJECT) return NULL;
+    for (size_t i = 0; i < obj->n; i++)
+        if (strcmp(obj->keys[i], key) == 0) return &obj->items[i];
+    return NULL;
+}
+
+const clgrad_json *clgrad_json_path(const clgrad_json *root, const char *path)
+{
+    const clgrad_json *v = root;
+    char key[256];
+    while (v && *path) {
+        const char *dot = strchr(path, '.');
+        size_t n = dot ? (size_t)(dot - path) : strlen(path);
+        if (n >= sizeof key) return NULL;
+        memcpy(key, path, n);
+        key[n] = '\0';
+        v = clgrad_json_member(v, key);
+        path += n + (dot ? 1 : 0);
+    }
+    return v;
+}
+
+const char *clgrad_json_str(const clgrad_json *v)
+{
+    return v && v->type == CLGRAD_JSON_STRING ? v->str : NULL;
+}
+
+static int nonfinite_word_(const char *s, double *out)
+{
+    if (!strcmp(s, "nan") || !strcmp(s, "NaN") || !strcmp(s, "-nan")) { *out = NAN; return 1; }
+    if (!strcmp(s, "inf") || !strcmp(s, "+inf") || !strcmp(s, "Infinity") || !strcmp(s, "infinity")) {
+        *out = INFINITY;
+        return 1;
+    }
+    if (!strcmp(s, "-inf") || !strcmp(s, "-Infinity") || !strcmp(s, "-infinity")) { *out = -INFINITY; return 1; }
+    return 0;
+}
+
+int clgrad_json_is_num(const clgrad_json *v)
+{
+    double d;
+    if (!v) return 0;
+    if (v->type == CLGRAD_JSON_NUMBER) return 1;
+    return v->type == CLGRAD_JSON_STRING && nonfinite_word_(v->str, &d);
+}
+
+double clgrad_json_num(const clgrad_json *v)
+{
+    double d;
+    if (!v) return NAN;
+    if (v->type == CLGRAD_JSON_NUMBER || v->type == CLGRAD_JSON_BOOL) return v->num;
+    if (v->type == CLGRAD_JSON_STRING && nonfinite_word_(v->str, &d)) return d;
+    return NAN;
+}
+
+const char *clgrad_json_text(const clgrad_json *v, char *buf, size_t nbuf)
+{
+    if (!nbuf) return buf;
+    buf[0] = '\0';
+    if (!v) return buf;
+    switch (v->type) {
+    case CLGRAD_JSON_NULL: snprintf(buf, nbuf, "null"); break;
+    case CLGRAD_JSON_BOOL: snprintf(buf, nbuf, "%s", v->num != 0 ? "true" : "false"); break;
+    case CLGRAD_JSON_NUMBER:
+        if (isnan(v->num)) snprintf(buf, nbuf, "nan");
+        else if (isinf(v->num)) snprintf(buf, nbuf, v->num > 0 ? "inf" : "-inf");
+        else snprintf(buf, nbuf, "%.9g", v->num);
+        break;
+    case CLGRAD_JSON_STRING: snprintf(buf, nbuf, "%s", v->str); break;
+    case CLGRAD_JSON_ARRAY: snprintf(buf, nbuf, "[...]"); break;
+    case CLGRAD_JSON_OBJECT: snprintf(buf, nbuf, "{...}"); break;
+    }
+    return buf;
+}
+
+/* ==== CSV =================================================================== */
+
+/* Split one record starting at *pp into fields, unquoting in place.  Fields
+** are appended to *fields (growable).  Returns the number of fields, or -1 on
+** an unterminated quote; *pp moves past the record's line end.  *complete is
+** 0 when the record ran into the end of the text without a newline. */
+static long csv_record_(char **pp, char ***fields, size_t *cap, int *complete)
+{
+    char *p = *pp;
+    size_t n = 0;
+    *complete = 0;
+    for (;;) {
+        if (n == *cap) {
+            size_t nc = *cap ? *cap * 2 : 32;
+            char **f = realloc(*fields, nc * sizeof *f);
+            if (!f) return -2;
+            *fields = f, *cap = nc;
+        }
+        char *start = p, *o = p;
+        if (*p == '"') {
+            p++;
+            for (;;) {
+                if (*p == '\0') return -1;
+                if (*p == '"') {
+                    if (p[1] == '"') { *o++ = '"'; p += 2; continue; }
+                    p++;
+                    break;
+                }
+                *o++ = *p++;
+            }
+            /* anything up to the separator after a closing quote is kept */
+            while (*p && *p != ',' && *p != '\n' && *p != '\r') *o++ = *p++;
+        } else {
+            while (*p && *p != ',' && *p != '\n' && *p != '\r') p++;
+            o = p;
+        }
+        char sep = *p;
+        (*fields)[n++] = start;
+        if (sep == ',') {
+            *o = '\0';
+            p++;
+            continue;
+        }
+        if (sep == '\r') p++;
+        if (*p == '\n') {
+            p++;
+            *complete = 1;
+        }
+        *o = '\0';
+        *pp = p;
+        return (long)n;
+    }
+}
+
+static void trim_(char *s)
+{
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t')) s[--n] = '\0';
+    size_t i = 0;
+    while (s[i] == ' ' || s[i] == '\t') i++;
+    if (i) memmove(s, s + i, n - i + 1);
+}
+
+static double field_num_(const char *s)
+{
+    if (!*s) return NAN;
+    double d;
+    if (nonfinite_word_(s, &d)) return d;
+    char *end;
+    errno = 0;
+    d = strtod(s, &end);
+    if (end == s || *end != '\0') return NAN;
+    return d;
+}
+
+void clgrad_csv_free(clgrad_csv *t)
+{
+    if (!t) return;
+    free(t->names);
+    free(t->text);
+    free(t->num);
+    free(t->buf);
+    memset(t, 0, sizeof *t);
+}
+
+clgrad_status clgrad_csv_read(const char *path, clgrad_csv *t, char *why, size_t nwhy)
+{
+    memset(t, 0, sizeof *t);
+    snprintf(t->path, sizeof t->path, "%s", path);
+    size_t len = 0;
+    clgrad_status st = slurp_(path, &t->buf, &len, why, nwhy);
+    if (st != CLGRAD_OK) return st;
+    char **fields = NULL;
+    size_t fcap = 0, rcap = 0;
+    char *p = t->buf;
+    int complete = 0;
+    if (len >= 3 && (unsigned char)p[0] == 0xEF && (unsigned char)p[1] == 0xBB && (unsigned char)p[2] == 0xBF) p += 3;
+    long nf = csv_record_(&p, &fields, &fcap, &complete);
+    if (nf == -2) { st = failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory reading %s", path); goto fail; }
+    if (nf < 0 || (nf == 1 && fields[0][0] == '\0')) {
+        st = failf_(CLGRAD_E_IO, why, nwhy, "%s: no header line", path);
+        goto fail;
+    }
+    t->ncols = (size_t)nf;
+    t->names = malloc(t->ncols * sizeof *t->names);
+    if (!t->names) { st = failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory reading %s", path); goto fail; }
+    for (size_t c = 0; c < t->ncols; c++) {
+        trim_(fields[c]);
+        t->names[c] = fields[c];
+    }
+    size_t line = 1;
+    while (*p) {
+        line++;
+        nf = csv_record_(&p, &fields, &fcap, &complete);
+        if (nf == -2) { st = failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory reading %s", path); goto fail; }
+        if (nf == -1) {
+            if (!*p || !strchr(p, '\n')) break; /* a last line cut short by a writer still running */
+            st = failf_(CLGRAD_E_IO, why, nwhy, "%s:%zu: unterminated quote", path, line);
+            goto fail;
+        }
+        if (nf == 1 && fields[0][0] == '\0') continue; /* blank line */
+        if ((size_t)nf != t->ncols) {
+            if (!complete) break; /* partial last line */
+            st = failf_(CLGRAD_E_IO, why, nwhy, "%s:%zu: %ld fields, but the header has %zu", path, line, nf,
+                        t->ncols);
+            goto fail;
+        }
+        if (t->nrows == rcap) {
+            size_t nc = rcap ? rcap * 2 : 64;
+            char **tx = realloc(t->text, nc * t->ncols * sizeof *tx);
+            if (!tx) { st = failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory reading %s", path); goto fail; }
+            t->text = tx;
+            double *nu = realloc(t->num, nc * t->ncols * sizeof *nu);
+            if (!nu) { st = failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory reading %s", path); goto fail; }
+            t->num = nu;
+            rcap = nc;
+        }
+        for (size_t c = 0; c < t->ncols; c++) {
+            trim_(fields[c]);
+            t->text[t->nrows * t->ncols + c] = fields[c];
+            t->num[t->nrows * t->ncols + c] = field_num_(fields[c]);
+        }
+        t->nrows++;
+    }
+    free(fields);
+    return CLGRAD_OK;
+fail:
+    free(fields);
+    clgrad_csv_free(t);
+    return st;
+}
+
+int clgrad_csv_col(const clgrad_csv *t, const char *name)
+{
+    for (size_t c = 0; c < t->ncols; c++)
+        if (strcmp(t->names[c], name) == 0) return (int)c;
+    return -1;
+}
+
+const char *clgrad_csv_text(const clgrad_csv *t, size_t row, int col)
+{
+    if (col < 0 || (size_t)col >= t->ncols || row >= t->nrows) return "";
+    return t->text[row * t->ncols + (size_t)col];
+}
+
+double clgrad_csv_num(const clgrad_csv *t, size_t row, int col)
+{
+    if (col < 0 || (size_t)col >= t->ncols || row >= t->nrows) return NAN;
+    return t->num[row * t->ncols + (size_t)col];
+}
+
+int clgrad_csv_present(const clgrad_csv *t, size_t row, int col)
+{
+    return clgrad_csv_text(t, row, col)[0] != '\0';
+}
+
+/* ==== run directory ========================================================== */
+
+static int is_file_(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+void clgrad_rundata_free(clgrad_rundata *run)
+{
+    if (!run) return;
+    clgrad_json_free(run->manifest);
+    clgrad_json_free(run->summary);
+    clgrad_csv_free(&run->metrics);
+    clgrad_csv_free(&run->layers);
+    clgrad_csv_free(&run->timesteps);
+    memset(run, 0, sizeof *run);
+}
+
+clgrad_status clgrad_rundata_read(const char *dir, unsigned flags, clgrad_rundata *run, char *why, size_t nwhy)
+{
+    clgrad_status st;
+    char path[1200];
+    memset(run, 0, sizeof *run);
+    struct stat sb;
+    if (stat(dir, &sb) != 0)
+        return failf_(CLGRAD_E_IO, why, nwhy, "run directory %s: %s", dir, strerror(errno));
+    if (!S_ISDIR(sb.st_mode)) return failf_(CLGRAD_E_IO, why, nwhy, "run directory %s: not a directory", dir);
+    if (strlen(dir) >= sizeof run->dir) return failf_(CLGRAD_E_ARG, why, nwhy, "path too long: %s", dir);
+    snprintf(run->dir, sizeof run->dir, "%s", dir);
+    /* name: the last non-empty component */
+    char tmp[1024];
+    snprintf(tmp, sizeof tmp, "%s", dir);
+    size_t n = strlen(tmp);
+    while (n > 1 && tmp[n - 1] == '/') tmp[--n] = '\0';
+    const char *slash = strrchr(tmp, '/');
+    snprintf(run->name, sizeof run->name, "%.255s", slash && slash[1] ? slash + 1 : tmp);
+
+    snprintf(path, sizeof path, "%s/manifest.json", dir);
+    if ((st = clgrad_json_load(path, &run->manifest, why, nwhy)) != CLGRAD_OK) goto fail;
+    if (run->manifest->type != CLGRAD_JSON_OBJECT) {
+        st = failf_(CLGRAD_E_IO, why, nwhy, "%s: not a JSON object", path);
+        goto fail;
+    }
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    if ((flags & CLGRAD_RUN_NEED_SUMMARY) || is_file_(path)) {
+        if ((st = clgrad_json_load(path, &run->summary, why, nwhy)) != CLGRAD_OK) goto fail;
+        if (run->summary->type != CLGRAD_JSON_OBJECT) {
+            st = failf_(CLGRAD_E_IO, why, nwhy, "%s: not a JSON object", path);
+            goto fail;
+        }
+    }
+    snprintf(path, sizeof path, "%s/metrics.csv", dir);
+    if ((st = clgrad_csv_read(path, &run->metrics, why, nwhy)) != CLGRAD_OK) goto fail;
+    if (clgrad_csv_col(&run->metrics, "step") < 0) {
+        st = failf_(CLGRAD_E_IO, why, nwhy, "%s: no \"step\" column", path);
+        goto fail;
+    }
+    snprintf(path, sizeof path, "%s/layers.csv", dir);
+    if ((st = clgrad_csv_read(path, &run->layers, why, nwhy)) != CLGRAD_OK) goto fail;
+    if (clgrad_csv_col(&run->layers, "step") < 0 || clgrad_csv_col(&run->layers, "layer") < 0) {
+        st = failf_(CLGRAD_E_IO, why, nwhy, "%s: no \"step\" or \"layer\" column", path);
+        goto fail;
+    }
+    snprintf(path, sizeof path, "%s/timesteps.csv", dir);
+    if (is_file_(path)) {
+        if ((st = clgrad_csv_read(path, &run->timesteps, why, nwhy)) != CLGRAD_OK) goto fail;
+        if (clgrad_csv_col(&run->timesteps, "step") < 0 || clgrad_csv_col(&run->timesteps, "t") < 0) {
+            st = failf_(CLGRAD_E_IO, why, nwhy, "%s: no \"step\" or \"t\" column", path);
+            goto fail;
+        }
+        run->has_timesteps = 1;
+    }
+    return CLGRAD_OK;
+fail:
+    clgrad_rundata_free(run);
+    return st;
+}
+
+const char *clgrad_rundata_status(const clgrad_rundata *run)
+{
+    const char *s = clgrad_json_str(clgrad_json_member(run->summary, "status"));
+    if (!s) s = clgrad_json_str(clgrad_json_member(run->manifest, "status"));
+    return s ? s : "unknown";
+}
+
+const clgrad_json *clgrad_rundata_divergence(const clgrad_rundata *run)
+{
+    const clgrad_json *d = clgrad_json_member(run->summary, "divergence");
+    return d && d->type == CLGRAD_JSON_OBJECT ? d : NULL;
+}

@@ -1,0 +1,879 @@
+/*
+** test_plot.c (unit suite, no device): `clgrad plot`.  Each test writes small
+** run directories (or a sweep summary.csv) into a fresh temporary directory,
+** plots them, and checks every SVG and report.html with a small XML
+** well-formedness checker (balanced tags, one root, quoted attributes, no
+** duplicate attributes, escaped text and entities, and every coordinate
+** attribute a finite number, path data only commands and numbers), then that
+** the figures hold what they should: one series per curve and per layer with
+** its legend text, log-scale tick labels (powers of ten), the divergence
+** marker only when the run diverged, lines broken at NaN/Inf and at values a
+** log axis cannot show, dots for single points, "no data" for empty series,
+** heat-map cells and colour bar, overlays of several runs, escaping of odd
+** names, and a sweep heat map with diverged cells crossed out.
+*/
+#include "clgrad/report.h"
+
+#include <check.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------ */
+/* Helpers                                                             */
+/* ------------------------------------------------------------------ */
+
+static char tmp_[256];
+
+static void rm_rf_(const char *path)
+{
+    struct stat sb;
+    if (lstat(path, &sb) != 0) return;
+    if (S_ISDIR(sb.st_mode)) {
+        DIR *d = opendir(path);
+        struct dirent *e;
+        while (d && (e = readdir(d)) != NULL) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+            char sub[1024];
+            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+            rm_rf_(sub);
+        }
+        if (d) closedir(d);
+        rmdir(path);
+    } else {
+        unlink(path);
+    }
+}
+
+static void setup_(void)
+{
+    snprintf(tmp_, sizeof tmp_, "/tmp/clgrad-test-plot-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmp_));
+}
+
+static void teardown_(void)
+{
+    if (!getenv("CLGRAD_TEST_KEEP")) rm_rf_(tmp_);
+}
+
+static const char *path_(const char *name)
+{
+    static char p[8][600];
+    static int k;
+    k = (k + 1) % 8;
+    snprintf(p[k], sizeof p[k], "%s/%s", tmp_, name);
+    return p[k];
+}
+
+static char *slurp_(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    rewind(f);
+    char *s = malloc((size_t)n + 1);
+    ck_assert_ptr_nonnull(s);
+    size_t r = fread(s, 1, (size_t)n, f);
+    s[r] = '\0';
+    fclose(f);
+    return s;
+}
+
+static int exists_(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0;
+}
+
+static size_t count_(const char *s, const char *what)
+{
+    size_t n = 0, l = strlen(what);
+    for (const char *p = strstr(s, what); p; p = strstr(p + l, what)) n++;
+    return n;
+}
+
+static void write_text_(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert_msg(f != NULL, "cannot write %s", path);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* ---- a tiny XML well-formedness checker ----------------------------------- */
+
+static const char *const numeric_attrs[] = {"x", "y", "x1", "y1", "x2", "y2", "cx", "cy", "r", "width", "height", NULL};
+
+static int entity_len_(const char *p)
+{
+    static const char *const ents[] = {"&amp;", "&lt;", "&gt;", "&quot;", "&apos;", NULL};
+    for (int i = 0; ents[i]; i++)
+        if (!strncmp(p, ents[i], strlen(ents[i]))) return (int)strlen(ents[i]);
+    if (p[1] == '#') {
+        const char *q = p + 2;
+        int hex = *q == 'x';
+        if (hex) q++;
+        const char *d0 = q;
+        while (hex ? isxdigit((unsigned char)*q) : isdigit((unsigned char)*q)) q++;
+        if (q > d0 && *q == ';') return (int)(q - p + 1);
+    }
+    return 0;
+}
+
+static int name_len_(const char *p)
+{
+    const char *q = p;
+    if (!(isalpha((unsigned char)*q) || *q == '_' || *q == ':')) return 0;
+    while (isalnum((unsigned char)*q) || *q == '_' || *q == ':' || *q == '-' || *q == '.') q++;
+    return (int)(q - p);
+}
+
+static int finite_number_(const char *v, size_t n)
+{
+    char b[64];
+    if (n == 0 || n >= sizeof b) return 0;
+    memcpy(b, v, n);
+    b[n] = '\0';
+    char *end;
+    double d = strtod(b, &end);
+    return *end == '\0' && isfinite(d) && !strpbrk(b, "nNiI");
+}
+
+/* 0 when s is well-formed; else -1 and a message with the byte offset. */
+static int xml_check_(const char *s, char *why, size_t nwhy)
+{
+    char stack[128][64];
+    int depth = 0, roots = 0;
+    const char *p = s;
+#define XFAIL(...)                                                                                                     \
+    do {                                                                                                               \
+        char m_[256];                                                                                                  \
+        snprintf(m_, sizeof m_, __VA_ARGS__);                                                                          \
+        snprintf(why, nwhy, "offset %ld: %s near '%.40s'", (long)(p - s), m_, p);                                     \
+        return -1;                                                                                                     \
+    } while (0)
+    while (*p) {
+        if (*p == '&') {
+            if (!entity_len_(p)) XFAIL("bare '&' in text");
+            p += entity_len_(p);
+            continue;
+        }
+        if (*p != '<') {
+            if (depth == 0 && !isspace((unsigned char)*p)) XFAIL("text outside the root element");
+            p++;
+            continue;
+        }
+        if (!strncmp(p, "<?", 2)) {
+            if (p != s) XFAIL("XML declaration not at the start");
+            const char *q = strstr(p, "?>");
+            if (!q) XFAIL("unterminated declaration");
+            p = q + 2;
+            continue;
+        }
+        if (!strncmp(p, "<!--", 4)) {
+            const char *q = strstr(p + 4, "-->");
+            if (!q) XFAIL("unterminated comment");
+            p = q + 3;
+            continue;
+        }
+        if (!strncmp(p, "<!DOCTYPE", 9)) {
+            if (depth || roots) XFAIL("DOCTYPE inside the document");
+            const char *q = strchr(p, '>');
+            if (!q) XFAIL("unterminated DOCTYPE");
+            p = q + 1;
+            continue;
+        }
+        if (p[1] == '/') {
+            int n = name_len_(p + 2);
+            if (!n) XFAIL("bad end tag");
+            if (depth == 0) XFAIL("end tag without a start tag");
+            depth--;
+            if ((int)strlen(stack[depth]) != n || strncmp(stack[depth], p + 2, (size_t)n))
+                XFAIL("end tag does not match <%.60s>", stack[depth]);
+            p += 2 + n;
+            while (isspace((unsigned char)*p)) p++;
+            if (*p != '>') XFAIL("bad end tag");
+            p++;
+            continue;
+        }
+        int n = name_len_(p + 1);
+        if (!n) XFAIL("bad tag name");
+        if (depth == 0 && roots++ > 0) XFAIL("a second root element");
+        char tag[64];
+        snprintf(tag, sizeof tag, "%.*s", n, p + 1);
+        p += 1 + n;
+        char seen[64][32];
+        int nseen = 0;
+        for (;;) {
+            int ws = 0;
+            while (isspace((unsigned char)*p)) p++, ws = 1;
+            if (*p == '>' || !strncmp(p, "/>", 2)) break;
+            if (!ws) XFAIL("attributes need a space before them");
+            int an = name_len_(p);
+            if (!an) XFAIL("bad attribute name");
+            char aname[32];
+            snprintf(aname, sizeof aname, "%.*s", an, p);
+            for (int i = 0; i < nseen; i++)
+                if (!strcmp(seen[i], aname)) XFAIL("duplicate attribute %.60s", aname);
+            if (nseen < 64) snprintf(seen[nseen++], sizeof seen[0], "%s", aname);
+            p += an;
+            if (*p != '=') XFAIL("attribute %.60s without a value", aname);
+            p++;
+            char q = *p;
+            if (q != '"' && q != '\'') XFAIL("unquoted attribute %.60s", aname);
+            const char *v = ++p;
+            while (*p && *p != q) {
+                if (*p == '<') XFAIL("'<' in attribute %.60s", aname);
+                if (*p == '&') {
+                    if (!entity_len_(p)) XFAIL("bare '&' in attribute %.60s", aname);
+                    p += entity_len_(p);
+                    continue;
+                }
+                p++;
+            }
+            if (!*p) XFAIL("unterminated attribute %.60s", aname);
+            size_t vl = (size_t)(p - v);
+            for (int i = 0; numeric_attrs[i]; i++)
+                if (!strcmp(aname, numeric_attrs[i]) && strcmp(tag, "html") && !finite_number_(v, vl))
+                    XFAIL("attribute %.60s=\"%.*s\" of <%s> is not a finite number", aname, (int)vl, v, tag);
+            if (!strcmp(aname, "d") && !strcmp(tag, "path"))
+                for (size_t i = 0; i < vl; i++)
+                    if (!strchr("MLml0123456789.- ", v[i])) XFAIL("path data has '%c'", v[i]);
+            p++;
+        }
+        if (*p == '/') {
+            p += 2;
+            continue;
+        }
+        p++;
+        if (depth >= 128) XFAIL("too deep");
+        snprintf(stack[depth++], sizeof stack[0], "%s", tag);
+    }
+    if (depth) XFAIL("<%.60s> not closed", stack[depth - 1]);
+    if (roots != 1) XFAIL("no root element");
+#undef XFAIL
+    return 0;
+}
+
+/* Read a written file, check it is well-formed, return its text. */
+static char *wf_(const char *path)
+{
+    ck_assert_msg(exists_(path), "%s was not written", path);
+    char *s = slurp_(path);
+    char why[512];
+    ck_assert_msg(xml_check_(s, why, sizeof why) == 0, "%s is not well-formed: %s", path, why);
+    return s;
+}
+
+/* The text of the series group labelled `label` (up to its </g>), or NULL. */
+static char *series_(const char *svg, const char *label)
+{
+    char key[256];
+    snprintf(key, sizeof key, "<g class=\"series\" data-label=\"%s\">", label);
+    const char *a = strstr(svg, key);
+    if (!a) return NULL;
+    const char *b = strstr(a, "</g>");
+    ck_assert_ptr_nonnull(b);
+    size_t n = (size_t)(b - a);
+    char *s = malloc(n + 1);
+    memcpy(s, a, n);
+    s[n] = '\0';
+    return s;
+}
+
+/* Number of line pieces (path "M" commands) in a series. */
+static size_t pieces_(const char *series)
+{
+    const char *d = strstr(series, " d=\"");
+    if (!d) return 0;
+    size_t n = 0;
+    for (d += 4; *d && *d != '"'; d++) n += *d == 'M';
+    return n;
+}
+
+static char *out_, *err_;
+
+static int cli_(int (*fn)(int, char **), const char *const *args)
+{
+    free(out_), free(err_);
+    char *argv[64];
+    int argc = 0;
+    while (args[argc] && argc < 63) argv[argc] = (char *)args[argc], argc++;
+    argv[argc] = NULL;
+    fflush(stdout), fflush(stderr);
+    FILE *fo = tmpfile(), *fe = tmpfile();
+    ck_assert(fo && fe);
+    int so = dup(1), se = dup(2);
+    dup2(fileno(fo), 1), dup2(fileno(fe), 2);
+    int rc = fn(argc, argv);
+    fflush(stdout), fflush(stderr);
+    dup2(so, 1), dup2(se, 2);
+    close(so), close(se);
+    rewind(fo), rewind(fe);
+    out_ = calloc(1, 1 << 16), err_ = calloc(1, 1 << 16);
+    size_t r1 = fread(out_, 1, (1 << 16) - 1, fo), r2 = fread(err_, 1, (1 << 16) - 1, fe);
+    (void)r1, (void)r2;
+    fclose(fo), fclose(fe);
+    return rc;
+}
+
+/* ---- synthetic runs ------------------------------------------------------- */
+
+typedef struct {
+    const char *device;
+    long steps;      /* logged steps 1..steps, every log_every (default 1) */
+    long log_every;
+    long div_step;   /* > 0: diverged there: loss inf and grad_norm NaN at that step */
+    int nlayers;     /* MLP layers "0", "2", ... (default 3) */
+    int rnn;
+    long zero_grad_at;    /* grad_norm 0 at this step (a log axis cannot show it) */
+    int no_test;          /* test_loss never measured */
+    int no_summary;
+} runspec;
+
+static void num_(FILE *f, double v)
+{
+    if (isnan(v)) fputs("nan", f);
+    else if (isinf(v)) fputs(v > 0 ? "inf" : "-inf", f);
+    else fprintf(f, "%.9g", v);
+}
+
+static void jstr_(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') fputc('\\', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static void make_run_(const char *dir, const runspec *sp)
+{
+    runspec s = *sp;
+    if (!s.device) s.device = "Test Device A";
+    if (!s.steps) s.steps = 50;
+    if (!s.log_every) s.log_every = 1;
+    if (s.div_step) s.steps = s.div_step;
+    if (!s.nlayers) s.nlayers = s.rnn ? 2 : 3;
+    ck_assert_int_eq(mkdir(dir, 0755), 0);
+    char p[1024];
+    snprintf(p, sizeof p, "%s/metrics.csv", dir);
+    FILE *f = fopen(p, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("step,epoch,loss,train_acc,lr,grad_norm,clip_coef,grad_norm_clipped,weight_norm,nonfinite_grads,"
+          "ms_per_step,test_loss,test_acc\n",
+          f);
+    for (long st = 1; st <= s.steps; st++) {
+        if (st % s.log_every && st != 1 && st != s.steps) continue;
+        double loss = s.div_step ? 0.5 * exp(0.4 * (double)st) : 2 * exp(-0.05 * (double)st) + 0.1;
+        double g = s.div_step ? exp(0.3 * (double)st) : 1 + 0.5 * sin((double)st);
+        if (st == s.div_step) loss = INFINITY, g = NAN;
+        if (st == s.zero_grad_at) g = 0;
+        double coef = g > 5 ? 5 / g : 1;
+        fprintf(f, "%ld,%ld,", st, st / 10), num_(f, loss), fputs(",,0.1,", f), num_(f, g), fputc(',', f);
+        num_(f, coef), fputc(',', f), num_(f, g * coef), fputs(",3,0,1.5,", f);
+        if (st % 10 == 0 && !s.no_test) num_(f, loss * 1.1), fputs(",0.5", f);
+        else fputc(',', f);
+        fputc('\n', f);
+    }
+    fclose(f);
+    snprintf(p, sizeof p, "%s/layers.csv", dir);
+    f = fopen(p, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("step,layer,weight_norm,weight_grad_norm,bias_grad_norm,out_grad_norm,act_mean_abs,act_saturated,"
+          "act_dead,update_ratio\n",
+          f);
+    for (long st = 1; st <= s.steps; st++) {
+        if (st % s.log_every && st != 1 && st != s.steps) continue;
+        for (int l = 0; l < s.nlayers; l++) {
+            char name[16];
+            if (s.rnn) snprintf(name, sizeof name, "%s", l == 0 ? "rnn" : "fc");
+            else snprintf(name, sizeof name, "%d", 2 * l);
+            double og = pow(10.0, -1.0 * l) * (1 + 0.3 * sin(0.2 * (double)st + l));
+            if (st == s.div_step && l == 0) og = INFINITY;
+            fprintf(f, "%ld,%s,1,0.1,0.01,", st, name), num_(f, og), fputs(",0.5,0.1,0,0.001\n", f);
+        }
+    }
+    fclose(f);
+    if (s.rnn) {
+        snprintf(p, sizeof p, "%s/timesteps.csv", dir);
+        f = fopen(p, "w");
+        ck_assert_ptr_nonnull(f);
+        fputs("step,t,grad_norm\n", f);
+        for (long st = 1; st <= s.steps; st++) {
+            if (st != 1 && st % 5) continue;
+            for (long t = 20; t >= 1; t--) {
+                fprintf(f, "%ld,%ld,", st, t);
+                num_(f, pow(0.8, (double)(20 - t)) * (1 + 0.02 * (double)st));
+                fputc('\n', f);
+            }
+        }
+        fclose(f);
+    }
+    snprintf(p, sizeof p, "%s/manifest.json", dir);
+    f = fopen(p, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("{\n  \"clgrad_version\": \"0.1.0\",\n  \"device\": {\"index\": \"0:1\", \"name\": ", f);
+    jstr_(f, s.device);
+    fprintf(f, ", \"vendor\": \"Vendor & Co <x>\", \"compute_units\": 2, \"fp64\": true},\n"
+               "  \"gemm_backend\": \"own\",\n  \"kernel_build\": {\"programs\": 8, \"seconds\": 0.1},\n"
+               "  \"build_options\": \"-cl-std=CL1.2\",\n  \"seed\": 5,\n  \"status\": \"%s\"\n}\n",
+            s.div_step ? "diverged" : "completed");
+    fclose(f);
+    if (s.no_summary) return;
+    snprintf(p, sizeof p, "%s/summary.json", dir);
+    f = fopen(p, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "{\"status\": \"%s\", \"steps_done\": %ld, \"steps_planned\": 100, \"divergence\": ",
+            s.div_step ? "diverged" : "completed", s.steps);
+    if (s.div_step) fprintf(f, "{\"step\": %ld, \"kind\": \"nonfinite_loss\", \"layer\": \"4\", \"value\": \"inf\"}",
+                            s.div_step);
+    else fputs("null", f);
+    fputs(", \"final_train_loss\": 0.125, \"final_test_loss\": \"nan\", \"final_test_accuracy\": \"nan\", "
+          "\"max_grad_norm\": 12.5, \"ms_per_step\": 1.5}\n",
+          f);
+    fclose(f);
+}
+
+static void plot1_(const char *run, const char *out)
+{
+    clgrad_rundata r;
+    char why[1024];
+    ck_assert_msg(clgrad_rundata_read(run, 0, &r, why, sizeof why) == CLGRAD_OK, "%s", why);
+    int nw = 0;
+    ck_assert_msg(clgrad_plot_runs(&r, 1, out, &nw, why, sizeof why) == CLGRAD_OK, "%s", why);
+    ck_assert_int_ge(nw, 5);
+    clgrad_rundata_free(&r);
+}
+
+/* ------------------------------------------------------------------ */
+/* Tests                                                               */
+/* ------------------------------------------------------------------ */
+
+START_TEST(xml_checker_rejects)
+{
+    /* the checker itself must catch what it is for */
+    static const char *const bad[] = {
+        "<svg><g></svg>", "<svg><text>a & b</text></svg>", "<svg><text>a < b</text></svg>",
+        "<svg x=1/>", "<svg x=\"1\" x=\"2\"/>", "<svg/><svg/>", "<svg><rect x=\"nan\"/></svg>",
+        "<svg><rect width=\"inf\"/></svg>", "<svg><path d=\"M1 2Lnan 3\"/></svg>", "<svg a=\"<\"/>",
+        "text<svg/>", "<svg>", "<svg></g>", "<svg><text>&bogus;</text></svg>",
+    };
+    static const char *const good[] = {
+        "<?xml version=\"1.0\"?>\n<svg a=\"&amp;&lt;\"><text>&#39;&#x41;&gt;</text><!-- c --></svg>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/></head><body>x &amp; y</body></html>",
+    };
+    char why[256];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ck_assert_msg(xml_check_(bad[i], why, sizeof why) != 0, "accepted: %s", bad[i]);
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        ck_assert_msg(xml_check_(good[i], why, sizeof why) == 0, "rejected: %s: %s", good[i], why);
+}
+END_TEST
+
+START_TEST(diverged_run_figures)
+{
+    runspec s = {.div_step = 37, .zero_grad_at = 5};
+    make_run_(path_("run"), &s);
+    plot1_(path_("run"), path_("out"));
+    static const char *const files[] = {"loss.svg", "grad_norm.svg", "layers_grad.svg", "layers_heatmap.svg", NULL};
+    for (int i = 0; files[i]; i++) {
+        char p[700];
+        snprintf(p, sizeof p, "%s/%s", path_("out"), files[i]);
+        char *svg = wf_(p);
+        ck_assert_msg(!strncmp(svg, "<?xml", 5) && strstr(svg, "<svg xmlns=\"http://www.w3.org/2000/svg\""), "%s", p);
+        free(svg);
+    }
+    ck_assert(!exists_(path_("out/timesteps.svg"))); /* not an RNN */
+
+    /* grad_norm: log axis, the two curves, the divergence marker with its label */
+    char *g = wf_(path_("out/grad_norm.svg"));
+    ck_assert_uint_eq(count_(g, "<g class=\"series\""), 2);
+    ck_assert(strstr(g, ">before clipping<") && strstr(g, ">after clipping<"));
+    ck_assert_msg(strstr(g, "class=\"logtick\"") && strstr(g, ">10<tspan dy=\"-6\" font-size=\"9\">1</tspan>"), "%s", g);
+    ck_assert_uint_eq(count_(g, "class=\"marker diverge\""), 1);
+    ck_assert_msg(strstr(g, "diverged at step 37 (nonfinite_loss, layer 4)"), "%s", g);
+    /* zero at step 5 (not on a log axis) and NaN at step 37: the line breaks once, at step 5 */
+    char *before = series_(g, "before clipping");
+    ck_assert_ptr_nonnull(before);
+    ck_assert_uint_eq(pieces_(before), 2);
+    free(before);
+    free(g);
+
+    /* loss: train and test; values span > 2 decades -> log scale; inf skipped */
+    char *l = wf_(path_("out/loss.svg"));
+    ck_assert_uint_eq(count_(l, "<g class=\"series\""), 2);
+    ck_assert(strstr(l, ">train loss<") && strstr(l, ">test loss<"));
+    ck_assert(strstr(l, "loss (log scale)") && strstr(l, "class=\"logtick\""));
+    char *train = series_(l, "train loss");
+    ck_assert_uint_eq(pieces_(train), 1);
+    free(train);
+    char *test = series_(l, "test loss");
+    ck_assert_uint_eq(count_(test, "<circle"), 3); /* steps 10, 20, 30: dots on a sparse series */
+    free(test);
+    ck_assert_uint_eq(count_(l, "class=\"marker diverge\""), 1);
+    free(l);
+
+    /* layers: one series per layer with its legend text */
+    char *lg = wf_(path_("out/layers_grad.svg"));
+    ck_assert_uint_eq(count_(lg, "<g class=\"series\""), 3);
+    static const char *const names[] = {"layer 0", "layer 2", "layer 4"};
+    for (int i = 0; i < 3; i++) {
+        char key[64];
+        snprintf(key, sizeof key, ">%s<", names[i]); /* the legend text */
+        ck_assert_msg(strstr(lg, key), "no legend %s", names[i]);
+        char *ser = series_(lg, names[i]);
+        ck_assert_msg(ser && strstr(ser, "<path"), "no path for %s", names[i]);
+        free(ser);
+    }
+    ck_assert(strstr(lg, "class=\"logtick\""));
+    /* layers span 1e-2.3 .. 1e0.1: ticks 10^-3 .. 10^1 */
+    ck_assert(strstr(lg, ">-3</tspan>") && strstr(lg, ">1</tspan>"));
+    free(lg);
+
+    /* heat map: one cell per layer and step, colour bar, inf shown as non-finite */
+    char *h = wf_(path_("out/layers_heatmap.svg"));
+    const char *cells = strstr(h, "<g class=\"cells\"");
+    ck_assert_ptr_nonnull(cells);
+    const char *cells_end = strstr(cells, "</g>");
+    size_t nrect = 0;
+    for (const char *q = strstr(cells, "<rect"); q && q < cells_end; q = strstr(q + 1, "<rect")) nrect++;
+    ck_assert_uint_eq(nrect, 3 * 37);
+    ck_assert(strstr(h, "class=\"colorbar\"") && strstr(h, "log10 out_grad_norm") && strstr(h, ">non-finite<"));
+    ck_assert(strstr(h, ">0<") && strstr(h, ">2<") && strstr(h, ">4<")); /* row labels */
+    free(h);
+
+    /* report.html: self-contained, the inline figures, manifest and summary */
+    char *html = wf_(path_("out/report.html"));
+    ck_assert_uint_eq(count_(html, "<svg xmlns="), 4);
+    ck_assert(!strstr(html, "<?xml"));
+    ck_assert(!strstr(html, "<script") && !strstr(html, "<link") && !strstr(html, "src=") && !strstr(html, "href="));
+    ck_assert_uint_eq(count_(html, "http"), 4); /* the four SVG namespaces only */
+    ck_assert(strstr(html, ">device.name<") && strstr(html, ">Test Device A<") && strstr(html, ">gemm_backend<"));
+    ck_assert(strstr(html, ">device.vendor<") && strstr(html, ">Vendor &amp; Co &lt;x&gt;<"));
+    ck_assert(strstr(html, ">final_train_loss<") && strstr(html, ">divergence.kind<") && strstr(html, ">nonfinite_loss<"));
+    ck_assert(strstr(html, "status-diverged"));
+    free(html);
+}
+END_TEST
+
+START_TEST(completed_run_no_marker)
+{
+    runspec s = {.steps = 200, .log_every = 10, .nlayers = 5};
+    make_run_(path_("run"), &s);
+    plot1_(path_("run"), path_("out"));
+    char *g = wf_(path_("out/grad_norm.svg"));
+    ck_assert(!strstr(g, "diverge"));
+    free(g);
+    char *l = wf_(path_("out/loss.svg"));
+    ck_assert(!strstr(l, "diverge"));
+    ck_assert(!strstr(l, "log scale")); /* 0.1 .. 2: linear */
+    ck_assert(strstr(l, ">200<") && strstr(l, ">0<"));  /* x ticks */
+    free(l);
+    char *lg = wf_(path_("out/layers_grad.svg"));
+    ck_assert_uint_eq(count_(lg, "<g class=\"series\""), 5);
+    ck_assert(strstr(lg, ">layer 8<"));
+    free(lg);
+    char *h = wf_(path_("out/layers_heatmap.svg"));
+    ck_assert(!strstr(h, ">non-finite<"));
+    free(h);
+}
+END_TEST
+
+START_TEST(rnn_timesteps)
+{
+    runspec s = {.rnn = 1, .steps = 40};
+    make_run_(path_("rnn"), &s);
+    plot1_(path_("rnn"), path_("out"));
+    char *t = wf_(path_("out/timesteps.svg"));
+    /* logged steps 1, 5, ..., 40 (9 of them): six curves, first and last included */
+    ck_assert_uint_eq(count_(t, "<g class=\"series\""), 6);
+    ck_assert(strstr(t, ">step 1<") && strstr(t, ">step 40<"));
+    ck_assert(strstr(t, "class=\"logtick\"") && strstr(t, "t (time step)"));
+    char *c = series_(t, "step 1");
+    ck_assert_uint_eq(pieces_(c), 1);
+    /* sorted by t: the path starts at the left (t = 1) */
+    const char *d = strstr(c, " d=\"M");
+    ck_assert_ptr_nonnull(d);
+    ck_assert_double_lt(strtod(d + 5, NULL), 120);
+    free(c);
+    free(t);
+    char *lg = wf_(path_("out/layers_grad.svg"));
+    ck_assert(strstr(lg, ">layer rnn<") && strstr(lg, ">layer fc<"));
+    free(lg);
+    char *html = wf_(path_("out/report.html"));
+    ck_assert_uint_eq(count_(html, "<svg xmlns="), 5);
+    free(html);
+}
+END_TEST
+
+START_TEST(edge_cases)
+{
+    /* a single logged step, no test loss: dots, "(no data)" */
+    runspec s = {.steps = 1, .no_test = 1};
+    make_run_(path_("one"), &s);
+    plot1_(path_("one"), path_("o1"));
+    char *l = wf_(path_("o1/loss.svg"));
+    char *train = series_(l, "train loss");
+    ck_assert_uint_eq(count_(train, "<circle"), 1);
+    ck_assert(!strstr(train, "<path"));
+    free(train);
+    ck_assert_msg(strstr(l, ">test loss (no data)<"), "%s", l);
+    free(l);
+    free(wf_(path_("o1/layers_heatmap.svg")));
+    free(wf_(path_("o1/layers_grad.svg")));
+    free(wf_(path_("o1/grad_norm.svg")));
+
+    /* header-only files: every figure says there is no data; no summary.json */
+    ck_assert_int_eq(mkdir(path_("empty"), 0755), 0);
+    write_text_(path_("empty/metrics.csv"), "step,loss,grad_norm,grad_norm_clipped,test_loss\n");
+    write_text_(path_("empty/layers.csv"), "step,layer,out_grad_norm\n");
+    write_text_(path_("empty/manifest.json"), "{\"status\": \"running\", \"device\": {\"name\": \"D\"}}");
+    plot1_(path_("empty"), path_("o2"));
+    static const char *const files[] = {"o2/loss.svg", "o2/grad_norm.svg", "o2/layers_grad.svg",
+                                        "o2/layers_heatmap.svg", NULL};
+    for (int i = 0; files[i]; i++) {
+        char *svg = wf_(path_(files[i]));
+        ck_assert_msg(strstr(svg, "no data to plot"), "%s", files[i]);
+        free(svg);
+    }
+    char *html = wf_(path_("o2/report.html"));
+    ck_assert(strstr(html, "No summary.json") && strstr(html, "running"));
+    free(html);
+
+    /* every gradient norm zero or non-finite: nothing on the log axis */
+    ck_assert_int_eq(mkdir(path_("zero"), 0755), 0);
+    write_text_(path_("zero/metrics.csv"), "step,loss,grad_norm,grad_norm_clipped\n1,1,0,0\n2,nan,inf,-inf\n3,1,0,0\n");
+    write_text_(path_("zero/layers.csv"), "step,layer,out_grad_norm\n1,0,0\n2,0,nan\n3,0,-1\n");
+    write_text_(path_("zero/manifest.json"), "{}");
+    plot1_(path_("zero"), path_("o3"));
+    char *g = wf_(path_("o3/grad_norm.svg"));
+    ck_assert(strstr(g, "no data to plot"));
+    ck_assert_uint_eq(count_(g, "<path"), 0);
+    free(g);
+    char *ls = wf_(path_("o3/loss.svg"));
+    char *tr = series_(ls, "train loss");
+    ck_assert_uint_eq(count_(tr, "<circle"), 2); /* 1 and 1 either side of the NaN: two dots */
+    free(tr);
+    free(ls);
+    char *h = wf_(path_("o3/layers_heatmap.svg"));
+    ck_assert(strstr(h, ">non-finite<") && strstr(h, ">zero / not logged<"));
+    free(h);
+}
+END_TEST
+
+START_TEST(several_runs_overlay)
+{
+    runspec a = {.device = "GPU Alpha"}, b = {.device = "CPU Beta", .div_step = 30, .rnn = 1};
+    make_run_(path_("ra"), &a);
+    make_run_(path_("rb"), &b);
+    const char *args[] = {"plot", path_("ra"), path_("rb"), "--out", path_("both"), NULL};
+    int rc = cli_(clgrad_cli_plot, args);
+    ck_assert_msg(rc == 0, "rc %d: %s", rc, err_);
+    ck_assert(strstr(out_, path_("both")));
+    char *l = wf_(path_("both/loss.svg"));
+    ck_assert_uint_eq(count_(l, "<g class=\"series\""), 4);
+    ck_assert_msg(strstr(l, "data-label=\"ra / GPU Alpha: train\"") && strstr(l, "data-label=\"rb / CPU Beta: test\""),
+                  "%s", l);
+    ck_assert(strstr(l, ">ra / GPU Alpha: train<"));
+    free(l);
+    char *g = wf_(path_("both/grad_norm.svg"));
+    ck_assert_uint_eq(count_(g, "<g class=\"series\""), 4);
+    ck_assert_uint_eq(count_(g, "class=\"marker diverge\""), 1);
+    ck_assert(strstr(g, "rb / CPU Beta: diverged at step 30"));
+    free(g);
+    free(wf_(path_("both/layers_grad.svg")));
+    free(wf_(path_("both/layers_grad.run2.svg")));
+    free(wf_(path_("both/layers_heatmap.run2.svg")));
+    free(wf_(path_("both/timesteps.run2.svg")));
+    ck_assert(!exists_(path_("both/timesteps.svg")));
+    char *html = wf_(path_("both/report.html"));
+    ck_assert(strstr(html, "Run 1: ra") && strstr(html, "Run 2: rb") && strstr(html, ">GPU Alpha<"));
+    ck_assert_uint_eq(count_(html, "<svg xmlns="), 7);
+    free(html);
+    /* same device: labels are the run names alone */
+    make_run_(path_("rc"), &a);
+    const char *a2[] = {"plot", path_("ra"), path_("rc"), "--out", path_("same"), NULL};
+    ck_assert_int_eq(cli_(clgrad_cli_plot, a2), 0);
+    l = wf_(path_("same/loss.svg"));
+    ck_assert(strstr(l, "data-label=\"rc: train\""));
+    free(l);
+}
+END_TEST
+
+START_TEST(escaping)
+{
+    runspec s = {.device = "Dev \"Q\" & <R> 'x'", .div_step = 12};
+    make_run_(path_("a&b<c>"), &s);
+    plot1_(path_("a&b<c>"), path_("out"));
+    char *l = wf_(path_("out/loss.svg"));
+    ck_assert(strstr(l, "a&amp;b&lt;c&gt;"));
+    free(l);
+    free(wf_(path_("out/grad_norm.svg")));
+    free(wf_(path_("out/layers_grad.svg")));
+    free(wf_(path_("out/layers_heatmap.svg")));
+    char *html = wf_(path_("out/report.html"));
+    ck_assert(strstr(html, "Dev &quot;Q&quot; &amp; &lt;R&gt; &#39;x&#39;"));
+    free(html);
+}
+END_TEST
+
+START_TEST(many_steps_binned)
+{
+    runspec s = {.steps = 3000, .nlayers = 4};
+    make_run_(path_("long"), &s);
+    plot1_(path_("long"), path_("out"));
+    char *h = wf_(path_("out/layers_heatmap.svg"));
+    const char *cells = strstr(h, "<g class=\"cells\"");
+    const char *end = strstr(cells, "</g>");
+    size_t nrect = 0;
+    for (const char *q = strstr(cells, "<rect"); q && q < end; q = strstr(q + 1, "<rect")) nrect++;
+    ck_assert_uint_eq(nrect, 4 * 375); /* 3000 steps in bins of 8 */
+    ck_assert(strstr(h, "mean of 8 logged steps"));
+    free(h);
+    free(wf_(path_("out/loss.svg")));
+}
+END_TEST
+
+static void sweep_csv_(const char *dir)
+{
+    ck_assert_int_eq(mkdir(dir, 0755), 0);
+    char p[700];
+    snprintf(p, sizeof p, "%s/summary.csv", dir);
+    /* lr values out of order on purpose: the axis sorts them numerically */
+    write_text_(p, "optim.lr,clip.kind,status,diverge_step,final_loss,max_grad_norm,ms_per_step,run_dir\n"
+                   "1,none,diverged,12,inf,1e9,1,runs/0\n"
+                   "0.01,none,completed,,0.5,3,1,runs/1\n"
+                   "0.1,none,diverged,40,nan,1e7,1,runs/2\n"
+                   "0.001,none,completed,,1.5,2,1,runs/3\n"
+                   "1,norm,diverged,80,inf,1e5,1,runs/4\n"
+                   "0.01,norm,completed,,0.45,3,1,runs/5\n"
+                   "0.1,norm,completed,,0.05,4,1,\"runs/6,x\"\n"
+                   "0.001,norm,failed,,,,,runs/7\n");
+}
+
+START_TEST(sweep_heatmap)
+{
+    sweep_csv_(path_("sw"));
+    const char *args[] = {"plot", "--sweep", path_("sw"), "--x", "optim.lr", "--y", "clip.kind", NULL};
+    int rc = cli_(clgrad_cli_plot, args);
+    ck_assert_msg(rc == 0, "rc %d: %s", rc, err_);
+    char *svg = wf_(path_("sw/plots/sweep_heatmap.svg"));
+    ck_assert_uint_eq(count_(svg, "<g class=\"cell diverged\">"), 3);
+    ck_assert_uint_eq(count_(svg, "class=\"xmark\""), 3);
+    ck_assert_uint_eq(count_(svg, "<g class=\"cell\">"), 5);
+    ck_assert(strstr(svg, ">optim.lr<") && strstr(svg, ">clip.kind<"));
+    ck_assert(strstr(svg, ">failed<") && strstr(svg, ">diverged (X)<") && strstr(svg, "log10 final loss"));
+    ck_assert(strstr(svg, ">step 12<")); /* the divergence step in the cell */
+    const char *p1 = strstr(svg, ">0.001<"), *p2 = strstr(svg, ">0.01<"), *p3 = strstr(svg, ">0.1<"),
+               *p4 = strstr(svg, ">1<");
+    ck_assert(p1 && p2 && p3 && p4);
+    ck_assert_msg(p1 < p2 && p2 < p3 && p3 < p4, "x categories not in numeric order");
+    free(svg);
+    char *html = wf_(path_("sw/plots/report.html"));
+    ck_assert(strstr(html, "<svg xmlns=") && strstr(html, ">runs/6,x<") && strstr(html, ">final_loss<"));
+    free(html);
+
+    /* one key only: a single row */
+    char why[512];
+    ck_assert_msg(clgrad_plot_sweep(path_("sw"), "clip.kind", NULL, path_("one"), why, sizeof why) == CLGRAD_OK, "%s",
+                  why);
+    svg = wf_(path_("one/sweep_heatmap.svg"));
+    ck_assert_uint_eq(count_(svg, "<g class=\"cell\">"), 2);
+    ck_assert(strstr(svg, "div)")); /* cells mixing diverged and finished runs say how many diverged */
+    free(svg);
+
+    /* an unknown key names the file and lists the columns */
+    ck_assert_int_eq(clgrad_plot_sweep(path_("sw"), "optim.momentum", "clip.kind", path_("x"), why, sizeof why),
+                     CLGRAD_E_ARG);
+    ck_assert_msg(strstr(why, "optim.momentum") && strstr(why, "summary.csv") && strstr(why, "optim.lr, clip.kind"),
+                  "%s", why);
+    const char *a2[] = {"plot", "--sweep", path_("sw"), "--x", "nope", NULL};
+    ck_assert_int_eq(cli_(clgrad_cli_plot, a2), 1);
+    ck_assert(strstr(err_, "nope"));
+    const char *a3[] = {"plot", "--sweep", path_("missing"), "--x", "optim.lr", NULL};
+    ck_assert_int_eq(cli_(clgrad_cli_plot, a3), 1);
+    ck_assert(strstr(err_, path_("missing/summary.csv")));
+}
+END_TEST
+
+START_TEST(cli_defaults_and_errors)
+{
+    runspec s = {0};
+    make_run_(path_("run"), &s);
+    const char *args[] = {"plot", path_("run"), NULL};
+    ck_assert_int_eq(cli_(clgrad_cli_plot, args), 0);
+    ck_assert(exists_(path_("run/plots/loss.svg")) && exists_(path_("run/plots/report.html")));
+    /* plotting again replaces the files */
+    ck_assert_int_eq(cli_(clgrad_cli_plot, args), 0);
+    const char *missing[] = {"plot", path_("run"), path_("nope"), NULL};
+    ck_assert_int_eq(cli_(clgrad_cli_plot, missing), 1);
+    ck_assert_msg(strstr(err_, path_("nope")), "%s", err_);
+    unlink(path_("run/layers.csv"));
+    const char *nolayers[] = {"plot", path_("run"), NULL};
+    ck_assert_int_eq(cli_(clgrad_cli_plot, nolayers), 1);
+    ck_assert_msg(strstr(err_, path_("run/layers.csv")), "%s", err_);
+    static const char *const usage[][6] = {
+        {"plot", NULL},
+        {"plot", "--bogus", NULL},
+        {"plot", "--out", NULL},
+        {"plot", "--sweep", "x", NULL},
+        {"plot", "a", "--x", "k", NULL},
+        {"plot", "--sweep", "x", "--x", "k", "extra"},
+    };
+    for (int i = 0; i < 6; i++) {
+        const char *a[8] = {0};
+        for (int k = 0; k < 6 && usage[i][k]; k++) a[k] = usage[i][k];
+        int rc = cli_(clgrad_cli_plot, a);
+        ck_assert_msg(rc == 2, "case %d: rc %d", i, rc);
+        ck_assert_msg(err_[0], "case %d: no message", i);
+    }
+    const char *help[] = {"plot", "-h", NULL};
+    ck_assert_int_eq(cli_(clgrad_cli_plot, help), 0);
+    ck_assert(strstr(out_, "--sweep"));
+    /* an output directory that cannot be created */
+    write_text_(path_("file"), "x");
+    make_run_(path_("run2"), &s);
+    char out[700];
+    snprintf(out, sizeof out, "%s/sub", path_("file"));
+    const char *bad_out[] = {"plot", path_("run2"), "--out", out, NULL};
+    ck_assert_int_eq(cli_(clgrad_cli_plot, bad_out), 1);
+    ck_assert_msg(strstr(err_, out), "%s", err_);
+}
+END_TEST
+
+static Suite *plot_suite(void)
+{
+    Suite *s = suite_create("plot");
+    TCase *tc = tcase_create("plot");
+    tcase_add_checked_fixture(tc, setup_, teardown_);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, xml_checker_rejects);
+    tcase_add_test(tc, diverged_run_figures);
+    tcase_add_test(tc, completed_run_no_marker);
+    tcase_add_test(tc, rnn_timesteps);
+    tcase_add_test(tc, edge_cases);
+    tcase_add_test(tc, several_runs_overlay);
+    tcase_add_test(tc, escaping);
+    tcase_add_test(tc, many_steps_binned);
+    tcase_add_test(tc, sweep_heatmap);
+    tcase_add_test(tc, cli_defaults_and_errors);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(plot_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
