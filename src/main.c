@@ -12,6 +12,7 @@
 ** --gemm own|clblast.  Only this file (and the tests) exit on errors.
 */
 #include "clgrad.h"
+#include "clgrad/sweep.h"
 
 #include <math.h>
 #include <signal.h>
@@ -43,6 +44,9 @@ static void usage_(FILE *f)
             "  devices            list OpenCL platforms and devices (--json for machines)\n"
             "  selfcheck          build every kernel and check each family against a host reference\n"
             "  run EXP.ini        train the experiment on the device, record gradients in a run directory\n"
+            "  sweep EXP.ini --grid SEC.KEY=V1,V2 ... [--jobs N] [--shard K/N] [--out DIR]\n"
+            "                     run the cartesian product of the grid, one run directory per point,\n"
+            "                     summary.csv; resumable; `sweep --merge DIR` joins shards\n"
             "  compare RUN RUN... compare runs metric by metric (--rtol, --atol, --json); exit 1 if they differ\n"
             "  plot RUN...        SVG figures + report.html (--out DIR; --sweep DIR --x KEY --y KEY)\n"
             "  keys               every experiment-file key: type, allowed values, default\n"
@@ -198,6 +202,13 @@ static int cmd_selfcheck_(const cli_opts *o)
     return failed ? 1 : 0;
 }
 
+/* The sweep checks every point's configuration with the real parser before running anything. */
+static int sweep_validate_(const char *name, const char *text, const char *const *sets, int nsets, char *err, size_t nerr)
+{
+    static clgrad_config cfg;
+    return clgrad_config_parse(name, text, sets, nsets, &cfg, err, nerr);
+}
+
 static volatile sig_atomic_t stop_;
 static void on_signal_(int sig)
 {
@@ -268,6 +279,10 @@ int main(int argc, char **argv)
     /* subcommands with options of their own */
     if (argc > 1 && strcmp(argv[1], "compare") == 0) return clgrad_cli_compare(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "plot") == 0) return clgrad_cli_plot(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "sweep") == 0) {
+        clgrad_sweep_set_validator(sweep_validate_);
+        return clgrad_cli_sweep(argc - 1, argv + 1);
+    }
     static cli_opts o;
     const char *cmd = NULL, *arg = NULL;
     for (int i = 0, n = 0; i < argc; i++)

@@ -1,0 +1,2594 @@
+/*
+** sweep.c: `clgrad sweep`: grid definition ([sweep] section and --grid),
+** the experiment copy, the sweep directory (sweep.json, summary.csv, locks),
+** the point scheduler (fork/exec, --jobs, devices, shards, signals) and
+** --merge.  The behaviour is documented in include/clgrad/sweep.h.
+**
+** This is command-line code: it prints, forks and waits.  It needs nothing
+** from the rest of the library (the configuration check comes in through
+** clgrad_sweep_set_validator), so tests build it alone.
+*/
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+#include "clgrad/sweep.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#if defined(__GNUC__)
+#define PRINTF_LIKE(a, b) __attribute__((format(printf, a, b)))
+#else
+#define PRINTF_LIKE(a, b)
+#endif
+
+#define DIRNAME_MAX 200         /* bytes of a point directory name */
+#define MAX_FILE (64L << 20)    /* largest file read (experiment, JSON, CSV) */
+#define MAX_JOBS 4096
+#define SWEEP_FORMAT "clgrad-sweep-1"
+
+/* ------------------------------------------------------------------ */
+/* Strings and files                                                   */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+    char *s;
+    size_t len, cap;
+    int oom;
+} sbuf;
+
+static void sb_putn(sbuf *b, const char *s, size_t n)
+{
+    if (b->oom) return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n + 1) cap *= 2;
+        char *p = realloc(b->s, cap);
+        if (!p) {
+            b->oom = 1;
+            return;
+        }
+        b->s = p, b->cap = cap;
+    }
+    memcpy(b->s + b->len, s, n);
+    b->len += n;
+    b->s[b->len] = 0;
+}
+
+static void sb_puts(sbuf *b, const char *s) { sb_putn(b, s, strlen(s)); }
+static void sb_putc(sbuf *b, char c) { sb_putn(b, &c, 1); }
+
+static void sb_printf(sbuf *b, const char *fmt, ...) PRINTF_LIKE(2, 3);
+static void sb_printf(sbuf *b, const char *fmt, ...)
+{
+    va_list ap, ap2;
+    va_start(ap, fmt);
+    va_copy(ap2, ap);
+    char tmp[512];
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    if (n < 0) b->oom = 1;
+    else if ((size_t)n < sizeof tmp) sb_putn(b, tmp, (size_t)n);
+    else {
+        char *p = malloc((size_t)n + 1);
+        if (!p) b->oom = 1;
+        else {
+            vsnprintf(p, (size_t)n + 1, fmt, ap2);
+            sb_putn(b, p, (size_t)n);
+            free(p);
+        }
+    }
+    va_end(ap2);
+    va_end(ap);
+}
+
+static const char *sb_str(const sbuf *b) { return b->s ? b->s : ""; }
+
+/* The text (malloc'd; "" when empty) or NULL when out of memory. */
+static char *sb_take(sbuf *b)
+{
+    if (b->oom) {
+        free(b->s);
+        return NULL;
+    }
+    return b->s ? b->s : strdup("");
+}
+
+static int errf_(char *err, size_t n, const char *fmt, ...) PRINTF_LIKE(3, 4);
+static int errf_(char *err, size_t n, const char *fmt, ...)
+{
+    if (err && n) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, n, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+static int blank_(char c) { return c == ' ' || c == '\t'; }
+
+static void trim_(const char **s, size_t *n)
+{
+    while (*n && blank_(**s)) (*s)++, (*n)--;
+    while (*n && blank_((*s)[*n - 1])) (*n)--;
+}
+
+static char *join_(const char *a, const char *b)
+{
+    sbuf t = {0};
+    sb_printf(&t, "%s/%s", a, b);
+    return sb_take(&t);
+}
+
+/* Whole file, NUL-terminated (malloc'd), or NULL with why. */
+static char *read_file_(const char *path, size_t *len, char *why, size_t nwhy)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        errf_(why, nwhy, "%s", strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > MAX_FILE) {
+        errf_(why, nwhy, "%s", S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file of at most 64 MiB");
+        close(fd);
+        return NULL;
+    }
+    sbuf b = {0};
+    char chunk[65536];
+    for (;;) {
+        ssize_t r = read(fd, chunk, sizeof chunk);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            errf_(why, nwhy, "%s", strerror(errno));
+            close(fd);
+            free(b.s);
+            return NULL;
+        }
+        if (r == 0) break;
+        sb_putn(&b, chunk, (size_t)r);
+    }
+    close(fd);
+    if (len) *len = b.len;
+    char *s = sb_take(&b);
+    if (!s) errf_(why, nwhy, "out of memory");
+    return s;
+}
+
+static int write_all_(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        p += w, n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Write dir/name atomically (temp file in dir, fsync, rename). 0 or -1 with why. */
+static int write_atomic_(const char *dir, const char *name, const char *text, size_t len, char *why, size_t nwhy)
+{
+    sbuf path = {0}, tmp = {0};
+    sb_printf(&path, "%s/%s", dir, name);
+    sb_printf(&tmp, "%s/.%s.tmp-%ld", dir, name, (long)getpid());
+    int rc = -1;
+    if (path.oom || tmp.oom) {
+        errf_(why, nwhy, "out of memory");
+        goto out;
+    }
+    int fd = open(tmp.s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        errf_(why, nwhy, "cannot write %s: %s", tmp.s, strerror(errno));
+        goto out;
+    }
+    if (write_all_(fd, text, len) != 0 || fsync(fd) != 0) {
+        errf_(why, nwhy, "cannot write %s: %s", tmp.s, strerror(errno));
+        close(fd);
+        unlink(tmp.s);
+        goto out;
+    }
+    if (close(fd) != 0 || rename(tmp.s, path.s) != 0) {
+        errf_(why, nwhy, "cannot write %s: %s", path.s, strerror(errno));
+        unlink(tmp.s);
+        goto out;
+    }
+    rc = 0;
+out:
+    free(path.s);
+    free(tmp.s);
+    return rc;
+}
+
+/* mkdir -p; 0 or an errno. */
+static int mkdirs_(const char *path)
+{
+    char *p = strdup(path);
+    if (!p) return ENOMEM;
+    int e = 0;
+    for (char *s = p + 1;; s++) {
+        if (*s == '/' || *s == 0) {
+            char c = *s;
+            *s = 0;
+            if (mkdir(p, 0755) != 0 && errno != EEXIST) e = errno;
+            *s = c;
+            if (e || !c) break;
+        }
+    }
+    struct stat st;
+    if (!e && (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))) e = ENOTDIR;
+    free(p);
+    return e;
+}
+
+static int exists_(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static double now_(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static void iso_time_(char *out, size_t n)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* A double with the fewest digits that read back exactly; nan, inf, -inf. */
+static void sb_num(sbuf *b, double v)
+{
+    if (isnan(v)) {
+        sb_puts(b, "nan");
+        return;
+    }
+    if (isinf(v)) {
+        sb_puts(b, v > 0 ? "inf" : "-inf");
+        return;
+    }
+    char t[40];
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(t, sizeof t, "%.*g", prec, v);
+        if (strtod(t, NULL) == v) break;
+    }
+    sb_puts(b, t);
+}
+
+static void sb_json_str(sbuf *b, const char *s)
+{
+    sb_putc(b, '"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') sb_printf(b, "\\%c", c);
+        else if (c == '\n') sb_puts(b, "\\n");
+        else if (c == '\t') sb_puts(b, "\\t");
+        else if (c < 0x20 || c == 0x7f) sb_printf(b, "\\u%04x", c);
+        else sb_putc(b, (char)c);
+    }
+    sb_putc(b, '"');
+}
+
+/* A CSV field, quoted when it holds a comma, quote, line break or edge space. */
+static void sb_csv(sbuf *b, const char *s)
+{
+    size_t n = strlen(s);
+    if (!strpbrk(s, ",\"\r\n") && !(n && (blank_(s[0]) || blank_(s[n - 1])))) {
+        sb_puts(b, s);
+        return;
+    }
+    sb_putc(b, '"');
+    for (; *s; s++) {
+        if (*s == '"') sb_putc(b, '"');
+        sb_putc(b, *s);
+    }
+    sb_putc(b, '"');
+}
+
+/* ------------------------------------------------------------------ */
+/* JSON reading (summary.json, manifest.json, sweep.json)              */
+/* ------------------------------------------------------------------ */
+
+enum { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ };
+
+typedef struct jval {
+    int t;
+    double num;        /* J_NUM; J_BOOL: 0/1 */
+    char *str;         /* J_STR */
+    int n;             /* J_ARR, J_OBJ: items */
+    struct jval *kid;  /* items */
+    char **key;        /* J_OBJ: names */
+} jval;
+
+typedef struct {
+    const char *s, *end;
+    int depth;
+} jparser;
+
+static void jfree_(jval *v)
+{
+    for (int i = 0; i < v->n; i++) {
+        jfree_(&v->kid[i]);
+        if (v->key) free(v->key[i]);
+    }
+    free(v->kid);
+    free(v->key);
+    free(v->str);
+    memset(v, 0, sizeof *v);
+}
+
+static void jws_(jparser *p)
+{
+    while (p->s < p->end && (*p->s == ' ' || *p->s == '\t' || *p->s == '\n' || *p->s == '\r')) p->s++;
+}
+
+static int jhex4_(jparser *p, unsigned *u)
+{
+    if (p->end - p->s < 4) return -1;
+    *u = 0;
+    for (int i = 0; i < 4; i++) {
+        int c = (unsigned char)*p->s++, d;
+        if (c >= '0' && c <= '9') d = c - '0';
+        else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
+        else return -1;
+        *u = *u * 16 + (unsigned)d;
+    }
+    return 0;
+}
+
+static void utf8_(sbuf *b, unsigned u)
+{
+    if (u < 0x80) sb_putc(b, (char)u);
+    else if (u < 0x800) {
+        sb_putc(b, (char)(0xC0 | (u >> 6)));
+        sb_putc(b, (char)(0x80 | (u & 0x3F)));
+    } else if (u < 0x10000) {
+        sb_putc(b, (char)(0xE0 | (u >> 12)));
+        sb_putc(b, (char)(0x80 | ((u >> 6) & 0x3F)));
+        sb_putc(b, (char)(0x80 | (u & 0x3F)));
+    } else {
+        sb_putc(b, (char)(0xF0 | (u >> 18)));
+        sb_putc(b, (char)(0x80 | ((u >> 12) & 0x3F)));
+        sb_putc(b, (char)(0x80 | ((u >> 6) & 0x3F)));
+        sb_putc(b, (char)(0x80 | (u & 0x3F)));
+    }
+}
+
+static int jstr_(jparser *p, char **out)
+{
+    sbuf b = {0};
+    p->s++; /* the opening quote */
+    while (p->s < p->end && *p->s != '"') {
+        unsigned char c = (unsigned char)*p->s++;
+        if (c < 0x20) goto bad;
+        if (c != '\\') {
+            sb_putc(&b, (char)c);
+            continue;
+        }
+        if (p->s >= p->end) goto bad;
+        c = (unsigned char)*p->s++;
+        unsigned u, lo;
+        switch (c) {
+        case '"': case '\\': case '/': sb_putc(&b, (char)c); break;
+        case 'b': sb_putc(&b, '\b'); break;
+        case 'f': sb_putc(&b, '\f'); break;
+        case 'n': sb_putc(&b, '\n'); break;
+        case 'r': sb_putc(&b, '\r'); break;
+        case 't': sb_putc(&b, '\t'); break;
+        case 'u':
+            if (jhex4_(p, &u)) goto bad;
+            if (u >= 0xD800 && u < 0xDC00) {
+                if (p->end - p->s < 2 || p->s[0] != '\\' || p->s[1] != 'u') goto bad;
+                p->s += 2;
+                if (jhex4_(p, &lo) || lo < 0xDC00 || lo > 0xDFFF) goto bad;
+                u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+            } else if (u >= 0xDC00 && u <= 0xDFFF) goto bad;
+            utf8_(&b, u);
+            break;
+        default: goto bad;
+        }
+    }
+    if (p->s >= p->end) goto bad;
+    p->s++;
+    *out = sb_take(&b);
+    return *out ? 0 : -1;
+bad:
+    free(b.s);
+    return -1;
+}
+
+static int jvalue_(jparser *p, jval *v);
+
+/* One more item of an array/object (zeroed), or NULL. */
+static jval *jpush_(jval *v, char *key)
+{
+    jval *k = realloc(v->kid, (size_t)(v->n + 1) * sizeof *k);
+    if (!k) return NULL;
+    v->kid = k;
+    if (v->t == J_OBJ) {
+        char **names = realloc(v->key, (size_t)(v->n + 1) * sizeof *names);
+        if (!names) return NULL;
+        v->key = names;
+        names[v->n] = key;
+    }
+    memset(&k[v->n], 0, sizeof *k);
+    return &k[v->n++];
+}
+
+static int jcontainer_(jparser *p, jval *v, char close)
+{
+    v->t = close == '}' ? J_OBJ : J_ARR;
+    p->s++;
+    jws_(p);
+    if (p->s < p->end && *p->s == close) {
+        p->s++;
+        return 0;
+    }
+    for (;;) {
+        char *key = NULL;
+        jws_(p);
+        if (v->t == J_OBJ) {
+            if (p->s >= p->end || *p->s != '"' || jstr_(p, &key)) return -1;
+            jws_(p);
+            if (p->s >= p->end || *p->s != ':') {
+                free(key);
+                return -1;
+            }
+            p->s++;
+        }
+        jval *k = jpush_(v, key);
+        if (!k) {
+            free(key);
+            return -1;
+        }
+        if (jvalue_(p, k)) return -1;
+        jws_(p);
+        if (p->s < p->end && *p->s == ',') {
+            p->s++;
+            continue;
+        }
+        if (p->s < p->end && *p->s == close) {
+            p->s++;
+            return 0;
+        }
+        return -1;
+    }
+}
+
+static int jword_(jparser *p, const char *w)
+{
+    size_t n = strlen(w);
+    if ((size_t)(p->end - p->s) < n || memcmp(p->s, w, n)) return -1;
+    p->s += n;
+    return 0;
+}
+
+static int jvalue_(jparser *p, jval *v)
+{
+    if (++p->depth > 64) return -1;
+    jws_(p);
+    if (p->s >= p->end) return -1;
+    int rc = 0;
+    char c = *p->s;
+    if (c == '{') rc = jcontainer_(p, v, '}');
+    else if (c == '[') rc = jcontainer_(p, v, ']');
+    else if (c == '"') {
+        v->t = J_STR;
+        rc = jstr_(p, &v->str);
+    } else if (c == 't' || c == 'f') {
+        v->t = J_BOOL;
+        v->num = c == 't';
+        rc = jword_(p, c == 't' ? "true" : "false");
+    } else if (c == 'n') {
+        v->t = J_NULL;
+        rc = jword_(p, "null");
+    } else if (c == '-' || (c >= '0' && c <= '9')) {
+        char *e;
+        v->t = J_NUM;
+        v->num = strtod(p->s, &e); /* the text is NUL-terminated */
+        if (e == p->s || e > p->end) rc = -1;
+        else p->s = e;
+    } else rc = -1;
+    p->depth--;
+    return rc;
+}
+
+/* Parse text (NUL-terminated) into v; 0 or -1 (v freed). */
+static int jparse_(const char *text, size_t len, jval *v)
+{
+    jparser p = {text, text + len, 0};
+    memset(v, 0, sizeof *v);
+    if (jvalue_(&p, v) == 0) {
+        jws_(&p);
+        if (p.s == p.end) return 0;
+    }
+    jfree_(v);
+    return -1;
+}
+
+static const jval *jget_(const jval *o, const char *k)
+{
+    if (!o || o->t != J_OBJ) return NULL;
+    for (int i = 0; i < o->n; i++)
+        if (strcmp(o->key[i], k) == 0) return &o->kid[i];
+    return NULL;
+}
+
+static const char *jstrval_(const jval *v) { return v && v->t == J_STR ? v->str : NULL; }
+
+/* A JSON number, or one of the strings nan / inf / -inf: 1 with *d, else 0. */
+static int jnum_(const jval *v, double *d)
+{
+    if (!v) return 0;
+    if (v->t == J_NUM) {
+        *d = v->num;
+        return 1;
+    }
+    if (v->t != J_STR) return 0;
+    if (strcmp(v->str, "nan") == 0 || strcmp(v->str, "NaN") == 0) *d = NAN;
+    else if (strcmp(v->str, "inf") == 0 || strcmp(v->str, "Infinity") == 0) *d = INFINITY;
+    else if (strcmp(v->str, "-inf") == 0 || strcmp(v->str, "-Infinity") == 0) *d = -INFINITY;
+    else return 0;
+    return 1;
+}
+
+/* Read and parse a JSON file: 0, or -1 with why ("" when it does not exist). */
+static int jload_(const char *path, jval *v, char *why, size_t nwhy)
+{
+    size_t len;
+    if (!exists_(path)) {
+        errf_(why, nwhy, "%s", "");
+        return -1;
+    }
+    char *t = read_file_(path, &len, why, nwhy);
+    if (!t) return -1;
+    int rc = jparse_(t, len, v);
+    free(t);
+    if (rc) errf_(why, nwhy, "not valid JSON");
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* CSV reading (merge)                                                 */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+    char **f;
+    int n;
+} csv_row;
+
+static void row_free_(csv_row *r)
+{
+    for (int i = 0; i < r->n; i++) free(r->f[i]);
+    free(r->f);
+    r->f = NULL, r->n = 0;
+}
+
+static int row_push_(csv_row *r, sbuf *field)
+{
+    char **f = realloc(r->f, (size_t)(r->n + 1) * sizeof *f);
+    if (!f) return -1;
+    r->f = f;
+    f[r->n] = sb_take(field);
+    memset(field, 0, sizeof *field);
+    if (!f[r->n]) return -1;
+    r->n++;
+    return 0;
+}
+
+/* One record from *p (RFC 4180; CRLF or LF).  1 with a row, 0 at the end,
+** -1 on malformed input. */
+static int csv_next_(const char **p, const char *end, csv_row *r)
+{
+    const char *s = *p;
+    memset(r, 0, sizeof *r);
+    if (s >= end) return 0;
+    sbuf f = {0};
+    for (;;) {
+        if (s < end && *s == '"') {
+            s++;
+            for (;;) {
+                if (s >= end) goto bad;
+                if (*s == '"') {
+                    if (s + 1 < end && s[1] == '"') {
+                        sb_putc(&f, '"');
+                        s += 2;
+                        continue;
+                    }
+                    s++;
+                    break;
+                }
+                sb_putc(&f, *s++);
+            }
+            if (s < end && *s != ',' && *s != '\n' && *s != '\r') goto bad;
+        } else {
+            while (s < end && *s != ',' && *s != '\n' && *s != '\r') {
+                if (*s == '"') goto bad;
+                sb_putc(&f, *s++);
+            }
+        }
+        if (row_push_(r, &f)) goto bad;
+        if (s < end && *s == ',') {
+            s++;
+            continue;
+        }
+        if (s < end && *s == '\r') s++;
+        if (s < end && *s == '\n') s++;
+        *p = s;
+        return 1;
+    }
+bad:
+    free(f.s);
+    row_free_(r);
+    return -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* The grid                                                            */
+/* ------------------------------------------------------------------ */
+
+static void free_strs_(char **v, int n)
+{
+    for (int i = 0; i < n; i++) free(v[i]);
+    free(v);
+}
+
+void clgrad_sweep_grid_free(clgrad_sweep_grid *g)
+{
+    if (!g) return;
+    for (int i = 0; i < g->naxes; i++) {
+        free(g->axes[i].key);
+        free_strs_(g->axes[i].values, g->axes[i].nvalues);
+    }
+    free(g->axes);
+    g->axes = NULL;
+    g->naxes = 0;
+}
+
+/* "section.key": letters, digits, '_', exactly one '.', both parts non-empty. */
+static int key_ok_(const char *k, size_t n)
+{
+    size_t dot = n;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)k[i];
+        if (c == '.') {
+            if (dot != n) return 0;
+            dot = i;
+        } else if (!isalnum(c) && c != '_') return 0;
+    }
+    return dot > 0 && dot + 1 < n;
+}
+
+static int add_value_(char ***vals, int *nv, const char *s, size_t n)
+{
+    char **v = realloc(*vals, (size_t)(*nv + 1) * sizeof *v);
+    if (!v) return -1;
+    *vals = v;
+    v[*nv] = strndup(s, n);
+    if (!v[*nv]) return -1;
+    (*nv)++;
+    return 0;
+}
+
+/* A comment starts at '#' or ';' preceded by a blank or at the start. */
+static int comment_at_(const char *s, size_t i, size_t start)
+{
+    return (s[i] == '#' || s[i] == ';') && (i == start || blank_(s[i - 1]));
+}
+
+/* Parse "v1, v2, 'v,3'" (with_comments: [sweep] line, an inline comment may
+** follow) into *vals.  0, or -1 with why. */
+static int parse_values_(const char *s, size_t n, int with_comments, char ***vals, int *nv, char *why, size_t nwhy)
+{
+    *vals = NULL, *nv = 0;
+    size_t i = 0;
+    for (;;) {
+        while (i < n && blank_(s[i])) i++;
+        int item = *nv + 1;
+        if (i == n || (with_comments && comment_at_(s, i, i)) || s[i] == ',') {
+            if (*nv == 0 && (i == n || s[i] != ',')) errf_(why, nwhy, "no values");
+            else errf_(why, nwhy, "value %d is empty (quote it, \"\", to sweep an empty value)", item);
+            goto bad;
+        }
+        if (s[i] == '"' || s[i] == '\'') {
+            const char *close = memchr(s + i + 1, s[i], n - i - 1);
+            if (!close) {
+                errf_(why, nwhy, "value %d: missing closing %c quote", item, s[i]);
+                goto bad;
+            }
+            if (add_value_(vals, nv, s + i + 1, (size_t)(close - s - (long)i - 1))) goto oom;
+            i = (size_t)(close - s) + 1;
+            while (i < n && blank_(s[i])) i++;
+            if (i < n && s[i] != ',' && !(with_comments && comment_at_(s, i, i))) {
+                errf_(why, nwhy, "value %d: text after the closing quote: '%.*s'", item, (int)(n - i), s + i);
+                goto bad;
+            }
+        } else {
+            size_t j = i;
+            while (j < n && s[j] != ',' && !(with_comments && comment_at_(s, j, i))) j++;
+            size_t e = j;
+            while (e > i && blank_(s[e - 1])) e--;
+            if (add_value_(vals, nv, s + i, e - i)) goto oom;
+            i = j;
+        }
+        const char *v = (*vals)[*nv - 1];
+        for (const char *c = v; *c; c++)
+            if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+                errf_(why, nwhy, "value %d: control character (byte 0x%02x)", item, (unsigned char)*c);
+                goto bad;
+            }
+        for (int k = 0; k < *nv - 1; k++)
+            if (strcmp((*vals)[k], v) == 0) {
+                errf_(why, nwhy, "value '%s' is listed twice (values %d and %d)", v, k + 1, item);
+                goto bad;
+            }
+        if (i < n && s[i] == ',') {
+            i++;
+            continue;
+        }
+        return 0; /* end of text or a comment */
+    }
+oom:
+    errf_(why, nwhy, "out of memory");
+bad:
+    free_strs_(*vals, *nv);
+    *vals = NULL, *nv = 0;
+    return -1;
+}
+
+static int find_axis_(const clgrad_sweep_grid *g, const char *key, size_t n)
+{
+    for (int i = 0; i < g->naxes; i++)
+        if (strlen(g->axes[i].key) == n && memcmp(g->axes[i].key, key, n) == 0) return i;
+    return -1;
+}
+
+static int push_axis_(clgrad_sweep_grid *g, const char *key, size_t nk, char **vals, int nv, int line)
+{
+    if (g->naxes >= CLGRAD_SWEEP_MAX_AXES) return -1;
+    clgrad_sweep_axis *a = realloc(g->axes, (size_t)(g->naxes + 1) * sizeof *a);
+    if (!a) return -1;
+    g->axes = a;
+    char *k = strndup(key, nk);
+    if (!k) return -1;
+    a[g->naxes].key = k;
+    a[g->naxes].values = vals;
+    a[g->naxes].nvalues = nv;
+    a[g->naxes].line = line;
+    g->naxes++;
+    return 0;
+}
+
+int clgrad_sweep_grid_add(clgrad_sweep_grid *g, const char *spec, char *err, size_t nerr)
+{
+    const char *eq = strchr(spec, '=');
+    if (!eq)
+        return errf_(err, nerr, "--grid '%s': expected SECTION.KEY=V1,V2,... (no '='), e.g. optim.lr=1e-3,1e-2",
+                     spec);
+    const char *key = spec;
+    size_t nk = (size_t)(eq - spec);
+    trim_(&key, &nk);
+    if (!key_ok_(key, nk))
+        return errf_(err, nerr,
+                     "--grid '%s': '%.*s' is not a SECTION.KEY name (letters, digits, '_' and one '.', "
+                     "e.g. optim.lr)",
+                     spec, (int)nk, key);
+    if (nk > 6 && memcmp(key, "sweep.", 6) == 0)
+        return errf_(err, nerr, "--grid '%s': [sweep] keys cannot be swept", spec);
+    char why[512];
+    char **vals;
+    int nv;
+    if (parse_values_(eq + 1, strlen(eq + 1), 0, &vals, &nv, why, sizeof why))
+        return errf_(err, nerr, "--grid '%s': %s", spec, why);
+    int a = find_axis_(g, key, nk);
+    if (a >= 0 && g->axes[a].line == 0) {
+        free_strs_(vals, nv);
+        return errf_(err, nerr, "--grid '%s': %.*s is given twice on the command line; list all its values in one --grid",
+                     spec, (int)nk, key);
+    }
+    if (a >= 0) { /* replaces the [sweep] axis, in place */
+        free_strs_(g->axes[a].values, g->axes[a].nvalues);
+        g->axes[a].values = vals;
+        g->axes[a].nvalues = nv;
+        g->axes[a].line = 0;
+        return 0;
+    }
+    if (push_axis_(g, key, nk, vals, nv, 0)) {
+        free_strs_(vals, nv);
+        return errf_(err, nerr, "--grid '%s': %s", spec,
+                     g->naxes >= CLGRAD_SWEEP_MAX_AXES ? "more than 64 grid keys" : "out of memory");
+    }
+    return 0;
+}
+
+/* Line iterator over INI text: BOM skipped; \n, \r\n or \r line ends. */
+typedef struct {
+    const char *text;
+    size_t len, i;
+    int line;
+} lines_t;
+
+/* The next line (without its end) at [*start, *start + *n), its end bytes in *eol; 0 at the end. */
+static int next_line_(lines_t *it, size_t *start, size_t *n, size_t *eol)
+{
+    if (it->line == 0 && it->len >= 3 && memcmp(it->text, "\xEF\xBB\xBF", 3) == 0 && it->i == 0) it->i = 3;
+    if (it->i >= it->len) return 0;
+    size_t j = it->i;
+    while (j < it->len && it->text[j] != '\n' && it->text[j] != '\r') j++;
+    *start = it->i, *n = j - it->i;
+    size_t e = 0;
+    if (j < it->len) e = (it->text[j] == '\r' && j + 1 < it->len && it->text[j + 1] == '\n') ? 2 : 1;
+    *eol = e;
+    it->i = j + e;
+    it->line++;
+    return 1;
+}
+
+/* A "[name]" header line: 1 with the trimmed name. */
+static int header_(const char *s, size_t n, const char **name, size_t *nn)
+{
+    trim_(&s, &n);
+    if (!n || *s != '[') return 0;
+    const char *close = memchr(s, ']', n);
+    if (!close) return 0;
+    *name = s + 1, *nn = (size_t)(close - s - 1);
+    trim_(name, nn);
+    return 1;
+}
+
+static int is_(const char *s, size_t n, const char *w) { return strlen(w) == n && memcmp(s, w, n) == 0; }
+
+int clgrad_sweep_grid_from_ini(clgrad_sweep_grid *g, const char *name, const char *text, int *has_section,
+                               char *err, size_t nerr)
+{
+    lines_t it = {text, strlen(text), 0, 0};
+    size_t st, n, eol;
+    int in_sweep = 0, seen = 0, first_axis = g->naxes;
+    if (has_section) *has_section = 0;
+    while (next_line_(&it, &st, &n, &eol)) {
+        const char *s = text + st, *sec;
+        size_t ns;
+        trim_(&s, &n);
+        if (!n || *s == '#' || *s == ';') continue;
+        if (header_(s, n, &sec, &ns)) {
+            in_sweep = is_(sec, ns, "sweep");
+            if (in_sweep && seen) {
+                errf_(err, nerr, "%s:%d: [sweep]: section appears twice (first at line %d); merge them", name,
+                      it.line, seen);
+                goto bad;
+            }
+            if (in_sweep) seen = it.line;
+            continue;
+        }
+        if (!in_sweep) continue;
+        const char *eq = memchr(s, '=', n);
+        if (!eq) {
+            errf_(err, nerr, "%s:%d: [sweep]: expected 'section.key = value, value, ...', got '%.*s'", name,
+                  it.line, (int)n, s);
+            goto bad;
+        }
+        const char *key = s;
+        size_t nk = (size_t)(eq - s);
+        trim_(&key, &nk);
+        if (!key_ok_(key, nk)) {
+            errf_(err, nerr,
+                  "%s:%d: [sweep]: '%.*s' is not a section.key name (letters, digits, '_' and one '.', "
+                  "e.g. optim.lr)",
+                  name, it.line, (int)nk, key);
+            goto bad;
+        }
+        int a = find_axis_(g, key, nk);
+        if (a >= first_axis) {
+            errf_(err, nerr, "%s:%d: [sweep] %.*s: set twice (first at line %d)", name, it.line, (int)nk, key,
+                  g->axes[a].line);
+            goto bad;
+        }
+        char why[512];
+        char **vals;
+        int nv;
+        if (parse_values_(eq + 1, n - (size_t)(eq + 1 - s), 1, &vals, &nv, why, sizeof why)) {
+            errf_(err, nerr, "%s:%d: [sweep] %.*s: %s", name, it.line, (int)nk, key, why);
+            goto bad;
+        }
+        if (push_axis_(g, key, nk, vals, nv, it.line)) {
+            free_strs_(vals, nv);
+            errf_(err, nerr, "%s:%d: [sweep] %.*s: %s", name, it.line, (int)nk, key,
+                  g->naxes >= CLGRAD_SWEEP_MAX_AXES ? "more than 64 grid keys" : "out of memory");
+            goto bad;
+        }
+    }
+    if (has_section) *has_section = seen > 0;
+    return 0;
+bad:
+    while (g->naxes > first_axis) { /* leave g as it was */
+        clgrad_sweep_axis *a = &g->axes[--g->naxes];
+        free(a->key);
+        free_strs_(a->values, a->nvalues);
+    }
+    if (g->naxes == 0) {
+        free(g->axes);
+        g->axes = NULL;
+    }
+    return -1;
+}
+
+long clgrad_sweep_npoints(const clgrad_sweep_grid *g)
+{
+    if (!g || g->naxes == 0) return 0;
+    long p = 1;
+    for (int i = 0; i < g->naxes; i++) {
+        long nv = g->axes[i].nvalues;
+        if (nv <= 0) return 0;
+        if (p > CLGRAD_SWEEP_MAX_POINTS / nv) return -1;
+        p *= nv;
+    }
+    return p;
+}
+
+void clgrad_sweep_point(const clgrad_sweep_grid *g, long idx, int *vi)
+{
+    for (int a = g->naxes - 1; a >= 0; a--) {
+        vi[a] = (int)(idx % g->axes[a].nvalues);
+        idx /= g->axes[a].nvalues;
+    }
+}
+
+static void sb_safe_(sbuf *b, const char *s)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        sb_putc(b, (char)((isalnum(c) && c < 0x80) || strchr("._=+-", c) ? c : '_'));
+    }
+}
+
+int clgrad_sweep_dirname(const clgrad_sweep_grid *g, long idx, char *out, size_t n)
+{
+    long np = clgrad_sweep_npoints(g);
+    int width = 3;
+    for (long m = np - 1; m >= 1000; m /= 10) width++;
+    int vi[CLGRAD_SWEEP_MAX_AXES];
+    clgrad_sweep_point(g, idx, vi);
+    sbuf b = {0};
+    sb_printf(&b, "%0*ld", width, idx);
+    for (int a = 0; a < g->naxes; a++) {
+        sb_putc(&b, '-');
+        sb_safe_(&b, g->axes[a].key);
+        sb_putc(&b, '=');
+        sb_safe_(&b, g->axes[a].values[vi[a]]);
+    }
+    if (b.oom) return -1;
+    size_t len = b.len < DIRNAME_MAX ? b.len : DIRNAME_MAX;
+    int rc = -1;
+    if (len < n) {
+        memcpy(out, b.s, len);
+        out[len] = 0;
+        rc = 0;
+    }
+    free(b.s);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* The experiment copy                                                 */
+/* ------------------------------------------------------------------ */
+
+static int absolute_(const char *s, size_t n)
+{
+    return (n && (s[0] == '/' || s[0] == '\\')) || (n > 1 && isalpha((unsigned char)s[0]) && s[1] == ':');
+}
+
+/* The value of a "key = value" line as config.c reads it (quotes removed, an
+** inline comment dropped).  0, or -1 when it is malformed. */
+static int ini_value_(const char *s, size_t n, const char **v, size_t *nv)
+{
+    while (n && blank_(*s)) s++, n--;
+    if (n && (*s == '"' || *s == '\'')) {
+        const char *close = memchr(s + 1, *s, n - 1);
+        if (!close) return -1;
+        *v = s + 1, *nv = (size_t)(close - s - 1);
+        return 0;
+    }
+    size_t len = 0;
+    while (len < n && !comment_at_(s, len, 0)) len++;
+    while (len && blank_(s[len - 1])) len--;
+    *v = s, *nv = len;
+    return 0;
+}
+
+/* The directory prefix config.c puts before a relative path from `path`. */
+static char *path_prefix_(const char *path)
+{
+    sbuf b = {0};
+    const char *slash = strrchr(path, '/');
+    if (!slash || !absolute_(path, strlen(path))) {
+        char cwd[4096];
+        if (!getcwd(cwd, sizeof cwd)) return NULL;
+        sb_printf(&b, "%s/", cwd);
+    }
+    if (slash) sb_putn(&b, path, (size_t)(slash - path) + 1);
+    return sb_take(&b);
+}
+
+char *clgrad_sweep_experiment_copy(const char *path, const char *text, char *err, size_t nerr)
+{
+    lines_t it = {text, strlen(text), 0, 0};
+    sbuf b = {0};
+    char *prefix = NULL;
+    size_t st, n, eol;
+    int in_sweep = 0, in_data = 0;
+    if (it.len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) sb_putn(&b, text, 3);
+    while (next_line_(&it, &st, &n, &eol)) {
+        const char *s = text + st, *sec, *t = s;
+        size_t ns, nt = n;
+        trim_(&t, &nt);
+        if (header_(s, n, &sec, &ns)) {
+            in_sweep = is_(sec, ns, "sweep");
+            in_data = is_(sec, ns, "data");
+        }
+        const char *eq = nt && !in_sweep && in_data && *t != '#' && *t != ';' ? memchr(t, '=', nt) : NULL;
+        if (in_sweep) {
+            sb_puts(&b, "# sweep: ");
+            sb_putn(&b, s, n + eol);
+            continue;
+        }
+        if (eq) {
+            const char *key = t, *v;
+            size_t nk = (size_t)(eq - t), nv;
+            trim_(&key, &nk);
+            if ((is_(key, nk, "path") || is_(key, nk, "labels")) &&
+                ini_value_(eq + 1, nt - (size_t)(eq + 1 - t), &v, &nv) == 0 && nv && !absolute_(v, nv)) {
+                if (!prefix && !(prefix = path_prefix_(path))) {
+                    errf_(err, nerr, "%s: cannot make [data] %.*s absolute: current directory: %s", path,
+                          (int)nk, key, strerror(errno));
+                    goto bad;
+                }
+                sbuf abs = {0};
+                sb_puts(&abs, prefix);
+                sb_putn(&abs, v, nv);
+                const char *as = sb_str(&abs);
+                char q = strchr(as, '"') ? '\'' : '"';
+                if (strchr(as, q)) {
+                    free(abs.s);
+                    errf_(err, nerr, "%s: [data] %.*s: the absolute path holds both quote characters", path,
+                          (int)nk, key);
+                    goto bad;
+                }
+                sb_printf(&b, "%.*s = %c%s%c", (int)nk, key, q, as, q);
+                sb_putn(&b, s + n, eol);
+                free(abs.s);
+                continue;
+            }
+        }
+        sb_putn(&b, s, n + eol);
+    }
+    free(prefix);
+    char *out = sb_take(&b);
+    if (!out) errf_(err, nerr, "out of memory");
+    return out;
+bad:
+    free(prefix);
+    free(b.s);
+    return NULL;
+}
+
+/* [run] name from INI text (malloc'd), or NULL. */
+static char *ini_run_name_(const char *text)
+{
+    lines_t it = {text, strlen(text), 0, 0};
+    size_t st, n, eol;
+    int in_run = 0;
+    while (next_line_(&it, &st, &n, &eol)) {
+        const char *s = text + st, *sec, *v;
+        size_t ns, nv;
+        trim_(&s, &n);
+        if (header_(s, n, &sec, &ns)) {
+            in_run = is_(sec, ns, "run");
+            continue;
+        }
+        const char *eq = in_run && n && *s != '#' && *s != ';' ? memchr(s, '=', n) : NULL;
+        if (!eq) continue;
+        const char *key = s;
+        size_t nk = (size_t)(eq - s);
+        trim_(&key, &nk);
+        if (is_(key, nk, "name") && ini_value_(eq + 1, n - (size_t)(eq + 1 - s), &v, &nv) == 0 && nv)
+            return strndup(v, nv);
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* The sweep                                                           */
+/* ------------------------------------------------------------------ */
+
+enum { ST_PENDING, ST_RUNNING, ST_COMPLETED, ST_DIVERGED, ST_INTERRUPTED, ST_FAILED, ST_COUNT };
+static const char *const state_names[ST_COUNT] = {"pending",  "running", "completed",
+                                                 "diverged", "interrupted", "failed"};
+
+enum { F_TRAIN, F_TEST, F_ACC, F_GNORM, F_MS, F_COUNT };
+static const char *const num_keys[F_COUNT] = {"final_train_loss", "final_test_loss", "final_test_accuracy",
+                                              "max_grad_norm", "ms_per_step"};
+
+typedef struct {
+    long index;
+    char *dir;             /* name under the sweep directory (owned) */
+    int mine;              /* in this shard */
+    int state;
+    int skipped;           /* found done at start */
+    pid_t pid;
+    int dev;               /* index into the device list, -1 = none */
+    double t0;
+    char *device;          /* the device column (owned) */
+    int has_step;
+    double step;           /* divergence step */
+    char *kind;            /* divergence kind (owned) */
+    int has[F_COUNT];
+    double num[F_COUNT];
+    char *error;           /* why it failed (owned) */
+} point;
+
+typedef struct {
+    /* options */
+    const char *exp;
+    char *out;
+    int jobs, quiet, force, dry_run;
+    char **devices;
+    int ndev;
+    long shard_k, shard_n; /* shard_n 0: no sharding */
+    const char **sets;
+    int nsets;
+    const char **grids;
+    int ngrids;
+    const char **pass;     /* options for `clgrad run` */
+    int npass;
+    const char *runner;
+    const char *merge;
+    char cmdline[4096];
+    /* definition */
+    char *exp_abs;         /* EXP made absolute */
+    char *copy_name;       /* base name of EXP: the copy in the sweep directory */
+    char *copy_path;       /* out/copy_name */
+    char *copy_text;
+    clgrad_sweep_grid grid;
+    long npoints;
+    point *pts;
+    /* run state */
+    int lock_fd[2];
+    int running, io_error, stopping;
+    char **pt_sets;        /* scratch: one point's "key=value" strings */
+} sweep;
+
+static clgrad_sweep_validate_fn validator_;
+
+void clgrad_sweep_set_validator(clgrad_sweep_validate_fn fn) { validator_ = fn; }
+
+static void usage_(FILE *f)
+{
+    fprintf(f,
+            "usage: clgrad sweep EXP.ini [--grid SEC.KEY=V1,V2,...]... [options]\n"
+            "       clgrad sweep --merge SWEEP_DIR\n"
+            "\n"
+            "Runs EXP.ini once per point of the grid (the cartesian product of the [sweep]\n"
+            "section of EXP.ini and the --grid options, first key outermost), each point\n"
+            "in its own run directory SWEEP_DIR/<index>-<key=value>..., and writes\n"
+            "SWEEP_DIR/summary.csv.  Running the same sweep again resumes it.\n"
+            "\n"
+            "options:\n"
+            "  --grid SEC.KEY=V1,V2,...  an axis (adds to / replaces one of [sweep]); quote values\n"
+            "                     holding commas: 'model.hidden=\"64,64\",128'\n"
+            "  --set SEC.KEY=VAL  override a key in every point (repeatable)\n"
+            "  --out DIR          sweep directory (default sweeps/<name>-<timestamp>)\n"
+            "  --jobs N           run up to N points at once (default 1)\n"
+            "  --device A[,B...]  device(s) for the points, shared out round-robin\n"
+            "  --shard K/N        run only the points with index %% N == K (0 <= K < N; needs --out)\n"
+            "  --merge DIR        join DIR/summary-shard-*.csv into DIR/summary.csv\n"
+            "  --force            resume even though the sweep definition changed\n"
+            "  --dry-run          print the points and their commands, run nothing\n"
+            "  --quiet            only errors and the final line\n"
+            "  --runner PATH      program run as `PATH run ...` ($CLGRAD_SWEEP_RUNNER, default: clgrad)\n"
+            "  --cl-dir, --cache-dir, --no-cache, --gemm, --save-data, --init-from\n"
+            "                     passed on to every `clgrad run`\n"
+            "\n"
+            "exit status: 0 all points completed or diverged, 1 some failed, 2 usage or\n"
+            "configuration error, 130 interrupted.\n");
+}
+
+static void point_clear_(point *p)
+{
+    free(p->device);
+    free(p->kind);
+    free(p->error);
+    p->device = p->kind = p->error = NULL;
+    p->has_step = 0;
+    for (int f = 0; f < F_COUNT; f++) p->has[f] = 0;
+}
+
+static void sweep_free_(sweep *sw)
+{
+    free(sw->out);
+    free_strs_(sw->devices, sw->ndev);
+    free(sw->sets);
+    free(sw->grids);
+    free(sw->pass);
+    free(sw->exp_abs);
+    free(sw->copy_name);
+    free(sw->copy_path);
+    free(sw->copy_text);
+    for (long i = 0; sw->pts && i < sw->npoints; i++) {
+        point_clear_(&sw->pts[i]);
+        free(sw->pts[i].dir);
+    }
+    free(sw->pts);
+    if (sw->pt_sets) free_strs_(sw->pt_sets, sw->grid.naxes);
+    clgrad_sweep_grid_free(&sw->grid);
+    for (int i = 0; i < 2; i++)
+        if (sw->lock_fd[i] >= 0) close(sw->lock_fd[i]);
+}
+
+/* ---- command line ---- */
+
+static int parse_long_(const char *s, long lo, long hi, long *out)
+{
+    char *e;
+    errno = 0;
+    long v = strtol(s, &e, 10);
+    if (e == s || *e || errno || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+static int set_ok_(const char *s)
+{
+    const char *eq = strchr(s, '=');
+    if (!eq) return 0;
+    const char *k = s;
+    size_t n = (size_t)(eq - s);
+    trim_(&k, &n);
+    return key_ok_(k, n);
+}
+
+static int split_devices_(sweep *sw, const char *spec)
+{
+    const char *s = spec;
+    for (;;) {
+        const char *c = strchr(s, ',');
+        size_t n = c ? (size_t)(c - s) : strlen(s);
+        const char *t = s;
+        trim_(&t, &n);
+        if (!n) {
+            fprintf(stderr, "clgrad sweep: --device '%s': empty device in the list\n", spec);
+            return -1;
+        }
+        if (add_value_(&sw->devices, &sw->ndev, t, n)) return -1;
+        if (!c) return 0;
+        s = c + 1;
+    }
+}
+
+static const char *value_opts_[] = {"--grid", "--set", "--out", "--jobs", "-j", "--device", "--shard",
+                                    "--merge", "--runner", "--cl-dir", "--cache-dir", "--gemm", "--init-from"};
+
+/* 0, 1 (--help printed) or -1 (message printed). */
+static int parse_args_(sweep *sw, int argc, char **argv)
+{
+    size_t na = (size_t)(argc > 0 ? argc : 1);
+    sw->sets = calloc(na, sizeof *sw->sets);
+    sw->grids = calloc(na, sizeof *sw->grids);
+    sw->pass = calloc(2 * na, sizeof *sw->pass);
+    if (!sw->sets || !sw->grids || !sw->pass) return -1;
+    sw->jobs = 1;
+    int n = 0;
+    for (int i = 0; i < argc; i++)
+        n += snprintf(sw->cmdline + n, n < (int)sizeof sw->cmdline ? sizeof sw->cmdline - (size_t)n : 0, "%s%s",
+                      i ? " " : "clgrad ", argv[i]);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = NULL;
+        char opt[64];
+        const char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
+        if (eq && (size_t)(eq - a) < sizeof opt) { /* --opt=value */
+            memcpy(opt, a, (size_t)(eq - a));
+            opt[eq - a] = 0;
+            a = opt;
+            v = eq + 1;
+        }
+        int takes = 0;
+        for (size_t k = 0; k < sizeof value_opts_ / sizeof *value_opts_; k++)
+            if (strcmp(a, value_opts_[k]) == 0) takes = 1;
+        if (takes && !v) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "clgrad sweep: %s needs a value\n", a);
+                return -1;
+            }
+            v = argv[++i];
+        } else if (!takes && v) {
+            fprintf(stderr, "clgrad sweep: %s takes no value\n", a);
+            return -1;
+        }
+        if (strcmp(a, "--grid") == 0) sw->grids[sw->ngrids++] = v;
+        else if (strcmp(a, "--set") == 0) {
+            if (!set_ok_(v)) {
+                fprintf(stderr, "clgrad sweep: --set '%s': expected SECTION.KEY=VALUE, e.g. run.steps=100\n", v);
+                return -1;
+            }
+            sw->sets[sw->nsets++] = v;
+        } else if (strcmp(a, "--out") == 0) {
+            free(sw->out);
+            if (!*v) {
+                fprintf(stderr, "clgrad sweep: --out needs a directory\n");
+                return -1;
+            }
+            sw->out = strdup(v);
+        } else if (strcmp(a, "--jobs") == 0 || strcmp(a, "-j") == 0) {
+            long j;
+            if (parse_long_(v, 1, MAX_JOBS, &j)) {
+                fprintf(stderr, "clgrad sweep: --jobs '%s': expected a number of parallel points in [1, %d]\n", v,
+                        MAX_JOBS);
+                return -1;
+            }
+            sw->jobs = (int)j;
+        } else if (strcmp(a, "--device") == 0) {
+            free_strs_(sw->devices, sw->ndev);
+            sw->devices = NULL, sw->ndev = 0;
+            if (split_devices_(sw, v)) return -1;
+        } else if (strcmp(a, "--shard") == 0) {
+            const char *slash = strchr(v, '/');
+            char k[32] = "";
+            size_t nk = slash ? (size_t)(slash - v) : 0;
+            if (slash && nk < sizeof k) memcpy(k, v, nk), k[nk] = 0;
+            if (!slash || parse_long_(slash + 1, 1, CLGRAD_SWEEP_MAX_POINTS, &sw->shard_n) ||
+                parse_long_(k, 0, sw->shard_n - 1, &sw->shard_k)) {
+                sw->shard_n = 0;
+                fprintf(stderr,
+                        "clgrad sweep: --shard '%s': expected K/N with 0 <= K < N (0-based: --shard 0/2 and "
+                        "--shard 1/2 run half each)\n",
+                        v);
+                return -1;
+            }
+        } else if (strcmp(a, "--merge") == 0) sw->merge = v;
+        else if (strcmp(a, "--runner") == 0) sw->runner = v;
+        else if (strcmp(a, "--cl-dir") == 0 || strcmp(a, "--cache-dir") == 0 || strcmp(a, "--gemm") == 0 ||
+                 strcmp(a, "--init-from") == 0) {
+            if (eq) sw->pass[sw->npass++] = argv[i]; /* --opt=value stays one argument */
+            else {
+                sw->pass[sw->npass++] = argv[i - 1];
+                sw->pass[sw->npass++] = v;
+            }
+        } else if (strcmp(a, "--no-cache") == 0 || strcmp(a, "--save-data") == 0) sw->pass[sw->npass++] = argv[i];
+        else if (strcmp(a, "--quiet") == 0) sw->quiet = 1;
+        else if (strcmp(a, "--force") == 0) sw->force = 1;
+        else if (strcmp(a, "--dry-run") == 0) sw->dry_run = 1;
+        else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage_(stdout);
+            return 1;
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "clgrad sweep: unknown option %s (clgrad sweep --help lists them)\n", argv[i]);
+            return -1;
+        } else if (!sw->exp) sw->exp = a;
+        else {
+            fprintf(stderr, "clgrad sweep: unexpected argument '%s' (one experiment file per sweep)\n", a);
+            return -1;
+        }
+    }
+    if (sw->merge) {
+        if (sw->exp || sw->ngrids || sw->nsets || sw->shard_n) {
+            fprintf(stderr, "clgrad sweep: --merge DIR takes no experiment, --grid, --set or --shard\n");
+            return -1;
+        }
+        return 0;
+    }
+    if (!sw->exp) {
+        fprintf(stderr, "clgrad sweep: which experiment? usage: clgrad sweep EXP.ini --grid SEC.KEY=V1,V2,...\n");
+        return -1;
+    }
+    if (sw->shard_n && !sw->out) {
+        fprintf(stderr, "clgrad sweep: --shard needs --out DIR, the same directory for every shard\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- definition ---- */
+
+static const char *base_name_(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+/* Read EXP, build the grid and the copy; 0 or -1 (message printed). */
+static int load_definition_(sweep *sw)
+{
+    char why[4096];
+    size_t len;
+    char *text = read_file_(sw->exp, &len, why, sizeof why);
+    if (!text) {
+        fprintf(stderr, "clgrad sweep: %s: %s\n", sw->exp, why);
+        return -1;
+    }
+    int rc = -1;
+    if (strlen(text) != len) {
+        fprintf(stderr, "clgrad sweep: %s: holds a NUL byte; is this a text file?\n", sw->exp);
+        goto out;
+    }
+    if (clgrad_sweep_grid_from_ini(&sw->grid, sw->exp, text, NULL, why, sizeof why)) {
+        fprintf(stderr, "clgrad sweep: %s\n", why);
+        goto out;
+    }
+    for (int i = 0; i < sw->ngrids; i++)
+        if (clgrad_sweep_grid_add(&sw->grid, sw->grids[i], why, sizeof why)) {
+            fprintf(stderr, "clgrad sweep: %s\n", why);
+            goto out;
+        }
+    sw->npoints = clgrad_sweep_npoints(&sw->grid);
+    if (sw->npoints == 0) {
+        fprintf(stderr, "clgrad sweep: %s: nothing to sweep: give --grid SEC.KEY=V1,V2,... or a [sweep] section\n",
+                sw->exp);
+        goto out;
+    }
+    if (sw->npoints < 0) {
+        fprintf(stderr, "clgrad sweep: the grid has more than %ld points\n", CLGRAD_SWEEP_MAX_POINTS);
+        goto out;
+    }
+    for (int s = 0; s < sw->nsets; s++) {
+        const char *eq = strchr(sw->sets[s], '='), *k = sw->sets[s];
+        size_t nk = (size_t)(eq - k);
+        trim_(&k, &nk);
+        if (find_axis_(&sw->grid, k, nk) >= 0) {
+            fprintf(stderr, "clgrad sweep: --set %s: %.*s is swept by the grid; drop the --set or the axis\n",
+                    sw->sets[s], (int)nk, k);
+            goto out;
+        }
+    }
+    sw->copy_text = clgrad_sweep_experiment_copy(sw->exp, text, why, sizeof why);
+    if (!sw->copy_text) {
+        fprintf(stderr, "clgrad sweep: %s\n", why);
+        goto out;
+    }
+    sw->copy_name = strdup(base_name_(sw->exp));
+    char *prefix = absolute_(sw->exp, strlen(sw->exp)) ? strdup("") : path_prefix_("x");
+    if (prefix) {
+        sbuf b = {0};
+        sb_printf(&b, "%s%s", prefix, sw->exp);
+        sw->exp_abs = sb_take(&b);
+        free(prefix);
+    }
+    if (!sw->copy_name || !sw->exp_abs) {
+        fprintf(stderr, "clgrad sweep: out of memory\n");
+        goto out;
+    }
+    size_t ncopy = strlen(sw->copy_name);
+    if (!ncopy || strcmp(sw->copy_name, "sweep.json") == 0 || strncmp(sw->copy_name, ".sweep", 6) == 0 ||
+        (strncmp(sw->copy_name, "summary", 7) == 0 && ncopy > 4 && strcmp(sw->copy_name + ncopy - 4, ".csv") == 0)) {
+        fprintf(stderr,
+                "clgrad sweep: %s: the experiment's file name is one of the sweep directory's own "
+                "(sweep.json, summary*.csv, .sweep*); rename it\n",
+                sw->exp);
+        goto out;
+    }
+    if (!sw->out) {
+        char *name = ini_run_name_(text);
+        for (int s = 0; s < sw->nsets; s++) { /* a --set run.name wins */
+            const char *k = sw->sets[s], *eq = strchr(k, '='), *v = eq + 1;
+            size_t nk = (size_t)(eq - k), nv = strlen(v);
+            trim_(&k, &nk);
+            trim_(&v, &nv);
+            if (nv >= 2 && (v[0] == '"' || v[0] == '\'') && v[nv - 1] == v[0]) v++, nv -= 2;
+            if (is_(k, nk, "run.name") && nv) {
+                free(name);
+                name = strndup(v, nv);
+            }
+        }
+        if (!name) {
+            const char *b = base_name_(sw->exp);
+            size_t nb = strlen(b);
+            if (nb > 4 && strcmp(b + nb - 4, ".ini") == 0) nb -= 4;
+            name = strndup(b, nb);
+        }
+        char ts[32];
+        time_t t = time(NULL);
+        struct tm tm;
+        localtime_r(&t, &tm);
+        strftime(ts, sizeof ts, "%Y%m%d-%H%M%S", &tm);
+        sbuf b = {0};
+        sb_puts(&b, "sweeps/");
+        sb_safe_(&b, name ? name : "sweep");
+        sb_printf(&b, "-%s", ts);
+        free(name);
+        sw->out = sb_take(&b);
+        if (!sw->out) goto out;
+    }
+    sw->copy_path = join_(sw->out, sw->copy_name);
+    sw->pts = calloc((size_t)sw->npoints, sizeof *sw->pts);
+    sw->pt_sets = calloc((size_t)sw->grid.naxes, sizeof *sw->pt_sets);
+    if (!sw->copy_path || !sw->pts || !sw->pt_sets) {
+        fprintf(stderr, "clgrad sweep: out of memory\n");
+        goto out;
+    }
+    for (long i = 0; i < sw->npoints; i++) {
+        char d[DIRNAME_MAX + 1];
+        point *p = &sw->pts[i];
+        p->index = i;
+        p->dev = -1;
+        p->mine = !sw->shard_n || i % sw->shard_n == sw->shard_k;
+        if (clgrad_sweep_dirname(&sw->grid, i, d, sizeof d) || !(p->dir = strdup(d))) {
+            fprintf(stderr, "clgrad sweep: out of memory\n");
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    free(text);
+    return rc;
+}
+
+/* Fill sw->pt_sets with point idx's "key=value" strings; 0 or -1. */
+static int point_sets_(sweep *sw, long idx)
+{
+    int vi[CLGRAD_SWEEP_MAX_AXES];
+    clgrad_sweep_point(&sw->grid, idx, vi);
+    for (int a = 0; a < sw->grid.naxes; a++) {
+        free(sw->pt_sets[a]);
+        sbuf b = {0};
+        sb_printf(&b, "%s=%s", sw->grid.axes[a].key, sw->grid.axes[a].values[vi[a]]);
+        if (!(sw->pt_sets[a] = sb_take(&b))) return -1;
+    }
+    return 0;
+}
+
+/* Check every point's configuration with the validator; 0 or -1 (printed:
+** each distinct error line once, under the first point that has it). */
+static int validate_(sweep *sw)
+{
+    if (!validator_) return 0;
+    enum { ERRLEN = 1 << 16, MAX_SHOWN = 40 };
+    int na = sw->grid.naxes, nall = na + sw->nsets, nbad = 0, nseen = 0, nhidden = 0;
+    const char **sets = calloc((size_t)nall + 1, sizeof *sets);
+    char **seen = NULL; /* distinct error lines */
+    char *err = malloc(ERRLEN);
+    int rc = -1;
+    if (!sets || !err) goto oom;
+    for (long i = 0; i < sw->npoints; i++) {
+        if (point_sets_(sw, i)) goto oom;
+        for (int a = 0; a < na; a++) sets[a] = sw->pt_sets[a];
+        for (int k = 0; k < sw->nsets; k++) sets[na + k] = sw->sets[k];
+        err[0] = 0;
+        if (validator_(sw->exp, sw->copy_text, sets, nall, err, ERRLEN) == 0) continue;
+        nbad++;
+        int header = 0;
+        for (const char *l = err; *l;) {
+            const char *e = strchr(l, '\n');
+            size_t n = e ? (size_t)(e - l) : strlen(l);
+            int old = 0;
+            for (int m = 0; m < nseen && !old; m++) old = strlen(seen[m]) == n && memcmp(seen[m], l, n) == 0;
+            if (!old && n) {
+                char **ns = realloc(seen, (size_t)(nseen + 1) * sizeof *ns);
+                if (!ns || !(ns[nseen] = strndup(l, n))) {
+                    if (ns) seen = ns;
+                    goto oom;
+                }
+                seen = ns;
+                nseen++;
+                if (nseen > MAX_SHOWN) nhidden++;
+                else {
+                    if (!header++) fprintf(stderr, "clgrad sweep: point %s:\n", sw->pts[i].dir);
+                    fprintf(stderr, "  %.*s\n", (int)n, l);
+                }
+            }
+            l += n + (e ? 1 : 0);
+        }
+    }
+    if (nhidden) fprintf(stderr, "clgrad sweep: ... and %d more distinct errors\n", nhidden);
+    if (nbad)
+        fprintf(stderr, "clgrad sweep: %d of %ld points have configuration errors (line numbers are %s's)\n", nbad,
+                sw->npoints, sw->exp);
+    rc = nbad ? -1 : 0;
+    goto out;
+oom:
+    fprintf(stderr, "clgrad sweep: out of memory\n");
+out:
+    free_strs_(seen, nseen);
+    free(sets);
+    free(err);
+    return rc;
+}
+
+static char *def_json_(const sweep *sw)
+{
+    sbuf b = {0};
+    char ts[40];
+    iso_time_(ts, sizeof ts);
+    sb_puts(&b, "{\n  \"format\": \"" SWEEP_FORMAT "\",\n  \"experiment\": ");
+    sb_json_str(&b, sw->exp_abs);
+    sb_puts(&b, ",\n  \"experiment_copy\": ");
+    sb_json_str(&b, sw->copy_name);
+    sb_puts(&b, ",\n  \"grid\": [");
+    for (int a = 0; a < sw->grid.naxes; a++) {
+        sb_puts(&b, a ? ",\n    {\"key\": " : "\n    {\"key\": ");
+        sb_json_str(&b, sw->grid.axes[a].key);
+        sb_puts(&b, ", \"values\": [");
+        for (int v = 0; v < sw->grid.axes[a].nvalues; v++) {
+            if (v) sb_puts(&b, ", ");
+            sb_json_str(&b, sw->grid.axes[a].values[v]);
+        }
+        sb_puts(&b, "]}");
+    }
+    sb_puts(&b, "\n  ],\n  \"sets\": [");
+    for (int s = 0; s < sw->nsets; s++) {
+        if (s) sb_puts(&b, ", ");
+        sb_json_str(&b, sw->sets[s]);
+    }
+    sb_printf(&b, "],\n  \"points\": %ld,\n  \"created\": \"%s\",\n  \"command_line\": ", sw->npoints, ts);
+    sb_json_str(&b, sw->cmdline);
+    sb_puts(&b, "\n}\n");
+    return sb_take(&b);
+}
+
+/* The grid recorded in sweep.json (into g); 0 or -1. */
+static int grid_from_json_(const jval *def, clgrad_sweep_grid *g)
+{
+    const jval *grid = jget_(def, "grid");
+    if (!grid || grid->t != J_ARR) return -1;
+    for (int a = 0; a < grid->n; a++) {
+        const char *key = jstrval_(jget_(&grid->kid[a], "key"));
+        const jval *vals = jget_(&grid->kid[a], "values");
+        if (!key || !vals || vals->t != J_ARR || vals->n < 1) return -1;
+        char **v = NULL;
+        int nv = 0;
+        for (int i = 0; i < vals->n; i++)
+            if (!jstrval_(&vals->kid[i]) || add_value_(&v, &nv, vals->kid[i].str, strlen(vals->kid[i].str))) {
+                free_strs_(v, nv);
+                return -1;
+            }
+        if (push_axis_(g, key, strlen(key), v, nv, 0)) {
+            free_strs_(v, nv);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void sb_grid_(sbuf *b, const clgrad_sweep_grid *g)
+{
+    for (int a = 0; a < g->naxes; a++) {
+        sb_printf(b, "%s--grid %s=", a ? " " : "", g->axes[a].key);
+        for (int v = 0; v < g->axes[a].nvalues; v++) sb_printf(b, "%s%s", v ? "," : "", g->axes[a].values[v]);
+    }
+}
+
+/* Compare the recorded definition with this one; appends differences to d. */
+static void def_diff_(const sweep *sw, const jval *def, const char *old_copy, sbuf *d)
+{
+    clgrad_sweep_grid g = {0};
+    int same = grid_from_json_(def, &g) == 0 && g.naxes == sw->grid.naxes;
+    for (int a = 0; same && a < g.naxes; a++) {
+        const clgrad_sweep_axis *x = &g.axes[a], *y = &sw->grid.axes[a];
+        same = strcmp(x->key, y->key) == 0 && x->nvalues == y->nvalues;
+        for (int v = 0; same && v < x->nvalues; v++) same = strcmp(x->values[v], y->values[v]) == 0;
+    }
+    if (!same) {
+        sb_puts(d, "  grid: recorded ");
+        sb_grid_(d, &g);
+        sb_puts(d, "\n        now      ");
+        sb_grid_(d, &sw->grid);
+        sb_puts(d, "\n");
+    }
+    clgrad_sweep_grid_free(&g);
+    const jval *sets = jget_(def, "sets");
+    same = sets && sets->t == J_ARR && sets->n == sw->nsets;
+    for (int s = 0; same && s < sw->nsets; s++) same = jstrval_(&sets->kid[s]) && !strcmp(sets->kid[s].str, sw->sets[s]);
+    if (!same) {
+        sb_puts(d, "  --set: recorded");
+        for (int s = 0; sets && sets->t == J_ARR && s < sets->n; s++)
+            sb_printf(d, " %s", jstrval_(&sets->kid[s]) ? sets->kid[s].str : "?");
+        sb_puts(d, sets && sets->n ? "\n         now     " : " (none)\n         now     ");
+        for (int s = 0; s < sw->nsets; s++) sb_printf(d, " %s", sw->sets[s]);
+        sb_puts(d, sw->nsets ? "\n" : " (none)\n");
+    }
+    const char *copy = jstrval_(jget_(def, "experiment_copy"));
+    if (!copy || strcmp(copy, sw->copy_name) != 0)
+        sb_printf(d, "  experiment: recorded %s, now %s\n", copy ? copy : "?", sw->copy_name);
+    else if (old_copy && strcmp(old_copy, sw->copy_text) != 0) { /* a missing copy is written again */
+        int line = 1;
+        for (const char *x = old_copy, *y = sw->copy_text; *x && *x == *y; x++, y++) line += *x == '\n';
+        sb_printf(d, "  experiment: %s differs from the recorded copy %s/%s (first at line %d)\n", sw->exp, sw->out,
+                  copy, line);
+    }
+}
+
+/* A file name of the sweep's own (locks, temp files) or empty directory check. */
+static int dir_is_empty_(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return 1;
+    struct dirent *e;
+    int empty = 1;
+    while (empty && (e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strncmp(e->d_name, ".sweep", 6)) empty = 0;
+    closedir(d);
+    return empty;
+}
+
+/* fcntl lock on dir/name; 0, or -1 (printed). */
+static int lock_(sweep *sw, int slot, const char *name, int exclusive)
+{
+    char *path = join_(sw->out, name);
+    if (!path) return -1;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        fprintf(stderr, "clgrad sweep: cannot create %s: %s\n", path, strerror(errno));
+        free(path);
+        return -1;
+    }
+    struct flock fl;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = (short)(exclusive ? F_WRLCK : F_RDLCK);
+    fl.l_whence = SEEK_SET;
+    if (fcntl(fd, F_SETLK, &fl) != 0) {
+        struct flock who = fl;
+        long pid = fcntl(fd, F_GETLK, &who) == 0 && who.l_type != F_UNLCK ? (long)who.l_pid : 0;
+        fprintf(stderr, "clgrad sweep: another sweep%s (pid %ld) is running in %s; wait for it or use another --out\n",
+                exclusive && slot == 0 ? " or shard" : "", pid, sw->out);
+        close(fd);
+        free(path);
+        return -1;
+    }
+    sw->lock_fd[slot] = fd;
+    free(path);
+    return 0;
+}
+
+/* Create/lock the sweep directory and record or check the definition.
+** 0, or the exit status (printed). */
+static int prepare_dir_(sweep *sw)
+{
+    int e = mkdirs_(sw->out);
+    if (e) {
+        fprintf(stderr, "clgrad sweep: cannot create the sweep directory %s: %s\n", sw->out, strerror(e));
+        return 1;
+    }
+    if (sw->shard_n) {
+        char name[96];
+        snprintf(name, sizeof name, ".sweep-shard-%ld-of-%ld.lock", sw->shard_k, sw->shard_n);
+        if (lock_(sw, 0, ".sweep.lock", 0) || lock_(sw, 1, name, 1)) return 1;
+    } else if (lock_(sw, 0, ".sweep.lock", 1)) return 1;
+
+    char why[512];
+    char *path = join_(sw->out, "sweep.json");
+    jval def;
+    int rc = 0, have = jload_(path, &def, why, sizeof why) == 0;
+    if (!have && *why) {
+        fprintf(stderr, "clgrad sweep: %s: %s%s\n", path, why, sw->force ? " (replaced: --force)" : "");
+        if (!sw->force) rc = 2;
+    } else if (!have && !dir_is_empty_(sw->out) && !sw->force) {
+        fprintf(stderr,
+                "clgrad sweep: %s exists, is not empty and holds no sweep.json; refusing to write a sweep into "
+                "it (use another --out, or --force)\n",
+                sw->out);
+        rc = 2;
+    } else if (have) {
+        const char *fmt = jstrval_(jget_(&def, "format"));
+        char *old_copy = NULL;
+        sbuf d = {0};
+        if (!fmt || strcmp(fmt, SWEEP_FORMAT) != 0) sb_printf(&d, "  format: %s, expected " SWEEP_FORMAT "\n", fmt ? fmt : "missing");
+        else {
+            const char *copy = jstrval_(jget_(&def, "experiment_copy"));
+            char *cp = copy && !strchr(copy, '/') ? join_(sw->out, copy) : NULL;
+            old_copy = cp ? read_file_(cp, NULL, why, sizeof why) : NULL;
+            free(cp);
+            def_diff_(sw, &def, old_copy, &d);
+        }
+        if (d.len) {
+            fprintf(stderr, "clgrad sweep: %s holds a different sweep:\n%s", sw->out, sb_str(&d));
+            if (sw->force) fprintf(stderr, "clgrad sweep: --force: replacing its definition\n");
+            else {
+                fprintf(stderr,
+                        "clgrad sweep: refusing to resume it; use another --out, or --force to replace the "
+                        "definition (points whose run directories hold a completed run are kept)\n");
+                rc = 2;
+            }
+        } else {
+            have = 2; /* the same sweep: resume */
+            if (!old_copy && write_atomic_(sw->out, sw->copy_name, sw->copy_text, strlen(sw->copy_text), why,
+                                           sizeof why)) {
+                fprintf(stderr, "clgrad sweep: %s\n", why);
+                rc = 1;
+            }
+        }
+        free(old_copy);
+        free(d.s);
+        jfree_(&def);
+    }
+    free(path);
+    if (rc) return rc;
+    if (have != 2) {
+        char *json = def_json_(sw);
+        if (!json || write_atomic_(sw->out, "sweep.json", json, strlen(json), why, sizeof why) ||
+            write_atomic_(sw->out, sw->copy_name, sw->copy_text, strlen(sw->copy_text), why, sizeof why)) {
+            fprintf(stderr, "clgrad sweep: %s\n", json ? why : "out of memory");
+            free(json);
+            return 1;
+        }
+        free(json);
+    }
+    return 0;
+}
+
+/* ---- point results ---- */
+
+/* Read the point's summary.json and manifest.json; the summary's state
+** (ST_COMPLETED...) or -1 when there is none. */
+static int load_result_(sweep *sw, point *p)
+{
+    char why[256];
+    sbuf path = {0};
+    sb_printf(&path, "%s/%s/summary.json", sw->out, p->dir);
+    jval s, m;
+    int state = -1;
+    if (path.s && jload_(path.s, &s, why, sizeof why) == 0) {
+        const char *status = jstrval_(jget_(&s, "status"));
+        for (int k = ST_COMPLETED; status && k < ST_COUNT; k++)
+            if (strcmp(status, state_names[k]) == 0) state = k;
+        const jval *dv = jget_(&s, "divergence");
+        free(p->kind);
+        p->kind = NULL;
+        p->has_step = jnum_(jget_(dv, "step"), &p->step);
+        if (jstrval_(jget_(dv, "kind"))) p->kind = strdup(jget_(dv, "kind")->str);
+        for (int f = 0; f < F_COUNT; f++) p->has[f] = jnum_(jget_(&s, num_keys[f]), &p->num[f]);
+        const char *e = jstrval_(jget_(&s, "error"));
+        if (e && !p->error) p->error = strdup(e);
+        jfree_(&s);
+    }
+    path.len = 0;
+    sb_printf(&path, "%s/%s/manifest.json", sw->out, p->dir);
+    if (path.s && jload_(path.s, &m, why, sizeof why) == 0) {
+        const char *idx = jstrval_(jget_(jget_(&m, "device"), "index"));
+        if (idx) {
+            free(p->device);
+            p->device = strdup(idx);
+        }
+        jfree_(&m);
+    }
+    free(path.s);
+    return state;
+}
+
+static const char *summary_name_(const sweep *sw, char *buf, size_t n)
+{
+    if (!sw->shard_n) return "summary.csv";
+    snprintf(buf, n, "summary-shard-%ld-of-%ld.csv", sw->shard_k, sw->shard_n);
+    return buf;
+}
+
+static void csv_header_(sbuf *b, const clgrad_sweep_grid *g)
+{
+    sb_puts(b, "index");
+    for (int a = 0; a < g->naxes; a++) {
+        sb_putc(b, ',');
+        sb_csv(b, g->axes[a].key);
+    }
+    sb_puts(b, ",status,diverge_step,diverge_kind");
+    for (int f = 0; f < F_COUNT; f++) sb_printf(b, ",%s", num_keys[f]);
+    sb_puts(b, ",device,run_dir\n");
+}
+
+static void write_summary_(sweep *sw)
+{
+    sbuf b = {0};
+    csv_header_(&b, &sw->grid);
+    int vi[CLGRAD_SWEEP_MAX_AXES];
+    for (long i = 0; i < sw->npoints; i++) {
+        const point *p = &sw->pts[i];
+        if (!p->mine) continue;
+        clgrad_sweep_point(&sw->grid, i, vi);
+        sb_printf(&b, "%ld", i);
+        for (int a = 0; a < sw->grid.naxes; a++) {
+            sb_putc(&b, ',');
+            sb_csv(&b, sw->grid.axes[a].values[vi[a]]);
+        }
+        sb_printf(&b, ",%s,", state_names[p->state]);
+        if (p->has_step) sb_num(&b, p->step);
+        sb_putc(&b, ',');
+        if (p->kind) sb_csv(&b, p->kind);
+        for (int f = 0; f < F_COUNT; f++) {
+            sb_putc(&b, ',');
+            if (p->has[f]) sb_num(&b, p->num[f]);
+        }
+        sb_putc(&b, ',');
+        if (p->device) sb_csv(&b, p->device);
+        sb_putc(&b, ',');
+        sb_csv(&b, p->dir);
+        sb_putc(&b, '\n');
+    }
+    char why[512], name[96];
+    if (b.oom || write_atomic_(sw->out, summary_name_(sw, name, sizeof name), b.s, b.len, why, sizeof why)) {
+        fprintf(stderr, "clgrad sweep: %s\n", b.oom ? "out of memory writing the summary" : why);
+        sw->io_error = 1;
+    }
+    free(b.s);
+}
+
+/* The last (up to 3) non-empty lines of a point's run.log, each starting
+** with "\n    " (malloc'd), or NULL. */
+static char *log_tail_(const sweep *sw, const point *p)
+{
+    sbuf path = {0};
+    sb_printf(&path, "%s/%s/run.log", sw->out, p->dir);
+    int fd = path.s ? open(path.s, O_RDONLY | O_CLOEXEC) : -1;
+    free(path.s);
+    if (fd < 0) return NULL;
+    char buf[4096];
+    off_t size = lseek(fd, 0, SEEK_END);
+    off_t from = size > (off_t)sizeof buf - 1 ? size - (off_t)sizeof buf + 1 : 0;
+    ssize_t n = lseek(fd, from, SEEK_SET) == from ? read(fd, buf, sizeof buf - 1) : -1;
+    close(fd);
+    if (n <= 0) return NULL;
+    buf[n] = 0;
+    const char *lines[3];
+    size_t lens[3];
+    int nl = 0;
+    for (size_t end = (size_t)n; end > 0 && nl < 3;) { /* backwards over the lines */
+        size_t st = end;
+        while (st > 0 && buf[st - 1] != '\n') st--;
+        const char *l = buf + st;
+        size_t len = end - st;
+        trim_(&l, &len);
+        while (len && l[len - 1] == '\r') len--;
+        if (len >= 15 && strncmp(l, "# clgrad sweep:", 15) == 0) break; /* this attempt's header */
+        if (len && !(from > 0 && st == 0) && *l != '#') lines[nl] = l, lens[nl++] = len;
+        end = st > 0 ? st - 1 : 0;
+        if (st == 0) break;
+    }
+    sbuf b = {0};
+    for (int i = nl - 1; i >= 0; i--) sb_printf(&b, "\n    %.*s", (int)lens[i], lines[i]);
+    return nl ? sb_take(&b) : NULL;
+}
+
+static int count_state_(const sweep *sw, int state, int mine_only)
+{
+    int n = 0;
+    for (long i = 0; i < sw->npoints; i++) n += sw->pts[i].state == state && (!mine_only || sw->pts[i].mine);
+    return n;
+}
+
+/* ---- running points ---- */
+
+static volatile sig_atomic_t sig_count_, sig_last_;
+
+static void on_stop_signal_(int sig)
+{
+    sig_last_ = sig;
+    sig_count_ = sig_count_ + 1;
+}
+
+static void on_child_(int sig) { (void)sig; }
+
+static char *runner_path_(const sweep *sw)
+{
+    if (sw->runner) return strdup(sw->runner);
+    const char *env = getenv("CLGRAD_SWEEP_RUNNER");
+    if (env && *env) return strdup(env);
+    char buf[4096];
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n <= 0) return NULL;
+    buf[n] = 0;
+    return strdup(buf);
+}
+
+/* The argv of point p (NULL-terminated, strings borrowed from sw/pdir except
+** the ones in sw->pt_sets), or NULL. */
+static const char **point_argv_(sweep *sw, const point *p, const char *runner, const char *pdir)
+{
+    if (point_sets_(sw, p->index)) return NULL;
+    size_t n = 3 + 2 * (size_t)(sw->grid.naxes + sw->nsets) + 3 + (size_t)sw->npass + 2 + 1;
+    const char **av = calloc(n, sizeof *av);
+    if (!av) return NULL;
+    size_t k = 0;
+    av[k++] = runner;
+    av[k++] = "run";
+    av[k++] = sw->copy_path;
+    for (int a = 0; a < sw->grid.naxes; a++) av[k++] = "--set", av[k++] = sw->pt_sets[a];
+    for (int s = 0; s < sw->nsets; s++) av[k++] = "--set", av[k++] = sw->sets[s];
+    av[k++] = "--out", av[k++] = pdir;
+    av[k++] = "--quiet";
+    for (int i = 0; i < sw->npass; i++) av[k++] = sw->pass[i];
+    if (p->dev >= 0) av[k++] = "--device", av[k++] = sw->devices[p->dev];
+    av[k] = NULL;
+    return av;
+}
+
+static void sb_argv_(sbuf *b, const char *const *av)
+{
+    for (int i = 0; av[i]; i++) {
+        const char *s = av[i];
+        int plain = *s != 0;
+        for (const char *c = s; *c; c++)
+            plain &= isalnum((unsigned char)*c) || strchr("-_./=:+,@%", *c) != NULL;
+        if (i) sb_putc(b, ' ');
+        if (plain) sb_puts(b, s);
+        else {
+            sb_putc(b, '\'');
+            for (; *s; s++) {
+                if (*s == '\'') sb_puts(b, "'\\''");
+                else sb_putc(b, *s);
+            }
+            sb_putc(b, '\'');
+        }
+    }
+}
+
+static int pick_device_(sweep *sw, int *rr)
+{
+    if (!sw->ndev) return -1;
+    int best = -1, best_load = 0;
+    for (int k = 0; k < sw->ndev; k++) {
+        int d = (*rr + k) % sw->ndev, load = 0;
+        for (long i = 0; i < sw->npoints; i++) load += sw->pts[i].state == ST_RUNNING && sw->pts[i].dev == d;
+        if (best < 0 || load < best_load) best = d, best_load = load;
+    }
+    *rr = (best + 1) % sw->ndev;
+    return best;
+}
+
+static void fail_point_(point *p, const char *fmt, ...) PRINTF_LIKE(2, 3);
+static void fail_point_(point *p, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    free(p->error);
+    p->error = strdup(buf);
+    p->state = ST_FAILED;
+}
+
+/* Start point p; on failure it is marked failed. */
+static void launch_(sweep *sw, point *p, const char *runner, const sigset_t *orig, int devnull, int *rr, long nth,
+                    long total)
+{
+    char *pdir = join_(sw->out, p->dir);
+    char *sum = pdir ? join_(pdir, "summary.json") : NULL;
+    char *log = pdir ? join_(pdir, "run.log") : NULL;
+    const char **av = NULL;
+    point_clear_(p);
+    p->dev = pick_device_(sw, rr);
+    if (!log) {
+        fail_point_(p, "out of memory");
+        goto out;
+    }
+    if (mkdir(pdir, 0755) != 0 && errno != EEXIST) {
+        fail_point_(p, "cannot create %s: %s", pdir, strerror(errno));
+        goto out;
+    }
+    if (unlink(sum) != 0 && errno != ENOENT) { /* a stale result must not count */
+        fail_point_(p, "cannot remove the old %s: %s", sum, strerror(errno));
+        goto out;
+    }
+    av = point_argv_(sw, p, runner, pdir);
+    if (!av) {
+        fail_point_(p, "out of memory");
+        goto out;
+    }
+    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        fail_point_(p, "cannot open %s: %s", log, strerror(errno));
+        goto out;
+    }
+    char ts[40];
+    iso_time_(ts, sizeof ts);
+    sbuf h = {0};
+    sb_printf(&h, "# clgrad sweep: point %ld of %ld, started %s\n# ", p->index, sw->npoints, ts);
+    sb_argv_(&h, av);
+    sb_putc(&h, '\n');
+    if (!h.oom) write_all_(fd, h.s, h.len);
+    free(h.s);
+    sbuf em = {0};
+    sb_printf(&em, "clgrad sweep: cannot execute %s: ", runner);
+    pid_t pid = fork();
+    if (pid == 0) { /* the child: only async-signal-safe calls until exec */
+        dup2(devnull, 0);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        sigaction(SIGINT, &dfl, NULL);
+        sigaction(SIGTERM, &dfl, NULL);
+        sigaction(SIGCHLD, &dfl, NULL);
+        sigprocmask(SIG_SETMASK, orig, NULL);
+        execv(runner, (char *const *)av);
+        int e = errno;
+        if (em.s) write_all_(2, em.s, em.len);
+        const char *es = strerror(e);
+        write_all_(2, es, strlen(es));
+        write_all_(2, "\n", 1);
+        _exit(127);
+    }
+    int fork_errno = errno;
+    free(em.s);
+    close(fd);
+    if (pid < 0) {
+        fail_point_(p, "fork: %s", strerror(fork_errno));
+        goto out;
+    }
+    p->pid = pid;
+    p->state = ST_RUNNING;
+    p->t0 = now_();
+    sw->running++;
+    if (!sw->quiet)
+        fprintf(stderr, "clgrad sweep: [%ld/%ld] start %s%s%s\n", nth, total, p->dir, p->dev >= 0 ? " on " : "",
+                p->dev >= 0 ? sw->devices[p->dev] : "");
+out:
+    if (p->state == ST_FAILED)
+        fprintf(stderr, "clgrad sweep: %s: not started: %s\n", p->dir, p->error ? p->error : "out of memory");
+    free(av);
+    free(pdir);
+    free(sum);
+    free(log);
+}
+
+/* Point p's process ended with wait status ws. */
+static void finish_(sweep *sw, point *p, int ws, long done, long total)
+{
+    double secs = now_() - p->t0;
+    sw->running--;
+    p->pid = 0;
+    int sum = load_result_(sw, p);
+    char *serr = p->error; /* summary.json's "error", if any */
+    p->error = NULL;
+    if (!p->device && p->dev >= 0) p->device = strdup(sw->devices[p->dev]);
+    int code = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
+    if (code == 0) {
+        if (sum == ST_COMPLETED || sum == ST_DIVERGED) p->state = sum;
+        else fail_point_(p, "exited 0 without a completed or diverged summary.json");
+    } else if (code == 130) p->state = ST_INTERRUPTED;
+    else if (code > 0)
+        fail_point_(p, "exit status %d%s%s%s", code,
+                    code == 2 ? ", configuration error" : code == 127 ? ", could not run the runner" : "",
+                    serr ? ": " : "", serr ? serr : "");
+    else if (WIFSIGNALED(ws) && sw->stopping) p->state = ST_INTERRUPTED;
+    else fail_point_(p, "killed by signal %d", WIFSIGNALED(ws) ? WTERMSIG(ws) : 0);
+    free(serr);
+
+    if (p->state == ST_FAILED || (p->state == ST_INTERRUPTED && !sw->stopping)) {
+        char *tail = log_tail_(sw, p);
+        fprintf(stderr, "clgrad sweep: [%ld/%ld] %s: %s after %.1f s (%s); log %s/%s/run.log%s%s\n", done, total,
+                p->dir, state_names[p->state], secs, p->error ? p->error : "interrupted", sw->out, p->dir,
+                tail ? ", ending:" : "", tail ? tail : "");
+        free(tail);
+        return;
+    }
+    if (sw->quiet) return;
+    sbuf b = {0};
+    sb_printf(&b, "clgrad sweep: [%ld/%ld] %s: %s", done, total, p->dir, state_names[p->state]);
+    if (p->state == ST_DIVERGED && p->has_step) {
+        sb_puts(&b, " at step ");
+        sb_num(&b, p->step);
+        if (p->kind) sb_printf(&b, " (%s)", p->kind);
+    }
+    sb_printf(&b, " in %.1f s", secs);
+    if (p->has[F_TEST]) {
+        sb_puts(&b, "; test loss ");
+        sb_num(&b, p->num[F_TEST]);
+    }
+    if (p->has[F_ACC] && !isnan(p->num[F_ACC])) {
+        sb_puts(&b, ", accuracy ");
+        sb_num(&b, p->num[F_ACC]);
+    }
+    fprintf(stderr, "%s\n", sb_str(&b));
+    free(b.s);
+}
+
+static void signal_running_(sweep *sw, int sig)
+{
+    for (long i = 0; i < sw->npoints; i++)
+        if (sw->pts[i].state == ST_RUNNING && sw->pts[i].pid > 0) kill(sw->pts[i].pid, sig);
+}
+
+/* Run the queued points; returns 1 when stopped by a signal. */
+static int run_points_(sweep *sw, const char *runner, long *queue, long nqueue)
+{
+    int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    sigset_t block, orig;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &block, &orig);
+    struct sigaction sa, old_int, old_term, old_chld;
+    memset(&sa, 0, sizeof sa);
+    sigfillset(&sa.sa_mask);
+    sa.sa_handler = on_stop_signal_;
+    sig_count_ = 0;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    sa.sa_handler = on_child_;
+    sigaction(SIGCHLD, &sa, &old_chld);
+
+    long next = 0, done = 0;
+    int handled = 0, rr = 0;
+    for (;;) {
+        if (sig_count_ > handled) {
+            int sig = (int)sig_last_;
+            if (!handled) {
+                sw->stopping = 1;
+                fprintf(stderr, "clgrad sweep: %s: starting no more points", sig == SIGINT ? "SIGINT" : "SIGTERM");
+                if (sw->running)
+                    fprintf(stderr, "; %d running point%s will stop at a step boundary (signal again to kill %s)",
+                            sw->running, sw->running == 1 ? "" : "s", sw->running == 1 ? "it" : "them");
+                fputc('\n', stderr);
+                signal_running_(sw, sig);
+            } else {
+                fprintf(stderr, "clgrad sweep: killing %d running point%s\n", sw->running, sw->running == 1 ? "" : "s");
+                signal_running_(sw, SIGKILL);
+            }
+            handled = (int)sig_count_;
+        }
+        int reaped = 0;
+        for (long i = 0; i < sw->npoints; i++) {
+            point *p = &sw->pts[i];
+            int ws;
+            if (p->state != ST_RUNNING) continue;
+            pid_t r = waitpid(p->pid, &ws, WNOHANG);
+            if (r == p->pid) {
+                finish_(sw, p, ws, ++done, nqueue);
+                reaped = 1;
+            } else if (r < 0 && errno == ECHILD) { /* reaped elsewhere: unknown outcome */
+                sw->running--;
+                p->pid = 0;
+                fail_point_(p, "lost track of the process");
+                ++done;
+                reaped = 1;
+            }
+        }
+        int changed = reaped;
+        while (!sw->stopping && sw->running < sw->jobs && next < nqueue) {
+            point *p = &sw->pts[queue[next++]];
+            launch_(sw, p, runner, &orig, devnull, &rr, next, nqueue);
+            done += p->state != ST_RUNNING;
+            changed = 1; /* the summary shows it running (or failed) */
+        }
+        if (changed) write_summary_(sw);
+        if (sw->running == 0 && (sw->stopping || next == nqueue)) break;
+        sigsuspend(&orig);
+    }
+    /* Unblock with our handlers still in place (a late signal is counted,
+    ** not fatal), then restore the caller's. */
+    sigprocmask(SIG_SETMASK, &orig, NULL);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    sigaction(SIGCHLD, &old_chld, NULL);
+    if (devnull >= 0) close(devnull);
+    return sw->stopping;
+}
+
+static int cmd_run_(sweep *sw)
+{
+    long nmine = 0, nskip = 0;
+    for (long i = 0; i < sw->npoints; i++) nmine += sw->pts[i].mine;
+    char *runner = runner_path_(sw);
+    if (!runner) {
+        fprintf(stderr, "clgrad sweep: cannot find the clgrad executable (/proc/self/exe); pass --runner PATH\n");
+        return 2;
+    }
+    if (access(runner, X_OK) != 0) {
+        fprintf(stderr, "clgrad sweep: the runner %s is not executable: %s\n", runner, strerror(errno));
+        free(runner);
+        return 2;
+    }
+    if (sw->dry_run) {
+        printf("sweep of %s: %ld point%s", sw->exp, sw->npoints, sw->npoints == 1 ? "" : "s");
+        if (sw->shard_n) printf(", %ld in shard %ld/%ld", nmine, sw->shard_k, sw->shard_n);
+        printf(" -> %s\n", sw->out);
+        int rr = 0;
+        for (long i = 0; i < sw->npoints; i++) {
+            point *p = &sw->pts[i];
+            if (!p->mine) continue;
+            sbuf pdir = {0}, line = {0};
+            sb_printf(&pdir, "%s/%s", sw->out, p->dir);
+            p->dev = pick_device_(sw, &rr);
+            const char **av = point_argv_(sw, p, runner, sb_str(&pdir));
+            int st = load_result_(sw, p);
+            if (av) sb_argv_(&line, av);
+            printf("%s%s\n    %s\n", p->dir, st == ST_COMPLETED || st == ST_DIVERGED ? "  (done: skipped)" : "",
+                   sb_str(&line));
+            free(av);
+            free(pdir.s);
+            free(line.s);
+        }
+        free(runner);
+        return 0;
+    }
+    int rc = prepare_dir_(sw);
+    if (rc) {
+        free(runner);
+        return rc;
+    }
+    long *queue = calloc((size_t)sw->npoints, sizeof *queue), nq = 0;
+    if (!queue) {
+        free(runner);
+        return 1;
+    }
+    for (long i = 0; i < sw->npoints; i++) {
+        point *p = &sw->pts[i];
+        if (!p->mine) continue;
+        int st = load_result_(sw, p);
+        if (st == ST_COMPLETED || st == ST_DIVERGED) {
+            p->state = st;
+            p->skipped = 1;
+            nskip++;
+        } else {
+            point_clear_(p);
+            queue[nq++] = i;
+        }
+    }
+    if (!sw->quiet)
+        fprintf(stderr, "clgrad sweep: %s: %ld point%s%s, %ld already done, %ld to run (%d at a time) -> %s\n", sw->exp,
+                nmine, nmine == 1 ? "" : "s", sw->shard_n ? " in this shard" : "", nskip, nq, sw->jobs, sw->out);
+    write_summary_(sw);
+    int stopped = run_points_(sw, runner, queue, nq);
+    write_summary_(sw);
+    free(queue);
+    free(runner);
+
+    int nc = count_state_(sw, ST_COMPLETED, 1), nd = count_state_(sw, ST_DIVERGED, 1);
+    int nf = count_state_(sw, ST_FAILED, 1), ni = count_state_(sw, ST_INTERRUPTED, 1);
+    int np = count_state_(sw, ST_PENDING, 1);
+    char name[96];
+    fprintf(stderr, "clgrad sweep: %s%ld point%s: %d completed, %d diverged, %d failed, %d interrupted, %d not run -> %s/%s\n",
+            stopped ? "interrupted; " : "", nmine, nmine == 1 ? "" : "s", nc, nd, nf, ni, np, sw->out,
+            summary_name_(sw, name, sizeof name));
+    if (stopped) {
+        fprintf(stderr, "clgrad sweep: run the same command again to resume\n");
+        return 130;
+    }
+    return nf || ni || np || sw->io_error ? 1 : 0;
+}
+
+/* ---- merge ---- */
+
+typedef struct {
+    csv_row row;
+    char *file;
+} merged_row;
+
+static void sb_ranges_(sbuf *b, const long *v, long n)
+{
+    for (long i = 0; i < n;) {
+        long j = i;
+        while (j + 1 < n && v[j + 1] == v[j] + 1) j++;
+        sb_printf(b, "%s%ld", i ? ", " : "", v[i]);
+        if (j > i) sb_printf(b, "-%ld", v[j]);
+        i = j + 1;
+    }
+}
+
+/* One shard file into rows; 0, or -1 with the problem appended to d. */
+static int merge_file_(const char *dir, const char *name, long k, long n, const clgrad_sweep_grid *g, long np,
+                       const char *header, merged_row *rows, sbuf *d)
+{
+    char why[256];
+    char *path = join_(dir, name);
+    size_t len;
+    char *text = path ? read_file_(path, &len, why, sizeof why) : NULL;
+    free(path);
+    if (!text) {
+        sb_printf(d, "  %s: %s\n", name, why);
+        return -1;
+    }
+    const char *s = text, *end = text + len;
+    const char *nl = strchr(s, '\n');
+    int rc = 0, line = 1;
+    if (!nl || (size_t)(nl - s + 1) != strlen(header) || memcmp(s, header, strlen(header)) != 0) {
+        sb_printf(d, "  %s: its columns are not this sweep's (%s/sweep.json)\n", name, dir);
+        free(text);
+        return -1;
+    }
+    s = nl + 1;
+    int vi[CLGRAD_SWEEP_MAX_AXES];
+    csv_row r;
+    int got;
+    while ((got = csv_next_(&s, end, &r)) == 1) {
+        line++;
+        long idx;
+        int ok = r.n == 1 + g->naxes + 3 + F_COUNT + 2 && parse_long_(r.f[0], 0, np - 1, &idx) == 0;
+        if (ok) {
+            clgrad_sweep_point(g, idx, vi);
+            for (int a = 0; ok && a < g->naxes; a++) ok = strcmp(r.f[1 + a], g->axes[a].values[vi[a]]) == 0;
+        }
+        if (!ok) {
+            sb_printf(d, "  %s:%d: not a row of this sweep\n", name, line);
+            rc = -1;
+        } else if (idx % n != k) {
+            sb_printf(d, "  %s:%d: point %ld does not belong to shard %ld/%ld\n", name, line, idx, k, n);
+            rc = -1;
+        } else if (rows[idx].file) {
+            sb_printf(d, "  point %ld is in both %s and %s\n", idx, rows[idx].file, name);
+            rc = -1;
+        } else {
+            rows[idx].row = r;
+            rows[idx].file = strdup(name);
+            continue;
+        }
+        row_free_(&r);
+    }
+    if (got < 0) {
+        sb_printf(d, "  %s:%d: malformed CSV\n", name, line + 1);
+        rc = -1;
+    }
+    free(text);
+    return rc;
+}
+
+static int cmd_merge_(sweep *sw)
+{
+    const char *dir = sw->merge;
+    char why[512];
+    char *path = join_(dir, "sweep.json");
+    jval def;
+    if (!path || jload_(path, &def, why, sizeof why)) {
+        fprintf(stderr, "clgrad sweep: --merge %s: %s: %s (not a sweep directory?)\n", dir, path ? path : dir,
+                *why ? why : "No such file or directory");
+        free(path);
+        return 2;
+    }
+    free(path);
+    const char *fmt = jstrval_(jget_(&def, "format"));
+    int bad = !fmt || strcmp(fmt, SWEEP_FORMAT) != 0 || grid_from_json_(&def, &sw->grid) != 0;
+    jfree_(&def);
+    long np = clgrad_sweep_npoints(&sw->grid);
+    if (bad || np <= 0) {
+        fprintf(stderr, "clgrad sweep: --merge %s: sweep.json is not a clgrad sweep definition\n", dir);
+        return 2;
+    }
+    sbuf header = {0}, d = {0};
+    csv_header_(&header, &sw->grid);
+    merged_row *rows = calloc((size_t)np, sizeof *rows);
+    long *missing = calloc((size_t)np, sizeof *missing), nmiss = 0;
+    DIR *dd = opendir(dir);
+    int rc = 1, nfiles = 0, conflict = 0;
+    long nshard = 0; /* the N of the shard files when they agree, else -1 */
+    long *ks = NULL;  /* the K of each file */
+    if (!rows || !missing || !dd || header.oom) {
+        fprintf(stderr, "clgrad sweep: --merge %s: %s\n", dir, dd ? "out of memory" : strerror(errno));
+        rc = 2;
+        goto out;
+    }
+    struct dirent *e;
+    while ((e = readdir(dd))) {
+        long k, n;
+        char probe[128];
+        if (sscanf(e->d_name, "summary-shard-%ld-of-%ld.csv", &k, &n) != 2 || n < 1 || k < 0 || k >= n) continue;
+        snprintf(probe, sizeof probe, "summary-shard-%ld-of-%ld.csv", k, n);
+        if (strcmp(probe, e->d_name) != 0) continue;
+        long *nk = realloc(ks, (size_t)(nfiles + 1) * sizeof *nk);
+        if (!nk) continue;
+        ks = nk;
+        ks[nfiles++] = k;
+        nshard = nshard == 0 || nshard == n ? n : -1;
+        if (merge_file_(dir, e->d_name, k, n, &sw->grid, np, sb_str(&header), rows, &d)) conflict = 1;
+    }
+    closedir(dd);
+    if (!nfiles) {
+        fprintf(stderr, "clgrad sweep: --merge %s: no summary-shard-K-of-N.csv files\n", dir);
+        rc = 2;
+        goto out;
+    }
+    if (conflict) {
+        fprintf(stderr, "clgrad sweep: --merge %s: cannot merge:\n%s", dir, sb_str(&d));
+        goto out;
+    }
+    /* Write every point: the shard rows, and "missing" rows for the rest. */
+    sbuf b = {0};
+    sb_puts(&b, sb_str(&header));
+    int vi[CLGRAD_SWEEP_MAX_AXES];
+    long counts[ST_COUNT + 1] = {0};
+    for (long i = 0; i < np; i++) {
+        if (rows[i].file) {
+            const csv_row *r = &rows[i].row;
+            for (int f = 0; f < r->n; f++) {
+                if (f) sb_putc(&b, ',');
+                sb_csv(&b, r->f[f]);
+            }
+            sb_putc(&b, '\n');
+            int st = ST_COUNT;
+            for (int k = 0; k < ST_COUNT; k++)
+                if (strcmp(r->f[1 + sw->grid.naxes], state_names[k]) == 0) st = k;
+            counts[st]++;
+            continue;
+        }
+        missing[nmiss++] = i;
+        clgrad_sweep_point(&sw->grid, i, vi);
+        char dname[DIRNAME_MAX + 1];
+        clgrad_sweep_dirname(&sw->grid, i, dname, sizeof dname);
+        sb_printf(&b, "%ld", i);
+        for (int a = 0; a < sw->grid.naxes; a++) {
+            sb_putc(&b, ',');
+            sb_csv(&b, sw->grid.axes[a].values[vi[a]]);
+        }
+        sb_puts(&b, ",missing,,,,,,,,,");
+        sb_csv(&b, dname);
+        sb_putc(&b, '\n');
+    }
+    if (b.oom || write_atomic_(dir, "summary.csv", b.s, b.len, why, sizeof why)) {
+        fprintf(stderr, "clgrad sweep: --merge %s: %s\n", dir, b.oom ? "out of memory" : why);
+        free(b.s);
+        goto out;
+    }
+    free(b.s);
+    long unfinished = counts[ST_PENDING] + counts[ST_RUNNING] + counts[ST_INTERRUPTED] + counts[ST_COUNT];
+    printf("merged %d shard file%s into %s/summary.csv: %ld points, %ld completed, %ld diverged, %ld failed, "
+           "%ld unfinished, %ld missing\n",
+           nfiles, nfiles == 1 ? "" : "s", dir, np, counts[ST_COMPLETED], counts[ST_DIVERGED], counts[ST_FAILED],
+           unfinished, nmiss);
+    if (nmiss) {
+        sbuf m = {0};
+        sb_ranges_(&m, missing, nmiss);
+        fprintf(stderr, "clgrad sweep: --merge %s: %ld point%s missing: %s\n", dir, nmiss, nmiss == 1 ? "" : "s",
+                sb_str(&m));
+        if (nshard > 0) {
+            m.len = 0;
+            if (m.s) m.s[0] = 0;
+            int nm = 0;
+            for (long k = 0; k < nshard && nm < 32; k++) {
+                int have = 0;
+                for (int f = 0; f < nfiles; f++) have |= ks[f] == k;
+                if (!have) sb_printf(&m, "%s%ld/%ld", nm++ ? ", " : "", k, nshard);
+            }
+            if (nm)
+                fprintf(stderr, "clgrad sweep: no summary file from shard%s %s (run: clgrad sweep EXP --shard K/N --out %s)\n",
+                        nm == 1 ? "" : "s", sb_str(&m), dir);
+        }
+        free(m.s);
+    }
+    if (unfinished)
+        fprintf(stderr, "clgrad sweep: --merge %s: %ld point%s did not finish (re-run their shards to resume)\n", dir,
+                unfinished, unfinished == 1 ? "" : "s");
+    rc = nmiss || unfinished || counts[ST_FAILED] ? 1 : 0;
+out:
+    for (long i = 0; rows && i < np; i++) {
+        row_free_(&rows[i].row);
+        free(rows[i].file);
+    }
+    free(rows);
+    free(ks);
+    free(missing);
+    free(header.s);
+    free(d.s);
+    return rc;
+}
+
+int clgrad_cli_sweep(int argc, char **argv)
+{
+    sweep sw;
+    memset(&sw, 0, sizeof sw);
+    sw.lock_fd[0] = sw.lock_fd[1] = -1;
+    int rc = parse_args_(&sw, argc, argv);
+    if (rc) rc = rc > 0 ? 0 : 2;
+    else if (sw.merge) rc = cmd_merge_(&sw);
+    else if (load_definition_(&sw) || validate_(&sw)) rc = 2;
+    else rc = cmd_run_(&sw);
+    if (rc == 2 && !sw.merge) fprintf(stderr, "clgrad sweep: nothing was run.\n");
+    sweep_free_(&sw);
+    return rc;
+}
