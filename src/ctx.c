@@ -70,6 +70,10 @@ clgrad_status clgrad_open(clgrad_ctx *ctx, const char *device_spec, const clgrad
     ctx->queue = clCreateCommandQueue(ctx->context, ctx->dev.device, qp, &err);
     CLGRAD_CL_TRY(ctx, err);
     ctx->dev_index = idx;
+    /* CLGRAD_GEMM_VARIANT=tiled|simple|vec forces the own GEMM kernel variant (comparisons) */
+    const char *gv = getenv("CLGRAD_GEMM_VARIANT");
+    if (gv && *gv && clgrad_gemm_set_variant(ctx, gv) != 0)
+        clgrad_warn(ctx, "CLGRAD_GEMM_VARIANT=%s is not auto, tiled, simple or vec; ignored", gv);
     CLGRAD_TRY(clgrad_programs_build(ctx, opts));
     return CLGRAD_OK;
 fail:

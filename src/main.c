@@ -216,6 +216,72 @@ static void on_signal_(int sig)
     stop_ = 1;
 }
 
+/* One run of cfg on one device (spec) into out; returns the exit status. */
+static int run_one_(cli_opts *o, const clgrad_config *cfg, const char *path, const char *spec, const char *out)
+{
+    cli_opts od = *o;
+    od.device = spec;
+    clgrad_ctx *ctx = open_(&od, 0);
+    if (!ctx) return 1;
+    clgrad_run_opts ro = {0};
+    ro.out_dir = out;
+    ro.init_from = o->init_from;
+    ro.save_data = o->save_data;
+    ro.quiet = o->quiet;
+    ro.progress_tty = !o->quiet && isatty(STDERR_FILENO);
+    ro.command_line = o->cmdline;
+    ro.stop = &stop_;
+    const clgrad_device_info *d = clgrad_device(ctx);
+    fprintf(stderr, "clgrad: running %s on %d:%d %s (gemm %s) -> %s\n", path, d->platform_index, d->device_index, d->name,
+            clgrad_gemm_backend_name(clgrad_get_gemm_backend(ctx)), out);
+    clgrad_run_result res;
+    clgrad_status st = clgrad_run(ctx, cfg, &ro, &res);
+    if (st != CLGRAD_OK) {
+        fprintf(stderr, "clgrad: run failed: %s\n", clgrad_errmsg(ctx));
+        clgrad_ctx_free(ctx);
+        return 1;
+    }
+    printf("status: %s after %ld steps", clgrad_run_status_name(res.status), res.steps_done);
+    if (res.diverge_step > 0)
+        printf(" (diverged at step %ld: %s, first in layer %s)", res.diverge_step, res.diverge_kind, res.diverge_layer);
+    printf("\nfinal train loss %.6g, test loss %.6g, test accuracy %.4g, max gradient norm %.4g, %.3f ms/step\n",
+           res.final_train_loss, res.final_test_loss, res.final_test_acc, res.max_grad_norm, res.ms_per_step);
+    printf("outputs: %s/ (metrics.csv, layers.csv, summary.json, manifest.json, weights/)\n", out);
+    clgrad_ctx_free(ctx);
+    return res.status == CLGRAD_RUN_INTERRUPTED ? 130 : 0;
+}
+
+/* --device all, or a comma-separated list: the device indices to run on. */
+static int device_list_(const char *spec, char specs[][16], int max)
+{
+    clgrad_ctx *ctx = clgrad_ctx_new();
+    const clgrad_device_info *list;
+    int n = 0, count = 0;
+    if (!ctx || clgrad_devices(ctx, &list, &n) != CLGRAD_OK) {
+        fprintf(stderr, "clgrad: %s\n", ctx ? clgrad_errmsg(ctx) : "out of memory");
+        clgrad_ctx_free(ctx);
+        return -1;
+    }
+    if (strcmp(spec, "all") == 0) {
+        for (int i = 0; i < n && count < max; i++)
+            snprintf(specs[count++], 16, "%d:%d", list[i].platform_index, list[i].device_index);
+    } else {
+        char buf[1024];
+        snprintf(buf, sizeof buf, "%s", spec);
+        for (char *save = NULL, *t = strtok_r(buf, ",", &save); t && count < max; t = strtok_r(NULL, ",", &save)) {
+            int idx;
+            if (clgrad_device_find(ctx, t, &idx) != CLGRAD_OK) {
+                fprintf(stderr, "clgrad: %s\n", clgrad_errmsg(ctx));
+                clgrad_ctx_free(ctx);
+                return -1;
+            }
+            snprintf(specs[count++], 16, "%d:%d", list[idx].platform_index, list[idx].device_index);
+        }
+    }
+    clgrad_ctx_free(ctx);
+    return count;
+}
+
 static int cmd_run_(cli_opts *o, const char *path)
 {
     static clgrad_config cfg;
@@ -239,39 +305,28 @@ static int cmd_run_(cli_opts *o, const char *path)
         strftime(ts, sizeof ts, "%Y%m%d-%H%M%S", &tm);
         snprintf(out, sizeof out, "runs/%s-%s", cfg.run.name, ts);
     }
-    clgrad_ctx *ctx = open_(o, 0);
-    if (!ctx) return 1;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal_;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    clgrad_run_opts ro = {0};
-    ro.out_dir = out;
-    ro.init_from = o->init_from;
-    ro.save_data = o->save_data;
-    ro.quiet = o->quiet;
-    ro.progress_tty = !o->quiet && isatty(STDERR_FILENO);
-    ro.command_line = o->cmdline;
-    ro.stop = &stop_;
-    const clgrad_device_info *d = clgrad_device(ctx);
-    fprintf(stderr, "clgrad: running %s on %d:%d %s (gemm %s) -> %s\n", path, d->platform_index, d->device_index, d->name,
-            clgrad_gemm_backend_name(clgrad_get_gemm_backend(ctx)), out);
-    clgrad_run_result res;
-    clgrad_status st = clgrad_run(ctx, &cfg, &ro, &res);
-    if (st != CLGRAD_OK) {
-        fprintf(stderr, "clgrad: run failed: %s\n", clgrad_errmsg(ctx));
-        clgrad_ctx_free(ctx);
-        return 1;
+    const char *dev = o->device ? o->device : getenv("CLGRAD_DEVICE");
+    if (!dev || (strcmp(dev, "all") != 0 && !strchr(dev, ','))) return run_one_(o, &cfg, path, o->device, out);
+
+    /* several devices: one run directory each under out/ */
+    static char specs[64][16];
+    int n = device_list_(dev, specs, 64), worst = 0;
+    if (n < 0) return 1;
+    for (int i = 0; i < n && !stop_; i++) {
+        char sub[1200];
+        snprintf(sub, sizeof sub, "%s/%c%c%s", out, 'd', specs[i][0], specs[i] + 1);
+        for (char *c = sub + strlen(out) + 1; *c; c++)
+            if (*c == ':') *c = '-';
+        int rc = run_one_(o, &cfg, path, specs[i], sub);
+        if (rc == 130 || (rc != 0 && worst != 130)) worst = rc;
     }
-    printf("status: %s after %ld steps", clgrad_run_status_name(res.status), res.steps_done);
-    if (res.diverge_step > 0)
-        printf(" (diverged at step %ld: %s, first in layer %s)", res.diverge_step, res.diverge_kind, res.diverge_layer);
-    printf("\nfinal train loss %.6g, test loss %.6g, test accuracy %.4g, max gradient norm %.4g, %.3f ms/step\n",
-           res.final_train_loss, res.final_test_loss, res.final_test_acc, res.max_grad_norm, res.ms_per_step);
-    printf("outputs: %s/ (metrics.csv, layers.csv, summary.json, manifest.json, weights/)\n", out);
-    clgrad_ctx_free(ctx);
-    return res.status == CLGRAD_RUN_INTERRUPTED ? 130 : 0;
+    printf("runs on %d devices under %s/; compare them with: clgrad compare %s/*\n", n, out, out);
+    return worst;
 }
 
 int main(int argc, char **argv)
