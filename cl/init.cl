@@ -325,3 +325,37 @@ kernel void init_math(global const uint *in, global float *out, ulong n)
 }
 
 #endif
+
+/* ------------------------------------------------------------------------ */
+/* Noise: Gaussian noise added to gradients and to training batches         */
+/* ------------------------------------------------------------------------ */
+/* The same generator, on streams of their own (counter word 3), so noise
+** never repeats an initialisation draw: element i of (stream, step) under
+** seed s is the block with key (s mod 2^32, s / 2^32) and
+**     counter = (i mod 2^32, i / 2^32, step, stream)
+** and its value is rng_normal(w0, w1).  Identical on every device and on the
+** host (clgrad_rng_noise).  step is the run's 1-based step (mod 2^32). */
+#define RNG_STREAM_GRAD_NOISE 1u  /* gradient noise (Neelakantan et al. 2015) */
+#define RNG_STREAM_INPUT_NOISE 2u /* input-noise augmentation of training batches */
+
+RNG_FN float rng_noise_normal(rng_u32 seed_lo, rng_u32 seed_hi, rng_u32 stream, rng_u32 step, rng_u64 index)
+{
+    rng_u32x4 c;
+    c.v[0] = (rng_u32)index;
+    c.v[1] = (rng_u32)(index >> 32);
+    c.v[2] = step;
+    c.v[3] = stream;
+    rng_u32x4 b = rng_philox4x32_10(c, seed_lo, seed_hi);
+    return rng_normal(b.v[0], b.v[1]);
+}
+
+#ifdef __OPENCL_VERSION__
+/* x[off + i] += std * z_i, z_i = rng_noise_normal(seed, stream, step, i), i < n.  x: (n) */
+kernel void init_add_noise(global float *x, ulong off, ulong n, float std, uint seed_lo, uint seed_hi, uint stream,
+                           uint step)
+{
+    ulong i = get_global_id(0);
+    if (i >= n) return;
+    x[off + i] = x[off + i] + std * rng_noise_normal(seed_lo, seed_hi, stream, step, i);
+}
+#endif

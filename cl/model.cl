@@ -1,7 +1,10 @@
 /*
 ** model.cl: kernels the models need beyond the kernel families: activation
-** statistics for the per-layer metrics, and the parameter difference for the
-** update ratio.
+** statistics for the per-layer metrics, the parameter difference for the
+** update ratio, the minibatch gather, the divergence watch, the L1
+** subgradient, and the elementwise cells of the LSTM and the GRU (their
+** GEMMs and bias adds come from matmul.cl and activation.cl; see
+** include/clgrad/model.h for the equations and src/model.c for the layout).
 **
 ** model_act_stats: h (B, H) -> out[0..3) = mean |h|, the fraction of elements
 ** saturated, the fraction of dead units.  "Saturated": sigmoid h < 0.01 or
@@ -119,4 +122,137 @@ __kernel void model_diverge_check(const float step, __global const float *loss, 
     rec[1] = (float)kind;
     rec[2] = (float)where;
     rec[4] = value;
+}
+
+/* ---- L1 regularisation ---- */
+
+/* g (n) += l1 * sign(p (n)), sign(0) = 0 (torch.sign), sign(NaN) = NaN. */
+__kernel void model_l1_grad(__global const float *p, __global float *g, const ulong n, const float l1)
+{
+    size_t i = get_global_id(0);
+    if (i >= n) return;
+    float v = p[i];
+    float s = v > 0.0f ? 1.0f : v < 0.0f ? -1.0f : v == 0.0f ? 0.0f : v;
+    g[i] = g[i] + l1 * s;
+}
+
+/* ---- LSTM and GRU cells ----
+** One work-item per (row b, unit j) of a (B, H) state, n = B*H; a gate block
+** of 4H (or 3H) floats per row holds gate k of unit j at k*H + j.  All
+** regions are element offsets into one buffer (f: forward, d: backward).
+** sigmoid is the stable form of activation.cl; tanh is OpenCL's. */
+
+inline float model_sigmoid_(float z)
+{
+    float e = exp(-fabs(z));
+    return z >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+}
+
+/* a (B, 4H) at aoff: the pre-activations [i f g o] without b_hh in, the
+** activated gates out (kept for backward); b_hh (4H) at p + boff is added
+** when has_b; c_t = f c_{t-1} + i g at coff, h_t = o tanh(c_t) at hoff. */
+__kernel void model_lstm_forward(const ulong n, const ulong H, __global float *f, const ulong aoff,
+                                 const ulong cpoff, const ulong coff, const ulong hoff, __global const float *p,
+                                 const ulong boff, const int has_b)
+{
+    size_t e = get_global_id(0);
+    if (e >= n) return;
+    size_t b = e / H, j = e - b * H;
+    __global float *a = f + aoff + b * 4 * H + j;
+    float zi = a[0], zf = a[H], zg = a[2 * H], zo = a[3 * H];
+    if (has_b) {
+        __global const float *bb = p + boff + j;
+        zi = zi + bb[0], zf = zf + bb[H], zg = zg + bb[2 * H], zo = zo + bb[3 * H];
+    }
+    float ig = model_sigmoid_(zi), fg = model_sigmoid_(zf), gg = tanh(zg), og = model_sigmoid_(zo);
+    a[0] = ig, a[H] = fg, a[2 * H] = gg, a[3 * H] = og;
+    float c = fg * f[cpoff + e] + ig * gg;
+    f[coff + e] = c;
+    f[hoff + e] = og * tanh(c);
+}
+
+/* Backward of one LSTM step t: with the activated gates A_t at aoff, c_t at
+** coff, c_{t-1} at cpoff and dh_t at dhoff (the total dL/dh_t),
+**   dc_t = dh_t o (1 - tanh^2 c_t) + [next] dc_{t+1} f_{t+1}
+** (dc_{t+1} at dcnoff, A_{t+1} at anoff), stored at dcoff, and the gradients
+** of the pre-activations (B, 4H) at dgoff:
+**   di = dc g i(1-i), df = dc c_{t-1} f(1-f), dg = dc i (1-g^2), do = dh tanh(c_t) o(1-o). */
+__kernel void model_lstm_backward(const ulong n, const ulong H, __global const float *f, const ulong aoff,
+                                  const ulong anoff, const ulong coff, const ulong cpoff, __global float *d,
+                                  const ulong dhoff, const ulong dcnoff, const int next, const ulong dgoff,
+                                  const ulong dcoff)
+{
+    size_t e = get_global_id(0);
+    if (e >= n) return;
+    size_t b = e / H, j = e - b * H, g4 = b * 4 * H + j;
+    __global const float *a = f + aoff + g4;
+    float ig = a[0], fg = a[H], gg = a[2 * H], og = a[3 * H];
+    float tc = tanh(f[coff + e]), dh = d[dhoff + e];
+    float dc = dh * og * (1.0f - tc * tc);
+    if (next) dc = dc + d[dcnoff + e] * f[anoff + g4 + H];
+    d[dcoff + e] = dc;
+    __global float *dg = d + dgoff + g4;
+    dg[0] = dc * gg * (ig * (1.0f - ig));
+    dg[H] = dc * f[cpoff + e] * (fg * (1.0f - fg));
+    dg[2 * H] = dc * ig * (1.0f - gg * gg);
+    dg[3 * H] = dh * tc * (og * (1.0f - og));
+}
+
+/* GRU step: xw (B, 3H) = x W_ih^T + b_ih and gh (B, 3H) = h_{t-1} W_hh^T
+** ([r z n] blocks; b_hh (3H) at p + boff is added to gh when has_b), h_{t-1}
+** at hpoff; writes A_t (B, 4H) = [r z n hn] at aoff (hn = gh's n block with
+** b_hn, kept for backward) and h_t = n + z (h_{t-1} - n) at hoff. */
+__kernel void model_gru_forward(const ulong n, const ulong H, __global float *f, const ulong xwoff,
+                                const ulong ghoff, const ulong hpoff, const ulong aoff, const ulong hoff,
+                                __global const float *p, const ulong boff, const int has_b)
+{
+    size_t e = get_global_id(0);
+    if (e >= n) return;
+    size_t b = e / H, j = e - b * H, g3 = b * 3 * H + j;
+    __global const float *xw = f + xwoff + g3, *gh = f + ghoff + g3;
+    float hr = gh[0], hz = gh[H], hn = gh[2 * H];
+    if (has_b) {
+        __global const float *bb = p + boff + j;
+        hr = hr + bb[0], hz = hz + bb[H], hn = hn + bb[2 * H];
+    }
+    float r = model_sigmoid_(xw[0] + hr), z = model_sigmoid_(xw[H] + hz);
+    float nn = tanh(xw[2 * H] + r * hn);
+    __global float *a = f + aoff + b * 4 * H + j;
+    a[0] = r, a[H] = z, a[2 * H] = nn, a[3 * H] = hn;
+    float hp = f[hpoff + e];
+    f[hoff + e] = nn + z * (hp - nn);
+}
+
+/* dst (T, B, F) at doff = x (B, T, F) at xoff: a sequence batch made time-major. */
+__kernel void model_time_major(__global const float *x, const ulong xoff, const ulong B, const ulong T,
+                               const ulong F, __global float *dst, const ulong doff)
+{
+    size_t i = get_global_id(0);
+    if (i >= T * B * F) return;
+    size_t t = i / (B * F), r = i - t * B * F, b = r / F, k = r - b * F;
+    dst[doff + i] = x[xoff + (b * T + t) * F + k];
+}
+
+/* Backward of one GRU step from dh_t (at dhoff), A_t and h_{t-1}:
+**   dn = dh (1-z) (1-n^2), dr = dn hn r(1-r), dz = dh (h_{t-1} - n) z(1-z)
+**   dGi (B, 3H) = [dr dz dn] at dgioff, dGh = [dr dz dn r] at dghoff,
+**   dh_{t-1} = dh z at dhpoff: mode 0 not written, 1 overwritten, 2 added. */
+__kernel void model_gru_backward(const ulong n, const ulong H, __global const float *f, const ulong aoff,
+                                 const ulong hpoff, __global float *d, const ulong dhoff, const ulong dgioff,
+                                 const ulong dghoff, const ulong dhpoff, const int mode)
+{
+    size_t e = get_global_id(0);
+    if (e >= n) return;
+    size_t b = e / H, j = e - b * H, g3 = b * 3 * H + j;
+    __global const float *a = f + aoff + b * 4 * H + j;
+    float r = a[0], z = a[H], nn = a[2 * H], hn = a[3 * H];
+    float dh = d[dhoff + e], hp = f[hpoff + e];
+    float dn = dh * (1.0f - z) * (1.0f - nn * nn);
+    float dr = dn * hn * (r * (1.0f - r));
+    float dz = dh * (hp - nn) * (z * (1.0f - z));
+    __global float *dgi = d + dgioff + g3, *dgh = d + dghoff + g3;
+    dgi[0] = dr, dgi[H] = dz, dgi[2 * H] = dn;
+    dgh[0] = dr, dgh[H] = dz, dgh[2 * H] = dn * r;
+    if (mode == 1) d[dhpoff + e] = dh * z;
+    else if (mode == 2) d[dhpoff + e] = d[dhpoff + e] + dh * z;
 }

@@ -20,4 +20,5 @@
 #include "clgrad/data.h"
 #include "clgrad/train.h"
 #include "clgrad/report.h"
+#include "clgrad/bench.h"
 #endif

@@ -138,8 +138,8 @@ static void sb_quote(strbuf *b, const char *s, size_t n)
 /* The key table                                                       */
 /* ------------------------------------------------------------------ */
 
-enum { S_RUN, S_DATA, S_MODEL, S_LOSS, S_OPTIM, S_CLIP, S_DIVERGE, S_COUNT };
-static const char *const sections[S_COUNT] = {"run", "data", "model", "loss", "optim", "clip", "diverge"};
+enum { S_RUN, S_DATA, S_MODEL, S_LOSS, S_OPTIM, S_CLIP, S_DIVERGE, S_NOISE, S_COUNT };
+static const char *const sections[S_COUNT] = {"run", "data", "model", "loss", "optim", "clip", "diverge", "noise"};
 
 typedef enum { T_LONG, T_U64, T_DOUBLE, T_BOOL, T_CHOICE, T_STRING, T_WIDTHS, T_ACTS } ktype;
 
@@ -158,14 +158,15 @@ enum {
     K_DATA_KIND, K_DATA_PATH, K_DATA_LABELS, K_DATA_TARGET, K_DATA_TASK, K_DATA_BATCH_SIZE, K_DATA_SHUFFLE,
     K_DATA_TEST_FRACTION, K_DATA_STANDARDIZE, K_DATA_SAMPLES, K_DATA_FEATURES, K_DATA_NOISE, K_DATA_CONDITION,
     K_DATA_CLASSES, K_DATA_SEQ_LEN,
-    K_MODEL_KIND, K_MODEL_HIDDEN, K_MODEL_ACTIVATION, K_MODEL_ACTIVATION_PARAM, K_MODEL_BIAS, K_MODEL_INIT,
+    K_MODEL_KIND, K_MODEL_HIDDEN, K_MODEL_LAYERS, K_MODEL_FORGET_BIAS, K_MODEL_ACTIVATION, K_MODEL_ACTIVATION_PARAM, K_MODEL_BIAS, K_MODEL_INIT,
     K_MODEL_INIT_GAIN, K_MODEL_INIT_STD, K_MODEL_INIT_MODE,
     K_LOSS_KIND,
-    K_OPTIM_KIND, K_OPTIM_LR, K_OPTIM_MOMENTUM, K_OPTIM_DAMPENING, K_OPTIM_WEIGHT_DECAY, K_OPTIM_BETA1,
+    K_OPTIM_KIND, K_OPTIM_LR, K_OPTIM_MOMENTUM, K_OPTIM_DAMPENING, K_OPTIM_WEIGHT_DECAY, K_OPTIM_L1, K_OPTIM_BETA1,
     K_OPTIM_BETA2, K_OPTIM_EPS, K_OPTIM_ALPHA, K_OPTIM_NESTEROV, K_OPTIM_CENTERED, K_OPTIM_AMSGRAD,
     K_OPTIM_SCHEDULE, K_OPTIM_STEP_SIZE, K_OPTIM_GAMMA, K_OPTIM_WARMUP_STEPS, K_OPTIM_MIN_LR,
     K_CLIP_KIND, K_CLIP_MAX_NORM, K_CLIP_NORM_TYPE, K_CLIP_VALUE, K_CLIP_CLIPPING, K_CLIP_NONFINITE,
     K_DIVERGE_GRAD_NORM_LIMIT, K_DIVERGE_LOSS_LIMIT, K_DIVERGE_ACTION,
+    K_NOISE_GRAD_ETA, K_NOISE_GRAD_GAMMA, K_NOISE_INPUT_STD,
     K_COUNT
 };
 
@@ -198,8 +199,8 @@ static const keydef keys[K_COUNT] = {
     [K_RUN_LOG_EVERY] = {KEY(S_RUN, "log_every", T_LONG, run, log_every), .lo = 1, .flags = F_NOHI},
 
     [K_DATA_KIND] = {KEY(S_DATA, "kind", T_CHOICE, data, kind),
-                     .choices = "linreg|moons|circles|xor|blobs|spirals|adding|temporal_order|csv|idx"},
-    [K_DATA_PATH] = {KEY(S_DATA, "path", T_STRING, data, path), .dep = K_DATA_KIND, .used_by = "|csv|idx|"},
+                     .choices = "linreg|moons|circles|xor|blobs|spirals|adding|temporal_order|csv|idx|cifar10"},
+    [K_DATA_PATH] = {KEY(S_DATA, "path", T_STRING, data, path), .dep = K_DATA_KIND, .used_by = "|csv|idx|cifar10|"},
     [K_DATA_LABELS] = {KEY(S_DATA, "labels", T_STRING, data, labels), .dep = K_DATA_KIND, .used_by = "|idx|"},
     [K_DATA_TARGET] = {KEY(S_DATA, "target", T_STRING, data, target), .dep = K_DATA_KIND, .used_by = "|csv|"},
     [K_DATA_TASK] = {KEY(S_DATA, "task", T_CHOICE, data, task), .choices = "regression|binary|multiclass"},
@@ -216,8 +217,14 @@ static const keydef keys[K_COUNT] = {
     [K_DATA_CLASSES] = {KEY(S_DATA, "classes", T_LONG, data, classes), .lo = 2, .flags = F_NOHI},
     [K_DATA_SEQ_LEN] = {KEY(S_DATA, "seq_len", T_LONG, data, seq_len), .lo = 1, .flags = F_NOHI},
 
-    [K_MODEL_KIND] = {KEY(S_MODEL, "kind", T_CHOICE, model, kind), .choices = "mlp|rnn"},
+    [K_MODEL_KIND] = {KEY(S_MODEL, "kind", T_CHOICE, model, kind), .choices = "mlp|rnn|lstm|gru"},
     [K_MODEL_HIDDEN] = {KEY(S_MODEL, "hidden", T_WIDTHS, model, hidden)},
+    [K_MODEL_LAYERS] = {KEY(S_MODEL, "layers", T_LONG, model, layers), .lo = 1, .hi = CLGRAD_MAX_RLAYERS,
+                        .dep = K_MODEL_KIND, .used_by = "|rnn|lstm|gru|"},
+    [K_MODEL_FORGET_BIAS] = {KEY(S_MODEL, "forget_bias", T_DOUBLE, model, forget_bias),
+                             .flags = F_NOLO | F_NOHI | F_AUTO,
+                             .allowed = "a finite number, or auto (keep the initialised biases)", .dep = K_MODEL_KIND,
+                             .used_by = "|lstm|"},
     [K_MODEL_ACTIVATION] = {KEY(S_MODEL, "activation", T_ACTS, model, activation), .choices = act_names},
     [K_MODEL_ACTIVATION_PARAM] = {KEY(S_MODEL, "activation_param", T_DOUBLE, model, activation_param),
                                   .flags = F_NOLO | F_NOHI | F_AUTO},
@@ -239,6 +246,7 @@ static const keydef keys[K_COUNT] = {
     [K_OPTIM_DAMPENING] = {KEY(S_OPTIM, "dampening", T_DOUBLE, optim, dampening), .lo = 0, .hi = 1,
                            .dep = K_OPTIM_KIND, .used_by = "|sgd|"},
     [K_OPTIM_WEIGHT_DECAY] = {KEY(S_OPTIM, "weight_decay", T_DOUBLE, optim, weight_decay), .lo = 0, .flags = F_NOHI},
+    [K_OPTIM_L1] = {KEY(S_OPTIM, "l1", T_DOUBLE, optim, l1), .lo = 0, .flags = F_NOHI},
     [K_OPTIM_BETA1] = {KEY(S_OPTIM, "beta1", T_DOUBLE, optim, beta1), .lo = 0, .hi = 1, .flags = F_LT,
                        .dep = K_OPTIM_KIND, .used_by = "|adam|adamw|"},
     [K_OPTIM_BETA2] = {KEY(S_OPTIM, "beta2", T_DOUBLE, optim, beta2), .lo = 0, .hi = 1, .flags = F_LT,
@@ -279,6 +287,12 @@ static const keydef keys[K_COUNT] = {
     [K_DIVERGE_LOSS_LIMIT] = {KEY(S_DIVERGE, "loss_limit", T_DOUBLE, diverge, loss_limit),
                               .flags = F_NOLO | F_NOHI | F_INF, .allowed = "a number (<= 0 disables) or inf"},
     [K_DIVERGE_ACTION] = {KEY(S_DIVERGE, "action", T_CHOICE, diverge, action), .choices = "stop|continue"},
+
+    [K_NOISE_GRAD_ETA] = {KEY(S_NOISE, "grad_eta", T_DOUBLE, noise, grad_eta), .lo = 0, .flags = F_NOHI,
+                          .allowed = "a number >= 0 (0 = no gradient noise)"},
+    [K_NOISE_GRAD_GAMMA] = {KEY(S_NOISE, "grad_gamma", T_DOUBLE, noise, grad_gamma), .lo = 0, .flags = F_NOHI},
+    [K_NOISE_INPUT_STD] = {KEY(S_NOISE, "input_std", T_DOUBLE, noise, input_std), .lo = 0, .flags = F_NOHI,
+                           .allowed = "a number >= 0 (0 = no input noise)"},
 };
 
 /* Common names from other tools, to point users at ours. */
@@ -290,7 +304,7 @@ static const struct {
     {"epsilon", K_OPTIM_EPS},            {"optimizer", K_OPTIM_KIND},      {"decay", K_OPTIM_WEIGHT_DECAY},
     {"max_grad_norm", K_CLIP_MAX_NORM},  {"grad_clip", K_CLIP_MAX_NORM},   {"clip_value", K_CLIP_VALUE},
     {"hidden_sizes", K_MODEL_HIDDEN},    {"hidden_size", K_MODEL_HIDDEN},  {"hidden_layers", K_MODEL_HIDDEN},
-    {"layers", K_MODEL_HIDDEN},          {"widths", K_MODEL_HIDDEN},       {"width", K_MODEL_HIDDEN},
+    {"num_layers", K_MODEL_LAYERS},      {"widths", K_MODEL_HIDDEN},       {"width", K_MODEL_HIDDEN},
     {"nonlinearity", K_MODEL_ACTIVATION}, {"activations", K_MODEL_ACTIVATION},
     {"random_seed", K_RUN_SEED},         {"iterations", K_RUN_STEPS},      {"iters", K_RUN_STEPS},
     {"max_steps", K_RUN_STEPS},          {"num_steps", K_RUN_STEPS},       {"num_epochs", K_RUN_EPOCHS},
@@ -300,6 +314,8 @@ static const struct {
     {"n_features", K_DATA_FEATURES},     {"num_features", K_DATA_FEATURES}, {"file", K_DATA_PATH},
     {"sequence_length", K_DATA_SEQ_LEN}, {"seq_length", K_DATA_SEQ_LEN},   {"scheduler", K_OPTIM_SCHEDULE},
     {"lr_schedule", K_OPTIM_SCHEDULE},   {"warmup", K_OPTIM_WARMUP_STEPS}, {"eta_min", K_OPTIM_MIN_LR},
+    {"l1_lambda", K_OPTIM_L1},           {"gradient_noise", K_NOISE_GRAD_ETA}, {"noise_eta", K_NOISE_GRAD_ETA},
+    {"eta", K_NOISE_GRAD_ETA},           {"input_noise", K_NOISE_INPUT_STD},
 };
 static const struct {
     const char *alias;
@@ -307,7 +323,7 @@ static const struct {
 } sec_aliases[] = {
     {"optimizer", S_OPTIM}, {"optimiser", S_OPTIM}, {"training", S_RUN},  {"train", S_RUN},
     {"dataset", S_DATA},    {"network", S_MODEL},   {"net", S_MODEL},     {"clipping", S_CLIP},
-    {"divergence", S_DIVERGE}, {"criterion", S_LOSS}, {"scheduler", S_OPTIM},
+    {"divergence", S_DIVERGE}, {"criterion", S_LOSS}, {"scheduler", S_OPTIM}, {"regularization", S_OPTIM},
 };
 
 static void *field_(clgrad_config *c, int k) { return (char *)c + keys[k].off; }
@@ -361,6 +377,8 @@ void clgrad_config_defaults(clgrad_config *cfg)
     m->hidden[0] = m->hidden[1] = 64;
     m->nactivation = 1;
     copy_str_(m->activation[0], sizeof m->activation[0], "relu");
+    m->layers = 1;
+    m->forget_bias = NAN;
     m->activation_param = NAN;
     m->bias = 1;
     copy_str_(m->init, sizeof m->init, "default");
@@ -376,6 +394,7 @@ void clgrad_config_defaults(clgrad_config *cfg)
     o->momentum = 0;
     o->dampening = 0;
     o->weight_decay = 0;
+    o->l1 = 0;
     o->beta1 = 0.9;
     o->beta2 = 0.999;
     o->eps = 1e-8;
@@ -397,6 +416,10 @@ void clgrad_config_defaults(clgrad_config *cfg)
     cfg->diverge.grad_norm_limit = 1e6;
     cfg->diverge.loss_limit = 1e6;
     copy_str_(cfg->diverge.action, sizeof cfg->diverge.action, "stop");
+
+    cfg->noise.grad_eta = 0;
+    cfg->noise.grad_gamma = 0.55;
+    cfg->noise.input_std = 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1362,10 +1385,27 @@ static void check_data_(parser *p)
 {
     clgrad_data_section *d = &p->cfg.data;
     if (!ok_(p, K_DATA_KIND)) return;
-    int csv = !strcmp(d->kind, "csv"), idx = !strcmp(d->kind, "idx");
-    if ((csv || idx) && ok_(p, K_DATA_PATH) && !d->path[0])
+    int csv = !strcmp(d->kind, "csv"), idx = !strcmp(d->kind, "idx"), cifar = !strcmp(d->kind, "cifar10");
+    if ((csv || idx || cifar) && ok_(p, K_DATA_PATH) && !d->path[0])
         key_errf_(p, K_DATA_PATH, where_(p, K_DATA_PATH, K_DATA_KIND), "missing; kind = %s needs a file; allowed: %s",
-                  d->kind, csv ? "a CSV file" : "an IDX images file");
+                  d->kind, csv ? "a CSV file" : idx ? "an IDX images file" : "a CIFAR-10 binary batch file, or a comma list of them");
+    if (cifar && ok_(p, K_DATA_PATH) && d->path[0]) {
+        /* a comma list: no empty item */
+        const char *c = d->path;
+        for (;;) {
+            size_t len = strcspn(c, ",");
+            const char *q = c;
+            size_t nq = len;
+            trim_(&q, &nq);
+            if (nq == 0) {
+                key_errf_(p, K_DATA_PATH, p->where[K_DATA_PATH],
+                          "has an empty item; allowed: a file, or a comma list of files (data_batch_1.bin,data_batch_2.bin)");
+                break;
+            }
+            if (!c[len]) break;
+            c += len + 1;
+        }
+    }
     if (csv && ok_(p, K_DATA_TARGET) && !d->target[0])
         key_errf_(p, K_DATA_TARGET, where_(p, K_DATA_TARGET, K_DATA_KIND),
                   "missing; kind = csv needs the name of the target column");
@@ -1394,16 +1434,40 @@ static void check_model_(parser *p)
 {
     clgrad_model_section *m = &p->cfg.model;
     int hid_ok = ok_(p, K_MODEL_HIDDEN), act_ok = ok_(p, K_MODEL_ACTIVATION);
-    if (ok_(p, K_MODEL_KIND) && !strcmp(m->kind, "rnn")) {
+    const char *k = m->kind;
+    int rec = ok_(p, K_MODEL_KIND) && (!strcmp(k, "rnn") || !strcmp(k, "lstm") || !strcmp(k, "gru"));
+    int gated = rec && strcmp(k, "rnn") != 0;
+    if (rec) {
         if (ok_(p, K_DATA_KIND) && strcmp(p->cfg.data.kind, "adding") && strcmp(p->cfg.data.kind, "temporal_order"))
             key_errf_(p, K_MODEL_KIND, where_(p, K_MODEL_KIND, K_DATA_KIND),
-                      "rnn needs sequence data, but [data] kind = %s; allowed with rnn: [data] kind = "
+                      "%s needs sequence data, but [data] kind = %s; allowed with %s: [data] kind = "
                       "adding|temporal_order",
-                      p->cfg.data.kind);
+                      k, p->cfg.data.kind, k);
         if (hid_ok && m->nhidden < 1)
             key_errf_(p, K_MODEL_HIDDEN, where_(p, K_MODEL_HIDDEN, K_MODEL_KIND),
-                      "rnn needs a hidden layer (the recurrent state); allowed: one or more widths");
+                      "%s needs a hidden layer (the recurrent state); allowed: one width", k);
+        else if (hid_ok && m->nhidden > 1)
+            key_errf_(p, K_MODEL_HIDDEN, where_(p, K_MODEL_HIDDEN, K_MODEL_KIND),
+                      "%s takes one width (the state's, as nn.%s's hidden_size), got %d; allowed: one width, with "
+                      "[model] layers = N for N stacked layers",
+                      k, !strcmp(k, "rnn") ? "RNN" : !strcmp(k, "lstm") ? "LSTM" : "GRU", m->nhidden);
     }
+    if (gated && act_ok) {
+        if (!is_set_(p, K_MODEL_ACTIVATION)) {
+            m->nactivation = 1;
+            memset(m->activation, 0, sizeof m->activation);
+            copy_str_(m->activation[0], sizeof m->activation[0], "tanh");
+        } else if (m->nactivation != 1 || strcmp(m->activation[0], "tanh")) {
+            key_errf_(p, K_MODEL_ACTIVATION, where_(p, K_MODEL_ACTIVATION, K_MODEL_KIND),
+                      "%s has fixed gate nonlinearities (sigmoid gates, tanh cell); allowed: tanh or leave it unset", k);
+            p->bad[K_MODEL_ACTIVATION] = 1;
+            act_ok = 0;
+        }
+    }
+    if (gated && !strcmp(k, "lstm") && ok_(p, K_MODEL_FORGET_BIAS) && ok_(p, K_MODEL_BIAS) && !isnan(m->forget_bias) &&
+        !m->bias)
+        key_errf_(p, K_MODEL_FORGET_BIAS, where_(p, K_MODEL_FORGET_BIAS, K_MODEL_BIAS),
+                  "needs bias = true (the forget gate's bias is a bias); remove it or set it to auto");
     if (hid_ok && act_ok && m->nactivation != 1 && m->nactivation != m->nhidden)
         key_errf_(p, K_MODEL_ACTIVATION, where_(p, K_MODEL_ACTIVATION, K_MODEL_HIDDEN),
                   "%d names for %d hidden layers; allowed: one name for all layers or one per hidden layer",
@@ -1437,6 +1501,14 @@ static void check_loss_(parser *p)
                   "%s does not fit %s data ([data] kind = %s); allowed for %s data: %s", loss, task,
                   p->cfg.data.kind, task,
                   !strcmp(task, "multiclass") ? "ce" : !strcmp(task, "binary") ? "bce|mse" : "mse");
+}
+
+static void check_noise_(parser *p)
+{
+    const clgrad_noise_section *n = &p->cfg.noise;
+    if (ok_(p, K_NOISE_GRAD_ETA) && ok_(p, K_NOISE_GRAD_GAMMA) && n->grad_eta == 0 && differs_(p, K_NOISE_GRAD_GAMMA))
+        key_errf_(p, K_NOISE_GRAD_GAMMA, p->where[K_NOISE_GRAD_GAMMA],
+                  "not used when grad_eta = 0 (no gradient noise); set grad_eta > 0 or keep the default 0.55");
 }
 
 static void check_optim_(parser *p)
@@ -1487,34 +1559,61 @@ static char *cwd_(void)
     return NULL;
 }
 
+/* Append item (n bytes) to b, made absolute: against the file's directory
+** when it came from the file (from_file), else against the current
+** directory (*cwd, fetched once).  0, or -1 with errno when the current
+** directory is unknown. */
+static int absolute_item_(strbuf *b, const char *item, size_t n, const char *file, int from_file, char **cwd)
+{
+    if (n && (item[0] == '/' || item[0] == '\\' || (n > 1 && isalpha((unsigned char)item[0]) && item[1] == ':'))) {
+        sb_putn(b, item, n);
+        return 0;
+    }
+    const char *slash = from_file ? strrchr(file, '/') : NULL;
+    if (!slash || !absolute_(file)) { /* relative to the current directory */
+        if (!*cwd && !(*cwd = cwd_())) return -1;
+        sb_puts(b, *cwd);
+        sb_puts(b, "/");
+    }
+    if (slash) sb_putn(b, file, (size_t)(slash - file) + 1); /* the file's directory, with its '/' */
+    sb_putn(b, item, n);
+    return 0;
+}
+
 /* Make data.path / data.labels absolute: file values against the file's
-** directory, overrides against the current directory. */
+** directory, overrides against the current directory.  cifar10's path is a
+** comma list: each item is made absolute (and trimmed). */
 static void resolve_paths_(parser *p, const char *file)
 {
     static const int pk[] = {K_DATA_PATH, K_DATA_LABELS};
     char *cwd = NULL;
+    int list = ok_(p, K_DATA_KIND) && !strcmp(p->cfg.data.kind, "cifar10");
     for (size_t i = 0; i < 2; i++) {
         int k = pk[i];
         char *v = field_(&p->cfg, k);
-        if (!ok_(p, k) || !v[0] || absolute_(v)) continue;
+        if (!ok_(p, k) || !v[0]) continue;
         strbuf b = {0};
-        const char *slash = p->where[k] > 0 ? strrchr(file, '/') : NULL;
-        if (!slash || !absolute_(file)) { /* relative to the current directory */
-            if (!cwd && !(cwd = cwd_())) {
-                key_errf_(p, k, p->where[k], "cannot make the path absolute: current directory: %s",
-                          strerror(errno));
-                continue;
+        int failed = 0;
+        for (const char *c = v;;) {
+            size_t len = list && k == K_DATA_PATH ? strcspn(c, ",") : strlen(c);
+            const char *item = c;
+            size_t n = len;
+            if (list && k == K_DATA_PATH) trim_(&item, &n);
+            if (c != v) sb_puts(&b, ",");
+            if (absolute_item_(&b, item, n, file, p->where[k] > 0, &cwd) != 0) {
+                key_errf_(p, k, p->where[k], "cannot make the path absolute: current directory: %s", strerror(errno));
+                failed = 1;
+                break;
             }
-            sb_puts(&b, cwd);
-            sb_puts(&b, "/");
+            if (!c[len]) break;
+            c += len + 1;
         }
-        if (slash) sb_putn(&b, file, (size_t)(slash - file) + 1); /* the file's directory, with its '/' */
-        sb_puts(&b, v);
-        if (b.oom || b.len >= keys[k].size)
-            key_errf_(p, k, p->where[k], "%zu bytes once made absolute; allowed: at most %zu", b.len,
-                      keys[k].size - 1);
-        else
-            copy_str_(v, keys[k].size, b.p);
+        if (failed) {
+        } else if (b.oom || b.len >= keys[k].size) {
+            key_errf_(p, k, p->where[k], "%zu bytes once made absolute; allowed: at most %zu", b.len, keys[k].size - 1);
+        } else {
+            copy_str_(v, keys[k].size, b.p ? b.p : "");
+        }
         free(b.p);
     }
     free(cwd);
@@ -1605,6 +1704,7 @@ static int parse_impl_(const char *name, const char *text, size_t len, const cha
     check_model_(p);
     check_loss_(p);
     check_optim_(p);
+    check_noise_(p);
     check_used_(p);
     if (file_for_paths) resolve_paths_(p, file_for_paths);
 

@@ -2,7 +2,7 @@
 ** data.c: datasets as a whole: allocation and freeing, clgrad_data_load
 ** (generate or read, split, standardise), the seeded train/test split,
 ** z-score standardisation with train statistics, the per-epoch minibatch
-** order and row gathering.  Generators live in data_gen.c, CSV/IDX readers in
+** order and row gathering.  Generators live in data_gen.c, CSV/IDX/CIFAR-10 readers in
 ** data_file.c, the random generator in data_rng.c, .npy in npy.c.
 */
 #include "data_internal.h"
@@ -174,6 +174,8 @@ int clgrad_data_load(const clgrad_data_section *cfg, uint64_t seed, clgrad_datas
         rc = clgrad_data_read_csv(cfg->path, cfg->target, cfg->task, &all, err, nerr);
     else if (!strcmp(cfg->kind, "idx"))
         rc = clgrad_data_read_idx(cfg->path, cfg->labels, &all, err, nerr);
+    else if (!strcmp(cfg->kind, "cifar10"))
+        rc = clgrad_data_read_cifar10(cfg->path, &all, err, nerr);
     else
         rc = clgrad_data_generate(cfg, seed, &all, err, nerr);
     if (rc) return -1;

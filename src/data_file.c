@@ -1,10 +1,10 @@
 /*
 ** data_file.c: datasets read from files: CSV (a header row, a named target
-** column, numeric features; RFC 4180 quoting, LF/CRLF) and IDX (the MNIST
-** format, images + labels).  Every error names the file, and for CSV the line
-** and column.  IDX headers are checked against the file's real size before
-** anything is allocated, so a hostile header cannot trigger a huge
-** allocation.  The formats accepted are documented in include/clgrad/data.h.
+** column, numeric features; RFC 4180 quoting, LF/CRLF), IDX (the MNIST
+** format, images + labels) and CIFAR-10 binary batches.  Every error names
+** the file, and for CSV the line and column.  IDX headers and CIFAR-10 file
+** sizes are checked against the file's real size before anything is
+** allocated, so a hostile header cannot trigger a huge allocation.  The formats accepted are documented in include/clgrad/data.h.
 */
 #include "data_internal.h"
 
@@ -13,8 +13,10 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* ---- reading a whole file ---- */
 
@@ -24,15 +26,24 @@ FILE *clgrad_data_open_sized(const char *path, size_t *size, char *err, size_t n
         clgrad_data_err(err, nerr, "no file given ([data] path is empty)");
         return NULL;
     }
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer before it is
+    ** rejected below; it is cleared again for the reads */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
         clgrad_data_err(err, nerr, "cannot open %s: %s", path, strerror(errno));
         return NULL;
     }
     struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         clgrad_data_err(err, nerr, "%s: not a regular file", path);
-        fclose(f);
+        close(fd);
+        return NULL;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    FILE *f = fl == -1 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == -1 ? NULL : fdopen(fd, "rb");
+    if (!f) {
+        clgrad_data_err(err, nerr, "cannot open %s: %s", path, strerror(errno));
+        close(fd);
         return NULL;
     }
     if ((uintmax_t)st.st_size > (uintmax_t)(SIZE_MAX - 1)) {
@@ -584,4 +595,119 @@ int clgrad_data_read_idx(const char *images, const char *labels, clgrad_dataset 
     idx_close_(&hl);
     if (rc) clgrad_dataset_free(out);
     return rc;
+}
+
+/* ==== CIFAR-10 binary batches ==== */
+
+#define CIFAR_PIXELS 3072u /* 3 x 32 x 32, channel-major (all red, then green, then blue; rows of 32) */
+#define CIFAR_RECORD (1u + CIFAR_PIXELS)
+#define CIFAR_CLASSES 10u
+
+/* One batch file's record count, checked against its size.  0, or -1 + err. */
+static int cifar_count_(const char *path, size_t *records, char *err, size_t nerr)
+{
+    size_t size;
+    FILE *f = clgrad_data_open_sized(path, &size, err, nerr);
+    if (!f) return -1;
+    unsigned char m[2] = {0, 0};
+    size_t got = size >= 2 ? fread(m, 1, 2, f) : 0;
+    fclose(f);
+    if (size == 0) return clgrad_data_err(err, nerr, "%s: empty file (a CIFAR-10 batch has records of %u bytes)", path, CIFAR_RECORD);
+    if (got == 2 && m[0] == 0x1f && m[1] == 0x8b)
+        return clgrad_data_err(err, nerr,
+                               "%s: is gzip-compressed (the cifar-10-binary.tar.gz archive?); extract the "
+                               "data_batch_N.bin files first",
+                               path);
+    if (size % CIFAR_RECORD != 0)
+        return clgrad_data_err(err, nerr,
+                               "%s: %zu bytes is not a whole number of CIFAR-10 records (%u bytes each: 1 label byte + "
+                               "%u pixel bytes; %zu records and %zu bytes left over)%s",
+                               path, size, CIFAR_RECORD, CIFAR_PIXELS, size / CIFAR_RECORD, size % CIFAR_RECORD,
+                               size % (CIFAR_RECORD + 1) == 0 ? "; records of 3074 bytes look like CIFAR-100, which is "
+                                                                "not supported"
+                                                              : "; truncated, or not a CIFAR-10 binary batch");
+    *records = size / CIFAR_RECORD;
+    return 0;
+}
+
+/* Read all records of one file into x (records, 3072) and y. */
+static int cifar_read_(const char *path, size_t records, float *x, float *y, char *err, size_t nerr)
+{
+    enum { CHUNK = 64 };
+    size_t size;
+    FILE *f = clgrad_data_open_sized(path, &size, err, nerr);
+    if (!f) return -1;
+    int rc = 0;
+    if (size != records * CIFAR_RECORD)
+        rc = clgrad_data_err(err, nerr, "%s: the file changed while reading (%zu bytes, expected %zu)", path, size,
+                             records * CIFAR_RECORD);
+    unsigned char *buf = rc ? NULL : malloc((size_t)CHUNK * CIFAR_RECORD);
+    if (!rc && !buf) rc = clgrad_data_err(err, nerr, "%s: out of memory", path);
+    for (size_t done = 0; rc == 0 && done < records;) {
+        size_t m = records - done < CHUNK ? records - done : CHUNK;
+        rc = clgrad_data_read_exact(f, buf, m * CIFAR_RECORD, path, err, nerr);
+        for (size_t r = 0; rc == 0 && r < m; r++) {
+            const unsigned char *rec = buf + r * CIFAR_RECORD;
+            if (rec[0] >= CIFAR_CLASSES) {
+                rc = clgrad_data_err(err, nerr,
+                                     "%s: record %zu (byte offset %zu): label %u is not a CIFAR-10 class (0..9)", path,
+                                     done + r, (done + r) * CIFAR_RECORD, rec[0]);
+                break;
+            }
+            y[done + r] = (float)rec[0];
+            float *xr = x + (done + r) * CIFAR_PIXELS;
+            for (size_t i = 0; i < CIFAR_PIXELS; i++) xr[i] = (float)rec[1 + i] / 255.0f;
+        }
+        done += m;
+    }
+    free(buf);
+    fclose(f);
+    return rc;
+}
+
+/* The next item of a comma list (trimmed) into item; *p advances.  0 at the end. */
+static int list_item_(const char **p, char *item, size_t nitem)
+{
+    if (!*p) return 0;
+    const char *s = *p;
+    size_t len = strcspn(s, ",");
+    *p = s[len] ? s + len + 1 : NULL;
+    while (len && (*s == ' ' || *s == '\t')) s++, len--;
+    while (len && (s[len - 1] == ' ' || s[len - 1] == '\t')) len--;
+    if (len >= nitem) len = nitem - 1;
+    memcpy(item, s, len);
+    item[len] = '\0';
+    return 1;
+}
+
+int clgrad_data_read_cifar10(const char *paths, clgrad_dataset *out, char *err, size_t nerr)
+{
+    memset(out, 0, sizeof *out);
+    if (!paths || !*paths) return clgrad_data_err(err, nerr, "no file given ([data] path is empty)");
+    char item[1024];
+    size_t total = 0;
+    const char *p = paths;
+    while (list_item_(&p, item, sizeof item)) {
+        size_t n = 0;
+        if (!item[0]) return clgrad_data_err(err, nerr, "[data] path: an empty item in the list '%s'", paths);
+        if (cifar_count_(item, &n, err, nerr)) return -1;
+        if (total + n < total) return clgrad_data_err(err, nerr, "%s: too many records", item);
+        total += n;
+    }
+    if (clgrad_dataset_alloc(out, total, 1, CIFAR_PIXELS, "cifar10", err, nerr)) return -1;
+    size_t at = 0;
+    p = paths;
+    while (list_item_(&p, item, sizeof item)) {
+        size_t n = 0;
+        if (cifar_count_(item, &n, err, nerr) ||
+            (at + n > total && clgrad_data_err(err, nerr, "%s: the file grew while reading", item)) ||
+            cifar_read_(item, n, out->x + at * CIFAR_PIXELS, out->y + at, err, nerr)) {
+            clgrad_dataset_free(out);
+            return -1;
+        }
+        at += n;
+    }
+    out->task = CLGRAD_TASK_MULTICLASS;
+    out->classes = CIFAR_CLASSES;
+    return 0;
 }

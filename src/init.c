@@ -570,3 +570,47 @@ fail:
     free(host), free(dev);
     return st;
 }
+
+/* ------------------------------------------------------------------------ */
+/* Noise (gradient noise, input noise)                                      */
+/* ------------------------------------------------------------------------ */
+float clgrad_rng_noise(uint64_t seed, uint32_t stream, uint32_t step, uint64_t index)
+{
+    return rng_noise_normal((rng_u32)seed, (rng_u32)(seed >> 32), stream, step, index);
+}
+
+void clgrad_init_add_noise_host(float *x, size_t n, float std, uint64_t seed, uint32_t stream, uint32_t step)
+{
+    for (size_t i = 0; i < n; i++) x[i] = x[i] + std * clgrad_rng_noise(seed, stream, step, i);
+}
+
+double clgrad_grad_noise_std(double eta, double gamma, long step)
+{
+    if (!(eta > 0.0)) return 0.0;
+    return sqrt(eta / pow(1.0 + (double)step, gamma));
+}
+
+clgrad_status clgrad_init_add_noise(clgrad_ctx *ctx, cl_mem x, size_t off, size_t n, float std, uint64_t seed,
+                                    uint32_t stream, uint32_t step)
+{
+    clgrad_status st = CLGRAD_OK;
+    if (!(std >= 0.0f) || !isfinite(std))
+        return clgrad_fail(ctx, CLGRAD_E_ARG, "init_add_noise: std %g must be finite and >= 0", (double)std);
+    if (n == 0 || std == 0.0f) return CLGRAD_OK;
+    cl_kernel k = clgrad_kernel(ctx, "init_add_noise");
+    if (!k) return CLGRAD_E_ARG;
+    cl_ulong o = off, nn = n;
+    cl_uint slo = (cl_uint)seed, shi = (cl_uint)(seed >> 32), s = stream, t = step;
+    cl_uint i = 0;
+    CLGRAD_ARG(ctx, k, i++, x);
+    CLGRAD_ARG(ctx, k, i++, o);
+    CLGRAD_ARG(ctx, k, i++, nn);
+    CLGRAD_ARG(ctx, k, i++, std);
+    CLGRAD_ARG(ctx, k, i++, slo);
+    CLGRAD_ARG(ctx, k, i++, shi);
+    CLGRAD_ARG(ctx, k, i++, s);
+    CLGRAD_ARG(ctx, k, i++, t);
+    CLGRAD_TRY(clgrad_launch1d(ctx, k, "init_add_noise", n, 0));
+fail:
+    return st;
+}

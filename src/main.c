@@ -13,6 +13,7 @@
 */
 #include "clgrad.h"
 #include "clgrad/sweep.h"
+#include "clgrad/bench.h"
 
 #include <math.h>
 #include <signal.h>
@@ -49,6 +50,8 @@ static void usage_(FILE *f)
             "                     summary.csv; resumable; `sweep --merge DIR` joins shards\n"
             "  compare RUN RUN... compare runs metric by metric (--rtol, --atol, --json); exit 1 if they differ\n"
             "  plot RUN...        SVG figures + report.html (--out DIR; --sweep DIR --x KEY --y KEY)\n"
+            "  bench [--quick] [--json F]  device limits, GEMM, training-step and start-up timing;\n"
+            "                     bench --compare A.json B.json ... for devices side by side\n"
             "  keys               every experiment-file key: type, allowed values, default\n"
             "  version            print the version\n"
             "\n"
@@ -334,6 +337,7 @@ int main(int argc, char **argv)
     /* subcommands with options of their own */
     if (argc > 1 && strcmp(argv[1], "compare") == 0) return clgrad_cli_compare(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "plot") == 0) return clgrad_cli_plot(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "bench") == 0) return clgrad_cli_bench(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "sweep") == 0) {
         clgrad_sweep_set_validator(sweep_validate_);
         return clgrad_cli_sweep(argc - 1, argv + 1);

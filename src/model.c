@@ -1,15 +1,26 @@
 /*
-** model.c: the MLP and the vanilla RNN: parameter layout, initialisation,
-** forward, backward (BPTT for the RNN) and the per-layer metrics.
-** Shapes: B batch, T time steps, F features per step, H width, K outputs.
+** model.c: the MLP and the recurrent models (vanilla RNN, LSTM, GRU; L
+** stacked layers): parameter layout, initialisation, forward, backward (full
+** BPTT) and the per-layer and per-time-step metrics.  The recurrent cells are
+** GEMMs (cl/matmul.cl), bias adds and activations (cl/activation.cl) plus the
+** elementwise gate kernels of cl/model.cl (model_lstm_*, model_gru_*).
+** Shapes: B batch, T time steps, F features per step, H width, K outputs,
+** G gates (RNN 1, LSTM 4, GRU 3).
 */
 #include "internal.h"
 #include "clgrad/model.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define MAXL (CLGRAD_MAX_LAYERS + 2)
+#define MAXR CLGRAD_MODEL_MAX_RLAYERS
+
+/* The tensors of one recurrent layer (bih, bhh NULL when absent). */
+typedef struct {
+    const clgrad_tensor *wih, *whh, *bih, *bhh;
+} rtensors_;
 
 struct clgrad_model {
     clgrad_model_kind kind;
@@ -18,10 +29,17 @@ struct clgrad_model {
     long hidden[MAXL];
     clgrad_act acts[MAXL];
     float act_param;
+    double forget_bias;
 
     /* MLP: nlin = nhidden + 1 linear layers; width[0] = T*F, width[l+1] = out of layer l */
     int nlin;
     size_t width[MAXL + 1];
+
+    /* recurrent: L layers of width H with G gates */
+    int L, G;
+    size_t H;
+    rtensors_ rt[MAXR];
+    int fcw, fcb; /* tensor indices of fc.weight and fc.bias (-1: none) */
 
     clgrad_tensor tensors[CLGRAD_MODEL_MAX_TENSORS];
     int ntensors;
@@ -30,11 +48,26 @@ struct clgrad_model {
     char layer_names[MAXL][32];
 
     cl_mem params, grads; /* owned: nparams floats each */
-    cl_mem fwd;           /* owned: MLP Z_l and H_l regions; RNN Z_t (T,B,H) and H_t (T+1,B,H) */
-    cl_mem bwd;           /* owned: gradient activations (see metrics layout) */
+    cl_mem fwd;           /* owned: forward activations (see create) */
+    cl_mem bwd;           /* owned: gradient activations (see the metrics layout) */
     cl_mem logits;        /* owned: (max_batch, K) */
-    size_t z_off[MAXL], h_off[MAXL];   /* in fwd, per batch row count max_batch */
-    size_t dz_off[MAXL], dh_off[MAXL]; /* in bwd */
+    /* MLP: Z_l and H_l in fwd, dZ_l and dH_l in bwd, per batch row count max_batch */
+    size_t z_off[MAXL], h_off[MAXL];
+    size_t dz_off[MAXL], dh_off[MAXL];
+    /* recurrent: everything is time-major, so the input-side GEMMs of a layer
+    ** (x W_ih^T for all t, and in backward dW_ih, dW_hh, the bias gradients
+    ** and the gradient to the layer below) are one GEMM over T*B rows each;
+    ** only h W_hh^T and the cell run step by step.  Per layer l (regions
+    ** sized for max_batch, indexed with the batch B in use):
+    **   fwd: a_off[l]  RNN Z_t (T, B, H) pre-activations; LSTM the activated gates
+    **                  [i f g o] (T, B, 4H); GRU [r z n hn] (T, B, 4H), hn = h W_hn^T + b_hn
+    **        h_off[l]  H_t (T+1, B, H), H_0 = 0;  c_off[l] (LSTM) C_t (T+1, B, H), C_0 = 0
+    **   shared: xt_off  the input x (B, T, F) made time-major (T, B, F)
+    **        xw_off (GRU) x W_ih^T + b_ih for all t (T, B, 3H);  gh_off (GRU) h W_hh^T (B, 3H)
+    **   bwd: dh_off[l] dH_t (T, B, H), t = 1..T;  dc_off[l] (LSTM) dC_t (T, B, H)
+    **        dl_off dL/dlogits (B, K);  shared: dg_off dZ / dG for all t (T, B, GH),
+    **        dgh_off (GRU) dGh for all t (T, B, 3H) */
+    size_t a_off[MAXR], c_off[MAXR], dc_off[MAXR], xt_off, xw_off, gh_off, dl_off, dg_off, dgh_off;
     clgrad_segs *param_segs;           /* owned: one segment per tensor */
     clgrad_segs *gact_segs;            /* owned: for the batch size gact_B */
     size_t gact_B;
@@ -42,6 +75,20 @@ struct clgrad_model {
     size_t xoff;
 };
 
+static const char *const kind_names_[] = {"mlp", "rnn", "lstm", "gru"};
+
+int clgrad_model_kind_parse(const char *name)
+{
+    for (int k = 0; name && k < 4; k++)
+        if (strcmp(name, kind_names_[k]) == 0) return k;
+    return -1;
+}
+
+const char *clgrad_model_kind_name(clgrad_model_kind kind) { return (unsigned)kind < 4 ? kind_names_[kind] : "?"; }
+
+static int recurrent_(const clgrad_model *m) { return m->kind != CLGRAD_MODEL_MLP; }
+
+clgrad_model_kind clgrad_model_get_kind(const clgrad_model *m) { return m->kind; }
 size_t clgrad_model_nparams(const clgrad_model *m) { return m->nparams; }
 int clgrad_model_ntensors(const clgrad_model *m) { return m->ntensors; }
 const clgrad_tensor *clgrad_model_tensor(const clgrad_model *m, int i) { return &m->tensors[i]; }
@@ -51,15 +98,18 @@ cl_mem clgrad_model_params(const clgrad_model *m) { return m->params; }
 cl_mem clgrad_model_grads(const clgrad_model *m) { return m->grads; }
 cl_mem clgrad_model_logits(const clgrad_model *m) { return m->logits; }
 const clgrad_segs *clgrad_model_param_segs(const clgrad_model *m) { return m->param_segs; }
-size_t clgrad_model_seq_len(const clgrad_model *m) { return m->kind == CLGRAD_MODEL_RNN ? m->T : 1; }
+size_t clgrad_model_seq_len(const clgrad_model *m) { return recurrent_(m) ? m->T : 1; }
+int clgrad_model_rlayers(const clgrad_model *m) { return recurrent_(m) ? m->L : 0; }
+int clgrad_model_has_cell(const clgrad_model *m) { return m->kind == CLGRAD_MODEL_LSTM; }
 
-static void add_tensor_(clgrad_model *m, const char *name, size_t rows, size_t cols, int layer, int is_bias)
+static int add_tensor_(clgrad_model *m, const char *name, size_t rows, size_t cols, int layer, int is_bias)
 {
-    clgrad_tensor *t = &m->tensors[m->ntensors++];
+    clgrad_tensor *t = &m->tensors[m->ntensors];
     snprintf(t->name, sizeof t->name, "%s", name);
     t->off = m->nparams;
     t->rows = rows, t->cols = cols, t->layer = layer, t->is_bias = is_bias;
     m->nparams += rows * cols;
+    return m->ntensors++;
 }
 
 void clgrad_model_free(clgrad_model *m)
@@ -75,71 +125,119 @@ void clgrad_model_free(clgrad_model *m)
     free(m);
 }
 
+/* Tensors and buffer regions of the MLP; returns the fwd and bwd sizes. */
+static void mlp_layout_(clgrad_model *m, const clgrad_model_spec *s, size_t *nf, size_t *nb)
+{
+    size_t Bm = s->max_batch;
+    char name[48];
+    m->nlin = s->nhidden + 1;
+    m->width[0] = m->T * m->F;
+    for (int l = 0; l < s->nhidden; l++) m->width[l + 1] = (size_t)s->hidden[l];
+    m->width[m->nlin] = m->K;
+    for (int l = 0; l < m->nlin; l++) {
+        snprintf(name, sizeof name, "%d.weight", 2 * l);
+        add_tensor_(m, name, m->width[l + 1], m->width[l], l, 0);
+        if (m->bias) {
+            snprintf(name, sizeof name, "%d.bias", 2 * l);
+            add_tensor_(m, name, 1, m->width[l + 1], l, 1);
+        }
+        snprintf(m->layer_names[l], sizeof m->layer_names[l], "%d", 2 * l);
+        /* forward: Z_l (B, w[l+1]) and, for hidden layers, H_l (B, w[l+1]) */
+        m->z_off[l] = *nf, *nf += Bm * m->width[l + 1];
+        if (l < m->nlin - 1) m->h_off[l] = *nf, *nf += Bm * m->width[l + 1];
+        /* backward: dZ_l and dH_l (gradient at hidden layer l's output) */
+        m->dz_off[l] = *nb, *nb += Bm * m->width[l + 1];
+        if (l < m->nlin - 1) m->dh_off[l] = *nb, *nb += Bm * m->width[l + 1];
+    }
+    m->nlayers = m->nlin;
+}
+
+/* Tensors and buffer regions of a recurrent model (see the struct). */
+static void rec_layout_(clgrad_model *m, const clgrad_model_spec *s, size_t *nf, size_t *nb)
+{
+    size_t Bm = s->max_batch, H = m->H, T = m->T, GH = (size_t)m->G * H, BH = Bm * H;
+    int two_bias = m->kind != CLGRAD_MODEL_RNN;
+    char name[48];
+    for (int l = 0; l < m->L; l++) {
+        size_t Fin = l == 0 ? m->F : H;
+        rtensors_ *r = &m->rt[l];
+        snprintf(name, sizeof name, "rnn.weight_ih_l%d", l);
+        r->wih = &m->tensors[add_tensor_(m, name, GH, Fin, l, 0)];
+        snprintf(name, sizeof name, "rnn.weight_hh_l%d", l);
+        r->whh = &m->tensors[add_tensor_(m, name, GH, H, l, 0)];
+        r->bih = r->bhh = NULL;
+        if (m->bias) {
+            snprintf(name, sizeof name, "rnn.bias_ih_l%d", l);
+            r->bih = &m->tensors[add_tensor_(m, name, 1, GH, l, 1)];
+            if (two_bias) {
+                snprintf(name, sizeof name, "rnn.bias_hh_l%d", l);
+                r->bhh = &m->tensors[add_tensor_(m, name, 1, GH, l, 1)];
+            }
+        }
+        if (m->L == 1) snprintf(m->layer_names[l], sizeof m->layer_names[l], "rnn");
+        else snprintf(m->layer_names[l], sizeof m->layer_names[l], "rnn_l%d", l);
+        size_t per = m->kind == CLGRAD_MODEL_RNN ? BH : 4 * BH; /* a_off region per step */
+        m->a_off[l] = *nf, *nf += T * per;
+        m->h_off[l] = *nf, *nf += (T + 1) * BH;
+        if (m->kind == CLGRAD_MODEL_LSTM) m->c_off[l] = *nf, *nf += (T + 1) * BH;
+        m->dh_off[l] = *nb, *nb += T * BH;
+        if (m->kind == CLGRAD_MODEL_LSTM) m->dc_off[l] = *nb, *nb += T * BH;
+    }
+    m->xt_off = *nf, *nf += T * Bm * m->F;
+    m->fcw = add_tensor_(m, "fc.weight", m->K, H, m->L, 0);
+    m->fcb = m->bias ? add_tensor_(m, "fc.bias", 1, m->K, m->L, 1) : -1;
+    snprintf(m->layer_names[m->L], sizeof m->layer_names[m->L], "fc");
+    m->nlayers = m->L + 1;
+    if (m->kind == CLGRAD_MODEL_GRU) {
+        m->xw_off = *nf, *nf += T * 3 * BH;
+        m->gh_off = *nf, *nf += 3 * BH;
+    }
+    m->dl_off = *nb, *nb += Bm * m->K;
+    m->dg_off = *nb, *nb += T * Bm * GH;
+    if (m->kind == CLGRAD_MODEL_GRU) m->dgh_off = *nb, *nb += T * 3 * BH;
+}
+
 clgrad_status clgrad_model_create(clgrad_ctx *ctx, const clgrad_model_spec *s, clgrad_model **out)
 {
     clgrad_status st = CLGRAD_OK;
     *out = NULL;
     if (s->in == 0 || s->out == 0 || s->max_batch == 0 || s->seq_len == 0 || s->nhidden < 0 ||
-        s->nhidden > CLGRAD_MAX_LAYERS)
-        return clgrad_fail(ctx, CLGRAD_E_ARG, "model: invalid spec (in %zu, out %zu, batch %zu, hidden layers %d)",
-                           s->in, s->out, s->max_batch, s->nhidden);
-    if (s->kind == CLGRAD_MODEL_RNN && s->nhidden != 1)
-        return clgrad_fail(ctx, CLGRAD_E_ARG, "model: the rnn has exactly one recurrent layer (hidden = H), got %d",
-                           s->nhidden);
+        s->nhidden > CLGRAD_MAX_LAYERS || (unsigned)s->kind > CLGRAD_MODEL_GRU)
+        return clgrad_fail(ctx, CLGRAD_E_ARG, "model: invalid spec (kind %d, in %zu, out %zu, batch %zu, hidden layers %d)",
+                           (int)s->kind, s->in, s->out, s->max_batch, s->nhidden);
+    int L = s->layers > 0 ? s->layers : 1;
+    if (s->kind != CLGRAD_MODEL_MLP && (s->nhidden != 1 || L > MAXR))
+        return clgrad_fail(ctx, CLGRAD_E_ARG,
+                           "model: a recurrent model has one width (hidden = H, got %d widths) and 1..%d layers (got %d)",
+                           s->nhidden, MAXR, L);
+    if (s->kind == CLGRAD_MODEL_LSTM && !isnan(s->forget_bias) && (!s->bias || !isfinite(s->forget_bias)))
+        return clgrad_fail(ctx, CLGRAD_E_ARG, "model: forget_bias %g needs bias and a finite value", s->forget_bias);
     clgrad_model *m = calloc(1, sizeof *m);
     if (!m) return clgrad_fail(ctx, CLGRAD_E_NOMEM, "model: out of memory");
     m->kind = s->kind;
     m->F = s->in, m->T = s->seq_len, m->K = s->out, m->max_batch = s->max_batch;
     m->nhidden = s->nhidden, m->bias = s->bias, m->act_param = s->act_param;
+    m->forget_bias = s->kind == CLGRAD_MODEL_LSTM ? s->forget_bias : NAN;
     for (int i = 0; i < s->nhidden; i++) {
         if (s->hidden[i] <= 0) { st = clgrad_fail(ctx, CLGRAD_E_ARG, "model: hidden width %ld", s->hidden[i]); goto fail; }
         m->hidden[i] = s->hidden[i];
         m->acts[i] = s->acts[i];
     }
-    size_t Bm = s->max_batch, nf = 0, nb = 0;
-    char name[48];
+    size_t nf = 0, nb = 0;
+    m->fcw = m->fcb = -1;
     if (m->kind == CLGRAD_MODEL_MLP) {
-        m->nlin = s->nhidden + 1;
-        m->width[0] = m->T * m->F;
-        for (int l = 0; l < s->nhidden; l++) m->width[l + 1] = (size_t)s->hidden[l];
-        m->width[m->nlin] = m->K;
-        for (int l = 0; l < m->nlin; l++) {
-            snprintf(name, sizeof name, "%d.weight", 2 * l);
-            add_tensor_(m, name, m->width[l + 1], m->width[l], l, 0);
-            if (m->bias) {
-                snprintf(name, sizeof name, "%d.bias", 2 * l);
-                add_tensor_(m, name, 1, m->width[l + 1], l, 1);
-            }
-            snprintf(m->layer_names[l], sizeof m->layer_names[l], "%d", 2 * l);
-            /* forward: Z_l (B, w[l+1]) and, for hidden layers, H_l (B, w[l+1]) */
-            m->z_off[l] = nf, nf += Bm * m->width[l + 1];
-            if (l < m->nlin - 1) m->h_off[l] = nf, nf += Bm * m->width[l + 1];
-            /* backward: dZ_l and dH_l (gradient at hidden layer l's output) */
-            m->dz_off[l] = nb, nb += Bm * m->width[l + 1];
-            if (l < m->nlin - 1) m->dh_off[l] = nb, nb += Bm * m->width[l + 1];
-        }
-        m->nlayers = m->nlin;
+        mlp_layout_(m, s, &nf, &nb);
     } else {
-        size_t H = (size_t)s->hidden[0], T = m->T;
-        add_tensor_(m, "rnn.weight_ih_l0", H, m->F, 0, 0);
-        add_tensor_(m, "rnn.weight_hh_l0", H, H, 0, 0);
-        if (m->bias) add_tensor_(m, "rnn.bias_ih_l0", 1, H, 0, 1);
-        add_tensor_(m, "fc.weight", m->K, H, 1, 0);
-        if (m->bias) add_tensor_(m, "fc.bias", 1, m->K, 1, 1);
-        snprintf(m->layer_names[0], sizeof m->layer_names[0], "rnn");
-        snprintf(m->layer_names[1], sizeof m->layer_names[1], "fc");
-        m->nlayers = 2;
-        m->z_off[0] = 0, nf = T * Bm * H;          /* Z_t, t = 0..T-1 */
-        m->h_off[0] = nf, nf += (T + 1) * Bm * H; /* H_t, t = 0..T (H_0 = 0) */
-        m->dh_off[0] = 0, nb = T * Bm * H;         /* dH_t, t = 1..T */
-        m->dz_off[1] = nb, nb += Bm * m->K;        /* dL/dlogits */
-        m->dz_off[0] = nb, nb += Bm * H;           /* dZ scratch */
+        m->L = L;
+        m->H = (size_t)s->hidden[0];
+        m->G = m->kind == CLGRAD_MODEL_LSTM ? 4 : m->kind == CLGRAD_MODEL_GRU ? 3 : 1;
+        rec_layout_(m, s, &nf, &nb);
     }
     CLGRAD_TRY(clgrad_buf_new(ctx, m->nparams, "parameters", &m->params));
     CLGRAD_TRY(clgrad_buf_new(ctx, m->nparams, "gradients", &m->grads));
     CLGRAD_TRY(clgrad_buf_new(ctx, nf, "forward activations", &m->fwd));
     CLGRAD_TRY(clgrad_buf_new(ctx, nb, "backward activations", &m->bwd));
-    CLGRAD_TRY(clgrad_buf_new(ctx, Bm * m->K, "logits", &m->logits));
+    CLGRAD_TRY(clgrad_buf_new(ctx, s->max_batch * m->K, "logits", &m->logits));
     {
         size_t off[CLGRAD_MODEL_MAX_TENSORS], len[CLGRAD_MODEL_MAX_TENSORS];
         for (int i = 0; i < m->ntensors; i++) off[i] = m->tensors[i].off, len[i] = m->tensors[i].rows * m->tensors[i].cols;
@@ -161,9 +259,8 @@ clgrad_status clgrad_model_init(clgrad_ctx *ctx, clgrad_model *m, const clgrad_i
         /* fans of the weight the tensor belongs to (a bias uses its layer's weight fan_in) */
         size_t fan_in = t->cols, fan_out = t->rows;
         if (t->is_bias) fan_in = m->tensors[i - 1].cols, fan_out = m->tensors[i - 1].rows;
-        /* PyTorch's nn.RNN default draws every recurrent tensor from U(+-1/sqrt(H)) */
-        if (m->kind == CLGRAD_MODEL_RNN && t->layer == 0 && w->kind == CLGRAD_INIT_LINEAR_DEFAULT)
-            fan_in = (size_t)m->hidden[0];
+        /* PyTorch's nn.RNN/LSTM/GRU default draws every recurrent tensor from U(+-1/sqrt(H)) */
+        if (recurrent_(m) && t->layer < m->L && w->kind == CLGRAD_INIT_LINEAR_DEFAULT) fan_in = m->H;
         const clgrad_init_cfg *c = t->is_bias ? b : w;
         if (!c) {
             CLGRAD_TRY(clgrad_buf_fill(ctx, m->params, t->off, t->rows * t->cols, 0.0f));
@@ -171,6 +268,11 @@ clgrad_status clgrad_model_init(clgrad_ctx *ctx, clgrad_model *m, const clgrad_i
         }
         CLGRAD_TRY(clgrad_init_tensor(ctx, c, seed, (uint32_t)i, fan_in, fan_out, t->rows, t->cols, m->params, t->off));
     }
+    if (m->kind == CLGRAD_MODEL_LSTM && !isnan(m->forget_bias) && m->bias)
+        for (int l = 0; l < m->L; l++) {
+            CLGRAD_TRY(clgrad_buf_fill(ctx, m->params, m->rt[l].bih->off + m->H, m->H, (float)m->forget_bias));
+            CLGRAD_TRY(clgrad_buf_fill(ctx, m->params, m->rt[l].bhh->off + m->H, m->H, 0.0f));
+        }
 fail:
     return st;
 }
@@ -235,73 +337,182 @@ fail:
     return st;
 }
 
-/* Tensor indices of the RNN: W_ih, W_hh, [b], W_fc, [b_fc]. */
-static void rnn_tensors_(const clgrad_model *m, const clgrad_tensor **wih, const clgrad_tensor **whh,
-                         const clgrad_tensor **b, const clgrad_tensor **wfc, const clgrad_tensor **bfc)
-{
-    int i = 0;
-    *wih = &m->tensors[i++];
-    *whh = &m->tensors[i++];
-    *b = m->bias ? &m->tensors[i++] : NULL;
-    *wfc = &m->tensors[i++];
-    *bfc = m->bias ? &m->tensors[i++] : NULL;
-}
+/* ---- recurrent models ---- */
 
-static clgrad_status rnn_forward_(clgrad_ctx *ctx, clgrad_model *m, cl_mem x, size_t xoff, size_t B)
+/* Set consecutive kernel arguments: a cl_mem or a cl_ulong/cl_int, by pointer and size. */
+typedef struct {
+    const void *p;
+    size_t size;
+} karg_;
+#define KM(v) ((karg_){&(v), sizeof(cl_mem)})
+#define KU(v) ((karg_){&(cl_ulong){(cl_ulong)(v)}, sizeof(cl_ulong)})
+#define KI(v) ((karg_){&(cl_int){(cl_int)(v)}, sizeof(cl_int)})
+
+static clgrad_status launch_(clgrad_ctx *ctx, const char *name, size_t n, const karg_ *args, int nargs)
 {
     clgrad_status st = CLGRAD_OK;
-    const clgrad_tensor *wih, *whh, *b, *wfc, *bfc;
-    rnn_tensors_(m, &wih, &whh, &b, &wfc, &bfc);
-    size_t H = (size_t)m->hidden[0], T = m->T, F = m->F, BH = B * H;
-    size_t hoff = m->h_off[0]; /* H_t at hoff + t*B*H */
-    CLGRAD_TRY(clgrad_buf_fill(ctx, m->fwd, hoff, BH, 0.0f));
-    for (size_t t = 0; t < T; t++) {
-        size_t z = m->z_off[0] + t * BH;
-        /* Z_t = X_t W_ih^T + H_t W_hh^T + b; X_t is column block t of x (B, T*F) */
-        CLGRAD_TRY(clgrad_gemm(ctx, 0, 1, B, H, F, 1.0f, x, xoff + t * F, T * F, m->params, wih->off, F, 0.0f, m->fwd, z, H));
-        CLGRAD_TRY(linear_(ctx, m->fwd, hoff + t * BH, H, B, H, m->params, whh->off, b != NULL, b ? b->off : 0, H, m->fwd,
-                           z, 1.0f));
-        CLGRAD_TRY(clgrad_activation_forward(ctx, m->acts[0], m->act_param, m->fwd, z, m->fwd, hoff + (t + 1) * BH, BH));
+    cl_kernel k = clgrad_kernel(ctx, name);
+    if (!k) return CLGRAD_E_ARG;
+    for (int i = 0; i < nargs; i++) CLGRAD_CL_TRY(ctx, clSetKernelArg(k, (cl_uint)i, args[i].size, args[i].p));
+    CLGRAD_TRY(clgrad_launch1d(ctx, k, name, n, 0));
+fail:
+    return st;
+}
+
+/* Layer l's input for all steps, time-major (T*B, Fin): the transposed x,
+** or H_1..H_T of the layer below. */
+static size_t rec_input_(const clgrad_model *m, int l, size_t B, size_t *Fin)
+{
+    *Fin = l == 0 ? m->F : m->H;
+    return l == 0 ? m->xt_off : m->h_off[l - 1] + B * m->H;
+}
+
+/* One forward step of layer l: h_{t+1} from the input part and h_t (t 0-based). */
+static clgrad_status rec_step_forward_(clgrad_ctx *ctx, clgrad_model *m, int l, size_t t, size_t B)
+{
+    clgrad_status st = CLGRAD_OK;
+    const rtensors_ *r = &m->rt[l];
+    size_t H = m->H, BH = B * H, GH = (size_t)m->G * H;
+    cl_mem P = m->params, f = m->fwd;
+    size_t hp = m->h_off[l] + t * BH, hn = hp + BH;
+    cl_int has_b = r->bhh != NULL;
+    cl_ulong boff = r->bhh ? r->bhh->off : 0;
+    if (m->kind == CLGRAD_MODEL_RNN) {
+        /* Z_t (B, H) += H_t W_hh^T; H_{t+1} = act(Z_t) */
+        size_t z = m->a_off[l] + t * BH;
+        CLGRAD_TRY(clgrad_gemm(ctx, 0, 1, B, H, H, 1.0f, f, hp, H, P, r->whh->off, H, 1.0f, f, z, H));
+        CLGRAD_TRY(clgrad_activation_forward(ctx, m->acts[0], m->act_param, f, z, f, hn, BH));
+    } else if (m->kind == CLGRAD_MODEL_LSTM) {
+        /* A_t (B, 4H) += H_t W_hh^T; the cell adds b_hh and activates the gates in place */
+        size_t a = m->a_off[l] + t * 4 * BH, cp = m->c_off[l] + t * BH;
+        CLGRAD_TRY(clgrad_gemm(ctx, 0, 1, B, GH, H, 1.0f, f, hp, H, P, r->whh->off, H, 1.0f, f, a, GH));
+        karg_ args[] = {KU(BH), KU(H), KM(f), KU(a), KU(cp), KU(cp + BH), KU(hn), KM(P), KU(boff), KI(has_b)};
+        CLGRAD_TRY(launch_(ctx, "model_lstm_forward", BH, args, 10));
+    } else {
+        /* Gh (B, 3H) = H_t W_hh^T; the cell adds b_hh, combines with XW_t into A_t and H_{t+1} */
+        size_t a = m->a_off[l] + t * 4 * BH, xw = m->xw_off + t * 3 * BH;
+        CLGRAD_TRY(clgrad_gemm(ctx, 0, 1, B, GH, H, 1.0f, f, hp, H, P, r->whh->off, H, 0.0f, f, m->gh_off, GH));
+        karg_ args[] = {KU(BH), KU(H), KM(f), KU(xw), KU(m->gh_off), KU(hp), KU(a), KU(hn), KM(P), KU(boff), KI(has_b)};
+        CLGRAD_TRY(launch_(ctx, "model_gru_forward", BH, args, 11));
     }
-    CLGRAD_TRY(linear_(ctx, m->fwd, hoff + T * BH, H, B, H, m->params, wfc->off, bfc != NULL, bfc ? bfc->off : 0, m->K,
+fail:
+    return st;
+}
+
+static clgrad_status rec_forward_(clgrad_ctx *ctx, clgrad_model *m, cl_mem x, size_t xoff, size_t B)
+{
+    clgrad_status st = CLGRAD_OK;
+    size_t H = m->H, T = m->T, BH = B * H, GH = (size_t)m->G * H, TB = T * B, Fin;
+    cl_mem f = m->fwd, P = m->params;
+    /* x (B, T, F) -> time-major (T, B, F) */
+    karg_ ta[] = {KM(x), KU(xoff), KU(B), KU(T), KU(m->F), KM(f), KU(m->xt_off)};
+    CLGRAD_TRY(launch_(ctx, "model_time_major", TB * m->F, ta, 7));
+    for (int l = 0; l < m->L; l++) {
+        const rtensors_ *r = &m->rt[l];
+        size_t in = rec_input_(m, l, B, &Fin);
+        /* the input side for all steps: (T*B, GH) = X W_ih^T + b_ih (the RNN's only bias) */
+        size_t xw = m->kind == CLGRAD_MODEL_GRU ? m->xw_off : m->a_off[l];
+        CLGRAD_TRY(linear_(ctx, f, in, Fin, TB, Fin, P, r->wih->off, r->bih != NULL, r->bih ? r->bih->off : 0, GH, f, xw,
+                           0.0f));
+        CLGRAD_TRY(clgrad_buf_fill(ctx, f, m->h_off[l], BH, 0.0f)); /* h_0 = 0 */
+        if (m->kind == CLGRAD_MODEL_LSTM) CLGRAD_TRY(clgrad_buf_fill(ctx, f, m->c_off[l], BH, 0.0f));
+        for (size_t t = 0; t < T; t++) CLGRAD_TRY(rec_step_forward_(ctx, m, l, t, B));
+    }
+    const clgrad_tensor *wfc = &m->tensors[m->fcw], *bfc = m->fcb >= 0 ? &m->tensors[m->fcb] : NULL;
+    CLGRAD_TRY(linear_(ctx, f, m->h_off[m->L - 1] + T * BH, H, B, H, P, wfc->off, bfc != NULL, bfc ? bfc->off : 0, m->K,
                        m->logits, 0, 0.0f));
 fail:
     return st;
 }
 
-static clgrad_status rnn_backward_(clgrad_ctx *ctx, clgrad_model *m, cl_mem x, size_t xoff, cl_mem dlogits,
-                                   size_t dloff, size_t B)
+/* The cell's backward at step t (1-based) of layer l: the pre-activation
+** gradients dG_t (B, GH) into dG's slot t (GRU: dGi, and dGh in its own
+** region) from dH_t (and, for the LSTM, dC_{t+1}); the LSTM stores dC_t, the
+** GRU writes its direct term dh_t * z into dH_{t-1} (overwriting when
+** `over`, else adding). */
+static clgrad_status rec_cell_backward_(clgrad_ctx *ctx, clgrad_model *m, int l, size_t t, size_t B, int over)
 {
     clgrad_status st = CLGRAD_OK;
-    const clgrad_tensor *wih, *whh, *b, *wfc, *bfc;
-    rnn_tensors_(m, &wih, &whh, &b, &wfc, &bfc);
-    size_t H = (size_t)m->hidden[0], T = m->T, F = m->F, K = m->K, BH = B * H;
-    size_t hoff = m->h_off[0], dl = m->dz_off[1], dz = m->dz_off[0];
+    size_t H = m->H, T = m->T, BH = B * H, GH = (size_t)m->G * H;
+    cl_mem f = m->fwd, b = m->bwd;
+    size_t dht = m->dh_off[l] + (t - 1) * BH, dg = m->dg_off + (t - 1) * B * GH;
+    if (m->kind == CLGRAD_MODEL_RNN) {
+        /* dZ_t = dH_t * f'(Z_{t-1}) */
+        CLGRAD_TRY(clgrad_activation_backward(ctx, m->acts[0], m->act_param, f, m->a_off[l] + (t - 1) * BH, b, dht, b,
+                                              dg, BH));
+    } else if (m->kind == CLGRAD_MODEL_LSTM) {
+        size_t a = m->a_off[l] + (t - 1) * 4 * BH, ct = m->c_off[l] + t * BH, dct = m->dc_off[l] + (t - 1) * BH;
+        int next = t < T;
+        karg_ args[] = {KU(BH), KU(H), KM(f), KU(a), KU(next ? a + 4 * BH : a), KU(ct), KU(ct - BH), KM(b), KU(dht),
+                        KU(next ? dct + BH : dct), KI(next), KU(dg), KU(dct)};
+        CLGRAD_TRY(launch_(ctx, "model_lstm_backward", BH, args, 13));
+    } else {
+        size_t a = m->a_off[l] + (t - 1) * 4 * BH, hp = m->h_off[l] + (t - 1) * BH;
+        int mode = t == 1 ? 0 : over ? 1 : 2;
+        karg_ args[] = {KU(BH), KU(H), KM(f), KU(a), KU(hp), KM(b), KU(dht), KU(dg), KU(m->dgh_off + (t - 1) * B * GH),
+                        KU(t > 1 ? dht - BH : dht), KI(mode)};
+        CLGRAD_TRY(launch_(ctx, "model_gru_backward", BH, args, 11));
+    }
+fail:
+    return st;
+}
+
+/* BPTT through layer l (t = T .. 1, the cell and dH_{t-1} step by step), then
+** for all steps at once: dW_ih, dW_hh, the bias gradients and, for l > 0,
+** dH of the layer below (its first contribution). */
+static clgrad_status rec_layer_backward_(clgrad_ctx *ctx, clgrad_model *m, int l, size_t B)
+{
+    clgrad_status st = CLGRAD_OK;
+    const rtensors_ *r = &m->rt[l];
+    size_t H = m->H, T = m->T, BH = B * H, GH = (size_t)m->G * H, TB = T * B, Fin;
+    int top = l == m->L - 1;
+    cl_mem P = m->params, g = m->grads, f = m->fwd, b = m->bwd;
+    /* dG for the input side; dGh for the recurrent side (the same except for the GRU) */
+    size_t dgi = m->dg_off, dgh = m->kind == CLGRAD_MODEL_GRU ? m->dgh_off : m->dg_off;
+    for (size_t t = T; t >= 1; t--) {
+        size_t dht = m->dh_off[l] + (t - 1) * BH;
+        /* the top layer's dH_{t-1} holds nothing yet; a lower layer's holds the gradient from above */
+        int over = top;
+        CLGRAD_TRY(rec_cell_backward_(ctx, m, l, t, B, over));
+        /* dH_{t-1} (+)= dGh_t W_hh (the GRU's direct term is already there) */
+        if (t > 1) {
+            float bh = over && m->kind != CLGRAD_MODEL_GRU ? 0.0f : 1.0f;
+            CLGRAD_TRY(clgrad_gemm(ctx, 0, 0, B, H, GH, 1.0f, b, dgh + (t - 1) * B * GH, GH, P, r->whh->off, H, bh, b,
+                                   dht - BH, H));
+        }
+    }
+    size_t in = rec_input_(m, l, B, &Fin);
+    /* dW_ih (GH, Fin) = dGi^T X over all T*B rows; dW_hh = dGh^T H_{0..T-1} (H_0 = 0); biases: column sums */
+    CLGRAD_TRY(clgrad_gemm(ctx, 1, 0, GH, Fin, TB, 1.0f, b, dgi, GH, f, in, Fin, 0.0f, g, r->wih->off, Fin));
+    CLGRAD_TRY(clgrad_gemm(ctx, 1, 0, GH, H, TB, 1.0f, b, dgh, GH, f, m->h_off[l], H, 0.0f, g, r->whh->off, H));
+    if (r->bih) CLGRAD_TRY(clgrad_activation_bias_grad(ctx, b, dgi, TB, GH, 0.0f, g, r->bih->off));
+    if (r->bhh && m->kind == CLGRAD_MODEL_GRU) CLGRAD_TRY(clgrad_activation_bias_grad(ctx, b, dgh, TB, GH, 0.0f, g, r->bhh->off));
+    /* the LSTM's two biases are always summed: their gradients are equal */
+    if (r->bhh && m->kind == CLGRAD_MODEL_LSTM)
+        CLGRAD_CL_TRY(ctx, clEnqueueCopyBuffer(clgrad_queue(ctx), g, g, r->bih->off * sizeof(float),
+                                               r->bhh->off * sizeof(float), GH * sizeof(float), 0, NULL, NULL));
+    /* the layer below: dH^(l-1) (T*B, H) = dGi W_ih */
+    if (l > 0)
+        CLGRAD_TRY(clgrad_gemm(ctx, 0, 0, TB, H, GH, 1.0f, b, dgi, GH, P, r->wih->off, H, 0.0f, b, m->dh_off[l - 1], H));
+fail:
+    return st;
+}
+
+static clgrad_status rec_backward_(clgrad_ctx *ctx, clgrad_model *m, cl_mem dlogits, size_t dloff, size_t B)
+{
+    clgrad_status st = CLGRAD_OK;
+    size_t H = m->H, T = m->T, K = m->K, BH = B * H, dl = m->dl_off;
+    const clgrad_tensor *wfc = &m->tensors[m->fcw], *bfc = m->fcb >= 0 ? &m->tensors[m->fcb] : NULL;
+    int top = m->L - 1;
     CLGRAD_CL_TRY(ctx, clEnqueueCopyBuffer(clgrad_queue(ctx), dlogits, m->bwd, dloff * sizeof(float), dl * sizeof(float),
                                            B * K * sizeof(float), 0, NULL, NULL));
     /* output layer: dW_fc = dlogits^T H_T, db_fc = colsum, dH_T = dlogits W_fc */
-    CLGRAD_TRY(clgrad_gemm(ctx, 1, 0, K, H, B, 1.0f, m->bwd, dl, K, m->fwd, hoff + T * BH, H, 0.0f, m->grads, wfc->off, H));
+    CLGRAD_TRY(clgrad_gemm(ctx, 1, 0, K, H, B, 1.0f, m->bwd, dl, K, m->fwd, m->h_off[top] + T * BH, H, 0.0f, m->grads,
+                           wfc->off, H));
     if (bfc) CLGRAD_TRY(clgrad_activation_bias_grad(ctx, m->bwd, dl, B, K, 0.0f, m->grads, bfc->off));
-    /* dH_t lives at dh_off + (t-1)*B*H */
     CLGRAD_TRY(clgrad_gemm(ctx, 0, 0, B, H, K, 1.0f, m->bwd, dl, K, m->params, wfc->off, H, 0.0f, m->bwd,
-                           m->dh_off[0] + (T - 1) * BH, H));
-    for (size_t t = T; t >= 1; t--) {
-        float beta = t == T ? 0.0f : 1.0f; /* first contribution overwrites, the rest accumulate */
-        size_t dht = m->dh_off[0] + (t - 1) * BH;
-        /* dZ_{t-1} = dH_t * f'(Z_{t-1}) */
-        CLGRAD_TRY(clgrad_activation_backward(ctx, m->acts[0], m->act_param, m->fwd, m->z_off[0] + (t - 1) * BH, m->bwd,
-                                              dht, m->bwd, dz, BH));
-        /* dW_ih += dZ^T X_{t-1}; dW_hh += dZ^T H_{t-1}; db += colsum(dZ) */
-        CLGRAD_TRY(clgrad_gemm(ctx, 1, 0, H, F, B, 1.0f, m->bwd, dz, H, x, xoff + (t - 1) * F, T * F, beta, m->grads,
-                               wih->off, F));
-        CLGRAD_TRY(clgrad_gemm(ctx, 1, 0, H, H, B, 1.0f, m->bwd, dz, H, m->fwd, hoff + (t - 1) * BH, H, beta, m->grads,
-                               whh->off, H));
-        if (b) CLGRAD_TRY(clgrad_activation_bias_grad(ctx, m->bwd, dz, B, H, beta, m->grads, b->off));
-        /* dH_{t-1} = dZ W_hh */
-        if (t > 1)
-            CLGRAD_TRY(clgrad_gemm(ctx, 0, 0, B, H, H, 1.0f, m->bwd, dz, H, m->params, whh->off, H, 0.0f, m->bwd,
-                                   dht - BH, H));
-    }
+                           m->dh_off[top] + (T - 1) * BH, H));
+    for (int l = top; l >= 0; l--) CLGRAD_TRY(rec_layer_backward_(ctx, m, l, B));
 fail:
     return st;
 }
@@ -311,7 +522,7 @@ clgrad_status clgrad_model_forward(clgrad_ctx *ctx, clgrad_model *m, cl_mem x, s
     if (B == 0 || B > m->max_batch)
         return clgrad_fail(ctx, CLGRAD_E_ARG, "model: batch %zu outside 1..%zu", B, m->max_batch);
     m->x = x, m->xoff = xoff;
-    return m->kind == CLGRAD_MODEL_MLP ? mlp_forward_(ctx, m, x, xoff, B) : rnn_forward_(ctx, m, x, xoff, B);
+    return m->kind == CLGRAD_MODEL_MLP ? mlp_forward_(ctx, m, x, xoff, B) : rec_forward_(ctx, m, x, xoff, B);
 }
 
 clgrad_status clgrad_model_backward(clgrad_ctx *ctx, clgrad_model *m, cl_mem dlogits, size_t dloff, size_t B)
@@ -319,20 +530,45 @@ clgrad_status clgrad_model_backward(clgrad_ctx *ctx, clgrad_model *m, cl_mem dlo
     if (B == 0 || B > m->max_batch || !m->x)
         return clgrad_fail(ctx, CLGRAD_E_ARG, "model: backward without a forward pass of batch %zu", B);
     return m->kind == CLGRAD_MODEL_MLP ? mlp_backward_(ctx, m, m->x, m->xoff, dlogits, dloff, B)
-                                       : rnn_backward_(ctx, m, m->x, m->xoff, dlogits, dloff, B);
+                                       : rec_backward_(ctx, m, dlogits, dloff, B);
+}
+
+clgrad_status clgrad_model_l1_grad(clgrad_ctx *ctx, clgrad_model *m, float l1)
+{
+    if (l1 == 0.0f) return CLGRAD_OK;
+    if (!(l1 > 0.0f) || !isfinite(l1)) return clgrad_fail(ctx, CLGRAD_E_ARG, "model: l1 = %g must be finite and >= 0", l1);
+    karg_ args[] = {KM(m->params), KM(m->grads), KU(m->nparams), {&l1, sizeof l1}};
+    return launch_(ctx, "model_l1_grad", m->nparams, args, 4);
 }
 
 /* ---- metrics ---- */
 
-static size_t nsegs_(const clgrad_model *m) { return m->kind == CLGRAD_MODEL_MLP ? (size_t)m->nlin : m->T + 1; }
+static size_t nsegs_(const clgrad_model *m)
+{
+    if (!recurrent_(m)) return (size_t)m->nlin;
+    size_t LT = (size_t)m->L * m->T;
+    return LT + 1 + (m->kind == CLGRAD_MODEL_LSTM ? LT : 0);
+}
 
 size_t clgrad_model_act_offset(const clgrad_model *m) { return CLGRAD_RS_SIZE * (nsegs_(m) + 1); }
 size_t clgrad_model_metrics_size(const clgrad_model *m) { return clgrad_model_act_offset(m) + 3 * (size_t)m->nlayers; }
 
 int clgrad_model_out_grad_seg(const clgrad_model *m, int layer)
 {
-    if (m->kind == CLGRAD_MODEL_MLP) return layer;
-    return layer == 0 ? (int)m->T - 1 : (int)m->T;
+    if (!recurrent_(m)) return layer;
+    return layer < m->L ? (int)((size_t)layer * m->T + m->T - 1) : (int)((size_t)m->L * m->T);
+}
+
+double clgrad_model_timestep_norm(const clgrad_model *m, const float *metrics, size_t t, int cell)
+{
+    if (!recurrent_(m) || t < 1 || t > m->T || (cell && m->kind != CLGRAD_MODEL_LSTM)) return NAN;
+    size_t base = cell ? (size_t)m->L * m->T + 1 : 0;
+    double s = 0;
+    for (int l = 0; l < m->L; l++) {
+        double v = metrics[CLGRAD_RS_SIZE * (base + (size_t)l * m->T + t - 1) + CLGRAD_RS_NORM2];
+        s += v * v;
+    }
+    return m->L == 1 ? metrics[CLGRAD_RS_SIZE * (base + t - 1) + CLGRAD_RS_NORM2] : sqrt(s);
 }
 
 static clgrad_status gact_segs_(clgrad_ctx *ctx, clgrad_model *m, size_t B)
@@ -345,16 +581,20 @@ static clgrad_status gact_segs_(clgrad_ctx *ctx, clgrad_model *m, size_t B)
         free(off), free(len);
         return clgrad_fail(ctx, CLGRAD_E_NOMEM, "model: out of memory");
     }
-    if (m->kind == CLGRAD_MODEL_MLP) {
+    if (!recurrent_(m)) {
         for (int l = 0; l < m->nlin; l++) {
             int last = l == m->nlin - 1;
             off[l] = last ? m->dz_off[l] : m->dh_off[l];
             len[l] = B * m->width[l + 1];
         }
     } else {
-        size_t BH = B * (size_t)m->hidden[0];
-        for (size_t t = 0; t < m->T; t++) off[t] = m->dh_off[0] + t * BH, len[t] = BH;
-        off[m->T] = m->dz_off[1], len[m->T] = B * m->K;
+        size_t BH = B * m->H, T = m->T, s = 0;
+        for (int l = 0; l < m->L; l++)
+            for (size_t t = 0; t < T; t++, s++) off[s] = m->dh_off[l] + t * BH, len[s] = BH;
+        off[s] = m->dl_off, len[s] = B * m->K, s++;
+        if (m->kind == CLGRAD_MODEL_LSTM)
+            for (int l = 0; l < m->L; l++)
+                for (size_t t = 0; t < T; t++, s++) off[s] = m->dc_off[l] + t * BH, len[s] = BH;
     }
     clgrad_status st = clgrad_segs_new(ctx, n, off, len, &m->gact_segs);
     free(off), free(len);
@@ -367,28 +607,27 @@ clgrad_status clgrad_model_metrics(clgrad_ctx *ctx, clgrad_model *m, size_t B, c
     clgrad_status st = CLGRAD_OK;
     CLGRAD_TRY(gact_segs_(ctx, m, B));
     CLGRAD_TRY(clgrad_reduce_stats(ctx, m->bwd, 0, m->gact_segs, out, out_off));
-    cl_kernel k = clgrad_kernel(ctx, "model_act_stats");
-    if (!k) return CLGRAD_E_ARG;
     size_t aoff = out_off + clgrad_model_act_offset(m);
     for (int l = 0; l < m->nlayers; l++) {
         size_t o = aoff + 3 * (size_t)l;
-        int hidden = m->kind == CLGRAD_MODEL_MLP ? l < m->nlin - 1 : l == 0;
+        int hidden = recurrent_(m) ? l < m->L : l < m->nlin - 1;
         if (!hidden) {
             CLGRAD_TRY(clgrad_buf_fill(ctx, out, o, 3, 0.0f));
             continue;
         }
-        cl_int kind = (cl_int)m->acts[l], rows, cols;
-        cl_ulong hoff, oo = o;
-        if (m->kind == CLGRAD_MODEL_MLP) rows = (cl_int)B, cols = (cl_int)m->width[l + 1], hoff = m->h_off[l];
-        else rows = (cl_int)(B * m->T), cols = (cl_int)m->hidden[0], hoff = m->h_off[0] + B * (size_t)m->hidden[0];
-        CLGRAD_ARG(ctx, k, 0, kind);
-        CLGRAD_ARG(ctx, k, 1, rows);
-        CLGRAD_ARG(ctx, k, 2, cols);
-        CLGRAD_ARG(ctx, k, 3, m->fwd);
-        CLGRAD_ARG(ctx, k, 4, hoff);
-        CLGRAD_ARG(ctx, k, 5, out);
-        CLGRAD_ARG(ctx, k, 6, oo);
+        clgrad_act kind;
+        size_t rows, cols, hoff;
+        if (!recurrent_(m)) {
+            kind = m->acts[l], rows = B, cols = m->width[l + 1], hoff = m->h_off[l];
+        } else {
+            kind = m->kind == CLGRAD_MODEL_RNN ? m->acts[0] : CLGRAD_ACT_TANH;
+            rows = B * m->T, cols = m->H, hoff = m->h_off[l] + B * m->H;
+        }
         size_t wg = clgrad_wg(ctx);
+        cl_kernel k = clgrad_kernel(ctx, "model_act_stats");
+        if (!k) return CLGRAD_E_ARG;
+        karg_ args[] = {KI(kind), KI(rows), KI(cols), KM(m->fwd), KU(hoff), KM(out), KU(o)};
+        for (int i = 0; i < 7; i++) CLGRAD_CL_TRY(ctx, clSetKernelArg(k, (cl_uint)i, args[i].size, args[i].p));
         CLGRAD_TRY(clgrad_launch(ctx, k, "model_act_stats", 1, &wg, &wg));
     }
 fail:

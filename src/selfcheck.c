@@ -15,6 +15,7 @@ const clgrad_family clgrad_families[] = {
     {"clip", clgrad_selfcheck_clip},
     {"optim", clgrad_selfcheck_optim},
     {"init", clgrad_selfcheck_init},
+    {"bench", clgrad_selfcheck_bench},
     {NULL, NULL},
 };
 

@@ -2,8 +2,9 @@
 ** train.c: `clgrad run`: the gradient-descent loop and its outputs.
 **
 ** Data flows one way: config -> data (host, then uploaded once) -> model ->
-** per step [gather batch -> forward -> loss -> backward -> gradient norms /
-** clipping -> optimizer -> divergence watch] -> every log_every steps one
+** per step [gather batch (+ input noise) -> forward -> loss -> backward ->
+** L1 subgradient -> gradient noise -> gradient norms / clipping -> optimizer
+** -> divergence watch] -> every log_every steps one
 ** read-back of a metrics block -> CSV rows.  Between log steps nothing waits
 ** for the device (except one index upload per epoch, and the per-step flag
 ** read under the non-finite policy "skip", which keeps Adam's step count exact).
@@ -13,6 +14,7 @@
 #include "cache.h"
 #include "clgrad/clip.h"
 #include "clgrad/data.h"
+#include "clgrad/init.h"
 #include "clgrad/loss.h"
 #include "clgrad/model.h"
 #include "clgrad/optim.h"
@@ -59,6 +61,7 @@ typedef struct run_ {
     clgrad_run_result *res;
     double t_start;
     char start_time[32];
+    double noise_std; /* this step's gradient-noise std (float-rounded when used) */
 } run_;
 
 static void layout_(run_ *r)
@@ -146,7 +149,9 @@ static clgrad_status setup_(run_ *r)
         acts[i] = (clgrad_act)parse_choice_(clgrad_act_parse(a));
     }
     clgrad_model_spec ms = {0};
-    ms.kind = strcmp(c->model.kind, "rnn") == 0 ? CLGRAD_MODEL_RNN : CLGRAD_MODEL_MLP;
+    ms.kind = (clgrad_model_kind)parse_choice_(clgrad_model_kind_parse(c->model.kind));
+    ms.layers = (int)c->model.layers;
+    ms.forget_bias = c->model.forget_bias;
     ms.in = r->train.features;
     ms.seq_len = r->T;
     ms.out = r->K;
@@ -452,6 +457,8 @@ static void write_rows_(run_ *r, long step, long epoch, double lr, double ms, do
     if (!isnan(tl)) csv_num_(r->fmetrics, tl);
     fputc(',', r->fmetrics);
     if (!isnan(ta)) csv_num_(r->fmetrics, ta);
+    fputc(',', r->fmetrics);
+    csv_num_(r->fmetrics, (float)r->noise_std);
     fputc('\n', r->fmetrics);
     fflush(r->fmetrics);
 
@@ -484,7 +491,11 @@ static void write_rows_(run_ *r, long step, long epoch, double lr, double ms, do
     if (r->ftime) {
         for (size_t t = r->T; t >= 1; t--) {
             fprintf(r->ftime, "%ld,%zu,", step, t);
-            csv_num_(r->ftime, M[L->model + CLGRAD_RS_SIZE * (t - 1) + CLGRAD_RS_NORM2]);
+            csv_num_(r->ftime, clgrad_model_timestep_norm(r->m, M + L->model, t, 0));
+            if (clgrad_model_has_cell(r->m)) {
+                fputc(',', r->ftime);
+                csv_num_(r->ftime, clgrad_model_timestep_norm(r->m, M + L->model, t, 1));
+            }
             fputc('\n', r->ftime);
         }
         fflush(r->ftime);
@@ -667,8 +678,12 @@ static clgrad_status loop_(run_ *r)
         }
         int log = step % log_every == 0 || step == r->steps;
         double lr = lr_at_(&c->optim, step, r->steps);
+        r->noise_std = clgrad_grad_noise_std(c->noise.grad_eta, c->noise.grad_gamma, step);
 
         CLGRAD_TRY(gather_(r, r->xtrain, r->ytrain, pos, B));
+        /* input-noise augmentation: training batches only, keyed by (seed, step, element) */
+        CLGRAD_TRY(clgrad_init_add_noise(ctx, r->xb, 0, B * r->row, (float)c->noise.input_std, c->run.seed,
+                                         CLGRAD_NOISE_STREAM_INPUT, (uint32_t)step));
         CLGRAD_TRY(clgrad_model_forward(ctx, r->m, r->xb, 0, B));
         cl_mem lg = clgrad_model_logits(r->m);
         CLGRAD_TRY(clgrad_loss_value(ctx, r->loss, lg, 0, r->yb, 0, B, r->K, r->mbuf, r->L.loss));
@@ -676,6 +691,10 @@ static clgrad_status loop_(run_ *r)
             CLGRAD_TRY(clgrad_loss_accuracy(ctx, r->loss, lg, 0, r->yb, 0, B, r->K, r->mbuf, r->L.acc));
         CLGRAD_TRY(clgrad_loss_grad(ctx, r->loss, lg, 0, r->yb, 0, r->dlogits, 0, B, r->K));
         CLGRAD_TRY(clgrad_model_backward(ctx, r->m, r->dlogits, 0, B));
+        /* L1's subgradient (part of the loss), then gradient noise: both before the norm and clipping */
+        CLGRAD_TRY(clgrad_model_l1_grad(ctx, r->m, (float)c->optim.l1));
+        CLGRAD_TRY(clgrad_init_add_noise(ctx, grads, 0, np, (float)r->noise_std, c->run.seed, CLGRAD_NOISE_STREAM_GRAD,
+                                         (uint32_t)step));
         CLGRAD_TRY(clgrad_gradstate_reset(ctx, r->mbuf, r->L.gs));
         CLGRAD_TRY(clip_(r));
         if (log) {
@@ -768,13 +787,15 @@ clgrad_status clgrad_run(clgrad_ctx *ctx, const clgrad_config *cfg, const clgrad
     }
     if (open_csv_(&r, "metrics.csv",
                   "step,epoch,loss,train_acc,lr,grad_norm,clip_coef,grad_norm_clipped,weight_norm,nonfinite_grads,"
-                  "ms_per_step,test_loss,test_acc\n",
+                  "ms_per_step,test_loss,test_acc,grad_noise_std\n",
                   &r.fmetrics) ||
         open_csv_(&r, "layers.csv",
                   "step,layer,weight_norm,weight_grad_norm,bias_grad_norm,out_grad_norm,act_mean_abs,act_saturated,"
                   "act_dead,update_ratio\n",
                   &r.flayers) ||
-        (clgrad_model_seq_len(r.m) > 1 && open_csv_(&r, "timesteps.csv", "step,t,grad_norm\n", &r.ftime))) {
+        (clgrad_model_seq_len(r.m) > 1 &&
+         open_csv_(&r, "timesteps.csv", clgrad_model_has_cell(r.m) ? "step,t,grad_norm,cell_grad_norm\n" : "step,t,grad_norm\n",
+                   &r.ftime))) {
         st = clgrad_fail(ctx, CLGRAD_E_IO, "cannot create the CSV files in %s: %s", opts->out_dir, strerror(errno));
         goto fail;
     }

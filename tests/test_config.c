@@ -335,6 +335,23 @@ START_TEST(good_files)
     ck_assert_int_eq(c.run.eval_every, 0);
     expect_roundtrip_(&c, "csv_regression");
 
+    {
+        /* cifar10: each item of the comma list is made absolute (relative to the file), spaces trimmed */
+        const char *text = "[data]\nkind = cifar10\npath = b1.bin, sub/b2.bin ,/abs/b3.bin\n";
+        char *tmp = temp_file_(text, strlen(text));
+        ck_assert_msg(clgrad_config_load(tmp, NULL, 0, &c, err_, sizeof err_) == 0, "%s", err_);
+        char d[4096], w2[12288];
+        snprintf(d, sizeof d, "%s", tmp);
+        *strrchr(d, '/') = '\0';
+        snprintf(w2, sizeof w2, "%s/b1.bin,%s/sub/b2.bin,/abs/b3.bin", d, d);
+        ck_assert_str_eq(c.data.path, w2);
+        const char *set = "data.path=x.bin,y.bin";
+        ck_assert_msg(clgrad_config_load(tmp, &set, 1, &c, err_, sizeof err_) == 0, "%s", err_);
+        snprintf(w2, sizeof w2, "%s/x.bin,%s/y.bin", cwd, cwd);
+        ck_assert_str_eq(c.data.path, w2); /* overrides: relative to the current directory */
+        unlink(tmp);
+        free(tmp);
+    }
     ck_assert_msg(load_("idx_mnist.ini", NULL, 0, &c) == 0, "%s", err_);
     ck_assert_str_eq(c.data.path, "/data/mnist/train-images-idx3-ubyte");
     ck_assert_str_eq(c.data.labels, "/data/mnist/train-labels-idx1-ubyte");
@@ -360,6 +377,7 @@ START_TEST(good_files)
     ck_assert(c.diverge.grad_norm_limit == -1 && c.diverge.loss_limit == 1e300);
     ck_assert_str_eq(c.data.task, "multiclass");
     ck_assert(c.data.test_fraction == 0);
+    ck_assert(c.optim.l1 == 0.001 && c.noise.grad_eta == 0.3 && c.noise.grad_gamma == 0.6 && c.noise.input_std == 0.05);
     expect_roundtrip_(&c, "all_keys");
 
     /* the written file loads back from disk, from another directory, unchanged */
@@ -767,19 +785,19 @@ START_TEST(messages_exact)
     } t[] = {
         {"[optim]\nlearning_rate = 0.1\n",
          "t.ini:2: [optim] learning_rate: unknown key (did you mean 'lr'?); allowed: kind, lr, momentum, dampening, "
-         "weight_decay, beta1, beta2, eps, alpha, nesterov, centered, amsgrad, schedule, step_size, gamma, "
+         "weight_decay, l1, beta1, beta2, eps, alpha, nesterov, centered, amsgrad, schedule, step_size, gamma, "
          "warmup_steps, min_lr\n"},
         {"[run]\n\nlr = 0.1\n",
          "t.ini:3: [run] lr: unknown key (did you mean [optim] lr?); allowed: name, seed, steps, epochs, eval_every, "
          "log_every\n"},
         {"[optimizer]\nlr = 1\n",
          "t.ini:1: [optimizer]: unknown section (did you mean [optim]?); allowed: [run], [data], [model], [loss], "
-         "[optim], [clip], [diverge]\n"},
+         "[optim], [clip], [diverge], [noise]\n"},
         {"[optim]\nlr = 0.1\nlr = 0.2\n", "t.ini:3: [optim] lr: set twice (first at line 2)\n"},
         {"[run]\n[run]\n", "t.ini:2: [run]: section appears twice (first at line 1); merge them\n"},
         {"steps = 5\n",
          "t.ini:1: key 'steps' before any [section] header (did you mean it under [run]?); sections: [run], [data], "
-         "[model], [loss], [optim], [clip], [diverge]\n"},
+         "[model], [loss], [optim], [clip], [diverge], [noise]\n"},
         {"[run]\nsteps 5\n", "t.ini:2: expected 'key = value' or '[section]', got 'steps 5' (no '=')\n"},
         {"[run]\n= 5\n", "t.ini:2: missing key before '=': '= 5'\n"},
         {"[run]\nname = \"abc\n", "t.ini:2: [run] name: missing closing \" quote\n"},
@@ -805,10 +823,10 @@ START_TEST(messages_exact)
     ck_assert_int_eq(parse_("", set, 5, &c), -1);
     ck_assert_str_eq(err_, "--set optim.lr=abc: [optim] lr: 'abc' is not a number; allowed: a number > 0\n"
                            "--set optim.lrr=1: [optim] lrr: unknown key (did you mean 'lr'?); "
-                           "allowed: kind, lr, momentum, dampening, weight_decay, beta1, beta2, eps, alpha, nesterov, "
+                           "allowed: kind, lr, momentum, dampening, weight_decay, l1, beta1, beta2, eps, alpha, nesterov, "
                            "centered, amsgrad, schedule, step_size, gamma, warmup_steps, min_lr\n"
                            "--set optimizer.lr=1: [optimizer]: unknown section (did you mean [optim]?); allowed: [run], "
-                           "[data], [model], [loss], [optim], [clip], [diverge]\n"
+                           "[data], [model], [loss], [optim], [clip], [diverge], [noise]\n"
                            "--set lr=3: expected section.key=value (did you mean optim.lr?)\n"
                            "--set optim.lr: expected section.key=value (no '=')\n");
 }
@@ -821,7 +839,9 @@ START_TEST(suggestions)
     expect_err("[optim]\nLR = 0.1\n", "[optim] LR: unknown key (did you mean 'lr'?)");
     expect_err("[optim]\nbetas = 0.9\n", "(did you mean 'beta1'?)");
     expect_err("[optim]\nweight-decay = 0\n", "(did you mean 'weight_decay'?)");
-    expect_err("[model]\nlayers = 3\n", "(did you mean 'hidden'?)");
+    expect_err("[model]\nwidth = 3\n", "(did you mean 'hidden'?)");
+    expect_err("[model]\nnum_layers = 3\n", "(did you mean 'layers'?)");
+    expect_err("[noise]\neta = 0.3\n", "(did you mean 'grad_eta'?)");
     expect_err("[model]\nloss = ce\n", "(did you mean [loss] kind?)");
     expect_err("[clip]\nmax_grad_norm = 1\n", "(did you mean 'max_norm'?)");
     expect_err("[optim]\ntype = adam\n", "(did you mean 'kind'?)");
@@ -903,7 +923,7 @@ START_TEST(cross_rules)
     expect_err("[data]\nkind = idx\npath = x\n", "t.ini:2: [data] labels: missing; kind = idx needs the IDX labels file");
     expect_err("[data]\nkind = idx\nlabels = x\n", "t.ini:2: [data] path: missing; kind = idx needs a file; allowed: an IDX images file");
     expect_err("[data]\nkind = moons\npath = x.csv\n",
-               "t.ini:3: [data] path: not used when [data] kind = moons (only by csv, idx); remove it or keep the default \"\"");
+               "t.ini:3: [data] path: not used when [data] kind = moons (only by csv, idx, cifar10); remove it or keep the default \"\"");
     expect_err("[data]\nkind = csv\npath = x\ntarget = y\nlabels = z\n", "t.ini:5: [data] labels: not used when [data] kind = csv (only by idx)");
     expect_err("[data]\nkind = idx\npath = x\nlabels = y\ntarget = z\n", "t.ini:5: [data] target: not used when [data] kind = idx (only by csv)");
     /* task */
@@ -925,6 +945,67 @@ START_TEST(cross_rules)
                "t.ini:2: [model] kind: rnn needs sequence data, but [data] kind = linreg; allowed with rnn: [data] kind = adding|temporal_order");
     expect_err("[data]\nkind = adding\n[model]\nkind = rnn\nhidden = none\n",
                "t.ini:5: [model] hidden: rnn needs a hidden layer");
+    expect_err("[data]\nkind = adding\n[model]\nkind = rnn\nhidden = 8,8\n",
+               "t.ini:5: [model] hidden: rnn takes one width (the state's, as nn.RNN's hidden_size), got 2; allowed: one "
+               "width, with [model] layers = N for N stacked layers");
+    /* lstm, gru, layers, forget_bias */
+    expect_ok("[data]\nkind = adding\n[model]\nkind = lstm\nhidden = 16\nlayers = 3\nforget_bias = 1\n", &c);
+    ck_assert_str_eq(c.model.kind, "lstm");
+    ck_assert_int_eq(c.model.layers, 3);
+    ck_assert(c.model.forget_bias == 1.0);
+    ck_assert_str_eq(c.model.activation[0], "tanh"); /* resolved: the cell's nonlinearity */
+    ck_assert_int_eq(c.model.nactivation, 1);
+    expect_roundtrip_(&c, "lstm");
+    expect_ok("[data]\nkind = temporal_order\n[model]\nkind = gru\nhidden = 16\nactivation = tanh\n", &c);
+    ck_assert_int_eq(c.model.layers, 1);
+    ck_assert(isnan(c.model.forget_bias));
+    expect_roundtrip_(&c, "gru");
+    expect_err("[data]\nkind = adding\n[model]\nkind = gru\nhidden = 16\nactivation = relu\n",
+               "t.ini:6: [model] activation: gru has fixed gate nonlinearities (sigmoid gates, tanh cell); allowed: tanh "
+               "or leave it unset");
+    expect_err("[model]\nkind = lstm\nhidden = 4\n", "t.ini:2: [model] kind: lstm needs sequence data");
+    expect_err("[data]\nkind = adding\n[model]\nkind = lstm\nhidden = 4,4\n", "[model] hidden: lstm takes one width");
+    expect_err("[data]\nkind = adding\n[model]\nkind = gru\nhidden = 4\nforget_bias = 1\n",
+               "t.ini:6: [model] forget_bias: not used when [model] kind = gru (only by lstm); remove it or keep the "
+               "default auto");
+    expect_err("[data]\nkind = adding\n[model]\nkind = lstm\nhidden = 4\nbias = false\nforget_bias = 1\n",
+               "t.ini:7: [model] forget_bias: needs bias = true");
+    expect_ok("[data]\nkind = adding\n[model]\nkind = lstm\nhidden = 4\nbias = false\nforget_bias = auto\n", &c);
+    expect_err("[model]\nlayers = 2\n",
+               "t.ini:2: [model] layers: not used when [model] kind = mlp (only by rnn, lstm, gru); remove it or keep "
+               "the default 1");
+    expect_err("[data]\nkind = adding\n[model]\nkind = lstm\nhidden = 4\nlayers = 0\n",
+               "[model] layers: '0' is out of range; allowed: an integer in [1, 64]");
+    expect_err("[data]\nkind = adding\n[model]\nkind = lstm\nhidden = 4\nlayers = 65\n", "is out of range");
+    expect_err("[data]\nkind = adding\n[model]\nkind = lstm\nhidden = 4\nforget_bias = inf\n", "is not allowed (infinite)");
+    /* l1 and noise */
+    expect_ok("[optim]\nl1 = 1e-4\n[noise]\ngrad_eta = 0.01\ngrad_gamma = 0.55\ninput_std = 0.1\n", &c);
+    ck_assert(c.optim.l1 == 1e-4 && c.noise.grad_eta == 0.01 && c.noise.grad_gamma == 0.55 && c.noise.input_std == 0.1);
+    expect_roundtrip_(&c, "noise");
+    clgrad_config_defaults(&c);
+    ck_assert(c.optim.l1 == 0 && c.noise.grad_eta == 0 && c.noise.grad_gamma == 0.55 && c.noise.input_std == 0);
+    expect_err("[optim]\nl1 = -1\n", "t.ini:2: [optim] l1: '-1' is out of range; allowed: a number >= 0");
+    expect_err("[optim]\nl1 = nan\n", "[optim] l1: 'nan' is not allowed (NaN)");
+    expect_err("[noise]\ngrad_eta = -0.1\n", "[noise] grad_eta: '-0.1' is out of range; allowed: a number >= 0 (0 = no gradient noise)");
+    expect_err("[noise]\ngrad_eta = inf\n", "[noise] grad_eta: 'inf' is not allowed (infinite)");
+    expect_err("[noise]\ngrad_gamma = 0.6\n",
+               "t.ini:2: [noise] grad_gamma: not used when grad_eta = 0 (no gradient noise); set grad_eta > 0 or keep the "
+               "default 0.55");
+    expect_err("[noise]\ngrad_eta = 1\ngrad_gamma = -1\n", "[noise] grad_gamma: '-1' is out of range");
+    expect_err("[noise]\ninput_std = -1\n", "[noise] input_std: '-1' is out of range; allowed: a number >= 0 (0 = no input noise)");
+    expect_err("[noise]\nstd = 1\n", "[noise] std: unknown key");
+    /* cifar10 */
+    expect_ok("[data]\nkind = cifar10\npath = data_batch_1.bin\n", &c);
+    ck_assert_str_eq(c.data.task, "multiclass");
+    ck_assert_str_eq(c.loss.kind, "ce");
+    expect_ok("[data]\nkind = cifar10\npath = a.bin, b.bin,c.bin\n", &c);
+    expect_err("[data]\nkind = cifar10\n", "t.ini:2: [data] path: missing; kind = cifar10 needs a file; allowed: a "
+                                             "CIFAR-10 binary batch file, or a comma list of them");
+    expect_err("[data]\nkind = cifar10\npath = a.bin,,b.bin\n", "t.ini:3: [data] path: has an empty item");
+    expect_err("[data]\nkind = cifar10\npath = a.bin,\n", "t.ini:3: [data] path: has an empty item");
+    expect_err("[data]\nkind = cifar10\npath = a\nlabels = b\n", "[data] labels: not used when [data] kind = cifar10");
+    expect_err("[data]\nkind = cifar10\npath = a\ntask = regression\n", "cifar10 data is multiclass");
+    expect_err("[data]\nkind = cifar10\npath = a\n[model]\nkind = rnn\nhidden = 3\n", "rnn needs sequence data");
     /* steps and epochs */
     expect_err("[run]\nsteps = 10\nepochs = 2\n", "t.ini:2: [run] steps: both steps (10) and epochs (2) are set");
     expect_err("[run]\nsteps = 0\n", "t.ini:2: [run] steps: steps and epochs are both 0");
@@ -1074,7 +1155,7 @@ START_TEST(overrides)
     ck_assert_int_eq(lines_(err_), 10);
     ck_assert(strstr(err_, "--set run.steps=-3: [run] steps: '-3' is out of range; allowed: an integer >= 0\n"));
     ck_assert(strstr(err_, "--set run.nope=1: [run] nope: unknown key; allowed: name, seed, steps,"));
-    ck_assert(strstr(err_, "--set nope.steps=1: [nope]: unknown section; allowed: [run],"));
+    ck_assert(strstr(err_, "--set nope.steps=1: [nope]: unknown section (did you mean [noise]?); allowed: [run],"));
     ck_assert(strstr(err_, "--set steps=1: expected section.key=value (did you mean run.steps?)\n"));
     ck_assert(strstr(err_, "--set run.steps: expected section.key=value (no '=')\n"));
     ck_assert(strstr(err_, "--set : expected section.key=value (no '=')\n"));
@@ -1218,8 +1299,12 @@ static void random_config_(uint64_t *s, clgrad_config *c)
 
     clgrad_data_section *d = &c->data;
     snprintf(d->kind, sizeof d->kind, "%s",
-             PICK(s, "linreg", "moons", "circles", "xor", "blobs", "spirals", "adding", "temporal_order", "csv", "idx"));
-    if (!strcmp(d->kind, "csv")) {
+             PICK(s, "linreg", "moons", "circles", "xor", "blobs", "spirals", "adding", "temporal_order", "csv", "idx",
+                  "cifar10"));
+    if (!strcmp(d->kind, "cifar10")) {
+        snprintf(d->path, sizeof d->path, "%s", PICK(s, "data_batch_1.bin", "a/b.bin,c.bin", "/x/y.bin, z w.bin"));
+        snprintf(d->task, sizeof d->task, "multiclass");
+    } else if (!strcmp(d->kind, "csv")) {
         rnd_str_(s, d->path, sizeof d->path, 0, 0);
         rnd_str_(s, d->target, sizeof d->target, 0, 0);
         snprintf(d->task, sizeof d->task, "%s", PICK(s, "regression", "binary", "multiclass"));
@@ -1247,9 +1332,11 @@ static void random_config_(uint64_t *s, clgrad_config *c)
 
     clgrad_model_section *m = &c->model;
     int seq = !strcmp(d->kind, "adding") || !strcmp(d->kind, "temporal_order");
-    snprintf(m->kind, sizeof m->kind, "%s", seq && rng_(s) % 2 ? "rnn" : "mlp");
+    snprintf(m->kind, sizeof m->kind, "%s", seq && rng_(s) % 2 ? PICK(s, "rnn", "lstm", "gru") : "mlp");
+    int rec = strcmp(m->kind, "mlp") != 0, gated = rec && strcmp(m->kind, "rnn") != 0;
     m->nhidden = (int)(rng_(s) % (rng_(s) % 8 ? 6 : CLGRAD_MAX_LAYERS + 1));
-    if (!strcmp(m->kind, "rnn") && m->nhidden == 0) m->nhidden = 1;
+    if (rec) m->nhidden = 1;
+    m->layers = rec ? (long)(rng_(s) % CLGRAD_MAX_RLAYERS + 1) : 1;
     memset(m->hidden, 0, sizeof m->hidden);
     for (int i = 0; i < m->nhidden; i++) m->hidden[i] = (long)(rng_(s) % 3 ? rng_(s) % 1024 + 1 : rng_(s) % CLGRAD_MAX_WIDTH + 1);
     m->nactivation = m->nhidden > 1 && rng_(s) % 2 ? m->nhidden : 1;
@@ -1257,14 +1344,16 @@ static void random_config_(uint64_t *s, clgrad_config *c)
     int leaky = 0, elu = 0;
     for (int i = 0; i < m->nactivation; i++) {
         snprintf(m->activation[i], sizeof m->activation[i], "%s",
-                 PICK(s, "identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "softsign", "softplus",
-                      "gelu", "gelu_tanh"));
+                 gated ? "tanh"
+                       : PICK(s, "identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "softsign",
+                              "softplus", "gelu", "gelu_tanh"));
         leaky |= !strcmp(m->activation[i], "leaky_relu");
         elu |= !strcmp(m->activation[i], "elu");
     }
     if (leaky || elu) m->activation_param = leaky && elu && rng_(s) % 2 ? NAN : (rng_(s) % 2 ? -1 : 1) * rnd_pos_(s);
     else m->activation_param = NAN;
     m->bias = (int)(rng_(s) % 2);
+    m->forget_bias = !strcmp(m->kind, "lstm") && m->bias && rng_(s) % 2 ? (rng_(s) % 2 ? -1 : 1) * rnd_pos_(s) : NAN;
     snprintf(m->init, sizeof m->init, "%s",
              PICK(s, "default", "zeros", "constant", "uniform", "normal", "xavier_uniform", "xavier_normal",
                   "kaiming_uniform", "kaiming_normal", "lecun_normal", "orthogonal"));
@@ -1280,6 +1369,7 @@ static void random_config_(uint64_t *s, clgrad_config *c)
     snprintf(o->kind, sizeof o->kind, "%s", PICK(s, "sgd", "rmsprop", "adam", "adamw"));
     o->lr = rnd_pos_(s);
     o->weight_decay = rng_(s) % 3 ? rnd_pos_(s) : 0;
+    o->l1 = rng_(s) % 3 ? 0 : rnd_pos_(s);
     if (!strcmp(o->kind, "sgd")) {
         o->momentum = rnd_in01_(s);
         o->dampening = rng_(s) % 2 ? 0 : (rng_(s) % 4 ? rnd_in01_(s) : 1);
@@ -1321,6 +1411,9 @@ static void random_config_(uint64_t *s, clgrad_config *c)
     c->diverge.grad_norm_limit = rng_(s) % 4 ? (rng_(s) % 2 ? -1 : 1) * rnd_pos_(s) : rng_(s) % 2 ? INFINITY : 0;
     c->diverge.loss_limit = rng_(s) % 4 ? (rng_(s) % 2 ? -1 : 1) * rnd_pos_(s) : rng_(s) % 2 ? INFINITY : -0.0;
     snprintf(c->diverge.action, sizeof c->diverge.action, "%s", PICK(s, "stop", "continue"));
+    c->noise.grad_eta = rng_(s) % 2 ? rnd_pos_(s) : 0;
+    c->noise.grad_gamma = c->noise.grad_eta > 0 && rng_(s) % 2 ? rnd_pos_(s) : 0.55;
+    c->noise.input_std = rng_(s) % 2 ? rnd_pos_(s) : 0;
 }
 
 START_TEST(roundtrip_random)
@@ -1420,7 +1513,7 @@ START_TEST(write_checks)
         snprintf(key, sizeof key, "  %.*s ", (int)(eq - line), line);
         ck_assert_msg(strstr(h, key), "help lacks '%s'", key);
     }
-    ck_assert_int_eq(nkeys, 57); /* run 6, data 15, model 9, loss 1, optim 17, clip 6, diverge 3 */
+    ck_assert_int_eq(nkeys, 63); /* run 6, data 15, model 11, loss 1, optim 18, clip 6, diverge 3, noise 3 */
     free(t);
     free(h);
     /* a value that cannot be written back, or a full disk */

@@ -1031,6 +1031,102 @@ START_TEST(idx_hostile)
 }
 END_TEST
 
+/* ---- CIFAR-10 binary ---- */
+
+/* A generated batch: nrec records, label of record r = labels[r], pixel i of
+** record r = (r * 7 + i * 13) mod 256. */
+static unsigned char *cifar_bytes_(size_t nrec, const unsigned char *labels)
+{
+    unsigned char *b = malloc(nrec * 3073);
+    ck_assert_ptr_nonnull(b);
+    for (size_t r = 0; r < nrec; r++) {
+        b[r * 3073] = labels[r];
+        for (size_t i = 0; i < 3072; i++) b[r * 3073 + 1 + i] = (unsigned char)((r * 7 + i * 13) % 256);
+    }
+    return b;
+}
+
+START_TEST(cifar10_good)
+{
+    unsigned char lab[5] = {3, 0, 9, 1, 3}, lab2[2] = {6, 2};
+    unsigned char *b = cifar_bytes_(5, lab), *b2 = cifar_bytes_(2, lab2);
+    char one[400], two[400], list[1000];
+    snprintf(one, sizeof one, "%s", write_("data_batch_1.bin", b, 5 * 3073));
+    snprintf(two, sizeof two, "%s", write_("data_batch_2.bin", b2, 2 * 3073));
+    clgrad_dataset d;
+    ck_assert_msg(clgrad_data_read_cifar10(one, &d, err_, sizeof err_) == 0, "%s", err_);
+    ck_assert(d.n == 5 && d.features == 3072 && d.seq_len == 1 && d.task == CLGRAD_TASK_MULTICLASS && d.classes == 10);
+    for (size_t r = 0; r < 5; r++) {
+        ck_assert(d.y[r] == lab[r]);
+        for (size_t i = 0; i < 3072; i++) {
+            float v = d.x[r * 3072 + i];
+            ck_assert(v == (float)((r * 7 + i * 13) % 256) / 255.0f && v >= 0.0f && v <= 1.0f);
+        }
+    }
+    clgrad_dataset_free(&d);
+    /* a comma list (spaces around items allowed): files concatenated in order; K stays 10 */
+    snprintf(list, sizeof list, "%s , %s", two, one);
+    ck_assert_msg(clgrad_data_read_cifar10(list, &d, err_, sizeof err_) == 0, "%s", err_);
+    ck_assert(d.n == 7 && d.classes == 10 && d.y[0] == 6 && d.y[1] == 2 && d.y[2] == 3 && d.y[6] == 3);
+    ck_assert(d.x[2 * 3072 + 5] == (float)((0 * 7 + 5 * 13) % 256) / 255.0f);
+    clgrad_dataset_free(&d);
+    /* through clgrad_data_load, with the split */
+    clgrad_data_section c = cfg_("cifar10");
+    snprintf(c.path, sizeof c.path, "%s", list);
+    snprintf(c.task, sizeof c.task, "multiclass");
+    c.test_fraction = 2.0 / 7;
+    clgrad_dataset tr, te;
+    ck_assert_msg(clgrad_data_load(&c, 5, &tr, &te, err_, sizeof err_) == 0, "%s", err_);
+    ck_assert(tr.n == 5 && te.n == 2 && tr.classes == 10 && te.features == 3072);
+    clgrad_dataset_free(&tr);
+    clgrad_dataset_free(&te);
+    free(b), free(b2);
+}
+END_TEST
+
+START_TEST(cifar10_hostile)
+{
+    clgrad_dataset d;
+    unsigned char lab[5] = {3, 0, 9, 1, 3};
+    unsigned char *b = cifar_bytes_(5, lab);
+    char good[512];
+    snprintf(good, sizeof good, "%s", write_("good.bin", b, 5 * 3073));
+    /* truncated: one byte short; trailing byte */
+    ck_assert_err_(clgrad_data_read_cifar10(write_("short.bin", b, 5 * 3073 - 1), &d, err_, sizeof err_),
+                   "15364 bytes is not a whole number of CIFAR-10 records (3073 bytes each: 1 label byte + 3072 pixel "
+                   "bytes; 4 records and 3072 bytes left over); truncated, or not a CIFAR-10 binary batch");
+    ck_assert(strstr(err_, "short.bin:") && is_zeroed_(&d));
+    ck_assert_err_(clgrad_data_read_cifar10(write_("long.bin", b, 3074), &d, err_, sizeof err_),
+                   "1 records and 1 bytes left over");
+    /* CIFAR-100 records (3074 bytes) are named */
+    unsigned char *c100 = calloc(2, 3074);
+    ck_assert_err_(clgrad_data_read_cifar10(write_("c100.bin", c100, 2 * 3074), &d, err_, sizeof err_), "CIFAR-100");
+    free(c100);
+    /* empty, gzip, missing, a directory */
+    ck_assert_err_(clgrad_data_read_cifar10(write_("empty.bin", "", 0), &d, err_, sizeof err_), "empty file");
+    unsigned char gz[3073] = {0x1f, 0x8b, 8};
+    ck_assert_err_(clgrad_data_read_cifar10(write_("c.tar.gz", gz, sizeof gz), &d, err_, sizeof err_), "gzip-compressed");
+    ck_assert_err_(clgrad_data_read_cifar10(tmp_("nope.bin"), &d, err_, sizeof err_), "cannot open");
+    ck_assert_err_(clgrad_data_read_cifar10(dir_, &d, err_, sizeof err_), "not a regular file");
+    ck_assert_err_(clgrad_data_read_cifar10("", &d, err_, sizeof err_), "no file given");
+    /* a label above 9: file, record and byte offset */
+    b[3 * 3073] = 10;
+    ck_assert_err_(clgrad_data_read_cifar10(write_("lab.bin", b, 5 * 3073), &d, err_, sizeof err_),
+                   "lab.bin: record 3 (byte offset 9219): label 10 is not a CIFAR-10 class (0..9)");
+    ck_assert(is_zeroed_(&d));
+    /* a list with one bad file fails as a whole, naming the bad file; empty items */
+    char list[1200];
+    snprintf(list, sizeof list, "%s,%s", good, tmp_("lab.bin"));
+    ck_assert_err_(clgrad_data_read_cifar10(list, &d, err_, sizeof err_), "label 10");
+    ck_assert(is_zeroed_(&d));
+    snprintf(list, sizeof list, "%s,,%s", good, good);
+    ck_assert_err_(clgrad_data_read_cifar10(list, &d, err_, sizeof err_), "an empty item");
+    snprintf(list, sizeof list, "%s,", good);
+    ck_assert_err_(clgrad_data_read_cifar10(list, &d, err_, sizeof err_), "an empty item");
+    free(b);
+}
+END_TEST
+
 /* ---- split, standardise, order, gather, load ---- */
 
 /* A dataset whose y is the row index and x = (i, 2i). */
@@ -1474,6 +1570,8 @@ static Suite *data_suite(void)
     tcase_add_test(t, csv_files);
     tcase_add_test(t, idx_good);
     tcase_add_test(t, idx_hostile);
+    tcase_add_test(t, cifar10_good);
+    tcase_add_test(t, cifar10_hostile);
     tcase_add_test(t, npy_header_bytes);
     tcase_add_test(t, npy_round_trip);
     tcase_add_test(t, npy_malformed);

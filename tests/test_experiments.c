@@ -4,7 +4,9 @@
 ** with --set-style overrides where the full run is long):
 **   tanh_deep_normal_init vs tanh_deep_xavier, relu30_xavier vs relu30_he,
 **   sigmoid_deep, rnn_adding_noclip vs rnn_adding_clip, linreg_lr_below vs
-**   linreg_lr_above, optim_spirals_{sgd,momentum,rmsprop,adam}.
+**   linreg_lr_above, optim_spirals_{sgd,momentum,rmsprop,adam},
+**   rnn_adding_t50 vs lstm_adding vs gru_adding; and gradient noise, input
+**   noise and L1 through the driver.
 ** Also: a run's outputs exist and a second identical run gives bit-identical
 ** metrics.csv, layers.csv and final weights.
 */
@@ -171,6 +173,128 @@ START_TEST(optimizers)
 }
 END_TEST
 
+/* Gradient noise, input noise and L1 end to end, on optim_spirals_sgd's MLP
+** (4,547 parameters):
+** - metrics.csv grad_noise_std = sqrt(eta / (1 + t)^gamma) at every step t;
+** - the noise shows in the logged gradient norm: E||g + xi||^2 = ||g||^2 +
+**   n sigma^2, so at step 1 (same parameters and batch with and without
+**   noise) (grad_norm_noisy^2 - grad_norm^2) / (n sigma^2) is 1 within the
+**   sampling error: ||xi||^2 / (n sigma^2) has std sqrt(2/n) = 2%, the cross
+**   term 2 g.xi / (n sigma^2) std 2||g|| / (sqrt(n) sigma) < 4% here; we
+**   allow 20%;
+** - a run with noise is bit-reproducible;
+** - input noise changes the training batch (step-1 loss differs) but not the
+**   evaluation data: with lr = 1e-30 the parameters keep their bits, so the
+**   test loss equals the noise-free run's bit for bit;
+** - L1 shrinks the weights: the final weight_norm with l1 is below the
+**   run without. */
+START_TEST(noise_and_l1)
+{
+    static const char *base[] = {"run.steps=40", "run.log_every=1", "run.eval_every=40"};
+    static const char *gn[] = {"run.steps=40", "run.log_every=1", "run.eval_every=40", "noise.grad_eta=0.3",
+                               "noise.grad_gamma=0.55"};
+    clgrad_run_result a, b, b2;
+    char da[512], db[512], db2[512];
+    run_("optim_spirals_sgd", base, 3, "-plain", &a, da, sizeof da);
+    run_("optim_spirals_sgd", gn, 5, "-gnoise", &b, db, sizeof db);
+    run_("optim_spirals_sgd", gn, 5, "-gnoise2", &b2, db2, sizeof db2);
+    ck_assert(a.status == CLGRAD_RUN_COMPLETED && b.status == CLGRAD_RUN_COMPLETED);
+    for (long s = 1; s <= 40; s++) {
+        float want = (float)sqrt(0.3 / pow(1.0 + (double)s, 0.55)); /* the float std used; %.9g reads back exactly */
+        ck_assert_msg((float)csv_(db, "metrics.csv", s, NULL, "grad_noise_std") == want,
+                      "step %ld: grad_noise_std %.9g, want %.9g", s, csv_(db, "metrics.csv", s, NULL, "grad_noise_std"),
+                      (double)want);
+        ck_assert(csv_(da, "metrics.csv", s, NULL, "grad_noise_std") == 0);
+    }
+    double g0 = csv_(da, "metrics.csv", 1, NULL, "grad_norm"), g1 = csv_(db, "metrics.csv", 1, NULL, "grad_norm");
+    double sd = (float)sqrt(0.3 / pow(2.0, 0.55)), n = 4547; /* 2*64+64 + 64*64+64 + 64*3+3 */
+    double ratio = (g1 * g1 - g0 * g0) / (n * sd * sd);
+    fprintf(stderr, "gradient noise: ||g|| %g -> %g at step 1, added variance ratio %.4f\n", g0, g1, ratio);
+    ck_assert_msg(fabs(ratio - 1) < 0.2, "added noise variance ratio %g", ratio);
+    ck_assert(csv_(da, "metrics.csv", 1, NULL, "loss") == csv_(db, "metrics.csv", 1, NULL, "loss"));
+    ck_assert(csv_(da, "metrics.csv", 2, NULL, "loss") != csv_(db, "metrics.csv", 2, NULL, "loss"));
+    ck_assert(b.final_test_loss == b2.final_test_loss && b.final_train_loss == b2.final_train_loss);
+
+    /* input noise: training batches only */
+    static const char *t0[] = {"run.steps=3", "run.eval_every=3", "optim.lr=1e-30"};
+    static const char *t1[] = {"run.steps=3", "run.eval_every=3", "optim.lr=1e-30", "noise.input_std=0.5"};
+    clgrad_run_result c, d;
+    char dc[512], dd[512];
+    run_("optim_spirals_sgd", t0, 3, "-in0", &c, dc, sizeof dc);
+    run_("optim_spirals_sgd", t1, 4, "-in1", &d, dd, sizeof dd);
+    ck_assert(csv_(dc, "metrics.csv", 1, NULL, "loss") != csv_(dd, "metrics.csv", 1, NULL, "loss"));
+    ck_assert_msg(c.final_test_loss == d.final_test_loss, "test loss %.9g vs %.9g: input noise reached the test set",
+                  c.final_test_loss, d.final_test_loss);
+
+    /* L1 */
+    static const char *l1[] = {"run.steps=40", "run.log_every=1", "run.eval_every=40", "optim.l1=0.01"};
+    clgrad_run_result e;
+    char de[512];
+    run_("optim_spirals_sgd", l1, 4, "-l1", &e, de, sizeof de);
+    double w0 = csv_(da, "metrics.csv", 40, NULL, "weight_norm"), w1 = csv_(de, "metrics.csv", 40, NULL, "weight_norm");
+    double w00 = csv_(da, "metrics.csv", 1, NULL, "weight_norm");
+    fprintf(stderr, "l1: weight norm after 40 steps %g (l1 = 0.01) vs %g (none); %g after step 1\n", w1, w0, w00);
+    ck_assert_msg(w1 < w0 - 0.05, "l1 did not shrink the weights: %g vs %g", w1, w0);
+}
+END_TEST
+
+/* ||dL/dh_t|| (or ||dL/dc_t||) at time t of a logged step. */
+static double tnorm_(const char *dir, long step, int t, const char *col)
+{
+    char key[16];
+    snprintf(key, sizeof key, "%d", t);
+    return csv_(dir, "timesteps.csv", step, key, col);
+}
+
+/* rnn_adding_t50 vs lstm_adding vs gru_adding (T = 50), shortened: the
+** vanilla RNN stays near the mean predictor (Var(y) = 0.167) with its
+** gradient vanishing through time; the LSTM (plateau until ~step 350) and the
+** GRU learn the task and carry the gradient back to t = 1. */
+START_TEST(gated_adding)
+{
+    static const char *sr[] = {"run.steps=400", "run.eval_every=400", "run.log_every=10"};
+    static const char *sl[] = {"run.steps=500", "run.eval_every=500", "run.log_every=100"};
+    static const char *sg[] = {"run.steps=200", "run.eval_every=200", "run.log_every=100"};
+    clgrad_run_result r, l, g;
+    char dr[512], dl[512], dg[512];
+    run_("rnn_adding_t50", sr, 3, "", &r, dr, sizeof dr);
+    run_("lstm_adding", sl, 3, "", &l, dl, sizeof dl);
+    run_("gru_adding", sg, 3, "", &g, dg, sizeof dg);
+    ck_assert(r.status == CLGRAD_RUN_COMPLETED && l.status == CLGRAD_RUN_COMPLETED && g.status == CLGRAD_RUN_COMPLETED);
+    ck_assert_msg(r.final_test_loss > 0.12, "rnn test loss %g", r.final_test_loss);
+    ck_assert_msg(l.final_test_loss < 0.05, "lstm test loss %g", l.final_test_loss);
+    ck_assert_msg(g.final_test_loss < 0.05, "gru test loss %g", g.final_test_loss);
+    /* the RNN's ratio ||dL/dh_1|| / ||dL/dh_50|| swings from 1e-6 to 1e-2 step to step: its median */
+    double ratio[40];
+    for (int i = 0; i < 40; i++) ratio[i] = tnorm_(dr, 10 * (i + 1), 1, "grad_norm") / tnorm_(dr, 10 * (i + 1), 50, "grad_norm");
+    for (int i = 1; i < 40; i++)
+        for (int j = i; j > 0 && ratio[j - 1] > ratio[j]; j--) {
+            double t = ratio[j];
+            ratio[j] = ratio[j - 1], ratio[j - 1] = t;
+        }
+    double med = 0.5 * (ratio[19] + ratio[20]);
+    double l1 = tnorm_(dl, 500, 1, "grad_norm"), l50 = tnorm_(dl, 500, 50, "grad_norm");
+    double g1 = tnorm_(dg, 200, 1, "grad_norm"), g50 = tnorm_(dg, 200, 50, "grad_norm");
+    fprintf(stderr, "||dL/dh_1|| / ||dL/dh_50||: rnn median %g, lstm %g, gru %g\n", med, l1 / l50, g1 / g50);
+    ck_assert_msg(med < 1e-3, "rnn: median ||dL/dh_1|| / ||dL/dh_50|| %g", med);
+    ck_assert_msg(l1 > 1e-2 * l50, "lstm: ||dL/dh_1|| %g vs ||dL/dh_50|| %g", l1, l50);
+    ck_assert_msg(g1 > 1e-2 * g50, "gru: ||dL/dh_1|| %g vs ||dL/dh_50|| %g", g1, g50);
+    double cmin = INFINITY, cmax = 0;
+    for (int t = 1; t <= 50; t++) {
+        double c = tnorm_(dl, 500, t, "cell_grad_norm");
+        cmin = fmin(cmin, c), cmax = fmax(cmax, c);
+    }
+    ck_assert_msg(cmax < 10 * cmin, "lstm ||dL/dc_t|| from %g to %g", cmin, cmax);
+    /* the cell column is the LSTM's only */
+    char path[1100], hdr[256];
+    snprintf(path, sizeof path, "%s/timesteps.csv", dg);
+    FILE *f = fopen(path, "r");
+    ck_assert(f && fgets(hdr, sizeof hdr, f));
+    fclose(f);
+    ck_assert_str_eq(hdr, "step,t,grad_norm\n");
+}
+END_TEST
+
 static int same_file_(const char *a, const char *b)
 {
     size_t na, nb;
@@ -227,6 +351,8 @@ int main(void)
     tcase_add_test(tc, linreg_lr);
     tcase_add_test(tc, optimizers);
     tcase_add_test(tc, bitwise_reproducible);
+    tcase_add_test(tc, noise_and_l1);
+    tcase_add_test(tc, gated_adding);
     suite_add_tcase(s, tc);
     int r = fixture_run(s, 1);
     char cmd[300];

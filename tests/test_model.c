@@ -1,8 +1,11 @@
 /*
-** test_model.c (device suite): the MLP and the RNN, forward and backward on
-** the device against a float64 host model (written here from the definitions,
-** independently of src/model.c), and the host model's gradients against
-** central finite differences.
+** test_model.c (device suite): the MLP and the recurrent models (vanilla
+** RNN, LSTM, GRU; stacked layers), forward and backward on the device against
+** a float64 host model (written here from the PyTorch equations,
+** independently of src/model.c), the host model's gradients against central
+** finite differences, and the per-time-step metrics (||dL/dh_t||,
+** ||dL/dc_t||) against the host model's.  Also: the L1 subgradient kernel and
+** the noise generator (gradient and input noise).
 **
 ** The scalar objective is L = <G, logits> for a random G (B, K): its gradient
 ** with respect to the logits is G, so backward(G) must equal dL/dtheta.
@@ -31,7 +34,13 @@ typedef struct {
     long hidden[4];
     clgrad_act acts[4];
     int bias;
+    int L;           /* recurrent: stacked layers (0 = 1) */
+    int set_fb;      /* LSTM: set the forget-gate bias to fb */
+    double fb;
 } net_;
+
+static double rec_ref_(const net_ *n, const clgrad_model *m, const double *p, const float *x, const double *G,
+                       double *grad, double *dlogits_out, double *dh_out, double *dc_out);
 
 /* ---- float64 host model ---- */
 
@@ -97,59 +106,214 @@ static double ref_loss_(const net_ *n, const clgrad_model *m, const double *p, c
         for (int l = 0; l < nl; l++) free(Z[l]);
         return L;
     }
-    /* RNN */
-    size_t H = (size_t)n->hidden[0], T = n->T, F = n->F, K = n->K;
-    const clgrad_tensor *wih = t[0], *whh = t[1], *b = n->bias ? t[2] : NULL, *wfc = t[n->bias ? 3 : 2],
-                        *bfc = n->bias ? t[4] : NULL;
-    double *Hs = calloc((T + 1) * B * H, sizeof(double)), *Zs = calloc(T * B * H, sizeof(double));
-    for (size_t s = 0; s < T; s++)
-        for (size_t r = 0; r < B; r++)
-            for (size_t j = 0; j < H; j++) {
-                double z = b ? p[b->off + j] : 0;
-                for (size_t f = 0; f < F; f++) z += p[wih->off + j * F + f] * x[r * T * F + s * F + f];
-                for (size_t i = 0; i < H; i++) z += p[whh->off + j * H + i] * Hs[s * B * H + r * H + i];
-                Zs[s * B * H + r * H + j] = z;
-                Hs[(s + 1) * B * H + r * H + j] = clgrad_activation_ref_forward(n->acts[0], 0.01, z);
+    return rec_ref_(n, m, p, x, G, grad, dlogits_out, NULL, NULL);
+}
+
+static const clgrad_tensor *find_(const clgrad_model *m, const char *name)
+{
+    for (int i = 0; i < clgrad_model_ntensors(m); i++)
+        if (!strcmp(clgrad_model_tensor(m, i)->name, name)) return clgrad_model_tensor(m, i);
+    return NULL;
+}
+
+static double sig_(double z) { return 1.0 / (1.0 + exp(-z)); }
+
+/* The recurrent models (RNN, LSTM, GRU; L layers), written from the PyTorch
+** equations.  dh_out / dc_out, when not NULL, receive dL/dh_t and dL/dc_t of
+** every layer: index ((l * T) + t - 1) * B * H. */
+static double rec_ref_(const net_ *n, const clgrad_model *m, const double *p, const float *x, const double *G,
+                       double *grad, double *dlogits_out, double *dh_out, double *dc_out)
+{
+    size_t B = n->B, H = (size_t)n->hidden[0], T = n->T, F = n->F, K = n->K, BH = B * H;
+    int L = n->L > 0 ? n->L : 1, lstm = n->kind == CLGRAD_MODEL_LSTM, gru = n->kind == CLGRAD_MODEL_GRU;
+    size_t Gn = lstm ? 4 : gru ? 3 : 1, GH = Gn * H;
+    ck_assert(H <= 64 && F <= 64 && L <= 4); /* the fixed-size scratch below */
+    const clgrad_tensor *wih[4], *whh[4], *bih[4], *bhh[4];
+    char nm[48];
+    for (int l = 0; l < L; l++) {
+        snprintf(nm, sizeof nm, "rnn.weight_ih_l%d", l), wih[l] = find_(m, nm);
+        snprintf(nm, sizeof nm, "rnn.weight_hh_l%d", l), whh[l] = find_(m, nm);
+        snprintf(nm, sizeof nm, "rnn.bias_ih_l%d", l), bih[l] = find_(m, nm);
+        snprintf(nm, sizeof nm, "rnn.bias_hh_l%d", l), bhh[l] = find_(m, nm);
+        ck_assert(wih[l] && whh[l] && (!n->bias || bih[l]) && (n->kind == CLGRAD_MODEL_RNN || !n->bias || bhh[l]));
+    }
+    const clgrad_tensor *wfc = find_(m, "fc.weight"), *bfc = find_(m, "fc.bias");
+    /* per layer: Hs (T+1, B, H), Cs (T+1, B, H), A (T, B, GA): RNN z; LSTM i f g o; GRU r z n hn */
+    size_t GA = lstm || gru ? 4 * H : H;
+    double *Hs = calloc((size_t)L * (T + 1) * BH, sizeof(double)), *Cs = calloc((size_t)L * (T + 1) * BH, sizeof(double));
+    double *A = calloc((size_t)L * T * B * GA, sizeof(double));
+#define HS(l, t) (Hs + ((size_t)(l) * (T + 1) + (t)) * BH)
+#define CS(l, t) (Cs + ((size_t)(l) * (T + 1) + (t)) * BH)
+#define AA(l, t) (A + ((size_t)(l) * T + (t)) * B * GA)
+    for (int l = 0; l < L; l++) {
+        size_t Fin = l == 0 ? F : H;
+        for (size_t s = 0; s < T; s++)
+            for (size_t r = 0; r < B; r++) {
+                const double *hp = HS(l, s) + r * H;
+                double in[64];
+                for (size_t f = 0; f < Fin; f++) in[f] = l == 0 ? x[r * T * F + s * F + f] : HS(l - 1, s + 1)[r * H + f];
+                /* pre[g] = x W_ih^T + b_ih (+ h W_hh^T + b_hh, except the GRU's n block) */
+                double gi[256], gh[256];
+                for (size_t g = 0; g < GH; g++) {
+                    double a = bih[l] ? p[bih[l]->off + g] : 0, c = bhh[l] ? p[bhh[l]->off + g] : 0;
+                    for (size_t f = 0; f < Fin; f++) a += p[wih[l]->off + g * Fin + f] * in[f];
+                    for (size_t i = 0; i < H; i++) c += p[whh[l]->off + g * H + i] * hp[i];
+                    gi[g] = a, gh[g] = c;
+                }
+                double *a = AA(l, s) + r * GA, *h = HS(l, s + 1) + r * H;
+                for (size_t j = 0; j < H; j++) {
+                    if (n->kind == CLGRAD_MODEL_RNN) {
+                        a[j] = gi[j] + gh[j];
+                        h[j] = clgrad_activation_ref_forward(n->acts[0], 0.01, a[j]);
+                    } else if (lstm) {
+                        double ig = sig_(gi[j] + gh[j]), fg = sig_(gi[H + j] + gh[H + j]),
+                               gg = tanh(gi[2 * H + j] + gh[2 * H + j]), og = sig_(gi[3 * H + j] + gh[3 * H + j]);
+                        a[j] = ig, a[H + j] = fg, a[2 * H + j] = gg, a[3 * H + j] = og;
+                        double c = fg * CS(l, s)[r * H + j] + ig * gg;
+                        CS(l, s + 1)[r * H + j] = c;
+                        h[j] = og * tanh(c);
+                    } else {
+                        double rg = sig_(gi[j] + gh[j]), zg = sig_(gi[H + j] + gh[H + j]), hn = gh[2 * H + j];
+                        double nn = tanh(gi[2 * H + j] + rg * hn);
+                        a[j] = rg, a[H + j] = zg, a[2 * H + j] = nn, a[3 * H + j] = hn;
+                        h[j] = (1 - zg) * nn + zg * hp[j];
+                    }
+                }
             }
-    double *lg = malloc(B * K * sizeof(double));
+    }
+    double L_ = 0, *lg = malloc(B * K * sizeof(double));
+    const double *Htop = HS(L - 1, T);
     for (size_t r = 0; r < B; r++)
         for (size_t k = 0; k < K; k++) {
             double s = bfc ? p[bfc->off + k] : 0;
-            for (size_t j = 0; j < H; j++) s += p[wfc->off + k * H + j] * Hs[T * B * H + r * H + j];
+            for (size_t j = 0; j < H; j++) s += p[wfc->off + k * H + j] * Htop[r * H + j];
             lg[r * K + k] = s;
-            L += G[r * K + k] * s;
+            L_ += G[r * K + k] * s;
         }
     if (dlogits_out) memcpy(dlogits_out, lg, B * K * sizeof(double));
-    if (grad) {
-        double *dH = calloc(B * H, sizeof(double)), *dZ = calloc(B * H, sizeof(double));
+    if (grad || dh_out || dc_out) {
+        double *gr = grad ? grad : calloc(clgrad_model_nparams(m), sizeof(double));
+        double *dH = calloc((size_t)L * T * BH, sizeof(double)), *dC = calloc((size_t)L * T * BH, sizeof(double));
+        double *dgi = calloc(B * GH, sizeof(double)), *dgh = calloc(B * GH, sizeof(double));
+#define DH(l, t) (dH + ((size_t)(l) * T + (t) - 1) * BH)
+#define DC(l, t) (dC + ((size_t)(l) * T + (t) - 1) * BH)
         for (size_t r = 0; r < B; r++)
             for (size_t k = 0; k < K; k++) {
                 double g = G[r * K + k];
-                if (bfc) grad[bfc->off + k] += g;
+                if (bfc) gr[bfc->off + k] += g;
                 for (size_t j = 0; j < H; j++) {
-                    grad[wfc->off + k * H + j] += g * Hs[T * B * H + r * H + j];
-                    dH[r * H + j] += g * p[wfc->off + k * H + j];
+                    gr[wfc->off + k * H + j] += g * Htop[r * H + j];
+                    DH(L - 1, T)[r * H + j] += g * p[wfc->off + k * H + j];
                 }
             }
-        for (size_t s = T; s >= 1; s--) {
-            for (size_t i = 0; i < B * H; i++)
-                dZ[i] = dH[i] * clgrad_activation_ref_derivative(n->acts[0], 0.01, Zs[(s - 1) * B * H + i]);
-            memset(dH, 0, B * H * sizeof(double));
-            for (size_t r = 0; r < B; r++)
-                for (size_t j = 0; j < H; j++) {
-                    double d = dZ[r * H + j];
-                    if (b) grad[b->off + j] += d;
-                    for (size_t f = 0; f < F; f++) grad[wih->off + j * F + f] += d * x[r * T * F + (s - 1) * F + f];
-                    for (size_t i = 0; i < H; i++) {
-                        grad[whh->off + j * H + i] += d * Hs[(s - 1) * B * H + r * H + i];
-                        dH[r * H + i] += d * p[whh->off + j * H + i];
+        for (int l = L - 1; l >= 0; l--) {
+            size_t Fin = l == 0 ? F : H;
+            for (size_t t = T; t >= 1; t--) {
+                for (size_t r = 0; r < B; r++)
+                    for (size_t j = 0; j < H; j++) {
+                        size_t e = r * H + j;
+                        const double *a = AA(l, t - 1) + r * GA;
+                        double dh = DH(l, t)[e], hp = HS(l, t - 1)[e];
+                        double *di = dgi + r * GH, *dq = dgh + r * GH;
+                        if (n->kind == CLGRAD_MODEL_RNN) {
+                            di[j] = dq[j] = dh * clgrad_activation_ref_derivative(n->acts[0], 0.01, a[j]);
+                        } else if (lstm) {
+                            double ig = a[j], fg = a[H + j], gg = a[2 * H + j], og = a[3 * H + j];
+                            double tc = tanh(CS(l, t)[e]);
+                            double dc = dh * og * (1 - tc * tc);
+                            if (t < T) dc += DC(l, t + 1)[e] * AA(l, t)[r * GA + H + j];
+                            DC(l, t)[e] = dc;
+                            di[j] = dc * gg * ig * (1 - ig);
+                            di[H + j] = dc * CS(l, t - 1)[e] * fg * (1 - fg);
+                            di[2 * H + j] = dc * ig * (1 - gg * gg);
+                            di[3 * H + j] = dh * tc * og * (1 - og);
+                            for (size_t g = 0; g < 4; g++) dq[g * H + j] = di[g * H + j];
+                        } else {
+                            double rg = a[j], zg = a[H + j], nn = a[2 * H + j], hn = a[3 * H + j];
+                            double dn = dh * (1 - zg) * (1 - nn * nn);
+                            double dr = dn * hn * rg * (1 - rg), dz = dh * (hp - nn) * zg * (1 - zg);
+                            di[j] = dq[j] = dr;
+                            di[H + j] = dq[H + j] = dz;
+                            di[2 * H + j] = dn;
+                            dq[2 * H + j] = dn * rg;
+                            if (t > 1) DH(l, t - 1)[e] += dh * zg;
+                        }
                     }
-                }
+                for (size_t r = 0; r < B; r++)
+                    for (size_t g = 0; g < GH; g++) {
+                        double d1 = dgi[r * GH + g], d2 = dgh[r * GH + g];
+                        if (bih[l]) gr[bih[l]->off + g] += d1;
+                        if (bhh[l]) gr[bhh[l]->off + g] += d2;
+                        for (size_t f = 0; f < Fin; f++) {
+                            double in = l == 0 ? x[r * T * F + (t - 1) * F + f] : HS(l - 1, t)[r * H + f];
+                            gr[wih[l]->off + g * Fin + f] += d1 * in;
+                            if (l > 0) DH(l - 1, t)[r * H + f] += d1 * p[wih[l]->off + g * Fin + f];
+                        }
+                        for (size_t i = 0; i < H; i++) {
+                            gr[whh[l]->off + g * H + i] += d2 * HS(l, t - 1)[r * H + i];
+                            if (t > 1) DH(l, t - 1)[r * H + i] += d2 * p[whh[l]->off + g * H + i];
+                        }
+                    }
+            }
         }
-        free(dH), free(dZ);
+        if (dh_out) memcpy(dh_out, dH, (size_t)L * T * BH * sizeof(double));
+        if (dc_out) memcpy(dc_out, dC, (size_t)L * T * BH * sizeof(double));
+        if (!grad) free(gr);
+        free(dH), free(dC), free(dgi), free(dgh);
+#undef DH
+#undef DC
     }
-    free(Hs), free(Zs), free(lg);
-    return L;
+#undef HS
+#undef CS
+#undef AA
+    free(Hs), free(Cs), free(A), free(lg);
+    return L_;
+}
+
+/* The recurrent metrics: every per-layer, per-step ||dL/dh_t|| (and LSTM
+** ||dL/dc_t||) segment against the float64 model, the combined time-step norm
+** and each layer's out-grad segment (its dL/dh_T).  Tolerance: the gradients'
+** bound above (1e-4 relative to the largest norm of the series): the norms
+** are of the same float32 gradients, and the reduction adds ~n u. */
+static void check_time_metrics_(const net_ *n, const clgrad_model *m, const double *p, const float *x,
+                                const double *G, const float *mv)
+{
+    size_t B = n->B, H = (size_t)n->hidden[0], T = n->T, BH = B * H;
+    int L = n->L > 0 ? n->L : 1, lstm = n->kind == CLGRAD_MODEL_LSTM;
+    double *dh = malloc((size_t)L * T * BH * sizeof(double)), *dc = malloc((size_t)L * T * BH * sizeof(double));
+    rec_ref_(n, m, p, x, G, NULL, NULL, dh, dc);
+    ck_assert_int_eq(clgrad_model_rlayers(m), L);
+    ck_assert_int_eq(clgrad_model_has_cell(m), lstm);
+    for (int cell = 0; cell <= lstm; cell++) {
+        const double *src = cell ? dc : dh;
+        double *ref = malloc((size_t)L * T * sizeof(double)), mx = 0;
+        for (size_t lt = 0; lt < (size_t)L * T; lt++) {
+            double s2 = 0;
+            for (size_t i = 0; i < BH; i++) s2 += src[lt * BH + i] * src[lt * BH + i];
+            ref[lt] = sqrt(s2);
+            mx = fmax(mx, ref[lt]);
+        }
+        size_t base = cell ? (size_t)L * T + 1 : 0;
+        for (size_t lt = 0; lt < (size_t)L * T; lt++) {
+            double dev = mv[CLGRAD_RS_SIZE * (base + lt) + CLGRAD_RS_NORM2];
+            ck_assert_msg(fabs(dev - ref[lt]) <= 1e-4 * (1 + mx), "%s norm, layer %zu step %zu: device %g, ref %g",
+                          cell ? "cell" : "hidden", lt / T, lt % T + 1, dev, ref[lt]);
+        }
+        for (size_t t = 1; t <= T; t++) {
+            double s2 = 0;
+            for (int l = 0; l < L; l++) s2 += ref[(size_t)l * T + t - 1] * ref[(size_t)l * T + t - 1];
+            double got = clgrad_model_timestep_norm(m, mv, t, cell);
+            ck_assert_msg(fabs(got - sqrt(s2)) <= 1e-4 * (1 + mx) * L, "timestep norm t=%zu cell=%d: %g vs %g", t, cell,
+                          got, sqrt(s2));
+        }
+        if (!cell)
+            for (int l = 0; l < L; l++)
+                ck_assert_int_eq(clgrad_model_out_grad_seg(m, l), (int)((size_t)l * T + T - 1));
+        free(ref);
+    }
+    ck_assert(isnan(clgrad_model_timestep_norm(m, mv, 0, 0)) && isnan(clgrad_model_timestep_norm(m, mv, T + 1, 0)));
+    if (!lstm) ck_assert(isnan(clgrad_model_timestep_norm(m, mv, 1, 1)));
+    free(dh), free(dc);
 }
 
 static void run_(const net_ *n, int check_fd)
@@ -158,6 +322,7 @@ static void run_(const net_ *n, int check_fd)
     clgrad_model_spec s = {0};
     s.kind = n->kind, s.in = n->F, s.seq_len = n->T, s.out = n->K, s.nhidden = n->nh, s.hidden = n->hidden;
     s.acts = n->acts, s.act_param = 0.01f, s.bias = n->bias, s.max_batch = n->B + 3;
+    s.layers = n->L, s.forget_bias = n->set_fb ? n->fb : NAN;
     clgrad_model *m = NULL;
     FX_OK(clgrad_model_create(ctx, &s, &m));
     clgrad_init_cfg ic = clgrad_init_default(CLGRAD_INIT_LINEAR_DEFAULT);
@@ -167,7 +332,7 @@ static void run_(const net_ *n, int check_fd)
           *lf = malloc(nl * sizeof *lf), *Gf = malloc(nl * sizeof *Gf);
     double *p = malloc(np * sizeof *p), *g = malloc(np * sizeof *g), *G = malloc(nl * sizeof *G),
            *lr = malloc(nl * sizeof *lr), *tol = malloc(np * sizeof *tol);
-    clgrad_testrng rng = fixture_rng((uint64_t)n->kind * 1000 + n->nh * 10 + B);
+    clgrad_testrng rng = fixture_rng((uint64_t)n->kind * 1000 + (uint64_t)n->L * 100 + n->nh * 10 + B);
     for (size_t i = 0; i < nx; i++) x[i] = clgrad_testrng_uniform(&rng, -1, 1);
     for (size_t i = 0; i < nl; i++) Gf[i] = clgrad_testrng_uniform(&rng, -1, 1), G[i] = Gf[i];
     fixture_download(clgrad_model_params(m), pf, np);
@@ -215,6 +380,7 @@ static void run_(const net_ *n, int check_fd)
         float ng = mv[CLGRAD_RS_SIZE * clgrad_model_out_grad_seg(m, l) + CLGRAD_RS_NORM2];
         ck_assert_msg(isfinite(ng) && ng > 0, "out grad norm of layer %d: %g", l, ng);
     }
+    if (n->kind != CLGRAD_MODEL_MLP) check_time_metrics_(n, m, p, x, G, mv);
     /* the last layer's out-grad norm is ||G|| */
     double gn = 0;
     for (size_t i = 0; i < nl; i++) gn += G[i] * G[i];
@@ -229,10 +395,10 @@ static void run_(const net_ *n, int check_fd)
 START_TEST(mlp)
 {
     static const net_ nets[] = {
-        {CLGRAD_MODEL_MLP, 5, 1, 1, 7, 0, {0}, {0}, 1},                     /* linear regression */
-        {CLGRAD_MODEL_MLP, 3, 1, 4, 1, 1, {7}, {CLGRAD_ACT_TANH}, 1},
-        {CLGRAD_MODEL_MLP, 6, 1, 3, 9, 3, {65, 7, 33}, {CLGRAD_ACT_RELU, CLGRAD_ACT_SIGMOID, CLGRAD_ACT_GELU}, 1},
-        {CLGRAD_MODEL_MLP, 4, 2, 2, 5, 2, {17, 9}, {CLGRAD_ACT_LEAKY_RELU, CLGRAD_ACT_ELU}, 0},
+        {CLGRAD_MODEL_MLP, 5, 1, 1, 7, 0, {0}, {0}, 1, 0, 0, 0},                   /* linear regression */
+        {CLGRAD_MODEL_MLP, 3, 1, 4, 1, 1, {7}, {CLGRAD_ACT_TANH}, 1, 0, 0, 0},
+        {CLGRAD_MODEL_MLP, 6, 1, 3, 9, 3, {65, 7, 33}, {CLGRAD_ACT_RELU, CLGRAD_ACT_SIGMOID, CLGRAD_ACT_GELU}, 1, 0, 0, 0},
+        {CLGRAD_MODEL_MLP, 4, 2, 2, 5, 2, {17, 9}, {CLGRAD_ACT_LEAKY_RELU, CLGRAD_ACT_ELU}, 0, 0, 0, 0},
     };
     run_(&nets[_i], 1);
 }
@@ -241,11 +407,161 @@ END_TEST
 START_TEST(rnn)
 {
     static const net_ nets[] = {
-        {CLGRAD_MODEL_RNN, 2, 1, 1, 3, 1, {5}, {CLGRAD_ACT_TANH}, 1},
-        {CLGRAD_MODEL_RNN, 2, 9, 1, 7, 1, {16}, {CLGRAD_ACT_TANH}, 1},
-        {CLGRAD_MODEL_RNN, 3, 6, 4, 5, 1, {11}, {CLGRAD_ACT_RELU}, 0},
+        {CLGRAD_MODEL_RNN, 2, 1, 1, 3, 1, {5}, {CLGRAD_ACT_TANH}, 1, 1, 0, 0},
+        {CLGRAD_MODEL_RNN, 2, 9, 1, 7, 1, {16}, {CLGRAD_ACT_TANH}, 1, 1, 0, 0},
+        {CLGRAD_MODEL_RNN, 3, 6, 4, 5, 1, {11}, {CLGRAD_ACT_RELU}, 0, 1, 0, 0},
+        {CLGRAD_MODEL_RNN, 3, 5, 2, 4, 1, {9}, {CLGRAD_ACT_TANH}, 1, 3, 0, 0}, /* stacked */
     };
     run_(&nets[_i], 1);
+}
+END_TEST
+
+START_TEST(lstm)
+{
+    static const net_ nets[] = {
+        {CLGRAD_MODEL_LSTM, 2, 1, 1, 3, 1, {5}, {CLGRAD_ACT_TANH}, 1, 1, 0, 0},
+        {CLGRAD_MODEL_LSTM, 2, 9, 1, 7, 1, {16}, {CLGRAD_ACT_TANH}, 1, 1, 1, 1.0}, /* forget bias 1 */
+        {CLGRAD_MODEL_LSTM, 3, 6, 4, 5, 1, {33}, {CLGRAD_ACT_TANH}, 0, 1, 0, 0},   /* no bias */
+        {CLGRAD_MODEL_LSTM, 3, 5, 2, 9, 1, {7}, {CLGRAD_ACT_TANH}, 1, 2, 1, -0.5}, /* stacked */
+        {CLGRAD_MODEL_LSTM, 1, 4, 3, 1, 1, {63}, {CLGRAD_ACT_TANH}, 1, 3, 0, 0},   /* 3 layers, batch 1 */
+    };
+    run_(&nets[_i], 1);
+}
+END_TEST
+
+START_TEST(gru)
+{
+    static const net_ nets[] = {
+        {CLGRAD_MODEL_GRU, 2, 1, 1, 3, 1, {5}, {CLGRAD_ACT_TANH}, 1, 1, 0, 0},
+        {CLGRAD_MODEL_GRU, 2, 9, 1, 7, 1, {16}, {CLGRAD_ACT_TANH}, 1, 1, 0, 0},
+        {CLGRAD_MODEL_GRU, 3, 6, 4, 5, 1, {33}, {CLGRAD_ACT_TANH}, 0, 1, 0, 0}, /* no bias */
+        {CLGRAD_MODEL_GRU, 3, 5, 2, 9, 1, {7}, {CLGRAD_ACT_TANH}, 1, 2, 0, 0},  /* stacked */
+        {CLGRAD_MODEL_GRU, 1, 4, 3, 1, 1, {63}, {CLGRAD_ACT_TANH}, 1, 3, 0, 0}, /* 3 layers, batch 1 */
+    };
+    run_(&nets[_i], 1);
+}
+END_TEST
+
+/* L1: g += l1 * sign(p) with sign(0) = 0 (torch.sign) and NaN kept, on an
+** MLP's flat block at awkward sizes; exact (one rounding of g + l1 * s, the
+** same float operations on the host; contraction is off in both). */
+START_TEST(l1_subgradient)
+{
+    clgrad_ctx *ctx = fixture_ctx();
+    long hid[1] = {(long)fixture_sizes[_i]};
+    clgrad_act acts[1] = {CLGRAD_ACT_RELU};
+    clgrad_model_spec s = {0};
+    s.kind = CLGRAD_MODEL_MLP, s.in = 3, s.seq_len = 1, s.out = 2, s.nhidden = 1, s.hidden = hid, s.acts = acts;
+    s.bias = 1, s.max_batch = 1;
+    clgrad_model *m = NULL;
+    FX_OK(clgrad_model_create(ctx, &s, &m));
+    size_t np = clgrad_model_nparams(m);
+    float *p = malloc(np * sizeof *p), *g = malloc(np * sizeof *g), *out = malloc(np * sizeof *out);
+    double *ref = malloc(np * sizeof *ref);
+    clgrad_testrng rng = fixture_rng(77 + _i);
+    for (size_t i = 0; i < np; i++) {
+        unsigned k = (unsigned)(clgrad_testrng_uniform(&rng, 0, 4));
+        p[i] = k == 0 ? 0.0f : k == 1 ? -0.0f : clgrad_testrng_uniform(&rng, -1, 1);
+        g[i] = clgrad_testrng_uniform(&rng, -1, 1);
+    }
+    p[0] = NAN;
+    FX_OK(clgrad_buf_write(ctx, clgrad_model_params(m), 0, np, p));
+    FX_OK(clgrad_buf_write(ctx, clgrad_model_grads(m), 0, np, g));
+    const float l1 = 0.0625f;
+    FX_OK(clgrad_model_l1_grad(ctx, m, l1));
+    fixture_download(clgrad_model_grads(m), out, np);
+    size_t zeros = 0;
+    for (size_t i = 0; i < np; i++) {
+        float sg = p[i] > 0 ? 1.0f : p[i] < 0 ? -1.0f : p[i] == 0 ? 0.0f : p[i];
+        float want = g[i] + l1 * sg;
+        zeros += p[i] == 0;
+        if (p[i] == 0) ck_assert_msg(out[i] == g[i], "sign(0) must be 0: g %g -> %g", g[i], out[i]);
+        if (isnan(p[i])) ck_assert_msg(isnan(out[i]), "sign(NaN) must be NaN");
+        else ck_assert_msg(out[i] == want, "element %zu: p %g g %g -> %g, want %g", i, p[i], g[i], out[i], want);
+        ref[i] = want;
+    }
+    ck_assert(zeros > 0 || np < 8);
+    /* l1 = 0 leaves the gradients alone; a negative or non-finite l1 is an error */
+    FX_OK(clgrad_model_l1_grad(ctx, m, 0.0f));
+    ck_assert_int_eq(clgrad_model_l1_grad(ctx, m, -1.0f), CLGRAD_E_ARG);
+    ck_assert_int_eq(clgrad_model_l1_grad(ctx, m, INFINITY), CLGRAD_E_ARG);
+    fixture_download(clgrad_model_grads(m), out, np);
+    for (size_t i = 1; i < np; i++) ck_assert(out[i] == (float)ref[i]);
+    clgrad_model_free(m);
+    free(p), free(g), free(out), free(ref);
+}
+END_TEST
+
+/* Noise (cl/init.cl init_add_noise): the device adds exactly the host's
+** draws (bit for bit), the same (seed, stream, step) gives the same bits and
+** any other step, stream or seed different ones, and over many elements the
+** added noise has mean 0 and the variance std^2 = eta / (1 + t)^gamma.
+** Statistical tolerance: n = 2^18 normal draws; the sample variance's
+** relative standard error is sqrt(2/n) = 0.28%, the mean's 1/sqrt(n) std =
+** 0.2% of std: we allow 2% and 1% (7 and 5 standard errors). */
+START_TEST(noise)
+{
+    clgrad_ctx *ctx = fixture_ctx();
+    const size_t sizes[] = {1, 7, 63, 64, 65, 257, 1 << 18};
+    uint64_t seed = fixture_seed();
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+        size_t n = sizes[si];
+        float *x = malloc(n * sizeof *x), *h = malloc(n * sizeof *h), *d1 = malloc(n * sizeof *d1),
+              *d2 = malloc(n * sizeof *d2);
+        clgrad_testrng rng = fixture_rng(900 + si);
+        for (size_t i = 0; i < n; i++) x[i] = si == 6 ? 0.0f : clgrad_testrng_uniform(&rng, -2, 2);
+        double eta = 0.01, gamma = 0.55;
+        long step = (long)(17 + si);
+        float sd = (float)clgrad_grad_noise_std(eta, gamma, step);
+        ck_assert(fabs(sd - sqrt(eta / pow(1.0 + step, gamma))) < 1e-7);
+        cl_mem buf = fixture_upload(x, n, "noise");
+        FX_OK(clgrad_init_add_noise(ctx, buf, 0, n, sd, seed, CLGRAD_NOISE_STREAM_GRAD, (uint32_t)step));
+        fixture_download(buf, d1, n);
+        memcpy(h, x, n * sizeof *h);
+        clgrad_init_add_noise_host(h, n, sd, seed, CLGRAD_NOISE_STREAM_GRAD, (uint32_t)step);
+        ck_assert_msg(memcmp(d1, h, n * sizeof *h) == 0, "n %zu: device noise differs from the host's", n);
+        /* same key -> same bits; another step, stream or seed -> different draws */
+        FX_OK(clgrad_buf_write(ctx, buf, 0, n, x));
+        FX_OK(clgrad_init_add_noise(ctx, buf, 0, n, sd, seed, CLGRAD_NOISE_STREAM_GRAD, (uint32_t)step));
+        fixture_download(buf, d2, n);
+        ck_assert(memcmp(d1, d2, n * sizeof *d1) == 0);
+        size_t same_step = 0, same_stream = 0, same_seed = 0;
+        for (size_t i = 0; i < n; i++) {
+            float z = clgrad_rng_noise(seed, CLGRAD_NOISE_STREAM_GRAD, (uint32_t)step, i);
+            same_step += z == clgrad_rng_noise(seed, CLGRAD_NOISE_STREAM_GRAD, (uint32_t)step + 1, i);
+            same_stream += z == clgrad_rng_noise(seed, CLGRAD_NOISE_STREAM_INPUT, (uint32_t)step, i);
+            same_seed += z == clgrad_rng_noise(seed + 1, CLGRAD_NOISE_STREAM_GRAD, (uint32_t)step, i);
+        }
+        ck_assert_msg(same_step * 100 <= n && same_stream * 100 <= n && same_seed * 100 <= n,
+                      "n %zu: draws repeat across keys (%zu %zu %zu)", n, same_step, same_stream, same_seed);
+        /* an offset view: element i of the view gets draw i */
+        if (n > 1) {
+            FX_OK(clgrad_buf_write(ctx, buf, 0, n, x));
+            FX_OK(clgrad_init_add_noise(ctx, buf, 1, n - 1, sd, seed, CLGRAD_NOISE_STREAM_INPUT, 3));
+            fixture_download(buf, d2, n);
+            memcpy(h, x, n * sizeof *h);
+            clgrad_init_add_noise_host(h + 1, n - 1, sd, seed, CLGRAD_NOISE_STREAM_INPUT, 3);
+            ck_assert(memcmp(d2, h, n * sizeof *h) == 0);
+        }
+        if (n >= (1 << 18)) {
+            double s1 = 0, s2 = 0;
+            for (size_t i = 0; i < n; i++) s1 += d1[i], s2 += (double)d1[i] * d1[i];
+            double mean = s1 / (double)n, var = s2 / (double)n - mean * mean, want = (double)sd * sd;
+            fprintf(stderr, "noise: n %zu std %.6g: mean %.3g, variance %.6g (want %.6g)\n", n, sd, mean, var, want);
+            ck_assert_msg(fabs(mean) <= 0.01 * sd, "mean %g", mean);
+            ck_assert_msg(fabs(var / want - 1) <= 0.02, "variance %g, want %g", var, want);
+        }
+        /* std 0 changes nothing; a negative std is an error */
+        FX_OK(clgrad_buf_write(ctx, buf, 0, n, x));
+        FX_OK(clgrad_init_add_noise(ctx, buf, 0, n, 0.0f, seed, CLGRAD_NOISE_STREAM_GRAD, 1));
+        fixture_download(buf, d2, n);
+        ck_assert(memcmp(d2, x, n * sizeof *x) == 0);
+        ck_assert_int_eq(clgrad_init_add_noise(ctx, buf, 0, n, -1.0f, seed, CLGRAD_NOISE_STREAM_GRAD, 1), CLGRAD_E_ARG);
+        clgrad_buf_free(&buf);
+        free(x), free(h), free(d1), free(d2);
+    }
+    ck_assert(clgrad_grad_noise_std(0.0, 0.55, 5) == 0.0);
+    ck_assert(fabs(clgrad_grad_noise_std(0.01, 0.55, 0) - 0.1) < 1e-15);
 }
 END_TEST
 
@@ -256,7 +572,11 @@ int main(void)
     TCase *tc = tcase_create("model");
     tcase_set_timeout(tc, 600);
     tcase_add_loop_test(tc, mlp, 0, 4);
-    tcase_add_loop_test(tc, rnn, 0, 3);
+    tcase_add_loop_test(tc, rnn, 0, 4);
+    tcase_add_loop_test(tc, lstm, 0, 5);
+    tcase_add_loop_test(tc, gru, 0, 5);
+    tcase_add_loop_test(tc, l1_subgradient, 0, fixture_nsizes);
+    tcase_add_test(tc, noise);
     suite_add_tcase(s, tc);
     return fixture_run(s, 1);
 }

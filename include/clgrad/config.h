@@ -2,7 +2,7 @@
 ** clgrad/config.h: an experiment file (INI) as a struct.
 **
 ** Sections and keys are fixed so experiment files stay portable:
-**   [run] [data] [model] [loss] [optim] [clip] [diverge]
+**   [run] [data] [model] [loss] [optim] [clip] [diverge] [noise]
 ** Each field below says its type, range and default; clgrad_config_help()
 ** prints the same table (type, allowed values, default) for every key.
 ** clgrad_config_load parses a file, applies `--set section.key=value`
@@ -40,7 +40,7 @@
 **   optim.weight_decay  unset and kind = adamw: 0.01 (PyTorch AdamW), else 0
 **   data.task     every kind but csv has a fixed task: linreg, adding: regression;
 **                 moons, circles, xor: binary; blobs, spirals, temporal_order,
-**                 idx: multiclass.  csv: the task key (default regression).
+**                 idx, cifar10: multiclass.  csv: the task key (default regression).
 **   loss.kind     "" (default): regression -> mse, binary -> bce, multiclass -> ce
 **   model.activation_param  auto: leaky_relu 0.01 or elu 1.0 when only one of
 **                 them is used; stays auto (NAN) otherwise (each its own default)
@@ -51,12 +51,16 @@
 **
 ** Cross-key rules (all errors):
 **   run      steps and epochs not both > 0, not both 0; optim.warmup_steps <= steps (steps > 0)
-**   data     csv needs path and target; idx needs path and labels; path, labels,
+**   data     csv needs path and target; idx needs path and labels; cifar10 needs
+**            path (one file or a comma list, no empty item); path, labels,
 **            target only for the kinds that read them; task other than the kind's
 **            own task only for csv
-**   model    rnn needs sequence data (data.kind adding|temporal_order) and >= 1
-**            hidden layer; activation: 1 name, or one per hidden layer;
-**            activation_param (a number) needs a leaky_relu or elu layer
+**   model    rnn, lstm, gru need sequence data (data.kind adding|temporal_order)
+**            and exactly one width in hidden (stacking is layers = N); lstm
+**            and gru take no activation (their gates are sigmoid/tanh): it
+**            resolves to tanh, and any other name is an error; forget_bias
+**            (lstm) needs bias = true; activation: 1 name, or one per hidden
+**            layer; activation_param (a number) needs a leaky_relu or elu layer
 **   loss     ce needs multiclass data, bce binary, mse regression or binary
 **   optim    nesterov needs momentum > 0 and dampening = 0 (PyTorch); keys a kind
 **            does not use must keep their defaults (PyTorch rejects them too):
@@ -67,6 +71,7 @@
 **            cosine needs min_lr <= lr.
 **   clip     max_norm, norm_type: norm, global_norm; value: value; clipping: agc
 **            (each must keep its default under other kinds)
+**   noise    grad_gamma only with grad_eta > 0
 **
 ** Choice-valued keys (activation, init, optimizer kind, ...) are validated
 ** against their allowed names and stored as those names (lower case); the
@@ -82,6 +87,7 @@
 #define CLGRAD_MAX_LAYERS 256
 #define CLGRAD_NAME_LEN 32
 #define CLGRAD_MAX_WIDTH (1L << 24) /* largest hidden width */
+#define CLGRAD_MAX_RLAYERS 64       /* most stacked recurrent layers ([model] layers) */
 
 typedef struct clgrad_run_section {
     char name[128];     /* default: the file's base name without .ini; no '/' or '\', not "." or ".." */
@@ -93,8 +99,8 @@ typedef struct clgrad_run_section {
 } clgrad_run_section;
 
 typedef struct clgrad_data_section {
-    char kind[CLGRAD_NAME_LEN]; /* linreg|moons|circles|xor|blobs|spirals|adding|temporal_order|csv|idx; default linreg */
-    char path[1024];            /* csv: the file; idx: the images file */
+    char kind[CLGRAD_NAME_LEN]; /* linreg|moons|circles|xor|blobs|spirals|adding|temporal_order|csv|idx|cifar10; default linreg */
+    char path[1024];            /* csv: the file; idx: the images file; cifar10: a batch file or a comma list of them */
     char labels[1024];          /* idx: the labels file */
     char target[128];           /* csv: name of the target column */
     char task[CLGRAD_NAME_LEN]; /* regression|binary|multiclass: csv's choice (default regression), the kind's task otherwise */
@@ -111,11 +117,14 @@ typedef struct clgrad_data_section {
 } clgrad_data_section;
 
 typedef struct clgrad_model_section {
-    char kind[CLGRAD_NAME_LEN];      /* mlp|rnn; default mlp */
-    int nhidden;                     /* number of hidden layers (rnn: 1 = one recurrent layer) */
+    char kind[CLGRAD_NAME_LEN];      /* mlp|rnn|lstm|gru; default mlp */
+    int nhidden;                     /* number of hidden layers (rnn, lstm, gru: 1, the state's width) */
     long hidden[CLGRAD_MAX_LAYERS];  /* widths in [1, CLGRAD_MAX_WIDTH]: "64,64,64", "256x16" (16 layers of
                                         256), mixed "128,64x3", or "" / "none" = no hidden layer;
                                         default 64,64 */
+    long layers;                     /* rnn, lstm, gru: stacked recurrent layers in [1, CLGRAD_MAX_RLAYERS]; default 1 */
+    double forget_bias;              /* lstm: the forget gate's bias (bias_ih[H:2H] = value, bias_hh[H:2H] = 0
+                                        in every layer) or auto (NAN) = as initialised; default auto */
     int nactivation;                 /* 1 = one activation for all, or one per hidden layer */
     char activation[CLGRAD_MAX_LAYERS][CLGRAD_NAME_LEN]; /* identity|sigmoid|tanh|relu|leaky_relu|elu|selu|softsign|softplus|gelu|gelu_tanh; default relu */
     double activation_param;         /* leaky_relu slope (0.01) / elu alpha (1.0); finite or auto (NAN) */
@@ -136,6 +145,7 @@ typedef struct clgrad_optim_section {
     double momentum;     /* [0, 1); default 0 */
     double dampening;    /* [0, 1]; default 0 */
     double weight_decay; /* >= 0, finite; default 0 (adamw: 0.01) */
+    double l1;           /* >= 0, finite; L1 penalty: grad += l1 * sign(theta), sign(0) = 0, every parameter; default 0 */
     double beta1, beta2; /* [0, 1); default 0.9, 0.999 */
     double eps;          /* > 0, finite; default 1e-8 */
     double alpha;        /* [0, 1); default 0.99 */
@@ -162,6 +172,12 @@ typedef struct clgrad_diverge_section {
     char action[CLGRAD_NAME_LEN]; /* stop|continue (default stop) */
 } clgrad_diverge_section;
 
+typedef struct clgrad_noise_section {
+    double grad_eta;   /* >= 0, finite; gradient noise N(0, grad_eta / (1 + t)^grad_gamma) at step t; default 0 (off) */
+    double grad_gamma; /* >= 0, finite; default 0.55 (Neelakantan et al. 2015) */
+    double input_std;  /* >= 0, finite; std of Gaussian noise added to each training batch; default 0 (off) */
+} clgrad_noise_section;
+
 typedef struct clgrad_config {
     char path[1024]; /* the file it was loaded from (clgrad_config_parse: its name argument) */
     clgrad_run_section run;
@@ -171,6 +187,7 @@ typedef struct clgrad_config {
     clgrad_optim_section optim;
     clgrad_clip_section clip;
     clgrad_diverge_section diverge;
+    clgrad_noise_section noise;
 } clgrad_config;
 
 /* Defaults for every key, resolved (a valid config: sgd lr 0.01, loss mse for

@@ -82,6 +82,17 @@
 **            finite).  Multiclass with K = max label + 1 (at least 2).  A
 **            gzip file, a wrong magic, a truncated file and an image/label
 **            count mismatch are errors.
+**   cifar10  CIFAR-10 binary batches (data_batch_N.bin, test_batch.bin): path
+**            is one file or a comma list (read in that order, concatenated).
+**            Each record is 3073 bytes: the label (0..9), then 3072 pixel
+**            bytes: the 32x32 red plane, green, blue, rows top to bottom;
+**            features = 3072 in that order (PyTorch's CHW layout, flattened),
+**            scaled to [0, 1] (v / 255).  Multiclass with K = 10 always.
+**            Every file's size must be a non-zero multiple of 3073 (checked
+**            before anything is allocated; the message gives the record and
+**            leftover byte counts, and names CIFAR-100's 3074-byte records); a
+**            label above 9 names the file, record and byte offset; a gzip file
+**            (the .tar.gz archive) is named as such.
 */
 #ifndef CLGRAD_DATA_H
 #define CLGRAD_DATA_H
@@ -129,6 +140,8 @@ int clgrad_data_generate(const clgrad_data_section *cfg, uint64_t seed, clgrad_d
 int clgrad_data_read_csv(const char *path, const char *target, const char *task, clgrad_dataset *out, char *err,
                          size_t nerr);
 int clgrad_data_read_idx(const char *images, const char *labels, clgrad_dataset *out, char *err, size_t nerr);
+/* paths: one CIFAR-10 batch file or a comma list of them (items trimmed). */
+int clgrad_data_read_cifar10(const char *paths, clgrad_dataset *out, char *err, size_t nerr);
 
 /* Split `all` into train and test: n_test = round(test_fraction * n), at
 ** least 1 when test_fraction > 0 and n >= 2, at most n - 1.  When

@@ -121,6 +121,22 @@ clgrad_status clgrad_init_philox(clgrad_ctx *ctx, size_t n, cl_mem in, cl_mem ou
 ** sin, cos of turn w >> 8, normal(bits of x, w). */
 clgrad_status clgrad_init_math(clgrad_ctx *ctx, size_t n, cl_mem in, cl_mem out);
 
+/* ---- noise: Gaussian noise from the same generator (cl/init.cl) ---- */
+/* Streams (counter word 3; initialisation is stream 0). */
+#define CLGRAD_NOISE_STREAM_GRAD 1u  /* gradient noise */
+#define CLGRAD_NOISE_STREAM_INPUT 2u /* input-noise augmentation */
+/* x[off + i] += std * z_i for i < n, z_i the standard normal drawn from
+** (seed, stream, step, i): bit-identical on every device and on the host.
+** One launch of init_add_noise; std = 0 launches nothing. */
+clgrad_status clgrad_init_add_noise(clgrad_ctx *ctx, cl_mem x, size_t off, size_t n, float std, uint64_t seed,
+                                    uint32_t stream, uint32_t step);
+/* The host side: z_i, and the same update on a host array (bit-identical). */
+float clgrad_rng_noise(uint64_t seed, uint32_t stream, uint32_t step, uint64_t index);
+void clgrad_init_add_noise_host(float *x, size_t n, float std, uint64_t seed, uint32_t stream, uint32_t step);
+/* Gradient noise's standard deviation at a step (Neelakantan et al. 2015):
+** sqrt(eta / (1 + step)^gamma); 0 when eta <= 0. */
+double clgrad_grad_noise_std(double eta, double gamma, long step);
+
 clgrad_status clgrad_selfcheck_init(clgrad_ctx *ctx, clgrad_check_fn report, void *user);
 
 #ifdef __cplusplus

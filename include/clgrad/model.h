@@ -1,17 +1,31 @@
 /*
 ** clgrad/model.h: the models an experiment trains, built from the kernel
-** families: an MLP (any depth, including no hidden layer) and a vanilla
-** (Elman) RNN, many-to-one, with full backpropagation through time.
+** families: an MLP (any depth, including no hidden layer) and recurrent
+** networks, many-to-one, with full backpropagation through time: the vanilla
+** (Elman) RNN, the LSTM and the GRU, each with L stacked layers of width H.
 **
 ** Parameters and gradients are one flat block each (llm.c layout); the
 ** tensor table gives every tensor's PyTorch state_dict name, shape and offset:
 **   MLP, as nn.Sequential(Linear, act, Linear, act, ..., Linear):
 **       "0.weight" (h1, in), "0.bias" (h1), "2.weight" (h2, h1), ... ; layer l is
 **       Sequential index 2l
-**   RNN, as nn.RNN(in, H, nonlinearity) + nn.Linear(H, out):
-**       "rnn.weight_ih_l0" (H, in), "rnn.weight_hh_l0" (H, H), "rnn.bias_ih_l0" (H)
-**       (PyTorch's second bias, bias_hh_l0, is zero and not trained here),
-**       "fc.weight" (out, H), "fc.bias" (out)
+**   recurrent, as self.rnn = nn.RNN / nn.LSTM / nn.GRU(in, H, num_layers=L,
+**   batch_first=True) + self.fc = nn.Linear(H, out), per layer l = 0..L-1
+**   (F_0 = in, F_l = H above), G gates (RNN 1, LSTM 4, GRU 3):
+**       "rnn.weight_ih_l<l>" (G H, F_l), "rnn.weight_hh_l<l>" (G H, H),
+**       "rnn.bias_ih_l<l>" (G H), "rnn.bias_hh_l<l>" (G H; LSTM and GRU only:
+**       the vanilla RNN trains one bias, PyTorch's bias_hh_l<l> being zero),
+**       then "fc.weight" (out, H), "fc.bias" (out).
+**   Gate order and equations are PyTorch's (sigma = logistic sigmoid):
+**     LSTM  rows [i; f; g; o] of W and b:  i = sigma(.), f = sigma(.), g = tanh(.),
+**           o = sigma(.) of x W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh;
+**           c_t = f c_{t-1} + i g,  h_t = o tanh(c_t)
+**     GRU   rows [r; z; n]:  r = sigma(x W_ir^T + b_ir + h W_hr^T + b_hr),
+**           z likewise, n = tanh(x W_in^T + b_in + r (h W_hn^T + b_hn)),
+**           h_t = (1 - z) n + z h_{t-1}  (computed as n + z (h_{t-1} - n))
+**     RNN   h_t = act(x W_ih^T + h_{t-1} W_hh^T + b_ih)
+**   with h_0 = c_0 = 0; layer l > 0 reads h_t of layer l - 1; fc reads h_T
+**   of the top layer.
 ** Shapes in comments: B batch, T time steps, F input features, H width, K outputs.
 */
 #ifndef CLGRAD_MODEL_H
@@ -22,19 +36,33 @@
 #include "clgrad/reduce.h"
 
 #define CLGRAD_MODEL_MAX_TENSORS 1024
+#define CLGRAD_MODEL_MAX_RLAYERS 64 /* stacked recurrent layers */
 
-typedef enum { CLGRAD_MODEL_MLP = 0, CLGRAD_MODEL_RNN = 1 } clgrad_model_kind;
+typedef enum {
+    CLGRAD_MODEL_MLP = 0,
+    CLGRAD_MODEL_RNN = 1,
+    CLGRAD_MODEL_LSTM = 2,
+    CLGRAD_MODEL_GRU = 3
+} clgrad_model_kind;
+
+/* "mlp", "rnn", "lstm", "gru" -> kind; -1 when unknown.  And back ("?" if invalid). */
+int clgrad_model_kind_parse(const char *name);
+const char *clgrad_model_kind_name(clgrad_model_kind kind);
 
 typedef struct clgrad_model_spec {
     clgrad_model_kind kind;
     size_t in;       /* features per time step */
     size_t seq_len;  /* T (1 for non-sequence data); an MLP sees T*in features */
     size_t out;      /* K: 1 for regression and binary, classes for multiclass */
-    int nhidden;     /* MLP: hidden layers (0 = linear/logistic regression); RNN: 1 */
+    int nhidden;     /* MLP: hidden layers (0 = linear/logistic regression); recurrent: 1 (the width H) */
     const long *hidden;          /* widths, nhidden of them */
-    const clgrad_act *acts;      /* one per hidden layer */
+    const clgrad_act *acts;      /* one per hidden layer (the vanilla RNN's nonlinearity; unused by lstm, gru) */
     float act_param;             /* leaky_relu slope / elu alpha */
     int bias;
+    int layers;                  /* recurrent: stacked layers L (0 is taken as 1); MLP: ignored */
+    double forget_bias;          /* LSTM: NAN = keep the initialised biases; else clgrad_model_init sets
+                                    bias_ih[H:2H] = forget_bias and bias_hh[H:2H] = 0 in every layer, so the
+                                    forget gate's effective bias is exactly forget_bias (needs bias) */
     size_t max_batch;            /* buffers are sized for this batch */
 } clgrad_model_spec;
 
@@ -50,10 +78,13 @@ typedef struct clgrad_model clgrad_model;
 clgrad_status clgrad_model_create(clgrad_ctx *ctx, const clgrad_model_spec *spec, clgrad_model **out);
 void clgrad_model_free(clgrad_model *m); /* NULL-safe */
 
+clgrad_model_kind clgrad_model_get_kind(const clgrad_model *m);
 size_t clgrad_model_nparams(const clgrad_model *m);
 int clgrad_model_ntensors(const clgrad_model *m);
 const clgrad_tensor *clgrad_model_tensor(const clgrad_model *m, int i);
-int clgrad_model_nlayers(const clgrad_model *m);           /* metric layers: MLP nhidden + 1; RNN 2 */
+/* Metric layers: MLP nhidden + 1; recurrent L + 1, named "rnn" (L = 1) or
+** "rnn_l0", "rnn_l1", ... (L > 1), then "fc". */
+int clgrad_model_nlayers(const clgrad_model *m);
 const char *clgrad_model_layer_name(const clgrad_model *m, int l);
 cl_mem clgrad_model_params(const clgrad_model *m);        /* borrowed, nparams floats */
 cl_mem clgrad_model_grads(const clgrad_model *m);         /* borrowed */
@@ -61,7 +92,9 @@ cl_mem clgrad_model_logits(const clgrad_model *m);        /* borrowed: (max_batc
 const clgrad_segs *clgrad_model_param_segs(const clgrad_model *m); /* one segment per tensor */
 
 /* Initialise every tensor: weights from `w`, biases from `b` (NULL: zeros),
-** from (seed, tensor index), identical on every device. */
+** from (seed, tensor index), identical on every device; then the LSTM's
+** forget_bias (spec).  PyTorch's default (w->kind = linear_default) draws every
+** recurrent tensor from U(+-1/sqrt(H)), as nn.RNN/LSTM/GRU do. */
 clgrad_status clgrad_model_init(clgrad_ctx *ctx, clgrad_model *m, const clgrad_init_cfg *w,
                                 const clgrad_init_cfg *b, uint64_t seed);
 
@@ -70,19 +103,38 @@ clgrad_status clgrad_model_forward(clgrad_ctx *ctx, clgrad_model *m, cl_mem x, s
 /* Backward pass from dlogits (B, K): fills the gradient block (overwrites it). */
 clgrad_status clgrad_model_backward(clgrad_ctx *ctx, clgrad_model *m, cl_mem dlogits, size_t dloff, size_t B);
 
+/* L1 regularisation's gradient: grads += l1 * sign(params) over every
+** parameter (weights and biases, as torch.optim's weight_decay), with
+** sign(0) = 0 (torch.sign: the subgradient 0 at 0) and sign(NaN) = NaN.
+** One launch of model_l1_grad; l1 = 0 launches nothing. */
+clgrad_status clgrad_model_l1_grad(clgrad_ctx *ctx, clgrad_model *m, float l1);
+
 /* Metrics of the last forward/backward, computed on the device into out at
 ** out_off (clgrad_model_metrics_size floats, no host synchronisation):
 **   first a reduce-stats block (include/clgrad/reduce.h layout: 4 floats per
 **   segment + 4 global) of the gradients arriving at layer outputs:
 **     MLP: segment l = dL/dh_l for hidden layer l, segment L = dL/dlogits
-**     RNN: segment t-1 = dL/dh_t for t = 1..T, segment T = dL/dlogits
-**   clgrad_model_out_grad_seg(m, l) gives the segment of metric layer l;
+**     recurrent, L layers: segment l*T + t-1 = dL/dh_t of layer l (t = 1..T;
+**       the total gradient: from above and through time), segment L*T =
+**       dL/dlogits, and for the LSTM segment L*T+1 + l*T + t-1 = dL/dc_t of
+**       layer l (total: through c_{t+1} and through h_t)
+**   clgrad_model_out_grad_seg(m, l) gives the segment of metric layer l (a
+**   recurrent layer: its dL/dh_T, the gradient arriving from the layer above
+**   or from fc);
 **   then, at clgrad_model_act_offset(m), 3 floats per metric layer: mean |h|,
 **   fraction saturated, fraction of dead units (0, 0, 0 for the output layer;
-**   for the RNN layer, over all time steps). */
+**   for a recurrent layer over all time steps; LSTM and GRU h count as tanh:
+**   saturated when |h| > 0.99). */
 size_t clgrad_model_metrics_size(const clgrad_model *m);
 int clgrad_model_out_grad_seg(const clgrad_model *m, int layer);
 size_t clgrad_model_act_offset(const clgrad_model *m);
-size_t clgrad_model_seq_len(const clgrad_model *m); /* T (RNN); 1 for an MLP */
+size_t clgrad_model_seq_len(const clgrad_model *m); /* T (recurrent); 1 for an MLP */
+int clgrad_model_rlayers(const clgrad_model *m);    /* L (recurrent); 0 for an MLP */
+int clgrad_model_has_cell(const clgrad_model *m);   /* 1 for the LSTM */
+/* From a metrics block read back to the host: ||dL/dh_t|| (cell = 0) or
+** ||dL/dc_t|| (cell = 1, LSTM) at time t (1..T), over the whole stacked
+** state: sqrt(sum over layers of the per-layer norms squared).  NaN when t
+** is out of range or the model has no such state. */
+double clgrad_model_timestep_norm(const clgrad_model *m, const float *metrics, size_t t, int cell);
 clgrad_status clgrad_model_metrics(clgrad_ctx *ctx, clgrad_model *m, size_t B, cl_mem out, size_t out_off);
 #endif
