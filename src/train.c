@@ -20,10 +20,12 @@
 #include "clgrad/optim.h"
 #include "clgrad/train.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 const char *clgrad_run_status_name(clgrad_run_status s)
 {
@@ -434,7 +436,12 @@ static void csv_num_(FILE *f, double v)
     else fprintf(f, "%.9g", v);
 }
 
-static void write_rows_(run_ *r, long step, long epoch, double lr, double ms, double tl, double ta)
+/* One metrics row, the per-layer rows and the RNN time-step rows of a logged
+** step; B is the batch actually used (the last batch of an epoch may be
+** short); evaluated says whether tl/ta were measured at this step (a NaN test
+** loss is written as nan, an unmeasured one as an empty field). */
+static void write_rows_(run_ *r, long step, long epoch, size_t B, double lr, double ms, int evaluated, double tl,
+                        double ta)
 {
     const float *M = r->mhost;
     const mlayout_ *L = &r->L;
@@ -444,7 +451,7 @@ static void write_rows_(run_ *r, long step, long epoch, double lr, double ms, do
     csv_num_(r->fmetrics, M[L->loss]);
     fputc(',', r->fmetrics);
     if (r->loss == CLGRAD_LOSS_MSE) fputs("", r->fmetrics);
-    else csv_num_(r->fmetrics, M[L->acc] / (double)(r->loss == CLGRAD_LOSS_BCE ? r->B * r->K : r->B));
+    else csv_num_(r->fmetrics, M[L->acc] / (double)(r->loss == CLGRAD_LOSS_BCE ? B * r->K : B));
     fprintf(r->fmetrics, ",%.9g,", lr);
     csv_num_(r->fmetrics, gnorm);
     fputc(',', r->fmetrics);
@@ -454,9 +461,9 @@ static void write_rows_(run_ *r, long step, long epoch, double lr, double ms, do
     fputc(',', r->fmetrics);
     csv_num_(r->fmetrics, M[L->pstats + CLGRAD_RS_SIZE * (size_t)nt + CLGRAD_RS_NORM2]);
     fprintf(r->fmetrics, ",%.0f,%.6g,", M[L->gstats + CLGRAD_RS_SIZE * (size_t)nt + CLGRAD_RS_NONFINITE], ms);
-    if (!isnan(tl)) csv_num_(r->fmetrics, tl);
+    if (evaluated) csv_num_(r->fmetrics, tl);
     fputc(',', r->fmetrics);
-    if (!isnan(ta)) csv_num_(r->fmetrics, ta);
+    if (evaluated && r->loss != CLGRAD_LOSS_MSE) csv_num_(r->fmetrics, ta);
     fputc(',', r->fmetrics);
     csv_num_(r->fmetrics, (float)r->noise_std);
     fputc('\n', r->fmetrics);
@@ -704,10 +711,19 @@ static clgrad_status loop_(run_ *r)
         /* the optimizer's step count follows PyTorch: skipped steps do not count (a
         ** skipped step changes nothing, so the t passed to it does not matter) */
         int skipped = 0;
-        if (r->policy == CLGRAD_NONFINITE_SKIP && !log) {
+        if (r->policy != CLGRAD_NONFINITE_PROPAGATE && !log) {
             float flag;
             CLGRAD_TRY(clgrad_buf_read(ctx, r->mbuf, r->L.gs + CLGRAD_GS_SKIP, 1, &flag));
             skipped = flag != 0.0f;
+            if (skipped && r->policy == CLGRAD_NONFINITE_STOP) {
+                /* the run ends here: log this step in full first (parameters are unchanged) */
+                log = 1;
+                if (r->loss != CLGRAD_LOSS_MSE)
+                    CLGRAD_TRY(clgrad_loss_accuracy(ctx, r->loss, lg, 0, r->yb, 0, B, r->K, r->mbuf, r->L.acc));
+                CLGRAD_TRY(clgrad_model_metrics(ctx, r->m, B, r->mbuf, r->L.model));
+                CLGRAD_CL_TRY(ctx, clEnqueueCopyBuffer(clgrad_queue(ctx), params, r->prev, 0, 0, np * sizeof(float), 0,
+                                                       NULL, NULL));
+            }
         }
         CLGRAD_TRY(clgrad_optim_step(ctx, &r->optim, opt_t + 1, lr, params, grads, r->state, np, r->mbuf,
                                      r->L.gs));
@@ -728,13 +744,14 @@ static clgrad_status loop_(run_ *r)
         double now = clgrad_now(), ms = 1e3 * (now - t_last) / (double)(step - last_log);
         t_last = now, last_log = step;
         double tl = NAN, ta = NAN;
-        if ((c->run.eval_every > 0 && step % c->run.eval_every == 0) || step == r->steps) {
+        int evaluated = (c->run.eval_every > 0 && step % c->run.eval_every == 0) || step == r->steps;
+        if (evaluated) {
             CLGRAD_TRY(evaluate_(r, &tl, &ta));
             res->final_test_loss = tl, res->final_test_acc = ta;
             CLGRAD_TRY(upload_order_(r, epoch)); /* evaluation reused the index buffer */
             t_last = clgrad_now();
         }
-        write_rows_(r, step, e, lr, ms, tl, ta);
+        write_rows_(r, step, e, B, lr, ms, evaluated && r->test.n > 0, tl, ta);
         res->final_train_loss = r->mhost[r->L.loss];
         res->max_grad_norm = r->mhost[r->L.rec + 3];
         progress_(r, step, r->mhost[r->L.loss], r->mhost[r->L.gs + CLGRAD_GS_NORM], 0);
@@ -752,8 +769,12 @@ static clgrad_status loop_(run_ *r)
             else
                 snprintf(res->diverge_layer, sizeof res->diverge_layer, "%s",
                          clgrad_model_layer_name(r->m, clgrad_model_nlayers(r->m) - 1));
-            int stop_nonfinite = r->policy == CLGRAD_NONFINITE_STOP && kind == 3;
-            if (strcmp(c->diverge.action, "stop") == 0 || stop_nonfinite) break;
+            if (strcmp(c->diverge.action, "stop") == 0) break;
+        }
+        /* [clip] nonfinite = stop ends the run at a non-finite gradient norm, whatever diverged first */
+        if (r->policy == CLGRAD_NONFINITE_STOP && r->mhost[r->L.gs + CLGRAD_GS_SKIP] != 0.0f) {
+            if (res->status != CLGRAD_RUN_DIVERGED) res->status = CLGRAD_RUN_DIVERGED;
+            break;
         }
     }
     /* time per step: from the end of step 1 (which pays for first launches) to the end */
@@ -762,6 +783,34 @@ static clgrad_status loop_(run_ *r)
     if (r->opts->progress_tty) progress_(r, res->steps_done, res->final_train_loss, r->mhost[r->L.gs + CLGRAD_GS_NORM], 1);
 fail:
     return st;
+}
+
+/* A run directory reused with --out must not keep an earlier run's files:
+** remove the files a run writes (and only those). */
+static void clear_outputs_(const char *dir)
+{
+    static const char *files[] = {"config.ini", "manifest.json", "metrics.csv", "layers.csv", "timesteps.csv",
+                                  "summary.json"};
+    static const char *subdirs[] = {"weights/init", "weights/final", "data"};
+    char path[1400];
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        unlink(path);
+    }
+    for (size_t i = 0; i < sizeof subdirs / sizeof subdirs[0]; i++) {
+        char sub[1200];
+        snprintf(sub, sizeof sub, "%s/%s", dir, subdirs[i]);
+        DIR *d = opendir(sub);
+        if (!d) continue;
+        for (struct dirent *e; (e = readdir(d));) {
+            size_t l = strlen(e->d_name);
+            if (l > 4 && strcmp(e->d_name + l - 4, ".npy") == 0) {
+                snprintf(path, sizeof path, "%s/%s", sub, e->d_name);
+                unlink(path);
+            }
+        }
+        closedir(d);
+    }
 }
 
 clgrad_status clgrad_run(clgrad_ctx *ctx, const clgrad_config *cfg, const clgrad_run_opts *opts, clgrad_run_result *res)
@@ -776,6 +825,7 @@ clgrad_status clgrad_run(clgrad_ctx *ctx, const clgrad_config *cfg, const clgrad
     clgrad_iso_time(r.start_time, sizeof r.start_time);
     /* the output directory must be usable before any compute */
     if (clgrad_rundir_prepare(opts->out_dir, why, sizeof why) != 0) return clgrad_fail(ctx, CLGRAD_E_IO, "%s", why);
+    clear_outputs_(opts->out_dir);
     if (write_manifest_(&r, "running", why, sizeof why) != 0) return clgrad_fail(ctx, CLGRAD_E_IO, "%s", why);
     CLGRAD_TRY(write_config_(&r));
     CLGRAD_TRY(setup_(&r));

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# test_torch_replay.sh (device suite): clgrad against PyTorch.  Runs short
+# shipped experiments with --save-data and replays each with
+# tools/torch_replay.py (PyTorch on the CPU, float32), which must agree
+# (exit 0: loss and grad_norm within rtol 1e-4 / atol 1e-6 over the first
+# logged steps, and the final weights):
+#  1. optim_spirals_adam: MLP, tanh, softmax CE, Adam, shuffled minibatches
+#     across an epoch boundary and the last partial batch;
+#  2. linreg_lr_below: linear regression, MSE, full-batch SGD near the edge;
+#  3. rnn_adding_clip: vanilla RNN (nn.RNN, tanh, BPTT) with global-norm
+#     clipping active on every step.  seq_len 20, not 100: at T = 100 the run
+#     is chaotic (1 ulp in W_hh moves step 1's gradient norm by 2e-4, see the
+#     README), so two float32 implementations cannot agree to 1e-4;
+#  4. moons with softplus (clgrad's exact form), RMSprop, cosine schedule
+#     with warm-up, AGC, no bias.
+# And it must be able to fail: a run whose config.ini is altered after the
+# fact (another learning rate) must disagree (exit 1), and a run without
+# --save-data must be refused (exit 2).
+# Skipped (77) when python3 with torch and numpy is not available.
+# usage: test_torch_replay.sh /path/to/clgrad
+set -u
+CLGRAD=$1
+ROOT=${CLGRAD_SOURCE_ROOT:?}
+REPLAY="$ROOT/tools/torch_replay.py"
+if ! command -v python3 >/dev/null 2>&1; then
+  echo "SKIP: no python3"
+  exit 77
+fi
+if ! python3 -c 'import torch, numpy' >/dev/null 2>&1; then
+  echo "SKIP: python3 cannot import torch and numpy (pip install torch numpy)"
+  exit 77
+fi
+T=$(mktemp -d /tmp/clgrad-test-replay-XXXXXX)
+trap 'rm -rf "$T"' EXIT
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+DEV=()
+[ -n "${CLGRAD_TEST_DEVICE:-}" ] && DEV=(--device "$CLGRAD_TEST_DEVICE")
+run() { # run NAME EXP [--set ...]
+  local name=$1 exp=$2; shift 2
+  "$CLGRAD" run "$ROOT/experiments/$exp" "$@" "${DEV[@]}" --save-data --quiet --out "$T/$name" >"$T/$name.log" 2>&1 ||
+    { fail "clgrad run $exp $*"; tail -5 "$T/$name.log"; return 1; }
+}
+replay() { # replay NAME WANT [options]
+  local name=$1 want=$2; shift 2
+  python3 "$REPLAY" "$T/$name" "$@" >"$T/$name.replay" 2>&1
+  local got=$?
+  echo "== $name (replay exit $got, wanted $want)"
+  cat "$T/$name.replay"
+  [ "$got" = "$want" ] || fail "$name: torch_replay.py exited $got, wanted $want"
+}
+
+run adam optim_spirals_adam.ini --set run.steps=30 --set run.log_every=1 && replay adam 0
+run linreg linreg_lr_below.ini --set run.steps=30 && replay linreg 0
+run rnn rnn_adding_clip.ini --set run.steps=10 --set data.samples=200 --set data.seq_len=20 && {
+  replay rnn 0
+  # the clipping must have been exercised: clip_coef < 1 on some step
+  awk -F, 'NR > 1 && $7 < 1 { c++ } END { exit !(c > 0) }' "$T/rnn/metrics.csv" || fail "rnn: clipping never active"
+}
+run moons optim_spirals_rmsprop.ini --set run.steps=30 --set run.log_every=1 --set data.kind=moons \
+  --set model.activation=softplus --set model.init=default --set model.bias=false --set clip.kind=agc \
+  --set optim.schedule=cosine --set optim.warmup_steps=5 && replay moons 0
+
+# the replay must notice a different run: same files, another learning rate in config.ini
+if [ -d "$T/adam" ]; then
+  cp -r "$T/adam" "$T/altered"
+  sed -i 's/^lr = .*/lr = 0.0055/' "$T/altered/config.ini"
+  grep -q '^lr = 0.0055' "$T/altered/config.ini" || fail "could not alter config.ini"
+  replay altered 1
+  grep -q "DISAGREE" "$T/altered.replay" || fail "altered run: no DISAGREE verdict"
+  # without --save-data: a clear error and exit 2
+  rm -rf "$T/altered/data"
+  replay altered 2
+  grep -q -- "--save-data" "$T/altered.replay" || fail "missing data: the message does not mention --save-data"
+fi
+
+if [ "$fails" -ne 0 ]; then
+  echo "$fails failure(s)"
+  exit 1
+fi
+echo "all torch replay checks passed"
