@@ -1484,10 +1484,13 @@ clgrad_status clgrad_plot_sweep(const char *sweep_dir, const char *xkey, const c
                     cols);
         goto out;
     }
-    int cst = clgrad_csv_col(&t, "status"), cl = clgrad_csv_col(&t, "final_loss");
+    /* the outcome: the final test loss as clgrad sweep writes it (else the train loss, or final_loss) */
+    int cst = clgrad_csv_col(&t, "status"), cl = clgrad_csv_col(&t, "final_test_loss");
+    if (cl < 0) cl = clgrad_csv_col(&t, "final_train_loss");
+    if (cl < 0) cl = clgrad_csv_col(&t, "final_loss");
     int cd = clgrad_csv_col(&t, "diverge_step");
     if (cst < 0 || cl < 0) {
-        st = failf_(CLGRAD_E_IO, why, nwhy, "%s: needs the columns status and final_loss", path);
+        st = failf_(CLGRAD_E_IO, why, nwhy, "%s: needs the columns status and final_test_loss (or final_train_loss)", path);
         goto out;
     }
     if (cats_(&t, cx, &xc) != 0 || cats_(&t, cy, &yc) != 0) goto oom;

@@ -83,5 +83,16 @@ rows=$(($(wc -l < "$T/int/metrics.csv") - 1))
 done_steps=$(sed -n 's/.*"steps_done": \([0-9]*\).*/\1/p' "$T/int/summary.json")
 [ "$rows" = "$done_steps" ] || fail "metrics.csv has $rows rows but summary says $done_steps steps"
 
+# a real sweep (2 points, 2 jobs), resumed, then plotted; a run plotted into SVG + report.html
+expect 0 "2 points" -- "$CLGRAD" sweep "$ROOT/experiments/linreg_lr_below.ini" --grid optim.lr=0.5,1.5 --set run.steps=40 --jobs 2 --out "$T/sw" --quiet
+[ "$(grep -c '' "$T/sw/summary.csv")" = 3 ] || fail "sweep summary.csv should have a header and 2 rows"
+grep -q ',completed,' "$T/sw/summary.csv" && grep -q ',diverged,' "$T/sw/summary.csv" || fail "sweep: expected one completed and one diverged point"
+expect 0 "2 already done, 0 to run" -- "$CLGRAD" sweep "$ROOT/experiments/linreg_lr_below.ini" --grid optim.lr=0.5,1.5 --set run.steps=40 --jobs 2 --out "$T/sw"
+expect 0 "." -- "$CLGRAD" plot --sweep "$T/sw" --x optim.lr --out "$T/swplot"
+[ -s "$T/swplot/sweep_heatmap.svg" ] || fail "no sweep heat map"
+expect 0 "." -- "$CLGRAD" plot "$T/ok" --out "$T/plots"
+for f in loss.svg grad_norm.svg layers_grad.svg layers_heatmap.svg report.html; do [ -s "$T/plots/$f" ] || fail "plot did not write $f"; done
+expect 0 "AGREE|agree" -- "$CLGRAD" compare "$T/ok" "$T/ok"
+
 [ $fails = 0 ] && echo "test_cli: all checks passed"
 exit $((fails > 0))
