@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,16 +72,26 @@ int clgrad_cache_load(const char *dir, const unsigned char key[32], unsigned cha
     clgrad_cache_entry_path(dir, key, path, sizeof path);
     *data = NULL;
     *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    /* O_NONBLOCK: a FIFO planted under an entry's name must not hang the
+    ** open; anything but a regular file is corrupt */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
         snprintf(why, nwhy, "%s: %s", path, strerror(errno));
         return 0;
+    }
+    struct stat sb;
+    int fl = fcntl(fd, F_GETFL);
+    FILE *f = NULL;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || fl == -1 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == -1 ||
+        !(f = fdopen(fd, "rb"))) {
+        snprintf(why, nwhy, "%s: not a regular file", path);
+        close(fd);
+        return -1;
     }
     unsigned char hdr[HEADER];
     unsigned char *buf = NULL;
     int ret = -1;
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || sb.st_size < HEADER) {
+    if (sb.st_size < HEADER) {
         snprintf(why, nwhy, "%s: truncated header", path);
         goto out;
     }
@@ -134,8 +145,8 @@ int clgrad_cache_store(const char *dir, const unsigned char key[32], const unsig
     if (e) { snprintf(why, nwhy, "cannot create %s: %s", dir, strerror(e)); return -1; }
     char path[1100], tmp[1200];
     clgrad_cache_entry_path(dir, key, path, sizeof path);
-    static unsigned counter;
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%u", path, (long)getpid(), counter++);
+    static atomic_uint counter; /* unique temp names across threads too */
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%u", path, (long)getpid(), atomic_fetch_add(&counter, 1u));
 
     unsigned char hdr[HEADER];
     memcpy(hdr, MAGIC, 8);

@@ -65,10 +65,18 @@ clgrad_status clgrad_open(clgrad_ctx *ctx, const char *device_spec, const clgrad
     cl_int err;
     cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)ctx->dev.platform, 0};
     ctx->context = clCreateContext(props, 1, &ctx->dev.device, NULL, NULL, &err);
-    CLGRAD_CL_TRY(ctx, err);
+    if (err != CL_SUCCESS) {
+        ctx->context = NULL;
+        st = clgrad_fail_cl(ctx, err, "clCreateContext", __FILE__, __LINE__);
+        goto fail;
+    }
     cl_command_queue_properties qp = (opts && opts->profiling) ? CL_QUEUE_PROFILING_ENABLE : 0;
     ctx->queue = clCreateCommandQueue(ctx->context, ctx->dev.device, qp, &err);
-    CLGRAD_CL_TRY(ctx, err);
+    if (err != CL_SUCCESS) {
+        ctx->queue = NULL;
+        st = clgrad_fail_cl(ctx, err, "clCreateCommandQueue", __FILE__, __LINE__);
+        goto fail;
+    }
     ctx->dev_index = idx;
     /* CLGRAD_GEMM_VARIANT=tiled|simple|vec forces the own GEMM kernel variant (comparisons) */
     const char *gv = getenv("CLGRAD_GEMM_VARIANT");

@@ -27,9 +27,21 @@ static void plat_info_(cl_platform_id p, cl_platform_info what, char *out, size_
     out[n - 1] = '\0';
 }
 
-static void fill_device_(clgrad_device_info *di)
+/* A capability clgrad depends on: a failed query is an error (the first one
+** is kept in *failed / *err), never a silent default. */
+static void need_(cl_device_id d, cl_device_info what, const char *name, size_t n, void *v, const char **failed,
+                  cl_int *err)
+{
+    cl_int e = clGetDeviceInfo(d, what, n, v, NULL);
+    if (e != CL_SUCCESS && !*failed) *failed = name, *err = e;
+}
+
+/* Fill di from the device; CL_SUCCESS, or the error of the first required query that failed (*failed names it). */
+static cl_int fill_device_(clgrad_device_info *di, const char **failed)
 {
     cl_device_id d = di->device;
+    cl_int err = CL_SUCCESS;
+    *failed = NULL;
     str_info_(d, CL_DEVICE_NAME, di->name, sizeof di->name);
     str_info_(d, CL_DEVICE_VENDOR, di->vendor, sizeof di->vendor);
     str_info_(d, CL_DRIVER_VERSION, di->driver_version, sizeof di->driver_version);
@@ -39,7 +51,7 @@ static void fill_device_(clgrad_device_info *di)
     sscanf(di->c_version, "OpenCL C %d.%d", &di->c_major, &di->c_minor);
 
     cl_device_type t = 0;
-    clGetDeviceInfo(d, CL_DEVICE_TYPE, sizeof t, &t, NULL);
+    need_(d, CL_DEVICE_TYPE, "CL_DEVICE_TYPE", sizeof t, &t, failed, &err);
     di->cl_type = t;
     snprintf(di->type, sizeof di->type, "%s",
              (t & CL_DEVICE_TYPE_GPU) ? "gpu" : (t & CL_DEVICE_TYPE_CPU) ? "cpu"
@@ -53,28 +65,33 @@ static void fill_device_(clgrad_device_info *di)
     if (clGetDeviceInfo(d, CL_DEVICE_MAX_CLOCK_FREQUENCY, sizeof u, &u, NULL) == CL_SUCCESS) di->clock_mhz = u;
     u = 0;
     if (clGetDeviceInfo(d, CL_DEVICE_MEM_BASE_ADDR_ALIGN, sizeof u, &u, NULL) == CL_SUCCESS) di->mem_base_align_bits = u;
-    if (clGetDeviceInfo(d, CL_DEVICE_GLOBAL_MEM_SIZE, sizeof ul, &ul, NULL) == CL_SUCCESS) di->global_mem = ul;
+    need_(d, CL_DEVICE_GLOBAL_MEM_SIZE, "CL_DEVICE_GLOBAL_MEM_SIZE", sizeof ul, &ul, failed, &err);
+    di->global_mem = ul;
     ul = 0;
-    if (clGetDeviceInfo(d, CL_DEVICE_LOCAL_MEM_SIZE, sizeof ul, &ul, NULL) == CL_SUCCESS) di->local_mem = ul;
+    need_(d, CL_DEVICE_LOCAL_MEM_SIZE, "CL_DEVICE_LOCAL_MEM_SIZE", sizeof ul, &ul, failed, &err);
+    di->local_mem = ul;
     ul = 0;
-    if (clGetDeviceInfo(d, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof ul, &ul, NULL) == CL_SUCCESS) di->max_alloc = ul;
-    if (clGetDeviceInfo(d, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof z, &z, NULL) == CL_SUCCESS) di->max_wg_size = z;
+    need_(d, CL_DEVICE_MAX_MEM_ALLOC_SIZE, "CL_DEVICE_MAX_MEM_ALLOC_SIZE", sizeof ul, &ul, failed, &err);
+    di->max_alloc = ul;
+    need_(d, CL_DEVICE_MAX_WORK_GROUP_SIZE, "CL_DEVICE_MAX_WORK_GROUP_SIZE", sizeof z, &z, failed, &err);
+    di->max_wg_size = z;
     size_t wis[3] = {1, 1, 1};
-    if (clGetDeviceInfo(d, CL_DEVICE_MAX_WORK_ITEM_SIZES, sizeof wis, wis, NULL) == CL_SUCCESS)
-        memcpy(di->max_wi_sizes, wis, sizeof wis);
+    need_(d, CL_DEVICE_MAX_WORK_ITEM_SIZES, "CL_DEVICE_MAX_WORK_ITEM_SIZES", sizeof wis, wis, failed, &err);
+    memcpy(di->max_wi_sizes, wis, sizeof wis);
     cl_device_local_mem_type lt = CL_GLOBAL;
-    clGetDeviceInfo(d, CL_DEVICE_LOCAL_MEM_TYPE, sizeof lt, &lt, NULL);
+    need_(d, CL_DEVICE_LOCAL_MEM_TYPE, "CL_DEVICE_LOCAL_MEM_TYPE", sizeof lt, &lt, failed, &err);
     di->local_mem_is_local = lt == CL_LOCAL;
 
     /* fp64: the extension, or a non-zero double fp config (core in 1.2+). */
     char ext[8192];
     ext[0] = '\0';
-    clGetDeviceInfo(d, CL_DEVICE_EXTENSIONS, sizeof ext, ext, NULL);
+    need_(d, CL_DEVICE_EXTENSIONS, "CL_DEVICE_EXTENSIONS", sizeof ext, ext, failed, &err);
     ext[sizeof ext - 1] = '\0';
     cl_device_fp_config dcfg = 0;
     clGetDeviceInfo(d, CL_DEVICE_DOUBLE_FP_CONFIG, sizeof dcfg, &dcfg, NULL);
     di->has_fp64 = strstr(ext, "cl_khr_fp64") != NULL || dcfg != 0;
     di->has_fp16 = strstr(ext, "cl_khr_fp16") != NULL;
+    return err;
 }
 
 clgrad_status clgrad_devices(clgrad_ctx *ctx, const clgrad_device_info **list, int *n)
@@ -86,13 +103,16 @@ clgrad_status clgrad_devices(clgrad_ctx *ctx, const clgrad_device_info **list, i
 
     cl_uint np = 0;
     cl_int e = clGetPlatformIDs(0, NULL, &np);
-    if (e == -1001 /* CL_PLATFORM_NOT_FOUND_KHR */ || np == 0) {
+    if (e == -1001 /* CL_PLATFORM_NOT_FOUND_KHR */ || (e == CL_SUCCESS && np == 0)) {
         st = clgrad_fail(ctx, CLGRAD_E_NODEVICE,
                          "no OpenCL platform found (is an ICD installed? on Debian: "
                          "apt-get install pocl-opencl-icd)");
         goto fail;
     }
-    CLGRAD_CL_TRY(ctx, e);
+    if (e != CL_SUCCESS) {
+        st = clgrad_fail_cl(ctx, e, "clGetPlatformIDs", __FILE__, __LINE__);
+        goto fail;
+    }
     plats = calloc(np, sizeof *plats);
     if (!plats) { st = clgrad_fail(ctx, CLGRAD_E_NOMEM, "out of memory listing platforms"); goto fail; }
     CLGRAD_CL_TRY(ctx, clGetPlatformIDs(np, plats, NULL));
@@ -100,8 +120,11 @@ clgrad_status clgrad_devices(clgrad_ctx *ctx, const clgrad_device_info **list, i
     for (cl_uint p = 0; p < np; p++) {
         cl_uint nd = 0;
         e = clGetDeviceIDs(plats[p], CL_DEVICE_TYPE_ALL, 0, NULL, &nd);
-        if (e == CL_DEVICE_NOT_FOUND || nd == 0) continue;
-        CLGRAD_CL_TRY(ctx, e);
+        if (e == CL_DEVICE_NOT_FOUND || (e == CL_SUCCESS && nd == 0)) continue;
+        if (e != CL_SUCCESS) {
+            st = clgrad_fail_cl(ctx, e, "clGetDeviceIDs", __FILE__, __LINE__);
+            goto fail;
+        }
         free(devs);
         devs = calloc(nd, sizeof *devs);
         clgrad_device_info *grown = realloc(ctx->devices, (size_t)(ctx->ndevices + (int)nd) * sizeof *grown);
@@ -122,7 +145,13 @@ clgrad_status clgrad_devices(clgrad_ctx *ctx, const clgrad_device_info **list, i
             plat_info_(plats[p], CL_PLATFORM_NAME, di->platform_name, sizeof di->platform_name);
             plat_info_(plats[p], CL_PLATFORM_VERSION, di->platform_version, sizeof di->platform_version);
             plat_info_(plats[p], CL_PLATFORM_VENDOR, di->platform_vendor, sizeof di->platform_vendor);
-            fill_device_(di);
+            const char *failed = NULL;
+            cl_int fe = fill_device_(di, &failed);
+            if (fe != CL_SUCCESS) {
+                st = clgrad_fail(ctx, CLGRAD_E_CL, "clGetDeviceInfo(%s) on device %u:%u: %s", failed, p, d,
+                                 clgrad_cl_error_name(fe));
+                goto fail;
+            }
         }
     }
     if (ctx->ndevices == 0) {

@@ -57,7 +57,12 @@ static void options_(clgrad_ctx *ctx)
     o[0] = '\0';
     if (d->c_major > 1 || (d->c_major == 1 && d->c_minor >= 2)) n += (size_t)snprintf(o + n, cap - n, "-cl-std=CL1.2");
     cl_device_fp_config fcfg = 0;
-    clGetDeviceInfo(d->device, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fcfg, &fcfg, NULL);
+    cl_int e = clGetDeviceInfo(d->device, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fcfg, &fcfg, NULL);
+    if (e != CL_SUCCESS) {
+        fcfg = 0;
+        clgrad_warn(ctx, "clGetDeviceInfo(CL_DEVICE_SINGLE_FP_CONFIG): %s; building without "
+                    "-cl-fp32-correctly-rounded-divide-sqrt", clgrad_cl_error_name(e));
+    }
     if (fcfg & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT)
         n += (size_t)snprintf(o + n, cap - n, " -cl-fp32-correctly-rounded-divide-sqrt");
     /* the 1-D work-group size: 256, or the largest power of two the device allows */
@@ -197,7 +202,11 @@ static clgrad_status build_one_(clgrad_ctx *ctx, const char *cl_dir, const char 
         cl_int err;
         const char *srcs[1] = {text};
         p = clCreateProgramWithSource(ctx->context, 1, srcs, NULL, &err);
-        CLGRAD_CL_TRY(ctx, err);
+        if (err != CL_SUCCESS) { /* name the call, not the variable */
+            p = NULL;
+            st = clgrad_fail_cl(ctx, err, "clCreateProgramWithSource", __FILE__, __LINE__);
+            goto fail;
+        }
         err = clBuildProgram(p, 1, &ctx->dev.device, ctx->build_options, NULL, NULL);
         if (err != CL_SUCCESS) { st = build_log_fail_(ctx, p, name, pr->origin, err); goto fail; }
         ctx->stats.compiled++;
@@ -218,7 +227,7 @@ static clgrad_status build_one_(clgrad_ctx *ctx, const char *cl_dir, const char 
         ke->kernel = ks[i];
         ks[i] = NULL;
         ke->name[0] = '\0';
-        clGetKernelInfo(ke->kernel, CL_KERNEL_FUNCTION_NAME, sizeof ke->name, ke->name, NULL);
+        CLGRAD_CL_TRY(ctx, clGetKernelInfo(ke->kernel, CL_KERNEL_FUNCTION_NAME, sizeof ke->name, ke->name, NULL));
         ke->name[sizeof ke->name - 1] = '\0';
     }
     pr->program = p;

@@ -75,10 +75,18 @@ clgrad_status clgrad_segs_new(clgrad_ctx *ctx, size_t nseg, const size_t *off, c
     if (!layout_(s, tab)) { st = clgrad_fail(ctx, CLGRAD_E_ARG, "segs_new: offset + length overflows"); goto fail; }
     s->tab = clCreateBuffer(clgrad_cl_context(ctx), CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
                             (3 * nseg + 1) * sizeof *tab, tab, &err);
-    CLGRAD_CL_TRY(ctx, err);
+    if (err != CL_SUCCESS) {
+        s->tab = NULL;
+        st = clgrad_fail_cl(ctx, err, "clCreateBuffer", __FILE__, __LINE__);
+        goto fail;
+    }
     size_t words = REDUCE_PART * (s->nchunks ? s->nchunks : 1);
     s->part = clCreateBuffer(clgrad_cl_context(ctx), CL_MEM_READ_WRITE, words * sizeof(cl_uint), NULL, &err);
-    CLGRAD_CL_TRY(ctx, err);
+    if (err != CL_SUCCESS) {
+        s->part = NULL;
+        st = clgrad_fail_cl(ctx, err, "clCreateBuffer", __FILE__, __LINE__);
+        goto fail;
+    }
     free(tab);
     *out = s;
     return CLGRAD_OK;

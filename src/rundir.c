@@ -14,8 +14,30 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+/* Space set aside in every run directory while a run is going: a file of
+** RESERVE_BYTES that clgrad_write_atomic deletes when the disk is full, so
+** the final summary.json and manifest.json ("failed") can still be written. */
+#define RESERVE_NAME ".clgrad-reserve"
+#define RESERVE_BYTES (64 * 1024)
+
+static int write_all_(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) return -1;
+        if (w == 0) {
+            errno = ENOSPC;
+            return -1;
+        }
+        p += w, n -= (size_t)w;
+    }
+    return 0;
+}
 
 int clgrad_rundir_prepare(const char *dir, char *why, size_t nwhy)
 {
@@ -24,17 +46,63 @@ int clgrad_rundir_prepare(const char *dir, char *why, size_t nwhy)
         snprintf(why, nwhy, "cannot create the run directory %s: %s", dir, strerror(e));
         return -1;
     }
-    char probe[1200];
-    snprintf(probe, sizeof probe, "%s/.clgrad-probe.%ld", dir, (long)getpid());
-    int fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0 || write(fd, "x", 1) != 1) {
+    /* the reserve doubles as the probe that proves the directory writable */
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", dir, RESERVE_NAME);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) {
         snprintf(why, nwhy, "the run directory %s is not writable: %s", dir, strerror(errno));
-        if (fd >= 0) close(fd), unlink(probe);
         return -1;
     }
-    close(fd);
-    unlink(probe);
+    static const char zeros[4096];
+    int rc = 0;
+    for (size_t done = 0; rc == 0 && done < RESERVE_BYTES; done += sizeof zeros)
+        rc = write_all_(fd, zeros, sizeof zeros);
+    if (rc != 0 || fsync(fd) != 0) rc = -1;
+    e = errno;
+    if (close(fd) != 0 && rc == 0) rc = -1, e = errno;
+    if (rc != 0) {
+        snprintf(why, nwhy, "the run directory %s is not writable: %s", dir, strerror(e));
+        unlink(path);
+        return -1;
+    }
+    /* a summary.json left by an earlier run in this directory would describe
+    ** that run until this one ends (or for good if this one is killed) */
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    if (unlink(path) != 0 && errno != ENOENT) {
+        snprintf(why, nwhy, "cannot remove the old %s: %s", path, strerror(errno));
+        return -1;
+    }
     return 0;
+}
+
+void clgrad_rundir_finish(const char *dir)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", dir, RESERVE_NAME);
+    unlink(path);
+}
+
+/* Whether text[0..n) contains pat. */
+static int contains_(const char *text, size_t n, const char *pat)
+{
+    size_t m = strlen(pat);
+    for (size_t i = 0; i + m <= n; i++)
+        if (memcmp(text + i, pat, m) == 0) return 1;
+    return 0;
+}
+
+/* One attempt: temp file, write, fsync, close, rename.  0, or an errno. */
+static int write_atomic_once_(const char *path, const char *tmp, const char *text, size_t len)
+{
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) return errno ? errno : EIO;
+    int e = 0;
+    if (write_all_(fd, text, len) != 0 || fsync(fd) != 0) e = errno ? errno : EIO;
+    if (close(fd) != 0 && !e) e = errno ? errno : EIO;
+    if (!e && rename(tmp, path) != 0) e = errno ? errno : EIO;
+    if (e) unlink(tmp);
+    return e;
 }
 
 int clgrad_write_atomic(const char *dir, const char *name, const char *text, size_t len, char *why, size_t nwhy)
@@ -42,30 +110,45 @@ int clgrad_write_atomic(const char *dir, const char *name, const char *text, siz
     char path[1200], tmp[1300];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) {
-        snprintf(why, nwhy, "cannot write %s: %s", tmp, strerror(errno));
+    int e = write_atomic_once_(path, tmp, text, len);
+    if (e == ENOSPC || e == EDQUOT) {
+        /* the disk is full: give up the reserve and try once more */
+        char res[1200];
+        snprintf(res, sizeof res, "%s/%s", dir, RESERVE_NAME);
+        if (unlink(res) == 0) e = write_atomic_once_(path, tmp, text, len);
+    }
+    if (e) {
+        snprintf(why, nwhy, "cannot write %s: %s", path, strerror(e));
         return -1;
     }
-    const char *p = text;
-    size_t left = len;
-    while (left > 0) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-            snprintf(why, nwhy, "cannot write %s: %s", tmp, strerror(errno));
-            close(fd);
-            unlink(tmp);
-            return -1;
-        }
-        p += w, left -= (size_t)w;
-    }
-    if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
-        snprintf(why, nwhy, "cannot finish %s: %s", path, strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
+    /* the final manifest (any status but "running") is a run's last file: the
+    ** reserve is no longer needed (clgrad_rundir_finish does the same) */
+    if (strcmp(name, "manifest.json") == 0 && !contains_(text, len, "\"status\": \"running\"")) clgrad_rundir_finish(dir);
     return 0;
+}
+
+int clgrad_csv_commit(FILE *f, long *good_end)
+{
+    if (fflush(f) != 0 || ferror(f)) {
+        if (!errno) errno = EIO;
+        return -1;
+    }
+    long at = ftell(f);
+    if (at >= 0) *good_end = at;
+    return 0;
+}
+
+int clgrad_csv_close(FILE *f, long good_end)
+{
+    if (!f) return 0;
+    int fd = good_end >= 0 ? dup(fileno(f)) : -1;
+    int rc = fclose(f); /* may write (part of) a row a failed commit left buffered */
+    if (fd >= 0) {
+        struct stat sb;
+        if (fstat(fd, &sb) == 0 && sb.st_size > (off_t)good_end && ftruncate(fd, (off_t)good_end) != 0) rc = -1;
+        close(fd);
+    }
+    return rc == 0 ? 0 : -1;
 }
 
 void clgrad_sb_printf(clgrad_sbuf *b, const char *fmt, ...)

@@ -60,6 +60,7 @@ typedef struct run_ {
     uint32_t *idx_host;
     size_t *order;
     FILE *fmetrics, *flayers, *ftime;
+    long good_metrics, good_layers, good_time; /* end of the last whole row written (clgrad_csv_commit) */
     clgrad_run_result *res;
     double t_start;
     char start_time[32];
@@ -252,9 +253,9 @@ static void teardown_(run_ *r)
     clgrad_dataset_free(&r->test);
     free(r->mhost), free(r->idx_host), free(r->order);
     r->mhost = NULL, r->idx_host = NULL, r->order = NULL;
-    if (r->fmetrics) fclose(r->fmetrics);
-    if (r->flayers) fclose(r->flayers);
-    if (r->ftime) fclose(r->ftime);
+    clgrad_csv_close(r->fmetrics, r->good_metrics);
+    clgrad_csv_close(r->flayers, r->good_layers);
+    clgrad_csv_close(r->ftime, r->good_time);
     r->fmetrics = r->flayers = r->ftime = NULL;
 }
 
@@ -440,7 +441,7 @@ static void csv_num_(FILE *f, double v)
 ** step; B is the batch actually used (the last batch of an epoch may be
 ** short); evaluated says whether tl/ta were measured at this step (a NaN test
 ** loss is written as nan, an unmeasured one as an empty field). */
-static void write_rows_(run_ *r, long step, long epoch, size_t B, double lr, double ms, int evaluated, double tl,
+static int write_rows_(run_ *r, long step, long epoch, size_t B, double lr, double ms, int evaluated, double tl,
                         double ta)
 {
     const float *M = r->mhost;
@@ -467,7 +468,7 @@ static void write_rows_(run_ *r, long step, long epoch, size_t B, double lr, dou
     fputc(',', r->fmetrics);
     csv_num_(r->fmetrics, (float)r->noise_std);
     fputc('\n', r->fmetrics);
-    fflush(r->fmetrics);
+    if (clgrad_csv_commit(r->fmetrics, &r->good_metrics) != 0) return -1;
 
     for (int l = 0; l < nl; l++) {
         int w[8], b[8], nw = 0, nb = 0;
@@ -494,7 +495,7 @@ static void write_rows_(run_ *r, long step, long epoch, size_t B, double lr, dou
         csv_num_(r->flayers, pn > 0 ? dn / pn : NAN);
         fputc('\n', r->flayers);
     }
-    fflush(r->flayers);
+    if (clgrad_csv_commit(r->flayers, &r->good_layers) != 0) return -1;
     if (r->ftime) {
         for (size_t t = r->T; t >= 1; t--) {
             fprintf(r->ftime, "%ld,%zu,", step, t);
@@ -505,19 +506,20 @@ static void write_rows_(run_ *r, long step, long epoch, size_t B, double lr, dou
             }
             fputc('\n', r->ftime);
         }
-        fflush(r->ftime);
+        if (clgrad_csv_commit(r->ftime, &r->good_time) != 0) return -1;
     }
+    return 0;
 }
 
-static int open_csv_(run_ *r, const char *name, const char *header, FILE **f)
+static int open_csv_(run_ *r, const char *name, const char *header, FILE **f, long *good)
 {
     char path[1200];
     snprintf(path, sizeof path, "%s/%s", r->opts->out_dir, name);
+    *good = 0;
     *f = fopen(path, "w");
     if (!*f) return -1;
     fputs(header, *f);
-    fflush(*f);
-    return 0;
+    return clgrad_csv_commit(*f, good);
 }
 
 static void fingerprint_(clgrad_sbuf *b, clgrad_ctx *ctx)
@@ -751,7 +753,11 @@ static clgrad_status loop_(run_ *r)
             CLGRAD_TRY(upload_order_(r, epoch)); /* evaluation reused the index buffer */
             t_last = clgrad_now();
         }
-        write_rows_(r, step, e, B, lr, ms, evaluated && r->test.n > 0, tl, ta);
+        if (write_rows_(r, step, e, B, lr, ms, evaluated && r->test.n > 0, tl, ta) != 0) {
+            st = clgrad_fail(ctx, CLGRAD_E_IO, "cannot write the metrics in %s at step %ld: %s", r->opts->out_dir, step,
+                             strerror(errno));
+            goto fail;
+        }
         res->final_train_loss = r->mhost[r->L.loss];
         res->max_grad_norm = r->mhost[r->L.rec + 3];
         progress_(r, step, r->mhost[r->L.loss], r->mhost[r->L.gs + CLGRAD_GS_NORM], 0);
@@ -792,7 +798,7 @@ static void clear_outputs_(const char *dir)
     static const char *files[] = {"config.ini", "manifest.json", "metrics.csv", "layers.csv", "timesteps.csv",
                                   "summary.json"};
     static const char *subdirs[] = {"weights/init", "weights/final", "data"};
-    char path[1400];
+    char path[2600];
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, files[i]);
         unlink(path);
@@ -838,14 +844,14 @@ clgrad_status clgrad_run(clgrad_ctx *ctx, const clgrad_config *cfg, const clgrad
     if (open_csv_(&r, "metrics.csv",
                   "step,epoch,loss,train_acc,lr,grad_norm,clip_coef,grad_norm_clipped,weight_norm,nonfinite_grads,"
                   "ms_per_step,test_loss,test_acc,grad_noise_std\n",
-                  &r.fmetrics) ||
+                  &r.fmetrics, &r.good_metrics) ||
         open_csv_(&r, "layers.csv",
                   "step,layer,weight_norm,weight_grad_norm,bias_grad_norm,out_grad_norm,act_mean_abs,act_saturated,"
                   "act_dead,update_ratio\n",
-                  &r.flayers) ||
+                  &r.flayers, &r.good_layers) ||
         (clgrad_model_seq_len(r.m) > 1 &&
          open_csv_(&r, "timesteps.csv", clgrad_model_has_cell(r.m) ? "step,t,grad_norm,cell_grad_norm\n" : "step,t,grad_norm\n",
-                   &r.ftime))) {
+                   &r.ftime, &r.good_time))) {
         st = clgrad_fail(ctx, CLGRAD_E_IO, "cannot create the CSV files in %s: %s", opts->out_dir, strerror(errno));
         goto fail;
     }
@@ -862,6 +868,7 @@ clgrad_status clgrad_run(clgrad_ctx *ctx, const clgrad_config *cfg, const clgrad
         goto fail;
     }
     teardown_(&r);
+    clgrad_rundir_finish(opts->out_dir);
     return CLGRAD_OK;
 fail:
     res->status = CLGRAD_RUN_FAILED;
@@ -872,5 +879,6 @@ fail:
         free(msg);
     }
     teardown_(&r);
+    clgrad_rundir_finish(opts->out_dir);
     return st;
 }

@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# test_hostile.sh (device suite): hostile values reach clgrad and it neither
+# crashes nor trains on garbage silently.
+#   - data files: NaN / Inf / out-of-float32-range numbers in a CSV and NaN in
+#     a float32 IDX file are errors naming the file, line/column or value
+#     (exit 1, summary.json says failed); finite but huge values (3e38) train
+#     into a non-finite loss that is reported as a divergence (exit 0,
+#     summary.json says diverged); NaN weights given to --init-from likewise;
+#   - zero and negative sizes in the config (samples, features, hidden widths
+#     and layer counts, batch size, steps, log_every, seq_len, classes) are
+#     config errors naming the key (exit 2, nothing run, no run directory);
+#     sizes too large for the host are errors, not crashes;
+#   - a batch larger than the data is clamped to the data (the run equals the
+#     full-batch run, bit for bit, in metrics.csv);
+#   - widths whose buffers exceed the device's largest allocation give an
+#     error naming the buffer and its size (exit 1, summary says failed).
+# usage: test_hostile.sh /path/to/clgrad
+set -u
+CLGRAD=$1
+ROOT=${CLGRAD_SOURCE_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
+T=$(mktemp -d /tmp/clgrad-test-hostile-XXXXXX)
+[ -n "${KEEP:-}" ] || trap 'rm -rf "$T"' EXIT
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+run() { # run STATUS PATTERN OUTDIR -- args...: exit status and a pattern in the output
+  local want=$1 pat=$2 out=$3; shift 4
+  "$CLGRAD" run "$@" --out "$out" --quiet >"$T/log" 2>&1; local got=$?
+  [ "$got" = "$want" ] || { fail "exit $got (wanted $want): $*"; sed 's/^/    /' "$T/log" | tail -8; }
+  grep -qE -- "$pat" "$T/log" || { fail "output lacks /$pat/: $*"; sed 's/^/    /' "$T/log" | tail -8; }
+  grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$T/log" && fail "sanitizer report: $*"
+  return 0
+}
+summary_is() { grep -q "\"status\": \"$2\"" "$1/summary.json" 2>/dev/null || fail "$1/summary.json does not say $2"; }
+csv_ini() { # csv_ini NAME TASK: an experiment reading $T/NAME.csv
+  cat > "$T/$1.ini" <<INI
+[run]
+steps = 3
+[data]
+kind = csv
+path = $1.csv
+target = y
+task = $2
+test_fraction = 0
+batch_size = 0
+[model]
+hidden = 4
+INI
+}
+
+# ---- data files ----
+printf 'a,b,y\n1,2,3\n4,nan,6\n' > "$T/nan.csv"; csv_ini nan regression
+run 1 "nan.csv:3: column 'b': 'nan' is not a finite number \(NaN and Inf are not accepted\)" "$T/r-nan" -- "$T/nan.ini"
+summary_is "$T/r-nan" failed
+printf 'a,b,y\n1,2,3\n4,5,-Inf\n' > "$T/inf.csv"; csv_ini inf regression
+run 1 "inf.csv:3: column 'y': '-Inf' is not a finite number" "$T/r-inf" -- "$T/inf.ini"
+printf 'a,b,y\n1,2,3\n4,1e39,5\n' > "$T/big.csv"; csv_ini big regression
+run 1 "big.csv:3: column 'b': '1e39' is outside the float32 range" "$T/r-big" -- "$T/big.ini"
+printf 'a,b,y\n1,2,3\n4,5,1e-50\n' > "$T/tiny.csv"; csv_ini tiny regression   # underflows to 0: fine
+run 0 "status: completed" "$T/r-tiny" -- "$T/tiny.ini"
+printf 'a,b,y\n1,2,0\n4,5,2.5\n' > "$T/cls.csv"; csv_ini cls multiclass
+run 1 "cls.csv:3: column 'y': label '2.5' is not an integer class" "$T/r-cls" -- "$T/cls.ini"
+# huge but finite features: the loss overflows; a divergence, reported, not a crash
+{ echo 'a,b,y'; for i in 1 2 3 4 5 6 7 8; do echo "3e38,-3e38,$i"; done; } > "$T/huge.csv"; csv_ini huge regression
+run 0 "status: diverged" "$T/r-huge" -- "$T/huge.ini"
+summary_is "$T/r-huge" diverged
+grep -q '"kind": "nonfinite_' "$T/r-huge/summary.json" || fail "huge values: divergence kind is not nonfinite_*"
+# zero sizes in data files: no rows, no samples
+printf 'a,b,y\n' > "$T/empty.csv"; csv_ini empty regression
+run 1 "empty.csv: no data rows" "$T/r-empty" -- "$T/empty.ini"
+# a FIFO or a directory as the data file: rejected at once (opening a FIFO must not wait for a writer)
+mkfifo "$T/fifo.csv"; csv_ini fifo regression
+run 1 "fifo.csv: not a regular file" "$T/r-fifo" -- "$T/fifo.ini"
+rm -f "$T/fifo.csv"; mkdir "$T/fifo.csv"
+run 1 "fifo.csv: not a regular file" "$T/r-dir" -- "$T/fifo.ini"
+# a float32 IDX file with a NaN
+printf '\x00\x00\x0d\x03\x00\x00\x00\x02\x00\x00\x00\x01\x00\x00\x00\x02\x3f\x80\x00\x00\x7f\xc0\x00\x00\x40\x00\x00\x00\x40\x40\x00\x00' > "$T/img.idx"
+printf '\x00\x00\x08\x01\x00\x00\x00\x02\x00\x01' > "$T/lab.idx"
+cat > "$T/idx.ini" <<INI
+[run]
+steps = 2
+[data]
+kind = idx
+path = img.idx
+labels = lab.idx
+test_fraction = 0
+[model]
+hidden = 4
+INI
+run 1 "img.idx: value 1 is not finite" "$T/r-idx" -- "$T/idx.ini"
+# an IDX file with zero samples
+printf '\x00\x00\x08\x02\x00\x00\x00\x00\x00\x00\x00\x04' > "$T/img.idx"
+printf '\x00\x00\x08\x01\x00\x00\x00\x00' > "$T/lab.idx"
+run 1 "img.idx: no samples" "$T/r-idx0" -- "$T/idx.ini"
+# an IDX header that claims more data than the file has
+printf '\x00\x00\x08\x03\xff\xff\xff\xff\xff\xff\xff\xff\x00\x00\x00\x10\x01' > "$T/img.idx"
+run 1 "img.idx: header (says|dimensions)" "$T/r-idx2" -- "$T/idx.ini"
+# NaN weights from --init-from: the first loss is NaN, a divergence at step 1
+E="$ROOT/experiments/linreg_lr_below.ini"
+run 0 "status: completed" "$T/ok" -- "$E" --set run.steps=1
+w="$T/ok/weights/init/0.weight.npy"
+python3 -c 'import sys' 2>/dev/null && python3 - "$w" <<'PY' || printf '\x00\x00\xc0\x7f' | dd of="$w" bs=1 seek=$(( $(stat -c %s "$w") - 4 )) conv=notrunc 2>/dev/null
+import sys, struct
+p = sys.argv[1]; b = bytearray(open(p, 'rb').read()); b[-4:] = struct.pack('<f', float('nan')); open(p, 'wb').write(bytes(b))
+PY
+run 0 "status: diverged after 1 steps" "$T/r-nanw" -- "$E" --set run.steps=5 --init-from "$T/ok/weights/init"
+summary_is "$T/r-nanw" diverged
+# a truncated .npy for --init-from: an error naming the file
+head -c 100 "$T/ok/weights/init/0.weight.npy" > "$T/ok/weights/init/0.weight.npy.cut" && mv "$T/ok/weights/init/0.weight.npy.cut" "$w"
+run 1 "--init-from: .*0.weight.npy" "$T/r-cut" -- "$E" --set run.steps=1 --init-from "$T/ok/weights/init"
+
+# ---- zero and negative sizes: config errors naming the key, nothing run ----
+for kv in data.samples=0 data.samples=-5 data.features=0 data.features=-1 model.hidden=0 model.hidden=-3 \
+          model.hidden=4x0 model.hidden=0x4 model.hidden=4x-1 model.hidden=16777217 data.batch_size=-1 \
+          run.steps=-1 run.epochs=-2 run.log_every=0 run.eval_every=-1 data.seq_len=0 data.classes=1 \
+          data.test_fraction=1 optim.lr=0 optim.lr=-1 optim.lr=nan optim.lr=inf optim.step_size=0 \
+          run.steps=99999999999999999999; do
+  key=${kv%%=*}
+  run 2 "\[${key%%.*}\] ${key#*.}" "$T/r-cfg" -- "$E" --set "$kv"
+  [ ! -e "$T/r-cfg" ] || { fail "--set $kv created a run directory"; rm -rf "$T/r-cfg"; }
+done
+# sizes too large for the host: an error, not a crash (under ASan, malloc must
+# return NULL as libc's does instead of aborting: allocator_may_return_null)
+export ASAN_OPTIONS="${ASAN_OPTIONS:-}:allocator_may_return_null=1"
+run 1 "out of memory|too large" "$T/r-huge-n" -- "$E" --set data.samples=1000000000000 --set run.steps=1
+run 1 "out of memory|too large" "$T/r-huge-f" -- "$E" --set data.features=100000000000 --set run.steps=1
+
+# ---- a batch larger than the data: clamped to the data (= full batch) ----
+M="data.kind=moons"
+run 0 "status: completed" "$T/b-full" -- "$E" --set $M --set data.samples=40 --set data.batch_size=0 --set run.steps=3 --set model.hidden=8
+run 0 "status: completed" "$T/b-big" -- "$E" --set $M --set data.samples=40 --set data.batch_size=100000 --set run.steps=3 --set model.hidden=8
+cut -d, -f1-10 "$T/b-full/metrics.csv" > "$T/full.csv"; cut -d, -f1-10 "$T/b-big/metrics.csv" > "$T/big.csv"
+cmp -s "$T/full.csv" "$T/big.csv" || { fail "batch_size 100000 > 32 samples differs from the full batch"; diff "$T/full.csv" "$T/big.csv" | head -5; }
+acc=$(sed -n 2p "$T/b-big/metrics.csv" | cut -d, -f4)
+awk -v a="$acc" 'BEGIN { exit !(a >= 0.2 && a <= 1) }' || fail "train_acc $acc with an oversized batch (not divided by the real batch?)"
+
+# ---- widths whose buffers exceed the device: an error naming the buffer and its size ----
+for h in 16777216x2 16777216 65536x2; do
+  run 1 "buffer [a-z ]+ needs [0-9]+ bytes \([0-9.]+ MiB\), more than the device's largest allocation" "$T/r-w$h" -- \
+    "$E" --set model.hidden=$h --set run.steps=1
+  summary_is "$T/r-w$h" failed
+done
+
+# ---- a hostile kernel cache: a FIFO and a directory planted as entries ----
+if [ -n "${CLGRAD_CACHE_DIR:-}" ] && ls "$CLGRAD_CACHE_DIR"/*.bin >/dev/null 2>&1; then
+  cp -r "$CLGRAD_CACHE_DIR" "$T/cache"
+  bins=$(ls -S "$T"/cache/*.bin)
+  b1=$(echo "$bins" | tail -1); b2=$(echo "$bins" | tail -2 | head -1)
+  rm -f "$b1" "$b2"; mkfifo "$b1"; mkdir "$b2"
+  CLGRAD_CACHE_DIR=$T/cache timeout 600 "$CLGRAD" run "$E" --set run.steps=1 --out "$T/r-cache" --quiet >"$T/log" 2>&1
+  st=$?
+  [ $st = 0 ] || { fail "planted cache entries: exit $st"; tail -5 "$T/log"; }
+  grep -q "not a regular file" "$T/log" || fail "planted cache entries: no warning"
+  [ -p "$b1" ] && fail "the FIFO entry was not replaced by a valid one"
+fi
+
+[ $fails = 0 ] && echo "test_hostile: all checks passed"
+exit $((fails > 0))
