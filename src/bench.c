@@ -1198,29 +1198,6 @@ static void str_(clgrad_sbuf *b, const char *key, const char *v, const char *sep
     clgrad_sb_printf(b, "%s", sep);
 }
 
-static void json_device_(clgrad_sbuf *b, clgrad_ctx *ctx)
-{
-    const clgrad_device_info *d = clgrad_device(ctx);
-    const clgrad_build_stats *bs = clgrad_build_info(ctx);
-    clgrad_sb_printf(b, "  \"device\": {\"index\": \"%d:%d\", ", d->platform_index, d->device_index);
-    str_(b, "platform", d->platform_name, ", ");
-    str_(b, "platform_version", d->platform_version, ", ");
-    str_(b, "name", d->name, ", ");
-    str_(b, "vendor", d->vendor, ", ");
-    str_(b, "type", d->type, ", ");
-    str_(b, "driver_version", d->driver_version, ", ");
-    str_(b, "opencl_version", d->device_version, ", ");
-    str_(b, "opencl_c_version", d->c_version, ", ");
-    clgrad_sb_printf(b, "\"compute_units\": %u, \"clock_mhz\": %u, \"global_mem_bytes\": %llu, \"fp64\": %s},\n",
-                     d->compute_units, d->clock_mhz, d->global_mem, d->has_fp64 ? "true" : "false");
-    clgrad_sb_printf(b, "  ");
-    str_(b, "gemm_variant", clgrad_gemm_variant(ctx), ",\n  ");
-    str_(b, "build_options", clgrad_build_options(ctx), ",\n  ");
-    str_(b, "kernel_source_sha256", bs->source_hash, ",\n");
-    clgrad_sb_printf(b, "  \"kernel_build\": {\"programs\": %d, \"compiled\": %d, \"loaded_from_cache\": %d, \"seconds\": %.4f},\n",
-                     bs->programs, bs->compiled, bs->loaded, bs->seconds);
-}
-
 static void json_limits_(clgrad_sbuf *b, const clgrad_bench_limits *L)
 {
     static const char *vn[CLGRAD_BENCH_NPEAK] = {"float", "float4", "float8"};
@@ -1267,7 +1244,7 @@ char *clgrad_bench_json(clgrad_ctx *ctx, const clgrad_bench_result *res, const c
     clgrad_sb_printf(&b, "{\n  \"clgrad_bench_format\": 1,\n  \"clgrad_version\": \"%s\",\n  ", CLGRAD_VERSION);
     str_(&b, "start_time", res->start_time, ",\n  ");
     str_(&b, "command_line", command_line, ",\n");
-    json_device_(&b, ctx);
+    clgrad_sb_fingerprint(&b, ctx);
     clgrad_sb_printf(&b, "  \"settings\": {\"quick\": %s, \"reps\": %d, \"warmup_steps\": %d, ", res->quick ? "true" : "false",
                      res->reps, res->warmup);
     num_(&b, "budget_s", res->budget_s, ", ");

@@ -199,6 +199,35 @@ void clgrad_sb_free(clgrad_sbuf *b)
     memset(b, 0, sizeof *b);
 }
 
+void clgrad_sb_fingerprint(clgrad_sbuf *b, clgrad_ctx *ctx)
+{
+    const clgrad_device_info *d = clgrad_device(ctx);
+    const clgrad_build_stats *bs = clgrad_build_info(ctx);
+    clgrad_sb_printf(b, "  \"device\": {\"index\": \"%d:%d\", \"platform\": ", d->platform_index, d->device_index);
+    clgrad_sb_json_str(b, d->platform_name);
+    clgrad_sb_printf(b, ", \"platform_version\": ");
+    clgrad_sb_json_str(b, d->platform_version);
+    clgrad_sb_printf(b, ", \"name\": ");
+    clgrad_sb_json_str(b, d->name);
+    clgrad_sb_printf(b, ", \"vendor\": ");
+    clgrad_sb_json_str(b, d->vendor);
+    clgrad_sb_printf(b, ", \"type\": \"%s\", \"driver_version\": ", d->type);
+    clgrad_sb_json_str(b, d->driver_version);
+    clgrad_sb_printf(b, ", \"opencl_version\": ");
+    clgrad_sb_json_str(b, d->device_version);
+    clgrad_sb_printf(b, ", \"opencl_c_version\": ");
+    clgrad_sb_json_str(b, d->c_version);
+    clgrad_sb_printf(b, ", \"compute_units\": %u, \"clock_mhz\": %u, \"global_mem_bytes\": %llu, \"fp64\": %s},\n",
+                     d->compute_units, d->clock_mhz, d->global_mem, d->has_fp64 ? "true" : "false");
+    clgrad_sb_printf(b, "  \"gemm_variant\": ");
+    clgrad_sb_json_str(b, clgrad_gemm_variant(ctx));
+    clgrad_sb_printf(b, ",\n  \"build_options\": ");
+    clgrad_sb_json_str(b, clgrad_build_options(ctx));
+    clgrad_sb_printf(b, ",\n  \"kernel_source_sha256\": \"%s\",\n", bs->source_hash);
+    clgrad_sb_printf(b, "  \"kernel_build\": {\"programs\": %d, \"compiled\": %d, \"loaded_from_cache\": %d, \"seconds\": %.4f},\n",
+                     bs->programs, bs->compiled, bs->loaded, bs->seconds);
+}
+
 void clgrad_iso_time(char *out, size_t n)
 {
     time_t t = time(NULL);

@@ -40,6 +40,11 @@ void clgrad_sb_json_str(clgrad_sbuf *b, const char *s);
 /* A double as JSON: finite values with %.17g, NaN/Inf as null... no: as strings "nan", "inf", "-inf". */
 void clgrad_sb_json_num(clgrad_sbuf *b, double v);
 void clgrad_sb_free(clgrad_sbuf *b);
+/* The device fingerprint and kernel provenance as JSON object members
+** ("device", "gemm_variant", "build_options", "kernel_source_sha256",
+** "kernel_build"), each line indented and ending in ",\n"; shared by
+** manifest.json and the bench record. */
+void clgrad_sb_fingerprint(clgrad_sbuf *b, clgrad_ctx *ctx);
 /* Current UTC time as ISO 8601. */
 void clgrad_iso_time(char *out, size_t n);
 

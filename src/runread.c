@@ -6,6 +6,7 @@
 */
 #define _POSIX_C_SOURCE 200809L
 #include "clgrad/report.h"
+#include "internal.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -34,42 +35,14 @@ static clgrad_status failf_(clgrad_status st, char *why, size_t nwhy, const char
     return st;
 }
 
-/* Read a whole file into a NUL-terminated buffer. */
+/* Read a whole file into a NUL-terminated buffer (clgrad_read_file, with a message). */
 static clgrad_status slurp_(const char *path, char **out, size_t *len, char *why, size_t nwhy)
 {
-    *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return failf_(CLGRAD_E_IO, why, nwhy, "cannot open %s: %s", path, strerror(errno));
-    size_t cap = 4096, n = 0;
-    char *s = malloc(cap);
-    if (!s) {
-        fclose(f);
-        return failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory reading %s", path);
-    }
-    for (;;) {
-        if (cap - n < 2) {
-            char *t = realloc(s, cap * 2);
-            if (!t) {
-                free(s);
-                fclose(f);
-                return failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory reading %s", path);
-            }
-            s = t, cap *= 2;
-        }
-        size_t r = fread(s + n, 1, cap - n - 1, f);
-        n += r;
-        if (r == 0) break;
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (err) {
-        free(s);
-        return failf_(CLGRAD_E_IO, why, nwhy, "cannot read %s", path);
-    }
-    s[n] = '\0';
-    *out = s;
-    if (len) *len = n;
-    return CLGRAD_OK;
+    errno = 0;
+    *out = clgrad_read_file(path, len);
+    if (*out) return CLGRAD_OK;
+    if (errno == ENOMEM) return failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory reading %s", path);
+    return failf_(CLGRAD_E_IO, why, nwhy, "cannot read %s: %s", path, errno ? strerror(errno) : "read error");
 }
 
 /* ==== JSON ================================================================== */

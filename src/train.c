@@ -522,42 +522,14 @@ static int open_csv_(run_ *r, const char *name, const char *header, FILE **f, lo
     return clgrad_csv_commit(*f, good);
 }
 
-static void fingerprint_(clgrad_sbuf *b, clgrad_ctx *ctx)
-{
-    const clgrad_device_info *d = clgrad_device(ctx);
-    const clgrad_build_stats *bs = clgrad_build_info(ctx);
-    clgrad_sb_printf(b, "  \"device\": {\"index\": \"%d:%d\", \"platform\": ", d->platform_index, d->device_index);
-    clgrad_sb_json_str(b, d->platform_name);
-    clgrad_sb_printf(b, ", \"platform_version\": ");
-    clgrad_sb_json_str(b, d->platform_version);
-    clgrad_sb_printf(b, ", \"name\": ");
-    clgrad_sb_json_str(b, d->name);
-    clgrad_sb_printf(b, ", \"vendor\": ");
-    clgrad_sb_json_str(b, d->vendor);
-    clgrad_sb_printf(b, ", \"type\": \"%s\", \"driver_version\": ", d->type);
-    clgrad_sb_json_str(b, d->driver_version);
-    clgrad_sb_printf(b, ", \"opencl_version\": ");
-    clgrad_sb_json_str(b, d->device_version);
-    clgrad_sb_printf(b, ", \"opencl_c_version\": ");
-    clgrad_sb_json_str(b, d->c_version);
-    clgrad_sb_printf(b, ", \"compute_units\": %u, \"clock_mhz\": %u, \"fp64\": %s},\n", d->compute_units, d->clock_mhz,
-                     d->has_fp64 ? "true" : "false");
-    clgrad_sb_printf(b, "  \"gemm_backend\": \"%s\",\n  \"gemm_variant\": ", clgrad_gemm_backend_name(clgrad_get_gemm_backend(ctx)));
-    clgrad_sb_json_str(b, clgrad_gemm_variant(ctx));
-    clgrad_sb_printf(b, ",\n  \"build_options\": ");
-    clgrad_sb_json_str(b, clgrad_build_options(ctx));
-    clgrad_sb_printf(b, ",\n  \"kernel_source_sha256\": \"%s\",\n", bs->source_hash);
-    clgrad_sb_printf(b, "  \"kernel_build\": {\"programs\": %d, \"compiled\": %d, \"loaded_from_cache\": %d, \"seconds\": %.4f},\n",
-                     bs->programs, bs->compiled, bs->loaded, bs->seconds);
-}
-
 static int write_manifest_(run_ *r, const char *status, char *why, size_t nwhy)
 {
     clgrad_sbuf b = {0};
     char end[32] = "";
     if (strcmp(status, "running") != 0) clgrad_iso_time(end, sizeof end);
     clgrad_sb_printf(&b, "{\n  \"clgrad_version\": \"%s\",\n", CLGRAD_VERSION);
-    fingerprint_(&b, r->ctx);
+    clgrad_sb_fingerprint(&b, r->ctx);
+    clgrad_sb_printf(&b, "  \"gemm_backend\": \"%s\",\n", clgrad_gemm_backend_name(clgrad_get_gemm_backend(r->ctx)));
     clgrad_sb_printf(&b, "  \"seed\": %llu,\n  \"command_line\": ", (unsigned long long)r->cfg->run.seed);
     clgrad_sb_json_str(&b, r->opts->command_line ? r->opts->command_line : "");
     clgrad_sb_printf(&b, ",\n  \"config\": ");
