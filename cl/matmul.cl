@@ -239,3 +239,107 @@ __kernel void matmul_vec_nt(MATMUL_ARGS)
             *c = beta == 0.0f ? r : r + beta * *c;
         }
 }
+
+/*
+** Packed CPU variant ("packed"): a register-blocked micro-kernel in the style
+** of BLIS's Haswell kernel.  Each work-item computes CPU_MR rows x 16 columns
+** of C in CPU_MR float16 accumulators (2 AVX registers each); per k it loads
+** one 16-float row of the B panel and broadcasts CPU_MR values of op(A):
+** 2 loads + CPU_MR broadcasts feed 2 * CPU_MR vector FMAs.
+**
+** op(B) is read from panels of 16 columns, each (K, 16) contiguous:
+**   packed: matmul_cpu_pack_b wrote panel p at Bp + p * K * 16, zero-padded
+**           past N, so every panel takes the fast path and the panel walks
+**           memory linearly (no cache-set conflicts at power-of-two ldb);
+**   direct: op(B) = B (K, N) itself, panel p at B + 16 p with row stride ldb;
+**           a partial last panel (N % 16) takes the guarded path.
+** op(A) is read in place: element (m, k) at A[m * lda + k] (ta = 0) or
+** A[k * lda + m] (ta = 1); rows past M are clamped to M - 1 and never stored.
+** Work-item (i, j) = (row block, panel), so the work-items one thread runs in
+** a row share one B panel, which stays in cache while op(A) streams.
+** Every output is fma(a_k, b_k, acc) in k order from 0: deterministic, and
+** the same rounding as the other variants' fixed-order sums.
+*/
+#define CPU_MR 6 /* rows per work-item: a0..a5 and acc0..acc5 below */
+
+/* Bp panel p (K, 16) = op(B)[:, 16p .. 16p+15], zero past N.  Global (K, ceil(N/16)). */
+__kernel void matmul_cpu_pack_b(const int tb, const int N, const int K, __global const float *B, const ulong offB,
+                                const int ldb, __global float *Bp)
+{
+    const int k = get_global_id(0), p = get_global_id(1);
+    if (k >= K) return;
+    B += offB;
+    const int n0 = p * 16;
+    __global float *dst = Bp + ((size_t)p * K + k) * 16;
+    if (!tb && n0 + 16 <= N) {
+        vstore16(vload16(0, B + (size_t)k * ldb + n0), 0, dst);
+        return;
+    }
+    for (int c = 0; c < 16; c++) {
+        int n = n0 + c;
+        dst[c] = n >= N ? 0.0f : tb ? B[(size_t)n * ldb + k] : B[(size_t)k * ldb + n];
+    }
+}
+
+/* Store one row of the block: alpha * acc (+ beta * C), the first `nv` columns. */
+inline void matmul_cpu_store_(float16 acc, const int nv, const float alpha, const float beta, __global float *c)
+{
+    float16 r = alpha * acc;
+    if (nv == 16) {
+        if (beta != 0.0f) r = r + beta * vload16(0, c);
+        vstore16(r, 0, c);
+        return;
+    }
+    float v[16];
+    vstore16(r, 0, v);
+    for (int j = 0; j < nv; j++) c[j] = beta == 0.0f ? v[j] : v[j] + beta * c[j];
+}
+
+#define CPU_FMA_ROW(r) acc##r = fma((float16)(a##r[(size_t)k * ak]), b, acc##r)
+
+/* C (M, N) = alpha op(A) op(B) + beta C.  `packed`: B is a matmul_cpu_pack_b
+** buffer (offB 0, ldb unused); else op(B) = B (K, N).  Global (ceil(M/MR), ceil(N/16)). */
+__kernel void matmul_cpu(const int ta, const int packed, const int M, const int N, const int K, const float alpha,
+                         __global const float *A, const ulong offA, const int lda, __global const float *B,
+                         const ulong offB, const int ldb, const float beta, __global float *C, const ulong offC,
+                         const int ldc)
+{
+    const int m0 = get_global_id(0) * CPU_MR, p = get_global_id(1), n0 = p * 16;
+    if (m0 >= M || n0 >= N) return;
+    A += offA, C += offC;
+    /* row r of op(A): element k at a_r[k * ak] */
+    const size_t ak = ta ? (size_t)lda : 1;
+    const size_t am = ta ? 1 : (size_t)lda;
+    __global const float *a0 = A + (size_t)min(m0 + 0, M - 1) * am;
+    __global const float *a1 = A + (size_t)min(m0 + 1, M - 1) * am;
+    __global const float *a2 = A + (size_t)min(m0 + 2, M - 1) * am;
+    __global const float *a3 = A + (size_t)min(m0 + 3, M - 1) * am;
+    __global const float *a4 = A + (size_t)min(m0 + 4, M - 1) * am;
+    __global const float *a5 = A + (size_t)min(m0 + 5, M - 1) * am;
+    const int nv = min(16, N - n0);
+    float16 acc0 = (float16)(0.0f), acc1 = acc0, acc2 = acc0, acc3 = acc0, acc4 = acc0, acc5 = acc0;
+    if (packed || nv == 16) {
+        __global const float *bp = packed ? B + (size_t)p * K * 16 : B + offB + n0;
+        const size_t bk = packed ? 16 : (size_t)ldb;
+        for (int k = 0; k < K; k++) {
+            float16 b = vload16(0, bp + (size_t)k * bk);
+            CPU_FMA_ROW(0); CPU_FMA_ROW(1); CPU_FMA_ROW(2); CPU_FMA_ROW(3); CPU_FMA_ROW(4); CPU_FMA_ROW(5);
+        }
+    } else {
+        /* direct, partial last panel: guarded loads, the same order of operations */
+        __global const float *bp = B + offB + n0;
+        for (int k = 0; k < K; k++) {
+            float t[16];
+            for (int j = 0; j < 16; j++) t[j] = j < nv ? bp[(size_t)k * ldb + j] : 0.0f;
+            float16 b = vload16(0, t);
+            CPU_FMA_ROW(0); CPU_FMA_ROW(1); CPU_FMA_ROW(2); CPU_FMA_ROW(3); CPU_FMA_ROW(4); CPU_FMA_ROW(5);
+        }
+    }
+    __global float *c = C + (size_t)m0 * ldc + n0;
+    matmul_cpu_store_(acc0, nv, alpha, beta, c);
+    if (m0 + 1 < M) matmul_cpu_store_(acc1, nv, alpha, beta, c + (size_t)ldc);
+    if (m0 + 2 < M) matmul_cpu_store_(acc2, nv, alpha, beta, c + 2 * (size_t)ldc);
+    if (m0 + 3 < M) matmul_cpu_store_(acc3, nv, alpha, beta, c + 3 * (size_t)ldc);
+    if (m0 + 4 < M) matmul_cpu_store_(acc4, nv, alpha, beta, c + 4 * (size_t)ldc);
+    if (m0 + 5 < M) matmul_cpu_store_(acc5, nv, alpha, beta, c + 5 * (size_t)ldc);
+}

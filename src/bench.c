@@ -1661,6 +1661,7 @@ int clgrad_cli_bench(int argc, char **argv)
         free(text);
     }
     free(res);
+    clgrad_profile_print(ctx, stderr);
     clgrad_ctx_free(ctx);
 out:
     free(files);

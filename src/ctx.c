@@ -23,6 +23,9 @@ static void close_(clgrad_ctx *ctx)
 {
     if (ctx->queue) clFinish(ctx->queue);
     clgrad_programs_release(ctx);
+    if (ctx->gemm_scratch) clReleaseMemObject(ctx->gemm_scratch);
+    ctx->gemm_scratch = NULL;
+    ctx->gemm_scratch_floats = 0;
     if (ctx->queue) clReleaseCommandQueue(ctx->queue);
     if (ctx->context) clReleaseContext(ctx->context);
     ctx->queue = NULL;
@@ -35,6 +38,7 @@ void clgrad_ctx_free(clgrad_ctx *ctx)
     if (!ctx) return;
     close_(ctx);
     free(ctx->devices);
+    free(ctx->prof);
     clgrad_msgs_free_(ctx);
     free(ctx);
 }
@@ -70,7 +74,15 @@ clgrad_status clgrad_open(clgrad_ctx *ctx, const char *device_spec, const clgrad
         st = clgrad_fail_cl(ctx, err, "clCreateContext", __FILE__, __LINE__);
         goto fail;
     }
-    cl_command_queue_properties qp = (opts && opts->profiling) ? CL_QUEUE_PROFILING_ENABLE : 0;
+    int kprof = (opts && opts->kernel_profile) || env_true_("CLGRAD_PROFILE");
+    cl_command_queue_properties qp = (opts && opts->profiling) || kprof ? CL_QUEUE_PROFILING_ENABLE : 0;
+    free(ctx->prof);
+    ctx->prof = NULL, ctx->nprof = ctx->prof_cap = 0;
+    if (kprof) {
+        ctx->prof = calloc(64, sizeof *ctx->prof);
+        if (!ctx->prof) return clgrad_fail(ctx, CLGRAD_E_NOMEM, "out of memory");
+        ctx->prof_cap = 64;
+    }
     ctx->queue = clCreateCommandQueue(ctx->context, ctx->dev.device, qp, &err);
     if (err != CL_SUCCESS) {
         ctx->queue = NULL;
@@ -179,10 +191,64 @@ fail:
 
 /* ---- launches ---- */
 
+/* Add one launch's device time to the profile row of `name`. */
+static void profile_add_(clgrad_ctx *ctx, const char *name, cl_event ev)
+{
+    cl_ulong t0 = 0, t1 = 0;
+    if (clWaitForEvents(1, &ev) != CL_SUCCESS ||
+        clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL) != CL_SUCCESS ||
+        clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL) != CL_SUCCESS || t1 < t0)
+        return;
+    int i = 0;
+    while (i < ctx->nprof && strncmp(ctx->prof[i].name, name, sizeof ctx->prof[i].name - 1) != 0) i++;
+    if (i == ctx->nprof) {
+        if (ctx->nprof == ctx->prof_cap) {
+            void *p = realloc(ctx->prof, 2 * (size_t)ctx->prof_cap * sizeof *ctx->prof);
+            if (!p) return;
+            ctx->prof = p, ctx->prof_cap *= 2;
+        }
+        memset(&ctx->prof[i], 0, sizeof ctx->prof[i]);
+        snprintf(ctx->prof[i].name, sizeof ctx->prof[i].name, "%s", name);
+        ctx->nprof++;
+    }
+    ctx->prof[i].calls++;
+    ctx->prof[i].ns += (double)(t1 - t0);
+}
+
+static int prof_cmp_(const void *a, const void *b)
+{
+    double x = ((const struct clgrad_prof_row *)a)->ns, y = ((const struct clgrad_prof_row *)b)->ns;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+void clgrad_profile_print(const clgrad_ctx *ctx, FILE *out)
+{
+    if (!ctx->prof || ctx->nprof == 0) return;
+    struct clgrad_prof_row *r = malloc((size_t)ctx->nprof * sizeof *r);
+    if (!r) return;
+    memcpy(r, ctx->prof, (size_t)ctx->nprof * sizeof *r);
+    qsort(r, (size_t)ctx->nprof, sizeof *r, prof_cmp_);
+    double total = 0;
+    long calls = 0;
+    for (int i = 0; i < ctx->nprof; i++) total += r[i].ns, calls += r[i].calls;
+    fprintf(out, "== kernel profile (device time from profiling events; launches serialised) ==\n");
+    fprintf(out, "%-32s %9s %12s %11s %7s\n", "kernel", "calls", "total ms", "mean us", "share");
+    for (int i = 0; i < ctx->nprof; i++)
+        fprintf(out, "%-32s %9ld %12.3f %11.2f %6.1f%%\n", r[i].name, r[i].calls, r[i].ns * 1e-6,
+                r[i].ns * 1e-3 / (double)r[i].calls, total > 0 ? 100.0 * r[i].ns / total : 0.0);
+    fprintf(out, "%-32s %9ld %12.3f\n", "all", calls, total * 1e-6);
+    free(r);
+}
+
 clgrad_status clgrad_launch(clgrad_ctx *ctx, cl_kernel k, const char *name, cl_uint dims, const size_t *global,
                             const size_t *local)
 {
-    cl_int err = clEnqueueNDRangeKernel(ctx->queue, k, dims, NULL, global, local, 0, NULL, NULL);
+    cl_event ev = NULL;
+    cl_int err = clEnqueueNDRangeKernel(ctx->queue, k, dims, NULL, global, local, 0, NULL, ctx->prof ? &ev : NULL);
+    if (ev) {
+        if (err == CL_SUCCESS) profile_add_(ctx, name, ev);
+        clReleaseEvent(ev);
+    }
     if (err == CL_SUCCESS) return CLGRAD_OK;
     return clgrad_fail(ctx, CLGRAD_E_CL, "clEnqueueNDRangeKernel(%s, global %zu x %zu, local %zu x %zu): %s", name,
                        global[0], dims > 1 ? global[1] : 1, local ? local[0] : 0,

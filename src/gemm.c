@@ -17,6 +17,10 @@
 #define TK 16
 #define VEC_RM 4
 #define VEC_NT_R 4
+#define CPU_MR 6
+/* The packed variant reads a B operand (tb = 0) in place when it is at most
+** this many floats: small enough to stay in cache whatever its row stride. */
+#define CPU_DIRECT_MAX (64 * 1024)
 
 static int tiled_ok_(const clgrad_ctx *ctx)
 {
@@ -26,18 +30,25 @@ static int tiled_ok_(const clgrad_ctx *ctx)
            d->local_mem >= need_local;
 }
 
-/* The own-kernel variant for an op combination: the forced one where it
-** applies, else vec on CPUs (not for TT), tiled where the device allows, else simple. */
-static clgrad_gemm_variant_t pick_(const clgrad_ctx *ctx, int ta, int tb)
+/* The own-kernel variant for an op combination and size: the forced one where
+** it applies, else on CPUs the micro-kernel (B read in place when it is small
+** and not transposed, else packed), else tiled where the device allows, else simple. */
+static clgrad_gemm_variant_t pick_size_(const clgrad_ctx *ctx, int ta, int tb, size_t N, size_t K)
 {
     clgrad_gemm_variant_t v = ctx->gemm_variant;
-    if (v == CLGRAD_GEMM_AUTO) v = (ctx->dev.cl_type & CL_DEVICE_TYPE_CPU) ? CLGRAD_GEMM_VEC : CLGRAD_GEMM_TILED;
+    if (v == CLGRAD_GEMM_AUTO && (ctx->dev.cl_type & CL_DEVICE_TYPE_CPU))
+        v = !tb && K * N <= CPU_DIRECT_MAX ? CLGRAD_GEMM_DIRECT : CLGRAD_GEMM_PACKED;
+    if (v == CLGRAD_GEMM_AUTO) v = CLGRAD_GEMM_TILED;
+    if (v == CLGRAD_GEMM_DIRECT && tb) v = CLGRAD_GEMM_PACKED;
     if (v == CLGRAD_GEMM_VEC && ta && tb) v = CLGRAD_GEMM_TILED;
     if (v == CLGRAD_GEMM_TILED && !tiled_ok_(ctx)) v = CLGRAD_GEMM_SIMPLE;
     return v;
 }
 
-static const char *variant_names_[] = {"auto", "tiled", "simple", "vec"};
+/* The variant for large operands (what `clgrad_gemm_variant` reports). */
+static clgrad_gemm_variant_t pick_(const clgrad_ctx *ctx, int ta, int tb) { return pick_size_(ctx, ta, tb, 4096, 4096); }
+
+static const char *variant_names_[] = {"auto", "tiled", "simple", "vec", "packed", "direct"};
 
 const char *clgrad_gemm_variant(const clgrad_ctx *ctx)
 {
@@ -50,7 +61,7 @@ const char *clgrad_gemm_variant(const clgrad_ctx *ctx)
 
 int clgrad_gemm_set_variant(clgrad_ctx *ctx, const char *name)
 {
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 6; i++)
         if (strcmp(name, variant_names_[i]) == 0) {
             ctx->gemm_variant = (clgrad_gemm_variant_t)i;
             return 0;
@@ -104,6 +115,52 @@ fail:
     return st;
 }
 
+/* The CPU micro-kernel: op(B) packed into 16-column panels (matmul_cpu_pack_b)
+** unless `direct` (then tb == 0 and B is read in place), then matmul_cpu. */
+static clgrad_status gemm_cpu_(clgrad_ctx *ctx, int direct, int ta, int tb, int M, int N, int K, float alpha, cl_mem A,
+                                  cl_ulong offA, int lda, cl_mem B, cl_ulong offB, int ldb, float beta, cl_mem C,
+                                  cl_ulong offC, int ldc)
+{
+    clgrad_status st = CLGRAD_OK;
+    size_t panels = ((size_t)N + 15) / 16;
+    cl_int packed = !direct;
+    cl_mem b = B;
+    cl_ulong ob = offB;
+    if (packed && K > 0) {
+        size_t need = panels * 16 * (size_t)K;
+        if (need > ctx->gemm_scratch_floats) {
+            clgrad_buf_free(&ctx->gemm_scratch);
+            ctx->gemm_scratch_floats = 0;
+            CLGRAD_TRY(clgrad_buf_new(ctx, need, "GEMM packing scratch", &ctx->gemm_scratch));
+            ctx->gemm_scratch_floats = need;
+        }
+        cl_kernel pk = clgrad_kernel(ctx, "matmul_cpu_pack_b");
+        if (!pk) return CLGRAD_E_ARG;
+        cl_int itb = tb;
+        CLGRAD_ARG(ctx, pk, 0, itb); CLGRAD_ARG(ctx, pk, 1, N); CLGRAD_ARG(ctx, pk, 2, K);
+        CLGRAD_ARG(ctx, pk, 3, B); CLGRAD_ARG(ctx, pk, 4, offB); CLGRAD_ARG(ctx, pk, 5, ldb);
+        CLGRAD_ARG(ctx, pk, 6, ctx->gemm_scratch);
+        size_t g[2] = {(size_t)K, panels};
+        CLGRAD_TRY(clgrad_launch(ctx, pk, "matmul_cpu_pack_b", 2, g, NULL));
+        b = ctx->gemm_scratch, ob = 0;
+    }
+    cl_kernel k = clgrad_kernel(ctx, "matmul_cpu");
+    if (!k) return CLGRAD_E_ARG;
+    cl_int ita = ta;
+    cl_uint i = 0;
+    CLGRAD_ARG(ctx, k, i++, ita); CLGRAD_ARG(ctx, k, i++, packed);
+    CLGRAD_ARG(ctx, k, i++, M); CLGRAD_ARG(ctx, k, i++, N); CLGRAD_ARG(ctx, k, i++, K);
+    CLGRAD_ARG(ctx, k, i++, alpha);
+    CLGRAD_ARG(ctx, k, i++, A); CLGRAD_ARG(ctx, k, i++, offA); CLGRAD_ARG(ctx, k, i++, lda);
+    CLGRAD_ARG(ctx, k, i++, b); CLGRAD_ARG(ctx, k, i++, ob); CLGRAD_ARG(ctx, k, i++, ldb);
+    CLGRAD_ARG(ctx, k, i++, beta);
+    CLGRAD_ARG(ctx, k, i++, C); CLGRAD_ARG(ctx, k, i++, offC); CLGRAD_ARG(ctx, k, i++, ldc);
+    size_t g[2] = {((size_t)M + CPU_MR - 1) / CPU_MR, panels};
+    CLGRAD_TRY(clgrad_launch(ctx, k, "matmul_cpu", 2, g, NULL));
+fail:
+    return st;
+}
+
 clgrad_status clgrad_gemm(clgrad_ctx *ctx, int ta, int tb, size_t M, size_t N, size_t K, float alpha, cl_mem A,
                           size_t offA, size_t lda, cl_mem B, size_t offB, size_t ldb, float beta, cl_mem C,
                           size_t offC, size_t ldc)
@@ -121,7 +178,9 @@ clgrad_status clgrad_gemm(clgrad_ctx *ctx, int ta, int tb, size_t M, size_t N, s
 
     int m = (int)M, n = (int)N, k = (int)K, la = (int)lda, lb = (int)ldb, lc = (int)ldc;
     cl_ulong oa = offA, ob = offB, oc = offC;
-    clgrad_gemm_variant_t v = pick_(ctx, ta, tb);
+    clgrad_gemm_variant_t v = pick_size_(ctx, ta, tb, N, K);
+    if (v == CLGRAD_GEMM_PACKED || v == CLGRAD_GEMM_DIRECT)
+        return gemm_cpu_(ctx, v == CLGRAD_GEMM_DIRECT, ta, tb, m, n, k, alpha, A, oa, la, B, ob, lb, beta, C, oc, lc);
     static const char *tiled[4] = {"matmul_nn", "matmul_nt", "matmul_tn", "matmul_tt"};
     static const char *vec[4] = {"matmul_vec_nn", "matmul_vec_nt", "matmul_vec_tn", NULL};
     int op = (ta ? 2 : 0) + (tb ? 1 : 0);

@@ -11,7 +11,7 @@
 #define CLGRAD_MAX_PROGRAMS 32
 #define CLGRAD_MAX_KERNELS 256
 
-typedef enum { CLGRAD_GEMM_AUTO = 0, CLGRAD_GEMM_TILED, CLGRAD_GEMM_SIMPLE, CLGRAD_GEMM_VEC } clgrad_gemm_variant_t;
+typedef enum { CLGRAD_GEMM_AUTO = 0, CLGRAD_GEMM_TILED, CLGRAD_GEMM_SIMPLE, CLGRAD_GEMM_VEC, CLGRAD_GEMM_PACKED, CLGRAD_GEMM_DIRECT } clgrad_gemm_variant_t;
 
 typedef struct clgrad_program {
     char name[64];      /* "matmul.cl" */
@@ -49,6 +49,11 @@ struct clgrad_ctx {
     clgrad_build_stats stats;
     clgrad_gemm_backend gemm_backend;
     clgrad_gemm_variant_t gemm_variant;
+    cl_mem gemm_scratch;       /* owned; packed B panels of the CPU GEMM, grown on demand */
+    size_t gemm_scratch_floats;
+
+    struct clgrad_prof_row { char name[48]; long calls; double ns; } *prof; /* owned; NULL: profiling off */
+    int nprof, prof_cap;
 };
 
 /* Append a warning line to ctx->warnings (also used for non-fatal cache trouble). */

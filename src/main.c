@@ -132,6 +132,13 @@ static int cmd_devices_(clgrad_ctx *ctx, const cli_opts *o)
     return 0;
 }
 
+/* Free the context; print its kernel profile first when CLGRAD_PROFILE=1 asked for one. */
+static void ctx_free_(clgrad_ctx *ctx)
+{
+    if (ctx) clgrad_profile_print(ctx, stderr);
+    clgrad_ctx_free(ctx);
+}
+
 static clgrad_ctx *open_(const cli_opts *o, int profiling)
 {
     clgrad_ctx *ctx = clgrad_ctx_new();
@@ -146,7 +153,7 @@ static clgrad_ctx *open_(const cli_opts *o, int profiling)
     oo.profiling = profiling;
     if (clgrad_open(ctx, o->device, &oo) != CLGRAD_OK) {
         fprintf(stderr, "clgrad: %s\n", clgrad_errmsg(ctx));
-        clgrad_ctx_free(ctx);
+        ctx_free_(ctx);
         return NULL;
     }
     if (*clgrad_warnings(ctx)) fprintf(stderr, "clgrad: warning: %s", clgrad_warnings(ctx));
@@ -171,7 +178,7 @@ static double time_build_(const cli_opts *o, int no_cache, int *from_cache)
     const clgrad_build_stats *b = clgrad_build_info(c);
     double s = b->seconds;
     *from_cache = b->loaded;
-    clgrad_ctx_free(c);
+    ctx_free_(c);
     return s;
 }
 
@@ -201,7 +208,7 @@ static int cmd_selfcheck_(const cli_opts *o)
     printf("\n  %-10s %-44s %10s %10s  %s\n", "family", "check", "max err", "tol", "result");
     int failed = clgrad_selfcheck(ctx, row_, NULL);
     printf("\n%s: %d check%s failed on %s\n", failed ? "FAIL" : "PASS", failed, failed == 1 ? "" : "s", d->name);
-    clgrad_ctx_free(ctx);
+    ctx_free_(ctx);
     return failed ? 1 : 0;
 }
 
@@ -241,7 +248,7 @@ static int run_one_(cli_opts *o, const clgrad_config *cfg, const char *path, con
     clgrad_status st = clgrad_run(ctx, cfg, &ro, &res);
     if (st != CLGRAD_OK) {
         fprintf(stderr, "clgrad: run failed: %s\n", clgrad_errmsg(ctx));
-        clgrad_ctx_free(ctx);
+        ctx_free_(ctx);
         return 1;
     }
     printf("status: %s after %ld steps", clgrad_run_status_name(res.status), res.steps_done);
@@ -250,7 +257,7 @@ static int run_one_(cli_opts *o, const clgrad_config *cfg, const char *path, con
     printf("\nfinal train loss %.6g, test loss %.6g, test accuracy %.4g, max gradient norm %.4g, %.3f ms/step\n",
            res.final_train_loss, res.final_test_loss, res.final_test_acc, res.max_grad_norm, res.ms_per_step);
     printf("outputs: %s/ (metrics.csv, layers.csv, summary.json, manifest.json, weights/)\n", out);
-    clgrad_ctx_free(ctx);
+    ctx_free_(ctx);
     return res.status == CLGRAD_RUN_INTERRUPTED ? 130 : 0;
 }
 
@@ -262,7 +269,7 @@ static int device_list_(const char *spec, char specs[][16], int max)
     int n = 0, count = 0;
     if (!ctx || clgrad_devices(ctx, &list, &n) != CLGRAD_OK) {
         fprintf(stderr, "clgrad: %s\n", ctx ? clgrad_errmsg(ctx) : "out of memory");
-        clgrad_ctx_free(ctx);
+        ctx_free_(ctx);
         return -1;
     }
     if (strcmp(spec, "all") == 0) {
@@ -275,13 +282,13 @@ static int device_list_(const char *spec, char specs[][16], int max)
             int idx;
             if (clgrad_device_find(ctx, t, &idx) != CLGRAD_OK) {
                 fprintf(stderr, "clgrad: %s\n", clgrad_errmsg(ctx));
-                clgrad_ctx_free(ctx);
+                ctx_free_(ctx);
                 return -1;
             }
             snprintf(specs[count++], 16, "%d:%d", list[idx].platform_index, list[idx].device_index);
         }
     }
-    clgrad_ctx_free(ctx);
+    ctx_free_(ctx);
     return count;
 }
 
@@ -391,7 +398,7 @@ int main(int argc, char **argv)
         clgrad_ctx *ctx = clgrad_ctx_new();
         if (!ctx) return 1;
         int r = cmd_devices_(ctx, &o);
-        clgrad_ctx_free(ctx);
+        ctx_free_(ctx);
         return r;
     }
     if (strcmp(cmd, "selfcheck") == 0) return cmd_selfcheck_(&o);

@@ -123,7 +123,10 @@ END_TEST
 START_TEST(rnn_clipping)
 {
     static const char *s1[] = {"run.steps=10"};
-    static const char *s2[] = {"run.steps=40", "run.eval_every=40"};
+    /* 100 steps: the loss curve of this chaotic RNN (gain 1.5) is noisy and depends
+    ** on the rounding of the GEMM variant; by step 100 it is well below 1 (0.20
+    ** with the CPU micro-kernel, 0.79 with the older vec kernel), at 40 it was not */
+    static const char *s2[] = {"run.steps=100", "run.eval_every=100"};
     clgrad_run_result a, b;
     char da[512], db[512];
     run_("rnn_adding_noclip", s1, 1, "", &a, da, sizeof da);

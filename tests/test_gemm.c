@@ -1,6 +1,7 @@
 /*
 ** test_gemm.c: GEMM, all four op combinations, both backends (own kernel,
-** tiled, simple and vec variants; CLBlast), against the float64 host reference on
+** tiled, simple, vec, and the CPU micro-kernel with B packed or read in
+** place; CLBlast), against the float64 host reference on
 ** fresh random data, at sizes 1, 7, 63, 64, 65, 257, non-square shapes, K = 0,
 ** offsets and padded leading dimensions (views into a flat block), and the
 ** beta == 0 rule (C is not read: NaN in C must not leak).
@@ -19,7 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *variants_[] = {"tiled", "simple", "vec"};
+static const char *variants_[] = {"tiled", "simple", "vec", "packed", "direct"};
+#define NVARIANTS 5
 
 static int run_case_(clgrad_gemm_backend be, int variant, int ta, int tb, size_t M, size_t N, size_t K,
                      size_t pad, size_t off, float alpha, float beta, int nan_in_c)
@@ -73,9 +75,9 @@ static int run_case_(clgrad_gemm_backend be, int variant, int ta, int tb, size_t
 static int all_(size_t M, size_t N, size_t K, size_t pad, size_t off, float beta, int nan_in_c)
 {
     int ok = 1;
-    for (int v = 0; v < 4; v++)
+    for (int v = 0; v <= NVARIANTS; v++)
         for (int t = 0; t < 4; t++)
-            ok &= run_case_(v == 3 ? CLGRAD_GEMM_CLBLAST : CLGRAD_GEMM_OWN, v == 3 ? 0 : v, t >> 1, t & 1, M, N, K, pad, off,
+            ok &= run_case_(v == NVARIANTS ? CLGRAD_GEMM_CLBLAST : CLGRAD_GEMM_OWN, v == NVARIANTS ? 0 : v, t >> 1, t & 1, M, N, K, pad, off,
                             0.5f + (float)t, beta, nan_in_c);
     return ok;
 }

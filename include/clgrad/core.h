@@ -16,6 +16,7 @@
 #endif
 #include <CL/cl.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -80,6 +81,7 @@ typedef struct clgrad_open_opts {
     const char *cache_dir; /* binary cache ($CLGRAD_CACHE_DIR, else XDG) */
     int no_cache;          /* 1: never read or write the binary cache ($CLGRAD_NO_CACHE=1) */
     int profiling;         /* 1: create the queue with profiling enabled */
+    int kernel_profile;    /* 1: time every launch (serialises the queue; $CLGRAD_PROFILE=1) */
     const char *only;      /* build only these programs, e.g. "matmul.cl,reduce.cl" (tests) */
 } clgrad_open_opts;
 
@@ -145,6 +147,13 @@ clgrad_status clgrad_finish(clgrad_ctx *ctx);
 clgrad_status clgrad_launch1d(clgrad_ctx *ctx, cl_kernel k, const char *name, size_t n, size_t local);
 clgrad_status clgrad_launch(clgrad_ctx *ctx, cl_kernel k, const char *name, cl_uint dims,
                             const size_t *global, const size_t *local);
+
+/* Per-kernel time, when the context was opened with kernel_profile (or
+** $CLGRAD_PROFILE=1): every launch waits for its own profiling event, so the
+** queue is serialised and the totals add up to the device time.  Writes a
+** table (kernel, calls, total ms, mean us, share) sorted by total time;
+** nothing when profiling is off. */
+void clgrad_profile_print(const clgrad_ctx *ctx, FILE *out);
 
 /* Record a failure in ctx (printf-style) and return st. */
 clgrad_status clgrad_fail(clgrad_ctx *ctx, clgrad_status st, const char *fmt, ...)
