@@ -281,28 +281,37 @@ __kernel void matmul_cpu_pack_b(const int tb, const int N, const int K, __global
     }
 }
 
-/* Store one row of the block: alpha * acc (+ beta * C), the first `nv` columns. */
-inline void matmul_cpu_store_(float16 acc, const int nv, const float alpha, const float beta, __global float *c)
+/* Store one row of the block: alpha * acc (+ beta * C) (+ bias), the first
+** `nv` columns; the same operations in the same order as a GEMM followed by
+** activation_bias_add. */
+inline void matmul_cpu_store_(float16 acc, const int nv, const float alpha, const float beta, const int has_bias,
+                              float16 bv, __global float *c)
 {
     float16 r = alpha * acc;
     if (nv == 16) {
         if (beta != 0.0f) r = r + beta * vload16(0, c);
+        if (has_bias) r = r + bv;
         vstore16(r, 0, c);
         return;
     }
-    float v[16];
+    float v[16], w[16];
     vstore16(r, 0, v);
-    for (int j = 0; j < nv; j++) c[j] = beta == 0.0f ? v[j] : v[j] + beta * c[j];
+    vstore16(bv, 0, w);
+    for (int j = 0; j < nv; j++) {
+        float x = beta == 0.0f ? v[j] : v[j] + beta * c[j];
+        c[j] = has_bias ? x + w[j] : x;
+    }
 }
 
 #define CPU_FMA_ROW(r) acc##r = fma((float16)(a##r[(size_t)k * ak]), b, acc##r)
 
-/* C (M, N) = alpha op(A) op(B) + beta C.  `packed`: B is a matmul_cpu_pack_b
-** buffer (offB 0, ldb unused); else op(B) = B (K, N).  Global (ceil(M/MR), ceil(N/16)). */
+/* C (M, N) = alpha op(A) op(B) + beta C (+ bias (N) broadcast over rows when
+** has_bias).  `packed`: B is a matmul_cpu_pack_b buffer (offB 0, ldb unused);
+** else op(B) = B (K, N).  Global (ceil(M/MR), ceil(N/16)). */
 __kernel void matmul_cpu(const int ta, const int packed, const int M, const int N, const int K, const float alpha,
                          __global const float *A, const ulong offA, const int lda, __global const float *B,
                          const ulong offB, const int ldb, const float beta, __global float *C, const ulong offC,
-                         const int ldc)
+                         const int ldc, __global const float *bias, const ulong offBias, const int has_bias)
 {
     const int m0 = get_global_id(0) * CPU_MR, p = get_global_id(1), n0 = p * 16;
     if (m0 >= M || n0 >= N) return;
@@ -335,11 +344,22 @@ __kernel void matmul_cpu(const int ta, const int packed, const int M, const int 
             CPU_FMA_ROW(0); CPU_FMA_ROW(1); CPU_FMA_ROW(2); CPU_FMA_ROW(3); CPU_FMA_ROW(4); CPU_FMA_ROW(5);
         }
     }
+    float16 bv = (float16)(0.0f);
+    if (has_bias) {
+        __global const float *bp = bias + offBias + n0;
+        if (nv == 16) {
+            bv = vload16(0, bp);
+        } else {
+            float t[16];
+            for (int j = 0; j < 16; j++) t[j] = j < nv ? bp[j] : 0.0f;
+            bv = vload16(0, t);
+        }
+    }
     __global float *c = C + (size_t)m0 * ldc + n0;
-    matmul_cpu_store_(acc0, nv, alpha, beta, c);
-    if (m0 + 1 < M) matmul_cpu_store_(acc1, nv, alpha, beta, c + (size_t)ldc);
-    if (m0 + 2 < M) matmul_cpu_store_(acc2, nv, alpha, beta, c + 2 * (size_t)ldc);
-    if (m0 + 3 < M) matmul_cpu_store_(acc3, nv, alpha, beta, c + 3 * (size_t)ldc);
-    if (m0 + 4 < M) matmul_cpu_store_(acc4, nv, alpha, beta, c + 4 * (size_t)ldc);
-    if (m0 + 5 < M) matmul_cpu_store_(acc5, nv, alpha, beta, c + 5 * (size_t)ldc);
+    matmul_cpu_store_(acc0, nv, alpha, beta, has_bias, bv, c);
+    if (m0 + 1 < M) matmul_cpu_store_(acc1, nv, alpha, beta, has_bias, bv, c + (size_t)ldc);
+    if (m0 + 2 < M) matmul_cpu_store_(acc2, nv, alpha, beta, has_bias, bv, c + 2 * (size_t)ldc);
+    if (m0 + 3 < M) matmul_cpu_store_(acc3, nv, alpha, beta, has_bias, bv, c + 3 * (size_t)ldc);
+    if (m0 + 4 < M) matmul_cpu_store_(acc4, nv, alpha, beta, has_bias, bv, c + 4 * (size_t)ldc);
+    if (m0 + 5 < M) matmul_cpu_store_(acc5, nv, alpha, beta, has_bias, bv, c + 5 * (size_t)ldc);
 }

@@ -3,6 +3,7 @@
 ** launch of cl/matmul.cl or CLBlast, and the float64 host reference.
 */
 #include "internal.h"
+#include "clgrad/activation.h"
 
 #include <clblast_c.h>
 #include <limits.h>
@@ -115,11 +116,23 @@ fail:
     return st;
 }
 
+/* C (M, N) += bias broadcast over rows, for the kernels without a bias epilogue. */
+static clgrad_status bias_after_(clgrad_ctx *ctx, size_t M, size_t N, cl_mem C, size_t offC, size_t ldc, cl_mem bias,
+                                 size_t offBias)
+{
+    clgrad_status st = CLGRAD_OK;
+    if (!bias) return CLGRAD_OK;
+    if (ldc == N) return clgrad_activation_bias_add(ctx, C, offC, M, N, bias, offBias);
+    for (size_t m = 0; m < M; m++) CLGRAD_TRY(clgrad_activation_bias_add(ctx, C, offC + m * ldc, 1, N, bias, offBias));
+fail:
+    return st;
+}
+
 /* The CPU micro-kernel: op(B) packed into 16-column panels (matmul_cpu_pack_b)
 ** unless `direct` (then tb == 0 and B is read in place), then matmul_cpu. */
 static clgrad_status gemm_cpu_(clgrad_ctx *ctx, int direct, int ta, int tb, int M, int N, int K, float alpha, cl_mem A,
                                   cl_ulong offA, int lda, cl_mem B, cl_ulong offB, int ldb, float beta, cl_mem C,
-                                  cl_ulong offC, int ldc)
+                                  cl_ulong offC, int ldc, cl_mem bias, cl_ulong offBias)
 {
     clgrad_status st = CLGRAD_OK;
     size_t panels = ((size_t)N + 15) / 16;
@@ -155,6 +168,9 @@ static clgrad_status gemm_cpu_(clgrad_ctx *ctx, int direct, int ta, int tb, int 
     CLGRAD_ARG(ctx, k, i++, b); CLGRAD_ARG(ctx, k, i++, ob); CLGRAD_ARG(ctx, k, i++, ldb);
     CLGRAD_ARG(ctx, k, i++, beta);
     CLGRAD_ARG(ctx, k, i++, C); CLGRAD_ARG(ctx, k, i++, offC); CLGRAD_ARG(ctx, k, i++, ldc);
+    cl_int has_bias = bias != NULL;
+    cl_mem bias_mem = has_bias ? bias : C; /* any valid buffer when there is no bias */
+    CLGRAD_ARG(ctx, k, i++, bias_mem); CLGRAD_ARG(ctx, k, i++, offBias); CLGRAD_ARG(ctx, k, i++, has_bias);
     size_t g[2] = {((size_t)M + CPU_MR - 1) / CPU_MR, panels};
     CLGRAD_TRY(clgrad_launch(ctx, k, "matmul_cpu", 2, g, NULL));
 fail:
@@ -165,6 +181,13 @@ clgrad_status clgrad_gemm(clgrad_ctx *ctx, int ta, int tb, size_t M, size_t N, s
                           size_t offA, size_t lda, cl_mem B, size_t offB, size_t ldb, float beta, cl_mem C,
                           size_t offC, size_t ldc)
 {
+    return clgrad_gemm_bias(ctx, ta, tb, M, N, K, alpha, A, offA, lda, B, offB, ldb, beta, C, offC, ldc, NULL, 0);
+}
+
+clgrad_status clgrad_gemm_bias(clgrad_ctx *ctx, int ta, int tb, size_t M, size_t N, size_t K, float alpha, cl_mem A,
+                               size_t offA, size_t lda, cl_mem B, size_t offB, size_t ldb, float beta, cl_mem C,
+                               size_t offC, size_t ldc, cl_mem bias, size_t offBias)
+{
     clgrad_status st = CLGRAD_OK;
     if (M == 0 || N == 0) return CLGRAD_OK;
     if (M > INT_MAX || N > INT_MAX || K > INT_MAX || lda > INT_MAX || ldb > INT_MAX || ldc > INT_MAX)
@@ -173,14 +196,17 @@ clgrad_status clgrad_gemm(clgrad_ctx *ctx, int ta, int tb, size_t M, size_t N, s
         return clgrad_fail(ctx, CLGRAD_E_ARG, "gemm: leading dimension too small (lda=%zu ldb=%zu ldc=%zu for %c%c M=%zu N=%zu K=%zu)",
                            lda, ldb, ldc, ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K);
     /* CLBlast rejects K == 0 (C = beta * C); the own kernel handles it. */
-    if (ctx->gemm_backend == CLGRAD_GEMM_CLBLAST && K > 0)
-        return gemm_clblast_(ctx, ta, tb, M, N, K, alpha, A, offA, lda, B, offB, ldb, beta, C, offC, ldc);
+    if (ctx->gemm_backend == CLGRAD_GEMM_CLBLAST && K > 0) {
+        CLGRAD_TRY(gemm_clblast_(ctx, ta, tb, M, N, K, alpha, A, offA, lda, B, offB, ldb, beta, C, offC, ldc));
+        return bias_after_(ctx, M, N, C, offC, ldc, bias, offBias);
+    }
 
     int m = (int)M, n = (int)N, k = (int)K, la = (int)lda, lb = (int)ldb, lc = (int)ldc;
     cl_ulong oa = offA, ob = offB, oc = offC;
     clgrad_gemm_variant_t v = pick_size_(ctx, ta, tb, N, K);
     if (v == CLGRAD_GEMM_PACKED || v == CLGRAD_GEMM_DIRECT)
-        return gemm_cpu_(ctx, v == CLGRAD_GEMM_DIRECT, ta, tb, m, n, k, alpha, A, oa, la, B, ob, lb, beta, C, oc, lc);
+        return gemm_cpu_(ctx, v == CLGRAD_GEMM_DIRECT, ta, tb, m, n, k, alpha, A, oa, la, B, ob, lb, beta, C, oc, lc,
+                         bias, offBias);
     static const char *tiled[4] = {"matmul_nn", "matmul_nt", "matmul_tn", "matmul_tt"};
     static const char *vec[4] = {"matmul_vec_nn", "matmul_vec_nt", "matmul_vec_tn", NULL};
     int op = (ta ? 2 : 0) + (tb ? 1 : 0);
@@ -202,19 +228,18 @@ clgrad_status clgrad_gemm(clgrad_ctx *ctx, int ta, int tb, size_t M, size_t N, s
     if (v == CLGRAD_GEMM_TILED) {
         size_t global[2] = {(N + TN - 1) / TN * WGN, (M + TM - 1) / TM * WGM};
         size_t local[2] = {WGN, WGM};
-        return clgrad_launch(ctx, kern, name, 2, global, local);
-    }
-    if (v == CLGRAD_GEMM_VEC) {
+        CLGRAD_TRY(clgrad_launch(ctx, kern, name, 2, global, local));
+    } else if (v == CLGRAD_GEMM_VEC) {
         size_t cols = op == 1 ? VEC_NT_R : 16, rows = op == 1 ? VEC_NT_R : VEC_RM;
         size_t global[2] = {(N + cols - 1) / cols, (M + rows - 1) / rows};
-        return clgrad_launch(ctx, kern, name, 2, global, NULL);
-    }
-    {
+        CLGRAD_TRY(clgrad_launch(ctx, kern, name, 2, global, NULL));
+    } else {
         size_t local[2] = {8, 8};
         if (ctx->dev.max_wg_size < 64) local[0] = local[1] = 1;
         size_t global[2] = {(N + local[0] - 1) / local[0] * local[0], (M + local[1] - 1) / local[1] * local[1]};
-        return clgrad_launch(ctx, kern, name, 2, global, local);
+        CLGRAD_TRY(clgrad_launch(ctx, kern, name, 2, global, local));
     }
+    return bias_after_(ctx, M, N, C, offC, ldc, bias, offBias);
 fail:
     return st;
 }

@@ -281,9 +281,8 @@ fail:
 static clgrad_status linear_(clgrad_ctx *ctx, cl_mem X, size_t xoff, size_t ldx, size_t B, size_t K, cl_mem P,
                              size_t woff, int has_bias, size_t boff, size_t N, cl_mem Y, size_t yoff, float beta)
 {
-    clgrad_status st = clgrad_gemm(ctx, 0, 1, B, N, K, 1.0f, X, xoff, ldx, P, woff, K, beta, Y, yoff, N);
-    if (st == CLGRAD_OK && has_bias) st = clgrad_activation_bias_add(ctx, Y, yoff, B, N, P, boff);
-    return st;
+    return clgrad_gemm_bias(ctx, 0, 1, B, N, K, 1.0f, X, xoff, ldx, P, woff, K, beta, Y, yoff, N, has_bias ? P : NULL,
+                            boff);
 }
 
 static clgrad_status mlp_forward_(clgrad_ctx *ctx, clgrad_model *m, cl_mem x, size_t xoff, size_t B)

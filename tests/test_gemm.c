@@ -4,7 +4,8 @@
 ** place; CLBlast), against the float64 host reference on
 ** fresh random data, at sizes 1, 7, 63, 64, 65, 257, non-square shapes, K = 0,
 ** offsets and padded leading dimensions (views into a flat block), and the
-** beta == 0 rule (C is not read: NaN in C must not leak).
+** beta == 0 rule (C is not read: NaN in C must not leak); each also with a
+** bias epilogue (clgrad_gemm_bias).
 **
 ** Tolerance, per element: the standard error bound of a float32 dot product
 ** of K terms followed by the alpha and beta roundings,
@@ -24,7 +25,7 @@ static const char *variants_[] = {"tiled", "simple", "vec", "packed", "direct"};
 #define NVARIANTS 5
 
 static int run_case_(clgrad_gemm_backend be, int variant, int ta, int tb, size_t M, size_t N, size_t K,
-                     size_t pad, size_t off, float alpha, float beta, int nan_in_c)
+                     size_t pad, size_t off, float alpha, float beta, int nan_in_c, int with_bias)
 {
     clgrad_ctx *ctx = fixture_ctx();
     size_t lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
@@ -38,11 +39,20 @@ static int run_case_(clgrad_gemm_backend be, int variant, int ta, int tb, size_t
     for (size_t i = 0; i < na; i++) A[i] = clgrad_testrng_uniform(&rng, -2, 2);
     for (size_t i = 0; i < nb; i++) B[i] = clgrad_testrng_uniform(&rng, -2, 2);
     for (size_t i = 0; i < nc; i++) C[i] = nan_in_c ? NAN : clgrad_testrng_uniform(&rng, -2, 2);
+    /* bias (N) at offset off + 2 in its own buffer */
+    size_t nbias = off + 2 + N;
+    float *bias = malloc(nbias * sizeof *bias);
+    ck_assert(bias);
+    for (size_t i = 0; i < nbias; i++) bias[i] = clgrad_testrng_uniform(&rng, -2, 2);
 
     /* reference: untouched padding stays as it was */
     for (size_t i = 0; i < nc; i++) R[i] = C[i], tol[i] = 0;
     clgrad_gemm_ref(ta, tb, M, N, K, alpha, A + off, lda, B + off, ldb, beta, C + off, R + off, ldc);
-    double u = 0x1.0p-24, g = (K + 3) * u / (1 - (K + 3) * u);
+    if (with_bias)
+        for (size_t m = 0; m < M; m++)
+            for (size_t n = 0; n < N; n++) R[off + m * ldc + n] += bias[off + 2 + n];
+    /* one more rounding for the bias addition: gamma(K + 4) */
+    double u = 0x1.0p-24, g = (K + 4) * u / (1 - (K + 4) * u);
     for (size_t m = 0; m < M; m++)
         for (size_t n = 0; n < N; n++) {
             double s = 0;
@@ -52,33 +62,39 @@ static int run_case_(clgrad_gemm_backend be, int variant, int ta, int tb, size_t
                 s += fabs(a * b);
             }
             double c = beta == 0 ? 0 : fabs((double)beta * C[off + m * ldc + n]);
-            tol[off + m * ldc + n] = g * (fabs(alpha) * s + c) + 1e-30;
+            double bb = with_bias ? fabs((double)bias[off + 2 + n]) : 0.0;
+            tol[off + m * ldc + n] = g * (fabs(alpha) * s + c + bb) + 1e-30;
         }
 
     cl_mem dA = fixture_upload(A, na, "A"), dB = fixture_upload(B, nb, "B"), dC = fixture_upload(C, nc, "C");
     clgrad_set_gemm_backend(ctx, be);
     clgrad_gemm_set_variant(ctx, variants_[variant]);
-    FX_OK(clgrad_gemm(ctx, ta, tb, M, N, K, alpha, dA, off, lda, dB, off, ldb, beta, dC, off, ldc));
+    cl_mem dbias = fixture_upload(bias, nbias, "bias");
+    if (with_bias)
+        FX_OK(clgrad_gemm_bias(ctx, ta, tb, M, N, K, alpha, dA, off, lda, dB, off, ldb, beta, dC, off, ldc, dbias, off + 2));
+    else
+        FX_OK(clgrad_gemm(ctx, ta, tb, M, N, K, alpha, dA, off, lda, dB, off, ldb, beta, dC, off, ldc));
     fixture_download(dC, Cd, nc);
     char what[128];
-    snprintf(what, sizeof what, "%s/%s %c%c M=%zu N=%zu K=%zu pad=%zu off=%zu beta=%g%s", clgrad_gemm_backend_name(be),
+    snprintf(what, sizeof what, "%s/%s %c%c M=%zu N=%zu K=%zu pad=%zu off=%zu beta=%g%s%s", clgrad_gemm_backend_name(be),
              be == CLGRAD_GEMM_OWN ? variants_[variant] : "", ta ? 'T' : 'N', tb ? 'T' : 'N', M, N,
-             K, pad, off, (double)beta, nan_in_c ? " NaN-in-C" : "");
+             K, pad, off, (double)beta, nan_in_c ? " NaN-in-C" : "", with_bias ? " +bias" : "");
     size_t bad = fixture_check_tol(what, Cd, R, tol, nc);
-    clgrad_buf_free(&dA), clgrad_buf_free(&dB), clgrad_buf_free(&dC);
+    clgrad_buf_free(&dA), clgrad_buf_free(&dB), clgrad_buf_free(&dC), clgrad_buf_free(&dbias);
     clgrad_gemm_set_variant(ctx, "auto");
-    free(A), free(B), free(C), free(Cd), free(R), free(tol);
+    free(A), free(B), free(C), free(Cd), free(R), free(tol), free(bias);
     return bad == 0;
 }
 
-/* Every backend/variant x op combination for one shape. */
+/* Every backend/variant x op combination for one shape, without and with a bias. */
 static int all_(size_t M, size_t N, size_t K, size_t pad, size_t off, float beta, int nan_in_c)
 {
     int ok = 1;
     for (int v = 0; v <= NVARIANTS; v++)
         for (int t = 0; t < 4; t++)
-            ok &= run_case_(v == NVARIANTS ? CLGRAD_GEMM_CLBLAST : CLGRAD_GEMM_OWN, v == NVARIANTS ? 0 : v, t >> 1, t & 1, M, N, K, pad, off,
-                            0.5f + (float)t, beta, nan_in_c);
+            for (int bias = 0; bias < 2; bias++)
+                ok &= run_case_(v == NVARIANTS ? CLGRAD_GEMM_CLBLAST : CLGRAD_GEMM_OWN, v == NVARIANTS ? 0 : v, t >> 1,
+                                t & 1, M, N, K, pad, off, 0.5f + (float)t, beta, nan_in_c, bias);
     return ok;
 }
 
@@ -148,6 +164,6 @@ static Suite *suite_(void)
 
 int main(void)
 {
-    fixture_open("matmul.cl");
+    fixture_open("matmul.cl,activation.cl");
     return fixture_run(suite_(), 1);
 }
