@@ -281,6 +281,23 @@ __kernel void matmul_cpu_pack_b(const int tb, const int N, const int K, __global
     }
 }
 
+/* Ap block i (K, CPU_MR) = op(A)[MR i .. MR i + MR-1, :] transposed, rows past M
+** zero.  Global (K, ceil(M/MR)).  For a transposed A (lda a power of two, say)
+** the micro-kernel would otherwise walk A with a stride that maps every k
+** onto the same few cache sets. */
+__kernel void matmul_cpu_pack_a(const int ta, const int M, const int K, __global const float *A, const ulong offA,
+                                const int lda, __global float *Ap, const ulong offAp)
+{
+    const int k = get_global_id(0), i = get_global_id(1);
+    if (k >= K) return;
+    A += offA;
+    __global float *dst = Ap + offAp + ((size_t)i * K + k) * CPU_MR;
+    for (int r = 0; r < CPU_MR; r++) {
+        int m = i * CPU_MR + r;
+        dst[r] = m >= M ? 0.0f : ta ? A[(size_t)k * lda + m] : A[(size_t)m * lda + k];
+    }
+}
+
 /* Store one row of the block: alpha * acc (+ beta * C) (+ bias), the first
 ** `nv` columns; the same operations in the same order as a GEMM followed by
 ** activation_bias_add. */
@@ -307,24 +324,32 @@ inline void matmul_cpu_store_(float16 acc, const int nv, const float alpha, cons
 
 /* C (M, N) = alpha op(A) op(B) + beta C (+ bias (N) broadcast over rows when
 ** has_bias).  `packed`: B is a matmul_cpu_pack_b buffer (offB 0, ldb unused);
-** else op(B) = B (K, N).  Global (ceil(M/MR), ceil(N/16)). */
-__kernel void matmul_cpu(const int ta, const int packed, const int M, const int N, const int K, const float alpha,
+** else op(B) = B (K, N).  `packed_a`: A is a matmul_cpu_pack_a buffer (offA
+** 0, ta and lda unused).  Global (ceil(M/MR), ceil(N/16)). */
+__kernel void matmul_cpu(const int ta, const int packed_a, const int packed, const int M, const int N, const int K, const float alpha,
                          __global const float *A, const ulong offA, const int lda, __global const float *B,
                          const ulong offB, const int ldb, const float beta, __global float *C, const ulong offC,
                          const int ldc, __global const float *bias, const ulong offBias, const int has_bias)
 {
     const int m0 = get_global_id(0) * CPU_MR, p = get_global_id(1), n0 = p * 16;
     if (m0 >= M || n0 >= N) return;
-    A += offA, C += offC;
+    C += offC;
     /* row r of op(A): element k at a_r[k * ak] */
-    const size_t ak = ta ? (size_t)lda : 1;
-    const size_t am = ta ? 1 : (size_t)lda;
-    __global const float *a0 = A + (size_t)min(m0 + 0, M - 1) * am;
-    __global const float *a1 = A + (size_t)min(m0 + 1, M - 1) * am;
-    __global const float *a2 = A + (size_t)min(m0 + 2, M - 1) * am;
-    __global const float *a3 = A + (size_t)min(m0 + 3, M - 1) * am;
-    __global const float *a4 = A + (size_t)min(m0 + 4, M - 1) * am;
-    __global const float *a5 = A + (size_t)min(m0 + 5, M - 1) * am;
+    size_t ak, am;
+    if (packed_a) {
+        A += offA + (size_t)get_global_id(0) * K * CPU_MR; /* block (K, MR), rows past M zero */
+        ak = CPU_MR, am = 1;
+    } else {
+        ak = ta ? (size_t)lda : 1, am = ta ? 1 : (size_t)lda;
+        A += offA + (size_t)m0 * am;
+    }
+    const int last = packed_a ? CPU_MR - 1 : M - 1 - m0; /* rows past M read row M - 1 (not stored) */
+    __global const float *a0 = A + (size_t)min(0, last) * am;
+    __global const float *a1 = A + (size_t)min(1, last) * am;
+    __global const float *a2 = A + (size_t)min(2, last) * am;
+    __global const float *a3 = A + (size_t)min(3, last) * am;
+    __global const float *a4 = A + (size_t)min(4, last) * am;
+    __global const float *a5 = A + (size_t)min(5, last) * am;
     const int nv = min(16, N - n0);
     float16 acc0 = (float16)(0.0f), acc1 = acc0, acc2 = acc0, acc3 = acc0, acc4 = acc0, acc5 = acc0;
     if (packed || nv == 16) {

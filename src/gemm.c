@@ -20,7 +20,8 @@
 #define VEC_NT_R 4
 #define CPU_MR 6
 /* The packed variant reads a B operand (tb = 0) in place when it is at most
-** this many floats: small enough to stay in cache whatever its row stride. */
+** this many floats: small enough to stay in cache whatever its row stride;
+** it packs a transposed A operand larger than that (see matmul_cpu_pack_a). */
 #define CPU_DIRECT_MAX (64 * 1024)
 
 static int tiled_ok_(const clgrad_ctx *ctx)
@@ -135,18 +136,18 @@ static clgrad_status gemm_cpu_(clgrad_ctx *ctx, int direct, int ta, int tb, int 
                                   cl_ulong offC, int ldc, cl_mem bias, cl_ulong offBias)
 {
     clgrad_status st = CLGRAD_OK;
-    size_t panels = ((size_t)N + 15) / 16;
-    cl_int packed = !direct;
-    cl_mem b = B;
-    cl_ulong ob = offB;
-    if (packed && K > 0) {
-        size_t need = panels * 16 * (size_t)K;
-        if (need > ctx->gemm_scratch_floats) {
-            clgrad_buf_free(&ctx->gemm_scratch);
-            ctx->gemm_scratch_floats = 0;
-            CLGRAD_TRY(clgrad_buf_new(ctx, need, "GEMM packing scratch", &ctx->gemm_scratch));
-            ctx->gemm_scratch_floats = need;
-        }
+    size_t panels = ((size_t)N + 15) / 16, blocks = ((size_t)M + CPU_MR - 1) / CPU_MR;
+    cl_int packed = !direct && K > 0, packed_a = ta && K > 0 && (size_t)M * (size_t)K > CPU_DIRECT_MAX;
+    size_t nb = packed ? panels * 16 * (size_t)K : 0, na = packed_a ? blocks * CPU_MR * (size_t)K : 0;
+    cl_mem a = A, b = B;
+    cl_ulong oa = offA, ob = offB;
+    if (nb + na > ctx->gemm_scratch_floats) {
+        clgrad_buf_free(&ctx->gemm_scratch);
+        ctx->gemm_scratch_floats = 0;
+        CLGRAD_TRY(clgrad_buf_new(ctx, nb + na, "GEMM packing scratch", &ctx->gemm_scratch));
+        ctx->gemm_scratch_floats = nb + na;
+    }
+    if (packed) {
         cl_kernel pk = clgrad_kernel(ctx, "matmul_cpu_pack_b");
         if (!pk) return CLGRAD_E_ARG;
         cl_int itb = tb;
@@ -157,14 +158,28 @@ static clgrad_status gemm_cpu_(clgrad_ctx *ctx, int direct, int ta, int tb, int 
         CLGRAD_TRY(clgrad_launch(ctx, pk, "matmul_cpu_pack_b", 2, g, NULL));
         b = ctx->gemm_scratch, ob = 0;
     }
+    if (packed_a) {
+        /* the A blocks sit after the B panels in the scratch buffer: a sub-buffer
+        ** would need an aligned origin, so the kernel gets the offset instead */
+        cl_kernel pk = clgrad_kernel(ctx, "matmul_cpu_pack_a");
+        if (!pk) return CLGRAD_E_ARG;
+        cl_int ita = ta;
+        cl_ulong dst_off = nb;
+        CLGRAD_ARG(ctx, pk, 0, ita); CLGRAD_ARG(ctx, pk, 1, M); CLGRAD_ARG(ctx, pk, 2, K);
+        CLGRAD_ARG(ctx, pk, 3, A); CLGRAD_ARG(ctx, pk, 4, offA); CLGRAD_ARG(ctx, pk, 5, lda);
+        CLGRAD_ARG(ctx, pk, 6, ctx->gemm_scratch); CLGRAD_ARG(ctx, pk, 7, dst_off);
+        size_t g[2] = {(size_t)K, blocks};
+        CLGRAD_TRY(clgrad_launch(ctx, pk, "matmul_cpu_pack_a", 2, g, NULL));
+        a = ctx->gemm_scratch, oa = nb;
+    }
     cl_kernel k = clgrad_kernel(ctx, "matmul_cpu");
     if (!k) return CLGRAD_E_ARG;
     cl_int ita = ta;
     cl_uint i = 0;
-    CLGRAD_ARG(ctx, k, i++, ita); CLGRAD_ARG(ctx, k, i++, packed);
+    CLGRAD_ARG(ctx, k, i++, ita); CLGRAD_ARG(ctx, k, i++, packed_a); CLGRAD_ARG(ctx, k, i++, packed);
     CLGRAD_ARG(ctx, k, i++, M); CLGRAD_ARG(ctx, k, i++, N); CLGRAD_ARG(ctx, k, i++, K);
     CLGRAD_ARG(ctx, k, i++, alpha);
-    CLGRAD_ARG(ctx, k, i++, A); CLGRAD_ARG(ctx, k, i++, offA); CLGRAD_ARG(ctx, k, i++, lda);
+    CLGRAD_ARG(ctx, k, i++, a); CLGRAD_ARG(ctx, k, i++, oa); CLGRAD_ARG(ctx, k, i++, lda);
     CLGRAD_ARG(ctx, k, i++, b); CLGRAD_ARG(ctx, k, i++, ob); CLGRAD_ARG(ctx, k, i++, ldb);
     CLGRAD_ARG(ctx, k, i++, beta);
     CLGRAD_ARG(ctx, k, i++, C); CLGRAD_ARG(ctx, k, i++, offC); CLGRAD_ARG(ctx, k, i++, ldc);

@@ -119,6 +119,8 @@ START_TEST(views)
     /* offsets into a larger block and padded leading dimensions */
     ck_assert(all_(33, 17, 29, 3, 11, 1.0f, 0));
     ck_assert(all_(64, 65, 63, 1, 64, 0.0f, 0));
+    /* large enough (M K > 64 Ki) that the CPU kernel packs a transposed A from a view */
+    ck_assert(all_(300, 20, 250, 3, 11, 1.0f, 0));
 }
 END_TEST
 
