@@ -298,38 +298,75 @@ __kernel void matmul_cpu_pack_a(const int ta, const int M, const int K, __global
     }
 }
 
-/* Store one row of the block: alpha * acc (+ beta * C) (+ bias), the first
-** `nv` columns; the same operations in the same order as a GEMM followed by
-** activation_bias_add. */
+/* The epilogue of one row of the block, the first `nv` columns:
+**   r = alpha * acc (+ beta * C) (+ bias), then C = r, and
+**   epi 1 (forward):  E = f(r)            (C = Z, E = H of a dense layer)
+**   epi 2 (backward): E = r * f'(zin)     (C = dH, E = dZ; identity: E = r)
+** with f = activation `act` (act_fn.cl).  The same operations in the same
+** order, on the same float8 functions, as a GEMM followed by
+** activation_bias_add and the activation kernels: the same bits. */
 inline void matmul_cpu_store_(float16 acc, const int nv, const float alpha, const float beta, const int has_bias,
-                              float16 bv, __global float *c)
+                              const float16 bv, const int epi, const int act, const float p, __global float *c,
+                              __global float *e, __global const float *zin)
 {
     float16 r = alpha * acc;
     if (nv == 16) {
         if (beta != 0.0f) r = r + beta * vload16(0, c);
         if (has_bias) r = r + bv;
         vstore16(r, 0, c);
+        if (epi == 1) {
+            vstore8(act_f8_(act, p, r.lo), 0, e);
+            vstore8(act_f8_(act, p, r.hi), 1, e);
+        } else if (epi == 2) {
+            if (act != ACT_IDENTITY) {
+                float16 z = vload16(0, zin);
+                r.lo = r.lo * act_d8_(act, p, z.lo);
+                r.hi = r.hi * act_d8_(act, p, z.hi);
+            }
+            vstore16(r, 0, e);
+        }
         return;
     }
     float v[16], w[16];
     vstore16(r, 0, v);
     vstore16(bv, 0, w);
-    for (int j = 0; j < nv; j++) {
-        float x = beta == 0.0f ? v[j] : v[j] + beta * c[j];
-        c[j] = has_bias ? x + w[j] : x;
+    for (int j = 0; j < 16; j++) {
+        float x = 0.0f;
+        if (j < nv) {
+            x = beta == 0.0f ? v[j] : v[j] + beta * c[j];
+            x = has_bias ? x + w[j] : x;
+            c[j] = x;
+        }
+        v[j] = x;
     }
+    if (epi == 0) return;
+    r = vload16(0, v);
+    if (epi == 1) {
+        r.lo = act_f8_(act, p, r.lo);
+        r.hi = act_f8_(act, p, r.hi);
+    } else if (act != ACT_IDENTITY) {
+        for (int j = 0; j < 16; j++) w[j] = j < nv ? zin[j] : 0.0f;
+        float16 z = vload16(0, w);
+        r.lo = r.lo * act_d8_(act, p, z.lo);
+        r.hi = r.hi * act_d8_(act, p, z.hi);
+    }
+    vstore16(r, 0, v);
+    for (int j = 0; j < nv; j++) e[j] = v[j];
 }
 
 #define CPU_FMA_ROW(r) acc##r = fma((float16)(a##r[(size_t)k * ak]), b, acc##r)
 
 /* C (M, N) = alpha op(A) op(B) + beta C (+ bias (N) broadcast over rows when
-** has_bias).  `packed`: B is a matmul_cpu_pack_b buffer (offB 0, ldb unused);
+** has_bias), and the epilogue `epi` (matmul_cpu_store_) writing E (M, N),
+** leading dimension lde, from zin (M, N), leading dimension ldz (epi 2).  `packed`: B is a matmul_cpu_pack_b buffer (offB 0, ldb unused);
 ** else op(B) = B (K, N).  `packed_a`: A is a matmul_cpu_pack_a buffer (offA
 ** 0, ta and lda unused).  Global (ceil(M/MR), ceil(N/16)). */
 __kernel void matmul_cpu(const int ta, const int packed_a, const int packed, const int M, const int N, const int K, const float alpha,
                          __global const float *A, const ulong offA, const int lda, __global const float *B,
                          const ulong offB, const int ldb, const float beta, __global float *C, const ulong offC,
-                         const int ldc, __global const float *bias, const ulong offBias, const int has_bias)
+                         const int ldc, __global const float *bias, const ulong offBias, const int has_bias,
+                         const int epi, const int act, const float act_p, __global float *E, const ulong offE,
+                         const int lde, __global const float *zin, const ulong offZ, const int ldz)
 {
     const int m0 = get_global_id(0) * CPU_MR, p = get_global_id(1), n0 = p * 16;
     if (m0 >= M || n0 >= N) return;
@@ -381,10 +418,16 @@ __kernel void matmul_cpu(const int ta, const int packed_a, const int packed, con
         }
     }
     __global float *c = C + (size_t)m0 * ldc + n0;
-    matmul_cpu_store_(acc0, nv, alpha, beta, has_bias, bv, c);
-    if (m0 + 1 < M) matmul_cpu_store_(acc1, nv, alpha, beta, has_bias, bv, c + (size_t)ldc);
-    if (m0 + 2 < M) matmul_cpu_store_(acc2, nv, alpha, beta, has_bias, bv, c + 2 * (size_t)ldc);
-    if (m0 + 3 < M) matmul_cpu_store_(acc3, nv, alpha, beta, has_bias, bv, c + 3 * (size_t)ldc);
-    if (m0 + 4 < M) matmul_cpu_store_(acc4, nv, alpha, beta, has_bias, bv, c + 4 * (size_t)ldc);
-    if (m0 + 5 < M) matmul_cpu_store_(acc5, nv, alpha, beta, has_bias, bv, c + 5 * (size_t)ldc);
+    __global float *e = E + offE + (size_t)m0 * lde + n0;
+    __global const float *z = zin + offZ + (size_t)m0 * ldz + n0;
+#define CPU_STORE(r) \
+    matmul_cpu_store_(acc##r, nv, alpha, beta, has_bias, bv, epi, act, act_p, c + r * (size_t)ldc, \
+                      e + r * (size_t)lde, z + r * (size_t)ldz)
+    CPU_STORE(0);
+    if (m0 + 1 < M) CPU_STORE(1);
+    if (m0 + 2 < M) CPU_STORE(2);
+    if (m0 + 3 < M) CPU_STORE(3);
+    if (m0 + 4 < M) CPU_STORE(4);
+    if (m0 + 5 < M) CPU_STORE(5);
+#undef CPU_STORE
 }

@@ -52,11 +52,27 @@ double clgrad_act_gain(clgrad_act act, double param)
 
 /* ---- launchers ---- */
 
+#define ACT_V 8 /* elements per work-item of the activation and bias kernels (ACT_V in cl/activation.cl) */
+
 static clgrad_status check_act_(clgrad_ctx *ctx, const char *fn, clgrad_act act)
 {
     if ((int)act < 0 || act >= CLGRAD_ACT_COUNT)
         return clgrad_fail(ctx, CLGRAD_E_ARG, "%s: unknown activation %d", fn, (int)act);
     return CLGRAD_OK;
+}
+
+/* The kernel "activation_<dir>_<name>" of act (one kernel per activation). */
+static cl_kernel act_kernel_(clgrad_ctx *ctx, const char *dir, clgrad_act act, char *name, size_t cap)
+{
+    snprintf(name, cap, "activation_%s_%s", dir, act_names_[act]);
+    return clgrad_kernel(ctx, name);
+}
+
+static size_t pow2_at_least_(size_t x)
+{
+    size_t p = 1;
+    while (p < x) p *= 2;
+    return p;
 }
 
 clgrad_status clgrad_activation_forward(clgrad_ctx *ctx, clgrad_act act, float param, cl_mem z, size_t zoff,
@@ -65,16 +81,17 @@ clgrad_status clgrad_activation_forward(clgrad_ctx *ctx, clgrad_act act, float p
     clgrad_status st = check_act_(ctx, "activation_forward", act);
     if (st != CLGRAD_OK || n == 0) return st;
     if (!z || !h) return clgrad_fail(ctx, CLGRAD_E_ARG, "activation_forward: NULL buffer");
-    cl_kernel k = clgrad_kernel(ctx, "activation_forward");
+    char name[64];
+    cl_kernel k = act_kernel_(ctx, "forward", act, name, sizeof name);
     if (!k) return CLGRAD_E_ARG;
-    cl_int a = (cl_int)act;
     cl_ulong zo = zoff, ho = hoff, nn = n;
     cl_uint i = 0;
-    CLGRAD_ARG(ctx, k, i++, a); CLGRAD_ARG(ctx, k, i++, param);
+    CLGRAD_ARG(ctx, k, i++, param);
     CLGRAD_ARG(ctx, k, i++, z); CLGRAD_ARG(ctx, k, i++, zo);
     CLGRAD_ARG(ctx, k, i++, h); CLGRAD_ARG(ctx, k, i++, ho);
     CLGRAD_ARG(ctx, k, i++, nn);
-    return clgrad_launch1d(ctx, k, "activation_forward", n, clgrad_wg(ctx));
+    /* one float8 per work-item */
+    return clgrad_launch1d(ctx, k, name, (n + ACT_V - 1) / ACT_V, clgrad_wg(ctx));
 fail:
     return st;
 }
@@ -85,17 +102,17 @@ clgrad_status clgrad_activation_backward(clgrad_ctx *ctx, clgrad_act act, float 
     clgrad_status st = check_act_(ctx, "activation_backward", act);
     if (st != CLGRAD_OK || n == 0) return st;
     if (!z || !dh || !dz) return clgrad_fail(ctx, CLGRAD_E_ARG, "activation_backward: NULL buffer");
-    cl_kernel k = clgrad_kernel(ctx, "activation_backward");
+    char name[64];
+    cl_kernel k = act_kernel_(ctx, "backward", act, name, sizeof name);
     if (!k) return CLGRAD_E_ARG;
-    cl_int a = (cl_int)act;
     cl_ulong zo = zoff, ho = dhoff, dzo = dzoff, nn = n;
     cl_uint i = 0;
-    CLGRAD_ARG(ctx, k, i++, a); CLGRAD_ARG(ctx, k, i++, param);
+    CLGRAD_ARG(ctx, k, i++, param);
     CLGRAD_ARG(ctx, k, i++, z); CLGRAD_ARG(ctx, k, i++, zo);
     CLGRAD_ARG(ctx, k, i++, dh); CLGRAD_ARG(ctx, k, i++, ho);
     CLGRAD_ARG(ctx, k, i++, dz); CLGRAD_ARG(ctx, k, i++, dzo);
     CLGRAD_ARG(ctx, k, i++, nn);
-    return clgrad_launch1d(ctx, k, "activation_backward", n, clgrad_wg(ctx));
+    return clgrad_launch1d(ctx, k, name, (n + ACT_V - 1) / ACT_V, clgrad_wg(ctx));
 fail:
     return st;
 }
@@ -114,9 +131,27 @@ clgrad_status clgrad_activation_bias_add(clgrad_ctx *ctx, cl_mem X, size_t xoff,
     CLGRAD_ARG(ctx, k, i++, X); CLGRAD_ARG(ctx, k, i++, xo);
     CLGRAD_ARG(ctx, k, i++, r); CLGRAD_ARG(ctx, k, i++, c);
     CLGRAD_ARG(ctx, k, i++, b); CLGRAD_ARG(ctx, k, i++, bo);
-    return clgrad_launch1d(ctx, k, "activation_bias_add", rows * cols, clgrad_wg(ctx));
+    /* 2-D range: (float8 column vectors, rows), groups of at most clgrad_wg items */
+    size_t wg = clgrad_wg(ctx), nv = (cols + ACT_V - 1) / ACT_V;
+    size_t l0 = pow2_at_least_(nv) < wg ? pow2_at_least_(nv) : wg;
+    size_t l1 = pow2_at_least_(rows) < wg / l0 ? pow2_at_least_(rows) : wg / l0;
+    size_t local[2] = {l0, l1}, global[2] = {(nv + l0 - 1) / l0 * l0, (rows + l1 - 1) / l1 * l1};
+    return clgrad_launch(ctx, k, "activation_bias_add", 2, global, local);
 fail:
     return st;
+}
+
+/* Row split S of activation_bias_grad (cl/activation.cl): a power of two, at
+** most wg / min(#column vectors, 4) so that a group covers at least 4 column
+** vectors (128 contiguous bytes of a row) where the matrix has them, and
+** leaving at least 8 rows to each item.  It depends only on the shape, so the
+** summation order (and the bits) are the same on every run. */
+static size_t bias_grad_split_(size_t rows, size_t cols, size_t wg)
+{
+    size_t nv = (cols + ACT_V - 1) / ACT_V, lcmin = pow2_at_least_(nv) < 4 ? pow2_at_least_(nv) : 4;
+    size_t s = 1;
+    while (s * 2 <= wg / lcmin && rows / (s * 2) >= 8) s *= 2;
+    return s;
 }
 
 clgrad_status clgrad_activation_bias_grad(clgrad_ctx *ctx, cl_mem dY, size_t dyoff, size_t rows, size_t cols,
@@ -125,8 +160,7 @@ clgrad_status clgrad_activation_bias_grad(clgrad_ctx *ctx, cl_mem dY, size_t dyo
     clgrad_status st = CLGRAD_OK;
     if (cols == 0) return CLGRAD_OK;
     if (!dY || !db) return clgrad_fail(ctx, CLGRAD_E_ARG, "activation_bias_grad: NULL buffer");
-    size_t wg = clgrad_wg(ctx);
-    if (cols > SIZE_MAX / wg) return clgrad_fail(ctx, CLGRAD_E_ARG, "activation_bias_grad: too many columns");
+    size_t wg = clgrad_wg(ctx), nv = (cols + ACT_V - 1) / ACT_V;
     cl_kernel k = clgrad_kernel(ctx, "activation_bias_grad");
     if (!k) return CLGRAD_E_ARG;
     cl_ulong dyo = dyoff, r = rows, c = cols, dbo = dboff;
@@ -135,8 +169,10 @@ clgrad_status clgrad_activation_bias_grad(clgrad_ctx *ctx, cl_mem dY, size_t dyo
     CLGRAD_ARG(ctx, k, i++, r); CLGRAD_ARG(ctx, k, i++, c);
     CLGRAD_ARG(ctx, k, i++, beta);
     CLGRAD_ARG(ctx, k, i++, db); CLGRAD_ARG(ctx, k, i++, dbo);
-    /* one work-group of exactly clgrad_wg items per column */
-    return clgrad_launch1d(ctx, k, "activation_bias_grad", cols * wg, wg);
+    /* groups of exactly clgrad_wg items: (column vectors, row split) = (wg / S, S) */
+    size_t S = bias_grad_split_(rows, cols, wg), lc = wg / S;
+    size_t local[2] = {lc, S}, global[2] = {(nv + lc - 1) / lc * lc, S};
+    return clgrad_launch(ctx, k, "activation_bias_grad", 2, global, local);
 fail:
     return st;
 }

@@ -117,14 +117,24 @@ fail:
     return st;
 }
 
-/* C (M, N) += bias broadcast over rows, for the kernels without a bias epilogue. */
-static clgrad_status bias_after_(clgrad_ctx *ctx, size_t M, size_t N, cl_mem C, size_t offC, size_t ldc, cl_mem bias,
-                                 size_t offBias)
+/* The epilogue as separate launches, for the kernels without one: the bias,
+** then the activation or its derivative (row by row where a leading
+** dimension is padded). */
+static clgrad_status epilogue_after_(clgrad_ctx *ctx, size_t M, size_t N, cl_mem C, size_t offC, size_t ldc,
+                                     const clgrad_gemm_epilogue *e)
 {
     clgrad_status st = CLGRAD_OK;
-    if (!bias) return CLGRAD_OK;
-    if (ldc == N) return clgrad_activation_bias_add(ctx, C, offC, M, N, bias, offBias);
-    for (size_t m = 0; m < M; m++) CLGRAD_TRY(clgrad_activation_bias_add(ctx, C, offC + m * ldc, 1, N, bias, offBias));
+    int flat = ldc == N && (e->kind == CLGRAD_EPI_NONE || e->lde == N) && (e->kind != CLGRAD_EPI_DACT || e->ldz == N);
+    size_t rows = flat ? 1 : M, n = flat ? M * N : N;
+    for (size_t m = 0; m < rows; m++) {
+        size_t c = offC + m * ldc;
+        if (e->bias) CLGRAD_TRY(clgrad_activation_bias_add(ctx, C, c, flat ? M : 1, N, e->bias, e->bias_off));
+        if (e->kind == CLGRAD_EPI_ACT)
+            CLGRAD_TRY(clgrad_activation_forward(ctx, e->act, e->act_param, C, c, e->e, e->e_off + m * e->lde, n));
+        else if (e->kind == CLGRAD_EPI_DACT)
+            CLGRAD_TRY(clgrad_activation_backward(ctx, e->act, e->act_param, e->z, e->z_off + m * e->ldz, C, c, e->e,
+                                                  e->e_off + m * e->lde, n));
+    }
 fail:
     return st;
 }
@@ -133,7 +143,7 @@ fail:
 ** unless `direct` (then tb == 0 and B is read in place), then matmul_cpu. */
 static clgrad_status gemm_cpu_(clgrad_ctx *ctx, int direct, int ta, int tb, int M, int N, int K, float alpha, cl_mem A,
                                   cl_ulong offA, int lda, cl_mem B, cl_ulong offB, int ldb, float beta, cl_mem C,
-                                  cl_ulong offC, int ldc, cl_mem bias, cl_ulong offBias)
+                                  cl_ulong offC, int ldc, const clgrad_gemm_epilogue *epi)
 {
     clgrad_status st = CLGRAD_OK;
     size_t panels = ((size_t)N + 15) / 16, blocks = ((size_t)M + CPU_MR - 1) / CPU_MR;
@@ -183,9 +193,16 @@ static clgrad_status gemm_cpu_(clgrad_ctx *ctx, int direct, int ta, int tb, int 
     CLGRAD_ARG(ctx, k, i++, b); CLGRAD_ARG(ctx, k, i++, ob); CLGRAD_ARG(ctx, k, i++, ldb);
     CLGRAD_ARG(ctx, k, i++, beta);
     CLGRAD_ARG(ctx, k, i++, C); CLGRAD_ARG(ctx, k, i++, offC); CLGRAD_ARG(ctx, k, i++, ldc);
-    cl_int has_bias = bias != NULL;
-    cl_mem bias_mem = has_bias ? bias : C; /* any valid buffer when there is no bias */
-    CLGRAD_ARG(ctx, k, i++, bias_mem); CLGRAD_ARG(ctx, k, i++, offBias); CLGRAD_ARG(ctx, k, i++, has_bias);
+    /* unused buffer arguments get C: any valid buffer will do */
+    cl_int has_bias = epi->bias != NULL, kind = epi->kind, act = (cl_int)epi->act;
+    cl_mem bias_mem = has_bias ? epi->bias : C, e_mem = kind ? epi->e : C, z_mem = kind == CLGRAD_EPI_DACT ? epi->z : C;
+    cl_ulong bias_off = epi->bias_off, e_off = epi->e_off, z_off = epi->z_off;
+    cl_int lde = kind ? (cl_int)epi->lde : 0, ldz = kind == CLGRAD_EPI_DACT ? (cl_int)epi->ldz : 0;
+    float act_p = epi->act_param;
+    CLGRAD_ARG(ctx, k, i++, bias_mem); CLGRAD_ARG(ctx, k, i++, bias_off); CLGRAD_ARG(ctx, k, i++, has_bias);
+    CLGRAD_ARG(ctx, k, i++, kind); CLGRAD_ARG(ctx, k, i++, act); CLGRAD_ARG(ctx, k, i++, act_p);
+    CLGRAD_ARG(ctx, k, i++, e_mem); CLGRAD_ARG(ctx, k, i++, e_off); CLGRAD_ARG(ctx, k, i++, lde);
+    CLGRAD_ARG(ctx, k, i++, z_mem); CLGRAD_ARG(ctx, k, i++, z_off); CLGRAD_ARG(ctx, k, i++, ldz);
     size_t g[2] = {((size_t)M + CPU_MR - 1) / CPU_MR, panels};
     CLGRAD_TRY(clgrad_launch(ctx, k, "matmul_cpu", 2, g, NULL));
 fail:
@@ -196,16 +213,33 @@ clgrad_status clgrad_gemm(clgrad_ctx *ctx, int ta, int tb, size_t M, size_t N, s
                           size_t offA, size_t lda, cl_mem B, size_t offB, size_t ldb, float beta, cl_mem C,
                           size_t offC, size_t ldc)
 {
-    return clgrad_gemm_bias(ctx, ta, tb, M, N, K, alpha, A, offA, lda, B, offB, ldb, beta, C, offC, ldc, NULL, 0);
+    return clgrad_gemm_fused(ctx, ta, tb, M, N, K, alpha, A, offA, lda, B, offB, ldb, beta, C, offC, ldc, NULL);
 }
 
 clgrad_status clgrad_gemm_bias(clgrad_ctx *ctx, int ta, int tb, size_t M, size_t N, size_t K, float alpha, cl_mem A,
                                size_t offA, size_t lda, cl_mem B, size_t offB, size_t ldb, float beta, cl_mem C,
                                size_t offC, size_t ldc, cl_mem bias, size_t offBias)
 {
+    clgrad_gemm_epilogue e = {0};
+    e.bias = bias, e.bias_off = offBias;
+    return clgrad_gemm_fused(ctx, ta, tb, M, N, K, alpha, A, offA, lda, B, offB, ldb, beta, C, offC, ldc, &e);
+}
+
+clgrad_status clgrad_gemm_fused(clgrad_ctx *ctx, int ta, int tb, size_t M, size_t N, size_t K, float alpha, cl_mem A,
+                                size_t offA, size_t lda, cl_mem B, size_t offB, size_t ldb, float beta, cl_mem C,
+                                size_t offC, size_t ldc, const clgrad_gemm_epilogue *epi)
+{
     clgrad_status st = CLGRAD_OK;
+    static const clgrad_gemm_epilogue none = {0};
+    if (!epi) epi = &none;
     if (M == 0 || N == 0) return CLGRAD_OK;
-    if (M > INT_MAX || N > INT_MAX || K > INT_MAX || lda > INT_MAX || ldb > INT_MAX || ldc > INT_MAX)
+    if (epi->kind < CLGRAD_EPI_NONE || epi->kind > CLGRAD_EPI_DACT || (epi->kind != CLGRAD_EPI_NONE &&
+        (!epi->e || epi->lde < N || (unsigned)epi->act >= CLGRAD_ACT_COUNT ||
+         (epi->kind == CLGRAD_EPI_DACT && (!epi->z || epi->ldz < N)))))
+        return clgrad_fail(ctx, CLGRAD_E_ARG, "gemm: invalid epilogue (kind %d, act %d, lde %zu, ldz %zu for N=%zu)",
+                           epi->kind, (int)epi->act, epi->lde, epi->ldz, N);
+    if (M > INT_MAX || N > INT_MAX || K > INT_MAX || lda > INT_MAX || ldb > INT_MAX || ldc > INT_MAX ||
+        epi->lde > INT_MAX || epi->ldz > INT_MAX)
         return clgrad_fail(ctx, CLGRAD_E_ARG, "gemm: sizes exceed INT_MAX (M=%zu N=%zu K=%zu)", M, N, K);
     if (lda < (ta ? M : K) || ldb < (tb ? K : N) || ldc < N || (K > 0 && lda == 0))
         return clgrad_fail(ctx, CLGRAD_E_ARG, "gemm: leading dimension too small (lda=%zu ldb=%zu ldc=%zu for %c%c M=%zu N=%zu K=%zu)",
@@ -213,7 +247,7 @@ clgrad_status clgrad_gemm_bias(clgrad_ctx *ctx, int ta, int tb, size_t M, size_t
     /* CLBlast rejects K == 0 (C = beta * C); the own kernel handles it. */
     if (ctx->gemm_backend == CLGRAD_GEMM_CLBLAST && K > 0) {
         CLGRAD_TRY(gemm_clblast_(ctx, ta, tb, M, N, K, alpha, A, offA, lda, B, offB, ldb, beta, C, offC, ldc));
-        return bias_after_(ctx, M, N, C, offC, ldc, bias, offBias);
+        return epilogue_after_(ctx, M, N, C, offC, ldc, epi);
     }
 
     int m = (int)M, n = (int)N, k = (int)K, la = (int)lda, lb = (int)ldb, lc = (int)ldc;
@@ -221,7 +255,7 @@ clgrad_status clgrad_gemm_bias(clgrad_ctx *ctx, int ta, int tb, size_t M, size_t
     clgrad_gemm_variant_t v = pick_size_(ctx, ta, tb, N, K);
     if (v == CLGRAD_GEMM_PACKED || v == CLGRAD_GEMM_DIRECT)
         return gemm_cpu_(ctx, v == CLGRAD_GEMM_DIRECT, ta, tb, m, n, k, alpha, A, oa, la, B, ob, lb, beta, C, oc, lc,
-                         bias, offBias);
+                         epi);
     static const char *tiled[4] = {"matmul_nn", "matmul_nt", "matmul_tn", "matmul_tt"};
     static const char *vec[4] = {"matmul_vec_nn", "matmul_vec_nt", "matmul_vec_tn", NULL};
     int op = (ta ? 2 : 0) + (tb ? 1 : 0);
@@ -254,7 +288,7 @@ clgrad_status clgrad_gemm_bias(clgrad_ctx *ctx, int ta, int tb, size_t M, size_t
         size_t global[2] = {(N + local[0] - 1) / local[0] * local[0], (M + local[1] - 1) / local[1] * local[1]};
         CLGRAD_TRY(clgrad_launch(ctx, kern, name, 2, global, local));
     }
-    return bias_after_(ctx, M, N, C, offC, ldc, bias, offBias);
+    return epilogue_after_(ctx, M, N, C, offC, ldc, epi);
 fail:
     return st;
 }

@@ -298,10 +298,16 @@ static clgrad_status mlp_forward_(clgrad_ctx *ctx, clgrad_model *m, cl_mem x, si
         int last = l == m->nlin - 1;
         cl_mem zbuf = last ? m->logits : m->fwd;
         size_t zoff = last ? 0 : m->z_off[l];
-        CLGRAD_TRY(linear_(ctx, in, inoff, K, B, K, m->params, W->off, b != NULL, b ? b->off : 0, N, zbuf, zoff, 0.0f));
-        if (!last)
-            CLGRAD_TRY(clgrad_activation_forward(ctx, m->acts[l], m->act_param, m->fwd, m->z_off[l], m->fwd,
-                                                 m->h_off[l], B * N));
+        if (last) {
+            CLGRAD_TRY(linear_(ctx, in, inoff, K, B, K, m->params, W->off, b != NULL, b ? b->off : 0, N, zbuf, zoff, 0.0f));
+            continue;
+        }
+        /* Z = X W^T + b and H = f(Z) in one GEMM (its epilogue) */
+        clgrad_gemm_epilogue e = {0};
+        e.bias = b ? m->params : NULL, e.bias_off = b ? b->off : 0;
+        e.kind = CLGRAD_EPI_ACT, e.act = m->acts[l], e.act_param = m->act_param;
+        e.e = m->fwd, e.e_off = m->h_off[l], e.lde = N;
+        CLGRAD_TRY(clgrad_gemm_fused(ctx, 0, 1, B, N, K, 1.0f, in, inoff, K, m->params, W->off, K, 0.0f, zbuf, zoff, N, &e));
     }
 fail:
     return st;
@@ -327,10 +333,12 @@ static clgrad_status mlp_backward_(clgrad_ctx *ctx, clgrad_model *m, cl_mem x, s
         if (b) CLGRAD_TRY(clgrad_activation_bias_grad(ctx, m->bwd, m->dz_off[l], B, N, 0.0f, m->grads, b->off));
         if (l == 0) break;
         /* dH_{l-1} (B, K) = dZ_l (B, N) . W (N, K); dZ_{l-1} = dH_{l-1} * f'(Z_{l-1}) */
-        CLGRAD_TRY(clgrad_gemm(ctx, 0, 0, B, K, N, 1.0f, m->bwd, m->dz_off[l], N, m->params, W->off, K, 0.0f, m->bwd,
-                               m->dh_off[l - 1], K));
-        CLGRAD_TRY(clgrad_activation_backward(ctx, m->acts[l - 1], m->act_param, m->fwd, m->z_off[l - 1], m->bwd,
-                                              m->dh_off[l - 1], m->bwd, m->dz_off[l - 1], B * K));
+        clgrad_gemm_epilogue e = {0};
+        e.kind = CLGRAD_EPI_DACT, e.act = m->acts[l - 1], e.act_param = m->act_param;
+        e.e = m->bwd, e.e_off = m->dz_off[l - 1], e.lde = K;
+        e.z = m->fwd, e.z_off = m->z_off[l - 1], e.ldz = K;
+        CLGRAD_TRY(clgrad_gemm_fused(ctx, 0, 0, B, K, N, 1.0f, m->bwd, m->dz_off[l], N, m->params, W->off, K, 0.0f, m->bwd,
+                                     m->dh_off[l - 1], K, &e));
     }
 fail:
     return st;
@@ -379,8 +387,10 @@ static clgrad_status rec_step_forward_(clgrad_ctx *ctx, clgrad_model *m, int l, 
     if (m->kind == CLGRAD_MODEL_RNN) {
         /* Z_t (B, H) += H_t W_hh^T; H_{t+1} = act(Z_t) */
         size_t z = m->a_off[l] + t * BH;
-        CLGRAD_TRY(clgrad_gemm(ctx, 0, 1, B, H, H, 1.0f, f, hp, H, P, r->whh->off, H, 1.0f, f, z, H));
-        CLGRAD_TRY(clgrad_activation_forward(ctx, m->acts[0], m->act_param, f, z, f, hn, BH));
+        clgrad_gemm_epilogue e = {0};
+        e.kind = CLGRAD_EPI_ACT, e.act = m->acts[0], e.act_param = m->act_param;
+        e.e = f, e.e_off = hn, e.lde = H;
+        CLGRAD_TRY(clgrad_gemm_fused(ctx, 0, 1, B, H, H, 1.0f, f, hp, H, P, r->whh->off, H, 1.0f, f, z, H, &e));
     } else if (m->kind == CLGRAD_MODEL_LSTM) {
         /* A_t (B, 4H) += H_t W_hh^T; the cell adds b_hh and activates the gates in place */
         size_t a = m->a_off[l] + t * 4 * BH, cp = m->c_off[l] + t * BH;
@@ -471,13 +481,21 @@ static clgrad_status rec_layer_backward_(clgrad_ctx *ctx, clgrad_model *m, int l
     for (size_t t = T; t >= 1; t--) {
         size_t dht = m->dh_off[l] + (t - 1) * BH;
         /* the top layer's dH_{t-1} holds nothing yet; a lower layer's holds the gradient from above */
-        int over = top;
-        CLGRAD_TRY(rec_cell_backward_(ctx, m, l, t, B, over));
-        /* dH_{t-1} (+)= dGh_t W_hh (the GRU's direct term is already there) */
+        int over = top, rnn = m->kind == CLGRAD_MODEL_RNN;
+        /* the RNN's dZ_t for t < T came out of the previous iteration's GEMM epilogue */
+        if (!rnn || t == T) CLGRAD_TRY(rec_cell_backward_(ctx, m, l, t, B, over));
+        /* dH_{t-1} (+)= dGh_t W_hh (the GRU's direct term is already there); for the
+        ** RNN, dZ_{t-1} = dH_{t-1} * f'(Z_{t-2}) in the same GEMM */
         if (t > 1) {
             float bh = over && m->kind != CLGRAD_MODEL_GRU ? 0.0f : 1.0f;
-            CLGRAD_TRY(clgrad_gemm(ctx, 0, 0, B, H, GH, 1.0f, b, dgh + (t - 1) * B * GH, GH, P, r->whh->off, H, bh, b,
-                                   dht - BH, H));
+            clgrad_gemm_epilogue e = {0};
+            if (rnn) {
+                e.kind = CLGRAD_EPI_DACT, e.act = m->acts[0], e.act_param = m->act_param;
+                e.e = b, e.e_off = m->dg_off + (t - 2) * B * GH, e.lde = H;
+                e.z = f, e.z_off = m->a_off[l] + (t - 2) * BH, e.ldz = H;
+            }
+            CLGRAD_TRY(clgrad_gemm_fused(ctx, 0, 0, B, H, GH, 1.0f, b, dgh + (t - 1) * B * GH, GH, P, r->whh->off, H, bh,
+                                         b, dht - BH, H, &e));
         }
     }
     size_t in = rec_input_(m, l, B, &Fin);

@@ -1,9 +1,9 @@
 /*
 ** program.c: assemble, build and cache the kernel programs.
 **
-** Each cl/<file>.cl (except common.cl) becomes one program whose source is
-** common.cl followed by the file, with #line markers so build logs name the
-** right file.  Sources come from the copies embedded at build time, or from
+** Each cl/<file>.cl (except common.cl and the function libraries in libs_)
+** becomes one program whose source is common.cl, the libraries it uses, then
+** the file, with #line markers so build logs name the right file.  Sources come from the copies embedded at build time, or from
 ** --cl-dir / $CLGRAD_CL_DIR when set (file by file, falling back to the
 ** embedded copy).  Build options are fixed and recorded: the OpenCL C
 ** standard, correctly rounded divide/sqrt where the device offers it, and
@@ -18,6 +18,21 @@
 
 #include <stdlib.h>
 #include <string.h>
+
+/* Function libraries (no kernels of their own): which programs include them,
+** after common.cl.  act_fn.cl holds the activation functions, shared by the
+** activation kernels and the GEMM epilogues that apply them. */
+static const struct {
+    const char *lib, *program;
+} libs_[] = {{"act_fn.cl", "activation.cl"}, {"act_fn.cl", "matmul.cl"}};
+#define NLIBS ((int)(sizeof libs_ / sizeof libs_[0]))
+
+static int is_lib_(const char *name)
+{
+    for (int i = 0; i < NLIBS; i++)
+        if (strcmp(libs_[i].lib, name) == 0) return 1;
+    return 0;
+}
 
 static const clgrad_embedded_source *find_embedded_(const char *name)
 {
@@ -180,10 +195,29 @@ static clgrad_status build_one_(clgrad_ctx *ctx, const char *cl_dir, const char 
 
     const char *src = source_of_(ctx, cl_dir, name, pr->origin, sizeof pr->origin, &owned);
     if (!src) { st = clgrad_fail(ctx, CLGRAD_E_BUILD, "no source for kernel program %s", name); goto fail; }
+    /* common.cl, the libraries this program uses, the program */
+    const char *lib_src[NLIBS] = {0};
+    char *lib_owned[NLIBS] = {0};
     size_t tl = strlen(common) + strlen(src) + 128;
+    for (int i = 0; i < NLIBS; i++) {
+        if (strcmp(libs_[i].program, name) != 0) continue;
+        char lib_origin[1024];
+        lib_src[i] = source_of_(ctx, cl_dir, libs_[i].lib, lib_origin, sizeof lib_origin, &lib_owned[i]);
+        if (!lib_src[i]) {
+            st = clgrad_fail(ctx, CLGRAD_E_BUILD, "no source for %s, which %s uses", libs_[i].lib, name);
+            goto libs_done;
+        }
+        tl += strlen(lib_src[i]) + strlen(libs_[i].lib) + 32;
+    }
     text = malloc(tl);
-    if (!text) { st = clgrad_fail(ctx, CLGRAD_E_NOMEM, "out of memory assembling %s", name); goto fail; }
-    snprintf(text, tl, "#line 1 \"common.cl\"\n%s\n#line 1 \"%s\"\n%s\n", common, name, src);
+    if (!text) { st = clgrad_fail(ctx, CLGRAD_E_NOMEM, "out of memory assembling %s", name); goto libs_done; }
+    size_t used = (size_t)snprintf(text, tl, "#line 1 \"common.cl\"\n%s\n", common);
+    for (int i = 0; i < NLIBS; i++)
+        if (lib_src[i]) used += (size_t)snprintf(text + used, tl - used, "#line 1 \"%s\"\n%s\n", libs_[i].lib, lib_src[i]);
+    snprintf(text + used, tl - used, "#line 1 \"%s\"\n%s\n", name, src);
+libs_done:
+    for (int i = 0; i < NLIBS; i++) free(lib_owned[i]);
+    if (st != CLGRAD_OK) goto fail;
     clgrad_sha256_update(all, text, strlen(text));
 
     unsigned char key[32], dig[32];
@@ -261,7 +295,7 @@ clgrad_status clgrad_programs_build(clgrad_ctx *ctx, const clgrad_open_opts *opt
     clgrad_sha256_init(&all);
     for (int i = 0; i < clgrad_cl_nsources; i++) {
         const char *name = clgrad_cl_sources[i].name;
-        if (strcmp(name, "common.cl") == 0 || !wanted_(only, name)) continue;
+        if (strcmp(name, "common.cl") == 0 || is_lib_(name) || !wanted_(only, name)) continue;
         if (ctx->nprograms >= CLGRAD_MAX_PROGRAMS) {
             st = clgrad_fail(ctx, CLGRAD_E_ARG, "too many kernel programs");
             goto fail;

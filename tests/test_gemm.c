@@ -5,7 +5,8 @@
 ** fresh random data, at sizes 1, 7, 63, 64, 65, 257, non-square shapes, K = 0,
 ** offsets and padded leading dimensions (views into a flat block), and the
 ** beta == 0 rule (C is not read: NaN in C must not leak); each also with a
-** bias epilogue (clgrad_gemm_bias).
+** bias epilogue (clgrad_gemm_bias).  The activation epilogues of
+** clgrad_gemm_fused must give the same bits as the separate kernels.
 **
 ** Tolerance, per element: the standard error bound of a float32 dot product
 ** of K terms followed by the alpha and beta roundings,
@@ -137,6 +138,80 @@ START_TEST(k_zero)
 }
 END_TEST
 
+/* The fused epilogues (clgrad_gemm_fused): with variant v, C and E of one
+** fused call must have the same bits as clgrad_gemm followed by the separate
+** bias and activation kernels (both apply the same act_fn.cl functions to
+** the same floats).  Padded leading dimensions for C, E and Z; NaN and large
+** values in Z for the derivative. */
+static int fused_case_(clgrad_gemm_backend be, int variant, int kind, clgrad_act act, float p, int ta, int tb, size_t M, size_t N, size_t K)
+{
+    clgrad_ctx *ctx = fixture_ctx();
+    size_t pad = 3, lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + 1, lde = N + 2, ldz = N + 5;
+    size_t na = (ta ? K : M) * lda, nb = (tb ? N : K) * ldb, nc = M * ldc, ne = M * lde, nz = M * ldz;
+    float *A = malloc(na * sizeof *A), *B = malloc(nb * sizeof *B), *bias = malloc(N * sizeof *bias);
+    float *Z = malloc(nz * sizeof *Z), *C1 = malloc(nc * sizeof *C1), *C2 = malloc(nc * sizeof *C2);
+    float *E1 = malloc(ne * sizeof *E1), *E2 = malloc(ne * sizeof *E2), *init = malloc((nc + ne) * sizeof *init);
+    ck_assert(A && B && bias && Z && C1 && C2 && E1 && E2 && init);
+    clgrad_testrng rng = fixture_rng(M * 31u + N * 7u + K + (size_t)kind * 1000u + (size_t)act * 100000u);
+    for (size_t i = 0; i < na; i++) A[i] = clgrad_testrng_uniform(&rng, -2, 2);
+    for (size_t i = 0; i < nb; i++) B[i] = clgrad_testrng_uniform(&rng, -2, 2);
+    for (size_t i = 0; i < N; i++) bias[i] = clgrad_testrng_uniform(&rng, -1, 1);
+    for (size_t i = 0; i < nz; i++) Z[i] = clgrad_testrng_uniform(&rng, -6, 6);
+    Z[0] = NAN, Z[nz / 2] = 80.0f, Z[nz - 1] = -1e30f;
+    for (size_t i = 0; i < nc + ne; i++) init[i] = clgrad_testrng_uniform(&rng, -1, 1);
+    cl_mem dA = fixture_upload(A, na, "A"), dB = fixture_upload(B, nb, "B"), db = fixture_upload(bias, N, "bias");
+    cl_mem dZ = fixture_upload(Z, nz, "Z"), dC1 = fixture_upload(init, nc, "C1"), dC2 = fixture_upload(init, nc, "C2");
+    cl_mem dE1 = fixture_upload(init + nc, ne, "E1"), dE2 = fixture_upload(init + nc, ne, "E2");
+    clgrad_set_gemm_backend(ctx, be);
+    clgrad_gemm_set_variant(ctx, variants_[variant]);
+    clgrad_gemm_epilogue e = {0};
+    e.bias = kind == CLGRAD_EPI_ACT ? db : NULL; /* a dense layer's forward has the bias, its backward none */
+    e.kind = kind, e.act = act, e.act_param = p;
+    e.e = dE1, e.lde = lde, e.z = dZ, e.ldz = ldz;
+    FX_OK(clgrad_gemm_fused(ctx, ta, tb, M, N, K, 1.0f, dA, 0, lda, dB, 0, ldb, 0.0f, dC1, 0, ldc, &e));
+    /* the same with separate launches, row by row (padded leading dimensions) */
+    FX_OK(clgrad_gemm(ctx, ta, tb, M, N, K, 1.0f, dA, 0, lda, dB, 0, ldb, 0.0f, dC2, 0, ldc));
+    for (size_t m = 0; m < M; m++) {
+        if (kind == CLGRAD_EPI_ACT) {
+            FX_OK(clgrad_activation_bias_add(ctx, dC2, m * ldc, 1, N, db, 0));
+            FX_OK(clgrad_activation_forward(ctx, act, p, dC2, m * ldc, dE2, m * lde, N));
+        } else {
+            FX_OK(clgrad_activation_backward(ctx, act, p, dZ, m * ldz, dC2, m * ldc, dE2, m * lde, N));
+        }
+    }
+    fixture_download(dC1, C1, nc), fixture_download(dC2, C2, nc);
+    fixture_download(dE1, E1, ne), fixture_download(dE2, E2, ne);
+    size_t bad = 0;
+    for (size_t i = 0; i < nc; i++) bad += memcmp(&C1[i], &C2[i], sizeof(float)) != 0;
+    for (size_t i = 0; i < ne; i++)
+        if (memcmp(&E1[i], &E2[i], sizeof(float)) != 0) {
+            if (bad++ < 3)
+                fprintf(stderr, "  fused %s/%s %s act %d %c%c M=%zu N=%zu K=%zu: E[%zu] fused %.9g separate %.9g\n",
+                        clgrad_gemm_backend_name(be), variants_[variant], kind == CLGRAD_EPI_ACT ? "act" : "dact", (int)act, ta ? 'T' : 'N',
+                        tb ? 'T' : 'N', M, N, K, i, (double)E1[i], (double)E2[i]);
+        }
+    cl_mem all[] = {dA, dB, db, dZ, dC1, dC2, dE1, dE2};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) clgrad_buf_free(&all[i]);
+    clgrad_gemm_set_variant(ctx, "auto");
+    free(A), free(B), free(bias), free(Z), free(C1), free(C2), free(E1), free(E2), free(init);
+    return bad == 0;
+}
+
+START_TEST(fused_epilogues)
+{
+    static const size_t shapes[][3] = {{1, 1, 1}, {7, 63, 5}, {65, 17, 64}, {13, 257, 9}};
+    static const clgrad_act acts[] = {CLGRAD_ACT_TANH, CLGRAD_ACT_LEAKY_RELU, CLGRAD_ACT_GELU, CLGRAD_ACT_IDENTITY};
+    const size_t *s = shapes[_i];
+    int ok = 1;
+    for (int v = 0; v <= NVARIANTS; v++)
+        for (int kind = CLGRAD_EPI_ACT; kind <= CLGRAD_EPI_DACT; kind++)
+            for (int a = 0; a < 4; a++)
+                ok &= fused_case_(v == NVARIANTS ? CLGRAD_GEMM_CLBLAST : CLGRAD_GEMM_OWN, v == NVARIANTS ? 0 : v, kind, acts[a], 0.1f, kind == CLGRAD_EPI_DACT && a == 1, kind == CLGRAD_EPI_ACT,
+                                  s[0], s[1], s[2]);
+    ck_assert_msg(ok, "fused epilogue differs from separate launches, shape %zux%zux%zu", s[0], s[1], s[2]);
+}
+END_TEST
+
 START_TEST(bad_args)
 {
     clgrad_ctx *ctx = fixture_ctx();
@@ -159,6 +234,7 @@ static Suite *suite_(void)
     tcase_add_test(tc, views);
     tcase_add_test(tc, beta_zero_ignores_c);
     tcase_add_test(tc, k_zero);
+    tcase_add_loop_test(tc, fused_epilogues, 0, 4);
     tcase_add_test(tc, bad_args);
     suite_add_tcase(s, tc);
     return s;
