@@ -20,3 +20,27 @@
 #ifndef CLGRAD_WG
 #define CLGRAD_WG 256
 #endif
+
+/* Partial float8 access for elementwise kernels that give each work-item 8
+** consecutive elements: the float8 at x[0 .. 7], of which only the first n
+** are read when n < 8 (the rest 0); and the store of v's first min(n, 8)
+** elements.  vload8/vstore8 need only float alignment. */
+inline float8 clg_load8_(__global const float *x, const ulong n)
+{
+    if (n >= 8) return vload8(0, x);
+    float t[8];
+    for (int k = 0; k < 8; k++) t[k] = (ulong)k < n ? x[k] : 0.0f;
+    return vload8(0, t);
+}
+
+inline void clg_store8_(__global float *x, const ulong n, const float8 v)
+{
+    if (n >= 8) {
+        vstore8(v, 0, x);
+        return;
+    }
+    float t[8];
+    vstore8(v, 0, t);
+    for (int k = 0; k < 8; k++)
+        if ((ulong)k < n) x[k] = t[k];
+}

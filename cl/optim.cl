@@ -1,5 +1,5 @@
 /*
-** optim.cl: optimizer updates, one work item per parameter over a flat block
+** optim.cl: optimizer updates, 8 parameters per work item over a flat block
 ** (PyTorch torch.optim semantics, see include/clgrad/optim.h):
 **   optim_sgd      SGD with momentum, dampening, nesterov, weight decay
 **   optim_rmsprop  RMSprop, optionally centered and with momentum
@@ -20,11 +20,16 @@
 ** derived scalars (1 - beta, bias corrections) computed by the host in double.
 */
 
+/* Each work-item updates 8 consecutive parameters as float8 (clg_load8_ /
+** clg_store8_ in common.cl handle the partial last vector); every lane does
+** exactly the scalar operations below, so results do not depend on n. */
+#define OPT_V 8
+
 /* The gradient as the optimizer sees it: clipped (g * coef) when a
 ** gradient-state block is given. */
-static float optim_grad_(global const float *g, ulong gi, global const float *gs, ulong gs_coef, int use_gs)
+static float8 optim_grad_(global const float *g, ulong gi, ulong r, global const float *gs, ulong gs_coef, int use_gs)
 {
-    float x = g[gi];
+    float8 x = clg_load8_(g + gi, r);
     if (use_gs) x = x * gs[gs_coef];
     return x;
 }
@@ -40,18 +45,19 @@ kernel void optim_sgd(global float *p, ulong p_off, global const float *g, ulong
                       ulong s_stride, ulong n, global const float *gs, ulong gs_coef, ulong gs_skip, int use_gs,
                       float lr, float wd, float momentum, float one_minus_dampening, int nesterov, int first)
 {
-    ulong i = get_global_id(0);
+    ulong i = (ulong)get_global_id(0) * OPT_V;
     if (i >= n || optim_skip_(gs, gs_skip, use_gs)) return;
-    float theta = p[p_off + i];
-    float d = optim_grad_(g, g_off + i, gs, gs_coef, use_gs);
+    ulong r = n - i;
+    float8 theta = clg_load8_(p + p_off + i, r);
+    float8 d = optim_grad_(g, g_off + i, r, gs, gs_coef, use_gs);
     if (wd != 0.0f) d = d + wd * theta;
     if (momentum != 0.0f) {
-        ulong bi = s_off + i;
-        float b = first ? d : momentum * s[bi] + one_minus_dampening * d;
-        s[bi] = b;
+        global float *sb = s + s_off + i;
+        float8 b = first ? d : momentum * clg_load8_(sb, r) + one_minus_dampening * d;
+        clg_store8_(sb, r, b);
         d = nesterov ? d + momentum * b : b;
     }
-    p[p_off + i] = theta - lr * d;
+    clg_store8_(p + p_off + i, r, theta - lr * d);
 }
 
 /* RMSprop: g += wd*p; v = alpha*v + (1-alpha)*g^2; centered: ga = alpha*ga +
@@ -64,32 +70,34 @@ kernel void optim_rmsprop(global float *p, ulong p_off, global const float *g, u
                           int use_gs, float lr, float wd, float alpha, float one_minus_alpha, float eps, float momentum,
                           int centered)
 {
-    ulong i = get_global_id(0);
+    ulong i = (ulong)get_global_id(0) * OPT_V;
     if (i >= n || optim_skip_(gs, gs_skip, use_gs)) return;
-    float theta = p[p_off + i];
-    float d = optim_grad_(g, g_off + i, gs, gs_coef, use_gs);
+    ulong r = n - i;
+    float8 theta = clg_load8_(p + p_off + i, r);
+    float8 d = optim_grad_(g, g_off + i, r, gs, gs_coef, use_gs);
     if (wd != 0.0f) d = d + wd * theta;
-    ulong vi = s_off + i, slot = 1;
-    float v = alpha * s[vi] + one_minus_alpha * (d * d);
-    s[vi] = v;
-    ulong bi = s_off + slot * s_stride + i;
+    global float *sv = s + s_off + i;
+    ulong slot = 1;
+    float8 v = alpha * clg_load8_(sv, r) + one_minus_alpha * (d * d);
+    clg_store8_(sv, r, v);
+    global float *sb = s + s_off + slot * s_stride + i;
     if (momentum > 0.0f) slot++;
-    float avg;
+    float8 avg;
     if (centered) {
-        ulong ai = s_off + slot * s_stride + i;
-        float ga = alpha * s[ai] + one_minus_alpha * d;
-        s[ai] = ga;
+        global float *sa = s + s_off + slot * s_stride + i;
+        float8 ga = alpha * clg_load8_(sa, r) + one_minus_alpha * d;
+        clg_store8_(sa, r, ga);
         avg = sqrt(v - ga * ga);
     } else {
         avg = sqrt(v);
     }
     avg = avg + eps;
     if (momentum > 0.0f) {
-        float b = momentum * s[bi] + d / avg;
-        s[bi] = b;
-        p[p_off + i] = theta - lr * b;
+        float8 b = momentum * clg_load8_(sb, r) + d / avg;
+        clg_store8_(sb, r, b);
+        clg_store8_(p + p_off + i, r, theta - lr * b);
     } else {
-        p[p_off + i] = theta - lr * (d / avg);
+        clg_store8_(p + p_off + i, r, theta - lr * (d / avg));
     }
 }
 
@@ -104,24 +112,25 @@ kernel void optim_adam(global float *p, ulong p_off, global const float *g, ulon
                        float wd, int decoupled, float decay, float beta1, float one_minus_beta1, float beta2,
                        float one_minus_beta2, float step_size, float bc2_sqrt, float eps, int amsgrad)
 {
-    ulong i = get_global_id(0);
+    ulong i = (ulong)get_global_id(0) * OPT_V;
     if (i >= n || optim_skip_(gs, gs_skip, use_gs)) return;
-    float theta = p[p_off + i];
-    float d = optim_grad_(g, g_off + i, gs, gs_coef, use_gs);
+    ulong r = n - i;
+    float8 theta = clg_load8_(p + p_off + i, r);
+    float8 d = optim_grad_(g, g_off + i, r, gs, gs_coef, use_gs);
     if (decoupled) theta = theta * decay;
     else if (wd != 0.0f) d = d + wd * theta;
-    ulong mi = s_off + i, vi = s_off + s_stride + i;
-    float m = beta1 * s[mi] + one_minus_beta1 * d;
-    float v = beta2 * s[vi] + one_minus_beta2 * (d * d);
-    s[mi] = m;
-    s[vi] = v;
+    global float *sm = s + s_off + i, *sv = s + s_off + s_stride + i;
+    float8 m = beta1 * clg_load8_(sm, r) + one_minus_beta1 * d;
+    float8 v = beta2 * clg_load8_(sv, r) + one_minus_beta2 * (d * d);
+    clg_store8_(sm, r, m);
+    clg_store8_(sv, r, v);
     if (amsgrad) {
-        ulong xi = s_off + 2 * s_stride + i;
-        float vmax = s[xi];
-        if (vmax < v || isnan(v)) vmax = v;
-        s[xi] = vmax;
+        global float *sx = s + s_off + 2 * s_stride + i;
+        float8 vmax = clg_load8_(sx, r);
+        vmax = select(vmax, v, (vmax < v) | isnan(v));
+        clg_store8_(sx, r, vmax);
         v = vmax;
     }
-    float denom = sqrt(v) / bc2_sqrt + eps;
-    p[p_off + i] = theta - step_size * (m / denom);
+    float8 denom = sqrt(v) / bc2_sqrt + eps;
+    clg_store8_(p + p_off + i, r, theta - step_size * (m / denom));
 }

@@ -128,7 +128,7 @@ static clgrad_status launch_optim_sgd_(clgrad_ctx *ctx, const clgrad_optim_cfg *
     CLGRAD_ARG(ctx, k, 15, omd);
     CLGRAD_ARG(ctx, k, 16, nesterov);
     CLGRAD_ARG(ctx, k, 17, first);
-    CLGRAD_TRY(clgrad_launch1d(ctx, k, "optim_sgd", (size_t)a->n, clgrad_wg(ctx)));
+    CLGRAD_TRY(clgrad_launch1d(ctx, k, "optim_sgd", ((size_t)a->n + 7) / 8, clgrad_wg(ctx)));
 fail:
     return st;
 }
@@ -150,7 +150,7 @@ static clgrad_status launch_optim_rmsprop_(clgrad_ctx *ctx, const clgrad_optim_c
     CLGRAD_ARG(ctx, k, 16, eps);
     CLGRAD_ARG(ctx, k, 17, mu);
     CLGRAD_ARG(ctx, k, 18, centered);
-    CLGRAD_TRY(clgrad_launch1d(ctx, k, "optim_rmsprop", (size_t)a->n, clgrad_wg(ctx)));
+    CLGRAD_TRY(clgrad_launch1d(ctx, k, "optim_rmsprop", ((size_t)a->n + 7) / 8, clgrad_wg(ctx)));
 fail:
     return st;
 }
@@ -182,7 +182,7 @@ static clgrad_status launch_optim_adam_(clgrad_ctx *ctx, const clgrad_optim_cfg 
     CLGRAD_ARG(ctx, k, 20, bc2_sqrt);
     CLGRAD_ARG(ctx, k, 21, eps);
     CLGRAD_ARG(ctx, k, 22, amsgrad);
-    CLGRAD_TRY(clgrad_launch1d(ctx, k, "optim_adam", (size_t)a->n, clgrad_wg(ctx)));
+    CLGRAD_TRY(clgrad_launch1d(ctx, k, "optim_adam", ((size_t)a->n + 7) / 8, clgrad_wg(ctx)));
 fail:
     return st;
 }
