@@ -1078,6 +1078,8 @@ static void run_gemm_(clgrad_ctx *ctx, const clgrad_bench_opts *o, clgrad_bench_
             r->pct_peak = 100.0 * r->gflops / peak;
             if (w > 0 && (size_t)w < sizeof line) {
                 if (r->error[0]) w += snprintf(line + w, sizeof line - (size_t)w, " %15s %6s |", "error", "");
+                else if (isnan(r->pct_peak)) /* no --limits: no measured peak */
+                    w += snprintf(line + w, sizeof line - (size_t)w, " %15.1f %6s |", r->gflops, "-");
                 else w += snprintf(line + w, sizeof line - (size_t)w, " %15.1f %6.1f |", r->gflops, r->pct_peak);
             }
         }
