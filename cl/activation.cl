@@ -36,10 +36,13 @@
 ** of gelu and gelu_tanh, and their derivatives), the result is 0, the limit,
 ** instead of -Inf * 0 = NaN.
 **
+** The functions f and f' themselves are in act_fn.cl (shared with the GEMM
+** epilogues of matmul.cl).
+**
 ** Vector form.  Each work-item of the activation kernels handles ACT_V = 8
-** consecutive elements as one float8 (vload8 / vstore8: contiguous across
-** work-items, so coalesced on GPUs, and vectorised builtins on CPUs such as
-** PoCL).  A condition "c ? a : b" is a component-wise select; both sides are
+** consecutive elements as one float8 (clg_load8_ / clg_store8_, common.cl:
+** contiguous across work-items, so coalesced on GPUs, and vectorised builtins
+** on CPUs such as PoCL).  A condition "c ? a : b" is a component-wise select; both sides are
 ** evaluated, which is harmless (no traps; the unselected side may be Inf or
 ** NaN).  The last, partial vector is loaded into a zero-padded private float8
 ** and only its n valid elements are stored, so every element goes through
@@ -61,28 +64,6 @@
 #define ACT_V 8 /* elements per work-item: one float8 */
 
 
-/* The float8 at x[0 .. 7]; only the first n are read when n < 8 (rest 0). */
-inline float8 act_load_(__global const float *x, const ulong n)
-{
-    if (n >= ACT_V) return vload8(0, x);
-    float t[ACT_V];
-    for (int k = 0; k < ACT_V; k++) t[k] = (ulong)k < n ? x[k] : 0.0f;
-    return vload8(0, t);
-}
-
-/* x[0 .. min(n, 8) - 1] = the first elements of v. */
-inline void act_store_(__global float *x, const ulong n, const float8 v)
-{
-    if (n >= ACT_V) {
-        vstore8(v, 0, x);
-        return;
-    }
-    float t[ACT_V];
-    vstore8(v, 0, t);
-    for (int k = 0; k < ACT_V; k++)
-        if ((ulong)k < n) x[k] = t[k];
-}
-
 /* h = f(z), (n); one float8 per work-item.  h may be z (same buffer and offset). */
 #define ACT_FORWARD(name)                                                                                      \
     __kernel void activation_forward_##name(const float p, __global const float *z, const ulong zoff,         \
@@ -90,7 +71,7 @@ inline void act_store_(__global float *x, const ulong n, const float8 v)
     {                                                                                                          \
         const ulong i = (ulong)get_global_id(0) * ACT_V;                                                       \
         if (i >= n) return;                                                                                    \
-        act_store_(h + hoff + i, n - i, act_f_##name##_(act_load_(z + zoff + i, n - i), p));                   \
+        clg_store8_(h + hoff + i, n - i, act_f_##name##_(clg_load8_(z + zoff + i, n - i), p));                   \
     }
 
 /* dz = dh * f'(z), (n); NaN z gives NaN.  dz may be dh or z (same buffer and offset). */
@@ -101,8 +82,8 @@ inline void act_store_(__global float *x, const ulong n, const float8 v)
     {                                                                                                          \
         const ulong i = (ulong)get_global_id(0) * ACT_V;                                                       \
         if (i >= n) return;                                                                                    \
-        const float8 zi = act_load_(z + zoff + i, n - i), g = act_load_(dh + dhoff + i, n - i);                \
-        act_store_(dz + dzoff + i, n - i, g * SEL(isnan(zi), zi, act_d_##name##_(zi, p)));                     \
+        const float8 zi = clg_load8_(z + zoff + i, n - i), g = clg_load8_(dh + dhoff + i, n - i);                \
+        clg_store8_(dz + dzoff + i, n - i, g * SEL(isnan(zi), zi, act_d_##name##_(zi, p)));                     \
     }
 
 /* (not through a wrapper macro: its argument would be macro-expanded, and
@@ -126,7 +107,7 @@ __kernel void activation_backward_identity(const float p, __global const float *
 {
     const ulong i = (ulong)get_global_id(0) * ACT_V;
     if (i >= n) return;
-    act_store_(dz + dzoff + i, n - i, act_load_(dh + dhoff + i, n - i));
+    clg_store8_(dz + dzoff + i, n - i, clg_load8_(dh + dhoff + i, n - i));
 }
 
 /* X (rows, cols) += b (cols) broadcast over rows; item (v, i): row i, columns 8v .. 8v+7. */
@@ -136,7 +117,7 @@ __kernel void activation_bias_add(__global float *X, const ulong xoff, const ulo
     const ulong j = (ulong)get_global_id(0) * ACT_V, i = get_global_id(1);
     if (j >= cols || i >= rows) return;
     __global float *x = X + xoff + i * cols + j;
-    act_store_(x, cols - j, act_load_(x, cols - j) + act_load_(b + boff + j, cols - j));
+    clg_store8_(x, cols - j, clg_load8_(x, cols - j) + clg_load8_(b + boff + j, cols - j));
 }
 
 /* db (cols) = beta * db + column sums of dY (rows, cols).  Work-groups of
@@ -152,7 +133,7 @@ __kernel void activation_bias_grad(__global const float *dY, const ulong dyoff, 
     float8 s = 0.0f, e = 0.0f;                         /* Neumaier: s + e is the running total */
     if (nc > 0)
         for (ulong i = k; i < rows; i += S) {
-            const float8 x = act_load_(dY + dyoff + i * cols + j, nc);
+            const float8 x = clg_load8_(dY + dyoff + i * cols + j, nc);
             const float8 t = s + x;
             e += SEL(fabs(s) >= fabs(x), (s - t) + x, (x - t) + s);
             s = t;

@@ -445,8 +445,8 @@ static clgrad_status bias_case_(clgrad_ctx *ctx, clgrad_check_fn report, void *u
     report(user, "activation", "bias_add 65x7 (error/bound)", w <= 1.0, w, 1.0);
 
     /* db = 0.5 db + column sums of X; bound (u = 2^-24, mag = sum of |terms|):
-    ** compensated per-item sums 2u (+ O(n u^2), n <= 2^14 rows per item: < 1u),
-    ** a tree of log2(wg) <= 8 levels 8u, beta product and last add 2u: 16u */
+    ** compensated per-item sums 2u (+ O(n u^2), n < 2^20 rows per item: < 1u),
+    ** a tree of log2(S) <= log2(wg) <= 8 levels 8u, beta product and last add 2u: 16u */
     CLGRAD_TRY(clgrad_buf_write(ctx, dX, 0, SC_R * SC_C, X));
     CLGRAD_TRY(clgrad_buf_write(ctx, db_, 0, SC_C, db));
     CLGRAD_TRY(clgrad_activation_bias_grad(ctx, dX, 0, SC_R, SC_C, 0.5f, db_, 0));

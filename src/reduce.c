@@ -119,8 +119,9 @@ size_t clgrad_reduce_depth(const clgrad_ctx *ctx, size_t nchunks)
 {
     size_t wg = clgrad_wg(ctx), lg = 0;
     while (((size_t)1 << lg) < wg) lg++;
-    /* per item in a chunk, chunk tree, per item over chunks, final tree */
-    return CLGRAD_REDUCE_PER_ITEM + lg + (nchunks + wg - 1) / wg + lg;
+    /* per lane of an item's float8 in a chunk, the 3 pairwise lane levels,
+    ** chunk tree, per item over chunks, final tree (cl/reduce.cl) */
+    return CLGRAD_REDUCE_PER_ITEM / 8 + 3 + lg + (nchunks + wg - 1) / wg + lg;
 }
 
 /* The buffer must hold the segments' elements. */

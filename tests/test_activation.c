@@ -5,13 +5,14 @@
 ** - names, parsing, default parameters and PyTorch init gains;
 ** - the references themselves: f' against central finite differences of f,
 **   and the ±Inf limits against a table written from the mathematics;
-** - the kernels at sizes 1, 7, 63, 64, 65, 257 and 10000, z uniform in
+** - the kernels at sizes 1, 7, 63, 64, 65, 257, 10000, 13 and 2053, z uniform in
 **   [-8, 8] with extreme values mixed in (0, -0, ±30, ±100, ±1e4, ±1e20,
 **   ±1e38, denormals, ±Inf, NaN), at offsets into larger buffers whose other
 **   elements must stay untouched, out of place and in place;
 ** - every non-finite case explicitly: NaN in gives NaN out, ±Inf the limit,
 **   and no finite input yields NaN or Inf;
-** - bias add / grad at (B, N) in {1, 7, 65, 257}^2 and a tall 60000 x 3,
+** - bias add / grad at (B, N) in {1, 7, 65, 257}^2, a tall 60000 x 3 and
+**   128 x 256, 1000 x 64, 3 x 1000,
 **   beta 0 (db full of NaN must not be read), 1 and 0.5, and bitwise
 **   determinism (two runs, memcmp).
 **
@@ -23,7 +24,7 @@
 ** in src/activation.c.  It holds on any conforming device and is tight: a
 ** wrong formula, index or constant exceeds it by orders of magnitude.
 ** Bias add is one correctly rounded addition (0.5 ulp; checked at 2^-23 |ref|); bias grad
-** is a compensated sum per work-item plus an 8-level tree (16 u sum|terms|,
+** is a compensated sum per work-item plus a tree of <= 8 levels (16 u sum|terms|,
 ** derivation in src/activation.c).  Finite differences: see fd_ below.
 */
 #include "fixture.h"
@@ -57,7 +58,11 @@ static const float specials_[] = {0.0f,   -0.0f,  30.0f,    -30.0f,   100.0f,  -
                                   NAN,    1.0f,   -0.75f,   FLT_MIN};
 #define NSPECIALS ((int)(sizeof specials_ / sizeof specials_[0]))
 
-static size_t size_of_(int i) { return i < fixture_nsizes ? fixture_sizes[i] : 10000; }
+/* the fixture sizes, then 10000 (several work-groups), 13 and 2053 (the
+** kernels take 8 elements per work-item: partial last vectors n % 8 = 5) */
+static const size_t more_sizes_[] = {10000, 13, 2053};
+#define NMORE ((int)(sizeof more_sizes_ / sizeof more_sizes_[0]))
+static size_t size_of_(int i) { return i < fixture_nsizes ? fixture_sizes[i] : more_sizes_[i - fixture_nsizes]; }
 
 /* z: uniform [-8, 8], every 7th element (from index 3) an extreme value */
 static void fill_z_(float *z, size_t n, uint64_t salt)
@@ -463,8 +468,8 @@ static int bias_add_case_(size_t B, size_t N)
 
 /*
 ** bias_grad bound, u = 2^-24, mag_j = sum_i |dY_ij| + |beta db_j|: Neumaier
-** sums per work-item 2u |partial| (+ n u^2 terms, n <= 2^14 rows per item:
-** < 1u), a fixed tree of log2(wg) <= 8 levels 8u, the beta product and the
+** sums per work-item 2u |partial| (+ n u^2 terms, n < 2^20 rows per item:
+** < 1u), a fixed tree of log2(S) <= log2(wg) <= 8 levels 8u, the beta product and the
 ** last addition 2u: |db - ref| <= 16 u mag_j (Higham, ch. 4).
 */
 static int bias_grad_case_(size_t B, size_t N, float beta)
@@ -549,6 +554,13 @@ START_TEST(bias_tall)
     ck_assert(bias_grad_case_(60000, 3, 0.0f));
     ck_assert(bias_grad_case_(60000, 3, 1.0f));
     ck_assert(bias_add_case_(10000, 3));
+    /* a dense layer's shape: whole float8 column vectors, a split over rows */
+    ck_assert(bias_add_case_(128, 256));
+    ck_assert(bias_grad_case_(128, 256, 0.0f));
+    ck_assert(bias_grad_case_(128, 256, 0.5f));
+    ck_assert(bias_add_case_(1000, 64));
+    ck_assert(bias_grad_case_(1000, 64, 1.0f));
+    ck_assert(bias_grad_case_(3, 1000, 0.0f));
 }
 END_TEST
 
@@ -580,8 +592,8 @@ static Suite *suite_(void)
     tcase_add_test(tc, reference_finite_differences);
     tcase_add_test(tc, reference_textbook);
     tcase_add_test(tc, reference_limits);
-    tcase_add_loop_test(tc, forward, 0, fixture_nsizes + 1);
-    tcase_add_loop_test(tc, backward, 0, fixture_nsizes + 1);
+    tcase_add_loop_test(tc, forward, 0, fixture_nsizes + NMORE);
+    tcase_add_loop_test(tc, backward, 0, fixture_nsizes + NMORE);
     tcase_add_test(tc, specials);
     tcase_add_test(tc, bad_args);
     tcase_add_loop_test(tc, bias_add, 0, 16);

@@ -2,7 +2,10 @@
 ** bench_kernels.c: throughput of the elementwise and reduction kernel
 ** families on one device, and the launch rate.
 **
-**   build/bench_kernels [--device SPEC] [--n N] [--reps R]      (default N = 2^24 floats)
+**   build/bench_kernels [--device SPEC] [--n N] [--reps R] [--only K,K..]   (default N = 2^24 floats)
+**
+** --only builds just the programs these kernels need and runs the rows whose
+** numbers (0-based, in the order printed) are listed, e.g. --only 0,1,9,10.
 **
 ** For each kernel: one warm-up launch, then R launches each ended by clFinish;
 ** prints the median time, the effective bandwidth (bytes the kernel must
@@ -37,6 +40,10 @@ typedef struct {
     clgrad_optim_cfg adam;
 } bench_;
 
+/* bias rows: n floats as a (n / BIAS_COLS, BIAS_COLS) matrix (a dense layer's batch x width) */
+#define BIAS_COLS 256
+static size_t rows_(size_t n) { return n / BIAS_COLS ? n / BIAS_COLS : 1; }
+
 static clgrad_status op_(bench_ *B, int which, size_t n)
 {
     switch (which) {
@@ -46,30 +53,55 @@ static clgrad_status op_(bench_ *B, int which, size_t n)
     case 3: return clgrad_reduce_stats(B->ctx, B->a, 0, B->segs, B->c, 0);
     case 4: return clgrad_clip_value(B->ctx, B->b, 0, n, 1.0f, NULL, 0);
     case 5: return clgrad_optim_step(B->ctx, &B->adam, 1, 1e-3, B->b, B->a, B->state, n, B->gs, 0);
+    case 6: return clgrad_activation_forward(B->ctx, CLGRAD_ACT_RELU, 0, B->a, 0, B->b, 0, n);
+    case 7: return clgrad_activation_forward(B->ctx, CLGRAD_ACT_GELU, 0, B->a, 0, B->b, 0, n);
+    case 8: return clgrad_activation_backward(B->ctx, CLGRAD_ACT_GELU, 0, B->a, 0, B->b, 0, B->c, 0, n);
+    case 9: return clgrad_activation_bias_add(B->ctx, B->b, 0, rows_(n), n < BIAS_COLS ? n : BIAS_COLS, B->a, 0);
+    case 10: return clgrad_activation_bias_grad(B->ctx, B->a, 0, rows_(n), n < BIAS_COLS ? n : BIAS_COLS, 0.0f, B->c, 0);
     }
     return CLGRAD_E_ARG;
 }
 
-/* bytes moved per element: tanh fwd r+w, bwd 2r+w, stats r, segmented stats r, clip r+w, adam 4r+3w (p,g,m,v) + gs */
-static const double bytes_[] = {8, 12, 4, 4, 8, 28};
+/* bytes moved per element: tanh fwd r+w, bwd 2r+w, stats r, segmented stats r, clip r+w, adam 4r+3w (p,g,m,v) + gs,
+** relu / gelu fwd r+w, gelu bwd 2r+w, bias add r+w, bias grad r */
+static const double bytes_[] = {8, 12, 4, 4, 8, 28, 8, 8, 12, 8, 4};
 static const char *names_[] = {"activation_forward (tanh)", "activation_backward (tanh)", "reduce_stats (1 tensor)",
-                               "reduce_stats (16 segments)", "clip_value", "optim_step (adam)"};
+                               "reduce_stats (16 segments)", "clip_value", "optim_step (adam)",
+                               "activation_forward (relu)", "activation_forward (gelu)", "activation_backward (gelu)",
+                               "bias_add (n/256 x 256)", "bias_grad (n/256 x 256)"};
+#define NOPS ((int)(sizeof names_ / sizeof names_[0]))
+
+/* Is k in the comma-separated list? */
+static int listed_(const char *list, int k)
+{
+    for (const char *p = list; *p;) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p) return 0;
+        if (v == k) return 1;
+        p = *end == ',' ? end + 1 : end;
+    }
+    return 0;
+}
 
 int main(int argc, char **argv)
 {
     const char *spec = NULL;
     size_t n = (size_t)1 << 24;
     int reps = 11;
+    const char *only = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--device") == 0 && i + 1 < argc) spec = argv[++i];
         else if (strcmp(argv[i], "--n") == 0 && i + 1 < argc) n = (size_t)strtoull(argv[++i], NULL, 0);
         else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) reps = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) only = argv[++i];
     }
     if (reps < 1 || reps > 1000) reps = 11;
     bench_ B = {0};
     B.n = n;
     B.ctx = clgrad_ctx_new();
     clgrad_open_opts o = {0};
+    if (only) o.only = "activation.cl,reduce.cl,clip.cl,optim.cl";
     if (!B.ctx || clgrad_open(B.ctx, spec, &o) != CLGRAD_OK) {
         fprintf(stderr, "bench_kernels: %s\n", B.ctx ? clgrad_errmsg(B.ctx) : "out of memory");
         return 1;
@@ -91,7 +123,8 @@ int main(int argc, char **argv)
     printf("device: %s (%s); n = %zu floats, %d reps, median\n", d->name, d->platform_name, n, reps);
     printf("%-30s %12s %10s %16s\n", "kernel", "ms", "GB/s", "launches/s (n=1)");
     int rc = 0;
-    for (int k = 0; k < 6 && rc == 0; k++) {
+    for (int k = 0; k < NOPS && rc == 0; k++) {
+        if (only && !listed_(only, k)) continue;
         double t[1000];
         for (int r = -1; r < reps && rc == 0; r++) {
             double t0 = now_();

@@ -49,7 +49,7 @@ enum {
 };
 
 /* Elements per work-item in a chunk (must match REDUCE_PER_ITEM in cl/reduce.cl). */
-#define CLGRAD_REDUCE_PER_ITEM 8
+#define CLGRAD_REDUCE_PER_ITEM 32
 
 /* A segment table on the device, with its chunk map and the scratch space of
 ** the partial results (so a launch allocates nothing).  One table serves any
