@@ -123,10 +123,12 @@ END_TEST
 START_TEST(rnn_clipping)
 {
     static const char *s1[] = {"run.steps=10"};
-    /* 100 steps: the loss curve of this chaotic RNN (gain 1.5) is noisy and depends
-    ** on the rounding of the GEMM variant; by step 100 it is well below 1 (0.20
-    ** with the CPU micro-kernel, 0.79 with the older vec kernel), at 40 it was not */
-    static const char *s2[] = {"run.steps=100", "run.eval_every=100"};
+    /* the shipped 400 steps: the loss curve of this chaotic RNN (gain 1.5) is
+    ** noisy for the first 200 steps and its values there depend on the last
+    ** bits of the GEMM and of the norm (1.12 at step 100 and 1.48 at 200 on
+    ** PoCL with one build, 0.20 and 0.79 with others); by step 400 it has
+    ** learnt (0.19, 0.19) */
+    static const char *s2[] = {"run.eval_every=400"};
     clgrad_run_result a, b;
     char da[512], db[512];
     run_("rnn_adding_noclip", s1, 1, "", &a, da, sizeof da);
@@ -136,7 +138,7 @@ START_TEST(rnn_clipping)
     ck_assert_str_eq(a.diverge_layer, "rnn");
     double g100 = csv_(da, "timesteps.csv", 1, "100", "grad_norm"), g1 = csv_(da, "timesteps.csv", 1, "1", "grad_norm");
     ck_assert_msg(g1 > 100 * g100, "||dL/dh_1|| %g vs ||dL/dh_100|| %g", g1, g100);
-    run_("rnn_adding_clip", s2, 2, "", &b, db, sizeof db);
+    run_("rnn_adding_clip", s2, 1, "", &b, db, sizeof db);
     ck_assert_int_eq(b.status, CLGRAD_RUN_COMPLETED);
     ck_assert(isfinite(b.final_test_loss) && b.final_test_loss < 1.0);
     int clipped = 0;
