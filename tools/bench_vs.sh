@@ -4,8 +4,8 @@
 #
 #   bash tools/bench_vs.sh [--device SPEC] [--quick] [--out DIR] [--threads N]
 #
-# 1. `clgrad bench --json DIR/clgrad.json` on the device (default: the default
-#    device): limits, GEMM of both backends, training steps, start-up.
+# 1. `clgrad bench --budget 20 --json DIR/clgrad.json` on the device (default: the
+#    default device): limits, GEMM of both backends, training steps, start-up.
 # 2. tools/torch_bench.py with N threads (default: the device's compute units,
 #    which is the thread count PoCL uses) -> DIR/torch.json, when PyTorch is
 #    installed (skipped otherwise: the ratios to PyTorch are then left out).
@@ -37,7 +37,7 @@ dev_args=()
 sizes="256,512,1024,2048"
 [ -n "$quick" ] && sizes="256,512"
 echo "== clgrad bench (${device:-default device}) =="
-"$clgrad" bench "${dev_args[@]}" $quick --sizes "$sizes" --json "$out/clgrad.json"
+"$clgrad" bench "${dev_args[@]}" $quick --sizes "$sizes" --budget 20 --json "$out/clgrad.json"
 
 if [ -z "$threads" ]; then
     threads=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['device'].get('compute_units', 1))" "$out/clgrad.json")
