@@ -191,8 +191,8 @@ fail:
 
 /* ---- launches ---- */
 
-/* Add one launch's device time to the profile row of `name`. */
-static void profile_add_(clgrad_ctx *ctx, const char *name, cl_event ev)
+/* Add one launch's device time to the profile row of `name` (waits for ev). */
+void clgrad_profile_add_(clgrad_ctx *ctx, const char *name, cl_event ev)
 {
     cl_ulong t0 = 0, t1 = 0;
     if (clWaitForEvents(1, &ev) != CL_SUCCESS ||
@@ -246,7 +246,7 @@ clgrad_status clgrad_launch(clgrad_ctx *ctx, cl_kernel k, const char *name, cl_u
     cl_event ev = NULL;
     cl_int err = clEnqueueNDRangeKernel(ctx->queue, k, dims, NULL, global, local, 0, NULL, ctx->prof ? &ev : NULL);
     if (ev) {
-        if (err == CL_SUCCESS) profile_add_(ctx, name, ev);
+        if (err == CL_SUCCESS) clgrad_profile_add_(ctx, name, ev);
         clReleaseEvent(ev);
     }
     if (err == CL_SUCCESS) return CLGRAD_OK;

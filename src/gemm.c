@@ -107,9 +107,14 @@ static clgrad_status gemm_clblast_(clgrad_ctx *ctx, int ta, int tb, size_t M, si
             for (size_t m = 0; m < M; m++) CLGRAD_TRY(clgrad_buf_fill(ctx, C, offC + m * ldc, N, 0.0f));
         }
     }
+    cl_event ev = NULL;
     CLBlastStatusCode s = CLBlastSgemm(CLBlastLayoutRowMajor, ta ? CLBlastTransposeYes : CLBlastTransposeNo,
                                        tb ? CLBlastTransposeYes : CLBlastTransposeNo, M, N, K, alpha, A, offA, lda,
-                                       B, offB, ldb, beta, C, offC, ldc, &ctx->queue, NULL);
+                                       B, offB, ldb, beta, C, offC, ldc, &ctx->queue, ctx->prof ? &ev : NULL);
+    if (ev) {
+        if (s == CLBlastSuccess) clgrad_profile_add_(ctx, "CLBlastSgemm", ev);
+        clReleaseEvent(ev);
+    }
     if (s != CLBlastSuccess)
         return clgrad_fail(ctx, CLGRAD_E_CL, "CLBlastSgemm(%c%c, M=%zu N=%zu K=%zu): %s", ta ? 'T' : 'N',
                            tb ? 'T' : 'N', M, N, K, clblast_error_(s));

@@ -63,6 +63,10 @@ void clgrad_warn(clgrad_ctx *ctx, const char *fmt, ...)
 #endif
     ;
 
+/* With kernel profiling on (ctx->prof): wait for ev and add its device time
+** to the profile row `name`.  For work enqueued outside clgrad_launch (CLBlast). */
+void clgrad_profile_add_(clgrad_ctx *ctx, const char *name, cl_event ev);
+
 void clgrad_msgs_init_(clgrad_ctx *ctx);
 void clgrad_msgs_free_(clgrad_ctx *ctx);
 

@@ -94,5 +94,12 @@ expect 0 "." -- "$CLGRAD" plot "$T/ok" --out "$T/plots"
 for f in loss.svg grad_norm.svg layers_grad.svg layers_heatmap.svg report.html; do [ -s "$T/plots/$f" ] || fail "plot did not write $f"; done
 expect 0 "AGREE|agree" -- "$CLGRAD" compare "$T/ok" "$T/ok"
 
+# CLGRAD_PROFILE=1: a per-kernel table on stderr at exit, with GEMM and
+# optimizer rows (3 steps: 3 optim_adam launches) and the total
+CLGRAD_PROFILE=1 expect 0 "kernel profile" -- "$CLGRAD" run "$ROOT/experiments/optim_spirals_adam.ini" --set run.steps=3 --out "$T/prof" --quiet
+grep -qE '^matmul_[a-z_]+ +[0-9]+ ' "$T/out" || fail "profile has no matmul row"
+grep -qE '^optim_adam +3 ' "$T/out" || fail "profile should count 3 optim_adam launches"
+grep -qE '^all +[0-9]+ +[0-9.]+' "$T/out" || fail "profile has no total row"
+
 [ $fails = 0 ] && echo "test_cli: all checks passed"
 exit $((fails > 0))

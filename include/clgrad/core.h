@@ -150,7 +150,8 @@ clgrad_status clgrad_launch(clgrad_ctx *ctx, cl_kernel k, const char *name, cl_u
 
 /* Per-kernel time, when the context was opened with kernel_profile (or
 ** $CLGRAD_PROFILE=1): every launch waits for its own profiling event, so the
-** queue is serialised and the totals add up to the device time.  Writes a
+** queue is serialised and the totals add up to the device time (a CLBlast
+** GEMM counts as the event CLBlast returns, its last kernel).  Writes a
 ** table (kernel, calls, total ms, mean us, share) sorted by total time;
 ** nothing when profiling is off. */
 void clgrad_profile_print(const clgrad_ctx *ctx, FILE *out);
