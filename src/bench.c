@@ -91,16 +91,6 @@ static int has_events_(clgrad_ctx *ctx)
     return (p & CL_QUEUE_PROFILING_ENABLE) != 0;
 }
 
-/* Seconds from the event's start to its end; NaN when not available. */
-static double event_seconds_(cl_event ev)
-{
-    cl_ulong t0 = 0, t1 = 0;
-    if (clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL) != CL_SUCCESS ||
-        clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL) != CL_SUCCESS || t1 < t0)
-        return NAN;
-    return 1e-9 * (double)(t1 - t0);
-}
-
 /* ---- kernels of cl/bench.cl --------------------------------------------------- */
 
 static const char *peak_names_[CLGRAD_BENCH_NPEAK] = {"bench_peak_float", "bench_peak_float4", "bench_peak_float8"};
@@ -261,7 +251,7 @@ static clgrad_status time_launch_(clgrad_ctx *ctx, launch_fn fn, void *arg, int 
     CLGRAD_TRY(clgrad_finish(ctx));
     *sec = clgrad_now() - t0;
     if (ev) {
-        double e = event_seconds_(ev);
+        double e = clgrad_event_seconds(ev);
         if (e > 0) *sec = e;
     }
 fail:

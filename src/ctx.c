@@ -6,6 +6,7 @@
 #include "cache.h"
 #include "internal.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,7 +81,10 @@ clgrad_status clgrad_open(clgrad_ctx *ctx, const char *device_spec, const clgrad
     ctx->prof = NULL, ctx->nprof = ctx->prof_cap = 0;
     if (kprof) {
         ctx->prof = calloc(64, sizeof *ctx->prof);
-        if (!ctx->prof) return clgrad_fail(ctx, CLGRAD_E_NOMEM, "out of memory");
+        if (!ctx->prof) {
+            st = clgrad_fail(ctx, CLGRAD_E_NOMEM, "out of memory");
+            goto fail;
+        }
         ctx->prof_cap = 64;
     }
     ctx->queue = clCreateCommandQueue(ctx->context, ctx->dev.device, qp, &err);
@@ -191,14 +195,20 @@ fail:
 
 /* ---- launches ---- */
 
+double clgrad_event_seconds(cl_event ev)
+{
+    cl_ulong t0 = 0, t1 = 0;
+    if (clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL) != CL_SUCCESS ||
+        clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL) != CL_SUCCESS || t1 < t0)
+        return NAN;
+    return 1e-9 * (double)(t1 - t0);
+}
+
 /* Add one launch's device time to the profile row of `name` (waits for ev). */
 void clgrad_profile_add_(clgrad_ctx *ctx, const char *name, cl_event ev)
 {
-    cl_ulong t0 = 0, t1 = 0;
-    if (clWaitForEvents(1, &ev) != CL_SUCCESS ||
-        clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL) != CL_SUCCESS ||
-        clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL) != CL_SUCCESS || t1 < t0)
-        return;
+    double sec = clWaitForEvents(1, &ev) == CL_SUCCESS ? clgrad_event_seconds(ev) : NAN;
+    if (isnan(sec)) return;
     int i = 0;
     while (i < ctx->nprof && strncmp(ctx->prof[i].name, name, sizeof ctx->prof[i].name - 1) != 0) i++;
     if (i == ctx->nprof) {
@@ -212,7 +222,7 @@ void clgrad_profile_add_(clgrad_ctx *ctx, const char *name, cl_event ev)
         ctx->nprof++;
     }
     ctx->prof[i].calls++;
-    ctx->prof[i].ns += (double)(t1 - t0);
+    ctx->prof[i].ns += 1e9 * sec;
 }
 
 static int prof_cmp_(const void *a, const void *b)

@@ -49,7 +49,7 @@ struct clgrad_ctx {
     clgrad_build_stats stats;
     clgrad_gemm_backend gemm_backend;
     clgrad_gemm_variant_t gemm_variant;
-    cl_mem gemm_scratch;       /* owned; packed B panels of the CPU GEMM, grown on demand */
+    cl_mem gemm_scratch;       /* owned; the CPU GEMM's packed B panels then A blocks, grown on demand */
     size_t gemm_scratch_floats;
 
     struct clgrad_prof_row { char name[48]; long calls; double ns; } *prof; /* owned; NULL: profiling off */
@@ -62,6 +62,9 @@ void clgrad_warn(clgrad_ctx *ctx, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+
+/* Seconds from the event's start to its end (profiling queue); NaN when not available. */
+double clgrad_event_seconds(cl_event ev);
 
 /* With kernel profiling on (ctx->prof): wait for ev and add its device time
 ** to the profile row `name`.  For work enqueued outside clgrad_launch (CLBlast). */
