@@ -226,6 +226,16 @@ static void on_signal_(int sig)
     stop_ = 1;
 }
 
+/* SIGINT and SIGTERM set stop_: the run ends at the next step boundary. */
+static void catch_signals_(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal_;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
 /* One run of cfg on one device (spec) into out; returns the exit status. */
 static int run_one_(cli_opts *o, const clgrad_config *cfg, const char *path, const char *spec, const char *out)
 {
@@ -233,6 +243,9 @@ static int run_one_(cli_opts *o, const clgrad_config *cfg, const char *path, con
     od.device = spec;
     clgrad_ctx *ctx = open_(&od, 0);
     if (!ctx) return 1;
+    /* again: an OpenCL platform may install its own SIGINT handler when it
+    ** initialises (a second SIGINT then killed the run before its summary) */
+    catch_signals_();
     clgrad_run_opts ro = {0};
     ro.out_dir = out;
     ro.init_from = o->init_from;
@@ -315,11 +328,7 @@ static int cmd_run_(cli_opts *o, const char *path)
         strftime(ts, sizeof ts, "%Y%m%d-%H%M%S", &tm);
         snprintf(out, sizeof out, "runs/%s-%s", cfg.run.name, ts);
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal_;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    catch_signals_();
     const char *dev = o->device ? o->device : getenv("CLGRAD_DEVICE");
     if (!dev || (strcmp(dev, "all") != 0 && !strchr(dev, ','))) return run_one_(o, &cfg, path, o->device, out);
 
