@@ -465,6 +465,7 @@ START_TEST(l1_subgradient)
         g[i] = clgrad_testrng_uniform(&rng, -1, 1);
     }
     p[0] = NAN;
+    if (np > 2) p[1] = 0.0f, p[2] = -0.0f; /* both zeros always present (the draws above may miss them) */
     FX_OK(clgrad_buf_write(ctx, clgrad_model_params(m), 0, np, p));
     FX_OK(clgrad_buf_write(ctx, clgrad_model_grads(m), 0, np, g));
     const float l1 = 0.0625f;
