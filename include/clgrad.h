@@ -8,6 +8,7 @@
 #include "clgrad/gemm.h"
 #include "clgrad/hash.h"
 #include "clgrad/selfcheck.h"
+#include "clgrad/fingerprint.h"
 #include "clgrad/gradstate.h"
 #include "clgrad/activation.h"
 #include "clgrad/loss.h"

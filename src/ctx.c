@@ -57,6 +57,10 @@ clgrad_status clgrad_open(clgrad_ctx *ctx, const char *device_spec, const clgrad
     if (ctx->dev_index >= 0) return clgrad_fail(ctx, CLGRAD_E_ARG, "context is already open");
     CLGRAD_TRY(clgrad_device_find(ctx, device_spec, &idx));
     ctx->dev = ctx->devices[idx];
+    char why[256];
+    if (!clgrad_device_same_bits(&ctx->dev, why, sizeof why))
+        clgrad_warn(ctx, "%s is outside clgrad's same-bits guarantee (%s): its results may differ in the last "
+                    "bits from other devices'", ctx->dev.name, why);
 
     int no_cache = (opts && opts->no_cache) || env_true_("CLGRAD_NO_CACHE");
     ctx->cache_dir[0] = '\0';

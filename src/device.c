@@ -91,7 +91,44 @@ static cl_int fill_device_(clgrad_device_info *di, const char **failed)
     clGetDeviceInfo(d, CL_DEVICE_DOUBLE_FP_CONFIG, sizeof dcfg, &dcfg, NULL);
     di->has_fp64 = strstr(ext, "cl_khr_fp64") != NULL || dcfg != 0;
     di->has_fp16 = strstr(ext, "cl_khr_fp16") != NULL;
+    cl_device_fp_config scfg = 0;
+    if (clGetDeviceInfo(d, CL_DEVICE_SINGLE_FP_CONFIG, sizeof scfg, &scfg, NULL) != CL_SUCCESS) scfg = 0;
+    di->single_fp = scfg;
     return err;
+}
+
+void clgrad_fp_config_str(cl_device_fp_config c, char *out, size_t n)
+{
+    static const struct { cl_device_fp_config bit; const char *name; } f[] = {
+        {CL_FP_DENORM, "denorm"}, {CL_FP_INF_NAN, "inf_nan"}, {CL_FP_ROUND_TO_NEAREST, "rte"},
+        {CL_FP_ROUND_TO_ZERO, "rtz"}, {CL_FP_ROUND_TO_INF, "rtinf"}, {CL_FP_FMA, "fma"},
+        {CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT, "cr_divsqrt"}, {CL_FP_SOFT_FLOAT, "soft"},
+    };
+    size_t len = 0;
+    if (n) out[0] = '\0';
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        if ((c & f[i].bit) && len < n) len += (size_t)snprintf(out + len, n - len, "%s%s", len ? "," : "", f[i].name);
+    if (len == 0 && n) snprintf(out, n, "none");
+}
+
+int clgrad_device_same_bits(const clgrad_device_info *d, char *why, size_t nwhy)
+{
+    const cl_device_fp_config c = d->single_fp;
+    char miss[256];
+    size_t len = 0;
+    miss[0] = '\0';
+#define MISS(...) len += (size_t)snprintf(miss + len, len < sizeof miss ? sizeof miss - len : 0, __VA_ARGS__)
+    if (c == 0) MISS("%sCL_DEVICE_SINGLE_FP_CONFIG unknown", len ? "; " : "");
+    else {
+        if (!(c & CL_FP_DENORM)) MISS("%sflushes float32 denormals to zero", len ? "; " : "");
+        if (!(c & CL_FP_ROUND_TO_NEAREST)) MISS("%sno round-to-nearest", len ? "; " : "");
+        if (!(c & CL_FP_INF_NAN)) MISS("%sno Inf/NaN", len ? "; " : "");
+        if (!(c & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT))
+            MISS("%sno correctly rounded float32 division and square root", len ? "; " : "");
+    }
+#undef MISS
+    if (why && nwhy) snprintf(why, nwhy, "%s", miss);
+    return miss[0] == '\0';
 }
 
 clgrad_status clgrad_devices(clgrad_ctx *ctx, const clgrad_device_info **list, int *n)
@@ -195,13 +232,13 @@ static int iequal_(const char *a, const char *b)
 
 char *clgrad_devices_table(const clgrad_device_info *list, int n)
 {
-    size_t cap = 512 + (size_t)n * 512, len = 0;
+    size_t cap = 512 + (size_t)n * 800, len = 0;
     char *out = malloc(cap);
     if (!out) return NULL;
 #define PUT(...) len += (size_t)snprintf(out + len, len < cap ? cap - len : 0, __VA_ARGS__)
-    PUT("%-5s %-28s %-34s %-5s %-16s %-14s %-11s %4s %6s %9s %7s %5s %4s %4s\n", "P:D", "platform",
+    PUT("%-5s %-28s %-34s %-5s %-16s %-14s %-11s %4s %6s %9s %7s %5s %4s %4s  %s\n", "P:D", "platform",
         "device", "type", "vendor", "driver", "OpenCL C", "CUs", "MHz", "global", "local", "maxWG",
-        "fp64", "fp16");
+        "fp64", "fp16", "same bits");
     for (int i = 0; i < n && len < cap; i++) {
         const clgrad_device_info *d = &list[i];
         char pd[16];
@@ -210,9 +247,12 @@ char *clgrad_devices_table(const clgrad_device_info *list, int n)
         char gm[32], lm[32];
         snprintf(gm, sizeof gm, "%.1f GiB", (double)d->global_mem / (1024.0 * 1024 * 1024));
         snprintf(lm, sizeof lm, "%llu KiB", d->local_mem / 1024);
-        PUT("%-5s %-28.28s %-34.34s %-5s %-16.16s %-14.14s %-11.11s %4u %6u %9s %7s %5zu %4s %4s\n", pd,
+        char why[256], sb[288];
+        if (clgrad_device_same_bits(d, why, sizeof why)) snprintf(sb, sizeof sb, "yes");
+        else snprintf(sb, sizeof sb, "no: %s", why);
+        PUT("%-5s %-28.28s %-34.34s %-5s %-16.16s %-14.14s %-11.11s %4u %6u %9s %7s %5zu %4s %4s  %s\n", pd,
             d->platform_name, d->name, d->type, d->vendor, d->driver_version, cv, d->compute_units,
-            d->clock_mhz, gm, lm, d->max_wg_size, d->has_fp64 ? "yes" : "no", d->has_fp16 ? "yes" : "no");
+            d->clock_mhz, gm, lm, d->max_wg_size, d->has_fp64 ? "yes" : "no", d->has_fp16 ? "yes" : "no", sb);
     }
 #undef PUT
     if (len >= cap) out[cap - 1] = '\0';

@@ -113,6 +113,12 @@ static int cmd_devices_(clgrad_ctx *ctx, const cli_opts *o)
             json_str_(stdout, d->device_version);
             printf(", \"opencl_c_version\": ");
             json_str_(stdout, d->c_version);
+            char fpc[160], why[256];
+            clgrad_fp_config_str(d->single_fp, fpc, sizeof fpc);
+            const int sb = clgrad_device_same_bits(d, why, sizeof why);
+            printf(", \"single_fp_config\": \"%s\", \"same_bits\": %s, \"same_bits_missing\": ", fpc,
+                   sb ? "true" : "false");
+            json_str_(stdout, why);
             printf(", \"compute_units\": %u, \"clock_mhz\": %u, \"global_mem_bytes\": %llu, "
                    "\"local_mem_bytes\": %llu, \"local_mem_dedicated\": %s, \"max_alloc_bytes\": %llu, "
                    "\"max_work_group_size\": %zu, \"fp64\": %s, \"fp16\": %s, \"selected\": %s}%s\n",
@@ -207,6 +213,15 @@ static int cmd_selfcheck_(const cli_opts *o)
     }
     printf("\n  %-10s %-44s %10s %10s  %s\n", "family", "check", "max err", "tol", "result");
     int failed = clgrad_selfcheck(ctx, row_, NULL);
+    clgrad_fingerprint fp;
+    if (clgrad_numerics_fingerprint(ctx, &fp) == CLGRAD_OK) {
+        printf("\nnumerics fingerprint: %s  (same value on two devices = same bits in every run)\n", fp.all);
+        for (int i = 0; i < fp.nfam; i++)
+            printf("  %-10s %s  (%llu output floats)\n", fp.family[i], fp.hex[i], fp.values[i]);
+    } else {
+        printf("\nnumerics fingerprint: FAILED: %s\n", clgrad_errmsg(ctx));
+        failed++;
+    }
     printf("\n%s: %d check%s failed on %s\n", failed ? "FAIL" : "PASS", failed, failed == 1 ? "" : "s", d->name);
     ctx_free_(ctx);
     return failed ? 1 : 0;

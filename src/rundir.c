@@ -217,8 +217,15 @@ void clgrad_sb_fingerprint(clgrad_sbuf *b, clgrad_ctx *ctx)
     clgrad_sb_json_str(b, d->device_version);
     clgrad_sb_printf(b, ", \"opencl_c_version\": ");
     clgrad_sb_json_str(b, d->c_version);
-    clgrad_sb_printf(b, ", \"compute_units\": %u, \"clock_mhz\": %u, \"global_mem_bytes\": %llu, \"fp64\": %s},\n",
-                     d->compute_units, d->clock_mhz, d->global_mem, d->has_fp64 ? "true" : "false");
+    char fpc[160], why[256];
+    clgrad_fp_config_str(d->single_fp, fpc, sizeof fpc);
+    const int sb = clgrad_device_same_bits(d, why, sizeof why);
+    clgrad_sb_printf(b, ", \"compute_units\": %u, \"clock_mhz\": %u, \"global_mem_bytes\": %llu, \"fp64\": %s, "
+                     "\"single_fp_config\": \"%s\", \"same_bits\": %s, \"same_bits_missing\": ",
+                     d->compute_units, d->clock_mhz, d->global_mem, d->has_fp64 ? "true" : "false", fpc,
+                     sb ? "true" : "false");
+    clgrad_sb_json_str(b, why);
+    clgrad_sb_printf(b, "},\n");
     clgrad_sb_printf(b, "  \"gemm_variant\": ");
     clgrad_sb_json_str(b, clgrad_gemm_variant(ctx));
     clgrad_sb_printf(b, ",\n  \"build_options\": ");

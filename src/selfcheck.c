@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 const clgrad_family clgrad_families[] = {
+    {"numerics", clgrad_selfcheck_numerics},
     {"gemm", clgrad_selfcheck_gemm},
     {"activation", clgrad_selfcheck_activation},
     {"loss", clgrad_selfcheck_loss},

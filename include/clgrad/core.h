@@ -56,7 +56,19 @@ typedef struct clgrad_device_info {
     int local_mem_is_local; /* CL_LOCAL (dedicated) rather than CL_GLOBAL (emulated) */
     int has_fp64, has_fp16;
     int c_major, c_minor; /* OpenCL C version */
+    cl_device_fp_config single_fp; /* CL_DEVICE_SINGLE_FP_CONFIG (0 when the query failed) */
 } clgrad_device_info;
+
+/* The "same bits on every device" guarantee (README, Reproducibility) holds
+** on a device whose float32 arithmetic is IEEE 754 as the kernels need it:
+** denormals kept (CL_FP_DENORM), round to nearest even (CL_FP_ROUND_TO_NEAREST),
+** Inf and NaN (CL_FP_INF_NAN), and division and square root correctly
+** rounded (CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT; clgrad then builds with
+** -cl-fp32-correctly-rounded-divide-sqrt).  Returns 1 inside the guarantee;
+** else 0 with what is missing in why (may be NULL). */
+int clgrad_device_same_bits(const clgrad_device_info *d, char *why, size_t nwhy);
+/* The single-precision flags as a short list: "denorm,inf_nan,rte,rtz,rtinf,fma,cr_divsqrt,soft". */
+void clgrad_fp_config_str(cl_device_fp_config c, char *out, size_t n);
 
 /* Build statistics of a context's kernel programs (filled by clgrad_open). */
 typedef struct clgrad_build_stats {

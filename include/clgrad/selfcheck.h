@@ -33,5 +33,7 @@ uint64_t clgrad_testrng_next(clgrad_testrng *r);
 /* uniform in [lo, hi) */
 float clgrad_testrng_uniform(clgrad_testrng *r, float lo, float hi);
 
+/* The arithmetic the same-bits guarantee needs: no contraction, fma, division, sqrt (fingerprint.c). */
+clgrad_status clgrad_selfcheck_numerics(clgrad_ctx *ctx, clgrad_check_fn report, void *user);
 clgrad_status clgrad_selfcheck_gemm(clgrad_ctx *ctx, clgrad_check_fn report, void *user);
 #endif
