@@ -8,8 +8,10 @@
 #define _POSIX_C_SOURCE 200809L
 #include "clgrad/report.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <stdarg.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,6 +52,8 @@ static int key_cmp_(const void *x, const void *y)
     if (a->t != b->t) return a->t < b->t ? -1 : 1;
     return a->row < b->row ? -1 : a->row > b->row;
 }
+
+static int str_cmp_(const void *x, const void *y) { return strcmp(*(char *const *)x, *(char *const *)y); }
 
 static long as_long_(double v)
 {
@@ -336,6 +340,158 @@ oom:
     return CLGRAD_E_NOMEM;
 }
 
+/* ---- bit identity ---------------------------------------------------------------------- */
+
+/* Columns that hold wall-clock time (never part of bit identity). */
+static int time_column_(const char *name) { return strcmp(name, "ms_per_step") == 0 || strstr(name, "seconds") != NULL; }
+
+/* Record a bit difference at step (-1 when not a step) if it is the earliest so far. */
+static void bit_diff_(clgrad_rundata_cmp *c, long step, const char *fmt, ...)
+{
+    c->bit_identical = 0;
+    if (c->first_bit_diff[0] && (step < 0 || (c->first_bit_step >= 0 && c->first_bit_step <= step))) return;
+    c->first_bit_step = step;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->first_bit_diff, sizeof c->first_bit_diff, fmt, ap);
+    va_end(ap);
+}
+
+/* One CSV file, row by row and column by column, as text. */
+static void bits_csv_(const clgrad_csv *a, const clgrad_csv *b, int present_a, int present_b, const char *file,
+                      clgrad_rundata_cmp *c)
+{
+    if (!present_a && !present_b) return;
+    if (present_a != present_b) {
+        bit_diff_(c, -1, "%s present in %s only", file, present_a ? "this run" : "the reference");
+        return;
+    }
+    if (a->ncols != b->ncols) {
+        bit_diff_(c, -1, "%s: %zu vs %zu columns", file, a->ncols, b->ncols);
+        return;
+    }
+    for (size_t j = 0; j < a->ncols; j++)
+        if (strcmp(a->names[j], b->names[j]) != 0) {
+            bit_diff_(c, -1, "%s: column %zu is %s vs %s", file, j + 1, a->names[j], b->names[j]);
+            return;
+        }
+    const int cstep = clgrad_csv_col(a, "step"), clayer = clgrad_csv_col(a, "layer"), ct = clgrad_csv_col(a, "t");
+    const size_t rows = a->nrows < b->nrows ? a->nrows : b->nrows;
+    for (size_t r = 0; r < rows; r++) {
+        const long step = cstep >= 0 ? as_long_(clgrad_csv_num(a, r, cstep)) : -1;
+        for (size_t j = 0; j < a->ncols; j++) {
+            if (time_column_(a->names[j])) continue;
+            const char *x = clgrad_csv_text(a, r, (int)j), *y = clgrad_csv_text(b, r, (int)j);
+            if (strcmp(x, y) == 0) continue;
+            char where[96] = "";
+            if (clayer >= 0) snprintf(where, sizeof where, " [%s]", clgrad_csv_text(a, r, clayer));
+            else if (ct >= 0) snprintf(where, sizeof where, " t %s", clgrad_csv_text(a, r, ct));
+            bit_diff_(c, step, "step %ld, %s%s, %s: %s vs %s", step, file, where, a->names[j], x[0] ? x : "(empty)",
+                      y[0] ? y : "(empty)");
+            return; /* later rows of this file cannot be earlier */
+        }
+    }
+    if (a->nrows != b->nrows) {
+        const long step = cstep >= 0 && rows < a->nrows ? as_long_(clgrad_csv_num(a, rows, cstep))
+                          : cstep >= 0 && rows < b->nrows ? as_long_(clgrad_csv_num(b, rows, cstep)) : -1;
+        bit_diff_(c, step, "%s: %zu vs %zu rows", file, a->nrows, b->nrows);
+    }
+}
+
+/* Names of the regular files under dir/weights (one level of subdirectories), sorted. */
+static int list_weights_(const char *dir, char ***out, size_t *n)
+{
+    *out = NULL, *n = 0;
+    char path[2048];
+    snprintf(path, sizeof path, "%s/weights", dir);
+    DIR *d = opendir(path);
+    if (!d) return 0;
+    size_t cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char sub[2400];
+        snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+        struct stat st;
+        if (lstat(sub, &st) != 0) continue;
+        DIR *d2 = S_ISDIR(st.st_mode) ? opendir(sub) : NULL;
+        struct dirent *e2;
+        for (int once = 1; d2 ? (e2 = readdir(d2)) != NULL : once; once = 0) {
+            char rel[600];
+            if (d2) {
+                if (e2->d_name[0] == '.') continue;
+                snprintf(rel, sizeof rel, "%.255s/%.255s", e->d_name, e2->d_name);
+            } else if (S_ISREG(st.st_mode)) snprintf(rel, sizeof rel, "%.255s", e->d_name);
+            else break;
+            if (*n == cap) {
+                char **g = realloc(*out, (cap = cap ? 2 * cap : 64) * sizeof *g);
+                if (!g) break;
+                *out = g;
+            }
+            if (((*out)[*n] = strdup(rel))) (*n)++;
+        }
+        if (d2) closedir(d2);
+    }
+    closedir(d);
+    qsort(*out, *n, sizeof **out, str_cmp_);
+    return 1;
+}
+
+static int files_equal_(const char *p, const char *q)
+{
+    FILE *f = fopen(p, "rb"), *g = fopen(q, "rb");
+    int eq = f && g;
+    while (eq) {
+        char x[8192], y[8192];
+        size_t nx = fread(x, 1, sizeof x, f), ny = fread(y, 1, sizeof y, g);
+        if (nx != ny || memcmp(x, y, nx) != 0) eq = 0;
+        else if (nx == 0) break;
+    }
+    if (f) fclose(f);
+    if (g) fclose(g);
+    return eq;
+}
+
+static void bits_weights_(const clgrad_rundata *a, const clgrad_rundata *b, clgrad_rundata_cmp *c)
+{
+    char **wa, **wb;
+    size_t na, nb;
+    list_weights_(a->dir, &wa, &na);
+    list_weights_(b->dir, &wb, &nb);
+    size_t i = 0, j = 0;
+    while (i < na || j < nb) {
+        int k = i == na ? 1 : j == nb ? -1 : strcmp(wa[i], wb[j]);
+        if (k != 0) {
+            bit_diff_(c, -1, "weights/%s present in %s only", k < 0 ? wa[i] : wb[j], k < 0 ? "this run" : "the reference");
+            if (k < 0) i++;
+            else j++;
+            continue;
+        }
+        char p[2400], q[2400];
+        snprintf(p, sizeof p, "%s/weights/%s", a->dir, wa[i]);
+        snprintf(q, sizeof q, "%s/weights/%s", b->dir, wb[j]);
+        c->weights_compared++;
+        if (!files_equal_(p, q)) bit_diff_(c, -1, "weights/%s differs", wa[i]);
+        i++, j++;
+    }
+    for (size_t k = 0; k < na; k++) free(wa[k]);
+    for (size_t k = 0; k < nb; k++) free(wb[k]);
+    free(wa), free(wb);
+}
+
+static void bits_pair_(const clgrad_rundata *a, const clgrad_rundata *b, clgrad_rundata_cmp *c)
+{
+    c->bit_identical = 1;
+    c->first_bit_step = -1;
+    c->first_bit_diff[0] = '\0';
+    bits_csv_(&a->metrics, &b->metrics, 1, 1, "metrics.csv", c);
+    bits_csv_(&a->layers, &b->layers, 1, 1, "layers.csv", c);
+    bits_csv_(&a->timesteps, &b->timesteps, a->has_timesteps, b->has_timesteps, "timesteps.csv", c);
+    if (strcmp(clgrad_rundata_status(a), clgrad_rundata_status(b)) != 0)
+        bit_diff_(c, -1, "status %s vs %s", clgrad_rundata_status(a), clgrad_rundata_status(b));
+    bits_weights_(a, b, c);
+}
+
 clgrad_status clgrad_runs_compare(const clgrad_rundata *runs, int n, double rtol, double atol,
                                   clgrad_compare_result *res, char *why, size_t nwhy)
 {
@@ -355,6 +511,7 @@ clgrad_status clgrad_runs_compare(const clgrad_rundata *runs, int n, double rtol
         return CLGRAD_E_NOMEM;
     }
     res->agree = 1;
+    res->bit_identical = 1;
     for (int i = 1; i < n; i++) {
         clgrad_rundata_cmp *c = &res->cmp[i - 1];
         c->run = i;
@@ -363,7 +520,9 @@ clgrad_status clgrad_runs_compare(const clgrad_rundata *runs, int n, double rtol
             snprintf(why, nwhy, "out of memory comparing %s", runs[i].dir);
             return CLGRAD_E_NOMEM;
         }
+        bits_pair_(&runs[i], &runs[0], c);
         res->agree &= c->agree;
+        res->bit_identical &= c->bit_identical;
     }
     return CLGRAD_OK;
 }
@@ -519,8 +678,13 @@ void clgrad_compare_print_text(FILE *f, const clgrad_rundata *runs, const clgrad
             if (c->length_mismatch) fprintf(f, " different logged steps;");
         }
         fputc('\n', f);
+        if (c->bit_identical)
+            fprintf(f, "  => BIT-IDENTICAL: every logged value and %d weight file%s\n", c->weights_compared,
+                    c->weights_compared == 1 ? "" : "s");
+        else fprintf(f, "  => not bit-identical: first difference at %s\n", c->first_bit_diff);
     }
-    fprintf(f, "\n%s\n", res->agree ? "all runs agree within tolerance" : "runs DIFFER");
+    if (res->bit_identical) fprintf(f, "\nall runs are BIT-IDENTICAL to run 1 (metrics, layers, time steps, weights)\n");
+    else fprintf(f, "\n%s\n", res->agree ? "all runs agree within tolerance (not bit-identical)" : "runs DIFFER");
 }
 
 /* ---- JSON output ---------------------------------------------------------------------------- */
@@ -615,8 +779,8 @@ static void json_diff_(FILE *f, const clgrad_metric_diff *m)
 
 void clgrad_compare_print_json(FILE *f, const clgrad_rundata *runs, const clgrad_compare_result *res)
 {
-    fprintf(f, "{\n  \"rtol\": %.9g,\n  \"atol\": %.9g,\n  \"agree\": %s,\n  \"runs\": [\n", res->rtol, res->atol,
-            res->agree ? "true" : "false");
+    fprintf(f, "{\n  \"rtol\": %.9g,\n  \"atol\": %.9g,\n  \"agree\": %s,\n  \"bit_identical\": %s,\n  \"runs\": [\n",
+            res->rtol, res->atol, res->agree ? "true" : "false", res->bit_identical ? "true" : "false");
     for (int i = 0; i < res->nruns; i++) {
         fputs("    ", f);
         json_run_(f, &runs[i]);
@@ -629,10 +793,14 @@ void clgrad_compare_print_json(FILE *f, const clgrad_rundata *runs, const clgrad
         fputs(", \"reference\": ", f), jstr_(f, runs[0].dir);
         fprintf(f, ", \"agree\": %s, \"rows\": %zu, \"rows_reference\": %zu, \"common_steps\": %zu, "
                    "\"length_mismatch\": %s, \"status_differs\": %s, \"divergence_differs\": %s, "
-                   "\"metrics_disagreeing\": %zu,\n     \"metrics\": [\n",
+                   "\"metrics_disagreeing\": %zu, \"bit_identical\": %s, \"weights_compared\": %d, \"first_bit_difference\": ",
                 c->agree ? "true" : "false", c->rows_run, c->rows_ref, c->common_steps,
                 c->length_mismatch ? "true" : "false", c->status_differs ? "true" : "false",
-                c->divergence_differs ? "true" : "false", c->ndisagree);
+                c->divergence_differs ? "true" : "false", c->ndisagree, c->bit_identical ? "true" : "false",
+                c->weights_compared);
+        if (c->bit_identical) fputs("null", f);
+        else jstr_(f, c->first_bit_diff);
+        fputs(",\n     \"metrics\": [\n", f);
         for (size_t k = 0; k < c->ndiffs; k++) {
             fputs("       ", f);
             json_diff_(f, &c->diffs[k]);

@@ -491,3 +491,17 @@ fail:
     free(a), free(b), free(c), free(o);
     return st;
 }
+
+const char *clgrad_numerics_fingerprint_cached(clgrad_ctx *ctx)
+{
+    if (!ctx->numerics_fp_tried) {
+        ctx->numerics_fp_tried = 1;
+        struct clgrad_prof_row *prof = ctx->prof; /* keep the fingerprint's launches out of the profile */
+        ctx->prof = NULL;
+        clgrad_fingerprint fp;
+        if (clgrad_numerics_fingerprint(ctx, &fp) == CLGRAD_OK) memcpy(ctx->numerics_fp, fp.all, sizeof fp.all);
+        else clgrad_warn(ctx, "numerics fingerprint: %s", clgrad_errmsg(ctx));
+        ctx->prof = prof;
+    }
+    return ctx->numerics_fp[0] ? ctx->numerics_fp : NULL;
+}

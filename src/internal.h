@@ -54,7 +54,15 @@ struct clgrad_ctx {
 
     struct clgrad_prof_row { char name[48]; long calls; double ns; } *prof; /* owned; NULL: profiling off */
     int nprof, prof_cap;
+
+    char numerics_fp[CLGRAD_FP_HEX + 1]; /* clgrad_numerics_fingerprint_cached: "" until computed */
+    int numerics_fp_tried;
 };
+
+/* The context's numerics fingerprint (clgrad/fingerprint.h), computed on the
+** first call (outside the kernel profile); NULL when it failed (the reason is
+** then a warning). */
+const char *clgrad_numerics_fingerprint_cached(clgrad_ctx *ctx);
 
 /* Append a warning line to ctx->warnings (also used for non-fatal cache trouble). */
 void clgrad_warn(clgrad_ctx *ctx, const char *fmt, ...)

@@ -231,6 +231,10 @@ void clgrad_sb_fingerprint(clgrad_sbuf *b, clgrad_ctx *ctx)
     clgrad_sb_printf(b, ",\n  \"build_options\": ");
     clgrad_sb_json_str(b, clgrad_build_options(ctx));
     clgrad_sb_printf(b, ",\n  \"kernel_source_sha256\": \"%s\",\n", bs->source_hash);
+    const char *nfp = clgrad_numerics_fingerprint_cached(ctx);
+    if (nfp) clgrad_sb_printf(b, "  \"numerics_fingerprint\": \"%s\",\n", nfp);
+    else clgrad_sb_printf(b, "  \"numerics_fingerprint\": null,\n");
+    clgrad_sb_printf(b, "  \"work_group_size\": %zu,\n", clgrad_wg(ctx));
     clgrad_sb_printf(b, "  \"kernel_build\": {\"programs\": %d, \"compiled\": %d, \"loaded_from_cache\": %d, \"seconds\": %.4f},\n",
                      bs->programs, bs->compiled, bs->loaded, bs->seconds);
 }

@@ -161,6 +161,13 @@ typedef struct clgrad_rundata_cmp {
     size_t ndiffs;
     size_t ndisagree;            /* metrics that disagree */
     int agree;                   /* everything above agrees */
+    /* Bit identity, whatever the tolerances: the same rows and columns with the
+    ** same text in metrics.csv, layers.csv and timesteps.csv (time columns
+    ** aside), the same status, and byte-identical weights/ files (.npy). */
+    int bit_identical;
+    long first_bit_step;         /* step of the first differing value (-1: none / not a row) */
+    char first_bit_diff[320];    /* "step 7, metrics.csv, grad_norm: 1.2345678 vs 1.2345679" */
+    int weights_compared;        /* .npy files compared byte by byte */
 } clgrad_rundata_cmp;
 
 typedef struct clgrad_compare_result {
@@ -168,6 +175,7 @@ typedef struct clgrad_compare_result {
     int nruns;
     clgrad_rundata_cmp *cmp; /* nruns-1 entries, owned */
     int agree;
+    int bit_identical;       /* every run is bit-identical to the reference */
 } clgrad_compare_result;
 
 /* Compare runs[1..n-1] with runs[0].  n >= 2. */
