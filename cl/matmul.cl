@@ -145,9 +145,10 @@ __kernel void matmul_simple(const int ta, const int tb, MATMUL_ARGS)
 ** Global size (ceil(N/16), ceil(M/VEC_RM)).  A partial column block (N not a
 ** multiple of 16) takes a scalar path with the same per-element order.
 ** matmul_vec_nt: both operands are contiguous along k, so each work-item
-** computes VEC_NT_R x VEC_NT_R dot products with float8 accumulators along k,
-** reduced by a fixed tree at the end.  Global size (ceil(N/R), ceil(M/R)).
-** All sums have a fixed order: deterministic.
+** computes VEC_NT_R x VEC_NT_R dot products, loading float8 slices along k.
+** Global size (ceil(N/R), ceil(M/R)).
+** Every output is one fma chain in k order, as in every other variant: the
+** variants give the same bits.
 */
 #ifndef VEC_RM
 #define VEC_RM 4
@@ -205,13 +206,6 @@ __kernel void matmul_vec_tn(MATMUL_ARGS)
     matmul_vec_rows_(1, M, N, K, alpha, A + offA, lda, B + offB, ldb, beta, C + offC, ldc);
 }
 
-inline float hsum8_(float8 v)
-{
-    float4 a = v.lo + v.hi;
-    float2 b = a.lo + a.hi;
-    return b.x + b.y;
-}
-
 __kernel void matmul_vec_nt(MATMUL_ARGS)
 {
     const int n0 = get_global_id(0) * VEC_NT_R, m0 = get_global_id(1) * VEC_NT_R;
@@ -219,20 +213,23 @@ __kernel void matmul_vec_nt(MATMUL_ARGS)
     A += offA, B += offB, C += offC;
     int rows[VEC_NT_R], cols[VEC_NT_R];
     for (int i = 0; i < VEC_NT_R; i++) rows[i] = min(m0 + i, M - 1), cols[i] = min(n0 + i, N - 1);
-    float8 acc[VEC_NT_R][VEC_NT_R];
+    /* one fma chain per output in k order (the order of every variant: the same
+    ** bits); the VEC_NT_R^2 independent chains keep the FMA units busy */
+    float acc[VEC_NT_R][VEC_NT_R];
     for (int i = 0; i < VEC_NT_R; i++)
-        for (int j = 0; j < VEC_NT_R; j++) acc[i][j] = (float8)(0.0f);
+        for (int j = 0; j < VEC_NT_R; j++) acc[i][j] = 0.0f;
     const int K8 = K & ~7;
     for (int k = 0; k < K8; k += 8) {
-        float8 a[VEC_NT_R], b[VEC_NT_R];
-        for (int i = 0; i < VEC_NT_R; i++) a[i] = vload8(0, A + (size_t)rows[i] * lda + k);
-        for (int j = 0; j < VEC_NT_R; j++) b[j] = vload8(0, B + (size_t)cols[j] * ldb + k);
-        for (int i = 0; i < VEC_NT_R; i++)
-            for (int j = 0; j < VEC_NT_R; j++) acc[i][j] = fma(a[i], b[j], acc[i][j]);
+        float a[VEC_NT_R][8], b[VEC_NT_R][8];
+        for (int i = 0; i < VEC_NT_R; i++) vstore8(vload8(0, A + (size_t)rows[i] * lda + k), 0, a[i]);
+        for (int j = 0; j < VEC_NT_R; j++) vstore8(vload8(0, B + (size_t)cols[j] * ldb + k), 0, b[j]);
+        for (int l = 0; l < 8; l++)
+            for (int i = 0; i < VEC_NT_R; i++)
+                for (int j = 0; j < VEC_NT_R; j++) acc[i][j] = fma(a[i][l], b[j][l], acc[i][j]);
     }
     for (int i = 0; i < VEC_NT_R && m0 + i < M; i++)
         for (int j = 0; j < VEC_NT_R && n0 + j < N; j++) {
-            float s = hsum8_(acc[i][j]);
+            float s = acc[i][j];
             for (int k = K8; k < K; k++) s = fma(A[(size_t)rows[i] * lda + k], B[(size_t)cols[j] * ldb + k], s);
             __global float *c = C + (size_t)rows[i] * ldc + cols[j];
             float r = alpha * s;

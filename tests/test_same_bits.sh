@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# test_same_bits.sh (device suite): the "same bits" guarantee (README,
+# Reproducibility) checked between the configurations a machine without a GPU
+# has.  Every shipped experiment, shortened to STEPS steps with every step
+# logged, must give bit-identical metrics.csv, layers.csv, timesteps.csv (time
+# columns aside), status and weights/ (init and final .npy, byte for byte) in
+#   - work-group sizes 16 (the reference), 64 and 256 (CLGRAD_WG);
+#   - PoCL's pthread and basic devices (when POCL_DEVICES gives both);
+#   - every own GEMM variant (CLGRAD_GEMM_VARIANT), on the experiments whose
+#     models use the GEMM in all its shapes (MLP, RNN, LSTM, GRU);
+# and `clgrad selfcheck` must print the same numerics fingerprint for every
+# configuration.  `clgrad compare --json` decides bit identity; the text
+# report of each failing pair is shown.
+# usage: test_same_bits.sh /path/to/clgrad   (CLGRAD_SAME_BITS_STEPS, default 20)
+set -u
+CLGRAD=$1
+ROOT=${CLGRAD_SOURCE_ROOT:?}
+STEPS=${CLGRAD_SAME_BITS_STEPS:-20}
+T=$(mktemp -d /tmp/clgrad-test-same-bits-XXXXXX)
+trap 'rm -rf "$T"' EXIT
+export POCL_DEVICES="pthread basic"
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+
+# run NAME OUT [env assignments...]: the shortened experiment on the pthread device unless DEV is set
+run() {
+  local exp=$1 out=$2; shift 2
+  env "$@" "$CLGRAD" run "$ROOT/experiments/$exp.ini" --device "${DEV:-pthread}" --set run.steps="$STEPS" \
+    --set run.log_every=1 --quiet --out "$out" >>"$T/log" 2>&1 || { fail "clgrad run $exp ($*)"; tail -5 "$T/log"; }
+}
+
+# same REF OTHER WHAT: bit-identical or a failure naming the first difference
+same() {
+  if "$CLGRAD" compare --json "$1" "$2" 2>>"$T/log" | grep -q '^  "bit_identical": true'; then
+    echo "ok: $3"
+  else
+    fail "$3: not bit-identical"
+    "$CLGRAD" compare --rtol 0 --atol 0 "$1" "$2" 2>&1 | grep -E "first difference|DIFFER|present" | head -3
+  fi
+}
+
+exps=$(cd "$ROOT/experiments" && ls *.ini | sed 's/\.ini$//')
+gemm_exps="relu30_he tanh_deep_xavier optim_spirals_adam rnn_adding_clip lstm_adding gru_adding"
+
+ndev=$("$CLGRAD" devices 2>/dev/null | grep -c -i -E "^[0-9]+:[0-9]+ +Portable")
+for e in $exps; do
+  run "$e" "$T/$e.wg16" CLGRAD_WG=16
+  for wg in 64 256; do
+    run "$e" "$T/$e.wg$wg" CLGRAD_WG=$wg
+    same "$T/$e.wg16" "$T/$e.wg$wg" "$e: work-group 16 vs $wg"
+  done
+  if [ "$ndev" -ge 2 ]; then
+    DEV=basic run "$e" "$T/$e.basic" CLGRAD_WG=16
+    same "$T/$e.wg16" "$T/$e.basic" "$e: PoCL pthread vs basic"
+  fi
+done
+[ "$ndev" -ge 2 ] || echo "note: PoCL gives $ndev device(s) with POCL_DEVICES='pthread basic'; pthread vs basic skipped"
+
+for e in $gemm_exps; do
+  for v in tiled simple vec packed direct; do
+    run "$e" "$T/$e.$v" CLGRAD_WG=16 CLGRAD_GEMM_VARIANT=$v
+    same "$T/$e.wg16" "$T/$e.$v" "$e: GEMM auto vs $v"
+  done
+done
+
+# One fingerprint for every configuration above.
+fp() { env "$@" "$CLGRAD" selfcheck --no-timing --device "${DEV:-pthread}" 2>>"$T/log" | sed -n 's/^numerics fingerprint: \([0-9a-f]*\).*/\1/p'; }
+ref=$(fp CLGRAD_WG=16)
+[ -n "$ref" ] || fail "selfcheck printed no numerics fingerprint"
+for cfg in CLGRAD_WG=64 CLGRAD_WG=256 CLGRAD_GEMM_VARIANT=tiled CLGRAD_GEMM_VARIANT=simple CLGRAD_GEMM_VARIANT=vec CLGRAD_GEMM_VARIANT=packed CLGRAD_GEMM_VARIANT=direct; do
+  got=$(fp "$cfg")
+  [ "$got" = "$ref" ] && echo "ok: fingerprint $ref with $cfg" || fail "fingerprint $got with $cfg, $ref by default"
+done
+if [ "$ndev" -ge 2 ]; then
+  got=$(DEV=basic fp CLGRAD_WG=16)
+  [ "$got" = "$ref" ] && echo "ok: fingerprint $ref on basic" || fail "fingerprint $got on basic, $ref on pthread"
+fi
+
+[ $fails = 0 ] && echo "test_same_bits: all checks passed"
+exit $((fails > 0))
