@@ -193,7 +193,7 @@ reduce_stats_chunks(__global const float *x, const ulong xoff, __global const ul
     int8 nf = 0;            /* non-finite elements per lane */
     for (int j = 0; j < REDUCE_VECS; j++) {
         const ulong i = base + ((ulong)j * CLGRAD_WG + lid) * 8;
-        v[j] = clg_load8_(p + i, i < len ? len - i : 0);
+        v[j] = clg_load8_(p + i, clg_rest_(len, i));
         const uint8 a = as_uint8(v[j]) & 0x7fffffffu;
         const int8 bad = as_int8(a) >= 0x7f800000; /* -1 for Inf or NaN */
         sum = sum + v[j];
