@@ -56,6 +56,16 @@
 #define REDUCE_PART 5
 #define REDUCE_NOEXP (-1000000) /* exponent of a partial with no non-zero finite element */
 
+/* The frexp exponent e of a finite x > 0 (x = m 2^e, m in [0.5, 1)) from its
+** bits b, denormals included: integer-only, exact on every device.  Not
+** frexp(x, &e): Oclgrind's uninitialized-value checker stops with a fatal
+** error on builtins that write through a private pointer. */
+inline int reduce_exponent_(const uint b)
+{
+    const int be = (int)(b >> 23);
+    return be > 0 ? be - 126 : -117 - (int)clz(b); /* denormal: b * 2^-149 */
+}
+
 /* max that propagates NaN (fmax ignores it) */
 inline float reduce_nanmax_(float a, float b) { return (isnan(a) || isnan(b)) ? NAN : fmax(a, b); }
 
@@ -208,7 +218,7 @@ reduce_stats_chunks(__global const float *x, const ulong xoff, __global const ul
     int e = REDUCE_NOEXP;
     float q = 0.0f;
     if (mx > 0.0f) {
-        frexp(mx, &e); /* mx = m * 2^e, m in [0.5, 1) */
+        e = reduce_exponent_(as_uint(mx)); /* mx = m * 2^e, m in [0.5, 1) */
         float8 q8 = 0.0f;
         if (e >= -127 && e <= 126) {
             const float sc = as_float((uint)(127 - e) << 23); /* 2^-e, a normal float */
