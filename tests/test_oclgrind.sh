@@ -15,6 +15,7 @@
 # Optional: CLGRAD_OCLGRIND_UNINIT=1 adds Oclgrind's uninitialized-value
 # checker to 1. (Oclgrind 21.10's checker crashes on shufflevector masks with
 # undefined lanes, which clang emits for the reduction kernels.)
+# About 15 s on a 2-core machine (Oclgrind interprets every work-item).
 # usage: test_oclgrind.sh /path/to/clgrad
 set -euo pipefail
 CLGRAD=$1
@@ -38,8 +39,8 @@ export CLGRAD_CACHE_DIR="${CLGRAD_CACHE_DIR:-$T/cache}-oclgrind"
 export CLGRAD_WG=${CLGRAD_WG:-16}
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-# oclgrind LOG -- command...: run with Oclgrind's checks, diagnostics in LOG
-oclgrind() {
+# checked LOG -- command...: run with Oclgrind's checks on, diagnostics in LOG
+checked() {
   local log=$1; shift 2
   OCLGRIND_CHECK_API=1 OCLGRIND_DATA_RACES=1 OCLGRIND_UNINITIALIZED=${CLGRAD_OCLGRIND_UNINIT:-0} \
     OCLGRIND_LOG="$log" "$@"
@@ -52,7 +53,7 @@ diagnostics() { # diagnostics LOG WHAT: fail when Oclgrind wrote anything
 }
 
 # 1. selfcheck, every family, with the checkers
-if ! oclgrind "$T/sc.oclgrind" -- "$CLGRAD" selfcheck --device Oclgrind --no-timing >"$T/sc.out" 2>&1; then
+if ! checked "$T/sc.oclgrind" -- "$CLGRAD" selfcheck --device Oclgrind --no-timing >"$T/sc.out" 2>&1; then
   fail "clgrad selfcheck --device Oclgrind"
   grep -E "FAIL|error|OCLGRIND" "$T/sc.out" | head -20
 fi
@@ -65,7 +66,7 @@ else
   # compare_exp NAME exact|pending EXP --set ...
   compare_exp() {
     local name=$1 kind=$2 exp=$ROOT/experiments/$3.ini; shift 3
-    oclgrind "$T/$name.oclgrind" -- "$CLGRAD" run "$exp" "$@" --device Oclgrind --out "$T/$name-og" --quiet \
+    checked "$T/$name.oclgrind" -- "$CLGRAD" run "$exp" "$@" --device Oclgrind --out "$T/$name-og" --quiet \
       >>"$T/log" 2>&1 || { fail "$name on Oclgrind"; tail -5 "$T/log"; return; }
     diagnostics "$T/$name.oclgrind" "$name"
     "$CLGRAD" run "$exp" "$@" --device Portable --out "$T/$name-pocl" --quiet >>"$T/log" 2>&1 ||
