@@ -129,7 +129,7 @@ __kernel void activation_bias_grad(__global const float *dY, const ulong dyoff, 
     const uint c = get_local_id(0), k = get_local_id(1);
     const uint lc = get_local_size(0), S = get_local_size(1);
     const ulong j = (ulong)get_global_id(0) * ACT_V; /* first column of this item */
-    const ulong nc = j < cols ? cols - j : 0;          /* its valid columns (8 or fewer) */
+    const ulong nc = clg_rest_(cols, j);              /* its valid columns (8 or fewer) */
     float8 s = 0.0f, e = 0.0f;                         /* Neumaier: s + e is the running total */
     if (nc > 0)
         for (ulong i = k; i < rows; i += S) {

@@ -21,6 +21,16 @@
 #define CLGRAD_WG 256
 #endif
 
+/* The number of elements left at i of n, 0 when i >= n (both < 2^63).  As
+** signed arithmetic, not `i < n ? n - i : 0`: clang folds that into the
+** llvm.usub.sat intrinsic, which Oclgrind's interpreter does not implement;
+** max() of the signed difference stays a max() call (or llvm.smax), which it
+** does.  Same value on every device. */
+inline ulong clg_rest_(const ulong n, const ulong i)
+{
+    return (ulong)max((long)n - (long)i, 0L);
+}
+
 /* Partial float8 access for elementwise kernels that give each work-item 8
 ** consecutive elements: the float8 at x[0 .. 7], of which only the first n
 ** are read when n < 8 (the rest 0); and the store of v's first min(n, 8)

@@ -56,6 +56,16 @@
 #define REDUCE_PART 5
 #define REDUCE_NOEXP (-1000000) /* exponent of a partial with no non-zero finite element */
 
+/* The frexp exponent e of a finite x > 0 (x = m 2^e, m in [0.5, 1)) from its
+** bits b, denormals included: integer-only, exact on every device.  Not
+** frexp(x, &e): Oclgrind's uninitialized-value checker stops with a fatal
+** error on builtins that write through a private pointer. */
+inline int reduce_exponent_(const uint b)
+{
+    const int be = (int)(b >> 23);
+    return be > 0 ? be - 126 : -117 - (int)clz(b); /* denormal: b * 2^-149 */
+}
+
 /* max that propagates NaN (fmax ignores it) */
 inline float reduce_nanmax_(float a, float b) { return (isnan(a) || isnan(b)) ? NAN : fmax(a, b); }
 
@@ -193,7 +203,7 @@ reduce_stats_chunks(__global const float *x, const ulong xoff, __global const ul
     int8 nf = 0;            /* non-finite elements per lane */
     for (int j = 0; j < REDUCE_VECS; j++) {
         const ulong i = base + ((ulong)j * CLGRAD_WG + lid) * 8;
-        v[j] = clg_load8_(p + i, i < len ? len - i : 0);
+        v[j] = clg_load8_(p + i, clg_rest_(len, i));
         const uint8 a = as_uint8(v[j]) & 0x7fffffffu;
         const int8 bad = as_int8(a) >= 0x7f800000; /* -1 for Inf or NaN */
         sum = sum + v[j];
@@ -208,7 +218,7 @@ reduce_stats_chunks(__global const float *x, const ulong xoff, __global const ul
     int e = REDUCE_NOEXP;
     float q = 0.0f;
     if (mx > 0.0f) {
-        frexp(mx, &e); /* mx = m * 2^e, m in [0.5, 1) */
+        e = reduce_exponent_(as_uint(mx)); /* mx = m * 2^e, m in [0.5, 1) */
         float8 q8 = 0.0f;
         if (e >= -127 && e <= 126) {
             const float sc = as_float((uint)(127 - e) << 23); /* 2^-e, a normal float */

@@ -9,6 +9,7 @@ pkgs=(
   libclblast-dev                               # CLBlast, the second GEMM backend
   check                                        # unit-test framework
   clinfo                                       # to inspect OpenCL platforms when something is off
+  oclgrind                                     # a second OpenCL implementation (simulator with memory/race checkers): tests/test_oclgrind.sh
   clang libclang-rt-14-dev                     # libFuzzer for the bounded fuzz pass (tools/fuzz.sh)
 )
 missing=()
