@@ -54,3 +54,28 @@ inline void clg_store8_(__global float *x, const ulong n, const float8 v)
     for (int k = 0; k < 8; k++)
         if ((ulong)k < n) x[k] = t[k];
 }
+
+/* Division and square root, correctly rounded on every device in the
+** same-bits guarantee (README, Reproducibility): where the device rounds
+** float32 division and sqrt correctly, clgrad builds with
+** -cl-fp32-correctly-rounded-divide-sqrt and these are the plain operators;
+** where it does not but has fp64 (-DCLGRAD_DIVSQRT_FP64=1), they are computed
+** in double, which OpenCL rounds correctly, and rounded once to float: the
+** correctly rounded float32 result, since 53 >= 2*24 + 2 bits make that
+** double rounding innocuous for +, -, *, / and sqrt.  Every float division
+** and square root in the kernels goes through these. */
+#ifndef CLGRAD_DIVSQRT_FP64
+#define CLGRAD_DIVSQRT_FP64 0
+#endif
+#if CLGRAD_DIVSQRT_FP64
+#pragma OPENCL EXTENSION cl_khr_fp64 : enable
+inline float clg_div(const float a, const float b) { return (float)((double)a / (double)b); }
+inline float8 clg_div8(const float8 a, const float8 b) { return convert_float8(convert_double8(a) / convert_double8(b)); }
+inline float clg_sqrt(const float x) { return (float)sqrt((double)x); }
+inline float8 clg_sqrt8(const float8 x) { return convert_float8(sqrt(convert_double8(x))); }
+#else
+inline float clg_div(const float a, const float b) { return a / b; }
+inline float8 clg_div8(const float8 a, const float8 b) { return a / b; }
+inline float clg_sqrt(const float x) { return sqrt(x); }
+inline float8 clg_sqrt8(const float8 x) { return sqrt(x); }
+#endif

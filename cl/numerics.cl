@@ -7,8 +7,8 @@
 **              that contracts anyway gives fma's single rounding instead,
 **              and the host (built with -ffp-contract=off) sees it.
 **   fma(a,b,c) correctly rounded on every conforming device
-**   a / b      correctly rounded under -cl-fp32-correctly-rounded-divide-sqrt
-**   sqrt(|a|)  likewise
+**   a / b      clg_div (common.cl): correctly rounded, natively or through double
+**   sqrt(|a|)  clg_sqrt likewise
 */
 __kernel void numerics_probe(__global const float *a, __global const float *b, __global const float *c,
                              __global float *out, const ulong n)
@@ -18,6 +18,6 @@ __kernel void numerics_probe(__global const float *a, __global const float *b, _
     const float x = a[i], y = b[i], z = c[i];
     out[4 * i + 0] = x * y + z;
     out[4 * i + 1] = fma(x, y, z);
-    out[4 * i + 2] = x / y;
-    out[4 * i + 3] = sqrt(fabs(x));
+    out[4 * i + 2] = clg_div(x, y);
+    out[4 * i + 3] = clg_sqrt(fabs(x));
 }

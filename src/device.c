@@ -123,8 +123,8 @@ int clgrad_device_same_bits(const clgrad_device_info *d, char *why, size_t nwhy)
         if (!(c & CL_FP_DENORM)) MISS("%sflushes float32 denormals to zero", len ? "; " : "");
         if (!(c & CL_FP_ROUND_TO_NEAREST)) MISS("%sno round-to-nearest", len ? "; " : "");
         if (!(c & CL_FP_INF_NAN)) MISS("%sno Inf/NaN", len ? "; " : "");
-        if (!(c & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT))
-            MISS("%sno correctly rounded float32 division and square root", len ? "; " : "");
+        if (!(c & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) && !d->has_fp64)
+            MISS("%sneither correctly rounded float32 division and square root nor fp64", len ? "; " : "");
     }
 #undef MISS
     if (why && nwhy) snprintf(why, nwhy, "%s", miss);

@@ -78,7 +78,13 @@ static void options_(clgrad_ctx *ctx)
         clgrad_warn(ctx, "clGetDeviceInfo(CL_DEVICE_SINGLE_FP_CONFIG): %s; building without "
                     "-cl-fp32-correctly-rounded-divide-sqrt", clgrad_cl_error_name(e));
     }
-    if (fcfg & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT)
+    /* correctly rounded division and sqrt: the device's, else through double
+    ** (cl/common.cl); CLGRAD_DIVSQRT_FP64=1 forces the latter (a test hook:
+    ** both paths must give the same bits) */
+    const char *force = getenv("CLGRAD_DIVSQRT_FP64");
+    const int via_fp64 = d->has_fp64 && (!(fcfg & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) || (force && strcmp(force, "1") == 0));
+    if (via_fp64) n += (size_t)snprintf(o + n, cap - n, " -DCLGRAD_DIVSQRT_FP64=1");
+    else if (fcfg & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT)
         n += (size_t)snprintf(o + n, cap - n, " -cl-fp32-correctly-rounded-divide-sqrt");
     /* The 1-D work-group size of the elementwise and reduction kernels: 256 on
     ** GPUs; 16 on CPUs, where a work-group runs as loops on one thread and

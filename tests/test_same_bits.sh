@@ -9,7 +9,8 @@
 #   - every own GEMM variant (CLGRAD_GEMM_VARIANT), on the experiments whose
 #     models use the GEMM in all its shapes (MLP, RNN, LSTM, GRU);
 # and `clgrad selfcheck` must print the same numerics fingerprint for every
-# configuration.  `clgrad compare --json` decides bit identity; the text
+# configuration, and with division and sqrt through double (CLGRAD_DIVSQRT_FP64=1,
+# the path of devices without correctly rounded float32 division).  `clgrad compare --json` decides bit identity; the text
 # report of each failing pair is shown.
 # usage: test_same_bits.sh /path/to/clgrad   (CLGRAD_SAME_BITS_STEPS, default 20)
 set -u
@@ -67,7 +68,8 @@ done
 fp() { env "$@" "$CLGRAD" selfcheck --no-timing --device "${DEV:-pthread}" 2>>"$T/log" | sed -n 's/^numerics fingerprint: \([0-9a-f]*\).*/\1/p'; }
 ref=$(fp CLGRAD_WG=16)
 [ -n "$ref" ] || fail "selfcheck printed no numerics fingerprint"
-for cfg in CLGRAD_WG=64 CLGRAD_WG=256 CLGRAD_GEMM_VARIANT=tiled CLGRAD_GEMM_VARIANT=simple CLGRAD_GEMM_VARIANT=vec CLGRAD_GEMM_VARIANT=packed CLGRAD_GEMM_VARIANT=direct; do
+for cfg in CLGRAD_WG=64 CLGRAD_WG=256 CLGRAD_GEMM_VARIANT=tiled CLGRAD_GEMM_VARIANT=simple CLGRAD_GEMM_VARIANT=vec CLGRAD_GEMM_VARIANT=packed CLGRAD_GEMM_VARIANT=direct \
+           CLGRAD_DIVSQRT_FP64=1; do
   got=$(fp "$cfg")
   [ "$got" = "$ref" ] && echo "ok: fingerprint $ref with $cfg" || fail "fingerprint $got with $cfg, $ref by default"
 done

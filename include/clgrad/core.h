@@ -63,9 +63,11 @@ typedef struct clgrad_device_info {
 ** on a device whose float32 arithmetic is IEEE 754 as the kernels need it:
 ** denormals kept (CL_FP_DENORM), round to nearest even (CL_FP_ROUND_TO_NEAREST),
 ** Inf and NaN (CL_FP_INF_NAN), and division and square root correctly
-** rounded (CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT; clgrad then builds with
-** -cl-fp32-correctly-rounded-divide-sqrt).  Returns 1 inside the guarantee;
-** else 0 with what is missing in why (may be NULL). */
+** rounded: the device's (CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT; clgrad then
+** builds with -cl-fp32-correctly-rounded-divide-sqrt), else computed in
+** double (fp64, whose division and sqrt OpenCL rounds correctly) and rounded
+** once (cl/common.cl).  Returns 1 inside the guarantee; else 0 with what is
+** missing in why (may be NULL). */
 int clgrad_device_same_bits(const clgrad_device_info *d, char *why, size_t nwhy);
 /* The single-precision flags as a short list: "denorm,inf_nan,rte,rtz,rtinf,fma,cr_divsqrt,soft". */
 void clgrad_fp_config_str(cl_device_fp_config c, char *out, size_t n);
