@@ -1,6 +1,6 @@
 /*
 ** clip.cl: gradient clipping (PyTorch / Keras / Optax semantics, see
-** ../shared/reference/semantics.md) and the gradient-state block.
+** docs/semantics.md) and the gradient-state block.
 **
 ** The gradient-state block gs (include/clgrad/gradstate.h) is CLGRAD_GS_SIZE
 ** floats at gs[gs_off]: NORM, COEF, NONFINITE, SKIP, CLIPCOEF (the contract is

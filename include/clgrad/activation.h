@@ -4,7 +4,7 @@
 ** of a dense layer, and their float64 host references (cl/activation.cl).
 **
 ** Buffers are flat float buffers with element offsets.  Semantics follow
-** PyTorch (../shared/reference/semantics.md); every function is stable for
+** PyTorch (docs/semantics.md); every function is stable for
 ** any finite z, gives the mathematical limit at ±Inf and NaN for NaN (see the
 ** header of cl/activation.cl for the formulas).  NaN in dh always gives NaN
 ** in dz (the backward is one multiplication dh * f'(z)).

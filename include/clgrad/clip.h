@@ -1,6 +1,6 @@
 /*
 ** clgrad/clip.h: gradient clipping on the device, with PyTorch / Keras /
-** Optax semantics (../shared/reference/semantics.md), the gradient-state
+** Optax semantics (docs/semantics.md), the gradient-state
 ** block (clgrad/gradstate.h) and float64 host references.
 **
 ** Modes:

@@ -1,6 +1,6 @@
 /*
 ** clgrad/optim.h: the optimizers SGD, RMSprop, Adam and AdamW, with PyTorch
-** torch.optim semantics (../shared/reference/semantics.md), as one update
+** torch.optim semantics (docs/semantics.md), as one update
 ** kernel launch over a flat block of n parameters (llm.c layout), and their
 ** float64 host reference.
 **
