@@ -1,5 +1,5 @@
 /*
-** act_fn.cl: the activation functions f(z) and f'(z) on float8, a function
+** act_fn.cl: the activation functions f(z) and f'(z) on float8 (on the host: float), a function
 ** library (no kernels) included after common.cl by the programs that apply
 ** activations: activation.cl (the elementwise kernels) and matmul.cl (the
 ** GEMM epilogues).  Both use these same functions, so an activation fused
@@ -9,7 +9,31 @@
 **   act_f_<name>_(z, p), act_d_<name>_(z, p)   one activation, straight-line
 **   act_f8_(act, p, z), act_d8_(act, p, z)      by clgrad_act value (a switch);
 **                                               act_d8_ passes NaN z through
+**
+** One source for device and host: on the device z is a float8 (ACT_T), on the
+** host (tests/test_activation.c includes cl/math.cl then this file) a float,
+** named act_f1_/act_d1_ for the switches; the transcendentals are math.cl's
+** (clgm_exp8 / clgm_exp ...), so the host scalar build gives the kernels' bits.
 */
+
+#ifdef __OPENCL_VERSION__
+#define ACT_T float8
+#define ACT_FN inline
+#define ACT_M(name) clgm_##name##8 /* math.cl, float8 */
+#define act_fabs_ fabs
+#define act_copysign_ copysign
+/* c ? a : b, component-wise (c from a float8 comparison: -1 true, 0 false) */
+#define SEL(c, a, b) select((ACT_T)(b), (ACT_T)(a), (c))
+#else
+#define ACT_T float
+#define ACT_FN static inline
+#define ACT_M(name) clgm_##name
+#define act_fabs_ fabsf
+#define act_copysign_ copysignf
+#define SEL(c, a, b) ((c) ? (ACT_T)(a) : (ACT_T)(b))
+#define act_f8_ act_f1_
+#define act_d8_ act_d1_
+#endif
 
 /* clgrad_act values (include/clgrad/activation.h) */
 #define ACT_IDENTITY 0
@@ -31,103 +55,101 @@
 #define GELU_BETA 0.79788456080286536f /* sqrt(2/pi) */
 #define GELU_KAPPA 0.044715f
 
-/* c ? a : b, component-wise (c from a float8 comparison: -1 true, 0 false) */
-#define SEL(c, a, b) select((float8)(b), (float8)(a), (c))
 
 /* sigmoid(z) from e = exp(-|z|) */
-inline float8 act_sigmoid_(const float8 z)
+ACT_FN ACT_T act_sigmoid_(const ACT_T z)
 {
-    const float8 e = exp(-fabs(z));
+    const ACT_T e = ACT_M(exp)(-act_fabs_(z));
     return SEL(z >= 0.0f, 1.0f / (1.0f + e), e / (1.0f + e));
 }
 
 /* sigmoid'(z) = sigmoid(z) sigmoid(-z) = e / (1+e)^2, symmetric, no cancellation */
-inline float8 act_dsigmoid_(const float8 z)
+ACT_FN ACT_T act_dsigmoid_(const ACT_T z)
 {
-    const float8 e = exp(-fabs(z));
-    const float8 d = 1.0f + e;
+    const ACT_T e = ACT_M(exp)(-act_fabs_(z));
+    const ACT_T d = 1.0f + e;
     return e / (d * d);
 }
 
 /* gelu_tanh's inner argument 2y = 2 sqrt(2/pi) (z + kappa z^3); Inf for |z| > ~7e12 */
-inline float8 act_gelu_2y_(const float8 z)
+ACT_FN ACT_T act_gelu_2y_(const ACT_T z)
 {
     return 2.0f * (GELU_BETA * (z + GELU_KAPPA * (z * z * z)));
 }
 
 /* ---- f(z) ---- */
-inline float8 act_f_identity_(const float8 z, const float p) { return z; }
-inline float8 act_f_sigmoid_(const float8 z, const float p) { return act_sigmoid_(z); }
-inline float8 act_f_tanh_(const float8 z, const float p) { return tanh(z); }
-inline float8 act_f_relu_(const float8 z, const float p) { return SEL((z > 0.0f) | isnan(z), z, 0.0f); }
-inline float8 act_f_leaky_relu_(const float8 z, const float p)
+ACT_FN ACT_T act_f_identity_(const ACT_T z, const float p) { return z; }
+ACT_FN ACT_T act_f_sigmoid_(const ACT_T z, const float p) { return act_sigmoid_(z); }
+ACT_FN ACT_T act_f_tanh_(const ACT_T z, const float p) { return ACT_M(tanh)(z); }
+ACT_FN ACT_T act_f_relu_(const ACT_T z, const float p) { return SEL((z > 0.0f) | isnan(z), z, 0.0f); }
+ACT_FN ACT_T act_f_leaky_relu_(const ACT_T z, const float p)
 {
     /* slope 0 is relu: -Inf * 0 would be NaN */
-    return SEL((z > 0.0f) | isnan(z), z, p == 0.0f ? (float8)0.0f : z * p);
+    return SEL((z > 0.0f) | isnan(z), z, p == 0.0f ? (ACT_T)0.0f : z * p);
 }
 /* expm1(-Inf) = -1; NaN stays NaN */
-inline float8 act_f_elu_(const float8 z, const float p) { return SEL(z > 0.0f, z, p * expm1(z)); }
-inline float8 act_f_selu_(const float8 z, const float p)
+ACT_FN ACT_T act_f_elu_(const ACT_T z, const float p) { return SEL(z > 0.0f, z, p * ACT_M(expm1)(z)); }
+ACT_FN ACT_T act_f_selu_(const ACT_T z, const float p)
 {
-    return SELU_LAMBDA * SEL(z > 0.0f, z, SELU_ALPHA * expm1(z));
+    return SELU_LAMBDA * SEL(z > 0.0f, z, SELU_ALPHA * ACT_M(expm1)(z));
 }
-inline float8 act_f_softsign_(const float8 z, const float p)
+ACT_FN ACT_T act_f_softsign_(const ACT_T z, const float p)
 {
-    return SEL(isinf(z), copysign((float8)1.0f, z), z / (1.0f + fabs(z)));
+    return SEL(isinf(z), act_copysign_((ACT_T)1.0f, z), z / (1.0f + act_fabs_(z)));
 }
-inline float8 act_f_softplus_(const float8 z, const float p)
+ACT_FN ACT_T act_f_softplus_(const ACT_T z, const float p)
 {
-    return SEL(z > 0.0f, z, 0.0f) + log1p(exp(-fabs(z)));
+    return SEL(z > 0.0f, z, 0.0f) + ACT_M(log1p)(ACT_M(exp)(-act_fabs_(z)));
 }
-inline float8 act_f_gelu_(const float8 z, const float p)
+ACT_FN ACT_T act_f_gelu_(const ACT_T z, const float p)
 {
-    const float8 phi = 0.5f * erfc(-(z * INV_SQRT2)); /* Phi(z), NaN for NaN */
+    const ACT_T phi = 0.5f * ACT_M(erfc)(-(z * INV_SQRT2)); /* Phi(z), NaN for NaN */
     return SEL(phi == 0.0f, 0.0f, z * phi);
 }
-inline float8 act_f_gelu_tanh_(const float8 z, const float p)
+ACT_FN ACT_T act_f_gelu_tanh_(const ACT_T z, const float p)
 {
-    const float8 s = act_sigmoid_(act_gelu_2y_(z));
+    const ACT_T s = act_sigmoid_(act_gelu_2y_(z));
     return SEL(s == 0.0f, 0.0f, z * s);
 }
 
 /* ---- f'(z) for finite or infinite z (NaN z is passed through by the kernel) ---- */
-inline float8 act_d_sigmoid_(const float8 z, const float p) { return act_dsigmoid_(z); }
-inline float8 act_d_tanh_(const float8 z, const float p)
+ACT_FN ACT_T act_d_sigmoid_(const ACT_T z, const float p) { return act_dsigmoid_(z); }
+ACT_FN ACT_T act_d_tanh_(const ACT_T z, const float p)
 {
-    const float8 e = exp(-2.0f * fabs(z));
-    const float8 d = 1.0f + e;
+    const ACT_T e = ACT_M(exp)(-2.0f * act_fabs_(z));
+    const ACT_T d = 1.0f + e;
     return (4.0f * e) / (d * d);
 }
 /* relu'(0) = 0, as PyTorch */
-inline float8 act_d_relu_(const float8 z, const float p) { return SEL(z > 0.0f, 1.0f, 0.0f); }
-inline float8 act_d_leaky_relu_(const float8 z, const float p) { return SEL(z > 0.0f, 1.0f, p); }
-inline float8 act_d_elu_(const float8 z, const float p) { return SEL(z > 0.0f, 1.0f, p * exp(z)); }
-inline float8 act_d_selu_(const float8 z, const float p)
+ACT_FN ACT_T act_d_relu_(const ACT_T z, const float p) { return SEL(z > 0.0f, 1.0f, 0.0f); }
+ACT_FN ACT_T act_d_leaky_relu_(const ACT_T z, const float p) { return SEL(z > 0.0f, 1.0f, p); }
+ACT_FN ACT_T act_d_elu_(const ACT_T z, const float p) { return SEL(z > 0.0f, 1.0f, p * ACT_M(exp)(z)); }
+ACT_FN ACT_T act_d_selu_(const ACT_T z, const float p)
 {
-    return SEL(z > 0.0f, SELU_LAMBDA, SELU_LAMBDA * SELU_ALPHA * exp(z));
+    return SEL(z > 0.0f, SELU_LAMBDA, SELU_LAMBDA * SELU_ALPHA * ACT_M(exp)(z));
 }
-inline float8 act_d_softsign_(const float8 z, const float p)
+ACT_FN ACT_T act_d_softsign_(const ACT_T z, const float p)
 {
-    const float8 t = 1.0f / (1.0f + fabs(z)); /* 0 at ±Inf */
+    const ACT_T t = 1.0f / (1.0f + act_fabs_(z)); /* 0 at ±Inf */
     return t * t;
 }
-inline float8 act_d_softplus_(const float8 z, const float p) { return act_sigmoid_(z); }
-inline float8 act_d_gelu_(const float8 z, const float p)
+ACT_FN ACT_T act_d_softplus_(const ACT_T z, const float p) { return act_sigmoid_(z); }
+ACT_FN ACT_T act_d_gelu_(const ACT_T z, const float p)
 {
-    const float8 Phi = 0.5f * erfc(-(z * INV_SQRT2));
-    const float8 phi = INV_SQRT2PI * exp(-0.5f * (z * z));
+    const ACT_T Phi = 0.5f * ACT_M(erfc)(-(z * INV_SQRT2));
+    const ACT_T phi = INV_SQRT2PI * ACT_M(exp)(-0.5f * (z * z));
     return SEL(phi == 0.0f, Phi, Phi + z * phi);
 }
-inline float8 act_d_gelu_tanh_(const float8 z, const float p)
+ACT_FN ACT_T act_d_gelu_tanh_(const ACT_T z, const float p)
 {
-    const float8 t = act_gelu_2y_(z);
-    const float8 s = act_sigmoid_(t);
-    const float8 ds = act_dsigmoid_(t); /* s (1 - s) */
+    const ACT_T t = act_gelu_2y_(z);
+    const ACT_T s = act_sigmoid_(t);
+    const ACT_T ds = act_dsigmoid_(t); /* s (1 - s) */
     return SEL(ds == 0.0f, s, s + ((2.0f * z) * ds) * (GELU_BETA * (1.0f + (3.0f * GELU_KAPPA) * (z * z))));
 }
 
 /* f(z) by clgrad_act value (identity for an unknown one: the host rejects those) */
-inline float8 act_f8_(const int act, const float p, const float8 z)
+ACT_FN ACT_T act_f8_(const int act, const float p, const ACT_T z)
 {
     switch (act) {
     case ACT_SIGMOID: return act_f_sigmoid_(z, p);
@@ -145,9 +167,9 @@ inline float8 act_f8_(const int act, const float p, const float8 z)
 }
 
 /* f'(z) by clgrad_act value, NaN where z is NaN (identity: 1) */
-inline float8 act_d8_(const int act, const float p, const float8 z)
+ACT_FN ACT_T act_d8_(const int act, const float p, const ACT_T z)
 {
-    float8 d;
+    ACT_T d;
     switch (act) {
     case ACT_SIGMOID: d = act_d_sigmoid_(z, p); break;
     case ACT_TANH: d = act_d_tanh_(z, p); break;
@@ -159,7 +181,7 @@ inline float8 act_d8_(const int act, const float p, const float8 z)
     case ACT_SOFTPLUS: d = act_d_softplus_(z, p); break;
     case ACT_GELU: d = act_d_gelu_(z, p); break;
     case ACT_GELU_TANH: d = act_d_gelu_tanh_(z, p); break;
-    default: return (float8)(1.0f);
+    default: return (ACT_T)(1.0f);
     }
     return SEL(isnan(z), z, d);
 }

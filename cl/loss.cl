@@ -54,7 +54,7 @@ inline void loss_nsum_(float *s, float *c, float x)
 
 inline float loss_sigmoid_(float z)
 {
-    float e = exp(-fabs(z));
+    float e = clgm_exp(-fabs(z));
     return z >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
 }
 
@@ -63,7 +63,7 @@ inline float loss_bce_term_(float z, float y)
 {
     float a = z > 0.0f ? 1.0f - y : -y;
     float lin = a == 0.0f ? 0.0f : z * a;
-    return lin + log1p(exp(-fabs(z)));
+    return lin + clgm_log1p(clgm_exp(-fabs(z)));
 }
 
 /* The class id held in t, or -1 when t is not an integer in [0, K). */
@@ -80,7 +80,7 @@ inline void loss_lse_(__global const float *z, ulong K, float *m, float *sum)
     for (ulong k = 1; k < K; k++)
         if (z[k] > mx) mx = z[k];
     float s = 0.0f;
-    for (ulong k = 0; k < K; k++) s += exp(z[k] - mx); /* K terms <= 1 each; NaN propagates */
+    for (ulong k = 0; k < K; k++) s += clgm_exp(z[k] - mx); /* K terms <= 1 each; NaN propagates */
     *m = mx;
     *sum = s;
 }
@@ -92,7 +92,7 @@ inline float loss_ce_row_(__global const float *z, ulong K, float t)
     if (c < 0) return NAN;
     float m, s;
     loss_lse_(z, K, &m, &s);
-    return (m - z[c]) + log(s);
+    return (m - z[c]) + clgm_log(s);
 }
 
 __kernel void loss_grad(const int loss, __global const float *pred, const ulong poff, __global const float *target,
@@ -108,7 +108,7 @@ __kernel void loss_grad(const int loss, __global const float *pred, const ulong 
         loss_lse_(z, cols, &m, &s);
         float B = (float)rows;
         for (ulong k = 0; k < cols; k++) {
-            float p = exp(z[k] - m) / s;
+            float p = clgm_exp(z[k] - m) / s;
             g[k] = c < 0 ? NAN : ((long)k == c ? p - 1.0f : p) / B;
         }
         return;

@@ -140,17 +140,17 @@ __kernel void model_l1_grad(__global const float *p, __global float *g, const ul
 ** One work-item per (row b, unit j) of a (B, H) state, n = B*H; a gate block
 ** of 4H (or 3H) floats per row holds gate k of unit j at k*H + j.  All
 ** regions are element offsets into one buffer (f: forward, d: backward).
-** sigmoid is the stable form of activation.cl; tanh is OpenCL's. */
+** sigmoid is the stable form of activation.cl; exp and tanh are math.cl's. */
 
 inline float model_sigmoid_(float z)
 {
-    float e = exp(-fabs(z));
+    float e = clgm_exp(-fabs(z));
     return z >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
 }
 
 /* a (B, 4H) at aoff: the pre-activations [i f g o] without b_hh in, the
 ** activated gates out (kept for backward); b_hh (4H) at p + boff is added
-** when has_b; c_t = f c_{t-1} + i g at coff, h_t = o tanh(c_t) at hoff. */
+** when has_b; c_t = f c_{t-1} + i g at coff, h_t = o clgm_tanh(c_t) at hoff. */
 __kernel void model_lstm_forward(const ulong n, const ulong H, __global float *f, const ulong aoff,
                                  const ulong cpoff, const ulong coff, const ulong hoff, __global const float *p,
                                  const ulong boff, const int has_b)
@@ -164,11 +164,11 @@ __kernel void model_lstm_forward(const ulong n, const ulong H, __global float *f
         __global const float *bb = p + boff + j;
         zi = zi + bb[0], zf = zf + bb[H], zg = zg + bb[2 * H], zo = zo + bb[3 * H];
     }
-    float ig = model_sigmoid_(zi), fg = model_sigmoid_(zf), gg = tanh(zg), og = model_sigmoid_(zo);
+    float ig = model_sigmoid_(zi), fg = model_sigmoid_(zf), gg = clgm_tanh(zg), og = model_sigmoid_(zo);
     a[0] = ig, a[H] = fg, a[2 * H] = gg, a[3 * H] = og;
     float c = fg * f[cpoff + e] + ig * gg;
     f[coff + e] = c;
-    f[hoff + e] = og * tanh(c);
+    f[hoff + e] = og * clgm_tanh(c);
 }
 
 /* Backward of one LSTM step t: with the activated gates A_t at aoff, c_t at
@@ -176,7 +176,7 @@ __kernel void model_lstm_forward(const ulong n, const ulong H, __global float *f
 **   dc_t = dh_t o (1 - tanh^2 c_t) + [next] dc_{t+1} f_{t+1}
 ** (dc_{t+1} at dcnoff, A_{t+1} at anoff), stored at dcoff, and the gradients
 ** of the pre-activations (B, 4H) at dgoff:
-**   di = dc g i(1-i), df = dc c_{t-1} f(1-f), dg = dc i (1-g^2), do = dh tanh(c_t) o(1-o). */
+**   di = dc g i(1-i), df = dc c_{t-1} f(1-f), dg = dc i (1-g^2), do = dh clgm_tanh(c_t) o(1-o). */
 __kernel void model_lstm_backward(const ulong n, const ulong H, __global const float *f, const ulong aoff,
                                   const ulong anoff, const ulong coff, const ulong cpoff, __global float *d,
                                   const ulong dhoff, const ulong dcnoff, const int next, const ulong dgoff,
@@ -187,7 +187,7 @@ __kernel void model_lstm_backward(const ulong n, const ulong H, __global const f
     size_t b = e / H, j = e - b * H, g4 = b * 4 * H + j;
     __global const float *a = f + aoff + g4;
     float ig = a[0], fg = a[H], gg = a[2 * H], og = a[3 * H];
-    float tc = tanh(f[coff + e]), dh = d[dhoff + e];
+    float tc = clgm_tanh(f[coff + e]), dh = d[dhoff + e];
     float dc = dh * og * (1.0f - tc * tc);
     if (next) dc = dc + d[dcnoff + e] * f[anoff + g4 + H];
     d[dcoff + e] = dc;
@@ -216,7 +216,7 @@ __kernel void model_gru_forward(const ulong n, const ulong H, __global float *f,
         hr = hr + bb[0], hz = hz + bb[H], hn = hn + bb[2 * H];
     }
     float r = model_sigmoid_(xw[0] + hr), z = model_sigmoid_(xw[H] + hz);
-    float nn = tanh(xw[2 * H] + r * hn);
+    float nn = clgm_tanh(xw[2 * H] + r * hn);
     __global float *a = f + aoff + b * 4 * H + j;
     a[0] = r, a[H] = z, a[2 * H] = nn, a[3 * H] = hn;
     float hp = f[hpoff + e];

@@ -20,11 +20,14 @@
 #include <string.h>
 
 /* Function libraries (no kernels of their own): which programs include them,
-** after common.cl.  act_fn.cl holds the activation functions, shared by the
-** activation kernels and the GEMM epilogues that apply them. */
+** after common.cl, in this order.  math.cl holds clgrad's own exp, log, tanh,
+** erfc, ... (bit-identical on every device and the host); act_fn.cl the
+** activation functions, shared by the activation kernels and the GEMM
+** epilogues that apply them. */
 static const struct {
     const char *lib, *program;
-} libs_[] = {{"act_fn.cl", "activation.cl"}, {"act_fn.cl", "matmul.cl"}};
+} libs_[] = {{"math.cl", "activation.cl"}, {"math.cl", "matmul.cl"},   {"math.cl", "loss.cl"},
+             {"math.cl", "model.cl"},      {"act_fn.cl", "activation.cl"}, {"act_fn.cl", "matmul.cl"}};
 #define NLIBS ((int)(sizeof libs_ / sizeof libs_[0]))
 
 static int is_lib_(const char *name)

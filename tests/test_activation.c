@@ -9,6 +9,9 @@
 **   [-8, 8] with extreme values mixed in (0, -0, ±30, ±100, ±1e4, ±1e20,
 **   ±1e38, denormals, ±Inf, NaN), at offsets into larger buffers whose other
 **   elements must stay untouched, out of place and in place;
+** - bitwise: every forward and backward kernel against the host scalar build
+**   of the same source (cl/math.cl + cl/act_fn.cl) on 4099 awkward, normal
+**   and random-bit-pattern inputs;
 ** - every non-finite case explicitly: NaN in gives NaN out, ±Inf the limit,
 **   and no finite input yields NaN or Inf;
 ** - bias add / grad at (B, N) in {1, 7, 65, 257}^2, a tall 60000 x 3 and
@@ -36,6 +39,14 @@
 #include <string.h>
 
 #define ULP 0x1.0p-23
+
+/* The host scalar build of the kernels' own formulas (cl/math.cl, cl/act_fn.cl):
+** the device must give exactly these bits (test `bitwise_host`). */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#include "../cl/math.cl"
+#include "../cl/act_fn.cl"
+#pragma GCC diagnostic pop
 
 /* activation x parameter combinations: every activation at its default, plus
 ** leaky_relu slopes 0.2 and 0 (relu through the leaky path) and elu alpha 0.5 */
@@ -583,6 +594,87 @@ START_TEST(bias_inf)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- bitwise vs host */
+
+/* Awkward values, then random normals (scaled) and random bit patterns. */
+static size_t fill_bitwise_(float *z, size_t n)
+{
+    static const float fixed[] = {0.0f, 1e-40f, 1e-45f, 0x1p-127f, FLT_MIN, 1e-8f, 2.9e-8f, 1e-4f, 0.25f, 0.5f, 0.5625f,
+                                  0.75f, 1.0f, 2.0f, 3.0f, 5.0f, 8.0f, 9.0f, 9.5f, 10.0f, 10.1f, 15.0f, 17.0f, 20.0f,
+                                  30.0f, 87.0f, 88.0f, 88.72f, 89.0f, 100.0f, 104.0f, 1e4f, 1e20f, 1e30f, FLT_MAX,
+                                  INFINITY};
+    size_t k = 0;
+    const int nf = (int)(sizeof fixed / sizeof fixed[0]);
+    for (int i = 0; i < nf && k + 2 <= n; i++) {
+        z[k++] = fixed[i];
+        z[k++] = -fixed[i];
+    }
+    if (k < n) z[k++] = NAN;
+    clgrad_testrng r = fixture_rng(4242);
+    for (; k < n; k++) {
+        uint64_t w = clgrad_testrng_next(&r);
+        if (k % 3 == 0) { /* a random bit pattern */
+            uint32_t u = (uint32_t)(w >> 32);
+            memcpy(&z[k], &u, sizeof u);
+        } else if (k % 3 == 1) { /* ~N(0, 1) (sum of uniforms) times a scale */
+            float g = 0.0f;
+            for (int j = 0; j < 12; j++) g += clgrad_testrng_uniform(&r, 0.0f, 1.0f);
+            z[k] = (g - 6.0f) * (k % 5 == 1 ? 10.0f : 1.0f);
+        } else {
+            z[k] = clgrad_testrng_uniform(&r, -12.0f, 12.0f);
+        }
+    }
+    return k;
+}
+
+static size_t bitwise_cmp_(const char *what, const float *z, const float *dev, const float *host, size_t n)
+{
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (isnan(dev[i]) && isnan(host[i])) continue; /* NaN payloads may differ between devices */
+        if (memcmp(&dev[i], &host[i], sizeof(float)) == 0) continue;
+        if (bad++ < 5)
+            fprintf(stderr, "%s: z = %a (%.9g): device %a, host %a\n", what, (double)z[i], (double)z[i],
+                    (double)dev[i], (double)host[i]);
+    }
+    return bad;
+}
+
+/* Every activation's forward and backward kernel (dh = 1, so dz = f'(z) exactly)
+** against the host scalar build of the same source, bit for bit. */
+START_TEST(bitwise_host)
+{
+    init_variants_();
+    const size_t n = 4099;
+    float *z = malloc(n * sizeof *z), *dev = malloc(n * sizeof *dev), *host = malloc(n * sizeof *host);
+    float *ones = malloc(n * sizeof *ones);
+    ck_assert(z && dev && host && ones);
+    fill_bitwise_(z, n);
+    for (size_t i = 0; i < n; i++) ones[i] = 1.0f;
+    cl_mem dz = fixture_upload(z, n, "z"), dout = fixture_upload(z, n, "out"), done = fixture_upload(ones, n, "dh");
+    size_t bad = 0;
+    for (int v = 0; v < nvariants_; v++) {
+        const variant_ va = variants_[v];
+        char what[96];
+        FX_OK(clgrad_activation_forward(fixture_ctx(), va.act, va.p, dz, 0, dout, 0, n));
+        fixture_download(dout, dev, n);
+        for (size_t i = 0; i < n; i++) host[i] = act_f1_((int)va.act, va.p, z[i]);
+        snprintf(what, sizeof what, "%s(p=%g) forward", clgrad_act_name(va.act), (double)va.p);
+        bad += bitwise_cmp_(what, z, dev, host, n);
+        FX_OK(clgrad_activation_backward(fixture_ctx(), va.act, va.p, dz, 0, done, 0, dout, 0, n));
+        fixture_download(dout, dev, n);
+        for (size_t i = 0; i < n; i++) host[i] = act_d1_((int)va.act, va.p, z[i]);
+        snprintf(what, sizeof what, "%s(p=%g) backward", clgrad_act_name(va.act), (double)va.p);
+        bad += bitwise_cmp_(what, z, dev, host, n);
+    }
+    clgrad_buf_free(&dz);
+    clgrad_buf_free(&dout);
+    clgrad_buf_free(&done);
+    free(z), free(dev), free(host), free(ones);
+    ck_assert_msg(bad == 0, "%zu device results differ from the host build of act_fn.cl", bad);
+}
+END_TEST
+
 static Suite *suite_(void)
 {
     Suite *s = suite_create("activation");
@@ -595,6 +687,7 @@ static Suite *suite_(void)
     tcase_add_loop_test(tc, forward, 0, fixture_nsizes + NMORE);
     tcase_add_loop_test(tc, backward, 0, fixture_nsizes + NMORE);
     tcase_add_test(tc, specials);
+    tcase_add_test(tc, bitwise_host);
     tcase_add_test(tc, bad_args);
     tcase_add_loop_test(tc, bias_add, 0, 16);
     tcase_add_loop_test(tc, bias_grad, 0, 16);
