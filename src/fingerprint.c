@@ -7,7 +7,9 @@
 ** denormals, values near exp's overflow, huge values, ±Inf and NaN; GEMM and
 ** model inputs stay finite (one NaN would make every output NaN and hide the
 ** rest).  Sizes include 1, odd and just-past-a-power-of-two lengths.
-** Floats are hashed as little-endian 32-bit words, whatever the host.
+** Floats are hashed as little-endian 32-bit words, whatever the host; every
+** NaN as the one quiet NaN 0x7fc00000 (IEEE 754 does not specify the sign
+** and payload of a NaN an operation makes, and devices differ there).
 */
 #include "internal.h"
 
@@ -67,6 +69,7 @@ static void hash_floats_(fp_state_ *s, const float *x, size_t n)
         for (; k < 256 && i < n; k++, i++) {
             uint32_t w;
             memcpy(&w, &x[i], sizeof w);
+            if ((w & 0x7fffffffu) > 0x7f800000u) w = 0x7fc00000u; /* any NaN: IEEE leaves sign and payload open */
             b[4 * k] = (unsigned char)w, b[4 * k + 1] = (unsigned char)(w >> 8);
             b[4 * k + 2] = (unsigned char)(w >> 16), b[4 * k + 3] = (unsigned char)(w >> 24);
         }
