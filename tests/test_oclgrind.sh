@@ -6,24 +6,23 @@
 #  1. `clgrad selfcheck --device Oclgrind` passes with Oclgrind's API checks
 #     and data-race detection on (its out-of-bounds checks are always on),
 #     and Oclgrind reports nothing (any diagnostic fails the test);
-#  2. tiny experiments on Oclgrind and on PoCL (same CLGRAD_WG): the ones
-#     marked exact must give bitwise identical metrics, layers.csv and final
-#     weights (`clgrad compare --rtol 0 --atol 0` and cmp), the ones marked
-#     pending (they use exp/log/tanh, which device math libraries round
-#     differently) within rtol 1e-4 / atol 1e-6, and bitwise too when
-#     CLGRAD_OCLGRIND_BITWISE=1.
+#  2. the numerics fingerprint (selfcheck) is the same on Oclgrind and PoCL;
+#  3. tiny experiments (MSE, softmax cross-entropy, tanh, ReLU, Adam,
+#     clipping, a vanilla RNN, an LSTM and a GRU) on Oclgrind and on PoCL
+#     give bit-identical metrics, layers, time steps and weights
+#     (`clgrad compare` says BIT-IDENTICAL).  Oclgrind runs with its own math
+#     builtins and without correctly rounded float32 division (clgrad divides
+#     in double there): the same bits come from clgrad's own math.
 # Optional: CLGRAD_OCLGRIND_UNINIT=1 adds Oclgrind's uninitialized-value
 # checker to 1. (Oclgrind 21.10's checker crashes on shufflevector masks with
 # undefined lanes, which clang emits for the reduction kernels.)
-# About 15 s on a 2-core machine (Oclgrind interprets every work-item).
+# About a minute on a 2-core machine (Oclgrind interprets every work-item).
 # usage: test_oclgrind.sh /path/to/clgrad
 set -euo pipefail
 CLGRAD=$1
 ROOT=${CLGRAD_SOURCE_ROOT:?}
 T=$(mktemp -d /tmp/clgrad-test-oclgrind-XXXXXX)
 trap 'rm -rf "$T"' EXIT
-# The default flips to 1 once device-independent math and reductions land.
-BITWISE=${CLGRAD_OCLGRIND_BITWISE:-0}
 
 rc=0
 env_line=$("$ROOT/tools/oclgrind_env.sh" "$T") || rc=$?
@@ -59,36 +58,39 @@ if ! checked "$T/sc.oclgrind" -- "$CLGRAD" selfcheck --device Oclgrind --no-timi
 fi
 diagnostics "$T/sc.oclgrind" selfcheck
 
-# 2. tiny experiments, Oclgrind vs PoCL
 if ! "$CLGRAD" devices 2>&1 | grep -q "Portable Computing Language"; then
   echo "note: PoCL is not installed; the Oclgrind-vs-PoCL comparisons are skipped"
 else
-  # compare_exp NAME exact|pending EXP --set ...
+  # 2. one fingerprint
+  fp_og=$(sed -n 's/^numerics fingerprint: \([0-9a-f]*\).*/\1/p' "$T/sc.out")
+  fp_pocl=$("$CLGRAD" selfcheck --device Portable --no-timing 2>/dev/null | sed -n 's/^numerics fingerprint: \([0-9a-f]*\).*/\1/p')
+  if [ -n "$fp_og" ] && [ "$fp_og" = "$fp_pocl" ]; then echo "ok: numerics fingerprint $fp_og on Oclgrind and PoCL"
+  else fail "numerics fingerprint '$fp_og' on Oclgrind, '$fp_pocl' on PoCL"; fi
+
+  # 3. compare_exp NAME EXP --set ...: Oclgrind (with its checkers) vs PoCL, bit for bit
   compare_exp() {
-    local name=$1 kind=$2 exp=$ROOT/experiments/$3.ini; shift 3
+    local name=$1 exp=$ROOT/experiments/$2.ini; shift 2
     checked "$T/$name.oclgrind" -- "$CLGRAD" run "$exp" "$@" --device Oclgrind --out "$T/$name-og" --quiet \
       >>"$T/log" 2>&1 || { fail "$name on Oclgrind"; tail -5 "$T/log"; return; }
     diagnostics "$T/$name.oclgrind" "$name"
     "$CLGRAD" run "$exp" "$@" --device Portable --out "$T/$name-pocl" --quiet >>"$T/log" 2>&1 ||
       { fail "$name on PoCL"; tail -5 "$T/log"; return; }
-    local tol=(--rtol 0 --atol 0) same=1
-    if [ "$kind" = pending ] && [ "$BITWISE" != 1 ]; then tol=(--rtol 1e-4 --atol 1e-6) same=0; fi
-    "$CLGRAD" compare "${tol[@]}" "$T/$name-og" "$T/$name-pocl" >"$T/$name.cmp" ||
-      { fail "$name: Oclgrind and PoCL disagree (${tol[*]})"; grep DIFF "$T/$name.cmp" | head -5; }
-    [ $same = 1 ] || { echo "note: $name compared within tolerance (CLGRAD_OCLGRIND_BITWISE=1 for bitwise)"; return; }
-    for f in layers.csv $(cd "$T/$name-og" && find weights -name '*.npy' | sort); do
-      cmp -s "$T/$name-og/$f" "$T/$name-pocl/$f" || fail "$name: $f differs between Oclgrind and PoCL"
-    done
+    "$CLGRAD" compare --rtol 0 --atol 0 "$T/$name-og" "$T/$name-pocl" >"$T/$name.cmp" 2>&1
+    if grep -q "BIT-IDENTICAL to run 1" "$T/$name.cmp"; then echo "ok: $name bit-identical on Oclgrind and PoCL"
+    else fail "$name: Oclgrind and PoCL differ"; grep -E "first difference|DIFFER" "$T/$name.cmp" | head -3; fi
   }
-  # MSE on a linear model and a ReLU MLP (Adam, global-norm clipping): no
-  # transcendental functions, bitwise identical already
-  compare_exp linreg exact linreg_lr_below --set run.steps=5 --set data.samples=200
-  compare_exp relu_adam exact linreg_lr_below --set run.steps=5 --set data.samples=200 --set data.batch_size=32 \
+  small=(--set run.steps=4 --set run.log_every=1 --set data.samples=96 --set data.batch_size=32)
+  compare_exp linreg linreg_lr_below "${small[@]}"
+  compare_exp relu_adam linreg_lr_below "${small[@]}" \
     --set model.hidden=16,16 --set model.activation=relu --set model.init=kaiming_normal --set optim.kind=adam \
     --set optim.lr=0.01 --set clip.kind=global_norm --set clip.max_norm=0.5
-  # softmax cross-entropy (exp, log) and tanh
-  compare_exp spirals_tanh pending optim_spirals_adam --set run.steps=5 --set run.log_every=1 --set run.eval_every=5 \
-    --set data.samples=200 --set data.batch_size=32 --set model.hidden=16,16 --set model.activation=tanh
+  compare_exp spirals_tanh optim_spirals_adam "${small[@]}" --set run.eval_every=4 \
+    --set model.hidden=16,16 --set model.activation=tanh
+  compare_exp deep_sigmoid sigmoid_deep "${small[@]}" --set model.hidden=8x6
+  for m in rnn lstm gru; do
+    compare_exp "adding_$m" rnn_adding_clip "${small[@]}" --set model.kind=$m --set model.hidden=8 \
+      --set data.seq_len=6 --set model.activation=tanh
+  done
 fi
 
 [ $fails = 0 ] && echo "test_oclgrind: all checks passed"
