@@ -94,6 +94,22 @@ expect 0 "." -- "$CLGRAD" plot "$T/ok" --out "$T/plots"
 for f in loss.svg grad_norm.svg layers_grad.svg layers_heatmap.svg report.html; do [ -s "$T/plots/$f" ] || fail "plot did not write $f"; done
 expect 0 "AGREE|agree" -- "$CLGRAD" compare "$T/ok" "$T/ok"
 
+# the same-bits guarantee as the user sees it: the devices' fp32 config and
+# verdict, the fingerprint in selfcheck and manifest, compare's bit identity
+expect 0 "same bits" -- "$CLGRAD" devices
+expect 0 '"single_fp_config": "[a-z_,]*denorm' -- "$CLGRAD" devices --json
+grep -q '"same_bits": true' "$T/out" || fail "devices --json: no device inside the same-bits guarantee"
+grep -q '"numerics_fingerprint": "[0-9a-f]\{16\}"' "$T/ok/manifest.json" || fail "manifest.json lacks the numerics fingerprint"
+grep -q '"same_bits": true' "$T/ok/manifest.json" || fail "manifest.json lacks device.same_bits"
+expect 0 "BIT-IDENTICAL to run 1" -- "$CLGRAD" compare "$T/ok" "$T/ok"
+cp -r "$T/ok" "$T/okb"
+sed -i '3s/^\([0-9]*\),\([0-9]*\),\([0-9.e+-]*\)/\1,\2,1234.5/' "$T/okb/metrics.csv"
+expect 1 "first difference at step 2, metrics.csv, loss: 1234.5 vs" -- "$CLGRAD" compare --rtol 0 --atol 0 "$T/ok" "$T/okb"
+cp "$T/ok/metrics.csv" "$T/okb/metrics.csv"
+f=$(cd "$T/okb" && ls weights/final/*.npy | head -1)
+printf '\x01' | dd of="$T/okb/$f" bs=1 seek=$(( $(stat -c %s "$T/okb/$f") - 1 )) conv=notrunc 2>/dev/null
+expect 0 "first difference at weights/final/.* differs" -- "$CLGRAD" compare "$T/ok" "$T/okb"
+
 # CLGRAD_PROFILE=1: a per-kernel table on stderr at exit, with GEMM and
 # optimizer rows (3 steps: 3 optim_adam launches) and the total
 CLGRAD_PROFILE=1 expect 0 "kernel profile" -- "$CLGRAD" run "$ROOT/experiments/optim_spirals_adam.ini" --set run.steps=3 --out "$T/prof" --quiet

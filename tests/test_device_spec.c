@@ -102,6 +102,40 @@ START_TEST(error_names)
 }
 END_TEST
 
+START_TEST(same_bits_conditions)
+{
+    clgrad_device_info d;
+    memset(&d, 0, sizeof d);
+    char why[256], fl[160];
+    const cl_device_fp_config full = CL_FP_DENORM | CL_FP_INF_NAN | CL_FP_ROUND_TO_NEAREST | CL_FP_FMA |
+                                     CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT;
+    d.single_fp = full;
+    ck_assert_int_eq(clgrad_device_same_bits(&d, why, sizeof why), 1);
+    ck_assert_str_eq(why, "");
+    clgrad_fp_config_str(full, fl, sizeof fl);
+    ck_assert_str_eq(fl, "denorm,inf_nan,rte,fma,cr_divsqrt");
+    /* flushes denormals: outside, and says why */
+    d.single_fp = full & ~(cl_device_fp_config)CL_FP_DENORM;
+    ck_assert_int_eq(clgrad_device_same_bits(&d, why, sizeof why), 0);
+    ck_assert_ptr_nonnull(strstr(why, "denormals"));
+    /* no correctly rounded division: inside only with fp64 (division in double) */
+    d.single_fp = full & ~(cl_device_fp_config)CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT;
+    d.has_fp64 = 0;
+    ck_assert_int_eq(clgrad_device_same_bits(&d, why, sizeof why), 0);
+    ck_assert_ptr_nonnull(strstr(why, "division"));
+    d.has_fp64 = 1;
+    ck_assert_int_eq(clgrad_device_same_bits(&d, why, sizeof why), 1);
+    /* round toward zero only, and an unknown config */
+    d.single_fp = CL_FP_DENORM | CL_FP_INF_NAN | CL_FP_ROUND_TO_ZERO;
+    ck_assert_int_eq(clgrad_device_same_bits(&d, why, sizeof why), 0);
+    ck_assert_ptr_nonnull(strstr(why, "round-to-nearest"));
+    d.single_fp = 0;
+    ck_assert_int_eq(clgrad_device_same_bits(&d, NULL, 0), 0);
+    clgrad_fp_config_str(0, fl, sizeof fl);
+    ck_assert_str_eq(fl, "none");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("device_spec");
@@ -109,6 +143,7 @@ int main(void)
     tcase_add_test(tc, good_specs);
     tcase_add_test(tc, bad_specs_list_devices);
     tcase_add_test(tc, error_names);
+    tcase_add_test(tc, same_bits_conditions);
     suite_add_tcase(s, tc);
     return fixture_run(s, 0);
 }
