@@ -18,6 +18,13 @@
 ** ("matmul.cl,reduce.cl"; NULL = all).  Exits 77 / fails as described above. */
 clgrad_ctx *fixture_open(const char *only);
 clgrad_ctx *fixture_ctx(void);
+/* A second context on the same device built with CLGRAD_WG = wg (caller
+** frees it), or NULL where the device does not allow that work-group size.
+** For the checks that results do not depend on the work-group size. */
+clgrad_ctx *fixture_open_wg(const char *only, size_t wg);
+/* The work-group sizes those checks use. */
+extern const size_t fixture_wgs[];
+extern const int fixture_nwgs;
 void fixture_close(void);
 
 /* The run's random seed (printed once) and a generator seeded from it + salt. */
