@@ -16,7 +16,7 @@
 **   off[nseg]        first element of segment s (relative to the buffer offset)
 **   len[nseg]        its length (0 allowed)
 **   cstart[nseg + 1] first chunk of segment s; cstart[nseg] = number of chunks
-** A segment is cut into chunks of REDUCE_CHUNK = 8192 elements (the last one
+** A segment is cut into chunks of REDUCE_CHUNK = 16384 elements (the last one
 ** partial), whatever the device.
 **
 ** Records.  Every node of every tree is a record (s, e, q, m, n):
@@ -40,17 +40,18 @@
 ** padded on the right with identities equals the tree without the padding:
 ** work-items may skip identities, the bits do not change.
 **
-** Level 0, the leaf: 32 elements = REDUCE_LEAF_VECS (4) float8.  In a chunk
-** (elements 8192 c .. of its segment; vector v = the 8 elements 8v .. 8v+7 of
-** the chunk) leaf j (0 <= j < REDUCE_LEAVES = 256) holds the vectors
-** j, j + 256, j + 512, j + 768.  Elements past the segment's end read as -0.0
+** Level 0, the leaf: 64 elements = REDUCE_LEAF_VECS (8) float8.  In a chunk
+** (elements 16384 c .. of its segment; vector v = the 8 elements 8v .. 8v+7
+** of the chunk) leaf j (0 <= j < REDUCE_LEAVES = 256) holds the vectors
+** j + 256 k, k = 0 .. 7.  Elements past the segment's end read as -0.0
 ** (identities).  Its record:
-**   s: lane k (0..7) sums element k of the 4 vectors in order, starting
-**      from -0.0: (((-0 + x0) + x1) + x2) + x3; the lanes then pairwise:
+**   s: lane i (0..7) sums element i of the vectors k = 0 .. 7 in order,
+**      starting from -0.0: ((-0 + x_0) + x_1) + ... + x_7; the lanes then
+**      pairwise:
 **      ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7))
 **   e: the frexp exponent of the leaf's largest finite |x| (REDUCE_NOEXP
 **      when that is 0)
-**   q: lane k sums t^2 in the same order starting from +0.0, with
+**   q: lane i sums t^2 in the same order starting from +0.0, with
 **      t = x * 2^-e for finite x and t = 0 for Inf and NaN (|t| < 1; the
 **      scaling is exact except for results below 2^-126), then the lanes
 **      pairwise as for s
@@ -72,7 +73,7 @@
 ** REDUCE_WG = min(CLGRAD_WG, 256) work-items per group, a power of two.
 ** Launch 1, reduce_stats_chunks: one work-group per chunk; work-item l owns
 **   the REDUCE_R = 256 / REDUCE_WG consecutive leaves l R .. l R + R - 1,
-**   computes them in turn and merges them pairwise in registers (a subtree of
+**   computes them in turn and merges them with a binary-counter stack (a subtree of
 **   the chunk tree); then the balanced tree over the work-items (in two
 **   levels of local memory, see reduce_tree_rec_).  With WG = 256 item l
 **   reads vectors l, l + 256, ...: consecutive items read consecutive memory
@@ -87,19 +88,20 @@
 **   stack (exactly the balanced tree of the run; the identities at the end of
 **   a run are skipped, which is exact), then the balanced tree over items.
 **
-** Accuracy: the sum is a tree of depth 4 + 3 + 8 + log2(P); the scaled
+** Accuracy: the sum is a tree of depth 8 + 3 + 8 + log2(P); the scaled
 ** squares never overflow (q <= the number of elements below it) and a term
 ** rounds to a denormal only when more than 2^62 below its leaf's maximum
 ** (share of q < 2^-124).  No atomics, no dependence on timing.
 */
-#define REDUCE_LEAF_VECS 4                               /* float8 per leaf (numeric definition) */
+#define REDUCE_LEAF_VECS 8                               /* float8 per leaf (numeric definition) */
 #define REDUCE_LEAVES 256                                /* leaves per chunk (numeric definition) */
-#define REDUCE_CHUNK (REDUCE_LEAVES * 8 * REDUCE_LEAF_VECS) /* 8192 elements */
+#define REDUCE_CHUNK (REDUCE_LEAVES * 8 * REDUCE_LEAF_VECS) /* 16384 elements */
 #define REDUCE_WG (CLGRAD_WG < REDUCE_LEAVES ? CLGRAD_WG : REDUCE_LEAVES) /* items per group */
 #define REDUCE_R (REDUCE_LEAVES / REDUCE_WG)             /* leaves per work-item */
 #define REDUCE_PART 5
 #define REDUCE_NOEXP (-1000000) /* exponent of a record with no non-zero finite element */
-#define REDUCE_STACK 64         /* binary-counter stack: runs of up to 2^63 chunks */
+#define REDUCE_STACK 48         /* binary-counter stack of the final launch: runs of up to 2^47 chunks */
+#define REDUCE_RSTACK 9         /* the same for an item's <= 256 leaves */
 #define REDUCE_QNAN as_float(0x7fc00000u) /* the canonical quiet NaN written for NaN results */
 
 /* Find the segment owning chunk c: the largest s with cstart[s] <= c (empty
@@ -123,11 +125,9 @@ inline float reduce_scale_(const float q, const int k)
     return k >= -126 ? q * as_float((uint)(k + 127) << 23) : ldexp(q, k);
 }
 
-/* ssq scaled to 2^(2 E) from 2^(2 e) (e <= E); 0 for a record with no exponent */
-inline float reduce_rescale_(const float q, const int e, const int E)
-{
-    return e == REDUCE_NOEXP ? 0.0f : reduce_scale_(q, 2 * (e - E));
-}
+/* ssq scaled to 2^(2 E) from 2^(2 e) (e <= E); 0 for a record with no
+** exponent (its q is +0, and 0 * 2^k = +0 for any k, so no test is needed) */
+inline float reduce_rescale_(const float q, const int e, const int E) { return reduce_scale_(q, 2 * (e - E)); }
 
 inline float reduce_hsum8_(const float8 v)
 {
@@ -157,6 +157,27 @@ inline reduce_rec_ reduce_merge_(const reduce_rec_ a, const reduce_rec_ b)
     r.q = reduce_rescale_(a.q, a.e, r.e) + reduce_rescale_(b.q, b.e, r.e);
     r.m = max(a.m, b.m);
     r.n = a.n + b.n;
+    return r;
+}
+
+/* Pairwise merging of a run of records 0, 1, 2, ... (the run's length a
+** power of two, aligned) with a binary-counter stack: push record i, then
+** merge the two top entries once for each trailing 0 bit of i + 1; at the
+** end of the run, or earlier where the rest of the run is identities, fold
+** the stack from the top (merge(below, top)): exactly the balanced tree over
+** the identity-padded run.  Returns the new stack size. */
+inline uint reduce_push_(reduce_rec_ *stk, uint sp, const ulong i, const reduce_rec_ r)
+{
+    stk[sp++] = r;
+    for (ulong k = i + 1; (k & 1) == 0; k >>= 1, sp--) stk[sp - 2] = reduce_merge_(stk[sp - 2], stk[sp - 1]);
+    return sp;
+}
+
+inline reduce_rec_ reduce_fold_(const reduce_rec_ *stk, const uint sp)
+{
+    if (sp == 0) return reduce_identity_();
+    reduce_rec_ r = stk[sp - 1];
+    for (uint k = sp - 1; k > 0; k--) r = reduce_merge_(stk[k - 1], r);
     return r;
 }
 
@@ -200,6 +221,7 @@ inline reduce_rec_ reduce_tree_rec_(__local reduce_rec_ *lr, __local reduce_rec_
 inline float8 reduce_load8_(__global const float *x, const uint n)
 {
     if (n >= 8) return vload8(0, x);
+    if (n == 0) return (float8)(-0.0f);
     float t[8];
     for (uint k = 0; k < 8; k++) t[k] = k < n ? x[k] : -0.0f;
     return vload8(0, t);
@@ -265,14 +287,14 @@ reduce_stats_chunks(__global const float *x, const ulong xoff, __global const ul
     const uint clen = rest < REDUCE_CHUNK ? (uint)rest : REDUCE_CHUNK; /* valid elements of the chunk */
     __global const float *p = x + xoff + soff[s] + base;
 
-    /* this item's leaves; those past the end are identities (not computed) */
-    reduce_rec_ t[REDUCE_R];
-    for (uint i = 0; i < REDUCE_R; i++) {
-        const uint j = lid * REDUCE_R + i;
-        t[i] = j * 8 < clen ? reduce_leaf_(p, clen, j) : reduce_identity_();
-    }
-    REDUCE_PAIRWISE(t, REDUCE_R);
-    const reduce_rec_ me = reduce_tree_rec_(lr, l1, t[0], lid);
+    /* this item's leaves j0 .. j0 + R - 1: the first nl hold elements, the
+    ** rest are identities (not computed: merge(a, I) = a) */
+    const uint j0 = lid * REDUCE_R, nv = (clen + 7) / 8; /* leaf j holds elements iff j < nv */
+    const uint nl = nv > j0 ? min((uint)REDUCE_R, nv - j0) : 0;
+    reduce_rec_ stk[REDUCE_RSTACK];
+    uint sp = 0;
+    for (uint i = 0; i < nl; i++) sp = reduce_push_(stk, sp, i, reduce_leaf_(p, clen, j0 + i));
+    const reduce_rec_ me = reduce_tree_rec_(lr, l1, reduce_fold_(stk, sp), lid);
     if (lid == 0) {
         __global uint *r = part + c * REDUCE_PART;
         r[0] = as_uint(me.s);
@@ -305,16 +327,10 @@ reduce_stats_final(__global const ulong *tab, const uint nseg, __global const ui
     const ulong run = P > REDUCE_WG ? P / REDUCE_WG : 1, b = (ulong)lid * run;
     const ulong e = b < nc ? min(b + run, nc) : b;
 
-    /* binary-counter stack: after chunk b + i, merge while i + 1 ends in 0 bits */
     reduce_rec_ stk[REDUCE_STACK];
     uint sp = 0;
-    for (ulong i = 0; b + i < e; i++) {
-        stk[sp++] = reduce_read_(part + (c0 + b + i) * REDUCE_PART);
-        for (ulong k = i + 1; (k & 1) == 0; k >>= 1, sp--) stk[sp - 2] = reduce_merge_(stk[sp - 2], stk[sp - 1]);
-    }
-    /* the identities at the end of the run: merge(a, I) = a, so fold the stack from the top */
-    reduce_rec_ me = sp ? stk[sp - 1] : reduce_identity_();
-    for (uint k = sp - (sp ? 1 : 0); k > 0; k--) me = reduce_merge_(stk[k - 1], me);
+    for (ulong i = 0; b + i < e; i++) sp = reduce_push_(stk, sp, i, reduce_read_(part + (c0 + b + i) * REDUCE_PART));
+    reduce_rec_ me = reduce_fold_(stk, sp);
     me = reduce_tree_rec_(lr, l1, me, lid);
     if (lid == 0) {
         const int bad = me.m > 0x7f800000u; /* a NaN element */

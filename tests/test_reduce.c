@@ -327,7 +327,8 @@ END_TEST
 ** (cl/reduce.cl): contexts built with CLGRAD_WG = 1, 2, 16, 64, 256 must give
 ** the same bits, equal to the float32 host replica of the fixed order. */
 
-static const size_t wg_lens_[] = {0, 1, 7, 8, 9, 255, 256, 257, 0, 8191, 8192, 8193, 100003, 2500001, 9, 9};
+static const size_t wg_lens_[] = {0, 1, 7, 8, 9, 255, 256, 257, 0, 8191, 8192, 8193, 100003, 2500001, 9, 9,
+                                   16383, 16384, 16385, 0, 64, 65};
 enum { WG_NS = sizeof wg_lens_ / sizeof wg_lens_[0] };
 
 /* A value of mixed magnitude: +-0, denormals, 1e-30 .. 1e30, near FLT_MAX / 2^20. */

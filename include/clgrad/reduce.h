@@ -54,10 +54,10 @@ enum {
 };
 
 /* The fixed numeric definition of cl/reduce.cl (not tunables: they decide
-** the order of the additions): a leaf is CLGRAD_REDUCE_LEAF_VECS float8 (32
+** the order of the additions): a leaf is CLGRAD_REDUCE_LEAF_VECS float8 (64
 ** elements), a chunk CLGRAD_REDUCE_LEAVES leaves = CLGRAD_REDUCE_CHUNK
 ** elements. */
-#define CLGRAD_REDUCE_LEAF_VECS 4
+#define CLGRAD_REDUCE_LEAF_VECS 8
 #define CLGRAD_REDUCE_LEAVES 256
 #define CLGRAD_REDUCE_CHUNK (CLGRAD_REDUCE_LEAVES * 8 * CLGRAD_REDUCE_LEAF_VECS)
 
