@@ -29,14 +29,32 @@
 **       logit or an invalid target is wrong), BCE per element (z > 0) == (y > 0.5)
 **       (a NaN logit is wrong).  Not defined for MSE (the host rejects it).
 **
-** loss_value and loss_accuracy run as ONE work-group of exactly CLGRAD_WG
-** items: item l takes the terms (elements, or rows for CE) l, l + WG, ...,
-** summing them with Neumaier's compensated summation, then the group adds the
-** partial sums in a fixed local-memory tree and item 0 divides by the count.
-** Deterministic (no atomics), and accurate for large batches: the error is at
-** most about (2 + log2 WG) u * sum |terms| however many terms each item takes
-** (a plain running sum would add up to (n / WG) u more: 235 u at n = 60000),
-** see the bound in src/loss.c.  Accuracy counts are integers: exact.
+** loss_value: the mean of the terms (elements, or rows for CE) u = 0 .. n-1
+** summed in an order that is a function of n alone, whatever the work-group
+** size (LOSS_BLOCK is part of the numeric definition, not a tunable;
+** clgrad_loss_sum_replica in src/loss.c is the same order in host float32):
+**   records are Neumaier pairs (s, c), value s + c (s when s is not finite:
+**   Inf - Inf in c must not turn an Inf sum into NaN); identity (-0.0, +0.0);
+**   adding a term x (loss_nsum_): t = s + x, c = c + (|s| >= |x| ?
+**   (s - t) + x : (x - t) + s), s = t;  merge(a, b) (loss_nmerge_):
+**   t = a.s + b.s, c = (a.c + b.c) + (|a.s| >= |b.s| ? (a.s - t) + b.s
+**   : (b.s - t) + a.s), s = t.
+**   Block b = terms 32 b .. 32 b + 31 (the last one partial) added in order
+**   to the identity; the balanced pairwise tree merge(merge(B0, B1), ...)
+**   over the blocks padded with identities to the next power of two P (c is
+**   never -0, so a merge with the identity keeps the value: the padding is
+**   skipped); the loss = value / (float)n.
+** It runs as ONE work-group of CLGRAD_WG items: item l owns the run of
+** r = max(P / WG, 1) blocks l r .. l r + r - 1 (a subtree), merged with a
+** binary-counter stack (as in cl/reduce.cl), then the balanced tree over the
+** items in local memory.  Deterministic (no atomics) and accurate for large
+** batches: about 2u sum |terms| plus second-order terms, whatever n (a plain
+** running sum would add up to n u: 235 u per 235 terms), see the bound in
+** src/loss.c.
+** loss_accuracy: one work-group of CLGRAD_WG items, item l counts the terms
+** l, l + WG, ... as a uint, the counts are added in a local tree: integer
+** additions are exact in any order, so the count (and the float written, exact
+** up to 2^24) does not depend on the work-group size either.
 */
 
 #define LOSS_MSE 0
@@ -120,31 +138,61 @@ __kernel void loss_grad(const int loss, __global const float *pred, const ulong 
     grad[goff + i] = g / (float)n;
 }
 
+#define LOSS_BLOCK 32 /* terms per block of loss_value (numeric definition) */
+#define LOSS_STACK 40 /* binary-counter stack: runs of up to 2^39 blocks */
+
+/* Merge of two Neumaier records (see the header). */
+inline float2 loss_nmerge_(const float2 a, const float2 b)
+{
+    const float t = a.x + b.x;
+    const float e = fabs(a.x) >= fabs(b.x) ? (a.x - t) + b.x : (b.x - t) + a.x;
+    return (float2)(t, (a.y + b.y) + e);
+}
+
+/* Term u of the loss. */
+inline float loss_term_(const int loss, __global const float *pred, const ulong poff, __global const float *target,
+                        const ulong toff, const ulong cols, const ulong u)
+{
+    if (loss == LOSS_CE) return loss_ce_row_(pred + poff + u * cols, cols, target[toff + u]);
+    if (loss == LOSS_BCE) return loss_bce_term_(pred[poff + u], target[toff + u]);
+    const float d = pred[poff + u] - target[toff + u];
+    return d * d;
+}
+
 __kernel __attribute__((reqd_work_group_size(CLGRAD_WG, 1, 1)))
 void loss_value(const int loss, __global const float *pred, const ulong poff, __global const float *target,
                 const ulong toff, const ulong rows, const ulong cols, __global float *out, const ulong ooff)
 {
-    __local float part[CLGRAD_WG];
-    const size_t l = get_local_id(0);
-    const ulong n = loss == LOSS_CE ? rows : rows * cols;
-    float s = 0.0f, c = 0.0f;
-    for (ulong u = l; u < n; u += CLGRAD_WG) {
-        float term;
-        if (loss == LOSS_CE) term = loss_ce_row_(pred + poff + u * cols, cols, target[toff + u]);
-        else if (loss == LOSS_BCE) term = loss_bce_term_(pred[poff + u], target[toff + u]);
-        else {
-            float d = pred[poff + u] - target[toff + u];
-            term = d * d;
-        }
-        loss_nsum_(&s, &c, term);
+    __local float2 part[CLGRAD_WG];
+    const uint l = get_local_id(0);
+    const ulong n = loss == LOSS_CE ? rows : rows * cols, nb = (n + LOSS_BLOCK - 1) / LOSS_BLOCK;
+    ulong P = 1;
+    while (P < nb) P *= 2;
+    const ulong run = P > CLGRAD_WG ? P / CLGRAD_WG : 1, b0 = (ulong)l * run, b1 = b0 < nb ? min(b0 + run, nb) : b0;
+    float2 stk[LOSS_STACK];
+    uint sp = 0;
+    for (ulong b = b0; b < b1; b++) {
+        float s = -0.0f, c = 0.0f;
+        const ulong u1 = min((b + 1) * LOSS_BLOCK, n);
+        for (ulong u = b * LOSS_BLOCK; u < u1; u++) loss_nsum_(&s, &c, loss_term_(loss, pred, poff, target, toff, cols, u));
+        stk[sp++] = (float2)(s, c);
+        /* binary counter: merge the top two once per trailing 0 bit of (b - b0) + 1 */
+        for (ulong q = b - b0 + 1; (q & 1) == 0; q >>= 1, sp--) stk[sp - 2] = loss_nmerge_(stk[sp - 2], stk[sp - 1]);
     }
-    part[l] = isfinite(s) ? s + c : s; /* Inf - Inf in c must not turn an Inf sum into NaN */
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (size_t w = CLGRAD_WG / 2; w > 0; w >>= 1) {
-        if (l < w) part[l] += part[l + w];
+    float2 me = (float2)(-0.0f, 0.0f);
+    if (sp > 0) {
+        me = stk[sp - 1];
+        for (uint q = sp - 1; q > 0; q--) me = loss_nmerge_(stk[q - 1], me); /* the rest of the run: identities */
+    }
+    part[l] = me;
+    for (uint w = 1; w < CLGRAD_WG; w *= 2) {
         barrier(CLK_LOCAL_MEM_FENCE);
+        if ((l & (2 * w - 1)) == 0) part[l] = loss_nmerge_(part[l], part[l + w]);
     }
-    if (l == 0) out[ooff] = part[0] / (float)n;
+    if (l == 0) {
+        const float2 r = part[0];
+        out[ooff] = (isfinite(r.x) ? r.x + r.y : r.x) / (float)n;
+    }
 }
 
 __kernel __attribute__((reqd_work_group_size(CLGRAD_WG, 1, 1)))
