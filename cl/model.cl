@@ -11,51 +11,74 @@
 ** h > 0.99; tanh and softsign |h| > 0.99 (where f' < ~0.02 of its maximum);
 ** other activations 0.  "Dead unit": a unit whose output is exactly 0 for
 ** every sample of the batch (relu; for other activations it is rare but is
-** counted the same way).  One work-group of CLGRAD_WG items: item i handles
-** units i, i+WG, ...; each unit sums its column over the batch in order; then
-** a fixed local tree.  Deterministic.
+** counted the same way).  The order is a function of (B, H) alone, whatever
+** the work-group size: unit j's column sum of |h| runs over the batch in order
+** from +0.0; the total is the balanced pairwise tree over the units 0 .. H-1
+** padded with +0.0 to the next power of two P (all terms are >= +0 or NaN,
+** so a + 0 = a: the padding changes no bit and is skipped); mean |h| = total
+** / ((float)B * (float)H).  The saturated and dead counts are exact uint
+** sums (any order), written as (float)count / n.  One work-group of
+** CLGRAD_WG items: item i owns the run of r = max(P / WG, 1) units
+** i r .. i r + r - 1 (a subtree), merged with a binary-counter stack (see
+** cl/reduce.cl), then the balanced tree over the items in local memory.
+** clgrad_model_act_stats_replica (src/model.c) is the same order on the host.
 */
 #define ACT_KIND_SIGMOID 1
 #define ACT_KIND_TANH 2
 #define ACT_KIND_SOFTSIGN 7
 
+#define MODEL_STACK 40 /* binary-counter stack of model_act_stats: runs of up to 2^39 units */
+
 __kernel __attribute__((reqd_work_group_size(CLGRAD_WG, 1, 1))) void model_act_stats(
     const int kind, const int B, const int H, __global const float *h, const ulong hoff, __global float *out,
     const ulong ooff)
 {
-    __local float s_abs[CLGRAD_WG], s_sat[CLGRAD_WG], s_dead[CLGRAD_WG];
-    const int lid = get_local_id(0);
+    __local float s_abs[CLGRAD_WG];
+    __local uint s_sat[CLGRAD_WG], s_dead[CLGRAD_WG];
+    const uint lid = get_local_id(0);
     h += hoff;
-    float a = 0.0f, sat = 0.0f, dead = 0.0f;
-    for (int j = lid; j < H; j += CLGRAD_WG) {
-        float col = 0.0f, scol = 0.0f;
+    uint P = 1;
+    while (P < (uint)H) P *= 2;
+    const uint run = P > CLGRAD_WG ? P / CLGRAD_WG : 1, j0 = lid * run;
+    const uint j1 = j0 < (uint)H ? min(j0 + run, (uint)H) : j0;
+    float stk[MODEL_STACK];
+    uint sp = 0, sat = 0, dead = 0;
+    for (uint j = j0; j < j1; j++) {
+        float col = 0.0f;
+        uint scol = 0;
         int nonzero = 0;
         for (int b = 0; b < B; b++) {
             float v = h[(size_t)b * H + j];
             col += fabs(v);
             nonzero |= v != 0.0f;
-            if (kind == ACT_KIND_SIGMOID) scol += (v < 0.01f || v > 0.99f) ? 1.0f : 0.0f;
-            else if (kind == ACT_KIND_TANH || kind == ACT_KIND_SOFTSIGN) scol += fabs(v) > 0.99f ? 1.0f : 0.0f;
+            if (kind == ACT_KIND_SIGMOID) scol += (v < 0.01f || v > 0.99f) ? 1 : 0;
+            else if (kind == ACT_KIND_TANH || kind == ACT_KIND_SOFTSIGN) scol += fabs(v) > 0.99f ? 1 : 0;
         }
-        a += col;
         sat += scol;
-        dead += nonzero ? 0.0f : 1.0f;
+        dead += nonzero ? 0 : 1;
+        stk[sp++] = col;
+        /* binary counter: add the top two once per trailing 0 bit of (j - j0) + 1 */
+        for (uint q = j - j0 + 1; (q & 1) == 0; q >>= 1, sp--) stk[sp - 2] = stk[sp - 2] + stk[sp - 1];
+    }
+    float a = 0.0f;
+    if (sp > 0) {
+        a = stk[sp - 1];
+        for (uint q = sp - 1; q > 0; q--) a = stk[q - 1] + a; /* the rest of the run: +0.0 */
     }
     s_abs[lid] = a, s_sat[lid] = sat, s_dead[lid] = dead;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int w = CLGRAD_WG / 2; w > 0; w >>= 1) {
-        if (lid < w) {
-            s_abs[lid] += s_abs[lid + w];
+    for (uint w = 1; w < CLGRAD_WG; w *= 2) {
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if ((lid & (2 * w - 1)) == 0) {
+            s_abs[lid] = s_abs[lid] + s_abs[lid + w];
             s_sat[lid] += s_sat[lid + w];
             s_dead[lid] += s_dead[lid + w];
         }
-        barrier(CLK_LOCAL_MEM_FENCE);
     }
     if (lid == 0) {
         float n = (float)B * (float)H;
         out[ooff + 0] = s_abs[0] / n;
-        out[ooff + 1] = s_sat[0] / n;
-        out[ooff + 2] = s_dead[0] / (float)H;
+        out[ooff + 1] = (float)s_sat[0] / n;
+        out[ooff + 2] = (float)s_dead[0] / (float)H;
     }
 }
 
