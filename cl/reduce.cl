@@ -40,11 +40,11 @@
 ** padded on the right with identities equals the tree without the padding:
 ** work-items may skip identities, the bits do not change.
 **
-** Level 0, the leaf: 64 elements = REDUCE_LEAF_VECS (8) float8.  In a chunk
-** (elements 16384 c .. of its segment; vector v = the 8 elements 8v .. 8v+7
-** of the chunk) leaf j (0 <= j < REDUCE_LEAVES = 256) holds the vectors
-** j + 256 k, k = 0 .. 7.  Elements past the segment's end read as -0.0
-** (identities).  Its record:
+** Level 0, the leaf: 64 consecutive elements = REDUCE_LEAF_VECS (8) float8.
+** In a chunk (elements 16384 c .. of its segment; vector v = the 8 elements
+** 8v .. 8v+7 of the chunk) leaf j (0 <= j < REDUCE_LEAVES = 256) holds the
+** vectors 8j + k, k = 0 .. 7 (the elements 64j .. 64j + 63).  Elements past
+** the segment's end read as -0.0 (identities).  Its record:
 **   s: lane i (0..7) sums element i of the vectors k = 0 .. 7 in order,
 **      starting from -0.0: ((-0 + x_0) + x_1) + ... + x_7; the lanes then
 **      pairwise:
@@ -75,9 +75,10 @@
 **   the REDUCE_R = 256 / REDUCE_WG consecutive leaves l R .. l R + R - 1,
 **   computes them in turn and merges them with a binary-counter stack (a subtree of
 **   the chunk tree); then the balanced tree over the work-items (in two
-**   levels of local memory, see reduce_tree_rec_).  With WG = 256 item l
-**   reads vectors l, l + 256, ...: consecutive items read consecutive memory
-**   (coalesced); on CPUs an item's leaves are consecutive vectors.  It writes
+**   levels of local memory, see reduce_tree_rec_).  An item reads whole
+**   32-byte vectors (one memory sector each on GPUs), its leaves are
+**   contiguous (streaming on CPUs), and a small segment fills few leaves
+**   completely instead of many leaves partly.  It writes
 **   a record of REDUCE_PART uint words per chunk:
 **     [0] s (float bits)  [1] e (int)  [2] q (float bits)  [3] m  [4] n
 ** Launch 2, reduce_stats_final: work-group g < nseg combines the chunks of
@@ -235,7 +236,7 @@ inline reduce_rec_ reduce_leaf_(__global const float *p, const uint clen, const 
     uint8 amx = 0, fmx = 0; /* max |x| bits over all elements / over the finite ones, per lane */
     int8 nf = 0;            /* non-finite elements per lane */
     for (uint k = 0; k < REDUCE_LEAF_VECS; k++) {
-        const uint i = (j + k * REDUCE_LEAVES) * 8;
+        const uint i = (j * REDUCE_LEAF_VECS + k) * 8;
         v[k] = reduce_load8_(p + i, i < clen ? clen - i : 0);
         const uint8 a = as_uint8(v[k]) & 0x7fffffffu;
         const int8 bad = as_int8(a) >= 0x7f800000; /* -1 for Inf or NaN */
@@ -289,8 +290,8 @@ reduce_stats_chunks(__global const float *x, const ulong xoff, __global const ul
 
     /* this item's leaves j0 .. j0 + R - 1: the first nl hold elements, the
     ** rest are identities (not computed: merge(a, I) = a) */
-    const uint j0 = lid * REDUCE_R, nv = (clen + 7) / 8; /* leaf j holds elements iff j < nv */
-    const uint nl = nv > j0 ? min((uint)REDUCE_R, nv - j0) : 0;
+    const uint j0 = lid * REDUCE_R, nv = (clen + 8 * REDUCE_LEAF_VECS - 1) / (8 * REDUCE_LEAF_VECS);
+    const uint nl = nv > j0 ? min((uint)REDUCE_R, nv - j0) : 0; /* leaf j holds elements iff j < nv */
     reduce_rec_ stk[REDUCE_RSTACK];
     uint sp = 0;
     for (uint i = 0; i < nl; i++) sp = reduce_push_(stk, sp, i, reduce_leaf_(p, clen, j0 + i));

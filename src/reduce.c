@@ -284,7 +284,7 @@ static rrec_ rr_leaf_(const float *x, size_t clen, size_t j)
     uint32_t amx = 0, fmx = 0, n = 0;
     for (int k = 0; k < CLGRAD_REDUCE_LEAF_VECS; k++)
         for (int l = 0; l < 8; l++) {
-            size_t i = (j + (size_t)k * CLGRAD_REDUCE_LEAVES) * 8 + (size_t)l;
+            size_t i = (j * CLGRAD_REDUCE_LEAF_VECS + (size_t)k) * 8 + (size_t)l;
             v[k][l] = i < clen ? x[i] : -0.0f;
             uint32_t a = rr_bits_(v[k][l]) & 0x7fffffffu;
             if (a > amx) amx = a;
