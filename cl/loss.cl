@@ -149,16 +149,6 @@ inline float2 loss_nmerge_(const float2 a, const float2 b)
     return (float2)(t, (a.y + b.y) + e);
 }
 
-/* Term u of the loss. */
-inline float loss_term_(const int loss, __global const float *pred, const ulong poff, __global const float *target,
-                        const ulong toff, const ulong cols, const ulong u)
-{
-    if (loss == LOSS_CE) return loss_ce_row_(pred + poff + u * cols, cols, target[toff + u]);
-    if (loss == LOSS_BCE) return loss_bce_term_(pred[poff + u], target[toff + u]);
-    const float d = pred[poff + u] - target[toff + u];
-    return d * d;
-}
-
 __kernel __attribute__((reqd_work_group_size(CLGRAD_WG, 1, 1)))
 void loss_value(const int loss, __global const float *pred, const ulong poff, __global const float *target,
                 const ulong toff, const ulong rows, const ulong cols, __global float *out, const ulong ooff)
@@ -173,8 +163,17 @@ void loss_value(const int loss, __global const float *pred, const ulong poff, __
     uint sp = 0;
     for (ulong b = b0; b < b1; b++) {
         float s = -0.0f, c = 0.0f;
-        const ulong u1 = min((b + 1) * LOSS_BLOCK, n);
-        for (ulong u = b * LOSS_BLOCK; u < u1; u++) loss_nsum_(&s, &c, loss_term_(loss, pred, poff, target, toff, cols, u));
+        const ulong u0 = b * LOSS_BLOCK, u1 = min(u0 + LOSS_BLOCK, n);
+        /* one loop per loss: no branch per term */
+        if (loss == LOSS_MSE)
+            for (ulong u = u0; u < u1; u++) {
+                const float d = pred[poff + u] - target[toff + u];
+                loss_nsum_(&s, &c, d * d);
+            }
+        else if (loss == LOSS_BCE)
+            for (ulong u = u0; u < u1; u++) loss_nsum_(&s, &c, loss_bce_term_(pred[poff + u], target[toff + u]));
+        else
+            for (ulong u = u0; u < u1; u++) loss_nsum_(&s, &c, loss_ce_row_(pred + poff + u * cols, cols, target[toff + u]));
         stk[sp++] = (float2)(s, c);
         /* binary counter: merge the top two once per trailing 0 bit of (b - b0) + 1 */
         for (ulong q = b - b0 + 1; (q & 1) == 0; q >>= 1, sp--) stk[sp - 2] = loss_nmerge_(stk[sp - 2], stk[sp - 1]);
