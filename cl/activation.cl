@@ -141,9 +141,10 @@ __kernel void activation_bias_add(__global float *X, const ulong xoff, const ulo
 }
 
 /* db (cols) = beta * db + column sums of dY (rows, cols) in the fixed order of
-** the file header.  Work-groups of at most CLGRAD_WG items shaped (LC, S). */
+** the file header.  Work-groups of at most ACT_BG_WG items shaped (LC, S). */
 #define ACT_BG_BLOCK 32 /* rows per block (numeric definition) */
 #define ACT_BG_STACK 40 /* binary-counter stack: runs of up to 2^39 blocks */
+#define ACT_BG_WG (CLGRAD_WG < 256 ? CLGRAD_WG : 256) /* most items per group (local memory: 64 bytes each) */
 
 typedef struct {
     float8 s, c;
@@ -160,7 +161,7 @@ inline act_nrec_ act_nmerge_(const act_nrec_ a, const act_nrec_ b)
 __kernel void activation_bias_grad(__global const float *dY, const ulong dyoff, const ulong rows, const ulong cols,
                                    const float beta, __global float *db, const ulong dboff)
 {
-    __local float8 ps[CLGRAD_WG], pc[CLGRAD_WG];
+    __local float8 ps[ACT_BG_WG], pc[ACT_BG_WG];
     const uint c = get_local_id(0), k = get_local_id(1);
     const uint lc = get_local_size(0), S = get_local_size(1);
     const ulong j = (ulong)get_global_id(0) * ACT_V; /* first column of this item */

@@ -160,7 +160,8 @@ clgrad_status clgrad_activation_bias_grad(clgrad_ctx *ctx, cl_mem dY, size_t dyo
     clgrad_status st = CLGRAD_OK;
     if (cols == 0) return CLGRAD_OK;
     if (!dY || !db) return clgrad_fail(ctx, CLGRAD_E_ARG, "activation_bias_grad: NULL buffer");
-    size_t wg = clgrad_wg(ctx), nv = (cols + ACT_V - 1) / ACT_V;
+    /* at most 256 items (ACT_BG_WG of cl/activation.cl) */
+    size_t wg = clgrad_wg(ctx) < 256 ? clgrad_wg(ctx) : 256, nv = (cols + ACT_V - 1) / ACT_V;
     cl_kernel k = clgrad_kernel(ctx, "activation_bias_grad");
     if (!k) return CLGRAD_E_ARG;
     cl_ulong dyo = dyoff, r = rows, c = cols, dbo = dboff;
@@ -169,7 +170,7 @@ clgrad_status clgrad_activation_bias_grad(clgrad_ctx *ctx, cl_mem dY, size_t dyo
     CLGRAD_ARG(ctx, k, i++, r); CLGRAD_ARG(ctx, k, i++, c);
     CLGRAD_ARG(ctx, k, i++, beta);
     CLGRAD_ARG(ctx, k, i++, db); CLGRAD_ARG(ctx, k, i++, dbo);
-    /* groups of exactly clgrad_wg items: (column vectors, row split) = (wg / S, S) */
+    /* groups of wg items: (column vectors, row split) = (wg / S, S) */
     size_t S = bias_grad_split_(rows, cols, wg), lc = wg / S;
     size_t local[2] = {lc, S}, global[2] = {(nv + lc - 1) / lc * lc, S};
     return clgrad_launch(ctx, k, "activation_bias_grad", 2, global, local);

@@ -12,8 +12,8 @@
 
 const size_t fixture_sizes[] = {1, 7, 63, 64, 65, 257};
 const int fixture_nsizes = 6;
-const size_t fixture_wgs[] = {1, 2, 16, 64, 256};
-const int fixture_nwgs = 5;
+const size_t fixture_wgs[] = {1, 2, 16, 64, 256, 1024}; /* 1024: above the 256-item caps */
+const int fixture_nwgs = 6;
 
 static clgrad_ctx *ctx_;
 static char spec_[64]; /* the device of the shared context, for fixture_open_wg */

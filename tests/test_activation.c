@@ -468,9 +468,10 @@ static int bias_add_case_(size_t B, size_t N)
 
 /*
 ** bias_grad bound, u = 2^-24, mag_j = sum_i |dY_ij| + |beta db_j|: Neumaier
-** sums per work-item 2u |partial| (+ n u^2 terms, n < 2^20 rows per item:
-** < 1u), a fixed tree of log2(S) <= log2(wg) <= 8 levels 8u, the beta product and the
-** last addition 2u: |db - ref| <= 16 u mag_j (Higham, ch. 4).
+** sums over 32-row blocks and a compensated pairwise tree over the blocks
+** (cl/activation.cl): 2u |sum| plus second-order terms (depth) u^2 (< 1u),
+** the beta product and the last addition 2u: |db - ref| <= 16 u mag_j keeps
+** the former bound (per-item sums and an 8-level plain tree) with margin.
 */
 static int bias_grad_case_(size_t B, size_t N, float beta)
 {
