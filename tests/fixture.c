@@ -60,6 +60,15 @@ clgrad_ctx *fixture_open(const char *only)
     return ctx_;
 }
 
+int fixture_denorms(void)
+{
+    cl_device_fp_config fc = 0;
+    if (!ctx_ || clGetDeviceInfo(clgrad_device(ctx_)->device, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fc, &fc, NULL) !=
+                     CL_SUCCESS)
+        return 0;
+    return (fc & CL_FP_DENORM) != 0;
+}
+
 clgrad_ctx *fixture_open_wg(const char *only, size_t wg)
 {
     ck_assert_msg(ctx_ != NULL, "fixture_open_wg before fixture_open");

@@ -398,8 +398,13 @@ START_TEST(wg_independent)
     size_t bad = 0;
     char what[64];
     wg_run_(fixture_ctx(), x, n, off, o);
-    snprintf(what, sizeof what, "default WG %zu vs replica", clgrad_wg(fixture_ctx()));
-    bad += wg_compare_(what, o, rep, 4 * (WG_NS + 1));
+    if (fixture_denorms()) {
+        snprintf(what, sizeof what, "default WG %zu vs replica", clgrad_wg(fixture_ctx()));
+        bad += wg_compare_(what, o, rep, 4 * (WG_NS + 1));
+    } else {
+        fprintf(stderr, "  no denormals on the device: WG sizes compared with the default run, not the replica\n");
+        memcpy(rep, o, sizeof rep);
+    }
     if (!_i) bad += check_stats_("device", x, WG_NS, off, wg_lens_, o, 1);
     for (int w = 0; w < fixture_nwgs; w++) {
         clgrad_ctx *c = fixture_open_wg("reduce.cl", fixture_wgs[w]);
