@@ -104,8 +104,9 @@ clgrad_status clgrad_loss_accuracy(clgrad_ctx *ctx, clgrad_loss loss, cl_mem pre
 }
 
 /* ---- float32 host replica of loss_value's fixed summation order ----
-** cl/loss.cl specifies it; here the literal recursive balanced tree over the
-** identity-padded blocks of 32 terms. */
+** cl/loss.cl specifies it; here the literal recursive balanced trees over
+** the 256 leaves of each chunk (leaf j: terms j, j + 256, ... of the chunk)
+** and over the chunks padded with identities. */
 
 typedef struct {
     float s, c;
@@ -119,12 +120,12 @@ static lrec_ lmerge_(lrec_ a, lrec_ b)
     return r;
 }
 
-static lrec_ ltree_(const float *t, size_t n, size_t nb, size_t lo, size_t w)
+/* Leaves lo .. lo + w - 1 of the chunk at t holding m terms. */
+static lrec_ lleaves_(const float *t, size_t m, size_t lo, size_t w)
 {
+    if (w > 1) return lmerge_(lleaves_(t, m, lo, w / 2), lleaves_(t, m, lo + w / 2, w / 2));
     lrec_ r = {-0.0f, 0.0f};
-    if (lo >= nb) return r;
-    if (w > 1) return lmerge_(ltree_(t, n, nb, lo, w / 2), ltree_(t, n, nb, lo + w / 2, w / 2));
-    for (size_t u = lo * 32; u < n && u < (lo + 1) * 32; u++) {
+    for (size_t u = lo; u < m; u += 256) {
         float x = t[u], v = r.s + x;
         r.c = r.c + (fabsf(r.s) >= fabsf(x) ? (r.s - v) + x : (x - v) + r.s);
         r.s = v;
@@ -132,11 +133,20 @@ static lrec_ ltree_(const float *t, size_t n, size_t nb, size_t lo, size_t w)
     return r;
 }
 
+/* Chunks lo .. lo + w - 1 of 8192 terms, identities from the end of the terms on. */
+static lrec_ lchunks_(const float *t, size_t n, size_t lo, size_t w)
+{
+    lrec_ r = {-0.0f, 0.0f};
+    if (lo * 8192 >= n) return r;
+    if (w > 1) return lmerge_(lchunks_(t, n, lo, w / 2), lchunks_(t, n, lo + w / 2, w / 2));
+    return lleaves_(t + lo * 8192, n - lo * 8192 < 8192 ? n - lo * 8192 : 8192, 0, 256);
+}
+
 float clgrad_loss_sum_replica(const float *terms, size_t n)
 {
-    size_t nb = (n + 31) / 32, P = 1;
-    while (P < nb) P *= 2;
-    lrec_ r = ltree_(terms, n, nb, 0, P);
+    size_t nch = (n + 8191) / 8192, P = 1;
+    while (P < nch) P *= 2;
+    lrec_ r = lchunks_(terms, n, 0, P);
     return (isfinite(r.s) ? r.s + r.c : r.s) / (float)n;
 }
 
@@ -249,8 +259,8 @@ double clgrad_loss_ref_accuracy(clgrad_loss loss, const double *pred, const doub
 **        u |z_k - m| for the rounded argument, the plain K-term sum (K-1)u S,
 **        so dS/S <= A = sum_k e_k (6u + u|z_k - m|) / S + (K-1)u; log: A + 6u|log S|;
 **        the sum: u |r|
-** The reduction (cl/loss.cl): Neumaier-compensated sums over blocks of 32
-** terms and a compensated pairwise tree over the blocks: 2u |S| plus
+** The reduction (cl/loss.cl): Neumaier-compensated sums over leaves of 32
+** terms and compensated pairwise trees over the leaves: 2u |S| plus
 ** second-order terms (depth) u^2 sum|r|, well inside the 11u kept below
 ** (the bound of the former per-item sums and 8-level plain tree); then / n
 ** (exact float n < 2^24): 5u.

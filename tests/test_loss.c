@@ -305,7 +305,7 @@ START_TEST(random_batches)
 }
 END_TEST
 
-/* 60000 rows: 1875 blocks of 32 terms in the compensated tree; value within the bound,
+/* 60000 rows: 8 chunks of 256 leaves of 32 terms in the compensated trees; value within the bound,
 ** and the same bits on a second run. */
 START_TEST(large_batch)
 {
@@ -502,7 +502,7 @@ static void lw_run_(clgrad_ctx *c, clgrad_loss l, const float *p, const float *t
 
 START_TEST(wg_independent)
 {
-    static const size_t rows_[] = {1, 7, 31, 32, 33, 255, 256, 257, 8193, 100003};
+    static const size_t rows_[] = {1, 7, 31, 32, 33, 255, 256, 257, 8191, 8192, 8193, 100003};
     size_t bad = 0;
     clgrad_ctx *ctxs[8] = {NULL};
     for (int w = 0; w < fixture_nwgs && w < 8; w++) ctxs[w] = fixture_open_wg("loss.cl", fixture_wgs[w]);
