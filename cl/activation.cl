@@ -51,14 +51,34 @@
 **
 ** Bias: activation_bias_add: work-item (v, i) of a 2-D range adds the float8
 ** b[8v .. 8v+7] to row i's columns 8v .. 8v+7 (a partial last vector per row
-** as above); no index division.  activation_bias_grad: work-groups of exactly
-** CLGRAD_WG items shaped (LC, S) (the host picks S, a power of two, from the
-** shape alone; LC * S = CLGRAD_WG): item (c, k) owns the 8 columns 8(g LC + c)
-** .. +7 and sums rows k, k + S, k + 2S, ... in order with Neumaier-compensated
-** summation (per column, as a float8); then the group adds its S partial
-** sums per column in a fixed local-memory tree.  Consecutive items read
-** consecutive columns of a row (coalesced).  No atomics: the same inputs give
-** the same bits on every run.  beta == 0 never reads db.
+** as above); no index division.
+**
+** activation_bias_grad: db[j] = beta * db[j] + sum_i dY[i,j] in an order
+** that is a function of (rows, cols) alone, whatever the work-group size or
+** launch shape (ACT_BG_BLOCK is part of the numeric definition, not a
+** tunable; clgrad_activation_bias_grad_replica in src/activation.c is the
+** same definition in host float32):
+**   records are Neumaier pairs (s, c) whose value is s + c (s when s is not
+**   finite: Inf - Inf in c must not turn an Inf sum into NaN);
+**   the identity is (-0.0, +0.0);
+**   adding an element x: t = s + x, c = c + (|s| >= |x| ? (s - t) + x
+**   : (x - t) + s), s = t;
+**   merge(a, b): t = a.s + b.s, c = (a.c + b.c) + (|a.s| >= |b.s| ?
+**   (a.s - t) + b.s : (b.s - t) + a.s), s = t.
+**   Column j: block b = rows 32 b .. 32 b + 31 (ACT_BG_BLOCK; the last one
+**   partial) adds its rows in order to the identity; then the balanced
+**   pairwise tree merge(merge(B0, B1), merge(B2, B3)) ... over the blocks
+**   0 .. nb-1 padded with identities to the next power of two P >= nb (c is
+**   never -0, so merge(a, identity) has the value of a: padding changes no
+**   bit, and identities are skipped).  Then db[j] = value (beta == 0, db is
+**   not read) or beta * db[j] + value.
+** Evaluation: work-groups shaped (LC, S) (the host picks them from the shape
+** and the device: a pure performance choice); item (c, k) owns the 8 columns
+** 8(g LC + c) .. +7 (one float8 per row) and the run of r = max(P / S, 1)
+** blocks k r .. k r + r - 1 (a subtree of the column's tree), which it merges
+** with a binary-counter stack (see cl/reduce.cl); then the balanced tree over
+** the S items of a column in local memory.  Consecutive items read
+** consecutive columns of a row (coalesced).  No atomics.
 */
 
 #define ACT_V 8 /* elements per work-item: one float8 */
@@ -120,33 +140,73 @@ __kernel void activation_bias_add(__global float *X, const ulong xoff, const ulo
     clg_store8_(x, cols - j, clg_load8_(x, cols - j) + clg_load8_(b + boff + j, cols - j));
 }
 
-/* db (cols) = beta * db + column sums of dY (rows, cols).  Work-groups of
-** exactly CLGRAD_WG items shaped (LC, S), see the file header. */
+/* db (cols) = beta * db + column sums of dY (rows, cols) in the fixed order of
+** the file header.  Work-groups of at most ACT_BG_WG items shaped (LC, S). */
+#define ACT_BG_BLOCK 32 /* rows per block (numeric definition) */
+#define ACT_BG_STACK 40 /* binary-counter stack: runs of up to 2^39 blocks */
+#define ACT_BG_WG (CLGRAD_WG < 256 ? CLGRAD_WG : 256) /* most items per group (local memory: 64 bytes each) */
+
+typedef struct {
+    float8 s, c;
+} act_nrec_;
+
+inline act_nrec_ act_nmerge_(const act_nrec_ a, const act_nrec_ b)
+{
+    act_nrec_ r;
+    r.s = a.s + b.s;
+    r.c = (a.c + b.c) + select((b.s - r.s) + a.s, (a.s - r.s) + b.s, isgreaterequal(fabs(a.s), fabs(b.s)));
+    return r;
+}
+
 __kernel void activation_bias_grad(__global const float *dY, const ulong dyoff, const ulong rows, const ulong cols,
                                    const float beta, __global float *db, const ulong dboff)
 {
-    __local float8 part[CLGRAD_WG];
+    __local float8 ps[ACT_BG_WG], pc[ACT_BG_WG];
     const uint c = get_local_id(0), k = get_local_id(1);
     const uint lc = get_local_size(0), S = get_local_size(1);
     const ulong j = (ulong)get_global_id(0) * ACT_V; /* first column of this item */
     const ulong nc = clg_rest_(cols, j);              /* its valid columns (8 or fewer) */
-    float8 s = 0.0f, e = 0.0f;                         /* Neumaier: s + e is the running total */
+    const ulong nb = (rows + ACT_BG_BLOCK - 1) / ACT_BG_BLOCK;
+    ulong P = 1;
+    while (P < nb) P *= 2;
+    const ulong run = P > S ? P / S : 1, b0 = (ulong)k * run, b1 = b0 < nb ? min(b0 + run, nb) : b0;
+    act_nrec_ stk[ACT_BG_STACK];
+    uint sp = 0;
     if (nc > 0)
-        for (ulong i = k; i < rows; i += S) {
-            const float8 x = clg_load8_(dY + dyoff + i * cols + j, nc);
-            const float8 t = s + x;
-            e += SEL(fabs(s) >= fabs(x), (s - t) + x, (x - t) + s);
-            s = t;
+        for (ulong b = b0; b < b1; b++) {
+            float8 s = -0.0f, e = 0.0f;
+            const ulong i1 = min((b + 1) * ACT_BG_BLOCK, rows);
+            for (ulong i = b * ACT_BG_BLOCK; i < i1; i++) {
+                const float8 x = clg_load8_(dY + dyoff + i * cols + j, nc);
+                const float8 t = s + x;
+                e = e + select((x - t) + s, (s - t) + x, isgreaterequal(fabs(s), fabs(x)));
+                s = t;
+            }
+            stk[sp].s = s, stk[sp].c = e, sp++;
+            /* binary counter: merge the top two once per trailing 0 bit of (b - b0) + 1 */
+            for (ulong q = b - b0 + 1; (q & 1) == 0; q >>= 1, sp--) stk[sp - 2] = act_nmerge_(stk[sp - 2], stk[sp - 1]);
         }
-    /* Inf - Inf in e must not turn an Inf sum into NaN */
-    part[k * lc + c] = SEL(isfinite(s), s + e, s);
-    for (uint w = S / 2; w > 0; w >>= 1) {
+    act_nrec_ me;
+    me.s = -0.0f, me.c = 0.0f;
+    if (sp > 0) {
+        me = stk[sp - 1];
+        for (uint q = sp - 1; q > 0; q--) me = act_nmerge_(stk[q - 1], me); /* the rest of the run: identities */
+    }
+    ps[k * lc + c] = me.s, pc[k * lc + c] = me.c;
+    for (uint w = 1; w < S; w *= 2) {
         barrier(CLK_LOCAL_MEM_FENCE);
-        if (k < w) part[k * lc + c] += part[(k + w) * lc + c];
+        if ((k & (2 * w - 1)) == 0) {
+            act_nrec_ a, bb;
+            a.s = ps[k * lc + c], a.c = pc[k * lc + c];
+            bb.s = ps[(k + w) * lc + c], bb.c = pc[(k + w) * lc + c];
+            a = act_nmerge_(a, bb);
+            ps[k * lc + c] = a.s, pc[k * lc + c] = a.c;
+        }
     }
     if (k == 0 && nc > 0) {
+        const float8 s = ps[c], v = select(s, s + pc[c], isfinite(s));
         float t[ACT_V];
-        vstore8(part[c], 0, t);
+        vstore8(v, 0, t);
         for (int q = 0; q < ACT_V; q++)
             if ((ulong)q < nc) db[dboff + j + q] = beta == 0.0f ? t[q] : beta * db[dboff + j + q] + t[q];
     }

@@ -11,51 +11,99 @@
 ** h > 0.99; tanh and softsign |h| > 0.99 (where f' < ~0.02 of its maximum);
 ** other activations 0.  "Dead unit": a unit whose output is exactly 0 for
 ** every sample of the batch (relu; for other activations it is rare but is
-** counted the same way).  One work-group of CLGRAD_WG items: item i handles
-** units i, i+WG, ...; each unit sums its column over the batch in order; then
-** a fixed local tree.  Deterministic.
+** counted the same way).  The order is a function of (B, H) alone, whatever
+** the work-group size: unit j's column sum of |h| runs over the batch in order
+** from +0.0; the total is the balanced pairwise tree over the units 0 .. H-1
+** padded with +0.0 to the next power of two P (all terms are >= +0 or NaN,
+** so a + 0 = a: the padding changes no bit and is skipped); mean |h| = total
+** / ((float)B * (float)H).  The saturated and dead counts are exact uint
+** sums (any order), written as (float)count / n.  One work-group of
+** CLGRAD_WG items, 256 units (a chunk) at a time: item i computes the units
+** i, i + WG, ... of the chunk into local memory (consecutive items read
+** consecutive columns), 16 items the 16 subtrees of 16 units, item 0 their
+** tree, kept on a binary-counter stack over the chunks (see cl/reduce.cl) and
+** folded at the end: the balanced tree over the units, evaluated in pieces.
+** clgrad_model_act_stats_replica (src/model.c) is the same order on the host.
 */
 #define ACT_KIND_SIGMOID 1
 #define ACT_KIND_TANH 2
 #define ACT_KIND_SOFTSIGN 7
 
+#define MODEL_STACK 40 /* binary-counter stack of model_act_stats over its 256-unit chunks */
+#define MODEL_R (CLGRAD_WG < 256 ? 256 / CLGRAD_WG : 1) /* units of a chunk per work-item */
+
+/* t[0] = balanced pairwise sum of t[0 .. 15] */
+inline float model_tree16_(float *t)
+{
+    for (uint w = 1; w < 16; w *= 2)
+        for (uint i = 0; i + w < 16; i += 2 * w) t[i] = t[i] + t[i + w];
+    return t[0];
+}
+
 __kernel __attribute__((reqd_work_group_size(CLGRAD_WG, 1, 1))) void model_act_stats(
     const int kind, const int B, const int H, __global const float *h, const ulong hoff, __global float *out,
     const ulong ooff)
 {
-    __local float s_abs[CLGRAD_WG], s_sat[CLGRAD_WG], s_dead[CLGRAD_WG];
-    const int lid = get_local_id(0);
+    __local float lf[256], l1[16];
+    __local uint s_sat[CLGRAD_WG], s_dead[CLGRAD_WG];
+    const uint lid = get_local_id(0), nch = ((uint)H + 255) / 256;
     h += hoff;
-    float a = 0.0f, sat = 0.0f, dead = 0.0f;
-    for (int j = lid; j < H; j += CLGRAD_WG) {
-        float col = 0.0f, scol = 0.0f;
-        int nonzero = 0;
-        for (int b = 0; b < B; b++) {
-            float v = h[(size_t)b * H + j];
-            col += fabs(v);
-            nonzero |= v != 0.0f;
-            if (kind == ACT_KIND_SIGMOID) scol += (v < 0.01f || v > 0.99f) ? 1.0f : 0.0f;
-            else if (kind == ACT_KIND_TANH || kind == ACT_KIND_SOFTSIGN) scol += fabs(v) > 0.99f ? 1.0f : 0.0f;
+    float stk[MODEL_STACK]; /* item 0's chunk sums */
+    uint sp = 0, sat = 0, dead = 0;
+    for (uint ch = 0; ch < nch; ch++) {
+        /* units 256 ch + j, j = lid, lid + WG, ...: consecutive items read consecutive columns */
+        for (uint i = 0; i < MODEL_R; i++) {
+            const uint j = lid + i * CLGRAD_WG, u = 256 * ch + j;
+            if (j >= 256) break;
+            float col = 0.0f;
+            if (u < (uint)H) {
+                uint scol = 0;
+                int nonzero = 0;
+                for (int b = 0; b < B; b++) {
+                    float v = h[(size_t)b * H + u];
+                    col += fabs(v);
+                    nonzero |= v != 0.0f;
+                    if (kind == ACT_KIND_SIGMOID) scol += (v < 0.01f || v > 0.99f) ? 1 : 0;
+                    else if (kind == ACT_KIND_TANH || kind == ACT_KIND_SOFTSIGN) scol += fabs(v) > 0.99f ? 1 : 0;
+                }
+                sat += scol;
+                dead += nonzero ? 0 : 1;
+            }
+            lf[j] = col;
         }
-        a += col;
-        sat += scol;
-        dead += nonzero ? 0.0f : 1.0f;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        /* the chunk's balanced tree: 16 subtrees of 16 units, then their tree */
+        for (uint g = lid; g < 16; g += CLGRAD_WG) {
+            float t[16];
+            for (uint i = 0; i < 16; i++) t[i] = lf[16 * g + i];
+            l1[g] = model_tree16_(t);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (lid == 0) {
+            float t[16];
+            for (uint i = 0; i < 16; i++) t[i] = l1[i];
+            stk[sp++] = model_tree16_(t);
+            /* binary counter over the chunks: add the top two once per trailing 0 bit of ch + 1 */
+            for (uint q = ch + 1; (q & 1) == 0; q >>= 1, sp--) stk[sp - 2] = stk[sp - 2] + stk[sp - 1];
+        }
+        barrier(CLK_LOCAL_MEM_FENCE); /* lf and l1 are reused by the next chunk */
     }
-    s_abs[lid] = a, s_sat[lid] = sat, s_dead[lid] = dead;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int w = CLGRAD_WG / 2; w > 0; w >>= 1) {
-        if (lid < w) {
-            s_abs[lid] += s_abs[lid + w];
+    s_sat[lid] = sat, s_dead[lid] = dead;
+    for (uint w = 1; w < CLGRAD_WG; w *= 2) {
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if ((lid & (2 * w - 1)) == 0) {
             s_sat[lid] += s_sat[lid + w];
             s_dead[lid] += s_dead[lid + w];
         }
-        barrier(CLK_LOCAL_MEM_FENCE);
     }
     if (lid == 0) {
+        /* the chunks padded with +0.0 to a power of two: fold the stack from the top */
+        float a = sp > 0 ? stk[sp - 1] : 0.0f;
+        for (uint q = sp > 0 ? sp - 1 : 0; q > 0; q--) a = stk[q - 1] + a;
         float n = (float)B * (float)H;
-        out[ooff + 0] = s_abs[0] / n;
-        out[ooff + 1] = s_sat[0] / n;
-        out[ooff + 2] = s_dead[0] / (float)H;
+        out[ooff + 0] = a / n;
+        out[ooff + 1] = (float)s_sat[0] / n;
+        out[ooff + 2] = (float)s_dead[0] / (float)H;
     }
 }
 

@@ -3,58 +3,107 @@
 ** sum, 2-norm, max |x| and the count of non-finite values, per segment and
 ** over all segments, in two launches whatever the number of segments.
 **
+** THE ORDER OF OPERATIONS IS A FUNCTION OF THE SEGMENT LENGTHS ALONE: the
+** work-group size (CLGRAD_WG), the number of work-groups and of compute units
+** change which work-item evaluates which node of the trees below, never the
+** trees.  The constants REDUCE_LEAF_VECS, REDUCE_LEAVES (and so REDUCE_CHUNK)
+** are part of the numeric definition, not tunables: changing them changes
+** the last bits of the results.  clgrad_reduce_stats_replica (src/reduce.c)
+** evaluates the same definition on the host in float32, bit for bit.
+**
 ** A segment table (built by clgrad_segs_new, see include/clgrad/reduce.h) is
 ** one ulong buffer of 3*nseg + 1 words:
 **   off[nseg]        first element of segment s (relative to the buffer offset)
 **   len[nseg]        its length (0 allowed)
 **   cstart[nseg + 1] first chunk of segment s; cstart[nseg] = number of chunks
-** A segment is cut into chunks of `chunk` = CLGRAD_WG * REDUCE_PER_ITEM
-** elements (the last one partial).  The partition depends only on the table
-** and the work-group size, never on timing.
+** A segment is cut into chunks of REDUCE_CHUNK = 16384 elements (the last one
+** partial), whatever the device.
 **
-** Launch 1, reduce_stats_chunks: one work-group per chunk; work-item l
-**   holds REDUCE_PER_ITEM elements as REDUCE_VECS float8: vector j is the 8
-**   consecutive elements at 8 (j CLGRAD_WG + l) of the chunk (consecutive
-**   items read consecutive memory: coalesced; vectorised on CPUs).  Each of
-**   the 8 lanes sums its elements in order, the lanes are added pairwise
-**   ((0+1)+(2+3))+((4+5)+(6+7)), then one fixed local-memory tree combines
-**   the work-items.  It writes a partial record of REDUCE_PART uint words per
-**   chunk:
-**     [0] sum (float bits)  [1] exponent e (int)  [2] ssq (float bits)
-**     [3] max |x| (float bits, NaN-propagating)   [4] non-finite count (uint)
-**   The 2-norm is kept scaled (LAPACK dnrm2 style, with power-of-two scales):
-**   e is the frexp exponent of the largest finite |x| of the chunk, and
-**   ssq = sum (x * 2^-e)^2 over the finite x, each scaled term below 1, so
-**   ssq <= chunk: neither the squares nor the sums overflow or underflow.
-**   Each work-item first scales by its own maximum (2^-e_l, exact: a
-**   multiplication by a power of two, or ldexp where 2^-e_l is not a normal
-**   float), and the tree merges (e, ssq) pairs to the larger exponent with an
-**   exact power-of-two rescale.  Only terms and partial sums below 2^-126
-**   after scaling round (denormal): a term more than 2^62 below the chunk
-**   maximum, whose share of ssq is < 2^-124 (so < 2^-100 relative in all).
-**   An all-zero chunk has e = REDUCE_NOEXP.
+** Records.  Every node of every tree is a record (s, e, q, m, n):
+**   s  the sum (float)
+**   e, q  the scaled sum of squares: sum x^2 = q * 2^(2e) (LAPACK dnrm2 style
+**      with power-of-two scales); e = REDUCE_NOEXP when the node holds no
+**      non-zero finite element (then q = 0)
+**   m  max |x| as the bits of |x| (sign cleared): for non-negative floats
+**      the integer order is the numeric order and NaN > Inf > any finite
+**      value, so an integer max is the NaN-propagating max |x|
+**   n  the count of NaN and +-Inf elements (exact uint)
+** The identity record is I = (-0.0f, REDUCE_NOEXP, 0, 0, 0): -0.0 is the
+** identity of float addition for every x (+0.0 is not: +0 + -0 = +0).
+** merge(a, b) = (a.s + b.s, E = max(a.e, b.e),
+**                rescale(a.q, a.e, E) + rescale(b.q, b.e, E),
+**                max(a.m, b.m), a.n + b.n)
+** with rescale(q, e, E) = 0 if e = REDUCE_NOEXP, else q * 2^(2(e - E)) (a
+** multiplication by a normal power of two: exact; ldexp where 2^(2(e-E)) is
+** not a normal float: exact unless the result is denormal, then correctly
+** rounded).  merge(a, I) = a bit for bit (and merge(I, I) = I), so a tree
+** padded on the right with identities equals the tree without the padding:
+** work-items may skip identities, the bits do not change.
+**
+** Level 0, the leaf: 64 consecutive elements = REDUCE_LEAF_VECS (8) float8.
+** In a chunk (elements 16384 c .. of its segment; vector v = the 8 elements
+** 8v .. 8v+7 of the chunk) leaf j (0 <= j < REDUCE_LEAVES = 256) holds the
+** vectors 8j + k, k = 0 .. 7 (the elements 64j .. 64j + 63).  Elements past
+** the segment's end read as -0.0 (identities).  Its record:
+**   s: lane i (0..7) sums element i of the vectors k = 0 .. 7 in order,
+**      starting from -0.0: ((-0 + x_0) + x_1) + ... + x_7; the lanes then
+**      pairwise:
+**      ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7))
+**   e: the frexp exponent of the leaf's largest finite |x| (REDUCE_NOEXP
+**      when that is 0)
+**   q: lane i sums t^2 in the same order starting from +0.0, with
+**      t = x * 2^-e for finite x and t = 0 for Inf and NaN (|t| < 1; the
+**      scaling is exact except for results below 2^-126), then the lanes
+**      pairwise as for s
+**   m, n: max of the |x| bits and count of non-finite values of the leaf
+** Level 1, the chunk: the balanced pairwise tree over its 256 leaves:
+**   merge(merge(L0, L1), merge(L2, L3)) ... (depth 8).  Leaves past the end
+**   of a partial chunk are identities.
+** Level 2, the segment: the balanced pairwise tree over its chunks
+**   0 .. nc-1 padded with identities to the next power of two P >= nc.
+**   The global statistics: the same tree over all chunks of the table, in
+**   table order (cstart), padded the same way.  nc = 0 gives all zeros.
+** Outputs: sum = s; norm = NaN if m is NaN, else +Inf if n > 0, else 0 if
+**   e = REDUCE_NOEXP, else ldexp(sqrt(q), e); max |x| = m as a float (NaN
+**   when m is a NaN pattern); count = (float)n.  NaN results are written as
+**   the canonical quiet NaN 0x7fc00000 (payloads and signs of NaN differ
+**   between devices and compilers).
+**
+** Evaluation (how the work is shared; it does not change the trees above).
+** REDUCE_WG = min(CLGRAD_WG, 256) work-items per group, a power of two.
+** Launch 1, reduce_stats_chunks: one work-group per chunk; work-item l owns
+**   the REDUCE_R = 256 / REDUCE_WG consecutive leaves l R .. l R + R - 1,
+**   computes them in turn and merges them with a binary-counter stack (a subtree of
+**   the chunk tree); then the balanced tree over the work-items (in two
+**   levels of local memory, see reduce_tree_rec_).  An item reads whole
+**   32-byte vectors (one memory sector each on GPUs), its leaves are
+**   contiguous (streaming on CPUs), and a small segment fills few leaves
+**   completely instead of many leaves partly.  It writes
+**   a record of REDUCE_PART uint words per chunk:
+**     [0] s (float bits)  [1] e (int)  [2] q (float bits)  [3] m  [4] n
 ** Launch 2, reduce_stats_final: work-group g < nseg combines the chunks of
 **   segment g, group nseg (launched when the global stats are wanted)
-**   combines all chunks of the table.  Work-item l takes chunks l, l+WG, ...
-**   in order, then a fixed tree: first the largest exponent E, then
-**   Q = sum ssq_c * 2^(2(e_c - E)) and norm = sqrt(Q) * 2^E.
-**   Writes out[out_off + 4*g + {0,1,2,3}] = sum, norm, max |x|, count.
+**   combines all chunks of the table.  With the padded count P: item l owns
+**   the run of r = max(P / REDUCE_WG, 1) positions l r .. l r + r - 1 (a
+**   subtree of the segment tree), merges its chunks with a binary-counter
+**   stack (exactly the balanced tree of the run; the identities at the end of
+**   a run are skipped, which is exact), then the balanced tree over items.
 **
-** Non-finite values: the sum follows IEEE arithmetic (Inf, NaN, Inf - Inf =
-** NaN); max |x| is NaN if any element is NaN (unlike fmax); the norm is NaN if
-** any element is NaN, else +Inf if any is +-Inf, else the scaled result (+Inf
-** only if the true norm exceeds FLT_MAX).  The count of NaN and +-Inf values
-** is accumulated as an exact uint and stored as a float, so it is exact up to
-** 2^24 and rounded to the nearest float above (never 0 when non-zero).
-** No atomics; every sum has a fixed order: same inputs -> same bits.
+** Accuracy: the sum is a tree of depth 8 + 3 + 8 + log2(P); the scaled
+** squares never overflow (q <= the number of elements below it) and a term
+** rounds to a denormal only when more than 2^62 below its leaf's maximum
+** (share of q < 2^-124).  No atomics, no dependence on timing.
 */
-#ifndef REDUCE_PER_ITEM
-#define REDUCE_PER_ITEM 32
-#endif
-#define REDUCE_VECS (REDUCE_PER_ITEM / 8) /* float8 per work-item */
-#define REDUCE_CHUNK (CLGRAD_WG * REDUCE_PER_ITEM)
+#define REDUCE_LEAF_VECS 8                               /* float8 per leaf (numeric definition) */
+#define REDUCE_LEAVES 256                                /* leaves per chunk (numeric definition) */
+#define REDUCE_CHUNK (REDUCE_LEAVES * 8 * REDUCE_LEAF_VECS) /* 16384 elements */
+#define REDUCE_WG (CLGRAD_WG < REDUCE_LEAVES ? CLGRAD_WG : REDUCE_LEAVES) /* items per group */
+#define REDUCE_R (REDUCE_LEAVES / REDUCE_WG)             /* leaves per work-item */
 #define REDUCE_PART 5
-#define REDUCE_NOEXP (-1000000) /* exponent of a partial with no non-zero finite element */
+#define REDUCE_NOEXP (-1000000) /* exponent of a record with no non-zero finite element */
+#define REDUCE_STACK 48         /* binary-counter stack of the final launch: runs of up to 2^47 chunks */
+#define REDUCE_RSTACK 9         /* the same for an item's <= 256 leaves */
+#define REDUCE_QNAN as_float(0x7fc00000u) /* the canonical quiet NaN written for NaN results */
 
 /* The frexp exponent e of a finite x > 0 (x = m 2^e, m in [0.5, 1)) from its
 ** bits b, denormals included: integer-only, exact on every device.  Not
@@ -65,9 +114,6 @@ inline int reduce_exponent_(const uint b)
     const int be = (int)(b >> 23);
     return be > 0 ? be - 126 : -117 - (int)clz(b); /* denormal: b * 2^-149 */
 }
-
-/* max that propagates NaN (fmax ignores it) */
-inline float reduce_nanmax_(float a, float b) { return (isnan(a) || isnan(b)) ? NAN : fmax(a, b); }
 
 /* Find the segment owning chunk c: the largest s with cstart[s] <= c (empty
 ** segments own no chunk; cstart[nseg] > c, so that s is not empty). */
@@ -82,31 +128,6 @@ inline uint reduce_segment_of_(__global const ulong *cstart, const uint nseg, co
     return lo;
 }
 
-/* Fixed tree over the work-group: sum of a, max of f (finite maxima, >= 0),
-** NaN-propagating max of m, sum of n.  Results in element 0. */
-inline void reduce_tree4_(__local float *a, __local float *f, __local float *m, __local uint *n, const uint lid)
-{
-    for (uint s = CLGRAD_WG / 2; s > 0; s >>= 1) {
-        barrier(CLK_LOCAL_MEM_FENCE);
-        if (lid < s) {
-            a[lid] = a[lid] + a[lid + s];
-            f[lid] = fmax(f[lid], f[lid + s]);
-            m[lid] = reduce_nanmax_(m[lid], m[lid + s]);
-            n[lid] = n[lid] + n[lid + s];
-        }
-    }
-    barrier(CLK_LOCAL_MEM_FENCE);
-}
-
-inline void reduce_tree_sum_(__local float *a, const uint lid)
-{
-    for (uint s = CLGRAD_WG / 2; s > 0; s >>= 1) {
-        barrier(CLK_LOCAL_MEM_FENCE);
-        if (lid < s) a[lid] = a[lid] + a[lid + s];
-    }
-    barrier(CLK_LOCAL_MEM_FENCE);
-}
-
 /* q * 2^k for k <= 0, as ldexp (exact unless the result is denormal, then
 ** correctly rounded); a multiplication by the float 2^k where that is a
 ** normal number (the same result, much cheaper than ldexp on some devices). */
@@ -115,49 +136,80 @@ inline float reduce_scale_(const float q, const int k)
     return k >= -126 ? q * as_float((uint)(k + 127) << 23) : ldexp(q, k);
 }
 
-/* ssq scaled to 2^(2 E) from 2^(2 e) (e <= E); 0 for a partial with no exponent */
-inline float reduce_rescale_(const float q, const int e, const int E)
-{
-    return e == REDUCE_NOEXP ? 0.0f : reduce_scale_(q, 2 * (e - E));
-}
+/* ssq scaled to 2^(2 E) from 2^(2 e) (e <= E); 0 for a record with no
+** exponent (its q is +0, and 0 * 2^k = +0 for any k, so no test is needed) */
+inline float reduce_rescale_(const float q, const int e, const int E) { return reduce_scale_(q, 2 * (e - E)); }
 
 inline float reduce_hsum8_(const float8 v)
 {
     return ((v.s0 + v.s1) + (v.s2 + v.s3)) + ((v.s4 + v.s5) + (v.s6 + v.s7));
 }
 
-/* A work-item's (then a subtree's) statistics: sum, scaled ssq with its
-** exponent, NaN-propagating max |x|, non-finite count. */
+/* A record (see the header): sum, scaled ssq with its exponent, max |x| bits,
+** non-finite count. */
 typedef struct {
-    float s, q, m;
+    float s, q;
     int e;
-    uint n;
+    uint m, n;
 } reduce_rec_;
+
+inline reduce_rec_ reduce_identity_(void)
+{
+    reduce_rec_ r;
+    r.s = -0.0f, r.q = 0.0f, r.e = REDUCE_NOEXP, r.m = 0, r.n = 0;
+    return r;
+}
 
 inline reduce_rec_ reduce_merge_(const reduce_rec_ a, const reduce_rec_ b)
 {
     reduce_rec_ r;
     r.e = max(a.e, b.e);
     r.s = a.s + b.s;
-    r.q = reduce_rescale_(a.q, a.e, r.e) + reduce_rescale_(b.q, b.e, r.e); /* exact rescales */
-    r.m = reduce_nanmax_(a.m, b.m);
+    r.q = reduce_rescale_(a.q, a.e, r.e) + reduce_rescale_(b.q, b.e, r.e);
+    r.m = max(a.m, b.m);
     r.n = a.n + b.n;
     return r;
 }
 
-/* The fixed balanced binary tree over the work-group (adjacent pairs first:
-** ((0+1)+(2+3))+..., depth log2(CLGRAD_WG)), evaluated in two levels with
-** two barriers: REDUCE_N1 work-items each merge REDUCE_R1 consecutive records
-** pairwise in registers, then work-item 0 merges their REDUCE_N1 results
-** pairwise (few barriers and idle work-items: cheap on CPUs, fine on GPUs).
-** The total is returned in work-item 0. */
-#define REDUCE_R1 (CLGRAD_WG < 16 ? CLGRAD_WG : 16) /* children of a first-level node */
-#define REDUCE_N1 (CLGRAD_WG / REDUCE_R1)             /* first-level nodes: children of the root */
+/* Pairwise merging of a run of records 0, 1, 2, ... (the run's length a
+** power of two, aligned) with a binary-counter stack: push record i, then
+** merge the two top entries once for each trailing 0 bit of i + 1; at the
+** end of the run, or earlier where the rest of the run is identities, fold
+** the stack from the top (merge(below, top)): exactly the balanced tree over
+** the identity-padded run (REDUCE_PUSH, REDUCE_FOLD). */
+/* (Macros, not functions taking the private stack by pointer: inlining such
+** a function leaves llvm.experimental.noalias.scope.decl calls that
+** Oclgrind 21.10 cannot run.) */
+#define REDUCE_PUSH(stk, sp, i, r)                                                                 \
+    do {                                                                                           \
+        (stk)[(sp)++] = (r);                                                                       \
+        for (ulong k_ = (ulong)(i) + 1; (k_ & 1) == 0; k_ >>= 1, (sp)--)                           \
+            (stk)[(sp) - 2] = reduce_merge_((stk)[(sp) - 2], (stk)[(sp) - 1]);                     \
+    } while (0)
+
+#define REDUCE_FOLD(out, stk, sp)                                                                  \
+    do {                                                                                           \
+        if ((sp) == 0) (out) = reduce_identity_();                                                 \
+        else {                                                                                     \
+            (out) = (stk)[(sp) - 1];                                                               \
+            for (uint k_ = (sp) - 1; k_ > 0; k_--) (out) = reduce_merge_((stk)[k_ - 1], (out));    \
+        }                                                                                          \
+    } while (0)
 
 /* t[0] = balanced pairwise merge of t[0 .. k-1] (k a power of two) */
 #define REDUCE_PAIRWISE(t, k)                                                                      \
     for (uint w_ = 1; w_ < (k); w_ *= 2)                                                           \
         for (uint i_ = 0; i_ + w_ < (k); i_ += 2 * w_) (t)[i_] = reduce_merge_((t)[i_], (t)[i_ + w_])
+
+/* The balanced binary tree over the REDUCE_WG records of the work-group
+** (adjacent pairs first: ((0+1)+(2+3))+..., depth log2(REDUCE_WG)), evaluated
+** in two levels with two barriers: REDUCE_N1 work-items each merge REDUCE_R1
+** consecutive records pairwise in registers, then work-item 0 merges their
+** REDUCE_N1 results pairwise (few barriers and idle work-items: cheap on CPUs,
+** fine on GPUs).  The same tree as one level per barrier.  The total is
+** returned in work-item 0. */
+#define REDUCE_R1 (REDUCE_WG < 16 ? REDUCE_WG : 16) /* children of a first-level node */
+#define REDUCE_N1 (REDUCE_WG / REDUCE_R1)           /* first-level nodes: children of the root */
 
 inline reduce_rec_ reduce_tree_rec_(__local reduce_rec_ *lr, __local reduce_rec_ *l1, reduce_rec_ me, const uint lid)
 {
@@ -179,34 +231,30 @@ inline reduce_rec_ reduce_tree_rec_(__local reduce_rec_ *lr, __local reduce_rec_
     return me;
 }
 
-/* Launch 1: nchunks work-groups of exactly CLGRAD_WG.  x (buffer) is read at
-** xoff + off[s] + i; part is (nchunks, REDUCE_PART). */
-__kernel __attribute__((reqd_work_group_size(CLGRAD_WG, 1, 1))) void
-reduce_stats_chunks(__global const float *x, const ulong xoff, __global const ulong *tab, const uint nseg,
-                    __global uint *part)
+/* The float8 at x[0 .. 7], of which only the first n are read when n < 8;
+** the rest are -0.0, the identity of the sums. */
+inline float8 reduce_load8_(__global const float *x, const uint n)
 {
-    __local reduce_rec_ lr[CLGRAD_WG], l1[REDUCE_N1];
-    const uint lid = get_local_id(0);
-    const ulong c = get_group_id(0);
-    __global const ulong *soff = tab, *slen = tab + nseg, *cstart = tab + 2 * (ulong)nseg;
-    const uint s = reduce_segment_of_(cstart, nseg, c);
-    const ulong base = (c - cstart[s]) * REDUCE_CHUNK, len = slen[s];
-    __global const float *p = x + xoff + soff[s];
+    if (n >= 8) return vload8(0, x);
+    if (n == 0) return (float8)(-0.0f);
+    float t[8];
+    for (uint k = 0; k < 8; k++) t[k] = k < n ? x[k] : -0.0f;
+    return vload8(0, t);
+}
 
-    /* this item's REDUCE_VECS float8 (zeros past the end of the segment).
-    ** |x| is compared as its bits (sign cleared): for non-negative floats the
-    ** integer order is the numeric order, and NaN > Inf > any finite value,
-    ** so one integer max gives the NaN-propagating max |x|. */
-    float8 v[REDUCE_VECS];
-    float8 sum = 0.0f;
+/* The record of leaf j of a chunk at p holding clen valid elements. */
+inline reduce_rec_ reduce_leaf_(__global const float *p, const uint clen, const uint j)
+{
+    float8 v[REDUCE_LEAF_VECS];
+    float8 sum = -0.0f;
     uint8 amx = 0, fmx = 0; /* max |x| bits over all elements / over the finite ones, per lane */
     int8 nf = 0;            /* non-finite elements per lane */
-    for (int j = 0; j < REDUCE_VECS; j++) {
-        const ulong i = base + ((ulong)j * CLGRAD_WG + lid) * 8;
-        v[j] = clg_load8_(p + i, clg_rest_(len, i));
-        const uint8 a = as_uint8(v[j]) & 0x7fffffffu;
+    for (uint k = 0; k < REDUCE_LEAF_VECS; k++) {
+        const uint i = (j * REDUCE_LEAF_VECS + k) * 8;
+        v[k] = reduce_load8_(p + i, clg_rest_(clen, i));
+        const uint8 a = as_uint8(v[k]) & 0x7fffffffu;
         const int8 bad = as_int8(a) >= 0x7f800000; /* -1 for Inf or NaN */
-        sum = sum + v[j];
+        sum = sum + v[k];
         amx = max(amx, a);
         fmx = max(fmx, select(a, (uint8)0, bad));
         nf -= bad;
@@ -214,90 +262,111 @@ reduce_stats_chunks(__global const float *x, const ulong xoff, __global const ul
     const uint4 f4 = max(fmx.lo, fmx.hi), a4 = max(amx.lo, amx.hi);
     const uint2 f2 = max(f4.lo, f4.hi), a2 = max(a4.lo, a4.hi);
     const float mx = as_float(max(f2.x, f2.y)); /* largest finite |x| */
-    const uint amxb = max(a2.x, a2.y);
-    int e = REDUCE_NOEXP;
-    float q = 0.0f;
+    reduce_rec_ r;
+    r.e = REDUCE_NOEXP;
+    r.q = 0.0f;
     if (mx > 0.0f) {
-        e = reduce_exponent_(as_uint(mx)); /* mx = m * 2^e, m in [0.5, 1) */
+        r.e = reduce_exponent_(as_uint(mx)); /* mx = f * 2^e, f in [0.5, 1) */
         float8 q8 = 0.0f;
-        if (e >= -127 && e <= 126) {
-            const float sc = as_float((uint)(127 - e) << 23); /* 2^-e, a normal float */
-            for (int j = 0; j < REDUCE_VECS; j++) {
-                const float8 t = select((float8)0.0f, v[j], isfinite(v[j])) * sc; /* |t| < 1 */
+        if (r.e >= -127 && r.e <= 126) {
+            const float sc = as_float((uint)(127 - r.e) << 23); /* 2^-e, a normal float */
+            for (uint k = 0; k < REDUCE_LEAF_VECS; k++) {
+                const float8 t = select((float8)0.0f, v[k], isfinite(v[k])) * sc; /* |t| < 1 */
                 q8 = q8 + t * t;
             }
         } else
-            for (int j = 0; j < REDUCE_VECS; j++) {
-                const float8 t = ldexp(select((float8)0.0f, v[j], isfinite(v[j])), -e);
+            for (uint k = 0; k < REDUCE_LEAF_VECS; k++) {
+                const float8 t = ldexp(select((float8)0.0f, v[k], isfinite(v[k])), -r.e);
                 q8 = q8 + t * t;
             }
-        q = reduce_hsum8_(q8);
+        r.q = reduce_hsum8_(q8);
     }
-    reduce_rec_ me;
-    me.s = reduce_hsum8_(sum), me.q = q, me.m = amxb > 0x7f800000u ? NAN : as_float(amxb), me.e = e;
-    me.n = (uint)(nf.s0 + nf.s1 + nf.s2 + nf.s3 + nf.s4 + nf.s5 + nf.s6 + nf.s7);
-    me = reduce_tree_rec_(lr, l1, me, lid);
+    r.s = reduce_hsum8_(sum);
+    r.m = max(a2.x, a2.y);
+    r.n = (uint)(nf.s0 + nf.s1 + nf.s2 + nf.s3 + nf.s4 + nf.s5 + nf.s6 + nf.s7);
+    return r;
+}
+
+/* Launch 1: nchunks work-groups of exactly REDUCE_WG.  x (buffer) is read at
+** xoff + off[s] + i; part is (nchunks, REDUCE_PART). */
+__kernel __attribute__((reqd_work_group_size(REDUCE_WG, 1, 1))) void
+reduce_stats_chunks(__global const float *x, const ulong xoff, __global const ulong *tab, const uint nseg,
+                    __global uint *part)
+{
+    __local reduce_rec_ lr[REDUCE_WG], l1[REDUCE_N1];
+    const uint lid = get_local_id(0);
+    const ulong c = get_group_id(0);
+    __global const ulong *soff = tab, *slen = tab + nseg, *cstart = tab + 2 * (ulong)nseg;
+    const uint s = reduce_segment_of_(cstart, nseg, c);
+    const ulong base = (c - cstart[s]) * REDUCE_CHUNK, rest = slen[s] - base;
+    const uint clen = rest < REDUCE_CHUNK ? (uint)rest : REDUCE_CHUNK; /* valid elements of the chunk */
+    __global const float *p = x + xoff + soff[s] + base;
+
+    /* this item's leaves j0 .. j0 + R - 1: the first nl hold elements, the
+    ** rest are identities (not computed: merge(a, I) = a) */
+    const uint j0 = lid * REDUCE_R, nv = (clen + 8 * REDUCE_LEAF_VECS - 1) / (8 * REDUCE_LEAF_VECS);
+    const uint nl = (uint)min((long)REDUCE_R, max((long)nv - (long)j0, 0L)); /* leaf j holds elements iff j < nv */
+    reduce_rec_ stk[REDUCE_RSTACK];
+    uint sp = 0;
+    for (uint i = 0; i < nl; i++) {
+        const reduce_rec_ leaf = reduce_leaf_(p, clen, j0 + i);
+        REDUCE_PUSH(stk, sp, i, leaf);
+    }
+    reduce_rec_ mine;
+    REDUCE_FOLD(mine, stk, sp);
+    const reduce_rec_ me = reduce_tree_rec_(lr, l1, mine, lid);
     if (lid == 0) {
         __global uint *r = part + c * REDUCE_PART;
         r[0] = as_uint(me.s);
         r[1] = as_uint(me.e);
         r[2] = as_uint(me.q);
-        r[3] = as_uint(me.m);
+        r[3] = me.m;
         r[4] = me.n;
     }
 }
 
-/* Launch 2: nseg (+1 for the global stats) work-groups of exactly CLGRAD_WG.
+inline reduce_rec_ reduce_read_(__global const uint *r)
+{
+    reduce_rec_ a;
+    a.s = as_float(r[0]), a.e = as_int(r[1]), a.q = as_float(r[2]), a.m = r[3], a.n = r[4];
+    return a;
+}
+
+/* Launch 2: nseg (+1 for the global stats) work-groups of exactly REDUCE_WG.
 ** out gets 4 floats per group at out_off + 4*g. */
-__kernel __attribute__((reqd_work_group_size(CLGRAD_WG, 1, 1))) void
+__kernel __attribute__((reqd_work_group_size(REDUCE_WG, 1, 1))) void
 reduce_stats_final(__global const ulong *tab, const uint nseg, __global const uint *part, __global float *out,
                    const ulong out_off)
 {
-    __local float ls[CLGRAD_WG], lf[CLGRAD_WG], lm[CLGRAD_WG];
-    __local uint ln[CLGRAD_WG];
-    __local int le[CLGRAD_WG];
+    __local reduce_rec_ lr[REDUCE_WG], l1[REDUCE_N1];
     const uint lid = get_local_id(0), g = get_group_id(0);
     __global const ulong *cstart = tab + 2 * (ulong)nseg;
-    const ulong c0 = g < nseg ? cstart[g] : 0, c1 = g < nseg ? cstart[g + 1] : cstart[nseg];
+    const ulong c0 = g < nseg ? cstart[g] : 0, c1 = g < nseg ? cstart[g + 1] : cstart[nseg], nc = c1 - c0;
+    ulong P = 1;
+    while (P < nc) P *= 2;
+    const ulong run = P > REDUCE_WG ? P / REDUCE_WG : 1, b = (ulong)lid * run;
+    const ulong e = b < nc ? min(b + run, nc) : b;
 
-    float sum = 0.0f, amx = 0.0f;
-    uint cnt = 0;
-    int emax = REDUCE_NOEXP;
-    for (ulong c = c0 + lid; c < c1; c += CLGRAD_WG) {
-        __global const uint *r = part + c * REDUCE_PART;
-        sum = sum + as_float(r[0]);
-        emax = max(emax, as_int(r[1]));
-        amx = reduce_nanmax_(amx, as_float(r[3]));
-        cnt += r[4];
+    reduce_rec_ stk[REDUCE_STACK];
+    uint sp = 0;
+    for (ulong i = 0; b + i < e; i++) {
+        const reduce_rec_ rec = reduce_read_(part + (c0 + b + i) * REDUCE_PART);
+        REDUCE_PUSH(stk, sp, i, rec);
     }
-    ls[lid] = sum, lf[lid] = 0.0f, lm[lid] = amx, ln[lid] = cnt, le[lid] = emax;
-    for (uint s = CLGRAD_WG / 2; s > 0; s >>= 1) {
-        barrier(CLK_LOCAL_MEM_FENCE);
-        if (lid < s) le[lid] = max(le[lid], le[lid + s]);
-    }
-    reduce_tree4_(ls, lf, lm, ln, lid); /* also the barrier after the exponent tree */
-    const int E = le[0];
-    float q = 0.0f;
-    for (ulong c = c0 + lid; c < c1; c += CLGRAD_WG) {
-        __global const uint *r = part + c * REDUCE_PART;
-        const int e = as_int(r[1]);
-        /* an all-zero chunk has ssq 0 and e = REDUCE_NOEXP: the term is 0 */
-        if (e != REDUCE_NOEXP) q = q + ldexp(as_float(r[2]), 2 * (e - E)); /* exact power-of-two rescale */
-    }
-    lf[lid] = q;
-    reduce_tree_sum_(lf, lid);
+    reduce_rec_ me;
+    REDUCE_FOLD(me, stk, sp);
+    me = reduce_tree_rec_(lr, l1, me, lid);
     if (lid == 0) {
-        const float m = lm[0];
-        const uint n = ln[0];
+        const int bad = me.m > 0x7f800000u; /* a NaN element */
         float norm;
-        if (isnan(m)) norm = NAN;
-        else if (n > 0) norm = INFINITY;
-        else if (E == REDUCE_NOEXP) norm = 0.0f;
-        else norm = ldexp(sqrt(lf[0]), E);
+        if (bad) norm = REDUCE_QNAN;
+        else if (me.n > 0) norm = INFINITY;
+        else if (me.e == REDUCE_NOEXP) norm = 0.0f;
+        else norm = ldexp(sqrt(me.q), me.e);
         __global float *o = out + out_off + 4 * (ulong)g;
-        o[0] = ls[0];
+        o[0] = nc == 0 ? 0.0f : (isnan(me.s) ? REDUCE_QNAN : me.s);
         o[1] = norm;
-        o[2] = m;
-        o[3] = (float)n;
+        o[2] = bad ? REDUCE_QNAN : as_float(me.m);
+        o[3] = (float)me.n;
     }
 }

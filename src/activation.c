@@ -144,13 +144,13 @@ fail:
 /* Row split S of activation_bias_grad (cl/activation.cl): a power of two, at
 ** most wg / min(#column vectors, 4) so that a group covers at least 4 column
 ** vectors (128 contiguous bytes of a row) where the matrix has them, and
-** leaving at least 8 rows to each item.  It depends only on the shape, so the
-** summation order (and the bits) are the same on every run. */
+** leaving at least one block of 32 rows to each item.  A pure performance
+** choice: the summation order is fixed by the shape whatever S is. */
 static size_t bias_grad_split_(size_t rows, size_t cols, size_t wg)
 {
     size_t nv = (cols + ACT_V - 1) / ACT_V, lcmin = pow2_at_least_(nv) < 4 ? pow2_at_least_(nv) : 4;
-    size_t s = 1;
-    while (s * 2 <= wg / lcmin && rows / (s * 2) >= 8) s *= 2;
+    size_t s = 1, nb = (rows + 31) / 32;
+    while (s * 2 <= wg / lcmin && nb / (s * 2) >= 1) s *= 2;
     return s;
 }
 
@@ -160,7 +160,8 @@ clgrad_status clgrad_activation_bias_grad(clgrad_ctx *ctx, cl_mem dY, size_t dyo
     clgrad_status st = CLGRAD_OK;
     if (cols == 0) return CLGRAD_OK;
     if (!dY || !db) return clgrad_fail(ctx, CLGRAD_E_ARG, "activation_bias_grad: NULL buffer");
-    size_t wg = clgrad_wg(ctx), nv = (cols + ACT_V - 1) / ACT_V;
+    /* at most 256 items (ACT_BG_WG of cl/activation.cl) */
+    size_t wg = clgrad_wg(ctx) < 256 ? clgrad_wg(ctx) : 256, nv = (cols + ACT_V - 1) / ACT_V;
     cl_kernel k = clgrad_kernel(ctx, "activation_bias_grad");
     if (!k) return CLGRAD_E_ARG;
     cl_ulong dyo = dyoff, r = rows, c = cols, dbo = dboff;
@@ -169,7 +170,7 @@ clgrad_status clgrad_activation_bias_grad(clgrad_ctx *ctx, cl_mem dY, size_t dyo
     CLGRAD_ARG(ctx, k, i++, r); CLGRAD_ARG(ctx, k, i++, c);
     CLGRAD_ARG(ctx, k, i++, beta);
     CLGRAD_ARG(ctx, k, i++, db); CLGRAD_ARG(ctx, k, i++, dbo);
-    /* groups of exactly clgrad_wg items: (column vectors, row split) = (wg / S, S) */
+    /* groups of wg items: (column vectors, row split) = (wg / S, S) */
     size_t S = bias_grad_split_(rows, cols, wg), lc = wg / S;
     size_t local[2] = {lc, S}, global[2] = {(nv + lc - 1) / lc * lc, S};
     return clgrad_launch(ctx, k, "activation_bias_grad", 2, global, local);
@@ -359,6 +360,52 @@ void clgrad_activation_ref_bias_grad(const float *dY, size_t rows, size_t cols, 
         double s = 0.0;
         for (size_t i = 0; i < rows; i++) s += dY[i * cols + j];
         db_out[j] = beta == 0 ? s : beta * db_in[j] + s;
+    }
+}
+
+/* ---- float32 host replica of activation_bias_grad's fixed order ----
+** cl/activation.cl specifies it; written here as the literal recursive
+** balanced tree over identity-padded blocks (the device skips the padding
+** and shares the tree among work-items: equal bits show that this is exact). */
+
+#define BG_BLOCK 32 /* ACT_BG_BLOCK */
+
+typedef struct {
+    float s, c;
+} bg_rec_;
+
+static bg_rec_ bg_merge_(bg_rec_ a, bg_rec_ b)
+{
+    bg_rec_ r;
+    r.s = a.s + b.s;
+    r.c = (a.c + b.c) + (fabsf(a.s) >= fabsf(b.s) ? (a.s - r.s) + b.s : (b.s - r.s) + a.s);
+    return r;
+}
+
+static bg_rec_ bg_tree_(const float *dY, size_t rows, size_t cols, size_t j, size_t nb, size_t lo, size_t w)
+{
+    bg_rec_ r = {-0.0f, 0.0f};
+    if (lo >= nb) return r;
+    if (w > 1)
+        return bg_merge_(bg_tree_(dY, rows, cols, j, nb, lo, w / 2), bg_tree_(dY, rows, cols, j, nb, lo + w / 2, w / 2));
+    size_t i1 = (lo + 1) * BG_BLOCK < rows ? (lo + 1) * BG_BLOCK : rows;
+    for (size_t i = lo * BG_BLOCK; i < i1; i++) {
+        float x = dY[i * cols + j], t = r.s + x;
+        r.c = r.c + (fabsf(r.s) >= fabsf(x) ? (r.s - t) + x : (x - t) + r.s);
+        r.s = t;
+    }
+    return r;
+}
+
+void clgrad_activation_bias_grad_replica(const float *dY, size_t rows, size_t cols, float beta, const float *db_in,
+                                         float *db_out)
+{
+    size_t nb = (rows + BG_BLOCK - 1) / BG_BLOCK, P = 1;
+    while (P < nb) P *= 2;
+    for (size_t j = 0; j < cols; j++) {
+        bg_rec_ r = bg_tree_(dY, rows, cols, j, nb, 0, P);
+        float v = isfinite(r.s) ? r.s + r.c : r.s;
+        db_out[j] = beta == 0.0f ? v : beta * db_in[j] + v;
     }
 }
 

@@ -103,6 +103,53 @@ clgrad_status clgrad_loss_accuracy(clgrad_ctx *ctx, clgrad_loss loss, cl_mem pre
     return reduce_launch_(ctx, "loss_accuracy", loss, pred, poff, target, toff, rows, cols, out, ooff);
 }
 
+/* ---- float32 host replica of loss_value's fixed summation order ----
+** cl/loss.cl specifies it; here the literal recursive balanced trees over
+** the 256 leaves of each chunk (leaf j: terms j, j + 256, ... of the chunk)
+** and over the chunks padded with identities. */
+
+typedef struct {
+    float s, c;
+} lrec_;
+
+static lrec_ lmerge_(lrec_ a, lrec_ b)
+{
+    lrec_ r;
+    r.s = a.s + b.s;
+    r.c = (a.c + b.c) + (fabsf(a.s) >= fabsf(b.s) ? (a.s - r.s) + b.s : (b.s - r.s) + a.s);
+    return r;
+}
+
+/* Leaves lo .. lo + w - 1 of the chunk at t holding m terms. */
+static lrec_ lleaves_(const float *t, size_t m, size_t lo, size_t w)
+{
+    if (w > 1) return lmerge_(lleaves_(t, m, lo, w / 2), lleaves_(t, m, lo + w / 2, w / 2));
+    lrec_ r = {-0.0f, 0.0f};
+    for (size_t u = lo; u < m; u += 256) {
+        float x = t[u], v = r.s + x;
+        r.c = r.c + (fabsf(r.s) >= fabsf(x) ? (r.s - v) + x : (x - v) + r.s);
+        r.s = v;
+    }
+    return r;
+}
+
+/* Chunks lo .. lo + w - 1 of 8192 terms, identities from the end of the terms on. */
+static lrec_ lchunks_(const float *t, size_t n, size_t lo, size_t w)
+{
+    lrec_ r = {-0.0f, 0.0f};
+    if (lo * 8192 >= n) return r;
+    if (w > 1) return lmerge_(lchunks_(t, n, lo, w / 2), lchunks_(t, n, lo + w / 2, w / 2));
+    return lleaves_(t + lo * 8192, n - lo * 8192 < 8192 ? n - lo * 8192 : 8192, 0, 256);
+}
+
+float clgrad_loss_sum_replica(const float *terms, size_t n)
+{
+    size_t nch = (n + 8191) / 8192, P = 1;
+    while (P < nch) P *= 2;
+    lrec_ r = lchunks_(terms, n, 0, P);
+    return (isfinite(r.s) ? r.s + r.c : r.s) / (float)n;
+}
+
 /* ---- float64 references ---- */
 
 static double sigmoid_(double z)
@@ -212,9 +259,11 @@ double clgrad_loss_ref_accuracy(clgrad_loss loss, const double *pred, const doub
 **        u |z_k - m| for the rounded argument, the plain K-term sum (K-1)u S,
 **        so dS/S <= A = sum_k e_k (6u + u|z_k - m|) / S + (K-1)u; log: A + 6u|log S|;
 **        the sum: u |r|
-** The reduction: Neumaier-compensated per-item sums 2u |S_item| plus a
-** second-order n u^2 sum|r| < u for n <= 2^14 terms per item, a tree of
-** log2 WG <= 8 levels 8u sum|r|; then / n (exact float n < 2^24): 5u.
+** The reduction (cl/loss.cl): Neumaier-compensated sums over leaves of 32
+** terms and compensated pairwise trees over the leaves: 2u |S| plus
+** second-order terms (depth) u^2 sum|r|, well inside the 11u kept below
+** (the bound of the former per-item sums and 8-level plain tree); then / n
+** (exact float n < 2^24): 5u.
 **   |value - ref| <= (sum e_i + 11u sum |r_i|) / n + 5u |value| + ATOL
 ** Gradient, per element (all / n or / B, 5u):
 **   MSE  2 (p - y) / n: (u + 5u) |g|

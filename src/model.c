@@ -10,7 +10,9 @@
 #include "internal.h"
 #include "clgrad/model.h"
 
+#include <limits.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -619,6 +621,59 @@ static clgrad_status gact_segs_(clgrad_ctx *ctx, clgrad_model *m, size_t B)
     return st;
 }
 
+clgrad_status clgrad_model_act_stats(clgrad_ctx *ctx, clgrad_act kind, size_t rows, size_t cols, cl_mem h,
+                                     size_t hoff, cl_mem out, size_t out_off)
+{
+    clgrad_status st = CLGRAD_OK;
+    if (rows == 0 || cols == 0 || rows > INT_MAX || cols > INT_MAX)
+        return clgrad_fail(ctx, CLGRAD_E_ARG, "model_act_stats: bad shape %zu x %zu", rows, cols);
+    size_t wg = clgrad_wg(ctx);
+    cl_kernel k = clgrad_kernel(ctx, "model_act_stats");
+    if (!k) return CLGRAD_E_ARG;
+    karg_ args[] = {KI(kind), KI(rows), KI(cols), KM(h), KU(hoff), KM(out), KU(out_off)};
+    for (int i = 0; i < 7; i++) CLGRAD_CL_TRY(ctx, clSetKernelArg(k, (cl_uint)i, args[i].size, args[i].p));
+    CLGRAD_TRY(clgrad_launch(ctx, k, "model_act_stats", 1, &wg, &wg));
+fail:
+    return st;
+}
+
+/* Float32 host replica of model_act_stats's fixed order (cl/model.cl). */
+static float act_tree_(const float *col, size_t H, size_t lo, size_t w)
+{
+    if (lo >= H) return 0.0f;
+    if (w == 1) return col[lo];
+    return act_tree_(col, H, lo, w / 2) + act_tree_(col, H, lo + w / 2, w / 2);
+}
+
+void clgrad_model_act_stats_replica(clgrad_act kind, size_t rows, size_t cols, const float *h, float *out)
+{
+    float *col = malloc((cols ? cols : 1) * sizeof *col);
+    size_t sat = 0, dead = 0, P = 1;
+    if (!col) {
+        out[0] = out[1] = out[2] = NAN;
+        return;
+    }
+    for (size_t j = 0; j < cols; j++) {
+        float c = 0.0f;
+        int nonzero = 0;
+        for (size_t b = 0; b < rows; b++) {
+            float v = h[b * cols + j];
+            c += fabsf(v);
+            nonzero |= v != 0.0f;
+            if (kind == CLGRAD_ACT_SIGMOID) sat += (v < 0.01f || v > 0.99f);
+            else if (kind == CLGRAD_ACT_TANH || kind == CLGRAD_ACT_SOFTSIGN) sat += fabsf(v) > 0.99f;
+        }
+        col[j] = c;
+        dead += !nonzero;
+    }
+    while (P < cols) P *= 2;
+    float n = (float)rows * (float)cols;
+    out[0] = act_tree_(col, cols, 0, P) / n;
+    out[1] = (float)(uint32_t)sat / n;
+    out[2] = (float)(uint32_t)dead / (float)cols;
+    free(col);
+}
+
 clgrad_status clgrad_model_metrics(clgrad_ctx *ctx, clgrad_model *m, size_t B, cl_mem out, size_t out_off)
 {
     clgrad_status st = CLGRAD_OK;
@@ -640,12 +695,7 @@ clgrad_status clgrad_model_metrics(clgrad_ctx *ctx, clgrad_model *m, size_t B, c
             kind = m->kind == CLGRAD_MODEL_RNN ? m->acts[0] : CLGRAD_ACT_TANH;
             rows = B * m->T, cols = m->H, hoff = m->h_off[l] + B * m->H;
         }
-        size_t wg = clgrad_wg(ctx);
-        cl_kernel k = clgrad_kernel(ctx, "model_act_stats");
-        if (!k) return CLGRAD_E_ARG;
-        karg_ args[] = {KI(kind), KI(rows), KI(cols), KM(m->fwd), KU(hoff), KM(out), KU(o)};
-        for (int i = 0; i < 7; i++) CLGRAD_CL_TRY(ctx, clSetKernelArg(k, (cl_uint)i, args[i].size, args[i].p));
-        CLGRAD_TRY(clgrad_launch(ctx, k, "model_act_stats", 1, &wg, &wg));
+        CLGRAD_TRY(clgrad_model_act_stats(ctx, kind, rows, cols, m->fwd, hoff, out, o));
     }
 fail:
     return st;

@@ -93,8 +93,10 @@ static void options_(clgrad_ctx *ctx)
     ** GPUs; 16 on CPUs, where a work-group runs as loops on one thread and
     ** every barrier splits them (PoCL: 16 makes a reduction of a small tensor
     ** about 2x faster than 256); $CLGRAD_WG (a power of two) overrides it.
-    ** Then the largest power of two the device allows.  The reduction trees
-    ** follow it, so the last bits of sums and norms depend on it. */
+    ** Then the largest power of two the device allows.  A pure performance
+    ** choice: every reduction's order of operations is fixed by the shapes
+    ** (cl/reduce.cl, activation.cl, loss.cl, model.cl), so results are the
+    ** same bits for every work-group size. */
     ctx->wg = (d->cl_type & CL_DEVICE_TYPE_CPU) ? 16 : 256;
     const char *ew = getenv("CLGRAD_WG");
     if (ew && *ew) {

@@ -1,12 +1,14 @@
 /*
 ** reduce.c: segment tables (clgrad_segs), the launcher of the deterministic
 ** statistics kernels of cl/reduce.cl (reduce_stats_chunks, reduce_stats_final),
-** their float64 host reference and the "reduce" self-check.
+** their float64 host reference, the float32 host replica of the kernels'
+** fixed order and the "reduce" self-check.
 */
 #include "internal.h"
 
 #include <limits.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,7 +69,7 @@ clgrad_status clgrad_segs_new(clgrad_ctx *ctx, size_t nseg, const size_t *off, c
     tab = malloc((3 * nseg + 1) * sizeof *tab);
     if (!s || !tab) { st = clgrad_fail(ctx, CLGRAD_E_NOMEM, "segs_new: out of memory"); goto fail; }
     s->nseg = nseg;
-    s->chunk = clgrad_wg(ctx) * CLGRAD_REDUCE_PER_ITEM;
+    s->chunk = CLGRAD_REDUCE_CHUNK; /* the fixed partition: no dependence on the device */
     s->off = malloc((nseg ? nseg : 1) * sizeof *s->off);
     s->len = malloc((nseg ? nseg : 1) * sizeof *s->len);
     if (!s->off || !s->len) { st = clgrad_fail(ctx, CLGRAD_E_NOMEM, "segs_new: out of memory"); goto fail; }
@@ -117,11 +119,13 @@ clgrad_status clgrad_segs_new_rows(clgrad_ctx *ctx, size_t ntensor, const size_t
 
 size_t clgrad_reduce_depth(const clgrad_ctx *ctx, size_t nchunks)
 {
-    size_t wg = clgrad_wg(ctx), lg = 0;
-    while (((size_t)1 << lg) < wg) lg++;
-    /* per lane of an item's float8 in a chunk, the 3 pairwise lane levels,
-    ** chunk tree, per item over chunks, final tree (cl/reduce.cl) */
-    return CLGRAD_REDUCE_PER_ITEM / 8 + 3 + lg + (nchunks + wg - 1) / wg + lg;
+    (void)ctx;
+    size_t lg = 0;
+    while (lg < 64 && ((size_t)1 << lg) < nchunks) lg++;
+    /* per lane in order over the leaf's vectors, the 3 pairwise lane levels,
+    ** the chunk tree over 256 leaves (8 levels), the tree over the chunks
+    ** padded to a power of two (cl/reduce.cl) */
+    return CLGRAD_REDUCE_LEAF_VECS + 3 + 8 + lg;
 }
 
 /* The buffer must hold the segments' elements. */
@@ -142,9 +146,8 @@ static clgrad_status stats_(clgrad_ctx *ctx, cl_mem x, size_t xoff, const clgrad
                             size_t out_off, int with_global)
 {
     clgrad_status st = CLGRAD_OK;
-    size_t wg = clgrad_wg(ctx);
-    if (segs->chunk != wg * CLGRAD_REDUCE_PER_ITEM)
-        return clgrad_fail(ctx, CLGRAD_E_ARG, "reduce_stats: the segment table was made for another context");
+    /* REDUCE_WG of cl/reduce.cl: a pure performance choice */
+    size_t wg = clgrad_wg(ctx) < CLGRAD_REDUCE_LEAVES ? clgrad_wg(ctx) : CLGRAD_REDUCE_LEAVES;
     if (segs->nseg && xoff > SIZE_MAX - segs->end)
         return clgrad_fail(ctx, CLGRAD_E_ARG, "reduce_stats: offset overflows");
     CLGRAD_TRY(check_size_(ctx, x, xoff + segs->end, "reduce_stats"));
@@ -221,6 +224,144 @@ void clgrad_reduce_stats_ref(const float *x, size_t nseg, const size_t *off, con
     }
     g[1] = sqrt(gssq);
     if (isinf((float)g[1])) g[1] = INFINITY;
+}
+
+/* ---- float32 host replica of the device's fixed order ----
+** The definition of cl/reduce.cl written literally: every leaf of a chunk is
+** computed (those past the end read -0.0 and come out as the identity), the
+** trees are the recursive balanced trees over identity-padded power-of-two
+** counts.  The device skips identities and shares the trees among work-items;
+** equal bits here show that this changes nothing. */
+
+#define RR_NOEXP (-1000000) /* REDUCE_NOEXP */
+
+typedef struct {
+    float s, q;
+    int e;
+    uint32_t m, n;
+} rrec_;
+
+static float rr_float_(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static uint32_t rr_bits_(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+static float rr_scale_(float q, int k) { return k >= -126 ? q * rr_float_((uint32_t)(k + 127) << 23) : ldexpf(q, k); }
+static float rr_rescale_(float q, int e, int E) { return e == RR_NOEXP ? 0.0f : rr_scale_(q, 2 * (e - E)); }
+
+static rrec_ rr_identity_(void)
+{
+    rrec_ r = {-0.0f, 0.0f, RR_NOEXP, 0, 0};
+    return r;
+}
+
+static rrec_ rr_merge_(rrec_ a, rrec_ b)
+{
+    rrec_ r;
+    r.e = a.e > b.e ? a.e : b.e;
+    r.s = a.s + b.s;
+    r.q = rr_rescale_(a.q, a.e, r.e) + rr_rescale_(b.q, b.e, r.e);
+    r.m = a.m > b.m ? a.m : b.m;
+    r.n = a.n + b.n;
+    return r;
+}
+
+static float rr_hsum8_(const float *v) { return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7])); }
+
+/* Leaf j of the chunk at x holding clen valid elements. */
+static rrec_ rr_leaf_(const float *x, size_t clen, size_t j)
+{
+    float v[CLGRAD_REDUCE_LEAF_VECS][8], sum[8], q[8];
+    uint32_t amx = 0, fmx = 0, n = 0;
+    for (int k = 0; k < CLGRAD_REDUCE_LEAF_VECS; k++)
+        for (int l = 0; l < 8; l++) {
+            size_t i = (j * CLGRAD_REDUCE_LEAF_VECS + (size_t)k) * 8 + (size_t)l;
+            v[k][l] = i < clen ? x[i] : -0.0f;
+            uint32_t a = rr_bits_(v[k][l]) & 0x7fffffffu;
+            if (a > amx) amx = a;
+            if (a >= 0x7f800000u) n++;
+            else if (a > fmx) fmx = a;
+        }
+    for (int l = 0; l < 8; l++) {
+        sum[l] = -0.0f;
+        for (int k = 0; k < CLGRAD_REDUCE_LEAF_VECS; k++) sum[l] = sum[l] + v[k][l];
+    }
+    rrec_ r = {rr_hsum8_(sum), 0.0f, RR_NOEXP, amx, n};
+    float mx = rr_float_(fmx);
+    if (mx > 0.0f) {
+        frexpf(mx, &r.e);
+        for (int l = 0; l < 8; l++) {
+            q[l] = 0.0f;
+            for (int k = 0; k < CLGRAD_REDUCE_LEAF_VECS; k++) {
+                float t = isfinite(v[k][l]) ? v[k][l] : 0.0f;
+                t = (r.e >= -127 && r.e <= 126) ? t * rr_float_((uint32_t)(127 - r.e) << 23) : ldexpf(t, -r.e);
+                q[l] = q[l] + t * t;
+            }
+        }
+        r.q = rr_hsum8_(q);
+    }
+    return r;
+}
+
+/* Balanced tree over leaves lo .. lo + w - 1 (w a power of two) of a chunk. */
+static rrec_ rr_chunk_tree_(const float *x, size_t clen, size_t lo, size_t w)
+{
+    if (w == 1) return rr_leaf_(x, clen, lo);
+    return rr_merge_(rr_chunk_tree_(x, clen, lo, w / 2), rr_chunk_tree_(x, clen, lo + w / 2, w / 2));
+}
+
+/* Balanced tree over records c[lo .. lo + w - 1] (w a power of two), identities from n on. */
+static rrec_ rr_tree_(const rrec_ *c, size_t n, size_t lo, size_t w)
+{
+    if (lo >= n) return rr_identity_();
+    if (w == 1) return c[lo];
+    return rr_merge_(rr_tree_(c, n, lo, w / 2), rr_tree_(c, n, lo + w / 2, w / 2));
+}
+
+static void rr_out_(const rrec_ *c, size_t n, float *o)
+{
+    size_t P = 1;
+    while (P < n) P *= 2;
+    rrec_ r = rr_tree_(c, n, 0, P);
+    int bad = r.m > 0x7f800000u;
+    const float qnan = rr_float_(0x7fc00000u); /* REDUCE_QNAN */
+    o[0] = n == 0 ? 0.0f : (isnan(r.s) ? qnan : r.s);
+    if (bad) o[1] = qnan;
+    else if (r.n > 0) o[1] = INFINITY;
+    else if (r.e == RR_NOEXP) o[1] = 0.0f;
+    else o[1] = ldexpf(sqrtf(r.q), r.e);
+    o[2] = bad ? qnan : rr_float_(r.m);
+    o[3] = (float)r.n;
+}
+
+void clgrad_reduce_stats_replica(const float *x, size_t nseg, const size_t *off, const size_t *len, float *out)
+{
+    const size_t C = CLGRAD_REDUCE_CHUNK;
+    size_t nch = 0;
+    for (size_t s = 0; s < nseg; s++) nch += (len[s] + C - 1) / C;
+    rrec_ *ch = malloc((nch ? nch : 1) * sizeof *ch);
+    if (!ch) {
+        for (size_t i = 0; i < 4 * (nseg + 1); i++) out[i] = NAN;
+        return;
+    }
+    size_t c = 0;
+    for (size_t s = 0; s < nseg; s++) {
+        size_t c0 = c;
+        for (size_t b = 0; b < len[s]; b += C, c++)
+            ch[c] = rr_chunk_tree_(x + off[s] + b, len[s] - b < C ? len[s] - b : C, 0, CLGRAD_REDUCE_LEAVES);
+        rr_out_(ch + c0, c - c0, out + 4 * s);
+    }
+    rr_out_(ch, nch, out + 4 * nseg);
+    free(ch);
 }
 
 /* ---- self-check ---- */

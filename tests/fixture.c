@@ -12,8 +12,11 @@
 
 const size_t fixture_sizes[] = {1, 7, 63, 64, 65, 257};
 const int fixture_nsizes = 6;
+const size_t fixture_wgs[] = {1, 2, 16, 64, 256, 1024}; /* 1024: above the 256-item caps */
+const int fixture_nwgs = 6;
 
 static clgrad_ctx *ctx_;
+static char spec_[64]; /* the device of the shared context, for fixture_open_wg */
 
 clgrad_ctx *fixture_ctx(void) { return ctx_; }
 
@@ -53,7 +56,39 @@ clgrad_ctx *fixture_open(const char *only)
     }
     const clgrad_device_info *d = clgrad_device(ctx_);
     fprintf(stderr, "test device: %d:%d %s (%s)\n", d->platform_index, d->device_index, d->name, d->platform_name);
+    snprintf(spec_, sizeof spec_, "%d:%d", d->platform_index, d->device_index);
     return ctx_;
+}
+
+int fixture_denorms(void)
+{
+    cl_device_fp_config fc = 0;
+    if (!ctx_ || clGetDeviceInfo(clgrad_device(ctx_)->device, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fc, &fc, NULL) !=
+                     CL_SUCCESS)
+        return 0;
+    return (fc & CL_FP_DENORM) != 0;
+}
+
+clgrad_ctx *fixture_open_wg(const char *only, size_t wg)
+{
+    ck_assert_msg(ctx_ != NULL, "fixture_open_wg before fixture_open");
+    const char *old = getenv("CLGRAD_WG");
+    char *keep = old ? strdup(old) : NULL, v[32];
+    snprintf(v, sizeof v, "%zu", wg);
+    setenv("CLGRAD_WG", v, 1);
+    clgrad_ctx *c = clgrad_ctx_new();
+    ck_assert(c != NULL);
+    clgrad_open_opts o = {0};
+    o.only = only;
+    clgrad_status st = clgrad_open(c, spec_, &o);
+    if (keep) setenv("CLGRAD_WG", keep, 1), free(keep);
+    else unsetenv("CLGRAD_WG");
+    ck_assert_msg(st == CLGRAD_OK, "open with CLGRAD_WG=%zu: %s", wg, clgrad_errmsg(c));
+    if (clgrad_wg(c) != wg) {
+        clgrad_ctx_free(c);
+        return NULL;
+    }
+    return c;
 }
 
 void fixture_close(void)

@@ -18,6 +18,17 @@
 ** ("matmul.cl,reduce.cl"; NULL = all).  Exits 77 / fails as described above. */
 clgrad_ctx *fixture_open(const char *only);
 clgrad_ctx *fixture_ctx(void);
+/* A second context on the same device built with CLGRAD_WG = wg (caller
+** frees it), or NULL where the device does not allow that work-group size.
+** For the checks that results do not depend on the work-group size. */
+clgrad_ctx *fixture_open_wg(const char *only, size_t wg);
+/* 1 when the test device keeps single-precision denormals (CL_FP_DENORM);
+** a device that flushes them cannot match a host float32 replica bit for
+** bit, so replica comparisons fall back to the device's own default run. */
+int fixture_denorms(void);
+/* The work-group sizes those checks use. */
+extern const size_t fixture_wgs[];
+extern const int fixture_nwgs;
 void fixture_close(void);
 
 /* The run's random seed (printed once) and a generator seeded from it + salt. */

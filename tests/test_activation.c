@@ -479,9 +479,10 @@ static int bias_add_case_(size_t B, size_t N)
 
 /*
 ** bias_grad bound, u = 2^-24, mag_j = sum_i |dY_ij| + |beta db_j|: Neumaier
-** sums per work-item 2u |partial| (+ n u^2 terms, n < 2^20 rows per item:
-** < 1u), a fixed tree of log2(S) <= log2(wg) <= 8 levels 8u, the beta product and the
-** last addition 2u: |db - ref| <= 16 u mag_j (Higham, ch. 4).
+** sums over 32-row blocks and a compensated pairwise tree over the blocks
+** (cl/activation.cl): 2u |sum| plus second-order terms (depth) u^2 (< 1u),
+** the beta product and the last addition 2u: |db - ref| <= 16 u mag_j keeps
+** the former bound (per-item sums and an 8-level plain tree) with margin.
 */
 static int bias_grad_case_(size_t B, size_t N, float beta)
 {
@@ -675,6 +676,85 @@ START_TEST(bitwise_host)
 }
 END_TEST
 
+/* ---- bias_grad: independence of the work-group size ----
+** The column sums follow a fixed order of (rows, cols) (cl/activation.cl):
+** contexts built with CLGRAD_WG = 1, 2, 16, 64, 256 give the same bits,
+** equal to the host float32 replica. */
+
+static const size_t bgw_shapes_[][2] = {{0, 5},   {1, 1},    {7, 3},     {31, 9},  {32, 8},  {33, 17},
+                                        {255, 1}, {257, 300}, {1000, 7}, {8193, 5}, {60001, 3}, {64, 1024}};
+enum { BGW_N = sizeof bgw_shapes_ / sizeof bgw_shapes_[0] };
+
+static float bgw_value_(clgrad_testrng *r)
+{
+    float u = clgrad_testrng_uniform(r, 0, 1), m = clgrad_testrng_uniform(r, -1, 1);
+    if (u < 0.05f) return m < 0 ? -0.0f : 0.0f;
+    if (u < 0.10f) return m * 0x1.0p-130f;
+    return m * (float)pow(10.0, clgrad_testrng_uniform(r, -20, 20));
+}
+
+static size_t bgw_case_(clgrad_ctx *c, size_t rows, size_t cols, float beta, int special, size_t *nbad)
+{
+    size_t n = rows * cols, dboff = 2;
+    float *Y = malloc((n + 1) * sizeof *Y), *db0 = malloc((cols + dboff) * sizeof *db0);
+    float *rep = malloc(cols * sizeof *rep), *out = malloc((cols + dboff) * sizeof *out);
+    ck_assert(Y && db0 && rep && out);
+    clgrad_testrng r = fixture_rng(rows * 131 + cols + (size_t)special);
+    for (size_t i = 0; i < n; i++) Y[i] = bgw_value_(&r);
+    for (size_t j = 0; j < cols + dboff; j++) db0[j] = clgrad_testrng_uniform(&r, -1, 1);
+    if (special && n > 2 * cols) {
+        Y[0] = INFINITY, Y[cols] = -INFINITY; /* column 0: NaN */
+        if (cols > 1) Y[n - 1] = NAN, Y[1] = -INFINITY;
+        if (cols > 2) Y[cols + 2] = 1e38f, Y[2 * cols + 2] = 1e38f, Y[2] = 3e38f; /* overflows to Inf */
+    }
+    clgrad_activation_bias_grad_replica(Y, rows, cols, beta, db0 + dboff, rep);
+    if (!fixture_denorms() && c != fixture_ctx()) {
+        /* a device that flushes denormals: compare with its default run instead */
+        float *d = malloc((cols + dboff) * sizeof *d);
+        ck_assert(d);
+        cl_mem y1 = fixture_upload(n ? Y : db0, n ? n : 1, "dY"), b1 = fixture_upload(db0, cols + dboff, "db");
+        FX_OK(clgrad_activation_bias_grad(fixture_ctx(), y1, 0, rows, cols, beta, b1, dboff));
+        fixture_download(b1, d, cols + dboff);
+        memcpy(rep, d + dboff, cols * sizeof *rep);
+        clgrad_buf_free(&y1), clgrad_buf_free(&b1);
+        free(d);
+    }
+    cl_mem dY = NULL, ddb = NULL;
+    ck_assert(clgrad_buf_new(c, n + 1, "dY", &dY) == CLGRAD_OK);
+    ck_assert(clgrad_buf_new(c, cols + dboff, "db", &ddb) == CLGRAD_OK);
+    if (n) ck_assert(clgrad_buf_write(c, dY, 1, n, Y) == CLGRAD_OK);
+    ck_assert(clgrad_buf_write(c, ddb, 0, cols + dboff, db0) == CLGRAD_OK);
+    ck_assert_msg(clgrad_activation_bias_grad(c, dY, 1, rows, cols, beta, ddb, dboff) == CLGRAD_OK, "%s",
+                  clgrad_errmsg(c));
+    ck_assert(clgrad_buf_read(c, ddb, 0, cols + dboff, out) == CLGRAD_OK);
+    size_t bad = 0;
+    for (size_t j = 0; j < cols; j++)
+        if (memcmp(out + dboff + j, rep + j, sizeof *rep) != 0 && !(isnan(out[dboff + j]) && isnan(rep[j])) &&
+            bad++ < 3)
+            fprintf(stderr, "  bias_grad WG %zu (%zu x %zu) beta %g col %zu: %a vs replica %a\n", clgrad_wg(c), rows,
+                    cols, (double)beta, j, (double)out[dboff + j], (double)rep[j]);
+    clgrad_buf_free(&dY), clgrad_buf_free(&ddb);
+    free(Y), free(db0), free(rep), free(out);
+    *nbad += bad;
+    return bad;
+}
+
+START_TEST(bias_grad_wg)
+{
+    size_t bad = 0;
+    for (int w = -1; w < fixture_nwgs; w++) {
+        clgrad_ctx *c = w < 0 ? fixture_ctx() : fixture_open_wg("activation.cl", fixture_wgs[w]);
+        if (!c || (w < 0 && !fixture_denorms())) continue;
+        for (int k = 0; k < BGW_N; k++) {
+            bgw_case_(c, bgw_shapes_[k][0], bgw_shapes_[k][1], 0.0f, 0, &bad);
+            bgw_case_(c, bgw_shapes_[k][0], bgw_shapes_[k][1], 0.5f, 1, &bad);
+        }
+        if (w >= 0) clgrad_ctx_free(c);
+    }
+    ck_assert_msg(bad == 0, "%zu bias gradients differ from the fixed order", bad);
+}
+END_TEST
+
 static Suite *suite_(void)
 {
     Suite *s = suite_create("activation");
@@ -693,6 +773,7 @@ static Suite *suite_(void)
     tcase_add_loop_test(tc, bias_grad, 0, 16);
     tcase_add_test(tc, bias_tall);
     tcase_add_test(tc, bias_inf);
+    tcase_add_test(tc, bias_grad_wg);
     suite_add_tcase(s, tc);
     return s;
 }

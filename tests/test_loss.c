@@ -305,7 +305,7 @@ START_TEST(random_batches)
 }
 END_TEST
 
-/* 60000 rows: about 235 terms per work-item of 256; value within the bound,
+/* 60000 rows: 8 chunks of 256 leaves of 32 terms in the compensated trees; value within the bound,
 ** and the same bits on a second run. */
 START_TEST(large_batch)
 {
@@ -478,6 +478,68 @@ START_TEST(bad_args)
 }
 END_TEST
 
+/* ---- independence of the work-group size ----
+** loss_value sums in a fixed order of n (cl/loss.cl) and loss_accuracy counts
+** exactly: contexts built with CLGRAD_WG = 1, 2, 16, 64, 256 give the same
+** bits; MSE's value equals the host float32 replica of the order. */
+
+static void lw_run_(clgrad_ctx *c, clgrad_loss l, const float *p, const float *t, size_t rows, size_t cols,
+                    float *v /* value, accuracy */)
+{
+    size_t n = rows * cols, nt = clgrad_loss_target_count(l, rows, cols);
+    cl_mem dp = NULL, dt = NULL, dout = NULL;
+    ck_assert(clgrad_buf_new(c, n, "pred", &dp) == CLGRAD_OK);
+    ck_assert(clgrad_buf_new(c, nt, "target", &dt) == CLGRAD_OK);
+    ck_assert(clgrad_buf_new(c, 2, "out", &dout) == CLGRAD_OK);
+    ck_assert(clgrad_buf_write(c, dp, 0, n, p) == CLGRAD_OK);
+    ck_assert(clgrad_buf_write(c, dt, 0, nt, t) == CLGRAD_OK);
+    ck_assert(clgrad_buf_fill(c, dout, 0, 2, -1.0f) == CLGRAD_OK);
+    ck_assert_msg(clgrad_loss_value(c, l, dp, 0, dt, 0, rows, cols, dout, 0) == CLGRAD_OK, "%s", clgrad_errmsg(c));
+    if (l != CLGRAD_LOSS_MSE) ck_assert(clgrad_loss_accuracy(c, l, dp, 0, dt, 0, rows, cols, dout, 1) == CLGRAD_OK);
+    ck_assert(clgrad_buf_read(c, dout, 0, 2, v) == CLGRAD_OK);
+    clgrad_buf_free(&dp), clgrad_buf_free(&dt), clgrad_buf_free(&dout);
+}
+
+START_TEST(wg_independent)
+{
+    static const size_t rows_[] = {1, 7, 31, 32, 33, 255, 256, 257, 8191, 8192, 8193, 100003};
+    size_t bad = 0;
+    clgrad_ctx *ctxs[8] = {NULL};
+    for (int w = 0; w < fixture_nwgs && w < 8; w++) ctxs[w] = fixture_open_wg("loss.cl", fixture_wgs[w]);
+    for (int l = 0; l < CLGRAD_LOSS_COUNT; l++)
+        for (size_t k = 0; k < sizeof rows_ / sizeof rows_[0]; k++) {
+            size_t rows = rows_[k], cols = l == CLGRAD_LOSS_CE ? 10 : (k % 2 ? 3 : 1), n = rows * cols;
+            size_t nt = clgrad_loss_target_count(l, rows, cols);
+            float *p = malloc(n * sizeof *p), *t = malloc(nt * sizeof *t), *terms = malloc(n * sizeof *terms);
+            ck_assert(p && t && terms);
+            fill_((clgrad_loss)l, p, t, rows, cols, 0x3c3c + k + 100 * (uint64_t)l, 20.0f);
+            float ref[2], v[2];
+            lw_run_(fixture_ctx(), (clgrad_loss)l, p, t, rows, cols, ref);
+            if (l == CLGRAD_LOSS_MSE) {
+                for (size_t i = 0; i < n; i++) {
+                    float d = p[i] - t[i];
+                    terms[i] = d * d;
+                }
+                float rep = clgrad_loss_sum_replica(terms, n);
+                if (memcmp(&rep, ref, sizeof rep) != 0)
+                    bad++, fprintf(stderr, "  mse n=%zu: device %a, replica %a\n", n, (double)ref[0], (double)rep);
+            }
+            for (int w = 0; w < fixture_nwgs && w < 8; w++) {
+                clgrad_ctx *c = ctxs[w];
+                if (!c) continue;
+                lw_run_(c, (clgrad_loss)l, p, t, rows, cols, v);
+                if (memcmp(v, ref, (l == CLGRAD_LOSS_MSE ? 1 : 2) * sizeof *v) != 0)
+                    bad++, fprintf(stderr, "  %s %zu x %zu WG %zu: %a %a vs default WG %a %a\n",
+                                   clgrad_loss_name((clgrad_loss)l), rows, cols, fixture_wgs[w], (double)v[0],
+                                   (double)v[1], (double)ref[0], (double)ref[1]);
+            }
+            free(p), free(t), free(terms);
+        }
+    for (int w = 0; w < 8; w++) clgrad_ctx_free(ctxs[w]);
+    ck_assert_msg(bad == 0, "%zu results depend on the work-group size", bad);
+}
+END_TEST
+
 static Suite *suite_(void)
 {
     Suite *s = suite_create("loss");
@@ -495,6 +557,7 @@ static Suite *suite_(void)
     tcase_add_test(tc, invalid_targets);
     tcase_add_test(tc, accuracy_rules);
     tcase_add_test(tc, bad_args);
+    tcase_add_test(tc, wg_independent);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -566,6 +566,51 @@ START_TEST(noise)
 }
 END_TEST
 
+/* ---- model_act_stats: independence of the work-group size ----
+** Fixed order of (B, H) (cl/model.cl): contexts built with CLGRAD_WG = 1, 2,
+** 16, 64, 256 give the same bits, equal to the host float32 replica. */
+START_TEST(act_stats_wg)
+{
+    static const size_t shapes[][2] = {{1, 1}, {7, 3}, {32, 255}, {5, 256}, {3, 257}, {64, 1000}, {2, 5000}};
+    static const clgrad_act kinds[] = {CLGRAD_ACT_RELU, CLGRAD_ACT_SIGMOID, CLGRAD_ACT_TANH};
+    size_t bad = 0;
+    clgrad_ctx *ctxs[9] = {NULL};
+    ctxs[0] = fixture_ctx();
+    for (int w = 0; w < fixture_nwgs && w < 8; w++) ctxs[w + 1] = fixture_open_wg("model.cl", fixture_wgs[w]);
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++)
+        for (size_t a = 0; a < sizeof kinds / sizeof kinds[0]; a++) {
+            size_t B = shapes[k][0], H = shapes[k][1], n = B * H;
+            float *h = malloc(n * sizeof *h), rep[3], o[3];
+            ck_assert(h);
+            clgrad_testrng r = fixture_rng(k * 10 + a);
+            for (size_t i = 0; i < n; i++) {
+                float u = clgrad_testrng_uniform(&r, -1, 1);
+                h[i] = (i % H) % 7 == 3 ? 0.0f : kinds[a] == CLGRAD_ACT_RELU ? (u > 0 ? u * 1e3f : 0.0f) : u;
+            }
+            clgrad_model_act_stats_replica(kinds[a], B, H, h, rep);
+            for (int w = 0; w < 9; w++) {
+                clgrad_ctx *c = ctxs[w];
+                if (!c) continue;
+                cl_mem dh = NULL, dout = NULL;
+                ck_assert(clgrad_buf_new(c, n + 2, "h", &dh) == CLGRAD_OK);
+                ck_assert(clgrad_buf_new(c, 4, "out", &dout) == CLGRAD_OK);
+                ck_assert(clgrad_buf_write(c, dh, 2, n, h) == CLGRAD_OK);
+                ck_assert_msg(clgrad_model_act_stats(c, kinds[a], B, H, dh, 2, dout, 1) == CLGRAD_OK, "%s",
+                              clgrad_errmsg(c));
+                ck_assert(clgrad_buf_read(c, dout, 1, 3, o) == CLGRAD_OK);
+                if (memcmp(o, rep, sizeof o) != 0)
+                    bad++, fprintf(stderr, "  act_stats %zu x %zu kind %d WG %zu: %a %a %a vs replica %a %a %a\n", B,
+                                   H, (int)kinds[a], clgrad_wg(c), (double)o[0], (double)o[1], (double)o[2],
+                                   (double)rep[0], (double)rep[1], (double)rep[2]);
+                clgrad_buf_free(&dh), clgrad_buf_free(&dout);
+            }
+            free(h);
+        }
+    for (int w = 1; w < 9; w++) clgrad_ctx_free(ctxs[w]);
+    ck_assert_msg(bad == 0, "%zu activation statistics differ from the fixed order", bad);
+}
+END_TEST
+
 int main(void)
 {
     fixture_open("matmul.cl,activation.cl,reduce.cl,init.cl,model.cl");
@@ -578,6 +623,7 @@ int main(void)
     tcase_add_loop_test(tc, gru, 0, 5);
     tcase_add_loop_test(tc, l1_subgradient, 0, fixture_nsizes);
     tcase_add_test(tc, noise);
+    tcase_add_test(tc, act_stats_wg);
     suite_add_tcase(s, tc);
     return fixture_run(s, 1);
 }

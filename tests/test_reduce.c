@@ -5,7 +5,9 @@
 ** segment tables of awkward sizes (empty ones, any order, gaps poisoned with
 ** NaN so an out-of-range read shows); magnitudes that overflow or underflow a
 ** plain float sum of squares (1e25, 1e-25, denormals, near FLT_MAX); NaN and
-** Inf counts; bitwise determinism; argument checks.
+** Inf counts; bitwise determinism; argument checks; bitwise independence of
+** the work-group size (CLGRAD_WG = 1 .. 256) and equality with the float32
+** host replica of the fixed order (clgrad_reduce_stats_replica).
 **
 ** Tolerances (u = 2^-24; D = clgrad_reduce_depth(), the most additions any
 ** term passes through in the device's fixed tree):
@@ -36,7 +38,7 @@ static size_t check_stats_(const char *what, const float *x, size_t nseg, const 
                            const float *dev, int global)
 {
     clgrad_ctx *ctx = fixture_ctx();
-    size_t nrec = nseg + (global ? 1 : 0), nchunks = 0, chunk = clgrad_wg(ctx) * CLGRAD_REDUCE_PER_ITEM;
+    size_t nrec = nseg + (global ? 1 : 0), nchunks = 0, chunk = CLGRAD_REDUCE_CHUNK;
     for (size_t s = 0; s < nseg; s++) nchunks += (len[s] + chunk - 1) / chunk;
     double *ref = malloc(4 * (nseg + 1) * sizeof *ref), *tol = malloc(4 * nrec * sizeof *tol);
     float *d = malloc(4 * nrec * sizeof *d);
@@ -319,6 +321,107 @@ START_TEST(bad_args)
 }
 END_TEST
 
+
+/* ---- independence of the work-group size ----
+** The statistics are a function of the segment lengths and the values alone
+** (cl/reduce.cl): contexts built with CLGRAD_WG = 1, 2, 16, 64, 256 must give
+** the same bits, equal to the float32 host replica of the fixed order. */
+
+static const size_t wg_lens_[] = {0, 1, 7, 8, 9, 255, 256, 257, 0, 8191, 8192, 8193, 100003, 2500001, 9, 9,
+                                   16383, 16384, 16385, 0, 64, 65};
+enum { WG_NS = sizeof wg_lens_ / sizeof wg_lens_[0] };
+
+/* A value of mixed magnitude: +-0, denormals, 1e-30 .. 1e30, near FLT_MAX / 2^20. */
+static float wg_value_(clgrad_testrng *r)
+{
+    float u = clgrad_testrng_uniform(r, 0, 1), m = clgrad_testrng_uniform(r, -1, 1);
+    if (u < 0.05f) return m < 0 ? -0.0f : 0.0f;
+    if (u < 0.10f) return m * 0x1.0p-130f;
+    if (u < 0.12f) return m * 0x1.0p+100f;
+    return rnd_(r, 30);
+}
+
+/* Table data: segments of wg_lens_ with NaN gaps, in reverse order; `special`
+** puts Inf in segment 4, NaN in 5, both in 12, -Inf and +Inf in 10; the
+** segments 14 and 15 are all -0.0 and all +0.0. */
+static float *wg_data_(int special, size_t *off, size_t *n_out)
+{
+    size_t n = 0;
+    for (size_t k = WG_NS; k-- > 0;) off[k] = n + 1, n += wg_lens_[k] + 1;
+    float *x = malloc(n * sizeof *x);
+    ck_assert(x);
+    clgrad_testrng r = fixture_rng(4242 + (uint64_t)special);
+    for (size_t i = 0; i < n; i++) x[i] = NAN;
+    for (size_t s = 0; s < WG_NS; s++)
+        for (size_t i = 0; i < wg_lens_[s]; i++) x[off[s] + i] = s == 14 ? -0.0f : s == 15 ? 0.0f : wg_value_(&r);
+    if (special) {
+        x[off[4]] = INFINITY, x[off[5] + 3] = NAN;
+        x[off[12] + 50000] = -INFINITY, x[off[12] + 7] = NAN;
+        x[off[10] + 8191] = -INFINITY, x[off[10]] = INFINITY;
+    }
+    *n_out = n;
+    return x;
+}
+
+static void wg_run_(clgrad_ctx *c, const float *x, size_t n, const size_t *off, float *o)
+{
+    cl_mem dx = NULL, dout = NULL;
+    clgrad_segs *segs = NULL;
+    ck_assert(clgrad_buf_new(c, n + 3, "x", &dx) == CLGRAD_OK);
+    ck_assert(clgrad_buf_new(c, 4 * (WG_NS + 1), "stats", &dout) == CLGRAD_OK);
+    ck_assert(clgrad_buf_write(c, dx, 3, n, x) == CLGRAD_OK);
+    ck_assert(clgrad_segs_new(c, WG_NS, off, wg_lens_, &segs) == CLGRAD_OK);
+    ck_assert(clgrad_buf_fill(c, dout, 0, 4 * (WG_NS + 1), -7.0f) == CLGRAD_OK);
+    ck_assert_msg(clgrad_reduce_stats(c, dx, 3, segs, dout, 0) == CLGRAD_OK, "%s", clgrad_errmsg(c));
+    ck_assert(clgrad_buf_read(c, dout, 0, 4 * (WG_NS + 1), o) == CLGRAD_OK);
+    clgrad_segs_free(&segs);
+    clgrad_buf_free(&dx), clgrad_buf_free(&dout);
+}
+
+static size_t wg_compare_(const char *what, const float *a, const float *b, size_t n)
+{
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(a + i, b + i, sizeof *a) != 0 && bad++ < 5)
+            fprintf(stderr, "  %s: record %zu field %zu: %a vs %a\n", what, i / 4, i % 4, (double)a[i],
+                    (double)b[i]);
+    return bad;
+}
+
+START_TEST(wg_independent)
+{
+    size_t off[WG_NS], n;
+    float *x = wg_data_(_i, off, &n), rep[4 * (WG_NS + 1)], o[4 * (WG_NS + 1)];
+    clgrad_reduce_stats_replica(x, WG_NS, off, wg_lens_, rep);
+    /* the replica itself against the float64 reference (tolerances as above) */
+    if (!_i) ck_assert(check_stats_("replica", x, WG_NS, off, wg_lens_, rep, 1) == 0);
+    size_t bad = 0;
+    char what[64];
+    wg_run_(fixture_ctx(), x, n, off, o);
+    if (fixture_denorms()) {
+        snprintf(what, sizeof what, "default WG %zu vs replica", clgrad_wg(fixture_ctx()));
+        bad += wg_compare_(what, o, rep, 4 * (WG_NS + 1));
+    } else {
+        fprintf(stderr, "  no denormals on the device: WG sizes compared with the default run, not the replica\n");
+        memcpy(rep, o, sizeof rep);
+    }
+    if (!_i) bad += check_stats_("device", x, WG_NS, off, wg_lens_, o, 1);
+    for (int w = 0; w < fixture_nwgs; w++) {
+        clgrad_ctx *c = fixture_open_wg("reduce.cl", fixture_wgs[w]);
+        if (!c) {
+            fprintf(stderr, "  WG %zu: not allowed by the device, skipped\n", fixture_wgs[w]);
+            continue;
+        }
+        wg_run_(c, x, n, off, o);
+        snprintf(what, sizeof what, "WG %zu vs replica", fixture_wgs[w]);
+        bad += wg_compare_(what, o, rep, 4 * (WG_NS + 1));
+        clgrad_ctx_free(c);
+    }
+    ck_assert_msg(bad == 0, "%zu statistics differ from the fixed order", bad);
+    free(x);
+}
+END_TEST
+
 static Suite *suite_(void)
 {
     Suite *s = suite_create("reduce");
@@ -334,6 +437,7 @@ static Suite *suite_(void)
     tcase_add_test(tc, empty);
     tcase_add_test(tc, rows_table);
     tcase_add_test(tc, bad_args);
+    tcase_add_loop_test(tc, wg_independent, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }

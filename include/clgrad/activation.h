@@ -79,6 +79,11 @@ void clgrad_activation_ref_bias_add(const float *X, size_t rows, size_t cols, co
 /* db_out (cols) = beta * db_in + column sums of dY (rows, cols); db_in unread when beta == 0 */
 void clgrad_activation_ref_bias_grad(const float *dY, size_t rows, size_t cols, double beta, const float *db_in,
                                      double *db_out);
+/* Float32 host replica of the device's fixed summation order (cl/activation.cl):
+** bitwise equal to activation_bias_grad on a device with IEEE float32
+** arithmetic, whatever the work-group size. */
+void clgrad_activation_bias_grad_replica(const float *dY, size_t rows, size_t cols, float beta, const float *db_in,
+                                         float *db_out);
 
 clgrad_status clgrad_selfcheck_activation(clgrad_ctx *ctx, clgrad_check_fn report, void *user);
 

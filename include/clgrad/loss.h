@@ -48,6 +48,10 @@ clgrad_status clgrad_loss_accuracy(clgrad_ctx *ctx, clgrad_loss loss, cl_mem pre
 
 /* ---- float64 host references (same shapes; targets as doubles) ---- */
 double clgrad_loss_ref_value(clgrad_loss loss, const double *pred, const double *target, size_t rows, size_t cols);
+/* Float32 host replica of loss_value's fixed summation order (cl/loss.cl): the
+** mean of the n float terms, bitwise equal to the device's given the same
+** terms (for MSE the terms (p - y)^2 are themselves exact to replicate). */
+float clgrad_loss_sum_replica(const float *terms, size_t n);
 void clgrad_loss_ref_grad(clgrad_loss loss, const double *pred, const double *target, size_t rows, size_t cols,
                           double *grad);
 /* The count of correct predictions; NaN for MSE. */

@@ -28,9 +28,14 @@
 ** - max |x|: NaN if any element is NaN (NaN-propagating, unlike fmax).
 ** - non-finite count: exact uint arithmetic, stored as a float value: exact
 **   up to 2^24 elements, the nearest float above that (never 0 when non-zero).
-** Deterministic: a fixed chunk partition (CLGRAD_REDUCE_PER_ITEM * clgrad_wg
-** elements per chunk), fixed local-memory trees, fixed combination order, no
-** atomics: the same inputs give the same bits on every run on one device.
+** Deterministic and independent of the launch: the order of every operation
+** is a function of the segment lengths alone (chunks of CLGRAD_REDUCE_CHUNK
+** elements, fixed leaves, balanced pairwise trees; cl/reduce.cl specifies
+** it), never of the work-group size, the number of work-groups or compute
+** units, and there are no atomics: the same inputs give the same bits on
+** every run and for every CLGRAD_WG (and on every device whose float
+** arithmetic, sqrt and ldexp are correctly rounded).
+** clgrad_reduce_stats_replica evaluates that order on the host, in float32.
 */
 #ifndef CLGRAD_REDUCE_H
 #define CLGRAD_REDUCE_H
@@ -48,8 +53,13 @@ enum {
     CLGRAD_RS_SIZE = 4
 };
 
-/* Elements per work-item in a chunk (must match REDUCE_PER_ITEM in cl/reduce.cl). */
-#define CLGRAD_REDUCE_PER_ITEM 32
+/* The fixed numeric definition of cl/reduce.cl (not tunables: they decide
+** the order of the additions): a leaf is CLGRAD_REDUCE_LEAF_VECS float8 (64
+** elements), a chunk CLGRAD_REDUCE_LEAVES leaves = CLGRAD_REDUCE_CHUNK
+** elements. */
+#define CLGRAD_REDUCE_LEAF_VECS 8
+#define CLGRAD_REDUCE_LEAVES 256
+#define CLGRAD_REDUCE_CHUNK (CLGRAD_REDUCE_LEAVES * 8 * CLGRAD_REDUCE_LEAF_VECS)
 
 /* A segment table on the device, with its chunk map and the scratch space of
 ** the partial results (so a launch allocates nothing).  One table serves any
@@ -68,7 +78,7 @@ clgrad_status clgrad_segs_new_rows(clgrad_ctx *ctx, size_t ntensor, const size_t
 void clgrad_segs_free(clgrad_segs **segs); /* NULL-safe; sets *segs = NULL */
 size_t clgrad_segs_count(const clgrad_segs *segs);  /* T */
 size_t clgrad_segs_chunks(const clgrad_segs *segs); /* chunks in the partition */
-size_t clgrad_segs_chunk(const clgrad_segs *segs);  /* elements per chunk */
+size_t clgrad_segs_chunk(const clgrad_segs *segs);  /* elements per chunk: CLGRAD_REDUCE_CHUNK */
 /* Host copies of the table (nseg entries each). */
 const size_t *clgrad_segs_off(const clgrad_segs *segs);
 const size_t *clgrad_segs_len(const clgrad_segs *segs);
@@ -91,9 +101,16 @@ clgrad_status clgrad_reduce_stats1(clgrad_ctx *ctx, cl_mem x, size_t off, size_t
 ** float32 (beyond FLT_MAX) is given as +Inf, as the device must return it. */
 void clgrad_reduce_stats_ref(const float *x, size_t nseg, const size_t *off, const size_t *len, double *out);
 
+/* Float32 host replica of the device's fixed order (cl/reduce.cl), written
+** as the literal trees (identity-padded, not the device's shortcuts): out
+** gets 4*(nseg+1) floats in the layout above, bitwise equal to the device's
+** on a device with correctly rounded float arithmetic, sqrt and ldexp. */
+void clgrad_reduce_stats_replica(const float *x, size_t nseg, const size_t *off, const size_t *len, float *out);
+
 /* Upper bound on the number of additions any one term passes through in the
 ** device's sums for a table of `nchunks` chunks (for error bounds:
-** |err| <= gamma(depth) * sum |terms|, gamma(n) = n u / (1 - n u)). */
+** |err| <= gamma(depth) * sum |terms|, gamma(n) = n u / (1 - n u)).  A
+** function of nchunks alone (ctx is not used). */
 size_t clgrad_reduce_depth(const clgrad_ctx *ctx, size_t nchunks);
 
 clgrad_status clgrad_selfcheck_reduce(clgrad_ctx *ctx, clgrad_check_fn report, void *user);
