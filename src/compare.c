@@ -698,7 +698,9 @@ void clgrad_compare_print_text(FILE *f, const clgrad_rundata *runs, const clgrad
                     c->weights_compared == 1 ? "" : "s");
         else fprintf(f, "  => not bit-identical: first difference at %s\n", c->first_bit_diff);
     }
-    if (res->bit_identical) fprintf(f, "\nall runs are BIT-IDENTICAL to run 1 (metrics, layers, time steps, weights)\n");
+    if (res->bit_identical)
+        fprintf(f, "\nall runs agree within tolerance and are BIT-IDENTICAL to run 1 (metrics, layers, time steps, "
+                   "weights)\n");
     else fprintf(f, "\n%s\n", res->agree ? "all runs agree within tolerance (not bit-identical)" : "runs DIFFER");
 }
 

@@ -519,6 +519,8 @@ START_TEST(identical_runs_agree)
     int rc = cli_(clgrad_cli_compare, args);
     ck_assert_msg(rc == 0, "rc %d\n%s\n%s", rc, out_, err_);
     ck_assert_msg(strstr(out_, "all runs agree within tolerance"), "%s", out_);
+    /* only the time differs: bit-identical (no weights/ in these runs) */
+    ck_assert_msg(strstr(out_, "=> BIT-IDENTICAL") && strstr(out_, "BIT-IDENTICAL to run 1"), "%s", out_);
     ck_assert(strstr(out_, "Test Device A") && strstr(out_, "Other Device"));
     ck_assert(strstr(out_, "(timing)"));
     ck_assert_str_eq(err_, "");
@@ -596,6 +598,9 @@ START_TEST(within_tolerance_agree)
     const char *args[] = {"compare", path_("a"), path_("b"), NULL};
     int rc = cli_(clgrad_cli_compare, args);
     ck_assert_msg(rc == 0, "rc %d\n%s", rc, out_);
+    /* within tolerance, yet not the same bits: the first differing step, file and metric */
+    ck_assert_msg(strstr(out_, "not bit-identical: first difference at step 5, metrics.csv, grad_norm:"), "%s", out_);
+    ck_assert_msg(strstr(out_, "(not bit-identical)"), "%s", out_);
     /* 1e-3 relative passes with --rtol 1e-2 and fails with the default, also as --rtol=... */
     s.pmul = 1 + 1e-3;
     make_run_(path_("c"), &s);
