@@ -804,6 +804,12 @@ clgrad_status clgrad_run(clgrad_ctx *ctx, const clgrad_config *cfg, const clgrad
     /* the output directory must be usable before any compute */
     if (clgrad_rundir_prepare(opts->out_dir, why, sizeof why) != 0) return clgrad_fail(ctx, CLGRAD_E_IO, "%s", why);
     clear_outputs_(opts->out_dir);
+    /* the manifest records the device's numerics fingerprint: an OpenCL failure there fails the run */
+    if (!clgrad_numerics_fingerprint_cached(ctx)) {
+        snprintf(why, sizeof why, "%s", clgrad_errmsg(ctx));
+        st = clgrad_fail(ctx, CLGRAD_E_CL, "numerics fingerprint: %s", why);
+        goto fail;
+    }
     if (write_manifest_(&r, "running", why, sizeof why) != 0) return clgrad_fail(ctx, CLGRAD_E_IO, "%s", why);
     CLGRAD_TRY(write_config_(&r));
     CLGRAD_TRY(setup_(&r));
