@@ -139,6 +139,12 @@ typedef int (*clgrad_sweep_validate_fn)(const char *name, const char *text, cons
                                         char *err, size_t nerr);
 void clgrad_sweep_set_validator(clgrad_sweep_validate_fn fn);
 
+/* Optional device list for `--device all`: every device of this machine as
+** "P:D,P:D,..." in out; returns their number (0: none), or -1 with the reason
+** in out.  main.c registers one; without it `--device all` is an error. */
+typedef int (*clgrad_sweep_devices_fn)(char *out, size_t n);
+void clgrad_sweep_set_device_lister(clgrad_sweep_devices_fn fn);
+
 /* The `clgrad sweep` command; argv[0] = "sweep".  Prints to stdout/stderr and
 ** returns the exit status (see above).  Installs SIGINT/SIGTERM/SIGCHLD
 ** handlers while points run and restores the previous ones before returning. */
