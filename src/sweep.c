@@ -1325,7 +1325,9 @@ static int env_long_(const char *name, long lo, long hi, long *v)
 
 /* The shard from a scheduler's environment, when --shard is not given:
 **   a Slurm job array: K = (SLURM_ARRAY_TASK_ID - MIN) / STEP of N =
-**   SLURM_ARRAY_TASK_COUNT (else (MAX - MIN) / STEP + 1);
+**   SLURM_ARRAY_TASK_COUNT (else (MAX - MIN) / STEP + 1); with CLGRAD_SHARDS
+**   set, K = SLURM_ARRAY_TASK_ID of N = CLGRAD_SHARDS (so that some tasks can
+**   be submitted again on their own: sbatch --array=1,4);
 **   ranks of a parallel launch (mpirun, srun): the first pair of
 **   OMPI_COMM_WORLD_RANK/SIZE, PMI_RANK/PMI_SIZE, SLURM_PROCID/SLURM_NTASKS
 **   (the last only inside a job step, SLURM_STEP_ID set: a batch script sees
@@ -1343,7 +1345,17 @@ static int env_shard_(sweep *sw)
         int rl = env_long_("SLURM_ARRAY_TASK_MIN", 0, id, &lo), rs = env_long_("SLURM_ARRAY_TASK_STEP", 1, M, &step);
         int rc = env_long_("SLURM_ARRAY_TASK_COUNT", 1, M, &cnt), rh = env_long_("SLURM_ARRAY_TASK_MAX", id, LONG_MAX / 2, &hi);
         if (rl < 0 || rs < 0 || rc < 0 || rh < 0) return -1;
-        if (!rc && rh) cnt = (hi - lo) / step + 1, rc = 1;
+        long total;
+        int rt = env_long_("CLGRAD_SHARDS", 1, M, &total);
+        if (rt < 0) return -1;
+        if (rt) { /* the task ids are the shard numbers (resubmitting some: --array=1,4) */
+            if (id >= total) {
+                fprintf(stderr, "clgrad sweep: SLURM_ARRAY_TASK_ID=%ld is not a shard of CLGRAD_SHARDS=%ld (0 to %ld)\n",
+                        id, total, total - 1);
+                return -1;
+            }
+            lo = 0, step = 1, cnt = total, rc = 1;
+        } else if (!rc && rh) cnt = (hi - lo) / step + 1, rc = 1;
         if (!rc) {
             fprintf(stderr,
                     "clgrad sweep: SLURM_ARRAY_TASK_ID=%ld is set but neither SLURM_ARRAY_TASK_COUNT nor "
@@ -1359,7 +1371,7 @@ static int env_shard_(sweep *sw)
                     id, lo, step, n);
             return -1;
         }
-        sb_printf(&from, "SLURM_ARRAY_TASK_ID=%ld of %ld array tasks", id, n);
+        sb_printf(&from, "SLURM_ARRAY_TASK_ID=%ld of %ld %s", id, n, rt ? "shards (CLGRAD_SHARDS)" : "array tasks");
     }
     static const char *const ranks[][2] = {{"OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"},
                                            {"PMI_RANK", "PMI_SIZE"},

@@ -135,7 +135,7 @@ static int lines_(const char *path)
 static const char *const sched_vars_[] = {
     "SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_MAX",
     "SLURM_ARRAY_TASK_STEP", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "PMI_RANK", "PMI_SIZE",
-    "SLURM_PROCID", "SLURM_NTASKS", "SLURM_STEP_ID"};
+    "SLURM_PROCID", "SLURM_NTASKS", "SLURM_STEP_ID", "CLGRAD_SHARDS"};
 
 static void setup_(void)
 {
@@ -807,6 +807,21 @@ START_TEST(shard_from_environment)
     o = run_stdout_(&rc, path_("exp.ini"), "--grid", "clip.kind=none,global_norm", "--out", out, "--dry-run", NULL);
     ck_assert_msg(strstr(o, "6 points, 1 in shard 3/6") != NULL, "%s", o);
     ck_assert_err_has("from SLURM_ARRAY_TASK_ID=12 of 3 array tasks, SLURM_PROCID=1 of SLURM_NTASKS=2");
+    unsetenv("SLURM_STEP_ID");
+    /* one task of an array submitted again on its own (--array=4): CLGRAD_SHARDS says of how many */
+    setenv("SLURM_ARRAY_TASK_ID", "4", 1);
+    setenv("SLURM_ARRAY_TASK_MIN", "4", 1);
+    setenv("SLURM_ARRAY_TASK_MAX", "4", 1);
+    setenv("SLURM_ARRAY_TASK_COUNT", "1", 1);
+    setenv("CLGRAD_SHARDS", "5", 1);
+    o = run_stdout_(&rc, path_("exp.ini"), "--grid", "clip.kind=none,global_norm", "--out", out, "--dry-run", NULL);
+    ck_assert_msg(strstr(o, "6 points, 1 in shard 4/5") != NULL, "%s", o);
+    ck_assert_err_has("from SLURM_ARRAY_TASK_ID=4 of 5 shards (CLGRAD_SHARDS)");
+    setenv("CLGRAD_SHARDS", "4", 1);
+    ck_assert_int_eq(run_(path_("exp.ini"), "--out", out, "--dry-run", NULL), 2);
+    ck_assert_err_has("SLURM_ARRAY_TASK_ID=4 is not a shard of CLGRAD_SHARDS=4 (0 to 3)");
+    unsetenv("CLGRAD_SHARDS");
+    setenv("SLURM_STEP_ID", "0", 1);
     /* mpirun (Open MPI) wins over srun's variables; no array */
     for (int i = 0; i < 5; i++) unsetenv(sched_vars_[i]);
     setenv("OMPI_COMM_WORLD_RANK", "2", 1);
