@@ -57,7 +57,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-logs() { for f in "$@"; do echo "--- $f (last lines):"; tail -n 15 "$f" 2> /dev/null | sed 's/^/    /'; done; }
+logs() {
+  for f in "$@"; do echo "--- $f (last lines):"; tail -n 15 "$f" 2> /dev/null | sed 's/^/    /'; done
+  [ -s "$T/slurmctld.pid" ] && { echo "--- squeue:"; squeue -o '%.10i %.12j %.9T %r' 2>&1 | sed 's/^/    /'; }
+}
 
 # a free TCP port (nothing listening; not the other one picked)
 free_port() {
@@ -196,7 +199,7 @@ same_bits() { # every point's run: clgrad compare --rtol 0 --atol 0 against the 
 # --- 2. a 3-task array, sbatch --wait, merged ---
 cd "$T/jobs" || exit 1
 export CLGRAD
-if ! timeout 300 sbatch --wait --array=0-2 --gres=none --cpus-per-task=1 --time=10 -o "$T/jobs/a-%A_%a.out" \
+if ! timeout 150 sbatch --wait --array=0-2 --gres=none --cpus-per-task=1 --time=10 -o "$T/jobs/a-%A_%a.out" \
   "$ROOT/tools/slurm/sweep.sbatch" "$EXP" "$T/slurm" "${ARGS[@]}" --quiet > "$T/sbatch.out" 2>&1; then
   fail "sbatch --wait of the array failed"
   cat "$T/sbatch.out"
@@ -220,9 +223,9 @@ grep -q '"cuda_visible_devices": ' "$m" || fail "manifest.json lacks cuda_visibl
 say "array checked"
 
 # --- 3. a task run again, and the sweep again in another sharding: one row per point ---
-if ! CLGRAD_SHARDS=3 timeout 300 sbatch --wait --array=1 --gres=none --cpus-per-task=1 --time=10 \
+if ! CLGRAD_SHARDS=3 timeout 150 sbatch --wait --array=1 --gres=none --cpus-per-task=1 --time=10 \
   -o "$T/jobs/b-%A_%a.out" "$ROOT/tools/slurm/sweep.sbatch" "$EXP" "$T/slurm" "${ARGS[@]}" > "$T/sbatch.out" 2>&1 ||
-  ! timeout 300 sbatch --wait --array=0-1 --gres=none --cpus-per-task=1 --time=10 -o "$T/jobs/c-%A_%a.out" \
+  ! timeout 150 sbatch --wait --array=0-1 --gres=none --cpus-per-task=1 --time=10 -o "$T/jobs/c-%A_%a.out" \
     "$ROOT/tools/slurm/sweep.sbatch" "$EXP" "$T/slurm" "${ARGS[@]}" >> "$T/sbatch.out" 2>&1; then
   fail "the second submissions failed"
   cat "$T/sbatch.out"
@@ -239,7 +242,7 @@ check_sweep "$T/slurm" "after reruns"
 say "reruns checked"
 
 # --- 4. the submit mode: array + merge job (--dependency=afterok), waited for ---
-if ! CLGRAD_SHARDS=3 CLGRAD_GRES=none CLGRAD_WAIT=1 CLGRAD_SBATCH_ARGS="--time=10" timeout 300 \
+if ! CLGRAD_SHARDS=3 CLGRAD_GRES=none CLGRAD_WAIT=1 CLGRAD_SBATCH_ARGS="--time=10 --cpus-per-task=1" timeout 150 \
   bash "$ROOT/tools/slurm/sweep.sbatch" "$EXP" "$T/slurm2" "${ARGS[@]}" --quiet > "$T/submit.out" 2>&1; then
   fail "sweep.sbatch (submit mode) failed"
   logs "$T/submit.out" "$T"/jobs/clgrad-*.out
