@@ -1212,6 +1212,7 @@ static void usage_(FILE *f)
 {
     fprintf(f,
             "usage: clgrad sweep EXP.ini [--grid SEC.KEY=V1,V2,...]... [options]\n"
+            "       clgrad sweep EXP.ini ... --out DIR --emit | parallel --joblog J --resume\n"
             "       clgrad sweep --merge SWEEP_DIR\n"
             "\n"
             "Runs EXP.ini once per point of the grid (the cartesian product of the [sweep]\n"
@@ -1225,9 +1226,15 @@ static void usage_(FILE *f)
             "  --set SEC.KEY=VAL  override a key in every point (repeatable)\n"
             "  --out DIR          sweep directory (default sweeps/<name>-<timestamp>)\n"
             "  --jobs N           run up to N points at once (default 1)\n"
-            "  --device A[,B...]  device(s) for the points, shared out round-robin\n"
-            "  --shard K/N        run only the points with index %% N == K (0 <= K < N; needs --out)\n"
-            "  --merge DIR        join DIR/summary-shard-*.csv into DIR/summary.csv\n"
+            "  --device A[,B...]  device(s) for the points, shared out round-robin; all: every device,\n"
+            "                     one point on each at a time (unless --jobs)\n"
+            "  --shard K/N        run only the points with index %% N == K (0 <= K < N; needs --out);\n"
+            "                     default: from SLURM_ARRAY_TASK_ID (+ CLGRAD_SHARDS or the array's size),\n"
+            "                     OMPI_COMM_WORLD_RANK/SIZE, PMI_RANK/SIZE, srun's SLURM_PROCID/NTASKS;\n"
+            "                     --shard off: every point, whatever the environment says\n"
+            "  --emit             print one self-contained `clgrad run` line per point (for GNU\n"
+            "                     parallel, xargs -P, HTCondor); records the sweep, runs nothing\n"
+            "  --merge DIR        build DIR/summary.csv from the run directories and the shard summaries\n"
             "  --force            resume even though the sweep definition changed\n"
             "  --dry-run          print the points and their commands, run nothing\n"
             "  --quiet            only errors and the final line\n"
@@ -2939,9 +2946,9 @@ static int cmd_merge_(sweep *sw)
             fprintf(stderr, "clgrad sweep: --merge %s: cannot write the rerun commands: %s\n", dir,
                     !abs ? strerror(errno) : runner && cp && !cmds.oom ? why : "out of memory");
         else {
-            fprintf(stderr, "clgrad sweep: the %ld point%s not completed or diverged rerun with (%s/rerun-commands.txt%s; "
+            fprintf(stderr, "clgrad sweep: to rerun the %ld point%s not completed or diverged (%s/rerun-commands.txt%s; "
                     "add the sweep's --device and run options if it had any):\n",
-                    ntodo, ntodo == 1 ? "" : "s", dir, ntodo > 10 ? ", first 10 here" : "");
+                    ntodo, ntodo == 1 ? "" : "s", dir, ntodo > 10 ? ", the first 10 here" : "");
             const char *c = cmds.s;
             for (int l = 0; l < 10 && c && *c; l++) {
                 const char *nl = strchr(c, '\n');

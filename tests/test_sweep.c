@@ -879,7 +879,7 @@ START_TEST(emit_and_merge_any_launcher)
     ck_assert_int_eq(system(script), 0);
     ck_assert_int_eq(run_("--merge", path_("em"), NULL), 1);
     ck_assert_err_has("1 point missing: 4");
-    ck_assert_err_has("rerun with");
+    ck_assert_err_has("to rerun the 1 point not completed or diverged");
     char *rerun = slurp_(path_("em/rerun-commands.txt"));
     ck_assert_ptr_nonnull(rerun);
     const char *l5 = strstr(cmds, "/fake.sh run");
