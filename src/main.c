@@ -320,6 +320,21 @@ static int device_list_(const char *spec, char specs[][16], int max)
     return count;
 }
 
+/* `clgrad sweep --device all`: every device as "P:D,P:D,...". */
+static int sweep_devices_(char *out, size_t n)
+{
+    static char specs[64][16];
+    int count = device_list_("all", specs, 64);
+    if (count < 0) {
+        snprintf(out, n, "cannot list the OpenCL devices (see above)");
+        return -1;
+    }
+    size_t k = 0;
+    out[0] = 0;
+    for (int i = 0; i < count && k < n; i++) k += (size_t)snprintf(out + k, n - k, "%s%s", i ? "," : "", specs[i]);
+    return count;
+}
+
 static int cmd_run_(cli_opts *o, const char *path)
 {
     static clgrad_config cfg;
@@ -371,6 +386,7 @@ int main(int argc, char **argv)
     if (argc > 1 && strcmp(argv[1], "bench") == 0) return clgrad_cli_bench(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "sweep") == 0) {
         clgrad_sweep_set_validator(sweep_validate_);
+        clgrad_sweep_set_device_lister(sweep_devices_);
         return clgrad_cli_sweep(argc - 1, argv + 1);
     }
     static cli_opts o;

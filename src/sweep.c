@@ -17,6 +17,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -185,7 +186,13 @@ static int write_atomic_(const char *dir, const char *name, const char *text, si
 {
     sbuf path = {0}, tmp = {0};
     sb_printf(&path, "%s/%s", dir, name);
-    sb_printf(&tmp, "%s/.%s.tmp-%ld", dir, name, (long)getpid());
+    char host[64] = "";
+    if (gethostname(host, sizeof host - 1) != 0) host[0] = 0;
+    host[sizeof host - 1] = 0;
+    for (char *c = host; *c; c++)
+        if (!isalnum((unsigned char)*c) && *c != '-' && *c != '.') *c = '_';
+    /* unique per process on every host sharing the directory */
+    sb_printf(&tmp, "%s/.%s.tmp-%s-%ld", dir, name, host, (long)getpid());
     int rc = -1;
     if (path.oom || tmp.oom) {
         errf_(why, nwhy, "out of memory");
@@ -1030,6 +1037,21 @@ static char *path_prefix_(const char *path)
     return sb_take(&b);
 }
 
+/* A directory made absolute against the working directory (malloc'd), or
+** NULL (errno). */
+static char *abs_dir_(const char *d)
+{
+    if (absolute_(d, strlen(d))) return strdup(d);
+    char cwd[4096];
+    if (!getcwd(cwd, sizeof cwd)) return NULL;
+    while (d[0] == '.' && d[1] == '/') d += 2;
+    sbuf b = {0};
+    sb_printf(&b, "%s/%s", cwd, strcmp(d, ".") ? d : "");
+    while (b.len > 1 && b.s[b.len - 1] == '/') b.s[--b.len] = 0;
+    if (b.oom) errno = ENOMEM;
+    return sb_take(&b);
+}
+
 char *clgrad_sweep_experiment_copy(const char *path, const char *text, char *err, size_t nerr)
 {
     lines_t it = {text, strlen(text), 0, 0};
@@ -1151,7 +1173,9 @@ typedef struct {
     /* options */
     const char *exp;
     char *out;
-    int jobs, quiet, force, dry_run;
+    int jobs, quiet, force, dry_run, emit;
+    int jobs_given, shard_off; /* --jobs given; --shard off */
+    char shard_from[512];  /* where an automatic shard came from ("" = --shard or none) */
     char **devices;
     int ndev;
     long shard_k, shard_n; /* shard_n 0: no sharding */
@@ -1179,13 +1203,16 @@ typedef struct {
 } sweep;
 
 static clgrad_sweep_validate_fn validator_;
+static clgrad_sweep_devices_fn device_lister_;
 
 void clgrad_sweep_set_validator(clgrad_sweep_validate_fn fn) { validator_ = fn; }
+void clgrad_sweep_set_device_lister(clgrad_sweep_devices_fn fn) { device_lister_ = fn; }
 
 static void usage_(FILE *f)
 {
     fprintf(f,
             "usage: clgrad sweep EXP.ini [--grid SEC.KEY=V1,V2,...]... [options]\n"
+            "       clgrad sweep EXP.ini ... --out DIR --emit | parallel --joblog J --resume\n"
             "       clgrad sweep --merge SWEEP_DIR\n"
             "\n"
             "Runs EXP.ini once per point of the grid (the cartesian product of the [sweep]\n"
@@ -1199,9 +1226,15 @@ static void usage_(FILE *f)
             "  --set SEC.KEY=VAL  override a key in every point (repeatable)\n"
             "  --out DIR          sweep directory (default sweeps/<name>-<timestamp>)\n"
             "  --jobs N           run up to N points at once (default 1)\n"
-            "  --device A[,B...]  device(s) for the points, shared out round-robin\n"
-            "  --shard K/N        run only the points with index %% N == K (0 <= K < N; needs --out)\n"
-            "  --merge DIR        join DIR/summary-shard-*.csv into DIR/summary.csv\n"
+            "  --device A[,B...]  device(s) for the points, shared out round-robin; all: every device,\n"
+            "                     one point on each at a time (unless --jobs)\n"
+            "  --shard K/N        run only the points with index %% N == K (0 <= K < N; needs --out);\n"
+            "                     default: from SLURM_ARRAY_TASK_ID (+ CLGRAD_SHARDS or the array's size),\n"
+            "                     OMPI_COMM_WORLD_RANK/SIZE, PMI_RANK/SIZE, srun's SLURM_PROCID/NTASKS;\n"
+            "                     --shard off: every point, whatever the environment says\n"
+            "  --emit             print one self-contained `clgrad run` line per point (for GNU\n"
+            "                     parallel, xargs -P, HTCondor); records the sweep, runs nothing\n"
+            "  --merge DIR        build DIR/summary.csv from the run directories and the shard summaries\n"
             "  --force            resume even though the sweep definition changed\n"
             "  --dry-run          print the points and their commands, run nothing\n"
             "  --quiet            only errors and the final line\n"
@@ -1285,6 +1318,96 @@ static int split_devices_(sweep *sw, const char *spec)
     }
 }
 
+/* An environment variable as a whole number in [lo, hi]: 1 (set in *v), 0
+** when unset or empty, -1 when malformed (printed). */
+static int env_long_(const char *name, long lo, long hi, long *v)
+{
+    const char *s = getenv(name);
+    if (!s || !*s) return 0;
+    if (parse_long_(s, lo, hi, v) == 0) return 1;
+    fprintf(stderr, "clgrad sweep: %s='%s' in the environment: expected a whole number in [%ld, %ld]\n", name, s, lo,
+            hi);
+    return -1;
+}
+
+/* The shard from a scheduler's environment, when --shard is not given:
+**   a Slurm job array: K = (SLURM_ARRAY_TASK_ID - MIN) / STEP of N =
+**   SLURM_ARRAY_TASK_COUNT (else (MAX - MIN) / STEP + 1); with CLGRAD_SHARDS
+**   set, K = SLURM_ARRAY_TASK_ID of N = CLGRAD_SHARDS (so that some tasks can
+**   be submitted again on their own: sbatch --array=1,4);
+**   ranks of a parallel launch (mpirun, srun): the first pair of
+**   OMPI_COMM_WORLD_RANK/SIZE, PMI_RANK/PMI_SIZE, SLURM_PROCID/SLURM_NTASKS
+**   (the last only inside a job step, SLURM_STEP_ID set: a batch script sees
+**   SLURM_PROCID=0 and the allocation's SLURM_NTASKS) with a size > 1;
+**   both: the array task's share split again among the ranks.
+** 0 (sw->shard_k/n, sw->shard_from set when found), or -1 (printed). */
+static int env_shard_(sweep *sw)
+{
+    long k = 0, n = 1, id, lo = 0, hi, step = 1, cnt;
+    const long M = CLGRAD_SWEEP_MAX_POINTS;
+    sbuf from = {0};
+    int r = env_long_("SLURM_ARRAY_TASK_ID", 0, LONG_MAX / 2, &id);
+    if (r < 0) return -1;
+    if (r) {
+        int rl = env_long_("SLURM_ARRAY_TASK_MIN", 0, id, &lo), rs = env_long_("SLURM_ARRAY_TASK_STEP", 1, M, &step);
+        int rc = env_long_("SLURM_ARRAY_TASK_COUNT", 1, M, &cnt), rh = env_long_("SLURM_ARRAY_TASK_MAX", id, LONG_MAX / 2, &hi);
+        if (rl < 0 || rs < 0 || rc < 0 || rh < 0) return -1;
+        long total;
+        int rt = env_long_("CLGRAD_SHARDS", 1, M, &total);
+        if (rt < 0) return -1;
+        if (rt) { /* the task ids are the shard numbers (resubmitting some: --array=1,4) */
+            if (id >= total) {
+                fprintf(stderr, "clgrad sweep: SLURM_ARRAY_TASK_ID=%ld is not a shard of CLGRAD_SHARDS=%ld (0 to %ld)\n",
+                        id, total, total - 1);
+                return -1;
+            }
+            lo = 0, step = 1, cnt = total, rc = 1;
+        } else if (!rc && rh) cnt = (hi - lo) / step + 1, rc = 1;
+        if (!rc) {
+            fprintf(stderr,
+                    "clgrad sweep: SLURM_ARRAY_TASK_ID=%ld is set but neither SLURM_ARRAY_TASK_COUNT nor "
+                    "SLURM_ARRAY_TASK_MAX: cannot tell the array's size; give --shard K/N (or --shard off)\n",
+                    id);
+            return -1;
+        }
+        k = (id - lo) / step, n = cnt;
+        if ((id - lo) % step || k >= n) {
+            fprintf(stderr,
+                    "clgrad sweep: SLURM_ARRAY_TASK_ID=%ld is not a task of the array (min %ld, step %ld, %ld "
+                    "tasks); give --shard K/N\n",
+                    id, lo, step, n);
+            return -1;
+        }
+        sb_printf(&from, "SLURM_ARRAY_TASK_ID=%ld of %ld %s", id, n, rt ? "shards (CLGRAD_SHARDS)" : "array tasks");
+    }
+    static const char *const ranks[][2] = {{"OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"},
+                                           {"PMI_RANK", "PMI_SIZE"},
+                                           {"SLURM_PROCID", "SLURM_NTASKS"}};
+    for (int i = 0; i < 3; i++) {
+        long rank, size;
+        if (i == 2 && !getenv("SLURM_STEP_ID")) break;
+        int rs = env_long_(ranks[i][1], 1, M, &size);
+        if (rs < 0) return -1;
+        if (!rs || size < 2) continue;
+        int rr = env_long_(ranks[i][0], 0, size - 1, &rank);
+        if (rr < 0) return -1;
+        if (!rr) continue;
+        if (n > M / size) {
+            fprintf(stderr, "clgrad sweep: %ld array tasks x %s=%ld ranks: too many shards\n", n, ranks[i][1], size);
+            return -1;
+        }
+        k = k * size + rank, n *= size;
+        sb_printf(&from, "%s%s=%ld of %s=%ld", from.len ? ", " : "", ranks[i][0], rank, ranks[i][1], size);
+        break;
+    }
+    if (from.len) {
+        sw->shard_k = k, sw->shard_n = n;
+        snprintf(sw->shard_from, sizeof sw->shard_from, "%s", sb_str(&from));
+    }
+    free(from.s);
+    return from.oom ? -1 : 0;
+}
+
 static const char *value_opts_[] = {"--grid", "--set", "--out", "--jobs", "-j", "--device", "--shard",
                                     "--merge", "--runner", "--cl-dir", "--cache-dir", "--gemm", "--init-from"};
 
@@ -1346,11 +1469,28 @@ static int parse_args_(sweep *sw, int argc, char **argv)
                 return -1;
             }
             sw->jobs = (int)j;
+            sw->jobs_given = 1;
         } else if (strcmp(a, "--device") == 0) {
             free_strs_(sw->devices, sw->ndev);
             sw->devices = NULL, sw->ndev = 0;
-            if (split_devices_(sw, v)) return -1;
+            if (strcmp(v, "all") == 0) { /* every device of this machine, one point on each at a time */
+                char list[4096];
+                int nd = device_lister_ ? device_lister_(list, sizeof list) : -1;
+                if (nd <= 0) {
+                    fprintf(stderr, "clgrad sweep: --device all: %s\n",
+                            !device_lister_ ? "no device list in this program; give --device A,B,..."
+                            : nd == 0       ? "no OpenCL device found"
+                                            : list);
+                    return -1;
+                }
+                if (split_devices_(sw, list)) return -1;
+                if (!sw->jobs_given) sw->jobs = sw->ndev;
+            } else if (split_devices_(sw, v)) return -1;
+        } else if (strcmp(a, "--shard") == 0 && strcmp(v, "off") == 0) {
+            sw->shard_off = 1;
+            sw->shard_n = 0;
         } else if (strcmp(a, "--shard") == 0) {
+            sw->shard_off = 0;
             const char *slash = strchr(v, '/');
             char k[32] = "";
             size_t nk = slash ? (size_t)(slash - v) : 0;
@@ -1377,6 +1517,7 @@ static int parse_args_(sweep *sw, int argc, char **argv)
         else if (strcmp(a, "--quiet") == 0) sw->quiet = 1;
         else if (strcmp(a, "--force") == 0) sw->force = 1;
         else if (strcmp(a, "--dry-run") == 0) sw->dry_run = 1;
+        else if (strcmp(a, "--emit") == 0) sw->emit = 1;
         else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage_(stdout);
             return 1;
@@ -1390,8 +1531,8 @@ static int parse_args_(sweep *sw, int argc, char **argv)
         }
     }
     if (sw->merge) {
-        if (sw->exp || sw->ngrids || sw->nsets || sw->shard_n) {
-            fprintf(stderr, "clgrad sweep: --merge DIR takes no experiment, --grid, --set or --shard\n");
+        if (sw->exp || sw->ngrids || sw->nsets || sw->shard_n || sw->emit) {
+            fprintf(stderr, "clgrad sweep: --merge DIR takes no experiment, --grid, --set, --shard or --emit\n");
             return -1;
         }
         return 0;
@@ -1400,8 +1541,18 @@ static int parse_args_(sweep *sw, int argc, char **argv)
         fprintf(stderr, "clgrad sweep: which experiment? usage: clgrad sweep EXP.ini --grid SEC.KEY=V1,V2,...\n");
         return -1;
     }
+    if (sw->emit && sw->dry_run) {
+        fprintf(stderr, "clgrad sweep: --emit and --dry-run: choose one\n");
+        return -1;
+    }
+    if (!sw->shard_n && !sw->shard_off && env_shard_(sw)) return -1;
     if (sw->shard_n && !sw->out) {
-        fprintf(stderr, "clgrad sweep: --shard needs --out DIR, the same directory for every shard\n");
+        if (*sw->shard_from)
+            fprintf(stderr,
+                    "clgrad sweep: %s: this is one shard of a sweep (from %s); give --out DIR, the same directory "
+                    "for every shard (or --shard off to run every point here)\n",
+                    sw->exp, sw->shard_from);
+        else fprintf(stderr, "clgrad sweep: --shard needs --out DIR, the same directory for every shard\n");
         return -1;
     }
     return 0;
@@ -1891,34 +2042,37 @@ static void csv_header_(sbuf *b, const clgrad_sweep_grid *g)
     sb_puts(b, ",device,run_dir\n");
 }
 
+/* Point i's summary.csv row (with its newline), p->state as the status. */
+static void row_line_(sbuf *b, const clgrad_sweep_grid *g, long i, const point *p)
+{
+    int vi[CLGRAD_SWEEP_MAX_AXES];
+    clgrad_sweep_point(g, i, vi);
+    sb_printf(b, "%ld", i);
+    for (int a = 0; a < g->naxes; a++) {
+        sb_putc(b, ',');
+        sb_csv(b, g->axes[a].values[vi[a]]);
+    }
+    sb_printf(b, ",%s,", state_names[p->state]);
+    if (p->has_step) sb_num(b, p->step);
+    sb_putc(b, ',');
+    if (p->kind) sb_csv(b, p->kind);
+    for (int f = 0; f < F_COUNT; f++) {
+        sb_putc(b, ',');
+        if (p->has[f]) sb_num(b, p->num[f]);
+    }
+    sb_putc(b, ',');
+    if (p->device) sb_csv(b, p->device);
+    sb_putc(b, ',');
+    sb_csv(b, p->dir);
+    sb_putc(b, '\n');
+}
+
 static void write_summary_(sweep *sw)
 {
     sbuf b = {0};
     csv_header_(&b, &sw->grid);
-    int vi[CLGRAD_SWEEP_MAX_AXES];
-    for (long i = 0; i < sw->npoints; i++) {
-        const point *p = &sw->pts[i];
-        if (!p->mine) continue;
-        clgrad_sweep_point(&sw->grid, i, vi);
-        sb_printf(&b, "%ld", i);
-        for (int a = 0; a < sw->grid.naxes; a++) {
-            sb_putc(&b, ',');
-            sb_csv(&b, sw->grid.axes[a].values[vi[a]]);
-        }
-        sb_printf(&b, ",%s,", state_names[p->state]);
-        if (p->has_step) sb_num(&b, p->step);
-        sb_putc(&b, ',');
-        if (p->kind) sb_csv(&b, p->kind);
-        for (int f = 0; f < F_COUNT; f++) {
-            sb_putc(&b, ',');
-            if (p->has[f]) sb_num(&b, p->num[f]);
-        }
-        sb_putc(&b, ',');
-        if (p->device) sb_csv(&b, p->device);
-        sb_putc(&b, ',');
-        sb_csv(&b, p->dir);
-        sb_putc(&b, '\n');
-    }
+    for (long i = 0; i < sw->npoints; i++)
+        if (sw->pts[i].mine) row_line_(&b, &sw->grid, i, &sw->pts[i]);
     char why[512], name[96];
     if (b.oom || write_atomic_(sw->out, summary_name_(sw, name, sizeof name), b.s, b.len, why, sizeof why)) {
         fprintf(stderr, "clgrad sweep: %s\n", b.oom ? "out of memory writing the summary" : why);
@@ -2282,6 +2436,46 @@ static int run_points_(sweep *sw, const char *runner, long *queue, long nqueue)
     return sw->stopping;
 }
 
+/* --emit: record the definition, then print one self-contained `clgrad run`
+** line per point (absolute paths) on stdout; 0 or the exit status. */
+static int emit_(sweep *sw, const char *runner)
+{
+    int rc = prepare_dir_(sw);
+    if (rc) return rc;
+    char *abs = abs_dir_(sw->out);
+    char *copy = abs ? join_(abs, sw->copy_name) : NULL;
+    if (!copy) {
+        fprintf(stderr, "clgrad sweep: %s: %s\n", sw->out, abs ? "out of memory" : strerror(errno));
+        free(abs);
+        return 1;
+    }
+    free(sw->copy_path);
+    sw->copy_path = copy;
+    int rr = 0, oom = 0;
+    for (long i = 0; i < sw->npoints && !oom; i++) {
+        point *p = &sw->pts[i];
+        if (!p->mine) continue;
+        sbuf pdir = {0}, line = {0};
+        sb_printf(&pdir, "%s/%s", abs, p->dir);
+        p->dev = pick_device_(sw, &rr);
+        const char **av = pdir.oom ? NULL : point_argv_(sw, p, runner, pdir.s);
+        if (av) sb_argv_(&line, av);
+        if (!av || line.oom) oom = 1;
+        else printf("%s\n", line.s);
+        free(av);
+        free(pdir.s);
+        free(line.s);
+    }
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "clgrad sweep: --emit: cannot write the commands: %s\n", strerror(errno));
+        rc = 1;
+    }
+    if (oom) fprintf(stderr, "clgrad sweep: --emit: out of memory\n");
+    rc |= oom;
+    free(abs);
+    return rc;
+}
+
 static int cmd_run_(sweep *sw)
 {
     long nmine = 0, nskip = 0;
@@ -2295,6 +2489,14 @@ static int cmd_run_(sweep *sw)
         fprintf(stderr, "clgrad sweep: the runner %s is not executable: %s\n", runner, strerror(errno));
         free(runner);
         return 2;
+    }
+    if (*sw->shard_from)
+        fprintf(stderr, "clgrad sweep: running shard %ld/%ld (%ld of %ld points), from %s\n", sw->shard_k, sw->shard_n,
+                nmine, sw->npoints, sw->shard_from);
+    if (sw->emit) {
+        int rc = emit_(sw, runner);
+        free(runner);
+        return rc;
     }
     if (sw->dry_run) {
         printf("sweep of %s: %ld point%s", sw->exp, sw->npoints, sw->npoints == 1 ? "" : "s");
@@ -2345,6 +2547,9 @@ static int cmd_run_(sweep *sw)
     if (!sw->quiet)
         fprintf(stderr, "clgrad sweep: %s: %ld point%s%s, %ld already done, %ld to run (%d at a time) -> %s\n", sw->exp,
                 nmine, nmine == 1 ? "" : "s", sw->shard_n ? " in this shard" : "", nskip, nq, sw->jobs, sw->out);
+    else if (sw->shard_n && !*sw->shard_from)
+        fprintf(stderr, "clgrad sweep: running shard %ld/%ld (%ld of %ld points)\n", sw->shard_k, sw->shard_n, nmine,
+                sw->npoints);
     write_summary_(sw);
     int stopped = run_points_(sw, runner, queue, nq);
     write_summary_(sw);
@@ -2367,10 +2572,62 @@ static int cmd_run_(sweep *sw)
 
 /* ---- merge ---- */
 
+/* One candidate row of a point: from a shard file or its run directory. */
 typedef struct {
     csv_row row;
-    char *file;
-} merged_row;
+    char *src;  /* "summary-shard-K-of-N.csv:LINE" or "RUN_DIR/summary.json" (owned) */
+    int state;  /* ST_*, or ST_COUNT for anything else ("missing") */
+} cand_;
+
+typedef struct {
+    cand_ *c;
+    int n;
+} cands_;
+
+static void cands_free_(cands_ *v)
+{
+    for (int i = 0; i < v->n; i++) {
+        row_free_(&v->c[i].row);
+        free(v->c[i].src);
+    }
+    free(v->c);
+    v->c = NULL, v->n = 0;
+}
+
+static int state_of_(const char *s)
+{
+    for (int k = 0; k < ST_COUNT; k++)
+        if (strcmp(s, state_names[k]) == 0) return k;
+    return ST_COUNT;
+}
+
+/* Append a candidate (takes r and src); 0 or -1 (out of memory: both freed). */
+static int cand_push_(cands_ *v, csv_row *r, char *src, int status_col)
+{
+    cand_ *c = realloc(v->c, (size_t)(v->n + 1) * sizeof *c);
+    if (!c || !src) {
+        row_free_(r);
+        free(src);
+        if (c) v->c = c;
+        return -1;
+    }
+    v->c = c;
+    c[v->n].row = *r;
+    c[v->n].src = src;
+    c[v->n].state = state_of_(r->f[status_col]);
+    v->n++;
+    memset(r, 0, sizeof *r);
+    return 0;
+}
+
+/* Two rows of one point agree: every field but ms_per_step (timing). */
+static int rows_agree_(const csv_row *a, const csv_row *b, int ms_col)
+{
+    if (a->n != b->n) return 0;
+    for (int f = 0; f < a->n; f++)
+        if (f != ms_col && strcmp(a->f[f], b->f[f]) != 0) return 0;
+    return 1;
+}
 
 static void sb_ranges_(sbuf *b, const long *v, long n)
 {
@@ -2383,9 +2640,10 @@ static void sb_ranges_(sbuf *b, const long *v, long n)
     }
 }
 
-/* One shard file into rows; 0, or -1 with the problem appended to d. */
+/* One shard file's rows into the points' candidates; 0, or -1 with the
+** problem appended to d (the file is not this sweep's). */
 static int merge_file_(const char *dir, const char *name, long k, long n, const clgrad_sweep_grid *g, long np,
-                       const char *header, merged_row *rows, sbuf *d)
+                       const char *header, cands_ *cands, sbuf *d)
 {
     char why[256];
     char *path = join_(dir, name);
@@ -2422,12 +2680,13 @@ static int merge_file_(const char *dir, const char *name, long k, long n, const 
         } else if (idx % n != k) {
             sb_printf(d, "  %s:%d: point %ld does not belong to shard %ld/%ld\n", name, line, idx, k, n);
             rc = -1;
-        } else if (rows[idx].file) {
-            sb_printf(d, "  point %ld is in both %s and %s\n", idx, rows[idx].file, name);
-            rc = -1;
         } else {
-            rows[idx].row = r;
-            rows[idx].file = strdup(name);
+            sbuf src = {0};
+            sb_printf(&src, "%s:%d", name, line);
+            if (cand_push_(&cands[idx], &r, sb_take(&src), 1 + g->naxes)) {
+                sb_printf(d, "  out of memory\n");
+                rc = -1;
+            }
             continue;
         }
         row_free_(&r);
@@ -2438,6 +2697,18 @@ static int merge_file_(const char *dir, const char *name, long k, long n, const 
     }
     free(text);
     return rc;
+}
+
+/* A candidate in a few words for a conflict report. */
+static void sb_cand_(sbuf *b, const cand_ *c, int naxes)
+{
+    const char *const *f = (const char *const *)c->row.f;
+    int o = 1 + naxes; /* status */
+    sb_printf(b, "%s: %s", c->src, f[o]);
+    if (*f[o + 1]) sb_printf(b, " at step %s", f[o + 1]);
+    for (int k = 0; k < F_COUNT; k++)
+        if (k != F_MS && *f[o + 3 + k]) sb_printf(b, ", %s %s", num_keys[k], f[o + 3 + k]);
+    sb_printf(b, ", device %s", *f[o + 3 + F_COUNT] ? f[o + 3 + F_COUNT] : "?");
 }
 
 static int cmd_merge_(sweep *sw)
@@ -2454,24 +2725,58 @@ static int cmd_merge_(sweep *sw)
     }
     free(path);
     const char *fmt = jstrval_(jget_(&def, "format"));
-    int bad = !fmt || strcmp(fmt, SWEEP_FORMAT) != 0 || grid_from_json_(&def, &sw->grid) != 0;
-    jfree_(&def);
+    const char *copy = jstrval_(jget_(&def, "experiment_copy"));
+    int bad = !fmt || strcmp(fmt, SWEEP_FORMAT) != 0 || grid_from_json_(&def, &sw->grid) != 0 || !copy ||
+              strchr(copy, '/');
+    const jval *sets = jget_(&def, "sets");
+    if (!bad && sets && sets->t == J_ARR) {
+        sw->sets = calloc((size_t)sets->n + 1, sizeof *sw->sets);
+        for (int i = 0; sw->sets && i < sets->n; i++)
+            if (jstrval_(&sets->kid[i])) sw->sets[sw->nsets++] = sets->kid[i].str;
+    }
     long np = clgrad_sweep_npoints(&sw->grid);
     if (bad || np <= 0) {
         fprintf(stderr, "clgrad sweep: --merge %s: sweep.json is not a clgrad sweep definition\n", dir);
+        jfree_(&def);
         return 2;
     }
+    sw->out = strdup(dir);
+    sw->copy_name = strdup(copy);
+    /* One merge at a time (a second waits): concurrent merges, e.g. one per
+    ** finished array task, each write a whole summary.csv. */
+    char *lpath = join_(dir, ".sweep-merge.lock");
+    int lfd = lpath ? open(lpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644) : -1;
+    struct flock fl;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    int locked = -1;
+    if (lfd >= 0)
+        while ((locked = fcntl(lfd, F_SETLKW, &fl)) != 0 && errno == EINTR) {}
+    if (lfd < 0 || locked != 0 || !sw->out || !sw->copy_name) {
+        fprintf(stderr, "clgrad sweep: --merge %s: cannot lock %s: %s\n", dir, lpath ? lpath : dir, strerror(errno));
+        free(lpath);
+        if (lfd >= 0) close(lfd);
+        jfree_(&def);
+        return 2;
+    }
+    free(lpath);
+    sw->lock_fd[0] = lfd; /* closed (unlocked) by sweep_free_ */
+
+    const int status_col = 1 + sw->grid.naxes, ms_col = status_col + 3 + F_MS;
     sbuf header = {0}, d = {0};
     csv_header_(&header, &sw->grid);
-    merged_row *rows = calloc((size_t)np, sizeof *rows);
+    cands_ *cands = calloc((size_t)np, sizeof *cands);
     long *missing = calloc((size_t)np, sizeof *missing), nmiss = 0;
+    long *todo = calloc((size_t)np, sizeof *todo), ntodo = 0;
     DIR *dd = opendir(dir);
     int rc = 1, nfiles = 0, conflict = 0;
     long nshard = 0; /* the N of the shard files when they agree, else -1 */
     long *ks = NULL;  /* the K of each file */
-    if (!rows || !missing || !dd || header.oom) {
+    if (!cands || !missing || !todo || !dd || header.oom) {
         fprintf(stderr, "clgrad sweep: --merge %s: %s\n", dir, dd ? "out of memory" : strerror(errno));
         rc = 2;
+        if (dd) closedir(dd);
         goto out;
     }
     struct dirent *e;
@@ -2486,41 +2791,83 @@ static int cmd_merge_(sweep *sw)
         ks = nk;
         ks[nfiles++] = k;
         nshard = nshard == 0 || nshard == n ? n : -1;
-        if (merge_file_(dir, e->d_name, k, n, &sw->grid, np, sb_str(&header), rows, &d)) conflict = 1;
+        if (merge_file_(dir, e->d_name, k, n, &sw->grid, np, sb_str(&header), cands, &d)) conflict = 1;
     }
     closedir(dd);
-    if (!nfiles) {
-        fprintf(stderr, "clgrad sweep: --merge %s: no summary-shard-K-of-N.csv files\n", dir);
-        rc = 2;
-        goto out;
-    }
     if (conflict) {
         fprintf(stderr, "clgrad sweep: --merge %s: cannot merge:\n%s", dir, sb_str(&d));
         goto out;
     }
-    /* Write every point: the shard rows, and "missing" rows for the rest. */
+    /* Every point: its run directory (the truth, however it was launched) and
+    ** the shard files' rows; identical rows fold, different results conflict. */
     sbuf b = {0};
     sb_puts(&b, sb_str(&header));
-    int vi[CLGRAD_SWEEP_MAX_AXES];
-    long counts[ST_COUNT + 1] = {0};
+    long counts[ST_COUNT + 1] = {0}, folded = 0, nconflict = 0;
     for (long i = 0; i < np; i++) {
-        if (rows[i].file) {
-            const csv_row *r = &rows[i].row;
+        cands_ *cv = &cands[i];
+        point p;
+        memset(&p, 0, sizeof p);
+        char dname[DIRNAME_MAX + 1];
+        clgrad_sweep_dirname(&sw->grid, i, dname, sizeof dname);
+        p.dir = dname;
+        int st = load_result_(sw, &p);
+        int dir_c = -1;
+        if (st >= 0) {
+            p.state = st;
+            sbuf line = {0}, src = {0};
+            row_line_(&line, &sw->grid, i, &p);
+            sb_printf(&src, "%s/summary.json", dname);
+            const char *lp = sb_str(&line);
+            csv_row r;
+            if (!line.oom && csv_next_(&lp, lp + line.len, &r) == 1 && cand_push_(cv, &r, sb_take(&src), status_col) == 0)
+                dir_c = cv->n - 1;
+            else free(src.s);
+            free(line.s);
+        }
+        point_clear_(&p);
+        int pick = dir_c, nfinal = 0;
+        int finals[64];
+        for (int c = 0; c < cv->n; c++) {
+            if (cv->c[c].state != ST_COMPLETED && cv->c[c].state != ST_DIVERGED) continue;
+            int same = -1;
+            for (int f = 0; f < nfinal && same < 0; f++)
+                if (rows_agree_(&cv->c[finals[f]].row, &cv->c[c].row, ms_col)) same = f;
+            if (same < 0 && nfinal < 64) finals[nfinal++] = c;
+        }
+        int nfile = cv->n - (dir_c >= 0);
+        if (nfile > 1) folded += nfile - 1; /* the point is in several shard files */
+        if (nfinal > 1) {
+            nconflict++;
+            sb_printf(&d, "  point %ld (%s): different results:\n", i, dname);
+            for (int f = 0; f < nfinal; f++) {
+                sb_puts(&d, "    ");
+                sb_cand_(&d, &cv->c[finals[f]], sw->grid.naxes);
+                sb_putc(&d, '\n');
+            }
+        }
+        if (nfinal && (pick < 0 || (cv->c[pick].state != ST_COMPLETED && cv->c[pick].state != ST_DIVERGED)))
+            pick = finals[0];
+        if (pick < 0) { /* no run directory result: the shard rows' furthest state */
+            static const int pref[] = {ST_FAILED, ST_INTERRUPTED, ST_RUNNING, ST_PENDING, ST_COUNT};
+            for (int k = 0; k < 5 && pick < 0; k++)
+                for (int c = cv->n - 1; c >= 0 && pick < 0; c--)
+                    if (cv->c[c].state == pref[k]) pick = c;
+        }
+        if (pick >= 0) {
+            const csv_row *r = &cv->c[pick].row;
             for (int f = 0; f < r->n; f++) {
                 if (f) sb_putc(&b, ',');
                 sb_csv(&b, r->f[f]);
             }
             sb_putc(&b, '\n');
-            int st = ST_COUNT;
-            for (int k = 0; k < ST_COUNT; k++)
-                if (strcmp(r->f[1 + sw->grid.naxes], state_names[k]) == 0) st = k;
-            counts[st]++;
+            counts[cv->c[pick].state]++;
+            if (cv->c[pick].state != ST_COMPLETED && cv->c[pick].state != ST_DIVERGED) todo[ntodo++] = i;
             continue;
         }
         missing[nmiss++] = i;
+        todo[ntodo++] = i;
+        int vi[CLGRAD_SWEEP_MAX_AXES];
         clgrad_sweep_point(&sw->grid, i, vi);
-        char dname[DIRNAME_MAX + 1];
-        clgrad_sweep_dirname(&sw->grid, i, dname, sizeof dname);
         sb_printf(&b, "%ld", i);
         for (int a = 0; a < sw->grid.naxes; a++) {
             sb_putc(&b, ',');
@@ -2537,10 +2884,17 @@ static int cmd_merge_(sweep *sw)
     }
     free(b.s);
     long unfinished = counts[ST_PENDING] + counts[ST_RUNNING] + counts[ST_INTERRUPTED] + counts[ST_COUNT];
-    printf("merged %d shard file%s into %s/summary.csv: %ld points, %ld completed, %ld diverged, %ld failed, "
-           "%ld unfinished, %ld missing\n",
+    printf("merged %d shard file%s and the run directories into %s/summary.csv: %ld points, %ld completed, %ld "
+           "diverged, %ld failed, %ld unfinished, %ld missing",
            nfiles, nfiles == 1 ? "" : "s", dir, np, counts[ST_COMPLETED], counts[ST_DIVERGED], counts[ST_FAILED],
            unfinished, nmiss);
+    if (folded) printf("; %ld duplicate row%s folded", folded, folded == 1 ? "" : "s");
+    printf("\n");
+    if (nconflict)
+        fprintf(stderr,
+                "clgrad sweep: --merge %s: %ld point%s ran more than once with different results (summary.csv "
+                "has the run directory's):\n%s",
+                dir, nconflict, nconflict == 1 ? "" : "s", sb_str(&d));
     if (nmiss) {
         sbuf m = {0};
         sb_ranges_(&m, missing, nmiss);
@@ -2564,17 +2918,62 @@ static int cmd_merge_(sweep *sw)
     if (unfinished)
         fprintf(stderr, "clgrad sweep: --merge %s: %ld point%s did not finish (re-run their shards to resume)\n", dir,
                 unfinished, unfinished == 1 ? "" : "s");
-    rc = nmiss || unfinished || counts[ST_FAILED] ? 1 : 0;
-out:
-    for (long i = 0; rows && i < np; i++) {
-        row_free_(&rows[i].row);
-        free(rows[i].file);
+    if (ntodo) { /* the commands that rerun them, one per line: rerun-commands.txt */
+        char *runner = runner_path_(sw), *abs = abs_dir_(dir);
+        char *cp = abs ? join_(abs, sw->copy_name) : NULL;
+        sbuf cmds = {0};
+        sw->pt_sets = calloc((size_t)sw->grid.naxes + 1, sizeof *sw->pt_sets);
+        sw->copy_path = cp;
+        for (long t = 0; runner && cp && sw->pt_sets && t < ntodo; t++) {
+            point p;
+            memset(&p, 0, sizeof p);
+            char dname[DIRNAME_MAX + 1];
+            clgrad_sweep_dirname(&sw->grid, todo[t], dname, sizeof dname);
+            p.index = todo[t];
+            p.dev = -1;
+            sbuf pdir = {0};
+            sb_printf(&pdir, "%s/%s", abs, dname);
+            const char **av = pdir.oom ? NULL : point_argv_(sw, &p, runner, pdir.s);
+            if (av) {
+                sb_argv_(&cmds, av);
+                sb_putc(&cmds, '\n');
+            } else cmds.oom = 1;
+            free(av);
+            free(pdir.s);
+        }
+        if (!runner || !cp || !sw->pt_sets || cmds.oom ||
+            write_atomic_(dir, "rerun-commands.txt", cmds.s, cmds.len, why, sizeof why))
+            fprintf(stderr, "clgrad sweep: --merge %s: cannot write the rerun commands: %s\n", dir,
+                    !abs ? strerror(errno) : runner && cp && !cmds.oom ? why : "out of memory");
+        else {
+            fprintf(stderr, "clgrad sweep: to rerun the %ld point%s not completed or diverged (%s/rerun-commands.txt%s; "
+                    "add the sweep's --device and run options if it had any):\n",
+                    ntodo, ntodo == 1 ? "" : "s", dir, ntodo > 10 ? ", the first 10 here" : "");
+            const char *c = cmds.s;
+            for (int l = 0; l < 10 && c && *c; l++) {
+                const char *nl = strchr(c, '\n');
+                fprintf(stderr, "  %.*s\n", (int)(nl - c), c);
+                c = nl + 1;
+            }
+        }
+        free(cmds.s);
+        free(runner);
+        free(abs);
+    } else {
+        char *rp = join_(dir, "rerun-commands.txt");
+        if (rp) unlink(rp); /* the list an earlier merge wrote: nothing is left to rerun */
+        free(rp);
     }
-    free(rows);
+    rc = nmiss || unfinished || counts[ST_FAILED] || nconflict ? 1 : 0;
+out:
+    for (long i = 0; cands && i < np; i++) cands_free_(&cands[i]);
+    free(cands);
     free(ks);
     free(missing);
+    free(todo);
     free(header.s);
     free(d.s);
+    jfree_(&def);
     return rc;
 }
 

@@ -522,6 +522,35 @@ static int open_csv_(run_ *r, const char *name, const char *header, FILE **f, lo
     return clgrad_csv_commit(*f, good);
 }
 
+/* Where the run ran, as its launcher saw it: the host, the GPUs it was
+** allowed to see (CUDA_VISIBLE_DEVICES, which NVIDIA's OpenCL driver honours,
+** e.g. set by Slurm's --gres=gpu:N; null when unset) and the Slurm job, array
+** task and step (only the variables that are set; null outside Slurm). */
+static void sb_launch_(clgrad_sbuf *b)
+{
+    static const char *const slurm[][2] = {{"job_id", "SLURM_JOB_ID"},         {"array_job_id", "SLURM_ARRAY_JOB_ID"},
+                                           {"array_task_id", "SLURM_ARRAY_TASK_ID"}, {"step_id", "SLURM_STEP_ID"},
+                                           {"procid", "SLURM_PROCID"},         {"node", "SLURMD_NODENAME"}};
+    char host[256] = "";
+    if (gethostname(host, sizeof host - 1) != 0) host[0] = 0;
+    host[sizeof host - 1] = 0;
+    clgrad_sb_printf(b, "  \"host\": ");
+    clgrad_sb_json_str(b, host);
+    const char *cvd = getenv("CUDA_VISIBLE_DEVICES");
+    clgrad_sb_printf(b, ",\n  \"cuda_visible_devices\": ");
+    if (cvd) clgrad_sb_json_str(b, cvd);
+    else clgrad_sb_printf(b, "null");
+    clgrad_sb_printf(b, ",\n  \"slurm\": ");
+    int n = 0;
+    for (size_t i = 0; i < sizeof slurm / sizeof *slurm; i++) {
+        const char *v = getenv(slurm[i][1]);
+        if (!v) continue;
+        clgrad_sb_printf(b, "%s\"%s\": ", n++ ? ", " : "{", slurm[i][0]);
+        clgrad_sb_json_str(b, v);
+    }
+    clgrad_sb_printf(b, "%s,\n", n ? "}" : "null");
+}
+
 static int write_manifest_(run_ *r, const char *status, char *why, size_t nwhy)
 {
     clgrad_sbuf b = {0};
@@ -532,7 +561,9 @@ static int write_manifest_(run_ *r, const char *status, char *why, size_t nwhy)
     clgrad_sb_printf(&b, "  \"gemm_backend\": \"%s\",\n", clgrad_gemm_backend_name(clgrad_get_gemm_backend(r->ctx)));
     clgrad_sb_printf(&b, "  \"seed\": %llu,\n  \"command_line\": ", (unsigned long long)r->cfg->run.seed);
     clgrad_sb_json_str(&b, r->opts->command_line ? r->opts->command_line : "");
-    clgrad_sb_printf(&b, ",\n  \"config\": ");
+    clgrad_sb_printf(&b, ",\n");
+    sb_launch_(&b);
+    clgrad_sb_printf(&b, "  \"config\": ");
     clgrad_sb_json_str(&b, r->cfg->path);
     clgrad_sb_printf(&b, ",\n  \"start_time\": \"%s\",\n  \"end_time\": \"%s\",\n  \"status\": \"%s\"\n}\n", r->start_time,
                      end, status);

@@ -51,6 +51,7 @@ static const char fake_sh_[] =
     "    *) echo \"fake: unexpected argument $1\" >&2; exit 2;;\n"
     "  esac\n"
     "done\n"
+    "[ -n \"${FAKE_MKDIR:-}\" ] && mkdir -p \"$out\"\n"
     "[ -n \"$out\" ] && [ -d \"$out\" ] || { echo \"fake: bad --out '$out'\" >&2; exit 2; }\n"
     "[ -f \"$exp\" ] || { echo \"fake: no experiment $exp\" >&2; exit 2; }\n"
     "if grep -q '^[[:space:]]*\\[sweep\\]' \"$exp\"; then echo \"fake: $exp: [sweep]: unknown section\" >&2; exit 2; fi\n"
@@ -129,6 +130,13 @@ static int lines_(const char *path)
     return n;
 }
 
+/* A scheduler's variables that pick a shard (cleared before every test:
+** the tests may themselves run inside a Slurm job). */
+static const char *const sched_vars_[] = {
+    "SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_MAX",
+    "SLURM_ARRAY_TASK_STEP", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "PMI_RANK", "PMI_SIZE",
+    "SLURM_PROCID", "SLURM_NTASKS", "SLURM_STEP_ID", "CLGRAD_SHARDS"};
+
 static void setup_(void)
 {
     const char *base = getenv("TMPDIR");
@@ -141,6 +149,8 @@ static void setup_(void)
     setenv("FAKE_DIR", tmp_, 1);
     unsetenv("FAKE_SLEEP");
     unsetenv("FAKE_SLOW");
+    unsetenv("FAKE_MKDIR");
+    for (size_t i = 0; i < sizeof sched_vars_ / sizeof *sched_vars_; i++) unsetenv(sched_vars_[i]);
     clgrad_sweep_set_validator(NULL);
 }
 
@@ -723,10 +733,175 @@ START_TEST(shard_and_merge)
                 "index,optim.lr,clip.kind,status,diverge_step,diverge_kind,final_train_loss,final_test_loss,"
                 "final_test_accuracy,max_grad_norm,ms_per_step,device,run_dir\n"
                 "3,1e-2,global_norm,completed,,,0.01,nan,0.75,inf,1.5,0:0,003-optim.lr=1e-2-clip.kind=global_norm\n");
-    ck_assert_int_eq(run_("--merge", out, NULL), 1);
-    ck_assert_err_has("point 3 is in both");
+    ck_assert_int_eq(run_("--merge", out, NULL), 0); /* the same result twice (a rerun, a requeue): folded */
+    ck_assert_str_eq(slurp_(path_("sh/summary.csv")), full);
+    write_file_(path_("sh/summary-shard-0-of-3.csv"),
+                "index,optim.lr,clip.kind,status,diverge_step,diverge_kind,final_train_loss,final_test_loss,"
+                "final_test_accuracy,max_grad_norm,ms_per_step,device,run_dir\n"
+                "3,1e-2,global_norm,completed,,,0.5,nan,0.75,inf,1.5,1:0,003-optim.lr=1e-2-clip.kind=global_norm\n");
+    ck_assert_int_eq(run_("--merge", out, NULL), 1); /* a different result: reported */
+    ck_assert_err_has("point 3 (003-optim.lr=1e-2-clip.kind=global_norm): different results:");
+    ck_assert_err_has("summary-shard-0-of-3.csv:2: completed, final_train_loss 0.5");
+    ck_assert_str_eq(slurp_(path_("sh/summary.csv")), full); /* the run directory's result */
     remove(path_("sh/summary-shard-0-of-3.csv"));
     ck_assert_int_eq(run_("--merge", out, NULL), 0);
+    free(full);
+}
+END_TEST
+
+/* run_ with stdout captured too (static buffer). */
+static char *run_stdout_(int *rc, const char *first, ...)
+{
+    char *argv[64];
+    int argc = 0;
+    va_list ap;
+    va_start(ap, first);
+    for (const char *a = first; a && argc < 63; a = va_arg(ap, const char *)) argv[argc++] = (char *)a;
+    va_end(ap);
+    while (argc < 12) argv[argc++] = NULL;
+    fflush(stdout);
+    int saved = dup(1), fd = open(path_("stdout.txt"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 1);
+    close(fd);
+    *rc = run_(argv[0], argv[1], argv[2], argv[3], argv[4], argv[5], argv[6], argv[7], argv[8], argv[9], argv[10],
+               argv[11], NULL);
+    fflush(stdout);
+    dup2(saved, 1);
+    close(saved);
+    return slurp_(path_("stdout.txt"));
+}
+
+/* The shard from a scheduler's environment: Slurm job arrays (COUNT, or
+** MIN/MAX/STEP), MPI and srun ranks, both at once; --shard wins, --shard off
+** ignores them; a batch script's SLURM_PROCID/SLURM_NTASKS (no step) does not
+** count. */
+START_TEST(shard_from_environment)
+{
+    char out[1024];
+    snprintf(out, sizeof out, "%s", path_("env"));
+    setenv("SLURM_ARRAY_TASK_ID", "1", 1);
+    setenv("SLURM_ARRAY_TASK_COUNT", "2", 1);
+    ck_assert_int_eq(run_(path_("exp.ini"), "--grid", "clip.kind=none,global_norm", NULL), 2);
+    ck_assert_err_has("this is one shard of a sweep (from SLURM_ARRAY_TASK_ID=1 of 2 array tasks); give --out DIR");
+    setenv("SLURM_PROCID", "0", 1); /* a batch script's: no job step, ignored */
+    setenv("SLURM_NTASKS", "4", 1);
+    ck_assert_int_eq(run_(path_("exp.ini"), "--grid", "clip.kind=none,global_norm", "--out", out, NULL), 0);
+    ck_assert_err_has("running shard 1/2 (3 of 6 points), from SLURM_ARRAY_TASK_ID=1 of 2 array tasks");
+    ck_assert_ptr_nonnull(slurp_(path_("env/summary-shard-1-of-2.csv")));
+    ck_assert_int_eq(lines_(path_("calls")), 3);
+    /* an array 10-14:2 (3 tasks) without COUNT: task 12 is shard 1/3 */
+    unsetenv("SLURM_ARRAY_TASK_COUNT");
+    setenv("SLURM_ARRAY_TASK_ID", "12", 1);
+    setenv("SLURM_ARRAY_TASK_MIN", "10", 1);
+    setenv("SLURM_ARRAY_TASK_MAX", "14", 1);
+    setenv("SLURM_ARRAY_TASK_STEP", "2", 1);
+    int rc;
+    char *o = run_stdout_(&rc, path_("exp.ini"), "--grid", "clip.kind=none,global_norm", "--out", out, "--dry-run",
+                          NULL);
+    ck_assert_int_eq(rc, 0);
+    ck_assert_msg(strstr(o, "6 points, 2 in shard 1/3") != NULL, "%s", o);
+    /* ... split again among 2 ranks of an srun step: shard 1*2+1 = 3 of 6 */
+    setenv("SLURM_STEP_ID", "0", 1);
+    setenv("SLURM_PROCID", "1", 1);
+    setenv("SLURM_NTASKS", "2", 1);
+    o = run_stdout_(&rc, path_("exp.ini"), "--grid", "clip.kind=none,global_norm", "--out", out, "--dry-run", NULL);
+    ck_assert_msg(strstr(o, "6 points, 1 in shard 3/6") != NULL, "%s", o);
+    ck_assert_err_has("from SLURM_ARRAY_TASK_ID=12 of 3 array tasks, SLURM_PROCID=1 of SLURM_NTASKS=2");
+    unsetenv("SLURM_STEP_ID");
+    /* one task of an array submitted again on its own (--array=4): CLGRAD_SHARDS says of how many */
+    setenv("SLURM_ARRAY_TASK_ID", "4", 1);
+    setenv("SLURM_ARRAY_TASK_MIN", "4", 1);
+    setenv("SLURM_ARRAY_TASK_MAX", "4", 1);
+    setenv("SLURM_ARRAY_TASK_COUNT", "1", 1);
+    setenv("CLGRAD_SHARDS", "5", 1);
+    o = run_stdout_(&rc, path_("exp.ini"), "--grid", "clip.kind=none,global_norm", "--out", out, "--dry-run", NULL);
+    ck_assert_msg(strstr(o, "6 points, 1 in shard 4/5") != NULL, "%s", o);
+    ck_assert_err_has("from SLURM_ARRAY_TASK_ID=4 of 5 shards (CLGRAD_SHARDS)");
+    setenv("CLGRAD_SHARDS", "4", 1);
+    ck_assert_int_eq(run_(path_("exp.ini"), "--out", out, "--dry-run", NULL), 2);
+    ck_assert_err_has("SLURM_ARRAY_TASK_ID=4 is not a shard of CLGRAD_SHARDS=4 (0 to 3)");
+    unsetenv("CLGRAD_SHARDS");
+    setenv("SLURM_STEP_ID", "0", 1);
+    /* mpirun (Open MPI) wins over srun's variables; no array */
+    for (int i = 0; i < 5; i++) unsetenv(sched_vars_[i]);
+    setenv("OMPI_COMM_WORLD_RANK", "2", 1);
+    setenv("OMPI_COMM_WORLD_SIZE", "4", 1);
+    o = run_stdout_(&rc, path_("exp.ini"), "--grid", "clip.kind=none,global_norm", "--out", out, "--dry-run", NULL);
+    ck_assert_msg(strstr(o, "6 points, 1 in shard 2/4") != NULL, "%s", o);
+    /* --shard wins; --shard off runs everything */
+    o = run_stdout_(&rc, path_("exp.ini"), "--grid", "clip.kind=none,global_norm", "--out", out, "--dry-run", "--shard",
+                    "0/3", NULL);
+    ck_assert_msg(strstr(o, "6 points, 2 in shard 0/3") != NULL, "%s", o);
+    o = run_stdout_(&rc, path_("exp.ini"), "--grid", "clip.kind=none,global_norm", "--dry-run", "--shard", "off",
+                    NULL);
+    ck_assert_int_eq(rc, 0);
+    ck_assert_msg(strstr(o, "6 points ->") != NULL, "%s", o);
+    /* malformed values are errors naming the variable */
+    setenv("OMPI_COMM_WORLD_RANK", "4", 1);
+    ck_assert_int_eq(run_(path_("exp.ini"), "--out", out, "--dry-run", NULL), 2);
+    ck_assert_err_has("OMPI_COMM_WORLD_RANK='4' in the environment: expected a whole number in [0, 3]");
+    unsetenv("OMPI_COMM_WORLD_RANK");
+    unsetenv("OMPI_COMM_WORLD_SIZE");
+    setenv("SLURM_ARRAY_TASK_ID", "3", 1);
+    ck_assert_int_eq(run_(path_("exp.ini"), "--out", out, "--dry-run", NULL), 2);
+    ck_assert_err_has("cannot tell the array's size");
+}
+END_TEST
+
+/* --emit: one self-contained command per point; run by anything (here: sh,
+** in reverse order, one point twice, one not at all), --merge builds
+** summary.csv from the run directories, lists the missing point with the
+** command that reruns it, and then matches a plain sweep. */
+START_TEST(emit_and_merge_any_launcher)
+{
+    ck_assert_int_eq(run_(path_("exp.ini"), "--grid", "clip.kind=none,global_norm", "--out", path_("full"), NULL), 0);
+    char *full = strdup(slurp_(path_("full/summary.csv")));
+    ck_assert_int_eq(chdir(tmp_), 0);
+    int rc;
+    char *o = run_stdout_(&rc, "exp.ini", "--grid", "clip.kind=none,global_norm", "--out", "em", "--emit", NULL);
+    ck_assert_int_eq(rc, 0);
+    char *cmds = strdup(o);
+    ck_assert_int_eq(lines_(path_("stdout.txt")), 6);
+    char want[2048];
+    snprintf(want, sizeof want,
+             "%s/fake.sh run %s/em/exp.ini --set optim.lr=1e-2 --set clip.kind=none --out "
+             "%s/em/002-optim.lr=1e-2-clip.kind=none --quiet\n",
+             tmp_, tmp_, tmp_);
+    ck_assert_msg(strstr(cmds, want) != NULL, "%s lacks %s", cmds, want);
+    ck_assert_ptr_nonnull(slurp_(path_("em/sweep.json")));
+    ck_assert_ptr_null(slurp_(path_("calls")) ? strstr(slurp_(path_("calls")), "/em/") : NULL); /* nothing ran */
+    /* run all but point 4 (and point 1 twice), from another directory */
+    setenv("FAKE_MKDIR", "1", 1);
+    ck_assert_int_eq(chdir("/"), 0);
+    char script[4096];
+    snprintf(script, sizeof script, "sed -n '1,4p;6p;2p' '%s/cmds' | sh > /dev/null", tmp_);
+    write_file_(path_("cmds"), cmds);
+    ck_assert_int_eq(system(script), 0);
+    ck_assert_int_eq(run_("--merge", path_("em"), NULL), 1);
+    ck_assert_err_has("1 point missing: 4");
+    ck_assert_err_has("to rerun the 1 point not completed or diverged");
+    char *rerun = slurp_(path_("em/rerun-commands.txt"));
+    ck_assert_ptr_nonnull(rerun);
+    const char *l5 = strstr(cmds, "/fake.sh run");
+    for (int i = 0; i < 4; i++) l5 = strchr(l5, '\n') + 1;
+    ck_assert_int_eq(strncmp(rerun, l5, strcspn(l5, "\n") + 1), 0); /* the emitted line of point 4 */
+    ck_assert_int_eq(strlen(rerun), strcspn(l5, "\n") + 1);
+    snprintf(script, sizeof script, "sh '%s/em/rerun-commands.txt' > /dev/null", tmp_);
+    ck_assert_int_eq(system(script), 0);
+    ck_assert_int_eq(run_("--merge", path_("em"), NULL), 0);
+    ck_assert_int_eq(access(path_("em/rerun-commands.txt"), F_OK), -1);
+    /* the same rows as a plain sweep, but for the run_dir-independent paths */
+    ck_assert_str_eq(slurp_(path_("em/summary.csv")), full);
+    /* concurrent merges (each array task may run one): one whole summary.csv */
+    for (int i = 0; i < 4; i++)
+        if (fork() == 0) _exit(run_("--merge", path_("em"), NULL));
+    for (int i = 0; i < 4; i++) {
+        int ws;
+        ck_assert_int_gt(wait(&ws), 0);
+        ck_assert_int_eq(WEXITSTATUS(ws), 0);
+    }
+    ck_assert_str_eq(slurp_(path_("em/summary.csv")), full);
+    free(cmds);
     free(full);
 }
 END_TEST
@@ -884,6 +1059,8 @@ static Suite *sweep_suite_(void)
     tcase_add_test(t, resume_skips_done);
     tcase_add_test(t, changed_definition_refused);
     tcase_add_test(t, shard_and_merge);
+    tcase_add_test(t, shard_from_environment);
+    tcase_add_test(t, emit_and_merge_any_launcher);
     tcase_add_test(t, sigint_stops_and_resumes);
     tcase_add_test(t, validator_and_dry_run);
     tcase_add_test(t, default_directory);

@@ -11,6 +11,8 @@ pkgs=(
   clinfo                                       # to inspect OpenCL platforms when something is off
   oclgrind                                     # a second OpenCL implementation (simulator with memory/race checkers): tests/test_oclgrind.sh
   clang libclang-rt-14-dev                     # libFuzzer for the bounded fuzz pass (tools/fuzz.sh)
+  slurm-wlm munge                              # a real Slurm for tests/test_slurm.sh (daemons started in a temp dir; no system config used)
+  parallel                                     # GNU parallel, for tests/test_launchers.sh (the README's cluster recipes)
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -3,7 +3,7 @@
 **
 **   clgrad sweep EXP.ini [--grid SEC.KEY=V1,V2,...]... [--set SEC.KEY=VAL]...
 **                [--out SWEEP_DIR] [--jobs N] [--device SPEC[,SPEC...]]
-**                [--shard K/N] [--force] [--dry-run] [--quiet]
+**                [--shard K/N|off] [--force] [--dry-run | --emit] [--quiet]
 **                [--cl-dir D] [--cache-dir D] [--no-cache] [--gemm own|clblast]
 **                [--save-data] [--init-from D] [--runner PATH]
 **   clgrad sweep --merge SWEEP_DIR
@@ -41,7 +41,9 @@
 **   summary.csv     one row per point (see below), rewritten atomically (temp
 **                   file + rename) after every finished point and at the end
 **   summary-shard-K-of-N.csv   the same for the points of shard K/N only
-**   .sweep*.lock    fcntl locks: one full sweep, or shards that do not overlap
+**   .sweep*.lock    fcntl locks: one full sweep, or shards that do not overlap;
+**                   .sweep-merge.lock: one merge at a time
+**   rerun-commands.txt  (merge) the runs of the points not yet done
 ** summary.csv columns: index, one column per swept key (named section.key,
 ** the value as given), status, diverge_step, diverge_kind, final_train_loss,
 ** final_test_loss, final_test_accuracy, max_grad_norm, ms_per_step, device,
@@ -65,10 +67,46 @@
 ** --jobs N runs up to N points at once (fork/exec).  --device A,B,... gives
 ** each point one of the devices: the one with the fewest running points,
 ** ties broken round-robin (with equal-length points that is plain
-** round-robin).  --shard K/N runs the points with index % N == K (needs
-** --out) and writes summary-shard-K-of-N.csv; `--merge SWEEP_DIR` joins the
-** shard files into summary.csv, checking every point is covered exactly once
-** and listing the missing ones.  --dry-run prints the points and commands.
+** round-robin).  --device all is every device of the machine (the registered
+** device lister's list; on a node where Slurm set CUDA_VISIBLE_DEVICES,
+** NVIDIA's OpenCL driver lists only those GPUs), with --jobs defaulting to
+** their number: one point per device at a time.
+**
+** Shards.  --shard K/N runs the points with index % N == K (needs --out) and
+** writes summary-shard-K-of-N.csv.  Without --shard the shard comes from the
+** environment, and the sweep says so on stderr ("running shard K/N (...),
+** from ..."):
+**   - a Slurm array task: K = (SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN) /
+**     SLURM_ARRAY_TASK_STEP of N = SLURM_ARRAY_TASK_COUNT (else (MAX - MIN) /
+**     STEP + 1); with CLGRAD_SHARDS=N, K = SLURM_ARRAY_TASK_ID itself (some
+**     tasks submitted again alone: sbatch --array=1,4);
+**   - ranks: the first of OMPI_COMM_WORLD_RANK/SIZE, PMI_RANK/PMI_SIZE, and
+**     (inside an srun step, SLURM_STEP_ID set) SLURM_PROCID/SLURM_NTASKS with
+**     a size > 1; no MPI library is involved.  Inside an array task as well,
+**     K = task * size + rank of N = tasks * size.
+** --shard off ignores the environment.  A malformed variable is an error
+** naming it (exit 2).
+**
+** --emit records the definition in SWEEP_DIR (sweep.json, the copy; locks as
+** a run would) and prints, for each point of this shard, the command line of
+** its run with absolute paths (`RUNNER run SWEEP_DIR/<exp>.ini --set ...
+** --out SWEEP_DIR/<dir> --quiet [...]`, shell-quoted where needed), one per
+** line, always the same lines in the same order (for GNU parallel --resume);
+** it runs nothing.  --dry-run prints the points and commands, writing
+** nothing.
+**
+** Merge.  `--merge SWEEP_DIR` builds summary.csv from whatever finished,
+** however it was launched: every point's run directory (summary.json,
+** manifest.json: the truth) and every summary-shard-K-of-N.csv.  Rows of one
+** point that agree (all fields but ms_per_step) fold into one (a requeued
+** task, a rerun in another sharding); different completed/diverged results
+** are reported with their sources (exit 1; the row is the run directory's).
+** A point with no result is "missing"; the `clgrad run` lines that rerun the
+** points not completed or diverged are written to SWEEP_DIR/rerun-commands.txt
+** (removed by a merge that finds none) and the first 10 printed.  A shard
+** file with rows of another sweep or shard is refused (exit 1, nothing
+** written).  Merges take an fcntl lock (.sweep-merge.lock) one at a time, and
+** summary.csv is replaced atomically (temporary names hold host and pid).
 ** The runner is --runner PATH, else $CLGRAD_SWEEP_RUNNER, else this
 ** executable (/proc/self/exe).
 **
@@ -138,6 +176,12 @@ char *clgrad_sweep_experiment_copy(const char *path, const char *text, char *err
 typedef int (*clgrad_sweep_validate_fn)(const char *name, const char *text, const char *const *sets, int nsets,
                                         char *err, size_t nerr);
 void clgrad_sweep_set_validator(clgrad_sweep_validate_fn fn);
+
+/* Optional device list for `--device all`: every device of this machine as
+** "P:D,P:D,..." in out; returns their number (0: none), or -1 with the reason
+** in out.  main.c registers one; without it `--device all` is an error. */
+typedef int (*clgrad_sweep_devices_fn)(char *out, size_t n);
+void clgrad_sweep_set_device_lister(clgrad_sweep_devices_fn fn);
 
 /* The `clgrad sweep` command; argv[0] = "sweep".  Prints to stdout/stderr and
 ** returns the exit status (see above).  Installs SIGINT/SIGTERM/SIGCHLD
