@@ -14,6 +14,11 @@
 ** gamma(n) = n u / (1 - n u), u = 2^-24 (Higham, Accuracy and Stability,
 ** section 3.1).  It holds for any summation order, so it is a real bound,
 ** not a tuned constant, and it still fails on any indexing error.
+**
+** Bit for bit (test `bitwise_host`): every own-kernel variant, op
+** combination and epilogue against a float32 host model of cl/matmul.cl's
+** per-output formula (host_gemm_ below), the activations from the host build
+** of the same cl/act_fn.cl the kernels use.
 */
 #include "fixture.h"
 
@@ -21,6 +26,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The host scalar build of the kernels' activation functions (act_f1_, act_d1_). */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#include "../cl/math.cl"
+#include "../cl/act_fn.cl"
+#pragma GCC diagnostic pop
 
 static const char *variants_[] = {"tiled", "simple", "vec", "packed", "direct"};
 #define NVARIANTS 5
@@ -212,6 +224,130 @@ START_TEST(fused_epilogues)
 }
 END_TEST
 
+/* ---- the float32 host model, bit for bit ----
+** Every variant of cl/matmul.cl computes each output (m, n) as one fma chain
+** in k order from 0.0f, acc = fma(op(A)[m,k], op(B)[k,n], acc) for k = 0 ..
+** K-1, then r = alpha * acc, then r = r + beta * C[m,n] unless beta == 0 (C
+** not read), then (clgrad_gemm_fused / clgrad_gemm_bias) r = r + bias[n];
+** C = r; epilogue ACT: E = f(r); DACT: E = r * f'(Z) (f' NaN where Z is NaN,
+** identity: E = r), f from act_fn.cl: the order of matmul_cpu_store_ and of
+** the separate activation_bias_add / activation_forward / _backward kernels.
+** fmaf is correctly rounded, and the project builds with -ffp-contract=off. */
+static void host_gemm_(int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float *A, size_t lda,
+                       const float *B, size_t ldb, float beta, float *C, size_t ldc, const float *bias, int kind,
+                       int act, float p, float *E, size_t lde, const float *Z, size_t ldz)
+{
+    for (size_t m = 0; m < M; m++)
+        for (size_t n = 0; n < N; n++) {
+            float acc = 0.0f;
+            for (size_t k = 0; k < K; k++) {
+                float a = ta ? A[k * lda + m] : A[m * lda + k];
+                float b = tb ? B[n * ldb + k] : B[k * ldb + n];
+                acc = fmaf(a, b, acc);
+            }
+            float r = alpha * acc;
+            if (beta != 0.0f) r = r + beta * C[m * ldc + n];
+            if (bias) r = r + bias[n];
+            C[m * ldc + n] = r;
+            if (kind == CLGRAD_EPI_ACT)
+                E[m * lde + n] = act_f1_(act, p, r);
+            else if (kind == CLGRAD_EPI_DACT)
+                E[m * lde + n] = act == CLGRAD_ACT_IDENTITY ? r : r * act_d1_(act, p, Z[m * ldz + n]);
+        }
+}
+
+/* Awkward operands: mixed magnitudes (2^-20 .. 2^20) so every fma rounds, and
+** a few zeros, denormals and exact cancellations. */
+static float hb_value_(clgrad_testrng *r)
+{
+    float u = clgrad_testrng_uniform(r, 0, 1), m = clgrad_testrng_uniform(r, -2, 2);
+    if (u < 0.03f) return m < 0 ? -0.0f : 0.0f;
+    if (u < 0.05f) return m * 0x1.0p-135f;
+    return m * ldexpf(1.0f, (int)clgrad_testrng_uniform(r, -20, 20));
+}
+
+static size_t hb_cmp_(const char *what, const float *dev, const float *host, size_t n)
+{
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(&dev[i], &host[i], sizeof(float)) != 0 && bad++ < 3)
+            fprintf(stderr, "  %s: [%zu] device %a host %a\n", what, i, (double)dev[i], (double)host[i]);
+    return bad;
+}
+
+/* One own-kernel call (variant, ops, epilogue mode 0 plain, 1 bias, 2 fused
+** bias + f, 3 fused f') against the host model, C and E bit for bit. */
+static size_t hb_case_(int variant, int ta, int tb, size_t M, size_t N, size_t K, float alpha, float beta, int mode,
+                       clgrad_act act, float p)
+{
+    clgrad_ctx *ctx = fixture_ctx();
+    size_t lda = (ta ? M : K) + 1, ldb = (tb ? K : N) + 2, ldc = N + 3, lde = N + 1, ldz = N + 2, off = 5;
+    size_t na = off + (ta ? K : M) * lda, nb = off + (tb ? N : K) * ldb, nc = off + M * ldc, ne = M * lde, nz = M * ldz;
+    float *A = malloc(na * sizeof *A), *B = malloc(nb * sizeof *B), *C = malloc(nc * sizeof *C);
+    float *Cd = malloc(nc * sizeof *Cd), *bias = malloc((N + 1) * sizeof *bias), *Z = malloc(nz * sizeof *Z);
+    float *E = malloc(ne * sizeof *E), *Ed = malloc(ne * sizeof *Ed);
+    ck_assert(A && B && C && Cd && bias && Z && E && Ed);
+    clgrad_testrng rng = fixture_rng(M * 131u + N * 17u + K * 7u + (size_t)variant * 3u + (size_t)mode * 1000u +
+                                     (size_t)(ta * 2 + tb) * 10000u);
+    for (size_t i = 0; i < na; i++) A[i] = hb_value_(&rng);
+    for (size_t i = 0; i < nb; i++) B[i] = hb_value_(&rng);
+    for (size_t i = 0; i < nc; i++) C[i] = hb_value_(&rng);
+    for (size_t i = 0; i < N + 1; i++) bias[i] = hb_value_(&rng);
+    for (size_t i = 0; i < nz; i++) Z[i] = clgrad_testrng_uniform(&rng, -12, 12);
+    for (size_t i = 0; i < ne; i++) E[i] = clgrad_testrng_uniform(&rng, -1, 1);
+    Z[0] = NAN, Z[nz - 1] = -1e30f, Z[nz / 2] = 90.0f;
+    int kind = mode == 2 ? CLGRAD_EPI_ACT : mode == 3 ? CLGRAD_EPI_DACT : CLGRAD_EPI_NONE;
+    cl_mem dA = fixture_upload(A, na, "A"), dB = fixture_upload(B, nb, "B"), dC = fixture_upload(C, nc, "C");
+    cl_mem db = fixture_upload(bias, N + 1, "bias"), dZ = fixture_upload(Z, nz, "Z"), dE = fixture_upload(E, ne, "E");
+    clgrad_set_gemm_backend(ctx, CLGRAD_GEMM_OWN);
+    ck_assert_int_eq(clgrad_gemm_set_variant(ctx, variants_[variant]), 0);
+    if (mode == 0) {
+        FX_OK(clgrad_gemm(ctx, ta, tb, M, N, K, alpha, dA, off, lda, dB, off, ldb, beta, dC, off, ldc));
+    } else if (mode == 1) {
+        FX_OK(clgrad_gemm_bias(ctx, ta, tb, M, N, K, alpha, dA, off, lda, dB, off, ldb, beta, dC, off, ldc, db, 1));
+    } else {
+        clgrad_gemm_epilogue e = {0};
+        e.bias = mode == 2 ? db : NULL, e.bias_off = 1;
+        e.kind = kind, e.act = act, e.act_param = p;
+        e.e = dE, e.lde = lde, e.z = dZ, e.ldz = ldz;
+        FX_OK(clgrad_gemm_fused(ctx, ta, tb, M, N, K, alpha, dA, off, lda, dB, off, ldb, beta, dC, off, ldc, &e));
+    }
+    fixture_download(dC, Cd, nc);
+    fixture_download(dE, Ed, ne);
+    host_gemm_(ta, tb, M, N, K, alpha, A + off, lda, B + off, ldb, beta, C + off, ldc, mode == 1 || mode == 2 ? bias + 1 : NULL,
+               kind, (int)act, p, E, lde, Z, ldz);
+    char what[160];
+    snprintf(what, sizeof what, "%s %c%c M=%zu N=%zu K=%zu alpha=%g beta=%g mode %d act %d", variants_[variant],
+             ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, (double)alpha, (double)beta, mode, (int)act);
+    size_t bad = hb_cmp_(what, Cd, C, nc) + hb_cmp_(what, Ed, E, ne);
+    cl_mem all[] = {dA, dB, dC, db, dZ, dE};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) clgrad_buf_free(&all[i]);
+    clgrad_gemm_set_variant(ctx, "auto");
+    free(A), free(B), free(C), free(Cd), free(bias), free(Z), free(E), free(Ed);
+    return bad;
+}
+
+/* Every own-kernel variant x op combination x epilogue at one awkward shape
+** (loop index), against the float32 host model, bit for bit. */
+START_TEST(bitwise_host)
+{
+    static const size_t shapes[][3] = {{1, 1, 1}, {7, 17, 33}, {65, 7, 130}, {33, 130, 17}, {130, 65, 7}, {17, 33, 0}, {1, 65, 65}};
+    static const clgrad_act acts[] = {CLGRAD_ACT_TANH, CLGRAD_ACT_GELU, CLGRAD_ACT_IDENTITY, CLGRAD_ACT_LEAKY_RELU,
+                                      CLGRAD_ACT_SIGMOID};
+    const size_t *s = shapes[_i];
+    size_t bad = 0;
+    int c = 0;
+    for (int v = 0; v < NVARIANTS; v++)
+        for (int t = 0; t < 4; t++)
+            for (int mode = 0; mode < 4; mode++, c++) {
+                float beta = (c % 3) == 0 ? 0.0f : (c % 3) == 1 ? -0.75f : 1.0f;
+                float alpha = (c % 2) ? 1.0f : -1.3f;
+                bad += hb_case_(v, t >> 1, t & 1, s[0], s[1], s[2], alpha, beta, mode, acts[c % 5], 0.1f);
+            }
+    ck_assert_msg(bad == 0, "%zu outputs differ from the float32 host model, shape %zux%zux%zu", bad, s[0], s[1], s[2]);
+}
+END_TEST
+
 START_TEST(bad_args)
 {
     clgrad_ctx *ctx = fixture_ctx();
@@ -235,6 +371,7 @@ static Suite *suite_(void)
     tcase_add_test(tc, beta_zero_ignores_c);
     tcase_add_test(tc, k_zero);
     tcase_add_loop_test(tc, fused_epilogues, 0, 4);
+    tcase_add_loop_test(tc, bitwise_host, 0, 7);
     tcase_add_test(tc, bad_args);
     suite_add_tcase(s, tc);
     return s;
