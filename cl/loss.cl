@@ -62,9 +62,9 @@
 ** up to 2^24) does not depend on the work-group size either.
 */
 
-#define LOSS_MSE 0
-#define LOSS_BCE 1
-#define LOSS_CE 2
+/* The per-element formulas (LOSS_MSE/BCE/CE, loss_*_term_, loss_ce_row_,
+** loss_grad_elem_, loss_ce_grad_row_, loss_class_) are in loss_fn.cl,
+** included before this file and compiled on the host too (tests/test_loss.c). */
 
 /* Neumaier's compensated sum: s + c carries the running total. */
 inline void loss_nsum_(float *s, float *c, float x)
@@ -75,72 +75,18 @@ inline void loss_nsum_(float *s, float *c, float x)
     *s = t;
 }
 
-inline float loss_sigmoid_(float z)
-{
-    float e = clgm_exp(-fabs(z));
-    return z >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
-}
-
-/* One BCE term; see the header for the form. */
-inline float loss_bce_term_(float z, float y)
-{
-    float a = z > 0.0f ? 1.0f - y : -y;
-    float lin = a == 0.0f ? 0.0f : z * a;
-    return lin + clgm_log1p(clgm_exp(-fabs(z)));
-}
-
-/* The class id held in t, or -1 when t is not an integer in [0, K). */
-inline long loss_class_(float t, ulong K)
-{
-    if (!(t >= 0.0f) || !(t < (float)K) || t != floor(t)) return -1;
-    return (long)t;
-}
-
-/* Row max m and sum_k exp(z_k - m) of one CE row (K). */
-inline void loss_lse_(__global const float *z, ulong K, float *m, float *sum)
-{
-    float mx = z[0];
-    for (ulong k = 1; k < K; k++)
-        if (z[k] > mx) mx = z[k];
-    float s = 0.0f;
-    for (ulong k = 0; k < K; k++) s += clgm_exp(z[k] - mx); /* K terms <= 1 each; NaN propagates */
-    *m = mx;
-    *sum = s;
-}
-
-/* One CE row's loss (m - z[t]) + log(sum). */
-inline float loss_ce_row_(__global const float *z, ulong K, float t)
-{
-    long c = loss_class_(t, K);
-    if (c < 0) return NAN;
-    float m, s;
-    loss_lse_(z, K, &m, &s);
-    return (m - z[c]) + clgm_log(s);
-}
-
 __kernel void loss_grad(const int loss, __global const float *pred, const ulong poff, __global const float *target,
                         const ulong toff, __global float *grad, const ulong goff, const ulong rows, const ulong cols)
 {
     size_t i = get_global_id(0);
     if (loss == LOSS_CE) {
         if (i >= rows) return;
-        __global const float *z = pred + poff + i * cols;
-        __global float *g = grad + goff + i * cols;
-        long c = loss_class_(target[toff + i], cols);
-        float m, s;
-        loss_lse_(z, cols, &m, &s);
-        float B = (float)rows;
-        for (ulong k = 0; k < cols; k++) {
-            float p = clgm_exp(z[k] - m) / s;
-            g[k] = c < 0 ? NAN : ((long)k == c ? p - 1.0f : p) / B;
-        }
+        loss_ce_grad_row_(pred + poff + i * cols, cols, target[toff + i], (float)rows, grad + goff + i * cols);
         return;
     }
     ulong n = rows * cols;
     if (i >= n) return;
-    float p = pred[poff + i], y = target[toff + i];
-    float g = loss == LOSS_MSE ? 2.0f * (p - y) : loss_sigmoid_(p) - y;
-    grad[goff + i] = g / (float)n;
+    grad[goff + i] = loss_grad_elem_(loss, pred[poff + i], target[toff + i], n);
 }
 
 #define LOSS_LEAF 32    /* terms per leaf (numeric definition) */
@@ -185,10 +131,7 @@ void loss_value(const int loss, __global const float *pred, const ulong poff, __
             const ulong u1 = min(base + LOSS_CHUNK, n); /* terms u0, u0 + 256, ... below u1 */
             /* one loop per loss: no branch per term */
             if (loss == LOSS_MSE)
-                for (ulong u = u0; u < u1; u += LOSS_LEAVES) {
-                    const float d = pred[poff + u] - target[toff + u];
-                    loss_nsum_(&s, &c, d * d);
-                }
+                for (ulong u = u0; u < u1; u += LOSS_LEAVES) loss_nsum_(&s, &c, loss_mse_term_(pred[poff + u], target[toff + u]));
             else if (loss == LOSS_BCE)
                 for (ulong u = u0; u < u1; u += LOSS_LEAVES) loss_nsum_(&s, &c, loss_bce_term_(pred[poff + u], target[toff + u]));
             else

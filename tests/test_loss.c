@@ -20,6 +20,11 @@
 ** src/loss.c.  They hold on any conforming device and are tight (an error in
 ** a formula, index or count exceeds them by orders of magnitude).  The
 ** accuracy is an integer count: exact.  Finite differences: see fd_tol_.
+**
+** Bit for bit (test `bitwise_host`): loss_grad of every loss, and loss_value
+** of BCE and CE, against the host build of the same per-element source
+** (cl/math.cl + cl/loss_fn.cl, the functions the kernels call), the values
+** summed by clgrad_loss_sum_replica (the device's fixed order in float32).
 */
 #include "fixture.h"
 
@@ -28,6 +33,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The host scalar build of the kernels' own formulas: the device must give
+** exactly these bits (test `bitwise_host`). */
+#include "../cl/math.cl"
+#include "../cl/loss_fn.cl"
 
 #define SENTINEL 7777.0f
 
@@ -540,6 +550,85 @@ START_TEST(wg_independent)
 }
 END_TEST
 
+/* ---- bit for bit against the host build of cl/loss_fn.cl ----
+** Awkward predictions: ±0, denormals, ±1e4 logits (CE cancellation), ±90
+** (exp underflow), ±Inf and NaN, mixed with ordinary values; BCE targets
+** soft and hard, CE targets valid, out of range and NaN. */
+static float hb_pred_(clgrad_testrng *r, float special_p)
+{
+    static const float special[] = {0.0f, -0.0f, 0x1.0p-140f, -0x1.8p-130f, 1e4f, -1e4f, 90.0f, -90.0f,
+                                    17.3f, -0.5f, INFINITY, -INFINITY, NAN};
+    float u = clgrad_testrng_uniform(r, 0, 1);
+    if (u < special_p) return special[(size_t)(clgrad_testrng_uniform(r, 0, 1) * 13) % 13];
+    return clgrad_testrng_uniform(r, -8, 8) * ldexpf(1.0f, (int)clgrad_testrng_uniform(r, -6, 4));
+}
+
+static size_t hb_cmp_(const char *what, const float *dev, const float *host, size_t n)
+{
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (isnan(dev[i]) && isnan(host[i])) continue; /* NaN payloads may differ between devices */
+        if (memcmp(&dev[i], &host[i], sizeof(float)) != 0 && bad++ < 3)
+            fprintf(stderr, "  %s: [%zu] device %a host %a\n", what, i, (double)dev[i], (double)host[i]);
+    }
+    return bad;
+}
+
+static size_t hb_case_(clgrad_loss l, size_t rows, size_t cols, int special, uint64_t salt)
+{
+    size_t n = rows * cols, nt = clgrad_loss_target_count(l, rows, cols), nterm = l == CLGRAD_LOSS_CE ? rows : n;
+    float *p = malloc(n * sizeof *p), *t = malloc(nt * sizeof *t), *g = malloc(n * sizeof *g);
+    float *h = malloc(n * sizeof *h), *terms = malloc(nterm * sizeof *terms);
+    ck_assert(p && t && g && h && terms);
+    clgrad_testrng r = fixture_rng(salt);
+    /* CE: about one special logit in 7 rows, so that most rows stay finite */
+    const float sp = !special ? 0.0f : l == CLGRAD_LOSS_CE ? 0.15f / (float)cols : 0.15f;
+    for (size_t i = 0; i < n; i++) p[i] = hb_pred_(&r, sp);
+    for (size_t i = 0; i < nt; i++) {
+        float u = clgrad_testrng_uniform(&r, 0, 1);
+        if (l == CLGRAD_LOSS_CE)
+            t[i] = special && u < 0.05f ? (u < 0.02f ? (float)cols : u < 0.04f ? 0.5f : NAN) : floorf(u * (float)cols);
+        else if (l == CLGRAD_LOSS_BCE) t[i] = i % 3 == 0 ? u : (u < 0.5f ? 0.0f : 1.0f);
+        else t[i] = hb_pred_(&r, sp);
+    }
+    cl_mem dp = fixture_upload(p, n, "pred"), dt = fixture_upload(t, nt, "target"), dg = fixture_upload(p, n, "grad");
+    FX_OK(clgrad_loss_grad(fixture_ctx(), l, dp, 0, dt, 0, dg, 0, rows, cols));
+    fixture_download(dg, g, n);
+    /* the host: loss_grad's per-item code */
+    if (l == CLGRAD_LOSS_CE)
+        for (size_t i = 0; i < rows; i++) loss_ce_grad_row_(p + i * cols, cols, t[i], (float)rows, h + i * cols);
+    else
+        for (size_t i = 0; i < n; i++) h[i] = loss_grad_elem_((int)l, p[i], t[i], n);
+    char what[96];
+    snprintf(what, sizeof what, "%s grad %zu x %zu%s", clgrad_loss_name(l), rows, cols, special ? " special" : "");
+    size_t bad = hb_cmp_(what, g, h, n);
+    /* loss_value: the host terms in the device's order (the replica) */
+    for (size_t u = 0; u < nterm; u++)
+        terms[u] = l == CLGRAD_LOSS_CE    ? loss_ce_row_(p + u * cols, cols, t[u])
+                   : l == CLGRAD_LOSS_BCE ? loss_bce_term_(p[u], t[u])
+                                          : loss_mse_term_(p[u], t[u]);
+    float v, rep = clgrad_loss_sum_replica(terms, nterm);
+    FX_OK(clgrad_loss_value(fixture_ctx(), l, dp, 0, dt, 0, rows, cols, dg, 0));
+    fixture_download(dg, &v, 1);
+    snprintf(what, sizeof what, "%s value %zu x %zu%s", clgrad_loss_name(l), rows, cols, special ? " special" : "");
+    bad += hb_cmp_(what, &v, &rep, 1);
+    clgrad_buf_free(&dp), clgrad_buf_free(&dt), clgrad_buf_free(&dg);
+    free(p), free(t), free(g), free(h), free(terms);
+    return bad;
+}
+
+START_TEST(bitwise_host)
+{
+    static const size_t shapes[][2] = {{1, 1}, {7, 3}, {33, 10}, {130, 17}, {1000, 7}, {8193, 2}, {65, 1000}};
+    size_t bad = 0;
+    for (int l = 0; l < CLGRAD_LOSS_COUNT; l++)
+        for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++)
+            for (int special = 0; special < 2; special++)
+                bad += hb_case_((clgrad_loss)l, shapes[k][0], shapes[k][1], special, 0x10f5 + 7 * k + 100 * (uint64_t)l + special);
+    ck_assert_msg(bad == 0, "%zu device results differ from the host build of loss_fn.cl", bad);
+}
+END_TEST
+
 static Suite *suite_(void)
 {
     Suite *s = suite_create("loss");
@@ -558,6 +647,7 @@ static Suite *suite_(void)
     tcase_add_test(tc, accuracy_rules);
     tcase_add_test(tc, bad_args);
     tcase_add_test(tc, wg_independent);
+    tcase_add_test(tc, bitwise_host);
     suite_add_tcase(s, tc);
     return s;
 }
