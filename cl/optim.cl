@@ -39,6 +39,10 @@ static int optim_skip_(global const float *gs, ulong gs_skip, int use_gs)
     return use_gs && gs[gs_skip] != 0.0f;
 }
 
+/* The per-parameter arithmetic of each kernel is in optim_fn.cl (included
+** before this file, compiled on the host too: tests/test_optim.c); the
+** kernels load and store. */
+
 /* SGD: g += wd*p; momentum: b = g on step 1, else b = mu*b + (1-tau)*g;
 ** g = nesterov ? g + mu*b : b; p -= lr*g.  State slot 0: momentum buffer. */
 kernel void optim_sgd(global float *p, ulong p_off, global const float *g, ulong g_off, global float *s, ulong s_off,
@@ -50,14 +54,11 @@ kernel void optim_sgd(global float *p, ulong p_off, global const float *g, ulong
     ulong r = n - i;
     float8 theta = clg_load8_(p + p_off + i, r);
     float8 d = optim_grad_(g, g_off + i, r, gs, gs_coef, use_gs);
-    if (wd != 0.0f) d = d + wd * theta;
-    if (momentum != 0.0f) {
-        global float *sb = s + s_off + i;
-        float8 b = first ? d : momentum * clg_load8_(sb, r) + one_minus_dampening * d;
-        clg_store8_(sb, r, b);
-        d = nesterov ? d + momentum * b : b;
-    }
-    clg_store8_(p + p_off + i, r, theta - lr * d);
+    global float *sb = s + s_off + i;
+    float8 b = momentum != 0.0f && !first ? clg_load8_(sb, r) : (float8)(0.0f);
+    theta = optim_sgd_upd_(theta, d, &b, lr, wd, momentum, one_minus_dampening, nesterov, first);
+    if (momentum != 0.0f) clg_store8_(sb, r, b);
+    clg_store8_(p + p_off + i, r, theta);
 }
 
 /* RMSprop: g += wd*p; v = alpha*v + (1-alpha)*g^2; centered: ga = alpha*ga +
@@ -75,30 +76,19 @@ kernel void optim_rmsprop(global float *p, ulong p_off, global const float *g, u
     ulong r = n - i;
     float8 theta = clg_load8_(p + p_off + i, r);
     float8 d = optim_grad_(g, g_off + i, r, gs, gs_coef, use_gs);
-    if (wd != 0.0f) d = d + wd * theta;
     global float *sv = s + s_off + i;
     ulong slot = 1;
-    float8 v = alpha * clg_load8_(sv, r) + one_minus_alpha * (d * d);
-    clg_store8_(sv, r, v);
     global float *sb = s + s_off + slot * s_stride + i;
     if (momentum > 0.0f) slot++;
-    float8 avg;
-    if (centered) {
-        global float *sa = s + s_off + slot * s_stride + i;
-        float8 ga = alpha * clg_load8_(sa, r) + one_minus_alpha * d;
-        clg_store8_(sa, r, ga);
-        avg = sqrt(v - ga * ga);
-    } else {
-        avg = sqrt(v);
-    }
-    avg = avg + eps;
-    if (momentum > 0.0f) {
-        float8 b = momentum * clg_load8_(sb, r) + d / avg;
-        clg_store8_(sb, r, b);
-        clg_store8_(p + p_off + i, r, theta - lr * b);
-    } else {
-        clg_store8_(p + p_off + i, r, theta - lr * (d / avg));
-    }
+    global float *sa = s + s_off + slot * s_stride + i;
+    float8 v = clg_load8_(sv, r), b = (float8)(0.0f), ga = (float8)(0.0f);
+    if (momentum > 0.0f) b = clg_load8_(sb, r);
+    if (centered) ga = clg_load8_(sa, r);
+    theta = optim_rmsprop_upd_(theta, d, &v, &b, &ga, lr, wd, alpha, one_minus_alpha, eps, momentum, centered);
+    clg_store8_(sv, r, v);
+    if (centered) clg_store8_(sa, r, ga);
+    if (momentum > 0.0f) clg_store8_(sb, r, b);
+    clg_store8_(p + p_off + i, r, theta);
 }
 
 /* Adam / AdamW: decoupled: p *= decay (= 1 - lr*wd) first; else g += wd*p;
@@ -117,20 +107,12 @@ kernel void optim_adam(global float *p, ulong p_off, global const float *g, ulon
     ulong r = n - i;
     float8 theta = clg_load8_(p + p_off + i, r);
     float8 d = optim_grad_(g, g_off + i, r, gs, gs_coef, use_gs);
-    if (decoupled) theta = theta * decay;
-    else if (wd != 0.0f) d = d + wd * theta;
-    global float *sm = s + s_off + i, *sv = s + s_off + s_stride + i;
-    float8 m = beta1 * clg_load8_(sm, r) + one_minus_beta1 * d;
-    float8 v = beta2 * clg_load8_(sv, r) + one_minus_beta2 * (d * d);
+    global float *sm = s + s_off + i, *sv = s + s_off + s_stride + i, *sx = s + s_off + 2 * s_stride + i;
+    float8 m = clg_load8_(sm, r), v = clg_load8_(sv, r), vmax = amsgrad ? clg_load8_(sx, r) : (float8)(0.0f);
+    theta = optim_adam_upd_(theta, d, &m, &v, &vmax, wd, decoupled, decay, beta1, one_minus_beta1, beta2,
+                            one_minus_beta2, step_size, bc2_sqrt, eps, amsgrad);
     clg_store8_(sm, r, m);
     clg_store8_(sv, r, v);
-    if (amsgrad) {
-        global float *sx = s + s_off + 2 * s_stride + i;
-        float8 vmax = clg_load8_(sx, r);
-        vmax = select(vmax, v, (vmax < v) | isnan(v));
-        clg_store8_(sx, r, vmax);
-        v = vmax;
-    }
-    float8 denom = sqrt(v) / bc2_sqrt + eps;
-    clg_store8_(p + p_off + i, r, theta - step_size * (m / denom));
+    if (amsgrad) clg_store8_(sx, r, vmax);
+    clg_store8_(p + p_off + i, r, theta);
 }

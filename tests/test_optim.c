@@ -41,8 +41,18 @@
 **     cancelling (see l2_align_): that cancellation is ill-conditioned in
 **     any float32 implementation and no such bound can cover it.
 **   Observed errors stay below 1/20 of these bounds over many seeds.
+**
+** Bit for bit (test `bitwise_host`): several steps of every kind and its
+** state options against the host build of the same update source
+** (cl/optim_fn.cl), with the launcher's float scalars, scheduled learning
+** rates, the gradient-state COEF and SKIP, and zero, denormal, huge and
+** non-finite gradients.
 */
 #include "fixture.h"
+
+/* The host scalar build of the kernels' per-parameter updates: the device
+** must give exactly these bits (test `bitwise_host`). */
+#include "../cl/optim_fn.cl"
 
 #include <math.h>
 #include <stdio.h>
@@ -647,6 +657,138 @@ START_TEST(bad_args)
 }
 END_TEST
 
+/* ---- bit for bit against the host build of cl/optim_fn.cl ---- */
+
+/* The float scalars clgrad_optim_step passes (src/optim.c's launchers:
+** derived in double, rounded to float once), then the update of every
+** parameter with the gradient g * COEF (the kernel's optim_grad_, one float
+** product) and the state slots (S, n) the kernel reads and writes; nothing
+** when SKIP != 0. */
+static void hb_step_(const clgrad_optim_cfg *c, int64_t t, double lr, float *p, const float *g, float *s, size_t n,
+                     int use_gs, float coef, float skip)
+{
+    if (use_gs && skip != 0.0f) return;
+    for (size_t i = 0; i < n; i++) {
+        float d = use_gs ? g[i] * coef : g[i], zero = 0.0f;
+        switch (c->kind) {
+        case CLGRAD_OPTIM_SGD: {
+            float *b = c->momentum != 0.0 ? &s[i] : &zero;
+            p[i] = optim_sgd_upd_(p[i], d, b, (float)lr, (float)c->weight_decay, (float)c->momentum,
+                                  (float)(1.0 - c->dampening), c->nesterov ? 1 : 0, t == 1);
+            break;
+        }
+        case CLGRAD_OPTIM_RMSPROP: {
+            int mom = (float)c->momentum > 0.0f;
+            float z1 = 0.0f, z2 = 0.0f;
+            float *b = mom ? &s[n + i] : &z1, *ga = c->centered ? &s[(mom ? 2 : 1) * n + i] : &z2;
+            p[i] = optim_rmsprop_upd_(p[i], d, &s[i], b, ga, (float)lr, (float)c->weight_decay, (float)c->alpha,
+                                      (float)(1.0 - c->alpha), (float)c->eps, (float)c->momentum, c->centered ? 1 : 0);
+            break;
+        }
+        default: {
+            int dec = c->kind == CLGRAD_OPTIM_ADAMW;
+            float *vmax = c->amsgrad ? &s[2 * n + i] : &zero;
+            p[i] = optim_adam_upd_(p[i], d, &s[i], &s[n + i], vmax, dec ? 0.0f : (float)c->weight_decay, dec,
+                                   dec ? (float)(1.0 - lr * c->weight_decay) : 1.0f, (float)c->beta1,
+                                   (float)(1.0 - c->beta1), (float)c->beta2, (float)(1.0 - c->beta2),
+                                   (float)(lr / (1.0 - pow(c->beta1, (double)t))),
+                                   (float)sqrt(1.0 - pow(c->beta2, (double)t)), (float)c->eps, c->amsgrad ? 1 : 0);
+            break;
+        }
+        }
+    }
+}
+
+/* Awkward gradients: ±0, denormals, huge (their squares overflow), an
+** occasional ±Inf / NaN, mixed magnitudes otherwise. */
+static float hb_grad_(clgrad_testrng *r, int nonfinite)
+{
+    float u = clgrad_testrng_uniform(r, 0, 1), m = clgrad_testrng_uniform(r, -1, 1);
+    if (u < 0.05f) return m < 0 ? -0.0f : 0.0f;
+    if (u < 0.10f) return m * 0x1.0p-140f;
+    if (u < 0.13f) return m * 1e25f;
+    if (nonfinite && u < 0.14f) return m < -0.5f ? NAN : m < 0 ? -INFINITY : INFINITY;
+    return m * ldexpf(1.0f, (int)clgrad_testrng_uniform(r, -30, 10));
+}
+
+static size_t hb_cmp_(const char *what, const float *dev, const float *host, size_t n)
+{
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (isnan(dev[i]) && isnan(host[i])) continue; /* NaN payloads may differ between devices */
+        if (memcmp(&dev[i], &host[i], sizeof(float)) != 0 && bad++ < 3)
+            fprintf(stderr, "  %s: [%zu] device %a host %a\n", what, i, (double)dev[i], (double)host[i]);
+    }
+    return bad;
+}
+
+static clgrad_optim_cfg hb_cfg_(int k)
+{
+    static const clgrad_optim_kind kinds[] = {CLGRAD_OPTIM_SGD, CLGRAD_OPTIM_SGD, CLGRAD_OPTIM_SGD, CLGRAD_OPTIM_SGD,
+                                              CLGRAD_OPTIM_RMSPROP, CLGRAD_OPTIM_RMSPROP, CLGRAD_OPTIM_RMSPROP,
+                                              CLGRAD_OPTIM_RMSPROP, CLGRAD_OPTIM_ADAM, CLGRAD_OPTIM_ADAM,
+                                              CLGRAD_OPTIM_ADAMW, CLGRAD_OPTIM_ADAMW};
+    clgrad_optim_cfg c = clgrad_optim_defaults(kinds[k]);
+    c.lr = 0.03;
+    switch (k) {
+    case 0: break;                                                                      /* plain SGD */
+    case 1: c.momentum = 0.9, c.dampening = 0.1, c.weight_decay = 0.01; break;          /* dampening */
+    case 2: c.momentum = 0.85, c.nesterov = 1, c.weight_decay = 1e-3; break;            /* nesterov */
+    case 3: c.momentum = 0.9, c.dampening = -0.5; break;                                /* odd dampening */
+    case 4: break;                                                                      /* plain RMSprop */
+    case 5: c.centered = 1; break;
+    case 6: c.momentum = 0.5, c.weight_decay = 0.01; break;
+    case 7: c.momentum = 0.7, c.centered = 1, c.alpha = 0.9, c.eps = 1e-6; break;
+    case 8: c.weight_decay = 0.01; break;
+    case 9: c.amsgrad = 1, c.beta1 = 0.8, c.beta2 = 0.95; break;
+    case 10: break;
+    default: c.amsgrad = 1, c.weight_decay = 0.1; break;
+    }
+    return c;
+}
+#define HB_NCFG 12
+
+START_TEST(bitwise_host)
+{
+    clgrad_ctx *ctx = fixture_ctx();
+    const clgrad_optim_cfg c = hb_cfg_(_i);
+    static const size_t sizes[] = {1, 7, 9, 130, 1027};
+    size_t bad = 0;
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+        const size_t n = sizes[si], ns = clgrad_optim_state_floats(&c), nst = ns * n;
+        clgrad_testrng rng = fixture_rng(0xb17 + 100 * (uint64_t)_i + n);
+        float *p = malloc(n * sizeof *p), *g = malloc(n * sizeof *g), *st = calloc(nst + 1, sizeof *st);
+        float *dp = malloc(n * sizeof *dp), *ds = malloc((nst + 1) * sizeof *ds);
+        ck_assert(p && g && st && dp && ds);
+        for (size_t i = 0; i < n; i++) p[i] = hb_grad_(&rng, 0);
+        cl_mem mp = fixture_upload(p, n, "params"), mg = fixture_upload(p, n, "grads"), ms = fixture_upload(st, nst + 1, "state");
+        for (int t = 1, step = 0; step < 7; step++) {
+            /* step 2 is skipped (gradient state SKIP), steps 3 and 5 clipped (COEF) */
+            const int use_gs = step >= 2, skip = step == 2;
+            const float coef = step == 3 ? 0.3712f : step == 5 ? 0x1.fffffep-1f : 1.0f;
+            const double lr = c.lr * (1.0 - 0.13 * (t - 1)); /* a decaying schedule */
+            for (size_t i = 0; i < n; i++) g[i] = hb_grad_(&rng, step == 6);
+            FX_OK(clgrad_buf_write(ctx, mg, 0, n, g));
+            cl_mem gs = use_gs ? gs_new_(3, coef, skip ? 1.0f : 0.0f) : NULL;
+            FX_OK(clgrad_optim_step(ctx, &c, t, lr, mp, mg, ns ? ms : NULL, n, gs, 3));
+            if (gs) clgrad_buf_free(&gs);
+            hb_step_(&c, t, lr, p, g, st, n, use_gs, coef, skip ? 1.0f : 0.0f);
+            fixture_download(mp, dp, n);
+            fixture_download(ms, ds, nst + 1);
+            char what[96];
+            snprintf(what, sizeof what, "%s cfg %d n=%zu step %d (t=%d) params", clgrad_optim_name(c.kind), _i, n, step, t);
+            bad += hb_cmp_(what, dp, p, n);
+            snprintf(what, sizeof what, "%s cfg %d n=%zu step %d (t=%d) state", clgrad_optim_name(c.kind), _i, n, step, t);
+            bad += hb_cmp_(what, ds, st, nst + 1);
+            if (!skip) t++;
+        }
+        clgrad_buf_free(&mp), clgrad_buf_free(&mg), clgrad_buf_free(&ms);
+        free(p), free(g), free(st), free(dp), free(ds);
+    }
+    ck_assert_msg(bad == 0, "%s (cfg %d): %zu values differ from the host build of optim_fn.cl", clgrad_optim_name(c.kind), _i, bad);
+}
+END_TEST
+
 static Suite *suite_(void)
 {
     Suite *s = suite_create("optim");
@@ -662,6 +804,7 @@ static Suite *suite_(void)
     tcase_add_loop_test(tc, gradstate_nonfinite, 0, 2 * CLGRAD_OPTIM_COUNT);
     tcase_add_loop_test(tc, bounds, 0, fixture_nsizes);
     tcase_add_loop_test(tc, determinism, 0, CLGRAD_OPTIM_COUNT);
+    tcase_add_loop_test(tc, bitwise_host, 0, HB_NCFG);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,0 +1,95 @@
+/*
+** optim_fn.cl: the per-parameter updates of the optimizers, a function
+** library (no kernels) included after common.cl by optim.cl, whose kernels
+** load 8 parameters, their gradients (times the gradient-state COEF) and
+** state as float8, call these, and store the results.  The semantics are in
+** optim.cl's comments and include/clgrad/optim.h.
+**
+**   optim_sgd_upd_(theta, d, &b, ...)            -> new theta; b momentum buffer
+**   optim_rmsprop_upd_(theta, d, &v, &b, &ga, ...) -> new theta; square_avg,
+**                                                  momentum_buffer, grad_avg
+**   optim_adam_upd_(theta, d, &m, &v, &vmax, ...)  -> new theta; exp_avg,
+**                                                  exp_avg_sq, max_exp_avg_sq
+** A state is read and written only where the options use it (the caller
+** loads and stores those slots alone).
+**
+** One source for device and host: on the device the values are float8
+** (OPT_T), on the host (tests/test_optim.c includes this file) float, one
+** float rounding per operation in the order written (no fma; contraction is
+** off on both), sqrt correctly rounded on both (the device builds with
+** -cl-fp32-correctly-rounded-divide-sqrt), so the host build gives the
+** kernels' bits lane by lane.
+*/
+
+#ifdef __OPENCL_VERSION__
+#define OPT_T float8
+#define OPT_FN inline
+#define opt_sqrt_ sqrt
+/* c ? a : b, component-wise (c from a float8 comparison: -1 true, 0 false) */
+#define OPT_SEL(c, a, b) select((b), (a), (c))
+#else
+#include <math.h>
+#define OPT_T float
+#define OPT_FN static inline
+#define opt_sqrt_ sqrtf
+#define OPT_SEL(c, a, b) ((c) ? (a) : (b))
+#endif
+
+/* SGD: d += wd*theta; momentum: b = d on step 1 (first), else b = mu*b +
+** (1-tau)*d; d = nesterov ? d + mu*b : b; theta - lr*d. */
+OPT_FN OPT_T optim_sgd_upd_(const OPT_T theta, OPT_T d, OPT_T *b, const float lr, const float wd, const float momentum,
+                            const float one_minus_dampening, const int nesterov, const int first)
+{
+    if (wd != 0.0f) d = d + wd * theta;
+    if (momentum != 0.0f) {
+        *b = first ? d : momentum * *b + one_minus_dampening * d;
+        d = nesterov ? d + momentum * *b : *b;
+    }
+    return theta - lr * d;
+}
+
+/* RMSprop: d += wd*theta; v = alpha*v + (1-alpha)*d^2; centered: ga =
+** alpha*ga + (1-alpha)*d, avg = sqrt(v - ga^2) + eps, else sqrt(v) + eps;
+** momentum > 0: b = mu*b + d/avg, theta - lr*b; else theta - lr*(d/avg). */
+OPT_FN OPT_T optim_rmsprop_upd_(const OPT_T theta, OPT_T d, OPT_T *v, OPT_T *b, OPT_T *ga, const float lr,
+                                const float wd, const float alpha, const float one_minus_alpha, const float eps,
+                                const float momentum, const int centered)
+{
+    if (wd != 0.0f) d = d + wd * theta;
+    *v = alpha * *v + one_minus_alpha * (d * d);
+    OPT_T avg;
+    if (centered) {
+        *ga = alpha * *ga + one_minus_alpha * d;
+        avg = opt_sqrt_(*v - *ga * *ga);
+    } else {
+        avg = opt_sqrt_(*v);
+    }
+    avg = avg + eps;
+    if (momentum > 0.0f) {
+        *b = momentum * *b + d / avg;
+        return theta - lr * *b;
+    }
+    return theta - lr * (d / avg);
+}
+
+/* Adam / AdamW: decoupled: theta *= decay first; else d += wd*theta;
+** m = b1*m + (1-b1)*d; v = b2*v + (1-b2)*d^2; amsgrad: vmax = max(vmax, v)
+** (NaN-propagating) used in place of v; theta - step_size * (m / (sqrt(v) /
+** bc2_sqrt + eps)). */
+OPT_FN OPT_T optim_adam_upd_(OPT_T theta, OPT_T d, OPT_T *m, OPT_T *v, OPT_T *vmax, const float wd,
+                             const int decoupled, const float decay, const float beta1, const float one_minus_beta1,
+                             const float beta2, const float one_minus_beta2, const float step_size,
+                             const float bc2_sqrt, const float eps, const int amsgrad)
+{
+    if (decoupled) theta = theta * decay;
+    else if (wd != 0.0f) d = d + wd * theta;
+    *m = beta1 * *m + one_minus_beta1 * d;
+    *v = beta2 * *v + one_minus_beta2 * (d * d);
+    OPT_T w = *v;
+    if (amsgrad) {
+        *vmax = OPT_SEL((*vmax < w) | isnan(w), w, *vmax);
+        w = *vmax;
+    }
+    const OPT_T denom = opt_sqrt_(w) / bc2_sqrt + eps;
+    return theta - step_size * (*m / denom);
+}
