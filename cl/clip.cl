@@ -36,9 +36,9 @@
 #define RS_MAXABS 2
 #define RS_NONFINITE 3
 
-/* min and max that propagate NaN (as torch.clamp and jnp.maximum do; fmin/fmax drop it) */
-inline float clip_nanmin_(float a, float b) { return (isnan(a) || isnan(b)) ? NAN : fmin(a, b); }
-inline float clip_nanmax_(float a, float b) { return (isnan(a) || isnan(b)) ? NAN : fmax(a, b); }
+/* The scalar formulas (clip_nanmin_ / clip_nanmax_, the COEF, the clamp, the
+** per-tensor and AGC factors) are in clip_fn.cl, included before this file
+** and compiled on the host too (tests/test_clip.c). */
 
 inline int clip_skipped_(__global const float *gs, const ulong gs_off, const int use_gs)
 {
@@ -66,7 +66,7 @@ __kernel void clip_gradstate(__global const float *stats, const ulong st_off, co
     const float total = norm_inf ? r[RS_MAXABS] : r[RS_NORM2];
     const int nonfinite = !isfinite(total) || r[RS_NONFINITE] != 0.0f;
     float coef = 1.0f;
-    if (do_clip) coef = clip_nanmin_(1.0f, max_norm / (total + 1e-6f));
+    if (do_clip) coef = clip_norm_coef_(total, max_norm);
     const int skip = nonfinite && policy != GS_PROPAGATE;
     gs[gs_off + GS_NORM] = total;
     gs[gs_off + GS_COEF] = skip ? 1.0f : coef;
@@ -119,15 +119,14 @@ __kernel void clip_value(__global float *g, const ulong goff, const ulong n, con
     const ulong i = get_global_id(0);
     if (i >= n || clip_skipped_(gs, gs_off, use_gs)) return;
     const float x = g[goff + i];
-    /* comparisons are false for NaN, so NaN stays NaN; +-Inf clamp to +-v */
-    g[goff + i] = x > v ? v : (x < -v ? -v : x);
+    g[goff + i] = clip_value_(x, v);
 }
 
 /* Keras clipnorm: factor c / max(||g_s||, c) (1 exactly when ||g_s|| <= c;
 ** NaN norm -> NaN, Inf norm -> 0). stats + st_off: per-segment records of g. */
 inline float clip_tensor_factor_(__global const float *stats, const uint s, const float c)
 {
-    return c / clip_nanmax_(stats[4 * (ulong)s + RS_NORM2], c);
+    return clip_tensor_fac_(stats[4 * (ulong)s + RS_NORM2], c);
 }
 
 __kernel void clip_tensor_norm(__global float *g, const ulong goff, __global const ulong *tab, const uint nseg,
@@ -146,9 +145,7 @@ __kernel void clip_tensor_norm(__global float *g, const ulong goff, __global con
 inline float clip_agc_factor_(__global const float *wstats, __global const float *gstats, const uint s,
                               const float clipping, const float eps)
 {
-    const float wn = wstats[4 * (ulong)s + RS_NORM2], gn = gstats[4 * (ulong)s + RS_NORM2];
-    const float limit = clipping * clip_nanmax_(wn, eps);
-    return gn < limit ? 1.0f : limit / clip_nanmax_(gn, 1e-6f);
+    return clip_agc_fac_(wstats[4 * (ulong)s + RS_NORM2], gstats[4 * (ulong)s + RS_NORM2], clipping, eps);
 }
 
 __kernel void clip_agc(__global float *g, const ulong goff, __global const ulong *tab, const uint nseg,

@@ -18,8 +18,16 @@
 **          2 eps_n + 3.5u; g * f: + 1u, so 2 eps_n + 6u.
 ** The semantics.md decimals are exact values for decimal inputs; the device
 ** gets them rounded to float (< u/2 each), so those checks allow 16u.
+**
+** Bit for bit (test `bitwise_host`): the gradient-state COEF and CLIPCOEF,
+** clip_scale, clip_value, clip_tensor_norm and clip_agc against the host
+** build of the same formulas (cl/clip_fn.cl) applied to the device's
+** statistics (whose own bits the reduce replica covers, test_reduce).
 */
 #include "fixture.h"
+
+/* The host build of the kernels' clipping formulas (test `bitwise_host`). */
+#include "../cl/clip_fn.cl"
 
 #include <math.h>
 #include <stdio.h>
@@ -491,6 +499,109 @@ START_TEST(bad_args)
 }
 END_TEST
 
+/* ---- bit for bit against the host build of cl/clip_fn.cl ---- */
+
+static size_t hb_cmp_(const char *what, const float *dev, const float *host, size_t n)
+{
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (isnan(dev[i]) && isnan(host[i])) continue; /* NaN payloads may differ between devices */
+        if (memcmp(&dev[i], &host[i], sizeof(float)) != 0 && bad++ < 3)
+            fprintf(stderr, "  %s: [%zu] device %a host %a\n", what, i, (double)dev[i], (double)host[i]);
+    }
+    return bad;
+}
+
+/* case k: 0..3 finite at gradient scales that clip or not, 4 one +Inf, 5 one
+** NaN, 6 huge (the 2-norm overflows), 7 denormal gradients only. */
+static void hb_layout_(layout_ *L, int k, clgrad_testrng *r)
+{
+    static const float mags[] = {1e-3f, 0.3f, 1.0f, 50.0f, 1.0f, 1.0f, 1e30f, 0x1.0p-140f};
+    layout_init_(L, NSEG, seglens_, r, mags[k], 1.0f);
+    if (k == 4) L->g[L->off[1] + 3] = INFINITY;
+    if (k == 5) L->g[L->off[4] + 10] = NAN;
+}
+
+START_TEST(bitwise_host)
+{
+    clgrad_ctx *ctx = fixture_ctx();
+    const int k = _i;
+    clgrad_testrng r = fixture_rng(9100 + (uint64_t)k);
+    layout_ L;
+    hb_layout_(&L, k, &r);
+    clgrad_segs *segs = NULL;
+    FX_OK(clgrad_segs_new(ctx, L.nseg, L.off, L.len, &segs));
+    const size_t nst = 4 * (L.nseg + 1);
+    float *h = malloc(L.n * sizeof *h), *e = malloc(L.n * sizeof *e), *st = malloc(2 * nst * sizeof *st);
+    ck_assert(h && e && st);
+    size_t bad = 0;
+    char what[96];
+    cl_mem dg = fixture_upload(L.g, L.n, "g"), ds = NULL, gs = gs_new_();
+    FX_OK(clgrad_buf_new(ctx, 2 * nst, "stats", &ds));
+    for (int type = 0; type < 2; type++)
+        for (int apply = 0; apply < 2; apply++) {
+            /* clip_grad_norm_: COEF from the global record; g *= COEF (apply, or clip_scale) */
+            const float max_norm = type ? 0.75f : 2.5f;
+            FX_OK(clgrad_buf_write(ctx, dg, 0, L.n, L.g));
+            FX_OK(clgrad_clip_global_norm(ctx, dg, 0, segs, ds, 0, (clgrad_norm_type)type, max_norm,
+                                          CLGRAD_NONFINITE_PROPAGATE, gs, 0, apply));
+            float gsd[CLGRAD_GS_SIZE];
+            fixture_download(ds, st, nst);
+            fixture_download(gs, gsd, CLGRAD_GS_SIZE);
+            const float total = st[4 * L.nseg + (type ? 2 : 1)], coef = clip_norm_coef_(total, max_norm);
+            float want[5] = {total, apply ? 1.0f : coef, !isfinite(total) || st[4 * L.nseg + 3] != 0.0f, 0.0f, coef};
+            snprintf(what, sizeof what, "case %d %s apply %d gradstate", k, type ? "inf" : "l2", apply);
+            bad += hb_cmp_(what, gsd, want, 5);
+            if (!apply) FX_OK(clgrad_clip_scale(ctx, dg, 0, segs, gs, 0));
+            fixture_download(dg, h, L.n);
+            memcpy(e, L.g, L.n * sizeof *e);
+            for (size_t s = 0; s < L.nseg; s++)
+                for (size_t i = L.off[s]; i < L.off[s] + L.len[s]; i++) e[i] = e[i] * coef;
+            snprintf(what, sizeof what, "case %d %s apply %d scaled g", k, type ? "inf" : "l2", apply);
+            bad += hb_cmp_(what, h, e, L.n);
+        }
+    /* clip_value over the whole block (sentinels included) */
+    const float v = k == 6 ? 1e29f : 0.01f;
+    FX_OK(clgrad_buf_write(ctx, dg, 0, L.n, L.g));
+    FX_OK(clgrad_clip_value(ctx, dg, 0, L.n, v, NULL, 0));
+    fixture_download(dg, h, L.n);
+    for (size_t i = 0; i < L.n; i++) e[i] = clip_value_(L.g[i], v);
+    snprintf(what, sizeof what, "case %d value", k);
+    bad += hb_cmp_(what, h, e, L.n);
+    /* Keras clipnorm: the factor of each segment's norm */
+    const float c = 0.5f;
+    FX_OK(clgrad_buf_write(ctx, dg, 0, L.n, L.g));
+    FX_OK(clgrad_clip_tensor_norm(ctx, dg, 0, segs, ds, 0, c, NULL, 0));
+    fixture_download(dg, h, L.n);
+    fixture_download(ds, st, nst);
+    memcpy(e, L.g, L.n * sizeof *e);
+    for (size_t s = 0; s < L.nseg; s++) {
+        const float f = clip_tensor_fac_(st[4 * s + 1], c);
+        for (size_t i = L.off[s]; i < L.off[s] + L.len[s]; i++) e[i] = e[i] * f;
+    }
+    snprintf(what, sizeof what, "case %d tensor norm", k);
+    bad += hb_cmp_(what, h, e, L.n);
+    /* AGC with the segments as units: W's records, then G's */
+    const float clipping = 0.05f, eps = 1e-3f;
+    cl_mem dw = fixture_upload(L.w, L.n, "w");
+    FX_OK(clgrad_buf_write(ctx, dg, 0, L.n, L.g));
+    FX_OK(clgrad_clip_agc(ctx, dw, 0, dg, 0, segs, ds, 0, clipping, eps, NULL, 0));
+    fixture_download(dg, h, L.n);
+    fixture_download(ds, st, 2 * nst);
+    memcpy(e, L.g, L.n * sizeof *e);
+    for (size_t s = 0; s < L.nseg; s++) {
+        const float f = clip_agc_fac_(st[4 * s + 1], st[nst + 4 * s + 1], clipping, eps);
+        for (size_t i = L.off[s]; i < L.off[s] + L.len[s]; i++) e[i] = e[i] * f;
+    }
+    snprintf(what, sizeof what, "case %d agc", k);
+    bad += hb_cmp_(what, h, e, L.n);
+    clgrad_segs_free(&segs);
+    clgrad_buf_free(&dg), clgrad_buf_free(&ds), clgrad_buf_free(&gs), clgrad_buf_free(&dw);
+    layout_free_(&L), free(h), free(e), free(st);
+    ck_assert_msg(bad == 0, "case %d: %zu values differ from the host build of clip_fn.cl", k, bad);
+}
+END_TEST
+
 static Suite *suite_(void)
 {
     Suite *s = suite_create("clip");
@@ -508,6 +619,7 @@ static Suite *suite_(void)
     tcase_add_test(tc, nonfinite_units);
     tcase_add_test(tc, skip_honoured);
     tcase_add_test(tc, reset);
+    tcase_add_loop_test(tc, bitwise_host, 0, 8);
     tcase_add_test(tc, bad_args);
     suite_add_tcase(s, tc);
     return s;
