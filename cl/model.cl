@@ -190,11 +190,9 @@ __kernel void model_l1_grad(__global const float *p, __global float *g, const ul
 ** regions are element offsets into one buffer (f: forward, d: backward).
 ** sigmoid is the stable form of activation.cl; exp and tanh are math.cl's. */
 
-inline float model_sigmoid_(float z)
-{
-    float e = clgm_exp(-fabs(z));
-    return z >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
-}
+/* The per-element arithmetic (model_sigmoid_, cell_lstm_fwd_ / _bwd_,
+** cell_gru_fwd_ / _bwd_) is in cell_fn.cl, included before this file and
+** compiled on the host too (tests/test_model.c); the kernels load and store. */
 
 /* a (B, 4H) at aoff: the pre-activations [i f g o] without b_hh in, the
 ** activated gates out (kept for backward); b_hh (4H) at p + boff is added
@@ -212,11 +210,11 @@ __kernel void model_lstm_forward(const ulong n, const ulong H, __global float *f
         __global const float *bb = p + boff + j;
         zi = zi + bb[0], zf = zf + bb[H], zg = zg + bb[2 * H], zo = zo + bb[3 * H];
     }
-    float ig = model_sigmoid_(zi), fg = model_sigmoid_(zf), gg = clgm_tanh(zg), og = model_sigmoid_(zo);
-    a[0] = ig, a[H] = fg, a[2 * H] = gg, a[3 * H] = og;
-    float c = fg * f[cpoff + e] + ig * gg;
-    f[coff + e] = c;
-    f[hoff + e] = og * clgm_tanh(c);
+    float o[6];
+    cell_lstm_fwd_(zi, zf, zg, zo, f[cpoff + e], o);
+    a[0] = o[0], a[H] = o[1], a[2 * H] = o[2], a[3 * H] = o[3];
+    f[coff + e] = o[4];
+    f[hoff + e] = o[5];
 }
 
 /* Backward of one LSTM step t: with the activated gates A_t at aoff, c_t at
@@ -234,16 +232,12 @@ __kernel void model_lstm_backward(const ulong n, const ulong H, __global const f
     if (e >= n) return;
     size_t b = e / H, j = e - b * H, g4 = b * 4 * H + j;
     __global const float *a = f + aoff + g4;
-    float ig = a[0], fg = a[H], gg = a[2 * H], og = a[3 * H];
-    float tc = clgm_tanh(f[coff + e]), dh = d[dhoff + e];
-    float dc = dh * og * (1.0f - tc * tc);
-    if (next) dc = dc + d[dcnoff + e] * f[anoff + g4 + H];
-    d[dcoff + e] = dc;
+    float o[5];
+    cell_lstm_bwd_(a[0], a[H], a[2 * H], a[3 * H], f[coff + e], f[cpoff + e], d[dhoff + e], next,
+                   next ? d[dcnoff + e] : 0.0f, next ? f[anoff + g4 + H] : 0.0f, o);
+    d[dcoff + e] = o[4];
     __global float *dg = d + dgoff + g4;
-    dg[0] = dc * gg * (ig * (1.0f - ig));
-    dg[H] = dc * f[cpoff + e] * (fg * (1.0f - fg));
-    dg[2 * H] = dc * ig * (1.0f - gg * gg);
-    dg[3 * H] = dh * tc * (og * (1.0f - og));
+    dg[0] = o[0], dg[H] = o[1], dg[2 * H] = o[2], dg[3 * H] = o[3];
 }
 
 /* GRU step: xw (B, 3H) = x W_ih^T + b_ih and gh (B, 3H) = h_{t-1} W_hh^T
@@ -263,12 +257,11 @@ __kernel void model_gru_forward(const ulong n, const ulong H, __global float *f,
         __global const float *bb = p + boff + j;
         hr = hr + bb[0], hz = hz + bb[H], hn = hn + bb[2 * H];
     }
-    float r = model_sigmoid_(xw[0] + hr), z = model_sigmoid_(xw[H] + hz);
-    float nn = clgm_tanh(xw[2 * H] + r * hn);
+    float o[4];
+    cell_gru_fwd_(xw[0], xw[H], xw[2 * H], hr, hz, hn, f[hpoff + e], o);
     __global float *a = f + aoff + b * 4 * H + j;
-    a[0] = r, a[H] = z, a[2 * H] = nn, a[3 * H] = hn;
-    float hp = f[hpoff + e];
-    f[hoff + e] = nn + z * (hp - nn);
+    a[0] = o[0], a[H] = o[1], a[2 * H] = o[2], a[3 * H] = hn;
+    f[hoff + e] = o[3];
 }
 
 /* dst (T, B, F) at doff = x (B, T, F) at xoff: a sequence batch made time-major. */
@@ -293,14 +286,11 @@ __kernel void model_gru_backward(const ulong n, const ulong H, __global const fl
     if (e >= n) return;
     size_t b = e / H, j = e - b * H, g3 = b * 3 * H + j;
     __global const float *a = f + aoff + b * 4 * H + j;
-    float r = a[0], z = a[H], nn = a[2 * H], hn = a[3 * H];
-    float dh = d[dhoff + e], hp = f[hpoff + e];
-    float dn = dh * (1.0f - z) * (1.0f - nn * nn);
-    float dr = dn * hn * (r * (1.0f - r));
-    float dz = dh * (hp - nn) * (z * (1.0f - z));
+    float o[5];
+    cell_gru_bwd_(a[0], a[H], a[2 * H], a[3 * H], d[dhoff + e], f[hpoff + e], o);
     __global float *dgi = d + dgioff + g3, *dgh = d + dghoff + g3;
-    dgi[0] = dr, dgi[H] = dz, dgi[2 * H] = dn;
-    dgh[0] = dr, dgh[H] = dz, dgh[2 * H] = dn * r;
-    if (mode == 1) d[dhpoff + e] = dh * z;
-    else if (mode == 2) d[dhpoff + e] = d[dhpoff + e] + dh * z;
+    dgi[0] = o[0], dgi[H] = o[1], dgi[2 * H] = o[2];
+    dgh[0] = o[0], dgh[H] = o[1], dgh[2 * H] = o[3];
+    if (mode == 1) d[dhpoff + e] = o[4];
+    else if (mode == 2) d[dhpoff + e] = d[dhpoff + e] + o[4];
 }

@@ -1,0 +1,84 @@
+/*
+** cell_fn.cl: the LSTM and GRU cell arithmetic of one (row, unit) element, a
+** function library (no kernels) included after common.cl and math.cl by
+** model.cl, whose model_lstm_* / model_gru_* kernels load the gate values,
+** call these and store the results (the layouts are in model.cl).
+**
+**   model_sigmoid_(z)                             the stable sigmoid
+**   cell_lstm_fwd_(zi, zf, zg, zo, cp, ...)       gates, c_t, h_t
+**   cell_lstm_bwd_(i, f, g, o, c, cp, dh, ...)    dc_t and the 4 gate gradients
+**   cell_gru_fwd_(xr, xz, xn, hr, hz, hn, hp, ...) r, z, n, h_t
+**   cell_gru_bwd_(r, z, n, hn, dh, hp, ...)       dr, dz, dn, dn r, dh z
+**
+** One source for device and host (tests/test_model.c includes cl/math.cl
+** then this file): scalar float code, one rounding per operation in the
+** order written (contraction off on both), math.cl's clgm_exp / clgm_tanh,
+** so the host build gives the kernels' bits.
+*/
+
+#ifdef __OPENCL_VERSION__
+#define CELL_FN inline
+#define cell_fabs_ fabs
+#else
+#define CELL_FN static inline
+#define cell_fabs_ fabsf
+#endif
+
+CELL_FN float model_sigmoid_(float z)
+{
+    float e = clgm_exp(-cell_fabs_(z));
+    return z >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+}
+
+/* LSTM forward from the pre-activations (b_hh already added): gates
+** i = sigmoid, f = sigmoid, g = tanh, o = sigmoid (out[0..3]),
+** c_t = f c_{t-1} + i g (out[4]), h_t = o tanh(c_t) (out[5]). */
+CELL_FN void cell_lstm_fwd_(const float zi, const float zf, const float zg, const float zo, const float cp, float *out)
+{
+    float ig = model_sigmoid_(zi), fg = model_sigmoid_(zf), gg = clgm_tanh(zg), og = model_sigmoid_(zo);
+    out[0] = ig, out[1] = fg, out[2] = gg, out[3] = og;
+    float c = fg * cp + ig * gg;
+    out[4] = c;
+    out[5] = og * clgm_tanh(c);
+}
+
+/* LSTM backward: dc = dh o (1 - tanh^2 c) [+ dcn fn when next] (out[4]);
+** di = dc g i(1-i), df = dc c_{t-1} f(1-f), dg = dc i (1-g^2),
+** do = dh tanh(c) o(1-o) (out[0..3]). */
+CELL_FN void cell_lstm_bwd_(const float ig, const float fg, const float gg, const float og, const float cval,
+                            const float cp, const float dh, const int next, const float dcn, const float fn,
+                            float *out)
+{
+    float tc = clgm_tanh(cval);
+    float dc = dh * og * (1.0f - tc * tc);
+    if (next) dc = dc + dcn * fn;
+    out[4] = dc;
+    out[0] = dc * gg * (ig * (1.0f - ig));
+    out[1] = dc * cp * (fg * (1.0f - fg));
+    out[2] = dc * ig * (1.0f - gg * gg);
+    out[3] = dh * tc * (og * (1.0f - og));
+}
+
+/* GRU forward: r = sigmoid(xr + hr), z = sigmoid(xz + hz), n = tanh(xn + r hn)
+** (out[0..2]), h_t = n + z (h_{t-1} - n) (out[3]). */
+CELL_FN void cell_gru_fwd_(const float xr, const float xz, const float xn, const float hr, const float hz,
+                           const float hn, const float hp, float *out)
+{
+    float r = model_sigmoid_(xr + hr), z = model_sigmoid_(xz + hz);
+    float nn = clgm_tanh(xn + r * hn);
+    out[0] = r, out[1] = z, out[2] = nn;
+    out[3] = nn + z * (hp - nn);
+}
+
+/* GRU backward: dn = dh (1-z) (1-n^2), dr = dn hn r(1-r), dz = dh (h_{t-1} - n)
+** z(1-z) (out[0..2]), dn r (out[3]), dh z (out[4]). */
+CELL_FN void cell_gru_bwd_(const float r, const float z, const float nn, const float hn, const float dh, const float hp,
+                           float *out)
+{
+    float dn = dh * (1.0f - z) * (1.0f - nn * nn);
+    float dr = dn * hn * (r * (1.0f - r));
+    float dz = dh * (hp - nn) * (z * (1.0f - z));
+    out[0] = dr, out[1] = dz, out[2] = dn;
+    out[3] = dn * r;
+    out[4] = dh * z;
+}
