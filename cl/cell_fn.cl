@@ -21,13 +21,17 @@
 #define cell_fabs_ fabs
 #else
 #define CELL_FN static inline
+#ifndef clg_div /* the host's division and sqrt are IEEE's: correctly rounded (cl/common.cl on devices) */
+#define clg_div(a, b) ((a) / (b))
+#define clg_sqrt sqrtf
+#endif
 #define cell_fabs_ fabsf
 #endif
 
 CELL_FN float model_sigmoid_(float z)
 {
     float e = clgm_exp(-cell_fabs_(z));
-    return z >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+    return z >= 0.0f ? clg_div(1.0f, 1.0f + e) : clg_div(e, 1.0f + e);
 }
 
 /* LSTM forward from the pre-activations (b_hh already added): gates

@@ -20,6 +20,10 @@
 #define clip_fmax_ fmax
 #else
 #include <math.h>
+#ifndef clg_div /* the host's division and sqrt are IEEE's: correctly rounded (cl/common.cl on devices) */
+#define clg_div(a, b) ((a) / (b))
+#define clg_sqrt sqrtf
+#endif
 #define CLIP_FN static inline
 #define clip_fmin_ fminf
 #define clip_fmax_ fmaxf
@@ -32,7 +36,7 @@ CLIP_FN float clip_nanmax_(float a, float b) { return (isnan(a) || isnan(b)) ? N
 /* clip_grad_norm_: COEF = min(1, max_norm / (total + 1e-6)), NaN-propagating. */
 CLIP_FN float clip_norm_coef_(const float total, const float max_norm)
 {
-    return clip_nanmin_(1.0f, max_norm / (total + 1e-6f));
+    return clip_nanmin_(1.0f, clg_div(max_norm, total + 1e-6f));
 }
 
 /* comparisons are false for NaN, so NaN stays NaN; +-Inf clamp to +-v */
@@ -40,12 +44,12 @@ CLIP_FN float clip_value_(const float x, const float v) { return x > v ? v : (x 
 
 /* Keras clipnorm: c / max(||g_s||, c) (1 exactly when ||g_s|| <= c; NaN norm
 ** -> NaN, Inf norm -> 0). */
-CLIP_FN float clip_tensor_fac_(const float norm, const float c) { return c / clip_nanmax_(norm, c); }
+CLIP_FN float clip_tensor_fac_(const float norm, const float c) { return clg_div(c, clip_nanmax_(norm, c)); }
 
 /* AGC (Optax): limit = clipping * max(||W_u||, eps); 1 when ||G_u|| < limit,
 ** else limit / max(||G_u||, 1e-6) (a NaN norm gives NaN, an Inf ||G_u|| 0). */
 CLIP_FN float clip_agc_fac_(const float wn, const float gn, const float clipping, const float eps)
 {
     const float limit = clipping * clip_nanmax_(wn, eps);
-    return gn < limit ? 1.0f : limit / clip_nanmax_(gn, 1e-6f);
+    return gn < limit ? 1.0f : clg_div(limit, clip_nanmax_(gn, 1e-6f));
 }

@@ -160,7 +160,7 @@ void loss_value(const int loss, __global const float *pred, const ulong poff, __
         /* the chunks padded to a power of two with identities: fold the stack from the top */
         float2 r = sp > 0 ? stk[sp - 1] : (float2)(-0.0f, 0.0f);
         for (uint q = sp > 0 ? sp - 1 : 0; q > 0; q--) r = loss_nmerge_(stk[q - 1], r);
-        out[ooff] = (isfinite(r.x) ? r.x + r.y : r.x) / (float)n;
+        out[ooff] = clg_div(isfinite(r.x) ? r.x + r.y : r.x, (float)n);
     }
 }
 

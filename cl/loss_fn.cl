@@ -26,6 +26,10 @@
 #define loss_floor_ floor
 #else
 #define LOSS_FN static inline
+#ifndef clg_div /* the host's division and sqrt are IEEE's: correctly rounded (cl/common.cl on devices) */
+#define clg_div(a, b) ((a) / (b))
+#define clg_sqrt sqrtf
+#endif
 #define LOSS_G
 #define LOSS_U64 uint64_t
 #define LOSS_I64 int64_t
@@ -41,7 +45,7 @@
 LOSS_FN float loss_sigmoid_(float z)
 {
     float e = clgm_exp(-loss_fabs_(z));
-    return z >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+    return z >= 0.0f ? clg_div(1.0f, 1.0f + e) : clg_div(e, 1.0f + e);
 }
 
 /* One MSE term (p - y)^2. */
@@ -96,8 +100,8 @@ LOSS_FN void loss_ce_grad_row_(LOSS_G const float *z, LOSS_U64 K, float t, float
     float m, s;
     loss_lse_(z, K, &m, &s);
     for (LOSS_U64 k = 0; k < K; k++) {
-        float p = clgm_exp(z[k] - m) / s;
-        g[k] = c < 0 ? NAN : ((LOSS_I64)k == c ? p - 1.0f : p) / B;
+        float p = clg_div(clgm_exp(z[k] - m), s);
+        g[k] = c < 0 ? NAN : clg_div((LOSS_I64)k == c ? p - 1.0f : p, B);
     }
 }
 
@@ -105,5 +109,5 @@ LOSS_FN void loss_ce_grad_row_(LOSS_G const float *z, LOSS_U64 K, float t, float
 LOSS_FN float loss_grad_elem_(int loss, float p, float y, LOSS_U64 n)
 {
     float g = loss == LOSS_MSE ? 2.0f * (p - y) : loss_sigmoid_(p) - y;
-    return g / (float)n;
+    return clg_div(g, (float)n);
 }

@@ -101,9 +101,9 @@ __kernel __attribute__((reqd_work_group_size(CLGRAD_WG, 1, 1))) void model_act_s
         float a = sp > 0 ? stk[sp - 1] : 0.0f;
         for (uint q = sp > 0 ? sp - 1 : 0; q > 0; q--) a = stk[q - 1] + a;
         float n = (float)B * (float)H;
-        out[ooff + 0] = a / n;
-        out[ooff + 1] = (float)s_sat[0] / n;
-        out[ooff + 2] = (float)s_dead[0] / (float)H;
+        out[ooff + 0] = clg_div(a, n);
+        out[ooff + 1] = clg_div((float)s_sat[0], n);
+        out[ooff + 2] = clg_div((float)s_dead[0], (float)H);
     }
 }
 

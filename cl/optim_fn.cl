@@ -16,22 +16,28 @@
 ** One source for device and host: on the device the values are float8
 ** (OPT_T), on the host (tests/test_optim.c includes this file) float, one
 ** float rounding per operation in the order written (no fma; contraction is
-** off on both), sqrt correctly rounded on both (the device builds with
-** -cl-fp32-correctly-rounded-divide-sqrt), so the host build gives the
+** off on both), division and sqrt correctly rounded on both
+** (clg_div, clg_sqrt: cl/common.cl), so the host build gives the
 ** kernels' bits lane by lane.
 */
 
 #ifdef __OPENCL_VERSION__
 #define OPT_T float8
 #define OPT_FN inline
-#define opt_sqrt_ sqrt
+#define opt_sqrt_ clg_sqrt8
+#define opt_div_ clg_div8
 /* c ? a : b, component-wise (c from a float8 comparison: -1 true, 0 false) */
 #define OPT_SEL(c, a, b) select((b), (a), (c))
 #else
 #include <math.h>
+#ifndef clg_div /* the host's division and sqrt are IEEE's: correctly rounded (cl/common.cl on devices) */
+#define clg_div(a, b) ((a) / (b))
+#define clg_sqrt sqrtf
+#endif
 #define OPT_T float
 #define OPT_FN static inline
-#define opt_sqrt_ sqrtf
+#define opt_sqrt_ clg_sqrt
+#define opt_div_ clg_div
 #define OPT_SEL(c, a, b) ((c) ? (a) : (b))
 #endif
 
@@ -69,7 +75,7 @@ OPT_FN OPT_T optim_rmsprop_upd_(const OPT_T theta, OPT_T d, OPT_T *v, OPT_T *b, 
         *b = momentum * *b + d / avg;
         return theta - lr * *b;
     }
-    return theta - lr * (d / avg);
+    return theta - lr * opt_div_(d, avg);
 }
 
 /* Adam / AdamW: decoupled: theta *= decay first; else d += wd*theta;
@@ -90,6 +96,6 @@ OPT_FN OPT_T optim_adam_upd_(OPT_T theta, OPT_T d, OPT_T *m, OPT_T *v, OPT_T *vm
         *vmax = OPT_SEL((*vmax < w) | isnan(w), w, *vmax);
         w = *vmax;
     }
-    const OPT_T denom = opt_sqrt_(w) / bc2_sqrt + eps;
-    return theta - step_size * (*m / denom);
+    const OPT_T denom = opt_div_(opt_sqrt_(w), (OPT_T)bc2_sqrt) + eps;
+    return theta - step_size * opt_div_(*m, denom);
 }

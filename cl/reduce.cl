@@ -362,7 +362,7 @@ reduce_stats_final(__global const ulong *tab, const uint nseg, __global const ui
         if (bad) norm = REDUCE_QNAN;
         else if (me.n > 0) norm = INFINITY;
         else if (me.e == REDUCE_NOEXP) norm = 0.0f;
-        else norm = ldexp(sqrt(me.q), me.e);
+        else norm = ldexp(clg_sqrt(me.q), me.e);
         __global float *o = out + out_off + 4 * (ulong)g;
         o[0] = nc == 0 ? 0.0f : (isnan(me.s) ? REDUCE_QNAN : me.s);
         o[1] = norm;
