@@ -22,6 +22,11 @@
 */
 #include "fixture.h"
 #include "clgrad/model.h"
+#include "internal.h"
+
+/* the host build of the cells' arithmetic, the kernels' own source */
+#include "../cl/math.cl"
+#include "../cl/cell_fn.cl"
 
 #include <math.h>
 #include <stdlib.h>
@@ -611,6 +616,154 @@ START_TEST(act_stats_wg)
 }
 END_TEST
 
+/* ---- the LSTM and GRU cells, bit for bit against the host build of cell_fn.cl ----
+** The four cell kernels on random pre-activations (ordinary, saturating: |z|
+** up to 40, exactly 0, tiny and denormal values, and a few non-finite) and
+** random states; every output bit equals the host's (any NaN equals any NaN:
+** IEEE 754 leaves its sign and payload open). */
+static uint64_t cell_rng_ = 88172645463325252ull;
+static float cell_val_(void)
+{
+    cell_rng_ ^= cell_rng_ << 13, cell_rng_ ^= cell_rng_ >> 7, cell_rng_ ^= cell_rng_ << 17;
+    const uint64_t u = cell_rng_;
+    static const float sp[] = {0.0f, -0.0f, 1e-40f, -1e-42f, 40.0f, -40.0f, 17.0f, -9.5f, INFINITY, NAN};
+    if ((u & 15) == 0) return sp[(u >> 4) % (sizeof sp / sizeof sp[0])];
+    const double r = (double)(u >> 11) * 0x1.0p-53;
+    return (float)((u & 16) ? 12.0 * r - 6.0 : 3.0 * r - 1.5);
+}
+
+static size_t cell_diffs_(const float *a, const float *b, size_t n)
+{
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++)
+        bad += !(memcmp(&a[i], &b[i], sizeof a[i]) == 0 || (isnan(a[i]) && isnan(b[i])));
+    return bad;
+}
+
+START_TEST(cells_bitwise_host)
+{
+    clgrad_ctx *ctx = fixture_ctx();
+    const size_t B = 13, H = 37, n = B * H;
+    /* one buffer f holds every region the kernels read and write */
+    const size_t A = 0, AN = A + 4 * n, CP = AN + 4 * n, C = CP + n, HO = C + n, XW = HO + n, GH = XW + 3 * n,
+                 HP = GH + 3 * n, NF = HP + n;
+    const size_t DH = 0, DCN = DH + n, DG = DCN + n, DC = DG + 4 * n, DGI = DC + n, DGH = DGI + 3 * n,
+                 DHP = DGH + 3 * n, ND = DHP + n;
+    float *f = malloc(NF * sizeof *f), *d = malloc(ND * sizeof *d), *bias = malloc(4 * H * sizeof *bias);
+    float *fo = malloc(NF * sizeof *fo), *dd = malloc(NF * sizeof *dd); /* NF > ND: room for both */
+    ck_assert(f && d && bias && fo && dd);
+    for (size_t i = 0; i < NF; i++) f[i] = cell_val_();
+    for (size_t i = 0; i < ND; i++) d[i] = cell_val_();
+    for (size_t i = 0; i < 4 * H; i++) bias[i] = cell_val_();
+    cl_mem df = fixture_upload(f, NF, "f"), dd_ = fixture_upload(d, ND, "d"), db = fixture_upload(bias, 4 * H, "b");
+    cl_ulong un = n, uH = H;
+    size_t bad = 0;
+    for (int has_b = 0; has_b < 2; has_b++) {
+        /* LSTM forward: gates at A activated in place, c at C, h at HO */
+        FX_OK(clgrad_buf_write(ctx, df, 0, NF, f));
+        cl_kernel k = clgrad_kernel(ctx, "model_lstm_forward");
+        ck_assert_ptr_nonnull(k);
+        cl_ulong a = A, cp = CP, c = C, ho = HO, bo = 0;
+        cl_int hb = has_b;
+        clSetKernelArg(k, 0, sizeof un, &un), clSetKernelArg(k, 1, sizeof uH, &uH), clSetKernelArg(k, 2, sizeof df, &df);
+        clSetKernelArg(k, 3, sizeof a, &a), clSetKernelArg(k, 4, sizeof cp, &cp), clSetKernelArg(k, 5, sizeof c, &c);
+        clSetKernelArg(k, 6, sizeof ho, &ho), clSetKernelArg(k, 7, sizeof db, &db), clSetKernelArg(k, 8, sizeof bo, &bo);
+        clSetKernelArg(k, 9, sizeof hb, &hb);
+        FX_OK(clgrad_launch1d(ctx, k, "model_lstm_forward", n, 0));
+        fixture_download(df, fo, NF);
+        memcpy(dd, f, NF * sizeof *f);
+        for (size_t e = 0; e < n; e++) {
+            const size_t b = e / H, j = e - b * H;
+            float *g = dd + A + b * 4 * H + j, z[4];
+            for (int q = 0; q < 4; q++) z[q] = has_b ? g[q * H] + bias[q * H + j] : g[q * H];
+            float o[6];
+            cell_lstm_fwd_(z[0], z[1], z[2], z[3], dd[CP + e], o);
+            for (int q = 0; q < 4; q++) g[q * H] = o[q];
+            dd[C + e] = o[4], dd[HO + e] = o[5];
+        }
+        bad += cell_diffs_(fo, dd, NF);
+        /* GRU forward: [r z n hn] at A, h at HO */
+        FX_OK(clgrad_buf_write(ctx, df, 0, NF, f));
+        k = clgrad_kernel(ctx, "model_gru_forward");
+        ck_assert_ptr_nonnull(k);
+        cl_ulong xw = XW, gh = GH, hp = HP;
+        clSetKernelArg(k, 0, sizeof un, &un), clSetKernelArg(k, 1, sizeof uH, &uH), clSetKernelArg(k, 2, sizeof df, &df);
+        clSetKernelArg(k, 3, sizeof xw, &xw), clSetKernelArg(k, 4, sizeof gh, &gh), clSetKernelArg(k, 5, sizeof hp, &hp);
+        clSetKernelArg(k, 6, sizeof a, &a), clSetKernelArg(k, 7, sizeof ho, &ho), clSetKernelArg(k, 8, sizeof db, &db);
+        clSetKernelArg(k, 9, sizeof bo, &bo), clSetKernelArg(k, 10, sizeof hb, &hb);
+        FX_OK(clgrad_launch1d(ctx, k, "model_gru_forward", n, 0));
+        fixture_download(df, fo, NF);
+        memcpy(dd, f, NF * sizeof *f);
+        for (size_t e = 0; e < n; e++) {
+            const size_t b = e / H, j = e - b * H, g3 = b * 3 * H + j;
+            float h3[3];
+            for (int q = 0; q < 3; q++) h3[q] = has_b ? f[GH + g3 + q * H] + bias[q * H + j] : f[GH + g3 + q * H];
+            float o[4];
+            cell_gru_fwd_(f[XW + g3], f[XW + g3 + H], f[XW + g3 + 2 * H], h3[0], h3[1], h3[2], f[HP + e], o);
+            float *g = dd + A + b * 4 * H + j;
+            g[0] = o[0], g[H] = o[1], g[2 * H] = o[2], g[3 * H] = h3[2];
+            dd[HO + e] = o[3];
+        }
+        bad += cell_diffs_(fo, dd, NF);
+    }
+    /* LSTM backward (with and without the next step) and GRU backward (modes 0, 1, 2) */
+    FX_OK(clgrad_buf_write(ctx, df, 0, NF, f));
+    for (int next = 0; next < 2; next++) {
+        FX_OK(clgrad_buf_write(ctx, dd_, 0, ND, d));
+        cl_kernel k = clgrad_kernel(ctx, "model_lstm_backward");
+        ck_assert_ptr_nonnull(k);
+        cl_ulong a = A, an = AN, c = C, cp = CP, dh = DH, dcn = DCN, dg = DG, dc = DC;
+        cl_int nx = next;
+        clSetKernelArg(k, 0, sizeof un, &un), clSetKernelArg(k, 1, sizeof uH, &uH), clSetKernelArg(k, 2, sizeof df, &df);
+        clSetKernelArg(k, 3, sizeof a, &a), clSetKernelArg(k, 4, sizeof an, &an), clSetKernelArg(k, 5, sizeof c, &c);
+        clSetKernelArg(k, 6, sizeof cp, &cp), clSetKernelArg(k, 7, sizeof dd_, &dd_), clSetKernelArg(k, 8, sizeof dh, &dh);
+        clSetKernelArg(k, 9, sizeof dcn, &dcn), clSetKernelArg(k, 10, sizeof nx, &nx), clSetKernelArg(k, 11, sizeof dg, &dg);
+        clSetKernelArg(k, 12, sizeof dc, &dc);
+        FX_OK(clgrad_launch1d(ctx, k, "model_lstm_backward", n, 0));
+        fixture_download(dd_, fo, ND);
+        memcpy(dd, d, ND * sizeof *d);
+        for (size_t e = 0; e < n; e++) {
+            const size_t b = e / H, j = e - b * H, g4 = b * 4 * H + j;
+            const float *ga = f + A + g4;
+            float o[5];
+            cell_lstm_bwd_(ga[0], ga[H], ga[2 * H], ga[3 * H], f[C + e], f[CP + e], d[DH + e], next,
+                           next ? d[DCN + e] : 0.0f, next ? f[AN + g4 + H] : 0.0f, o);
+            dd[DC + e] = o[4];
+            for (int q = 0; q < 4; q++) dd[DG + g4 + q * H] = o[q];
+        }
+        bad += cell_diffs_(fo, dd, ND);
+    }
+    for (int mode = 0; mode < 3; mode++) {
+        FX_OK(clgrad_buf_write(ctx, dd_, 0, ND, d));
+        cl_kernel k = clgrad_kernel(ctx, "model_gru_backward");
+        ck_assert_ptr_nonnull(k);
+        cl_ulong a = A, hp = HP, dh = DH, dgi = DGI, dgh = DGH, dhp = DHP;
+        cl_int md = mode;
+        clSetKernelArg(k, 0, sizeof un, &un), clSetKernelArg(k, 1, sizeof uH, &uH), clSetKernelArg(k, 2, sizeof df, &df);
+        clSetKernelArg(k, 3, sizeof a, &a), clSetKernelArg(k, 4, sizeof hp, &hp), clSetKernelArg(k, 5, sizeof dd_, &dd_);
+        clSetKernelArg(k, 6, sizeof dh, &dh), clSetKernelArg(k, 7, sizeof dgi, &dgi), clSetKernelArg(k, 8, sizeof dgh, &dgh);
+        clSetKernelArg(k, 9, sizeof dhp, &dhp), clSetKernelArg(k, 10, sizeof md, &md);
+        FX_OK(clgrad_launch1d(ctx, k, "model_gru_backward", n, 0));
+        fixture_download(dd_, fo, ND);
+        memcpy(dd, d, ND * sizeof *d);
+        for (size_t e = 0; e < n; e++) {
+            const size_t b = e / H, j = e - b * H, g3 = b * 3 * H + j;
+            const float *ga = f + A + b * 4 * H + j;
+            float o[5];
+            cell_gru_bwd_(ga[0], ga[H], ga[2 * H], ga[3 * H], d[DH + e], f[HP + e], o);
+            dd[DGI + g3] = o[0], dd[DGI + g3 + H] = o[1], dd[DGI + g3 + 2 * H] = o[2];
+            dd[DGH + g3] = o[0], dd[DGH + g3 + H] = o[1], dd[DGH + g3 + 2 * H] = o[3];
+            if (mode == 1) dd[DHP + e] = o[4];
+            else if (mode == 2) dd[DHP + e] = d[DHP + e] + o[4];
+        }
+        bad += cell_diffs_(fo, dd, ND);
+    }
+    clgrad_buf_free(&df), clgrad_buf_free(&dd_), clgrad_buf_free(&db);
+    free(f), free(d), free(bias), free(fo), free(dd);
+    ck_assert_msg(bad == 0, "%zu cell outputs differ from the host build of cell_fn.cl", bad);
+}
+END_TEST
+
 int main(void)
 {
     fixture_open("matmul.cl,activation.cl,reduce.cl,init.cl,model.cl");
@@ -624,6 +777,7 @@ int main(void)
     tcase_add_loop_test(tc, l1_subgradient, 0, fixture_nsizes);
     tcase_add_test(tc, noise);
     tcase_add_test(tc, act_stats_wg);
+    tcase_add_test(tc, cells_bitwise_host);
     suite_add_tcase(s, tc);
     return fixture_run(s, 1);
 }
