@@ -2730,6 +2730,8 @@ static int cmd_merge_(sweep *sw)
               strchr(copy, '/');
     const jval *sets = jget_(&def, "sets");
     if (!bad && sets && sets->t == J_ARR) {
+        free(sw->sets); /* parse_args_'s (empty: --merge takes no --set) */
+        sw->nsets = 0;
         sw->sets = calloc((size_t)sets->n + 1, sizeof *sw->sets);
         for (int i = 0; sw->sets && i < sets->n; i++)
             if (jstrval_(&sets->kid[i])) sw->sets[sw->nsets++] = sets->kid[i].str;
