@@ -87,7 +87,9 @@ else
   compare_exp spirals_tanh optim_spirals_adam "${small[@]}" --set run.eval_every=4 \
     --set model.hidden=16,16 --set model.activation=tanh
   compare_exp deep_sigmoid sigmoid_deep "${small[@]}" --set model.hidden=8x6
-  for m in rnn lstm gru; do
+  models="rnn lstm gru"
+  [ "${CLGRAD_TEST_QUICK:-0}" = 1 ] && models=lstm # the sanitizer pass of tools/test.sh
+  for m in $models; do
     compare_exp "adding_$m" rnn_adding_clip "${small[@]}" --set model.kind=$m --set model.hidden=8 \
       --set data.seq_len=6 --set model.activation=tanh
   done

@@ -12,7 +12,8 @@
 # configuration, and with division and sqrt through double (CLGRAD_DIVSQRT_FP64=1,
 # the path of devices without correctly rounded float32 division).  `clgrad compare --json` decides bit identity; the text
 # report of each failing pair is shown.
-# usage: test_same_bits.sh /path/to/clgrad   (CLGRAD_SAME_BITS_STEPS, default 20)
+# usage: test_same_bits.sh /path/to/clgrad   (CLGRAD_SAME_BITS_STEPS, default 20;
+# CLGRAD_TEST_QUICK=1: 6 experiments, 5 steps, GEMM variants on 2)
 set -u
 CLGRAD=$1
 ROOT=${CLGRAD_SOURCE_ROOT:?}
@@ -42,6 +43,11 @@ same() {
 
 exps=$(cd "$ROOT/experiments" && ls *.ini | sed 's/\.ini$//')
 gemm_exps="relu30_he tanh_deep_xavier optim_spirals_adam rnn_adding_clip lstm_adding gru_adding"
+if [ "${CLGRAD_TEST_QUICK:-0}" = 1 ]; then # the sanitizer pass of tools/test.sh: a smaller matrix
+  STEPS=${CLGRAD_SAME_BITS_STEPS:-5}
+  exps="linreg_lr_below relu30_he tanh_deep_xavier rnn_adding_clip lstm_adding gru_adding"
+  gemm_exps="relu30_he lstm_adding"
+fi
 
 ndev=$("$CLGRAD" devices 2>/dev/null | grep -c -i -E "^[0-9]+:[0-9]+ +Portable")
 for e in $exps; do
