@@ -11,8 +11,8 @@
 ** tanh 5, erfc 16), so a result would depend on the device.  These use only
 ** correctly rounded IEEE operations: + - * and fma (contraction is off:
 ** common.cl on the device, the pragma below on the host), one correctly
-** rounded division in tanh and erfc (programs are built with
-** -cl-fp32-correctly-rounded-divide-sqrt where offered), exact conversions,
+** rounded division in tanh and erfc (common.cl's clg_div: correctly rounded
+** on every device; on the host the C operator), exact conversions,
 ** comparisons, bit operations and exact power-of-two scaling.  Denormal
 ** arguments and results are handled (the device must not flush them: PoCL,
 ** NVIDIA and Oclgrind do not), ±0 keeps its sign where the function is odd,
@@ -42,6 +42,13 @@
 #pragma GCC optimize("fp-contract=off")
 #endif
 #define CLGM_FN static inline
+/* common.cl's correctly rounded division and square root: the C operators on the host */
+#ifndef clg_div
+#define clg_div(a, b) ((a) / (b))
+#endif
+#ifndef clg_sqrt
+#define clg_sqrt sqrtf
+#endif
 static inline float clgm_asf(int32_t i)
 {
     float f;
@@ -120,7 +127,9 @@ typedef int clgm_int;
 #define CLGM_SCALE(S, y, k) (((y) * CLGM_POW2(S, (k) >> 1)) * CLGM_POW2(S, (k) - ((k) >> 1)))
 
 /* exp(xh + xl) = 2^k (H + L), |L| <= ulp(H)/2, for xh in [-104, 89], |xl| <= 2^-17.
-** Cody-Waite: k = rint(xh / ln2); xh - k ln2hi is exact (fma; |k| < 2^8 and the
+** Cody-Waite: k = rint(xh / ln2), rounded to nearest even by adding and
+** subtracting 1.5 2^23 (exact for |xh / ln2| < 2^22; k is then the low bits of
+** the sum: no rint/convert built-ins, which some devices emulate slowly); xh - k ln2hi is exact (fma; |k| < 2^8 and the
 ** result a multiple of 2^-25 below 0.35); the rest, -k ln2lo + xl, rides as a
 ** correction dr of r = t + rl.  exp(r) = 1 + r + r^2 q(r), q a degree-5
 ** minimax polynomial on |r| <= 0.3467 (error 1.4e-9); 1 + r is split exactly
@@ -128,8 +137,9 @@ typedef int clgm_int;
 ** carries exp(r) to about 2^-30 relative. */
 #define CLGM_EXPCORE(S, F, I, xh, xl, k, H, L)                                                    \
     do {                                                                                       \
-        const F kf_ = clgm_rint##S((xh) * CLGM_L2E);                                           \
-        k = clgm_cvti##S(kf_);                                                                 \
+        const F km_ = (xh) * CLGM_L2E + 0x1.8p23f;                                                 \
+        const F kf_ = km_ - 0x1.8p23f;                                                             \
+        k = clgm_asi##S(km_) - 0x4b400000;                                                         \
         const F t_ = CLGM_FMA(S, F, -kf_, CLGM_LN2H, (xh));                                       \
         const F rl_ = CLGM_FMA(S, F, -kf_, CLGM_LN2L, (xl));                                      \
         const F r_ = t_ + rl_;                                                                 \
@@ -286,7 +296,7 @@ typedef int clgm_int;
         const F E = CLGM_SCALE(S, H, k);                                                       \
         const F d = E + 1.0f;                                                                  \
         const F dl = ((E - d) + 1.0f) + CLGM_SCALE(S, L, k);                                   \
-        const F q = 2.0f / d;                                                                  \
+        const F q = clg_div##S((F)2.0f, d);                                                        \
         const F ql = (CLGM_FMA(S, F, -q, d, 2.0f) - q * dl) * (0.5f * q);                          \
         const F t = 1.0f - q;                                                                  \
         const F yl = t + (((1.0f - t) - q) - ql);                                              \
@@ -327,7 +337,7 @@ typedef int clgm_int;
         const F ha = 0.5f * a;                                                                 \
         F d, dl;                                                                               \
         CLGM_TWOSUM(F, 1.0f, ha, d, dl);                                                       \
-        const F t = 1.0f / d;                                                                  \
+        const F t = clg_div##S((F)1.0f, d);                                                        \
         const F sv = t - 0.5f;                                                                 \
         const F tp = sv + 0.5f;                                                                \
         const F eps = CLGM_FMA(S, F, tp, d, -1.0f) + tp * dl;                                  \
