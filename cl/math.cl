@@ -144,12 +144,12 @@ typedef int clgm_int;
         const F rl_ = CLGM_FMA(S, F, -kf_, CLGM_LN2L, (xl));                                      \
         const F r_ = t_ + rl_;                                                                 \
         const F dr_ = (t_ - r_) + rl_;                                                         \
-        F q_ = CLGM_FMA(S, F, r_, 0x1.a12516p-13f, 0x1.6d434ep-10f);                              \
-        q_ = CLGM_FMA(S, F, q_, r_, 0x1.1110ep-7f);                                               \
-        q_ = CLGM_FMA(S, F, q_, r_, 0x1.5554e8p-5f);                                              \
-        q_ = CLGM_FMA(S, F, q_, r_, 0x1.555556p-3f);                                              \
-        q_ = CLGM_FMA(S, F, q_, r_, 0x1p-1f);                                                     \
-        const F T_ = CLGM_FMA(S, F, r_ * r_, q_, CLGM_FMA(S, F, r_, dr_, dr_));                      \
+        const F r2_ = r_ * r_;                                                                 \
+        const F q45_ = CLGM_FMA(S, F, r_, 0x1.a12516p-13f, 0x1.6d434ep-10f);                      \
+        const F q23_ = CLGM_FMA(S, F, r_, 0x1.1110ep-7f, 0x1.5554e8p-5f);                         \
+        const F q01_ = CLGM_FMA(S, F, r_, 0x1.555556p-3f, 0x1p-1f);                               \
+        const F q_ = CLGM_FMA(S, F, r2_, CLGM_FMA(S, F, r2_, q45_, q23_), q01_);                  \
+        const F T_ = CLGM_FMA(S, F, r2_, q_, CLGM_FMA(S, F, r_, dr_, dr_));                       \
         const F h_ = 1.0f + r_;                                                                \
         const F l_ = ((1.0f - h_) + r_) + T_;                                                  \
         H = h_ + l_;                                                                           \
@@ -210,7 +210,8 @@ typedef int clgm_int;
         I k;                                                                                   \
         F H, L;                                                                                \
         CLGM_EXPCORE(S, F, I, xc, 0.0f, k, H, L);                                              \
-        return CLGM_SELF(S, F, clgm_isnan##S(x), x, CLGM_SCALE(S, H + L, k));                      \
+        (void)L;                                                                               \
+        return CLGM_SELF(S, F, clgm_isnan##S(x), x, CLGM_SCALE(S, H, k));                          \
     }
 
 /* expm1(x) = (2^k H - 1) + 2^k L: 2^k H - 1 by TwoSum, so the only rounding at
@@ -283,19 +284,20 @@ typedef int clgm_int;
     {                                                                                          \
         const F a = clgm_fabs##S(x);                                                           \
         const F z = a * a;                                                                     \
-        F P = CLGM_FMA(S, F, z, 0x1.460e8p-9f, -0x1.1680dcp-7f);                                  \
-        P = CLGM_FMA(S, F, P, z, 0x1.655dcp-6f);                                                  \
-        P = CLGM_FMA(S, F, P, z, -0x1.ba12d8p-5f);                                                \
-        P = CLGM_FMA(S, F, P, z, 0x1.111102p-3f);                                                 \
-        P = CLGM_FMA(S, F, P, z, -0x1.555556p-2f);                                                \
+        const F z2 = z * z;                                                                    \
+        const F p45 = CLGM_FMA(S, F, z, 0x1.460e8p-9f, -0x1.1680dcp-7f);                          \
+        const F p23 = CLGM_FMA(S, F, z, 0x1.655dcp-6f, -0x1.ba12d8p-5f);                          \
+        const F p01 = CLGM_FMA(S, F, z, 0x1.111102p-3f, -0x1.555556p-2f);                         \
+        const F P = CLGM_FMA(S, F, z2, CLGM_FMA(S, F, z2, p45, p23), p01);                        \
         const F ys = CLGM_FMA(S, F, a * z, P, a);                                                 \
         const F a2 = 2.0f * clgm_fmin##S(clgm_fmax##S(a, 0.5f), 10.0f);                        \
         I k;                                                                                   \
         F H, L;                                                                                \
         CLGM_EXPCORE(S, F, I, a2, 0.0f, k, H, L);                                              \
-        const F E = CLGM_SCALE(S, H, k);                                                       \
+        const F pk = CLGM_POW2(S, k); /* k in [1, 29] */                                       \
+        const F E = H * pk;                                                                    \
         const F d = E + 1.0f;                                                                  \
-        const F dl = ((E - d) + 1.0f) + CLGM_SCALE(S, L, k);                                   \
+        const F dl = ((E - d) + 1.0f) + L * pk;                                                \
         const F q = clg_div##S((F)2.0f, d);                                                        \
         const F ql = (CLGM_FMA(S, F, -q, d, 2.0f) - q * dl) * (0.5f * q);                          \
         const F t = 1.0f - q;                                                                  \
