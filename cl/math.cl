@@ -310,14 +310,18 @@ typedef int clgm_int;
 **   |x| < 0.5:  1 - x (c0 + z R(z)), z = x^2, R a degree-5 minimax polynomial
 **               (error 1.6e-12); 1 - x c0hi summed exactly (TwoProd, Fast2Sum).
 **   |x| >= 0.5: a = min(|x|, 10.1), erfc(a) = exp(-a^2) F(a), F(a) = erfc(a) e^(a^2)
-**               a degree-10 minimax polynomial G in t = 1/(1 + a/2) (error
-**               2.1e-10, on a in [0.5, 10.1]).  t is rounded; its exact residual
-**               eps = t (1 + a/2) - 1 moves F by F'(a) 2 eps (1 + a/2), with
-**               F' = 2 a F - c0.  a^2 is split by fma and exp(-a^2) kept as a
-**               pair (CLGM_EXPCORE), so one rounding at the result's scale
-**               (denormal results included); erfc(-a) = 2 - erfc(a).
-** Max error 2.28 ulp (near x = 8: the rounding of the products with t and of
-** the Horner steps; TODO: below 2 ulp needs F as a pair). */
+**               = t G(s), G a degree-10 minimax polynomial in s = t - 1/2,
+**               t = 1/(1 + a/2) (error 2.1e-10, on a in [0.5, 10.1]).  G = c0 + c1 s
+**               + K(s): K by Horner (|K| < 0.056), c0 + c1 s exactly (TwoProd, then
+**               Fast2Sum: |c1 s| <= 0.23 < c0), K added by Fast2Sum (the sum is
+**               >= 0.28), and F = t G formed as a pair Fh + Fl (TwoProd), so the
+**               only roundings at F's scale are K's (damped by s^2 and t).  t is
+**               rounded; its exact residual eps = t (1 + a/2) - 1 moves F by
+**               F'(a) 2 eps (1 + a/2), with F' = 2 a F - c0, added to Fl.  a^2 is
+**               split by fma and exp(-a^2) kept as a pair (CLGM_EXPCORE), so one
+**               rounding at the result's scale (denormal results included, 0
+**               beyond ~10.05); erfc(-a) = 2 - erfc(a).
+** Max error 0.88 ulp (--step 17; the full sweep: in the header). */
 #define CLGM_DEF_ERFC(S, F, I)                                                                     \
     CLGM_FN F clgm_erfc##S(const F x)                                                          \
     {                                                                                          \
@@ -352,16 +356,23 @@ typedef int clgm_int;
         K = CLGM_FMA(S, F, K, sv, 0x1.2a8908p-3f);                                             \
         K = CLGM_FMA(S, F, K, sv, 0x1.1e2deep-1f);                                             \
         K = CLGM_FMA(S, F, CLGM_FMA(S, F, K, sv, 0x1.b152ep-27f), sv, -0x1.2bf32ep-27f);         \
-        K = CLGM_FMA(S, F, sv, 0x1.5fd386p-1f, K);    /* K(s) - c0hi, c0 and c1 as pairs */    \
-        const F ph0 = tp * 0x1.058672p-1f;                                                     \
-        const F corr = CLGM_FMA(S, F, 2.0f * a, tp * (0x1.058672p-1f + K), -CLGM_C0H) * ((2.0f * eps) * d); \
-        const F rest = (CLGM_FMA(S, F, tp, 0x1.058672p-1f, -ph0) + tp * K) + corr;              \
+        /* F = tp (c0 + sv c1 + K) as a pair Fh + Fl: sv c1 (TwoProd) and c0 summed  \
+        ** exactly (Fast2Sum, |c0| > |sv c1|), then K (Fast2Sum, |K| < 0.06 <= the sum) */  \
+        const F p1 = sv * 0x1.5fd386p-1f;                                                      \
+        const F p1l = CLGM_FMA(S, F, sv, 0x1.5fd386p-1f, -p1);                                    \
+        const F s1 = 0x1.058672p-1f + p1;                                                      \
+        const F e1 = (0x1.058672p-1f - s1) + p1;                                               \
+        const F Sh = s1 + K;                                                                   \
+        const F Sl = ((s1 - Sh) + K) + (e1 + p1l);                                             \
+        const F Fh = tp * Sh;                                                                  \
+        const F corr = CLGM_FMA(S, F, 2.0f * a, Fh, -CLGM_C0H) * ((2.0f * eps) * d);             \
+        const F Fl = (CLGM_FMA(S, F, tp, Sh, -Fh) + tp * Sl) + corr;                           \
         const F zh = a * a;                                                                    \
         const F zl = CLGM_FMA(S, F, a, a, -zh);                                                   \
         I k;                                                                                   \
         F H, L;                                                                                \
         CLGM_EXPCORE(S, F, I, -zh, -zl, k, H, L);                                              \
-        const F yt = CLGM_SCALE(S, CLGM_FMA(S, F, H, ph0, CLGM_FMA(S, F, H, rest, L * ph0)), k);   \
+        const F yt = CLGM_SCALE(S, CLGM_FMA(S, F, H, Fh, CLGM_FMA(S, F, H, Fl, L * Fh)), k);   \
         F y = CLGM_SELF(S, F, x < 0.0f, 2.0f - yt, yt);                                            \
         y = CLGM_SELF(S, F, ax < 0.5f, ysmall, y);                                                 \
         return CLGM_SELF(S, F, clgm_isnan##S(x), x, y);                                            \
