@@ -126,34 +126,49 @@ typedef int clgm_int;
 ** and to Inf): two exact-or-final multiplications by normal powers of two */
 #define CLGM_SCALE(S, y, k) (((y) * CLGM_POW2(S, (k) >> 1)) * CLGM_POW2(S, (k) - ((k) >> 1)))
 
-/* exp(xh + xl) = 2^k (H + L), |L| <= ulp(H)/2, for xh in [-104, 89], |xl| <= 2^-17.
-** Cody-Waite: k = rint(xh / ln2), rounded to nearest even by adding and
-** subtracting 1.5 2^23 (exact for |xh / ln2| < 2^22; k is then the low bits of
-** the sum: no rint/convert built-ins, which some devices emulate slowly); xh - k ln2hi is exact (fma; |k| < 2^8 and the
-** result a multiple of 2^-25 below 0.35); the rest, -k ln2lo + xl, rides as a
-** correction dr of r = t + rl.  exp(r) = 1 + r + r^2 q(r), q a degree-5
-** minimax polynomial on |r| <= 0.3467 (error 1.4e-9); 1 + r is split exactly
-** (Fast2Sum), the tail added and the pair renormalised (Fast2Sum), so H + L
-** carries exp(r) to about 2^-30 relative. */
-#define CLGM_EXPCORE(S, F, I, xh, xl, k, H, L)                                                    \
-    do {                                                                                       \
+/* Cody-Waite reduction for exp(xh): k = rint(xh / ln2), rounded to nearest
+** even by adding and subtracting 1.5 2^23 (exact for |xh / ln2| < 2^22; k is
+** then the low bits of the sum: no rint/convert built-ins, which some devices
+** emulate slowly); t = xh - k ln2hi is exact (fma; |k| < 2^8 and t a multiple
+** of 2^-25 below 0.35); rl = -k ln2lo + xl is the rest. */
+#define CLGM_EXPRED(S, F, I, xh, xl, k, t, rl)                                                     \
+    do {                                                                                           \
         const F km_ = (xh) * CLGM_L2E + 0x1.8p23f;                                                 \
         const F kf_ = km_ - 0x1.8p23f;                                                             \
         k = clgm_asi##S(km_) - 0x4b400000;                                                         \
-        const F t_ = CLGM_FMA(S, F, -kf_, CLGM_LN2H, (xh));                                       \
-        const F rl_ = CLGM_FMA(S, F, -kf_, CLGM_LN2L, (xl));                                      \
-        const F r_ = t_ + rl_;                                                                 \
-        const F dr_ = (t_ - r_) + rl_;                                                         \
-        const F r2_ = r_ * r_;                                                                 \
-        const F q45_ = CLGM_FMA(S, F, r_, 0x1.a12516p-13f, 0x1.6d434ep-10f);                      \
-        const F q23_ = CLGM_FMA(S, F, r_, 0x1.1110ep-7f, 0x1.5554e8p-5f);                         \
-        const F q01_ = CLGM_FMA(S, F, r_, 0x1.555556p-3f, 0x1p-1f);                               \
-        const F q_ = CLGM_FMA(S, F, r2_, CLGM_FMA(S, F, r2_, q45_, q23_), q01_);                  \
-        const F T_ = CLGM_FMA(S, F, r2_, q_, CLGM_FMA(S, F, r_, dr_, dr_));                       \
-        const F h_ = 1.0f + r_;                                                                \
-        const F l_ = ((1.0f - h_) + r_) + T_;                                                  \
-        H = h_ + l_;                                                                           \
-        L = (h_ - H) + l_;                                                                     \
+        t = CLGM_FMA(S, F, -kf_, CLGM_LN2H, (xh));                                                 \
+        rl = CLGM_FMA(S, F, -kf_, CLGM_LN2L, (xl));                                                \
+    } while (0)
+
+/* exp(r) + c = H + L, |L| <= ulp(H)/2, for |r| <= 0.3467 and a small
+** correction c: exp(r) = 1 + r + r^2 q(r), q a degree-5 minimax polynomial
+** (error 1.4e-9, Estrin's scheme: half Horner's dependency chain); 1 + r is
+** split exactly (Fast2Sum), the tail r^2 q + c added and the pair renormalised
+** (Fast2Sum), so H + L carries exp(r) + c to about 2^-30 relative. */
+#define CLGM_EXPPOLY(S, F, r, c, H, L)                                                             \
+    do {                                                                                           \
+        const F r2_ = (r) * (r);                                                                   \
+        const F q45_ = CLGM_FMA(S, F, (r), 0x1.a12516p-13f, 0x1.6d434ep-10f);                      \
+        const F q23_ = CLGM_FMA(S, F, (r), 0x1.1110ep-7f, 0x1.5554e8p-5f);                         \
+        const F q01_ = CLGM_FMA(S, F, (r), 0x1.555556p-3f, 0x1p-1f);                               \
+        const F q_ = CLGM_FMA(S, F, r2_, CLGM_FMA(S, F, r2_, q45_, q23_), q01_);                   \
+        const F T_ = CLGM_FMA(S, F, r2_, q_, (c));                                                 \
+        const F h_ = 1.0f + (r);                                                                   \
+        const F l_ = ((1.0f - h_) + (r)) + T_;                                                     \
+        H = h_ + l_;                                                                               \
+        L = (h_ - H) + l_;                                                                         \
+    } while (0)
+
+/* exp(xh + xl) = 2^k (H + L), |L| <= ulp(H)/2, for xh in [-104, 89], |xl| <= 2^-17:
+** CLGM_EXPRED, then r = t + rl rounded with its exact error dr (Fast2Sum),
+** exp(t + rl) = exp(r) (1 + dr) ~ exp(r) + dr (1 + r) by CLGM_EXPPOLY. */
+#define CLGM_EXPCORE(S, F, I, xh, xl, k, H, L)                                                     \
+    do {                                                                                           \
+        F t_, rl_;                                                                                 \
+        CLGM_EXPRED(S, F, I, (xh), (xl), k, t_, rl_);                                              \
+        const F r_ = t_ + rl_;                                                                     \
+        const F dr_ = (t_ - r_) + rl_;                                                             \
+        CLGM_EXPPOLY(S, F, r_, CLGM_FMA(S, F, r_, dr_, dr_), H, L);                                \
     } while (0)
 
 /* (s, e) = TwoSum(a, b): s + e == a + b exactly */
@@ -290,11 +305,12 @@ typedef int clgm_int;
         const F p01 = CLGM_FMA(S, F, z, 0x1.111102p-3f, -0x1.555556p-2f);                         \
         const F P = CLGM_FMA(S, F, z2, CLGM_FMA(S, F, z2, p45, p23), p01);                        \
         const F ys = CLGM_FMA(S, F, a * z, P, a);                                                 \
-        const F a2 = 2.0f * clgm_fmin##S(clgm_fmax##S(a, 0.5f), 10.0f);                        \
+        const F a2 = 2.0f * clgm_fmin##S(a, 10.0f);                                            \
         I k;                                                                                   \
-        F H, L;                                                                                \
-        CLGM_EXPCORE(S, F, I, a2, 0.0f, k, H, L);                                              \
-        const F pk = CLGM_POW2(S, k); /* k in [1, 29] */                                       \
+        F H, L, t0, rl;                                                                        \
+        CLGM_EXPRED(S, F, I, a2, 0.0f, k, t0, rl);                                             \
+        CLGM_EXPPOLY(S, F, t0, CLGM_FMA(S, F, t0, rl, rl), H, L);                              \
+        const F pk = CLGM_POW2(S, k); /* k in [0, 29] */                                       \
         const F E = H * pk;                                                                    \
         const F d = E + 1.0f;                                                                  \
         const F dl = ((E - d) + 1.0f) + L * pk;                                                \
