@@ -140,12 +140,12 @@ typedef int clgm_int;
         rl = CLGM_FMA(S, F, -kf_, CLGM_LN2L, (xl));                                                \
     } while (0)
 
-/* exp(r) + c = H + L, |L| <= ulp(H)/2, for |r| <= 0.3467 and a small
-** correction c: exp(r) = 1 + r + r^2 q(r), q a degree-5 minimax polynomial
-** (error 1.4e-9, Estrin's scheme: half Horner's dependency chain); 1 + r is
-** split exactly (Fast2Sum), the tail r^2 q + c added and the pair renormalised
-** (Fast2Sum), so H + L carries exp(r) + c to about 2^-30 relative. */
-#define CLGM_EXPPOLY(S, F, r, c, H, L)                                                             \
+/* exp(r) + c = h + l (not normalised: |l| < 0.07), for |r| <= 0.3467 and a
+** small correction c: exp(r) = 1 + r + r^2 q(r), q a degree-5 minimax
+** polynomial (error 1.4e-9, Estrin's scheme: half Horner's dependency chain);
+** h = 1 + r rounded, l its exact error (Fast2Sum) plus the tail r^2 q + c, so
+** h + l carries exp(r) + c to about 2^-30 relative. */
+#define CLGM_EXPPOLY(S, F, r, c, h, l)                                                             \
     do {                                                                                           \
         const F r2_ = (r) * (r);                                                                   \
         const F q45_ = CLGM_FMA(S, F, (r), 0x1.a12516p-13f, 0x1.6d434ep-10f);                      \
@@ -153,30 +153,32 @@ typedef int clgm_int;
         const F q01_ = CLGM_FMA(S, F, (r), 0x1.555556p-3f, 0x1p-1f);                               \
         const F q_ = CLGM_FMA(S, F, r2_, CLGM_FMA(S, F, r2_, q45_, q23_), q01_);                   \
         const F T_ = CLGM_FMA(S, F, r2_, q_, (c));                                                 \
-        const F h_ = 1.0f + (r);                                                                   \
-        const F l_ = ((1.0f - h_) + (r)) + T_;                                                     \
-        H = h_ + l_;                                                                               \
-        L = (h_ - H) + l_;                                                                         \
+        h = 1.0f + (r);                                                                            \
+        l = ((1.0f - h) + (r)) + T_;                                                               \
     } while (0)
 
 /* exp(xh + xl) = 2^k (H + L), |L| <= ulp(H)/2, for xh in [-104, 89], |xl| <= 2^-17:
 ** CLGM_EXPRED, then r = t + rl rounded with its exact error dr (Fast2Sum),
-** exp(t + rl) = exp(r) (1 + dr) ~ exp(r) + dr (1 + r) by CLGM_EXPPOLY. */
+** exp(t + rl) = exp(r) (1 + dr) ~ exp(r) + dr (1 + r) by CLGM_EXPPOLY, and
+** h + l renormalised (Fast2Sum). */
 #define CLGM_EXPCORE(S, F, I, xh, xl, k, H, L)                                                     \
     do {                                                                                           \
         F t_, rl_;                                                                                 \
         CLGM_EXPRED(S, F, I, (xh), (xl), k, t_, rl_);                                              \
         const F r_ = t_ + rl_;                                                                     \
         const F dr_ = (t_ - r_) + rl_;                                                             \
-        CLGM_EXPPOLY(S, F, r_, CLGM_FMA(S, F, r_, dr_, dr_), H, L);                                \
+        F h_, l_;                                                                                  \
+        CLGM_EXPPOLY(S, F, r_, CLGM_FMA(S, F, r_, dr_, dr_), h_, l_);                              \
+        H = h_ + l_;                                                                               \
+        L = (h_ - H) + l_;                                                                         \
     } while (0)
 
 /* (s, e) = TwoSum(a, b): s + e == a + b exactly */
-#define CLGM_TWOSUM(F, a, b, s, e)                                                               \
-    do {                                                                                       \
-        s = (a) + (b);                                                                         \
-        const F bb_ = s - (a);                                                                 \
-        e = ((a) - (s - bb_)) + ((b) - bb_);                                                   \
+#define CLGM_TWOSUM(F, a, b, s, e)                                                                 \
+    do {                                                                                           \
+        s = (a) + (b);                                                                             \
+        const F bb_ = s - (a);                                                                     \
+        e = ((a) - (s - bb_)) + ((b) - bb_);                                                       \
     } while (0)
 
 /* ln(u) for u > 0 finite (normal or denormal), u = 2^k m, m in [sqrt(1/2), sqrt(2)):
@@ -185,48 +187,51 @@ typedef int clgm_int;
 ** [sqrt(1/2) - 1, sqrt(2) - 1] (error 7.9e-10); f^2 is split with fma, and
 ** k ln2hi + f is summed exactly (Fast2Sum: |k ln2hi| >= |f| or k = 0), so
 ** only the last addition rounds at the result's scale. */
-#define CLGM_LOGCORE(S, F, I, u, usefx, fx, corr, y)                                              \
-    do {                                                                                       \
-        const I den_ = (u) < 0x1p-126f;                                                        \
+#define CLGM_LOGCORE(S, F, I, u, usefx, fx, corr, y)                                               \
+    do {                                                                                           \
+        const I den_ = (u) < 0x1p-126f;                                                            \
         const I ix_ = clgm_asi##S(CLGM_SELF(S, F, den_, (u) * 0x1p23f, (u))) + (0x3f800000 - 0x3f3504f3); \
-        const I k_ = (ix_ >> 23) - clgm_sel##S(den_, (I)(127 + 23), (I)127);                    \
-        const F m_ = clgm_asf##S((ix_ & 0x007fffff) + 0x3f3504f3);                             \
+        const I k_ = (ix_ >> 23) - clgm_sel##S(den_, (I)(127 + 23), (I)127);                       \
+        const F m_ = clgm_asf##S((ix_ & 0x007fffff) + 0x3f3504f3);                                 \
         const F f_ = CLGM_SELF(S, F, usefx, (fx), m_ - 1.0f);                                      \
-        const F f2_ = f_ * f_;                                                                 \
-        const F f2l_ = CLGM_FMA(S, F, f_, f_, -f2_);                                              \
-        F Q_ = CLGM_FMA(S, F, f_, -0x1.ed3ea4p-5f, 0x1.b1c4bcp-4f);                               \
-        Q_ = CLGM_FMA(S, F, Q_, f_, -0x1.b91ea6p-4f);                                             \
-        Q_ = CLGM_FMA(S, F, Q_, f_, 0x1.c41a54p-4f);                                              \
-        Q_ = CLGM_FMA(S, F, Q_, f_, -0x1.fd39aep-4f);                                             \
-        Q_ = CLGM_FMA(S, F, Q_, f_, 0x1.2491d2p-3f);                                              \
-        Q_ = CLGM_FMA(S, F, Q_, f_, -0x1.55619ap-3f);                                             \
-        Q_ = CLGM_FMA(S, F, Q_, f_, 0x1.9999e6p-3f);                                              \
-        Q_ = CLGM_FMA(S, F, Q_, f_, -0x1.ffffdap-3f);                                             \
-        Q_ = CLGM_FMA(S, F, Q_, f_, 0x1.555554p-2f);                                              \
-        Q_ = CLGM_FMA(S, F, Q_, f_, -0x1p-1f);                                                    \
-        const F g_ = CLGM_FMA(S, F, f2_, Q_, f2l_ * Q_);                                          \
-        const F kf_ = clgm_cvtf##S(k_);                                                        \
-        const F A_ = kf_ * CLGM_LN2H16;                                                        \
-        const F s_ = A_ + f_;                                                                  \
-        const F e_ = (A_ - s_) + f_;                                                           \
-        y = s_ + (e_ + (g_ + CLGM_FMA(S, F, kf_, CLGM_LN2L16, (corr))));                          \
+        const F f2_ = f_ * f_;                                                                     \
+        const F f2l_ = CLGM_FMA(S, F, f_, f_, -f2_);                                               \
+        F Q_ = CLGM_FMA(S, F, f_, -0x1.ed3ea4p-5f, 0x1.b1c4bcp-4f);                                \
+        Q_ = CLGM_FMA(S, F, Q_, f_, -0x1.b91ea6p-4f);                                              \
+        Q_ = CLGM_FMA(S, F, Q_, f_, 0x1.c41a54p-4f);                                               \
+        Q_ = CLGM_FMA(S, F, Q_, f_, -0x1.fd39aep-4f);                                              \
+        Q_ = CLGM_FMA(S, F, Q_, f_, 0x1.2491d2p-3f);                                               \
+        Q_ = CLGM_FMA(S, F, Q_, f_, -0x1.55619ap-3f);                                              \
+        Q_ = CLGM_FMA(S, F, Q_, f_, 0x1.9999e6p-3f);                                               \
+        Q_ = CLGM_FMA(S, F, Q_, f_, -0x1.ffffdap-3f);                                              \
+        Q_ = CLGM_FMA(S, F, Q_, f_, 0x1.555554p-2f);                                               \
+        Q_ = CLGM_FMA(S, F, Q_, f_, -0x1p-1f);                                                     \
+        const F g_ = CLGM_FMA(S, F, f2_, Q_, f2l_ * Q_);                                           \
+        const F kf_ = clgm_cvtf##S(k_);                                                            \
+        const F A_ = kf_ * CLGM_LN2H16;                                                            \
+        const F s_ = A_ + f_;                                                                      \
+        const F e_ = (A_ - s_) + f_;                                                               \
+        y = s_ + (e_ + (g_ + CLGM_FMA(S, F, kf_, CLGM_LN2L16, (corr))));                           \
     } while (0)
 
 /* ------------------------------------------------------------------------ */
 /* The functions                                                            */
 /* ------------------------------------------------------------------------ */
 
-/* exp(x): 2^k rounded(H + L) from CLGM_EXPCORE, the argument clamped to
-** [-104, 89] (0 and Inf come out of the scaling).  Max error 0.75 ulp (denormal results). */
+/* exp(x): x clamped to [-104, 89] (0 and Inf come out of the scaling),
+** CLGM_EXPRED, the polynomial on t itself, exp(t + rl) ~ exp(t) (1 + rl):
+** 2^k rounded(h + (l + (h + l) rl)) (|rl| < 2^-21.7, so the neglected
+** rl^2/2 and rl (exp(t) - (h + l rounded)) are below 2^-43 relative). */
 #define CLGM_DEF_EXP(S, F, I)                                                                      \
-    CLGM_FN F clgm_exp##S(const F x)                                                           \
-    {                                                                                          \
-        const F xc = clgm_fmin##S(clgm_fmax##S(x, -104.0f), 89.0f);                            \
-        I k;                                                                                   \
-        F H, L;                                                                                \
-        CLGM_EXPCORE(S, F, I, xc, 0.0f, k, H, L);                                              \
-        (void)L;                                                                               \
-        return CLGM_SELF(S, F, clgm_isnan##S(x), x, CLGM_SCALE(S, H, k));                          \
+    CLGM_FN F clgm_exp##S(const F x)                                                               \
+    {                                                                                              \
+        const F xc = clgm_fmin##S(clgm_fmax##S(x, -104.0f), 89.0f);                                \
+        I k;                                                                                       \
+        F t, rl, h, l;                                                                             \
+        CLGM_EXPRED(S, F, I, xc, 0.0f, k, t, rl);                                                  \
+        CLGM_EXPPOLY(S, F, t, 0.0f, h, l);                                                         \
+        const F y = h + CLGM_FMA(S, F, h + l, rl, l);                                              \
+        return CLGM_SELF(S, F, clgm_isnan##S(x), x, CLGM_SCALE(S, y, k));                          \
     }
 
 /* expm1(x) = (2^k H - 1) + 2^k L: 2^k H - 1 by TwoSum, so the only rounding at
@@ -234,27 +239,27 @@ typedef int clgm_int;
 ** small x).  |x| < 2^-24 gives x (also ±0, denormals); x clamped to
 ** [-20, 89] (expm1(-20) rounds to -1).  Max error 0.86 ulp. */
 #define CLGM_DEF_EXPM1(S, F, I)                                                                    \
-    CLGM_FN F clgm_expm1##S(const F x)                                                         \
-    {                                                                                          \
-        const F xc = clgm_fmin##S(clgm_fmax##S(x, -20.0f), 89.0f);                             \
-        I k;                                                                                   \
-        F H, L, s, e;                                                                          \
-        CLGM_EXPCORE(S, F, I, xc, 0.0f, k, H, L);                                              \
-        const F P = CLGM_SCALE(S, H, k);                                                       \
-        const F Pl = CLGM_SCALE(S, L, k);                                                      \
-        CLGM_TWOSUM(F, P, -1.0f, s, e);                                                        \
-        F y = CLGM_SELF(S, F, P > FLT_MAX, P, s + (e + Pl));                                        \
+    CLGM_FN F clgm_expm1##S(const F x)                                                             \
+    {                                                                                              \
+        const F xc = clgm_fmin##S(clgm_fmax##S(x, -20.0f), 89.0f);                                 \
+        I k;                                                                                       \
+        F H, L, s, e;                                                                              \
+        CLGM_EXPCORE(S, F, I, xc, 0.0f, k, H, L);                                                  \
+        const F P = CLGM_SCALE(S, H, k);                                                           \
+        const F Pl = CLGM_SCALE(S, L, k);                                                          \
+        CLGM_TWOSUM(F, P, -1.0f, s, e);                                                            \
+        F y = CLGM_SELF(S, F, P > FLT_MAX, P, s + (e + Pl));                                       \
         y = CLGM_SELF(S, F, clgm_fabs##S(x) < 0x1p-24f, x, y);                                     \
         return CLGM_SELF(S, F, clgm_isnan##S(x), x, y);                                            \
     }
 
 /* log(x): CLGM_LOGCORE; -Inf at ±0, NaN below 0, +Inf at +Inf.  Max error 0.81 ulp. */
 #define CLGM_DEF_LOG(S, F, I)                                                                      \
-    CLGM_FN F clgm_log##S(const F x)                                                           \
-    {                                                                                          \
-        const F u = CLGM_SELF(S, F, (x > 0.0f) & (x <= FLT_MAX), x, 1.0f);                          \
-        F y;                                                                                   \
-        CLGM_LOGCORE(S, F, I, u, (I)0, 0.0f, 0.0f, y);                                         \
+    CLGM_FN F clgm_log##S(const F x)                                                               \
+    {                                                                                              \
+        const F u = CLGM_SELF(S, F, (x > 0.0f) & (x <= FLT_MAX), x, 1.0f);                         \
+        F y;                                                                                       \
+        CLGM_LOGCORE(S, F, I, u, (I)0, 0.0f, 0.0f, y);                                             \
         y = CLGM_SELF(S, F, x == 0.0f, (F)(-INFINITY), y);                                         \
         y = CLGM_SELF(S, F, x < 0.0f, (F)NAN, y);                                                  \
         y = CLGM_SELF(S, F, x > FLT_MAX, x, y);                                                    \
@@ -267,19 +272,19 @@ typedef int clgm_int;
 ** the polynomial runs on x itself (no rounding of 1 + x at all).  |x| < 2^-24
 ** gives x; -Inf at -1, NaN below.  Max error 0.88 ulp. */
 #define CLGM_DEF_LOG1P(S, F, I)                                                                    \
-    CLGM_FN F clgm_log1p##S(const F x)                                                         \
-    {                                                                                          \
-        const F u0 = 1.0f + x;                                                                 \
-        const F u = CLGM_SELF(S, F, (x > -1.0f) & (x <= FLT_MAX), u0, 1.0f);                        \
-        const F c = x - (u - 1.0f);                                                            \
-        const I ku = ((clgm_asi##S(u) + (0x3f800000 - 0x3f3504f3)) >> 23) - 127;                \
-        const F m = clgm_asf##S(clgm_asi##S(u) - ku * 0x800000);                                \
-        const F d = 1.0f - m;                                                                  \
+    CLGM_FN F clgm_log1p##S(const F x)                                                             \
+    {                                                                                              \
+        const F u0 = 1.0f + x;                                                                     \
+        const F u = CLGM_SELF(S, F, (x > -1.0f) & (x <= FLT_MAX), u0, 1.0f);                       \
+        const F c = x - (u - 1.0f);                                                                \
+        const I ku = ((clgm_asi##S(u) + (0x3f800000 - 0x3f3504f3)) >> 23) - 127;                   \
+        const F m = clgm_asf##S(clgm_asi##S(u) - ku * 0x800000);                                   \
+        const F d = 1.0f - m;                                                                      \
         const F rm = CLGM_FMA(S, F, CLGM_FMA(S, F, CLGM_FMA(S, F, d + 1.0f, d, 1.0f), d, 1.0f), d, 1.0f); \
-        const I mk = clgm_sel##S(ku > 126, (I)(-126), -ku);                                     \
-        const F corr = CLGM_SELF(S, F, ku == 0, 0.0f, (c * rm) * CLGM_POW2(S, mk));                 \
-        F y;                                                                                   \
-        CLGM_LOGCORE(S, F, I, u, ku == 0, x, corr, y);                                         \
+        const I mk = clgm_sel##S(ku > 126, (I)(-126), -ku);                                        \
+        const F corr = CLGM_SELF(S, F, ku == 0, 0.0f, (c * rm) * CLGM_POW2(S, mk));                \
+        F y;                                                                                       \
+        CLGM_LOGCORE(S, F, I, u, ku == 0, x, corr, y);                                             \
         y = CLGM_SELF(S, F, clgm_fabs##S(x) < 0x1p-24f, x, y);                                     \
         y = CLGM_SELF(S, F, x == -1.0f, (F)(-INFINITY), y);                                        \
         y = CLGM_SELF(S, F, x < -1.0f, (F)NAN, y);                                                 \
@@ -295,29 +300,31 @@ typedef int clgm_int;
 **                the result's scale (tanh(10) rounds to 1).
 ** Max error 0.76 ulp. */
 #define CLGM_DEF_TANH(S, F, I)                                                                     \
-    CLGM_FN F clgm_tanh##S(const F x)                                                          \
-    {                                                                                          \
-        const F a = clgm_fabs##S(x);                                                           \
-        const F z = a * a;                                                                     \
-        const F z2 = z * z;                                                                    \
-        const F p45 = CLGM_FMA(S, F, z, 0x1.460e8p-9f, -0x1.1680dcp-7f);                          \
-        const F p23 = CLGM_FMA(S, F, z, 0x1.655dcp-6f, -0x1.ba12d8p-5f);                          \
-        const F p01 = CLGM_FMA(S, F, z, 0x1.111102p-3f, -0x1.555556p-2f);                         \
-        const F P = CLGM_FMA(S, F, z2, CLGM_FMA(S, F, z2, p45, p23), p01);                        \
-        const F ys = CLGM_FMA(S, F, a * z, P, a);                                                 \
-        const F a2 = 2.0f * clgm_fmin##S(a, 10.0f);                                            \
-        I k;                                                                                   \
-        F H, L, t0, rl;                                                                        \
-        CLGM_EXPRED(S, F, I, a2, 0.0f, k, t0, rl);                                             \
-        CLGM_EXPPOLY(S, F, t0, CLGM_FMA(S, F, t0, rl, rl), H, L);                              \
-        const F pk = CLGM_POW2(S, k); /* k in [0, 29] */                                       \
-        const F E = H * pk;                                                                    \
-        const F d = E + 1.0f;                                                                  \
-        const F dl = ((E - d) + 1.0f) + L * pk;                                                \
+    CLGM_FN F clgm_tanh##S(const F x)                                                              \
+    {                                                                                              \
+        const F a = clgm_fabs##S(x);                                                               \
+        const F z = a * a;                                                                         \
+        const F z2 = z * z;                                                                        \
+        const F p45 = CLGM_FMA(S, F, z, 0x1.460e8p-9f, -0x1.1680dcp-7f);                           \
+        const F p23 = CLGM_FMA(S, F, z, 0x1.655dcp-6f, -0x1.ba12d8p-5f);                           \
+        const F p01 = CLGM_FMA(S, F, z, 0x1.111102p-3f, -0x1.555556p-2f);                          \
+        const F P = CLGM_FMA(S, F, z2, CLGM_FMA(S, F, z2, p45, p23), p01);                         \
+        const F ys = CLGM_FMA(S, F, a * z, P, a);                                                  \
+        const F a2 = 2.0f * clgm_fmin##S(a, 10.0f);                                                \
+        I k;                                                                                       \
+        F t0, rl, h, l;                                                                            \
+        CLGM_EXPRED(S, F, I, a2, 0.0f, k, t0, rl);                                                 \
+        CLGM_EXPPOLY(S, F, t0, CLGM_FMA(S, F, t0, rl, rl), h, l);                                  \
+        const F H = h + l;                                                                         \
+        const F L = (h - H) + l;                                                                   \
+        const F pk = CLGM_POW2(S, k); /* k in [0, 29] */                                           \
+        const F E = H * pk;                                                                        \
+        const F d = E + 1.0f;                                                                      \
+        const F dl = ((E - d) + 1.0f) + L * pk;                                                    \
         const F q = clg_div##S((F)2.0f, d);                                                        \
         const F ql = (CLGM_FMA(S, F, -q, d, 2.0f) - q * dl) * (0.5f * q);                          \
-        const F t = 1.0f - q;                                                                  \
-        const F yl = t + (((1.0f - t) - q) - ql);                                              \
+        const F t = 1.0f - q;                                                                      \
+        const F yl = t + (((1.0f - t) - q) - ql);                                                  \
         const F y = CLGM_SELF(S, F, a < 0.5625f, ys, yl);                                          \
         return CLGM_SELF(S, F, clgm_isnan##S(x), x, clgm_copysign##S(y, x));                       \
     }
@@ -339,56 +346,56 @@ typedef int clgm_int;
 **               beyond ~10.05); erfc(-a) = 2 - erfc(a).
 ** Max error 0.88 ulp (--step 17; the full sweep: in the header). */
 #define CLGM_DEF_ERFC(S, F, I)                                                                     \
-    CLGM_FN F clgm_erfc##S(const F x)                                                          \
-    {                                                                                          \
-        const F ax = clgm_fabs##S(x);                                                          \
-        /* |x| < 0.5 */                                                                        \
-        const F z = x * x;                                                                     \
-        F R = CLGM_FMA(S, F, z, 0x1.cd0634p-14f, -0x1.bea2ep-11f);                                \
-        R = CLGM_FMA(S, F, R, z, 0x1.565574p-8f);                                                 \
-        R = CLGM_FMA(S, F, R, z, -0x1.b82cccp-6f);                                                \
-        R = CLGM_FMA(S, F, R, z, 0x1.ce2f22p-4f);                                                 \
-        R = CLGM_FMA(S, F, R, z, -0x1.812746p-2f);                                                \
-        const F ph = x * CLGM_C0H;                                                             \
-        const F pl = CLGM_FMA(S, F, x, CLGM_C0H, -ph);                                            \
-        const F tail = CLGM_FMA(S, F, x * z, R, x * CLGM_C0L);                                    \
-        const F sh = 1.0f - ph;                                                                \
-        const F ysmall = sh + ((((1.0f - sh) - ph) - pl) - tail);                              \
-        /* |x| >= 0.5 */                                                                       \
-        const F a = clgm_fmin##S(clgm_fmax##S(ax, 0.5f), 10.1f);                               \
-        const F ha = 0.5f * a;                                                                 \
-        F d, dl;                                                                               \
-        CLGM_TWOSUM(F, 1.0f, ha, d, dl);                                                       \
+    CLGM_FN F clgm_erfc##S(const F x)                                                              \
+    {                                                                                              \
+        const F ax = clgm_fabs##S(x);                                                              \
+        /* |x| < 0.5 */                                                                            \
+        const F z = x * x;                                                                         \
+        F R = CLGM_FMA(S, F, z, 0x1.cd0634p-14f, -0x1.bea2ep-11f);                                 \
+        R = CLGM_FMA(S, F, R, z, 0x1.565574p-8f);                                                  \
+        R = CLGM_FMA(S, F, R, z, -0x1.b82cccp-6f);                                                 \
+        R = CLGM_FMA(S, F, R, z, 0x1.ce2f22p-4f);                                                  \
+        R = CLGM_FMA(S, F, R, z, -0x1.812746p-2f);                                                 \
+        const F ph = x * CLGM_C0H;                                                                 \
+        const F pl = CLGM_FMA(S, F, x, CLGM_C0H, -ph);                                             \
+        const F tail = CLGM_FMA(S, F, x * z, R, x * CLGM_C0L);                                     \
+        const F sh = 1.0f - ph;                                                                    \
+        const F ysmall = sh + ((((1.0f - sh) - ph) - pl) - tail);                                  \
+        /* |x| >= 0.5 */                                                                           \
+        const F a = clgm_fmin##S(clgm_fmax##S(ax, 0.5f), 10.1f);                                   \
+        const F ha = 0.5f * a;                                                                     \
+        F d, dl;                                                                                   \
+        CLGM_TWOSUM(F, 1.0f, ha, d, dl);                                                           \
         const F t = clg_div##S((F)1.0f, d);                                                        \
-        const F sv = t - 0.5f;                                                                 \
-        const F tp = sv + 0.5f;                                                                \
-        const F eps = CLGM_FMA(S, F, tp, d, -1.0f) + tp * dl;                                  \
-        F K = CLGM_FMA(S, F, sv, 0x1.05fe96p-4f, -0x1.ec94eap-7f);                             \
-        K = CLGM_FMA(S, F, K, sv, -0x1.5899bcp-4f);                                            \
-        K = CLGM_FMA(S, F, K, sv, 0x1.baf188p-5f);                                             \
-        K = CLGM_FMA(S, F, K, sv, 0x1.9505p-4f);                                               \
-        K = CLGM_FMA(S, F, K, sv, -0x1.a8b0b6p-4f);                                            \
-        K = CLGM_FMA(S, F, K, sv, -0x1.606e5p-3f);                                             \
-        K = CLGM_FMA(S, F, K, sv, 0x1.2a8908p-3f);                                             \
-        K = CLGM_FMA(S, F, K, sv, 0x1.1e2deep-1f);                                             \
-        K = CLGM_FMA(S, F, CLGM_FMA(S, F, K, sv, 0x1.b152ep-27f), sv, -0x1.2bf32ep-27f);         \
-        /* F = tp (c0 + sv c1 + K) as a pair Fh + Fl: sv c1 (TwoProd) and c0 summed  \
-        ** exactly (Fast2Sum, |c0| > |sv c1|), then K (Fast2Sum, |K| < 0.06 <= the sum) */  \
-        const F p1 = sv * 0x1.5fd386p-1f;                                                      \
-        const F p1l = CLGM_FMA(S, F, sv, 0x1.5fd386p-1f, -p1);                                    \
-        const F s1 = 0x1.058672p-1f + p1;                                                      \
-        const F e1 = (0x1.058672p-1f - s1) + p1;                                               \
-        const F Sh = s1 + K;                                                                   \
-        const F Sl = ((s1 - Sh) + K) + (e1 + p1l);                                             \
-        const F Fh = tp * Sh;                                                                  \
-        const F corr = CLGM_FMA(S, F, 2.0f * a, Fh, -CLGM_C0H) * ((2.0f * eps) * d);             \
-        const F Fl = (CLGM_FMA(S, F, tp, Sh, -Fh) + tp * Sl) + corr;                           \
-        const F zh = a * a;                                                                    \
-        const F zl = CLGM_FMA(S, F, a, a, -zh);                                                   \
-        I k;                                                                                   \
-        F H, L;                                                                                \
-        CLGM_EXPCORE(S, F, I, -zh, -zl, k, H, L);                                              \
-        const F yt = CLGM_SCALE(S, CLGM_FMA(S, F, H, Fh, CLGM_FMA(S, F, H, Fl, L * Fh)), k);   \
+        const F sv = t - 0.5f;                                                                     \
+        const F tp = sv + 0.5f;                                                                    \
+        const F eps = CLGM_FMA(S, F, tp, d, -1.0f) + tp * dl;                                      \
+        F K = CLGM_FMA(S, F, sv, 0x1.05fe96p-4f, -0x1.ec94eap-7f);                                 \
+        K = CLGM_FMA(S, F, K, sv, -0x1.5899bcp-4f);                                                \
+        K = CLGM_FMA(S, F, K, sv, 0x1.baf188p-5f);                                                 \
+        K = CLGM_FMA(S, F, K, sv, 0x1.9505p-4f);                                                   \
+        K = CLGM_FMA(S, F, K, sv, -0x1.a8b0b6p-4f);                                                \
+        K = CLGM_FMA(S, F, K, sv, -0x1.606e5p-3f);                                                 \
+        K = CLGM_FMA(S, F, K, sv, 0x1.2a8908p-3f);                                                 \
+        K = CLGM_FMA(S, F, K, sv, 0x1.1e2deep-1f);                                                 \
+        K = CLGM_FMA(S, F, CLGM_FMA(S, F, K, sv, 0x1.b152ep-27f), sv, -0x1.2bf32ep-27f);           \
+        /* F = tp (c0 + sv c1 + K) as a pair Fh + Fl: sv c1 (TwoProd) and c0 summed                \
+        ** exactly (Fast2Sum, |c0| > |sv c1|), then K (Fast2Sum, |K| < 0.06 <= the sum) */         \
+        const F p1 = sv * 0x1.5fd386p-1f;                                                          \
+        const F p1l = CLGM_FMA(S, F, sv, 0x1.5fd386p-1f, -p1);                                     \
+        const F s1 = 0x1.058672p-1f + p1;                                                          \
+        const F e1 = (0x1.058672p-1f - s1) + p1;                                                   \
+        const F Sh = s1 + K;                                                                       \
+        const F Sl = ((s1 - Sh) + K) + (e1 + p1l);                                                 \
+        const F Fh = tp * Sh;                                                                      \
+        const F corr = CLGM_FMA(S, F, 2.0f * a, Fh, -CLGM_C0H) * ((2.0f * eps) * d);               \
+        const F Fl = (CLGM_FMA(S, F, tp, Sh, -Fh) + tp * Sl) + corr;                               \
+        const F zh = a * a;                                                                        \
+        const F zl = CLGM_FMA(S, F, a, a, -zh);                                                    \
+        I k;                                                                                       \
+        F H, L;                                                                                    \
+        CLGM_EXPCORE(S, F, I, -zh, -zl, k, H, L);                                                  \
+        const F yt = CLGM_SCALE(S, CLGM_FMA(S, F, H, Fh, CLGM_FMA(S, F, H, Fl, L * Fh)), k);       \
         F y = CLGM_SELF(S, F, x < 0.0f, 2.0f - yt, yt);                                            \
         y = CLGM_SELF(S, F, ax < 0.5f, ysmall, y);                                                 \
         return CLGM_SELF(S, F, clgm_isnan##S(x), x, y);                                            \
