@@ -151,19 +151,23 @@ typedef int clgm_int;
         rl = CLGM_FMA(S, F, -kf_, CLGM_LN2L, (xl));                                                \
     } while (0)
 
+/* q(r) = (exp(r) - 1 - r) / r^2 on |r| <= 0.3467 (r2 = r^2): a degree-5
+** minimax polynomial (error 1.4e-9), by Estrin's scheme (half Horner's
+** dependency chain) */
+#define CLGM_EXPQ(S, F, r, r2)                                                                     \
+    CLGM_FMA(S, F, (r2),                                                                           \
+             CLGM_FMA(S, F, (r2), CLGM_FMA(S, F, (r), 0x1.a12516p-13f, 0x1.6d434ep-10f),           \
+                      CLGM_FMA(S, F, (r), 0x1.1110ep-7f, 0x1.5554e8p-5f)),                         \
+             CLGM_FMA(S, F, (r), 0x1.555556p-3f, 0x1p-1f))
+
 /* exp(r) + c = h + l (not normalised: |l| < 0.07), for |r| <= 0.3467 and a
-** small correction c: exp(r) = 1 + r + r^2 q(r), q a degree-5 minimax
-** polynomial (error 1.4e-9, Estrin's scheme: half Horner's dependency chain);
+** small correction c: exp(r) = 1 + r + r^2 q(r) (CLGM_EXPQ);
 ** h = 1 + r rounded, l its exact error (Fast2Sum) plus the tail r^2 q + c, so
 ** h + l carries exp(r) + c to about 2^-30 relative. */
 #define CLGM_EXPPOLY(S, F, r, c, h, l)                                                             \
     do {                                                                                           \
         const F r2_ = (r) * (r);                                                                   \
-        const F q45_ = CLGM_FMA(S, F, (r), 0x1.a12516p-13f, 0x1.6d434ep-10f);                      \
-        const F q23_ = CLGM_FMA(S, F, (r), 0x1.1110ep-7f, 0x1.5554e8p-5f);                         \
-        const F q01_ = CLGM_FMA(S, F, (r), 0x1.555556p-3f, 0x1p-1f);                               \
-        const F q_ = CLGM_FMA(S, F, r2_, CLGM_FMA(S, F, r2_, q45_, q23_), q01_);                   \
-        const F T_ = CLGM_FMA(S, F, r2_, q_, (c));                                                 \
+        const F T_ = CLGM_FMA(S, F, r2_, CLGM_EXPQ(S, F, (r), r2_), (c));                          \
         h = 1.0f + (r);                                                                            \
         l = ((1.0f - h) + (r)) + T_;                                                               \
     } while (0)
@@ -230,19 +234,22 @@ typedef int clgm_int;
 /* ------------------------------------------------------------------------ */
 
 /* exp(x): x clamped to [-104, 89] (0 and Inf come out of the scaling),
-** CLGM_EXPRED, the polynomial on t itself, exp(t + rl) ~ exp(t) (1 + rl):
-** 2^k rounded(h + (l + (h + l) rl)) (|rl| < 2^-21.7, so the neglected
-** rl^2/2 and rl (exp(t) - (h + l rounded)) are below 2^-43 relative).
+** CLGM_EXPRED, the polynomial on t itself, exp(t + rl) ~ exp(t) + c,
+** c = rl (1 + t + t^2/2) (|rl| < 2^-21.7: the neglected rl t^3/6 and rl^2/2
+** are below 2^-28.9 relative): 2^k rounded(1 + (t + (t^2 q(t) + c))), the sum
+** in parentheses rounded once more (|.| < 0.42: <= 2^-26; cheaper than
+** carrying 1 + t as a pair, and still below 1 ulp).
 ** Max error 0.78 ulp (denormal results; full sweep). */
 #define CLGM_DEF_EXP(S, F, I)                                                                      \
     CLGM_FN F clgm_exp##S(const F x)                                                               \
     {                                                                                              \
         const F xc = clgm_fmin##S(clgm_fmax##S(x, -104.0f), 89.0f);                                \
         I k;                                                                                       \
-        F t, rl, h, l;                                                                             \
+        F t, rl;                                                                                   \
         CLGM_EXPRED(S, F, I, xc, 0.0f, k, t, rl);                                                  \
-        CLGM_EXPPOLY(S, F, t, 0.0f, h, l);                                                         \
-        const F y = h + CLGM_FMA(S, F, h + l, rl, l);                                              \
+        const F t2 = t * t;                                                                        \
+        const F c = CLGM_FMA(S, F, CLGM_FMA(S, F, t2, 0.5f, t), rl, rl);                           \
+        const F y = 1.0f + (t + CLGM_FMA(S, F, t2, CLGM_EXPQ(S, F, t, t2), c));                    \
         return CLGM_SELF(S, F, clgm_isnan##S(x), x, CLGM_SCALE(S, y, k));                          \
     }
 
@@ -308,10 +315,11 @@ typedef int clgm_int;
 **   a < 0.5625:  a + a^3 P(a^2), P a degree-5 minimax polynomial (error
 **                4.9e-10, Estrin's scheme);
 **   else:        1 - 2/(E + 1), E = exp(2 min(a, 10)) = 2^k (H + L) kept as a
-**                pair: CLGM_EXPRED (k in [0, 29]), the polynomial on t itself
-**                with -k ln2lo = rl entering as the correction rl (1 + t) (the
-**                neglected rl t^2/2 is below 2^-28 of E, and E's relative error
-**                reaches tanh damped by 2E/(E+1)^2 <= 0.37), scaled by one
+**                pair: CLGM_EXPRED (k in [0, 29]), s = t + t^2 q(t) + rl (1 + t)
+**                (CLGM_EXPQ; -k ln2lo = rl entering as a correction: the
+**                neglected rl t^2/2 is below 2^-28 of E), H + L = 1 + s exactly
+**                (Fast2Sum; s's own rounding, <= 2^-26 of E, and E's other
+**                errors reach tanh damped by 2E/(E+1)^2 <= 0.37), scaled by one
 **                exact power of two; the quotient q = 2/(E+1) (clg_div)
 **                corrected by its exact residual fma(-q, E+1, 2), and 1 - q
 **                summed exactly, so one rounding at the result's scale
@@ -331,11 +339,12 @@ typedef int clgm_int;
         const F ys = CLGM_FMA(S, F, a * z, P, a);                                                  \
         const F a2 = 2.0f * clgm_fmin##S(a, 10.0f);                                                \
         I k;                                                                                       \
-        F t0, rl, h, l;                                                                            \
+        F t0, rl;                                                                                  \
         CLGM_EXPRED(S, F, I, a2, 0.0f, k, t0, rl);                                                 \
-        CLGM_EXPPOLY(S, F, t0, CLGM_FMA(S, F, t0, rl, rl), h, l);                                  \
-        const F H = h + l;                                                                         \
-        const F L = (h - H) + l;                                                                   \
+        const F t02 = t0 * t0;                                                                     \
+        const F s = t0 + CLGM_FMA(S, F, t02, CLGM_EXPQ(S, F, t0, t02), CLGM_FMA(S, F, t0, rl, rl)); \
+        const F H = 1.0f + s;                                                                      \
+        const F L = (1.0f - H) + s;                                                                \
         const F pk = CLGM_POW2(S, k); /* k in [0, 29] */                                           \
         const F E = H * pk;                                                                        \
         const F d = E + 1.0f;                                                                      \
