@@ -348,9 +348,9 @@ typedef int clgm_int;
         const F pk = CLGM_POW2(S, k); /* k in [0, 29] */                                           \
         const F E = H * pk;                                                                        \
         const F d = E + 1.0f;                                                                      \
-        const F dl = ((E - d) + 1.0f) + L * pk;                                                    \
+        const F dl = CLGM_FMA(S, F, L, pk, (E - d) + 1.0f); /* L pk exact */                       \
         const F q = clg_div##S((F)2.0f, d);                                                        \
-        const F ql = (CLGM_FMA(S, F, -q, d, 2.0f) - q * dl) * (0.5f * q);                          \
+        const F ql = CLGM_FMA(S, F, -q, dl, CLGM_FMA(S, F, -q, d, 2.0f)) * (0.5f * q);             \
         const F t = 1.0f - q;                                                                      \
         const F yl = t + (((1.0f - t) - q) - ql);                                                  \
         const F y = CLGM_SELF(S, F, a < 0.5625f, ys, yl);                                          \
