@@ -598,12 +598,36 @@ END_TEST
 /* ---------------------------------------------------------------- bitwise vs host */
 
 /* Awkward values, then random normals (scaled) and random bit patterns. */
+/* The inputs of bitwise_host, ±z for each fixed z, then NaN and random ones.
+** They are also the direct bitwise test of cl/math.cl's functions, float8
+** (kernels) against the host scalar build: the fixed z reach every branch
+** of every function the activations use, on the arguments they use:
+**   exp(-|z|) (sigmoid, softplus, tanh', elu', selu', gelu', gelu_tanh):
+**     the polynomial near 0, normal results, denormal results (|z| in
+**     (87.34, 103.97): 88 .. 100), 0 and the clamp (104, 1e4, Inf), NaN;
+**     exp of a positive argument is computed only where a select discards it
+**     (elu', selu' for z > 0), and clgrad uses it nowhere else;
+**   expm1(z <= 0) (elu, selu): |z| < 2^-24 returns z (denormals, 1e-8,
+**     2.9e-8), k = 0 (|z| < 0.35: 1e-4, 0.25, 0.3), k < 0, the clamp at -20 (30 ..);
+**   log1p(exp(-|z|)) (softplus): u = 1 + x in [1, sqrt 2) with the polynomial
+**     on x (|z| > 0.8814: 0.88 is on the other side, 1, 2 ..) and k = 1 with the
+**     correction c/u (0.25, 0.5, 0.75, 0.88), x < 2^-24 (|z| > 16.64: 16.7,
+**     17, 20), x = 0 (|z| >= 104), x = 1 (z = 0);
+**   tanh (tanh): |z| < 0.5625 polynomial (denormals .. 0.5), >= 0.5625
+**     (0.5625 .. 9.5), the clamp at 10 (10.1, 15 ..), ±0, ±Inf, NaN;
+**   erfc(-z / sqrt 2) (gelu, gelu'): |x| < 0.5 (|z| < 0.7071: 0.7), |x| >= 0.5
+**     (0.71 ..), x < 0 via 2 - erfc(|x|) (z > 0), denormal results (x in
+**     [9.2, 10.05]: z = -13 .. -14.2), 0 beyond (z = -14.3: x = 10.11 past the
+**     clamp at 10.1), ±Inf, NaN.
+** math.cl's log is not used by any activation (only by loss.cl's
+** log-sum-exp, on [1, classes]); its core is log1p's (LOGCORE). */
 static size_t fill_bitwise_(float *z, size_t n)
 {
-    static const float fixed[] = {0.0f, 1e-40f, 1e-45f, 0x1p-127f, FLT_MIN, 1e-8f, 2.9e-8f, 1e-4f, 0.25f, 0.5f, 0.5625f,
-                                  0.75f, 1.0f, 2.0f, 3.0f, 5.0f, 8.0f, 9.0f, 9.5f, 10.0f, 10.1f, 15.0f, 17.0f, 20.0f,
-                                  30.0f, 87.0f, 88.0f, 88.72f, 89.0f, 100.0f, 104.0f, 1e4f, 1e20f, 1e30f, FLT_MAX,
-                                  INFINITY};
+    static const float fixed[] = {0.0f,  1e-40f, 1e-45f, 0x1p-127f, FLT_MIN, 1e-8f,  2.9e-8f, 1e-4f,  0.25f, 0.3f,
+                                  0.5f,  0.5625f, 0.7f,  0.71f,     0.75f,   0.88f,  1.0f,    2.0f,   3.0f,  5.0f,
+                                  8.0f,  9.0f,   9.5f,  10.0f,     10.1f,   13.0f,  13.5f,   14.0f,  14.2f, 14.3f,
+                                  15.0f, 16.7f,  17.0f, 20.0f,     30.0f,   87.0f,  88.0f,   88.72f, 89.0f, 100.0f,
+                                  104.0f, 1e4f,  1e20f, 1e30f,     FLT_MAX, INFINITY};
     size_t k = 0;
     const int nf = (int)(sizeof fixed / sizeof fixed[0]);
     for (int i = 0; i < nf && k + 2 <= n; i++) {

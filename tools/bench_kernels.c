@@ -58,17 +58,25 @@ static clgrad_status op_(bench_ *B, int which, size_t n)
     case 8: return clgrad_activation_backward(B->ctx, CLGRAD_ACT_GELU, 0, B->a, 0, B->b, 0, B->c, 0, n);
     case 9: return clgrad_activation_bias_add(B->ctx, B->b, 0, rows_(n), n < BIAS_COLS ? n : BIAS_COLS, B->a, 0);
     case 10: return clgrad_activation_bias_grad(B->ctx, B->a, 0, rows_(n), n < BIAS_COLS ? n : BIAS_COLS, 0.0f, B->c, 0);
+    case 11: return clgrad_activation_forward(B->ctx, CLGRAD_ACT_SIGMOID, 0, B->a, 0, B->b, 0, n);
+    case 12: return clgrad_activation_backward(B->ctx, CLGRAD_ACT_SIGMOID, 0, B->a, 0, B->b, 0, B->c, 0, n);
+    case 13: return clgrad_activation_forward(B->ctx, CLGRAD_ACT_ELU, 1.0f, B->a, 0, B->b, 0, n);
+    case 14: return clgrad_activation_backward(B->ctx, CLGRAD_ACT_ELU, 1.0f, B->a, 0, B->b, 0, B->c, 0, n);
+    case 15: return clgrad_activation_forward(B->ctx, CLGRAD_ACT_SOFTPLUS, 0, B->a, 0, B->b, 0, n);
+    case 16: return clgrad_activation_backward(B->ctx, CLGRAD_ACT_SOFTPLUS, 0, B->a, 0, B->b, 0, B->c, 0, n);
     }
     return CLGRAD_E_ARG;
 }
 
 /* bytes moved per element: tanh fwd r+w, bwd 2r+w, stats r, segmented stats r, clip r+w, adam 4r+3w (p,g,m,v) + gs,
-** relu / gelu fwd r+w, gelu bwd 2r+w, bias add r+w, bias grad r */
-static const double bytes_[] = {8, 12, 4, 4, 8, 28, 8, 8, 12, 8, 4};
+** relu / gelu fwd r+w, gelu bwd 2r+w, bias add r+w, bias grad r, then sigmoid / elu / softplus fwd r+w, bwd 2r+w */
+static const double bytes_[] = {8, 12, 4, 4, 8, 28, 8, 8, 12, 8, 4, 8, 12, 8, 12, 8, 12};
 static const char *names_[] = {"activation_forward (tanh)", "activation_backward (tanh)", "reduce_stats (1 tensor)",
                                "reduce_stats (16 segments)", "clip_value", "optim_step (adam)",
                                "activation_forward (relu)", "activation_forward (gelu)", "activation_backward (gelu)",
-                               "bias_add (n/256 x 256)", "bias_grad (n/256 x 256)"};
+                               "bias_add (n/256 x 256)", "bias_grad (n/256 x 256)", "activation_forward (sigmoid)",
+                               "activation_backward (sigmoid)", "activation_forward (elu)", "activation_backward (elu)",
+                               "activation_forward (softplus)", "activation_backward (softplus)"};
 #define NOPS ((int)(sizeof names_ / sizeof names_[0]))
 
 /* Is k in the comma-separated list? */
