@@ -20,6 +20,7 @@
 #define ACT_T float8
 #define ACT_FN inline
 #define ACT_M(name) clgm_##name##8 /* math.cl, float8 */
+#define ACT_DIV(a, b) clg_div8((ACT_T)(a), (ACT_T)(b)) /* common.cl: correctly rounded */
 #define act_fabs_ fabs
 #define act_copysign_ copysign
 /* c ? a : b, component-wise (c from a float8 comparison: -1 true, 0 false) */
@@ -28,6 +29,7 @@
 #define ACT_T float
 #define ACT_FN static inline
 #define ACT_M(name) clgm_##name
+#define ACT_DIV(a, b) clg_div((a), (b))
 #define act_fabs_ fabsf
 #define act_copysign_ copysignf
 #define SEL(c, a, b) ((c) ? (ACT_T)(a) : (ACT_T)(b))
@@ -60,7 +62,7 @@
 ACT_FN ACT_T act_sigmoid_(const ACT_T z)
 {
     const ACT_T e = ACT_M(exp)(-act_fabs_(z));
-    return SEL(z >= 0.0f, 1.0f / (1.0f + e), e / (1.0f + e));
+    return SEL(z >= 0.0f, ACT_DIV(1.0f, 1.0f + e), ACT_DIV(e, 1.0f + e));
 }
 
 /* sigmoid'(z) = sigmoid(z) sigmoid(-z) = e / (1+e)^2, symmetric, no cancellation */
@@ -68,7 +70,7 @@ ACT_FN ACT_T act_dsigmoid_(const ACT_T z)
 {
     const ACT_T e = ACT_M(exp)(-act_fabs_(z));
     const ACT_T d = 1.0f + e;
-    return e / (d * d);
+    return ACT_DIV(e, d * d);
 }
 
 /* gelu_tanh's inner argument 2y = 2 sqrt(2/pi) (z + kappa z^3); Inf for |z| > ~7e12 */
@@ -95,7 +97,7 @@ ACT_FN ACT_T act_f_selu_(const ACT_T z, const float p)
 }
 ACT_FN ACT_T act_f_softsign_(const ACT_T z, const float p)
 {
-    return SEL(isinf(z), act_copysign_((ACT_T)1.0f, z), z / (1.0f + act_fabs_(z)));
+    return SEL(isinf(z), act_copysign_((ACT_T)1.0f, z), ACT_DIV(z, 1.0f + act_fabs_(z)));
 }
 ACT_FN ACT_T act_f_softplus_(const ACT_T z, const float p)
 {
@@ -118,7 +120,7 @@ ACT_FN ACT_T act_d_tanh_(const ACT_T z, const float p)
 {
     const ACT_T e = ACT_M(exp)(-2.0f * act_fabs_(z));
     const ACT_T d = 1.0f + e;
-    return (4.0f * e) / (d * d);
+    return ACT_DIV(4.0f * e, d * d);
 }
 /* relu'(0) = 0, as PyTorch */
 ACT_FN ACT_T act_d_relu_(const ACT_T z, const float p) { return SEL(z > 0.0f, 1.0f, 0.0f); }
@@ -130,7 +132,7 @@ ACT_FN ACT_T act_d_selu_(const ACT_T z, const float p)
 }
 ACT_FN ACT_T act_d_softsign_(const ACT_T z, const float p)
 {
-    const ACT_T t = 1.0f / (1.0f + act_fabs_(z)); /* 0 at ±Inf */
+    const ACT_T t = ACT_DIV(1.0f, 1.0f + act_fabs_(z)); /* 0 at ±Inf */
     return t * t;
 }
 ACT_FN ACT_T act_d_softplus_(const ACT_T z, const float p) { return act_sigmoid_(z); }
