@@ -360,19 +360,33 @@ static void run_(const net_ *n, int check_fd)
                       "gradient of %s", t->name);
     }
     if (check_fd) {
-        /* central differences on the float64 model, on a sample of parameters */
+        /* central differences on the float64 model, on a sample of parameters.
+        ** A ReLU whose pre-activation lies within h of 0 puts a kink inside the
+        ** difference (random inputs make that happen now and then): there the
+        ** differences at h and h/4 disagree, and that parameter is skipped;
+        ** at most a few may be. */
         double h = 1e-5;
+        int checked = 0, kinks = 0;
         for (size_t i = 0; i < np; i += 1 + np / 97) {
-            double keep = p[i];
-            p[i] = keep + h;
-            double lp = ref_loss_(n, m, p, x, G, NULL, NULL);
-            p[i] = keep - h;
-            double lm = ref_loss_(n, m, p, x, G, NULL, NULL);
-            p[i] = keep;
-            double fd = (lp - lm) / (2 * h);
-            ck_assert_msg(fabs(fd - g[i]) <= 1e-6 * (1 + fabs(g[i])), "finite difference at %zu: fd %.12g analytic %.12g", i,
-                          fd, g[i]);
+            double keep = p[i], fd[2];
+            for (int k = 0; k < 2; k++) {
+                double hk = k ? h / 4 : h;
+                p[i] = keep + hk;
+                double lp = ref_loss_(n, m, p, x, G, NULL, NULL);
+                p[i] = keep - hk;
+                double lm = ref_loss_(n, m, p, x, G, NULL, NULL);
+                p[i] = keep;
+                fd[k] = (lp - lm) / (2 * hk);
+            }
+            if (fabs(fd[0] - fd[1]) > 1e-6 * (1 + fabs(fd[0]))) {
+                kinks++;
+                continue;
+            }
+            checked++;
+            ck_assert_msg(fabs(fd[0] - g[i]) <= 1e-6 * (1 + fabs(g[i])), "finite difference at %zu: fd %.12g analytic %.12g",
+                          i, fd[0], g[i]);
         }
+        ck_assert_msg(kinks <= 2 && checked > 0, "%d parameters at a kink, %d checked", kinks, checked);
     }
     /* metrics run and give finite, plausible numbers */
     cl_mem met = NULL;
