@@ -80,6 +80,7 @@ static inline int32_t clgm_asi(float f)
     return i;
 }
 #define clgm_sel(c, a, b) ((c) ? (a) : (b))
+#define clgm_shl23(i) ((int32_t)((uint32_t)(i) << 23))
 #define clgm_cvtf(i) ((float)(i))
 #define clgm_fma fmaf
 #define clgm_fabs fabsf
@@ -100,6 +101,8 @@ typedef int32_t clgm_int;
 #define clgm_fmax fmax
 #define clgm_copysign copysign
 #define clgm_isnan isnan
+#define clgm_shl23(i) as_int(as_uint(i) << 23)
+#define clgm_shl238(i) as_int8(as_uint8(i) << 23)
 #define clgm_asf8(i) as_float8(i)
 #define clgm_asi8(f) as_int8(f)
 #define clgm_sel8(c, a, b) select((b), (a), (c))
@@ -132,7 +135,7 @@ typedef int clgm_int;
 #define CLGM_SELF(S, F, c, a, b) clgm_sel##S((c), (F)(a), (F)(b))
 
 /* 2^j as a float, j in [-126, 127] (an int of the same width) */
-#define CLGM_POW2(S, j) clgm_asf##S(((j) + 127) << 23)
+#define CLGM_POW2(S, j) clgm_asf##S(clgm_shl23##S((j) + 127)) /* unsigned shift: no signed overflow for discarded lanes */
 
 /* y * 2^k for k in [-150, 128], one rounding (also into the denormal range
 ** and to Inf): two exact-or-final multiplications by normal powers of two */
