@@ -175,3 +175,14 @@ cl_mem fixture_upload(const float *host, size_t n, const char *what)
 }
 
 void fixture_download(cl_mem mem, float *host, size_t n) { FX_OK(clgrad_buf_read(ctx_, mem, 0, n, host)); }
+
+size_t fixture_check_bits(const char *what, const float *dev, const float *host, size_t n)
+{
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (isnan(dev[i]) && isnan(host[i])) continue; /* NaN payloads may differ between devices */
+        if (memcmp(&dev[i], &host[i], sizeof(float)) != 0 && bad++ < 3)
+            fprintf(stderr, "  %s: [%zu] device %a host %a\n", what, i, (double)dev[i], (double)host[i]);
+    }
+    return bad;
+}

@@ -44,6 +44,9 @@ int fixture_run(Suite *s, int device);
 size_t fixture_check(const char *what, const float *dev, const double *ref, size_t n, double atol, double rtol);
 /* The same with a per-element absolute tolerance tol[i]. */
 size_t fixture_check_tol(const char *what, const float *dev, const double *ref, const double *tol, size_t n);
+/* Bit for bit: the count of elements whose bits differ (any NaN equals any
+** NaN: IEEE 754 leaves sign and payload open); the first 3 go to stderr. */
+size_t fixture_check_bits(const char *what, const float *dev, const float *host, size_t n);
 
 /* Upload n floats into a new buffer (ck_abort on failure). */
 cl_mem fixture_upload(const float *host, size_t n, const char *what);

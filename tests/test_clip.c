@@ -501,17 +501,6 @@ END_TEST
 
 /* ---- bit for bit against the host build of cl/clip_fn.cl ---- */
 
-static size_t hb_cmp_(const char *what, const float *dev, const float *host, size_t n)
-{
-    size_t bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (isnan(dev[i]) && isnan(host[i])) continue; /* NaN payloads may differ between devices */
-        if (memcmp(&dev[i], &host[i], sizeof(float)) != 0 && bad++ < 3)
-            fprintf(stderr, "  %s: [%zu] device %a host %a\n", what, i, (double)dev[i], (double)host[i]);
-    }
-    return bad;
-}
-
 /* case k: 0..3 finite at gradient scales that clip or not, 4 one +Inf, 5 one
 ** NaN, 6 huge (the 2-norm overflows), 7 denormal gradients only. */
 static void hb_layout_(layout_ *L, int k, clgrad_testrng *r)
@@ -551,14 +540,14 @@ START_TEST(bitwise_host)
             const float total = st[4 * L.nseg + (type ? 2 : 1)], coef = clip_norm_coef_(total, max_norm);
             float want[5] = {total, apply ? 1.0f : coef, !isfinite(total) || st[4 * L.nseg + 3] != 0.0f, 0.0f, coef};
             snprintf(what, sizeof what, "case %d %s apply %d gradstate", k, type ? "inf" : "l2", apply);
-            bad += hb_cmp_(what, gsd, want, 5);
+            bad += fixture_check_bits(what, gsd, want, 5);
             if (!apply) FX_OK(clgrad_clip_scale(ctx, dg, 0, segs, gs, 0));
             fixture_download(dg, h, L.n);
             memcpy(e, L.g, L.n * sizeof *e);
             for (size_t s = 0; s < L.nseg; s++)
                 for (size_t i = L.off[s]; i < L.off[s] + L.len[s]; i++) e[i] = e[i] * coef;
             snprintf(what, sizeof what, "case %d %s apply %d scaled g", k, type ? "inf" : "l2", apply);
-            bad += hb_cmp_(what, h, e, L.n);
+            bad += fixture_check_bits(what, h, e, L.n);
         }
     /* clip_value over the whole block (sentinels included) */
     const float v = k == 6 ? 1e29f : 0.01f;
@@ -567,7 +556,7 @@ START_TEST(bitwise_host)
     fixture_download(dg, h, L.n);
     for (size_t i = 0; i < L.n; i++) e[i] = clip_value_(L.g[i], v);
     snprintf(what, sizeof what, "case %d value", k);
-    bad += hb_cmp_(what, h, e, L.n);
+    bad += fixture_check_bits(what, h, e, L.n);
     /* Keras clipnorm: the factor of each segment's norm */
     const float c = 0.5f;
     FX_OK(clgrad_buf_write(ctx, dg, 0, L.n, L.g));
@@ -580,7 +569,7 @@ START_TEST(bitwise_host)
         for (size_t i = L.off[s]; i < L.off[s] + L.len[s]; i++) e[i] = e[i] * f;
     }
     snprintf(what, sizeof what, "case %d tensor norm", k);
-    bad += hb_cmp_(what, h, e, L.n);
+    bad += fixture_check_bits(what, h, e, L.n);
     /* AGC with the segments as units: W's records, then G's */
     const float clipping = 0.05f, eps = 1e-3f;
     cl_mem dw = fixture_upload(L.w, L.n, "w");
@@ -594,7 +583,7 @@ START_TEST(bitwise_host)
         for (size_t i = L.off[s]; i < L.off[s] + L.len[s]; i++) e[i] = e[i] * f;
     }
     snprintf(what, sizeof what, "case %d agc", k);
-    bad += hb_cmp_(what, h, e, L.n);
+    bad += fixture_check_bits(what, h, e, L.n);
     clgrad_segs_free(&segs);
     clgrad_buf_free(&dg), clgrad_buf_free(&ds), clgrad_buf_free(&gs), clgrad_buf_free(&dw);
     layout_free_(&L), free(h), free(e), free(st);

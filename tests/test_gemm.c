@@ -266,17 +266,6 @@ static float hb_value_(clgrad_testrng *r)
     return m * ldexpf(1.0f, (int)clgrad_testrng_uniform(r, -20, 20));
 }
 
-static size_t hb_cmp_(const char *what, const float *dev, const float *host, size_t n)
-{
-    size_t bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (isnan(dev[i]) && isnan(host[i])) continue; /* NaN payloads may differ between devices */
-        if (memcmp(&dev[i], &host[i], sizeof(float)) != 0 && bad++ < 3)
-            fprintf(stderr, "  %s: [%zu] device %a host %a\n", what, i, (double)dev[i], (double)host[i]);
-    }
-    return bad;
-}
-
 /* One own-kernel call (variant, ops, epilogue mode 0 plain, 1 bias, 2 fused
 ** bias + f, 3 fused f') against the host model, C and E bit for bit. */
 static size_t hb_case_(int variant, int ta, int tb, size_t M, size_t N, size_t K, float alpha, float beta, int mode,
@@ -321,7 +310,7 @@ static size_t hb_case_(int variant, int ta, int tb, size_t M, size_t N, size_t K
     char what[160];
     snprintf(what, sizeof what, "%s %c%c M=%zu N=%zu K=%zu alpha=%g beta=%g mode %d act %d", variants_[variant],
              ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, (double)alpha, (double)beta, mode, (int)act);
-    size_t bad = hb_cmp_(what, Cd, C, nc) + hb_cmp_(what, Ed, E, ne);
+    size_t bad = fixture_check_bits(what, Cd, C, nc) + fixture_check_bits(what, Ed, E, ne);
     cl_mem all[] = {dA, dB, dC, db, dZ, dE};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) clgrad_buf_free(&all[i]);
     clgrad_gemm_set_variant(ctx, "auto");

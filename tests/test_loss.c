@@ -563,17 +563,6 @@ static float hb_pred_(clgrad_testrng *r, float special_p)
     return clgrad_testrng_uniform(r, -8, 8) * ldexpf(1.0f, (int)clgrad_testrng_uniform(r, -6, 4));
 }
 
-static size_t hb_cmp_(const char *what, const float *dev, const float *host, size_t n)
-{
-    size_t bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (isnan(dev[i]) && isnan(host[i])) continue; /* NaN payloads may differ between devices */
-        if (memcmp(&dev[i], &host[i], sizeof(float)) != 0 && bad++ < 3)
-            fprintf(stderr, "  %s: [%zu] device %a host %a\n", what, i, (double)dev[i], (double)host[i]);
-    }
-    return bad;
-}
-
 static size_t hb_case_(clgrad_loss l, size_t rows, size_t cols, int special, uint64_t salt)
 {
     size_t n = rows * cols, nt = clgrad_loss_target_count(l, rows, cols), nterm = l == CLGRAD_LOSS_CE ? rows : n;
@@ -601,7 +590,7 @@ static size_t hb_case_(clgrad_loss l, size_t rows, size_t cols, int special, uin
         for (size_t i = 0; i < n; i++) h[i] = loss_grad_elem_((int)l, p[i], t[i], n);
     char what[96];
     snprintf(what, sizeof what, "%s grad %zu x %zu%s", clgrad_loss_name(l), rows, cols, special ? " special" : "");
-    size_t bad = hb_cmp_(what, g, h, n);
+    size_t bad = fixture_check_bits(what, g, h, n);
     /* loss_value: the host terms in the device's order (the replica) */
     for (size_t u = 0; u < nterm; u++)
         terms[u] = l == CLGRAD_LOSS_CE    ? loss_ce_row_(p + u * cols, cols, t[u])
@@ -611,7 +600,7 @@ static size_t hb_case_(clgrad_loss l, size_t rows, size_t cols, int special, uin
     FX_OK(clgrad_loss_value(fixture_ctx(), l, dp, 0, dt, 0, rows, cols, dg, 0));
     fixture_download(dg, &v, 1);
     snprintf(what, sizeof what, "%s value %zu x %zu%s", clgrad_loss_name(l), rows, cols, special ? " special" : "");
-    bad += hb_cmp_(what, &v, &rep, 1);
+    bad += fixture_check_bits(what, &v, &rep, 1);
     clgrad_buf_free(&dp), clgrad_buf_free(&dt), clgrad_buf_free(&dg);
     free(p), free(t), free(g), free(h), free(terms);
     return bad;

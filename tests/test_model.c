@@ -646,14 +646,6 @@ static float cell_val_(void)
     return (float)((u & 16) ? 12.0 * r - 6.0 : 3.0 * r - 1.5);
 }
 
-static size_t cell_diffs_(const float *a, const float *b, size_t n)
-{
-    size_t bad = 0;
-    for (size_t i = 0; i < n; i++)
-        bad += !(memcmp(&a[i], &b[i], sizeof a[i]) == 0 || (isnan(a[i]) && isnan(b[i])));
-    return bad;
-}
-
 START_TEST(cells_bitwise_host)
 {
     clgrad_ctx *ctx = fixture_ctx();
@@ -695,7 +687,7 @@ START_TEST(cells_bitwise_host)
             for (int q = 0; q < 4; q++) g[q * H] = o[q];
             dd[C + e] = o[4], dd[HO + e] = o[5];
         }
-        bad += cell_diffs_(fo, dd, NF);
+        bad += fixture_check_bits("cell forward", fo, dd, NF);
         /* GRU forward: [r z n hn] at A, h at HO */
         FX_OK(clgrad_buf_write(ctx, df, 0, NF, f));
         k = clgrad_kernel(ctx, "model_gru_forward");
@@ -718,7 +710,7 @@ START_TEST(cells_bitwise_host)
             g[0] = o[0], g[H] = o[1], g[2 * H] = o[2], g[3 * H] = h3[2];
             dd[HO + e] = o[3];
         }
-        bad += cell_diffs_(fo, dd, NF);
+        bad += fixture_check_bits("cell forward", fo, dd, NF);
     }
     /* LSTM backward (with and without the next step) and GRU backward (modes 0, 1, 2) */
     FX_OK(clgrad_buf_write(ctx, df, 0, NF, f));
@@ -745,7 +737,7 @@ START_TEST(cells_bitwise_host)
             dd[DC + e] = o[4];
             for (int q = 0; q < 4; q++) dd[DG + g4 + q * H] = o[q];
         }
-        bad += cell_diffs_(fo, dd, ND);
+        bad += fixture_check_bits("cell backward", fo, dd, ND);
     }
     for (int mode = 0; mode < 3; mode++) {
         FX_OK(clgrad_buf_write(ctx, dd_, 0, ND, d));
@@ -770,7 +762,7 @@ START_TEST(cells_bitwise_host)
             if (mode == 1) dd[DHP + e] = o[4];
             else if (mode == 2) dd[DHP + e] = d[DHP + e] + o[4];
         }
-        bad += cell_diffs_(fo, dd, ND);
+        bad += fixture_check_bits("cell backward", fo, dd, ND);
     }
     clgrad_buf_free(&df), clgrad_buf_free(&dd_), clgrad_buf_free(&db);
     free(f), free(d), free(bias), free(fo), free(dd);

@@ -711,17 +711,6 @@ static float hb_grad_(clgrad_testrng *r, int nonfinite)
     return m * ldexpf(1.0f, (int)clgrad_testrng_uniform(r, -30, 10));
 }
 
-static size_t hb_cmp_(const char *what, const float *dev, const float *host, size_t n)
-{
-    size_t bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (isnan(dev[i]) && isnan(host[i])) continue; /* NaN payloads may differ between devices */
-        if (memcmp(&dev[i], &host[i], sizeof(float)) != 0 && bad++ < 3)
-            fprintf(stderr, "  %s: [%zu] device %a host %a\n", what, i, (double)dev[i], (double)host[i]);
-    }
-    return bad;
-}
-
 static clgrad_optim_cfg hb_cfg_(int k)
 {
     static const clgrad_optim_kind kinds[] = {CLGRAD_OPTIM_SGD, CLGRAD_OPTIM_SGD, CLGRAD_OPTIM_SGD, CLGRAD_OPTIM_SGD,
@@ -777,9 +766,9 @@ START_TEST(bitwise_host)
             fixture_download(ms, ds, nst + 1);
             char what[96];
             snprintf(what, sizeof what, "%s cfg %d n=%zu step %d (t=%d) params", clgrad_optim_name(c.kind), _i, n, step, t);
-            bad += hb_cmp_(what, dp, p, n);
+            bad += fixture_check_bits(what, dp, p, n);
             snprintf(what, sizeof what, "%s cfg %d n=%zu step %d (t=%d) state", clgrad_optim_name(c.kind), _i, n, step, t);
-            bad += hb_cmp_(what, ds, st, nst + 1);
+            bad += fixture_check_bits(what, ds, st, nst + 1);
             if (!skip) t++;
         }
         clgrad_buf_free(&mp), clgrad_buf_free(&mg), clgrad_buf_free(&ms);
