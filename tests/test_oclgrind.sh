@@ -13,6 +13,8 @@
 #     (`clgrad compare` says BIT-IDENTICAL).  Oclgrind runs with its own math
 #     builtins and without correctly rounded float32 division (clgrad divides
 #     in double there): the same bits come from clgrad's own math.
+#  0. first, a planted bug (an out-of-bounds read and a write-write race in
+#     a copy of cl/clip.cl given with --cl-dir) is reported: the checks are on.
 # Optional: CLGRAD_OCLGRIND_UNINIT=1 adds Oclgrind's uninitialized-value
 # checker to 1. (Oclgrind 21.10's checker crashes on shufflevector masks with
 # undefined lanes, which clang emits for the reduction kernels.)
@@ -50,6 +52,23 @@ diagnostics() { # diagnostics LOG WHAT: fail when Oclgrind wrote anything
     grep -E '^[A-Z]|Kernel:|At line' "$1" | head -20 | sed 's/^/    /'
   fi
 }
+
+# 0. the checkers work: a planted bug (clip_value reading far past its buffer
+#    and every work-item writing the same element) must be reported
+mkdir -p "$T/cl_planted"
+sed 's/g\[goff + i\] = clip_value_(x, v);/g[goff] = clip_value_(x + (i == 0 ? g[goff + n + (1ul << 28)] : 0.0f), v);/' \
+  "$ROOT/cl/clip.cl" >"$T/cl_planted/clip.cl"
+if cmp -s "$ROOT/cl/clip.cl" "$T/cl_planted/clip.cl"; then
+  fail "could not plant the bug in cl/clip.cl (clip_value changed?)"
+else
+  checked "$T/planted.oclgrind" -- "$CLGRAD" run "$ROOT/experiments/linreg_lr_below.ini" --device Oclgrind \
+    --cl-dir "$T/cl_planted" --set run.steps=1 --set data.samples=96 --set data.batch_size=32 \
+    --set clip.kind=value --set clip.value=1 --out "$T/planted" --quiet >"$T/planted.out" 2>&1 || true
+  for want in "Invalid read" "Write-write data race"; do
+    if grep -q "^$want" "$T/planted.oclgrind" 2>/dev/null; then echo "ok: Oclgrind reports a planted bug: $want"
+    else fail "Oclgrind did not report the planted bug ($want): its checks are not on"; fi
+  done
+fi
 
 # 1. selfcheck, every family, with the checkers
 if ! checked "$T/sc.oclgrind" -- "$CLGRAD" selfcheck --device Oclgrind --no-timing >"$T/sc.out" 2>&1; then
