@@ -289,9 +289,16 @@ clgrad_status clgrad_load_tensors(clgrad_ctx *ctx, clgrad_model *m, const char *
         int ok = t->is_bias ? (nd == 1 && shape[0] == t->cols) : (nd == 2 && shape[0] == t->rows && shape[1] == t->cols);
         if (!ok || n != t->rows * t->cols) {
             free(data);
-            return clgrad_fail(ctx, CLGRAD_E_IO, "--init-from: %s has shape %s, expected (%zu%s%zu)", path,
-                               nd == 1 ? "(n,)" : "another", t->is_bias ? t->cols : t->rows, t->is_bias ? "" : ", ",
-                               t->is_bias ? (size_t)0 : t->cols);
+            char have[128] = "(", want[64];
+            for (int d = 0; d < nd; d++) {
+                size_t l = strlen(have);
+                snprintf(have + l, sizeof have - l, "%s%zu", d ? ", " : "", shape[d]);
+            }
+            size_t l = strlen(have);
+            snprintf(have + l, sizeof have - l, ")");
+            if (t->is_bias) snprintf(want, sizeof want, "(%zu)", t->cols);
+            else snprintf(want, sizeof want, "(%zu, %zu)", t->rows, t->cols);
+            return clgrad_fail(ctx, CLGRAD_E_IO, "--init-from: %s has shape %s, expected %s", path, have, want);
         }
         st = clgrad_buf_write(ctx, clgrad_model_params(m), t->off, n, data);
         free(data);
