@@ -28,6 +28,9 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <time.h>
 #include <unistd.h>
 
@@ -2258,8 +2261,18 @@ static void launch_(sweep *sw, point *p, const char *runner, const sigset_t *ori
     free(h.s);
     sbuf em = {0};
     sb_printf(&em, "clgrad sweep: cannot execute %s: ", runner);
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0) { /* the child: only async-signal-safe calls until exec */
+        /* the point dies with the sweep, however the sweep ends (SIGKILL
+        ** included): a sweep run again must not meet orphans still writing */
+#ifdef __linux__
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+#endif
+        if (getppid() != parent) _exit(127); /* the sweep died before prctl */
+        /* its own process group, so that the sweep's signals reach the
+        ** runner's children too */
+        setpgid(0, 0);
         dup2(devnull, 0);
         dup2(fd, 1);
         dup2(fd, 2);
@@ -2285,6 +2298,7 @@ static void launch_(sweep *sw, point *p, const char *runner, const sigset_t *ori
         fail_point_(p, "fork: %s", strerror(fork_errno));
         goto out;
     }
+    setpgid(pid, pid); /* also here: no signal may find the group missing */
     p->pid = pid;
     p->state = ST_RUNNING;
     p->t0 = now_();
@@ -2356,7 +2370,8 @@ static void finish_(sweep *sw, point *p, int ws, long done, long total)
 static void signal_running_(sweep *sw, int sig)
 {
     for (long i = 0; i < sw->npoints; i++)
-        if (sw->pts[i].state == ST_RUNNING && sw->pts[i].pid > 0) kill(sw->pts[i].pid, sig);
+        if (sw->pts[i].state == ST_RUNNING && sw->pts[i].pid > 0 && kill(-sw->pts[i].pid, sig) != 0)
+            kill(sw->pts[i].pid, sig); /* the point's process group, else the point */
 }
 
 /* Run the queued points; returns 1 when stopped by a signal. */
