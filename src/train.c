@@ -59,8 +59,8 @@ typedef struct run_ {
     float *mhost;
     uint32_t *idx_host;
     size_t *order;
-    FILE *fmetrics, *flayers, *ftime;
-    long good_metrics, good_layers, good_time; /* end of the last whole row written (clgrad_csv_commit) */
+    clgrad_csv_out cmetrics, clayers, ctime;
+    FILE *fmetrics, *flayers, *ftime; /* their rows streams (ftime: NULL without timesteps.csv) */
     clgrad_run_result *res;
     double t_start;
     char start_time[32];
@@ -317,9 +317,9 @@ static void teardown_(run_ *r)
     clgrad_dataset_free(&r->test);
     free(r->mhost), free(r->idx_host), free(r->order);
     r->mhost = NULL, r->idx_host = NULL, r->order = NULL;
-    clgrad_csv_close(r->fmetrics, r->good_metrics);
-    clgrad_csv_close(r->flayers, r->good_layers);
-    clgrad_csv_close(r->ftime, r->good_time);
+    clgrad_csv_close(&r->cmetrics);
+    clgrad_csv_close(&r->clayers);
+    clgrad_csv_close(&r->ctime);
     r->fmetrics = r->flayers = r->ftime = NULL;
 }
 
@@ -532,7 +532,7 @@ static int write_rows_(run_ *r, long step, long epoch, size_t B, double lr, doub
     fputc(',', r->fmetrics);
     csv_num_(r->fmetrics, (float)r->noise_std);
     fputc('\n', r->fmetrics);
-    if (clgrad_csv_commit(r->fmetrics, &r->good_metrics) != 0) return -1;
+    if (clgrad_csv_commit(&r->cmetrics) != 0) return -1;
 
     for (int l = 0; l < nl; l++) {
         int w[8], b[8], nw = 0, nb = 0;
@@ -559,7 +559,7 @@ static int write_rows_(run_ *r, long step, long epoch, size_t B, double lr, doub
         csv_num_(r->flayers, pn > 0 ? dn / pn : NAN);
         fputc('\n', r->flayers);
     }
-    if (clgrad_csv_commit(r->flayers, &r->good_layers) != 0) return -1;
+    if (clgrad_csv_commit(&r->clayers) != 0) return -1;
     if (r->ftime) {
         for (size_t t = r->T; t >= 1; t--) {
             fprintf(r->ftime, "%ld,%zu,", step, t);
@@ -570,20 +570,18 @@ static int write_rows_(run_ *r, long step, long epoch, size_t B, double lr, doub
             }
             fputc('\n', r->ftime);
         }
-        if (clgrad_csv_commit(r->ftime, &r->good_time) != 0) return -1;
+        if (clgrad_csv_commit(&r->ctime) != 0) return -1;
     }
     return 0;
 }
 
-static int open_csv_(run_ *r, const char *name, const char *header, FILE **f, long *good)
+static int open_csv_(run_ *r, const char *name, const char *header, clgrad_csv_out *o, FILE **f)
 {
     char path[1200];
     snprintf(path, sizeof path, "%s/%s", r->opts->out_dir, name);
-    *good = 0;
-    *f = fopen(path, "w");
-    if (!*f) return -1;
-    fputs(header, *f);
-    return clgrad_csv_commit(*f, good);
+    int rc = clgrad_csv_open(o, path, header);
+    *f = o->rows;
+    return rc;
 }
 
 /* Where the run ran, as its launcher saw it: the host, the GPUs it was
@@ -917,14 +915,14 @@ clgrad_status clgrad_run(clgrad_ctx *ctx, const clgrad_config *cfg, const clgrad
     if (open_csv_(&r, "metrics.csv",
                   "step,epoch,loss,train_acc,lr,grad_norm,clip_coef,grad_norm_clipped,weight_norm,nonfinite_grads,"
                   "ms_per_step,test_loss,test_acc,grad_noise_std\n",
-                  &r.fmetrics, &r.good_metrics) ||
+                  &r.cmetrics, &r.fmetrics) ||
         open_csv_(&r, "layers.csv",
                   "step,layer,weight_norm,weight_grad_norm,bias_grad_norm,out_grad_norm,act_mean_abs,act_saturated,"
                   "act_dead,update_ratio\n",
-                  &r.flayers, &r.good_layers) ||
+                  &r.clayers, &r.flayers) ||
         (clgrad_model_seq_len(r.m) > 1 &&
          open_csv_(&r, "timesteps.csv", clgrad_model_has_cell(r.m) ? "step,t,grad_norm,cell_grad_norm\n" : "step,t,grad_norm\n",
-                   &r.ftime, &r.good_time))) {
+                   &r.ctime, &r.ftime))) {
         st = clgrad_fail(ctx, CLGRAD_E_IO, "cannot create the CSV files in %s: %s", opts->out_dir, strerror(errno));
         goto fail;
     }
