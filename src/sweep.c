@@ -2670,6 +2670,13 @@ static int merge_file_(const char *dir, const char *name, long k, long n, const 
         return -1;
     }
     const char *s = text, *end = text + len;
+    if (len > 0 && text[len - 1] != '\n') { /* a last line its writer never finished: left out, reported */
+        long cut = 1;
+        while (end > text && end[-1] != '\n') end--;
+        for (const char *c = text; c < end; c++) cut += *c == '\n';
+        fprintf(stderr, "clgrad sweep: warning: --merge %s: %s: ignored a cut last line (line %ld has no newline)\n",
+                dir, name, cut);
+    }
     const char *nl = strchr(s, '\n');
     int rc = 0, line = 1;
     if (!nl || (size_t)(nl - s + 1) != strlen(header) || memcmp(s, header, strlen(header)) != 0) {
