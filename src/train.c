@@ -25,6 +25,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 const char *clgrad_run_status_name(clgrad_run_status s)
@@ -167,6 +168,26 @@ static clgrad_status plan_memory_(run_ *r, const clgrad_model_spec *ms)
                                "(%.1f MiB) on %s",
                                b[i].what, b[i].bytes, b[i].bytes / 1048576.0, d->max_alloc / 1048576.0, d->name);
         total += b[i].bytes, part[b[i].part] += b[i].bytes;
+    }
+    /* a CPU device's buffers are this process's memory: a limit on its address space (ulimit -v) binds them
+    ** too (PoCL aborts when it cannot map a buffer it has promised) */
+    struct rlimit rl;
+    FILE *statm = strcmp(d->type, "cpu") == 0 && getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+                      ? fopen("/proc/self/statm", "r")
+                      : NULL;
+    if (statm) {
+        unsigned long long pages = 0;
+        long psz = sysconf(_SC_PAGESIZE);
+        int got = fscanf(statm, "%llu", &pages) == 1 && psz > 0;
+        fclose(statm);
+        unsigned long long used = pages * (unsigned long long)psz;
+        unsigned long long room = (unsigned long long)rl.rlim_cur > used ? (unsigned long long)rl.rlim_cur - used : 0;
+        if (got && total > room)
+            return clgrad_fail(ctx, CLGRAD_E_NOMEM,
+                               "the run's device buffers need %llu bytes (%.1f MiB) in total, more than the %.1f MiB "
+                               "this process may still map (its address space is limited to %.1f MiB: ulimit -v) "
+                               "on the CPU device %s",
+                               total, total / 1048576.0, room / 1048576.0, (double)rl.rlim_cur / 1048576.0, d->name);
     }
     if (total > d->global_mem)
         return clgrad_fail(ctx, CLGRAD_E_UNSUPPORTED,
