@@ -169,6 +169,14 @@ static clgrad_status plan_memory_(run_ *r, const clgrad_model_spec *ms)
                                b[i].what, b[i].bytes, b[i].bytes / 1048576.0, d->max_alloc / 1048576.0, d->name);
         total += b[i].bytes, part[b[i].part] += b[i].bytes;
     }
+    if (total > d->global_mem)
+        return clgrad_fail(ctx, CLGRAD_E_UNSUPPORTED,
+                           "the run's device buffers need %llu bytes (%.1f MiB) in total (model %.1f MiB, optimizer "
+                           "%.1f MiB, data %.1f MiB, batch and metrics %.1f MiB), more than the device's memory "
+                           "(%llu bytes, %.1f MiB) on %s",
+                           total, total / 1048576.0, part[MODEL] / 1048576.0, part[OPTIM] / 1048576.0,
+                           part[DATA] / 1048576.0, part[SCRATCH] / 1048576.0, d->global_mem, d->global_mem / 1048576.0,
+                           d->name);
     /* a CPU device's buffers are this process's memory: a limit on its address space (ulimit -v) binds them
     ** too (PoCL aborts when it cannot map a buffer it has promised) */
     struct rlimit rl;
@@ -189,14 +197,6 @@ static clgrad_status plan_memory_(run_ *r, const clgrad_model_spec *ms)
                                "on the CPU device %s",
                                total, total / 1048576.0, room / 1048576.0, (double)rl.rlim_cur / 1048576.0, d->name);
     }
-    if (total > d->global_mem)
-        return clgrad_fail(ctx, CLGRAD_E_UNSUPPORTED,
-                           "the run's device buffers need %llu bytes (%.1f MiB) in total (model %.1f MiB, optimizer "
-                           "%.1f MiB, data %.1f MiB, batch and metrics %.1f MiB), more than the device's memory "
-                           "(%llu bytes, %.1f MiB) on %s",
-                           total, total / 1048576.0, part[MODEL] / 1048576.0, part[OPTIM] / 1048576.0,
-                           part[DATA] / 1048576.0, part[SCRATCH] / 1048576.0, d->global_mem, d->global_mem / 1048576.0,
-                           d->name);
     return CLGRAD_OK;
 }
 
