@@ -199,7 +199,12 @@ static void rec_layout_(clgrad_model *m, const clgrad_model_spec *s, size_t *nf,
     if (m->kind == CLGRAD_MODEL_GRU) m->dgh_off = *nb, *nb += T * 3 * BH;
 }
 
-clgrad_status clgrad_model_create(clgrad_ctx *ctx, const clgrad_model_spec *s, clgrad_model **out)
+static size_t nsegs_(const clgrad_model *m);
+
+/* The model of spec s with its tensors and buffer regions laid out, nothing
+** allocated on the device; *nf and *nb get the fwd and bwd sizes. */
+static clgrad_status model_layout_(clgrad_ctx *ctx, const clgrad_model_spec *s, clgrad_model **out, size_t *nf,
+                                   size_t *nb)
 {
     clgrad_status st = CLGRAD_OK;
     *out = NULL;
@@ -225,16 +230,47 @@ clgrad_status clgrad_model_create(clgrad_ctx *ctx, const clgrad_model_spec *s, c
         m->hidden[i] = s->hidden[i];
         m->acts[i] = s->acts[i];
     }
-    size_t nf = 0, nb = 0;
+    *nf = 0, *nb = 0;
     m->fcw = m->fcb = -1;
     if (m->kind == CLGRAD_MODEL_MLP) {
-        mlp_layout_(m, s, &nf, &nb);
+        mlp_layout_(m, s, nf, nb);
     } else {
         m->L = L;
         m->H = (size_t)s->hidden[0];
         m->G = m->kind == CLGRAD_MODEL_LSTM ? 4 : m->kind == CLGRAD_MODEL_GRU ? 3 : 1;
-        rec_layout_(m, s, &nf, &nb);
+        rec_layout_(m, s, nf, nb);
     }
+    *out = m;
+    return CLGRAD_OK;
+fail:
+    clgrad_model_free(m);
+    return st;
+}
+
+clgrad_status clgrad_model_sizes_of(clgrad_ctx *ctx, const clgrad_model_spec *s, clgrad_model_sizes *out)
+{
+    clgrad_model *m;
+    size_t nf, nb;
+    memset(out, 0, sizeof *out);
+    clgrad_status st = model_layout_(ctx, s, &m, &nf, &nb);
+    if (st != CLGRAD_OK) return st;
+    out->params = m->nparams, out->fwd = nf, out->bwd = nb, out->logits = s->max_batch * m->K;
+    out->ntensors = m->ntensors;
+    out->metrics = clgrad_model_metrics_size(m);
+    out->nlayers = m->nlayers;
+    for (int i = 0; i < m->ntensors; i++) out->rows += m->tensors[i].rows;
+    out->table_bytes = (3 * (size_t)m->ntensors + 1) * sizeof(cl_ulong) + (3 * nsegs_(m) + 1) * sizeof(cl_ulong);
+    clgrad_model_free(m);
+    return CLGRAD_OK;
+}
+
+clgrad_status clgrad_model_create(clgrad_ctx *ctx, const clgrad_model_spec *s, clgrad_model **out)
+{
+    clgrad_status st = CLGRAD_OK;
+    clgrad_model *m = NULL;
+    size_t nf, nb;
+    *out = NULL;
+    CLGRAD_TRY(model_layout_(ctx, s, &m, &nf, &nb));
     CLGRAD_TRY(clgrad_buf_new(ctx, m->nparams, "parameters", &m->params));
     CLGRAD_TRY(clgrad_buf_new(ctx, m->nparams, "gradients", &m->grads));
     CLGRAD_TRY(clgrad_buf_new(ctx, nf, "forward activations", &m->fwd));

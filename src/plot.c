@@ -1526,6 +1526,10 @@ clgrad_status clgrad_plot_sweep(const char *sweep_dir, const char *xkey, const c
     html = report_sweep_(sweep_dir, &t, &figs);
     if (!html) goto oom;
     st = write_figs_(outdir, &figs, html, NULL, why, nwhy);
+    if (st == CLGRAD_OK && nwhy) {
+        why[0] = '\0';
+        clgrad_csv_warning(&t, why, nwhy);
+    }
     goto out;
 oom:
     st = failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory plotting %s", path);
@@ -1558,6 +1562,18 @@ static void plot_usage_(FILE *f)
             "  SWEEP_DIR/summary.csv), diverged cells marked with an X\n"
             "\n"
             "exit status: 0 written, 1 read or write error, 2 usage error\n");
+}
+
+/* A run's reading warnings (a cut last line left out) on stderr. */
+static void warn_lines_(const char *who, const clgrad_rundata *run)
+{
+    char w[4400];
+    if (!clgrad_rundata_warnings(run, w, sizeof w)) return;
+    for (char *l = w, *nl; l; l = nl) {
+        nl = strchr(l, '\n');
+        if (nl) *nl++ = '\0';
+        fprintf(stderr, "%s: warning: %s\n", who, l);
+    }
 }
 
 int clgrad_cli_plot(int argc, char **argv)
@@ -1602,6 +1618,7 @@ int clgrad_cli_plot(int argc, char **argv)
             rc = 1;
             goto out;
         }
+        if (why[0]) fprintf(stderr, "clgrad plot: warning: %s\n", why);
         printf("wrote %s/sweep_heatmap.svg and %s/report.html\n", out, out);
         rc = 0;
         goto out;
@@ -1623,6 +1640,7 @@ int clgrad_cli_plot(int argc, char **argv)
             fprintf(stderr, "clgrad plot: %s\n", why);
             goto out;
         }
+        warn_lines_("clgrad plot", &runs[i]);
     }
     if (!out) snprintf(dflt, sizeof dflt, "%s/plots", dirs[0]), out = dflt;
     int nw = 0;

@@ -127,27 +127,54 @@ int clgrad_write_atomic(const char *dir, const char *name, const char *text, siz
     return 0;
 }
 
-int clgrad_csv_commit(FILE *f, long *good_end)
+int clgrad_csv_open(clgrad_csv_out *o, const char *path, const char *header)
 {
-    if (fflush(f) != 0 || ferror(f)) {
-        if (!errno) errno = EIO;
+    memset(o, 0, sizeof *o);
+    o->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (o->fd < 0) return -1;
+    o->rows = open_memstream(&o->buf, &o->len);
+    if (!o->rows) {
+        int e = errno;
+        close(o->fd);
+        o->fd = -1;
+        errno = e;
         return -1;
     }
-    long at = ftell(f);
-    if (at >= 0) *good_end = at;
+    fputs(header, o->rows);
+    return clgrad_csv_commit(o);
+}
+
+int clgrad_csv_commit(clgrad_csv_out *o)
+{
+    errno = 0;
+    if (fflush(o->rows) != 0 || ferror(o->rows)) {
+        if (!errno) errno = ENOMEM;
+        return -1;
+    }
+    size_t n = o->len;
+    ssize_t w = n ? write(o->fd, o->buf, n) : 0; /* the step's rows: one call */
+    if (w < 0 && errno == EINTR) w = 0;
+    int rc = w >= 0 && (size_t)w < n ? write_all_(o->fd, o->buf + w, n - (size_t)w) : w < 0 ? -1 : 0;
+    if (rc != 0) {
+        int e = errno ? errno : EIO;
+        if (ftruncate(o->fd, (off_t)o->good_end) == 0) lseek(o->fd, (off_t)o->good_end, SEEK_SET);
+        errno = e;
+        return -1;
+    }
+    o->good_end += (long)n;
+    rewind(o->rows); /* the next step's rows from the start of the buffer */
     return 0;
 }
 
-int clgrad_csv_close(FILE *f, long good_end)
+int clgrad_csv_close(clgrad_csv_out *o)
 {
-    if (!f) return 0;
-    int fd = good_end >= 0 ? dup(fileno(f)) : -1;
-    int rc = fclose(f); /* may write (part of) a row a failed commit left buffered */
-    if (fd >= 0) {
-        struct stat sb;
-        if (fstat(fd, &sb) == 0 && sb.st_size > (off_t)good_end && ftruncate(fd, (off_t)good_end) != 0) rc = -1;
-        close(fd);
-    }
+    if (!o->rows) return 0;
+    int rc = fclose(o->rows);
+    free(o->buf);
+    struct stat sb;
+    if (fstat(o->fd, &sb) == 0 && sb.st_size > (off_t)o->good_end && ftruncate(o->fd, (off_t)o->good_end) != 0) rc = -1;
+    if (close(o->fd) != 0) rc = -1;
+    memset(o, 0, sizeof *o);
     return rc == 0 ? 0 : -1;
 }
 
@@ -289,9 +316,16 @@ clgrad_status clgrad_load_tensors(clgrad_ctx *ctx, clgrad_model *m, const char *
         int ok = t->is_bias ? (nd == 1 && shape[0] == t->cols) : (nd == 2 && shape[0] == t->rows && shape[1] == t->cols);
         if (!ok || n != t->rows * t->cols) {
             free(data);
-            return clgrad_fail(ctx, CLGRAD_E_IO, "--init-from: %s has shape %s, expected (%zu%s%zu)", path,
-                               nd == 1 ? "(n,)" : "another", t->is_bias ? t->cols : t->rows, t->is_bias ? "" : ", ",
-                               t->is_bias ? (size_t)0 : t->cols);
+            char have[128] = "(", want[64];
+            for (int d = 0; d < nd; d++) {
+                size_t l = strlen(have);
+                snprintf(have + l, sizeof have - l, "%s%zu", d ? ", " : "", shape[d]);
+            }
+            size_t l = strlen(have);
+            snprintf(have + l, sizeof have - l, ")");
+            if (t->is_bias) snprintf(want, sizeof want, "(%zu)", t->cols);
+            else snprintf(want, sizeof want, "(%zu, %zu)", t->rows, t->cols);
+            return clgrad_fail(ctx, CLGRAD_E_IO, "--init-from: %s has shape %s, expected %s", path, have, want);
         }
         st = clgrad_buf_write(ctx, clgrad_model_params(m), t->off, n, data);
         free(data);

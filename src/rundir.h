@@ -21,14 +21,25 @@ void clgrad_rundir_finish(const char *dir);
 ** is removed on failure).  On ENOSPC/EDQUOT it frees the reserve and tries
 ** once more.  0 or -1 with why. */
 int clgrad_write_atomic(const char *dir, const char *name, const char *text, size_t len, char *why, size_t nwhy);
-/* CSV files that stay whole rows when the disk fills: after writing each
-** group of whole rows call clgrad_csv_commit (flush; on success *good_end =
-** the file's end; start *good_end at the header's commit).  It returns -1
-** with errno on a write error: stop the run (fail it) and close the file
-** with clgrad_csv_close(f, good_end), which closes f and cuts the file back
-** to good_end, so it ends on the last whole row that was committed. */
-int clgrad_csv_commit(FILE *f, long *good_end);
-int clgrad_csv_close(FILE *f, long good_end);
+/* CSV files of whole rows, whatever stops the writer (a full disk, a
+** SIGKILL): clgrad_csv_open creates path and writes the header; the rows of
+** one step are printed into o->rows (an in-memory stream), then
+** clgrad_csv_commit writes them with one write() call (a kill leaves the
+** step's rows in the file or not, barring a short write, which readers see
+** as a last line without its newline).  On a write error it cuts the file
+** back to the end of the last commit and returns -1 with errno: stop the run
+** (fail it).  clgrad_csv_close closes the file, cut back likewise, and is a
+** no-op on a zeroed o.  All return 0 or -1 with errno. */
+typedef struct clgrad_csv_out {
+    FILE *rows;    /* the step's rows, printed here; NULL when not open */
+    int fd;
+    char *buf;     /* rows' text (open_memstream) */
+    size_t len;
+    long good_end; /* the file's end after the last whole commit */
+} clgrad_csv_out;
+int clgrad_csv_open(clgrad_csv_out *o, const char *path, const char *header);
+int clgrad_csv_commit(clgrad_csv_out *o);
+int clgrad_csv_close(clgrad_csv_out *o);
 /* A growable string for building JSON and CSV text. */
 typedef struct { char *s; size_t len, cap; int oom; } clgrad_sbuf;
 void clgrad_sb_printf(clgrad_sbuf *b, const char *fmt, ...)

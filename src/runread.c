@@ -515,6 +515,10 @@ clgrad_status clgrad_csv_read(const char *path, clgrad_csv *t, char *why, size_t
         st = failf_(CLGRAD_E_IO, why, nwhy, "%s: no header line", path);
         goto fail;
     }
+    if (!complete) { /* its writer stopped in the header: the column names may be cut */
+        st = failf_(CLGRAD_E_IO, why, nwhy, "%s: the header line is cut short (no newline)", path);
+        goto fail;
+    }
     t->ncols = (size_t)nf;
     t->names = malloc(t->ncols * sizeof *t->names);
     if (!t->names) { st = failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory reading %s", path); goto fail; }
@@ -528,13 +532,22 @@ clgrad_status clgrad_csv_read(const char *path, clgrad_csv *t, char *why, size_t
         nf = csv_record_(&p, &fields, &fcap, &complete);
         if (nf == -2) { st = failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory reading %s", path); goto fail; }
         if (nf == -1) {
-            if (!*p || !strchr(p, '\n')) break; /* a last line cut short by a writer still running */
+            if (!*p || !strchr(p, '\n')) { /* a last line cut short (see below) */
+                t->cut_line = line;
+                break;
+            }
             st = failf_(CLGRAD_E_IO, why, nwhy, "%s:%zu: unterminated quote", path, line);
             goto fail;
         }
         if (nf == 1 && fields[0][0] == '\0') continue; /* blank line */
+        if (!complete) {
+            /* a last line without its newline: its writer was killed mid-row
+            ** or is still writing; a cut number ("3.59e-07" as "3.59") must
+            ** not pass for a whole one, so the line is left out (and noted) */
+            t->cut_line = line;
+            break;
+        }
         if ((size_t)nf != t->ncols) {
-            if (!complete) break; /* partial last line */
             st = failf_(CLGRAD_E_IO, why, nwhy, "%s:%zu: %ld fields, but the header has %zu", path, line, nf,
                         t->ncols);
             goto fail;
@@ -562,6 +575,14 @@ fail:
     free(fields);
     clgrad_csv_free(t);
     return st;
+}
+
+const char *clgrad_csv_warning(const clgrad_csv *t, char *buf, size_t nbuf)
+{
+    if (!t->cut_line || !nbuf) return NULL;
+    snprintf(buf, nbuf, "%s: ignored a cut last line (line %zu has no newline: its writer was stopped mid-row or is "
+             "still running)", t->path, t->cut_line);
+    return buf;
 }
 
 int clgrad_csv_col(const clgrad_csv *t, const char *name)
@@ -665,6 +686,20 @@ clgrad_status clgrad_rundata_read(const char *dir, unsigned flags, clgrad_rundat
 fail:
     clgrad_rundata_free(run);
     return st;
+}
+
+size_t clgrad_rundata_warnings(const clgrad_rundata *run, char *buf, size_t nbuf)
+{
+    const clgrad_csv *t[3] = {&run->metrics, &run->layers, &run->timesteps};
+    size_t n = 0, len = 0;
+    if (nbuf) buf[0] = '\0';
+    for (int i = 0; i < 3; i++) {
+        char one[1400];
+        if (!clgrad_csv_warning(t[i], one, sizeof one)) continue;
+        n++;
+        if (len < nbuf) len += (size_t)snprintf(buf + len, nbuf - len, "%s%s", len ? "\n" : "", one);
+    }
+    return n;
 }
 
 const char *clgrad_rundata_status(const clgrad_rundata *run)

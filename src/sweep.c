@@ -28,6 +28,9 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <time.h>
 #include <unistd.h>
 
@@ -1198,6 +1201,7 @@ typedef struct {
     point *pts;
     /* run state */
     int lock_fd[2];
+    int watch_fd;          /* run_points_: the watchdog's pipe (-1: none) */
     int running, io_error, stopping;
     char **pt_sets;        /* scratch: one point's "key=value" strings */
 } sweep;
@@ -2216,6 +2220,74 @@ static void fail_point_(point *p, const char *fmt, ...)
     p->state = ST_FAILED;
 }
 
+/* The watchdog: a process of its own (own process group, SIGINT, SIGTERM and
+** SIGHUP ignored) that reads the process groups of the running points from a
+** pipe (a pid_t: +pgid started, -pgid ended).  When the sweep is gone, however
+** it ended (SIGKILL too), the pipe's write end closes: the watchdog kills
+** every group still listed, so a point's own children die with the sweep as
+** the point does (PR_SET_PDEATHSIG in launch_).  Returns its pid, or -1 (no
+** watchdog: the points still die, their children may not). */
+static pid_t watchdog_start_(sweep *sw, int devnull)
+{
+    int fd[2];
+    sw->watch_fd = -1;
+    if (pipe(fd) != 0) return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fd[1]);
+        setpgid(0, 0);
+        struct sigaction ign;
+        memset(&ign, 0, sizeof ign);
+        ign.sa_handler = SIG_IGN;
+        sigaction(SIGINT, &ign, NULL);
+        sigaction(SIGTERM, &ign, NULL);
+        sigaction(SIGHUP, &ign, NULL);
+        if (devnull >= 0) dup2(devnull, 0), dup2(devnull, 1), dup2(devnull, 2);
+        for (int f = 3; f < 1024; f++) /* the sweep's files (its locks among them) are not the watchdog's */
+            if (f != fd[0]) close(f);
+        static pid_t groups[MAX_JOBS];
+        int n = 0;
+        for (;;) {
+            pid_t v;
+            ssize_t r = read(fd[0], &v, sizeof v);
+            if (r < 0 && errno == EINTR) continue;
+            if (r != (ssize_t)sizeof v) break; /* end of file: the sweep is gone */
+            if (v > 0 && n < MAX_JOBS) groups[n++] = v;
+            for (int i = 0; v < 0 && i < n; i++)
+                if (groups[i] == -v) {
+                    groups[i] = groups[--n];
+                    break;
+                }
+        }
+        for (int i = 0; i < n; i++) kill(-groups[i], SIGKILL);
+        _exit(0);
+    }
+    close(fd[0]);
+    if (pid < 0) {
+        close(fd[1]);
+        return -1;
+    }
+    fcntl(fd[1], F_SETFD, FD_CLOEXEC);
+    sw->watch_fd = fd[1];
+    return pid;
+}
+
+/* Tell the watchdog that process group pgid started (> 0) or ended (< 0). */
+static void watch_(sweep *sw, pid_t pgid)
+{
+    if (sw->watch_fd >= 0 && write(sw->watch_fd, &pgid, sizeof pgid) != (ssize_t)sizeof pgid) {
+        close(sw->watch_fd); /* the watchdog is gone (EPIPE, SIGPIPE ignored): go on without */
+        sw->watch_fd = -1;
+    }
+}
+
+static void watchdog_stop_(sweep *sw, pid_t pid)
+{
+    if (sw->watch_fd >= 0) close(sw->watch_fd);
+    sw->watch_fd = -1;
+    while (pid > 0 && waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
+}
+
 /* Start point p; on failure it is marked failed. */
 static void launch_(sweep *sw, point *p, const char *runner, const sigset_t *orig, int devnull, int *rr, long nth,
                     long total)
@@ -2258,8 +2330,18 @@ static void launch_(sweep *sw, point *p, const char *runner, const sigset_t *ori
     free(h.s);
     sbuf em = {0};
     sb_printf(&em, "clgrad sweep: cannot execute %s: ", runner);
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0) { /* the child: only async-signal-safe calls until exec */
+        /* the point dies with the sweep, however the sweep ends (SIGKILL
+        ** included): a sweep run again must not meet orphans still writing */
+#ifdef __linux__
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+#endif
+        if (getppid() != parent) _exit(127); /* the sweep died before prctl */
+        /* its own process group, so that the sweep's signals reach the
+        ** runner's children too */
+        setpgid(0, 0);
         dup2(devnull, 0);
         dup2(fd, 1);
         dup2(fd, 2);
@@ -2269,6 +2351,7 @@ static void launch_(sweep *sw, point *p, const char *runner, const sigset_t *ori
         sigaction(SIGINT, &dfl, NULL);
         sigaction(SIGTERM, &dfl, NULL);
         sigaction(SIGCHLD, &dfl, NULL);
+        sigaction(SIGPIPE, &dfl, NULL);
         sigprocmask(SIG_SETMASK, orig, NULL);
         execv(runner, (char *const *)av);
         int e = errno;
@@ -2285,6 +2368,8 @@ static void launch_(sweep *sw, point *p, const char *runner, const sigset_t *ori
         fail_point_(p, "fork: %s", strerror(fork_errno));
         goto out;
     }
+    setpgid(pid, pid); /* also here: no signal may find the group missing */
+    watch_(sw, pid);
     p->pid = pid;
     p->state = ST_RUNNING;
     p->t0 = now_();
@@ -2356,7 +2441,8 @@ static void finish_(sweep *sw, point *p, int ws, long done, long total)
 static void signal_running_(sweep *sw, int sig)
 {
     for (long i = 0; i < sw->npoints; i++)
-        if (sw->pts[i].state == ST_RUNNING && sw->pts[i].pid > 0) kill(sw->pts[i].pid, sig);
+        if (sw->pts[i].state == ST_RUNNING && sw->pts[i].pid > 0 && kill(-sw->pts[i].pid, sig) != 0)
+            kill(sw->pts[i].pid, sig); /* the point's process group, else the point */
 }
 
 /* Run the queued points; returns 1 when stopped by a signal. */
@@ -2369,8 +2455,11 @@ static int run_points_(sweep *sw, const char *runner, long *queue, long nqueue)
     sigaddset(&block, SIGTERM);
     sigaddset(&block, SIGCHLD);
     sigprocmask(SIG_BLOCK, &block, &orig);
-    struct sigaction sa, old_int, old_term, old_chld;
+    struct sigaction sa, old_int, old_term, old_chld, old_pipe;
     memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_IGN; /* a write to a watchdog that is gone must not kill the sweep */
+    sigaction(SIGPIPE, &sa, &old_pipe);
+    pid_t watchdog = watchdog_start_(sw, devnull);
     sigfillset(&sa.sa_mask);
     sa.sa_handler = on_stop_signal_;
     sig_count_ = 0;
@@ -2405,9 +2494,11 @@ static int run_points_(sweep *sw, const char *runner, long *queue, long nqueue)
             if (p->state != ST_RUNNING) continue;
             pid_t r = waitpid(p->pid, &ws, WNOHANG);
             if (r == p->pid) {
+                watch_(sw, -p->pid);
                 finish_(sw, p, ws, ++done, nqueue);
                 reaped = 1;
             } else if (r < 0 && errno == ECHILD) { /* reaped elsewhere: unknown outcome */
+                watch_(sw, -p->pid);
                 sw->running--;
                 p->pid = 0;
                 fail_point_(p, "lost track of the process");
@@ -2432,6 +2523,8 @@ static int run_points_(sweep *sw, const char *runner, long *queue, long nqueue)
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     sigaction(SIGCHLD, &old_chld, NULL);
+    watchdog_stop_(sw, watchdog);
+    sigaction(SIGPIPE, &old_pipe, NULL);
     if (devnull >= 0) close(devnull);
     return sw->stopping;
 }
@@ -2655,6 +2748,13 @@ static int merge_file_(const char *dir, const char *name, long k, long n, const 
         return -1;
     }
     const char *s = text, *end = text + len;
+    if (len > 0 && text[len - 1] != '\n') { /* a last line its writer never finished: left out, reported */
+        long cut = 1;
+        while (end > text && end[-1] != '\n') end--;
+        for (const char *c = text; c < end; c++) cut += *c == '\n';
+        fprintf(stderr, "clgrad sweep: warning: --merge %s: %s: ignored a cut last line (line %ld has no newline)\n",
+                dir, name, cut);
+    }
     const char *nl = strchr(s, '\n');
     int rc = 0, line = 1;
     if (!nl || (size_t)(nl - s + 1) != strlen(header) || memcmp(s, header, strlen(header)) != 0) {

@@ -25,6 +25,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 const char *clgrad_run_status_name(clgrad_run_status s)
@@ -59,18 +60,18 @@ typedef struct run_ {
     float *mhost;
     uint32_t *idx_host;
     size_t *order;
-    FILE *fmetrics, *flayers, *ftime;
-    long good_metrics, good_layers, good_time; /* end of the last whole row written (clgrad_csv_commit) */
+    clgrad_csv_out cmetrics, clayers, ctime;
+    FILE *fmetrics, *flayers, *ftime; /* their rows streams (ftime: NULL without timesteps.csv) */
     clgrad_run_result *res;
     double t_start;
     char start_time[32];
     double noise_std; /* this step's gradient-noise std (float-rounded when used) */
 } run_;
 
-static void layout_(run_ *r)
+/* nt tensors, the model's metrics (clgrad_model_metrics_size), nunits AGC units (0: no AGC) */
+static void layout_(mlayout_ *L, size_t nt, size_t model_metrics, size_t nunits)
 {
-    mlayout_ *L = &r->L;
-    size_t nt = (size_t)clgrad_model_ntensors(r->m), o = 0;
+    size_t o = 0;
     L->loss = o++;
     L->acc = o++;
     L->gs = o, o += CLGRAD_GS_SIZE;
@@ -78,8 +79,8 @@ static void layout_(run_ *r)
     L->gstats = o, o += CLGRAD_RS_SIZE * (nt + 1);
     L->pstats = o, o += CLGRAD_RS_SIZE * (nt + 1);
     L->dstats = o, o += CLGRAD_RS_SIZE * (nt + 1);
-    L->model = o, o += clgrad_model_metrics_size(r->m);
-    L->agc = o, o += r->units ? 2 * CLGRAD_RS_SIZE * (clgrad_segs_count(r->units) + 1) : 0;
+    L->model = o, o += model_metrics;
+    L->agc = o, o += nunits ? 2 * CLGRAD_RS_SIZE * (nunits + 1) : 0;
     L->size = o;
 }
 
@@ -118,6 +119,85 @@ static size_t eval_batch_(const run_ *r)
 {
     size_t mb = r->B > 1024 ? r->B : 1024;
     return mb < r->test.n ? mb : r->test.n;
+}
+
+/* The device memory the run will allocate, from the sizes alone: each buffer
+** must fit the device's largest allocation (CL_DEVICE_MAX_MEM_ALLOC_SIZE) and
+** all of them together its memory (CL_DEVICE_GLOBAL_MEM_SIZE); a run that
+** cannot fit is refused here, before anything is allocated. */
+static clgrad_status plan_memory_(run_ *r, const clgrad_model_spec *ms)
+{
+    clgrad_ctx *ctx = r->ctx;
+    const clgrad_device_info *d = clgrad_device(ctx);
+    clgrad_model_sizes z;
+    clgrad_status st = clgrad_model_sizes_of(ctx, ms, &z);
+    if (st != CLGRAD_OK) return st;
+    const unsigned long long f = sizeof(float);
+    size_t nidx = r->train.n > r->test.n ? r->train.n : r->test.n;
+    size_t ntb = r->test.n ? (r->test.n + ms->max_batch - 1) / ms->max_batch : 1;
+    size_t nunits = strcmp(r->cfg->clip.kind, "agc") == 0 ? z.rows : 0;
+    mlayout_ L;
+    layout_(&L, (size_t)z.ntensors, z.metrics, nunits);
+    enum { MODEL, OPTIM, DATA, SCRATCH };
+    struct { const char *what; unsigned long long bytes; int part; } b[] = {
+        {"parameters", f * z.params, MODEL},
+        {"gradients", f * z.params, MODEL},
+        {"forward activations", f * z.fwd, MODEL},
+        {"backward activations", f * z.bwd, MODEL},
+        {"logits", f * z.logits, MODEL},
+        {"segment tables", z.table_bytes + (nunits ? (3 * (unsigned long long)nunits + 1) * 8 : 0), MODEL},
+        {"optimizer state", f * clgrad_optim_state_floats(&r->optim) * z.params, OPTIM},
+        {"previous parameters", f * z.params, OPTIM},
+        {"parameter update", f * z.params, OPTIM},
+        {"training features", f * r->train.n * r->row, DATA},
+        {"training targets", f * r->train.n, DATA},
+        {"test features", f * r->test.n * r->row, DATA},
+        {"test targets", f * r->test.n, DATA},
+        {"batch indices", sizeof(uint32_t) * (unsigned long long)nidx, SCRATCH},
+        {"batch features", f * ms->max_batch * r->row, SCRATCH},
+        {"batch targets", f * ms->max_batch, SCRATCH},
+        {"logit gradients", f * ms->max_batch * r->K, SCRATCH},
+        {"metrics block", f * L.size, SCRATCH},
+        {"evaluation results", f * 2 * ntb, SCRATCH},
+    };
+    unsigned long long total = 0, part[4] = {0, 0, 0, 0};
+    for (size_t i = 0; i < sizeof b / sizeof b[0]; i++) {
+        if (b[i].bytes > d->max_alloc)
+            return clgrad_fail(ctx, CLGRAD_E_UNSUPPORTED,
+                               "buffer %s needs %llu bytes (%.1f MiB), more than the device's largest allocation "
+                               "(%.1f MiB) on %s",
+                               b[i].what, b[i].bytes, b[i].bytes / 1048576.0, d->max_alloc / 1048576.0, d->name);
+        total += b[i].bytes, part[b[i].part] += b[i].bytes;
+    }
+    if (total > d->global_mem)
+        return clgrad_fail(ctx, CLGRAD_E_UNSUPPORTED,
+                           "the run's device buffers need %llu bytes (%.1f MiB) in total (model %.1f MiB, optimizer "
+                           "%.1f MiB, data %.1f MiB, batch and metrics %.1f MiB), more than the device's memory "
+                           "(%llu bytes, %.1f MiB) on %s",
+                           total, total / 1048576.0, part[MODEL] / 1048576.0, part[OPTIM] / 1048576.0,
+                           part[DATA] / 1048576.0, part[SCRATCH] / 1048576.0, d->global_mem, d->global_mem / 1048576.0,
+                           d->name);
+    /* a CPU device's buffers are this process's memory: a limit on its address space (ulimit -v) binds them
+    ** too (PoCL aborts when it cannot map a buffer it has promised) */
+    struct rlimit rl;
+    FILE *statm = strcmp(d->type, "cpu") == 0 && getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+                      ? fopen("/proc/self/statm", "r")
+                      : NULL;
+    if (statm) {
+        unsigned long long pages = 0;
+        long psz = sysconf(_SC_PAGESIZE);
+        int got = fscanf(statm, "%llu", &pages) == 1 && psz > 0;
+        fclose(statm);
+        unsigned long long used = pages * (unsigned long long)psz;
+        unsigned long long room = (unsigned long long)rl.rlim_cur > used ? (unsigned long long)rl.rlim_cur - used : 0;
+        if (got && total > room)
+            return clgrad_fail(ctx, CLGRAD_E_NOMEM,
+                               "the run's device buffers need %llu bytes (%.1f MiB) in total, more than the %.1f MiB "
+                               "this process may still map (its address space is limited to %.1f MiB: ulimit -v) "
+                               "on the CPU device %s",
+                               total, total / 1048576.0, room / 1048576.0, (double)rl.rlim_cur / 1048576.0, d->name);
+    }
+    return CLGRAD_OK;
 }
 
 static clgrad_status setup_(run_ *r)
@@ -164,6 +244,26 @@ static clgrad_status setup_(run_ *r)
     ms.act_param = (float)(isnan(c->model.activation_param) ? clgrad_act_default_param(acts[0]) : c->model.activation_param);
     ms.bias = c->model.bias;
     ms.max_batch = r->B > eval_batch_(r) ? r->B : eval_batch_(r);
+
+    /* optimizer */
+    r->optim = clgrad_optim_defaults((clgrad_optim_kind)parse_choice_(clgrad_optim_parse(c->optim.kind)));
+    r->optim.lr = c->optim.lr;
+    r->optim.momentum = c->optim.momentum;
+    r->optim.dampening = c->optim.dampening;
+    r->optim.weight_decay = c->optim.weight_decay;
+    r->optim.nesterov = c->optim.nesterov;
+    r->optim.alpha = c->optim.alpha;
+    r->optim.centered = c->optim.centered;
+    r->optim.eps = c->optim.eps;
+    r->optim.beta1 = c->optim.beta1;
+    r->optim.beta2 = c->optim.beta2;
+    r->optim.amsgrad = c->optim.amsgrad;
+    const char *bad = clgrad_optim_invalid(&r->optim);
+    if (bad) return clgrad_fail(ctx, CLGRAD_E_CONFIG, "%s: [optim] %s", c->path, bad);
+
+
+    /* every device buffer of the run, counted before the first is allocated */
+    CLGRAD_TRY(plan_memory_(r, &ms));
     CLGRAD_TRY(clgrad_model_create(ctx, &ms, &r->m));
 
     /* initialisation */
@@ -183,22 +283,6 @@ static clgrad_status setup_(run_ *r)
     }
     CLGRAD_TRY(clgrad_model_init(ctx, r->m, &w, &b, c->run.seed));
     if (r->opts->init_from) CLGRAD_TRY(clgrad_load_tensors(ctx, r->m, r->opts->init_from));
-
-    /* optimizer */
-    r->optim = clgrad_optim_defaults((clgrad_optim_kind)parse_choice_(clgrad_optim_parse(c->optim.kind)));
-    r->optim.lr = c->optim.lr;
-    r->optim.momentum = c->optim.momentum;
-    r->optim.dampening = c->optim.dampening;
-    r->optim.weight_decay = c->optim.weight_decay;
-    r->optim.nesterov = c->optim.nesterov;
-    r->optim.alpha = c->optim.alpha;
-    r->optim.centered = c->optim.centered;
-    r->optim.eps = c->optim.eps;
-    r->optim.beta1 = c->optim.beta1;
-    r->optim.beta2 = c->optim.beta2;
-    r->optim.amsgrad = c->optim.amsgrad;
-    const char *bad = clgrad_optim_invalid(&r->optim);
-    if (bad) return clgrad_fail(ctx, CLGRAD_E_CONFIG, "%s: [optim] %s", c->path, bad);
 
     r->policy = strcmp(c->clip.nonfinite, "skip") == 0   ? CLGRAD_NONFINITE_SKIP
               : strcmp(c->clip.nonfinite, "stop") == 0 ? CLGRAD_NONFINITE_STOP
@@ -228,7 +312,8 @@ static clgrad_status setup_(run_ *r)
     CLGRAD_TRY(clgrad_buf_fill(ctx, r->state, 0, ns, 0.0f));
     CLGRAD_TRY(clgrad_buf_new(ctx, np, "previous parameters", &r->prev));
     CLGRAD_TRY(clgrad_buf_new(ctx, np, "parameter update", &r->diff));
-    layout_(r);
+    layout_(&r->L, (size_t)clgrad_model_ntensors(r->m), clgrad_model_metrics_size(r->m),
+            r->units ? clgrad_segs_count(r->units) : 0);
     CLGRAD_TRY(clgrad_buf_new(ctx, r->L.size, "metrics block", &r->mbuf));
     CLGRAD_TRY(clgrad_buf_fill(ctx, r->mbuf, 0, r->L.size, 0.0f));
     size_t ntb = r->test.n ? (r->test.n + ms.max_batch - 1) / ms.max_batch : 1;
@@ -253,9 +338,9 @@ static void teardown_(run_ *r)
     clgrad_dataset_free(&r->test);
     free(r->mhost), free(r->idx_host), free(r->order);
     r->mhost = NULL, r->idx_host = NULL, r->order = NULL;
-    clgrad_csv_close(r->fmetrics, r->good_metrics);
-    clgrad_csv_close(r->flayers, r->good_layers);
-    clgrad_csv_close(r->ftime, r->good_time);
+    clgrad_csv_close(&r->cmetrics);
+    clgrad_csv_close(&r->clayers);
+    clgrad_csv_close(&r->ctime);
     r->fmetrics = r->flayers = r->ftime = NULL;
 }
 
@@ -468,7 +553,7 @@ static int write_rows_(run_ *r, long step, long epoch, size_t B, double lr, doub
     fputc(',', r->fmetrics);
     csv_num_(r->fmetrics, (float)r->noise_std);
     fputc('\n', r->fmetrics);
-    if (clgrad_csv_commit(r->fmetrics, &r->good_metrics) != 0) return -1;
+    if (clgrad_csv_commit(&r->cmetrics) != 0) return -1;
 
     for (int l = 0; l < nl; l++) {
         int w[8], b[8], nw = 0, nb = 0;
@@ -495,7 +580,7 @@ static int write_rows_(run_ *r, long step, long epoch, size_t B, double lr, doub
         csv_num_(r->flayers, pn > 0 ? dn / pn : NAN);
         fputc('\n', r->flayers);
     }
-    if (clgrad_csv_commit(r->flayers, &r->good_layers) != 0) return -1;
+    if (clgrad_csv_commit(&r->clayers) != 0) return -1;
     if (r->ftime) {
         for (size_t t = r->T; t >= 1; t--) {
             fprintf(r->ftime, "%ld,%zu,", step, t);
@@ -506,20 +591,18 @@ static int write_rows_(run_ *r, long step, long epoch, size_t B, double lr, doub
             }
             fputc('\n', r->ftime);
         }
-        if (clgrad_csv_commit(r->ftime, &r->good_time) != 0) return -1;
+        if (clgrad_csv_commit(&r->ctime) != 0) return -1;
     }
     return 0;
 }
 
-static int open_csv_(run_ *r, const char *name, const char *header, FILE **f, long *good)
+static int open_csv_(run_ *r, const char *name, const char *header, clgrad_csv_out *o, FILE **f)
 {
     char path[1200];
     snprintf(path, sizeof path, "%s/%s", r->opts->out_dir, name);
-    *good = 0;
-    *f = fopen(path, "w");
-    if (!*f) return -1;
-    fputs(header, *f);
-    return clgrad_csv_commit(*f, good);
+    int rc = clgrad_csv_open(o, path, header);
+    *f = o->rows;
+    return rc;
 }
 
 /* Where the run ran, as its launcher saw it: the host, the GPUs it was
@@ -853,14 +936,14 @@ clgrad_status clgrad_run(clgrad_ctx *ctx, const clgrad_config *cfg, const clgrad
     if (open_csv_(&r, "metrics.csv",
                   "step,epoch,loss,train_acc,lr,grad_norm,clip_coef,grad_norm_clipped,weight_norm,nonfinite_grads,"
                   "ms_per_step,test_loss,test_acc,grad_noise_std\n",
-                  &r.fmetrics, &r.good_metrics) ||
+                  &r.cmetrics, &r.fmetrics) ||
         open_csv_(&r, "layers.csv",
                   "step,layer,weight_norm,weight_grad_norm,bias_grad_norm,out_grad_norm,act_mean_abs,act_saturated,"
                   "act_dead,update_ratio\n",
-                  &r.flayers, &r.good_layers) ||
+                  &r.clayers, &r.flayers) ||
         (clgrad_model_seq_len(r.m) > 1 &&
          open_csv_(&r, "timesteps.csv", clgrad_model_has_cell(r.m) ? "step,t,grad_norm,cell_grad_norm\n" : "step,t,grad_norm\n",
-                   &r.ftime, &r.good_time))) {
+                   &r.ctime, &r.ftime))) {
         st = clgrad_fail(ctx, CLGRAD_E_IO, "cannot create the CSV files in %s: %s", opts->out_dir, strerror(errno));
         goto fail;
     }

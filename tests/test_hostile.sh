@@ -13,7 +13,11 @@
 #   - a batch larger than the data is clamped to the data (the run equals the
 #     full-batch run, bit for bit, in metrics.csv);
 #   - widths whose buffers exceed the device's largest allocation give an
-#     error naming the buffer and its size (exit 1, summary says failed).
+#     error naming the buffer and its size (exit 1, summary says failed);
+#     buffers that fit one by one but not together in the device's memory
+#     are refused up front, naming the total and the device's memory, and a
+#     run under a small ulimit -v ends failed with a summary;
+#   - --init-from tensors of the wrong shape: both shapes in the message.
 # usage: test_hostile.sh /path/to/clgrad
 set -u
 CLGRAD=$1
@@ -107,6 +111,20 @@ summary_is "$T/r-nanw" diverged
 # a truncated .npy for --init-from: an error naming the file
 head -c 100 "$T/ok/weights/init/0.weight.npy" > "$T/ok/weights/init/0.weight.npy.cut" && mv "$T/ok/weights/init/0.weight.npy.cut" "$w"
 run 1 "--init-from: .*0.weight.npy" "$T/r-cut" -- "$E" --set run.steps=1 --init-from "$T/ok/weights/init"
+# --init-from tensors of the wrong shape: both shapes named, as they are
+npy_zeros() { # npy_zeros PATH "SHAPE" COUNT: a float32 .npy of zeros
+  local dict="{'descr': '<f4', 'fortran_order': False, 'shape': $2, }" pad
+  pad=$(( (64 - (10 + ${#dict} + 1) % 64) % 64 ))
+  { printf '\x93NUMPY\x01\x00'; printf "\\x$(printf %02x $(( (${#dict} + pad + 1) % 256 )))\\x$(printf %02x $(( (${#dict} + pad + 1) / 256 )))";
+    printf '%s%*s\n' "$dict" $pad ''; head -c $(( 4 * $3 )) /dev/zero; } > "$1"
+}
+run 0 "status: completed" "$T/ok16" -- "$E" --set run.steps=1 --set model.hidden=16
+npy_zeros "$T/ok16/weights/init/0.bias.npy" "(16, 1)" 16
+run 1 "--init-from: .*/0\.bias\.npy has shape \(16, 1\), expected \(16\)$" "$T/r-shape" -- "$E" --set run.steps=1 --set model.hidden=16 --init-from "$T/ok16/weights/init"
+summary_is "$T/r-shape" failed
+npy_zeros "$T/ok16/weights/init/0.bias.npy" "(16,)" 16
+npy_zeros "$T/ok16/weights/init/0.weight.npy" "(10, 16)" 160
+run 1 "--init-from: .*/0\.weight\.npy has shape \(10, 16\), expected \(16, 10\)$" "$T/r-shape" -- "$E" --set run.steps=1 --set model.hidden=16 --init-from "$T/ok16/weights/init"
 
 # ---- zero and negative sizes: config errors naming the key, nothing run ----
 for kv in data.samples=0 data.samples=-5 data.features=0 data.features=-1 model.hidden=0 model.hidden=-3 \
@@ -139,6 +157,37 @@ for h in 16777216x2 16777216 65536x2; do
     "$E" --set model.hidden=$h --set run.steps=1
   summary_is "$T/r-w$h" failed
 done
+
+# ---- buffers that each fit the device's largest allocation but not, together, its memory: refused up front ----
+# (sizes from the device's own figures: two HxH layers, so parameters, gradients and the two
+# update buffers are 4 buffers of about 4 H^2 bytes; SGD without momentum keeps no state)
+read -r gmem amax < <("$CLGRAD" devices --json 2>/dev/null | python3 -c 'import json,sys
+d = [x for x in json.load(sys.stdin) if x.get("selected")] or [None]
+print(d[0]["global_mem_bytes"], d[0]["max_alloc_bytes"]) if d[0] else print(0, 0)' 2>/dev/null)
+h=$(awk -v g="${gmem:-0}" -v a="${amax:-0}" 'BEGIN { m = a / 4; if (g / 12 < m) m = g / 12; h = int(sqrt(m * 0.99));
+  if (g > 0 && 16 * h * h > g && 4 * h * h <= a) print h; else print 0 }')
+if [ "$h" -gt 0 ]; then
+  t0=$SECONDS
+  ( fails=0; ulimit -v $((4 * 1024 * 1024)) 2>/dev/null # an allocation that slipped through would fail here, not eat the host
+    run 1 "device buffers need [0-9]+ bytes \([0-9.]+ MiB\) in total .*more than the device's memory \($gmem bytes" \
+      "$T/r-total" -- "$E" --set model.hidden=${h}x2 --set run.steps=1 --set optim.momentum=0
+    summary_is "$T/r-total" failed
+    grep -q '"error": "the run.s device buffers need' "$T/r-total/summary.json" 2>/dev/null || fail "r-total: summary.json lacks the error"
+    exit $fails ) || fails=$((fails + $?))
+  [ $((SECONDS - t0)) -le 60 ] || fail "the refusal of a run too large for the device took $((SECONDS - t0)) s"
+else
+  echo "SKIP (part): no width fits the device's largest allocation ($amax) per buffer yet exceeds its memory ($gmem) in total"
+fi
+# ---- a run under a small address-space limit (ulimit -v): refused with a summary, not killed by the driver ----
+if nm "$CLGRAD" 2>/dev/null | grep -q __asan_init || ldd "$CLGRAD" 2>/dev/null | grep -q libasan; then
+  echo "SKIP (part): ulimit -v under AddressSanitizer"
+else
+  ( fails=0; ulimit -v 1000000
+    run 1 "run failed: .*(this process may still map|out of memory|CL_MEM_OBJECT_ALLOCATION_FAILURE|CL_OUT_OF_HOST_MEMORY)" \
+      "$T/r-ulimit" -- "$E" --set model.hidden=8000x2 --set run.steps=1
+    summary_is "$T/r-ulimit" failed
+    exit $fails ) || fails=$((fails + $?))
+fi
 
 # ---- a hostile kernel cache: a FIFO and a directory planted as entries ----
 # (a cache of its own, warmed by one run, so every entry is one the next run loads)

@@ -247,7 +247,11 @@ def read_csv(path):
     if not os.path.exists(path):
         return None
     with open(path, encoding="utf-8") as f:
-        lines = [ln.rstrip("\r\n") for ln in f if ln.strip()]
+        text = f.read()
+    if text and not text.endswith("\n"):  # a writer killed mid-row: never read a cut number as a whole one
+        sys.stderr.write("warning: %s: ignored a cut last line (no newline)\n" % path)
+        text = text[:text.rfind("\n") + 1]
+    lines = [ln.rstrip("\r") for ln in text.split("\n") if ln.strip()]
     if not lines:
         return []
     head = lines[0].split(",")

@@ -76,6 +76,18 @@ typedef struct clgrad_tensor {
 typedef struct clgrad_model clgrad_model;
 
 clgrad_status clgrad_model_create(clgrad_ctx *ctx, const clgrad_model_spec *spec, clgrad_model **out);
+/* What clgrad_model_create(spec) would allocate on the device, without
+** allocating: the buffers in floats (parameters; gradients are as many),
+** the segment tables in bytes, and what sizing the run's own buffers needs.
+** Fails as clgrad_model_create does on an invalid spec. */
+typedef struct clgrad_model_sizes {
+    size_t params, fwd, bwd, logits; /* floats each (gradients: params) */
+    size_t table_bytes;              /* segment tables (parameter and activation-gradient segments) */
+    size_t metrics;                  /* clgrad_model_metrics_size */
+    size_t rows;                     /* rows over all tensors (a bias is one row): AGC's unit count */
+    int ntensors, nlayers;
+} clgrad_model_sizes;
+clgrad_status clgrad_model_sizes_of(clgrad_ctx *ctx, const clgrad_model_spec *spec, clgrad_model_sizes *out);
 void clgrad_model_free(clgrad_model *m); /* NULL-safe */
 
 clgrad_model_kind clgrad_model_get_kind(const clgrad_model *m);

@@ -79,10 +79,16 @@ typedef struct clgrad_csv {
     char **text;   /* nrows*ncols fields, row-major (point into buf) */
     double *num;   /* nrows*ncols */
     char *buf;     /* owned text storage */
+    size_t cut_line; /* a last line without its newline (a writer killed mid-row, or still
+                        writing) is left out, never read as a row: its line number; 0: none */
 } clgrad_csv;
 
 clgrad_status clgrad_csv_read(const char *path, clgrad_csv *t, char *why, size_t nwhy);
 void clgrad_csv_free(clgrad_csv *t); /* zeroes t; a zeroed t is fine */
+/* What reading t left out, for the reader to report as a warning: "PATH:
+** ignored a cut last line (line N has no newline: ...)" into buf, or NULL
+** when nothing was. */
+const char *clgrad_csv_warning(const clgrad_csv *t, char *buf, size_t nbuf);
 /* Column index by header name, or -1. */
 int clgrad_csv_col(const clgrad_csv *t, const char *name);
 const char *clgrad_csv_text(const clgrad_csv *t, size_t row, int col); /* "" when col < 0 */
@@ -111,6 +117,9 @@ typedef struct clgrad_rundata {
 ** is CLGRAD_E_IO with the path in why; *run is then zeroed. */
 clgrad_status clgrad_rundata_read(const char *dir, unsigned flags, clgrad_rundata *run, char *why, size_t nwhy);
 void clgrad_rundata_free(clgrad_rundata *run);
+/* The warnings of a run's CSV files (clgrad_csv_warning), one a line, into
+** buf ("" when none); returns how many there are. */
+size_t clgrad_rundata_warnings(const clgrad_rundata *run, char *buf, size_t nbuf);
 /* The run's final status: summary "status", else manifest "status", else "unknown". */
 const char *clgrad_rundata_status(const clgrad_rundata *run);
 /* summary "divergence" object, or NULL when the run did not diverge. */
@@ -205,7 +214,8 @@ clgrad_status clgrad_plot_runs(const clgrad_rundata *runs, int n, const char *ou
                                char *why, size_t nwhy);
 /* Sweep outcome heat map over two swept keys (ykey may be NULL for one row),
 ** read from sweep_dir/summary.csv; writes sweep_heatmap.svg and report.html
-** into outdir. */
+** into outdir.  On success why holds a warning to report (a cut last line
+** of summary.csv left out; see clgrad_csv_warning), or "". */
 clgrad_status clgrad_plot_sweep(const char *sweep_dir, const char *xkey, const char *ykey,
                                 const char *outdir, char *why, size_t nwhy);
 
