@@ -608,8 +608,18 @@ START_TEST(rnn_timesteps)
     char *lg = wf_(path_("out/layers_grad.svg"));
     ck_assert(strstr(lg, ">layer rnn<") && strstr(lg, ">layer fc<"));
     free(lg);
+    /* the time step x training step heat map: rows t=1 (top) .. t=20, columns the 9 logged steps */
+    char *th = wf_(path_("out/timesteps_heatmap.svg"));
+    ck_assert(strstr(th, "||dL/dh_t||") && strstr(th, ">t=1<") && strstr(th, "class=\"colorbar\""));
+    const char *cells = strstr(th, "<g class=\"cells\"");
+    const char *cells_end = strstr(cells, "</g>");
+    size_t nrect = 0;
+    for (const char *q = strstr(cells, "<rect"); q && q < cells_end; q = strstr(q + 1, "<rect")) nrect++;
+    ck_assert_uint_eq(nrect, 20 * 9);
+    free(th);
+    ck_assert(!exists_(path_("out/cell_timesteps.svg"))); /* no cell_grad_norm column: not an LSTM */
     char *html = wf_(path_("out/report.html"));
-    ck_assert_uint_eq(count_(html, "<svg xmlns="), 5);
+    ck_assert_uint_eq(count_(html, "<svg xmlns="), 6);
     free(html);
 }
 END_TEST
@@ -648,15 +658,21 @@ START_TEST(edge_cases)
     ck_assert(strstr(html, "No summary.json") && strstr(html, "running"));
     free(html);
 
-    /* every gradient norm zero or non-finite: nothing on the log axis */
+    /* every gradient norm zero or non-finite: the zeros are data (an underflow), shown in the
+    ** "0 (underflow)" band under the log axis; NaN/Inf are gaps */
     ck_assert_int_eq(mkdir(path_("zero"), 0755), 0);
     write_text_(path_("zero/metrics.csv"), "step,loss,grad_norm,grad_norm_clipped\n1,1,0,0\n2,nan,inf,-inf\n3,1,0,0\n");
     write_text_(path_("zero/layers.csv"), "step,layer,out_grad_norm\n1,0,0\n2,0,nan\n3,0,-1\n");
     write_text_(path_("zero/manifest.json"), "{}");
     plot1_(path_("zero"), path_("o3"));
     char *g = wf_(path_("o3/grad_norm.svg"));
-    ck_assert(strstr(g, "no data to plot"));
-    ck_assert_uint_eq(count_(g, "<path"), 0);
+    ck_assert(!strstr(g, "no data to plot") && !strstr(g, "(no data)"));
+    ck_assert_msg(strstr(g, "class=\"zeroband\"") && strstr(g, ">0 (underflow)<"), "%s", g);
+    char *bz = series_(g, "||g|| (no clipping)");
+    ck_assert_ptr_nonnull(bz);
+    ck_assert_uint_eq(count_(bz, "<circle class=\"zero\""), 2); /* steps 1 and 3 */
+    ck_assert_uint_eq(count_(bz, "<path"), 0);
+    free(bz);
     free(g);
     char *ls = wf_(path_("o3/loss.svg"));
     char *tr = series_(ls, "train loss");
@@ -664,7 +680,7 @@ START_TEST(edge_cases)
     free(tr);
     free(ls);
     char *h = wf_(path_("o3/layers_heatmap.svg"));
-    ck_assert(strstr(h, ">non-finite<") && strstr(h, ">zero / not logged<"));
+    ck_assert_msg(strstr(h, ">non-finite<") && strstr(h, ">0 (underflow)<") && strstr(h, ">not logged<"), "%s", h);
     free(h);
 }
 END_TEST
@@ -685,7 +701,11 @@ START_TEST(several_runs_overlay)
     ck_assert(strstr(l, ">ra / GPU Alpha: train<"));
     free(l);
     char *g = wf_(path_("both/grad_norm.svg"));
-    ck_assert_uint_eq(count_(g, "<g class=\"series\""), 4);
+    /* ra never clips (clip_coef 1 throughout, no config.ini): no "after clip" curve for it */
+    ck_assert_uint_eq(count_(g, "<g class=\"series\""), 3);
+    ck_assert_msg(strstr(g, "data-label=\"ra / GPU Alpha (no clipping)\"") && !strstr(g, "GPU Alpha: after clip") &&
+                      strstr(g, "data-label=\"rb / CPU Beta: after clip\""),
+                  "%s", g);
     ck_assert_uint_eq(count_(g, "class=\"marker diverge\""), 1);
     ck_assert(strstr(g, "rb / CPU Beta: diverged at step 30"));
     free(g);
@@ -696,7 +716,7 @@ START_TEST(several_runs_overlay)
     ck_assert(!exists_(path_("both/timesteps.svg")));
     char *html = wf_(path_("both/report.html"));
     ck_assert(strstr(html, "Run 1: ra") && strstr(html, "Run 2: rb") && strstr(html, ">GPU Alpha<"));
-    ck_assert_uint_eq(count_(html, "<svg xmlns="), 7);
+    ck_assert_uint_eq(count_(html, "<svg xmlns="), 8); /* loss, grad_norm, 2 x layers (2), timesteps (2) of rb */
     free(html);
     /* same device: labels are the run names alone */
     make_run_(path_("rc"), &a);
