@@ -734,16 +734,31 @@ static char *heat_svg_(const heat_t *hm)
     if (!hm->zfixed) zrange_(hm->z, hm->state, nr * nc, &zlo, &zhi);
     unsigned states = 0;
     double rh = (fr.y1 - fr.y0) / (double)nr;
+    /* a big map (time steps x training steps) merges runs of equal colour along a row:
+    ** the colours are those of the 64-step colour bar, so the file stays small */
+    int merge = nr * nc > 5000;
     fputs("<g class=\"cells\" shape-rendering=\"crispEdges\">\n", f);
     for (size_t r = 0; r < nr; r++) {
-        for (size_t j = 0; j < nc; j++) {
+        for (size_t j = 0; j < nc;) {
             int st = hm->state[r * nc + j];
             states |= st == CELL_VALUE ? 0u : 1u << st;
-            char col[8];
-            cell_color_(st, hm->z[r * nc + j], zlo, zhi, col);
-            double xa0 = axis_pos_(&xa, edge[j], fr.x0, fr.x1), xa1 = axis_pos_(&xa, edge[j + 1], fr.x0, fr.x1);
+            char col[8], next[8];
+            double z = hm->z[r * nc + j];
+            if (merge && st == CELL_VALUE && zhi > zlo) z = zlo + (floor((z - zlo) / (zhi - zlo) * 64) + 0.5) / 64 * (zhi - zlo);
+            cell_color_(st, z, zlo, zhi, col);
+            size_t j1 = j + 1;
+            while (merge && j1 < nc) {
+                int st1 = hm->state[r * nc + j1];
+                double z1 = hm->z[r * nc + j1];
+                if (st1 == CELL_VALUE && zhi > zlo) z1 = zlo + (floor((z1 - zlo) / (zhi - zlo) * 64) + 0.5) / 64 * (zhi - zlo);
+                cell_color_(st1, z1, zlo, zhi, next);
+                if (st1 != st || strcmp(next, col)) break;
+                j1++;
+            }
+            double xa0 = axis_pos_(&xa, edge[j], fr.x0, fr.x1), xa1 = axis_pos_(&xa, edge[j1], fr.x0, fr.x1);
             fprintf(f, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"%s\"/>\n", xa0,
                     fr.y0 + rh * r, xa1 - xa0 + 0.3, rh + 0.3, col);
+            j = j1;
         }
     }
     fputs("</g>\n", f);
@@ -1456,7 +1471,7 @@ out:
     return rc;
 }
 
-/* One colour range for every heat map of a report. */
+/* One colour range for the heat maps of one quantity across runs. */
 static void share_z_(heat_t **hs, int n)
 {
     double lo = INFINITY, hi = -INFINITY;
@@ -1718,8 +1733,8 @@ static char *report_runs_(const clgrad_rundata *runs, int n, const figlist *figs
     fprintf(f, html_head_, et);
     fprintf(f, "<h1>%s</h1>\n", et);
     fputs("<p>Written by <code>clgrad plot</code>: the settings, the outcome, then the figures (inline SVG; "
-          "this page loads nothing from the network). Figures of one kind share their scales across runs, and "
-          "every heat map uses one colour scale. Manifests and device details are folded at the end.</p>\n",
+          "this page loads nothing from the network). Figures of one kind share their scales across runs (the "
+          "same y range; the same colour scale for heat maps of one quantity). Manifests and device details are folded at the end.</p>\n",
           f);
     html_settings_(f, runs, n, cfg, defaults);
     html_outcome_(f, runs, n);
@@ -1809,16 +1824,17 @@ static clgrad_status plot_runs_(const clgrad_rundata *runs, int n, const plot_op
                 if (!(ch[x] = timesteps_chart_(&runs[i], col, sym)) || ts_heat_(&runs[i], col, sym, &hm[x]) != 0)
                     goto oom;
             }
-            hp[nh++] = &hm[x];
         }
+    /* each kind of figure: one y range (charts) and one colour scale (heat maps) across the runs */
     for (int k = 0; k < RK_N; k++) {
         chart_t *kind[256];
         int m = 0;
+        nh = 0;
         for (int i = 0; i < n && m < 256; i++)
-            if (ch[i * RK_N + k]) kind[m++] = ch[i * RK_N + k];
+            if (ch[i * RK_N + k]) kind[m++] = ch[i * RK_N + k], hp[nh++] = &hm[i * RK_N + k];
         share_y_(kind, m);
+        share_z_(hp, nh);
     }
-    share_z_(hp, nh);
 
     char cap[400];
     if (o && o->smooth > 0)
@@ -1852,8 +1868,8 @@ static clgrad_status plot_runs_(const clgrad_rundata *runs, int n, const plot_op
                      n > 1 ? " (y range shared across the runs)" : "");
             if ((st = fig_add_(&figs, name, cap, chart_svg_(ch[x]), why, nwhy)) != CLGRAD_OK) goto out;
             snprintf(name, sizeof name, "%s%s.svg", fname[k][1], sfx);
-            snprintf(cap, sizeof cap, "%.150s: %s; one colour scale for every heat map of this report", runs[i].name,
-                     what[k][1]);
+            snprintf(cap, sizeof cap, "%.150s: %s%s; black: exactly 0 (underflow)", runs[i].name, what[k][1],
+                     n > 1 ? " (colour scale shared across the runs)" : "");
             if ((st = fig_add_(&figs, name, cap, heat_svg_(&hm[x]), why, nwhy)) != CLGRAD_OK) goto out;
         }
     html = report_runs_(runs, n, &figs, cfg, &defaults);
@@ -2057,15 +2073,73 @@ static char *report_sweep_(const char *sweep_dir, const clgrad_csv *t, const fig
     fprintf(f, "<h1>%s</h1>\n", title ? title : "clgrad sweep report");
     free(title);
     html_figures_(f, figs);
-    fputs("<h2>summary.csv</h2>\n<table class=\"sweep\">\n<tr>", f);
-    for (size_t c = 0; c < t->ncols; c++) fputs("<th>", f), esc_(f, t->names[c]), fputs("</th>", f);
-    fputs("</tr>\n", f);
+    fprintf(f, "<h2 id=\"points\">Points (%zu)</h2>\n<p>Every point of <code>summary.csv</code>. Click a column "
+               "heading to sort by it (again: reverse); numbers sort as numbers, non-finite and empty values last. "
+               "<code>report.html#sort=KEY</code> (or <code>#sort=-KEY</code>, descending) opens the page sorted.</p>\n",
+            t->nrows);
+    fputs("<table class=\"sweep sortable\" id=\"points-table\">\n<thead><tr>", f);
+    for (size_t c = 0; c < t->ncols; c++)
+        fputs("<th data-key=\"", f), esc_(f, t->names[c]), fputs("\">", f), esc_(f, t->names[c]), fputs("</th>", f);
+    fputs("</tr></thead>\n<tbody>\n", f);
+    int cst = clgrad_csv_col(t, "status");
     for (size_t r = 0; r < t->nrows; r++) {
         fputs("<tr>", f);
-        for (size_t c = 0; c < t->ncols; c++) fputs("<td>", f), esc_(f, clgrad_csv_text(t, r, (int)c)), fputs("</td>", f);
+        for (size_t c = 0; c < t->ncols; c++) {
+            const char *v = clgrad_csv_text(t, r, (int)c);
+            if ((int)c == cst) fputs("<td class=\"status-", f), esc_(f, v), fputs("\">", f);
+            else fputs("<td>", f);
+            esc_(f, v), fputs("</td>", f);
+        }
         fputs("</tr>\n", f);
     }
-    fputs("</table>\n</body>\n</html>\n", f);
+    fputs("</tbody>\n</table>\n", f);
+    /* Sorting, inline (no network).  Written without '<' and '&' so that the
+    ** page stays well-formed XML as well as HTML. */
+    fputs("<script>\n"
+          "(function () {\n"
+          "  var table = document.getElementById('points-table');\n"
+          "  var body = table.tBodies[0], heads = table.tHead.rows[0].cells;\n"
+          "  function num(s) {\n"
+          "    s = s.trim().toLowerCase();\n"
+          "    if (s === '') return NaN;\n"
+          "    if (s === 'inf' || s === '+inf' || s === 'infinity') return Infinity;\n"
+          "    if (s === '-inf' || s === '-infinity') return -Infinity;\n"
+          "    return Number(s);\n"
+          "  }\n"
+          "  function cmp(x, y) {\n"
+          "    var a = num(x), b = num(y);\n"
+          "    if (!isNaN(a)) return a === b ? 0 : (a > b ? 1 : -1);\n"
+          "    return x.localeCompare(y);\n"
+          "  }\n"
+          "  function sortBy(col, dir) {\n"
+          "    var rows = Array.prototype.slice.call(body.rows);\n"
+          "    rows.sort(function (p, q) {\n"
+          "      var x = p.cells[col].textContent, y = q.cells[col].textContent;\n"
+          "      var nx = isNaN(num(x)), ny = isNaN(num(y));\n"
+          "      if (nx !== ny) return nx ? 1 : -1; /* numbers first, whatever the direction */\n"
+          "      return dir * cmp(x, y);\n"
+          "    });\n"
+          "    rows.forEach(function (r) { body.appendChild(r); });\n"
+          "    for (var i = 0; i !== heads.length; i++) {\n"
+          "      heads[i].removeAttribute('aria-sort');\n"
+          "      heads[i].textContent = heads[i].getAttribute('data-key');\n"
+          "    }\n"
+          "    heads[col].setAttribute('aria-sort', dir === 1 ? 'ascending' : 'descending');\n"
+          "    heads[col].textContent = heads[col].getAttribute('data-key') + (dir === 1 ? ' \\u25b2' : ' \\u25bc');\n"
+          "    table.setAttribute('data-sorted', (dir === 1 ? '' : '-') + heads[col].getAttribute('data-key'));\n"
+          "  }\n"
+          "  Array.prototype.forEach.call(heads, function (th, i) {\n"
+          "    th.addEventListener('click', function () {\n"
+          "      sortBy(i, th.getAttribute('aria-sort') === 'ascending' ? -1 : 1);\n"
+          "    });\n"
+          "  });\n"
+          "  var m = /^#sort=(-?)(.+)$/.exec(decodeURIComponent(location.hash));\n"
+          "  if (m) Array.prototype.forEach.call(heads, function (th, i) {\n"
+          "    if (th.getAttribute('data-key') === m[2]) sortBy(i, m[1] ? -1 : 1);\n"
+          "  });\n"
+          "})();\n"
+          "</script>\n</body>\n</html>\n",
+          f);
     return ms_close_(&ms);
 }
 
@@ -2158,7 +2232,7 @@ static void plot_usage_(FILE *f)
             "RUN_DIR/plots/, or SWEEP_DIR/plots/).  report.html opens with the settings (several\n"
             "runs: the keys that differ), the outcome (status, divergence, final losses), then\n"
             "the figures; manifests folded at the end.  Figures of one kind share their y range\n"
-            "across runs, and all heat maps one colour scale.  On log axes an exact 0 (an\n"
+            "(heat maps: colour scale) across runs.  On log axes an exact 0 (an\n"
             "underflowed gradient) is drawn in a \"0 (underflow)\" band; NaN/Inf are gaps.\n"
             "  loss.svg            train and test loss over steps (several runs: one line each)\n"
             "  grad_norm.svg       gradient norm before/after clipping (after: only runs that clip),\n"
