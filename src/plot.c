@@ -1070,23 +1070,49 @@ static int ini_load_(ini_t *ini, const char *dir)
     return rc;
 }
 
-/* clgrad's defaults, written as config.ini would be.  -1 on no memory. */
-static int ini_defaults_(ini_t *ini)
+/* clgrad's defaults for a run, written as config.ini would be: the defaults
+** of its kinds (data, model, loss, optim, clip: lr, for one, depends on the
+** optimizer; the kinds themselves keep the plain defaults), else the plain
+** defaults.  -1 on no memory. */
+static int ini_defaults_(ini_t *ini, const ini_t *run)
 {
+    static const char *const kinds[] = {"data", "model", "loss", "optim", "clip"};
     memset(ini, 0, sizeof *ini);
+    ini_t plain = {0};
     clgrad_config *cfg = malloc(sizeof *cfg);
-    mstream m;
+    mstream m, m0;
     if (!cfg || ms_open_(&m) != 0) {
         free(cfg);
         return -1;
     }
+    if (ms_open_(&m0) != 0) {
+        free(cfg), free(ms_close_(&m));
+        return -1;
+    }
+    char text[1024] = "", key[32];
+    for (int i = 0; i < 5; i++) {
+        snprintf(key, sizeof key, "%s.kind", kinds[i]);
+        const char *v = ini_get_(run, key);
+        size_t l = strlen(text);
+        if (v && v[0] && strlen(v) < 100 && !strpbrk(v, "\"'#;\n"))
+            snprintf(text + l, sizeof text - l, "[%s]\nkind = %s\n", kinds[i], v);
+    }
     clgrad_config_defaults(cfg);
+    clgrad_config_write(cfg, m0.f);
+    if (!text[0] || clgrad_config_parse("defaults", text, NULL, 0, cfg, NULL, 0) != 0) clgrad_config_defaults(cfg);
     clgrad_config_write(cfg, m.f);
     free(cfg);
-    char *text = ms_close_(&m);
-    if (!text) return -1;
-    int rc = ini_parse_(ini, text);
-    free(text);
+    char *out = ms_close_(&m), *out0 = ms_close_(&m0);
+    int rc = out && out0 && ini_parse_(ini, out) == 0 && ini_parse_(&plain, out0) == 0 ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < ini->n; i++) {
+        size_t kl = strlen(ini->key[i]);
+        const char *v0 = kl > 5 && !strcmp(ini->key[i] + kl - 5, ".kind") ? ini_get_(&plain, ini->key[i]) : NULL;
+        char *d = v0 ? strdup(v0) : NULL;
+        if (v0 && !d) rc = -1;
+        if (d) free(ini->val[i]), ini->val[i] = d;
+    }
+    free(out), free(out0);
+    ini_free_(&plain);
     return rc;
 }
 
@@ -1615,9 +1641,9 @@ static void html_settings_(FILE *f, const clgrad_rundata *runs, int n, const ini
     if (!diff) goto out;
     size_t ndiff = 0;
     for (size_t j = 0; j < nk; j++) {
-        if (n == 1) {
+        if (n == 1) { /* the name is the report's title */
             const char *v = ini_get_(&cfg[0], keys[j]), *d = ini_get_(defaults, keys[j]);
-            diff[j] = !d || !v || strcmp(v, d) != 0;
+            diff[j] = strcmp(keys[j], "run.name") && (!d || !v || strcmp(v, d) != 0);
         } else {
             const char *v0 = ini_get_(&cfg[0], keys[j]);
             for (int i = 1; i < n && !diff[j]; i++) {
@@ -1801,10 +1827,11 @@ static clgrad_status plot_runs_(const clgrad_rundata *runs, int n, const plot_op
     heat_t **hp = calloc((size_t)n * RK_N, sizeof *hp);
     unsigned char *has = calloc((size_t)n * RK_N, 1);
     int nh = 0;
-    if (!cfg || !clips || !ch || !hm || !hp || !has || ini_defaults_(&defaults) != 0) goto oom;
+    if (!cfg || !clips || !ch || !hm || !hp || !has) goto oom;
     int nclip = 0;
     for (int i = 0; i < n; i++) {
         if (ini_load_(&cfg[i], runs[i].dir) != 0) goto oom;
+        if (i == 0 && ini_defaults_(&defaults, &cfg[0]) != 0) goto oom;
         clips[i] = run_clips_(&runs[i], &cfg[i]);
         nclip += clips[i];
         has[i * RK_N + RK_LAYERS] = 1;
