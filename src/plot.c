@@ -1870,8 +1870,8 @@ static clgrad_status plot_runs_(const clgrad_rundata *runs, int n, const plot_op
     else
         snprintf(cap, sizeof cap, "train loss (solid) and test loss (dashed)%s", n > 1 ? " of each run" : "");
     if ((st = fig_add_(&figs, "loss.svg", cap, fig_loss_(runs, n, o), why, nwhy)) != CLGRAD_OK) goto out;
-    snprintf(cap, sizeof cap, "global gradient norm%s; exact zeros (underflow) in the band at the bottom; the "
-             "divergence step, if any, is marked",
+    snprintf(cap, sizeof cap, "global gradient norm%s; exact zeros (underflow), if any, in a band at the bottom; "
+             "the divergence step, if any, is marked",
              nclip == n ? " before (solid) and after (dashed) clipping"
              : nclip ? " (runs with clipping: before solid, after dashed)" : " (no clipping)");
     if ((st = fig_add_(&figs, "grad_norm.svg", cap, fig_grad_norm_(runs, n, clips), why, nwhy)) != CLGRAD_OK)
