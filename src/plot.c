@@ -9,6 +9,7 @@
 */
 #define _POSIX_C_SOURCE 200809L
 #include "clgrad/report.h"
+#include "clgrad/config.h"
 
 #include <errno.h>
 #include <math.h>
@@ -163,6 +164,7 @@ static const char *const palette[10] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d6272
 #define COLOR_DIVERGE "#d62728"
 #define COLOR_NONFINITE "#e8175d"
 #define COLOR_MISSING "#d9d9d9"
+#define COLOR_ZERO "#000000"
 
 /* viridis at t in [0, 1], interpolated between 9 samples of the matplotlib map */
 static void viridis_(double t, char out[8])
@@ -327,16 +329,19 @@ static void text_(FILE *f, double x, double y, const char *anchor, const char *e
     fputs("</text>\n", f);
 }
 
-/* Axis labels, ticks and grid.  xa may be NULL (categorical/other x drawn by the caller). */
+/* Axis labels, ticks and grid.  xa may be NULL (categorical/other x drawn by the caller).
+** band: the height in px of the "0 (underflow)" band at the bottom of a log
+** plot (0 for none): the y axis maps onto the area above it. */
 static void axes_(FILE *f, const frame_t *fr, const axis_t *xa, const axis_t *ya, const char *xlabel,
-                  const char *ylabel, int grid)
+                  const char *ylabel, int grid, double band)
 {
     char lab[64];
+    double yb = fr->y1 - band; /* the bottom of the y axis */
     fputs("<g class=\"axes\">\n", f);
     if (ya) {
         fputs("<g class=\"yaxis\">\n", f);
         for (int i = 0; i < ya->nminor; i++) {
-            double y = axis_pos_(ya, ya->minor[i], fr->y1, fr->y0);
+            double y = axis_pos_(ya, ya->minor[i], yb, fr->y0);
             fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000000\"/>\n", fr->x0 - 3, y,
                     fr->x0, y);
             if (grid)
@@ -344,7 +349,7 @@ static void axes_(FILE *f, const frame_t *fr, const axis_t *xa, const axis_t *ya
                         fr->x1, y);
         }
         for (int i = 0; i < ya->ntick; i++) {
-            double y = axis_pos_(ya, ya->tick[i], fr->y1, fr->y0);
+            double y = axis_pos_(ya, ya->tick[i], yb, fr->y0);
             if (grid)
                 fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#dddddd\"/>\n", fr->x0, y,
                         fr->x1, y);
@@ -359,6 +364,17 @@ static void axes_(FILE *f, const frame_t *fr, const axis_t *xa, const axis_t *ya
                 text_(f, fr->x0 - 9, y + 4, "end", NULL, lab);
             }
         }
+        fputs("</g>\n", f);
+    }
+    if (band > 0) {
+        /* exact zeros (a gradient that underflowed) are data: their own band below the log axis */
+        fputs("<g class=\"zeroband\">\n", f);
+        fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#f0f0f0\"/>\n", fr->x0, yb,
+                fr->x1 - fr->x0, band);
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#888888\" "
+                   "stroke-dasharray=\"3 3\"/>\n",
+                fr->x0, yb, fr->x1, yb);
+        text_(f, fr->x0 - 6, yb + band / 2 + 4, "end", "font-size=\"10\"", "0 (underflow)");
         fputs("</g>\n", f);
     }
     if (xa) {
@@ -380,7 +396,7 @@ static void axes_(FILE *f, const frame_t *fr, const axis_t *xa, const axis_t *ya
     if (xlabel) text_(f, (fr->x0 + fr->x1) / 2, fr->y1 + 40, "middle", "class=\"xlabel\"", xlabel);
     if (ylabel) {
         char tr[96];
-        double yl = (fr->y0 + fr->y1) / 2;
+        double yl = (fr->y0 + yb) / 2;
         snprintf(tr, sizeof tr, "class=\"ylabel\" transform=\"rotate(-90 %.1f %.1f)\"", fr->x0 - 58, yl);
         text_(f, fr->x0 - 58, yl, "middle", tr, ylabel);
     }
@@ -396,6 +412,7 @@ typedef struct {
     char color[8];
     int dash;      /* dashed line */
     int markers;   /* a dot at every point */
+    int faint;     /* drawn faint (the raw curve behind a smoothed one) */
 } series_t;
 
 typedef struct {
@@ -408,6 +425,7 @@ typedef struct {
 #define LEGEND_W 236    /* width kept right of the plot for the legend */
 #define LEGEND_CHARS 31 /* legend text longer than this is cut in the middle */
 #define MAX_MARKS 64
+#define ZERO_BAND 24    /* px of the "0 (underflow)" band under a log axis */
 
 typedef struct {
     char title[256], xlabel[96], ylabel[128];
@@ -416,6 +434,11 @@ typedef struct {
     int ns;
     vmark_t m[MAX_MARKS];
     int nm;
+    /* a y range shared with other figures of the same kind (several runs):
+    ** yfixed: use [ylo, yhi] (data units); zero_band: draw the underflow band
+    ** even when this chart has no zero */
+    int yfixed, zero_band;
+    double ylo, yhi;
 } chart_t;
 
 static void chart_free_(chart_t *c)
@@ -424,54 +447,79 @@ static void chart_free_(chart_t *c)
     c->ns = 0;
 }
 
-static int point_ok_(const chart_t *c, double x, double y)
+/* How a point is shown: PT_LINE on the axis, PT_ZERO in the underflow band of
+** a log axis (an exact 0 is a measured value: a gradient that underflowed),
+** PT_NONE not at all (NaN/Inf: a gap; a negative value on a log axis). */
+enum { PT_NONE = 0, PT_LINE, PT_ZERO };
+
+static int point_kind_(const chart_t *c, double x, double y)
 {
-    return isfinite(x) && isfinite(y) && (!c->ylog || y > 0);
+    if (!isfinite(x) || !isfinite(y)) return PT_NONE;
+    if (!c->ylog || y > 0) return PT_LINE;
+    return y == 0 ? PT_ZERO : PT_NONE;
 }
 
-/* Draw one series: a path per run of valid points, a dot for an isolated one. */
-static void series_svg_(FILE *f, const chart_t *c, const series_t *s, const axis_t *xa, const axis_t *ya,
-                        const frame_t *fr)
+/* The range of the values a chart shows on its axis; *zeros: it has points
+** for the underflow band.  Returns the number of points shown. */
+static size_t chart_range_(const chart_t *c, double *ymin, double *ymax, int *zeros)
 {
-    fputs("<g class=\"series\" data-label=\"", f), esc_(f, s->label), fputs("\">\n", f);
-    fputs("<title>", f), esc_(f, s->label), fputs("</title>\n", f);
-    int open = 0, seglen = 0;
-    double lx = 0, ly = 0;
-    size_t i = 0;
-    /* the paths */
-    for (i = 0; i <= s->n; i++) {
-        int ok = i < s->n && point_ok_(c, s->x[i], s->y[i]);
-        if (ok) {
-            double px = axis_map_(xa, s->x[i], fr->x0, fr->x1), py = axis_map_(ya, s->y[i], fr->y1, fr->y0);
-            if (seglen == 0) {
-                lx = px, ly = py;
-            } else {
-                if (seglen == 1) {
-                    if (!open) {
-                        fprintf(f, "<path fill=\"none\" stroke=\"%s\" stroke-width=\"1.6\" stroke-linejoin=\"round\"%s d=\"",
-                                s->color, s->dash ? " stroke-dasharray=\"6 4\"" : "");
-                        open = 1;
-                    }
-                    fprintf(f, "M%.2f %.2f", lx, ly);
-                }
-                fprintf(f, " L%.2f %.2f", px, py);
-            }
-            seglen++;
-        } else {
-            if (seglen == 1 && !s->markers) /* isolated point: a dot */
-                fprintf(f, "<circle class=\"point\" cx=\"%.2f\" cy=\"%.2f\" r=\"2.5\" fill=\"%s\"/>\n", lx, ly,
-                        s->color);
-            if (seglen > 1) fputc(' ', f);
-            seglen = 0;
+    size_t n = 0;
+    for (int i = 0; i < c->ns; i++)
+        for (size_t k = 0; k < c->s[i].n; k++) {
+            int kind = point_kind_(c, c->s[i].x[k], c->s[i].y[k]);
+            if (kind == PT_ZERO) *zeros = 1, n++;
+            if (kind != PT_LINE) continue;
+            n++;
+            *ymin = fmin(*ymin, c->s[i].y[k]), *ymax = fmax(*ymax, c->s[i].y[k]);
         }
-        if (i == s->n) break;
+    return n;
+}
+
+/* Draw one series.  The path data are written whole, inside one attribute
+** that is closed before anything else is written, whatever the data (gaps at
+** NaN/Inf, a series of single points, an empty one): first one <path> with a
+** piece per run of consecutive points, then a dot per isolated point, then the
+** underflow marks (at y = yzero). */
+static void series_svg_(FILE *f, const chart_t *c, const series_t *s, const axis_t *xa, const axis_t *ya,
+                        double yb, double y0, double x0, double x1, double yzero)
+{
+    fputs("<g class=\"series\" data-label=\"", f), esc_(f, s->label), fputc('"', f);
+    if (s->faint) fputs(" opacity=\"0.3\"", f);
+    fputs(">\n<title>", f), esc_(f, s->label), fputs("</title>\n", f);
+    int open = 0;
+    for (size_t i = 0; i < s->n;) {
+        if (point_kind_(c, s->x[i], s->y[i]) != PT_LINE) {
+            i++;
+            continue;
+        }
+        size_t j = i;
+        while (j < s->n && point_kind_(c, s->x[j], s->y[j]) == PT_LINE) j++;
+        if (j - i >= 2) {
+            if (!open)
+                fprintf(f, "<path fill=\"none\" stroke=\"%s\" stroke-width=\"%s\" stroke-linejoin=\"round\"%s d=\"",
+                        s->color, s->faint ? "1.2" : "1.6", s->dash ? " stroke-dasharray=\"6 4\"" : "");
+            for (size_t k = i; k < j; k++)
+                fprintf(f, "%s%c%.2f %.2f", k == i && open ? " " : k == i ? "" : " ", k == i ? 'M' : 'L',
+                        axis_map_(xa, s->x[k], x0, x1), axis_map_(ya, s->y[k], yb, y0));
+            open = 1;
+        }
+        i = j;
     }
     if (open) fputs("\"/>\n", f);
-    if (s->markers)
-        for (i = 0; i < s->n; i++)
-            if (point_ok_(c, s->x[i], s->y[i]))
-                fprintf(f, "<circle class=\"point\" cx=\"%.2f\" cy=\"%.2f\" r=\"2.5\" fill=\"%s\"/>\n",
-                        axis_map_(xa, s->x[i], fr->x0, fr->x1), axis_map_(ya, s->y[i], fr->y1, fr->y0), s->color);
+    for (size_t i = 0; i < s->n; i++) {
+        if (point_kind_(c, s->x[i], s->y[i]) != PT_LINE) continue;
+        int isolated = (i == 0 || point_kind_(c, s->x[i - 1], s->y[i - 1]) != PT_LINE) &&
+                       (i + 1 == s->n || point_kind_(c, s->x[i + 1], s->y[i + 1]) != PT_LINE);
+        if (s->markers || isolated)
+            fprintf(f, "<circle class=\"point\" cx=\"%.2f\" cy=\"%.2f\" r=\"2.5\" fill=\"%s\"/>\n",
+                    axis_map_(xa, s->x[i], x0, x1), axis_map_(ya, s->y[i], yb, y0), s->color);
+    }
+    if (isfinite(yzero))
+        for (size_t i = 0; i < s->n; i++)
+            if (point_kind_(c, s->x[i], s->y[i]) == PT_ZERO)
+                fprintf(f, "<circle class=\"zero\" cx=\"%.2f\" cy=\"%.2f\" r=\"3\" fill=\"none\" stroke=\"%s\" "
+                           "stroke-width=\"1.5\"/>\n",
+                        axis_map_(xa, s->x[i], x0, x1), yzero, s->color);
     fputs("</g>\n", f);
 }
 
@@ -489,10 +537,10 @@ static void legend_(FILE *f, const chart_t *c, double x, double y0, double y1)
     for (int i = 0; i < shown; i++) {
         const series_t *s = &c->s[i];
         double y = y0 + row * i + row / 2;
-        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2\"%s/>\n", x,
-                y, x + 24, y, s->color, s->dash ? " stroke-dasharray=\"6 4\"" : "");
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2\"%s%s/>\n", x,
+                y, x + 24, y, s->color, s->dash ? " stroke-dasharray=\"6 4\"" : "", s->faint ? " opacity=\"0.3\"" : "");
         int valid = 0;
-        for (size_t k = 0; k < s->n && !valid; k++) valid = point_ok_(c, s->x[k], s->y[k]);
+        for (size_t k = 0; k < s->n && !valid; k++) valid = point_kind_(c, s->x[k], s->y[k]) != PT_NONE;
         char full[256], t[64];
         snprintf(full, sizeof full, "%s%s", s->label, valid ? "" : " (no data)");
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">", x + 30, y + 4);
@@ -517,27 +565,28 @@ static char *chart_svg_(const chart_t *c)
     frame_t fr = {84, FIG_W - legend_w, 40, FIG_H - 56};
     /* data ranges over the points that can be shown, and the markers */
     double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
-    size_t nvalid = 0;
+    int zeros = 0;
+    size_t nvalid = chart_range_(c, &ymin, &ymax, &zeros);
     for (int i = 0; i < c->ns; i++)
-        for (size_t k = 0; k < c->s[i].n; k++) {
-            double x = c->s[i].x[k], y = c->s[i].y[k];
-            if (!point_ok_(c, x, y)) continue;
-            nvalid++;
-            xmin = fmin(xmin, x), xmax = fmax(xmax, x), ymin = fmin(ymin, y), ymax = fmax(ymax, y);
-        }
+        for (size_t k = 0; k < c->s[i].n; k++)
+            if (point_kind_(c, c->s[i].x[k], c->s[i].y[k]) != PT_NONE)
+                xmin = fmin(xmin, c->s[i].x[k]), xmax = fmax(xmax, c->s[i].x[k]);
     for (int i = 0; i < c->nm; i++)
         if (isfinite(c->m[i].x)) xmin = fmin(xmin, c->m[i].x), xmax = fmax(xmax, c->m[i].x);
+    if (c->yfixed) ymin = c->ylo, ymax = c->yhi;
+    double band = c->ylog && (zeros || c->zero_band) ? ZERO_BAND : 0;
     axis_t xa, ya;
     axis_linear_(&xa, xmin, xmax, 1, 1);
     if (c->ylog) axis_log_(&ya, ymin, ymax);
     else axis_linear_(&ya, ymin, ymax, 1, 0);
 
     svg_open_(f, c->title, FIG_W, FIG_H);
-    axes_(f, &fr, &xa, &ya, c->xlabel, c->ylabel, 1);
+    axes_(f, &fr, &xa, &ya, c->xlabel, c->ylabel, 1, band);
     if (nvalid == 0)
         text_(f, (fr.x0 + fr.x1) / 2, (fr.y0 + fr.y1) / 2, "middle", "class=\"nodata\" fill=\"#888888\"",
               "no data to plot");
-    for (int i = 0; i < c->ns; i++) series_svg_(f, c, &c->s[i], &xa, &ya, &fr);
+    double yzero = band > 0 ? fr.y1 - band / 2 : NAN;
+    for (int i = 0; i < c->ns; i++) series_svg_(f, c, &c->s[i], &xa, &ya, fr.y1 - band, fr.y0, fr.x0, fr.x1, yzero);
     for (int i = 0; i < c->nm; i++) {
         const vmark_t *m = &c->m[i];
         double x = axis_map_(&xa, m->x, fr.x0, fr.x1);
@@ -564,7 +613,8 @@ static char *chart_svg_(const chart_t *c)
 
 /* ---- heat maps ---------------------------------------------------------------------------------- */
 
-enum { CELL_VALUE = 0, CELL_NONFINITE, CELL_MISSING, CELL_DIVERGED, CELL_FAILED };
+/* CELL_ZERO: every value of the cell exactly 0 (on a log colour scale: an underflow, not "no data") */
+enum { CELL_VALUE = 0, CELL_NONFINITE, CELL_MISSING, CELL_DIVERGED, CELL_FAILED, CELL_ZERO };
 
 /* A vertical colour bar for [zlo, zhi] with its label, plus swatches for the special cell states
 ** listed in `states` (a bit per CELL_* state). */
@@ -573,12 +623,14 @@ static void colorbar_(FILE *f, double x, double y0, double y1, double zlo, doubl
 {
     static const struct { int st; const char *color, *text; } sw[] = {
         {CELL_NONFINITE, COLOR_NONFINITE, "non-finite"},
-        {CELL_MISSING, COLOR_MISSING, "zero / not logged"},
+        {CELL_ZERO, COLOR_ZERO, "0 (underflow)"},
+        {CELL_MISSING, COLOR_MISSING, "not logged"},
         {CELL_DIVERGED, COLOR_DIVERGE, "diverged (X)"},
         {CELL_FAILED, COLOR_MISSING, "failed / no result"},
     };
+    enum { NSW = sizeof sw / sizeof sw[0] };
     int nsw = 0;
-    for (int i = 0; i < 4; i++) nsw += (states >> sw[i].st) & 1;
+    for (int i = 0; i < NSW; i++) nsw += (states >> sw[i].st) & 1;
     double ybar1 = y1 - 22.0 * nsw;
     fputs("<g class=\"colorbar\">\n", f);
     const int nstep = 64;
@@ -605,7 +657,7 @@ static void colorbar_(FILE *f, double x, double y0, double y1, double zlo, doubl
     snprintf(tr, sizeof tr, "transform=\"rotate(-90 %.1f %.1f)\"", x + 78, (y0 + ybar1) / 2);
     text_(f, x + 78, (y0 + ybar1) / 2, "middle", tr, zlabel);
     int k = 0;
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < NSW; i++) {
         if (!((states >> sw[i].st) & 1)) continue;
         double y = ybar1 + 8 + 22.0 * k++;
         fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"16\" height=\"14\" fill=\"%s\" stroke=\"#000000\"/>\n", x, y,
@@ -624,6 +676,7 @@ static void cell_color_(int state, double z, double zlo, double zhi, char col[8]
     case CELL_VALUE: viridis_(zhi > zlo ? (z - zlo) / (zhi - zlo) : 0.5, col); break;
     case CELL_NONFINITE: snprintf(col, 8, "%s", COLOR_NONFINITE); break;
     case CELL_DIVERGED: snprintf(col, 8, "%s", COLOR_DIVERGE); break;
+    case CELL_ZERO: snprintf(col, 8, "%s", COLOR_ZERO); break;
     default: snprintf(col, 8, "%s", COLOR_MISSING); break;
     }
 }
@@ -642,10 +695,13 @@ static void zrange_(const double *z, const unsigned char *state, size_t n, doubl
 typedef struct {
     char title[256], xlabel[96], ylabel[96], zlabel[96];
     size_t nrows, ncols;
-    const char **rowlabel; /* nrows */
+    const char **rowlabel; /* nrows (the array owned; the strings in rowtext or elsewhere) */
     double *xs;            /* ncols column centres (owned) */
     double *z;             /* nrows*ncols (owned) */
     unsigned char *state;  /* nrows*ncols CELL_* (owned) */
+    char **rowtext;        /* nrows owned labels when rowlabel points into them, else NULL */
+    int zfixed;            /* a colour range shared with other heat maps: [zlo, zhi] */
+    double zlo, zhi;
 } heat_t;
 
 static char *heat_svg_(const heat_t *hm)
@@ -657,7 +713,7 @@ static char *heat_svg_(const heat_t *hm)
     svg_open_(f, hm->title, FIG_W, FIG_H);
     size_t nr = hm->nrows, nc = hm->ncols;
     if (nr == 0 || nc == 0) {
-        axes_(f, &fr, NULL, NULL, hm->xlabel, hm->ylabel, 0);
+        axes_(f, &fr, NULL, NULL, hm->xlabel, hm->ylabel, 0, 0);
         text_(f, (fr.x0 + fr.x1) / 2, (fr.y0 + fr.y1) / 2, "middle", "class=\"nodata\" fill=\"#888888\"",
               "no data to plot");
         svg_close_(f);
@@ -674,25 +730,40 @@ static char *heat_svg_(const heat_t *hm)
     edge[nc] = nc > 1 ? hm->xs[nc - 1] + (hm->xs[nc - 1] - hm->xs[nc - 2]) / 2 : hm->xs[0] + 0.5;
     axis_t xa;
     axis_linear_(&xa, edge[0], edge[nc], 0, 1);
-    double zlo, zhi;
-    zrange_(hm->z, hm->state, nr * nc, &zlo, &zhi);
+    double zlo = hm->zlo, zhi = hm->zhi;
+    if (!hm->zfixed) zrange_(hm->z, hm->state, nr * nc, &zlo, &zhi);
     unsigned states = 0;
     double rh = (fr.y1 - fr.y0) / (double)nr;
+    /* a big map (time steps x training steps) merges runs of equal colour along a row:
+    ** the colours are those of the 64-step colour bar, so the file stays small */
+    int merge = nr * nc > 5000;
     fputs("<g class=\"cells\" shape-rendering=\"crispEdges\">\n", f);
     for (size_t r = 0; r < nr; r++) {
-        for (size_t j = 0; j < nc; j++) {
+        for (size_t j = 0; j < nc;) {
             int st = hm->state[r * nc + j];
             states |= st == CELL_VALUE ? 0u : 1u << st;
-            char col[8];
-            cell_color_(st, hm->z[r * nc + j], zlo, zhi, col);
-            double xa0 = axis_pos_(&xa, edge[j], fr.x0, fr.x1), xa1 = axis_pos_(&xa, edge[j + 1], fr.x0, fr.x1);
+            char col[8], next[8];
+            double z = hm->z[r * nc + j];
+            if (merge && st == CELL_VALUE && zhi > zlo) z = zlo + (floor((z - zlo) / (zhi - zlo) * 64) + 0.5) / 64 * (zhi - zlo);
+            cell_color_(st, z, zlo, zhi, col);
+            size_t j1 = j + 1;
+            while (merge && j1 < nc) {
+                int st1 = hm->state[r * nc + j1];
+                double z1 = hm->z[r * nc + j1];
+                if (st1 == CELL_VALUE && zhi > zlo) z1 = zlo + (floor((z1 - zlo) / (zhi - zlo) * 64) + 0.5) / 64 * (zhi - zlo);
+                cell_color_(st1, z1, zlo, zhi, next);
+                if (st1 != st || strcmp(next, col)) break;
+                j1++;
+            }
+            double xa0 = axis_pos_(&xa, edge[j], fr.x0, fr.x1), xa1 = axis_pos_(&xa, edge[j1], fr.x0, fr.x1);
             fprintf(f, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"%s\"/>\n", xa0,
                     fr.y0 + rh * r, xa1 - xa0 + 0.3, rh + 0.3, col);
+            j = j1;
         }
     }
     fputs("</g>\n", f);
     free(edge);
-    axes_(f, &fr, &xa, NULL, hm->xlabel, hm->ylabel, 0);
+    axes_(f, &fr, &xa, NULL, hm->xlabel, hm->ylabel, 0, 0);
     /* row labels, thinned when crowded */
     size_t every = (size_t)ceil(14.0 / rh);
     if (every < 1) every = 1;
@@ -712,8 +783,12 @@ static char *heat_svg_(const heat_t *hm)
 
 static void heat_free_(heat_t *hm)
 {
+    if (hm->rowtext)
+        for (size_t i = 0; i < hm->nrows; i++) free(hm->rowtext[i]);
+    free(hm->rowtext);
+    free((void *)hm->rowlabel);
     free(hm->xs), free(hm->z), free(hm->state);
-    hm->xs = hm->z = NULL, hm->state = NULL;
+    hm->xs = hm->z = NULL, hm->state = NULL, hm->rowtext = NULL, hm->rowlabel = NULL;
 }
 
 /* ---- data from a run ------------------------------------------------------------------------------- */
@@ -895,29 +970,241 @@ static void figs_free_(figlist *l)
     l->f = NULL, l->n = l->cap = 0;
 }
 
-static char *fig_loss_(const clgrad_rundata *runs, int n)
+/* ---- a run's resolved config (config.ini) ------------------------------------------------------------ */
+
+/* "section.key" -> value, in file order. */
+typedef struct {
+    size_t n, cap;
+    char **key, **val; /* owned */
+    int present;       /* the file was there */
+} ini_t;
+
+static void ini_free_(ini_t *ini)
+{
+    for (size_t i = 0; i < ini->n; i++) free(ini->key[i]), free(ini->val[i]);
+    free(ini->key), free(ini->val);
+    memset(ini, 0, sizeof *ini);
+}
+
+static const char *ini_get_(const ini_t *ini, const char *key)
+{
+    for (size_t i = 0; ini && i < ini->n; i++)
+        if (!strcmp(ini->key[i], key)) return ini->val[i];
+    return NULL;
+}
+
+/* Parse INI text as config.ini writes it ([section], key = value, # comments,
+** optional quotes).  -1 on no memory. */
+static int ini_parse_(ini_t *ini, const char *text)
+{
+    char sec[64] = "";
+    ini->present = 1;
+    for (const char *p = text; p && *p;) {
+        const char *e = strpbrk(p, "\r\n");
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        char line[1024];
+        snprintf(line, sizeof line, "%.*s", (int)(len < sizeof line ? len : sizeof line - 1), p);
+        p = e ? e + strspn(e, "\r\n") : NULL;
+        char *a = line;
+        while (*a == ' ' || *a == '\t') a++;
+        char *z = a + strlen(a);
+        while (z > a && (z[-1] == ' ' || z[-1] == '\t')) *--z = '\0';
+        if (!*a || *a == '#' || *a == ';') continue;
+        if (*a == '[') {
+            char *q = strchr(a, ']');
+            if (q) *q = '\0';
+            snprintf(sec, sizeof sec, "%s", a + 1);
+            continue;
+        }
+        char *eq = strchr(a, '=');
+        if (!eq) continue;
+        char *k = a, *v = eq + 1;
+        for (char *t = eq; t > k && (t[-1] == ' ' || t[-1] == '\t'); t--) t[-1] = '\0';
+        *eq = '\0';
+        while (*v == ' ' || *v == '\t') v++;
+        size_t vl = strlen(v);
+        if (vl >= 2 && (v[0] == '"' || v[0] == '\'') && v[vl - 1] == v[0]) v[vl - 1] = '\0', v++;
+        if (ini->n == ini->cap) {
+            size_t nc = ini->cap ? ini->cap * 2 : 64;
+            char **nk = realloc(ini->key, nc * sizeof *nk);
+            if (!nk) return -1;
+            ini->key = nk;
+            char **nv = realloc(ini->val, nc * sizeof *nv);
+            if (!nv) return -1;
+            ini->val = nv, ini->cap = nc;
+        }
+        char full[200];
+        snprintf(full, sizeof full, "%s%s%s", sec, sec[0] ? "." : "", k);
+        ini->key[ini->n] = strdup(full);
+        ini->val[ini->n] = strdup(v);
+        if (!ini->key[ini->n] || !ini->val[ini->n]) {
+            free(ini->key[ini->n]), free(ini->val[ini->n]);
+            return -1;
+        }
+        ini->n++;
+    }
+    return 0;
+}
+
+/* dir/config.ini; a missing file leaves ini empty (present = 0).  -1 on no memory. */
+static int ini_load_(ini_t *ini, const char *dir)
+{
+    memset(ini, 0, sizeof *ini);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/config.ini", dir);
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    mstream m;
+    if (ms_open_(&m) != 0) {
+        fclose(f);
+        return -1;
+    }
+    char buf[4096];
+    size_t k;
+    while ((k = fread(buf, 1, sizeof buf, f)) > 0) fwrite(buf, 1, k, m.f);
+    fclose(f);
+    char *text = ms_close_(&m);
+    if (!text) return -1;
+    int rc = ini_parse_(ini, text);
+    free(text);
+    return rc;
+}
+
+/* clgrad's defaults for a run, written as config.ini would be: the defaults
+** of its kinds (data, model, loss, optim, clip: lr, for one, depends on the
+** optimizer; the kinds themselves keep the plain defaults), else the plain
+** defaults.  -1 on no memory. */
+static int ini_defaults_(ini_t *ini, const ini_t *run)
+{
+    static const char *const kinds[] = {"data", "model", "loss", "optim", "clip"};
+    memset(ini, 0, sizeof *ini);
+    ini_t plain = {0};
+    clgrad_config *cfg = malloc(sizeof *cfg);
+    mstream m, m0;
+    if (!cfg || ms_open_(&m) != 0) {
+        free(cfg);
+        return -1;
+    }
+    if (ms_open_(&m0) != 0) {
+        free(cfg), free(ms_close_(&m));
+        return -1;
+    }
+    char text[1024] = "", key[32];
+    for (int i = 0; i < 5; i++) {
+        snprintf(key, sizeof key, "%s.kind", kinds[i]);
+        const char *v = ini_get_(run, key);
+        size_t l = strlen(text);
+        if (v && v[0] && strlen(v) < 100 && !strpbrk(v, "\"'#;\n"))
+            snprintf(text + l, sizeof text - l, "[%s]\nkind = %s\n", kinds[i], v);
+    }
+    clgrad_config_defaults(cfg);
+    clgrad_config_write(cfg, m0.f);
+    if (!text[0] || clgrad_config_parse("defaults", text, NULL, 0, cfg, NULL, 0) != 0) clgrad_config_defaults(cfg);
+    clgrad_config_write(cfg, m.f);
+    free(cfg);
+    char *out = ms_close_(&m), *out0 = ms_close_(&m0);
+    int rc = out && out0 && ini_parse_(ini, out) == 0 && ini_parse_(&plain, out0) == 0 ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < ini->n; i++) {
+        size_t kl = strlen(ini->key[i]);
+        const char *v0 = kl > 5 && !strcmp(ini->key[i] + kl - 5, ".kind") ? ini_get_(&plain, ini->key[i]) : NULL;
+        char *d = v0 ? strdup(v0) : NULL;
+        if (v0 && !d) rc = -1;
+        if (d) free(ini->val[i]), ini->val[i] = d;
+    }
+    free(out), free(out0);
+    ini_free_(&plain);
+    return rc;
+}
+
+/* ---- the figures of runs ----------------------------------------------------------------------------- */
+
+typedef struct {
+    double smooth; /* EMA weight of the smoothed loss curve in (0, 1); 0: none */
+} plot_opts;
+
+/* Does the run clip its gradients?  config.ini's clip.kind; without a
+** config.ini, whether metrics.csv shows a clipping coefficient below 1. */
+static int run_clips_(const clgrad_rundata *r, const ini_t *cfg)
+{
+    const char *k = ini_get_(cfg, "clip.kind");
+    if (k) return strcmp(k, "none") != 0;
+    int cc = clgrad_csv_col(&r->metrics, "clip_coef");
+    for (size_t i = 0; cc >= 0 && i < r->metrics.nrows; i++) {
+        double v = clgrad_csv_num(&r->metrics, i, cc);
+        if (isfinite(v) && v < 1) return 1;
+    }
+    return 0;
+}
+
+/* Exponential moving average in place: m = w*m + (1-w)*y from the first finite
+** value on; a non-finite value stays a gap and does not enter the average. */
+static void ema_(series_t *s, double w)
+{
+    double m = NAN;
+    for (size_t i = 0; i < s->n; i++) {
+        double y = s->y[i];
+        if (!isfinite(y)) {
+            s->y[i] = NAN;
+            continue;
+        }
+        m = isnan(m) ? y : w * m + (1 - w) * y;
+        s->y[i] = m;
+    }
+}
+
+static int series_copy_(series_t *dst, const series_t *src)
+{
+    dst->n = src->n;
+    dst->x = malloc((src->n ? src->n : 1) * sizeof *dst->x);
+    dst->y = malloc((src->n ? src->n : 1) * sizeof *dst->y);
+    if (!dst->x || !dst->y) {
+        free(dst->x), free(dst->y);
+        dst->x = dst->y = NULL, dst->n = 0;
+        return -1;
+    }
+    if (src->n) memcpy(dst->x, src->x, src->n * sizeof *dst->x), memcpy(dst->y, src->y, src->n * sizeof *dst->y);
+    return 0;
+}
+
+static char *fig_loss_(const clgrad_rundata *runs, int n, const plot_opts *o)
 {
     chart_t *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     int multi = n > 1, oom = 0;
+    double w = o ? o->smooth : 0;
     if (multi) snprintf(c->title, sizeof c->title, "loss (%d runs)", n);
     else snprintf(c->title, sizeof c->title, "loss: %.200s", runs[0].name);
     snprintf(c->xlabel, sizeof c->xlabel, "step");
     snprintf(c->ylabel, sizeof c->ylabel, "loss");
     for (int i = 0; i < n; i++) {
-        char lab[160], l1[192], l2[192];
+        char lab[160], l1[192], l2[192], lr[192];
         run_label_(runs, n, i, lab, sizeof lab);
         if (multi) {
-            snprintf(l1, sizeof l1, "%s: train", lab);
+            snprintf(l1, sizeof l1, w > 0 ? "%s: train (EMA %g)" : "%s: train", lab, w);
+            snprintf(lr, sizeof lr, "%s: train (raw)", lab);
             snprintf(l2, sizeof l2, "%s: test", lab);
         } else {
-            snprintf(l1, sizeof l1, "train loss");
+            snprintf(l1, sizeof l1, w > 0 ? "train loss (EMA %g)" : "train loss", w);
+            snprintf(lr, sizeof lr, "train loss (raw)");
             snprintf(l2, sizeof l2, "test loss");
         }
         const char *col = multi ? palette[i % 10] : palette[0];
-        series_t *s = chart_add_(c, l1, col, 0);
-        if (s && take_xy_(s, &runs[i].metrics, "step", "loss", NULL, NULL) != 0) oom = 1;
-        s = chart_add_(c, l2, multi ? col : palette[1], 1);
+        if (w > 0) { /* the raw curve, faint, behind the smoothed one */
+            series_t *raw = chart_add_(c, lr, col, 0);
+            if (raw) {
+                raw->faint = 1;
+                if (take_xy_(raw, &runs[i].metrics, "step", "loss", NULL, NULL) != 0) oom = 1;
+                series_t *sm = chart_add_(c, l1, col, 0);
+                if (sm && !oom) {
+                    if (series_copy_(sm, raw) != 0) oom = 1;
+                    else ema_(sm, w);
+                }
+            }
+        } else {
+            series_t *s = chart_add_(c, l1, col, 0);
+            if (s && take_xy_(s, &runs[i].metrics, "step", "loss", NULL, NULL) != 0) oom = 1;
+        }
+        series_t *s = chart_add_(c, l2, multi ? col : palette[1], 1);
         if (s) {
             if (take_xy_(s, &runs[i].metrics, "step", "test_loss", NULL, NULL) != 0) oom = 1;
             s->markers = s->n <= 60;
@@ -932,7 +1219,8 @@ static char *fig_loss_(const clgrad_rundata *runs, int n)
     return svg;
 }
 
-static char *fig_grad_norm_(const clgrad_rundata *runs, int n)
+/* clips[i]: run i clips its gradients (only then an "after clipping" curve). */
+static char *fig_grad_norm_(const clgrad_rundata *runs, int n, const int *clips)
 {
     chart_t *c = calloc(1, sizeof *c);
     if (!c) return NULL;
@@ -946,17 +1234,19 @@ static char *fig_grad_norm_(const clgrad_rundata *runs, int n)
         char lab[160], l1[192], l2[192];
         run_label_(runs, n, i, lab, sizeof lab);
         if (multi) {
-            snprintf(l1, sizeof l1, "%s: before clip", lab);
+            snprintf(l1, sizeof l1, clips[i] ? "%s: before clip" : "%s (no clipping)", lab);
             snprintf(l2, sizeof l2, "%s: after clip", lab);
         } else {
-            snprintf(l1, sizeof l1, "before clipping");
+            snprintf(l1, sizeof l1, clips[i] ? "before clipping" : "||g|| (no clipping)");
             snprintf(l2, sizeof l2, "after clipping");
         }
         const char *col = multi ? palette[i % 10] : palette[0];
         series_t *s = chart_add_(c, l1, col, 0);
         if (s && take_xy_(s, &runs[i].metrics, "step", "grad_norm", NULL, NULL) != 0) oom = 1;
-        s = chart_add_(c, l2, multi ? col : palette[1], 1);
-        if (s && take_xy_(s, &runs[i].metrics, "step", "grad_norm_clipped", NULL, NULL) != 0) oom = 1;
+        if (clips[i]) {
+            s = chart_add_(c, l2, multi ? col : palette[1], 1);
+            if (s && take_xy_(s, &runs[i].metrics, "step", "grad_norm_clipped", NULL, NULL) != 0) oom = 1;
+        }
         divergence_mark_(c, &runs[i], multi ? lab : NULL, multi ? col : COLOR_DIVERGE);
     }
     char *svg = oom ? NULL : chart_svg_(c);
@@ -965,12 +1255,18 @@ static char *fig_grad_norm_(const clgrad_rundata *runs, int n)
     return svg;
 }
 
-static char *fig_layers_grad_(const clgrad_rundata *r)
+static void chart_del_(chart_t *c)
+{
+    if (c) chart_free_(c);
+    free(c);
+}
+
+/* Per-layer ||dL/dh|| of one run (a chart to render once its y range is known); NULL on no memory. */
+static chart_t *layers_chart_(const clgrad_rundata *r)
 {
     chart_t *c = calloc(1, sizeof *c);
     size_t nl = 0;
     const char **names = layers_of_(&r->layers, &nl);
-    char *svg = NULL;
     int oom = !c || !names;
     if (oom) goto out;
     snprintf(c->title, sizeof c->title, "per-layer gradient norm ||dL/dh||: %.180s", r->name);
@@ -985,107 +1281,47 @@ static char *fig_layers_grad_(const clgrad_rundata *r)
         if (s && take_xy_(s, &r->layers, "step", "out_grad_norm", "layer", names[i]) != 0) oom = 1;
     }
     divergence_mark_(c, r, NULL, COLOR_DIVERGE);
-    if (!oom) svg = chart_svg_(c);
 out:
-    if (c) chart_free_(c);
-    free(c);
     free(names);
-    return svg;
-}
-
-#define HEAT_MAX_COLS 400
-
-static char *fig_layers_heat_(const clgrad_rundata *r)
-{
-    heat_t hm;
-    memset(&hm, 0, sizeof hm);
-    size_t nl = 0, ns = 0;
-    const char **names = layers_of_(&r->layers, &nl);
-    int cs = clgrad_csv_col(&r->layers, "step"), cl = clgrad_csv_col(&r->layers, "layer");
-    int cg = clgrad_csv_col(&r->layers, "out_grad_norm");
-    double *steps = names ? distinct_(&r->layers, cs, &ns) : NULL;
-    double *sum = NULL;
-    unsigned *cnt = NULL;
-    char *svg = NULL;
-    if (!names || !steps) goto out;
-    /* columns: logged steps, binned when there are too many */
-    size_t bin = ns > HEAT_MAX_COLS ? (ns + HEAT_MAX_COLS - 1) / HEAT_MAX_COLS : 1;
-    size_t nc = (ns + bin - 1) / bin;
-    snprintf(hm.title, sizeof hm.title, "log10 ||dL/dh|| per layer and step: %.180s", r->name);
-    snprintf(hm.xlabel, sizeof hm.xlabel, bin > 1 ? "step (mean of %zu logged steps per column)" : "step", bin);
-    snprintf(hm.ylabel, sizeof hm.ylabel, "layer (input at the top)");
-    snprintf(hm.zlabel, sizeof hm.zlabel, "log10 out_grad_norm");
-    hm.nrows = nl, hm.ncols = nc, hm.rowlabel = names;
-    hm.xs = calloc(nc ? nc : 1, sizeof *hm.xs);
-    hm.z = calloc((nl * nc > 0 ? nl * nc : 1), sizeof *hm.z);
-    hm.state = calloc((nl * nc > 0 ? nl * nc : 1), 1);
-    sum = calloc((nl * nc > 0 ? nl * nc : 1), sizeof *sum);
-    cnt = calloc((nl * nc > 0 ? nl * nc : 1), sizeof *cnt);
-    if (!hm.xs || !hm.z || !hm.state || !sum || !cnt) goto out;
-    for (size_t j = 0; j < nc; j++) {
-        size_t a = j * bin, b = a + bin < ns ? a + bin : ns;
-        double m = 0;
-        for (size_t k = a; k < b; k++) m += steps[k];
-        hm.xs[j] = m / (double)(b - a);
-    }
-    /* state: MISSING until a value arrives; NONFINITE sticks */
-    for (size_t i = 0; i < nl * nc; i++) hm.state[i] = CELL_MISSING;
-    for (size_t row = 0; row < r->layers.nrows; row++) {
-        double st = clgrad_csv_num(&r->layers, row, cs);
-        if (!isfinite(st) || !clgrad_csv_present(&r->layers, row, cg)) continue;
-        const double *p = bsearch(&st, steps, ns, sizeof *steps, dcmp_);
-        if (!p) continue;
-        size_t j = (size_t)(p - steps) / bin, li = 0;
-        const char *ln = clgrad_csv_text(&r->layers, row, cl);
-        while (li < nl && strcmp(names[li], ln) != 0) li++;
-        if (li == nl) continue;
-        size_t idx = li * nc + j;
-        double v = clgrad_csv_num(&r->layers, row, cg);
-        if (!isfinite(v)) hm.state[idx] = CELL_NONFINITE;
-        else if (v > 0 && hm.state[idx] != CELL_NONFINITE) {
-            sum[idx] += log10(v), cnt[idx]++;
-            hm.state[idx] = CELL_VALUE;
-        }
-    }
-    for (size_t i = 0; i < nl * nc; i++) hm.z[i] = cnt[i] ? sum[i] / cnt[i] : NAN;
-    svg = heat_svg_(&hm);
-out:
-    heat_free_(&hm);
-    free(sum), free(cnt), free(steps), free(names);
-    return svg;
+    if (oom) chart_del_(c), c = NULL;
+    return c;
 }
 
 #define TIMESTEP_CURVES 6
 
-static char *fig_timesteps_(const clgrad_rundata *r)
+/* ||dL/dh_t|| (col "grad_norm") or ||dL/dc_t|| (col "cell_grad_norm") over t at a few
+** logged steps; sym names the quantity.  NULL on no memory. */
+static chart_t *timesteps_chart_(const clgrad_rundata *r, const char *col, const char *sym)
 {
     chart_t *c = calloc(1, sizeof *c);
     size_t ns = 0;
     int cs = clgrad_csv_col(&r->timesteps, "step");
     double *steps = distinct_(&r->timesteps, cs, &ns);
-    char *svg = NULL;
     int oom = !c || !steps;
     if (oom) goto out;
-    snprintf(c->title, sizeof c->title, "||dL/dh_t|| over time: %.200s", r->name);
+    snprintf(c->title, sizeof c->title, "%s over time: %.200s", sym, r->name);
     snprintf(c->xlabel, sizeof c->xlabel, "t (time step)");
-    snprintf(c->ylabel, sizeof c->ylabel, "||dL/dh_t|| (log scale)");
+    snprintf(c->ylabel, sizeof c->ylabel, "%s (log scale)", sym);
     c->ylog = 1;
     size_t k = ns < TIMESTEP_CURVES ? ns : TIMESTEP_CURVES;
+    int ct = clgrad_csv_col(&r->timesteps, "t"), cg = clgrad_csv_col(&r->timesteps, col);
     for (size_t i = 0; i < k; i++) {
         size_t idx = k > 1 ? (size_t)llround((double)i * (double)(ns - 1) / (double)(k - 1)) : 0;
-        char col[8], lab[64], val[40];
-        viridis_(k > 1 ? 0.92 * (double)i / (double)(k - 1) : 0, col);
-        snprintf(val, sizeof val, "%.0f", steps[idx]);
-        snprintf(lab, sizeof lab, "step %s", val);
-        series_t *s = chart_add_(c, lab, col, 0);
+        char colr[8], lab[64];
+        viridis_(k > 1 ? 0.92 * (double)i / (double)(k - 1) : 0, colr);
+        snprintf(lab, sizeof lab, "step %.0f", steps[idx]);
+        series_t *s = chart_add_(c, lab, colr, 0);
         if (!s) break;
         /* the rows of this step, sorted by t */
         size_t m = 0;
-        int ct = clgrad_csv_col(&r->timesteps, "t"), cg = clgrad_csv_col(&r->timesteps, "grad_norm");
         s->x = malloc((r->timesteps.nrows + 1) * sizeof *s->x);
         s->y = malloc((r->timesteps.nrows + 1) * sizeof *s->y);
         xy_t *p = malloc((r->timesteps.nrows + 1) * sizeof *p);
-        if (!s->x || !s->y || !p) { free(p); oom = 1; break; }
+        if (!s->x || !s->y || !p) {
+            free(p);
+            oom = 1;
+            break;
+        }
         for (size_t row = 0; row < r->timesteps.nrows; row++) {
             if (clgrad_csv_num(&r->timesteps, row, cs) != steps[idx]) continue;
             if (!clgrad_csv_present(&r->timesteps, row, cg) || !isfinite(clgrad_csv_num(&r->timesteps, row, ct)))
@@ -1098,15 +1334,212 @@ static char *fig_timesteps_(const clgrad_rundata *r)
         s->n = m;
         free(p);
     }
-    if (!oom) svg = chart_svg_(c);
 out:
-    if (c) chart_free_(c);
-    free(c);
     free(steps);
-    return svg;
+    if (oom) chart_del_(c), c = NULL;
+    return c;
+}
+
+/* One y range (and underflow band) for charts of one kind across runs. */
+static void share_y_(chart_t **cs, int n)
+{
+    double lo = INFINITY, hi = -INFINITY;
+    int zeros = 0;
+    for (int i = 0; i < n; i++)
+        if (cs[i]) chart_range_(cs[i], &lo, &hi, &zeros);
+    for (int i = 0; i < n; i++) {
+        if (!cs[i]) continue;
+        if (lo <= hi) cs[i]->yfixed = 1, cs[i]->ylo = lo, cs[i]->yhi = hi;
+        cs[i]->zero_band = zeros;
+    }
+}
+
+/* ---- heat maps of runs ---------------------------------------------------------------------------------- */
+
+#define HEAT_MAX_COLS 400
+#define TS_HEAT_MAX_COLS 200
+#define TS_HEAT_MAX_ROWS 100
+
+/* Allocate hm's cells (all CELL_MISSING) and the accumulators. */
+static int heat_alloc_(heat_t *hm, size_t nr, size_t nc, double **sum, unsigned **cnt, unsigned **nz)
+{
+    size_t n = nr * nc > 0 ? nr * nc : 1;
+    hm->nrows = nr, hm->ncols = nc;
+    hm->xs = calloc(nc ? nc : 1, sizeof *hm->xs);
+    hm->z = calloc(n, sizeof *hm->z);
+    hm->state = calloc(n, 1);
+    *sum = calloc(n, sizeof **sum);
+    *cnt = calloc(n, sizeof **cnt);
+    *nz = calloc(n, sizeof **nz);
+    if (!hm->xs || !hm->z || !hm->state || !*sum || !*cnt || !*nz) return -1;
+    for (size_t i = 0; i < nr * nc; i++) hm->state[i] = CELL_MISSING;
+    return 0;
+}
+
+/* One value into cell idx: log10 of positive values averaged; a non-finite
+** value marks the cell for good; zeros are counted (an all-zero cell is CELL_ZERO). */
+static void heat_put_(heat_t *hm, double *sum, unsigned *cnt, unsigned *nz, size_t idx, double v)
+{
+    if (!isfinite(v)) hm->state[idx] = CELL_NONFINITE;
+    else if (hm->state[idx] == CELL_NONFINITE) return;
+    else if (v > 0) sum[idx] += log10(v), cnt[idx]++, hm->state[idx] = CELL_VALUE;
+    else if (v == 0) nz[idx]++;
+}
+
+static void heat_finish_(heat_t *hm, const double *sum, const unsigned *cnt, const unsigned *nz)
+{
+    for (size_t i = 0; i < hm->nrows * hm->ncols; i++) {
+        hm->z[i] = cnt[i] ? sum[i] / cnt[i] : NAN;
+        if (hm->state[i] == CELL_MISSING && nz[i]) hm->state[i] = CELL_ZERO;
+    }
+}
+
+/* Columns: the logged steps, binned to at most maxcols; centres into hm->xs. */
+static size_t step_bins_(heat_t *hm, const double *steps, size_t ns, size_t bin)
+{
+    size_t nc = hm->ncols;
+    for (size_t j = 0; j < nc; j++) {
+        size_t a = j * bin, b = a + bin < ns ? a + bin : ns;
+        double m = 0;
+        for (size_t k = a; k < b; k++) m += steps[k];
+        hm->xs[j] = m / (double)(b - a);
+    }
+    return nc;
+}
+
+/* Layer x step heat map of log10 out_grad_norm.  -1 on no memory. */
+static int layers_heat_(const clgrad_rundata *r, heat_t *hm)
+{
+    memset(hm, 0, sizeof *hm);
+    size_t nl = 0, ns = 0;
+    const char **names = layers_of_(&r->layers, &nl);
+    int cs = clgrad_csv_col(&r->layers, "step"), cl = clgrad_csv_col(&r->layers, "layer");
+    int cg = clgrad_csv_col(&r->layers, "out_grad_norm");
+    double *steps = names ? distinct_(&r->layers, cs, &ns) : NULL;
+    double *sum = NULL;
+    unsigned *cnt = NULL, *nz = NULL;
+    int rc = -1;
+    hm->rowlabel = names;
+    if (!names || !steps) goto out;
+    size_t bin = ns > HEAT_MAX_COLS ? (ns + HEAT_MAX_COLS - 1) / HEAT_MAX_COLS : 1;
+    size_t nc = (ns + bin - 1) / bin;
+    snprintf(hm->title, sizeof hm->title, "log10 ||dL/dh|| per layer and step: %.180s", r->name);
+    snprintf(hm->xlabel, sizeof hm->xlabel, bin > 1 ? "step (mean of %zu logged steps per column)" : "step", bin);
+    snprintf(hm->ylabel, sizeof hm->ylabel, "layer (input at the top)");
+    snprintf(hm->zlabel, sizeof hm->zlabel, "log10 out_grad_norm");
+    if (heat_alloc_(hm, nl, nc, &sum, &cnt, &nz) != 0) goto out;
+    step_bins_(hm, steps, ns, bin);
+    for (size_t row = 0; row < r->layers.nrows; row++) {
+        double st = clgrad_csv_num(&r->layers, row, cs);
+        if (!isfinite(st) || !clgrad_csv_present(&r->layers, row, cg)) continue;
+        const double *p = bsearch(&st, steps, ns, sizeof *steps, dcmp_);
+        if (!p) continue;
+        size_t j = (size_t)(p - steps) / bin, li = 0;
+        const char *ln = clgrad_csv_text(&r->layers, row, cl);
+        while (li < nl && strcmp(names[li], ln) != 0) li++;
+        if (li == nl) continue;
+        heat_put_(hm, sum, cnt, nz, li * nc + j, clgrad_csv_num(&r->layers, row, cg));
+    }
+    heat_finish_(hm, sum, cnt, nz);
+    rc = 0;
+out:
+    free(sum), free(cnt), free(nz), free(steps);
+    return rc;
+}
+
+/* Time step x training step heat map of log10 of timesteps.csv's column col
+** (sym names it).  Rows t = 1 (top) ... T, binned to at most TS_HEAT_MAX_ROWS.
+** -1 on no memory. */
+static int ts_heat_(const clgrad_rundata *r, const char *col, const char *sym, heat_t *hm)
+{
+    memset(hm, 0, sizeof *hm);
+    const clgrad_csv *t = &r->timesteps;
+    size_t ns = 0, nt = 0;
+    int cs = clgrad_csv_col(t, "step"), ct = clgrad_csv_col(t, "t"), cg = clgrad_csv_col(t, col);
+    double *steps = distinct_(t, cs, &ns), *ts = distinct_(t, ct, &nt);
+    double *sum = NULL;
+    unsigned *cnt = NULL, *nz = NULL;
+    int rc = -1;
+    if (!steps || !ts) goto out;
+    size_t bin = ns > TS_HEAT_MAX_COLS ? (ns + TS_HEAT_MAX_COLS - 1) / TS_HEAT_MAX_COLS : 1;
+    size_t rbin = nt > TS_HEAT_MAX_ROWS ? (nt + TS_HEAT_MAX_ROWS - 1) / TS_HEAT_MAX_ROWS : 1;
+    size_t nc = (ns + bin - 1) / bin, nr = (nt + rbin - 1) / rbin;
+    snprintf(hm->title, sizeof hm->title, "log10 %s per time step and training step: %.160s", sym, r->name);
+    snprintf(hm->xlabel, sizeof hm->xlabel, bin > 1 ? "training step (mean of %zu logged steps per column)"
+                                                    : "training step", bin);
+    snprintf(hm->ylabel, sizeof hm->ylabel, rbin > 1 ? "time step t (%zu per row; t = 1 at the top)"
+                                                     : "time step t (t = 1 at the top)", rbin);
+    snprintf(hm->zlabel, sizeof hm->zlabel, "log10 %s", sym);
+    if (heat_alloc_(hm, nr, nc, &sum, &cnt, &nz) != 0) goto out;
+    hm->rowtext = calloc(nr ? nr : 1, sizeof *hm->rowtext);
+    hm->rowlabel = calloc(nr ? nr : 1, sizeof *hm->rowlabel);
+    if (!hm->rowtext || !hm->rowlabel) goto out;
+    for (size_t i = 0; i < nr; i++) {
+        char b[48];
+        snprintf(b, sizeof b, "t=%.0f", ts[i * rbin]);
+        if (!(hm->rowtext[i] = strdup(b))) goto out;
+        hm->rowlabel[i] = hm->rowtext[i];
+    }
+    step_bins_(hm, steps, ns, bin);
+    for (size_t row = 0; cg >= 0 && row < t->nrows; row++) {
+        double st = clgrad_csv_num(t, row, cs), tv = clgrad_csv_num(t, row, ct);
+        if (!isfinite(st) || !isfinite(tv) || !clgrad_csv_present(t, row, cg)) continue;
+        const double *p = bsearch(&st, steps, ns, sizeof *steps, dcmp_);
+        const double *q = bsearch(&tv, ts, nt, sizeof *ts, dcmp_);
+        if (!p || !q) continue;
+        size_t j = (size_t)(p - steps) / bin, i = (size_t)(q - ts) / rbin;
+        heat_put_(hm, sum, cnt, nz, i * nc + j, clgrad_csv_num(t, row, cg));
+    }
+    heat_finish_(hm, sum, cnt, nz);
+    rc = 0;
+out:
+    free(sum), free(cnt), free(nz), free(steps), free(ts);
+    return rc;
+}
+
+/* One colour range for the heat maps of one quantity across runs. */
+static void share_z_(heat_t **hs, int n)
+{
+    double lo = INFINITY, hi = -INFINITY;
+    for (int i = 0; i < n; i++)
+        for (size_t k = 0; hs[i]->state && k < hs[i]->nrows * hs[i]->ncols; k++)
+            if (hs[i]->state[k] == CELL_VALUE && isfinite(hs[i]->z[k]))
+                lo = fmin(lo, hs[i]->z[k]), hi = fmax(hi, hs[i]->z[k]);
+    if (!(lo <= hi)) lo = 0, hi = 1;
+    if (hi - lo < 1e-12) lo -= 0.5, hi += 0.5;
+    for (int i = 0; i < n; i++) hs[i]->zfixed = 1, hs[i]->zlo = lo, hs[i]->zhi = hi;
 }
 
 /* ---- report.html -------------------------------------------------------------------------------------- */
+
+/* A summary.json value as the report shows it: numbers with 6 significant
+** digits, strings as written ("nan", "inf" included), "-" when absent.  A null
+** (how a non-finite value may be written) shows the kind recorded beside it
+** (KEY_kind, KEY_nonfinite, or nonfinite.KEY) when there is one. */
+static void html_jval_(FILE *f, const clgrad_json *obj, const char *key)
+{
+    const clgrad_json *v = clgrad_json_member(obj, key);
+    char b[512];
+    if (!v) {
+        fputs("-", f);
+        return;
+    }
+    if (v->type == CLGRAD_JSON_NUMBER) {
+        snprintf(b, sizeof b, "%.6g", v->num);
+        fputs(b, f);
+    } else if (v->type == CLGRAD_JSON_NULL) {
+        char k2[160];
+        const clgrad_json *kind = NULL;
+        snprintf(k2, sizeof k2, "%s_kind", key);
+        kind = clgrad_json_member(obj, k2);
+        if (!kind) snprintf(k2, sizeof k2, "%s_nonfinite", key), kind = clgrad_json_member(obj, k2);
+        if (!kind) kind = clgrad_json_member(clgrad_json_member(obj, "nonfinite"), key);
+        if (kind && kind->type != CLGRAD_JSON_NULL) esc_(f, clgrad_json_text(kind, b, sizeof b));
+        else fputs("-", f);
+    } else {
+        esc_(f, clgrad_json_text(v, b, sizeof b));
+    }
+}
 
 static const char *html_head_ =
     "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n<title>%s</title>\n"
@@ -1115,11 +1548,15 @@ static const char *html_head_ =
     "table { border-collapse: collapse; margin: 8px 0 16px 0; font-size: 13px; }\n"
     "th, td { border: 1px solid #ccc; padding: 2px 8px; text-align: left; vertical-align: top; }\n"
     "th { background: #f2f2f2; }\n"
+    "td.differs, tr.differs td { background: #fff1a8; font-weight: bold; }\n"
+    "details { margin: 8px 0; }\n"
+    "summary { cursor: pointer; color: #135; }\n"
     "figure { margin: 12px 0 28px 0; }\n"
     "figure svg { max-width: 100%%; height: auto; border: 1px solid #eee; }\n"
     "figcaption { font-size: 13px; color: #555; }\n"
-    ".status-diverged, .status-failed { color: #b00; font-weight: bold; }\n"
+    ".status-diverged, .status-failed, .status-interrupted { color: #b00; font-weight: bold; }\n"
     ".status-completed { color: #070; font-weight: bold; }\n"
+    "table.sortable th { cursor: pointer; user-select: none; }\n"
     "</style>\n</head>\n<body>\n";
 
 /* Rows "key | value" for every scalar of obj, nested objects flattened with dots. */
@@ -1150,7 +1587,7 @@ static void html_rows_(FILE *f, const clgrad_json *obj, const char *prefix)
 
 static void html_figures_(FILE *f, const figlist *figs)
 {
-    fputs("<h2>Figures</h2>\n", f);
+    fputs("<h2 id=\"figures\">Figures</h2>\n", f);
     for (int i = 0; i < figs->n; i++) {
         fputs("<figure>\n", f);
         fputs(figs->f[i].svg, f);
@@ -1159,7 +1596,147 @@ static void html_figures_(FILE *f, const figlist *figs)
     }
 }
 
-static char *report_runs_(const clgrad_rundata *runs, int n, const figlist *figs)
+static void html_runhead_(FILE *f, const clgrad_rundata *runs, int n, int i)
+{
+    if (n > 1) fprintf(f, "Run %d: ", i + 1);
+    esc_(f, runs[i].name);
+}
+
+/* Settings: one run: the keys that differ from clgrad's defaults; several:
+** the keys whose values differ between the runs, highlighted.  Then the full
+** resolved configuration, folded. */
+static void html_settings_(FILE *f, const clgrad_rundata *runs, int n, const ini_t *cfg, const ini_t *defaults)
+{
+    fputs("<h2 id=\"settings\">Settings</h2>\n", f);
+    /* the union of keys in first-seen order */
+    size_t nk = 0, cap = 0;
+    const char **keys = NULL;
+    for (int i = 0; i < n; i++)
+        for (size_t k = 0; k < cfg[i].n; k++) {
+            size_t j = 0;
+            while (j < nk && strcmp(keys[j], cfg[i].key[k])) j++;
+            if (j < nk) continue;
+            if (nk == cap) {
+                size_t nc = cap ? cap * 2 : 128;
+                const char **nkeys = realloc(keys, nc * sizeof *nkeys);
+                if (!nkeys) goto out;
+                keys = nkeys, cap = nc;
+            }
+            keys[nk++] = cfg[i].key[k];
+        }
+    int nocfg = 0;
+    for (int i = 0; i < n; i++) nocfg += !cfg[i].present;
+    if (nocfg == n) {
+        fputs("<p>No config.ini in the run director", f), fputs(n > 1 ? "ies" : "y", f), fputs(".</p>\n", f);
+        goto out;
+    }
+    if (nocfg) {
+        fputs("<p>No config.ini in:", f);
+        for (int i = 0; i < n; i++)
+            if (!cfg[i].present) fputs(" ", f), html_runhead_(f, runs, n, i);
+        fputs(".</p>\n", f);
+    }
+    /* which keys differ */
+    unsigned char *diff = calloc(nk ? nk : 1, 1);
+    if (!diff) goto out;
+    size_t ndiff = 0;
+    for (size_t j = 0; j < nk; j++) {
+        if (n == 1) { /* the name is the report's title */
+            const char *v = ini_get_(&cfg[0], keys[j]), *d = ini_get_(defaults, keys[j]);
+            diff[j] = strcmp(keys[j], "run.name") && (!d || !v || strcmp(v, d) != 0);
+        } else {
+            const char *v0 = ini_get_(&cfg[0], keys[j]);
+            for (int i = 1; i < n && !diff[j]; i++) {
+                const char *v = ini_get_(&cfg[i], keys[j]);
+                diff[j] = (!v0) != (!v) || (v && v0 && strcmp(v, v0));
+            }
+        }
+        ndiff += diff[j];
+    }
+    if (n == 1)
+        fputs("<p>The settings of this run that differ from clgrad's defaults (<code>clgrad keys</code>); every "
+              "key is in the full configuration below.</p>\n",
+              f);
+    else if (ndiff)
+        fprintf(f, "<p>%zu of %zu settings differ between the runs (highlighted); the others are the same in "
+                   "every run (full configuration below).</p>\n",
+                ndiff, nk);
+    else
+        fprintf(f, "<p>The %d runs have the same resolved configuration (%zu keys).</p>\n", n, nk);
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 0 && !ndiff) continue;
+        if (pass == 1)
+            fprintf(f, "<details class=\"config\"><summary>Full resolved configuration (config.ini, %zu keys)</summary>\n",
+                    nk);
+        fprintf(f, "<table class=\"%s\">\n<tr><th>key</th>", pass ? "config-full" : "settings");
+        for (int i = 0; i < n; i++) {
+            fputs("<th>", f);
+            if (n > 1) html_runhead_(f, runs, n, i);
+            else fputs(pass ? "value" : "value (default)", f);
+            fputs("</th>", f);
+        }
+        fputs("</tr>\n", f);
+        for (size_t j = 0; j < nk; j++) {
+            if (pass == 0 && !diff[j]) continue;
+            fputs(pass && diff[j] && n > 1 ? "<tr class=\"differs\"><th>" : "<tr><th>", f);
+            esc_(f, keys[j]), fputs("</th>", f);
+            for (int i = 0; i < n; i++) {
+                const char *v = ini_get_(&cfg[i], keys[j]);
+                fputs(pass == 0 ? "<td class=\"differs\">" : "<td>", f);
+                esc_(f, v ? v : "-");
+                if (pass == 0 && n == 1) {
+                    const char *d = ini_get_(defaults, keys[j]);
+                    fputs(" (", f), esc_(f, d ? d : "-"), fputs(")", f);
+                }
+                fputs("</td>", f);
+            }
+            fputs("</tr>\n", f);
+        }
+        fputs("</table>\n", f);
+        if (pass == 1) fputs("</details>\n", f);
+    }
+    free(diff);
+out:
+    free(keys);
+}
+
+/* The outcome of each run: status, divergence, final losses. */
+static void html_outcome_(FILE *f, const clgrad_rundata *runs, int n)
+{
+    fputs("<h2 id=\"outcome\">Outcome</h2>\n<table class=\"outcome\">\n<tr><th>run</th><th>status</th>"
+          "<th>steps done / planned</th><th>diverged at step</th><th>divergence kind</th><th>layer</th>"
+          "<th>value</th><th>final train loss</th><th>final test loss</th><th>final test accuracy</th>"
+          "<th>max ||g||</th><th>ms per step</th></tr>\n",
+          f);
+    for (int i = 0; i < n; i++) {
+        const clgrad_rundata *r = &runs[i];
+        const char *status = clgrad_rundata_status(r);
+        const clgrad_json *s = r->summary, *d = clgrad_rundata_divergence(r);
+        fputs("<tr><td>", f), html_runhead_(f, runs, n, i);
+        fputs("</td><td class=\"status-", f), esc_(f, status), fputs("\">", f), esc_(f, status), fputs("</td><td>", f);
+        html_jval_(f, s, "steps_done"), fputs(" / ", f), html_jval_(f, s, "steps_planned"), fputs("</td>", f);
+        static const char *const dk[] = {"step", "kind", "layer", "value"};
+        for (int k = 0; k < 4; k++) {
+            fputs(d ? "<td class=\"differs\">" : "<td>", f);
+            if (d) html_jval_(f, d, dk[k]);
+            else fputs("-", f);
+            fputs("</td>", f);
+        }
+        static const char *const sk[] = {"final_train_loss", "final_test_loss", "final_test_accuracy",
+                                         "max_grad_norm", "ms_per_step"};
+        for (int k = 0; k < 5; k++) fputs("<td>", f), html_jval_(f, s, sk[k]), fputs("</td>", f);
+        fputs("</tr>\n", f);
+    }
+    fputs("</table>\n", f);
+    for (int i = 0; i < n; i++)
+        if (!runs[i].summary) {
+            fputs("<p>No summary.json in ", f), html_runhead_(f, runs, n, i);
+            fputs(" (the run did not finish writing it).</p>\n", f);
+        }
+}
+
+static char *report_runs_(const clgrad_rundata *runs, int n, const figlist *figs, const ini_t *cfg,
+                          const ini_t *defaults)
 {
     mstream ms;
     if (ms_open_(&ms) != 0) return NULL;
@@ -1181,16 +1758,22 @@ static char *report_runs_(const clgrad_rundata *runs, int n, const figlist *figs
     }
     fprintf(f, html_head_, et);
     fprintf(f, "<h1>%s</h1>\n", et);
-    fputs("<p>Written by <code>clgrad plot</code>. Figures are inline SVG; this page loads nothing from the "
-          "network.</p>\n",
+    fputs("<p>Written by <code>clgrad plot</code>: the settings, the outcome, then the figures (inline SVG; "
+          "this page loads nothing from the network). Figures of one kind share their scales across runs (the "
+          "same y range; the same colour scale for heat maps of one quantity). Manifests and device details are folded at the end.</p>\n",
           f);
+    html_settings_(f, runs, n, cfg, defaults);
+    html_outcome_(f, runs, n);
+    html_figures_(f, figs);
+    fputs("<h2 id=\"details\">Run details</h2>\n", f);
     for (int i = 0; i < n; i++) {
         const clgrad_rundata *r = &runs[i];
         const char *status = clgrad_rundata_status(r);
-        fputs("<h2>", f);
-        if (n > 1) fprintf(f, "Run %d: ", i + 1);
-        esc_(f, r->name);
-        fputs("</h2>\n<p>directory <code>", f), esc_(f, r->dir), fputs("</code>, status <span class=\"status-", f);
+        const char *dev = clgrad_json_str(clgrad_json_path(r->manifest, "device.name"));
+        fputs("<details class=\"run\"><summary>", f), html_runhead_(f, runs, n, i);
+        fputs(": summary.json, manifest.json", f);
+        if (dev) fputs(", device ", f), esc_(f, dev);
+        fputs("</summary>\n<p>directory <code>", f), esc_(f, r->dir), fputs("</code>, status <span class=\"status-", f);
         esc_(f, status), fputs("\">", f), esc_(f, status), fputs("</span></p>\n", f);
         fputs("<h3>Summary</h3>\n", f);
         if (r->summary) {
@@ -1202,9 +1785,8 @@ static char *report_runs_(const clgrad_rundata *runs, int n, const figlist *figs
         }
         fputs("<h3>Manifest</h3>\n<table class=\"manifest\">\n", f);
         html_rows_(f, r->manifest, "");
-        fputs("</table>\n", f);
+        fputs("</table>\n</details>\n", f);
     }
-    html_figures_(f, figs);
     fputs("</body>\n</html>\n", f);
     return ms_close_(&ms);
 }
@@ -1227,48 +1809,117 @@ static clgrad_status write_figs_(const char *outdir, const figlist *figs, const 
     return CLGRAD_OK;
 }
 
-clgrad_status clgrad_plot_runs(const clgrad_rundata *runs, int n, const char *outdir, int *nwritten, char *why,
-                               size_t nwhy)
+/* The per-run figures of kind k: 0 layers, 1 ||dL/dh_t||, 2 ||dL/dc_t|| (LSTM). */
+enum { RK_LAYERS = 0, RK_TS, RK_CELL, RK_N };
+
+static clgrad_status plot_runs_(const clgrad_rundata *runs, int n, const plot_opts *o, const char *outdir,
+                                int *nwritten, char *why, size_t nwhy)
 {
     figlist figs = {0};
     clgrad_status st = CLGRAD_OK;
     char *html = NULL;
     if (nwritten) *nwritten = 0;
     if (n < 1) return failf_(CLGRAD_E_ARG, why, nwhy, "plot needs at least one run");
-    if ((st = fig_add_(&figs, "loss.svg", n > 1 ? "train loss (solid) and test loss (dashed) of each run"
-                                                : "train loss (solid) and test loss (dashed)",
-                       fig_loss_(runs, n), why, nwhy)) != CLGRAD_OK)
-        goto out;
-    if ((st = fig_add_(&figs, "grad_norm.svg",
-                       "global gradient norm before (solid) and after (dashed) clipping; the divergence step, if "
-                       "any, is marked",
-                       fig_grad_norm_(runs, n), why, nwhy)) != CLGRAD_OK)
-        goto out;
+    ini_t *cfg = calloc((size_t)n, sizeof *cfg), defaults = {0};
+    int *clips = calloc((size_t)n, sizeof *clips);
+    chart_t **ch = calloc((size_t)n * RK_N, sizeof *ch);
+    heat_t *hm = calloc((size_t)n * RK_N, sizeof *hm);
+    heat_t **hp = calloc((size_t)n * RK_N, sizeof *hp);
+    unsigned char *has = calloc((size_t)n * RK_N, 1);
+    int nh = 0;
+    if (!cfg || !clips || !ch || !hm || !hp || !has) goto oom;
+    int nclip = 0;
     for (int i = 0; i < n; i++) {
-        char sfx[32] = "", name[96], cap[256];
-        if (i > 0) snprintf(sfx, sizeof sfx, ".run%d", i + 1);
-        snprintf(name, sizeof name, "layers_grad%s.svg", sfx);
-        snprintf(cap, sizeof cap, "%.150s: gradient norm arriving at each layer's output", runs[i].name);
-        if ((st = fig_add_(&figs, name, cap, fig_layers_grad_(&runs[i]), why, nwhy)) != CLGRAD_OK) goto out;
-        snprintf(name, sizeof name, "layers_heatmap%s.svg", sfx);
-        snprintf(cap, sizeof cap, "%.150s: log10 of the per-layer gradient norm over steps", runs[i].name);
-        if ((st = fig_add_(&figs, name, cap, fig_layers_heat_(&runs[i]), why, nwhy)) != CLGRAD_OK) goto out;
-        if (runs[i].has_timesteps) {
-            snprintf(name, sizeof name, "timesteps%s.svg", sfx);
-            snprintf(cap, sizeof cap, "%.150s: ||dL/dh_t|| over t at a few logged steps (BPTT)", runs[i].name);
-            if ((st = fig_add_(&figs, name, cap, fig_timesteps_(&runs[i]), why, nwhy)) != CLGRAD_OK) goto out;
+        if (ini_load_(&cfg[i], runs[i].dir) != 0) goto oom;
+        if (i == 0 && ini_defaults_(&defaults, &cfg[0]) != 0) goto oom;
+        clips[i] = run_clips_(&runs[i], &cfg[i]);
+        nclip += clips[i];
+        has[i * RK_N + RK_LAYERS] = 1;
+        has[i * RK_N + RK_TS] = runs[i].has_timesteps;
+        has[i * RK_N + RK_CELL] = runs[i].has_timesteps && clgrad_csv_col(&runs[i].timesteps, "cell_grad_norm") >= 0;
+    }
+    /* build every per-run chart and heat map, then give each kind one scale */
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < RK_N; k++) {
+            int x = i * RK_N + k;
+            if (!has[x]) continue;
+            if (k == RK_LAYERS) {
+                if (!(ch[x] = layers_chart_(&runs[i])) || layers_heat_(&runs[i], &hm[x]) != 0) goto oom;
+            } else {
+                const char *col = k == RK_TS ? "grad_norm" : "cell_grad_norm";
+                const char *sym = k == RK_TS ? "||dL/dh_t||" : "||dL/dc_t||";
+                if (!(ch[x] = timesteps_chart_(&runs[i], col, sym)) || ts_heat_(&runs[i], col, sym, &hm[x]) != 0)
+                    goto oom;
+            }
         }
+    /* each kind of figure: one y range (charts) and one colour scale (heat maps) across the runs */
+    for (int k = 0; k < RK_N; k++) {
+        chart_t *kind[256];
+        int m = 0;
+        nh = 0;
+        for (int i = 0; i < n && m < 256; i++)
+            if (ch[i * RK_N + k]) kind[m++] = ch[i * RK_N + k], hp[nh++] = &hm[i * RK_N + k];
+        share_y_(kind, m);
+        share_z_(hp, nh);
     }
-    html = report_runs_(runs, n, &figs);
-    if (!html) {
-        st = failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory writing report.html");
+
+    char cap[400];
+    if (o && o->smooth > 0)
+        snprintf(cap, sizeof cap, "train loss smoothed (EMA, weight %g; the raw curve faint behind it) and test loss "
+                 "(dashed)%s", o->smooth, n > 1 ? " of each run" : "");
+    else
+        snprintf(cap, sizeof cap, "train loss (solid) and test loss (dashed)%s", n > 1 ? " of each run" : "");
+    if ((st = fig_add_(&figs, "loss.svg", cap, fig_loss_(runs, n, o), why, nwhy)) != CLGRAD_OK) goto out;
+    snprintf(cap, sizeof cap, "global gradient norm%s; exact zeros (underflow), if any, in a band at the bottom; "
+             "the divergence step, if any, is marked",
+             nclip == n ? " before (solid) and after (dashed) clipping"
+             : nclip ? " (runs with clipping: before solid, after dashed)" : " (no clipping)");
+    if ((st = fig_add_(&figs, "grad_norm.svg", cap, fig_grad_norm_(runs, n, clips), why, nwhy)) != CLGRAD_OK)
         goto out;
-    }
+    static const char *const fname[RK_N][2] = {{"layers_grad", "layers_heatmap"},
+                                               {"timesteps", "timesteps_heatmap"},
+                                               {"cell_timesteps", "cell_timesteps_heatmap"}};
+    static const char *const what[RK_N][2] = {
+        {"gradient norm arriving at each layer's output", "log10 of the per-layer gradient norm over steps"},
+        {"||dL/dh_t|| over t at a few logged steps (BPTT)", "log10 ||dL/dh_t|| per time step (rows) and training step"},
+        {"the LSTM cell state's gradient ||dL/dc_t|| over t at a few logged steps",
+         "log10 ||dL/dc_t|| per time step (rows) and training step"}};
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < RK_N; k++) {
+            int x = i * RK_N + k;
+            if (!has[x]) continue;
+            char sfx[32] = "", name[96];
+            if (i > 0) snprintf(sfx, sizeof sfx, ".run%d", i + 1);
+            snprintf(name, sizeof name, "%s%s.svg", fname[k][0], sfx);
+            snprintf(cap, sizeof cap, "%.150s: %s%s", runs[i].name, what[k][0],
+                     n > 1 ? " (y range shared across the runs)" : "");
+            if ((st = fig_add_(&figs, name, cap, chart_svg_(ch[x]), why, nwhy)) != CLGRAD_OK) goto out;
+            snprintf(name, sizeof name, "%s%s.svg", fname[k][1], sfx);
+            snprintf(cap, sizeof cap, "%.150s: %s%s; black: exactly 0 (underflow)", runs[i].name, what[k][1],
+                     n > 1 ? " (colour scale shared across the runs)" : "");
+            if ((st = fig_add_(&figs, name, cap, heat_svg_(&hm[x]), why, nwhy)) != CLGRAD_OK) goto out;
+        }
+    html = report_runs_(runs, n, &figs, cfg, &defaults);
+    if (!html) goto oom;
     st = write_figs_(outdir, &figs, html, nwritten, why, nwhy);
+    goto out;
+oom:
+    st = failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory plotting");
 out:
     free(html);
     figs_free_(&figs);
+    for (int i = 0; cfg && i < n; i++) ini_free_(&cfg[i]);
+    ini_free_(&defaults);
+    for (int x = 0; ch && x < n * RK_N; x++) chart_del_(ch[x]);
+    for (int x = 0; hm && x < n * RK_N; x++) heat_free_(&hm[x]);
+    free(cfg), free(clips), free(ch), free(hm), free(hp), free(has);
     return st;
+}
+
+clgrad_status clgrad_plot_runs(const clgrad_rundata *runs, int n, const char *outdir, int *nwritten, char *why,
+                               size_t nwhy)
+{
+    return plot_runs_(runs, n, NULL, outdir, nwritten, why, nwhy);
 }
 
 /* ---- sweeps ------------------------------------------------------------------------------------------------- */
@@ -1399,7 +2050,7 @@ static char *sweep_svg_(const char *sweep_dir, const char *xkey, const char *yke
         }
     }
     fputs("</g>\n", f);
-    axes_(f, &fr, NULL, NULL, xkey, ykey ? ykey : "", 0);
+    axes_(f, &fr, NULL, NULL, xkey, ykey ? ykey : "", 0, 0);
     /* category labels, thinned when crowded; rotated when long */
     size_t maxlen = 0;
     for (size_t i = 0; i < nx; i++) maxlen = strlen(xc->v[i]) > maxlen ? strlen(xc->v[i]) : maxlen;
@@ -1449,15 +2100,73 @@ static char *report_sweep_(const char *sweep_dir, const clgrad_csv *t, const fig
     fprintf(f, "<h1>%s</h1>\n", title ? title : "clgrad sweep report");
     free(title);
     html_figures_(f, figs);
-    fputs("<h2>summary.csv</h2>\n<table class=\"sweep\">\n<tr>", f);
-    for (size_t c = 0; c < t->ncols; c++) fputs("<th>", f), esc_(f, t->names[c]), fputs("</th>", f);
-    fputs("</tr>\n", f);
+    fprintf(f, "<h2 id=\"points\">Points (%zu)</h2>\n<p>Every point of <code>summary.csv</code>. Click a column "
+               "heading to sort by it (again: reverse); numbers sort as numbers, non-finite and empty values last. "
+               "<code>report.html#sort=KEY</code> (or <code>#sort=-KEY</code>, descending) opens the page sorted.</p>\n",
+            t->nrows);
+    fputs("<table class=\"sweep sortable\" id=\"points-table\">\n<thead><tr>", f);
+    for (size_t c = 0; c < t->ncols; c++)
+        fputs("<th data-key=\"", f), esc_(f, t->names[c]), fputs("\">", f), esc_(f, t->names[c]), fputs("</th>", f);
+    fputs("</tr></thead>\n<tbody>\n", f);
+    int cst = clgrad_csv_col(t, "status");
     for (size_t r = 0; r < t->nrows; r++) {
         fputs("<tr>", f);
-        for (size_t c = 0; c < t->ncols; c++) fputs("<td>", f), esc_(f, clgrad_csv_text(t, r, (int)c)), fputs("</td>", f);
+        for (size_t c = 0; c < t->ncols; c++) {
+            const char *v = clgrad_csv_text(t, r, (int)c);
+            if ((int)c == cst) fputs("<td class=\"status-", f), esc_(f, v), fputs("\">", f);
+            else fputs("<td>", f);
+            esc_(f, v), fputs("</td>", f);
+        }
         fputs("</tr>\n", f);
     }
-    fputs("</table>\n</body>\n</html>\n", f);
+    fputs("</tbody>\n</table>\n", f);
+    /* Sorting, inline (no network).  Written without '<' and '&' so that the
+    ** page stays well-formed XML as well as HTML. */
+    fputs("<script>\n"
+          "(function () {\n"
+          "  var table = document.getElementById('points-table');\n"
+          "  var body = table.tBodies[0], heads = table.tHead.rows[0].cells;\n"
+          "  function num(s) {\n"
+          "    s = s.trim().toLowerCase();\n"
+          "    if (s === '') return NaN;\n"
+          "    if (s === 'inf' || s === '+inf' || s === 'infinity') return Infinity;\n"
+          "    if (s === '-inf' || s === '-infinity') return -Infinity;\n"
+          "    return Number(s);\n"
+          "  }\n"
+          "  function cmp(x, y) {\n"
+          "    var a = num(x), b = num(y);\n"
+          "    if (!isNaN(a)) return a === b ? 0 : (a > b ? 1 : -1);\n"
+          "    return x.localeCompare(y);\n"
+          "  }\n"
+          "  function sortBy(col, dir) {\n"
+          "    var rows = Array.prototype.slice.call(body.rows);\n"
+          "    rows.sort(function (p, q) {\n"
+          "      var x = p.cells[col].textContent, y = q.cells[col].textContent;\n"
+          "      var nx = isNaN(num(x)), ny = isNaN(num(y));\n"
+          "      if (nx !== ny) return nx ? 1 : -1; /* numbers first, whatever the direction */\n"
+          "      return dir * cmp(x, y);\n"
+          "    });\n"
+          "    rows.forEach(function (r) { body.appendChild(r); });\n"
+          "    for (var i = 0; i !== heads.length; i++) {\n"
+          "      heads[i].removeAttribute('aria-sort');\n"
+          "      heads[i].textContent = heads[i].getAttribute('data-key');\n"
+          "    }\n"
+          "    heads[col].setAttribute('aria-sort', dir === 1 ? 'ascending' : 'descending');\n"
+          "    heads[col].textContent = heads[col].getAttribute('data-key') + (dir === 1 ? ' \\u25b2' : ' \\u25bc');\n"
+          "    table.setAttribute('data-sorted', (dir === 1 ? '' : '-') + heads[col].getAttribute('data-key'));\n"
+          "  }\n"
+          "  Array.prototype.forEach.call(heads, function (th, i) {\n"
+          "    th.addEventListener('click', function () {\n"
+          "      sortBy(i, th.getAttribute('aria-sort') === 'ascending' ? -1 : 1);\n"
+          "    });\n"
+          "  });\n"
+          "  var m = /^#sort=(-?)(.+)$/.exec(decodeURIComponent(location.hash));\n"
+          "  if (m) Array.prototype.forEach.call(heads, function (th, i) {\n"
+          "    if (th.getAttribute('data-key') === m[2]) sortBy(i, m[1] ? -1 : 1);\n"
+          "  });\n"
+          "})();\n"
+          "</script>\n</body>\n</html>\n",
+          f);
     return ms_close_(&ms);
 }
 
@@ -1547,19 +2256,29 @@ out:
 static void plot_usage_(FILE *f)
 {
     fprintf(f,
-            "usage: clgrad plot RUN_DIR [RUN_DIR ...] [--out DIR]\n"
+            "usage: clgrad plot RUN_DIR [RUN_DIR ...] [--out DIR] [--smooth W]\n"
             "       clgrad plot --sweep SWEEP_DIR --x KEY [--y KEY] [--out DIR]\n"
             "\n"
             "Write SVG figures and a self-contained report.html (default: into the first\n"
-            "RUN_DIR/plots/, or SWEEP_DIR/plots/):\n"
+            "RUN_DIR/plots/, or SWEEP_DIR/plots/).  report.html opens with the settings (several\n"
+            "runs: the keys that differ), the outcome (status, divergence, final losses), then\n"
+            "the figures; manifests folded at the end.  Figures of one kind share their y range\n"
+            "(heat maps: colour scale) across runs.  On log axes an exact 0 (an\n"
+            "underflowed gradient) is drawn in a \"0 (underflow)\" band; NaN/Inf are gaps.\n"
             "  loss.svg            train and test loss over steps (several runs: one line each)\n"
-            "  grad_norm.svg       gradient norm before/after clipping, log scale, divergence marked\n"
+            "  grad_norm.svg       gradient norm before/after clipping (after: only runs that clip),\n"
+            "                      log scale, divergence marked\n"
             "  layers_grad.svg     per-layer ||dL/dh|| over steps, log scale\n"
             "  layers_heatmap.svg  layer x step heat map of log10 ||dL/dh||\n"
             "  timesteps.svg       RNN runs: ||dL/dh_t|| over t at a few logged steps\n"
+            "  timesteps_heatmap.svg  RNN runs: time step x training step heat map of log10 ||dL/dh_t||\n"
+            "  cell_timesteps.svg, cell_timesteps_heatmap.svg  LSTM runs: the same for ||dL/dc_t||\n"
             "  (per-run figures of the 2nd, 3rd... run are named *.run2.svg, *.run3.svg ...)\n"
+            "  --smooth W          also draw the train loss smoothed by an exponential moving average\n"
+            "                      m = W*m + (1-W)*loss (0 < W < 1, e.g. 0.9), the raw curve faint behind\n"
             "  --sweep: sweep_heatmap.svg, final loss over the swept keys KEY (columns of\n"
-            "  SWEEP_DIR/summary.csv), diverged cells marked with an X\n"
+            "  SWEEP_DIR/summary.csv), diverged cells marked with an X, and report.html with\n"
+            "  the table of points (click a column to sort; report.html#sort=KEY or #sort=-KEY)\n"
             "\n"
             "exit status: 0 written, 1 read or write error, 2 usage error\n");
 }
@@ -1578,7 +2297,8 @@ static void warn_lines_(const char *who, const clgrad_rundata *run)
 
 int clgrad_cli_plot(int argc, char **argv)
 {
-    const char *out = NULL, *sweep = NULL, *xkey = NULL, *ykey = NULL;
+    const char *out = NULL, *sweep = NULL, *xkey = NULL, *ykey = NULL, *smooth = NULL;
+    plot_opts opts = {0};
     int n = 0, rc = 2;
     char why[1536], dflt[1200];
     const char **dirs = calloc((size_t)(argc > 0 ? argc : 1), sizeof *dirs);
@@ -1587,7 +2307,7 @@ int clgrad_cli_plot(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char **dst = !strcmp(a, "--out") ? &out : !strcmp(a, "--sweep") ? &sweep : !strcmp(a, "--x") ? &xkey
-                           : !strcmp(a, "--y") ? &ykey : NULL;
+                           : !strcmp(a, "--y") ? &ykey : !strcmp(a, "--smooth") ? &smooth : NULL;
         if (dst) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "clgrad plot: %s needs a value\n", a);
@@ -1604,6 +2324,18 @@ int clgrad_cli_plot(int argc, char **argv)
             goto out;
         } else {
             dirs[n++] = a;
+        }
+    }
+    if (smooth) {
+        char *end;
+        opts.smooth = strtod(smooth, &end);
+        if (end == smooth || *end || !(opts.smooth > 0 && opts.smooth < 1)) {
+            fprintf(stderr, "clgrad plot: --smooth takes an EMA weight W with 0 < W < 1 (e.g. 0.9), not %s\n", smooth);
+            goto out;
+        }
+        if (sweep) {
+            fprintf(stderr, "clgrad plot: --smooth goes with run directories, not --sweep\n");
+            goto out;
         }
     }
     if (sweep) {
@@ -1644,7 +2376,7 @@ int clgrad_cli_plot(int argc, char **argv)
     }
     if (!out) snprintf(dflt, sizeof dflt, "%s/plots", dirs[0]), out = dflt;
     int nw = 0;
-    if (clgrad_plot_runs(runs, n, out, &nw, why, sizeof why) != CLGRAD_OK) {
+    if (plot_runs_(runs, n, &opts, out, &nw, why, sizeof why) != CLGRAD_OK) {
         fprintf(stderr, "clgrad plot: %s\n", why);
         goto out;
     }

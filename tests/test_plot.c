@@ -335,6 +335,9 @@ typedef struct {
     long zero_grad_at;    /* grad_norm 0 at this step (a log axis cannot show it) */
     int no_test;          /* test_loss never measured */
     int no_summary;
+    int lstm;             /* rnn: timesteps.csv has cell_grad_norm (the LSTM) */
+    double layer_scale;   /* layers' out_grad_norm times this (default 1) */
+    const char *config;   /* config.ini text, or NULL for none */
 } runspec;
 
 static void num_(FILE *f, double v)
@@ -396,7 +399,7 @@ static void make_run_(const char *dir, const runspec *sp)
             char name[16];
             if (s.rnn) snprintf(name, sizeof name, "%s", l == 0 ? "rnn" : "fc");
             else snprintf(name, sizeof name, "%d", 2 * l);
-            double og = pow(10.0, -1.0 * l) * (1 + 0.3 * sin(0.2 * (double)st + l));
+            double og = pow(10.0, -1.0 * l) * (1 + 0.3 * sin(0.2 * (double)st + l)) * (s.layer_scale ? s.layer_scale : 1);
             if (st == s.div_step && l == 0) og = INFINITY;
             fprintf(f, "%ld,%s,1,0.1,0.01,", st, name), num_(f, og), fputs(",0.5,0.1,0,0.001\n", f);
         }
@@ -406,16 +409,21 @@ static void make_run_(const char *dir, const runspec *sp)
         snprintf(p, sizeof p, "%s/timesteps.csv", dir);
         f = fopen(p, "w");
         ck_assert_ptr_nonnull(f);
-        fputs("step,t,grad_norm\n", f);
+        fputs(s.lstm ? "step,t,grad_norm,cell_grad_norm\n" : "step,t,grad_norm\n", f);
         for (long st = 1; st <= s.steps; st++) {
             if (st != 1 && st % 5) continue;
             for (long t = 20; t >= 1; t--) {
                 fprintf(f, "%ld,%ld,", st, t);
                 num_(f, pow(0.8, (double)(20 - t)) * (1 + 0.02 * (double)st));
+                if (s.lstm) fputc(',', f), num_(f, 0.5 * (1 + 0.01 * (double)t));
                 fputc('\n', f);
             }
         }
         fclose(f);
+    }
+    if (s.config) {
+        snprintf(p, sizeof p, "%s/config.ini", dir);
+        write_text_(p, s.config);
     }
     snprintf(p, sizeof p, "%s/manifest.json", dir);
     f = fopen(p, "w");
@@ -608,8 +616,18 @@ START_TEST(rnn_timesteps)
     char *lg = wf_(path_("out/layers_grad.svg"));
     ck_assert(strstr(lg, ">layer rnn<") && strstr(lg, ">layer fc<"));
     free(lg);
+    /* the time step x training step heat map: rows t=1 (top) .. t=20, columns the 9 logged steps */
+    char *th = wf_(path_("out/timesteps_heatmap.svg"));
+    ck_assert(strstr(th, "||dL/dh_t||") && strstr(th, ">t=1<") && strstr(th, "class=\"colorbar\""));
+    const char *cells = strstr(th, "<g class=\"cells\"");
+    const char *cells_end = strstr(cells, "</g>");
+    size_t nrect = 0;
+    for (const char *q = strstr(cells, "<rect"); q && q < cells_end; q = strstr(q + 1, "<rect")) nrect++;
+    ck_assert_uint_eq(nrect, 20 * 9);
+    free(th);
+    ck_assert(!exists_(path_("out/cell_timesteps.svg"))); /* no cell_grad_norm column: not an LSTM */
     char *html = wf_(path_("out/report.html"));
-    ck_assert_uint_eq(count_(html, "<svg xmlns="), 5);
+    ck_assert_uint_eq(count_(html, "<svg xmlns="), 6);
     free(html);
 }
 END_TEST
@@ -648,15 +666,21 @@ START_TEST(edge_cases)
     ck_assert(strstr(html, "No summary.json") && strstr(html, "running"));
     free(html);
 
-    /* every gradient norm zero or non-finite: nothing on the log axis */
+    /* every gradient norm zero or non-finite: the zeros are data (an underflow), shown in the
+    ** "0 (underflow)" band under the log axis; NaN/Inf are gaps */
     ck_assert_int_eq(mkdir(path_("zero"), 0755), 0);
     write_text_(path_("zero/metrics.csv"), "step,loss,grad_norm,grad_norm_clipped\n1,1,0,0\n2,nan,inf,-inf\n3,1,0,0\n");
     write_text_(path_("zero/layers.csv"), "step,layer,out_grad_norm\n1,0,0\n2,0,nan\n3,0,-1\n");
     write_text_(path_("zero/manifest.json"), "{}");
     plot1_(path_("zero"), path_("o3"));
     char *g = wf_(path_("o3/grad_norm.svg"));
-    ck_assert(strstr(g, "no data to plot"));
-    ck_assert_uint_eq(count_(g, "<path"), 0);
+    ck_assert(!strstr(g, "no data to plot") && !strstr(g, "(no data)"));
+    ck_assert(strstr(g, "class=\"zeroband\"") && strstr(g, ">0 (underflow)<"));
+    char *bz = series_(g, "||g|| (no clipping)");
+    ck_assert_ptr_nonnull(bz);
+    ck_assert_uint_eq(count_(bz, "<circle class=\"zero\""), 2); /* steps 1 and 3 */
+    ck_assert_uint_eq(count_(bz, "<path"), 0);
+    free(bz);
     free(g);
     char *ls = wf_(path_("o3/loss.svg"));
     char *tr = series_(ls, "train loss");
@@ -664,7 +688,7 @@ START_TEST(edge_cases)
     free(tr);
     free(ls);
     char *h = wf_(path_("o3/layers_heatmap.svg"));
-    ck_assert(strstr(h, ">non-finite<") && strstr(h, ">zero / not logged<"));
+    ck_assert(strstr(h, ">non-finite<") && strstr(h, ">0 (underflow)<") && strstr(h, ">not logged<"));
     free(h);
 }
 END_TEST
@@ -685,7 +709,11 @@ START_TEST(several_runs_overlay)
     ck_assert(strstr(l, ">ra / GPU Alpha: train<"));
     free(l);
     char *g = wf_(path_("both/grad_norm.svg"));
-    ck_assert_uint_eq(count_(g, "<g class=\"series\""), 4);
+    /* ra never clips (clip_coef 1 throughout, no config.ini): no "after clip" curve for it */
+    ck_assert_uint_eq(count_(g, "<g class=\"series\""), 3);
+    ck_assert_msg(strstr(g, "data-label=\"ra / GPU Alpha (no clipping)\"") && !strstr(g, "GPU Alpha: after clip") &&
+                      strstr(g, "data-label=\"rb / CPU Beta: after clip\""),
+                  "grad_norm series labels");
     ck_assert_uint_eq(count_(g, "class=\"marker diverge\""), 1);
     ck_assert(strstr(g, "rb / CPU Beta: diverged at step 30"));
     free(g);
@@ -696,7 +724,7 @@ START_TEST(several_runs_overlay)
     ck_assert(!exists_(path_("both/timesteps.svg")));
     char *html = wf_(path_("both/report.html"));
     ck_assert(strstr(html, "Run 1: ra") && strstr(html, "Run 2: rb") && strstr(html, ">GPU Alpha<"));
-    ck_assert_uint_eq(count_(html, "<svg xmlns="), 7);
+    ck_assert_uint_eq(count_(html, "<svg xmlns="), 8); /* loss, grad_norm, 2 x layers (2), timesteps (2) of rb */
     free(html);
     /* same device: labels are the run names alone */
     make_run_(path_("rc"), &a);
@@ -710,12 +738,15 @@ END_TEST
 
 START_TEST(escaping)
 {
-    runspec s = {.device = "Dev \"Q\" & <R> 'x'", .div_step = 12};
-    make_run_(path_("a&b<c>"), &s);
-    plot1_(path_("a&b<c>"), path_("out"));
+    runspec s = {.device = "Dev \"Q\" & <R> 'x'", .div_step = 12, .rnn = 1,
+                 .config = "[run]\nname = \"<&\\\"'>\"\n[clip]\nkind = none\n"};
+    make_run_(path_("a&b<c>\"q'"), &s);
+    plot1_(path_("a&b<c>\"q'"), path_("out"));
     char *l = wf_(path_("out/loss.svg"));
-    ck_assert(strstr(l, "a&amp;b&lt;c&gt;"));
+    ck_assert(strstr(l, "a&amp;b&lt;c&gt;&quot;q&#39;"));
     free(l);
+    free(wf_(path_("out/timesteps.svg")));
+    free(wf_(path_("out/timesteps_heatmap.svg")));
     free(wf_(path_("out/grad_norm.svg")));
     free(wf_(path_("out/layers_grad.svg")));
     free(wf_(path_("out/layers_heatmap.svg")));
@@ -739,6 +770,142 @@ START_TEST(many_steps_binned)
     ck_assert(strstr(h, "mean of 8 logged steps"));
     free(h);
     free(wf_(path_("out/loss.svg")));
+}
+END_TEST
+
+
+/* The class of issue 19: a series with gaps, single points between gaps and runs of points
+** (non-finite steps skipped now and then) once wrote a <circle> inside the open d attribute. */
+START_TEST(intermittent_nonfinite)
+{
+    ck_assert_int_eq(mkdir(path_("gaps"), 0755), 0);
+    write_text_(path_("gaps/metrics.csv"),
+                "step,loss,grad_norm,clip_coef,grad_norm_clipped,test_loss\n"
+                "1,1,1,1,1,\n2,0.9,2,0.5,1,\n3,nan,nan,nan,nan,\n4,0.8,3,0.3,1,1\n5,inf,inf,0,0,\n"
+                "6,0.7,4,0.25,1,\n7,0.6,5,0.2,1,nan\n8,nan,nan,nan,nan,\n9,0.5,0,1,0,\n10,-inf,inf,0,0,\n"
+                "11,0.4,7,0.1,1,0.5\n12,0.3,8,0.1,1,\n");
+    write_text_(path_("gaps/layers.csv"), "step,layer,out_grad_norm\n1,0,1\n2,0,nan\n3,0,0\n4,0,2\n5,0,inf\n6,0,3\n");
+    write_text_(path_("gaps/manifest.json"), "{\"status\": \"completed\"}");
+    plot1_(path_("gaps"), path_("out"));
+    static const char *const files[] = {"out/loss.svg", "out/grad_norm.svg", "out/layers_grad.svg",
+                                        "out/layers_heatmap.svg", "out/report.html", NULL};
+    for (int i = 0; files[i]; i++) free(wf_(path_(files[i])));
+    char *g = wf_(path_("out/grad_norm.svg"));
+    char *b = series_(g, "before clipping");
+    ck_assert_ptr_nonnull(b);
+    /* 1-2 and 6-7 and 11-12 are lines; 4 is a dot; 9 is 0: in the underflow band */
+    ck_assert_uint_eq(pieces_(b), 3);
+    ck_assert_uint_eq(count_(b, "<circle class=\"point\""), 1);
+    ck_assert_uint_eq(count_(b, "<circle class=\"zero\""), 1);
+    const char *d = strstr(b, " d=\"");
+    ck_assert_ptr_nonnull(d);
+    ck_assert(strchr(d + 4, '"') < strstr(b, "<circle")); /* the attribute closes before the dots */
+    free(b);
+    free(g);
+    const char *sm[] = {"plot", path_("gaps"), "--out", path_("sm"), "--smooth", "0.8", NULL};
+    ck_assert_int_eq(cli_(clgrad_cli_plot, sm), 0);
+    free(wf_(path_("sm/loss.svg")));
+}
+END_TEST
+
+/* report.html: the settings first (one run: keys that differ from the defaults; several: the keys
+** that differ between them, highlighted), then the outcome, then the figures; details folded. */
+START_TEST(report_structure)
+{
+    runspec a = {.config = "[run]\nname = a\nseed = 5\n[optim]\nkind = sgd\nlr = 0.5\n[clip]\nkind = global_norm\n"
+                           "max_norm = 1\n"},
+            b = {.div_step = 20, .config = "[run]\nname = a\nseed = 5\n[optim]\nkind = sgd\nlr = 0.75\n[clip]\n"
+                                            "kind = none\nmax_norm = 1\n"};
+    make_run_(path_("ra"), &a);
+    make_run_(path_("rb"), &b);
+    plot1_(path_("ra"), path_("one"));
+    char *h = wf_(path_("one/report.html"));
+    const char *set = strstr(h, "id=\"settings\""), *outc = strstr(h, "id=\"outcome\""), *svg = strstr(h, "<svg"),
+               *det = strstr(h, "<details class=\"run\">");
+    ck_assert_msg(set && outc && svg && det && set < outc && outc < svg && svg < det, "order: settings, outcome, figures, details");
+    ck_assert(strstr(h, "<th>optim.lr</th><td class=\"differs\">0.5 (0.01)</td>") &&
+              strstr(h, "<th>clip.kind</th><td class=\"differs\">global_norm (none)</td>"));
+    ck_assert(!strstr(h, "<th>optim.kind</th><td class=\"differs\">")); /* the default: not in the settings table... */
+    ck_assert(strstr(h, "<details class=\"config\">") && strstr(h, "<th>optim.kind</th><td>sgd</td>")); /* ...folded */
+    /* the manifest is folded in the run's details */
+    const char *man = strstr(h, "<table class=\"manifest\">");
+    ck_assert(man && man > det);
+    ck_assert(strstr(h, "<td class=\"status-completed\">completed</td>"));
+    free(h);
+
+    const char *args[] = {"plot", path_("ra"), path_("rb"), "--out", path_("two"), NULL};
+    ck_assert_int_eq(cli_(clgrad_cli_plot, args), 0);
+    h = wf_(path_("two/report.html"));
+    ck_assert(strstr(h, "2 of 6 settings differ"));
+    ck_assert(strstr(h, "<tr><th>optim.lr</th><td class=\"differs\">0.5</td><td class=\"differs\">0.75</td></tr>"));
+    ck_assert(strstr(h, "<tr><th>clip.kind</th><td class=\"differs\">global_norm</td><td class=\"differs\">none</td></tr>"));
+    ck_assert(strstr(h, "<tr class=\"differs\"><th>optim.lr</th>") && strstr(h, "<tr><th>run.seed</th><td>5</td><td>5</td></tr>"));
+    /* outcome: the diverged run's step, kind, layer; a "nan" string shown as such */
+    ck_assert_msg(strstr(h, "<td class=\"status-diverged\">diverged</td><td>20 / 100</td><td class=\"differs\">20</td>"
+                            "<td class=\"differs\">nonfinite_loss</td><td class=\"differs\">4</td>"),
+                  "outcome row of rb");
+    ck_assert(strstr(h, "<td>0.125</td><td>nan</td>"));
+    outc = strstr(h, "id=\"outcome\""), svg = strstr(h, "<svg");
+    ck_assert(outc && svg && outc < svg);
+    ck_assert(!strstr(h, "<script") && !strstr(h, "src=") && !strstr(h, "href="));
+    free(h);
+    /* rb does not clip (config.ini): no "after clip" curve for it, though its clip_coef drops below 1 */
+    char *g = wf_(path_("two/grad_norm.svg"));
+    ck_assert(strstr(g, "data-label=\"ra: after clip\"") && !strstr(g, "rb: after clip") &&
+              strstr(g, "data-label=\"rb (no clipping)\""));
+    free(g);
+
+    /* summary.json with null for non-finite values (and the kind beside it) reads as well as "nan" */
+    char p[700];
+    snprintf(p, sizeof p, "%s/summary.json", path_("ra"));
+    write_text_(p, "{\"status\": \"completed\", \"steps_done\": 50, \"steps_planned\": 50, \"divergence\": null, "
+                   "\"final_train_loss\": null, \"final_train_loss_kind\": \"nan\", \"final_test_loss\": null, "
+                   "\"max_grad_norm\": null, \"nonfinite\": {\"max_grad_norm\": \"inf\"}, \"ms_per_step\": 1}");
+    plot1_(path_("ra"), path_("nulls"));
+    h = wf_(path_("nulls/report.html"));
+    ck_assert(strstr(h, "<td>nan</td><td>-</td><td>-</td><td>inf</td><td>1</td>"));
+    free(h);
+}
+END_TEST
+
+/* Runs meant to be compared share scales: per-run figures of one kind get one y range, heat maps
+** of one quantity one colour scale. */
+static char *between_(const char *s, const char *a, const char *b)
+{
+    const char *p = strstr(s, a);
+    ck_assert_msg(p != NULL, "no %s", a);
+    const char *q = strstr(p, b);
+    ck_assert_msg(q != NULL, "no %s after %s", b, a);
+    size_t n = (size_t)(q - p);
+    char *r = malloc(n + 1);
+    memcpy(r, p, n);
+    r[n] = '\0';
+    return r;
+}
+
+START_TEST(shared_scales)
+{
+    runspec a = {.rnn = 1, .lstm = 1}, b = {.rnn = 1, .lstm = 1, .layer_scale = 1e6};
+    make_run_(path_("small"), &a);
+    make_run_(path_("big"), &b);
+    const char *args[] = {"plot", path_("small"), path_("big"), "--out", path_("o"), NULL};
+    ck_assert_int_eq(cli_(clgrad_cli_plot, args), 0);
+    char *l1 = wf_(path_("o/layers_grad.svg")), *l2 = wf_(path_("o/layers_grad.run2.svg"));
+    char *y1 = between_(l1, "<g class=\"yaxis\">", "</g>"), *y2 = between_(l2, "<g class=\"yaxis\">", "</g>");
+    ck_assert_str_eq(y1, y2);
+    ck_assert(strstr(y1, ">6</tspan>") && strstr(y1, ">-2</tspan>")); /* both runs' values on both */
+    free(y1), free(y2), free(l1), free(l2);
+    char *h1 = wf_(path_("o/layers_heatmap.svg")), *h2 = wf_(path_("o/layers_heatmap.run2.svg"));
+    char *c1 = between_(h1, "<g class=\"colorbar\">", "rotate(-90"), *c2 = between_(h2, "<g class=\"colorbar\">", "rotate(-90");
+    ck_assert_str_eq(c1, c2);
+    free(c1), free(c2), free(h1), free(h2);
+    /* the LSTM: ||dL/dc_t|| plotted, and the time-step heat maps */
+    static const char *const files[] = {"o/timesteps_heatmap.svg", "o/timesteps_heatmap.run2.svg", "o/cell_timesteps.svg",
+                                        "o/cell_timesteps.run2.svg", "o/cell_timesteps_heatmap.svg", NULL};
+    for (int i = 0; files[i]; i++) free(wf_(path_(files[i])));
+    char *ct = wf_(path_("o/cell_timesteps.svg"));
+    ck_assert(strstr(ct, "||dL/dc_t||") && count_(ct, "<g class=\"series\"") == 6);
+    free(ct);
 }
 END_TEST
 
@@ -779,6 +946,12 @@ START_TEST(sweep_heatmap)
     free(svg);
     char *html = wf_(path_("sw/plots/report.html"));
     ck_assert(strstr(html, "<svg xmlns=") && strstr(html, ">runs/6,x<") && strstr(html, ">final_loss<"));
+    /* the points table, sortable in the page: an inline script, nothing loaded */
+    ck_assert(strstr(html, "<table class=\"sweep sortable\" id=\"points-table\">") && strstr(html, "<thead>") &&
+              strstr(html, "<th data-key=\"final_loss\">"));
+    ck_assert(strstr(html, "<script>") && !strstr(html, "src=") && !strstr(html, "href="));
+    ck_assert_uint_eq(count_(html, "http"), 1); /* the SVG namespace only */
+    ck_assert(strstr(html, "<td class=\"status-diverged\">diverged</td>"));
     free(html);
 
     /* one key only: a single row */
@@ -835,6 +1008,19 @@ START_TEST(cli_defaults_and_errors)
         ck_assert_msg(rc == 2, "case %d: rc %d", i, rc);
         ck_assert_msg(err_[0], "case %d: no message", i);
     }
+    static const char *const bad_smooth[][6] = {
+        {"plot", "x", "--smooth", "1", NULL},
+        {"plot", "x", "--smooth", "0", NULL},
+        {"plot", "x", "--smooth", "abc", NULL},
+        {"plot", "--sweep", "x", "--x", "k", "--smooth"},
+    };
+    for (int i = 0; i < 4; i++) {
+        const char *a[8] = {0};
+        for (int k = 0; k < 6 && bad_smooth[i][k]; k++) a[k] = bad_smooth[i][k];
+        if (i == 3) a[6] = "0.5";
+        ck_assert_msg(cli_(clgrad_cli_plot, a) == 2, "smooth case %d", i);
+        ck_assert(strstr(err_, "smooth"));
+    }
     const char *help[] = {"plot", "-h", NULL};
     ck_assert_int_eq(cli_(clgrad_cli_plot, help), 0);
     ck_assert(strstr(out_, "--sweep"));
@@ -865,6 +1051,9 @@ static Suite *plot_suite(void)
     tcase_add_test(tc, many_steps_binned);
     tcase_add_test(tc, sweep_heatmap);
     tcase_add_test(tc, cli_defaults_and_errors);
+    tcase_add_test(tc, intermittent_nonfinite);
+    tcase_add_test(tc, report_structure);
+    tcase_add_test(tc, shared_scales);
     suite_add_tcase(s, tc);
     return s;
 }

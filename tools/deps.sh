@@ -13,6 +13,7 @@ pkgs=(
   clang libclang-rt-14-dev                     # libFuzzer for the bounded fuzz pass (tools/fuzz.sh)
   slurm-wlm munge                              # a real Slurm for tests/test_slurm.sh (daemons started in a temp dir; no system config used)
   parallel                                     # GNU parallel, for tests/test_launchers.sh (the README's cluster recipes)
+  chromium                                     # headless browser: tests/test_report.sh renders report.html as a person sees it
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -205,10 +205,16 @@ void clgrad_compare_print_json(FILE *f, const clgrad_rundata *runs, const clgrad
 **   layers_grad.svg     per-layer out_grad_norm over steps, log y
 **   layers_heatmap.svg  layer x step heat map of log10 out_grad_norm
 **   timesteps.svg       RNN runs: ||dL/dh_t|| over t at a few logged steps
-**   report.html         all figures inline, manifest and summary as tables
+**   timesteps_heatmap.svg  RNN runs: time step x training step, log10 ||dL/dh_t||
+**   cell_timesteps.svg, cell_timesteps_heatmap.svg  LSTM runs: the same for ||dL/dc_t||
+**   report.html         the settings (config.ini: differing keys highlighted, the
+**                       full config folded), the outcome, the figures inline,
+**                       summary and manifest folded
 ** With several runs, loss.svg and grad_norm.svg overlay one line per run; the
 ** per-run figures of the k-th run (k >= 2, counting from 1) are named
-** layers_grad.run<k>.svg, layers_heatmap.run<k>.svg, timesteps.run<k>.svg.
+** layers_grad.run<k>.svg, layers_heatmap.run<k>.svg, timesteps.run<k>.svg, ...
+** and share one y range (heat maps: one colour scale) per kind across runs.
+** On log axes an exact 0 is drawn in a "0 (underflow)" band.
 ** *nwritten (may be NULL) gets the number of files written. */
 clgrad_status clgrad_plot_runs(const clgrad_rundata *runs, int n, const char *outdir, int *nwritten,
                                char *why, size_t nwhy);
