@@ -1430,6 +1430,20 @@ static int uses_act_(const clgrad_model_section *m, const char *name)
     return 0;
 }
 
+/* The gain an initialiser uses when init_gain is unset: the formula its name
+** stands for, with PyTorch's default argument (torch.nn.init): xavier_* gain
+** 1 (Glorot and Bengio), kaiming_* a = 0 with nonlinearity leaky_relu, so
+** sqrt(2) (He et al.), orthogonal gain 1, lecun_normal 1 (Keras).  The
+** activation's gain only with init_gain = auto.  NAN: the kind has no gain. */
+static double init_default_gain_(const char *init)
+{
+    if (!strcmp(init, "kaiming_uniform") || !strcmp(init, "kaiming_normal")) return sqrt(2.0);
+    if (!strcmp(init, "xavier_uniform") || !strcmp(init, "xavier_normal") || !strcmp(init, "orthogonal") ||
+        !strcmp(init, "lecun_normal"))
+        return 1.0;
+    return NAN;
+}
+
 static void check_model_(parser *p)
 {
     clgrad_model_section *m = &p->cfg.model;
@@ -1472,6 +1486,8 @@ static void check_model_(parser *p)
         key_errf_(p, K_MODEL_ACTIVATION, where_(p, K_MODEL_ACTIVATION, K_MODEL_HIDDEN),
                   "%d names for %d hidden layers; allowed: one name for all layers or one per hidden layer",
                   m->nactivation, m->nhidden);
+    if (ok_(p, K_MODEL_INIT) && ok_(p, K_MODEL_INIT_GAIN) && !is_set_(p, K_MODEL_INIT_GAIN))
+        m->init_gain = init_default_gain_(m->init);
     if (act_ok && ok_(p, K_MODEL_ACTIVATION_PARAM)) {
         int leaky = uses_act_(m, "leaky_relu"), elu = uses_act_(m, "elu");
         if (isnan(m->activation_param)) {
@@ -1893,6 +1909,11 @@ int clgrad_config_help(FILE *f)
         else if (k == K_OPTIM_WEIGHT_DECAY) sb_puts(&b, "0 (adamw: 0.01)");
         else if (k == K_DATA_TASK) sb_puts(&b, "regression (csv); other kinds have their own task");
         else if (k == K_LOSS_KIND) sb_puts(&b, "follow the data (mse, bce or ce)");
+        else if (k == K_MODEL_INIT_GAIN)
+            sb_puts(&b, "the initialiser's own (PyTorch's): xavier_uniform, xavier_normal 1 (Glorot); kaiming_uniform, "
+                        "kaiming_normal sqrt(2) (He, a = 0); orthogonal 1; lecun_normal 1; auto = the activation's gain "
+                        "(tanh 5/3, relu sqrt(2), leaky_relu sqrt(2/(1+slope^2)), selu 3/4, others 1; 1 without hidden "
+                        "layers); the other kinds use no gain");
         else value_str_(&def, k, &b);
         if (keys[k].used_by) {
             sb_printf(&b, "; used when %s is ", keys[keys[k].dep].key);

@@ -289,6 +289,7 @@ START_TEST(good_files)
     ck_assert_str_eq(c.clip.kind, "global_norm");
     ck_assert(c.clip.max_norm == 5 && c.clip.norm_type == 2);
     ck_assert(c.diverge.grad_norm_limit == 1e8);
+    ck_assert(c.model.init_gain == 1); /* xavier_uniform without init_gain: Glorot's gain 1, not tanh's 5/3 */
     expect_roundtrip_(&c, "mlp_moons_sgd");
 
     ck_assert_msg(load_("deep_mlp_vanishing.ini", NULL, 0, &c) == 0, "%s", err_);
@@ -1087,6 +1088,35 @@ START_TEST(resolution)
     const char *set4 = "optim.kind=sgd";
     expect_ok_(__LINE__, "[optim]\nkind = adam\n", &set4, 1, &c);
     ck_assert(c.optim.lr == 1e-2);
+    /* init_gain unset: the initialiser's own gain (PyTorch's defaults), not the
+    ** activation's; auto asks for the activation's */
+    static const struct {
+        const char *init;
+        double gain;
+    } g[] = {{"xavier_normal", 1}, {"xavier_uniform", 1}, {"kaiming_normal", 0}, {"kaiming_uniform", 0},
+             {"orthogonal", 1}, {"lecun_normal", 1},
+             {"normal", NAN}, {"uniform", NAN}, {"zeros", NAN}, {"default", NAN}};
+    for (size_t i = 0; i < sizeof g / sizeof g[0]; i++) {
+        char text[160];
+        double want = g[i].gain == 0 ? sqrt(2.0) : g[i].gain;
+        snprintf(text, sizeof text, "[model]\nhidden = 64x30\nactivation = relu\ninit = %s\n", g[i].init);
+        expect_ok_(__LINE__, text, NULL, 0, &c);
+        ck_assert_msg(isnan(want) ? isnan(c.model.init_gain) : c.model.init_gain == want, "%s: init_gain %.17g",
+                      g[i].init, c.model.init_gain);
+        expect_roundtrip_(&c, g[i].init);
+        snprintf(text, sizeof text, "[model]\nactivation = tanh\ninit = %s\ninit_gain = auto\n", g[i].init);
+        expect_ok_(__LINE__, text, NULL, 0, &c);
+        ck_assert(isnan(c.model.init_gain));
+        snprintf(text, sizeof text, "[model]\ninit = %s\ninit_gain = 0.5\n", g[i].init);
+        expect_ok_(__LINE__, text, NULL, 0, &c);
+        ck_assert(c.model.init_gain == 0.5);
+    }
+    const char *set5 = "model.init=kaiming_uniform";
+    expect_ok_(__LINE__, "[model]\ninit = xavier_normal\n", &set5, 1, &c);
+    ck_assert(c.model.init_gain == sqrt(2.0));
+    const char *set6 = "model.init_gain=auto";
+    expect_ok_(__LINE__, "[model]\ninit = xavier_normal\n", &set6, 1, &c);
+    ck_assert(isnan(c.model.init_gain));
     /* task and loss from the data kind */
     static const struct {
         const char *kind, *task, *loss;

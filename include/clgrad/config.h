@@ -42,6 +42,10 @@
 **                 moons, circles, xor: binary; blobs, spirals, temporal_order,
 **                 idx, cifar10: multiclass.  csv: the task key (default regression).
 **   loss.kind     "" (default): regression -> mse, binary -> bce, multiclass -> ce
+**   model.init_gain  unset: the initialiser's own gain, PyTorch's default: xavier_*,
+**                 orthogonal, lecun_normal 1; kaiming_* sqrt(2) (a = 0); the other
+**                 kinds use no gain and it stays auto (NAN); auto (set) = the
+**                 activation's gain
 **   model.activation_param  auto: leaky_relu 0.01 or elu 1.0 when only one of
 **                 them is used; stays auto (NAN) otherwise (each its own default)
 **   data.path, data.labels  relative paths from a file are relative to that
@@ -130,7 +134,7 @@ typedef struct clgrad_model_section {
     double activation_param;         /* leaky_relu slope (0.01) / elu alpha (1.0); finite or auto (NAN) */
     int bias;                        /* default 1 */
     char init[CLGRAD_NAME_LEN];      /* default|zeros|constant|uniform|normal|xavier_uniform|xavier_normal|kaiming_uniform|kaiming_normal|lecun_normal|orthogonal; default "default" (PyTorch nn.Linear) */
-    double init_gain;                /* > 0, or auto (NAN) = the activation's recommended gain; default auto */
+    double init_gain;                /* > 0, or auto (NAN) = the activation's recommended gain; default: see Resolution */
     double init_std;                 /* >= 0; normal: std (default 1) */
     char init_mode[CLGRAD_NAME_LEN]; /* fan_in|fan_out; default fan_in */
 } clgrad_model_section;
