@@ -240,7 +240,7 @@ static const keydef keys[K_COUNT] = {
     [K_LOSS_KIND] = {KEY(S_LOSS, "kind", T_CHOICE, loss, kind), .choices = "mse|bce|ce", .flags = F_EMPTY},
 
     [K_OPTIM_KIND] = {KEY(S_OPTIM, "kind", T_CHOICE, optim, kind), .choices = "sgd|rmsprop|adam|adamw"},
-    [K_OPTIM_LR] = {KEY(S_OPTIM, "lr", T_DOUBLE, optim, lr), .lo = 0, .flags = F_GT | F_NOHI},
+    [K_OPTIM_LR] = {KEY(S_OPTIM, "lr", T_DOUBLE, optim, lr), .lo = 0, .flags = F_NOHI}, /* 0: gradients without updates */
     [K_OPTIM_MOMENTUM] = {KEY(S_OPTIM, "momentum", T_DOUBLE, optim, momentum), .lo = 0, .hi = 1, .flags = F_LT,
                           .dep = K_OPTIM_KIND, .used_by = "|sgd|rmsprop|"},
     [K_OPTIM_DAMPENING] = {KEY(S_OPTIM, "dampening", T_DOUBLE, optim, dampening), .lo = 0, .hi = 1,

@@ -502,15 +502,15 @@ START_TEST(type_numbers)
     ck_assert(c.optim.lr == 4.9406564584124654e-324);
     expect_ok("[optim]\nlr = 1.7976931348623157e308\n", &c);
     ck_assert(c.optim.lr == DBL_MAX);
-    expect_err("[optim]\nlr = nan\n", "t.ini:2: [optim] lr: 'nan' is not allowed (NaN); allowed: a number > 0");
+    expect_err("[optim]\nlr = nan\n", "t.ini:2: [optim] lr: 'nan' is not allowed (NaN); allowed: a number >= 0");
     expect_err("[optim]\nlr = -NaN\n", "is not allowed (NaN)");
-    expect_err("[optim]\nlr = inf\n", "t.ini:2: [optim] lr: 'inf' is not allowed (infinite); allowed: a number > 0");
+    expect_err("[optim]\nlr = inf\n", "t.ini:2: [optim] lr: 'inf' is not allowed (infinite); allowed: a number >= 0");
     expect_err("[optim]\nlr = 1e999\n", "'1e999' is out of range");
-    expect_err("[optim]\nlr = 1e-400\n", "'1e-400' is out of range"); /* underflows to 0, not > 0 */
+    expect_err("[optim]\neps = 1e-400\n", "'1e-400' is out of range"); /* underflows to 0, not > 0 */
     expect_err("[optim]\nlr = 0.1x\n", "'0.1x' is not a number");
     expect_err("[optim]\nlr = 0x1p-3\n", "'0x1p-3' is not a number");
     expect_err("[optim]\nlr = 1,5\n", "'1,5' is not a number");
-    expect_err("[optim]\nlr =\n", "t.ini:2: [optim] lr: empty value; allowed: a number > 0");
+    expect_err("[optim]\nlr =\n", "t.ini:2: [optim] lr: empty value; allowed: a number >= 0");
     expect_err("[optim]\nlr = \"\"\n", "[optim] lr: empty value");
     char longnum[1000];
     memset(longnum, '1', sizeof longnum - 1);
@@ -727,8 +727,8 @@ START_TEST(ranges)
         {"data", "seq_len", "0", "1", "an integer >= 1"},
         {"model", "init_gain", "0", "1e-9", "a number > 0 or auto"},
         {"model", "init_std", "-1", "0", "a number >= 0"},
-        {"optim", "lr", "0", "1e-12", "a number > 0"},
-        {"optim", "lr", "-0.1", "10", "a number > 0"},
+        {"optim", "lr", "-1e-300", "0", "a number >= 0"}, /* 0: gradients at initialisation, no update */
+        {"optim", "lr", "-0.1", "10", "a number >= 0"},
         {"optim", "momentum", "1", "0.999", "a number in [0, 1)"},
         {"optim", "momentum", "-0.5", "0", "a number in [0, 1)"},
         {"optim", "dampening", "1.5", "1", "a number in [0, 1]"},
@@ -822,7 +822,7 @@ START_TEST(messages_exact)
     /* the same through --set */
     const char *set[] = {"optim.lr=abc", "optim.lrr=1", "optimizer.lr=1", "lr=3", "optim.lr"};
     ck_assert_int_eq(parse_("", set, 5, &c), -1);
-    ck_assert_str_eq(err_, "--set optim.lr=abc: [optim] lr: 'abc' is not a number; allowed: a number > 0\n"
+    ck_assert_str_eq(err_, "--set optim.lr=abc: [optim] lr: 'abc' is not a number; allowed: a number >= 0\n"
                            "--set optim.lrr=1: [optim] lrr: unknown key (did you mean 'lr'?); "
                            "allowed: kind, lr, momentum, dampening, weight_decay, l1, beta1, beta2, eps, alpha, nesterov, "
                            "centered, amsgrad, schedule, step_size, gamma, warmup_steps, min_lr\n"

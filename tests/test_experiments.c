@@ -341,6 +341,46 @@ START_TEST(bitwise_reproducible)
 }
 END_TEST
 
+/* lr = 0 measures gradients at initialisation: every optimizer (and the
+** warm-up and cosine schedules) leaves the weights bit for bit as
+** initialised, while the gradient norms are still logged. */
+START_TEST(lr_zero)
+{
+    static const char *const kinds[][6] = {
+        {"optim.kind=sgd", "", "", "", "", ""},
+        {"optim.kind=sgd", "optim.momentum=0.9", "optim.nesterov=true", "optim.weight_decay=0.01", "", ""},
+        {"optim.kind=rmsprop", "optim.momentum=0.5", "optim.centered=true", "optim.weight_decay=0.01", "", ""},
+        {"optim.kind=adam", "optim.amsgrad=true", "optim.weight_decay=0.01", "", "", ""},
+        {"optim.kind=adamw", "optim.schedule=warmup", "optim.warmup_steps=3", "", "", ""},
+        {"optim.kind=adam", "optim.schedule=cosine", "optim.warmup_steps=2", "clip.kind=global_norm", "", ""},
+    };
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        const char *sets[12] = {"run.steps=5", "run.log_every=1", "run.eval_every=5", "optim.lr=0"};
+        int n = 4;
+        for (int j = 0; j < 6 && kinds[i][j][0]; j++) sets[n++] = kinds[i][j];
+        char tag[16], d[512];
+        snprintf(tag, sizeof tag, "-lr0-%zu", i);
+        clgrad_run_result r;
+        run_("optim_spirals_sgd", sets, n, tag, &r, d, sizeof d);
+        ck_assert_int_eq(r.status, CLGRAD_RUN_COMPLETED);
+        static const char *const t[] = {"0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias"};
+        for (size_t k = 0; k < sizeof t / sizeof t[0]; k++) {
+            char pa[700], pb[700];
+            snprintf(pa, sizeof pa, "%s/weights/init/%s.npy", d, t[k]);
+            snprintf(pb, sizeof pb, "%s/weights/final/%s.npy", d, t[k]);
+            ck_assert_msg(same_file_(pa, pb), "%s: lr = 0 changed %s", kinds[i][0], t[k]);
+        }
+        for (long s = 1; s <= 5; s++) {
+            double g = csv_(d, "metrics.csv", s, NULL, "grad_norm"), lr = csv_(d, "metrics.csv", s, NULL, "lr");
+            double lg = csv_(d, "layers.csv", s, "0", "weight_grad_norm");
+            ck_assert_msg(isfinite(g) && g > 0 && isfinite(lg) && lg > 0, "%s step %ld: grad_norm %g, layer 0 %g",
+                          kinds[i][0], s, g, lg);
+            ck_assert_msg(lr == 0, "%s step %ld: lr %g", kinds[i][0], s, lr);
+        }
+    }
+}
+END_TEST
+
 int main(void)
 {
     fixture_open(NULL);
@@ -359,6 +399,10 @@ int main(void)
     tcase_add_test(tc, noise_and_l1);
     tcase_add_test(tc, gated_adding);
     suite_add_tcase(s, tc);
+    TCase *fid = tcase_create("fidelity"); /* CK_RUN_CASE=fidelity runs only these */
+    tcase_set_timeout(fid, 900);
+    tcase_add_test(fid, lr_zero);
+    suite_add_tcase(s, fid);
     int r = fixture_run(s, 1);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_);

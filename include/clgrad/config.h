@@ -145,7 +145,7 @@ typedef struct clgrad_loss_section {
 
 typedef struct clgrad_optim_section {
     char kind[CLGRAD_NAME_LEN]; /* sgd|rmsprop|adam|adamw; default sgd */
-    double lr;           /* > 0, finite; default by kind (see above) */
+    double lr;           /* >= 0, finite (0: gradients measured, weights kept, as PyTorch allows); default by kind (see above) */
     double momentum;     /* [0, 1); default 0 */
     double dampening;    /* [0, 1]; default 0 */
     double weight_decay; /* >= 0, finite; default 0 (adamw: 0.01) */
