@@ -1342,6 +1342,21 @@ static int differs_(const parser *p, int k)
 
 static void value_str_(const clgrad_config *c, int k, strbuf *b);
 
+/* A warning kept in the config (clgrad_config.warnings): the text depends
+** only on the resolved values, so a run's config.ini gives the same list. */
+static void warnf_(parser *p, const char *fmt, ...)
+{
+    clgrad_config *c = &p->cfg;
+    if (c->nwarnings >= CLGRAD_MAX_WARNINGS) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->warnings[c->nwarnings++], sizeof c->warnings[0], fmt, ap);
+    va_end(ap);
+}
+
+/* A key the chosen kind does not use keeps its value but is ignored, with a
+** warning (not an error: one base file serves a sweep over optim.kind,
+** clip.kind, model.kind, ...). */
 static void check_used_(parser *p)
 {
     for (int k = 0; k < K_COUNT; k++) {
@@ -1351,19 +1366,23 @@ static void check_used_(parser *p)
         char pat[CLGRAD_NAME_LEN + 2];
         snprintf(pat, sizeof pat, "|%s|", kind);
         if (strstr(d->used_by, pat)) continue;
-        strbuf t = {0}, def = {0};
+        strbuf t = {0}, def = {0}, val = {0};
         value_str_(&p->def, k, &def);
-        sb_printf(&t, "not used when [%s] %s = %s (only by ", sections[keys[d->dep].sec], keys[d->dep].key, kind);
+        value_str_(&p->cfg, k, &val);
+        sb_printf(&t, "[%s] %s = %s: not used when [%s] %s = %s (only by ", sections[d->sec], d->key,
+                  val.p ? val.p : "\"\"", sections[keys[d->dep].sec], keys[d->dep].key, kind);
         const char *u = d->used_by + 1;
         for (int first = 1; *u; first = 0) {
             size_t len = strcspn(u, "|");
             sb_printf(&t, "%s%.*s", first ? "" : ", ", (int)len, u);
             u += len + 1;
         }
-        sb_printf(&t, "); remove it or keep the default %s", def.p ? def.p : "\"\"");
-        key_errf_(p, k, where_(p, k, d->dep), "%s", t.p ? t.p : "");
+        sb_printf(&t, "); ignored (the default is %s)", def.p ? def.p : "\"\"");
+        if (t.oom) key_errf_(p, k, where_(p, k, d->dep), "out of memory");
+        else warnf_(p, "%s", t.p);
         free(t.p);
         free(def.p);
+        free(val.p);
     }
 }
 
@@ -1522,9 +1541,13 @@ static void check_loss_(parser *p)
 static void check_noise_(parser *p)
 {
     const clgrad_noise_section *n = &p->cfg.noise;
-    if (ok_(p, K_NOISE_GRAD_ETA) && ok_(p, K_NOISE_GRAD_GAMMA) && n->grad_eta == 0 && differs_(p, K_NOISE_GRAD_GAMMA))
-        key_errf_(p, K_NOISE_GRAD_GAMMA, p->where[K_NOISE_GRAD_GAMMA],
-                  "not used when grad_eta = 0 (no gradient noise); set grad_eta > 0 or keep the default 0.55");
+    if (ok_(p, K_NOISE_GRAD_ETA) && ok_(p, K_NOISE_GRAD_GAMMA) && n->grad_eta == 0 && differs_(p, K_NOISE_GRAD_GAMMA)) {
+        strbuf v = {0};
+        value_str_(&p->cfg, K_NOISE_GRAD_GAMMA, &v);
+        warnf_(p, "[noise] grad_gamma = %s: not used when grad_eta = 0 (no gradient noise); ignored (the default is 0.55)",
+               v.p ? v.p : "?");
+        free(v.p);
+    }
 }
 
 static void check_optim_(parser *p)

@@ -381,6 +381,53 @@ START_TEST(lr_zero)
 }
 END_TEST
 
+static char *slurp_(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    static char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* A key set for another optimizer (momentum with adam) is a warning recorded
+** in manifest.json, not an error: the run goes on, and a sweep over
+** optim.kind = sgd,adam from one base file runs every point. */
+START_TEST(foreign_keys)
+{
+    static const char *const sets[] = {"run.steps=2", "run.eval_every=2", "optim.kind=adam"};
+    static const char *warn = "\"[optim] momentum = 0.9: not used when [optim] kind = adam (only by sgd, rmsprop); "
+                              "ignored (the default is 0)\"";
+    clgrad_run_result r;
+    char d[512], path[700];
+    run_("optim_spirals_momentum", sets, 3, "-adam", &r, d, sizeof d);
+    ck_assert_int_eq(r.status, CLGRAD_RUN_COMPLETED);
+    snprintf(path, sizeof path, "%s/manifest.json", d);
+    char *m = slurp_(path);
+    ck_assert_msg(strstr(m, "\"warnings\": [") && strstr(m, warn), "%s", m);
+    run_("optim_spirals_momentum", sets, 2, "-sgd", &r, d, sizeof d);
+    snprintf(path, sizeof path, "%s/manifest.json", d);
+    m = slurp_(path);
+    ck_assert_msg(strstr(m, "\"warnings\": []"), "%s", m);
+
+    char cmd[4096], out[600];
+    snprintf(out, sizeof out, "%s/sweep-kinds", tmp_);
+    snprintf(cmd, sizeof cmd,
+             "'%s/clgrad' sweep '%s/experiments/optim_spirals_momentum.ini' --grid optim.kind=sgd,adam --set run.steps=2 "
+             "--set run.eval_every=2 --out '%s' --runner '%s/clgrad' --quiet",
+             getenv("CLGRAD_BUILD_ROOT"), getenv("CLGRAD_SOURCE_ROOT"), out, getenv("CLGRAD_BUILD_ROOT"));
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(path, sizeof path, "%s/000-optim.kind=sgd/manifest.json", out);
+    m = slurp_(path);
+    ck_assert_msg(strstr(m, "\"status\": \"completed\"") && strstr(m, "\"warnings\": []"), "%s", m);
+    snprintf(path, sizeof path, "%s/001-optim.kind=adam/manifest.json", out);
+    m = slurp_(path);
+    ck_assert_msg(strstr(m, "\"status\": \"completed\"") && strstr(m, warn), "%s", m);
+}
+END_TEST
+
 int main(void)
 {
     fixture_open(NULL);
@@ -402,6 +449,7 @@ int main(void)
     TCase *fid = tcase_create("fidelity"); /* CK_RUN_CASE=fidelity runs only these */
     tcase_set_timeout(fid, 900);
     tcase_add_test(fid, lr_zero);
+    tcase_add_test(fid, foreign_keys);
     suite_add_tcase(s, fid);
     int r = fixture_run(s, 1);
     char cmd[300];
