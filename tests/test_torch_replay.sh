@@ -30,14 +30,17 @@ set -u
 CLGRAD=$1
 ROOT=${CLGRAD_SOURCE_ROOT:?}
 REPLAY="$ROOT/tools/torch_replay.py"
-if ! command -v python3 >/dev/null 2>&1; then
-  echo "SKIP: no python3"
+# the first python3 that imports torch and numpy: the one on PATH (a venv,
+# pyenv), else the system's (Debian's python3-torch, python3-numpy)
+PY=
+for p in python3 /usr/bin/python3; do
+  command -v "$p" >/dev/null 2>&1 && "$p" -c 'import torch, numpy' >/dev/null 2>&1 && { PY=$p; break; }
+done
+if [ -z "$PY" ]; then
+  echo "SKIP: no python3 that can import torch and numpy (pip install torch numpy, or apt-get install python3-torch)"
   exit 77
 fi
-if ! python3 -c 'import torch, numpy' >/dev/null 2>&1; then
-  echo "SKIP: python3 cannot import torch and numpy (pip install torch numpy)"
-  exit 77
-fi
+echo "python: $PY, torch $("$PY" -c 'import torch; print(torch.__version__)')"
 T=$(mktemp -d /tmp/clgrad-test-replay-XXXXXX)
 trap 'rm -rf "$T"' EXIT
 fails=0
@@ -51,7 +54,7 @@ run() { # run NAME EXP [--set ...]
 }
 replay() { # replay NAME WANT [options]
   local name=$1 want=$2; shift 2
-  python3 "$REPLAY" "$T/$name" "$@" >"$T/$name.replay" 2>&1
+  "$PY" "$REPLAY" "$T/$name" "$@" >"$T/$name.replay" 2>&1
   local got=$?
   echo "== $name (replay exit $got, wanted $want)"
   cat "$T/$name.replay"
