@@ -7,6 +7,10 @@
 **   linreg_lr_above, optim_spirals_{sgd,momentum,rmsprop,adam},
 **   rnn_adding_t50 vs lstm_adding vs gru_adding; and gradient noise, input
 **   noise and L1 through the driver.
+** Fidelity (tcase "fidelity"): lr = 0 keeps the initial weights bit for bit
+** under every optimizer and schedule while gradients are logged; a key set
+** for another optimizer is a warning in manifest.json, and a sweep over
+** optim.kind = sgd,adam from one base file runs.
 ** Also: a run's outputs exist and a second identical run gives bit-identical
 ** metrics.csv, layers.csv and final weights.
 */
@@ -102,6 +106,15 @@ START_TEST(relu_init)
     run_("relu30_he", sets, 1, "", &b, db, sizeof db);
     double xa0 = csv_(da, "layers.csv", 1, "0", "out_grad_norm"), xa56 = csv_(da, "layers.csv", 1, "56", "out_grad_norm");
     double he0 = csv_(db, "layers.csv", 1, "0", "out_grad_norm"), he56 = csv_(db, "layers.csv", 1, "56", "out_grad_norm");
+    /* relu30_xavier.ini sets no init_gain: xavier_normal alone is Glorot's gain 1 (not relu's sqrt 2) */
+    char path[700], line[256];
+    int glorot = 0;
+    snprintf(path, sizeof path, "%s/config.ini", da);
+    FILE *f = fopen(path, "r");
+    ck_assert(f != NULL);
+    while (fgets(line, sizeof line, f)) glorot |= strcmp(line, "init_gain = 1\n") == 0;
+    fclose(f);
+    ck_assert_msg(glorot, "relu30_xavier did not run with init_gain = 1");
     ck_assert_msg(xa0 < 1e-3 * xa56, "xavier: layer 0 %g vs layer 56 %g", xa0, xa56);
     ck_assert_msg(he0 > he56 / 10 && he0 < he56 * 10, "he: layer 0 %g vs layer 56 %g", he0, he56);
 }
