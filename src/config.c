@@ -240,7 +240,7 @@ static const keydef keys[K_COUNT] = {
     [K_LOSS_KIND] = {KEY(S_LOSS, "kind", T_CHOICE, loss, kind), .choices = "mse|bce|ce", .flags = F_EMPTY},
 
     [K_OPTIM_KIND] = {KEY(S_OPTIM, "kind", T_CHOICE, optim, kind), .choices = "sgd|rmsprop|adam|adamw"},
-    [K_OPTIM_LR] = {KEY(S_OPTIM, "lr", T_DOUBLE, optim, lr), .lo = 0, .flags = F_GT | F_NOHI},
+    [K_OPTIM_LR] = {KEY(S_OPTIM, "lr", T_DOUBLE, optim, lr), .lo = 0, .flags = F_NOHI}, /* 0: gradients without updates */
     [K_OPTIM_MOMENTUM] = {KEY(S_OPTIM, "momentum", T_DOUBLE, optim, momentum), .lo = 0, .hi = 1, .flags = F_LT,
                           .dep = K_OPTIM_KIND, .used_by = "|sgd|rmsprop|"},
     [K_OPTIM_DAMPENING] = {KEY(S_OPTIM, "dampening", T_DOUBLE, optim, dampening), .lo = 0, .hi = 1,
@@ -1342,6 +1342,21 @@ static int differs_(const parser *p, int k)
 
 static void value_str_(const clgrad_config *c, int k, strbuf *b);
 
+/* A warning kept in the config (clgrad_config.warnings): the text depends
+** only on the resolved values, so a run's config.ini gives the same list. */
+static void warnf_(parser *p, const char *fmt, ...)
+{
+    clgrad_config *c = &p->cfg;
+    if (c->nwarnings >= CLGRAD_MAX_WARNINGS) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->warnings[c->nwarnings++], sizeof c->warnings[0], fmt, ap);
+    va_end(ap);
+}
+
+/* A key the chosen kind does not use keeps its value but is ignored, with a
+** warning (not an error: one base file serves a sweep over optim.kind,
+** clip.kind, model.kind, ...). */
 static void check_used_(parser *p)
 {
     for (int k = 0; k < K_COUNT; k++) {
@@ -1351,19 +1366,23 @@ static void check_used_(parser *p)
         char pat[CLGRAD_NAME_LEN + 2];
         snprintf(pat, sizeof pat, "|%s|", kind);
         if (strstr(d->used_by, pat)) continue;
-        strbuf t = {0}, def = {0};
+        strbuf t = {0}, def = {0}, val = {0};
         value_str_(&p->def, k, &def);
-        sb_printf(&t, "not used when [%s] %s = %s (only by ", sections[keys[d->dep].sec], keys[d->dep].key, kind);
+        value_str_(&p->cfg, k, &val);
+        sb_printf(&t, "[%s] %s = %s: not used when [%s] %s = %s (only by ", sections[d->sec], d->key,
+                  val.p ? val.p : "\"\"", sections[keys[d->dep].sec], keys[d->dep].key, kind);
         const char *u = d->used_by + 1;
         for (int first = 1; *u; first = 0) {
             size_t len = strcspn(u, "|");
             sb_printf(&t, "%s%.*s", first ? "" : ", ", (int)len, u);
             u += len + 1;
         }
-        sb_printf(&t, "); remove it or keep the default %s", def.p ? def.p : "\"\"");
-        key_errf_(p, k, where_(p, k, d->dep), "%s", t.p ? t.p : "");
+        sb_printf(&t, "); ignored (the default is %s)", def.p ? def.p : "\"\"");
+        if (t.oom) key_errf_(p, k, where_(p, k, d->dep), "out of memory");
+        else warnf_(p, "%s", t.p);
         free(t.p);
         free(def.p);
+        free(val.p);
     }
 }
 
@@ -1430,6 +1449,20 @@ static int uses_act_(const clgrad_model_section *m, const char *name)
     return 0;
 }
 
+/* The gain an initialiser uses when init_gain is unset: the formula its name
+** stands for, with PyTorch's default argument (torch.nn.init): xavier_* gain
+** 1 (Glorot and Bengio), kaiming_* a = 0 with nonlinearity leaky_relu, so
+** sqrt(2) (He et al.), orthogonal gain 1, lecun_normal 1 (Keras).  The
+** activation's gain only with init_gain = auto.  NAN: the kind has no gain. */
+static double init_default_gain_(const char *init)
+{
+    if (!strcmp(init, "kaiming_uniform") || !strcmp(init, "kaiming_normal")) return sqrt(2.0);
+    if (!strcmp(init, "xavier_uniform") || !strcmp(init, "xavier_normal") || !strcmp(init, "orthogonal") ||
+        !strcmp(init, "lecun_normal"))
+        return 1.0;
+    return NAN;
+}
+
 static void check_model_(parser *p)
 {
     clgrad_model_section *m = &p->cfg.model;
@@ -1472,6 +1505,8 @@ static void check_model_(parser *p)
         key_errf_(p, K_MODEL_ACTIVATION, where_(p, K_MODEL_ACTIVATION, K_MODEL_HIDDEN),
                   "%d names for %d hidden layers; allowed: one name for all layers or one per hidden layer",
                   m->nactivation, m->nhidden);
+    if (ok_(p, K_MODEL_INIT) && ok_(p, K_MODEL_INIT_GAIN) && !is_set_(p, K_MODEL_INIT_GAIN))
+        m->init_gain = init_default_gain_(m->init);
     if (act_ok && ok_(p, K_MODEL_ACTIVATION_PARAM)) {
         int leaky = uses_act_(m, "leaky_relu"), elu = uses_act_(m, "elu");
         if (isnan(m->activation_param)) {
@@ -1506,9 +1541,13 @@ static void check_loss_(parser *p)
 static void check_noise_(parser *p)
 {
     const clgrad_noise_section *n = &p->cfg.noise;
-    if (ok_(p, K_NOISE_GRAD_ETA) && ok_(p, K_NOISE_GRAD_GAMMA) && n->grad_eta == 0 && differs_(p, K_NOISE_GRAD_GAMMA))
-        key_errf_(p, K_NOISE_GRAD_GAMMA, p->where[K_NOISE_GRAD_GAMMA],
-                  "not used when grad_eta = 0 (no gradient noise); set grad_eta > 0 or keep the default 0.55");
+    if (ok_(p, K_NOISE_GRAD_ETA) && ok_(p, K_NOISE_GRAD_GAMMA) && n->grad_eta == 0 && differs_(p, K_NOISE_GRAD_GAMMA)) {
+        strbuf v = {0};
+        value_str_(&p->cfg, K_NOISE_GRAD_GAMMA, &v);
+        warnf_(p, "[noise] grad_gamma = %s: not used when grad_eta = 0 (no gradient noise); ignored (the default is 0.55)",
+               v.p ? v.p : "?");
+        free(v.p);
+    }
 }
 
 static void check_optim_(parser *p)
@@ -1893,6 +1932,11 @@ int clgrad_config_help(FILE *f)
         else if (k == K_OPTIM_WEIGHT_DECAY) sb_puts(&b, "0 (adamw: 0.01)");
         else if (k == K_DATA_TASK) sb_puts(&b, "regression (csv); other kinds have their own task");
         else if (k == K_LOSS_KIND) sb_puts(&b, "follow the data (mse, bce or ce)");
+        else if (k == K_MODEL_INIT_GAIN)
+            sb_puts(&b, "the initialiser's own (PyTorch's): xavier_uniform, xavier_normal 1 (Glorot); kaiming_uniform, "
+                        "kaiming_normal sqrt(2) (He, a = 0); orthogonal 1; lecun_normal 1; auto = the activation's gain "
+                        "(tanh 5/3, relu sqrt(2), leaky_relu sqrt(2/(1+slope^2)), selu 3/4, others 1; 1 without hidden "
+                        "layers); the other kinds use no gain");
         else value_str_(&def, k, &b);
         if (keys[k].used_by) {
             sb_printf(&b, "; used when %s is ", keys[keys[k].dep].key);

@@ -648,6 +648,13 @@ static int write_manifest_(run_ *r, const char *status, char *why, size_t nwhy)
     sb_launch_(&b);
     clgrad_sb_printf(&b, "  \"config\": ");
     clgrad_sb_json_str(&b, r->cfg->path);
+    /* keys the chosen kinds do not use: ignored, recorded here */
+    clgrad_sb_printf(&b, ",\n  \"warnings\": [");
+    for (int i = 0; i < r->cfg->nwarnings; i++) {
+        clgrad_sb_printf(&b, "%s", i ? ", " : "");
+        clgrad_sb_json_str(&b, r->cfg->warnings[i]);
+    }
+    clgrad_sb_printf(&b, "]");
     clgrad_sb_printf(&b, ",\n  \"start_time\": \"%s\",\n  \"end_time\": \"%s\",\n  \"status\": \"%s\"\n}\n", r->start_time,
                      end, status);
     int rc = b.oom ? -1 : clgrad_write_atomic(r->opts->out_dir, "manifest.json", b.s, b.len, why, nwhy);
@@ -925,6 +932,7 @@ clgrad_status clgrad_run(clgrad_ctx *ctx, const clgrad_config *cfg, const clgrad
         goto fail;
     }
     if (write_manifest_(&r, "running", why, sizeof why) != 0) return clgrad_fail(ctx, CLGRAD_E_IO, "%s", why);
+    for (int i = 0; i < cfg->nwarnings && !opts->quiet; i++) fprintf(stderr, "warning: %s: %s\n", cfg->path, cfg->warnings[i]);
     CLGRAD_TRY(write_config_(&r));
     CLGRAD_TRY(setup_(&r));
     if (opts->save_data) CLGRAD_TRY(save_data_(&r));

@@ -93,6 +93,23 @@ static int expect_err_(int line, const char *text, const char *const *sets, int 
     return lines_(err_);
 }
 
+/* The text parses, with a warning (clgrad_config.warnings) holding every fragment. */
+#define expect_warn(text, ...) expect_warn_(__LINE__, text, NULL, 0, (const char *[]){__VA_ARGS__, NULL})
+#define expect_set_warn(text, sets, nsets, ...) \
+    expect_warn_(__LINE__, text, sets, nsets, (const char *[]){__VA_ARGS__, NULL})
+static void expect_warn_(int line, const char *text, const char *const *sets, int nsets, const char **frags)
+{
+    clgrad_config c;
+    ck_assert_msg(parse_(text, sets, nsets, &c) == 0, "test line %d: %s", line, err_);
+    ck_assert_msg(c.nwarnings >= 1, "test line %d: no warning for:\n%s", line, text);
+    for (int w = 0; w < c.nwarnings; w++) {
+        int all = 1;
+        for (const char **f = frags; *f; f++) all &= strstr(c.warnings[w], *f) != NULL;
+        if (all) return;
+    }
+    ck_abort_msg("test line %d: no warning has all of the fragments; the first: %s", line, c.warnings[0]);
+}
+
 static void expect_ok_(int line, const char *text, const char *const *sets, int nsets, clgrad_config *c)
 {
     int rc = parse_(text, sets, nsets, c);
@@ -130,6 +147,8 @@ static void diff_(const clgrad_config *a, const clgrad_config *b, char *msg, siz
     D_(optim.min_lr);
     S_(clip.kind); D_(clip.max_norm); D_(clip.norm_type); D_(clip.value); D_(clip.clipping); S_(clip.nonfinite);
     D_(diverge.grad_norm_limit); D_(diverge.loss_limit); S_(diverge.action);
+    L_(nwarnings);
+    for (int i = 0; i < a->nwarnings; i++) S_(warnings[i]);
 #undef S_
 #undef L_
 #undef U_
@@ -289,6 +308,7 @@ START_TEST(good_files)
     ck_assert_str_eq(c.clip.kind, "global_norm");
     ck_assert(c.clip.max_norm == 5 && c.clip.norm_type == 2);
     ck_assert(c.diverge.grad_norm_limit == 1e8);
+    ck_assert(c.model.init_gain == 1); /* xavier_uniform without init_gain: Glorot's gain 1, not tanh's 5/3 */
     expect_roundtrip_(&c, "mlp_moons_sgd");
 
     ck_assert_msg(load_("deep_mlp_vanishing.ini", NULL, 0, &c) == 0, "%s", err_);
@@ -501,15 +521,15 @@ START_TEST(type_numbers)
     ck_assert(c.optim.lr == 4.9406564584124654e-324);
     expect_ok("[optim]\nlr = 1.7976931348623157e308\n", &c);
     ck_assert(c.optim.lr == DBL_MAX);
-    expect_err("[optim]\nlr = nan\n", "t.ini:2: [optim] lr: 'nan' is not allowed (NaN); allowed: a number > 0");
+    expect_err("[optim]\nlr = nan\n", "t.ini:2: [optim] lr: 'nan' is not allowed (NaN); allowed: a number >= 0");
     expect_err("[optim]\nlr = -NaN\n", "is not allowed (NaN)");
-    expect_err("[optim]\nlr = inf\n", "t.ini:2: [optim] lr: 'inf' is not allowed (infinite); allowed: a number > 0");
+    expect_err("[optim]\nlr = inf\n", "t.ini:2: [optim] lr: 'inf' is not allowed (infinite); allowed: a number >= 0");
     expect_err("[optim]\nlr = 1e999\n", "'1e999' is out of range");
-    expect_err("[optim]\nlr = 1e-400\n", "'1e-400' is out of range"); /* underflows to 0, not > 0 */
+    expect_err("[optim]\neps = 1e-400\n", "'1e-400' is out of range"); /* underflows to 0, not > 0 */
     expect_err("[optim]\nlr = 0.1x\n", "'0.1x' is not a number");
     expect_err("[optim]\nlr = 0x1p-3\n", "'0x1p-3' is not a number");
     expect_err("[optim]\nlr = 1,5\n", "'1,5' is not a number");
-    expect_err("[optim]\nlr =\n", "t.ini:2: [optim] lr: empty value; allowed: a number > 0");
+    expect_err("[optim]\nlr =\n", "t.ini:2: [optim] lr: empty value; allowed: a number >= 0");
     expect_err("[optim]\nlr = \"\"\n", "[optim] lr: empty value");
     char longnum[1000];
     memset(longnum, '1', sizeof longnum - 1);
@@ -726,8 +746,8 @@ START_TEST(ranges)
         {"data", "seq_len", "0", "1", "an integer >= 1"},
         {"model", "init_gain", "0", "1e-9", "a number > 0 or auto"},
         {"model", "init_std", "-1", "0", "a number >= 0"},
-        {"optim", "lr", "0", "1e-12", "a number > 0"},
-        {"optim", "lr", "-0.1", "10", "a number > 0"},
+        {"optim", "lr", "-1e-300", "0", "a number >= 0"}, /* 0: gradients at initialisation, no update */
+        {"optim", "lr", "-0.1", "10", "a number >= 0"},
         {"optim", "momentum", "1", "0.999", "a number in [0, 1)"},
         {"optim", "momentum", "-0.5", "0", "a number in [0, 1)"},
         {"optim", "dampening", "1.5", "1", "a number in [0, 1]"},
@@ -810,18 +830,30 @@ START_TEST(messages_exact)
         {"[data]\nkind = csv\n",
          "t.ini:2: [data] path: missing; kind = csv needs a file; allowed: a CSV file\n"
          "t.ini:2: [data] target: missing; kind = csv needs the name of the target column\n"},
-        {"[optim]\nkind = adam\nmomentum = 0.9\n",
-         "t.ini:3: [optim] momentum: not used when [optim] kind = adam (only by sgd, rmsprop); remove it or keep the "
-         "default 0\n"},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         ck_assert_int_eq(parse_(t[i].text, NULL, 0, &c), -1);
         ck_assert_msg(!strcmp(err_, t[i].want), "case %zu: got:\n%swant:\n%s", i, err_, t[i].want);
     }
+    /* a key the kind does not use: a warning, kept in the config (a sweep over
+    ** optim.kind = sgd,adam runs from one base file) */
+    ck_assert_int_eq(parse_("[optim]\nkind = adam\nmomentum = 0.9\nnesterov = true\n", NULL, 0, &c), 0);
+    ck_assert_int_eq(c.nwarnings, 2);
+    ck_assert_str_eq(c.warnings[0], "[optim] momentum = 0.9: not used when [optim] kind = adam (only by sgd, rmsprop); "
+                                    "ignored (the default is 0)");
+    ck_assert_str_eq(c.warnings[1], "[optim] nesterov = true: not used when [optim] kind = adam (only by sgd); "
+                                    "ignored (the default is false)");
+    ck_assert(c.optim.momentum == 0.9 && c.optim.nesterov == 1);
+    expect_roundtrip_(&c, "warnings");
+    static const char *const kinds[] = {"optim.kind=sgd", "optim.kind=adam"};
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(parse_("[optim]\nmomentum = 0.9\n", &kinds[i], 1, &c), 0);
+        ck_assert_int_eq(c.nwarnings, i);
+    }
     /* the same through --set */
     const char *set[] = {"optim.lr=abc", "optim.lrr=1", "optimizer.lr=1", "lr=3", "optim.lr"};
     ck_assert_int_eq(parse_("", set, 5, &c), -1);
-    ck_assert_str_eq(err_, "--set optim.lr=abc: [optim] lr: 'abc' is not a number; allowed: a number > 0\n"
+    ck_assert_str_eq(err_, "--set optim.lr=abc: [optim] lr: 'abc' is not a number; allowed: a number >= 0\n"
                            "--set optim.lrr=1: [optim] lrr: unknown key (did you mean 'lr'?); "
                            "allowed: kind, lr, momentum, dampening, weight_decay, l1, beta1, beta2, eps, alpha, nesterov, "
                            "centered, amsgrad, schedule, step_size, gamma, warmup_steps, min_lr\n"
@@ -922,10 +954,10 @@ START_TEST(cross_rules)
     expect_err("[data]\nkind = csv\npath = x.csv\n", "t.ini:2: [data] target: missing; kind = csv needs the name");
     expect_err("[data]\nkind = idx\npath = x\n", "t.ini:2: [data] labels: missing; kind = idx needs the IDX labels file");
     expect_err("[data]\nkind = idx\nlabels = x\n", "t.ini:2: [data] path: missing; kind = idx needs a file; allowed: an IDX images file");
-    expect_err("[data]\nkind = moons\npath = x.csv\n",
-               "t.ini:3: [data] path: not used when [data] kind = moons (only by csv, idx, cifar10); remove it or keep the default \"\"");
-    expect_err("[data]\nkind = csv\npath = x\ntarget = y\nlabels = z\n", "t.ini:5: [data] labels: not used when [data] kind = csv (only by idx)");
-    expect_err("[data]\nkind = idx\npath = x\nlabels = y\ntarget = z\n", "t.ini:5: [data] target: not used when [data] kind = idx (only by csv)");
+    expect_warn("[data]\nkind = moons\npath = x.csv\n", "[data] path = ",
+                ": not used when [data] kind = moons (only by csv, idx, cifar10); ignored (the default is \"\")");
+    expect_warn("[data]\nkind = csv\npath = x\ntarget = y\nlabels = z\n", "[data] labels = ", ": not used when [data] kind = csv (only by idx)");
+    expect_warn("[data]\nkind = idx\npath = x\nlabels = y\ntarget = z\n", "[data] target = ", ": not used when [data] kind = idx (only by csv)");
     /* task */
     expect_ok("[data]\nkind = moons\ntask = binary\n", &c);
     expect_err("[data]\nkind = moons\ntask = multiclass\n",
@@ -965,15 +997,13 @@ START_TEST(cross_rules)
                "or leave it unset");
     expect_err("[model]\nkind = lstm\nhidden = 4\n", "t.ini:2: [model] kind: lstm needs sequence data");
     expect_err("[data]\nkind = adding\n[model]\nkind = lstm\nhidden = 4,4\n", "[model] hidden: lstm takes one width");
-    expect_err("[data]\nkind = adding\n[model]\nkind = gru\nhidden = 4\nforget_bias = 1\n",
-               "t.ini:6: [model] forget_bias: not used when [model] kind = gru (only by lstm); remove it or keep the "
-               "default auto");
+    expect_warn("[data]\nkind = adding\n[model]\nkind = gru\nhidden = 4\nforget_bias = 1\n",
+                "[model] forget_bias = 1: not used when [model] kind = gru (only by lstm); ignored (the default is auto)");
     expect_err("[data]\nkind = adding\n[model]\nkind = lstm\nhidden = 4\nbias = false\nforget_bias = 1\n",
                "t.ini:7: [model] forget_bias: needs bias = true");
     expect_ok("[data]\nkind = adding\n[model]\nkind = lstm\nhidden = 4\nbias = false\nforget_bias = auto\n", &c);
-    expect_err("[model]\nlayers = 2\n",
-               "t.ini:2: [model] layers: not used when [model] kind = mlp (only by rnn, lstm, gru); remove it or keep "
-               "the default 1");
+    expect_warn("[model]\nlayers = 2\n",
+                "[model] layers = 2: not used when [model] kind = mlp (only by rnn, lstm, gru); ignored (the default is 1)");
     expect_err("[data]\nkind = adding\n[model]\nkind = lstm\nhidden = 4\nlayers = 0\n",
                "[model] layers: '0' is out of range; allowed: an integer in [1, 64]");
     expect_err("[data]\nkind = adding\n[model]\nkind = lstm\nhidden = 4\nlayers = 65\n", "is out of range");
@@ -988,9 +1018,9 @@ START_TEST(cross_rules)
     expect_err("[optim]\nl1 = nan\n", "[optim] l1: 'nan' is not allowed (NaN)");
     expect_err("[noise]\ngrad_eta = -0.1\n", "[noise] grad_eta: '-0.1' is out of range; allowed: a number >= 0 (0 = no gradient noise)");
     expect_err("[noise]\ngrad_eta = inf\n", "[noise] grad_eta: 'inf' is not allowed (infinite)");
-    expect_err("[noise]\ngrad_gamma = 0.6\n",
-               "t.ini:2: [noise] grad_gamma: not used when grad_eta = 0 (no gradient noise); set grad_eta > 0 or keep the "
-               "default 0.55");
+    expect_warn("[noise]\ngrad_gamma = 0.6\n",
+                "[noise] grad_gamma = 0.6: not used when grad_eta = 0 (no gradient noise); ignored (the "
+                "default is 0.55)");
     expect_err("[noise]\ngrad_eta = 1\ngrad_gamma = -1\n", "[noise] grad_gamma: '-1' is out of range");
     expect_err("[noise]\ninput_std = -1\n", "[noise] input_std: '-1' is out of range; allowed: a number >= 0 (0 = no input noise)");
     expect_err("[noise]\nstd = 1\n", "[noise] std: unknown key");
@@ -1003,7 +1033,7 @@ START_TEST(cross_rules)
                                              "CIFAR-10 binary batch file, or a comma list of them");
     expect_err("[data]\nkind = cifar10\npath = a.bin,,b.bin\n", "t.ini:3: [data] path: has an empty item");
     expect_err("[data]\nkind = cifar10\npath = a.bin,\n", "t.ini:3: [data] path: has an empty item");
-    expect_err("[data]\nkind = cifar10\npath = a\nlabels = b\n", "[data] labels: not used when [data] kind = cifar10");
+    expect_warn("[data]\nkind = cifar10\npath = a\nlabels = b\n", "[data] labels = ", ": not used when [data] kind = cifar10");
     expect_err("[data]\nkind = cifar10\npath = a\ntask = regression\n", "cifar10 data is multiclass");
     expect_err("[data]\nkind = cifar10\npath = a\n[model]\nkind = rnn\nhidden = 3\n", "rnn needs sequence data");
     /* steps and epochs */
@@ -1018,26 +1048,26 @@ START_TEST(cross_rules)
     expect_err("[optim]\nschedule = cosine\nmin_lr = 0.5\n", "t.ini:3: [optim] min_lr: 0.5 is above lr = 0.01");
     expect_err("[run]\nsteps = 100\n[optim]\nschedule = cosine\nwarmup_steps = 101\n",
                "t.ini:5: [optim] warmup_steps: 101 is more than [run] steps = 100");
-    expect_err("[optim]\ngamma = 0.5\n", "t.ini:2: [optim] gamma: not used when [optim] schedule = constant (only by step)");
-    expect_err("[optim]\nschedule = step\nmin_lr = 1e-4\n", "[optim] min_lr: not used when [optim] schedule = step (only by cosine)");
-    expect_err("[optim]\nwarmup_steps = 5\n", "[optim] warmup_steps: not used when [optim] schedule = constant (only by warmup, cosine)");
+    expect_warn("[optim]\ngamma = 0.5\n", "[optim] gamma = ", ": not used when [optim] schedule = constant (only by step)");
+    expect_warn("[optim]\nschedule = step\nmin_lr = 1e-4\n", "[optim] min_lr = ", ": not used when [optim] schedule = step (only by cosine)");
+    expect_warn("[optim]\nwarmup_steps = 5\n", "[optim] warmup_steps = ", ": not used when [optim] schedule = constant (only by warmup, cosine)");
     /* keys the optimizer kind does not use */
-    expect_err("[optim]\nkind = sgd\nbeta1 = 0.8\n", "t.ini:3: [optim] beta1: not used when [optim] kind = sgd (only by adam, adamw); remove it or keep the default 0.9");
-    expect_err("[optim]\nkind = rmsprop\namsgrad = true\n", "[optim] amsgrad: not used when [optim] kind = rmsprop");
-    expect_err("[optim]\nkind = adamw\ncentered = yes\n", "[optim] centered: not used when [optim] kind = adamw (only by rmsprop)");
-    expect_err("[optim]\nkind = sgd\neps = 1e-6\n", "[optim] eps: not used when [optim] kind = sgd (only by rmsprop, adam, adamw)");
-    expect_err("[optim]\nkind = adam\nalpha = 0.9\n", "[optim] alpha: not used when [optim] kind = adam");
+    expect_warn("[optim]\nkind = sgd\nbeta1 = 0.8\n", "[optim] beta1 = ", ": not used when [optim] kind = sgd (only by adam, adamw); ignored (the default is 0.9)");
+    expect_warn("[optim]\nkind = rmsprop\namsgrad = true\n", "[optim] amsgrad = ", ": not used when [optim] kind = rmsprop");
+    expect_warn("[optim]\nkind = adamw\ncentered = yes\n", "[optim] centered = ", ": not used when [optim] kind = adamw (only by rmsprop)");
+    expect_warn("[optim]\nkind = sgd\neps = 1e-6\n", "[optim] eps = ", ": not used when [optim] kind = sgd (only by rmsprop, adam, adamw)");
+    expect_warn("[optim]\nkind = adam\nalpha = 0.9\n", "[optim] alpha = ", ": not used when [optim] kind = adam");
     expect_ok("[optim]\nkind = adam\nmomentum = 0\nalpha = 0.99\n", &c); /* defaults are fine (written configs have them) */
     /* the rule follows the final kind: a --set kind can make a file key unused */
     set = "optim.kind=adam";
-    expect_set_err("[optim]\nmomentum = 0.9\n", &set, 1, "t.ini:2: [optim] momentum: not used when [optim] kind = adam");
+    expect_set_warn("[optim]\nmomentum = 0.9\n", &set, 1, "[optim] momentum = ", ": not used when [optim] kind = adam");
     set = "optim.kind=sgd";
-    expect_set_err("[optim]\nkind = adam\nbeta2 = 0.99\n", &set, 1, "t.ini:3: [optim] beta2: not used when [optim] kind = sgd");
+    expect_set_warn("[optim]\nkind = adam\nbeta2 = 0.99\n", &set, 1, "[optim] beta2 = ", ": not used when [optim] kind = sgd");
     /* clip keys */
-    expect_err("[clip]\nmax_norm = 2\n", "t.ini:2: [clip] max_norm: not used when [clip] kind = none (only by norm, global_norm)");
-    expect_err("[clip]\nkind = value\nnorm_type = inf\n", "[clip] norm_type: not used when [clip] kind = value");
-    expect_err("[clip]\nkind = norm\nvalue = 3\n", "[clip] value: not used when [clip] kind = norm (only by value)");
-    expect_err("[clip]\nkind = global_norm\nclipping = 0.1\n", "[clip] clipping: not used when [clip] kind = global_norm (only by agc)");
+    expect_warn("[clip]\nmax_norm = 2\n", "[clip] max_norm = ", ": not used when [clip] kind = none (only by norm, global_norm)");
+    expect_warn("[clip]\nkind = value\nnorm_type = inf\n", "[clip] norm_type = ", ": not used when [clip] kind = value");
+    expect_warn("[clip]\nkind = norm\nvalue = 3\n", "[clip] value = ", ": not used when [clip] kind = norm (only by value)");
+    expect_warn("[clip]\nkind = global_norm\nclipping = 0.1\n", "[clip] clipping = ", ": not used when [clip] kind = global_norm (only by agc)");
     expect_ok("[clip]\nkind = agc\nclipping = 0.1\n", &c);
     /* activation_param */
     expect_err("[model]\nactivation = relu\nactivation_param = 0.1\n",
@@ -1087,6 +1117,35 @@ START_TEST(resolution)
     const char *set4 = "optim.kind=sgd";
     expect_ok_(__LINE__, "[optim]\nkind = adam\n", &set4, 1, &c);
     ck_assert(c.optim.lr == 1e-2);
+    /* init_gain unset: the initialiser's own gain (PyTorch's defaults), not the
+    ** activation's; auto asks for the activation's */
+    static const struct {
+        const char *init;
+        double gain;
+    } g[] = {{"xavier_normal", 1}, {"xavier_uniform", 1}, {"kaiming_normal", 0}, {"kaiming_uniform", 0},
+             {"orthogonal", 1}, {"lecun_normal", 1},
+             {"normal", NAN}, {"uniform", NAN}, {"zeros", NAN}, {"default", NAN}};
+    for (size_t i = 0; i < sizeof g / sizeof g[0]; i++) {
+        char text[160];
+        double want = g[i].gain == 0 ? sqrt(2.0) : g[i].gain;
+        snprintf(text, sizeof text, "[model]\nhidden = 64x30\nactivation = relu\ninit = %s\n", g[i].init);
+        expect_ok_(__LINE__, text, NULL, 0, &c);
+        ck_assert_msg(isnan(want) ? isnan(c.model.init_gain) : c.model.init_gain == want, "%s: init_gain %.17g",
+                      g[i].init, c.model.init_gain);
+        expect_roundtrip_(&c, g[i].init);
+        snprintf(text, sizeof text, "[model]\nactivation = tanh\ninit = %s\ninit_gain = auto\n", g[i].init);
+        expect_ok_(__LINE__, text, NULL, 0, &c);
+        ck_assert(isnan(c.model.init_gain));
+        snprintf(text, sizeof text, "[model]\ninit = %s\ninit_gain = 0.5\n", g[i].init);
+        expect_ok_(__LINE__, text, NULL, 0, &c);
+        ck_assert(c.model.init_gain == 0.5);
+    }
+    const char *set5 = "model.init=kaiming_uniform";
+    expect_ok_(__LINE__, "[model]\ninit = xavier_normal\n", &set5, 1, &c);
+    ck_assert(c.model.init_gain == sqrt(2.0));
+    const char *set6 = "model.init_gain=auto";
+    expect_ok_(__LINE__, "[model]\ninit = xavier_normal\n", &set6, 1, &c);
+    ck_assert(isnan(c.model.init_gain));
     /* task and loss from the data kind */
     static const struct {
         const char *kind, *task, *loss;

@@ -7,6 +7,10 @@
 **   linreg_lr_above, optim_spirals_{sgd,momentum,rmsprop,adam},
 **   rnn_adding_t50 vs lstm_adding vs gru_adding; and gradient noise, input
 **   noise and L1 through the driver.
+** Fidelity (tcase "fidelity"): lr = 0 keeps the initial weights bit for bit
+** under every optimizer and schedule while gradients are logged; a key set
+** for another optimizer is a warning in manifest.json, and a sweep over
+** optim.kind = sgd,adam from one base file runs.
 ** Also: a run's outputs exist and a second identical run gives bit-identical
 ** metrics.csv, layers.csv and final weights.
 */
@@ -102,6 +106,15 @@ START_TEST(relu_init)
     run_("relu30_he", sets, 1, "", &b, db, sizeof db);
     double xa0 = csv_(da, "layers.csv", 1, "0", "out_grad_norm"), xa56 = csv_(da, "layers.csv", 1, "56", "out_grad_norm");
     double he0 = csv_(db, "layers.csv", 1, "0", "out_grad_norm"), he56 = csv_(db, "layers.csv", 1, "56", "out_grad_norm");
+    /* relu30_xavier.ini sets no init_gain: xavier_normal alone is Glorot's gain 1 (not relu's sqrt 2) */
+    char path[700], line[256];
+    int glorot = 0;
+    snprintf(path, sizeof path, "%s/config.ini", da);
+    FILE *f = fopen(path, "r");
+    ck_assert(f != NULL);
+    while (fgets(line, sizeof line, f)) glorot |= strcmp(line, "init_gain = 1\n") == 0;
+    fclose(f);
+    ck_assert_msg(glorot, "relu30_xavier did not run with init_gain = 1");
     ck_assert_msg(xa0 < 1e-3 * xa56, "xavier: layer 0 %g vs layer 56 %g", xa0, xa56);
     ck_assert_msg(he0 > he56 / 10 && he0 < he56 * 10, "he: layer 0 %g vs layer 56 %g", he0, he56);
 }
@@ -341,6 +354,93 @@ START_TEST(bitwise_reproducible)
 }
 END_TEST
 
+/* lr = 0 measures gradients at initialisation: every optimizer (and the
+** warm-up and cosine schedules) leaves the weights bit for bit as
+** initialised, while the gradient norms are still logged. */
+START_TEST(lr_zero)
+{
+    static const char *const kinds[][6] = {
+        {"optim.kind=sgd", "", "", "", "", ""},
+        {"optim.kind=sgd", "optim.momentum=0.9", "optim.nesterov=true", "optim.weight_decay=0.01", "", ""},
+        {"optim.kind=rmsprop", "optim.momentum=0.5", "optim.centered=true", "optim.weight_decay=0.01", "", ""},
+        {"optim.kind=adam", "optim.amsgrad=true", "optim.weight_decay=0.01", "", "", ""},
+        {"optim.kind=adamw", "optim.schedule=warmup", "optim.warmup_steps=3", "", "", ""},
+        {"optim.kind=adam", "optim.schedule=cosine", "optim.warmup_steps=2", "clip.kind=global_norm", "", ""},
+    };
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        const char *sets[12] = {"run.steps=5", "run.log_every=1", "run.eval_every=5", "optim.lr=0"};
+        int n = 4;
+        for (int j = 0; j < 6 && kinds[i][j][0]; j++) sets[n++] = kinds[i][j];
+        char tag[16], d[512];
+        snprintf(tag, sizeof tag, "-lr0-%zu", i);
+        clgrad_run_result r;
+        run_("optim_spirals_sgd", sets, n, tag, &r, d, sizeof d);
+        ck_assert_int_eq(r.status, CLGRAD_RUN_COMPLETED);
+        static const char *const t[] = {"0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias"};
+        for (size_t k = 0; k < sizeof t / sizeof t[0]; k++) {
+            char pa[700], pb[700];
+            snprintf(pa, sizeof pa, "%s/weights/init/%s.npy", d, t[k]);
+            snprintf(pb, sizeof pb, "%s/weights/final/%s.npy", d, t[k]);
+            ck_assert_msg(same_file_(pa, pb), "%s: lr = 0 changed %s", kinds[i][0], t[k]);
+        }
+        for (long s = 1; s <= 5; s++) {
+            double g = csv_(d, "metrics.csv", s, NULL, "grad_norm"), lr = csv_(d, "metrics.csv", s, NULL, "lr");
+            double lg = csv_(d, "layers.csv", s, "0", "weight_grad_norm");
+            ck_assert_msg(isfinite(g) && g > 0 && isfinite(lg) && lg > 0, "%s step %ld: grad_norm %g, layer 0 %g",
+                          kinds[i][0], s, g, lg);
+            ck_assert_msg(lr == 0, "%s step %ld: lr %g", kinds[i][0], s, lr);
+        }
+    }
+}
+END_TEST
+
+static char *slurp_(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    static char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* A key set for another optimizer (momentum with adam) is a warning recorded
+** in manifest.json, not an error: the run goes on, and a sweep over
+** optim.kind = sgd,adam from one base file runs every point. */
+START_TEST(foreign_keys)
+{
+    static const char *const sets[] = {"run.steps=2", "run.eval_every=2", "optim.kind=adam"};
+    static const char *warn = "\"[optim] momentum = 0.9: not used when [optim] kind = adam (only by sgd, rmsprop); "
+                              "ignored (the default is 0)\"";
+    clgrad_run_result r;
+    char d[512], path[700];
+    run_("optim_spirals_momentum", sets, 3, "-adam", &r, d, sizeof d);
+    ck_assert_int_eq(r.status, CLGRAD_RUN_COMPLETED);
+    snprintf(path, sizeof path, "%s/manifest.json", d);
+    char *m = slurp_(path);
+    ck_assert_msg(strstr(m, "\"warnings\": [") && strstr(m, warn), "%s", m);
+    run_("optim_spirals_momentum", sets, 2, "-sgd", &r, d, sizeof d);
+    snprintf(path, sizeof path, "%s/manifest.json", d);
+    m = slurp_(path);
+    ck_assert_msg(strstr(m, "\"warnings\": []"), "%s", m);
+
+    char cmd[4096], out[600];
+    snprintf(out, sizeof out, "%s/sweep-kinds", tmp_);
+    snprintf(cmd, sizeof cmd,
+             "'%s/clgrad' sweep '%s/experiments/optim_spirals_momentum.ini' --grid optim.kind=sgd,adam --set run.steps=2 "
+             "--set run.eval_every=2 --out '%s' --runner '%s/clgrad' --quiet",
+             getenv("CLGRAD_BUILD_ROOT"), getenv("CLGRAD_SOURCE_ROOT"), out, getenv("CLGRAD_BUILD_ROOT"));
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(path, sizeof path, "%s/000-optim.kind=sgd/manifest.json", out);
+    m = slurp_(path);
+    ck_assert_msg(strstr(m, "\"status\": \"completed\"") && strstr(m, "\"warnings\": []"), "%s", m);
+    snprintf(path, sizeof path, "%s/001-optim.kind=adam/manifest.json", out);
+    m = slurp_(path);
+    ck_assert_msg(strstr(m, "\"status\": \"completed\"") && strstr(m, warn), "%s", m);
+}
+END_TEST
+
 int main(void)
 {
     fixture_open(NULL);
@@ -359,6 +459,11 @@ int main(void)
     tcase_add_test(tc, noise_and_l1);
     tcase_add_test(tc, gated_adding);
     suite_add_tcase(s, tc);
+    TCase *fid = tcase_create("fidelity"); /* CK_RUN_CASE=fidelity runs only these */
+    tcase_set_timeout(fid, 900);
+    tcase_add_test(fid, lr_zero);
+    tcase_add_test(fid, foreign_keys);
+    suite_add_tcase(s, fid);
     int r = fixture_run(s, 1);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_);

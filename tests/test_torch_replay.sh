@@ -12,7 +12,15 @@
 #     is chaotic (1 ulp in W_hh moves step 1's gradient norm by 2e-4, see the
 #     README), so two float32 implementations cannot agree to 1e-4;
 #  4. moons with softplus (clgrad's exact form), RMSprop, cosine schedule
-#     with warm-up, AGC, no bias.
+#     with warm-up, AGC, no bias;
+#  5. lstm_adding with 2 stacked layers (forget_bias = 1, Adam, step
+#     schedule, global-norm clipping), seq_len 10;
+#  6. gru_adding, seq_len 10;
+#  7. rnn_adding_clip with 3 stacked layers, replayed with --rnn loop, so
+#     timesteps.csv (||dL/dh_t|| over the layers) is compared too;
+#  8. optim_spirals_sgd with gradient noise (grad_eta 0.3) and 9.
+#     optim_spirals_adam with input noise (input_std 0.5): the replay draws
+#     clgrad's noise itself (Philox-4x32-10 + Box-Muller in numpy).
 # And it must be able to fail: a run whose config.ini is altered after the
 # fact (another learning rate) must disagree (exit 1), and a run without
 # --save-data must be refused (exit 2).
@@ -22,14 +30,17 @@ set -u
 CLGRAD=$1
 ROOT=${CLGRAD_SOURCE_ROOT:?}
 REPLAY="$ROOT/tools/torch_replay.py"
-if ! command -v python3 >/dev/null 2>&1; then
-  echo "SKIP: no python3"
+# the first python3 that imports torch and numpy: the one on PATH (a venv,
+# pyenv), else the system's (Debian's python3-torch, python3-numpy)
+PY=
+for p in python3 /usr/bin/python3; do
+  command -v "$p" >/dev/null 2>&1 && "$p" -c 'import torch, numpy' >/dev/null 2>&1 && { PY=$p; break; }
+done
+if [ -z "$PY" ]; then
+  echo "SKIP: no python3 that can import torch and numpy (pip install torch numpy, or apt-get install python3-torch)"
   exit 77
 fi
-if ! python3 -c 'import torch, numpy' >/dev/null 2>&1; then
-  echo "SKIP: python3 cannot import torch and numpy (pip install torch numpy)"
-  exit 77
-fi
+echo "python: $PY, torch $("$PY" -c 'import torch; print(torch.__version__)')"
 T=$(mktemp -d /tmp/clgrad-test-replay-XXXXXX)
 trap 'rm -rf "$T"' EXIT
 fails=0
@@ -43,7 +54,7 @@ run() { # run NAME EXP [--set ...]
 }
 replay() { # replay NAME WANT [options]
   local name=$1 want=$2; shift 2
-  python3 "$REPLAY" "$T/$name" "$@" >"$T/$name.replay" 2>&1
+  "$PY" "$REPLAY" "$T/$name" "$@" >"$T/$name.replay" 2>&1
   local got=$?
   echo "== $name (replay exit $got, wanted $want)"
   cat "$T/$name.replay"
@@ -60,6 +71,32 @@ run rnn rnn_adding_clip.ini --set run.steps=10 --set data.samples=200 --set data
 run moons optim_spirals_rmsprop.ini --set run.steps=30 --set run.log_every=1 --set data.kind=moons \
   --set model.activation=softplus --set model.init=default --set model.bias=false --set clip.kind=agc \
   --set optim.schedule=cosine --set optim.warmup_steps=5 && replay moons 0
+
+run lstm2 lstm_adding.ini --set run.steps=12 --set run.log_every=1 --set data.samples=200 --set data.seq_len=10 \
+  --set model.layers=2 && {
+  replay lstm2 0
+  grep -q "out_grad_norm\[rnn_l1\]" "$T/lstm2.replay" || fail "lstm2: the stacked layers' rows were not compared"
+}
+run gru gru_adding.ini --set run.steps=12 --set run.log_every=1 --set data.samples=200 --set data.seq_len=10 &&
+  replay gru 0
+run rnn3 rnn_adding_clip.ini --set run.steps=8 --set data.samples=200 --set data.seq_len=10 --set model.layers=3 \
+  --set model.init_gain=1.0 && {
+  replay rnn3 0 --rnn loop
+  grep -q "timesteps" "$T/rnn3.replay" || fail "rnn3: timesteps.csv was not compared"
+}
+run gnoise optim_spirals_sgd.ini --set run.steps=20 --set run.log_every=1 --set noise.grad_eta=0.3 && {
+  replay gnoise 0
+  # without the noise the replay must disagree: the agreement above is the noise's
+  cp -r "$T/gnoise" "$T/gnoise0"
+  sed -i 's/^grad_eta = .*/grad_eta = 0/' "$T/gnoise0/config.ini"
+  replay gnoise0 1
+}
+run inoise optim_spirals_adam.ini --set run.steps=20 --set run.log_every=1 --set noise.input_std=0.5 && {
+  replay inoise 0
+  cp -r "$T/inoise" "$T/inoise0"
+  sed -i 's/^input_std = .*/input_std = 0/' "$T/inoise0/config.ini"
+  replay inoise0 1
+}
 
 # the replay must notice a different run: same files, another learning rate in config.ini
 if [ -d "$T/adam" ]; then

@@ -15,8 +15,13 @@ step for step as src/train.c does:
   norm | clip_grad_norm_ | AGC | none) -> optimizer step with the scheduled lr
   (skipped when the norm is non-finite under [clip] nonfinite = skip|stop) ->
   divergence watch (stop at the first log step at/after it when clgrad would).
-  [optim] l1 adds l1*sign(theta) to the gradients before the norm.  Not
-  covered (refused, exit 2): lstm, gru, stacked layers, [noise].
+  [optim] l1 adds l1*sign(theta) to the gradients before the norm, then
+  [noise] grad_eta adds the gradient noise; [noise] input_std adds noise to
+  the training batch before the forward pass.  Both noises are clgrad's own
+  draws (cl/init.cl rng_noise_normal: Philox-4x32-10 keyed by the seed,
+  counter (element, step, stream), Box-Muller), reimplemented here with
+  numpy: the same words, the normal computed in float64 and rounded to float
+  (clgrad's own log/cos are a few ulp off libm's, far below the tolerance).
 
 Then it compares with the run's own files, with `clgrad compare`'s rule
 |a - b| <= atol + rtol*|b| (b = the clgrad run; NaN == NaN; Inf == Inf of one
@@ -43,6 +48,14 @@ single activation_param is shared by all layers (auto: the default of the
 first layer's activation); gradient 2-norms do not overflow (clgrad's norm is
 a scaled sum of squares; PyTorch's float32 norm overflows above ~1.8e19: the
 replay then uses a float64 norm and says so).
+
+Recurrent models: rnn, lstm, gru, with [model] layers = L stacked layers,
+each layer a one-layer torch.nn.RNN / LSTM / GRU (batch_first) so that the
+gradient at every layer's last output can be hooked (layers.csv names them
+rnn_l0 .. rnn_l{L-1}; "rnn" for L = 1), clgrad's tensor rnn.weight_ih_l<k>
+being the k-th module's weight_ih_l0; then fc on the top layer's last step.
+timesteps.csv (||dL/dh_t||, summed in squares over the layers as clgrad
+does) is compared with --rnn loop, which exists for the vanilla RNN only.
 """
 import argparse
 import json
@@ -127,6 +140,48 @@ def epoch_order(n, seed, epoch, shuffle):
     return idx
 
 
+# ---------------------------------------------------------------- noise
+# cl/init.cl rng_noise_normal: element i of (stream, step) under seed s is the
+# Philox-4x32-10 block with key (s mod 2^32, s / 2^32) and counter
+# (i mod 2^32, i / 2^32, step, stream); z = sqrt(-2 ln u1) cos(2 pi (j + 1/2) / 2^24),
+# u1 = ((w0 >> 9) * 2 + 1) 2^-24, j = w1 >> 8.
+
+NOISE_STREAM_GRAD, NOISE_STREAM_INPUT = 1, 2
+
+
+def philox_words(seed, stream, step, n):
+    """The first two words of the Philox-4x32-10 blocks of elements 0..n-1."""
+    import numpy as np
+    u = np.uint64
+    mask = u(0xFFFFFFFF)
+    idx = np.arange(n, dtype=np.uint64)
+    c0, c1 = idx & mask, idx >> u(32)
+    c2 = np.full(n, step & 0xFFFFFFFF, dtype=np.uint64)
+    c3 = np.full(n, stream & 0xFFFFFFFF, dtype=np.uint64)
+    k0, k1 = seed & 0xFFFFFFFF, (seed >> 32) & 0xFFFFFFFF
+    for _ in range(10):
+        p0, p1 = u(0xD2511F53) * c0, u(0xCD9E8D57) * c2
+        c0, c1, c2, c3 = (p1 >> u(32)) ^ c1 ^ u(k0), p1 & mask, (p0 >> u(32)) ^ c3 ^ u(k1), p0 & mask
+        k0, k1 = (k0 + 0x9E3779B9) & 0xFFFFFFFF, (k1 + 0xBB67AE85) & 0xFFFFFFFF
+    return c0, c1
+
+
+def noise_normal(seed, stream, step, n):
+    """clgrad's standard normal draws z_0..z_{n-1} of (seed, stream, step), float32."""
+    import numpy as np
+    w0, w1 = philox_words(seed, stream, step, n)
+    u1 = (((w0 >> np.uint64(9)) << np.uint64(1)) | np.uint64(1)).astype(np.float64) * 2.0 ** -24
+    j = (w1 >> np.uint64(8)).astype(np.float64)
+    return (np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * (j + 0.5) * 2.0 ** -24)).astype(np.float32)
+
+
+def grad_noise_std(eta, gamma, step):
+    """src/init.c clgrad_grad_noise_std (double), used as a float."""
+    if not eta > 0.0:
+        return 0.0
+    return math.sqrt(eta / math.pow(1.0 + float(step), gamma))
+
+
 def lr_at(o, step, total):
     """src/train.c lr_at_ (double precision, as there)."""
     lr = o["lr"]
@@ -203,13 +258,8 @@ def resolve(cfg):
     # what the replay does not cover: refuse clearly rather than compare something else
     nz = cfg.get("noise", {})
     unsupported = []
-    if m["kind"] not in ("mlp", "rnn"):
-        unsupported.append("[model] kind = %s (the replay covers mlp and rnn)" % m["kind"])
-    if int(m.get("layers", "1")) != 1:
-        unsupported.append("[model] layers = %s (stacked recurrent layers)" % m["layers"])
-    for key in ("grad_eta", "input_std"):
-        if _num(nz.get(key, "0")) != 0:
-            unsupported.append("[noise] %s = %s (device-drawn noise)" % (key, nz[key]))
+    if m["kind"] not in ("mlp", "rnn", "lstm", "gru"):
+        unsupported.append("[model] kind = %s (the replay covers mlp, rnn, lstm and gru)" % m["kind"])
     if unsupported:
         raise UsageError("config.ini uses what this replay does not reproduce: " + "; ".join(unsupported))
     out = {
@@ -217,8 +267,12 @@ def resolve(cfg):
         "log_every": max(1, int(r["log_every"])), "eval_every": int(r["eval_every"]),
         "batch_size": int(d["batch_size"]), "shuffle": _bool(d["shuffle"]), "data_kind": d["kind"],
         "model": m["kind"], "acts": acts, "act_param": _num(m["activation_param"]), "bias": _bool(m["bias"]),
-        "hidden": m["hidden"],
+        "hidden": m["hidden"], "layers": int(m.get("layers", "1")),
         "loss": lo["kind"],
+        "noise": {
+            "grad_eta": _num(nz.get("grad_eta", "0")), "grad_gamma": _num(nz.get("grad_gamma", "0.55")),
+            "input_std": _num(nz.get("input_std", "0")),
+        },
         "optim": {
             "kind": o["kind"], "lr": _num(o["lr"]), "momentum": _num(o["momentum"]),
             "dampening": _num(o["dampening"]), "weight_decay": _num(o["weight_decay"]),
@@ -320,7 +374,7 @@ def build_torch():
             raise UsageError("unknown activation %r" % n)
 
     class LoopRNN(nn.Module):
-        """The vanilla RNN written out: h_t = f(x_t W_ih^T + b_ih + h_{t-1} W_hh^T)."""
+        """One vanilla RNN layer written out: h_t = f(x_t W_ih^T + b_ih + h_{t-1} W_hh^T)."""
 
         def __init__(self, F_, H, act, bias):
             super().__init__()
@@ -333,6 +387,7 @@ def build_torch():
         def forward(self, x, hooks=None):
             B, T, _ = x.shape
             h = x.new_zeros(B, self.H)
+            outs = []
             for t in range(T):
                 z = x[:, t, :] @ self.weight_ih_l0.t()
                 if self.bias_ih_l0 is not None:
@@ -341,31 +396,46 @@ def build_torch():
                 h = self.act(z)
                 if hooks is not None:
                     hooks(t + 1, h)
-            return h
+                outs.append(h)
+            return torch.stack(outs, dim=1)
 
     class RNNModel(nn.Module):
-        def __init__(self, F_, H, K, act_name, p, bias, impl):
+        """L stacked recurrent layers (one module each), then fc on the top layer's last step.
+        hooks(l, t, h): the loop calls it with each h_t of layer l (t 1-based); torch.nn's
+        modules with t = None and the layer's whole output sequence."""
+
+        def __init__(self, kind, F_, H, K, L, act_name, p, bias, impl):
             super().__init__()
             self.impl = impl
-            if impl == "nn":
-                self.rnn = nn.RNN(F_, H, nonlinearity=act_name, bias=bias, batch_first=True)
-                if bias:  # clgrad's RNN has one bias; the recurrent one is 0 and not trained
-                    with torch.no_grad():
-                        self.rnn.bias_hh_l0.zero_()
-                    self.rnn.bias_hh_l0.requires_grad_(False)
-            else:
-                self.rnn = LoopRNN(F_, H, Act(act_name, p), bias)
+            mods = []
+            for l in range(L):
+                fin = F_ if l == 0 else H
+                if impl == "loop":
+                    mods.append(LoopRNN(fin, H, Act(act_name, p), bias))
+                elif kind == "rnn":
+                    r = nn.RNN(fin, H, nonlinearity=act_name, bias=bias, batch_first=True)
+                    if bias:  # clgrad's RNN has one bias; the recurrent one is 0 and not trained
+                        with torch.no_grad():
+                            r.bias_hh_l0.zero_()
+                        r.bias_hh_l0.requires_grad_(False)
+                    mods.append(r)
+                elif kind == "lstm":
+                    mods.append(nn.LSTM(fin, H, bias=bias, batch_first=True))
+                else:
+                    mods.append(nn.GRU(fin, H, bias=bias, batch_first=True))
+            self.rnn = nn.ModuleList(mods)
             self.fc = nn.Linear(H, K, bias=bias)
 
         def forward(self, x, hooks=None):
-            if self.impl == "nn":
-                out, _ = self.rnn(x)
-                hT = out[:, -1, :]
-                if hooks is not None:
-                    hooks(x.shape[1], hT)
-            else:
-                hT = self.rnn(x, hooks)
-            return self.fc(hT)
+            h = x
+            for l, mod in enumerate(self.rnn):
+                if self.impl == "loop":
+                    h = mod(h, None if hooks is None else (lambda t, ht, l=l: hooks(l, t, ht)))
+                else:
+                    h, _ = mod(h)
+                    if hooks is not None:
+                        hooks(l, None, h)
+            return self.fc(h[:, -1, :])
 
     return torch, nn, F, Act, RNNModel
 
@@ -420,19 +490,33 @@ def replay(run_dir, cfg, opts):
             notes.append("activation_param is auto with both leaky_relu and elu: clgrad uses %g (the first "
                          "layer's default) for every layer, and so does this replay (PyTorch's own defaults "
                          "would be 0.01 and 1.0)" % p)
+    def f32(v):  # clgrad passes hyper-parameters to its kernels as floats
+        return float(np.float32(v))
+
     p = float(np.float32(p))  # clgrad passes the parameter to the kernels as a float
     bias = cfg["bias"]
-    if cfg["model"] == "rnn":
+    rec = cfg["model"] in ("rnn", "lstm", "gru")
+    L = cfg["layers"] if rec else 1
+    if rec:
         if xtr.ndim != 3:
-            raise UsageError("rnn run but train_x.npy is not (n, T, F)")
-        H, Fin = init["rnn.weight_ih_l0"].shape
+            raise UsageError("%s run but train_x.npy is not (n, T, F)" % cfg["model"])
+        for key in ("rnn.weight_ih_l0", "rnn.weight_hh_l0", "rnn.weight_ih_l%d" % (L - 1), "fc.weight"):
+            if key not in init:
+                raise UsageError("weights/init/ lacks %s.npy ([model] kind = %s, layers = %d)" % (key, cfg["model"], L))
+        Fin = init["rnn.weight_ih_l0"].shape[1]
+        H = init["rnn.weight_hh_l0"].shape[1]
         K = init["fc.weight"].shape[0]
         act = acts[0]
         impl = opts.rnn
-        if impl == "nn" and act not in ("tanh", "relu"):
+        if cfg["model"] != "rnn":
+            if impl == "loop":
+                notes.append("--rnn loop exists for the vanilla RNN only: the %s is torch.nn.%s (timesteps.csv "
+                             "not compared)" % (cfg["model"], cfg["model"].upper()))
+            impl = "nn"
+        elif impl == "nn" and act not in ("tanh", "relu"):
             impl = "loop"
             notes.append("nn.RNN has no %s nonlinearity: the RNN is written out as a loop" % act)
-        model = RNNModel(Fin, H, K, act, p, bias, impl)
+        model = RNNModel(cfg["model"], Fin, H, K, L, act, p, bias, impl)
         x_all = torch.from_numpy(np.ascontiguousarray(xtr)).to(dt)
         T = xtr.shape[1]
     else:
@@ -450,20 +534,31 @@ def replay(run_dir, cfg, opts):
         T = 1
     y_all = torch.from_numpy(np.ascontiguousarray(ytr.reshape(n))).to(dt)
     sd = model.state_dict()
+
+    def cname(tn):  # torch's rnn.<k>.weight_ih_l0 is clgrad's rnn.weight_ih_l<k>
+        parts = tn.split(".")
+        if len(parts) == 3 and parts[0] == "rnn" and parts[2].endswith("_l0"):
+            return "rnn.%s_l%s" % (parts[2][:-3], parts[1])
+        return tn
+    c2t = {cname(k): k for k in sd}
     for k, v in init.items():
-        if k not in sd:
+        if k not in c2t:
             raise UsageError("weights/init/%s.npy does not fit the model from config.ini (tensors: %s)"
-                             % (k, ", ".join(sorted(sd))))
-        if tuple(sd[k].shape) != v.shape:
-            raise UsageError("weights/init/%s.npy has shape %s, the model wants %s" % (k, v.shape, tuple(sd[k].shape)))
-        sd[k] = torch.from_numpy(v.copy()).to(dt)
+                             % (k, ", ".join(sorted(c2t))))
+        tk = c2t[k]
+        if tuple(sd[tk].shape) != v.shape:
+            raise UsageError("weights/init/%s.npy has shape %s, the model wants %s" % (k, v.shape, tuple(sd[tk].shape)))
+        sd[tk] = torch.from_numpy(v.copy()).to(dt)
     trainable = [k for k, prm in model.named_parameters() if prm.requires_grad]
-    missing_t = [k for k in trainable if k not in init]
+    missing_t = [cname(k) for k in trainable if cname(k) not in init]
     if missing_t:
         raise UsageError("weights/init/ lacks %s" % ", ".join(missing_t))
     model.load_state_dict(sd)
-    names = trainable  # clgrad's tensor order: the model's parameter order
-    params = [dict(model.named_parameters())[k] for k in names]
+    names = [cname(k) for k in trainable]  # clgrad's tensor order: the model's parameter order
+    params = [dict(model.named_parameters())[k] for k in trainable]
+    nz = cfg["noise"]
+    input_std = f32(nz["input_std"])
+    seed = cfg["seed"]
 
     # ---- loss
     loss_kind = cfg["loss"]
@@ -485,9 +580,6 @@ def replay(run_dir, cfg, opts):
         if loss_kind == "bce":
             return float(((logits.view(-1) > 0) == (yb > 0.5)).float().mean())
         return None
-
-    def f32(v):  # clgrad passes hyper-parameters to its kernels as floats
-        return float(np.float32(v))
 
     # ---- optimizer
     o = cfg["optim"]
@@ -511,6 +603,10 @@ def replay(run_dir, cfg, opts):
     c = cfg["clip"]
     norm_type = float("inf") if math.isinf(c["norm_type"]) else 2.0
     skip_policy = c["nonfinite"] in ("skip", "stop")
+    # foreach= arrived in the clipping functions with PyTorch 2.0 (1.13, Debian 12's, has only the loop)
+    import inspect
+    no_foreach = {"foreach": False} if "foreach" in inspect.signature(torch.nn.utils.clip_grad_norm_).parameters else {}
+    no_foreach_v = {"foreach": False} if "foreach" in inspect.signature(torch.nn.utils.clip_grad_value_).parameters else {}
 
     overflow_noted = []
 
@@ -553,11 +649,11 @@ def replay(run_dir, cfg, opts):
                 for prm in params:
                     prm.grad.mul_(coef_t)
             else:  # PyTorch's own: returns the same pre-clip total as torch_total()
-                total = torch.nn.utils.clip_grad_norm_(params, mx, norm_type=norm_type, foreach=False)
+                total = torch.nn.utils.clip_grad_norm_(params, mx, norm_type=norm_type, **no_foreach)
         elif skip or kindc == "none":
             pass
         elif kindc == "value":
-            torch.nn.utils.clip_grad_value_(params, f32(c["value"]), foreach=False)
+            torch.nn.utils.clip_grad_value_(params, f32(c["value"]), **no_foreach_v)
         elif kindc == "norm":  # Keras clipnorm, per tensor: g *= c / max(||g||, c)
             cc = torch.tensor(f32(c["max_norm"]))
             for prm in params:
@@ -612,7 +708,7 @@ def replay(run_dir, cfg, opts):
         if xte is None or xte.shape[0] == 0:
             return None, None
         with torch.no_grad():
-            xt = torch.from_numpy(np.ascontiguousarray(xte if cfg["model"] == "rnn" else xte.reshape(xte.shape[0], -1)))
+            xt = torch.from_numpy(np.ascontiguousarray(xte if rec else xte.reshape(xte.shape[0], -1)))
             xt = xt.to(dt)
             yt = torch.from_numpy(np.ascontiguousarray(yte.reshape(-1))).to(dt)
             lg = model(xt)
@@ -637,6 +733,9 @@ def replay(run_dir, cfg, opts):
         lr = lr_at(o, step, steps)
         idx = order[pos:pos + Bc]
         xb, yb = x_all[idx], y_all[idx]
+        if input_std > 0:  # input-noise augmentation of the training batch, element i of the (B, T*F) batch
+            z = noise_normal(seed, NOISE_STREAM_INPUT, step, xb.numel()).reshape(tuple(xb.shape))
+            xb = xb + input_std * torch.from_numpy(z).to(dt)
 
         grads_out = {}
 
@@ -646,10 +745,15 @@ def replay(run_dir, cfg, opts):
             return hook
 
         opt.zero_grad(set_to_none=True)
-        if cfg["model"] == "rnn":
-            def thook(t, h):
+        if rec:
+            def keep_last(l):
+                def hook(g):
+                    grads_out[("t", l, T)] = float(torch.linalg.vector_norm(g[:, -1, :].double()))
+                return hook
+
+            def thook(l, t, h):
                 if log and h.requires_grad:
-                    h.register_hook(keep(("t", t)))
+                    h.register_hook(keep(("t", l, t)) if t is not None else keep_last(l))
             logits = model(xb, thook)
         else:
             h = xb
@@ -668,6 +772,14 @@ def replay(run_dir, cfg, opts):
             with torch.no_grad():
                 for prm in params:
                     prm.grad.add_(torch.sign(prm), alpha=l1)
+        gstd = f32(grad_noise_std(nz["grad_eta"], nz["grad_gamma"], step))
+        if gstd > 0:  # gradient noise, after L1, before the norm and clipping: element i of the flat gradient
+            z = torch.from_numpy(noise_normal(seed, NOISE_STREAM_GRAD, step, sum(prm.numel() for prm in params))).to(dt)
+            with torch.no_grad():
+                o_ = 0
+                for prm in params:
+                    prm.grad.add_(gstd * z[o_:o_ + prm.numel()].view_as(prm.grad))
+                    o_ += prm.numel()
         wgn = {}
         if log:
             for k, prm in zip(names, params):
@@ -694,9 +806,16 @@ def replay(run_dir, cfg, opts):
         rows[step] = row
         # per layer: weight/bias grad norms (pre-clip), weight norm, out_grad_norm
         lr_rows = {}
-        if cfg["model"] == "rnn":
-            groups = {"rnn": [k for k in names if k.startswith("rnn.")], "fc": [k for k in names if k.startswith("fc.")]}
-            ogn = {"rnn": grads_out.get(("t", T)), "fc": grads_out.get(("logits", None))}
+        if rec:
+            if L == 1:
+                groups = {"rnn": [k for k in names if k.startswith("rnn.")]}
+                ogn = {"rnn": grads_out.get(("t", 0, T))}
+            else:
+                groups = {"rnn_l%d" % l: [k for k in names if k.startswith("rnn.") and k.endswith("_l%d" % l)]
+                          for l in range(L)}
+                ogn = {"rnn_l%d" % l: grads_out.get(("t", l, T)) for l in range(L)}
+            groups["fc"] = [k for k in names if k.startswith("fc.")]
+            ogn["fc"] = grads_out.get(("logits", None))
         else:
             lin = [i for i, mod in enumerate(model) if isinstance(mod, nn.Linear)]
             groups = {str(i): [k for k in names if k.split(".")[0] == str(i)] for i in lin}
@@ -713,8 +832,11 @@ def replay(run_dir, cfg, opts):
                 "out_grad_norm": ogn.get(lname),
             }
         layer_rows[step] = lr_rows
-        if cfg["model"] == "rnn" and impl == "loop":
-            time_rows[step] = {t: grads_out.get(("t", t)) for t in range(1, T + 1)}
+        if rec and impl == "loop":  # ||dL/dh_t||: over the layers, as clgrad_model_timestep_norm
+            time_rows[step] = {}
+            for t in range(1, T + 1):
+                g = [grads_out.get(("t", l, t)) for l in range(L)]
+                time_rows[step][t] = None if None in g else (g[0] if L == 1 else math.sqrt(sum(v * v for v in g)))
         # [clip] nonfinite = stop ends the run at the first log step at/after a step with a
         # non-finite gradient (README); action = stop at the first log step at/after a divergence
         if c["nonfinite"] == "stop" and first_nonfinite is not None:
@@ -956,7 +1078,7 @@ def print_report(res, f=sys.stdout):
     w("  batch %d, steps done: clgrad %s, replay %s; logged steps: clgrad %d, replay %d, common %d%s\n" % (
         res["batch_size"], res["steps_done"]["clgrad"], res["steps_done"]["replay"], res["logged_steps_clgrad"],
         res["logged_steps_replay"], res["common_steps"],
-        "; rnn: %s" % ("nn.RNN" if res["rnn_impl"] == "nn" else "explicit loop") if res["rnn_impl"] else ""))
+        "; recurrent layers: %s" % ("torch.nn modules" if res["rnn_impl"] == "nn" else "explicit loop") if res["rnn_impl"] else ""))
     dc, dr = res["divergence"]["clgrad"], res["divergence"]["replay"]
     if dc or dr:
         w("  divergence: clgrad %s, replay %s\n" % (

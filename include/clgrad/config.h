@@ -42,6 +42,10 @@
 **                 moons, circles, xor: binary; blobs, spirals, temporal_order,
 **                 idx, cifar10: multiclass.  csv: the task key (default regression).
 **   loss.kind     "" (default): regression -> mse, binary -> bce, multiclass -> ce
+**   model.init_gain  unset: the initialiser's own gain, PyTorch's default: xavier_*,
+**                 orthogonal, lecun_normal 1; kaiming_* sqrt(2) (a = 0); the other
+**                 kinds use no gain and it stays auto (NAN); auto (set) = the
+**                 activation's gain
 **   model.activation_param  auto: leaky_relu 0.01 or elu 1.0 when only one of
 **                 them is used; stays auto (NAN) otherwise (each its own default)
 **   data.path, data.labels  relative paths from a file are relative to that
@@ -49,12 +53,11 @@
 **                 clgrad_config_load stores them absolute (so a run's config.ini
 **                 loads from anywhere).  clgrad_config_parse leaves them as given.
 **
-** Cross-key rules (all errors):
+** Cross-key rules (errors, except the unused keys, which are warnings):
 **   run      steps and epochs not both > 0, not both 0; optim.warmup_steps <= steps (steps > 0)
 **   data     csv needs path and target; idx needs path and labels; cifar10 needs
-**            path (one file or a comma list, no empty item); path, labels,
-**            target only for the kinds that read them; task other than the kind's
-**            own task only for csv
+**            path (one file or a comma list, no empty item); task other than
+**            the kind's own task only for csv
 **   model    rnn, lstm, gru need sequence data (data.kind adding|temporal_order)
 **            and exactly one width in hidden (stacking is layers = N); lstm
 **            and gru take no activation (their gates are sigmoid/tanh): it
@@ -62,16 +65,19 @@
 **            (lstm) needs bias = true; activation: 1 name, or one per hidden
 **            layer; activation_param (a number) needs a leaky_relu or elu layer
 **   loss     ce needs multiclass data, bce binary, mse regression or binary
-**   optim    nesterov needs momentum > 0 and dampening = 0 (PyTorch); keys a kind
-**            does not use must keep their defaults (PyTorch rejects them too):
+**   optim    nesterov needs momentum > 0 and dampening = 0 (PyTorch); a key a kind
+**            does not use, set to anything but its default, is ignored with a
+**            warning (clgrad_config.warnings; PyTorch would reject it):
 **            momentum: sgd, rmsprop; dampening, nesterov: sgd; alpha, centered:
 **            rmsprop; eps: rmsprop, adam(w); beta1, beta2, amsgrad: adam(w).
 **            Schedule keys likewise: step_size, gamma: step; warmup_steps:
 **            warmup, cosine; min_lr: cosine.  warmup needs warmup_steps >= 1;
 **            cosine needs min_lr <= lr.
 **   clip     max_norm, norm_type: norm, global_norm; value: value; clipping: agc
-**            (each must keep its default under other kinds)
-**   noise    grad_gamma only with grad_eta > 0
+**            (a warning under other kinds)
+**   data     path, labels, target and model.layers, model.forget_bias: a warning
+**            under the kinds that do not read them
+**   noise    grad_gamma only with grad_eta > 0 (a warning)
 **
 ** Choice-valued keys (activation, init, optimizer kind, ...) are validated
 ** against their allowed names and stored as those names (lower case); the
@@ -88,6 +94,7 @@
 #define CLGRAD_NAME_LEN 32
 #define CLGRAD_MAX_WIDTH (1L << 24) /* largest hidden width */
 #define CLGRAD_MAX_RLAYERS 64       /* most stacked recurrent layers ([model] layers) */
+#define CLGRAD_MAX_WARNINGS 32      /* more than there are keys a kind can leave unused */
 
 typedef struct clgrad_run_section {
     char name[128];     /* default: the file's base name without .ini; no '/' or '\', not "." or ".." */
@@ -130,7 +137,7 @@ typedef struct clgrad_model_section {
     double activation_param;         /* leaky_relu slope (0.01) / elu alpha (1.0); finite or auto (NAN) */
     int bias;                        /* default 1 */
     char init[CLGRAD_NAME_LEN];      /* default|zeros|constant|uniform|normal|xavier_uniform|xavier_normal|kaiming_uniform|kaiming_normal|lecun_normal|orthogonal; default "default" (PyTorch nn.Linear) */
-    double init_gain;                /* > 0, or auto (NAN) = the activation's recommended gain; default auto */
+    double init_gain;                /* > 0, or auto (NAN) = the activation's recommended gain; default: see Resolution */
     double init_std;                 /* >= 0; normal: std (default 1) */
     char init_mode[CLGRAD_NAME_LEN]; /* fan_in|fan_out; default fan_in */
 } clgrad_model_section;
@@ -141,7 +148,7 @@ typedef struct clgrad_loss_section {
 
 typedef struct clgrad_optim_section {
     char kind[CLGRAD_NAME_LEN]; /* sgd|rmsprop|adam|adamw; default sgd */
-    double lr;           /* > 0, finite; default by kind (see above) */
+    double lr;           /* >= 0, finite (0: gradients measured, weights kept, as PyTorch allows); default by kind (see above) */
     double momentum;     /* [0, 1); default 0 */
     double dampening;    /* [0, 1]; default 0 */
     double weight_decay; /* >= 0, finite; default 0 (adamw: 0.01) */
@@ -188,6 +195,13 @@ typedef struct clgrad_config {
     clgrad_clip_section clip;
     clgrad_diverge_section diverge;
     clgrad_noise_section noise;
+    /* Keys set (to a value other than the default) that the chosen kind does
+    ** not use, e.g. "[optim] momentum = 0.9: not used when [optim] kind = adam
+    ** (only by sgd, rmsprop); ignored (the default is 0)": the run ignores
+    ** them and records these lines in manifest.json ("warnings").  The text
+    ** depends only on the values, so parse(write(cfg)) gives the same list. */
+    int nwarnings;
+    char warnings[CLGRAD_MAX_WARNINGS][256];
 } clgrad_config;
 
 /* Defaults for every key, resolved (a valid config: sgd lr 0.01, loss mse for
