@@ -130,7 +130,7 @@ run 1 "--init-from: .*/0\.weight\.npy has shape \(10, 16\), expected \(16, 10\)$
 for kv in data.samples=0 data.samples=-5 data.features=0 data.features=-1 model.hidden=0 model.hidden=-3 \
           model.hidden=4x0 model.hidden=0x4 model.hidden=4x-1 model.hidden=16777217 data.batch_size=-1 \
           run.steps=-1 run.epochs=-2 run.log_every=0 run.eval_every=-1 data.seq_len=0 data.classes=1 \
-          data.test_fraction=1 optim.lr=0 optim.lr=-1 optim.lr=nan optim.lr=inf optim.step_size=0 \
+          data.test_fraction=1 optim.lr=-1 optim.lr=nan optim.lr=inf optim.step_size=0 \
           run.steps=99999999999999999999; do
   key=${kv%%=*}
   run 2 "\[${key%%.*}\] ${key#*.}" "$T/r-cfg" -- "$E" --set "$kv"
