@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -148,3 +149,4 @@ static int open_kept_(const char *path, int flags)
 
 int clgrad_fs_open_append(const char *path) { return open_kept_(path, O_WRONLY | O_APPEND); }
 int clgrad_fs_open_lock(const char *path) { return open_kept_(path, O_RDWR); }
+int clgrad_fs_trylock(int fd) { return flock(fd, LOCK_EX | LOCK_NB); }

@@ -26,4 +26,6 @@ int clgrad_fs_replace_text(const char *path, const void *text, size_t len);
 ** link is refused (ELOOP / EINVAL / EMLINK).  The fd (O_CLOEXEC), or -1 with errno. */
 int clgrad_fs_open_append(const char *path);
 int clgrad_fs_open_lock(const char *path);
+/* flock(fd, LOCK_EX | LOCK_NB): 0, or -1 with errno (EWOULDBLOCK: held by another). */
+int clgrad_fs_trylock(int fd);
 #endif
