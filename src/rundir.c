@@ -182,6 +182,18 @@ int clgrad_rundir_prepare(const char *dir, const char *experiment, int force, in
     }
     if (clgrad_rundir_lock(dir, lock_fd, why, nwhy) != 0) return -1;
     if (check_reuse_(dir, experiment, force, why, nwhy) != 0) goto fail;
+    /* a run's files go only inside its directory: never through a symlinked subdirectory */
+    static const char *subs[] = {"weights", "weights/init", "weights/final", "data"};
+    for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
+        char sp[1200];
+        struct stat sb;
+        snprintf(sp, sizeof sp, "%s/%s", dir, subs[i]);
+        if (lstat(sp, &sb) == 0 && !S_ISDIR(sb.st_mode)) {
+            snprintf(why, nwhy, "%s is %s; clgrad writes a run's files only inside its run directory", sp,
+                     S_ISLNK(sb.st_mode) ? "a symbolic link" : "not a directory");
+            goto fail;
+        }
+    }
     /* the reserve doubles as the probe that proves the directory writable */
     char path[1200];
     snprintf(path, sizeof path, "%s/%s", dir, RESERVE_NAME);
