@@ -7,7 +7,8 @@
 **   config.ini     the resolved config (every key)
 **   manifest.json  version, device fingerprint, GEMM backend, build options,
 **                  kernel source hash, compile/cache timing, seed, command
-**                  line, start/end time, status (rewritten atomically at the end)
+**                  line, experiment ([run] name), start/end time, status
+**                  (rewritten atomically at the end)
 **   metrics.csv    one row every log_every steps (flushed as it goes)
 **   layers.csv     long format: step, layer, per-layer metrics
 **   timesteps.csv  RNN only: step, t, ||dL/dh_t|| (t = T .. 1)
