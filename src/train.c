@@ -859,7 +859,7 @@ static void clear_outputs_(const char *dir)
                                   "summary.json"};
     static const char *subdirs[] = {"weights/init", "weights/final", "data"};
     static const char *data[] = {"train_x.npy", "train_y.npy", "test_x.npy", "test_y.npy"};
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC); /* as named (--out may be a link); below it no link is followed */
     if (dfd < 0) return;
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) unlinkat(dfd, files[i], 0);
     for (size_t i = 0; i < sizeof subdirs / sizeof subdirs[0]; i++) {
