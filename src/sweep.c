@@ -2224,9 +2224,9 @@ static void launch_(sweep *sw, point *p, const char *runner, const sigset_t *ori
     ** the run started here inherits the lock ($CLGRAD_RUN_LOCK_FD) */
     lfd = lck ? clgrad_fs_open_lock(lck) : -1;
     if (lfd < 0 || clgrad_fs_trylock(lfd) != 0) {
-        int busy = lfd >= 0 && errno == EWOULDBLOCK;
-        fail_point_(p, busy ? "%s is in use by another clgrad run; not started twice" : "cannot lock %s: %s",
-                    busy ? pdir : lck ? lck : pdir, strerror(errno));
+        int e = errno;
+        if (lfd >= 0 && e == EWOULDBLOCK) fail_point_(p, "%s is in use by another clgrad run; not started twice", pdir);
+        else fail_point_(p, "cannot lock %s: %s", lck ? lck : pdir, strerror(e));
         if (lfd >= 0) close(lfd);
         lfd = -1;
         goto out;
