@@ -12,6 +12,7 @@
 */
 #include "internal.h"
 #include "rundir.h"
+#include "fsutil.h"
 #include "clgrad/bench.h"
 #include "clgrad/clip.h"
 #include "clgrad/gemm.h"
@@ -1506,10 +1507,9 @@ static void print_line_(void *user, const char *line)
 
 static int write_file_(const char *path, const char *text)
 {
-    FILE *f = fopen(path, "w");
-    if (!f) return -1;
-    int ok = fputs(text, f) >= 0;
-    return fclose(f) == 0 && ok ? 0 : -1;
+    int e = clgrad_fs_replace_text(path, text, strlen(text)); /* fsutil.h: never through a symlink */
+    if (e) errno = e;
+    return e ? -1 : 0;
 }
 
 int clgrad_cli_bench(int argc, char **argv)

@@ -4,10 +4,10 @@
 #define _POSIX_C_SOURCE 200809L
 #include "cache.h"
 #include "clgrad/hash.h"
+#include "fsutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +47,32 @@ int clgrad_mkdirs(const char *dir)
     return 0;
 }
 
+/* ssh's rule: owned by us (or root for a directory) and not writable by group or others. */
+static int trusted_(const struct stat *sb, int dir)
+{
+    return (sb->st_uid == geteuid() || (dir && sb->st_uid == 0)) && !(sb->st_mode & (S_IWGRP | S_IWOTH));
+}
+
+int clgrad_cache_dir_trusted(const char *dir, char *why, size_t nwhy)
+{
+    struct stat sb;
+    if (stat(dir, &sb) != 0) {
+        if (errno == ENOENT) return 1; /* created by the first store, ours */
+        snprintf(why, nwhy, "%s: %s", dir, strerror(errno));
+        return 0;
+    }
+    if (!S_ISDIR(sb.st_mode)) {
+        snprintf(why, nwhy, "%s is not a directory", dir);
+        return 0;
+    }
+    if (!trusted_(&sb, 1)) {
+        snprintf(why, nwhy, "%s is %s", dir,
+                 sb.st_uid != geteuid() && sb.st_uid != 0 ? "owned by another user" : "writable by group or others");
+        return 0;
+    }
+    return 1;
+}
+
 void clgrad_cache_entry_path(const char *dir, const unsigned char key[32], char *out, size_t n)
 {
     char hex[65];
@@ -74,12 +100,18 @@ int clgrad_cache_load(const char *dir, const unsigned char key[32], unsigned cha
     *len = 0;
     /* O_NONBLOCK: a FIFO planted under an entry's name must not hang the
     ** open; anything but a regular file is corrupt */
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
-        snprintf(why, nwhy, "%s: %s", path, strerror(errno));
-        return 0;
+        int e = errno;
+        snprintf(why, nwhy, "%s: %s", path, e == ELOOP ? "a symbolic link" : strerror(e));
+        return e == ELOOP ? -2 : 0;
     }
     struct stat sb;
+    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && !trusted_(&sb, 0)) {
+        snprintf(why, nwhy, "%s is %s", path, sb.st_uid != geteuid() ? "owned by another user" : "writable by group or others");
+        close(fd);
+        return -2;
+    }
     int fl = fcntl(fd, F_GETFL);
     FILE *f = NULL;
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || fl == -1 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == -1 ||
@@ -125,16 +157,18 @@ out:
     return ret;
 }
 
-static int write_all_(int fd, const unsigned char *p, size_t n)
+typedef struct {
+    const unsigned char *hdr, *data;
+    size_t len;
+} entry_out_;
+
+static int fill_entry_(int fd, void *user)
 {
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        p += w, n -= (size_t)w;
-    }
+    const entry_out_ *o = user;
+    const char *fault = getenv("CLGRAD_FAULT_CACHE_ENOSPC"); /* test hook: simulate a full disk */
+    if (fault && *fault == '1') return ENOSPC;
+    if (clgrad_fs_write_all(fd, o->hdr, HEADER) != 0 || clgrad_fs_write_all(fd, o->data, o->len) != 0)
+        return errno ? errno : EIO;
     return 0;
 }
 
@@ -143,10 +177,9 @@ int clgrad_cache_store(const char *dir, const unsigned char key[32], const unsig
 {
     int e = clgrad_mkdirs(dir);
     if (e) { snprintf(why, nwhy, "cannot create %s: %s", dir, strerror(e)); return -1; }
-    char path[1100], tmp[1200];
+    if (!clgrad_cache_dir_trusted(dir, why, nwhy)) return -1;
+    char path[1100];
     clgrad_cache_entry_path(dir, key, path, sizeof path);
-    static atomic_uint counter; /* unique temp names across threads too */
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%u", path, (long)getpid(), atomic_fetch_add(&counter, 1u));
 
     unsigned char hdr[HEADER];
     memcpy(hdr, MAGIC, 8);
@@ -158,20 +191,11 @@ int clgrad_cache_store(const char *dir, const unsigned char key[32], const unsig
     clgrad_sha256_update(&s, data, len);
     clgrad_sha256_final(&s, hdr + 52);
 
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
-    if (fd < 0) { snprintf(why, nwhy, "cannot write %s: %s", tmp, strerror(errno)); return -1; }
-    const char *fault = getenv("CLGRAD_FAULT_CACHE_ENOSPC"); /* test hook: simulate a full disk */
-    if ((fault && *fault == '1') || write_all_(fd, hdr, HEADER) != 0 || write_all_(fd, data, len) != 0 ||
-        fsync(fd) != 0) {
-        int err = (fault && *fault == '1') ? ENOSPC : errno;
-        snprintf(why, nwhy, "cannot write %s: %s", tmp, strerror(err));
-        close(fd);
-        unlink(tmp);
-        return -1;
-    }
-    if (close(fd) != 0 || rename(tmp, path) != 0) {
-        snprintf(why, nwhy, "cannot finish %s: %s", path, strerror(errno));
-        unlink(tmp);
+    /* a new file with an unpredictable name, renamed over the entry (fsutil.h) */
+    entry_out_ o = {hdr, data, len};
+    e = clgrad_fs_replace(path, fill_entry_, &o, NULL);
+    if (e) {
+        snprintf(why, nwhy, "cannot write %s: %s", path, strerror(e));
         return -1;
     }
     return 0;

@@ -69,6 +69,11 @@ clgrad_status clgrad_open(clgrad_ctx *ctx, const char *device_spec, const clgrad
             snprintf(ctx->cache_dir, sizeof ctx->cache_dir, "%s", opts->cache_dir);
         else if (!clgrad_cache_dir_default(ctx->cache_dir, sizeof ctx->cache_dir))
             clgrad_warn(ctx, "kernel cache: no cache directory (set CLGRAD_CACHE_DIR or HOME); caching off");
+        char why[1200];
+        if (ctx->cache_dir[0] && !clgrad_cache_dir_trusted(ctx->cache_dir, why, sizeof why)) {
+            clgrad_warn(ctx, "kernel cache: not using %s (%s); compiling the kernels", ctx->cache_dir, why);
+            ctx->cache_dir[0] = '\0';
+        }
     }
 
     cl_int err;

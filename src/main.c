@@ -15,11 +15,13 @@
 #include "clgrad/sweep.h"
 #include "clgrad/bench.h"
 
+#include <errno.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,7 +32,7 @@ typedef struct {
     const char *cl_dir, *cache_dir;
     int no_cache, json, gemm, no_timing;
     const char *out, *init_from;
-    int quiet, save_data;
+    int quiet, save_data, force;
     const char *sets[MAX_SETS];
     int nsets;
     char cmdline[4096];
@@ -67,7 +69,9 @@ static void usage_(FILE *f)
             "\n"
             "run options:\n"
             "  --set SEC.KEY=VAL  override a key of the experiment file (repeatable)\n"
-            "  --out DIR          run directory (default runs/<name>-<timestamp>)\n"
+            "  --out DIR          run directory (default runs/<name>-<timestamp>, -2, -3... when taken);\n"
+            "                     a directory that holds a run is refused, one in use by a run always is\n"
+            "  --force            replace the run --out DIR holds (only the files a run writes are removed)\n"
             "  --init-from DIR    start from the .npy tensors in DIR (e.g. another run's weights/final)\n"
             "  --save-data        also write the train and test arrays under DIR/data/\n"
             "  --quiet            no progress bar; a line every tenth of the run\n");
@@ -265,6 +269,7 @@ static int run_one_(cli_opts *o, const clgrad_config *cfg, const char *path, con
     ro.out_dir = out;
     ro.init_from = o->init_from;
     ro.save_data = o->save_data;
+    ro.force = o->force;
     ro.quiet = o->quiet;
     ro.progress_tty = !o->quiet && isatty(STDERR_FILENO);
     ro.command_line = o->cmdline;
@@ -356,7 +361,26 @@ static int cmd_run_(cli_opts *o, const char *path)
         struct tm tm;
         localtime_r(&t, &tm);
         strftime(ts, sizeof ts, "%Y%m%d-%H%M%S", &tm);
-        snprintf(out, sizeof out, "runs/%s-%s", cfg.run.name, ts);
+        /* a new directory of its own: mkdir is atomic, so runs started in the
+        ** same second (any number of processes) take -2, -3, ... */
+        if (mkdir("runs", 0755) != 0 && errno != EEXIST) {
+            fprintf(stderr, "clgrad: cannot create runs/: %s\n", strerror(errno));
+            return 1;
+        }
+        int made = 0;
+        for (int k = 1; k <= 10000 && !made; k++) {
+            if (k == 1) snprintf(out, sizeof out, "runs/%s-%s", cfg.run.name, ts);
+            else snprintf(out, sizeof out, "runs/%s-%s-%d", cfg.run.name, ts, k);
+            if (mkdir(out, 0755) == 0) made = 1;
+            else if (errno != EEXIST) {
+                fprintf(stderr, "clgrad: cannot create the run directory %s: %s\n", out, strerror(errno));
+                return 1;
+            }
+        }
+        if (!made) {
+            fprintf(stderr, "clgrad: no free run directory name under runs/ for %s-%s\n", cfg.run.name, ts);
+            return 1;
+        }
     }
     catch_signals_();
     const char *dev = o->device ? o->device : getenv("CLGRAD_DEVICE");
@@ -417,6 +441,7 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--no-timing") == 0) o.no_timing = 1;
         else if (strcmp(a, "--quiet") == 0) o.quiet = 1;
         else if (strcmp(a, "--save-data") == 0) o.save_data = 1;
+        else if (strcmp(a, "--force") == 0) o.force = 1;
         else if (strcmp(a, "--out") == 0) { NEEDARG; o.out = argv[++i]; }
         else if (strcmp(a, "--init-from") == 0) { NEEDARG; o.init_from = argv[++i]; }
         else if (strcmp(a, "--set") == 0) {

@@ -8,10 +8,10 @@
 ** the shape's data size against the file's real size before allocating.
 */
 #include "data_internal.h"
+#include "fsutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +94,20 @@ static int write_data_(int fd, const float *data, size_t count)
     return 0;
 }
 
+typedef struct {
+    const unsigned char *h;
+    size_t hl;
+    const float *data;
+    size_t count;
+} npy_out_;
+
+static int fill_npy_(int fd, void *user)
+{
+    const npy_out_ *o = user;
+    if (write_all_(fd, o->h, o->hl) || write_data_(fd, o->data, o->count)) return errno ? errno : EIO;
+    return 0;
+}
+
 int clgrad_npy_write(const char *path, const float *data, const size_t *shape, int ndim, char *err, size_t nerr)
 {
     if (ndim < 0 || ndim > NPY_MAXDIMS)
@@ -107,27 +121,10 @@ int clgrad_npy_write(const char *path, const float *data, const size_t *shape, i
     size_t hl = header_(shape, ndim, h, sizeof h);
     if (!hl) return clgrad_data_err(err, nerr, "%s: header too long", path);
 
-    static atomic_uint counter;
-    size_t np = strlen(path) + 64;
-    char *tmp = malloc(np);
-    if (!tmp) return clgrad_data_err(err, nerr, "%s: out of memory", path);
-    snprintf(tmp, np, "%s.tmp.%ld.%u", path, (long)getpid(), atomic_fetch_add(&counter, 1u));
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
-    if (fd < 0) {
-        clgrad_data_err(err, nerr, "cannot write %s: %s", tmp, strerror(errno));
-        free(tmp);
-        return -1;
-    }
-    int rc = write_all_(fd, h, hl) || write_data_(fd, data, count) || fsync(fd) != 0;
-    int e = errno;
-    if (close(fd) != 0 && !rc) rc = 1, e = errno;
-    if (!rc && rename(tmp, path) != 0) rc = 1, e = errno;
-    if (rc) {
-        unlink(tmp);
-        clgrad_data_err(err, nerr, "cannot write %s: %s", path, strerror(e));
-    }
-    free(tmp);
-    return rc ? -1 : 0;
+    npy_out_ o = {h, hl, data, count};
+    int e = clgrad_fs_replace(path, fill_npy_, &o, NULL);
+    if (e) return clgrad_data_err(err, nerr, "cannot write %s: %s", path, strerror(e));
+    return 0;
 }
 
 /* ---- reading ---- */

@@ -10,6 +10,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "clgrad/report.h"
 #include "clgrad/config.h"
+#include "fsutil.h"
 
 #include <errno.h>
 #include <math.h>
@@ -113,20 +114,16 @@ static int mkdirs_(const char *dir)
 static clgrad_status write_file_(const char *dir, const char *name, const char *head, const char *text, char *why,
                                  size_t nwhy)
 {
-    char path[1200], tmp[1300];
+    char path[1200];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return failf_(CLGRAD_E_IO, why, nwhy, "cannot write %s: %s", tmp, strerror(errno));
-    if (head) fputs(head, f);
-    fputs(text, f);
-    int bad = ferror(f);
-    if (fclose(f) != 0) bad = 1;
-    if (bad || rename(tmp, path) != 0) {
-        int e = errno;
-        remove(tmp);
-        return failf_(CLGRAD_E_IO, why, nwhy, "cannot write %s: %s", path, strerror(e));
-    }
+    size_t nh = head ? strlen(head) : 0, nt = strlen(text);
+    char *all = malloc(nh + nt + 1);
+    if (!all) return failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory writing %s", path);
+    if (nh) memcpy(all, head, nh);
+    memcpy(all + nh, text, nt);
+    int e = clgrad_fs_replace_text(path, all, nh + nt);
+    free(all);
+    if (e) return failf_(CLGRAD_E_IO, why, nwhy, "cannot write %s: %s", path, strerror(e));
     return CLGRAD_OK;
 }
 

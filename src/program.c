@@ -157,7 +157,10 @@ static cl_program load_cached_(clgrad_ctx *ctx, const unsigned char key[32], con
     char why[1400];
     int r = clgrad_cache_load(ctx->cache_dir, key, &bin, &len, why, sizeof why);
     if (r <= 0) {
-        if (r < 0) {
+        if (r == -2) {
+            ctx->stats.cache_rejects++;
+            clgrad_warn(ctx, "kernel cache: untrusted entry for %s ignored and rebuilt (%s)", name, why);
+        } else if (r < 0) {
             ctx->stats.cache_rejects++;
             clgrad_warn(ctx, "kernel cache: corrupt entry for %s rejected and rebuilt (%s)", name, why);
         }

@@ -2,9 +2,11 @@
 ** rundir.c: run-directory files: directory preparation, atomic writes, JSON
 ** text, tensor snapshots (.npy via data.h).
 */
+#define _DEFAULT_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #include "rundir.h"
 #include "cache.h"
+#include "fsutil.h"
 #include "internal.h"
 #include "clgrad/data.h"
 
@@ -14,6 +16,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,6 +26,8 @@
 ** the final summary.json and manifest.json ("failed") can still be written. */
 #define RESERVE_NAME ".clgrad-reserve"
 #define RESERVE_BYTES (64 * 1024)
+/* Held (flock) by the run writing the directory, removed when it ends. */
+#define LOCK_NAME ".clgrad-lock"
 
 static int write_all_(int fd, const char *p, size_t n)
 {
@@ -39,41 +44,176 @@ static int write_all_(int fd, const char *p, size_t n)
     return 0;
 }
 
-int clgrad_rundir_prepare(const char *dir, char *why, size_t nwhy)
+static int fill_reserve_(int fd, void *user)
 {
+    (void)user;
+    static const char zeros[4096];
+    for (size_t done = 0; done < RESERVE_BYTES; done += sizeof zeros)
+        if (write_all_(fd, zeros, sizeof zeros) != 0) return errno ? errno : EIO;
+    return 0;
+}
+
+/* The text of a JSON string member "key": "..." of text (its escaped form,
+** quotes included) into out; 0 if absent. */
+static int json_member_(const char *text, const char *key, char *out, size_t n)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\": \"", key);
+    const char *p = strstr(text, pat);
+    if (!p) return 0;
+    p += strlen(pat) - 1;
+    const char *q = p + 1;
+    while (*q && *q != '"') q += q[0] == '\\' && q[1] ? 2 : 1;
+    if (*q != '"' || (size_t)(q - p + 2) > n) return 0;
+    snprintf(out, n, "%.*s", (int)(q - p + 1), p);
+    return 1;
+}
+
+/* Whether dir may receive a run of experiment: refused (-1 with why) when
+** it holds a run (a manifest.json or summary.json) and force is not set. */
+static int check_reuse_(const char *dir, const char *experiment, int force, char *why, size_t nwhy)
+{
+    char path[1200];
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/manifest.json", dir);
+    int has_manifest = lstat(path, &sb) == 0;
+    if (!has_manifest) {
+        snprintf(path, sizeof path, "%s/summary.json", dir);
+        if (lstat(path, &sb) != 0) return 0; /* no run here */
+        snprintf(path, sizeof path, "%s/manifest.json", dir);
+    }
+    if (force) return 0;
+    char text[16384] = "", old[512] = "", status[64] = "", cur[512];
+    int fd = has_manifest ? open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC) : -1;
+    if (fd >= 0) {
+        if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
+            ssize_t r = read(fd, text, sizeof text - 1);
+            text[r > 0 ? r : 0] = 0;
+        }
+        close(fd);
+    }
+    clgrad_sbuf b = {0};
+    clgrad_sb_json_str(&b, experiment ? experiment : "");
+    snprintf(cur, sizeof cur, "%s", b.s ? b.s : "\"\"");
+    clgrad_sb_free(&b);
+    int same = json_member_(text, "experiment", old, sizeof old) && strcmp(old, cur) == 0;
+    if (!json_member_(text, "status", status, sizeof status)) snprintf(status, sizeof status, "unknown");
+    if (same)
+        snprintf(why, nwhy,
+                 "the run directory %s already holds a run of %s (status %s); clgrad never overwrites a run: use "
+                 "another --out, or --force to replace that run",
+                 dir, cur, status);
+    else
+        snprintf(why, nwhy,
+                 "the run directory %s holds a run of another experiment (%s, status %s; this is %s); use another "
+                 "--out, or --force to replace that run",
+                 dir, *old ? old : "not recorded", status, cur);
+    return -1;
+}
+
+int clgrad_rundir_lock(const char *dir, int *lock_fd, char *why, size_t nwhy)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", dir, LOCK_NAME);
+    *lock_fd = -1;
+    /* a sweep hands its point's lock down to the run it starts */
+    const char *inh = getenv("CLGRAD_RUN_LOCK_FD");
+    int ifd = inh && *inh ? atoi(inh) : -1;
+    for (int tries = 0; tries < 100; tries++) {
+        int fd = clgrad_fs_open_lock(path);
+        if (fd < 0) {
+            snprintf(why, nwhy, "cannot open the lock file %s: %s", path,
+                     errno == ELOOP || errno == EINVAL || errno == EMLINK ? "not a regular file of its own" : strerror(errno));
+            return -1;
+        }
+        struct stat a, b;
+        if (ifd > 2 && fstat(fd, &a) == 0 && fstat(ifd, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino &&
+            flock(ifd, LOCK_EX | LOCK_NB) == 0) {
+            close(fd);
+            fd = ifd;
+            fcntl(fd, F_SETFD, FD_CLOEXEC);
+            unsetenv("CLGRAD_RUN_LOCK_FD");
+        } else if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            int e = errno;
+            char pid[32] = "";
+            ssize_t r = pread(fd, pid, sizeof pid - 1, 0);
+            pid[r > 0 ? r : 0] = 0;
+            pid[strcspn(pid, "\n")] = 0;
+            close(fd);
+            if (e == EWOULDBLOCK)
+                snprintf(why, nwhy,
+                         "the run directory %s is in use by another clgrad run (pid %s; lock %s): wait for it or use "
+                         "another --out",
+                         dir, *pid ? pid : "?", path);
+            else snprintf(why, nwhy, "cannot lock %s: %s", path, strerror(e));
+            return -1;
+        }
+        /* the lock file is removed when a run ends: locked but unlinked (or
+        ** replaced) means the previous holder just ended; take the new file */
+        if (fstat(fd, &a) == 0 && lstat(path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+            char pid[32];
+            int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+            if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) { /* the pid is only for messages */ }
+            *lock_fd = fd;
+            return 0;
+        }
+        close(fd);
+    }
+    snprintf(why, nwhy, "cannot lock %s: it keeps changing", path);
+    return -1;
+}
+
+void clgrad_rundir_unlock(const char *dir, int lock_fd)
+{
+    if (lock_fd < 0) return;
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", dir, LOCK_NAME);
+    unlink(path); /* while still holding it: see clgrad_rundir_lock */
+    close(lock_fd);
+}
+
+int clgrad_rundir_prepare(const char *dir, const char *experiment, int force, int *lock_fd, char *why, size_t nwhy)
+{
+    *lock_fd = -1;
     int e = clgrad_mkdirs(dir);
     if (e) {
         snprintf(why, nwhy, "cannot create the run directory %s: %s", dir, strerror(e));
         return -1;
     }
+    if (clgrad_rundir_lock(dir, lock_fd, why, nwhy) != 0) return -1;
+    if (check_reuse_(dir, experiment, force, why, nwhy) != 0) goto fail;
+    /* a run's files go only inside its directory: never through a symlinked subdirectory */
+    static const char *subs[] = {"weights", "weights/init", "weights/final", "data"};
+    for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
+        char sp[1200];
+        struct stat sb;
+        snprintf(sp, sizeof sp, "%s/%s", dir, subs[i]);
+        if (lstat(sp, &sb) == 0 && !S_ISDIR(sb.st_mode)) {
+            snprintf(why, nwhy, "%s is %s; clgrad writes a run's files only inside its run directory", sp,
+                     S_ISLNK(sb.st_mode) ? "a symbolic link" : "not a directory");
+            goto fail;
+        }
+    }
     /* the reserve doubles as the probe that proves the directory writable */
     char path[1200];
     snprintf(path, sizeof path, "%s/%s", dir, RESERVE_NAME);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) {
-        snprintf(why, nwhy, "the run directory %s is not writable: %s", dir, strerror(errno));
-        return -1;
-    }
-    static const char zeros[4096];
-    int rc = 0;
-    for (size_t done = 0; rc == 0 && done < RESERVE_BYTES; done += sizeof zeros)
-        rc = write_all_(fd, zeros, sizeof zeros);
-    if (rc != 0 || fsync(fd) != 0) rc = -1;
-    e = errno;
-    if (close(fd) != 0 && rc == 0) rc = -1, e = errno;
-    if (rc != 0) {
+    e = clgrad_fs_replace(path, fill_reserve_, NULL, NULL);
+    if (e) {
         snprintf(why, nwhy, "the run directory %s is not writable: %s", dir, strerror(e));
-        unlink(path);
-        return -1;
+        goto fail;
     }
     /* a summary.json left by an earlier run in this directory would describe
     ** that run until this one ends (or for good if this one is killed) */
     snprintf(path, sizeof path, "%s/summary.json", dir);
     if (unlink(path) != 0 && errno != ENOENT) {
         snprintf(why, nwhy, "cannot remove the old %s: %s", path, strerror(errno));
-        return -1;
+        goto fail;
     }
     return 0;
+fail:
+    clgrad_rundir_unlock(dir, *lock_fd);
+    *lock_fd = -1;
+    return -1;
 }
 
 void clgrad_rundir_finish(const char *dir)
@@ -92,30 +232,16 @@ static int contains_(const char *text, size_t n, const char *pat)
     return 0;
 }
 
-/* One attempt: temp file, write, fsync, close, rename.  0, or an errno. */
-static int write_atomic_once_(const char *path, const char *tmp, const char *text, size_t len)
-{
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) return errno ? errno : EIO;
-    int e = 0;
-    if (write_all_(fd, text, len) != 0 || fsync(fd) != 0) e = errno ? errno : EIO;
-    if (close(fd) != 0 && !e) e = errno ? errno : EIO;
-    if (!e && rename(tmp, path) != 0) e = errno ? errno : EIO;
-    if (e) unlink(tmp);
-    return e;
-}
-
 int clgrad_write_atomic(const char *dir, const char *name, const char *text, size_t len, char *why, size_t nwhy)
 {
-    char path[1200], tmp[1300];
+    char path[1200];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    int e = write_atomic_once_(path, tmp, text, len);
+    int e = clgrad_fs_replace_text(path, text, len);
     if (e == ENOSPC || e == EDQUOT) {
         /* the disk is full: give up the reserve and try once more */
         char res[1200];
         snprintf(res, sizeof res, "%s/%s", dir, RESERVE_NAME);
-        if (unlink(res) == 0) e = write_atomic_once_(path, tmp, text, len);
+        if (unlink(res) == 0) e = clgrad_fs_replace_text(path, text, len);
     }
     if (e) {
         snprintf(why, nwhy, "cannot write %s: %s", path, strerror(e));
@@ -130,8 +256,14 @@ int clgrad_write_atomic(const char *dir, const char *name, const char *text, siz
 int clgrad_csv_open(clgrad_csv_out *o, const char *path, const char *header)
 {
     memset(o, 0, sizeof *o);
-    o->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (o->fd < 0) return -1;
+    o->fd = -1;
+    /* a new file (never a planted one or a symlink's target), header first */
+    int e = clgrad_fs_replace_text_fd(path, header, strlen(header), &o->fd);
+    if (e) {
+        errno = e;
+        return -1;
+    }
+    o->good_end = (long)strlen(header);
     o->rows = open_memstream(&o->buf, &o->len);
     if (!o->rows) {
         int e = errno;
@@ -140,8 +272,7 @@ int clgrad_csv_open(clgrad_csv_out *o, const char *path, const char *header)
         errno = e;
         return -1;
     }
-    fputs(header, o->rows);
-    return clgrad_csv_commit(o);
+    return 0;
 }
 
 int clgrad_csv_commit(clgrad_csv_out *o)

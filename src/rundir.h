@@ -8,17 +8,25 @@
 #include "clgrad/train.h"
 #include <stdio.h>
 
-/* Create dir (and parents), prove it writable by writing a 64 KiB reserve
-** file (.clgrad-reserve: space kept for the final summary.json and
-** manifest.json should the disk fill during the run), and remove a
-** summary.json left by an earlier run.  0 on success, else -1 with why. */
-int clgrad_rundir_prepare(const char *dir, char *why, size_t nwhy);
-/* At the end of a run (after the last summary/manifest write, on success
-** and on failure): remove the reserve file.  clgrad_write_atomic also does
-** this once it has written a manifest.json whose status is not "running". */
+/* Create dir (and parents), lock it (clgrad_rundir_lock; *lock_fd, release
+** with clgrad_rundir_unlock), refuse it when it holds a run (manifest.json or
+** summary.json) unless force (the message says whether that run is of
+** another experiment: the manifest's "experiment"), prove it writable by
+** writing a 64 KiB reserve file (.clgrad-reserve: space kept for the final
+** summary.json and manifest.json should the disk fill during the run), and
+** remove a summary.json left by an earlier run.  0 on success, else -1 with
+** why (nothing in dir changed, no lock held). */
+int clgrad_rundir_prepare(const char *dir, const char *experiment, int force, int *lock_fd, char *why, size_t nwhy);
+/* The run-directory lock: flock(LOCK_EX) on dir/.clgrad-lock (opened without
+** following a symlink), held for the run's whole life; a second run of the
+** same directory is refused with a message naming the holder's pid.  A lock
+** already held on that file through the fd in $CLGRAD_RUN_LOCK_FD (a sweep
+** starting a point) is taken over.  Unlock removes the file. */
+int clgrad_rundir_lock(const char *dir, int *lock_fd, char *why, size_t nwhy);
+void clgrad_rundir_unlock(const char *dir, int lock_fd);
 void clgrad_rundir_finish(const char *dir);
-/* Write text to dir/name atomically (temp file, fsync, rename; the temp file
-** is removed on failure).  On ENOSPC/EDQUOT it frees the reserve and tries
+/* Write text to dir/name atomically (clgrad_fs_replace: exclusive temp file
+** with an unpredictable name, fsync, rename; removed on failure).  On ENOSPC/EDQUOT it frees the reserve and tries
 ** once more.  0 or -1 with why. */
 int clgrad_write_atomic(const char *dir, const char *name, const char *text, size_t len, char *why, size_t nwhy);
 /* CSV files of whole rows, whatever stops the writer (a full disk, a

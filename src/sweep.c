@@ -5,13 +5,14 @@
 ** --merge.  The behaviour is documented in include/clgrad/sweep.h.
 **
 ** This is command-line code: it prints, forks and waits.  It needs nothing
-** from the rest of the library (the configuration check comes in through
-** clgrad_sweep_set_validator), so tests build it alone.
+** from the rest of the library but fsutil.h (the configuration check comes
+** in through clgrad_sweep_set_validator), so tests build it alone.
 */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
 #include "clgrad/sweep.h"
+#include "fsutil.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -184,44 +185,20 @@ static int write_all_(int fd, const char *p, size_t n)
     return 0;
 }
 
-/* Write dir/name atomically (temp file in dir, fsync, rename). 0 or -1 with why. */
+/* Write dir/name atomically (fsutil.h: exclusive temp file with an
+** unpredictable name, fsync, rename). 0 or -1 with why. */
 static int write_atomic_(const char *dir, const char *name, const char *text, size_t len, char *why, size_t nwhy)
 {
-    sbuf path = {0}, tmp = {0};
+    sbuf path = {0};
     sb_printf(&path, "%s/%s", dir, name);
-    char host[64] = "";
-    if (gethostname(host, sizeof host - 1) != 0) host[0] = 0;
-    host[sizeof host - 1] = 0;
-    for (char *c = host; *c; c++)
-        if (!isalnum((unsigned char)*c) && *c != '-' && *c != '.') *c = '_';
-    /* unique per process on every host sharing the directory */
-    sb_printf(&tmp, "%s/.%s.tmp-%s-%ld", dir, name, host, (long)getpid());
-    int rc = -1;
-    if (path.oom || tmp.oom) {
+    if (path.oom) {
         errf_(why, nwhy, "out of memory");
-        goto out;
+        return -1;
     }
-    int fd = open(tmp.s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        errf_(why, nwhy, "cannot write %s: %s", tmp.s, strerror(errno));
-        goto out;
-    }
-    if (write_all_(fd, text, len) != 0 || fsync(fd) != 0) {
-        errf_(why, nwhy, "cannot write %s: %s", tmp.s, strerror(errno));
-        close(fd);
-        unlink(tmp.s);
-        goto out;
-    }
-    if (close(fd) != 0 || rename(tmp.s, path.s) != 0) {
-        errf_(why, nwhy, "cannot write %s: %s", path.s, strerror(errno));
-        unlink(tmp.s);
-        goto out;
-    }
-    rc = 0;
-out:
+    int e = clgrad_fs_replace_text(path.s, text, len);
+    if (e) errf_(why, nwhy, "cannot write %s: %s", path.s, strerror(e));
     free(path.s);
-    free(tmp.s);
-    return rc;
+    return e ? -1 : 0;
 }
 
 /* mkdir -p; 0 or an errno. */
@@ -1888,7 +1865,7 @@ static int lock_(sweep *sw, int slot, const char *name, int exclusive)
 {
     char *path = join_(sw->out, name);
     if (!path) return -1;
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    int fd = clgrad_fs_open_lock(path); /* never through a symlink; a regular file */
     if (fd < 0) {
         fprintf(stderr, "clgrad sweep: cannot create %s: %s\n", path, strerror(errno));
         free(path);
@@ -2157,7 +2134,7 @@ static char *runner_path_(const sweep *sw)
 static const char **point_argv_(sweep *sw, const point *p, const char *runner, const char *pdir)
 {
     if (point_sets_(sw, p->index)) return NULL;
-    size_t n = 3 + 2 * (size_t)(sw->grid.naxes + sw->nsets) + 3 + (size_t)sw->npass + 2 + 1;
+    size_t n = 3 + 2 * (size_t)(sw->grid.naxes + sw->nsets) + 4 + (size_t)sw->npass + 2 + 1;
     const char **av = calloc(n, sizeof *av);
     if (!av) return NULL;
     size_t k = 0;
@@ -2168,6 +2145,7 @@ static const char **point_argv_(sweep *sw, const point *p, const char *runner, c
     for (int s = 0; s < sw->nsets; s++) av[k++] = "--set", av[k++] = sw->sets[s];
     av[k++] = "--out", av[k++] = pdir;
     av[k++] = "--quiet";
+    av[k++] = "--force"; /* a point is rerun in its own directory (the lock keeps it to one run at a time) */
     for (int i = 0; i < sw->npass; i++) av[k++] = sw->pass[i];
     if (p->dev >= 0) av[k++] = "--device", av[k++] = sw->devices[p->dev];
     av[k] = NULL;
@@ -2295,7 +2273,9 @@ static void launch_(sweep *sw, point *p, const char *runner, const sigset_t *ori
     char *pdir = join_(sw->out, p->dir);
     char *sum = pdir ? join_(pdir, "summary.json") : NULL;
     char *log = pdir ? join_(pdir, "run.log") : NULL;
+    char *lck = pdir ? join_(pdir, ".clgrad-lock") : NULL;
     const char **av = NULL;
+    int lfd = -1;
     point_clear_(p);
     p->dev = pick_device_(sw, rr);
     if (!log) {
@@ -2304,6 +2284,23 @@ static void launch_(sweep *sw, point *p, const char *runner, const sigset_t *ori
     }
     if (mkdir(pdir, 0755) != 0 && errno != EEXIST) {
         fail_point_(p, "cannot create %s: %s", pdir, strerror(errno));
+        goto out;
+    }
+    struct stat pst;
+    if (lstat(pdir, &pst) != 0 || !S_ISDIR(pst.st_mode)) { /* a planted symlink would lead the run elsewhere */
+        fail_point_(p, "%s is not a directory (a symbolic link?)", pdir);
+        goto out;
+    }
+    /* the point's run-directory lock (what `clgrad run` takes): a point whose
+    ** run is still going (another sweep, a launcher, by hand) is not touched;
+    ** the run started here inherits the lock ($CLGRAD_RUN_LOCK_FD) */
+    lfd = lck ? clgrad_fs_open_lock(lck) : -1;
+    if (lfd < 0 || clgrad_fs_trylock(lfd) != 0) {
+        int e = errno;
+        if (lfd >= 0 && e == EWOULDBLOCK) fail_point_(p, "%s is in use by another clgrad run; not started twice", pdir);
+        else fail_point_(p, "cannot lock %s: %s", lck ? lck : pdir, strerror(e));
+        if (lfd >= 0) close(lfd);
+        lfd = -1;
         goto out;
     }
     if (unlink(sum) != 0 && errno != ENOENT) { /* a stale result must not count */
@@ -2315,11 +2312,14 @@ static void launch_(sweep *sw, point *p, const char *runner, const sigset_t *ori
         fail_point_(p, "out of memory");
         goto out;
     }
-    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int fd = clgrad_fs_open_append(log); /* never through a symlink; a regular file */
     if (fd < 0) {
         fail_point_(p, "cannot open %s: %s", log, strerror(errno));
         goto out;
     }
+    char lfds[24];
+    snprintf(lfds, sizeof lfds, "%d", lfd);
+    setenv("CLGRAD_RUN_LOCK_FD", lfds, 1);
     char ts[40];
     iso_time_(ts, sizeof ts);
     sbuf h = {0};
@@ -2353,6 +2353,7 @@ static void launch_(sweep *sw, point *p, const char *runner, const sigset_t *ori
         sigaction(SIGCHLD, &dfl, NULL);
         sigaction(SIGPIPE, &dfl, NULL);
         sigprocmask(SIG_SETMASK, orig, NULL);
+        fcntl(lfd, F_SETFD, 0); /* the run takes the point's lock over */
         execv(runner, (char *const *)av);
         int e = errno;
         if (em.s) write_all_(2, em.s, em.len);
@@ -2362,8 +2363,13 @@ static void launch_(sweep *sw, point *p, const char *runner, const sigset_t *ori
         _exit(127);
     }
     int fork_errno = errno;
+    unsetenv("CLGRAD_RUN_LOCK_FD");
     free(em.s);
     close(fd);
+    if (pid > 0) { /* the child holds the lock now */
+        close(lfd);
+        lfd = -1;
+    }
     if (pid < 0) {
         fail_point_(p, "fork: %s", strerror(fork_errno));
         goto out;
@@ -2378,8 +2384,13 @@ static void launch_(sweep *sw, point *p, const char *runner, const sigset_t *ori
         fprintf(stderr, "clgrad sweep: [%ld/%ld] start %s%s%s\n", nth, total, p->dir, p->dev >= 0 ? " on " : "",
                 p->dev >= 0 ? sw->devices[p->dev] : "");
 out:
+    if (lfd >= 0) { /* not started: release (and remove) the lock this took */
+        unlink(lck);
+        close(lfd);
+    }
     if (p->state == ST_FAILED)
         fprintf(stderr, "clgrad sweep: %s: not started: %s\n", p->dir, p->error ? p->error : "out of memory");
+    free(lck);
     free(av);
     free(pdir);
     free(sum);
@@ -2847,7 +2858,7 @@ static int cmd_merge_(sweep *sw)
     /* One merge at a time (a second waits): concurrent merges, e.g. one per
     ** finished array task, each write a whole summary.csv. */
     char *lpath = join_(dir, ".sweep-merge.lock");
-    int lfd = lpath ? open(lpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644) : -1;
+    int lfd = lpath ? clgrad_fs_open_lock(lpath) : -1;
     struct flock fl;
     memset(&fl, 0, sizeof fl);
     fl.l_type = F_WRLCK;

@@ -12,6 +12,7 @@
 #include "internal.h"
 #include "rundir.h"
 #include "cache.h"
+#include "fsutil.h"
 #include "clgrad/clip.h"
 #include "clgrad/data.h"
 #include "clgrad/init.h"
@@ -21,6 +22,7 @@
 #include "clgrad/train.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -62,6 +64,7 @@ typedef struct run_ {
     size_t *order;
     clgrad_csv_out cmetrics, clayers, ctime;
     FILE *fmetrics, *flayers, *ftime; /* their rows streams (ftime: NULL without timesteps.csv) */
+    int lock_fd;                      /* the run-directory lock (clgrad_rundir_lock) */
     clgrad_run_result *res;
     double t_start;
     char start_time[32];
@@ -646,7 +649,9 @@ static int write_manifest_(run_ *r, const char *status, char *why, size_t nwhy)
     clgrad_sb_json_str(&b, r->opts->command_line ? r->opts->command_line : "");
     clgrad_sb_printf(&b, ",\n");
     sb_launch_(&b);
-    clgrad_sb_printf(&b, "  \"config\": ");
+    clgrad_sb_printf(&b, "  \"experiment\": ");
+    clgrad_sb_json_str(&b, r->cfg->run.name);
+    clgrad_sb_printf(&b, ",\n  \"config\": ");
     clgrad_sb_json_str(&b, r->cfg->path);
     /* keys the chosen kinds do not use: ignored, recorded here */
     clgrad_sb_printf(&b, ",\n  \"warnings\": [");
@@ -700,11 +705,17 @@ static int write_summary_(run_ *r, const char *error, char *why, size_t nwhy)
 
 static clgrad_status write_config_(run_ *r)
 {
-    char path[1200];
-    snprintf(path, sizeof path, "%s/config.ini", r->opts->out_dir);
-    FILE *f = fopen(path, "w");
-    if (!f || clgrad_config_write(r->cfg, f) != 0 || fclose(f) != 0)
-        return clgrad_fail(r->ctx, CLGRAD_E_IO, "cannot write %s: %s", path, strerror(errno));
+    char *text = NULL, why[1400];
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    int bad = !f || clgrad_config_write(r->cfg, f) != 0;
+    if (f && fclose(f) != 0) bad = 1;
+    if (bad || clgrad_write_atomic(r->opts->out_dir, "config.ini", text, len, why, sizeof why) != 0) {
+        if (bad) snprintf(why, sizeof why, "cannot write %s/config.ini: %s", r->opts->out_dir, strerror(errno));
+        free(text);
+        return clgrad_fail(r->ctx, CLGRAD_E_IO, "%s", why);
+    }
+    free(text);
     return CLGRAD_OK;
 }
 
@@ -884,32 +895,76 @@ fail:
     return st;
 }
 
-/* A run directory reused with --out must not keep an earlier run's files:
-** remove the files a run writes (and only those). */
+/* Whether s is digits only (at least one). */
+static int digits_(const char *s, size_t n)
+{
+    if (!n) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9') return 0;
+    return 1;
+}
+
+/* Whether f is the name of a tensor file some clgrad run writes (model.c's
+** state_dict names): N.weight.npy, N.bias.npy, fc.weight.npy, fc.bias.npy,
+** rnn.{weight,bias}_{ih,hh}_lN.npy. */
+static int tensor_file_(const char *f)
+{
+    size_t n = strlen(f);
+    if (n < 5 || strcmp(f + n - 4, ".npy") != 0) return 0;
+    n -= 4;
+    if ((n == 9 && !strncmp(f, "fc.weight", 9)) || (n == 7 && !strncmp(f, "fc.bias", 7))) return 1;
+    const char *rnn[] = {"rnn.weight_ih_l", "rnn.weight_hh_l", "rnn.bias_ih_l", "rnn.bias_hh_l"};
+    for (int i = 0; i < 4; i++) {
+        size_t l = strlen(rnn[i]);
+        if (n > l && !strncmp(f, rnn[i], l) && digits_(f + l, n - l)) return 1;
+    }
+    const char *dot = memchr(f, '.', n);
+    if (!dot || !digits_(f, (size_t)(dot - f))) return 0;
+    size_t rest = n - (size_t)(dot - f);
+    return (rest == 7 && !strncmp(dot, ".weight", 7)) || (rest == 5 && !strncmp(dot, ".bias", 5));
+}
+
+/* A run directory reused with --out --force must not keep an earlier run's
+** files: remove the files a run writes, by their exact names, and only those;
+** never through a symlink (a symlink at one of those names is removed itself,
+** a symlinked subdirectory is left alone). */
 static void clear_outputs_(const char *dir)
 {
     static const char *files[] = {"config.ini", "manifest.json", "metrics.csv", "layers.csv", "timesteps.csv",
                                   "summary.json"};
     static const char *subdirs[] = {"weights/init", "weights/final", "data"};
-    char path[2600];
-    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
-        unlink(path);
-    }
+    static const char *data[] = {"train_x.npy", "train_y.npy", "test_x.npy", "test_y.npy"};
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC); /* as named (--out may be a link); below it no link is followed */
+    if (dfd < 0) return;
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) unlinkat(dfd, files[i], 0);
     for (size_t i = 0; i < sizeof subdirs / sizeof subdirs[0]; i++) {
-        char sub[1200];
-        snprintf(sub, sizeof sub, "%s/%s", dir, subdirs[i]);
-        DIR *d = opendir(sub);
-        if (!d) continue;
-        for (struct dirent *e; (e = readdir(d));) {
-            size_t l = strlen(e->d_name);
-            if (l > 4 && strcmp(e->d_name + l - 4, ".npy") == 0) {
-                snprintf(path, sizeof path, "%s/%s", sub, e->d_name);
-                unlink(path);
-            }
+        int sfd = dfd;
+        char part[64];
+        const char *s = subdirs[i];
+        while (sfd >= 0 && *s) { /* one component at a time, none a symlink */
+            size_t l = strcspn(s, "/");
+            snprintf(part, sizeof part, "%.*s", (int)l, s);
+            int nfd = openat(sfd, part, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (sfd != dfd) close(sfd);
+            sfd = nfd;
+            s += l + (s[l] == '/');
         }
+        if (sfd < 0) continue;
+        if (strcmp(subdirs[i], "data") == 0) {
+            for (size_t k = 0; k < sizeof data / sizeof data[0]; k++) unlinkat(sfd, data[k], 0);
+            close(sfd);
+            continue;
+        }
+        DIR *d = fdopendir(sfd);
+        if (!d) {
+            close(sfd);
+            continue;
+        }
+        for (struct dirent *e; (e = readdir(d));)
+            if (tensor_file_(e->d_name)) unlinkat(sfd, e->d_name, 0);
         closedir(d);
     }
+    close(dfd);
 }
 
 clgrad_status clgrad_run(clgrad_ctx *ctx, const clgrad_config *cfg, const clgrad_run_opts *opts, clgrad_run_result *res)
@@ -922,8 +977,10 @@ clgrad_status clgrad_run(clgrad_ctx *ctx, const clgrad_config *cfg, const clgrad
     r.ctx = ctx, r.cfg = cfg, r.opts = opts, r.res = res;
     char why[1400];
     clgrad_iso_time(r.start_time, sizeof r.start_time);
-    /* the output directory must be usable before any compute */
-    if (clgrad_rundir_prepare(opts->out_dir, why, sizeof why) != 0) return clgrad_fail(ctx, CLGRAD_E_IO, "%s", why);
+    /* the output directory must be usable (and ours: locked, holding no
+    ** other run unless --force) before any compute */
+    if (clgrad_rundir_prepare(opts->out_dir, cfg->run.name, opts->force, &r.lock_fd, why, sizeof why) != 0)
+        return clgrad_fail(ctx, CLGRAD_E_IO, "%s", why);
     clear_outputs_(opts->out_dir);
     /* the manifest records the device's numerics fingerprint: an OpenCL failure there fails the run */
     if (!clgrad_numerics_fingerprint_cached(ctx)) {
@@ -931,8 +988,11 @@ clgrad_status clgrad_run(clgrad_ctx *ctx, const clgrad_config *cfg, const clgrad
         st = clgrad_fail(ctx, CLGRAD_E_CL, "numerics fingerprint: %s", why);
         goto fail;
     }
-    if (write_manifest_(&r, "running", why, sizeof why) != 0) return clgrad_fail(ctx, CLGRAD_E_IO, "%s", why);
-    for (int i = 0; i < cfg->nwarnings && !opts->quiet; i++) fprintf(stderr, "warning: %s: %s\n", cfg->path, cfg->warnings[i]);
+    if (write_manifest_(&r, "running", why, sizeof why) != 0) {
+        st = clgrad_fail(ctx, CLGRAD_E_IO, "%s", why);
+        clgrad_rundir_unlock(opts->out_dir, r.lock_fd);
+        return st;
+    }
     CLGRAD_TRY(write_config_(&r));
     CLGRAD_TRY(setup_(&r));
     if (opts->save_data) CLGRAD_TRY(save_data_(&r));
@@ -969,6 +1029,7 @@ clgrad_status clgrad_run(clgrad_ctx *ctx, const clgrad_config *cfg, const clgrad
     }
     teardown_(&r);
     clgrad_rundir_finish(opts->out_dir);
+    clgrad_rundir_unlock(opts->out_dir, r.lock_fd);
     return CLGRAD_OK;
 fail:
     res->status = CLGRAD_RUN_FAILED;
@@ -980,5 +1041,6 @@ fail:
     }
     teardown_(&r);
     clgrad_rundir_finish(opts->out_dir);
+    clgrad_rundir_unlock(opts->out_dir, r.lock_fd);
     return st;
 }

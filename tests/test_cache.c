@@ -1,8 +1,8 @@
 /*
 ** test_cache.c (unit suite, no device): SHA-256 known answers, the binary
 ** cache's entry format, atomic writes, corrupt/truncated/mismatched entry
-** detection, concurrent writers, a full disk (simulated) and an unusable
-** cache directory.
+** detection, concurrent writers, a full disk (simulated), an unusable
+** cache directory, and directories and entries others could write.
 */
 #define _POSIX_C_SOURCE 200809L
 #include "cache.h"
@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -203,6 +204,51 @@ START_TEST(full_disk_and_bad_dir)
 }
 END_TEST
 
+/* ssh's rule: a directory or entry others could have written is not used */
+START_TEST(untrusted_dir_and_entries)
+{
+    mkdir_tmp_();
+    unsigned char key[32], *data = NULL;
+    size_t len;
+    char why[1400], path[1100], evil[400];
+    key_(key, "k4");
+    ck_assert_int_eq(chmod(dir_, 0700), 0);
+    ck_assert_int_eq(clgrad_cache_dir_trusted(dir_, why, sizeof why), 1);
+    ck_assert_int_eq(clgrad_cache_store(dir_, key, (const unsigned char *)"xyz", 3, why, sizeof why), 0);
+    ck_assert_int_eq(clgrad_cache_load(dir_, key, &data, &len, why, sizeof why), 1);
+    free(data);
+    /* the directory writable by others: neither trusted nor written */
+    ck_assert_int_eq(chmod(dir_, 0777), 0);
+    ck_assert_int_eq(clgrad_cache_dir_trusted(dir_, why, sizeof why), 0);
+    ck_assert_msg(strstr(why, "writable by group or others") != NULL, "%s", why);
+    ck_assert_int_eq(clgrad_cache_store(dir_, key, (const unsigned char *)"xyz", 3, why, sizeof why), -1);
+    ck_assert_int_eq(chmod(dir_, 0700), 0);
+    /* an entry writable by group or others: untrusted (-2), then replaced by a store */
+    clgrad_cache_entry_path(dir_, key, path, sizeof path);
+    ck_assert_int_eq(chmod(path, 0666), 0);
+    ck_assert_int_eq(clgrad_cache_load(dir_, key, &data, &len, why, sizeof why), -2);
+    ck_assert_msg(strstr(why, "writable by group or others") != NULL, "%s", why);
+    ck_assert_int_eq(clgrad_cache_store(dir_, key, (const unsigned char *)"xyz", 3, why, sizeof why), 0);
+    ck_assert_int_eq(clgrad_cache_load(dir_, key, &data, &len, why, sizeof why), 1);
+    free(data);
+    /* an entry that is a symlink: untrusted, and a store replaces the link, not its target */
+    snprintf(evil, sizeof evil, "%s/evil", dir_);
+    FILE *f = fopen(evil, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("precious", f);
+    fclose(f);
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_eq(symlink(evil, path), 0);
+    ck_assert_int_eq(clgrad_cache_load(dir_, key, &data, &len, why, sizeof why), -2);
+    ck_assert_int_eq(clgrad_cache_store(dir_, key, (const unsigned char *)"xyz", 3, why, sizeof why), 0);
+    struct stat sb;
+    ck_assert_int_eq(stat(evil, &sb), 0);
+    ck_assert_int_eq((int)sb.st_size, 8);
+    ck_assert_int_eq(count_files_(dir_, ".tmp."), 0);
+    rm_tmp_();
+}
+END_TEST
+
 START_TEST(default_dir)
 {
     char out[1024];
@@ -230,6 +276,7 @@ int main(void)
     tcase_add_test(tc, corrupt_entries_are_rejected);
     tcase_add_test(tc, concurrent_writers);
     tcase_add_test(tc, full_disk_and_bad_dir);
+    tcase_add_test(tc, untrusted_dir_and_entries);
     tcase_add_test(tc, default_dir);
     suite_add_tcase(s, tc);
     return fixture_run(s, 0);

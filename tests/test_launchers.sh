@@ -42,7 +42,7 @@ check() { # check DIR LABEL
 # --emit: one command per point, absolute paths, runnable from anywhere
 "$CLGRAD" sweep "$EXP" "${ARGS[@]}" --out par --emit > cmds.txt 2> emit.err || { fail "--emit failed"; cat emit.err; }
 [ "$(grep -c '' cmds.txt)" = 6 ] || { fail "--emit printed $(grep -c '' cmds.txt) lines, wanted 6"; cat cmds.txt; }
-grep -q "^$CLGRAD run $T/par/linreg_lr_below.ini --set optim.lr=0.8 --set run.seed=2 --set run.steps=5 --out $T/par/003-optim.lr=0.8-run.seed=2 --quiet --device pthread\$" cmds.txt ||
+grep -q "^$CLGRAD run $T/par/linreg_lr_below.ini --set optim.lr=0.8 --set run.seed=2 --set run.steps=5 --out $T/par/003-optim.lr=0.8-run.seed=2 --quiet --force --device pthread\$" cmds.txt ||
   { fail "--emit: unexpected command for point 3"; cat cmds.txt; }
 
 # GNU parallel: half, then --resume (the README recipe)

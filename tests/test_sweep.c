@@ -47,6 +47,7 @@ static const char fake_sh_[] =
     "    --out) out=$2; shift 2;;\n"
     "    --device) dev=$2; shift 2;;\n"
     "    --quiet) shift;;\n"
+    "    --force) shift;;\n"
     "    --no-cache) shift;;\n"
     "    *) echo \"fake: unexpected argument $1\" >&2; exit 2;;\n"
     "  esac\n"
@@ -865,7 +866,7 @@ START_TEST(emit_and_merge_any_launcher)
     char want[2048];
     snprintf(want, sizeof want,
              "%s/fake.sh run %s/em/exp.ini --set optim.lr=1e-2 --set clip.kind=none --out "
-             "%s/em/002-optim.lr=1e-2-clip.kind=none --quiet\n",
+             "%s/em/002-optim.lr=1e-2-clip.kind=none --quiet --force\n",
              tmp_, tmp_, tmp_);
     ck_assert_msg(strstr(cmds, want) != NULL, "%s lacks %s", cmds, want);
     ck_assert_ptr_nonnull(slurp_(path_("em/sweep.json")));
@@ -1019,7 +1020,7 @@ START_TEST(validator_and_dry_run)
     ck_assert_msg(strstr(o, "005-optim.lr=1e-1-clip.kind=value\n") != NULL, "%s", o);
     ck_assert_msg(strstr(o, "000-") == NULL, "%s", o);
     ck_assert_msg(strstr(o, " run ") && strstr(o, "/sw/exp.ini --set optim.lr=1e-1 --set clip.kind=value --set "
-                                                  "run.steps=5 --out ") && strstr(o, " --quiet --device gpu\n"),
+                                                  "run.steps=5 --out ") && strstr(o, " --quiet --force --device gpu\n"),
                   "%s", o);
     ck_assert_int_eq(access(path_("sw"), F_OK), -1);
     ck_assert_ptr_null(slurp_(path_("calls")));

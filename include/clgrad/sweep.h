@@ -18,8 +18,11 @@
 ** --set of a swept key is an error.  The points are the cartesian product,
 ** first axis outermost (the last axis varies fastest); point i runs
 **   RUNNER run SWEEP_DIR/<exp>.ini --set k1=v1 ... --set <--set options>
-**          --out SWEEP_DIR/<dir> --quiet [--device D] [passed-through options]
-** with stdout and stderr appended to SWEEP_DIR/<dir>/run.log.  <dir> is
+**          --out SWEEP_DIR/<dir> --quiet --force [--device D] [passed-through options]
+** with stdout and stderr appended to SWEEP_DIR/<dir>/run.log (--force: a
+** point is rerun in its own directory; the run-directory lock, which the sweep
+** takes before touching the point and hands to the run, keeps every point to
+** one run at a time).  <dir> is
 ** "<index>-<key=value>-..." (index zero-padded to at least 3 digits; every
 ** byte outside [A-Za-z0-9._=+-] becomes '_'; cut at 200 bytes), e.g.
 ** "003-optim.lr=0.01-clip.kind=none".
@@ -90,7 +93,7 @@
 ** --emit records the definition in SWEEP_DIR (sweep.json, the copy; locks as
 ** a run would) and prints, for each point of this shard, the command line of
 ** its run with absolute paths (`RUNNER run SWEEP_DIR/<exp>.ini --set ...
-** --out SWEEP_DIR/<dir> --quiet [...]`, shell-quoted where needed), one per
+** --out SWEEP_DIR/<dir> --quiet --force [...]`, shell-quoted where needed), one per
 ** line, always the same lines in the same order (for GNU parallel --resume);
 ** it runs nothing.  --dry-run prints the points and commands, writing
 ** nothing.

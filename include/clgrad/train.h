@@ -7,7 +7,8 @@
 **   config.ini     the resolved config (every key)
 **   manifest.json  version, device fingerprint, GEMM backend, build options,
 **                  kernel source hash, compile/cache timing, seed, command
-**                  line, start/end time, status (rewritten atomically at the end)
+**                  line, experiment ([run] name), start/end time, status
+**                  (rewritten atomically at the end)
 **   metrics.csv    one row every log_every steps (flushed as it goes)
 **   layers.csv     long format: step, layer, per-layer metrics
 **   timesteps.csv  RNN only: step, t, ||dL/dh_t|| (t = T .. 1)
@@ -18,6 +19,11 @@
 ** A diverging run is a result (status diverged, return CLGRAD_OK); an
 ** interrupt (*stop set) ends the run at the next step boundary, writes every
 ** file and reports status interrupted.
+** The run holds an exclusive lock on out_dir (.clgrad-lock, removed at the
+** end): a second run of the same directory is refused.  A directory that
+** already holds a run (manifest.json or summary.json) is refused unless
+** opts.force; with force only the files a run writes are replaced (files of
+** other names stay, symlinks are never followed).
 */
 #ifndef CLGRAD_TRAIN_H
 #define CLGRAD_TRAIN_H
@@ -33,6 +39,7 @@ typedef struct clgrad_run_opts {
     int progress_tty;         /* draw a progress bar (stderr is a terminal and not quiet) */
     const char *command_line; /* recorded in the manifest */
     volatile sig_atomic_t *stop; /* set asynchronously (SIGINT/SIGTERM) to stop at the next step */
+    int force;                /* replace a run out_dir already holds (else refused) */
 } clgrad_run_opts;
 
 typedef enum {
