@@ -28,6 +28,7 @@ fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 run() { # run STATUS PATTERN OUTDIR -- args...: exit status and a pattern in the output
   local want=$1 pat=$2 out=$3; shift 4
+  rm -rf "$out" # each check is a fresh run (clgrad never overwrites a run without --force)
   "$CLGRAD" run "$@" --out "$out" --quiet >"$T/log" 2>&1; local got=$?
   [ "$got" = "$want" ] || { fail "exit $got (wanted $want): $*"; sed 's/^/    /' "$T/log" | tail -8; }
   grep -qE -- "$pat" "$T/log" || { fail "output lacks /$pat/: $*"; sed 's/^/    /' "$T/log" | tail -8; }

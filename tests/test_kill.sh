@@ -6,7 +6,7 @@
 #     cutting the files) is left out by compare and plot with a warning naming
 #     the file, and no cut number is read as a whole one (compare: the cut copy
 #     is BIT-IDENTICAL to the copy without that line); the run started again
-#     in the same directory is BIT-IDENTICAL to an uninterrupted run;
+#     in the same directory (with --force) is BIT-IDENTICAL to an uninterrupted run;
 #   - a killed sweep leaves no point running (the points die with it, and
 #     their children: the second kill's points run under a shell-script
 #     runner), twice, and the sweep run again completes: every point
@@ -91,7 +91,7 @@ for k in 1 2 3; do
   grep -q "warning: $T/cut$k/metrics.csv: ignored a cut last line" "$T/cutplot$k.log" || fail "run $k: plot did not report the cut metrics.csv"
 done
 # a killed run started again in its directory: the same as never killed
-"$CLGRAD" run "$E" --set run.steps=300 --out "$T/run1" --quiet > "$T/again.log" 2>&1 || { fail "run 1 started again"; tail -5 "$T/again.log"; }
+"$CLGRAD" run "$E" --set run.steps=300 --out "$T/run1" --force --quiet > "$T/again.log" 2>&1 || { fail "run 1 started again"; tail -5 "$T/again.log"; }
 "$CLGRAD" compare "$T/ref" "$T/run1" > "$T/again.cmp" 2>&1 && grep -q "BIT-IDENTICAL to run 1" "$T/again.cmp" ||
   { fail "run 1 started again is not BIT-IDENTICAL to the uninterrupted run"; grep -m3 -E "first difference|DIFFER|warning" "$T/again.cmp"; }
 
