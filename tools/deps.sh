@@ -14,6 +14,7 @@ pkgs=(
   slurm-wlm munge                              # a real Slurm for tests/test_slurm.sh (daemons started in a temp dir; no system config used)
   parallel                                     # GNU parallel, for tests/test_launchers.sh (the README's cluster recipes)
   chromium                                     # headless browser: tests/test_report.sh renders report.html as a person sees it
+  python3-torch python3-numpy                  # PyTorch (CPU) for tests/test_torch_replay.sh: runs replayed in PyTorch (a test tool; clgrad never needs it)
 )
 missing=()
 for p in "${pkgs[@]}"; do
