@@ -706,23 +706,12 @@ void clgrad_compare_print_text(FILE *f, const clgrad_rundata *runs, const clgrad
 
 /* ---- JSON output ---------------------------------------------------------------------------- */
 
-static void jstr_(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c == '\n') fputs("\\n", f);
-        else if (c < 0x20) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
-    }
-    fputc('"', f);
-}
+static void jstr_(FILE *f, const char *s) { clgrad_json_fputs(f, s); }
 
+/* JSON has no NaN/Inf: null (the text output and the CSVs keep nan/inf) */
 static void jnum_(FILE *f, double v)
 {
-    if (isnan(v)) fputs("\"nan\"", f);
-    else if (isinf(v)) fputs(v > 0 ? "\"inf\"" : "\"-inf\"", f);
+    if (!isfinite(v)) fputs("null", f);
     else fprintf(f, "%.9g", v);
 }
 

@@ -17,6 +17,7 @@
 
 #include <math.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,17 +74,7 @@ static void usage_(FILE *f)
             "  --quiet            no progress bar; a line every tenth of the run\n");
 }
 
-static void json_str_(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c < 0x20) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
-    }
-    fputc('"', f);
-}
+static void json_str_(FILE *f, const char *s) { clgrad_json_fputs(f, s); }
 
 static int cmd_devices_(clgrad_ctx *ctx, const cli_opts *o)
 {
@@ -138,6 +129,110 @@ static int cmd_devices_(clgrad_ctx *ctx, const cli_opts *o)
     return 0;
 }
 
+/* ---- progress on stderr (the library reports through callbacks; only this file prints) ---- */
+
+static int err_tty_;    /* stderr is a terminal: one line redrawn with \r and \033[K */
+static int err_closed_; /* stderr is a closed pipe (EPIPE): stop printing, the run goes on */
+
+/* Print to stderr unless it has been closed; a failed write (EPIPE with
+** SIGPIPE ignored) ends progress output for good, not the run. */
+static void say_(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+static void say_(const char *fmt, ...)
+{
+    if (err_closed_) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    if (n < 0 || fflush(stderr) != 0 || ferror(stderr)) err_closed_ = 1;
+}
+
+typedef struct {
+    clgrad_ctx *ctx;
+    int started, drawn;
+} build_note_;
+
+/* clgrad_open_opts.on_build: the first program compiled from source announces
+** the build (seconds per program on a CPU device: the first run looked hung). */
+static void on_build_(void *user, int index, int total, const char *program, int compiling)
+{
+    build_note_ *b = user;
+    if (!compiling) return;
+    if (!b->started) {
+        b->started = 1;
+        say_("clgrad: building %d kernel programs for %s (first run only; cached afterwards)...\n", total,
+             clgrad_device(b->ctx)->name);
+    }
+    if (err_tty_) {
+        say_("\r\033[K  [%d/%d] %s", index, total, program);
+        b->drawn = 1;
+    } else say_("  [%d/%d] %s\n", index, total, program);
+}
+
+#define RATE_WINDOW 32
+typedef struct {
+    int tty, quiet, tenth, drawn;
+    double last_draw, loss, gnorm;
+    long s[RATE_WINDOW];  /* recent synchronised points (step 1 and logged steps): step */
+    double t[RATE_WINDOW];/* ... and seconds */
+    int n, head;
+} progress_;
+
+/* steps/s over the recent points (at most RATE_WINDOW, at most the last 30 s):
+** step 1 (kernel warm-up) is a start point only, never inside the window; NaN before two points. */
+static double rate_(const progress_ *p)
+{
+    if (p->n < 2) return NAN;
+    int newest = (p->head + RATE_WINDOW - 1) % RATE_WINDOW, oldest = (p->head + RATE_WINDOW - p->n) % RATE_WINDOW;
+    for (int k = p->n; k > 2 && p->t[newest] - p->t[oldest] > 30; k--) oldest = (oldest + 1) % RATE_WINDOW;
+    double dt = p->t[newest] - p->t[oldest];
+    return dt > 0 ? (double)(p->s[newest] - p->s[oldest]) / dt : NAN;
+}
+
+/* clgrad_run_opts.on_step: a progress bar on a terminal, else a line every tenth of the run. */
+static int on_step_(void *user, const clgrad_step_info *in)
+{
+    progress_ *p = user;
+    if (in->logged || in->step == 1) {
+        p->s[p->head] = in->step, p->t[p->head] = in->seconds;
+        p->head = (p->head + 1) % RATE_WINDOW;
+        if (p->n < RATE_WINDOW) p->n++;
+    }
+    if (in->logged) p->loss = in->loss, p->gnorm = in->grad_norm;
+    if (p->quiet || err_closed_) return 0;
+    double rate = rate_(p);
+    char rs[32], eta[32];
+    if (isnan(rate)) snprintf(rs, sizeof rs, "- steps/s"), snprintf(eta, sizeof eta, "-");
+    else {
+        snprintf(rs, sizeof rs, "%.1f steps/s", rate);
+        snprintf(eta, sizeof eta, "%.0fs", rate > 0 ? (double)(in->steps_planned - in->step) / rate : 0.0);
+    }
+    int last = in->step >= in->steps_planned;
+    if (p->tty) {
+        if (!last && in->seconds - p->last_draw < 0.1 && p->drawn) return 0;
+        p->last_draw = in->seconds;
+        int w = 30, fill = (int)((double)w * (double)in->step / (double)(in->steps_planned ? in->steps_planned : 1));
+        char bar[64];
+        for (int i = 0; i < w; i++) bar[i] = i < fill ? '#' : '.';
+        bar[w] = '\0';
+        say_("\r\033[K[%s] %ld/%ld  %s  loss %.4g  |g| %.3g  ETA %s", bar, in->step, in->steps_planned, rs, p->loss,
+             p->gnorm, eta);
+        p->drawn = 1;
+        return 0;
+    }
+    if (!in->logged) return 0;
+    int tenth = (int)(10 * in->step / (in->steps_planned ? in->steps_planned : 1));
+    if (tenth > p->tenth || last) {
+        p->tenth = tenth;
+        say_("step %ld/%ld  %s  loss %.6g  grad norm %.4g\n", in->step, in->steps_planned, rs, in->loss, in->grad_norm);
+    }
+    return 0;
+}
+
 /* Free the context; print its kernel profile first when CLGRAD_PROFILE=1 asked for one. */
 static void ctx_free_(clgrad_ctx *ctx)
 {
@@ -145,7 +240,11 @@ static void ctx_free_(clgrad_ctx *ctx)
     clgrad_ctx_free(ctx);
 }
 
-static clgrad_ctx *open_(const cli_opts *o, int profiling)
+static clgrad_ctx *open_announced_(const cli_opts *o, int profiling, int announce);
+static clgrad_ctx *open_(const cli_opts *o, int profiling) { return open_announced_(o, profiling, 0); }
+
+/* announce: report kernel programs compiled from source on stderr (not with --quiet) */
+static clgrad_ctx *open_announced_(const cli_opts *o, int profiling, int announce)
 {
     clgrad_ctx *ctx = clgrad_ctx_new();
     if (!ctx) {
@@ -157,7 +256,12 @@ static clgrad_ctx *open_(const cli_opts *o, int profiling)
     oo.cache_dir = o->cache_dir;
     oo.no_cache = o->no_cache;
     oo.profiling = profiling;
-    if (clgrad_open(ctx, o->device, &oo) != CLGRAD_OK) {
+    build_note_ note = {ctx, 0, 0};
+    if (announce && !o->quiet) oo.on_build = on_build_, oo.on_build_user = &note;
+    clgrad_status ost = clgrad_open(ctx, o->device, &oo);
+    if (note.drawn) say_("\r\033[K");
+    if (note.started) say_("clgrad: kernels built in %.1f s\n", clgrad_build_info(ctx)->seconds);
+    if (ost != CLGRAD_OK) {
         fprintf(stderr, "clgrad: %s\n", clgrad_errmsg(ctx));
         ctx_free_(ctx);
         return NULL;
@@ -190,7 +294,7 @@ static double time_build_(const cli_opts *o, int no_cache, int *from_cache)
 
 static int cmd_selfcheck_(const cli_opts *o)
 {
-    clgrad_ctx *ctx = open_(o, 0);
+    clgrad_ctx *ctx = open_announced_(o, 0, 1);
     if (!ctx) return 1;
     const clgrad_device_info *d = clgrad_device(ctx);
     const clgrad_build_stats *b = clgrad_build_info(ctx);
@@ -256,7 +360,7 @@ static int run_one_(cli_opts *o, const clgrad_config *cfg, const char *path, con
 {
     cli_opts od = *o;
     od.device = spec;
-    clgrad_ctx *ctx = open_(&od, 0);
+    clgrad_ctx *ctx = open_announced_(&od, 0, 1);
     if (!ctx) return 1;
     /* again: an OpenCL platform may install its own SIGINT handler when it
     ** initialises (a second SIGINT then killed the run before its summary) */
@@ -266,24 +370,39 @@ static int run_one_(cli_opts *o, const clgrad_config *cfg, const char *path, con
     ro.init_from = o->init_from;
     ro.save_data = o->save_data;
     ro.quiet = o->quiet;
-    ro.progress_tty = !o->quiet && isatty(STDERR_FILENO);
     ro.command_line = o->cmdline;
     ro.stop = &stop_;
+    static progress_ prog;
+    memset(&prog, 0, sizeof prog);
+    prog.tty = err_tty_, prog.quiet = o->quiet;
+    ro.on_step = on_step_, ro.on_step_user = &prog;
     const clgrad_device_info *d = clgrad_device(ctx);
-    fprintf(stderr, "clgrad: running %s on %d:%d %s (gemm %s) -> %s\n", path, d->platform_index, d->device_index, d->name,
-            clgrad_gemm_backend_name(clgrad_get_gemm_backend(ctx)), out);
+    if (!o->quiet)
+        say_("clgrad: running %s on %d:%d %s (gemm %s) -> %s\n", path, d->platform_index, d->device_index, d->name,
+             clgrad_gemm_backend_name(clgrad_get_gemm_backend(ctx)), out);
     clgrad_run_result res;
     clgrad_status st = clgrad_run(ctx, cfg, &ro, &res);
+    if (prog.drawn) say_("\n");
     if (st != CLGRAD_OK) {
         fprintf(stderr, "clgrad: run failed: %s\n", clgrad_errmsg(ctx));
         ctx_free_(ctx);
         return 1;
     }
     printf("status: %s after %ld steps", clgrad_run_status_name(res.status), res.steps_done);
-    if (res.diverge_step > 0)
-        printf(" (diverged at step %ld: %s, first in layer %s)", res.diverge_step, res.diverge_kind, res.diverge_layer);
-    printf("\nfinal train loss %.6g, test loss %.6g, test accuracy %.4g, max gradient norm %.4g, %.3f ms/step\n",
-           res.final_train_loss, res.final_test_loss, res.final_test_acc, res.max_grad_norm, res.ms_per_step);
+    if (res.diverge_step > 0) {
+        printf(" (diverged at step %ld: %s", res.diverge_step, res.diverge_kind);
+        if (res.diverge_layer[0]) printf(", first in layer %s", res.diverge_layer);
+        printf(")");
+    }
+    printf("\nfinal train loss %.6g, ", res.final_train_loss);
+    if (res.test_eval_step <= 0) printf("test set not evaluated");
+    else {
+        printf("test loss %.6g", res.final_test_loss);
+        if (res.has_accuracy) printf(", test accuracy %.4g", res.final_test_acc);
+        if (res.test_eval_step != res.steps_done) printf(" (at step %ld)", res.test_eval_step);
+    }
+    printf(", max gradient norm %.4g, %.3f ms/step (median %.3f; step 1 alone %.1f ms)\n", res.max_grad_norm,
+           res.ms_per_step, res.median_ms_per_step, res.first_step_ms);
     printf("outputs: %s/ (metrics.csv, layers.csv, summary.json, manifest.json, weights/)\n", out);
     ctx_free_(ctx);
     return res.status == CLGRAD_RUN_INTERRUPTED ? 130 : 0;
@@ -380,6 +499,9 @@ static int cmd_run_(cli_opts *o, const char *path)
 
 int main(int argc, char **argv)
 {
+    /* a closed pipe (clgrad run ... | head) must not kill a run: writes then fail with EPIPE */
+    signal(SIGPIPE, SIG_IGN);
+    err_tty_ = isatty(STDERR_FILENO);
     /* subcommands with options of their own */
     if (argc > 1 && strcmp(argv[1], "compare") == 0) return clgrad_cli_compare(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "plot") == 0) return clgrad_cli_plot(argc - 1, argv + 1);

@@ -11,6 +11,7 @@
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
+#include "clgrad/report.h"
 #include "clgrad/sweep.h"
 
 #include <ctype.h>
@@ -282,19 +283,10 @@ static void sb_num(sbuf *b, double v)
     sb_puts(b, t);
 }
 
-static void sb_json_str(sbuf *b, const char *s)
-{
-    sb_putc(b, '"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') sb_printf(b, "\\%c", c);
-        else if (c == '\n') sb_puts(b, "\\n");
-        else if (c == '\t') sb_puts(b, "\\t");
-        else if (c < 0x20 || c == 0x7f) sb_printf(b, "\\u%04x", c);
-        else sb_putc(b, (char)c);
-    }
-    sb_putc(b, '"');
-}
+static void sb_json_put_(void *u, const char *p, size_t n) { sb_printf((sbuf *)u, "%.*s", (int)n, p); }
+
+/* clgrad_json_escape (libclgrad): the one JSON string writer */
+static void sb_json_str(sbuf *b, const char *s) { clgrad_json_escape(s, sb_json_put_, b); }
 
 /* A CSV field, quoted when it holds a comma, quote, line break or edge space. */
 static void sb_csv(sbuf *b, const char *s)

@@ -67,6 +67,18 @@ int clgrad_json_is_num(const clgrad_json *v);
 ** "null"; "" for NULL, "{...}" / "[...]" for containers.  Returns buf. */
 const char *clgrad_json_text(const clgrad_json *v, char *buf, size_t nbuf);
 
+/* The one JSON string writer of clgrad (every JSON file and --json output):
+** s (NULL as "") as a quoted JSON string through put(u, bytes, n).  Escapes
+** " and \, writes \n \t \r, every other control character and DEL (0x7f)
+** as \u00XX; valid UTF-8 is copied; each byte that is not part of a valid
+** UTF-8 sequence becomes \ufffd (U+FFFD), so the output is always valid
+** UTF-8 JSON (the original bytes of such a name are not recoverable). */
+void clgrad_json_escape(const char *s, void (*put)(void *u, const char *p, size_t n), void *u);
+/* clgrad_json_escape to a stdio stream. */
+void clgrad_json_fputs(FILE *f, const char *s);
+/* 1 when s (NULL: yes) is valid UTF-8. */
+int clgrad_utf8_valid(const char *s);
+
 /* ---- CSV ------------------------------------------------------------------- */
 
 /* A CSV file with a header line.  Fields are kept as text; num[] holds the

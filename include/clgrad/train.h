@@ -25,14 +25,34 @@
 #include "clgrad/core.h"
 #include <signal.h>
 
+/* What a per-step callback sees.  The device runs ahead of the host between
+** logged steps, so loss, accuracy and gradient norms are read back only at
+** logged steps ([run] log_every; logged = 1); at other steps they are NaN.
+** seconds: wall time since the first step began (synchronised with the device
+** at logged steps only). */
+typedef struct clgrad_step_info {
+    long step, steps_planned, epoch;
+    int logged;          /* 1: the values below were read back at this step */
+    double loss;         /* training loss of this step's batch (NaN unless logged) */
+    double grad_norm;    /* gradient norm before clipping (NaN unless logged) */
+    double lr;           /* learning rate used at this step */
+    double seconds;      /* since the loop started */
+    int diverged;        /* 1 once a divergence has been detected (logged steps) */
+} clgrad_step_info;
+/* Return 0 to go on, nonzero to stop the run at this step boundary (status
+** interrupted, every file written, as after SIGINT). */
+typedef int (*clgrad_step_fn)(void *user, const clgrad_step_info *info);
+
 typedef struct clgrad_run_opts {
     const char *out_dir;      /* required: created (with parents) if missing */
     const char *init_from;    /* NULL, or a directory of .npy tensors to start from */
     int save_data;            /* write data/NAME.npy */
-    int quiet;                /* no progress bar: a line every few steps instead */
-    int progress_tty;         /* draw a progress bar (stderr is a terminal and not quiet) */
+    int quiet;                /* unused: the library never prints; progress goes to on_step */
+    int progress_tty;         /* unused (kept for source compatibility): see on_step */
     const char *command_line; /* recorded in the manifest */
     volatile sig_atomic_t *stop; /* set asynchronously (SIGINT/SIGTERM) to stop at the next step */
+    clgrad_step_fn on_step;   /* NULL, or called after every step (see clgrad_step_info) */
+    void *on_step_user;
 } clgrad_run_opts;
 
 typedef enum {
@@ -47,8 +67,13 @@ typedef struct clgrad_run_result {
     long steps_done;
     long diverge_step;        /* 0 if none */
     char diverge_kind[48];    /* "nonfinite_loss", "loss_limit", "nonfinite_grad", "grad_norm_limit" */
-    char diverge_layer[48];   /* layer where it first appeared (see README) */
+    char diverge_layer[48];   /* layer where it first appeared (see README); "" when no layer was found */
     double final_train_loss, final_test_loss, final_test_acc, max_grad_norm, ms_per_step;
+    long test_eval_step;      /* step of the last test-set evaluation (final_test_*); 0: never evaluated */
+    int has_accuracy;         /* 1 for classification (accuracy is measured), 0 for regression */
+    double median_ms_per_step; /* median over the logged intervals after step 1 */
+    double first_step_ms;     /* step 1 alone (first launches, warm-up) */
+    int stopped_by_callback;  /* 1 when on_step asked the run to stop */
 } clgrad_run_result;
 
 const char *clgrad_run_status_name(clgrad_run_status s);
