@@ -445,6 +445,25 @@ static int nonfinite_word_(const char *s, double *out)
     return 0;
 }
 
+double clgrad_json_num_field(const clgrad_json *root, const char *path, int *present, int *measured)
+{
+    const clgrad_json *v = clgrad_json_path(root, path);
+    int p = v != NULL, m = 0;
+    double d = NAN;
+    if (v && v->type == CLGRAD_JSON_NULL) {
+        char key[256];
+        snprintf(key, sizeof key, "%s_nonfinite", path);
+        const clgrad_json *nf = clgrad_json_path(root, key);
+        if (nf && nf->type == CLGRAD_JSON_STRING && nonfinite_word_(nf->str, &d)) m = 1;
+    } else if (clgrad_json_is_num(v)) {
+        d = clgrad_json_num(v);
+        m = 1;
+    }
+    if (present) *present = p;
+    if (measured) *measured = m;
+    return d;
+}
+
 int clgrad_json_is_num(const clgrad_json *v)
 {
     double d;

@@ -1996,7 +1996,16 @@ static int load_result_(sweep *sw, point *p)
         p->kind = NULL;
         p->has_step = jnum_(jget_(dv, "step"), &p->step);
         if (jstrval_(jget_(dv, "kind"))) p->kind = strdup(jget_(dv, "kind")->str);
-        for (int f = 0; f < F_COUNT; f++) p->has[f] = jnum_(jget_(&s, num_keys[f]), &p->num[f]);
+        for (int f = 0; f < F_COUNT; f++) {
+            /* a non-finite value is null with KEY_nonfinite ("nan", "inf", "-inf") beside it; null alone: not measured */
+            const jval *v = jget_(&s, num_keys[f]);
+            if (v && v->t == J_NULL) {
+                char nf[64];
+                snprintf(nf, sizeof nf, "%s_nonfinite", num_keys[f]);
+                v = jget_(&s, nf);
+            }
+            p->has[f] = jnum_(v, &p->num[f]);
+        }
         const char *e = jstrval_(jget_(&s, "error"));
         if (e && !p->error) p->error = strdup(e);
         jfree_(&s);

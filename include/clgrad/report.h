@@ -61,6 +61,12 @@ const char *clgrad_json_str(const clgrad_json *v);
 /* A number: JSON numbers, booleans, and the strings "nan", "inf", "-inf"
 ** (also "+inf", "infinity").  NaN for anything else, including null/missing. */
 double clgrad_json_num(const clgrad_json *v);
+/* A number field of summary.json by dotted path ("final_test_loss",
+** "divergence.value").  JSON has no NaN/Inf: clgrad writes them as null with a
+** sibling "KEY_nonfinite": "nan"|"inf"|"-inf"; a null without one means "not
+** measured" (NaN, *measured = 0).  Older files with "nan"/"inf" strings read
+** too.  *present (may be NULL): the member exists at all. */
+double clgrad_json_num_field(const clgrad_json *root, const char *path, int *present, int *measured);
 /* Is v a number or one of the non-finite number strings? */
 int clgrad_json_is_num(const clgrad_json *v);
 /* A scalar as text into buf: strings as-is, numbers with %.9g, true/false,
