@@ -467,6 +467,15 @@ static int cmd_run_(cli_opts *o, const char *path)
         fprintf(stderr, "clgrad: nothing was run.\n");
         return 2;
     }
+    {
+        clgrad_ctx *c = clgrad_ctx_new();
+        if (c && clgrad_run_check_files(c, &cfg) != CLGRAD_OK) {
+            fprintf(stderr, "clgrad: %s\nclgrad: nothing was run.\n", clgrad_errmsg(c));
+            clgrad_ctx_free(c);
+            return 2;
+        }
+        clgrad_ctx_free(c);
+    }
     char out[1024];
     if (o->out) snprintf(out, sizeof out, "%s", o->out);
     else {

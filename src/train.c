@@ -25,6 +25,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 const char *clgrad_run_status_name(clgrad_run_status s)
@@ -907,6 +908,47 @@ static void clear_outputs_(const char *dir)
     }
 }
 
+/* One data file the run will read: it must be a readable regular file. */
+static clgrad_status data_file_(clgrad_ctx *ctx, const clgrad_config *c, const char *key, const char *path)
+{
+    struct stat st;
+    if (!*path) return clgrad_fail(ctx, CLGRAD_E_CONFIG, "%s: [data] %s is empty (kind = %s reads a file)", c->path, key, c->data.kind);
+    if (stat(path, &st) != 0 || access(path, R_OK) != 0)
+        return clgrad_fail(ctx, CLGRAD_E_CONFIG, "%s: [data] %s: cannot read %s: %s", c->path, key, path, strerror(errno));
+    if (!S_ISREG(st.st_mode)) return clgrad_fail(ctx, CLGRAD_E_CONFIG, "%s: [data] %s: %s is not a regular file", c->path, key, path);
+    return CLGRAD_OK;
+}
+
+/* The data files (csv, idx, cifar10) exist and are readable: checked before
+** the run directory is made, so a typo in a path costs nothing. */
+clgrad_status clgrad_run_check_files(clgrad_ctx *ctx, const clgrad_config *c)
+{
+    clgrad_status st = CLGRAD_OK;
+    const clgrad_data_section *d = &c->data;
+    if (strcmp(d->kind, "csv") == 0) return data_file_(ctx, c, "path", d->path);
+    if (strcmp(d->kind, "idx") == 0) {
+        CLGRAD_TRY(data_file_(ctx, c, "path", d->path));
+        return data_file_(ctx, c, "labels", d->labels);
+    }
+    if (strcmp(d->kind, "cifar10") == 0) { /* a comma-separated list */
+        char item[1024];
+        for (const char *p = d->path; *p;) {
+            size_t n = strcspn(p, ",");
+            while (n && (*p == ' ' || *p == '\t')) p++, n--;
+            size_t m = n;
+            while (m && (p[m - 1] == ' ' || p[m - 1] == '\t')) m--;
+            if (m && m < sizeof item) {
+                memcpy(item, p, m);
+                item[m] = 0;
+                CLGRAD_TRY(data_file_(ctx, c, "path", item));
+            }
+            p += n + (p[n] == ',');
+        }
+    }
+fail:
+    return st;
+}
+
 clgrad_status clgrad_run(clgrad_ctx *ctx, const clgrad_config *cfg, const clgrad_run_opts *opts, clgrad_run_result *res)
 {
     clgrad_status st = CLGRAD_OK;
@@ -918,6 +960,11 @@ clgrad_status clgrad_run(clgrad_ctx *ctx, const clgrad_config *cfg, const clgrad
     r.ctx = ctx, r.cfg = cfg, r.opts = opts, r.res = res;
     char why[1400];
     clgrad_iso_time(r.start_time, sizeof r.start_time);
+    /* the data files must be there before anything is written */
+    if ((st = clgrad_run_check_files(ctx, cfg)) != CLGRAD_OK) {
+        res->status = CLGRAD_RUN_FAILED;
+        return st;
+    }
     /* the output directory must be usable before any compute */
     if (clgrad_rundir_prepare(opts->out_dir, why, sizeof why) != 0) return clgrad_fail(ctx, CLGRAD_E_IO, "%s", why);
     clear_outputs_(opts->out_dir);

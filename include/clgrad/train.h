@@ -78,6 +78,12 @@ typedef struct clgrad_run_result {
 
 const char *clgrad_run_status_name(clgrad_run_status s);
 
+/* The data files the experiment reads ([data] kind = csv, idx, cifar10) are
+** readable regular files: CLGRAD_E_CONFIG with a message naming the key and
+** the path otherwise.  Works on a fresh (unopened) context; clgrad_run checks
+** this first too, before it creates the run directory. */
+clgrad_status clgrad_run_check_files(clgrad_ctx *ctx, const clgrad_config *cfg);
+
 /* Run the experiment on an open context.  Returns CLGRAD_OK for completed,
 ** diverged and interrupted runs (res->status tells which); an error status
 ** (with clgrad_errmsg) when the run could not be carried out; the run
