@@ -15,6 +15,8 @@
 #include "clgrad/sweep.h"
 #include "clgrad/bench.h"
 
+#include <dirent.h>
+#include <sys/stat.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -45,7 +47,8 @@ static void usage_(FILE *f)
             "commands:\n"
             "  devices            list OpenCL platforms and devices (--json for machines)\n"
             "  selfcheck          build every kernel and check each family against a host reference\n"
-            "  run EXP.ini        train the experiment on the device, record gradients in a run directory\n"
+            "  run EXP.ini|NAME   train the experiment on the device, record gradients in a run directory\n"
+            "                     (NAME: a shipped experiment, e.g. clgrad run linreg_lr_below)\n"
             "  sweep EXP.ini --grid SEC.KEY=V1,V2 ... [--jobs N] [--shard K/N] [--out DIR]\n"
             "                     run the cartesian product of the grid, one run directory per point,\n"
             "                     summary.csv; resumable; `sweep --merge DIR` joins shards\n"
@@ -55,6 +58,9 @@ static void usage_(FILE *f)
             "                     bench --compare A.json B.json ... for devices side by side\n"
             "  keys               every experiment-file key: type, allowed values, default\n"
             "  version            print the version\n"
+            "  help [COMMAND]     this text, or one command's options (also: clgrad COMMAND --help)\n"
+            "\n"
+            "Every option also takes the form --option=value.\n"
             "\n"
             "options:\n"
             "  --device SPEC      P:D, cpu|gpu|accelerator, or part of the device/platform name\n"
@@ -63,7 +69,7 @@ static void usage_(FILE *f)
             "  --cl-dir DIR       load kernel sources from DIR instead of the embedded copies ($CLGRAD_CL_DIR)\n"
             "  --cache-dir DIR    kernel binary cache ($CLGRAD_CACHE_DIR, default $XDG_CACHE_HOME/clgrad)\n"
             "  --no-cache         neither read nor write the kernel cache ($CLGRAD_NO_CACHE=1)\n"
-            "  --json             machine-readable output (devices)\n"
+            "  --json             machine-readable output (devices, selfcheck)\n"
             "  --no-timing        selfcheck: skip the compile-from-source / warm-cache timing\n"
             "\n"
             "run options:\n"
@@ -71,7 +77,116 @@ static void usage_(FILE *f)
             "  --out DIR          run directory (default runs/<name>-<timestamp>)\n"
             "  --init-from DIR    start from the .npy tensors in DIR (e.g. another run's weights/final)\n"
             "  --save-data        also write the train and test arrays under DIR/data/\n"
-            "  --quiet            no progress bar; a line every tenth of the run\n");
+            "  --quiet            no progress output on stderr (a terminal gets a progress bar, else a\n"
+            "                     line every tenth of the run)\n");
+}
+
+/* ---- per-command help and option checking ---- */
+
+/* Each command's options, "name" or "name=" (takes a value), '|'-separated.
+** compare, plot, bench and sweep parse their own options (and print their
+** own --help); the lists here serve the did-you-mean check before them. */
+typedef struct {
+    const char *name, *options, *synopsis, *help;
+} command_;
+
+#define OPEN_OPTS "device=|gemm=|cl-dir=|cache-dir=|no-cache"
+#define OPEN_HELP                                                                                          \
+    "  --device SPEC      P:D, cpu|gpu|accelerator, or part of the device/platform name\n"                   \
+    "                     (default: $CLGRAD_DEVICE, else the first GPU, else the first CPU)\n"              \
+    "  --gemm own|clblast GEMM backend (default own)\n"                                                     \
+    "  --cl-dir DIR       load kernel sources from DIR instead of the embedded copies ($CLGRAD_CL_DIR)\n"   \
+    "  --cache-dir DIR    kernel binary cache ($CLGRAD_CACHE_DIR, default $XDG_CACHE_HOME/clgrad)\n"        \
+    "  --no-cache         neither read nor write the kernel cache ($CLGRAD_NO_CACHE=1)\n"
+
+static const command_ commands_[] = {
+    {"run", OPEN_OPTS "|set=|out=|init-from=|save-data|quiet|help", "clgrad run EXP.ini|NAME [options]",
+     "Train the experiment on the device and record its gradients in a run directory.\n"
+     "NAME (no slash, no such file here) is a shipped experiment: NAME.ini in the installed\n"
+     "experiments directory (" CLGRAD_EXPERIMENTS_DIR ").\n\n"
+     "options:\n"
+     "  --set SEC.KEY=VAL  override a key of the experiment file (repeatable)\n"
+     "  --out DIR          run directory (default runs/<name>-<timestamp>)\n"
+     "  --init-from DIR    start from the .npy tensors in DIR (e.g. another run's weights/final)\n"
+     "  --save-data        also write the train and test arrays under DIR/data/\n"
+     "  --quiet            no progress output on stderr (errors and warnings only)\n" OPEN_HELP
+     "\nexit status: 0 completed or diverged, 1 failed, 2 bad experiment or options, 130 interrupted\n"},
+    {"selfcheck", OPEN_OPTS "|no-timing|json|quiet|help", "clgrad selfcheck [options]",
+     "Build every kernel program on the chosen device and check each kernel family against a\n"
+     "float64 host reference; print a pass/fail table and the numerics fingerprint.\n\n"
+     "options:\n"
+     "  --json             one JSON object on stdout instead of the table\n"
+     "  --no-timing        skip the compile-from-source / warm-cache timing\n"
+     "  --quiet            do not report kernel programs as they are compiled\n" OPEN_HELP
+     "\nexit status: 0 all checks pass, 1 a check failed or the device could not be opened\n"},
+    {"devices", "device=|json|help", "clgrad devices [--json] [--device SPEC]",
+     "List every OpenCL platform and device, with the default (or --device's) choice marked.\n\n"
+     "options:\n"
+     "  --json             machine-readable output\n"
+     "  --device SPEC      mark this device as selected\n"},
+    {"keys", "help", "clgrad keys", "Print every experiment-file key: type, allowed values, default.\n"},
+    {"version", "help", "clgrad version", "Print the version.\n"},
+    {"help", "help", "clgrad help [COMMAND]", "Print the usage, or one command's options.\n"},
+    {"compare", "json|rtol=|atol=|help", NULL, NULL},
+    {"plot", "out=|sweep=|x=|y=|help", NULL, NULL},
+    {"bench",
+     "device=|gemm=|sizes=|reps=|warmup=|budget=|models=|json=|cl-dir=|cache-dir=|only=|no-cache|quick|no-limits|"
+     "no-gemm|no-train|no-startup|compare|startup-child|help",
+     NULL, NULL},
+    {"sweep",
+     "grid=|set=|out=|jobs=|device=|shard=|merge=|runner=|cl-dir=|cache-dir=|gemm=|init-from=|no-cache|save-data|"
+     "quiet|force|dry-run|emit|help",
+     NULL, NULL},
+};
+#define NCOMMANDS ((int)(sizeof commands_ / sizeof commands_[0]))
+
+static const command_ *command_find_(const char *name)
+{
+    for (int i = 0; name && i < NCOMMANDS; i++)
+        if (strcmp(commands_[i].name, name) == 0) return &commands_[i];
+    return NULL;
+}
+
+/* Does the command take option `name` (length n)?  0 no, 1 a flag, 2 with a value. */
+static int option_kind_(const command_ *c, const char *name, size_t n)
+{
+    for (const char *p = c->options; *p;) {
+        size_t len = strcspn(p, "|");
+        size_t base = len && p[len - 1] == '=' ? len - 1 : len;
+        if (base == n && strncmp(p, name, n) == 0) return base < len ? 2 : 1;
+        p += len + (p[len] == '|');
+    }
+    return 0;
+}
+
+/* Every --option of argv[first..] is one the command takes: else "unknown
+** option --xxx (did you mean --yyy?)" and 0.  Values of value options are skipped. */
+static int options_known_(const command_ *c, int first, int argc, char **argv)
+{
+    for (int i = first; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0) break;
+        if (strncmp(a, "--", 2) != 0 || !a[2]) continue;
+        size_t n = strcspn(a + 2, "=");
+        int k = option_kind_(c, a + 2, n);
+        if (k == 2 && !a[2 + n]) i++;
+        if (k) continue;
+        char word[128], guess[128], choices[1024];
+        snprintf(word, sizeof word, "%.*s", (int)(n < 100 ? n : 100), a + 2);
+        snprintf(choices, sizeof choices, "%s", c->options);
+        for (char *q = choices; *q; q++)
+            if (*q == '=') memmove(q, q + 1, strlen(q));
+        fprintf(stderr, "clgrad %s: unknown option --%s", c->name, word);
+        if (clgrad_config_suggest(word, choices, guess, sizeof guess)) fprintf(stderr, " (did you mean --%s?)", guess);
+        fprintf(stderr, "; clgrad help %s lists the options\n", c->name);
+        return 0;
+    }
+    return 1;
+}
+
+static void command_help_(const command_ *c, FILE *f)
+{
+    fprintf(f, "usage: %s\n\n%s", c->synopsis, c->help);
 }
 
 static void json_str_(FILE *f, const char *s) { clgrad_json_fputs(f, s); }
@@ -454,14 +569,82 @@ static int sweep_devices_(char *out, size_t n)
     return count;
 }
 
+/* Is this clgrad the one in the build directory (then the source tree's experiments/ count too)? */
+static int in_build_dir_(void)
+{
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return 0;
+    exe[n] = 0;
+    char *slash = strrchr(exe, '/');
+    if (!slash) return 0;
+    *slash = 0;
+    struct stat a, b;
+    return stat(exe, &a) == 0 && stat(CLGRAD_BUILD_DIR, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/* The experiment directories `clgrad run NAME` searches, in order; returns how many. */
+static int experiment_dirs_(const char *dirs[2])
+{
+    int n = 0;
+    const char *env = getenv("CLGRAD_EXPERIMENTS_DIR");
+    dirs[n++] = env && *env ? env : CLGRAD_EXPERIMENTS_DIR;
+    if (in_build_dir_()) dirs[n++] = CLGRAD_SOURCE_EXPERIMENTS;
+    return n;
+}
+
+/* `clgrad run NAME`: NAME without a slash that is no file here is a shipped
+** experiment, NAME.ini in the experiment directories.  path is returned as
+** is when it names a file (or has a slash); else the found file in buf, or
+** NULL after a message listing the available names. */
+static const char *resolve_experiment_(const char *path, char *buf, size_t nbuf)
+{
+    if (strchr(path, '/') || access(path, F_OK) == 0) return path;
+    size_t l = strlen(path);
+    int has_ini = l > 4 && strcmp(path + l - 4, ".ini") == 0;
+    if (!has_ini) {
+        snprintf(buf, nbuf, "%s.ini", path);
+        if (access(buf, F_OK) == 0) return buf;
+    }
+    const char *dirs[2];
+    int nd = experiment_dirs_(dirs);
+    for (int d = 0; d < nd; d++) {
+        snprintf(buf, nbuf, "%s/%s%s", dirs[d], path, has_ini ? "" : ".ini");
+        if (access(buf, F_OK) == 0) return buf;
+    }
+    fprintf(stderr, "clgrad run: no experiment file %s%s here, nor a shipped experiment of that name", path,
+            has_ini ? "" : " (or .ini)");
+    int listed = 0;
+    for (int d = 0; d < nd; d++) {
+        DIR *dir = opendir(dirs[d]);
+        if (!dir) continue;
+        fprintf(stderr, "%s\n  %s:", listed ? "" : "; available", dirs[d]);
+        listed = 1;
+        int col = 0;
+        for (struct dirent *e; (e = readdir(dir));) {
+            size_t n = strlen(e->d_name);
+            if (n <= 4 || strcmp(e->d_name + n - 4, ".ini") != 0 || e->d_name[0] == '.') continue;
+            fprintf(stderr, "%s%.*s", col++ % 4 ? "  " : "\n    ", (int)(n - 4), e->d_name);
+        }
+        closedir(dir);
+    }
+    if (!listed) fprintf(stderr, " (no experiment directory found: %s)", dirs[0]);
+    fprintf(stderr, "\nclgrad: nothing was run.\n");
+    return NULL;
+}
+
 static int cmd_run_(cli_opts *o, const char *path)
 {
     static clgrad_config cfg;
     static char err[1 << 16];
     if (!path) {
-        fprintf(stderr, "clgrad run: which experiment? usage: clgrad run EXP.ini [--set sec.key=val ...]\n");
+        fprintf(stderr, "clgrad run: which experiment? usage: clgrad run EXP.ini|NAME [--set sec.key=val ...] "
+                        "(clgrad help run)\n");
         return 2;
     }
+    static char found[4200];
+    path = resolve_experiment_(path, found, sizeof found);
+    if (!path) return 2;
     if (clgrad_config_load(path, o->sets, o->nsets, &cfg, err, sizeof err) != 0) {
         fprintf(stderr, "clgrad: %s%s", err, err[0] && err[strlen(err) - 1] == '\n' ? "" : "\n");
         fprintf(stderr, "clgrad: nothing was run.\n");
@@ -506,22 +689,131 @@ static int cmd_run_(cli_opts *o, const char *path)
     return worst;
 }
 
+/* --opt=value as two arguments, for the options that take a value (the
+** command's table); a flag given a value is an error.  Up to a "--".
+** Returns the new argv (argc updated), or NULL after a message. */
+static char **split_eq_(const command_ *c, int *argc, char **argv)
+{
+    char **av = calloc((size_t)(2 * *argc + 1), sizeof *av);
+    if (!av) return NULL;
+    int n = 0, done = 0;
+    for (int i = 0; i < *argc; i++) {
+        const char *a = argv[i];
+        const char *eq = i > 0 && !done && strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
+        if (i > 0 && strcmp(a, "--") == 0) done = 1;
+        if (!eq || !c) {
+            av[n++] = argv[i];
+            continue;
+        }
+        int k = option_kind_(c, a + 2, (size_t)(eq - a - 2));
+        if (k == 1) {
+            fprintf(stderr, "clgrad %s: %.*s takes no value\n", c->name, (int)(eq - a), a);
+            free(av);
+            return NULL;
+        }
+        if (k == 0) { /* unknown: options_known_ names it */
+            av[n++] = argv[i];
+            continue;
+        }
+        char *name = strndup(a, (size_t)(eq - a));
+        if (!name) {
+            free(av);
+            return NULL;
+        }
+        av[n++] = name; /* kept until exit */
+        av[n++] = (char *)(eq + 1);
+    }
+    av[n] = NULL;
+    *argc = n;
+    return av;
+}
+
+/* `clgrad help [COMMAND]` */
+static int help_(const char *cmd)
+{
+    if (!cmd) {
+        usage_(stdout);
+        return 0;
+    }
+    const command_ *c = command_find_(cmd);
+    if (!c) {
+        fprintf(stderr, "clgrad help: unknown command '%s'\n", cmd);
+        usage_(stderr);
+        return 2;
+    }
+    if (c->help) {
+        command_help_(c, stdout);
+        return 0;
+    }
+    char *av[] = {(char *)c->name, (char *)"--help", NULL};
+    if (strcmp(cmd, "compare") == 0) return clgrad_cli_compare(2, av);
+    if (strcmp(cmd, "plot") == 0) return clgrad_cli_plot(2, av);
+    if (strcmp(cmd, "bench") == 0) return clgrad_cli_bench(2, av);
+    return clgrad_cli_sweep(2, av);
+}
+
+/* `clgrad plot DIR` where DIR is a sweep directory: say how to plot it. */
+static int plot_sweep_hint_(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--sweep") == 0) return 0;
+        if (a[0] == '-') {
+            if (option_kind_(command_find_("plot"), a + 2, strlen(a + 2)) == 2) i++;
+            continue;
+        }
+        char path[4200];
+        snprintf(path, sizeof path, "%s/sweep.json", a);
+        if (access(path, F_OK) == 0) {
+            fprintf(stderr,
+                    "clgrad plot: %s is a sweep directory: plot it with\n"
+                    "  clgrad plot --sweep %s --x SEC.KEY [--y SEC.KEY] [--out DIR]\n"
+                    "(or plot its run directories, %s/*/ with a metrics.csv)\n",
+                    a, a, a);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     /* a closed pipe (clgrad run ... | head) must not kill a run: writes then fail with EPIPE */
     signal(SIGPIPE, SIG_IGN);
     err_tty_ = isatty(STDERR_FILENO);
+    static cli_opts o;
+    /* the command: argv[1] for those with options of their own, else the first
+    ** argument that is not an option or an option's value */
+    static const command_ global_ = {"", OPEN_OPTS "|set=|out=|init-from=|save-data|quiet|no-timing|json|help", NULL, NULL};
+    const char *cmdname = NULL;
+    for (int i = 1; i < argc && !cmdname; i++) {
+        const char *a = argv[i];
+        if (a[0] != '-') cmdname = a;
+        else if (strncmp(a, "--", 2) == 0 && !strchr(a, '=') && option_kind_(&global_, a + 2, strlen(a + 2)) == 2) i++;
+    }
+    const command_ *c = command_find_(cmdname);
+    if (c && !c->help && argc > 1 && strcmp(argv[1], c->name) != 0) c = NULL; /* compare & co. come first */
+    int oargc = argc;
+    char **av = split_eq_(c, &argc, argv);
+    if (!av) return 2;
+    argv = av;
+    (void)oargc;
+    if (c && !options_known_(c, 1, argc, argv)) return 2;
+
     /* subcommands with options of their own */
     if (argc > 1 && strcmp(argv[1], "compare") == 0) return clgrad_cli_compare(argc - 1, argv + 1);
-    if (argc > 1 && strcmp(argv[1], "plot") == 0) return clgrad_cli_plot(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "plot") == 0) {
+        if (plot_sweep_hint_(argc - 1, argv + 1)) return 2;
+        return clgrad_cli_plot(argc - 1, argv + 1);
+    }
     if (argc > 1 && strcmp(argv[1], "bench") == 0) return clgrad_cli_bench(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "sweep") == 0) {
         clgrad_sweep_set_validator(sweep_validate_);
         clgrad_sweep_set_device_lister(sweep_devices_);
         return clgrad_cli_sweep(argc - 1, argv + 1);
     }
-    static cli_opts o;
     const char *cmd = NULL, *arg = NULL;
+    int want_help = 0;
     for (int i = 0, n = 0; i < argc; i++)
         n += snprintf(o.cmdline + n, n < (int)sizeof o.cmdline ? sizeof o.cmdline - (size_t)n : 0, "%s%s", i ? " " : "",
                       argv[i]);
@@ -555,14 +847,23 @@ int main(int argc, char **argv)
             if (o.nsets == MAX_SETS) { fprintf(stderr, "clgrad: too many --set options\n"); return 2; }
             o.sets[o.nsets++] = argv[++i];
         }
-        else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) { usage_(stdout); return 0; }
-        else if (a[0] == '-') { fprintf(stderr, "clgrad: unknown option %s\n", a); usage_(stderr); return 2; }
+        else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) want_help = 1;
+        else if (a[0] == '-') {
+            fprintf(stderr, "clgrad: unknown option %s; clgrad help lists the commands and options\n", a);
+            return 2;
+        }
         else if (!cmd) cmd = a;
         else if (!arg) arg = a;
         else { fprintf(stderr, "clgrad: unexpected argument %s\n", a); return 2; }
 #undef NEEDARG
     }
+    if (want_help) {
+        if (c) command_help_(c, stdout);
+        else usage_(stdout);
+        return 0;
+    }
     if (!cmd) { usage_(stderr); return 2; }
+    if (strcmp(cmd, "help") == 0) return help_(arg);
     if (strcmp(cmd, "version") == 0) { printf("clgrad %s\n", CLGRAD_VERSION); return 0; }
     if (strcmp(cmd, "keys") == 0) return clgrad_config_help(stdout) == 0 ? 0 : 1;
     if (strcmp(cmd, "devices") == 0) {
@@ -574,7 +875,11 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "selfcheck") == 0) return cmd_selfcheck_(&o);
     if (strcmp(cmd, "run") == 0) return cmd_run_(&o, arg);
-    fprintf(stderr, "clgrad: unknown command '%s'\n", cmd);
+    fprintf(stderr, "clgrad: unknown command '%s'", cmd);
+    char guess[64];
+    if (clgrad_config_suggest(cmd, "run|sweep|compare|plot|bench|selfcheck|devices|keys|version|help", guess, sizeof guess))
+        fprintf(stderr, " (did you mean '%s'?)", guess);
+    fprintf(stderr, "\n");
     usage_(stderr);
     return 2;
 }
