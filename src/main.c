@@ -386,9 +386,29 @@ static clgrad_ctx *open_announced_(const cli_opts *o, int profiling, int announc
     return ctx;
 }
 
+/* a JSON number (null for NaN/Inf: JSON has neither) */
+static void json_num_(double v)
+{
+    if (isfinite(v)) printf("%.9g", v);
+    else printf("null");
+}
+
 static void row_(void *user, const char *family, const char *what, int pass, double max_err, double tol)
 {
-    (void)user;
+    int *json_rows = user;
+    if (json_rows) { /* selfcheck --json: one object per check */
+        printf("%s\n    {\"family\": ", (*json_rows)++ ? "," : "");
+        json_str_(stdout, family);
+        printf(", \"check\": ");
+        json_str_(stdout, what);
+        printf(", \"max_err\": ");
+        json_num_(max_err);
+        if (!isfinite(max_err)) printf(", \"max_err_nonfinite\": \"%s\"", isnan(max_err) ? "nan" : max_err > 0 ? "inf" : "-inf");
+        printf(", \"tol\": ");
+        json_num_(tol);
+        printf(", \"pass\": %s}", pass ? "true" : "false");
+        return;
+    }
     printf("  %-10s %-44s %10.3g %10.3g  %s\n", family, what, max_err, tol, pass ? "pass" : "FAIL");
     fflush(stdout);
 }
@@ -413,6 +433,69 @@ static int cmd_selfcheck_(const cli_opts *o)
     if (!ctx) return 1;
     const clgrad_device_info *d = clgrad_device(ctx);
     const clgrad_build_stats *b = clgrad_build_info(ctx);
+    if (o->json) {
+        double cold = NAN, warm = NAN;
+        int fc = 0;
+        if (!o->no_timing && !o->no_cache && *clgrad_cache_dir(ctx)) {
+            cold = time_build_(o, 1, &fc);
+            warm = time_build_(o, 0, &fc);
+        }
+        printf("{\n  \"clgrad_version\": \"%s\",\n  \"device\": {\"index\": \"%d:%d\", \"name\": ", CLGRAD_VERSION,
+               d->platform_index, d->device_index);
+        json_str_(stdout, d->name);
+        printf(", \"type\": ");
+        json_str_(stdout, d->type);
+        printf(", \"platform\": ");
+        json_str_(stdout, d->platform_name);
+        printf(", \"driver_version\": ");
+        json_str_(stdout, d->driver_version);
+        printf("},\n  \"kernels\": {\"programs\": %d, \"compiled\": %d, \"loaded\": %d, \"seconds\": ", b->programs,
+               b->compiled, b->loaded);
+        json_num_(b->seconds);
+        printf(", \"source_sha256\": ");
+        json_str_(stdout, b->source_hash);
+        printf(", \"build_options\": ");
+        json_str_(stdout, clgrad_build_options(ctx));
+        printf(", \"cache_dir\": ");
+        if (*clgrad_cache_dir(ctx)) json_str_(stdout, clgrad_cache_dir(ctx));
+        else printf("null");
+        printf("},\n  \"timing\": ");
+        if (isnan(cold)) printf("null");
+        else {
+            printf("{\"compile_from_source_s\": ");
+            json_num_(cold);
+            printf(", \"warm_cache_s\": ");
+            json_num_(warm);
+            printf(", \"programs_from_cache\": %d}", fc);
+        }
+        printf(",\n  \"gemm\": {\"variant\": ");
+        json_str_(stdout, clgrad_gemm_variant(ctx));
+        printf(", \"backend\": \"%s\"},\n  \"checks\": [", clgrad_gemm_backend_name(clgrad_get_gemm_backend(ctx)));
+        int rows = 0;
+        int failed = clgrad_selfcheck(ctx, row_, &rows);
+        printf("\n  ],\n  \"fingerprint\": ");
+        clgrad_fingerprint fp;
+        if (clgrad_numerics_fingerprint(ctx, &fp) == CLGRAD_OK) {
+            printf("{\"all\": ");
+            json_str_(stdout, fp.all);
+            printf(", \"families\": {");
+            for (int i = 0; i < fp.nfam; i++) {
+                printf("%s", i ? ", " : "");
+                json_str_(stdout, fp.family[i]);
+                printf(": {\"hash\": ");
+                json_str_(stdout, fp.hex[i]);
+                printf(", \"values\": %llu}", fp.values[i]);
+            }
+            printf("}}");
+        } else {
+            printf("null, \"fingerprint_error\": ");
+            json_str_(stdout, clgrad_errmsg(ctx));
+            failed++;
+        }
+        printf(",\n  \"failed\": %d,\n  \"pass\": %s\n}\n", failed, failed ? "false" : "true");
+        ctx_free_(ctx);
+        return failed ? 1 : 0;
+    }
     printf("clgrad %s selfcheck\n", CLGRAD_VERSION);
     printf("device:   %d:%d %s (%s, %s, driver %s)\n", d->platform_index, d->device_index, d->name, d->type,
            d->platform_name, d->driver_version);
