@@ -585,7 +585,8 @@ static void head_value_(const clgrad_rundata *r, int row, char *out, size_t n)
             clgrad_json_text(clgrad_json_member(d, "step"), st, sizeof st);
             clgrad_json_text(clgrad_json_member(d, "kind"), kind, sizeof kind);
             clgrad_json_text(clgrad_json_member(d, "layer"), layer, sizeof layer);
-            snprintf(out, n, "step %s %s layer %s", st, kind, layer[0] ? layer : "-");
+            const clgrad_json *lv = clgrad_json_member(d, "layer"); /* null: no layer (loss_limit) */
+            snprintf(out, n, "step %s %s layer %s", st, kind, layer[0] && lv && lv->type == CLGRAD_JSON_STRING ? layer : "-");
         }
         break;
     case 6:

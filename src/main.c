@@ -676,6 +676,8 @@ static int experiment_dirs_(const char *dirs[2])
     return n;
 }
 
+static int cmp_name_(const void *a, const void *b) { return strcmp(a, b); }
+
 /* `clgrad run NAME`: NAME without a slash that is no file here is a shipped
 ** experiment, NAME.ini in the experiment directories.  path is returned as
 ** is when it names a file (or has a slash); else the found file in buf, or
@@ -703,13 +705,16 @@ static const char *resolve_experiment_(const char *path, char *buf, size_t nbuf)
         if (!dir) continue;
         fprintf(stderr, "%s\n  %s:", listed ? "" : "; available", dirs[d]);
         listed = 1;
-        int col = 0;
-        for (struct dirent *e; (e = readdir(dir));) {
+        static char names[256][256];
+        int count = 0;
+        for (struct dirent *e; (e = readdir(dir)) && count < 256;) {
             size_t n = strlen(e->d_name);
-            if (n <= 4 || strcmp(e->d_name + n - 4, ".ini") != 0 || e->d_name[0] == '.') continue;
-            fprintf(stderr, "%s%.*s", col++ % 4 ? "  " : "\n    ", (int)(n - 4), e->d_name);
+            if (n <= 4 || n >= 256 || strcmp(e->d_name + n - 4, ".ini") != 0 || e->d_name[0] == '.') continue;
+            snprintf(names[count++], sizeof names[0], "%.*s", (int)(n - 4), e->d_name);
         }
         closedir(dir);
+        qsort(names, (size_t)count, sizeof names[0], cmp_name_);
+        for (int k = 0; k < count; k++) fprintf(stderr, "%s%s", k % 4 ? "  " : "\n    ", names[k]);
     }
     if (!listed) fprintf(stderr, " (no experiment directory found: %s)", dirs[0]);
     fprintf(stderr, "\nclgrad: nothing was run.\n");
