@@ -2270,6 +2270,7 @@ static void launch_(sweep *sw, point *p, const char *runner, const sigset_t *ori
         sigaction(SIGINT, &dfl, NULL);
         sigaction(SIGTERM, &dfl, NULL);
         sigaction(SIGCHLD, &dfl, NULL);
+        sigaction(SIGPIPE, &dfl, NULL); /* main ignores it; a runner gets the default back */
         sigprocmask(SIG_SETMASK, orig, NULL);
         execv(runner, (char *const *)av);
         int e = errno;
