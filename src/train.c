@@ -915,7 +915,7 @@ static clgrad_status data_file_(clgrad_ctx *ctx, const clgrad_config *c, const c
     if (!*path) return clgrad_fail(ctx, CLGRAD_E_CONFIG, "%s: [data] %s is empty (kind = %s reads a file)", c->path, key, c->data.kind);
     if (stat(path, &st) != 0 || access(path, R_OK) != 0)
         return clgrad_fail(ctx, CLGRAD_E_CONFIG, "%s: [data] %s: cannot read %s: %s", c->path, key, path, strerror(errno));
-    if (!S_ISREG(st.st_mode)) return clgrad_fail(ctx, CLGRAD_E_CONFIG, "%s: [data] %s: %s is not a regular file", c->path, key, path);
+    if (!S_ISREG(st.st_mode)) return clgrad_fail(ctx, CLGRAD_E_CONFIG, "%s: [data] %s: %s: not a regular file", c->path, key, path);
     return CLGRAD_OK;
 }
 
