@@ -1628,6 +1628,10 @@ static int load_definition_(sweep *sw)
                 sw->exp);
         goto out;
     }
+    if (!clgrad_utf8_valid(sw->copy_name)) { /* sweep.json could not record it (JSON is UTF-8): a resume would not find it */
+        fprintf(stderr, "clgrad sweep: %s: the experiment's file name is not valid UTF-8; rename it\n", sw->exp);
+        goto out;
+    }
     if (!sw->out) {
         char *name = ini_run_name_(text);
         for (int s = 0; s < sw->nsets; s++) { /* a --set run.name wins */

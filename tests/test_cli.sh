@@ -211,6 +211,8 @@ n=0
 for f in "$bad"/runs/*/*.json; do [ -e "$f" ] && { jsonok "$f"; n=$((n + 1)); }; done
 [ $n -ge 2 ] || fail "no JSON files in the run with raw bytes in its name"
 grep -q 'u007f' "$bad"/runs/*/manifest.json || fail "0x7f not escaped in the manifest"
+# a sweep records its experiment's file name in sweep.json to resume: a name that is not UTF-8 is refused
+expect 2 "not valid UTF-8; rename it" -- "$CLGRAD" sweep "$bad/"$'e\xff\xfe\x02\x7f.ini' --grid optim.lr=0.1,0.2 --out "$T/sw8"
 
 [ $fails = 0 ] && echo "test_cli: all checks passed"
 exit $((fails > 0))
