@@ -881,11 +881,10 @@ int main(int argc, char **argv)
     }
     const command_ *c = command_find_(cmdname);
     if (c && !c->help && argc > 1 && strcmp(argv[1], c->name) != 0) c = NULL; /* compare & co. come first */
-    int oargc = argc;
-    char **av = split_eq_(c, &argc, argv);
+    static char **av; /* static: reachable until exit (LeakSanitizer) */
+    av = split_eq_(c, &argc, argv);
     if (!av) return 2;
     argv = av;
-    (void)oargc;
     if (c && !options_known_(c, 1, argc, argv)) return 2;
 
     /* subcommands with options of their own */
