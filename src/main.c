@@ -816,6 +816,9 @@ static char **split_eq_(const command_ *c, int *argc, char **argv)
     return av;
 }
 
+/* The split argv: a global, so that it stays reachable until exit (LeakSanitizer). */
+char **clgrad_main_argv;
+
 /* `clgrad help [COMMAND]` */
 static int help_(const char *cmd)
 {
@@ -881,10 +884,9 @@ int main(int argc, char **argv)
     }
     const command_ *c = command_find_(cmdname);
     if (c && !c->help && argc > 1 && strcmp(argv[1], c->name) != 0) c = NULL; /* compare & co. come first */
-    static char **av; /* static: reachable until exit (LeakSanitizer) */
-    av = split_eq_(c, &argc, argv);
-    if (!av) return 2;
-    argv = av;
+    clgrad_main_argv = split_eq_(c, &argc, argv);
+    if (!clgrad_main_argv) return 2;
+    argv = clgrad_main_argv;
     if (c && !options_known_(c, 1, argc, argv)) return 2;
 
     /* subcommands with options of their own */
