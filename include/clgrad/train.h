@@ -12,12 +12,16 @@
 **   layers.csv     long format: step, layer, per-layer metrics
 **   timesteps.csv  RNN only: step, t, ||dL/dh_t|| (t = T .. 1)
 **   summary.json   status completed|diverged|interrupted|failed, divergence,
-**                  final losses and accuracy, max gradient norm, time per step
+**                  stopped_by, test_evaluated_step, final losses and accuracy,
+**                  max gradient norm, mean/median time per step, step 1 alone;
+**                  NaN/Inf as null with "KEY_nonfinite" beside it (README)
 **   weights/init/NAME.npy, weights/final/NAME.npy  one file per tensor, state_dict names
 **   data/NAME.npy  with save_data: the train and test arrays as used
 ** A diverging run is a result (status diverged, return CLGRAD_OK); an
-** interrupt (*stop set) ends the run at the next step boundary, writes every
-** file and reports status interrupted.
+** interrupt (*stop set, or on_step returning nonzero) ends the run at the
+** next step boundary, writes every file and reports status interrupted.
+** The library prints nothing: progress goes to on_step, kernel builds to
+** clgrad_open_opts.on_build.
 */
 #ifndef CLGRAD_TRAIN_H
 #define CLGRAD_TRAIN_H
