@@ -272,13 +272,14 @@ static const char *const summary_fields[] = {
 static void diff_summary_(difflist *l, const clgrad_rundata *a, const clgrad_rundata *b, double rtol, double atol)
 {
     for (int i = 0; summary_fields[i]; i++) {
-        const clgrad_json *va = clgrad_json_path(a->summary, summary_fields[i]);
-        const clgrad_json *vb = clgrad_json_path(b->summary, summary_fields[i]);
-        int pa = clgrad_json_is_num(va), pb = clgrad_json_is_num(vb);
+        /* null + KEY_nonfinite, or null alone: not measured (see clgrad_json_num_field) */
+        int pa, pb;
+        double va = clgrad_json_num_field(a->summary, summary_fields[i], NULL, &pa);
+        double vb = clgrad_json_num_field(b->summary, summary_fields[i], NULL, &pb);
         if (!pa && !pb) continue;
         clgrad_metric_diff *m = diff_new_(l, "summary.json", summary_fields[i], NULL);
         if (!m) return;
-        diff_add_(m, pa, clgrad_json_num(va), pb, clgrad_json_num(vb), -1, -1, rtol, atol);
+        diff_add_(m, pa, va, pb, vb, -1, -1, rtol, atol);
         if (m->note[0]) snprintf(m->note, sizeof m->note, "present in %s only", pa ? "this run" : "the reference");
         diff_close_(m);
     }
@@ -555,6 +556,17 @@ void clgrad_compare_result_free(clgrad_compare_result *res)
 #define NROWS_HEAD 15
 
 /* The side-by-side header table: label and one value per run. */
+/* A summary number as text: "-" when not measured (null), nan/inf when non-finite. */
+static void sum_text_(const clgrad_json *s, const char *key, char *out, size_t n)
+{
+    int present, measured;
+    double v = clgrad_json_num_field(s, key, &present, &measured);
+    if (!measured) snprintf(out, n, "-");
+    else if (isnan(v)) snprintf(out, n, "nan");
+    else if (isinf(v)) snprintf(out, n, v > 0 ? "inf" : "-inf");
+    else snprintf(out, n, "%.9g", v);
+}
+
 static void head_value_(const clgrad_rundata *r, int row, char *out, size_t n)
 {
     char b1[64], b2[64];
@@ -573,7 +585,8 @@ static void head_value_(const clgrad_rundata *r, int row, char *out, size_t n)
             clgrad_json_text(clgrad_json_member(d, "step"), st, sizeof st);
             clgrad_json_text(clgrad_json_member(d, "kind"), kind, sizeof kind);
             clgrad_json_text(clgrad_json_member(d, "layer"), layer, sizeof layer);
-            snprintf(out, n, "step %s %s layer %s", st, kind, layer[0] ? layer : "-");
+            const clgrad_json *lv = clgrad_json_member(d, "layer"); /* null: no layer (loss_limit) */
+            snprintf(out, n, "step %s %s layer %s", st, kind, layer[0] && lv && lv->type == CLGRAD_JSON_STRING ? layer : "-");
         }
         break;
     case 6:
@@ -581,11 +594,11 @@ static void head_value_(const clgrad_rundata *r, int row, char *out, size_t n)
         clgrad_json_text(clgrad_json_member(s, "steps_planned"), b2, sizeof b2);
         snprintf(out, n, "%s / %s", b1[0] ? b1 : "?", b2[0] ? b2 : "?");
         break;
-    case 7: clgrad_json_text(clgrad_json_member(s, "final_train_loss"), out, n); break;
-    case 8: clgrad_json_text(clgrad_json_member(s, "final_test_loss"), out, n); break;
-    case 9: clgrad_json_text(clgrad_json_member(s, "final_test_accuracy"), out, n); break;
-    case 10: clgrad_json_text(clgrad_json_member(s, "max_grad_norm"), out, n); break;
-    case 11: clgrad_json_text(clgrad_json_member(s, "ms_per_step"), out, n); break;
+    case 7: sum_text_(s, "final_train_loss", out, n); break;
+    case 8: sum_text_(s, "final_test_loss", out, n); break;
+    case 9: sum_text_(s, "final_test_accuracy", out, n); break;
+    case 10: sum_text_(s, "max_grad_norm", out, n); break;
+    case 11: sum_text_(s, "ms_per_step", out, n); break;
     case 12: snprintf(out, n, "%zu (last step %ld)", r->metrics.nrows, last_step_(&r->metrics)); break;
     case 13: snprintf(out, n, "%zu", r->layers.nrows); break;
     case 14: snprintf(out, n, "%s", r->has_timesteps ? "yes" : "-"); break;
@@ -706,23 +719,12 @@ void clgrad_compare_print_text(FILE *f, const clgrad_rundata *runs, const clgrad
 
 /* ---- JSON output ---------------------------------------------------------------------------- */
 
-static void jstr_(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c == '\n') fputs("\\n", f);
-        else if (c < 0x20) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
-    }
-    fputc('"', f);
-}
+static void jstr_(FILE *f, const char *s) { clgrad_json_fputs(f, s); }
 
+/* JSON has no NaN/Inf: null (the text output and the CSVs keep nan/inf) */
 static void jnum_(FILE *f, double v)
 {
-    if (isnan(v)) fputs("\"nan\"", f);
-    else if (isinf(v)) fputs(v > 0 ? "\"inf\"" : "\"-inf\"", f);
+    if (!isfinite(v)) fputs("null", f);
     else fprintf(f, "%.9g", v);
 }
 
@@ -760,8 +762,20 @@ static void json_run_(FILE *f, const clgrad_rundata *r)
     for (int i = 0; sfields[i]; i++) {
         fprintf(f, ", \"%s\": ", sfields[i]);
         jvalue_(f, clgrad_json_member(r->summary, sfields[i]));
+        char nf[64];
+        snprintf(nf, sizeof nf, "%s_nonfinite", sfields[i]);
+        const clgrad_json *nv = clgrad_json_member(r->summary, nf);
+        if (nv) fprintf(f, ", \"%s\": ", nf), jvalue_(f, nv);
     }
     fprintf(f, ", \"metrics_rows\": %zu, \"last_step\": %ld}", r->metrics.nrows, last_step_(&r->metrics));
+}
+
+/* ", "key": v", and for a non-finite v (written null) ", "key_nonfinite": "nan"|"inf"|"-inf"" */
+static void jnumk_(FILE *f, const char *key, double v)
+{
+    fprintf(f, ", \"%s\": ", key);
+    jnum_(f, v);
+    if (!isfinite(v)) fprintf(f, ", \"%s_nonfinite\": \"%s\"", key, isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
 }
 
 static void json_diff_(FILE *f, const clgrad_metric_diff *m)
@@ -771,20 +785,18 @@ static void json_diff_(FILE *f, const clgrad_metric_diff *m)
     fputs(", \"layer\": ", f);
     if (m->layer[0]) jstr_(f, m->layer);
     else fputs("null", f);
-    fprintf(f, ", \"compared\": %zu, \"ndiff\": %zu, \"max_abs\": ", m->compared, m->ndiff);
-    jnum_(f, m->max_abs);
-    fputs(", \"max_rel\": ", f), jnum_(f, m->max_rel);
+    fprintf(f, ", \"compared\": %zu, \"ndiff\": %zu", m->compared, m->ndiff);
+    jnumk_(f, "max_abs", m->max_abs);
+    jnumk_(f, "max_rel", m->max_rel);
     if (m->has_first) {
         fputs(", \"first_diff\": {\"step\": ", f);
         if (m->first_step >= 0) fprintf(f, "%ld", m->first_step);
         else fputs("null", f);
         if (m->first_t >= 0) fprintf(f, ", \"t\": %ld", m->first_t);
-        fputs(", \"value\": ", f);
-        if (m->first_missing == 1) fputs("null", f);
-        else jnum_(f, m->first_a);
-        fputs(", \"reference\": ", f);
-        if (m->first_missing == 2) fputs("null", f);
-        else jnum_(f, m->first_b);
+        if (m->first_missing == 1) fputs(", \"value\": null", f);
+        else jnumk_(f, "value", m->first_a);
+        if (m->first_missing == 2) fputs(", \"reference\": null", f);
+        else jnumk_(f, "reference", m->first_b);
         fputs("}", f);
     } else {
         fputs(", \"first_diff\": null", f);

@@ -615,6 +615,11 @@ static int guess_choice_(const char *choices, const char *s, size_t n, char *out
     return bestd < 1000;
 }
 
+int clgrad_config_suggest(const char *word, const char *choices, char *out, size_t nout)
+{
+    return guess_choice_(choices, word, strlen(word), out, nout);
+}
+
 static void section_list_(strbuf *b)
 {
     for (int i = 0; i < S_COUNT; i++) sb_printf(b, "%s[%s]", i ? ", " : "", sections[i]);

@@ -15,9 +15,12 @@
 #include "clgrad/sweep.h"
 #include "clgrad/bench.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <sys/stat.h>
 #include <math.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +49,8 @@ static void usage_(FILE *f)
             "commands:\n"
             "  devices            list OpenCL platforms and devices (--json for machines)\n"
             "  selfcheck          build every kernel and check each family against a host reference\n"
-            "  run EXP.ini        train the experiment on the device, record gradients in a run directory\n"
+            "  run EXP.ini|NAME   train the experiment on the device, record gradients in a run directory\n"
+            "                     (NAME: a shipped experiment, e.g. clgrad run linreg_lr_below)\n"
             "  sweep EXP.ini --grid SEC.KEY=V1,V2 ... [--jobs N] [--shard K/N] [--out DIR]\n"
             "                     run the cartesian product of the grid, one run directory per point,\n"
             "                     summary.csv; resumable; `sweep --merge DIR` joins shards\n"
@@ -56,6 +60,9 @@ static void usage_(FILE *f)
             "                     bench --compare A.json B.json ... for devices side by side\n"
             "  keys               every experiment-file key: type, allowed values, default\n"
             "  version            print the version\n"
+            "  help [COMMAND]     this text, or one command's options (also: clgrad COMMAND --help)\n"
+            "\n"
+            "Every option also takes the form --option=value.\n"
             "\n"
             "options:\n"
             "  --device SPEC      P:D, cpu|gpu|accelerator, or part of the device/platform name\n"
@@ -64,7 +71,7 @@ static void usage_(FILE *f)
             "  --cl-dir DIR       load kernel sources from DIR instead of the embedded copies ($CLGRAD_CL_DIR)\n"
             "  --cache-dir DIR    kernel binary cache ($CLGRAD_CACHE_DIR, default $XDG_CACHE_HOME/clgrad)\n"
             "  --no-cache         neither read nor write the kernel cache ($CLGRAD_NO_CACHE=1)\n"
-            "  --json             machine-readable output (devices)\n"
+            "  --json             machine-readable output (devices, selfcheck)\n"
             "  --no-timing        selfcheck: skip the compile-from-source / warm-cache timing\n"
             "\n"
             "run options:\n"
@@ -74,20 +81,121 @@ static void usage_(FILE *f)
             "  --force            replace the run --out DIR holds (only the files a run writes are removed)\n"
             "  --init-from DIR    start from the .npy tensors in DIR (e.g. another run's weights/final)\n"
             "  --save-data        also write the train and test arrays under DIR/data/\n"
-            "  --quiet            no progress bar; a line every tenth of the run\n");
+            "  --quiet            no progress output on stderr (a terminal gets a progress bar, else a\n"
+            "                     line every tenth of the run)\n");
 }
 
-static void json_str_(FILE *f, const char *s)
+/* ---- per-command help and option checking ---- */
+
+/* Each command's options, "name" or "name=" (takes a value), '|'-separated.
+** compare, plot, bench and sweep parse their own options (and print their
+** own --help); the lists here serve the did-you-mean check before them. */
+typedef struct {
+    const char *name, *options, *synopsis, *help;
+} command_;
+
+#define OPEN_OPTS "device=|gemm=|cl-dir=|cache-dir=|no-cache"
+#define OPEN_HELP                                                                                          \
+    "  --device SPEC      P:D, cpu|gpu|accelerator, or part of the device/platform name\n"                   \
+    "                     (default: $CLGRAD_DEVICE, else the first GPU, else the first CPU)\n"              \
+    "  --gemm own|clblast GEMM backend (default own)\n"                                                     \
+    "  --cl-dir DIR       load kernel sources from DIR instead of the embedded copies ($CLGRAD_CL_DIR)\n"   \
+    "  --cache-dir DIR    kernel binary cache ($CLGRAD_CACHE_DIR, default $XDG_CACHE_HOME/clgrad)\n"        \
+    "  --no-cache         neither read nor write the kernel cache ($CLGRAD_NO_CACHE=1)\n"
+
+static const command_ commands_[] = {
+    {"run", OPEN_OPTS "|set=|out=|force|init-from=|save-data|quiet|help", "clgrad run EXP.ini|NAME [options]",
+     "Train the experiment on the device and record its gradients in a run directory.\n"
+     "NAME (no slash, no such file here) is a shipped experiment: NAME.ini in the installed\n"
+     "experiments directory (" CLGRAD_EXPERIMENTS_DIR ").\n\n"
+     "options:\n"
+     "  --set SEC.KEY=VAL  override a key of the experiment file (repeatable)\n"
+     "  --out DIR          run directory (default runs/<name>-<timestamp>, -2, -3... when taken)\n"
+     "  --force            replace the run --out DIR holds (only the files a run writes are removed;\n"
+     "                     never while another run holds the directory)\n"
+     "  --init-from DIR    start from the .npy tensors in DIR (e.g. another run's weights/final)\n"
+     "  --save-data        also write the train and test arrays under DIR/data/\n"
+     "  --quiet            no progress output on stderr (errors and warnings only)\n" OPEN_HELP
+     "\nexit status: 0 completed or diverged, 1 failed, 2 bad experiment or options, 130 interrupted\n"},
+    {"selfcheck", OPEN_OPTS "|no-timing|json|quiet|help", "clgrad selfcheck [options]",
+     "Build every kernel program on the chosen device and check each kernel family against a\n"
+     "float64 host reference; print a pass/fail table and the numerics fingerprint.\n\n"
+     "options:\n"
+     "  --json             one JSON object on stdout instead of the table\n"
+     "  --no-timing        skip the compile-from-source / warm-cache timing\n"
+     "  --quiet            do not report kernel programs as they are compiled\n" OPEN_HELP
+     "\nexit status: 0 all checks pass, 1 a check failed or the device could not be opened\n"},
+    {"devices", "device=|json|help", "clgrad devices [--json] [--device SPEC]",
+     "List every OpenCL platform and device, with the default (or --device's) choice marked.\n\n"
+     "options:\n"
+     "  --json             machine-readable output\n"
+     "  --device SPEC      mark this device as selected\n"},
+    {"keys", "help", "clgrad keys", "Print every experiment-file key: type, allowed values, default.\n"},
+    {"version", "help", "clgrad version", "Print the version.\n"},
+    {"help", "help", "clgrad help [COMMAND]", "Print the usage, or one command's options.\n"},
+    {"compare", "json|rtol=|atol=|help", NULL, NULL},
+    {"plot", "out=|sweep=|x=|y=|help", NULL, NULL},
+    {"bench",
+     "device=|gemm=|sizes=|reps=|warmup=|budget=|models=|json=|cl-dir=|cache-dir=|only=|no-cache|quick|no-limits|"
+     "no-gemm|no-train|no-startup|compare|startup-child|help",
+     NULL, NULL},
+    {"sweep",
+     "grid=|set=|out=|jobs=|device=|shard=|merge=|runner=|cl-dir=|cache-dir=|gemm=|init-from=|no-cache|save-data|"
+     "quiet|force|dry-run|emit|help",
+     NULL, NULL},
+};
+#define NCOMMANDS ((int)(sizeof commands_ / sizeof commands_[0]))
+
+static const command_ *command_find_(const char *name)
 {
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c < 0x20) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
-    }
-    fputc('"', f);
+    for (int i = 0; name && i < NCOMMANDS; i++)
+        if (strcmp(commands_[i].name, name) == 0) return &commands_[i];
+    return NULL;
 }
+
+/* Does the command take option `name` (length n)?  0 no, 1 a flag, 2 with a value. */
+static int option_kind_(const command_ *c, const char *name, size_t n)
+{
+    for (const char *p = c->options; *p;) {
+        size_t len = strcspn(p, "|");
+        size_t base = len && p[len - 1] == '=' ? len - 1 : len;
+        if (base == n && strncmp(p, name, n) == 0) return base < len ? 2 : 1;
+        p += len + (p[len] == '|');
+    }
+    return 0;
+}
+
+/* Every --option of argv[first..] is one the command takes: else "unknown
+** option --xxx (did you mean --yyy?)" and 0.  Values of value options are skipped. */
+static int options_known_(const command_ *c, int first, int argc, char **argv)
+{
+    for (int i = first; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0) break;
+        if (strncmp(a, "--", 2) != 0 || !a[2]) continue;
+        size_t n = strcspn(a + 2, "=");
+        int k = option_kind_(c, a + 2, n);
+        if (k == 2 && !a[2 + n]) i++;
+        if (k) continue;
+        char word[128], guess[128], choices[1024];
+        snprintf(word, sizeof word, "%.*s", (int)(n < 100 ? n : 100), a + 2);
+        snprintf(choices, sizeof choices, "%s", c->options);
+        for (char *q = choices; *q; q++)
+            if (*q == '=') memmove(q, q + 1, strlen(q));
+        fprintf(stderr, "clgrad %s: unknown option --%s", c->name, word);
+        if (clgrad_config_suggest(word, choices, guess, sizeof guess)) fprintf(stderr, " (did you mean --%s?)", guess);
+        fprintf(stderr, "; clgrad help %s lists the options\n", c->name);
+        return 0;
+    }
+    return 1;
+}
+
+static void command_help_(const command_ *c, FILE *f)
+{
+    fprintf(f, "usage: %s\n\n%s", c->synopsis, c->help);
+}
+
+static void json_str_(FILE *f, const char *s) { clgrad_json_fputs(f, s); }
 
 static int cmd_devices_(clgrad_ctx *ctx, const cli_opts *o)
 {
@@ -142,6 +250,110 @@ static int cmd_devices_(clgrad_ctx *ctx, const cli_opts *o)
     return 0;
 }
 
+/* ---- progress on stderr (the library reports through callbacks; only this file prints) ---- */
+
+static int err_tty_;    /* stderr is a terminal: one line redrawn with \r and \033[K */
+static int err_closed_; /* stderr is a closed pipe (EPIPE): stop printing, the run goes on */
+
+/* Print to stderr unless it has been closed; a failed write (EPIPE with
+** SIGPIPE ignored) ends progress output for good, not the run. */
+static void say_(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+static void say_(const char *fmt, ...)
+{
+    if (err_closed_) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    if (n < 0 || fflush(stderr) != 0 || ferror(stderr)) err_closed_ = 1;
+}
+
+typedef struct {
+    clgrad_ctx *ctx;
+    int started, drawn;
+} build_note_;
+
+/* clgrad_open_opts.on_build: the first program compiled from source announces
+** the build (seconds per program on a CPU device: the first run looked hung). */
+static void on_build_(void *user, int index, int total, const char *program, int compiling)
+{
+    build_note_ *b = user;
+    if (!compiling) return;
+    if (!b->started) {
+        b->started = 1;
+        say_("clgrad: building %d kernel programs for %s (first run only; cached afterwards)...\n", total,
+             clgrad_device(b->ctx)->name);
+    }
+    if (err_tty_) {
+        say_("\r\033[K  [%d/%d] %s", index, total, program);
+        b->drawn = 1;
+    } else say_("  [%d/%d] %s\n", index, total, program);
+}
+
+#define RATE_WINDOW 32
+typedef struct {
+    int tty, quiet, tenth, drawn;
+    double last_draw, loss, gnorm;
+    long s[RATE_WINDOW];  /* recent synchronised points (step 1 and logged steps): step */
+    double t[RATE_WINDOW];/* ... and seconds */
+    int n, head;
+} progress_;
+
+/* steps/s over the recent points (at most RATE_WINDOW, at most the last 30 s):
+** step 1 (kernel warm-up) is a start point only, never inside the window; NaN before two points. */
+static double rate_(const progress_ *p)
+{
+    if (p->n < 2) return NAN;
+    int newest = (p->head + RATE_WINDOW - 1) % RATE_WINDOW, oldest = (p->head + RATE_WINDOW - p->n) % RATE_WINDOW;
+    for (int k = p->n; k > 2 && p->t[newest] - p->t[oldest] > 30; k--) oldest = (oldest + 1) % RATE_WINDOW;
+    double dt = p->t[newest] - p->t[oldest];
+    return dt > 0 ? (double)(p->s[newest] - p->s[oldest]) / dt : NAN;
+}
+
+/* clgrad_run_opts.on_step: a progress bar on a terminal, else a line every tenth of the run. */
+static int on_step_(void *user, const clgrad_step_info *in)
+{
+    progress_ *p = user;
+    if (in->logged || in->step == 1) {
+        p->s[p->head] = in->step, p->t[p->head] = in->seconds;
+        p->head = (p->head + 1) % RATE_WINDOW;
+        if (p->n < RATE_WINDOW) p->n++;
+    }
+    if (in->logged) p->loss = in->loss, p->gnorm = in->grad_norm;
+    if (p->quiet || err_closed_) return 0;
+    double rate = rate_(p);
+    char rs[32], eta[32];
+    if (isnan(rate)) snprintf(rs, sizeof rs, "- steps/s"), snprintf(eta, sizeof eta, "-");
+    else {
+        snprintf(rs, sizeof rs, "%.1f steps/s", rate);
+        snprintf(eta, sizeof eta, "%.0fs", rate > 0 ? (double)(in->steps_planned - in->step) / rate : 0.0);
+    }
+    int last = in->step >= in->steps_planned;
+    if (p->tty) {
+        if (!last && in->seconds - p->last_draw < 0.1 && p->drawn) return 0;
+        p->last_draw = in->seconds;
+        int w = 30, fill = (int)((double)w * (double)in->step / (double)(in->steps_planned ? in->steps_planned : 1));
+        char bar[64];
+        for (int i = 0; i < w; i++) bar[i] = i < fill ? '#' : '.';
+        bar[w] = '\0';
+        say_("\r\033[K[%s] %ld/%ld  %s  loss %.4g  |g| %.3g  ETA %s", bar, in->step, in->steps_planned, rs, p->loss,
+             p->gnorm, eta);
+        p->drawn = 1;
+        return 0;
+    }
+    if (!in->logged) return 0;
+    int tenth = (int)(10 * in->step / (in->steps_planned ? in->steps_planned : 1));
+    if (tenth > p->tenth || last) {
+        p->tenth = tenth;
+        say_("step %ld/%ld  %s  loss %.6g  grad norm %.4g\n", in->step, in->steps_planned, rs, in->loss, in->grad_norm);
+    }
+    return 0;
+}
+
 /* Free the context; print its kernel profile first when CLGRAD_PROFILE=1 asked for one. */
 static void ctx_free_(clgrad_ctx *ctx)
 {
@@ -149,7 +361,11 @@ static void ctx_free_(clgrad_ctx *ctx)
     clgrad_ctx_free(ctx);
 }
 
-static clgrad_ctx *open_(const cli_opts *o, int profiling)
+static clgrad_ctx *open_announced_(const cli_opts *o, int profiling, int announce);
+static clgrad_ctx *open_(const cli_opts *o, int profiling) { return open_announced_(o, profiling, 0); }
+
+/* announce: report kernel programs compiled from source on stderr (not with --quiet) */
+static clgrad_ctx *open_announced_(const cli_opts *o, int profiling, int announce)
 {
     clgrad_ctx *ctx = clgrad_ctx_new();
     if (!ctx) {
@@ -161,7 +377,12 @@ static clgrad_ctx *open_(const cli_opts *o, int profiling)
     oo.cache_dir = o->cache_dir;
     oo.no_cache = o->no_cache;
     oo.profiling = profiling;
-    if (clgrad_open(ctx, o->device, &oo) != CLGRAD_OK) {
+    build_note_ note = {ctx, 0, 0};
+    if (announce && !o->quiet) oo.on_build = on_build_, oo.on_build_user = &note;
+    clgrad_status ost = clgrad_open(ctx, o->device, &oo);
+    if (note.drawn) say_("\r\033[K");
+    if (note.started) say_("clgrad: kernels built in %.1f s\n", clgrad_build_info(ctx)->seconds);
+    if (ost != CLGRAD_OK) {
         fprintf(stderr, "clgrad: %s\n", clgrad_errmsg(ctx));
         ctx_free_(ctx);
         return NULL;
@@ -171,9 +392,29 @@ static clgrad_ctx *open_(const cli_opts *o, int profiling)
     return ctx;
 }
 
+/* a JSON number (null for NaN/Inf: JSON has neither) */
+static void json_num_(double v)
+{
+    if (isfinite(v)) printf("%.9g", v);
+    else printf("null");
+}
+
 static void row_(void *user, const char *family, const char *what, int pass, double max_err, double tol)
 {
-    (void)user;
+    int *json_rows = user;
+    if (json_rows) { /* selfcheck --json: one object per check */
+        printf("%s\n    {\"family\": ", (*json_rows)++ ? "," : "");
+        json_str_(stdout, family);
+        printf(", \"check\": ");
+        json_str_(stdout, what);
+        printf(", \"max_err\": ");
+        json_num_(max_err);
+        if (!isfinite(max_err)) printf(", \"max_err_nonfinite\": \"%s\"", isnan(max_err) ? "nan" : max_err > 0 ? "inf" : "-inf");
+        printf(", \"tol\": ");
+        json_num_(tol);
+        printf(", \"pass\": %s}", pass ? "true" : "false");
+        return;
+    }
     printf("  %-10s %-44s %10.3g %10.3g  %s\n", family, what, max_err, tol, pass ? "pass" : "FAIL");
     fflush(stdout);
 }
@@ -194,10 +435,73 @@ static double time_build_(const cli_opts *o, int no_cache, int *from_cache)
 
 static int cmd_selfcheck_(const cli_opts *o)
 {
-    clgrad_ctx *ctx = open_(o, 0);
+    clgrad_ctx *ctx = open_announced_(o, 0, 1);
     if (!ctx) return 1;
     const clgrad_device_info *d = clgrad_device(ctx);
     const clgrad_build_stats *b = clgrad_build_info(ctx);
+    if (o->json) {
+        double cold = NAN, warm = NAN;
+        int fc = 0;
+        if (!o->no_timing && !o->no_cache && *clgrad_cache_dir(ctx)) {
+            cold = time_build_(o, 1, &fc);
+            warm = time_build_(o, 0, &fc);
+        }
+        printf("{\n  \"clgrad_version\": \"%s\",\n  \"device\": {\"index\": \"%d:%d\", \"name\": ", CLGRAD_VERSION,
+               d->platform_index, d->device_index);
+        json_str_(stdout, d->name);
+        printf(", \"type\": ");
+        json_str_(stdout, d->type);
+        printf(", \"platform\": ");
+        json_str_(stdout, d->platform_name);
+        printf(", \"driver_version\": ");
+        json_str_(stdout, d->driver_version);
+        printf("},\n  \"kernels\": {\"programs\": %d, \"compiled\": %d, \"loaded\": %d, \"seconds\": ", b->programs,
+               b->compiled, b->loaded);
+        json_num_(b->seconds);
+        printf(", \"source_sha256\": ");
+        json_str_(stdout, b->source_hash);
+        printf(", \"build_options\": ");
+        json_str_(stdout, clgrad_build_options(ctx));
+        printf(", \"cache_dir\": ");
+        if (*clgrad_cache_dir(ctx)) json_str_(stdout, clgrad_cache_dir(ctx));
+        else printf("null");
+        printf("},\n  \"timing\": ");
+        if (isnan(cold)) printf("null");
+        else {
+            printf("{\"compile_from_source_s\": ");
+            json_num_(cold);
+            printf(", \"warm_cache_s\": ");
+            json_num_(warm);
+            printf(", \"programs_from_cache\": %d}", fc);
+        }
+        printf(",\n  \"gemm\": {\"variant\": ");
+        json_str_(stdout, clgrad_gemm_variant(ctx));
+        printf(", \"backend\": \"%s\"},\n  \"checks\": [", clgrad_gemm_backend_name(clgrad_get_gemm_backend(ctx)));
+        int rows = 0;
+        int failed = clgrad_selfcheck(ctx, row_, &rows);
+        printf("\n  ],\n  \"fingerprint\": ");
+        clgrad_fingerprint fp;
+        if (clgrad_numerics_fingerprint(ctx, &fp) == CLGRAD_OK) {
+            printf("{\"all\": ");
+            json_str_(stdout, fp.all);
+            printf(", \"families\": {");
+            for (int i = 0; i < fp.nfam; i++) {
+                printf("%s", i ? ", " : "");
+                json_str_(stdout, fp.family[i]);
+                printf(": {\"hash\": ");
+                json_str_(stdout, fp.hex[i]);
+                printf(", \"values\": %llu}", fp.values[i]);
+            }
+            printf("}}");
+        } else {
+            printf("null, \"fingerprint_error\": ");
+            json_str_(stdout, clgrad_errmsg(ctx));
+            failed++;
+        }
+        printf(",\n  \"failed\": %d,\n  \"pass\": %s\n}\n", failed, failed ? "false" : "true");
+        ctx_free_(ctx);
+        return failed ? 1 : 0;
+    }
     printf("clgrad %s selfcheck\n", CLGRAD_VERSION);
     printf("device:   %d:%d %s (%s, %s, driver %s)\n", d->platform_index, d->device_index, d->name, d->type,
            d->platform_name, d->driver_version);
@@ -260,7 +564,7 @@ static int run_one_(cli_opts *o, const clgrad_config *cfg, const char *path, con
 {
     cli_opts od = *o;
     od.device = spec;
-    clgrad_ctx *ctx = open_(&od, 0);
+    clgrad_ctx *ctx = open_announced_(&od, 0, 1);
     if (!ctx) return 1;
     /* again: an OpenCL platform may install its own SIGINT handler when it
     ** initialises (a second SIGINT then killed the run before its summary) */
@@ -271,24 +575,41 @@ static int run_one_(cli_opts *o, const clgrad_config *cfg, const char *path, con
     ro.save_data = o->save_data;
     ro.force = o->force;
     ro.quiet = o->quiet;
-    ro.progress_tty = !o->quiet && isatty(STDERR_FILENO);
     ro.command_line = o->cmdline;
     ro.stop = &stop_;
+    static progress_ prog;
+    memset(&prog, 0, sizeof prog);
+    prog.tty = err_tty_, prog.quiet = o->quiet;
+    ro.on_step = on_step_, ro.on_step_user = &prog;
     const clgrad_device_info *d = clgrad_device(ctx);
-    fprintf(stderr, "clgrad: running %s on %d:%d %s (gemm %s) -> %s\n", path, d->platform_index, d->device_index, d->name,
-            clgrad_gemm_backend_name(clgrad_get_gemm_backend(ctx)), out);
+    if (!o->quiet)
+        say_("clgrad: running %s on %d:%d %s (gemm %s) -> %s\n", path, d->platform_index, d->device_index, d->name,
+             clgrad_gemm_backend_name(clgrad_get_gemm_backend(ctx)), out);
+    /* keys the experiment sets that its kinds do not use (also in the manifest) */
+    for (int i = 0; i < cfg->nwarnings; i++) say_("clgrad: warning: %s: %s\n", path, cfg->warnings[i]);
     clgrad_run_result res;
     clgrad_status st = clgrad_run(ctx, cfg, &ro, &res);
+    if (prog.drawn) say_("\n");
     if (st != CLGRAD_OK) {
         fprintf(stderr, "clgrad: run failed: %s\n", clgrad_errmsg(ctx));
         ctx_free_(ctx);
         return 1;
     }
     printf("status: %s after %ld steps", clgrad_run_status_name(res.status), res.steps_done);
-    if (res.diverge_step > 0)
-        printf(" (diverged at step %ld: %s, first in layer %s)", res.diverge_step, res.diverge_kind, res.diverge_layer);
-    printf("\nfinal train loss %.6g, test loss %.6g, test accuracy %.4g, max gradient norm %.4g, %.3f ms/step\n",
-           res.final_train_loss, res.final_test_loss, res.final_test_acc, res.max_grad_norm, res.ms_per_step);
+    if (res.diverge_step > 0) {
+        printf(" (diverged at step %ld: %s", res.diverge_step, res.diverge_kind);
+        if (res.diverge_layer[0]) printf(", first in layer %s", res.diverge_layer);
+        printf(")");
+    }
+    printf("\nfinal train loss %.6g, ", res.final_train_loss);
+    if (res.test_eval_step <= 0) printf("test set not evaluated");
+    else {
+        printf("test loss %.6g", res.final_test_loss);
+        if (res.has_accuracy) printf(", test accuracy %.4g", res.final_test_acc);
+        if (res.test_eval_step != res.steps_done) printf(" (at step %ld)", res.test_eval_step);
+    }
+    printf(", max gradient norm %.4g, %.3f ms/step (median %.3f; step 1 alone %.1f ms)\n", res.max_grad_norm,
+           res.ms_per_step, res.median_ms_per_step, res.first_step_ms);
     printf("outputs: %s/ (metrics.csv, layers.csv, summary.json, manifest.json, weights/)\n", out);
     ctx_free_(ctx);
     return res.status == CLGRAD_RUN_INTERRUPTED ? 130 : 0;
@@ -340,18 +661,100 @@ static int sweep_devices_(char *out, size_t n)
     return count;
 }
 
+/* Is this clgrad the one in the build directory (then the source tree's experiments/ count too)? */
+static int in_build_dir_(void)
+{
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return 0;
+    exe[n] = 0;
+    char *slash = strrchr(exe, '/');
+    if (!slash) return 0;
+    *slash = 0;
+    struct stat a, b;
+    return stat(exe, &a) == 0 && stat(CLGRAD_BUILD_DIR, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/* The experiment directories `clgrad run NAME` searches, in order; returns how many. */
+static int experiment_dirs_(const char *dirs[2])
+{
+    int n = 0;
+    const char *env = getenv("CLGRAD_EXPERIMENTS_DIR");
+    dirs[n++] = env && *env ? env : CLGRAD_EXPERIMENTS_DIR;
+    if (in_build_dir_()) dirs[n++] = CLGRAD_SOURCE_EXPERIMENTS;
+    return n;
+}
+
+static int cmp_name_(const void *a, const void *b) { return strcmp(a, b); }
+
+/* `clgrad run NAME`: NAME without a slash that is no file here is a shipped
+** experiment, NAME.ini in the experiment directories.  path is returned as
+** is when it names a file (or has a slash); else the found file in buf, or
+** NULL after a message listing the available names. */
+static const char *resolve_experiment_(const char *path, char *buf, size_t nbuf)
+{
+    if (strchr(path, '/') || access(path, F_OK) == 0) return path;
+    size_t l = strlen(path);
+    int has_ini = l > 4 && strcmp(path + l - 4, ".ini") == 0;
+    if (!has_ini) {
+        snprintf(buf, nbuf, "%s.ini", path);
+        if (access(buf, F_OK) == 0) return buf;
+    }
+    const char *dirs[2];
+    int nd = experiment_dirs_(dirs);
+    for (int d = 0; d < nd; d++) {
+        snprintf(buf, nbuf, "%s/%s%s", dirs[d], path, has_ini ? "" : ".ini");
+        if (access(buf, F_OK) == 0) return buf;
+    }
+    fprintf(stderr, "clgrad run: no experiment file %s%s here, nor a shipped experiment of that name", path,
+            has_ini ? "" : " (or .ini)");
+    int listed = 0;
+    for (int d = 0; d < nd; d++) {
+        DIR *dir = opendir(dirs[d]);
+        if (!dir) continue;
+        fprintf(stderr, "%s\n  %s:", listed ? "" : "; available", dirs[d]);
+        listed = 1;
+        static char names[256][256];
+        int count = 0;
+        for (struct dirent *e; (e = readdir(dir)) && count < 256;) {
+            size_t n = strlen(e->d_name);
+            if (n <= 4 || n >= 256 || strcmp(e->d_name + n - 4, ".ini") != 0 || e->d_name[0] == '.') continue;
+            snprintf(names[count++], sizeof names[0], "%.*s", (int)(n - 4), e->d_name);
+        }
+        closedir(dir);
+        qsort(names, (size_t)count, sizeof names[0], cmp_name_);
+        for (int k = 0; k < count; k++) fprintf(stderr, "%s%s", k % 4 ? "  " : "\n    ", names[k]);
+    }
+    if (!listed) fprintf(stderr, " (no experiment directory found: %s)", dirs[0]);
+    fprintf(stderr, "\nclgrad: nothing was run.\n");
+    return NULL;
+}
+
 static int cmd_run_(cli_opts *o, const char *path)
 {
     static clgrad_config cfg;
     static char err[1 << 16];
     if (!path) {
-        fprintf(stderr, "clgrad run: which experiment? usage: clgrad run EXP.ini [--set sec.key=val ...]\n");
+        fprintf(stderr, "clgrad run: which experiment? usage: clgrad run EXP.ini|NAME [--set sec.key=val ...] "
+                        "(clgrad help run)\n");
         return 2;
     }
+    static char found[4200];
+    path = resolve_experiment_(path, found, sizeof found);
+    if (!path) return 2;
     if (clgrad_config_load(path, o->sets, o->nsets, &cfg, err, sizeof err) != 0) {
         fprintf(stderr, "clgrad: %s%s", err, err[0] && err[strlen(err) - 1] == '\n' ? "" : "\n");
         fprintf(stderr, "clgrad: nothing was run.\n");
         return 2;
+    }
+    {
+        clgrad_ctx *c = clgrad_ctx_new();
+        if (c && clgrad_run_check_files(c, &cfg) != CLGRAD_OK) {
+            fprintf(stderr, "clgrad: %s\nclgrad: nothing was run.\n", clgrad_errmsg(c));
+            clgrad_ctx_free(c);
+            return 2;
+        }
+        clgrad_ctx_free(c);
     }
     char out[1024];
     if (o->out) snprintf(out, sizeof out, "%s", o->out);
@@ -402,19 +805,132 @@ static int cmd_run_(cli_opts *o, const char *path)
     return worst;
 }
 
+/* --opt=value as two arguments, for the options that take a value (the
+** command's table); a flag given a value is an error.  Up to a "--".
+** Returns the new argv (argc updated), or NULL after a message. */
+static char **split_eq_(const command_ *c, int *argc, char **argv)
+{
+    char **av = calloc((size_t)(2 * *argc + 1), sizeof *av);
+    if (!av) return NULL;
+    int n = 0, done = 0;
+    for (int i = 0; i < *argc; i++) {
+        const char *a = argv[i];
+        const char *eq = i > 0 && !done && strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
+        if (i > 0 && strcmp(a, "--") == 0) done = 1;
+        if (!eq || !c) {
+            av[n++] = argv[i];
+            continue;
+        }
+        int k = option_kind_(c, a + 2, (size_t)(eq - a - 2));
+        if (k == 1) {
+            fprintf(stderr, "clgrad %s: %.*s takes no value\n", c->name, (int)(eq - a), a);
+            free(av);
+            return NULL;
+        }
+        if (k == 0) { /* unknown: options_known_ names it */
+            av[n++] = argv[i];
+            continue;
+        }
+        char *name = strndup(a, (size_t)(eq - a));
+        if (!name) {
+            free(av);
+            return NULL;
+        }
+        av[n++] = name; /* kept until exit */
+        av[n++] = (char *)(eq + 1);
+    }
+    av[n] = NULL;
+    *argc = n;
+    return av;
+}
+
+/* The split argv: a global, so that it stays reachable until exit (LeakSanitizer). */
+char **clgrad_main_argv;
+
+/* `clgrad help [COMMAND]` */
+static int help_(const char *cmd)
+{
+    if (!cmd) {
+        usage_(stdout);
+        return 0;
+    }
+    const command_ *c = command_find_(cmd);
+    if (!c) {
+        fprintf(stderr, "clgrad help: unknown command '%s'\n", cmd);
+        usage_(stderr);
+        return 2;
+    }
+    if (c->help) {
+        command_help_(c, stdout);
+        return 0;
+    }
+    char *av[] = {(char *)c->name, (char *)"--help", NULL};
+    if (strcmp(cmd, "compare") == 0) return clgrad_cli_compare(2, av);
+    if (strcmp(cmd, "plot") == 0) return clgrad_cli_plot(2, av);
+    if (strcmp(cmd, "bench") == 0) return clgrad_cli_bench(2, av);
+    return clgrad_cli_sweep(2, av);
+}
+
+/* `clgrad plot DIR` where DIR is a sweep directory: say how to plot it. */
+static int plot_sweep_hint_(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--sweep") == 0) return 0;
+        if (a[0] == '-') {
+            if (option_kind_(command_find_("plot"), a + 2, strlen(a + 2)) == 2) i++;
+            continue;
+        }
+        char path[4200];
+        snprintf(path, sizeof path, "%s/sweep.json", a);
+        if (access(path, F_OK) == 0) {
+            fprintf(stderr,
+                    "clgrad plot: %s is a sweep directory: plot it with\n"
+                    "  clgrad plot --sweep %s --x SEC.KEY [--y SEC.KEY] [--out DIR]\n"
+                    "(or plot its run directories, %s/*/ with a metrics.csv)\n",
+                    a, a, a);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    /* a closed pipe (clgrad run ... | head) must not kill a run: writes then fail with EPIPE */
+    signal(SIGPIPE, SIG_IGN);
+    err_tty_ = isatty(STDERR_FILENO);
+    static cli_opts o;
+    /* the command: argv[1] for those with options of their own, else the first
+    ** argument that is not an option or an option's value */
+    static const command_ global_ = {"", OPEN_OPTS "|set=|out=|init-from=|save-data|quiet|no-timing|json|help", NULL, NULL};
+    const char *cmdname = NULL;
+    for (int i = 1; i < argc && !cmdname; i++) {
+        const char *a = argv[i];
+        if (a[0] != '-') cmdname = a;
+        else if (strncmp(a, "--", 2) == 0 && !strchr(a, '=') && option_kind_(&global_, a + 2, strlen(a + 2)) == 2) i++;
+    }
+    const command_ *c = command_find_(cmdname);
+    if (c && !c->help && argc > 1 && strcmp(argv[1], c->name) != 0) c = NULL; /* compare & co. come first */
+    clgrad_main_argv = split_eq_(c, &argc, argv);
+    if (!clgrad_main_argv) return 2;
+    argv = clgrad_main_argv;
+    if (c && !options_known_(c, 1, argc, argv)) return 2;
+
     /* subcommands with options of their own */
     if (argc > 1 && strcmp(argv[1], "compare") == 0) return clgrad_cli_compare(argc - 1, argv + 1);
-    if (argc > 1 && strcmp(argv[1], "plot") == 0) return clgrad_cli_plot(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "plot") == 0) {
+        if (plot_sweep_hint_(argc - 1, argv + 1)) return 2;
+        return clgrad_cli_plot(argc - 1, argv + 1);
+    }
     if (argc > 1 && strcmp(argv[1], "bench") == 0) return clgrad_cli_bench(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "sweep") == 0) {
         clgrad_sweep_set_validator(sweep_validate_);
         clgrad_sweep_set_device_lister(sweep_devices_);
         return clgrad_cli_sweep(argc - 1, argv + 1);
     }
-    static cli_opts o;
     const char *cmd = NULL, *arg = NULL;
+    int want_help = 0;
     for (int i = 0, n = 0; i < argc; i++)
         n += snprintf(o.cmdline + n, n < (int)sizeof o.cmdline ? sizeof o.cmdline - (size_t)n : 0, "%s%s", i ? " " : "",
                       argv[i]);
@@ -449,14 +965,23 @@ int main(int argc, char **argv)
             if (o.nsets == MAX_SETS) { fprintf(stderr, "clgrad: too many --set options\n"); return 2; }
             o.sets[o.nsets++] = argv[++i];
         }
-        else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) { usage_(stdout); return 0; }
-        else if (a[0] == '-') { fprintf(stderr, "clgrad: unknown option %s\n", a); usage_(stderr); return 2; }
+        else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) want_help = 1;
+        else if (a[0] == '-') {
+            fprintf(stderr, "clgrad: unknown option %s; clgrad help lists the commands and options\n", a);
+            return 2;
+        }
         else if (!cmd) cmd = a;
         else if (!arg) arg = a;
         else { fprintf(stderr, "clgrad: unexpected argument %s\n", a); return 2; }
 #undef NEEDARG
     }
+    if (want_help) {
+        if (c) command_help_(c, stdout);
+        else usage_(stdout);
+        return 0;
+    }
     if (!cmd) { usage_(stderr); return 2; }
+    if (strcmp(cmd, "help") == 0) return help_(arg);
     if (strcmp(cmd, "version") == 0) { printf("clgrad %s\n", CLGRAD_VERSION); return 0; }
     if (strcmp(cmd, "keys") == 0) return clgrad_config_help(stdout) == 0 ? 0 : 1;
     if (strcmp(cmd, "devices") == 0) {
@@ -468,7 +993,11 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "selfcheck") == 0) return cmd_selfcheck_(&o);
     if (strcmp(cmd, "run") == 0) return cmd_run_(&o, arg);
-    fprintf(stderr, "clgrad: unknown command '%s'\n", cmd);
+    fprintf(stderr, "clgrad: unknown command '%s'", cmd);
+    char guess[64];
+    if (clgrad_config_suggest(cmd, "run|sweep|compare|plot|bench|selfcheck|devices|keys|version|help", guess, sizeof guess))
+        fprintf(stderr, " (did you mean '%s'?)", guess);
+    fprintf(stderr, "\n");
     usage_(stderr);
     return 2;
 }

@@ -143,7 +143,7 @@ static void mlp_layout_(clgrad_model *m, const clgrad_model_spec *s, size_t *nf,
             snprintf(name, sizeof name, "%d.bias", 2 * l);
             add_tensor_(m, name, 1, m->width[l + 1], l, 1);
         }
-        snprintf(m->layer_names[l], sizeof m->layer_names[l], "%d", 2 * l);
+        snprintf(m->layer_names[l], sizeof m->layer_names[l], "linear_%d", 2 * l); /* never a bare number: layers.csv's layer column is text for every model */
         /* forward: Z_l (B, w[l+1]) and, for hidden layers, H_l (B, w[l+1]) */
         m->z_off[l] = *nf, *nf += Bm * m->width[l + 1];
         if (l < m->nlin - 1) m->h_off[l] = *nf, *nf += Bm * m->width[l + 1];

@@ -215,7 +215,7 @@ static int wanted_(const char *only, const char *name)
 }
 
 static clgrad_status build_one_(clgrad_ctx *ctx, const char *cl_dir, const char *common, const char *name,
-                                clgrad_sha256 *all)
+                                clgrad_sha256 *all, const clgrad_open_opts *opts, int index, int total)
 {
     clgrad_status st = CLGRAD_OK;
     char *owned = NULL, *text = NULL;
@@ -261,6 +261,7 @@ libs_done:
     cache_key_(ctx, text, key);
 
     if (ctx->cache_dir[0]) p = load_cached_(ctx, key, name);
+    if (opts && opts->on_build) opts->on_build(opts->on_build_user, index, total, name, p == NULL);
     if (p) {
         pr->from_cache = 1;
         ctx->stats.loaded++;
@@ -325,6 +326,11 @@ clgrad_status clgrad_programs_build(clgrad_ctx *ctx, const clgrad_open_opts *opt
     memset(&ctx->stats, 0, sizeof ctx->stats);
     clgrad_sha256 all;
     clgrad_sha256_init(&all);
+    int total = 0, index = 0;
+    for (int i = 0; i < clgrad_cl_nsources; i++) {
+        const char *name = clgrad_cl_sources[i].name;
+        if (strcmp(name, "common.cl") != 0 && !is_lib_(name) && wanted_(only, name)) total++;
+    }
     for (int i = 0; i < clgrad_cl_nsources; i++) {
         const char *name = clgrad_cl_sources[i].name;
         if (strcmp(name, "common.cl") == 0 || is_lib_(name) || !wanted_(only, name)) continue;
@@ -332,7 +338,7 @@ clgrad_status clgrad_programs_build(clgrad_ctx *ctx, const clgrad_open_opts *opt
             st = clgrad_fail(ctx, CLGRAD_E_ARG, "too many kernel programs");
             goto fail;
         }
-        CLGRAD_TRY(build_one_(ctx, cl_dir, common, name, &all));
+        CLGRAD_TRY(build_one_(ctx, cl_dir, common, name, &all, opts, ++index, total));
     }
     unsigned char dig[32];
     clgrad_sha256_final(&all, dig);

@@ -9,6 +9,7 @@
 #include "fsutil.h"
 #include "internal.h"
 #include "clgrad/data.h"
+#include "clgrad/report.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -331,23 +332,14 @@ void clgrad_sb_printf(clgrad_sbuf *b, const char *fmt, ...)
     va_end(ap);
 }
 
-void clgrad_sb_json_str(clgrad_sbuf *b, const char *s)
-{
-    clgrad_sb_printf(b, "\"");
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') clgrad_sb_printf(b, "\\%c", c);
-        else if (c == '\n') clgrad_sb_printf(b, "\\n");
-        else if (c < 0x20) clgrad_sb_printf(b, "\\u%04x", c);
-        else clgrad_sb_printf(b, "%c", c);
-    }
-    clgrad_sb_printf(b, "\"");
-}
+static void sb_put_(void *u, const char *p, size_t n) { clgrad_sb_printf((clgrad_sbuf *)u, "%.*s", (int)n, p); }
+
+/* clgrad_json_escape (runread.c): the one JSON string writer */
+void clgrad_sb_json_str(clgrad_sbuf *b, const char *s) { clgrad_json_escape(s, sb_put_, b); }
 
 void clgrad_sb_json_num(clgrad_sbuf *b, double v)
 {
-    if (isnan(v)) clgrad_sb_printf(b, "\"nan\"");
-    else if (isinf(v)) clgrad_sb_printf(b, v > 0 ? "\"inf\"" : "\"-inf\"");
+    if (!isfinite(v)) clgrad_sb_printf(b, "null"); /* JSON has no NaN/Inf: callers add a *_nonfinite field */
     else clgrad_sb_printf(b, "%.9g", v);
 }
 

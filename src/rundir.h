@@ -56,7 +56,8 @@ void clgrad_sb_printf(clgrad_sbuf *b, const char *fmt, ...)
 #endif
     ;
 void clgrad_sb_json_str(clgrad_sbuf *b, const char *s);
-/* A double as JSON: finite values with %.17g, NaN/Inf as null... no: as strings "nan", "inf", "-inf". */
+/* A double as JSON: finite values with %.9g, NaN and +-Inf as null (JSON has
+** neither); where the kind matters the caller adds "KEY_nonfinite": "nan"|"inf"|"-inf". */
 void clgrad_sb_json_num(clgrad_sbuf *b, double v);
 void clgrad_sb_free(clgrad_sbuf *b);
 /* The device fingerprint and kernel provenance as JSON object members

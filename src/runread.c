@@ -359,6 +359,76 @@ const clgrad_json *clgrad_json_path(const clgrad_json *root, const char *path)
     return v;
 }
 
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 when the byte at s
+** does not start one (overlong forms, surrogates and code points above
+** U+10FFFF are invalid; so is a sequence cut short by the NUL). */
+static size_t utf8_len_(const unsigned char *s)
+{
+    unsigned char c = s[0];
+    if (c < 0x80) return 1;
+    size_t n;
+    unsigned char lo = 0x80, hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf) n = 2;
+    else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        if (c == 0xe0) lo = 0xa0;
+        if (c == 0xed) hi = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        if (c == 0xf0) lo = 0x90;
+        if (c == 0xf4) hi = 0x8f;
+    } else return 0;
+    if (s[1] < lo || s[1] > hi) return 0;
+    for (size_t i = 2; i < n; i++)
+        if (s[i] < 0x80 || s[i] > 0xbf) return 0;
+    return n;
+}
+
+int clgrad_utf8_valid(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; p && *p;) {
+        size_t n = utf8_len_(p);
+        if (!n) return 0;
+        p += n;
+    }
+    return 1;
+}
+
+void clgrad_json_escape(const char *s, void (*put)(void *u, const char *p, size_t n), void *u)
+{
+    put(u, "\"", 1);
+    for (const unsigned char *p = (const unsigned char *)s; p && *p;) {
+        unsigned char c = *p;
+        char e[8];
+        if (c == '"' || c == '\\') {
+            e[0] = '\\', e[1] = (char)c;
+            put(u, e, 2);
+        } else if (c == '\n') put(u, "\\n", 2);
+        else if (c == '\t') put(u, "\\t", 2);
+        else if (c == '\r') put(u, "\\r", 2);
+        else if (c < 0x20 || c == 0x7f) {
+            snprintf(e, sizeof e, "\\u%04x", c);
+            put(u, e, 6);
+        } else {
+            size_t n = utf8_len_(p);
+            if (!n) {
+                put(u, "\\ufffd", 6); /* one U+FFFD per byte that is not valid UTF-8 */
+                p++;
+                continue;
+            }
+            put(u, (const char *)p, n);
+            p += n;
+            continue;
+        }
+        p++;
+    }
+    put(u, "\"", 1);
+}
+
+static void put_file_(void *u, const char *p, size_t n) { fwrite(p, 1, n, (FILE *)u); }
+
+void clgrad_json_fputs(FILE *f, const char *s) { clgrad_json_escape(s, put_file_, f); }
+
 const char *clgrad_json_str(const clgrad_json *v)
 {
     return v && v->type == CLGRAD_JSON_STRING ? v->str : NULL;
@@ -373,6 +443,25 @@ static int nonfinite_word_(const char *s, double *out)
     }
     if (!strcmp(s, "-inf") || !strcmp(s, "-Infinity") || !strcmp(s, "-infinity")) { *out = -INFINITY; return 1; }
     return 0;
+}
+
+double clgrad_json_num_field(const clgrad_json *root, const char *path, int *present, int *measured)
+{
+    const clgrad_json *v = clgrad_json_path(root, path);
+    int p = v != NULL, m = 0;
+    double d = NAN;
+    if (v && v->type == CLGRAD_JSON_NULL) {
+        char key[256];
+        snprintf(key, sizeof key, "%s_nonfinite", path);
+        const clgrad_json *nf = clgrad_json_path(root, key);
+        if (nf && nf->type == CLGRAD_JSON_STRING && nonfinite_word_(nf->str, &d)) m = 1;
+    } else if (clgrad_json_is_num(v)) {
+        d = clgrad_json_num(v);
+        m = 1;
+    }
+    if (present) *present = p;
+    if (measured) *measured = m;
+    return d;
 }
 
 int clgrad_json_is_num(const clgrad_json *v)

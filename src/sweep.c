@@ -11,6 +11,7 @@
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
+#include "clgrad/report.h"
 #include "clgrad/sweep.h"
 #include "fsutil.h"
 
@@ -262,19 +263,10 @@ static void sb_num(sbuf *b, double v)
     sb_puts(b, t);
 }
 
-static void sb_json_str(sbuf *b, const char *s)
-{
-    sb_putc(b, '"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') sb_printf(b, "\\%c", c);
-        else if (c == '\n') sb_puts(b, "\\n");
-        else if (c == '\t') sb_puts(b, "\\t");
-        else if (c < 0x20 || c == 0x7f) sb_printf(b, "\\u%04x", c);
-        else sb_putc(b, (char)c);
-    }
-    sb_putc(b, '"');
-}
+static void sb_json_put_(void *u, const char *p, size_t n) { sb_printf((sbuf *)u, "%.*s", (int)n, p); }
+
+/* clgrad_json_escape (libclgrad): the one JSON string writer */
+static void sb_json_str(sbuf *b, const char *s) { clgrad_json_escape(s, sb_json_put_, b); }
 
 /* A CSV field, quoted when it holds a comma, quote, line break or edge space. */
 static void sb_csv(sbuf *b, const char *s)
@@ -1617,6 +1609,10 @@ static int load_definition_(sweep *sw)
                 sw->exp);
         goto out;
     }
+    if (!clgrad_utf8_valid(sw->copy_name)) { /* sweep.json could not record it (JSON is UTF-8): a resume would not find it */
+        fprintf(stderr, "clgrad sweep: %s: the experiment's file name is not valid UTF-8; rename it\n", sw->exp);
+        goto out;
+    }
     if (!sw->out) {
         char *name = ini_run_name_(text);
         for (int s = 0; s < sw->nsets; s++) { /* a --set run.name wins */
@@ -1985,7 +1981,16 @@ static int load_result_(sweep *sw, point *p)
         p->kind = NULL;
         p->has_step = jnum_(jget_(dv, "step"), &p->step);
         if (jstrval_(jget_(dv, "kind"))) p->kind = strdup(jget_(dv, "kind")->str);
-        for (int f = 0; f < F_COUNT; f++) p->has[f] = jnum_(jget_(&s, num_keys[f]), &p->num[f]);
+        for (int f = 0; f < F_COUNT; f++) {
+            /* a non-finite value is null with KEY_nonfinite ("nan", "inf", "-inf") beside it; null alone: not measured */
+            const jval *v = jget_(&s, num_keys[f]);
+            if (v && v->t == J_NULL) {
+                char nf[64];
+                snprintf(nf, sizeof nf, "%s_nonfinite", num_keys[f]);
+                v = jget_(&s, nf);
+            }
+            p->has[f] = jnum_(v, &p->num[f]);
+        }
         const char *e = jstrval_(jget_(&s, "error"));
         if (e && !p->error) p->error = strdup(e);
         jfree_(&s);
@@ -2351,7 +2356,7 @@ static void launch_(sweep *sw, point *p, const char *runner, const sigset_t *ori
         sigaction(SIGINT, &dfl, NULL);
         sigaction(SIGTERM, &dfl, NULL);
         sigaction(SIGCHLD, &dfl, NULL);
-        sigaction(SIGPIPE, &dfl, NULL);
+        sigaction(SIGPIPE, &dfl, NULL); /* main ignores it; a runner gets the default back */
         sigprocmask(SIG_SETMASK, orig, NULL);
         fcntl(lfd, F_SETFD, 0); /* the run takes the point's lock over */
         execv(runner, (char *const *)av);

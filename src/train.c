@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 const char *clgrad_run_status_name(clgrad_run_status s)
@@ -69,6 +70,10 @@ typedef struct run_ {
     double t_start;
     char start_time[32];
     double noise_std; /* this step's gradient-noise std (float-rounded when used) */
+    double *ivl_ms;   /* ms per step of each logged interval after step 1 (evaluation excluded) */
+    long *ivl_n;      /* steps in each interval */
+    size_t nivl, capivl;
+    long last_logged; /* the last step whose metrics were read back (0: none) */
 } run_;
 
 /* nt tensors, the model's metrics (clgrad_model_metrics_size), nunits AGC units (0: no AGC) */
@@ -224,6 +229,7 @@ static clgrad_status setup_(run_ *r)
     else r->loss = r->train.task == CLGRAD_TASK_MULTICLASS ? CLGRAD_LOSS_CE
                  : r->train.task == CLGRAD_TASK_BINARY   ? CLGRAD_LOSS_BCE
                                                           : CLGRAD_LOSS_MSE;
+    r->res->has_accuracy = r->loss != CLGRAD_LOSS_MSE;
     if (r->loss == CLGRAD_LOSS_CE && r->train.task != CLGRAD_TASK_MULTICLASS)
         return clgrad_fail(ctx, CLGRAD_E_CONFIG, "%s: [loss] kind = ce needs class labels (a multiclass data set)",
                            c->path);
@@ -340,6 +346,8 @@ static void teardown_(run_ *r)
     clgrad_dataset_free(&r->train);
     clgrad_dataset_free(&r->test);
     free(r->mhost), free(r->idx_host), free(r->order);
+    free(r->ivl_ms), free(r->ivl_n);
+    r->ivl_ms = NULL, r->ivl_n = NULL, r->nivl = r->capivl = 0;
     r->mhost = NULL, r->idx_host = NULL, r->order = NULL;
     clgrad_csv_close(&r->cmetrics);
     clgrad_csv_close(&r->clayers);
@@ -668,6 +676,19 @@ static int write_manifest_(run_ *r, const char *status, char *why, size_t nwhy)
     return rc;
 }
 
+/* A summary number: ",\n  "key": v"; a non-finite v is null with "key_nonfinite": "nan"|"inf"|"-inf"
+** next to it; an unmeasured one (measured = 0) is null alone. */
+static void sum_num_(clgrad_sbuf *b, const char *key, double v, int measured)
+{
+    clgrad_sb_printf(b, ",\n  \"%s\": ", key);
+    if (!measured) {
+        clgrad_sb_printf(b, "null");
+        return;
+    }
+    clgrad_sb_json_num(b, v);
+    if (!isfinite(v)) clgrad_sb_printf(b, ",\n  \"%s_nonfinite\": \"%s\"", key, isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
+}
+
 static int write_summary_(run_ *r, const char *error, char *why, size_t nwhy)
 {
     clgrad_run_result *s = r->res;
@@ -676,23 +697,30 @@ static int write_summary_(run_ *r, const char *error, char *why, size_t nwhy)
                      clgrad_run_status_name(s->status), s->steps_done, r->steps);
     if (s->diverge_step > 0) {
         clgrad_sb_printf(&b, "  \"divergence\": {\"step\": %ld, \"kind\": \"%s\", \"layer\": ", s->diverge_step, s->diverge_kind);
-        clgrad_sb_json_str(&b, s->diverge_layer);
+        if (s->diverge_layer[0]) clgrad_sb_json_str(&b, s->diverge_layer);
+        else clgrad_sb_printf(&b, "null");
+        double dv = r->mhost ? r->mhost[r->L.rec + 4] : NAN;
         clgrad_sb_printf(&b, ", \"value\": ");
-        clgrad_sb_json_num(&b, r->mhost ? r->mhost[r->L.rec + 4] : NAN);
+        clgrad_sb_json_num(&b, dv);
+        if (!isfinite(dv)) clgrad_sb_printf(&b, ", \"value_nonfinite\": \"%s\"", isnan(dv) ? "nan" : dv > 0 ? "inf" : "-inf");
         clgrad_sb_printf(&b, "},\n");
     } else {
         clgrad_sb_printf(&b, "  \"divergence\": null,\n");
     }
-    clgrad_sb_printf(&b, "  \"final_train_loss\": ");
-    clgrad_sb_json_num(&b, s->final_train_loss);
-    clgrad_sb_printf(&b, ",\n  \"final_test_loss\": ");
-    clgrad_sb_json_num(&b, s->final_test_loss);
-    clgrad_sb_printf(&b, ",\n  \"final_test_accuracy\": ");
-    clgrad_sb_json_num(&b, s->final_test_acc);
-    clgrad_sb_printf(&b, ",\n  \"max_grad_norm\": ");
-    clgrad_sb_json_num(&b, s->max_grad_norm);
-    clgrad_sb_printf(&b, ",\n  \"ms_per_step\": ");
-    clgrad_sb_json_num(&b, s->ms_per_step);
+    clgrad_sb_printf(&b, "  \"stopped_by\": ");
+    if (s->status != CLGRAD_RUN_INTERRUPTED) clgrad_sb_printf(&b, "null");
+    else clgrad_sb_printf(&b, "\"%s\"", s->stopped_by_callback ? "callback" : "signal");
+    clgrad_sb_printf(&b, ",\n  \"test_evaluated_step\": ");
+    if (s->test_eval_step > 0) clgrad_sb_printf(&b, "%ld", s->test_eval_step);
+    else clgrad_sb_printf(&b, "null");
+    int logged = r->last_logged > 0;
+    sum_num_(&b, "final_train_loss", s->final_train_loss, logged);
+    sum_num_(&b, "final_test_loss", s->final_test_loss, s->test_eval_step > 0);
+    sum_num_(&b, "final_test_accuracy", s->final_test_acc, s->test_eval_step > 0 && s->has_accuracy);
+    sum_num_(&b, "max_grad_norm", s->max_grad_norm, logged);
+    sum_num_(&b, "ms_per_step", s->ms_per_step, !isnan(s->ms_per_step));
+    sum_num_(&b, "median_ms_per_step", s->median_ms_per_step, !isnan(s->median_ms_per_step));
+    sum_num_(&b, "first_step_ms", s->first_step_ms, !isnan(s->first_step_ms));
     if (error) {
         clgrad_sb_printf(&b, ",\n  \"error\": ");
         clgrad_sb_json_str(&b, error);
@@ -739,27 +767,60 @@ static clgrad_status save_data_(run_ *r)
     return CLGRAD_OK;
 }
 
-static void progress_(run_ *r, long step, double loss, double gnorm, int final)
+/* Record one timed interval (steps steps at ms each) for the median. */
+static void interval_(run_ *r, double ms, long steps)
 {
-    static double last;
-    double now = clgrad_now();
-    double el = now - r->t_start, rate = step / (el > 0 ? el : 1e-9);
-    if (r->opts->progress_tty) {
-        if (!final && now - last < 0.1) return;
-        last = now;
-        int w = 30, fill = (int)((double)w * (double)step / (double)(r->steps ? r->steps : 1));
-        char bar[64];
-        for (int i = 0; i < w; i++) bar[i] = i < fill ? '#' : '.';
-        bar[w] = '\0';
-        double eta = rate > 0 ? (double)(r->steps - step) / rate : 0;
-        fprintf(stderr, "\r[%s] %ld/%ld  %.1f steps/s  loss %.4g  |g| %.3g  ETA %.0fs ", bar, step, r->steps, rate, loss,
-                gnorm, eta);
-        if (final) fputc('\n', stderr);
-        return;
+    if (r->nivl == r->capivl) {
+        size_t cap = r->capivl ? 2 * r->capivl : 256;
+        double *m = realloc(r->ivl_ms, cap * sizeof *m);
+        if (m) r->ivl_ms = m;
+        long *n = realloc(r->ivl_n, cap * sizeof *n);
+        if (n) r->ivl_n = n;
+        if (!m || !n) return; /* the median is then over fewer intervals */
+        r->capivl = cap;
     }
-    long every = r->steps >= 20 ? r->steps / 10 : 1;
-    if (final || step % every == 0)
-        fprintf(stderr, "step %ld/%ld  %.1f steps/s  loss %.6g  grad norm %.4g\n", step, r->steps, rate, loss, gnorm);
+    r->ivl_ms[r->nivl] = ms, r->ivl_n[r->nivl] = steps, r->nivl++;
+}
+
+static int cmp_ivl_(const void *a, const void *b)
+{
+    const double *x = a, *y = b;
+    return *x < *y ? -1 : *x > *y;
+}
+
+/* The median time per step over the recorded intervals, each counted with its steps. */
+static double median_ms_(run_ *r)
+{
+    if (!r->nivl) return NAN;
+    double (*pairs)[2] = malloc(r->nivl * sizeof *pairs);
+    if (!pairs) return NAN;
+    long total = 0;
+    for (size_t i = 0; i < r->nivl; i++) pairs[i][0] = r->ivl_ms[i], pairs[i][1] = (double)r->ivl_n[i], total += r->ivl_n[i];
+    qsort(pairs, r->nivl, sizeof *pairs, cmp_ivl_);
+    double half = (double)total / 2, acc = 0, med = pairs[r->nivl - 1][0];
+    for (size_t i = 0; i < r->nivl; i++) {
+        acc += pairs[i][1];
+        if (acc >= half) {
+            med = pairs[i][0];
+            break;
+        }
+    }
+    free(pairs);
+    return med;
+}
+
+/* Tell the caller about a finished step; nonzero when it asks to stop. */
+static int notify_(run_ *r, long step, long epoch, int logged, double lr)
+{
+    if (!r->opts->on_step) return 0;
+    clgrad_step_info in;
+    memset(&in, 0, sizeof in);
+    in.step = step, in.steps_planned = r->steps, in.epoch = epoch, in.logged = logged, in.lr = lr;
+    in.loss = logged ? r->mhost[r->L.loss] : NAN;
+    in.grad_norm = logged ? r->mhost[r->L.gs + CLGRAD_GS_NORM] : NAN;
+    in.seconds = clgrad_now() - r->t_start;
+    in.diverged = r->res->status == CLGRAD_RUN_DIVERGED;
+    return r->opts->on_step(r->opts->on_step_user, &in);
 }
 
 /* ---- the loop ---- */
@@ -837,7 +898,18 @@ static clgrad_status loop_(run_ *r)
         if (!log) {
             if (!skipped) opt_t++;
             res->steps_done = step;
-            if (step == 1) t_first = clgrad_now();
+            if (step == 1) {
+                /* step 1 pays for first launches: timed alone, out of the per-step figures */
+                CLGRAD_CL_TRY(ctx, clFinish(clgrad_queue(ctx)));
+                t_first = t_last = clgrad_now();
+                last_log = 1;
+                res->first_step_ms = 1e3 * (t_first - r->t_start);
+            }
+            if (notify_(r, step, e, 0, lr)) {
+                res->status = CLGRAD_RUN_INTERRUPTED;
+                res->stopped_by_callback = 1;
+                break;
+            }
             continue;
         }
         CLGRAD_TRY(sub_(r));
@@ -848,12 +920,15 @@ static clgrad_status loop_(run_ *r)
         res->steps_done = step;
         if (step == 1) t_first = clgrad_now();
         double now = clgrad_now(), ms = 1e3 * (now - t_last) / (double)(step - last_log);
+        if (last_log == 0) res->first_step_ms = ms;
+        else interval_(r, ms, step - last_log);
         t_last = now, last_log = step;
         double tl = NAN, ta = NAN;
         int evaluated = (c->run.eval_every > 0 && step % c->run.eval_every == 0) || step == r->steps;
-        if (evaluated) {
+        if (evaluated && r->test.n > 0) {
             CLGRAD_TRY(evaluate_(r, &tl, &ta));
             res->final_test_loss = tl, res->final_test_acc = ta;
+            res->test_eval_step = step;
             CLGRAD_TRY(upload_order_(r, epoch)); /* evaluation reused the index buffer */
             t_last = clgrad_now();
         }
@@ -863,8 +938,9 @@ static clgrad_status loop_(run_ *r)
             goto fail;
         }
         res->final_train_loss = r->mhost[r->L.loss];
+        r->last_logged = step;
         res->max_grad_norm = r->mhost[r->L.rec + 3];
-        progress_(r, step, r->mhost[r->L.loss], r->mhost[r->L.gs + CLGRAD_GS_NORM], 0);
+        int end = 0;
 
         const float *rec = r->mhost + r->L.rec;
         if (rec[0] > 0 && !reported) {
@@ -873,24 +949,34 @@ static clgrad_status loop_(run_ *r)
             res->diverge_step = (long)rec[0];
             int kind = (int)rec[1], tidx = (int)rec[2];
             snprintf(res->diverge_kind, sizeof res->diverge_kind, "%s", kind >= 1 && kind <= 4 ? diverge_kinds_[kind] : "?");
+            /* a layer only where the check found one (a loss_limit divergence has none) */
             if (tidx >= 0 && tidx < clgrad_model_ntensors(r->m))
                 snprintf(res->diverge_layer, sizeof res->diverge_layer, "%s",
                          clgrad_model_layer_name(r->m, clgrad_model_tensor(r->m, tidx)->layer));
-            else
-                snprintf(res->diverge_layer, sizeof res->diverge_layer, "%s",
-                         clgrad_model_layer_name(r->m, clgrad_model_nlayers(r->m) - 1));
-            if (strcmp(c->diverge.action, "stop") == 0) break;
+            if (strcmp(c->diverge.action, "stop") == 0) end = 1;
         }
         /* [clip] nonfinite = stop ends the run at a non-finite gradient norm, whatever diverged first */
         if (r->policy == CLGRAD_NONFINITE_STOP && r->mhost[r->L.gs + CLGRAD_GS_SKIP] != 0.0f) {
             if (res->status != CLGRAD_RUN_DIVERGED) res->status = CLGRAD_RUN_DIVERGED;
-            break;
+            end = 1;
         }
+        if (notify_(r, step, e, 1, lr) && !end) {
+            res->status = CLGRAD_RUN_INTERRUPTED;
+            res->stopped_by_callback = 1;
+            end = 1;
+        }
+        if (end) break;
     }
-    /* time per step: from the end of step 1 (which pays for first launches) to the end */
-    if (res->steps_done > 1) res->ms_per_step = 1e3 * (clgrad_now() - t_first) / (double)(res->steps_done - 1);
-    else if (res->steps_done == 1) res->ms_per_step = 1e3 * (clgrad_now() - r->t_start);
-    if (r->opts->progress_tty) progress_(r, res->steps_done, res->final_train_loss, r->mhost[r->L.gs + CLGRAD_GS_NORM], 1);
+    /* time per step: the logged intervals after step 1 (which pays for first
+    ** launches), test-set evaluations excluded; mean and median */
+    {
+        double sum = 0;
+        long n = 0;
+        for (size_t i = 0; i < r->nivl; i++) sum += r->ivl_ms[i] * (double)r->ivl_n[i], n += r->ivl_n[i];
+        res->ms_per_step = n ? sum / (double)n : res->steps_done >= 1 ? res->first_step_ms : NAN;
+        res->median_ms_per_step = r->nivl ? median_ms_(r) : res->ms_per_step;
+    }
+    (void)t_first;
 fail:
     return st;
 }
@@ -967,6 +1053,47 @@ static void clear_outputs_(const char *dir)
     close(dfd);
 }
 
+/* One data file the run will read: it must be a readable regular file. */
+static clgrad_status data_file_(clgrad_ctx *ctx, const clgrad_config *c, const char *key, const char *path)
+{
+    struct stat st;
+    if (!*path) return clgrad_fail(ctx, CLGRAD_E_CONFIG, "%s: [data] %s is empty (kind = %s reads a file)", c->path, key, c->data.kind);
+    if (stat(path, &st) != 0 || access(path, R_OK) != 0)
+        return clgrad_fail(ctx, CLGRAD_E_CONFIG, "%s: [data] %s: cannot read %s: %s", c->path, key, path, strerror(errno));
+    if (!S_ISREG(st.st_mode)) return clgrad_fail(ctx, CLGRAD_E_CONFIG, "%s: [data] %s: %s: not a regular file", c->path, key, path);
+    return CLGRAD_OK;
+}
+
+/* The data files (csv, idx, cifar10) exist and are readable: checked before
+** the run directory is made, so a typo in a path costs nothing. */
+clgrad_status clgrad_run_check_files(clgrad_ctx *ctx, const clgrad_config *c)
+{
+    clgrad_status st = CLGRAD_OK;
+    const clgrad_data_section *d = &c->data;
+    if (strcmp(d->kind, "csv") == 0) return data_file_(ctx, c, "path", d->path);
+    if (strcmp(d->kind, "idx") == 0) {
+        CLGRAD_TRY(data_file_(ctx, c, "path", d->path));
+        return data_file_(ctx, c, "labels", d->labels);
+    }
+    if (strcmp(d->kind, "cifar10") == 0) { /* a comma-separated list */
+        char item[1024];
+        for (const char *p = d->path; *p;) {
+            size_t n = strcspn(p, ",");
+            while (n && (*p == ' ' || *p == '\t')) p++, n--;
+            size_t m = n;
+            while (m && (p[m - 1] == ' ' || p[m - 1] == '\t')) m--;
+            if (m && m < sizeof item) {
+                memcpy(item, p, m);
+                item[m] = 0;
+                CLGRAD_TRY(data_file_(ctx, c, "path", item));
+            }
+            p += n + (p[n] == ',');
+        }
+    }
+fail:
+    return st;
+}
+
 clgrad_status clgrad_run(clgrad_ctx *ctx, const clgrad_config *cfg, const clgrad_run_opts *opts, clgrad_run_result *res)
 {
     clgrad_status st = CLGRAD_OK;
@@ -974,9 +1101,15 @@ clgrad_status clgrad_run(clgrad_ctx *ctx, const clgrad_config *cfg, const clgrad
     memset(&r, 0, sizeof r);
     memset(res, 0, sizeof *res);
     res->final_train_loss = res->final_test_loss = res->final_test_acc = res->max_grad_norm = res->ms_per_step = NAN;
+    res->median_ms_per_step = res->first_step_ms = NAN;
     r.ctx = ctx, r.cfg = cfg, r.opts = opts, r.res = res;
     char why[1400];
     clgrad_iso_time(r.start_time, sizeof r.start_time);
+    /* the data files must be there before anything is written */
+    if ((st = clgrad_run_check_files(ctx, cfg)) != CLGRAD_OK) {
+        res->status = CLGRAD_RUN_FAILED;
+        return st;
+    }
     /* the output directory must be usable (and ours: locked, holding no
     ** other run unless --force) before any compute */
     if (clgrad_rundir_prepare(opts->out_dir, cfg->run.name, opts->force, &r.lock_fd, why, sizeof why) != 0)

@@ -7,7 +7,7 @@
 # every file written), --init-from and --save-data.
 # usage: test_cli.sh /path/to/clgrad
 set -u
-CLGRAD=$1
+CLGRAD=$(cd "$(dirname "$1")" && pwd)/$(basename "$1") # absolute: some checks run elsewhere
 ROOT=${CLGRAD_SOURCE_ROOT:?}
 T=$(mktemp -d /tmp/clgrad-test-cli-XXXXXX)
 trap 'rm -rf "$T"' EXIT
@@ -47,7 +47,9 @@ kind = csv
 path = $T/nosuch.csv
 target = y
 INI
-expect 1 "nosuch.csv" -- "$CLGRAD" run "$T/csv.ini" --out "$T/csvrun"
+expect 2 "\[data\] path: cannot read .*nosuch.csv" -- "$CLGRAD" run "$T/csv.ini" --out "$T/csvrun"
+grep -q "nothing was run" "$T/out" || fail "a missing data file should say nothing was run"
+[ ! -e "$T/csvrun" ] || fail "a run directory was created for a missing data file"
 printf 'a,b,y\n1,2,3\n4,oops,6\n' > "$T/bad.csv"
 sed -i "s|nosuch.csv|bad.csv|" "$T/csv.ini"
 expect 1 "bad.csv:3" -- "$CLGRAD" run "$T/csv.ini" --out "$T/csvrun2"
@@ -116,6 +118,101 @@ CLGRAD_PROFILE=1 expect 0 "kernel profile" -- "$CLGRAD" run "$ROOT/experiments/o
 grep -qE '^matmul_[a-z_]+ +[0-9]+ ' "$T/out" || fail "profile has no matmul row"
 grep -qE '^optim_adam +3 ' "$T/out" || fail "profile should count 3 optim_adam launches"
 grep -qE '^all +[0-9]+ +[0-9.]+' "$T/out" || fail "profile has no total row"
+
+# strict JSON: no NaN/Infinity constants, UTF-8
+jsonok() { python3 -c 'import json,sys
+def bad(c): raise ValueError("not JSON: " + c)
+json.load(open(sys.argv[1], encoding="utf-8"), parse_constant=bad)' "$1" 2>"$T/jsonerr" || { fail "$1 is not valid UTF-8 JSON: $(cat "$T/jsonerr" | tail -1)"; }; }
+jget() { python3 -c 'import json,sys
+d=json.load(open(sys.argv[1], encoding="utf-8"))
+for k in sys.argv[2].split("."): d = d.get(k) if isinstance(d, dict) else None
+print(json.dumps(d))' "$1" "$2"; }
+
+# a closed pipe does not kill a run: it finishes, with its summary
+"$CLGRAD" run "$ROOT/experiments/linreg_lr_below.ini" --set run.steps=3000 --set run.log_every=1 --out "$T/pipe" 2>&1 | head -1 >/dev/null
+st=${PIPESTATUS[0]}
+[ "$st" = 0 ] || fail "a run into a closed pipe exited $st"
+grep -q '"status": "completed"' "$T/pipe/summary.json" 2>/dev/null || fail "a run into a closed pipe has no completed summary"
+grep -q '"status": "completed"' "$T/pipe/manifest.json" || fail "a run into a closed pipe left its manifest running"
+
+# honest numbers: a diverged run (test set never evaluated, loss_limit has no layer), regression (no accuracy)
+expect 0 "test set not evaluated" -- "$CLGRAD" run "$ROOT/experiments/linreg_lr_above.ini" --out "$T/div" --quiet
+grep -q "diverged at step [0-9]*: loss_limit)" "$T/out" || fail "a loss_limit divergence should name no layer: $(grep status "$T/out")"
+grep -q "accuracy" "$T/out" && fail "a regression run printed an accuracy"
+for f in "$T"/div/*.json; do jsonok "$f"; done
+[ "$(jget "$T/div/summary.json" divergence.layer)" = null ] || fail "summary: loss_limit divergence layer should be null"
+[ "$(jget "$T/div/summary.json" final_test_loss)" = null ] || fail "summary: unevaluated test loss should be null"
+[ "$(jget "$T/div/summary.json" test_evaluated_step)" = null ] || fail "summary: test_evaluated_step should be null"
+# a non-finite loss: null with final_train_loss_nonfinite beside it
+"$CLGRAD" run "$ROOT/experiments/linreg_lr_above.ini" --set diverge.action=continue --set run.steps=400 --out "$T/inf" --quiet >/dev/null 2>&1
+jsonok "$T/inf/summary.json"
+case "$(jget "$T/inf/summary.json" final_train_loss_nonfinite)" in '"inf"'|'"nan"') ;; *) fail "summary: a non-finite loss needs final_train_loss_nonfinite: $(cat "$T/inf/summary.json")";; esac
+[ "$(jget "$T/inf/summary.json" final_train_loss)" = null ] || fail "summary: a non-finite loss should be null"
+expect 1 "final train loss +(inf|nan) " -- "$CLGRAD" compare "$T/inf" "$T/div"
+"$CLGRAD" compare --json "$T/inf" "$T/div" > "$T/cmp.json" 2>/dev/null; jsonok "$T/cmp.json"
+# layers.csv: the layer column is text for every model (MLP linear_N; RNN rnn, fc)
+[ "$(cut -d, -f2 "$T/ok/layers.csv" | sed -n 2p)" = linear_0 ] || fail "MLP layers.csv layer should be linear_0"
+cut -d, -f2 "$T/int/layers.csv" | sed 1d | grep -qvE '^(rnn|fc)$' && fail "RNN layers.csv layer names"
+python3 -c 'import csv,sys
+for p in sys.argv[1:]:
+    for r in csv.DictReader(open(p)):
+        try: float(r["layer"]); raise SystemExit("numeric layer name in " + p)
+        except ValueError: pass' "$T/ok/layers.csv" "$T/int/layers.csv" || fail "a layer name reads as a number"
+# progress: median step time in the summary; no escape codes when stderr is not a terminal
+expect 0 "step 20/200" -- "$CLGRAD" run "$ROOT/experiments/linreg_lr_below.ini" --out "$T/prog"
+grep -q $'\e' "$T/out" && fail "escape codes on a non-terminal stderr"
+grep -qE '"median_ms_per_step": [0-9.e+-]+,' "$T/prog/summary.json" || fail "summary lacks median_ms_per_step"
+grep -qE '"first_step_ms": [0-9.e+-]+' "$T/prog/summary.json" || fail "summary lacks first_step_ms"
+script -qec "$CLGRAD run $ROOT/experiments/linreg_lr_below.ini --out $T/tty" /dev/null > "$T/ttyout" 2>&1
+grep -q $'\r\e\[K\[' "$T/ttyout" || fail "no \\r\\e[K progress line on a terminal"
+# the first run on empty caches says it is building kernels (not with --quiet)
+expect 0 "building [0-9]+ kernel programs for .* \(first run only" -- "$CLGRAD" run "$ROOT/experiments/linreg_lr_below.ini" --set run.steps=2 --cache-dir "$T/kc1" --out "$T/kc1run"
+grep -qE '\[[0-9]+/[0-9]+\] [a-z_]+\.cl' "$T/out" || fail "no per-program build progress"
+expect 0 "status: completed" -- "$CLGRAD" run "$ROOT/experiments/linreg_lr_below.ini" --set run.steps=2 --cache-dir "$T/kc2" --out "$T/kc2run" --quiet
+grep -q "building" "$T/out" && fail "--quiet printed the kernel build"
+expect 0 "status: completed" -- "$CLGRAD" run "$ROOT/experiments/linreg_lr_below.ini" --set run.steps=2 --cache-dir "$T/kc1" --out "$T/kc1run2"
+grep -q "building" "$T/out" && fail "a warm cache announced a kernel build"
+[ "$(grep -c '' "$T/out")" -le 6 ] || { fail "a quiet-ish short run printed too much"; sed 's/^/    /' "$T/out"; }
+
+# help, per-command options, --opt=value, did-you-mean
+expect 0 "usage: clgrad <command>" -- "$CLGRAD" help
+expect 0 "--init-from DIR" -- "$CLGRAD" run --help
+grep -q "usage: clgrad <command>" "$T/out" && fail "run --help printed the global usage"
+expect 0 "usage: clgrad run" -- "$CLGRAD" help run
+expect 0 "--rtol" -- "$CLGRAD" help compare
+expect 0 "--grid" -- "$CLGRAD" sweep --help
+expect 2 "unknown option --quite \(did you mean --quiet\?\)" -- "$CLGRAD" run "$ROOT/experiments/linreg_lr_below.ini" --quite
+expect 2 "did you mean --rtol" -- "$CLGRAD" compare --rtl 1 "$T/ok" "$T/ok"
+expect 2 "did you mean 'sweep'" -- "$CLGRAD" swep
+expect 2 "--quiet takes no value" -- "$CLGRAD" run "$ROOT/experiments/linreg_lr_below.ini" --quiet=yes
+expect 0 "status: completed" -- "$CLGRAD" run "$ROOT/experiments/linreg_lr_below.ini" --set=run.steps=4 --out="$T/eq" --quiet
+[ "$(wc -l < "$T/eq/metrics.csv")" = 5 ] || fail "--set=/--out= forms were not applied"
+expect 0 '"pass": true' -- "$CLGRAD" selfcheck --json --no-timing --quiet
+sed -n '/^{/,$p' "$T/out" > "$T/sc.json"; jsonok "$T/sc.json"
+expect 2 "is a sweep directory: plot it with" -- "$CLGRAD" plot "$T/sw"
+grep -q -- "clgrad plot --sweep" "$T/out" || fail "plot on a sweep directory does not suggest --sweep"
+
+# run NAME: a shipped experiment by name (the source tree's, for this build's clgrad), else the list
+mkdir -p "$T/cwd" && cd "$T/cwd"
+expect 0 "status: completed" -- "$CLGRAD" run linreg_lr_below --set run.steps=3 --out "$T/byname" --quiet
+grep -q 'linreg_lr_below.ini' "$T/byname/manifest.json" || fail "run by name: manifest does not name the experiment file"
+expect 2 "nor a shipped experiment of that name; available" -- "$CLGRAD" run no_such_experiment
+grep -q " linreg_lr_below" "$T/out" || fail "the available experiments are not listed"
+mkdir -p "$T/exps" && printf '[run]\nsteps = 2\n' > "$T/exps/mine.ini"
+CLGRAD_EXPERIMENTS_DIR="$T/exps" expect 0 "status: completed" -- "$CLGRAD" run mine --out "$T/mine" --quiet
+cd - >/dev/null
+
+# every JSON file of a run is valid UTF-8 JSON, whatever bytes its name and path hold
+bad="$T/"$'p\xff\xfe\x01\x7f\tq'
+mkdir -p "$bad"
+printf '[run]\nname = n\xff\xfem\nsteps = 3\n' > "$bad/"$'e\xff\xfe\x02\x7f.ini'
+(cd "$bad" && "$CLGRAD" run $'e\xff\xfe\x02\x7f.ini' --quiet >/dev/null 2>&1) || fail "the run with raw bytes in its name failed"
+n=0
+for f in "$bad"/runs/*/*.json; do [ -e "$f" ] && { jsonok "$f"; n=$((n + 1)); }; done
+[ $n -ge 2 ] || fail "no JSON files in the run with raw bytes in its name"
+grep -q 'u007f' "$bad"/runs/*/manifest.json || fail "0x7f not escaped in the manifest"
+# a sweep records its experiment's file name in sweep.json to resume: a name that is not UTF-8 is refused
+expect 2 "not valid UTF-8; rename it" -- "$CLGRAD" sweep "$bad/"$'e\xff\xfe\x02\x7f.ini' --grid optim.lr=0.1,0.2 --out "$T/sw8"
 
 [ $fails = 0 ] && echo "test_cli: all checks passed"
 exit $((fails > 0))

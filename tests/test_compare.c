@@ -373,6 +373,67 @@ START_TEST(json_values)
 }
 END_TEST
 
+static void put_(void *u, const char *p, size_t n)
+{
+    char *out = u;
+    strncat(out, p, n);
+}
+
+/* The one JSON string writer: control characters, DEL, invalid UTF-8 -> U+FFFD; and it parses back. */
+START_TEST(json_escape)
+{
+    static const struct { const char *in, *out; } cases[] = {
+        {"plain", "\"plain\""},
+        {"q\"b\\", "\"q\\\"b\\\\\""},
+        {"\n\t\r\x01\x1f\x7f", "\"\\n\\t\\r\\u0001\\u001f\\u007f\""},
+        {"\xc3\xa9\xf0\x9f\x98\x80", "\"\xc3\xa9\xf0\x9f\x98\x80\""},           /* valid UTF-8 as is */
+        {"a\xff\xfe" "b", "\"a\\ufffd\\ufffdb\""},                                /* invalid bytes */
+        {"\xc3", "\"\\ufffd\""},                                                 /* cut short */
+        {"\xc0\xaf", "\"\\ufffd\\ufffd\""},                                     /* overlong */
+        {"\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\""},                         /* a surrogate */
+        {"\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\""},             /* above U+10FFFF */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char out[256] = "";
+        clgrad_json_escape(cases[i].in, put_, out);
+        ck_assert_str_eq(out, cases[i].out);
+        ck_assert(clgrad_utf8_valid(out));
+        clgrad_json *v = NULL;
+        char why[256];
+        ck_assert_msg(clgrad_json_parse(out, &v, why, sizeof why) == CLGRAD_OK, "%s: %s", out, why);
+        if (clgrad_utf8_valid(cases[i].in)) ck_assert_str_eq(clgrad_json_str(v), cases[i].in);
+        clgrad_json_free(v);
+    }
+    char out[16] = "";
+    clgrad_json_escape(NULL, put_, out);
+    ck_assert_str_eq(out, "\"\"");
+}
+END_TEST
+
+/* summary.json's non-finite numbers: null + KEY_nonfinite; null alone is "not measured"; old strings read too */
+START_TEST(json_num_field)
+{
+    const char *text = "{\"a\": null, \"a_nonfinite\": \"inf\", \"b\": null, \"c\": 2.5, \"d\": \"nan\","
+                       " \"div\": {\"value\": null, \"value_nonfinite\": \"-inf\"}}";
+    clgrad_json *v = NULL;
+    char why[256];
+    ck_assert(clgrad_json_parse(text, &v, why, sizeof why) == CLGRAD_OK);
+    int p, m;
+    double x = clgrad_json_num_field(v, "a", &p, &m);
+    ck_assert(p && m && isinf(x) && x > 0);
+    x = clgrad_json_num_field(v, "b", &p, &m);
+    ck_assert(p && !m && isnan(x));
+    ck_assert(clgrad_json_num_field(v, "c", &p, &m) == 2.5 && p && m);
+    x = clgrad_json_num_field(v, "d", &p, &m);
+    ck_assert(p && m && isnan(x));
+    x = clgrad_json_num_field(v, "div.value", &p, &m);
+    ck_assert(p && m && isinf(x) && x < 0);
+    clgrad_json_num_field(v, "missing", &p, &m);
+    ck_assert(!p && !m);
+    clgrad_json_free(v);
+}
+END_TEST
+
 START_TEST(json_errors)
 {
     static const struct { const char *text, *msg; } bad[] = {
@@ -958,6 +1019,8 @@ static Suite *compare_suite(void)
     tcase_add_checked_fixture(tc, setup_, teardown_);
     tcase_add_test(tc, json_values);
     tcase_add_test(tc, json_errors);
+    tcase_add_test(tc, json_escape);
+    tcase_add_test(tc, json_num_field);
     tcase_add_test(tc, csv_reader);
     tcase_add_test(tc, csv_errors);
     tcase_add_test(tc, run_read);

@@ -88,8 +88,8 @@ START_TEST(tanh_init)
     ck_assert_int_eq(a.status, CLGRAD_RUN_COMPLETED);
     ck_assert_int_eq(b.status, CLGRAD_RUN_COMPLETED);
     for (int l = 2; l <= 14; l += 2) { /* layer 0 sees 2 standardised inputs: not saturated either way */
-        char name[8];
-        snprintf(name, sizeof name, "%d", l);
+        char name[16];
+        snprintf(name, sizeof name, "linear_%d", l);
         double sa = csv_(da, "layers.csv", 1, name, "act_saturated"), sb = csv_(db, "layers.csv", 1, name, "act_saturated");
         ck_assert_msg(sa > 0.5 && sb < 0.2, "layer %s saturated: N(0,1) %g, xavier %g", name, sa, sb);
     }
@@ -104,8 +104,8 @@ START_TEST(relu_init)
     char da[512], db[512];
     run_("relu30_xavier", sets, 1, "", &a, da, sizeof da);
     run_("relu30_he", sets, 1, "", &b, db, sizeof db);
-    double xa0 = csv_(da, "layers.csv", 1, "0", "out_grad_norm"), xa56 = csv_(da, "layers.csv", 1, "56", "out_grad_norm");
-    double he0 = csv_(db, "layers.csv", 1, "0", "out_grad_norm"), he56 = csv_(db, "layers.csv", 1, "56", "out_grad_norm");
+    double xa0 = csv_(da, "layers.csv", 1, "linear_0", "out_grad_norm"), xa56 = csv_(da, "layers.csv", 1, "linear_56", "out_grad_norm");
+    double he0 = csv_(db, "layers.csv", 1, "linear_0", "out_grad_norm"), he56 = csv_(db, "layers.csv", 1, "linear_56", "out_grad_norm");
     /* relu30_xavier.ini sets no init_gain: xavier_normal alone is Glorot's gain 1 (not relu's sqrt 2) */
     char path[700], line[256];
     int glorot = 0;
@@ -127,7 +127,7 @@ START_TEST(sigmoid_vanishing)
     char da[512];
     run_("sigmoid_deep", sets, 1, "", &a, da, sizeof da);
     ck_assert_int_eq(a.status, CLGRAD_RUN_COMPLETED);
-    double top = csv_(da, "layers.csv", 10, "18", "out_grad_norm"), bottom = csv_(da, "layers.csv", 10, "0", "out_grad_norm");
+    double top = csv_(da, "layers.csv", 10, "linear_18", "out_grad_norm"), bottom = csv_(da, "layers.csv", 10, "linear_0", "out_grad_norm");
     ck_assert_msg(bottom * 1e6 < top, "layer 18 %g vs layer 0 %g", top, bottom);
     ck_assert(a.final_train_loss > 0.6);
 }
@@ -170,7 +170,7 @@ START_TEST(linreg_lr)
     ck_assert(a.final_train_loss < 0.1 * csv_(da, "metrics.csv", 1, NULL, "loss"));
     ck_assert_int_eq(b.status, CLGRAD_RUN_DIVERGED);
     ck_assert_str_eq(b.diverge_kind, "loss_limit");
-    ck_assert_str_eq(b.diverge_layer, "0");
+    ck_assert_str_eq(b.diverge_layer, ""); /* loss_limit: the loss has no layer */
     ck_assert(b.diverge_step <= 100);
 }
 END_TEST
@@ -385,7 +385,7 @@ START_TEST(lr_zero)
         }
         for (long s = 1; s <= 5; s++) {
             double g = csv_(d, "metrics.csv", s, NULL, "grad_norm"), lr = csv_(d, "metrics.csv", s, NULL, "lr");
-            double lg = csv_(d, "layers.csv", s, "0", "weight_grad_norm");
+            double lg = csv_(d, "layers.csv", s, "linear_0", "weight_grad_norm");
             ck_assert_msg(isfinite(g) && g > 0 && isfinite(lg) && lg > 0, "%s step %ld: grad_norm %g, layer 0 %g",
                           kinds[i][0], s, g, lg);
             ck_assert_msg(lr == 0, "%s step %ld: lr %g", kinds[i][0], s, lr);

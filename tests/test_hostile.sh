@@ -72,11 +72,13 @@ grep -q '"kind": "nonfinite_' "$T/r-huge/summary.json" || fail "huge values: div
 # zero sizes in data files: no rows, no samples
 printf 'a,b,y\n' > "$T/empty.csv"; csv_ini empty regression
 run 1 "empty.csv: no data rows" "$T/r-empty" -- "$T/empty.ini"
-# a FIFO or a directory as the data file: rejected at once (opening a FIFO must not wait for a writer)
+# a FIFO or a directory as the data file: rejected at once, before anything runs
+# (exit 2, no run directory; opening a FIFO must not wait for a writer)
 mkfifo "$T/fifo.csv"; csv_ini fifo regression
-run 1 "fifo.csv: not a regular file" "$T/r-fifo" -- "$T/fifo.ini"
+run 2 "fifo.csv: not a regular file" "$T/r-fifo" -- "$T/fifo.ini"
+[ ! -e "$T/r-fifo" ] || fail "a run directory was created for a FIFO as the data file"
 rm -f "$T/fifo.csv"; mkdir "$T/fifo.csv"
-run 1 "fifo.csv: not a regular file" "$T/r-dir" -- "$T/fifo.ini"
+run 2 "fifo.csv: not a regular file" "$T/r-dir" -- "$T/fifo.ini"
 # a float32 IDX file with a NaN
 printf '\x00\x00\x0d\x03\x00\x00\x00\x02\x00\x00\x00\x01\x00\x00\x00\x02\x3f\x80\x00\x00\x7f\xc0\x00\x00\x40\x00\x00\x00\x40\x40\x00\x00' > "$T/img.idx"
 printf '\x00\x00\x08\x01\x00\x00\x00\x02\x00\x01' > "$T/lab.idx"

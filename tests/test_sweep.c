@@ -74,8 +74,9 @@ static const char fake_sh_[] =
     "case $lr in 1e-1) status=diverged; div='{\"step\": 7, \"kind\": \"loss_limit\", \"layer\": \"0\", \"value\": 1e7}';; esac\n"
     "echo \"end $(date +%s.%N) $out\" >> \"$FAKE_DIR/times\"\n"
     "printf '{\"status\": \"%s\", \"steps_done\": 10, \"steps_planned\": 10, \"divergence\": %s, "
-    "\"final_train_loss\": %s, \"final_test_loss\": \"nan\", \"final_test_accuracy\": 0.75, "
-    "\"max_grad_norm\": \"inf\", \"ms_per_step\": 1.5}\\n' \"$status\" \"$div\" \"${lr:-0.5}\" > \"$out/summary.json\"\n"
+    "\"final_train_loss\": %s, \"final_test_loss\": null, \"final_test_loss_nonfinite\": \"nan\", "
+    "\"final_test_accuracy\": 0.75, \"max_grad_norm\": null, \"max_grad_norm_nonfinite\": \"inf\", "
+    "\"ms_per_step\": 1.5}\\n' \"$status\" \"$div\" \"${lr:-0.5}\" > \"$out/summary.json\"\n"
     "exit 0\n";
 
 static const char exp_ini_[] =

@@ -818,9 +818,10 @@ def replay(run_dir, cfg, opts):
             ogn["fc"] = grads_out.get(("logits", None))
         else:
             lin = [i for i, mod in enumerate(model) if isinstance(mod, nn.Linear)]
-            groups = {str(i): [k for k in names if k.split(".")[0] == str(i)] for i in lin}
-            ogn = {str(i): grads_out.get(("layer", str(i))) for i in lin[:-1]}
-            ogn[str(lin[-1])] = grads_out.get(("logits", None))
+            # layers.csv names an MLP's Linear module i "linear_i" (text for every model)
+            groups = {"linear_%d" % i: [k for k in names if k.split(".")[0] == str(i)] for i in lin}
+            ogn = {"linear_%d" % i: grads_out.get(("layer", str(i))) for i in lin[:-1]}
+            ogn["linear_%d" % lin[-1]] = grads_out.get(("logits", None))
         pd = dict(zip(names, params))
         for lname, ks in groups.items():
             wk = [k for k in ks if "weight" in k]

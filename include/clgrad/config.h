@@ -236,4 +236,8 @@ int clgrad_config_write(const clgrad_config *cfg, FILE *f);
 /* Print every section and key with its type, allowed values and default
 ** (for `--help`-style output and the README). Returns 0, or -1 on a write error. */
 int clgrad_config_help(FILE *f);
+/* The did-you-mean of the experiment keys, for any word: the candidate in
+** choices ("a|b|c") closest to word by edit distance (case-insensitive, a swap
+** of neighbours is one edit), copied to out; 0 when none is close enough. */
+int clgrad_config_suggest(const char *word, const char *choices, char *out, size_t nout);
 #endif

@@ -97,6 +97,12 @@ typedef struct clgrad_open_opts {
     int profiling;         /* 1: create the queue with profiling enabled */
     int kernel_profile;    /* 1: time every launch (serialises the queue; $CLGRAD_PROFILE=1) */
     const char *only;      /* build only these programs, e.g. "matmul.cl,reduce.cl" (tests) */
+    /* NULL, or called for each kernel program just before it is built:
+    ** index 1..total, its file name, and compiling = 1 when it is compiled
+    ** from source (a cache miss: seconds per program on a CPU device), 0 when
+    ** it is loaded from the binary cache.  The library itself prints nothing. */
+    void (*on_build)(void *user, int index, int total, const char *program, int compiling);
+    void *on_build_user;
 } clgrad_open_opts;
 
 typedef struct clgrad_ctx clgrad_ctx;

@@ -61,11 +61,29 @@ const char *clgrad_json_str(const clgrad_json *v);
 /* A number: JSON numbers, booleans, and the strings "nan", "inf", "-inf"
 ** (also "+inf", "infinity").  NaN for anything else, including null/missing. */
 double clgrad_json_num(const clgrad_json *v);
+/* A number field of summary.json by dotted path ("final_test_loss",
+** "divergence.value").  JSON has no NaN/Inf: clgrad writes them as null with a
+** sibling "KEY_nonfinite": "nan"|"inf"|"-inf"; a null without one means "not
+** measured" (NaN, *measured = 0).  Older files with "nan"/"inf" strings read
+** too.  *present (may be NULL): the member exists at all. */
+double clgrad_json_num_field(const clgrad_json *root, const char *path, int *present, int *measured);
 /* Is v a number or one of the non-finite number strings? */
 int clgrad_json_is_num(const clgrad_json *v);
 /* A scalar as text into buf: strings as-is, numbers with %.9g, true/false,
 ** "null"; "" for NULL, "{...}" / "[...]" for containers.  Returns buf. */
 const char *clgrad_json_text(const clgrad_json *v, char *buf, size_t nbuf);
+
+/* The one JSON string writer of clgrad (every JSON file and --json output):
+** s (NULL as "") as a quoted JSON string through put(u, bytes, n).  Escapes
+** " and \, writes \n \t \r, every other control character and DEL (0x7f)
+** as \u00XX; valid UTF-8 is copied; each byte that is not part of a valid
+** UTF-8 sequence becomes \ufffd (U+FFFD), so the output is always valid
+** UTF-8 JSON (the original bytes of such a name are not recoverable). */
+void clgrad_json_escape(const char *s, void (*put)(void *u, const char *p, size_t n), void *u);
+/* clgrad_json_escape to a stdio stream. */
+void clgrad_json_fputs(FILE *f, const char *s);
+/* 1 when s (NULL: yes) is valid UTF-8. */
+int clgrad_utf8_valid(const char *s);
 
 /* ---- CSV ------------------------------------------------------------------- */
 

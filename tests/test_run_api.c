@@ -1,0 +1,191 @@
+/*
+** test_run_api.c (device suite): clgrad_run() from a C program.
+**   - quiet: the library writes nothing to stdout or stderr during a run
+**   - the per-step callback (on_step) sees every step in order, with loss and
+**     gradient norm at the logged steps, and stops the run at a step boundary
+**     when it returns nonzero (status interrupted, every file written)
+**   - the kernel-build hook (on_build) reports every program
+**   - clgrad_run_check_files: a missing data file, before any run directory
+*/
+#define _POSIX_C_SOURCE 200809L
+#include "fixture.h"
+
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char tmp_[256];
+
+static void load_(const char *exp, const char *const *sets, int nsets, clgrad_config *cfg)
+{
+    static char err[8192];
+    char path[1024];
+    snprintf(path, sizeof path, "%s/experiments/%s.ini", getenv("CLGRAD_SOURCE_ROOT"), exp);
+    ck_assert_msg(clgrad_config_load(path, sets, nsets, cfg, err, sizeof err) == 0, "%s: %s", path, err);
+}
+
+typedef struct {
+    long calls, last_step, logged, stop_at;
+    int in_order, values_ok;
+} watch_;
+
+static int on_step_(void *user, const clgrad_step_info *in)
+{
+    watch_ *w = user;
+    w->calls++;
+    if (in->step != w->last_step + 1) w->in_order = 0;
+    w->last_step = in->step;
+    if (in->logged) {
+        w->logged++;
+        if (!isfinite(in->loss) || !isfinite(in->grad_norm) || in->lr <= 0) w->values_ok = 0;
+    } else if (!isnan(in->loss)) w->values_ok = 0;
+    return w->stop_at && in->step >= w->stop_at;
+}
+
+/* Run with fds 1 and 2 sent to a file; returns how many bytes were written there. */
+static long run_captured_(clgrad_config *cfg, clgrad_run_opts *o, clgrad_run_result *res)
+{
+    char cap[300];
+    snprintf(cap, sizeof cap, "%s/captured", tmp_);
+    fflush(stdout), fflush(stderr);
+    int save1 = dup(1), save2 = dup(2), fd = open(cap, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ck_assert(save1 >= 0 && save2 >= 0 && fd >= 0);
+    dup2(fd, 1), dup2(fd, 2);
+    clgrad_status st = clgrad_run(fixture_ctx(), cfg, o, res);
+    fflush(stdout), fflush(stderr);
+    dup2(save1, 1), dup2(save2, 2);
+    close(fd), close(save1), close(save2);
+    ck_assert_msg(st == CLGRAD_OK, "clgrad_run: %s", clgrad_errmsg(fixture_ctx()));
+    struct stat sb;
+    ck_assert(stat(cap, &sb) == 0);
+    return (long)sb.st_size;
+}
+
+START_TEST(quiet_and_callback)
+{
+    static clgrad_config cfg;
+    const char *sets[] = {"run.steps=40", "run.log_every=4"};
+    load_("linreg_lr_below", sets, 2, &cfg);
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s/watched", tmp_);
+    watch_ w = {0, 0, 0, 0, 1, 1};
+    clgrad_run_opts o = {0};
+    o.out_dir = dir;
+    o.quiet = 1;
+    o.on_step = on_step_, o.on_step_user = &w;
+    clgrad_run_result res;
+    long printed = run_captured_(&cfg, &o, &res);
+    ck_assert_msg(printed == 0, "a quiet run printed %ld bytes", printed);
+    ck_assert_int_eq(res.status, CLGRAD_RUN_COMPLETED);
+    ck_assert_int_eq(w.calls, 40);
+    ck_assert_int_eq(w.logged, 10);
+    ck_assert(w.in_order && w.values_ok);
+    ck_assert(res.test_eval_step == 40);
+    ck_assert(isfinite(res.median_ms_per_step) && res.median_ms_per_step > 0);
+    ck_assert(isfinite(res.first_step_ms));
+    ck_assert_int_eq(res.has_accuracy, 0); /* linear regression */
+}
+END_TEST
+
+START_TEST(callback_stops)
+{
+    static clgrad_config cfg;
+    const char *sets[] = {"run.steps=1000", "run.log_every=1"};
+    load_("linreg_lr_below", sets, 2, &cfg);
+    char dir[300], path[400];
+    snprintf(dir, sizeof dir, "%s/stopped", tmp_);
+    watch_ w = {0, 0, 0, 7, 1, 1};
+    clgrad_run_opts o = {0};
+    o.out_dir = dir;
+    o.quiet = 1;
+    o.on_step = on_step_, o.on_step_user = &w;
+    clgrad_run_result res;
+    run_captured_(&cfg, &o, &res);
+    ck_assert_int_eq(res.status, CLGRAD_RUN_INTERRUPTED);
+    ck_assert_int_eq(res.stopped_by_callback, 1);
+    ck_assert_int_eq(res.steps_done, 7);
+    ck_assert_int_eq(w.calls, 7);
+    const char *files[] = {"summary.json", "manifest.json", "metrics.csv", "weights/final/0.weight.npy"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        ck_assert_msg(access(path, F_OK) == 0, "no %s after a stop", path);
+    }
+    clgrad_json *s = NULL;
+    char why[512];
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    ck_assert(clgrad_json_load(path, &s, why, sizeof why) == CLGRAD_OK);
+    ck_assert_str_eq(clgrad_json_str(clgrad_json_member(s, "stopped_by")), "callback");
+    ck_assert_str_eq(clgrad_json_str(clgrad_json_member(s, "status")), "interrupted");
+    clgrad_json_free(s);
+}
+END_TEST
+
+static void on_build_(void *user, int index, int total, const char *program, int compiling)
+{
+    int *seen = user;
+    (void)compiling;
+    ck_assert(index >= 1 && index <= total && program && *program);
+    seen[0]++, seen[1] = total;
+}
+
+START_TEST(build_hook)
+{
+    clgrad_ctx *ctx = clgrad_ctx_new();
+    clgrad_open_opts oo = {0};
+    int seen[2] = {0, 0};
+    oo.on_build = on_build_, oo.on_build_user = seen;
+    oo.only = "reduce.cl,loss.cl";
+    ck_assert_msg(clgrad_open(ctx, getenv("CLGRAD_TEST_DEVICE"), &oo) == CLGRAD_OK, "%s", clgrad_errmsg(ctx));
+    ck_assert_int_eq(seen[0], 2);
+    ck_assert_int_eq(seen[1], 2);
+    clgrad_ctx_free(ctx);
+}
+END_TEST
+
+START_TEST(missing_data_file)
+{
+    static clgrad_config cfg;
+    static char err[4096];
+    char ini[300], dir[300];
+    snprintf(ini, sizeof ini, "%s/csv.ini", tmp_);
+    FILE *f = fopen(ini, "w");
+    ck_assert(f != NULL);
+    fprintf(f, "[run]\nsteps = 3\n[data]\nkind = csv\npath = %s/missing.csv\ntarget = y\n", tmp_);
+    fclose(f);
+    ck_assert_msg(clgrad_config_load(ini, NULL, 0, &cfg, err, sizeof err) == 0, "%s", err);
+    clgrad_ctx *c = clgrad_ctx_new();
+    ck_assert(clgrad_run_check_files(c, &cfg) == CLGRAD_E_CONFIG);
+    ck_assert_msg(strstr(clgrad_errmsg(c), "missing.csv") != NULL, "%s", clgrad_errmsg(c));
+    clgrad_ctx_free(c);
+    snprintf(dir, sizeof dir, "%s/never", tmp_);
+    clgrad_run_opts o = {0};
+    o.out_dir = dir;
+    clgrad_run_result res;
+    ck_assert(clgrad_run(fixture_ctx(), &cfg, &o, &res) != CLGRAD_OK);
+    ck_assert_msg(access(dir, F_OK) != 0, "a run directory was created for a missing data file");
+}
+END_TEST
+
+int main(void)
+{
+    fixture_open(NULL);
+    snprintf(tmp_, sizeof tmp_, "/tmp/clgrad-test-api-XXXXXX");
+    if (!mkdtemp(tmp_)) return 1;
+    Suite *s = suite_create("run_api");
+    TCase *tc = tcase_create("run_api");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, quiet_and_callback);
+    tcase_add_test(tc, callback_stops);
+    tcase_add_test(tc, build_hook);
+    tcase_add_test(tc, missing_data_file);
+    suite_add_tcase(s, tc);
+    int r = fixture_run(s, 1);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_);
+    if (system(cmd) != 0) r = 1;
+    return r;
+}
