@@ -134,7 +134,7 @@ static const command_ commands_[] = {
     {"version", "help", "clgrad version", "Print the version.\n"},
     {"help", "help", "clgrad help [COMMAND]", "Print the usage, or one command's options.\n"},
     {"compare", "json|rtol=|atol=|help", NULL, NULL},
-    {"plot", "out=|sweep=|x=|y=|help", NULL, NULL},
+    {"plot", "out=|sweep=|x=|y=|smooth=|help", NULL, NULL},
     {"bench",
      "device=|gemm=|sizes=|reps=|warmup=|budget=|models=|json=|cl-dir=|cache-dir=|only=|no-cache|quick|no-limits|"
      "no-gemm|no-train|no-startup|compare|startup-child|help",
