@@ -41,11 +41,18 @@ static clgrad_status failf_(clgrad_status st, char *why, size_t nwhy, const char
 }
 
 /* Text for XML/HTML: escapes & < > " ' and replaces control characters that
-** XML 1.0 does not allow. */
+** XML 1.0 does not allow by '?' and each byte that is not valid UTF-8 (a raw
+** byte of a name or path) by U+FFFD, as the JSON files do. */
 static void esc_(FILE *f, const char *s)
 {
     for (; s && *s; s++) {
         unsigned char c = (unsigned char)*s;
+        if (c >= 0x80) {
+            size_t n = clgrad_utf8_len((const unsigned char *)s);
+            if (!n) fputs("\xef\xbf\xbd", f);
+            else fwrite(s, 1, n, f), s += n - 1;
+            continue;
+        }
         switch (c) {
         case '&': fputs("&amp;", f); break;
         case '<': fputs("&lt;", f); break;

@@ -362,7 +362,7 @@ const clgrad_json *clgrad_json_path(const clgrad_json *root, const char *path)
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 when the byte at s
 ** does not start one (overlong forms, surrogates and code points above
 ** U+10FFFF are invalid; so is a sequence cut short by the NUL). */
-static size_t utf8_len_(const unsigned char *s)
+size_t clgrad_utf8_len(const unsigned char *s)
 {
     unsigned char c = s[0];
     if (c < 0x80) return 1;
@@ -387,7 +387,7 @@ static size_t utf8_len_(const unsigned char *s)
 int clgrad_utf8_valid(const char *s)
 {
     for (const unsigned char *p = (const unsigned char *)s; p && *p;) {
-        size_t n = utf8_len_(p);
+        size_t n = clgrad_utf8_len(p);
         if (!n) return 0;
         p += n;
     }
@@ -410,7 +410,7 @@ void clgrad_json_escape(const char *s, void (*put)(void *u, const char *p, size_
             snprintf(e, sizeof e, "\\u%04x", c);
             put(u, e, 6);
         } else {
-            size_t n = utf8_len_(p);
+            size_t n = clgrad_utf8_len(p);
             if (!n) {
                 put(u, "\\ufffd", 6); /* one U+FFFD per byte that is not valid UTF-8 */
                 p++;

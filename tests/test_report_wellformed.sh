@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # test_report_wellformed.sh CLGRAD: every SVG and report.html that `clgrad plot`
-# writes is well-formed for hostile runs (issue 19): real runs with
+# writes is well-formed for hostile runs: real runs with
 # intermittently skipped non-finite steps (gaps with single points between
 # them: once a <circle> written inside an open d="..." attribute), a diverged
 # run, a run whose every gradient is exactly 0, an LSTM whose run directory and
-# run.name hold < & " ' characters; plotted one by one, all together, with
+# run.name hold < & " ' characters, a run whose name and directory hold raw
+# bytes that are not UTF-8 (0xff 0xfe: U+FFFD in the files); plotted one by one, all together, with
 # --smooth, and a sweep.  Each file must parse as XML (python3 xml.etree) and
 # report.html also as HTML with balanced tags (tests/report/wellformed.py).
 # Skipped (77) without python3.
@@ -52,12 +53,16 @@ run_ "$ROOT/experiments/relu30_he.ini" --set run.steps=10 --set model.hidden=8,8
 # 4. an LSTM (cell_grad_norm too) in a directory and under a name with < & " ' characters
 odd="$T/odd <&\"'> run"
 run_ "$ROOT/experiments/lstm_adding.ini" --set run.steps=6 --set 'run.name=x<&"y' --out "$odd"
+# 5. raw bytes that are not UTF-8 (0xff 0xfe) in the run's name and its directory
+raw="$T/raw$(printf '\377')dir"
+run_ "$ROOT/experiments/linreg_lr_below.ini" --set run.steps=5 --set "run.name=bad$(printf '\377\376')name" --out "$raw"
 
 plot_ "$T/skip" --out "$T/p-skip"
 plot_ "$T/diverged" --out "$T/p-diverged"
 plot_ "$T/zero" --out "$T/p-zero"
 plot_ "$odd" --out "$T/p-odd"
-plot_ "$T/skip" "$T/diverged" "$T/zero" "$odd" --out "$T/p-all" --smooth 0.9
+plot_ "$raw" --out "$T/p-raw"
+plot_ "$T/skip" "$T/diverged" "$T/zero" "$odd" "$raw" --out "$T/p-all" --smooth 0.9
 "$CLGRAD" sweep "$T/mixed.ini" --grid optim.lr=0.01,0.1 --grid 'clip.nonfinite=skip,propagate' --out "$T/sw" \
     --quiet >"$T/log" 2>&1 || { cat "$T/log"; fail "sweep"; }
 plot_ --sweep "$T/sw" --x optim.lr --y clip.nonfinite --out "$T/p-sweep"
@@ -65,7 +70,7 @@ plot_ --sweep "$T/sw" --x optim.lr --y clip.nonfinite --out "$T/p-sweep"
 grep -q 'class="zero"' "$T/p-zero/grad_norm.svg" || fail "all-zero run: no underflow marks in grad_norm.svg"
 [ -s "$T/p-odd/cell_timesteps.svg" ] && [ -s "$T/p-odd/timesteps_heatmap.svg" ] || fail "LSTM figures missing"
 n=0
-for d in p-skip p-diverged p-zero p-odd p-all p-sweep; do
+for d in p-skip p-diverged p-zero p-odd p-raw p-all p-sweep; do
     for f in "$T/$d"/*.svg "$T/$d/report.html"; do [ -s "$f" ] || fail "$f missing"; n=$((n + 1)); done
 done
 python3 "$ROOT/tests/report/wellformed.py" "$T"/p-*/*.svg "$T"/p-*/report.html >"$T/wf.txt" 2>&1

@@ -84,6 +84,9 @@ void clgrad_json_escape(const char *s, void (*put)(void *u, const char *p, size_
 void clgrad_json_fputs(FILE *f, const char *s);
 /* 1 when s (NULL: yes) is valid UTF-8. */
 int clgrad_utf8_valid(const char *s);
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 when the byte at s
+** starts none (overlong forms, surrogates, code points above U+10FFFF). */
+size_t clgrad_utf8_len(const unsigned char *s);
 
 /* ---- CSV ------------------------------------------------------------------- */
 
