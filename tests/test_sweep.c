@@ -65,7 +65,9 @@ static const char fake_sh_[] =
     "nap=${FAKE_SLEEP:-}\n"
     "[ -n \"${FAKE_SLOW:-}\" ] && [ \"$lr\" = \"$FAKE_SLOW\" ] && nap=30\n"
     "if [ -n \"$nap\" ]; then\n"
-    "  trap 'kill $pid 2>/dev/null; echo \"{\\\"status\\\": \\\"interrupted\\\", \\\"divergence\\\": null, \\\"final_train_loss\\\": 2}\" > \"$out/summary.json\"; echo \"fake: interrupted\"; exit 130' INT TERM\n"
+    /* the trap waits for its sleep: a point's process must not outlive it
+    ** (it would hold the point directory's lock, handed down by the sweep) */
+    "  trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; echo \"{\\\"status\\\": \\\"interrupted\\\", \\\"divergence\\\": null, \\\"final_train_loss\\\": 2}\" > \"$out/summary.json\"; echo \"fake: interrupted\"; exit 130' INT TERM\n"
     "  sleep \"$nap\" & pid=$!\n"
     "  echo \"$out\" >> \"$FAKE_DIR/sleeping\"\n"
     "  wait $pid\n"
