@@ -1038,7 +1038,8 @@ static int ini_parse_(ini_t *ini, const char *text)
             ini->val = nv, ini->cap = nc;
         }
         char full[200];
-        snprintf(full, sizeof full, "%s%s%s", sec, sec[0] ? "." : "", k);
+        int nf = snprintf(full, sizeof full, "%s%s%s", sec, sec[0] ? "." : "", k);
+        if (nf < 0 || (size_t)nf >= sizeof full) continue; /* not a key clgrad writes */
         ini->key[ini->n] = strdup(full);
         ini->val[ini->n] = strdup(v);
         if (!ini->key[ini->n] || !ini->val[ini->n]) {
