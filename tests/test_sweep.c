@@ -935,8 +935,13 @@ START_TEST(sigint_stops_and_resumes)
     ck_assert_int_eq(run_(path_("exp.ini"), "--grid", "clip.kind=none,global_norm", "--out", out, NULL), 1);
     ck_assert_err_has("another sweep");
 
-    /* partial progress is visible */
+    /* partial progress is visible (the sweep rewrites summary.csv after it
+    ** started the point, which may already be sleeping: wait for it) */
     char *csv = slurp_(path_("sw/summary.csv"));
+    while ((!csv || strcmp(field_(csv, 3, 3), "running") != 0) && waited < 20) {
+        msleep_(20), waited += 0.02;
+        csv = slurp_(path_("sw/summary.csv"));
+    }
     ck_assert_ptr_nonnull(csv);
     ck_assert_str_eq(field_(csv, 1, 3), "completed");
     ck_assert_str_eq(field_(csv, 3, 3), "running");
