@@ -874,18 +874,6 @@ static int parse_tol_(const char *opt, const char *s, double *out)
     return 0;
 }
 
-/* A run's reading warnings (a cut last line left out) on stderr. */
-static void warn_lines_(const char *who, const clgrad_rundata *run)
-{
-    char w[4400];
-    if (!clgrad_rundata_warnings(run, w, sizeof w)) return;
-    for (char *l = w, *nl; l; l = nl) {
-        nl = strchr(l, '\n');
-        if (nl) *nl++ = '\0';
-        fprintf(stderr, "%s: warning: %s\n", who, l);
-    }
-}
-
 int clgrad_cli_compare(int argc, char **argv)
 {
     double rtol = CLGRAD_COMPARE_RTOL, atol = CLGRAD_COMPARE_ATOL;
@@ -923,7 +911,7 @@ int clgrad_cli_compare(int argc, char **argv)
             fprintf(stderr, "clgrad compare: %s\n", why);
             goto out;
         }
-        warn_lines_("clgrad compare", &runs[i]);
+        clgrad_rundata_print_warnings(stderr, "clgrad compare", &runs[i]);
     }
     clgrad_compare_result res;
     if (clgrad_runs_compare(runs, n, rtol, atol, &res, why, sizeof why) != CLGRAD_OK) {

@@ -67,28 +67,15 @@ static size_t header_(const size_t *shape, int ndim, unsigned char *h, size_t nh
     return total;
 }
 
-static int write_all_(int fd, const void *p, size_t n)
-{
-    const char *c = p;
-    while (n) {
-        ssize_t k = write(fd, c, n);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) return -1;
-        c += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
 static int write_data_(int fd, const float *data, size_t count)
 {
-    if (host_is_le_()) return write_all_(fd, data, count * sizeof(float));
+    if (host_is_le_()) return clgrad_fs_write_all(fd, data, count * sizeof(float));
     float buf[4096];
     for (size_t done = 0; done < count;) {
         size_t m = count - done < 4096 ? count - done : 4096;
         memcpy(buf, data + done, m * sizeof(float));
         swap4_(buf, m);
-        if (write_all_(fd, buf, m * sizeof(float))) return -1;
+        if (clgrad_fs_write_all(fd, buf, m * sizeof(float))) return -1;
         done += m;
     }
     return 0;
@@ -104,7 +91,7 @@ typedef struct {
 static int fill_npy_(int fd, void *user)
 {
     const npy_out_ *o = user;
-    if (write_all_(fd, o->h, o->hl) || write_data_(fd, o->data, o->count)) return errno ? errno : EIO;
+    if (clgrad_fs_write_all(fd, o->h, o->hl) || write_data_(fd, o->data, o->count)) return errno ? errno : EIO;
     return 0;
 }
 

@@ -2288,18 +2288,6 @@ static void plot_usage_(FILE *f)
             "exit status: 0 written, 1 read or write error, 2 usage error\n");
 }
 
-/* A run's reading warnings (a cut last line left out) on stderr. */
-static void warn_lines_(const char *who, const clgrad_rundata *run)
-{
-    char w[4400];
-    if (!clgrad_rundata_warnings(run, w, sizeof w)) return;
-    for (char *l = w, *nl; l; l = nl) {
-        nl = strchr(l, '\n');
-        if (nl) *nl++ = '\0';
-        fprintf(stderr, "%s: warning: %s\n", who, l);
-    }
-}
-
 int clgrad_cli_plot(int argc, char **argv)
 {
     const char *out = NULL, *sweep = NULL, *xkey = NULL, *ykey = NULL, *smooth = NULL;
@@ -2377,7 +2365,7 @@ int clgrad_cli_plot(int argc, char **argv)
             fprintf(stderr, "clgrad plot: %s\n", why);
             goto out;
         }
-        warn_lines_("clgrad plot", &runs[i]);
+        clgrad_rundata_print_warnings(stderr, "clgrad plot", &runs[i]);
     }
     if (!out) snprintf(dflt, sizeof dflt, "%s/plots", dirs[0]), out = dflt;
     int nw = 0;

@@ -30,27 +30,12 @@
 /* Held (flock) by the run writing the directory, removed when it ends. */
 #define LOCK_NAME ".clgrad-lock"
 
-static int write_all_(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0) return -1;
-        if (w == 0) {
-            errno = ENOSPC;
-            return -1;
-        }
-        p += w, n -= (size_t)w;
-    }
-    return 0;
-}
-
 static int fill_reserve_(int fd, void *user)
 {
     (void)user;
     static const char zeros[4096];
     for (size_t done = 0; done < RESERVE_BYTES; done += sizeof zeros)
-        if (write_all_(fd, zeros, sizeof zeros) != 0) return errno ? errno : EIO;
+        if (clgrad_fs_write_all(fd, zeros, sizeof zeros) != 0) return errno ? errno : EIO;
     return 0;
 }
 
@@ -286,7 +271,7 @@ int clgrad_csv_commit(clgrad_csv_out *o)
     size_t n = o->len;
     ssize_t w = n ? write(o->fd, o->buf, n) : 0; /* the step's rows: one call */
     if (w < 0 && errno == EINTR) w = 0;
-    int rc = w >= 0 && (size_t)w < n ? write_all_(o->fd, o->buf + w, n - (size_t)w) : w < 0 ? -1 : 0;
+    int rc = w >= 0 && (size_t)w < n ? clgrad_fs_write_all(o->fd, o->buf + w, n - (size_t)w) : w < 0 ? -1 : 0;
     if (rc != 0) {
         int e = errno ? errno : EIO;
         if (ftruncate(o->fd, (off_t)o->good_end) == 0) lseek(o->fd, (off_t)o->good_end, SEEK_SET);

@@ -791,6 +791,17 @@ size_t clgrad_rundata_warnings(const clgrad_rundata *run, char *buf, size_t nbuf
     return n;
 }
 
+void clgrad_rundata_print_warnings(FILE *f, const char *who, const clgrad_rundata *run)
+{
+    char w[4400];
+    if (!clgrad_rundata_warnings(run, w, sizeof w)) return;
+    for (char *l = w, *nl; l; l = nl) {
+        nl = strchr(l, '\n');
+        if (nl) *nl++ = '\0';
+        fprintf(f, "%s: warning: %s\n", who, l);
+    }
+}
+
 const char *clgrad_rundata_status(const clgrad_rundata *run)
 {
     const char *s = clgrad_json_str(clgrad_json_member(run->summary, "status"));

@@ -175,17 +175,6 @@ static char *read_file_(const char *path, size_t *len, char *why, size_t nwhy)
     return s;
 }
 
-static int write_all_(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return -1;
-        p += w, n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* Write dir/name atomically (fsutil.h: exclusive temp file with an
 ** unpredictable name, fsync, rename). 0 or -1 with why. */
 static int write_atomic_(const char *dir, const char *name, const char *text, size_t len, char *why, size_t nwhy)
@@ -2331,7 +2320,7 @@ static void launch_(sweep *sw, point *p, const char *runner, const sigset_t *ori
     sb_printf(&h, "# clgrad sweep: point %ld of %ld, started %s\n# ", p->index, sw->npoints, ts);
     sb_argv_(&h, av);
     sb_putc(&h, '\n');
-    if (!h.oom) write_all_(fd, h.s, h.len);
+    if (!h.oom) clgrad_fs_write_all(fd, h.s, h.len);
     free(h.s);
     sbuf em = {0};
     sb_printf(&em, "clgrad sweep: cannot execute %s: ", runner);
@@ -2361,10 +2350,10 @@ static void launch_(sweep *sw, point *p, const char *runner, const sigset_t *ori
         fcntl(lfd, F_SETFD, 0); /* the run takes the point's lock over */
         execv(runner, (char *const *)av);
         int e = errno;
-        if (em.s) write_all_(2, em.s, em.len);
+        if (em.s) clgrad_fs_write_all(2, em.s, em.len);
         const char *es = strerror(e);
-        write_all_(2, es, strlen(es));
-        write_all_(2, "\n", 1);
+        clgrad_fs_write_all(2, es, strlen(es));
+        clgrad_fs_write_all(2, "\n", 1);
         _exit(127);
     }
     int fork_errno = errno;

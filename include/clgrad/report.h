@@ -141,6 +141,8 @@ void clgrad_rundata_free(clgrad_rundata *run);
 /* The warnings of a run's CSV files (clgrad_csv_warning), one a line, into
 ** buf ("" when none); returns how many there are. */
 size_t clgrad_rundata_warnings(const clgrad_rundata *run, char *buf, size_t nbuf);
+/* Those warnings on f, a line each: "WHO: warning: ..." (compare and plot). */
+void clgrad_rundata_print_warnings(FILE *f, const char *who, const clgrad_rundata *run);
 /* The run's final status: summary "status", else manifest "status", else "unknown". */
 const char *clgrad_rundata_status(const clgrad_rundata *run);
 /* summary "divergence" object, or NULL when the run did not diverge. */
