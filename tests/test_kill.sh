@@ -132,6 +132,19 @@ for k in 1 2; do
       fail "sweep kill $k: points still there 30 s after the sweep was killed: $(ps -o pid=,stat=,args= -p "$(echo $left | tr ' ' ,)")"
       kill -9 $left 2>/dev/null
     fi
+    # a killed point that no longer shows in pgrep (its leader a zombie) may
+    # still be tearing down its threads, holding its directory's lock: the
+    # sweep run again would then rightly refuse it ("in use"); wait for the locks
+    busy=
+    for _ in $(seq 1 300); do
+      busy=
+      for f in "$T"/sw/*/.clgrad-lock; do
+        [ -e "$f" ] && ! flock -n "$f" true 2>/dev/null && busy="$busy $f"
+      done
+      [ -z "$busy" ] && break
+      sleep 0.1
+    done
+    [ -z "$busy" ] || fail "sweep kill $k: point locks still held 30 s after the points were gone:$busy"
   else
     wait "$pid" 2>/dev/null # it ended first: a kill later than the sweep
     echo "sweep kill $k: the sweep finished before $n rows"
