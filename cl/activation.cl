@@ -56,7 +56,7 @@
 ** activation_bias_grad: db[j] = beta * db[j] + sum_i dY[i,j] in an order
 ** that is a function of (rows, cols) alone, whatever the work-group size or
 ** launch shape (ACT_BG_BLOCK is part of the numeric definition, not a
-** tunable; clgrad_activation_bias_grad_replica in src/activation.c is the
+** tunable; clgrad_activation_bias_grad_replica in src/ops/activation.c is the
 ** same definition in host float32):
 **   records are Neumaier pairs (s, c) whose value is s + c (s when s is not
 **   finite: Inf - Inf in c must not turn an Inf sum into NaN);

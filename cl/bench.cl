@@ -11,7 +11,7 @@
 */
 
 /* Independent fma chains per work-item, and fma rounds per chain per loop
-** iteration (must match src/bench.c: BENCH_CHAINS, BENCH_UNROLL). */
+** iteration (must match src/cli/bench.c: BENCH_CHAINS, BENCH_UNROLL). */
 #define BENCH_CHAINS 8
 #define BENCH_UNROLL 16
 

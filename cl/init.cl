@@ -3,7 +3,7 @@
 ** kernels.
 **
 ** This one file is compiled twice: as the device program common.cl + init.cl,
-** and on the host, where src/init.c does `#include "../cl/init.cl"` and gets
+** and on the host, where src/ops/init.c does `#include "../../cl/init.cl"` and gets
 ** everything above the kernels section (the kernels are inside
 ** #ifdef __OPENCL_VERSION__).  One source for both sides is what makes one
 ** seed give bit-identical numbers on every device and on the host.  (A
@@ -80,7 +80,7 @@ typedef int rng_i32;
 #define rng_as_u32(f) as_uint(f)
 #endif
 
-/* Distribution codes shared by the kernel and src/init.c. */
+/* Distribution codes shared by the kernel and src/ops/init.c. */
 #define RNG_DIST_CONSTANT 0  /* p0 */
 #define RNG_DIST_UNIFORM 1   /* p0 + p1 * rng_u01(w0): U(a, b) with p0 = a, p1 = b - a */
 #define RNG_DIST_SYMMETRIC 2 /* p1 * rng_sym(w0): U(-p1, p1) */

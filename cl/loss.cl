@@ -32,7 +32,7 @@
 ** loss_value: the mean of the terms (elements, or rows for CE) u = 0 .. n-1
 ** summed in an order that is a function of n alone, whatever the work-group
 ** size (LOSS_LEAF and LOSS_LEAVES are part of the numeric definition, not tunables;
-** clgrad_loss_sum_replica in src/loss.c is the same order in host float32):
+** clgrad_loss_sum_replica in src/ops/loss.c is the same order in host float32):
 **   records are Neumaier pairs (s, c), value s + c (s when s is not finite:
 **   Inf - Inf in c must not turn an Inf sum into NaN); identity (-0.0, +0.0);
 **   adding a term x (loss_nsum_): t = s + x, c = c + (|s| >= |x| ?
@@ -55,7 +55,7 @@
 ** their tree and keeps the chunk records on a binary-counter stack (as in
 ** cl/reduce.cl), folded at the end.  Deterministic (no atomics) and accurate
 ** for large batches: about 2u sum |terms| plus second-order terms, whatever
-** n (a plain running sum would add up to n u), see the bound in src/loss.c.
+** n (a plain running sum would add up to n u), see the bound in src/ops/loss.c.
 ** loss_accuracy: one work-group of CLGRAD_WG items, item l counts the terms
 ** l, l + WG, ... as a uint, the counts are added in a local tree: integer
 ** additions are exact in any order, so the count (and the float written, exact

@@ -4,7 +4,7 @@
 ** update ratio, the minibatch gather, the divergence watch, the L1
 ** subgradient, and the elementwise cells of the LSTM and the GRU (their
 ** GEMMs and bias adds come from matmul.cl and activation.cl; see
-** include/clgrad/model.h for the equations and src/model.c for the layout).
+** include/clgrad/model.h for the equations and src/nn/model.c for the layout).
 **
 ** model_act_stats: h (B, H) -> out[0..3) = mean |h|, the fraction of elements
 ** saturated, the fraction of dead units.  "Saturated": sigmoid h < 0.01 or
@@ -23,7 +23,7 @@
 ** consecutive columns), 16 items the 16 subtrees of 16 units, item 0 their
 ** tree, kept on a binary-counter stack over the chunks (see cl/reduce.cl) and
 ** folded at the end: the balanced tree over the units, evaluated in pieces.
-** clgrad_model_act_stats_replica (src/model.c) is the same order on the host.
+** clgrad_model_act_stats_replica (src/nn/model.c) is the same order on the host.
 */
 #define ACT_KIND_SIGMOID 1
 #define ACT_KIND_TANH 2

@@ -8,7 +8,7 @@
 ** change which work-item evaluates which node of the trees below, never the
 ** trees.  The constants REDUCE_LEAF_VECS, REDUCE_LEAVES (and so REDUCE_CHUNK)
 ** are part of the numeric definition, not tunables: changing them changes
-** the last bits of the results.  clgrad_reduce_stats_replica (src/reduce.c)
+** the last bits of the results.  clgrad_reduce_stats_replica (src/ops/reduce.c)
 ** evaluates the same definition on the host in float32, bit for bit.
 **
 ** A segment table (built by clgrad_segs_new, see include/clgrad/reduce.h) is

@@ -24,11 +24,11 @@
 ** (exp/expm1 3 ulp, log1p 2, tanh 5, erfc 16, division 2.5, + - * 0.5) for
 ** the exact operations each kernel performs, plus the effect of rounded
 ** internal arguments and a denormal-flush floor; the derivation is next to it
-** in src/activation.c.  It holds on any conforming device and is tight: a
+** in src/ops/activation.c.  It holds on any conforming device and is tight: a
 ** wrong formula, index or constant exceeds it by orders of magnitude.
 ** Bias add is one correctly rounded addition (0.5 ulp; checked at 2^-23 |ref|); bias grad
 ** is a compensated sum per work-item plus a tree of <= 8 levels (16 u sum|terms|,
-** derivation in src/activation.c).  Finite differences: see fd_ below.
+** derivation in src/ops/activation.c).  Finite differences: see fd_ below.
 */
 #include "fixture.h"
 

@@ -5,7 +5,7 @@
 ** cache directory, and directories and entries others could write.
 */
 #define _POSIX_C_SOURCE 200809L
-#include "cache.h"
+#include "core/cache.h"
 #include "fixture.h"
 
 #include <dirent.h>

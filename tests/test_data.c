@@ -14,7 +14,7 @@
 */
 #define _POSIX_C_SOURCE 200809L
 #include "clgrad/data.h"
-#include "data_internal.h"
+#include "run/data_internal.h"
 
 #include <check.h>
 #include <dirent.h>

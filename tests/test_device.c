@@ -6,7 +6,7 @@
 ** build log and the file's name; bad device specs listing the real devices.
 */
 #define _POSIX_C_SOURCE 200809L
-#include "cache.h"
+#include "core/cache.h"
 #include "fixture.h"
 
 #include <dirent.h>

@@ -5,7 +5,7 @@
 ** the CLGRAD_DEVICE variable and the default (first GPU, else first CPU).
 */
 #include "fixture.h"
-#include "internal.h"
+#include "core/internal.h"
 
 #include <stdlib.h>
 #include <string.h>

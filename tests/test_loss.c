@@ -17,7 +17,7 @@
 ** the OpenCL 1.2 ulp limits (exp 3 ulp, log 3, log1p 2, division 2.5, + - *
 ** 0.5) for the operations each kernel performs, and for the value the
 ** compensated per-item sums plus the 8-level tree; the derivation is in
-** src/loss.c.  They hold on any conforming device and are tight (an error in
+** src/ops/loss.c.  They hold on any conforming device and are tight (an error in
 ** a formula, index or count exceeds them by orders of magnitude).  The
 ** accuracy is an integer count: exact.  Finite differences: see fd_tol_.
 **

@@ -2,7 +2,7 @@
 ** test_model.c (device suite): the MLP and the recurrent models (vanilla
 ** RNN, LSTM, GRU; stacked layers), forward and backward on the device against
 ** a float64 host model (written here from the PyTorch equations,
-** independently of src/model.c), the host model's gradients against central
+** independently of src/nn/model.c), the host model's gradients against central
 ** finite differences, and the per-time-step metrics (||dL/dh_t||,
 ** ||dL/dc_t||) against the host model's.  Also: the L1 subgradient kernel and
 ** the noise generator (gradient and input noise).
@@ -22,7 +22,7 @@
 */
 #include "fixture.h"
 #include "clgrad/model.h"
-#include "internal.h"
+#include "core/internal.h"
 
 /* the host build of the cells' arithmetic, the kernels' own source */
 #include "../cl/math.cl"

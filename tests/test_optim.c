@@ -659,7 +659,7 @@ END_TEST
 
 /* ---- bit for bit against the host build of cl/optim_fn.cl ---- */
 
-/* The float scalars clgrad_optim_step passes (src/optim.c's launchers:
+/* The float scalars clgrad_optim_step passes (src/ops/optim.c's launchers:
 ** derived in double, rounded to float once), then the update of every
 ** parameter with the gradient g * COEF (the kernel's optim_grad_, one float
 ** product) and the state slots (S, n) the kernel reads and writes; nothing

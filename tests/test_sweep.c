@@ -1,5 +1,5 @@
 /*
-** test_sweep.c (unit suite, no device): `clgrad sweep` (src/sweep.c) with a
+** test_sweep.c (unit suite, no device): `clgrad sweep` (src/cli/sweep.c) with a
 ** fake runner: a shell script standing in for `clgrad run` that checks its
 ** arguments, logs every call (and its start/end time), and writes the
 ** summary.json / manifest.json a real run would.  Covers grid parsing and

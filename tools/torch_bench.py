@@ -4,7 +4,7 @@
 Measures, on this machine's CPU with a fixed thread count:
   - float32 matmul GFLOP/s at the square sizes given (median of --reps calls),
   - the median time of one training step of clgrad's reference models
-    (src/bench.c: tiny MLP 4x64 batch 32, medium 16x256 batch 128, large
+    (src/cli/bench.c: tiny MLP 4x64 batch 32, medium 16x256 batch 128, large
     16x1024 batch 512, RNN H128 T100 batch 64), each as clgrad's bench runs it:
     tanh, nn.Linear default init, loss (cross-entropy; MSE for the RNN),
     backward, clip_grad_norm_(1.0), SGD(lr 0.01, momentum 0.9) step.
@@ -24,7 +24,7 @@ except ImportError:  # not part of the Debian dependencies: the comparison is op
     print("torch_bench.py: PyTorch is not installed; skipping", file=sys.stderr)
     sys.exit(77)
 
-# name: (kind, depth, width, batch, in, seq_len, out) -- keep in step with src/bench.c
+# name: (kind, depth, width, batch, in, seq_len, out) -- keep in step with src/cli/bench.c
 MODELS = {
     "tiny": ("mlp", 4, 64, 32, 64, 1, 10),
     "medium": ("mlp", 16, 256, 128, 256, 1, 10),

@@ -7,7 +7,7 @@ usage: python3 tools/torch_replay.py RUN_DIR [--rtol R] [--atol A] [--steps N]
 Rebuilds the run from RUN_DIR alone -- config.ini (the resolved experiment),
 data/{train,test}_{x,y}.npy (written by `clgrad run --save-data`) and
 weights/init/*.npy -- and trains the same model with torch.nn / torch.optim,
-step for step as src/train.c does:
+step for step as src/run/train.c does:
 
   per step: batch (clgrad_data_epoch_order, reimplemented bit-exactly) ->
   forward -> loss (mse | BCEWithLogits | CrossEntropy, mean) -> backward ->
@@ -75,8 +75,8 @@ class UsageError(Exception):
 
 
 # ---------------------------------------------------------------- minibatch order
-# src/data_rng.c: xoshiro256** seeded by splitmix64, Fisher-Yates shuffle;
-# src/data.c clgrad_data_epoch_order with stream CLGRAD_STREAM_EPOCH = 3.
+# src/run/data_rng.c: xoshiro256** seeded by splitmix64, Fisher-Yates shuffle;
+# src/run/data.c clgrad_data_epoch_order with stream CLGRAD_STREAM_EPOCH = 3.
 
 STREAM_EPOCH = 3
 
@@ -176,14 +176,14 @@ def noise_normal(seed, stream, step, n):
 
 
 def grad_noise_std(eta, gamma, step):
-    """src/init.c clgrad_grad_noise_std (double), used as a float."""
+    """src/ops/init.c clgrad_grad_noise_std (double), used as a float."""
     if not eta > 0.0:
         return 0.0
     return math.sqrt(eta / math.pow(1.0 + float(step), gamma))
 
 
 def lr_at(o, step, total):
-    """src/train.c lr_at_ (double precision, as there)."""
+    """src/run/train.c lr_at_ (double precision, as there)."""
     lr = o["lr"]
     sched = o["schedule"]
     if sched == "step" and o["step_size"] > 0:
@@ -484,7 +484,7 @@ def replay(run_dir, cfg, opts):
     # ---- model (shapes from the initial weights, checked against the config)
     acts = cfg["acts"]
     p = cfg["act_param"]
-    if math.isnan(p):  # src/train.c: auto -> the default of the first layer's activation
+    if math.isnan(p):  # src/run/train.c: auto -> the default of the first layer's activation
         p = {"leaky_relu": 0.01, "elu": 1.0}.get(acts[0], 0.0) if acts else 0.0
         if "leaky_relu" in acts and "elu" in acts:
             notes.append("activation_param is auto with both leaky_relu and elu: clgrad uses %g (the first "

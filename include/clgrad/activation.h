@@ -69,7 +69,7 @@ double clgrad_activation_ref_derivative(clgrad_act act, double param, double z);
 /* dh * f'(z); identity returns dh. */
 double clgrad_activation_ref_backward(clgrad_act act, double param, double z, double dh);
 /* Error bounds that the float32 kernels meet on any conforming OpenCL 1.2
-** device (derived from the spec's ulp limits, see src/activation.c): for the
+** device (derived from the spec's ulp limits, see src/ops/activation.c): for the
 ** float input z, |forward - ref_forward| <= *tol_h and, for the float dh,
 ** |backward - ref_backward| <= *tol_dz.  Either pointer may be NULL. */
 void clgrad_activation_ref_bounds(clgrad_act act, double param, double z, double dh, double *tol_h,

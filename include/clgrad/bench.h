@@ -2,7 +2,7 @@
 ** clgrad/bench.h: `clgrad bench`: the same kernels and the same experiments
 ** timed on every device, against that device's own measured limits.
 **
-** What is measured (src/bench.c has the method of each):
+** What is measured (src/cli/bench.c has the method of each):
 **   limits    fp32 compute peak (GFLOP/s, cl/bench.cl bench_peak_*: chains of
 **             explicit fma() in float, float4 and float8 registers; the peak is
 **             the best variant's median), global memory bandwidth (GB/s, copy
@@ -17,7 +17,7 @@
 **             own kernel and CLBlast, interleaved call by call, each also as a
 **             percentage of the measured peak.
 **   train     median ms per training step of the reference models, both GEMM
-**             backends: the step of src/train.c's loop (a step that does not
+**             backends: the step of src/run/train.c's loop (a step that does not
 **             log): gather the batch, (input noise: off), forward, loss
 **             value, loss gradient, backward, (L1 and gradient noise: off),
 **             gradient-state reset, global-norm clipping (max norm 1, fused

@@ -11,7 +11,7 @@
 ** seeded by splitmix64) and every floating-point step uses IEEE-exact
 ** operations only (+ - * / sqrt and the library's own log/exp/sin/cos written
 ** with those), so the same config and seed give the same bytes on every
-** IEEE-754 host (see src/data_internal.h for the details).
+** IEEE-754 host (see src/run/data_internal.h for the details).
 **
 ** Every function that can fail returns 0 on success or -1 with a message in
 ** err (nerr bytes, NULL-safe) that names the file (and line/column for CSV);

@@ -59,7 +59,7 @@ double clgrad_loss_ref_accuracy(clgrad_loss loss, const double *pred, const doub
                                 size_t cols);
 /* Bounds on |device - reference| that the float32 kernels meet on any
 ** conforming OpenCL 1.2 device with work-groups of at most 256, for inputs
-** that are floats (derivation in src/loss.c): for the value, and per element
+** that are floats (derivation in src/ops/loss.c): for the value, and per element
 ** of the gradient (tol (rows, cols)). */
 double clgrad_loss_ref_value_bound(clgrad_loss loss, const double *pred, const double *target, size_t rows,
                                    size_t cols);

@@ -4,7 +4,7 @@
 ** references, and the "clip" self-check.  Norms come from clgrad_reduce_stats
 ** (cl/reduce.cl).
 */
-#include "internal.h"
+#include "core/internal.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -9,10 +9,10 @@
 ** for the device (except one index upload per epoch, and the per-step flag
 ** read under the non-finite policy "skip", which keeps Adam's step count exact).
 */
-#include "internal.h"
-#include "rundir.h"
-#include "cache.h"
-#include "fsutil.h"
+#include "core/internal.h"
+#include "run/rundir.h"
+#include "core/cache.h"
+#include "util/fsutil.h"
 #include "clgrad/clip.h"
 #include "clgrad/data.h"
 #include "clgrad/init.h"

@@ -4,10 +4,10 @@
 */
 #define _DEFAULT_SOURCE
 #define _POSIX_C_SOURCE 200809L
-#include "rundir.h"
-#include "cache.h"
-#include "fsutil.h"
-#include "internal.h"
+#include "run/rundir.h"
+#include "core/cache.h"
+#include "util/fsutil.h"
+#include "core/internal.h"
 #include "clgrad/data.h"
 #include "clgrad/report.h"
 

@@ -6,7 +6,7 @@
 ** sizes are checked against the file's real size before anything is
 ** allocated, so a hostile header cannot trigger a huge allocation.  The formats accepted are documented in include/clgrad/data.h.
 */
-#include "data_internal.h"
+#include "run/data_internal.h"
 
 #include <errno.h>
 #include <float.h>

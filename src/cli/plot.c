@@ -10,7 +10,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "clgrad/report.h"
 #include "clgrad/config.h"
-#include "fsutil.h"
+#include "util/fsutil.h"
 
 #include <errno.h>
 #include <math.h>

@@ -13,7 +13,7 @@
 #endif
 #include "clgrad/report.h"
 #include "clgrad/sweep.h"
-#include "fsutil.h"
+#include "util/fsutil.h"
 
 #include <ctype.h>
 #include <dirent.h>

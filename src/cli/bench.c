@@ -10,9 +10,9 @@
 ** repetitions after untimed warm-up ones.  Library functions never print:
 ** progress goes through opts->print; only clgrad_cli_bench writes to stdout.
 */
-#include "internal.h"
-#include "rundir.h"
-#include "fsutil.h"
+#include "core/internal.h"
+#include "run/rundir.h"
+#include "util/fsutil.h"
 #include "clgrad/bench.h"
 #include "clgrad/clip.h"
 #include "clgrad/gemm.h"
@@ -548,7 +548,7 @@ clgrad_status clgrad_bench_gemm_time(clgrad_ctx *ctx, int ta, int tb, size_t M, 
 
 /* ---- training steps --------------------------------------------------------------------- */
 
-/* One reference model set up for stepping, as src/train.c's run does. */
+/* One reference model set up for stepping, as src/run/train.c's run does. */
 typedef struct {
     const clgrad_bench_model *bm;
     clgrad_model *m;
@@ -667,7 +667,7 @@ fail:
     return st;
 }
 
-/* model_diverge_check (cl/model.cl), as src/train.c calls it (limits off). */
+/* model_diverge_check (cl/model.cl), as src/run/train.c calls it (limits off). */
 static clgrad_status diverge_check_(clgrad_ctx *ctx, trainer_ *t, long step)
 {
     clgrad_status st = CLGRAD_OK;
@@ -693,7 +693,7 @@ fail:
     return st;
 }
 
-/* Training step `step` (1-based), enqueued in src/train.c's order; nothing waits. */
+/* Training step `step` (1-based), enqueued in src/run/train.c's order; nothing waits. */
 static clgrad_status trainer_step_(clgrad_ctx *ctx, trainer_ *t, long step)
 {
     clgrad_status st = CLGRAD_OK;

@@ -7,8 +7,8 @@
 ** (any key order, ' or " quotes), accepts versions 1.0/2.0/3.0, and checks
 ** the shape's data size against the file's real size before allocating.
 */
-#include "data_internal.h"
-#include "fsutil.h"
+#include "run/data_internal.h"
+#include "util/fsutil.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -4,7 +4,7 @@
 ** normals), Fisher-Yates shuffles, and deterministic log/exp/sin/cos built
 ** from IEEE-exact operations only.  See data_internal.h for why and how.
 */
-#include "data_internal.h"
+#include "run/data_internal.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -2,7 +2,7 @@
 ** selfcheck.c: `clgrad selfcheck`: the table of kernel families, the shared
 ** comparison and random helpers, and the GEMM family's check.
 */
-#include "internal.h"
+#include "core/internal.h"
 
 #include <math.h>
 #include <stdlib.h>

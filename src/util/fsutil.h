@@ -5,7 +5,7 @@
 ** then filled, fsync'd and renamed over NAME (rename replaces a symlink at
 ** NAME, it never follows it), and the directory is fsync'd.  Files kept open
 ** (appended logs, locks) are opened with O_NOFOLLOW and must be regular
-** files with a single link.  Internal to clgrad (also used by src/sweep.c).
+** files with a single link.  Internal to clgrad (also used by src/cli/sweep.c).
 */
 #ifndef CLGRAD_FSUTIL_H
 #define CLGRAD_FSUTIL_H

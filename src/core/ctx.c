@@ -3,8 +3,8 @@
 ** buffers and kernel launches.
 */
 #define _POSIX_C_SOURCE 200809L
-#include "cache.h"
-#include "internal.h"
+#include "core/cache.h"
+#include "core/internal.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
 ** gemm.c: the GEMM routine: argument checks, backend and variant choice,
 ** launch of cl/matmul.cl or CLBlast, and the float64 host reference.
 */
-#include "internal.h"
+#include "core/internal.h"
 #include "clgrad/activation.h"
 
 #include <clblast_c.h>

@@ -3,7 +3,7 @@
 ** messages a context keeps (clgrad_errmsg, clgrad_warnings).
 */
 #define _POSIX_C_SOURCE 200809L
-#include "internal.h"
+#include "core/internal.h"
 
 #include <stdarg.h>
 #include <stdlib.h>

@@ -5,7 +5,7 @@
 ** documented in include/clgrad/data.h; the order in which random numbers are
 ** drawn is part of that definition and is written next to each generator.
 */
-#include "data_internal.h"
+#include "run/data_internal.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -6,7 +6,7 @@
 ** self-check.  The generator itself is the host half of cl/init.cl, included
 ** below, so host and device run the same source.
 */
-#include "internal.h"
+#include "core/internal.h"
 
 #include <limits.h>
 #include <math.h>
@@ -14,7 +14,7 @@
 #include <string.h>
 
 /* The generator: the very text the device compiles (kernels excluded). */
-#include "../cl/init.cl"
+#include "../../cl/init.cl"
 
 /* ------------------------------------------------------------------------ */
 /* Names and defaults                                                       */

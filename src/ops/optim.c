@@ -4,7 +4,7 @@
 ** for cl/optim.cl (derived scalars computed here in double), the float64
 ** host reference, and the selfcheck of the family.
 */
-#include "internal.h"
+#include "core/internal.h"
 
 #include <math.h>
 #include <stdlib.h>

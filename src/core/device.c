@@ -4,7 +4,7 @@
 ** format the `clgrad devices` table.
 */
 #define _POSIX_C_SOURCE 200809L
-#include "internal.h"
+#include "core/internal.h"
 
 #include <ctype.h>
 #include <stdlib.h>

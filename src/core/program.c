@@ -12,9 +12,9 @@
 ** multiply-adds call fma() explicitly.
 */
 #define _POSIX_C_SOURCE 200809L
-#include "cache.h"
+#include "core/cache.h"
 #include "cl_sources.h"
-#include "internal.h"
+#include "core/internal.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -4,7 +4,7 @@
 ** their float64 host reference, the float32 host replica of the kernels'
 ** fixed order and the "reduce" self-check.
 */
-#include "internal.h"
+#include "core/internal.h"
 
 #include <limits.h>
 #include <math.h>

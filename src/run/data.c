@@ -5,7 +5,7 @@
 ** order and row gathering.  Generators live in data_gen.c, CSV/IDX/CIFAR-10 readers in
 ** data_file.c, the random generator in data_rng.c, .npy in npy.c.
 */
-#include "data_internal.h"
+#include "run/data_internal.h"
 
 #include <float.h>
 #include <math.h>

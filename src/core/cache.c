@@ -2,9 +2,9 @@
 ** cache.c: the on-disk program-binary cache (format and guarantees in cache.h).
 */
 #define _POSIX_C_SOURCE 200809L
-#include "cache.h"
+#include "core/cache.h"
 #include "clgrad/hash.h"
-#include "fsutil.h"
+#include "util/fsutil.h"
 
 #include <errno.h>
 #include <fcntl.h>

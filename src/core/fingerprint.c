@@ -11,7 +11,7 @@
 ** NaN as the one quiet NaN 0x7fc00000 (IEEE 754 does not specify the sign
 ** and payload of a NaN an operation makes, and devices differ there).
 */
-#include "internal.h"
+#include "core/internal.h"
 
 #include "clgrad/fingerprint.h"
 

@@ -6,7 +6,7 @@
 */
 #define _POSIX_C_SOURCE 200809L
 #include "clgrad/report.h"
-#include "internal.h"
+#include "core/internal.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -3,7 +3,7 @@
 ** names and init gains, the float64 host references with the kernels' error
 ** bounds, and the "activation" self-check family.
 */
-#include "internal.h"
+#include "core/internal.h"
 
 #include <float.h>
 #include <math.h>

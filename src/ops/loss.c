@@ -3,7 +3,7 @@
 ** references of value, gradient and accuracy with the kernels' error bounds,
 ** and the "loss" self-check family.
 */
-#include "internal.h"
+#include "core/internal.h"
 
 #include <float.h>
 #include <math.h>

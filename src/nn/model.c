@@ -7,7 +7,7 @@
 ** Shapes: B batch, T time steps, F features per step, H width, K outputs,
 ** G gates (RNN 1, LSTM 4, GRU 3).
 */
-#include "internal.h"
+#include "core/internal.h"
 #include "clgrad/model.h"
 
 #include <limits.h>
