@@ -16,6 +16,7 @@
 #include "clgrad/clip.h"
 #include "clgrad/optim.h"
 #include "clgrad/init.h"
+#include "clgrad/norm.h"
 #include "clgrad/model.h"
 #include "clgrad/config.h"
 #include "clgrad/data.h"

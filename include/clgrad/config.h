@@ -140,6 +140,10 @@ typedef struct clgrad_model_section {
     double init_gain;                /* > 0, or auto (NAN) = the activation's recommended gain; default: see Resolution */
     double init_std;                 /* >= 0; normal: std (default 1) */
     char init_mode[CLGRAD_NAME_LEN]; /* fan_in|fan_out; default fan_in */
+    char norm[CLGRAD_NAME_LEN];      /* mlp: none|layernorm|rmsnorm|batchnorm; default none */
+    char residual[CLGRAD_NAME_LEN];  /* mlp: none|pre|post; default none (blocks: include/clgrad/model.h) */
+    int final_norm;                  /* mlp: a norm before the output layer (needs norm); default 0 */
+    double norm_eps;                 /* > 0, or auto (NAN): 1e-5 (layernorm, batchnorm), 2^-23 (rmsnorm) */
 } clgrad_model_section;
 
 typedef struct clgrad_loss_section {

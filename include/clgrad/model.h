@@ -33,6 +33,7 @@
 #include "clgrad/activation.h"
 #include "clgrad/core.h"
 #include "clgrad/init.h"
+#include "clgrad/norm.h"
 #include "clgrad/reduce.h"
 
 #define CLGRAD_MODEL_MAX_TENSORS 1024
@@ -64,13 +65,46 @@ typedef struct clgrad_model_spec {
                                     bias_ih[H:2H] = forget_bias and bias_hh[H:2H] = 0 in every layer, so the
                                     forget gate's effective bias is exactly forget_bias (needs bias) */
     size_t max_batch;            /* buffers are sized for this batch */
+    /* MLP only (see "Normalisation and residual blocks" below): */
+    clgrad_normlayer norm;       /* none | layernorm | rmsnorm | batchnorm */
+    int residual;                /* CLGRAD_RES_NONE | CLGRAD_RES_PRE | CLGRAD_RES_POST */
+    int final_norm;              /* a norm before the output layer (needs norm) */
+    double norm_eps;             /* NAN or 0: PyTorch's default (clgrad_normlayer_default_eps) */
 } clgrad_model_spec;
+
+#define CLGRAD_RES_NONE 0
+#define CLGRAD_RES_PRE 1
+#define CLGRAD_RES_POST 2
+/* "none", "pre", "post" -> CLGRAD_RES_*; -1 when unknown. */
+int clgrad_residual_parse(const char *name);
+
+/* Normalisation and residual blocks of the MLP (x the input, h_0 = x,
+** h_l the output of hidden layer l = 1..n, f_l its activation, Norm the
+** chosen norm, W_l, b_l its Linear):
+**   residual = none:  h_l = f_l(Norm(W_l h_{l-1} + b_l))   (Norm omitted when norm = none)
+**   residual = post:  h_1 = f_1(W_1 x + b_1) (the stem), then for l >= 2:
+**                     h_l = Norm(h_{l-1} + f_l(W_l h_{l-1} + b_l))
+**   residual = pre:   h_1 = f_1(W_1 x + b_1) (the stem), then for l >= 2:
+**                     h_l = h_{l-1} + f_l(W_l Norm(h_{l-1}) + b_l)
+**   logits = W_out Norm(h_n) + b_out with final_norm, else W_out h_n + b_out.
+** The residual blocks (l >= 2) need equal widths (config.c reports others).
+** Tensor names: every module in forward order gets the next index, as
+** nn.Sequential numbers them (activations count, the residual add is not a
+** module): none: Linear 3l, Norm 3l+1, act 3l+2 (0-based l; without norm
+** the usual Linear 2l, act 2l+1); post: stem Linear 0, act 1, then per block
+** Linear k, act k+1, Norm k+2; pre: per block Norm k, Linear k+1, act k+2;
+** then the final Norm, then the output Linear.  A Norm's tensors are
+** "<i>.weight" (N, ones) and "<i>.bias" (N, zeros; not for rmsnorm); batch
+** norm's buffers "<i>.running_mean" (zeros), "<i>.running_var" (ones) and
+** "<i>.num_batches_tracked" live outside the parameter block (no gradient,
+** no optimizer): clgrad_model_buffers. */
 
 typedef struct clgrad_tensor {
     char name[48];
     size_t off, rows, cols; /* (rows, cols) row-major at off in the flat block; a vector has rows = 1 */
     int layer;              /* metric layer it belongs to */
     int is_bias;
+    int norm;               /* 0; a norm layer's weight 1, its bias 2 (both vectors: rows = 1) */
 } clgrad_tensor;
 
 typedef struct clgrad_model clgrad_model;
@@ -110,6 +144,20 @@ const clgrad_segs *clgrad_model_param_segs(const clgrad_model *m); /* one segmen
 clgrad_status clgrad_model_init(clgrad_ctx *ctx, clgrad_model *m, const clgrad_init_cfg *w,
                                 const clgrad_init_cfg *b, uint64_t seed);
 
+/* Batch norm's buffers: the running estimates (float32, n each, in the
+** returned buffer at the offsets) of norm layer i (0 .. count - 1) and the
+** count of training forward passes.  clgrad_model_nbuffers is 0 without batch norm. */
+int clgrad_model_nbuffers(const clgrad_model *m);
+cl_mem clgrad_model_running(const clgrad_model *m);
+void clgrad_model_buffer(const clgrad_model *m, int i, const char **prefix, size_t *n, size_t *mean_off,
+                         size_t *var_off);
+long clgrad_model_batches_tracked(const clgrad_model *m);
+void clgrad_model_set_batches_tracked(clgrad_model *m, long n);
+/* Training mode (the default, 1) or evaluation mode (0): batch norm
+** normalises with the batch statistics and updates the running estimates,
+** or normalises with the running estimates (nn.Module.train / eval). */
+void clgrad_model_set_training(clgrad_model *m, int training);
+
 /* Forward pass on x (B, T, F) at xoff; logits (B, K) land in clgrad_model_logits. */
 clgrad_status clgrad_model_forward(clgrad_ctx *ctx, clgrad_model *m, cl_mem x, size_t xoff, size_t B);
 /* Backward pass from dlogits (B, K): fills the gradient block (overwrites it). */
@@ -139,6 +187,10 @@ clgrad_status clgrad_model_l1_grad(clgrad_ctx *ctx, clgrad_model *m, float l1);
 **   saturated when |h| > 0.99). */
 size_t clgrad_model_metrics_size(const clgrad_model *m);
 int clgrad_model_out_grad_seg(const clgrad_model *m, int layer);
+/* The segment of the gradient at metric layer l's input (MLP: a Linear's
+** input h_{l-1}, i.e. before its residual block; a norm's input), or -1
+** where none is computed (the first Linear, recurrent models). */
+int clgrad_model_in_grad_seg(const clgrad_model *m, int layer);
 size_t clgrad_model_act_offset(const clgrad_model *m);
 size_t clgrad_model_seq_len(const clgrad_model *m); /* T (recurrent); 1 for an MLP */
 int clgrad_model_rlayers(const clgrad_model *m);    /* L (recurrent); 0 for an MLP */

@@ -43,11 +43,36 @@ struct clgrad_model {
     rtensors_ rt[MAXR];
     int fcw, fcb; /* tensor indices of fc.weight and fc.bias (-1: none) */
 
+    /* MLP with norms or residual blocks (ext): the generic path; see model.h.
+    ** Per hidden layer l (width w[l+1]): fwd z_off Z = W h_in + b, n_off the
+    ** norm's output (none: Norm(Z); pre: Norm(h_{l-1})), a_off the activation
+    ** output (residual blocks), u_off (post) h_{l-1} + A, h_off the block
+    ** output; bwd dz_off, dn_off, du_off (post: dU; pre: the norm's input
+    ** gradient), dh_off.  Final norm: fn_off / dfn_off. */
+    int ext, residual, final_norm, training;
+    clgrad_normlayer normk;
+    float eps;
+    int nnorm;
+    struct {
+        int wt, bt, layer;
+        size_t N, st_off, rm_off, rv_off;
+        char prefix[16];
+    } norms[MAXL + 1];
+    int norm_of[MAXL], fnorm, lin_layer[MAXL], res[MAXL];
+    size_t ma_off[MAXL], n_off[MAXL], u_off[MAXL], dn_off[MAXL], du_off[MAXL], fn_off, dfn_off;
+    /* metric layer i: the gradient at its output (bwd out_off, out_n per row) and input (in_n 0: none) */
+    size_t mo_off[MAXL * 2 + 2], mo_n[MAXL * 2 + 2], mi_off[MAXL * 2 + 2], mi_n[MAXL * 2 + 2];
+    size_t mact_off[MAXL * 2 + 2];
+    int mact_kind[MAXL * 2 + 2]; /* activation of the stats, -1: none (output layer) */
+    cl_mem run;                  /* owned: batch norm running estimates */
+    size_t nrun;
+    long tracked;
+
     clgrad_tensor tensors[CLGRAD_MODEL_MAX_TENSORS];
     int ntensors;
     size_t nparams;
     int nlayers;
-    char layer_names[MAXL][32];
+    char layer_names[MAXL * 2 + 2][32];
 
     cl_mem params, grads; /* owned: nparams floats each */
     cl_mem fwd;           /* owned: forward activations (see create) */
@@ -90,6 +115,25 @@ const char *clgrad_model_kind_name(clgrad_model_kind kind) { return (unsigned)ki
 
 static int recurrent_(const clgrad_model *m) { return m->kind != CLGRAD_MODEL_MLP; }
 
+int clgrad_residual_parse(const char *name)
+{
+    static const char *const n[] = {"none", "pre", "post"};
+    for (int k = 0; name && k < 3; k++)
+        if (strcmp(name, n[k]) == 0) return k;
+    return -1;
+}
+
+int clgrad_model_nbuffers(const clgrad_model *m) { return m->nrun ? m->nnorm : 0; }
+cl_mem clgrad_model_running(const clgrad_model *m) { return m->run; }
+void clgrad_model_buffer(const clgrad_model *m, int i, const char **prefix, size_t *n, size_t *mean_off,
+                         size_t *var_off)
+{
+    *prefix = m->norms[i].prefix, *n = m->norms[i].N, *mean_off = m->norms[i].rm_off, *var_off = m->norms[i].rv_off;
+}
+long clgrad_model_batches_tracked(const clgrad_model *m) { return m->tracked; }
+void clgrad_model_set_batches_tracked(clgrad_model *m, long n) { m->tracked = n; }
+void clgrad_model_set_training(clgrad_model *m, int training) { m->training = training != 0; }
+
 clgrad_model_kind clgrad_model_get_kind(const clgrad_model *m) { return m->kind; }
 size_t clgrad_model_nparams(const clgrad_model *m) { return m->nparams; }
 int clgrad_model_ntensors(const clgrad_model *m) { return m->ntensors; }
@@ -109,7 +153,7 @@ static int add_tensor_(clgrad_model *m, const char *name, size_t rows, size_t co
     clgrad_tensor *t = &m->tensors[m->ntensors];
     snprintf(t->name, sizeof t->name, "%s", name);
     t->off = m->nparams;
-    t->rows = rows, t->cols = cols, t->layer = layer, t->is_bias = is_bias;
+    t->rows = rows, t->cols = cols, t->layer = layer, t->is_bias = is_bias, t->norm = 0;
     m->nparams += rows * cols;
     return m->ntensors++;
 }
@@ -122,9 +166,32 @@ void clgrad_model_free(clgrad_model *m)
     clgrad_buf_free(&m->fwd);
     clgrad_buf_free(&m->bwd);
     clgrad_buf_free(&m->logits);
+    clgrad_buf_free(&m->run);
     clgrad_segs_free(&m->param_segs);
     clgrad_segs_free(&m->gact_segs);
     free(m);
+}
+
+/* A norm layer of width N at Sequential index idx, metric layer `layer`. */
+static int add_norm_(clgrad_model *m, int idx, size_t N, int layer, size_t Bm, size_t *nf)
+{
+    char name[48];
+    int i = m->nnorm++;
+    snprintf(m->norms[i].prefix, sizeof m->norms[i].prefix, "%d", idx);
+    snprintf(name, sizeof name, "%d.weight", idx);
+    m->norms[i].wt = add_tensor_(m, name, 1, N, layer, 0);
+    m->tensors[m->norms[i].wt].norm = 1;
+    m->norms[i].bt = -1;
+    if (m->normk != CLGRAD_NL_RMS) {
+        snprintf(name, sizeof name, "%d.bias", idx);
+        m->norms[i].bt = add_tensor_(m, name, 1, N, layer, 1);
+        m->tensors[m->norms[i].bt].norm = 2;
+    }
+    m->norms[i].N = N, m->norms[i].layer = layer;
+    m->norms[i].st_off = *nf, *nf += 2 * (Bm > N ? Bm : N);
+    if (m->normk == CLGRAD_NL_BATCH) m->norms[i].rm_off = m->nrun, m->norms[i].rv_off = m->nrun + N, m->nrun += 2 * N;
+    snprintf(m->layer_names[layer], sizeof m->layer_names[layer], "%s_%d", clgrad_normlayer_name(m->normk), idx);
+    return i;
 }
 
 /* Tensors and buffer regions of the MLP; returns the fwd and bwd sizes. */
@@ -136,6 +203,83 @@ static void mlp_layout_(clgrad_model *m, const clgrad_model_spec *s, size_t *nf,
     m->width[0] = m->T * m->F;
     for (int l = 0; l < s->nhidden; l++) m->width[l + 1] = (size_t)s->hidden[l];
     m->width[m->nlin] = m->K;
+    m->fnorm = -1;
+    if (m->ext) {
+        int idx = 0, ml = 0, L = m->nlin - 1;
+        for (int l = 0; l <= L; l++) {
+            size_t N = m->width[l + 1], K = m->width[l];
+            int last = l == L;
+            m->res[l] = !last && l >= 1 && m->residual != CLGRAD_RES_NONE;
+            m->norm_of[l] = -1;
+            int has_norm = !last && m->normk != CLGRAD_NL_NONE && (m->residual == CLGRAD_RES_NONE || m->res[l]);
+            int pre = m->res[l] && m->residual == CLGRAD_RES_PRE;
+            if (last && m->final_norm) {
+                m->fnorm = add_norm_(m, idx++, K, ml, Bm, nf);
+                m->mo_off[ml] = *nb, m->mo_n[ml] = K, m->mi_off[ml] = m->dh_off[l - 1], m->mi_n[ml] = K;
+                m->fn_off = *nf, *nf += Bm * K;
+                m->dfn_off = *nb, *nb += Bm * K;
+                m->mact_off[ml] = m->fn_off, m->mact_kind[ml] = CLGRAD_ACT_IDENTITY;
+                ml++;
+            }
+            if (has_norm && pre) {
+                m->norm_of[l] = add_norm_(m, idx++, K, ml, Bm, nf);
+                m->n_off[l] = *nf, *nf += Bm * K;
+                m->dn_off[l] = *nb, *nb += Bm * K;
+                m->du_off[l] = *nb, *nb += Bm * K;
+                m->mo_off[ml] = m->dn_off[l], m->mo_n[ml] = K, m->mi_off[ml] = m->du_off[l], m->mi_n[ml] = K;
+                m->mact_off[ml] = m->n_off[l], m->mact_kind[ml] = CLGRAD_ACT_IDENTITY;
+                ml++;
+            }
+            snprintf(name, sizeof name, "%d.weight", idx);
+            add_tensor_(m, name, N, K, ml, 0);
+            if (m->bias) {
+                snprintf(name, sizeof name, "%d.bias", idx);
+                add_tensor_(m, name, 1, N, ml, 1);
+            }
+            snprintf(m->layer_names[ml], sizeof m->layer_names[ml], "linear_%d", idx);
+            m->lin_layer[l] = ml;
+            int lml = ml++;
+            idx++;
+            m->z_off[l] = *nf, *nf += Bm * N;
+            m->dz_off[l] = *nb, *nb += Bm * N;
+            if (last) {
+                m->mo_off[lml] = m->dz_off[l], m->mo_n[lml] = N;
+                m->mi_off[lml] = m->fnorm >= 0 ? m->dfn_off : m->dh_off[l - 1], m->mi_n[lml] = l > 0 ? K : 0;
+                m->mact_kind[lml] = -1;
+                break;
+            }
+            idx++; /* the activation */
+            m->h_off[l] = *nf, *nf += Bm * N;
+            m->dh_off[l] = *nb, *nb += Bm * N;
+            m->mo_off[lml] = m->dh_off[l], m->mo_n[lml] = N;
+            m->mi_off[lml] = l > 0 ? m->dh_off[l - 1] : 0, m->mi_n[lml] = l > 0 ? K : 0;
+            m->mact_off[lml] = m->h_off[l], m->mact_kind[lml] = (int)m->acts[l];
+            if (m->res[l]) m->ma_off[l] = *nf, *nf += Bm * N;
+            if (has_norm && !pre) {
+                /* none: Norm after the Linear (before the activation); post: after the add */
+                int none = m->residual == CLGRAD_RES_NONE;
+                m->norm_of[l] = add_norm_(m, none ? idx - 1 : idx, N, ml, Bm, nf);
+                if (none) {
+                    /* the norm sits between the Linear and the activation: Sequential index 3l+1 */
+                    m->n_off[l] = *nf, *nf += Bm * N;
+                    m->dn_off[l] = *nb, *nb += Bm * N;
+                    m->mo_off[ml] = m->dn_off[l], m->mi_off[ml] = m->dz_off[l];
+                    m->mact_off[ml] = m->n_off[l];
+                } else {
+                    m->u_off[l] = *nf, *nf += Bm * N;
+                    m->du_off[l] = *nb, *nb += Bm * N;
+                    m->mo_off[ml] = m->dh_off[l], m->mi_off[ml] = m->du_off[l];
+                    m->mact_off[ml] = m->h_off[l];
+                }
+                m->mo_n[ml] = m->mi_n[ml] = N;
+                m->mact_kind[ml] = CLGRAD_ACT_IDENTITY;
+                ml++;
+                idx++;
+            }
+        }
+        m->nlayers = ml;
+        return;
+    }
     for (int l = 0; l < m->nlin; l++) {
         snprintf(name, sizeof name, "%d.weight", 2 * l);
         add_tensor_(m, name, m->width[l + 1], m->width[l], l, 0);
@@ -150,8 +294,15 @@ static void mlp_layout_(clgrad_model *m, const clgrad_model_spec *s, size_t *nf,
         /* backward: dZ_l and dH_l (gradient at hidden layer l's output) */
         m->dz_off[l] = *nb, *nb += Bm * m->width[l + 1];
         if (l < m->nlin - 1) m->dh_off[l] = *nb, *nb += Bm * m->width[l + 1];
+        m->lin_layer[l] = l;
     }
     m->nlayers = m->nlin;
+    for (int l = 0; l < m->nlin; l++) {
+        int last = l == m->nlin - 1;
+        m->mo_off[l] = last ? m->dz_off[l] : m->dh_off[l], m->mo_n[l] = m->width[l + 1];
+        m->mi_off[l] = l > 0 ? m->dh_off[l - 1] : 0, m->mi_n[l] = l > 0 ? m->width[l] : 0;
+        m->mact_off[l] = last ? 0 : m->h_off[l], m->mact_kind[l] = last ? -1 : (int)m->acts[l];
+    }
 }
 
 /* Tensors and buffer regions of a recurrent model (see the struct). */
@@ -225,6 +376,29 @@ static clgrad_status model_layout_(clgrad_ctx *ctx, const clgrad_model_spec *s, 
     m->F = s->in, m->T = s->seq_len, m->K = s->out, m->max_batch = s->max_batch;
     m->nhidden = s->nhidden, m->bias = s->bias, m->act_param = s->act_param;
     m->forget_bias = s->kind == CLGRAD_MODEL_LSTM ? s->forget_bias : NAN;
+    m->training = 1;
+    if (s->kind == CLGRAD_MODEL_MLP) {
+        m->normk = s->norm, m->residual = s->residual, m->final_norm = s->final_norm;
+        m->eps = (float)(isnan(s->norm_eps) || s->norm_eps == 0 ? clgrad_normlayer_default_eps(s->norm) : s->norm_eps);
+        m->ext = s->norm != CLGRAD_NL_NONE || s->residual != CLGRAD_RES_NONE;
+        if ((unsigned)s->norm > CLGRAD_NL_BATCH || (unsigned)s->residual > CLGRAD_RES_POST ||
+            (s->final_norm && (s->norm == CLGRAD_NL_NONE || s->nhidden < 1)) || !(m->eps > 0.0f) || !isfinite(m->eps)) {
+            st = clgrad_fail(ctx, CLGRAD_E_ARG, "model: invalid norm %d / residual %d / final_norm %d / eps %g",
+                             (int)s->norm, s->residual, s->final_norm, (double)m->eps);
+            goto fail;
+        }
+        for (int i = 1; s->residual != CLGRAD_RES_NONE && i < s->nhidden; i++)
+            if (s->hidden[i] != s->hidden[i - 1]) {
+                st = clgrad_fail(ctx, CLGRAD_E_ARG,
+                                 "model: residual block %d needs equal input and output widths (hidden layers %d and "
+                                 "%d: %ld and %ld)",
+                                 i + 1, i, i + 1, s->hidden[i - 1], s->hidden[i]);
+                goto fail;
+            }
+    } else if (s->norm != CLGRAD_NL_NONE || s->residual != CLGRAD_RES_NONE || s->final_norm) {
+        st = clgrad_fail(ctx, CLGRAD_E_ARG, "model: norm and residual are MLP options");
+        goto fail;
+    }
     for (int i = 0; i < s->nhidden; i++) {
         if (s->hidden[i] <= 0) { st = clgrad_fail(ctx, CLGRAD_E_ARG, "model: hidden width %ld", s->hidden[i]); goto fail; }
         m->hidden[i] = s->hidden[i];
@@ -254,7 +428,7 @@ clgrad_status clgrad_model_sizes_of(clgrad_ctx *ctx, const clgrad_model_spec *s,
     memset(out, 0, sizeof *out);
     clgrad_status st = model_layout_(ctx, s, &m, &nf, &nb);
     if (st != CLGRAD_OK) return st;
-    out->params = m->nparams, out->fwd = nf, out->bwd = nb, out->logits = s->max_batch * m->K;
+    out->params = m->nparams, out->fwd = nf + m->nrun, out->bwd = nb, out->logits = s->max_batch * m->K;
     out->ntensors = m->ntensors;
     out->metrics = clgrad_model_metrics_size(m);
     out->nlayers = m->nlayers;
@@ -276,6 +450,13 @@ clgrad_status clgrad_model_create(clgrad_ctx *ctx, const clgrad_model_spec *s, c
     CLGRAD_TRY(clgrad_buf_new(ctx, nf, "forward activations", &m->fwd));
     CLGRAD_TRY(clgrad_buf_new(ctx, nb, "backward activations", &m->bwd));
     CLGRAD_TRY(clgrad_buf_new(ctx, s->max_batch * m->K, "logits", &m->logits));
+    if (m->nrun) {
+        CLGRAD_TRY(clgrad_buf_new(ctx, m->nrun, "batch norm running estimates", &m->run));
+        for (int i = 0; i < m->nnorm; i++) {
+            CLGRAD_TRY(clgrad_buf_fill(ctx, m->run, m->norms[i].rm_off, m->norms[i].N, 0.0f));
+            CLGRAD_TRY(clgrad_buf_fill(ctx, m->run, m->norms[i].rv_off, m->norms[i].N, 1.0f));
+        }
+    }
     {
         size_t off[CLGRAD_MODEL_MAX_TENSORS], len[CLGRAD_MODEL_MAX_TENSORS];
         for (int i = 0; i < m->ntensors; i++) off[i] = m->tensors[i].off, len[i] = m->tensors[i].rows * m->tensors[i].cols;
@@ -294,6 +475,10 @@ clgrad_status clgrad_model_init(clgrad_ctx *ctx, clgrad_model *m, const clgrad_i
     clgrad_status st = CLGRAD_OK;
     for (int i = 0; i < m->ntensors; i++) {
         const clgrad_tensor *t = &m->tensors[i];
+        if (t->norm) { /* nn.LayerNorm / RMSNorm / BatchNorm1d reset_parameters: weight 1, bias 0 */
+            CLGRAD_TRY(clgrad_buf_fill(ctx, m->params, t->off, t->cols, t->norm == 1 ? 1.0f : 0.0f));
+            continue;
+        }
         /* fans of the weight the tensor belongs to (a bias uses its layer's weight fan_in) */
         size_t fan_in = t->cols, fan_out = t->rows;
         if (t->is_bias) fan_in = m->tensors[i - 1].cols, fan_out = m->tensors[i - 1].rows;
@@ -305,6 +490,11 @@ clgrad_status clgrad_model_init(clgrad_ctx *ctx, clgrad_model *m, const clgrad_i
             continue;
         }
         CLGRAD_TRY(clgrad_init_tensor(ctx, c, seed, (uint32_t)i, fan_in, fan_out, t->rows, t->cols, m->params, t->off));
+    }
+    m->tracked = 0;
+    for (int i = 0; m->nrun && i < m->nnorm; i++) {
+        CLGRAD_TRY(clgrad_buf_fill(ctx, m->run, m->norms[i].rm_off, m->norms[i].N, 0.0f));
+        CLGRAD_TRY(clgrad_buf_fill(ctx, m->run, m->norms[i].rv_off, m->norms[i].N, 1.0f));
     }
     if (m->kind == CLGRAD_MODEL_LSTM && !isnan(m->forget_bias) && m->bias)
         for (int l = 0; l < m->L; l++) {
@@ -346,6 +536,179 @@ static clgrad_status mlp_forward_(clgrad_ctx *ctx, clgrad_model *m, cl_mem x, si
         e.kind = CLGRAD_EPI_ACT, e.act = m->acts[l], e.act_param = m->act_param;
         e.e = m->fwd, e.e_off = m->h_off[l], e.lde = N;
         CLGRAD_TRY(clgrad_gemm_fused(ctx, 0, 1, B, N, K, 1.0f, in, inoff, K, m->params, W->off, K, 0.0f, zbuf, zoff, N, &e));
+    }
+fail:
+    return st;
+}
+
+/* The norm arguments of norm instance i at batch B. */
+static clgrad_norm_args nargs_(const clgrad_model *m, int i, size_t B)
+{
+    clgrad_norm_args a = {0};
+    a.kind = m->normk, a.B = B, a.N = m->norms[i].N, a.eps = m->eps;
+    a.p = m->params, a.woff = m->tensors[m->norms[i].wt].off;
+    a.has_bias = m->norms[i].bt >= 0, a.boff = a.has_bias ? m->tensors[m->norms[i].bt].off : 0;
+    a.st = m->fwd, a.soff = m->norms[i].st_off;
+    a.training = m->training, a.momentum = 0.1f;
+    a.run = m->run ? m->run : m->fwd, a.rmoff = m->norms[i].rm_off, a.rvoff = m->norms[i].rv_off;
+    return a;
+}
+
+static clgrad_status norm_fwd_(clgrad_ctx *ctx, clgrad_model *m, int i, size_t B, size_t xoff, size_t yoff)
+{
+    clgrad_norm_args a = nargs_(m, i, B);
+    return clgrad_norm_forward(ctx, &a, m->fwd, xoff, m->fwd, yoff);
+}
+
+/* the norm's backward: dx (+)= from dy, and its parameter gradients */
+static clgrad_status norm_bwd_(clgrad_ctx *ctx, clgrad_model *m, int i, size_t B, size_t xoff, size_t dyoff,
+                               size_t dxoff, int acc)
+{
+    clgrad_norm_args a = nargs_(m, i, B);
+    const clgrad_tensor *w = &m->tensors[m->norms[i].wt], *b = m->norms[i].bt >= 0 ? &m->tensors[m->norms[i].bt] : NULL;
+    return clgrad_norm_backward(ctx, &a, m->fwd, xoff, m->bwd, dyoff, m->bwd, dxoff, acc, m->grads, w->off,
+                                b ? b->off : 0);
+}
+
+/* The weight and bias tensors of Linear l (the table order: see mlp_layout_). */
+static void lin_tensors_(const clgrad_model *m, int l, const clgrad_tensor **W, const clgrad_tensor **b)
+{
+    int ml = m->lin_layer[l];
+    *W = *b = NULL;
+    for (int i = 0; i < m->ntensors; i++)
+        if (m->tensors[i].layer == ml && !m->tensors[i].norm) {
+            if (m->tensors[i].is_bias) *b = &m->tensors[i];
+            else *W = &m->tensors[i];
+        }
+}
+
+/* The input of Linear l: x, h_{l-1}, Norm(h_{l-1}) (pre), or the final norm's output. */
+static size_t lin_in_(const clgrad_model *m, int l, int *is_x)
+{
+    *is_x = l == 0;
+    if (l == 0) return 0;
+    if (l == m->nlin - 1 && m->fnorm >= 0) return m->fn_off;
+    if (m->res[l] && m->residual == CLGRAD_RES_PRE && m->norm_of[l] >= 0) return m->n_off[l];
+    return m->h_off[l - 1];
+}
+
+static clgrad_status mlp_ext_forward_(clgrad_ctx *ctx, clgrad_model *m, cl_mem x, size_t xoff, size_t B)
+{
+    clgrad_status st = CLGRAD_OK;
+    int L = m->nlin - 1;
+    if (m->nrun && m->training) {
+        if (B < 2)
+            return clgrad_fail(ctx, CLGRAD_E_ARG,
+                               "batchnorm: training needs more than 1 value per feature (batch of %zu), as PyTorch's "
+                               "BatchNorm1d",
+                               B);
+        m->tracked++;
+    }
+    for (int l = 0; l <= L; l++) {
+        const clgrad_tensor *W, *b;
+        lin_tensors_(m, l, &W, &b);
+        size_t N = m->width[l + 1], K = m->width[l];
+        int isx, ni = m->norm_of[l], last = l == L;
+        if (last && m->fnorm >= 0) CLGRAD_TRY(norm_fwd_(ctx, m, m->fnorm, B, m->h_off[l - 1], m->fn_off));
+        if (m->res[l] && m->residual == CLGRAD_RES_PRE && ni >= 0)
+            CLGRAD_TRY(norm_fwd_(ctx, m, ni, B, m->h_off[l - 1], m->n_off[l]));
+        size_t inoff = lin_in_(m, l, &isx);
+        cl_mem in = isx ? x : m->fwd;
+        if (isx) inoff = xoff;
+        if (last) {
+            CLGRAD_TRY(linear_(ctx, in, inoff, K, B, K, m->params, W->off, b != NULL, b ? b->off : 0, N, m->logits, 0,
+                               0.0f));
+            break;
+        }
+        if (!m->res[l] && ni >= 0) {
+            /* none: Z = W h + b, N = Norm(Z), H = f(N) */
+            CLGRAD_TRY(linear_(ctx, in, inoff, K, B, K, m->params, W->off, b != NULL, b ? b->off : 0, N, m->fwd,
+                               m->z_off[l], 0.0f));
+            CLGRAD_TRY(norm_fwd_(ctx, m, ni, B, m->z_off[l], m->n_off[l]));
+            CLGRAD_TRY(clgrad_activation_forward(ctx, m->acts[l], m->act_param, m->fwd, m->n_off[l], m->fwd, m->h_off[l],
+                                                 B * N));
+            continue;
+        }
+        /* Z = W in + b and A = f(Z) in one GEMM: A is H (plain) or the residual branch */
+        clgrad_gemm_epilogue e = {0};
+        e.bias = b ? m->params : NULL, e.bias_off = b ? b->off : 0;
+        e.kind = CLGRAD_EPI_ACT, e.act = m->acts[l], e.act_param = m->act_param;
+        e.e = m->fwd, e.e_off = m->res[l] ? m->ma_off[l] : m->h_off[l], e.lde = N;
+        CLGRAD_TRY(clgrad_gemm_fused(ctx, 0, 1, B, N, K, 1.0f, in, inoff, K, m->params, W->off, K, 0.0f, m->fwd,
+                                     m->z_off[l], N, &e));
+        if (!m->res[l]) continue;
+        if (m->residual == CLGRAD_RES_POST && ni >= 0) {
+            CLGRAD_TRY(clgrad_norm_add(ctx, B * N, m->fwd, m->h_off[l - 1], m->fwd, m->ma_off[l], m->fwd, m->u_off[l]));
+            CLGRAD_TRY(norm_fwd_(ctx, m, ni, B, m->u_off[l], m->h_off[l]));
+        } else {
+            CLGRAD_TRY(clgrad_norm_add(ctx, B * N, m->fwd, m->h_off[l - 1], m->fwd, m->ma_off[l], m->fwd, m->h_off[l]));
+        }
+    }
+fail:
+    return st;
+}
+
+static clgrad_status mlp_ext_backward_(clgrad_ctx *ctx, clgrad_model *m, cl_mem x, size_t xoff, cl_mem dlogits,
+                                       size_t dloff, size_t B)
+{
+    clgrad_status st = CLGRAD_OK;
+    int L = m->nlin - 1;
+    if (m->nrun && !m->training)
+        return clgrad_fail(ctx, CLGRAD_E_ARG, "model: backward after an evaluation-mode forward (batch norm)");
+    CLGRAD_CL_TRY(ctx, clEnqueueCopyBuffer(clgrad_queue(ctx), dlogits, m->bwd, dloff * sizeof(float),
+                                           m->dz_off[L] * sizeof(float), B * m->K * sizeof(float), 0, NULL, NULL));
+    for (int l = L; l >= 0; l--) {
+        const clgrad_tensor *W, *b;
+        lin_tensors_(m, l, &W, &b);
+        size_t N = m->width[l + 1], K = m->width[l];
+        int isx, ni = m->norm_of[l], last = l == L;
+        int pre = m->res[l] && m->residual == CLGRAD_RES_PRE, post = m->res[l] && m->residual == CLGRAD_RES_POST;
+        if (!last) {
+            /* dZ from dH_l */
+            if (!m->res[l] && ni >= 0) {
+                CLGRAD_TRY(clgrad_activation_backward(ctx, m->acts[l], m->act_param, m->fwd, m->n_off[l], m->bwd,
+                                                      m->dh_off[l], m->bwd, m->dn_off[l], B * N));
+                CLGRAD_TRY(norm_bwd_(ctx, m, ni, B, m->z_off[l], m->dn_off[l], m->dz_off[l], 0));
+            } else {
+                size_t du = m->dh_off[l];
+                if (post && ni >= 0) {
+                    CLGRAD_TRY(norm_bwd_(ctx, m, ni, B, m->u_off[l], m->dh_off[l], m->du_off[l], 0));
+                    du = m->du_off[l];
+                }
+                CLGRAD_TRY(clgrad_activation_backward(ctx, m->acts[l], m->act_param, m->fwd, m->z_off[l], m->bwd, du,
+                                                      m->bwd, m->dz_off[l], B * N));
+            }
+        }
+        size_t inoff = lin_in_(m, l, &isx);
+        cl_mem in = isx ? x : m->fwd;
+        if (isx) inoff = xoff;
+        /* dW (N, K) = dZ^T A_in; db = column sums of dZ */
+        CLGRAD_TRY(clgrad_gemm(ctx, 1, 0, N, K, B, 1.0f, m->bwd, m->dz_off[l], N, in, inoff, K, 0.0f, m->grads, W->off, K));
+        if (b) CLGRAD_TRY(clgrad_activation_bias_grad(ctx, m->bwd, m->dz_off[l], B, N, 0.0f, m->grads, b->off));
+        if (l == 0) break;
+        size_t dh = m->dh_off[l - 1];
+        if (last && m->fnorm >= 0) {
+            /* dVf = dZ W; dH_{L-1} = the final norm's backward */
+            CLGRAD_TRY(clgrad_gemm(ctx, 0, 0, B, K, N, 1.0f, m->bwd, m->dz_off[l], N, m->params, W->off, K, 0.0f, m->bwd,
+                                   m->dfn_off, K));
+            CLGRAD_TRY(norm_bwd_(ctx, m, m->fnorm, B, m->h_off[l - 1], m->dfn_off, dh, 0));
+        } else if (pre && ni >= 0) {
+            /* dV = dZ W; dH_{l-1} = dH_l + Norm'(dV) */
+            CLGRAD_TRY(clgrad_gemm(ctx, 0, 0, B, K, N, 1.0f, m->bwd, m->dz_off[l], N, m->params, W->off, K, 0.0f, m->bwd,
+                                   m->dn_off[l], K));
+            CLGRAD_TRY(norm_bwd_(ctx, m, ni, B, m->h_off[l - 1], m->dn_off[l], m->du_off[l], 0));
+            CLGRAD_TRY(clgrad_norm_add(ctx, B * K, m->bwd, m->dh_off[l], m->bwd, m->du_off[l], m->bwd, dh));
+        } else if (m->res[l]) {
+            /* dH_{l-1} = dU + dZ W (dU: dH_l, or the post norm's input gradient) */
+            size_t du = post && ni >= 0 ? m->du_off[l] : m->dh_off[l];
+            CLGRAD_CL_TRY(ctx, clEnqueueCopyBuffer(clgrad_queue(ctx), m->bwd, m->bwd, du * sizeof(float), dh * sizeof(float),
+                                                   B * K * sizeof(float), 0, NULL, NULL));
+            CLGRAD_TRY(clgrad_gemm(ctx, 0, 0, B, K, N, 1.0f, m->bwd, m->dz_off[l], N, m->params, W->off, K, 1.0f, m->bwd,
+                                   dh, K));
+        } else {
+            CLGRAD_TRY(clgrad_gemm(ctx, 0, 0, B, K, N, 1.0f, m->bwd, m->dz_off[l], N, m->params, W->off, K, 0.0f, m->bwd,
+                                   dh, K));
+        }
     }
 fail:
     return st;
@@ -577,6 +940,7 @@ clgrad_status clgrad_model_forward(clgrad_ctx *ctx, clgrad_model *m, cl_mem x, s
     if (B == 0 || B > m->max_batch)
         return clgrad_fail(ctx, CLGRAD_E_ARG, "model: batch %zu outside 1..%zu", B, m->max_batch);
     m->x = x, m->xoff = xoff;
+    if (m->ext) return mlp_ext_forward_(ctx, m, x, xoff, B);
     return m->kind == CLGRAD_MODEL_MLP ? mlp_forward_(ctx, m, x, xoff, B) : rec_forward_(ctx, m, x, xoff, B);
 }
 
@@ -584,6 +948,7 @@ clgrad_status clgrad_model_backward(clgrad_ctx *ctx, clgrad_model *m, cl_mem dlo
 {
     if (B == 0 || B > m->max_batch || !m->x)
         return clgrad_fail(ctx, CLGRAD_E_ARG, "model: backward without a forward pass of batch %zu", B);
+    if (m->ext) return mlp_ext_backward_(ctx, m, m->x, m->xoff, dlogits, dloff, B);
     return m->kind == CLGRAD_MODEL_MLP ? mlp_backward_(ctx, m, m->x, m->xoff, dlogits, dloff, B)
                                        : rec_backward_(ctx, m, dlogits, dloff, B);
 }
@@ -600,7 +965,7 @@ clgrad_status clgrad_model_l1_grad(clgrad_ctx *ctx, clgrad_model *m, float l1)
 
 static size_t nsegs_(const clgrad_model *m)
 {
-    if (!recurrent_(m)) return (size_t)m->nlin;
+    if (!recurrent_(m)) return 2 * (size_t)m->nlayers;
     size_t LT = (size_t)m->L * m->T;
     return LT + 1 + (m->kind == CLGRAD_MODEL_LSTM ? LT : 0);
 }
@@ -612,6 +977,12 @@ int clgrad_model_out_grad_seg(const clgrad_model *m, int layer)
 {
     if (!recurrent_(m)) return layer;
     return layer < m->L ? (int)((size_t)layer * m->T + m->T - 1) : (int)((size_t)m->L * m->T);
+}
+
+int clgrad_model_in_grad_seg(const clgrad_model *m, int layer)
+{
+    if (recurrent_(m) || layer < 0 || layer >= m->nlayers || m->mi_n[layer] == 0) return -1;
+    return m->nlayers + layer;
 }
 
 double clgrad_model_timestep_norm(const clgrad_model *m, const float *metrics, size_t t, int cell)
@@ -637,10 +1008,9 @@ static clgrad_status gact_segs_(clgrad_ctx *ctx, clgrad_model *m, size_t B)
         return clgrad_fail(ctx, CLGRAD_E_NOMEM, "model: out of memory");
     }
     if (!recurrent_(m)) {
-        for (int l = 0; l < m->nlin; l++) {
-            int last = l == m->nlin - 1;
-            off[l] = last ? m->dz_off[l] : m->dh_off[l];
-            len[l] = B * m->width[l + 1];
+        for (int l = 0; l < m->nlayers; l++) {
+            off[l] = m->mo_off[l], len[l] = B * m->mo_n[l];
+            off[m->nlayers + l] = m->mi_off[l], len[m->nlayers + l] = B * m->mi_n[l];
         }
     } else {
         size_t BH = B * m->H, T = m->T, s = 0;
@@ -718,7 +1088,7 @@ clgrad_status clgrad_model_metrics(clgrad_ctx *ctx, clgrad_model *m, size_t B, c
     size_t aoff = out_off + clgrad_model_act_offset(m);
     for (int l = 0; l < m->nlayers; l++) {
         size_t o = aoff + 3 * (size_t)l;
-        int hidden = recurrent_(m) ? l < m->L : l < m->nlin - 1;
+        int hidden = recurrent_(m) ? l < m->L : m->mact_kind[l] >= 0;
         if (!hidden) {
             CLGRAD_TRY(clgrad_buf_fill(ctx, out, o, 3, 0.0f));
             continue;
@@ -726,7 +1096,7 @@ clgrad_status clgrad_model_metrics(clgrad_ctx *ctx, clgrad_model *m, size_t B, c
         clgrad_act kind;
         size_t rows, cols, hoff;
         if (!recurrent_(m)) {
-            kind = m->acts[l], rows = B, cols = m->width[l + 1], hoff = m->h_off[l];
+            kind = (clgrad_act)m->mact_kind[l], rows = B, cols = m->mo_n[l], hoff = m->mact_off[l];
         } else {
             kind = m->kind == CLGRAD_MODEL_RNN ? m->acts[0] : CLGRAD_ACT_TANH;
             rows = B * m->T, cols = m->H, hoff = m->h_off[l] + B * m->H;

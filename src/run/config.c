@@ -159,7 +159,8 @@ enum {
     K_DATA_TEST_FRACTION, K_DATA_STANDARDIZE, K_DATA_SAMPLES, K_DATA_FEATURES, K_DATA_NOISE, K_DATA_CONDITION,
     K_DATA_CLASSES, K_DATA_SEQ_LEN,
     K_MODEL_KIND, K_MODEL_HIDDEN, K_MODEL_LAYERS, K_MODEL_FORGET_BIAS, K_MODEL_ACTIVATION, K_MODEL_ACTIVATION_PARAM, K_MODEL_BIAS, K_MODEL_INIT,
-    K_MODEL_INIT_GAIN, K_MODEL_INIT_STD, K_MODEL_INIT_MODE,
+    K_MODEL_INIT_GAIN, K_MODEL_INIT_STD, K_MODEL_INIT_MODE, K_MODEL_NORM, K_MODEL_RESIDUAL, K_MODEL_FINAL_NORM,
+    K_MODEL_NORM_EPS,
     K_LOSS_KIND,
     K_OPTIM_KIND, K_OPTIM_LR, K_OPTIM_MOMENTUM, K_OPTIM_DAMPENING, K_OPTIM_WEIGHT_DECAY, K_OPTIM_L1, K_OPTIM_BETA1,
     K_OPTIM_BETA2, K_OPTIM_EPS, K_OPTIM_ALPHA, K_OPTIM_NESTEROV, K_OPTIM_CENTERED, K_OPTIM_AMSGRAD,
@@ -236,6 +237,17 @@ static const keydef keys[K_COUNT] = {
                            .flags = F_GT | F_NOHI | F_AUTO},
     [K_MODEL_INIT_STD] = {KEY(S_MODEL, "init_std", T_DOUBLE, model, init_std), .lo = 0, .flags = F_NOHI},
     [K_MODEL_INIT_MODE] = {KEY(S_MODEL, "init_mode", T_CHOICE, model, init_mode), .choices = "fan_in|fan_out"},
+    [K_MODEL_NORM] = {KEY(S_MODEL, "norm", T_CHOICE, model, norm), .choices = "none|layernorm|rmsnorm|batchnorm",
+                      .dep = K_MODEL_KIND, .used_by = "|mlp|"},
+    [K_MODEL_RESIDUAL] = {KEY(S_MODEL, "residual", T_CHOICE, model, residual), .choices = "none|pre|post",
+                          .dep = K_MODEL_KIND, .used_by = "|mlp|"},
+    [K_MODEL_FINAL_NORM] = {KEY(S_MODEL, "final_norm", T_BOOL, model, final_norm), .dep = K_MODEL_KIND,
+                            .used_by = "|mlp|"},
+    [K_MODEL_NORM_EPS] = {KEY(S_MODEL, "norm_eps", T_DOUBLE, model, norm_eps), .lo = 0,
+                          .flags = F_GT | F_NOHI | F_AUTO,
+                          .allowed = "a number > 0, or auto (PyTorch's: 1e-5 for layernorm and batchnorm, "
+                                     "torch.finfo(float32).eps = 2^-23 for rmsnorm)",
+                          .dep = K_MODEL_KIND, .used_by = "|mlp|"},
 
     [K_LOSS_KIND] = {KEY(S_LOSS, "kind", T_CHOICE, loss, kind), .choices = "mse|bce|ce", .flags = F_EMPTY},
 
@@ -385,6 +397,10 @@ void clgrad_config_defaults(clgrad_config *cfg)
     m->init_gain = NAN;
     m->init_std = 1;
     copy_str_(m->init_mode, sizeof m->init_mode, "fan_in");
+    copy_str_(m->norm, sizeof m->norm, "none");
+    copy_str_(m->residual, sizeof m->residual, "none");
+    m->final_norm = 0;
+    m->norm_eps = NAN;
 
     copy_str_(cfg->loss.kind, sizeof cfg->loss.kind, "mse");
 
@@ -1510,6 +1526,29 @@ static void check_model_(parser *p)
         key_errf_(p, K_MODEL_ACTIVATION, where_(p, K_MODEL_ACTIVATION, K_MODEL_HIDDEN),
                   "%d names for %d hidden layers; allowed: one name for all layers or one per hidden layer",
                   m->nactivation, m->nhidden);
+    if (ok_(p, K_MODEL_RESIDUAL) && hid_ok && strcmp(m->residual, "none") != 0) {
+        /* the residual blocks are hidden layers 2..n: each needs its input width = its output width */
+        for (int i = 1; i < m->nhidden; i++)
+            if (m->hidden[i] != m->hidden[i - 1]) {
+                key_errf_(p, K_MODEL_HIDDEN, where_(p, K_MODEL_HIDDEN, K_MODEL_RESIDUAL),
+                          "residual = %s needs equal widths in the residual blocks (hidden layers 2..%d), but hidden "
+                          "layer %d has width %ld and hidden layer %d width %ld; allowed: one width after the "
+                          "first, e.g. 64x8 or 32,64x8",
+                          m->residual, m->nhidden, i, m->hidden[i - 1], i + 1, m->hidden[i]);
+                break;
+            }
+    }
+    if (ok_(p, K_MODEL_FINAL_NORM) && ok_(p, K_MODEL_NORM) && m->final_norm && !strcmp(m->norm, "none"))
+        key_errf_(p, K_MODEL_FINAL_NORM, where_(p, K_MODEL_FINAL_NORM, K_MODEL_NORM),
+                  "needs a norm ([model] norm = layernorm|rmsnorm|batchnorm); remove it or set a norm");
+    if (ok_(p, K_MODEL_FINAL_NORM) && hid_ok && m->final_norm && m->nhidden < 1)
+        key_errf_(p, K_MODEL_FINAL_NORM, where_(p, K_MODEL_FINAL_NORM, K_MODEL_HIDDEN),
+                  "needs a hidden layer (it normalises the last hidden layer's output)");
+    if (ok_(p, K_MODEL_NORM) && ok_(p, K_DATA_BATCH_SIZE) && !strcmp(m->norm, "batchnorm") &&
+        p->cfg.data.batch_size == 1)
+        key_errf_(p, K_DATA_BATCH_SIZE, where_(p, K_DATA_BATCH_SIZE, K_MODEL_NORM),
+                  "1 with norm = batchnorm: batch norm's training statistics need more than 1 value per feature (as "
+                  "PyTorch's BatchNorm1d); allowed: 2 or more, or 0 (full batch)");
     if (ok_(p, K_MODEL_INIT) && ok_(p, K_MODEL_INIT_GAIN) && !is_set_(p, K_MODEL_INIT_GAIN))
         m->init_gain = init_default_gain_(m->init);
     if (act_ok && ok_(p, K_MODEL_ACTIVATION_PARAM)) {

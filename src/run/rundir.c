@@ -396,11 +396,36 @@ clgrad_status clgrad_save_tensors(clgrad_ctx *ctx, const clgrad_model *m, const 
         char path[1200], why[1400];
         snprintf(path, sizeof path, "%s/%s.npy", dir, t->name);
         size_t shape[2] = {t->rows, t->cols};
-        int nd = t->is_bias ? 1 : 2;
-        if (clgrad_npy_write(path, p + t->off, t->is_bias ? shape + 1 : shape, nd, why, sizeof why) != 0) {
+        int vec = t->is_bias || t->norm, nd = vec ? 1 : 2;
+        if (clgrad_npy_write(path, p + t->off, vec ? shape + 1 : shape, nd, why, sizeof why) != 0) {
             st = clgrad_fail(ctx, CLGRAD_E_IO, "%s", why);
             goto fail;
         }
+    }
+    /* batch norm's buffers: running_mean, running_var (float32 (N)) and
+    ** num_batches_tracked (a float32 scalar; PyTorch's is int64, which
+    ** load_state_dict converts to) */
+    for (int i = 0; i < clgrad_model_nbuffers(m); i++) {
+        const char *pre;
+        size_t n, mo, vo;
+        clgrad_model_buffer(m, i, &pre, &n, &mo, &vo);
+        float *v = malloc(2 * n * sizeof *v);
+        if (!v) {
+            st = clgrad_fail(ctx, CLGRAD_E_NOMEM, "out of memory saving weights");
+            goto fail;
+        }
+        st = clgrad_buf_read(ctx, clgrad_model_running(m), mo, n, v);
+        if (st == CLGRAD_OK) st = clgrad_buf_read(ctx, clgrad_model_running(m), vo, n, v + n);
+        float tracked = (float)clgrad_model_batches_tracked(m);
+        const char *what[3] = {"running_mean", "running_var", "num_batches_tracked"};
+        for (int k = 0; k < 3 && st == CLGRAD_OK; k++) {
+            char path[1200], why[1400];
+            snprintf(path, sizeof path, "%s/%s.%s.npy", dir, pre, what[k]);
+            if (clgrad_npy_write(path, k < 2 ? v + (size_t)k * n : &tracked, &n, k < 2 ? 1 : 0, why, sizeof why) != 0)
+                st = clgrad_fail(ctx, CLGRAD_E_IO, "%s", why);
+        }
+        free(v);
+        if (st != CLGRAD_OK) goto fail;
     }
 fail:
     free(p);
@@ -421,7 +446,7 @@ clgrad_status clgrad_load_tensors(clgrad_ctx *ctx, clgrad_model *m, const char *
             return clgrad_fail(ctx, CLGRAD_E_IO, "--init-from: %s", why);
         size_t n = 1;
         for (int d = 0; d < nd; d++) n *= shape[d];
-        int ok = t->is_bias ? (nd == 1 && shape[0] == t->cols) : (nd == 2 && shape[0] == t->rows && shape[1] == t->cols);
+        int ok = t->is_bias || t->norm ? (nd == 1 && shape[0] == t->cols) : (nd == 2 && shape[0] == t->rows && shape[1] == t->cols);
         if (!ok || n != t->rows * t->cols) {
             free(data);
             char have[128] = "(", want[64];
@@ -431,7 +456,7 @@ clgrad_status clgrad_load_tensors(clgrad_ctx *ctx, clgrad_model *m, const char *
             }
             size_t l = strlen(have);
             snprintf(have + l, sizeof have - l, ")");
-            if (t->is_bias) snprintf(want, sizeof want, "(%zu)", t->cols);
+            if (t->is_bias || t->norm) snprintf(want, sizeof want, "(%zu)", t->cols);
             else snprintf(want, sizeof want, "(%zu, %zu)", t->rows, t->cols);
             return clgrad_fail(ctx, CLGRAD_E_IO, "--init-from: %s has shape %s, expected %s", path, have, want);
         }

@@ -252,6 +252,12 @@ static clgrad_status setup_(run_ *r)
     ms.acts = acts;
     ms.act_param = (float)(isnan(c->model.activation_param) ? clgrad_act_default_param(acts[0]) : c->model.activation_param);
     ms.bias = c->model.bias;
+    if (ms.kind == CLGRAD_MODEL_MLP) {
+        ms.norm = (clgrad_normlayer)parse_choice_(clgrad_normlayer_parse(c->model.norm));
+        ms.residual = parse_choice_(clgrad_residual_parse(c->model.residual));
+        ms.final_norm = c->model.final_norm;
+        ms.norm_eps = c->model.norm_eps;
+    }
     ms.max_batch = r->B > eval_batch_(r) ? r->B : eval_batch_(r);
 
     /* optimizer */
@@ -485,6 +491,7 @@ static clgrad_status evaluate_(run_ *r, double *loss, double *acc)
     CLGRAD_CL_TRY(r->ctx, clEnqueueWriteBuffer(clgrad_queue(r->ctx), r->idx, CL_TRUE, 0, n * sizeof(uint32_t), r->idx_host,
                                                0, NULL, NULL));
     nb = (n + mb - 1) / mb;
+    clgrad_model_set_training(r->m, 0); /* batch norm: the running estimates (nn.Module.eval) */
     for (size_t b = 0; b < nb; b++) {
         size_t start = b * mb, cnt = n - start < mb ? n - start : mb;
         CLGRAD_TRY(gather_(r, r->xtest, r->ytest, start, cnt));
@@ -494,6 +501,7 @@ static clgrad_status evaluate_(run_ *r, double *loss, double *acc)
         if (r->loss != CLGRAD_LOSS_MSE)
             CLGRAD_TRY(clgrad_loss_accuracy(r->ctx, r->loss, lg, 0, r->yb, 0, cnt, r->K, r->evalbuf, 2 * b + 1));
     }
+    clgrad_model_set_training(r->m, 1);
     float *res = malloc(2 * nb * sizeof *res);
     if (!res) return clgrad_fail(r->ctx, CLGRAD_E_NOMEM, "out of memory");
     st = clgrad_buf_read(r->ctx, r->evalbuf, 0, 2 * nb, res);
@@ -511,6 +519,7 @@ static clgrad_status evaluate_(run_ *r, double *loss, double *acc)
     /* the training order lives in the same index buffer: restore it */
     return st;
 fail:
+    clgrad_model_set_training(r->m, 1);
     return st;
 }
 
@@ -589,6 +598,9 @@ static int write_rows_(run_ *r, long step, long epoch, size_t B, double lr, doub
         csv_num_(r->flayers, M[L->model + CLGRAD_RS_SIZE * (size_t)clgrad_model_out_grad_seg(r->m, l) + CLGRAD_RS_NORM2]);
         fprintf(r->flayers, ",%.6g,%.6g,%.6g,", act[0], act[1], act[2]);
         csv_num_(r->flayers, pn > 0 ? dn / pn : NAN);
+        fputc(',', r->flayers);
+        int is = clgrad_model_in_grad_seg(r->m, l);
+        if (is >= 0) csv_num_(r->flayers, M[L->model + CLGRAD_RS_SIZE * (size_t)is + CLGRAD_RS_NORM2]);
         fputc('\n', r->flayers);
     }
     if (clgrad_csv_commit(&r->clayers) != 0) return -1;
@@ -1140,7 +1152,7 @@ clgrad_status clgrad_run(clgrad_ctx *ctx, const clgrad_config *cfg, const clgrad
                   &r.cmetrics, &r.fmetrics) ||
         open_csv_(&r, "layers.csv",
                   "step,layer,weight_norm,weight_grad_norm,bias_grad_norm,out_grad_norm,act_mean_abs,act_saturated,"
-                  "act_dead,update_ratio\n",
+                  "act_dead,update_ratio,in_grad_norm\n",
                   &r.clayers, &r.flayers) ||
         (clgrad_model_seq_len(r.m) > 1 &&
          open_csv_(&r, "timesteps.csv", clgrad_model_has_cell(r.m) ? "step,t,grad_norm,cell_grad_norm\n" : "step,t,grad_norm\n",
