@@ -1002,6 +1002,23 @@ START_TEST(cross_rules)
     expect_err("[data]\nkind = adding\n[model]\nkind = lstm\nhidden = 4\nbias = false\nforget_bias = 1\n",
                "t.ini:7: [model] forget_bias: needs bias = true");
     expect_ok("[data]\nkind = adding\n[model]\nkind = lstm\nhidden = 4\nbias = false\nforget_bias = auto\n", &c);
+    /* norm, residual, final_norm, norm_eps */
+    expect_ok("[model]\nhidden = 32x4\nnorm = layernorm\nresidual = pre\nfinal_norm = true\n", &c);
+    ck_assert_str_eq(c.model.norm, "layernorm");
+    ck_assert_str_eq(c.model.residual, "pre");
+    ck_assert(c.model.final_norm == 1 && isnan(c.model.norm_eps));
+    expect_ok("[model]\nnorm = rmsnorm\nnorm_eps = 1e-6\n", &c);
+    ck_assert(c.model.norm_eps == 1e-6);
+    expect_err("[model]\nhidden = 16,16,8\nresidual = post\n",
+               "t.ini:2: [model] hidden: residual = post needs equal widths in the residual blocks (hidden layers 2..3), "
+               "but hidden layer 2 has width 16 and hidden layer 3 width 8");
+    expect_err("[model]\nfinal_norm = true\n", "t.ini:2: [model] final_norm: needs a norm");
+    expect_err("[model]\nnorm = batchnorm\n[data]\nbatch_size = 1\n",
+               "t.ini:4: [data] batch_size: 1 with norm = batchnorm");
+    expect_err("[model]\nnorm = groupnorm\n", "t.ini:2: [model] norm:");
+    expect_err("[model]\nnorm_eps = 0\n", "t.ini:2: [model] norm_eps:");
+    expect_warn("[data]\nkind = adding\n[model]\nkind = rnn\nhidden = 4\nnorm = layernorm\n",
+                "[model] norm = layernorm: not used when [model] kind = rnn (only by mlp)");
     expect_warn("[model]\nlayers = 2\n",
                 "[model] layers = 2: not used when [model] kind = mlp (only by rnn, lstm, gru); ignored (the default is 1)");
     expect_err("[data]\nkind = adding\n[model]\nkind = lstm\nhidden = 4\nlayers = 0\n",
@@ -1572,7 +1589,7 @@ START_TEST(write_checks)
         snprintf(key, sizeof key, "  %.*s ", (int)(eq - line), line);
         ck_assert_msg(strstr(h, key), "help lacks '%s'", key);
     }
-    ck_assert_int_eq(nkeys, 63); /* run 6, data 15, model 11, loss 1, optim 18, clip 6, diverge 3, noise 3 */
+    ck_assert_int_eq(nkeys, 67); /* run 6, data 15, model 15, loss 1, optim 18, clip 6, diverge 3, noise 3 */
     free(t);
     free(h);
     /* a value that cannot be written back, or a full disk */

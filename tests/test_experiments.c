@@ -3,7 +3,8 @@
 ** the test device, each asserting the outcome its file documents (shortened
 ** with --set-style overrides where the full run is long):
 **   tanh_deep_normal_init vs tanh_deep_xavier, relu30_xavier vs relu30_he,
-**   sigmoid_deep, rnn_adding_noclip vs rnn_adding_clip, linreg_lr_below vs
+**   sigmoid_deep, deep50_plain vs deep50_residual, postln_deep vs preln_deep,
+**   sigmoid_deep_batchnorm, rnn_adding_noclip vs rnn_adding_clip, linreg_lr_below vs
 **   linreg_lr_above, optim_spirals_{sgd,momentum,rmsprop,adam},
 **   rnn_adding_t50 vs lstm_adding vs gru_adding; and gradient noise, input
 **   noise and L1 through the driver.
@@ -130,6 +131,83 @@ START_TEST(sigmoid_vanishing)
     double top = csv_(da, "layers.csv", 10, "linear_18", "out_grad_norm"), bottom = csv_(da, "layers.csv", 10, "linear_0", "out_grad_norm");
     ck_assert_msg(bottom * 1e6 < top, "layer 18 %g vs layer 0 %g", top, bottom);
     ck_assert(a.final_train_loss > 0.6);
+}
+END_TEST
+
+/* deep50_plain vs deep50_residual: 50 tanh layers, the same lr; the plain
+** net's gradient vanishes (dL/dh at layer 0 < 1e-9 of the top's) and it stays
+** at chance (3 classes: log 3 = 1.0986); the residual net (pre, no norm)
+** keeps the gradient level (within 100x) and learns. */
+START_TEST(deep_residual)
+{
+    static const char *s1[] = {"run.steps=1"};
+    clgrad_run_result a, b;
+    char da[512], db[512];
+    run_("deep50_plain", s1, 1, "_1", &a, da, sizeof da);
+    run_("deep50_residual", s1, 1, "_1", &b, db, sizeof db);
+    double p0 = csv_(da, "layers.csv", 1, "linear_0", "out_grad_norm"), p98 = csv_(da, "layers.csv", 1, "linear_98", "out_grad_norm");
+    double r0 = csv_(db, "layers.csv", 1, "linear_0", "out_grad_norm"), r98 = csv_(db, "layers.csv", 1, "linear_98", "out_grad_norm");
+    ck_assert_msg(p0 < 1e-9 * p98, "plain: layer 0 %g vs layer 98 %g", p0, p98);
+    ck_assert_msg(r0 > r98 / 100 && r0 < r98 * 100, "residual: layer 0 %g vs layer 98 %g", r0, r98);
+    run_("deep50_plain", NULL, 0, "", &a, da, sizeof da);
+    run_("deep50_residual", NULL, 0, "", &b, db, sizeof db);
+    ck_assert_int_eq(a.status, CLGRAD_RUN_COMPLETED);
+    ck_assert_int_eq(b.status, CLGRAD_RUN_COMPLETED);
+    ck_assert_msg(a.final_train_loss > 1.0 && a.final_test_acc < 0.45, "plain: loss %g acc %g", a.final_train_loss,
+                  a.final_test_acc);
+    ck_assert_msg(b.final_train_loss < 0.3 && b.final_test_acc > 0.9, "residual: loss %g acc %g", b.final_train_loss,
+                  b.final_test_acc);
+}
+END_TEST
+
+/* postln_deep vs preln_deep: 24 layer-normed residual blocks, Adam at the
+** same lr 0.01.  At step 1 the gradient of Post-LN is concentrated near the
+** output: ||dL/dh|| at the last block relative to the first is more than
+** twice Pre-LN's (whose skip path accumulates the gradient toward the input);
+** Post-LN stalls (test loss > 0.6) while Pre-LN learns (< 0.15). */
+START_TEST(postln_preln)
+{
+    static const char *s1[] = {"run.steps=1", "run.log_every=1"};
+    clgrad_run_result a, b;
+    char da[512], db[512];
+    run_("postln_deep", s1, 2, "_1", &a, da, sizeof da);
+    run_("preln_deep", s1, 2, "_1", &b, db, sizeof db);
+    /* post: blocks Linear 3k+2 (k = 0..22); pre: Linear 3k+3 */
+    double pa = csv_(da, "layers.csv", 1, "linear_68", "out_grad_norm") / csv_(da, "layers.csv", 1, "linear_2", "out_grad_norm");
+    double pb = csv_(db, "layers.csv", 1, "linear_69", "out_grad_norm") / csv_(db, "layers.csv", 1, "linear_3", "out_grad_norm");
+    ck_assert_msg(pa > 2 * pb, "last/first block gradient: post-LN %g, pre-LN %g", pa, pb);
+    /* the telemetry: a norm's input and output gradients, and a residual block's input gradient (its Linear's in_grad_norm) */
+    ck_assert(csv_(da, "layers.csv", 1, "layernorm_70", "in_grad_norm") > 0);
+    ck_assert(csv_(db, "layers.csv", 1, "layernorm_71", "out_grad_norm") > 0);
+    ck_assert(csv_(db, "layers.csv", 1, "linear_69", "in_grad_norm") >= csv_(db, "layers.csv", 1, "linear_69", "out_grad_norm") * 0.5);
+    run_("postln_deep", NULL, 0, "", &a, da, sizeof da);
+    run_("preln_deep", NULL, 0, "", &b, db, sizeof db);
+    ck_assert_msg(!(a.final_test_loss < 0.6), "post-LN test loss %g", a.final_test_loss);
+    ck_assert_int_eq(b.status, CLGRAD_RUN_COMPLETED);
+    ck_assert_msg(b.final_test_loss < 0.15 && b.final_test_acc > 0.9, "pre-LN test loss %g acc %g", b.final_test_loss,
+                  b.final_test_acc);
+}
+END_TEST
+
+/* sigmoid_deep_batchnorm vs sigmoid_deep: batch norm before every sigmoid
+** keeps the gradient from vanishing (layer 0 within 1000x of the top, where
+** sigmoid_deep loses six orders of magnitude) and the net learns moons. */
+START_TEST(sigmoid_batchnorm)
+{
+    clgrad_run_result a;
+    char da[512];
+    run_("sigmoid_deep_batchnorm", NULL, 0, "", &a, da, sizeof da);
+    ck_assert_int_eq(a.status, CLGRAD_RUN_COMPLETED);
+    double top = csv_(da, "layers.csv", 10, "linear_27", "out_grad_norm"), bottom = csv_(da, "layers.csv", 10, "linear_0", "out_grad_norm");
+    ck_assert_msg(bottom * 1e3 > top, "layer 27 %g vs layer 0 %g", top, bottom);
+    ck_assert_msg(a.final_train_loss < 0.3 && a.final_test_acc > 0.85, "loss %g acc %g", a.final_train_loss,
+                  a.final_test_acc);
+    /* the running estimates are saved beside the parameters, with PyTorch's names */
+    char path[700];
+    snprintf(path, sizeof path, "%s/weights/final/1.running_var.npy", da);
+    ck_assert_msg(access(path, R_OK) == 0, "%s missing", path);
+    snprintf(path, sizeof path, "%s/weights/final/1.num_batches_tracked.npy", da);
+    ck_assert_msg(access(path, R_OK) == 0, "%s missing", path);
 }
 END_TEST
 
@@ -452,6 +530,9 @@ int main(void)
     tcase_add_test(tc, tanh_init);
     tcase_add_test(tc, relu_init);
     tcase_add_test(tc, sigmoid_vanishing);
+    tcase_add_test(tc, deep_residual);
+    tcase_add_test(tc, postln_preln);
+    tcase_add_test(tc, sigmoid_batchnorm);
     tcase_add_test(tc, rnn_clipping);
     tcase_add_test(tc, linreg_lr);
     tcase_add_test(tc, optimizers);

@@ -1532,8 +1532,8 @@ static void check_model_(parser *p)
             if (m->hidden[i] != m->hidden[i - 1]) {
                 key_errf_(p, K_MODEL_HIDDEN, where_(p, K_MODEL_HIDDEN, K_MODEL_RESIDUAL),
                           "residual = %s needs equal widths in the residual blocks (hidden layers 2..%d), but hidden "
-                          "layer %d has width %ld and hidden layer %d width %ld; allowed: one width after the "
-                          "first, e.g. 64x8 or 32,64x8",
+                          "layer %d has width %ld and hidden layer %d width %ld; allowed: one width for all hidden "
+                          "layers, e.g. 64x8 (the first hidden layer maps the input to that width)",
                           m->residual, m->nhidden, i, m->hidden[i - 1], i + 1, m->hidden[i]);
                 break;
             }
