@@ -7,7 +7,9 @@
 #   - work-group sizes 16 (the reference), 64 and 256 (CLGRAD_WG);
 #   - PoCL's pthread and basic devices (when POCL_DEVICES gives both);
 #   - every own GEMM variant (CLGRAD_GEMM_VARIANT), on the experiments whose
-#     models use the GEMM in all its shapes (MLP, RNN, LSTM, GRU);
+#     models use the GEMM in all its shapes (MLP, RNN, LSTM, GRU; the
+#     residual + layer norm and the batch norm MLP: preln_deep,
+#     sigmoid_deep_batchnorm, which the quick matrix keeps too);
 # and `clgrad selfcheck` must print the same numerics fingerprint for every
 # configuration, and with division and sqrt through double (CLGRAD_DIVSQRT_FP64=1,
 # the path of devices without correctly rounded float32 division).  `clgrad compare --json` decides bit identity; the text
@@ -42,11 +44,11 @@ same() {
 }
 
 exps=$(cd "$ROOT/experiments" && ls *.ini | sed 's/\.ini$//')
-gemm_exps="relu30_he tanh_deep_xavier optim_spirals_adam rnn_adding_clip lstm_adding gru_adding"
+gemm_exps="relu30_he tanh_deep_xavier optim_spirals_adam rnn_adding_clip lstm_adding gru_adding preln_deep sigmoid_deep_batchnorm"
 if [ "${CLGRAD_TEST_QUICK:-0}" = 1 ]; then # the sanitizer pass of tools/test.sh: a smaller matrix
   STEPS=${CLGRAD_SAME_BITS_STEPS:-5}
-  exps="linreg_lr_below relu30_he tanh_deep_xavier rnn_adding_clip lstm_adding gru_adding"
-  gemm_exps="relu30_he lstm_adding"
+  exps="linreg_lr_below relu30_he tanh_deep_xavier rnn_adding_clip lstm_adding gru_adding preln_deep sigmoid_deep_batchnorm"
+  gemm_exps="relu30_he lstm_adding preln_deep"
 fi
 
 ndev=$("$CLGRAD" devices 2>/dev/null | grep -c -i -E "^[0-9]+:[0-9]+ +Portable")

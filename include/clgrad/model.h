@@ -128,8 +128,11 @@ clgrad_model_kind clgrad_model_get_kind(const clgrad_model *m);
 size_t clgrad_model_nparams(const clgrad_model *m);
 int clgrad_model_ntensors(const clgrad_model *m);
 const clgrad_tensor *clgrad_model_tensor(const clgrad_model *m, int i);
-/* Metric layers: MLP nhidden + 1; recurrent L + 1, named "rnn" (L = 1) or
-** "rnn_l0", "rnn_l1", ... (L > 1), then "fc". */
+/* Metric layers: MLP one per Linear, "linear_<i>" (nhidden + 1), and with a
+** norm one per norm layer, "layernorm_<i>" / "rmsnorm_<i>" / "batchnorm_<i>"
+** (i the Sequential index, see above), in forward order; recurrent L + 1,
+** named "rnn" (L = 1) or "rnn_l0", "rnn_l1", ... (L > 1), then "fc".  A
+** tensor's `layer` is its metric layer. */
 int clgrad_model_nlayers(const clgrad_model *m);
 const char *clgrad_model_layer_name(const clgrad_model *m, int l);
 cl_mem clgrad_model_params(const clgrad_model *m);        /* borrowed, nparams floats */
@@ -173,7 +176,10 @@ clgrad_status clgrad_model_l1_grad(clgrad_ctx *ctx, clgrad_model *m, float l1);
 ** out_off (clgrad_model_metrics_size floats, no host synchronisation):
 **   first a reduce-stats block (include/clgrad/reduce.h layout: 4 floats per
 **   segment + 4 global) of the gradients arriving at layer outputs:
-**     MLP: segment l = dL/dh_l for hidden layer l, segment L = dL/dlogits
+**     MLP, n metric layers: segment l = the gradient at metric layer l's
+**       output (a hidden Linear: dL/dh_l, its block's output; the output
+**       Linear: dL/dlogits; a norm: dL/d(its output)), segment n + l the
+**       gradient at its input (clgrad_model_in_grad_seg; empty when none)
 **     recurrent, L layers: segment l*T + t-1 = dL/dh_t of layer l (t = 1..T;
 **       the total gradient: from above and through time), segment L*T =
 **       dL/dlogits, and for the LSTM segment L*T+1 + l*T + t-1 = dL/dc_t of
