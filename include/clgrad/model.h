@@ -190,7 +190,7 @@ clgrad_status clgrad_model_l1_grad(clgrad_ctx *ctx, clgrad_model *m, float l1);
 **   then, at clgrad_model_act_offset(m), 3 floats per metric layer: mean |h|,
 **   fraction saturated, fraction of dead units (0, 0, 0 for the output layer;
 **   for a recurrent layer over all time steps; LSTM and GRU h count as tanh:
-**   saturated when |h| > 0.99). */
+**   saturated when |h| > 0.99; a norm layer: of its output, as identity). */
 size_t clgrad_model_metrics_size(const clgrad_model *m);
 int clgrad_model_out_grad_seg(const clgrad_model *m, int layer);
 /* The segment of the gradient at metric layer l's input (MLP: a Linear's
