@@ -8,7 +8,9 @@
 ** gradients, and those against central finite differences of the host
 ** forward; batch 1 for the row norms, awkward widths; batch norm's running
 ** estimates after two training passes (momentum 0.1, unbiased variance) and
-** the evaluation forward with them; the accumulate mode.
+** the evaluation forward with them; the accumulate mode.  And bit for bit
+** against a float32 host replica of the kernels' fixed order under every
+** work-group size (the result depends on the shape alone).
 **
 ** Models: every combination of norm (none, layernorm, rmsnorm, batchnorm),
 ** residual (none, pre, post) and final_norm on small MLPs: the logits against
@@ -228,6 +230,145 @@ START_TEST(kernels)
 {
     for (int s = 0; s < NSHAPES; s++)
         kernel_case_((clgrad_normlayer)(_i + 1), shapes_[s][0], shapes_[s][1], 100 * (uint64_t)_i + (uint64_t)s);
+}
+END_TEST
+
+/* ---- float32 replica of cl/norm.cl's fixed order, for the bitwise checks ---- */
+
+static void rep_forward_(clgrad_normlayer k, size_t B, size_t N, float eps, const float *x, const float *w,
+                         const float *b, float *y, float *st)
+{
+    if (k == CLGRAD_NL_BATCH) {
+        for (size_t c = 0; c < N; c++) {
+            float s = 0.0f, q = 0.0f;
+            for (size_t r = 0; r < B; r++) s = s + x[r * N + c];
+            float mean = s / (float)B;
+            for (size_t r = 0; r < B; r++) {
+                float d = x[r * N + c] - mean;
+                q = q + d * d;
+            }
+            float rstd = 1.0f / sqrtf(q / (float)B + eps);
+            for (size_t r = 0; r < B; r++) {
+                float v = (x[r * N + c] - mean) * rstd;
+                v = v * w[c];
+                v = v + b[c];
+                y[r * N + c] = v;
+            }
+            st[2 * c] = mean, st[2 * c + 1] = rstd;
+        }
+        return;
+    }
+    for (size_t r = 0; r < B; r++) {
+        const float *xr = x + r * N;
+        float mean = 0.0f, q = 0.0f;
+        if (k == CLGRAD_NL_LAYER) {
+            float s = 0.0f;
+            for (size_t j = 0; j < N; j++) s = s + xr[j];
+            mean = s / (float)N;
+        }
+        for (size_t j = 0; j < N; j++) {
+            float d = xr[j] - mean;
+            q = q + d * d;
+        }
+        float rstd = 1.0f / sqrtf(q / (float)N + eps);
+        for (size_t j = 0; j < N; j++) {
+            float v = (xr[j] - mean) * rstd;
+            v = v * w[j];
+            if (b) v = v + b[j];
+            y[r * N + j] = v;
+        }
+        st[2 * r] = mean, st[2 * r + 1] = rstd;
+    }
+}
+
+static void rep_backward_(clgrad_normlayer k, size_t B, size_t N, const float *x, const float *w, const float *st,
+                          const float *dy, float *dx, float *dw, float *db)
+{
+    int batch = k == CLGRAD_NL_BATCH;
+    size_t groups = batch ? N : B, len = batch ? B : N;
+    for (size_t gi = 0; gi < groups; gi++) {
+#define IX(i) (batch ? (i) * N + gi : gi * N + (i))
+        float mean = st[2 * gi], rstd = st[2 * gi + 1], sg = 0.0f, sgx = 0.0f;
+        for (size_t i = 0; i < len; i++) {
+            size_t j = IX(i);
+            float xh = (x[j] - mean) * rstd, g = dy[j] * w[j % N];
+            sg = sg + g;
+            sgx = sgx + g * xh;
+        }
+        float mg = k == CLGRAD_NL_RMS ? 0.0f : sg / (float)len, mgx = sgx / (float)len;
+        for (size_t i = 0; i < len; i++) {
+            size_t j = IX(i);
+            float xh = (x[j] - mean) * rstd, g = dy[j] * w[j % N];
+            dx[j] = rstd * ((g - mg) - xh * mgx);
+        }
+#undef IX
+    }
+    for (size_t c = 0; c < N; c++) {
+        float sw = 0.0f, sb = 0.0f;
+        for (size_t r = 0; r < B; r++) {
+            size_t i = r * N + c, si = batch ? 2 * c : 2 * r;
+            float xh = (x[i] - st[si]) * st[si + 1], d = dy[i];
+            sw = sw + d * xh;
+            sb = sb + d;
+        }
+        dw[c] = sw, db[c] = sb;
+    }
+}
+
+/* Every kernel, bit for bit against the float32 replica of its fixed order,
+** under every work-group size the device allows: the result depends on the
+** shape alone. */
+START_TEST(bitwise_wg)
+{
+    if (!fixture_denorms()) return; /* a device that flushes denormals cannot match a host replica */
+    clgrad_ctx *ctxs[9] = {NULL};
+    ctxs[0] = fixture_ctx();
+    for (int w = 0; w < fixture_nwgs && w < 8; w++) ctxs[w + 1] = fixture_open_wg("norm.cl", fixture_wgs[w]);
+    size_t bad = 0;
+    for (int kk = 1; kk <= 3; kk++)
+        for (int si = 0; si < NSHAPES; si++) {
+            clgrad_normlayer k = (clgrad_normlayer)kk;
+            size_t B = shapes_[si][0], N = shapes_[si][1], n = B * N, ns = 2 * (B > N ? B : N);
+            if (k == CLGRAD_NL_BATCH && B < 2) continue;
+            float eps = (float)clgrad_normlayer_default_eps(k);
+            float *x = malloc(n * sizeof *x), *dy = malloc(n * sizeof *dy), *p = malloc(2 * N * sizeof *p),
+                  *y = malloc(n * sizeof *y), *dx = malloc(n * sizeof *dx), *g = malloc(2 * N * sizeof *g),
+                  *st = malloc(ns * sizeof *st), *o = malloc(n * sizeof *o), *og = malloc(2 * N * sizeof *og);
+            clgrad_testrng r = fixture_rng(500 + 10 * (uint64_t)kk + (uint64_t)si);
+            for (size_t i = 0; i < n; i++) x[i] = clgrad_testrng_uniform(&r, -3, 3), dy[i] = clgrad_testrng_uniform(&r, -1, 1);
+            for (size_t i = 0; i < 2 * N; i++) p[i] = clgrad_testrng_uniform(&r, -1.5, 1.5);
+            rep_forward_(k, B, N, eps, x, p, k == CLGRAD_NL_RMS ? NULL : p + N, y, st);
+            rep_backward_(k, B, N, x, p, st, dy, dx, g, g + N);
+            for (int w = 0; w < 9; w++) {
+                clgrad_ctx *c = ctxs[w];
+                if (!c) continue;
+                cl_mem X = NULL, DY = NULL, P = NULL, Y = NULL, DX = NULL, G = NULL, ST = NULL, RUN = NULL;
+                ck_assert(clgrad_buf_new(c, n, "x", &X) == CLGRAD_OK && clgrad_buf_write(c, X, 0, n, x) == CLGRAD_OK);
+                ck_assert(clgrad_buf_new(c, n, "dy", &DY) == CLGRAD_OK && clgrad_buf_write(c, DY, 0, n, dy) == CLGRAD_OK);
+                ck_assert(clgrad_buf_new(c, 2 * N, "p", &P) == CLGRAD_OK && clgrad_buf_write(c, P, 0, 2 * N, p) == CLGRAD_OK);
+                ck_assert(clgrad_buf_new(c, n, "y", &Y) == CLGRAD_OK && clgrad_buf_new(c, n, "dx", &DX) == CLGRAD_OK);
+                ck_assert(clgrad_buf_new(c, 2 * N, "g", &G) == CLGRAD_OK && clgrad_buf_new(c, ns, "st", &ST) == CLGRAD_OK);
+                ck_assert(clgrad_buf_new(c, 2 * N, "run", &RUN) == CLGRAD_OK && clgrad_buf_fill(c, RUN, 0, 2 * N, 0.5f) == CLGRAD_OK);
+                clgrad_norm_args a = {0};
+                a.kind = k, a.B = B, a.N = N, a.eps = eps, a.p = P, a.woff = 0, a.boff = N, a.has_bias = k != CLGRAD_NL_RMS;
+                a.st = ST, a.training = 1, a.momentum = 0.1f, a.run = RUN, a.rmoff = 0, a.rvoff = N;
+                ck_assert_msg(clgrad_norm_forward(c, &a, X, 0, Y, 0) == CLGRAD_OK, "%s", clgrad_errmsg(c));
+                ck_assert(clgrad_norm_backward(c, &a, X, 0, DY, 0, DX, 0, 0, G, 0, N) == CLGRAD_OK);
+                ck_assert(clgrad_buf_read(c, Y, 0, n, o) == CLGRAD_OK);
+                size_t e = fixture_check_bits("norm forward", o, y, n);
+                ck_assert(clgrad_buf_read(c, DX, 0, n, o) == CLGRAD_OK);
+                e += fixture_check_bits("norm dx", o, dx, n);
+                ck_assert(clgrad_buf_read(c, G, 0, 2 * N, og) == CLGRAD_OK);
+                e += fixture_check_bits("norm dw", og, g, N);
+                if (k != CLGRAD_NL_RMS) e += fixture_check_bits("norm db", og + N, g + N, N);
+                if (e) bad++, fprintf(stderr, "  %s %zu x %zu WG %zu differs from the replica\n", clgrad_normlayer_name(k), B, N, clgrad_wg(c));
+                clgrad_buf_free(&X), clgrad_buf_free(&DY), clgrad_buf_free(&P), clgrad_buf_free(&Y);
+                clgrad_buf_free(&DX), clgrad_buf_free(&G), clgrad_buf_free(&ST), clgrad_buf_free(&RUN);
+            }
+            free(x), free(dy), free(p), free(y), free(dx), free(g), free(st), free(o), free(og);
+        }
+    for (int w = 1; w < 9; w++) clgrad_ctx_free(ctxs[w]);
+    ck_assert_msg(bad == 0, "%zu norm results differ from the fixed order", bad);
 }
 END_TEST
 
@@ -499,6 +640,7 @@ int main(void)
     tcase_add_loop_test(tc, kernels, 0, 3);
     tcase_add_loop_test(tc, models, 0, 12);
     tcase_add_test(tc, config_errors);
+    tcase_add_test(tc, bitwise_wg);
     suite_add_tcase(s, tc);
     return fixture_run(s, 1);
 }
