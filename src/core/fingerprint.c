@@ -359,13 +359,20 @@ static clgrad_status fam_model_(fp_state_ *s)
         {CLGRAD_ACT_SELU, CLGRAD_ACT_GELU_TANH, CLGRAD_ACT_SOFTSIGN},
     };
     static const clgrad_act rnn_act[1] = {CLGRAD_ACT_TANH};
-    for (int c = 0; c < 6; c++) {
+    static const long hid_eq[] = {24, 24, 24};
+    for (int c = 0; c < 8; c++) {
         clgrad_model_spec sp;
         memset(&sp, 0, sizeof sp);
         sp.bias = 1, sp.forget_bias = NAN, sp.max_batch = 9;
         if (c < 3) {
             sp.kind = CLGRAD_MODEL_MLP, sp.in = 13, sp.seq_len = 1, sp.out = 3, sp.nhidden = 3;
             sp.hidden = hid, sp.acts = mlp_acts[c];
+        } else if (c >= 6) {
+            /* the norm layers and residual blocks: pre-LN with a final norm; post with batch norm */
+            sp.kind = CLGRAD_MODEL_MLP, sp.in = 13, sp.seq_len = 1, sp.out = 3, sp.nhidden = 3;
+            sp.hidden = hid_eq, sp.acts = mlp_acts[c - 6], sp.norm_eps = NAN;
+            sp.norm = c == 6 ? CLGRAD_NL_LAYER : CLGRAD_NL_BATCH;
+            sp.residual = c == 6 ? CLGRAD_RES_PRE : CLGRAD_RES_POST, sp.final_norm = c == 6;
         } else {
             sp.kind = c == 3 ? CLGRAD_MODEL_RNN : c == 4 ? CLGRAD_MODEL_LSTM : CLGRAD_MODEL_GRU;
             sp.in = 3, sp.seq_len = 7, sp.out = 2, sp.nhidden = 1, sp.hidden = hid + 1, sp.acts = rnn_act;
