@@ -393,6 +393,8 @@ START_TEST(good_files)
     ck_assert_int_eq(c.model.hidden[2], 20);
     ck_assert_int_eq(c.model.hidden[3], 5);
     ck_assert_str_eq(c.model.activation[3], "softplus");
+    ck_assert_str_eq(c.model.norm, "rmsnorm");
+    ck_assert(c.model.final_norm == 1 && c.model.norm_eps == 1e-4);
     ck_assert(isinf(c.clip.norm_type));
     ck_assert(c.diverge.grad_norm_limit == -1 && c.diverge.loss_limit == 1e300);
     ck_assert_str_eq(c.data.task, "multiclass");

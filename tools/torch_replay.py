@@ -260,6 +260,10 @@ def resolve(cfg):
     unsupported = []
     if m["kind"] not in ("mlp", "rnn", "lstm", "gru"):
         unsupported.append("[model] kind = %s (the replay covers mlp, rnn, lstm and gru)" % m["kind"])
+    if m.get("norm", "none") != "none" or m.get("residual", "none") != "none" or _bool(m.get("final_norm", "false")):
+        unsupported.append("[model] norm = %s, residual = %s, final_norm = %s (the replay covers MLPs without norm "
+                           "layers and residual blocks)" % (m.get("norm", "none"), m.get("residual", "none"),
+                                                            m.get("final_norm", "false")))
     if unsupported:
         raise UsageError("config.ini uses what this replay does not reproduce: " + "; ".join(unsupported))
     out = {
