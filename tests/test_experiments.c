@@ -208,6 +208,19 @@ START_TEST(sigmoid_batchnorm)
     ck_assert_msg(access(path, R_OK) == 0, "%s missing", path);
     snprintf(path, sizeof path, "%s/weights/final/1.num_batches_tracked.npy", da);
     ck_assert_msg(access(path, R_OK) == 0, "%s missing", path);
+    /* a last batch of 1 sample (800 training samples, batch 799): refused before any step, naming the keys */
+    static clgrad_config cfg;
+    static char err[4096];
+    static const char *bad[] = {"data.batch_size=799"};
+    snprintf(path, sizeof path, "%s/experiments/sigmoid_deep_batchnorm.ini", getenv("CLGRAD_SOURCE_ROOT"));
+    ck_assert(clgrad_config_load(path, bad, 1, &cfg, err, sizeof err) == 0);
+    clgrad_run_opts o = {0};
+    clgrad_run_result res;
+    snprintf(path, sizeof path, "%s/bn_last_batch", tmp_);
+    o.out_dir = path, o.quiet = 1;
+    ck_assert(clgrad_run(fixture_ctx(), &cfg, &o, &res) == CLGRAD_E_CONFIG);
+    ck_assert_msg(strstr(clgrad_errmsg(fixture_ctx()), "[data] batch_size = 799 with 800 training samples") != NULL, "%s",
+                  clgrad_errmsg(fixture_ctx()));
 }
 END_TEST
 

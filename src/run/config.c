@@ -238,11 +238,16 @@ static const keydef keys[K_COUNT] = {
     [K_MODEL_INIT_STD] = {KEY(S_MODEL, "init_std", T_DOUBLE, model, init_std), .lo = 0, .flags = F_NOHI},
     [K_MODEL_INIT_MODE] = {KEY(S_MODEL, "init_mode", T_CHOICE, model, init_mode), .choices = "fan_in|fan_out"},
     [K_MODEL_NORM] = {KEY(S_MODEL, "norm", T_CHOICE, model, norm), .choices = "none|layernorm|rmsnorm|batchnorm",
+                      .allowed = "none|layernorm|rmsnorm|batchnorm (nn.LayerNorm, nn.RMSNorm, nn.BatchNorm1d in every "
+                                 "hidden layer: Linear, Norm, activation; with residual, in each block)",
                       .dep = K_MODEL_KIND, .used_by = "|mlp|"},
     [K_MODEL_RESIDUAL] = {KEY(S_MODEL, "residual", T_CHOICE, model, residual), .choices = "none|pre|post",
+                          .allowed = "none|pre|post (hidden layers 2..n as residual blocks; pre: h + f(W Norm(h) + b), "
+                                     "post: Norm(h + f(W h + b)); equal widths)",
                           .dep = K_MODEL_KIND, .used_by = "|mlp|"},
-    [K_MODEL_FINAL_NORM] = {KEY(S_MODEL, "final_norm", T_BOOL, model, final_norm), .dep = K_MODEL_KIND,
-                            .used_by = "|mlp|"},
+    [K_MODEL_FINAL_NORM] = {KEY(S_MODEL, "final_norm", T_BOOL, model, final_norm),
+                            .allowed = "true|false (a norm before the output layer, as Pre-LN nets; needs norm)",
+                            .dep = K_MODEL_KIND, .used_by = "|mlp|"},
     [K_MODEL_NORM_EPS] = {KEY(S_MODEL, "norm_eps", T_DOUBLE, model, norm_eps), .lo = 0,
                           .flags = F_GT | F_NOHI | F_AUTO,
                           .allowed = "a number > 0, or auto (PyTorch's: 1e-5 for layernorm and batchnorm, "

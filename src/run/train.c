@@ -257,6 +257,13 @@ static clgrad_status setup_(run_ *r)
         ms.residual = parse_choice_(clgrad_residual_parse(c->model.residual));
         ms.final_norm = c->model.final_norm;
         ms.norm_eps = c->model.norm_eps;
+        /* batch norm cannot train on one sample (PyTorch raises): refuse before any step */
+        if (ms.norm == CLGRAD_NL_BATCH && (r->B < 2 || r->train.n % r->B == 1))
+            return clgrad_fail(ctx, CLGRAD_E_CONFIG,
+                               "%s: [model] norm = batchnorm cannot train on a batch of 1 sample (as PyTorch's "
+                               "BatchNorm1d), but [data] batch_size = %zu with %zu training samples leaves one in %s; "
+                               "choose another batch_size",
+                               c->path, r->B, r->train.n, r->B < 2 ? "every batch" : "the last batch of every epoch");
     }
     ms.max_batch = r->B > eval_batch_(r) ? r->B : eval_batch_(r);
 
