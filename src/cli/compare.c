@@ -6,7 +6,7 @@
 ** rule and the defaults are documented in clgrad/report.h.
 */
 #define _POSIX_C_SOURCE 200809L
-#include "clgrad/report.h"
+#include "cli/report.h"
 
 #include <dirent.h>
 #include <math.h>

@@ -12,8 +12,9 @@
 ** --gemm own|clblast.  Only this file (and the tests) exit on errors.
 */
 #include "clgrad.h"
-#include "clgrad/sweep.h"
-#include "clgrad/bench.h"
+#include "cli/sweep.h"
+#include "cli/bench.h"
+#include "cli/report.h"
 
 #include <dirent.h>
 #include <errno.h>

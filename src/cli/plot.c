@@ -8,7 +8,7 @@
 ** Host-only; see clgrad/report.h for the files written.
 */
 #define _POSIX_C_SOURCE 200809L
-#include "clgrad/report.h"
+#include "cli/report.h"
 #include "clgrad/config.h"
 #include "util/fsutil.h"
 

@@ -11,8 +11,8 @@
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
-#include "clgrad/report.h"
-#include "clgrad/sweep.h"
+#include "cli/report.h"
+#include "cli/sweep.h"
 #include "util/fsutil.h"
 
 #include <ctype.h>

@@ -8,6 +8,7 @@
 ** G gates (RNN 1, LSTM 4, GRU 3).
 */
 #include "core/internal.h"
+#include "check/check.h"
 #include "clgrad/model.h"
 
 #include <limits.h>

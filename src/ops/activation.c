@@ -4,6 +4,7 @@
 ** bounds, and the "activation" self-check family.
 */
 #include "core/internal.h"
+#include "check/check.h"
 
 #include <float.h>
 #include <math.h>

@@ -5,6 +5,7 @@
 ** (cl/reduce.cl).
 */
 #include "core/internal.h"
+#include "check/check.h"
 
 #include <math.h>
 #include <stdlib.h>

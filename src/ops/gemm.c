@@ -3,6 +3,7 @@
 ** launch of cl/matmul.cl or CLBlast, and the float64 host reference.
 */
 #include "core/internal.h"
+#include "check/check.h"
 #include "clgrad/activation.h"
 
 #include <clblast_c.h>

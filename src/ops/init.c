@@ -7,6 +7,7 @@
 ** below, so host and device run the same source.
 */
 #include "core/internal.h"
+#include "check/check.h"
 
 #include <limits.h>
 #include <math.h>

@@ -4,6 +4,7 @@
 ** and the "loss" self-check family.
 */
 #include "core/internal.h"
+#include "check/check.h"
 
 #include <float.h>
 #include <math.h>

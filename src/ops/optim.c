@@ -5,6 +5,7 @@
 ** host reference, and the selfcheck of the family.
 */
 #include "core/internal.h"
+#include "check/check.h"
 
 #include <math.h>
 #include <stdlib.h>

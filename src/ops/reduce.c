@@ -5,6 +5,7 @@
 ** fixed order and the "reduce" self-check.
 */
 #include "core/internal.h"
+#include "check/check.h"
 
 #include <limits.h>
 #include <math.h>
