@@ -2,7 +2,7 @@
 ** bench.c: `clgrad bench`: device limits (cl/bench.cl), GEMM throughput of
 ** both backends, training-step time of the reference models, start-up time
 ** (child processes), the JSON record and `--compare` of several records.
-** What each figure means is documented in include/clgrad/bench.h.
+** What each figure means is documented in src/cli/bench.h.
 **
 ** Timing rules: every timed unit ends with clFinish; a kernel's time comes
 ** from its profiling event when the queue has profiling on (else the host

@@ -3,7 +3,7 @@
 ** report, per metric, how far each run is from the first (the reference):
 ** max absolute and relative difference and the first step beyond tolerance;
 ** also the final status and divergence verdicts.  Host-only; the agreement
-** rule and the defaults are documented in clgrad/report.h.
+** rule and the defaults are documented in cli/report.h.
 */
 #define _POSIX_C_SOURCE 200809L
 #include "cli/report.h"

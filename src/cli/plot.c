@@ -5,7 +5,7 @@
 ** self-contained report.html with the figures inline.  Dependency-free: the
 ** SVG is written by hand.  Line charts skip NaN/Inf points (breaking the line
 ** there) and, on a log axis, non-positive values; isolated points are dots.
-** Host-only; see clgrad/report.h for the files written.
+** Host-only; see cli/report.h for the files written.
 */
 #define _POSIX_C_SOURCE 200809L
 #include "cli/report.h"

@@ -2,7 +2,7 @@
 ** sweep.c: `clgrad sweep`: grid definition ([sweep] section and --grid),
 ** the experiment copy, the sweep directory (sweep.json, summary.csv, locks),
 ** the point scheduler (fork/exec, --jobs, devices, shards, signals) and
-** --merge.  The behaviour is documented in include/clgrad/sweep.h.
+** --merge.  The behaviour is documented in src/cli/sweep.h.
 **
 ** This is command-line code: it prints, forks and waits.  It needs nothing
 ** from the rest of the library but fsutil.h (the configuration check comes
