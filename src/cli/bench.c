@@ -14,6 +14,7 @@
 #include "run/rundir.h"
 #include "util/fsutil.h"
 #include "cli/bench.h"
+#include "cli/opts.h"
 #include "clgrad/clip.h"
 #include "clgrad/gemm.h"
 #include "clgrad/init.h"
@@ -1413,43 +1414,43 @@ int clgrad_cli_bench(int argc, char **argv)
     if (!files) return 2;
     for (int i = 0, n = 6; i < argc && n < (int)sizeof cmdline; i++)
         n += snprintf(cmdline + n, sizeof cmdline - (size_t)n, " %s", argv[i]);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int takes = !strcmp(a, "--device") || !strcmp(a, "--gemm") || !strcmp(a, "--sizes") || !strcmp(a, "--reps") ||
-                    !strcmp(a, "--warmup") || !strcmp(a, "--budget") || !strcmp(a, "--models") ||
-                    !strcmp(a, "--json") || !strcmp(a, "--cl-dir") || !strcmp(a, "--cache-dir") ||
-                    !strcmp(a, "--only");
-        if (takes && !v) {
-            fprintf(stderr, "clgrad bench: %s needs a value\n", a);
-            goto out;
-        }
-        if (takes) i++;
-        if (!strcmp(a, "--device")) device = v;
+    clgrad_cli_args g;
+    if (clgrad_cli_args_init(&g, "bench", "clgrad bench", NULL, argc, argv) != 0) goto out;
+    for (int r; (r = clgrad_cli_args_next(&g)) != -1;) {
+        const char *a = r == 1 ? g.opt : g.value, *v = g.value;
+        if (r == -2) goto out_args;
+        if (r == 0) {
+            if (compare) files[nfiles++] = a;
+            else {
+                fprintf(stderr, "clgrad bench: unexpected argument %s\n", a);
+                goto out_args;
+            }
+        } else if (!strcmp(a, "--device")) device = v;
         else if (!strcmp(a, "--gemm")) {
             int b = clgrad_gemm_backend_parse(v);
             if (b < 0) {
                 fprintf(stderr, "clgrad bench: --gemm takes own or clblast, not '%s'\n", v);
-                goto out;
+                goto out_args;
             }
             o.backends = b == CLGRAD_GEMM_OWN ? 1 : 2;
         } else if (!strcmp(a, "--sizes")) {
             o.nsizes = parse_sizes_(v, sizes, 64);
             if (o.nsizes <= 0) {
                 fprintf(stderr, "clgrad bench: --sizes takes sizes 1..65536 separated by commas, not '%s'\n", v);
-                goto out;
+                goto out_args;
             }
             o.sizes = sizes;
         } else if (!strcmp(a, "--reps")) {
-            if (parse_int_(a, v, 1, &o.reps)) goto out;
+            if (parse_int_(a, v, 1, &o.reps)) goto out_args;
         } else if (!strcmp(a, "--warmup")) {
-            if (parse_int_(a, v, 0, &o.warmup)) goto out;
+            if (parse_int_(a, v, 0, &o.warmup)) goto out_args;
             if (o.warmup == 0) o.warmup = -1; /* explicit none */
         } else if (!strcmp(a, "--budget")) {
             char *end;
             o.budget_s = strtod(v, &end);
             if (end == v || *end || !isfinite(o.budget_s) || o.budget_s <= 0) {
                 fprintf(stderr, "clgrad bench: --budget takes seconds > 0, not '%s'\n", v);
-                goto out;
+                goto out_args;
             }
         } else if (!strcmp(a, "--models")) {
             for (const char *p = v; *p;) {
@@ -1458,7 +1459,7 @@ int clgrad_cli_bench(int argc, char **argv)
                 snprintf(nm, sizeof nm, "%.*s", (int)(l < 31 ? l : 31), p);
                 if (!clgrad_bench_model_find(nm)) {
                     fprintf(stderr, "clgrad bench: unknown model '%s' (tiny, medium, large, rnn)\n", nm);
-                    goto out;
+                    goto out_args;
                 }
                 p += l;
                 if (*p == ',') p++;
@@ -1476,20 +1477,17 @@ int clgrad_cli_bench(int argc, char **argv)
         else if (!strcmp(a, "--no-startup")) o.no_startup = 1;
         else if (!strcmp(a, "--compare")) compare = 1;
         else if (!strcmp(a, "--startup-child")) child = 1;
-        else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+        else if (!strcmp(a, "--help")) {
             bench_usage_(stdout);
             rc = 0;
-            goto out;
-        } else if (a[0] == '-') {
-            fprintf(stderr, "clgrad bench: unknown option %s\n", a);
+            goto out_args;
+        } else {
+            clgrad_cli_unknown_option("bench", g.elem);
             bench_usage_(stderr);
-            goto out;
-        } else if (compare) files[nfiles++] = a;
-        else {
-            fprintf(stderr, "clgrad bench: unexpected argument %s\n", a);
-            goto out;
+            goto out_args;
         }
     }
+    clgrad_cli_args_free(&g);
     if (child) {
         rc = startup_child_(device, cl_dir, only);
         goto out;
@@ -1544,6 +1542,8 @@ int clgrad_cli_bench(int argc, char **argv)
     free(res);
     clgrad_profile_print(ctx, stderr);
     clgrad_ctx_free(ctx);
+out_args:
+    clgrad_cli_args_free(&g);
 out:
     free(files);
     return rc;
