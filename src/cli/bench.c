@@ -1412,8 +1412,7 @@ int clgrad_cli_bench(int argc, char **argv)
     int nfiles = 0;
     char cmdline[4096] = "clgrad";
     if (!files) return 2;
-    for (int i = 0, n = 6; i < argc && n < (int)sizeof cmdline; i++)
-        n += snprintf(cmdline + n, sizeof cmdline - (size_t)n, " %s", argv[i]);
+    clgrad_cli_cmdline("bench", "clgrad", argc, argv, cmdline, sizeof cmdline);
     clgrad_cli_args g;
     if (clgrad_cli_args_init(&g, "bench", "clgrad bench", NULL, argc, argv) != 0) goto out;
     for (int r; (r = clgrad_cli_args_next(&g)) != -1;) {

@@ -874,9 +874,7 @@ int clgrad_cli_main(int argc, char **argv)
     }
     const char *cmd = NULL, *arg = NULL;
     int want_help = 0;
-    for (int i = 0, n = 0; i < argc; i++)
-        n += snprintf(o.cmdline + n, n < (int)sizeof o.cmdline ? sizeof o.cmdline - (size_t)n : 0, "%s%s", i ? " " : "",
-                      argv[i]);
+    clgrad_cli_cmdline(c ? c->name : NULL, "", argc, argv, o.cmdline, sizeof o.cmdline);
     /* the command's options (c NULL: no or an unknown command: those of any command) */
     clgrad_cli_args g;
     if (clgrad_cli_args_init(&g, c ? c->name : "", "clgrad", NULL, argc, argv) != 0) return 2;

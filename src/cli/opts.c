@@ -164,3 +164,23 @@ int clgrad_cli_args_next(clgrad_cli_args *a)
     clgrad_cli_unknown_option(a->command, elem);
     return -2;
 }
+
+void clgrad_cli_cmdline(const char *command, const char *prefix, int argc, char **argv, char *out, size_t nout)
+{
+    const char *spec = command ? clgrad_cli_command_options(command) : NULL;
+    size_t n = (size_t)snprintf(out, nout, "%s", prefix);
+    int done = 0;
+    for (int i = 0; i < argc && n < nout; i++) {
+        const char *e = argv[i], *eq = strchr(e, '=');
+        if (strcmp(e, "--") == 0) done = 1;
+        size_t len = eq ? (size_t)(eq - e) : 0; /* "--name" of "--name=value" */
+        int takes = 0;
+        if (i > 0 && !done && spec && eq && strncmp(e, "--", 2) == 0)
+            for (const char *p = spec; *p; p += strcspn(p, "|") + (p[strcspn(p, "|")] == '|')) {
+                size_t l = strcspn(p, "|");
+                if (l && p[l - 1] == '=' && l - 1 == len - 2 && strncmp(p, e + 2, len - 2) == 0) takes = 1;
+            }
+        if (takes) n += (size_t)snprintf(out + n, nout - n, "%s%.*s %s", n ? " " : "", (int)len, e, eq + 1);
+        else n += (size_t)snprintf(out + n, nout - n, "%s%s", n ? " " : "", e);
+    }
+}

@@ -19,6 +19,7 @@
 #ifndef CLGRAD_CLI_OPTS_H
 #define CLGRAD_CLI_OPTS_H
 #include <getopt.h>
+#include <stddef.h>
 
 /* main.c: the clgrad command line, whole (src/cli/clgrad.c's main is this);
 ** main.c is part of the internal library clgrad_cli, so that the tests of
@@ -61,4 +62,10 @@ void clgrad_cli_args_free(clgrad_cli_args *a);
 ** CMD lists the options" for an argument `elem` (a leading "-" or "--" and a
 ** "=value" are not part of the name compared). */
 void clgrad_cli_unknown_option(const char *command, const char *elem);
+
+/* The command line as manifests and JSON records record it: `prefix`, then
+** argv[0 .. argc) joined by spaces, where "--name=value" of an option of
+** `command` (NULL: none) that takes a value is written "--name value" (up to
+** a "--").  Cut to fit out[nout]. */
+void clgrad_cli_cmdline(const char *command, const char *prefix, int argc, char **argv, char *out, size_t nout);
 #endif

@@ -1371,6 +1371,15 @@ static int env_shard_(sweep *sw)
     return from.oom ? -1 : 0;
 }
 
+/* The options with a value that every point's `clgrad run` gets as given. */
+static const char *passed_opt_(const char *a)
+{
+    static const char *const opts[] = {"--cl-dir", "--cache-dir", "--gemm", "--init-from"};
+    for (size_t k = 0; k < sizeof opts / sizeof *opts; k++)
+        if (strcmp(a, opts[k]) == 0) return opts[k];
+    return NULL;
+}
+
 /* One option of clgrad sweep (a: "--name", v: its value or NULL): 0, 1
 ** (--help printed) or -1 (message printed). */
 static int parse_opt_(sweep *sw, const clgrad_cli_args *g, const char *a, const char *v)
@@ -1434,13 +1443,9 @@ static int parse_opt_(sweep *sw, const clgrad_cli_args *g, const char *a, const 
         }
     } else if (strcmp(a, "--merge") == 0) sw->merge = v;
     else if (strcmp(a, "--runner") == 0) sw->runner = v;
-    else if (strcmp(a, "--cl-dir") == 0 || strcmp(a, "--cache-dir") == 0 || strcmp(a, "--gemm") == 0 ||
-             strcmp(a, "--init-from") == 0) {
-        if (g->attached) sw->pass[sw->npass++] = g->elem; /* --opt=value stays one argument */
-        else {
-            sw->pass[sw->npass++] = g->elem;
-            sw->pass[sw->npass++] = v;
-        }
+    else if (passed_opt_(a)) { /* --opt value, also for --opt=value */
+        sw->pass[sw->npass++] = passed_opt_(a);
+        sw->pass[sw->npass++] = v;
     } else if (strcmp(a, "--no-cache") == 0 || strcmp(a, "--save-data") == 0) sw->pass[sw->npass++] = g->elem;
     else if (strcmp(a, "--quiet") == 0) sw->quiet = 1;
     else if (strcmp(a, "--force") == 0) sw->force = 1;
@@ -1465,10 +1470,7 @@ static int parse_args_(sweep *sw, int argc, char **argv)
     sw->pass = calloc(2 * na, sizeof *sw->pass);
     if (!sw->sets || !sw->grids || !sw->pass) return -1;
     sw->jobs = 1;
-    int n = 0;
-    for (int i = 0; i < argc; i++)
-        n += snprintf(sw->cmdline + n, n < (int)sizeof sw->cmdline ? sizeof sw->cmdline - (size_t)n : 0, "%s%s",
-                      i ? " " : "clgrad ", argv[i]);
+    clgrad_cli_cmdline("sweep", "clgrad", argc, argv, sw->cmdline, sizeof sw->cmdline);
     clgrad_cli_args g;
     if (clgrad_cli_args_init(&g, "sweep", "clgrad sweep", "j=jobs", argc, argv) != 0) return -1;
     int r, rc = 0;
