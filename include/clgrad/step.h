@@ -63,7 +63,8 @@ typedef enum {
     CLGRAD_CLIP_VALUE,       /* clamp each element to [-value, value] */
     CLGRAD_CLIP_NORM,        /* each tensor's norm to max_norm */
     CLGRAD_CLIP_GLOBAL_NORM, /* the global norm to max_norm (torch.nn.utils.clip_grad_norm_) */
-    CLGRAD_CLIP_AGC          /* adaptive gradient clipping, unit-wise (Brock et al. 2021) */
+    CLGRAD_CLIP_AGC,         /* adaptive gradient clipping, unit-wise (Brock et al. 2021) */
+    CLGRAD_CLIP_NKINDS
 } clgrad_clip_kind;
 /* "none" | "value" | "norm" | "global_norm" | "agc"; parse: -1 when unknown. */
 const char *clgrad_clip_kind_name(clgrad_clip_kind k);

@@ -47,6 +47,7 @@ typedef struct run_ {
     clgrad_dataset train, test;
     clgrad_model *m;
     clgrad_loss loss;
+    clgrad_config_kinds kinds; /* the config's choices as enums */
     clgrad_optim_cfg optim;
     clgrad_nonfinite_policy policy;
     clgrad_norm_type norm_type;
@@ -100,8 +101,6 @@ fail:
     return st;
 }
 
-static int parse_choice_(int v) { return v < 0 ? 0 : v; }
-
 /* Test-set batches: the training batch size, at least 1024 rows, at most the test set. */
 static size_t eval_batch_(const run_ *r)
 {
@@ -123,7 +122,7 @@ static clgrad_status plan_memory_(run_ *r, const clgrad_model_spec *ms)
     const unsigned long long f = sizeof(float);
     size_t nidx = r->train.n > r->test.n ? r->train.n : r->test.n;
     size_t ntb = r->test.n ? (r->test.n + ms->max_batch - 1) / ms->max_batch : 1;
-    size_t nunits = clgrad_clip_kind_parse(r->cfg->clip.kind) == CLGRAD_CLIP_AGC ? z.rows : 0;
+    size_t nunits = r->kinds.clip == CLGRAD_CLIP_AGC ? z.rows : 0;
     clgrad_metrics_layout L;
     clgrad_metrics_layout_init(&L, (size_t)z.ntensors, z.metrics, nunits);
     enum { MODEL, OPTIM, DATA, SCRATCH };
@@ -200,8 +199,7 @@ static void plan_step_(run_ *r)
     p->seed = c->run.seed;
     p->input_std = (float)c->noise.input_std;
     p->l1 = (float)c->optim.l1;
-    int ck = clgrad_clip_kind_parse(c->clip.kind);
-    p->clip = ck < 0 ? CLGRAD_CLIP_NONE : (clgrad_clip_kind)ck;
+    p->clip = r->kinds.clip;
     p->max_norm = (float)c->clip.max_norm, p->clip_value = (float)c->clip.value, p->agc_clipping = (float)c->clip.clipping;
     p->norm_type = r->norm_type, p->policy = r->policy, p->units = r->units;
     p->loss_limit = (float)c->diverge.loss_limit, p->grad_norm_limit = (float)c->diverge.grad_norm_limit;
@@ -224,7 +222,9 @@ static clgrad_status setup_(run_ *r)
     r->steps = c->run.steps > 0 ? c->run.steps : c->run.epochs * (long)r->nbatch_per_epoch;
 
     /* loss: the config's, else what the data's task calls for */
-    if (c->loss.kind[0]) r->loss = (clgrad_loss)parse_choice_(clgrad_loss_parse(c->loss.kind));
+    clgrad_config_kinds *k = &r->kinds;
+    if (clgrad_config_kinds_of(c, k, why, sizeof why) != 0) return clgrad_fail(ctx, CLGRAD_E_CONFIG, "%s", why);
+    if (k->loss >= 0) r->loss = (clgrad_loss)k->loss;
     else r->loss = r->train.task == CLGRAD_TASK_MULTICLASS ? CLGRAD_LOSS_CE
                  : r->train.task == CLGRAD_TASK_BINARY   ? CLGRAD_LOSS_BCE
                                                           : CLGRAD_LOSS_MSE;
@@ -235,12 +235,9 @@ static clgrad_status setup_(run_ *r)
 
     /* model */
     clgrad_act acts[CLGRAD_MAX_LAYERS];
-    for (int i = 0; i < c->model.nhidden; i++) {
-        const char *a = c->model.activation[c->model.nactivation == 1 ? 0 : i];
-        acts[i] = (clgrad_act)parse_choice_(clgrad_act_parse(a));
-    }
+    for (int i = 0; i < c->model.nhidden; i++) acts[i] = k->act[i];
     clgrad_model_spec ms = {0};
-    ms.kind = (clgrad_model_kind)parse_choice_(clgrad_model_kind_parse(c->model.kind));
+    ms.kind = k->model;
     ms.layers = (int)c->model.layers;
     ms.forget_bias = c->model.forget_bias;
     ms.in = r->train.features;
@@ -254,7 +251,7 @@ static clgrad_status setup_(run_ *r)
     ms.max_batch = r->B > eval_batch_(r) ? r->B : eval_batch_(r);
 
     /* optimizer */
-    r->optim = clgrad_optim_defaults((clgrad_optim_kind)parse_choice_(clgrad_optim_parse(c->optim.kind)));
+    r->optim = clgrad_optim_defaults(k->optim);
     r->optim.lr = c->optim.lr;
     r->optim.momentum = c->optim.momentum;
     r->optim.dampening = c->optim.dampening;
@@ -276,27 +273,24 @@ static clgrad_status setup_(run_ *r)
 
     /* initialisation */
     clgrad_init_cfg w = {0}, b = {0};
-    const char *ik = c->model.init;
-    if (strcmp(ik, "default") == 0) {
+    if (k->init == CLGRAD_INIT_LINEAR_DEFAULT) {
         w = clgrad_init_default(CLGRAD_INIT_LINEAR_DEFAULT);
         b = w;
     } else {
-        w = clgrad_init_default((clgrad_init_kind)parse_choice_(clgrad_init_parse(ik)));
+        w = clgrad_init_default(k->init);
         b = clgrad_init_default(CLGRAD_INIT_ZEROS);
         double gain = isnan(c->model.init_gain) ? clgrad_act_gain(acts[0], ms.act_param) : c->model.init_gain;
         if (c->model.nhidden == 0 && isnan(c->model.init_gain)) gain = 1.0;
         w.gain = gain;
         w.std = c->model.init_std;
-        w.mode = (clgrad_init_mode)parse_choice_(clgrad_init_mode_parse(c->model.init_mode));
+        w.mode = k->init_mode;
     }
     CLGRAD_TRY(clgrad_model_init(ctx, r->m, &w, &b, c->run.seed));
     if (r->opts->init_from) CLGRAD_TRY(clgrad_load_tensors(ctx, r->m, r->opts->init_from));
 
-    r->policy = strcmp(c->clip.nonfinite, "skip") == 0   ? CLGRAD_NONFINITE_SKIP
-              : strcmp(c->clip.nonfinite, "stop") == 0 ? CLGRAD_NONFINITE_STOP
-                                                       : CLGRAD_NONFINITE_PROPAGATE;
+    r->policy = k->nonfinite;
     r->norm_type = isinf(c->clip.norm_type) ? CLGRAD_NORM_INF : CLGRAD_NORM_L2;
-    if (clgrad_clip_kind_parse(c->clip.kind) == CLGRAD_CLIP_AGC) {
+    if (k->clip == CLGRAD_CLIP_AGC) {
         int nt = clgrad_model_ntensors(r->m);
         size_t off[CLGRAD_MODEL_MAX_TENSORS], rows[CLGRAD_MODEL_MAX_TENSORS], cols[CLGRAD_MODEL_MAX_TENSORS];
         for (int i = 0; i < nt; i++) {
@@ -357,13 +351,13 @@ static void teardown_(run_ *r)
 
 /* ---- one step ---- */
 
-static double lr_at_(const clgrad_optim_section *o, long step, long total)
+static double lr_at_(const clgrad_optim_section *o, clgrad_schedule sched, long step, long total)
 {
     double lr = o->lr;
-    if (strcmp(o->schedule, "step") == 0 && o->step_size > 0) return lr * pow(o->gamma, (double)((step - 1) / o->step_size));
-    if (strcmp(o->schedule, "warmup") == 0 && o->warmup_steps > 0)
+    if (sched == CLGRAD_SCHEDULE_STEP && o->step_size > 0) return lr * pow(o->gamma, (double)((step - 1) / o->step_size));
+    if (sched == CLGRAD_SCHEDULE_WARMUP && o->warmup_steps > 0)
         return step <= o->warmup_steps ? lr * (double)step / (double)o->warmup_steps : lr;
-    if (strcmp(o->schedule, "cosine") == 0) {
+    if (sched == CLGRAD_SCHEDULE_COSINE) {
         long w = o->warmup_steps > 0 ? o->warmup_steps : 0;
         if (step <= w) return lr * (double)step / (double)w;
         double span = (double)(total - w), pos = (double)(step - w - 1);
@@ -760,7 +754,7 @@ static clgrad_status loop_(run_ *r)
             epoch = e;
         }
         int log = step % log_every == 0 || step == r->steps;
-        double lr = lr_at_(&c->optim, step, r->steps);
+        double lr = lr_at_(&c->optim, r->kinds.schedule, step, r->steps);
         r->noise_std = clgrad_grad_noise_std(c->noise.grad_eta, c->noise.grad_gamma, step);
 
         CLGRAD_TRY(clgrad_step_grads(ctx, &r->plan, step, pos, B, (float)r->noise_std, log));
@@ -836,7 +830,7 @@ static clgrad_status loop_(run_ *r)
             if (tidx >= 0 && tidx < clgrad_model_ntensors(r->m))
                 snprintf(res->diverge_layer, sizeof res->diverge_layer, "%s",
                          clgrad_model_layer_name(r->m, clgrad_model_tensor(r->m, tidx)->layer));
-            if (strcmp(c->diverge.action, "stop") == 0) end = 1;
+            if (r->kinds.diverge_stop) end = 1;
         }
         /* [clip] nonfinite = stop ends the run at a non-finite gradient norm, whatever diverged first */
         if (r->policy == CLGRAD_NONFINITE_STOP && r->mhost[r->plan.L.gs + CLGRAD_GS_SKIP] != 0.0f) {
