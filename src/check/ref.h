@@ -1,10 +1,10 @@
 /*
 ** check/ref.h (private, not installed): the float64 host references and the
-** float32 host replicas of the kernels, for the self-checks (src/check,
-** src/ops) and the tests.  They live in the library (the self-checks use
-** them) but are hidden: not exported from libclgrad.so, not declared in an
-** installed header.  The tests link the internal static library
-** (meson.build: clgrad_internal), which has them.
+** float32 host replicas of the kernels (defined in the src/check files
+** NAME_check.c), for the self-checks and the tests.  They live in the library
+** (the self-checks use them) but are hidden: not exported from libclgrad.so,
+** not declared in an installed header.  The tests link the internal static
+** library (meson.build: clgrad_internal), which has them.
 */
 #ifndef CLGRAD_CHECK_REF_H
 #define CLGRAD_CHECK_REF_H
@@ -23,12 +23,12 @@
 #pragma GCC visibility push(hidden)
 #endif
 
-/* ---- gemm (src/ops/gemm.c) ---- */
+/* ---- gemm (src/check/gemm_check.c) ---- */
 /* Double-precision host reference with the same argument convention. */
 void clgrad_gemm_ref(int ta, int tb, size_t M, size_t N, size_t K, double alpha, const float *A, size_t lda,
                      const float *B, size_t ldb, double beta, const float *C_in, double *C_out, size_t ldc);
 
-/* ---- activation (src/ops/activation.c) ---- */
+/* ---- activation (src/check/activation_check.c) ---- */
 /* ---- float64 host references ---- */
 double clgrad_activation_ref_forward(clgrad_act act, double param, double z);
 /* f'(z) (the conventions above at kinks; NaN for NaN z, except identity: 1) */
@@ -52,7 +52,7 @@ void clgrad_activation_ref_bias_grad(const float *dY, size_t rows, size_t cols, 
 void clgrad_activation_bias_grad_replica(const float *dY, size_t rows, size_t cols, float beta, const float *db_in,
                                          float *db_out);
 
-/* ---- loss (src/ops/loss.c) ---- */
+/* ---- loss (src/check/loss_check.c) ---- */
 /* ---- float64 host references (same shapes; targets as doubles) ---- */
 double clgrad_loss_ref_value(clgrad_loss loss, const double *pred, const double *target, size_t rows, size_t cols);
 /* Float32 host replica of loss_value's fixed summation order (cl/loss.cl): the
@@ -73,7 +73,7 @@ double clgrad_loss_ref_value_bound(clgrad_loss loss, const double *pred, const d
 void clgrad_loss_ref_grad_bound(clgrad_loss loss, const double *pred, const double *target, size_t rows,
                                 size_t cols, double *tol);
 
-/* ---- reduce (src/ops/reduce.c) ---- */
+/* ---- reduce (src/check/reduce_check.c) ---- */
 /* Float64 host reference: out gets 4*(nseg+1) doubles in the layout above,
 ** segment s being x[off[s] .. off[s]+len[s]).  A norm that rounds to +Inf in
 ** float32 (beyond FLT_MAX) is given as +Inf, as the device must return it. */
@@ -85,7 +85,7 @@ void clgrad_reduce_stats_ref(const float *x, size_t nseg, const size_t *off, con
 ** on a device with correctly rounded float arithmetic, sqrt and ldexp. */
 void clgrad_reduce_stats_replica(const float *x, size_t nseg, const size_t *off, const size_t *len, float *out);
 
-/* ---- clip (src/ops/clip.c) ---- */
+/* ---- clip (src/check/clip_check.c) ---- */
 /* ---- float64 host references ----
 ** g is the whole flat buffer of n floats; out (n doubles) gets a copy of g
 ** with the segments changed as the device would.  gs_out (CLGRAD_GS_SIZE
@@ -101,7 +101,7 @@ void clgrad_clip_tensor_norm_ref(const float *g, size_t n, size_t nseg, const si
 void clgrad_clip_agc_ref(const float *w, const float *g, size_t n, size_t nunit, const size_t *off,
                          const size_t *len, double clipping, double eps, double *out);
 
-/* ---- optim (src/ops/optim.c) ---- */
+/* ---- optim (src/check/optim_check.c) ---- */
 /* The float64 host reference of clgrad_optim_step: same config, layout and
 ** step rule, on double arrays.  gradstate is NULL or a block of
 ** CLGRAD_GS_SIZE doubles (reads [CLGRAD_GS_COEF] and [CLGRAD_GS_SKIP]).
@@ -109,9 +109,9 @@ void clgrad_clip_agc_ref(const float *w, const float *g, size_t n, size_t nunit,
 void clgrad_optim_ref_step(const clgrad_optim_cfg *cfg, int64_t step_t, double lr, double *params,
                            const double *grads, double *state, size_t n, const double *gradstate);
 
-/* ---- model (src/nn/model.c) ---- */
+/* ---- model (src/check/model_check.c) ---- */
 void clgrad_model_act_stats_replica(clgrad_act kind, size_t rows, size_t cols, const float *h, float *out);
-/* ---- bench (src/ops/benchk.c) ----
+/* ---- bench (src/check/bench_check.c) ----
 ** bench_peak (cl/bench.cl) on the host, the same float operations (fmaf is
 ** correctly rounded, as OpenCL's fma, so device and host agree bit for bit):
 ** out[0 .. n*W) for work-items 0 .. n-1. */
