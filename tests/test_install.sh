@@ -2,8 +2,9 @@
 # test_install.sh (unit suite): `meson install --destdir` puts the executable,
 # the library, the headers, the shipped experiments (DATADIR/clgrad/experiments)
 # and the man page (MANDIR/man1/clgrad.1) in place.  The installed library is
-# usable from C: examples/hello.c compiles and links against it with the flags
-# of the installed clgrad.pc only (and runs, when an OpenCL device is there);
+# usable from C: every installed header compiles on its own, examples/hello.c
+# compiles and links against it with the flags of the installed clgrad.pc
+# only (and runs, when an OpenCL device is there);
 # the installed headers declare no test scaffolding (float64 references,
 # replicas, test RNG, self-check internals) and no CLI entry point, and
 # libclgrad.so exports none of them.
@@ -64,6 +65,12 @@ if command -v pkg-config >/dev/null && [ -s "$pc/clgrad.pc" ]; then
   flags=$(PKG_CONFIG_PATH="$pc" pkg-config --define-variable=prefix="$T/dest$P" --cflags --libs clgrad) ||
     fail "pkg-config --cflags --libs clgrad failed"
   case " $flags " in *" -I$T/dest"*) ;; *) fail "pkg-config flags do not point into the install: $flags";; esac
+  for h in "$T/dest$INC"/clgrad.h "$T/dest$INC"/clgrad/*.h; do # each installed header compiles on its own
+    n=${h#"$T/dest$INC"/}
+    printf '#include <%s>\nint main(void) { return 0; }\n' "$n" >"$T/h.c"
+    ${CC:-cc} -std=c11 -Wall -Wextra -Werror -fsyntax-only "$T/h.c" $flags 2>"$T/cc" ||
+      { fail "the installed <$n> does not compile on its own"; head -5 "$T/cc"; }
+  done
   ${CC:-cc} -std=c11 -Wall -Wextra -Werror "$ROOT/examples/hello.c" $flags -o "$T/hello" 2>"$T/cc" ||
     { fail "examples/hello.c does not build against the installed library: ${CC:-cc} ... $flags"; cat "$T/cc"; }
   if [ -x "$T/hello" ]; then
