@@ -2287,7 +2287,7 @@ static char *lr_svg_(const clgrad_lr_sens *s)
             i = j;
         }
         if (open) fputs("\"/>\n", f);
-        double ycap = fr.y0 + 8 + (double)(ci % 4) * 5;
+        double ycap = fr.y0 + 9 + (double)(ci % 4) * 4;
         for (size_t i = 0; i < c->n; i++) {
             const clgrad_lr_point *p = &c->pt[i];
             double x = axis_map_(&xa, p->lr, fr.x0, fr.x1);
@@ -2297,10 +2297,16 @@ static char *lr_svg_(const clgrad_lr_sens *s)
                 fprintf(f, "<circle class=\"point\" cx=\"%.2f\" cy=\"%.2f\" r=\"3\" fill=\"%s\"/>\n", x, y, col);
                 npts++;
             } else if (p->state != CLGRAD_LR_MISSING) {
+                /* diverged: a cross; finished with a non-finite loss or one above l0: a triangle */
                 static const char *const kind[] = {"", "diverged", "nonfinite", "above-l0", ""};
-                fprintf(f, "<path class=\"capped %s\" d=\"M%.1f %.1fL%.1f %.1fM%.1f %.1fL%.1f %.1f\" stroke=\"%s\" "
-                           "stroke-width=\"2\"/>\n",
-                        kind[p->state], x - 4, ycap - 4, x + 4, ycap + 4, x + 4, ycap - 4, x - 4, ycap + 4, col);
+                if (p->state == CLGRAD_LR_DIVERGED)
+                    fprintf(f, "<path class=\"capped %s\" d=\"M%.1f %.1fL%.1f %.1fM%.1f %.1fL%.1f %.1f\" "
+                               "stroke=\"%s\" stroke-width=\"2\"/>\n",
+                            kind[p->state], x - 4, ycap - 4, x + 4, ycap + 4, x + 4, ycap - 4, x - 4, ycap + 4, col);
+                else
+                    fprintf(f, "<path class=\"capped %s\" d=\"M%.1f %.1fL%.1f %.1fL%.1f %.1fL%.1f %.1f\" "
+                               "fill=\"none\" stroke=\"%s\" stroke-width=\"1.8\" stroke-linejoin=\"round\"/>\n",
+                            kind[p->state], x, ycap - 5, x + 5, ycap + 4, x - 5, ycap + 4, x, ycap - 5, col);
                 npts++;
             }
         }
@@ -2334,7 +2340,7 @@ static char *lr_svg_(const clgrad_lr_sens *s)
               "no point has a result");
     /* the legend: a curve and its sensitivity, then what the marks mean */
     double lx = fr.x1 + 14, row = 15, y = fr.y0 + 6;
-    size_t maxc = (size_t)((fr.y1 - fr.y0 - 5 * row) / (2 * row));
+    size_t maxc = (size_t)((fr.y1 - fr.y0 - 6 * row) / (2 * row));
     fputs("<g class=\"legend\" font-size=\"11\">\n", f);
     for (size_t ci = 0; ci < s->ncurves && ci < maxc; ci++, y += 2 * row) {
         const clgrad_lr_curve *c = &s->curve[ci];
@@ -2357,7 +2363,11 @@ static char *lr_svg_(const clgrad_lr_sens *s)
     text_(f, lx + 28, y + 4, "start", NULL, "best final loss"), y += row;
     fprintf(f, "<path d=\"M%.1f %.1fL%.1f %.1fM%.1f %.1fL%.1f %.1f\" stroke=\"#000000\" stroke-width=\"2\"/>\n",
             lx + 7, y - 4, lx + 15, y + 4, lx + 15, y - 4, lx + 7, y + 4);
-    text_(f, lx + 28, y + 4, "start", NULL, "counted as l0 (top band)"), y += row;
+    text_(f, lx + 28, y + 4, "start", NULL, "diverged (top band)"), y += row;
+    fprintf(f, "<path d=\"M%.1f %.1fL%.1f %.1fL%.1f %.1fL%.1f %.1f\" fill=\"none\" stroke=\"#000000\" "
+               "stroke-width=\"1.8\" stroke-linejoin=\"round\"/>\n",
+            lx + 11, y - 5, lx + 16, y + 4, lx + 6, y + 4, lx + 11, y - 5);
+    text_(f, lx + 28, y + 4, "start", NULL, "NaN/Inf or > l0 (top band)"), y += row;
     fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000000\" stroke-dasharray=\"5 3\"/>\n",
             lx + 11, y - 6, lx + 11, y + 6);
     text_(f, lx + 28, y + 4, "start", NULL, "divergence edge"), y += row;
