@@ -1144,7 +1144,13 @@ START_TEST(lr_sensitivity_sweep)
     char *html = wf_(path_("sw/plots/report.html"));
     ck_assert(strstr(html, "<h2 id=\"lr-sensitivity\">") && strstr(html, "Wortsman") &&
               strstr(html, "<td><b>1.125</b></td>") && strstr(html, "lr_sensitivity.svg"));
-    ck_assert(strstr(html, "<h2 id=\"lr-sensitivity\">") < strstr(html, "<h2 id=\"points\">"));
+    /* the LR sensitivity first (figure, then its numbers), then the heat map, then the points */
+    const char *h_lr = strstr(html, "<h2 id=\"lr-sensitivity\">"), *f_lr = strstr(html, "<figure id=\"fig-lr_sensitivity\">"),
+               *t_lr = strstr(html, "<table class=\"lrsens\">"), *f_hm = strstr(html, "<figure id=\"fig-sweep_heatmap\">"),
+               *h_pt = strstr(html, "<h2 id=\"points\">");
+    ck_assert(h_lr && f_lr && t_lr && f_hm && h_pt);
+    ck_assert(h_lr < f_lr && f_lr < t_lr && t_lr < f_hm && f_hm < h_pt);
+    ck_assert_uint_eq(count_(html, "<figure"), 2);
     ck_assert_uint_eq(count_(html, "http"), 2); /* the two SVG namespaces only: nothing linked */
     free(html);
     /* the heat map's default axes */

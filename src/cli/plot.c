@@ -1594,7 +1594,10 @@ static void html_figures_(FILE *f, const figlist *figs)
 {
     fputs("<h2 id=\"figures\">Figures</h2>\n", f);
     for (int i = 0; i < figs->n; i++) {
-        fputs("<figure>\n", f);
+        /* an anchor per figure: report.html#fig-lr_sensitivity (the file name less .svg) */
+        size_t nl = strlen(figs->f[i].name);
+        if (nl > 4 && !strcmp(figs->f[i].name + nl - 4, ".svg")) nl -= 4;
+        fprintf(f, "<figure id=\"fig-%.*s\">\n", (int)nl, figs->f[i].name);
         fputs(figs->f[i].svg, f);
         fputs("<figcaption>", f), esc_(f, figs->f[i].name), fputs(": ", f), esc_(f, figs->f[i].caption);
         fputs("</figcaption>\n</figure>\n", f);
@@ -2425,11 +2428,16 @@ static char *lr_csv_(const clgrad_lr_sens *s)
     return ms_close_(&ms);
 }
 
-/* The report's LR-sensitivity section (after the figures). */
-static void html_lr_(FILE *f, const clgrad_lr_sens *s)
+/* The report's LR-sensitivity section (before the other figures): the figure, the definition, the table. */
+static void html_lr_(FILE *f, const clgrad_lr_sens *s, const figure_t *fig)
 {
     char b[32];
-    fputs("<h2 id=\"lr-sensitivity\">LR sensitivity</h2>\n<p>Wortsman et al. 2023, <i>Small-scale proxies for "
+    fputs("<h2 id=\"lr-sensitivity\">LR sensitivity</h2>\n", f);
+    fputs("<figure id=\"fig-lr_sensitivity\">\n", f);
+    fputs(fig->svg, f);
+    fputs("<figcaption>", f), esc_(f, fig->name), fputs(": ", f), esc_(f, fig->caption);
+    fputs("</figcaption>\n</figure>\n", f);
+    fputs("<p>Wortsman et al. 2023, <i>Small-scale proxies for "
           "large-scale Transformer training instabilities</i> (arXiv:2309.14322): "
           "E<sub>&#951;</sub>[min(&#8467;(&#951;), &#8467;<sub>0</sub>) &#8722; &#8467;*], the mean over the swept "
           "learning rates (on a log-spaced grid: the expectation for &#951; log-uniform over the range) of how far "
@@ -2637,8 +2645,13 @@ static char *report_sweep_(const char *sweep_dir, const clgrad_csv *t, const fig
     fprintf(f, html_head_, title ? title : "clgrad sweep report");
     fprintf(f, "<h1>%s</h1>\n", title ? title : "clgrad sweep report");
     free(title);
-    html_figures_(f, figs);
-    if (lrs && lrs->has_lr) html_lr_(f, lrs);
+    /* optim.lr swept: the LR sensitivity first (its figure, the definition, the numbers), then the heat map */
+    figlist rest = *figs;
+    if (lrs && lrs->has_lr && figs->n == 2 && !strcmp(figs->f[1].name, "lr_sensitivity.svg")) {
+        html_lr_(f, lrs, &figs->f[1]);
+        rest.n = 1;
+    }
+    html_figures_(f, &rest);
     fprintf(f, "<h2 id=\"points\">Points (%zu)</h2>\n<p>Every point of <code>summary.csv</code>. Click a column "
                "heading to sort by it (again: reverse); numbers sort as numbers, non-finite and empty values last. "
                "<code>report.html#sort=KEY</code> (or <code>#sort=-KEY</code>, descending) opens the page sorted.</p>\n",
@@ -2797,8 +2810,8 @@ clgrad_status clgrad_plot_sweep_lr(const char *sweep_dir, const char *xkey, cons
     if (ls->has_lr) {
         if ((st = fig_add_(&figs, "lr_sensitivity.svg",
                            "final loss against the learning rate, a curve per setting of the other swept keys; "
-                           "rings: the best final loss, dashed lines: the divergence edge, crosses at the top: "
-                           "runs counted as l0 (diverged, non-finite or above l0)",
+                           "ring: best final loss; dashed: divergence edge; top band: runs counted as l0 "
+                           "(cross: diverged, triangle: non-finite or above l0)",
                            lr_svg_(ls), why, nwhy)) != CLGRAD_OK)
             goto out;
         if (!(lcsv = lr_csv_(ls))) goto oom;
