@@ -77,7 +77,7 @@ shot blank "file://$T/probe.html" 800 600
 ! not_blank blank || fail "the blank-page check passes a blank page"
 shot single "file://$T/single/report.html" 1280 2400
 shot pair "file://$T/pair/report.html" 1280 2400
-shot sweep "file://$T/sweep/report.html#sort=-final_test_loss" 1100 1000
+shot sweep "file://$T/sweep/report.html#sort=-final_test_loss" 1100 1900
 shot lr_sensitivity "file://$T/lrsens/report.html" 1100 900
 for s in single pair sweep lr_sensitivity; do not_blank "$s" || fail "the $s report's screenshot looks blank: $(cat "$T/$s.stat")"; done
 if [ -n "${CLGRAD_REPORT_SHOTS:-}" ]; then

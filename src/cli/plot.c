@@ -2261,8 +2261,8 @@ static char *lr_svg_(const clgrad_lr_sens *s)
     fputs("<g class=\"topband\">\n", f);
     fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%d\" fill=\"#fbe3e3\" stroke=\"#000000\"/>\n",
             fr.x0, fr.y0, fr.x1 - fr.x0, LR_TOP_BAND);
-    text_(f, fr.x0 - 6, fr.y0 + 12, "end", "font-size=\"10\"", "diverged,");
-    text_(f, fr.x0 - 6, fr.y0 + 24, "end", "font-size=\"10\"", "NaN, > l0");
+    text_(f, fr.x0 + 4, fr.y0 + 11, "start", "font-size=\"9\" fill=\"#9a3030\"", "diverged,");
+    text_(f, fr.x0 + 4, fr.y0 + 23, "start", "font-size=\"9\" fill=\"#9a3030\"", "NaN, > l0");
     fputs("</g>\n", f);
     int npts = 0;
     for (size_t ci = 0; ci < s->ncurves; ci++) {
