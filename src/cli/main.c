@@ -55,7 +55,7 @@ static void usage_(FILE *f)
             "                     run the cartesian product of the grid, one run directory per point,\n"
             "                     summary.csv; resumable; `sweep --merge DIR` joins shards\n"
             "  compare RUN RUN... compare runs metric by metric (--rtol, --atol, --json); exit 1 if they differ\n"
-            "  plot RUN...        SVG figures + report.html (--out DIR; --sweep DIR [--x KEY --y KEY]:\n"
+            "  plot RUN...        SVG figures + report.html (--out DIR; --sweep DIR [--x KEY [--y KEY]]:\n"
             "                     heat map, and LR sensitivity when optim.lr is swept)\n"
             "  bench [--quick] [--json F]  device limits, GEMM, training-step and start-up timing;\n"
             "                     bench --compare A.json B.json ... for devices side by side\n"
