@@ -1137,7 +1137,8 @@ START_TEST(lr_sensitivity_sweep)
     /* the points of this curve in lr order: 0.001, 0.01 (circles), 0.1 (triangle), 1 (cross) */
     const char *c1 = strstr(g, "class=\"point\" cx=\"");
     const char *c2 = strstr(c1 + 1, "class=\"point\" cx=\"");
-    double x1 = strtod(c1 + strlen("class=\"point\" cx=\""), NULL), x2 = strtod(c2 + strlen("class=\"point\" cx=\""), NULL);
+    size_t lp = strlen("class=\"point\" cx=\"");
+    double x1 = strtod(c1 + lp, NULL), x2 = strtod(c2 + lp, NULL);
     ck_assert_double_eq_tol(rx, x2, 0.01);
     ck_assert_double_eq_tol(ex - x2, x2 - x1, 0.05); /* one decade further right on the log axis */
     free(svg);
@@ -1145,9 +1146,11 @@ START_TEST(lr_sensitivity_sweep)
     ck_assert(strstr(html, "<h2 id=\"lr-sensitivity\">") && strstr(html, "Wortsman") &&
               strstr(html, "<td><b>1.125</b></td>") && strstr(html, "lr_sensitivity.svg"));
     /* the LR sensitivity first (figure, then its numbers), then the heat map, then the points */
-    const char *h_lr = strstr(html, "<h2 id=\"lr-sensitivity\">"), *f_lr = strstr(html, "<figure id=\"fig-lr_sensitivity\">"),
-               *t_lr = strstr(html, "<table class=\"lrsens\">"), *f_hm = strstr(html, "<figure id=\"fig-sweep_heatmap\">"),
-               *h_pt = strstr(html, "<h2 id=\"points\">");
+    const char *h_lr = strstr(html, "<h2 id=\"lr-sensitivity\">");
+    const char *f_lr = strstr(html, "<figure id=\"fig-lr_sensitivity\">");
+    const char *t_lr = strstr(html, "<table class=\"lrsens\">");
+    const char *f_hm = strstr(html, "<figure id=\"fig-sweep_heatmap\">");
+    const char *h_pt = strstr(html, "<h2 id=\"points\">");
     ck_assert(h_lr && f_lr && t_lr && f_hm && h_pt);
     ck_assert(h_lr < f_lr && f_lr < t_lr && t_lr < f_hm && f_hm < h_pt);
     ck_assert_uint_eq(count_(html, "<figure"), 2);

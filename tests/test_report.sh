@@ -79,9 +79,12 @@ shot single "file://$T/single/report.html" 1280 2400
 shot pair "file://$T/pair/report.html" 1280 2400
 shot sweep "file://$T/sweep/report.html#sort=-final_test_loss" 1100 1900
 shot lr_sensitivity "file://$T/lrsens/report.html" 1100 900
-for s in single pair sweep lr_sensitivity; do not_blank "$s" || fail "the $s report's screenshot looks blank: $(cat "$T/$s.stat")"; done
+for s in single pair sweep lr_sensitivity; do
+    not_blank "$s" || fail "the $s report's screenshot looks blank: $(cat "$T/$s.stat")"
+done
 if [ -n "${CLGRAD_REPORT_SHOTS:-}" ]; then
-    mkdir -p "$CLGRAD_REPORT_SHOTS" && cp "$T/single.png" "$T/pair.png" "$T/sweep.png" "$T/lr_sensitivity.png" "$CLGRAD_REPORT_SHOTS/"
+    mkdir -p "$CLGRAD_REPORT_SHOTS" &&
+        cp "$T/single.png" "$T/pair.png" "$T/sweep.png" "$T/lr_sensitivity.png" "$CLGRAD_REPORT_SHOTS/"
     echo "screenshots in $CLGRAD_REPORT_SHOTS"
 fi
 echo "PASS"
