@@ -43,7 +43,8 @@ typedef enum {
     CLGRAD_MODEL_MLP = 0,
     CLGRAD_MODEL_RNN = 1,
     CLGRAD_MODEL_LSTM = 2,
-    CLGRAD_MODEL_GRU = 3
+    CLGRAD_MODEL_GRU = 3,
+    CLGRAD_MODEL_NKINDS = 4
 } clgrad_model_kind;
 
 /* "mlp", "rnn", "lstm", "gru" -> kind; -1 when unknown.  And back ("?" if invalid). */
@@ -75,8 +76,9 @@ typedef struct clgrad_model_spec {
 #define CLGRAD_RES_NONE 0
 #define CLGRAD_RES_PRE 1
 #define CLGRAD_RES_POST 2
-/* "none", "pre", "post" -> CLGRAD_RES_*; -1 when unknown. */
+/* "none", "pre", "post" -> CLGRAD_RES_*; -1 when unknown.  And back ("?" if invalid). */
 int clgrad_residual_parse(const char *name);
+const char *clgrad_residual_name(int residual);
 
 /* Normalisation and residual blocks of the MLP (x the input, h_0 = x,
 ** h_l the output of hidden layer l = 1..n, f_l its activation, Norm the
@@ -209,9 +211,8 @@ double clgrad_model_timestep_norm(const clgrad_model *m, const float *metrics, s
 clgrad_status clgrad_model_metrics(clgrad_ctx *ctx, clgrad_model *m, size_t B, cl_mem out, size_t out_off);
 /* The activation statistics of one layer output h (rows, cols) at hoff: 3
 ** floats at out[out_off] (mean |h|, saturated fraction, dead-unit fraction;
-** cl/model.cl, model_act_stats), in an order fixed by the shape.  The replica
-** computes them on the host in float32, bitwise equal. */
+** cl/model.cl, model_act_stats), in an order fixed by the shape (a float32 host
+** replica, bitwise equal, is in src/check/ref.h). */
 clgrad_status clgrad_model_act_stats(clgrad_ctx *ctx, clgrad_act kind, size_t rows, size_t cols, cl_mem h,
                                      size_t hoff, cl_mem out, size_t out_off);
-void clgrad_model_act_stats_replica(clgrad_act kind, size_t rows, size_t cols, const float *h, float *out);
 #endif
