@@ -31,6 +31,7 @@ clgrad_status clgrad_selfcheck_reduce(clgrad_ctx *ctx, clgrad_check_fn report, v
 clgrad_status clgrad_selfcheck_clip(clgrad_ctx *ctx, clgrad_check_fn report, void *user);
 clgrad_status clgrad_selfcheck_optim(clgrad_ctx *ctx, clgrad_check_fn report, void *user);
 clgrad_status clgrad_selfcheck_init(clgrad_ctx *ctx, clgrad_check_fn report, void *user);
+clgrad_status clgrad_selfcheck_norm(clgrad_ctx *ctx, clgrad_check_fn report, void *user);
 clgrad_status clgrad_selfcheck_bench(clgrad_ctx *ctx, clgrad_check_fn report, void *user);
 
 #if defined(__GNUC__)

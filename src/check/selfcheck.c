@@ -17,6 +17,7 @@ const clgrad_family clgrad_families[] = {
     {"clip", clgrad_selfcheck_clip},
     {"optim", clgrad_selfcheck_optim},
     {"init", clgrad_selfcheck_init},
+    {"norm", clgrad_selfcheck_norm},
     {"bench", clgrad_selfcheck_bench},
     {NULL, NULL},
 };
