@@ -183,6 +183,10 @@ START_TEST(postln_preln)
     run_("postln_deep", NULL, 0, "", &a, da, sizeof da);
     run_("preln_deep", NULL, 0, "", &b, db, sizeof db);
     ck_assert_msg(!(a.final_test_loss < 0.6), "post-LN test loss %g", a.final_test_loss);
+    /* the norms' weights and biases are parameters: the optimizer moves them */
+    ck_assert(csv_(db, "layers.csv", 300, "layernorm_71", "update_ratio") > 0);
+    ck_assert(csv_(db, "layers.csv", 300, "layernorm_71", "weight_grad_norm") > 0);
+    ck_assert(csv_(db, "layers.csv", 300, "layernorm_71", "bias_grad_norm") > 0);
     ck_assert_int_eq(b.status, CLGRAD_RUN_COMPLETED);
     ck_assert_msg(b.final_test_loss < 0.15 && b.final_test_acc > 0.9, "pre-LN test loss %g acc %g", b.final_test_loss,
                   b.final_test_acc);

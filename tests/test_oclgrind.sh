@@ -8,7 +8,8 @@
 #     and Oclgrind reports nothing (any diagnostic fails the test);
 #  2. the numerics fingerprint (selfcheck) is the same on Oclgrind and PoCL;
 #  3. tiny experiments (MSE, softmax cross-entropy, tanh, ReLU, Adam,
-#     clipping, a vanilla RNN, an LSTM and a GRU) on Oclgrind and on PoCL
+#     clipping, a vanilla RNN, an LSTM and a GRU, a pre-LN residual net, a
+#     batch-norm net) on Oclgrind and on PoCL
 #     give bit-identical metrics, layers, time steps and weights
 #     (`clgrad compare` says BIT-IDENTICAL).  Oclgrind runs with its own math
 #     builtins and without correctly rounded float32 division (clgrad divides
@@ -106,6 +107,9 @@ else
   compare_exp spirals_tanh optim_spirals_adam "${small[@]}" --set run.eval_every=4 \
     --set model.hidden=16,16 --set model.activation=tanh
   compare_exp deep_sigmoid sigmoid_deep "${small[@]}" --set model.hidden=8x6
+  # the norm layers and residual blocks (cl/norm.cl): pre-LN with a final norm; batch norm with its evaluation mode
+  compare_exp preln preln_deep "${small[@]}" --set run.eval_every=4 --set model.hidden=8x4
+  compare_exp batchnorm sigmoid_deep_batchnorm "${small[@]}" --set run.eval_every=4 --set model.hidden=8x3
   models="rnn lstm gru"
   [ "${CLGRAD_TEST_QUICK:-0}" = 1 ] && models=lstm # the sanitizer pass of tools/test.sh
   for m in $models; do
