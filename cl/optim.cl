@@ -192,21 +192,21 @@ kernel void optim_layers_ratio(global float *work, ulong w_off, uint nseg, ulong
 }
 
 /* Apply: local = lr * ratio[s]; LARS: v (slot 0) = mu*v + local*(d + wd*theta)
-** (wd 0 when masked), theta -= v; LAMB: theta -= local * u (slot 2). */
+** (wd 0 when masked), theta -= v; LAMB: theta -= local * u (slot 2); local = lr_t here. */
 kernel void optim_layers_apply(global float *p, global float *s, ulong n, global const ulong *tab, uint nseg,
                                ulong chunk, global const float *gs, ulong gs_skip, int use_gs,
                                global const float *work, ulong w_off, int lamb, float lr, float wd, float momentum)
 {
     if (optim_skip_(gs, gs_skip, use_gs)) return;
     OPTIM_CHUNK_FOR(tab, nseg, chunk, {
-        const float local = lr * work[w_off + nseg + sg];
+        const float lr_t = lr * work[w_off + nseg + sg];
         if (!lamb) {
             const float wds = work[w_off + sg] != 0.0f ? 0.0f : wd;
             float v = s[j];
-            p[j] = optim_lars_upd_(p[j], s[n + j], &v, local, wds, momentum);
+            p[j] = optim_lars_upd_(p[j], s[n + j], &v, lr_t, wds, momentum);
             s[j] = v;
         } else {
-            p[j] = p[j] - local * s[2 * n + j];
+            p[j] = p[j] - lr_t * s[2 * n + j];
         }
     });
 }

@@ -41,7 +41,7 @@ static const char *diverge_kinds_[] = {"", "nonfinite_loss", "loss_limit", "nonf
 
 /* Offsets in the metrics block (floats), filled in by layout_(). */
 typedef struct {
-    size_t loss, acc, gs, gstats, pstats, dstats, model, rec, agc, size;
+    size_t loss, acc, gs, gstats, pstats, dstats, model, rec, agc, lw, size; /* lw: LARS/LAMB work area (mask, ratios, stats) */
 } mlayout_;
 
 typedef struct run_ {
@@ -76,8 +76,9 @@ typedef struct run_ {
     long last_logged; /* the last step whose metrics were read back (0: none) */
 } run_;
 
-/* nt tensors, the model's metrics (clgrad_model_metrics_size), nunits AGC units (0: no AGC) */
-static void layout_(mlayout_ *L, size_t nt, size_t model_metrics, size_t nunits)
+/* nt tensors, the model's metrics (clgrad_model_metrics_size), nunits AGC units (0: no AGC), layerwise: a
+** LARS/LAMB work area (clgrad_optim_step_layers: mask, trust ratios, statistics) */
+static void layout_(mlayout_ *L, size_t nt, size_t model_metrics, size_t nunits, int layerwise)
 {
     size_t o = 0;
     L->loss = o++;
@@ -89,6 +90,7 @@ static void layout_(mlayout_ *L, size_t nt, size_t model_metrics, size_t nunits)
     L->dstats = o, o += CLGRAD_RS_SIZE * (nt + 1);
     L->model = o, o += model_metrics;
     L->agc = o, o += nunits ? 2 * CLGRAD_RS_SIZE * (nunits + 1) : 0;
+    L->lw = o, o += layerwise ? CLGRAD_OPTIM_LAYERS_WORK(nt) : 0;
     L->size = o;
 }
 
@@ -145,7 +147,7 @@ static clgrad_status plan_memory_(run_ *r, const clgrad_model_spec *ms)
     size_t ntb = r->test.n ? (r->test.n + ms->max_batch - 1) / ms->max_batch : 1;
     size_t nunits = strcmp(r->cfg->clip.kind, "agc") == 0 ? z.rows : 0;
     mlayout_ L;
-    layout_(&L, (size_t)z.ntensors, z.metrics, nunits);
+    layout_(&L, (size_t)z.ntensors, z.metrics, nunits, clgrad_optim_is_layerwise(r->optim.kind));
     enum { MODEL, OPTIM, DATA, SCRATCH };
     struct { const char *what; unsigned long long bytes; int part; } b[] = {
         {"parameters", f * z.params, MODEL},
@@ -267,6 +269,9 @@ static clgrad_status setup_(run_ *r)
     r->optim.beta1 = c->optim.beta1;
     r->optim.beta2 = c->optim.beta2;
     r->optim.amsgrad = c->optim.amsgrad;
+    r->optim.trust_coefficient = r->optim.kind == CLGRAD_OPTIM_LARS ? c->optim.trust_coefficient : 1.0;
+    r->optim.trust_clip = c->optim.trust_clip;
+    r->optim.exclude_bias = strcmp(c->optim.exclude, "bias") == 0;
     const char *bad = clgrad_optim_invalid(&r->optim);
     if (bad) return clgrad_fail(ctx, CLGRAD_E_CONFIG, "%s: [optim] %s", c->path, bad);
 
@@ -321,10 +326,16 @@ static clgrad_status setup_(run_ *r)
     CLGRAD_TRY(clgrad_buf_fill(ctx, r->state, 0, ns, 0.0f));
     CLGRAD_TRY(clgrad_buf_new(ctx, np, "previous parameters", &r->prev));
     CLGRAD_TRY(clgrad_buf_new(ctx, np, "parameter update", &r->diff));
-    layout_(&r->L, (size_t)clgrad_model_ntensors(r->m), clgrad_model_metrics_size(r->m),
-            r->units ? clgrad_segs_count(r->units) : 0);
+    int layerwise = clgrad_optim_is_layerwise(r->optim.kind), nt = clgrad_model_ntensors(r->m);
+    layout_(&r->L, (size_t)nt, clgrad_model_metrics_size(r->m), r->units ? clgrad_segs_count(r->units) : 0, layerwise);
     CLGRAD_TRY(clgrad_buf_new(ctx, r->L.size, "metrics block", &r->mbuf));
     CLGRAD_TRY(clgrad_buf_fill(ctx, r->mbuf, 0, r->L.size, 0.0f));
+    if (layerwise) { /* LARS/LAMB: the excluded tensors (biases) once; trust ratios 1 until the first step */
+        float mask[CLGRAD_MODEL_MAX_TENSORS];
+        for (int t = 0; t < nt; t++) mask[t] = r->optim.exclude_bias && clgrad_model_tensor(r->m, t)->is_bias ? 1.0f : 0.0f;
+        CLGRAD_TRY(clgrad_buf_write(ctx, r->mbuf, r->L.lw, (size_t)nt, mask));
+        CLGRAD_TRY(clgrad_buf_fill(ctx, r->mbuf, r->L.lw + (size_t)nt, (size_t)nt, 1.0f));
+    }
     size_t ntb = r->test.n ? (r->test.n + ms.max_batch - 1) / ms.max_batch : 1;
     CLGRAD_TRY(clgrad_buf_new(ctx, 2 * ntb, "evaluation results", &r->evalbuf));
     r->mhost = calloc(r->L.size, sizeof *r->mhost);
@@ -589,6 +600,12 @@ static int write_rows_(run_ *r, long step, long epoch, size_t B, double lr, doub
         csv_num_(r->flayers, M[L->model + CLGRAD_RS_SIZE * (size_t)clgrad_model_out_grad_seg(r->m, l) + CLGRAD_RS_NORM2]);
         fprintf(r->flayers, ",%.6g,%.6g,%.6g,", act[0], act[1], act[2]);
         csv_num_(r->flayers, pn > 0 ? dn / pn : NAN);
+        /* trust_ratio, trust_ratio_hh: LARS/LAMB's ratio of the layer's first and second weight tensors
+        ** (weight or weight_ih; weight_hh); empty for the other optimizers and where there is no such tensor */
+        for (int i = 0; i < 2; i++) {
+            fputc(',', r->flayers);
+            if (clgrad_optim_is_layerwise(r->optim.kind) && i < nw) csv_num_(r->flayers, M[L->lw + (size_t)nt + (size_t)w[i]]);
+        }
         fputc('\n', r->flayers);
     }
     if (clgrad_csv_commit(&r->clayers) != 0) return -1;
@@ -892,8 +909,12 @@ static clgrad_status loop_(run_ *r)
                                                        NULL, NULL));
             }
         }
-        CLGRAD_TRY(clgrad_optim_step(ctx, &r->optim, opt_t + 1, lr, params, grads, r->state, np, r->mbuf,
-                                     r->L.gs));
+        if (clgrad_optim_is_layerwise(r->optim.kind))
+            CLGRAD_TRY(clgrad_optim_step_layers(ctx, &r->optim, opt_t + 1, lr, params, grads, r->state, np, r->mbuf,
+                                                r->L.gs, psegs, r->mbuf, r->L.lw));
+        else
+            CLGRAD_TRY(clgrad_optim_step(ctx, &r->optim, opt_t + 1, lr, params, grads, r->state, np, r->mbuf,
+                                         r->L.gs));
         CLGRAD_TRY(diverge_check_(r, step));
         if (!log) {
             if (!skipped) opt_t++;
@@ -1140,7 +1161,7 @@ clgrad_status clgrad_run(clgrad_ctx *ctx, const clgrad_config *cfg, const clgrad
                   &r.cmetrics, &r.fmetrics) ||
         open_csv_(&r, "layers.csv",
                   "step,layer,weight_norm,weight_grad_norm,bias_grad_norm,out_grad_norm,act_mean_abs,act_saturated,"
-                  "act_dead,update_ratio\n",
+                  "act_dead,update_ratio,trust_ratio,trust_ratio_hh\n",
                   &r.clayers, &r.flayers) ||
         (clgrad_model_seq_len(r.m) > 1 &&
          open_csv_(&r, "timesteps.csv", clgrad_model_has_cell(r.m) ? "step,t,grad_norm,cell_grad_norm\n" : "step,t,grad_norm\n",
