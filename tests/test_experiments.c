@@ -209,16 +209,28 @@ START_TEST(large_batch)
     run_("large_batch_lamb", NULL, 0, "", &m, dm, sizeof dm);
     ck_assert_int_eq(m.status, CLGRAD_RUN_COMPLETED);
     ck_assert_msg(m.final_test_loss < 0.3, "lamb: test %g", m.final_test_loss);
-    /* layers.csv: a trust ratio per layer for LARS (eta * ||w|| / ...: well below 1 here) and
-    ** LAMB, an empty field for SGD; no trust_ratio_hh for an MLP */
+    /* layers.csv: a trust ratio per layer for LARS and LAMB (at step 10, eta * ||w|| / (||g|| + beta ||w||)
+    ** is far below 1 and differs between the layers), an empty field for SGD; no trust_ratio_hh for an MLP */
+    double prev = NAN;
     for (int i = 0; i < 3; i++) {
         const char *lay[] = {"linear_0", "linear_2", "linear_4"};
-        double tl = csv_(dl, "layers.csv", 300, lay[i], "trust_ratio"), tm = csv_(dm, "layers.csv", 300, lay[i], "trust_ratio");
-        ck_assert_msg(tl > 0 && tl < 0.1, "lars %s trust ratio %g", lay[i], tl);
+        double tl = csv_(dl, "layers.csv", 10, lay[i], "trust_ratio"), tm = csv_(dm, "layers.csv", 300, lay[i], "trust_ratio");
+        ck_assert_msg(tl > 0 && tl < 0.1 && tl != prev, "lars %s trust ratio %g", lay[i], tl);
+        prev = tl;
         ck_assert_msg(tm > 0 && isfinite(tm), "lamb %s trust ratio %g", lay[i], tm);
         ck_assert(csv_(ds, "layers.csv", 10, lay[i], "trust_ratio") == 0); /* empty: strtod gives 0 */
         ck_assert(csv_(dl, "layers.csv", 300, lay[i], "trust_ratio_hh") == 0);
     }
+    /* the mechanism: at step 10 the trust ratios span more than a factor 10 across the layers while
+    ** each layer's relative update ||dw|| / ||w|| (update_ratio) is within a factor 1.5 of the others */
+    double tmin = INFINITY, tmax = 0, umin = INFINITY, umax = 0;
+    for (int i = 0; i < 3; i++) {
+        const char *lay[] = {"linear_0", "linear_2", "linear_4"};
+        double t = csv_(dl, "layers.csv", 10, lay[i], "trust_ratio"), u = csv_(dl, "layers.csv", 10, lay[i], "update_ratio");
+        tmin = fmin(tmin, t), tmax = fmax(tmax, t), umin = fmin(umin, u), umax = fmax(umax, u);
+    }
+    ck_assert_msg(tmax > 10 * tmin && umax < 1.5 * umin, "trust ratios %g..%g, update ratios %g..%g", tmin, tmax, umin,
+                  umax);
 }
 END_TEST
 
@@ -444,7 +456,7 @@ static char *slurp_(const char *path)
 START_TEST(foreign_keys)
 {
     static const char *const sets[] = {"run.steps=2", "run.eval_every=2", "optim.kind=adam"};
-    static const char *warn = "\"[optim] momentum = 0.9: not used when [optim] kind = adam (only by sgd, rmsprop); "
+    static const char *warn = "\"[optim] momentum = 0.9: not used when [optim] kind = adam (only by sgd, rmsprop, lars); "
                               "ignored (the default is 0)\"";
     clgrad_run_result r;
     char d[512], path[700];
