@@ -153,20 +153,4 @@ clgrad_status clgrad_optim_step_layers(clgrad_ctx *ctx, const clgrad_optim_cfg *
                                        size_t work_off);
 /* 1 for lars and lamb. */
 int clgrad_optim_is_layerwise(clgrad_optim_kind kind);
-
-/* Float64 reference of clgrad_optim_step_layers over nseg tensors (off,
-** len), mask[s] != 0 excluded; ratio_out (nseg, may be NULL) gets the trust
-** ratios.  gradstate as for clgrad_optim_ref_step. */
-void clgrad_optim_ref_step_layers(const clgrad_optim_cfg *cfg, int64_t step_t, double lr, double *params,
-                                  const double *grads, double *state, size_t n, const double *gradstate, size_t nseg,
-                                  const size_t *off, const size_t *len, const unsigned char *mask, double *ratio_out);
-
-/* The float64 host reference of clgrad_optim_step: same config, layout and
-** step rule, on double arrays.  gradstate is NULL or a block of
-** CLGRAD_GS_SIZE doubles (reads [CLGRAD_GS_COEF] and [CLGRAD_GS_SKIP]).
-** The caller validates cfg. */
-void clgrad_optim_ref_step(const clgrad_optim_cfg *cfg, int64_t step_t, double lr, double *params,
-                           const double *grads, double *state, size_t n, const double *gradstate);
-
-clgrad_status clgrad_selfcheck_optim(clgrad_ctx *ctx, clgrad_check_fn report, void *user);
 #endif
