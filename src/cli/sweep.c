@@ -14,6 +14,8 @@
 #include "clgrad/report.h"
 #include "clgrad/sweep.h"
 #include "util/fsutil.h"
+#include "util/sbuf.h"
+#include "run/rundir.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -51,68 +53,6 @@
 /* Strings and files                                                   */
 /* ------------------------------------------------------------------ */
 
-typedef struct {
-    char *s;
-    size_t len, cap;
-    int oom;
-} sbuf;
-
-static void sb_putn(sbuf *b, const char *s, size_t n)
-{
-    if (b->oom) return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *p = realloc(b->s, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->s = p, b->cap = cap;
-    }
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = 0;
-}
-
-static void sb_puts(sbuf *b, const char *s) { sb_putn(b, s, strlen(s)); }
-static void sb_putc(sbuf *b, char c) { sb_putn(b, &c, 1); }
-
-static void sb_printf(sbuf *b, const char *fmt, ...) PRINTF_LIKE(2, 3);
-static void sb_printf(sbuf *b, const char *fmt, ...)
-{
-    va_list ap, ap2;
-    va_start(ap, fmt);
-    va_copy(ap2, ap);
-    char tmp[512];
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    if (n < 0) b->oom = 1;
-    else if ((size_t)n < sizeof tmp) sb_putn(b, tmp, (size_t)n);
-    else {
-        char *p = malloc((size_t)n + 1);
-        if (!p) b->oom = 1;
-        else {
-            vsnprintf(p, (size_t)n + 1, fmt, ap2);
-            sb_putn(b, p, (size_t)n);
-            free(p);
-        }
-    }
-    va_end(ap2);
-    va_end(ap);
-}
-
-static const char *sb_str(const sbuf *b) { return b->s ? b->s : ""; }
-
-/* The text (malloc'd; "" when empty) or NULL when out of memory. */
-static char *sb_take(sbuf *b)
-{
-    if (b->oom) {
-        free(b->s);
-        return NULL;
-    }
-    return b->s ? b->s : strdup("");
-}
-
 static int errf_(char *err, size_t n, const char *fmt, ...) PRINTF_LIKE(3, 4);
 static int errf_(char *err, size_t n, const char *fmt, ...)
 {
@@ -135,9 +75,9 @@ static void trim_(const char **s, size_t *n)
 
 static char *join_(const char *a, const char *b)
 {
-    sbuf t = {0};
-    sb_printf(&t, "%s/%s", a, b);
-    return sb_take(&t);
+    clgrad_sbuf t = {0};
+    clgrad_sb_printf(&t, "%s/%s", a, b);
+    return clgrad_sb_take(&t);
 }
 
 /* Whole file, NUL-terminated (malloc'd), or NULL with why. */
@@ -154,7 +94,7 @@ static char *read_file_(const char *path, size_t *len, char *why, size_t nwhy)
         close(fd);
         return NULL;
     }
-    sbuf b = {0};
+    clgrad_sbuf b = {0};
     char chunk[65536];
     for (;;) {
         ssize_t r = read(fd, chunk, sizeof chunk);
@@ -166,11 +106,11 @@ static char *read_file_(const char *path, size_t *len, char *why, size_t nwhy)
             return NULL;
         }
         if (r == 0) break;
-        sb_putn(&b, chunk, (size_t)r);
+        clgrad_sb_putn(&b, chunk, (size_t)r);
     }
     close(fd);
     if (len) *len = b.len;
-    char *s = sb_take(&b);
+    char *s = clgrad_sb_take(&b);
     if (!s) errf_(why, nwhy, "out of memory");
     return s;
 }
@@ -179,8 +119,8 @@ static char *read_file_(const char *path, size_t *len, char *why, size_t nwhy)
 ** unpredictable name, fsync, rename). 0 or -1 with why. */
 static int write_atomic_(const char *dir, const char *name, const char *text, size_t len, char *why, size_t nwhy)
 {
-    sbuf path = {0};
-    sb_printf(&path, "%s/%s", dir, name);
+    clgrad_sbuf path = {0};
+    clgrad_sb_printf(&path, "%s/%s", dir, name);
     if (path.oom) {
         errf_(why, nwhy, "out of memory");
         return -1;
@@ -234,14 +174,14 @@ static void iso_time_(char *out, size_t n)
 }
 
 /* A double with the fewest digits that read back exactly; nan, inf, -inf. */
-static void sb_num(sbuf *b, double v)
+static void sb_num(clgrad_sbuf *b, double v)
 {
     if (isnan(v)) {
-        sb_puts(b, "nan");
+        clgrad_sb_puts(b, "nan");
         return;
     }
     if (isinf(v)) {
-        sb_puts(b, v > 0 ? "inf" : "-inf");
+        clgrad_sb_puts(b, v > 0 ? "inf" : "-inf");
         return;
     }
     char t[40];
@@ -249,28 +189,24 @@ static void sb_num(sbuf *b, double v)
         snprintf(t, sizeof t, "%.*g", prec, v);
         if (strtod(t, NULL) == v) break;
     }
-    sb_puts(b, t);
+    clgrad_sb_puts(b, t);
 }
 
-static void sb_json_put_(void *u, const char *p, size_t n) { sb_printf((sbuf *)u, "%.*s", (int)n, p); }
-
-/* clgrad_json_escape (libclgrad): the one JSON string writer */
-static void sb_json_str(sbuf *b, const char *s) { clgrad_json_escape(s, sb_json_put_, b); }
 
 /* A CSV field, quoted when it holds a comma, quote, line break or edge space. */
-static void sb_csv(sbuf *b, const char *s)
+static void sb_csv(clgrad_sbuf *b, const char *s)
 {
     size_t n = strlen(s);
     if (!strpbrk(s, ",\"\r\n") && !(n && (blank_(s[0]) || blank_(s[n - 1])))) {
-        sb_puts(b, s);
+        clgrad_sb_puts(b, s);
         return;
     }
-    sb_putc(b, '"');
+    clgrad_sb_putc(b, '"');
     for (; *s; s++) {
-        if (*s == '"') sb_putc(b, '"');
-        sb_putc(b, *s);
+        if (*s == '"') clgrad_sb_putc(b, '"');
+        clgrad_sb_putc(b, *s);
     }
-    sb_putc(b, '"');
+    clgrad_sb_putc(b, '"');
 }
 
 /* ------------------------------------------------------------------ */
@@ -325,45 +261,45 @@ static int jhex4_(jparser *p, unsigned *u)
     return 0;
 }
 
-static void utf8_(sbuf *b, unsigned u)
+static void utf8_(clgrad_sbuf *b, unsigned u)
 {
-    if (u < 0x80) sb_putc(b, (char)u);
+    if (u < 0x80) clgrad_sb_putc(b, (char)u);
     else if (u < 0x800) {
-        sb_putc(b, (char)(0xC0 | (u >> 6)));
-        sb_putc(b, (char)(0x80 | (u & 0x3F)));
+        clgrad_sb_putc(b, (char)(0xC0 | (u >> 6)));
+        clgrad_sb_putc(b, (char)(0x80 | (u & 0x3F)));
     } else if (u < 0x10000) {
-        sb_putc(b, (char)(0xE0 | (u >> 12)));
-        sb_putc(b, (char)(0x80 | ((u >> 6) & 0x3F)));
-        sb_putc(b, (char)(0x80 | (u & 0x3F)));
+        clgrad_sb_putc(b, (char)(0xE0 | (u >> 12)));
+        clgrad_sb_putc(b, (char)(0x80 | ((u >> 6) & 0x3F)));
+        clgrad_sb_putc(b, (char)(0x80 | (u & 0x3F)));
     } else {
-        sb_putc(b, (char)(0xF0 | (u >> 18)));
-        sb_putc(b, (char)(0x80 | ((u >> 12) & 0x3F)));
-        sb_putc(b, (char)(0x80 | ((u >> 6) & 0x3F)));
-        sb_putc(b, (char)(0x80 | (u & 0x3F)));
+        clgrad_sb_putc(b, (char)(0xF0 | (u >> 18)));
+        clgrad_sb_putc(b, (char)(0x80 | ((u >> 12) & 0x3F)));
+        clgrad_sb_putc(b, (char)(0x80 | ((u >> 6) & 0x3F)));
+        clgrad_sb_putc(b, (char)(0x80 | (u & 0x3F)));
     }
 }
 
 static int jstr_(jparser *p, char **out)
 {
-    sbuf b = {0};
+    clgrad_sbuf b = {0};
     p->s++; /* the opening quote */
     while (p->s < p->end && *p->s != '"') {
         unsigned char c = (unsigned char)*p->s++;
         if (c < 0x20) goto bad;
         if (c != '\\') {
-            sb_putc(&b, (char)c);
+            clgrad_sb_putc(&b, (char)c);
             continue;
         }
         if (p->s >= p->end) goto bad;
         c = (unsigned char)*p->s++;
         unsigned u, lo;
         switch (c) {
-        case '"': case '\\': case '/': sb_putc(&b, (char)c); break;
-        case 'b': sb_putc(&b, '\b'); break;
-        case 'f': sb_putc(&b, '\f'); break;
-        case 'n': sb_putc(&b, '\n'); break;
-        case 'r': sb_putc(&b, '\r'); break;
-        case 't': sb_putc(&b, '\t'); break;
+        case '"': case '\\': case '/': clgrad_sb_putc(&b, (char)c); break;
+        case 'b': clgrad_sb_putc(&b, '\b'); break;
+        case 'f': clgrad_sb_putc(&b, '\f'); break;
+        case 'n': clgrad_sb_putc(&b, '\n'); break;
+        case 'r': clgrad_sb_putc(&b, '\r'); break;
+        case 't': clgrad_sb_putc(&b, '\t'); break;
         case 'u':
             if (jhex4_(p, &u)) goto bad;
             if (u >= 0xD800 && u < 0xDC00) {
@@ -379,7 +315,7 @@ static int jstr_(jparser *p, char **out)
     }
     if (p->s >= p->end) goto bad;
     p->s++;
-    *out = sb_take(&b);
+    *out = clgrad_sb_take(&b);
     return *out ? 0 : -1;
 bad:
     free(b.s);
@@ -553,12 +489,12 @@ static void row_free_(csv_row *r)
     r->f = NULL, r->n = 0;
 }
 
-static int row_push_(csv_row *r, sbuf *field)
+static int row_push_(csv_row *r, clgrad_sbuf *field)
 {
     char **f = realloc(r->f, (size_t)(r->n + 1) * sizeof *f);
     if (!f) return -1;
     r->f = f;
-    f[r->n] = sb_take(field);
+    f[r->n] = clgrad_sb_take(field);
     memset(field, 0, sizeof *field);
     if (!f[r->n]) return -1;
     r->n++;
@@ -572,7 +508,7 @@ static int csv_next_(const char **p, const char *end, csv_row *r)
     const char *s = *p;
     memset(r, 0, sizeof *r);
     if (s >= end) return 0;
-    sbuf f = {0};
+    clgrad_sbuf f = {0};
     for (;;) {
         if (s < end && *s == '"') {
             s++;
@@ -580,20 +516,20 @@ static int csv_next_(const char **p, const char *end, csv_row *r)
                 if (s >= end) goto bad;
                 if (*s == '"') {
                     if (s + 1 < end && s[1] == '"') {
-                        sb_putc(&f, '"');
+                        clgrad_sb_putc(&f, '"');
                         s += 2;
                         continue;
                     }
                     s++;
                     break;
                 }
-                sb_putc(&f, *s++);
+                clgrad_sb_putc(&f, *s++);
             }
             if (s < end && *s != ',' && *s != '\n' && *s != '\r') goto bad;
         } else {
             while (s < end && *s != ',' && *s != '\n' && *s != '\r') {
                 if (*s == '"') goto bad;
-                sb_putc(&f, *s++);
+                clgrad_sb_putc(&f, *s++);
             }
         }
         if (row_push_(r, &f)) goto bad;
@@ -922,11 +858,11 @@ void clgrad_sweep_point(const clgrad_sweep_grid *g, long idx, int *vi)
     }
 }
 
-static void sb_safe_(sbuf *b, const char *s)
+static void sb_safe_(clgrad_sbuf *b, const char *s)
 {
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
-        sb_putc(b, (char)((isalnum(c) && c < 0x80) || strchr("._=+-", c) ? c : '_'));
+        clgrad_sb_putc(b, (char)((isalnum(c) && c < 0x80) || strchr("._=+-", c) ? c : '_'));
     }
 }
 
@@ -937,12 +873,12 @@ int clgrad_sweep_dirname(const clgrad_sweep_grid *g, long idx, char *out, size_t
     for (long m = np - 1; m >= 1000; m /= 10) width++;
     int vi[CLGRAD_SWEEP_MAX_AXES];
     clgrad_sweep_point(g, idx, vi);
-    sbuf b = {0};
-    sb_printf(&b, "%0*ld", width, idx);
+    clgrad_sbuf b = {0};
+    clgrad_sb_printf(&b, "%0*ld", width, idx);
     for (int a = 0; a < g->naxes; a++) {
-        sb_putc(&b, '-');
+        clgrad_sb_putc(&b, '-');
         sb_safe_(&b, g->axes[a].key);
-        sb_putc(&b, '=');
+        clgrad_sb_putc(&b, '=');
         sb_safe_(&b, g->axes[a].values[vi[a]]);
     }
     if (b.oom) return -1;
@@ -987,15 +923,15 @@ static int ini_value_(const char *s, size_t n, const char **v, size_t *nv)
 /* The directory prefix config.c puts before a relative path from `path`. */
 static char *path_prefix_(const char *path)
 {
-    sbuf b = {0};
+    clgrad_sbuf b = {0};
     const char *slash = strrchr(path, '/');
     if (!slash || !absolute_(path, strlen(path))) {
         char cwd[4096];
         if (!getcwd(cwd, sizeof cwd)) return NULL;
-        sb_printf(&b, "%s/", cwd);
+        clgrad_sb_printf(&b, "%s/", cwd);
     }
-    if (slash) sb_putn(&b, path, (size_t)(slash - path) + 1);
-    return sb_take(&b);
+    if (slash) clgrad_sb_putn(&b, path, (size_t)(slash - path) + 1);
+    return clgrad_sb_take(&b);
 }
 
 /* A directory made absolute against the working directory (malloc'd), or
@@ -1006,21 +942,21 @@ static char *abs_dir_(const char *d)
     char cwd[4096];
     if (!getcwd(cwd, sizeof cwd)) return NULL;
     while (d[0] == '.' && d[1] == '/') d += 2;
-    sbuf b = {0};
-    sb_printf(&b, "%s/%s", cwd, strcmp(d, ".") ? d : "");
+    clgrad_sbuf b = {0};
+    clgrad_sb_printf(&b, "%s/%s", cwd, strcmp(d, ".") ? d : "");
     while (b.len > 1 && b.s[b.len - 1] == '/') b.s[--b.len] = 0;
     if (b.oom) errno = ENOMEM;
-    return sb_take(&b);
+    return clgrad_sb_take(&b);
 }
 
 char *clgrad_sweep_experiment_copy(const char *path, const char *text, char *err, size_t nerr)
 {
     lines_t it = {text, strlen(text), 0, 0};
-    sbuf b = {0};
+    clgrad_sbuf b = {0};
     char *prefix = NULL;
     size_t st, n, eol;
     int in_sweep = 0, in_data = 0;
-    if (it.len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) sb_putn(&b, text, 3);
+    if (it.len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) clgrad_sb_putn(&b, text, 3);
     while (next_line_(&it, &st, &n, &eol)) {
         const char *s = text + st, *sec, *t = s;
         size_t ns, nt = n;
@@ -1031,8 +967,8 @@ char *clgrad_sweep_experiment_copy(const char *path, const char *text, char *err
         }
         const char *eq = nt && !in_sweep && in_data && *t != '#' && *t != ';' ? memchr(t, '=', nt) : NULL;
         if (in_sweep) {
-            sb_puts(&b, "# sweep: ");
-            sb_putn(&b, s, n + eol);
+            clgrad_sb_puts(&b, "# sweep: ");
+            clgrad_sb_putn(&b, s, n + eol);
             continue;
         }
         if (eq) {
@@ -1046,10 +982,10 @@ char *clgrad_sweep_experiment_copy(const char *path, const char *text, char *err
                           (int)nk, key, strerror(errno));
                     goto bad;
                 }
-                sbuf abs = {0};
-                sb_puts(&abs, prefix);
-                sb_putn(&abs, v, nv);
-                const char *as = sb_str(&abs);
+                clgrad_sbuf abs = {0};
+                clgrad_sb_puts(&abs, prefix);
+                clgrad_sb_putn(&abs, v, nv);
+                const char *as = clgrad_sb_str(&abs);
                 char q = strchr(as, '"') ? '\'' : '"';
                 if (strchr(as, q)) {
                     free(abs.s);
@@ -1057,16 +993,16 @@ char *clgrad_sweep_experiment_copy(const char *path, const char *text, char *err
                           (int)nk, key);
                     goto bad;
                 }
-                sb_printf(&b, "%.*s = %c%s%c", (int)nk, key, q, as, q);
-                sb_putn(&b, s + n, eol);
+                clgrad_sb_printf(&b, "%.*s = %c%s%c", (int)nk, key, q, as, q);
+                clgrad_sb_putn(&b, s + n, eol);
                 free(abs.s);
                 continue;
             }
         }
-        sb_putn(&b, s, n + eol);
+        clgrad_sb_putn(&b, s, n + eol);
     }
     free(prefix);
-    char *out = sb_take(&b);
+    char *out = clgrad_sb_take(&b);
     if (!out) errf_(err, nerr, "out of memory");
     return out;
 bad:
@@ -1307,7 +1243,7 @@ static int env_shard_(sweep *sw)
 {
     long k = 0, n = 1, id, lo = 0, hi, step = 1, cnt;
     const long M = CLGRAD_SWEEP_MAX_POINTS;
-    sbuf from = {0};
+    clgrad_sbuf from = {0};
     int r = env_long_("SLURM_ARRAY_TASK_ID", 0, LONG_MAX / 2, &id);
     if (r < 0) return -1;
     if (r) {
@@ -1340,7 +1276,7 @@ static int env_shard_(sweep *sw)
                     id, lo, step, n);
             return -1;
         }
-        sb_printf(&from, "SLURM_ARRAY_TASK_ID=%ld of %ld %s", id, n, rt ? "shards (CLGRAD_SHARDS)" : "array tasks");
+        clgrad_sb_printf(&from, "SLURM_ARRAY_TASK_ID=%ld of %ld %s", id, n, rt ? "shards (CLGRAD_SHARDS)" : "array tasks");
     }
     static const char *const ranks[][2] = {{"OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"},
                                            {"PMI_RANK", "PMI_SIZE"},
@@ -1359,12 +1295,12 @@ static int env_shard_(sweep *sw)
             return -1;
         }
         k = k * size + rank, n *= size;
-        sb_printf(&from, "%s%s=%ld of %s=%ld", from.len ? ", " : "", ranks[i][0], rank, ranks[i][1], size);
+        clgrad_sb_printf(&from, "%s%s=%ld of %s=%ld", from.len ? ", " : "", ranks[i][0], rank, ranks[i][1], size);
         break;
     }
     if (from.len) {
         sw->shard_k = k, sw->shard_n = n;
-        snprintf(sw->shard_from, sizeof sw->shard_from, "%s", sb_str(&from));
+        snprintf(sw->shard_from, sizeof sw->shard_from, "%s", clgrad_sb_str(&from));
     }
     free(from.s);
     return from.oom ? -1 : 0;
@@ -1580,9 +1516,9 @@ static int load_definition_(sweep *sw)
     sw->copy_name = strdup(base_name_(sw->exp));
     char *prefix = absolute_(sw->exp, strlen(sw->exp)) ? strdup("") : path_prefix_("x");
     if (prefix) {
-        sbuf b = {0};
-        sb_printf(&b, "%s%s", prefix, sw->exp);
-        sw->exp_abs = sb_take(&b);
+        clgrad_sbuf b = {0};
+        clgrad_sb_printf(&b, "%s%s", prefix, sw->exp);
+        sw->exp_abs = clgrad_sb_take(&b);
         free(prefix);
     }
     if (!sw->copy_name || !sw->exp_abs) {
@@ -1626,12 +1562,12 @@ static int load_definition_(sweep *sw)
         struct tm tm;
         localtime_r(&t, &tm);
         strftime(ts, sizeof ts, "%Y%m%d-%H%M%S", &tm);
-        sbuf b = {0};
-        sb_puts(&b, "sweeps/");
+        clgrad_sbuf b = {0};
+        clgrad_sb_puts(&b, "sweeps/");
         sb_safe_(&b, name ? name : "sweep");
-        sb_printf(&b, "-%s", ts);
+        clgrad_sb_printf(&b, "-%s", ts);
         free(name);
-        sw->out = sb_take(&b);
+        sw->out = clgrad_sb_take(&b);
         if (!sw->out) goto out;
     }
     sw->copy_path = join_(sw->out, sw->copy_name);
@@ -1665,9 +1601,9 @@ static int point_sets_(sweep *sw, long idx)
     clgrad_sweep_point(&sw->grid, idx, vi);
     for (int a = 0; a < sw->grid.naxes; a++) {
         free(sw->pt_sets[a]);
-        sbuf b = {0};
-        sb_printf(&b, "%s=%s", sw->grid.axes[a].key, sw->grid.axes[a].values[vi[a]]);
-        if (!(sw->pt_sets[a] = sb_take(&b))) return -1;
+        clgrad_sbuf b = {0};
+        clgrad_sb_printf(&b, "%s=%s", sw->grid.axes[a].key, sw->grid.axes[a].values[vi[a]]);
+        if (!(sw->pt_sets[a] = clgrad_sb_take(&b))) return -1;
     }
     return 0;
 }
@@ -1731,33 +1667,33 @@ out:
 
 static char *def_json_(const sweep *sw)
 {
-    sbuf b = {0};
+    clgrad_sbuf b = {0};
     char ts[40];
     iso_time_(ts, sizeof ts);
-    sb_puts(&b, "{\n  \"format\": \"" SWEEP_FORMAT "\",\n  \"experiment\": ");
-    sb_json_str(&b, sw->exp_abs);
-    sb_puts(&b, ",\n  \"experiment_copy\": ");
-    sb_json_str(&b, sw->copy_name);
-    sb_puts(&b, ",\n  \"grid\": [");
+    clgrad_sb_puts(&b, "{\n  \"format\": \"" SWEEP_FORMAT "\",\n  \"experiment\": ");
+    clgrad_sb_json_str(&b, sw->exp_abs);
+    clgrad_sb_puts(&b, ",\n  \"experiment_copy\": ");
+    clgrad_sb_json_str(&b, sw->copy_name);
+    clgrad_sb_puts(&b, ",\n  \"grid\": [");
     for (int a = 0; a < sw->grid.naxes; a++) {
-        sb_puts(&b, a ? ",\n    {\"key\": " : "\n    {\"key\": ");
-        sb_json_str(&b, sw->grid.axes[a].key);
-        sb_puts(&b, ", \"values\": [");
+        clgrad_sb_puts(&b, a ? ",\n    {\"key\": " : "\n    {\"key\": ");
+        clgrad_sb_json_str(&b, sw->grid.axes[a].key);
+        clgrad_sb_puts(&b, ", \"values\": [");
         for (int v = 0; v < sw->grid.axes[a].nvalues; v++) {
-            if (v) sb_puts(&b, ", ");
-            sb_json_str(&b, sw->grid.axes[a].values[v]);
+            if (v) clgrad_sb_puts(&b, ", ");
+            clgrad_sb_json_str(&b, sw->grid.axes[a].values[v]);
         }
-        sb_puts(&b, "]}");
+        clgrad_sb_puts(&b, "]}");
     }
-    sb_puts(&b, "\n  ],\n  \"sets\": [");
+    clgrad_sb_puts(&b, "\n  ],\n  \"sets\": [");
     for (int s = 0; s < sw->nsets; s++) {
-        if (s) sb_puts(&b, ", ");
-        sb_json_str(&b, sw->sets[s]);
+        if (s) clgrad_sb_puts(&b, ", ");
+        clgrad_sb_json_str(&b, sw->sets[s]);
     }
-    sb_printf(&b, "],\n  \"points\": %ld,\n  \"created\": \"%s\",\n  \"command_line\": ", sw->npoints, ts);
-    sb_json_str(&b, sw->cmdline);
-    sb_puts(&b, "\n}\n");
-    return sb_take(&b);
+    clgrad_sb_printf(&b, "],\n  \"points\": %ld,\n  \"created\": \"%s\",\n  \"command_line\": ", sw->npoints, ts);
+    clgrad_sb_json_str(&b, sw->cmdline);
+    clgrad_sb_puts(&b, "\n}\n");
+    return clgrad_sb_take(&b);
 }
 
 /* The grid recorded in sweep.json (into g); 0 or -1. */
@@ -1784,16 +1720,16 @@ static int grid_from_json_(const jval *def, clgrad_sweep_grid *g)
     return 0;
 }
 
-static void sb_grid_(sbuf *b, const clgrad_sweep_grid *g)
+static void sb_grid_(clgrad_sbuf *b, const clgrad_sweep_grid *g)
 {
     for (int a = 0; a < g->naxes; a++) {
-        sb_printf(b, "%s--grid %s=", a ? " " : "", g->axes[a].key);
-        for (int v = 0; v < g->axes[a].nvalues; v++) sb_printf(b, "%s%s", v ? "," : "", g->axes[a].values[v]);
+        clgrad_sb_printf(b, "%s--grid %s=", a ? " " : "", g->axes[a].key);
+        for (int v = 0; v < g->axes[a].nvalues; v++) clgrad_sb_printf(b, "%s%s", v ? "," : "", g->axes[a].values[v]);
     }
 }
 
 /* Compare the recorded definition with this one; appends differences to d. */
-static void def_diff_(const sweep *sw, const jval *def, const char *old_copy, sbuf *d)
+static void def_diff_(const sweep *sw, const jval *def, const char *old_copy, clgrad_sbuf *d)
 {
     clgrad_sweep_grid g = {0};
     int same = grid_from_json_(def, &g) == 0 && g.naxes == sw->grid.naxes;
@@ -1803,31 +1739,31 @@ static void def_diff_(const sweep *sw, const jval *def, const char *old_copy, sb
         for (int v = 0; same && v < x->nvalues; v++) same = strcmp(x->values[v], y->values[v]) == 0;
     }
     if (!same) {
-        sb_puts(d, "  grid: recorded ");
+        clgrad_sb_puts(d, "  grid: recorded ");
         sb_grid_(d, &g);
-        sb_puts(d, "\n        now      ");
+        clgrad_sb_puts(d, "\n        now      ");
         sb_grid_(d, &sw->grid);
-        sb_puts(d, "\n");
+        clgrad_sb_puts(d, "\n");
     }
     clgrad_sweep_grid_free(&g);
     const jval *sets = jget_(def, "sets");
     same = sets && sets->t == J_ARR && sets->n == sw->nsets;
     for (int s = 0; same && s < sw->nsets; s++) same = jstrval_(&sets->kid[s]) && !strcmp(sets->kid[s].str, sw->sets[s]);
     if (!same) {
-        sb_puts(d, "  --set: recorded");
+        clgrad_sb_puts(d, "  --set: recorded");
         for (int s = 0; sets && sets->t == J_ARR && s < sets->n; s++)
-            sb_printf(d, " %s", jstrval_(&sets->kid[s]) ? sets->kid[s].str : "?");
-        sb_puts(d, sets && sets->n ? "\n         now     " : " (none)\n         now     ");
-        for (int s = 0; s < sw->nsets; s++) sb_printf(d, " %s", sw->sets[s]);
-        sb_puts(d, sw->nsets ? "\n" : " (none)\n");
+            clgrad_sb_printf(d, " %s", jstrval_(&sets->kid[s]) ? sets->kid[s].str : "?");
+        clgrad_sb_puts(d, sets && sets->n ? "\n         now     " : " (none)\n         now     ");
+        for (int s = 0; s < sw->nsets; s++) clgrad_sb_printf(d, " %s", sw->sets[s]);
+        clgrad_sb_puts(d, sw->nsets ? "\n" : " (none)\n");
     }
     const char *copy = jstrval_(jget_(def, "experiment_copy"));
     if (!copy || strcmp(copy, sw->copy_name) != 0)
-        sb_printf(d, "  experiment: recorded %s, now %s\n", copy ? copy : "?", sw->copy_name);
+        clgrad_sb_printf(d, "  experiment: recorded %s, now %s\n", copy ? copy : "?", sw->copy_name);
     else if (old_copy && strcmp(old_copy, sw->copy_text) != 0) { /* a missing copy is written again */
         int line = 1;
         for (const char *x = old_copy, *y = sw->copy_text; *x && *x == *y; x++, y++) line += *x == '\n';
-        sb_printf(d, "  experiment: %s differs from the recorded copy %s/%s (first at line %d)\n", sw->exp, sw->out,
+        clgrad_sb_printf(d, "  experiment: %s differs from the recorded copy %s/%s (first at line %d)\n", sw->exp, sw->out,
                   copy, line);
     }
 }
@@ -1905,8 +1841,8 @@ static int prepare_dir_(sweep *sw)
     } else if (have) {
         const char *fmt = jstrval_(jget_(&def, "format"));
         char *old_copy = NULL;
-        sbuf d = {0};
-        if (!fmt || strcmp(fmt, SWEEP_FORMAT) != 0) sb_printf(&d, "  format: %s, expected " SWEEP_FORMAT "\n", fmt ? fmt : "missing");
+        clgrad_sbuf d = {0};
+        if (!fmt || strcmp(fmt, SWEEP_FORMAT) != 0) clgrad_sb_printf(&d, "  format: %s, expected " SWEEP_FORMAT "\n", fmt ? fmt : "missing");
         else {
             const char *copy = jstrval_(jget_(&def, "experiment_copy"));
             char *cp = copy && !strchr(copy, '/') ? join_(sw->out, copy) : NULL;
@@ -1915,7 +1851,7 @@ static int prepare_dir_(sweep *sw)
             def_diff_(sw, &def, old_copy, &d);
         }
         if (d.len) {
-            fprintf(stderr, "clgrad sweep: %s holds a different sweep:\n%s", sw->out, sb_str(&d));
+            fprintf(stderr, "clgrad sweep: %s holds a different sweep:\n%s", sw->out, clgrad_sb_str(&d));
             if (sw->force) fprintf(stderr, "clgrad sweep: --force: replacing its definition\n");
             else {
                 fprintf(stderr,
@@ -1957,8 +1893,8 @@ static int prepare_dir_(sweep *sw)
 static int load_result_(sweep *sw, point *p)
 {
     char why[256];
-    sbuf path = {0};
-    sb_printf(&path, "%s/%s/summary.json", sw->out, p->dir);
+    clgrad_sbuf path = {0};
+    clgrad_sb_printf(&path, "%s/%s/summary.json", sw->out, p->dir);
     jval s, m;
     int state = -1;
     if (path.s && jload_(path.s, &s, why, sizeof why) == 0) {
@@ -1985,7 +1921,7 @@ static int load_result_(sweep *sw, point *p)
         jfree_(&s);
     }
     path.len = 0;
-    sb_printf(&path, "%s/%s/manifest.json", sw->out, p->dir);
+    clgrad_sb_printf(&path, "%s/%s/manifest.json", sw->out, p->dir);
     if (path.s && jload_(path.s, &m, why, sizeof why) == 0) {
         const char *idx = jstrval_(jget_(jget_(&m, "device"), "index"));
         if (idx) {
@@ -2005,46 +1941,46 @@ static const char *summary_name_(const sweep *sw, char *buf, size_t n)
     return buf;
 }
 
-static void csv_header_(sbuf *b, const clgrad_sweep_grid *g)
+static void csv_header_(clgrad_sbuf *b, const clgrad_sweep_grid *g)
 {
-    sb_puts(b, "index");
+    clgrad_sb_puts(b, "index");
     for (int a = 0; a < g->naxes; a++) {
-        sb_putc(b, ',');
+        clgrad_sb_putc(b, ',');
         sb_csv(b, g->axes[a].key);
     }
-    sb_puts(b, ",status,diverge_step,diverge_kind");
-    for (int f = 0; f < F_COUNT; f++) sb_printf(b, ",%s", num_keys[f]);
-    sb_puts(b, ",device,run_dir\n");
+    clgrad_sb_puts(b, ",status,diverge_step,diverge_kind");
+    for (int f = 0; f < F_COUNT; f++) clgrad_sb_printf(b, ",%s", num_keys[f]);
+    clgrad_sb_puts(b, ",device,run_dir\n");
 }
 
 /* Point i's summary.csv row (with its newline), p->state as the status. */
-static void row_line_(sbuf *b, const clgrad_sweep_grid *g, long i, const point *p)
+static void row_line_(clgrad_sbuf *b, const clgrad_sweep_grid *g, long i, const point *p)
 {
     int vi[CLGRAD_SWEEP_MAX_AXES];
     clgrad_sweep_point(g, i, vi);
-    sb_printf(b, "%ld", i);
+    clgrad_sb_printf(b, "%ld", i);
     for (int a = 0; a < g->naxes; a++) {
-        sb_putc(b, ',');
+        clgrad_sb_putc(b, ',');
         sb_csv(b, g->axes[a].values[vi[a]]);
     }
-    sb_printf(b, ",%s,", state_names[p->state]);
+    clgrad_sb_printf(b, ",%s,", state_names[p->state]);
     if (p->has_step) sb_num(b, p->step);
-    sb_putc(b, ',');
+    clgrad_sb_putc(b, ',');
     if (p->kind) sb_csv(b, p->kind);
     for (int f = 0; f < F_COUNT; f++) {
-        sb_putc(b, ',');
+        clgrad_sb_putc(b, ',');
         if (p->has[f]) sb_num(b, p->num[f]);
     }
-    sb_putc(b, ',');
+    clgrad_sb_putc(b, ',');
     if (p->device) sb_csv(b, p->device);
-    sb_putc(b, ',');
+    clgrad_sb_putc(b, ',');
     sb_csv(b, p->dir);
-    sb_putc(b, '\n');
+    clgrad_sb_putc(b, '\n');
 }
 
 static void write_summary_(sweep *sw)
 {
-    sbuf b = {0};
+    clgrad_sbuf b = {0};
     csv_header_(&b, &sw->grid);
     for (long i = 0; i < sw->npoints; i++)
         if (sw->pts[i].mine) row_line_(&b, &sw->grid, i, &sw->pts[i]);
@@ -2060,8 +1996,8 @@ static void write_summary_(sweep *sw)
 ** with "\n    " (malloc'd), or NULL. */
 static char *log_tail_(const sweep *sw, const point *p)
 {
-    sbuf path = {0};
-    sb_printf(&path, "%s/%s/run.log", sw->out, p->dir);
+    clgrad_sbuf path = {0};
+    clgrad_sb_printf(&path, "%s/%s/run.log", sw->out, p->dir);
     int fd = path.s ? open(path.s, O_RDONLY | O_CLOEXEC) : -1;
     free(path.s);
     if (fd < 0) return NULL;
@@ -2087,9 +2023,9 @@ static char *log_tail_(const sweep *sw, const point *p)
         end = st > 0 ? st - 1 : 0;
         if (st == 0) break;
     }
-    sbuf b = {0};
-    for (int i = nl - 1; i >= 0; i--) sb_printf(&b, "\n    %.*s", (int)lens[i], lines[i]);
-    return nl ? sb_take(&b) : NULL;
+    clgrad_sbuf b = {0};
+    for (int i = nl - 1; i >= 0; i--) clgrad_sb_printf(&b, "\n    %.*s", (int)lens[i], lines[i]);
+    return nl ? clgrad_sb_take(&b) : NULL;
 }
 
 static int count_state_(const sweep *sw, int state, int mine_only)
@@ -2146,22 +2082,22 @@ static const char **point_argv_(sweep *sw, const point *p, const char *runner, c
     return av;
 }
 
-static void sb_argv_(sbuf *b, const char *const *av)
+static void sb_argv_(clgrad_sbuf *b, const char *const *av)
 {
     for (int i = 0; av[i]; i++) {
         const char *s = av[i];
         int plain = *s != 0;
         for (const char *c = s; *c; c++)
             plain &= isalnum((unsigned char)*c) || strchr("-_./=:+,@%", *c) != NULL;
-        if (i) sb_putc(b, ' ');
-        if (plain) sb_puts(b, s);
+        if (i) clgrad_sb_putc(b, ' ');
+        if (plain) clgrad_sb_puts(b, s);
         else {
-            sb_putc(b, '\'');
+            clgrad_sb_putc(b, '\'');
             for (; *s; s++) {
-                if (*s == '\'') sb_puts(b, "'\\''");
-                else sb_putc(b, *s);
+                if (*s == '\'') clgrad_sb_puts(b, "'\\''");
+                else clgrad_sb_putc(b, *s);
             }
-            sb_putc(b, '\'');
+            clgrad_sb_putc(b, '\'');
         }
     }
 }
@@ -2316,14 +2252,14 @@ static void launch_(sweep *sw, point *p, const char *runner, const sigset_t *ori
     setenv("CLGRAD_RUN_LOCK_FD", lfds, 1);
     char ts[40];
     iso_time_(ts, sizeof ts);
-    sbuf h = {0};
-    sb_printf(&h, "# clgrad sweep: point %ld of %ld, started %s\n# ", p->index, sw->npoints, ts);
+    clgrad_sbuf h = {0};
+    clgrad_sb_printf(&h, "# clgrad sweep: point %ld of %ld, started %s\n# ", p->index, sw->npoints, ts);
     sb_argv_(&h, av);
-    sb_putc(&h, '\n');
+    clgrad_sb_putc(&h, '\n');
     if (!h.oom) clgrad_fs_write_all(fd, h.s, h.len);
     free(h.s);
-    sbuf em = {0};
-    sb_printf(&em, "clgrad sweep: cannot execute %s: ", runner);
+    clgrad_sbuf em = {0};
+    clgrad_sb_printf(&em, "clgrad sweep: cannot execute %s: ", runner);
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0) { /* the child: only async-signal-safe calls until exec */
@@ -2423,23 +2359,23 @@ static void finish_(sweep *sw, point *p, int ws, long done, long total)
         return;
     }
     if (sw->quiet) return;
-    sbuf b = {0};
-    sb_printf(&b, "clgrad sweep: [%ld/%ld] %s: %s", done, total, p->dir, state_names[p->state]);
+    clgrad_sbuf b = {0};
+    clgrad_sb_printf(&b, "clgrad sweep: [%ld/%ld] %s: %s", done, total, p->dir, state_names[p->state]);
     if (p->state == ST_DIVERGED && p->has_step) {
-        sb_puts(&b, " at step ");
+        clgrad_sb_puts(&b, " at step ");
         sb_num(&b, p->step);
-        if (p->kind) sb_printf(&b, " (%s)", p->kind);
+        if (p->kind) clgrad_sb_printf(&b, " (%s)", p->kind);
     }
-    sb_printf(&b, " in %.1f s", secs);
+    clgrad_sb_printf(&b, " in %.1f s", secs);
     if (p->has[F_TEST]) {
-        sb_puts(&b, "; test loss ");
+        clgrad_sb_puts(&b, "; test loss ");
         sb_num(&b, p->num[F_TEST]);
     }
     if (p->has[F_ACC] && !isnan(p->num[F_ACC])) {
-        sb_puts(&b, ", accuracy ");
+        clgrad_sb_puts(&b, ", accuracy ");
         sb_num(&b, p->num[F_ACC]);
     }
-    fprintf(stderr, "%s\n", sb_str(&b));
+    fprintf(stderr, "%s\n", clgrad_sb_str(&b));
     free(b.s);
 }
 
@@ -2553,8 +2489,8 @@ static int emit_(sweep *sw, const char *runner)
     for (long i = 0; i < sw->npoints && !oom; i++) {
         point *p = &sw->pts[i];
         if (!p->mine) continue;
-        sbuf pdir = {0}, line = {0};
-        sb_printf(&pdir, "%s/%s", abs, p->dir);
+        clgrad_sbuf pdir = {0}, line = {0};
+        clgrad_sb_printf(&pdir, "%s/%s", abs, p->dir);
         p->dev = pick_device_(sw, &rr);
         const char **av = pdir.oom ? NULL : point_argv_(sw, p, runner, pdir.s);
         if (av) sb_argv_(&line, av);
@@ -2604,14 +2540,14 @@ static int cmd_run_(sweep *sw)
         for (long i = 0; i < sw->npoints; i++) {
             point *p = &sw->pts[i];
             if (!p->mine) continue;
-            sbuf pdir = {0}, line = {0};
-            sb_printf(&pdir, "%s/%s", sw->out, p->dir);
+            clgrad_sbuf pdir = {0}, line = {0};
+            clgrad_sb_printf(&pdir, "%s/%s", sw->out, p->dir);
             p->dev = pick_device_(sw, &rr);
-            const char **av = point_argv_(sw, p, runner, sb_str(&pdir));
+            const char **av = point_argv_(sw, p, runner, clgrad_sb_str(&pdir));
             int st = load_result_(sw, p);
             if (av) sb_argv_(&line, av);
             printf("%s%s\n    %s\n", p->dir, st == ST_COMPLETED || st == ST_DIVERGED ? "  (done: skipped)" : "",
-                   sb_str(&line));
+                   clgrad_sb_str(&line));
             free(av);
             free(pdir.s);
             free(line.s);
@@ -2727,13 +2663,13 @@ static int rows_agree_(const csv_row *a, const csv_row *b, int ms_col)
     return 1;
 }
 
-static void sb_ranges_(sbuf *b, const long *v, long n)
+static void sb_ranges_(clgrad_sbuf *b, const long *v, long n)
 {
     for (long i = 0; i < n;) {
         long j = i;
         while (j + 1 < n && v[j + 1] == v[j] + 1) j++;
-        sb_printf(b, "%s%ld", i ? ", " : "", v[i]);
-        if (j > i) sb_printf(b, "-%ld", v[j]);
+        clgrad_sb_printf(b, "%s%ld", i ? ", " : "", v[i]);
+        if (j > i) clgrad_sb_printf(b, "-%ld", v[j]);
         i = j + 1;
     }
 }
@@ -2741,7 +2677,7 @@ static void sb_ranges_(sbuf *b, const long *v, long n)
 /* One shard file's rows into the points' candidates; 0, or -1 with the
 ** problem appended to d (the file is not this sweep's). */
 static int merge_file_(const char *dir, const char *name, long k, long n, const clgrad_sweep_grid *g, long np,
-                       const char *header, cands_ *cands, sbuf *d)
+                       const char *header, cands_ *cands, clgrad_sbuf *d)
 {
     char why[256];
     char *path = join_(dir, name);
@@ -2749,7 +2685,7 @@ static int merge_file_(const char *dir, const char *name, long k, long n, const 
     char *text = path ? read_file_(path, &len, why, sizeof why) : NULL;
     free(path);
     if (!text) {
-        sb_printf(d, "  %s: %s\n", name, why);
+        clgrad_sb_printf(d, "  %s: %s\n", name, why);
         return -1;
     }
     const char *s = text, *end = text + len;
@@ -2763,7 +2699,7 @@ static int merge_file_(const char *dir, const char *name, long k, long n, const 
     const char *nl = strchr(s, '\n');
     int rc = 0, line = 1;
     if (!nl || (size_t)(nl - s + 1) != strlen(header) || memcmp(s, header, strlen(header)) != 0) {
-        sb_printf(d, "  %s: its columns are not this sweep's (%s/sweep.json)\n", name, dir);
+        clgrad_sb_printf(d, "  %s: its columns are not this sweep's (%s/sweep.json)\n", name, dir);
         free(text);
         return -1;
     }
@@ -2780,16 +2716,16 @@ static int merge_file_(const char *dir, const char *name, long k, long n, const 
             for (int a = 0; ok && a < g->naxes; a++) ok = strcmp(r.f[1 + a], g->axes[a].values[vi[a]]) == 0;
         }
         if (!ok) {
-            sb_printf(d, "  %s:%d: not a row of this sweep\n", name, line);
+            clgrad_sb_printf(d, "  %s:%d: not a row of this sweep\n", name, line);
             rc = -1;
         } else if (idx % n != k) {
-            sb_printf(d, "  %s:%d: point %ld does not belong to shard %ld/%ld\n", name, line, idx, k, n);
+            clgrad_sb_printf(d, "  %s:%d: point %ld does not belong to shard %ld/%ld\n", name, line, idx, k, n);
             rc = -1;
         } else {
-            sbuf src = {0};
-            sb_printf(&src, "%s:%d", name, line);
-            if (cand_push_(&cands[idx], &r, sb_take(&src), 1 + g->naxes)) {
-                sb_printf(d, "  out of memory\n");
+            clgrad_sbuf src = {0};
+            clgrad_sb_printf(&src, "%s:%d", name, line);
+            if (cand_push_(&cands[idx], &r, clgrad_sb_take(&src), 1 + g->naxes)) {
+                clgrad_sb_printf(d, "  out of memory\n");
                 rc = -1;
             }
             continue;
@@ -2797,7 +2733,7 @@ static int merge_file_(const char *dir, const char *name, long k, long n, const 
         row_free_(&r);
     }
     if (got < 0) {
-        sb_printf(d, "  %s:%d: malformed CSV\n", name, line + 1);
+        clgrad_sb_printf(d, "  %s:%d: malformed CSV\n", name, line + 1);
         rc = -1;
     }
     free(text);
@@ -2805,15 +2741,15 @@ static int merge_file_(const char *dir, const char *name, long k, long n, const 
 }
 
 /* A candidate in a few words for a conflict report. */
-static void sb_cand_(sbuf *b, const cand_ *c, int naxes)
+static void sb_cand_(clgrad_sbuf *b, const cand_ *c, int naxes)
 {
     const char *const *f = (const char *const *)c->row.f;
     int o = 1 + naxes; /* status */
-    sb_printf(b, "%s: %s", c->src, f[o]);
-    if (*f[o + 1]) sb_printf(b, " at step %s", f[o + 1]);
+    clgrad_sb_printf(b, "%s: %s", c->src, f[o]);
+    if (*f[o + 1]) clgrad_sb_printf(b, " at step %s", f[o + 1]);
     for (int k = 0; k < F_COUNT; k++)
-        if (k != F_MS && *f[o + 3 + k]) sb_printf(b, ", %s %s", num_keys[k], f[o + 3 + k]);
-    sb_printf(b, ", device %s", *f[o + 3 + F_COUNT] ? f[o + 3 + F_COUNT] : "?");
+        if (k != F_MS && *f[o + 3 + k]) clgrad_sb_printf(b, ", %s %s", num_keys[k], f[o + 3 + k]);
+    clgrad_sb_printf(b, ", device %s", *f[o + 3 + F_COUNT] ? f[o + 3 + F_COUNT] : "?");
 }
 
 static int cmd_merge_(sweep *sw)
@@ -2871,7 +2807,7 @@ static int cmd_merge_(sweep *sw)
     sw->lock_fd[0] = lfd; /* closed (unlocked) by sweep_free_ */
 
     const int status_col = 1 + sw->grid.naxes, ms_col = status_col + 3 + F_MS;
-    sbuf header = {0}, d = {0};
+    clgrad_sbuf header = {0}, d = {0};
     csv_header_(&header, &sw->grid);
     cands_ *cands = calloc((size_t)np, sizeof *cands);
     long *missing = calloc((size_t)np, sizeof *missing), nmiss = 0;
@@ -2898,17 +2834,17 @@ static int cmd_merge_(sweep *sw)
         ks = nk;
         ks[nfiles++] = k;
         nshard = nshard == 0 || nshard == n ? n : -1;
-        if (merge_file_(dir, e->d_name, k, n, &sw->grid, np, sb_str(&header), cands, &d)) conflict = 1;
+        if (merge_file_(dir, e->d_name, k, n, &sw->grid, np, clgrad_sb_str(&header), cands, &d)) conflict = 1;
     }
     closedir(dd);
     if (conflict) {
-        fprintf(stderr, "clgrad sweep: --merge %s: cannot merge:\n%s", dir, sb_str(&d));
+        fprintf(stderr, "clgrad sweep: --merge %s: cannot merge:\n%s", dir, clgrad_sb_str(&d));
         goto out;
     }
     /* Every point: its run directory (the truth, however it was launched) and
     ** the shard files' rows; identical rows fold, different results conflict. */
-    sbuf b = {0};
-    sb_puts(&b, sb_str(&header));
+    clgrad_sbuf b = {0};
+    clgrad_sb_puts(&b, clgrad_sb_str(&header));
     long counts[ST_COUNT + 1] = {0}, folded = 0, nconflict = 0;
     for (long i = 0; i < np; i++) {
         cands_ *cv = &cands[i];
@@ -2921,12 +2857,12 @@ static int cmd_merge_(sweep *sw)
         int dir_c = -1;
         if (st >= 0) {
             p.state = st;
-            sbuf line = {0}, src = {0};
+            clgrad_sbuf line = {0}, src = {0};
             row_line_(&line, &sw->grid, i, &p);
-            sb_printf(&src, "%s/summary.json", dname);
-            const char *lp = sb_str(&line);
+            clgrad_sb_printf(&src, "%s/summary.json", dname);
+            const char *lp = clgrad_sb_str(&line);
             csv_row r;
-            if (!line.oom && csv_next_(&lp, lp + line.len, &r) == 1 && cand_push_(cv, &r, sb_take(&src), status_col) == 0)
+            if (!line.oom && csv_next_(&lp, lp + line.len, &r) == 1 && cand_push_(cv, &r, clgrad_sb_take(&src), status_col) == 0)
                 dir_c = cv->n - 1;
             else free(src.s);
             free(line.s);
@@ -2945,11 +2881,11 @@ static int cmd_merge_(sweep *sw)
         if (nfile > 1) folded += nfile - 1; /* the point is in several shard files */
         if (nfinal > 1) {
             nconflict++;
-            sb_printf(&d, "  point %ld (%s): different results:\n", i, dname);
+            clgrad_sb_printf(&d, "  point %ld (%s): different results:\n", i, dname);
             for (int f = 0; f < nfinal; f++) {
-                sb_puts(&d, "    ");
+                clgrad_sb_puts(&d, "    ");
                 sb_cand_(&d, &cv->c[finals[f]], sw->grid.naxes);
-                sb_putc(&d, '\n');
+                clgrad_sb_putc(&d, '\n');
             }
         }
         if (nfinal && (pick < 0 || (cv->c[pick].state != ST_COMPLETED && cv->c[pick].state != ST_DIVERGED)))
@@ -2963,10 +2899,10 @@ static int cmd_merge_(sweep *sw)
         if (pick >= 0) {
             const csv_row *r = &cv->c[pick].row;
             for (int f = 0; f < r->n; f++) {
-                if (f) sb_putc(&b, ',');
+                if (f) clgrad_sb_putc(&b, ',');
                 sb_csv(&b, r->f[f]);
             }
-            sb_putc(&b, '\n');
+            clgrad_sb_putc(&b, '\n');
             counts[cv->c[pick].state]++;
             if (cv->c[pick].state != ST_COMPLETED && cv->c[pick].state != ST_DIVERGED) todo[ntodo++] = i;
             continue;
@@ -2975,14 +2911,14 @@ static int cmd_merge_(sweep *sw)
         todo[ntodo++] = i;
         int vi[CLGRAD_SWEEP_MAX_AXES];
         clgrad_sweep_point(&sw->grid, i, vi);
-        sb_printf(&b, "%ld", i);
+        clgrad_sb_printf(&b, "%ld", i);
         for (int a = 0; a < sw->grid.naxes; a++) {
-            sb_putc(&b, ',');
+            clgrad_sb_putc(&b, ',');
             sb_csv(&b, sw->grid.axes[a].values[vi[a]]);
         }
-        sb_puts(&b, ",missing,,,,,,,,,");
+        clgrad_sb_puts(&b, ",missing,,,,,,,,,");
         sb_csv(&b, dname);
-        sb_putc(&b, '\n');
+        clgrad_sb_putc(&b, '\n');
     }
     if (b.oom || write_atomic_(dir, "summary.csv", b.s, b.len, why, sizeof why)) {
         fprintf(stderr, "clgrad sweep: --merge %s: %s\n", dir, b.oom ? "out of memory" : why);
@@ -3001,12 +2937,12 @@ static int cmd_merge_(sweep *sw)
         fprintf(stderr,
                 "clgrad sweep: --merge %s: %ld point%s ran more than once with different results (summary.csv "
                 "has the run directory's):\n%s",
-                dir, nconflict, nconflict == 1 ? "" : "s", sb_str(&d));
+                dir, nconflict, nconflict == 1 ? "" : "s", clgrad_sb_str(&d));
     if (nmiss) {
-        sbuf m = {0};
+        clgrad_sbuf m = {0};
         sb_ranges_(&m, missing, nmiss);
         fprintf(stderr, "clgrad sweep: --merge %s: %ld point%s missing: %s\n", dir, nmiss, nmiss == 1 ? "" : "s",
-                sb_str(&m));
+                clgrad_sb_str(&m));
         if (nshard > 0) {
             m.len = 0;
             if (m.s) m.s[0] = 0;
@@ -3014,11 +2950,11 @@ static int cmd_merge_(sweep *sw)
             for (long k = 0; k < nshard && nm < 32; k++) {
                 int have = 0;
                 for (int f = 0; f < nfiles; f++) have |= ks[f] == k;
-                if (!have) sb_printf(&m, "%s%ld/%ld", nm++ ? ", " : "", k, nshard);
+                if (!have) clgrad_sb_printf(&m, "%s%ld/%ld", nm++ ? ", " : "", k, nshard);
             }
             if (nm)
                 fprintf(stderr, "clgrad sweep: no summary file from shard%s %s (run: clgrad sweep EXP --shard K/N --out %s)\n",
-                        nm == 1 ? "" : "s", sb_str(&m), dir);
+                        nm == 1 ? "" : "s", clgrad_sb_str(&m), dir);
         }
         free(m.s);
     }
@@ -3028,7 +2964,7 @@ static int cmd_merge_(sweep *sw)
     if (ntodo) { /* the commands that rerun them, one per line: rerun-commands.txt */
         char *runner = runner_path_(sw), *abs = abs_dir_(dir);
         char *cp = abs ? join_(abs, sw->copy_name) : NULL;
-        sbuf cmds = {0};
+        clgrad_sbuf cmds = {0};
         sw->pt_sets = calloc((size_t)sw->grid.naxes + 1, sizeof *sw->pt_sets);
         sw->copy_path = cp;
         for (long t = 0; runner && cp && sw->pt_sets && t < ntodo; t++) {
@@ -3038,12 +2974,12 @@ static int cmd_merge_(sweep *sw)
             clgrad_sweep_dirname(&sw->grid, todo[t], dname, sizeof dname);
             p.index = todo[t];
             p.dev = -1;
-            sbuf pdir = {0};
-            sb_printf(&pdir, "%s/%s", abs, dname);
+            clgrad_sbuf pdir = {0};
+            clgrad_sb_printf(&pdir, "%s/%s", abs, dname);
             const char **av = pdir.oom ? NULL : point_argv_(sw, &p, runner, pdir.s);
             if (av) {
                 sb_argv_(&cmds, av);
-                sb_putc(&cmds, '\n');
+                clgrad_sb_putc(&cmds, '\n');
             } else cmds.oom = 1;
             free(av);
             free(pdir.s);
