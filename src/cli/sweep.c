@@ -83,35 +83,12 @@ static char *join_(const char *a, const char *b)
 /* Whole file, NUL-terminated (malloc'd), or NULL with why. */
 static char *read_file_(const char *path, size_t *len, char *why, size_t nwhy)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        errf_(why, nwhy, "%s", strerror(errno));
-        return NULL;
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > MAX_FILE) {
-        errf_(why, nwhy, "%s", S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file of at most 64 MiB");
-        close(fd);
-        return NULL;
-    }
-    clgrad_sbuf b = {0};
-    char chunk[65536];
-    for (;;) {
-        ssize_t r = read(fd, chunk, sizeof chunk);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) {
-            errf_(why, nwhy, "%s", strerror(errno));
-            close(fd);
-            free(b.s);
-            return NULL;
-        }
-        if (r == 0) break;
-        clgrad_sb_putn(&b, chunk, (size_t)r);
-    }
-    close(fd);
-    if (len) *len = b.len;
-    char *s = clgrad_sb_take(&b);
-    if (!s) errf_(why, nwhy, "out of memory");
+    char *s;
+    int e = clgrad_fs_read_all(path, MAX_FILE, 1, &s, len);
+    if (e == EISDIR) errf_(why, nwhy, "%s", "is a directory");
+    else if (e == EINVAL || e == EFBIG) errf_(why, nwhy, "%s", "not a regular file of at most 64 MiB");
+    else if (e == ENOMEM) errf_(why, nwhy, "out of memory");
+    else if (e) errf_(why, nwhy, "%s", strerror(e));
     return s;
 }
 

@@ -84,9 +84,6 @@ void clgrad_msgs_free_(clgrad_ctx *ctx);
 /* Wall clock in seconds (monotonic). */
 double clgrad_now(void);
 
-/* Read a whole file; returns malloc'd buffer (NUL-terminated) or NULL with errno set. */
-char *clgrad_read_file(const char *path, size_t *len);
-
 /* Build every kernel program (program.c). */
 clgrad_status clgrad_programs_build(clgrad_ctx *ctx, const clgrad_open_opts *opts);
 void clgrad_programs_release(clgrad_ctx *ctx);

@@ -14,6 +14,7 @@
 ** after their length was checked.
 */
 #include "clgrad/config.h"
+#include "util/fsutil.h"
 #include "util/sbuf.h"
 
 #include <ctype.h>
@@ -1705,32 +1706,20 @@ int clgrad_config_load(const char *path, const char *const *sets, int nsets, clg
                        size_t nerr)
 {
     if (!path) path = "";
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        int e = errno;
-        if (err && nerr) snprintf(err, nerr, "%s: cannot open: %s\n", path, strerror(e));
-        return -1;
-    }
-    clgrad_sbuf b = {0};
-    char chunk[65536];
-    size_t got;
-    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        clgrad_sb_putn(&b, chunk, got);
-        if (b.len > MAX_FILE_BYTES || b.oom) break;
-    }
-    int e = ferror(f) ? errno : 0;
-    fclose(f);
-    if (e || b.oom || b.len > MAX_FILE_BYTES) {
+    char *text;
+    size_t len;
+    int e = clgrad_fs_read_all(path, MAX_FILE_BYTES, 0, &text, &len);
+    if (e) {
         if (err && nerr) {
-            if (e) snprintf(err, nerr, "%s: cannot read: %s\n", path, strerror(e));
-            else if (b.oom) snprintf(err, nerr, "%s: out of memory reading it\n", path);
-            else snprintf(err, nerr, "%s: larger than %u MiB; not a config file?\n", path, MAX_FILE_BYTES >> 20);
+            if (e == EFBIG) snprintf(err, nerr, "%s: larger than %u MiB; not a config file?\n", path, MAX_FILE_BYTES >> 20);
+            else if (e == ENOMEM) snprintf(err, nerr, "%s: out of memory reading it\n", path);
+            else if (e == EISDIR || e == EINVAL || e == EIO) snprintf(err, nerr, "%s: cannot read: %s\n", path, strerror(e));
+            else snprintf(err, nerr, "%s: cannot open: %s\n", path, strerror(e));
         }
-        free(b.s);
         return -1;
     }
-    int rc = parse_impl_(path, b.s ? b.s : "", b.len, sets, nsets, path, cfg, err, nerr);
-    free(b.s);
+    int rc = parse_impl_(path, text, len, sets, nsets, path, cfg, err, nerr);
+    free(text);
     return rc;
 }
 

@@ -7,6 +7,7 @@
 ** allocated, so a hostile header cannot trigger a huge allocation.  The formats accepted are documented in include/clgrad/data.h.
 */
 #include "run/data_internal.h"
+#include "util/fsutil.h"
 
 #include <errno.h>
 #include <float.h>
@@ -419,18 +420,14 @@ int clgrad_data_read_csv(const char *path, const char *target, const char *task,
     clgrad_task t;
     if (parse_task_(task, &t))
         return clgrad_data_err(err, nerr, "[data] task: unknown '%s'; allowed: regression, binary, multiclass", task);
+    if (!path || !*path) return clgrad_data_err(err, nerr, "no file given ([data] path is empty)");
     size_t size;
-    FILE *f = clgrad_data_open_sized(path, &size, err, nerr);
-    if (!f) return -1;
-    char *buf = malloc(size + 1);
-    if (!buf) {
-        fclose(f);
-        return clgrad_data_err(err, nerr, "%s: out of memory for %zu bytes", path, size);
-    }
-    int rc = clgrad_data_read_exact(f, buf, size, path, err, nerr);
-    fclose(f);
+    char *buf;
+    int e = clgrad_fs_read_all(path, 0, 1, &buf, &size), rc = e ? -1 : 0;
+    if (e == EINVAL || e == EISDIR) clgrad_data_err(err, nerr, "%s: not a regular file", path);
+    else if (e == ENOMEM || e == EFBIG) clgrad_data_err(err, nerr, "%s: out of memory reading it", path);
+    else if (e) clgrad_data_err(err, nerr, "cannot open %s: %s", path, strerror(e));
     if (rc == 0) {
-        buf[size] = '\0';
         csv_ c = {.path = path, .buf = buf, .len = size, .line = 1};
         if (size >= 3 && !memcmp(buf, "\xEF\xBB\xBF", 3)) c.pos = 3; /* UTF-8 BOM */
         rc = csv_parse_(&c, target, t, out, err, nerr);

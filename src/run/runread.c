@@ -7,6 +7,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "clgrad/report.h"
 #include "core/internal.h"
+#include "util/fsutil.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -35,14 +36,13 @@ static clgrad_status failf_(clgrad_status st, char *why, size_t nwhy, const char
     return st;
 }
 
-/* Read a whole file into a NUL-terminated buffer (clgrad_read_file, with a message). */
+/* Read a whole file into a NUL-terminated buffer (clgrad_fs_read_all, with a message). */
 static clgrad_status slurp_(const char *path, char **out, size_t *len, char *why, size_t nwhy)
 {
-    errno = 0;
-    *out = clgrad_read_file(path, len);
-    if (*out) return CLGRAD_OK;
-    if (errno == ENOMEM) return failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory reading %s", path);
-    return failf_(CLGRAD_E_IO, why, nwhy, "cannot read %s: %s", path, errno ? strerror(errno) : "read error");
+    int e = clgrad_fs_read_all(path, 0, 0, out, len);
+    if (!e) return CLGRAD_OK;
+    if (e == ENOMEM) return failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory reading %s", path);
+    return failf_(CLGRAD_E_IO, why, nwhy, "cannot read %s: %s", path, strerror(e));
 }
 
 /* ==== JSON ================================================================== */
