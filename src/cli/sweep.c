@@ -187,264 +187,30 @@ static void sb_csv(clgrad_sbuf *b, const char *s)
 }
 
 /* ------------------------------------------------------------------ */
-/* JSON reading (summary.json, manifest.json, sweep.json)              */
+/* JSON reading (summary.json, manifest.json, sweep.json): clgrad_json  */
 /* ------------------------------------------------------------------ */
 
-enum { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ };
-
-typedef struct jval {
-    int t;
-    double num;        /* J_NUM; J_BOOL: 0/1 */
-    char *str;         /* J_STR */
-    int n;             /* J_ARR, J_OBJ: items */
-    struct jval *kid;  /* items */
-    char **key;        /* J_OBJ: names */
-} jval;
-
-typedef struct {
-    const char *s, *end;
-    int depth;
-} jparser;
-
-static void jfree_(jval *v)
-{
-    for (int i = 0; i < v->n; i++) {
-        jfree_(&v->kid[i]);
-        if (v->key) free(v->key[i]);
-    }
-    free(v->kid);
-    free(v->key);
-    free(v->str);
-    memset(v, 0, sizeof *v);
-}
-
-static void jws_(jparser *p)
-{
-    while (p->s < p->end && (*p->s == ' ' || *p->s == '\t' || *p->s == '\n' || *p->s == '\r')) p->s++;
-}
-
-static int jhex4_(jparser *p, unsigned *u)
-{
-    if (p->end - p->s < 4) return -1;
-    *u = 0;
-    for (int i = 0; i < 4; i++) {
-        int c = (unsigned char)*p->s++, d;
-        if (c >= '0' && c <= '9') d = c - '0';
-        else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
-        else return -1;
-        *u = *u * 16 + (unsigned)d;
-    }
-    return 0;
-}
-
-static void utf8_(clgrad_sbuf *b, unsigned u)
-{
-    if (u < 0x80) clgrad_sb_putc(b, (char)u);
-    else if (u < 0x800) {
-        clgrad_sb_putc(b, (char)(0xC0 | (u >> 6)));
-        clgrad_sb_putc(b, (char)(0x80 | (u & 0x3F)));
-    } else if (u < 0x10000) {
-        clgrad_sb_putc(b, (char)(0xE0 | (u >> 12)));
-        clgrad_sb_putc(b, (char)(0x80 | ((u >> 6) & 0x3F)));
-        clgrad_sb_putc(b, (char)(0x80 | (u & 0x3F)));
-    } else {
-        clgrad_sb_putc(b, (char)(0xF0 | (u >> 18)));
-        clgrad_sb_putc(b, (char)(0x80 | ((u >> 12) & 0x3F)));
-        clgrad_sb_putc(b, (char)(0x80 | ((u >> 6) & 0x3F)));
-        clgrad_sb_putc(b, (char)(0x80 | (u & 0x3F)));
-    }
-}
-
-static int jstr_(jparser *p, char **out)
-{
-    clgrad_sbuf b = {0};
-    p->s++; /* the opening quote */
-    while (p->s < p->end && *p->s != '"') {
-        unsigned char c = (unsigned char)*p->s++;
-        if (c < 0x20) goto bad;
-        if (c != '\\') {
-            clgrad_sb_putc(&b, (char)c);
-            continue;
-        }
-        if (p->s >= p->end) goto bad;
-        c = (unsigned char)*p->s++;
-        unsigned u, lo;
-        switch (c) {
-        case '"': case '\\': case '/': clgrad_sb_putc(&b, (char)c); break;
-        case 'b': clgrad_sb_putc(&b, '\b'); break;
-        case 'f': clgrad_sb_putc(&b, '\f'); break;
-        case 'n': clgrad_sb_putc(&b, '\n'); break;
-        case 'r': clgrad_sb_putc(&b, '\r'); break;
-        case 't': clgrad_sb_putc(&b, '\t'); break;
-        case 'u':
-            if (jhex4_(p, &u)) goto bad;
-            if (u >= 0xD800 && u < 0xDC00) {
-                if (p->end - p->s < 2 || p->s[0] != '\\' || p->s[1] != 'u') goto bad;
-                p->s += 2;
-                if (jhex4_(p, &lo) || lo < 0xDC00 || lo > 0xDFFF) goto bad;
-                u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
-            } else if (u >= 0xDC00 && u <= 0xDFFF) goto bad;
-            utf8_(&b, u);
-            break;
-        default: goto bad;
-        }
-    }
-    if (p->s >= p->end) goto bad;
-    p->s++;
-    *out = clgrad_sb_take(&b);
-    return *out ? 0 : -1;
-bad:
-    free(b.s);
-    return -1;
-}
-
-static int jvalue_(jparser *p, jval *v);
-
-/* One more item of an array/object (zeroed), or NULL. */
-static jval *jpush_(jval *v, char *key)
-{
-    jval *k = realloc(v->kid, (size_t)(v->n + 1) * sizeof *k);
-    if (!k) return NULL;
-    v->kid = k;
-    if (v->t == J_OBJ) {
-        char **names = realloc(v->key, (size_t)(v->n + 1) * sizeof *names);
-        if (!names) return NULL;
-        v->key = names;
-        names[v->n] = key;
-    }
-    memset(&k[v->n], 0, sizeof *k);
-    return &k[v->n++];
-}
-
-static int jcontainer_(jparser *p, jval *v, char close)
-{
-    v->t = close == '}' ? J_OBJ : J_ARR;
-    p->s++;
-    jws_(p);
-    if (p->s < p->end && *p->s == close) {
-        p->s++;
-        return 0;
-    }
-    for (;;) {
-        char *key = NULL;
-        jws_(p);
-        if (v->t == J_OBJ) {
-            if (p->s >= p->end || *p->s != '"' || jstr_(p, &key)) return -1;
-            jws_(p);
-            if (p->s >= p->end || *p->s != ':') {
-                free(key);
-                return -1;
-            }
-            p->s++;
-        }
-        jval *k = jpush_(v, key);
-        if (!k) {
-            free(key);
-            return -1;
-        }
-        if (jvalue_(p, k)) return -1;
-        jws_(p);
-        if (p->s < p->end && *p->s == ',') {
-            p->s++;
-            continue;
-        }
-        if (p->s < p->end && *p->s == close) {
-            p->s++;
-            return 0;
-        }
-        return -1;
-    }
-}
-
-static int jword_(jparser *p, const char *w)
-{
-    size_t n = strlen(w);
-    if ((size_t)(p->end - p->s) < n || memcmp(p->s, w, n)) return -1;
-    p->s += n;
-    return 0;
-}
-
-static int jvalue_(jparser *p, jval *v)
-{
-    if (++p->depth > 64) return -1;
-    jws_(p);
-    if (p->s >= p->end) return -1;
-    int rc = 0;
-    char c = *p->s;
-    if (c == '{') rc = jcontainer_(p, v, '}');
-    else if (c == '[') rc = jcontainer_(p, v, ']');
-    else if (c == '"') {
-        v->t = J_STR;
-        rc = jstr_(p, &v->str);
-    } else if (c == 't' || c == 'f') {
-        v->t = J_BOOL;
-        v->num = c == 't';
-        rc = jword_(p, c == 't' ? "true" : "false");
-    } else if (c == 'n') {
-        v->t = J_NULL;
-        rc = jword_(p, "null");
-    } else if (c == '-' || (c >= '0' && c <= '9')) {
-        char *e;
-        v->t = J_NUM;
-        v->num = strtod(p->s, &e); /* the text is NUL-terminated */
-        if (e == p->s || e > p->end) rc = -1;
-        else p->s = e;
-    } else rc = -1;
-    p->depth--;
-    return rc;
-}
-
-/* Parse text (NUL-terminated) into v; 0 or -1 (v freed). */
-static int jparse_(const char *text, size_t len, jval *v)
-{
-    jparser p = {text, text + len, 0};
-    memset(v, 0, sizeof *v);
-    if (jvalue_(&p, v) == 0) {
-        jws_(&p);
-        if (p.s == p.end) return 0;
-    }
-    jfree_(v);
-    return -1;
-}
-
-static const jval *jget_(const jval *o, const char *k)
-{
-    if (!o || o->t != J_OBJ) return NULL;
-    for (int i = 0; i < o->n; i++)
-        if (strcmp(o->key[i], k) == 0) return &o->kid[i];
-    return NULL;
-}
-
-static const char *jstrval_(const jval *v) { return v && v->t == J_STR ? v->str : NULL; }
-
 /* A JSON number, or one of the strings nan / inf / -inf: 1 with *d, else 0. */
-static int jnum_(const jval *v, double *d)
+static int jnum_(const clgrad_json *v, double *d)
 {
-    if (!v) return 0;
-    if (v->t == J_NUM) {
-        *d = v->num;
-        return 1;
-    }
-    if (v->t != J_STR) return 0;
-    if (strcmp(v->str, "nan") == 0 || strcmp(v->str, "NaN") == 0) *d = NAN;
-    else if (strcmp(v->str, "inf") == 0 || strcmp(v->str, "Infinity") == 0) *d = INFINITY;
-    else if (strcmp(v->str, "-inf") == 0 || strcmp(v->str, "-Infinity") == 0) *d = -INFINITY;
-    else return 0;
+    if (!clgrad_json_is_num(v)) return 0;
+    *d = clgrad_json_num(v);
     return 1;
 }
 
-/* Read and parse a JSON file: 0, or -1 with why ("" when it does not exist). */
-static int jload_(const char *path, jval *v, char *why, size_t nwhy)
+/* Read and parse a JSON file (clgrad_json_parse): *v (clgrad_json_free), or
+** -1 with why ("" when it does not exist). */
+static int jload_(const char *path, clgrad_json **v, char *why, size_t nwhy)
 {
     size_t len;
+    *v = NULL;
     if (!exists_(path)) {
         errf_(why, nwhy, "%s", "");
         return -1;
     }
     char *t = read_file_(path, &len, why, nwhy);
     if (!t) return -1;
-    int rc = jparse_(t, len, v);
+    int rc = clgrad_json_parse(t, v, NULL, 0) == CLGRAD_OK ? 0 : -1;
     free(t);
     if (rc) errf_(why, nwhy, "not valid JSON");
     return rc;
@@ -1674,18 +1440,18 @@ static char *def_json_(const sweep *sw)
 }
 
 /* The grid recorded in sweep.json (into g); 0 or -1. */
-static int grid_from_json_(const jval *def, clgrad_sweep_grid *g)
+static int grid_from_json_(const clgrad_json *def, clgrad_sweep_grid *g)
 {
-    const jval *grid = jget_(def, "grid");
-    if (!grid || grid->t != J_ARR) return -1;
-    for (int a = 0; a < grid->n; a++) {
-        const char *key = jstrval_(jget_(&grid->kid[a], "key"));
-        const jval *vals = jget_(&grid->kid[a], "values");
-        if (!key || !vals || vals->t != J_ARR || vals->n < 1) return -1;
+    const clgrad_json *grid = clgrad_json_member(def, "grid");
+    if (!grid || grid->type != CLGRAD_JSON_ARRAY) return -1;
+    for (size_t a = 0; a < grid->n; a++) {
+        const char *key = clgrad_json_str(clgrad_json_member(&grid->items[a], "key"));
+        const clgrad_json *vals = clgrad_json_member(&grid->items[a], "values");
+        if (!key || !vals || vals->type != CLGRAD_JSON_ARRAY || vals->n < 1) return -1;
         char **v = NULL;
         int nv = 0;
-        for (int i = 0; i < vals->n; i++)
-            if (!jstrval_(&vals->kid[i]) || add_value_(&v, &nv, vals->kid[i].str, strlen(vals->kid[i].str))) {
+        for (size_t i = 0; i < vals->n; i++)
+            if (!clgrad_json_str(&vals->items[i]) || add_value_(&v, &nv, vals->items[i].str, strlen(vals->items[i].str))) {
                 free_strs_(v, nv);
                 return -1;
             }
@@ -1706,7 +1472,7 @@ static void sb_grid_(clgrad_sbuf *b, const clgrad_sweep_grid *g)
 }
 
 /* Compare the recorded definition with this one; appends differences to d. */
-static void def_diff_(const sweep *sw, const jval *def, const char *old_copy, clgrad_sbuf *d)
+static void def_diff_(const sweep *sw, const clgrad_json *def, const char *old_copy, clgrad_sbuf *d)
 {
     clgrad_sweep_grid g = {0};
     int same = grid_from_json_(def, &g) == 0 && g.naxes == sw->grid.naxes;
@@ -1723,18 +1489,18 @@ static void def_diff_(const sweep *sw, const jval *def, const char *old_copy, cl
         clgrad_sb_puts(d, "\n");
     }
     clgrad_sweep_grid_free(&g);
-    const jval *sets = jget_(def, "sets");
-    same = sets && sets->t == J_ARR && sets->n == sw->nsets;
-    for (int s = 0; same && s < sw->nsets; s++) same = jstrval_(&sets->kid[s]) && !strcmp(sets->kid[s].str, sw->sets[s]);
+    const clgrad_json *sets = clgrad_json_member(def, "sets");
+    same = sets && sets->type == CLGRAD_JSON_ARRAY && sets->n == (size_t)sw->nsets;
+    for (int s = 0; same && s < sw->nsets; s++) same = clgrad_json_str(&sets->items[s]) && !strcmp(sets->items[s].str, sw->sets[s]);
     if (!same) {
         clgrad_sb_puts(d, "  --set: recorded");
-        for (int s = 0; sets && sets->t == J_ARR && s < sets->n; s++)
-            clgrad_sb_printf(d, " %s", jstrval_(&sets->kid[s]) ? sets->kid[s].str : "?");
+        for (size_t s = 0; sets && sets->type == CLGRAD_JSON_ARRAY && s < sets->n; s++)
+            clgrad_sb_printf(d, " %s", clgrad_json_str(&sets->items[s]) ? sets->items[s].str : "?");
         clgrad_sb_puts(d, sets && sets->n ? "\n         now     " : " (none)\n         now     ");
         for (int s = 0; s < sw->nsets; s++) clgrad_sb_printf(d, " %s", sw->sets[s]);
         clgrad_sb_puts(d, sw->nsets ? "\n" : " (none)\n");
     }
-    const char *copy = jstrval_(jget_(def, "experiment_copy"));
+    const char *copy = clgrad_json_str(clgrad_json_member(def, "experiment_copy"));
     if (!copy || strcmp(copy, sw->copy_name) != 0)
         clgrad_sb_printf(d, "  experiment: recorded %s, now %s\n", copy ? copy : "?", sw->copy_name);
     else if (old_copy && strcmp(old_copy, sw->copy_text) != 0) { /* a missing copy is written again */
@@ -1804,7 +1570,7 @@ static int prepare_dir_(sweep *sw)
 
     char why[512];
     char *path = join_(sw->out, "sweep.json");
-    jval def;
+    clgrad_json *def = NULL;
     int rc = 0, have = jload_(path, &def, why, sizeof why) == 0;
     if (!have && *why) {
         fprintf(stderr, "clgrad sweep: %s: %s%s\n", path, why, sw->force ? " (replaced: --force)" : "");
@@ -1816,16 +1582,16 @@ static int prepare_dir_(sweep *sw)
                 sw->out);
         rc = 2;
     } else if (have) {
-        const char *fmt = jstrval_(jget_(&def, "format"));
+        const char *fmt = clgrad_json_str(clgrad_json_member(def, "format"));
         char *old_copy = NULL;
         clgrad_sbuf d = {0};
         if (!fmt || strcmp(fmt, SWEEP_FORMAT) != 0) clgrad_sb_printf(&d, "  format: %s, expected " SWEEP_FORMAT "\n", fmt ? fmt : "missing");
         else {
-            const char *copy = jstrval_(jget_(&def, "experiment_copy"));
+            const char *copy = clgrad_json_str(clgrad_json_member(def, "experiment_copy"));
             char *cp = copy && !strchr(copy, '/') ? join_(sw->out, copy) : NULL;
             old_copy = cp ? read_file_(cp, NULL, why, sizeof why) : NULL;
             free(cp);
-            def_diff_(sw, &def, old_copy, &d);
+            def_diff_(sw, def, old_copy, &d);
         }
         if (d.len) {
             fprintf(stderr, "clgrad sweep: %s holds a different sweep:\n%s", sw->out, clgrad_sb_str(&d));
@@ -1846,7 +1612,7 @@ static int prepare_dir_(sweep *sw)
         }
         free(old_copy);
         free(d.s);
-        jfree_(&def);
+        clgrad_json_free(def);
     }
     free(path);
     if (rc) return rc;
@@ -1872,40 +1638,40 @@ static int load_result_(sweep *sw, point *p)
     char why[256];
     clgrad_sbuf path = {0};
     clgrad_sb_printf(&path, "%s/%s/summary.json", sw->out, p->dir);
-    jval s, m;
+    clgrad_json *s = NULL, *m = NULL;
     int state = -1;
     if (path.s && jload_(path.s, &s, why, sizeof why) == 0) {
-        const char *status = jstrval_(jget_(&s, "status"));
+        const char *status = clgrad_json_str(clgrad_json_member(s, "status"));
         for (int k = ST_COMPLETED; status && k < ST_COUNT; k++)
             if (strcmp(status, state_names[k]) == 0) state = k;
-        const jval *dv = jget_(&s, "divergence");
+        const clgrad_json *dv = clgrad_json_member(s, "divergence");
         free(p->kind);
         p->kind = NULL;
-        p->has_step = jnum_(jget_(dv, "step"), &p->step);
-        if (jstrval_(jget_(dv, "kind"))) p->kind = strdup(jget_(dv, "kind")->str);
+        p->has_step = jnum_(clgrad_json_member(dv, "step"), &p->step);
+        if (clgrad_json_str(clgrad_json_member(dv, "kind"))) p->kind = strdup(clgrad_json_member(dv, "kind")->str);
         for (int f = 0; f < F_COUNT; f++) {
             /* a non-finite value is null with KEY_nonfinite ("nan", "inf", "-inf") beside it; null alone: not measured */
-            const jval *v = jget_(&s, num_keys[f]);
-            if (v && v->t == J_NULL) {
+            const clgrad_json *v = clgrad_json_member(s, num_keys[f]);
+            if (v && v->type == CLGRAD_JSON_NULL) {
                 char nf[64];
                 snprintf(nf, sizeof nf, "%s_nonfinite", num_keys[f]);
-                v = jget_(&s, nf);
+                v = clgrad_json_member(s, nf);
             }
             p->has[f] = jnum_(v, &p->num[f]);
         }
-        const char *e = jstrval_(jget_(&s, "error"));
+        const char *e = clgrad_json_str(clgrad_json_member(s, "error"));
         if (e && !p->error) p->error = strdup(e);
-        jfree_(&s);
+        clgrad_json_free(s);
     }
     path.len = 0;
     clgrad_sb_printf(&path, "%s/%s/manifest.json", sw->out, p->dir);
     if (path.s && jload_(path.s, &m, why, sizeof why) == 0) {
-        const char *idx = jstrval_(jget_(jget_(&m, "device"), "index"));
+        const char *idx = clgrad_json_str(clgrad_json_member(clgrad_json_member(m, "device"), "index"));
         if (idx) {
             free(p->device);
             p->device = strdup(idx);
         }
-        jfree_(&m);
+        clgrad_json_free(m);
     }
     free(path.s);
     return state;
@@ -2734,7 +2500,7 @@ static int cmd_merge_(sweep *sw)
     const char *dir = sw->merge;
     char why[512];
     char *path = join_(dir, "sweep.json");
-    jval def;
+    clgrad_json *def = NULL;
     if (!path || jload_(path, &def, why, sizeof why)) {
         fprintf(stderr, "clgrad sweep: --merge %s: %s: %s (not a sweep directory?)\n", dir, path ? path : dir,
                 *why ? why : "No such file or directory");
@@ -2742,22 +2508,22 @@ static int cmd_merge_(sweep *sw)
         return 2;
     }
     free(path);
-    const char *fmt = jstrval_(jget_(&def, "format"));
-    const char *copy = jstrval_(jget_(&def, "experiment_copy"));
-    int bad = !fmt || strcmp(fmt, SWEEP_FORMAT) != 0 || grid_from_json_(&def, &sw->grid) != 0 || !copy ||
+    const char *fmt = clgrad_json_str(clgrad_json_member(def, "format"));
+    const char *copy = clgrad_json_str(clgrad_json_member(def, "experiment_copy"));
+    int bad = !fmt || strcmp(fmt, SWEEP_FORMAT) != 0 || grid_from_json_(def, &sw->grid) != 0 || !copy ||
               strchr(copy, '/');
-    const jval *sets = jget_(&def, "sets");
-    if (!bad && sets && sets->t == J_ARR) {
+    const clgrad_json *sets = clgrad_json_member(def, "sets");
+    if (!bad && sets && sets->type == CLGRAD_JSON_ARRAY) {
         free(sw->sets); /* parse_args_'s (empty: --merge takes no --set) */
         sw->nsets = 0;
         sw->sets = calloc((size_t)sets->n + 1, sizeof *sw->sets);
-        for (int i = 0; sw->sets && i < sets->n; i++)
-            if (jstrval_(&sets->kid[i])) sw->sets[sw->nsets++] = sets->kid[i].str;
+        for (size_t i = 0; sw->sets && i < sets->n; i++)
+            if (clgrad_json_str(&sets->items[i])) sw->sets[sw->nsets++] = sets->items[i].str;
     }
     long np = clgrad_sweep_npoints(&sw->grid);
     if (bad || np <= 0) {
         fprintf(stderr, "clgrad sweep: --merge %s: sweep.json is not a clgrad sweep definition\n", dir);
-        jfree_(&def);
+        clgrad_json_free(def);
         return 2;
     }
     sw->out = strdup(dir);
@@ -2777,7 +2543,7 @@ static int cmd_merge_(sweep *sw)
         fprintf(stderr, "clgrad sweep: --merge %s: cannot lock %s: %s\n", dir, lpath ? lpath : dir, strerror(errno));
         free(lpath);
         if (lfd >= 0) close(lfd);
-        jfree_(&def);
+        clgrad_json_free(def);
         return 2;
     }
     free(lpath);
@@ -2993,7 +2759,7 @@ out:
     free(todo);
     free(header.s);
     free(d.s);
-    jfree_(&def);
+    clgrad_json_free(def);
     return rc;
 }
 
