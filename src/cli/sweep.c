@@ -13,6 +13,7 @@
 #endif
 #include "clgrad/report.h"
 #include "clgrad/sweep.h"
+#include "util/csv.h"
 #include "util/fsutil.h"
 #include "util/sbuf.h"
 #include "run/rundir.h"
@@ -232,63 +233,21 @@ static void row_free_(csv_row *r)
     r->f = NULL, r->n = 0;
 }
 
-static int row_push_(csv_row *r, clgrad_sbuf *field)
+/* The next record of rd (util/csv.h) as a row of its own (malloc'd
+** fields).  1 with a row, 0 at the end, -1 on malformed input. */
+static int csv_next_(clgrad_csv_reader *rd, csv_row *r)
 {
-    char **f = realloc(r->f, (size_t)(r->n + 1) * sizeof *f);
-    if (!f) return -1;
-    r->f = f;
-    f[r->n] = clgrad_sb_take(field);
-    memset(field, 0, sizeof *field);
-    if (!f[r->n]) return -1;
-    r->n++;
-    return 0;
-}
-
-/* One record from *p (RFC 4180; CRLF or LF).  1 with a row, 0 at the end,
-** -1 on malformed input. */
-static int csv_next_(const char **p, const char *end, csv_row *r)
-{
-    const char *s = *p;
     memset(r, 0, sizeof *r);
-    if (s >= end) return 0;
-    clgrad_sbuf f = {0};
-    for (;;) {
-        if (s < end && *s == '"') {
-            s++;
-            for (;;) {
-                if (s >= end) goto bad;
-                if (*s == '"') {
-                    if (s + 1 < end && s[1] == '"') {
-                        clgrad_sb_putc(&f, '"');
-                        s += 2;
-                        continue;
-                    }
-                    s++;
-                    break;
-                }
-                clgrad_sb_putc(&f, *s++);
-            }
-            if (s < end && *s != ',' && *s != '\n' && *s != '\r') goto bad;
-        } else {
-            while (s < end && *s != ',' && *s != '\n' && *s != '\r') {
-                if (*s == '"') goto bad;
-                clgrad_sb_putc(&f, *s++);
-            }
+    int got = clgrad_csv_next(rd);
+    if (got <= 0) return got;
+    r->f = calloc(rd->nf, sizeof *r->f);
+    if (!r->f) return -1;
+    for (size_t j = 0; j < rd->nf; j++, r->n++)
+        if (!(r->f[j] = strdup(rd->f[j]))) {
+            row_free_(r);
+            return -1;
         }
-        if (row_push_(r, &f)) goto bad;
-        if (s < end && *s == ',') {
-            s++;
-            continue;
-        }
-        if (s < end && *s == '\r') s++;
-        if (s < end && *s == '\n') s++;
-        *p = s;
-        return 1;
-    }
-bad:
-    free(f.s);
-    row_free_(r);
-    return -1;
+    return 1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -2431,7 +2390,7 @@ static int merge_file_(const char *dir, const char *name, long k, long n, const 
         clgrad_sb_printf(d, "  %s: %s\n", name, why);
         return -1;
     }
-    const char *s = text, *end = text + len;
+    char *s = text, *end = text + len;
     if (len > 0 && text[len - 1] != '\n') { /* a last line its writer never finished: left out, reported */
         long cut = 1;
         while (end > text && end[-1] != '\n') end--;
@@ -2439,7 +2398,7 @@ static int merge_file_(const char *dir, const char *name, long k, long n, const 
         fprintf(stderr, "clgrad sweep: warning: --merge %s: %s: ignored a cut last line (line %ld has no newline)\n",
                 dir, name, cut);
     }
-    const char *nl = strchr(s, '\n');
+    char *nl = strchr(s, '\n');
     int rc = 0, line = 1;
     if (!nl || (size_t)(nl - s + 1) != strlen(header) || memcmp(s, header, strlen(header)) != 0) {
         clgrad_sb_printf(d, "  %s: its columns are not this sweep's (%s/sweep.json)\n", name, dir);
@@ -2450,8 +2409,10 @@ static int merge_file_(const char *dir, const char *name, long k, long n, const 
     int vi[CLGRAD_SWEEP_MAX_AXES];
     csv_row r;
     int got;
-    while ((got = csv_next_(&s, end, &r)) == 1) {
-        line++;
+    clgrad_csv_reader rd;
+    clgrad_csv_begin(&rd, s, (size_t)(end - s));
+    while ((got = csv_next_(&rd, &r)) == 1) {
+        line = 1 + (int)rd.rec_line;
         long idx;
         int ok = r.n == 1 + g->naxes + 3 + F_COUNT + 2 && parse_long_(r.f[0], 0, np - 1, &idx) == 0;
         if (ok) {
@@ -2475,8 +2436,9 @@ static int merge_file_(const char *dir, const char *name, long k, long n, const 
         }
         row_free_(&r);
     }
+    clgrad_csv_end(&rd);
     if (got < 0) {
-        clgrad_sb_printf(d, "  %s:%d: malformed CSV\n", name, line + 1);
+        clgrad_sb_printf(d, "  %s:%d: malformed CSV\n", name, 1 + (int)rd.rec_line);
         rc = -1;
     }
     free(text);
@@ -2603,11 +2565,13 @@ static int cmd_merge_(sweep *sw)
             clgrad_sbuf line = {0}, src = {0};
             row_line_(&line, &sw->grid, i, &p);
             clgrad_sb_printf(&src, "%s/summary.json", dname);
-            const char *lp = clgrad_sb_str(&line);
             csv_row r;
-            if (!line.oom && csv_next_(&lp, lp + line.len, &r) == 1 && cand_push_(cv, &r, clgrad_sb_take(&src), status_col) == 0)
+            clgrad_csv_reader rd;
+            clgrad_csv_begin(&rd, line.s, line.len);
+            if (!line.oom && line.s && csv_next_(&rd, &r) == 1 && cand_push_(cv, &r, clgrad_sb_take(&src), status_col) == 0)
                 dir_c = cv->n - 1;
             else free(src.s);
+            clgrad_csv_end(&rd);
             free(line.s);
         }
         point_clear_(&p);

@@ -7,6 +7,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "clgrad/report.h"
 #include "core/internal.h"
+#include "util/csv.h"
 #include "util/fsutil.h"
 
 #include <ctype.h>
@@ -503,58 +504,6 @@ const char *clgrad_json_text(const clgrad_json *v, char *buf, size_t nbuf)
 
 /* ==== CSV =================================================================== */
 
-/* Split one record starting at *pp into fields, unquoting in place.  Fields
-** are appended to *fields (growable).  Returns the number of fields, or -1 on
-** an unterminated quote; *pp moves past the record's line end.  *complete is
-** 0 when the record ran into the end of the text without a newline. */
-static long csv_record_(char **pp, char ***fields, size_t *cap, int *complete)
-{
-    char *p = *pp;
-    size_t n = 0;
-    *complete = 0;
-    for (;;) {
-        if (n == *cap) {
-            size_t nc = *cap ? *cap * 2 : 32;
-            char **f = realloc(*fields, nc * sizeof *f);
-            if (!f) return -2;
-            *fields = f, *cap = nc;
-        }
-        char *start = p, *o = p;
-        if (*p == '"') {
-            p++;
-            for (;;) {
-                if (*p == '\0') return -1;
-                if (*p == '"') {
-                    if (p[1] == '"') { *o++ = '"'; p += 2; continue; }
-                    p++;
-                    break;
-                }
-                *o++ = *p++;
-            }
-            /* anything up to the separator after a closing quote is kept */
-            while (*p && *p != ',' && *p != '\n' && *p != '\r') *o++ = *p++;
-        } else {
-            while (*p && *p != ',' && *p != '\n' && *p != '\r') p++;
-            o = p;
-        }
-        char sep = *p;
-        (*fields)[n++] = start;
-        if (sep == ',') {
-            *o = '\0';
-            p++;
-            continue;
-        }
-        if (sep == '\r') p++;
-        if (*p == '\n') {
-            p++;
-            *complete = 1;
-        }
-        *o = '\0';
-        *pp = p;
-        return (long)n;
-    }
-}
-
 static void trim_(char *s)
 {
     size_t n = strlen(s);
@@ -590,55 +539,59 @@ clgrad_status clgrad_csv_read(const char *path, clgrad_csv *t, char *why, size_t
 {
     memset(t, 0, sizeof *t);
     snprintf(t->path, sizeof t->path, "%s", path);
-    size_t len = 0;
-    clgrad_status st = slurp_(path, &t->buf, &len, why, nwhy);
+    clgrad_status st = slurp_(path, &t->buf, NULL, why, nwhy);
     if (st != CLGRAD_OK) return st;
-    char **fields = NULL;
-    size_t fcap = 0, rcap = 0;
-    char *p = t->buf;
-    int complete = 0;
-    if (len >= 3 && (unsigned char)p[0] == 0xEF && (unsigned char)p[1] == 0xBB && (unsigned char)p[2] == 0xBF) p += 3;
-    long nf = csv_record_(&p, &fields, &fcap, &complete);
-    if (nf == -2) { st = failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory reading %s", path); goto fail; }
-    if (nf < 0 || (nf == 1 && fields[0][0] == '\0')) {
+    size_t rcap = 0;
+    /* the text ends at a NUL byte (a file zero-filled past what its writer wrote: a cut last line) */
+    clgrad_csv_reader rd;
+    clgrad_csv_begin(&rd, t->buf, strlen(t->buf));
+    int got = clgrad_csv_next(&rd);
+    if (got < 0 && rd.err == CLGRAD_CSVR_NOMEM) {
+        st = failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory reading %s", path);
+        goto fail;
+    }
+    if (got <= 0) {
         st = failf_(CLGRAD_E_IO, why, nwhy, "%s: no header line", path);
         goto fail;
     }
-    if (!complete) { /* its writer stopped in the header: the column names may be cut */
+    if (!rd.complete) { /* its writer stopped in the header: the column names may be cut */
         st = failf_(CLGRAD_E_IO, why, nwhy, "%s: the header line is cut short (no newline)", path);
         goto fail;
     }
-    t->ncols = (size_t)nf;
+    t->ncols = rd.nf;
     t->names = malloc(t->ncols * sizeof *t->names);
     if (!t->names) { st = failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory reading %s", path); goto fail; }
     for (size_t c = 0; c < t->ncols; c++) {
-        trim_(fields[c]);
-        t->names[c] = fields[c];
+        trim_(rd.f[c]);
+        t->names[c] = rd.f[c];
     }
-    size_t line = 1;
-    while (*p) {
-        line++;
-        nf = csv_record_(&p, &fields, &fcap, &complete);
-        if (nf == -2) { st = failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory reading %s", path); goto fail; }
-        if (nf == -1) {
-            if (!*p || !strchr(p, '\n')) { /* a last line cut short (see below) */
-                t->cut_line = line;
-                break;
-            }
-            st = failf_(CLGRAD_E_IO, why, nwhy, "%s:%zu: unterminated quote", path, line);
+    while ((got = clgrad_csv_next(&rd)) != 0) {
+        if (got < 0 && rd.err == CLGRAD_CSVR_NOMEM) {
+            st = failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory reading %s", path);
             goto fail;
         }
-        if (nf == 1 && fields[0][0] == '\0') continue; /* blank line */
-        if (!complete) {
+        if (got < 0 && rd.err == CLGRAD_CSVR_UNTERMINATED && rd.line == rd.rec_line) {
+            t->cut_line = rd.rec_line; /* a last line cut short in a quoted field (see below) */
+            break;
+        }
+        if (got < 0) {
+            st = failf_(CLGRAD_E_IO, why, nwhy, "%s:%zu: %s", path, rd.err_line,
+                        rd.err == CLGRAD_CSVR_UNTERMINATED     ? "unterminated quote"
+                        : rd.err == CLGRAD_CSVR_QUOTE_IN_FIELD ? "quote inside an unquoted field"
+                        : rd.err == CLGRAD_CSVR_AFTER_QUOTE    ? "text after a closing quote"
+                                                                : "a NUL byte");
+            goto fail;
+        }
+        if (!rd.complete) {
             /* a last line without its newline: its writer was killed mid-row
             ** or is still writing; a cut number ("3.59e-07" as "3.59") must
             ** not pass for a whole one, so the line is left out (and noted) */
-            t->cut_line = line;
+            t->cut_line = rd.rec_line;
             break;
         }
-        if ((size_t)nf != t->ncols) {
-            st = failf_(CLGRAD_E_IO, why, nwhy, "%s:%zu: %ld fields, but the header has %zu", path, line, nf,
-                        t->ncols);
+        if (rd.nf != t->ncols) {
+            st = failf_(CLGRAD_E_IO, why, nwhy, "%s:%zu: %zu fields, but the header has %zu", path, rd.rec_line,
+                        rd.nf, t->ncols);
             goto fail;
         }
         if (t->nrows == rcap) {
@@ -652,16 +605,16 @@ clgrad_status clgrad_csv_read(const char *path, clgrad_csv *t, char *why, size_t
             rcap = nc;
         }
         for (size_t c = 0; c < t->ncols; c++) {
-            trim_(fields[c]);
-            t->text[t->nrows * t->ncols + c] = fields[c];
-            t->num[t->nrows * t->ncols + c] = field_num_(fields[c]);
+            trim_(rd.f[c]);
+            t->text[t->nrows * t->ncols + c] = rd.f[c];
+            t->num[t->nrows * t->ncols + c] = field_num_(rd.f[c]);
         }
         t->nrows++;
     }
-    free(fields);
+    clgrad_csv_end(&rd);
     return CLGRAD_OK;
 fail:
-    free(fields);
+    clgrad_csv_end(&rd);
     clgrad_csv_free(t);
     return st;
 }
