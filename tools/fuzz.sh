@@ -22,7 +22,7 @@ CFLAGS=(-g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -DCL_TARGET_OPENCL_VERSION=120
         -Wall -Wextra -Iinclude -Isrc)
 DATA_SRC=(src/run/data.c src/run/data_file.c src/run/data_gen.c src/run/data_rng.c src/run/npy.c src/util/fsutil.c src/util/csv.c)
 declare -A SRC=(
-  [config]="tests/fuzz/fuzz_config.c src/run/config.c src/util/sbuf.c src/util/fsutil.c"
+  [config]="tests/fuzz/fuzz_config.c src/run/config.c src/util/sbuf.c src/util/fsutil.c src/util/ini.c"
   [csv]="tests/fuzz/fuzz_csv.c ${DATA_SRC[*]}"
   [idx]="tests/fuzz/fuzz_idx.c ${DATA_SRC[*]}"
   [npy]="tests/fuzz/fuzz_npy.c ${DATA_SRC[*]}"

@@ -15,6 +15,7 @@
 #include "clgrad/sweep.h"
 #include "util/csv.h"
 #include "util/fsutil.h"
+#include "util/ini.h"
 #include "util/sbuf.h"
 #include "run/rundir.h"
 
@@ -297,12 +298,6 @@ static int add_value_(char ***vals, int *nv, const char *s, size_t n)
     return 0;
 }
 
-/* A comment starts at '#' or ';' preceded by a blank or at the start. */
-static int comment_at_(const char *s, size_t i, size_t start)
-{
-    return (s[i] == '#' || s[i] == ';') && (i == start || blank_(s[i - 1]));
-}
-
 /* Parse "v1, v2, 'v,3'" (with_comments: [sweep] line, an inline comment may
 ** follow) into *vals.  0, or -1 with why. */
 static int parse_values_(const char *s, size_t n, int with_comments, char ***vals, int *nv, char *why, size_t nwhy)
@@ -312,7 +307,7 @@ static int parse_values_(const char *s, size_t n, int with_comments, char ***val
     for (;;) {
         while (i < n && blank_(s[i])) i++;
         int item = *nv + 1;
-        if (i == n || (with_comments && comment_at_(s, i, i)) || s[i] == ',') {
+        if (i == n || (with_comments && clgrad_ini_comment_at(s, i, i)) || s[i] == ',') {
             if (*nv == 0 && (i == n || s[i] != ',')) errf_(why, nwhy, "no values");
             else errf_(why, nwhy, "value %d is empty (quote it, \"\", to sweep an empty value)", item);
             goto bad;
@@ -326,13 +321,13 @@ static int parse_values_(const char *s, size_t n, int with_comments, char ***val
             if (add_value_(vals, nv, s + i + 1, (size_t)(close - s - (long)i - 1))) goto oom;
             i = (size_t)(close - s) + 1;
             while (i < n && blank_(s[i])) i++;
-            if (i < n && s[i] != ',' && !(with_comments && comment_at_(s, i, i))) {
+            if (i < n && s[i] != ',' && !(with_comments && clgrad_ini_comment_at(s, i, i))) {
                 errf_(why, nwhy, "value %d: text after the closing quote: '%.*s'", item, (int)(n - i), s + i);
                 goto bad;
             }
         } else {
             size_t j = i;
-            while (j < n && s[j] != ',' && !(with_comments && comment_at_(s, j, i))) j++;
+            while (j < n && s[j] != ',' && !(with_comments && clgrad_ini_comment_at(s, j, i))) j++;
             size_t e = j;
             while (e > i && blank_(s[e - 1])) e--;
             if (add_value_(vals, nv, s + i, e - i)) goto oom;
@@ -428,57 +423,22 @@ int clgrad_sweep_grid_add(clgrad_sweep_grid *g, const char *spec, char *err, siz
     return 0;
 }
 
-/* Line iterator over INI text: BOM skipped; \n, \r\n or \r line ends. */
-typedef struct {
-    const char *text;
-    size_t len, i;
-    int line;
-} lines_t;
-
-/* The next line (without its end) at [*start, *start + *n), its end bytes in *eol; 0 at the end. */
-static int next_line_(lines_t *it, size_t *start, size_t *n, size_t *eol)
-{
-    if (it->line == 0 && it->len >= 3 && memcmp(it->text, "\xEF\xBB\xBF", 3) == 0 && it->i == 0) it->i = 3;
-    if (it->i >= it->len) return 0;
-    size_t j = it->i;
-    while (j < it->len && it->text[j] != '\n' && it->text[j] != '\r') j++;
-    *start = it->i, *n = j - it->i;
-    size_t e = 0;
-    if (j < it->len) e = (it->text[j] == '\r' && j + 1 < it->len && it->text[j + 1] == '\n') ? 2 : 1;
-    *eol = e;
-    it->i = j + e;
-    it->line++;
-    return 1;
-}
-
-/* A "[name]" header line: 1 with the trimmed name. */
-static int header_(const char *s, size_t n, const char **name, size_t *nn)
-{
-    trim_(&s, &n);
-    if (!n || *s != '[') return 0;
-    const char *close = memchr(s, ']', n);
-    if (!close) return 0;
-    *name = s + 1, *nn = (size_t)(close - s - 1);
-    trim_(name, nn);
-    return 1;
-}
-
 static int is_(const char *s, size_t n, const char *w) { return strlen(w) == n && memcmp(s, w, n) == 0; }
 
 int clgrad_sweep_grid_from_ini(clgrad_sweep_grid *g, const char *name, const char *text, int *has_section,
                                char *err, size_t nerr)
 {
-    lines_t it = {text, strlen(text), 0, 0};
-    size_t st, n, eol;
+    clgrad_ini it;
+    clgrad_ini_line l;
     int in_sweep = 0, seen = 0, first_axis = g->naxes;
     if (has_section) *has_section = 0;
-    while (next_line_(&it, &st, &n, &eol)) {
-        const char *s = text + st, *sec;
-        size_t ns;
-        trim_(&s, &n);
-        if (!n || *s == '#' || *s == ';') continue;
-        if (header_(s, n, &sec, &ns)) {
-            in_sweep = is_(sec, ns, "sweep");
+    clgrad_ini_begin(&it, text, strlen(text));
+    while (clgrad_ini_next(&it, &l)) {
+        const char *s = l.s;
+        size_t n = l.n;
+        if (l.kind == CLGRAD_INI_BLANK) continue;
+        if (l.kind == CLGRAD_INI_SECTION) {
+            in_sweep = is_(l.section, l.nsection, "sweep");
             if (in_sweep && seen) {
                 errf_(err, nerr, "%s:%d: [sweep]: section appears twice (first at line %d); merge them", name,
                       it.line, seen);
@@ -488,15 +448,13 @@ int clgrad_sweep_grid_from_ini(clgrad_sweep_grid *g, const char *name, const cha
             continue;
         }
         if (!in_sweep) continue;
-        const char *eq = memchr(s, '=', n);
-        if (!eq) {
+        if (!l.key) {
             errf_(err, nerr, "%s:%d: [sweep]: expected 'section.key = value, value, ...', got '%.*s'", name,
                   it.line, (int)n, s);
             goto bad;
         }
-        const char *key = s;
-        size_t nk = (size_t)(eq - s);
-        trim_(&key, &nk);
+        const char *key = l.key;
+        size_t nk = l.nkey;
         if (!key_ok_(key, nk)) {
             errf_(err, nerr,
                   "%s:%d: [sweep]: '%.*s' is not a section.key name (letters, digits, '_' and one '.', "
@@ -513,7 +471,7 @@ int clgrad_sweep_grid_from_ini(clgrad_sweep_grid *g, const char *name, const cha
         char why[512];
         char **vals;
         int nv;
-        if (parse_values_(eq + 1, n - (size_t)(eq + 1 - s), 1, &vals, &nv, why, sizeof why)) {
+        if (parse_values_(l.value, l.nvalue, 1, &vals, &nv, why, sizeof why)) {
             errf_(err, nerr, "%s:%d: [sweep] %.*s: %s", name, it.line, (int)nk, key, why);
             goto bad;
         }
@@ -604,22 +562,11 @@ static int absolute_(const char *s, size_t n)
     return (n && (s[0] == '/' || s[0] == '\\')) || (n > 1 && isalpha((unsigned char)s[0]) && s[1] == ':');
 }
 
-/* The value of a "key = value" line as config.c reads it (quotes removed, an
-** inline comment dropped).  0, or -1 when it is malformed. */
+/* The value of a "key = value" line as config.c reads it (clgrad_ini_value:
+** quotes removed, an inline comment dropped).  0, or -1 when it is malformed. */
 static int ini_value_(const char *s, size_t n, const char **v, size_t *nv)
 {
-    while (n && blank_(*s)) s++, n--;
-    if (n && (*s == '"' || *s == '\'')) {
-        const char *close = memchr(s + 1, *s, n - 1);
-        if (!close) return -1;
-        *v = s + 1, *nv = (size_t)(close - s - 1);
-        return 0;
-    }
-    size_t len = 0;
-    while (len < n && !comment_at_(s, len, 0)) len++;
-    while (len && blank_(s[len - 1])) len--;
-    *v = s, *nv = len;
-    return 0;
+    return clgrad_ini_value(s, n, v, nv, NULL, NULL) == CLGRAD_INI_NO_CLOSE ? -1 : 0;
 }
 
 /* The directory prefix config.c puts before a relative path from `path`. */
@@ -653,32 +600,31 @@ static char *abs_dir_(const char *d)
 
 char *clgrad_sweep_experiment_copy(const char *path, const char *text, char *err, size_t nerr)
 {
-    lines_t it = {text, strlen(text), 0, 0};
+    clgrad_ini it;
+    clgrad_ini_line l;
     clgrad_sbuf b = {0};
     char *prefix = NULL;
-    size_t st, n, eol;
     int in_sweep = 0, in_data = 0;
-    if (it.len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) clgrad_sb_putn(&b, text, 3);
-    while (next_line_(&it, &st, &n, &eol)) {
-        const char *s = text + st, *sec, *t = s;
-        size_t ns, nt = n;
-        trim_(&t, &nt);
-        if (header_(s, n, &sec, &ns)) {
-            in_sweep = is_(sec, ns, "sweep");
-            in_data = is_(sec, ns, "data");
+    size_t len = strlen(text);
+    if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) clgrad_sb_putn(&b, text, 3);
+    clgrad_ini_begin(&it, text, len);
+    while (clgrad_ini_next(&it, &l)) {
+        const char *s = l.raw;
+        size_t n = l.nraw, eol = l.neol;
+        if (l.kind == CLGRAD_INI_SECTION) {
+            in_sweep = is_(l.section, l.nsection, "sweep");
+            in_data = is_(l.section, l.nsection, "data");
         }
-        const char *eq = nt && !in_sweep && in_data && *t != '#' && *t != ';' ? memchr(t, '=', nt) : NULL;
         if (in_sweep) {
             clgrad_sb_puts(&b, "# sweep: ");
             clgrad_sb_putn(&b, s, n + eol);
             continue;
         }
-        if (eq) {
-            const char *key = t, *v;
-            size_t nk = (size_t)(eq - t), nv;
-            trim_(&key, &nk);
+        if (in_data && l.key) {
+            const char *key = l.key, *v;
+            size_t nk = l.nkey, nv;
             if ((is_(key, nk, "path") || is_(key, nk, "labels")) &&
-                ini_value_(eq + 1, nt - (size_t)(eq + 1 - t), &v, &nv) == 0 && nv && !absolute_(v, nv)) {
+                ini_value_(l.value, l.nvalue, &v, &nv) == 0 && nv && !absolute_(v, nv)) {
                 if (!prefix && !(prefix = path_prefix_(path))) {
                     errf_(err, nerr, "%s: cannot make [data] %.*s absolute: current directory: %s", path,
                           (int)nk, key, strerror(errno));
@@ -716,23 +662,18 @@ bad:
 /* [run] name from INI text (malloc'd), or NULL. */
 static char *ini_run_name_(const char *text)
 {
-    lines_t it = {text, strlen(text), 0, 0};
-    size_t st, n, eol;
+    clgrad_ini it;
+    clgrad_ini_line l;
     int in_run = 0;
-    while (next_line_(&it, &st, &n, &eol)) {
-        const char *s = text + st, *sec, *v;
-        size_t ns, nv;
-        trim_(&s, &n);
-        if (header_(s, n, &sec, &ns)) {
-            in_run = is_(sec, ns, "run");
+    clgrad_ini_begin(&it, text, strlen(text));
+    while (clgrad_ini_next(&it, &l)) {
+        const char *v;
+        size_t nv;
+        if (l.kind == CLGRAD_INI_SECTION) {
+            in_run = is_(l.section, l.nsection, "run");
             continue;
         }
-        const char *eq = in_run && n && *s != '#' && *s != ';' ? memchr(s, '=', n) : NULL;
-        if (!eq) continue;
-        const char *key = s;
-        size_t nk = (size_t)(eq - s);
-        trim_(&key, &nk);
-        if (is_(key, nk, "name") && ini_value_(eq + 1, n - (size_t)(eq + 1 - s), &v, &nv) == 0 && nv)
+        if (in_run && l.key && is_(l.key, l.nkey, "name") && ini_value_(l.value, l.nvalue, &v, &nv) == 0 && nv)
             return strndup(v, nv);
     }
     return NULL;

@@ -15,6 +15,7 @@
 */
 #include "clgrad/config.h"
 #include "util/fsutil.h"
+#include "util/ini.h"
 #include "util/sbuf.h"
 
 #include <ctype.h>
@@ -989,37 +990,25 @@ static void set_value_(parser *p, int k, int where, const char *v, size_t n)
 /* Lines                                                                */
 /* ------------------------------------------------------------------ */
 
-static int blank_(char c) { return c == ' ' || c == '\t'; }
-
-/* The value part of "key = value...": unquote / strip the comment.
+/* The value part of "key = value..." (clgrad_ini_value): unquote / strip the comment.
 ** Returns 0 and (v, n), or -1 after reporting a syntax error. */
 static int line_value_(parser *p, int k, int line, const char *s, size_t n, const char **v, size_t *vn)
 {
-    while (n && blank_(*s)) s++, n--;
-    if (n && (*s == '"' || *s == '\'')) {
-        const char *close = memchr(s + 1, *s, n - 1);
-        if (!close) {
-            key_errf_(p, k, line, "missing closing %c quote", *s);
-            return -1;
-        }
-        const char *rest = close + 1;
-        size_t nr = n - (size_t)(rest - s);
-        while (nr && blank_(*rest)) rest++, nr--;
-        if (nr && *rest != '#' && *rest != ';') {
-            clgrad_sbuf t = {0};
-            clgrad_sb_puts(&t, "text after the closing quote: ");
-            sb_quote(&t, rest, nr);
-            key_errf_(p, k, line, "%s", t.s ? t.s : "");
-            free(t.s);
-            return -1;
-        }
-        *v = s + 1, *vn = (size_t)(close - s - 1);
-        return 0;
+    const char *rest = NULL;
+    size_t nr = 0;
+    int rc = clgrad_ini_value(s, n, v, vn, &rest, &nr);
+    if (rc == CLGRAD_INI_NO_CLOSE) {
+        key_errf_(p, k, line, "missing closing %c quote", **v);
+        return -1;
     }
-    size_t len = 0;
-    while (len < n && !((s[len] == '#' || s[len] == ';') && (len == 0 || blank_(s[len - 1])))) len++;
-    while (len && blank_(s[len - 1])) len--;
-    *v = s, *vn = len;
+    if (rc == CLGRAD_INI_AFTER_QUOTE) {
+        clgrad_sbuf t = {0};
+        clgrad_sb_puts(&t, "text after the closing quote: ");
+        sb_quote(&t, rest, nr);
+        key_errf_(p, k, line, "%s", t.s ? t.s : "");
+        free(t.s);
+        return -1;
+    }
     return 0;
 }
 
@@ -1071,10 +1060,12 @@ static int find_section_(const char *s, size_t n)
 
 enum { SEC_NONE = -1, SEC_UNKNOWN = -2 };
 
-static void do_line_(parser *p, int line, const char *s, size_t n, int *cur)
+static void do_line_(parser *p, const clgrad_ini_line *l, int *cur)
 {
-    trim_(&s, &n);
-    if (n == 0 || *s == '#' || *s == ';') return;
+    int line = l->line;
+    const char *s = l->s;
+    size_t n = l->n;
+    if (l->kind == CLGRAD_INI_BLANK) return;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if ((c < 0x20 && c != '\t') || c == 0x7f) {
@@ -1082,9 +1073,8 @@ static void do_line_(parser *p, int line, const char *s, size_t n, int *cur)
             return;
         }
     }
-    if (*s == '[') {
-        const char *close = memchr(s, ']', n);
-        if (!close) {
+    if (l->kind == CLGRAD_INI_SECTION || l->kind == CLGRAD_INI_BAD_HEADER) {
+        if (l->kind == CLGRAD_INI_BAD_HEADER) {
             clgrad_sbuf t = {0};
             clgrad_sb_puts(&t, "section header without ']': ");
             sb_quote(&t, s, n);
@@ -1093,12 +1083,8 @@ static void do_line_(parser *p, int line, const char *s, size_t n, int *cur)
             *cur = SEC_UNKNOWN;
             return;
         }
-        const char *name = s + 1;
-        size_t nn = (size_t)(close - name);
-        trim_(&name, &nn);
-        const char *rest = close + 1;
-        size_t nr = n - (size_t)(rest - s);
-        trim_(&rest, &nr);
+        const char *name = l->section, *rest = l->rest;
+        size_t nn = l->nsection, nr = l->nrest;
         if (nr && *rest != '#' && *rest != ';') {
             clgrad_sbuf t = {0};
             clgrad_sb_puts(&t, "text after the section header: ");
@@ -1120,8 +1106,7 @@ static void do_line_(parser *p, int line, const char *s, size_t n, int *cur)
         *cur = sec;
         return;
     }
-    const char *eq = memchr(s, '=', n);
-    if (!eq) {
+    if (l->kind == CLGRAD_INI_NO_EQ) {
         clgrad_sbuf t = {0};
         clgrad_sb_puts(&t, "expected 'key = value' or '[section]', got ");
         sb_quote(&t, s, n);
@@ -1130,9 +1115,8 @@ static void do_line_(parser *p, int line, const char *s, size_t n, int *cur)
         free(t.s);
         return;
     }
-    const char *key = s;
-    size_t nk = (size_t)(eq - s);
-    trim_(&key, &nk);
+    const char *key = l->key;
+    size_t nk = l->nkey;
     if (nk == 0) {
         clgrad_sbuf t = {0};
         clgrad_sb_puts(&t, "missing key before '=': ");
@@ -1172,7 +1156,7 @@ static void do_line_(parser *p, int line, const char *s, size_t n, int *cur)
     }
     const char *v;
     size_t nv;
-    if (line_value_(p, k, line, eq + 1, n - (size_t)(eq + 1 - s), &v, &nv) < 0) {
+    if (line_value_(p, k, line, l->value, l->nvalue, &v, &nv) < 0) {
         p->where[k] = line;
         p->bad[k] = 1;
         return;
@@ -1182,17 +1166,11 @@ static void do_line_(parser *p, int line, const char *s, size_t n, int *cur)
 
 static void do_text_(parser *p, const char *text, size_t len)
 {
-    size_t i = 0;
-    if (len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3)) i = 3; /* UTF-8 BOM */
-    int line = 0, cur = SEC_NONE;
-    while (i < len) {
-        size_t j = i;
-        while (j < len && text[j] != '\n' && text[j] != '\r') j++;
-        line++;
-        do_line_(p, line, text + i, j - i, &cur);
-        if (j < len && text[j] == '\r' && j + 1 < len && text[j + 1] == '\n') j++;
-        i = j + 1;
-    }
+    clgrad_ini it;
+    clgrad_ini_line l;
+    int cur = SEC_NONE;
+    clgrad_ini_begin(&it, text, len);
+    while (clgrad_ini_next(&it, &l)) do_line_(p, &l, &cur);
 }
 
 static void do_set_(parser *p, int idx)
