@@ -11,6 +11,7 @@
 #include "clgrad/report.h"
 #include "clgrad/config.h"
 #include "util/fsutil.h"
+#include "util/ini.h"
 
 #include <errno.h>
 #include <math.h>
@@ -1001,33 +1002,18 @@ static const char *ini_get_(const ini_t *ini, const char *key)
 ** optional quotes).  -1 on no memory. */
 static int ini_parse_(ini_t *ini, const char *text)
 {
-    char sec[64] = "";
     ini->present = 1;
-    for (const char *p = text; p && *p;) {
-        const char *e = strpbrk(p, "\r\n");
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        char line[1024];
-        snprintf(line, sizeof line, "%.*s", (int)(len < sizeof line ? len : sizeof line - 1), p);
-        p = e ? e + strspn(e, "\r\n") : NULL;
-        char *a = line;
-        while (*a == ' ' || *a == '\t') a++;
-        char *z = a + strlen(a);
-        while (z > a && (z[-1] == ' ' || z[-1] == '\t')) *--z = '\0';
-        if (!*a || *a == '#' || *a == ';') continue;
-        if (*a == '[') {
-            char *q = strchr(a, ']');
-            if (q) *q = '\0';
-            snprintf(sec, sizeof sec, "%s", a + 1);
-            continue;
+    clgrad_ini it;
+    clgrad_ini_line l;
+    clgrad_ini_begin(&it, text, strlen(text));
+    while (clgrad_ini_next(&it, &l)) {
+        if (l.kind != CLGRAD_INI_KEY) continue;
+        const char *val;
+        size_t nval;
+        if (clgrad_ini_value(l.value, l.nvalue, &val, &nval, NULL, NULL) == CLGRAD_INI_NO_CLOSE) {
+            val = l.value, nval = l.nvalue; /* kept as written */
+            clgrad_ini_trim(&val, &nval);
         }
-        char *eq = strchr(a, '=');
-        if (!eq) continue;
-        char *k = a, *v = eq + 1;
-        for (char *t = eq; t > k && (t[-1] == ' ' || t[-1] == '\t'); t--) t[-1] = '\0';
-        *eq = '\0';
-        while (*v == ' ' || *v == '\t') v++;
-        size_t vl = strlen(v);
-        if (vl >= 2 && (v[0] == '"' || v[0] == '\'') && v[vl - 1] == v[0]) v[vl - 1] = '\0', v++;
         if (ini->n == ini->cap) {
             size_t nc = ini->cap ? ini->cap * 2 : 64;
             char **nk = realloc(ini->key, nc * sizeof *nk);
@@ -1038,10 +1024,11 @@ static int ini_parse_(ini_t *ini, const char *text)
             ini->val = nv, ini->cap = nc;
         }
         char full[200];
-        int nf = snprintf(full, sizeof full, "%s%s%s", sec, sec[0] ? "." : "", k);
+        int nf = snprintf(full, sizeof full, "%.*s%s%.*s", l.section ? (int)l.nsection : 0, l.section ? l.section : "",
+                          l.section && l.nsection ? "." : "", (int)l.nkey, l.key);
         if (nf < 0 || (size_t)nf >= sizeof full) continue; /* not a key clgrad writes */
         ini->key[ini->n] = strdup(full);
-        ini->val[ini->n] = strdup(v);
+        ini->val[ini->n] = strndup(val, nval);
         if (!ini->key[ini->n] || !ini->val[ini->n]) {
             free(ini->key[ini->n]), free(ini->val[ini->n]);
             return -1;
@@ -1057,19 +1044,10 @@ static int ini_load_(ini_t *ini, const char *dir)
     memset(ini, 0, sizeof *ini);
     char path[1200];
     snprintf(path, sizeof path, "%s/config.ini", dir);
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
-    mstream m;
-    if (ms_open_(&m) != 0) {
-        fclose(f);
-        return -1;
-    }
-    char buf[4096];
-    size_t k;
-    while ((k = fread(buf, 1, sizeof buf, f)) > 0) fwrite(buf, 1, k, m.f);
-    fclose(f);
-    char *text = ms_close_(&m);
-    if (!text) return -1;
+    char *text;
+    int e = clgrad_fs_read_all(path, 0, 0, &text, NULL);
+    if (e == ENOMEM) return -1;
+    if (e) return 0;
     int rc = ini_parse_(ini, text);
     free(text);
     return rc;
