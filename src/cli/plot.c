@@ -10,6 +10,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "clgrad/report.h"
 #include "clgrad/config.h"
+#include "core/internal.h"
 #include "util/fsutil.h"
 #include "util/ini.h"
 
@@ -23,23 +24,6 @@
 #include <unistd.h>
 
 /* ---- small helpers ------------------------------------------------------------- */
-
-static clgrad_status failf_(clgrad_status st, char *why, size_t nwhy, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
-
-static clgrad_status failf_(clgrad_status st, char *why, size_t nwhy, const char *fmt, ...)
-{
-    if (why && nwhy) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(why, nwhy, fmt, ap);
-        va_end(ap);
-    }
-    return st;
-}
 
 /* Text for XML/HTML: escapes & < > " ' and replaces control characters that
 ** XML 1.0 does not allow by '?' and each byte that is not valid UTF-8 (a raw
@@ -126,12 +110,12 @@ static clgrad_status write_file_(const char *dir, const char *name, const char *
     snprintf(path, sizeof path, "%s/%s", dir, name);
     size_t nh = head ? strlen(head) : 0, nt = strlen(text);
     char *all = malloc(nh + nt + 1);
-    if (!all) return failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory writing %s", path);
+    if (!all) return clgrad_failf(CLGRAD_E_NOMEM, why, nwhy, "out of memory writing %s", path);
     if (nh) memcpy(all, head, nh);
     memcpy(all + nh, text, nt);
     int e = clgrad_fs_replace_text(path, all, nh + nt);
     free(all);
-    if (e) return failf_(CLGRAD_E_IO, why, nwhy, "cannot write %s: %s", path, strerror(e));
+    if (e) return clgrad_failf(CLGRAD_E_IO, why, nwhy, "cannot write %s: %s", path, strerror(e));
     return CLGRAD_OK;
 }
 
@@ -864,22 +848,6 @@ static int auto_log_(const chart_t *c)
     return lo <= hi && hi / lo > 100;
 }
 
-/* Distinct layer names in order of first appearance (pointers into t). */
-static const char **layers_of_(const clgrad_csv *t, size_t *n)
-{
-    int cl = clgrad_csv_col(t, "layer");
-    const char **names = malloc((t->nrows ? t->nrows : 1) * sizeof *names);
-    *n = 0;
-    if (!names || cl < 0) return names;
-    for (size_t r = 0; r < t->nrows; r++) {
-        const char *s = clgrad_csv_text(t, r, cl);
-        size_t i = 0;
-        while (i < *n && strcmp(names[i], s) != 0) i++;
-        if (i == *n) names[(*n)++] = s;
-    }
-    return names;
-}
-
 static int dcmp_(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -951,13 +919,13 @@ typedef struct {
 
 static clgrad_status fig_add_(figlist *l, const char *name, const char *caption, char *svg, char *why, size_t nwhy)
 {
-    if (!svg) return failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory rendering %s", name);
+    if (!svg) return clgrad_failf(CLGRAD_E_NOMEM, why, nwhy, "out of memory rendering %s", name);
     if (l->n == l->cap) {
         int nc = l->cap ? l->cap * 2 : 8;
         figure_t *f = realloc(l->f, (size_t)nc * sizeof *f);
         if (!f) {
             free(svg);
-            return failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory");
+            return clgrad_failf(CLGRAD_E_NOMEM, why, nwhy, "out of memory");
         }
         l->f = f, l->cap = nc;
     }
@@ -1249,7 +1217,7 @@ static chart_t *layers_chart_(const clgrad_rundata *r)
 {
     chart_t *c = calloc(1, sizeof *c);
     size_t nl = 0;
-    const char **names = layers_of_(&r->layers, &nl);
+    const char **names = clgrad_rundata_layers(r, &nl);
     int oom = !c || !names;
     if (oom) goto out;
     snprintf(c->title, sizeof c->title, "per-layer gradient norm ||dL/dh||: %.180s", r->name);
@@ -1395,7 +1363,7 @@ static int layers_heat_(const clgrad_rundata *r, heat_t *hm)
 {
     memset(hm, 0, sizeof *hm);
     size_t nl = 0, ns = 0;
-    const char **names = layers_of_(&r->layers, &nl);
+    const char **names = clgrad_rundata_layers(r, &nl);
     int cs = clgrad_csv_col(&r->layers, "step"), cl = clgrad_csv_col(&r->layers, "layer");
     int cg = clgrad_csv_col(&r->layers, "out_grad_norm");
     double *steps = names ? distinct_(&r->layers, cs, &ns) : NULL;
@@ -1782,7 +1750,7 @@ static clgrad_status write_figs_(const char *outdir, const figlist *figs, const 
     clgrad_status st;
     static const char xml_decl[] = "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n";
     int e = mkdirs_(outdir);
-    if (e) return failf_(CLGRAD_E_IO, why, nwhy, "cannot create %s: %s", outdir, strerror(e));
+    if (e) return clgrad_failf(CLGRAD_E_IO, why, nwhy, "cannot create %s: %s", outdir, strerror(e));
     for (int i = 0; i < figs->n; i++) {
         if ((st = write_file_(outdir, figs->f[i].name, xml_decl, figs->f[i].svg, why, nwhy)) != CLGRAD_OK) return st;
         if (nwritten) (*nwritten)++;
@@ -1802,7 +1770,7 @@ static clgrad_status plot_runs_(const clgrad_rundata *runs, int n, const plot_op
     clgrad_status st = CLGRAD_OK;
     char *html = NULL;
     if (nwritten) *nwritten = 0;
-    if (n < 1) return failf_(CLGRAD_E_ARG, why, nwhy, "plot needs at least one run");
+    if (n < 1) return clgrad_failf(CLGRAD_E_ARG, why, nwhy, "plot needs at least one run");
     ini_t *cfg = calloc((size_t)n, sizeof *cfg), defaults = {0};
     int *clips = calloc((size_t)n, sizeof *clips);
     chart_t **ch = calloc((size_t)n * RK_N, sizeof *ch);
@@ -1887,7 +1855,7 @@ static clgrad_status plot_runs_(const clgrad_rundata *runs, int n, const plot_op
     st = write_figs_(outdir, &figs, html, nwritten, why, nwhy);
     goto out;
 oom:
-    st = failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory plotting");
+    st = clgrad_failf(CLGRAD_E_NOMEM, why, nwhy, "out of memory plotting");
 out:
     free(html);
     figs_free_(&figs);
@@ -2172,7 +2140,7 @@ clgrad_status clgrad_plot_sweep(const char *sweep_dir, const char *xkey, const c
             size_t l = strlen(cols);
             snprintf(cols + l, sizeof cols - l, "%s%s", c ? ", " : "", t.names[c]);
         }
-        st = failf_(CLGRAD_E_ARG, why, nwhy, "%s has no column \"%s\" (columns: %s)", path, cx < 0 ? xkey : ykey,
+        st = clgrad_failf(CLGRAD_E_ARG, why, nwhy, "%s has no column \"%s\" (columns: %s)", path, cx < 0 ? xkey : ykey,
                     cols);
         goto out;
     }
@@ -2182,7 +2150,7 @@ clgrad_status clgrad_plot_sweep(const char *sweep_dir, const char *xkey, const c
     if (cl < 0) cl = clgrad_csv_col(&t, "final_loss");
     int cd = clgrad_csv_col(&t, "diverge_step");
     if (cst < 0 || cl < 0) {
-        st = failf_(CLGRAD_E_IO, why, nwhy, "%s: needs the columns status and final_test_loss (or final_train_loss)", path);
+        st = clgrad_failf(CLGRAD_E_IO, why, nwhy, "%s: needs the columns status and final_test_loss (or final_train_loss)", path);
         goto out;
     }
     if (cats_(&t, cx, &xc) != 0 || cats_(&t, cy, &yc) != 0) goto oom;
@@ -2224,7 +2192,7 @@ clgrad_status clgrad_plot_sweep(const char *sweep_dir, const char *xkey, const c
     }
     goto out;
 oom:
-    st = failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory plotting %s", path);
+    st = clgrad_failf(CLGRAD_E_NOMEM, why, nwhy, "out of memory plotting %s", path);
 out:
     free(html);
     figs_free_(&figs);

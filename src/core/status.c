@@ -130,6 +130,17 @@ void clgrad_msgs_free_(clgrad_ctx *ctx)
     ctx->errmsg = ctx->warnings = empty_;
 }
 
+clgrad_status clgrad_failf(clgrad_status st, char *why, size_t nwhy, const char *fmt, ...)
+{
+    if (why && nwhy) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(why, nwhy, fmt, ap);
+        va_end(ap);
+    }
+    return st;
+}
+
 double clgrad_now(void)
 {
     struct timespec ts;
