@@ -1,8 +1,9 @@
 /*
 ** selfcheck.c: `clgrad selfcheck`: the table of kernel families, the shared
-** comparison and random helpers, and the GEMM family's check.
+** comparison (the random helpers: check/testrng.h) and the GEMM family's check.
 */
 #include "core/internal.h"
+#include "check/check.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -72,20 +73,6 @@ double clgrad_worst_ratio(const float *dev, const double *ref, const double *tol
         if (q > worst) worst = q;
     }
     return worst;
-}
-
-uint64_t clgrad_testrng_next(clgrad_testrng *r)
-{
-    uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-float clgrad_testrng_uniform(clgrad_testrng *r, float lo, float hi)
-{
-    double u = (double)(clgrad_testrng_next(r) >> 11) * 0x1.0p-53;
-    return (float)(lo + (hi - lo) * u);
 }
 
 /* One GEMM case on the device vs the float64 reference. */
