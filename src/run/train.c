@@ -19,6 +19,7 @@
 #include "clgrad/loss.h"
 #include "clgrad/model.h"
 #include "clgrad/optim.h"
+#include "clgrad/sharpness.h"
 #include "clgrad/train.h"
 
 #include <dirent.h>
@@ -74,6 +75,10 @@ typedef struct run_ {
     long *ivl_n;      /* steps in each interval */
     size_t nivl, capivl;
     long last_logged; /* the last step whose metrics were read back (0: none) */
+    clgrad_sharp *sharp;          /* [metrics] sharpness_every > 0: the estimator's scratch */
+    int sharp_pre;                /* the optimizer has a preconditioner: precond_* columns too */
+    int sharp_have, sharp_phave;  /* this step measured the sharpness / the preconditioned one */
+    double sharp_val, sharp_pval; /* their values */
 } run_;
 
 /* nt tensors, the model's metrics (clgrad_model_metrics_size), nunits AGC units (0: no AGC) */
@@ -167,6 +172,7 @@ static clgrad_status plan_memory_(run_ *r, const clgrad_model_spec *ms)
         {"logit gradients", f * ms->max_batch * r->K, SCRATCH},
         {"metrics block", f * L.size, SCRATCH},
         {"evaluation results", f * 2 * ntb, SCRATCH},
+        {"sharpness vectors", r->cfg->metrics.sharpness_every > 0 ? f * clgrad_sharp_floats(z.params) : 0, SCRATCH},
     };
     unsigned long long total = 0, part[4] = {0, 0, 0, 0};
     for (size_t i = 0; i < sizeof b / sizeof b[0]; i++) {
@@ -327,6 +333,12 @@ static clgrad_status setup_(run_ *r)
     CLGRAD_TRY(clgrad_buf_fill(ctx, r->mbuf, 0, r->L.size, 0.0f));
     size_t ntb = r->test.n ? (r->test.n + ms.max_batch - 1) / ms.max_batch : 1;
     CLGRAD_TRY(clgrad_buf_new(ctx, 2 * ntb, "evaluation results", &r->evalbuf));
+    if (c->metrics.sharpness_every > 0) {
+        clgrad_sharp_cfg sc = {(int)c->metrics.sharpness_iters, c->metrics.sharpness_tol, c->metrics.sharpness_eps,
+                               c->run.seed};
+        CLGRAD_TRY(clgrad_sharp_new(ctx, np, &sc, &r->sharp));
+        r->sharp_pre = clgrad_sharp_has_precond(&r->optim);
+    }
     r->mhost = calloc(r->L.size, sizeof *r->mhost);
     r->idx_host = malloc(nidx * sizeof *r->idx_host);
     r->order = malloc(nidx * sizeof *r->order);
@@ -341,6 +353,7 @@ static void teardown_(run_ *r)
                       &r->dlogits, &r->state, &r->prev, &r->diff, &r->mbuf, &r->evalbuf};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) clgrad_buf_free(bufs[i]);
     clgrad_segs_free(&r->units);
+    clgrad_sharp_free(&r->sharp);
     clgrad_model_free(r->m);
     r->m = NULL;
     clgrad_dataset_free(&r->train);
@@ -563,6 +576,18 @@ static int write_rows_(run_ *r, long step, long epoch, size_t B, double lr, doub
     if (evaluated && r->loss != CLGRAD_LOSS_MSE) csv_num_(r->fmetrics, ta);
     fputc(',', r->fmetrics);
     csv_num_(r->fmetrics, (float)r->noise_std);
+    if (r->sharp) { /* measured steps only; an empty field elsewhere (as test_loss) */
+        fputc(',', r->fmetrics);
+        if (r->sharp_have) csv_num_(r->fmetrics, r->sharp_val);
+        fputc(',', r->fmetrics);
+        if (r->sharp_have) csv_num_(r->fmetrics, clgrad_sharp_limit(lr));
+        if (r->sharp_pre) {
+            fputc(',', r->fmetrics);
+            if (r->sharp_phave) csv_num_(r->fmetrics, r->sharp_pval);
+            fputc(',', r->fmetrics);
+            if (r->sharp_phave) csv_num_(r->fmetrics, clgrad_sharp_precond_limit(&r->optim, lr));
+        }
+    }
     fputc('\n', r->fmetrics);
     if (clgrad_csv_commit(&r->cmetrics) != 0) return -1;
 
@@ -858,6 +883,20 @@ static clgrad_status loop_(run_ *r)
         /* input-noise augmentation: training batches only, keyed by (seed, step, element) */
         CLGRAD_TRY(clgrad_init_add_noise(ctx, r->xb, 0, B * r->row, (float)c->noise.input_std, c->run.seed,
                                          CLGRAD_NOISE_STREAM_INPUT, (uint32_t)step));
+        /* the sharpness: this step's batch (input noise included), the weights before the update; the weights
+        ** come back bit for bit, and the step below recomputes everything the estimate overwrote */
+        r->sharp_have = r->sharp_phave = 0;
+        if (r->sharp && step % c->metrics.sharpness_every == 0) { /* a logged step: config.c's rule */
+            clgrad_sharp_result sr;
+            CLGRAD_TRY(clgrad_sharp_estimate(ctx, r->sharp, r->m, r->loss, r->xb, r->yb, B, r->K, r->dlogits, 0, &sr));
+            r->sharp_val = sr.value, r->sharp_have = 1;
+            if (r->sharp_pre && opt_t >= 1) { /* the preconditioner after opt_t optimizer steps */
+                CLGRAD_TRY(clgrad_sharp_precond(ctx, r->sharp, &r->optim, opt_t, r->state));
+                CLGRAD_TRY(clgrad_sharp_estimate(ctx, r->sharp, r->m, r->loss, r->xb, r->yb, B, r->K, r->dlogits, 1,
+                                                 &sr));
+                r->sharp_pval = sr.value, r->sharp_phave = 1;
+            }
+        }
         CLGRAD_TRY(clgrad_model_forward(ctx, r->m, r->xb, 0, B));
         cl_mem lg = clgrad_model_logits(r->m);
         CLGRAD_TRY(clgrad_loss_value(ctx, r->loss, lg, 0, r->yb, 0, B, r->K, r->mbuf, r->L.loss));
@@ -1134,10 +1173,12 @@ clgrad_status clgrad_run(clgrad_ctx *ctx, const clgrad_config *cfg, const clgrad
         snprintf(dir, sizeof dir, "%s/weights/init", opts->out_dir);
         CLGRAD_TRY(clgrad_save_tensors(ctx, r.m, dir));
     }
-    if (open_csv_(&r, "metrics.csv",
-                  "step,epoch,loss,train_acc,lr,grad_norm,clip_coef,grad_norm_clipped,weight_norm,nonfinite_grads,"
-                  "ms_per_step,test_loss,test_acc,grad_noise_std\n",
-                  &r.cmetrics, &r.fmetrics) ||
+    char mheader[512];
+    snprintf(mheader, sizeof mheader, "%s%s%s\n",
+             "step,epoch,loss,train_acc,lr,grad_norm,clip_coef,grad_norm_clipped,weight_norm,nonfinite_grads,"
+             "ms_per_step,test_loss,test_acc,grad_noise_std",
+             r.sharp ? ",sharpness,sharpness_limit" : "", r.sharp && r.sharp_pre ? ",precond_sharpness,precond_limit" : "");
+    if (open_csv_(&r, "metrics.csv", mheader, &r.cmetrics, &r.fmetrics) ||
         open_csv_(&r, "layers.csv",
                   "step,layer,weight_norm,weight_grad_norm,bias_grad_norm,out_grad_norm,act_mean_abs,act_saturated,"
                   "act_dead,update_ratio\n",
