@@ -58,7 +58,7 @@ typedef struct clgrad_sharp clgrad_sharp;
 
 typedef struct {
     int iters;       /* at most this many Hessian-vector products per estimate (>= 1) */
-    double tol;      /* relative change that stops the iteration (0: always `iters`) */
+    double tol;      /* relative change that stops the iteration (0: only an exact repeat stops it early) */
     double eps_rel;  /* finite-difference step relative to max(1, ||w||) (> 0) */
     uint64_t seed;   /* the start vectors' Philox seed */
 } clgrad_sharp_cfg;

@@ -305,7 +305,7 @@ static const keydef keys[K_COUNT] = {
                                                             "products (power iterations) per estimate"},
     [K_METRICS_SHARPNESS_TOL] = {KEY(S_METRICS, "sharpness_tol", T_DOUBLE, metrics, sharpness_tol), .lo = 0,
                                  .flags = F_NOHI, .allowed = "a number >= 0: stop when the estimate changes by at "
-                                                             "most this, relative (0 = always sharpness_iters)"},
+                                                             "most this, relative (0: only when it repeats exactly)"},
     [K_METRICS_SHARPNESS_EPS] = {KEY(S_METRICS, "sharpness_eps", T_DOUBLE, metrics, sharpness_eps), .lo = 0,
                                  .hi = 1, .flags = F_GT, .allowed = "a number in (0, 1]: the finite-difference "
                                                                    "step relative to max(1, ||w||)"},
