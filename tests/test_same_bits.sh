@@ -8,6 +8,9 @@
 #   - PoCL's pthread and basic devices (when POCL_DEVICES gives both);
 #   - every own GEMM variant (CLGRAD_GEMM_VARIANT), on the experiments whose
 #     models use the GEMM in all its shapes (MLP, RNN, LSTM, GRU);
+# the sharpness estimate (eos_tanh_gd, which logs it; and the same under Adam,
+# where the preconditioned sharpness is measured too) likewise, its columns
+# included in the comparison;
 # and `clgrad selfcheck` must print the same numerics fingerprint for every
 # configuration, and with division and sqrt through double (CLGRAD_DIVSQRT_FP64=1,
 # the path of devices without correctly rounded float32 division).  `clgrad compare --json` decides bit identity; the text
@@ -45,7 +48,7 @@ exps=$(cd "$ROOT/experiments" && ls *.ini | sed 's/\.ini$//')
 gemm_exps="relu30_he tanh_deep_xavier optim_spirals_adam rnn_adding_clip lstm_adding gru_adding"
 if [ "${CLGRAD_TEST_QUICK:-0}" = 1 ]; then # the sanitizer pass of tools/test.sh: a smaller matrix
   STEPS=${CLGRAD_SAME_BITS_STEPS:-5}
-  exps="linreg_lr_below relu30_he tanh_deep_xavier rnn_adding_clip lstm_adding gru_adding"
+  exps="linreg_lr_below relu30_he tanh_deep_xavier rnn_adding_clip lstm_adding gru_adding eos_tanh_gd"
   gemm_exps="relu30_he lstm_adding"
 fi
 
@@ -62,6 +65,18 @@ for e in $exps; do
   fi
 done
 [ "$ndev" -ge 2 ] || echo "note: PoCL gives $ndev device(s) with POCL_DEVICES='pthread basic'; pthread vs basic skipped"
+
+# The sharpness under Adam: plain and preconditioned (precond_sharpness), measured every step.
+adam="--set optim.kind=adam --set optim.lr=0.003 --set metrics.sharpness_every=1"
+for cfg in wg16 wg64 wg256 basic; do
+  [ $cfg = basic ] && [ "$ndev" -lt 2 ] && continue
+  wg=${cfg#wg}; [ $cfg = basic ] && wg=16
+  dev=pthread; [ $cfg = basic ] && dev=basic
+  env CLGRAD_WG=$wg "$CLGRAD" run "$ROOT/experiments/eos_tanh_gd.ini" --device $dev --set run.steps="$STEPS" \
+    --set run.log_every=1 $adam --quiet --out "$T/eos_adam.$cfg" >>"$T/log" 2>&1 || fail "clgrad run eos_tanh_gd adam ($cfg)"
+  head -1 "$T/eos_adam.$cfg/metrics.csv" | grep -q ',precond_sharpness,precond_limit$' || fail "eos_tanh_gd adam ($cfg): no precond_sharpness column"
+  [ $cfg = wg16 ] || same "$T/eos_adam.wg16" "$T/eos_adam.$cfg" "eos_tanh_gd under adam (sharpness, precond_sharpness): work-group 16 vs $cfg"
+done
 
 for e in $gemm_exps; do
   for v in tiled simple vec packed direct; do
