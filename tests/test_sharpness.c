@@ -185,6 +185,26 @@ START_TEST(linreg)
 }
 END_TEST
 
+/* docs/semantics.md's worked vector: X = [[1],[3]], K = 1: lambda_max = 6 + sqrt(32) */
+START_TEST(semantics_vector)
+{
+    clgrad_ctx *ctx = fixture_ctx();
+    lin_ l;
+    lin_new_(&l, 2, 1, 1, 77);
+    const float x[2] = {1, 3};
+    FX_OK(clgrad_buf_write(ctx, l.x, 0, 2, x));
+    clgrad_sharp_cfg cfg = {100, 0.0, 1e-3, 3};
+    clgrad_sharp *s = NULL;
+    FX_OK(clgrad_sharp_new(ctx, l.np, &cfg, &s));
+    clgrad_sharp_result res;
+    FX_OK(clgrad_sharp_estimate(ctx, s, l.m, CLGRAD_LOSS_MSE, l.x, l.y, 2, 1, l.dl, 0, &res));
+    fprintf(stderr, "semantics.md vector: %.9g (6 + sqrt(32) = 11.65685424949238)\n", res.value);
+    ck_assert_msg(fabs(res.value - 11.65685424949238) <= 1e-3 * 11.65685424949238, "%.9g", res.value);
+    clgrad_sharp_free(&s);
+    lin_free_(&l);
+}
+END_TEST
+
 /* precond: _i = 0 Adam (amsgrad off), 1 RMSprop centered, 2 AdamW amsgrad */
 START_TEST(precond)
 {
@@ -330,6 +350,7 @@ int main(void)
     TCase *tc = tcase_create("sharpness");
     tcase_set_timeout(tc, 300);
     tcase_add_loop_test(tc, linreg, 0, (int)(sizeof shapes_ / sizeof shapes_[0]));
+    tcase_add_test(tc, semantics_vector);
     tcase_add_loop_test(tc, precond, 0, 3);
     tcase_add_test(tc, wg_bits);
     tcase_add_test(tc, limits);
