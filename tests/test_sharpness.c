@@ -162,22 +162,30 @@ START_TEST(linreg)
     FX_OK(clgrad_buf_new(ctx, n, "hu", &dhu));
     FX_OK(clgrad_sharp_hvp(ctx, s, l.m, CLGRAD_LOSS_MSE, l.x, l.y, l.B, l.K, l.dl, du, dhu));
     fixture_download(dhu, hu, n);
-    ck_assert_msg(fixture_check("H u", hu, ref, n, 1e-3 * mx, 0) == 0, "Hessian-vector product");
+    /* the error of a central difference in float32 scales with ||H|| ||u||, not with |Hu| */
+    double umax = 0;
+    for (size_t i = 0; i < n; i++) umax = fmax(umax, fabs(u[i]));
+    (void)mx;
+    ck_assert_msg(fixture_check("H u", hu, ref, n, 1e-3 * lmax * umax, 0) == 0, "Hessian-vector product");
     fixture_download(clgrad_model_params(l.m), after, n);
     ck_assert_msg(memcmp(before, after, n * sizeof *before) == 0, "hvp: the weights were not restored bit for bit");
 
-    /* the default stopping rule (tol 1e-3, warm start from the last vector): close, and stops early */
+    /* the warm start: a second estimate on the same batch starts from the first one's last vector, so
+    ** once the first has stopped (relative change <= tol) the second stops within a few products, at a
+    ** value at least as close (H is positive semi-definite: power iteration's Rayleigh quotients do not
+    ** decrease; 1e-4 allows for the float32 differences).  tol bounds the change per product, not the
+    ** error (a small eigengap converges slowly), which is why the accuracy check above uses tol 0. */
     clgrad_sharp_free(&s);
-    clgrad_sharp_cfg dflt = {20, 1e-3, 1e-3, 7};
-    FX_OK(clgrad_sharp_new(ctx, n, &dflt, &s));
+    clgrad_sharp_cfg wcfg = {300, 1e-4, 1e-3, 7};
+    FX_OK(clgrad_sharp_new(ctx, n, &wcfg, &s));
     FX_OK(clgrad_sharp_estimate(ctx, s, l.m, CLGRAD_LOSS_MSE, l.x, l.y, l.B, l.K, l.dl, 0, &res));
     clgrad_sharp_result warm;
     FX_OK(clgrad_sharp_estimate(ctx, s, l.m, CLGRAD_LOSS_MSE, l.x, l.y, l.B, l.K, l.dl, 0, &warm));
-    fprintf(stderr, "  default rule: %.9g in %d products; warm start %.9g in %d\n", res.value, res.iters, warm.value,
+    fprintf(stderr, "  tol 1e-4: %.9g in %d products; warm start %.9g in %d\n", res.value, res.iters, warm.value,
             warm.iters);
-    ck_assert_msg(fabs(warm.value - lmax) <= 1e-2 * lmax, "warm estimate %.9g vs %.9g", warm.value, lmax);
-    ck_assert_msg(warm.iters <= res.iters && warm.iters <= 3, "warm start took %d products (cold %d)", warm.iters,
-                  res.iters);
+    ck_assert_msg(fabs(warm.value - lmax) <= fabs(res.value - lmax) + 1e-4 * lmax, "warm %.9g, cold %.9g, exact %.9g",
+                  warm.value, res.value, lmax);
+    ck_assert_msg(warm.iters <= 3, "warm start took %d products (cold %d)", warm.iters, res.iters);
     clgrad_buf_free(&du), clgrad_buf_free(&dhu);
     clgrad_sharp_free(&s);
     free(u), free(hu), free(ref), free(a), free(before), free(after);
@@ -220,26 +228,31 @@ START_TEST(precond)
     long t = 3;
     size_t ns = clgrad_optim_state_floats(&o);
     float *st = malloc(ns * n * sizeof *st);
-    clgrad_testrng r = fixture_rng(400 + (uint64_t)_i);
-    for (size_t i = 0; i < ns * n; i++) st[i] = clgrad_testrng_uniform(&r, 0.01f, 1.0f);
-    if (_i == 1) /* grad_avg (slot 1): ga^2 < v */
-        for (size_t i = 0; i < n; i++) st[n + i] = 0.5f * sqrtf(st[i]) * clgrad_testrng_uniform(&r, -1, 1);
-    cl_mem ds = fixture_upload(st, ns * n, "state");
     double *d = malloc(n * sizeof *d), *a = malloc(n * n * sizeof *a);
-    for (size_t i = 0; i < n; i++) {
-        double p;
-        if (_i == 1) {
-            double v = st[i], ga = st[n + i];
-            p = sqrt(v - ga * ga) + o.eps;
-        } else {
-            double v = st[(_i == 2 ? 2 : 1) * n + i];
-            p = (1 - pow(o.beta1, (double)t)) * (sqrt(v / (1 - pow(o.beta2, (double)t))) + o.eps);
+    clgrad_testrng r = fixture_rng(400 + (uint64_t)_i);
+    double second = 0, lmax = 0;
+    for (int tries = 0; tries < 50; tries++) { /* a made-up state with a clear eigengap (convergence) */
+        for (size_t i = 0; i < ns * n; i++) st[i] = clgrad_testrng_uniform(&r, 0.01f, 1.0f);
+        if (_i == 1) /* grad_avg (slot 1): ga^2 < v */
+            for (size_t i = 0; i < n; i++) st[n + i] = 0.5f * sqrtf(st[i]) * clgrad_testrng_uniform(&r, -1, 1);
+        for (size_t i = 0; i < n; i++) {
+            double p;
+            if (_i == 1) {
+                double v = st[i], ga = st[n + i];
+                p = sqrt(v - ga * ga) + o.eps;
+            } else {
+                double v = st[(_i == 2 ? 2 : 1) * n + i];
+                p = (1 - pow(o.beta1, (double)t)) * (sqrt(v / (1 - pow(o.beta2, (double)t))) + o.eps);
+            }
+            d[i] = 1 / sqrt(p);
         }
-        d[i] = 1 / sqrt(p);
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < n; j++) a[i * n + j] = d[i] * l.H[i * n + j] * d[j];
+        lmax = jacobi_max_(a, n, &second);
+        if (second < 0.9 * lmax) break;
     }
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < n; j++) a[i * n + j] = d[i] * l.H[i * n + j] * d[j];
-    double second, lmax = jacobi_max_(a, n, &second);
+    ck_assert_msg(second < 0.9 * lmax, "no made-up case with a clear gap: %g vs %g", second, lmax);
+    cl_mem ds = fixture_upload(st, ns * n, "state");
     clgrad_sharp_cfg cfg = {1500, 0.0, 1e-3, 11};
     clgrad_sharp *s = NULL;
     FX_OK(clgrad_sharp_new(ctx, n, &cfg, &s));
@@ -250,7 +263,6 @@ START_TEST(precond)
     FX_OK(clgrad_sharp_estimate(ctx, s, l.m, CLGRAD_LOSS_MSE, l.x, l.y, l.B, l.K, l.dl, 1, &res));
     fprintf(stderr, "precond %s: estimate %.9g, Jacobi %.9g (next %.6g), %d products\n", clgrad_optim_name(o.kind),
             res.value, lmax, second, res.iters);
-    ck_assert_msg(second < 0.99 * lmax, "the made-up case has too small a gap: %g vs %g", second, lmax);
     ck_assert_msg(fabs(res.value - lmax) <= 1e-3 * lmax, "preconditioned sharpness %.9g vs %.9g", res.value, lmax);
     clgrad_sharp_free(&s);
     clgrad_buf_free(&ds);
