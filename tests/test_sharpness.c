@@ -171,21 +171,24 @@ START_TEST(linreg)
     ck_assert_msg(memcmp(before, after, n * sizeof *before) == 0, "hvp: the weights were not restored bit for bit");
 
     /* the warm start: a second estimate on the same batch starts from the first one's last vector, so
-    ** once the first has stopped (relative change <= tol) the second stops within a few products, at a
+    ** once the first has stopped (relative change <= tol) the second stops within a third of the products (or
+    ** 3), at a
     ** value at least as close (H is positive semi-definite: power iteration's Rayleigh quotients do not
-    ** decrease; 1e-4 allows for the float32 differences).  tol bounds the change per product, not the
+    ** decrease; 3e-4 allows for the float32 differences, which reach 1e-4 relative when ||w|| < 1 makes eps
+    ** 1e-3 absolute: tol must stay above that).  tol bounds the change per product, not the
     ** error (a small eigengap converges slowly), which is why the accuracy check above uses tol 0. */
     clgrad_sharp_free(&s);
-    clgrad_sharp_cfg wcfg = {300, 1e-4, 1e-3, 7};
+    clgrad_sharp_cfg wcfg = {300, 1e-3, 1e-3, 7};
     FX_OK(clgrad_sharp_new(ctx, n, &wcfg, &s));
     FX_OK(clgrad_sharp_estimate(ctx, s, l.m, CLGRAD_LOSS_MSE, l.x, l.y, l.B, l.K, l.dl, 0, &res));
     clgrad_sharp_result warm;
     FX_OK(clgrad_sharp_estimate(ctx, s, l.m, CLGRAD_LOSS_MSE, l.x, l.y, l.B, l.K, l.dl, 0, &warm));
-    fprintf(stderr, "  tol 1e-4: %.9g in %d products; warm start %.9g in %d\n", res.value, res.iters, warm.value,
+    fprintf(stderr, "  tol 1e-3: %.9g in %d products; warm start %.9g in %d\n", res.value, res.iters, warm.value,
             warm.iters);
-    ck_assert_msg(fabs(warm.value - lmax) <= fabs(res.value - lmax) + 1e-4 * lmax, "warm %.9g, cold %.9g, exact %.9g",
+    ck_assert_msg(fabs(warm.value - lmax) <= fabs(res.value - lmax) + 3e-4 * lmax, "warm %.9g, cold %.9g, exact %.9g",
                   warm.value, res.value, lmax);
-    ck_assert_msg(warm.iters <= 3, "warm start took %d products (cold %d)", warm.iters, res.iters);
+    ck_assert_msg(warm.iters <= (res.iters / 3 > 3 ? res.iters / 3 : 3), "warm start took %d products (cold %d)",
+                  warm.iters, res.iters);
     clgrad_buf_free(&du), clgrad_buf_free(&dhu);
     clgrad_sharp_free(&s);
     free(u), free(hu), free(ref), free(a), free(before), free(after);
