@@ -131,6 +131,7 @@ static clgrad_status plan_memory_(run_ *r, const clgrad_model_spec *ms)
     clgrad_metrics_layout L;
     clgrad_metrics_layout_init(&L, (size_t)z.ntensors, z.metrics, nunits);
     enum { MODEL, OPTIM, DATA, SCRATCH };
+    const int sharp = r->cfg->metrics.sharpness_every > 0;
     struct { const char *what; unsigned long long bytes; int part; } b[] = {
         {"parameters", f * z.params, MODEL},
         {"gradients", f * z.params, MODEL},
@@ -151,9 +152,11 @@ static clgrad_status plan_memory_(run_ *r, const clgrad_model_spec *ms)
         {"logit gradients", f * ms->max_batch * r->K, SCRATCH},
         {"metrics block", f * L.size, SCRATCH},
         {"evaluation results", f * 2 * ntb, SCRATCH},
-        {"sharpness vectors", r->cfg->metrics.sharpness_every > 0 ? f * clgrad_sharp_floats(z.params) : 0, SCRATCH},
+        /* the sharpness estimate: clgrad_sharp_floats(nparams) floats in buffers of at most nparams each */
+        {"sharpness vector", sharp ? f * z.params : 0, SCRATCH},
     };
-    unsigned long long total = 0, part[4] = {0, 0, 0, 0};
+    unsigned long long total = sharp ? f * (clgrad_sharp_floats(z.params) - z.params) : 0, part[4] = {0, 0, 0, 0};
+    part[SCRATCH] = total;
     for (size_t i = 0; i < sizeof b / sizeof b[0]; i++) {
         if (b[i].bytes > d->max_alloc)
             return clgrad_fail(ctx, CLGRAD_E_UNSUPPORTED,
