@@ -2,7 +2,7 @@
 ** clgrad/config.h: an experiment file (INI) as a struct.
 **
 ** Sections and keys are fixed so experiment files stay portable:
-**   [run] [data] [model] [loss] [optim] [clip] [diverge] [noise]
+**   [run] [data] [model] [loss] [optim] [clip] [diverge] [noise] [metrics]
 ** Each field below says its type, range and default; clgrad_config_help()
 ** prints the same table (type, allowed values, default) for every key.
 ** clgrad_config_load parses a file, applies `--set section.key=value`
@@ -83,6 +83,8 @@
 **   data     path, labels, target and model.layers, model.forget_bias: a warning
 **            under the kinds that do not read them
 **   noise    grad_gamma only with grad_eta > 0 (a warning)
+**   metrics  sharpness_every a multiple of run.log_every; sharpness_iters, _tol,
+**            _eps only with sharpness_every > 0 (a warning)
 **
 ** Choice-valued keys (activation, init, optimizer kind, ...) are validated
 ** against their allowed names and stored as those names (lower case); the
@@ -200,6 +202,13 @@ typedef struct clgrad_noise_section {
     double input_std;  /* >= 0, finite; std of Gaussian noise added to each training batch; default 0 (off) */
 } clgrad_noise_section;
 
+typedef struct clgrad_metrics_section {
+    long sharpness_every;  /* >= 0; 0 = off (default); a multiple of run.log_every: log the sharpness every N steps */
+    long sharpness_iters;  /* [1, 100000]; most power iterations (Hessian-vector products) per estimate; default 20 */
+    double sharpness_tol;  /* >= 0; stop when the estimate's relative change is <= this; default 1e-3 */
+    double sharpness_eps;  /* (0, 1]; finite-difference step relative to max(1, ||w||); default 1e-3 */
+} clgrad_metrics_section;
+
 typedef struct clgrad_config {
     char path[1024]; /* the file it was loaded from (clgrad_config_parse: its name argument) */
     clgrad_run_section run;
@@ -210,6 +219,7 @@ typedef struct clgrad_config {
     clgrad_clip_section clip;
     clgrad_diverge_section diverge;
     clgrad_noise_section noise;
+    clgrad_metrics_section metrics;
     /* Keys set (to a value other than the default) that the chosen kind does
     ** not use, e.g. "[optim] momentum = 0.9: not used when [optim] kind = adam
     ** (only by sgd, rmsprop); ignored (the default is 0)": the run ignores

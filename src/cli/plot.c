@@ -1,6 +1,7 @@
 /*
 ** plot.c: `clgrad plot`: SVG figures of one or several run directories (loss,
-** gradient norm before/after clipping, per-layer gradient norms as lines and
+** gradient norm before/after clipping, the sharpness and the preconditioned
+** sharpness against their limits when logged, per-layer gradient norms as lines and
 ** as a heat map, RNN gradients over time), a sweep's outcome heat map, and a
 ** self-contained report.html with the figures inline.  Dependency-free: the
 ** SVG is written by hand.  Line charts skip NaN/Inf points (breaking the line
@@ -1207,6 +1208,52 @@ static char *fig_grad_norm_(const clgrad_rundata *runs, int n, const int *clips)
     return svg;
 }
 
+/* The sharpness of each run against its stability limit (Cohen et al. 2021;
+** 2022): `col` (sharpness or precond_sharpness) solid, `lim` (sharpness_limit
+** or precond_limit) dashed; NULL when no run has the column. */
+static char *fig_sharpness_(const clgrad_rundata *runs, int n, const char *col, const char *lim, const char *what,
+                            const char *limwhat, int *absent)
+{
+    *absent = 1;
+    for (int i = 0; i < n; i++)
+        if (clgrad_csv_col(&runs[i].metrics, col) >= 0) *absent = 0;
+    if (*absent) return NULL;
+    chart_t *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    int multi = n > 1, oom = 0;
+    if (multi) snprintf(c->title, sizeof c->title, "%s vs its limit (%d runs)", what, n);
+    else snprintf(c->title, sizeof c->title, "%s vs its limit: %.200s", what, runs[0].name);
+    snprintf(c->xlabel, sizeof c->xlabel, "step");
+    snprintf(c->ylabel, sizeof c->ylabel, "%s", what);
+    for (int i = 0; i < n; i++) {
+        if (clgrad_csv_col(&runs[i].metrics, col) < 0) continue;
+        char lab[160], l1[192], l2[192];
+        run_label_(runs, n, i, lab, sizeof lab);
+        if (multi) {
+            snprintf(l1, sizeof l1, "%s: %s", lab, what);
+            snprintf(l2, sizeof l2, "%s: %s", lab, limwhat);
+        } else {
+            snprintf(l1, sizeof l1, "%s", what);
+            snprintf(l2, sizeof l2, "%s", limwhat);
+        }
+        const char *color = multi ? palette[i % 10] : palette[0];
+        series_t *s = chart_add_(c, l1, color, 0);
+        if (s) {
+            if (take_xy_(s, &runs[i].metrics, "step", col, NULL, NULL) != 0) oom = 1;
+            s->markers = s->n <= 60;
+        }
+        s = chart_add_(c, l2, multi ? color : palette[3], 1);
+        if (s && take_xy_(s, &runs[i].metrics, "step", lim, NULL, NULL) != 0) oom = 1;
+        divergence_mark_(c, &runs[i], multi ? lab : NULL, multi ? color : COLOR_DIVERGE);
+    }
+    c->ylog = auto_log_(c);
+    if (c->ylog) snprintf(c->ylabel, sizeof c->ylabel, "%s (log scale)", what);
+    char *svg = oom ? NULL : chart_svg_(c);
+    chart_free_(c);
+    free(c);
+    return svg;
+}
+
 static void chart_del_(chart_t *c)
 {
     if (c) chart_free_(c);
@@ -1831,6 +1878,25 @@ static clgrad_status plot_runs_(const clgrad_rundata *runs, int n, const plot_op
              : nclip ? " (runs with clipping: before solid, after dashed)" : " (no clipping)");
     if ((st = fig_add_(&figs, "grad_norm.svg", cap, fig_grad_norm_(runs, n, clips), why, nwhy)) != CLGRAD_OK)
         goto out;
+    /* the sharpness (runs logged with [metrics] sharpness_every > 0) and, for adam/rmsprop, the preconditioned one */
+    {
+        int absent;
+        char *svg = fig_sharpness_(runs, n, "sharpness", "sharpness_limit", "sharpness", "2/lr", &absent);
+        if (!absent) {
+            snprintf(cap, sizeof cap, "sharpness (solid): lambda_max of the loss Hessian on the step's batch, every "
+                     "[metrics] sharpness_every steps, against GD's stability limit 2/lr (dashed): progressive "
+                     "sharpening, then the edge of stability (Cohen et al. 2021)");
+            if ((st = fig_add_(&figs, "sharpness.svg", cap, svg, why, nwhy)) != CLGRAD_OK) goto out;
+        }
+        svg = fig_sharpness_(runs, n, "precond_sharpness", "precond_limit", "preconditioned sharpness",
+                             "its limit", &absent);
+        if (!absent) {
+            snprintf(cap, sizeof cap, "preconditioned sharpness (solid): lambda_max of P^-1/2 H P^-1/2, P the "
+                     "optimizer's preconditioner, against its limit (dashed): adam (2 + 2 beta1)/((1 - beta1) lr), "
+                     "rmsprop (2 + 2 momentum)/lr (Cohen et al. 2022)");
+            if ((st = fig_add_(&figs, "precond_sharpness.svg", cap, svg, why, nwhy)) != CLGRAD_OK) goto out;
+        }
+    }
     static const char *const fname[RK_N][2] = {{"layers_grad", "layers_heatmap"},
                                                {"timesteps", "timesteps_heatmap"},
                                                {"cell_timesteps", "cell_timesteps_heatmap"}};

@@ -79,8 +79,9 @@ static void sb_quote(clgrad_sbuf *b, const char *s, size_t n)
 /* The key table                                                       */
 /* ------------------------------------------------------------------ */
 
-enum { S_RUN, S_DATA, S_MODEL, S_LOSS, S_OPTIM, S_CLIP, S_DIVERGE, S_NOISE, S_COUNT };
-static const char *const sections[S_COUNT] = {"run", "data", "model", "loss", "optim", "clip", "diverge", "noise"};
+enum { S_RUN, S_DATA, S_MODEL, S_LOSS, S_OPTIM, S_CLIP, S_DIVERGE, S_NOISE, S_METRICS, S_COUNT };
+static const char *const sections[S_COUNT] = {"run", "data", "model", "loss", "optim", "clip", "diverge", "noise",
+                                              "metrics"};
 
 typedef enum { T_LONG, T_U64, T_DOUBLE, T_BOOL, T_CHOICE, T_STRING, T_WIDTHS, T_ACTS } ktype;
 
@@ -110,6 +111,7 @@ enum {
     K_CLIP_KIND, K_CLIP_MAX_NORM, K_CLIP_NORM_TYPE, K_CLIP_VALUE, K_CLIP_CLIPPING, K_CLIP_NONFINITE,
     K_DIVERGE_GRAD_NORM_LIMIT, K_DIVERGE_LOSS_LIMIT, K_DIVERGE_ACTION,
     K_NOISE_GRAD_ETA, K_NOISE_GRAD_GAMMA, K_NOISE_INPUT_STD,
+    K_METRICS_SHARPNESS_EVERY, K_METRICS_SHARPNESS_ITERS, K_METRICS_SHARPNESS_TOL, K_METRICS_SHARPNESS_EPS,
     K_COUNT
 };
 
@@ -261,6 +263,20 @@ static const keydef keys[K_COUNT] = {
     [K_NOISE_GRAD_GAMMA] = {KEY(S_NOISE, "grad_gamma", T_DOUBLE, noise, grad_gamma), .lo = 0, .flags = F_NOHI},
     [K_NOISE_INPUT_STD] = {KEY(S_NOISE, "input_std", T_DOUBLE, noise, input_std), .lo = 0, .flags = F_NOHI,
                            .allowed = "a number >= 0 (0 = no input noise)"},
+
+    [K_METRICS_SHARPNESS_EVERY] = {KEY(S_METRICS, "sharpness_every", T_LONG, metrics, sharpness_every), .lo = 0,
+                                   .flags = F_NOHI,
+                                   .allowed = "an integer >= 0 (0 = off), a multiple of [run] log_every: the "
+                                              "sharpness (lambda_max of the loss Hessian) every N steps"},
+    [K_METRICS_SHARPNESS_ITERS] = {KEY(S_METRICS, "sharpness_iters", T_LONG, metrics, sharpness_iters), .lo = 1,
+                                   .hi = 100000, .allowed = "an integer in [1, 100000]: the most Hessian-vector "
+                                                            "products (power iterations) per estimate"},
+    [K_METRICS_SHARPNESS_TOL] = {KEY(S_METRICS, "sharpness_tol", T_DOUBLE, metrics, sharpness_tol), .lo = 0,
+                                 .flags = F_NOHI, .allowed = "a number >= 0: stop when the estimate changes by at "
+                                                             "most this, relative (0: only when it repeats exactly)"},
+    [K_METRICS_SHARPNESS_EPS] = {KEY(S_METRICS, "sharpness_eps", T_DOUBLE, metrics, sharpness_eps), .lo = 0,
+                                 .hi = 1, .flags = F_GT, .allowed = "a number in (0, 1]: the finite-difference "
+                                                                   "step relative to max(1, ||w||)"},
 };
 
 /* Common names from other tools, to point users at ours. */
@@ -391,6 +407,11 @@ void clgrad_config_defaults(clgrad_config *cfg)
     cfg->noise.grad_eta = 0;
     cfg->noise.grad_gamma = 0.55;
     cfg->noise.input_std = 0;
+
+    cfg->metrics.sharpness_every = 0;
+    cfg->metrics.sharpness_iters = 20;
+    cfg->metrics.sharpness_tol = 1e-3;
+    cfg->metrics.sharpness_eps = 1e-3;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1535,6 +1556,28 @@ static void check_noise_(parser *p)
     }
 }
 
+/* [metrics]: sharpness on logged steps only; its other keys only with sharpness_every > 0 (a warning) */
+static void check_metrics_(parser *p)
+{
+    const clgrad_metrics_section *m = &p->cfg.metrics;
+    if (ok_(p, K_METRICS_SHARPNESS_EVERY) && ok_(p, K_RUN_LOG_EVERY) && m->sharpness_every > 0 &&
+        m->sharpness_every % p->cfg.run.log_every != 0)
+        key_errf_(p, K_METRICS_SHARPNESS_EVERY, where_(p, K_METRICS_SHARPNESS_EVERY, K_RUN_LOG_EVERY),
+                  "%ld is not a multiple of [run] log_every = %ld (the sharpness is written on logged steps); "
+                  "allowed: 0 or a multiple of log_every",
+                  m->sharpness_every, p->cfg.run.log_every);
+    static const int k[] = {K_METRICS_SHARPNESS_ITERS, K_METRICS_SHARPNESS_TOL, K_METRICS_SHARPNESS_EPS};
+    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++)
+        if (ok_(p, K_METRICS_SHARPNESS_EVERY) && ok_(p, k[i]) && m->sharpness_every == 0 && differs_(p, k[i])) {
+            strbuf v = {0}, d = {0};
+            value_str_(&p->cfg, k[i], &v);
+            value_str_(&p->def, k[i], &d);
+            warnf_(p, "[metrics] %s = %s: not used when sharpness_every = 0 (no sharpness); ignored (the default is %s)",
+                   keys[k[i]].key, v.p ? v.p : "?", d.p ? d.p : "?");
+            free(v.p), free(d.p);
+        }
+}
+
 static void check_optim_(parser *p)
 {
     clgrad_optim_section *o = &p->cfg.optim;
@@ -1732,6 +1775,7 @@ static int parse_impl_(const char *name, const char *text, size_t len, const cha
     check_loss_(p);
     check_optim_(p);
     check_noise_(p);
+    check_metrics_(p);
     check_used_(p);
     if (file_for_paths) resolve_paths_(p, file_for_paths);
 
