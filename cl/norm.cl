@@ -81,7 +81,7 @@ __kernel void norm_batch_forward(const int training, const ulong B, const ulong 
                                  const float momentum, __global const float *x, const ulong xoff,
                                  __global const float *p, const ulong woff, const ulong boff, const int has_bias,
                                  __global float *y, const ulong yoff, __global float *st, const ulong soff,
-                                 __global float *run, const ulong rmoff, const ulong rvoff)
+                                 __global float *run, const ulong rmoff, const ulong rvoff, const int update)
 {
     const ulong c = get_global_id(0);
     if (c >= N) return;
@@ -98,8 +98,10 @@ __kernel void norm_batch_forward(const int training, const ulong B, const ulong 
         }
         rstd = clg_div(1.0f, clg_sqrt(clg_div(q, (float)B) + eps));
         const float keep = 1.0f - momentum;
-        run[rmoff + c] = keep * run[rmoff + c] + momentum * mean;
-        run[rvoff + c] = keep * run[rvoff + c] + momentum * clg_div(q, (float)(B - 1));
+        if (update) {
+            run[rmoff + c] = keep * run[rmoff + c] + momentum * mean;
+            run[rvoff + c] = keep * run[rvoff + c] + momentum * clg_div(q, (float)(B - 1));
+        }
         st[soff + 2 * c] = mean;
         st[soff + 2 * c + 1] = rstd;
     } else {

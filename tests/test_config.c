@@ -807,19 +807,19 @@ START_TEST(messages_exact)
     } t[] = {
         {"[optim]\nlearning_rate = 0.1\n",
          "t.ini:2: [optim] learning_rate: unknown key (did you mean 'lr'?); allowed: kind, lr, momentum, dampening, "
-         "weight_decay, l1, beta1, beta2, eps, alpha, nesterov, centered, amsgrad, schedule, step_size, gamma, "
+         "weight_decay, l1, beta1, beta2, eps, alpha, nesterov, centered, amsgrad, trust_coefficient, trust_clip, exclude, schedule, step_size, gamma, "
          "warmup_steps, min_lr\n"},
         {"[run]\n\nlr = 0.1\n",
          "t.ini:3: [run] lr: unknown key (did you mean [optim] lr?); allowed: name, seed, steps, epochs, eval_every, "
          "log_every\n"},
         {"[optimizer]\nlr = 1\n",
          "t.ini:1: [optimizer]: unknown section (did you mean [optim]?); allowed: [run], [data], [model], [loss], "
-         "[optim], [clip], [diverge], [noise]\n"},
+         "[optim], [clip], [diverge], [noise], [metrics]\n"},
         {"[optim]\nlr = 0.1\nlr = 0.2\n", "t.ini:3: [optim] lr: set twice (first at line 2)\n"},
         {"[run]\n[run]\n", "t.ini:2: [run]: section appears twice (first at line 1); merge them\n"},
         {"steps = 5\n",
          "t.ini:1: key 'steps' before any [section] header (did you mean it under [run]?); sections: [run], [data], "
-         "[model], [loss], [optim], [clip], [diverge], [noise]\n"},
+         "[model], [loss], [optim], [clip], [diverge], [noise], [metrics]\n"},
         {"[run]\nsteps 5\n", "t.ini:2: expected 'key = value' or '[section]', got 'steps 5' (no '=')\n"},
         {"[run]\n= 5\n", "t.ini:2: missing key before '=': '= 5'\n"},
         {"[run]\nname = \"abc\n", "t.ini:2: [run] name: missing closing \" quote\n"},
@@ -841,7 +841,7 @@ START_TEST(messages_exact)
     ** optim.kind = sgd,adam runs from one base file) */
     ck_assert_int_eq(parse_("[optim]\nkind = adam\nmomentum = 0.9\nnesterov = true\n", NULL, 0, &c), 0);
     ck_assert_int_eq(c.nwarnings, 2);
-    ck_assert_str_eq(c.warnings[0], "[optim] momentum = 0.9: not used when [optim] kind = adam (only by sgd, rmsprop); "
+    ck_assert_str_eq(c.warnings[0], "[optim] momentum = 0.9: not used when [optim] kind = adam (only by sgd, rmsprop, lars); "
                                     "ignored (the default is 0)");
     ck_assert_str_eq(c.warnings[1], "[optim] nesterov = true: not used when [optim] kind = adam (only by sgd); "
                                     "ignored (the default is false)");
@@ -858,9 +858,9 @@ START_TEST(messages_exact)
     ck_assert_str_eq(err_, "--set optim.lr=abc: [optim] lr: 'abc' is not a number; allowed: a number >= 0\n"
                            "--set optim.lrr=1: [optim] lrr: unknown key (did you mean 'lr'?); "
                            "allowed: kind, lr, momentum, dampening, weight_decay, l1, beta1, beta2, eps, alpha, nesterov, "
-                           "centered, amsgrad, schedule, step_size, gamma, warmup_steps, min_lr\n"
+                           "centered, amsgrad, trust_coefficient, trust_clip, exclude, schedule, step_size, gamma, warmup_steps, min_lr\n"
                            "--set optimizer.lr=1: [optimizer]: unknown section (did you mean [optim]?); allowed: [run], "
-                           "[data], [model], [loss], [optim], [clip], [diverge], [noise]\n"
+                           "[data], [model], [loss], [optim], [clip], [diverge], [noise], [metrics]\n"
                            "--set lr=3: expected section.key=value (did you mean optim.lr?)\n"
                            "--set optim.lr: expected section.key=value (no '=')\n");
 }
@@ -1043,6 +1043,24 @@ START_TEST(cross_rules)
     expect_err("[noise]\ngrad_eta = 1\ngrad_gamma = -1\n", "[noise] grad_gamma: '-1' is out of range");
     expect_err("[noise]\ninput_std = -1\n", "[noise] input_std: '-1' is out of range; allowed: a number >= 0 (0 = no input noise)");
     expect_err("[noise]\nstd = 1\n", "[noise] std: unknown key");
+    /* [metrics]: the sharpness keys */
+    clgrad_config_defaults(&c);
+    ck_assert(c.metrics.sharpness_every == 0 && c.metrics.sharpness_iters == 20 && c.metrics.sharpness_tol == 1e-3 &&
+              c.metrics.sharpness_eps == 1e-3);
+    expect_ok("[run]\nlog_every = 5\n[metrics]\nsharpness_every = 10\nsharpness_iters = 8\nsharpness_tol = 0\n"
+              "sharpness_eps = 1e-2\n", &c);
+    ck_assert(c.metrics.sharpness_every == 10 && c.metrics.sharpness_iters == 8 && c.metrics.sharpness_tol == 0 &&
+              c.metrics.sharpness_eps == 1e-2);
+    expect_roundtrip_(&c, "metrics");
+    expect_err("[run]\nlog_every = 5\n[metrics]\nsharpness_every = 7\n",
+               "t.ini:4: [metrics] sharpness_every: 7 is not a multiple of [run] log_every = 5");
+    expect_err("[metrics]\nsharpness_every = -1\n", "[metrics] sharpness_every: '-1' is out of range");
+    expect_err("[metrics]\nsharpness_every = 1\nsharpness_iters = 0\n", "[metrics] sharpness_iters: '0' is out of range");
+    expect_err("[metrics]\nsharpness_every = 1\nsharpness_eps = 0\n", "[metrics] sharpness_eps: '0' is out of range");
+    expect_err("[metrics]\nsharpness_every = 1\nsharpness_tol = nan\n", "[metrics] sharpness_tol: 'nan' is not allowed (NaN)");
+    expect_warn("[metrics]\nsharpness_iters = 5\n",
+                "[metrics] sharpness_iters = 5: not used when sharpness_every = 0 (no sharpness); ignored (the "
+                "default is 20)");
     /* cifar10 */
     expect_ok("[data]\nkind = cifar10\npath = data_batch_1.bin\n", &c);
     ck_assert_str_eq(c.data.task, "multiclass");
@@ -1071,10 +1089,10 @@ START_TEST(cross_rules)
     expect_warn("[optim]\nschedule = step\nmin_lr = 1e-4\n", "[optim] min_lr = ", ": not used when [optim] schedule = step (only by cosine)");
     expect_warn("[optim]\nwarmup_steps = 5\n", "[optim] warmup_steps = ", ": not used when [optim] schedule = constant (only by warmup, cosine)");
     /* keys the optimizer kind does not use */
-    expect_warn("[optim]\nkind = sgd\nbeta1 = 0.8\n", "[optim] beta1 = ", ": not used when [optim] kind = sgd (only by adam, adamw); ignored (the default is 0.9)");
+    expect_warn("[optim]\nkind = sgd\nbeta1 = 0.8\n", "[optim] beta1 = ", ": not used when [optim] kind = sgd (only by adam, adamw, lamb); ignored (the default is 0.9)");
     expect_warn("[optim]\nkind = rmsprop\namsgrad = true\n", "[optim] amsgrad = ", ": not used when [optim] kind = rmsprop");
     expect_warn("[optim]\nkind = adamw\ncentered = yes\n", "[optim] centered = ", ": not used when [optim] kind = adamw (only by rmsprop)");
-    expect_warn("[optim]\nkind = sgd\neps = 1e-6\n", "[optim] eps = ", ": not used when [optim] kind = sgd (only by rmsprop, adam, adamw)");
+    expect_warn("[optim]\nkind = sgd\neps = 1e-6\n", "[optim] eps = ", ": not used when [optim] kind = sgd (only by rmsprop, adam, adamw, lamb)");
     expect_warn("[optim]\nkind = adam\nalpha = 0.9\n", "[optim] alpha = ", ": not used when [optim] kind = adam");
     expect_ok("[optim]\nkind = adam\nmomentum = 0\nalpha = 0.99\n", &c); /* defaults are fine (written configs have them) */
     /* the rule follows the final kind: a --set kind can make a file key unused */
@@ -1591,7 +1609,7 @@ START_TEST(write_checks)
         snprintf(key, sizeof key, "  %.*s ", (int)(eq - line), line);
         ck_assert_msg(strstr(h, key), "help lacks '%s'", key);
     }
-    ck_assert_int_eq(nkeys, 67); /* run 6, data 15, model 15, loss 1, optim 18, clip 6, diverge 3, noise 3 */
+    ck_assert_int_eq(nkeys, 74); /* run 6, data 15, model 15, loss 1, optim 21, clip 6, diverge 3, noise 3, metrics 4 */
     free(t);
     free(h);
     /* a value that cannot be written back, or a full disk */

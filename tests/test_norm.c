@@ -558,6 +558,20 @@ static void model_case_(const net_ *n, uint64_t salt)
             ck_assert(fixture_check("running_mean", rf, run + 2 * 64 * (size_t)i, nn, 1e-5, 1e-4) == 0);
             ck_assert(fixture_check("running_var", rf + 64, run + 2 * 64 * (size_t)i + 64, nn, 1e-5, 1e-4) == 0);
         }
+        /* a frozen training pass (the sharpness's extra passes) leaves the running estimates and the count alone */
+        {
+            float before[128], after[128];
+            const char *pre;
+            size_t nn, mo, vo;
+            clgrad_model_buffer(m, 0, &pre, &nn, &mo, &vo);
+            FX_OK(clgrad_buf_read(ctx, clgrad_model_running(m), mo, nn, before));
+            clgrad_model_freeze_running(m, 1);
+            FX_OK(clgrad_model_forward(ctx, m, dx, 0, B));
+            clgrad_model_freeze_running(m, 0);
+            FX_OK(clgrad_buf_read(ctx, clgrad_model_running(m), mo, nn, after));
+            ck_assert(memcmp(before, after, nn * sizeof *before) == 0);
+            ck_assert_int_eq(clgrad_model_batches_tracked(m), 1);
+        }
         clgrad_model_set_training(m, 0);
         FX_OK(clgrad_model_forward(ctx, m, dx, 0, 1)); /* batch 1 is fine in evaluation */
         FX_OK(clgrad_model_forward(ctx, m, dx, 0, B));

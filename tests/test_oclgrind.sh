@@ -7,9 +7,9 @@
 #     and data-race detection on (its out-of-bounds checks are always on),
 #     and Oclgrind reports nothing (any diagnostic fails the test);
 #  2. the numerics fingerprint (selfcheck) is the same on Oclgrind and PoCL;
-#  3. tiny experiments (MSE, softmax cross-entropy, tanh, ReLU, Adam,
-#     clipping, a vanilla RNN, an LSTM and a GRU, a pre-LN residual net, a
-#     batch-norm net) on Oclgrind and on PoCL
+#  3. tiny experiments (MSE, softmax cross-entropy, tanh, ReLU, Adam, LARS,
+#     LAMB, clipping, a vanilla RNN, an LSTM and a GRU, a pre-LN residual net,
+#     a batch-norm net) on Oclgrind and on PoCL
 #     give bit-identical metrics, layers, time steps and weights
 #     (`clgrad compare` says BIT-IDENTICAL).  Oclgrind runs with its own math
 #     builtins and without correctly rounded float32 division (clgrad divides
@@ -110,6 +110,10 @@ else
   # the norm layers and residual blocks (cl/norm.cl): pre-LN with a final norm; batch norm with its evaluation mode
   compare_exp preln preln_deep "${small[@]}" --set run.eval_every=4 --set model.hidden=8x4
   compare_exp batchnorm sigmoid_deep_batchnorm "${small[@]}" --set run.eval_every=4 --set model.hidden=8x3
+  # LARS and LAMB: per-tensor norms, the one-work-item ratio kernel, the chunk-walking update kernels
+  compare_exp lars large_batch_lars "${small[@]}" --set model.hidden=16,16 --set optim.exclude=bias \
+    --set optim.trust_clip=0.01 --set clip.kind=global_norm --set clip.max_norm=0.5
+  compare_exp lamb large_batch_lamb "${small[@]}" --set model.hidden=16,16
   models="rnn lstm gru"
   [ "${CLGRAD_TEST_QUICK:-0}" = 1 ] && models=lstm # the sanitizer pass of tools/test.sh
   for m in $models; do

@@ -162,6 +162,10 @@ void clgrad_model_set_batches_tracked(clgrad_model *m, long n);
 ** normalises with the batch statistics and updates the running estimates,
 ** or normalises with the running estimates (nn.Module.train / eval). */
 void clgrad_model_set_training(clgrad_model *m, int training);
+/* Training-mode passes that leave batch norm's running estimates and
+** num_batches_tracked alone (freeze = 1): the extra forward passes of a
+** measurement (the sharpness's Hessian-vector products) that are no steps. */
+void clgrad_model_freeze_running(clgrad_model *m, int freeze);
 
 /* Forward pass on x (B, T, F) at xoff; logits (B, K) land in clgrad_model_logits. */
 clgrad_status clgrad_model_forward(clgrad_ctx *ctx, clgrad_model *m, cl_mem x, size_t xoff, size_t B);

@@ -48,6 +48,7 @@ typedef struct clgrad_norm_args {
     size_t soff;
     /* batch norm */
     int training;      /* 1: batch statistics (and running estimates updated); 0: running estimates */
+    int freeze;        /* training with the running estimates left alone (extra passes: the sharpness) */
     float momentum;    /* 0.1 */
     cl_mem run;        /* running_mean at rmoff, running_var at rvoff (N each) */
     size_t rmoff, rvoff;

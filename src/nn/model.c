@@ -50,7 +50,7 @@ struct clgrad_model {
     ** output (residual blocks), u_off (post) h_{l-1} + A, h_off the block
     ** output; bwd dz_off, dn_off, du_off (post: dU; pre: the norm's input
     ** gradient), dh_off.  Final norm: fn_off / dfn_off. */
-    int ext, residual, final_norm, training;
+    int ext, residual, final_norm, training, freeze;
     clgrad_normlayer normk;
     float eps;
     int nnorm;
@@ -137,6 +137,7 @@ void clgrad_model_buffer(const clgrad_model *m, int i, const char **prefix, size
 long clgrad_model_batches_tracked(const clgrad_model *m) { return m->tracked; }
 void clgrad_model_set_batches_tracked(clgrad_model *m, long n) { m->tracked = n; }
 void clgrad_model_set_training(clgrad_model *m, int training) { m->training = training != 0; }
+void clgrad_model_freeze_running(clgrad_model *m, int freeze) { m->freeze = freeze != 0; }
 
 clgrad_model_kind clgrad_model_get_kind(const clgrad_model *m) { return m->kind; }
 size_t clgrad_model_nparams(const clgrad_model *m) { return m->nparams; }
@@ -553,7 +554,7 @@ static clgrad_norm_args nargs_(const clgrad_model *m, int i, size_t B)
     a.p = m->params, a.woff = m->tensors[m->norms[i].wt].off;
     a.has_bias = m->norms[i].bt >= 0, a.boff = a.has_bias ? m->tensors[m->norms[i].bt].off : 0;
     a.st = m->fwd, a.soff = m->norms[i].st_off;
-    a.training = m->training, a.momentum = 0.1f;
+    a.training = m->training, a.momentum = 0.1f, a.freeze = m->freeze;
     a.run = m->run ? m->run : m->fwd, a.rmoff = m->norms[i].rm_off, a.rvoff = m->norms[i].rv_off;
     return a;
 }
@@ -606,7 +607,7 @@ static clgrad_status mlp_ext_forward_(clgrad_ctx *ctx, clgrad_model *m, cl_mem x
                                "batchnorm: training needs more than 1 value per feature (batch of %zu), as PyTorch's "
                                "BatchNorm1d",
                                B);
-        m->tracked++;
+        if (!m->freeze) m->tracked++;
     }
     for (int l = 0; l <= L; l++) {
         const clgrad_tensor *W, *b;

@@ -71,8 +71,9 @@ clgrad_status clgrad_norm_forward(clgrad_ctx *ctx, const clgrad_norm_args *a, cl
         cl_mem run = a->run;
         narg_ args[] = {NI(a->training), NU(a->B),  NU(a->N),    NF(a->eps),     NF(a->momentum), NM(x),
                         NU(xoff),        NM(a->p),  NU(a->woff), NU(a->boff),    NI(a->has_bias), NM(y),
-                        NU(yoff),        NM(a->st), NU(a->soff), NM(run),        NU(a->rmoff),    NU(a->rvoff)};
-        return launch_(ctx, "norm_batch_forward", a->N, args, 18);
+                        NU(yoff),        NM(a->st), NU(a->soff), NM(run),        NU(a->rmoff),    NU(a->rvoff),
+                        NI(!a->freeze)};
+        return launch_(ctx, "norm_batch_forward", a->N, args, 19);
     }
     narg_ args[] = {NI(a->kind),     NU(a->B), NU(a->N),  NF(a->eps), NM(x),       NU(xoff), NM(a->p),
                     NU(a->woff),     NU(a->boff), NI(a->has_bias), NM(y), NU(yoff), NM(a->st), NU(a->soff)};
