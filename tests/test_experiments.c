@@ -215,6 +215,17 @@ START_TEST(sigmoid_batchnorm)
     ck_assert_msg(access(path, R_OK) == 0, "%s missing", path);
     snprintf(path, sizeof path, "%s/weights/final/1.num_batches_tracked.npy", da);
     ck_assert_msg(access(path, R_OK) == 0, "%s missing", path);
+    /* the sharpness's extra forward passes leave the running estimates alone: the test loss (evaluated with
+    ** them) is the same bits with the sharpness measured every 50 steps */
+    {
+        static const char *sh[] = {"metrics.sharpness_every=50"};
+        clgrad_run_result b;
+        char db[512];
+        run_("sigmoid_deep_batchnorm", sh, 1, "_sharp", &b, db, sizeof db);
+        ck_assert_int_eq(b.status, CLGRAD_RUN_COMPLETED);
+        ck_assert_msg(b.final_test_loss == a.final_test_loss, "test loss %.9g with the sharpness, %.9g without",
+                      b.final_test_loss, a.final_test_loss);
+    }
     /* a last batch of 1 sample (800 training samples, batch 799): refused before any step, naming the keys */
     static clgrad_config cfg;
     static char err[4096];
