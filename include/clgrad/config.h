@@ -234,7 +234,7 @@ typedef struct clgrad_config {
 void clgrad_config_defaults(clgrad_config *cfg);
 
 /* Parse `path`, then apply nsets overrides "section.key=value" in order.
-** Returns 0 on success; on error returns -1 with every problem found in err
+** Returns CLGRAD_OK; on error CLGRAD_E_CONFIG with every problem found in err
 ** and leaves cfg untouched (it is written only on success).  Messages:
 **   "FILE:LINE: [section] key: what is wrong; allowed: ..."   (a key in the file)
 **   "--set section.key=value: [section] key: ..."             (an override)
@@ -242,11 +242,11 @@ void clgrad_config_defaults(clgrad_config *cfg);
 ** one per line, each ending in '\n'.  When err is too small the list is cut at
 ** a line boundary and ends with "... and N more errors".  err may be NULL
 ** when nerr is 0; err is "" on success. */
-int clgrad_config_load(const char *path, const char *const *sets, int nsets, clgrad_config *cfg, char *err,
+clgrad_status clgrad_config_load(const char *path, const char *const *sets, int nsets, clgrad_config *cfg, char *err,
                        size_t nerr);
 /* Parse INI text already in memory (name is used in messages and for the
 ** default run name).  Same contract as clgrad_config_load. */
-int clgrad_config_parse(const char *name, const char *text, const char *const *sets, int nsets,
+clgrad_status clgrad_config_parse(const char *name, const char *text, const char *const *sets, int nsets,
                         clgrad_config *cfg, char *err, size_t nerr);
 
 /* Write the resolved config as INI: a header comment, then every key of every
@@ -289,8 +289,8 @@ typedef struct clgrad_config_kinds {
     int diverge_stop;                  /* [diverge] action = stop */
 } clgrad_config_kinds;
 
-/* Resolve cfg's choices.  Returns 0, or -1 with a message in err naming the
+/* Resolve cfg's choices.  Returns CLGRAD_OK, or CLGRAD_E_CONFIG with a message in err naming the
 ** key when a name is not one of its choices (a config that
 ** clgrad_config_parse accepted always resolves). */
-int clgrad_config_kinds_of(const clgrad_config *cfg, clgrad_config_kinds *out, char *err, size_t nerr);
+clgrad_status clgrad_config_kinds_of(const clgrad_config *cfg, clgrad_config_kinds *out, char *err, size_t nerr);
 #endif

@@ -1787,16 +1787,17 @@ static int parse_impl_(const char *name, const char *text, size_t len, const cha
     return rc;
 }
 
-int clgrad_config_parse(const char *name, const char *text, const char *const *sets, int nsets,
+clgrad_status clgrad_config_parse(const char *name, const char *text, const char *const *sets, int nsets,
                         clgrad_config *cfg, char *err, size_t nerr)
 {
-    return parse_impl_(name ? name : "<config>", text, text ? strlen(text) : 0, sets, nsets, NULL, cfg, err,
-                       nerr);
+    return parse_impl_(name ? name : "<config>", text, text ? strlen(text) : 0, sets, nsets, NULL, cfg, err, nerr) == 0
+               ? CLGRAD_OK
+               : CLGRAD_E_CONFIG;
 }
 
 #define MAX_FILE_BYTES (64u << 20)
 
-int clgrad_config_load(const char *path, const char *const *sets, int nsets, clgrad_config *cfg, char *err,
+clgrad_status clgrad_config_load(const char *path, const char *const *sets, int nsets, clgrad_config *cfg, char *err,
                        size_t nerr)
 {
     if (!path) path = "";
@@ -1810,11 +1811,11 @@ int clgrad_config_load(const char *path, const char *const *sets, int nsets, clg
             else if (e == EISDIR || e == EINVAL || e == EIO) snprintf(err, nerr, "%s: cannot read: %s\n", path, strerror(e));
             else snprintf(err, nerr, "%s: cannot open: %s\n", path, strerror(e));
         }
-        return -1;
+        return CLGRAD_E_CONFIG;
     }
     int rc = parse_impl_(path, text, len, sets, nsets, path, cfg, err, nerr);
     free(text);
-    return rc;
+    return rc == 0 ? CLGRAD_OK : CLGRAD_E_CONFIG;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1995,7 +1996,7 @@ static int choice_index_(int k, const char *name)
     return -1;
 }
 
-int clgrad_config_kinds_of(const clgrad_config *c, clgrad_config_kinds *o, char *err, size_t nerr)
+clgrad_status clgrad_config_kinds_of(const clgrad_config *c, clgrad_config_kinds *o, char *err, size_t nerr)
 {
     struct { int k; const char *name; int *out; } m[] = {
         {K_MODEL_KIND, c->model.kind, (int *)&o->model},        {K_MODEL_INIT_MODE, c->model.init_mode, (int *)&o->init_mode},
@@ -2010,7 +2011,7 @@ int clgrad_config_kinds_of(const clgrad_config *c, clgrad_config_kinds *o, char 
         if (v < 0 && !(m[i].k == K_LOSS_KIND && !m[i].name[0])) {
             snprintf(err, nerr, "%s: [%s] %s: '%s' is not a known value; allowed: %s", c->path, sections[keys[m[i].k].sec],
                      keys[m[i].k].key, m[i].name, choices_(m[i].k));
-            return -1;
+            return CLGRAD_E_CONFIG;
         }
         *m[i].out = v;
     }
@@ -2023,7 +2024,7 @@ int clgrad_config_kinds_of(const clgrad_config *c, clgrad_config_kinds *o, char 
         if (v < 0) {
             snprintf(err, nerr, "%s: [model] activation: '%s' is not a known value; allowed: %s", c->path, a,
                      choices_(K_MODEL_ACTIVATION));
-            return -1;
+            return CLGRAD_E_CONFIG;
         }
         o->act[l] = (clgrad_act)v;
     }
