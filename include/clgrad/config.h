@@ -2,7 +2,7 @@
 ** clgrad/config.h: an experiment file (INI) as a struct.
 **
 ** Sections and keys are fixed so experiment files stay portable:
-**   [run] [data] [model] [loss] [optim] [clip] [diverge] [noise]
+**   [run] [data] [model] [loss] [optim] [clip] [diverge] [noise] [metrics]
 ** Each field below says its type, range and default; clgrad_config_help()
 ** prints the same table (type, allowed values, default) for every key.
 ** clgrad_config_load parses a file, applies `--set section.key=value`
@@ -185,6 +185,11 @@ typedef struct clgrad_noise_section {
     double input_std;  /* >= 0, finite; std of Gaussian noise added to each training batch; default 0 (off) */
 } clgrad_noise_section;
 
+typedef struct clgrad_metrics_section {
+    long histogram_every; /* >= 0; histograms.csv at steps that are multiples of histogram_every * log_every (and
+                             the last step); default 0 (off) */
+} clgrad_metrics_section;
+
 typedef struct clgrad_config {
     char path[1024]; /* the file it was loaded from (clgrad_config_parse: its name argument) */
     clgrad_run_section run;
@@ -195,6 +200,7 @@ typedef struct clgrad_config {
     clgrad_clip_section clip;
     clgrad_diverge_section diverge;
     clgrad_noise_section noise;
+    clgrad_metrics_section metrics;
     /* Keys set (to a value other than the default) that the chosen kind does
     ** not use, e.g. "[optim] momentum = 0.9: not used when [optim] kind = adam
     ** (only by sgd, rmsprop); ignored (the default is 0)": the run ignores

@@ -138,8 +138,9 @@ static void sb_quote(strbuf *b, const char *s, size_t n)
 /* The key table                                                       */
 /* ------------------------------------------------------------------ */
 
-enum { S_RUN, S_DATA, S_MODEL, S_LOSS, S_OPTIM, S_CLIP, S_DIVERGE, S_NOISE, S_COUNT };
-static const char *const sections[S_COUNT] = {"run", "data", "model", "loss", "optim", "clip", "diverge", "noise"};
+enum { S_RUN, S_DATA, S_MODEL, S_LOSS, S_OPTIM, S_CLIP, S_DIVERGE, S_NOISE, S_METRICS, S_COUNT };
+static const char *const sections[S_COUNT] = {"run", "data", "model", "loss", "optim", "clip", "diverge", "noise",
+                                              "metrics"};
 
 typedef enum { T_LONG, T_U64, T_DOUBLE, T_BOOL, T_CHOICE, T_STRING, T_WIDTHS, T_ACTS } ktype;
 
@@ -167,6 +168,7 @@ enum {
     K_CLIP_KIND, K_CLIP_MAX_NORM, K_CLIP_NORM_TYPE, K_CLIP_VALUE, K_CLIP_CLIPPING, K_CLIP_NONFINITE,
     K_DIVERGE_GRAD_NORM_LIMIT, K_DIVERGE_LOSS_LIMIT, K_DIVERGE_ACTION,
     K_NOISE_GRAD_ETA, K_NOISE_GRAD_GAMMA, K_NOISE_INPUT_STD,
+    K_METRICS_HISTOGRAM_EVERY,
     K_COUNT
 };
 
@@ -293,6 +295,12 @@ static const keydef keys[K_COUNT] = {
     [K_NOISE_GRAD_GAMMA] = {KEY(S_NOISE, "grad_gamma", T_DOUBLE, noise, grad_gamma), .lo = 0, .flags = F_NOHI},
     [K_NOISE_INPUT_STD] = {KEY(S_NOISE, "input_std", T_DOUBLE, noise, input_std), .lo = 0, .flags = F_NOHI,
                            .allowed = "a number >= 0 (0 = no input noise)"},
+
+    [K_METRICS_HISTOGRAM_EVERY] = {KEY(S_METRICS, "histogram_every", T_LONG, metrics, histogram_every), .lo = 0,
+                                   .flags = F_NOHI,
+                                   .allowed = "an integer >= 0: log-magnitude histograms of weights, gradients and "
+                                              "activations (histograms.csv) at every N-th logged step "
+                                              "(steps that are multiples of N * log_every, and the last step); 0 = off"},
 };
 
 /* Common names from other tools, to point users at ours. */
@@ -420,6 +428,7 @@ void clgrad_config_defaults(clgrad_config *cfg)
     cfg->noise.grad_eta = 0;
     cfg->noise.grad_gamma = 0.55;
     cfg->noise.input_std = 0;
+    cfg->metrics.histogram_every = 0;
 }
 
 /* ------------------------------------------------------------------ */
