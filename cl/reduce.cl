@@ -383,8 +383,8 @@ reduce_stats_final(__global const ulong *tab, const uint nseg, __global const ui
 **   NBINS - 1    +-Inf and NaN
 ** Counts are exact uint sums, so any order gives the same bits; still, as the
 ** statistics above: launch 1 (hist_chunks) one work-group per chunk of the
-** table, counting in local memory (local integer atomics: exact, order-free),
-** writing HIST_NBINS uint per chunk; launch 2 (hist_final) one work-item per
+** table, counting in private counters per work-item (no atomics), writing
+** HIST_NBINS uint per chunk; launch 2 (hist_final) one work-item per
 ** (segment, bin) adding its chunks' counts in chunk order.  The input is read
 ** as uint (bit patterns), never as float.  clgrad_hist_bin (src/hist.c) is
 ** the host's definition; tests/test_reduce.c checks both against frexp. */
@@ -403,11 +403,14 @@ inline uint hist_bin_(const uint bits)
     return (uint)(2 + e - HIST_EMIN);
 }
 
-/* Launch 1: nchunks work-groups of REDUCE_WG items; part is (nchunks, HIST_NBINS). */
-__kernel __attribute__((reqd_work_group_size(REDUCE_WG, 1, 1))) void
+/* Launch 1: nchunks work-groups of HIST_WG items; part is (nchunks, HIST_NBINS).
+** Item l counts the elements l, l + HIST_WG, ... of the chunk in private
+** counters, then item b < HIST_NBINS adds bin b over the items in order. */
+#define HIST_WG (CLGRAD_WG < 64 ? CLGRAD_WG : 64)
+__kernel __attribute__((reqd_work_group_size(HIST_WG, 1, 1))) void
 hist_chunks(__global const uint *x, const ulong xoff, __global const ulong *tab, const uint nseg, __global uint *part)
 {
-    __local uint lh[HIST_NBINS];
+    __local uint lc[HIST_WG * HIST_NBINS];
     const uint lid = get_local_id(0);
     const ulong c = get_group_id(0);
     __global const ulong *soff = tab, *slen = tab + nseg, *cstart = tab + 2 * (ulong)nseg;
@@ -415,11 +418,16 @@ hist_chunks(__global const uint *x, const ulong xoff, __global const ulong *tab,
     const ulong base = (c - cstart[s]) * REDUCE_CHUNK, rest = slen[s] - base;
     const uint clen = rest < REDUCE_CHUNK ? (uint)rest : REDUCE_CHUNK;
     __global const uint *p = x + xoff + soff[s] + base;
-    for (uint b = lid; b < HIST_NBINS; b += REDUCE_WG) lh[b] = 0;
+    uint h[HIST_NBINS];
+    for (uint b = 0; b < HIST_NBINS; b++) h[b] = 0;
+    for (uint i = lid; i < clen; i += HIST_WG) h[hist_bin_(p[i])]++;
+    for (uint b = 0; b < HIST_NBINS; b++) lc[b * HIST_WG + lid] = h[b];
     barrier(CLK_LOCAL_MEM_FENCE);
-    for (uint i = lid; i < clen; i += REDUCE_WG) atomic_inc(&lh[hist_bin_(p[i])]);
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (uint b = lid; b < HIST_NBINS; b += REDUCE_WG) part[c * HIST_NBINS + b] = lh[b];
+    for (uint b = lid; b < HIST_NBINS; b += HIST_WG) {
+        uint n = 0;
+        for (uint i = 0; i < HIST_WG; i++) n += lc[b * HIST_WG + i];
+        part[c * HIST_NBINS + b] = n;
+    }
 }
 
 /* Launch 2: nseg * HIST_NBINS work-items; out (uint) gets HIST_NBINS counts per

@@ -74,8 +74,8 @@ clgrad_status clgrad_hist_counts(clgrad_ctx *ctx, cl_mem x, size_t xoff, const c
     cl_mem tab = clgrad_segs_table(segs);
     size_t nch = clgrad_segs_chunks(segs);
     if (nch) {
-        /* REDUCE_WG of cl/reduce.cl: a pure performance choice */
-        size_t wg = clgrad_wg(ctx) < CLGRAD_REDUCE_LEAVES ? clgrad_wg(ctx) : CLGRAD_REDUCE_LEAVES;
+        /* HIST_WG of cl/reduce.cl: a pure performance choice (counts are exact) */
+        size_t wg = clgrad_wg(ctx) < 64 ? clgrad_wg(ctx) : 64;
         cl_kernel k = clgrad_kernel(ctx, "hist_chunks");
         if (!k) return CLGRAD_E_ARG;
         CLGRAD_ARG(ctx, k, 0, x);
