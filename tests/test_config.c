@@ -812,12 +812,12 @@ START_TEST(messages_exact)
          "log_every\n"},
         {"[optimizer]\nlr = 1\n",
          "t.ini:1: [optimizer]: unknown section (did you mean [optim]?); allowed: [run], [data], [model], [loss], "
-         "[optim], [clip], [diverge], [noise]\n"},
+         "[optim], [clip], [diverge], [noise], [metrics]\n"},
         {"[optim]\nlr = 0.1\nlr = 0.2\n", "t.ini:3: [optim] lr: set twice (first at line 2)\n"},
         {"[run]\n[run]\n", "t.ini:2: [run]: section appears twice (first at line 1); merge them\n"},
         {"steps = 5\n",
          "t.ini:1: key 'steps' before any [section] header (did you mean it under [run]?); sections: [run], [data], "
-         "[model], [loss], [optim], [clip], [diverge], [noise]\n"},
+         "[model], [loss], [optim], [clip], [diverge], [noise], [metrics]\n"},
         {"[run]\nsteps 5\n", "t.ini:2: expected 'key = value' or '[section]', got 'steps 5' (no '=')\n"},
         {"[run]\n= 5\n", "t.ini:2: missing key before '=': '= 5'\n"},
         {"[run]\nname = \"abc\n", "t.ini:2: [run] name: missing closing \" quote\n"},
@@ -858,7 +858,7 @@ START_TEST(messages_exact)
                            "allowed: kind, lr, momentum, dampening, weight_decay, l1, beta1, beta2, eps, alpha, nesterov, "
                            "centered, amsgrad, schedule, step_size, gamma, warmup_steps, min_lr\n"
                            "--set optimizer.lr=1: [optimizer]: unknown section (did you mean [optim]?); allowed: [run], "
-                           "[data], [model], [loss], [optim], [clip], [diverge], [noise]\n"
+                           "[data], [model], [loss], [optim], [clip], [diverge], [noise], [metrics]\n"
                            "--set lr=3: expected section.key=value (did you mean optim.lr?)\n"
                            "--set optim.lr: expected section.key=value (no '=')\n");
 }
@@ -1572,7 +1572,7 @@ START_TEST(write_checks)
         snprintf(key, sizeof key, "  %.*s ", (int)(eq - line), line);
         ck_assert_msg(strstr(h, key), "help lacks '%s'", key);
     }
-    ck_assert_int_eq(nkeys, 63); /* run 6, data 15, model 11, loss 1, optim 18, clip 6, diverge 3, noise 3 */
+    ck_assert_int_eq(nkeys, 64); /* run 6, data 15, model 11, loss 1, optim 18, clip 6, diverge 3, noise 3, metrics 1 */
     free(t);
     free(h);
     /* a value that cannot be written back, or a full disk */

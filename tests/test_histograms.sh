@@ -6,7 +6,7 @@
 # the weight histograms of step 1 (the weights of the first forward pass)
 # equal the histograms of weights/init/*.npy computed in Python.  Then: which
 # steps get histograms (every N-th multiple of log_every, and the last step),
-# none by default, clgrad plot draws one heat map per layer and tensor, and
+# the default (10), none with 0, clgrad plot draws one heat map per layer and tensor, and
 # --force removes an earlier run's histograms.csv.  Skipped (77) without python3.
 set -u
 CLGRAD=$1
@@ -31,8 +31,14 @@ run sigmoid_deep every --set run.steps=13 --set run.log_every=2 --set metrics.hi
 got=$(cut -d, -f1 "$T/every/histograms.csv" | tail -n +2 | uniq | tr '\n' ' ')
 [ "$got" = "6 12 13 " ] || fail "histogram steps: $got (expected 6 12 13)"
 
-# off by default: no file, no manifest entry
-run sigmoid_deep off --set run.steps=3
+# the default, 10: every 10th logged step (log_every 2: steps 20, 40) and the last (45)
+run sigmoid_deep dflt --set run.steps=45 --set run.log_every=2
+got=$(cut -d, -f1 "$T/dflt/histograms.csv" | tail -n +2 | uniq | tr '\n' ' ')
+[ "$got" = "20 40 45 " ] || fail "default histogram steps: $got (expected 20 40 45)"
+grep -q '^histogram_every = 10$' "$T/dflt/config.ini" || fail "config.ini without [metrics] histogram_every = 10"
+
+# off: no file, no manifest entry
+run sigmoid_deep off --set run.steps=3 --set metrics.histogram_every=0
 [ ! -e "$T/off/histograms.csv" ] || fail "histograms.csv written with histogram_every = 0"
 ! grep -q '"histograms"' "$T/off/manifest.json" || fail "manifest lists histograms when off"
 
@@ -44,6 +50,6 @@ run sigmoid_deep off --set run.steps=3
 grep -q "hist_linear_0_grad.svg" "$T/plot/report.html" || fail "report.html without the histogram maps"
 grep -q "log10 fraction of entries" "$T/plot/hist_linear_0_grad.svg" || fail "heat map without its colour scale"
 # --force reuse removes an earlier run's histograms.csv
-run sigmoid_deep mlp --set run.steps=2 --force
+run sigmoid_deep mlp --set run.steps=2 --set metrics.histogram_every=0 --force
 [ ! -e "$T/mlp/histograms.csv" ] || fail "--force kept the earlier histograms.csv"
 echo "ok"

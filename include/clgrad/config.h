@@ -187,7 +187,7 @@ typedef struct clgrad_noise_section {
 
 typedef struct clgrad_metrics_section {
     long histogram_every; /* >= 0; histograms.csv at steps that are multiples of histogram_every * log_every (and
-                             the last step); default 0 (off) */
+                             the last step); 0 = off; default 10 */
 } clgrad_metrics_section;
 
 typedef struct clgrad_config {

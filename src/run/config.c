@@ -428,7 +428,7 @@ void clgrad_config_defaults(clgrad_config *cfg)
     cfg->noise.grad_eta = 0;
     cfg->noise.grad_gamma = 0.55;
     cfg->noise.input_std = 0;
-    cfg->metrics.histogram_every = 0;
+    cfg->metrics.histogram_every = 10;
 }
 
 /* ------------------------------------------------------------------ */

@@ -283,6 +283,7 @@ static void hist_header_(char *h, size_t n)
     if (len < n) snprintf(h + len, n - len, "\n");
 }
 
+/* One row; the counts formatted by hand (a logged step writes hundreds of rows of 57 fields). */
 static void hist_row_(run_ *r, long step, int layer, const char *tensor, const char *param, size_t seg)
 {
     uint32_t c[CLGRAD_HIST_NBINS];
@@ -290,8 +291,16 @@ static void hist_row_(run_ *r, long step, int layer, const char *tensor, const c
     unsigned long long n = 0;
     for (int b = 0; b < CLGRAD_HIST_NBINS; b++) n += c[b];
     fprintf(r->fhist, "%ld,%s,%s,%s,%llu", step, clgrad_model_layer_name(r->m, layer), tensor, param, n);
-    for (int b = 0; b < CLGRAD_HIST_NBINS; b++) fprintf(r->fhist, ",%lu", (unsigned long)c[b]);
-    fputc('\n', r->fhist);
+    char buf[CLGRAD_HIST_NBINS * 11 + 2], *e = buf + sizeof buf - 1;
+    *e = 0;
+    *--e = '\n';
+    for (int b = CLGRAD_HIST_NBINS; b-- > 0;) {
+        uint32_t v = c[b];
+        do *--e = (char)('0' + v % 10), v /= 10;
+        while (v);
+        *--e = ',';
+    }
+    fputs(e, r->fhist);
 }
 
 /* The histogram rows of a logged step (from the metrics block read back):
