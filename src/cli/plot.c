@@ -2452,6 +2452,8 @@ static void plot_usage_(FILE *f)
             "  timesteps.svg       RNN runs: ||dL/dh_t|| over t at a few logged steps\n"
             "  timesteps_heatmap.svg  RNN runs: time step x training step heat map of log10 ||dL/dh_t||\n"
             "  cell_timesteps.svg, cell_timesteps_heatmap.svg  LSTM runs: the same for ||dL/dc_t||\n"
+            "  hist_LAYER_{weight,grad,act}.svg  runs with histograms.csv: power-of-two bin of |x| x step\n"
+            "      heat map of log10 (fraction of entries), per layer and tensor\n"
             "  (per-run figures of the 2nd, 3rd... run are named *.run2.svg, *.run3.svg ...)\n"
             "  --smooth W          also draw the train loss smoothed by an exponential moving average\n"
             "                      m = W*m + (1-W)*loss (0 < W < 1, e.g. 0.9), the raw curve faint behind\n"

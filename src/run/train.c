@@ -5,7 +5,9 @@
 ** per step [gather batch (+ input noise) -> forward -> loss -> backward ->
 ** L1 subgradient -> gradient noise -> gradient norms / clipping -> optimizer
 ** -> divergence watch] -> every log_every steps one
-** read-back of a metrics block -> CSV rows.  Between log steps nothing waits
+** read-back of a metrics block -> CSV rows.  At the histogram steps ([metrics]
+** histogram_every) the log-magnitude histograms (histograms_, before clipping)
+** are counted on the device into the same block: no extra read-back.  Between log steps nothing waits
 ** for the device (except one index upload per epoch, and the per-step flag
 ** read under the non-finite policy "skip", which keeps Adam's step count exact).
 */
