@@ -252,6 +252,77 @@ clgrad_status clgrad_plot_runs(const clgrad_rundata *runs, int n, const char *ou
 clgrad_status clgrad_plot_sweep(const char *sweep_dir, const char *xkey, const char *ykey,
                                 const char *outdir, char *why, size_t nwhy);
 
+/* ---- learning-rate sensitivity (Wortsman et al. 2023) ---------------------------- */
+
+/* Wortsman et al., "Small-scale proxies for large-scale Transformer training
+** instabilities" (2023), define the LR sensitivity of a training set-up as
+**   E_{eta in [a,b]} [ min(l(eta), l0) - l* ]
+** with l(eta) the final loss at learning rate eta, l0 the loss at
+** initialisation and l* the best final loss over [a,b].  Over a sweep the
+** expectation is the plain mean over the swept learning rates: on a
+** log-spaced grid each value stands for an equal share of log(eta), i.e.
+** the expectation for eta log-uniform on [a,b].  A point that diverged, or
+** whose final loss is non-finite or above l0, counts as l0. */
+enum {
+    CLGRAD_LR_OK = 0,    /* a finite final loss, not above l0 (or l0 unknown) */
+    CLGRAD_LR_DIVERGED,  /* the run diverged (summary status "diverged") */
+    CLGRAD_LR_NONFINITE, /* completed with a NaN/Inf final loss */
+    CLGRAD_LR_ABOVE_L0,  /* completed with a final loss above l0 */
+    CLGRAD_LR_MISSING    /* no result: no row, or failed/pending/interrupted */
+};
+
+typedef struct clgrad_lr_point {
+    double lr;
+    double loss;  /* the final loss read (NaN when none) */
+    double loss0; /* l0 of this point's run (NaN: unknown) */
+    int state;    /* CLGRAD_LR_*; clgrad_lr_curve_compute sets NONFINITE / ABOVE_L0 */
+    char status[24];
+} clgrad_lr_point;
+
+#define CLGRAD_LR_MAX_KEYS 16
+
+typedef struct clgrad_lr_curve {
+    char label[512];                  /* "optim.kind=sgd, clip.kind=none" ("all points": lr only) */
+    char *value[CLGRAD_LR_MAX_KEYS];  /* the other swept keys' values (owned) */
+    size_t n;                         /* points, ascending lr */
+    clgrad_lr_point *pt;              /* owned */
+    double loss0;                     /* the curve's l0 for points without their own (NaN: unknown) */
+    double best_lr, best_loss;        /* the optimum over CLGRAD_LR_OK points (NaN: none) */
+    double edge_lr;                   /* smallest lr diverged / non-finite / above l0 (NaN: none) */
+    double sensitivity;               /* NaN when it cannot be computed (see note) */
+    size_t ncapped, nmissing;
+    char note[512];
+} clgrad_lr_curve;
+
+typedef struct clgrad_lr_sens {
+    int has_lr;                       /* optim.lr is a swept key */
+    char loss_col[32];                /* the summary.csv column used as the final loss */
+    int nkeys;                        /* the other swept keys */
+    char *key[CLGRAD_LR_MAX_KEYS];    /* owned */
+    size_t ncurves;
+    clgrad_lr_curve *curve;           /* owned */
+    char note[768];                   /* !has_lr: why there is no figure */
+} clgrad_lr_sens;
+
+/* Classify c->pt (NONFINITE, ABOVE_L0) and fill best_*, edge_lr,
+** sensitivity, ncapped, nmissing and note.  A point's own loss0 is its l0,
+** else c->loss0.  The sensitivity is NaN when a point has no result or when a
+** point must be capped and its l0 is unknown. */
+void clgrad_lr_curve_compute(clgrad_lr_curve *c);
+/* Read sweep_dir/summary.csv (and each point's metrics.csv for l0: the
+** train loss logged at step 1, i.e. of the initial weights) into *out: one
+** curve per combination of the other swept keys.  No optim.lr axis is not an
+** error: out->has_lr = 0 and out->note says so. */
+clgrad_status clgrad_sweep_lr_read(const char *sweep_dir, clgrad_lr_sens *out, char *why, size_t nwhy);
+void clgrad_lr_sens_free(clgrad_lr_sens *s); /* a zeroed *s is fine */
+/* clgrad_plot_sweep, plus, when optim.lr is swept, lr_sensitivity.svg (final
+** loss against lr, a curve per combination of the other keys, optimum and
+** divergence edge marked) and lr_sensitivity.csv, and their table in
+** report.html.  xkey NULL: optim.lr when swept, else the first swept key
+** (ykey then the next one).  lrs (may be NULL) receives what was computed. */
+clgrad_status clgrad_plot_sweep_lr(const char *sweep_dir, const char *xkey, const char *ykey, const char *outdir,
+                                   clgrad_lr_sens *lrs, char *why, size_t nwhy);
+
 /* ---- command line -------------------------------------------------------------- */
 
 /* `clgrad compare RUN_DIR RUN_DIR ... [--rtol R] [--atol A] [--json]`
