@@ -11,7 +11,7 @@
 **   bin 51                     +-Inf and NaN
 ** CLGRAD_HIST_NBINS = 52.  clgrad_hist_counts counts the elements of every
 ** segment of a segment table (include/clgrad/reduce.h) per bin, in two
-** launches (cl/reduce.cl: hist_chunks, hist_final), writing NBINS uint32 per
+** launches (cl/reduce.cl: hist_chunks, hist_final; launcher in src/ops/reduce.c), writing NBINS uint32 per
 ** segment into a device buffer at a 32-bit word offset (the metrics block is
 ** a float buffer: the words are uint bit patterns there, read back with
 ** memcpy).  Counts are exact integers: the same on every device, run and
