@@ -12,7 +12,7 @@
 ** heat-map cells and colour bar, overlays of several runs, escaping of odd
 ** names, and a sweep heat map with diverged cells crossed out.
 */
-#include "clgrad/report.h"
+#include "cli/report.h"
 
 #include <check.h>
 #include <ctype.h>

@@ -101,23 +101,6 @@ clgrad_status clgrad_clip_tensor_norm(clgrad_ctx *ctx, cl_mem g, size_t goff, co
 clgrad_status clgrad_clip_agc(clgrad_ctx *ctx, cl_mem w, size_t woff, cl_mem g, size_t goff, const clgrad_segs *units,
                               cl_mem stats, size_t stats_off, float clipping, float eps, cl_mem gs, size_t gs_off);
 
-/* ---- float64 host references ----
-** g is the whole flat buffer of n floats; out (n doubles) gets a copy of g
-** with the segments changed as the device would.  gs_out (CLGRAD_GS_SIZE
-** doubles) gets the block (NORM, COEF, NONFINITE, SKIP, CLIPCOEF, 0...).
-** do_clip = 0 is clgrad_clip_record_norm; apply = 0 leaves out = g and COEF
-** pending, apply = 1 scales out and sets COEF = 1. */
-void clgrad_clip_global_norm_ref(const float *g, size_t n, size_t nseg, const size_t *off, const size_t *len,
-                                 clgrad_norm_type type, double max_norm, int do_clip, clgrad_nonfinite_policy policy,
-                                 int apply, double *out, double *gs_out);
-void clgrad_clip_value_ref(const float *g, size_t n, double v, double *out);
-void clgrad_clip_tensor_norm_ref(const float *g, size_t n, size_t nseg, const size_t *off, const size_t *len,
-                                 double c, double *out);
-void clgrad_clip_agc_ref(const float *w, const float *g, size_t n, size_t nunit, const size_t *off,
-                         const size_t *len, double clipping, double eps, double *out);
-
-clgrad_status clgrad_selfcheck_clip(clgrad_ctx *ctx, clgrad_check_fn report, void *user);
-
 #ifdef __cplusplus
 }
 #endif

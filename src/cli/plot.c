@@ -5,10 +5,11 @@
 ** self-contained report.html with the figures inline.  Dependency-free: the
 ** SVG is written by hand.  Line charts skip NaN/Inf points (breaking the line
 ** there) and, on a log axis, non-positive values; isolated points are dots.
-** Host-only; see clgrad/report.h for the files written.
+** Host-only; see cli/report.h for the files written.
 */
 #define _POSIX_C_SOURCE 200809L
-#include "clgrad/report.h"
+#include "cli/report.h"
+#include "cli/opts.h"
 #include "clgrad/config.h"
 #include "clgrad/hist.h"
 #include "util/fsutil.h"
@@ -3085,28 +3086,37 @@ int clgrad_cli_plot(int argc, char **argv)
     const char **dirs = calloc((size_t)(argc > 0 ? argc : 1), sizeof *dirs);
     clgrad_rundata *runs = NULL;
     if (!dirs) { fprintf(stderr, "clgrad plot: out of memory\n"); return 1; }
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char **dst = !strcmp(a, "--out") ? &out : !strcmp(a, "--sweep") ? &sweep : !strcmp(a, "--x") ? &xkey
-                           : !strcmp(a, "--y") ? &ykey : !strcmp(a, "--smooth") ? &smooth : NULL;
-        if (dst) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "clgrad plot: %s needs a value\n", a);
-                goto out;
-            }
-            *dst = argv[++i];
-        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+    clgrad_cli_args g;
+    if (clgrad_cli_args_init(&g, "plot", "clgrad plot", NULL, argc, argv) != 0) goto out;
+    for (int r; (r = clgrad_cli_args_next(&g)) != -1;) {
+        const char *a = r == 1 ? g.opt : g.value;
+        const char **dst = r != 1                  ? NULL
+                           : !strcmp(a, "--out")   ? &out
+                           : !strcmp(a, "--sweep") ? &sweep
+                           : !strcmp(a, "--x")     ? &xkey
+                           : !strcmp(a, "--y")     ? &ykey
+                           : !strcmp(a, "--smooth") ? &smooth
+                                                    : NULL;
+        if (r == -2) {
+            clgrad_cli_args_free(&g);
+            goto out;
+        } else if (dst) {
+            *dst = g.value;
+        } else if (r == 1 && !strcmp(a, "--help")) {
             plot_usage_(stdout);
             rc = 0;
+            clgrad_cli_args_free(&g);
             goto out;
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "clgrad plot: unknown option %s\n", a);
+        } else if (r == 1) {
+            clgrad_cli_unknown_option("plot", g.elem);
             plot_usage_(stderr);
+            clgrad_cli_args_free(&g);
             goto out;
         } else {
             dirs[n++] = a;
         }
     }
+    clgrad_cli_args_free(&g);
     if (smooth) {
         char *end;
         opts.smooth = strtod(smooth, &end);
