@@ -7,8 +7,8 @@
 #     and data-race detection on (its out-of-bounds checks are always on),
 #     and Oclgrind reports nothing (any diagnostic fails the test);
 #  2. the numerics fingerprint (selfcheck) is the same on Oclgrind and PoCL;
-#  3. tiny experiments (MSE, softmax cross-entropy, tanh, ReLU, Adam,
-#     clipping, a vanilla RNN, an LSTM and a GRU) on Oclgrind and on PoCL
+#  3. tiny experiments (MSE, softmax cross-entropy, tanh, ReLU, Adam, LARS,
+#     LAMB, clipping, a vanilla RNN, an LSTM and a GRU) on Oclgrind and on PoCL
 #     give bit-identical metrics, layers, time steps and weights
 #     (`clgrad compare` says BIT-IDENTICAL).  Oclgrind runs with its own math
 #     builtins and without correctly rounded float32 division (clgrad divides
@@ -106,6 +106,10 @@ else
   compare_exp spirals_tanh optim_spirals_adam "${small[@]}" --set run.eval_every=4 \
     --set model.hidden=16,16 --set model.activation=tanh
   compare_exp deep_sigmoid sigmoid_deep "${small[@]}" --set model.hidden=8x6
+  # LARS and LAMB: per-tensor norms, the one-work-item ratio kernel, the chunk-walking update kernels
+  compare_exp lars large_batch_lars "${small[@]}" --set model.hidden=16,16 --set optim.exclude=bias \
+    --set optim.trust_clip=0.01 --set clip.kind=global_norm --set clip.max_norm=0.5
+  compare_exp lamb large_batch_lamb "${small[@]}" --set model.hidden=16,16
   models="rnn lstm gru"
   [ "${CLGRAD_TEST_QUICK:-0}" = 1 ] && models=lstm # the sanitizer pass of tools/test.sh
   for m in $models; do

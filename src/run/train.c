@@ -130,6 +130,7 @@ static clgrad_status plan_memory_(run_ *r, const clgrad_model_spec *ms)
     size_t nunits = r->kinds.clip == CLGRAD_CLIP_AGC ? z.rows : 0;
     clgrad_metrics_layout L;
     clgrad_metrics_layout_init(&L, (size_t)z.ntensors, z.metrics, nunits);
+    if (clgrad_optim_is_layerwise(r->optim.kind)) clgrad_metrics_layout_add_layerwise(&L, (size_t)z.ntensors);
     size_t nhidden = ms->kind == CLGRAD_MODEL_MLP ? (size_t)ms->nhidden : (size_t)(ms->layers > 0 ? ms->layers : 1);
     size_t nhist = r->cfg->metrics.histogram_every > 0 ? 2 * (size_t)z.ntensors + nhidden : 0;
     clgrad_metrics_layout_add_hist(&L, nhist);
@@ -357,6 +358,9 @@ static clgrad_status setup_(run_ *r)
     r->optim.beta1 = c->optim.beta1;
     r->optim.beta2 = c->optim.beta2;
     r->optim.amsgrad = c->optim.amsgrad;
+    r->optim.trust_coefficient = r->optim.kind == CLGRAD_OPTIM_LARS ? c->optim.trust_coefficient : 1.0;
+    r->optim.trust_clip = c->optim.trust_clip;
+    r->optim.exclude_bias = strcmp(c->optim.exclude, "bias") == 0;
     const char *bad = clgrad_optim_invalid(&r->optim);
     if (bad) return clgrad_fail(ctx, CLGRAD_E_CONFIG, "%s: [optim] %s", c->path, bad);
 
@@ -410,6 +414,8 @@ static clgrad_status setup_(run_ *r)
     CLGRAD_TRY(clgrad_buf_new(ctx, np, "parameter update", &r->diff));
     clgrad_metrics_layout_init(&r->plan.L, (size_t)clgrad_model_ntensors(r->m), clgrad_model_metrics_size(r->m),
                                r->units ? clgrad_segs_count(r->units) : 0);
+    if (clgrad_optim_is_layerwise(r->optim.kind))
+        clgrad_metrics_layout_add_layerwise(&r->plan.L, (size_t)clgrad_model_ntensors(r->m));
     clgrad_metrics_layout_add_hist(&r->plan.L, hist_segs_(r));
     if (hist_segs_(r)) CLGRAD_TRY(hist_setup_(r));
     CLGRAD_TRY(clgrad_buf_new(ctx, r->plan.L.size, "metrics block", &r->mbuf));
@@ -421,6 +427,7 @@ static clgrad_status setup_(run_ *r)
     r->order = malloc(nidx * sizeof *r->order);
     if (!r->mhost || !r->idx_host || !r->order) return clgrad_fail(ctx, CLGRAD_E_NOMEM, "out of memory");
     plan_step_(r);
+    if (clgrad_optim_is_layerwise(r->optim.kind)) CLGRAD_TRY(clgrad_step_layerwise_init(ctx, &r->plan));
 fail:
     return st;
 }
@@ -592,6 +599,12 @@ static int write_rows_(run_ *r, long step, long epoch, size_t B, double lr, doub
         csv_num_(r->flayers, M[L->model + CLGRAD_RS_SIZE * (size_t)clgrad_model_out_grad_seg(r->m, l) + CLGRAD_RS_NORM2]);
         fprintf(r->flayers, ",%.6g,%.6g,%.6g,", act[0], act[1], act[2]);
         csv_num_(r->flayers, pn > 0 ? dn / pn : NAN);
+        /* trust_ratio, trust_ratio_hh: LARS/LAMB's ratio of the layer's first and second weight tensors
+        ** (weight or weight_ih; weight_hh); empty for the other optimizers and where there is no such tensor */
+        for (int i = 0; i < 2; i++) {
+            fputc(',', r->flayers);
+            if (L->lw && i < nw) csv_num_(r->flayers, M[L->lw + (size_t)nt + (size_t)w[i]]);
+        }
         fputc('\n', r->flayers);
     }
     if (clgrad_csv_commit(&r->clayers) != 0) return -1;
@@ -1123,7 +1136,7 @@ clgrad_status clgrad_run(clgrad_ctx *ctx, const clgrad_config *cfg, const clgrad
                   &r.cmetrics, &r.fmetrics) ||
         open_csv_(&r, "layers.csv",
                   "step,layer,weight_norm,weight_grad_norm,bias_grad_norm,out_grad_norm,act_mean_abs,act_saturated,"
-                  "act_dead,update_ratio\n",
+                  "act_dead,update_ratio,trust_ratio,trust_ratio_hh\n",
                   &r.clayers, &r.flayers) ||
         (clgrad_model_seq_len(r.m) > 1 &&
          open_csv_(&r, "timesteps.csv", clgrad_model_has_cell(r.m) ? "step,t,grad_norm,cell_grad_norm\n" : "step,t,grad_norm\n",
