@@ -83,6 +83,8 @@
 **   data     path, labels, target and model.layers, model.forget_bias: a warning
 **            under the kinds that do not read them
 **   noise    grad_gamma only with grad_eta > 0 (a warning)
+**   metrics  sharpness_every a multiple of run.log_every; sharpness_iters, _tol,
+**            _eps only with sharpness_every > 0 (a warning)
 **
 ** Choice-valued keys (activation, init, optimizer kind, ...) are validated
 ** against their allowed names and stored as those names (lower case); the
@@ -201,6 +203,10 @@ typedef struct clgrad_noise_section {
 } clgrad_noise_section;
 
 typedef struct clgrad_metrics_section {
+    long sharpness_every;  /* >= 0; 0 = off (default); a multiple of run.log_every: log the sharpness every N steps */
+    long sharpness_iters;  /* [1, 100000]; most power iterations (Hessian-vector products) per estimate; default 20 */
+    double sharpness_tol;  /* >= 0; stop when the estimate's relative change is <= this; default 1e-3 */
+    double sharpness_eps;  /* (0, 1]; finite-difference step relative to max(1, ||w||); default 1e-3 */
     long histogram_every; /* >= 0; histograms.csv at steps that are multiples of histogram_every * log_every (and
                              the last step); 0 = off; default 10 */
 } clgrad_metrics_section;

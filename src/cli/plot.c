@@ -1,6 +1,7 @@
 /*
 ** plot.c: `clgrad plot`: SVG figures of one or several run directories (loss,
-** gradient norm before/after clipping, per-layer gradient norms as lines and
+** gradient norm before/after clipping, the sharpness and the preconditioned
+** sharpness against their limits when logged, per-layer gradient norms as lines and
 ** as a heat map, RNN gradients over time), a sweep's outcome heat map, and a
 ** self-contained report.html with the figures inline.  Dependency-free: the
 ** SVG is written by hand.  Line charts skip NaN/Inf points (breaking the line
@@ -11,8 +12,10 @@
 #include "cli/report.h"
 #include "cli/opts.h"
 #include "clgrad/config.h"
+#include "core/internal.h"
 #include "clgrad/hist.h"
 #include "util/fsutil.h"
+#include "util/ini.h"
 
 #include <errno.h>
 #include <math.h>
@@ -24,23 +27,6 @@
 #include <unistd.h>
 
 /* ---- small helpers ------------------------------------------------------------- */
-
-static clgrad_status failf_(clgrad_status st, char *why, size_t nwhy, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
-
-static clgrad_status failf_(clgrad_status st, char *why, size_t nwhy, const char *fmt, ...)
-{
-    if (why && nwhy) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(why, nwhy, fmt, ap);
-        va_end(ap);
-    }
-    return st;
-}
 
 /* Text for XML/HTML: escapes & < > " ' and replaces control characters that
 ** XML 1.0 does not allow by '?' and each byte that is not valid UTF-8 (a raw
@@ -127,12 +113,12 @@ static clgrad_status write_file_(const char *dir, const char *name, const char *
     snprintf(path, sizeof path, "%s/%s", dir, name);
     size_t nh = head ? strlen(head) : 0, nt = strlen(text);
     char *all = malloc(nh + nt + 1);
-    if (!all) return failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory writing %s", path);
+    if (!all) return clgrad_failf(CLGRAD_E_NOMEM, why, nwhy, "out of memory writing %s", path);
     if (nh) memcpy(all, head, nh);
     memcpy(all + nh, text, nt);
     int e = clgrad_fs_replace_text(path, all, nh + nt);
     free(all);
-    if (e) return failf_(CLGRAD_E_IO, why, nwhy, "cannot write %s: %s", path, strerror(e));
+    if (e) return clgrad_failf(CLGRAD_E_IO, why, nwhy, "cannot write %s: %s", path, strerror(e));
     return CLGRAD_OK;
 }
 
@@ -869,22 +855,6 @@ static int auto_log_(const chart_t *c)
     return lo <= hi && hi / lo > 100;
 }
 
-/* Distinct layer names in order of first appearance (pointers into t). */
-static const char **layers_of_(const clgrad_csv *t, size_t *n)
-{
-    int cl = clgrad_csv_col(t, "layer");
-    const char **names = malloc((t->nrows ? t->nrows : 1) * sizeof *names);
-    *n = 0;
-    if (!names || cl < 0) return names;
-    for (size_t r = 0; r < t->nrows; r++) {
-        const char *s = clgrad_csv_text(t, r, cl);
-        size_t i = 0;
-        while (i < *n && strcmp(names[i], s) != 0) i++;
-        if (i == *n) names[(*n)++] = s;
-    }
-    return names;
-}
-
 static int dcmp_(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -956,13 +926,13 @@ typedef struct {
 
 static clgrad_status fig_add_(figlist *l, const char *name, const char *caption, char *svg, char *why, size_t nwhy)
 {
-    if (!svg) return failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory rendering %s", name);
+    if (!svg) return clgrad_failf(CLGRAD_E_NOMEM, why, nwhy, "out of memory rendering %s", name);
     if (l->n == l->cap) {
         int nc = l->cap ? l->cap * 2 : 8;
         figure_t *f = realloc(l->f, (size_t)nc * sizeof *f);
         if (!f) {
             free(svg);
-            return failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory");
+            return clgrad_failf(CLGRAD_E_NOMEM, why, nwhy, "out of memory");
         }
         l->f = f, l->cap = nc;
     }
@@ -1007,33 +977,18 @@ static const char *ini_get_(const ini_t *ini, const char *key)
 ** optional quotes).  -1 on no memory. */
 static int ini_parse_(ini_t *ini, const char *text)
 {
-    char sec[64] = "";
     ini->present = 1;
-    for (const char *p = text; p && *p;) {
-        const char *e = strpbrk(p, "\r\n");
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        char line[1024];
-        snprintf(line, sizeof line, "%.*s", (int)(len < sizeof line ? len : sizeof line - 1), p);
-        p = e ? e + strspn(e, "\r\n") : NULL;
-        char *a = line;
-        while (*a == ' ' || *a == '\t') a++;
-        char *z = a + strlen(a);
-        while (z > a && (z[-1] == ' ' || z[-1] == '\t')) *--z = '\0';
-        if (!*a || *a == '#' || *a == ';') continue;
-        if (*a == '[') {
-            char *q = strchr(a, ']');
-            if (q) *q = '\0';
-            snprintf(sec, sizeof sec, "%s", a + 1);
-            continue;
+    clgrad_ini it;
+    clgrad_ini_line l;
+    clgrad_ini_begin(&it, text, strlen(text));
+    while (clgrad_ini_next(&it, &l)) {
+        if (l.kind != CLGRAD_INI_KEY) continue;
+        const char *val;
+        size_t nval;
+        if (clgrad_ini_value(l.value, l.nvalue, &val, &nval, NULL, NULL) == CLGRAD_INI_NO_CLOSE) {
+            val = l.value, nval = l.nvalue; /* kept as written */
+            clgrad_ini_trim(&val, &nval);
         }
-        char *eq = strchr(a, '=');
-        if (!eq) continue;
-        char *k = a, *v = eq + 1;
-        for (char *t = eq; t > k && (t[-1] == ' ' || t[-1] == '\t'); t--) t[-1] = '\0';
-        *eq = '\0';
-        while (*v == ' ' || *v == '\t') v++;
-        size_t vl = strlen(v);
-        if (vl >= 2 && (v[0] == '"' || v[0] == '\'') && v[vl - 1] == v[0]) v[vl - 1] = '\0', v++;
         if (ini->n == ini->cap) {
             size_t nc = ini->cap ? ini->cap * 2 : 64;
             char **nk = realloc(ini->key, nc * sizeof *nk);
@@ -1044,10 +999,11 @@ static int ini_parse_(ini_t *ini, const char *text)
             ini->val = nv, ini->cap = nc;
         }
         char full[200];
-        int nf = snprintf(full, sizeof full, "%s%s%s", sec, sec[0] ? "." : "", k);
+        int nf = snprintf(full, sizeof full, "%.*s%s%.*s", l.section ? (int)l.nsection : 0, l.section ? l.section : "",
+                          l.section && l.nsection ? "." : "", (int)l.nkey, l.key);
         if (nf < 0 || (size_t)nf >= sizeof full) continue; /* not a key clgrad writes */
         ini->key[ini->n] = strdup(full);
-        ini->val[ini->n] = strdup(v);
+        ini->val[ini->n] = strndup(val, nval);
         if (!ini->key[ini->n] || !ini->val[ini->n]) {
             free(ini->key[ini->n]), free(ini->val[ini->n]);
             return -1;
@@ -1063,19 +1019,10 @@ static int ini_load_(ini_t *ini, const char *dir)
     memset(ini, 0, sizeof *ini);
     char path[1200];
     snprintf(path, sizeof path, "%s/config.ini", dir);
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
-    mstream m;
-    if (ms_open_(&m) != 0) {
-        fclose(f);
-        return -1;
-    }
-    char buf[4096];
-    size_t k;
-    while ((k = fread(buf, 1, sizeof buf, f)) > 0) fwrite(buf, 1, k, m.f);
-    fclose(f);
-    char *text = ms_close_(&m);
-    if (!text) return -1;
+    char *text;
+    int e = clgrad_fs_read_all(path, 0, 0, &text, NULL);
+    if (e == ENOMEM) return -1;
+    if (e) return 0;
     int rc = ini_parse_(ini, text);
     free(text);
     return rc;
@@ -1266,6 +1213,52 @@ static char *fig_grad_norm_(const clgrad_rundata *runs, int n, const int *clips)
     return svg;
 }
 
+/* The sharpness of each run against its stability limit (Cohen et al. 2021;
+** 2022): `col` (sharpness or precond_sharpness) solid, `lim` (sharpness_limit
+** or precond_limit) dashed; NULL when no run has the column. */
+static char *fig_sharpness_(const clgrad_rundata *runs, int n, const char *col, const char *lim, const char *what,
+                            const char *limwhat, int *absent)
+{
+    *absent = 1;
+    for (int i = 0; i < n; i++)
+        if (clgrad_csv_col(&runs[i].metrics, col) >= 0) *absent = 0;
+    if (*absent) return NULL;
+    chart_t *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    int multi = n > 1, oom = 0;
+    if (multi) snprintf(c->title, sizeof c->title, "%s vs its limit (%d runs)", what, n);
+    else snprintf(c->title, sizeof c->title, "%s vs its limit: %.200s", what, runs[0].name);
+    snprintf(c->xlabel, sizeof c->xlabel, "step");
+    snprintf(c->ylabel, sizeof c->ylabel, "%s", what);
+    for (int i = 0; i < n; i++) {
+        if (clgrad_csv_col(&runs[i].metrics, col) < 0) continue;
+        char lab[160], l1[192], l2[192];
+        run_label_(runs, n, i, lab, sizeof lab);
+        if (multi) {
+            snprintf(l1, sizeof l1, "%s: %s", lab, what);
+            snprintf(l2, sizeof l2, "%s: %s", lab, limwhat);
+        } else {
+            snprintf(l1, sizeof l1, "%s", what);
+            snprintf(l2, sizeof l2, "%s", limwhat);
+        }
+        const char *color = multi ? palette[i % 10] : palette[0];
+        series_t *s = chart_add_(c, l1, color, 0);
+        if (s) {
+            if (take_xy_(s, &runs[i].metrics, "step", col, NULL, NULL) != 0) oom = 1;
+            s->markers = s->n <= 60;
+        }
+        s = chart_add_(c, l2, multi ? color : palette[3], 1);
+        if (s && take_xy_(s, &runs[i].metrics, "step", lim, NULL, NULL) != 0) oom = 1;
+        divergence_mark_(c, &runs[i], multi ? lab : NULL, multi ? color : COLOR_DIVERGE);
+    }
+    c->ylog = auto_log_(c);
+    if (c->ylog) snprintf(c->ylabel, sizeof c->ylabel, "%s (log scale)", what);
+    char *svg = oom ? NULL : chart_svg_(c);
+    chart_free_(c);
+    free(c);
+    return svg;
+}
+
 static void chart_del_(chart_t *c)
 {
     if (c) chart_free_(c);
@@ -1277,7 +1270,7 @@ static chart_t *layers_chart_(const clgrad_rundata *r)
 {
     chart_t *c = calloc(1, sizeof *c);
     size_t nl = 0;
-    const char **names = layers_of_(&r->layers, &nl);
+    const char **names = clgrad_rundata_layers(r, &nl);
     int oom = !c || !names;
     if (oom) goto out;
     snprintf(c->title, sizeof c->title, "per-layer gradient norm ||dL/dh||: %.180s", r->name);
@@ -1423,7 +1416,7 @@ static int layers_heat_(const clgrad_rundata *r, heat_t *hm)
 {
     memset(hm, 0, sizeof *hm);
     size_t nl = 0, ns = 0;
-    const char **names = layers_of_(&r->layers, &nl);
+    const char **names = clgrad_rundata_layers(r, &nl);
     int cs = clgrad_csv_col(&r->layers, "step"), cl = clgrad_csv_col(&r->layers, "layer");
     int cg = clgrad_csv_col(&r->layers, "out_grad_norm");
     double *steps = names ? distinct_(&r->layers, cs, &ns) : NULL;
@@ -1922,7 +1915,7 @@ static clgrad_status write_figs_(const char *outdir, const figlist *figs, const 
     clgrad_status st;
     static const char xml_decl[] = "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n";
     int e = mkdirs_(outdir);
-    if (e) return failf_(CLGRAD_E_IO, why, nwhy, "cannot create %s: %s", outdir, strerror(e));
+    if (e) return clgrad_failf(CLGRAD_E_IO, why, nwhy, "cannot create %s: %s", outdir, strerror(e));
     for (int i = 0; i < figs->n; i++) {
         if ((st = write_file_(outdir, figs->f[i].name, xml_decl, figs->f[i].svg, why, nwhy)) != CLGRAD_OK) return st;
         if (nwritten) (*nwritten)++;
@@ -2001,7 +1994,7 @@ static clgrad_status plot_runs_(const clgrad_rundata *runs, int n, const plot_op
     clgrad_status st = CLGRAD_OK;
     char *html = NULL;
     if (nwritten) *nwritten = 0;
-    if (n < 1) return failf_(CLGRAD_E_ARG, why, nwhy, "plot needs at least one run");
+    if (n < 1) return clgrad_failf(CLGRAD_E_ARG, why, nwhy, "plot needs at least one run");
     ini_t *cfg = calloc((size_t)n, sizeof *cfg), defaults = {0};
     int *clips = calloc((size_t)n, sizeof *clips);
     chart_t **ch = calloc((size_t)n * RK_N, sizeof *ch);
@@ -2058,6 +2051,25 @@ static clgrad_status plot_runs_(const clgrad_rundata *runs, int n, const plot_op
              : nclip ? " (runs with clipping: before solid, after dashed)" : " (no clipping)");
     if ((st = fig_add_(&figs, "grad_norm.svg", cap, fig_grad_norm_(runs, n, clips), why, nwhy)) != CLGRAD_OK)
         goto out;
+    /* the sharpness (runs logged with [metrics] sharpness_every > 0) and, for adam/rmsprop, the preconditioned one */
+    {
+        int absent;
+        char *svg = fig_sharpness_(runs, n, "sharpness", "sharpness_limit", "sharpness", "2/lr", &absent);
+        if (!absent) {
+            snprintf(cap, sizeof cap, "sharpness (solid): lambda_max of the loss Hessian on the step's batch, every "
+                     "[metrics] sharpness_every steps, against GD's stability limit 2/lr (dashed): progressive "
+                     "sharpening, then the edge of stability (Cohen et al. 2021)");
+            if ((st = fig_add_(&figs, "sharpness.svg", cap, svg, why, nwhy)) != CLGRAD_OK) goto out;
+        }
+        svg = fig_sharpness_(runs, n, "precond_sharpness", "precond_limit", "preconditioned sharpness",
+                             "its limit", &absent);
+        if (!absent) {
+            snprintf(cap, sizeof cap, "preconditioned sharpness (solid): lambda_max of P^-1/2 H P^-1/2, P the "
+                     "optimizer's preconditioner, against its limit (dashed): adam (2 + 2 beta1)/((1 - beta1) lr), "
+                     "rmsprop (2 + 2 momentum)/lr (Cohen et al. 2022)");
+            if ((st = fig_add_(&figs, "precond_sharpness.svg", cap, svg, why, nwhy)) != CLGRAD_OK) goto out;
+        }
+    }
     static const char *const fname[RK_N][2] = {{"layers_grad", "layers_heatmap"},
                                                {"timesteps", "timesteps_heatmap"},
                                                {"cell_timesteps", "cell_timesteps_heatmap"}};
@@ -2087,7 +2099,7 @@ static clgrad_status plot_runs_(const clgrad_rundata *runs, int n, const plot_op
     st = write_figs_(outdir, &figs, html, nwritten, why, nwhy);
     goto out;
 oom:
-    st = failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory plotting");
+    st = clgrad_failf(CLGRAD_E_NOMEM, why, nwhy, "out of memory plotting");
 out:
     free(html);
     figs_free_(&figs);
@@ -2236,11 +2248,11 @@ static clgrad_status lr_other_keys_(const clgrad_csv *t, int k0, int cst, int cl
     for (int c = k0; c < cst; c++) {
         if (c == clr) continue;
         if (out->nkeys == CLGRAD_LR_MAX_KEYS)
-            return failf_(CLGRAD_E_ARG, why, nwhy, "%s: more than %d swept keys besides %s", path,
+            return clgrad_failf(CLGRAD_E_ARG, why, nwhy, "%s: more than %d swept keys besides %s", path,
                           CLGRAD_LR_MAX_KEYS, LR_KEY);
         okc[out->nkeys] = c;
         if (!(out->key[out->nkeys++] = strdup(t->names[c])))
-            return failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory reading %s", path);
+            return clgrad_failf(CLGRAD_E_NOMEM, why, nwhy, "out of memory reading %s", path);
     }
     return CLGRAD_OK;
 }
@@ -2274,7 +2286,7 @@ static clgrad_status lr_grid_(const clgrad_csv *t, int clr, double *glr, size_t 
         double v = strtod(s, &end);
         while (*end == ' ') end++;
         if (end == s || *end || !(v > 0) || !isfinite(v))
-            return failf_(CLGRAD_E_ARG, why, nwhy, "%s:%zu: %s = \"%s\" is not a positive learning rate", path,
+            return clgrad_failf(CLGRAD_E_ARG, why, nwhy, "%s:%zu: %s = \"%s\" is not a positive learning rate", path,
                           r + 2, LR_KEY, s);
         size_t i = 0;
         while (i < *ng && glr[i] != v) i++;
@@ -2357,7 +2369,7 @@ clgrad_status clgrad_sweep_lr_read(const char *sweep_dir, clgrad_lr_sens *out, c
     size_t *first_row = NULL;
     int cst = clgrad_csv_col(&t, "status");
     if (cst < 0) {
-        st = failf_(CLGRAD_E_IO, why, nwhy, "%s: no status column (not a clgrad sweep summary)", path);
+        st = clgrad_failf(CLGRAD_E_IO, why, nwhy, "%s: no status column (not a clgrad sweep summary)", path);
         goto out;
     }
     /* the swept keys: the columns before status (after index) */
@@ -2372,7 +2384,7 @@ clgrad_status clgrad_sweep_lr_read(const char *sweep_dir, clgrad_lr_sens *out, c
     if ((st = lr_other_keys_(&t, k0, cst, clr, out, okc, path, why, nwhy)) != CLGRAD_OK) goto out;
     int cl = lr_loss_col_(&t, cst);
     if (cl < 0) {
-        st = failf_(CLGRAD_E_IO, why, nwhy, "%s: no final loss column (final_test_loss, final_train_loss)", path);
+        st = clgrad_failf(CLGRAD_E_IO, why, nwhy, "%s: no final loss column (final_test_loss, final_train_loss)", path);
         goto out;
     }
     snprintf(out->loss_col, sizeof out->loss_col, "%s", t.names[cl]);
@@ -2393,7 +2405,7 @@ clgrad_status clgrad_sweep_lr_read(const char *sweep_dir, clgrad_lr_sens *out, c
         size_t i = 0;
         while (glr[i] != v) i++;
         if (first_row[ci * ng + i]) {
-            st = failf_(CLGRAD_E_ARG, why, nwhy, "%s:%zu: a second row for %s = %s, %s (the first is line %zu)", path,
+            st = clgrad_failf(CLGRAD_E_ARG, why, nwhy, "%s:%zu: a second row for %s = %s, %s (the first is line %zu)", path,
                         r + 2, LR_KEY, clgrad_csv_text(&t, r, clr), c->label, first_row[ci * ng + i] + 1);
             goto out;
         }
@@ -2404,7 +2416,7 @@ clgrad_status clgrad_sweep_lr_read(const char *sweep_dir, clgrad_lr_sens *out, c
     lr_finish_curves_(out);
     goto out;
 oom:
-    st = failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory reading %s", path);
+    st = clgrad_failf(CLGRAD_E_NOMEM, why, nwhy, "out of memory reading %s", path);
 out:
     if (st != CLGRAD_OK) clgrad_lr_sens_free(out);
     free(glr);
@@ -3041,7 +3053,7 @@ static clgrad_status sweep_default_axes_(const clgrad_csv *t, const clgrad_lr_se
         else if (!*ykey) *ykey = t->names[c];
     }
     if (!*xkey)
-        return failf_(CLGRAD_E_ARG, why, nwhy, "%s: no swept key (no column before status); give --x KEY", path);
+        return clgrad_failf(CLGRAD_E_ARG, why, nwhy, "%s: no swept key (no column before status); give --x KEY", path);
     return CLGRAD_OK;
 }
 
@@ -3053,7 +3065,7 @@ static clgrad_status sweep_no_column_(const clgrad_csv *t, const char *key, cons
         size_t l = strlen(cols);
         snprintf(cols + l, sizeof cols - l, "%s%s", c ? ", " : "", t->names[c]);
     }
-    return failf_(CLGRAD_E_ARG, why, nwhy, "%s has no column \"%s\" (columns: %s)", path, key, cols);
+    return clgrad_failf(CLGRAD_E_ARG, why, nwhy, "%s has no column \"%s\" (columns: %s)", path, key, cols);
 }
 
 /* Each row into its heat-map cell (runs, diverged, failed, loss sum); returns whether the colour scale is log. */
@@ -3102,7 +3114,7 @@ static clgrad_status sweep_figures_(figlist *figs, char **lcsv, const char *swee
                            "(cross: diverged, triangle: non-finite or above l0)",
                            lr_svg_(ls), why, nwhy)) != CLGRAD_OK)
             return st;
-        if (!(*lcsv = lr_csv_(ls))) return failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory plotting %s", path);
+        if (!(*lcsv = lr_csv_(ls))) return clgrad_failf(CLGRAD_E_NOMEM, why, nwhy, "out of memory plotting %s", path);
     }
     return CLGRAD_OK;
 }
@@ -3134,7 +3146,7 @@ clgrad_status clgrad_plot_sweep_lr(const char *sweep_dir, const char *xkey, cons
     if (cl < 0) cl = clgrad_csv_col(&t, "final_loss");
     int cd = clgrad_csv_col(&t, "diverge_step");
     if (cst < 0 || cl < 0) {
-        st = failf_(CLGRAD_E_IO, why, nwhy, "%s: needs the columns status and final_test_loss (or final_train_loss)", path);
+        st = clgrad_failf(CLGRAD_E_IO, why, nwhy, "%s: needs the columns status and final_test_loss (or final_train_loss)", path);
         goto out;
     }
     if (cats_(&t, cx, &xc) != 0 || cats_(&t, cy, &yc) != 0) goto oom;
@@ -3154,7 +3166,7 @@ clgrad_status clgrad_plot_sweep_lr(const char *sweep_dir, const char *xkey, cons
     }
     goto out;
 oom:
-    st = failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory plotting %s", path);
+    st = clgrad_failf(CLGRAD_E_NOMEM, why, nwhy, "out of memory plotting %s", path);
 out:
     free(html);
     free(lcsv);
