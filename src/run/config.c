@@ -1576,12 +1576,12 @@ static void check_metrics_(parser *p)
     static const int k[] = {K_METRICS_SHARPNESS_ITERS, K_METRICS_SHARPNESS_TOL, K_METRICS_SHARPNESS_EPS};
     for (size_t i = 0; i < sizeof k / sizeof k[0]; i++)
         if (ok_(p, K_METRICS_SHARPNESS_EVERY) && ok_(p, k[i]) && m->sharpness_every == 0 && differs_(p, k[i])) {
-            strbuf v = {0}, d = {0};
+            clgrad_sbuf v = {0}, d = {0};
             value_str_(&p->cfg, k[i], &v);
             value_str_(&p->def, k[i], &d);
             warnf_(p, "[metrics] %s = %s: not used when sharpness_every = 0 (no sharpness); ignored (the default is %s)",
-                   keys[k[i]].key, v.p ? v.p : "?", d.p ? d.p : "?");
-            free(v.p), free(d.p);
+                   keys[k[i]].key, v.s ? v.s : "?", d.s ? d.s : "?");
+            clgrad_sb_free(&v), clgrad_sb_free(&d);
         }
 }
 
