@@ -401,7 +401,7 @@ hist_chunks(__global const uint *x, const ulong xoff, __global const ulong *tab,
     const uint lid = get_local_id(0);
     const ulong c = get_group_id(0);
     __global const ulong *soff = tab, *slen = tab + nseg, *cstart = tab + 2 * (ulong)nseg;
-    const uint s = reduce_segment_of_(cstart, nseg, c);
+    const uint s = clg_segment_of_(cstart, nseg, c);
     const ulong base = (c - cstart[s]) * REDUCE_CHUNK, rest = slen[s] - base;
     const uint clen = rest < REDUCE_CHUNK ? (uint)rest : REDUCE_CHUNK;
     __global const uint *p = x + xoff + soff[s] + base;

@@ -1596,6 +1596,23 @@ out:
     return rc;
 }
 
+/* The distinct layer names of histograms.csv in the order of first appearance
+** (malloc'd array of pointers into t; NULL on no memory). */
+static const char **hist_layers_(const clgrad_csv *t, size_t *n)
+{
+    int cl = clgrad_csv_col(t, "layer");
+    const char **names = malloc((t->nrows ? t->nrows : 1) * sizeof *names);
+    *n = 0;
+    if (!names || cl < 0) return names;
+    for (size_t r = 0; r < t->nrows; r++) {
+        const char *s = clgrad_csv_text(t, r, cl);
+        size_t i = 0;
+        while (i < *n && strcmp(names[i], s) != 0) i++;
+        if (i == *n) names[(*n)++] = s;
+    }
+    return names;
+}
+
 /* A file-name-safe copy of a layer name. */
 static void safe_name_(const char *s, char *out, size_t n)
 {
@@ -1940,8 +1957,8 @@ static clgrad_status hist_figs_(const clgrad_rundata *runs, int n, figlist *figs
     for (int i = 0; i < n; i++) {
         if (!runs[i].has_histograms) continue;
         size_t nl = 0;
-        const char **ls = layers_of_(&runs[i].histograms, &nl);
-        if (!ls) return failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory plotting");
+        const char **ls = hist_layers_(&runs[i].histograms, &nl);
+        if (!ls) return clgrad_failf(CLGRAD_E_NOMEM, why, nwhy, "out of memory plotting");
         free((void *)ls);
         cap += 3 * nl;
     }
@@ -1953,7 +1970,7 @@ static clgrad_status hist_figs_(const clgrad_rundata *runs, int n, figlist *figs
     for (int i = 0; i < n; i++) {
         if (!runs[i].has_histograms) continue;
         size_t nl = 0;
-        const char **ls = layers_of_(&runs[i].histograms, &nl);
+        const char **ls = hist_layers_(&runs[i].histograms, &nl);
         if (!ls) goto oom;
         for (size_t l = 0; l < nl; l++)
             for (int k = 0; k < 3; k++) {
@@ -1980,7 +1997,7 @@ static clgrad_status hist_figs_(const clgrad_rundata *runs, int n, figlist *figs
         if ((st = fig_add_(figs, names[x], caps[x], heat_svg_(&hm[x]), why, nwhy)) != CLGRAD_OK) goto out;
     goto out;
 oom:
-    st = failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory plotting");
+    st = clgrad_failf(CLGRAD_E_NOMEM, why, nwhy, "out of memory plotting");
 out:
     for (size_t x = 0; hm && x < nh; x++) heat_free_(&hm[x]);
     free(hm), free(hp), free(names), free(caps);

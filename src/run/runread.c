@@ -713,7 +713,7 @@ clgrad_status clgrad_rundata_read(const char *dir, unsigned flags, clgrad_rundat
         if ((st = clgrad_csv_read(path, &run->histograms, why, nwhy)) != CLGRAD_OK) goto fail;
         if (clgrad_csv_col(&run->histograms, "step") < 0 || clgrad_csv_col(&run->histograms, "layer") < 0 ||
             clgrad_csv_col(&run->histograms, "tensor") < 0 || clgrad_csv_col(&run->histograms, "param") < 0) {
-            st = failf_(CLGRAD_E_IO, why, nwhy, "%s: no \"step\", \"layer\", \"tensor\" or \"param\" column", path);
+            st = clgrad_failf(CLGRAD_E_IO, why, nwhy, "%s: no \"step\", \"layer\", \"tensor\" or \"param\" column", path);
             goto fail;
         }
         run->has_histograms = 1;
