@@ -13,6 +13,7 @@
 #include "clgrad/activation.h"
 #include "clgrad/loss.h"
 #include "clgrad/reduce.h"
+#include "clgrad/hist.h"
 #include "clgrad/clip.h"
 #include "clgrad/optim.h"
 #include "clgrad/init.h"

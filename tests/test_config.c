@@ -1590,7 +1590,7 @@ START_TEST(write_checks)
         snprintf(key, sizeof key, "  %.*s ", (int)(eq - line), line);
         ck_assert_msg(strstr(h, key), "help lacks '%s'", key);
     }
-    ck_assert_int_eq(nkeys, 70); /* run 6, data 15, model 11, loss 1, optim 21, clip 6, diverge 3, noise 3, metrics 4 */
+    ck_assert_int_eq(nkeys, 71); /* run 6, data 15, model 11, loss 1, optim 21, clip 6, diverge 3, noise 3, metrics 5 */
     free(t);
     free(h);
     /* a value that cannot be written back, or a full disk */

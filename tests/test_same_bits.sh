@@ -2,8 +2,9 @@
 # test_same_bits.sh (device suite): the "same bits" guarantee (README,
 # Reproducibility) checked between the configurations a machine without a GPU
 # has.  Every shipped experiment, shortened to STEPS steps with every step
-# logged, must give bit-identical metrics.csv, layers.csv, timesteps.csv (time
-# columns aside), status and weights/ (init and final .npy, byte for byte) in
+# logged and log-magnitude histograms at every logged step, must give
+# bit-identical metrics.csv, layers.csv, timesteps.csv (time columns aside),
+# histograms.csv, status and weights/ (init and final .npy, byte for byte) in
 #   - work-group sizes 16 (the reference), 64 and 256 (CLGRAD_WG) (the LARS/LAMB cases:
 #     large_batch_lars, large_batch_lamb, whose per-tensor norms are fixed-order reductions);
 #   - PoCL's pthread and basic devices (when POCL_DEVICES gives both);
@@ -32,12 +33,14 @@ fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 run() {
   local exp=$1 out=$2; shift 2
   env "$@" "$CLGRAD" run "$ROOT/experiments/$exp.ini" --device "${DEV:-pthread}" --set run.steps="$STEPS" \
-    --set run.log_every=1 ${EXTRA:-} --quiet --out "$out" >>"$T/log" 2>&1 || { fail "clgrad run $exp ($*)"; tail -5 "$T/log"; }
+    --set run.log_every=1 --set metrics.histogram_every=1 ${EXTRA:-} --quiet --out "$out" >>"$T/log" 2>&1 || { fail "clgrad run $exp ($*)"; tail -5 "$T/log"; }
 }
 
 # same REF OTHER WHAT: bit-identical or a failure naming the first difference
 same() {
-  if "$CLGRAD" compare --json "$1" "$2" 2>>"$T/log" | grep -q '^  "bit_identical": true'; then
+  if [ ! -s "$1/histograms.csv" ] || ! cmp -s "$1/histograms.csv" "$2/histograms.csv"; then
+    fail "$3: histograms.csv missing or not byte-identical"
+  elif "$CLGRAD" compare --json "$1" "$2" 2>>"$T/log" | grep -q '^  "bit_identical": true'; then
     echo "ok: $3"
   else
     fail "$3: not bit-identical"

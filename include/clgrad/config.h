@@ -207,6 +207,8 @@ typedef struct clgrad_metrics_section {
     long sharpness_iters;  /* [1, 100000]; most power iterations (Hessian-vector products) per estimate; default 20 */
     double sharpness_tol;  /* >= 0; stop when the estimate's relative change is <= this; default 1e-3 */
     double sharpness_eps;  /* (0, 1]; finite-difference step relative to max(1, ||w||); default 1e-3 */
+    long histogram_every; /* >= 0; histograms.csv at steps that are multiples of histogram_every * log_every (and
+                             the last step); 0 = off; default 10 */
 } clgrad_metrics_section;
 
 typedef struct clgrad_config {

@@ -13,6 +13,7 @@
 #include "cli/opts.h"
 #include "clgrad/config.h"
 #include "core/internal.h"
+#include "clgrad/hist.h"
 #include "util/fsutil.h"
 #include "util/ini.h"
 
@@ -156,6 +157,7 @@ static const char *const palette[10] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d6272
 #define COLOR_NONFINITE "#e8175d"
 #define COLOR_MISSING "#d9d9d9"
 #define COLOR_ZERO "#000000"
+#define COLOR_EMPTY "#ffffff"
 
 /* viridis at t in [0, 1], interpolated between 9 samples of the matplotlib map */
 static void viridis_(double t, char out[8])
@@ -605,7 +607,8 @@ static char *chart_svg_(const chart_t *c)
 /* ---- heat maps ---------------------------------------------------------------------------------- */
 
 /* CELL_ZERO: every value of the cell exactly 0 (on a log colour scale: an underflow, not "no data") */
-enum { CELL_VALUE = 0, CELL_NONFINITE, CELL_MISSING, CELL_DIVERGED, CELL_FAILED, CELL_ZERO };
+/* CELL_EMPTY: a histogram bin without entries (a fraction of 0) */
+enum { CELL_VALUE = 0, CELL_NONFINITE, CELL_MISSING, CELL_DIVERGED, CELL_FAILED, CELL_ZERO, CELL_EMPTY };
 
 /* A vertical colour bar for [zlo, zhi] with its label, plus swatches for the special cell states
 ** listed in `states` (a bit per CELL_* state). */
@@ -618,6 +621,7 @@ static void colorbar_(FILE *f, double x, double y0, double y1, double zlo, doubl
         {CELL_MISSING, COLOR_MISSING, "not logged"},
         {CELL_DIVERGED, COLOR_DIVERGE, "diverged (X)"},
         {CELL_FAILED, COLOR_MISSING, "failed / no result"},
+        {CELL_EMPTY, COLOR_EMPTY, "no entries"},
     };
     enum { NSW = sizeof sw / sizeof sw[0] };
     int nsw = 0;
@@ -668,6 +672,7 @@ static void cell_color_(int state, double z, double zlo, double zhi, char col[8]
     case CELL_NONFINITE: snprintf(col, 8, "%s", COLOR_NONFINITE); break;
     case CELL_DIVERGED: snprintf(col, 8, "%s", COLOR_DIVERGE); break;
     case CELL_ZERO: snprintf(col, 8, "%s", COLOR_ZERO); break;
+    case CELL_EMPTY: snprintf(col, 8, "%s", COLOR_EMPTY); break;
     default: snprintf(col, 8, "%s", COLOR_MISSING); break;
     }
 }
@@ -1496,6 +1501,132 @@ out:
     return rc;
 }
 
+/* Bin x step heat map of histograms.csv for one layer and tensor kind
+** ("weight", "grad": the layer's weight matrices, biases left out, their
+** counts added; "act": its output): colour = log10 of the fraction of the
+** entries in the bin (over the steps of a column when steps are binned).
+** Rows: the largest magnitudes at the top; the power-of-two bins between the
+** smallest and the largest non-empty one (one more on each side), the zero,
+** underflow, overflow and non-finite bins only when non-empty somewhere.
+** Returns 1 with a map, 0 when the run has no such rows, -1 on no memory. */
+static int hist_heat_(const clgrad_rundata *r, const char *layer, const char *tensor, heat_t *hm)
+{
+    memset(hm, 0, sizeof *hm);
+    const clgrad_csv *t = &r->histograms;
+    enum { NB = CLGRAD_HIST_NBINS };
+    int cs = clgrad_csv_col(t, "step"), cl = clgrad_csv_col(t, "layer"), ct = clgrad_csv_col(t, "tensor");
+    int cp = clgrad_csv_col(t, "param"), cb[NB];
+    for (int b = 0; b < NB; b++) {
+        char nm[32];
+        clgrad_hist_bin_name(b, nm, sizeof nm);
+        if ((cb[b] = clgrad_csv_col(t, nm)) < 0) return 0; /* not the bins this version writes */
+    }
+    size_t ns = 0;
+    double *steps = distinct_(t, cs, &ns), *cnt = NULL, *tot = NULL;
+    int rc = -1;
+    if (!steps) goto out;
+    size_t bin = ns > HEAT_MAX_COLS ? (ns + HEAT_MAX_COLS - 1) / HEAT_MAX_COLS : 1, nc = (ns + bin - 1) / bin;
+    cnt = calloc((nc ? nc : 1) * NB, sizeof *cnt), tot = calloc(nc ? nc : 1, sizeof *tot);
+    if (!cnt || !tot) goto out;
+    int any = 0;
+    for (size_t row = 0; row < t->nrows; row++) {
+        if (strcmp(clgrad_csv_text(t, row, cl), layer) != 0 || strcmp(clgrad_csv_text(t, row, ct), tensor) != 0) continue;
+        if (strcmp(tensor, "act") != 0 && strstr(clgrad_csv_text(t, row, cp), "bias")) continue;
+        double st = clgrad_csv_num(t, row, cs);
+        const double *p = isfinite(st) ? bsearch(&st, steps, ns, sizeof *steps, dcmp_) : NULL;
+        if (!p) continue;
+        size_t j = (size_t)(p - steps) / bin;
+        for (int b = 0; b < NB; b++) {
+            double v = clgrad_csv_num(t, row, cb[b]);
+            if (isfinite(v) && v > 0) cnt[j * NB + (size_t)b] += v, tot[j] += v;
+        }
+        any = 1;
+    }
+    if (!any) {
+        rc = 0;
+        goto out;
+    }
+    /* the rows shown, top to bottom */
+    int used[NB] = {0}, lo = NB, hi = -1, show[NB], nr = 0;
+    for (size_t j = 0; j < nc; j++)
+        for (int b = 0; b < NB; b++) used[b] |= cnt[j * NB + (size_t)b] > 0;
+    for (int b = 2; b < NB - 2; b++)
+        if (used[b]) lo = b < lo ? b : lo, hi = b;
+    if (hi >= 0) lo = lo > 2 ? lo - 1 : lo, hi = hi < NB - 3 ? hi + 1 : hi;
+    if (used[NB - 1]) show[nr++] = NB - 1;
+    if (used[NB - 2]) show[nr++] = NB - 2;
+    for (int b = hi; hi >= 0 && b >= lo; b--) show[nr++] = b;
+    if (used[1]) show[nr++] = 1;
+    if (used[0]) show[nr++] = 0;
+    double *sum = NULL;
+    unsigned *c1 = NULL, *nz = NULL;
+    if (heat_alloc_(hm, (size_t)nr, nc, &sum, &c1, &nz) != 0) {
+        free(sum), free(c1), free(nz);
+        goto out;
+    }
+    free(sum), free(c1), free(nz);
+    hm->rowtext = calloc((size_t)nr ? (size_t)nr : 1, sizeof *hm->rowtext);
+    hm->rowlabel = calloc((size_t)nr ? (size_t)nr : 1, sizeof *hm->rowlabel);
+    if (!hm->rowtext || !hm->rowlabel) goto out;
+    for (int i = 0; i < nr; i++) {
+        char nm[32];
+        clgrad_hist_bin_name(show[i], nm, sizeof nm);
+        if (!(hm->rowtext[i] = strdup(nm))) goto out;
+        hm->rowlabel[i] = hm->rowtext[i];
+    }
+    step_bins_(hm, steps, ns, bin);
+    for (int i = 0; i < nr; i++)
+        for (size_t j = 0; j < nc; j++) {
+            size_t k = (size_t)i * nc + j;
+            double c = cnt[j * NB + (size_t)show[i]];
+            if (!(tot[j] > 0)) continue; /* CELL_MISSING: not logged */
+            hm->state[k] = c > 0 ? CELL_VALUE : CELL_EMPTY;
+            hm->z[k] = c > 0 ? log10(c / tot[j]) : NAN;
+        }
+    snprintf(hm->title, sizeof hm->title, "%s %s: log-magnitude histogram per step: %.160s", layer,
+             strcmp(tensor, "act") == 0 ? "output" : strcmp(tensor, "grad") == 0 ? "weight gradient" : "weights",
+             r->name);
+    snprintf(hm->xlabel, sizeof hm->xlabel, bin > 1 ? "step (%zu logged steps per column)" : "step", bin);
+    snprintf(hm->ylabel, sizeof hm->ylabel, "|x| bin (2^e: [2^e, 2^(e+1)))");
+    snprintf(hm->zlabel, sizeof hm->zlabel, "log10 fraction of entries");
+    rc = 1;
+out:
+    if (rc < 0) heat_free_(hm);
+    free(steps), free(cnt), free(tot);
+    return rc;
+}
+
+/* The distinct layer names of histograms.csv in the order of first appearance
+** (malloc'd array of pointers into t; NULL on no memory). */
+static const char **hist_layers_(const clgrad_csv *t, size_t *n)
+{
+    int cl = clgrad_csv_col(t, "layer");
+    const char **names = malloc((t->nrows ? t->nrows : 1) * sizeof *names);
+    *n = 0;
+    if (!names || cl < 0) return names;
+    for (size_t r = 0; r < t->nrows; r++) {
+        const char *s = clgrad_csv_text(t, r, cl);
+        size_t i = 0;
+        while (i < *n && strcmp(names[i], s) != 0) i++;
+        if (i == *n) names[(*n)++] = s;
+    }
+    return names;
+}
+
+/* A file-name-safe copy of a layer name. */
+static void safe_name_(const char *s, char *out, size_t n)
+{
+    size_t i = 0;
+    for (; s[i] && i + 1 < n; i++) {
+        char ch = s[i];
+        out[i] = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' ||
+                         ch == '-' || ch == '.'
+                     ? ch
+                     : '_';
+    }
+    out[i] = 0;
+}
+
 /* One colour range for the heat maps of one quantity across runs. */
 static void share_z_(heat_t **hs, int n)
 {
@@ -1814,6 +1945,65 @@ static clgrad_status write_figs_(const char *outdir, const figlist *figs, const 
 /* The per-run figures of kind k: 0 layers, 1 ||dL/dh_t||, 2 ||dL/dc_t|| (LSTM). */
 enum { RK_LAYERS = 0, RK_TS, RK_CELL, RK_N };
 
+/* The histogram heat maps of the runs with histograms.csv: per run, layer
+** (in the file's order) and tensor kind, hist_<layer>_<weight|grad|act>.svg
+** (.run<k> as for the other figures), one colour scale for all of them. */
+static clgrad_status hist_figs_(const clgrad_rundata *runs, int n, figlist *figs, char *why, size_t nwhy)
+{
+    static const char *const kinds[3] = {"weight", "grad", "act"};
+    static const char *const what[3] = {"weights (biases left out)", "gradients of the weights (before clipping)",
+                                        "output activations of the step's batch"};
+    size_t cap = 0, nh = 0;
+    for (int i = 0; i < n; i++) {
+        if (!runs[i].has_histograms) continue;
+        size_t nl = 0;
+        const char **ls = hist_layers_(&runs[i].histograms, &nl);
+        if (!ls) return clgrad_failf(CLGRAD_E_NOMEM, why, nwhy, "out of memory plotting");
+        free((void *)ls);
+        cap += 3 * nl;
+    }
+    heat_t *hm = calloc(cap ? cap : 1, sizeof *hm);
+    heat_t **hp = calloc(cap ? cap : 1, sizeof *hp);
+    char (*names)[128] = calloc(cap ? cap : 1, sizeof *names), (*caps)[400] = calloc(cap ? cap : 1, sizeof *caps);
+    clgrad_status st = CLGRAD_OK;
+    if (!hm || !hp || !names || !caps) goto oom;
+    for (int i = 0; i < n; i++) {
+        if (!runs[i].has_histograms) continue;
+        size_t nl = 0;
+        const char **ls = hist_layers_(&runs[i].histograms, &nl);
+        if (!ls) goto oom;
+        for (size_t l = 0; l < nl; l++)
+            for (int k = 0; k < 3; k++) {
+                int rc = hist_heat_(&runs[i], ls[l], kinds[k], &hm[nh]);
+                if (rc < 0) {
+                    free((void *)ls);
+                    goto oom;
+                }
+                if (rc == 0) continue;
+                char safe[64], sfx[32] = "";
+                safe_name_(ls[l], safe, sizeof safe);
+                if (i > 0) snprintf(sfx, sizeof sfx, ".run%d", i + 1);
+                snprintf(names[nh], sizeof names[nh], "hist_%s_%s%s.svg", safe, kinds[k], sfx);
+                snprintf(caps[nh], sizeof caps[nh],
+                         "%.150s: layer %.40s, log-magnitude histogram of the %s per step (fraction of entries per "
+                         "power-of-two bin of |x|, log colour scale; white: no entries)",
+                         runs[i].name, ls[l], what[k]);
+                hp[nh] = &hm[nh], nh++;
+            }
+        free((void *)ls);
+    }
+    share_z_(hp, (int)nh);
+    for (size_t x = 0; x < nh; x++)
+        if ((st = fig_add_(figs, names[x], caps[x], heat_svg_(&hm[x]), why, nwhy)) != CLGRAD_OK) goto out;
+    goto out;
+oom:
+    st = clgrad_failf(CLGRAD_E_NOMEM, why, nwhy, "out of memory plotting");
+out:
+    for (size_t x = 0; hm && x < nh; x++) heat_free_(&hm[x]);
+    free(hm), free(hp), free(names), free(caps);
+    return st;
+}
+
 static clgrad_status plot_runs_(const clgrad_rundata *runs, int n, const plot_opts *o, const char *outdir,
                                 int *nwritten, char *why, size_t nwhy)
 {
@@ -1920,6 +2110,7 @@ static clgrad_status plot_runs_(const clgrad_rundata *runs, int n, const plot_op
                      n > 1 ? " (colour scale shared across the runs)" : "");
             if ((st = fig_add_(&figs, name, cap, heat_svg_(&hm[x]), why, nwhy)) != CLGRAD_OK) goto out;
         }
+    if ((st = hist_figs_(runs, n, &figs, why, nwhy)) != CLGRAD_OK) goto out;
     html = report_runs_(runs, n, &figs, cfg, &defaults);
     if (!html) goto oom;
     st = write_figs_(outdir, &figs, html, nwritten, why, nwhy);
@@ -3026,6 +3217,8 @@ static void plot_usage_(FILE *f)
             "  timesteps.svg       RNN runs: ||dL/dh_t|| over t at a few logged steps\n"
             "  timesteps_heatmap.svg  RNN runs: time step x training step heat map of log10 ||dL/dh_t||\n"
             "  cell_timesteps.svg, cell_timesteps_heatmap.svg  LSTM runs: the same for ||dL/dc_t||\n"
+            "  hist_LAYER_{weight,grad,act}.svg  runs with histograms.csv: power-of-two bin of |x| x step\n"
+            "      heat map of log10 (fraction of entries), per layer and tensor\n"
             "  (per-run figures of the 2nd, 3rd... run are named *.run2.svg, *.run3.svg ...)\n"
             "  --smooth W          also draw the train loss smoothed by an exponential moving average\n"
             "                      m = W*m + (1-W)*loss (0 < W < 1, e.g. 0.9), the raw curve faint behind\n"

@@ -3,6 +3,7 @@
 ** order; used by `clgrad run` (src/run/train.c) and `clgrad bench`.
 */
 #include "core/internal.h"
+#include "clgrad/hist.h"
 #include "clgrad/init.h"
 #include "clgrad/step.h"
 
@@ -20,8 +21,30 @@ void clgrad_metrics_layout_init(clgrad_metrics_layout *L, size_t nt, size_t mode
     L->dstats = o, o += CLGRAD_RS_SIZE * (nt + 1);
     L->model = o, o += model_metrics;
     L->agc = o, o += nunits ? 2 * CLGRAD_RS_SIZE * (nunits + 1) : 0;
+    L->hist = o;
     L->lw = 0;
     L->size = o;
+}
+
+void clgrad_metrics_layout_add_hist(clgrad_metrics_layout *L, size_t nseg)
+{
+    L->hist = L->size;
+    L->size += CLGRAD_HIST_NBINS * nseg; /* uint32 counts: bit patterns in the float block */
+}
+
+clgrad_status clgrad_step_histograms(clgrad_ctx *ctx, const clgrad_step_plan *p, size_t B)
+{
+    clgrad_status st = CLGRAD_OK;
+    const clgrad_segs *ps = clgrad_model_param_segs(p->m), *hs;
+    cl_mem fwd;
+    size_t nt = (size_t)clgrad_model_ntensors(p->m), o = p->L.hist;
+    if (!p->hscratch) return clgrad_fail(ctx, CLGRAD_E_ARG, "step_histograms: no scratch buffer in the plan");
+    CLGRAD_TRY(clgrad_model_hidden_segs(ctx, p->m, B, &hs, &fwd));
+    CLGRAD_TRY(clgrad_hist_counts(ctx, clgrad_model_params(p->m), 0, ps, p->hscratch, p->mbuf, o));
+    CLGRAD_TRY(clgrad_hist_counts(ctx, clgrad_model_grads(p->m), 0, ps, p->hscratch, p->mbuf, o + CLGRAD_HIST_NBINS * nt));
+    CLGRAD_TRY(clgrad_hist_counts(ctx, fwd, 0, hs, p->hscratch, p->mbuf, o + 2 * CLGRAD_HIST_NBINS * nt));
+fail:
+    return st;
 }
 
 void clgrad_metrics_layout_add_layerwise(clgrad_metrics_layout *L, size_t nt)
@@ -118,7 +141,7 @@ fail:
 }
 
 clgrad_status clgrad_step_grads(clgrad_ctx *ctx, const clgrad_step_plan *p, long step, size_t pos, size_t B,
-                                float noise_std, int log)
+                                float noise_std, int flags)
 {
     clgrad_status st = CLGRAD_OK;
     cl_mem grads = clgrad_model_grads(p->m);
@@ -127,13 +150,14 @@ clgrad_status clgrad_step_grads(clgrad_ctx *ctx, const clgrad_step_plan *p, long
     CLGRAD_TRY(clgrad_model_forward(ctx, p->m, p->xb, 0, B));
     cl_mem lg = clgrad_model_logits(p->m);
     CLGRAD_TRY(clgrad_loss_value(ctx, p->loss, lg, 0, p->yb, 0, B, p->K, p->mbuf, p->L.loss));
-    if (log) CLGRAD_TRY(clgrad_step_accuracy(ctx, p, B));
+    if (flags & CLGRAD_STEP_LOG) CLGRAD_TRY(clgrad_step_accuracy(ctx, p, B));
     CLGRAD_TRY(clgrad_loss_grad(ctx, p->loss, lg, 0, p->yb, 0, p->dlogits, 0, B, p->K));
     CLGRAD_TRY(clgrad_model_backward(ctx, p->m, p->dlogits, 0, B));
     /* L1's subgradient (part of the loss), then gradient noise: both before the norm and clipping */
     CLGRAD_TRY(clgrad_model_l1_grad(ctx, p->m, p->l1));
     CLGRAD_TRY(clgrad_init_add_noise(ctx, grads, 0, np, noise_std, p->seed, CLGRAD_NOISE_STREAM_GRAD, (uint32_t)step));
     CLGRAD_TRY(clgrad_gradstate_reset(ctx, p->mbuf, p->L.gs));
+    if (flags & CLGRAD_STEP_HIST) CLGRAD_TRY(clgrad_step_histograms(ctx, p, B));
     CLGRAD_TRY(clip_(ctx, p));
 fail:
     return st;

@@ -112,6 +112,7 @@ enum {
     K_DIVERGE_GRAD_NORM_LIMIT, K_DIVERGE_LOSS_LIMIT, K_DIVERGE_ACTION,
     K_NOISE_GRAD_ETA, K_NOISE_GRAD_GAMMA, K_NOISE_INPUT_STD,
     K_METRICS_SHARPNESS_EVERY, K_METRICS_SHARPNESS_ITERS, K_METRICS_SHARPNESS_TOL, K_METRICS_SHARPNESS_EPS,
+    K_METRICS_HISTOGRAM_EVERY,
     K_COUNT
 };
 
@@ -277,6 +278,11 @@ static const keydef keys[K_COUNT] = {
     [K_METRICS_SHARPNESS_EPS] = {KEY(S_METRICS, "sharpness_eps", T_DOUBLE, metrics, sharpness_eps), .lo = 0,
                                  .hi = 1, .flags = F_GT, .allowed = "a number in (0, 1]: the finite-difference "
                                                                    "step relative to max(1, ||w||)"},
+    [K_METRICS_HISTOGRAM_EVERY] = {KEY(S_METRICS, "histogram_every", T_LONG, metrics, histogram_every), .lo = 0,
+                                   .flags = F_NOHI,
+                                   .allowed = "an integer >= 0: log-magnitude histograms of weights, gradients and "
+                                              "activations (histograms.csv) at every N-th logged step "
+                                              "(steps that are multiples of N * log_every, and the last step); 0 = off"},
 };
 
 /* Common names from other tools, to point users at ours. */
@@ -412,6 +418,7 @@ void clgrad_config_defaults(clgrad_config *cfg)
     cfg->metrics.sharpness_iters = 20;
     cfg->metrics.sharpness_tol = 1e-3;
     cfg->metrics.sharpness_eps = 1e-3;
+    cfg->metrics.histogram_every = 10;
 }
 
 /* ------------------------------------------------------------------ */

@@ -5,7 +5,9 @@
 ** per step [gather batch (+ input noise) -> forward -> loss -> backward ->
 ** L1 subgradient -> gradient noise -> gradient norms / clipping -> optimizer
 ** -> divergence watch] -> every log_every steps one
-** read-back of a metrics block -> CSV rows.  Between log steps nothing waits
+** read-back of a metrics block -> CSV rows.  At the histogram steps ([metrics]
+** histogram_every) the log-magnitude histograms (histograms_, before clipping)
+** are counted on the device into the same block: no extra read-back.  Between log steps nothing waits
 ** for the device (except one index upload per epoch, and the per-step flag
 ** read under the non-finite policy "skip", which keeps Adam's step count exact).
 */
@@ -15,6 +17,7 @@
 #include "util/fsutil.h"
 #include "clgrad/clip.h"
 #include "clgrad/data.h"
+#include "clgrad/hist.h"
 #include "clgrad/init.h"
 #include "clgrad/loss.h"
 #include "clgrad/model.h"
@@ -61,8 +64,10 @@ typedef struct run_ {
     float *mhost;
     uint32_t *idx_host;
     size_t *order;
-    clgrad_csv_out cmetrics, clayers, ctime;
+    clgrad_csv_out cmetrics, clayers, ctime, chist;
     FILE *fmetrics, *flayers, *ftime; /* their rows streams (ftime: NULL without timesteps.csv) */
+    FILE *fhist;                      /* histograms.csv's rows (NULL: [metrics] histogram_every = 0) */
+    cl_mem hscratch;                  /* clgrad_hist_counts' scratch (NULL without histograms) */
     int lock_fd;                      /* the run-directory lock (clgrad_rundir_lock) */
     clgrad_run_result *res;
     double t_start;
@@ -131,6 +136,13 @@ static clgrad_status plan_memory_(run_ *r, const clgrad_model_spec *ms)
     clgrad_metrics_layout L;
     clgrad_metrics_layout_init(&L, (size_t)z.ntensors, z.metrics, nunits);
     if (clgrad_optim_is_layerwise(r->optim.kind)) clgrad_metrics_layout_add_layerwise(&L, (size_t)z.ntensors);
+    size_t nhidden = ms->kind == CLGRAD_MODEL_MLP ? (size_t)ms->nhidden : (size_t)(ms->layers > 0 ? ms->layers : 1);
+    size_t nhist = r->cfg->metrics.histogram_every > 0 ? 2 * (size_t)z.ntensors + nhidden : 0;
+    clgrad_metrics_layout_add_hist(&L, nhist);
+    /* histogram scratch: NBINS words per chunk of the parameters or of the forward activations */
+    unsigned long long hwords = nhist ? CLGRAD_HIST_NBINS * ((z.params > z.fwd ? z.params : z.fwd) / CLGRAD_REDUCE_CHUNK +
+                                                             (size_t)z.ntensors + nhidden + 1)
+                                      : 0;
     enum { MODEL, OPTIM, DATA, SCRATCH };
     const int sharp = r->cfg->metrics.sharpness_every > 0;
     struct { const char *what; unsigned long long bytes; int part; } b[] = {
@@ -152,6 +164,7 @@ static clgrad_status plan_memory_(run_ *r, const clgrad_model_spec *ms)
         {"batch targets", f * ms->max_batch, SCRATCH},
         {"logit gradients", f * ms->max_batch * r->K, SCRATCH},
         {"metrics block", f * L.size, SCRATCH},
+        {"histogram scratch", 4 * hwords, SCRATCH},
         {"evaluation results", f * 2 * ntb, SCRATCH},
         /* the sharpness estimate: clgrad_sharp_floats(nparams) floats in buffers of at most nparams each */
         {"sharpness vector", sharp ? f * z.params : 0, SCRATCH},
@@ -197,6 +210,86 @@ static clgrad_status plan_memory_(run_ *r, const clgrad_model_spec *ms)
     return CLGRAD_OK;
 }
 
+/* ---- histograms ([metrics] histogram_every; include/clgrad/hist.h) ----
+** Segments, in the metrics block at L.hist, CLGRAD_HIST_NBINS uint32 counts
+** each: the parameters (one per model tensor, tensor order), their gradients
+** (the same), the hidden layers' outputs (clgrad_model_hidden_segs). */
+static size_t hist_segs_(const run_ *r)
+{
+    if (r->cfg->metrics.histogram_every <= 0) return 0;
+    return 2 * (size_t)clgrad_model_ntensors(r->m) + (size_t)clgrad_model_hidden_layers(r->m);
+}
+
+/* The scratch of clgrad_hist_counts, for the largest table it will see (the
+** hidden outputs at the training batch size: a shorter last batch has no
+** more chunks). */
+static clgrad_status hist_setup_(run_ *r)
+{
+    const clgrad_segs *hs;
+    cl_mem fwd;
+    clgrad_status st = clgrad_model_hidden_segs(r->ctx, r->m, r->B, &hs, &fwd);
+    if (st != CLGRAD_OK) return st;
+    size_t a = clgrad_hist_scratch_words(clgrad_model_param_segs(r->m)), b = clgrad_hist_scratch_words(hs);
+    return mem_(r, 4 * (a > b ? a : b), "histogram scratch", &r->hscratch);
+}
+
+/* Whether the logged step gets histograms: every histogram_every-th logged
+** multiple of log_every, and the last step. */
+static int hist_step_(const run_ *r, long step, long log_every)
+{
+    long n = r->cfg->metrics.histogram_every;
+    if (n <= 0 || !r->fhist) return 0;
+    return step == r->steps || (step % log_every == 0 && (step / log_every) % n == 0);
+}
+
+/* histograms.csv's header: step,layer,tensor,param,n,zero,lt_2^-40,2^-40,...,2^7,ge_2^8,nonfinite */
+static void hist_header_(char *h, size_t n)
+{
+    size_t len = (size_t)snprintf(h, n, "step,layer,tensor,param,n");
+    for (int b = 0; b < CLGRAD_HIST_NBINS && len < n; b++) {
+        char nm[32];
+        clgrad_hist_bin_name(b, nm, sizeof nm);
+        len += (size_t)snprintf(h + len, n - len, ",%s", nm);
+    }
+    if (len < n) snprintf(h + len, n - len, "\n");
+}
+
+/* One row; the counts formatted by hand (a logged step writes hundreds of rows of 57 fields). */
+static void hist_row_(run_ *r, long step, int layer, const char *tensor, const char *param, size_t seg)
+{
+    uint32_t c[CLGRAD_HIST_NBINS];
+    memcpy(c, r->mhost + r->plan.L.hist + CLGRAD_HIST_NBINS * seg, sizeof c);
+    unsigned long long n = 0;
+    for (int b = 0; b < CLGRAD_HIST_NBINS; b++) n += c[b];
+    fprintf(r->fhist, "%ld,%s,%s,%s,%llu", step, clgrad_model_layer_name(r->m, layer), tensor, param, n);
+    char buf[CLGRAD_HIST_NBINS * 11 + 2], *e = buf + sizeof buf - 1;
+    *e = 0;
+    *--e = '\n';
+    for (int b = CLGRAD_HIST_NBINS; b-- > 0;) {
+        uint32_t v = c[b];
+        do *--e = (char)('0' + v % 10), v /= 10;
+        while (v);
+        *--e = ',';
+    }
+    fputs(e, r->fhist);
+}
+
+/* The histogram rows of a logged step (from the metrics block read back):
+** per layer, its tensors' weight rows, their grad rows, then its act row. */
+static int write_hist_rows_(run_ *r, long step)
+{
+    int nt = clgrad_model_ntensors(r->m), nl = clgrad_model_nlayers(r->m), nh = clgrad_model_hidden_layers(r->m);
+    for (int l = 0; l < nl; l++) {
+        for (int k = 0; k < 2; k++)
+            for (int t = 0; t < nt; t++) {
+                const clgrad_tensor *tt = clgrad_model_tensor(r->m, t);
+                if (tt->layer == l) hist_row_(r, step, l, k ? "grad" : "weight", tt->name, (size_t)(k * nt + t));
+            }
+        if (l < nh) hist_row_(r, step, l, "act", "out", (size_t)(2 * nt + l));
+    }
+    return clgrad_csv_commit(&r->chist);
+}
+
 /* The step's view of the run: its buffers (owned here) and settings. */
 static void plan_step_(run_ *r)
 {
@@ -213,6 +306,7 @@ static void plan_step_(run_ *r)
     p->max_norm = (float)c->clip.max_norm, p->clip_value = (float)c->clip.value, p->agc_clipping = (float)c->clip.clipping;
     p->norm_type = r->norm_type, p->policy = r->policy, p->units = r->units;
     p->loss_limit = (float)c->diverge.loss_limit, p->grad_norm_limit = (float)c->diverge.grad_norm_limit;
+    p->hscratch = r->hscratch;
 }
 
 static clgrad_status setup_(run_ *r)
@@ -331,6 +425,8 @@ static clgrad_status setup_(run_ *r)
                                r->units ? clgrad_segs_count(r->units) : 0);
     if (clgrad_optim_is_layerwise(r->optim.kind))
         clgrad_metrics_layout_add_layerwise(&r->plan.L, (size_t)clgrad_model_ntensors(r->m));
+    clgrad_metrics_layout_add_hist(&r->plan.L, hist_segs_(r));
+    if (hist_segs_(r)) CLGRAD_TRY(hist_setup_(r));
     CLGRAD_TRY(clgrad_buf_new(ctx, r->plan.L.size, "metrics block", &r->mbuf));
     CLGRAD_TRY(clgrad_buf_fill(ctx, r->mbuf, 0, r->plan.L.size, 0.0f));
     size_t ntb = r->test.n ? (r->test.n + ms.max_batch - 1) / ms.max_batch : 1;
@@ -354,7 +450,7 @@ fail:
 static void teardown_(run_ *r)
 {
     cl_mem *bufs[] = {&r->xtrain, &r->ytrain, &r->xtest, &r->ytest, &r->idx, &r->xb, &r->yb,
-                      &r->dlogits, &r->state, &r->prev, &r->diff, &r->mbuf, &r->evalbuf};
+                      &r->dlogits, &r->state, &r->prev, &r->diff, &r->mbuf, &r->evalbuf, &r->hscratch};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) clgrad_buf_free(bufs[i]);
     clgrad_segs_free(&r->units);
     clgrad_sharp_free(&r->sharp);
@@ -369,7 +465,8 @@ static void teardown_(run_ *r)
     clgrad_csv_close(&r->cmetrics);
     clgrad_csv_close(&r->clayers);
     clgrad_csv_close(&r->ctime);
-    r->fmetrics = r->flayers = r->ftime = NULL;
+    clgrad_csv_close(&r->chist);
+    r->fmetrics = r->flayers = r->ftime = r->fhist = NULL;
 }
 
 /* ---- one step ---- */
@@ -604,6 +701,9 @@ static int write_manifest_(run_ *r, const char *status, char *why, size_t nwhy)
     clgrad_sb_json_str(&b, r->opts->command_line ? r->opts->command_line : "");
     clgrad_sb_printf(&b, ",\n");
     sb_launch_(&b);
+    if (r->cfg->metrics.histogram_every > 0)
+        clgrad_sb_printf(&b, "  \"histograms\": {\"file\": \"histograms.csv\", \"every\": %ld, \"emin\": %d, \"emax\": %d},\n",
+                         r->cfg->metrics.histogram_every, CLGRAD_HIST_EMIN, CLGRAD_HIST_EMAX);
     clgrad_sb_printf(&b, "  \"experiment\": ");
     clgrad_sb_json_str(&b, r->cfg->run.name);
     clgrad_sb_printf(&b, ",\n  \"config\": ");
@@ -795,6 +895,7 @@ static clgrad_status loop_(run_ *r)
             epoch = e;
         }
         int log = step % log_every == 0 || step == r->steps;
+        int hist = log && hist_step_(r, step, log_every);
         double lr = lr_at_(&c->optim, r->kinds.schedule, step, r->steps);
         r->noise_std = clgrad_grad_noise_std(c->noise.grad_eta, c->noise.grad_gamma, step);
 
@@ -814,7 +915,9 @@ static clgrad_status loop_(run_ *r)
                 r->sharp_pval = sr.value, r->sharp_phave = 1;
             }
         }
-        CLGRAD_TRY(clgrad_step_grads(ctx, &r->plan, step, pos, B, (float)r->noise_std, log));
+        /* histograms: of the unclipped gradient and the weights before the update */
+        CLGRAD_TRY(clgrad_step_grads(ctx, &r->plan, step, pos, B, (float)r->noise_std,
+                                     (log ? CLGRAD_STEP_LOG : 0) | (hist ? CLGRAD_STEP_HIST : 0)));
         if (log) CLGRAD_TRY(clgrad_step_snapshot(ctx, &r->plan, B));
         /* the optimizer's step count follows PyTorch: skipped steps do not count (a
         ** skipped step changes nothing, so the t passed to it does not matter) */
@@ -866,7 +969,8 @@ static clgrad_status loop_(run_ *r)
             CLGRAD_TRY(upload_order_(r, epoch)); /* evaluation reused the index buffer */
             t_last = clgrad_now();
         }
-        if (write_rows_(r, step, e, B, lr, ms, evaluated && r->test.n > 0, tl, ta) != 0) {
+        if (write_rows_(r, step, e, B, lr, ms, evaluated && r->test.n > 0, tl, ta) != 0 ||
+            (hist && write_hist_rows_(r, step) != 0)) {
             st = clgrad_fail(ctx, CLGRAD_E_IO, "cannot write the metrics in %s at step %ld: %s", r->opts->out_dir, step,
                              strerror(errno));
             goto fail;
@@ -951,7 +1055,7 @@ static int tensor_file_(const char *f)
 static void clear_outputs_(const char *dir)
 {
     static const char *files[] = {"config.ini", "manifest.json", "metrics.csv", "layers.csv", "timesteps.csv",
-                                  "summary.json"};
+                                  "histograms.csv", "summary.json"};
     static const char *subdirs[] = {"weights/init", "weights/final", "data"};
     static const char *data[] = {"train_x.npy", "train_y.npy", "test_x.npy", "test_y.npy"};
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC); /* as named (--out may be a link); below it no link is followed */
@@ -1068,6 +1172,8 @@ clgrad_status clgrad_run(clgrad_ctx *ctx, const clgrad_config *cfg, const clgrad
         snprintf(dir, sizeof dir, "%s/weights/init", opts->out_dir);
         CLGRAD_TRY(clgrad_save_tensors(ctx, r.m, dir));
     }
+    char hhead[1024];
+    hist_header_(hhead, sizeof hhead);
     char mheader[512];
     snprintf(mheader, sizeof mheader, "%s%s%s\n",
              "step,epoch,loss,train_acc,lr,grad_norm,clip_coef,grad_norm_clipped,weight_norm,nonfinite_grads,"
@@ -1080,7 +1186,8 @@ clgrad_status clgrad_run(clgrad_ctx *ctx, const clgrad_config *cfg, const clgrad
                   &r.clayers, &r.flayers) ||
         (clgrad_model_seq_len(r.m) > 1 &&
          open_csv_(&r, "timesteps.csv", clgrad_model_has_cell(r.m) ? "step,t,grad_norm,cell_grad_norm\n" : "step,t,grad_norm\n",
-                   &r.ctime, &r.ftime))) {
+                   &r.ctime, &r.ftime)) ||
+        (hist_segs_(&r) && open_csv_(&r, "histograms.csv", hhead, &r.chist, &r.fhist))) {
         st = clgrad_fail(ctx, CLGRAD_E_IO, "cannot create the CSV files in %s: %s", opts->out_dir, strerror(errno));
         goto fail;
     }
