@@ -165,12 +165,19 @@ typedef struct clgrad_optim_section {
 } clgrad_optim_section;
 
 typedef struct clgrad_clip_section {
-    char kind[CLGRAD_NAME_LEN];      /* none|value|norm|global_norm|agc; default none */
-    double max_norm;                 /* > 0, finite; norm, global_norm: default 1 */
+    char kind[CLGRAD_NAME_LEN];      /* none|value|norm|global_norm|agc|zscore; default none */
+    double max_norm;                 /* > 0; norm, global_norm: finite; zscore: ZClip's max_grad_norm, inf = none; default 1 */
     double norm_type;                /* 2 or inf (INFINITY): default 2 */
     double value;                    /* > 0, finite; value: default 1 */
     double clipping;                 /* > 0, finite; agc: default 0.01 */
     char nonfinite[CLGRAD_NAME_LEN]; /* propagate|skip|stop (default propagate) */
+    /* zscore (ZClip, Kumar et al. 2025; README, [clip] kind = zscore) */
+    double alpha;                    /* (0, 1): EMA factor of the norm's mean and variance; default 0.97 */
+    double z_thresh;                 /* > 0: z-score above which a norm is clipped; default 2.5 */
+    long warmup_steps;               /* >= 1: norms collected to initialise the statistics; default 25 */
+    char clip_option[CLGRAD_NAME_LEN]; /* adaptive_scaling|mean; default adaptive_scaling */
+    double clip_factor;              /* > 0: multiplies the adaptive threshold; default 1 */
+    int skip_update_on_spike;        /* do not update the statistics at a clipped step; default false */
 } clgrad_clip_section;
 
 typedef struct clgrad_diverge_section {
@@ -185,6 +192,12 @@ typedef struct clgrad_noise_section {
     double input_std;  /* >= 0, finite; std of Gaussian noise added to each training batch; default 0 (off) */
 } clgrad_noise_section;
 
+typedef struct clgrad_metrics_section {
+    double spike_alpha; /* (0, 1): EMA factor of the spike detector's baseline; default 0.97 */
+    double spike_z;     /* >= 0: z-score above which a logged value is a spike (0 = no detection); default 4 */
+    long spike_warmup;  /* >= 1: logged values that set the baseline before detection starts; default 25 */
+} clgrad_metrics_section;
+
 typedef struct clgrad_config {
     char path[1024]; /* the file it was loaded from (clgrad_config_parse: its name argument) */
     clgrad_run_section run;
@@ -195,6 +208,7 @@ typedef struct clgrad_config {
     clgrad_clip_section clip;
     clgrad_diverge_section diverge;
     clgrad_noise_section noise;
+    clgrad_metrics_section metrics;
     /* Keys set (to a value other than the default) that the chosen kind does
     ** not use, e.g. "[optim] momentum = 0.9: not used when [optim] kind = adam
     ** (only by sgd, rmsprop); ignored (the default is 0)": the run ignores

@@ -211,10 +211,99 @@ fail:
     return st;
 }
 
-/* ---- float64 host references ---- */
-
 static double nanmin_(double a, double b) { return (isnan(a) || isnan(b)) ? NAN : fmin(a, b); }
 static double nanmax_(double a, double b) { return (isnan(a) || isnan(b)) ? NAN : fmax(a, b); }
+
+size_t clgrad_zclip_state_floats(const clgrad_zclip_params *p)
+{
+    return CLGRAD_ZCLIP_STATE + (size_t)(p->warmup_steps > 0 ? p->warmup_steps : 1);
+}
+
+static int zclip_ok_(const clgrad_zclip_params *p)
+{
+    return p->alpha > 0 && p->alpha < 1 && p->z_thresh > 0 && isfinite(p->z_thresh) && p->warmup_steps >= 1 &&
+           p->warmup_steps <= 100000 && p->clip_factor > 0 && isfinite(p->clip_factor) && p->max_norm > 0 &&
+           !isnan(p->max_norm);
+}
+
+clgrad_status clgrad_clip_zscore(clgrad_ctx *ctx, const clgrad_zclip_params *p, cl_mem zs, cl_mem gs, size_t gs_off)
+{
+    clgrad_status st = CLGRAD_OK;
+    if (!zclip_ok_(p))
+        return clgrad_fail(ctx, CLGRAD_E_ARG,
+                           "clip_zscore: need 0 < alpha < 1, z_thresh > 0, 1 <= warmup_steps <= 100000, clip_factor > 0, "
+                           "max_norm > 0 (got %g, %g, %ld, %g, %g)",
+                           p->alpha, p->z_thresh, p->warmup_steps, p->clip_factor, p->max_norm);
+    CLGRAD_TRY(gs_size_(ctx, gs, gs_off, "clip_zscore"));
+    size_t bytes = 0;
+    CLGRAD_CL_TRY(ctx, clGetMemObjectInfo(zs, CL_MEM_SIZE, sizeof bytes, &bytes, NULL));
+    if (bytes / sizeof(float) < clgrad_zclip_state_floats(p))
+        return clgrad_fail(ctx, CLGRAD_E_ARG, "clip_zscore: the state buffer holds %zu floats, %zu needed",
+                           bytes / sizeof(float), clgrad_zclip_state_floats(p));
+    cl_kernel k = clgrad_kernel(ctx, "clip_zscore");
+    if (!k) return CLGRAD_E_ARG;
+    cl_float alpha = (cl_float)p->alpha, zt = (cl_float)p->z_thresh, cf = (cl_float)p->clip_factor,
+             mx = (cl_float)p->max_norm;
+    cl_uint w = (cl_uint)p->warmup_steps;
+    cl_int om = p->option_mean != 0, su = p->skip_update_on_spike != 0;
+    cl_ulong go = gs_off;
+    CLGRAD_ARG(ctx, k, 0, zs);
+    CLGRAD_ARG(ctx, k, 1, alpha);
+    CLGRAD_ARG(ctx, k, 2, zt);
+    CLGRAD_ARG(ctx, k, 3, w);
+    CLGRAD_ARG(ctx, k, 4, om);
+    CLGRAD_ARG(ctx, k, 5, cf);
+    CLGRAD_ARG(ctx, k, 6, mx);
+    CLGRAD_ARG(ctx, k, 7, su);
+    CLGRAD_ARG(ctx, k, 8, gs);
+    CLGRAD_ARG(ctx, k, 9, go);
+    CLGRAD_TRY(one_(ctx, k, "clip_zscore"));
+fail:
+    return st;
+}
+
+/* ---- float64 host references ---- */
+
+void clgrad_clip_zscore_ref(const double *norms, size_t n, const clgrad_zclip_params *p, double *coef, int *clipped,
+                            double *z)
+{
+    double mean = 0, var = 0, *buf = malloc((size_t)(p->warmup_steps > 0 ? p->warmup_steps : 1) * sizeof *buf);
+    long count = 0;
+    for (size_t i = 0; i < n; i++) {
+        double total = norms[i];
+        clipped[i] = 0;
+        if (z) z[i] = NAN;
+        if (count < p->warmup_steps) { /* zclip.py: collect, clip by max_grad_norm (torch's clip_grad_norm_) */
+            if (isfinite(total) && buf) {
+                buf[count++] = total;
+                if (count == p->warmup_steps) {
+                    double s = 0, ss = 0;
+                    for (long j = 0; j < count; j++) s += buf[j];
+                    mean = s / (double)count;
+                    for (long j = 0; j < count; j++) ss += (buf[j] - mean) * (buf[j] - mean);
+                    var = ss / (double)count;
+                }
+            }
+            coef[i] = isinf(p->max_norm) ? 1.0 : nanmin_(1.0, p->max_norm / (total + 1e-6));
+            continue;
+        }
+        double sd = sqrt(var), zz = (total - mean) / (sd + 1e-6), thr = NAN;
+        int spike = zz > p->z_thresh;
+        if (z) z[i] = zz;
+        if (spike) thr = p->option_mean ? mean : (mean + (p->z_thresh * sd) / (zz / p->z_thresh)) * p->clip_factor;
+        double adaptive = spike ? thr : total, eff = isinf(p->max_norm) ? adaptive : fmin(adaptive, p->max_norm);
+        coef[i] = total > eff ? eff / (total + 1e-6) : 1.0;
+        clipped[i] = spike;
+        double x = spike ? thr : total;
+        if (!(spike && p->skip_update_on_spike) && isfinite(x)) {
+            mean = p->alpha * mean + (1 - p->alpha) * x;
+            var = p->alpha * var + (1 - p->alpha) * (x - mean) * (x - mean);
+        }
+    }
+    free(buf);
+}
+
+
 
 /* 2-norm of x[0..n) in float64 (squares of floats cannot overflow a double). */
 static double norm2_(const float *x, size_t n)

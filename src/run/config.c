@@ -138,8 +138,9 @@ static void sb_quote(strbuf *b, const char *s, size_t n)
 /* The key table                                                       */
 /* ------------------------------------------------------------------ */
 
-enum { S_RUN, S_DATA, S_MODEL, S_LOSS, S_OPTIM, S_CLIP, S_DIVERGE, S_NOISE, S_COUNT };
-static const char *const sections[S_COUNT] = {"run", "data", "model", "loss", "optim", "clip", "diverge", "noise"};
+enum { S_RUN, S_DATA, S_MODEL, S_LOSS, S_OPTIM, S_CLIP, S_DIVERGE, S_NOISE, S_METRICS, S_COUNT };
+static const char *const sections[S_COUNT] = {"run", "data", "model", "loss", "optim", "clip", "diverge", "noise",
+                                              "metrics"};
 
 typedef enum { T_LONG, T_U64, T_DOUBLE, T_BOOL, T_CHOICE, T_STRING, T_WIDTHS, T_ACTS } ktype;
 
@@ -165,8 +166,10 @@ enum {
     K_OPTIM_BETA2, K_OPTIM_EPS, K_OPTIM_ALPHA, K_OPTIM_NESTEROV, K_OPTIM_CENTERED, K_OPTIM_AMSGRAD,
     K_OPTIM_SCHEDULE, K_OPTIM_STEP_SIZE, K_OPTIM_GAMMA, K_OPTIM_WARMUP_STEPS, K_OPTIM_MIN_LR,
     K_CLIP_KIND, K_CLIP_MAX_NORM, K_CLIP_NORM_TYPE, K_CLIP_VALUE, K_CLIP_CLIPPING, K_CLIP_NONFINITE,
+    K_CLIP_ALPHA, K_CLIP_Z_THRESH, K_CLIP_WARMUP_STEPS, K_CLIP_CLIP_OPTION, K_CLIP_CLIP_FACTOR, K_CLIP_SKIP_UPDATE,
     K_DIVERGE_GRAD_NORM_LIMIT, K_DIVERGE_LOSS_LIMIT, K_DIVERGE_ACTION,
     K_NOISE_GRAD_ETA, K_NOISE_GRAD_GAMMA, K_NOISE_INPUT_STD,
+    K_METRICS_SPIKE_ALPHA, K_METRICS_SPIKE_Z, K_METRICS_SPIKE_WARMUP,
     K_COUNT
 };
 
@@ -271,9 +274,11 @@ static const keydef keys[K_COUNT] = {
     [K_OPTIM_MIN_LR] = {KEY(S_OPTIM, "min_lr", T_DOUBLE, optim, min_lr), .lo = 0, .flags = F_NOHI,
                         .dep = K_OPTIM_SCHEDULE, .used_by = "|cosine|"},
 
-    [K_CLIP_KIND] = {KEY(S_CLIP, "kind", T_CHOICE, clip, kind), .choices = "none|value|norm|global_norm|agc"},
-    [K_CLIP_MAX_NORM] = {KEY(S_CLIP, "max_norm", T_DOUBLE, clip, max_norm), .lo = 0, .flags = F_GT | F_NOHI,
-                         .dep = K_CLIP_KIND, .used_by = "|norm|global_norm|"},
+    [K_CLIP_KIND] = {KEY(S_CLIP, "kind", T_CHOICE, clip, kind), .choices = "none|value|norm|global_norm|agc|zscore"},
+    [K_CLIP_MAX_NORM] = {KEY(S_CLIP, "max_norm", T_DOUBLE, clip, max_norm), .lo = 0, .flags = F_GT | F_NOHI | F_INF,
+                         .allowed = "a number > 0 (inf: zscore's max_grad_norm = None; norm and global_norm need a "
+                                    "finite one)",
+                         .dep = K_CLIP_KIND, .used_by = "|norm|global_norm|zscore|"},
     [K_CLIP_NORM_TYPE] = {KEY(S_CLIP, "norm_type", T_DOUBLE, clip, norm_type), .lo = 2, .hi = 2, .flags = F_INF,
                           .allowed = "2 or inf", .dep = K_CLIP_KIND, .used_by = "|norm|global_norm|"},
     [K_CLIP_VALUE] = {KEY(S_CLIP, "value", T_DOUBLE, clip, value), .lo = 0, .flags = F_GT | F_NOHI,
@@ -281,6 +286,18 @@ static const keydef keys[K_COUNT] = {
     [K_CLIP_CLIPPING] = {KEY(S_CLIP, "clipping", T_DOUBLE, clip, clipping), .lo = 0, .flags = F_GT | F_NOHI,
                          .dep = K_CLIP_KIND, .used_by = "|agc|"},
     [K_CLIP_NONFINITE] = {KEY(S_CLIP, "nonfinite", T_CHOICE, clip, nonfinite), .choices = "propagate|skip|stop"},
+    [K_CLIP_ALPHA] = {KEY(S_CLIP, "alpha", T_DOUBLE, clip, alpha), .lo = 0, .hi = 1, .flags = F_GT | F_LT,
+                      .dep = K_CLIP_KIND, .used_by = "|zscore|"},
+    [K_CLIP_Z_THRESH] = {KEY(S_CLIP, "z_thresh", T_DOUBLE, clip, z_thresh), .lo = 0, .flags = F_GT | F_NOHI,
+                         .dep = K_CLIP_KIND, .used_by = "|zscore|"},
+    [K_CLIP_WARMUP_STEPS] = {KEY(S_CLIP, "warmup_steps", T_LONG, clip, warmup_steps), .lo = 1, .hi = 100000,
+                             .dep = K_CLIP_KIND, .used_by = "|zscore|"},
+    [K_CLIP_CLIP_OPTION] = {KEY(S_CLIP, "clip_option", T_CHOICE, clip, clip_option), .choices = "adaptive_scaling|mean",
+                            .dep = K_CLIP_KIND, .used_by = "|zscore|"},
+    [K_CLIP_CLIP_FACTOR] = {KEY(S_CLIP, "clip_factor", T_DOUBLE, clip, clip_factor), .lo = 0, .flags = F_GT | F_NOHI,
+                            .dep = K_CLIP_KIND, .used_by = "|zscore|"},
+    [K_CLIP_SKIP_UPDATE] = {KEY(S_CLIP, "skip_update_on_spike", T_BOOL, clip, skip_update_on_spike),
+                            .dep = K_CLIP_KIND, .used_by = "|zscore|"},
 
     [K_DIVERGE_GRAD_NORM_LIMIT] = {KEY(S_DIVERGE, "grad_norm_limit", T_DOUBLE, diverge, grad_norm_limit),
                                    .flags = F_NOLO | F_NOHI | F_INF, .allowed = "a number (<= 0 disables) or inf"},
@@ -293,6 +310,12 @@ static const keydef keys[K_COUNT] = {
     [K_NOISE_GRAD_GAMMA] = {KEY(S_NOISE, "grad_gamma", T_DOUBLE, noise, grad_gamma), .lo = 0, .flags = F_NOHI},
     [K_NOISE_INPUT_STD] = {KEY(S_NOISE, "input_std", T_DOUBLE, noise, input_std), .lo = 0, .flags = F_NOHI,
                            .allowed = "a number >= 0 (0 = no input noise)"},
+
+    [K_METRICS_SPIKE_ALPHA] = {KEY(S_METRICS, "spike_alpha", T_DOUBLE, metrics, spike_alpha), .lo = 0, .hi = 1,
+                               .flags = F_GT | F_LT},
+    [K_METRICS_SPIKE_Z] = {KEY(S_METRICS, "spike_z", T_DOUBLE, metrics, spike_z), .lo = 0, .flags = F_NOHI,
+                           .allowed = "a number >= 0 (0 = no spike detection)"},
+    [K_METRICS_SPIKE_WARMUP] = {KEY(S_METRICS, "spike_warmup", T_LONG, metrics, spike_warmup), .lo = 1, .hi = 100000000},
 };
 
 /* Common names from other tools, to point users at ours. */
@@ -412,6 +435,12 @@ void clgrad_config_defaults(clgrad_config *cfg)
     c->value = 1;
     c->clipping = 0.01;
     copy_str_(c->nonfinite, sizeof c->nonfinite, "propagate");
+    c->alpha = 0.97; /* ZClip's defaults (github.com/bluorion-com/ZClip, zclip.py) */
+    c->z_thresh = 2.5;
+    c->warmup_steps = 25;
+    copy_str_(c->clip_option, sizeof c->clip_option, "adaptive_scaling");
+    c->clip_factor = 1;
+    c->skip_update_on_spike = 0;
 
     cfg->diverge.grad_norm_limit = 1e6;
     cfg->diverge.loss_limit = 1e6;
@@ -420,6 +449,10 @@ void clgrad_config_defaults(clgrad_config *cfg)
     cfg->noise.grad_eta = 0;
     cfg->noise.grad_gamma = 0.55;
     cfg->noise.input_std = 0;
+
+    cfg->metrics.spike_alpha = 0.97;
+    cfg->metrics.spike_z = 4;
+    cfg->metrics.spike_warmup = 25;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1555,6 +1588,16 @@ static void check_noise_(parser *p)
     }
 }
 
+/* max_norm = inf is ZClip's "no max_grad_norm"; the fixed-threshold kinds need a finite one. */
+static void check_clip_(parser *p)
+{
+    const clgrad_clip_section *c = &p->cfg.clip;
+    if (!ok_(p, K_CLIP_KIND) || !ok_(p, K_CLIP_MAX_NORM) || !isinf(c->max_norm)) return;
+    if (!strcmp(c->kind, "norm") || !strcmp(c->kind, "global_norm"))
+        key_errf_(p, K_CLIP_MAX_NORM, where_(p, K_CLIP_MAX_NORM, K_CLIP_KIND),
+                  "inf with kind = %s; allowed: a finite number > 0 (inf only with kind = zscore)", c->kind);
+}
+
 static void check_optim_(parser *p)
 {
     clgrad_optim_section *o = &p->cfg.optim;
@@ -1749,6 +1792,7 @@ static int parse_impl_(const char *name, const char *text, size_t len, const cha
     check_loss_(p);
     check_optim_(p);
     check_noise_(p);
+    check_clip_(p);
     check_used_(p);
     if (file_for_paths) resolve_paths_(p, file_for_paths);
 

@@ -19,6 +19,7 @@
 #include "clgrad/loss.h"
 #include "clgrad/model.h"
 #include "clgrad/optim.h"
+#include "clgrad/spike.h"
 #include "clgrad/train.h"
 
 #include <dirent.h>
@@ -59,12 +60,16 @@ typedef struct run_ {
     /* device buffers (owned) */
     cl_mem xtrain, ytrain, xtest, ytest, idx, xb, yb, dlogits, state, prev, diff, mbuf, evalbuf;
     clgrad_segs *units; /* AGC: one segment per row of each weight, a bias as one unit */
+    cl_mem zstate;      /* [clip] kind = zscore: ZClip's statistics (clgrad_clip_zscore), on the device */
+    clgrad_zclip_params zclip;
+    clgrad_spike *spikes; /* the spike detectors: loss, grad_norm, then each layer's update_norm */
+    int nspikes;
     mlayout_ L;
     float *mhost;
     uint32_t *idx_host;
     size_t *order;
-    clgrad_csv_out cmetrics, clayers, ctime;
-    FILE *fmetrics, *flayers, *ftime; /* their rows streams (ftime: NULL without timesteps.csv) */
+    clgrad_csv_out cmetrics, clayers, ctime, cevents;
+    FILE *fmetrics, *flayers, *ftime, *fevents; /* their rows streams (ftime: NULL without timesteps.csv) */
     int lock_fd;                      /* the run-directory lock (clgrad_rundir_lock) */
     clgrad_run_result *res;
     double t_start;
@@ -166,6 +171,7 @@ static clgrad_status plan_memory_(run_ *r, const clgrad_model_spec *ms)
         {"batch targets", f * ms->max_batch, SCRATCH},
         {"logit gradients", f * ms->max_batch * r->K, SCRATCH},
         {"metrics block", f * L.size, SCRATCH},
+        {"ZClip state", strcmp(r->cfg->clip.kind, "zscore") == 0 ? f * (CLGRAD_ZCLIP_STATE + (unsigned long long)r->cfg->clip.warmup_steps) : 0, SCRATCH},
         {"evaluation results", f * 2 * ntb, SCRATCH},
     };
     unsigned long long total = 0, part[4] = {0, 0, 0, 0};
@@ -205,6 +211,34 @@ static clgrad_status plan_memory_(run_ *r, const clgrad_model_spec *ms)
                                "on the CPU device %s",
                                total, total / 1048576.0, room / 1048576.0, (double)rl.rlim_cur / 1048576.0, d->name);
     }
+    return CLGRAD_OK;
+}
+
+/* [clip] kind = zscore: ZClip's settings and its zeroed state buffer on the device. */
+static clgrad_status zclip_setup_(run_ *r)
+{
+    const clgrad_clip_section *c = &r->cfg->clip;
+    if (strcmp(c->kind, "zscore") != 0) return CLGRAD_OK;
+    clgrad_status st = CLGRAD_OK;
+    clgrad_zclip_params *z = &r->zclip;
+    z->alpha = c->alpha, z->z_thresh = c->z_thresh, z->warmup_steps = c->warmup_steps;
+    z->option_mean = strcmp(c->clip_option, "mean") == 0;
+    z->clip_factor = c->clip_factor, z->max_norm = c->max_norm, z->skip_update_on_spike = c->skip_update_on_spike;
+    size_t n = clgrad_zclip_state_floats(z);
+    CLGRAD_TRY(clgrad_buf_new(r->ctx, n, "ZClip state", &r->zstate));
+    CLGRAD_TRY(clgrad_buf_fill(r->ctx, r->zstate, 0, n, 0.0f));
+fail:
+    return st;
+}
+
+/* The spike detectors ([metrics] spike_*): loss, grad_norm, one per layer's update_norm. */
+static clgrad_status spikes_setup_(run_ *r)
+{
+    const clgrad_metrics_section *m = &r->cfg->metrics;
+    r->nspikes = 2 + clgrad_model_nlayers(r->m);
+    r->spikes = calloc((size_t)r->nspikes, sizeof *r->spikes);
+    if (!r->spikes) return clgrad_fail(r->ctx, CLGRAD_E_NOMEM, "out of memory");
+    for (int i = 0; i < r->nspikes; i++) clgrad_spike_init(&r->spikes[i], m->spike_alpha, m->spike_z, m->spike_warmup);
     return CLGRAD_OK;
 }
 
@@ -327,6 +361,8 @@ static clgrad_status setup_(run_ *r)
     CLGRAD_TRY(clgrad_buf_fill(ctx, r->mbuf, 0, r->L.size, 0.0f));
     size_t ntb = r->test.n ? (r->test.n + ms.max_batch - 1) / ms.max_batch : 1;
     CLGRAD_TRY(clgrad_buf_new(ctx, 2 * ntb, "evaluation results", &r->evalbuf));
+    CLGRAD_TRY(zclip_setup_(r));
+    CLGRAD_TRY(spikes_setup_(r));
     r->mhost = calloc(r->L.size, sizeof *r->mhost);
     r->idx_host = malloc(nidx * sizeof *r->idx_host);
     r->order = malloc(nidx * sizeof *r->order);
@@ -341,6 +377,9 @@ static void teardown_(run_ *r)
                       &r->dlogits, &r->state, &r->prev, &r->diff, &r->mbuf, &r->evalbuf};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) clgrad_buf_free(bufs[i]);
     clgrad_segs_free(&r->units);
+    clgrad_buf_free(&r->zstate);
+    free(r->spikes);
+    r->spikes = NULL;
     clgrad_model_free(r->m);
     r->m = NULL;
     clgrad_dataset_free(&r->train);
@@ -352,7 +391,8 @@ static void teardown_(run_ *r)
     clgrad_csv_close(&r->cmetrics);
     clgrad_csv_close(&r->clayers);
     clgrad_csv_close(&r->ctime);
-    r->fmetrics = r->flayers = r->ftime = NULL;
+    clgrad_csv_close(&r->cevents);
+    r->fmetrics = r->flayers = r->ftime = r->fevents = NULL;
 }
 
 /* ---- one step ---- */
@@ -426,6 +466,8 @@ static clgrad_status clip_(run_ *r)
     else if (strcmp(c->kind, "agc") == 0)
         CLGRAD_TRY(clgrad_clip_agc(ctx, clgrad_model_params(r->m), 0, g, 0, r->units, r->mbuf, r->L.agc,
                                    (float)c->clipping, 1e-3f, gs, r->L.gs));
+    else if (strcmp(c->kind, "zscore") == 0) /* COEF from ZClip's device state; the optimizer applies it, fused */
+        CLGRAD_TRY(clgrad_clip_zscore(ctx, &r->zclip, r->zstate, gs, r->L.gs));
 fail:
     return st;
 }
@@ -589,6 +631,8 @@ static int write_rows_(run_ *r, long step, long epoch, size_t B, double lr, doub
         csv_num_(r->flayers, M[L->model + CLGRAD_RS_SIZE * (size_t)clgrad_model_out_grad_seg(r->m, l) + CLGRAD_RS_NORM2]);
         fprintf(r->flayers, ",%.6g,%.6g,%.6g,", act[0], act[1], act[2]);
         csv_num_(r->flayers, pn > 0 ? dn / pn : NAN);
+        fputc(',', r->flayers);
+        csv_num_(r->flayers, dn);
         fputc('\n', r->flayers);
     }
     if (clgrad_csv_commit(&r->clayers) != 0) return -1;
@@ -605,6 +649,34 @@ static int write_rows_(run_ *r, long step, long epoch, size_t B, double lr, doub
         if (clgrad_csv_commit(&r->ctime) != 0) return -1;
     }
     return 0;
+}
+
+/* ||delta w|| of layer l at this log step: the 2-norm of its parameters' update (weights and biases), from the
+** per-tensor statistics of the update buffer diff (the fixed-order reduction of cl/reduce.cl, on the device). */
+static double layer_update_norm_(const run_ *r, int l)
+{
+    int all[16], na = 0, nt = clgrad_model_ntensors(r->m);
+    for (int t = 0; t < nt && na < 16; t++)
+        if (clgrad_model_tensor(r->m, t)->layer == l) all[na++] = t;
+    return norm_of_(r->mhost + r->L.dstats, all, na);
+}
+
+/* The spike detectors on this log step's values (clgrad/spike.h: host, double, this fixed order: loss, grad_norm,
+** each layer's update_norm in layer order); one events.csv row per spike. */
+static int detect_spikes_(run_ *r, long step)
+{
+    const float *M = r->mhost;
+    for (int i = 0; i < r->nspikes; i++) {
+        double v = i == 0 ? (double)M[r->L.loss] : i == 1 ? (double)M[r->L.gs + CLGRAD_GS_NORM] : layer_update_norm_(r, i - 2), z;
+        if (!clgrad_spike_push(&r->spikes[i], v, &z)) continue;
+        fprintf(r->fevents, "%ld,%s,%s,", step, i == 0 ? "loss" : i == 1 ? "grad_norm" : "update_norm",
+                i >= 2 ? clgrad_model_layer_name(r->m, i - 2) : "");
+        csv_num_(r->fevents, v);
+        fputc(',', r->fevents);
+        csv_num_(r->fevents, z);
+        fputc('\n', r->fevents);
+    }
+    return clgrad_csv_commit(&r->cevents);
 }
 
 static int open_csv_(run_ *r, const char *name, const char *header, clgrad_csv_out *o, FILE **f)
@@ -932,7 +1004,7 @@ static clgrad_status loop_(run_ *r)
             CLGRAD_TRY(upload_order_(r, epoch)); /* evaluation reused the index buffer */
             t_last = clgrad_now();
         }
-        if (write_rows_(r, step, e, B, lr, ms, evaluated && r->test.n > 0, tl, ta) != 0) {
+        if (write_rows_(r, step, e, B, lr, ms, evaluated && r->test.n > 0, tl, ta) != 0 || detect_spikes_(r, step) != 0) {
             st = clgrad_fail(ctx, CLGRAD_E_IO, "cannot write the metrics in %s at step %ld: %s", r->opts->out_dir, step,
                              strerror(errno));
             goto fail;
@@ -1017,7 +1089,7 @@ static int tensor_file_(const char *f)
 static void clear_outputs_(const char *dir)
 {
     static const char *files[] = {"config.ini", "manifest.json", "metrics.csv", "layers.csv", "timesteps.csv",
-                                  "summary.json"};
+                                  "events.csv", "summary.json"};
     static const char *subdirs[] = {"weights/init", "weights/final", "data"};
     static const char *data[] = {"train_x.npy", "train_y.npy", "test_x.npy", "test_y.npy"};
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC); /* as named (--out may be a link); below it no link is followed */
@@ -1140,11 +1212,12 @@ clgrad_status clgrad_run(clgrad_ctx *ctx, const clgrad_config *cfg, const clgrad
                   &r.cmetrics, &r.fmetrics) ||
         open_csv_(&r, "layers.csv",
                   "step,layer,weight_norm,weight_grad_norm,bias_grad_norm,out_grad_norm,act_mean_abs,act_saturated,"
-                  "act_dead,update_ratio\n",
+                  "act_dead,update_ratio,update_norm\n",
                   &r.clayers, &r.flayers) ||
         (clgrad_model_seq_len(r.m) > 1 &&
          open_csv_(&r, "timesteps.csv", clgrad_model_has_cell(r.m) ? "step,t,grad_norm,cell_grad_norm\n" : "step,t,grad_norm\n",
-                   &r.ctime, &r.ftime))) {
+                   &r.ctime, &r.ftime)) ||
+        open_csv_(&r, "events.csv", "step,metric,layer,value,z\n", &r.cevents, &r.fevents)) {
         st = clgrad_fail(ctx, CLGRAD_E_IO, "cannot create the CSV files in %s: %s", opts->out_dir, strerror(errno));
         goto fail;
     }
