@@ -132,6 +132,9 @@ typedef struct clgrad_rundata {
     clgrad_csv layers;      /* layers.csv (required) */
     clgrad_csv timesteps;   /* timesteps.csv, RNN runs only */
     int has_timesteps;
+    clgrad_csv events;      /* events.csv (step,metric,layer,value,z: the spike detector's events);
+                               runs written before it existed have none */
+    int has_events;
 } clgrad_rundata;
 
 /* Read the files of a run directory.  A missing directory or required file
