@@ -1791,7 +1791,7 @@ static void html_events_(FILE *f, const clgrad_rundata *runs, int n)
 {
     fputs("<h2 id=\"events\">Spike events</h2>\n<p>From each run's <code>events.csv</code>: a logged value whose "
           "z-score against its exponential-moving-average baseline exceeds <code>[metrics] spike_z</code> (loss, "
-          "global gradient norm, each layer's update norm ||&Delta;w||; upward only; see the README). Events of the "
+          "global gradient norm, each layer's update norm ‖Δw‖; upward only; see the README). Events of the "
           "loss and of the gradient norm are marked with triangles on their figures.</p>\n",
           f);
     for (int i = 0; i < n; i++) {
