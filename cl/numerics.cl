@@ -1,6 +1,6 @@
 /*
 ** numerics.cl: probes of the arithmetic the same-bits guarantee rests on
-** (clgrad selfcheck, family "numerics"; src/core/fingerprint.c).
+** (clgrad selfcheck, family "numerics"; src/check/fingerprint.c).
 **
 ** numerics_probe: for each i, out[4i .. 4i+3] =
 **   a*b + c    with FP_CONTRACT OFF (common.cl): two roundings.  A compiler

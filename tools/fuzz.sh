@@ -20,7 +20,7 @@ TARGETS=${FUZZ_TARGETS:-"config csv idx npy cifar"}
 CFLAGS=(-g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -DCL_TARGET_OPENCL_VERSION=120
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
         -Wall -Wextra -Iinclude -Isrc)
-DATA_SRC=(src/run/data.c src/run/data_file.c src/run/data_gen.c src/run/data_rng.c src/run/npy.c src/util/fsutil.c)
+DATA_SRC=(src/run/dataset.c src/run/data.c src/run/data_file.c src/run/data_gen.c src/run/data_rng.c src/run/npy.c src/util/fsutil.c)
 declare -A SRC=(
   [config]="tests/fuzz/fuzz_config.c src/run/config.c"
   [csv]="tests/fuzz/fuzz_csv.c ${DATA_SRC[*]}"

@@ -86,6 +86,13 @@
 */
 #ifndef CLGRAD_CONFIG_H
 #define CLGRAD_CONFIG_H
+#include "clgrad/activation.h"
+#include "clgrad/gradstate.h"
+#include "clgrad/init.h"
+#include "clgrad/model.h"
+#include "clgrad/optim.h"
+#include "clgrad/step.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -254,4 +261,32 @@ int clgrad_config_help(FILE *f);
 ** choices ("a|b|c") closest to word by edit distance (case-insensitive, a swap
 ** of neighbours is one edit), copied to out; 0 when none is close enough. */
 int clgrad_config_suggest(const char *word, const char *choices, char *out, size_t nout);
+
+/* [optim] schedule */
+typedef enum {
+    CLGRAD_SCHEDULE_CONSTANT = 0,
+    CLGRAD_SCHEDULE_STEP,   /* lr * gamma^floor((step - 1) / step_size) */
+    CLGRAD_SCHEDULE_COSINE, /* linear warm-up, then cosine from lr to min_lr */
+    CLGRAD_SCHEDULE_WARMUP  /* linear warm-up, then constant */
+} clgrad_schedule;
+
+/* The config's choices as the library's enums: the one place the names a
+** config holds become types (everything downstream of the config reads these). */
+typedef struct clgrad_config_kinds {
+    clgrad_model_kind model;
+    clgrad_act act[CLGRAD_MAX_LAYERS]; /* one per hidden layer */
+    clgrad_init_kind init;             /* "default" is CLGRAD_INIT_LINEAR_DEFAULT (PyTorch's nn.Linear) */
+    clgrad_init_mode init_mode;
+    int loss;                          /* a clgrad_loss, or -1: follow the data */
+    clgrad_optim_kind optim;
+    clgrad_schedule schedule;
+    clgrad_clip_kind clip;
+    clgrad_nonfinite_policy nonfinite;
+    int diverge_stop;                  /* [diverge] action = stop */
+} clgrad_config_kinds;
+
+/* Resolve cfg's choices.  Returns 0, or -1 with a message in err naming the
+** key when a name is not one of its choices (a config that
+** clgrad_config_parse accepted always resolves). */
+int clgrad_config_kinds_of(const clgrad_config *cfg, clgrad_config_kinds *out, char *err, size_t nerr);
 #endif

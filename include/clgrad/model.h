@@ -42,7 +42,8 @@ typedef enum {
     CLGRAD_MODEL_MLP = 0,
     CLGRAD_MODEL_RNN = 1,
     CLGRAD_MODEL_LSTM = 2,
-    CLGRAD_MODEL_GRU = 3
+    CLGRAD_MODEL_GRU = 3,
+    CLGRAD_MODEL_NKINDS = 4
 } clgrad_model_kind;
 
 /* "mlp", "rnn", "lstm", "gru" -> kind; -1 when unknown.  And back ("?" if invalid). */

@@ -20,6 +20,7 @@
 #include "clgrad/optim.h"
 #include "clgrad/report.h"
 #include "clgrad/selfcheck.h"
+#include "clgrad/step.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -548,34 +549,70 @@ clgrad_status clgrad_bench_gemm_time(clgrad_ctx *ctx, int ta, int tb, size_t M, 
 
 /* ---- training steps --------------------------------------------------------------------- */
 
-/* One reference model set up for stepping, as src/run/train.c's run does. */
+/* One reference model set up for stepping through clgrad_step_* (include/clgrad/step.h),
+** the step `clgrad run` takes: SGD with momentum 0.9, global-norm clipping at 1, no noise. */
 typedef struct {
     const clgrad_bench_model *bm;
     clgrad_model *m;
     clgrad_optim_cfg optim;
-    size_t B, row, K, ndata, np;
-    int nt;
-    cl_mem x, y, idx, xb, yb, dlogits, state, mbuf;
-    size_t off_loss, off_gs, off_rec, off_gstats, mbuf_size;
+    clgrad_step_plan plan;
+    size_t ndata, np;
+    cl_mem x, y, idx, xb, yb, dlogits, state, prev, mbuf;
 } trainer_;
 
 static void trainer_free_(trainer_ *t)
 {
-    cl_mem *b[] = {&t->x, &t->y, &t->idx, &t->xb, &t->yb, &t->dlogits, &t->state, &t->mbuf};
+    cl_mem *b[] = {&t->x, &t->y, &t->idx, &t->xb, &t->yb, &t->dlogits, &t->state, &t->prev, &t->mbuf};
     for (size_t i = 0; i < sizeof b / sizeof b[0]; i++) clgrad_buf_free(b[i]);
     clgrad_model_free(t->m);
     t->m = NULL;
 }
 
-/* Parameters from PyTorch's nn.Linear default, optimizer state and the divergence record zeroed. */
+/* Parameters from PyTorch's nn.Linear default, optimizer state and the metrics block (divergence record) zeroed. */
 static clgrad_status trainer_reset_(clgrad_ctx *ctx, trainer_ *t)
 {
     clgrad_status st = CLGRAD_OK;
     clgrad_init_cfg w = clgrad_init_default(CLGRAD_INIT_LINEAR_DEFAULT);
     CLGRAD_TRY(clgrad_model_init(ctx, t->m, &w, &w, 20240601u));
     CLGRAD_TRY(clgrad_buf_fill(ctx, t->state, 0, t->np, 0.0f));
-    CLGRAD_TRY(clgrad_buf_fill(ctx, t->mbuf, 0, t->mbuf_size, 0.0f));
+    CLGRAD_TRY(clgrad_buf_fill(ctx, t->mbuf, 0, t->plan.L.size, 0.0f));
 fail:
+    return st;
+}
+
+/* Synthetic data on the device: features U(-1, 1); CE class ids, MSE targets U(-1, 1); a fixed order. */
+static clgrad_status trainer_data_(clgrad_ctx *ctx, trainer_ *t, size_t row, size_t K)
+{
+    clgrad_status st = CLGRAD_OK;
+    size_t nx = t->ndata * row;
+    float *h = malloc(nx * sizeof *h);
+    uint32_t *perm = malloc(t->ndata * sizeof *perm);
+    if (!h || !perm) {
+        st = clgrad_fail(ctx, CLGRAD_E_NOMEM, "out of memory");
+        goto fail;
+    }
+    clgrad_testrng rng = {0x5eed0000u + t->np};
+    for (size_t i = 0; i < nx; i++) h[i] = clgrad_testrng_uniform(&rng, -1, 1);
+    CLGRAD_TRY(clgrad_buf_new(ctx, nx, "bench features", &t->x));
+    CLGRAD_TRY(clgrad_buf_write(ctx, t->x, 0, nx, h));
+    for (size_t i = 0; i < t->ndata; i++)
+        h[i] = t->bm->loss == CLGRAD_LOSS_CE ? (float)(clgrad_testrng_next(&rng) % K) : clgrad_testrng_uniform(&rng, -1, 1);
+    CLGRAD_TRY(clgrad_buf_new(ctx, t->ndata, "bench targets", &t->y));
+    CLGRAD_TRY(clgrad_buf_write(ctx, t->y, 0, t->ndata, h));
+    for (size_t i = 0; i < t->ndata; i++) perm[i] = (uint32_t)i;
+    for (size_t i = t->ndata; i > 1; i--) {
+        size_t j = (size_t)(clgrad_testrng_next(&rng) % i);
+        uint32_t s = perm[i - 1];
+        perm[i - 1] = perm[j], perm[j] = s;
+    }
+    cl_int err;
+    t->idx = clCreateBuffer(clgrad_cl_context(ctx), CL_MEM_READ_WRITE, t->ndata * sizeof(uint32_t), NULL, &err);
+    CLGRAD_CL_TRY(ctx, err);
+    CLGRAD_CL_TRY(ctx, clEnqueueWriteBuffer(clgrad_queue(ctx), t->idx, CL_TRUE, 0, t->ndata * sizeof(uint32_t), perm, 0,
+                                            NULL, NULL));
+fail:
+    free(h);
+    free(perm);
     return st;
 }
 
@@ -584,8 +621,6 @@ static clgrad_status trainer_setup_(clgrad_ctx *ctx, const clgrad_bench_model *b
     clgrad_status st = CLGRAD_OK;
     long hidden[64];
     clgrad_act acts[64];
-    float *h = NULL;
-    uint32_t *perm = NULL;
     memset(t, 0, sizeof *t);
     t->bm = bm;
     for (int i = 0; i < bm->depth && i < 64; i++) hidden[i] = (long)bm->width, acts[i] = CLGRAD_ACT_TANH;
@@ -602,119 +637,38 @@ static clgrad_status trainer_setup_(clgrad_ctx *ctx, const clgrad_bench_model *b
     ms.forget_bias = NAN;
     ms.max_batch = bm->batch;
     CLGRAD_TRY(clgrad_model_create(ctx, &ms, &t->m));
-    t->B = bm->batch, t->row = bm->in * bm->seq_len, t->K = bm->out, t->ndata = 4 * bm->batch;
+    size_t B = bm->batch, row = bm->in * bm->seq_len, K = bm->out;
+    t->ndata = 4 * B;
     t->np = clgrad_model_nparams(t->m);
-    t->nt = clgrad_model_ntensors(t->m);
     t->optim = clgrad_optim_defaults(CLGRAD_OPTIM_SGD);
     t->optim.lr = 0.01;
     t->optim.momentum = 0.9;
-    t->off_loss = 0, t->off_gs = 1, t->off_rec = 1 + CLGRAD_GS_SIZE, t->off_gstats = t->off_rec + 8;
-    t->mbuf_size = t->off_gstats + CLGRAD_RS_SIZE * ((size_t)t->nt + 1);
-
-    /* synthetic data on the device: features U(-1, 1); CE class ids, MSE targets U(-1, 1) */
-    size_t nx = t->ndata * t->row;
-    h = malloc(nx * sizeof *h);
-    perm = malloc(t->ndata * sizeof *perm);
-    if (!h || !perm) {
-        st = clgrad_fail(ctx, CLGRAD_E_NOMEM, "out of memory");
-        goto fail;
-    }
-    clgrad_testrng rng = {0x5eed0000u + t->np};
-    for (size_t i = 0; i < nx; i++) h[i] = clgrad_testrng_uniform(&rng, -1, 1);
-    CLGRAD_TRY(clgrad_buf_new(ctx, nx, "bench features", &t->x));
-    CLGRAD_TRY(clgrad_buf_write(ctx, t->x, 0, nx, h));
-    for (size_t i = 0; i < t->ndata; i++)
-        h[i] = bm->loss == CLGRAD_LOSS_CE ? (float)(clgrad_testrng_next(&rng) % t->K) : clgrad_testrng_uniform(&rng, -1, 1);
-    CLGRAD_TRY(clgrad_buf_new(ctx, t->ndata, "bench targets", &t->y));
-    CLGRAD_TRY(clgrad_buf_write(ctx, t->y, 0, t->ndata, h));
-    for (size_t i = 0; i < t->ndata; i++) perm[i] = (uint32_t)i;
-    for (size_t i = t->ndata; i > 1; i--) {
-        size_t j = (size_t)(clgrad_testrng_next(&rng) % i);
-        uint32_t s = perm[i - 1];
-        perm[i - 1] = perm[j], perm[j] = s;
-    }
-    cl_int err;
-    t->idx = clCreateBuffer(clgrad_cl_context(ctx), CL_MEM_READ_WRITE, t->ndata * sizeof(uint32_t), NULL, &err);
-    CLGRAD_CL_TRY(ctx, err);
-    CLGRAD_CL_TRY(ctx, clEnqueueWriteBuffer(clgrad_queue(ctx), t->idx, CL_TRUE, 0, t->ndata * sizeof(uint32_t), perm, 0,
-                                            NULL, NULL));
-    CLGRAD_TRY(clgrad_buf_new(ctx, t->B * t->row, "bench batch features", &t->xb));
-    CLGRAD_TRY(clgrad_buf_new(ctx, t->B, "bench batch targets", &t->yb));
-    CLGRAD_TRY(clgrad_buf_new(ctx, t->B * t->K, "bench logit gradients", &t->dlogits));
+    CLGRAD_TRY(trainer_data_(ctx, t, row, K));
+    clgrad_step_plan *p = &t->plan;
+    clgrad_metrics_layout_init(&p->L, (size_t)clgrad_model_ntensors(t->m), clgrad_model_metrics_size(t->m), 0);
+    CLGRAD_TRY(clgrad_buf_new(ctx, B * row, "bench batch features", &t->xb));
+    CLGRAD_TRY(clgrad_buf_new(ctx, B, "bench batch targets", &t->yb));
+    CLGRAD_TRY(clgrad_buf_new(ctx, B * K, "bench logit gradients", &t->dlogits));
     CLGRAD_TRY(clgrad_buf_new(ctx, t->np * clgrad_optim_state_floats(&t->optim), "bench optimizer state", &t->state));
-    CLGRAD_TRY(clgrad_buf_new(ctx, t->mbuf_size, "bench metrics block", &t->mbuf));
+    CLGRAD_TRY(clgrad_buf_new(ctx, t->np, "bench previous parameters", &t->prev));
+    CLGRAD_TRY(clgrad_buf_new(ctx, p->L.size, "bench metrics block", &t->mbuf));
+    p->m = t->m, p->loss = bm->loss, p->optim = &t->optim, p->row = row, p->K = K;
+    p->x = t->x, p->y = t->y, p->idx = t->idx, p->xb = t->xb, p->yb = t->yb, p->dlogits = t->dlogits;
+    p->state = t->state, p->prev = t->prev, p->mbuf = t->mbuf;
+    p->seed = 1, p->clip = CLGRAD_CLIP_GLOBAL_NORM, p->max_norm = 1.0f;
+    p->norm_type = CLGRAD_NORM_L2, p->policy = CLGRAD_NONFINITE_PROPAGATE;
     CLGRAD_TRY(trainer_reset_(ctx, t));
 fail:
-    free(h);
-    free(perm);
     return st;
 }
 
-/* model_gather (cl/model.cl): dst (B, row) = src rows idx[off + i]. */
-static clgrad_status gather_(clgrad_ctx *ctx, cl_mem src, cl_ulong row, cl_mem idx, cl_ulong off, cl_uint B, cl_mem dst)
-{
-    clgrad_status st = CLGRAD_OK;
-    cl_kernel k = clgrad_kernel(ctx, "model_gather");
-    if (!k) return CLGRAD_E_ARG;
-    CLGRAD_ARG(ctx, k, 0, src);
-    CLGRAD_ARG(ctx, k, 1, row);
-    CLGRAD_ARG(ctx, k, 2, idx);
-    CLGRAD_ARG(ctx, k, 3, off);
-    CLGRAD_ARG(ctx, k, 4, B);
-    CLGRAD_ARG(ctx, k, 5, dst);
-    CLGRAD_TRY(clgrad_launch1d(ctx, k, "model_gather", (size_t)B * (size_t)row, 0));
-fail:
-    return st;
-}
-
-/* model_diverge_check (cl/model.cl), as src/run/train.c calls it (limits off). */
-static clgrad_status diverge_check_(clgrad_ctx *ctx, trainer_ *t, long step)
-{
-    clgrad_status st = CLGRAD_OK;
-    cl_kernel k = clgrad_kernel(ctx, "model_diverge_check");
-    if (!k) return CLGRAD_E_ARG;
-    cl_float fstep = (cl_float)step, off_limit = 0.0f;
-    cl_ulong lo = t->off_loss, go = t->off_gs, so = t->off_gstats, ro = t->off_rec;
-    cl_int nt = t->nt;
-    CLGRAD_ARG(ctx, k, 0, fstep);
-    CLGRAD_ARG(ctx, k, 1, t->mbuf);
-    CLGRAD_ARG(ctx, k, 2, lo);
-    CLGRAD_ARG(ctx, k, 3, t->mbuf);
-    CLGRAD_ARG(ctx, k, 4, go);
-    CLGRAD_ARG(ctx, k, 5, t->mbuf);
-    CLGRAD_ARG(ctx, k, 6, so);
-    CLGRAD_ARG(ctx, k, 7, nt);
-    CLGRAD_ARG(ctx, k, 8, off_limit);
-    CLGRAD_ARG(ctx, k, 9, off_limit);
-    CLGRAD_ARG(ctx, k, 10, t->mbuf);
-    CLGRAD_ARG(ctx, k, 11, ro);
-    CLGRAD_TRY(clgrad_launch1d(ctx, k, "model_diverge_check", 1, 0));
-fail:
-    return st;
-}
-
-/* Training step `step` (1-based), enqueued in src/run/train.c's order; nothing waits. */
+/* Training step `step` (1-based) of `clgrad run`'s kind, not a log step: nothing waits. */
 static clgrad_status trainer_step_(clgrad_ctx *ctx, trainer_ *t, long step)
 {
     clgrad_status st = CLGRAD_OK;
-    size_t pos = (size_t)((step - 1) % 4) * t->B;
-    cl_mem lg = clgrad_model_logits(t->m), g = clgrad_model_grads(t->m);
-    CLGRAD_TRY(gather_(ctx, t->x, t->row, t->idx, pos, (cl_uint)t->B, t->xb));
-    CLGRAD_TRY(gather_(ctx, t->y, 1, t->idx, pos, (cl_uint)t->B, t->yb));
-    /* input noise, L1 and gradient noise are off in the reference models: these calls return at once */
-    CLGRAD_TRY(clgrad_init_add_noise(ctx, t->xb, 0, t->B * t->row, 0.0f, 1, CLGRAD_NOISE_STREAM_INPUT, (uint32_t)step));
-    CLGRAD_TRY(clgrad_model_forward(ctx, t->m, t->xb, 0, t->B));
-    CLGRAD_TRY(clgrad_loss_value(ctx, t->bm->loss, lg, 0, t->yb, 0, t->B, t->K, t->mbuf, t->off_loss));
-    CLGRAD_TRY(clgrad_loss_grad(ctx, t->bm->loss, lg, 0, t->yb, 0, t->dlogits, 0, t->B, t->K));
-    CLGRAD_TRY(clgrad_model_backward(ctx, t->m, t->dlogits, 0, t->B));
-    CLGRAD_TRY(clgrad_model_l1_grad(ctx, t->m, 0.0f));
-    CLGRAD_TRY(clgrad_init_add_noise(ctx, g, 0, t->np, 0.0f, 1, CLGRAD_NOISE_STREAM_GRAD, (uint32_t)step));
-    CLGRAD_TRY(clgrad_gradstate_reset(ctx, t->mbuf, t->off_gs));
-    CLGRAD_TRY(clgrad_clip_global_norm(ctx, g, 0, clgrad_model_param_segs(t->m), t->mbuf, t->off_gstats, CLGRAD_NORM_L2,
-                                       1.0f, CLGRAD_NONFINITE_PROPAGATE, t->mbuf, t->off_gs, 0));
-    CLGRAD_TRY(clgrad_optim_step(ctx, &t->optim, step, t->optim.lr, clgrad_model_params(t->m), g, t->state, t->np,
-                                 t->mbuf, t->off_gs));
-    CLGRAD_TRY(diverge_check_(ctx, t, step));
+    size_t pos = (size_t)((step - 1) % 4) * t->bm->batch;
+    CLGRAD_TRY(clgrad_step_grads(ctx, &t->plan, step, pos, t->bm->batch, 0.0f, 0));
+    CLGRAD_TRY(clgrad_step_update(ctx, &t->plan, step, step, t->optim.lr));
 fail:
     return st;
 }

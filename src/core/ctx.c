@@ -10,6 +10,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The own GEMM's kernel variants (clgrad_gemm_variant_t, core/internal.h): a
+** context setting, chosen here, used by src/ops/gemm.c. */
+static const char *const variant_names_[] = {"auto", "tiled", "simple", "vec", "packed", "direct"};
+
+const char *clgrad_gemm_variant_name_(clgrad_gemm_variant_t v)
+{
+    return (unsigned)v < sizeof variant_names_ / sizeof *variant_names_ ? variant_names_[v] : "?";
+}
+
+int clgrad_gemm_set_variant(clgrad_ctx *ctx, const char *name)
+{
+    for (size_t i = 0; i < sizeof variant_names_ / sizeof *variant_names_; i++)
+        if (strcmp(name, variant_names_[i]) == 0) {
+            ctx->gemm_variant = (clgrad_gemm_variant_t)i;
+            return 0;
+        }
+    return -1;
+}
+
 clgrad_ctx *clgrad_ctx_new(void)
 {
     clgrad_ctx *ctx = calloc(1, sizeof *ctx);
@@ -106,7 +125,7 @@ clgrad_status clgrad_open(clgrad_ctx *ctx, const char *device_spec, const clgrad
     /* CLGRAD_GEMM_VARIANT=tiled|simple|vec forces the own GEMM kernel variant (comparisons) */
     const char *gv = getenv("CLGRAD_GEMM_VARIANT");
     if (gv && *gv && clgrad_gemm_set_variant(ctx, gv) != 0)
-        clgrad_warn(ctx, "CLGRAD_GEMM_VARIANT=%s is not auto, tiled, simple or vec; ignored", gv);
+        clgrad_warn(ctx, "CLGRAD_GEMM_VARIANT=%s is not auto, tiled, simple, vec, packed or direct; ignored", gv);
     CLGRAD_TRY(clgrad_programs_build(ctx, opts));
     return CLGRAD_OK;
 fail:

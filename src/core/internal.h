@@ -12,6 +12,7 @@
 #define CLGRAD_MAX_KERNELS 256
 
 typedef enum { CLGRAD_GEMM_AUTO = 0, CLGRAD_GEMM_TILED, CLGRAD_GEMM_SIMPLE, CLGRAD_GEMM_VEC, CLGRAD_GEMM_PACKED, CLGRAD_GEMM_DIRECT } clgrad_gemm_variant_t;
+const char *clgrad_gemm_variant_name_(clgrad_gemm_variant_t v); /* "auto", "tiled", ... (core/ctx.c) */
 
 typedef struct clgrad_program {
     char name[64];      /* "matmul.cl" */

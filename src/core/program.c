@@ -214,22 +214,13 @@ static int wanted_(const char *only, const char *name)
     return 0;
 }
 
-static clgrad_status build_one_(clgrad_ctx *ctx, const char *cl_dir, const char *common, const char *name,
-                                clgrad_sha256 *all, const clgrad_open_opts *opts, int index, int total)
+/* The text the device compiles: common.cl, the libraries program `name` uses, the program (src). */
+static clgrad_status assemble_(clgrad_ctx *ctx, const char *cl_dir, const char *common, const char *name,
+                               const char *src, char **out)
 {
     clgrad_status st = CLGRAD_OK;
-    char *owned = NULL, *text = NULL;
-    cl_program p = NULL;
-    cl_kernel *ks = NULL;
-    clgrad_program *pr = &ctx->programs[ctx->nprograms];
-    memset(pr, 0, sizeof *pr);
-    snprintf(pr->name, sizeof pr->name, "%s", name);
-
-    const char *src = source_of_(ctx, cl_dir, name, pr->origin, sizeof pr->origin, &owned);
-    if (!src) { st = clgrad_fail(ctx, CLGRAD_E_BUILD, "no source for kernel program %s", name); goto fail; }
-    /* common.cl, the libraries this program uses, the program */
     const char *lib_src[NLIBS] = {0};
-    char *lib_owned[NLIBS] = {0};
+    char *lib_owned[NLIBS] = {0}, *text = NULL;
     size_t tl = strlen(common) + strlen(src) + 128;
     for (int i = 0; i < NLIBS; i++) {
         if (strcmp(libs_[i].program, name) != 0) continue;
@@ -237,29 +228,30 @@ static clgrad_status build_one_(clgrad_ctx *ctx, const char *cl_dir, const char 
         lib_src[i] = source_of_(ctx, cl_dir, libs_[i].lib, lib_origin, sizeof lib_origin, &lib_owned[i]);
         if (!lib_src[i]) {
             st = clgrad_fail(ctx, CLGRAD_E_BUILD, "no source for %s, which %s uses", libs_[i].lib, name);
-            goto libs_done;
+            goto fail;
         }
         tl += strlen(lib_src[i]) + strlen(libs_[i].lib) + 32;
     }
     text = malloc(tl);
-    if (!text) { st = clgrad_fail(ctx, CLGRAD_E_NOMEM, "out of memory assembling %s", name); goto libs_done; }
+    if (!text) { st = clgrad_fail(ctx, CLGRAD_E_NOMEM, "out of memory assembling %s", name); goto fail; }
     size_t used = (size_t)snprintf(text, tl, "#line 1 \"common.cl\"\n%s\n", common);
     for (int i = 0; i < NLIBS; i++)
         if (lib_src[i]) used += (size_t)snprintf(text + used, tl - used, "#line 1 \"%s\"\n%s\n", libs_[i].lib, lib_src[i]);
     snprintf(text + used, tl - used, "#line 1 \"%s\"\n%s\n", name, src);
-libs_done:
+fail:
     for (int i = 0; i < NLIBS; i++) free(lib_owned[i]);
-    if (st != CLGRAD_OK) goto fail;
-    clgrad_sha256_update(all, text, strlen(text));
+    *out = text;
+    return st;
+}
 
-    unsigned char key[32], dig[32];
-    clgrad_sha256 s;
-    clgrad_sha256_init(&s);
-    clgrad_sha256_update(&s, text, strlen(text));
-    clgrad_sha256_final(&s, dig);
-    clgrad_sha256_hex(dig, pr->hash);
+/* The program from the binary cache, else compiled from text (and stored in the cache). */
+static clgrad_status load_or_compile_(clgrad_ctx *ctx, clgrad_program *pr, const char *text, const char *name,
+                                      const clgrad_open_opts *opts, int index, int total, cl_program *out)
+{
+    clgrad_status st = CLGRAD_OK;
+    unsigned char key[32];
+    cl_program p = NULL;
     cache_key_(ctx, text, key);
-
     if (ctx->cache_dir[0]) p = load_cached_(ctx, key, name);
     if (opts && opts->on_build) opts->on_build(opts->on_build_user, index, total, name, p == NULL);
     if (p) {
@@ -269,17 +261,26 @@ libs_done:
         cl_int err;
         const char *srcs[1] = {text};
         p = clCreateProgramWithSource(ctx->context, 1, srcs, NULL, &err);
-        if (err != CL_SUCCESS) { /* name the call, not the variable */
-            p = NULL;
-            st = clgrad_fail_cl(ctx, err, "clCreateProgramWithSource", __FILE__, __LINE__);
-            goto fail;
-        }
+        if (err != CL_SUCCESS) /* name the call, not the variable */
+            return clgrad_fail_cl(ctx, err, "clCreateProgramWithSource", __FILE__, __LINE__);
         err = clBuildProgram(p, 1, &ctx->dev.device, ctx->build_options, NULL, NULL);
-        if (err != CL_SUCCESS) { st = build_log_fail_(ctx, p, name, pr->origin, err); goto fail; }
+        if (err != CL_SUCCESS) {
+            st = build_log_fail_(ctx, p, name, pr->origin, err);
+            clReleaseProgram(p);
+            return st;
+        }
         ctx->stats.compiled++;
         if (ctx->cache_dir[0]) store_cached_(ctx, p, key, name);
     }
+    *out = p;
+    return st;
+}
 
+/* The program's kernels into the context's table (a program may hold only functions). */
+static clgrad_status add_kernels_(clgrad_ctx *ctx, cl_program p)
+{
+    clgrad_status st = CLGRAD_OK;
+    cl_kernel *ks = NULL;
     cl_uint nk = 0;
     CLGRAD_CL_TRY(ctx, clCreateKernelsInProgram(p, 0, NULL, &nk));
     if (ctx->nkernels + (int)nk > CLGRAD_MAX_KERNELS) {
@@ -288,7 +289,7 @@ libs_done:
     }
     ks = calloc(nk ? nk : 1, sizeof *ks);
     if (!ks) { st = clgrad_fail(ctx, CLGRAD_E_NOMEM, "out of memory"); goto fail; }
-    if (nk > 0) CLGRAD_CL_TRY(ctx, clCreateKernelsInProgram(p, nk, ks, NULL)); /* a program may hold only functions */
+    if (nk > 0) CLGRAD_CL_TRY(ctx, clCreateKernelsInProgram(p, nk, ks, NULL));
     for (cl_uint i = 0; i < nk; i++) {
         clgrad_kentry *ke = &ctx->kernels[ctx->nkernels++];
         ke->kernel = ks[i];
@@ -297,14 +298,40 @@ libs_done:
         CLGRAD_CL_TRY(ctx, clGetKernelInfo(ke->kernel, CL_KERNEL_FUNCTION_NAME, sizeof ke->name, ke->name, NULL));
         ke->name[sizeof ke->name - 1] = '\0';
     }
-    pr->program = p;
-    p = NULL;
-    ctx->nprograms++;
 fail:
     if (ks)
         for (cl_uint i = 0; i < nk; i++)
             if (ks[i]) clReleaseKernel(ks[i]);
     free(ks);
+    return st;
+}
+
+static clgrad_status build_one_(clgrad_ctx *ctx, const char *cl_dir, const char *common, const char *name,
+                                clgrad_sha256 *all, const clgrad_open_opts *opts, int index, int total)
+{
+    clgrad_status st = CLGRAD_OK;
+    char *owned = NULL, *text = NULL;
+    cl_program p = NULL;
+    clgrad_program *pr = &ctx->programs[ctx->nprograms];
+    memset(pr, 0, sizeof *pr);
+    snprintf(pr->name, sizeof pr->name, "%s", name);
+
+    const char *src = source_of_(ctx, cl_dir, name, pr->origin, sizeof pr->origin, &owned);
+    if (!src) { st = clgrad_fail(ctx, CLGRAD_E_BUILD, "no source for kernel program %s", name); goto fail; }
+    CLGRAD_TRY(assemble_(ctx, cl_dir, common, name, src, &text));
+    clgrad_sha256_update(all, text, strlen(text));
+    unsigned char dig[32];
+    clgrad_sha256 s;
+    clgrad_sha256_init(&s);
+    clgrad_sha256_update(&s, text, strlen(text));
+    clgrad_sha256_final(&s, dig);
+    clgrad_sha256_hex(dig, pr->hash);
+    CLGRAD_TRY(load_or_compile_(ctx, pr, text, name, opts, index, total, &p));
+    CLGRAD_TRY(add_kernels_(ctx, p));
+    pr->program = p;
+    p = NULL;
+    ctx->nprograms++;
+fail:
     if (p) clReleaseProgram(p);
     free(text);
     free(owned);

@@ -1,6 +1,7 @@
 /*
 ** gemm.c: the GEMM routine: argument checks, backend and variant choice,
-** launch of cl/matmul.cl or CLBlast, and the float64 host reference.
+** launch of cl/matmul.cl or CLBlast (float64 host reference:
+** src/check/gemm_check.c).
 */
 #include "core/internal.h"
 #include "clgrad/activation.h"
@@ -50,25 +51,13 @@ static clgrad_gemm_variant_t pick_size_(const clgrad_ctx *ctx, int ta, int tb, s
 /* The variant for large operands (what `clgrad_gemm_variant` reports). */
 static clgrad_gemm_variant_t pick_(const clgrad_ctx *ctx, int ta, int tb) { return pick_size_(ctx, ta, tb, 4096, 4096); }
 
-static const char *variant_names_[] = {"auto", "tiled", "simple", "vec", "packed", "direct"};
-
 const char *clgrad_gemm_variant(const clgrad_ctx *ctx)
 {
     static _Thread_local char buf[64];
-    snprintf(buf, sizeof buf, "%s (NN %s, NT %s, TN %s, TT %s)", variant_names_[ctx->gemm_variant],
-             variant_names_[pick_(ctx, 0, 0)], variant_names_[pick_(ctx, 0, 1)], variant_names_[pick_(ctx, 1, 0)],
-             variant_names_[pick_(ctx, 1, 1)]);
+    snprintf(buf, sizeof buf, "%s (NN %s, NT %s, TN %s, TT %s)", clgrad_gemm_variant_name_(ctx->gemm_variant),
+             clgrad_gemm_variant_name_(pick_(ctx, 0, 0)), clgrad_gemm_variant_name_(pick_(ctx, 0, 1)),
+             clgrad_gemm_variant_name_(pick_(ctx, 1, 0)), clgrad_gemm_variant_name_(pick_(ctx, 1, 1)));
     return buf;
-}
-
-int clgrad_gemm_set_variant(clgrad_ctx *ctx, const char *name)
-{
-    for (int i = 0; i < 6; i++)
-        if (strcmp(name, variant_names_[i]) == 0) {
-            ctx->gemm_variant = (clgrad_gemm_variant_t)i;
-            return 0;
-        }
-    return -1;
 }
 
 static const char *clblast_error_(CLBlastStatusCode s)
@@ -296,20 +285,4 @@ clgrad_status clgrad_gemm_fused(clgrad_ctx *ctx, int ta, int tb, size_t M, size_
     return epilogue_after_(ctx, M, N, C, offC, ldc, epi);
 fail:
     return st;
-}
-
-void clgrad_gemm_ref(int ta, int tb, size_t M, size_t N, size_t K, double alpha, const float *A, size_t lda,
-                     const float *B, size_t ldb, double beta, const float *C_in, double *C_out, size_t ldc)
-{
-    for (size_t m = 0; m < M; m++)
-        for (size_t n = 0; n < N; n++) {
-            double acc = 0.0;
-            for (size_t k = 0; k < K; k++) {
-                double a = ta ? A[k * lda + m] : A[m * lda + k];
-                double b = tb ? B[n * ldb + k] : B[k * ldb + n];
-                acc += a * b;
-            }
-            double r = alpha * acc;
-            C_out[m * ldc + n] = beta == 0.0 ? r : r + beta * (double)C_in[m * ldc + n];
-        }
 }

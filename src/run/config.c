@@ -14,8 +14,15 @@
 ** after their length was checked.
 */
 #include "clgrad/config.h"
+#include "clgrad/activation.h"
+#include "clgrad/init.h"
+#include "clgrad/loss.h"
+#include "clgrad/model.h"
+#include "clgrad/optim.h"
+#include "clgrad/step.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -178,7 +185,8 @@ typedef struct {
     const char *key;
     ktype type;
     size_t off, size;    /* the field in clgrad_config */
-    const char *choices; /* T_CHOICE, T_ACTS: "a|b|c" */
+    const char *choices; /* T_CHOICE, T_ACTS: "a|b|c" (a choice of the config alone) */
+    const char *(*name_at)(int i); /* or: the i-th name of the enum's one name table, NULL past the end */
     double lo, hi;       /* T_LONG, T_DOUBLE range (see F_*) */
     unsigned flags;
     const char *allowed; /* overrides the generated "allowed:" text */
@@ -189,8 +197,24 @@ typedef struct {
 #define KEY(S, NAME, T, SECT, F) \
     .sec = S, .key = NAME, .type = T, .off = offsetof(clgrad_config, SECT.F), .size = sizeof(((clgrad_config *)0)->SECT.F)
 
-static const char act_names[] =
-    "identity|sigmoid|tanh|relu|leaky_relu|elu|selu|softsign|softplus|gelu|gelu_tanh";
+/* The choices that are enums of the library read their names from the one
+** name table each enum has (src/ops, src/nn): nothing is listed twice. */
+static const char *act_at_(int i) { return i < CLGRAD_ACT_COUNT ? clgrad_act_name((clgrad_act)i) : NULL; }
+static const char *model_at_(int i) { return i < CLGRAD_MODEL_NKINDS ? clgrad_model_kind_name((clgrad_model_kind)i) : NULL; }
+static const char *loss_at_(int i) { return i < CLGRAD_LOSS_COUNT ? clgrad_loss_name((clgrad_loss)i) : NULL; }
+static const char *optim_at_(int i) { return i < CLGRAD_OPTIM_COUNT ? clgrad_optim_name((clgrad_optim_kind)i) : NULL; }
+static const char *clip_at_(int i) { return i < CLGRAD_CLIP_NKINDS ? clgrad_clip_kind_name((clgrad_clip_kind)i) : NULL; }
+static const char *init_mode_at_(int i) { return i < 2 ? clgrad_init_mode_name((clgrad_init_mode)i) : NULL; }
+/* "default" (PyTorch's nn.Linear: the library's linear_default), then the other kinds in their order */
+static const char *init_at_(int i)
+{
+    if (i == 0) return "default";
+    for (int k = 0, j = 1; k < CLGRAD_INIT_NKINDS; k++) {
+        if (k == CLGRAD_INIT_LINEAR_DEFAULT) continue;
+        if (j++ == i) return clgrad_init_name((clgrad_init_kind)k);
+    }
+    return NULL;
+}
 static const char bool_names[] = "true|false|yes|no|on|off|1|0";
 
 static const keydef keys[K_COUNT] = {
@@ -220,7 +244,7 @@ static const keydef keys[K_COUNT] = {
     [K_DATA_CLASSES] = {KEY(S_DATA, "classes", T_LONG, data, classes), .lo = 2, .flags = F_NOHI},
     [K_DATA_SEQ_LEN] = {KEY(S_DATA, "seq_len", T_LONG, data, seq_len), .lo = 1, .flags = F_NOHI},
 
-    [K_MODEL_KIND] = {KEY(S_MODEL, "kind", T_CHOICE, model, kind), .choices = "mlp|rnn|lstm|gru"},
+    [K_MODEL_KIND] = {KEY(S_MODEL, "kind", T_CHOICE, model, kind), .name_at = model_at_},
     [K_MODEL_HIDDEN] = {KEY(S_MODEL, "hidden", T_WIDTHS, model, hidden)},
     [K_MODEL_LAYERS] = {KEY(S_MODEL, "layers", T_LONG, model, layers), .lo = 1, .hi = CLGRAD_MAX_RLAYERS,
                         .dep = K_MODEL_KIND, .used_by = "|rnn|lstm|gru|"},
@@ -228,21 +252,20 @@ static const keydef keys[K_COUNT] = {
                              .flags = F_NOLO | F_NOHI | F_AUTO,
                              .allowed = "a finite number, or auto (keep the initialised biases)", .dep = K_MODEL_KIND,
                              .used_by = "|lstm|"},
-    [K_MODEL_ACTIVATION] = {KEY(S_MODEL, "activation", T_ACTS, model, activation), .choices = act_names},
+    [K_MODEL_ACTIVATION] = {KEY(S_MODEL, "activation", T_ACTS, model, activation), .name_at = act_at_},
     [K_MODEL_ACTIVATION_PARAM] = {KEY(S_MODEL, "activation_param", T_DOUBLE, model, activation_param),
                                   .flags = F_NOLO | F_NOHI | F_AUTO},
     [K_MODEL_BIAS] = {KEY(S_MODEL, "bias", T_BOOL, model, bias)},
     [K_MODEL_INIT] = {KEY(S_MODEL, "init", T_CHOICE, model, init),
-                      .choices = "default|zeros|constant|uniform|normal|xavier_uniform|xavier_normal|kaiming_uniform|"
-                      "kaiming_normal|lecun_normal|orthogonal"},
+                      .name_at = init_at_},
     [K_MODEL_INIT_GAIN] = {KEY(S_MODEL, "init_gain", T_DOUBLE, model, init_gain), .lo = 0,
                            .flags = F_GT | F_NOHI | F_AUTO},
     [K_MODEL_INIT_STD] = {KEY(S_MODEL, "init_std", T_DOUBLE, model, init_std), .lo = 0, .flags = F_NOHI},
-    [K_MODEL_INIT_MODE] = {KEY(S_MODEL, "init_mode", T_CHOICE, model, init_mode), .choices = "fan_in|fan_out"},
+    [K_MODEL_INIT_MODE] = {KEY(S_MODEL, "init_mode", T_CHOICE, model, init_mode), .name_at = init_mode_at_},
 
-    [K_LOSS_KIND] = {KEY(S_LOSS, "kind", T_CHOICE, loss, kind), .choices = "mse|bce|ce", .flags = F_EMPTY},
+    [K_LOSS_KIND] = {KEY(S_LOSS, "kind", T_CHOICE, loss, kind), .name_at = loss_at_, .flags = F_EMPTY},
 
-    [K_OPTIM_KIND] = {KEY(S_OPTIM, "kind", T_CHOICE, optim, kind), .choices = "sgd|rmsprop|adam|adamw"},
+    [K_OPTIM_KIND] = {KEY(S_OPTIM, "kind", T_CHOICE, optim, kind), .name_at = optim_at_},
     [K_OPTIM_LR] = {KEY(S_OPTIM, "lr", T_DOUBLE, optim, lr), .lo = 0, .flags = F_NOHI}, /* 0: gradients without updates */
     [K_OPTIM_MOMENTUM] = {KEY(S_OPTIM, "momentum", T_DOUBLE, optim, momentum), .lo = 0, .hi = 1, .flags = F_LT,
                           .dep = K_OPTIM_KIND, .used_by = "|sgd|rmsprop|"},
@@ -274,7 +297,7 @@ static const keydef keys[K_COUNT] = {
     [K_OPTIM_MIN_LR] = {KEY(S_OPTIM, "min_lr", T_DOUBLE, optim, min_lr), .lo = 0, .flags = F_NOHI,
                         .dep = K_OPTIM_SCHEDULE, .used_by = "|cosine|"},
 
-    [K_CLIP_KIND] = {KEY(S_CLIP, "kind", T_CHOICE, clip, kind), .choices = "none|value|norm|global_norm|agc|zscore"},
+    [K_CLIP_KIND] = {KEY(S_CLIP, "kind", T_CHOICE, clip, kind), .name_at = clip_at_},
     [K_CLIP_MAX_NORM] = {KEY(S_CLIP, "max_norm", T_DOUBLE, clip, max_norm), .lo = 0, .flags = F_GT | F_NOHI | F_INF,
                          .allowed = "a number > 0 (inf: zscore's max_grad_norm = None; norm and global_norm need a "
                                     "finite one)",
@@ -630,6 +653,28 @@ static int guess_section_(const char *s, size_t n)
     return best;
 }
 
+static char name_choices_[K_COUNT][512];
+static pthread_once_t name_choices_once_ = PTHREAD_ONCE_INIT;
+
+static void name_choices_build_(void)
+{
+    for (int k = 0; k < K_COUNT; k++) {
+        if (!keys[k].name_at) continue;
+        size_t len = 0;
+        for (int i = 0; keys[k].name_at(i); i++)
+            len += (size_t)snprintf(name_choices_[k] + len, len < sizeof name_choices_[k] ? sizeof name_choices_[k] - len : 0,
+                                    "%s%s", i ? "|" : "", keys[k].name_at(i));
+    }
+}
+
+/* Key k's choices as "a|b|c". */
+static const char *choices_(int k)
+{
+    if (!keys[k].name_at) return keys[k].choices;
+    pthread_once(&name_choices_once_, name_choices_build_);
+    return name_choices_[k];
+}
+
 /* The choice in "a|b|c" closest to (s, n), copied to out, or 0 if none is close. */
 static int guess_choice_(const char *choices, const char *s, size_t n, char *out, size_t nout)
 {
@@ -702,7 +747,7 @@ static void allowed_(strbuf *b, int k)
         break;
     case T_CHOICE:
         if (d->flags & F_EMPTY) sb_puts(b, "\"\" (follow the data)|");
-        sb_puts(b, d->choices);
+        sb_puts(b, choices_(k));
         break;
     case T_STRING:
         sb_printf(b, "text of at most %zu bytes", d->size - 1);
@@ -713,7 +758,7 @@ static void allowed_(strbuf *b, int k)
                   CLGRAD_MAX_WIDTH, CLGRAD_MAX_LAYERS);
         break;
     case T_ACTS:
-        sb_printf(b, "one of %s, or a comma list with one per hidden layer", d->choices);
+        sb_printf(b, "one of %s, or a comma list with one per hidden layer", choices_(k));
         break;
     }
 }
@@ -854,7 +899,7 @@ static void choice_err_(parser *p, int k, int where, const char *v, size_t n, co
     char guess[64];
     strbuf w = {0};
     sb_printf(&w, "is not a known value%s", item_note ? item_note : "");
-    if (guess_choice_(keys[k].choices, v, n, guess, sizeof guess)) sb_printf(&w, " (did you mean '%s'?)", guess);
+    if (guess_choice_(choices_(k), v, n, guess, sizeof guess)) sb_printf(&w, " (did you mean '%s'?)", guess);
     value_err_(p, k, where, v, n, w.p ? w.p : "");
     free(w.p);
 }
@@ -939,7 +984,7 @@ static void set_acts_(parser *p, int k, int where, const char *s, size_t n)
             free(m.p);
             goto bad;
         }
-        if (choice_find_(keys[k].choices, item, ni, a[na], sizeof a[na]) < 0) {
+        if (choice_find_(choices_(k), item, ni, a[na], sizeof a[na]) < 0) {
             if (ni == 0 && n != 0) value_err_(p, k, where, s, n, "has an empty item");
             else choice_err_(p, k, where, item, ni, NULL);
             goto bad;
@@ -1027,7 +1072,7 @@ static void set_value_(parser *p, int k, int where, const char *v, size_t n)
             memset(field_(&p->cfg, k), 0, d->size);
             return;
         }
-        if (choice_find_(d->choices, v, n, field_(&p->cfg, k), d->size) < 0) {
+        if (choice_find_(choices_(k), v, n, field_(&p->cfg, k), d->size) < 0) {
             choice_err_(p, k, where, v, n, NULL);
             p->bad[k] = 1;
         }
@@ -2001,4 +2046,56 @@ int clgrad_config_help(FILE *f)
     int rc = b.oom || fwrite(b.p, 1, b.len, f) != b.len || ferror(f) ? -1 : 0;
     free(b.p);
     return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* choices -> enums                                                     */
+/* ------------------------------------------------------------------ */
+
+/* The index of name among key k's choices, or -1. */
+static int choice_index_(int k, const char *name)
+{
+    const char *c = choices_(k);
+    size_t n = strlen(name);
+    for (int i = 0; *c; i++) {
+        size_t len = strcspn(c, "|");
+        if (len == n && memcmp(c, name, n) == 0) return i;
+        c += len + (c[len] == '|');
+    }
+    return -1;
+}
+
+int clgrad_config_kinds_of(const clgrad_config *c, clgrad_config_kinds *o, char *err, size_t nerr)
+{
+    struct { int k; const char *name; int *out; } m[] = {
+        {K_MODEL_KIND, c->model.kind, (int *)&o->model},        {K_MODEL_INIT_MODE, c->model.init_mode, (int *)&o->init_mode},
+        {K_OPTIM_KIND, c->optim.kind, (int *)&o->optim},        {K_OPTIM_SCHEDULE, c->optim.schedule, (int *)&o->schedule},
+        {K_CLIP_KIND, c->clip.kind, (int *)&o->clip},           {K_CLIP_NONFINITE, c->clip.nonfinite, (int *)&o->nonfinite},
+        {K_DIVERGE_ACTION, c->diverge.action, &o->diverge_stop}, {K_MODEL_INIT, c->model.init, (int *)&o->init},
+        {K_LOSS_KIND, c->loss.kind, &o->loss},
+    };
+    memset(o, 0, sizeof *o);
+    for (size_t i = 0; i < sizeof m / sizeof *m; i++) {
+        int v = m[i].k == K_LOSS_KIND && !m[i].name[0] ? -1 : choice_index_(m[i].k, m[i].name);
+        if (v < 0 && !(m[i].k == K_LOSS_KIND && !m[i].name[0])) {
+            snprintf(err, nerr, "%s: [%s] %s: '%s' is not a known value; allowed: %s", c->path, sections[keys[m[i].k].sec],
+                     keys[m[i].k].key, m[i].name, choices_(m[i].k));
+            return -1;
+        }
+        *m[i].out = v;
+    }
+    /* indices -> enums where the list is not the enum's own table */
+    o->diverge_stop = o->diverge_stop == 0; /* stop|continue */
+    o->init = o->init == 0 ? CLGRAD_INIT_LINEAR_DEFAULT : (clgrad_init_kind)clgrad_init_parse(c->model.init);
+    for (int l = 0; l < c->model.nhidden && l < CLGRAD_MAX_LAYERS; l++) {
+        const char *a = c->model.activation[c->model.nactivation == 1 ? 0 : l];
+        int v = choice_index_(K_MODEL_ACTIVATION, a);
+        if (v < 0) {
+            snprintf(err, nerr, "%s: [model] activation: '%s' is not a known value; allowed: %s", c->path, a,
+                     choices_(K_MODEL_ACTIVATION));
+            return -1;
+        }
+        o->act[l] = (clgrad_act)v;
+    }
+    return 0;
 }

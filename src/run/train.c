@@ -20,6 +20,7 @@
 #include "clgrad/model.h"
 #include "clgrad/optim.h"
 #include "clgrad/spike.h"
+#include "clgrad/step.h"
 #include "clgrad/train.h"
 
 #include <dirent.h>
@@ -40,11 +41,6 @@ const char *clgrad_run_status_name(clgrad_run_status s)
 
 static const char *diverge_kinds_[] = {"", "nonfinite_loss", "loss_limit", "nonfinite_grad", "grad_norm_limit"};
 
-/* Offsets in the metrics block (floats), filled in by layout_(). */
-typedef struct {
-    size_t loss, acc, gs, gstats, pstats, dstats, model, rec, agc, size;
-} mlayout_;
-
 typedef struct run_ {
     clgrad_ctx *ctx;
     const clgrad_config *cfg;
@@ -52,6 +48,7 @@ typedef struct run_ {
     clgrad_dataset train, test;
     clgrad_model *m;
     clgrad_loss loss;
+    clgrad_config_kinds kinds; /* the config's choices as enums */
     clgrad_optim_cfg optim;
     clgrad_nonfinite_policy policy;
     clgrad_norm_type norm_type;
@@ -64,7 +61,7 @@ typedef struct run_ {
     clgrad_zclip_params zclip;
     clgrad_spike *spikes; /* the spike detectors: loss, grad_norm, then each layer's update_norm */
     int nspikes;
-    mlayout_ L;
+    clgrad_step_plan plan; /* the step's view of the buffers above and the settings */
     float *mhost;
     uint32_t *idx_host;
     size_t *order;
@@ -80,22 +77,6 @@ typedef struct run_ {
     size_t nivl, capivl;
     long last_logged; /* the last step whose metrics were read back (0: none) */
 } run_;
-
-/* nt tensors, the model's metrics (clgrad_model_metrics_size), nunits AGC units (0: no AGC) */
-static void layout_(mlayout_ *L, size_t nt, size_t model_metrics, size_t nunits)
-{
-    size_t o = 0;
-    L->loss = o++;
-    L->acc = o++;
-    L->gs = o, o += CLGRAD_GS_SIZE;
-    L->rec = o, o += 8;
-    L->gstats = o, o += CLGRAD_RS_SIZE * (nt + 1);
-    L->pstats = o, o += CLGRAD_RS_SIZE * (nt + 1);
-    L->dstats = o, o += CLGRAD_RS_SIZE * (nt + 1);
-    L->model = o, o += model_metrics;
-    L->agc = o, o += nunits ? 2 * CLGRAD_RS_SIZE * (nunits + 1) : 0;
-    L->size = o;
-}
 
 /* ---- set-up ---- */
 
@@ -125,8 +106,6 @@ fail:
     return st;
 }
 
-static int parse_choice_(int v) { return v < 0 ? 0 : v; }
-
 /* Test-set batches: the training batch size, at least 1024 rows, at most the test set. */
 static size_t eval_batch_(const run_ *r)
 {
@@ -148,9 +127,9 @@ static clgrad_status plan_memory_(run_ *r, const clgrad_model_spec *ms)
     const unsigned long long f = sizeof(float);
     size_t nidx = r->train.n > r->test.n ? r->train.n : r->test.n;
     size_t ntb = r->test.n ? (r->test.n + ms->max_batch - 1) / ms->max_batch : 1;
-    size_t nunits = strcmp(r->cfg->clip.kind, "agc") == 0 ? z.rows : 0;
-    mlayout_ L;
-    layout_(&L, (size_t)z.ntensors, z.metrics, nunits);
+    size_t nunits = r->kinds.clip == CLGRAD_CLIP_AGC ? z.rows : 0;
+    clgrad_metrics_layout L;
+    clgrad_metrics_layout_init(&L, (size_t)z.ntensors, z.metrics, nunits);
     enum { MODEL, OPTIM, DATA, SCRATCH };
     struct { const char *what; unsigned long long bytes; int part; } b[] = {
         {"parameters", f * z.params, MODEL},
@@ -171,7 +150,7 @@ static clgrad_status plan_memory_(run_ *r, const clgrad_model_spec *ms)
         {"batch targets", f * ms->max_batch, SCRATCH},
         {"logit gradients", f * ms->max_batch * r->K, SCRATCH},
         {"metrics block", f * L.size, SCRATCH},
-        {"ZClip state", strcmp(r->cfg->clip.kind, "zscore") == 0 ? f * (CLGRAD_ZCLIP_STATE + (unsigned long long)r->cfg->clip.warmup_steps) : 0, SCRATCH},
+        {"ZClip state", r->kinds.clip == CLGRAD_CLIP_ZSCORE ? f * (CLGRAD_ZCLIP_STATE + (unsigned long long)r->cfg->clip.warmup_steps) : 0, SCRATCH},
         {"evaluation results", f * 2 * ntb, SCRATCH},
     };
     unsigned long long total = 0, part[4] = {0, 0, 0, 0};
@@ -218,7 +197,7 @@ static clgrad_status plan_memory_(run_ *r, const clgrad_model_spec *ms)
 static clgrad_status zclip_setup_(run_ *r)
 {
     const clgrad_clip_section *c = &r->cfg->clip;
-    if (strcmp(c->kind, "zscore") != 0) return CLGRAD_OK;
+    if (r->kinds.clip != CLGRAD_CLIP_ZSCORE) return CLGRAD_OK;
     clgrad_status st = CLGRAD_OK;
     clgrad_zclip_params *z = &r->zclip;
     z->alpha = c->alpha, z->z_thresh = c->z_thresh, z->warmup_steps = c->warmup_steps;
@@ -242,6 +221,25 @@ static clgrad_status spikes_setup_(run_ *r)
     return CLGRAD_OK;
 }
 
+/* The step's view of the run: its buffers (owned here) and settings. */
+static void plan_step_(run_ *r)
+{
+    const clgrad_config *c = r->cfg;
+    clgrad_step_plan *p = &r->plan;
+    p->m = r->m, p->loss = r->loss, p->optim = &r->optim;
+    p->row = r->row, p->K = r->K;
+    p->x = r->xtrain, p->y = r->ytrain, p->idx = r->idx, p->xb = r->xb, p->yb = r->yb, p->dlogits = r->dlogits;
+    p->state = r->state, p->prev = r->prev, p->mbuf = r->mbuf;
+    p->seed = c->run.seed;
+    p->input_std = (float)c->noise.input_std;
+    p->l1 = (float)c->optim.l1;
+    p->clip = r->kinds.clip;
+    p->max_norm = (float)c->clip.max_norm, p->clip_value = (float)c->clip.value, p->agc_clipping = (float)c->clip.clipping;
+    p->norm_type = r->norm_type, p->policy = r->policy, p->units = r->units;
+    p->loss_limit = (float)c->diverge.loss_limit, p->grad_norm_limit = (float)c->diverge.grad_norm_limit;
+    p->zclip = &r->zclip, p->zstate = r->zstate;
+}
+
 static clgrad_status setup_(run_ *r)
 {
     clgrad_status st = CLGRAD_OK;
@@ -259,7 +257,9 @@ static clgrad_status setup_(run_ *r)
     r->steps = c->run.steps > 0 ? c->run.steps : c->run.epochs * (long)r->nbatch_per_epoch;
 
     /* loss: the config's, else what the data's task calls for */
-    if (c->loss.kind[0]) r->loss = (clgrad_loss)parse_choice_(clgrad_loss_parse(c->loss.kind));
+    clgrad_config_kinds *k = &r->kinds;
+    if (clgrad_config_kinds_of(c, k, why, sizeof why) != 0) return clgrad_fail(ctx, CLGRAD_E_CONFIG, "%s", why);
+    if (k->loss >= 0) r->loss = (clgrad_loss)k->loss;
     else r->loss = r->train.task == CLGRAD_TASK_MULTICLASS ? CLGRAD_LOSS_CE
                  : r->train.task == CLGRAD_TASK_BINARY   ? CLGRAD_LOSS_BCE
                                                           : CLGRAD_LOSS_MSE;
@@ -270,12 +270,9 @@ static clgrad_status setup_(run_ *r)
 
     /* model */
     clgrad_act acts[CLGRAD_MAX_LAYERS];
-    for (int i = 0; i < c->model.nhidden; i++) {
-        const char *a = c->model.activation[c->model.nactivation == 1 ? 0 : i];
-        acts[i] = (clgrad_act)parse_choice_(clgrad_act_parse(a));
-    }
+    for (int i = 0; i < c->model.nhidden; i++) acts[i] = k->act[i];
     clgrad_model_spec ms = {0};
-    ms.kind = (clgrad_model_kind)parse_choice_(clgrad_model_kind_parse(c->model.kind));
+    ms.kind = k->model;
     ms.layers = (int)c->model.layers;
     ms.forget_bias = c->model.forget_bias;
     ms.in = r->train.features;
@@ -289,7 +286,7 @@ static clgrad_status setup_(run_ *r)
     ms.max_batch = r->B > eval_batch_(r) ? r->B : eval_batch_(r);
 
     /* optimizer */
-    r->optim = clgrad_optim_defaults((clgrad_optim_kind)parse_choice_(clgrad_optim_parse(c->optim.kind)));
+    r->optim = clgrad_optim_defaults(k->optim);
     r->optim.lr = c->optim.lr;
     r->optim.momentum = c->optim.momentum;
     r->optim.dampening = c->optim.dampening;
@@ -311,27 +308,24 @@ static clgrad_status setup_(run_ *r)
 
     /* initialisation */
     clgrad_init_cfg w = {0}, b = {0};
-    const char *ik = c->model.init;
-    if (strcmp(ik, "default") == 0) {
+    if (k->init == CLGRAD_INIT_LINEAR_DEFAULT) {
         w = clgrad_init_default(CLGRAD_INIT_LINEAR_DEFAULT);
         b = w;
     } else {
-        w = clgrad_init_default((clgrad_init_kind)parse_choice_(clgrad_init_parse(ik)));
+        w = clgrad_init_default(k->init);
         b = clgrad_init_default(CLGRAD_INIT_ZEROS);
         double gain = isnan(c->model.init_gain) ? clgrad_act_gain(acts[0], ms.act_param) : c->model.init_gain;
         if (c->model.nhidden == 0 && isnan(c->model.init_gain)) gain = 1.0;
         w.gain = gain;
         w.std = c->model.init_std;
-        w.mode = (clgrad_init_mode)parse_choice_(clgrad_init_mode_parse(c->model.init_mode));
+        w.mode = k->init_mode;
     }
     CLGRAD_TRY(clgrad_model_init(ctx, r->m, &w, &b, c->run.seed));
     if (r->opts->init_from) CLGRAD_TRY(clgrad_load_tensors(ctx, r->m, r->opts->init_from));
 
-    r->policy = strcmp(c->clip.nonfinite, "skip") == 0   ? CLGRAD_NONFINITE_SKIP
-              : strcmp(c->clip.nonfinite, "stop") == 0 ? CLGRAD_NONFINITE_STOP
-                                                       : CLGRAD_NONFINITE_PROPAGATE;
+    r->policy = k->nonfinite;
     r->norm_type = isinf(c->clip.norm_type) ? CLGRAD_NORM_INF : CLGRAD_NORM_L2;
-    if (strcmp(c->clip.kind, "agc") == 0) {
+    if (k->clip == CLGRAD_CLIP_AGC) {
         int nt = clgrad_model_ntensors(r->m);
         size_t off[CLGRAD_MODEL_MAX_TENSORS], rows[CLGRAD_MODEL_MAX_TENSORS], cols[CLGRAD_MODEL_MAX_TENSORS];
         for (int i = 0; i < nt; i++) {
@@ -355,18 +349,19 @@ static clgrad_status setup_(run_ *r)
     CLGRAD_TRY(clgrad_buf_fill(ctx, r->state, 0, ns, 0.0f));
     CLGRAD_TRY(clgrad_buf_new(ctx, np, "previous parameters", &r->prev));
     CLGRAD_TRY(clgrad_buf_new(ctx, np, "parameter update", &r->diff));
-    layout_(&r->L, (size_t)clgrad_model_ntensors(r->m), clgrad_model_metrics_size(r->m),
-            r->units ? clgrad_segs_count(r->units) : 0);
-    CLGRAD_TRY(clgrad_buf_new(ctx, r->L.size, "metrics block", &r->mbuf));
-    CLGRAD_TRY(clgrad_buf_fill(ctx, r->mbuf, 0, r->L.size, 0.0f));
+    clgrad_metrics_layout_init(&r->plan.L, (size_t)clgrad_model_ntensors(r->m), clgrad_model_metrics_size(r->m),
+                               r->units ? clgrad_segs_count(r->units) : 0);
+    CLGRAD_TRY(clgrad_buf_new(ctx, r->plan.L.size, "metrics block", &r->mbuf));
+    CLGRAD_TRY(clgrad_buf_fill(ctx, r->mbuf, 0, r->plan.L.size, 0.0f));
     size_t ntb = r->test.n ? (r->test.n + ms.max_batch - 1) / ms.max_batch : 1;
     CLGRAD_TRY(clgrad_buf_new(ctx, 2 * ntb, "evaluation results", &r->evalbuf));
     CLGRAD_TRY(zclip_setup_(r));
     CLGRAD_TRY(spikes_setup_(r));
-    r->mhost = calloc(r->L.size, sizeof *r->mhost);
+    r->mhost = calloc(r->plan.L.size, sizeof *r->mhost);
     r->idx_host = malloc(nidx * sizeof *r->idx_host);
     r->order = malloc(nidx * sizeof *r->order);
     if (!r->mhost || !r->idx_host || !r->order) return clgrad_fail(ctx, CLGRAD_E_NOMEM, "out of memory");
+    plan_step_(r);
 fail:
     return st;
 }
@@ -397,13 +392,13 @@ static void teardown_(run_ *r)
 
 /* ---- one step ---- */
 
-static double lr_at_(const clgrad_optim_section *o, long step, long total)
+static double lr_at_(const clgrad_optim_section *o, clgrad_schedule sched, long step, long total)
 {
     double lr = o->lr;
-    if (strcmp(o->schedule, "step") == 0 && o->step_size > 0) return lr * pow(o->gamma, (double)((step - 1) / o->step_size));
-    if (strcmp(o->schedule, "warmup") == 0 && o->warmup_steps > 0)
+    if (sched == CLGRAD_SCHEDULE_STEP && o->step_size > 0) return lr * pow(o->gamma, (double)((step - 1) / o->step_size));
+    if (sched == CLGRAD_SCHEDULE_WARMUP && o->warmup_steps > 0)
         return step <= o->warmup_steps ? lr * (double)step / (double)o->warmup_steps : lr;
-    if (strcmp(o->schedule, "cosine") == 0) {
+    if (sched == CLGRAD_SCHEDULE_COSINE) {
         long w = o->warmup_steps > 0 ? o->warmup_steps : 0;
         if (step <= w) return lr * (double)step / (double)w;
         double span = (double)(total - w), pos = (double)(step - w - 1);
@@ -426,96 +421,6 @@ fail:
     return st;
 }
 
-static clgrad_status gather_(run_ *r, cl_mem xsrc, cl_mem ysrc, size_t start, size_t B)
-{
-    clgrad_status st = CLGRAD_OK;
-    cl_kernel k = clgrad_kernel(r->ctx, "model_gather");
-    if (!k) return CLGRAD_E_ARG;
-    cl_ulong row = r->row, one = 1, off = start;
-    cl_uint b = (cl_uint)B;
-    CLGRAD_ARG(r->ctx, k, 0, xsrc);
-    CLGRAD_ARG(r->ctx, k, 1, row);
-    CLGRAD_ARG(r->ctx, k, 2, r->idx);
-    CLGRAD_ARG(r->ctx, k, 3, off);
-    CLGRAD_ARG(r->ctx, k, 4, b);
-    CLGRAD_ARG(r->ctx, k, 5, r->xb);
-    CLGRAD_TRY(clgrad_launch1d(r->ctx, k, "model_gather", B * r->row, 0));
-    CLGRAD_ARG(r->ctx, k, 0, ysrc);
-    CLGRAD_ARG(r->ctx, k, 1, one);
-    CLGRAD_ARG(r->ctx, k, 5, r->yb);
-    CLGRAD_TRY(clgrad_launch1d(r->ctx, k, "model_gather", B, 0));
-fail:
-    return st;
-}
-
-static clgrad_status clip_(run_ *r)
-{
-    clgrad_ctx *ctx = r->ctx;
-    const clgrad_clip_section *c = &r->cfg->clip;
-    cl_mem g = clgrad_model_grads(r->m), gs = r->mbuf;
-    const clgrad_segs *segs = clgrad_model_param_segs(r->m);
-    clgrad_status st = CLGRAD_OK;
-    if (strcmp(c->kind, "global_norm") == 0)
-        return clgrad_clip_global_norm(ctx, g, 0, segs, r->mbuf, r->L.gstats, r->norm_type, (float)c->max_norm, r->policy,
-                                       gs, r->L.gs, 0 /* the optimizer applies COEF, fused */);
-    CLGRAD_TRY(clgrad_clip_record_norm(ctx, g, 0, segs, r->mbuf, r->L.gstats, r->norm_type, r->policy, gs, r->L.gs));
-    if (strcmp(c->kind, "value") == 0)
-        CLGRAD_TRY(clgrad_clip_value(ctx, g, 0, clgrad_model_nparams(r->m), (float)c->value, gs, r->L.gs));
-    else if (strcmp(c->kind, "norm") == 0)
-        CLGRAD_TRY(clgrad_clip_tensor_norm(ctx, g, 0, segs, r->mbuf, r->L.dstats, (float)c->max_norm, gs, r->L.gs));
-    else if (strcmp(c->kind, "agc") == 0)
-        CLGRAD_TRY(clgrad_clip_agc(ctx, clgrad_model_params(r->m), 0, g, 0, r->units, r->mbuf, r->L.agc,
-                                   (float)c->clipping, 1e-3f, gs, r->L.gs));
-    else if (strcmp(c->kind, "zscore") == 0) /* COEF from ZClip's device state; the optimizer applies it, fused */
-        CLGRAD_TRY(clgrad_clip_zscore(ctx, &r->zclip, r->zstate, gs, r->L.gs));
-fail:
-    return st;
-}
-
-static clgrad_status diverge_check_(run_ *r, long step)
-{
-    clgrad_status st = CLGRAD_OK;
-    cl_kernel k = clgrad_kernel(r->ctx, "model_diverge_check");
-    if (!k) return CLGRAD_E_ARG;
-    cl_float fstep = (cl_float)step, ll = (cl_float)r->cfg->diverge.loss_limit, gl = (cl_float)r->cfg->diverge.grad_norm_limit;
-    cl_ulong lo = r->L.loss, go = r->L.gs, so = r->L.gstats, ro = r->L.rec;
-    cl_int nt = clgrad_model_ntensors(r->m);
-    CLGRAD_ARG(r->ctx, k, 0, fstep);
-    CLGRAD_ARG(r->ctx, k, 1, r->mbuf);
-    CLGRAD_ARG(r->ctx, k, 2, lo);
-    CLGRAD_ARG(r->ctx, k, 3, r->mbuf);
-    CLGRAD_ARG(r->ctx, k, 4, go);
-    CLGRAD_ARG(r->ctx, k, 5, r->mbuf);
-    CLGRAD_ARG(r->ctx, k, 6, so);
-    CLGRAD_ARG(r->ctx, k, 7, nt);
-    CLGRAD_ARG(r->ctx, k, 8, ll);
-    CLGRAD_ARG(r->ctx, k, 9, gl);
-    CLGRAD_ARG(r->ctx, k, 10, r->mbuf);
-    CLGRAD_ARG(r->ctx, k, 11, ro);
-    CLGRAD_TRY(clgrad_launch1d(r->ctx, k, "model_diverge_check", 1, 0));
-fail:
-    return st;
-}
-
-static clgrad_status sub_(run_ *r)
-{
-    clgrad_status st = CLGRAD_OK;
-    cl_kernel k = clgrad_kernel(r->ctx, "model_sub");
-    if (!k) return CLGRAD_E_ARG;
-    cl_mem p = clgrad_model_params(r->m);
-    cl_ulong zero = 0, n = clgrad_model_nparams(r->m);
-    CLGRAD_ARG(r->ctx, k, 0, p);
-    CLGRAD_ARG(r->ctx, k, 1, zero);
-    CLGRAD_ARG(r->ctx, k, 2, r->prev);
-    CLGRAD_ARG(r->ctx, k, 3, zero);
-    CLGRAD_ARG(r->ctx, k, 4, r->diff);
-    CLGRAD_ARG(r->ctx, k, 5, zero);
-    CLGRAD_ARG(r->ctx, k, 6, n);
-    CLGRAD_TRY(clgrad_launch1d(r->ctx, k, "model_sub", (size_t)n, 0));
-fail:
-    return st;
-}
-
 /* Evaluate on the test set: mean loss and accuracy (NaN when not a classification). */
 static clgrad_status evaluate_(run_ *r, double *loss, double *acc)
 {
@@ -529,7 +434,7 @@ static clgrad_status evaluate_(run_ *r, double *loss, double *acc)
     nb = (n + mb - 1) / mb;
     for (size_t b = 0; b < nb; b++) {
         size_t start = b * mb, cnt = n - start < mb ? n - start : mb;
-        CLGRAD_TRY(gather_(r, r->xtest, r->ytest, start, cnt));
+        CLGRAD_TRY(clgrad_step_gather(r->ctx, &r->plan, r->xtest, r->ytest, start, cnt));
         CLGRAD_TRY(clgrad_model_forward(r->ctx, r->m, r->xb, 0, cnt));
         cl_mem lg = clgrad_model_logits(r->m);
         CLGRAD_TRY(clgrad_loss_value(r->ctx, r->loss, lg, 0, r->yb, 0, cnt, r->K, r->evalbuf, 2 * b));
@@ -583,7 +488,7 @@ static int write_rows_(run_ *r, long step, long epoch, size_t B, double lr, doub
                         double ta)
 {
     const float *M = r->mhost;
-    const mlayout_ *L = &r->L;
+    const clgrad_metrics_layout *L = &r->plan.L;
     int nt = clgrad_model_ntensors(r->m), nl = clgrad_model_nlayers(r->m);
     double gnorm = M[L->gs + CLGRAD_GS_NORM], coef = M[L->gs + CLGRAD_GS_CLIPCOEF];
     fprintf(r->fmetrics, "%ld,%ld,", step, epoch);
@@ -658,7 +563,7 @@ static double layer_update_norm_(const run_ *r, int l)
     int all[16], na = 0, nt = clgrad_model_ntensors(r->m);
     for (int t = 0; t < nt && na < 16; t++)
         if (clgrad_model_tensor(r->m, t)->layer == l) all[na++] = t;
-    return norm_of_(r->mhost + r->L.dstats, all, na);
+    return norm_of_(r->mhost + r->plan.L.dstats, all, na);
 }
 
 /* The spike detectors on this log step's values (clgrad/spike.h: host, double, this fixed order: loss, grad_norm,
@@ -667,7 +572,7 @@ static int detect_spikes_(run_ *r, long step)
 {
     const float *M = r->mhost;
     for (int i = 0; i < r->nspikes; i++) {
-        double v = i == 0 ? (double)M[r->L.loss] : i == 1 ? (double)M[r->L.gs + CLGRAD_GS_NORM] : layer_update_norm_(r, i - 2), z;
+        double v = i == 0 ? (double)M[r->plan.L.loss] : i == 1 ? (double)M[r->plan.L.gs + CLGRAD_GS_NORM] : layer_update_norm_(r, i - 2), z;
         if (!clgrad_spike_push(&r->spikes[i], v, &z)) continue;
         fprintf(r->fevents, "%ld,%s,%s,", step, i == 0 ? "loss" : i == 1 ? "grad_norm" : "update_norm",
                 i >= 2 ? clgrad_model_layer_name(r->m, i - 2) : "");
@@ -771,7 +676,7 @@ static int write_summary_(run_ *r, const char *error, char *why, size_t nwhy)
         clgrad_sb_printf(&b, "  \"divergence\": {\"step\": %ld, \"kind\": \"%s\", \"layer\": ", s->diverge_step, s->diverge_kind);
         if (s->diverge_layer[0]) clgrad_sb_json_str(&b, s->diverge_layer);
         else clgrad_sb_printf(&b, "null");
-        double dv = r->mhost ? r->mhost[r->L.rec + 4] : NAN;
+        double dv = r->mhost ? r->mhost[r->plan.L.rec + CLGRAD_REC_VALUE] : NAN;
         clgrad_sb_printf(&b, ", \"value\": ");
         clgrad_sb_json_num(&b, dv);
         if (!isfinite(dv)) clgrad_sb_printf(&b, ", \"value_nonfinite\": \"%s\"", isnan(dv) ? "nan" : dv > 0 ? "inf" : "-inf");
@@ -888,8 +793,8 @@ static int notify_(run_ *r, long step, long epoch, int logged, double lr)
     clgrad_step_info in;
     memset(&in, 0, sizeof in);
     in.step = step, in.steps_planned = r->steps, in.epoch = epoch, in.logged = logged, in.lr = lr;
-    in.loss = logged ? r->mhost[r->L.loss] : NAN;
-    in.grad_norm = logged ? r->mhost[r->L.gs + CLGRAD_GS_NORM] : NAN;
+    in.loss = logged ? r->mhost[r->plan.L.loss] : NAN;
+    in.grad_norm = logged ? r->mhost[r->plan.L.gs + CLGRAD_GS_NORM] : NAN;
     in.seconds = clgrad_now() - r->t_start;
     in.diverged = r->res->status == CLGRAD_RUN_DIVERGED;
     return r->opts->on_step(r->opts->on_step_user, &in);
@@ -903,13 +808,10 @@ static clgrad_status loop_(run_ *r)
     clgrad_ctx *ctx = r->ctx;
     const clgrad_config *c = r->cfg;
     clgrad_run_result *res = r->res;
-    cl_mem params = clgrad_model_params(r->m), grads = clgrad_model_grads(r->m);
-    const clgrad_segs *psegs = clgrad_model_param_segs(r->m);
-    size_t np = clgrad_model_nparams(r->m);
     long log_every = c->run.log_every > 0 ? c->run.log_every : 1, opt_t = 0, last_log = 0, epoch = -1;
     double t_last = clgrad_now(), t_first = t_last;
     int reported = 0;
-    CLGRAD_TRY(clgrad_buf_fill(ctx, r->mbuf, r->L.rec, 8, 0.0f));
+    CLGRAD_TRY(clgrad_buf_fill(ctx, r->mbuf, r->plan.L.rec, CLGRAD_REC_SIZE, 0.0f));
     for (long step = 1; step <= r->steps; step++) {
         if (r->opts->stop && *r->opts->stop) {
             res->status = CLGRAD_RUN_INTERRUPTED;
@@ -923,50 +825,26 @@ static clgrad_status loop_(run_ *r)
             epoch = e;
         }
         int log = step % log_every == 0 || step == r->steps;
-        double lr = lr_at_(&c->optim, step, r->steps);
+        double lr = lr_at_(&c->optim, r->kinds.schedule, step, r->steps);
         r->noise_std = clgrad_grad_noise_std(c->noise.grad_eta, c->noise.grad_gamma, step);
 
-        CLGRAD_TRY(gather_(r, r->xtrain, r->ytrain, pos, B));
-        /* input-noise augmentation: training batches only, keyed by (seed, step, element) */
-        CLGRAD_TRY(clgrad_init_add_noise(ctx, r->xb, 0, B * r->row, (float)c->noise.input_std, c->run.seed,
-                                         CLGRAD_NOISE_STREAM_INPUT, (uint32_t)step));
-        CLGRAD_TRY(clgrad_model_forward(ctx, r->m, r->xb, 0, B));
-        cl_mem lg = clgrad_model_logits(r->m);
-        CLGRAD_TRY(clgrad_loss_value(ctx, r->loss, lg, 0, r->yb, 0, B, r->K, r->mbuf, r->L.loss));
-        if (log && r->loss != CLGRAD_LOSS_MSE)
-            CLGRAD_TRY(clgrad_loss_accuracy(ctx, r->loss, lg, 0, r->yb, 0, B, r->K, r->mbuf, r->L.acc));
-        CLGRAD_TRY(clgrad_loss_grad(ctx, r->loss, lg, 0, r->yb, 0, r->dlogits, 0, B, r->K));
-        CLGRAD_TRY(clgrad_model_backward(ctx, r->m, r->dlogits, 0, B));
-        /* L1's subgradient (part of the loss), then gradient noise: both before the norm and clipping */
-        CLGRAD_TRY(clgrad_model_l1_grad(ctx, r->m, (float)c->optim.l1));
-        CLGRAD_TRY(clgrad_init_add_noise(ctx, grads, 0, np, (float)r->noise_std, c->run.seed, CLGRAD_NOISE_STREAM_GRAD,
-                                         (uint32_t)step));
-        CLGRAD_TRY(clgrad_gradstate_reset(ctx, r->mbuf, r->L.gs));
-        CLGRAD_TRY(clip_(r));
-        if (log) {
-            CLGRAD_TRY(clgrad_model_metrics(ctx, r->m, B, r->mbuf, r->L.model));
-            CLGRAD_CL_TRY(ctx, clEnqueueCopyBuffer(clgrad_queue(ctx), params, r->prev, 0, 0, np * sizeof(float), 0, NULL, NULL));
-        }
+        CLGRAD_TRY(clgrad_step_grads(ctx, &r->plan, step, pos, B, (float)r->noise_std, log));
+        if (log) CLGRAD_TRY(clgrad_step_snapshot(ctx, &r->plan, B));
         /* the optimizer's step count follows PyTorch: skipped steps do not count (a
         ** skipped step changes nothing, so the t passed to it does not matter) */
         int skipped = 0;
         if (r->policy != CLGRAD_NONFINITE_PROPAGATE && !log) {
             float flag;
-            CLGRAD_TRY(clgrad_buf_read(ctx, r->mbuf, r->L.gs + CLGRAD_GS_SKIP, 1, &flag));
+            CLGRAD_TRY(clgrad_buf_read(ctx, r->mbuf, r->plan.L.gs + CLGRAD_GS_SKIP, 1, &flag));
             skipped = flag != 0.0f;
             if (skipped && r->policy == CLGRAD_NONFINITE_STOP) {
                 /* the run ends here: log this step in full first (parameters are unchanged) */
                 log = 1;
-                if (r->loss != CLGRAD_LOSS_MSE)
-                    CLGRAD_TRY(clgrad_loss_accuracy(ctx, r->loss, lg, 0, r->yb, 0, B, r->K, r->mbuf, r->L.acc));
-                CLGRAD_TRY(clgrad_model_metrics(ctx, r->m, B, r->mbuf, r->L.model));
-                CLGRAD_CL_TRY(ctx, clEnqueueCopyBuffer(clgrad_queue(ctx), params, r->prev, 0, 0, np * sizeof(float), 0,
-                                                       NULL, NULL));
+                CLGRAD_TRY(clgrad_step_accuracy(ctx, &r->plan, B));
+                CLGRAD_TRY(clgrad_step_snapshot(ctx, &r->plan, B));
             }
         }
-        CLGRAD_TRY(clgrad_optim_step(ctx, &r->optim, opt_t + 1, lr, params, grads, r->state, np, r->mbuf,
-                                     r->L.gs));
-        CLGRAD_TRY(diverge_check_(r, step));
+        CLGRAD_TRY(clgrad_step_update(ctx, &r->plan, step, opt_t + 1, lr));
         if (!log) {
             if (!skipped) opt_t++;
             res->steps_done = step;
@@ -984,11 +862,9 @@ static clgrad_status loop_(run_ *r)
             }
             continue;
         }
-        CLGRAD_TRY(sub_(r));
-        CLGRAD_TRY(clgrad_reduce_stats(ctx, params, 0, psegs, r->mbuf, r->L.pstats));
-        CLGRAD_TRY(clgrad_reduce_stats(ctx, r->diff, 0, psegs, r->mbuf, r->L.dstats));
-        CLGRAD_TRY(clgrad_buf_read(ctx, r->mbuf, 0, r->L.size, r->mhost));
-        if (r->mhost[r->L.gs + CLGRAD_GS_SKIP] == 0.0f) opt_t++;
+        CLGRAD_TRY(clgrad_step_stats(ctx, &r->plan, r->diff));
+        CLGRAD_TRY(clgrad_buf_read(ctx, r->mbuf, 0, r->plan.L.size, r->mhost));
+        if (r->mhost[r->plan.L.gs + CLGRAD_GS_SKIP] == 0.0f) opt_t++;
         res->steps_done = step;
         if (step == 1) t_first = clgrad_now();
         double now = clgrad_now(), ms = 1e3 * (now - t_last) / (double)(step - last_log);
@@ -1009,26 +885,26 @@ static clgrad_status loop_(run_ *r)
                              strerror(errno));
             goto fail;
         }
-        res->final_train_loss = r->mhost[r->L.loss];
+        res->final_train_loss = r->mhost[r->plan.L.loss];
         r->last_logged = step;
-        res->max_grad_norm = r->mhost[r->L.rec + 3];
+        res->max_grad_norm = r->mhost[r->plan.L.rec + CLGRAD_REC_MAX_GRAD_NORM];
         int end = 0;
 
-        const float *rec = r->mhost + r->L.rec;
-        if (rec[0] > 0 && !reported) {
+        const float *rec = r->mhost + r->plan.L.rec;
+        if (rec[CLGRAD_REC_STEP] > 0 && !reported) {
             reported = 1;
             res->status = CLGRAD_RUN_DIVERGED;
-            res->diverge_step = (long)rec[0];
-            int kind = (int)rec[1], tidx = (int)rec[2];
+            res->diverge_step = (long)rec[CLGRAD_REC_STEP];
+            int kind = (int)rec[CLGRAD_REC_KIND], tidx = (int)rec[CLGRAD_REC_TENSOR];
             snprintf(res->diverge_kind, sizeof res->diverge_kind, "%s", kind >= 1 && kind <= 4 ? diverge_kinds_[kind] : "?");
             /* a layer only where the check found one (a loss_limit divergence has none) */
             if (tidx >= 0 && tidx < clgrad_model_ntensors(r->m))
                 snprintf(res->diverge_layer, sizeof res->diverge_layer, "%s",
                          clgrad_model_layer_name(r->m, clgrad_model_tensor(r->m, tidx)->layer));
-            if (strcmp(c->diverge.action, "stop") == 0) end = 1;
+            if (r->kinds.diverge_stop) end = 1;
         }
         /* [clip] nonfinite = stop ends the run at a non-finite gradient norm, whatever diverged first */
-        if (r->policy == CLGRAD_NONFINITE_STOP && r->mhost[r->L.gs + CLGRAD_GS_SKIP] != 0.0f) {
+        if (r->policy == CLGRAD_NONFINITE_STOP && r->mhost[r->plan.L.gs + CLGRAD_GS_SKIP] != 0.0f) {
             if (res->status != CLGRAD_RUN_DIVERGED) res->status = CLGRAD_RUN_DIVERGED;
             end = 1;
         }

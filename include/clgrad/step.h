@@ -1,0 +1,132 @@
+/*
+** step.h: one training step, the only place its sequence is written.
+**
+** gather the batch -> input noise -> forward -> loss (value; accuracy on log
+** steps) -> loss gradient -> backward -> L1 subgradient -> gradient noise ->
+** gradient state -> norms and clipping -> [skip/stop read by the caller] ->
+** optimizer -> divergence watch.
+**
+** `clgrad run` (src/run/train.c) and `clgrad bench` (src/cli/bench.c) both
+** step through these functions; neither writes the sequence itself.  Nothing
+** here waits for the device: the caller decides when to read the metrics
+** block back (train.c: at log steps; bench: never).
+**
+** The metrics block is one device buffer of floats whose regions the layout
+** names (clgrad_metrics_layout): each kernel writes its figures at its
+** region's offset, and the host reads the block back in one transfer.
+*/
+#ifndef CLGRAD_STEP_H
+#define CLGRAD_STEP_H
+
+#include "clgrad/clip.h"
+#include "clgrad/core.h"
+#include "clgrad/gradstate.h"
+#include "clgrad/loss.h"
+#include "clgrad/model.h"
+#include "clgrad/optim.h"
+#include "clgrad/reduce.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Regions of the metrics block, offsets in floats. */
+typedef struct clgrad_metrics_layout {
+    size_t loss;   /* 1: the batch's mean loss */
+    size_t acc;    /* 1: correct predictions in the batch (classification, log steps) */
+    size_t gs;     /* CLGRAD_GS_SIZE: gradient state (gradstate.h): norm, clip coefficient, skip flag */
+    size_t rec;    /* CLGRAD_REC_SIZE: the divergence record, see below */
+    size_t gstats; /* CLGRAD_RS_SIZE * (ntensors + 1): gradient statistics per tensor, then all */
+    size_t pstats; /* the same for the parameters (log steps) */
+    size_t dstats; /* the same for the update, parameters minus previous (log steps; "norm" clipping) */
+    size_t model;  /* clgrad_model_metrics_size: the model's per-layer figures (log steps) */
+    size_t agc;    /* AGC: 2 * CLGRAD_RS_SIZE * (nunits + 1), else 0 floats */
+    size_t size;   /* floats in all */
+} clgrad_metrics_layout;
+
+/* The divergence record (cl/model.cl model_diverge_check). */
+enum {
+    CLGRAD_REC_STEP = 0,          /* first divergent step, 0 = none yet */
+    CLGRAD_REC_KIND = 1,          /* 1 non-finite loss, 2 loss over its limit, 3 non-finite gradient, 4 norm over its limit */
+    CLGRAD_REC_TENSOR = 2,        /* the tensor where it appeared, -1 for the loss kinds */
+    CLGRAD_REC_MAX_GRAD_NORM = 3, /* the largest global gradient norm so far (NaN ignored) */
+    CLGRAD_REC_VALUE = 4,         /* the offending value */
+    CLGRAD_REC_SIZE = 8
+};
+
+/* The layout for a model of ntensors tensors, model_metrics floats of its own
+** figures (clgrad_model_metrics_size) and nunits AGC units (0: no AGC). */
+void clgrad_metrics_layout_init(clgrad_metrics_layout *L, size_t ntensors, size_t model_metrics, size_t nunits);
+
+typedef enum {
+    CLGRAD_CLIP_NONE = 0,
+    CLGRAD_CLIP_VALUE,       /* clamp each element to [-value, value] */
+    CLGRAD_CLIP_NORM,        /* each tensor's norm to max_norm */
+    CLGRAD_CLIP_GLOBAL_NORM, /* the global norm to max_norm (torch.nn.utils.clip_grad_norm_) */
+    CLGRAD_CLIP_AGC,         /* adaptive gradient clipping, unit-wise (Brock et al. 2021) */
+    CLGRAD_CLIP_ZSCORE,      /* ZClip: the global norm against its EMA z-score (Kumar et al. 2025; clgrad_clip_zscore) */
+    CLGRAD_CLIP_NKINDS
+} clgrad_clip_kind;
+/* "none" | "value" | "norm" | "global_norm" | "agc" | "zscore"; parse: -1 when unknown. */
+const char *clgrad_clip_kind_name(clgrad_clip_kind k);
+int clgrad_clip_kind_parse(const char *s);
+
+/* What a step needs: the model, its loss and optimizer, the data on the
+** device, the scratch buffers and the settings.  Owned by the caller, which
+** creates every buffer (sizes in comments) and frees them. */
+typedef struct clgrad_step_plan {
+    clgrad_model *m;
+    clgrad_loss loss;
+    const clgrad_optim_cfg *optim;
+    size_t row, K;     /* floats per sample (seq_len * features); outputs per sample */
+    cl_mem x, y;       /* the training set: n * row features, n targets */
+    cl_mem idx;        /* the epoch's order: uint32 row indices */
+    cl_mem xb, yb;     /* the batch: max_batch * row, max_batch */
+    cl_mem dlogits;    /* max_batch * K */
+    cl_mem state;      /* optimizer state: clgrad_optim_state_floats * nparams */
+    cl_mem prev;       /* the parameters before the update (log steps): nparams */
+    cl_mem mbuf;       /* the metrics block: L.size */
+    clgrad_metrics_layout L;
+    uint64_t seed;     /* noise streams' key */
+    float input_std;   /* input-noise std (0: off) */
+    float l1;          /* L1 strength (0: off) */
+    clgrad_clip_kind clip;
+    float max_norm, clip_value, agc_clipping;
+    clgrad_norm_type norm_type;
+    clgrad_nonfinite_policy policy;
+    const clgrad_segs *units; /* AGC's units (rows of each weight, a bias as one) */
+    const clgrad_zclip_params *zclip; /* zscore: ZClip's settings */
+    cl_mem zstate;     /* zscore: its state, clgrad_zclip_state_floats(zclip), zeroed before step 1 */
+    float loss_limit, grad_norm_limit; /* divergence limits, <= 0: off */
+} clgrad_step_plan;
+
+/* The batch: xb, yb = rows idx[start .. start + B) of x and y. */
+clgrad_status clgrad_step_gather(clgrad_ctx *ctx, const clgrad_step_plan *p, cl_mem x, cl_mem y, size_t start, size_t B);
+
+/* Step `step` (1-based) up to the clipped gradients: gather rows
+** idx[pos .. pos + B), input noise, forward, loss (and the batch accuracy
+** when log), backward, L1, gradient noise of std noise_std, gradient state,
+** norms and clipping. */
+clgrad_status clgrad_step_grads(clgrad_ctx *ctx, const clgrad_step_plan *p, long step, size_t pos, size_t B,
+                                float noise_std, int log);
+
+/* The batch accuracy of the logits the last forward left (log steps). */
+clgrad_status clgrad_step_accuracy(clgrad_ctx *ctx, const clgrad_step_plan *p, size_t B);
+
+/* Log steps, after clgrad_step_grads: the model's per-layer figures and a
+** copy of the parameters (prev) for the update statistics. */
+clgrad_status clgrad_step_snapshot(clgrad_ctx *ctx, const clgrad_step_plan *p, size_t B);
+
+/* The optimizer's step t (1-based, skipped steps not counted) at learning
+** rate lr, then the divergence watch for step `step`. */
+clgrad_status clgrad_step_update(clgrad_ctx *ctx, const clgrad_step_plan *p, long step, long t, double lr);
+
+/* Log steps, after clgrad_step_update: statistics of the parameters and of
+** the update (parameters minus prev) into the metrics block; diff: nparams
+** floats of scratch. */
+clgrad_status clgrad_step_stats(clgrad_ctx *ctx, const clgrad_step_plan *p, cl_mem diff);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

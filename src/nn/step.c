@@ -1,0 +1,194 @@
+/*
+** step.c: one training step (include/clgrad/step.h), enqueued in one fixed
+** order; used by `clgrad run` (src/run/train.c) and `clgrad bench`.
+*/
+#include "core/internal.h"
+#include "clgrad/init.h"
+#include "clgrad/step.h"
+
+#include <string.h>
+
+void clgrad_metrics_layout_init(clgrad_metrics_layout *L, size_t nt, size_t model_metrics, size_t nunits)
+{
+    size_t o = 0;
+    L->loss = o++;
+    L->acc = o++;
+    L->gs = o, o += CLGRAD_GS_SIZE;
+    L->rec = o, o += CLGRAD_REC_SIZE;
+    L->gstats = o, o += CLGRAD_RS_SIZE * (nt + 1);
+    L->pstats = o, o += CLGRAD_RS_SIZE * (nt + 1);
+    L->dstats = o, o += CLGRAD_RS_SIZE * (nt + 1);
+    L->model = o, o += model_metrics;
+    L->agc = o, o += nunits ? 2 * CLGRAD_RS_SIZE * (nunits + 1) : 0;
+    L->size = o;
+}
+
+static const char *const clip_names_[] = {"none", "value", "norm", "global_norm", "agc", "zscore"};
+#define NCLIP (int)(sizeof clip_names_ / sizeof *clip_names_)
+
+const char *clgrad_clip_kind_name(clgrad_clip_kind k) { return (int)k >= 0 && (int)k < NCLIP ? clip_names_[k] : "?"; }
+
+int clgrad_clip_kind_parse(const char *s)
+{
+    for (int i = 0; s && i < NCLIP; i++)
+        if (strcmp(s, clip_names_[i]) == 0) return i;
+    return -1;
+}
+
+clgrad_status clgrad_step_gather(clgrad_ctx *ctx, const clgrad_step_plan *p, cl_mem x, cl_mem y, size_t start, size_t B)
+{
+    clgrad_status st = CLGRAD_OK;
+    cl_kernel k = clgrad_kernel(ctx, "model_gather");
+    if (!k) return CLGRAD_E_ARG;
+    cl_ulong row = p->row, one = 1, off = start;
+    cl_uint b = (cl_uint)B;
+    CLGRAD_ARG(ctx, k, 0, x);
+    CLGRAD_ARG(ctx, k, 1, row);
+    CLGRAD_ARG(ctx, k, 2, p->idx);
+    CLGRAD_ARG(ctx, k, 3, off);
+    CLGRAD_ARG(ctx, k, 4, b);
+    CLGRAD_ARG(ctx, k, 5, p->xb);
+    CLGRAD_TRY(clgrad_launch1d(ctx, k, "model_gather", B * p->row, 0));
+    CLGRAD_ARG(ctx, k, 0, y);
+    CLGRAD_ARG(ctx, k, 1, one);
+    CLGRAD_ARG(ctx, k, 5, p->yb);
+    CLGRAD_TRY(clgrad_launch1d(ctx, k, "model_gather", B, 0));
+fail:
+    return st;
+}
+
+/* Norms and clipping: every kind records the global norm (and per-tensor
+** statistics) in the gradient state; global_norm and zscore leave the
+** coefficient to the optimizer, which applies it fused. */
+static clgrad_status clip_(clgrad_ctx *ctx, const clgrad_step_plan *p)
+{
+    cl_mem g = clgrad_model_grads(p->m), mb = p->mbuf;
+    const clgrad_segs *segs = clgrad_model_param_segs(p->m);
+    clgrad_status st = CLGRAD_OK;
+    if (p->clip == CLGRAD_CLIP_GLOBAL_NORM)
+        return clgrad_clip_global_norm(ctx, g, 0, segs, mb, p->L.gstats, p->norm_type, p->max_norm, p->policy, mb,
+                                       p->L.gs, 0 /* the optimizer applies COEF, fused */);
+    /* ZClip's norm is the 2-norm ([clip] norm_type is not one of its keys) */
+    clgrad_norm_type nt = p->clip == CLGRAD_CLIP_ZSCORE ? CLGRAD_NORM_L2 : p->norm_type;
+    CLGRAD_TRY(clgrad_clip_record_norm(ctx, g, 0, segs, mb, p->L.gstats, nt, p->policy, mb, p->L.gs));
+    if (p->clip == CLGRAD_CLIP_VALUE)
+        CLGRAD_TRY(clgrad_clip_value(ctx, g, 0, clgrad_model_nparams(p->m), p->clip_value, mb, p->L.gs));
+    else if (p->clip == CLGRAD_CLIP_NORM)
+        CLGRAD_TRY(clgrad_clip_tensor_norm(ctx, g, 0, segs, mb, p->L.dstats, p->max_norm, mb, p->L.gs));
+    else if (p->clip == CLGRAD_CLIP_AGC)
+        CLGRAD_TRY(clgrad_clip_agc(ctx, clgrad_model_params(p->m), 0, g, 0, p->units, mb, p->L.agc, p->agc_clipping,
+                                   1e-3f, mb, p->L.gs));
+    else if (p->clip == CLGRAD_CLIP_ZSCORE) /* COEF from ZClip's device state; the optimizer applies it, fused */
+        CLGRAD_TRY(clgrad_clip_zscore(ctx, p->zclip, p->zstate, mb, p->L.gs));
+fail:
+    return st;
+}
+
+clgrad_status clgrad_step_accuracy(clgrad_ctx *ctx, const clgrad_step_plan *p, size_t B)
+{
+    if (p->loss == CLGRAD_LOSS_MSE) return CLGRAD_OK;
+    return clgrad_loss_accuracy(ctx, p->loss, clgrad_model_logits(p->m), 0, p->yb, 0, B, p->K, p->mbuf, p->L.acc);
+}
+
+clgrad_status clgrad_step_grads(clgrad_ctx *ctx, const clgrad_step_plan *p, long step, size_t pos, size_t B,
+                                float noise_std, int log)
+{
+    clgrad_status st = CLGRAD_OK;
+    cl_mem grads = clgrad_model_grads(p->m);
+    size_t np = clgrad_model_nparams(p->m);
+    CLGRAD_TRY(clgrad_step_gather(ctx, p, p->x, p->y, pos, B));
+    /* input-noise augmentation: training batches only, keyed by (seed, step, element) */
+    CLGRAD_TRY(clgrad_init_add_noise(ctx, p->xb, 0, B * p->row, p->input_std, p->seed, CLGRAD_NOISE_STREAM_INPUT,
+                                     (uint32_t)step));
+    CLGRAD_TRY(clgrad_model_forward(ctx, p->m, p->xb, 0, B));
+    cl_mem lg = clgrad_model_logits(p->m);
+    CLGRAD_TRY(clgrad_loss_value(ctx, p->loss, lg, 0, p->yb, 0, B, p->K, p->mbuf, p->L.loss));
+    if (log) CLGRAD_TRY(clgrad_step_accuracy(ctx, p, B));
+    CLGRAD_TRY(clgrad_loss_grad(ctx, p->loss, lg, 0, p->yb, 0, p->dlogits, 0, B, p->K));
+    CLGRAD_TRY(clgrad_model_backward(ctx, p->m, p->dlogits, 0, B));
+    /* L1's subgradient (part of the loss), then gradient noise: both before the norm and clipping */
+    CLGRAD_TRY(clgrad_model_l1_grad(ctx, p->m, p->l1));
+    CLGRAD_TRY(clgrad_init_add_noise(ctx, grads, 0, np, noise_std, p->seed, CLGRAD_NOISE_STREAM_GRAD, (uint32_t)step));
+    CLGRAD_TRY(clgrad_gradstate_reset(ctx, p->mbuf, p->L.gs));
+    CLGRAD_TRY(clip_(ctx, p));
+fail:
+    return st;
+}
+
+clgrad_status clgrad_step_snapshot(clgrad_ctx *ctx, const clgrad_step_plan *p, size_t B)
+{
+    clgrad_status st = CLGRAD_OK;
+    size_t np = clgrad_model_nparams(p->m);
+    CLGRAD_TRY(clgrad_model_metrics(ctx, p->m, B, p->mbuf, p->L.model));
+    CLGRAD_CL_TRY(ctx, clEnqueueCopyBuffer(clgrad_queue(ctx), clgrad_model_params(p->m), p->prev, 0, 0,
+                                           np * sizeof(float), 0, NULL, NULL));
+fail:
+    return st;
+}
+
+/* model_diverge_check (cl/model.cl): the divergence record, one work-item. */
+static clgrad_status diverge_check_(clgrad_ctx *ctx, const clgrad_step_plan *p, long step)
+{
+    clgrad_status st = CLGRAD_OK;
+    cl_kernel k = clgrad_kernel(ctx, "model_diverge_check");
+    if (!k) return CLGRAD_E_ARG;
+    cl_float fstep = (cl_float)step, ll = p->loss_limit, gl = p->grad_norm_limit;
+    cl_ulong lo = p->L.loss, go = p->L.gs, so = p->L.gstats, ro = p->L.rec;
+    cl_int nt = clgrad_model_ntensors(p->m);
+    CLGRAD_ARG(ctx, k, 0, fstep);
+    CLGRAD_ARG(ctx, k, 1, p->mbuf);
+    CLGRAD_ARG(ctx, k, 2, lo);
+    CLGRAD_ARG(ctx, k, 3, p->mbuf);
+    CLGRAD_ARG(ctx, k, 4, go);
+    CLGRAD_ARG(ctx, k, 5, p->mbuf);
+    CLGRAD_ARG(ctx, k, 6, so);
+    CLGRAD_ARG(ctx, k, 7, nt);
+    CLGRAD_ARG(ctx, k, 8, ll);
+    CLGRAD_ARG(ctx, k, 9, gl);
+    CLGRAD_ARG(ctx, k, 10, p->mbuf);
+    CLGRAD_ARG(ctx, k, 11, ro);
+    CLGRAD_TRY(clgrad_launch1d(ctx, k, "model_diverge_check", 1, 0));
+fail:
+    return st;
+}
+
+clgrad_status clgrad_step_update(clgrad_ctx *ctx, const clgrad_step_plan *p, long step, long t, double lr)
+{
+    clgrad_status st = CLGRAD_OK;
+    CLGRAD_TRY(clgrad_optim_step(ctx, p->optim, t, lr, clgrad_model_params(p->m), clgrad_model_grads(p->m), p->state,
+                                 clgrad_model_nparams(p->m), p->mbuf, p->L.gs));
+    CLGRAD_TRY(diverge_check_(ctx, p, step));
+fail:
+    return st;
+}
+
+/* model_sub (cl/model.cl): diff = params - prev. */
+static clgrad_status sub_(clgrad_ctx *ctx, const clgrad_step_plan *p, cl_mem diff)
+{
+    clgrad_status st = CLGRAD_OK;
+    cl_kernel k = clgrad_kernel(ctx, "model_sub");
+    if (!k) return CLGRAD_E_ARG;
+    cl_mem params = clgrad_model_params(p->m);
+    cl_ulong zero = 0, n = clgrad_model_nparams(p->m);
+    CLGRAD_ARG(ctx, k, 0, params);
+    CLGRAD_ARG(ctx, k, 1, zero);
+    CLGRAD_ARG(ctx, k, 2, p->prev);
+    CLGRAD_ARG(ctx, k, 3, zero);
+    CLGRAD_ARG(ctx, k, 4, diff);
+    CLGRAD_ARG(ctx, k, 5, zero);
+    CLGRAD_ARG(ctx, k, 6, n);
+    CLGRAD_TRY(clgrad_launch1d(ctx, k, "model_sub", (size_t)n, 0));
+fail:
+    return st;
+}
+
+clgrad_status clgrad_step_stats(clgrad_ctx *ctx, const clgrad_step_plan *p, cl_mem diff)
+{
+    clgrad_status st = CLGRAD_OK;
+    const clgrad_segs *psegs = clgrad_model_param_segs(p->m);
+    CLGRAD_TRY(sub_(ctx, p, diff));
+    CLGRAD_TRY(clgrad_reduce_stats(ctx, clgrad_model_params(p->m), 0, psegs, p->mbuf, p->L.pstats));
+    CLGRAD_TRY(clgrad_reduce_stats(ctx, diff, 0, psegs, p->mbuf, p->L.dstats));
+fail:
+    return st;
+}
