@@ -496,9 +496,9 @@ static void series_svg_(FILE *f, const chart_t *c, const series_t *s, const axis
         for (size_t i = 0; i < s->n; i++) {
             if (point_kind_(c, s->x[i], s->y[i]) != PT_LINE) continue;
             double px = axis_map_(xa, s->x[i], x0, x1), py = axis_map_(ya, s->y[i], yb, y0);
-            fprintf(f, "<path class=\"event\" d=\"M%.2f %.2f L%.2f %.2f L%.2f %.2f Z\" fill=\"%s\" stroke=\"#000000\" "
-                       "stroke-width=\"0.6\"><title>step %.0f: %.6g</title></path>\n",
-                    px, py - 2, px - 5, py - 11, px + 5, py - 11, s->color, s->x[i], s->y[i]);
+            fprintf(f, "<path class=\"event\" d=\"M%.2f %.2f L%.2f %.2f L%.2f %.2f L%.2f %.2f\" fill=\"%s\" "
+                       "stroke=\"#000000\" stroke-width=\"0.6\"><title>step %.0f: %.6g</title></path>\n",
+                    px, py - 2, px - 5, py - 11, px + 5, py - 11, px, py - 2, s->color, s->x[i], s->y[i]);
         }
         fputs("</g>\n", f);
         return;
@@ -555,8 +555,9 @@ static void legend_(FILE *f, const chart_t *c, double x, double y0, double y1)
         const series_t *s = &c->s[i];
         double y = y0 + row * i + row / 2;
         if (s->events)
-            fprintf(f, "<path d=\"M%.1f %.1f L%.1f %.1f L%.1f %.1f Z\" fill=\"%s\" stroke=\"#000000\" stroke-width=\"0.6\"/>\n",
-                    x + 12, y + 4, x + 7, y - 5, x + 17, y - 5, s->color);
+            fprintf(f, "<path d=\"M%.1f %.1f L%.1f %.1f L%.1f %.1f L%.1f %.1f\" fill=\"%s\" stroke=\"#000000\" "
+                       "stroke-width=\"0.6\"/>\n",
+                    x + 12, y + 4, x + 7, y - 5, x + 17, y - 5, x + 12, y + 4, s->color);
         else
             fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2\"%s%s/>\n", x,
                     y, x + 24, y, s->color, s->dash ? " stroke-dasharray=\"6 4\"" : "", s->faint ? " opacity=\"0.3\"" : "");
