@@ -11,6 +11,7 @@
 #ifndef CLGRAD_TEST_FIXTURE_H
 #define CLGRAD_TEST_FIXTURE_H
 #include "clgrad.h"
+#include "check/check.h" /* the references, test random numbers (private) */
 #include <check.h>
 #include <stddef.h>
 

@@ -17,7 +17,7 @@
 ** - --compare of two records, and the command line's usage errors.
 */
 #include "fixture.h"
-#include "clgrad/bench.h"
+#include "cli/bench.h"
 
 #include <math.h>
 #include <stdio.h>

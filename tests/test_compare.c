@@ -9,7 +9,7 @@
 ** The JSON and CSV readers get their own tests: escapes, "nan" strings,
 ** errors with line numbers, quotes, CRLF, ragged rows.
 */
-#include "clgrad/report.h"
+#include "cli/report.h"
 
 #include <check.h>
 #include <dirent.h>

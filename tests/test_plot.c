@@ -12,7 +12,7 @@
 ** heat-map cells and colour bar, overlays of several runs, escaping of odd
 ** names, and a sweep heat map with diverged cells crossed out.
 */
-#include "clgrad/report.h"
+#include "cli/report.h"
 
 #include <check.h>
 #include <ctype.h>
@@ -950,7 +950,7 @@ START_TEST(sweep_heatmap)
     ck_assert(strstr(html, "<table class=\"sweep sortable\" id=\"points-table\">") && strstr(html, "<thead>") &&
               strstr(html, "<th data-key=\"final_loss\">"));
     ck_assert(strstr(html, "<script>") && !strstr(html, "src=") && !strstr(html, "href="));
-    ck_assert_uint_eq(count_(html, "http"), 1); /* the SVG namespace only */
+    ck_assert_uint_eq(count_(html, "http"), count_(html, "<svg xmlns=\"http")); /* the SVG namespaces only */
     ck_assert(strstr(html, "<td class=\"status-diverged\">diverged</td>"));
     free(html);
 
@@ -977,6 +977,290 @@ START_TEST(sweep_heatmap)
 }
 END_TEST
 
+/* ---- learning-rate sensitivity --------------------------------------------- */
+
+/* A point's run directory with only what the sensitivity reads: metrics.csv,
+** whose step-1 loss is l0 (NULL: no metrics.csv at all). */
+static void lr_rundir_(const char *sweep, const char *name, const char *l0)
+{
+    char p[800];
+    snprintf(p, sizeof p, "%s/%s", sweep, name);
+    ck_assert_int_eq(mkdir(p, 0755), 0);
+    if (!l0) return;
+    char m[900], text[256];
+    snprintf(m, sizeof m, "%s/metrics.csv", p);
+    snprintf(text, sizeof text, "step,epoch,loss,lr\n1,0,%s,0.1\n2,0,1.0,0.1\n3,0,0.9,0.1\n", l0);
+    write_text_(m, text);
+}
+
+/* The synthetic sweep: optim.lr x clip.kind, final_test_loss known.
+**   none: 0.001 -> 1.5, 0.01 -> 0.5 (best), 0.1 -> nan (completed: non-finite), 1 -> diverged
+**   norm: 0.001 -> 3.0 (> l0), 0.01 -> 0.45, 0.1 -> 0.05 (best), 1 -> 0.2
+**   value: 0.001 -> 0.7, 0.01 -> 0.6, 0.1 -> no row, 1 -> failed
+** l0 = 2.25 everywhere (the points' metrics.csv step 1; one point has none). */
+static void lr_sweep_(const char *dir)
+{
+    ck_assert_int_eq(mkdir(dir, 0755), 0);
+    char p[700];
+    snprintf(p, sizeof p, "%s/summary.csv", dir);
+    write_text_(p, "index,optim.lr,clip.kind,status,diverge_step,diverge_kind,final_train_loss,final_test_loss,"
+                   "max_grad_norm,ms_per_step,device,run_dir\n"
+                   "0,0.001,none,completed,,,1.4,1.5,1,1,0:0,p0\n"
+                   "1,0.001,norm,completed,,,2.9,3.0,1,1,0:0,p1\n"
+                   "2,0.001,value,completed,,,0.71,0.7,1,1,0:0,p2\n"
+                   "3,0.01,none,completed,,,0.4,0.5,1,1,0:0,p3\n"
+                   "4,0.01,norm,completed,,,0.44,0.45,1,1,0:0,p4\n"
+                   "5,0.01,value,completed,,,0.5,0.6,1,1,0:0,p5\n"
+                   "6,0.1,none,completed,,,nan,nan,1,1,0:0,p6\n"
+                   "7,0.1,norm,completed,,,0.04,0.05,1,1,0:0,p7\n"
+                   "9,1,none,diverged,12,loss_limit,1e9,,1,1,0:0,p9\n"
+                   "10,1,norm,completed,,,0.25,0.2,1,1,0:0,p10\n"
+                   "11,1,value,failed,,,,,,,0:0,p11\n");
+    static const char *const names[] = {"p0", "p1", "p2", "p3", "p4", "p5", "p6", "p7", "p9", "p10", "p11"};
+    for (int i = 0; i < 11; i++) lr_rundir_(dir, names[i], i == 4 ? NULL : "2.25");
+}
+
+/* Wortsman et al.'s definition, written out on its own: the mean over the
+** points of min(l_i, l0) - l*, a point that diverged or is not finite
+** counting as l0; l* the smallest of those. */
+static double lr_ref_(const double *loss, const int *div, int n, double l0)
+{
+    double v[16], lstar = INFINITY, s = 0;
+    for (int i = 0; i < n; i++) {
+        v[i] = div[i] || !isfinite(loss[i]) || loss[i] > l0 ? l0 : loss[i];
+        if (v[i] < lstar) lstar = v[i];
+    }
+    for (int i = 0; i < n; i++) s += v[i] - lstar;
+    return s / n;
+}
+
+/* A field of a CSV row (row 1 = first data row) as a number; NaN when empty. */
+static double csv_num_at_(const char *path, size_t row, const char *col)
+{
+    clgrad_csv t;
+    char why[512];
+    ck_assert_msg(clgrad_csv_read(path, &t, why, sizeof why) == CLGRAD_OK, "%s", why);
+    int c = clgrad_csv_col(&t, col);
+    ck_assert_msg(c >= 0 && row >= 1 && row <= t.nrows, "%s: no %s row %zu", path, col, row);
+    double v = clgrad_csv_present(&t, row - 1, c) ? clgrad_csv_num(&t, row - 1, c) : NAN;
+    clgrad_csv_free(&t);
+    return v;
+}
+
+START_TEST(lr_sensitivity_sweep)
+{
+    lr_sweep_(path_("sw"));
+    const char *args[] = {"plot", "--sweep", path_("sw"), NULL}; /* no --x: optim.lr, then clip.kind */
+    int rc = cli_(clgrad_cli_plot, args);
+    ck_assert_msg(rc == 0, "rc %d: %s", rc, err_);
+    /* by hand: none: values 1.5, 0.5, 2.25, 2.25, l* = 0.5 -> (1 + 0 + 1.75 + 1.75) / 4 = 1.125
+    **          norm: values 2.25, 0.45, 0.05, 0.2, l* = 0.05 -> (2.2 + 0.4 + 0 + 0.15) / 4 = 0.6875 */
+    static const double none_l[] = {1.5, 0.5, NAN, NAN}, norm_l[] = {3.0, 0.45, 0.05, 0.2};
+    static const int none_d[] = {0, 0, 0, 1}, norm_d[] = {0, 0, 0, 0};
+    double s_none = lr_ref_(none_l, none_d, 4, 2.25), s_norm = lr_ref_(norm_l, norm_d, 4, 2.25);
+    ck_assert_double_eq_tol(s_none, 1.125, 1e-15);
+    ck_assert_double_eq_tol(s_norm, 0.6875, 1e-15);
+
+    /* the library's numbers */
+    clgrad_lr_sens ls;
+    char why[1024];
+    ck_assert_msg(clgrad_sweep_lr_read(path_("sw"), &ls, why, sizeof why) == CLGRAD_OK, "%s", why);
+    ck_assert(ls.has_lr);
+    ck_assert_str_eq(ls.loss_col, "final_test_loss"); /* the evaluation loss: every completed point has one */
+    ck_assert_int_eq(ls.nkeys, 1);
+    ck_assert_str_eq(ls.key[0], "clip.kind");
+    ck_assert_uint_eq(ls.ncurves, 3);
+    const clgrad_lr_curve *cn = &ls.curve[0], *cm = &ls.curve[1], *cv = &ls.curve[2];
+    ck_assert_str_eq(cn->label, "clip.kind=none");
+    ck_assert_str_eq(cm->value[0], "norm");
+    ck_assert_double_eq_tol(cn->sensitivity, s_none, 1e-12);
+    ck_assert_double_eq_tol(cm->sensitivity, s_norm, 1e-12);
+    ck_assert_double_eq(cn->loss0, 2.25);
+    /* optimum and divergence edge */
+    ck_assert_double_eq(cn->best_lr, 0.01);
+    ck_assert_double_eq(cn->best_loss, 0.5);
+    ck_assert_double_eq(cn->edge_lr, 0.1); /* the non-finite loss at 0.1, below the diverged 1 */
+    ck_assert_double_eq(cm->best_lr, 0.1);
+    ck_assert_double_eq(cm->best_loss, 0.05);
+    ck_assert_double_eq(cm->edge_lr, 0.001); /* above l0 */
+    ck_assert_int_eq(cn->pt[2].state, CLGRAD_LR_NONFINITE);
+    ck_assert_int_eq(cn->pt[3].state, CLGRAD_LR_DIVERGED);
+    ck_assert_int_eq(cm->pt[0].state, CLGRAD_LR_ABOVE_L0);
+    ck_assert_uint_eq(cn->ncapped, 2);
+    /* a curve with a missing point: no number, and it says why */
+    ck_assert(isnan(cv->sensitivity));
+    ck_assert_uint_eq(cv->nmissing, 2);
+    ck_assert_msg(strstr(cv->note, "0.1 (no row)") && strstr(cv->note, "1 (failed)"), "%s", cv->note);
+    ck_assert(isnan(cv->edge_lr));
+    ck_assert_double_eq(cv->best_lr, 0.01);
+    clgrad_lr_sens_free(&ls);
+
+    /* stdout */
+    ck_assert_msg(strstr(out_, "LR sensitivity") && strstr(out_, "clip.kind=none") && strstr(out_, "1.125") &&
+                      strstr(out_, "0.6875") && strstr(out_, "n/a") && strstr(out_, "1 (failed)"),
+                  "%s", out_);
+    /* lr_sensitivity.csv */
+    const char *csv = path_("sw/plots/lr_sensitivity.csv");
+    ck_assert(exists_(csv));
+    ck_assert_double_eq_tol(csv_num_at_(csv, 1, "sensitivity"), s_none, 1e-8);
+    ck_assert_double_eq_tol(csv_num_at_(csv, 2, "sensitivity"), s_norm, 1e-8);
+    ck_assert(isnan(csv_num_at_(csv, 3, "sensitivity")));
+    ck_assert_double_eq(csv_num_at_(csv, 1, "best_lr"), 0.01);
+    ck_assert_double_eq(csv_num_at_(csv, 1, "best_loss"), 0.5);
+    ck_assert_double_eq(csv_num_at_(csv, 1, "divergence_edge_lr"), 0.1);
+    ck_assert_double_eq(csv_num_at_(csv, 2, "divergence_edge_lr"), 0.001);
+    ck_assert(isnan(csv_num_at_(csv, 3, "divergence_edge_lr")));
+    ck_assert_double_eq(csv_num_at_(csv, 2, "loss0"), 2.25);
+    char *ct = slurp_(csv);
+    ck_assert_msg(!strncmp(ct, "curve,clip.kind,loss,", 21), "%s", ct);
+    ck_assert(strstr(ct, "\n2,norm,final_test_loss,4,1,0,"));
+    free(ct);
+
+    /* the figure: one curve per clip.kind, the diverged/non-finite/above-l0 points in the top band */
+    char *svg = wf_(path_("sw/plots/lr_sensitivity.svg"));
+    ck_assert_uint_eq(count_(svg, "<g class=\"lrcurve\""), 3);
+    ck_assert(strstr(svg, "data-label=\"clip.kind=none\"") && strstr(svg, "data-label=\"clip.kind=norm\"") &&
+              strstr(svg, "data-label=\"clip.kind=value\""));
+    ck_assert_uint_eq(count_(svg, "class=\"optimum\""), 3);
+    ck_assert_uint_eq(count_(svg, "class=\"edge\""), 2);
+    ck_assert_uint_eq(count_(svg, "class=\"capped diverged\""), 1);
+    ck_assert_uint_eq(count_(svg, "class=\"capped nonfinite\""), 1);
+    ck_assert_uint_eq(count_(svg, "class=\"capped above-l0\""), 1);
+    ck_assert_uint_eq(count_(svg, "class=\"point\""), 7); /* the finite points, not above l0: 2 + 3 + 2 */
+    ck_assert(strstr(svg, "S = 1.125") && strstr(svg, "S = 0.6875") && strstr(svg, "S = n/a"));
+    /* the optimum ring sits on its point, the edge line at the x of lr = 0.1 */
+    const char *g = strstr(svg, "data-label=\"clip.kind=none\"");
+    const char *ring = strstr(g, "class=\"optimum\" cx=\""), *edge = strstr(g, "class=\"edge\" x1=\"");
+    ck_assert(ring && edge);
+    double rx = strtod(ring + strlen("class=\"optimum\" cx=\""), NULL);
+    double ex = strtod(edge + strlen("class=\"edge\" x1=\""), NULL);
+    /* the points of this curve in lr order: 0.001, 0.01 (circles), 0.1 (triangle), 1 (cross) */
+    const char *c1 = strstr(g, "class=\"point\" cx=\"");
+    const char *c2 = strstr(c1 + 1, "class=\"point\" cx=\"");
+    size_t lp = strlen("class=\"point\" cx=\"");
+    double x1 = strtod(c1 + lp, NULL), x2 = strtod(c2 + lp, NULL);
+    ck_assert_double_eq_tol(rx, x2, 0.01);
+    ck_assert_double_eq_tol(ex - x2, x2 - x1, 0.05); /* one decade further right on the log axis */
+    free(svg);
+    char *html = wf_(path_("sw/plots/report.html"));
+    ck_assert(strstr(html, "<h2 id=\"lr-sensitivity\">") && strstr(html, "Wortsman") &&
+              strstr(html, "<td><b>1.125</b></td>") && strstr(html, "lr_sensitivity.svg"));
+    /* the LR sensitivity first (figure, then its numbers), then the heat map, then the points */
+    const char *h_lr = strstr(html, "<h2 id=\"lr-sensitivity\">");
+    const char *f_lr = strstr(html, "<figure id=\"fig-lr_sensitivity\">");
+    const char *t_lr = strstr(html, "<table class=\"lrsens\">");
+    const char *f_hm = strstr(html, "<figure id=\"fig-sweep_heatmap\">");
+    const char *h_pt = strstr(html, "<h2 id=\"points\">");
+    ck_assert(h_lr && f_lr && t_lr && f_hm && h_pt);
+    ck_assert(h_lr < f_lr && f_lr < t_lr && t_lr < f_hm && f_hm < h_pt);
+    ck_assert_uint_eq(count_(html, "<figure"), 2);
+    ck_assert_uint_eq(count_(html, "http"), 2); /* the two SVG namespaces only: nothing linked */
+    free(html);
+    /* the heat map's default axes */
+    svg = wf_(path_("sw/plots/sweep_heatmap.svg"));
+    ck_assert(strstr(svg, ">optim.lr<") && strstr(svg, ">clip.kind<"));
+    free(svg);
+}
+END_TEST
+
+START_TEST(lr_sensitivity_bad_input)
+{
+    char why[1024];
+    clgrad_lr_sens ls;
+    /* no lr axis: the heat map as before, and a sentence saying what the lr figure needs */
+    ck_assert_int_eq(mkdir(path_("nolr"), 0755), 0);
+    write_text_(path_("nolr/summary.csv"), "index,optim.momentum,status,final_test_loss,run_dir\n"
+                                           "0,0,completed,0.5,a\n1,0.9,diverged,,b\n");
+    const char *a1[] = {"plot", "--sweep", path_("nolr"), NULL};
+    ck_assert_int_eq(cli_(clgrad_cli_plot, a1), 0);
+    ck_assert_msg(strstr(out_, "needs optim.lr swept") && strstr(out_, "optim.momentum"), "%s", out_);
+    ck_assert(exists_(path_("nolr/plots/sweep_heatmap.svg")) && !exists_(path_("nolr/plots/lr_sensitivity.svg")) &&
+              !exists_(path_("nolr/plots/lr_sensitivity.csv")));
+    char *html = wf_(path_("nolr/plots/report.html"));
+    ck_assert(!strstr(html, "lr-sensitivity"));
+    free(html);
+    ck_assert_int_eq(clgrad_sweep_lr_read(path_("nolr"), &ls, why, sizeof why), CLGRAD_OK);
+    ck_assert(!ls.has_lr && strstr(ls.note, "optim.lr"));
+    clgrad_lr_sens_free(&ls);
+
+    /* lr the only key, no run directories: l0 unknown, so a diverged point cannot be counted */
+    ck_assert_int_eq(mkdir(path_("nol0"), 0755), 0);
+    write_text_(path_("nol0/summary.csv"), "optim.lr,status,final_train_loss,run_dir\n"
+                                           "0.1,completed,0.5,gone\n0.01,completed,0.7,gone2\n1,diverged,inf,x\n");
+    ck_assert_int_eq(clgrad_sweep_lr_read(path_("nol0"), &ls, why, sizeof why), CLGRAD_OK);
+    ck_assert_uint_eq(ls.ncurves, 1);
+    ck_assert_str_eq(ls.curve[0].label, "all points");
+    ck_assert_str_eq(ls.loss_col, "final_train_loss");
+    ck_assert(isnan(ls.curve[0].sensitivity) && strstr(ls.curve[0].note, "l0 is unknown"));
+    ck_assert_double_eq(ls.curve[0].edge_lr, 1);
+    ck_assert_double_eq(ls.curve[0].best_lr, 0.1);
+    clgrad_lr_sens_free(&ls);
+    const char *a2[] = {"plot", "--sweep", path_("nol0"), NULL};
+    ck_assert_int_eq(cli_(clgrad_cli_plot, a2), 0);
+    ck_assert(strstr(out_, "l0 is unknown"));
+    free(wf_(path_("nol0/plots/lr_sensitivity.svg")));
+
+    /* a learning rate that is not a number: the file, the line and the key */
+    ck_assert_int_eq(mkdir(path_("badlr"), 0755), 0);
+    write_text_(path_("badlr/summary.csv"), "optim.lr,status,final_train_loss\n0.1,completed,0.5\nfast,completed,1\n");
+    ck_assert_int_eq(clgrad_sweep_lr_read(path_("badlr"), &ls, why, sizeof why), CLGRAD_E_ARG);
+    ck_assert_msg(strstr(why, "badlr/summary.csv:3") && strstr(why, "optim.lr") && strstr(why, "fast"), "%s", why);
+    const char *a3[] = {"plot", "--sweep", path_("badlr"), NULL};
+    ck_assert_int_eq(cli_(clgrad_cli_plot, a3), 1);
+    ck_assert(strstr(err_, "summary.csv:3"));
+    /* the same point twice */
+    ck_assert_int_eq(mkdir(path_("dup"), 0755), 0);
+    write_text_(path_("dup/summary.csv"), "optim.lr,status,final_train_loss\n0.1,completed,0.5\n0.1,completed,1\n");
+    ck_assert_int_eq(clgrad_sweep_lr_read(path_("dup"), &ls, why, sizeof why), CLGRAD_E_ARG);
+    ck_assert_msg(strstr(why, "dup/summary.csv:3") && strstr(why, "line 2"), "%s", why);
+    /* no summary at all; no status column */
+    ck_assert_int_eq(clgrad_sweep_lr_read(path_("none"), &ls, why, sizeof why), CLGRAD_E_IO);
+    ck_assert(strstr(why, path_("none/summary.csv")));
+    ck_assert_int_eq(mkdir(path_("nostatus"), 0755), 0);
+    write_text_(path_("nostatus/summary.csv"), "optim.lr,final_train_loss\n0.1,0.5\n");
+    ck_assert_int_eq(clgrad_sweep_lr_read(path_("nostatus"), &ls, why, sizeof why), CLGRAD_E_IO);
+    ck_assert(strstr(why, "status"));
+    /* an empty sweep (header only) is no crash */
+    ck_assert_int_eq(mkdir(path_("empty"), 0755), 0);
+    write_text_(path_("empty/summary.csv"), "index,optim.lr,status,final_train_loss,run_dir\n");
+    const char *a4[] = {"plot", "--sweep", path_("empty"), NULL};
+    ck_assert_int_eq(cli_(clgrad_cli_plot, a4), 0);
+    free(wf_(path_("empty/plots/lr_sensitivity.svg")));
+}
+END_TEST
+
+/* The sensitivity against the reference on random curves (the state of each
+** point drawn at random too), every l0 the same. */
+START_TEST(lr_sensitivity_random)
+{
+    unsigned seed = 12345;
+    for (int trial = 0; trial < 200; trial++) {
+        clgrad_lr_point pt[12];
+        double loss[12];
+        int div[12], n = 1 + (int)((seed = seed * 1103515245u + 12345u) >> 16) % 12;
+        double l0 = 1 + ((seed = seed * 1103515245u + 12345u) >> 16) % 1000 / 500.0;
+        for (int i = 0; i < n; i++) {
+            unsigned r = (seed = seed * 1103515245u + 12345u) >> 16;
+            div[i] = r % 7 == 0;
+            loss[i] = r % 11 == 0 ? NAN : r % 13 == 0 ? INFINITY : (r % 3000) / 1000.0;
+            pt[i] = (clgrad_lr_point){.lr = 1e-3 * pow(3, i), .loss = loss[i], .loss0 = NAN,
+                                      .state = div[i] ? CLGRAD_LR_DIVERGED : CLGRAD_LR_OK};
+        }
+        clgrad_lr_curve c = {.n = (size_t)n, .pt = pt, .loss0 = l0};
+        clgrad_lr_curve_compute(&c);
+        ck_assert_double_eq_tol(c.sensitivity, lr_ref_(loss, div, n, l0), 1e-12);
+        double edge = NAN, best = NAN, bestl = INFINITY;
+        for (int i = 0; i < n; i++) {
+            int capped = div[i] || !isfinite(loss[i]) || loss[i] > l0;
+            if (capped && isnan(edge)) edge = pt[i].lr;
+            if (!capped && loss[i] < bestl) bestl = loss[i], best = pt[i].lr;
+        }
+        ck_assert(isnan(edge) ? isnan(c.edge_lr) : c.edge_lr == edge);
+        ck_assert(isnan(best) ? isnan(c.best_lr) : c.best_lr == best);
+    }
+}
+END_TEST
+
 START_TEST(cli_defaults_and_errors)
 {
     runspec s = {0};
@@ -997,7 +1281,7 @@ START_TEST(cli_defaults_and_errors)
         {"plot", NULL},
         {"plot", "--bogus", NULL},
         {"plot", "--out", NULL},
-        {"plot", "--sweep", "x", NULL},
+        {"plot", "--sweep", "x", "--y", "k", NULL},
         {"plot", "a", "--x", "k", NULL},
         {"plot", "--sweep", "x", "--x", "k", "extra"},
     };
@@ -1092,6 +1376,9 @@ static Suite *plot_suite(void)
     tcase_add_test(tc, escaping);
     tcase_add_test(tc, many_steps_binned);
     tcase_add_test(tc, sweep_heatmap);
+    tcase_add_test(tc, lr_sensitivity_sweep);
+    tcase_add_test(tc, lr_sensitivity_bad_input);
+    tcase_add_test(tc, lr_sensitivity_random);
     tcase_add_test(tc, cli_defaults_and_errors);
     tcase_add_test(tc, intermittent_nonfinite);
     tcase_add_test(tc, report_structure);

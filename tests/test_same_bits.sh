@@ -45,7 +45,7 @@ same() {
   fi
 }
 
-exps=$(cd "$ROOT/experiments" && ls *.ini | sed 's/\.ini$//')
+exps=$(cd "$ROOT/experiments" && grep -L "^\[sweep\]" *.ini | sed 's/\.ini$//') # sweep files (a [sweep] section) are not runs
 gemm_exps="relu30_he tanh_deep_xavier optim_spirals_adam rnn_adding_clip lstm_adding gru_adding"
 if [ "${CLGRAD_TEST_QUICK:-0}" = 1 ]; then # the sanitizer pass of tools/test.sh: a smaller matrix
   STEPS=${CLGRAD_SAME_BITS_STEPS:-5}

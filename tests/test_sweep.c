@@ -8,7 +8,7 @@
 ** failures, resume, a changed definition, shards + merge, SIGINT, the
 ** configuration validator, --dry-run, the default directory and the lock.
 */
-#include "clgrad/sweep.h"
+#include "cli/sweep.h"
 
 #include <check.h>
 #include <errno.h>

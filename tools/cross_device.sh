@@ -23,7 +23,7 @@ while [ $# -gt 0 ]; do
 done
 [ $# -ge 2 ] || { sed -n '2,12p' "$0" >&2; exit 2; }
 A=$1 B=$2; shift 2
-exps=${*:-$(cd experiments && ls *.ini | sed 's/\.ini$//')}
+exps=${*:-$(cd experiments && grep -L "^\[sweep\]" *.ini | sed 's/\.ini$//')} # not the sweep files
 [ -n "$OUT" ] || OUT=$(mktemp -d /tmp/clgrad-cross-XXXXXX)
 mkdir -p "$OUT"
 

@@ -62,31 +62,6 @@ clgrad_status clgrad_activation_bias_add(clgrad_ctx *ctx, cl_mem X, size_t xoff,
 clgrad_status clgrad_activation_bias_grad(clgrad_ctx *ctx, cl_mem dY, size_t dyoff, size_t rows, size_t cols,
                                           float beta, cl_mem db, size_t dboff);
 
-/* ---- float64 host references ---- */
-double clgrad_activation_ref_forward(clgrad_act act, double param, double z);
-/* f'(z) (the conventions above at kinks; NaN for NaN z, except identity: 1) */
-double clgrad_activation_ref_derivative(clgrad_act act, double param, double z);
-/* dh * f'(z); identity returns dh. */
-double clgrad_activation_ref_backward(clgrad_act act, double param, double z, double dh);
-/* Error bounds that the float32 kernels meet on any conforming OpenCL 1.2
-** device (derived from the spec's ulp limits, see src/ops/activation.c): for the
-** float input z, |forward - ref_forward| <= *tol_h and, for the float dh,
-** |backward - ref_backward| <= *tol_dz.  Either pointer may be NULL. */
-void clgrad_activation_ref_bounds(clgrad_act act, double param, double z, double dh, double *tol_h,
-                                  double *tol_dz);
-/* out (rows, cols) = X + b broadcast */
-void clgrad_activation_ref_bias_add(const float *X, size_t rows, size_t cols, const float *b, double *out);
-/* db_out (cols) = beta * db_in + column sums of dY (rows, cols); db_in unread when beta == 0 */
-void clgrad_activation_ref_bias_grad(const float *dY, size_t rows, size_t cols, double beta, const float *db_in,
-                                     double *db_out);
-/* Float32 host replica of the device's fixed summation order (cl/activation.cl):
-** bitwise equal to activation_bias_grad on a device with IEEE float32
-** arithmetic, whatever the work-group size. */
-void clgrad_activation_bias_grad_replica(const float *dY, size_t rows, size_t cols, float beta, const float *db_in,
-                                         float *db_out);
-
-clgrad_status clgrad_selfcheck_activation(clgrad_ctx *ctx, clgrad_check_fn report, void *user);
-
 #ifdef __cplusplus
 }
 #endif

@@ -150,29 +150,6 @@ size_t clgrad_zclip_state_floats(const clgrad_zclip_params *p);
 ** CLIPCOEF = COEF (logged as clip_coef). */
 clgrad_status clgrad_clip_zscore(clgrad_ctx *ctx, const clgrad_zclip_params *p, cl_mem zs, cl_mem gs, size_t gs_off);
 
-/* The same in float64 over a sequence of n norms (all steps unskipped):
-** coef[i] the factor applied at step i, clipped[i] 1 at a spike (z >
-** z_thresh after warm-up), z[i] (NaN in warm-up; may be NULL). */
-void clgrad_clip_zscore_ref(const double *norms, size_t n, const clgrad_zclip_params *p, double *coef, int *clipped,
-                            double *z);
-
-/* ---- float64 host references ----
-** g is the whole flat buffer of n floats; out (n doubles) gets a copy of g
-** with the segments changed as the device would.  gs_out (CLGRAD_GS_SIZE
-** doubles) gets the block (NORM, COEF, NONFINITE, SKIP, CLIPCOEF, 0...).
-** do_clip = 0 is clgrad_clip_record_norm; apply = 0 leaves out = g and COEF
-** pending, apply = 1 scales out and sets COEF = 1. */
-void clgrad_clip_global_norm_ref(const float *g, size_t n, size_t nseg, const size_t *off, const size_t *len,
-                                 clgrad_norm_type type, double max_norm, int do_clip, clgrad_nonfinite_policy policy,
-                                 int apply, double *out, double *gs_out);
-void clgrad_clip_value_ref(const float *g, size_t n, double v, double *out);
-void clgrad_clip_tensor_norm_ref(const float *g, size_t n, size_t nseg, const size_t *off, const size_t *len,
-                                 double c, double *out);
-void clgrad_clip_agc_ref(const float *w, const float *g, size_t n, size_t nunit, const size_t *off,
-                         const size_t *len, double clipping, double eps, double *out);
-
-clgrad_status clgrad_selfcheck_clip(clgrad_ctx *ctx, clgrad_check_fn report, void *user);
-
 #ifdef __cplusplus
 }
 #endif

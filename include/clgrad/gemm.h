@@ -58,7 +58,4 @@ clgrad_status clgrad_gemm_bias(clgrad_ctx *ctx, int ta, int tb, size_t M, size_t
 const char *clgrad_gemm_variant(const clgrad_ctx *ctx);
 int clgrad_gemm_set_variant(clgrad_ctx *ctx, const char *name);
 
-/* Double-precision host reference with the same argument convention. */
-void clgrad_gemm_ref(int ta, int tb, size_t M, size_t N, size_t K, double alpha, const float *A, size_t lda,
-                     const float *B, size_t ldb, double beta, const float *C_in, double *C_out, size_t ldc);
 #endif

@@ -137,8 +137,6 @@ void clgrad_init_add_noise_host(float *x, size_t n, float std, uint64_t seed, ui
 ** sqrt(eta / (1 + step)^gamma); 0 when eta <= 0. */
 double clgrad_grad_noise_std(double eta, double gamma, long step);
 
-clgrad_status clgrad_selfcheck_init(clgrad_ctx *ctx, clgrad_check_fn report, void *user);
-
 #ifdef __cplusplus
 }
 #endif

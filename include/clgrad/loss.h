@@ -46,28 +46,6 @@ clgrad_status clgrad_loss_value(clgrad_ctx *ctx, clgrad_loss loss, cl_mem pred, 
 clgrad_status clgrad_loss_accuracy(clgrad_ctx *ctx, clgrad_loss loss, cl_mem pred, size_t poff, cl_mem target,
                                    size_t toff, size_t rows, size_t cols, cl_mem out, size_t ooff);
 
-/* ---- float64 host references (same shapes; targets as doubles) ---- */
-double clgrad_loss_ref_value(clgrad_loss loss, const double *pred, const double *target, size_t rows, size_t cols);
-/* Float32 host replica of loss_value's fixed summation order (cl/loss.cl): the
-** mean of the n float terms, bitwise equal to the device's given the same
-** terms (for MSE the terms (p - y)^2 are themselves exact to replicate). */
-float clgrad_loss_sum_replica(const float *terms, size_t n);
-void clgrad_loss_ref_grad(clgrad_loss loss, const double *pred, const double *target, size_t rows, size_t cols,
-                          double *grad);
-/* The count of correct predictions; NaN for MSE. */
-double clgrad_loss_ref_accuracy(clgrad_loss loss, const double *pred, const double *target, size_t rows,
-                                size_t cols);
-/* Bounds on |device - reference| that the float32 kernels meet on any
-** conforming OpenCL 1.2 device with work-groups of at most 256, for inputs
-** that are floats (derivation in src/ops/loss.c): for the value, and per element
-** of the gradient (tol (rows, cols)). */
-double clgrad_loss_ref_value_bound(clgrad_loss loss, const double *pred, const double *target, size_t rows,
-                                   size_t cols);
-void clgrad_loss_ref_grad_bound(clgrad_loss loss, const double *pred, const double *target, size_t rows,
-                                size_t cols, double *tol);
-
-clgrad_status clgrad_selfcheck_loss(clgrad_ctx *ctx, clgrad_check_fn report, void *user);
-
 #ifdef __cplusplus
 }
 #endif

@@ -152,9 +152,8 @@ double clgrad_model_timestep_norm(const clgrad_model *m, const float *metrics, s
 clgrad_status clgrad_model_metrics(clgrad_ctx *ctx, clgrad_model *m, size_t B, cl_mem out, size_t out_off);
 /* The activation statistics of one layer output h (rows, cols) at hoff: 3
 ** floats at out[out_off] (mean |h|, saturated fraction, dead-unit fraction;
-** cl/model.cl, model_act_stats), in an order fixed by the shape.  The replica
-** computes them on the host in float32, bitwise equal. */
+** cl/model.cl, model_act_stats), in an order fixed by the shape (a float32 host
+** replica, bitwise equal, is in src/check/ref.h). */
 clgrad_status clgrad_model_act_stats(clgrad_ctx *ctx, clgrad_act kind, size_t rows, size_t cols, cl_mem h,
                                      size_t hoff, cl_mem out, size_t out_off);
-void clgrad_model_act_stats_replica(clgrad_act kind, size_t rows, size_t cols, const float *h, float *out);
 #endif

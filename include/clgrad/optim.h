@@ -100,12 +100,4 @@ clgrad_status clgrad_optim_step(clgrad_ctx *ctx, const clgrad_optim_cfg *cfg, in
                                 cl_mem params, cl_mem grads, cl_mem state, size_t n, cl_mem gradstate,
                                 size_t gradstate_offset);
 
-/* The float64 host reference of clgrad_optim_step: same config, layout and
-** step rule, on double arrays.  gradstate is NULL or a block of
-** CLGRAD_GS_SIZE doubles (reads [CLGRAD_GS_COEF] and [CLGRAD_GS_SKIP]).
-** The caller validates cfg. */
-void clgrad_optim_ref_step(const clgrad_optim_cfg *cfg, int64_t step_t, double lr, double *params,
-                           const double *grads, double *state, size_t n, const double *gradstate);
-
-clgrad_status clgrad_selfcheck_optim(clgrad_ctx *ctx, clgrad_check_fn report, void *user);
 #endif

@@ -96,24 +96,11 @@ clgrad_status clgrad_reduce_stats(clgrad_ctx *ctx, cl_mem x, size_t xoff, const 
 ** Convenience: it creates and releases a one-segment table per call. */
 clgrad_status clgrad_reduce_stats1(clgrad_ctx *ctx, cl_mem x, size_t off, size_t n, cl_mem out, size_t out_off);
 
-/* Float64 host reference: out gets 4*(nseg+1) doubles in the layout above,
-** segment s being x[off[s] .. off[s]+len[s]).  A norm that rounds to +Inf in
-** float32 (beyond FLT_MAX) is given as +Inf, as the device must return it. */
-void clgrad_reduce_stats_ref(const float *x, size_t nseg, const size_t *off, const size_t *len, double *out);
-
-/* Float32 host replica of the device's fixed order (cl/reduce.cl), written
-** as the literal trees (identity-padded, not the device's shortcuts): out
-** gets 4*(nseg+1) floats in the layout above, bitwise equal to the device's
-** on a device with correctly rounded float arithmetic, sqrt and ldexp. */
-void clgrad_reduce_stats_replica(const float *x, size_t nseg, const size_t *off, const size_t *len, float *out);
-
 /* Upper bound on the number of additions any one term passes through in the
 ** device's sums for a table of `nchunks` chunks (for error bounds:
 ** |err| <= gamma(depth) * sum |terms|, gamma(n) = n u / (1 - n u)).  A
 ** function of nchunks alone (ctx is not used). */
 size_t clgrad_reduce_depth(const clgrad_ctx *ctx, size_t nchunks);
-
-clgrad_status clgrad_selfcheck_reduce(clgrad_ctx *ctx, clgrad_check_fn report, void *user);
 
 #ifdef __cplusplus
 }

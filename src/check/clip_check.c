@@ -4,6 +4,7 @@
 ** (moved out of the launcher file: the launchers never call them).
 */
 #include "core/internal.h"
+#include "check/check.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,7 +54,7 @@ void clgrad_clip_global_norm_ref(const float *g, size_t n, size_t nseg, const si
     }
 }
 
-/* zclip.py in float64, step for step (include/clgrad/clip.h, clgrad_clip_zscore_ref). */
+/* zclip.py in float64, step for step (src/check/ref.h, clgrad_clip_zscore_ref). */
 void clgrad_clip_zscore_ref(const double *norms, size_t n, const clgrad_zclip_params *p, double *coef, int *clipped,
                             double *z)
 {

@@ -12,6 +12,7 @@
 ** and payload of a NaN an operation makes, and devices differ there).
 */
 #include "core/internal.h"
+#include "check/check.h"
 
 #include "clgrad/fingerprint.h"
 

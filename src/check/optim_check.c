@@ -4,6 +4,7 @@
 ** (moved out of the launcher file: the launchers never call them).
 */
 #include "core/internal.h"
+#include "check/check.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

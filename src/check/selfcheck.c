@@ -1,8 +1,9 @@
 /*
 ** selfcheck.c: `clgrad selfcheck`: the table of kernel families, the shared
-** comparison and random helpers, and the GEMM family's check.
+** comparison (the random helpers: check/testrng.h) and the GEMM family's check.
 */
 #include "core/internal.h"
+#include "check/check.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -59,20 +60,6 @@ size_t clgrad_compare(const float *dev, const double *ref, size_t n, double atol
     }
     if (max_err) *max_err = worst;
     return bad;
-}
-
-uint64_t clgrad_testrng_next(clgrad_testrng *r)
-{
-    uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-float clgrad_testrng_uniform(clgrad_testrng *r, float lo, float hi)
-{
-    double u = (double)(clgrad_testrng_next(r) >> 11) * 0x1.0p-53;
-    return (float)(lo + (hi - lo) * u);
 }
 
 /* One GEMM case on the device vs the float64 reference. */

@@ -2,7 +2,7 @@
 ** bench.c: `clgrad bench`: device limits (cl/bench.cl), GEMM throughput of
 ** both backends, training-step time of the reference models, start-up time
 ** (child processes), the JSON record and `--compare` of several records.
-** What each figure means is documented in include/clgrad/bench.h.
+** What each figure means is documented in src/cli/bench.h.
 **
 ** Timing rules: every timed unit ends with clFinish; a kernel's time comes
 ** from its profiling event when the queue has profiling on (else the host
@@ -13,13 +13,14 @@
 #include "core/internal.h"
 #include "run/rundir.h"
 #include "util/fsutil.h"
-#include "clgrad/bench.h"
+#include "cli/bench.h"
+#include "cli/opts.h"
 #include "clgrad/clip.h"
 #include "clgrad/gemm.h"
 #include "clgrad/init.h"
 #include "clgrad/optim.h"
 #include "clgrad/report.h"
-#include "clgrad/selfcheck.h"
+#include "check/testrng.h"
 #include "clgrad/step.h"
 
 #include <dirent.h>
@@ -91,117 +92,6 @@ static int has_events_(clgrad_ctx *ctx)
     cl_command_queue_properties p = 0;
     if (clGetCommandQueueInfo(clgrad_queue(ctx), CL_QUEUE_PROPERTIES, sizeof p, &p, NULL) != CL_SUCCESS) return 0;
     return (p & CL_QUEUE_PROFILING_ENABLE) != 0;
-}
-
-/* ---- kernels of cl/bench.cl --------------------------------------------------- */
-
-static const char *peak_names_[CLGRAD_BENCH_NPEAK] = {"bench_peak_float", "bench_peak_float4", "bench_peak_float8"};
-static const int peak_widths_[CLGRAD_BENCH_NPEAK] = {1, 4, 8};
-
-int clgrad_bench_peak_width(int variant)
-{
-    return variant >= 0 && variant < CLGRAD_BENCH_NPEAK ? peak_widths_[variant] : 0;
-}
-
-/* Enqueue k (arguments set) over n work-items, the local size left to the driver. */
-static clgrad_status enqueue_(clgrad_ctx *ctx, cl_kernel k, const char *name, size_t n, cl_event *ev)
-{
-    cl_int err = clEnqueueNDRangeKernel(clgrad_queue(ctx), k, 1, NULL, &n, NULL, 0, NULL, ev);
-    if (err == CL_SUCCESS) return CLGRAD_OK;
-    if (ev) *ev = NULL;
-    return clgrad_fail(ctx, CLGRAD_E_CL, "clEnqueueNDRangeKernel(%s, global %zu): %s", name, n,
-                       clgrad_cl_error_name(err));
-}
-
-clgrad_status clgrad_bench_peak(clgrad_ctx *ctx, int variant, size_t n, cl_mem out, size_t off, float m, float c,
-                                int iters, cl_event *ev)
-{
-    clgrad_status st = CLGRAD_OK;
-    if (variant < 0 || variant >= CLGRAD_BENCH_NPEAK || n == 0 || iters < 0)
-        return clgrad_fail(ctx, CLGRAD_E_ARG, "bench_peak: bad variant %d, n %zu or iters %d", variant, n, iters);
-    cl_kernel k = clgrad_kernel(ctx, peak_names_[variant]);
-    if (!k) return CLGRAD_E_ARG;
-    cl_ulong o = off;
-    cl_int it = iters;
-    CLGRAD_ARG(ctx, k, 0, out);
-    CLGRAD_ARG(ctx, k, 1, o);
-    CLGRAD_ARG(ctx, k, 2, m);
-    CLGRAD_ARG(ctx, k, 3, c);
-    CLGRAD_ARG(ctx, k, 4, it);
-    return enqueue_(ctx, k, peak_names_[variant], n, ev);
-fail:
-    return st;
-}
-
-clgrad_status clgrad_bench_copy(clgrad_ctx *ctx, cl_mem a, size_t aoff, cl_mem b, size_t boff, size_t n, cl_event *ev)
-{
-    clgrad_status st = CLGRAD_OK;
-    if (n == 0) {
-        if (ev) *ev = NULL;
-        return CLGRAD_OK;
-    }
-    cl_kernel k = clgrad_kernel(ctx, "bench_copy");
-    if (!k) return CLGRAD_E_ARG;
-    cl_ulong ao = aoff, bo = boff, nn = n;
-    CLGRAD_ARG(ctx, k, 0, a);
-    CLGRAD_ARG(ctx, k, 1, ao);
-    CLGRAD_ARG(ctx, k, 2, b);
-    CLGRAD_ARG(ctx, k, 3, bo);
-    CLGRAD_ARG(ctx, k, 4, nn);
-    return enqueue_(ctx, k, "bench_copy", (n + 3) / 4, ev);
-fail:
-    return st;
-}
-
-clgrad_status clgrad_bench_triad(clgrad_ctx *ctx, cl_mem a, size_t aoff, cl_mem b, size_t boff, cl_mem c, size_t coff,
-                                 float s, size_t n, cl_event *ev)
-{
-    clgrad_status st = CLGRAD_OK;
-    if (n == 0) {
-        if (ev) *ev = NULL;
-        return CLGRAD_OK;
-    }
-    cl_kernel k = clgrad_kernel(ctx, "bench_triad");
-    if (!k) return CLGRAD_E_ARG;
-    cl_ulong ao = aoff, bo = boff, co = coff, nn = n;
-    CLGRAD_ARG(ctx, k, 0, a);
-    CLGRAD_ARG(ctx, k, 1, ao);
-    CLGRAD_ARG(ctx, k, 2, b);
-    CLGRAD_ARG(ctx, k, 3, bo);
-    CLGRAD_ARG(ctx, k, 4, c);
-    CLGRAD_ARG(ctx, k, 5, co);
-    CLGRAD_ARG(ctx, k, 6, s);
-    CLGRAD_ARG(ctx, k, 7, nn);
-    return enqueue_(ctx, k, "bench_triad", (n + 3) / 4, ev);
-fail:
-    return st;
-}
-
-clgrad_status clgrad_bench_empty(clgrad_ctx *ctx, cl_mem p, cl_event *ev)
-{
-    clgrad_status st = CLGRAD_OK;
-    cl_kernel k = clgrad_kernel(ctx, "bench_empty");
-    if (!k) return CLGRAD_E_ARG;
-    cl_ulong zero = 0;
-    CLGRAD_ARG(ctx, k, 0, p);
-    CLGRAD_ARG(ctx, k, 1, zero);
-    return enqueue_(ctx, k, "bench_empty", 1, ev);
-fail:
-    return st;
-}
-
-void clgrad_bench_peak_ref(int variant, size_t n, float m, float c, int iters, float *out)
-{
-    size_t W = (size_t)clgrad_bench_peak_width(variant);
-    for (size_t e = 0; e < n * W; e++) {
-        float v = (float)e * 0x1.0p-10f, x[CLGRAD_BENCH_CHAINS];
-        for (int k = 0; k < CLGRAD_BENCH_CHAINS; k++) x[k] = k ? v + (float)k : v;
-        for (long r = 0; r < (long)iters * CLGRAD_BENCH_UNROLL; r++)
-            for (int k = 0; k < CLGRAD_BENCH_CHAINS; k++) x[k] = fmaf(x[k], m, c);
-        float s01 = x[0] + x[1], s23 = x[2] + x[3], s45 = x[4] + x[5], s67 = x[6] + x[7];
-        float lo = s01 + s23, hi = s45 + s67;
-        out[e] = lo + hi;
-    }
 }
 
 /* ---- reference models ------------------------------------------------------------ */
@@ -1476,45 +1366,44 @@ int clgrad_cli_bench(int argc, char **argv)
     int nfiles = 0;
     char cmdline[4096] = "clgrad";
     if (!files) return 2;
-    for (int i = 0, n = 6; i < argc && n < (int)sizeof cmdline; i++)
-        n += snprintf(cmdline + n, sizeof cmdline - (size_t)n, " %s", argv[i]);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int takes = !strcmp(a, "--device") || !strcmp(a, "--gemm") || !strcmp(a, "--sizes") || !strcmp(a, "--reps") ||
-                    !strcmp(a, "--warmup") || !strcmp(a, "--budget") || !strcmp(a, "--models") ||
-                    !strcmp(a, "--json") || !strcmp(a, "--cl-dir") || !strcmp(a, "--cache-dir") ||
-                    !strcmp(a, "--only");
-        if (takes && !v) {
-            fprintf(stderr, "clgrad bench: %s needs a value\n", a);
-            goto out;
-        }
-        if (takes) i++;
-        if (!strcmp(a, "--device")) device = v;
+    clgrad_cli_cmdline("bench", "clgrad", argc, argv, cmdline, sizeof cmdline);
+    clgrad_cli_args g;
+    if (clgrad_cli_args_init(&g, "bench", "clgrad bench", NULL, argc, argv) != 0) goto out;
+    for (int r; (r = clgrad_cli_args_next(&g)) != -1;) {
+        const char *a = r == 1 ? g.opt : g.value, *v = g.value;
+        if (r == -2) goto out_args;
+        if (r == 0) {
+            if (compare) files[nfiles++] = a;
+            else {
+                fprintf(stderr, "clgrad bench: unexpected argument %s\n", a);
+                goto out_args;
+            }
+        } else if (!strcmp(a, "--device")) device = v;
         else if (!strcmp(a, "--gemm")) {
             int b = clgrad_gemm_backend_parse(v);
             if (b < 0) {
                 fprintf(stderr, "clgrad bench: --gemm takes own or clblast, not '%s'\n", v);
-                goto out;
+                goto out_args;
             }
             o.backends = b == CLGRAD_GEMM_OWN ? 1 : 2;
         } else if (!strcmp(a, "--sizes")) {
             o.nsizes = parse_sizes_(v, sizes, 64);
             if (o.nsizes <= 0) {
                 fprintf(stderr, "clgrad bench: --sizes takes sizes 1..65536 separated by commas, not '%s'\n", v);
-                goto out;
+                goto out_args;
             }
             o.sizes = sizes;
         } else if (!strcmp(a, "--reps")) {
-            if (parse_int_(a, v, 1, &o.reps)) goto out;
+            if (parse_int_(a, v, 1, &o.reps)) goto out_args;
         } else if (!strcmp(a, "--warmup")) {
-            if (parse_int_(a, v, 0, &o.warmup)) goto out;
+            if (parse_int_(a, v, 0, &o.warmup)) goto out_args;
             if (o.warmup == 0) o.warmup = -1; /* explicit none */
         } else if (!strcmp(a, "--budget")) {
             char *end;
             o.budget_s = strtod(v, &end);
             if (end == v || *end || !isfinite(o.budget_s) || o.budget_s <= 0) {
                 fprintf(stderr, "clgrad bench: --budget takes seconds > 0, not '%s'\n", v);
-                goto out;
+                goto out_args;
             }
         } else if (!strcmp(a, "--models")) {
             for (const char *p = v; *p;) {
@@ -1523,7 +1412,7 @@ int clgrad_cli_bench(int argc, char **argv)
                 snprintf(nm, sizeof nm, "%.*s", (int)(l < 31 ? l : 31), p);
                 if (!clgrad_bench_model_find(nm)) {
                     fprintf(stderr, "clgrad bench: unknown model '%s' (tiny, medium, large, rnn)\n", nm);
-                    goto out;
+                    goto out_args;
                 }
                 p += l;
                 if (*p == ',') p++;
@@ -1541,20 +1430,17 @@ int clgrad_cli_bench(int argc, char **argv)
         else if (!strcmp(a, "--no-startup")) o.no_startup = 1;
         else if (!strcmp(a, "--compare")) compare = 1;
         else if (!strcmp(a, "--startup-child")) child = 1;
-        else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+        else if (!strcmp(a, "--help")) {
             bench_usage_(stdout);
             rc = 0;
-            goto out;
-        } else if (a[0] == '-') {
-            fprintf(stderr, "clgrad bench: unknown option %s\n", a);
+            goto out_args;
+        } else {
+            clgrad_cli_unknown_option("bench", g.elem);
             bench_usage_(stderr);
-            goto out;
-        } else if (compare) files[nfiles++] = a;
-        else {
-            fprintf(stderr, "clgrad bench: unexpected argument %s\n", a);
-            goto out;
+            goto out_args;
         }
     }
+    clgrad_cli_args_free(&g);
     if (child) {
         rc = startup_child_(device, cl_dir, only);
         goto out;
@@ -1609,71 +1495,9 @@ int clgrad_cli_bench(int argc, char **argv)
     free(res);
     clgrad_profile_print(ctx, stderr);
     clgrad_ctx_free(ctx);
+out_args:
+    clgrad_cli_args_free(&g);
 out:
     free(files);
     return rc;
-}
-
-/* ---- selfcheck ---------------------------------------------------------------------------------------- */
-
-clgrad_status clgrad_selfcheck_bench(clgrad_ctx *ctx, clgrad_check_fn report, void *user)
-{
-    clgrad_status st = CLGRAD_OK;
-    const size_t n = 65, nm = 257, off = 3;
-    cl_mem out = NULL, a = NULL, b = NULL, c = NULL;
-    float *h = malloc(8 * n * sizeof *h), *r = malloc(8 * n * sizeof *r), *x = malloc(3 * (nm + off) * sizeof *x);
-    double *ref = malloc((nm + off) * sizeof *ref);
-    if (!h || !r || !x || !ref) {
-        st = clgrad_fail(ctx, CLGRAD_E_NOMEM, "out of memory");
-        goto fail;
-    }
-    CLGRAD_TRY(clgrad_buf_new(ctx, 8 * n, "bench check out", &out));
-    for (int v = 0; v < CLGRAD_BENCH_NPEAK; v++) {
-        /* exact: the host does the same correctly rounded fma and float adds */
-        size_t W = (size_t)clgrad_bench_peak_width(v);
-        CLGRAD_TRY(clgrad_bench_peak(ctx, v, n, out, 0, 0.999f, 0.001f, 3, NULL));
-        CLGRAD_TRY(clgrad_buf_read(ctx, out, 0, n * W, h));
-        clgrad_bench_peak_ref(v, n, 0.999f, 0.001f, 3, r);
-        double err = 0;
-        for (size_t i = 0; i < n * W; i++) err = fmax(err, fabs((double)h[i] - (double)r[i]));
-        char what[64];
-        snprintf(what, sizeof what, "%s n=%zu, bit-exact", peak_names_[v], n);
-        report(user, "bench", what, err == 0, err, 0);
-    }
-    /* copy (exact) and triad (two roundings: |err| <= u (|s c| + |b + fl(s c)|) <= 2u (|b| + 2|s c|)) */
-    clgrad_testrng rng = {0xbe4c4u};
-    for (size_t i = 0; i < 3 * (nm + off); i++) x[i] = clgrad_testrng_uniform(&rng, -4, 4);
-    CLGRAD_TRY(clgrad_buf_new(ctx, nm + off, "bench check a", &a));
-    CLGRAD_TRY(clgrad_buf_new(ctx, nm + off, "bench check b", &b));
-    CLGRAD_TRY(clgrad_buf_new(ctx, nm + off, "bench check c", &c));
-    CLGRAD_TRY(clgrad_buf_write(ctx, b, 0, nm + off, x + (nm + off)));
-    CLGRAD_TRY(clgrad_buf_write(ctx, c, 0, nm + off, x + 2 * (nm + off)));
-    CLGRAD_TRY(clgrad_buf_fill(ctx, a, 0, nm + off, 0.0f));
-    CLGRAD_TRY(clgrad_bench_copy(ctx, b, off, a, off, nm, NULL));
-    CLGRAD_TRY(clgrad_buf_read(ctx, a, off, nm, h));
-    for (size_t i = 0; i < nm; i++) ref[i] = x[(nm + off) + off + i];
-    double err = 0;
-    size_t bad = clgrad_compare(h, ref, nm, 0, 0, &err);
-    report(user, "bench", "bench_copy n=257 off=3, exact", bad == 0, err, 0);
-    const float s = 1.75f;
-    CLGRAD_TRY(clgrad_bench_triad(ctx, a, off, b, off, c, off, s, nm, NULL));
-    CLGRAD_TRY(clgrad_buf_read(ctx, a, off, nm, h));
-    double worst = 0, tol_at = 0;
-    bad = 0;
-    for (size_t i = 0; i < nm; i++) {
-        double bb = x[(nm + off) + off + i], cc = x[2 * (nm + off) + off + i], rr = bb + (double)s * cc;
-        double tol = 0x1.0p-23 * (fabs(bb) + 2 * fabs((double)s * cc));
-        double e = fabs((double)h[i] - rr);
-        if (e > tol) bad++;
-        if (e > worst) worst = e, tol_at = tol;
-    }
-    report(user, "bench", "bench_triad n=257 off=3 vs float64", bad == 0, worst, tol_at);
-    clgrad_status se = clgrad_bench_empty(ctx, out, NULL);
-    if (se == CLGRAD_OK) se = clgrad_finish(ctx);
-    report(user, "bench", "bench_empty launches and completes", se == CLGRAD_OK, 0, 0);
-    CLGRAD_TRY(se);
-fail:
-    clgrad_buf_free(&out), clgrad_buf_free(&a), clgrad_buf_free(&b), clgrad_buf_free(&c);
-    free(h), free(r), free(x), free(ref);
-    return st;
 }

@@ -3,10 +3,11 @@
 ** report, per metric, how far each run is from the first (the reference):
 ** max absolute and relative difference and the first step beyond tolerance;
 ** also the final status and divergence verdicts.  Host-only; the agreement
-** rule and the defaults are documented in clgrad/report.h.
+** rule and the defaults are documented in cli/report.h.
 */
 #define _POSIX_C_SOURCE 200809L
-#include "clgrad/report.h"
+#include "cli/report.h"
+#include "cli/opts.h"
 
 #include <dirent.h>
 #include <math.h>
@@ -882,23 +883,23 @@ int clgrad_cli_compare(int argc, char **argv)
     const char **dirs = calloc((size_t)(argc > 0 ? argc : 1), sizeof *dirs);
     clgrad_rundata *runs = NULL;
     if (!dirs) { fprintf(stderr, "clgrad compare: out of memory\n"); return 2; }
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--json")) json = 1;
-        else if (!strcmp(a, "-h") || !strcmp(a, "--help")) { compare_usage_(stdout); rc = 0; goto out; }
+    clgrad_cli_args g;
+    if (clgrad_cli_args_init(&g, "compare", "clgrad compare", NULL, argc, argv) != 0) goto out;
+    for (int r; (r = clgrad_cli_args_next(&g)) != -1;) {
+        const char *a = r == 1 ? g.opt : g.value;
+        if (r == -2) goto out_args;
+        else if (r == 0) dirs[n++] = a;
+        else if (!strcmp(a, "--json")) json = 1;
+        else if (!strcmp(a, "--help")) { compare_usage_(stdout); rc = 0; goto out_args; }
         else if (!strcmp(a, "--rtol") || !strcmp(a, "--atol")) {
-            if (parse_tol_(a, i + 1 < argc ? argv[i + 1] : NULL, a[2] == 'r' ? &rtol : &atol) != 0) goto out;
-            i++;
-        } else if (!strncmp(a, "--rtol=", 7) || !strncmp(a, "--atol=", 7)) {
-            char opt[8] = {0};
-            memcpy(opt, a, 6);
-            if (parse_tol_(opt, a + 7, a[2] == 'r' ? &rtol : &atol) != 0) goto out;
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "clgrad compare: unknown option %s\n", a);
+            if (parse_tol_(a, g.value, a[2] == 'r' ? &rtol : &atol) != 0) goto out_args;
+        } else {
+            clgrad_cli_unknown_option("compare", g.elem);
             compare_usage_(stderr);
-            goto out;
-        } else dirs[n++] = a;
+            goto out_args;
+        }
     }
+    clgrad_cli_args_free(&g);
     if (n < 2) {
         fprintf(stderr, "clgrad compare: give at least two run directories\n");
         compare_usage_(stderr);
@@ -924,6 +925,9 @@ int clgrad_cli_compare(int argc, char **argv)
     fflush(stdout);
     rc = res.agree ? 0 : 1;
     clgrad_compare_result_free(&res);
+    goto out;
+out_args:
+    clgrad_cli_args_free(&g);
 out:
     for (int i = 0; runs && i < n; i++) clgrad_rundata_free(&runs[i]);
     free(runs);

@@ -12,8 +12,10 @@
 ** --gemm own|clblast.  Only this file (and the tests) exit on errors.
 */
 #include "clgrad.h"
-#include "clgrad/sweep.h"
-#include "clgrad/bench.h"
+#include "cli/sweep.h"
+#include "cli/bench.h"
+#include "cli/report.h"
+#include "cli/opts.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -55,7 +57,8 @@ static void usage_(FILE *f)
             "                     run the cartesian product of the grid, one run directory per point,\n"
             "                     summary.csv; resumable; `sweep --merge DIR` joins shards\n"
             "  compare RUN RUN... compare runs metric by metric (--rtol, --atol, --json); exit 1 if they differ\n"
-            "  plot RUN...        SVG figures + report.html (--out DIR; --sweep DIR --x KEY --y KEY)\n"
+            "  plot RUN...        SVG figures + report.html (--out DIR; --sweep DIR [--x KEY [--y KEY]]:\n"
+            "                     heat map, and LR sensitivity when optim.lr is swept)\n"
             "  bench [--quick] [--json F]  device limits, GEMM, training-step and start-up timing;\n"
             "                     bench --compare A.json B.json ... for devices side by side\n"
             "  keys               every experiment-file key: type, allowed values, default\n"
@@ -87,9 +90,11 @@ static void usage_(FILE *f)
 
 /* ---- per-command help and option checking ---- */
 
-/* Each command's options, "name" or "name=" (takes a value), '|'-separated.
-** compare, plot, bench and sweep parse their own options (and print their
-** own --help); the lists here serve the did-you-mean check before them. */
+/* Each command's options, "name" or "name=" (takes a value), '|'-separated:
+** the one list of them.  Every command parses its options with getopt_long
+** through cli/opts.h, which makes getopt's struct option array from the list
+** here (compare, plot, bench and sweep in their own files, with their own
+** --help); unknown options get a did-you-mean from it. */
 typedef struct {
     const char *name, *options, *synopsis, *help;
 } command_;
@@ -145,12 +150,22 @@ static const command_ commands_[] = {
      NULL, NULL},
 };
 #define NCOMMANDS ((int)(sizeof commands_ / sizeof commands_[0]))
+/* The options before the command is known (`clgrad --device 0:0 run ...`): those of run, selfcheck and devices. */
+static const command_ global_ = {"", OPEN_OPTS "|set=|out=|init-from=|save-data|quiet|no-timing|json|force|help", NULL,
+                                 NULL};
 
 static const command_ *command_find_(const char *name)
 {
     for (int i = 0; name && i < NCOMMANDS; i++)
         if (strcmp(commands_[i].name, name) == 0) return &commands_[i];
     return NULL;
+}
+
+const char *clgrad_cli_command_options(const char *command)
+{
+    if (command && !*command) return global_.options;
+    const command_ *c = command_find_(command);
+    return c ? c->options : NULL;
 }
 
 /* Does the command take option `name` (length n)?  0 no, 1 a flag, 2 with a value. */
@@ -163,31 +178,6 @@ static int option_kind_(const command_ *c, const char *name, size_t n)
         p += len + (p[len] == '|');
     }
     return 0;
-}
-
-/* Every --option of argv[first..] is one the command takes: else "unknown
-** option --xxx (did you mean --yyy?)" and 0.  Values of value options are skipped. */
-static int options_known_(const command_ *c, int first, int argc, char **argv)
-{
-    for (int i = first; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--") == 0) break;
-        if (strncmp(a, "--", 2) != 0 || !a[2]) continue;
-        size_t n = strcspn(a + 2, "=");
-        int k = option_kind_(c, a + 2, n);
-        if (k == 2 && !a[2 + n]) i++;
-        if (k) continue;
-        char word[128], guess[128], choices[1024];
-        snprintf(word, sizeof word, "%.*s", (int)(n < 100 ? n : 100), a + 2);
-        snprintf(choices, sizeof choices, "%s", c->options);
-        for (char *q = choices; *q; q++)
-            if (*q == '=') memmove(q, q + 1, strlen(q));
-        fprintf(stderr, "clgrad %s: unknown option --%s", c->name, word);
-        if (clgrad_config_suggest(word, choices, guess, sizeof guess)) fprintf(stderr, " (did you mean --%s?)", guess);
-        fprintf(stderr, "; clgrad help %s lists the options\n", c->name);
-        return 0;
-    }
-    return 1;
 }
 
 static void command_help_(const command_ *c, FILE *f)
@@ -805,48 +795,6 @@ static int cmd_run_(cli_opts *o, const char *path)
     return worst;
 }
 
-/* --opt=value as two arguments, for the options that take a value (the
-** command's table); a flag given a value is an error.  Up to a "--".
-** Returns the new argv (argc updated), or NULL after a message. */
-static char **split_eq_(const command_ *c, int *argc, char **argv)
-{
-    char **av = calloc((size_t)(2 * *argc + 1), sizeof *av);
-    if (!av) return NULL;
-    int n = 0, done = 0;
-    for (int i = 0; i < *argc; i++) {
-        const char *a = argv[i];
-        const char *eq = i > 0 && !done && strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
-        if (i > 0 && strcmp(a, "--") == 0) done = 1;
-        if (!eq || !c) {
-            av[n++] = argv[i];
-            continue;
-        }
-        int k = option_kind_(c, a + 2, (size_t)(eq - a - 2));
-        if (k == 1) {
-            fprintf(stderr, "clgrad %s: %.*s takes no value\n", c->name, (int)(eq - a), a);
-            free(av);
-            return NULL;
-        }
-        if (k == 0) { /* unknown: options_known_ names it */
-            av[n++] = argv[i];
-            continue;
-        }
-        char *name = strndup(a, (size_t)(eq - a));
-        if (!name) {
-            free(av);
-            return NULL;
-        }
-        av[n++] = name; /* kept until exit */
-        av[n++] = (char *)(eq + 1);
-    }
-    av[n] = NULL;
-    *argc = n;
-    return av;
-}
-
-/* The split argv: a global, so that it stays reachable until exit (LeakSanitizer). */
-char **clgrad_main_argv;
-
 /* `clgrad help [COMMAND]` */
 static int help_(const char *cmd)
 {
@@ -876,9 +824,10 @@ static int plot_sweep_hint_(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "--sweep") == 0) return 0;
+        if (strcmp(a, "--") == 0) break;
+        if (strncmp(a, "--sweep", 7) == 0 && (a[7] == '\0' || a[7] == '=')) return 0;
         if (a[0] == '-') {
-            if (option_kind_(command_find_("plot"), a + 2, strlen(a + 2)) == 2) i++;
+            if (!strchr(a, '=') && option_kind_(command_find_("plot"), a + 2, strlen(a + 2)) == 2) i++;
             continue;
         }
         char path[4200];
@@ -886,7 +835,7 @@ static int plot_sweep_hint_(int argc, char **argv)
         if (access(path, F_OK) == 0) {
             fprintf(stderr,
                     "clgrad plot: %s is a sweep directory: plot it with\n"
-                    "  clgrad plot --sweep %s --x SEC.KEY [--y SEC.KEY] [--out DIR]\n"
+                    "  clgrad plot --sweep %s [--x SEC.KEY [--y SEC.KEY]] [--out DIR]\n"
                     "(or plot its run directories, %s/*/ with a metrics.csv)\n",
                     a, a, a);
             return 1;
@@ -895,7 +844,7 @@ static int plot_sweep_hint_(int argc, char **argv)
     return 0;
 }
 
-int main(int argc, char **argv)
+int clgrad_cli_main(int argc, char **argv)
 {
     /* a closed pipe (clgrad run ... | head) must not kill a run: writes then fail with EPIPE */
     signal(SIGPIPE, SIG_IGN);
@@ -903,7 +852,6 @@ int main(int argc, char **argv)
     static cli_opts o;
     /* the command: argv[1] for those with options of their own, else the first
     ** argument that is not an option or an option's value */
-    static const command_ global_ = {"", OPEN_OPTS "|set=|out=|init-from=|save-data|quiet|no-timing|json|help", NULL, NULL};
     const char *cmdname = NULL;
     for (int i = 1; i < argc && !cmdname; i++) {
         const char *a = argv[i];
@@ -912,10 +860,6 @@ int main(int argc, char **argv)
     }
     const command_ *c = command_find_(cmdname);
     if (c && !c->help && argc > 1 && strcmp(argv[1], c->name) != 0) c = NULL; /* compare & co. come first */
-    clgrad_main_argv = split_eq_(c, &argc, argv);
-    if (!clgrad_main_argv) return 2;
-    argv = clgrad_main_argv;
-    if (c && !options_known_(c, 1, argc, argv)) return 2;
 
     /* subcommands with options of their own */
     if (argc > 1 && strcmp(argv[1], "compare") == 0) return clgrad_cli_compare(argc - 1, argv + 1);
@@ -931,25 +875,27 @@ int main(int argc, char **argv)
     }
     const char *cmd = NULL, *arg = NULL;
     int want_help = 0;
-    for (int i = 0, n = 0; i < argc; i++)
-        n += snprintf(o.cmdline + n, n < (int)sizeof o.cmdline ? sizeof o.cmdline - (size_t)n : 0, "%s%s", i ? " " : "",
-                      argv[i]);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-#define NEEDARG                                                                                      \
-    if (i + 1 >= argc) {                                                                             \
-        fprintf(stderr, "clgrad: %s needs a value\n", a);                                            \
-        return 2;                                                                                    \
-    }
-        if (strcmp(a, "--device") == 0) { NEEDARG; o.device = argv[++i]; }
-        else if (strcmp(a, "--cl-dir") == 0) { NEEDARG; o.cl_dir = argv[++i]; }
-        else if (strcmp(a, "--cache-dir") == 0) { NEEDARG; o.cache_dir = argv[++i]; }
+    clgrad_cli_cmdline(c ? c->name : NULL, "", argc, argv, o.cmdline, sizeof o.cmdline);
+    /* the command's options (c NULL: no or an unknown command: those of any command) */
+    clgrad_cli_args g;
+    if (clgrad_cli_args_init(&g, c ? c->name : "", "clgrad", NULL, argc, argv) != 0) return 2;
+    int r, bad = 0;
+    while (!bad && (r = clgrad_cli_args_next(&g)) != -1) {
+        const char *a = r == 1 ? g.opt : g.value, *v = g.value;
+        if (r == -2) bad = 1;
+        else if (r == 0) {
+            if (!cmd) cmd = a;
+            else if (!arg) arg = a;
+            else { fprintf(stderr, "clgrad: unexpected argument %s\n", a); bad = 1; }
+        }
+        else if (strcmp(a, "--device") == 0) o.device = v;
+        else if (strcmp(a, "--cl-dir") == 0) o.cl_dir = v;
+        else if (strcmp(a, "--cache-dir") == 0) o.cache_dir = v;
         else if (strcmp(a, "--gemm") == 0) {
-            NEEDARG;
-            o.gemm = clgrad_gemm_backend_parse(argv[++i]);
+            o.gemm = clgrad_gemm_backend_parse(v);
             if (o.gemm < 0) {
-                fprintf(stderr, "clgrad: --gemm takes own or clblast, not '%s'\n", argv[i]);
-                return 2;
+                fprintf(stderr, "clgrad: --gemm takes own or clblast, not '%s'\n", v);
+                bad = 1;
             }
         }
         else if (strcmp(a, "--no-cache") == 0) o.no_cache = 1;
@@ -958,23 +904,17 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--quiet") == 0) o.quiet = 1;
         else if (strcmp(a, "--save-data") == 0) o.save_data = 1;
         else if (strcmp(a, "--force") == 0) o.force = 1;
-        else if (strcmp(a, "--out") == 0) { NEEDARG; o.out = argv[++i]; }
-        else if (strcmp(a, "--init-from") == 0) { NEEDARG; o.init_from = argv[++i]; }
+        else if (strcmp(a, "--out") == 0) o.out = v;
+        else if (strcmp(a, "--init-from") == 0) o.init_from = v;
         else if (strcmp(a, "--set") == 0) {
-            NEEDARG;
-            if (o.nsets == MAX_SETS) { fprintf(stderr, "clgrad: too many --set options\n"); return 2; }
-            o.sets[o.nsets++] = argv[++i];
+            if (o.nsets == MAX_SETS) { fprintf(stderr, "clgrad: too many --set options\n"); bad = 1; }
+            else o.sets[o.nsets++] = v;
         }
-        else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) want_help = 1;
-        else if (a[0] == '-') {
-            fprintf(stderr, "clgrad: unknown option %s; clgrad help lists the commands and options\n", a);
-            return 2;
-        }
-        else if (!cmd) cmd = a;
-        else if (!arg) arg = a;
-        else { fprintf(stderr, "clgrad: unexpected argument %s\n", a); return 2; }
-#undef NEEDARG
+        else if (strcmp(a, "--help") == 0) want_help = 1;
+        else { clgrad_cli_unknown_option(g.command, g.elem); bad = 1; } /* in the table, not handled here */
     }
+    clgrad_cli_args_free(&g);
+    if (bad) return 2;
     if (want_help) {
         if (c) command_help_(c, stdout);
         else usage_(stdout);

@@ -5,10 +5,11 @@
 ** self-contained report.html with the figures inline.  Dependency-free: the
 ** SVG is written by hand.  Line charts skip NaN/Inf points (breaking the line
 ** there) and, on a log axis, non-positive values; isolated points are dots.
-** Host-only; see clgrad/report.h for the files written.
+** Host-only; see cli/report.h for the files written.
 */
 #define _POSIX_C_SOURCE 200809L
-#include "clgrad/report.h"
+#include "cli/report.h"
+#include "cli/opts.h"
 #include "clgrad/config.h"
 #include "util/fsutil.h"
 
@@ -1640,7 +1641,10 @@ static void html_figures_(FILE *f, const figlist *figs)
 {
     fputs("<h2 id=\"figures\">Figures</h2>\n", f);
     for (int i = 0; i < figs->n; i++) {
-        fputs("<figure>\n", f);
+        /* an anchor per figure: report.html#fig-lr_sensitivity (the file name less .svg) */
+        size_t nl = strlen(figs->f[i].name);
+        if (nl > 4 && !strcmp(figs->f[i].name + nl - 4, ".svg")) nl -= 4;
+        fprintf(f, "<figure id=\"fig-%.*s\">\n", (int)nl, figs->f[i].name);
         fputs(figs->f[i].svg, f);
         fputs("<figcaption>", f), esc_(f, figs->f[i].name), fputs(": ", f), esc_(f, figs->f[i].caption);
         fputs("</figcaption>\n</figure>\n", f);
@@ -2014,6 +2018,543 @@ clgrad_status clgrad_plot_runs(const clgrad_rundata *runs, int n, const char *ou
     return plot_runs_(runs, n, NULL, outdir, nwritten, why, nwhy);
 }
 
+/* ---- learning-rate sensitivity (Wortsman et al. 2023) ------------------------------------------------- */
+
+#define LR_KEY "optim.lr"
+#define LR_TOP_BAND 30 /* px at the top of lr_sensitivity.svg for the points counted as l0 */
+
+/* The sensitivity of one curve; see clgrad/report.h.  Sums in ascending lr order, in double. */
+void clgrad_lr_curve_compute(clgrad_lr_curve *c)
+{
+    c->best_lr = c->best_loss = c->edge_lr = c->sensitivity = NAN;
+    c->ncapped = c->nmissing = 0;
+    c->note[0] = '\0';
+    size_t nunknown = 0;
+    char miss[256] = "";
+    for (size_t i = 0; i < c->n; i++) {
+        clgrad_lr_point *p = &c->pt[i];
+        double l0 = isfinite(p->loss0) ? p->loss0 : c->loss0;
+        if (p->state == CLGRAD_LR_MISSING) {
+            size_t l = strlen(miss);
+            if (l + 40 < sizeof miss)
+                snprintf(miss + l, sizeof miss - l, "%s%.6g (%s)", c->nmissing ? ", " : "", p->lr,
+                         p->status[0] ? p->status : "no row");
+            c->nmissing++;
+            continue;
+        }
+        if (p->state != CLGRAD_LR_DIVERGED) {
+            if (!isfinite(p->loss)) p->state = CLGRAD_LR_NONFINITE;
+            else if (isfinite(l0) && p->loss > l0) p->state = CLGRAD_LR_ABOVE_L0;
+            else p->state = CLGRAD_LR_OK;
+        }
+        if (p->state == CLGRAD_LR_OK) {
+            if (!(p->loss >= c->best_loss)) c->best_loss = p->loss, c->best_lr = p->lr; /* ties: the smaller lr */
+        } else {
+            c->ncapped++;
+            if (!isfinite(l0)) nunknown++;
+            if (!(p->lr >= c->edge_lr)) c->edge_lr = p->lr;
+        }
+    }
+    if (c->n == 0) {
+        snprintf(c->note, sizeof c->note, "no points");
+        return;
+    }
+    if (c->nmissing) {
+        snprintf(c->note, sizeof c->note, "no sensitivity: %zu of %zu learning rates have no result: lr %s",
+                 c->nmissing, c->n, miss);
+        return;
+    }
+    if (nunknown) {
+        snprintf(c->note, sizeof c->note,
+                 "no sensitivity: %zu point%s to count as l0 but l0 is unknown (no step-1 train loss in the "
+                 "points' metrics.csv: run the sweep with run.log_every = 1)",
+                 nunknown, nunknown == 1 ? "" : "s");
+        return;
+    }
+    double lstar = INFINITY, sum = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        const clgrad_lr_point *p = &c->pt[i];
+        double v = p->state == CLGRAD_LR_OK ? p->loss : isfinite(p->loss0) ? p->loss0 : c->loss0;
+        lstar = fmin(lstar, v);
+    }
+    for (size_t i = 0; i < c->n; i++) {
+        const clgrad_lr_point *p = &c->pt[i];
+        double v = p->state == CLGRAD_LR_OK ? p->loss : isfinite(p->loss0) ? p->loss0 : c->loss0;
+        sum += v - lstar;
+    }
+    c->sensitivity = sum / (double)c->n;
+    if (!isfinite(c->best_loss))
+        snprintf(c->note, sizeof c->note, "no learning rate trained below l0: every point counts as l0");
+    else if (!isfinite(c->loss0))
+        snprintf(c->note, sizeof c->note, "l0 unknown: the final losses were not checked against it");
+}
+
+void clgrad_lr_sens_free(clgrad_lr_sens *s)
+{
+    if (!s) return;
+    for (size_t i = 0; i < s->ncurves; i++) {
+        for (int k = 0; k < s->nkeys; k++) free(s->curve[i].value[k]);
+        free(s->curve[i].pt);
+    }
+    free(s->curve);
+    for (int k = 0; k < s->nkeys; k++) free(s->key[k]);
+    memset(s, 0, sizeof *s);
+}
+
+/* l0 of a point: the train loss of step 1 in RUN_DIR/metrics.csv (the loss of
+** the initial weights, computed before the first update); NaN when the run
+** directory, the file or that row is not there. */
+static double lr_loss0_(const char *sweep_dir, const char *run_dir)
+{
+    if (!run_dir || !run_dir[0]) return NAN;
+    char path[2400], why[256];
+    if (run_dir[0] == '/') snprintf(path, sizeof path, "%s/metrics.csv", run_dir);
+    else snprintf(path, sizeof path, "%s/%s/metrics.csv", sweep_dir, run_dir);
+    clgrad_csv m;
+    if (clgrad_csv_read(path, &m, why, sizeof why) != CLGRAD_OK) return NAN;
+    double l0 = NAN;
+    int cs = clgrad_csv_col(&m, "step"), cl = clgrad_csv_col(&m, "loss");
+    for (size_t r = 0; cs >= 0 && cl >= 0 && r < m.nrows; r++)
+        if (clgrad_csv_num(&m, r, cs) == 1) {
+            l0 = clgrad_csv_num(&m, r, cl);
+            break;
+        }
+    clgrad_csv_free(&m);
+    return l0;
+}
+
+static int dbl_cmp_(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+clgrad_status clgrad_sweep_lr_read(const char *sweep_dir, clgrad_lr_sens *out, char *why, size_t nwhy)
+{
+    memset(out, 0, sizeof *out);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/summary.csv", sweep_dir);
+    clgrad_csv t;
+    clgrad_status st = clgrad_csv_read(path, &t, why, nwhy);
+    if (st != CLGRAD_OK) return st;
+    double *glr = NULL;
+    int okc[CLGRAD_LR_MAX_KEYS];
+    size_t *first_row = NULL;
+    int cst = clgrad_csv_col(&t, "status");
+    if (cst < 0) {
+        st = failf_(CLGRAD_E_IO, why, nwhy, "%s: no status column (not a clgrad sweep summary)", path);
+        goto out;
+    }
+    /* the swept keys: the columns before status (after index) */
+    int k0 = t.ncols > 0 && !strcmp(t.names[0], "index") ? 1 : 0, clr = -1;
+    for (int c = k0; c < cst; c++)
+        if (!strcmp(t.names[c], LR_KEY)) clr = c;
+    if (clr < 0) {
+        char keys[512] = "";
+        for (int c = k0; c < cst; c++) {
+            size_t l = strlen(keys);
+            snprintf(keys + l, sizeof keys - l, "%s%s", c > k0 ? ", " : "", t.names[c]);
+        }
+        snprintf(out->note, sizeof out->note,
+                 "no lr-sensitivity figure: it needs %s swept (--grid %s=...; this sweep's keys: %s)", LR_KEY,
+                 LR_KEY, keys[0] ? keys : "none");
+        goto out;
+    }
+    out->has_lr = 1;
+    for (int c = k0; c < cst; c++) {
+        if (c == clr) continue;
+        if (out->nkeys == CLGRAD_LR_MAX_KEYS) {
+            st = failf_(CLGRAD_E_ARG, why, nwhy, "%s: more than %d swept keys besides %s", path, CLGRAD_LR_MAX_KEYS,
+                        LR_KEY);
+            goto out;
+        }
+        okc[out->nkeys] = c;
+        if (!(out->key[out->nkeys++] = strdup(t.names[c]))) goto oom;
+    }
+    /* the final loss: the evaluation loss when every completed point has one, else the train loss */
+    int cl = -1, ct = clgrad_csv_col(&t, "final_test_loss");
+    if (ct >= 0) {
+        int all = 1, any = 0;
+        for (size_t r = 0; r < t.nrows; r++)
+            if (!strcmp(clgrad_csv_text(&t, r, cst), "completed")) {
+                if (clgrad_csv_present(&t, r, ct)) any = 1;
+                else all = 0;
+            }
+        if (all && any) cl = ct;
+    }
+    if (cl < 0) cl = clgrad_csv_col(&t, "final_train_loss");
+    if (cl < 0) cl = clgrad_csv_col(&t, "final_loss");
+    if (cl < 0) {
+        st = failf_(CLGRAD_E_IO, why, nwhy, "%s: no final loss column (final_test_loss, final_train_loss)", path);
+        goto out;
+    }
+    snprintf(out->loss_col, sizeof out->loss_col, "%s", t.names[cl]);
+    /* the learning rates */
+    glr = malloc((t.nrows ? t.nrows : 1) * sizeof *glr);
+    if (!glr) goto oom;
+    size_t ng = 0;
+    for (size_t r = 0; r < t.nrows; r++) {
+        const char *s = clgrad_csv_text(&t, r, clr);
+        char *end;
+        double v = strtod(s, &end);
+        while (*end == ' ') end++;
+        if (end == s || *end || !(v > 0) || !isfinite(v)) {
+            st = failf_(CLGRAD_E_ARG, why, nwhy, "%s:%zu: %s = \"%s\" is not a positive learning rate", path, r + 2,
+                        LR_KEY, s);
+            goto out;
+        }
+        size_t i = 0;
+        while (i < ng && glr[i] != v) i++;
+        if (i == ng) glr[ng++] = v;
+    }
+    qsort(glr, ng, sizeof *glr, dbl_cmp_);
+    /* one curve per combination of the other keys, in order of first appearance */
+    out->curve = calloc(t.nrows ? t.nrows : 1, sizeof *out->curve);
+    first_row = calloc((t.nrows ? t.nrows : 1) * (ng ? ng : 1), sizeof *first_row);
+    if (!out->curve || !first_row) goto oom;
+    int crd = clgrad_csv_col(&t, "run_dir");
+    for (size_t r = 0; r < t.nrows; r++) {
+        size_t ci = 0;
+        for (; ci < out->ncurves; ci++) {
+            int same = 1;
+            for (int k = 0; k < out->nkeys && same; k++)
+                same = !strcmp(out->curve[ci].value[k], clgrad_csv_text(&t, r, okc[k]));
+            if (same) break;
+        }
+        clgrad_lr_curve *c = &out->curve[ci];
+        if (ci == out->ncurves) {
+            out->ncurves++;
+            c->loss0 = NAN;
+            c->n = ng;
+            if (!(c->pt = calloc(ng ? ng : 1, sizeof *c->pt))) goto oom;
+            for (size_t i = 0; i < ng; i++)
+                c->pt[i] = (clgrad_lr_point){.lr = glr[i], .loss = NAN, .loss0 = NAN, .state = CLGRAD_LR_MISSING};
+            for (int k = 0; k < out->nkeys; k++) {
+                if (!(c->value[k] = strdup(clgrad_csv_text(&t, r, okc[k])))) goto oom;
+                size_t l = strlen(c->label);
+                snprintf(c->label + l, sizeof c->label - l, "%s%s=%s", k ? ", " : "", out->key[k], c->value[k]);
+            }
+            if (!out->nkeys) snprintf(c->label, sizeof c->label, "all points");
+        }
+        double v = strtod(clgrad_csv_text(&t, r, clr), NULL);
+        size_t i = 0;
+        while (glr[i] != v) i++;
+        if (first_row[ci * ng + i]) {
+            st = failf_(CLGRAD_E_ARG, why, nwhy, "%s:%zu: a second row for %s = %s, %s (the first is line %zu)", path,
+                        r + 2, LR_KEY, clgrad_csv_text(&t, r, clr), c->label, first_row[ci * ng + i] + 1);
+            goto out;
+        }
+        first_row[ci * ng + i] = r + 1;
+        clgrad_lr_point *p = &c->pt[i];
+        const char *status = clgrad_csv_text(&t, r, cst);
+        snprintf(p->status, sizeof p->status, "%s", status);
+        p->loss = clgrad_csv_num(&t, r, cl);
+        if (!strcmp(status, "diverged")) p->state = CLGRAD_LR_DIVERGED;
+        else if (!strcmp(status, "completed") && clgrad_csv_present(&t, r, cl)) p->state = CLGRAD_LR_OK;
+        else {
+            p->state = CLGRAD_LR_MISSING;
+            if (!strcmp(status, "completed")) snprintf(p->status, sizeof p->status, "no %s", t.names[cl]);
+        }
+        p->loss0 = lr_loss0_(sweep_dir, crd >= 0 ? clgrad_csv_text(&t, r, crd) : NULL);
+    }
+    for (size_t ci = 0; ci < out->ncurves; ci++) {
+        clgrad_lr_curve *c = &out->curve[ci];
+        double lo = INFINITY, hi = -INFINITY;
+        for (size_t i = 0; i < c->n; i++)
+            if (isfinite(c->pt[i].loss0)) {
+                if (!isfinite(c->loss0)) c->loss0 = c->pt[i].loss0;
+                lo = fmin(lo, c->pt[i].loss0), hi = fmax(hi, c->pt[i].loss0);
+            }
+        clgrad_lr_curve_compute(c);
+        if (lo < hi && hi - lo > 1e-6 * fabs(hi)) {
+            size_t l = strlen(c->note);
+            snprintf(c->note + l, sizeof c->note - l, "%sl0 differs between the points (%.6g to %.6g): each point "
+                     "is capped at its own", l ? "; " : "", lo, hi);
+        }
+    }
+    goto out;
+oom:
+    st = failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory reading %s", path);
+out:
+    if (st != CLGRAD_OK) clgrad_lr_sens_free(out);
+    free(glr);
+    free(first_row);
+    clgrad_csv_free(&t);
+    return st;
+}
+
+static const char *lr_num_(char *b, size_t n, double v)
+{
+    if (isnan(v)) snprintf(b, n, "n/a");
+    else snprintf(b, n, "%.4g", v);
+    return b;
+}
+
+/* A log-axis tick label 10^d. */
+static void logtick_(FILE *f, double x, double y, const char *anchor, int d)
+{
+    fprintf(f, "<text class=\"logtick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\">10<tspan dy=\"-6\" "
+               "font-size=\"9\">%d</tspan></text>\n",
+            x, y, anchor, d);
+}
+
+/* lr_sensitivity.svg: final loss against lr (log x), a curve per combination
+** of the other swept keys; the points counted as l0 (diverged, non-finite,
+** above l0) as crosses in a band at the top; each curve's optimum ringed, its
+** divergence edge a dashed vertical line, its l0 a dotted horizontal one. */
+static char *lr_svg_(const clgrad_lr_sens *s)
+{
+    mstream ms;
+    if (ms_open_(&ms) != 0) return NULL;
+    FILE *f = ms.f;
+    frame_t fr = {84, FIG_W - LEGEND_W, 40, FIG_H - 56};
+    frame_t fy = fr; /* the y axis: below the top band */
+    fy.y0 = fr.y0 + LR_TOP_BAND;
+    double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
+    for (size_t ci = 0; ci < s->ncurves; ci++) {
+        const clgrad_lr_curve *c = &s->curve[ci];
+        for (size_t i = 0; i < c->n; i++) {
+            const clgrad_lr_point *p = &c->pt[i];
+            xmin = fmin(xmin, p->lr), xmax = fmax(xmax, p->lr);
+            if (p->state == CLGRAD_LR_OK) ymin = fmin(ymin, p->loss), ymax = fmax(ymax, p->loss);
+            if (isfinite(p->loss0)) ymin = fmin(ymin, p->loss0), ymax = fmax(ymax, p->loss0);
+        }
+    }
+    axis_t xa, ya;
+    axis_log_(&xa, xmin, xmax);
+    int ylog = ymin > 0 && ymax / ymin > 100;
+    if (ylog) axis_log_(&ya, ymin, ymax);
+    else axis_linear_(&ya, ymin, ymax, 1, 0);
+    char title[256], ylabel[96], b1[32], b2[32];
+    snprintf(title, sizeof title, "learning-rate sensitivity: final loss vs %s", LR_KEY);
+    snprintf(ylabel, sizeof ylabel, "%s%s", s->loss_col, ylog ? " (log scale)" : "");
+    svg_open_(f, title, FIG_W, FIG_H);
+    /* x grid, ticks (decades) and label */
+    fputs("<g class=\"xaxis\">\n", f);
+    for (int i = 0; i < xa.nminor; i++) {
+        double x = axis_pos_(&xa, xa.minor[i], fr.x0, fr.x1);
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000000\"/>\n", x, fr.y1, x,
+                fr.y1 + 3);
+    }
+    for (int i = 0; i < xa.ntick; i++) {
+        double x = axis_pos_(&xa, xa.tick[i], fr.x0, fr.x1);
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#dddddd\"/>\n", x, fy.y0, x, fr.y1);
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000000\"/>\n", x, fr.y1, x,
+                fr.y1 + 6);
+        logtick_(f, x, fr.y1 + 20, "middle", (int)xa.tick[i]);
+    }
+    fputs("</g>\n", f);
+    axes_(f, &fy, NULL, &ya, LR_KEY " (log scale)", ylabel, 1, 0);
+    /* the band of points counted as l0 */
+    fputs("<g class=\"topband\">\n", f);
+    fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%d\" fill=\"#fbe3e3\" stroke=\"#000000\"/>\n",
+            fr.x0, fr.y0, fr.x1 - fr.x0, LR_TOP_BAND);
+    text_(f, fr.x0 + 4, fr.y0 + 11, "start", "font-size=\"9\" fill=\"#9a3030\"", "diverged,");
+    text_(f, fr.x0 + 4, fr.y0 + 23, "start", "font-size=\"9\" fill=\"#9a3030\"", "NaN, > l0");
+    fputs("</g>\n", f);
+    int npts = 0;
+    for (size_t ci = 0; ci < s->ncurves; ci++) {
+        const clgrad_lr_curve *c = &s->curve[ci];
+        const char *col = palette[ci % 10];
+        const char *dash = ci >= 10 ? " stroke-dasharray=\"6 4\"" : "";
+        fputs("<g class=\"lrcurve\" data-label=\"", f), esc_(f, c->label), fputs("\">\n<title>", f);
+        esc_(f, c->label), fprintf(f, ": sensitivity %s</title>\n", lr_num_(b1, sizeof b1, c->sensitivity));
+        /* the line through consecutive finite points */
+        int open = 0;
+        for (size_t i = 0; i < c->n;) {
+            if (c->pt[i].state != CLGRAD_LR_OK) {
+                i++;
+                continue;
+            }
+            size_t j = i;
+            while (j < c->n && c->pt[j].state == CLGRAD_LR_OK) j++;
+            if (j - i >= 2) {
+                if (!open) fprintf(f, "<path fill=\"none\" stroke=\"%s\" stroke-width=\"1.8\"%s d=\"", col, dash);
+                for (size_t k = i; k < j; k++)
+                    fprintf(f, "%s%c%.2f %.2f", k == i && open ? " " : k == i ? "" : " ", k == i ? 'M' : 'L',
+                            axis_map_(&xa, c->pt[k].lr, fr.x0, fr.x1), axis_map_(&ya, c->pt[k].loss, fr.y1, fy.y0));
+                open = 1;
+            }
+            i = j;
+        }
+        if (open) fputs("\"/>\n", f);
+        double ycap = fr.y0 + 9 + (double)(ci % 4) * 4;
+        for (size_t i = 0; i < c->n; i++) {
+            const clgrad_lr_point *p = &c->pt[i];
+            double x = axis_map_(&xa, p->lr, fr.x0, fr.x1);
+            if (p->state == CLGRAD_LR_OK) {
+                double y = axis_map_(&ya, p->loss, fr.y1, fy.y0);
+                if (!isfinite(y)) continue;
+                fprintf(f, "<circle class=\"point\" cx=\"%.2f\" cy=\"%.2f\" r=\"3\" fill=\"%s\"/>\n", x, y, col);
+                npts++;
+            } else if (p->state != CLGRAD_LR_MISSING) {
+                /* diverged: a cross; finished with a non-finite loss or one above l0: a triangle */
+                static const char *const kind[] = {"", "diverged", "nonfinite", "above-l0", ""};
+                if (p->state == CLGRAD_LR_DIVERGED)
+                    fprintf(f, "<path class=\"capped %s\" d=\"M%.1f %.1fL%.1f %.1fM%.1f %.1fL%.1f %.1f\" "
+                               "stroke=\"%s\" stroke-width=\"2\"/>\n",
+                            kind[p->state], x - 4, ycap - 4, x + 4, ycap + 4, x + 4, ycap - 4, x - 4, ycap + 4, col);
+                else
+                    fprintf(f, "<path class=\"capped %s\" d=\"M%.1f %.1fL%.1f %.1fL%.1f %.1fL%.1f %.1f\" "
+                               "fill=\"none\" stroke=\"%s\" stroke-width=\"1.8\" stroke-linejoin=\"round\"/>\n",
+                            kind[p->state], x, ycap - 5, x + 5, ycap + 4, x - 5, ycap + 4, x, ycap - 5, col);
+                npts++;
+            }
+        }
+        if (isfinite(c->best_lr)) {
+            double x = axis_map_(&xa, c->best_lr, fr.x0, fr.x1), y = axis_map_(&ya, c->best_loss, fr.y1, fy.y0);
+            if (isfinite(y))
+                fprintf(f, "<circle class=\"optimum\" cx=\"%.2f\" cy=\"%.2f\" r=\"7\" fill=\"none\" stroke=\"%s\" "
+                           "stroke-width=\"2\"/>\n",
+                        x, y, col);
+        }
+        if (isfinite(c->edge_lr)) {
+            double x = axis_map_(&xa, c->edge_lr, fr.x0, fr.x1);
+            fprintf(f, "<line class=\"edge\" x1=\"%.2f\" y1=\"%.1f\" x2=\"%.2f\" y2=\"%.1f\" stroke=\"%s\" "
+                       "stroke-width=\"1.5\" stroke-dasharray=\"5 3\"/>\n",
+                    x, fr.y0, x, fr.y1, col);
+            char extra[64];
+            snprintf(extra, sizeof extra, "fill=\"%s\" font-size=\"10\"", col);
+            text_(f, x - 3, fr.y1 - 6 - 12 * (double)(ci % 8), "end", extra, "edge");
+        }
+        if (isfinite(c->loss0)) {
+            double y = axis_map_(&ya, c->loss0, fr.y1, fy.y0);
+            if (isfinite(y))
+                fprintf(f, "<line class=\"loss0\" x1=\"%.1f\" y1=\"%.2f\" x2=\"%.1f\" y2=\"%.2f\" stroke=\"%s\" "
+                           "stroke-width=\"1\" stroke-dasharray=\"1 3\"/>\n",
+                        fr.x0, y, fr.x1, y, col);
+        }
+        fputs("</g>\n", f);
+    }
+    if (npts == 0)
+        text_(f, (fr.x0 + fr.x1) / 2, (fy.y0 + fr.y1) / 2, "middle", "class=\"nodata\" fill=\"#888888\"",
+              "no point has a result");
+    /* the legend: a curve and its sensitivity, then what the marks mean */
+    double lx = fr.x1 + 14, row = 15, y = fr.y0 + 6;
+    size_t maxc = (size_t)((fr.y1 - fr.y0 - 6 * row) / (2 * row));
+    fputs("<g class=\"legend\" font-size=\"11\">\n", f);
+    for (size_t ci = 0; ci < s->ncurves && ci < maxc; ci++, y += 2 * row) {
+        const clgrad_lr_curve *c = &s->curve[ci];
+        char t[64], line[128];
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2\"%s/>\n", lx,
+                y, lx + 22, y, palette[ci % 10], ci >= 10 ? " stroke-dasharray=\"6 4\"" : "");
+        text_(f, lx + 28, y + 4, "start", NULL, shorten_mid_(c->label, t, sizeof t, LEGEND_CHARS));
+        snprintf(line, sizeof line, "S = %s, best lr %s", lr_num_(b1, sizeof b1, c->sensitivity),
+                 lr_num_(b2, sizeof b2, c->best_lr));
+        text_(f, lx + 28, y + 4 + row, "start", "class=\"sens\" fill=\"#444444\"", line);
+    }
+    if (s->ncurves > maxc) {
+        char more[64];
+        snprintf(more, sizeof more, "... and %zu more (lr_sensitivity.csv)", s->ncurves - maxc);
+        text_(f, lx, y + 4, "start", NULL, more), y += row;
+    }
+    y += 4;
+    fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"6\" fill=\"none\" stroke=\"#000000\" stroke-width=\"2\"/>\n",
+            lx + 11, y);
+    text_(f, lx + 28, y + 4, "start", NULL, "best final loss"), y += row;
+    fprintf(f, "<path d=\"M%.1f %.1fL%.1f %.1fM%.1f %.1fL%.1f %.1f\" stroke=\"#000000\" stroke-width=\"2\"/>\n",
+            lx + 7, y - 4, lx + 15, y + 4, lx + 15, y - 4, lx + 7, y + 4);
+    text_(f, lx + 28, y + 4, "start", NULL, "diverged (top band)"), y += row;
+    fprintf(f, "<path d=\"M%.1f %.1fL%.1f %.1fL%.1f %.1fL%.1f %.1f\" fill=\"none\" stroke=\"#000000\" "
+               "stroke-width=\"1.8\" stroke-linejoin=\"round\"/>\n",
+            lx + 11, y - 5, lx + 16, y + 4, lx + 6, y + 4, lx + 11, y - 5);
+    text_(f, lx + 28, y + 4, "start", NULL, "NaN/Inf or > l0 (top band)"), y += row;
+    fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000000\" stroke-dasharray=\"5 3\"/>\n",
+            lx + 11, y - 6, lx + 11, y + 6);
+    text_(f, lx + 28, y + 4, "start", NULL, "divergence edge"), y += row;
+    fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000000\" stroke-dasharray=\"1 3\"/>\n",
+            lx, y, lx + 22, y);
+    text_(f, lx + 28, y + 4, "start", NULL, "l0 (loss at init)");
+    fputs("</g>\n", f);
+    svg_close_(f);
+    return ms_close_(&ms);
+}
+
+/* One CSV field, quoted when it needs to be. */
+static void csv_field_(FILE *f, const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static void csv_num_(FILE *f, double v)
+{
+    if (isnan(v)) return; /* empty: not available */
+    fprintf(f, "%.9g", v);
+}
+
+/* lr_sensitivity.csv */
+static char *lr_csv_(const clgrad_lr_sens *s)
+{
+    mstream ms;
+    if (ms_open_(&ms) != 0) return NULL;
+    FILE *f = ms.f;
+    fputs("curve", f);
+    for (int k = 0; k < s->nkeys; k++) fputc(',', f), csv_field_(f, s->key[k]);
+    fputs(",loss,points,counted_as_l0,missing,loss0,best_lr,best_loss,divergence_edge_lr,sensitivity,note\n", f);
+    for (size_t ci = 0; ci < s->ncurves; ci++) {
+        const clgrad_lr_curve *c = &s->curve[ci];
+        fprintf(f, "%zu", ci + 1);
+        for (int k = 0; k < s->nkeys; k++) fputc(',', f), csv_field_(f, c->value[k]);
+        fputc(',', f), csv_field_(f, s->loss_col);
+        fprintf(f, ",%zu,%zu,%zu,", c->n, c->ncapped, c->nmissing);
+        csv_num_(f, c->loss0), fputc(',', f);
+        csv_num_(f, c->best_lr), fputc(',', f);
+        csv_num_(f, c->best_loss), fputc(',', f);
+        csv_num_(f, c->edge_lr), fputc(',', f);
+        csv_num_(f, c->sensitivity), fputc(',', f);
+        csv_field_(f, c->note), fputc('\n', f);
+    }
+    return ms_close_(&ms);
+}
+
+/* The report's LR-sensitivity section (before the other figures): the figure, the definition, the table. */
+static void html_lr_(FILE *f, const clgrad_lr_sens *s, const figure_t *fig)
+{
+    char b[32];
+    fputs("<h2 id=\"lr-sensitivity\">LR sensitivity</h2>\n", f);
+    fputs("<figure id=\"fig-lr_sensitivity\">\n", f);
+    fputs(fig->svg, f);
+    fputs("<figcaption>", f), esc_(f, fig->name), fputs(": ", f), esc_(f, fig->caption);
+    fputs("</figcaption>\n</figure>\n", f);
+    fputs("<p>Wortsman et al. 2023, <i>Small-scale proxies for "
+          "large-scale Transformer training instabilities</i> (arXiv:2309.14322): "
+          "E<sub>&#951;</sub>[min(&#8467;(&#951;), &#8467;<sub>0</sub>) &#8722; &#8467;*], the mean over the swept "
+          "learning rates (on a log-spaced grid: the expectation for &#951; log-uniform over the range) of how far "
+          "each final loss is from the best one, &#8467;*; a run that diverged, or whose final loss is non-finite "
+          "or above &#8467;<sub>0</sub> (the train loss at step 1, of the initial weights), counts as "
+          "&#8467;<sub>0</sub>. Final loss: <code>",
+          f);
+    esc_(f, s->loss_col);
+    fputs("</code>. Divergence edge: the smallest learning rate counted as &#8467;<sub>0</sub>. Also in "
+          "<code>lr_sensitivity.csv</code>.</p>\n<table class=\"lrsens\">\n<thead><tr><th>curve</th>",
+          f);
+    for (int k = 0; k < s->nkeys; k++) fputs("<th>", f), esc_(f, s->key[k]), fputs("</th>", f);
+    fputs("<th>sensitivity</th><th>best lr</th><th>best loss</th><th>divergence edge</th><th>l0</th>"
+          "<th>note</th></tr></thead>\n<tbody>\n",
+          f);
+    for (size_t ci = 0; ci < s->ncurves; ci++) {
+        const clgrad_lr_curve *c = &s->curve[ci];
+        fprintf(f, "<tr><td style=\"color:%s\">&#9632; %zu</td>", palette[ci % 10], ci + 1);
+        for (int k = 0; k < s->nkeys; k++) fputs("<td>", f), esc_(f, c->value[k]), fputs("</td>", f);
+        fprintf(f, "<td><b>%s</b></td>", lr_num_(b, sizeof b, c->sensitivity));
+        fprintf(f, "<td>%s</td>", lr_num_(b, sizeof b, c->best_lr));
+        fprintf(f, "<td>%s</td>", lr_num_(b, sizeof b, c->best_loss));
+        fprintf(f, "<td>%s</td>", isnan(c->edge_lr) ? "none" : lr_num_(b, sizeof b, c->edge_lr));
+        fprintf(f, "<td>%s</td><td>", lr_num_(b, sizeof b, c->loss0));
+        esc_(f, c->note), fputs("</td></tr>\n", f);
+    }
+    fputs("</tbody>\n</table>\n", f);
+}
+
 /* ---- sweeps ------------------------------------------------------------------------------------------------- */
 
 /* Distinct texts of a column, numeric order when all are numbers, else first appearance. */
@@ -2176,7 +2717,8 @@ static char *sweep_svg_(const char *sweep_dir, const char *xkey, const char *yke
     return ms_close_(&ms);
 }
 
-static char *report_sweep_(const char *sweep_dir, const clgrad_csv *t, const figlist *figs)
+static char *report_sweep_(const char *sweep_dir, const clgrad_csv *t, const figlist *figs,
+                           const clgrad_lr_sens *lrs)
 {
     mstream ms;
     if (ms_open_(&ms) != 0) return NULL;
@@ -2191,7 +2733,13 @@ static char *report_sweep_(const char *sweep_dir, const clgrad_csv *t, const fig
     fprintf(f, html_head_, title ? title : "clgrad sweep report");
     fprintf(f, "<h1>%s</h1>\n", title ? title : "clgrad sweep report");
     free(title);
-    html_figures_(f, figs);
+    /* optim.lr swept: the LR sensitivity first (its figure, the definition, the numbers), then the heat map */
+    figlist rest = *figs;
+    if (lrs && lrs->has_lr && figs->n == 2 && !strcmp(figs->f[1].name, "lr_sensitivity.svg")) {
+        html_lr_(f, lrs, &figs->f[1]);
+        rest.n = 1;
+    }
+    html_figures_(f, &rest);
     fprintf(f, "<h2 id=\"points\">Points (%zu)</h2>\n<p>Every point of <code>summary.csv</code>. Click a column "
                "heading to sort by it (again: reverse); numbers sort as numbers, non-finite and empty values last. "
                "<code>report.html#sort=KEY</code> (or <code>#sort=-KEY</code>, descending) opens the page sorted.</p>\n",
@@ -2265,15 +2813,38 @@ static char *report_sweep_(const char *sweep_dir, const clgrad_csv *t, const fig
 clgrad_status clgrad_plot_sweep(const char *sweep_dir, const char *xkey, const char *ykey, const char *outdir,
                                 char *why, size_t nwhy)
 {
+    return clgrad_plot_sweep_lr(sweep_dir, xkey, ykey, outdir, NULL, why, nwhy);
+}
+
+clgrad_status clgrad_plot_sweep_lr(const char *sweep_dir, const char *xkey, const char *ykey, const char *outdir,
+                                   clgrad_lr_sens *lrs, char *why, size_t nwhy)
+{
     char path[1200];
     clgrad_csv t;
     clgrad_status st;
+    clgrad_lr_sens own = {0}, *ls = lrs ? lrs : &own;
+    memset(ls, 0, sizeof *ls);
     snprintf(path, sizeof path, "%s/summary.csv", sweep_dir);
     if ((st = clgrad_csv_read(path, &t, why, nwhy)) != CLGRAD_OK) return st;
     cats_t xc = {0}, yc = {0};
     sweep_cell *cell = NULL;
     figlist figs = {0};
-    char *html = NULL;
+    char *html = NULL, *lcsv = NULL;
+    if ((st = clgrad_sweep_lr_read(sweep_dir, ls, why, nwhy)) != CLGRAD_OK) goto out;
+    if (!xkey) {
+        /* the heat map's default axes: optim.lr (when swept), then the other swept keys in order */
+        int cst0 = clgrad_csv_col(&t, "status"), k0 = t.ncols > 0 && !strcmp(t.names[0], "index") ? 1 : 0;
+        if (ls->has_lr) xkey = LR_KEY;
+        for (int c = k0; c < cst0 && !(xkey && ykey); c++) {
+            if (xkey && !strcmp(t.names[c], xkey)) continue;
+            if (!xkey) xkey = t.names[c];
+            else if (!ykey) ykey = t.names[c];
+        }
+        if (!xkey) {
+            st = failf_(CLGRAD_E_ARG, why, nwhy, "%s: no swept key (no column before status); give --x KEY", path);
+            goto out;
+        }
+    }
     int cx = clgrad_csv_col(&t, xkey), cy = ykey ? clgrad_csv_col(&t, ykey) : -1;
     if (cx < 0 || (ykey && cy < 0)) {
         char cols[600] = "";
@@ -2324,9 +2895,19 @@ clgrad_status clgrad_plot_sweep(const char *sweep_dir, const char *xkey, const c
     if ((st = fig_add_(&figs, "sweep_heatmap.svg", "final loss per swept setting; X marks diverged runs",
                        sweep_svg_(sweep_dir, xkey, ykey, &xc, &yc, cell, zlog), why, nwhy)) != CLGRAD_OK)
         goto out;
-    html = report_sweep_(sweep_dir, &t, &figs);
+    if (ls->has_lr) {
+        if ((st = fig_add_(&figs, "lr_sensitivity.svg",
+                           "final loss against the learning rate, a curve per setting of the other swept keys; "
+                           "ring: best final loss; dashed: divergence edge; top band: runs counted as l0 "
+                           "(cross: diverged, triangle: non-finite or above l0)",
+                           lr_svg_(ls), why, nwhy)) != CLGRAD_OK)
+            goto out;
+        if (!(lcsv = lr_csv_(ls))) goto oom;
+    }
+    html = report_sweep_(sweep_dir, &t, &figs, ls);
     if (!html) goto oom;
     st = write_figs_(outdir, &figs, html, NULL, why, nwhy);
+    if (st == CLGRAD_OK && lcsv) st = write_file_(outdir, "lr_sensitivity.csv", NULL, lcsv, why, nwhy);
     if (st == CLGRAD_OK && nwhy) {
         why[0] = '\0';
         clgrad_csv_warning(&t, why, nwhy);
@@ -2336,10 +2917,12 @@ oom:
     st = failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory plotting %s", path);
 out:
     free(html);
+    free(lcsv);
     figs_free_(&figs);
     free(cell);
     free(xc.v), free(yc.v);
     clgrad_csv_free(&t);
+    if (st != CLGRAD_OK || ls == &own) clgrad_lr_sens_free(ls);
     return st;
 }
 
@@ -2349,7 +2932,7 @@ static void plot_usage_(FILE *f)
 {
     fprintf(f,
             "usage: clgrad plot RUN_DIR [RUN_DIR ...] [--out DIR] [--smooth W]\n"
-            "       clgrad plot --sweep SWEEP_DIR --x KEY [--y KEY] [--out DIR]\n"
+            "       clgrad plot --sweep SWEEP_DIR [--x KEY [--y KEY]] [--out DIR]\n"
             "\n"
             "Write SVG figures and a self-contained report.html (default: into the first\n"
             "RUN_DIR/plots/, or SWEEP_DIR/plots/).  report.html opens with the settings (several\n"
@@ -2371,8 +2954,38 @@ static void plot_usage_(FILE *f)
             "  --sweep: sweep_heatmap.svg, final loss over the swept keys KEY (columns of\n"
             "  SWEEP_DIR/summary.csv), diverged cells marked with an X, and report.html with\n"
             "  the table of points (click a column to sort; report.html#sort=KEY or #sort=-KEY)\n"
+            "  (default --x: optim.lr when swept, else the first swept key; --y: the next one).\n"
+            "  When optim.lr is swept also lr_sensitivity.svg: final loss against lr (log x), a curve\n"
+            "  per setting of the other swept keys, the best loss ringed, the divergence edge (smallest\n"
+            "  lr that diverged or ended non-finite or above l0) dashed, such runs marked in a band\n"
+            "  at the top (cross: diverged, triangle: non-finite or above l0); and lr_sensitivity.csv\n"
+            "  with each curve's LR sensitivity (Wortsman et al. 2023):\n"
+            "  the mean over the swept lr of min(final loss, l0) - best final loss, l0 = the step-1\n"
+            "  train loss (loss of the initial weights), final loss = final_test_loss if every\n"
+            "  completed point has one, else final_train_loss; also printed here\n"
             "\n"
             "exit status: 0 written, 1 read or write error, 2 usage error\n");
+}
+
+/* The LR-sensitivity table on stdout. */
+static void print_lr_(FILE *f, const clgrad_lr_sens *s)
+{
+    char b1[32], b2[32], b3[32], b4[32], b5[32];
+    fprintf(f, "LR sensitivity (Wortsman et al. 2023: mean over the swept lr of min(loss, l0) - best loss; "
+               "loss = %s, l0 = step-1 train loss):\n",
+            s->loss_col);
+    size_t w = 5;
+    for (size_t ci = 0; ci < s->ncurves; ci++) w = strlen(s->curve[ci].label) > w ? strlen(s->curve[ci].label) : w;
+    if (w > 60) w = 60;
+    fprintf(f, "  %-*s  %11s  %10s  %10s  %10s  %10s\n", (int)w, "curve", "sensitivity", "best_lr", "best_loss",
+            "edge_lr", "l0");
+    for (size_t ci = 0; ci < s->ncurves; ci++) {
+        const clgrad_lr_curve *c = &s->curve[ci];
+        fprintf(f, "  %-*s  %11s  %10s  %10s  %10s  %10s\n", (int)w, c->label, lr_num_(b1, sizeof b1, c->sensitivity),
+                lr_num_(b2, sizeof b2, c->best_lr), lr_num_(b3, sizeof b3, c->best_loss),
+                isnan(c->edge_lr) ? "none" : lr_num_(b4, sizeof b4, c->edge_lr), lr_num_(b5, sizeof b5, c->loss0));
+        if (c->note[0]) fprintf(f, "  %-*s  (%s)\n", (int)w, "", c->note);
+    }
 }
 
 int clgrad_cli_plot(int argc, char **argv)
@@ -2384,28 +2997,37 @@ int clgrad_cli_plot(int argc, char **argv)
     const char **dirs = calloc((size_t)(argc > 0 ? argc : 1), sizeof *dirs);
     clgrad_rundata *runs = NULL;
     if (!dirs) { fprintf(stderr, "clgrad plot: out of memory\n"); return 1; }
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char **dst = !strcmp(a, "--out") ? &out : !strcmp(a, "--sweep") ? &sweep : !strcmp(a, "--x") ? &xkey
-                           : !strcmp(a, "--y") ? &ykey : !strcmp(a, "--smooth") ? &smooth : NULL;
-        if (dst) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "clgrad plot: %s needs a value\n", a);
-                goto out;
-            }
-            *dst = argv[++i];
-        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+    clgrad_cli_args g;
+    if (clgrad_cli_args_init(&g, "plot", "clgrad plot", NULL, argc, argv) != 0) goto out;
+    for (int r; (r = clgrad_cli_args_next(&g)) != -1;) {
+        const char *a = r == 1 ? g.opt : g.value;
+        const char **dst = r != 1                  ? NULL
+                           : !strcmp(a, "--out")   ? &out
+                           : !strcmp(a, "--sweep") ? &sweep
+                           : !strcmp(a, "--x")     ? &xkey
+                           : !strcmp(a, "--y")     ? &ykey
+                           : !strcmp(a, "--smooth") ? &smooth
+                                                    : NULL;
+        if (r == -2) {
+            clgrad_cli_args_free(&g);
+            goto out;
+        } else if (dst) {
+            *dst = g.value;
+        } else if (r == 1 && !strcmp(a, "--help")) {
             plot_usage_(stdout);
             rc = 0;
+            clgrad_cli_args_free(&g);
             goto out;
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "clgrad plot: unknown option %s\n", a);
+        } else if (r == 1) {
+            clgrad_cli_unknown_option("plot", g.elem);
             plot_usage_(stderr);
+            clgrad_cli_args_free(&g);
             goto out;
         } else {
             dirs[n++] = a;
         }
     }
+    clgrad_cli_args_free(&g);
     if (smooth) {
         char *end;
         opts.smooth = strtod(smooth, &end);
@@ -2419,19 +3041,28 @@ int clgrad_cli_plot(int argc, char **argv)
         }
     }
     if (sweep) {
-        if (n > 0 || !xkey) {
-            fprintf(stderr, "clgrad plot: --sweep takes one SWEEP_DIR and --x KEY (and --y KEY), no run dirs\n");
+        if (n > 0 || (ykey && !xkey)) {
+            fprintf(stderr, "clgrad plot: --sweep takes one SWEEP_DIR (and --x KEY [--y KEY]), no run dirs\n");
             plot_usage_(stderr);
             goto out;
         }
         if (!out) snprintf(dflt, sizeof dflt, "%s/plots", sweep), out = dflt;
-        if (clgrad_plot_sweep(sweep, xkey, ykey, out, why, sizeof why) != CLGRAD_OK) {
+        clgrad_lr_sens lrs;
+        if (clgrad_plot_sweep_lr(sweep, xkey, ykey, out, &lrs, why, sizeof why) != CLGRAD_OK) {
             fprintf(stderr, "clgrad plot: %s\n", why);
             rc = 1;
             goto out;
         }
         if (why[0]) fprintf(stderr, "clgrad plot: warning: %s\n", why);
-        printf("wrote %s/sweep_heatmap.svg and %s/report.html\n", out, out);
+        if (lrs.has_lr) {
+            printf("wrote %s/sweep_heatmap.svg, %s/lr_sensitivity.svg, %s/lr_sensitivity.csv and %s/report.html\n",
+                   out, out, out, out);
+            print_lr_(stdout, &lrs);
+        } else {
+            printf("wrote %s/sweep_heatmap.svg and %s/report.html\n", out, out);
+            printf("clgrad plot: %s\n", lrs.note);
+        }
+        clgrad_lr_sens_free(&lrs);
         rc = 0;
         goto out;
     }

@@ -2,7 +2,7 @@
 ** sweep.c: `clgrad sweep`: grid definition ([sweep] section and --grid),
 ** the experiment copy, the sweep directory (sweep.json, summary.csv, locks),
 ** the point scheduler (fork/exec, --jobs, devices, shards, signals) and
-** --merge.  The behaviour is documented in include/clgrad/sweep.h.
+** --merge.  The behaviour is documented in src/cli/sweep.h.
 **
 ** This is command-line code: it prints, forks and waits.  It needs nothing
 ** from the rest of the library but fsutil.h (the configuration check comes
@@ -11,8 +11,9 @@
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
-#include "clgrad/report.h"
-#include "clgrad/sweep.h"
+#include "cli/report.h"
+#include "cli/sweep.h"
+#include "cli/opts.h"
 #include "util/fsutil.h"
 
 #include <ctype.h>
@@ -1370,8 +1371,95 @@ static int env_shard_(sweep *sw)
     return from.oom ? -1 : 0;
 }
 
-static const char *value_opts_[] = {"--grid", "--set", "--out", "--jobs", "-j", "--device", "--shard",
-                                    "--merge", "--runner", "--cl-dir", "--cache-dir", "--gemm", "--init-from"};
+/* The options with a value that every point's `clgrad run` gets as given. */
+static const char *passed_opt_(const char *a)
+{
+    static const char *const opts[] = {"--cl-dir", "--cache-dir", "--gemm", "--init-from"};
+    for (size_t k = 0; k < sizeof opts / sizeof *opts; k++)
+        if (strcmp(a, opts[k]) == 0) return opts[k];
+    return NULL;
+}
+
+/* One option of clgrad sweep (a: "--name", v: its value or NULL): 0, 1
+** (--help printed) or -1 (message printed). */
+static int parse_opt_(sweep *sw, const clgrad_cli_args *g, const char *a, const char *v)
+{
+    if (strcmp(a, "--grid") == 0) sw->grids[sw->ngrids++] = v;
+    else if (strcmp(a, "--set") == 0) {
+        if (!set_ok_(v)) {
+            fprintf(stderr, "clgrad sweep: --set '%s': expected SECTION.KEY=VALUE, e.g. run.steps=100\n", v);
+            return -1;
+        }
+        sw->sets[sw->nsets++] = v;
+    } else if (strcmp(a, "--out") == 0) {
+        free(sw->out);
+        if (!*v) {
+            fprintf(stderr, "clgrad sweep: --out needs a directory\n");
+            return -1;
+        }
+        sw->out = strdup(v);
+    } else if (strcmp(a, "--jobs") == 0 || strcmp(a, "-j") == 0) {
+        long j;
+        if (parse_long_(v, 1, MAX_JOBS, &j)) {
+            fprintf(stderr, "clgrad sweep: --jobs '%s': expected a number of parallel points in [1, %d]\n", v,
+                    MAX_JOBS);
+            return -1;
+        }
+        sw->jobs = (int)j;
+        sw->jobs_given = 1;
+    } else if (strcmp(a, "--device") == 0) {
+        free_strs_(sw->devices, sw->ndev);
+        sw->devices = NULL, sw->ndev = 0;
+        if (strcmp(v, "all") == 0) { /* every device of this machine, one point on each at a time */
+            char list[4096];
+            int nd = device_lister_ ? device_lister_(list, sizeof list) : -1;
+            if (nd <= 0) {
+                fprintf(stderr, "clgrad sweep: --device all: %s\n",
+                        !device_lister_ ? "no device list in this program; give --device A,B,..."
+                        : nd == 0       ? "no OpenCL device found"
+                                        : list);
+                return -1;
+            }
+            if (split_devices_(sw, list)) return -1;
+            if (!sw->jobs_given) sw->jobs = sw->ndev;
+        } else if (split_devices_(sw, v)) return -1;
+    } else if (strcmp(a, "--shard") == 0 && strcmp(v, "off") == 0) {
+        sw->shard_off = 1;
+        sw->shard_n = 0;
+    } else if (strcmp(a, "--shard") == 0) {
+        sw->shard_off = 0;
+        const char *slash = strchr(v, '/');
+        char k[32] = "";
+        size_t nk = slash ? (size_t)(slash - v) : 0;
+        if (slash && nk < sizeof k) memcpy(k, v, nk), k[nk] = 0;
+        if (!slash || parse_long_(slash + 1, 1, CLGRAD_SWEEP_MAX_POINTS, &sw->shard_n) ||
+            parse_long_(k, 0, sw->shard_n - 1, &sw->shard_k)) {
+            sw->shard_n = 0;
+            fprintf(stderr,
+                    "clgrad sweep: --shard '%s': expected K/N with 0 <= K < N (0-based: --shard 0/2 and "
+                    "--shard 1/2 run half each)\n",
+                    v);
+            return -1;
+        }
+    } else if (strcmp(a, "--merge") == 0) sw->merge = v;
+    else if (strcmp(a, "--runner") == 0) sw->runner = v;
+    else if (passed_opt_(a)) { /* --opt value, also for --opt=value */
+        sw->pass[sw->npass++] = passed_opt_(a);
+        sw->pass[sw->npass++] = v;
+    } else if (strcmp(a, "--no-cache") == 0 || strcmp(a, "--save-data") == 0) sw->pass[sw->npass++] = g->elem;
+    else if (strcmp(a, "--quiet") == 0) sw->quiet = 1;
+    else if (strcmp(a, "--force") == 0) sw->force = 1;
+    else if (strcmp(a, "--dry-run") == 0) sw->dry_run = 1;
+    else if (strcmp(a, "--emit") == 0) sw->emit = 1;
+    else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+        usage_(stdout);
+        return 1;
+    } else {
+        clgrad_cli_unknown_option("sweep", g->elem);
+        return -1;
+    }
+    return 0;
+}
 
 /* 0, 1 (--help printed) or -1 (message printed). */
 static int parse_args_(sweep *sw, int argc, char **argv)
@@ -1382,116 +1470,23 @@ static int parse_args_(sweep *sw, int argc, char **argv)
     sw->pass = calloc(2 * na, sizeof *sw->pass);
     if (!sw->sets || !sw->grids || !sw->pass) return -1;
     sw->jobs = 1;
-    int n = 0;
-    for (int i = 0; i < argc; i++)
-        n += snprintf(sw->cmdline + n, n < (int)sizeof sw->cmdline ? sizeof sw->cmdline - (size_t)n : 0, "%s%s",
-                      i ? " " : "clgrad ", argv[i]);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = NULL;
-        char opt[64];
-        const char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
-        if (eq && (size_t)(eq - a) < sizeof opt) { /* --opt=value */
-            memcpy(opt, a, (size_t)(eq - a));
-            opt[eq - a] = 0;
-            a = opt;
-            v = eq + 1;
-        }
-        int takes = 0;
-        for (size_t k = 0; k < sizeof value_opts_ / sizeof *value_opts_; k++)
-            if (strcmp(a, value_opts_[k]) == 0) takes = 1;
-        if (takes && !v) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "clgrad sweep: %s needs a value\n", a);
-                return -1;
-            }
-            v = argv[++i];
-        } else if (!takes && v) {
-            fprintf(stderr, "clgrad sweep: %s takes no value\n", a);
-            return -1;
-        }
-        if (strcmp(a, "--grid") == 0) sw->grids[sw->ngrids++] = v;
-        else if (strcmp(a, "--set") == 0) {
-            if (!set_ok_(v)) {
-                fprintf(stderr, "clgrad sweep: --set '%s': expected SECTION.KEY=VALUE, e.g. run.steps=100\n", v);
-                return -1;
-            }
-            sw->sets[sw->nsets++] = v;
-        } else if (strcmp(a, "--out") == 0) {
-            free(sw->out);
-            if (!*v) {
-                fprintf(stderr, "clgrad sweep: --out needs a directory\n");
-                return -1;
-            }
-            sw->out = strdup(v);
-        } else if (strcmp(a, "--jobs") == 0 || strcmp(a, "-j") == 0) {
-            long j;
-            if (parse_long_(v, 1, MAX_JOBS, &j)) {
-                fprintf(stderr, "clgrad sweep: --jobs '%s': expected a number of parallel points in [1, %d]\n", v,
-                        MAX_JOBS);
-                return -1;
-            }
-            sw->jobs = (int)j;
-            sw->jobs_given = 1;
-        } else if (strcmp(a, "--device") == 0) {
-            free_strs_(sw->devices, sw->ndev);
-            sw->devices = NULL, sw->ndev = 0;
-            if (strcmp(v, "all") == 0) { /* every device of this machine, one point on each at a time */
-                char list[4096];
-                int nd = device_lister_ ? device_lister_(list, sizeof list) : -1;
-                if (nd <= 0) {
-                    fprintf(stderr, "clgrad sweep: --device all: %s\n",
-                            !device_lister_ ? "no device list in this program; give --device A,B,..."
-                            : nd == 0       ? "no OpenCL device found"
-                                            : list);
-                    return -1;
-                }
-                if (split_devices_(sw, list)) return -1;
-                if (!sw->jobs_given) sw->jobs = sw->ndev;
-            } else if (split_devices_(sw, v)) return -1;
-        } else if (strcmp(a, "--shard") == 0 && strcmp(v, "off") == 0) {
-            sw->shard_off = 1;
-            sw->shard_n = 0;
-        } else if (strcmp(a, "--shard") == 0) {
-            sw->shard_off = 0;
-            const char *slash = strchr(v, '/');
-            char k[32] = "";
-            size_t nk = slash ? (size_t)(slash - v) : 0;
-            if (slash && nk < sizeof k) memcpy(k, v, nk), k[nk] = 0;
-            if (!slash || parse_long_(slash + 1, 1, CLGRAD_SWEEP_MAX_POINTS, &sw->shard_n) ||
-                parse_long_(k, 0, sw->shard_n - 1, &sw->shard_k)) {
-                sw->shard_n = 0;
-                fprintf(stderr,
-                        "clgrad sweep: --shard '%s': expected K/N with 0 <= K < N (0-based: --shard 0/2 and "
-                        "--shard 1/2 run half each)\n",
-                        v);
-                return -1;
-            }
-        } else if (strcmp(a, "--merge") == 0) sw->merge = v;
-        else if (strcmp(a, "--runner") == 0) sw->runner = v;
-        else if (strcmp(a, "--cl-dir") == 0 || strcmp(a, "--cache-dir") == 0 || strcmp(a, "--gemm") == 0 ||
-                 strcmp(a, "--init-from") == 0) {
-            if (eq) sw->pass[sw->npass++] = argv[i]; /* --opt=value stays one argument */
+    clgrad_cli_cmdline("sweep", "clgrad", argc, argv, sw->cmdline, sizeof sw->cmdline);
+    clgrad_cli_args g;
+    if (clgrad_cli_args_init(&g, "sweep", "clgrad sweep", "j=jobs", argc, argv) != 0) return -1;
+    int r, rc = 0;
+    while (!rc && (r = clgrad_cli_args_next(&g)) != -1) {
+        const char *a = r == 1 ? g.opt : g.value, *v = g.value;
+        if (r == -2) rc = -1;
+        else if (r == 0) {
+            if (!sw->exp) sw->exp = a;
             else {
-                sw->pass[sw->npass++] = argv[i - 1];
-                sw->pass[sw->npass++] = v;
+                fprintf(stderr, "clgrad sweep: unexpected argument '%s' (one experiment file per sweep)\n", a);
+                rc = -1;
             }
-        } else if (strcmp(a, "--no-cache") == 0 || strcmp(a, "--save-data") == 0) sw->pass[sw->npass++] = argv[i];
-        else if (strcmp(a, "--quiet") == 0) sw->quiet = 1;
-        else if (strcmp(a, "--force") == 0) sw->force = 1;
-        else if (strcmp(a, "--dry-run") == 0) sw->dry_run = 1;
-        else if (strcmp(a, "--emit") == 0) sw->emit = 1;
-        else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            usage_(stdout);
-            return 1;
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "clgrad sweep: unknown option %s (clgrad sweep --help lists them)\n", argv[i]);
-            return -1;
-        } else if (!sw->exp) sw->exp = a;
-        else {
-            fprintf(stderr, "clgrad sweep: unexpected argument '%s' (one experiment file per sweep)\n", a);
-            return -1;
-        }
+        } else rc = parse_opt_(sw, &g, a, v);
     }
+    clgrad_cli_args_free(&g);
+    if (rc) return rc;
     if (sw->merge) {
         if (sw->exp || sw->ngrids || sw->nsets || sw->shard_n || sw->emit) {
             fprintf(stderr, "clgrad sweep: --merge DIR takes no experiment, --grid, --set, --shard or --emit\n");

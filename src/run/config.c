@@ -1192,6 +1192,13 @@ static void unknown_section_(parser *p, int where, const char *s, size_t n)
     sb_puts(&t, "[");
     sb_text(&t, s, n, 48);
     sb_puts(&t, "]: unknown section");
+    if (n == 5 && memcmp(s, "sweep", 5) == 0) {
+        /* a sweep file: its runs are the grid's points */
+        sb_puts(&t, " of an experiment: this is a sweep file; run its grid with `clgrad sweep FILE`");
+        emit_(p, where, &t);
+        free(t.p);
+        return;
+    }
     int g = guess_section_(s, n);
     if (g >= 0) sb_printf(&t, " (did you mean [%s]?)", sections[g]);
     sb_puts(&t, "; allowed: ");

@@ -1,5 +1,6 @@
 /*
-** clgrad/sweep.h: `clgrad sweep`, one experiment run over a grid of overrides.
+** cli/sweep.h (private, not installed): `clgrad sweep`, one experiment run
+** over a grid of overrides.
 **
 **   clgrad sweep EXP.ini [--grid SEC.KEY=V1,V2,...]... [--set SEC.KEY=VAL]...
 **                [--out SWEEP_DIR] [--jobs N] [--device SPEC[,SPEC...]]
