@@ -12,6 +12,7 @@
 #define CLGRAD_TEST_FIXTURE_H
 #include "clgrad.h"
 #include "check/check.h" /* the references, test random numbers (private) */
+#include "core/internal.h" /* kernels by name, launches (private) */
 #include <check.h>
 #include <stddef.h>
 

@@ -147,9 +147,6 @@ const char *clgrad_program_name(const clgrad_ctx *ctx, int i);
 const char *clgrad_program_origin(const clgrad_ctx *ctx, int i);
 int clgrad_program_from_cache(const clgrad_ctx *ctx, int i);
 
-/* The kernel called `name` (borrowed), or NULL with a message. */
-cl_kernel clgrad_kernel(clgrad_ctx *ctx, const char *name);
-
 void clgrad_set_gemm_backend(clgrad_ctx *ctx, clgrad_gemm_backend b);
 clgrad_gemm_backend clgrad_get_gemm_backend(const clgrad_ctx *ctx);
 
@@ -161,13 +158,6 @@ clgrad_status clgrad_buf_read(clgrad_ctx *ctx, cl_mem mem, size_t off, size_t n,
 clgrad_status clgrad_buf_fill(clgrad_ctx *ctx, cl_mem mem, size_t off, size_t n, float value);
 clgrad_status clgrad_finish(clgrad_ctx *ctx);
 
-/* Enqueue `k` (its arguments already set) with a 1-D range of at least n work
-** items, rounded up to the kernel's work-group size `local` (0: let the
-** driver choose).  `name` is used in error messages. */
-clgrad_status clgrad_launch1d(clgrad_ctx *ctx, cl_kernel k, const char *name, size_t n, size_t local);
-clgrad_status clgrad_launch(clgrad_ctx *ctx, cl_kernel k, const char *name, cl_uint dims,
-                            const size_t *global, const size_t *local);
-
 /* Per-kernel time, when the context was opened with kernel_profile (or
 ** $CLGRAD_PROFILE=1): every launch waits for its own profiling event, so the
 ** queue is serialised and the totals add up to the device time (a CLBlast
@@ -175,34 +165,6 @@ clgrad_status clgrad_launch(clgrad_ctx *ctx, cl_kernel k, const char *name, cl_u
 ** table (kernel, calls, total ms, mean us, share) sorted by total time;
 ** nothing when profiling is off. */
 void clgrad_profile_print(const clgrad_ctx *ctx, FILE *out);
-
-/* Record a failure in ctx (printf-style) and return st. */
-clgrad_status clgrad_fail(clgrad_ctx *ctx, clgrad_status st, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-/* Record a failed OpenCL call: "<call>: <CL_ERROR_NAME> (<file>:<line>)". */
-clgrad_status clgrad_fail_cl(clgrad_ctx *ctx, cl_int err, const char *call, const char *file, int line);
-
-/* Evaluate an OpenCL call; on error record it and `goto fail` (needs a local
-** `clgrad_status st` and a `fail:` label). */
-#define CLGRAD_CL_TRY(ctx, call)                                                   \
-    do {                                                                           \
-        cl_int e_ = (call);                                                        \
-        if (e_ != CL_SUCCESS) {                                                    \
-            st = clgrad_fail_cl((ctx), e_, #call, __FILE__, __LINE__);             \
-            goto fail;                                                             \
-        }                                                                          \
-    } while (0)
-/* Evaluate a clgrad call; on error `goto fail` (its message is already set). */
-#define CLGRAD_TRY(call)                                                           \
-    do {                                                                           \
-        st = (call);                                                               \
-        if (st != CLGRAD_OK) goto fail;                                            \
-    } while (0)
-/* Set kernel argument i of k from lvalue v; on error record and goto fail. */
-#define CLGRAD_ARG(ctx, k, i, v) CLGRAD_CL_TRY(ctx, clSetKernelArg((k), (i), sizeof(v), &(v)))
 
 /* Self-check rows: each kernel family reports one or more checks. */
 typedef void (*clgrad_check_fn)(void *user, const char *family, const char *what, int pass,

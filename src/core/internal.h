@@ -92,4 +92,46 @@ char *clgrad_read_file(const char *path, size_t *len);
 clgrad_status clgrad_programs_build(clgrad_ctx *ctx, const clgrad_open_opts *opts);
 void clgrad_programs_release(clgrad_ctx *ctx);
 
+
+/* ---- launching kernels and recording failures (library-internal) ---- */
+
+/* The kernel called `name` (borrowed), or NULL with a message. */
+cl_kernel clgrad_kernel(clgrad_ctx *ctx, const char *name);
+
+/* Enqueue `k` (its arguments already set) with a 1-D range of at least n work
+** items, rounded up to the kernel's work-group size `local` (0: let the
+** driver choose).  `name` is used in error messages. */
+clgrad_status clgrad_launch1d(clgrad_ctx *ctx, cl_kernel k, const char *name, size_t n, size_t local);
+clgrad_status clgrad_launch(clgrad_ctx *ctx, cl_kernel k, const char *name, cl_uint dims,
+                            const size_t *global, const size_t *local);
+
+/* Record a failure in ctx (printf-style) and return st. */
+clgrad_status clgrad_fail(clgrad_ctx *ctx, clgrad_status st, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* Record a failed OpenCL call: "<call>: <CL_ERROR_NAME> (<file>:<line>)". */
+clgrad_status clgrad_fail_cl(clgrad_ctx *ctx, cl_int err, const char *call, const char *file, int line);
+
+/* Evaluate an OpenCL call; on error record it and `goto fail` (needs a local
+** `clgrad_status st` and a `fail:` label). */
+#define CLGRAD_CL_TRY(ctx, call)                                                   \
+    do {                                                                           \
+        cl_int e_ = (call);                                                        \
+        if (e_ != CL_SUCCESS) {                                                    \
+            st = clgrad_fail_cl((ctx), e_, #call, __FILE__, __LINE__);             \
+            goto fail;                                                             \
+        }                                                                          \
+    } while (0)
+/* Evaluate a clgrad call; on error `goto fail` (its message is already set). */
+#define CLGRAD_TRY(call)                                                           \
+    do {                                                                           \
+        st = (call);                                                               \
+        if (st != CLGRAD_OK) goto fail;                                            \
+    } while (0)
+/* Set kernel argument i of k from lvalue v; on error record and goto fail. */
+#define CLGRAD_ARG(ctx, k, i, v) CLGRAD_CL_TRY(ctx, clSetKernelArg((k), (i), sizeof(v), &(v)))
+
+
 #endif
