@@ -30,6 +30,11 @@ loss=$(awk -F, 'NR > 1 && $2 == "loss" { print $1; exit }' "$ev")
 [ -n "$loss" ] && [ "$loss" -gt 81 ] && echo "ok: first loss event at step $loss, after the update-norm event" ||
   fail "no loss event after step 81 (got '$loss')"
 grep -q "update_norm" "$T/jump/layers.csv" || fail "layers.csv has no update_norm column"
+# each event's value is the logged value, as written (update_norm: layers.csv's last column; the others metrics.csv's)
+awk -F, 'FNR == 1 { f++ } f == 1 && FNR > 1 { u[$1 "," $2] = $NF } f == 2 && FNR > 1 { m["loss," $1] = $3; m["grad_norm," $1] = $6 }
+         f == 3 && FNR > 1 { want = $2 == "update_norm" ? u[$1 "," $3] : m[$2 "," $1]
+                             if (want != $4) { print "event " $0 ": logged " want; bad = 1 } }
+         END { exit bad }' "$T/jump/layers.csv" "$T/jump/metrics.csv" "$ev" || fail "event values differ from the logged ones"
 "$CLGRAD" plot "$T/jump" --out "$T/plot" >>"$T/log" 2>&1 || fail "clgrad plot: $(tail -3 "$T/log")"
 html="$T/plot/report.html"
 grep -q '<table class="events">' "$html" || fail "report.html: no events table"

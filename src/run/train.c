@@ -561,8 +561,11 @@ static int write_rows_(run_ *r, long step, long epoch, size_t B, double lr, doub
 static double layer_update_norm_(const run_ *r, int l)
 {
     int all[16], na = 0, nt = clgrad_model_ntensors(r->m);
-    for (int t = 0; t < nt && na < 16; t++)
-        if (clgrad_model_tensor(r->m, t)->layer == l) all[na++] = t;
+    for (int bias = 0; bias < 2; bias++) /* weights, then biases: write_rows_'s order, so the same bits as layers.csv */
+        for (int t = 0; t < nt && na < 16; t++) {
+            const clgrad_tensor *tt = clgrad_model_tensor(r->m, t);
+            if (tt->layer == l && (tt->is_bias != 0) == bias) all[na++] = t;
+        }
     return norm_of_(r->mhost + r->plan.L.dstats, all, na);
 }
 
