@@ -116,3 +116,97 @@ kernel void optim_adam(global float *p, ulong p_off, global const float *g, ulon
     if (amsgrad) clg_store8_(sx, r, vmax);
     clg_store8_(p + p_off + i, r, theta);
 }
+
+/* ---- layer-wise: LARS and LAMB (include/clgrad/optim.h) ----
+** tab, nseg, chunk: the segment table of clgrad_segs_new (cl/reduce.cl): one
+** segment per tensor; prepare and apply run one work-group per chunk of a
+** segment, one element per work-item (any assignment gives the same bits:
+** each element's arithmetic depends on its own values and its tensor's
+** ratio alone).  work + w_off: mask[T], ratio[T], then the statistics of
+** the parameters (records at st_w) and of the direction (at st_u). */
+
+/* Segment s owning chunk c (cstart = tab + 2*nseg). */
+inline uint optim_segment_of_(global const ulong *cstart, const uint nseg, const ulong c)
+{
+    uint lo = 0, hi = nseg - 1;
+    while (lo < hi) {
+        uint mid = (lo + hi + 1) / 2;
+        if (cstart[mid] <= c) lo = mid;
+        else hi = mid - 1;
+    }
+    return lo;
+}
+
+/* The loop over this work-group's chunk: sg (segment), j (element index in
+** the flat block) are in scope in the body (the variadic argument). */
+#define OPTIM_CHUNK_FOR(tab, nseg, chunk, ...)                                                         \
+    do {                                                                                               \
+        const ulong c_ = get_group_id(0);                                                              \
+        global const ulong *cstart_ = (tab) + 2 * (ulong)(nseg);                                       \
+        const uint sg = optim_segment_of_(cstart_, (nseg), c_);                                         \
+        const ulong b_ = (c_ - cstart_[sg]) * (chunk), len_ = (tab)[(nseg) + sg];                        \
+        const ulong e_ = min(b_ + (chunk), len_);                                                      \
+        for (ulong i_ = b_ + get_local_id(0); i_ < e_; i_ += get_local_size(0)) {                      \
+            const ulong j = (tab)[sg] + i_;                                                               \
+            __VA_ARGS__                                                                                \
+        }                                                                                              \
+    } while (0)
+
+/* Prepare: lamb == 0 (LARS): slot 1 = d = g * COEF.  lamb != 0: m (slot 0),
+** v (slot 1) updated, slot 2 = u = r + wd*theta (wd 0 for a masked tensor). */
+kernel void optim_layers_prep(global const float *p, global const float *g, global float *s, ulong n,
+                              global const ulong *tab, uint nseg, ulong chunk, global const float *gs, ulong gs_coef,
+                              ulong gs_skip, int use_gs, global const float *work, ulong w_off, int lamb, float wd,
+                              float beta1, float one_minus_beta1, float beta2, float one_minus_beta2, float bc1,
+                              float bc2_sqrt, float eps)
+{
+    if (optim_skip_(gs, gs_skip, use_gs)) return;
+    const float coef = use_gs ? gs[gs_coef] : 1.0f;
+    OPTIM_CHUNK_FOR(tab, nseg, chunk, {
+        float d = g[j];
+        if (use_gs) d = d * coef;
+        if (!lamb) {
+            s[n + j] = d;
+        } else {
+            const float wds = work[w_off + sg] != 0.0f ? 0.0f : wd;
+            float m = s[j], v = s[n + j];
+            s[2 * n + j] = optim_lamb_dir_(p[j], d, &m, &v, wds, beta1, one_minus_beta1, beta2, one_minus_beta2, bc1,
+                                           bc2_sqrt, eps);
+            s[j] = m;
+            s[n + j] = v;
+        }
+    });
+}
+
+/* One work-item: ratio[s] = 1 for a masked tensor, else
+** optim_trust_ratio_(||w_s||, ||u_s||, coef, wd, clip) from the records. */
+kernel void optim_layers_ratio(global float *work, ulong w_off, uint nseg, ulong st_w, ulong st_u, float coef, float wd,
+                               float clip, global const float *gs, ulong gs_skip, int use_gs)
+{
+    if (get_global_id(0) != 0 || optim_skip_(gs, gs_skip, use_gs)) return;
+    global float *w = work + w_off;
+    for (uint t = 0; t < nseg; t++) {
+        const float wn = w[st_w + 4 * (ulong)t + 1], un = w[st_u + 4 * (ulong)t + 1]; /* RS_NORM2 */
+        w[nseg + t] = w[t] != 0.0f ? 1.0f : optim_trust_ratio_(wn, un, coef, wd, clip);
+    }
+}
+
+/* Apply: local = lr * ratio[s]; LARS: v (slot 0) = mu*v + local*(d + wd*theta)
+** (wd 0 when masked), theta -= v; LAMB: theta -= local * u (slot 2); local = lr_t here. */
+kernel void optim_layers_apply(global float *p, global float *s, ulong n, global const ulong *tab, uint nseg,
+                               ulong chunk, global const float *gs, ulong gs_skip, int use_gs,
+                               global const float *work, ulong w_off, int lamb, float lr, float wd, float momentum)
+{
+    if (optim_skip_(gs, gs_skip, use_gs)) return;
+    OPTIM_CHUNK_FOR(tab, nseg, chunk, {
+        const float lr_t = lr * work[w_off + nseg + sg];
+        if (!lamb) {
+            const float wds = work[w_off + sg] != 0.0f ? 0.0f : wd;
+            float v = s[j];
+            p[j] = optim_lars_upd_(p[j], s[n + j], &v, lr_t, wds, momentum);
+            s[j] = v;
+        } else {
+            p[j] = p[j] - lr_t * s[2 * n + j];
+        }
+    });
+}

@@ -99,3 +99,43 @@ OPT_FN OPT_T optim_adam_upd_(OPT_T theta, OPT_T d, OPT_T *m, OPT_T *v, OPT_T *vm
     const OPT_T denom = opt_div_(opt_sqrt_(w), (OPT_T)bc2_sqrt) + eps;
     return theta - step_size * opt_div_(*m, denom);
 }
+
+/* ---- LARS and LAMB (include/clgrad/optim.h): scalar, one element per call
+** (the layer-wise kernels walk the segment table one element per
+** work-item); the same source on the host gives the kernels' bits. ---- */
+
+/* The trust ratio of a tensor from its norms: 1 when wn == 0 or un == 0,
+** else coef * wn / (un + wd * wn), then at most clip (NaN propagates).
+** LARS: un = ||d||, coef = eta, wd = beta; LAMB: un = ||r + lambda w||,
+** coef = 1, wd = 0. */
+OPT_FN float optim_trust_ratio_(const float wn, const float un, const float coef, const float wd, const float clip)
+{
+    if (wn == 0.0f || un == 0.0f) return 1.0f;
+    const float r = clg_div(coef * wn, un + wd * wn);
+    return r > clip ? clip : r;
+}
+
+/* LARS: v = m*v + local_lr*(d + wd*theta) (local_lr = lr * ratio); theta - v. */
+OPT_FN float optim_lars_upd_(const float theta, const float d, float *v, const float local_lr, const float wd,
+                             const float momentum)
+{
+    float x = d;
+    if (wd != 0.0f) x = x + wd * theta;
+    *v = momentum * *v + local_lr * x;
+    return theta - *v;
+}
+
+/* LAMB's direction: m = b1*m + (1-b1)*d; v = b2*v + (1-b2)*d^2;
+** u = (m / bc1) / (sqrt(v) / bc2_sqrt + eps) + wd*theta (bc1 = 1 - b1^t,
+** bc2_sqrt = sqrt(1 - b2^t)).  The update is then theta - (lr * ratio) * u. */
+OPT_FN float optim_lamb_dir_(const float theta, const float d, float *m, float *v, const float wd, const float beta1,
+                             const float one_minus_beta1, const float beta2, const float one_minus_beta2,
+                             const float bc1, const float bc2_sqrt, const float eps)
+{
+    *m = beta1 * *m + one_minus_beta1 * d;
+    *v = beta2 * *v + one_minus_beta2 * (d * d);
+    const float den = clg_div(clg_sqrt(*v), bc2_sqrt) + eps;
+    float u = clg_div(clg_div(*m, bc1), den);
+    if (wd != 0.0f) u = u + wd * theta;
+    return u;
+}

@@ -821,7 +821,7 @@ START_TEST(messages_exact)
     } t[] = {
         {"[optim]\nlearning_rate = 0.1\n",
          "t.ini:2: [optim] learning_rate: unknown key (did you mean 'lr'?); allowed: kind, lr, momentum, dampening, "
-         "weight_decay, l1, beta1, beta2, eps, alpha, nesterov, centered, amsgrad, schedule, step_size, gamma, "
+         "weight_decay, l1, beta1, beta2, eps, alpha, nesterov, centered, amsgrad, trust_coefficient, trust_clip, exclude, schedule, step_size, gamma, "
          "warmup_steps, min_lr\n"},
         {"[run]\n\nlr = 0.1\n",
          "t.ini:3: [run] lr: unknown key (did you mean [optim] lr?); allowed: name, seed, steps, epochs, eval_every, "
@@ -855,7 +855,7 @@ START_TEST(messages_exact)
     ** optim.kind = sgd,adam runs from one base file) */
     ck_assert_int_eq(parse_("[optim]\nkind = adam\nmomentum = 0.9\nnesterov = true\n", NULL, 0, &c), 0);
     ck_assert_int_eq(c.nwarnings, 2);
-    ck_assert_str_eq(c.warnings[0], "[optim] momentum = 0.9: not used when [optim] kind = adam (only by sgd, rmsprop); "
+    ck_assert_str_eq(c.warnings[0], "[optim] momentum = 0.9: not used when [optim] kind = adam (only by sgd, rmsprop, lars); "
                                     "ignored (the default is 0)");
     ck_assert_str_eq(c.warnings[1], "[optim] nesterov = true: not used when [optim] kind = adam (only by sgd); "
                                     "ignored (the default is false)");
@@ -872,7 +872,7 @@ START_TEST(messages_exact)
     ck_assert_str_eq(err_, "--set optim.lr=abc: [optim] lr: 'abc' is not a number; allowed: a number >= 0\n"
                            "--set optim.lrr=1: [optim] lrr: unknown key (did you mean 'lr'?); "
                            "allowed: kind, lr, momentum, dampening, weight_decay, l1, beta1, beta2, eps, alpha, nesterov, "
-                           "centered, amsgrad, schedule, step_size, gamma, warmup_steps, min_lr\n"
+                           "centered, amsgrad, trust_coefficient, trust_clip, exclude, schedule, step_size, gamma, warmup_steps, min_lr\n"
                            "--set optimizer.lr=1: [optimizer]: unknown section (did you mean [optim]?); allowed: [run], "
                            "[data], [model], [loss], [optim], [clip], [diverge], [noise], [metrics]\n"
                            "--set lr=3: expected section.key=value (did you mean optim.lr?)\n"
@@ -1068,10 +1068,10 @@ START_TEST(cross_rules)
     expect_warn("[optim]\nschedule = step\nmin_lr = 1e-4\n", "[optim] min_lr = ", ": not used when [optim] schedule = step (only by cosine)");
     expect_warn("[optim]\nwarmup_steps = 5\n", "[optim] warmup_steps = ", ": not used when [optim] schedule = constant (only by warmup, cosine)");
     /* keys the optimizer kind does not use */
-    expect_warn("[optim]\nkind = sgd\nbeta1 = 0.8\n", "[optim] beta1 = ", ": not used when [optim] kind = sgd (only by adam, adamw); ignored (the default is 0.9)");
+    expect_warn("[optim]\nkind = sgd\nbeta1 = 0.8\n", "[optim] beta1 = ", ": not used when [optim] kind = sgd (only by adam, adamw, lamb); ignored (the default is 0.9)");
     expect_warn("[optim]\nkind = rmsprop\namsgrad = true\n", "[optim] amsgrad = ", ": not used when [optim] kind = rmsprop");
     expect_warn("[optim]\nkind = adamw\ncentered = yes\n", "[optim] centered = ", ": not used when [optim] kind = adamw (only by rmsprop)");
-    expect_warn("[optim]\nkind = sgd\neps = 1e-6\n", "[optim] eps = ", ": not used when [optim] kind = sgd (only by rmsprop, adam, adamw)");
+    expect_warn("[optim]\nkind = sgd\neps = 1e-6\n", "[optim] eps = ", ": not used when [optim] kind = sgd (only by rmsprop, adam, adamw, lamb)");
     expect_warn("[optim]\nkind = adam\nalpha = 0.9\n", "[optim] alpha = ", ": not used when [optim] kind = adam");
     expect_ok("[optim]\nkind = adam\nmomentum = 0\nalpha = 0.99\n", &c); /* defaults are fine (written configs have them) */
     /* the rule follows the final kind: a --set kind can make a file key unused */
@@ -1589,7 +1589,7 @@ START_TEST(write_checks)
         snprintf(key, sizeof key, "  %.*s ", (int)(eq - line), line);
         ck_assert_msg(strstr(h, key), "help lacks '%s'", key);
     }
-    ck_assert_int_eq(nkeys, 72); /* run 6, data 15, model 11, loss 1, optim 18, clip 12, diverge 3, noise 3, metrics 3 */
+    ck_assert_int_eq(nkeys, 75); /* run 6, data 15, model 11, loss 1, optim 21, clip 12, diverge 3, noise 3, metrics 3 */
     free(t);
     free(h);
     /* a value that cannot be written back, or a full disk */

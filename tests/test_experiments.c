@@ -5,7 +5,8 @@
 **   tanh_deep_normal_init vs tanh_deep_xavier, relu30_xavier vs relu30_he,
 **   sigmoid_deep, rnn_adding_noclip vs rnn_adding_clip, linreg_lr_below vs
 **   linreg_lr_above, optim_spirals_{sgd,momentum,rmsprop,adam},
-**   rnn_adding_t50 vs lstm_adding vs gru_adding; and gradient noise, input
+**   rnn_adding_t50 vs lstm_adding vs gru_adding, large_batch_{sgd,lars,lamb};
+**   and gradient noise, input
 **   noise and L1 through the driver.
 ** Fidelity (tcase "fidelity"): lr = 0 keeps the initial weights bit for bit
 ** under every optimizer and schedule while gradients are logged; a key set
@@ -191,6 +192,48 @@ START_TEST(optimizers)
 }
 END_TEST
 
+/* Large batch at lr 8: SGD diverges, LARS trains (and LAMB at its own lr),
+** as the files say; the trust ratios are in layers.csv for LARS/LAMB only. */
+START_TEST(large_batch)
+{
+    clgrad_run_result s, l, m;
+    char ds[512], dl[512], dm[512];
+    run_("large_batch_sgd", NULL, 0, "", &s, ds, sizeof ds);
+    ck_assert_int_eq(s.status, CLGRAD_RUN_DIVERGED);
+    ck_assert_str_eq(s.diverge_kind, "loss_limit");
+    ck_assert(s.diverge_step < 20);
+    run_("large_batch_lars", NULL, 0, "", &l, dl, sizeof dl);
+    ck_assert_int_eq(l.status, CLGRAD_RUN_COMPLETED);
+    ck_assert_msg(l.final_train_loss < 0.2 && l.final_test_loss < 0.2, "lars: train %g, test %g", l.final_train_loss,
+                  l.final_test_loss);
+    run_("large_batch_lamb", NULL, 0, "", &m, dm, sizeof dm);
+    ck_assert_int_eq(m.status, CLGRAD_RUN_COMPLETED);
+    ck_assert_msg(m.final_test_loss < 0.3, "lamb: test %g", m.final_test_loss);
+    /* layers.csv: a trust ratio per layer for LARS and LAMB (at step 10, eta * ||w|| / (||g|| + beta ||w||)
+    ** is far below 1 and differs between the layers), an empty field for SGD; no trust_ratio_hh for an MLP */
+    double prev = NAN;
+    for (int i = 0; i < 3; i++) {
+        const char *lay[] = {"linear_0", "linear_2", "linear_4"};
+        double tl = csv_(dl, "layers.csv", 10, lay[i], "trust_ratio"), tm = csv_(dm, "layers.csv", 300, lay[i], "trust_ratio");
+        ck_assert_msg(tl > 0 && tl < 0.1 && tl != prev, "lars %s trust ratio %g", lay[i], tl);
+        prev = tl;
+        ck_assert_msg(tm > 0 && isfinite(tm), "lamb %s trust ratio %g", lay[i], tm);
+        ck_assert(csv_(ds, "layers.csv", 10, lay[i], "trust_ratio") == 0); /* empty: strtod gives 0 */
+        ck_assert(csv_(dl, "layers.csv", 300, lay[i], "trust_ratio_hh") == 0);
+    }
+    /* the mechanism: at step 10 the trust ratios span more than a factor 10 across the layers while
+    ** each layer's relative update ||dw|| / ||w|| (update_ratio) is within a factor 1.5 of the others */
+    double tmin = INFINITY, tmax = 0, umin = INFINITY, umax = 0;
+    for (int i = 0; i < 3; i++) {
+        const char *lay[] = {"linear_0", "linear_2", "linear_4"};
+        double t = csv_(dl, "layers.csv", 10, lay[i], "trust_ratio"), u = csv_(dl, "layers.csv", 10, lay[i], "update_ratio");
+        tmin = fmin(tmin, t), tmax = fmax(tmax, t), umin = fmin(umin, u), umax = fmax(umax, u);
+    }
+    ck_assert_msg(tmax > 10 * tmin && umax < 1.5 * umin, "trust ratios %g..%g, update ratios %g..%g", tmin, tmax, umin,
+                  umax);
+}
+END_TEST
+
 /* Gradient noise, input noise and L1 end to end, on optim_spirals_sgd's MLP
 ** (4,547 parameters):
 ** - metrics.csv grad_noise_std = sqrt(eta / (1 + t)^gamma) at every step t;
@@ -366,6 +409,8 @@ START_TEST(lr_zero)
         {"optim.kind=adam", "optim.amsgrad=true", "optim.weight_decay=0.01", "", "", ""},
         {"optim.kind=adamw", "optim.schedule=warmup", "optim.warmup_steps=3", "", "", ""},
         {"optim.kind=adam", "optim.schedule=cosine", "optim.warmup_steps=2", "clip.kind=global_norm", "", ""},
+        {"optim.kind=lars", "optim.trust_clip=0.5", "clip.kind=global_norm", "", "", ""},
+        {"optim.kind=lamb", "optim.exclude=none", "optim.schedule=warmup", "optim.warmup_steps=3", "", ""},
     };
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
         const char *sets[12] = {"run.steps=5", "run.log_every=1", "run.eval_every=5", "optim.lr=0"};
@@ -411,7 +456,7 @@ static char *slurp_(const char *path)
 START_TEST(foreign_keys)
 {
     static const char *const sets[] = {"run.steps=2", "run.eval_every=2", "optim.kind=adam"};
-    static const char *warn = "\"[optim] momentum = 0.9: not used when [optim] kind = adam (only by sgd, rmsprop); "
+    static const char *warn = "\"[optim] momentum = 0.9: not used when [optim] kind = adam (only by sgd, rmsprop, lars); "
                               "ignored (the default is 0)\"";
     clgrad_run_result r;
     char d[512], path[700];
@@ -455,6 +500,7 @@ int main(void)
     tcase_add_test(tc, rnn_clipping);
     tcase_add_test(tc, linreg_lr);
     tcase_add_test(tc, optimizers);
+    tcase_add_test(tc, large_batch);
     tcase_add_test(tc, bitwise_reproducible);
     tcase_add_test(tc, noise_and_l1);
     tcase_add_test(tc, gated_adding);

@@ -7,8 +7,8 @@
 #     and data-race detection on (its out-of-bounds checks are always on),
 #     and Oclgrind reports nothing (any diagnostic fails the test);
 #  2. the numerics fingerprint (selfcheck) is the same on Oclgrind and PoCL;
-#  3. tiny experiments (MSE, softmax cross-entropy, tanh, ReLU, Adam,
-#     clipping, a vanilla RNN, an LSTM and a GRU) on Oclgrind and on PoCL
+#  3. tiny experiments (MSE, softmax cross-entropy, tanh, ReLU, Adam, LARS,
+#     LAMB, clipping, a vanilla RNN, an LSTM and a GRU) on Oclgrind and on PoCL
 #     give bit-identical metrics, layers, time steps and weights
 #     (`clgrad compare` says BIT-IDENTICAL).  Oclgrind runs with its own math
 #     builtins and without correctly rounded float32 division (clgrad divides
@@ -111,6 +111,10 @@ else
   compare_exp zclip linreg_lr_below "${zsmall[@]}" --set model.hidden=16,16 --set model.activation=relu \
     --set model.init=kaiming_normal --set clip.kind=zscore --set clip.max_norm=inf --set clip.warmup_steps=2 \
     --set clip.z_thresh=0.5 --set metrics.spike_warmup=2 --set metrics.spike_z=0.5
+  # LARS and LAMB: per-tensor norms, the one-work-item ratio kernel, the chunk-walking update kernels
+  compare_exp lars large_batch_lars "${small[@]}" --set model.hidden=16,16 --set optim.exclude=bias \
+    --set optim.trust_clip=0.01 --set clip.kind=global_norm --set clip.max_norm=0.5
+  compare_exp lamb large_batch_lamb "${small[@]}" --set model.hidden=16,16
   models="rnn lstm gru"
   [ "${CLGRAD_TEST_QUICK:-0}" = 1 ] && models=lstm # the sanitizer pass of tools/test.sh
   for m in $models; do

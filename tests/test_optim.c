@@ -341,7 +341,7 @@ static cl_mem gs_new_(size_t off, float coef, float skip)
 /* Every kind with its state-heavy options. */
 static clgrad_optim_cfg gs_cfg_(int k)
 {
-    clgrad_optim_cfg c = clgrad_optim_defaults((clgrad_optim_kind)(k % CLGRAD_OPTIM_COUNT));
+    clgrad_optim_cfg c = clgrad_optim_defaults((clgrad_optim_kind)(k % CLGRAD_OPTIM_ELEMENTWISE));
     c.lr = 0.02;
     switch (c.kind) {
     case CLGRAD_OPTIM_SGD: c.momentum = 0.9, c.nesterov = 1, c.weight_decay = 0.01; break;
@@ -470,7 +470,7 @@ END_TEST
 START_TEST(gradstate_nonfinite)
 {
     clgrad_ctx *ctx = fixture_ctx();
-    int k = _i % CLGRAD_OPTIM_COUNT, zero_coef = _i >= CLGRAD_OPTIM_COUNT;
+    int k = _i % CLGRAD_OPTIM_ELEMENTWISE, zero_coef = _i >= CLGRAD_OPTIM_ELEMENTWISE;
     clgrad_optim_cfg c = k == CLGRAD_OPTIM_SGD ? clgrad_optim_defaults(CLGRAD_OPTIM_SGD) : gs_cfg_(k);
     c.lr = 0.05;
     size_t n = 7;
@@ -522,7 +522,7 @@ START_TEST(bounds)
     clgrad_ctx *ctx = fixture_ctx();
     enum { PAD = 300 };
     const float sentinel = 12345.0f;
-    for (int k = 0; k < CLGRAD_OPTIM_COUNT; k++) {
+    for (int k = 0; k < CLGRAD_OPTIM_ELEMENTWISE; k++) {
         clgrad_optim_cfg c = gs_cfg_(k);
         size_t n = fixture_sizes[_i], ns = clgrad_optim_state_floats(&c);
         size_t tot = ns * n + PAD; /* >= n + PAD */
@@ -788,11 +788,11 @@ static Suite *suite_(void)
     tcase_add_loop_test(tc, worked_reference, 0, NWORKED_);
     tcase_add_loop_test(tc, worked_device, 0, NWORKED_);
     tcase_add_loop_test(tc, random_sizes, 0, NRANDOM_);
-    tcase_add_loop_test(tc, gradstate_coef, 0, CLGRAD_OPTIM_COUNT);
-    tcase_add_loop_test(tc, gradstate_skip, 0, CLGRAD_OPTIM_COUNT);
-    tcase_add_loop_test(tc, gradstate_nonfinite, 0, 2 * CLGRAD_OPTIM_COUNT);
+    tcase_add_loop_test(tc, gradstate_coef, 0, CLGRAD_OPTIM_ELEMENTWISE);
+    tcase_add_loop_test(tc, gradstate_skip, 0, CLGRAD_OPTIM_ELEMENTWISE);
+    tcase_add_loop_test(tc, gradstate_nonfinite, 0, 2 * CLGRAD_OPTIM_ELEMENTWISE);
     tcase_add_loop_test(tc, bounds, 0, fixture_nsizes);
-    tcase_add_loop_test(tc, determinism, 0, CLGRAD_OPTIM_COUNT);
+    tcase_add_loop_test(tc, determinism, 0, CLGRAD_OPTIM_ELEMENTWISE);
     tcase_add_loop_test(tc, bitwise_host, 0, HB_NCFG);
     suite_add_tcase(s, tc);
     return s;

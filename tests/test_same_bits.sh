@@ -4,7 +4,8 @@
 # has.  Every shipped experiment, shortened to STEPS steps with every step
 # logged, must give bit-identical metrics.csv, layers.csv, timesteps.csv (time
 # columns aside), status and weights/ (init and final .npy, byte for byte) in
-#   - work-group sizes 16 (the reference), 64 and 256 (CLGRAD_WG);
+#   - work-group sizes 16 (the reference), 64 and 256 (CLGRAD_WG) (the LARS/LAMB cases:
+#     large_batch_lars, large_batch_lamb, whose per-tensor norms are fixed-order reductions);
 #   - PoCL's pthread and basic devices (when POCL_DEVICES gives both);
 #   - every own GEMM variant (CLGRAD_GEMM_VARIANT), on the experiments whose
 #     models use the GEMM in all its shapes (MLP, RNN, LSTM, GRU);
@@ -13,7 +14,7 @@
 # the path of devices without correctly rounded float32 division).  `clgrad compare --json` decides bit identity; the text
 # report of each failing pair is shown.
 # usage: test_same_bits.sh /path/to/clgrad   (CLGRAD_SAME_BITS_STEPS, default 20;
-# CLGRAD_TEST_QUICK=1: 6 experiments, 5 steps, GEMM variants on 2)
+# CLGRAD_TEST_QUICK=1: 8 experiments (LARS and LAMB among them), 5 steps, GEMM variants on 2)
 set -u
 CLGRAD=$1
 ROOT=${CLGRAD_SOURCE_ROOT:?}
@@ -49,7 +50,7 @@ exps=$(cd "$ROOT/experiments" && grep -L "^\[sweep\]" *.ini | sed 's/\.ini$//') 
 gemm_exps="relu30_he tanh_deep_xavier optim_spirals_adam rnn_adding_clip lstm_adding gru_adding"
 if [ "${CLGRAD_TEST_QUICK:-0}" = 1 ]; then # the sanitizer pass of tools/test.sh: a smaller matrix
   STEPS=${CLGRAD_SAME_BITS_STEPS:-5}
-  exps="linreg_lr_below relu30_he tanh_deep_xavier rnn_adding_clip lstm_adding gru_adding"
+  exps="linreg_lr_below relu30_he tanh_deep_xavier rnn_adding_clip lstm_adding gru_adding large_batch_lars large_batch_lamb"
   gemm_exps="relu30_he lstm_adding"
 fi
 
@@ -66,6 +67,19 @@ for e in $exps; do
   fi
 done
 [ "$ndev" -ge 2 ] || echo "note: PoCL gives $ndev device(s) with POCL_DEVICES='pthread basic'; pthread vs basic skipped"
+
+# LARS and LAMB beyond their shipped files: the bias exclusion, trust clipping and the fused global-norm
+# clip (its COEF reaches the optimizer through the gradient state)
+for k in lars lamb; do
+  x="--set optim.kind=$k --set optim.exclude=bias --set optim.trust_clip=0.01 --set clip.kind=global_norm --set clip.max_norm=0.5"
+  EXTRA=$x run large_batch_lars "$T/x$k.wg16" CLGRAD_WG=16
+  EXTRA=$x run large_batch_lars "$T/x$k.wg256" CLGRAD_WG=256
+  same "$T/x$k.wg16" "$T/x$k.wg256" "$k, excluded biases, trust_clip, global_norm: work-group 16 vs 256"
+  if [ "$ndev" -ge 2 ]; then
+    EXTRA=$x DEV=basic run large_batch_lars "$T/x$k.basic" CLGRAD_WG=64
+    same "$T/x$k.wg16" "$T/x$k.basic" "$k, excluded biases, trust_clip, global_norm: PoCL pthread vs basic"
+  fi
+done
 
 for e in $gemm_exps; do
   for v in tiled simple vec packed direct; do

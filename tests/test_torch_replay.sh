@@ -20,7 +20,11 @@
 #     timesteps.csv (||dL/dh_t|| over the layers) is compared too;
 #  8. optim_spirals_sgd with gradient noise (grad_eta 0.3) and 9.
 #     optim_spirals_adam with input noise (input_std 0.5): the replay draws
-#     clgrad's noise itself (Philox-4x32-10 + Box-Muller in numpy).
+#     clgrad's noise itself (Philox-4x32-10 + Box-Muller in numpy);
+# 10. large_batch_lars and large_batch_lamb (LARS, LAMB: written by hand in
+#     the replay from the papers' rules, PyTorch has neither), and LARS with
+#     excluded biases, trust clipping active and global-norm clipping; a
+#     LARS run whose trust_coefficient is altered afterwards must disagree.
 # And it must be able to fail: a run whose config.ini is altered after the
 # fact (another learning rate) must disagree (exit 1), and a run without
 # --save-data must be refused (exit 2).
@@ -96,6 +100,22 @@ run inoise optim_spirals_adam.ini --set run.steps=20 --set run.log_every=1 --set
   cp -r "$T/inoise" "$T/inoise0"
   sed -i 's/^input_std = .*/input_std = 0/' "$T/inoise0/config.ini"
   replay inoise0 1
+}
+
+run lars large_batch_lars.ini --set run.steps=30 --set run.log_every=1 && {
+  replay lars 0
+  cp -r "$T/lars" "$T/lars_eta"
+  sed -i 's/^trust_coefficient = .*/trust_coefficient = 0.0011/' "$T/lars_eta/config.ini"
+  grep -q '^trust_coefficient = 0.0011' "$T/lars_eta/config.ini" || fail "could not alter trust_coefficient"
+  replay lars_eta 1
+}
+run lamb large_batch_lamb.ini --set run.steps=30 --set run.log_every=1 && replay lamb 0
+run larsx large_batch_lars.ini --set run.steps=25 --set run.log_every=1 --set optim.exclude=bias --set optim.lr=2 \
+  --set optim.trust_clip=0.02 --set clip.kind=global_norm --set clip.max_norm=0.5 && {
+  replay larsx 0
+  # trust clipping and gradient clipping both exercised
+  awk -F, 'NR > 1 && $11 == 0.0199999996 { c++ } END { exit !(c > 0) }' "$T/larsx/layers.csv" || fail "larsx: trust_clip never active"
+  awk -F, 'NR > 1 && $7 < 1 { c++ } END { exit !(c > 0) }' "$T/larsx/metrics.csv" || fail "larsx: clipping never active"
 }
 
 # the replay must notice a different run: same files, another learning rate in config.ini

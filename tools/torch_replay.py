@@ -281,6 +281,8 @@ def resolve(cfg):
             "amsgrad": _bool(o["amsgrad"]), "schedule": o["schedule"], "step_size": int(o["step_size"]),
             "gamma": _num(o["gamma"]), "warmup_steps": int(o["warmup_steps"]), "min_lr": _num(o["min_lr"]),
             "l1": _num(o.get("l1", "0")),
+            "trust_coefficient": _num(o.get("trust_coefficient", "0.001")),
+            "trust_clip": _num(o.get("trust_clip", "inf")), "exclude": o.get("exclude", "bias"),
         },
         "clip": {
             "kind": c["kind"], "max_norm": _num(c["max_norm"]), "norm_type": _num(c["norm_type"]),
@@ -292,6 +294,63 @@ def resolve(cfg):
         },
     }
     return out
+
+
+def layerwise_optimizer(torch):
+    """LARS (You, Gitman, Ginsburg 2017, Algorithm 1) and LAMB (You et al. 2020,
+    Algorithm 2), written out by hand from the papers' rules (PyTorch has
+    neither), as README.md states them and clgrad implements them, per tensor:
+      LARS  ratio = eta*||w|| / (||g|| + beta*||w||); v = m*v + lr*ratio*(g + beta*w); w -= v
+      LAMB  m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g^2;
+            u = (m/(1-b1^t)) / (sqrt(v)/sqrt(1-b2^t) + eps) + wd*w
+            ratio = ||w|| / ||u||; w -= lr*ratio*u
+    ratio = 1 when ||w|| = 0 or ||g|| (LARS) / ||u|| (LAMB) = 0, then min(ratio,
+    trust_clip) (NaN propagates); an excluded tensor (a bias, exclude = bias)
+    has ratio 1 and no weight decay.  The norms are summed in float64 (clgrad's
+    are a scaled float32 sum of squares: no overflow)."""
+    class Layerwise(torch.optim.Optimizer):
+        def __init__(self, params, excluded, kind, o):
+            super().__init__(params, {"lr": o["lr"]})
+            self.excluded, self.lamb, self.o = list(excluded), kind == "lamb", o
+
+        @torch.no_grad()
+        def step(self):
+            o = self.o
+            b1, b2, eps, mom = o["beta1"], o["beta2"], o["eps"], o["momentum"]
+            eta = 1.0 if self.lamb else o["trust_coefficient"]
+            for group in self.param_groups:
+                lr = group["lr"]
+                for p, ex in zip(group["params"], self.excluded):
+                    g, st = p.grad, self.state[p]
+                    wd = 0.0 if ex else o["weight_decay"]
+                    if self.lamb:
+                        if not st:
+                            st["t"], st["m"], st["v"] = 0, torch.zeros_like(p), torch.zeros_like(p)
+                        st["t"] += 1
+                        t = st["t"]
+                        st["m"].mul_(b1).add_(g, alpha=1 - b1)
+                        st["v"].mul_(b2).addcmul_(g, g, value=1 - b2)
+                        d = (st["m"] / (1 - b1 ** t)) / (st["v"].sqrt() / math.sqrt(1 - b2 ** t) + eps)
+                        if wd != 0:
+                            d = d + wd * p
+                    else:
+                        d = g
+                    wn = float(torch.linalg.vector_norm(p.double()))
+                    un = float(torch.linalg.vector_norm(d.double()))
+                    ratio = 1.0
+                    if not ex and wn != 0 and un != 0:
+                        ratio = eta * wn / (un + (0.0 if self.lamb else wd) * wn)
+                        if ratio > o["trust_clip"]:
+                            ratio = o["trust_clip"]
+                    if self.lamb:
+                        p.add_(d, alpha=-lr * ratio)
+                    else:
+                        if not st:
+                            st["buf"] = torch.zeros_like(p)
+                        x = g + wd * p if wd != 0 else g
+                        st["buf"].mul_(mom).add_(x, alpha=lr * ratio)
+                        p.sub_(st["buf"])
+    return Layerwise
 
 
 # ---------------------------------------------------------------- run files
@@ -594,6 +653,10 @@ def replay(run_dir, cfg, opts):
         cls = torch.optim.Adam if kind == "adam" else torch.optim.AdamW
         opt = cls(params, lr=o["lr"], betas=(o["beta1"], o["beta2"]), eps=o["eps"], weight_decay=o["weight_decay"],
                   amsgrad=o["amsgrad"], foreach=False)
+    elif kind in ("lars", "lamb"):
+        # clgrad's tensors with is_bias: every bias (bias, bias_ih, bias_hh)
+        excluded = [o["exclude"] == "bias" and k.split(".")[-1].startswith("bias") for k in names]
+        opt = layerwise_optimizer(torch)(params, excluded, kind, o)
     else:
         raise UsageError("unknown optimizer %r" % kind)
 

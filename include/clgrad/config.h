@@ -35,9 +35,13 @@
 ** Resolution (after the file and all overrides):
 **   run.name      unset: the file's base name without ".ini"
 **   run.steps     neither steps nor epochs set: steps 1000; only epochs set: steps 0
-**   optim.lr      unset: by kind: sgd 0.01, rmsprop 0.01, adam 0.001, adamw 0.001
+**   optim.lr      unset: by kind: sgd 0.01, rmsprop 0.01, adam 0.001, adamw 0.001,
+**                 lars 0.01, lamb 0.001
 **                 (PyTorch's for rmsprop/adam/adamw; PyTorch >= 2 uses 1e-3 for SGD)
-**   optim.weight_decay  unset and kind = adamw: 0.01 (PyTorch AdamW), else 0
+**   optim.weight_decay  unset and kind = adamw: 0.01 (PyTorch AdamW), lamb: 0.01,
+**                 lars: 0.0005 (the papers'), else 0
+**   optim.momentum  unset and kind = lars: 0.9 (You et al. 2017), else 0
+**   optim.eps     unset and kind = lamb: 1e-6 (You et al. 2020), else 1e-8
 **   data.task     every kind but csv has a fixed task: linreg, adding: regression;
 **                 moons, circles, xor: binary; blobs, spirals, temporal_order,
 **                 idx, cifar10: multiclass.  csv: the task key (default regression).
@@ -68,8 +72,9 @@
 **   optim    nesterov needs momentum > 0 and dampening = 0 (PyTorch); a key a kind
 **            does not use, set to anything but its default, is ignored with a
 **            warning (clgrad_config.warnings; PyTorch would reject it):
-**            momentum: sgd, rmsprop; dampening, nesterov: sgd; alpha, centered:
-**            rmsprop; eps: rmsprop, adam(w); beta1, beta2, amsgrad: adam(w).
+**            momentum: sgd, rmsprop, lars; dampening, nesterov: sgd; alpha, centered:
+**            rmsprop; eps: rmsprop, adam(w), lamb; beta1, beta2: adam(w), lamb;
+**            amsgrad: adam(w); trust_coefficient: lars; trust_clip, exclude: lars, lamb.
 **            Schedule keys likewise: step_size, gamma: step; warmup_steps:
 **            warmup, cosine; min_lr: cosine.  warmup needs warmup_steps >= 1;
 **            cosine needs min_lr <= lr.
@@ -154,16 +159,19 @@ typedef struct clgrad_loss_section {
 } clgrad_loss_section;
 
 typedef struct clgrad_optim_section {
-    char kind[CLGRAD_NAME_LEN]; /* sgd|rmsprop|adam|adamw; default sgd */
+    char kind[CLGRAD_NAME_LEN]; /* sgd|rmsprop|adam|adamw|lars|lamb; default sgd */
     double lr;           /* >= 0, finite (0: gradients measured, weights kept, as PyTorch allows); default by kind (see above) */
-    double momentum;     /* [0, 1); default 0 */
+    double momentum;     /* [0, 1); default 0 (lars: 0.9) */
     double dampening;    /* [0, 1]; default 0 */
-    double weight_decay; /* >= 0, finite; default 0 (adamw: 0.01) */
+    double weight_decay; /* >= 0, finite; default 0 (adamw, lamb: 0.01; lars: 0.0005) */
     double l1;           /* >= 0, finite; L1 penalty: grad += l1 * sign(theta), sign(0) = 0, every parameter; default 0 */
     double beta1, beta2; /* [0, 1); default 0.9, 0.999 */
-    double eps;          /* > 0, finite; default 1e-8 */
+    double eps;          /* > 0, finite; default 1e-8 (lamb: 1e-6) */
     double alpha;        /* [0, 1); default 0.99 */
     int nesterov, centered, amsgrad; /* default 0 */
+    double trust_coefficient;       /* lars: > 0, finite; eta of the trust ratio; default 0.001 */
+    double trust_clip;              /* lars, lamb: > 0 or inf (none): the largest trust ratio; default inf */
+    char exclude[CLGRAD_NAME_LEN];  /* lars, lamb: bias|none: tensors with trust ratio 1 and no weight decay; default bias */
     char schedule[CLGRAD_NAME_LEN]; /* constant|step|cosine|warmup; default constant */
     long step_size;     /* >= 1; step: decay every step_size steps; default 100 */
     double gamma;       /* > 0, finite; step: multiply by gamma; default 0.1 */

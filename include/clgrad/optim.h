@@ -41,6 +41,7 @@
 #ifndef CLGRAD_OPTIM_H
 #define CLGRAD_OPTIM_H
 #include "clgrad/core.h"
+#include "clgrad/reduce.h"
 
 #include <stdint.h>
 
@@ -49,8 +50,13 @@ typedef enum {
     CLGRAD_OPTIM_RMSPROP = 1,
     CLGRAD_OPTIM_ADAM = 2,
     CLGRAD_OPTIM_ADAMW = 3,
-    CLGRAD_OPTIM_COUNT = 4
+    CLGRAD_OPTIM_LARS = 4, /* layer-wise: clgrad_optim_step_layers */
+    CLGRAD_OPTIM_LAMB = 5, /* layer-wise: clgrad_optim_step_layers */
+    CLGRAD_OPTIM_COUNT = 6
 } clgrad_optim_kind;
+/* The element-wise kinds are 0 .. CLGRAD_OPTIM_ELEMENTWISE - 1 (clgrad_optim_step);
+** the layer-wise ones (LARS, LAMB) need the per-tensor segments. */
+#define CLGRAD_OPTIM_ELEMENTWISE 4
 
 /* Hyper-parameters.  Fields a kind does not use are ignored. */
 typedef struct clgrad_optim_cfg {
@@ -65,6 +71,10 @@ typedef struct clgrad_optim_cfg {
     double eps;          /* rmsprop, adam(w) */
     double beta1, beta2; /* adam(w) */
     int amsgrad;         /* adam(w) */
+    double trust_coefficient; /* lars: eta in eta*||w|| / (||g|| + wd*||w||) (default 1e-3); lamb: 1 */
+    double trust_clip;        /* lars, lamb: upper bound on the trust ratio; INFINITY = none (default) */
+    int exclude_bias;         /* lars, lamb: biases get trust ratio 1 and no weight decay (default 1);
+                              ** applied by the caller through the mask of clgrad_optim_step_layers */
 } clgrad_optim_cfg;
 
 /* PyTorch's defaults for `kind`:
@@ -72,6 +82,9 @@ typedef struct clgrad_optim_cfg {
 **   rmsprop  lr 1e-2, alpha .99, eps 1e-8, weight_decay 0, momentum 0, centered off
 **   adam     lr 1e-3, betas (.9, .999), eps 1e-8, weight_decay 0, amsgrad off
 **   adamw    as adam with weight_decay 1e-2 (decoupled)
+**   lars     (You et al. 2017) lr 1e-3, momentum .9, weight_decay 5e-4, trust_coefficient 1e-3
+**   lamb     (You et al. 2020) lr 1e-3, betas (.9, .999), eps 1e-6, weight_decay 1e-2
+**   lars, lamb: trust_clip none (INFINITY), exclude_bias on
 ** (the unused fields get alpha .99, betas (.9, .999), eps 1e-8 as well). */
 clgrad_optim_cfg clgrad_optim_defaults(clgrad_optim_kind kind);
 
@@ -87,7 +100,9 @@ int clgrad_optim_parse(const char *name);
 const char *clgrad_optim_invalid(const clgrad_optim_cfg *cfg);
 
 /* State floats per parameter: sgd momentum != 0: 1 (else 0);
-** rmsprop: 1 + (momentum > 0) + centered; adam(w): 2 + amsgrad. */
+** rmsprop: 1 + (momentum > 0) + centered; adam(w): 2 + amsgrad;
+** lars: 2 (momentum buffer, then the update direction, scratch);
+** lamb: 3 (exp_avg, exp_avg_sq, then the update direction, scratch). */
 size_t clgrad_optim_state_floats(const clgrad_optim_cfg *cfg);
 
 /* One optimizer step over n parameters: ONE kernel launch (optim_sgd,
@@ -100,4 +115,42 @@ clgrad_status clgrad_optim_step(clgrad_ctx *ctx, const clgrad_optim_cfg *cfg, in
                                 cl_mem params, cl_mem grads, cl_mem state, size_t n, cl_mem gradstate,
                                 size_t gradstate_offset);
 
+/* ---- layer-wise adaptive rates: LARS and LAMB ----
+**
+** LARS (You, Gitman, Ginsburg 2017, Algorithm 1), per tensor l, step t,
+** scheduled lr gamma_t, momentum m, weight decay beta, trust coefficient eta:
+**     d = g (times the gradient-state COEF)
+**     lambda = eta * ||w|| / (||d|| + beta * ||w||)         (trust ratio)
+**     v = m * v + gamma_t * lambda * (d + beta * w);   w = w - v
+** LAMB (You et al. 2020, Algorithm 2), Adam moments with bias correction:
+**     m = b1 m + (1-b1) d;  v = b2 v + (1-b2) d^2
+**     r = (m / (1-b1^t)) / (sqrt(v) / sqrt(1-b2^t) + eps)
+**     u = r + lambda_wd * w
+**     ratio = ||w|| / ||u||;   w = w - gamma_t * ratio * u
+** Both: ratio = 1 when ||w|| = 0 or ||d|| (LARS) / ||u|| (LAMB) = 0; then
+** ratio = min(ratio, trust_clip) (phi of LAMB: the identity clipped above;
+** NaN propagates).  An excluded tensor (mask 1: biases by default) gets
+** ratio 1 and no weight decay: LARS v = m v + gamma_t d, LAMB u = r.
+**
+** Norms come from clgrad_reduce_stats (cl/reduce.cl: a fixed-order tree,
+** bit-identical on every device and work-group size); nothing is read back.
+** Launches: prepare (d or u into the scratch slot, moments), the two
+** statistics reductions, one work-item computing the per-tensor ratios, the
+** update.  segs: one segment per tensor, disjoint, covering [0, n) exactly.
+** work (a float buffer, from element work_off) holds
+** CLGRAD_OPTIM_LAYERS_WORK(T) floats, T = clgrad_segs_count(segs):
+**   [0, T)        the mask, written by the caller before the first step:
+**                 1.0f = tensor excluded from the trust ratio and weight decay
+**   [T, 2T)       the trust ratios of the last step (written; unchanged on a
+**                 skipped step)
+**   [2T, ...)     statistics scratch: 2 * CLGRAD_RS_SIZE * (T + 1) floats.
+** The scalar derived in double and rounded once: 1-b1, 1-b2, 1-b1^t,
+** sqrt(1-b2^t). */
+#define CLGRAD_OPTIM_LAYERS_WORK(T) (2 * (size_t)(T) + 2 * (size_t)CLGRAD_RS_SIZE * ((size_t)(T) + 1))
+clgrad_status clgrad_optim_step_layers(clgrad_ctx *ctx, const clgrad_optim_cfg *cfg, int64_t step_t, double lr,
+                                       cl_mem params, cl_mem grads, cl_mem state, size_t n, cl_mem gradstate,
+                                       size_t gradstate_offset, const clgrad_segs *segs, cl_mem work,
+                                       size_t work_off);
+/* 1 for lars and lamb. */
+int clgrad_optim_is_layerwise(clgrad_optim_kind kind);
 #endif

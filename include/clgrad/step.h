@@ -41,6 +41,8 @@ typedef struct clgrad_metrics_layout {
     size_t dstats; /* the same for the update, parameters minus previous (log steps; "norm" clipping) */
     size_t model;  /* clgrad_model_metrics_size: the model's per-layer figures (log steps) */
     size_t agc;    /* AGC: 2 * CLGRAD_RS_SIZE * (nunits + 1), else 0 floats */
+    size_t lw;     /* LARS/LAMB: CLGRAD_OPTIM_LAYERS_WORK(ntensors) floats (clgrad_optim_step_layers' work
+                   ** area: the excluded-tensor mask, the trust ratios, statistics); 0: none */
     size_t size;   /* floats in all */
 } clgrad_metrics_layout;
 
@@ -57,6 +59,8 @@ enum {
 /* The layout for a model of ntensors tensors, model_metrics floats of its own
 ** figures (clgrad_model_metrics_size) and nunits AGC units (0: no AGC). */
 void clgrad_metrics_layout_init(clgrad_metrics_layout *L, size_t ntensors, size_t model_metrics, size_t nunits);
+/* Append the LARS/LAMB work area (L->lw) for ntensors tensors. */
+void clgrad_metrics_layout_add_layerwise(clgrad_metrics_layout *L, size_t ntensors);
 
 typedef enum {
     CLGRAD_CLIP_NONE = 0,
@@ -117,8 +121,13 @@ clgrad_status clgrad_step_accuracy(clgrad_ctx *ctx, const clgrad_step_plan *p, s
 ** copy of the parameters (prev) for the update statistics. */
 clgrad_status clgrad_step_snapshot(clgrad_ctx *ctx, const clgrad_step_plan *p, size_t B);
 
+/* LARS/LAMB, once before the first step: the work area's mask (the model's
+** biases when optim->exclude_bias) and trust ratios 1.  Needs L.lw. */
+clgrad_status clgrad_step_layerwise_init(clgrad_ctx *ctx, const clgrad_step_plan *p);
+
 /* The optimizer's step t (1-based, skipped steps not counted) at learning
-** rate lr, then the divergence watch for step `step`. */
+** rate lr, then the divergence watch for step `step`.  LARS/LAMB
+** (clgrad_optim_step_layers, one segment per model tensor) need L.lw. */
 clgrad_status clgrad_step_update(clgrad_ctx *ctx, const clgrad_step_plan *p, long step, long t, double lr);
 
 /* Log steps, after clgrad_step_update: statistics of the parameters and of

@@ -114,6 +114,13 @@ void clgrad_clip_zscore_ref(const double *norms, size_t n, const clgrad_zclip_pa
 ** The caller validates cfg. */
 void clgrad_optim_ref_step(const clgrad_optim_cfg *cfg, int64_t step_t, double lr, double *params,
                            const double *grads, double *state, size_t n, const double *gradstate);
+/* Float64 reference of clgrad_optim_step_layers (LARS, LAMB: the papers' rules,
+** include/clgrad/optim.h) over nseg tensors (off, len), mask[s] != 0
+** excluded; ratio_out (nseg, may be NULL) gets the trust ratios.  gradstate
+** as for clgrad_optim_ref_step. */
+void clgrad_optim_ref_step_layers(const clgrad_optim_cfg *cfg, int64_t step_t, double lr, double *params,
+                                  const double *grads, double *state, size_t n, const double *gradstate, size_t nseg,
+                                  const size_t *off, const size_t *len, const unsigned char *mask, double *ratio_out);
 
 /* ---- model (src/check/model_check.c) ---- */
 void clgrad_model_act_stats_replica(clgrad_act kind, size_t rows, size_t cols, const float *h, float *out);

@@ -20,7 +20,27 @@ void clgrad_metrics_layout_init(clgrad_metrics_layout *L, size_t nt, size_t mode
     L->dstats = o, o += CLGRAD_RS_SIZE * (nt + 1);
     L->model = o, o += model_metrics;
     L->agc = o, o += nunits ? 2 * CLGRAD_RS_SIZE * (nunits + 1) : 0;
+    L->lw = 0;
     L->size = o;
+}
+
+void clgrad_metrics_layout_add_layerwise(clgrad_metrics_layout *L, size_t nt)
+{
+    L->lw = L->size;
+    L->size += CLGRAD_OPTIM_LAYERS_WORK(nt);
+}
+
+clgrad_status clgrad_step_layerwise_init(clgrad_ctx *ctx, const clgrad_step_plan *p)
+{
+    clgrad_status st = CLGRAD_OK;
+    int nt = clgrad_model_ntensors(p->m);
+    if (p->L.lw == 0) return clgrad_fail(ctx, CLGRAD_E_ARG, "step: the metrics block has no LARS/LAMB work area");
+    float mask[CLGRAD_MODEL_MAX_TENSORS];
+    for (int t = 0; t < nt; t++) mask[t] = p->optim->exclude_bias && clgrad_model_tensor(p->m, t)->is_bias ? 1.0f : 0.0f;
+    CLGRAD_TRY(clgrad_buf_write(ctx, p->mbuf, p->L.lw, (size_t)nt, mask));
+    CLGRAD_TRY(clgrad_buf_fill(ctx, p->mbuf, p->L.lw + (size_t)nt, (size_t)nt, 1.0f));
+fail:
+    return st;
 }
 
 static const char *const clip_names_[] = {"none", "value", "norm", "global_norm", "agc", "zscore"};
@@ -155,8 +175,15 @@ fail:
 clgrad_status clgrad_step_update(clgrad_ctx *ctx, const clgrad_step_plan *p, long step, long t, double lr)
 {
     clgrad_status st = CLGRAD_OK;
-    CLGRAD_TRY(clgrad_optim_step(ctx, p->optim, t, lr, clgrad_model_params(p->m), clgrad_model_grads(p->m), p->state,
-                                 clgrad_model_nparams(p->m), p->mbuf, p->L.gs));
+    if (clgrad_optim_is_layerwise(p->optim->kind)) {
+        if (p->L.lw == 0) return clgrad_fail(ctx, CLGRAD_E_ARG, "step: the metrics block has no LARS/LAMB work area");
+        CLGRAD_TRY(clgrad_optim_step_layers(ctx, p->optim, t, lr, clgrad_model_params(p->m), clgrad_model_grads(p->m),
+                                            p->state, clgrad_model_nparams(p->m), p->mbuf, p->L.gs,
+                                            clgrad_model_param_segs(p->m), p->mbuf, p->L.lw));
+    } else {
+        CLGRAD_TRY(clgrad_optim_step(ctx, p->optim, t, lr, clgrad_model_params(p->m), clgrad_model_grads(p->m),
+                                     p->state, clgrad_model_nparams(p->m), p->mbuf, p->L.gs));
+    }
     CLGRAD_TRY(diverge_check_(ctx, p, step));
 fail:
     return st;

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const names_[CLGRAD_OPTIM_COUNT] = {"sgd", "rmsprop", "adam", "adamw"};
+static const char *const names_[CLGRAD_OPTIM_COUNT] = {"sgd", "rmsprop", "adam", "adamw", "lars", "lamb"};
 
 /* ---- configuration ---- */
 
@@ -26,6 +26,11 @@ clgrad_optim_cfg clgrad_optim_defaults(clgrad_optim_kind kind)
     c.beta2 = 0.999;
     if (kind == CLGRAD_OPTIM_RMSPROP) c.lr = 1e-2;
     if (kind == CLGRAD_OPTIM_ADAMW) c.weight_decay = 1e-2;
+    c.trust_coefficient = kind == CLGRAD_OPTIM_LARS ? 1e-3 : 1.0;
+    c.trust_clip = INFINITY;
+    c.exclude_bias = 1;
+    if (kind == CLGRAD_OPTIM_LARS) c.momentum = 0.9, c.weight_decay = 5e-4; /* You et al. 2017 */
+    if (kind == CLGRAD_OPTIM_LAMB) c.eps = 1e-6, c.weight_decay = 1e-2;     /* You et al. 2020 */
     return c;
 }
 
@@ -63,6 +68,18 @@ const char *clgrad_optim_invalid(const clgrad_optim_cfg *cfg)
         NONNEG_(cfg->alpha, "rmsprop: alpha must be finite and >= 0");
         NONNEG_(cfg->eps, "rmsprop: eps must be finite and >= 0");
         break;
+    case CLGRAD_OPTIM_LARS:
+        NONNEG_(cfg->momentum, "lars: momentum must be finite and >= 0");
+        if (!(cfg->trust_coefficient > 0.0) || !isfinite(cfg->trust_coefficient))
+            return "lars: trust_coefficient must be finite and > 0";
+        if (!(cfg->trust_clip > 0.0)) return "lars: trust_clip must be > 0 (or inf: none)";
+        break;
+    case CLGRAD_OPTIM_LAMB:
+        NONNEG_(cfg->eps, "lamb: eps must be finite and >= 0");
+        if (!(cfg->beta1 >= 0.0 && cfg->beta1 < 1.0)) return "lamb: beta1 must be in [0, 1)";
+        if (!(cfg->beta2 >= 0.0 && cfg->beta2 < 1.0)) return "lamb: beta2 must be in [0, 1)";
+        if (!(cfg->trust_clip > 0.0)) return "lamb: trust_clip must be > 0 (or inf: none)";
+        break;
     default: /* adam, adamw */
         NONNEG_(cfg->eps, "adam: eps must be finite and >= 0");
         if (!(cfg->beta1 >= 0.0 && cfg->beta1 < 1.0)) return "adam: beta1 must be in [0, 1)";
@@ -79,6 +96,8 @@ size_t clgrad_optim_state_floats(const clgrad_optim_cfg *cfg)
     case CLGRAD_OPTIM_RMSPROP: return 1 + (cfg->momentum > 0.0 ? 1 : 0) + (cfg->centered ? 1 : 0);
     case CLGRAD_OPTIM_ADAM:
     case CLGRAD_OPTIM_ADAMW: return 2 + (cfg->amsgrad ? 1 : 0);
+    case CLGRAD_OPTIM_LARS: return 2;
+    case CLGRAD_OPTIM_LAMB: return 3;
     default: return 0;
     }
 }
@@ -196,6 +215,9 @@ clgrad_status clgrad_optim_step(clgrad_ctx *ctx, const clgrad_optim_cfg *cfg, in
     if (step_t < 1) return clgrad_fail(ctx, CLGRAD_E_ARG, "optim_step: step_t must be >= 1 (got %lld)", (long long)step_t);
     if (!(lr >= 0.0) || !isfinite(lr))
         return clgrad_fail(ctx, CLGRAD_E_ARG, "optim_step: learning rate must be finite and >= 0 (got %g)", lr);
+    if (clgrad_optim_is_layerwise(cfg->kind))
+        return clgrad_fail(ctx, CLGRAD_E_ARG, "optim_step(%s): a layer-wise optimizer: use clgrad_optim_step_layers",
+                           names_[cfg->kind]);
     if (n == 0) return CLGRAD_OK;
     size_t ns = clgrad_optim_state_floats(cfg);
     if (!params || !grads || (ns > 0 && !state))
@@ -213,4 +235,141 @@ clgrad_status clgrad_optim_step(clgrad_ctx *ctx, const clgrad_optim_cfg *cfg, in
     case CLGRAD_OPTIM_RMSPROP: return launch_optim_rmsprop_(ctx, cfg, lr, &a);
     default: return launch_optim_adam_(ctx, cfg, step_t, lr, &a);
     }
+}
+
+/* ---- layer-wise: LARS and LAMB ---- */
+
+int clgrad_optim_is_layerwise(clgrad_optim_kind kind)
+{
+    return kind == CLGRAD_OPTIM_LARS || kind == CLGRAD_OPTIM_LAMB;
+}
+
+static clgrad_status chunk_launch_(clgrad_ctx *ctx, cl_kernel k, const char *name, const clgrad_segs *segs)
+{
+    size_t wg = clgrad_wg(ctx);
+    return clgrad_launch1d(ctx, k, name, clgrad_segs_chunks(segs) * wg, wg);
+}
+
+/* The segments are sorted, disjoint and cover [0, n) exactly. */
+static const char *segs_cover_(const clgrad_segs *segs, size_t n)
+{
+    size_t T = clgrad_segs_count(segs), next = 0;
+    const size_t *off = clgrad_segs_off(segs), *len = clgrad_segs_len(segs);
+    if (T == 0) return "no segments";
+    for (size_t s = 0; s < T; s++) {
+        if (off[s] != next) return "the segments must be in order, disjoint and cover the n parameters exactly";
+        next = off[s] + len[s];
+    }
+    return next == n ? NULL : "the segments must cover the n parameters exactly";
+}
+
+clgrad_status clgrad_optim_step_layers(clgrad_ctx *ctx, const clgrad_optim_cfg *cfg, int64_t step_t, double lr,
+                                       cl_mem params, cl_mem grads, cl_mem state, size_t n, cl_mem gradstate,
+                                       size_t gradstate_offset, const clgrad_segs *segs, cl_mem work,
+                                       size_t work_off)
+{
+    clgrad_status st = CLGRAD_OK;
+    const char *why = clgrad_optim_invalid(cfg);
+    if (why) return clgrad_fail(ctx, CLGRAD_E_CONFIG, "optimizer: %s", why);
+    if (!clgrad_optim_is_layerwise(cfg->kind))
+        return clgrad_fail(ctx, CLGRAD_E_ARG, "optim_step_layers: %s is not layer-wise: use clgrad_optim_step",
+                           names_[cfg->kind]);
+    if (step_t < 1)
+        return clgrad_fail(ctx, CLGRAD_E_ARG, "optim_step_layers: step_t must be >= 1 (got %lld)", (long long)step_t);
+    if (!(lr >= 0.0) || !isfinite(lr))
+        return clgrad_fail(ctx, CLGRAD_E_ARG, "optim_step_layers: learning rate must be finite and >= 0 (got %g)", lr);
+    if (n == 0) return CLGRAD_OK;
+    if (!params || !grads || !state || !work || !segs)
+        return clgrad_fail(ctx, CLGRAD_E_ARG, "optim_step_layers(%s): params, grads, state, work and segs are required",
+                           names_[cfg->kind]);
+    if ((why = segs_cover_(segs, n)))
+        return clgrad_fail(ctx, CLGRAD_E_ARG, "optim_step_layers(%s): %s", names_[cfg->kind], why);
+    size_t T = clgrad_segs_count(segs), bytes = 0;
+    CLGRAD_CL_TRY(ctx, clGetMemObjectInfo(work, CL_MEM_SIZE, sizeof bytes, &bytes, NULL));
+    if (work_off + CLGRAD_OPTIM_LAYERS_WORK(T) > bytes / sizeof(float))
+        return clgrad_fail(ctx, CLGRAD_E_ARG, "optim_step_layers: the work area at %zu (%zu floats) does not fit the buffer",
+                           work_off, CLGRAD_OPTIM_LAYERS_WORK(T));
+    int lamb = cfg->kind == CLGRAD_OPTIM_LAMB;
+    cl_int use_gs = gradstate != NULL, ilamb = lamb;
+    cl_mem gs = gradstate ? gradstate : params; /* any valid buffer; never read when use_gs == 0 */
+    cl_ulong gs_coef = (cl_ulong)gradstate_offset + CLGRAD_GS_COEF, gs_skip = (cl_ulong)gradstate_offset + CLGRAD_GS_SKIP;
+    cl_ulong nn = n, wo = work_off, chunk = clgrad_segs_chunk(segs);
+    cl_ulong st_w = 2 * (cl_ulong)T, st_u = st_w + CLGRAD_RS_SIZE * ((cl_ulong)T + 1);
+    cl_uint nseg = (cl_uint)T;
+    cl_mem tab = clgrad_segs_table(segs);
+    cl_float wd = (cl_float)cfg->weight_decay, b1 = (cl_float)cfg->beta1, omb1 = (cl_float)(1.0 - cfg->beta1);
+    cl_float b2 = (cl_float)cfg->beta2, omb2 = (cl_float)(1.0 - cfg->beta2);
+    cl_float bc1 = (cl_float)(1.0 - pow(cfg->beta1, (double)step_t));
+    cl_float bc2_sqrt = (cl_float)sqrt(1.0 - pow(cfg->beta2, (double)step_t)), eps = (cl_float)cfg->eps;
+    cl_float coef = lamb ? 1.0f : (cl_float)cfg->trust_coefficient, rwd = lamb ? 0.0f : wd;
+    cl_float clip = (cl_float)cfg->trust_clip, flr = (cl_float)lr, mu = (cl_float)cfg->momentum;
+
+    cl_kernel k = clgrad_kernel(ctx, "optim_layers_prep");
+    if (!k) return CLGRAD_E_ARG;
+    CLGRAD_ARG(ctx, k, 0, params);
+    CLGRAD_ARG(ctx, k, 1, grads);
+    CLGRAD_ARG(ctx, k, 2, state);
+    CLGRAD_ARG(ctx, k, 3, nn);
+    CLGRAD_ARG(ctx, k, 4, tab);
+    CLGRAD_ARG(ctx, k, 5, nseg);
+    CLGRAD_ARG(ctx, k, 6, chunk);
+    CLGRAD_ARG(ctx, k, 7, gs);
+    CLGRAD_ARG(ctx, k, 8, gs_coef);
+    CLGRAD_ARG(ctx, k, 9, gs_skip);
+    CLGRAD_ARG(ctx, k, 10, use_gs);
+    CLGRAD_ARG(ctx, k, 11, work);
+    CLGRAD_ARG(ctx, k, 12, wo);
+    CLGRAD_ARG(ctx, k, 13, ilamb);
+    CLGRAD_ARG(ctx, k, 14, wd);
+    CLGRAD_ARG(ctx, k, 15, b1);
+    CLGRAD_ARG(ctx, k, 16, omb1);
+    CLGRAD_ARG(ctx, k, 17, b2);
+    CLGRAD_ARG(ctx, k, 18, omb2);
+    CLGRAD_ARG(ctx, k, 19, bc1);
+    CLGRAD_ARG(ctx, k, 20, bc2_sqrt);
+    CLGRAD_ARG(ctx, k, 21, eps);
+    CLGRAD_TRY(chunk_launch_(ctx, k, "optim_layers_prep", segs));
+
+    /* ||w|| per tensor, ||d|| (LARS, slot 1) or ||u|| (LAMB, slot 2) per tensor */
+    CLGRAD_TRY(clgrad_reduce_stats(ctx, params, 0, segs, work, work_off + (size_t)st_w));
+    CLGRAD_TRY(clgrad_reduce_stats(ctx, state, (lamb ? 2 : 1) * n, segs, work, work_off + (size_t)st_u));
+
+    k = clgrad_kernel(ctx, "optim_layers_ratio");
+    if (!k) return CLGRAD_E_ARG;
+    CLGRAD_ARG(ctx, k, 0, work);
+    CLGRAD_ARG(ctx, k, 1, wo);
+    CLGRAD_ARG(ctx, k, 2, nseg);
+    CLGRAD_ARG(ctx, k, 3, st_w);
+    CLGRAD_ARG(ctx, k, 4, st_u);
+    CLGRAD_ARG(ctx, k, 5, coef);
+    CLGRAD_ARG(ctx, k, 6, rwd);
+    CLGRAD_ARG(ctx, k, 7, clip);
+    CLGRAD_ARG(ctx, k, 8, gs);
+    CLGRAD_ARG(ctx, k, 9, gs_skip);
+    CLGRAD_ARG(ctx, k, 10, use_gs);
+    {
+        size_t one = 1;
+        CLGRAD_TRY(clgrad_launch(ctx, k, "optim_layers_ratio", 1, &one, &one));
+    }
+
+    k = clgrad_kernel(ctx, "optim_layers_apply");
+    if (!k) return CLGRAD_E_ARG;
+    CLGRAD_ARG(ctx, k, 0, params);
+    CLGRAD_ARG(ctx, k, 1, state);
+    CLGRAD_ARG(ctx, k, 2, nn);
+    CLGRAD_ARG(ctx, k, 3, tab);
+    CLGRAD_ARG(ctx, k, 4, nseg);
+    CLGRAD_ARG(ctx, k, 5, chunk);
+    CLGRAD_ARG(ctx, k, 6, gs);
+    CLGRAD_ARG(ctx, k, 7, gs_skip);
+    CLGRAD_ARG(ctx, k, 8, use_gs);
+    CLGRAD_ARG(ctx, k, 9, work);
+    CLGRAD_ARG(ctx, k, 10, wo);
+    CLGRAD_ARG(ctx, k, 11, ilamb);
+    CLGRAD_ARG(ctx, k, 12, flr);
+    CLGRAD_ARG(ctx, k, 13, wd);
+    CLGRAD_ARG(ctx, k, 14, mu);
+    CLGRAD_TRY(chunk_launch_(ctx, k, "optim_layers_apply", segs));
+fail:
+    return st;
 }

@@ -159,6 +159,7 @@ enum {
     F_INF = 1u << 4,   /* +inf allowed */
     F_AUTO = 1u << 5,  /* "auto" allowed (stored as NAN) */
     F_EMPTY = 1u << 6, /* choice: "" allowed */
+    F_NONE = 1u << 7,  /* "none" allowed (stored as +inf; written back as inf) */
 };
 
 enum {
@@ -171,6 +172,7 @@ enum {
     K_LOSS_KIND,
     K_OPTIM_KIND, K_OPTIM_LR, K_OPTIM_MOMENTUM, K_OPTIM_DAMPENING, K_OPTIM_WEIGHT_DECAY, K_OPTIM_L1, K_OPTIM_BETA1,
     K_OPTIM_BETA2, K_OPTIM_EPS, K_OPTIM_ALPHA, K_OPTIM_NESTEROV, K_OPTIM_CENTERED, K_OPTIM_AMSGRAD,
+    K_OPTIM_TRUST_COEFFICIENT, K_OPTIM_TRUST_CLIP, K_OPTIM_EXCLUDE,
     K_OPTIM_SCHEDULE, K_OPTIM_STEP_SIZE, K_OPTIM_GAMMA, K_OPTIM_WARMUP_STEPS, K_OPTIM_MIN_LR,
     K_CLIP_KIND, K_CLIP_MAX_NORM, K_CLIP_NORM_TYPE, K_CLIP_VALUE, K_CLIP_CLIPPING, K_CLIP_NONFINITE,
     K_CLIP_ALPHA, K_CLIP_Z_THRESH, K_CLIP_WARMUP_STEPS, K_CLIP_CLIP_OPTION, K_CLIP_CLIP_FACTOR, K_CLIP_SKIP_UPDATE,
@@ -268,17 +270,17 @@ static const keydef keys[K_COUNT] = {
     [K_OPTIM_KIND] = {KEY(S_OPTIM, "kind", T_CHOICE, optim, kind), .name_at = optim_at_},
     [K_OPTIM_LR] = {KEY(S_OPTIM, "lr", T_DOUBLE, optim, lr), .lo = 0, .flags = F_NOHI}, /* 0: gradients without updates */
     [K_OPTIM_MOMENTUM] = {KEY(S_OPTIM, "momentum", T_DOUBLE, optim, momentum), .lo = 0, .hi = 1, .flags = F_LT,
-                          .dep = K_OPTIM_KIND, .used_by = "|sgd|rmsprop|"},
+                          .dep = K_OPTIM_KIND, .used_by = "|sgd|rmsprop|lars|"},
     [K_OPTIM_DAMPENING] = {KEY(S_OPTIM, "dampening", T_DOUBLE, optim, dampening), .lo = 0, .hi = 1,
                            .dep = K_OPTIM_KIND, .used_by = "|sgd|"},
     [K_OPTIM_WEIGHT_DECAY] = {KEY(S_OPTIM, "weight_decay", T_DOUBLE, optim, weight_decay), .lo = 0, .flags = F_NOHI},
     [K_OPTIM_L1] = {KEY(S_OPTIM, "l1", T_DOUBLE, optim, l1), .lo = 0, .flags = F_NOHI},
     [K_OPTIM_BETA1] = {KEY(S_OPTIM, "beta1", T_DOUBLE, optim, beta1), .lo = 0, .hi = 1, .flags = F_LT,
-                       .dep = K_OPTIM_KIND, .used_by = "|adam|adamw|"},
+                       .dep = K_OPTIM_KIND, .used_by = "|adam|adamw|lamb|"},
     [K_OPTIM_BETA2] = {KEY(S_OPTIM, "beta2", T_DOUBLE, optim, beta2), .lo = 0, .hi = 1, .flags = F_LT,
-                       .dep = K_OPTIM_KIND, .used_by = "|adam|adamw|"},
+                       .dep = K_OPTIM_KIND, .used_by = "|adam|adamw|lamb|"},
     [K_OPTIM_EPS] = {KEY(S_OPTIM, "eps", T_DOUBLE, optim, eps), .lo = 0, .flags = F_GT | F_NOHI,
-                     .dep = K_OPTIM_KIND, .used_by = "|rmsprop|adam|adamw|"},
+                     .dep = K_OPTIM_KIND, .used_by = "|rmsprop|adam|adamw|lamb|"},
     [K_OPTIM_ALPHA] = {KEY(S_OPTIM, "alpha", T_DOUBLE, optim, alpha), .lo = 0, .hi = 1, .flags = F_LT,
                        .dep = K_OPTIM_KIND, .used_by = "|rmsprop|"},
     [K_OPTIM_NESTEROV] = {KEY(S_OPTIM, "nesterov", T_BOOL, optim, nesterov), .dep = K_OPTIM_KIND,
@@ -287,6 +289,15 @@ static const keydef keys[K_COUNT] = {
                           .used_by = "|rmsprop|"},
     [K_OPTIM_AMSGRAD] = {KEY(S_OPTIM, "amsgrad", T_BOOL, optim, amsgrad), .dep = K_OPTIM_KIND,
                          .used_by = "|adam|adamw|"},
+    [K_OPTIM_TRUST_COEFFICIENT] = {KEY(S_OPTIM, "trust_coefficient", T_DOUBLE, optim, trust_coefficient), .lo = 0,
+                                   .flags = F_GT | F_NOHI, .dep = K_OPTIM_KIND, .used_by = "|lars|"},
+    [K_OPTIM_TRUST_CLIP] = {KEY(S_OPTIM, "trust_clip", T_DOUBLE, optim, trust_clip), .lo = 0,
+                            .flags = F_GT | F_NOHI | F_INF | F_NONE,
+                            .allowed = "a number > 0 (the largest trust ratio), or none (= inf: no clipping)",
+                            .dep = K_OPTIM_KIND, .used_by = "|lars|lamb|"},
+    [K_OPTIM_EXCLUDE] = {KEY(S_OPTIM, "exclude", T_CHOICE, optim, exclude), .choices = "bias|none",
+                         .allowed = "bias (biases get trust ratio 1 and no weight decay) or none",
+                         .dep = K_OPTIM_KIND, .used_by = "|lars|lamb|"},
     [K_OPTIM_SCHEDULE] = {KEY(S_OPTIM, "schedule", T_CHOICE, optim, schedule), .choices = "constant|step|cosine|warmup"},
     [K_OPTIM_STEP_SIZE] = {KEY(S_OPTIM, "step_size", T_LONG, optim, step_size), .lo = 1, .flags = F_NOHI,
                            .dep = K_OPTIM_SCHEDULE, .used_by = "|step|"},
@@ -389,8 +400,8 @@ static void copy_str_(char *dst, size_t n, const char *src)
 
 static double default_lr_(const char *kind)
 {
-    if (!strcmp(kind, "adam") || !strcmp(kind, "adamw")) return 1e-3;
-    return 1e-2; /* sgd, rmsprop */
+    if (!strcmp(kind, "adam") || !strcmp(kind, "adamw") || !strcmp(kind, "lamb")) return 1e-3;
+    return 1e-2; /* sgd, rmsprop, lars */
 }
 
 void clgrad_config_defaults(clgrad_config *cfg)
@@ -445,6 +456,9 @@ void clgrad_config_defaults(clgrad_config *cfg)
     o->beta2 = 0.999;
     o->eps = 1e-8;
     o->alpha = 0.99;
+    o->trust_coefficient = 1e-3;
+    o->trust_clip = INFINITY;
+    copy_str_(o->exclude, sizeof o->exclude, "bias");
     copy_str_(o->schedule, sizeof o->schedule, "constant");
     o->step_size = 100;
     o->gamma = 0.1;
@@ -1114,6 +1128,9 @@ static void set_value_(parser *p, int k, int where, const char *v, size_t n)
         if ((d->flags & F_AUTO) && ieq_(v, n, "auto")) {
             x = NAN;
             rc = P_OK;
+        } else if ((d->flags & F_NONE) && ieq_(v, n, "none")) {
+            x = INFINITY;
+            rc = P_OK;
         } else {
             rc = parse_double_(s, &x);
             if (rc == P_OK && isinf(x) && !((d->flags & F_INF) && x > 0)) rc = P_INF;
@@ -1655,7 +1672,10 @@ static void check_optim_(parser *p)
     clgrad_optim_section *o = &p->cfg.optim;
     if (!ok_(p, K_OPTIM_KIND)) return;
     if (!is_set_(p, K_OPTIM_LR)) o->lr = default_lr_(o->kind);
-    if (!is_set_(p, K_OPTIM_WEIGHT_DECAY)) o->weight_decay = !strcmp(o->kind, "adamw") ? 1e-2 : 0;
+    if (!is_set_(p, K_OPTIM_WEIGHT_DECAY))
+        o->weight_decay = !strcmp(o->kind, "adamw") || !strcmp(o->kind, "lamb") ? 1e-2 : !strcmp(o->kind, "lars") ? 5e-4 : 0;
+    if (!is_set_(p, K_OPTIM_MOMENTUM) && !strcmp(o->kind, "lars")) o->momentum = 0.9; /* You et al. 2017 */
+    if (!is_set_(p, K_OPTIM_EPS) && !strcmp(o->kind, "lamb")) o->eps = 1e-6;          /* You et al. 2020 */
     if (!strcmp(o->kind, "sgd") && o->nesterov && ok_(p, K_OPTIM_NESTEROV) && ok_(p, K_OPTIM_MOMENTUM) &&
         ok_(p, K_OPTIM_DAMPENING) && (o->momentum <= 0 || o->dampening != 0))
         key_errf_(p, K_OPTIM_NESTEROV, p->where[K_OPTIM_NESTEROV],
@@ -2029,8 +2049,12 @@ int clgrad_config_help(FILE *f)
         sb_puts(&b, "; default ");
         if (k == K_RUN_NAME) sb_puts(&b, "the file's base name without .ini");
         else if (k == K_RUN_STEPS) sb_puts(&b, "1000 (0 when only epochs is set)");
-        else if (k == K_OPTIM_LR) sb_puts(&b, "sgd 0.01, rmsprop 0.01, adam 0.001, adamw 0.001");
-        else if (k == K_OPTIM_WEIGHT_DECAY) sb_puts(&b, "0 (adamw: 0.01)");
+        else if (k == K_OPTIM_LR) sb_puts(&b, "sgd 0.01, rmsprop 0.01, adam 0.001, adamw 0.001, lars 0.01, lamb 0.001");
+        else if (k == K_OPTIM_WEIGHT_DECAY) sb_puts(&b, "0 (adamw: 0.01, lars: 0.0005, lamb: 0.01)");
+        else if (k == K_OPTIM_MOMENTUM) sb_puts(&b, "0 (lars: 0.9)");
+        else if (k == K_OPTIM_EPS) sb_puts(&b, "1e-08 (lamb: 1e-06)");
+        else if (k == K_OPTIM_TRUST_COEFFICIENT) sb_puts(&b, "0.001 (LARS's eta)");
+        else if (k == K_OPTIM_TRUST_CLIP) sb_puts(&b, "none");
         else if (k == K_DATA_TASK) sb_puts(&b, "regression (csv); other kinds have their own task");
         else if (k == K_LOSS_KIND) sb_puts(&b, "follow the data (mse, bce or ce)");
         else if (k == K_MODEL_INIT_GAIN)

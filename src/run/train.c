@@ -130,6 +130,7 @@ static clgrad_status plan_memory_(run_ *r, const clgrad_model_spec *ms)
     size_t nunits = r->kinds.clip == CLGRAD_CLIP_AGC ? z.rows : 0;
     clgrad_metrics_layout L;
     clgrad_metrics_layout_init(&L, (size_t)z.ntensors, z.metrics, nunits);
+    if (clgrad_optim_is_layerwise(r->optim.kind)) clgrad_metrics_layout_add_layerwise(&L, (size_t)z.ntensors);
     enum { MODEL, OPTIM, DATA, SCRATCH };
     struct { const char *what; unsigned long long bytes; int part; } b[] = {
         {"parameters", f * z.params, MODEL},
@@ -298,6 +299,9 @@ static clgrad_status setup_(run_ *r)
     r->optim.beta1 = c->optim.beta1;
     r->optim.beta2 = c->optim.beta2;
     r->optim.amsgrad = c->optim.amsgrad;
+    r->optim.trust_coefficient = r->optim.kind == CLGRAD_OPTIM_LARS ? c->optim.trust_coefficient : 1.0;
+    r->optim.trust_clip = c->optim.trust_clip;
+    r->optim.exclude_bias = strcmp(c->optim.exclude, "bias") == 0;
     const char *bad = clgrad_optim_invalid(&r->optim);
     if (bad) return clgrad_fail(ctx, CLGRAD_E_CONFIG, "%s: [optim] %s", c->path, bad);
 
@@ -351,6 +355,8 @@ static clgrad_status setup_(run_ *r)
     CLGRAD_TRY(clgrad_buf_new(ctx, np, "parameter update", &r->diff));
     clgrad_metrics_layout_init(&r->plan.L, (size_t)clgrad_model_ntensors(r->m), clgrad_model_metrics_size(r->m),
                                r->units ? clgrad_segs_count(r->units) : 0);
+    if (clgrad_optim_is_layerwise(r->optim.kind))
+        clgrad_metrics_layout_add_layerwise(&r->plan.L, (size_t)clgrad_model_ntensors(r->m));
     CLGRAD_TRY(clgrad_buf_new(ctx, r->plan.L.size, "metrics block", &r->mbuf));
     CLGRAD_TRY(clgrad_buf_fill(ctx, r->mbuf, 0, r->plan.L.size, 0.0f));
     size_t ntb = r->test.n ? (r->test.n + ms.max_batch - 1) / ms.max_batch : 1;
@@ -362,6 +368,7 @@ static clgrad_status setup_(run_ *r)
     r->order = malloc(nidx * sizeof *r->order);
     if (!r->mhost || !r->idx_host || !r->order) return clgrad_fail(ctx, CLGRAD_E_NOMEM, "out of memory");
     plan_step_(r);
+    if (clgrad_optim_is_layerwise(r->optim.kind)) CLGRAD_TRY(clgrad_step_layerwise_init(ctx, &r->plan));
 fail:
     return st;
 }
@@ -536,6 +543,12 @@ static int write_rows_(run_ *r, long step, long epoch, size_t B, double lr, doub
         csv_num_(r->flayers, M[L->model + CLGRAD_RS_SIZE * (size_t)clgrad_model_out_grad_seg(r->m, l) + CLGRAD_RS_NORM2]);
         fprintf(r->flayers, ",%.6g,%.6g,%.6g,", act[0], act[1], act[2]);
         csv_num_(r->flayers, pn > 0 ? dn / pn : NAN);
+        /* trust_ratio, trust_ratio_hh: LARS/LAMB's ratio of the layer's first and second weight tensors
+        ** (weight or weight_ih; weight_hh); empty for the other optimizers and where there is no such tensor */
+        for (int i = 0; i < 2; i++) {
+            fputc(',', r->flayers);
+            if (L->lw && i < nw) csv_num_(r->flayers, M[L->lw + (size_t)nt + (size_t)w[i]]);
+        }
         fputc(',', r->flayers);
         csv_num_(r->flayers, dn);
         fputc('\n', r->flayers);
@@ -1091,7 +1104,7 @@ clgrad_status clgrad_run(clgrad_ctx *ctx, const clgrad_config *cfg, const clgrad
                   &r.cmetrics, &r.fmetrics) ||
         open_csv_(&r, "layers.csv",
                   "step,layer,weight_norm,weight_grad_norm,bias_grad_norm,out_grad_norm,act_mean_abs,act_saturated,"
-                  "act_dead,update_ratio,update_norm\n",
+                  "act_dead,update_ratio,trust_ratio,trust_ratio_hh,update_norm\n",
                   &r.clayers, &r.flayers) ||
         (clgrad_model_seq_len(r.m) > 1 &&
          open_csv_(&r, "timesteps.csv", clgrad_model_has_cell(r.m) ? "step,t,grad_norm,cell_grad_norm\n" : "step,t,grad_norm\n",
