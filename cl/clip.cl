@@ -77,25 +77,13 @@ __kernel void clip_gradstate(__global const float *stats, const ulong st_off, co
     gs[gs_off + GS_CLIPCOEF] = coef;
 }
 
-/* Segment s owning chunk c (see cl/reduce.cl). */
-inline uint clip_segment_of_(__global const ulong *cstart, const uint nseg, const ulong c)
-{
-    uint lo = 0, hi = nseg - 1;
-    while (lo < hi) {
-        uint mid = (lo + hi + 1) / 2;
-        if (cstart[mid] <= c) lo = mid;
-        else hi = mid - 1;
-    }
-    return lo;
-}
-
 /* Multiply the elements of this work-group's chunk by its segment's factor
 ** f(s); f is an expression of s.  One work-group per chunk. */
 #define CLIP_CHUNK_SCALE(g, goff, tab, nseg, chunk, f)                                                 \
     do {                                                                                               \
         const ulong c_ = get_group_id(0);                                                              \
         __global const ulong *cstart_ = (tab) + 2 * (ulong)(nseg);                                     \
-        const uint s = clip_segment_of_(cstart_, (nseg), c_);                                          \
+        const uint s = clg_segment_of_(cstart_, (nseg), c_);                                           \
         const ulong b_ = (c_ - cstart_[s]) * (chunk), len_ = (tab)[(nseg) + s];                        \
         const ulong e_ = min(b_ + (chunk), len_);                                                      \
         __global float *p_ = (g) + (goff) + (tab)[s];                                                  \

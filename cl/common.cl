@@ -79,3 +79,18 @@ inline float8 clg_div8(const float8 a, const float8 b) { return a / b; }
 inline float clg_sqrt(const float x) { return sqrt(x); }
 inline float8 clg_sqrt8(const float8 x) { return sqrt(x); }
 #endif
+
+/* The segment owning chunk c of a segmented reduction (cl/reduce.cl, and
+** the clipping kernels of cl/clip.cl that share its chunk table): the
+** largest s with cstart[s] <= c (empty segments own no chunk; cstart[nseg] > c,
+** so that s is not empty). */
+inline uint clg_segment_of_(__global const ulong *cstart, const uint nseg, const ulong c)
+{
+    uint lo = 0, hi = nseg - 1;
+    while (lo < hi) {
+        uint mid = (lo + hi + 1) / 2;
+        if (cstart[mid] <= c) lo = mid;
+        else hi = mid - 1;
+    }
+    return lo;
+}

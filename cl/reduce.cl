@@ -115,19 +115,6 @@ inline int reduce_exponent_(const uint b)
     return be > 0 ? be - 126 : -117 - (int)clz(b); /* denormal: b * 2^-149 */
 }
 
-/* Find the segment owning chunk c: the largest s with cstart[s] <= c (empty
-** segments own no chunk; cstart[nseg] > c, so that s is not empty). */
-inline uint reduce_segment_of_(__global const ulong *cstart, const uint nseg, const ulong c)
-{
-    uint lo = 0, hi = nseg - 1;
-    while (lo < hi) {
-        uint mid = (lo + hi + 1) / 2;
-        if (cstart[mid] <= c) lo = mid;
-        else hi = mid - 1;
-    }
-    return lo;
-}
-
 /* q * 2^k for k <= 0, as ldexp (exact unless the result is denormal, then
 ** correctly rounded); a multiplication by the float 2^k where that is a
 ** normal number (the same result, much cheaper than ldexp on some devices). */
@@ -297,7 +284,7 @@ reduce_stats_chunks(__global const float *x, const ulong xoff, __global const ul
     const uint lid = get_local_id(0);
     const ulong c = get_group_id(0);
     __global const ulong *soff = tab, *slen = tab + nseg, *cstart = tab + 2 * (ulong)nseg;
-    const uint s = reduce_segment_of_(cstart, nseg, c);
+    const uint s = clg_segment_of_(cstart, nseg, c);
     const ulong base = (c - cstart[s]) * REDUCE_CHUNK, rest = slen[s] - base;
     const uint clen = rest < REDUCE_CHUNK ? (uint)rest : REDUCE_CHUNK; /* valid elements of the chunk */
     __global const float *p = x + xoff + soff[s] + base;

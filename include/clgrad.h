@@ -17,6 +17,7 @@
 #include "clgrad/optim.h"
 #include "clgrad/init.h"
 #include "clgrad/model.h"
+#include "clgrad/sharpness.h"
 #include "clgrad/config.h"
 #include "clgrad/data.h"
 #include "clgrad/train.h"

@@ -1040,6 +1040,24 @@ START_TEST(cross_rules)
     expect_err("[noise]\ngrad_eta = 1\ngrad_gamma = -1\n", "[noise] grad_gamma: '-1' is out of range");
     expect_err("[noise]\ninput_std = -1\n", "[noise] input_std: '-1' is out of range; allowed: a number >= 0 (0 = no input noise)");
     expect_err("[noise]\nstd = 1\n", "[noise] std: unknown key");
+    /* [metrics]: the sharpness keys */
+    clgrad_config_defaults(&c);
+    ck_assert(c.metrics.sharpness_every == 0 && c.metrics.sharpness_iters == 20 && c.metrics.sharpness_tol == 1e-3 &&
+              c.metrics.sharpness_eps == 1e-3);
+    expect_ok("[run]\nlog_every = 5\n[metrics]\nsharpness_every = 10\nsharpness_iters = 8\nsharpness_tol = 0\n"
+              "sharpness_eps = 1e-2\n", &c);
+    ck_assert(c.metrics.sharpness_every == 10 && c.metrics.sharpness_iters == 8 && c.metrics.sharpness_tol == 0 &&
+              c.metrics.sharpness_eps == 1e-2);
+    expect_roundtrip_(&c, "metrics");
+    expect_err("[run]\nlog_every = 5\n[metrics]\nsharpness_every = 7\n",
+               "t.ini:4: [metrics] sharpness_every: 7 is not a multiple of [run] log_every = 5");
+    expect_err("[metrics]\nsharpness_every = -1\n", "[metrics] sharpness_every: '-1' is out of range");
+    expect_err("[metrics]\nsharpness_every = 1\nsharpness_iters = 0\n", "[metrics] sharpness_iters: '0' is out of range");
+    expect_err("[metrics]\nsharpness_every = 1\nsharpness_eps = 0\n", "[metrics] sharpness_eps: '0' is out of range");
+    expect_err("[metrics]\nsharpness_every = 1\nsharpness_tol = nan\n", "[metrics] sharpness_tol: 'nan' is not allowed (NaN)");
+    expect_warn("[metrics]\nsharpness_iters = 5\n",
+                "[metrics] sharpness_iters = 5: not used when sharpness_every = 0 (no sharpness); ignored (the "
+                "default is 20)");
     /* cifar10 */
     expect_ok("[data]\nkind = cifar10\npath = data_batch_1.bin\n", &c);
     ck_assert_str_eq(c.data.task, "multiclass");
@@ -1589,7 +1607,7 @@ START_TEST(write_checks)
         snprintf(key, sizeof key, "  %.*s ", (int)(eq - line), line);
         ck_assert_msg(strstr(h, key), "help lacks '%s'", key);
     }
-    ck_assert_int_eq(nkeys, 75); /* run 6, data 15, model 11, loss 1, optim 21, clip 12, diverge 3, noise 3, metrics 3 */
+    ck_assert_int_eq(nkeys, 79); /* run 6, data 15, model 11, loss 1, optim 21, clip 12, diverge 3, noise 3, metrics 7 */
     free(t);
     free(h);
     /* a value that cannot be written back, or a full disk */

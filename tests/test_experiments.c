@@ -5,8 +5,10 @@
 **   tanh_deep_normal_init vs tanh_deep_xavier, relu30_xavier vs relu30_he,
 **   sigmoid_deep, rnn_adding_noclip vs rnn_adding_clip, linreg_lr_below vs
 **   linreg_lr_above, optim_spirals_{sgd,momentum,rmsprop,adam},
-**   rnn_adding_t50 vs lstm_adding vs gru_adding, large_batch_{sgd,lars,lamb};
-**   and gradient noise, input
+**   rnn_adding_t50 vs lstm_adding vs gru_adding, large_batch_{sgd,lars,lamb},
+**   eos_tanh_gd (the sharpness climbs to 2/lr and hovers there; the estimate
+**   leaves the trajectory bit for bit, also under Adam with noise); and
+**   gradient noise, input
 **   noise and L1 through the driver.
 ** Fidelity (tcase "fidelity"): lr = 0 keeps the initial weights bit for bit
 ** under every optimizer and schedule while gradients are logged; a key set
@@ -397,6 +399,136 @@ START_TEST(bitwise_reproducible)
 }
 END_TEST
 
+/* Column `col` of dir/metrics.csv, every row: steps[i], vals[i] (NaN where the field is empty); returns the rows. */
+static size_t series_(const char *dir, const char *col, long *steps, double *vals, size_t cap)
+{
+    char path[1200], line[4096];
+    snprintf(path, sizeof path, "%s/metrics.csv", dir);
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    ck_assert(fgets(line, sizeof line, f));
+    int ci = -1, i = 0;
+    for (char *t = strtok(line, ",\n"); t; t = strtok(NULL, ",\n"), i++)
+        if (strcmp(t, col) == 0) ci = i;
+    ck_assert_msg(ci >= 0, "%s has no column %s", path, col);
+    size_t n = 0;
+    while (n < cap && fgets(line, sizeof line, f)) {
+        char *p = line;
+        steps[n] = atol(p);
+        for (int k = 0; k < ci && p; k++) p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL;
+        ck_assert(p != NULL);
+        vals[n++] = (*p == ',' || *p == '\n' || *p == '\0') ? NAN : strtod(p, NULL);
+    }
+    fclose(f);
+    return n;
+}
+
+static int cmp_dbl_(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Runs a and b have the same trajectory: metrics.csv's columns 1-10 and 12-14
+** (all but ms_per_step and the sharpness columns) and the listed final weights
+** byte for byte. */
+static void same_trajectory_(const char *da, const char *db, const char *const *weights, size_t nw)
+{
+    char cmd[5400];
+    snprintf(cmd, sizeof cmd,
+             "cut -d, -f1-10,12-14 '%s/metrics.csv' > '%s/m.x' && cut -d, -f1-10,12-14 '%s/metrics.csv' > '%s/m.x'",
+             da, da, db, db);
+    ck_assert_int_eq(system(cmd), 0);
+    char pa[1300], pb[1300];
+    snprintf(pa, sizeof pa, "%s/m.x", da);
+    snprintf(pb, sizeof pb, "%s/m.x", db);
+    ck_assert_msg(same_file_(pa, pb), "metrics.csv (loss, norms, ...) differs between %s and %s", da, db);
+    for (size_t i = 0; i < nw; i++) {
+        snprintf(pa, sizeof pa, "%s/weights/final/%s", da, weights[i]);
+        snprintf(pb, sizeof pb, "%s/weights/final/%s", db, weights[i]);
+        ck_assert_msg(same_file_(pa, pb), "final %s differs between %s and %s", weights[i], da, db);
+    }
+}
+
+static const char *const eos_weights_[] = {"0.weight.npy", "0.bias.npy", "2.weight.npy", "2.bias.npy", "4.weight.npy",
+                                           "4.bias.npy"};
+
+/* eos_tanh_gd.ini: full-batch GD on a tanh MLP at a constant lr.  The
+** sharpness starts well below 2/lr (< 0.7 * 2/lr), climbs to it (progressive
+** sharpening: its maximum reaches 0.95 * 2/lr) and hovers there (edge of
+** stability: the median of the last third of the run within 20% of 2/lr);
+** sharpness_limit is 2/lr on measured rows and empty elsewhere.  The same run
+** with sharpness off has the same trajectory (metrics and final weights bit
+** for bit). */
+START_TEST(edge_of_stability)
+{
+    enum { CAP = 4096 };
+    static long st[CAP], st2[CAP];
+    static double sh[CAP], lim[CAP];
+    clgrad_run_result a, b;
+    char da[512], db[512];
+    run_("eos_tanh_gd", NULL, 0, "", &a, da, sizeof da);
+    ck_assert_int_eq(a.status, CLGRAD_RUN_COMPLETED);
+    size_t n = series_(da, "sharpness", st, sh, CAP);
+    ck_assert(series_(da, "sharpness_limit", st2, lim, CAP) == n);
+    double limit = 2.0 / 0.15, vals[CAP];
+    size_t m = 0, nlast = 0;
+    double mx = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (st[i] % 5 != 0) { /* the last step is logged but not measured */
+            ck_assert(isnan(sh[i]) && isnan(lim[i]));
+            continue;
+        }
+        ck_assert_msg(isfinite(sh[i]) && fabs(lim[i] - limit) < 1e-6 * limit, "step %ld: %g, limit %g", st[i], sh[i],
+                      lim[i]);
+        m++;
+        mx = fmax(mx, sh[i]);
+        if (3 * st[i] > 2 * a.steps_done) vals[nlast++] = sh[i] / limit;
+    }
+    ck_assert_int_eq(m, 180);
+    qsort(vals, nlast, sizeof *vals, cmp_dbl_);
+    double med = vals[nlast / 2];
+    fprintf(stderr, "eos_tanh_gd: sharpness at step 5 %g = %.3f * 2/lr; max %.3f * 2/lr; last-third median %.3f * 2/lr\n",
+            sh[0], sh[0] / limit, mx / limit, med);
+    ck_assert_msg(sh[0] < 0.7 * limit, "no progressive sharpening: starts at %.3f * 2/lr", sh[0] / limit);
+    ck_assert_msg(mx >= 0.95 * limit, "the sharpness never reached 2/lr (max %.3f * 2/lr)", mx / limit);
+    ck_assert_msg(med > 0.8 && med < 1.2, "not at the edge of stability: last-third median %.3f * 2/lr", med);
+
+    static const char *off[] = {"metrics.sharpness_every=0"};
+    run_("eos_tanh_gd", off, 1, "-off", &b, db, sizeof db);
+    same_trajectory_(da, db, eos_weights_, sizeof eos_weights_ / sizeof *eos_weights_);
+}
+END_TEST
+
+/* Adam with input and gradient noise: the estimate (plain and
+** preconditioned) leaves the trajectory bit for bit as without it; the
+** precond_* columns are there and finite, precond_limit = 38/lr.  A
+** diverging run with sharpness on is a result, not a failure. */
+START_TEST(sharpness_adam_noise)
+{
+    static const char *on[] = {"optim.kind=adam", "optim.lr=0.003", "run.steps=60", "noise.input_std=0.05",
+                               "noise.grad_eta=0.01"};
+    static const char *off[] = {"optim.kind=adam", "optim.lr=0.003", "run.steps=60", "noise.input_std=0.05",
+                                "noise.grad_eta=0.01", "metrics.sharpness_every=0"};
+    clgrad_run_result a, b;
+    char da[512], db[512];
+    run_("eos_tanh_gd", on, 5, "-adam", &a, da, sizeof da);
+    run_("eos_tanh_gd", off, 6, "-adam-off", &b, db, sizeof db);
+    ck_assert_int_eq(a.status, CLGRAD_RUN_COMPLETED);
+    same_trajectory_(da, db, eos_weights_, sizeof eos_weights_ / sizeof *eos_weights_);
+    long s1[64];
+    double p[64], pl[64];
+    size_t n = series_(da, "precond_sharpness", s1, p, 64);
+    ck_assert(series_(da, "precond_limit", s1, pl, 64) == n && n == 12);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(isfinite(p[i]) && p[i] > 0 && fabs(pl[i] - 38 / 0.003) < 1e-6 * pl[i], "step %ld: %g, limit %g",
+                      s1[i], p[i], pl[i]);
+    static const char *div[] = {"optim.lr=20", "run.steps=40", "diverge.action=continue"};
+    run_("eos_tanh_gd", div, 3, "-div", &a, da, sizeof da);
+    ck_assert(a.status == CLGRAD_RUN_DIVERGED || a.status == CLGRAD_RUN_COMPLETED);
+}
+END_TEST
+
 /* lr = 0 measures gradients at initialisation: every optimizer (and the
 ** warm-up and cosine schedules) leaves the weights bit for bit as
 ** initialised, while the gradient norms are still logged. */
@@ -505,6 +637,11 @@ int main(void)
     tcase_add_test(tc, noise_and_l1);
     tcase_add_test(tc, gated_adding);
     suite_add_tcase(s, tc);
+    TCase *eos = tcase_create("sharpness"); /* CK_RUN_CASE=sharpness runs only these */
+    tcase_set_timeout(eos, 600);
+    tcase_add_test(eos, edge_of_stability);
+    tcase_add_test(eos, sharpness_adam_noise);
+    suite_add_tcase(s, eos);
     TCase *fid = tcase_create("fidelity"); /* CK_RUN_CASE=fidelity runs only these */
     tcase_set_timeout(fid, 900);
     tcase_add_test(fid, lr_zero);

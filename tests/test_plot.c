@@ -808,6 +808,46 @@ START_TEST(intermittent_nonfinite)
 }
 END_TEST
 
+/* The sharpness figures: present when metrics.csv has the columns (measured on some rows only: the
+** others empty), with the limit as a dashed series; the preconditioned one only with its columns; none
+** for a run without them. */
+START_TEST(sharpness_figures)
+{
+    ck_assert_int_eq(mkdir(path_("eos"), 0755), 0);
+    write_text_(path_("eos/metrics.csv"),
+                "step,loss,grad_norm,sharpness,sharpness_limit,precond_sharpness,precond_limit\n"
+                "1,1,1,,,,\n2,0.9,1,5,20,100,380\n3,0.8,1,,,,\n4,0.7,1,12,20,200,380\n5,0.6,1,,,,\n"
+                "6,0.5,1,21,20,390,380\n7,0.4,1,nan,20,,\n8,0.3,1,19,20,370,380\n");
+    write_text_(path_("eos/layers.csv"), "step,layer,out_grad_norm\n1,0,1\n2,0,1\n");
+    write_text_(path_("eos/manifest.json"), "{\"status\": \"completed\"}");
+    plot1_(path_("eos"), path_("out"));
+    char why[256];
+    static const char *const figs[] = {"out/sharpness.svg", "out/precond_sharpness.svg"};
+    for (int i = 0; i < 2; i++) {
+        char *g = wf_(path_(figs[i]));
+        ck_assert_msg(xml_check_(g, why, sizeof why) == 0, "%s: %s", figs[i], why);
+        char *a = series_(g, i ? "preconditioned sharpness" : "sharpness"), *b = series_(g, i ? "its limit" : "2/lr");
+        ck_assert_ptr_nonnull(a);
+        ck_assert_ptr_nonnull(b);
+        /* steps 2-6 a line, 8 alone: the NaN at 7 breaks the line; few points: a dot at each of the 4 */
+        ck_assert_uint_eq(pieces_(a), 1);
+        ck_assert_uint_eq(count_(a, "<circle class=\"point\""), 4);
+        ck_assert(strstr(b, "stroke-dasharray"));
+        free(a), free(b), free(g);
+    }
+    char *h = wf_(path_("out/report.html"));
+    ck_assert(strstr(h, "sharpness.svg") && strstr(h, "Cohen et al. 2021") && strstr(h, "Cohen et al. 2022"));
+    free(h);
+    /* without the columns: no sharpness figures */
+    ck_assert_int_eq(mkdir(path_("plain"), 0755), 0);
+    write_text_(path_("plain/metrics.csv"), "step,loss,grad_norm\n1,1,1\n2,0.5,1\n");
+    write_text_(path_("plain/layers.csv"), "step,layer,out_grad_norm\n1,0,1\n2,0,1\n");
+    write_text_(path_("plain/manifest.json"), "{\"status\": \"completed\"}");
+    plot1_(path_("plain"), path_("out2"));
+    ck_assert(access(path_("out2/sharpness.svg"), F_OK) != 0 && access(path_("out2/precond_sharpness.svg"), F_OK) != 0);
+}
+END_TEST
+
 /* report.html: the settings first (one run: keys that differ from the defaults; several: the keys
 ** that differ between them, highlighted), then the outcome, then the figures; details folded. */
 START_TEST(report_structure)
@@ -1381,6 +1421,7 @@ static Suite *plot_suite(void)
     tcase_add_test(tc, lr_sensitivity_random);
     tcase_add_test(tc, cli_defaults_and_errors);
     tcase_add_test(tc, intermittent_nonfinite);
+    tcase_add_test(tc, sharpness_figures);
     tcase_add_test(tc, report_structure);
     tcase_add_test(tc, shared_scales);
     tcase_add_test(tc, spike_events);

@@ -9,6 +9,9 @@
 #   - PoCL's pthread and basic devices (when POCL_DEVICES gives both);
 #   - every own GEMM variant (CLGRAD_GEMM_VARIANT), on the experiments whose
 #     models use the GEMM in all its shapes (MLP, RNN, LSTM, GRU);
+# the sharpness estimate (eos_tanh_gd, which logs it; and the same under Adam,
+# where the preconditioned sharpness is measured too) likewise, its columns
+# included in the comparison;
 # and `clgrad selfcheck` must print the same numerics fingerprint for every
 # configuration, and with division and sqrt through double (CLGRAD_DIVSQRT_FP64=1,
 # the path of devices without correctly rounded float32 division).  `clgrad compare --json` decides bit identity; the text
@@ -50,7 +53,7 @@ exps=$(cd "$ROOT/experiments" && grep -L "^\[sweep\]" *.ini | sed 's/\.ini$//') 
 gemm_exps="relu30_he tanh_deep_xavier optim_spirals_adam rnn_adding_clip lstm_adding gru_adding"
 if [ "${CLGRAD_TEST_QUICK:-0}" = 1 ]; then # the sanitizer pass of tools/test.sh: a smaller matrix
   STEPS=${CLGRAD_SAME_BITS_STEPS:-5}
-  exps="linreg_lr_below relu30_he tanh_deep_xavier rnn_adding_clip lstm_adding gru_adding large_batch_lars large_batch_lamb"
+  exps="linreg_lr_below relu30_he tanh_deep_xavier rnn_adding_clip lstm_adding gru_adding large_batch_lars large_batch_lamb eos_tanh_gd"
   gemm_exps="relu30_he lstm_adding"
 fi
 
@@ -80,6 +83,20 @@ for k in lars lamb; do
     same "$T/x$k.wg16" "$T/x$k.basic" "$k, excluded biases, trust_clip, global_norm: PoCL pthread vs basic"
   fi
 done
+
+# The sharpness under Adam: plain and preconditioned (precond_sharpness), measured every step.
+adam="--set optim.kind=adam --set optim.lr=0.003 --set metrics.sharpness_every=1"
+EXTRA=$adam run eos_tanh_gd "$T/eos_adam.wg16" CLGRAD_WG=16
+head -1 "$T/eos_adam.wg16/metrics.csv" | grep -q ',precond_sharpness,precond_limit$' ||
+  fail "eos_tanh_gd under adam: no precond_sharpness column"
+for wg in 64 256; do
+  EXTRA=$adam run eos_tanh_gd "$T/eos_adam.wg$wg" CLGRAD_WG=$wg
+  same "$T/eos_adam.wg16" "$T/eos_adam.wg$wg" "eos_tanh_gd under adam (sharpness, precond_sharpness): work-group 16 vs $wg"
+done
+if [ "$ndev" -ge 2 ]; then
+  EXTRA=$adam DEV=basic run eos_tanh_gd "$T/eos_adam.basic" CLGRAD_WG=16
+  same "$T/eos_adam.wg16" "$T/eos_adam.basic" "eos_tanh_gd under adam (sharpness, precond_sharpness): PoCL pthread vs basic"
+fi
 
 for e in $gemm_exps; do
   for v in tiled simple vec packed direct; do

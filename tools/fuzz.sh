@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # fuzz.sh [SECONDS]: build the libFuzzer harnesses in tests/fuzz/ (config, csv,
-# idx, npy, cifar) with clang
+# idx, npy, cifar, runread) with clang
 # (-fsanitize=fuzzer,address,undefined; no meson needed) and run each for
 # SECONDS (default 60) on a copy of its seed corpus tests/fuzz/corpus/<name>/,
 # with -rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout=10.  Fails on any crash, leak,
@@ -16,17 +16,18 @@ SECS=${1:-60}
 CC=${CC_FUZZ:-clang}
 OUT=build-fuzz
 mkdir -p "$OUT"
-TARGETS=${FUZZ_TARGETS:-"config csv idx npy cifar"}
+TARGETS=${FUZZ_TARGETS:-"config csv idx npy cifar runread"}
 CFLAGS=(-g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -DCL_TARGET_OPENCL_VERSION=120
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
         -Wall -Wextra -Iinclude -Isrc)
-DATA_SRC=(src/run/dataset.c src/run/data.c src/run/data_file.c src/run/data_gen.c src/run/data_rng.c src/run/npy.c src/util/fsutil.c)
+DATA_SRC=(src/run/dataset.c src/run/data.c src/run/data_file.c src/run/data_gen.c src/run/data_rng.c src/run/npy.c src/util/fsutil.c src/util/csv.c)
 declare -A SRC=(
-  [config]="tests/fuzz/fuzz_config.c src/run/config.c"
+  [config]="tests/fuzz/fuzz_config.c src/run/config.c src/util/sbuf.c src/util/fsutil.c src/util/ini.c"
   [csv]="tests/fuzz/fuzz_csv.c ${DATA_SRC[*]}"
   [idx]="tests/fuzz/fuzz_idx.c ${DATA_SRC[*]}"
   [npy]="tests/fuzz/fuzz_npy.c ${DATA_SRC[*]}"
   [cifar]="tests/fuzz/fuzz_cifar.c ${DATA_SRC[*]}"
+  [runread]="tests/fuzz/fuzz_runread.c src/run/runread.c src/util/csv.c src/util/fsutil.c src/core/status.c"
 )
 for t in $TARGETS; do
   # shellcheck disable=SC2086

@@ -2,7 +2,7 @@
 ** clgrad/config.h: an experiment file (INI) as a struct.
 **
 ** Sections and keys are fixed so experiment files stay portable:
-**   [run] [data] [model] [loss] [optim] [clip] [diverge] [noise]
+**   [run] [data] [model] [loss] [optim] [clip] [diverge] [noise] [metrics]
 ** Each field below says its type, range and default; clgrad_config_help()
 ** prints the same table (type, allowed values, default) for every key.
 ** clgrad_config_load parses a file, applies `--set section.key=value`
@@ -83,6 +83,8 @@
 **   data     path, labels, target and model.layers, model.forget_bias: a warning
 **            under the kinds that do not read them
 **   noise    grad_gamma only with grad_eta > 0 (a warning)
+**   metrics  sharpness_every a multiple of run.log_every; sharpness_iters, _tol,
+**            _eps only with sharpness_every > 0 (a warning)
 **
 ** Choice-valued keys (activation, init, optimizer kind, ...) are validated
 ** against their allowed names and stored as those names (lower case); the
@@ -211,6 +213,10 @@ typedef struct clgrad_metrics_section {
     double spike_alpha; /* (0, 1): EMA factor of the spike detector's baseline; default 0.97 */
     double spike_z;     /* >= 0: z-score above which a logged value is a spike (0 = no detection); default 4 */
     long spike_warmup;  /* >= 1: logged values that set the baseline before detection starts; default 25 */
+    long sharpness_every;  /* >= 0; 0 = off (default); a multiple of run.log_every: log the sharpness every N steps */
+    long sharpness_iters;  /* [1, 100000]; most power iterations (Hessian-vector products) per estimate; default 20 */
+    double sharpness_tol;  /* >= 0; stop when the estimate's relative change is <= this; default 1e-3 */
+    double sharpness_eps;  /* (0, 1]; finite-difference step relative to max(1, ||w||); default 1e-3 */
 } clgrad_metrics_section;
 
 typedef struct clgrad_config {

@@ -125,6 +125,7 @@ clgrad_status clgrad_init_math(clgrad_ctx *ctx, size_t n, cl_mem in, cl_mem out)
 /* Streams (counter word 3; initialisation is stream 0). */
 #define CLGRAD_NOISE_STREAM_GRAD 1u  /* gradient noise */
 #define CLGRAD_NOISE_STREAM_INPUT 2u /* input-noise augmentation */
+#define CLGRAD_NOISE_STREAM_SHARPNESS 3u /* start vectors of the sharpness estimate (clgrad/sharpness.h) */
 /* x[off + i] += std * z_i for i < n, z_i the standard normal drawn from
 ** (seed, stream, step, i): bit-identical on every device and on the host.
 ** One launch of init_add_noise; std = 0 launches nothing. */

@@ -151,6 +151,10 @@ void clgrad_rundata_print_warnings(FILE *f, const char *who, const clgrad_rundat
 const char *clgrad_rundata_status(const clgrad_rundata *run);
 /* summary "divergence" object, or NULL when the run did not diverge. */
 const clgrad_json *clgrad_rundata_divergence(const clgrad_rundata *run);
+/* The distinct layer names of run->layers in order of first appearance
+** (malloc'd array to free; the names point into run->layers); *n gets their
+** count (0 when layers.csv has no "layer" column).  NULL (*n = 0) on no memory. */
+const char **clgrad_rundata_layers(const clgrad_rundata *run, size_t *n);
 
 #ifdef __cplusplus
 }

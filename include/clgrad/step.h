@@ -107,6 +107,12 @@ typedef struct clgrad_step_plan {
 /* The batch: xb, yb = rows idx[start .. start + B) of x and y. */
 clgrad_status clgrad_step_gather(clgrad_ctx *ctx, const clgrad_step_plan *p, cl_mem x, cl_mem y, size_t start, size_t B);
 
+/* The batch of step `step` as clgrad_step_grads makes it: rows idx[pos ..
+** pos + B) into xb, yb, then the input noise.  For measurements on the
+** step's batch before the step (the sharpness: src/nn/sharpness.c);
+** clgrad_step_grads makes it again, the same bits. */
+clgrad_status clgrad_step_batch(clgrad_ctx *ctx, const clgrad_step_plan *p, long step, size_t pos, size_t B);
+
 /* Step `step` (1-based) up to the clipped gradients: gather rows
 ** idx[pos .. pos + B), input noise, forward, loss (and the batch accuracy
 ** when log), backward, L1, gradient noise of std noise_std, gradient state,

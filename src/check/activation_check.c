@@ -243,20 +243,6 @@ void clgrad_activation_bias_grad_replica(const float *dY, size_t rows, size_t co
 
 /* ---- self-check ---- */
 
-/* Largest |dev - ref| / tol (Inf on a NaN/Inf mismatch or an error with tol 0). */
-static double worst_ratio_(const float *dev, const double *ref, const double *tol, size_t n)
-{
-    double worst = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        double d = dev[i], r = ref[i], q;
-        if (isnan(r) || isnan(d)) q = isnan(r) && isnan(d) ? 0.0 : INFINITY;
-        else if (isinf(r) || isinf(d)) q = d == r ? 0.0 : INFINITY;
-        else q = fabs(d - r) == 0.0 ? 0.0 : tol[i] > 0 ? fabs(d - r) / tol[i] : INFINITY;
-        if (q > worst) worst = q;
-    }
-    return worst;
-}
-
 #define SC_N 300 /* more than one work-group of 256 */
 
 static clgrad_status act_case_(clgrad_ctx *ctx, clgrad_act act, cl_mem dz_, cl_mem ddh, cl_mem dout,
@@ -282,14 +268,14 @@ static clgrad_status act_case_(clgrad_ctx *ctx, clgrad_act act, cl_mem dz_, cl_m
         clgrad_activation_ref_bounds(act, p, z[i], dh[i], &tol[i], &tol2[i]);
     }
     char what[96];
-    double w = worst_ratio_(out, ref, tol, SC_N);
+    double w = clgrad_worst_ratio(out, ref, tol, SC_N);
     snprintf(what, sizeof what, "%s forward n=%d (error/bound)", clgrad_act_name(act), SC_N);
     report(user, "activation", what, w <= 1.0, w, 1.0);
 
     CLGRAD_TRY(clgrad_activation_backward(ctx, act, p, dz_, 0, ddh, 0, dout, 0, SC_N));
     CLGRAD_TRY(clgrad_buf_read(ctx, dout, 0, SC_N, out));
     for (int i = 0; i < SC_N; i++) ref[i] = clgrad_activation_ref_backward(act, p, z[i], dh[i]);
-    w = worst_ratio_(out, ref, tol2, SC_N);
+    w = clgrad_worst_ratio(out, ref, tol2, SC_N);
     snprintf(what, sizeof what, "%s backward n=%d (error/bound)", clgrad_act_name(act), SC_N);
     report(user, "activation", what, w <= 1.0, w, 1.0);
 fail:
@@ -320,7 +306,7 @@ static clgrad_status bias_case_(clgrad_ctx *ctx, clgrad_check_fn report, void *u
     clgrad_activation_ref_bias_add(X, SC_R, SC_C, b, ref);
     /* one correctly rounded add: 0.5 ulp, +0.5 for the reference's own rounding */
     for (int i = 0; i < SC_R * SC_C; i++) tol[i] = 0x1.0p-23 * fabs(ref[i]);
-    double w = worst_ratio_(out, ref, tol, SC_R * SC_C);
+    double w = clgrad_worst_ratio(out, ref, tol, SC_R * SC_C);
     report(user, "activation", "bias_add 65x7 (error/bound)", w <= 1.0, w, 1.0);
 
     /* db = 0.5 db + column sums of X; bound (u = 2^-24, mag = sum of |terms|):
@@ -336,7 +322,7 @@ static clgrad_status bias_case_(clgrad_ctx *ctx, clgrad_check_fn report, void *u
         for (int i = 0; i < SC_R; i++) mag += fabs(X[i * SC_C + j]);
         tol[j] = 16 * 0x1.0p-24 * mag;
     }
-    w = worst_ratio_(out, ref, tol, SC_C);
+    w = clgrad_worst_ratio(out, ref, tol, SC_C);
     report(user, "activation", "bias_grad 65x7 beta=0.5 (error/bound)", w <= 1.0, w, 1.0);
 fail:
     clgrad_buf_free(&dX);

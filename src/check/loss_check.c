@@ -259,19 +259,6 @@ void clgrad_loss_ref_grad_bound(clgrad_loss loss, const double *pred, const doub
 
 /* ---- self-check ---- */
 
-static double worst_ratio_(const float *dev, const double *ref, const double *tol, size_t n)
-{
-    double worst = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        double d = dev[i], r = ref[i], q;
-        if (isnan(r) || isnan(d)) q = isnan(r) && isnan(d) ? 0.0 : INFINITY;
-        else if (isinf(r) || isinf(d)) q = d == r ? 0.0 : INFINITY;
-        else q = fabs(d - r) == 0.0 ? 0.0 : tol[i] > 0 ? fabs(d - r) / tol[i] : INFINITY;
-        if (q > worst) worst = q;
-    }
-    return worst;
-}
-
 #define SC_ROWS 300 /* more than one work-group of 256 */
 #define SC_COLS 5
 #define SC_N (SC_ROWS * SC_COLS)
@@ -300,7 +287,7 @@ static clgrad_status loss_case_(clgrad_ctx *ctx, clgrad_loss loss, cl_mem dp, cl
     clgrad_loss_ref_grad(loss, pd, td, SC_ROWS, SC_COLS, ref);
     clgrad_loss_ref_grad_bound(loss, pd, td, SC_ROWS, SC_COLS, tol);
     char what[96];
-    double w = worst_ratio_(g, ref, tol, SC_N);
+    double w = clgrad_worst_ratio(g, ref, tol, SC_N);
     snprintf(what, sizeof what, "%s gradient %dx%d (error/bound)", clgrad_loss_name(loss), SC_ROWS, SC_COLS);
     report(user, "loss", what, w <= 1.0, w, 1.0);
 
@@ -309,7 +296,7 @@ static clgrad_status loss_case_(clgrad_ctx *ctx, clgrad_loss loss, cl_mem dp, cl
     CLGRAD_TRY(clgrad_buf_read(ctx, dg, 1, 1, g));
     ref[0] = clgrad_loss_ref_value(loss, pd, td, SC_ROWS, SC_COLS);
     tol[0] = clgrad_loss_ref_value_bound(loss, pd, td, SC_ROWS, SC_COLS);
-    w = worst_ratio_(g, ref, tol, 1);
+    w = clgrad_worst_ratio(g, ref, tol, 1);
     snprintf(what, sizeof what, "%s value %dx%d (error/bound)", clgrad_loss_name(loss), SC_ROWS, SC_COLS);
     report(user, "loss", what, w <= 1.0, w, 1.0);
 

@@ -62,6 +62,19 @@ size_t clgrad_compare(const float *dev, const double *ref, size_t n, double atol
     return bad;
 }
 
+double clgrad_worst_ratio(const float *dev, const double *ref, const double *tol, size_t n)
+{
+    double worst = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double d = dev[i], r = ref[i], q;
+        if (isnan(r) || isnan(d)) q = isnan(r) && isnan(d) ? 0.0 : INFINITY;
+        else if (isinf(r) || isinf(d)) q = d == r ? 0.0 : INFINITY;
+        else q = fabs(d - r) == 0.0 ? 0.0 : tol[i] > 0 ? fabs(d - r) / tol[i] : INFINITY;
+        if (q > worst) worst = q;
+    }
+    return worst;
+}
+
 /* One GEMM case on the device vs the float64 reference. */
 static clgrad_status gemm_case_(clgrad_ctx *ctx, int ta, int tb, size_t M, size_t N, size_t K, float beta,
                                 clgrad_check_fn report, void *user)

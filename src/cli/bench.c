@@ -1356,6 +1356,119 @@ static int write_file_(const char *path, const char *text)
     return e ? -1 : 0;
 }
 
+/* --gemm: restrict to one backend (o->backends 1: own, 2: clblast); -1 with a message when v is neither. */
+static int bench_gemm_opt_(const char *v, clgrad_bench_opts *o)
+{
+    int b = clgrad_gemm_backend_parse(v);
+    if (b < 0) {
+        fprintf(stderr, "clgrad bench: --gemm takes own or clblast, not '%s'\n", v);
+        return -1;
+    }
+    o->backends = b == CLGRAD_GEMM_OWN ? 1 : 2;
+    return 0;
+}
+
+/* --sizes: the GEMM sizes into sizes[64] (o->sizes points there); -1 with a message when v is not a list of them. */
+static int bench_sizes_opt_(const char *v, clgrad_bench_opts *o, size_t *sizes)
+{
+    o->nsizes = parse_sizes_(v, sizes, 64);
+    if (o->nsizes <= 0) {
+        fprintf(stderr, "clgrad bench: --sizes takes sizes 1..65536 separated by commas, not '%s'\n", v);
+        return -1;
+    }
+    o->sizes = sizes;
+    return 0;
+}
+
+/* --budget: seconds > 0 into o->budget_s; -1 with a message otherwise. */
+static int bench_budget_opt_(const char *v, clgrad_bench_opts *o)
+{
+    char *end;
+    o->budget_s = strtod(v, &end);
+    if (end == v || *end || !isfinite(o->budget_s) || o->budget_s <= 0) {
+        fprintf(stderr, "clgrad bench: --budget takes seconds > 0, not '%s'\n", v);
+        return -1;
+    }
+    return 0;
+}
+
+/* --models: a comma-separated list of known models into o->models; -1 with a message at the first unknown one. */
+static int bench_models_opt_(const char *v, clgrad_bench_opts *o)
+{
+    for (const char *p = v; *p;) {
+        size_t l = strcspn(p, ",");
+        char nm[32];
+        snprintf(nm, sizeof nm, "%.*s", (int)(l < 31 ? l : 31), p);
+        if (!clgrad_bench_model_find(nm)) {
+            fprintf(stderr, "clgrad bench: unknown model '%s' (tiny, medium, large, rnn)\n", nm);
+            return -1;
+        }
+        p += l;
+        if (*p == ',') p++;
+    }
+    o->models = v;
+    return 0;
+}
+
+/* bench --compare: a column per bench JSON file, ratios to the first; returns the exit status. */
+static int bench_compare_(int nfiles, const char **files)
+{
+    char why[1536];
+    if (nfiles < 1) {
+        fprintf(stderr, "clgrad bench --compare: give one or more bench JSON files\n");
+        return 2;
+    }
+    int rc = clgrad_bench_compare(stdout, nfiles, files, why, sizeof why);
+    if (rc) fprintf(stderr, "clgrad bench --compare: %s\n", why);
+    return rc;
+}
+
+/* The benchmark itself: open the device, print its header, run, write --json FILE; returns the exit status. */
+static int bench_run_(const char *device, const char *cl_dir, const char *cache_dir, int no_cache, const char *json,
+                      const char *cmdline, clgrad_bench_opts *o)
+{
+    int rc;
+    clgrad_ctx *ctx = clgrad_ctx_new();
+    clgrad_open_opts oo = {0};
+    oo.cl_dir = cl_dir, oo.cache_dir = cache_dir, oo.no_cache = no_cache, oo.profiling = 1;
+    if (!ctx || clgrad_open(ctx, device, &oo) != CLGRAD_OK) {
+        fprintf(stderr, "clgrad bench: %s\n", ctx ? clgrad_errmsg(ctx) : "out of memory");
+        clgrad_ctx_free(ctx);
+        return 1;
+    }
+    if (*clgrad_warnings(ctx)) fprintf(stderr, "clgrad bench: warning: %s", clgrad_warnings(ctx));
+    const clgrad_device_info *d = clgrad_device(ctx);
+    printf("clgrad %s bench on %d:%d %s (%s, %s, driver %s), %u compute units\n", CLGRAD_VERSION, d->platform_index,
+           d->device_index, d->name, d->type, d->platform_name, d->driver_version, d->compute_units);
+    printf("own GEMM variant %s; kernels %s; %s\n", clgrad_gemm_variant(ctx), clgrad_build_info(ctx)->source_hash,
+           o->quick ? "quick" : "full run (minutes on a CPU device)");
+    o->cl_dir = cl_dir;
+    o->print = print_line_;
+    clgrad_bench_result *res = calloc(1, sizeof *res);
+    if (!res) {
+        clgrad_ctx_free(ctx);
+        return 1;
+    }
+    clgrad_status st = clgrad_bench_run(ctx, o, res);
+    rc = st == CLGRAD_OK ? 0 : 1;
+    if (st != CLGRAD_OK) fprintf(stderr, "clgrad bench: %s\n", clgrad_errmsg(ctx));
+    printf("bench took %.1f s\n", res->seconds);
+    if (json) {
+        char *text = clgrad_bench_json(ctx, res, cmdline);
+        if (!text || write_file_(json, text) != 0) {
+            fprintf(stderr, "clgrad bench: cannot write %s: %s\n", json, text ? strerror(errno) : "out of memory");
+            rc = 1;
+        } else {
+            printf("wrote %s\n", json);
+        }
+        free(text);
+    }
+    free(res);
+    clgrad_profile_print(ctx, stderr);
+    clgrad_ctx_free(ctx);
+    return rc;
+}
+
 int clgrad_cli_bench(int argc, char **argv)
 {
     const char *device = NULL, *json = NULL, *cache_dir = NULL, *cl_dir = NULL, *only = NULL;
@@ -1380,44 +1493,18 @@ int clgrad_cli_bench(int argc, char **argv)
             }
         } else if (!strcmp(a, "--device")) device = v;
         else if (!strcmp(a, "--gemm")) {
-            int b = clgrad_gemm_backend_parse(v);
-            if (b < 0) {
-                fprintf(stderr, "clgrad bench: --gemm takes own or clblast, not '%s'\n", v);
-                goto out_args;
-            }
-            o.backends = b == CLGRAD_GEMM_OWN ? 1 : 2;
+            if (bench_gemm_opt_(v, &o)) goto out_args;
         } else if (!strcmp(a, "--sizes")) {
-            o.nsizes = parse_sizes_(v, sizes, 64);
-            if (o.nsizes <= 0) {
-                fprintf(stderr, "clgrad bench: --sizes takes sizes 1..65536 separated by commas, not '%s'\n", v);
-                goto out_args;
-            }
-            o.sizes = sizes;
+            if (bench_sizes_opt_(v, &o, sizes)) goto out_args;
         } else if (!strcmp(a, "--reps")) {
             if (parse_int_(a, v, 1, &o.reps)) goto out_args;
         } else if (!strcmp(a, "--warmup")) {
             if (parse_int_(a, v, 0, &o.warmup)) goto out_args;
             if (o.warmup == 0) o.warmup = -1; /* explicit none */
         } else if (!strcmp(a, "--budget")) {
-            char *end;
-            o.budget_s = strtod(v, &end);
-            if (end == v || *end || !isfinite(o.budget_s) || o.budget_s <= 0) {
-                fprintf(stderr, "clgrad bench: --budget takes seconds > 0, not '%s'\n", v);
-                goto out_args;
-            }
+            if (bench_budget_opt_(v, &o)) goto out_args;
         } else if (!strcmp(a, "--models")) {
-            for (const char *p = v; *p;) {
-                size_t l = strcspn(p, ",");
-                char nm[32];
-                snprintf(nm, sizeof nm, "%.*s", (int)(l < 31 ? l : 31), p);
-                if (!clgrad_bench_model_find(nm)) {
-                    fprintf(stderr, "clgrad bench: unknown model '%s' (tiny, medium, large, rnn)\n", nm);
-                    goto out_args;
-                }
-                p += l;
-                if (*p == ',') p++;
-            }
-            o.models = v;
+            if (bench_models_opt_(v, &o)) goto out_args;
         } else if (!strcmp(a, "--json")) json = v;
         else if (!strcmp(a, "--cl-dir")) cl_dir = v;
         else if (!strcmp(a, "--only")) only = v;
@@ -1441,60 +1528,9 @@ int clgrad_cli_bench(int argc, char **argv)
         }
     }
     clgrad_cli_args_free(&g);
-    if (child) {
-        rc = startup_child_(device, cl_dir, only);
-        goto out;
-    }
-    if (compare) {
-        char why[1536];
-        if (nfiles < 1) {
-            fprintf(stderr, "clgrad bench --compare: give one or more bench JSON files\n");
-            goto out;
-        }
-        rc = clgrad_bench_compare(stdout, nfiles, files, why, sizeof why);
-        if (rc) fprintf(stderr, "clgrad bench --compare: %s\n", why);
-        goto out;
-    }
-    clgrad_ctx *ctx = clgrad_ctx_new();
-    clgrad_open_opts oo = {0};
-    oo.cl_dir = cl_dir, oo.cache_dir = cache_dir, oo.no_cache = no_cache, oo.profiling = 1;
-    if (!ctx || clgrad_open(ctx, device, &oo) != CLGRAD_OK) {
-        fprintf(stderr, "clgrad bench: %s\n", ctx ? clgrad_errmsg(ctx) : "out of memory");
-        clgrad_ctx_free(ctx);
-        rc = 1;
-        goto out;
-    }
-    if (*clgrad_warnings(ctx)) fprintf(stderr, "clgrad bench: warning: %s", clgrad_warnings(ctx));
-    const clgrad_device_info *d = clgrad_device(ctx);
-    printf("clgrad %s bench on %d:%d %s (%s, %s, driver %s), %u compute units\n", CLGRAD_VERSION, d->platform_index,
-           d->device_index, d->name, d->type, d->platform_name, d->driver_version, d->compute_units);
-    printf("own GEMM variant %s; kernels %s; %s\n", clgrad_gemm_variant(ctx), clgrad_build_info(ctx)->source_hash,
-           o.quick ? "quick" : "full run (minutes on a CPU device)");
-    o.cl_dir = cl_dir;
-    o.print = print_line_;
-    clgrad_bench_result *res = calloc(1, sizeof *res);
-    if (!res) {
-        clgrad_ctx_free(ctx);
-        rc = 1;
-        goto out;
-    }
-    clgrad_status st = clgrad_bench_run(ctx, &o, res);
-    rc = st == CLGRAD_OK ? 0 : 1;
-    if (st != CLGRAD_OK) fprintf(stderr, "clgrad bench: %s\n", clgrad_errmsg(ctx));
-    printf("bench took %.1f s\n", res->seconds);
-    if (json) {
-        char *text = clgrad_bench_json(ctx, res, cmdline);
-        if (!text || write_file_(json, text) != 0) {
-            fprintf(stderr, "clgrad bench: cannot write %s: %s\n", json, text ? strerror(errno) : "out of memory");
-            rc = 1;
-        } else {
-            printf("wrote %s\n", json);
-        }
-        free(text);
-    }
-    free(res);
-    clgrad_profile_print(ctx, stderr);
-    clgrad_ctx_free(ctx);
+    if (child) rc = startup_child_(device, cl_dir, only);
+    else if (compare) rc = bench_compare_(nfiles, files);
+    else rc = bench_run_(device, cl_dir, cache_dir, no_cache, json, cmdline, &o);
 out_args:
     clgrad_cli_args_free(&g);
 out:

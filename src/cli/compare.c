@@ -218,22 +218,6 @@ static int diff_table_(difflist *l, const char *file, const char *layer, const c
     return l->oom ? -1 : 0;
 }
 
-/* Distinct layer names of a layers.csv in order of first appearance. */
-static const char **layer_names_(const clgrad_csv *t, size_t *n)
-{
-    int cl = clgrad_csv_col(t, "layer");
-    const char **names = malloc((t->nrows ? t->nrows : 1) * sizeof *names);
-    if (!names) return NULL;
-    *n = 0;
-    for (size_t r = 0; r < t->nrows; r++) {
-        const char *s = clgrad_csv_text(t, r, cl);
-        size_t i = 0;
-        while (i < *n && strcmp(names[i], s) != 0) i++;
-        if (i == *n) names[(*n)++] = s;
-    }
-    return names;
-}
-
 static int has_name_(const char **names, size_t n, const char *s)
 {
     for (size_t i = 0; i < n; i++)
@@ -244,7 +228,7 @@ static int has_name_(const char **names, size_t n, const char *s)
 static int diff_layers_(difflist *l, const clgrad_rundata *a, const clgrad_rundata *b, double rtol, double atol)
 {
     size_t na = 0, nb = 0;
-    const char **la = layer_names_(&a->layers, &na), **lb = layer_names_(&b->layers, &nb);
+    const char **la = clgrad_rundata_layers(a, &na), **lb = clgrad_rundata_layers(b, &nb);
     int rc = 0;
     if (!la || !lb) rc = -1;
     for (size_t i = 0; rc == 0 && i < nb; i++) {

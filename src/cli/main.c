@@ -423,75 +423,91 @@ static double time_build_(const cli_opts *o, int no_cache, int *from_cache)
     return s;
 }
 
-static int cmd_selfcheck_(const cli_opts *o)
+/* selfcheck --json: the device, kernel build, timing and gemm objects (everything before "checks"). */
+static void selfcheck_json_head_(clgrad_ctx *ctx, double cold, double warm, int fc)
 {
-    clgrad_ctx *ctx = open_announced_(o, 0, 1);
-    if (!ctx) return 1;
     const clgrad_device_info *d = clgrad_device(ctx);
     const clgrad_build_stats *b = clgrad_build_info(ctx);
-    if (o->json) {
-        double cold = NAN, warm = NAN;
-        int fc = 0;
-        if (!o->no_timing && !o->no_cache && *clgrad_cache_dir(ctx)) {
-            cold = time_build_(o, 1, &fc);
-            warm = time_build_(o, 0, &fc);
-        }
-        printf("{\n  \"clgrad_version\": \"%s\",\n  \"device\": {\"index\": \"%d:%d\", \"name\": ", CLGRAD_VERSION,
-               d->platform_index, d->device_index);
-        json_str_(stdout, d->name);
-        printf(", \"type\": ");
-        json_str_(stdout, d->type);
-        printf(", \"platform\": ");
-        json_str_(stdout, d->platform_name);
-        printf(", \"driver_version\": ");
-        json_str_(stdout, d->driver_version);
-        printf("},\n  \"kernels\": {\"programs\": %d, \"compiled\": %d, \"loaded\": %d, \"seconds\": ", b->programs,
-               b->compiled, b->loaded);
-        json_num_(b->seconds);
-        printf(", \"source_sha256\": ");
-        json_str_(stdout, b->source_hash);
-        printf(", \"build_options\": ");
-        json_str_(stdout, clgrad_build_options(ctx));
-        printf(", \"cache_dir\": ");
-        if (*clgrad_cache_dir(ctx)) json_str_(stdout, clgrad_cache_dir(ctx));
-        else printf("null");
-        printf("},\n  \"timing\": ");
-        if (isnan(cold)) printf("null");
-        else {
-            printf("{\"compile_from_source_s\": ");
-            json_num_(cold);
-            printf(", \"warm_cache_s\": ");
-            json_num_(warm);
-            printf(", \"programs_from_cache\": %d}", fc);
-        }
-        printf(",\n  \"gemm\": {\"variant\": ");
-        json_str_(stdout, clgrad_gemm_variant(ctx));
-        printf(", \"backend\": \"%s\"},\n  \"checks\": [", clgrad_gemm_backend_name(clgrad_get_gemm_backend(ctx)));
-        int rows = 0;
-        int failed = clgrad_selfcheck(ctx, row_, &rows);
-        printf("\n  ],\n  \"fingerprint\": ");
-        clgrad_fingerprint fp;
-        if (clgrad_numerics_fingerprint(ctx, &fp) == CLGRAD_OK) {
-            printf("{\"all\": ");
-            json_str_(stdout, fp.all);
-            printf(", \"families\": {");
-            for (int i = 0; i < fp.nfam; i++) {
-                printf("%s", i ? ", " : "");
-                json_str_(stdout, fp.family[i]);
-                printf(": {\"hash\": ");
-                json_str_(stdout, fp.hex[i]);
-                printf(", \"values\": %llu}", fp.values[i]);
-            }
-            printf("}}");
-        } else {
-            printf("null, \"fingerprint_error\": ");
-            json_str_(stdout, clgrad_errmsg(ctx));
-            failed++;
-        }
-        printf(",\n  \"failed\": %d,\n  \"pass\": %s\n}\n", failed, failed ? "false" : "true");
-        ctx_free_(ctx);
-        return failed ? 1 : 0;
+    printf("{\n  \"clgrad_version\": \"%s\",\n  \"device\": {\"index\": \"%d:%d\", \"name\": ", CLGRAD_VERSION,
+           d->platform_index, d->device_index);
+    json_str_(stdout, d->name);
+    printf(", \"type\": ");
+    json_str_(stdout, d->type);
+    printf(", \"platform\": ");
+    json_str_(stdout, d->platform_name);
+    printf(", \"driver_version\": ");
+    json_str_(stdout, d->driver_version);
+    printf("},\n  \"kernels\": {\"programs\": %d, \"compiled\": %d, \"loaded\": %d, \"seconds\": ", b->programs,
+           b->compiled, b->loaded);
+    json_num_(b->seconds);
+    printf(", \"source_sha256\": ");
+    json_str_(stdout, b->source_hash);
+    printf(", \"build_options\": ");
+    json_str_(stdout, clgrad_build_options(ctx));
+    printf(", \"cache_dir\": ");
+    if (*clgrad_cache_dir(ctx)) json_str_(stdout, clgrad_cache_dir(ctx));
+    else printf("null");
+    printf("},\n  \"timing\": ");
+    if (isnan(cold)) printf("null");
+    else {
+        printf("{\"compile_from_source_s\": ");
+        json_num_(cold);
+        printf(", \"warm_cache_s\": ");
+        json_num_(warm);
+        printf(", \"programs_from_cache\": %d}", fc);
     }
+    printf(",\n  \"gemm\": {\"variant\": ");
+    json_str_(stdout, clgrad_gemm_variant(ctx));
+    printf(", \"backend\": \"%s\"},\n  \"checks\": [", clgrad_gemm_backend_name(clgrad_get_gemm_backend(ctx)));
+}
+
+/* selfcheck --json: the "fingerprint" value (null and "fingerprint_error" when it fails); returns 1 on failure. */
+static int selfcheck_json_fingerprint_(clgrad_ctx *ctx)
+{
+    clgrad_fingerprint fp;
+    if (clgrad_numerics_fingerprint(ctx, &fp) == CLGRAD_OK) {
+        printf("{\"all\": ");
+        json_str_(stdout, fp.all);
+        printf(", \"families\": {");
+        for (int i = 0; i < fp.nfam; i++) {
+            printf("%s", i ? ", " : "");
+            json_str_(stdout, fp.family[i]);
+            printf(": {\"hash\": ");
+            json_str_(stdout, fp.hex[i]);
+            printf(", \"values\": %llu}", fp.values[i]);
+        }
+        printf("}}");
+        return 0;
+    }
+    printf("null, \"fingerprint_error\": ");
+    json_str_(stdout, clgrad_errmsg(ctx));
+    return 1;
+}
+
+/* selfcheck --json: the whole report as one JSON object; returns the number of failures. */
+static int selfcheck_json_(clgrad_ctx *ctx, const cli_opts *o)
+{
+    double cold = NAN, warm = NAN;
+    int fc = 0;
+    if (!o->no_timing && !o->no_cache && *clgrad_cache_dir(ctx)) {
+        cold = time_build_(o, 1, &fc);
+        warm = time_build_(o, 0, &fc);
+    }
+    selfcheck_json_head_(ctx, cold, warm, fc);
+    int rows = 0;
+    int failed = clgrad_selfcheck(ctx, row_, &rows);
+    printf("\n  ],\n  \"fingerprint\": ");
+    failed += selfcheck_json_fingerprint_(ctx);
+    printf(",\n  \"failed\": %d,\n  \"pass\": %s\n}\n", failed, failed ? "false" : "true");
+    return failed;
+}
+
+/* selfcheck as text: the device and build, the timing, a row per check, the fingerprint, the verdict;
+** returns the number of failures. */
+static int selfcheck_text_(clgrad_ctx *ctx, const cli_opts *o)
+{
+    const clgrad_device_info *d = clgrad_device(ctx);
+    const clgrad_build_stats *b = clgrad_build_info(ctx);
     printf("clgrad %s selfcheck\n", CLGRAD_VERSION);
     printf("device:   %d:%d %s (%s, %s, driver %s)\n", d->platform_index, d->device_index, d->name, d->type,
            d->platform_name, d->driver_version);
@@ -521,6 +537,14 @@ static int cmd_selfcheck_(const cli_opts *o)
         failed++;
     }
     printf("\n%s: %d check%s failed on %s\n", failed ? "FAIL" : "PASS", failed, failed == 1 ? "" : "s", d->name);
+    return failed;
+}
+
+static int cmd_selfcheck_(const cli_opts *o)
+{
+    clgrad_ctx *ctx = open_announced_(o, 0, 1);
+    if (!ctx) return 1;
+    int failed = o->json ? selfcheck_json_(ctx, o) : selfcheck_text_(ctx, o);
     ctx_free_(ctx);
     return failed ? 1 : 0;
 }
@@ -844,14 +868,10 @@ static int plot_sweep_hint_(int argc, char **argv)
     return 0;
 }
 
-int clgrad_cli_main(int argc, char **argv)
+/* The command: argv[1] for those with options of their own, else the first
+** argument that is not an option or an option's value (NULL: none or unknown). */
+static const command_ *cli_command_(int argc, char **argv)
 {
-    /* a closed pipe (clgrad run ... | head) must not kill a run: writes then fail with EPIPE */
-    signal(SIGPIPE, SIG_IGN);
-    err_tty_ = isatty(STDERR_FILENO);
-    static cli_opts o;
-    /* the command: argv[1] for those with options of their own, else the first
-    ** argument that is not an option or an option's value */
     const char *cmdname = NULL;
     for (int i = 1; i < argc && !cmdname; i++) {
         const char *a = argv[i];
@@ -860,19 +880,58 @@ int clgrad_cli_main(int argc, char **argv)
     }
     const command_ *c = command_find_(cmdname);
     if (c && !c->help && argc > 1 && strcmp(argv[1], c->name) != 0) c = NULL; /* compare & co. come first */
+    return c;
+}
 
-    /* subcommands with options of their own */
-    if (argc > 1 && strcmp(argv[1], "compare") == 0) return clgrad_cli_compare(argc - 1, argv + 1);
-    if (argc > 1 && strcmp(argv[1], "plot") == 0) {
-        if (plot_sweep_hint_(argc - 1, argv + 1)) return 2;
-        return clgrad_cli_plot(argc - 1, argv + 1);
-    }
-    if (argc > 1 && strcmp(argv[1], "bench") == 0) return clgrad_cli_bench(argc - 1, argv + 1);
-    if (argc > 1 && strcmp(argv[1], "sweep") == 0) {
+/* The subcommands with options of their own (argv[1]): runs one into *rc and returns 1, else returns 0. */
+static int cli_own_options_cmd_(int argc, char **argv, int *rc)
+{
+    if (argc < 2) return 0;
+    if (strcmp(argv[1], "compare") == 0) *rc = clgrad_cli_compare(argc - 1, argv + 1);
+    else if (strcmp(argv[1], "plot") == 0)
+        *rc = plot_sweep_hint_(argc - 1, argv + 1) ? 2 : clgrad_cli_plot(argc - 1, argv + 1);
+    else if (strcmp(argv[1], "bench") == 0) *rc = clgrad_cli_bench(argc - 1, argv + 1);
+    else if (strcmp(argv[1], "sweep") == 0) {
         clgrad_sweep_set_validator(sweep_validate_);
         clgrad_sweep_set_device_lister(sweep_devices_);
-        return clgrad_cli_sweep(argc - 1, argv + 1);
+        *rc = clgrad_cli_sweep(argc - 1, argv + 1);
+    } else return 0;
+    return 1;
+}
+
+/* Runs the command cmd (its argument arg) with the parsed options; an unknown one: a guess and the usage. */
+static int cli_dispatch_(const char *cmd, const char *arg, cli_opts *o)
+{
+    if (strcmp(cmd, "help") == 0) return help_(arg);
+    if (strcmp(cmd, "version") == 0) { printf("clgrad %s\n", CLGRAD_VERSION); return 0; }
+    if (strcmp(cmd, "keys") == 0) return clgrad_config_help(stdout) == 0 ? 0 : 1;
+    if (strcmp(cmd, "devices") == 0) {
+        clgrad_ctx *ctx = clgrad_ctx_new();
+        if (!ctx) return 1;
+        int r = cmd_devices_(ctx, o);
+        ctx_free_(ctx);
+        return r;
     }
+    if (strcmp(cmd, "selfcheck") == 0) return cmd_selfcheck_(o);
+    if (strcmp(cmd, "run") == 0) return cmd_run_(o, arg);
+    fprintf(stderr, "clgrad: unknown command '%s'", cmd);
+    char guess[64];
+    if (clgrad_config_suggest(cmd, "run|sweep|compare|plot|bench|selfcheck|devices|keys|version|help", guess, sizeof guess))
+        fprintf(stderr, " (did you mean '%s'?)", guess);
+    fprintf(stderr, "\n");
+    usage_(stderr);
+    return 2;
+}
+
+int clgrad_cli_main(int argc, char **argv)
+{
+    /* a closed pipe (clgrad run ... | head) must not kill a run: writes then fail with EPIPE */
+    signal(SIGPIPE, SIG_IGN);
+    err_tty_ = isatty(STDERR_FILENO);
+    static cli_opts o;
+    const command_ *c = cli_command_(argc, argv);
+    int rc;
+    if (cli_own_options_cmd_(argc, argv, &rc)) return rc;
     const char *cmd = NULL, *arg = NULL;
     int want_help = 0;
     clgrad_cli_cmdline(c ? c->name : NULL, "", argc, argv, o.cmdline, sizeof o.cmdline);
@@ -921,23 +980,5 @@ int clgrad_cli_main(int argc, char **argv)
         return 0;
     }
     if (!cmd) { usage_(stderr); return 2; }
-    if (strcmp(cmd, "help") == 0) return help_(arg);
-    if (strcmp(cmd, "version") == 0) { printf("clgrad %s\n", CLGRAD_VERSION); return 0; }
-    if (strcmp(cmd, "keys") == 0) return clgrad_config_help(stdout) == 0 ? 0 : 1;
-    if (strcmp(cmd, "devices") == 0) {
-        clgrad_ctx *ctx = clgrad_ctx_new();
-        if (!ctx) return 1;
-        int r = cmd_devices_(ctx, &o);
-        ctx_free_(ctx);
-        return r;
-    }
-    if (strcmp(cmd, "selfcheck") == 0) return cmd_selfcheck_(&o);
-    if (strcmp(cmd, "run") == 0) return cmd_run_(&o, arg);
-    fprintf(stderr, "clgrad: unknown command '%s'", cmd);
-    char guess[64];
-    if (clgrad_config_suggest(cmd, "run|sweep|compare|plot|bench|selfcheck|devices|keys|version|help", guess, sizeof guess))
-        fprintf(stderr, " (did you mean '%s'?)", guess);
-    fprintf(stderr, "\n");
-    usage_(stderr);
-    return 2;
+    return cli_dispatch_(cmd, arg, &o);
 }

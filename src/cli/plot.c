@@ -1,6 +1,7 @@
 /*
 ** plot.c: `clgrad plot`: SVG figures of one or several run directories (loss,
-** gradient norm before/after clipping, per-layer gradient norms as lines and
+** gradient norm before/after clipping, the sharpness and the preconditioned
+** sharpness against their limits when logged, per-layer gradient norms as lines and
 ** as a heat map, RNN gradients over time), a sweep's outcome heat map, and a
 ** self-contained report.html with the figures inline.  Dependency-free: the
 ** SVG is written by hand.  Line charts skip NaN/Inf points (breaking the line
@@ -11,7 +12,9 @@
 #include "cli/report.h"
 #include "cli/opts.h"
 #include "clgrad/config.h"
+#include "core/internal.h"
 #include "util/fsutil.h"
+#include "util/ini.h"
 
 #include <errno.h>
 #include <math.h>
@@ -23,23 +26,6 @@
 #include <unistd.h>
 
 /* ---- small helpers ------------------------------------------------------------- */
-
-static clgrad_status failf_(clgrad_status st, char *why, size_t nwhy, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
-
-static clgrad_status failf_(clgrad_status st, char *why, size_t nwhy, const char *fmt, ...)
-{
-    if (why && nwhy) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(why, nwhy, fmt, ap);
-        va_end(ap);
-    }
-    return st;
-}
 
 /* Text for XML/HTML: escapes & < > " ' and replaces control characters that
 ** XML 1.0 does not allow by '?' and each byte that is not valid UTF-8 (a raw
@@ -126,12 +112,12 @@ static clgrad_status write_file_(const char *dir, const char *name, const char *
     snprintf(path, sizeof path, "%s/%s", dir, name);
     size_t nh = head ? strlen(head) : 0, nt = strlen(text);
     char *all = malloc(nh + nt + 1);
-    if (!all) return failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory writing %s", path);
+    if (!all) return clgrad_failf(CLGRAD_E_NOMEM, why, nwhy, "out of memory writing %s", path);
     if (nh) memcpy(all, head, nh);
     memcpy(all + nh, text, nt);
     int e = clgrad_fs_replace_text(path, all, nh + nt);
     free(all);
-    if (e) return failf_(CLGRAD_E_IO, why, nwhy, "cannot write %s: %s", path, strerror(e));
+    if (e) return clgrad_failf(CLGRAD_E_IO, why, nwhy, "cannot write %s: %s", path, strerror(e));
     return CLGRAD_OK;
 }
 
@@ -882,22 +868,6 @@ static int auto_log_(const chart_t *c)
     return lo <= hi && hi / lo > 100;
 }
 
-/* Distinct layer names in order of first appearance (pointers into t). */
-static const char **layers_of_(const clgrad_csv *t, size_t *n)
-{
-    int cl = clgrad_csv_col(t, "layer");
-    const char **names = malloc((t->nrows ? t->nrows : 1) * sizeof *names);
-    *n = 0;
-    if (!names || cl < 0) return names;
-    for (size_t r = 0; r < t->nrows; r++) {
-        const char *s = clgrad_csv_text(t, r, cl);
-        size_t i = 0;
-        while (i < *n && strcmp(names[i], s) != 0) i++;
-        if (i == *n) names[(*n)++] = s;
-    }
-    return names;
-}
-
 static int dcmp_(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -995,13 +965,13 @@ typedef struct {
 
 static clgrad_status fig_add_(figlist *l, const char *name, const char *caption, char *svg, char *why, size_t nwhy)
 {
-    if (!svg) return failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory rendering %s", name);
+    if (!svg) return clgrad_failf(CLGRAD_E_NOMEM, why, nwhy, "out of memory rendering %s", name);
     if (l->n == l->cap) {
         int nc = l->cap ? l->cap * 2 : 8;
         figure_t *f = realloc(l->f, (size_t)nc * sizeof *f);
         if (!f) {
             free(svg);
-            return failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory");
+            return clgrad_failf(CLGRAD_E_NOMEM, why, nwhy, "out of memory");
         }
         l->f = f, l->cap = nc;
     }
@@ -1046,33 +1016,18 @@ static const char *ini_get_(const ini_t *ini, const char *key)
 ** optional quotes).  -1 on no memory. */
 static int ini_parse_(ini_t *ini, const char *text)
 {
-    char sec[64] = "";
     ini->present = 1;
-    for (const char *p = text; p && *p;) {
-        const char *e = strpbrk(p, "\r\n");
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        char line[1024];
-        snprintf(line, sizeof line, "%.*s", (int)(len < sizeof line ? len : sizeof line - 1), p);
-        p = e ? e + strspn(e, "\r\n") : NULL;
-        char *a = line;
-        while (*a == ' ' || *a == '\t') a++;
-        char *z = a + strlen(a);
-        while (z > a && (z[-1] == ' ' || z[-1] == '\t')) *--z = '\0';
-        if (!*a || *a == '#' || *a == ';') continue;
-        if (*a == '[') {
-            char *q = strchr(a, ']');
-            if (q) *q = '\0';
-            snprintf(sec, sizeof sec, "%s", a + 1);
-            continue;
+    clgrad_ini it;
+    clgrad_ini_line l;
+    clgrad_ini_begin(&it, text, strlen(text));
+    while (clgrad_ini_next(&it, &l)) {
+        if (l.kind != CLGRAD_INI_KEY) continue;
+        const char *val;
+        size_t nval;
+        if (clgrad_ini_value(l.value, l.nvalue, &val, &nval, NULL, NULL) == CLGRAD_INI_NO_CLOSE) {
+            val = l.value, nval = l.nvalue; /* kept as written */
+            clgrad_ini_trim(&val, &nval);
         }
-        char *eq = strchr(a, '=');
-        if (!eq) continue;
-        char *k = a, *v = eq + 1;
-        for (char *t = eq; t > k && (t[-1] == ' ' || t[-1] == '\t'); t--) t[-1] = '\0';
-        *eq = '\0';
-        while (*v == ' ' || *v == '\t') v++;
-        size_t vl = strlen(v);
-        if (vl >= 2 && (v[0] == '"' || v[0] == '\'') && v[vl - 1] == v[0]) v[vl - 1] = '\0', v++;
         if (ini->n == ini->cap) {
             size_t nc = ini->cap ? ini->cap * 2 : 64;
             char **nk = realloc(ini->key, nc * sizeof *nk);
@@ -1083,10 +1038,11 @@ static int ini_parse_(ini_t *ini, const char *text)
             ini->val = nv, ini->cap = nc;
         }
         char full[200];
-        int nf = snprintf(full, sizeof full, "%s%s%s", sec, sec[0] ? "." : "", k);
+        int nf = snprintf(full, sizeof full, "%.*s%s%.*s", l.section ? (int)l.nsection : 0, l.section ? l.section : "",
+                          l.section && l.nsection ? "." : "", (int)l.nkey, l.key);
         if (nf < 0 || (size_t)nf >= sizeof full) continue; /* not a key clgrad writes */
         ini->key[ini->n] = strdup(full);
-        ini->val[ini->n] = strdup(v);
+        ini->val[ini->n] = strndup(val, nval);
         if (!ini->key[ini->n] || !ini->val[ini->n]) {
             free(ini->key[ini->n]), free(ini->val[ini->n]);
             return -1;
@@ -1102,19 +1058,10 @@ static int ini_load_(ini_t *ini, const char *dir)
     memset(ini, 0, sizeof *ini);
     char path[1200];
     snprintf(path, sizeof path, "%s/config.ini", dir);
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
-    mstream m;
-    if (ms_open_(&m) != 0) {
-        fclose(f);
-        return -1;
-    }
-    char buf[4096];
-    size_t k;
-    while ((k = fread(buf, 1, sizeof buf, f)) > 0) fwrite(buf, 1, k, m.f);
-    fclose(f);
-    char *text = ms_close_(&m);
-    if (!text) return -1;
+    char *text;
+    int e = clgrad_fs_read_all(path, 0, 0, &text, NULL);
+    if (e == ENOMEM) return -1;
+    if (e) return 0;
     int rc = ini_parse_(ini, text);
     free(text);
     return rc;
@@ -1307,6 +1254,52 @@ static char *fig_grad_norm_(const clgrad_rundata *runs, int n, const int *clips)
     return svg;
 }
 
+/* The sharpness of each run against its stability limit (Cohen et al. 2021;
+** 2022): `col` (sharpness or precond_sharpness) solid, `lim` (sharpness_limit
+** or precond_limit) dashed; NULL when no run has the column. */
+static char *fig_sharpness_(const clgrad_rundata *runs, int n, const char *col, const char *lim, const char *what,
+                            const char *limwhat, int *absent)
+{
+    *absent = 1;
+    for (int i = 0; i < n; i++)
+        if (clgrad_csv_col(&runs[i].metrics, col) >= 0) *absent = 0;
+    if (*absent) return NULL;
+    chart_t *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    int multi = n > 1, oom = 0;
+    if (multi) snprintf(c->title, sizeof c->title, "%s vs its limit (%d runs)", what, n);
+    else snprintf(c->title, sizeof c->title, "%s vs its limit: %.200s", what, runs[0].name);
+    snprintf(c->xlabel, sizeof c->xlabel, "step");
+    snprintf(c->ylabel, sizeof c->ylabel, "%s", what);
+    for (int i = 0; i < n; i++) {
+        if (clgrad_csv_col(&runs[i].metrics, col) < 0) continue;
+        char lab[160], l1[192], l2[192];
+        run_label_(runs, n, i, lab, sizeof lab);
+        if (multi) {
+            snprintf(l1, sizeof l1, "%s: %s", lab, what);
+            snprintf(l2, sizeof l2, "%s: %s", lab, limwhat);
+        } else {
+            snprintf(l1, sizeof l1, "%s", what);
+            snprintf(l2, sizeof l2, "%s", limwhat);
+        }
+        const char *color = multi ? palette[i % 10] : palette[0];
+        series_t *s = chart_add_(c, l1, color, 0);
+        if (s) {
+            if (take_xy_(s, &runs[i].metrics, "step", col, NULL, NULL) != 0) oom = 1;
+            s->markers = s->n <= 60;
+        }
+        s = chart_add_(c, l2, multi ? color : palette[3], 1);
+        if (s && take_xy_(s, &runs[i].metrics, "step", lim, NULL, NULL) != 0) oom = 1;
+        divergence_mark_(c, &runs[i], multi ? lab : NULL, multi ? color : COLOR_DIVERGE);
+    }
+    c->ylog = auto_log_(c);
+    if (c->ylog) snprintf(c->ylabel, sizeof c->ylabel, "%s (log scale)", what);
+    char *svg = oom ? NULL : chart_svg_(c);
+    chart_free_(c);
+    free(c);
+    return svg;
+}
+
 static void chart_del_(chart_t *c)
 {
     if (c) chart_free_(c);
@@ -1318,7 +1311,7 @@ static chart_t *layers_chart_(const clgrad_rundata *r)
 {
     chart_t *c = calloc(1, sizeof *c);
     size_t nl = 0;
-    const char **names = layers_of_(&r->layers, &nl);
+    const char **names = clgrad_rundata_layers(r, &nl);
     int oom = !c || !names;
     if (oom) goto out;
     snprintf(c->title, sizeof c->title, "per-layer gradient norm ||dL/dh||: %.180s", r->name);
@@ -1464,7 +1457,7 @@ static int layers_heat_(const clgrad_rundata *r, heat_t *hm)
 {
     memset(hm, 0, sizeof *hm);
     size_t nl = 0, ns = 0;
-    const char **names = layers_of_(&r->layers, &nl);
+    const char **names = clgrad_rundata_layers(r, &nl);
     int cs = clgrad_csv_col(&r->layers, "step"), cl = clgrad_csv_col(&r->layers, "layer");
     int cg = clgrad_csv_col(&r->layers, "out_grad_norm");
     double *steps = names ? distinct_(&r->layers, cs, &ns) : NULL;
@@ -1895,7 +1888,7 @@ static clgrad_status write_figs_(const char *outdir, const figlist *figs, const 
     clgrad_status st;
     static const char xml_decl[] = "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n";
     int e = mkdirs_(outdir);
-    if (e) return failf_(CLGRAD_E_IO, why, nwhy, "cannot create %s: %s", outdir, strerror(e));
+    if (e) return clgrad_failf(CLGRAD_E_IO, why, nwhy, "cannot create %s: %s", outdir, strerror(e));
     for (int i = 0; i < figs->n; i++) {
         if ((st = write_file_(outdir, figs->f[i].name, xml_decl, figs->f[i].svg, why, nwhy)) != CLGRAD_OK) return st;
         if (nwritten) (*nwritten)++;
@@ -1915,7 +1908,7 @@ static clgrad_status plot_runs_(const clgrad_rundata *runs, int n, const plot_op
     clgrad_status st = CLGRAD_OK;
     char *html = NULL;
     if (nwritten) *nwritten = 0;
-    if (n < 1) return failf_(CLGRAD_E_ARG, why, nwhy, "plot needs at least one run");
+    if (n < 1) return clgrad_failf(CLGRAD_E_ARG, why, nwhy, "plot needs at least one run");
     ini_t *cfg = calloc((size_t)n, sizeof *cfg), defaults = {0};
     int *clips = calloc((size_t)n, sizeof *clips);
     chart_t **ch = calloc((size_t)n * RK_N, sizeof *ch);
@@ -1972,6 +1965,25 @@ static clgrad_status plot_runs_(const clgrad_rundata *runs, int n, const plot_op
              : nclip ? " (runs with clipping: before solid, after dashed)" : " (no clipping)");
     if ((st = fig_add_(&figs, "grad_norm.svg", cap, fig_grad_norm_(runs, n, clips), why, nwhy)) != CLGRAD_OK)
         goto out;
+    /* the sharpness (runs logged with [metrics] sharpness_every > 0) and, for adam/rmsprop, the preconditioned one */
+    {
+        int absent;
+        char *svg = fig_sharpness_(runs, n, "sharpness", "sharpness_limit", "sharpness", "2/lr", &absent);
+        if (!absent) {
+            snprintf(cap, sizeof cap, "sharpness (solid): lambda_max of the loss Hessian on the step's batch, every "
+                     "[metrics] sharpness_every steps, against GD's stability limit 2/lr (dashed): progressive "
+                     "sharpening, then the edge of stability (Cohen et al. 2021)");
+            if ((st = fig_add_(&figs, "sharpness.svg", cap, svg, why, nwhy)) != CLGRAD_OK) goto out;
+        }
+        svg = fig_sharpness_(runs, n, "precond_sharpness", "precond_limit", "preconditioned sharpness",
+                             "its limit", &absent);
+        if (!absent) {
+            snprintf(cap, sizeof cap, "preconditioned sharpness (solid): lambda_max of P^-1/2 H P^-1/2, P the "
+                     "optimizer's preconditioner, against its limit (dashed): adam (2 + 2 beta1)/((1 - beta1) lr), "
+                     "rmsprop (2 + 2 momentum)/lr (Cohen et al. 2022)");
+            if ((st = fig_add_(&figs, "precond_sharpness.svg", cap, svg, why, nwhy)) != CLGRAD_OK) goto out;
+        }
+    }
     static const char *const fname[RK_N][2] = {{"layers_grad", "layers_heatmap"},
                                                {"timesteps", "timesteps_heatmap"},
                                                {"cell_timesteps", "cell_timesteps_heatmap"}};
@@ -2000,7 +2012,7 @@ static clgrad_status plot_runs_(const clgrad_rundata *runs, int n, const plot_op
     st = write_figs_(outdir, &figs, html, nwritten, why, nwhy);
     goto out;
 oom:
-    st = failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory plotting");
+    st = clgrad_failf(CLGRAD_E_NOMEM, why, nwhy, "out of memory plotting");
 out:
     free(html);
     figs_free_(&figs);
@@ -2129,134 +2141,117 @@ static int dbl_cmp_(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-clgrad_status clgrad_sweep_lr_read(const char *sweep_dir, clgrad_lr_sens *out, char *why, size_t nwhy)
+/* out->note when optim.lr is not swept: why there is no figure, and the keys that are. */
+static void lr_note_no_lr_(const clgrad_csv *t, int k0, int cst, clgrad_lr_sens *out)
 {
-    memset(out, 0, sizeof *out);
-    char path[1200];
-    snprintf(path, sizeof path, "%s/summary.csv", sweep_dir);
-    clgrad_csv t;
-    clgrad_status st = clgrad_csv_read(path, &t, why, nwhy);
-    if (st != CLGRAD_OK) return st;
-    double *glr = NULL;
-    int okc[CLGRAD_LR_MAX_KEYS];
-    size_t *first_row = NULL;
-    int cst = clgrad_csv_col(&t, "status");
-    if (cst < 0) {
-        st = failf_(CLGRAD_E_IO, why, nwhy, "%s: no status column (not a clgrad sweep summary)", path);
-        goto out;
+    char keys[512] = "";
+    for (int c = k0; c < cst; c++) {
+        size_t l = strlen(keys);
+        snprintf(keys + l, sizeof keys - l, "%s%s", c > k0 ? ", " : "", t->names[c]);
     }
-    /* the swept keys: the columns before status (after index) */
-    int k0 = t.ncols > 0 && !strcmp(t.names[0], "index") ? 1 : 0, clr = -1;
-    for (int c = k0; c < cst; c++)
-        if (!strcmp(t.names[c], LR_KEY)) clr = c;
-    if (clr < 0) {
-        char keys[512] = "";
-        for (int c = k0; c < cst; c++) {
-            size_t l = strlen(keys);
-            snprintf(keys + l, sizeof keys - l, "%s%s", c > k0 ? ", " : "", t.names[c]);
-        }
-        snprintf(out->note, sizeof out->note,
-                 "no lr-sensitivity figure: it needs %s swept (--grid %s=...; this sweep's keys: %s)", LR_KEY,
-                 LR_KEY, keys[0] ? keys : "none");
-        goto out;
-    }
-    out->has_lr = 1;
+    snprintf(out->note, sizeof out->note,
+             "no lr-sensitivity figure: it needs %s swept (--grid %s=...; this sweep's keys: %s)", LR_KEY, LR_KEY,
+             keys[0] ? keys : "none");
+}
+
+/* The swept keys besides optim.lr into out->key, their columns into okc. */
+static clgrad_status lr_other_keys_(const clgrad_csv *t, int k0, int cst, int clr, clgrad_lr_sens *out, int *okc,
+                                    const char *path, char *why, size_t nwhy)
+{
     for (int c = k0; c < cst; c++) {
         if (c == clr) continue;
-        if (out->nkeys == CLGRAD_LR_MAX_KEYS) {
-            st = failf_(CLGRAD_E_ARG, why, nwhy, "%s: more than %d swept keys besides %s", path, CLGRAD_LR_MAX_KEYS,
-                        LR_KEY);
-            goto out;
-        }
+        if (out->nkeys == CLGRAD_LR_MAX_KEYS)
+            return clgrad_failf(CLGRAD_E_ARG, why, nwhy, "%s: more than %d swept keys besides %s", path,
+                          CLGRAD_LR_MAX_KEYS, LR_KEY);
         okc[out->nkeys] = c;
-        if (!(out->key[out->nkeys++] = strdup(t.names[c]))) goto oom;
+        if (!(out->key[out->nkeys++] = strdup(t->names[c])))
+            return clgrad_failf(CLGRAD_E_NOMEM, why, nwhy, "out of memory reading %s", path);
     }
-    /* the final loss: the evaluation loss when every completed point has one, else the train loss */
-    int cl = -1, ct = clgrad_csv_col(&t, "final_test_loss");
+    return CLGRAD_OK;
+}
+
+/* The final loss column: the evaluation loss when every completed point has one, else the train loss (-1: none). */
+static int lr_loss_col_(const clgrad_csv *t, int cst)
+{
+    int cl = -1, ct = clgrad_csv_col(t, "final_test_loss");
     if (ct >= 0) {
         int all = 1, any = 0;
-        for (size_t r = 0; r < t.nrows; r++)
-            if (!strcmp(clgrad_csv_text(&t, r, cst), "completed")) {
-                if (clgrad_csv_present(&t, r, ct)) any = 1;
+        for (size_t r = 0; r < t->nrows; r++)
+            if (!strcmp(clgrad_csv_text(t, r, cst), "completed")) {
+                if (clgrad_csv_present(t, r, ct)) any = 1;
                 else all = 0;
             }
         if (all && any) cl = ct;
     }
-    if (cl < 0) cl = clgrad_csv_col(&t, "final_train_loss");
-    if (cl < 0) cl = clgrad_csv_col(&t, "final_loss");
-    if (cl < 0) {
-        st = failf_(CLGRAD_E_IO, why, nwhy, "%s: no final loss column (final_test_loss, final_train_loss)", path);
-        goto out;
-    }
-    snprintf(out->loss_col, sizeof out->loss_col, "%s", t.names[cl]);
-    /* the learning rates */
-    glr = malloc((t.nrows ? t.nrows : 1) * sizeof *glr);
-    if (!glr) goto oom;
-    size_t ng = 0;
-    for (size_t r = 0; r < t.nrows; r++) {
-        const char *s = clgrad_csv_text(&t, r, clr);
+    if (cl < 0) cl = clgrad_csv_col(t, "final_train_loss");
+    if (cl < 0) cl = clgrad_csv_col(t, "final_loss");
+    return cl;
+}
+
+/* The distinct learning rates of column clr, ascending, into glr (t->nrows long); each must be positive. */
+static clgrad_status lr_grid_(const clgrad_csv *t, int clr, double *glr, size_t *ng, const char *path, char *why,
+                              size_t nwhy)
+{
+    *ng = 0;
+    for (size_t r = 0; r < t->nrows; r++) {
+        const char *s = clgrad_csv_text(t, r, clr);
         char *end;
         double v = strtod(s, &end);
         while (*end == ' ') end++;
-        if (end == s || *end || !(v > 0) || !isfinite(v)) {
-            st = failf_(CLGRAD_E_ARG, why, nwhy, "%s:%zu: %s = \"%s\" is not a positive learning rate", path, r + 2,
-                        LR_KEY, s);
-            goto out;
-        }
+        if (end == s || *end || !(v > 0) || !isfinite(v))
+            return clgrad_failf(CLGRAD_E_ARG, why, nwhy, "%s:%zu: %s = \"%s\" is not a positive learning rate", path,
+                          r + 2, LR_KEY, s);
         size_t i = 0;
-        while (i < ng && glr[i] != v) i++;
-        if (i == ng) glr[ng++] = v;
+        while (i < *ng && glr[i] != v) i++;
+        if (i == *ng) glr[(*ng)++] = v;
     }
-    qsort(glr, ng, sizeof *glr, dbl_cmp_);
-    /* one curve per combination of the other keys, in order of first appearance */
-    out->curve = calloc(t.nrows ? t.nrows : 1, sizeof *out->curve);
-    first_row = calloc((t.nrows ? t.nrows : 1) * (ng ? ng : 1), sizeof *first_row);
-    if (!out->curve || !first_row) goto oom;
-    int crd = clgrad_csv_col(&t, "run_dir");
-    for (size_t r = 0; r < t.nrows; r++) {
-        size_t ci = 0;
-        for (; ci < out->ncurves; ci++) {
-            int same = 1;
-            for (int k = 0; k < out->nkeys && same; k++)
-                same = !strcmp(out->curve[ci].value[k], clgrad_csv_text(&t, r, okc[k]));
-            if (same) break;
-        }
-        clgrad_lr_curve *c = &out->curve[ci];
-        if (ci == out->ncurves) {
-            out->ncurves++;
-            c->loss0 = NAN;
-            c->n = ng;
-            if (!(c->pt = calloc(ng ? ng : 1, sizeof *c->pt))) goto oom;
-            for (size_t i = 0; i < ng; i++)
-                c->pt[i] = (clgrad_lr_point){.lr = glr[i], .loss = NAN, .loss0 = NAN, .state = CLGRAD_LR_MISSING};
-            for (int k = 0; k < out->nkeys; k++) {
-                if (!(c->value[k] = strdup(clgrad_csv_text(&t, r, okc[k])))) goto oom;
-                size_t l = strlen(c->label);
-                snprintf(c->label + l, sizeof c->label - l, "%s%s=%s", k ? ", " : "", out->key[k], c->value[k]);
-            }
-            if (!out->nkeys) snprintf(c->label, sizeof c->label, "all points");
-        }
-        double v = strtod(clgrad_csv_text(&t, r, clr), NULL);
-        size_t i = 0;
-        while (glr[i] != v) i++;
-        if (first_row[ci * ng + i]) {
-            st = failf_(CLGRAD_E_ARG, why, nwhy, "%s:%zu: a second row for %s = %s, %s (the first is line %zu)", path,
-                        r + 2, LR_KEY, clgrad_csv_text(&t, r, clr), c->label, first_row[ci * ng + i] + 1);
-            goto out;
-        }
-        first_row[ci * ng + i] = r + 1;
-        clgrad_lr_point *p = &c->pt[i];
-        const char *status = clgrad_csv_text(&t, r, cst);
-        snprintf(p->status, sizeof p->status, "%s", status);
-        p->loss = clgrad_csv_num(&t, r, cl);
-        if (!strcmp(status, "diverged")) p->state = CLGRAD_LR_DIVERGED;
-        else if (!strcmp(status, "completed") && clgrad_csv_present(&t, r, cl)) p->state = CLGRAD_LR_OK;
-        else {
-            p->state = CLGRAD_LR_MISSING;
-            if (!strcmp(status, "completed")) snprintf(p->status, sizeof p->status, "no %s", t.names[cl]);
-        }
-        p->loss0 = lr_loss0_(sweep_dir, crd >= 0 ? clgrad_csv_text(&t, r, crd) : NULL);
+    qsort(glr, *ng, sizeof *glr, dbl_cmp_);
+    return CLGRAD_OK;
+}
+
+/* The curve of row r (its values of the other keys) into *ci, a new one (every lr missing) when none has them. */
+static clgrad_status lr_curve_of_row_(clgrad_lr_sens *out, const clgrad_csv *t, size_t r, const int *okc,
+                                      const double *glr, size_t ng, size_t *ci)
+{
+    for (*ci = 0; *ci < out->ncurves; (*ci)++) {
+        int same = 1;
+        for (int k = 0; k < out->nkeys && same; k++)
+            same = !strcmp(out->curve[*ci].value[k], clgrad_csv_text(t, r, okc[k]));
+        if (same) return CLGRAD_OK;
     }
+    clgrad_lr_curve *c = &out->curve[*ci];
+    out->ncurves++;
+    c->loss0 = NAN;
+    c->n = ng;
+    if (!(c->pt = calloc(ng ? ng : 1, sizeof *c->pt))) return CLGRAD_E_NOMEM;
+    for (size_t i = 0; i < ng; i++)
+        c->pt[i] = (clgrad_lr_point){.lr = glr[i], .loss = NAN, .loss0 = NAN, .state = CLGRAD_LR_MISSING};
+    for (int k = 0; k < out->nkeys; k++) {
+        if (!(c->value[k] = strdup(clgrad_csv_text(t, r, okc[k])))) return CLGRAD_E_NOMEM;
+        size_t l = strlen(c->label);
+        snprintf(c->label + l, sizeof c->label - l, "%s%s=%s", k ? ", " : "", out->key[k], c->value[k]);
+    }
+    if (!out->nkeys) snprintf(c->label, sizeof c->label, "all points");
+    return CLGRAD_OK;
+}
+
+/* A point's status, final loss (column cl) and state from row r. */
+static void lr_point_from_row_(clgrad_lr_point *p, const clgrad_csv *t, size_t r, int cst, int cl)
+{
+    const char *status = clgrad_csv_text(t, r, cst);
+    snprintf(p->status, sizeof p->status, "%s", status);
+    p->loss = clgrad_csv_num(t, r, cl);
+    if (!strcmp(status, "diverged")) p->state = CLGRAD_LR_DIVERGED;
+    else if (!strcmp(status, "completed") && clgrad_csv_present(t, r, cl)) p->state = CLGRAD_LR_OK;
+    else {
+        p->state = CLGRAD_LR_MISSING;
+        if (!strcmp(status, "completed")) snprintf(p->status, sizeof p->status, "no %s", t->names[cl]);
+    }
+}
+
+/* Each curve's l0 (its first point's), its computed figures, and a note when its points' l0 differ. */
+static void lr_finish_curves_(clgrad_lr_sens *out)
+{
     for (size_t ci = 0; ci < out->ncurves; ci++) {
         clgrad_lr_curve *c = &out->curve[ci];
         double lo = INFINITY, hi = -INFINITY;
@@ -2272,9 +2267,69 @@ clgrad_status clgrad_sweep_lr_read(const char *sweep_dir, clgrad_lr_sens *out, c
                      "is capped at its own", l ? "; " : "", lo, hi);
         }
     }
+}
+
+clgrad_status clgrad_sweep_lr_read(const char *sweep_dir, clgrad_lr_sens *out, char *why, size_t nwhy)
+{
+    memset(out, 0, sizeof *out);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/summary.csv", sweep_dir);
+    clgrad_csv t;
+    clgrad_status st = clgrad_csv_read(path, &t, why, nwhy);
+    if (st != CLGRAD_OK) return st;
+    double *glr = NULL;
+    int okc[CLGRAD_LR_MAX_KEYS];
+    size_t *first_row = NULL;
+    int cst = clgrad_csv_col(&t, "status");
+    if (cst < 0) {
+        st = clgrad_failf(CLGRAD_E_IO, why, nwhy, "%s: no status column (not a clgrad sweep summary)", path);
+        goto out;
+    }
+    /* the swept keys: the columns before status (after index) */
+    int k0 = t.ncols > 0 && !strcmp(t.names[0], "index") ? 1 : 0, clr = -1;
+    for (int c = k0; c < cst; c++)
+        if (!strcmp(t.names[c], LR_KEY)) clr = c;
+    if (clr < 0) {
+        lr_note_no_lr_(&t, k0, cst, out);
+        goto out;
+    }
+    out->has_lr = 1;
+    if ((st = lr_other_keys_(&t, k0, cst, clr, out, okc, path, why, nwhy)) != CLGRAD_OK) goto out;
+    int cl = lr_loss_col_(&t, cst);
+    if (cl < 0) {
+        st = clgrad_failf(CLGRAD_E_IO, why, nwhy, "%s: no final loss column (final_test_loss, final_train_loss)", path);
+        goto out;
+    }
+    snprintf(out->loss_col, sizeof out->loss_col, "%s", t.names[cl]);
+    glr = malloc((t.nrows ? t.nrows : 1) * sizeof *glr);
+    if (!glr) goto oom;
+    size_t ng;
+    if ((st = lr_grid_(&t, clr, glr, &ng, path, why, nwhy)) != CLGRAD_OK) goto out;
+    /* one curve per combination of the other keys, in order of first appearance */
+    out->curve = calloc(t.nrows ? t.nrows : 1, sizeof *out->curve);
+    first_row = calloc((t.nrows ? t.nrows : 1) * (ng ? ng : 1), sizeof *first_row);
+    if (!out->curve || !first_row) goto oom;
+    int crd = clgrad_csv_col(&t, "run_dir");
+    for (size_t r = 0; r < t.nrows; r++) {
+        size_t ci;
+        if (lr_curve_of_row_(out, &t, r, okc, glr, ng, &ci) != CLGRAD_OK) goto oom;
+        clgrad_lr_curve *c = &out->curve[ci];
+        double v = strtod(clgrad_csv_text(&t, r, clr), NULL);
+        size_t i = 0;
+        while (glr[i] != v) i++;
+        if (first_row[ci * ng + i]) {
+            st = clgrad_failf(CLGRAD_E_ARG, why, nwhy, "%s:%zu: a second row for %s = %s, %s (the first is line %zu)", path,
+                        r + 2, LR_KEY, clgrad_csv_text(&t, r, clr), c->label, first_row[ci * ng + i] + 1);
+            goto out;
+        }
+        first_row[ci * ng + i] = r + 1;
+        lr_point_from_row_(&c->pt[i], &t, r, cst, cl);
+        c->pt[i].loss0 = lr_loss0_(sweep_dir, crd >= 0 ? clgrad_csv_text(&t, r, crd) : NULL);
+    }
+    lr_finish_curves_(out);
     goto out;
 oom:
-    st = failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory reading %s", path);
+    st = clgrad_failf(CLGRAD_E_NOMEM, why, nwhy, "out of memory reading %s", path);
 out:
     if (st != CLGRAD_OK) clgrad_lr_sens_free(out);
     free(glr);
@@ -2298,140 +2353,143 @@ static void logtick_(FILE *f, double x, double y, const char *anchor, int d)
             x, y, anchor, d);
 }
 
-/* lr_sensitivity.svg: final loss against lr (log x), a curve per combination
-** of the other swept keys; the points counted as l0 (diverged, non-finite,
-** above l0) as crosses in a band at the top; each curve's optimum ringed, its
-** divergence edge a dashed vertical line, its l0 a dotted horizontal one. */
-static char *lr_svg_(const clgrad_lr_sens *s)
+/* The lr and loss ranges of lr_sensitivity.svg: every point's lr, the finite losses and the l0s. */
+static void lr_svg_range_(const clgrad_lr_sens *s, double *xmin, double *xmax, double *ymin, double *ymax)
 {
-    mstream ms;
-    if (ms_open_(&ms) != 0) return NULL;
-    FILE *f = ms.f;
-    frame_t fr = {84, FIG_W - LEGEND_W, 40, FIG_H - 56};
-    frame_t fy = fr; /* the y axis: below the top band */
-    fy.y0 = fr.y0 + LR_TOP_BAND;
-    double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
+    *xmin = INFINITY, *xmax = -INFINITY, *ymin = INFINITY, *ymax = -INFINITY;
     for (size_t ci = 0; ci < s->ncurves; ci++) {
         const clgrad_lr_curve *c = &s->curve[ci];
         for (size_t i = 0; i < c->n; i++) {
             const clgrad_lr_point *p = &c->pt[i];
-            xmin = fmin(xmin, p->lr), xmax = fmax(xmax, p->lr);
-            if (p->state == CLGRAD_LR_OK) ymin = fmin(ymin, p->loss), ymax = fmax(ymax, p->loss);
-            if (isfinite(p->loss0)) ymin = fmin(ymin, p->loss0), ymax = fmax(ymax, p->loss0);
+            *xmin = fmin(*xmin, p->lr), *xmax = fmax(*xmax, p->lr);
+            if (p->state == CLGRAD_LR_OK) *ymin = fmin(*ymin, p->loss), *ymax = fmax(*ymax, p->loss);
+            if (isfinite(p->loss0)) *ymin = fmin(*ymin, p->loss0), *ymax = fmax(*ymax, p->loss0);
         }
     }
-    axis_t xa, ya;
-    axis_log_(&xa, xmin, xmax);
-    int ylog = ymin > 0 && ymax / ymin > 100;
-    if (ylog) axis_log_(&ya, ymin, ymax);
-    else axis_linear_(&ya, ymin, ymax, 1, 0);
-    char title[256], ylabel[96], b1[32], b2[32];
-    snprintf(title, sizeof title, "learning-rate sensitivity: final loss vs %s", LR_KEY);
-    snprintf(ylabel, sizeof ylabel, "%s%s", s->loss_col, ylog ? " (log scale)" : "");
-    svg_open_(f, title, FIG_W, FIG_H);
-    /* x grid, ticks (decades) and label */
+}
+
+/* lr_sensitivity.svg's log x axis: the grid, decade ticks and minor ticks (the grid stops at the top band). */
+static void lr_svg_xaxis_(FILE *f, const axis_t *xa, const frame_t *fr, const frame_t *fy)
+{
     fputs("<g class=\"xaxis\">\n", f);
-    for (int i = 0; i < xa.nminor; i++) {
-        double x = axis_pos_(&xa, xa.minor[i], fr.x0, fr.x1);
-        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000000\"/>\n", x, fr.y1, x,
-                fr.y1 + 3);
+    for (int i = 0; i < xa->nminor; i++) {
+        double x = axis_pos_(xa, xa->minor[i], fr->x0, fr->x1);
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000000\"/>\n", x, fr->y1, x,
+                fr->y1 + 3);
     }
-    for (int i = 0; i < xa.ntick; i++) {
-        double x = axis_pos_(&xa, xa.tick[i], fr.x0, fr.x1);
-        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#dddddd\"/>\n", x, fy.y0, x, fr.y1);
-        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000000\"/>\n", x, fr.y1, x,
-                fr.y1 + 6);
-        logtick_(f, x, fr.y1 + 20, "middle", (int)xa.tick[i]);
+    for (int i = 0; i < xa->ntick; i++) {
+        double x = axis_pos_(xa, xa->tick[i], fr->x0, fr->x1);
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#dddddd\"/>\n", x, fy->y0, x,
+                fr->y1);
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000000\"/>\n", x, fr->y1, x,
+                fr->y1 + 6);
+        logtick_(f, x, fr->y1 + 20, "middle", (int)xa->tick[i]);
     }
     fputs("</g>\n", f);
-    axes_(f, &fy, NULL, &ya, LR_KEY " (log scale)", ylabel, 1, 0);
-    /* the band of points counted as l0 */
+}
+
+/* The band at the top of lr_sensitivity.svg for the points counted as l0. */
+static void lr_svg_band_(FILE *f, const frame_t *fr)
+{
     fputs("<g class=\"topband\">\n", f);
     fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%d\" fill=\"#fbe3e3\" stroke=\"#000000\"/>\n",
-            fr.x0, fr.y0, fr.x1 - fr.x0, LR_TOP_BAND);
-    text_(f, fr.x0 + 4, fr.y0 + 11, "start", "font-size=\"9\" fill=\"#9a3030\"", "diverged,");
-    text_(f, fr.x0 + 4, fr.y0 + 23, "start", "font-size=\"9\" fill=\"#9a3030\"", "NaN, > l0");
+            fr->x0, fr->y0, fr->x1 - fr->x0, LR_TOP_BAND);
+    text_(f, fr->x0 + 4, fr->y0 + 11, "start", "font-size=\"9\" fill=\"#9a3030\"", "diverged,");
+    text_(f, fr->x0 + 4, fr->y0 + 23, "start", "font-size=\"9\" fill=\"#9a3030\"", "NaN, > l0");
     fputs("</g>\n", f);
-    int npts = 0;
-    for (size_t ci = 0; ci < s->ncurves; ci++) {
-        const clgrad_lr_curve *c = &s->curve[ci];
-        const char *col = palette[ci % 10];
-        const char *dash = ci >= 10 ? " stroke-dasharray=\"6 4\"" : "";
-        fputs("<g class=\"lrcurve\" data-label=\"", f), esc_(f, c->label), fputs("\">\n<title>", f);
-        esc_(f, c->label), fprintf(f, ": sensitivity %s</title>\n", lr_num_(b1, sizeof b1, c->sensitivity));
-        /* the line through consecutive finite points */
-        int open = 0;
-        for (size_t i = 0; i < c->n;) {
-            if (c->pt[i].state != CLGRAD_LR_OK) {
-                i++;
-                continue;
-            }
-            size_t j = i;
-            while (j < c->n && c->pt[j].state == CLGRAD_LR_OK) j++;
-            if (j - i >= 2) {
-                if (!open) fprintf(f, "<path fill=\"none\" stroke=\"%s\" stroke-width=\"1.8\"%s d=\"", col, dash);
-                for (size_t k = i; k < j; k++)
-                    fprintf(f, "%s%c%.2f %.2f", k == i && open ? " " : k == i ? "" : " ", k == i ? 'M' : 'L',
-                            axis_map_(&xa, c->pt[k].lr, fr.x0, fr.x1), axis_map_(&ya, c->pt[k].loss, fr.y1, fy.y0));
-                open = 1;
-            }
-            i = j;
+}
+
+/* One curve's line through its runs of consecutive finite points (one path, or nothing). */
+static void lr_svg_line_(FILE *f, const clgrad_lr_curve *c, const char *col, const char *dash, const axis_t *xa,
+                         const axis_t *ya, const frame_t *fr, const frame_t *fy)
+{
+    int open = 0;
+    for (size_t i = 0; i < c->n;) {
+        if (c->pt[i].state != CLGRAD_LR_OK) {
+            i++;
+            continue;
         }
-        if (open) fputs("\"/>\n", f);
-        double ycap = fr.y0 + 9 + (double)(ci % 4) * 4;
-        for (size_t i = 0; i < c->n; i++) {
-            const clgrad_lr_point *p = &c->pt[i];
-            double x = axis_map_(&xa, p->lr, fr.x0, fr.x1);
-            if (p->state == CLGRAD_LR_OK) {
-                double y = axis_map_(&ya, p->loss, fr.y1, fy.y0);
-                if (!isfinite(y)) continue;
-                fprintf(f, "<circle class=\"point\" cx=\"%.2f\" cy=\"%.2f\" r=\"3\" fill=\"%s\"/>\n", x, y, col);
-                npts++;
-            } else if (p->state != CLGRAD_LR_MISSING) {
-                /* diverged: a cross; finished with a non-finite loss or one above l0: a triangle */
-                static const char *const kind[] = {"", "diverged", "nonfinite", "above-l0", ""};
-                if (p->state == CLGRAD_LR_DIVERGED)
-                    fprintf(f, "<path class=\"capped %s\" d=\"M%.1f %.1fL%.1f %.1fM%.1f %.1fL%.1f %.1f\" "
-                               "stroke=\"%s\" stroke-width=\"2\"/>\n",
-                            kind[p->state], x - 4, ycap - 4, x + 4, ycap + 4, x + 4, ycap - 4, x - 4, ycap + 4, col);
-                else
-                    fprintf(f, "<path class=\"capped %s\" d=\"M%.1f %.1fL%.1f %.1fL%.1f %.1fL%.1f %.1f\" "
-                               "fill=\"none\" stroke=\"%s\" stroke-width=\"1.8\" stroke-linejoin=\"round\"/>\n",
-                            kind[p->state], x, ycap - 5, x + 5, ycap + 4, x - 5, ycap + 4, x, ycap - 5, col);
-                npts++;
-            }
+        size_t j = i;
+        while (j < c->n && c->pt[j].state == CLGRAD_LR_OK) j++;
+        if (j - i >= 2) {
+            if (!open) fprintf(f, "<path fill=\"none\" stroke=\"%s\" stroke-width=\"1.8\"%s d=\"", col, dash);
+            for (size_t k = i; k < j; k++)
+                fprintf(f, "%s%c%.2f %.2f", k == i && open ? " " : k == i ? "" : " ", k == i ? 'M' : 'L',
+                        axis_map_(xa, c->pt[k].lr, fr->x0, fr->x1), axis_map_(ya, c->pt[k].loss, fr->y1, fy->y0));
+            open = 1;
         }
-        if (isfinite(c->best_lr)) {
-            double x = axis_map_(&xa, c->best_lr, fr.x0, fr.x1), y = axis_map_(&ya, c->best_loss, fr.y1, fy.y0);
-            if (isfinite(y))
-                fprintf(f, "<circle class=\"optimum\" cx=\"%.2f\" cy=\"%.2f\" r=\"7\" fill=\"none\" stroke=\"%s\" "
-                           "stroke-width=\"2\"/>\n",
-                        x, y, col);
-        }
-        if (isfinite(c->edge_lr)) {
-            double x = axis_map_(&xa, c->edge_lr, fr.x0, fr.x1);
-            fprintf(f, "<line class=\"edge\" x1=\"%.2f\" y1=\"%.1f\" x2=\"%.2f\" y2=\"%.1f\" stroke=\"%s\" "
-                       "stroke-width=\"1.5\" stroke-dasharray=\"5 3\"/>\n",
-                    x, fr.y0, x, fr.y1, col);
-            char extra[64];
-            snprintf(extra, sizeof extra, "fill=\"%s\" font-size=\"10\"", col);
-            text_(f, x - 3, fr.y1 - 6 - 12 * (double)(ci % 8), "end", extra, "edge");
-        }
-        if (isfinite(c->loss0)) {
-            double y = axis_map_(&ya, c->loss0, fr.y1, fy.y0);
-            if (isfinite(y))
-                fprintf(f, "<line class=\"loss0\" x1=\"%.1f\" y1=\"%.2f\" x2=\"%.1f\" y2=\"%.2f\" stroke=\"%s\" "
-                           "stroke-width=\"1\" stroke-dasharray=\"1 3\"/>\n",
-                        fr.x0, y, fr.x1, y, col);
-        }
-        fputs("</g>\n", f);
+        i = j;
     }
-    if (npts == 0)
-        text_(f, (fr.x0 + fr.x1) / 2, (fy.y0 + fr.y1) / 2, "middle", "class=\"nodata\" fill=\"#888888\"",
-              "no point has a result");
-    /* the legend: a curve and its sensitivity, then what the marks mean */
-    double lx = fr.x1 + 14, row = 15, y = fr.y0 + 6;
-    size_t maxc = (size_t)((fr.y1 - fr.y0 - 6 * row) / (2 * row));
+    if (open) fputs("\"/>\n", f);
+}
+
+/* One curve's points: a dot per finite loss, a cross or triangle in the top band per point counted as l0;
+** returns how many it drew. */
+static int lr_svg_points_(FILE *f, const clgrad_lr_curve *c, size_t ci, const char *col, const axis_t *xa,
+                          const axis_t *ya, const frame_t *fr, const frame_t *fy)
+{
+    int npts = 0;
+    double ycap = fr->y0 + 9 + (double)(ci % 4) * 4;
+    for (size_t i = 0; i < c->n; i++) {
+        const clgrad_lr_point *p = &c->pt[i];
+        double x = axis_map_(xa, p->lr, fr->x0, fr->x1);
+        if (p->state == CLGRAD_LR_OK) {
+            double y = axis_map_(ya, p->loss, fr->y1, fy->y0);
+            if (!isfinite(y)) continue;
+            fprintf(f, "<circle class=\"point\" cx=\"%.2f\" cy=\"%.2f\" r=\"3\" fill=\"%s\"/>\n", x, y, col);
+            npts++;
+        } else if (p->state != CLGRAD_LR_MISSING) {
+            /* diverged: a cross; finished with a non-finite loss or one above l0: a triangle */
+            static const char *const kind[] = {"", "diverged", "nonfinite", "above-l0", ""};
+            if (p->state == CLGRAD_LR_DIVERGED)
+                fprintf(f, "<path class=\"capped %s\" d=\"M%.1f %.1fL%.1f %.1fM%.1f %.1fL%.1f %.1f\" "
+                           "stroke=\"%s\" stroke-width=\"2\"/>\n",
+                        kind[p->state], x - 4, ycap - 4, x + 4, ycap + 4, x + 4, ycap - 4, x - 4, ycap + 4, col);
+            else
+                fprintf(f, "<path class=\"capped %s\" d=\"M%.1f %.1fL%.1f %.1fL%.1f %.1fL%.1f %.1f\" "
+                           "fill=\"none\" stroke=\"%s\" stroke-width=\"1.8\" stroke-linejoin=\"round\"/>\n",
+                        kind[p->state], x, ycap - 5, x + 5, ycap + 4, x - 5, ycap + 4, x, ycap - 5, col);
+            npts++;
+        }
+    }
+    return npts;
+}
+
+/* One curve's marks: its optimum ringed, its divergence edge dashed, its l0 dotted. */
+static void lr_svg_marks_(FILE *f, const clgrad_lr_curve *c, size_t ci, const char *col, const axis_t *xa,
+                          const axis_t *ya, const frame_t *fr, const frame_t *fy)
+{
+    if (isfinite(c->best_lr)) {
+        double x = axis_map_(xa, c->best_lr, fr->x0, fr->x1), y = axis_map_(ya, c->best_loss, fr->y1, fy->y0);
+        if (isfinite(y))
+            fprintf(f, "<circle class=\"optimum\" cx=\"%.2f\" cy=\"%.2f\" r=\"7\" fill=\"none\" stroke=\"%s\" "
+                       "stroke-width=\"2\"/>\n",
+                    x, y, col);
+    }
+    if (isfinite(c->edge_lr)) {
+        double x = axis_map_(xa, c->edge_lr, fr->x0, fr->x1);
+        fprintf(f, "<line class=\"edge\" x1=\"%.2f\" y1=\"%.1f\" x2=\"%.2f\" y2=\"%.1f\" stroke=\"%s\" "
+                   "stroke-width=\"1.5\" stroke-dasharray=\"5 3\"/>\n",
+                x, fr->y0, x, fr->y1, col);
+        char extra[64];
+        snprintf(extra, sizeof extra, "fill=\"%s\" font-size=\"10\"", col);
+        text_(f, x - 3, fr->y1 - 6 - 12 * (double)(ci % 8), "end", extra, "edge");
+    }
+    if (isfinite(c->loss0)) {
+        double y = axis_map_(ya, c->loss0, fr->y1, fy->y0);
+        if (isfinite(y))
+            fprintf(f, "<line class=\"loss0\" x1=\"%.1f\" y1=\"%.2f\" x2=\"%.1f\" y2=\"%.2f\" stroke=\"%s\" "
+                       "stroke-width=\"1\" stroke-dasharray=\"1 3\"/>\n",
+                    fr->x0, y, fr->x1, y, col);
+    }
+}
+
+/* lr_sensitivity.svg's legend: a curve and its sensitivity per row pair, then what the marks mean. */
+static void lr_svg_legend_(FILE *f, const clgrad_lr_sens *s, const frame_t *fr)
+{
+    char b1[32], b2[32];
+    double lx = fr->x1 + 14, row = 15, y = fr->y0 + 6;
+    size_t maxc = (size_t)((fr->y1 - fr->y0 - 6 * row) / (2 * row));
     fputs("<g class=\"legend\" font-size=\"11\">\n", f);
     for (size_t ci = 0; ci < s->ncurves && ci < maxc; ci++, y += 2 * row) {
         const clgrad_lr_curve *c = &s->curve[ci];
@@ -2466,6 +2524,50 @@ static char *lr_svg_(const clgrad_lr_sens *s)
             lx, y, lx + 22, y);
     text_(f, lx + 28, y + 4, "start", NULL, "l0 (loss at init)");
     fputs("</g>\n", f);
+}
+
+/* lr_sensitivity.svg: final loss against lr (log x), a curve per combination
+** of the other swept keys; the points counted as l0 (diverged, non-finite,
+** above l0) as crosses in a band at the top; each curve's optimum ringed, its
+** divergence edge a dashed vertical line, its l0 a dotted horizontal one. */
+static char *lr_svg_(const clgrad_lr_sens *s)
+{
+    mstream ms;
+    if (ms_open_(&ms) != 0) return NULL;
+    FILE *f = ms.f;
+    frame_t fr = {84, FIG_W - LEGEND_W, 40, FIG_H - 56};
+    frame_t fy = fr; /* the y axis: below the top band */
+    fy.y0 = fr.y0 + LR_TOP_BAND;
+    double xmin, xmax, ymin, ymax;
+    lr_svg_range_(s, &xmin, &xmax, &ymin, &ymax);
+    axis_t xa, ya;
+    axis_log_(&xa, xmin, xmax);
+    int ylog = ymin > 0 && ymax / ymin > 100;
+    if (ylog) axis_log_(&ya, ymin, ymax);
+    else axis_linear_(&ya, ymin, ymax, 1, 0);
+    char title[256], ylabel[96], b1[32];
+    snprintf(title, sizeof title, "learning-rate sensitivity: final loss vs %s", LR_KEY);
+    snprintf(ylabel, sizeof ylabel, "%s%s", s->loss_col, ylog ? " (log scale)" : "");
+    svg_open_(f, title, FIG_W, FIG_H);
+    lr_svg_xaxis_(f, &xa, &fr, &fy);
+    axes_(f, &fy, NULL, &ya, LR_KEY " (log scale)", ylabel, 1, 0);
+    lr_svg_band_(f, &fr);
+    int npts = 0;
+    for (size_t ci = 0; ci < s->ncurves; ci++) {
+        const clgrad_lr_curve *c = &s->curve[ci];
+        const char *col = palette[ci % 10];
+        const char *dash = ci >= 10 ? " stroke-dasharray=\"6 4\"" : "";
+        fputs("<g class=\"lrcurve\" data-label=\"", f), esc_(f, c->label), fputs("\">\n<title>", f);
+        esc_(f, c->label), fprintf(f, ": sensitivity %s</title>\n", lr_num_(b1, sizeof b1, c->sensitivity));
+        lr_svg_line_(f, c, col, dash, &xa, &ya, &fr, &fy);
+        npts += lr_svg_points_(f, c, ci, col, &xa, &ya, &fr, &fy);
+        lr_svg_marks_(f, c, ci, col, &xa, &ya, &fr, &fy);
+        fputs("</g>\n", f);
+    }
+    if (npts == 0)
+        text_(f, (fr.x0 + fr.x1) / 2, (fy.y0 + fr.y1) / 2, "middle", "class=\"nodata\" fill=\"#888888\"",
+              "no point has a result");
+    lr_svg_legend_(f, s, &fr);
     svg_close_(f);
     return ms_close_(&ms);
 }
@@ -2609,6 +2711,107 @@ typedef struct {
     double first_div_step;
 } sweep_cell;
 
+/* The heat map's colour range: over the cells with a value (log10 when zlog), never empty. */
+static void sweep_zrange_(const sweep_cell *cell, size_t ncell, int zlog, double *zlo, double *zhi)
+{
+    *zlo = INFINITY, *zhi = -INFINITY;
+    for (size_t i = 0; i < ncell; i++) {
+        if (cell[i].nloss == 0) continue;
+        double z = cell[i].loss_sum / cell[i].nloss;
+        if (zlog) z = log10(z);
+        if (isfinite(z)) *zlo = fmin(*zlo, z), *zhi = fmax(*zhi, z);
+    }
+    if (!(*zlo <= *zhi)) *zlo = 0, *zhi = 1;
+    if (*zhi - *zlo < 1e-12) *zlo -= 0.5, *zhi += 0.5;
+}
+
+/* The text in a cell big enough for one: its loss, divergence step or "failed", and its share diverged. */
+static void sweep_cell_text_(FILE *f, const sweep_cell *c, int st, double z, double zlo, double zhi, double x,
+                             double y, double cw, double ch)
+{
+    char txt[64] = "", v[32];
+    if (st == CELL_VALUE) short_num_(v, sizeof v, c->loss_sum / c->nloss), snprintf(txt, sizeof txt, "%s", v);
+    else if (st == CELL_DIVERGED && isfinite(c->first_div_step))
+        snprintf(txt, sizeof txt, "step %.0f", c->first_div_step);
+    else if (st == CELL_FAILED) snprintf(txt, sizeof txt, "failed");
+    if (c->nrun > 1 && c->ndiv > 0 && st != CELL_DIVERGED) {
+        size_t l = strlen(txt);
+        snprintf(txt + l, sizeof txt - l, " (%u/%u div)", c->ndiv, c->nrun);
+    }
+    /* white text on the dark end of viridis */
+    int dark = st == CELL_VALUE && (z - zlo) / (zhi - zlo) < 0.55;
+    char extra[80];
+    snprintf(extra, sizeof extra, "font-size=\"10\" fill=\"%s\"", dark ? "#ffffff" : "#000000");
+    double ty = st == CELL_DIVERGED ? y + ch - 5 : y + ch / 2 + 4;
+    text_(f, x + cw / 2, ty, "middle", extra, txt);
+}
+
+/* One heat-map cell at (x, y): its colour, an X when (some of) its runs diverged, its text; returns its CELL_*. */
+static int sweep_cell_svg_(FILE *f, const sweep_cell *c, double x, double y, double cw, double ch, int zlog,
+                           double zlo, double zhi)
+{
+    int st;
+    double z = NAN;
+    if (c->nrun == 0) st = CELL_MISSING;
+    else if (c->ndiv == c->nrun) st = CELL_DIVERGED;
+    else if (c->nloss == 0) st = CELL_FAILED;
+    else {
+        st = CELL_VALUE;
+        z = c->loss_sum / c->nloss;
+        if (zlog) z = log10(z);
+    }
+    char col[8];
+    cell_color_(st, z, zlo, zhi, col);
+    fprintf(f, "<g class=\"cell%s\">\n", st == CELL_DIVERGED ? " diverged" : "");
+    fprintf(f, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"%s\" stroke=\"#ffffff\"/>\n", x, y,
+            cw, ch, col);
+    if (st == CELL_DIVERGED || c->ndiv > 0) {
+        double m = fmin(cw, ch) * (st == CELL_DIVERGED ? 0.3 : 0.15);
+        double cx = x + cw / 2, cy = y + ch / 2;
+        if (st != CELL_DIVERGED) cx = x + cw - m - 3, cy = y + m + 3;
+        fprintf(f, "<path class=\"xmark\" d=\"M%.1f %.1fL%.1f %.1fM%.1f %.1fL%.1f %.1f\" stroke=\"#000000\" "
+                   "stroke-width=\"2\"/>\n",
+                cx - m, cy - m, cx + m, cy + m, cx + m, cy - m, cx - m, cy + m);
+    }
+    /* the number, when the cell is big enough */
+    if (cw >= 44 && ch >= 26 && c->nrun > 0) sweep_cell_text_(f, c, st, z, zlo, zhi, x, y, cw, ch);
+    fputs("</g>\n", f);
+    return st;
+}
+
+/* The heat map's category labels, thinned when crowded; the x ones rotated when long. */
+static void sweep_labels_(FILE *f, const frame_t *fr, const cats_t *xc, const cats_t *yc, double cw, double ch)
+{
+    size_t nx = xc->n, ny = yc->n;
+    size_t maxlen = 0;
+    for (size_t i = 0; i < nx; i++) maxlen = strlen(xc->v[i]) > maxlen ? strlen(xc->v[i]) : maxlen;
+    int rot = maxlen * 7.0 > cw;
+    size_t every = (size_t)ceil((rot ? 14.0 : maxlen * 7.0 + 6) / cw);
+    if (every < 1) every = 1;
+    for (size_t i = 0; i < nx; i += every) {
+        double x = fr->x0 + cw * (i + 0.5);
+        char t[40], tr[96];
+        shorten_(xc->v[i], t, sizeof t, 14);
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000000\"/>\n", x, fr->y1, x,
+                fr->y1 + 5);
+        if (rot) {
+            snprintf(tr, sizeof tr, "transform=\"rotate(-35 %.1f %.1f)\"", x, fr->y1 + 16);
+            text_(f, x, fr->y1 + 16, "end", tr, t);
+        } else {
+            text_(f, x, fr->y1 + 18, "middle", NULL, t);
+        }
+    }
+    every = (size_t)ceil(14.0 / ch);
+    if (every < 1) every = 1;
+    for (size_t i = 0; i < ny; i += every) {
+        double y = fr->y0 + ch * (ny - 1 - i + 0.5);
+        char t[40];
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000000\"/>\n", fr->x0 - 5, y,
+                fr->x0, y);
+        text_(f, fr->x0 - 8, y + 4, "end", NULL, shorten_(yc->v[i], t, sizeof t, 12));
+    }
+}
+
 static char *sweep_svg_(const char *sweep_dir, const char *xkey, const char *ykey,
                         const cats_t *xc, const cats_t *yc, const sweep_cell *cell, int zlog)
 {
@@ -2621,129 +2824,28 @@ static char *sweep_svg_(const char *sweep_dir, const char *xkey, const char *yke
     frame_t fr = {110, FIG_W - 160, 40, FIG_H - 80};
     svg_open_(f, title, FIG_W, FIG_H);
     double cw = (fr.x1 - fr.x0) / (double)nx, ch = (fr.y1 - fr.y0) / (double)ny;
-    /* colour range over cells with a value */
-    double zlo = INFINITY, zhi = -INFINITY;
+    double zlo, zhi;
+    sweep_zrange_(cell, nx * ny, zlog, &zlo, &zhi);
     unsigned states = 0;
-    for (size_t i = 0; i < nx * ny; i++) {
-        if (cell[i].nloss == 0) continue;
-        double z = cell[i].loss_sum / cell[i].nloss;
-        if (zlog) z = log10(z);
-        if (isfinite(z)) zlo = fmin(zlo, z), zhi = fmax(zhi, z);
-    }
-    if (!(zlo <= zhi)) zlo = 0, zhi = 1;
-    if (zhi - zlo < 1e-12) zlo -= 0.5, zhi += 0.5;
     fputs("<g class=\"cells\">\n", f);
     for (size_t yi = 0; yi < ny; yi++) {
         for (size_t xi = 0; xi < nx; xi++) {
-            const sweep_cell *c = &cell[yi * nx + xi];
             double x = fr.x0 + cw * xi, y = fr.y0 + ch * (ny - 1 - yi); /* first y value at the bottom */
-            int st;
-            double z = NAN;
-            if (c->nrun == 0) st = CELL_MISSING;
-            else if (c->ndiv == c->nrun) st = CELL_DIVERGED;
-            else if (c->nloss == 0) st = CELL_FAILED;
-            else {
-                st = CELL_VALUE;
-                z = c->loss_sum / c->nloss;
-                if (zlog) z = log10(z);
-            }
+            int st = sweep_cell_svg_(f, &cell[yi * nx + xi], x, y, cw, ch, zlog, zlo, zhi);
             if (st != CELL_VALUE) states |= 1u << st;
-            char col[8];
-            cell_color_(st, z, zlo, zhi, col);
-            fprintf(f, "<g class=\"cell%s\">\n", st == CELL_DIVERGED ? " diverged" : "");
-            fprintf(f, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"%s\" stroke=\"#ffffff\"/>\n",
-                    x, y, cw, ch, col);
-            if (st == CELL_DIVERGED || c->ndiv > 0) {
-                double m = fmin(cw, ch) * (st == CELL_DIVERGED ? 0.3 : 0.15);
-                double cx = x + cw / 2, cy = y + ch / 2;
-                if (st != CELL_DIVERGED) cx = x + cw - m - 3, cy = y + m + 3;
-                fprintf(f, "<path class=\"xmark\" d=\"M%.1f %.1fL%.1f %.1fM%.1f %.1fL%.1f %.1f\" stroke=\"#000000\" "
-                           "stroke-width=\"2\"/>\n",
-                        cx - m, cy - m, cx + m, cy + m, cx + m, cy - m, cx - m, cy + m);
-            }
-            /* the number, when the cell is big enough */
-            if (cw >= 44 && ch >= 26 && c->nrun > 0) {
-                char txt[64] = "", v[32];
-                if (st == CELL_VALUE) short_num_(v, sizeof v, c->loss_sum / c->nloss), snprintf(txt, sizeof txt, "%s", v);
-                else if (st == CELL_DIVERGED && isfinite(c->first_div_step))
-                    snprintf(txt, sizeof txt, "step %.0f", c->first_div_step);
-                else if (st == CELL_FAILED) snprintf(txt, sizeof txt, "failed");
-                if (c->nrun > 1 && c->ndiv > 0 && st != CELL_DIVERGED) {
-                    size_t l = strlen(txt);
-                    snprintf(txt + l, sizeof txt - l, " (%u/%u div)", c->ndiv, c->nrun);
-                }
-                /* white text on the dark end of viridis */
-                int dark = st == CELL_VALUE && (z - zlo) / (zhi - zlo) < 0.55;
-                char extra[80];
-                snprintf(extra, sizeof extra, "font-size=\"10\" fill=\"%s\"", dark ? "#ffffff" : "#000000");
-                double ty = st == CELL_DIVERGED ? y + ch - 5 : y + ch / 2 + 4;
-                text_(f, x + cw / 2, ty, "middle", extra, txt);
-            }
-            fputs("</g>\n", f);
         }
     }
     fputs("</g>\n", f);
     axes_(f, &fr, NULL, NULL, xkey, ykey ? ykey : "", 0, 0);
-    /* category labels, thinned when crowded; rotated when long */
-    size_t maxlen = 0;
-    for (size_t i = 0; i < nx; i++) maxlen = strlen(xc->v[i]) > maxlen ? strlen(xc->v[i]) : maxlen;
-    int rot = maxlen * 7.0 > cw;
-    size_t every = (size_t)ceil((rot ? 14.0 : maxlen * 7.0 + 6) / cw);
-    if (every < 1) every = 1;
-    for (size_t i = 0; i < nx; i += every) {
-        double x = fr.x0 + cw * (i + 0.5);
-        char t[40], tr[96];
-        shorten_(xc->v[i], t, sizeof t, 14);
-        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000000\"/>\n", x, fr.y1, x,
-                fr.y1 + 5);
-        if (rot) {
-            snprintf(tr, sizeof tr, "transform=\"rotate(-35 %.1f %.1f)\"", x, fr.y1 + 16);
-            text_(f, x, fr.y1 + 16, "end", tr, t);
-        } else {
-            text_(f, x, fr.y1 + 18, "middle", NULL, t);
-        }
-    }
-    every = (size_t)ceil(14.0 / ch);
-    if (every < 1) every = 1;
-    for (size_t i = 0; i < ny; i += every) {
-        double y = fr.y0 + ch * (ny - 1 - i + 0.5);
-        char t[40];
-        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000000\"/>\n", fr.x0 - 5, y,
-                fr.x0, y);
-        text_(f, fr.x0 - 8, y + 4, "end", NULL, shorten_(yc->v[i], t, sizeof t, 12));
-    }
+    sweep_labels_(f, &fr, xc, yc, cw, ch);
     colorbar_(f, fr.x1 + 18, fr.y0, fr.y1, zlo, zhi, zlog ? "log10 final loss" : "final loss", states);
     svg_close_(f);
     return ms_close_(&ms);
 }
 
-static char *report_sweep_(const char *sweep_dir, const clgrad_csv *t, const figlist *figs,
-                           const clgrad_lr_sens *lrs)
+/* The points table of report.html: a row per row of summary.csv, the status cell classed by its value. */
+static void report_points_table_(FILE *f, const clgrad_csv *t)
 {
-    mstream ms;
-    if (ms_open_(&ms) != 0) return NULL;
-    FILE *f = ms.f;
-    mstream tm;
-    if (ms_open_(&tm) != 0) {
-        fclose(ms.f), free(ms.buf);
-        return NULL;
-    }
-    fputs("clgrad sweep report: ", tm.f), esc_(tm.f, sweep_dir);
-    char *title = ms_close_(&tm);
-    fprintf(f, html_head_, title ? title : "clgrad sweep report");
-    fprintf(f, "<h1>%s</h1>\n", title ? title : "clgrad sweep report");
-    free(title);
-    /* optim.lr swept: the LR sensitivity first (its figure, the definition, the numbers), then the heat map */
-    figlist rest = *figs;
-    if (lrs && lrs->has_lr && figs->n == 2 && !strcmp(figs->f[1].name, "lr_sensitivity.svg")) {
-        html_lr_(f, lrs, &figs->f[1]);
-        rest.n = 1;
-    }
-    html_figures_(f, &rest);
-    fprintf(f, "<h2 id=\"points\">Points (%zu)</h2>\n<p>Every point of <code>summary.csv</code>. Click a column "
-               "heading to sort by it (again: reverse); numbers sort as numbers, non-finite and empty values last. "
-               "<code>report.html#sort=KEY</code> (or <code>#sort=-KEY</code>, descending) opens the page sorted.</p>\n",
-            t->nrows);
     fputs("<table class=\"sweep sortable\" id=\"points-table\">\n<thead><tr>", f);
     for (size_t c = 0; c < t->ncols; c++)
         fputs("<th data-key=\"", f), esc_(f, t->names[c]), fputs("\">", f), esc_(f, t->names[c]), fputs("</th>", f);
@@ -2760,7 +2862,12 @@ static char *report_sweep_(const char *sweep_dir, const clgrad_csv *t, const fig
         fputs("</tr>\n", f);
     }
     fputs("</tbody>\n</table>\n", f);
-    /* Sorting, inline (no network).  Written without '<' and '&' so that the
+}
+
+/* The script that sorts the points table by a clicked heading or #sort=KEY, then the end of the page. */
+static void report_sort_script_(FILE *f)
+{
+    /* Inline (no network).  Written without '<' and '&' so that the
     ** page stays well-formed XML as well as HTML. */
     fputs("<script>\n"
           "(function () {\n"
@@ -2807,6 +2914,37 @@ static char *report_sweep_(const char *sweep_dir, const clgrad_csv *t, const fig
           "})();\n"
           "</script>\n</body>\n</html>\n",
           f);
+}
+
+static char *report_sweep_(const char *sweep_dir, const clgrad_csv *t, const figlist *figs,
+                           const clgrad_lr_sens *lrs)
+{
+    mstream ms;
+    if (ms_open_(&ms) != 0) return NULL;
+    FILE *f = ms.f;
+    mstream tm;
+    if (ms_open_(&tm) != 0) {
+        fclose(ms.f), free(ms.buf);
+        return NULL;
+    }
+    fputs("clgrad sweep report: ", tm.f), esc_(tm.f, sweep_dir);
+    char *title = ms_close_(&tm);
+    fprintf(f, html_head_, title ? title : "clgrad sweep report");
+    fprintf(f, "<h1>%s</h1>\n", title ? title : "clgrad sweep report");
+    free(title);
+    /* optim.lr swept: the LR sensitivity first (its figure, the definition, the numbers), then the heat map */
+    figlist rest = *figs;
+    if (lrs && lrs->has_lr && figs->n == 2 && !strcmp(figs->f[1].name, "lr_sensitivity.svg")) {
+        html_lr_(f, lrs, &figs->f[1]);
+        rest.n = 1;
+    }
+    html_figures_(f, &rest);
+    fprintf(f, "<h2 id=\"points\">Points (%zu)</h2>\n<p>Every point of <code>summary.csv</code>. Click a column "
+               "heading to sort by it (again: reverse); numbers sort as numbers, non-finite and empty values last. "
+               "<code>report.html#sort=KEY</code> (or <code>#sort=-KEY</code>, descending) opens the page sorted.</p>\n",
+            t->nrows);
+    report_points_table_(f, t);
+    report_sort_script_(f);
     return ms_close_(&ms);
 }
 
@@ -2814,6 +2952,84 @@ clgrad_status clgrad_plot_sweep(const char *sweep_dir, const char *xkey, const c
                                 char *why, size_t nwhy)
 {
     return clgrad_plot_sweep_lr(sweep_dir, xkey, ykey, outdir, NULL, why, nwhy);
+}
+
+/* The heat map's default axes: optim.lr (when swept), then the other swept keys in order. */
+static clgrad_status sweep_default_axes_(const clgrad_csv *t, const clgrad_lr_sens *ls, const char **xkey,
+                                         const char **ykey, const char *path, char *why, size_t nwhy)
+{
+    int cst0 = clgrad_csv_col(t, "status"), k0 = t->ncols > 0 && !strcmp(t->names[0], "index") ? 1 : 0;
+    if (ls->has_lr) *xkey = LR_KEY;
+    for (int c = k0; c < cst0 && !(*xkey && *ykey); c++) {
+        if (*xkey && !strcmp(t->names[c], *xkey)) continue;
+        if (!*xkey) *xkey = t->names[c];
+        else if (!*ykey) *ykey = t->names[c];
+    }
+    if (!*xkey)
+        return clgrad_failf(CLGRAD_E_ARG, why, nwhy, "%s: no swept key (no column before status); give --x KEY", path);
+    return CLGRAD_OK;
+}
+
+/* The error for an axis key that summary.csv has no column for, listing the columns it has. */
+static clgrad_status sweep_no_column_(const clgrad_csv *t, const char *key, const char *path, char *why, size_t nwhy)
+{
+    char cols[600] = "";
+    for (size_t c = 0; c < t->ncols; c++) {
+        size_t l = strlen(cols);
+        snprintf(cols + l, sizeof cols - l, "%s%s", c ? ", " : "", t->names[c]);
+    }
+    return clgrad_failf(CLGRAD_E_ARG, why, nwhy, "%s has no column \"%s\" (columns: %s)", path, key, cols);
+}
+
+/* Each row into its heat-map cell (runs, diverged, failed, loss sum); returns whether the colour scale is log. */
+static int sweep_fill_cells_(const clgrad_csv *t, int cx, int cy, int cst, int cl, int cd, const cats_t *xc,
+                             const cats_t *yc, sweep_cell *cell)
+{
+    int zlog = 1;
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t r = 0; r < t->nrows; r++) {
+        size_t xi = cat_index_(xc, clgrad_csv_text(t, r, cx));
+        size_t yi = cy >= 0 ? cat_index_(yc, clgrad_csv_text(t, r, cy)) : 0;
+        sweep_cell *c = &cell[yi * xc->n + xi];
+        const char *status = clgrad_csv_text(t, r, cst);
+        double loss = clgrad_csv_num(t, r, cl);
+        if (c->nrun == 0) c->first_div_step = NAN;
+        c->nrun++;
+        if (!strcmp(status, "diverged") || (!strcmp(status, "completed") && !isfinite(loss) &&
+                                             clgrad_csv_present(t, r, cl))) {
+            c->ndiv++;
+            double ds = clgrad_csv_num(t, r, cd);
+            if (isfinite(ds) && !(ds >= c->first_div_step)) c->first_div_step = ds;
+        } else if (strcmp(status, "completed") != 0 || !isfinite(loss)) {
+            c->nfail++;
+        } else {
+            c->loss_sum += loss, c->nloss++;
+            if (loss <= 0) zlog = 0;
+            lo = fmin(lo, loss), hi = fmax(hi, loss);
+        }
+    }
+    return zlog && lo <= hi && hi / lo > 10;
+}
+
+/* The sweep's figures: the heat map, and when optim.lr is swept lr_sensitivity.svg and its CSV (*lcsv). */
+static clgrad_status sweep_figures_(figlist *figs, char **lcsv, const char *sweep_dir, const char *xkey,
+                                    const char *ykey, const cats_t *xc, const cats_t *yc, const sweep_cell *cell,
+                                    int zlog, const clgrad_lr_sens *ls, const char *path, char *why, size_t nwhy)
+{
+    clgrad_status st;
+    if ((st = fig_add_(figs, "sweep_heatmap.svg", "final loss per swept setting; X marks diverged runs",
+                       sweep_svg_(sweep_dir, xkey, ykey, xc, yc, cell, zlog), why, nwhy)) != CLGRAD_OK)
+        return st;
+    if (ls->has_lr) {
+        if ((st = fig_add_(figs, "lr_sensitivity.svg",
+                           "final loss against the learning rate, a curve per setting of the other swept keys; "
+                           "ring: best final loss; dashed: divergence edge; top band: runs counted as l0 "
+                           "(cross: diverged, triangle: non-finite or above l0)",
+                           lr_svg_(ls), why, nwhy)) != CLGRAD_OK)
+            return st;
+        if (!(*lcsv = lr_csv_(ls))) return clgrad_failf(CLGRAD_E_NOMEM, why, nwhy, "out of memory plotting %s", path);
+    }
+    return CLGRAD_OK;
 }
 
 clgrad_status clgrad_plot_sweep_lr(const char *sweep_dir, const char *xkey, const char *ykey, const char *outdir,
@@ -2831,29 +3047,10 @@ clgrad_status clgrad_plot_sweep_lr(const char *sweep_dir, const char *xkey, cons
     figlist figs = {0};
     char *html = NULL, *lcsv = NULL;
     if ((st = clgrad_sweep_lr_read(sweep_dir, ls, why, nwhy)) != CLGRAD_OK) goto out;
-    if (!xkey) {
-        /* the heat map's default axes: optim.lr (when swept), then the other swept keys in order */
-        int cst0 = clgrad_csv_col(&t, "status"), k0 = t.ncols > 0 && !strcmp(t.names[0], "index") ? 1 : 0;
-        if (ls->has_lr) xkey = LR_KEY;
-        for (int c = k0; c < cst0 && !(xkey && ykey); c++) {
-            if (xkey && !strcmp(t.names[c], xkey)) continue;
-            if (!xkey) xkey = t.names[c];
-            else if (!ykey) ykey = t.names[c];
-        }
-        if (!xkey) {
-            st = failf_(CLGRAD_E_ARG, why, nwhy, "%s: no swept key (no column before status); give --x KEY", path);
-            goto out;
-        }
-    }
+    if (!xkey && (st = sweep_default_axes_(&t, ls, &xkey, &ykey, path, why, nwhy)) != CLGRAD_OK) goto out;
     int cx = clgrad_csv_col(&t, xkey), cy = ykey ? clgrad_csv_col(&t, ykey) : -1;
     if (cx < 0 || (ykey && cy < 0)) {
-        char cols[600] = "";
-        for (size_t c = 0; c < t.ncols; c++) {
-            size_t l = strlen(cols);
-            snprintf(cols + l, sizeof cols - l, "%s%s", c ? ", " : "", t.names[c]);
-        }
-        st = failf_(CLGRAD_E_ARG, why, nwhy, "%s has no column \"%s\" (columns: %s)", path, cx < 0 ? xkey : ykey,
-                    cols);
+        st = sweep_no_column_(&t, cx < 0 ? xkey : ykey, path, why, nwhy);
         goto out;
     }
     /* the outcome: the final test loss as clgrad sweep writes it (else the train loss, or final_loss) */
@@ -2862,48 +3059,16 @@ clgrad_status clgrad_plot_sweep_lr(const char *sweep_dir, const char *xkey, cons
     if (cl < 0) cl = clgrad_csv_col(&t, "final_loss");
     int cd = clgrad_csv_col(&t, "diverge_step");
     if (cst < 0 || cl < 0) {
-        st = failf_(CLGRAD_E_IO, why, nwhy, "%s: needs the columns status and final_test_loss (or final_train_loss)", path);
+        st = clgrad_failf(CLGRAD_E_IO, why, nwhy, "%s: needs the columns status and final_test_loss (or final_train_loss)", path);
         goto out;
     }
     if (cats_(&t, cx, &xc) != 0 || cats_(&t, cy, &yc) != 0) goto oom;
     cell = calloc((xc.n * yc.n > 0 ? xc.n * yc.n : 1), sizeof *cell);
     if (!cell) goto oom;
-    int zlog = 1;
-    double lo = INFINITY, hi = -INFINITY;
-    for (size_t r = 0; r < t.nrows; r++) {
-        size_t xi = cat_index_(&xc, clgrad_csv_text(&t, r, cx));
-        size_t yi = cy >= 0 ? cat_index_(&yc, clgrad_csv_text(&t, r, cy)) : 0;
-        sweep_cell *c = &cell[yi * xc.n + xi];
-        const char *status = clgrad_csv_text(&t, r, cst);
-        double loss = clgrad_csv_num(&t, r, cl);
-        if (c->nrun == 0) c->first_div_step = NAN;
-        c->nrun++;
-        if (!strcmp(status, "diverged") || (!strcmp(status, "completed") && !isfinite(loss) &&
-                                             clgrad_csv_present(&t, r, cl))) {
-            c->ndiv++;
-            double ds = clgrad_csv_num(&t, r, cd);
-            if (isfinite(ds) && !(ds >= c->first_div_step)) c->first_div_step = ds;
-        } else if (strcmp(status, "completed") != 0 || !isfinite(loss)) {
-            c->nfail++;
-        } else {
-            c->loss_sum += loss, c->nloss++;
-            if (loss <= 0) zlog = 0;
-            lo = fmin(lo, loss), hi = fmax(hi, loss);
-        }
-    }
-    zlog = zlog && lo <= hi && hi / lo > 10;
-    if ((st = fig_add_(&figs, "sweep_heatmap.svg", "final loss per swept setting; X marks diverged runs",
-                       sweep_svg_(sweep_dir, xkey, ykey, &xc, &yc, cell, zlog), why, nwhy)) != CLGRAD_OK)
+    int zlog = sweep_fill_cells_(&t, cx, cy, cst, cl, cd, &xc, &yc, cell);
+    if ((st = sweep_figures_(&figs, &lcsv, sweep_dir, xkey, ykey, &xc, &yc, cell, zlog, ls, path, why, nwhy)) !=
+        CLGRAD_OK)
         goto out;
-    if (ls->has_lr) {
-        if ((st = fig_add_(&figs, "lr_sensitivity.svg",
-                           "final loss against the learning rate, a curve per setting of the other swept keys; "
-                           "ring: best final loss; dashed: divergence edge; top band: runs counted as l0 "
-                           "(cross: diverged, triangle: non-finite or above l0)",
-                           lr_svg_(ls), why, nwhy)) != CLGRAD_OK)
-            goto out;
-        if (!(lcsv = lr_csv_(ls))) goto oom;
-    }
     html = report_sweep_(sweep_dir, &t, &figs, ls);
     if (!html) goto oom;
     st = write_figs_(outdir, &figs, html, NULL, why, nwhy);
@@ -2914,7 +3079,7 @@ clgrad_status clgrad_plot_sweep_lr(const char *sweep_dir, const char *xkey, cons
     }
     goto out;
 oom:
-    st = failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory plotting %s", path);
+    st = clgrad_failf(CLGRAD_E_NOMEM, why, nwhy, "out of memory plotting %s", path);
 out:
     free(html);
     free(lcsv);

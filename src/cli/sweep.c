@@ -14,7 +14,11 @@
 #include "cli/report.h"
 #include "cli/sweep.h"
 #include "cli/opts.h"
+#include "util/csv.h"
 #include "util/fsutil.h"
+#include "util/ini.h"
+#include "util/sbuf.h"
+#include "run/rundir.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -52,68 +56,6 @@
 /* Strings and files                                                   */
 /* ------------------------------------------------------------------ */
 
-typedef struct {
-    char *s;
-    size_t len, cap;
-    int oom;
-} sbuf;
-
-static void sb_putn(sbuf *b, const char *s, size_t n)
-{
-    if (b->oom) return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *p = realloc(b->s, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->s = p, b->cap = cap;
-    }
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = 0;
-}
-
-static void sb_puts(sbuf *b, const char *s) { sb_putn(b, s, strlen(s)); }
-static void sb_putc(sbuf *b, char c) { sb_putn(b, &c, 1); }
-
-static void sb_printf(sbuf *b, const char *fmt, ...) PRINTF_LIKE(2, 3);
-static void sb_printf(sbuf *b, const char *fmt, ...)
-{
-    va_list ap, ap2;
-    va_start(ap, fmt);
-    va_copy(ap2, ap);
-    char tmp[512];
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    if (n < 0) b->oom = 1;
-    else if ((size_t)n < sizeof tmp) sb_putn(b, tmp, (size_t)n);
-    else {
-        char *p = malloc((size_t)n + 1);
-        if (!p) b->oom = 1;
-        else {
-            vsnprintf(p, (size_t)n + 1, fmt, ap2);
-            sb_putn(b, p, (size_t)n);
-            free(p);
-        }
-    }
-    va_end(ap2);
-    va_end(ap);
-}
-
-static const char *sb_str(const sbuf *b) { return b->s ? b->s : ""; }
-
-/* The text (malloc'd; "" when empty) or NULL when out of memory. */
-static char *sb_take(sbuf *b)
-{
-    if (b->oom) {
-        free(b->s);
-        return NULL;
-    }
-    return b->s ? b->s : strdup("");
-}
-
 static int errf_(char *err, size_t n, const char *fmt, ...) PRINTF_LIKE(3, 4);
 static int errf_(char *err, size_t n, const char *fmt, ...)
 {
@@ -136,43 +78,20 @@ static void trim_(const char **s, size_t *n)
 
 static char *join_(const char *a, const char *b)
 {
-    sbuf t = {0};
-    sb_printf(&t, "%s/%s", a, b);
-    return sb_take(&t);
+    clgrad_sbuf t = {0};
+    clgrad_sb_printf(&t, "%s/%s", a, b);
+    return clgrad_sb_take(&t);
 }
 
 /* Whole file, NUL-terminated (malloc'd), or NULL with why. */
 static char *read_file_(const char *path, size_t *len, char *why, size_t nwhy)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        errf_(why, nwhy, "%s", strerror(errno));
-        return NULL;
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > MAX_FILE) {
-        errf_(why, nwhy, "%s", S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file of at most 64 MiB");
-        close(fd);
-        return NULL;
-    }
-    sbuf b = {0};
-    char chunk[65536];
-    for (;;) {
-        ssize_t r = read(fd, chunk, sizeof chunk);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) {
-            errf_(why, nwhy, "%s", strerror(errno));
-            close(fd);
-            free(b.s);
-            return NULL;
-        }
-        if (r == 0) break;
-        sb_putn(&b, chunk, (size_t)r);
-    }
-    close(fd);
-    if (len) *len = b.len;
-    char *s = sb_take(&b);
-    if (!s) errf_(why, nwhy, "out of memory");
+    char *s;
+    int e = clgrad_fs_read_all(path, MAX_FILE, 1, &s, len);
+    if (e == EISDIR) errf_(why, nwhy, "%s", "is a directory");
+    else if (e == EINVAL || e == EFBIG) errf_(why, nwhy, "%s", "not a regular file of at most 64 MiB");
+    else if (e == ENOMEM) errf_(why, nwhy, "out of memory");
+    else if (e) errf_(why, nwhy, "%s", strerror(e));
     return s;
 }
 
@@ -180,8 +99,8 @@ static char *read_file_(const char *path, size_t *len, char *why, size_t nwhy)
 ** unpredictable name, fsync, rename). 0 or -1 with why. */
 static int write_atomic_(const char *dir, const char *name, const char *text, size_t len, char *why, size_t nwhy)
 {
-    sbuf path = {0};
-    sb_printf(&path, "%s/%s", dir, name);
+    clgrad_sbuf path = {0};
+    clgrad_sb_printf(&path, "%s/%s", dir, name);
     if (path.oom) {
         errf_(why, nwhy, "out of memory");
         return -1;
@@ -235,14 +154,14 @@ static void iso_time_(char *out, size_t n)
 }
 
 /* A double with the fewest digits that read back exactly; nan, inf, -inf. */
-static void sb_num(sbuf *b, double v)
+static void sb_num(clgrad_sbuf *b, double v)
 {
     if (isnan(v)) {
-        sb_puts(b, "nan");
+        clgrad_sb_puts(b, "nan");
         return;
     }
     if (isinf(v)) {
-        sb_puts(b, v > 0 ? "inf" : "-inf");
+        clgrad_sb_puts(b, v > 0 ? "inf" : "-inf");
         return;
     }
     char t[40];
@@ -250,289 +169,51 @@ static void sb_num(sbuf *b, double v)
         snprintf(t, sizeof t, "%.*g", prec, v);
         if (strtod(t, NULL) == v) break;
     }
-    sb_puts(b, t);
+    clgrad_sb_puts(b, t);
 }
 
-static void sb_json_put_(void *u, const char *p, size_t n) { sb_printf((sbuf *)u, "%.*s", (int)n, p); }
-
-/* clgrad_json_escape (libclgrad): the one JSON string writer */
-static void sb_json_str(sbuf *b, const char *s) { clgrad_json_escape(s, sb_json_put_, b); }
 
 /* A CSV field, quoted when it holds a comma, quote, line break or edge space. */
-static void sb_csv(sbuf *b, const char *s)
+static void sb_csv(clgrad_sbuf *b, const char *s)
 {
     size_t n = strlen(s);
     if (!strpbrk(s, ",\"\r\n") && !(n && (blank_(s[0]) || blank_(s[n - 1])))) {
-        sb_puts(b, s);
+        clgrad_sb_puts(b, s);
         return;
     }
-    sb_putc(b, '"');
+    clgrad_sb_putc(b, '"');
     for (; *s; s++) {
-        if (*s == '"') sb_putc(b, '"');
-        sb_putc(b, *s);
+        if (*s == '"') clgrad_sb_putc(b, '"');
+        clgrad_sb_putc(b, *s);
     }
-    sb_putc(b, '"');
+    clgrad_sb_putc(b, '"');
 }
 
 /* ------------------------------------------------------------------ */
-/* JSON reading (summary.json, manifest.json, sweep.json)              */
+/* JSON reading (summary.json, manifest.json, sweep.json): clgrad_json  */
 /* ------------------------------------------------------------------ */
-
-enum { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ };
-
-typedef struct jval {
-    int t;
-    double num;        /* J_NUM; J_BOOL: 0/1 */
-    char *str;         /* J_STR */
-    int n;             /* J_ARR, J_OBJ: items */
-    struct jval *kid;  /* items */
-    char **key;        /* J_OBJ: names */
-} jval;
-
-typedef struct {
-    const char *s, *end;
-    int depth;
-} jparser;
-
-static void jfree_(jval *v)
-{
-    for (int i = 0; i < v->n; i++) {
-        jfree_(&v->kid[i]);
-        if (v->key) free(v->key[i]);
-    }
-    free(v->kid);
-    free(v->key);
-    free(v->str);
-    memset(v, 0, sizeof *v);
-}
-
-static void jws_(jparser *p)
-{
-    while (p->s < p->end && (*p->s == ' ' || *p->s == '\t' || *p->s == '\n' || *p->s == '\r')) p->s++;
-}
-
-static int jhex4_(jparser *p, unsigned *u)
-{
-    if (p->end - p->s < 4) return -1;
-    *u = 0;
-    for (int i = 0; i < 4; i++) {
-        int c = (unsigned char)*p->s++, d;
-        if (c >= '0' && c <= '9') d = c - '0';
-        else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
-        else return -1;
-        *u = *u * 16 + (unsigned)d;
-    }
-    return 0;
-}
-
-static void utf8_(sbuf *b, unsigned u)
-{
-    if (u < 0x80) sb_putc(b, (char)u);
-    else if (u < 0x800) {
-        sb_putc(b, (char)(0xC0 | (u >> 6)));
-        sb_putc(b, (char)(0x80 | (u & 0x3F)));
-    } else if (u < 0x10000) {
-        sb_putc(b, (char)(0xE0 | (u >> 12)));
-        sb_putc(b, (char)(0x80 | ((u >> 6) & 0x3F)));
-        sb_putc(b, (char)(0x80 | (u & 0x3F)));
-    } else {
-        sb_putc(b, (char)(0xF0 | (u >> 18)));
-        sb_putc(b, (char)(0x80 | ((u >> 12) & 0x3F)));
-        sb_putc(b, (char)(0x80 | ((u >> 6) & 0x3F)));
-        sb_putc(b, (char)(0x80 | (u & 0x3F)));
-    }
-}
-
-static int jstr_(jparser *p, char **out)
-{
-    sbuf b = {0};
-    p->s++; /* the opening quote */
-    while (p->s < p->end && *p->s != '"') {
-        unsigned char c = (unsigned char)*p->s++;
-        if (c < 0x20) goto bad;
-        if (c != '\\') {
-            sb_putc(&b, (char)c);
-            continue;
-        }
-        if (p->s >= p->end) goto bad;
-        c = (unsigned char)*p->s++;
-        unsigned u, lo;
-        switch (c) {
-        case '"': case '\\': case '/': sb_putc(&b, (char)c); break;
-        case 'b': sb_putc(&b, '\b'); break;
-        case 'f': sb_putc(&b, '\f'); break;
-        case 'n': sb_putc(&b, '\n'); break;
-        case 'r': sb_putc(&b, '\r'); break;
-        case 't': sb_putc(&b, '\t'); break;
-        case 'u':
-            if (jhex4_(p, &u)) goto bad;
-            if (u >= 0xD800 && u < 0xDC00) {
-                if (p->end - p->s < 2 || p->s[0] != '\\' || p->s[1] != 'u') goto bad;
-                p->s += 2;
-                if (jhex4_(p, &lo) || lo < 0xDC00 || lo > 0xDFFF) goto bad;
-                u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
-            } else if (u >= 0xDC00 && u <= 0xDFFF) goto bad;
-            utf8_(&b, u);
-            break;
-        default: goto bad;
-        }
-    }
-    if (p->s >= p->end) goto bad;
-    p->s++;
-    *out = sb_take(&b);
-    return *out ? 0 : -1;
-bad:
-    free(b.s);
-    return -1;
-}
-
-static int jvalue_(jparser *p, jval *v);
-
-/* One more item of an array/object (zeroed), or NULL. */
-static jval *jpush_(jval *v, char *key)
-{
-    jval *k = realloc(v->kid, (size_t)(v->n + 1) * sizeof *k);
-    if (!k) return NULL;
-    v->kid = k;
-    if (v->t == J_OBJ) {
-        char **names = realloc(v->key, (size_t)(v->n + 1) * sizeof *names);
-        if (!names) return NULL;
-        v->key = names;
-        names[v->n] = key;
-    }
-    memset(&k[v->n], 0, sizeof *k);
-    return &k[v->n++];
-}
-
-static int jcontainer_(jparser *p, jval *v, char close)
-{
-    v->t = close == '}' ? J_OBJ : J_ARR;
-    p->s++;
-    jws_(p);
-    if (p->s < p->end && *p->s == close) {
-        p->s++;
-        return 0;
-    }
-    for (;;) {
-        char *key = NULL;
-        jws_(p);
-        if (v->t == J_OBJ) {
-            if (p->s >= p->end || *p->s != '"' || jstr_(p, &key)) return -1;
-            jws_(p);
-            if (p->s >= p->end || *p->s != ':') {
-                free(key);
-                return -1;
-            }
-            p->s++;
-        }
-        jval *k = jpush_(v, key);
-        if (!k) {
-            free(key);
-            return -1;
-        }
-        if (jvalue_(p, k)) return -1;
-        jws_(p);
-        if (p->s < p->end && *p->s == ',') {
-            p->s++;
-            continue;
-        }
-        if (p->s < p->end && *p->s == close) {
-            p->s++;
-            return 0;
-        }
-        return -1;
-    }
-}
-
-static int jword_(jparser *p, const char *w)
-{
-    size_t n = strlen(w);
-    if ((size_t)(p->end - p->s) < n || memcmp(p->s, w, n)) return -1;
-    p->s += n;
-    return 0;
-}
-
-static int jvalue_(jparser *p, jval *v)
-{
-    if (++p->depth > 64) return -1;
-    jws_(p);
-    if (p->s >= p->end) return -1;
-    int rc = 0;
-    char c = *p->s;
-    if (c == '{') rc = jcontainer_(p, v, '}');
-    else if (c == '[') rc = jcontainer_(p, v, ']');
-    else if (c == '"') {
-        v->t = J_STR;
-        rc = jstr_(p, &v->str);
-    } else if (c == 't' || c == 'f') {
-        v->t = J_BOOL;
-        v->num = c == 't';
-        rc = jword_(p, c == 't' ? "true" : "false");
-    } else if (c == 'n') {
-        v->t = J_NULL;
-        rc = jword_(p, "null");
-    } else if (c == '-' || (c >= '0' && c <= '9')) {
-        char *e;
-        v->t = J_NUM;
-        v->num = strtod(p->s, &e); /* the text is NUL-terminated */
-        if (e == p->s || e > p->end) rc = -1;
-        else p->s = e;
-    } else rc = -1;
-    p->depth--;
-    return rc;
-}
-
-/* Parse text (NUL-terminated) into v; 0 or -1 (v freed). */
-static int jparse_(const char *text, size_t len, jval *v)
-{
-    jparser p = {text, text + len, 0};
-    memset(v, 0, sizeof *v);
-    if (jvalue_(&p, v) == 0) {
-        jws_(&p);
-        if (p.s == p.end) return 0;
-    }
-    jfree_(v);
-    return -1;
-}
-
-static const jval *jget_(const jval *o, const char *k)
-{
-    if (!o || o->t != J_OBJ) return NULL;
-    for (int i = 0; i < o->n; i++)
-        if (strcmp(o->key[i], k) == 0) return &o->kid[i];
-    return NULL;
-}
-
-static const char *jstrval_(const jval *v) { return v && v->t == J_STR ? v->str : NULL; }
 
 /* A JSON number, or one of the strings nan / inf / -inf: 1 with *d, else 0. */
-static int jnum_(const jval *v, double *d)
+static int jnum_(const clgrad_json *v, double *d)
 {
-    if (!v) return 0;
-    if (v->t == J_NUM) {
-        *d = v->num;
-        return 1;
-    }
-    if (v->t != J_STR) return 0;
-    if (strcmp(v->str, "nan") == 0 || strcmp(v->str, "NaN") == 0) *d = NAN;
-    else if (strcmp(v->str, "inf") == 0 || strcmp(v->str, "Infinity") == 0) *d = INFINITY;
-    else if (strcmp(v->str, "-inf") == 0 || strcmp(v->str, "-Infinity") == 0) *d = -INFINITY;
-    else return 0;
+    if (!clgrad_json_is_num(v)) return 0;
+    *d = clgrad_json_num(v);
     return 1;
 }
 
-/* Read and parse a JSON file: 0, or -1 with why ("" when it does not exist). */
-static int jload_(const char *path, jval *v, char *why, size_t nwhy)
+/* Read and parse a JSON file (clgrad_json_parse): *v (clgrad_json_free), or
+** -1 with why ("" when it does not exist). */
+static int jload_(const char *path, clgrad_json **v, char *why, size_t nwhy)
 {
     size_t len;
+    *v = NULL;
     if (!exists_(path)) {
         errf_(why, nwhy, "%s", "");
         return -1;
     }
     char *t = read_file_(path, &len, why, nwhy);
     if (!t) return -1;
-    int rc = jparse_(t, len, v);
+    int rc = clgrad_json_parse(t, v, NULL, 0) == CLGRAD_OK ? 0 : -1;
     free(t);
     if (rc) errf_(why, nwhy, "not valid JSON");
     return rc;
@@ -554,63 +235,21 @@ static void row_free_(csv_row *r)
     r->f = NULL, r->n = 0;
 }
 
-static int row_push_(csv_row *r, sbuf *field)
+/* The next record of rd (util/csv.h) as a row of its own (malloc'd
+** fields).  1 with a row, 0 at the end, -1 on malformed input. */
+static int csv_next_(clgrad_csv_reader *rd, csv_row *r)
 {
-    char **f = realloc(r->f, (size_t)(r->n + 1) * sizeof *f);
-    if (!f) return -1;
-    r->f = f;
-    f[r->n] = sb_take(field);
-    memset(field, 0, sizeof *field);
-    if (!f[r->n]) return -1;
-    r->n++;
-    return 0;
-}
-
-/* One record from *p (RFC 4180; CRLF or LF).  1 with a row, 0 at the end,
-** -1 on malformed input. */
-static int csv_next_(const char **p, const char *end, csv_row *r)
-{
-    const char *s = *p;
     memset(r, 0, sizeof *r);
-    if (s >= end) return 0;
-    sbuf f = {0};
-    for (;;) {
-        if (s < end && *s == '"') {
-            s++;
-            for (;;) {
-                if (s >= end) goto bad;
-                if (*s == '"') {
-                    if (s + 1 < end && s[1] == '"') {
-                        sb_putc(&f, '"');
-                        s += 2;
-                        continue;
-                    }
-                    s++;
-                    break;
-                }
-                sb_putc(&f, *s++);
-            }
-            if (s < end && *s != ',' && *s != '\n' && *s != '\r') goto bad;
-        } else {
-            while (s < end && *s != ',' && *s != '\n' && *s != '\r') {
-                if (*s == '"') goto bad;
-                sb_putc(&f, *s++);
-            }
+    int got = clgrad_csv_next(rd);
+    if (got <= 0) return got;
+    r->f = calloc(rd->nf, sizeof *r->f);
+    if (!r->f) return -1;
+    for (size_t j = 0; j < rd->nf; j++, r->n++)
+        if (!(r->f[j] = strdup(rd->f[j]))) {
+            row_free_(r);
+            return -1;
         }
-        if (row_push_(r, &f)) goto bad;
-        if (s < end && *s == ',') {
-            s++;
-            continue;
-        }
-        if (s < end && *s == '\r') s++;
-        if (s < end && *s == '\n') s++;
-        *p = s;
-        return 1;
-    }
-bad:
-    free(f.s);
-    row_free_(r);
-    return -1;
+    return 1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -660,12 +299,6 @@ static int add_value_(char ***vals, int *nv, const char *s, size_t n)
     return 0;
 }
 
-/* A comment starts at '#' or ';' preceded by a blank or at the start. */
-static int comment_at_(const char *s, size_t i, size_t start)
-{
-    return (s[i] == '#' || s[i] == ';') && (i == start || blank_(s[i - 1]));
-}
-
 /* Parse "v1, v2, 'v,3'" (with_comments: [sweep] line, an inline comment may
 ** follow) into *vals.  0, or -1 with why. */
 static int parse_values_(const char *s, size_t n, int with_comments, char ***vals, int *nv, char *why, size_t nwhy)
@@ -675,7 +308,7 @@ static int parse_values_(const char *s, size_t n, int with_comments, char ***val
     for (;;) {
         while (i < n && blank_(s[i])) i++;
         int item = *nv + 1;
-        if (i == n || (with_comments && comment_at_(s, i, i)) || s[i] == ',') {
+        if (i == n || (with_comments && clgrad_ini_comment_at(s, i, i)) || s[i] == ',') {
             if (*nv == 0 && (i == n || s[i] != ',')) errf_(why, nwhy, "no values");
             else errf_(why, nwhy, "value %d is empty (quote it, \"\", to sweep an empty value)", item);
             goto bad;
@@ -689,13 +322,13 @@ static int parse_values_(const char *s, size_t n, int with_comments, char ***val
             if (add_value_(vals, nv, s + i + 1, (size_t)(close - s - (long)i - 1))) goto oom;
             i = (size_t)(close - s) + 1;
             while (i < n && blank_(s[i])) i++;
-            if (i < n && s[i] != ',' && !(with_comments && comment_at_(s, i, i))) {
+            if (i < n && s[i] != ',' && !(with_comments && clgrad_ini_comment_at(s, i, i))) {
                 errf_(why, nwhy, "value %d: text after the closing quote: '%.*s'", item, (int)(n - i), s + i);
                 goto bad;
             }
         } else {
             size_t j = i;
-            while (j < n && s[j] != ',' && !(with_comments && comment_at_(s, j, i))) j++;
+            while (j < n && s[j] != ',' && !(with_comments && clgrad_ini_comment_at(s, j, i))) j++;
             size_t e = j;
             while (e > i && blank_(s[e - 1])) e--;
             if (add_value_(vals, nv, s + i, e - i)) goto oom;
@@ -791,57 +424,22 @@ int clgrad_sweep_grid_add(clgrad_sweep_grid *g, const char *spec, char *err, siz
     return 0;
 }
 
-/* Line iterator over INI text: BOM skipped; \n, \r\n or \r line ends. */
-typedef struct {
-    const char *text;
-    size_t len, i;
-    int line;
-} lines_t;
-
-/* The next line (without its end) at [*start, *start + *n), its end bytes in *eol; 0 at the end. */
-static int next_line_(lines_t *it, size_t *start, size_t *n, size_t *eol)
-{
-    if (it->line == 0 && it->len >= 3 && memcmp(it->text, "\xEF\xBB\xBF", 3) == 0 && it->i == 0) it->i = 3;
-    if (it->i >= it->len) return 0;
-    size_t j = it->i;
-    while (j < it->len && it->text[j] != '\n' && it->text[j] != '\r') j++;
-    *start = it->i, *n = j - it->i;
-    size_t e = 0;
-    if (j < it->len) e = (it->text[j] == '\r' && j + 1 < it->len && it->text[j + 1] == '\n') ? 2 : 1;
-    *eol = e;
-    it->i = j + e;
-    it->line++;
-    return 1;
-}
-
-/* A "[name]" header line: 1 with the trimmed name. */
-static int header_(const char *s, size_t n, const char **name, size_t *nn)
-{
-    trim_(&s, &n);
-    if (!n || *s != '[') return 0;
-    const char *close = memchr(s, ']', n);
-    if (!close) return 0;
-    *name = s + 1, *nn = (size_t)(close - s - 1);
-    trim_(name, nn);
-    return 1;
-}
-
 static int is_(const char *s, size_t n, const char *w) { return strlen(w) == n && memcmp(s, w, n) == 0; }
 
 int clgrad_sweep_grid_from_ini(clgrad_sweep_grid *g, const char *name, const char *text, int *has_section,
                                char *err, size_t nerr)
 {
-    lines_t it = {text, strlen(text), 0, 0};
-    size_t st, n, eol;
+    clgrad_ini it;
+    clgrad_ini_line l;
     int in_sweep = 0, seen = 0, first_axis = g->naxes;
     if (has_section) *has_section = 0;
-    while (next_line_(&it, &st, &n, &eol)) {
-        const char *s = text + st, *sec;
-        size_t ns;
-        trim_(&s, &n);
-        if (!n || *s == '#' || *s == ';') continue;
-        if (header_(s, n, &sec, &ns)) {
-            in_sweep = is_(sec, ns, "sweep");
+    clgrad_ini_begin(&it, text, strlen(text));
+    while (clgrad_ini_next(&it, &l)) {
+        const char *s = l.s;
+        size_t n = l.n;
+        if (l.kind == CLGRAD_INI_BLANK) continue;
+        if (l.kind == CLGRAD_INI_SECTION) {
+            in_sweep = is_(l.section, l.nsection, "sweep");
             if (in_sweep && seen) {
                 errf_(err, nerr, "%s:%d: [sweep]: section appears twice (first at line %d); merge them", name,
                       it.line, seen);
@@ -851,15 +449,13 @@ int clgrad_sweep_grid_from_ini(clgrad_sweep_grid *g, const char *name, const cha
             continue;
         }
         if (!in_sweep) continue;
-        const char *eq = memchr(s, '=', n);
-        if (!eq) {
+        if (!l.key) {
             errf_(err, nerr, "%s:%d: [sweep]: expected 'section.key = value, value, ...', got '%.*s'", name,
                   it.line, (int)n, s);
             goto bad;
         }
-        const char *key = s;
-        size_t nk = (size_t)(eq - s);
-        trim_(&key, &nk);
+        const char *key = l.key;
+        size_t nk = l.nkey;
         if (!key_ok_(key, nk)) {
             errf_(err, nerr,
                   "%s:%d: [sweep]: '%.*s' is not a section.key name (letters, digits, '_' and one '.', "
@@ -876,7 +472,7 @@ int clgrad_sweep_grid_from_ini(clgrad_sweep_grid *g, const char *name, const cha
         char why[512];
         char **vals;
         int nv;
-        if (parse_values_(eq + 1, n - (size_t)(eq + 1 - s), 1, &vals, &nv, why, sizeof why)) {
+        if (parse_values_(l.value, l.nvalue, 1, &vals, &nv, why, sizeof why)) {
             errf_(err, nerr, "%s:%d: [sweep] %.*s: %s", name, it.line, (int)nk, key, why);
             goto bad;
         }
@@ -923,11 +519,11 @@ void clgrad_sweep_point(const clgrad_sweep_grid *g, long idx, int *vi)
     }
 }
 
-static void sb_safe_(sbuf *b, const char *s)
+static void sb_safe_(clgrad_sbuf *b, const char *s)
 {
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
-        sb_putc(b, (char)((isalnum(c) && c < 0x80) || strchr("._=+-", c) ? c : '_'));
+        clgrad_sb_putc(b, (char)((isalnum(c) && c < 0x80) || strchr("._=+-", c) ? c : '_'));
     }
 }
 
@@ -938,12 +534,12 @@ int clgrad_sweep_dirname(const clgrad_sweep_grid *g, long idx, char *out, size_t
     for (long m = np - 1; m >= 1000; m /= 10) width++;
     int vi[CLGRAD_SWEEP_MAX_AXES];
     clgrad_sweep_point(g, idx, vi);
-    sbuf b = {0};
-    sb_printf(&b, "%0*ld", width, idx);
+    clgrad_sbuf b = {0};
+    clgrad_sb_printf(&b, "%0*ld", width, idx);
     for (int a = 0; a < g->naxes; a++) {
-        sb_putc(&b, '-');
+        clgrad_sb_putc(&b, '-');
         sb_safe_(&b, g->axes[a].key);
-        sb_putc(&b, '=');
+        clgrad_sb_putc(&b, '=');
         sb_safe_(&b, g->axes[a].values[vi[a]]);
     }
     if (b.oom) return -1;
@@ -967,36 +563,25 @@ static int absolute_(const char *s, size_t n)
     return (n && (s[0] == '/' || s[0] == '\\')) || (n > 1 && isalpha((unsigned char)s[0]) && s[1] == ':');
 }
 
-/* The value of a "key = value" line as config.c reads it (quotes removed, an
-** inline comment dropped).  0, or -1 when it is malformed. */
+/* The value of a "key = value" line as config.c reads it (clgrad_ini_value:
+** quotes removed, an inline comment dropped).  0, or -1 when it is malformed. */
 static int ini_value_(const char *s, size_t n, const char **v, size_t *nv)
 {
-    while (n && blank_(*s)) s++, n--;
-    if (n && (*s == '"' || *s == '\'')) {
-        const char *close = memchr(s + 1, *s, n - 1);
-        if (!close) return -1;
-        *v = s + 1, *nv = (size_t)(close - s - 1);
-        return 0;
-    }
-    size_t len = 0;
-    while (len < n && !comment_at_(s, len, 0)) len++;
-    while (len && blank_(s[len - 1])) len--;
-    *v = s, *nv = len;
-    return 0;
+    return clgrad_ini_value(s, n, v, nv, NULL, NULL) == CLGRAD_INI_NO_CLOSE ? -1 : 0;
 }
 
 /* The directory prefix config.c puts before a relative path from `path`. */
 static char *path_prefix_(const char *path)
 {
-    sbuf b = {0};
+    clgrad_sbuf b = {0};
     const char *slash = strrchr(path, '/');
     if (!slash || !absolute_(path, strlen(path))) {
         char cwd[4096];
         if (!getcwd(cwd, sizeof cwd)) return NULL;
-        sb_printf(&b, "%s/", cwd);
+        clgrad_sb_printf(&b, "%s/", cwd);
     }
-    if (slash) sb_putn(&b, path, (size_t)(slash - path) + 1);
-    return sb_take(&b);
+    if (slash) clgrad_sb_putn(&b, path, (size_t)(slash - path) + 1);
+    return clgrad_sb_take(&b);
 }
 
 /* A directory made absolute against the working directory (malloc'd), or
@@ -1007,50 +592,49 @@ static char *abs_dir_(const char *d)
     char cwd[4096];
     if (!getcwd(cwd, sizeof cwd)) return NULL;
     while (d[0] == '.' && d[1] == '/') d += 2;
-    sbuf b = {0};
-    sb_printf(&b, "%s/%s", cwd, strcmp(d, ".") ? d : "");
+    clgrad_sbuf b = {0};
+    clgrad_sb_printf(&b, "%s/%s", cwd, strcmp(d, ".") ? d : "");
     while (b.len > 1 && b.s[b.len - 1] == '/') b.s[--b.len] = 0;
     if (b.oom) errno = ENOMEM;
-    return sb_take(&b);
+    return clgrad_sb_take(&b);
 }
 
 char *clgrad_sweep_experiment_copy(const char *path, const char *text, char *err, size_t nerr)
 {
-    lines_t it = {text, strlen(text), 0, 0};
-    sbuf b = {0};
+    clgrad_ini it;
+    clgrad_ini_line l;
+    clgrad_sbuf b = {0};
     char *prefix = NULL;
-    size_t st, n, eol;
     int in_sweep = 0, in_data = 0;
-    if (it.len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) sb_putn(&b, text, 3);
-    while (next_line_(&it, &st, &n, &eol)) {
-        const char *s = text + st, *sec, *t = s;
-        size_t ns, nt = n;
-        trim_(&t, &nt);
-        if (header_(s, n, &sec, &ns)) {
-            in_sweep = is_(sec, ns, "sweep");
-            in_data = is_(sec, ns, "data");
+    size_t len = strlen(text);
+    if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) clgrad_sb_putn(&b, text, 3);
+    clgrad_ini_begin(&it, text, len);
+    while (clgrad_ini_next(&it, &l)) {
+        const char *s = l.raw;
+        size_t n = l.nraw, eol = l.neol;
+        if (l.kind == CLGRAD_INI_SECTION) {
+            in_sweep = is_(l.section, l.nsection, "sweep");
+            in_data = is_(l.section, l.nsection, "data");
         }
-        const char *eq = nt && !in_sweep && in_data && *t != '#' && *t != ';' ? memchr(t, '=', nt) : NULL;
         if (in_sweep) {
-            sb_puts(&b, "# sweep: ");
-            sb_putn(&b, s, n + eol);
+            clgrad_sb_puts(&b, "# sweep: ");
+            clgrad_sb_putn(&b, s, n + eol);
             continue;
         }
-        if (eq) {
-            const char *key = t, *v;
-            size_t nk = (size_t)(eq - t), nv;
-            trim_(&key, &nk);
+        if (in_data && l.key) {
+            const char *key = l.key, *v;
+            size_t nk = l.nkey, nv;
             if ((is_(key, nk, "path") || is_(key, nk, "labels")) &&
-                ini_value_(eq + 1, nt - (size_t)(eq + 1 - t), &v, &nv) == 0 && nv && !absolute_(v, nv)) {
+                ini_value_(l.value, l.nvalue, &v, &nv) == 0 && nv && !absolute_(v, nv)) {
                 if (!prefix && !(prefix = path_prefix_(path))) {
                     errf_(err, nerr, "%s: cannot make [data] %.*s absolute: current directory: %s", path,
                           (int)nk, key, strerror(errno));
                     goto bad;
                 }
-                sbuf abs = {0};
-                sb_puts(&abs, prefix);
-                sb_putn(&abs, v, nv);
-                const char *as = sb_str(&abs);
+                clgrad_sbuf abs = {0};
+                clgrad_sb_puts(&abs, prefix);
+                clgrad_sb_putn(&abs, v, nv);
+                const char *as = clgrad_sb_str(&abs);
                 char q = strchr(as, '"') ? '\'' : '"';
                 if (strchr(as, q)) {
                     free(abs.s);
@@ -1058,16 +642,16 @@ char *clgrad_sweep_experiment_copy(const char *path, const char *text, char *err
                           (int)nk, key);
                     goto bad;
                 }
-                sb_printf(&b, "%.*s = %c%s%c", (int)nk, key, q, as, q);
-                sb_putn(&b, s + n, eol);
+                clgrad_sb_printf(&b, "%.*s = %c%s%c", (int)nk, key, q, as, q);
+                clgrad_sb_putn(&b, s + n, eol);
                 free(abs.s);
                 continue;
             }
         }
-        sb_putn(&b, s, n + eol);
+        clgrad_sb_putn(&b, s, n + eol);
     }
     free(prefix);
-    char *out = sb_take(&b);
+    char *out = clgrad_sb_take(&b);
     if (!out) errf_(err, nerr, "out of memory");
     return out;
 bad:
@@ -1079,23 +663,18 @@ bad:
 /* [run] name from INI text (malloc'd), or NULL. */
 static char *ini_run_name_(const char *text)
 {
-    lines_t it = {text, strlen(text), 0, 0};
-    size_t st, n, eol;
+    clgrad_ini it;
+    clgrad_ini_line l;
     int in_run = 0;
-    while (next_line_(&it, &st, &n, &eol)) {
-        const char *s = text + st, *sec, *v;
-        size_t ns, nv;
-        trim_(&s, &n);
-        if (header_(s, n, &sec, &ns)) {
-            in_run = is_(sec, ns, "run");
+    clgrad_ini_begin(&it, text, strlen(text));
+    while (clgrad_ini_next(&it, &l)) {
+        const char *v;
+        size_t nv;
+        if (l.kind == CLGRAD_INI_SECTION) {
+            in_run = is_(l.section, l.nsection, "run");
             continue;
         }
-        const char *eq = in_run && n && *s != '#' && *s != ';' ? memchr(s, '=', n) : NULL;
-        if (!eq) continue;
-        const char *key = s;
-        size_t nk = (size_t)(eq - s);
-        trim_(&key, &nk);
-        if (is_(key, nk, "name") && ini_value_(eq + 1, n - (size_t)(eq + 1 - s), &v, &nv) == 0 && nv)
+        if (in_run && l.key && is_(l.key, l.nkey, "name") && ini_value_(l.value, l.nvalue, &v, &nv) == 0 && nv)
             return strndup(v, nv);
     }
     return NULL;
@@ -1308,7 +887,7 @@ static int env_shard_(sweep *sw)
 {
     long k = 0, n = 1, id, lo = 0, hi, step = 1, cnt;
     const long M = CLGRAD_SWEEP_MAX_POINTS;
-    sbuf from = {0};
+    clgrad_sbuf from = {0};
     int r = env_long_("SLURM_ARRAY_TASK_ID", 0, LONG_MAX / 2, &id);
     if (r < 0) return -1;
     if (r) {
@@ -1341,7 +920,7 @@ static int env_shard_(sweep *sw)
                     id, lo, step, n);
             return -1;
         }
-        sb_printf(&from, "SLURM_ARRAY_TASK_ID=%ld of %ld %s", id, n, rt ? "shards (CLGRAD_SHARDS)" : "array tasks");
+        clgrad_sb_printf(&from, "SLURM_ARRAY_TASK_ID=%ld of %ld %s", id, n, rt ? "shards (CLGRAD_SHARDS)" : "array tasks");
     }
     static const char *const ranks[][2] = {{"OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"},
                                            {"PMI_RANK", "PMI_SIZE"},
@@ -1360,12 +939,12 @@ static int env_shard_(sweep *sw)
             return -1;
         }
         k = k * size + rank, n *= size;
-        sb_printf(&from, "%s%s=%ld of %s=%ld", from.len ? ", " : "", ranks[i][0], rank, ranks[i][1], size);
+        clgrad_sb_printf(&from, "%s%s=%ld of %s=%ld", from.len ? ", " : "", ranks[i][0], rank, ranks[i][1], size);
         break;
     }
     if (from.len) {
         sw->shard_k = k, sw->shard_n = n;
-        snprintf(sw->shard_from, sizeof sw->shard_from, "%s", sb_str(&from));
+        snprintf(sw->shard_from, sizeof sw->shard_from, "%s", clgrad_sb_str(&from));
     }
     free(from.s);
     return from.oom ? -1 : 0;
@@ -1575,9 +1154,9 @@ static int load_definition_(sweep *sw)
     sw->copy_name = strdup(base_name_(sw->exp));
     char *prefix = absolute_(sw->exp, strlen(sw->exp)) ? strdup("") : path_prefix_("x");
     if (prefix) {
-        sbuf b = {0};
-        sb_printf(&b, "%s%s", prefix, sw->exp);
-        sw->exp_abs = sb_take(&b);
+        clgrad_sbuf b = {0};
+        clgrad_sb_printf(&b, "%s%s", prefix, sw->exp);
+        sw->exp_abs = clgrad_sb_take(&b);
         free(prefix);
     }
     if (!sw->copy_name || !sw->exp_abs) {
@@ -1621,12 +1200,12 @@ static int load_definition_(sweep *sw)
         struct tm tm;
         localtime_r(&t, &tm);
         strftime(ts, sizeof ts, "%Y%m%d-%H%M%S", &tm);
-        sbuf b = {0};
-        sb_puts(&b, "sweeps/");
+        clgrad_sbuf b = {0};
+        clgrad_sb_puts(&b, "sweeps/");
         sb_safe_(&b, name ? name : "sweep");
-        sb_printf(&b, "-%s", ts);
+        clgrad_sb_printf(&b, "-%s", ts);
         free(name);
-        sw->out = sb_take(&b);
+        sw->out = clgrad_sb_take(&b);
         if (!sw->out) goto out;
     }
     sw->copy_path = join_(sw->out, sw->copy_name);
@@ -1660,9 +1239,9 @@ static int point_sets_(sweep *sw, long idx)
     clgrad_sweep_point(&sw->grid, idx, vi);
     for (int a = 0; a < sw->grid.naxes; a++) {
         free(sw->pt_sets[a]);
-        sbuf b = {0};
-        sb_printf(&b, "%s=%s", sw->grid.axes[a].key, sw->grid.axes[a].values[vi[a]]);
-        if (!(sw->pt_sets[a] = sb_take(&b))) return -1;
+        clgrad_sbuf b = {0};
+        clgrad_sb_printf(&b, "%s=%s", sw->grid.axes[a].key, sw->grid.axes[a].values[vi[a]]);
+        if (!(sw->pt_sets[a] = clgrad_sb_take(&b))) return -1;
     }
     return 0;
 }
@@ -1726,48 +1305,48 @@ out:
 
 static char *def_json_(const sweep *sw)
 {
-    sbuf b = {0};
+    clgrad_sbuf b = {0};
     char ts[40];
     iso_time_(ts, sizeof ts);
-    sb_puts(&b, "{\n  \"format\": \"" SWEEP_FORMAT "\",\n  \"experiment\": ");
-    sb_json_str(&b, sw->exp_abs);
-    sb_puts(&b, ",\n  \"experiment_copy\": ");
-    sb_json_str(&b, sw->copy_name);
-    sb_puts(&b, ",\n  \"grid\": [");
+    clgrad_sb_puts(&b, "{\n  \"format\": \"" SWEEP_FORMAT "\",\n  \"experiment\": ");
+    clgrad_sb_json_str(&b, sw->exp_abs);
+    clgrad_sb_puts(&b, ",\n  \"experiment_copy\": ");
+    clgrad_sb_json_str(&b, sw->copy_name);
+    clgrad_sb_puts(&b, ",\n  \"grid\": [");
     for (int a = 0; a < sw->grid.naxes; a++) {
-        sb_puts(&b, a ? ",\n    {\"key\": " : "\n    {\"key\": ");
-        sb_json_str(&b, sw->grid.axes[a].key);
-        sb_puts(&b, ", \"values\": [");
+        clgrad_sb_puts(&b, a ? ",\n    {\"key\": " : "\n    {\"key\": ");
+        clgrad_sb_json_str(&b, sw->grid.axes[a].key);
+        clgrad_sb_puts(&b, ", \"values\": [");
         for (int v = 0; v < sw->grid.axes[a].nvalues; v++) {
-            if (v) sb_puts(&b, ", ");
-            sb_json_str(&b, sw->grid.axes[a].values[v]);
+            if (v) clgrad_sb_puts(&b, ", ");
+            clgrad_sb_json_str(&b, sw->grid.axes[a].values[v]);
         }
-        sb_puts(&b, "]}");
+        clgrad_sb_puts(&b, "]}");
     }
-    sb_puts(&b, "\n  ],\n  \"sets\": [");
+    clgrad_sb_puts(&b, "\n  ],\n  \"sets\": [");
     for (int s = 0; s < sw->nsets; s++) {
-        if (s) sb_puts(&b, ", ");
-        sb_json_str(&b, sw->sets[s]);
+        if (s) clgrad_sb_puts(&b, ", ");
+        clgrad_sb_json_str(&b, sw->sets[s]);
     }
-    sb_printf(&b, "],\n  \"points\": %ld,\n  \"created\": \"%s\",\n  \"command_line\": ", sw->npoints, ts);
-    sb_json_str(&b, sw->cmdline);
-    sb_puts(&b, "\n}\n");
-    return sb_take(&b);
+    clgrad_sb_printf(&b, "],\n  \"points\": %ld,\n  \"created\": \"%s\",\n  \"command_line\": ", sw->npoints, ts);
+    clgrad_sb_json_str(&b, sw->cmdline);
+    clgrad_sb_puts(&b, "\n}\n");
+    return clgrad_sb_take(&b);
 }
 
 /* The grid recorded in sweep.json (into g); 0 or -1. */
-static int grid_from_json_(const jval *def, clgrad_sweep_grid *g)
+static int grid_from_json_(const clgrad_json *def, clgrad_sweep_grid *g)
 {
-    const jval *grid = jget_(def, "grid");
-    if (!grid || grid->t != J_ARR) return -1;
-    for (int a = 0; a < grid->n; a++) {
-        const char *key = jstrval_(jget_(&grid->kid[a], "key"));
-        const jval *vals = jget_(&grid->kid[a], "values");
-        if (!key || !vals || vals->t != J_ARR || vals->n < 1) return -1;
+    const clgrad_json *grid = clgrad_json_member(def, "grid");
+    if (!grid || grid->type != CLGRAD_JSON_ARRAY) return -1;
+    for (size_t a = 0; a < grid->n; a++) {
+        const char *key = clgrad_json_str(clgrad_json_member(&grid->items[a], "key"));
+        const clgrad_json *vals = clgrad_json_member(&grid->items[a], "values");
+        if (!key || !vals || vals->type != CLGRAD_JSON_ARRAY || vals->n < 1) return -1;
         char **v = NULL;
         int nv = 0;
-        for (int i = 0; i < vals->n; i++)
-            if (!jstrval_(&vals->kid[i]) || add_value_(&v, &nv, vals->kid[i].str, strlen(vals->kid[i].str))) {
+        for (size_t i = 0; i < vals->n; i++)
+            if (!clgrad_json_str(&vals->items[i]) || add_value_(&v, &nv, vals->items[i].str, strlen(vals->items[i].str))) {
                 free_strs_(v, nv);
                 return -1;
             }
@@ -1779,16 +1358,16 @@ static int grid_from_json_(const jval *def, clgrad_sweep_grid *g)
     return 0;
 }
 
-static void sb_grid_(sbuf *b, const clgrad_sweep_grid *g)
+static void sb_grid_(clgrad_sbuf *b, const clgrad_sweep_grid *g)
 {
     for (int a = 0; a < g->naxes; a++) {
-        sb_printf(b, "%s--grid %s=", a ? " " : "", g->axes[a].key);
-        for (int v = 0; v < g->axes[a].nvalues; v++) sb_printf(b, "%s%s", v ? "," : "", g->axes[a].values[v]);
+        clgrad_sb_printf(b, "%s--grid %s=", a ? " " : "", g->axes[a].key);
+        for (int v = 0; v < g->axes[a].nvalues; v++) clgrad_sb_printf(b, "%s%s", v ? "," : "", g->axes[a].values[v]);
     }
 }
 
 /* Compare the recorded definition with this one; appends differences to d. */
-static void def_diff_(const sweep *sw, const jval *def, const char *old_copy, sbuf *d)
+static void def_diff_(const sweep *sw, const clgrad_json *def, const char *old_copy, clgrad_sbuf *d)
 {
     clgrad_sweep_grid g = {0};
     int same = grid_from_json_(def, &g) == 0 && g.naxes == sw->grid.naxes;
@@ -1798,31 +1377,31 @@ static void def_diff_(const sweep *sw, const jval *def, const char *old_copy, sb
         for (int v = 0; same && v < x->nvalues; v++) same = strcmp(x->values[v], y->values[v]) == 0;
     }
     if (!same) {
-        sb_puts(d, "  grid: recorded ");
+        clgrad_sb_puts(d, "  grid: recorded ");
         sb_grid_(d, &g);
-        sb_puts(d, "\n        now      ");
+        clgrad_sb_puts(d, "\n        now      ");
         sb_grid_(d, &sw->grid);
-        sb_puts(d, "\n");
+        clgrad_sb_puts(d, "\n");
     }
     clgrad_sweep_grid_free(&g);
-    const jval *sets = jget_(def, "sets");
-    same = sets && sets->t == J_ARR && sets->n == sw->nsets;
-    for (int s = 0; same && s < sw->nsets; s++) same = jstrval_(&sets->kid[s]) && !strcmp(sets->kid[s].str, sw->sets[s]);
+    const clgrad_json *sets = clgrad_json_member(def, "sets");
+    same = sets && sets->type == CLGRAD_JSON_ARRAY && sets->n == (size_t)sw->nsets;
+    for (int s = 0; same && s < sw->nsets; s++) same = clgrad_json_str(&sets->items[s]) && !strcmp(sets->items[s].str, sw->sets[s]);
     if (!same) {
-        sb_puts(d, "  --set: recorded");
-        for (int s = 0; sets && sets->t == J_ARR && s < sets->n; s++)
-            sb_printf(d, " %s", jstrval_(&sets->kid[s]) ? sets->kid[s].str : "?");
-        sb_puts(d, sets && sets->n ? "\n         now     " : " (none)\n         now     ");
-        for (int s = 0; s < sw->nsets; s++) sb_printf(d, " %s", sw->sets[s]);
-        sb_puts(d, sw->nsets ? "\n" : " (none)\n");
+        clgrad_sb_puts(d, "  --set: recorded");
+        for (size_t s = 0; sets && sets->type == CLGRAD_JSON_ARRAY && s < sets->n; s++)
+            clgrad_sb_printf(d, " %s", clgrad_json_str(&sets->items[s]) ? sets->items[s].str : "?");
+        clgrad_sb_puts(d, sets && sets->n ? "\n         now     " : " (none)\n         now     ");
+        for (int s = 0; s < sw->nsets; s++) clgrad_sb_printf(d, " %s", sw->sets[s]);
+        clgrad_sb_puts(d, sw->nsets ? "\n" : " (none)\n");
     }
-    const char *copy = jstrval_(jget_(def, "experiment_copy"));
+    const char *copy = clgrad_json_str(clgrad_json_member(def, "experiment_copy"));
     if (!copy || strcmp(copy, sw->copy_name) != 0)
-        sb_printf(d, "  experiment: recorded %s, now %s\n", copy ? copy : "?", sw->copy_name);
+        clgrad_sb_printf(d, "  experiment: recorded %s, now %s\n", copy ? copy : "?", sw->copy_name);
     else if (old_copy && strcmp(old_copy, sw->copy_text) != 0) { /* a missing copy is written again */
         int line = 1;
         for (const char *x = old_copy, *y = sw->copy_text; *x && *x == *y; x++, y++) line += *x == '\n';
-        sb_printf(d, "  experiment: %s differs from the recorded copy %s/%s (first at line %d)\n", sw->exp, sw->out,
+        clgrad_sb_printf(d, "  experiment: %s differs from the recorded copy %s/%s (first at line %d)\n", sw->exp, sw->out,
                   copy, line);
     }
 }
@@ -1886,7 +1465,7 @@ static int prepare_dir_(sweep *sw)
 
     char why[512];
     char *path = join_(sw->out, "sweep.json");
-    jval def;
+    clgrad_json *def = NULL;
     int rc = 0, have = jload_(path, &def, why, sizeof why) == 0;
     if (!have && *why) {
         fprintf(stderr, "clgrad sweep: %s: %s%s\n", path, why, sw->force ? " (replaced: --force)" : "");
@@ -1898,19 +1477,19 @@ static int prepare_dir_(sweep *sw)
                 sw->out);
         rc = 2;
     } else if (have) {
-        const char *fmt = jstrval_(jget_(&def, "format"));
+        const char *fmt = clgrad_json_str(clgrad_json_member(def, "format"));
         char *old_copy = NULL;
-        sbuf d = {0};
-        if (!fmt || strcmp(fmt, SWEEP_FORMAT) != 0) sb_printf(&d, "  format: %s, expected " SWEEP_FORMAT "\n", fmt ? fmt : "missing");
+        clgrad_sbuf d = {0};
+        if (!fmt || strcmp(fmt, SWEEP_FORMAT) != 0) clgrad_sb_printf(&d, "  format: %s, expected " SWEEP_FORMAT "\n", fmt ? fmt : "missing");
         else {
-            const char *copy = jstrval_(jget_(&def, "experiment_copy"));
+            const char *copy = clgrad_json_str(clgrad_json_member(def, "experiment_copy"));
             char *cp = copy && !strchr(copy, '/') ? join_(sw->out, copy) : NULL;
             old_copy = cp ? read_file_(cp, NULL, why, sizeof why) : NULL;
             free(cp);
-            def_diff_(sw, &def, old_copy, &d);
+            def_diff_(sw, def, old_copy, &d);
         }
         if (d.len) {
-            fprintf(stderr, "clgrad sweep: %s holds a different sweep:\n%s", sw->out, sb_str(&d));
+            fprintf(stderr, "clgrad sweep: %s holds a different sweep:\n%s", sw->out, clgrad_sb_str(&d));
             if (sw->force) fprintf(stderr, "clgrad sweep: --force: replacing its definition\n");
             else {
                 fprintf(stderr,
@@ -1928,7 +1507,7 @@ static int prepare_dir_(sweep *sw)
         }
         free(old_copy);
         free(d.s);
-        jfree_(&def);
+        clgrad_json_free(def);
     }
     free(path);
     if (rc) return rc;
@@ -1952,42 +1531,42 @@ static int prepare_dir_(sweep *sw)
 static int load_result_(sweep *sw, point *p)
 {
     char why[256];
-    sbuf path = {0};
-    sb_printf(&path, "%s/%s/summary.json", sw->out, p->dir);
-    jval s, m;
+    clgrad_sbuf path = {0};
+    clgrad_sb_printf(&path, "%s/%s/summary.json", sw->out, p->dir);
+    clgrad_json *s = NULL, *m = NULL;
     int state = -1;
     if (path.s && jload_(path.s, &s, why, sizeof why) == 0) {
-        const char *status = jstrval_(jget_(&s, "status"));
+        const char *status = clgrad_json_str(clgrad_json_member(s, "status"));
         for (int k = ST_COMPLETED; status && k < ST_COUNT; k++)
             if (strcmp(status, state_names[k]) == 0) state = k;
-        const jval *dv = jget_(&s, "divergence");
+        const clgrad_json *dv = clgrad_json_member(s, "divergence");
         free(p->kind);
         p->kind = NULL;
-        p->has_step = jnum_(jget_(dv, "step"), &p->step);
-        if (jstrval_(jget_(dv, "kind"))) p->kind = strdup(jget_(dv, "kind")->str);
+        p->has_step = jnum_(clgrad_json_member(dv, "step"), &p->step);
+        if (clgrad_json_str(clgrad_json_member(dv, "kind"))) p->kind = strdup(clgrad_json_member(dv, "kind")->str);
         for (int f = 0; f < F_COUNT; f++) {
             /* a non-finite value is null with KEY_nonfinite ("nan", "inf", "-inf") beside it; null alone: not measured */
-            const jval *v = jget_(&s, num_keys[f]);
-            if (v && v->t == J_NULL) {
+            const clgrad_json *v = clgrad_json_member(s, num_keys[f]);
+            if (v && v->type == CLGRAD_JSON_NULL) {
                 char nf[64];
                 snprintf(nf, sizeof nf, "%s_nonfinite", num_keys[f]);
-                v = jget_(&s, nf);
+                v = clgrad_json_member(s, nf);
             }
             p->has[f] = jnum_(v, &p->num[f]);
         }
-        const char *e = jstrval_(jget_(&s, "error"));
+        const char *e = clgrad_json_str(clgrad_json_member(s, "error"));
         if (e && !p->error) p->error = strdup(e);
-        jfree_(&s);
+        clgrad_json_free(s);
     }
     path.len = 0;
-    sb_printf(&path, "%s/%s/manifest.json", sw->out, p->dir);
+    clgrad_sb_printf(&path, "%s/%s/manifest.json", sw->out, p->dir);
     if (path.s && jload_(path.s, &m, why, sizeof why) == 0) {
-        const char *idx = jstrval_(jget_(jget_(&m, "device"), "index"));
+        const char *idx = clgrad_json_str(clgrad_json_member(clgrad_json_member(m, "device"), "index"));
         if (idx) {
             free(p->device);
             p->device = strdup(idx);
         }
-        jfree_(&m);
+        clgrad_json_free(m);
     }
     free(path.s);
     return state;
@@ -2000,46 +1579,46 @@ static const char *summary_name_(const sweep *sw, char *buf, size_t n)
     return buf;
 }
 
-static void csv_header_(sbuf *b, const clgrad_sweep_grid *g)
+static void csv_header_(clgrad_sbuf *b, const clgrad_sweep_grid *g)
 {
-    sb_puts(b, "index");
+    clgrad_sb_puts(b, "index");
     for (int a = 0; a < g->naxes; a++) {
-        sb_putc(b, ',');
+        clgrad_sb_putc(b, ',');
         sb_csv(b, g->axes[a].key);
     }
-    sb_puts(b, ",status,diverge_step,diverge_kind");
-    for (int f = 0; f < F_COUNT; f++) sb_printf(b, ",%s", num_keys[f]);
-    sb_puts(b, ",device,run_dir\n");
+    clgrad_sb_puts(b, ",status,diverge_step,diverge_kind");
+    for (int f = 0; f < F_COUNT; f++) clgrad_sb_printf(b, ",%s", num_keys[f]);
+    clgrad_sb_puts(b, ",device,run_dir\n");
 }
 
 /* Point i's summary.csv row (with its newline), p->state as the status. */
-static void row_line_(sbuf *b, const clgrad_sweep_grid *g, long i, const point *p)
+static void row_line_(clgrad_sbuf *b, const clgrad_sweep_grid *g, long i, const point *p)
 {
     int vi[CLGRAD_SWEEP_MAX_AXES];
     clgrad_sweep_point(g, i, vi);
-    sb_printf(b, "%ld", i);
+    clgrad_sb_printf(b, "%ld", i);
     for (int a = 0; a < g->naxes; a++) {
-        sb_putc(b, ',');
+        clgrad_sb_putc(b, ',');
         sb_csv(b, g->axes[a].values[vi[a]]);
     }
-    sb_printf(b, ",%s,", state_names[p->state]);
+    clgrad_sb_printf(b, ",%s,", state_names[p->state]);
     if (p->has_step) sb_num(b, p->step);
-    sb_putc(b, ',');
+    clgrad_sb_putc(b, ',');
     if (p->kind) sb_csv(b, p->kind);
     for (int f = 0; f < F_COUNT; f++) {
-        sb_putc(b, ',');
+        clgrad_sb_putc(b, ',');
         if (p->has[f]) sb_num(b, p->num[f]);
     }
-    sb_putc(b, ',');
+    clgrad_sb_putc(b, ',');
     if (p->device) sb_csv(b, p->device);
-    sb_putc(b, ',');
+    clgrad_sb_putc(b, ',');
     sb_csv(b, p->dir);
-    sb_putc(b, '\n');
+    clgrad_sb_putc(b, '\n');
 }
 
 static void write_summary_(sweep *sw)
 {
-    sbuf b = {0};
+    clgrad_sbuf b = {0};
     csv_header_(&b, &sw->grid);
     for (long i = 0; i < sw->npoints; i++)
         if (sw->pts[i].mine) row_line_(&b, &sw->grid, i, &sw->pts[i]);
@@ -2055,8 +1634,8 @@ static void write_summary_(sweep *sw)
 ** with "\n    " (malloc'd), or NULL. */
 static char *log_tail_(const sweep *sw, const point *p)
 {
-    sbuf path = {0};
-    sb_printf(&path, "%s/%s/run.log", sw->out, p->dir);
+    clgrad_sbuf path = {0};
+    clgrad_sb_printf(&path, "%s/%s/run.log", sw->out, p->dir);
     int fd = path.s ? open(path.s, O_RDONLY | O_CLOEXEC) : -1;
     free(path.s);
     if (fd < 0) return NULL;
@@ -2082,9 +1661,9 @@ static char *log_tail_(const sweep *sw, const point *p)
         end = st > 0 ? st - 1 : 0;
         if (st == 0) break;
     }
-    sbuf b = {0};
-    for (int i = nl - 1; i >= 0; i--) sb_printf(&b, "\n    %.*s", (int)lens[i], lines[i]);
-    return nl ? sb_take(&b) : NULL;
+    clgrad_sbuf b = {0};
+    for (int i = nl - 1; i >= 0; i--) clgrad_sb_printf(&b, "\n    %.*s", (int)lens[i], lines[i]);
+    return nl ? clgrad_sb_take(&b) : NULL;
 }
 
 static int count_state_(const sweep *sw, int state, int mine_only)
@@ -2141,22 +1720,22 @@ static const char **point_argv_(sweep *sw, const point *p, const char *runner, c
     return av;
 }
 
-static void sb_argv_(sbuf *b, const char *const *av)
+static void sb_argv_(clgrad_sbuf *b, const char *const *av)
 {
     for (int i = 0; av[i]; i++) {
         const char *s = av[i];
         int plain = *s != 0;
         for (const char *c = s; *c; c++)
             plain &= isalnum((unsigned char)*c) || strchr("-_./=:+,@%", *c) != NULL;
-        if (i) sb_putc(b, ' ');
-        if (plain) sb_puts(b, s);
+        if (i) clgrad_sb_putc(b, ' ');
+        if (plain) clgrad_sb_puts(b, s);
         else {
-            sb_putc(b, '\'');
+            clgrad_sb_putc(b, '\'');
             for (; *s; s++) {
-                if (*s == '\'') sb_puts(b, "'\\''");
-                else sb_putc(b, *s);
+                if (*s == '\'') clgrad_sb_puts(b, "'\\''");
+                else clgrad_sb_putc(b, *s);
             }
-            sb_putc(b, '\'');
+            clgrad_sb_putc(b, '\'');
         }
     }
 }
@@ -2311,14 +1890,14 @@ static void launch_(sweep *sw, point *p, const char *runner, const sigset_t *ori
     setenv("CLGRAD_RUN_LOCK_FD", lfds, 1);
     char ts[40];
     iso_time_(ts, sizeof ts);
-    sbuf h = {0};
-    sb_printf(&h, "# clgrad sweep: point %ld of %ld, started %s\n# ", p->index, sw->npoints, ts);
+    clgrad_sbuf h = {0};
+    clgrad_sb_printf(&h, "# clgrad sweep: point %ld of %ld, started %s\n# ", p->index, sw->npoints, ts);
     sb_argv_(&h, av);
-    sb_putc(&h, '\n');
+    clgrad_sb_putc(&h, '\n');
     if (!h.oom) clgrad_fs_write_all(fd, h.s, h.len);
     free(h.s);
-    sbuf em = {0};
-    sb_printf(&em, "clgrad sweep: cannot execute %s: ", runner);
+    clgrad_sbuf em = {0};
+    clgrad_sb_printf(&em, "clgrad sweep: cannot execute %s: ", runner);
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0) { /* the child: only async-signal-safe calls until exec */
@@ -2418,23 +1997,23 @@ static void finish_(sweep *sw, point *p, int ws, long done, long total)
         return;
     }
     if (sw->quiet) return;
-    sbuf b = {0};
-    sb_printf(&b, "clgrad sweep: [%ld/%ld] %s: %s", done, total, p->dir, state_names[p->state]);
+    clgrad_sbuf b = {0};
+    clgrad_sb_printf(&b, "clgrad sweep: [%ld/%ld] %s: %s", done, total, p->dir, state_names[p->state]);
     if (p->state == ST_DIVERGED && p->has_step) {
-        sb_puts(&b, " at step ");
+        clgrad_sb_puts(&b, " at step ");
         sb_num(&b, p->step);
-        if (p->kind) sb_printf(&b, " (%s)", p->kind);
+        if (p->kind) clgrad_sb_printf(&b, " (%s)", p->kind);
     }
-    sb_printf(&b, " in %.1f s", secs);
+    clgrad_sb_printf(&b, " in %.1f s", secs);
     if (p->has[F_TEST]) {
-        sb_puts(&b, "; test loss ");
+        clgrad_sb_puts(&b, "; test loss ");
         sb_num(&b, p->num[F_TEST]);
     }
     if (p->has[F_ACC] && !isnan(p->num[F_ACC])) {
-        sb_puts(&b, ", accuracy ");
+        clgrad_sb_puts(&b, ", accuracy ");
         sb_num(&b, p->num[F_ACC]);
     }
-    fprintf(stderr, "%s\n", sb_str(&b));
+    fprintf(stderr, "%s\n", clgrad_sb_str(&b));
     free(b.s);
 }
 
@@ -2548,8 +2127,8 @@ static int emit_(sweep *sw, const char *runner)
     for (long i = 0; i < sw->npoints && !oom; i++) {
         point *p = &sw->pts[i];
         if (!p->mine) continue;
-        sbuf pdir = {0}, line = {0};
-        sb_printf(&pdir, "%s/%s", abs, p->dir);
+        clgrad_sbuf pdir = {0}, line = {0};
+        clgrad_sb_printf(&pdir, "%s/%s", abs, p->dir);
         p->dev = pick_device_(sw, &rr);
         const char **av = pdir.oom ? NULL : point_argv_(sw, p, runner, pdir.s);
         if (av) sb_argv_(&line, av);
@@ -2599,14 +2178,14 @@ static int cmd_run_(sweep *sw)
         for (long i = 0; i < sw->npoints; i++) {
             point *p = &sw->pts[i];
             if (!p->mine) continue;
-            sbuf pdir = {0}, line = {0};
-            sb_printf(&pdir, "%s/%s", sw->out, p->dir);
+            clgrad_sbuf pdir = {0}, line = {0};
+            clgrad_sb_printf(&pdir, "%s/%s", sw->out, p->dir);
             p->dev = pick_device_(sw, &rr);
-            const char **av = point_argv_(sw, p, runner, sb_str(&pdir));
+            const char **av = point_argv_(sw, p, runner, clgrad_sb_str(&pdir));
             int st = load_result_(sw, p);
             if (av) sb_argv_(&line, av);
             printf("%s%s\n    %s\n", p->dir, st == ST_COMPLETED || st == ST_DIVERGED ? "  (done: skipped)" : "",
-                   sb_str(&line));
+                   clgrad_sb_str(&line));
             free(av);
             free(pdir.s);
             free(line.s);
@@ -2722,13 +2301,13 @@ static int rows_agree_(const csv_row *a, const csv_row *b, int ms_col)
     return 1;
 }
 
-static void sb_ranges_(sbuf *b, const long *v, long n)
+static void sb_ranges_(clgrad_sbuf *b, const long *v, long n)
 {
     for (long i = 0; i < n;) {
         long j = i;
         while (j + 1 < n && v[j + 1] == v[j] + 1) j++;
-        sb_printf(b, "%s%ld", i ? ", " : "", v[i]);
-        if (j > i) sb_printf(b, "-%ld", v[j]);
+        clgrad_sb_printf(b, "%s%ld", i ? ", " : "", v[i]);
+        if (j > i) clgrad_sb_printf(b, "-%ld", v[j]);
         i = j + 1;
     }
 }
@@ -2736,7 +2315,7 @@ static void sb_ranges_(sbuf *b, const long *v, long n)
 /* One shard file's rows into the points' candidates; 0, or -1 with the
 ** problem appended to d (the file is not this sweep's). */
 static int merge_file_(const char *dir, const char *name, long k, long n, const clgrad_sweep_grid *g, long np,
-                       const char *header, cands_ *cands, sbuf *d)
+                       const char *header, cands_ *cands, clgrad_sbuf *d)
 {
     char why[256];
     char *path = join_(dir, name);
@@ -2744,10 +2323,10 @@ static int merge_file_(const char *dir, const char *name, long k, long n, const 
     char *text = path ? read_file_(path, &len, why, sizeof why) : NULL;
     free(path);
     if (!text) {
-        sb_printf(d, "  %s: %s\n", name, why);
+        clgrad_sb_printf(d, "  %s: %s\n", name, why);
         return -1;
     }
-    const char *s = text, *end = text + len;
+    char *s = text, *end = text + len;
     if (len > 0 && text[len - 1] != '\n') { /* a last line its writer never finished: left out, reported */
         long cut = 1;
         while (end > text && end[-1] != '\n') end--;
@@ -2755,10 +2334,10 @@ static int merge_file_(const char *dir, const char *name, long k, long n, const 
         fprintf(stderr, "clgrad sweep: warning: --merge %s: %s: ignored a cut last line (line %ld has no newline)\n",
                 dir, name, cut);
     }
-    const char *nl = strchr(s, '\n');
+    char *nl = strchr(s, '\n');
     int rc = 0, line = 1;
     if (!nl || (size_t)(nl - s + 1) != strlen(header) || memcmp(s, header, strlen(header)) != 0) {
-        sb_printf(d, "  %s: its columns are not this sweep's (%s/sweep.json)\n", name, dir);
+        clgrad_sb_printf(d, "  %s: its columns are not this sweep's (%s/sweep.json)\n", name, dir);
         free(text);
         return -1;
     }
@@ -2766,8 +2345,10 @@ static int merge_file_(const char *dir, const char *name, long k, long n, const 
     int vi[CLGRAD_SWEEP_MAX_AXES];
     csv_row r;
     int got;
-    while ((got = csv_next_(&s, end, &r)) == 1) {
-        line++;
+    clgrad_csv_reader rd;
+    clgrad_csv_begin(&rd, s, (size_t)(end - s));
+    while ((got = csv_next_(&rd, &r)) == 1) {
+        line = 1 + (int)rd.rec_line;
         long idx;
         int ok = r.n == 1 + g->naxes + 3 + F_COUNT + 2 && parse_long_(r.f[0], 0, np - 1, &idx) == 0;
         if (ok) {
@@ -2775,24 +2356,25 @@ static int merge_file_(const char *dir, const char *name, long k, long n, const 
             for (int a = 0; ok && a < g->naxes; a++) ok = strcmp(r.f[1 + a], g->axes[a].values[vi[a]]) == 0;
         }
         if (!ok) {
-            sb_printf(d, "  %s:%d: not a row of this sweep\n", name, line);
+            clgrad_sb_printf(d, "  %s:%d: not a row of this sweep\n", name, line);
             rc = -1;
         } else if (idx % n != k) {
-            sb_printf(d, "  %s:%d: point %ld does not belong to shard %ld/%ld\n", name, line, idx, k, n);
+            clgrad_sb_printf(d, "  %s:%d: point %ld does not belong to shard %ld/%ld\n", name, line, idx, k, n);
             rc = -1;
         } else {
-            sbuf src = {0};
-            sb_printf(&src, "%s:%d", name, line);
-            if (cand_push_(&cands[idx], &r, sb_take(&src), 1 + g->naxes)) {
-                sb_printf(d, "  out of memory\n");
+            clgrad_sbuf src = {0};
+            clgrad_sb_printf(&src, "%s:%d", name, line);
+            if (cand_push_(&cands[idx], &r, clgrad_sb_take(&src), 1 + g->naxes)) {
+                clgrad_sb_printf(d, "  out of memory\n");
                 rc = -1;
             }
             continue;
         }
         row_free_(&r);
     }
+    clgrad_csv_end(&rd);
     if (got < 0) {
-        sb_printf(d, "  %s:%d: malformed CSV\n", name, line + 1);
+        clgrad_sb_printf(d, "  %s:%d: malformed CSV\n", name, 1 + (int)rd.rec_line);
         rc = -1;
     }
     free(text);
@@ -2800,15 +2382,15 @@ static int merge_file_(const char *dir, const char *name, long k, long n, const 
 }
 
 /* A candidate in a few words for a conflict report. */
-static void sb_cand_(sbuf *b, const cand_ *c, int naxes)
+static void sb_cand_(clgrad_sbuf *b, const cand_ *c, int naxes)
 {
     const char *const *f = (const char *const *)c->row.f;
     int o = 1 + naxes; /* status */
-    sb_printf(b, "%s: %s", c->src, f[o]);
-    if (*f[o + 1]) sb_printf(b, " at step %s", f[o + 1]);
+    clgrad_sb_printf(b, "%s: %s", c->src, f[o]);
+    if (*f[o + 1]) clgrad_sb_printf(b, " at step %s", f[o + 1]);
     for (int k = 0; k < F_COUNT; k++)
-        if (k != F_MS && *f[o + 3 + k]) sb_printf(b, ", %s %s", num_keys[k], f[o + 3 + k]);
-    sb_printf(b, ", device %s", *f[o + 3 + F_COUNT] ? f[o + 3 + F_COUNT] : "?");
+        if (k != F_MS && *f[o + 3 + k]) clgrad_sb_printf(b, ", %s %s", num_keys[k], f[o + 3 + k]);
+    clgrad_sb_printf(b, ", device %s", *f[o + 3 + F_COUNT] ? f[o + 3 + F_COUNT] : "?");
 }
 
 static int cmd_merge_(sweep *sw)
@@ -2816,7 +2398,7 @@ static int cmd_merge_(sweep *sw)
     const char *dir = sw->merge;
     char why[512];
     char *path = join_(dir, "sweep.json");
-    jval def;
+    clgrad_json *def = NULL;
     if (!path || jload_(path, &def, why, sizeof why)) {
         fprintf(stderr, "clgrad sweep: --merge %s: %s: %s (not a sweep directory?)\n", dir, path ? path : dir,
                 *why ? why : "No such file or directory");
@@ -2824,22 +2406,22 @@ static int cmd_merge_(sweep *sw)
         return 2;
     }
     free(path);
-    const char *fmt = jstrval_(jget_(&def, "format"));
-    const char *copy = jstrval_(jget_(&def, "experiment_copy"));
-    int bad = !fmt || strcmp(fmt, SWEEP_FORMAT) != 0 || grid_from_json_(&def, &sw->grid) != 0 || !copy ||
+    const char *fmt = clgrad_json_str(clgrad_json_member(def, "format"));
+    const char *copy = clgrad_json_str(clgrad_json_member(def, "experiment_copy"));
+    int bad = !fmt || strcmp(fmt, SWEEP_FORMAT) != 0 || grid_from_json_(def, &sw->grid) != 0 || !copy ||
               strchr(copy, '/');
-    const jval *sets = jget_(&def, "sets");
-    if (!bad && sets && sets->t == J_ARR) {
+    const clgrad_json *sets = clgrad_json_member(def, "sets");
+    if (!bad && sets && sets->type == CLGRAD_JSON_ARRAY) {
         free(sw->sets); /* parse_args_'s (empty: --merge takes no --set) */
         sw->nsets = 0;
         sw->sets = calloc((size_t)sets->n + 1, sizeof *sw->sets);
-        for (int i = 0; sw->sets && i < sets->n; i++)
-            if (jstrval_(&sets->kid[i])) sw->sets[sw->nsets++] = sets->kid[i].str;
+        for (size_t i = 0; sw->sets && i < sets->n; i++)
+            if (clgrad_json_str(&sets->items[i])) sw->sets[sw->nsets++] = sets->items[i].str;
     }
     long np = clgrad_sweep_npoints(&sw->grid);
     if (bad || np <= 0) {
         fprintf(stderr, "clgrad sweep: --merge %s: sweep.json is not a clgrad sweep definition\n", dir);
-        jfree_(&def);
+        clgrad_json_free(def);
         return 2;
     }
     sw->out = strdup(dir);
@@ -2859,14 +2441,14 @@ static int cmd_merge_(sweep *sw)
         fprintf(stderr, "clgrad sweep: --merge %s: cannot lock %s: %s\n", dir, lpath ? lpath : dir, strerror(errno));
         free(lpath);
         if (lfd >= 0) close(lfd);
-        jfree_(&def);
+        clgrad_json_free(def);
         return 2;
     }
     free(lpath);
     sw->lock_fd[0] = lfd; /* closed (unlocked) by sweep_free_ */
 
     const int status_col = 1 + sw->grid.naxes, ms_col = status_col + 3 + F_MS;
-    sbuf header = {0}, d = {0};
+    clgrad_sbuf header = {0}, d = {0};
     csv_header_(&header, &sw->grid);
     cands_ *cands = calloc((size_t)np, sizeof *cands);
     long *missing = calloc((size_t)np, sizeof *missing), nmiss = 0;
@@ -2893,17 +2475,17 @@ static int cmd_merge_(sweep *sw)
         ks = nk;
         ks[nfiles++] = k;
         nshard = nshard == 0 || nshard == n ? n : -1;
-        if (merge_file_(dir, e->d_name, k, n, &sw->grid, np, sb_str(&header), cands, &d)) conflict = 1;
+        if (merge_file_(dir, e->d_name, k, n, &sw->grid, np, clgrad_sb_str(&header), cands, &d)) conflict = 1;
     }
     closedir(dd);
     if (conflict) {
-        fprintf(stderr, "clgrad sweep: --merge %s: cannot merge:\n%s", dir, sb_str(&d));
+        fprintf(stderr, "clgrad sweep: --merge %s: cannot merge:\n%s", dir, clgrad_sb_str(&d));
         goto out;
     }
     /* Every point: its run directory (the truth, however it was launched) and
     ** the shard files' rows; identical rows fold, different results conflict. */
-    sbuf b = {0};
-    sb_puts(&b, sb_str(&header));
+    clgrad_sbuf b = {0};
+    clgrad_sb_puts(&b, clgrad_sb_str(&header));
     long counts[ST_COUNT + 1] = {0}, folded = 0, nconflict = 0;
     for (long i = 0; i < np; i++) {
         cands_ *cv = &cands[i];
@@ -2916,14 +2498,16 @@ static int cmd_merge_(sweep *sw)
         int dir_c = -1;
         if (st >= 0) {
             p.state = st;
-            sbuf line = {0}, src = {0};
+            clgrad_sbuf line = {0}, src = {0};
             row_line_(&line, &sw->grid, i, &p);
-            sb_printf(&src, "%s/summary.json", dname);
-            const char *lp = sb_str(&line);
+            clgrad_sb_printf(&src, "%s/summary.json", dname);
             csv_row r;
-            if (!line.oom && csv_next_(&lp, lp + line.len, &r) == 1 && cand_push_(cv, &r, sb_take(&src), status_col) == 0)
+            clgrad_csv_reader rd;
+            clgrad_csv_begin(&rd, line.s, line.len);
+            if (!line.oom && line.s && csv_next_(&rd, &r) == 1 && cand_push_(cv, &r, clgrad_sb_take(&src), status_col) == 0)
                 dir_c = cv->n - 1;
             else free(src.s);
+            clgrad_csv_end(&rd);
             free(line.s);
         }
         point_clear_(&p);
@@ -2940,11 +2524,11 @@ static int cmd_merge_(sweep *sw)
         if (nfile > 1) folded += nfile - 1; /* the point is in several shard files */
         if (nfinal > 1) {
             nconflict++;
-            sb_printf(&d, "  point %ld (%s): different results:\n", i, dname);
+            clgrad_sb_printf(&d, "  point %ld (%s): different results:\n", i, dname);
             for (int f = 0; f < nfinal; f++) {
-                sb_puts(&d, "    ");
+                clgrad_sb_puts(&d, "    ");
                 sb_cand_(&d, &cv->c[finals[f]], sw->grid.naxes);
-                sb_putc(&d, '\n');
+                clgrad_sb_putc(&d, '\n');
             }
         }
         if (nfinal && (pick < 0 || (cv->c[pick].state != ST_COMPLETED && cv->c[pick].state != ST_DIVERGED)))
@@ -2958,10 +2542,10 @@ static int cmd_merge_(sweep *sw)
         if (pick >= 0) {
             const csv_row *r = &cv->c[pick].row;
             for (int f = 0; f < r->n; f++) {
-                if (f) sb_putc(&b, ',');
+                if (f) clgrad_sb_putc(&b, ',');
                 sb_csv(&b, r->f[f]);
             }
-            sb_putc(&b, '\n');
+            clgrad_sb_putc(&b, '\n');
             counts[cv->c[pick].state]++;
             if (cv->c[pick].state != ST_COMPLETED && cv->c[pick].state != ST_DIVERGED) todo[ntodo++] = i;
             continue;
@@ -2970,14 +2554,14 @@ static int cmd_merge_(sweep *sw)
         todo[ntodo++] = i;
         int vi[CLGRAD_SWEEP_MAX_AXES];
         clgrad_sweep_point(&sw->grid, i, vi);
-        sb_printf(&b, "%ld", i);
+        clgrad_sb_printf(&b, "%ld", i);
         for (int a = 0; a < sw->grid.naxes; a++) {
-            sb_putc(&b, ',');
+            clgrad_sb_putc(&b, ',');
             sb_csv(&b, sw->grid.axes[a].values[vi[a]]);
         }
-        sb_puts(&b, ",missing,,,,,,,,,");
+        clgrad_sb_puts(&b, ",missing,,,,,,,,,");
         sb_csv(&b, dname);
-        sb_putc(&b, '\n');
+        clgrad_sb_putc(&b, '\n');
     }
     if (b.oom || write_atomic_(dir, "summary.csv", b.s, b.len, why, sizeof why)) {
         fprintf(stderr, "clgrad sweep: --merge %s: %s\n", dir, b.oom ? "out of memory" : why);
@@ -2996,12 +2580,12 @@ static int cmd_merge_(sweep *sw)
         fprintf(stderr,
                 "clgrad sweep: --merge %s: %ld point%s ran more than once with different results (summary.csv "
                 "has the run directory's):\n%s",
-                dir, nconflict, nconflict == 1 ? "" : "s", sb_str(&d));
+                dir, nconflict, nconflict == 1 ? "" : "s", clgrad_sb_str(&d));
     if (nmiss) {
-        sbuf m = {0};
+        clgrad_sbuf m = {0};
         sb_ranges_(&m, missing, nmiss);
         fprintf(stderr, "clgrad sweep: --merge %s: %ld point%s missing: %s\n", dir, nmiss, nmiss == 1 ? "" : "s",
-                sb_str(&m));
+                clgrad_sb_str(&m));
         if (nshard > 0) {
             m.len = 0;
             if (m.s) m.s[0] = 0;
@@ -3009,11 +2593,11 @@ static int cmd_merge_(sweep *sw)
             for (long k = 0; k < nshard && nm < 32; k++) {
                 int have = 0;
                 for (int f = 0; f < nfiles; f++) have |= ks[f] == k;
-                if (!have) sb_printf(&m, "%s%ld/%ld", nm++ ? ", " : "", k, nshard);
+                if (!have) clgrad_sb_printf(&m, "%s%ld/%ld", nm++ ? ", " : "", k, nshard);
             }
             if (nm)
                 fprintf(stderr, "clgrad sweep: no summary file from shard%s %s (run: clgrad sweep EXP --shard K/N --out %s)\n",
-                        nm == 1 ? "" : "s", sb_str(&m), dir);
+                        nm == 1 ? "" : "s", clgrad_sb_str(&m), dir);
         }
         free(m.s);
     }
@@ -3023,7 +2607,7 @@ static int cmd_merge_(sweep *sw)
     if (ntodo) { /* the commands that rerun them, one per line: rerun-commands.txt */
         char *runner = runner_path_(sw), *abs = abs_dir_(dir);
         char *cp = abs ? join_(abs, sw->copy_name) : NULL;
-        sbuf cmds = {0};
+        clgrad_sbuf cmds = {0};
         sw->pt_sets = calloc((size_t)sw->grid.naxes + 1, sizeof *sw->pt_sets);
         sw->copy_path = cp;
         for (long t = 0; runner && cp && sw->pt_sets && t < ntodo; t++) {
@@ -3033,12 +2617,12 @@ static int cmd_merge_(sweep *sw)
             clgrad_sweep_dirname(&sw->grid, todo[t], dname, sizeof dname);
             p.index = todo[t];
             p.dev = -1;
-            sbuf pdir = {0};
-            sb_printf(&pdir, "%s/%s", abs, dname);
+            clgrad_sbuf pdir = {0};
+            clgrad_sb_printf(&pdir, "%s/%s", abs, dname);
             const char **av = pdir.oom ? NULL : point_argv_(sw, &p, runner, pdir.s);
             if (av) {
                 sb_argv_(&cmds, av);
-                sb_putc(&cmds, '\n');
+                clgrad_sb_putc(&cmds, '\n');
             } else cmds.oom = 1;
             free(av);
             free(pdir.s);
@@ -3075,7 +2659,7 @@ out:
     free(todo);
     free(header.s);
     free(d.s);
-    jfree_(&def);
+    clgrad_json_free(def);
     return rc;
 }
 

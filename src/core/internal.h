@@ -82,11 +82,19 @@ void clgrad_profile_add_(clgrad_ctx *ctx, const char *name, cl_event ev);
 void clgrad_msgs_init_(clgrad_ctx *ctx);
 void clgrad_msgs_free_(clgrad_ctx *ctx);
 
+/* Format a message into why (nwhy bytes; none when why is NULL) and return st. */
+clgrad_status clgrad_failf(clgrad_status st, char *why, size_t nwhy, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
+/* Self-checks (check/selfcheck.c): the largest |dev - ref| / tol over n
+** values (Inf on a NaN/Inf mismatch or an error with tol 0). */
+double clgrad_worst_ratio(const float *dev, const double *ref, const double *tol, size_t n);
+
 /* Wall clock in seconds (monotonic). */
 double clgrad_now(void);
-
-/* Read a whole file; returns malloc'd buffer (NUL-terminated) or NULL with errno set. */
-char *clgrad_read_file(const char *path, size_t *len);
 
 /* Build every kernel program (program.c). */
 clgrad_status clgrad_programs_build(clgrad_ctx *ctx, const clgrad_open_opts *opts);

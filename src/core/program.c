@@ -15,6 +15,7 @@
 #include "core/cache.h"
 #include "cl_sources.h"
 #include "core/internal.h"
+#include "util/fsutil.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -60,8 +61,8 @@ static const char *source_of_(clgrad_ctx *ctx, const char *cl_dir, const char *n
         char path[1024];
         snprintf(path, sizeof path, "%s/%s", cl_dir, name);
         size_t len;
-        char *text = clgrad_read_file(path, &len);
-        if (text) {
+        char *text = NULL;
+        if (clgrad_fs_read_all(path, 0, 0, &text, &len) == 0) {
             snprintf(origin, norigin, "%s", path);
             *owned = text;
             return text;

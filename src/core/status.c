@@ -130,35 +130,20 @@ void clgrad_msgs_free_(clgrad_ctx *ctx)
     ctx->errmsg = ctx->warnings = empty_;
 }
 
+clgrad_status clgrad_failf(clgrad_status st, char *why, size_t nwhy, const char *fmt, ...)
+{
+    if (why && nwhy) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(why, nwhy, fmt, ap);
+        va_end(ap);
+    }
+    return st;
+}
+
 double clgrad_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-char *clgrad_read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    char *buf = NULL;
-    size_t cap = 0, n = 0;
-    for (;;) {
-        if (n + 4096 + 1 > cap) {
-            size_t nc = cap ? cap * 2 : 65536;
-            char *nb = realloc(buf, nc);
-            if (!nb) { free(buf); fclose(f); return NULL; }
-            buf = nb;
-            cap = nc;
-        }
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-        if (got == 0) break;
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (err) { free(buf); return NULL; }
-    buf[n] = '\0';
-    if (len) *len = n;
-    return buf;
 }

@@ -110,16 +110,24 @@ clgrad_status clgrad_step_accuracy(clgrad_ctx *ctx, const clgrad_step_plan *p, s
     return clgrad_loss_accuracy(ctx, p->loss, clgrad_model_logits(p->m), 0, p->yb, 0, B, p->K, p->mbuf, p->L.acc);
 }
 
+clgrad_status clgrad_step_batch(clgrad_ctx *ctx, const clgrad_step_plan *p, long step, size_t pos, size_t B)
+{
+    clgrad_status st = CLGRAD_OK;
+    CLGRAD_TRY(clgrad_step_gather(ctx, p, p->x, p->y, pos, B));
+    /* input-noise augmentation: training batches only, keyed by (seed, step, element) */
+    CLGRAD_TRY(clgrad_init_add_noise(ctx, p->xb, 0, B * p->row, p->input_std, p->seed, CLGRAD_NOISE_STREAM_INPUT,
+                                     (uint32_t)step));
+fail:
+    return st;
+}
+
 clgrad_status clgrad_step_grads(clgrad_ctx *ctx, const clgrad_step_plan *p, long step, size_t pos, size_t B,
                                 float noise_std, int log)
 {
     clgrad_status st = CLGRAD_OK;
     cl_mem grads = clgrad_model_grads(p->m);
     size_t np = clgrad_model_nparams(p->m);
-    CLGRAD_TRY(clgrad_step_gather(ctx, p, p->x, p->y, pos, B));
-    /* input-noise augmentation: training batches only, keyed by (seed, step, element) */
-    CLGRAD_TRY(clgrad_init_add_noise(ctx, p->xb, 0, B * p->row, p->input_std, p->seed, CLGRAD_NOISE_STREAM_INPUT,
-                                     (uint32_t)step));
+    CLGRAD_TRY(clgrad_step_batch(ctx, p, step, pos, B));
     CLGRAD_TRY(clgrad_model_forward(ctx, p->m, p->xb, 0, B));
     cl_mem lg = clgrad_model_logits(p->m);
     CLGRAD_TRY(clgrad_loss_value(ctx, p->loss, lg, 0, p->yb, 0, B, p->K, p->mbuf, p->L.loss));

@@ -20,6 +20,9 @@
 #include "clgrad/model.h"
 #include "clgrad/optim.h"
 #include "clgrad/step.h"
+#include "util/fsutil.h"
+#include "util/ini.h"
+#include "util/sbuf.h"
 
 #include <ctype.h>
 #include <pthread.h>
@@ -33,75 +36,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* ------------------------------------------------------------------ */
-/* Growing string buffer                                               */
-/* ------------------------------------------------------------------ */
-
-typedef struct {
-    char *p;
-    size_t len, cap;
-    int oom; /* an allocation failed: contents are truncated */
-} strbuf;
-
-static void sb_putn(strbuf *b, const char *s, size_t n)
-{
-    if (b->oom) return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1) {
-            if (cap > SIZE_MAX / 2) {
-                b->oom = 1;
-                return;
-            }
-            cap *= 2;
-        }
-        char *q = realloc(b->p, cap);
-        if (!q) {
-            b->oom = 1;
-            return;
-        }
-        b->p = q, b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_puts(strbuf *b, const char *s) { sb_putn(b, s, strlen(s)); }
-
-static void sb_vprintf(strbuf *b, const char *fmt, va_list ap)
-{
-    char small[256];
-    va_list ap2;
-    va_copy(ap2, ap);
-    int n = vsnprintf(small, sizeof small, fmt, ap);
-    if (n < 0) {
-        va_end(ap2);
-        return;
-    }
-    if ((size_t)n < sizeof small) {
-        sb_putn(b, small, (size_t)n);
-    } else {
-        char *big = malloc((size_t)n + 1);
-        if (big) {
-            vsnprintf(big, (size_t)n + 1, fmt, ap2);
-            sb_putn(b, big, (size_t)n);
-            free(big);
-        } else {
-            b->oom = 1;
-        }
-    }
-    va_end(ap2);
-}
-
-static void sb_printf(strbuf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    sb_vprintf(b, fmt, ap);
-    va_end(ap);
-}
-
 /* Length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
 static size_t utf8_len_(const unsigned char *s, size_t n)
 {
@@ -114,7 +48,7 @@ static size_t utf8_len_(const unsigned char *s, size_t n)
 
 /* User text for a message: at most `max` bytes shown, control characters,
 ** quotes, backslashes and invalid UTF-8 as \xNN; the total length when cut. */
-static void sb_text(strbuf *b, const char *s, size_t n, size_t max)
+static void sb_text(clgrad_sbuf *b, const char *s, size_t n, size_t max)
 {
     size_t shown = n > max ? max : n;
     for (size_t i = 0; i < shown;) {
@@ -122,23 +56,23 @@ static void sb_text(strbuf *b, const char *s, size_t n, size_t max)
         if (c >= 0x80) {
             size_t u = utf8_len_((const unsigned char *)s + i, shown - i);
             if (u) {
-                sb_putn(b, s + i, u);
+                clgrad_sb_putn(b, s + i, u);
                 i += u;
                 continue;
             }
         }
-        if (c < 0x20 || c == 0x7f || c >= 0x80 || c == '\'' || c == '\\') sb_printf(b, "\\x%02x", c);
-        else sb_putn(b, s + i, 1);
+        if (c < 0x20 || c == 0x7f || c >= 0x80 || c == '\'' || c == '\\') clgrad_sb_printf(b, "\\x%02x", c);
+        else clgrad_sb_putn(b, s + i, 1);
         i++;
     }
-    if (n > shown) sb_printf(b, "... (%zu bytes)", n);
+    if (n > shown) clgrad_sb_printf(b, "... (%zu bytes)", n);
 }
 
-static void sb_quote(strbuf *b, const char *s, size_t n)
+static void sb_quote(clgrad_sbuf *b, const char *s, size_t n)
 {
-    sb_puts(b, "'");
+    clgrad_sb_puts(b, "'");
     sb_text(b, s, n, 48);
-    sb_puts(b, "'");
+    clgrad_sb_puts(b, "'");
 }
 
 /* ------------------------------------------------------------------ */
@@ -179,6 +113,7 @@ enum {
     K_DIVERGE_GRAD_NORM_LIMIT, K_DIVERGE_LOSS_LIMIT, K_DIVERGE_ACTION,
     K_NOISE_GRAD_ETA, K_NOISE_GRAD_GAMMA, K_NOISE_INPUT_STD,
     K_METRICS_SPIKE_ALPHA, K_METRICS_SPIKE_Z, K_METRICS_SPIKE_WARMUP,
+    K_METRICS_SHARPNESS_EVERY, K_METRICS_SHARPNESS_ITERS, K_METRICS_SHARPNESS_TOL, K_METRICS_SHARPNESS_EPS,
     K_COUNT
 };
 
@@ -350,6 +285,19 @@ static const keydef keys[K_COUNT] = {
     [K_METRICS_SPIKE_Z] = {KEY(S_METRICS, "spike_z", T_DOUBLE, metrics, spike_z), .lo = 0, .flags = F_NOHI,
                            .allowed = "a number >= 0 (0 = no spike detection)"},
     [K_METRICS_SPIKE_WARMUP] = {KEY(S_METRICS, "spike_warmup", T_LONG, metrics, spike_warmup), .lo = 1, .hi = 100000000},
+    [K_METRICS_SHARPNESS_EVERY] = {KEY(S_METRICS, "sharpness_every", T_LONG, metrics, sharpness_every), .lo = 0,
+                                   .flags = F_NOHI,
+                                   .allowed = "an integer >= 0 (0 = off), a multiple of [run] log_every: the "
+                                              "sharpness (lambda_max of the loss Hessian) every N steps"},
+    [K_METRICS_SHARPNESS_ITERS] = {KEY(S_METRICS, "sharpness_iters", T_LONG, metrics, sharpness_iters), .lo = 1,
+                                   .hi = 100000, .allowed = "an integer in [1, 100000]: the most Hessian-vector "
+                                                            "products (power iterations) per estimate"},
+    [K_METRICS_SHARPNESS_TOL] = {KEY(S_METRICS, "sharpness_tol", T_DOUBLE, metrics, sharpness_tol), .lo = 0,
+                                 .flags = F_NOHI, .allowed = "a number >= 0: stop when the estimate changes by at "
+                                                             "most this, relative (0: only when it repeats exactly)"},
+    [K_METRICS_SHARPNESS_EPS] = {KEY(S_METRICS, "sharpness_eps", T_DOUBLE, metrics, sharpness_eps), .lo = 0,
+                                 .hi = 1, .flags = F_GT, .allowed = "a number in (0, 1]: the finite-difference "
+                                                                   "step relative to max(1, ||w||)"},
 };
 
 /* Common names from other tools, to point users at ours. */
@@ -490,6 +438,10 @@ void clgrad_config_defaults(clgrad_config *cfg)
     cfg->metrics.spike_alpha = 0.97;
     cfg->metrics.spike_z = 4;
     cfg->metrics.spike_warmup = 25;
+    cfg->metrics.sharpness_every = 0;
+    cfg->metrics.sharpness_iters = 20;
+    cfg->metrics.sharpness_tol = 1e-3;
+    cfg->metrics.sharpness_eps = 1e-3;
 }
 
 /* ------------------------------------------------------------------ */
@@ -517,14 +469,14 @@ typedef struct {
     long nerrors;              /* all errors, stored or not */
 } parser;
 
-static void loc_(parser *p, strbuf *b, int where)
+static void loc_(parser *p, clgrad_sbuf *b, int where)
 {
     if (where > 0) {
         sb_text(b, p->name, strlen(p->name), 256);
-        sb_printf(b, ":%d", where);
+        clgrad_sb_printf(b, ":%d", where);
     } else if (where < 0) {
         const char *s = p->sets[-where - 1];
-        sb_puts(b, "--set ");
+        clgrad_sb_puts(b, "--set ");
         if (s) sb_text(b, s, strlen(s), 96);
     } else {
         sb_text(b, p->name, strlen(p->name), 256);
@@ -532,22 +484,22 @@ static void loc_(parser *p, strbuf *b, int where)
 }
 
 /* Record one message: "LOC: " + text.  Messages are sorted by location at the end. */
-static void emit_(parser *p, int where, const strbuf *text)
+static void emit_(parser *p, int where, const clgrad_sbuf *text)
 {
     p->nerrors++;
     if (p->nmsgs == MAX_STORED_ERRORS) return;
-    strbuf b = {0};
+    clgrad_sbuf b = {0};
     loc_(p, &b, where);
-    sb_puts(&b, ": ");
-    if (text->p) sb_puts(&b, text->p);
-    sb_puts(&b, "\n");
+    clgrad_sb_puts(&b, ": ");
+    if (text->s) clgrad_sb_puts(&b, text->s);
+    clgrad_sb_puts(&b, "\n");
     if (b.oom) {
-        free(b.p);
+        free(b.s);
         return;
     }
     long long order = where > 0 ? where : where < 0 ? (long long)INT_MAX - where : 2LL * INT_MAX + 2;
     p->msgs[p->nmsgs].order = order * MAX_STORED_ERRORS + p->nmsgs;
-    p->msgs[p->nmsgs].text = b.p;
+    p->msgs[p->nmsgs].text = b.s;
     p->nmsgs++;
 }
 
@@ -563,27 +515,27 @@ static int quiet_(parser *p)
 static void errf_(parser *p, int where, const char *fmt, ...)
 {
     if (quiet_(p)) return;
-    strbuf t = {0};
+    clgrad_sbuf t = {0};
     va_list ap;
     va_start(ap, fmt);
-    sb_vprintf(&t, fmt, ap);
+    clgrad_sb_vprintf(&t, fmt, ap);
     va_end(ap);
     emit_(p, where, &t);
-    free(t.p);
+    free(t.s);
 }
 
 /* "[section] key: " + message, at `where`. */
 static void key_errf_(parser *p, int k, int where, const char *fmt, ...)
 {
     if (quiet_(p)) return;
-    strbuf t = {0};
-    sb_printf(&t, "[%s] %s: ", sections[keys[k].sec], keys[k].key);
+    clgrad_sbuf t = {0};
+    clgrad_sb_printf(&t, "[%s] %s: ", sections[keys[k].sec], keys[k].key);
     va_list ap;
     va_start(ap, fmt);
-    sb_vprintf(&t, fmt, ap);
+    clgrad_sb_vprintf(&t, fmt, ap);
     va_end(ap);
     emit_(p, where, &t);
-    free(t.p);
+    free(t.s);
 }
 
 /* ------------------------------------------------------------------ */
@@ -712,17 +664,17 @@ int clgrad_config_suggest(const char *word, const char *choices, char *out, size
     return guess_choice_(choices, word, strlen(word), out, nout);
 }
 
-static void section_list_(strbuf *b)
+static void section_list_(clgrad_sbuf *b)
 {
-    for (int i = 0; i < S_COUNT; i++) sb_printf(b, "%s[%s]", i ? ", " : "", sections[i]);
+    for (int i = 0; i < S_COUNT; i++) clgrad_sb_printf(b, "%s[%s]", i ? ", " : "", sections[i]);
 }
 
-static void key_list_(strbuf *b, int sec)
+static void key_list_(clgrad_sbuf *b, int sec)
 {
     int first = 1;
     for (int k = 0; k < K_COUNT; k++) {
         if (keys[k].sec != sec) continue;
-        sb_printf(b, "%s%s", first ? "" : ", ", keys[k].key);
+        clgrad_sb_printf(b, "%s%s", first ? "" : ", ", keys[k].key);
         first = 0;
     }
 }
@@ -731,48 +683,48 @@ static void key_list_(strbuf *b, int sec)
 /* "allowed: ..." text                                                  */
 /* ------------------------------------------------------------------ */
 
-static void allowed_(strbuf *b, int k)
+static void allowed_(clgrad_sbuf *b, int k)
 {
     const keydef *d = &keys[k];
     if (d->allowed) {
-        sb_puts(b, d->allowed);
+        clgrad_sb_puts(b, d->allowed);
         return;
     }
     switch (d->type) {
     case T_LONG:
-        if (d->flags & F_NOHI) sb_printf(b, "an integer >= %.0f", d->lo);
-        else sb_printf(b, "an integer in [%.0f, %.0f]", d->lo, d->hi);
+        if (d->flags & F_NOHI) clgrad_sb_printf(b, "an integer >= %.0f", d->lo);
+        else clgrad_sb_printf(b, "an integer in [%.0f, %.0f]", d->lo, d->hi);
         break;
     case T_U64:
-        sb_puts(b, "an integer in [0, 18446744073709551615] (decimal or 0x-hex)");
+        clgrad_sb_puts(b, "an integer in [0, 18446744073709551615] (decimal or 0x-hex)");
         break;
     case T_DOUBLE: {
         unsigned f = d->flags;
-        if ((f & F_NOLO) && (f & F_NOHI)) sb_puts(b, "a finite number");
-        else if (f & F_NOHI) sb_printf(b, "a number %s %g", (f & F_GT) ? ">" : ">=", d->lo);
-        else if (f & F_NOLO) sb_printf(b, "a number %s %g", (f & F_LT) ? "<" : "<=", d->hi);
-        else sb_printf(b, "a number in %c%g, %g%c", (f & F_GT) ? '(' : '[', d->lo, d->hi, (f & F_LT) ? ')' : ']');
-        if (f & F_INF) sb_puts(b, " or inf");
-        if (f & F_AUTO) sb_puts(b, " or auto");
+        if ((f & F_NOLO) && (f & F_NOHI)) clgrad_sb_puts(b, "a finite number");
+        else if (f & F_NOHI) clgrad_sb_printf(b, "a number %s %g", (f & F_GT) ? ">" : ">=", d->lo);
+        else if (f & F_NOLO) clgrad_sb_printf(b, "a number %s %g", (f & F_LT) ? "<" : "<=", d->hi);
+        else clgrad_sb_printf(b, "a number in %c%g, %g%c", (f & F_GT) ? '(' : '[', d->lo, d->hi, (f & F_LT) ? ')' : ']');
+        if (f & F_INF) clgrad_sb_puts(b, " or inf");
+        if (f & F_AUTO) clgrad_sb_puts(b, " or auto");
         break;
     }
     case T_BOOL:
-        sb_puts(b, bool_names);
+        clgrad_sb_puts(b, bool_names);
         break;
     case T_CHOICE:
-        if (d->flags & F_EMPTY) sb_puts(b, "\"\" (follow the data)|");
-        sb_puts(b, choices_(k));
+        if (d->flags & F_EMPTY) clgrad_sb_puts(b, "\"\" (follow the data)|");
+        clgrad_sb_puts(b, choices_(k));
         break;
     case T_STRING:
-        sb_printf(b, "text of at most %zu bytes", d->size - 1);
+        clgrad_sb_printf(b, "text of at most %zu bytes", d->size - 1);
         break;
     case T_WIDTHS:
-        sb_printf(b, "widths in [1, %ld] as 64,64,64 or 256x16 (WxN = N layers of W; mixed: 128,64x3), or none; "
+        clgrad_sb_printf(b, "widths in [1, %ld] as 64,64,64 or 256x16 (WxN = N layers of W; mixed: 128,64x3), or none; "
                      "at most %d layers",
                   CLGRAD_MAX_WIDTH, CLGRAD_MAX_LAYERS);
         break;
     case T_ACTS:
-        sb_printf(b, "one of %s, or a comma list with one per hidden layer", choices_(k));
+        clgrad_sb_printf(b, "one of %s, or a comma list with one per hidden layer", choices_(k));
         break;
     }
 }
@@ -781,17 +733,17 @@ static void allowed_(strbuf *b, int k)
 static void value_err_(parser *p, int k, int where, const char *v, size_t n, const char *what)
 {
     if (quiet_(p)) return;
-    strbuf t = {0};
+    clgrad_sbuf t = {0};
     if (n == 0) {
-        sb_puts(&t, "empty value");
+        clgrad_sb_puts(&t, "empty value");
     } else {
         sb_quote(&t, v, n);
-        sb_printf(&t, " %s", what);
+        clgrad_sb_printf(&t, " %s", what);
     }
-    sb_puts(&t, "; allowed: ");
+    clgrad_sb_puts(&t, "; allowed: ");
     allowed_(&t, k);
-    key_errf_(p, k, where, "%s", t.p ? t.p : "");
-    free(t.p);
+    key_errf_(p, k, where, "%s", t.s ? t.s : "");
+    free(t.s);
 }
 
 /* ------------------------------------------------------------------ */
@@ -911,11 +863,11 @@ static void choice_err_(parser *p, int k, int where, const char *v, size_t n, co
 {
     if (quiet_(p)) return;
     char guess[64];
-    strbuf w = {0};
-    sb_printf(&w, "is not a known value%s", item_note ? item_note : "");
-    if (guess_choice_(choices_(k), v, n, guess, sizeof guess)) sb_printf(&w, " (did you mean '%s'?)", guess);
-    value_err_(p, k, where, v, n, w.p ? w.p : "");
-    free(w.p);
+    clgrad_sbuf w = {0};
+    clgrad_sb_printf(&w, "is not a known value%s", item_note ? item_note : "");
+    if (guess_choice_(choices_(k), v, n, guess, sizeof guess)) clgrad_sb_printf(&w, " (did you mean '%s'?)", guess);
+    value_err_(p, k, where, v, n, w.s ? w.s : "");
+    free(w.s);
 }
 
 /* hidden: "64,64", "256x16", "128,64x3", "" or "none". */
@@ -949,20 +901,20 @@ static void set_widths_(parser *p, int k, int where, const char *s, size_t n)
             memcpy(buf, cs, ncs), buf[ncs] = '\0';
             bad = parse_long_(buf, &count) != P_OK;
         }
-        strbuf m = {0};
+        clgrad_sbuf m = {0};
         if (bad) {
-            sb_puts(&m, "has a bad item ");
+            clgrad_sb_puts(&m, "has a bad item ");
             sb_quote(&m, item, ni);
         } else if (width < 1 || width > CLGRAD_MAX_WIDTH) {
-            sb_printf(&m, "has width %ld out of range", width);
+            clgrad_sb_printf(&m, "has width %ld out of range", width);
         } else if (count < 1) {
-            sb_printf(&m, "has a layer count %ld < 1", count);
+            clgrad_sb_printf(&m, "has a layer count %ld < 1", count);
         } else if (count > CLGRAD_MAX_LAYERS - nw) {
-            sb_printf(&m, "has more than %d layers", CLGRAD_MAX_LAYERS);
+            clgrad_sb_printf(&m, "has more than %d layers", CLGRAD_MAX_LAYERS);
         }
-        if (m.p) {
-            value_err_(p, k, where, s, n, m.p);
-            free(m.p);
+        if (m.s) {
+            value_err_(p, k, where, s, n, m.s);
+            free(m.s);
             p->bad[k] = 1;
             return;
         }
@@ -992,10 +944,10 @@ static void set_acts_(parser *p, int k, int where, const char *s, size_t n)
         size_t ni = len;
         trim_(&item, &ni);
         if (na == CLGRAD_MAX_LAYERS) {
-            strbuf m = {0};
-            sb_printf(&m, "has more than %d names", CLGRAD_MAX_LAYERS);
-            value_err_(p, k, where, s, n, m.p ? m.p : "");
-            free(m.p);
+            clgrad_sbuf m = {0};
+            clgrad_sb_printf(&m, "has more than %d names", CLGRAD_MAX_LAYERS);
+            value_err_(p, k, where, s, n, m.s ? m.s : "");
+            free(m.s);
             goto bad;
         }
         if (choice_find_(choices_(k), item, ni, a[na], sizeof a[na]) < 0) {
@@ -1151,37 +1103,25 @@ static void set_value_(parser *p, int k, int where, const char *v, size_t n)
 /* Lines                                                                */
 /* ------------------------------------------------------------------ */
 
-static int blank_(char c) { return c == ' ' || c == '\t'; }
-
 /* The value part of "key = value...": unquote / strip the comment.
 ** Returns 0 and (v, n), or -1 after reporting a syntax error. */
 static int line_value_(parser *p, int k, int line, const char *s, size_t n, const char **v, size_t *vn)
 {
-    while (n && blank_(*s)) s++, n--;
-    if (n && (*s == '"' || *s == '\'')) {
-        const char *close = memchr(s + 1, *s, n - 1);
-        if (!close) {
-            key_errf_(p, k, line, "missing closing %c quote", *s);
-            return -1;
-        }
-        const char *rest = close + 1;
-        size_t nr = n - (size_t)(rest - s);
-        while (nr && blank_(*rest)) rest++, nr--;
-        if (nr && *rest != '#' && *rest != ';') {
-            strbuf t = {0};
-            sb_puts(&t, "text after the closing quote: ");
-            sb_quote(&t, rest, nr);
-            key_errf_(p, k, line, "%s", t.p ? t.p : "");
-            free(t.p);
-            return -1;
-        }
-        *v = s + 1, *vn = (size_t)(close - s - 1);
-        return 0;
+    const char *rest = NULL;
+    size_t nr = 0;
+    int rc = clgrad_ini_value(s, n, v, vn, &rest, &nr);
+    if (rc == CLGRAD_INI_NO_CLOSE) {
+        key_errf_(p, k, line, "missing closing %c quote", **v);
+        return -1;
     }
-    size_t len = 0;
-    while (len < n && !((s[len] == '#' || s[len] == ';') && (len == 0 || blank_(s[len - 1])))) len++;
-    while (len && blank_(s[len - 1])) len--;
-    *v = s, *vn = len;
+    if (rc == CLGRAD_INI_AFTER_QUOTE) {
+        clgrad_sbuf t = {0};
+        clgrad_sb_puts(&t, "text after the closing quote: ");
+        sb_quote(&t, rest, nr);
+        key_errf_(p, k, line, "%s", t.s ? t.s : "");
+        free(t.s);
+        return -1;
+    }
     return 0;
 }
 
@@ -1189,39 +1129,39 @@ static int line_value_(parser *p, int k, int line, const char *s, size_t n, cons
 static void unknown_key_(parser *p, int sec, int where, const char *key, size_t n)
 {
     if (quiet_(p)) return;
-    strbuf t = {0};
-    sb_printf(&t, "[%s] ", sections[sec]);
+    clgrad_sbuf t = {0};
+    clgrad_sb_printf(&t, "[%s] ", sections[sec]);
     sb_text(&t, key, n, 48);
-    sb_puts(&t, ": unknown key");
+    clgrad_sb_puts(&t, ": unknown key");
     int g = guess_key_(sec, key, n);
-    if (g >= 0 && keys[g].sec == sec) sb_printf(&t, " (did you mean '%s'?)", keys[g].key);
-    else if (g >= 0) sb_printf(&t, " (did you mean [%s] %s?)", sections[keys[g].sec], keys[g].key);
-    sb_puts(&t, "; allowed: ");
+    if (g >= 0 && keys[g].sec == sec) clgrad_sb_printf(&t, " (did you mean '%s'?)", keys[g].key);
+    else if (g >= 0) clgrad_sb_printf(&t, " (did you mean [%s] %s?)", sections[keys[g].sec], keys[g].key);
+    clgrad_sb_puts(&t, "; allowed: ");
     key_list_(&t, sec);
     emit_(p, where, &t);
-    free(t.p);
+    free(t.s);
 }
 
 static void unknown_section_(parser *p, int where, const char *s, size_t n)
 {
     if (quiet_(p)) return;
-    strbuf t = {0};
-    sb_puts(&t, "[");
+    clgrad_sbuf t = {0};
+    clgrad_sb_puts(&t, "[");
     sb_text(&t, s, n, 48);
-    sb_puts(&t, "]: unknown section");
+    clgrad_sb_puts(&t, "]: unknown section");
     if (n == 5 && memcmp(s, "sweep", 5) == 0) {
         /* a sweep file: its runs are the grid's points */
-        sb_puts(&t, " of an experiment: this is a sweep file; run its grid with `clgrad sweep FILE`");
+        clgrad_sb_puts(&t, " of an experiment: this is a sweep file; run its grid with `clgrad sweep FILE`");
         emit_(p, where, &t);
-        free(t.p);
+        free(t.s);
         return;
     }
     int g = guess_section_(s, n);
-    if (g >= 0) sb_printf(&t, " (did you mean [%s]?)", sections[g]);
-    sb_puts(&t, "; allowed: ");
+    if (g >= 0) clgrad_sb_printf(&t, " (did you mean [%s]?)", sections[g]);
+    clgrad_sb_puts(&t, "; allowed: ");
     section_list_(&t);
     emit_(p, where, &t);
-    free(t.p);
+    free(t.s);
 }
 
 static int find_key_(int sec, const char *s, size_t n)
@@ -1240,10 +1180,12 @@ static int find_section_(const char *s, size_t n)
 
 enum { SEC_NONE = -1, SEC_UNKNOWN = -2 };
 
-static void do_line_(parser *p, int line, const char *s, size_t n, int *cur)
+static void do_line_(parser *p, const clgrad_ini_line *l, int *cur)
 {
-    trim_(&s, &n);
-    if (n == 0 || *s == '#' || *s == ';') return;
+    int line = l->line;
+    const char *s = l->s;
+    size_t n = l->n;
+    if (l->kind == CLGRAD_INI_BLANK) return;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if ((c < 0x20 && c != '\t') || c == 0x7f) {
@@ -1251,29 +1193,24 @@ static void do_line_(parser *p, int line, const char *s, size_t n, int *cur)
             return;
         }
     }
-    if (*s == '[') {
-        const char *close = memchr(s, ']', n);
-        if (!close) {
-            strbuf t = {0};
-            sb_puts(&t, "section header without ']': ");
+    if (l->kind == CLGRAD_INI_SECTION || l->kind == CLGRAD_INI_BAD_HEADER) {
+        if (l->kind == CLGRAD_INI_BAD_HEADER) {
+            clgrad_sbuf t = {0};
+            clgrad_sb_puts(&t, "section header without ']': ");
             sb_quote(&t, s, n);
             emit_(p, line, &t);
-            free(t.p);
+            free(t.s);
             *cur = SEC_UNKNOWN;
             return;
         }
-        const char *name = s + 1;
-        size_t nn = (size_t)(close - name);
-        trim_(&name, &nn);
-        const char *rest = close + 1;
-        size_t nr = n - (size_t)(rest - s);
-        trim_(&rest, &nr);
+        const char *name = l->section, *rest = l->rest;
+        size_t nn = l->nsection, nr = l->nrest;
         if (nr && *rest != '#' && *rest != ';') {
-            strbuf t = {0};
-            sb_puts(&t, "text after the section header: ");
+            clgrad_sbuf t = {0};
+            clgrad_sb_puts(&t, "text after the section header: ");
             sb_quote(&t, rest, nr);
             emit_(p, line, &t);
-            free(t.p);
+            free(t.s);
         }
         int sec = find_section_(name, nn);
         if (sec < 0) {
@@ -1289,44 +1226,42 @@ static void do_line_(parser *p, int line, const char *s, size_t n, int *cur)
         *cur = sec;
         return;
     }
-    const char *eq = memchr(s, '=', n);
-    if (!eq) {
-        strbuf t = {0};
-        sb_puts(&t, "expected 'key = value' or '[section]', got ");
+    if (l->kind == CLGRAD_INI_NO_EQ) {
+        clgrad_sbuf t = {0};
+        clgrad_sb_puts(&t, "expected 'key = value' or '[section]', got ");
         sb_quote(&t, s, n);
-        sb_puts(&t, " (no '=')");
+        clgrad_sb_puts(&t, " (no '=')");
         emit_(p, line, &t);
-        free(t.p);
+        free(t.s);
         return;
     }
-    const char *key = s;
-    size_t nk = (size_t)(eq - s);
-    trim_(&key, &nk);
+    const char *key = l->key;
+    size_t nk = l->nkey;
     if (nk == 0) {
-        strbuf t = {0};
-        sb_puts(&t, "missing key before '=': ");
+        clgrad_sbuf t = {0};
+        clgrad_sb_puts(&t, "missing key before '=': ");
         sb_quote(&t, s, n);
         emit_(p, line, &t);
-        free(t.p);
+        free(t.s);
         return;
     }
     if (*cur == SEC_UNKNOWN) return; /* reported at the header */
     if (*cur == SEC_NONE) {
-        strbuf t = {0};
-        sb_puts(&t, "key ");
+        clgrad_sbuf t = {0};
+        clgrad_sb_puts(&t, "key ");
         sb_quote(&t, key, nk);
-        sb_puts(&t, " before any [section] header");
+        clgrad_sb_puts(&t, " before any [section] header");
         if (p->nmsgs == MAX_STORED_ERRORS) { /* emit_ only counts it: skip the guess */
             emit_(p, line, &t);
-            free(t.p);
+            free(t.s);
             return;
         }
         int g = guess_key_(-1, key, nk);
-        if (g >= 0) sb_printf(&t, " (did you mean it under [%s]?)", sections[keys[g].sec]);
-        sb_puts(&t, "; sections: ");
+        if (g >= 0) clgrad_sb_printf(&t, " (did you mean it under [%s]?)", sections[keys[g].sec]);
+        clgrad_sb_puts(&t, "; sections: ");
         section_list_(&t);
         emit_(p, line, &t);
-        free(t.p);
+        free(t.s);
         return;
     }
     int k = find_key_(*cur, key, nk);
@@ -1341,7 +1276,7 @@ static void do_line_(parser *p, int line, const char *s, size_t n, int *cur)
     }
     const char *v;
     size_t nv;
-    if (line_value_(p, k, line, eq + 1, n - (size_t)(eq + 1 - s), &v, &nv) < 0) {
+    if (line_value_(p, k, line, l->value, l->nvalue, &v, &nv) < 0) {
         p->where[k] = line;
         p->bad[k] = 1;
         return;
@@ -1351,17 +1286,11 @@ static void do_line_(parser *p, int line, const char *s, size_t n, int *cur)
 
 static void do_text_(parser *p, const char *text, size_t len)
 {
-    size_t i = 0;
-    if (len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3)) i = 3; /* UTF-8 BOM */
-    int line = 0, cur = SEC_NONE;
-    while (i < len) {
-        size_t j = i;
-        while (j < len && text[j] != '\n' && text[j] != '\r') j++;
-        line++;
-        do_line_(p, line, text + i, j - i, &cur);
-        if (j < len && text[j] == '\r' && j + 1 < len && text[j + 1] == '\n') j++;
-        i = j + 1;
-    }
+    clgrad_ini it;
+    clgrad_ini_line l;
+    int cur = SEC_NONE;
+    clgrad_ini_begin(&it, text, len);
+    while (clgrad_ini_next(&it, &l)) do_line_(p, &l, &cur);
 }
 
 static void do_set_(parser *p, int idx)
@@ -1376,18 +1305,18 @@ static void do_set_(parser *p, int idx)
     const char *eq = memchr(s, '=', n);
     const char *dot = eq ? memchr(s, '.', (size_t)(eq - s)) : NULL;
     if (!eq || !dot) {
-        strbuf t = {0};
-        sb_puts(&t, "expected section.key=value");
-        if (!eq) sb_puts(&t, " (no '=')");
+        clgrad_sbuf t = {0};
+        clgrad_sb_puts(&t, "expected section.key=value");
+        if (!eq) clgrad_sb_puts(&t, " (no '=')");
         else {
             const char *key = s;
             size_t nk = (size_t)(eq - s);
             trim_(&key, &nk);
             int g = guess_key_(-1, key, nk);
-            if (g >= 0) sb_printf(&t, " (did you mean %s.%s?)", sections[keys[g].sec], keys[g].key);
+            if (g >= 0) clgrad_sb_printf(&t, " (did you mean %s.%s?)", sections[keys[g].sec], keys[g].key);
         }
         emit_(p, where, &t);
-        free(t.p);
+        free(t.s);
         return;
     }
     const char *sec = s, *key = dot + 1, *v = eq + 1;
@@ -1447,7 +1376,7 @@ static int differs_(const parser *p, int k)
     }
 }
 
-static void value_str_(const clgrad_config *c, int k, strbuf *b);
+static void value_str_(const clgrad_config *c, int k, clgrad_sbuf *b);
 
 /* A warning kept in the config (clgrad_config.warnings): the text depends
 ** only on the resolved values, so a run's config.ini gives the same list. */
@@ -1473,23 +1402,23 @@ static void check_used_(parser *p)
         char pat[CLGRAD_NAME_LEN + 2];
         snprintf(pat, sizeof pat, "|%s|", kind);
         if (strstr(d->used_by, pat)) continue;
-        strbuf t = {0}, def = {0}, val = {0};
+        clgrad_sbuf t = {0}, def = {0}, val = {0};
         value_str_(&p->def, k, &def);
         value_str_(&p->cfg, k, &val);
-        sb_printf(&t, "[%s] %s = %s: not used when [%s] %s = %s (only by ", sections[d->sec], d->key,
-                  val.p ? val.p : "\"\"", sections[keys[d->dep].sec], keys[d->dep].key, kind);
+        clgrad_sb_printf(&t, "[%s] %s = %s: not used when [%s] %s = %s (only by ", sections[d->sec], d->key,
+                  val.s ? val.s : "\"\"", sections[keys[d->dep].sec], keys[d->dep].key, kind);
         const char *u = d->used_by + 1;
         for (int first = 1; *u; first = 0) {
             size_t len = strcspn(u, "|");
-            sb_printf(&t, "%s%.*s", first ? "" : ", ", (int)len, u);
+            clgrad_sb_printf(&t, "%s%.*s", first ? "" : ", ", (int)len, u);
             u += len + 1;
         }
-        sb_printf(&t, "); ignored (the default is %s)", def.p ? def.p : "\"\"");
+        clgrad_sb_printf(&t, "); ignored (the default is %s)", def.s ? def.s : "\"\"");
         if (t.oom) key_errf_(p, k, where_(p, k, d->dep), "out of memory");
-        else warnf_(p, "%s", t.p);
-        free(t.p);
-        free(def.p);
-        free(val.p);
+        else warnf_(p, "%s", t.s);
+        free(t.s);
+        free(def.s);
+        free(val.s);
     }
 }
 
@@ -1649,11 +1578,11 @@ static void check_noise_(parser *p)
 {
     const clgrad_noise_section *n = &p->cfg.noise;
     if (ok_(p, K_NOISE_GRAD_ETA) && ok_(p, K_NOISE_GRAD_GAMMA) && n->grad_eta == 0 && differs_(p, K_NOISE_GRAD_GAMMA)) {
-        strbuf v = {0};
+        clgrad_sbuf v = {0};
         value_str_(&p->cfg, K_NOISE_GRAD_GAMMA, &v);
         warnf_(p, "[noise] grad_gamma = %s: not used when grad_eta = 0 (no gradient noise); ignored (the default is 0.55)",
-               v.p ? v.p : "?");
-        free(v.p);
+               v.s ? v.s : "?");
+        free(v.s);
     }
 }
 
@@ -1665,6 +1594,28 @@ static void check_clip_(parser *p)
     if (!strcmp(c->kind, "norm") || !strcmp(c->kind, "global_norm"))
         key_errf_(p, K_CLIP_MAX_NORM, where_(p, K_CLIP_MAX_NORM, K_CLIP_KIND),
                   "inf with kind = %s; allowed: a finite number > 0 (inf only with kind = zscore)", c->kind);
+}
+
+/* [metrics]: sharpness on logged steps only; its other keys only with sharpness_every > 0 (a warning) */
+static void check_metrics_(parser *p)
+{
+    const clgrad_metrics_section *m = &p->cfg.metrics;
+    if (ok_(p, K_METRICS_SHARPNESS_EVERY) && ok_(p, K_RUN_LOG_EVERY) && m->sharpness_every > 0 &&
+        m->sharpness_every % p->cfg.run.log_every != 0)
+        key_errf_(p, K_METRICS_SHARPNESS_EVERY, where_(p, K_METRICS_SHARPNESS_EVERY, K_RUN_LOG_EVERY),
+                  "%ld is not a multiple of [run] log_every = %ld (the sharpness is written on logged steps); "
+                  "allowed: 0 or a multiple of log_every",
+                  m->sharpness_every, p->cfg.run.log_every);
+    static const int k[] = {K_METRICS_SHARPNESS_ITERS, K_METRICS_SHARPNESS_TOL, K_METRICS_SHARPNESS_EPS};
+    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++)
+        if (ok_(p, K_METRICS_SHARPNESS_EVERY) && ok_(p, k[i]) && m->sharpness_every == 0 && differs_(p, k[i])) {
+            clgrad_sbuf v = {0}, d = {0};
+            value_str_(&p->cfg, k[i], &v);
+            value_str_(&p->def, k[i], &d);
+            warnf_(p, "[metrics] %s = %s: not used when sharpness_every = 0 (no sharpness); ignored (the default is %s)",
+                   keys[k[i]].key, v.s ? v.s : "?", d.s ? d.s : "?");
+            clgrad_sb_free(&v), clgrad_sb_free(&d);
+        }
 }
 
 static void check_optim_(parser *p)
@@ -1722,20 +1673,20 @@ static char *cwd_(void)
 ** when it came from the file (from_file), else against the current
 ** directory (*cwd, fetched once).  0, or -1 with errno when the current
 ** directory is unknown. */
-static int absolute_item_(strbuf *b, const char *item, size_t n, const char *file, int from_file, char **cwd)
+static int absolute_item_(clgrad_sbuf *b, const char *item, size_t n, const char *file, int from_file, char **cwd)
 {
     if (n && (item[0] == '/' || item[0] == '\\' || (n > 1 && isalpha((unsigned char)item[0]) && item[1] == ':'))) {
-        sb_putn(b, item, n);
+        clgrad_sb_putn(b, item, n);
         return 0;
     }
     const char *slash = from_file ? strrchr(file, '/') : NULL;
     if (!slash || !absolute_(file)) { /* relative to the current directory */
         if (!*cwd && !(*cwd = cwd_())) return -1;
-        sb_puts(b, *cwd);
-        sb_puts(b, "/");
+        clgrad_sb_puts(b, *cwd);
+        clgrad_sb_puts(b, "/");
     }
-    if (slash) sb_putn(b, file, (size_t)(slash - file) + 1); /* the file's directory, with its '/' */
-    sb_putn(b, item, n);
+    if (slash) clgrad_sb_putn(b, file, (size_t)(slash - file) + 1); /* the file's directory, with its '/' */
+    clgrad_sb_putn(b, item, n);
     return 0;
 }
 
@@ -1751,14 +1702,14 @@ static void resolve_paths_(parser *p, const char *file)
         int k = pk[i];
         char *v = field_(&p->cfg, k);
         if (!ok_(p, k) || !v[0]) continue;
-        strbuf b = {0};
+        clgrad_sbuf b = {0};
         int failed = 0;
         for (const char *c = v;;) {
             size_t len = list && k == K_DATA_PATH ? strcspn(c, ",") : strlen(c);
             const char *item = c;
             size_t n = len;
             if (list && k == K_DATA_PATH) trim_(&item, &n);
-            if (c != v) sb_puts(&b, ",");
+            if (c != v) clgrad_sb_puts(&b, ",");
             if (absolute_item_(&b, item, n, file, p->where[k] > 0, &cwd) != 0) {
                 key_errf_(p, k, p->where[k], "cannot make the path absolute: current directory: %s", strerror(errno));
                 failed = 1;
@@ -1771,9 +1722,9 @@ static void resolve_paths_(parser *p, const char *file)
         } else if (b.oom || b.len >= keys[k].size) {
             key_errf_(p, k, p->where[k], "%zu bytes once made absolute; allowed: at most %zu", b.len, keys[k].size - 1);
         } else {
-            copy_str_(v, keys[k].size, b.p ? b.p : "");
+            copy_str_(v, keys[k].size, b.s ? b.s : "");
         }
-        free(b.p);
+        free(b.s);
     }
     free(cwd);
 }
@@ -1865,6 +1816,7 @@ static int parse_impl_(const char *name, const char *text, size_t len, const cha
     check_optim_(p);
     check_noise_(p);
     check_clip_(p);
+    check_metrics_(p);
     check_used_(p);
     if (file_for_paths) resolve_paths_(p, file_for_paths);
 
@@ -1889,32 +1841,20 @@ int clgrad_config_load(const char *path, const char *const *sets, int nsets, clg
                        size_t nerr)
 {
     if (!path) path = "";
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        int e = errno;
-        if (err && nerr) snprintf(err, nerr, "%s: cannot open: %s\n", path, strerror(e));
-        return -1;
-    }
-    strbuf b = {0};
-    char chunk[65536];
-    size_t got;
-    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        sb_putn(&b, chunk, got);
-        if (b.len > MAX_FILE_BYTES || b.oom) break;
-    }
-    int e = ferror(f) ? errno : 0;
-    fclose(f);
-    if (e || b.oom || b.len > MAX_FILE_BYTES) {
+    char *text;
+    size_t len;
+    int e = clgrad_fs_read_all(path, MAX_FILE_BYTES, 0, &text, &len);
+    if (e) {
         if (err && nerr) {
-            if (e) snprintf(err, nerr, "%s: cannot read: %s\n", path, strerror(e));
-            else if (b.oom) snprintf(err, nerr, "%s: out of memory reading it\n", path);
-            else snprintf(err, nerr, "%s: larger than %u MiB; not a config file?\n", path, MAX_FILE_BYTES >> 20);
+            if (e == EFBIG) snprintf(err, nerr, "%s: larger than %u MiB; not a config file?\n", path, MAX_FILE_BYTES >> 20);
+            else if (e == ENOMEM) snprintf(err, nerr, "%s: out of memory reading it\n", path);
+            else if (e == EISDIR || e == EINVAL || e == EIO) snprintf(err, nerr, "%s: cannot read: %s\n", path, strerror(e));
+            else snprintf(err, nerr, "%s: cannot open: %s\n", path, strerror(e));
         }
-        free(b.p);
         return -1;
     }
-    int rc = parse_impl_(path, b.p ? b.p : "", b.len, sets, nsets, path, cfg, err, nerr);
-    free(b.p);
+    int rc = parse_impl_(path, text, len, sets, nsets, path, cfg, err, nerr);
+    free(text);
     return rc;
 }
 
@@ -1923,14 +1863,14 @@ int clgrad_config_load(const char *path, const char *const *sets, int nsets, clg
 /* ------------------------------------------------------------------ */
 
 /* The shortest %.{15,16,17}g that reads back exactly. */
-static void double_str_(double v, strbuf *b)
+static void double_str_(double v, clgrad_sbuf *b)
 {
     if (isnan(v)) {
-        sb_puts(b, "auto");
+        clgrad_sb_puts(b, "auto");
         return;
     }
     if (isinf(v)) {
-        sb_puts(b, v > 0 ? "inf" : "-inf");
+        clgrad_sb_puts(b, v > 0 ? "inf" : "-inf");
         return;
     }
     char s[40];
@@ -1938,41 +1878,41 @@ static void double_str_(double v, strbuf *b)
         snprintf(s, sizeof s, "%.*g", prec, v);
         if (strtod(s, NULL) == v && (v != 0 || signbit(strtod(s, NULL)) == signbit(v))) break;
     }
-    sb_puts(b, s);
+    clgrad_sb_puts(b, s);
 }
 
-static void string_str_(const char *s, strbuf *b)
+static void string_str_(const char *s, clgrad_sbuf *b)
 {
     if (!needs_quotes_(s)) {
-        sb_puts(b, s);
+        clgrad_sb_puts(b, s);
         return;
     }
     char q = strchr(s, '"') ? '\'' : '"';
-    sb_putn(b, &q, 1);
-    sb_puts(b, s);
-    sb_putn(b, &q, 1);
+    clgrad_sb_putn(b, &q, 1);
+    clgrad_sb_puts(b, s);
+    clgrad_sb_putn(b, &q, 1);
 }
 
 /* The value of key k as the file text that reads back to it. */
-static void value_str_(const clgrad_config *c, int k, strbuf *b)
+static void value_str_(const clgrad_config *c, int k, clgrad_sbuf *b)
 {
     const void *f = cfield_(c, k);
     switch (keys[k].type) {
-    case T_LONG: sb_printf(b, "%ld", *(const long *)f); break;
-    case T_U64: sb_printf(b, "%" PRIu64, *(const uint64_t *)f); break;
+    case T_LONG: clgrad_sb_printf(b, "%ld", *(const long *)f); break;
+    case T_U64: clgrad_sb_printf(b, "%" PRIu64, *(const uint64_t *)f); break;
     case T_DOUBLE: double_str_(*(const double *)f, b); break;
-    case T_BOOL: sb_puts(b, *(const int *)f ? "true" : "false"); break;
+    case T_BOOL: clgrad_sb_puts(b, *(const int *)f ? "true" : "false"); break;
     case T_CHOICE:
     case T_STRING: string_str_(f, b); break;
     case T_WIDTHS:
-        if (c->model.nhidden <= 0) sb_puts(b, "none");
+        if (c->model.nhidden <= 0) clgrad_sb_puts(b, "none");
         for (int i = 0; i < c->model.nhidden && i < CLGRAD_MAX_LAYERS; i++)
-            sb_printf(b, "%s%ld", i ? "," : "", c->model.hidden[i]);
+            clgrad_sb_printf(b, "%s%ld", i ? "," : "", c->model.hidden[i]);
         break;
     case T_ACTS:
         for (int i = 0; i < c->model.nactivation && i < CLGRAD_MAX_LAYERS; i++) {
-            if (i) sb_puts(b, ",");
-            sb_putn(b, c->model.activation[i], strnlen(c->model.activation[i], CLGRAD_NAME_LEN));
+            if (i) clgrad_sb_puts(b, ",");
+            clgrad_sb_putn(b, c->model.activation[i], strnlen(c->model.activation[i], CLGRAD_NAME_LEN));
         }
         break;
     }
@@ -1988,32 +1928,32 @@ int clgrad_config_write(const clgrad_config *cfg, FILE *f)
             return -1;
         }
     }
-    strbuf b = {0};
-    sb_puts(&b, "# clgrad experiment config, fully resolved: every key with the value used\n"
+    clgrad_sbuf b = {0};
+    clgrad_sb_puts(&b, "# clgrad experiment config, fully resolved: every key with the value used\n"
                 "# (defaults included). It loads back to exactly the same config.\n");
     if (cfg->path[0]) {
-        sb_puts(&b, "# from: ");
+        clgrad_sb_puts(&b, "# from: ");
         sb_text(&b, cfg->path, strnlen(cfg->path, sizeof cfg->path), sizeof cfg->path);
-        sb_puts(&b, "\n");
+        clgrad_sb_puts(&b, "\n");
     }
     int sec = -1;
     for (int k = 0; k < K_COUNT; k++) {
         if (keys[k].sec != sec) {
             sec = keys[k].sec;
-            sb_printf(&b, "\n[%s]\n", sections[sec]);
+            clgrad_sb_printf(&b, "\n[%s]\n", sections[sec]);
         }
-        sb_printf(&b, "%s = ", keys[k].key);
+        clgrad_sb_printf(&b, "%s = ", keys[k].key);
         value_str_(cfg, k, &b);
-        sb_puts(&b, "\n");
+        clgrad_sb_puts(&b, "\n");
     }
     int rc = 0;
     if (b.oom) {
         errno = ENOMEM;
         rc = -1;
-    } else if (fwrite(b.p, 1, b.len, f) != b.len || fflush(f) != 0 || ferror(f)) {
+    } else if (fwrite(b.s, 1, b.len, f) != b.len || fflush(f) != 0 || ferror(f)) {
         rc = -1;
     }
-    free(b.p);
+    free(b.s);
     return rc;
 }
 
@@ -2036,46 +1976,46 @@ int clgrad_config_help(FILE *f)
 {
     clgrad_config def;
     clgrad_config_defaults(&def);
-    strbuf b = {0};
-    sb_puts(&b, "Experiment file keys (section, key: type; allowed; default):\n");
+    clgrad_sbuf b = {0};
+    clgrad_sb_puts(&b, "Experiment file keys (section, key: type; allowed; default):\n");
     int sec = -1;
     for (int k = 0; k < K_COUNT; k++) {
         if (keys[k].sec != sec) {
             sec = keys[k].sec;
-            sb_printf(&b, "\n[%s]\n", sections[sec]);
+            clgrad_sb_printf(&b, "\n[%s]\n", sections[sec]);
         }
-        sb_printf(&b, "  %-17s %s; ", keys[k].key, type_name_(keys[k].type));
+        clgrad_sb_printf(&b, "  %-17s %s; ", keys[k].key, type_name_(keys[k].type));
         allowed_(&b, k);
-        sb_puts(&b, "; default ");
-        if (k == K_RUN_NAME) sb_puts(&b, "the file's base name without .ini");
-        else if (k == K_RUN_STEPS) sb_puts(&b, "1000 (0 when only epochs is set)");
-        else if (k == K_OPTIM_LR) sb_puts(&b, "sgd 0.01, rmsprop 0.01, adam 0.001, adamw 0.001, lars 0.01, lamb 0.001");
-        else if (k == K_OPTIM_WEIGHT_DECAY) sb_puts(&b, "0 (adamw: 0.01, lars: 0.0005, lamb: 0.01)");
-        else if (k == K_OPTIM_MOMENTUM) sb_puts(&b, "0 (lars: 0.9)");
-        else if (k == K_OPTIM_EPS) sb_puts(&b, "1e-08 (lamb: 1e-06)");
-        else if (k == K_OPTIM_TRUST_COEFFICIENT) sb_puts(&b, "0.001 (LARS's eta)");
-        else if (k == K_OPTIM_TRUST_CLIP) sb_puts(&b, "none");
-        else if (k == K_DATA_TASK) sb_puts(&b, "regression (csv); other kinds have their own task");
-        else if (k == K_LOSS_KIND) sb_puts(&b, "follow the data (mse, bce or ce)");
+        clgrad_sb_puts(&b, "; default ");
+        if (k == K_RUN_NAME) clgrad_sb_puts(&b, "the file's base name without .ini");
+        else if (k == K_RUN_STEPS) clgrad_sb_puts(&b, "1000 (0 when only epochs is set)");
+        else if (k == K_OPTIM_LR) clgrad_sb_puts(&b, "sgd 0.01, rmsprop 0.01, adam 0.001, adamw 0.001, lars 0.01, lamb 0.001");
+        else if (k == K_OPTIM_WEIGHT_DECAY) clgrad_sb_puts(&b, "0 (adamw: 0.01, lars: 0.0005, lamb: 0.01)");
+        else if (k == K_OPTIM_MOMENTUM) clgrad_sb_puts(&b, "0 (lars: 0.9)");
+        else if (k == K_OPTIM_EPS) clgrad_sb_puts(&b, "1e-08 (lamb: 1e-06)");
+        else if (k == K_OPTIM_TRUST_COEFFICIENT) clgrad_sb_puts(&b, "0.001 (LARS's eta)");
+        else if (k == K_OPTIM_TRUST_CLIP) clgrad_sb_puts(&b, "none");
+        else if (k == K_DATA_TASK) clgrad_sb_puts(&b, "regression (csv); other kinds have their own task");
+        else if (k == K_LOSS_KIND) clgrad_sb_puts(&b, "follow the data (mse, bce or ce)");
         else if (k == K_MODEL_INIT_GAIN)
-            sb_puts(&b, "the initialiser's own (PyTorch's): xavier_uniform, xavier_normal 1 (Glorot); kaiming_uniform, "
+            clgrad_sb_puts(&b, "the initialiser's own (PyTorch's): xavier_uniform, xavier_normal 1 (Glorot); kaiming_uniform, "
                         "kaiming_normal sqrt(2) (He, a = 0); orthogonal 1; lecun_normal 1; auto = the activation's gain "
                         "(tanh 5/3, relu sqrt(2), leaky_relu sqrt(2/(1+slope^2)), selu 3/4, others 1; 1 without hidden "
                         "layers); the other kinds use no gain");
         else value_str_(&def, k, &b);
         if (keys[k].used_by) {
-            sb_printf(&b, "; used when %s is ", keys[keys[k].dep].key);
+            clgrad_sb_printf(&b, "; used when %s is ", keys[keys[k].dep].key);
             const char *u = keys[k].used_by + 1;
             for (int first = 1; *u; first = 0) {
                 size_t len = strcspn(u, "|");
-                sb_printf(&b, "%s%.*s", first ? "" : "|", (int)len, u);
+                clgrad_sb_printf(&b, "%s%.*s", first ? "" : "|", (int)len, u);
                 u += len + 1;
             }
         }
-        sb_puts(&b, "\n");
+        clgrad_sb_puts(&b, "\n");
     }
-    int rc = b.oom || fwrite(b.p, 1, b.len, f) != b.len || ferror(f) ? -1 : 0;
-    free(b.p);
+    int rc = b.oom || fwrite(b.s, 1, b.len, f) != b.len || ferror(f) ? -1 : 0;
+    free(b.s);
     return rc;
 }
 

@@ -7,6 +7,8 @@
 ** allocated, so a hostile header cannot trigger a huge allocation.  The formats accepted are documented in include/clgrad/data.h.
 */
 #include "run/data_internal.h"
+#include "util/csv.h"
+#include "util/fsutil.h"
 
 #include <errno.h>
 #include <float.h>
@@ -67,13 +69,7 @@ int clgrad_data_read_exact(FILE *f, void *dst, size_t n, const char *path, char 
 
 typedef struct csv_ {
     const char *path;
-    const char *buf;
-    size_t len, pos;
-    size_t line;           /* physical line at pos, 1-based */
-    char *fld;             /* the current record's fields, unescaped, NUL-terminated one after another */
-    size_t flen, fcap;
-    size_t *off, *fline;   /* offset into fld and line of each field */
-    size_t nf, ocap, flcap;
+    clgrad_csv_reader rd;  /* the splitter (util/csv.h): the current record's fields */
     char **names;          /* header names once known (for messages), else NULL */
     size_t ncols;
 } csv_;
@@ -93,13 +89,6 @@ static int grow_(void **p, size_t *cap, size_t need, size_t elem)
     return 0;
 }
 
-static int put_(csv_ *c, char ch)
-{
-    if (grow_((void **)&c->fld, &c->fcap, c->flen + 1, 1)) return -1;
-    c->fld[c->flen++] = ch;
-    return 0;
-}
-
 /* "column 'x3'", or "column 3" when the header has no name for it. */
 static const char *col_(const csv_ *c, size_t j, char *tmp, size_t ntmp)
 {
@@ -110,114 +99,31 @@ static const char *col_(const csv_ *c, size_t j, char *tmp, size_t ntmp)
     return tmp;
 }
 
-static int at_eol_(const csv_ *c) { return c->pos >= c->len || c->buf[c->pos] == '\n' || c->buf[c->pos] == '\r'; }
-
-/* Consume a line end (LF, CRLF or a lone CR) if there is one. */
-static void eat_eol_(csv_ *c)
-{
-    if (c->pos < c->len && c->buf[c->pos] == '\r') {
-        c->pos++;
-        if (c->pos < c->len && c->buf[c->pos] == '\n') c->pos++;
-    } else if (c->pos < c->len && c->buf[c->pos] == '\n') {
-        c->pos++;
-    }
-    c->line++;
-}
-
-/* Skip lines holding only spaces and tabs.  0 at end of file, else 1. */
-static int skip_blank_(csv_ *c)
-{
-    for (;;) {
-        if (c->pos >= c->len) return 0;
-        size_t p = c->pos;
-        while (p < c->len && (c->buf[p] == ' ' || c->buf[p] == '\t')) p++;
-        if (p < c->len && c->buf[p] != '\n' && c->buf[p] != '\r') return 1;
-        c->pos = p;
-        if (p >= c->len) return 0;
-        eat_eol_(c);
-    }
-}
-
 static int oom_(csv_ *c, char *err, size_t nerr) { return clgrad_data_err(err, nerr, "%s: out of memory", c->path); }
 
-static int nul_(csv_ *c, size_t j, char *err, size_t nerr)
-{
-    char tmp[160];
-    return clgrad_data_err(err, nerr, "%s:%zu: %s: a NUL byte (is this a text file?)", c->path, c->line,
-                           col_(c, j, tmp, sizeof tmp));
-}
-
-/* One quoted field, pos at the opening quote.  "" is a quote; line breaks
-** inside are kept (and counted). */
-static int quoted_(csv_ *c, size_t j, char *err, size_t nerr)
-{
-    size_t open = c->line;
-    char tmp[160];
-    c->pos++;
-    for (;;) {
-        if (c->pos >= c->len)
-            return clgrad_data_err(err, nerr, "%s:%zu: %s: unterminated quoted field (the quote opened on line %zu)",
-                                   c->path, open, col_(c, j, tmp, sizeof tmp), open);
-        char ch = c->buf[c->pos];
-        if (ch == '"') {
-            if (c->pos + 1 < c->len && c->buf[c->pos + 1] == '"') {
-                if (put_(c, '"')) return oom_(c, err, nerr);
-                c->pos += 2;
-                continue;
-            }
-            c->pos++;
-            break;
-        }
-        if (ch == '\0') return nul_(c, j, err, nerr);
-        if (ch == '\n' || (ch == '\r' && (c->pos + 1 >= c->len || c->buf[c->pos + 1] != '\n'))) c->line++;
-        if (put_(c, ch)) return oom_(c, err, nerr);
-        c->pos++;
-    }
-    while (c->pos < c->len && (c->buf[c->pos] == ' ' || c->buf[c->pos] == '\t')) c->pos++;
-    if (!at_eol_(c) && c->buf[c->pos] != ',')
-        return clgrad_data_err(err, nerr, "%s:%zu: %s: unexpected '%c' after the closing quote", c->path, c->line,
-                               col_(c, j, tmp, sizeof tmp), c->buf[c->pos]);
-    return 0;
-}
-
-/* The next non-blank record into c->fld/off/fline.  1 = a record, 0 = end of file, -1 = error. */
+/* The next non-blank record (clgrad_csv_next) in c->rd.  1 = a record, 0 = end of file, -1 = error. */
 static int record_(csv_ *c, size_t *rec_line, char *err, size_t nerr)
 {
-    if (!skip_blank_(c)) return 0;
-    *rec_line = c->line;
-    c->nf = 0;
-    c->flen = 0;
+    int rc = clgrad_csv_next(&c->rd);
+    if (rc >= 0) {
+        *rec_line = c->rd.rec_line;
+        return rc;
+    }
     char tmp[160];
-    for (;;) {
-        if (grow_((void **)&c->off, &c->ocap, c->nf + 1, sizeof *c->off) ||
-            grow_((void **)&c->fline, &c->flcap, c->nf + 1, sizeof *c->fline))
-            return oom_(c, err, nerr);
-        size_t j = c->nf++;
-        c->off[j] = c->flen;
-        size_t p = c->pos;
-        while (p < c->len && (c->buf[p] == ' ' || c->buf[p] == '\t')) p++;
-        c->fline[j] = c->line;
-        if (p < c->len && c->buf[p] == '"') {
-            c->pos = p;
-            if (quoted_(c, j, err, nerr)) return -1;
-        } else {
-            while (!at_eol_(c) && c->buf[c->pos] != ',') {
-                if (c->buf[c->pos] == '"')
-                    return clgrad_data_err(err, nerr,
-                                           "%s:%zu: %s: quote inside an unquoted field (quote the whole field)",
-                                           c->path, c->line, col_(c, j, tmp, sizeof tmp));
-                if (c->buf[c->pos] == '\0') return nul_(c, j, err, nerr);
-                if (put_(c, c->buf[c->pos])) return oom_(c, err, nerr);
-                c->pos++;
-            }
-        }
-        if (put_(c, '\0')) return oom_(c, err, nerr);
-        if (c->pos < c->len && c->buf[c->pos] == ',') {
-            c->pos++;
-            continue;
-        }
-        if (c->pos < c->len) eat_eol_(c);
-        return 1;
+    const char *col = col_(c, c->rd.err_field, tmp, sizeof tmp);
+    size_t line = c->rd.err_line;
+    switch (c->rd.err) {
+    case CLGRAD_CSVR_NOMEM: return oom_(c, err, nerr);
+    case CLGRAD_CSVR_UNTERMINATED:
+        return clgrad_data_err(err, nerr, "%s:%zu: %s: unterminated quoted field (the quote opened on line %zu)",
+                               c->path, line, col, line);
+    case CLGRAD_CSVR_AFTER_QUOTE:
+        return clgrad_data_err(err, nerr, "%s:%zu: %s: unexpected '%c' after the closing quote", c->path, line, col,
+                               c->rd.err_char);
+    case CLGRAD_CSVR_QUOTE_IN_FIELD:
+        return clgrad_data_err(err, nerr, "%s:%zu: %s: quote inside an unquoted field (quote the whole field)",
+                               c->path, line, col);
+    default: return clgrad_data_err(err, nerr, "%s:%zu: %s: a NUL byte (is this a text file?)", c->path, line, col);
     }
 }
 
@@ -284,15 +190,15 @@ static void free_names_(char **names, size_t n)
 /* The header: column names (trimmed), no duplicates; find the target. */
 static int header_(csv_ *c, const char *target, size_t *tcol, char *err, size_t nerr)
 {
-    size_t line;
+    size_t line = 0;
     int rc = record_(c, &line, err, nerr);
     if (rc < 0) return -1;
     if (rc == 0) return clgrad_data_err(err, nerr, "%s: the file is empty (expected a header row)", c->path);
-    c->names = calloc(c->nf, sizeof *c->names);
+    c->names = calloc(c->rd.nf, sizeof *c->names);
     if (!c->names) return oom_(c, err, nerr);
-    c->ncols = c->nf;
-    for (size_t j = 0; j < c->nf; j++)
-        if (!(c->names[j] = strdup(trim_(c->fld + c->off[j])))) return oom_(c, err, nerr);
+    c->ncols = c->rd.nf;
+    for (size_t j = 0; j < c->rd.nf; j++)
+        if (!(c->names[j] = strdup(trim_(c->rd.f[j])))) return oom_(c, err, nerr);
     for (size_t j = 0; j < c->ncols; j++)
         for (size_t k = 0; k < j; k++)
             if (c->names[j][0] && !strcmp(c->names[j], c->names[k]))
@@ -325,8 +231,8 @@ static int header_(csv_ *c, const char *target, size_t *tcol, char *err, size_t 
 static int row_(csv_ *c, size_t line, size_t tcol, clgrad_task task, csv_out_ *o, char *err, size_t nerr)
 {
     char tmp[160];
-    if (c->nf != c->ncols)
-        return clgrad_data_err(err, nerr, "%s:%zu: %zu fields, but the header has %zu columns", c->path, line, c->nf,
+    if (c->rd.nf != c->ncols)
+        return clgrad_data_err(err, nerr, "%s:%zu: %zu fields, but the header has %zu columns", c->path, line, c->rd.nf,
                                c->ncols);
     size_t nfeat = c->ncols - 1;
     if (grow_((void **)&o->x, &o->xcap, (o->n + 1) * nfeat, sizeof *o->x) ||
@@ -334,7 +240,7 @@ static int row_(csv_ *c, size_t line, size_t tcol, clgrad_task task, csv_out_ *o
         return oom_(c, err, nerr);
     float *x = o->x + o->n * nfeat;
     for (size_t j = 0; j < c->ncols; j++) {
-        char *s = trim_(c->fld + c->off[j]);
+        char *s = trim_(c->rd.f[j]);
         double v = 0;
         int bad = *s ? number_(s, &v) : 4;
         if (bad) {
@@ -342,9 +248,9 @@ static int row_(csv_ *c, size_t line, size_t tcol, clgrad_task task, csv_out_ *o
                 "", "is not a number", "is not a finite number (NaN and Inf are not accepted)",
                 "is outside the float32 range", "", "cannot be converted (LC_NUMERIC is not the C locale)"};
             if (bad == 4)
-                return clgrad_data_err(err, nerr, "%s:%zu: %s: empty value", c->path, c->fline[j],
+                return clgrad_data_err(err, nerr, "%s:%zu: %s: empty value", c->path, c->rd.fline[j],
                                        col_(c, j, tmp, sizeof tmp));
-            return clgrad_data_err(err, nerr, "%s:%zu: %s: '%.60s' %s", c->path, c->fline[j],
+            return clgrad_data_err(err, nerr, "%s:%zu: %s: '%.60s' %s", c->path, c->rd.fline[j],
                                    col_(c, j, tmp, sizeof tmp), s, why[bad]);
         }
         if (j != tcol) {
@@ -353,11 +259,11 @@ static int row_(csv_ *c, size_t line, size_t tcol, clgrad_task task, csv_out_ *o
         }
         if (task == CLGRAD_TASK_BINARY && v != 0.0 && v != 1.0)
             return clgrad_data_err(err, nerr, "%s:%zu: %s: label '%s' is not 0 or 1 (task binary)", c->path,
-                                   c->fline[j], col_(c, j, tmp, sizeof tmp), s);
+                                   c->rd.fline[j], col_(c, j, tmp, sizeof tmp), s);
         if (task == CLGRAD_TASK_MULTICLASS && (v != floor(v) || v < 0 || v >= CLGRAD_DATA_MAX_CLASSES))
             return clgrad_data_err(err, nerr,
                                    "%s:%zu: %s: label '%s' is not an integer class in 0..%d (task multiclass)", c->path,
-                                   c->fline[j], col_(c, j, tmp, sizeof tmp), s, CLGRAD_DATA_MAX_CLASSES - 1);
+                                   c->rd.fline[j], col_(c, j, tmp, sizeof tmp), s, CLGRAD_DATA_MAX_CLASSES - 1);
         o->y[o->n] = (float)v;
     }
     o->n++;
@@ -419,24 +325,18 @@ int clgrad_data_read_csv(const char *path, const char *target, const char *task,
     clgrad_task t;
     if (parse_task_(task, &t))
         return clgrad_data_err(err, nerr, "[data] task: unknown '%s'; allowed: regression, binary, multiclass", task);
+    if (!path || !*path) return clgrad_data_err(err, nerr, "no file given ([data] path is empty)");
     size_t size;
-    FILE *f = clgrad_data_open_sized(path, &size, err, nerr);
-    if (!f) return -1;
-    char *buf = malloc(size + 1);
-    if (!buf) {
-        fclose(f);
-        return clgrad_data_err(err, nerr, "%s: out of memory for %zu bytes", path, size);
-    }
-    int rc = clgrad_data_read_exact(f, buf, size, path, err, nerr);
-    fclose(f);
+    char *buf;
+    int e = clgrad_fs_read_all(path, 0, 1, &buf, &size), rc = e ? -1 : 0;
+    if (e == EINVAL || e == EISDIR) clgrad_data_err(err, nerr, "%s: not a regular file", path);
+    else if (e == ENOMEM || e == EFBIG) clgrad_data_err(err, nerr, "%s: out of memory reading it", path);
+    else if (e) clgrad_data_err(err, nerr, "cannot open %s: %s", path, strerror(e));
     if (rc == 0) {
-        buf[size] = '\0';
-        csv_ c = {.path = path, .buf = buf, .len = size, .line = 1};
-        if (size >= 3 && !memcmp(buf, "\xEF\xBB\xBF", 3)) c.pos = 3; /* UTF-8 BOM */
+        csv_ c = {.path = path};
+        clgrad_csv_begin(&c.rd, buf, size);
         rc = csv_parse_(&c, target, t, out, err, nerr);
-        free(c.fld);
-        free(c.off);
-        free(c.fline);
+        clgrad_csv_end(&c.rd);
         free_names_(c.names, c.ncols);
     }
     free(buf);

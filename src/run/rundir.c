@@ -295,28 +295,6 @@ int clgrad_csv_close(clgrad_csv_out *o)
     return rc == 0 ? 0 : -1;
 }
 
-void clgrad_sb_printf(clgrad_sbuf *b, const char *fmt, ...)
-{
-    if (b->oom) return;
-    va_list ap;
-    va_start(ap, fmt);
-    va_list ap2;
-    va_copy(ap2, ap);
-    int n = vsnprintf(NULL, 0, fmt, ap2);
-    va_end(ap2);
-    if (n < 0) { va_end(ap); return; }
-    if (b->len + (size_t)n + 1 > b->cap) {
-        size_t cap = (b->cap ? b->cap * 2 : 1024);
-        while (cap < b->len + (size_t)n + 1) cap *= 2;
-        char *s = realloc(b->s, cap);
-        if (!s) { b->oom = 1; va_end(ap); return; }
-        b->s = s, b->cap = cap;
-    }
-    vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
-    b->len += (size_t)n;
-    va_end(ap);
-}
-
 static void sb_put_(void *u, const char *p, size_t n) { clgrad_sb_printf((clgrad_sbuf *)u, "%.*s", (int)n, p); }
 
 /* clgrad_json_escape (runread.c): the one JSON string writer */
@@ -326,12 +304,6 @@ void clgrad_sb_json_num(clgrad_sbuf *b, double v)
 {
     if (!isfinite(v)) clgrad_sb_printf(b, "null"); /* JSON has no NaN/Inf: callers add a *_nonfinite field */
     else clgrad_sb_printf(b, "%.9g", v);
-}
-
-void clgrad_sb_free(clgrad_sbuf *b)
-{
-    free(b->s);
-    memset(b, 0, sizeof *b);
 }
 
 void clgrad_sb_fingerprint(clgrad_sbuf *b, clgrad_ctx *ctx)

@@ -6,6 +6,7 @@
 #define CLGRAD_RUNDIR_H
 #include "clgrad/model.h"
 #include "clgrad/train.h"
+#include "util/sbuf.h"
 #include <stdio.h>
 
 /* Create dir (and parents), lock it (clgrad_rundir_lock; *lock_fd, release
@@ -48,18 +49,10 @@ typedef struct clgrad_csv_out {
 int clgrad_csv_open(clgrad_csv_out *o, const char *path, const char *header);
 int clgrad_csv_commit(clgrad_csv_out *o);
 int clgrad_csv_close(clgrad_csv_out *o);
-/* A growable string for building JSON and CSV text. */
-typedef struct { char *s; size_t len, cap; int oom; } clgrad_sbuf;
-void clgrad_sb_printf(clgrad_sbuf *b, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
 void clgrad_sb_json_str(clgrad_sbuf *b, const char *s);
 /* A double as JSON: finite values with %.9g, NaN and +-Inf as null (JSON has
 ** neither); where the kind matters the caller adds "KEY_nonfinite": "nan"|"inf"|"-inf". */
 void clgrad_sb_json_num(clgrad_sbuf *b, double v);
-void clgrad_sb_free(clgrad_sbuf *b);
 /* The device fingerprint and kernel provenance as JSON object members
 ** ("device", "gemm_variant", "build_options", "kernel_source_sha256",
 ** "kernel_build"), each line indented and ending in ",\n"; shared by

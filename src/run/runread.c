@@ -7,6 +7,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "clgrad/report.h"
 #include "core/internal.h"
+#include "util/csv.h"
+#include "util/fsutil.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -18,31 +20,13 @@
 
 #define JSON_MAX_DEPTH 64
 
-static clgrad_status failf_(clgrad_status st, char *why, size_t nwhy, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
-
-static clgrad_status failf_(clgrad_status st, char *why, size_t nwhy, const char *fmt, ...)
-{
-    if (why && nwhy) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(why, nwhy, fmt, ap);
-        va_end(ap);
-    }
-    return st;
-}
-
-/* Read a whole file into a NUL-terminated buffer (clgrad_read_file, with a message). */
+/* Read a whole file into a NUL-terminated buffer (clgrad_fs_read_all, with a message). */
 static clgrad_status slurp_(const char *path, char **out, size_t *len, char *why, size_t nwhy)
 {
-    errno = 0;
-    *out = clgrad_read_file(path, len);
-    if (*out) return CLGRAD_OK;
-    if (errno == ENOMEM) return failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory reading %s", path);
-    return failf_(CLGRAD_E_IO, why, nwhy, "cannot read %s: %s", path, errno ? strerror(errno) : "read error");
+    int e = clgrad_fs_read_all(path, 0, 0, out, len);
+    if (!e) return CLGRAD_OK;
+    if (e == ENOMEM) return clgrad_failf(CLGRAD_E_NOMEM, why, nwhy, "out of memory reading %s", path);
+    return clgrad_failf(CLGRAD_E_IO, why, nwhy, "cannot read %s: %s", path, strerror(e));
 }
 
 /* ==== JSON ================================================================== */
@@ -308,7 +292,7 @@ clgrad_status clgrad_json_parse(const char *text, clgrad_json **out, char *why, 
 {
     *out = NULL;
     clgrad_json *v = calloc(1, sizeof *v);
-    if (!v) return failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory");
+    if (!v) return clgrad_failf(CLGRAD_E_NOMEM, why, nwhy, "out of memory");
     jparser jp = {text, text, why, nwhy, 0};
     if (jvalue_(&jp, v, 0) == 0) {
         jspace_(&jp);
@@ -331,7 +315,7 @@ clgrad_status clgrad_json_load(const char *path, clgrad_json **out, char *why, s
     char msg[256] = "";
     st = clgrad_json_parse(text, out, msg, sizeof msg);
     free(text);
-    if (st != CLGRAD_OK) return failf_(st, why, nwhy, "%s: invalid JSON: %s", path, msg);
+    if (st != CLGRAD_OK) return clgrad_failf(st, why, nwhy, "%s: invalid JSON: %s", path, msg);
     return CLGRAD_OK;
 }
 
@@ -503,58 +487,6 @@ const char *clgrad_json_text(const clgrad_json *v, char *buf, size_t nbuf)
 
 /* ==== CSV =================================================================== */
 
-/* Split one record starting at *pp into fields, unquoting in place.  Fields
-** are appended to *fields (growable).  Returns the number of fields, or -1 on
-** an unterminated quote; *pp moves past the record's line end.  *complete is
-** 0 when the record ran into the end of the text without a newline. */
-static long csv_record_(char **pp, char ***fields, size_t *cap, int *complete)
-{
-    char *p = *pp;
-    size_t n = 0;
-    *complete = 0;
-    for (;;) {
-        if (n == *cap) {
-            size_t nc = *cap ? *cap * 2 : 32;
-            char **f = realloc(*fields, nc * sizeof *f);
-            if (!f) return -2;
-            *fields = f, *cap = nc;
-        }
-        char *start = p, *o = p;
-        if (*p == '"') {
-            p++;
-            for (;;) {
-                if (*p == '\0') return -1;
-                if (*p == '"') {
-                    if (p[1] == '"') { *o++ = '"'; p += 2; continue; }
-                    p++;
-                    break;
-                }
-                *o++ = *p++;
-            }
-            /* anything up to the separator after a closing quote is kept */
-            while (*p && *p != ',' && *p != '\n' && *p != '\r') *o++ = *p++;
-        } else {
-            while (*p && *p != ',' && *p != '\n' && *p != '\r') p++;
-            o = p;
-        }
-        char sep = *p;
-        (*fields)[n++] = start;
-        if (sep == ',') {
-            *o = '\0';
-            p++;
-            continue;
-        }
-        if (sep == '\r') p++;
-        if (*p == '\n') {
-            p++;
-            *complete = 1;
-        }
-        *o = '\0';
-        *pp = p;
-        return (long)n;
-    }
-}
-
 static void trim_(char *s)
 {
     size_t n = strlen(s);
@@ -590,78 +522,82 @@ clgrad_status clgrad_csv_read(const char *path, clgrad_csv *t, char *why, size_t
 {
     memset(t, 0, sizeof *t);
     snprintf(t->path, sizeof t->path, "%s", path);
-    size_t len = 0;
-    clgrad_status st = slurp_(path, &t->buf, &len, why, nwhy);
+    clgrad_status st = slurp_(path, &t->buf, NULL, why, nwhy);
     if (st != CLGRAD_OK) return st;
-    char **fields = NULL;
-    size_t fcap = 0, rcap = 0;
-    char *p = t->buf;
-    int complete = 0;
-    if (len >= 3 && (unsigned char)p[0] == 0xEF && (unsigned char)p[1] == 0xBB && (unsigned char)p[2] == 0xBF) p += 3;
-    long nf = csv_record_(&p, &fields, &fcap, &complete);
-    if (nf == -2) { st = failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory reading %s", path); goto fail; }
-    if (nf < 0 || (nf == 1 && fields[0][0] == '\0')) {
-        st = failf_(CLGRAD_E_IO, why, nwhy, "%s: no header line", path);
+    size_t rcap = 0;
+    /* the text ends at a NUL byte (a file zero-filled past what its writer wrote: a cut last line) */
+    clgrad_csv_reader rd;
+    clgrad_csv_begin(&rd, t->buf, strlen(t->buf));
+    int got = clgrad_csv_next(&rd);
+    if (got < 0 && rd.err == CLGRAD_CSVR_NOMEM) {
+        st = clgrad_failf(CLGRAD_E_NOMEM, why, nwhy, "out of memory reading %s", path);
         goto fail;
     }
-    if (!complete) { /* its writer stopped in the header: the column names may be cut */
-        st = failf_(CLGRAD_E_IO, why, nwhy, "%s: the header line is cut short (no newline)", path);
+    if (got <= 0) {
+        st = clgrad_failf(CLGRAD_E_IO, why, nwhy, "%s: no header line", path);
         goto fail;
     }
-    t->ncols = (size_t)nf;
+    if (!rd.complete) { /* its writer stopped in the header: the column names may be cut */
+        st = clgrad_failf(CLGRAD_E_IO, why, nwhy, "%s: the header line is cut short (no newline)", path);
+        goto fail;
+    }
+    t->ncols = rd.nf;
     t->names = malloc(t->ncols * sizeof *t->names);
-    if (!t->names) { st = failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory reading %s", path); goto fail; }
+    if (!t->names) { st = clgrad_failf(CLGRAD_E_NOMEM, why, nwhy, "out of memory reading %s", path); goto fail; }
     for (size_t c = 0; c < t->ncols; c++) {
-        trim_(fields[c]);
-        t->names[c] = fields[c];
+        trim_(rd.f[c]);
+        t->names[c] = rd.f[c];
     }
-    size_t line = 1;
-    while (*p) {
-        line++;
-        nf = csv_record_(&p, &fields, &fcap, &complete);
-        if (nf == -2) { st = failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory reading %s", path); goto fail; }
-        if (nf == -1) {
-            if (!*p || !strchr(p, '\n')) { /* a last line cut short (see below) */
-                t->cut_line = line;
-                break;
-            }
-            st = failf_(CLGRAD_E_IO, why, nwhy, "%s:%zu: unterminated quote", path, line);
+    while ((got = clgrad_csv_next(&rd)) != 0) {
+        if (got < 0 && rd.err == CLGRAD_CSVR_NOMEM) {
+            st = clgrad_failf(CLGRAD_E_NOMEM, why, nwhy, "out of memory reading %s", path);
             goto fail;
         }
-        if (nf == 1 && fields[0][0] == '\0') continue; /* blank line */
-        if (!complete) {
+        if (got < 0 && rd.err == CLGRAD_CSVR_UNTERMINATED && rd.line == rd.rec_line) {
+            t->cut_line = rd.rec_line; /* a last line cut short in a quoted field (see below) */
+            break;
+        }
+        if (got < 0) {
+            st = clgrad_failf(CLGRAD_E_IO, why, nwhy, "%s:%zu: %s", path, rd.err_line,
+                        rd.err == CLGRAD_CSVR_UNTERMINATED     ? "unterminated quote"
+                        : rd.err == CLGRAD_CSVR_QUOTE_IN_FIELD ? "quote inside an unquoted field"
+                        : rd.err == CLGRAD_CSVR_AFTER_QUOTE    ? "text after a closing quote"
+                                                                : "a NUL byte");
+            goto fail;
+        }
+        if (!rd.complete) {
             /* a last line without its newline: its writer was killed mid-row
             ** or is still writing; a cut number ("3.59e-07" as "3.59") must
             ** not pass for a whole one, so the line is left out (and noted) */
-            t->cut_line = line;
+            t->cut_line = rd.rec_line;
             break;
         }
-        if ((size_t)nf != t->ncols) {
-            st = failf_(CLGRAD_E_IO, why, nwhy, "%s:%zu: %ld fields, but the header has %zu", path, line, nf,
-                        t->ncols);
+        if (rd.nf != t->ncols) {
+            st = clgrad_failf(CLGRAD_E_IO, why, nwhy, "%s:%zu: %zu fields, but the header has %zu", path, rd.rec_line,
+                        rd.nf, t->ncols);
             goto fail;
         }
         if (t->nrows == rcap) {
             size_t nc = rcap ? rcap * 2 : 64;
             char **tx = realloc(t->text, nc * t->ncols * sizeof *tx);
-            if (!tx) { st = failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory reading %s", path); goto fail; }
+            if (!tx) { st = clgrad_failf(CLGRAD_E_NOMEM, why, nwhy, "out of memory reading %s", path); goto fail; }
             t->text = tx;
             double *nu = realloc(t->num, nc * t->ncols * sizeof *nu);
-            if (!nu) { st = failf_(CLGRAD_E_NOMEM, why, nwhy, "out of memory reading %s", path); goto fail; }
+            if (!nu) { st = clgrad_failf(CLGRAD_E_NOMEM, why, nwhy, "out of memory reading %s", path); goto fail; }
             t->num = nu;
             rcap = nc;
         }
         for (size_t c = 0; c < t->ncols; c++) {
-            trim_(fields[c]);
-            t->text[t->nrows * t->ncols + c] = fields[c];
-            t->num[t->nrows * t->ncols + c] = field_num_(fields[c]);
+            trim_(rd.f[c]);
+            t->text[t->nrows * t->ncols + c] = rd.f[c];
+            t->num[t->nrows * t->ncols + c] = field_num_(rd.f[c]);
         }
         t->nrows++;
     }
-    free(fields);
+    clgrad_csv_end(&rd);
     return CLGRAD_OK;
 fail:
-    free(fields);
+    clgrad_csv_end(&rd);
     clgrad_csv_free(t);
     return st;
 }
@@ -725,9 +661,9 @@ clgrad_status clgrad_rundata_read(const char *dir, unsigned flags, clgrad_rundat
     memset(run, 0, sizeof *run);
     struct stat sb;
     if (stat(dir, &sb) != 0)
-        return failf_(CLGRAD_E_IO, why, nwhy, "run directory %s: %s", dir, strerror(errno));
-    if (!S_ISDIR(sb.st_mode)) return failf_(CLGRAD_E_IO, why, nwhy, "run directory %s: not a directory", dir);
-    if (strlen(dir) >= sizeof run->dir) return failf_(CLGRAD_E_ARG, why, nwhy, "path too long: %s", dir);
+        return clgrad_failf(CLGRAD_E_IO, why, nwhy, "run directory %s: %s", dir, strerror(errno));
+    if (!S_ISDIR(sb.st_mode)) return clgrad_failf(CLGRAD_E_IO, why, nwhy, "run directory %s: not a directory", dir);
+    if (strlen(dir) >= sizeof run->dir) return clgrad_failf(CLGRAD_E_ARG, why, nwhy, "path too long: %s", dir);
     snprintf(run->dir, sizeof run->dir, "%s", dir);
     /* name: the last non-empty component */
     char tmp[1024];
@@ -740,34 +676,34 @@ clgrad_status clgrad_rundata_read(const char *dir, unsigned flags, clgrad_rundat
     snprintf(path, sizeof path, "%s/manifest.json", dir);
     if ((st = clgrad_json_load(path, &run->manifest, why, nwhy)) != CLGRAD_OK) goto fail;
     if (run->manifest->type != CLGRAD_JSON_OBJECT) {
-        st = failf_(CLGRAD_E_IO, why, nwhy, "%s: not a JSON object", path);
+        st = clgrad_failf(CLGRAD_E_IO, why, nwhy, "%s: not a JSON object", path);
         goto fail;
     }
     snprintf(path, sizeof path, "%s/summary.json", dir);
     if ((flags & CLGRAD_RUN_NEED_SUMMARY) || is_file_(path)) {
         if ((st = clgrad_json_load(path, &run->summary, why, nwhy)) != CLGRAD_OK) goto fail;
         if (run->summary->type != CLGRAD_JSON_OBJECT) {
-            st = failf_(CLGRAD_E_IO, why, nwhy, "%s: not a JSON object", path);
+            st = clgrad_failf(CLGRAD_E_IO, why, nwhy, "%s: not a JSON object", path);
             goto fail;
         }
     }
     snprintf(path, sizeof path, "%s/metrics.csv", dir);
     if ((st = clgrad_csv_read(path, &run->metrics, why, nwhy)) != CLGRAD_OK) goto fail;
     if (clgrad_csv_col(&run->metrics, "step") < 0) {
-        st = failf_(CLGRAD_E_IO, why, nwhy, "%s: no \"step\" column", path);
+        st = clgrad_failf(CLGRAD_E_IO, why, nwhy, "%s: no \"step\" column", path);
         goto fail;
     }
     snprintf(path, sizeof path, "%s/layers.csv", dir);
     if ((st = clgrad_csv_read(path, &run->layers, why, nwhy)) != CLGRAD_OK) goto fail;
     if (clgrad_csv_col(&run->layers, "step") < 0 || clgrad_csv_col(&run->layers, "layer") < 0) {
-        st = failf_(CLGRAD_E_IO, why, nwhy, "%s: no \"step\" or \"layer\" column", path);
+        st = clgrad_failf(CLGRAD_E_IO, why, nwhy, "%s: no \"step\" or \"layer\" column", path);
         goto fail;
     }
     snprintf(path, sizeof path, "%s/timesteps.csv", dir);
     if (is_file_(path)) {
         if ((st = clgrad_csv_read(path, &run->timesteps, why, nwhy)) != CLGRAD_OK) goto fail;
         if (clgrad_csv_col(&run->timesteps, "step") < 0 || clgrad_csv_col(&run->timesteps, "t") < 0) {
-            st = failf_(CLGRAD_E_IO, why, nwhy, "%s: no \"step\" or \"t\" column", path);
+            st = clgrad_failf(CLGRAD_E_IO, why, nwhy, "%s: no \"step\" or \"t\" column", path);
             goto fail;
         }
         run->has_timesteps = 1;
@@ -776,7 +712,7 @@ clgrad_status clgrad_rundata_read(const char *dir, unsigned flags, clgrad_rundat
     if (is_file_(path)) {
         if ((st = clgrad_csv_read(path, &run->events, why, nwhy)) != CLGRAD_OK) goto fail;
         if (clgrad_csv_col(&run->events, "step") < 0 || clgrad_csv_col(&run->events, "metric") < 0) {
-            st = failf_(CLGRAD_E_IO, why, nwhy, "%s: no \"step\" or \"metric\" column", path);
+            st = clgrad_failf(CLGRAD_E_IO, why, nwhy, "%s: no \"step\" or \"metric\" column", path);
             goto fail;
         }
         run->has_events = 1;
@@ -823,4 +759,20 @@ const clgrad_json *clgrad_rundata_divergence(const clgrad_rundata *run)
 {
     const clgrad_json *d = clgrad_json_member(run->summary, "divergence");
     return d && d->type == CLGRAD_JSON_OBJECT ? d : NULL;
+}
+
+const char **clgrad_rundata_layers(const clgrad_rundata *run, size_t *n)
+{
+    const clgrad_csv *t = &run->layers;
+    int cl = clgrad_csv_col(t, "layer");
+    const char **names = malloc((t->nrows ? t->nrows : 1) * sizeof *names);
+    *n = 0;
+    if (!names || cl < 0) return names;
+    for (size_t r = 0; r < t->nrows; r++) {
+        const char *s = clgrad_csv_text(t, r, cl);
+        size_t i = 0;
+        while (i < *n && strcmp(names[i], s) != 0) i++;
+        if (i == *n) names[(*n)++] = s;
+    }
+    return names;
 }

@@ -20,6 +20,7 @@
 #include "clgrad/model.h"
 #include "clgrad/optim.h"
 #include "clgrad/spike.h"
+#include "clgrad/sharpness.h"
 #include "clgrad/step.h"
 #include "clgrad/train.h"
 
@@ -76,6 +77,10 @@ typedef struct run_ {
     long *ivl_n;      /* steps in each interval */
     size_t nivl, capivl;
     long last_logged; /* the last step whose metrics were read back (0: none) */
+    clgrad_sharp *sharp;          /* [metrics] sharpness_every > 0: the estimator's scratch */
+    int sharp_pre;                /* the optimizer has a preconditioner: precond_* columns too */
+    int sharp_have, sharp_phave;  /* this step measured the sharpness / the preconditioned one */
+    double sharp_val, sharp_pval; /* their values */
 } run_;
 
 /* ---- set-up ---- */
@@ -132,6 +137,7 @@ static clgrad_status plan_memory_(run_ *r, const clgrad_model_spec *ms)
     clgrad_metrics_layout_init(&L, (size_t)z.ntensors, z.metrics, nunits);
     if (clgrad_optim_is_layerwise(r->optim.kind)) clgrad_metrics_layout_add_layerwise(&L, (size_t)z.ntensors);
     enum { MODEL, OPTIM, DATA, SCRATCH };
+    const int sharp = r->cfg->metrics.sharpness_every > 0;
     struct { const char *what; unsigned long long bytes; int part; } b[] = {
         {"parameters", f * z.params, MODEL},
         {"gradients", f * z.params, MODEL},
@@ -153,8 +159,11 @@ static clgrad_status plan_memory_(run_ *r, const clgrad_model_spec *ms)
         {"metrics block", f * L.size, SCRATCH},
         {"ZClip state", r->kinds.clip == CLGRAD_CLIP_ZSCORE ? f * (CLGRAD_ZCLIP_STATE + (unsigned long long)r->cfg->clip.warmup_steps) : 0, SCRATCH},
         {"evaluation results", f * 2 * ntb, SCRATCH},
+        /* the sharpness estimate: clgrad_sharp_floats(nparams) floats in buffers of at most nparams each */
+        {"sharpness vector", sharp ? f * z.params : 0, SCRATCH},
     };
-    unsigned long long total = 0, part[4] = {0, 0, 0, 0};
+    unsigned long long total = sharp ? f * (clgrad_sharp_floats(z.params) - z.params) : 0, part[4] = {0, 0, 0, 0};
+    part[SCRATCH] = total;
     for (size_t i = 0; i < sizeof b / sizeof b[0]; i++) {
         if (b[i].bytes > d->max_alloc)
             return clgrad_fail(ctx, CLGRAD_E_UNSUPPORTED,
@@ -363,6 +372,12 @@ static clgrad_status setup_(run_ *r)
     CLGRAD_TRY(clgrad_buf_new(ctx, 2 * ntb, "evaluation results", &r->evalbuf));
     CLGRAD_TRY(zclip_setup_(r));
     CLGRAD_TRY(spikes_setup_(r));
+    if (c->metrics.sharpness_every > 0) {
+        clgrad_sharp_cfg sc = {(int)c->metrics.sharpness_iters, c->metrics.sharpness_tol, c->metrics.sharpness_eps,
+                               c->run.seed};
+        CLGRAD_TRY(clgrad_sharp_new(ctx, np, &sc, &r->sharp));
+        r->sharp_pre = clgrad_sharp_has_precond(&r->optim);
+    }
     r->mhost = calloc(r->plan.L.size, sizeof *r->mhost);
     r->idx_host = malloc(nidx * sizeof *r->idx_host);
     r->order = malloc(nidx * sizeof *r->order);
@@ -382,6 +397,7 @@ static void teardown_(run_ *r)
     clgrad_buf_free(&r->zstate);
     free(r->spikes);
     r->spikes = NULL;
+    clgrad_sharp_free(&r->sharp);
     clgrad_model_free(r->m);
     r->m = NULL;
     clgrad_dataset_free(&r->train);
@@ -517,6 +533,18 @@ static int write_rows_(run_ *r, long step, long epoch, size_t B, double lr, doub
     if (evaluated && r->loss != CLGRAD_LOSS_MSE) csv_num_(r->fmetrics, ta);
     fputc(',', r->fmetrics);
     csv_num_(r->fmetrics, (float)r->noise_std);
+    if (r->sharp) { /* measured steps only; an empty field elsewhere (as test_loss) */
+        fputc(',', r->fmetrics);
+        if (r->sharp_have) csv_num_(r->fmetrics, r->sharp_val);
+        fputc(',', r->fmetrics);
+        if (r->sharp_have) csv_num_(r->fmetrics, clgrad_sharp_limit(lr));
+        if (r->sharp_pre) {
+            fputc(',', r->fmetrics);
+            if (r->sharp_phave) csv_num_(r->fmetrics, r->sharp_pval);
+            fputc(',', r->fmetrics);
+            if (r->sharp_phave) csv_num_(r->fmetrics, clgrad_sharp_precond_limit(&r->optim, lr));
+        }
+    }
     fputc('\n', r->fmetrics);
     if (clgrad_csv_commit(&r->cmetrics) != 0) return -1;
 
@@ -844,6 +872,22 @@ static clgrad_status loop_(run_ *r)
         double lr = lr_at_(&c->optim, r->kinds.schedule, step, r->steps);
         r->noise_std = clgrad_grad_noise_std(c->noise.grad_eta, c->noise.grad_gamma, step);
 
+        /* the sharpness: this step's batch (input noise included, as the step makes it), the weights before the
+        ** update; the weights come back bit for bit, and the step below gathers the batch again and recomputes
+        ** everything the estimate overwrote */
+        r->sharp_have = r->sharp_phave = 0;
+        if (r->sharp && step % c->metrics.sharpness_every == 0) { /* a logged step: config.c's rule */
+            clgrad_sharp_result sr;
+            CLGRAD_TRY(clgrad_step_batch(ctx, &r->plan, step, pos, B));
+            CLGRAD_TRY(clgrad_sharp_estimate(ctx, r->sharp, r->m, r->loss, r->xb, r->yb, B, r->K, r->dlogits, 0, &sr));
+            r->sharp_val = sr.value, r->sharp_have = 1;
+            if (r->sharp_pre && opt_t >= 1) { /* the preconditioner after opt_t optimizer steps */
+                CLGRAD_TRY(clgrad_sharp_precond(ctx, r->sharp, &r->optim, opt_t, r->state));
+                CLGRAD_TRY(clgrad_sharp_estimate(ctx, r->sharp, r->m, r->loss, r->xb, r->yb, B, r->K, r->dlogits, 1,
+                                                 &sr));
+                r->sharp_pval = sr.value, r->sharp_phave = 1;
+            }
+        }
         CLGRAD_TRY(clgrad_step_grads(ctx, &r->plan, step, pos, B, (float)r->noise_std, log));
         if (log) CLGRAD_TRY(clgrad_step_snapshot(ctx, &r->plan, B));
         /* the optimizer's step count follows PyTorch: skipped steps do not count (a
@@ -1098,10 +1142,12 @@ clgrad_status clgrad_run(clgrad_ctx *ctx, const clgrad_config *cfg, const clgrad
         snprintf(dir, sizeof dir, "%s/weights/init", opts->out_dir);
         CLGRAD_TRY(clgrad_save_tensors(ctx, r.m, dir));
     }
-    if (open_csv_(&r, "metrics.csv",
-                  "step,epoch,loss,train_acc,lr,grad_norm,clip_coef,grad_norm_clipped,weight_norm,nonfinite_grads,"
-                  "ms_per_step,test_loss,test_acc,grad_noise_std\n",
-                  &r.cmetrics, &r.fmetrics) ||
+    char mheader[512];
+    snprintf(mheader, sizeof mheader, "%s%s%s\n",
+             "step,epoch,loss,train_acc,lr,grad_norm,clip_coef,grad_norm_clipped,weight_norm,nonfinite_grads,"
+             "ms_per_step,test_loss,test_acc,grad_noise_std",
+             r.sharp ? ",sharpness,sharpness_limit" : "", r.sharp && r.sharp_pre ? ",precond_sharpness,precond_limit" : "");
+    if (open_csv_(&r, "metrics.csv", mheader, &r.cmetrics, &r.fmetrics) ||
         open_csv_(&r, "layers.csv",
                   "step,layer,weight_norm,weight_grad_norm,bias_grad_norm,out_grad_norm,act_mean_abs,act_saturated,"
                   "act_dead,update_ratio,trust_ratio,trust_ratio_hh,update_norm\n",

@@ -35,6 +35,67 @@ int clgrad_fs_write_all(int fd, const void *p_, size_t n)
     return 0;
 }
 
+int clgrad_fs_read_all(const char *path, size_t max, int regular_only, char **text, size_t *len)
+{
+    *text = NULL;
+    if (len) *len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | (regular_only ? O_NONBLOCK : 0));
+    if (fd < 0) return errno;
+    struct stat st;
+    int e = 0;
+    if (fstat(fd, &st) != 0) e = errno;
+    else if (S_ISDIR(st.st_mode)) e = EISDIR;
+    else if (regular_only && !S_ISREG(st.st_mode)) e = EINVAL;
+    else if (S_ISREG(st.st_mode) && (st.st_size < 0 || (uintmax_t)st.st_size > (uintmax_t)(SIZE_MAX / 2))) e = EFBIG;
+    else if (S_ISREG(st.st_mode) && max && (uintmax_t)st.st_size > (uintmax_t)max) e = EFBIG;
+    if (e) {
+        close(fd);
+        return e;
+    }
+    /* st_size + 1 is read so that a file grown since fstat is seen growing */
+    size_t cap = (S_ISREG(st.st_mode) ? (size_t)st.st_size : 65536) + 2, n = 0;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (!buf) {
+            e = ENOMEM;
+            break;
+        }
+        if (n + 1 == cap) {
+            if (cap > SIZE_MAX / 2) {
+                e = EFBIG;
+                break;
+            }
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                e = ENOMEM;
+                break;
+            }
+            buf = nb, cap *= 2;
+        }
+        ssize_t r = read(fd, buf + n, cap - 1 - n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            e = errno;
+            break;
+        }
+        if (r == 0) break;
+        n += (size_t)r;
+        if (max && n > max) {
+            e = EFBIG;
+            break;
+        }
+    }
+    close(fd);
+    if (e) {
+        free(buf);
+        return e;
+    }
+    buf[n] = '\0';
+    *text = buf;
+    if (len) *len = n;
+    return 0;
+}
+
 /* 12 unpredictable characters [a-z0-9]. */
 static void random_suffix_(char out[13])
 {

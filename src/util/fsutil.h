@@ -1,5 +1,5 @@
 /*
-** fsutil.h: how clgrad creates files.  Every file is first created under an
+** fsutil.h: how clgrad creates files (and reads one whole).  Every file is first created under an
 ** unpredictable name (".NAME.tmp.RANDOM" in the same directory) with
 ** O_CREAT|O_EXCL|O_NOFOLLOW, so a planted file or symlink is never opened,
 ** then filled, fsync'd and renamed over NAME (rename replaces a symlink at
@@ -27,6 +27,14 @@ int clgrad_fs_replace_text_fd(const char *path, const void *text, size_t len, in
 ** link is refused (ELOOP / EINVAL / EMLINK).  The fd (O_CLOEXEC), or -1 with errno. */
 int clgrad_fs_open_append(const char *path);
 int clgrad_fs_open_lock(const char *path);
+/* Read the file at path whole: *text gets a malloc'd copy with a NUL after
+** its *len bytes (len may be NULL).  regular_only: anything but a regular
+** file is refused (EINVAL), and a FIFO is refused instead of waited on
+** (opened with O_NONBLOCK); else a FIFO or device is read to its end.
+** max > 0: a larger file is refused.  0, or an errno (*text NULL): the
+** open's, EISDIR (a directory), EINVAL, EFBIG (larger than max), ENOMEM, or
+** the read's. */
+int clgrad_fs_read_all(const char *path, size_t max, int regular_only, char **text, size_t *len);
 /* flock(fd, LOCK_EX | LOCK_NB): 0, or -1 with errno (EWOULDBLOCK: held by another). */
 int clgrad_fs_trylock(int fd);
 #endif
