@@ -22,6 +22,7 @@
 #include "clgrad/config.h"
 #include "clgrad/data.h"
 #include "clgrad/train.h"
+#include "clgrad/spike.h"
 #include "clgrad/report.h"
 #include "clgrad/bench.h"
 #endif

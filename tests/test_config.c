@@ -546,7 +546,12 @@ START_TEST(type_numbers)
     expect_ok("[diverge]\ngrad_norm_limit = inf\nloss_limit = +Infinity\n", &c);
     ck_assert(isinf(c.diverge.grad_norm_limit) && isinf(c.diverge.loss_limit));
     expect_err("[diverge]\nloss_limit = nan\n", "[diverge] loss_limit: 'nan' is not allowed (NaN)");
-    expect_err("[clip]\nkind = norm\nmax_norm = inf\n", "[clip] max_norm: 'inf' is not allowed (infinite)");
+    expect_err("[clip]\nkind = norm\nmax_norm = inf\n",
+               "[clip] max_norm: inf with kind = norm; allowed: a finite number > 0 (inf only with kind = zscore)");
+    expect_err("[clip]\nkind = global_norm\nmax_norm = inf\n",
+               "[clip] max_norm: inf with kind = global_norm; allowed: a finite number > 0 (inf only with kind = zscore)");
+    expect_ok("[clip]\nkind = zscore\nmax_norm = inf\n", &c); /* ZClip's max_grad_norm = None */
+    ck_assert(isinf(c.clip.max_norm));
     /* auto only where allowed */
     expect_ok("[model]\ninit_gain = AUTO\n", &c);
     ck_assert(isnan(c.model.init_gain));
@@ -760,7 +765,15 @@ START_TEST(ranges)
         {"optim", "gamma", "0", "2", "a number > 0"},
         {"optim", "warmup_steps", "-1", "0", "an integer >= 0"},
         {"optim", "min_lr", "-1", "0", "a number >= 0"},
-        {"clip", "max_norm", "0", "1e-3", "a number > 0"},
+        {"clip", "max_norm", "0", "1e-3", "a number > 0 (inf: zscore's max_grad_norm = None; norm and global_norm need a finite one)"},
+        {"clip", "alpha", "1", "0.5", "a number in (0, 1)"},
+        {"clip", "alpha", "0", "0.999", "a number in (0, 1)"},
+        {"clip", "z_thresh", "-1", "0.1", "a number > 0"},
+        {"clip", "warmup_steps", "0", "1", "an integer in [1, 100000]"},
+        {"clip", "clip_factor", "0", "0.5", "a number > 0"},
+        {"metrics", "spike_alpha", "1.5", "0.5", "a number in (0, 1)"},
+        {"metrics", "spike_z", "-2", "0", "a number >= 0 (0 = no spike detection)"},
+        {"metrics", "spike_warmup", "0", "1", "an integer in [1, 100000000]"},
         {"clip", "norm_type", "1", "2", "2 or inf"},
         {"clip", "norm_type", "3", "inf", "2 or inf"},
         {"clip", "value", "-1", "0.1", "a number > 0"},
@@ -786,7 +799,10 @@ START_TEST(ranges)
         const char *clip = !strcmp(t[i].key, "max_norm") || !strcmp(t[i].key, "norm_type") ? "norm"
                            : !strcmp(t[i].key, "value")                                      ? "value"
                            : !strcmp(t[i].key, "clipping")                                   ? "agc"
+                           : !strcmp(t[i].sec, "clip")                                       ? "zscore"
                                                                                              : NULL;
+        if (strcmp(t[i].sec, "optim") != 0) kind = sched = NULL;
+        if (strcmp(t[i].sec, "clip") != 0) clip = NULL;
         snprintf(text, sizeof text, "[%s]\n%s%s%s%s%s%s%s = %s\n", t[i].sec, kind ? "kind = " : "", kind ? kind : "",
                  kind ? "\n" : "", sched ? "schedule = " : "", sched ? sched : "", sched ? "\n" : "", t[i].key,
                  t[i].ok);
@@ -1082,7 +1098,8 @@ START_TEST(cross_rules)
     set = "optim.kind=sgd";
     expect_set_warn("[optim]\nkind = adam\nbeta2 = 0.99\n", &set, 1, "[optim] beta2 = ", ": not used when [optim] kind = sgd");
     /* clip keys */
-    expect_warn("[clip]\nmax_norm = 2\n", "[clip] max_norm = ", ": not used when [clip] kind = none (only by norm, global_norm)");
+    expect_warn("[clip]\nmax_norm = 2\n", "[clip] max_norm = ", ": not used when [clip] kind = none (only by norm, global_norm, zscore)");
+    expect_warn("[clip]\nkind = global_norm\nz_thresh = 3\n", "[clip] z_thresh = ", ": not used when [clip] kind = global_norm (only by zscore)");
     expect_warn("[clip]\nkind = value\nnorm_type = inf\n", "[clip] norm_type = ", ": not used when [clip] kind = value");
     expect_warn("[clip]\nkind = norm\nvalue = 3\n", "[clip] value = ", ": not used when [clip] kind = norm (only by value)");
     expect_warn("[clip]\nkind = global_norm\nclipping = 0.1\n", "[clip] clipping = ", ": not used when [clip] kind = global_norm (only by agc)");
@@ -1590,7 +1607,7 @@ START_TEST(write_checks)
         snprintf(key, sizeof key, "  %.*s ", (int)(eq - line), line);
         ck_assert_msg(strstr(h, key), "help lacks '%s'", key);
     }
-    ck_assert_int_eq(nkeys, 71); /* run 6, data 15, model 11, loss 1, optim 21, clip 6, diverge 3, noise 3, metrics 5 */
+    ck_assert_int_eq(nkeys, 80); /* run 6, data 15, model 11, loss 1, optim 21, clip 12, diverge 3, noise 3, metrics 8 */
     free(t);
     free(h);
     /* a value that cannot be written back, or a full disk */

@@ -106,6 +106,11 @@ else
   compare_exp spirals_tanh optim_spirals_adam "${small[@]}" --set run.eval_every=4 \
     --set model.hidden=16,16 --set model.activation=tanh
   compare_exp deep_sigmoid sigmoid_deep "${small[@]}" --set model.hidden=8x6
+  # ZClip's one-work-item kernel (warm-up 2, low threshold: step 3 clips) and the spike detector's events.csv
+  zsmall=(--set run.steps=8 --set run.log_every=1 --set data.samples=96 --set data.batch_size=32)
+  compare_exp zclip linreg_lr_below "${zsmall[@]}" --set model.hidden=16,16 --set model.activation=relu \
+    --set model.init=kaiming_normal --set clip.kind=zscore --set clip.max_norm=inf --set clip.warmup_steps=2 \
+    --set clip.z_thresh=0.5 --set metrics.spike_warmup=2 --set metrics.spike_z=0.5
   # LARS and LAMB: per-tensor norms, the one-work-item ratio kernel, the chunk-walking update kernels
   compare_exp lars large_batch_lars "${small[@]}" --set model.hidden=16,16 --set optim.exclude=bias \
     --set optim.trust_clip=0.01 --set clip.kind=global_norm --set clip.max_norm=0.5

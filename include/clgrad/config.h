@@ -182,12 +182,19 @@ typedef struct clgrad_optim_section {
 } clgrad_optim_section;
 
 typedef struct clgrad_clip_section {
-    char kind[CLGRAD_NAME_LEN];      /* none|value|norm|global_norm|agc; default none */
-    double max_norm;                 /* > 0, finite; norm, global_norm: default 1 */
+    char kind[CLGRAD_NAME_LEN];      /* none|value|norm|global_norm|agc|zscore; default none */
+    double max_norm;                 /* > 0; norm, global_norm: finite; zscore: ZClip's max_grad_norm, inf = none; default 1 */
     double norm_type;                /* 2 or inf (INFINITY): default 2 */
     double value;                    /* > 0, finite; value: default 1 */
     double clipping;                 /* > 0, finite; agc: default 0.01 */
     char nonfinite[CLGRAD_NAME_LEN]; /* propagate|skip|stop (default propagate) */
+    /* zscore (ZClip, Kumar et al. 2025; README, [clip] kind = zscore) */
+    double alpha;                    /* (0, 1): EMA factor of the norm's mean and variance; default 0.97 */
+    double z_thresh;                 /* > 0: z-score above which a norm is clipped; default 2.5 */
+    long warmup_steps;               /* >= 1: norms collected to initialise the statistics; default 25 */
+    char clip_option[CLGRAD_NAME_LEN]; /* adaptive_scaling|mean; default adaptive_scaling */
+    double clip_factor;              /* > 0: multiplies the adaptive threshold; default 1 */
+    int skip_update_on_spike;        /* do not update the statistics at a clipped step; default false */
 } clgrad_clip_section;
 
 typedef struct clgrad_diverge_section {
@@ -203,6 +210,9 @@ typedef struct clgrad_noise_section {
 } clgrad_noise_section;
 
 typedef struct clgrad_metrics_section {
+    double spike_alpha; /* (0, 1): EMA factor of the spike detector's baseline; default 0.97 */
+    double spike_z;     /* >= 0: z-score above which a logged value is a spike (0 = no detection); default 4 */
+    long spike_warmup;  /* >= 1: logged values that set the baseline before detection starts; default 25 */
     long sharpness_every;  /* >= 0; 0 = off (default); a multiple of run.log_every: log the sharpness every N steps */
     long sharpness_iters;  /* [1, 100000]; most power iterations (Hessian-vector products) per estimate; default 20 */
     double sharpness_tol;  /* >= 0; stop when the estimate's relative change is <= this; default 1e-3 */

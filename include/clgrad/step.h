@@ -72,9 +72,10 @@ typedef enum {
     CLGRAD_CLIP_NORM,        /* each tensor's norm to max_norm */
     CLGRAD_CLIP_GLOBAL_NORM, /* the global norm to max_norm (torch.nn.utils.clip_grad_norm_) */
     CLGRAD_CLIP_AGC,         /* adaptive gradient clipping, unit-wise (Brock et al. 2021) */
+    CLGRAD_CLIP_ZSCORE,      /* ZClip: the global norm against its EMA z-score (Kumar et al. 2025; clgrad_clip_zscore) */
     CLGRAD_CLIP_NKINDS
 } clgrad_clip_kind;
-/* "none" | "value" | "norm" | "global_norm" | "agc"; parse: -1 when unknown. */
+/* "none" | "value" | "norm" | "global_norm" | "agc" | "zscore"; parse: -1 when unknown. */
 const char *clgrad_clip_kind_name(clgrad_clip_kind k);
 int clgrad_clip_kind_parse(const char *s);
 
@@ -102,6 +103,8 @@ typedef struct clgrad_step_plan {
     clgrad_norm_type norm_type;
     clgrad_nonfinite_policy policy;
     const clgrad_segs *units; /* AGC's units (rows of each weight, a bias as one) */
+    const clgrad_zclip_params *zclip; /* zscore: ZClip's settings */
+    cl_mem zstate;     /* zscore: its state, clgrad_zclip_state_floats(zclip), zeroed before step 1 */
     float loss_limit, grad_norm_limit; /* divergence limits, <= 0: off */
     cl_mem hscratch;   /* histograms' scratch (NULL: none): clgrad_hist_scratch_words of the parameter table
                           and of the hidden outputs at max batch, the larger (uint32 words) */

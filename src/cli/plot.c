@@ -154,6 +154,7 @@ static char *ms_close_(mstream *m)
 static const char *const palette[10] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                                         "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
 #define COLOR_DIVERGE "#d62728"
+#define COLOR_EVENT "#f0c000" /* spike events: amber triangles */
 #define COLOR_NONFINITE "#e8175d"
 #define COLOR_MISSING "#d9d9d9"
 #define COLOR_ZERO "#000000"
@@ -406,6 +407,7 @@ typedef struct {
     int dash;      /* dashed line */
     int markers;   /* a dot at every point */
     int faint;     /* drawn faint (the raw curve behind a smoothed one) */
+    int events;    /* spike events (events.csv): a triangle at each point, no line */
 } series_t;
 
 typedef struct {
@@ -479,6 +481,17 @@ static void series_svg_(FILE *f, const chart_t *c, const series_t *s, const axis
     fputs("<g class=\"series\" data-label=\"", f), esc_(f, s->label), fputc('"', f);
     if (s->faint) fputs(" opacity=\"0.3\"", f);
     fputs(">\n<title>", f), esc_(f, s->label), fputs("</title>\n", f);
+    if (s->events) { /* a downward triangle above each event's value, pointing at it */
+        for (size_t i = 0; i < s->n; i++) {
+            if (point_kind_(c, s->x[i], s->y[i]) != PT_LINE) continue;
+            double px = axis_map_(xa, s->x[i], x0, x1), py = axis_map_(ya, s->y[i], yb, y0);
+            fprintf(f, "<path class=\"event\" d=\"M%.2f %.2f L%.2f %.2f L%.2f %.2f L%.2f %.2f\" fill=\"%s\" "
+                       "stroke=\"#000000\" stroke-width=\"0.6\"><title>step %.0f: %.6g</title></path>\n",
+                    px, py - 2, px - 5, py - 11, px + 5, py - 11, px, py - 2, s->color, s->x[i], s->y[i]);
+        }
+        fputs("</g>\n", f);
+        return;
+    }
     int open = 0;
     for (size_t i = 0; i < s->n;) {
         if (point_kind_(c, s->x[i], s->y[i]) != PT_LINE) {
@@ -530,8 +543,13 @@ static void legend_(FILE *f, const chart_t *c, double x, double y0, double y1)
     for (int i = 0; i < shown; i++) {
         const series_t *s = &c->s[i];
         double y = y0 + row * i + row / 2;
-        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2\"%s%s/>\n", x,
-                y, x + 24, y, s->color, s->dash ? " stroke-dasharray=\"6 4\"" : "", s->faint ? " opacity=\"0.3\"" : "");
+        if (s->events)
+            fprintf(f, "<path d=\"M%.1f %.1f L%.1f %.1f L%.1f %.1f L%.1f %.1f\" fill=\"%s\" stroke=\"#000000\" "
+                       "stroke-width=\"0.6\"/>\n",
+                    x + 12, y + 4, x + 7, y - 5, x + 17, y - 5, x + 12, y + 4, s->color);
+        else
+            fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2\"%s%s/>\n", x,
+                    y, x + 24, y, s->color, s->dash ? " stroke-dasharray=\"6 4\"" : "", s->faint ? " opacity=\"0.3\"" : "");
         int valid = 0;
         for (size_t k = 0; k < s->n && !valid; k++) valid = point_kind_(c, s->x[k], s->y[k]) != PT_NONE;
         char full[256], t[64];
@@ -894,6 +912,32 @@ static void run_label_(const clgrad_rundata *runs, int n, int i, char *out, size
     else snprintf(out, nout, "%.150s", runs[i].name);
 }
 
+/* The spike events of one metric (events.csv rows with metric = `metric` and no layer) as a series of
+** triangles on the chart; nothing when the run has no such event.  Returns nonzero on no memory. */
+static int events_series_(chart_t *c, const clgrad_rundata *r, const char *metric, const char *prefix,
+                          const char *color)
+{
+    if (!r->has_events) return 0;
+    const clgrad_csv *t = &r->events;
+    int cs = clgrad_csv_col(t, "step"), cm = clgrad_csv_col(t, "metric"), cv = clgrad_csv_col(t, "value");
+    int cl = clgrad_csv_col(t, "layer");
+    size_t n = 0;
+    for (size_t i = 0; i < t->nrows; i++)
+        if (!strcmp(clgrad_csv_text(t, i, cm), metric) && !clgrad_csv_text(t, i, cl)[0]) n++;
+    if (!n) return 0;
+    char lab[192];
+    snprintf(lab, sizeof lab, "%s%s%s spikes (%zu)", prefix ? prefix : "", prefix ? ": " : "", metric, n);
+    series_t *s = chart_add_(c, lab, color, 0);
+    if (!s) return 0;
+    s->events = 1;
+    s->x = malloc(n * sizeof *s->x), s->y = malloc(n * sizeof *s->y);
+    if (!s->x || !s->y) return 1;
+    for (size_t i = 0; i < t->nrows; i++)
+        if (!strcmp(clgrad_csv_text(t, i, cm), metric) && !clgrad_csv_text(t, i, cl)[0])
+            s->x[s->n] = clgrad_csv_num(t, i, cs), s->y[s->n] = clgrad_csv_num(t, i, cv), s->n++;
+    return 0;
+}
+
 static void divergence_mark_(chart_t *c, const clgrad_rundata *r, const char *prefix, const char *color)
 {
     const clgrad_json *d = clgrad_rundata_divergence(r);
@@ -1167,6 +1211,7 @@ static char *fig_loss_(const clgrad_rundata *runs, int n, const plot_opts *o)
             if (take_xy_(s, &runs[i].metrics, "step", "test_loss", NULL, NULL) != 0) oom = 1;
             s->markers = s->n <= 60;
         }
+        if (events_series_(c, &runs[i], "loss", multi ? lab : NULL, multi ? col : COLOR_EVENT) != 0) oom = 1;
         divergence_mark_(c, &runs[i], multi ? lab : NULL, multi ? col : COLOR_DIVERGE);
     }
     c->ylog = auto_log_(c);
@@ -1205,6 +1250,7 @@ static char *fig_grad_norm_(const clgrad_rundata *runs, int n, const int *clips)
             s = chart_add_(c, l2, multi ? col : palette[1], 1);
             if (s && take_xy_(s, &runs[i].metrics, "step", "grad_norm_clipped", NULL, NULL) != 0) oom = 1;
         }
+        if (events_series_(c, &runs[i], "grad_norm", multi ? lab : NULL, multi ? col : COLOR_EVENT) != 0) oom = 1;
         divergence_mark_(c, &runs[i], multi ? lab : NULL, multi ? col : COLOR_DIVERGE);
     }
     char *svg = oom ? NULL : chart_svg_(c);
@@ -1868,6 +1914,46 @@ static void html_outcome_(FILE *f, const clgrad_rundata *runs, int n)
         }
 }
 
+/* The spike detector's events of each run (events.csv), a table per run (the first MAX_EVENT_ROWS rows). */
+#define MAX_EVENT_ROWS 200
+static void html_events_(FILE *f, const clgrad_rundata *runs, int n)
+{
+    fputs("<h2 id=\"events\">Spike events</h2>\n<p>From each run's <code>events.csv</code>: a logged value whose "
+          "z-score against its exponential-moving-average baseline exceeds <code>[metrics] spike_z</code> (loss, "
+          "global gradient norm, each layer's update norm ‖Δw‖; upward only; see the README). Events of the "
+          "loss and of the gradient norm are marked with triangles on their figures.</p>\n",
+          f);
+    for (int i = 0; i < n; i++) {
+        const clgrad_rundata *r = &runs[i];
+        const clgrad_csv *t = &r->events;
+        if (n > 1) fputs("<h3>", f), html_runhead_(f, runs, n, i), fputs("</h3>\n", f);
+        if (!r->has_events) {
+            fputs("<p>No events.csv (a run written before spike detection existed).</p>\n", f);
+            continue;
+        }
+        if (t->nrows == 0) {
+            fputs("<p class=\"noevents\">No spike events.</p>\n", f);
+            continue;
+        }
+        int cs = clgrad_csv_col(t, "step"), cm = clgrad_csv_col(t, "metric"), cl = clgrad_csv_col(t, "layer");
+        int cv = clgrad_csv_col(t, "value"), cz = clgrad_csv_col(t, "z");
+        long first = (long)clgrad_csv_num(t, 0, cs);
+        fprintf(f, "<p>%zu event%s, the first at step %ld.</p>\n", t->nrows, t->nrows == 1 ? "" : "s", first);
+        fputs("<table class=\"events\">\n<tr><th>step</th><th>metric</th><th>layer</th><th>value</th><th>z</th></tr>\n", f);
+        for (size_t k = 0; k < t->nrows && k < MAX_EVENT_ROWS; k++) {
+            fputs("<tr><td>", f), esc_(f, clgrad_csv_text(t, k, cs));
+            fputs("</td><td>", f), esc_(f, clgrad_csv_text(t, k, cm));
+            fputs("</td><td>", f), esc_(f, clgrad_csv_text(t, k, cl));
+            fputs("</td><td>", f), esc_(f, clgrad_csv_text(t, k, cv));
+            fputs("</td><td>", f), esc_(f, clgrad_csv_text(t, k, cz));
+            fputs("</td></tr>\n", f);
+        }
+        fputs("</table>\n", f);
+        if (t->nrows > MAX_EVENT_ROWS)
+            fprintf(f, "<p>... and %zu more (see events.csv).</p>\n", t->nrows - MAX_EVENT_ROWS);
+    }
+}
+
 static char *report_runs_(const clgrad_rundata *runs, int n, const figlist *figs, const ini_t *cfg,
                           const ini_t *defaults)
 {
@@ -1897,6 +1983,7 @@ static char *report_runs_(const clgrad_rundata *runs, int n, const figlist *figs
           f);
     html_settings_(f, runs, n, cfg, defaults);
     html_outcome_(f, runs, n);
+    html_events_(f, runs, n);
     html_figures_(f, figs);
     fputs("<h2 id=\"details\">Run details</h2>\n", f);
     for (int i = 0; i < n; i++) {

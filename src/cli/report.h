@@ -62,7 +62,7 @@ typedef struct clgrad_rundata_cmp {
     size_t ndisagree;            /* metrics that disagree */
     int agree;                   /* everything above agrees */
     /* Bit identity, whatever the tolerances: the same rows and columns with the
-    ** same text in metrics.csv, layers.csv and timesteps.csv (time columns
+    ** same text in metrics.csv, layers.csv, timesteps.csv and events.csv (time columns
     ** aside), the same status, and byte-identical weights/ files (.npy). */
     int bit_identical;
     long first_bit_step;         /* step of the first differing value (-1: none / not a row) */

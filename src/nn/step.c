@@ -66,7 +66,7 @@ fail:
     return st;
 }
 
-static const char *const clip_names_[] = {"none", "value", "norm", "global_norm", "agc"};
+static const char *const clip_names_[] = {"none", "value", "norm", "global_norm", "agc", "zscore"};
 #define NCLIP (int)(sizeof clip_names_ / sizeof *clip_names_)
 
 const char *clgrad_clip_kind_name(clgrad_clip_kind k) { return (int)k >= 0 && (int)k < NCLIP ? clip_names_[k] : "?"; }
@@ -101,8 +101,8 @@ fail:
 }
 
 /* Norms and clipping: every kind records the global norm (and per-tensor
-** statistics) in the gradient state; global_norm leaves the coefficient to
-** the optimizer, which applies it fused. */
+** statistics) in the gradient state; global_norm and zscore leave the
+** coefficient to the optimizer, which applies it fused. */
 static clgrad_status clip_(clgrad_ctx *ctx, const clgrad_step_plan *p)
 {
     cl_mem g = clgrad_model_grads(p->m), mb = p->mbuf;
@@ -111,7 +111,9 @@ static clgrad_status clip_(clgrad_ctx *ctx, const clgrad_step_plan *p)
     if (p->clip == CLGRAD_CLIP_GLOBAL_NORM)
         return clgrad_clip_global_norm(ctx, g, 0, segs, mb, p->L.gstats, p->norm_type, p->max_norm, p->policy, mb,
                                        p->L.gs, 0 /* the optimizer applies COEF, fused */);
-    CLGRAD_TRY(clgrad_clip_record_norm(ctx, g, 0, segs, mb, p->L.gstats, p->norm_type, p->policy, mb, p->L.gs));
+    /* ZClip's norm is the 2-norm ([clip] norm_type is not one of its keys) */
+    clgrad_norm_type nt = p->clip == CLGRAD_CLIP_ZSCORE ? CLGRAD_NORM_L2 : p->norm_type;
+    CLGRAD_TRY(clgrad_clip_record_norm(ctx, g, 0, segs, mb, p->L.gstats, nt, p->policy, mb, p->L.gs));
     if (p->clip == CLGRAD_CLIP_VALUE)
         CLGRAD_TRY(clgrad_clip_value(ctx, g, 0, clgrad_model_nparams(p->m), p->clip_value, mb, p->L.gs));
     else if (p->clip == CLGRAD_CLIP_NORM)
@@ -119,6 +121,8 @@ static clgrad_status clip_(clgrad_ctx *ctx, const clgrad_step_plan *p)
     else if (p->clip == CLGRAD_CLIP_AGC)
         CLGRAD_TRY(clgrad_clip_agc(ctx, clgrad_model_params(p->m), 0, g, 0, p->units, mb, p->L.agc, p->agc_clipping,
                                    1e-3f, mb, p->L.gs));
+    else if (p->clip == CLGRAD_CLIP_ZSCORE) /* COEF from ZClip's device state; the optimizer applies it, fused */
+        CLGRAD_TRY(clgrad_clip_zscore(ctx, p->zclip, p->zstate, mb, p->L.gs));
 fail:
     return st;
 }

@@ -22,6 +22,7 @@
 #include "clgrad/loss.h"
 #include "clgrad/model.h"
 #include "clgrad/optim.h"
+#include "clgrad/spike.h"
 #include "clgrad/sharpness.h"
 #include "clgrad/step.h"
 #include "clgrad/train.h"
@@ -60,12 +61,16 @@ typedef struct run_ {
     /* device buffers (owned) */
     cl_mem xtrain, ytrain, xtest, ytest, idx, xb, yb, dlogits, state, prev, diff, mbuf, evalbuf;
     clgrad_segs *units; /* AGC: one segment per row of each weight, a bias as one unit */
+    cl_mem zstate;      /* [clip] kind = zscore: ZClip's statistics (clgrad_clip_zscore), on the device */
+    clgrad_zclip_params zclip;
+    clgrad_spike *spikes; /* the spike detectors: loss, grad_norm, then each layer's update_norm */
+    int nspikes;
     clgrad_step_plan plan; /* the step's view of the buffers above and the settings */
     float *mhost;
     uint32_t *idx_host;
     size_t *order;
-    clgrad_csv_out cmetrics, clayers, ctime, chist;
-    FILE *fmetrics, *flayers, *ftime; /* their rows streams (ftime: NULL without timesteps.csv) */
+    clgrad_csv_out cmetrics, clayers, ctime, chist, cevents;
+    FILE *fmetrics, *flayers, *ftime, *fevents; /* their rows streams (ftime: NULL without timesteps.csv) */
     FILE *fhist;                      /* histograms.csv's rows (NULL: [metrics] histogram_every = 0) */
     cl_mem hscratch;                  /* clgrad_hist_counts' scratch (NULL without histograms) */
     int lock_fd;                      /* the run-directory lock (clgrad_rundir_lock) */
@@ -165,6 +170,7 @@ static clgrad_status plan_memory_(run_ *r, const clgrad_model_spec *ms)
         {"logit gradients", f * ms->max_batch * r->K, SCRATCH},
         {"metrics block", f * L.size, SCRATCH},
         {"histogram scratch", 4 * hwords, SCRATCH},
+        {"ZClip state", r->kinds.clip == CLGRAD_CLIP_ZSCORE ? f * (CLGRAD_ZCLIP_STATE + (unsigned long long)r->cfg->clip.warmup_steps) : 0, SCRATCH},
         {"evaluation results", f * 2 * ntb, SCRATCH},
         /* the sharpness estimate: clgrad_sharp_floats(nparams) floats in buffers of at most nparams each */
         {"sharpness vector", sharp ? f * z.params : 0, SCRATCH},
@@ -290,6 +296,34 @@ static int write_hist_rows_(run_ *r, long step)
     return clgrad_csv_commit(&r->chist);
 }
 
+/* [clip] kind = zscore: ZClip's settings and its zeroed state buffer on the device. */
+static clgrad_status zclip_setup_(run_ *r)
+{
+    const clgrad_clip_section *c = &r->cfg->clip;
+    if (r->kinds.clip != CLGRAD_CLIP_ZSCORE) return CLGRAD_OK;
+    clgrad_status st = CLGRAD_OK;
+    clgrad_zclip_params *z = &r->zclip;
+    z->alpha = c->alpha, z->z_thresh = c->z_thresh, z->warmup_steps = c->warmup_steps;
+    z->option_mean = strcmp(c->clip_option, "mean") == 0;
+    z->clip_factor = c->clip_factor, z->max_norm = c->max_norm, z->skip_update_on_spike = c->skip_update_on_spike;
+    size_t n = clgrad_zclip_state_floats(z);
+    CLGRAD_TRY(clgrad_buf_new(r->ctx, n, "ZClip state", &r->zstate));
+    CLGRAD_TRY(clgrad_buf_fill(r->ctx, r->zstate, 0, n, 0.0f));
+fail:
+    return st;
+}
+
+/* The spike detectors ([metrics] spike_*): loss, grad_norm, one per layer's update_norm. */
+static clgrad_status spikes_setup_(run_ *r)
+{
+    const clgrad_metrics_section *m = &r->cfg->metrics;
+    r->nspikes = 2 + clgrad_model_nlayers(r->m);
+    r->spikes = calloc((size_t)r->nspikes, sizeof *r->spikes);
+    if (!r->spikes) return clgrad_fail(r->ctx, CLGRAD_E_NOMEM, "out of memory");
+    for (int i = 0; i < r->nspikes; i++) clgrad_spike_init(&r->spikes[i], m->spike_alpha, m->spike_z, m->spike_warmup);
+    return CLGRAD_OK;
+}
+
 /* The step's view of the run: its buffers (owned here) and settings. */
 static void plan_step_(run_ *r)
 {
@@ -307,6 +341,7 @@ static void plan_step_(run_ *r)
     p->norm_type = r->norm_type, p->policy = r->policy, p->units = r->units;
     p->loss_limit = (float)c->diverge.loss_limit, p->grad_norm_limit = (float)c->diverge.grad_norm_limit;
     p->hscratch = r->hscratch;
+    p->zclip = &r->zclip, p->zstate = r->zstate;
 }
 
 static clgrad_status setup_(run_ *r)
@@ -431,6 +466,8 @@ static clgrad_status setup_(run_ *r)
     CLGRAD_TRY(clgrad_buf_fill(ctx, r->mbuf, 0, r->plan.L.size, 0.0f));
     size_t ntb = r->test.n ? (r->test.n + ms.max_batch - 1) / ms.max_batch : 1;
     CLGRAD_TRY(clgrad_buf_new(ctx, 2 * ntb, "evaluation results", &r->evalbuf));
+    CLGRAD_TRY(zclip_setup_(r));
+    CLGRAD_TRY(spikes_setup_(r));
     if (c->metrics.sharpness_every > 0) {
         clgrad_sharp_cfg sc = {(int)c->metrics.sharpness_iters, c->metrics.sharpness_tol, c->metrics.sharpness_eps,
                                c->run.seed};
@@ -453,6 +490,9 @@ static void teardown_(run_ *r)
                       &r->dlogits, &r->state, &r->prev, &r->diff, &r->mbuf, &r->evalbuf, &r->hscratch};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) clgrad_buf_free(bufs[i]);
     clgrad_segs_free(&r->units);
+    clgrad_buf_free(&r->zstate);
+    free(r->spikes);
+    r->spikes = NULL;
     clgrad_sharp_free(&r->sharp);
     clgrad_model_free(r->m);
     r->m = NULL;
@@ -466,7 +506,8 @@ static void teardown_(run_ *r)
     clgrad_csv_close(&r->clayers);
     clgrad_csv_close(&r->ctime);
     clgrad_csv_close(&r->chist);
-    r->fmetrics = r->flayers = r->ftime = r->fhist = NULL;
+    clgrad_csv_close(&r->cevents);
+    r->fmetrics = r->flayers = r->ftime = r->fhist = r->fevents = NULL;
 }
 
 /* ---- one step ---- */
@@ -633,6 +674,8 @@ static int write_rows_(run_ *r, long step, long epoch, size_t B, double lr, doub
             fputc(',', r->flayers);
             if (L->lw && i < nw) csv_num_(r->flayers, M[L->lw + (size_t)nt + (size_t)w[i]]);
         }
+        fputc(',', r->flayers);
+        csv_num_(r->flayers, dn);
         fputc('\n', r->flayers);
     }
     if (clgrad_csv_commit(&r->clayers) != 0) return -1;
@@ -649,6 +692,37 @@ static int write_rows_(run_ *r, long step, long epoch, size_t B, double lr, doub
         if (clgrad_csv_commit(&r->ctime) != 0) return -1;
     }
     return 0;
+}
+
+/* ||delta w|| of layer l at this log step: the 2-norm of its parameters' update (weights and biases), from the
+** per-tensor statistics of the update buffer diff (the fixed-order reduction of cl/reduce.cl, on the device). */
+static double layer_update_norm_(const run_ *r, int l)
+{
+    int all[16], na = 0, nt = clgrad_model_ntensors(r->m);
+    for (int bias = 0; bias < 2; bias++) /* weights, then biases: write_rows_'s order, so the same bits as layers.csv */
+        for (int t = 0; t < nt && na < 16; t++) {
+            const clgrad_tensor *tt = clgrad_model_tensor(r->m, t);
+            if (tt->layer == l && (tt->is_bias != 0) == bias) all[na++] = t;
+        }
+    return norm_of_(r->mhost + r->plan.L.dstats, all, na);
+}
+
+/* The spike detectors on this log step's values (clgrad/spike.h: host, double, this fixed order: loss, grad_norm,
+** each layer's update_norm in layer order); one events.csv row per spike. */
+static int detect_spikes_(run_ *r, long step)
+{
+    const float *M = r->mhost;
+    for (int i = 0; i < r->nspikes; i++) {
+        double v = i == 0 ? (double)M[r->plan.L.loss] : i == 1 ? (double)M[r->plan.L.gs + CLGRAD_GS_NORM] : layer_update_norm_(r, i - 2), z;
+        if (!clgrad_spike_push(&r->spikes[i], v, &z)) continue;
+        fprintf(r->fevents, "%ld,%s,%s,", step, i == 0 ? "loss" : i == 1 ? "grad_norm" : "update_norm",
+                i >= 2 ? clgrad_model_layer_name(r->m, i - 2) : "");
+        csv_num_(r->fevents, v);
+        fputc(',', r->fevents);
+        csv_num_(r->fevents, z);
+        fputc('\n', r->fevents);
+    }
+    return clgrad_csv_commit(&r->cevents);
 }
 
 static int open_csv_(run_ *r, const char *name, const char *header, clgrad_csv_out *o, FILE **f)
@@ -970,7 +1044,7 @@ static clgrad_status loop_(run_ *r)
             t_last = clgrad_now();
         }
         if (write_rows_(r, step, e, B, lr, ms, evaluated && r->test.n > 0, tl, ta) != 0 ||
-            (hist && write_hist_rows_(r, step) != 0)) {
+            (hist && write_hist_rows_(r, step) != 0) || detect_spikes_(r, step) != 0) {
             st = clgrad_fail(ctx, CLGRAD_E_IO, "cannot write the metrics in %s at step %ld: %s", r->opts->out_dir, step,
                              strerror(errno));
             goto fail;
@@ -1055,7 +1129,7 @@ static int tensor_file_(const char *f)
 static void clear_outputs_(const char *dir)
 {
     static const char *files[] = {"config.ini", "manifest.json", "metrics.csv", "layers.csv", "timesteps.csv",
-                                  "histograms.csv", "summary.json"};
+                                  "histograms.csv", "events.csv", "summary.json"};
     static const char *subdirs[] = {"weights/init", "weights/final", "data"};
     static const char *data[] = {"train_x.npy", "train_y.npy", "test_x.npy", "test_y.npy"};
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC); /* as named (--out may be a link); below it no link is followed */
@@ -1182,12 +1256,13 @@ clgrad_status clgrad_run(clgrad_ctx *ctx, const clgrad_config *cfg, const clgrad
     if (open_csv_(&r, "metrics.csv", mheader, &r.cmetrics, &r.fmetrics) ||
         open_csv_(&r, "layers.csv",
                   "step,layer,weight_norm,weight_grad_norm,bias_grad_norm,out_grad_norm,act_mean_abs,act_saturated,"
-                  "act_dead,update_ratio,trust_ratio,trust_ratio_hh\n",
+                  "act_dead,update_ratio,trust_ratio,trust_ratio_hh,update_norm\n",
                   &r.clayers, &r.flayers) ||
         (clgrad_model_seq_len(r.m) > 1 &&
          open_csv_(&r, "timesteps.csv", clgrad_model_has_cell(r.m) ? "step,t,grad_norm,cell_grad_norm\n" : "step,t,grad_norm\n",
                    &r.ctime, &r.ftime)) ||
-        (hist_segs_(&r) && open_csv_(&r, "histograms.csv", hhead, &r.chist, &r.fhist))) {
+        (hist_segs_(&r) && open_csv_(&r, "histograms.csv", hhead, &r.chist, &r.fhist)) ||
+        open_csv_(&r, "events.csv", "step,metric,layer,value,z\n", &r.cevents, &r.fevents)) {
         st = clgrad_fail(ctx, CLGRAD_E_IO, "cannot create the CSV files in %s: %s", opts->out_dir, strerror(errno));
         goto fail;
     }
