@@ -18,6 +18,8 @@
 **   clip_value            g = clamp(g, -v, v), NaN stays NaN (clip_grad_value_)
 **   clip_tensor_norm      per segment g *= c / max(||g||, c) (Keras clipnorm)
 **   clip_agc              per unit (segment) AGC from ||W_u||, ||G_u|| (Optax)
+**   clip_zscore           ZClip (Kumar et al. 2025): COEF from NORM and the EMA
+**                         statistics in zs (one work-item; include/clgrad/clip.h)
 ** The segment kernels walk the chunk partition of the table built by
 ** clgrad_segs_new (cl/reduce.cl describes it): one work-group per chunk.
 */
@@ -143,4 +145,71 @@ __kernel void clip_agc(__global float *g, const ulong goff, __global const ulong
 {
     if (clip_skipped_(gs, gs_off, use_gs)) return;
     CLIP_CHUNK_SCALE(g, goff, tab, nseg, chunk, clip_agc_factor_(stats + wst_off, stats + gst_off, s, clipping, eps));
+}
+
+/* ZClip state slots (include/clgrad/clip.h). */
+#define ZS_MEAN 0
+#define ZS_VAR 1
+#define ZS_COUNT 2
+#define ZS_Z 3
+#define ZS_THRESH 4
+#define ZS_STATE 8
+
+/* One ZClip step (zclip.py, mode zscore), float32, one work-item; the rule is
+** in include/clgrad/clip.h (clgrad_clip_zscore).  max_norm = +Inf: none. */
+__kernel void clip_zscore(__global float *zs, const float alpha, const float z_thresh, const uint warmup,
+                          const int option_mean, const float clip_factor, const float max_norm, const int skip_update,
+                          __global float *gs, const ulong gs_off)
+{
+    if (get_global_id(0) != 0) return;
+    if (gs[gs_off + GS_SKIP] != 0.0f) return;
+    const float total = gs[gs_off + GS_NORM];
+    const uint count = (uint)zs[ZS_COUNT];
+    float coef = 1.0f, z = NAN, thr = NAN;
+    if (count < warmup) {
+        if (isfinite(total)) {
+            zs[ZS_STATE + count] = total;
+            zs[ZS_COUNT] = (float)(count + 1);
+            if (count + 1 == warmup) {
+                float sum = 0.0f;
+                for (uint i = 0; i < warmup; i++) sum = sum + zs[ZS_STATE + i];
+                const float n = (float)warmup, mean = clg_div(sum, n);
+                float ss = 0.0f;
+                for (uint i = 0; i < warmup; i++) {
+                    const float d = zs[ZS_STATE + i] - mean;
+                    ss = ss + d * d;
+                }
+                zs[ZS_MEAN] = mean;
+                zs[ZS_VAR] = clg_div(ss, n);
+            }
+        }
+        if (isfinite(max_norm)) coef = clip_norm_coef_(total, max_norm);
+    } else {
+        float mean = zs[ZS_MEAN], var = zs[ZS_VAR];
+        const float sd = clg_sqrt(var);
+        z = clg_div(total - mean, sd + 1e-6f);
+        const int spike = z > z_thresh;
+        if (spike) {
+            if (option_mean) thr = mean;
+            else {
+                const float eta = clg_div(z, z_thresh);
+                thr = (mean + clg_div(z_thresh * sd, eta)) * clip_factor;
+            }
+        }
+        const float adaptive = spike ? thr : total;
+        const float eff = isfinite(max_norm) ? clip_fmin_(adaptive, max_norm) : adaptive;
+        coef = total > eff ? clg_div(eff, total + 1e-6f) : 1.0f;
+        const float x = spike ? thr : total;
+        if (!(spike && skip_update) && isfinite(x)) {
+            mean = alpha * mean + (1.0f - alpha) * x;
+            const float d = x - mean;
+            var = alpha * var + (1.0f - alpha) * (d * d);
+            zs[ZS_MEAN] = mean;
+            zs[ZS_VAR] = var;
+        }
+    }
+    zs[ZS_Z] = z;
+    zs[ZS_THRESH] = thr;
+    gs[gs_off + GS_COEF] = coef;
+    gs[gs_off + GS_CLIPCOEF] = coef;
 }

@@ -357,3 +357,76 @@ reduce_stats_final(__global const ulong *tab, const uint nseg, __global const ui
         o[3] = (float)me.n;
     }
 }
+
+/* ---- log-magnitude histograms ----
+** Per segment of a segment table, the count of elements in each of
+** HIST_NBINS fixed bins of |x|, decided from the float's bits alone (integer
+** operations only: the same bin on every device, denormals included, whatever
+** the device's denormal mode):
+**   0            x = +-0
+**   1            0 < |x| < 2^HIST_EMIN (denormals included)
+**   2 + k        2^(HIST_EMIN + k) <= |x| < 2^(HIST_EMIN + k + 1), k = 0 .. HIST_EMAX - HIST_EMIN - 1
+**   NBINS - 2    2^HIST_EMAX <= |x| < Inf
+**   NBINS - 1    +-Inf and NaN
+** Counts are exact uint sums, so any order gives the same bits; still, as the
+** statistics above: launch 1 (hist_chunks) one work-group per chunk of the
+** table, counting in private counters per work-item (no atomics), writing
+** HIST_NBINS uint per chunk; launch 2 (hist_final) one work-item per
+** (segment, bin) adding its chunks' counts in chunk order.  The input is read
+** as uint (bit patterns), never as float.  clgrad_hist_bin (src/hist.c) is
+** the host's definition; tests/test_reduce.c checks both against frexp. */
+#define HIST_EMIN (-40)
+#define HIST_EMAX 8
+#define HIST_NBINS (HIST_EMAX - HIST_EMIN + 4)
+
+inline uint hist_bin_(const uint bits)
+{
+    const uint a = bits & 0x7fffffffu, be = a >> 23; /* biased exponent: 0 zero/denormal, 255 Inf/NaN */
+    if (a == 0) return 0;
+    if (be == 255) return HIST_NBINS - 1;
+    const int e = (int)be - 127; /* |x| in [2^e, 2^(e+1)) for normal x */
+    if (be == 0 || e < HIST_EMIN) return 1;
+    if (e >= HIST_EMAX) return HIST_NBINS - 2;
+    return (uint)(2 + e - HIST_EMIN);
+}
+
+/* Launch 1: nchunks work-groups of HIST_WG items; part is (nchunks, HIST_NBINS).
+** Item l counts the elements l, l + HIST_WG, ... of the chunk in private
+** counters, then item b < HIST_NBINS adds bin b over the items in order. */
+#define HIST_WG (CLGRAD_WG < 64 ? CLGRAD_WG : 64)
+__kernel __attribute__((reqd_work_group_size(HIST_WG, 1, 1))) void
+hist_chunks(__global const uint *x, const ulong xoff, __global const ulong *tab, const uint nseg, __global uint *part)
+{
+    __local uint lc[HIST_WG * HIST_NBINS];
+    const uint lid = get_local_id(0);
+    const ulong c = get_group_id(0);
+    __global const ulong *soff = tab, *slen = tab + nseg, *cstart = tab + 2 * (ulong)nseg;
+    const uint s = clg_segment_of_(cstart, nseg, c);
+    const ulong base = (c - cstart[s]) * REDUCE_CHUNK, rest = slen[s] - base;
+    const uint clen = rest < REDUCE_CHUNK ? (uint)rest : REDUCE_CHUNK;
+    __global const uint *p = x + xoff + soff[s] + base;
+    uint h[HIST_NBINS];
+    for (uint b = 0; b < HIST_NBINS; b++) h[b] = 0;
+    for (uint i = lid; i < clen; i += HIST_WG) h[hist_bin_(p[i])]++;
+    for (uint b = 0; b < HIST_NBINS; b++) lc[b * HIST_WG + lid] = h[b];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (uint b = lid; b < HIST_NBINS; b += HIST_WG) {
+        uint n = 0;
+        for (uint i = 0; i < HIST_WG; i++) n += lc[b * HIST_WG + i];
+        part[c * HIST_NBINS + b] = n;
+    }
+}
+
+/* Launch 2: nseg * HIST_NBINS work-items; out (uint) gets HIST_NBINS counts per
+** segment at out_off + HIST_NBINS * s (an empty segment: zeros). */
+__kernel void hist_final(__global const ulong *tab, const uint nseg, __global const uint *part, __global uint *out,
+                         const ulong out_off)
+{
+    const ulong i = get_global_id(0);
+    if (i >= (ulong)nseg * HIST_NBINS) return;
+    const ulong s = i / HIST_NBINS, b = i - s * HIST_NBINS;
+    __global const ulong *cstart = tab + 2 * (ulong)nseg;
+    uint n = 0;
+    for (ulong c = cstart[s]; c < cstart[s + 1]; c++) n += part[c * HIST_NBINS + b];
+    out[out_off + i] = n;
+}

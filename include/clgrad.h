@@ -13,6 +13,7 @@
 #include "clgrad/activation.h"
 #include "clgrad/loss.h"
 #include "clgrad/reduce.h"
+#include "clgrad/hist.h"
 #include "clgrad/clip.h"
 #include "clgrad/optim.h"
 #include "clgrad/init.h"
@@ -22,6 +23,7 @@
 #include "clgrad/config.h"
 #include "clgrad/data.h"
 #include "clgrad/train.h"
+#include "clgrad/spike.h"
 #include "clgrad/report.h"
 #include "clgrad/bench.h"
 #endif

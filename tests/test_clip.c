@@ -19,6 +19,9 @@
 ** The semantics.md decimals are exact values for decimal inputs; the device
 ** gets them rounded to float (< u/2 each), so those checks allow 16u.
 **
+** ZClip (tests zscore_*): against the float64 reimplementation of zclip.py,
+** see zscore_vs_ref.
+**
 ** Bit for bit (test `bitwise_host`): the gradient-state COEF and CLIPCOEF,
 ** clip_scale, clip_value, clip_tensor_norm and clip_agc against the host
 ** build of the same formulas (cl/clip_fn.cl) applied to the device's
@@ -591,6 +594,102 @@ START_TEST(bitwise_host)
 }
 END_TEST
 
+/* ZClip (clip_zscore) against the float64 reimplementation of zclip.py
+** (clgrad_clip_zscore_ref) over a sequence of gradient norms: warm-up (with a
+** NaN that must not enter the statistics), a quiet stretch, planted spikes of
+** several sizes, an Inf norm, a NaN norm, recovery.  Which steps clip must
+** agree exactly (the test first checks that no z-score of the reference lies
+** within 1e-3 of z_thresh, where float32 and float64 could honestly differ);
+** the coefficients, and so the clipped norms coef * norm, to 1e-5 relative
+** (the device keeps mean and variance in float32: an EMA of ~100 float
+** roundings, each <= u, plus the sqrt/division roundings of one step).
+** Variants (_i): clip_option adaptive_scaling / mean, max_grad_norm none /
+** 1e9 / 1.5, skip_update_on_spike off / on, warmup 25 / 1, clip_factor 1 /
+** 0.8, norms around 1 / around 1e-3 (where the 1e-6 terms show). */
+START_TEST(zscore_vs_ref)
+{
+    clgrad_ctx *ctx = fixture_ctx();
+    clgrad_zclip_params p = {0.97, 2.5, 25, 0, 1.0, INFINITY, 0};
+    p.option_mean = _i & 1;
+    p.max_norm = (_i >> 1) % 3 == 0 ? INFINITY : (_i >> 1) % 3 == 1 ? 1e9 : 1.5;
+    p.skip_update_on_spike = _i >= 6;
+    if (_i == 11) p.warmup_steps = 1, p.clip_factor = 0.8, p.option_mean = 0;
+    double scale = _i == 4 || _i == 5 || _i == 10 ? 1e-3 : 1; /* small norms: the 1e-6 terms matter */
+    enum { N = 120 };
+    double x[N], coef[N], zr[N];
+    int clipped[N];
+    for (int i = 0; i < N; i++) x[i] = 1.0 + 0.05 * sin(1.7 * i) + 0.03 * cos(0.37 * i * i); /* a noisy baseline */
+    x[10] = NAN;                            /* in warm-up: not collected */
+    x[40] = 3.0, x[41] = 2.2, x[42] = 1.6;  /* a spike and its tail */
+    x[60] = 12.0;                           /* a big one */
+    x[75] = INFINITY, x[76] = NAN;          /* non-finite norms */
+    x[90] = 1.35, x[91] = 1.5;              /* moderate */
+    for (int i = 0; i < N; i++) x[i] = (float)(scale * x[i]); /* the device's inputs exactly */
+    clgrad_clip_zscore_ref(x, N, &p, coef, clipped, zr);
+    int nclip = 0;
+    for (int i = 0; i < N; i++) {
+        ck_assert_msg(!(fabs(zr[i] - p.z_thresh) < 1e-3), "step %d: z = %.9g too close to the threshold", i, zr[i]);
+        nclip += clipped[i];
+    }
+    ck_assert_msg(nclip >= 3 && clipped[40] && clipped[60] && clipped[75] && !clipped[30] && !clipped[100],
+                  "the planted spikes (40, 60, 75) and only spikes clip in the reference: %d clipped", nclip);
+    cl_mem zs = NULL, gs = gs_new_();
+    size_t nz = clgrad_zclip_state_floats(&p);
+    FX_OK(clgrad_buf_new(ctx, nz, "zclip state", &zs));
+    FX_OK(clgrad_buf_fill(ctx, zs, 0, nz, 0.0f));
+    float dcoef[N], dclipped[N], dnorm[N];
+    double rnorm[N];
+    for (int i = 0; i < N; i++) {
+        float blk[CLGRAD_GS_SIZE] = {(float)x[i], 1, 0, 0, 1, 0, 0, 0}, out[CLGRAD_GS_SIZE], st[CLGRAD_ZCLIP_STATE];
+        FX_OK(clgrad_buf_write(ctx, gs, 0, CLGRAD_GS_SIZE, blk));
+        FX_OK(clgrad_clip_zscore(ctx, &p, zs, gs, 0));
+        fixture_download(gs, out, CLGRAD_GS_SIZE);
+        FX_OK(clgrad_buf_read(ctx, zs, 0, CLGRAD_ZCLIP_STATE, st));
+        dcoef[i] = out[CLGRAD_GS_COEF];
+        ck_assert_msg(memcmp(&out[CLGRAD_GS_CLIPCOEF], &out[CLGRAD_GS_COEF], sizeof(float)) == 0, "step %d: CLIPCOEF != COEF", i);
+        dclipped[i] = !isnan(st[CLGRAD_ZCLIP_THRESH]); /* a threshold exists iff the step was a spike */
+        ck_assert_msg((int)dclipped[i] == clipped[i], "variant %d step %d (norm %g, z_ref %g, z_dev %g): device %s, reference %s",
+                      (int)_i, i, x[i], zr[i], (double)st[CLGRAD_ZCLIP_Z], dclipped[i] ? "clips" : "does not clip",
+                      clipped[i] ? "clips" : "does not");
+        dnorm[i] = dcoef[i] * (float)x[i];
+        rnorm[i] = coef[i] * x[i];
+    }
+    char what[96];
+    snprintf(what, sizeof what, "zscore variant %d: coef", (int)_i);
+    ck_assert_uint_eq(rel_(what, dcoef, coef, N, 1e-5), 0);
+    snprintf(what, sizeof what, "zscore variant %d: clipped norm", (int)_i);
+    ck_assert_uint_eq(rel_(what, dnorm, rnorm, N, 1e-5), 0);
+    clgrad_buf_free(&zs);
+    clgrad_buf_free(&gs);
+}
+END_TEST
+
+/* A skipped step (SKIP = 1) changes neither COEF nor the statistics; bad settings are refused. */
+START_TEST(zscore_skip_and_args)
+{
+    clgrad_ctx *ctx = fixture_ctx();
+    clgrad_zclip_params p = {0.97, 2.5, 2, 0, 1.0, INFINITY, 0};
+    cl_mem zs = NULL, gs = gs_new_();
+    size_t nz = clgrad_zclip_state_floats(&p);
+    FX_OK(clgrad_buf_new(ctx, nz, "zclip state", &zs));
+    FX_OK(clgrad_buf_fill(ctx, zs, 0, nz, 0.0f));
+    float blk[CLGRAD_GS_SIZE] = {1000, 1, 1, 1, 1, 0, 0, 0}, out[CLGRAD_GS_SIZE], st[CLGRAD_ZCLIP_STATE];
+    FX_OK(clgrad_buf_write(ctx, gs, 0, CLGRAD_GS_SIZE, blk));
+    FX_OK(clgrad_clip_zscore(ctx, &p, zs, gs, 0));
+    fixture_download(gs, out, CLGRAD_GS_SIZE);
+    FX_OK(clgrad_buf_read(ctx, zs, 0, CLGRAD_ZCLIP_STATE, st));
+    ck_assert(out[CLGRAD_GS_COEF] == 1.0f && st[CLGRAD_ZCLIP_COUNT] == 0.0f);
+    clgrad_zclip_params bad[4] = {p, p, p, p};
+    bad[0].alpha = 1.0, bad[1].z_thresh = -1, bad[2].warmup_steps = 0, bad[3].max_norm = 0;
+    for (int i = 0; i < 4; i++) ck_assert_int_eq(clgrad_clip_zscore(ctx, &bad[i], zs, gs, 0), CLGRAD_E_ARG);
+    clgrad_zclip_params big = p;
+    big.warmup_steps = 1000; /* the state buffer is too small for it */
+    ck_assert_int_eq(clgrad_clip_zscore(ctx, &big, zs, gs, 0), CLGRAD_E_ARG);
+    clgrad_buf_free(&zs);
+    clgrad_buf_free(&gs);
+}
+END_TEST
+
 static Suite *suite_(void)
 {
     Suite *s = suite_create("clip");
@@ -610,6 +709,8 @@ static Suite *suite_(void)
     tcase_add_test(tc, reset);
     tcase_add_loop_test(tc, bitwise_host, 0, 8);
     tcase_add_test(tc, bad_args);
+    tcase_add_loop_test(tc, zscore_vs_ref, 0, 12);
+    tcase_add_test(tc, zscore_skip_and_args);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -87,7 +87,7 @@ static int expect_err_(int line, const char *text, const char *const *sets, int 
 {
     clgrad_config c;
     int rc = parse_(text, sets, nsets, &c);
-    ck_assert_msg(rc == -1, "test line %d: parse succeeded on:\n%s", line, text);
+    ck_assert_msg(rc == CLGRAD_E_CONFIG, "test line %d: parse succeeded on:\n%s", line, text);
     for (; *frags; frags++)
         ck_assert_msg(strstr(err_, *frags), "test line %d: expected '%s' in:\n%s", line, *frags, err_);
     return lines_(err_);
@@ -479,7 +479,7 @@ START_TEST(type_integers)
         snprintf(text, sizeof text, "[run]\neval_every = %s\n", t[i].v);
         int rc = parse_(text, NULL, 0, &c);
         if (t[i].want == -1) {
-            ck_assert_msg(rc == -1, "eval_every = %s accepted", t[i].v);
+            ck_assert_msg(rc == CLGRAD_E_CONFIG, "eval_every = %s accepted", t[i].v);
             ck_assert_msg(strstr(err_, "t.ini:2: [run] eval_every: "), "%s", err_);
             ck_assert_msg(strstr(err_, "allowed: an integer >= 0"), "%s", err_);
             ck_assert_int_eq(lines_(err_), 1);
@@ -548,7 +548,12 @@ START_TEST(type_numbers)
     expect_ok("[diverge]\ngrad_norm_limit = inf\nloss_limit = +Infinity\n", &c);
     ck_assert(isinf(c.diverge.grad_norm_limit) && isinf(c.diverge.loss_limit));
     expect_err("[diverge]\nloss_limit = nan\n", "[diverge] loss_limit: 'nan' is not allowed (NaN)");
-    expect_err("[clip]\nkind = norm\nmax_norm = inf\n", "[clip] max_norm: 'inf' is not allowed (infinite)");
+    expect_err("[clip]\nkind = norm\nmax_norm = inf\n",
+               "[clip] max_norm: inf with kind = norm; allowed: a finite number > 0 (inf only with kind = zscore)");
+    expect_err("[clip]\nkind = global_norm\nmax_norm = inf\n",
+               "[clip] max_norm: inf with kind = global_norm; allowed: a finite number > 0 (inf only with kind = zscore)");
+    expect_ok("[clip]\nkind = zscore\nmax_norm = inf\n", &c); /* ZClip's max_grad_norm = None */
+    ck_assert(isinf(c.clip.max_norm));
     /* auto only where allowed */
     expect_ok("[model]\ninit_gain = AUTO\n", &c);
     ck_assert(isnan(c.model.init_gain));
@@ -762,7 +767,15 @@ START_TEST(ranges)
         {"optim", "gamma", "0", "2", "a number > 0"},
         {"optim", "warmup_steps", "-1", "0", "an integer >= 0"},
         {"optim", "min_lr", "-1", "0", "a number >= 0"},
-        {"clip", "max_norm", "0", "1e-3", "a number > 0"},
+        {"clip", "max_norm", "0", "1e-3", "a number > 0 (inf: zscore's max_grad_norm = None; norm and global_norm need a finite one)"},
+        {"clip", "alpha", "1", "0.5", "a number in (0, 1)"},
+        {"clip", "alpha", "0", "0.999", "a number in (0, 1)"},
+        {"clip", "z_thresh", "-1", "0.1", "a number > 0"},
+        {"clip", "warmup_steps", "0", "1", "an integer in [1, 100000]"},
+        {"clip", "clip_factor", "0", "0.5", "a number > 0"},
+        {"metrics", "spike_alpha", "1.5", "0.5", "a number in (0, 1)"},
+        {"metrics", "spike_z", "-2", "0", "a number >= 0 (0 = no spike detection)"},
+        {"metrics", "spike_warmup", "0", "1", "an integer in [1, 100000000]"},
         {"clip", "norm_type", "1", "2", "2 or inf"},
         {"clip", "norm_type", "3", "inf", "2 or inf"},
         {"clip", "value", "-1", "0.1", "a number > 0"},
@@ -774,7 +787,7 @@ START_TEST(ranges)
         snprintf(frag, sizeof frag, "t.ini:3: [%s] %s: '%s' is out of range; allowed: %s\n", t[i].sec, t[i].key,
                  t[i].bad, t[i].allowed);
         clgrad_config c;
-        ck_assert_msg(parse_(text, NULL, 0, &c) == -1, "%s.%s = %s accepted", t[i].sec, t[i].key, t[i].bad);
+        ck_assert_msg(parse_(text, NULL, 0, &c) == CLGRAD_E_CONFIG, "%s.%s = %s accepted", t[i].sec, t[i].key, t[i].bad);
         ck_assert_msg(!strcmp(err_, frag), "got:\n%swant:\n%s", err_, frag);
         /* the boundary value is accepted (with the kind that uses the key) */
         const char *kind = !strcmp(t[i].key, "momentum") || !strcmp(t[i].key, "dampening") ? "sgd"
@@ -788,7 +801,10 @@ START_TEST(ranges)
         const char *clip = !strcmp(t[i].key, "max_norm") || !strcmp(t[i].key, "norm_type") ? "norm"
                            : !strcmp(t[i].key, "value")                                      ? "value"
                            : !strcmp(t[i].key, "clipping")                                   ? "agc"
+                           : !strcmp(t[i].sec, "clip")                                       ? "zscore"
                                                                                              : NULL;
+        if (strcmp(t[i].sec, "optim") != 0) kind = sched = NULL;
+        if (strcmp(t[i].sec, "clip") != 0) clip = NULL;
         snprintf(text, sizeof text, "[%s]\n%s%s%s%s%s%s%s = %s\n", t[i].sec, kind ? "kind = " : "", kind ? kind : "",
                  kind ? "\n" : "", sched ? "schedule = " : "", sched ? sched : "", sched ? "\n" : "", t[i].key,
                  t[i].ok);
@@ -834,7 +850,7 @@ START_TEST(messages_exact)
          "t.ini:2: [data] target: missing; kind = csv needs the name of the target column\n"},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
-        ck_assert_int_eq(parse_(t[i].text, NULL, 0, &c), -1);
+        ck_assert_int_eq(parse_(t[i].text, NULL, 0, &c), CLGRAD_E_CONFIG);
         ck_assert_msg(!strcmp(err_, t[i].want), "case %zu: got:\n%swant:\n%s", i, err_, t[i].want);
     }
     /* a key the kind does not use: a warning, kept in the config (a sweep over
@@ -854,7 +870,7 @@ START_TEST(messages_exact)
     }
     /* the same through --set */
     const char *set[] = {"optim.lr=abc", "optim.lrr=1", "optimizer.lr=1", "lr=3", "optim.lr"};
-    ck_assert_int_eq(parse_("", set, 5, &c), -1);
+    ck_assert_int_eq(parse_("", set, 5, &c), CLGRAD_E_CONFIG);
     ck_assert_str_eq(err_, "--set optim.lr=abc: [optim] lr: 'abc' is not a number; allowed: a number >= 0\n"
                            "--set optim.lrr=1: [optim] lrr: unknown key (did you mean 'lr'?); "
                            "allowed: kind, lr, momentum, dampening, weight_decay, l1, beta1, beta2, eps, alpha, nesterov, "
@@ -895,7 +911,7 @@ START_TEST(collect_all)
     clgrad_config c;
     memset(&c, 0xab, sizeof c);
     clgrad_config before = c;
-    ck_assert_int_eq(load_("bad_many.ini", NULL, 0, &c), -1);
+    ck_assert_int_eq(load_("bad_many.ini", NULL, 0, &c), CLGRAD_E_CONFIG);
     ck_assert_msg(!memcmp(&c, &before, sizeof c), "cfg was written on error");
     char path[4096];
     snprintf(path, sizeof path, "%s/bad_many.ini", configs_dir_());
@@ -929,7 +945,7 @@ START_TEST(collect_all)
 
     /* file errors come first in line order, then overrides in order */
     const char *sets[] = {"run.seed=-1", "optim.kind=foo"};
-    ck_assert_int_eq(parse_("[run]\nsteps=x\n[optim]\nlr=y\n", sets, 2, &c), -1);
+    ck_assert_int_eq(parse_("[run]\nsteps=x\n[optim]\nlr=y\n", sets, 2, &c), CLGRAD_E_CONFIG);
     ck_assert_int_eq(lines_(err_), 4);
     const char *a = strstr(err_, "t.ini:2:"), *b = strstr(err_, "t.ini:4:"), *s1 = strstr(err_, "--set run.seed=-1"),
                *s2 = strstr(err_, "--set optim.kind=foo");
@@ -1101,7 +1117,8 @@ START_TEST(cross_rules)
     set = "optim.kind=sgd";
     expect_set_warn("[optim]\nkind = adam\nbeta2 = 0.99\n", &set, 1, "[optim] beta2 = ", ": not used when [optim] kind = sgd");
     /* clip keys */
-    expect_warn("[clip]\nmax_norm = 2\n", "[clip] max_norm = ", ": not used when [clip] kind = none (only by norm, global_norm)");
+    expect_warn("[clip]\nmax_norm = 2\n", "[clip] max_norm = ", ": not used when [clip] kind = none (only by norm, global_norm, zscore)");
+    expect_warn("[clip]\nkind = global_norm\nz_thresh = 3\n", "[clip] z_thresh = ", ": not used when [clip] kind = global_norm (only by zscore)");
     expect_warn("[clip]\nkind = value\nnorm_type = inf\n", "[clip] norm_type = ", ": not used when [clip] kind = value");
     expect_warn("[clip]\nkind = norm\nvalue = 3\n", "[clip] value = ", ": not used when [clip] kind = norm (only by value)");
     expect_warn("[clip]\nkind = global_norm\nclipping = 0.1\n", "[clip] clipping = ", ": not used when [clip] kind = global_norm (only by agc)");
@@ -1214,7 +1231,7 @@ START_TEST(resolution)
     char hugename[2000];
     memset(hugename, 'q', sizeof hugename - 1);
     hugename[sizeof hugename - 1] = '\0';
-    ck_assert_int_eq(clgrad_config_parse(hugename, "", NULL, 0, &c, err_, sizeof err_), -1);
+    ck_assert_int_eq(clgrad_config_parse(hugename, "", NULL, 0, &c, err_, sizeof err_), CLGRAD_E_CONFIG);
     ck_assert_msg(strstr(err_, "file name longer than 1023 bytes"), "%s", err_);
 }
 END_TEST
@@ -1247,7 +1264,7 @@ START_TEST(overrides)
     /* errors */
     const char *bad[] = {"run.steps=-3", "run.nope=1", "nope.steps=1", "steps=1", "run.steps", "", "=", ".=1",
                          "run.=1", "run.steps=1.5"};
-    ck_assert_int_eq(parse_("", bad, 10, &c), -1);
+    ck_assert_int_eq(parse_("", bad, 10, &c), CLGRAD_E_CONFIG);
     ck_assert_int_eq(lines_(err_), 10);
     ck_assert(strstr(err_, "--set run.steps=-3: [run] steps: '-3' is out of range; allowed: an integer >= 0\n"));
     ck_assert(strstr(err_, "--set run.nope=1: [run] nope: unknown key; allowed: name, seed, steps,"));
@@ -1260,9 +1277,9 @@ START_TEST(overrides)
     ck_assert(strstr(err_, "--set run.=1: [run] : unknown key"));
     ck_assert(strstr(err_, "--set run.steps=1.5: [run] steps: '1.5' is not an integer"));
     const char *nul[] = {NULL};
-    ck_assert_int_eq(parse_("", nul, 1, &c), -1);
+    ck_assert_int_eq(parse_("", nul, 1, &c), CLGRAD_E_CONFIG);
     ck_assert_str_eq(err_, "--set (null)" == NULL ? "" : err_); /* no crash; message names the override */
-    ck_assert_int_eq(parse_("", NULL, 2, &c), -1);
+    ck_assert_int_eq(parse_("", NULL, 2, &c), CLGRAD_E_CONFIG);
     ck_assert(strstr(err_, "2 overrides but no list"));
     /* overrides work on load too, with the file's errors */
     const char *s2 = "optim.lr=2";
@@ -1317,7 +1334,7 @@ START_TEST(paths)
     p[1020] = '\0';
     snprintf(big, 2000, "[data]\nkind = csv\ntarget = y\npath = %s\n", p);
     tmp = temp_file_(big, strlen(big));
-    ck_assert_int_eq(clgrad_config_load(tmp, NULL, 0, &c, err_, sizeof err_), -1);
+    ck_assert_int_eq(clgrad_config_load(tmp, NULL, 0, &c, err_, sizeof err_), CLGRAD_E_CONFIG);
     ck_assert_msg(strstr(err_, ":4: [data] path: ") && strstr(err_, "bytes once made absolute; allowed: at most 1023"),
                   "%s", err_);
     unlink(tmp);
@@ -1609,7 +1626,7 @@ START_TEST(write_checks)
         snprintf(key, sizeof key, "  %.*s ", (int)(eq - line), line);
         ck_assert_msg(strstr(h, key), "help lacks '%s'", key);
     }
-    ck_assert_int_eq(nkeys, 74); /* run 6, data 15, model 15, loss 1, optim 21, clip 6, diverge 3, noise 3, metrics 4 */
+    ck_assert_int_eq(nkeys, 84); /* run 6, data 15, model 15, loss 1, optim 21, clip 12, diverge 3, noise 3, metrics 8 */
     free(t);
     free(h);
     /* a value that cannot be written back, or a full disk */
@@ -1689,7 +1706,7 @@ START_TEST(robust_text)
     n = 0;
     n += (size_t)sprintf(text + n, "[run]\n");
     for (int i = 0; i < 20000; i++) n += (size_t)sprintf(text + n, "bad line %d\n", i);
-    ck_assert_int_eq(parse_(text, NULL, 0, &c), -1);
+    ck_assert_int_eq(parse_(text, NULL, 0, &c), CLGRAD_E_CONFIG);
     ck_assert_msg(strstr(err_, "... and 19900 more errors\n"), "%s", err_ + strlen(err_) - 200);
     ck_assert_int_eq(lines_(err_), 101);
     free(text);
@@ -1708,7 +1725,7 @@ START_TEST(robust_garbage)
         char *tmp = temp_file_(g, n);
         clgrad_config c;
         int rc = clgrad_config_load(tmp, NULL, 0, &c, err_, sizeof err_);
-        ck_assert_msg(rc == -1, "garbage accepted (CLGRAD_TEST_SEED=%" PRIu64 ")", seed_());
+        ck_assert_msg(rc == CLGRAD_E_CONFIG, "garbage accepted (CLGRAD_TEST_SEED=%" PRIu64 ")", seed_());
         ck_assert(err_[0] != '\0');
         /* every message starts with the file name and a line number */
         for (const char *e = err_; *e; e = strchr(e, '\n') + 1)
@@ -1720,7 +1737,7 @@ START_TEST(robust_garbage)
     const char nul[] = "[run]\nsteps = 5\0junk\nname = x\n";
     char *tmp = temp_file_(nul, sizeof nul - 1);
     clgrad_config c;
-    ck_assert_int_eq(clgrad_config_load(tmp, NULL, 0, &c, err_, sizeof err_), -1);
+    ck_assert_int_eq(clgrad_config_load(tmp, NULL, 0, &c, err_, sizeof err_), CLGRAD_E_CONFIG);
     ck_assert_msg(strstr(err_, ":2: control character (byte 0x00) at column 10"), "%s", err_);
     unlink(tmp);
     free(tmp);
@@ -1733,14 +1750,14 @@ START_TEST(robust_errbuf)
     clgrad_config c;
     const char *text = "[run]\nsteps = a\nepochs = b\neval_every = c\nlog_every = d\n";
     char full[4096];
-    ck_assert_int_eq(clgrad_config_parse("t.ini", text, NULL, 0, &c, full, sizeof full), -1);
+    ck_assert_int_eq(clgrad_config_parse("t.ini", text, NULL, 0, &c, full, sizeof full), CLGRAD_E_CONFIG);
     ck_assert_int_eq(lines_(full), 4);
     size_t flen = strlen(full);
     /* every buffer size: whole lines only, then the count of the rest; canaries intact */
     for (size_t nerr = 0; nerr < flen + 10; nerr++) {
         char buf[4096];
         memset(buf, 0x5a, sizeof buf);
-        ck_assert_int_eq(clgrad_config_parse("t.ini", text, NULL, 0, &c, nerr ? buf : NULL, nerr), -1);
+        ck_assert_int_eq(clgrad_config_parse("t.ini", text, NULL, 0, &c, nerr ? buf : NULL, nerr), CLGRAD_E_CONFIG);
         size_t bad = 0;
         for (size_t i = nerr; i < sizeof buf; i++) bad += buf[i] != 0x5a;
         ck_assert_msg(bad == 0, "nerr %zu: wrote %zu bytes past the buffer", nerr, bad);
@@ -1764,10 +1781,10 @@ START_TEST(robust_errbuf)
         }
     }
     char buf[64];
-    ck_assert_int_eq(clgrad_config_parse("t.ini", text, NULL, 0, &c, buf, sizeof buf), -1);
+    ck_assert_int_eq(clgrad_config_parse("t.ini", text, NULL, 0, &c, buf, sizeof buf), CLGRAD_E_CONFIG);
     ck_assert_str_eq(buf, "... and 4 more errors\n");
     char one[1] = {'x'};
-    ck_assert_int_eq(clgrad_config_load("/nonexistent/dir/x.ini", NULL, 0, &c, one, 1), -1);
+    ck_assert_int_eq(clgrad_config_load("/nonexistent/dir/x.ini", NULL, 0, &c, one, 1), CLGRAD_E_CONFIG);
     ck_assert_int_eq(one[0], '\0');
     ck_assert_int_eq(clgrad_config_parse("t.ini", "", NULL, 0, &c, buf, sizeof buf), 0);
     ck_assert_str_eq(buf, "");
@@ -1778,13 +1795,13 @@ START_TEST(load_errors)
 {
     clgrad_config c;
     char want[256];
-    ck_assert_int_eq(clgrad_config_load("/nonexistent/dir/x.ini", NULL, 0, &c, err_, sizeof err_), -1);
+    ck_assert_int_eq(clgrad_config_load("/nonexistent/dir/x.ini", NULL, 0, &c, err_, sizeof err_), CLGRAD_E_CONFIG);
     snprintf(want, sizeof want, "/nonexistent/dir/x.ini: cannot open: %s\n", strerror(ENOENT));
     ck_assert_str_eq(err_, want);
-    ck_assert_int_eq(clgrad_config_load("/tmp", NULL, 0, &c, err_, sizeof err_), -1);
+    ck_assert_int_eq(clgrad_config_load("/tmp", NULL, 0, &c, err_, sizeof err_), CLGRAD_E_CONFIG);
     snprintf(want, sizeof want, "/tmp: cannot read: %s\n", strerror(EISDIR));
     ck_assert_str_eq(err_, want);
-    ck_assert_int_eq(clgrad_config_load(NULL, NULL, 0, &c, err_, sizeof err_), -1);
+    ck_assert_int_eq(clgrad_config_load(NULL, NULL, 0, &c, err_, sizeof err_), CLGRAD_E_CONFIG);
     ck_assert(strstr(err_, ": cannot open: "));
     /* an empty file */
     char *tmp = temp_file_("", 0);
@@ -1797,7 +1814,7 @@ START_TEST(load_errors)
     tmp = temp_file_("[run]\n", 6);
     chmod(tmp, 0);
     if (geteuid() != 0) {
-        ck_assert_int_eq(clgrad_config_load(tmp, NULL, 0, &c, err_, sizeof err_), -1);
+        ck_assert_int_eq(clgrad_config_load(tmp, NULL, 0, &c, err_, sizeof err_), CLGRAD_E_CONFIG);
         snprintf(want, sizeof want, "%s: cannot open: %s\n", tmp, strerror(EACCES));
         ck_assert_str_eq(err_, want);
     }

@@ -94,7 +94,7 @@ static clgrad_data_section cfg_(const char *kind)
 
 #define ck_assert_err_(rc, needle)                                                                              \
     do {                                                                                                       \
-        ck_assert_int_eq((rc), -1);                                                                            \
+        ck_assert_int_eq((rc), CLGRAD_E_IO);                                                                            \
         ck_assert_msg(strstr(err_, (needle)) != NULL, "error '%s' does not contain '%s'", err_, (needle));     \
     } while (0)
 
@@ -1338,7 +1338,7 @@ START_TEST(load_pipeline)
     c.test_fraction = 1.5;
     ck_assert_err_(clgrad_data_load(&c, 3, &tr, &te, err_, sizeof err_), "[data] test_fraction");
     ck_assert(is_zeroed_(&tr) && is_zeroed_(&te));
-    ck_assert_int_eq(clgrad_data_load(&c, 3, &tr, &te, NULL, 0), -1); /* NULL err is fine */
+    ck_assert_int_eq(clgrad_data_load(&c, 3, &tr, &te, NULL, 0), CLGRAD_E_IO); /* NULL err is fine */
 }
 END_TEST
 
@@ -1514,7 +1514,7 @@ START_TEST(npy_malformed)
     for (size_t t = 0; t < sizeof bad / sizeof bad[0]; t++) {
         int rc = clgrad_npy_read(npyf_(bad[t].dict, 1, bad[t].nbytes), &d, shape, &nd, bad[t].maxdim, err_,
                                  sizeof err_);
-        ck_assert_msg(rc == -1 && strstr(err_, bad[t].want), "case %zu: '%s' lacks '%s'", t, err_, bad[t].want);
+        ck_assert_msg(rc == CLGRAD_E_IO && strstr(err_, bad[t].want), "case %zu: '%s' lacks '%s'", t, err_, bad[t].want);
         ck_assert(d == NULL);
     }
     ck_assert_err_(clgrad_npy_read(write_("n1", "\x93NUMPX\x01\x00\x10\x00", 10), &d, shape, &nd, 4, err_, sizeof err_),

@@ -110,6 +110,11 @@ else
   # the norm layers and residual blocks (cl/norm.cl): pre-LN with a final norm; batch norm with its evaluation mode
   compare_exp preln preln_deep "${small[@]}" --set run.eval_every=4 --set model.hidden=8x4
   compare_exp batchnorm sigmoid_deep_batchnorm "${small[@]}" --set run.eval_every=4 --set model.hidden=8x3
+  # ZClip's one-work-item kernel (warm-up 2, low threshold: step 3 clips) and the spike detector's events.csv
+  zsmall=(--set run.steps=8 --set run.log_every=1 --set data.samples=96 --set data.batch_size=32)
+  compare_exp zclip linreg_lr_below "${zsmall[@]}" --set model.hidden=16,16 --set model.activation=relu \
+    --set model.init=kaiming_normal --set clip.kind=zscore --set clip.max_norm=inf --set clip.warmup_steps=2 \
+    --set clip.z_thresh=0.5 --set metrics.spike_warmup=2 --set metrics.spike_z=0.5
   # LARS and LAMB: per-tensor norms, the one-work-item ratio kernel, the chunk-walking update kernels
   compare_exp lars large_batch_lars "${small[@]}" --set model.hidden=16,16 --set optim.exclude=bias \
     --set optim.trust_clip=0.01 --set clip.kind=global_norm --set clip.max_norm=0.5

@@ -1359,6 +1359,48 @@ START_TEST(cli_defaults_and_errors)
 }
 END_TEST
 
+/* events.csv: the report lists the events (escaped), the loss and gradient-norm figures mark their own metric's
+** events (triangles, not the layers' update_norm events, not NaN values); no events.csv (an older run) or an
+** empty one says so. */
+START_TEST(spike_events)
+{
+    runspec s = {.steps = 100, .log_every = 1, .nlayers = 3};
+    make_run_(path_("run"), &s);
+    write_text_(path_("run/events.csv"), "step,metric,layer,value,z\n"
+                                         "40,update_norm,linear_0,0.5,6.5\n"
+                                         "42,grad_norm,,7.25,9.5\n"
+                                         "43,loss,,3.5,12\n"
+                                         "44,loss,,nan,nan\n"
+                                         "45,update_norm,<b>,0.5,5\n");
+    plot1_(path_("run"), path_("out"));
+    char *h = wf_(path_("out/report.html"));
+    ck_assert(strstr(h, "<h2 id=\"events\">Spike events</h2>"));
+    ck_assert(strstr(h, "5 events, the first at step 40."));
+    ck_assert(strstr(h, "<tr><td>40</td><td>update_norm</td><td>linear_0</td><td>0.5</td><td>6.5</td></tr>"));
+    ck_assert(strstr(h, "<td>&lt;b&gt;</td>") && !strstr(h, "<td><b></td>"));
+    free(h);
+    char *l = wf_(path_("out/loss.svg")), *g = wf_(path_("out/grad_norm.svg"));
+    ck_assert_uint_eq(count_(l, "class=\"event\""), 1); /* step 43 (44's value is NaN: not drawn) */
+    ck_assert(strstr(l, "<title>step 43: 3.5</title>") && strstr(l, "loss spikes (2)"));
+    ck_assert_uint_eq(count_(g, "class=\"event\""), 1);
+    ck_assert(strstr(g, "<title>step 42: 7.25</title>") && strstr(g, "grad_norm spikes (1)"));
+    free(l), free(g);
+    write_text_(path_("run/events.csv"), "step,metric,layer,value,z\n");
+    plot1_(path_("run"), path_("out2"));
+    h = wf_(path_("out2/report.html"));
+    ck_assert(strstr(h, "No spike events."));
+    free(h);
+    g = wf_(path_("out2/grad_norm.svg"));
+    ck_assert(!strstr(g, "class=\"event\""));
+    free(g);
+    ck_assert_int_eq(unlink(path_("run/events.csv")), 0);
+    plot1_(path_("run"), path_("out3"));
+    h = wf_(path_("out3/report.html"));
+    ck_assert(strstr(h, "No events.csv"));
+    free(h);
+}
+END_TEST
+
 static Suite *plot_suite(void)
 {
     Suite *s = suite_create("plot");
@@ -1382,6 +1424,7 @@ static Suite *plot_suite(void)
     tcase_add_test(tc, sharpness_figures);
     tcase_add_test(tc, report_structure);
     tcase_add_test(tc, shared_scales);
+    tcase_add_test(tc, spike_events);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -2,8 +2,9 @@
 # test_same_bits.sh (device suite): the "same bits" guarantee (README,
 # Reproducibility) checked between the configurations a machine without a GPU
 # has.  Every shipped experiment, shortened to STEPS steps with every step
-# logged, must give bit-identical metrics.csv, layers.csv, timesteps.csv (time
-# columns aside), status and weights/ (init and final .npy, byte for byte) in
+# logged and log-magnitude histograms at every logged step, must give
+# bit-identical metrics.csv, layers.csv, timesteps.csv (time columns aside),
+# histograms.csv, status and weights/ (init and final .npy, byte for byte) in
 #   - work-group sizes 16 (the reference), 64 and 256 (CLGRAD_WG) (the LARS/LAMB cases:
 #     large_batch_lars, large_batch_lamb, whose per-tensor norms are fixed-order reductions);
 #   - PoCL's pthread and basic devices (when POCL_DEVICES gives both);
@@ -33,13 +34,19 @@ fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 # run NAME OUT [env assignments...]: the shortened experiment on the pthread device unless DEV is set
 run() {
   local exp=$1 out=$2; shift 2
+  # shellcheck disable=SC2086 # EXTRA: more --set options, word-split on purpose
   env "$@" "$CLGRAD" run "$ROOT/experiments/$exp.ini" --device "${DEV:-pthread}" --set run.steps="$STEPS" \
-    --set run.log_every=1 ${EXTRA:-} --quiet --out "$out" >>"$T/log" 2>&1 || { fail "clgrad run $exp ($*)"; tail -5 "$T/log"; }
+    --set run.log_every=1 --set metrics.histogram_every=1 ${EXTRA:-} --quiet --out "$out" >>"$T/log" 2>&1 || { fail "clgrad run $exp ($*)"; tail -5 "$T/log"; }
 }
 
-# same REF OTHER WHAT: bit-identical or a failure naming the first difference
+# same REF OTHER WHAT: bit-identical (and the same events.csv, byte for byte) or a failure naming the first difference
 same() {
-  if "$CLGRAD" compare --json "$1" "$2" 2>>"$T/log" | grep -q '^  "bit_identical": true'; then
+  if [ ! -s "$1/histograms.csv" ] || ! cmp -s "$1/histograms.csv" "$2/histograms.csv"; then
+    fail "$3: histograms.csv missing or not byte-identical"
+  elif [ -f "$1/events.csv" ] && ! cmp -s "$1/events.csv" "$2/events.csv"; then
+    fail "$3: events.csv differs"
+    diff "$1/events.csv" "$2/events.csv" | head -4
+  elif "$CLGRAD" compare --json "$1" "$2" 2>>"$T/log" | grep -q '^  "bit_identical": true'; then
     echo "ok: $3"
   else
     fail "$3: not bit-identical"
@@ -102,6 +109,24 @@ for e in $gemm_exps; do
     same "$T/$e.wg16" "$T/$e.$v" "$e: GEMM auto vs $v"
   done
 done
+
+# ZClip ([clip] kind = zscore, one work-item on the device): warm-up 5 and z_thresh 1 so that its z-score path
+# clips within the steps (relu30_he: 4 of 20 steps), without max_grad_norm; work-group sizes, devices, and
+# division and sqrt through double (CLGRAD_DIVSQRT_FP64=1).
+export EXTRA="--set clip.kind=zscore --set clip.max_norm=inf --set clip.warmup_steps=5 --set clip.z_thresh=1"
+ZSTEPS=$STEPS; [ "$ZSTEPS" -ge 20 ] || ZSTEPS=20 # the quick pass's 5 steps would end in the warm-up
+STEPS=$ZSTEPS run relu30_he "$T/zclip.wg16" CLGRAD_WG=16
+awk -F, 'NR > 1 && $7 < 1 { n++ } END { exit n > 0 ? 0 : 1 }' "$T/zclip.wg16/metrics.csv" ||
+  fail "zscore: no step clipped (clip_coef < 1) in relu30_he: the z-score path went untested"
+for cfg in CLGRAD_WG=64 CLGRAD_WG=256 CLGRAD_DIVSQRT_FP64=1; do
+  STEPS=$ZSTEPS run relu30_he "$T/zclip.$cfg" CLGRAD_WG=16 "$cfg"
+  same "$T/zclip.wg16" "$T/zclip.$cfg" "zscore clip (relu30_he): work-group 16 vs $cfg"
+done
+if [ "$ndev" -ge 2 ]; then
+  STEPS=$ZSTEPS DEV=basic run relu30_he "$T/zclip.basic" CLGRAD_WG=16
+  same "$T/zclip.wg16" "$T/zclip.basic" "zscore clip (relu30_he): PoCL pthread vs basic"
+fi
+unset EXTRA
 
 # One fingerprint for every configuration above.
 fp() { env "$@" "$CLGRAD" selfcheck --no-timing --device "${DEV:-pthread}" 2>>"$T/log" | sed -n 's/^numerics fingerprint: \([0-9a-f]*\).*/\1/p'; }

@@ -20,9 +20,23 @@ TARGETS=${FUZZ_TARGETS:-"config csv idx npy cifar runread"}
 CFLAGS=(-g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -DCL_TARGET_OPENCL_VERSION=120
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
         -Wall -Wextra -Iinclude -Isrc)
+# config.c reads its choices' names from the library's name tables (src/ops,
+# src/nn), which sit beside the kernel launchers: the config harness links
+# the library itself (a meson build: CLGRAD_FUZZ_LIBDIR, default build-test,
+# else one is built in build-fuzz/lib); its own config.c, instrumented, comes first.
+LIBDIR=${CLGRAD_FUZZ_LIBDIR:-build-test}
+case " $TARGETS " in
+  *" config "*)
+    if [ ! -e "$LIBDIR/libclgrad.so" ]; then
+      LIBDIR=$OUT/lib
+      [ -f "$LIBDIR/build.ninja" ] || meson setup "$LIBDIR" -Dtests=false >/dev/null
+      ninja -C "$LIBDIR" >/dev/null
+    fi ;;
+esac
+LIBDIR=$(cd "$LIBDIR" && pwd)
 DATA_SRC=(src/run/dataset.c src/run/data.c src/run/data_file.c src/run/data_gen.c src/run/data_rng.c src/run/npy.c src/util/fsutil.c src/util/csv.c)
 declare -A SRC=(
-  [config]="tests/fuzz/fuzz_config.c src/run/config.c src/util/sbuf.c src/util/fsutil.c src/util/ini.c"
+  [config]="tests/fuzz/fuzz_config.c src/run/config.c src/util/sbuf.c src/util/fsutil.c src/util/ini.c -L$LIBDIR -lclgrad -Wl,-rpath,$LIBDIR"
   [csv]="tests/fuzz/fuzz_csv.c ${DATA_SRC[*]}"
   [idx]="tests/fuzz/fuzz_idx.c ${DATA_SRC[*]}"
   [npy]="tests/fuzz/fuzz_npy.c ${DATA_SRC[*]}"

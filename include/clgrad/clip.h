@@ -14,6 +14,11 @@
 **     weight matrix, or a whole bias vector: clgrad_segs_new_rows),
 **     limit = clipping * max(||W_u||, eps); G_u kept if ||G_u|| < limit, else
 **     G_u *= limit / max(||G_u||, 1e-6).
+** - ZClip (Kumar et al. 2025, github.com/bluorion-com/ZClip, mode "zscore"):
+**     clgrad_clip_record_norm, then clgrad_clip_zscore: a one-work-item kernel
+**     that keeps (mean, var, count, warm-up norms) in a small device buffer
+**     and sets COEF (fused into the optimizer, as for the global norm); see
+**     clgrad_clip_zscore below.  Nothing is read back to the host.
 ** - none: clgrad_clip_record_norm records the norm and flags only (COEF = 1).
 **
 ** Gradient-state contract (what the optimizer kernels rely on), at gs[gs_off]:
@@ -100,6 +105,50 @@ clgrad_status clgrad_clip_tensor_norm(clgrad_ctx *ctx, cl_mem g, size_t goff, co
 ** gs[SKIP] (gs may be NULL).  clipping > 0, eps > 0 (Optax default 1e-3). */
 clgrad_status clgrad_clip_agc(clgrad_ctx *ctx, cl_mem w, size_t woff, cl_mem g, size_t goff, const clgrad_segs *units,
                               cl_mem stats, size_t stats_off, float clipping, float eps, cl_mem gs, size_t gs_off);
+
+/* ZClip's settings (zclip.py's arguments, its defaults in brackets). */
+typedef struct clgrad_zclip_params {
+    double alpha;        /* (0, 1): EMA factor [0.97] */
+    double z_thresh;     /* > 0 [2.5] */
+    long warmup_steps;   /* >= 1: norms collected before the statistics exist [25] */
+    int option_mean;     /* clip_option: 0 adaptive_scaling [default], 1 mean */
+    double clip_factor;  /* > 0: multiplies the adaptive threshold [1.0] */
+    double max_norm;     /* max_grad_norm, > 0; +Inf = None [1.0] */
+    int skip_update_on_spike; /* [false] */
+} clgrad_zclip_params;
+
+/* The ZClip state buffer: CLGRAD_ZCLIP_STATE + warmup_steps floats, zeroed
+** before the first step (clgrad_buf_fill).  Slots: MEAN, VAR, COUNT (norms
+** collected, == warmup_steps once the statistics exist), Z and THRESH (the
+** last step's z-score and threshold, NaN when none), then the warm-up norms. */
+#define CLGRAD_ZCLIP_MEAN 0
+#define CLGRAD_ZCLIP_VAR 1
+#define CLGRAD_ZCLIP_COUNT 2
+#define CLGRAD_ZCLIP_Z 3
+#define CLGRAD_ZCLIP_THRESH 4
+#define CLGRAD_ZCLIP_STATE 8
+size_t clgrad_zclip_state_floats(const clgrad_zclip_params *p);
+
+/* One ZClip step from gs[NORM] (after clgrad_clip_record_norm), in float32 on
+** the device, one work-item, the reference's order of operations:
+**   SKIP set: nothing changes (COEF stays 1).
+**   warm-up (COUNT < warmup_steps): a finite NORM is stored, COUNT++; at
+**     COUNT == warmup_steps MEAN = their mean, VAR = their population variance
+**     (fixed order, two passes); COEF = clip_grad_norm_'s min(1, max_norm /
+**     (NORM + 1e-6)) (1 with max_norm = inf).
+**   after: std = sqrt(VAR) (cl/common.cl's correctly rounded clg_sqrt),
+**     z = (NORM - MEAN) / (std + 1e-6); spike iff z > z_thresh; then
+**     threshold = (MEAN + z_thresh*std / (z / z_thresh)) * clip_factor
+**     (adaptive_scaling: MEAN + z_thresh^2 std / z) or MEAN (mean);
+**     eff = min(spike ? threshold : NORM, max_norm);
+**     COEF = NORM > eff ? eff / (NORM + 1e-6) : 1;
+**     unless (spike and skip_update_on_spike) or the value is not finite:
+**     x = spike ? threshold : NORM; MEAN = alpha MEAN + (1-alpha) x;
+**     VAR = alpha VAR + (1-alpha) (x - MEAN)^2 (the new MEAN, as zclip.py).
+** Deviation from zclip.py: a non-finite NORM is never stored nor averaged in
+** (the reference would poison its statistics with it for good).
+** CLIPCOEF = COEF (logged as clip_coef). */
+clgrad_status clgrad_clip_zscore(clgrad_ctx *ctx, const clgrad_zclip_params *p, cl_mem zs, cl_mem gs, size_t gs_off);
 
 #ifdef __cplusplus
 }

@@ -186,12 +186,19 @@ typedef struct clgrad_optim_section {
 } clgrad_optim_section;
 
 typedef struct clgrad_clip_section {
-    char kind[CLGRAD_NAME_LEN];      /* none|value|norm|global_norm|agc; default none */
-    double max_norm;                 /* > 0, finite; norm, global_norm: default 1 */
+    char kind[CLGRAD_NAME_LEN];      /* none|value|norm|global_norm|agc|zscore; default none */
+    double max_norm;                 /* > 0; norm, global_norm: finite; zscore: ZClip's max_grad_norm, inf = none; default 1 */
     double norm_type;                /* 2 or inf (INFINITY): default 2 */
     double value;                    /* > 0, finite; value: default 1 */
     double clipping;                 /* > 0, finite; agc: default 0.01 */
     char nonfinite[CLGRAD_NAME_LEN]; /* propagate|skip|stop (default propagate) */
+    /* zscore (ZClip, Kumar et al. 2025; README, [clip] kind = zscore) */
+    double alpha;                    /* (0, 1): EMA factor of the norm's mean and variance; default 0.97 */
+    double z_thresh;                 /* > 0: z-score above which a norm is clipped; default 2.5 */
+    long warmup_steps;               /* >= 1: norms collected to initialise the statistics; default 25 */
+    char clip_option[CLGRAD_NAME_LEN]; /* adaptive_scaling|mean; default adaptive_scaling */
+    double clip_factor;              /* > 0: multiplies the adaptive threshold; default 1 */
+    int skip_update_on_spike;        /* do not update the statistics at a clipped step; default false */
 } clgrad_clip_section;
 
 typedef struct clgrad_diverge_section {
@@ -207,10 +214,15 @@ typedef struct clgrad_noise_section {
 } clgrad_noise_section;
 
 typedef struct clgrad_metrics_section {
+    double spike_alpha; /* (0, 1): EMA factor of the spike detector's baseline; default 0.97 */
+    double spike_z;     /* >= 0: z-score above which a logged value is a spike (0 = no detection); default 4 */
+    long spike_warmup;  /* >= 1: logged values that set the baseline before detection starts; default 25 */
     long sharpness_every;  /* >= 0; 0 = off (default); a multiple of run.log_every: log the sharpness every N steps */
     long sharpness_iters;  /* [1, 100000]; most power iterations (Hessian-vector products) per estimate; default 20 */
     double sharpness_tol;  /* >= 0; stop when the estimate's relative change is <= this; default 1e-3 */
     double sharpness_eps;  /* (0, 1]; finite-difference step relative to max(1, ||w||); default 1e-3 */
+    long histogram_every; /* >= 0; histograms.csv at steps that are multiples of histogram_every * log_every (and
+                             the last step); 0 = off; default 10 */
 } clgrad_metrics_section;
 
 typedef struct clgrad_config {
@@ -238,7 +250,7 @@ typedef struct clgrad_config {
 void clgrad_config_defaults(clgrad_config *cfg);
 
 /* Parse `path`, then apply nsets overrides "section.key=value" in order.
-** Returns 0 on success; on error returns -1 with every problem found in err
+** Returns CLGRAD_OK; on error CLGRAD_E_CONFIG with every problem found in err
 ** and leaves cfg untouched (it is written only on success).  Messages:
 **   "FILE:LINE: [section] key: what is wrong; allowed: ..."   (a key in the file)
 **   "--set section.key=value: [section] key: ..."             (an override)
@@ -246,11 +258,11 @@ void clgrad_config_defaults(clgrad_config *cfg);
 ** one per line, each ending in '\n'.  When err is too small the list is cut at
 ** a line boundary and ends with "... and N more errors".  err may be NULL
 ** when nerr is 0; err is "" on success. */
-int clgrad_config_load(const char *path, const char *const *sets, int nsets, clgrad_config *cfg, char *err,
+clgrad_status clgrad_config_load(const char *path, const char *const *sets, int nsets, clgrad_config *cfg, char *err,
                        size_t nerr);
 /* Parse INI text already in memory (name is used in messages and for the
 ** default run name).  Same contract as clgrad_config_load. */
-int clgrad_config_parse(const char *name, const char *text, const char *const *sets, int nsets,
+clgrad_status clgrad_config_parse(const char *name, const char *text, const char *const *sets, int nsets,
                         clgrad_config *cfg, char *err, size_t nerr);
 
 /* Write the resolved config as INI: a header comment, then every key of every
@@ -295,8 +307,8 @@ typedef struct clgrad_config_kinds {
     int residual;                      /* [model] residual: CLGRAD_RES_* */
 } clgrad_config_kinds;
 
-/* Resolve cfg's choices.  Returns 0, or -1 with a message in err naming the
+/* Resolve cfg's choices.  Returns CLGRAD_OK, or CLGRAD_E_CONFIG with a message in err naming the
 ** key when a name is not one of its choices (a config that
 ** clgrad_config_parse accepted always resolves). */
-int clgrad_config_kinds_of(const clgrad_config *cfg, clgrad_config_kinds *out, char *err, size_t nerr);
+clgrad_status clgrad_config_kinds_of(const clgrad_config *cfg, clgrad_config_kinds *out, char *err, size_t nerr);
 #endif

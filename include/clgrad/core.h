@@ -7,6 +7,15 @@
 ** clgrad_status; on failure the context keeps a human-readable message
 ** (clgrad_errmsg) that names the OpenCL call and error, or carries the
 ** device's build log.  Library code never exits.
+**
+** The library's one error convention: every function that can fail returns
+** a clgrad_status (CLGRAD_OK = 0, errors < 0) and keeps its message where the
+** caller reads it: a function that takes a context, in the context
+** (clgrad_errmsg); one that runs without a device (experiment files, data,
+** .npy, run directories read back), in the caller's buffer (err/why, n bytes,
+** NULL-safe).  Predicates that explain a "no" (clgrad_device_same_bits) and
+** the util/ layer below the library (errno values) are not failures of this
+** kind.
 */
 #ifndef CLGRAD_CORE_H
 #define CLGRAD_CORE_H

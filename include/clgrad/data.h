@@ -13,8 +13,9 @@
 ** with those), so the same config and seed give the same bytes on every
 ** IEEE-754 host (see src/run/data_internal.h for the details).
 **
-** Every function that can fail returns 0 on success or -1 with a message in
-** err (nerr bytes, NULL-safe) that names the file (and line/column for CSV);
+** Every function that can fail returns a clgrad_status (the library's one
+** convention, include/clgrad/core.h): CLGRAD_OK, or an error status (CLGRAD_E_IO
+** for a file or data problem) with a message in err (nerr bytes, NULL-safe) that names the file (and line/column for CSV);
 ** on failure nothing is left allocated in the outputs (they are zeroed).
 **
 ** Generators ([data] kind; count = samples, noise = noise unless said):
@@ -130,18 +131,18 @@ void clgrad_dataset_free(clgrad_dataset *d); /* frees x, y; zeroes the struct; N
 ** mean/std when cfg->standardize is set (clgrad_data_standardize).  test->n
 ** is 0 when test_fraction is 0.  Paths are used as given (relative to the
 ** current directory). */
-int clgrad_data_load(const clgrad_data_section *cfg, uint64_t seed, clgrad_dataset *train, clgrad_dataset *test,
+clgrad_status clgrad_data_load(const clgrad_data_section *cfg, uint64_t seed, clgrad_dataset *train, clgrad_dataset *test,
                      char *err, size_t nerr);
 
 /* The steps of clgrad_data_load, for callers and tests that need one. */
 /* A synthetic set (cfg->kind a generator), unsplit. */
-int clgrad_data_generate(const clgrad_data_section *cfg, uint64_t seed, clgrad_dataset *out, char *err, size_t nerr);
+clgrad_status clgrad_data_generate(const clgrad_data_section *cfg, uint64_t seed, clgrad_dataset *out, char *err, size_t nerr);
 /* task: "regression" (also "" or NULL), "binary" or "multiclass". */
-int clgrad_data_read_csv(const char *path, const char *target, const char *task, clgrad_dataset *out, char *err,
+clgrad_status clgrad_data_read_csv(const char *path, const char *target, const char *task, clgrad_dataset *out, char *err,
                          size_t nerr);
-int clgrad_data_read_idx(const char *images, const char *labels, clgrad_dataset *out, char *err, size_t nerr);
+clgrad_status clgrad_data_read_idx(const char *images, const char *labels, clgrad_dataset *out, char *err, size_t nerr);
 /* paths: one CIFAR-10 batch file or a comma list of them (items trimmed). */
-int clgrad_data_read_cifar10(const char *paths, clgrad_dataset *out, char *err, size_t nerr);
+clgrad_status clgrad_data_read_cifar10(const char *paths, clgrad_dataset *out, char *err, size_t nerr);
 
 /* Split `all` into train and test: n_test = round(test_fraction * n), at
 ** least 1 when test_fraction > 0 and n >= 2, at most n - 1.  When
@@ -149,7 +150,7 @@ int clgrad_data_read_cifar10(const char *paths, clgrad_dataset *out, char *err, 
 ** seed (the first n_test go to test, the rest to train, both in that order);
 ** with test_fraction = 0 train is a copy of all in file order and test is
 ** empty.  test_fraction must be in [0, 1). */
-int clgrad_data_split(const clgrad_dataset *all, double test_fraction, uint64_t seed, clgrad_dataset *train,
+clgrad_status clgrad_data_split(const clgrad_dataset *all, double test_fraction, uint64_t seed, clgrad_dataset *train,
                       clgrad_dataset *test, char *err, size_t nerr);
 
 /* z-score every feature (per feature index, over all samples and time steps
@@ -159,7 +160,7 @@ int clgrad_data_split(const clgrad_dataset *all, double test_fraction, uint64_t 
 ** only centred (scale 1), as sklearn does.  mean and scale, when not NULL,
 ** receive the `features` values used (x' = (x - mean) / scale).  y is not
 ** touched.  Fails only when out of memory. */
-int clgrad_data_standardize(clgrad_dataset *train, clgrad_dataset *test, double *mean, double *scale, char *err,
+clgrad_status clgrad_data_standardize(clgrad_dataset *train, clgrad_dataset *test, double *mean, double *scale, char *err,
                             size_t nerr);
 
 /* Minibatch order: the sample indices of epoch e, reshuffled from (seed, e)
@@ -182,8 +183,8 @@ void clgrad_data_gather(const clgrad_dataset *d, const size_t *idx, size_t b, fl
 ** False (True only for ndim <= 1), checks the data size against the file's
 ** real size before allocating, and returns *data malloc'd (free() it; at
 ** least one float is allocated even for an empty array), shape[0..*ndim). */
-int clgrad_npy_write(const char *path, const float *data, const size_t *shape, int ndim, char *err, size_t nerr);
-int clgrad_npy_read(const char *path, float **data, size_t *shape, int *ndim, int maxdim, char *err, size_t nerr);
+clgrad_status clgrad_npy_write(const char *path, const float *data, const size_t *shape, int ndim, char *err, size_t nerr);
+clgrad_status clgrad_npy_read(const char *path, float **data, size_t *shape, int *ndim, int maxdim, char *err, size_t nerr);
 
 #ifdef __cplusplus
 }

@@ -219,4 +219,13 @@ clgrad_status clgrad_model_metrics(clgrad_ctx *ctx, clgrad_model *m, size_t B, c
 ** replica, bitwise equal, is in src/check/ref.h). */
 clgrad_status clgrad_model_act_stats(clgrad_ctx *ctx, clgrad_act kind, size_t rows, size_t cols, cl_mem h,
                                      size_t hoff, cl_mem out, size_t out_off);
+/* The outputs of the hidden layers of the last forward pass with batch B, as
+** a segment table over the forward-activation buffer *buf: segment i is
+** hidden layer i's output h (B, width) for an MLP, all time steps h_1 .. h_T
+** (T*B*H, h_0 excluded) of recurrent layer i; count
+** clgrad_model_hidden_layers(m), which are the metric layers 0 .. count-1.
+** Owned by the model (valid until the next call with another B). */
+int clgrad_model_hidden_layers(const clgrad_model *m);
+clgrad_status clgrad_model_hidden_segs(clgrad_ctx *ctx, clgrad_model *m, size_t B, const clgrad_segs **segs,
+                                       cl_mem *buf);
 #endif

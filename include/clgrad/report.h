@@ -133,6 +133,11 @@ typedef struct clgrad_rundata {
     clgrad_csv layers;      /* layers.csv (required) */
     clgrad_csv timesteps;   /* timesteps.csv, RNN runs only */
     int has_timesteps;
+    clgrad_csv histograms;  /* histograms.csv, runs with [metrics] histogram_every > 0 only */
+    int has_histograms;
+    clgrad_csv events;      /* events.csv (step,metric,layer,value,z: the spike detector's events);
+                               runs written before it existed have none */
+    int has_events;
 } clgrad_rundata;
 
 /* Read the files of a run directory.  A missing directory or required file

@@ -41,6 +41,7 @@ typedef struct clgrad_metrics_layout {
     size_t dstats; /* the same for the update, parameters minus previous (log steps; "norm" clipping) */
     size_t model;  /* clgrad_model_metrics_size: the model's per-layer figures (log steps) */
     size_t agc;    /* AGC: 2 * CLGRAD_RS_SIZE * (nunits + 1), else 0 floats */
+    size_t hist;   /* CLGRAD_HIST_NBINS * nseg uint32 counts (histogram steps; clgrad_step_histograms), else 0 */
     size_t lw;     /* LARS/LAMB: CLGRAD_OPTIM_LAYERS_WORK(ntensors) floats (clgrad_optim_step_layers' work
                    ** area: the excluded-tensor mask, the trust ratios, statistics); 0: none */
     size_t size;   /* floats in all */
@@ -61,6 +62,9 @@ enum {
 void clgrad_metrics_layout_init(clgrad_metrics_layout *L, size_t ntensors, size_t model_metrics, size_t nunits);
 /* Append the LARS/LAMB work area (L->lw) for ntensors tensors. */
 void clgrad_metrics_layout_add_layerwise(clgrad_metrics_layout *L, size_t ntensors);
+/* Append the histogram region: nseg = 2 * ntensors + clgrad_model_hidden_layers
+** (0: none), see clgrad_step_histograms. */
+void clgrad_metrics_layout_add_hist(clgrad_metrics_layout *L, size_t nseg);
 
 typedef enum {
     CLGRAD_CLIP_NONE = 0,
@@ -68,9 +72,10 @@ typedef enum {
     CLGRAD_CLIP_NORM,        /* each tensor's norm to max_norm */
     CLGRAD_CLIP_GLOBAL_NORM, /* the global norm to max_norm (torch.nn.utils.clip_grad_norm_) */
     CLGRAD_CLIP_AGC,         /* adaptive gradient clipping, unit-wise (Brock et al. 2021) */
+    CLGRAD_CLIP_ZSCORE,      /* ZClip: the global norm against its EMA z-score (Kumar et al. 2025; clgrad_clip_zscore) */
     CLGRAD_CLIP_NKINDS
 } clgrad_clip_kind;
-/* "none" | "value" | "norm" | "global_norm" | "agc"; parse: -1 when unknown. */
+/* "none" | "value" | "norm" | "global_norm" | "agc" | "zscore"; parse: -1 when unknown. */
 const char *clgrad_clip_kind_name(clgrad_clip_kind k);
 int clgrad_clip_kind_parse(const char *s);
 
@@ -98,8 +103,16 @@ typedef struct clgrad_step_plan {
     clgrad_norm_type norm_type;
     clgrad_nonfinite_policy policy;
     const clgrad_segs *units; /* AGC's units (rows of each weight, a bias as one) */
+    const clgrad_zclip_params *zclip; /* zscore: ZClip's settings */
+    cl_mem zstate;     /* zscore: its state, clgrad_zclip_state_floats(zclip), zeroed before step 1 */
     float loss_limit, grad_norm_limit; /* divergence limits, <= 0: off */
+    cl_mem hscratch;   /* histograms' scratch (NULL: none): clgrad_hist_scratch_words of the parameter table
+                          and of the hidden outputs at max batch, the larger (uint32 words) */
 } clgrad_step_plan;
+
+/* The flags of clgrad_step_grads: a log step (the batch accuracy), a
+** histogram step (clgrad_step_histograms before clipping). */
+enum { CLGRAD_STEP_LOG = 1, CLGRAD_STEP_HIST = 2 };
 
 /* The batch: xb, yb = rows idx[start .. start + B) of x and y. */
 clgrad_status clgrad_step_gather(clgrad_ctx *ctx, const clgrad_step_plan *p, cl_mem x, cl_mem y, size_t start, size_t B);
@@ -112,10 +125,18 @@ clgrad_status clgrad_step_batch(clgrad_ctx *ctx, const clgrad_step_plan *p, long
 
 /* Step `step` (1-based) up to the clipped gradients: gather rows
 ** idx[pos .. pos + B), input noise, forward, loss (and the batch accuracy
-** when log), backward, L1, gradient noise of std noise_std, gradient state,
-** norms and clipping. */
+** when flags has CLGRAD_STEP_LOG; 1 = log), backward, L1, gradient noise of
+** std noise_std, gradient state, [histograms when flags has
+** CLGRAD_STEP_HIST], norms and clipping. */
 clgrad_status clgrad_step_grads(clgrad_ctx *ctx, const clgrad_step_plan *p, long step, size_t pos, size_t B,
-                                float noise_std, int log);
+                                float noise_std, int flags);
+
+/* Log-magnitude histograms (include/clgrad/hist.h) into L.hist: segment t =
+** parameter tensor t (t < ntensors), ntensors + t = its gradient, 2 ntensors
+** + l = hidden layer l's output of the last forward pass (B rows; recurrent:
+** h_1 .. h_T).  clgrad_step_grads calls it after the gradient noise, before
+** clipping: the weights of this step's forward pass, the unclipped gradient. */
+clgrad_status clgrad_step_histograms(clgrad_ctx *ctx, const clgrad_step_plan *p, size_t B);
 
 /* The batch accuracy of the logits the last forward left (log steps). */
 clgrad_status clgrad_step_accuracy(clgrad_ctx *ctx, const clgrad_step_plan *p, size_t B);

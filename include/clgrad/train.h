@@ -12,6 +12,10 @@
 **   metrics.csv    one row every log_every steps (flushed as it goes)
 **   layers.csv     long format: step, layer, per-layer metrics
 **   timesteps.csv  RNN only: step, t, ||dL/dh_t|| (t = T .. 1)
+**   histograms.csv unless [metrics] histogram_every = 0: per histogram step,
+**                  layer and tensor (weight, grad per parameter tensor; act per
+**                  hidden layer) the counts of 52 log-magnitude bins (README;
+**                  include/clgrad/hist.h)
 **   summary.json   status completed|diverged|interrupted|failed, divergence,
 **                  stopped_by, test_evaluated_step, final losses and accuracy,
 **                  max gradient norm, mean/median time per step, step 1 alone;

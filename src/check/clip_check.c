@@ -54,6 +54,46 @@ void clgrad_clip_global_norm_ref(const float *g, size_t n, size_t nseg, const si
     }
 }
 
+/* zclip.py in float64, step for step (src/check/ref.h, clgrad_clip_zscore_ref). */
+void clgrad_clip_zscore_ref(const double *norms, size_t n, const clgrad_zclip_params *p, double *coef, int *clipped,
+                            double *z)
+{
+    double mean = 0, var = 0, *buf = malloc((size_t)(p->warmup_steps > 0 ? p->warmup_steps : 1) * sizeof *buf);
+    long count = 0;
+    for (size_t i = 0; i < n; i++) {
+        double total = norms[i];
+        clipped[i] = 0;
+        if (z) z[i] = NAN;
+        if (count < p->warmup_steps) { /* zclip.py: collect, clip by max_grad_norm (torch's clip_grad_norm_) */
+            if (isfinite(total) && buf) {
+                buf[count++] = total;
+                if (count == p->warmup_steps) {
+                    double s = 0, ss = 0;
+                    for (long j = 0; j < count; j++) s += buf[j];
+                    mean = s / (double)count;
+                    for (long j = 0; j < count; j++) ss += (buf[j] - mean) * (buf[j] - mean);
+                    var = ss / (double)count;
+                }
+            }
+            coef[i] = isinf(p->max_norm) ? 1.0 : nanmin_(1.0, p->max_norm / (total + 1e-6));
+            continue;
+        }
+        double sd = sqrt(var), zz = (total - mean) / (sd + 1e-6), thr = NAN;
+        int spike = zz > p->z_thresh;
+        if (z) z[i] = zz;
+        if (spike) thr = p->option_mean ? mean : (mean + (p->z_thresh * sd) / (zz / p->z_thresh)) * p->clip_factor;
+        double adaptive = spike ? thr : total, eff = isinf(p->max_norm) ? adaptive : fmin(adaptive, p->max_norm);
+        coef[i] = total > eff ? eff / (total + 1e-6) : 1.0;
+        clipped[i] = spike;
+        double x = spike ? thr : total;
+        if (!(spike && p->skip_update_on_spike) && isfinite(x)) {
+            mean = p->alpha * mean + (1 - p->alpha) * x;
+            var = p->alpha * var + (1 - p->alpha) * (x - mean) * (x - mean);
+        }
+    }
+    free(buf);
+}
+
 void clgrad_clip_value_ref(const float *g, size_t n, double v, double *out)
 {
     for (size_t i = 0; i < n; i++) {

@@ -100,6 +100,12 @@ void clgrad_clip_tensor_norm_ref(const float *g, size_t n, size_t nseg, const si
                                  double c, double *out);
 void clgrad_clip_agc_ref(const float *w, const float *g, size_t n, size_t nunit, const size_t *off,
                          const size_t *len, double clipping, double eps, double *out);
+/* The same in float64 over a sequence of n norms (all steps unskipped):
+** coef[i] the factor applied at step i, clipped[i] 1 at a spike (z >
+** z_thresh after warm-up), z[i] (NaN in warm-up; may be NULL). */
+void clgrad_clip_zscore_ref(const double *norms, size_t n, const clgrad_zclip_params *p, double *coef, int *clipped,
+                            double *z);
+
 
 /* ---- optim (src/check/optim_check.c) ---- */
 /* The float64 host reference of clgrad_optim_step: same config, layout and

@@ -488,6 +488,8 @@ static void bits_pair_(const clgrad_rundata *a, const clgrad_rundata *b, clgrad_
     bits_csv_(&a->metrics, &b->metrics, 1, 1, "metrics.csv", c);
     bits_csv_(&a->layers, &b->layers, 1, 1, "layers.csv", c);
     bits_csv_(&a->timesteps, &b->timesteps, a->has_timesteps, b->has_timesteps, "timesteps.csv", c);
+    bits_csv_(&a->histograms, &b->histograms, a->has_histograms, b->has_histograms, "histograms.csv", c);
+    bits_csv_(&a->events, &b->events, a->has_events, b->has_events, "events.csv", c);
     if (strcmp(clgrad_rundata_status(a), clgrad_rundata_status(b)) != 0)
         bit_diff_(c, -1, "status %s vs %s", clgrad_rundata_status(a), clgrad_rundata_status(b));
     bits_weights_(a, b, c);
@@ -698,7 +700,7 @@ void clgrad_compare_print_text(FILE *f, const clgrad_rundata *runs, const clgrad
     }
     if (res->bit_identical)
         fprintf(f, "\nall runs agree within tolerance and are BIT-IDENTICAL to run 1 (metrics, layers, time steps, "
-                   "weights)\n");
+                   "events, weights)\n");
     else fprintf(f, "\n%s\n", res->agree ? "all runs agree within tolerance (not bit-identical)" : "runs DIFFER");
 }
 

@@ -624,7 +624,7 @@ static int run_one_(cli_opts *o, const clgrad_config *cfg, const char *path, con
     }
     printf(", max gradient norm %.4g, %.3f ms/step (median %.3f; step 1 alone %.1f ms)\n", res.max_grad_norm,
            res.ms_per_step, res.median_ms_per_step, res.first_step_ms);
-    printf("outputs: %s/ (metrics.csv, layers.csv, summary.json, manifest.json, weights/)\n", out);
+    printf("outputs: %s/ (metrics.csv, layers.csv, events.csv, summary.json, manifest.json, weights/)\n", out);
     ctx_free_(ctx);
     return res.status == CLGRAD_RUN_INTERRUPTED ? 130 : 0;
 }

@@ -13,6 +13,7 @@
 #include "cli/opts.h"
 #include "clgrad/config.h"
 #include "core/internal.h"
+#include "clgrad/hist.h"
 #include "util/fsutil.h"
 #include "util/ini.h"
 
@@ -153,9 +154,11 @@ static char *ms_close_(mstream *m)
 static const char *const palette[10] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                                         "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
 #define COLOR_DIVERGE "#d62728"
+#define COLOR_EVENT "#f0c000" /* spike events: amber triangles */
 #define COLOR_NONFINITE "#e8175d"
 #define COLOR_MISSING "#d9d9d9"
 #define COLOR_ZERO "#000000"
+#define COLOR_EMPTY "#ffffff"
 
 /* viridis at t in [0, 1], interpolated between 9 samples of the matplotlib map */
 static void viridis_(double t, char out[8])
@@ -404,6 +407,7 @@ typedef struct {
     int dash;      /* dashed line */
     int markers;   /* a dot at every point */
     int faint;     /* drawn faint (the raw curve behind a smoothed one) */
+    int events;    /* spike events (events.csv): a triangle at each point, no line */
 } series_t;
 
 typedef struct {
@@ -477,6 +481,17 @@ static void series_svg_(FILE *f, const chart_t *c, const series_t *s, const axis
     fputs("<g class=\"series\" data-label=\"", f), esc_(f, s->label), fputc('"', f);
     if (s->faint) fputs(" opacity=\"0.3\"", f);
     fputs(">\n<title>", f), esc_(f, s->label), fputs("</title>\n", f);
+    if (s->events) { /* a downward triangle above each event's value, pointing at it */
+        for (size_t i = 0; i < s->n; i++) {
+            if (point_kind_(c, s->x[i], s->y[i]) != PT_LINE) continue;
+            double px = axis_map_(xa, s->x[i], x0, x1), py = axis_map_(ya, s->y[i], yb, y0);
+            fprintf(f, "<path class=\"event\" d=\"M%.2f %.2f L%.2f %.2f L%.2f %.2f L%.2f %.2f\" fill=\"%s\" "
+                       "stroke=\"#000000\" stroke-width=\"0.6\"><title>step %.0f: %.6g</title></path>\n",
+                    px, py - 2, px - 5, py - 11, px + 5, py - 11, px, py - 2, s->color, s->x[i], s->y[i]);
+        }
+        fputs("</g>\n", f);
+        return;
+    }
     int open = 0;
     for (size_t i = 0; i < s->n;) {
         if (point_kind_(c, s->x[i], s->y[i]) != PT_LINE) {
@@ -528,8 +543,13 @@ static void legend_(FILE *f, const chart_t *c, double x, double y0, double y1)
     for (int i = 0; i < shown; i++) {
         const series_t *s = &c->s[i];
         double y = y0 + row * i + row / 2;
-        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2\"%s%s/>\n", x,
-                y, x + 24, y, s->color, s->dash ? " stroke-dasharray=\"6 4\"" : "", s->faint ? " opacity=\"0.3\"" : "");
+        if (s->events)
+            fprintf(f, "<path d=\"M%.1f %.1f L%.1f %.1f L%.1f %.1f L%.1f %.1f\" fill=\"%s\" stroke=\"#000000\" "
+                       "stroke-width=\"0.6\"/>\n",
+                    x + 12, y + 4, x + 7, y - 5, x + 17, y - 5, x + 12, y + 4, s->color);
+        else
+            fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2\"%s%s/>\n", x,
+                    y, x + 24, y, s->color, s->dash ? " stroke-dasharray=\"6 4\"" : "", s->faint ? " opacity=\"0.3\"" : "");
         int valid = 0;
         for (size_t k = 0; k < s->n && !valid; k++) valid = point_kind_(c, s->x[k], s->y[k]) != PT_NONE;
         char full[256], t[64];
@@ -605,7 +625,8 @@ static char *chart_svg_(const chart_t *c)
 /* ---- heat maps ---------------------------------------------------------------------------------- */
 
 /* CELL_ZERO: every value of the cell exactly 0 (on a log colour scale: an underflow, not "no data") */
-enum { CELL_VALUE = 0, CELL_NONFINITE, CELL_MISSING, CELL_DIVERGED, CELL_FAILED, CELL_ZERO };
+/* CELL_EMPTY: a histogram bin without entries (a fraction of 0) */
+enum { CELL_VALUE = 0, CELL_NONFINITE, CELL_MISSING, CELL_DIVERGED, CELL_FAILED, CELL_ZERO, CELL_EMPTY };
 
 /* A vertical colour bar for [zlo, zhi] with its label, plus swatches for the special cell states
 ** listed in `states` (a bit per CELL_* state). */
@@ -618,6 +639,7 @@ static void colorbar_(FILE *f, double x, double y0, double y1, double zlo, doubl
         {CELL_MISSING, COLOR_MISSING, "not logged"},
         {CELL_DIVERGED, COLOR_DIVERGE, "diverged (X)"},
         {CELL_FAILED, COLOR_MISSING, "failed / no result"},
+        {CELL_EMPTY, COLOR_EMPTY, "no entries"},
     };
     enum { NSW = sizeof sw / sizeof sw[0] };
     int nsw = 0;
@@ -668,6 +690,7 @@ static void cell_color_(int state, double z, double zlo, double zhi, char col[8]
     case CELL_NONFINITE: snprintf(col, 8, "%s", COLOR_NONFINITE); break;
     case CELL_DIVERGED: snprintf(col, 8, "%s", COLOR_DIVERGE); break;
     case CELL_ZERO: snprintf(col, 8, "%s", COLOR_ZERO); break;
+    case CELL_EMPTY: snprintf(col, 8, "%s", COLOR_EMPTY); break;
     default: snprintf(col, 8, "%s", COLOR_MISSING); break;
     }
 }
@@ -887,6 +910,32 @@ static void run_label_(const clgrad_rundata *runs, int n, int i, char *out, size
     }
     if (!same && dev) snprintf(out, nout, "%.90s / %.60s", runs[i].name, dev);
     else snprintf(out, nout, "%.150s", runs[i].name);
+}
+
+/* The spike events of one metric (events.csv rows with metric = `metric` and no layer) as a series of
+** triangles on the chart; nothing when the run has no such event.  Returns nonzero on no memory. */
+static int events_series_(chart_t *c, const clgrad_rundata *r, const char *metric, const char *prefix,
+                          const char *color)
+{
+    if (!r->has_events) return 0;
+    const clgrad_csv *t = &r->events;
+    int cs = clgrad_csv_col(t, "step"), cm = clgrad_csv_col(t, "metric"), cv = clgrad_csv_col(t, "value");
+    int cl = clgrad_csv_col(t, "layer");
+    size_t n = 0;
+    for (size_t i = 0; i < t->nrows; i++)
+        if (!strcmp(clgrad_csv_text(t, i, cm), metric) && !clgrad_csv_text(t, i, cl)[0]) n++;
+    if (!n) return 0;
+    char lab[192];
+    snprintf(lab, sizeof lab, "%s%s%s spikes (%zu)", prefix ? prefix : "", prefix ? ": " : "", metric, n);
+    series_t *s = chart_add_(c, lab, color, 0);
+    if (!s) return 0;
+    s->events = 1;
+    s->x = malloc(n * sizeof *s->x), s->y = malloc(n * sizeof *s->y);
+    if (!s->x || !s->y) return 1;
+    for (size_t i = 0; i < t->nrows; i++)
+        if (!strcmp(clgrad_csv_text(t, i, cm), metric) && !clgrad_csv_text(t, i, cl)[0])
+            s->x[s->n] = clgrad_csv_num(t, i, cs), s->y[s->n] = clgrad_csv_num(t, i, cv), s->n++;
+    return 0;
 }
 
 static void divergence_mark_(chart_t *c, const clgrad_rundata *r, const char *prefix, const char *color)
@@ -1162,6 +1211,7 @@ static char *fig_loss_(const clgrad_rundata *runs, int n, const plot_opts *o)
             if (take_xy_(s, &runs[i].metrics, "step", "test_loss", NULL, NULL) != 0) oom = 1;
             s->markers = s->n <= 60;
         }
+        if (events_series_(c, &runs[i], "loss", multi ? lab : NULL, multi ? col : COLOR_EVENT) != 0) oom = 1;
         divergence_mark_(c, &runs[i], multi ? lab : NULL, multi ? col : COLOR_DIVERGE);
     }
     c->ylog = auto_log_(c);
@@ -1200,6 +1250,7 @@ static char *fig_grad_norm_(const clgrad_rundata *runs, int n, const int *clips)
             s = chart_add_(c, l2, multi ? col : palette[1], 1);
             if (s && take_xy_(s, &runs[i].metrics, "step", "grad_norm_clipped", NULL, NULL) != 0) oom = 1;
         }
+        if (events_series_(c, &runs[i], "grad_norm", multi ? lab : NULL, multi ? col : COLOR_EVENT) != 0) oom = 1;
         divergence_mark_(c, &runs[i], multi ? lab : NULL, multi ? col : COLOR_DIVERGE);
     }
     char *svg = oom ? NULL : chart_svg_(c);
@@ -1496,6 +1547,132 @@ out:
     return rc;
 }
 
+/* Bin x step heat map of histograms.csv for one layer and tensor kind
+** ("weight", "grad": the layer's weight matrices, biases left out, their
+** counts added; "act": its output): colour = log10 of the fraction of the
+** entries in the bin (over the steps of a column when steps are binned).
+** Rows: the largest magnitudes at the top; the power-of-two bins between the
+** smallest and the largest non-empty one (one more on each side), the zero,
+** underflow, overflow and non-finite bins only when non-empty somewhere.
+** Returns 1 with a map, 0 when the run has no such rows, -1 on no memory. */
+static int hist_heat_(const clgrad_rundata *r, const char *layer, const char *tensor, heat_t *hm)
+{
+    memset(hm, 0, sizeof *hm);
+    const clgrad_csv *t = &r->histograms;
+    enum { NB = CLGRAD_HIST_NBINS };
+    int cs = clgrad_csv_col(t, "step"), cl = clgrad_csv_col(t, "layer"), ct = clgrad_csv_col(t, "tensor");
+    int cp = clgrad_csv_col(t, "param"), cb[NB];
+    for (int b = 0; b < NB; b++) {
+        char nm[32];
+        clgrad_hist_bin_name(b, nm, sizeof nm);
+        if ((cb[b] = clgrad_csv_col(t, nm)) < 0) return 0; /* not the bins this version writes */
+    }
+    size_t ns = 0;
+    double *steps = distinct_(t, cs, &ns), *cnt = NULL, *tot = NULL;
+    int rc = -1;
+    if (!steps) goto out;
+    size_t bin = ns > HEAT_MAX_COLS ? (ns + HEAT_MAX_COLS - 1) / HEAT_MAX_COLS : 1, nc = (ns + bin - 1) / bin;
+    cnt = calloc((nc ? nc : 1) * NB, sizeof *cnt), tot = calloc(nc ? nc : 1, sizeof *tot);
+    if (!cnt || !tot) goto out;
+    int any = 0;
+    for (size_t row = 0; row < t->nrows; row++) {
+        if (strcmp(clgrad_csv_text(t, row, cl), layer) != 0 || strcmp(clgrad_csv_text(t, row, ct), tensor) != 0) continue;
+        if (strcmp(tensor, "act") != 0 && strstr(clgrad_csv_text(t, row, cp), "bias")) continue;
+        double st = clgrad_csv_num(t, row, cs);
+        const double *p = isfinite(st) ? bsearch(&st, steps, ns, sizeof *steps, dcmp_) : NULL;
+        if (!p) continue;
+        size_t j = (size_t)(p - steps) / bin;
+        for (int b = 0; b < NB; b++) {
+            double v = clgrad_csv_num(t, row, cb[b]);
+            if (isfinite(v) && v > 0) cnt[j * NB + (size_t)b] += v, tot[j] += v;
+        }
+        any = 1;
+    }
+    if (!any) {
+        rc = 0;
+        goto out;
+    }
+    /* the rows shown, top to bottom */
+    int used[NB] = {0}, lo = NB, hi = -1, show[NB], nr = 0;
+    for (size_t j = 0; j < nc; j++)
+        for (int b = 0; b < NB; b++) used[b] |= cnt[j * NB + (size_t)b] > 0;
+    for (int b = 2; b < NB - 2; b++)
+        if (used[b]) lo = b < lo ? b : lo, hi = b;
+    if (hi >= 0) lo = lo > 2 ? lo - 1 : lo, hi = hi < NB - 3 ? hi + 1 : hi;
+    if (used[NB - 1]) show[nr++] = NB - 1;
+    if (used[NB - 2]) show[nr++] = NB - 2;
+    for (int b = hi; hi >= 0 && b >= lo; b--) show[nr++] = b;
+    if (used[1]) show[nr++] = 1;
+    if (used[0]) show[nr++] = 0;
+    double *sum = NULL;
+    unsigned *c1 = NULL, *nz = NULL;
+    if (heat_alloc_(hm, (size_t)nr, nc, &sum, &c1, &nz) != 0) {
+        free(sum), free(c1), free(nz);
+        goto out;
+    }
+    free(sum), free(c1), free(nz);
+    hm->rowtext = calloc((size_t)nr ? (size_t)nr : 1, sizeof *hm->rowtext);
+    hm->rowlabel = calloc((size_t)nr ? (size_t)nr : 1, sizeof *hm->rowlabel);
+    if (!hm->rowtext || !hm->rowlabel) goto out;
+    for (int i = 0; i < nr; i++) {
+        char nm[32];
+        clgrad_hist_bin_name(show[i], nm, sizeof nm);
+        if (!(hm->rowtext[i] = strdup(nm))) goto out;
+        hm->rowlabel[i] = hm->rowtext[i];
+    }
+    step_bins_(hm, steps, ns, bin);
+    for (int i = 0; i < nr; i++)
+        for (size_t j = 0; j < nc; j++) {
+            size_t k = (size_t)i * nc + j;
+            double c = cnt[j * NB + (size_t)show[i]];
+            if (!(tot[j] > 0)) continue; /* CELL_MISSING: not logged */
+            hm->state[k] = c > 0 ? CELL_VALUE : CELL_EMPTY;
+            hm->z[k] = c > 0 ? log10(c / tot[j]) : NAN;
+        }
+    snprintf(hm->title, sizeof hm->title, "%s %s: log-magnitude histogram per step: %.160s", layer,
+             strcmp(tensor, "act") == 0 ? "output" : strcmp(tensor, "grad") == 0 ? "weight gradient" : "weights",
+             r->name);
+    snprintf(hm->xlabel, sizeof hm->xlabel, bin > 1 ? "step (%zu logged steps per column)" : "step", bin);
+    snprintf(hm->ylabel, sizeof hm->ylabel, "|x| bin (2^e: [2^e, 2^(e+1)))");
+    snprintf(hm->zlabel, sizeof hm->zlabel, "log10 fraction of entries");
+    rc = 1;
+out:
+    if (rc < 0) heat_free_(hm);
+    free(steps), free(cnt), free(tot);
+    return rc;
+}
+
+/* The distinct layer names of histograms.csv in the order of first appearance
+** (malloc'd array of pointers into t; NULL on no memory). */
+static const char **hist_layers_(const clgrad_csv *t, size_t *n)
+{
+    int cl = clgrad_csv_col(t, "layer");
+    const char **names = malloc((t->nrows ? t->nrows : 1) * sizeof *names);
+    *n = 0;
+    if (!names || cl < 0) return names;
+    for (size_t r = 0; r < t->nrows; r++) {
+        const char *s = clgrad_csv_text(t, r, cl);
+        size_t i = 0;
+        while (i < *n && strcmp(names[i], s) != 0) i++;
+        if (i == *n) names[(*n)++] = s;
+    }
+    return names;
+}
+
+/* A file-name-safe copy of a layer name. */
+static void safe_name_(const char *s, char *out, size_t n)
+{
+    size_t i = 0;
+    for (; s[i] && i + 1 < n; i++) {
+        char ch = s[i];
+        out[i] = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' ||
+                         ch == '-' || ch == '.'
+                     ? ch
+                     : '_';
+    }
+    out[i] = 0;
+}
+
 /* One colour range for the heat maps of one quantity across runs. */
 static void share_z_(heat_t **hs, int n)
 {
@@ -1737,6 +1914,46 @@ static void html_outcome_(FILE *f, const clgrad_rundata *runs, int n)
         }
 }
 
+/* The spike detector's events of each run (events.csv), a table per run (the first MAX_EVENT_ROWS rows). */
+#define MAX_EVENT_ROWS 200
+static void html_events_(FILE *f, const clgrad_rundata *runs, int n)
+{
+    fputs("<h2 id=\"events\">Spike events</h2>\n<p>From each run's <code>events.csv</code>: a logged value whose "
+          "z-score against its exponential-moving-average baseline exceeds <code>[metrics] spike_z</code> (loss, "
+          "global gradient norm, each layer's update norm ‖Δw‖; upward only; see the README). Events of the "
+          "loss and of the gradient norm are marked with triangles on their figures.</p>\n",
+          f);
+    for (int i = 0; i < n; i++) {
+        const clgrad_rundata *r = &runs[i];
+        const clgrad_csv *t = &r->events;
+        if (n > 1) fputs("<h3>", f), html_runhead_(f, runs, n, i), fputs("</h3>\n", f);
+        if (!r->has_events) {
+            fputs("<p>No events.csv (a run written before spike detection existed).</p>\n", f);
+            continue;
+        }
+        if (t->nrows == 0) {
+            fputs("<p class=\"noevents\">No spike events.</p>\n", f);
+            continue;
+        }
+        int cs = clgrad_csv_col(t, "step"), cm = clgrad_csv_col(t, "metric"), cl = clgrad_csv_col(t, "layer");
+        int cv = clgrad_csv_col(t, "value"), cz = clgrad_csv_col(t, "z");
+        long first = (long)clgrad_csv_num(t, 0, cs);
+        fprintf(f, "<p>%zu event%s, the first at step %ld.</p>\n", t->nrows, t->nrows == 1 ? "" : "s", first);
+        fputs("<table class=\"events\">\n<tr><th>step</th><th>metric</th><th>layer</th><th>value</th><th>z</th></tr>\n", f);
+        for (size_t k = 0; k < t->nrows && k < MAX_EVENT_ROWS; k++) {
+            fputs("<tr><td>", f), esc_(f, clgrad_csv_text(t, k, cs));
+            fputs("</td><td>", f), esc_(f, clgrad_csv_text(t, k, cm));
+            fputs("</td><td>", f), esc_(f, clgrad_csv_text(t, k, cl));
+            fputs("</td><td>", f), esc_(f, clgrad_csv_text(t, k, cv));
+            fputs("</td><td>", f), esc_(f, clgrad_csv_text(t, k, cz));
+            fputs("</td></tr>\n", f);
+        }
+        fputs("</table>\n", f);
+        if (t->nrows > MAX_EVENT_ROWS)
+            fprintf(f, "<p>... and %zu more (see events.csv).</p>\n", t->nrows - MAX_EVENT_ROWS);
+    }
+}
+
 static char *report_runs_(const clgrad_rundata *runs, int n, const figlist *figs, const ini_t *cfg,
                           const ini_t *defaults)
 {
@@ -1766,6 +1983,7 @@ static char *report_runs_(const clgrad_rundata *runs, int n, const figlist *figs
           f);
     html_settings_(f, runs, n, cfg, defaults);
     html_outcome_(f, runs, n);
+    html_events_(f, runs, n);
     html_figures_(f, figs);
     fputs("<h2 id=\"details\">Run details</h2>\n", f);
     for (int i = 0; i < n; i++) {
@@ -1813,6 +2031,65 @@ static clgrad_status write_figs_(const char *outdir, const figlist *figs, const 
 
 /* The per-run figures of kind k: 0 layers, 1 ||dL/dh_t||, 2 ||dL/dc_t|| (LSTM). */
 enum { RK_LAYERS = 0, RK_TS, RK_CELL, RK_N };
+
+/* The histogram heat maps of the runs with histograms.csv: per run, layer
+** (in the file's order) and tensor kind, hist_<layer>_<weight|grad|act>.svg
+** (.run<k> as for the other figures), one colour scale for all of them. */
+static clgrad_status hist_figs_(const clgrad_rundata *runs, int n, figlist *figs, char *why, size_t nwhy)
+{
+    static const char *const kinds[3] = {"weight", "grad", "act"};
+    static const char *const what[3] = {"weights (biases left out)", "gradients of the weights (before clipping)",
+                                        "output activations of the step's batch"};
+    size_t cap = 0, nh = 0;
+    for (int i = 0; i < n; i++) {
+        if (!runs[i].has_histograms) continue;
+        size_t nl = 0;
+        const char **ls = hist_layers_(&runs[i].histograms, &nl);
+        if (!ls) return clgrad_failf(CLGRAD_E_NOMEM, why, nwhy, "out of memory plotting");
+        free((void *)ls);
+        cap += 3 * nl;
+    }
+    heat_t *hm = calloc(cap ? cap : 1, sizeof *hm);
+    heat_t **hp = calloc(cap ? cap : 1, sizeof *hp);
+    char (*names)[128] = calloc(cap ? cap : 1, sizeof *names), (*caps)[400] = calloc(cap ? cap : 1, sizeof *caps);
+    clgrad_status st = CLGRAD_OK;
+    if (!hm || !hp || !names || !caps) goto oom;
+    for (int i = 0; i < n; i++) {
+        if (!runs[i].has_histograms) continue;
+        size_t nl = 0;
+        const char **ls = hist_layers_(&runs[i].histograms, &nl);
+        if (!ls) goto oom;
+        for (size_t l = 0; l < nl; l++)
+            for (int k = 0; k < 3; k++) {
+                int rc = hist_heat_(&runs[i], ls[l], kinds[k], &hm[nh]);
+                if (rc < 0) {
+                    free((void *)ls);
+                    goto oom;
+                }
+                if (rc == 0) continue;
+                char safe[64], sfx[32] = "";
+                safe_name_(ls[l], safe, sizeof safe);
+                if (i > 0) snprintf(sfx, sizeof sfx, ".run%d", i + 1);
+                snprintf(names[nh], sizeof names[nh], "hist_%s_%s%s.svg", safe, kinds[k], sfx);
+                snprintf(caps[nh], sizeof caps[nh],
+                         "%.150s: layer %.40s, log-magnitude histogram of the %s per step (fraction of entries per "
+                         "power-of-two bin of |x|, log colour scale; white: no entries)",
+                         runs[i].name, ls[l], what[k]);
+                hp[nh] = &hm[nh], nh++;
+            }
+        free((void *)ls);
+    }
+    share_z_(hp, (int)nh);
+    for (size_t x = 0; x < nh; x++)
+        if ((st = fig_add_(figs, names[x], caps[x], heat_svg_(&hm[x]), why, nwhy)) != CLGRAD_OK) goto out;
+    goto out;
+oom:
+    st = clgrad_failf(CLGRAD_E_NOMEM, why, nwhy, "out of memory plotting");
+out:
+    for (size_t x = 0; hm && x < nh; x++) heat_free_(&hm[x]);
+    free(hm), free(hp), free(names), free(caps);
+    return st;
+}
 
 static clgrad_status plot_runs_(const clgrad_rundata *runs, int n, const plot_opts *o, const char *outdir,
                                 int *nwritten, char *why, size_t nwhy)
@@ -1920,6 +2197,7 @@ static clgrad_status plot_runs_(const clgrad_rundata *runs, int n, const plot_op
                      n > 1 ? " (colour scale shared across the runs)" : "");
             if ((st = fig_add_(&figs, name, cap, heat_svg_(&hm[x]), why, nwhy)) != CLGRAD_OK) goto out;
         }
+    if ((st = hist_figs_(runs, n, &figs, why, nwhy)) != CLGRAD_OK) goto out;
     html = report_runs_(runs, n, &figs, cfg, &defaults);
     if (!html) goto oom;
     st = write_figs_(outdir, &figs, html, nwritten, why, nwhy);
@@ -3026,6 +3304,8 @@ static void plot_usage_(FILE *f)
             "  timesteps.svg       RNN runs: ||dL/dh_t|| over t at a few logged steps\n"
             "  timesteps_heatmap.svg  RNN runs: time step x training step heat map of log10 ||dL/dh_t||\n"
             "  cell_timesteps.svg, cell_timesteps_heatmap.svg  LSTM runs: the same for ||dL/dc_t||\n"
+            "  hist_LAYER_{weight,grad,act}.svg  runs with histograms.csv: power-of-two bin of |x| x step\n"
+            "      heat map of log10 (fraction of entries), per layer and tensor\n"
             "  (per-run figures of the 2nd, 3rd... run are named *.run2.svg, *.run3.svg ...)\n"
             "  --smooth W          also draw the train loss smoothed by an exponential moving average\n"
             "                      m = W*m + (1-W)*loss (0 < W < 1, e.g. 0.9), the raw curve faint behind\n"

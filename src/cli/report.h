@@ -62,7 +62,7 @@ typedef struct clgrad_rundata_cmp {
     size_t ndisagree;            /* metrics that disagree */
     int agree;                   /* everything above agrees */
     /* Bit identity, whatever the tolerances: the same rows and columns with the
-    ** same text in metrics.csv, layers.csv and timesteps.csv (time columns
+    ** same text in metrics.csv, layers.csv, timesteps.csv and events.csv (time columns
     ** aside), the same status, and byte-identical weights/ files (.npy). */
     int bit_identical;
     long first_bit_step;         /* step of the first differing value (-1: none / not a row) */
@@ -98,6 +98,8 @@ void clgrad_compare_print_json(FILE *f, const clgrad_rundata *runs, const clgrad
 **   timesteps.svg       RNN runs: ||dL/dh_t|| over t at a few logged steps
 **   timesteps_heatmap.svg  RNN runs: time step x training step, log10 ||dL/dh_t||
 **   cell_timesteps.svg, cell_timesteps_heatmap.svg  LSTM runs: the same for ||dL/dc_t||
+**   hist_<layer>_<weight|grad|act>.svg  runs with histograms.csv: bin x step
+**                       heat map of log10 (fraction of entries) per layer and tensor
 **   report.html         the settings (config.ini: differing keys highlighted, the
 **                       full config folded), the outcome, the figures inline,
 **                       summary and manifest folded

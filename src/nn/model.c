@@ -99,6 +99,8 @@ struct clgrad_model {
     clgrad_segs *param_segs;           /* owned: one segment per tensor */
     clgrad_segs *gact_segs;            /* owned: for the batch size gact_B */
     size_t gact_B;
+    clgrad_segs *hid_segs;             /* owned: the hidden layers' outputs for the batch size hid_B */
+    size_t hid_B;
     cl_mem x;    /* borrowed: the input of the last forward pass, read by backward */
     size_t xoff;
 };
@@ -174,6 +176,7 @@ void clgrad_model_free(clgrad_model *m)
     clgrad_buf_free(&m->run);
     clgrad_segs_free(&m->param_segs);
     clgrad_segs_free(&m->gact_segs);
+    clgrad_segs_free(&m->hid_segs);
     free(m);
 }
 
@@ -1048,6 +1051,28 @@ fail:
     return st;
 }
 
+
+int clgrad_model_hidden_layers(const clgrad_model *m) { return recurrent_(m) ? m->L : m->nlin - 1; }
+
+clgrad_status clgrad_model_hidden_segs(clgrad_ctx *ctx, clgrad_model *m, size_t B, const clgrad_segs **segs,
+                                       cl_mem *buf)
+{
+    *buf = m->fwd;
+    if (!m->hid_segs || m->hid_B != B) {
+        size_t off[MAXL > MAXR ? MAXL : MAXR], len[MAXL > MAXR ? MAXL : MAXR];
+        int n = clgrad_model_hidden_layers(m);
+        for (int l = 0; l < n; l++) {
+            if (!recurrent_(m)) off[l] = m->h_off[l], len[l] = B * m->width[l + 1];
+            else off[l] = m->h_off[l] + B * m->H, len[l] = m->T * B * m->H;
+        }
+        clgrad_segs_free(&m->hid_segs);
+        clgrad_status st = clgrad_segs_new(ctx, (size_t)n, off, len, &m->hid_segs);
+        if (st != CLGRAD_OK) return st;
+        m->hid_B = B;
+    }
+    *segs = m->hid_segs;
+    return CLGRAD_OK;
+}
 
 clgrad_status clgrad_model_metrics(clgrad_ctx *ctx, clgrad_model *m, size_t B, cl_mem out, size_t out_off)
 {

@@ -3,6 +3,7 @@
 ** order; used by `clgrad run` (src/run/train.c) and `clgrad bench`.
 */
 #include "core/internal.h"
+#include "clgrad/hist.h"
 #include "clgrad/init.h"
 #include "clgrad/step.h"
 
@@ -20,8 +21,30 @@ void clgrad_metrics_layout_init(clgrad_metrics_layout *L, size_t nt, size_t mode
     L->dstats = o, o += CLGRAD_RS_SIZE * (nt + 1);
     L->model = o, o += model_metrics;
     L->agc = o, o += nunits ? 2 * CLGRAD_RS_SIZE * (nunits + 1) : 0;
+    L->hist = o;
     L->lw = 0;
     L->size = o;
+}
+
+void clgrad_metrics_layout_add_hist(clgrad_metrics_layout *L, size_t nseg)
+{
+    L->hist = L->size;
+    L->size += CLGRAD_HIST_NBINS * nseg; /* uint32 counts: bit patterns in the float block */
+}
+
+clgrad_status clgrad_step_histograms(clgrad_ctx *ctx, const clgrad_step_plan *p, size_t B)
+{
+    clgrad_status st = CLGRAD_OK;
+    const clgrad_segs *ps = clgrad_model_param_segs(p->m), *hs;
+    cl_mem fwd;
+    size_t nt = (size_t)clgrad_model_ntensors(p->m), o = p->L.hist;
+    if (!p->hscratch) return clgrad_fail(ctx, CLGRAD_E_ARG, "step_histograms: no scratch buffer in the plan");
+    CLGRAD_TRY(clgrad_model_hidden_segs(ctx, p->m, B, &hs, &fwd));
+    CLGRAD_TRY(clgrad_hist_counts(ctx, clgrad_model_params(p->m), 0, ps, p->hscratch, p->mbuf, o));
+    CLGRAD_TRY(clgrad_hist_counts(ctx, clgrad_model_grads(p->m), 0, ps, p->hscratch, p->mbuf, o + CLGRAD_HIST_NBINS * nt));
+    CLGRAD_TRY(clgrad_hist_counts(ctx, fwd, 0, hs, p->hscratch, p->mbuf, o + 2 * CLGRAD_HIST_NBINS * nt));
+fail:
+    return st;
 }
 
 void clgrad_metrics_layout_add_layerwise(clgrad_metrics_layout *L, size_t nt)
@@ -43,7 +66,7 @@ fail:
     return st;
 }
 
-static const char *const clip_names_[] = {"none", "value", "norm", "global_norm", "agc"};
+static const char *const clip_names_[] = {"none", "value", "norm", "global_norm", "agc", "zscore"};
 #define NCLIP (int)(sizeof clip_names_ / sizeof *clip_names_)
 
 const char *clgrad_clip_kind_name(clgrad_clip_kind k) { return (int)k >= 0 && (int)k < NCLIP ? clip_names_[k] : "?"; }
@@ -78,8 +101,8 @@ fail:
 }
 
 /* Norms and clipping: every kind records the global norm (and per-tensor
-** statistics) in the gradient state; global_norm leaves the coefficient to
-** the optimizer, which applies it fused. */
+** statistics) in the gradient state; global_norm and zscore leave the
+** coefficient to the optimizer, which applies it fused. */
 static clgrad_status clip_(clgrad_ctx *ctx, const clgrad_step_plan *p)
 {
     cl_mem g = clgrad_model_grads(p->m), mb = p->mbuf;
@@ -88,7 +111,9 @@ static clgrad_status clip_(clgrad_ctx *ctx, const clgrad_step_plan *p)
     if (p->clip == CLGRAD_CLIP_GLOBAL_NORM)
         return clgrad_clip_global_norm(ctx, g, 0, segs, mb, p->L.gstats, p->norm_type, p->max_norm, p->policy, mb,
                                        p->L.gs, 0 /* the optimizer applies COEF, fused */);
-    CLGRAD_TRY(clgrad_clip_record_norm(ctx, g, 0, segs, mb, p->L.gstats, p->norm_type, p->policy, mb, p->L.gs));
+    /* ZClip's norm is the 2-norm ([clip] norm_type is not one of its keys) */
+    clgrad_norm_type nt = p->clip == CLGRAD_CLIP_ZSCORE ? CLGRAD_NORM_L2 : p->norm_type;
+    CLGRAD_TRY(clgrad_clip_record_norm(ctx, g, 0, segs, mb, p->L.gstats, nt, p->policy, mb, p->L.gs));
     if (p->clip == CLGRAD_CLIP_VALUE)
         CLGRAD_TRY(clgrad_clip_value(ctx, g, 0, clgrad_model_nparams(p->m), p->clip_value, mb, p->L.gs));
     else if (p->clip == CLGRAD_CLIP_NORM)
@@ -96,6 +121,8 @@ static clgrad_status clip_(clgrad_ctx *ctx, const clgrad_step_plan *p)
     else if (p->clip == CLGRAD_CLIP_AGC)
         CLGRAD_TRY(clgrad_clip_agc(ctx, clgrad_model_params(p->m), 0, g, 0, p->units, mb, p->L.agc, p->agc_clipping,
                                    1e-3f, mb, p->L.gs));
+    else if (p->clip == CLGRAD_CLIP_ZSCORE) /* COEF from ZClip's device state; the optimizer applies it, fused */
+        CLGRAD_TRY(clgrad_clip_zscore(ctx, p->zclip, p->zstate, mb, p->L.gs));
 fail:
     return st;
 }
@@ -118,7 +145,7 @@ fail:
 }
 
 clgrad_status clgrad_step_grads(clgrad_ctx *ctx, const clgrad_step_plan *p, long step, size_t pos, size_t B,
-                                float noise_std, int log)
+                                float noise_std, int flags)
 {
     clgrad_status st = CLGRAD_OK;
     cl_mem grads = clgrad_model_grads(p->m);
@@ -127,13 +154,14 @@ clgrad_status clgrad_step_grads(clgrad_ctx *ctx, const clgrad_step_plan *p, long
     CLGRAD_TRY(clgrad_model_forward(ctx, p->m, p->xb, 0, B));
     cl_mem lg = clgrad_model_logits(p->m);
     CLGRAD_TRY(clgrad_loss_value(ctx, p->loss, lg, 0, p->yb, 0, B, p->K, p->mbuf, p->L.loss));
-    if (log) CLGRAD_TRY(clgrad_step_accuracy(ctx, p, B));
+    if (flags & CLGRAD_STEP_LOG) CLGRAD_TRY(clgrad_step_accuracy(ctx, p, B));
     CLGRAD_TRY(clgrad_loss_grad(ctx, p->loss, lg, 0, p->yb, 0, p->dlogits, 0, B, p->K));
     CLGRAD_TRY(clgrad_model_backward(ctx, p->m, p->dlogits, 0, B));
     /* L1's subgradient (part of the loss), then gradient noise: both before the norm and clipping */
     CLGRAD_TRY(clgrad_model_l1_grad(ctx, p->m, p->l1));
     CLGRAD_TRY(clgrad_init_add_noise(ctx, grads, 0, np, noise_std, p->seed, CLGRAD_NOISE_STREAM_GRAD, (uint32_t)step));
     CLGRAD_TRY(clgrad_gradstate_reset(ctx, p->mbuf, p->L.gs));
+    if (flags & CLGRAD_STEP_HIST) CLGRAD_TRY(clgrad_step_histograms(ctx, p, B));
     CLGRAD_TRY(clip_(ctx, p));
 fail:
     return st;

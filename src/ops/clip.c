@@ -210,3 +210,52 @@ clgrad_status clgrad_clip_agc(clgrad_ctx *ctx, cl_mem w, size_t woff, cl_mem g, 
 fail:
     return st;
 }
+
+size_t clgrad_zclip_state_floats(const clgrad_zclip_params *p)
+{
+    return CLGRAD_ZCLIP_STATE + (size_t)(p->warmup_steps > 0 ? p->warmup_steps : 1);
+}
+
+static int zclip_ok_(const clgrad_zclip_params *p)
+{
+    return p->alpha > 0 && p->alpha < 1 && p->z_thresh > 0 && isfinite(p->z_thresh) && p->warmup_steps >= 1 &&
+           p->warmup_steps <= 100000 && p->clip_factor > 0 && isfinite(p->clip_factor) && p->max_norm > 0 &&
+           !isnan(p->max_norm);
+}
+
+clgrad_status clgrad_clip_zscore(clgrad_ctx *ctx, const clgrad_zclip_params *p, cl_mem zs, cl_mem gs, size_t gs_off)
+{
+    clgrad_status st = CLGRAD_OK;
+    if (!p || !zs) return clgrad_fail(ctx, CLGRAD_E_ARG, "clip_zscore: the settings and the state buffer are required");
+    if (!zclip_ok_(p))
+        return clgrad_fail(ctx, CLGRAD_E_ARG,
+                           "clip_zscore: need 0 < alpha < 1, z_thresh > 0, 1 <= warmup_steps <= 100000, clip_factor > 0, "
+                           "max_norm > 0 (got %g, %g, %ld, %g, %g)",
+                           p->alpha, p->z_thresh, p->warmup_steps, p->clip_factor, p->max_norm);
+    CLGRAD_TRY(gs_size_(ctx, gs, gs_off, "clip_zscore"));
+    size_t bytes = 0;
+    CLGRAD_CL_TRY(ctx, clGetMemObjectInfo(zs, CL_MEM_SIZE, sizeof bytes, &bytes, NULL));
+    if (bytes / sizeof(float) < clgrad_zclip_state_floats(p))
+        return clgrad_fail(ctx, CLGRAD_E_ARG, "clip_zscore: the state buffer holds %zu floats, %zu needed",
+                           bytes / sizeof(float), clgrad_zclip_state_floats(p));
+    cl_kernel k = clgrad_kernel(ctx, "clip_zscore");
+    if (!k) return CLGRAD_E_ARG;
+    cl_float alpha = (cl_float)p->alpha, zt = (cl_float)p->z_thresh, cf = (cl_float)p->clip_factor,
+             mx = (cl_float)p->max_norm;
+    cl_uint w = (cl_uint)p->warmup_steps;
+    cl_int om = p->option_mean != 0, su = p->skip_update_on_spike != 0;
+    cl_ulong go = gs_off;
+    CLGRAD_ARG(ctx, k, 0, zs);
+    CLGRAD_ARG(ctx, k, 1, alpha);
+    CLGRAD_ARG(ctx, k, 2, zt);
+    CLGRAD_ARG(ctx, k, 3, w);
+    CLGRAD_ARG(ctx, k, 4, om);
+    CLGRAD_ARG(ctx, k, 5, cf);
+    CLGRAD_ARG(ctx, k, 6, mx);
+    CLGRAD_ARG(ctx, k, 7, su);
+    CLGRAD_ARG(ctx, k, 8, gs);
+    CLGRAD_ARG(ctx, k, 9, go);
+    CLGRAD_TRY(one_(ctx, k, "clip_zscore"));
+fail:
+    return st;
+}

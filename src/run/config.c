@@ -110,9 +110,12 @@ enum {
     K_OPTIM_TRUST_COEFFICIENT, K_OPTIM_TRUST_CLIP, K_OPTIM_EXCLUDE,
     K_OPTIM_SCHEDULE, K_OPTIM_STEP_SIZE, K_OPTIM_GAMMA, K_OPTIM_WARMUP_STEPS, K_OPTIM_MIN_LR,
     K_CLIP_KIND, K_CLIP_MAX_NORM, K_CLIP_NORM_TYPE, K_CLIP_VALUE, K_CLIP_CLIPPING, K_CLIP_NONFINITE,
+    K_CLIP_ALPHA, K_CLIP_Z_THRESH, K_CLIP_WARMUP_STEPS, K_CLIP_CLIP_OPTION, K_CLIP_CLIP_FACTOR, K_CLIP_SKIP_UPDATE,
     K_DIVERGE_GRAD_NORM_LIMIT, K_DIVERGE_LOSS_LIMIT, K_DIVERGE_ACTION,
     K_NOISE_GRAD_ETA, K_NOISE_GRAD_GAMMA, K_NOISE_INPUT_STD,
+    K_METRICS_SPIKE_ALPHA, K_METRICS_SPIKE_Z, K_METRICS_SPIKE_WARMUP,
     K_METRICS_SHARPNESS_EVERY, K_METRICS_SHARPNESS_ITERS, K_METRICS_SHARPNESS_TOL, K_METRICS_SHARPNESS_EPS,
+    K_METRICS_HISTOGRAM_EVERY,
     K_COUNT
 };
 
@@ -261,8 +264,10 @@ static const keydef keys[K_COUNT] = {
                         .dep = K_OPTIM_SCHEDULE, .used_by = "|cosine|"},
 
     [K_CLIP_KIND] = {KEY(S_CLIP, "kind", T_CHOICE, clip, kind), .name_at = clip_at_},
-    [K_CLIP_MAX_NORM] = {KEY(S_CLIP, "max_norm", T_DOUBLE, clip, max_norm), .lo = 0, .flags = F_GT | F_NOHI,
-                         .dep = K_CLIP_KIND, .used_by = "|norm|global_norm|"},
+    [K_CLIP_MAX_NORM] = {KEY(S_CLIP, "max_norm", T_DOUBLE, clip, max_norm), .lo = 0, .flags = F_GT | F_NOHI | F_INF,
+                         .allowed = "a number > 0 (inf: zscore's max_grad_norm = None; norm and global_norm need a "
+                                    "finite one)",
+                         .dep = K_CLIP_KIND, .used_by = "|norm|global_norm|zscore|"},
     [K_CLIP_NORM_TYPE] = {KEY(S_CLIP, "norm_type", T_DOUBLE, clip, norm_type), .lo = 2, .hi = 2, .flags = F_INF,
                           .allowed = "2 or inf", .dep = K_CLIP_KIND, .used_by = "|norm|global_norm|"},
     [K_CLIP_VALUE] = {KEY(S_CLIP, "value", T_DOUBLE, clip, value), .lo = 0, .flags = F_GT | F_NOHI,
@@ -270,6 +275,18 @@ static const keydef keys[K_COUNT] = {
     [K_CLIP_CLIPPING] = {KEY(S_CLIP, "clipping", T_DOUBLE, clip, clipping), .lo = 0, .flags = F_GT | F_NOHI,
                          .dep = K_CLIP_KIND, .used_by = "|agc|"},
     [K_CLIP_NONFINITE] = {KEY(S_CLIP, "nonfinite", T_CHOICE, clip, nonfinite), .choices = "propagate|skip|stop"},
+    [K_CLIP_ALPHA] = {KEY(S_CLIP, "alpha", T_DOUBLE, clip, alpha), .lo = 0, .hi = 1, .flags = F_GT | F_LT,
+                      .dep = K_CLIP_KIND, .used_by = "|zscore|"},
+    [K_CLIP_Z_THRESH] = {KEY(S_CLIP, "z_thresh", T_DOUBLE, clip, z_thresh), .lo = 0, .flags = F_GT | F_NOHI,
+                         .dep = K_CLIP_KIND, .used_by = "|zscore|"},
+    [K_CLIP_WARMUP_STEPS] = {KEY(S_CLIP, "warmup_steps", T_LONG, clip, warmup_steps), .lo = 1, .hi = 100000,
+                             .dep = K_CLIP_KIND, .used_by = "|zscore|"},
+    [K_CLIP_CLIP_OPTION] = {KEY(S_CLIP, "clip_option", T_CHOICE, clip, clip_option), .choices = "adaptive_scaling|mean",
+                            .dep = K_CLIP_KIND, .used_by = "|zscore|"},
+    [K_CLIP_CLIP_FACTOR] = {KEY(S_CLIP, "clip_factor", T_DOUBLE, clip, clip_factor), .lo = 0, .flags = F_GT | F_NOHI,
+                            .dep = K_CLIP_KIND, .used_by = "|zscore|"},
+    [K_CLIP_SKIP_UPDATE] = {KEY(S_CLIP, "skip_update_on_spike", T_BOOL, clip, skip_update_on_spike),
+                            .dep = K_CLIP_KIND, .used_by = "|zscore|"},
 
     [K_DIVERGE_GRAD_NORM_LIMIT] = {KEY(S_DIVERGE, "grad_norm_limit", T_DOUBLE, diverge, grad_norm_limit),
                                    .flags = F_NOLO | F_NOHI | F_INF, .allowed = "a number (<= 0 disables) or inf"},
@@ -283,6 +300,11 @@ static const keydef keys[K_COUNT] = {
     [K_NOISE_INPUT_STD] = {KEY(S_NOISE, "input_std", T_DOUBLE, noise, input_std), .lo = 0, .flags = F_NOHI,
                            .allowed = "a number >= 0 (0 = no input noise)"},
 
+    [K_METRICS_SPIKE_ALPHA] = {KEY(S_METRICS, "spike_alpha", T_DOUBLE, metrics, spike_alpha), .lo = 0, .hi = 1,
+                               .flags = F_GT | F_LT},
+    [K_METRICS_SPIKE_Z] = {KEY(S_METRICS, "spike_z", T_DOUBLE, metrics, spike_z), .lo = 0, .flags = F_NOHI,
+                           .allowed = "a number >= 0 (0 = no spike detection)"},
+    [K_METRICS_SPIKE_WARMUP] = {KEY(S_METRICS, "spike_warmup", T_LONG, metrics, spike_warmup), .lo = 1, .hi = 100000000},
     [K_METRICS_SHARPNESS_EVERY] = {KEY(S_METRICS, "sharpness_every", T_LONG, metrics, sharpness_every), .lo = 0,
                                    .flags = F_NOHI,
                                    .allowed = "an integer >= 0 (0 = off), a multiple of [run] log_every: the "
@@ -296,6 +318,11 @@ static const keydef keys[K_COUNT] = {
     [K_METRICS_SHARPNESS_EPS] = {KEY(S_METRICS, "sharpness_eps", T_DOUBLE, metrics, sharpness_eps), .lo = 0,
                                  .hi = 1, .flags = F_GT, .allowed = "a number in (0, 1]: the finite-difference "
                                                                    "step relative to max(1, ||w||)"},
+    [K_METRICS_HISTOGRAM_EVERY] = {KEY(S_METRICS, "histogram_every", T_LONG, metrics, histogram_every), .lo = 0,
+                                   .flags = F_NOHI,
+                                   .allowed = "an integer >= 0: log-magnitude histograms of weights, gradients and "
+                                              "activations (histograms.csv) at every N-th logged step "
+                                              "(steps that are multiples of N * log_every, and the last step); 0 = off"},
 };
 
 /* Common names from other tools, to point users at ours. */
@@ -422,6 +449,12 @@ void clgrad_config_defaults(clgrad_config *cfg)
     c->value = 1;
     c->clipping = 0.01;
     copy_str_(c->nonfinite, sizeof c->nonfinite, "propagate");
+    c->alpha = 0.97; /* ZClip's defaults (github.com/bluorion-com/ZClip, zclip.py) */
+    c->z_thresh = 2.5;
+    c->warmup_steps = 25;
+    copy_str_(c->clip_option, sizeof c->clip_option, "adaptive_scaling");
+    c->clip_factor = 1;
+    c->skip_update_on_spike = 0;
 
     cfg->diverge.grad_norm_limit = 1e6;
     cfg->diverge.loss_limit = 1e6;
@@ -431,10 +464,14 @@ void clgrad_config_defaults(clgrad_config *cfg)
     cfg->noise.grad_gamma = 0.55;
     cfg->noise.input_std = 0;
 
+    cfg->metrics.spike_alpha = 0.97;
+    cfg->metrics.spike_z = 4;
+    cfg->metrics.spike_warmup = 25;
     cfg->metrics.sharpness_every = 0;
     cfg->metrics.sharpness_iters = 20;
     cfg->metrics.sharpness_tol = 1e-3;
     cfg->metrics.sharpness_eps = 1e-3;
+    cfg->metrics.histogram_every = 10;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1602,6 +1639,16 @@ static void check_noise_(parser *p)
     }
 }
 
+/* max_norm = inf is ZClip's "no max_grad_norm"; the fixed-threshold kinds need a finite one. */
+static void check_clip_(parser *p)
+{
+    const clgrad_clip_section *c = &p->cfg.clip;
+    if (!ok_(p, K_CLIP_KIND) || !ok_(p, K_CLIP_MAX_NORM) || !isinf(c->max_norm)) return;
+    if (!strcmp(c->kind, "norm") || !strcmp(c->kind, "global_norm"))
+        key_errf_(p, K_CLIP_MAX_NORM, where_(p, K_CLIP_MAX_NORM, K_CLIP_KIND),
+                  "inf with kind = %s; allowed: a finite number > 0 (inf only with kind = zscore)", c->kind);
+}
+
 /* [metrics]: sharpness on logged steps only; its other keys only with sharpness_every > 0 (a warning) */
 static void check_metrics_(parser *p)
 {
@@ -1821,6 +1868,7 @@ static int parse_impl_(const char *name, const char *text, size_t len, const cha
     check_loss_(p);
     check_optim_(p);
     check_noise_(p);
+    check_clip_(p);
     check_metrics_(p);
     check_used_(p);
     if (file_for_paths) resolve_paths_(p, file_for_paths);
@@ -1833,16 +1881,17 @@ static int parse_impl_(const char *name, const char *text, size_t len, const cha
     return rc;
 }
 
-int clgrad_config_parse(const char *name, const char *text, const char *const *sets, int nsets,
+clgrad_status clgrad_config_parse(const char *name, const char *text, const char *const *sets, int nsets,
                         clgrad_config *cfg, char *err, size_t nerr)
 {
-    return parse_impl_(name ? name : "<config>", text, text ? strlen(text) : 0, sets, nsets, NULL, cfg, err,
-                       nerr);
+    return parse_impl_(name ? name : "<config>", text, text ? strlen(text) : 0, sets, nsets, NULL, cfg, err, nerr) == 0
+               ? CLGRAD_OK
+               : CLGRAD_E_CONFIG;
 }
 
 #define MAX_FILE_BYTES (64u << 20)
 
-int clgrad_config_load(const char *path, const char *const *sets, int nsets, clgrad_config *cfg, char *err,
+clgrad_status clgrad_config_load(const char *path, const char *const *sets, int nsets, clgrad_config *cfg, char *err,
                        size_t nerr)
 {
     if (!path) path = "";
@@ -1856,11 +1905,11 @@ int clgrad_config_load(const char *path, const char *const *sets, int nsets, clg
             else if (e == EISDIR || e == EINVAL || e == EIO) snprintf(err, nerr, "%s: cannot read: %s\n", path, strerror(e));
             else snprintf(err, nerr, "%s: cannot open: %s\n", path, strerror(e));
         }
-        return -1;
+        return CLGRAD_E_CONFIG;
     }
     int rc = parse_impl_(path, text, len, sets, nsets, path, cfg, err, nerr);
     free(text);
-    return rc;
+    return rc == 0 ? CLGRAD_OK : CLGRAD_E_CONFIG;
 }
 
 /* ------------------------------------------------------------------ */
@@ -2041,7 +2090,7 @@ static int choice_index_(int k, const char *name)
     return -1;
 }
 
-int clgrad_config_kinds_of(const clgrad_config *c, clgrad_config_kinds *o, char *err, size_t nerr)
+clgrad_status clgrad_config_kinds_of(const clgrad_config *c, clgrad_config_kinds *o, char *err, size_t nerr)
 {
     struct { int k; const char *name; int *out; } m[] = {
         {K_MODEL_KIND, c->model.kind, (int *)&o->model},        {K_MODEL_INIT_MODE, c->model.init_mode, (int *)&o->init_mode},
@@ -2057,7 +2106,7 @@ int clgrad_config_kinds_of(const clgrad_config *c, clgrad_config_kinds *o, char 
         if (v < 0 && !(m[i].k == K_LOSS_KIND && !m[i].name[0])) {
             snprintf(err, nerr, "%s: [%s] %s: '%s' is not a known value; allowed: %s", c->path, sections[keys[m[i].k].sec],
                      keys[m[i].k].key, m[i].name, choices_(m[i].k));
-            return -1;
+            return CLGRAD_E_CONFIG;
         }
         *m[i].out = v;
     }
@@ -2070,7 +2119,7 @@ int clgrad_config_kinds_of(const clgrad_config *c, clgrad_config_kinds *o, char 
         if (v < 0) {
             snprintf(err, nerr, "%s: [model] activation: '%s' is not a known value; allowed: %s", c->path, a,
                      choices_(K_MODEL_ACTIVATION));
-            return -1;
+            return CLGRAD_E_CONFIG;
         }
         o->act[l] = (clgrad_act)v;
     }

@@ -23,7 +23,7 @@ static int take_rows_(const clgrad_dataset *src, const size_t *perm, size_t m, c
     return 0;
 }
 
-int clgrad_data_split(const clgrad_dataset *all, double test_fraction, uint64_t seed, clgrad_dataset *train,
+clgrad_status clgrad_data_split(const clgrad_dataset *all, double test_fraction, uint64_t seed, clgrad_dataset *train,
                       clgrad_dataset *test, char *err, size_t nerr)
 {
     memset(train, 0, sizeof *train);
@@ -51,7 +51,7 @@ int clgrad_data_split(const clgrad_dataset *all, double test_fraction, uint64_t 
         clgrad_dataset_free(train);
         clgrad_dataset_free(test);
     }
-    return rc;
+    return clgrad_status_of_(rc, CLGRAD_E_IO);
 }
 
 /* ---- standardisation ---- */
@@ -67,7 +67,7 @@ static void apply_(clgrad_dataset *d, const double *mean, const double *scale)
         }
 }
 
-int clgrad_data_standardize(clgrad_dataset *train, clgrad_dataset *test, double *mean, double *scale, char *err,
+clgrad_status clgrad_data_standardize(clgrad_dataset *train, clgrad_dataset *test, double *mean, double *scale, char *err,
                             size_t nerr)
 {
     size_t f = train->features, rows = train->n * train->seq_len;
@@ -120,7 +120,7 @@ void clgrad_data_gather(const clgrad_dataset *d, const size_t *idx, size_t b, fl
 
 /* ---- the whole pipeline ---- */
 
-int clgrad_data_load(const clgrad_data_section *cfg, uint64_t seed, clgrad_dataset *train, clgrad_dataset *test,
+clgrad_status clgrad_data_load(const clgrad_data_section *cfg, uint64_t seed, clgrad_dataset *train, clgrad_dataset *test,
                      char *err, size_t nerr)
 {
     memset(train, 0, sizeof *train);
@@ -135,14 +135,14 @@ int clgrad_data_load(const clgrad_data_section *cfg, uint64_t seed, clgrad_datas
         rc = clgrad_data_read_cifar10(cfg->path, &all, err, nerr);
     else
         rc = clgrad_data_generate(cfg, seed, &all, err, nerr);
-    if (rc) return -1;
+    if (rc) return CLGRAD_E_IO;
     rc = clgrad_data_split(&all, cfg->test_fraction, seed, train, test, err, nerr);
     clgrad_dataset_free(&all);
-    if (rc) return -1;
+    if (rc) return CLGRAD_E_IO;
     if (cfg->standardize && clgrad_data_standardize(train, test, NULL, NULL, err, nerr)) {
         clgrad_dataset_free(train);
         clgrad_dataset_free(test);
-        return -1;
+        return CLGRAD_E_IO;
     }
     return 0;
 }

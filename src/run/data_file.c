@@ -57,7 +57,7 @@ FILE *clgrad_data_open_sized(const char *path, size_t *size, char *err, size_t n
     return f;
 }
 
-int clgrad_data_read_exact(FILE *f, void *dst, size_t n, const char *path, char *err, size_t nerr)
+clgrad_status clgrad_data_read_exact(FILE *f, void *dst, size_t n, const char *path, char *err, size_t nerr)
 {
     if (n && fread(dst, 1, n, f) != n)
         return clgrad_data_err(err, nerr, "%s: read error or file changed while reading (%s)", path,
@@ -318,7 +318,7 @@ static int csv_parse_(csv_ *c, const char *target, clgrad_task task, clgrad_data
     return -1;
 }
 
-int clgrad_data_read_csv(const char *path, const char *target, const char *task, clgrad_dataset *out, char *err,
+clgrad_status clgrad_data_read_csv(const char *path, const char *target, const char *task, clgrad_dataset *out, char *err,
                          size_t nerr)
 {
     memset(out, 0, sizeof *out);
@@ -341,7 +341,7 @@ int clgrad_data_read_csv(const char *path, const char *target, const char *task,
     }
     free(buf);
     if (rc) memset(out, 0, sizeof *out);
-    return rc;
+    return clgrad_status_of_(rc, CLGRAD_E_IO);
 }
 
 /* ==== IDX ==== */
@@ -475,7 +475,7 @@ static int idx_labels_(idx_ *h, float *y, size_t *classes, char *err, size_t ner
     return rc;
 }
 
-int clgrad_data_read_idx(const char *images, const char *labels, clgrad_dataset *out, char *err, size_t nerr)
+clgrad_status clgrad_data_read_idx(const char *images, const char *labels, clgrad_dataset *out, char *err, size_t nerr)
 {
     memset(out, 0, sizeof *out);
     idx_ hi, hl;
@@ -494,7 +494,7 @@ int clgrad_data_read_idx(const char *images, const char *labels, clgrad_dataset 
     idx_close_(&hi);
     idx_close_(&hl);
     if (rc) clgrad_dataset_free(out);
-    return rc;
+    return clgrad_status_of_(rc, CLGRAD_E_IO);
 }
 
 /* ==== CIFAR-10 binary batches ==== */
@@ -580,7 +580,7 @@ static int list_item_(const char **p, char *item, size_t nitem)
     return 1;
 }
 
-int clgrad_data_read_cifar10(const char *paths, clgrad_dataset *out, char *err, size_t nerr)
+clgrad_status clgrad_data_read_cifar10(const char *paths, clgrad_dataset *out, char *err, size_t nerr)
 {
     memset(out, 0, sizeof *out);
     if (!paths || !*paths) return clgrad_data_err(err, nerr, "no file given ([data] path is empty)");
@@ -590,11 +590,11 @@ int clgrad_data_read_cifar10(const char *paths, clgrad_dataset *out, char *err, 
     while (list_item_(&p, item, sizeof item)) {
         size_t n = 0;
         if (!item[0]) return clgrad_data_err(err, nerr, "[data] path: an empty item in the list '%s'", paths);
-        if (cifar_count_(item, &n, err, nerr)) return -1;
+        if (cifar_count_(item, &n, err, nerr)) return CLGRAD_E_IO;
         if (total + n < total) return clgrad_data_err(err, nerr, "%s: too many records", item);
         total += n;
     }
-    if (clgrad_dataset_alloc(out, total, 1, CIFAR_PIXELS, "cifar10", err, nerr)) return -1;
+    if (clgrad_dataset_alloc(out, total, 1, CIFAR_PIXELS, "cifar10", err, nerr)) return CLGRAD_E_IO;
     size_t at = 0;
     p = paths;
     while (list_item_(&p, item, sizeof item)) {
@@ -603,7 +603,7 @@ int clgrad_data_read_cifar10(const char *paths, clgrad_dataset *out, char *err, 
             (at + n > total && clgrad_data_err(err, nerr, "%s: the file grew while reading", item)) ||
             cifar_read_(item, n, out->x + at * CIFAR_PIXELS, out->y + at, err, nerr)) {
             clgrad_dataset_free(out);
-            return -1;
+            return CLGRAD_E_IO;
         }
         at += n;
     }

@@ -321,7 +321,7 @@ static const struct {
     {"temporal_order", gen_temporal_},
 };
 
-int clgrad_data_generate(const clgrad_data_section *cfg, uint64_t seed, clgrad_dataset *out, char *err, size_t nerr)
+clgrad_status clgrad_data_generate(const clgrad_data_section *cfg, uint64_t seed, clgrad_dataset *out, char *err, size_t nerr)
 {
     memset(out, 0, sizeof *out);
     size_t g = 0, ng = sizeof gens_ / sizeof gens_[0];
@@ -340,7 +340,7 @@ int clgrad_data_generate(const clgrad_data_section *cfg, uint64_t seed, clgrad_d
     clgrad_drng_init(&r, seed, CLGRAD_STREAM_GEN, (uint64_t)g + 1);
     if (gens_[g].fn(cfg, &r, out, err, nerr)) {
         clgrad_dataset_free(out);
-        return -1;
+        return CLGRAD_E_IO;
     }
     return 0;
 }

@@ -76,8 +76,15 @@ double clgrad_det_log(double x);  /* x > 0 finite; else NaN or -Inf like log */
 double clgrad_det_exp(double x);  /* |x| < 700; saturates to 0 / Inf outside */
 void clgrad_det_sincos(double x, double *s, double *c);
 
-/* Error messages: snprintf into err (NULL-safe); always returns -1. */
-int clgrad_data_err(char *err, size_t nerr, const char *fmt, ...)
+/* A helper's int result as a status: 0 is CLGRAD_OK, a status stays itself,
+** any other failure (-1) is `fallback`. */
+static inline clgrad_status clgrad_status_of_(int rc, clgrad_status fallback)
+{
+    return rc == 0 ? CLGRAD_OK : rc <= CLGRAD_E_NOMEM && rc >= CLGRAD_E_CONFIG ? (clgrad_status)rc : fallback;
+}
+
+/* Error messages: snprintf into err (NULL-safe); always returns CLGRAD_E_IO. */
+clgrad_status clgrad_data_err(char *err, size_t nerr, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
 #endif
@@ -89,11 +96,11 @@ int clgrad_mul_size(size_t a, size_t b, size_t *out);
 /* Open path for reading ("rb") and get its size; it must be a regular file.
 ** NULL + err on failure. */
 FILE *clgrad_data_open_sized(const char *path, size_t *size, char *err, size_t nerr);
-/* fread exactly n bytes; -1 + err naming path otherwise. */
-int clgrad_data_read_exact(FILE *f, void *dst, size_t n, const char *path, char *err, size_t nerr);
+/* fread exactly n bytes; CLGRAD_E_IO + err naming path otherwise. */
+clgrad_status clgrad_data_read_exact(FILE *f, void *dst, size_t n, const char *path, char *err, size_t nerr);
 
 /* Allocate d->x (n, seq_len, features) and d->y (n, 1) zeroed and set the
-** shape fields; checks the sizes for overflow.  0, or -1 + err. */
-int clgrad_dataset_alloc(clgrad_dataset *d, size_t n, size_t seq_len, size_t features, const char *what, char *err,
+** shape fields; checks the sizes for overflow.  CLGRAD_OK, or CLGRAD_E_IO + err. */
+clgrad_status clgrad_dataset_alloc(clgrad_dataset *d, size_t n, size_t seq_len, size_t features, const char *what, char *err,
                          size_t nerr);
 #endif

@@ -192,7 +192,7 @@ void clgrad_det_sincos(double x, double *s, double *c)
 
 /* ---- small shared helpers ---- */
 
-int clgrad_data_err(char *err, size_t nerr, const char *fmt, ...)
+clgrad_status clgrad_data_err(char *err, size_t nerr, const char *fmt, ...)
 {
     if (err && nerr) {
         va_list ap;
@@ -200,7 +200,7 @@ int clgrad_data_err(char *err, size_t nerr, const char *fmt, ...)
         vsnprintf(err, nerr, fmt, ap);
         va_end(ap);
     }
-    return -1;
+    return CLGRAD_E_IO;
 }
 
 int clgrad_mul_size(size_t a, size_t b, size_t *out)

@@ -26,7 +26,7 @@ void clgrad_dataset_free(clgrad_dataset *d)
     memset(d, 0, sizeof *d);
 }
 
-int clgrad_dataset_alloc(clgrad_dataset *d, size_t n, size_t seq_len, size_t features, const char *what, char *err,
+clgrad_status clgrad_dataset_alloc(clgrad_dataset *d, size_t n, size_t seq_len, size_t features, const char *what, char *err,
                          size_t nerr)
 {
     memset(d, 0, sizeof *d);

@@ -95,7 +95,7 @@ static int fill_npy_(int fd, void *user)
     return 0;
 }
 
-int clgrad_npy_write(const char *path, const float *data, const size_t *shape, int ndim, char *err, size_t nerr)
+clgrad_status clgrad_npy_write(const char *path, const float *data, const size_t *shape, int ndim, char *err, size_t nerr)
 {
     if (ndim < 0 || ndim > NPY_MAXDIMS)
         return clgrad_data_err(err, nerr, "%s: %d dimensions (0..%d allowed)", path, ndim, NPY_MAXDIMS);
@@ -246,13 +246,13 @@ static void shape_str_(const size_t *shape, int ndim, char *s, size_t ns)
     if (used < ns) snprintf(s + used, ns - used, "%s)", ndim == 1 ? "," : "");
 }
 
-int clgrad_npy_read(const char *path, float **data, size_t *shape, int *ndim, int maxdim, char *err, size_t nerr)
+clgrad_status clgrad_npy_read(const char *path, float **data, size_t *shape, int *ndim, int maxdim, char *err, size_t nerr)
 {
     *data = NULL;
     *ndim = 0;
     size_t size, hsize = 0;
     FILE *f = clgrad_data_open_sized(path, &size, err, nerr);
-    if (!f) return -1;
+    if (!f) return CLGRAD_E_IO;
     hdr_ h;
     memset(&h, 0, sizeof h);
     char *text = NULL;
@@ -282,7 +282,7 @@ int clgrad_npy_read(const char *path, float **data, size_t *shape, int *ndim, in
     free(text);
     if (rc) {
         free(buf);
-        return -1;
+        return CLGRAD_E_IO;
     }
     *data = buf;
     *ndim = h.ndim;

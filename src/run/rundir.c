@@ -97,7 +97,7 @@ static int check_reuse_(const char *dir, const char *experiment, int force, char
     return -1;
 }
 
-int clgrad_rundir_lock(const char *dir, int *lock_fd, char *why, size_t nwhy)
+clgrad_status clgrad_rundir_lock(const char *dir, int *lock_fd, char *why, size_t nwhy)
 {
     char path[1200];
     snprintf(path, sizeof path, "%s/%s", dir, LOCK_NAME);
@@ -110,7 +110,7 @@ int clgrad_rundir_lock(const char *dir, int *lock_fd, char *why, size_t nwhy)
         if (fd < 0) {
             snprintf(why, nwhy, "cannot open the lock file %s: %s", path,
                      errno == ELOOP || errno == EINVAL || errno == EMLINK ? "not a regular file of its own" : strerror(errno));
-            return -1;
+            return CLGRAD_E_IO;
         }
         struct stat a, b;
         if (ifd > 2 && fstat(fd, &a) == 0 && fstat(ifd, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino &&
@@ -132,7 +132,7 @@ int clgrad_rundir_lock(const char *dir, int *lock_fd, char *why, size_t nwhy)
                          "another --out",
                          dir, *pid ? pid : "?", path);
             else snprintf(why, nwhy, "cannot lock %s: %s", path, strerror(e));
-            return -1;
+            return CLGRAD_E_IO;
         }
         /* the lock file is removed when a run ends: locked but unlinked (or
         ** replaced) means the previous holder just ended; take the new file */
@@ -146,7 +146,7 @@ int clgrad_rundir_lock(const char *dir, int *lock_fd, char *why, size_t nwhy)
         close(fd);
     }
     snprintf(why, nwhy, "cannot lock %s: it keeps changing", path);
-    return -1;
+    return CLGRAD_E_IO;
 }
 
 void clgrad_rundir_unlock(const char *dir, int lock_fd)
@@ -158,15 +158,15 @@ void clgrad_rundir_unlock(const char *dir, int lock_fd)
     close(lock_fd);
 }
 
-int clgrad_rundir_prepare(const char *dir, const char *experiment, int force, int *lock_fd, char *why, size_t nwhy)
+clgrad_status clgrad_rundir_prepare(const char *dir, const char *experiment, int force, int *lock_fd, char *why, size_t nwhy)
 {
     *lock_fd = -1;
     int e = clgrad_mkdirs(dir);
     if (e) {
         snprintf(why, nwhy, "cannot create the run directory %s: %s", dir, strerror(e));
-        return -1;
+        return CLGRAD_E_IO;
     }
-    if (clgrad_rundir_lock(dir, lock_fd, why, nwhy) != 0) return -1;
+    if (clgrad_rundir_lock(dir, lock_fd, why, nwhy) != 0) return CLGRAD_E_IO;
     if (check_reuse_(dir, experiment, force, why, nwhy) != 0) goto fail;
     /* a run's files go only inside its directory: never through a symlinked subdirectory */
     static const char *subs[] = {"weights", "weights/init", "weights/final", "data"};
@@ -199,7 +199,7 @@ int clgrad_rundir_prepare(const char *dir, const char *experiment, int force, in
 fail:
     clgrad_rundir_unlock(dir, *lock_fd);
     *lock_fd = -1;
-    return -1;
+    return CLGRAD_E_IO;
 }
 
 void clgrad_rundir_finish(const char *dir)
@@ -218,7 +218,7 @@ static int contains_(const char *text, size_t n, const char *pat)
     return 0;
 }
 
-int clgrad_write_atomic(const char *dir, const char *name, const char *text, size_t len, char *why, size_t nwhy)
+clgrad_status clgrad_write_atomic(const char *dir, const char *name, const char *text, size_t len, char *why, size_t nwhy)
 {
     char path[1200];
     snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -231,7 +231,7 @@ int clgrad_write_atomic(const char *dir, const char *name, const char *text, siz
     }
     if (e) {
         snprintf(why, nwhy, "cannot write %s: %s", path, strerror(e));
-        return -1;
+        return CLGRAD_E_IO;
     }
     /* the final manifest (any status but "running") is a run's last file: the
     ** reserve is no longer needed (clgrad_rundir_finish does the same) */
@@ -393,7 +393,7 @@ clgrad_status clgrad_save_tensors(clgrad_ctx *ctx, const clgrad_model *m, const 
         for (int k = 0; k < 3 && st == CLGRAD_OK; k++) {
             char path[1200], why[1400];
             snprintf(path, sizeof path, "%s/%s.%s.npy", dir, pre, what[k]);
-            if (clgrad_npy_write(path, k < 2 ? v + (size_t)k * n : &tracked, &n, k < 2 ? 1 : 0, why, sizeof why) != 0)
+            if (clgrad_npy_write(path, k < 2 ? v + (size_t)k * n : &tracked, &n, k < 2 ? 1 : 0, why, sizeof why) != CLGRAD_OK)
                 st = clgrad_fail(ctx, CLGRAD_E_IO, "%s", why);
         }
         free(v);

@@ -15,21 +15,21 @@
 ** another experiment: the manifest's "experiment"), prove it writable by
 ** writing a 64 KiB reserve file (.clgrad-reserve: space kept for the final
 ** summary.json and manifest.json should the disk fill during the run), and
-** remove a summary.json left by an earlier run.  0 on success, else -1 with
+** remove a summary.json left by an earlier run.  CLGRAD_OK, else CLGRAD_E_IO with
 ** why (nothing in dir changed, no lock held). */
-int clgrad_rundir_prepare(const char *dir, const char *experiment, int force, int *lock_fd, char *why, size_t nwhy);
+clgrad_status clgrad_rundir_prepare(const char *dir, const char *experiment, int force, int *lock_fd, char *why, size_t nwhy);
 /* The run-directory lock: flock(LOCK_EX) on dir/.clgrad-lock (opened without
 ** following a symlink), held for the run's whole life; a second run of the
 ** same directory is refused with a message naming the holder's pid.  A lock
 ** already held on that file through the fd in $CLGRAD_RUN_LOCK_FD (a sweep
 ** starting a point) is taken over.  Unlock removes the file. */
-int clgrad_rundir_lock(const char *dir, int *lock_fd, char *why, size_t nwhy);
+clgrad_status clgrad_rundir_lock(const char *dir, int *lock_fd, char *why, size_t nwhy);
 void clgrad_rundir_unlock(const char *dir, int lock_fd);
 void clgrad_rundir_finish(const char *dir);
 /* Write text to dir/name atomically (clgrad_fs_replace: exclusive temp file
 ** with an unpredictable name, fsync, rename; removed on failure).  On ENOSPC/EDQUOT it frees the reserve and tries
-** once more.  0 or -1 with why. */
-int clgrad_write_atomic(const char *dir, const char *name, const char *text, size_t len, char *why, size_t nwhy);
+** once more.  CLGRAD_OK, or CLGRAD_E_IO with why. */
+clgrad_status clgrad_write_atomic(const char *dir, const char *name, const char *text, size_t len, char *why, size_t nwhy);
 /* CSV files of whole rows, whatever stops the writer (a full disk, a
 ** SIGKILL): clgrad_csv_open creates path and writes the header; the rows of
 ** one step are printed into o->rows (an in-memory stream), then

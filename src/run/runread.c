@@ -650,6 +650,8 @@ void clgrad_rundata_free(clgrad_rundata *run)
     clgrad_csv_free(&run->metrics);
     clgrad_csv_free(&run->layers);
     clgrad_csv_free(&run->timesteps);
+    clgrad_csv_free(&run->histograms);
+    clgrad_csv_free(&run->events);
     memset(run, 0, sizeof *run);
 }
 
@@ -707,6 +709,25 @@ clgrad_status clgrad_rundata_read(const char *dir, unsigned flags, clgrad_rundat
         }
         run->has_timesteps = 1;
     }
+    snprintf(path, sizeof path, "%s/histograms.csv", dir);
+    if (is_file_(path)) {
+        if ((st = clgrad_csv_read(path, &run->histograms, why, nwhy)) != CLGRAD_OK) goto fail;
+        if (clgrad_csv_col(&run->histograms, "step") < 0 || clgrad_csv_col(&run->histograms, "layer") < 0 ||
+            clgrad_csv_col(&run->histograms, "tensor") < 0 || clgrad_csv_col(&run->histograms, "param") < 0) {
+            st = clgrad_failf(CLGRAD_E_IO, why, nwhy, "%s: no \"step\", \"layer\", \"tensor\" or \"param\" column", path);
+            goto fail;
+        }
+        run->has_histograms = 1;
+    }
+    snprintf(path, sizeof path, "%s/events.csv", dir);
+    if (is_file_(path)) {
+        if ((st = clgrad_csv_read(path, &run->events, why, nwhy)) != CLGRAD_OK) goto fail;
+        if (clgrad_csv_col(&run->events, "step") < 0 || clgrad_csv_col(&run->events, "metric") < 0) {
+            st = clgrad_failf(CLGRAD_E_IO, why, nwhy, "%s: no \"step\" or \"metric\" column", path);
+            goto fail;
+        }
+        run->has_events = 1;
+    }
     return CLGRAD_OK;
 fail:
     clgrad_rundata_free(run);
@@ -715,10 +736,10 @@ fail:
 
 size_t clgrad_rundata_warnings(const clgrad_rundata *run, char *buf, size_t nbuf)
 {
-    const clgrad_csv *t[3] = {&run->metrics, &run->layers, &run->timesteps};
+    const clgrad_csv *t[5] = {&run->metrics, &run->layers, &run->timesteps, &run->histograms, &run->events};
     size_t n = 0, len = 0;
     if (nbuf) buf[0] = '\0';
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 5; i++) {
         char one[1400];
         if (!clgrad_csv_warning(t[i], one, sizeof one)) continue;
         n++;
@@ -729,7 +750,7 @@ size_t clgrad_rundata_warnings(const clgrad_rundata *run, char *buf, size_t nbuf
 
 void clgrad_rundata_print_warnings(FILE *f, const char *who, const clgrad_rundata *run)
 {
-    char w[4400];
+    char w[5800];
     if (!clgrad_rundata_warnings(run, w, sizeof w)) return;
     for (char *l = w, *nl; l; l = nl) {
         nl = strchr(l, '\n');

@@ -5,7 +5,9 @@
 ** per step [gather batch (+ input noise) -> forward -> loss -> backward ->
 ** L1 subgradient -> gradient noise -> gradient norms / clipping -> optimizer
 ** -> divergence watch] -> every log_every steps one
-** read-back of a metrics block -> CSV rows.  Between log steps nothing waits
+** read-back of a metrics block -> CSV rows.  At the histogram steps ([metrics]
+** histogram_every) the log-magnitude histograms (histograms_, before clipping)
+** are counted on the device into the same block: no extra read-back.  Between log steps nothing waits
 ** for the device (except one index upload per epoch, and the per-step flag
 ** read under the non-finite policy "skip", which keeps Adam's step count exact).
 */
@@ -15,10 +17,12 @@
 #include "util/fsutil.h"
 #include "clgrad/clip.h"
 #include "clgrad/data.h"
+#include "clgrad/hist.h"
 #include "clgrad/init.h"
 #include "clgrad/loss.h"
 #include "clgrad/model.h"
 #include "clgrad/optim.h"
+#include "clgrad/spike.h"
 #include "clgrad/sharpness.h"
 #include "clgrad/step.h"
 #include "clgrad/train.h"
@@ -57,12 +61,18 @@ typedef struct run_ {
     /* device buffers (owned) */
     cl_mem xtrain, ytrain, xtest, ytest, idx, xb, yb, dlogits, state, prev, diff, mbuf, evalbuf;
     clgrad_segs *units; /* AGC: one segment per row of each weight, a bias as one unit */
+    cl_mem zstate;      /* [clip] kind = zscore: ZClip's statistics (clgrad_clip_zscore), on the device */
+    clgrad_zclip_params zclip;
+    clgrad_spike *spikes; /* the spike detectors: loss, grad_norm, then each layer's update_norm */
+    int nspikes;
     clgrad_step_plan plan; /* the step's view of the buffers above and the settings */
     float *mhost;
     uint32_t *idx_host;
     size_t *order;
-    clgrad_csv_out cmetrics, clayers, ctime;
-    FILE *fmetrics, *flayers, *ftime; /* their rows streams (ftime: NULL without timesteps.csv) */
+    clgrad_csv_out cmetrics, clayers, ctime, chist, cevents;
+    FILE *fmetrics, *flayers, *ftime, *fevents; /* their rows streams (ftime: NULL without timesteps.csv) */
+    FILE *fhist;                      /* histograms.csv's rows (NULL: [metrics] histogram_every = 0) */
+    cl_mem hscratch;                  /* clgrad_hist_counts' scratch (NULL without histograms) */
     int lock_fd;                      /* the run-directory lock (clgrad_rundir_lock) */
     clgrad_run_result *res;
     double t_start;
@@ -131,6 +141,13 @@ static clgrad_status plan_memory_(run_ *r, const clgrad_model_spec *ms)
     clgrad_metrics_layout L;
     clgrad_metrics_layout_init(&L, (size_t)z.ntensors, z.metrics, nunits);
     if (clgrad_optim_is_layerwise(r->optim.kind)) clgrad_metrics_layout_add_layerwise(&L, (size_t)z.ntensors);
+    size_t nhidden = ms->kind == CLGRAD_MODEL_MLP ? (size_t)ms->nhidden : (size_t)(ms->layers > 0 ? ms->layers : 1);
+    size_t nhist = r->cfg->metrics.histogram_every > 0 ? 2 * (size_t)z.ntensors + nhidden : 0;
+    clgrad_metrics_layout_add_hist(&L, nhist);
+    /* histogram scratch: NBINS words per chunk of the parameters or of the forward activations */
+    unsigned long long hwords = nhist ? CLGRAD_HIST_NBINS * ((z.params > z.fwd ? z.params : z.fwd) / CLGRAD_REDUCE_CHUNK +
+                                                             (size_t)z.ntensors + nhidden + 1)
+                                      : 0;
     enum { MODEL, OPTIM, DATA, SCRATCH };
     const int sharp = r->cfg->metrics.sharpness_every > 0;
     struct { const char *what; unsigned long long bytes; int part; } b[] = {
@@ -152,6 +169,8 @@ static clgrad_status plan_memory_(run_ *r, const clgrad_model_spec *ms)
         {"batch targets", f * ms->max_batch, SCRATCH},
         {"logit gradients", f * ms->max_batch * r->K, SCRATCH},
         {"metrics block", f * L.size, SCRATCH},
+        {"histogram scratch", 4 * hwords, SCRATCH},
+        {"ZClip state", r->kinds.clip == CLGRAD_CLIP_ZSCORE ? f * (CLGRAD_ZCLIP_STATE + (unsigned long long)r->cfg->clip.warmup_steps) : 0, SCRATCH},
         {"evaluation results", f * 2 * ntb, SCRATCH},
         /* the sharpness estimate: clgrad_sharp_floats(nparams) floats in buffers of at most nparams each */
         {"sharpness vector", sharp ? f * z.params : 0, SCRATCH},
@@ -197,6 +216,114 @@ static clgrad_status plan_memory_(run_ *r, const clgrad_model_spec *ms)
     return CLGRAD_OK;
 }
 
+/* ---- histograms ([metrics] histogram_every; include/clgrad/hist.h) ----
+** Segments, in the metrics block at L.hist, CLGRAD_HIST_NBINS uint32 counts
+** each: the parameters (one per model tensor, tensor order), their gradients
+** (the same), the hidden layers' outputs (clgrad_model_hidden_segs). */
+static size_t hist_segs_(const run_ *r)
+{
+    if (r->cfg->metrics.histogram_every <= 0) return 0;
+    return 2 * (size_t)clgrad_model_ntensors(r->m) + (size_t)clgrad_model_hidden_layers(r->m);
+}
+
+/* The scratch of clgrad_hist_counts, for the largest table it will see (the
+** hidden outputs at the training batch size: a shorter last batch has no
+** more chunks). */
+static clgrad_status hist_setup_(run_ *r)
+{
+    const clgrad_segs *hs;
+    cl_mem fwd;
+    clgrad_status st = clgrad_model_hidden_segs(r->ctx, r->m, r->B, &hs, &fwd);
+    if (st != CLGRAD_OK) return st;
+    size_t a = clgrad_hist_scratch_words(clgrad_model_param_segs(r->m)), b = clgrad_hist_scratch_words(hs);
+    return mem_(r, 4 * (a > b ? a : b), "histogram scratch", &r->hscratch);
+}
+
+/* Whether the logged step gets histograms: every histogram_every-th logged
+** multiple of log_every, and the last step. */
+static int hist_step_(const run_ *r, long step, long log_every)
+{
+    long n = r->cfg->metrics.histogram_every;
+    if (n <= 0 || !r->fhist) return 0;
+    return step == r->steps || (step % log_every == 0 && (step / log_every) % n == 0);
+}
+
+/* histograms.csv's header: step,layer,tensor,param,n,zero,lt_2^-40,2^-40,...,2^7,ge_2^8,nonfinite */
+static void hist_header_(char *h, size_t n)
+{
+    size_t len = (size_t)snprintf(h, n, "step,layer,tensor,param,n");
+    for (int b = 0; b < CLGRAD_HIST_NBINS && len < n; b++) {
+        char nm[32];
+        clgrad_hist_bin_name(b, nm, sizeof nm);
+        len += (size_t)snprintf(h + len, n - len, ",%s", nm);
+    }
+    if (len < n) snprintf(h + len, n - len, "\n");
+}
+
+/* One row; the counts formatted by hand (a logged step writes hundreds of rows of 57 fields). */
+static void hist_row_(run_ *r, long step, int layer, const char *tensor, const char *param, size_t seg)
+{
+    uint32_t c[CLGRAD_HIST_NBINS];
+    memcpy(c, r->mhost + r->plan.L.hist + CLGRAD_HIST_NBINS * seg, sizeof c);
+    unsigned long long n = 0;
+    for (int b = 0; b < CLGRAD_HIST_NBINS; b++) n += c[b];
+    fprintf(r->fhist, "%ld,%s,%s,%s,%llu", step, clgrad_model_layer_name(r->m, layer), tensor, param, n);
+    char buf[CLGRAD_HIST_NBINS * 11 + 2], *e = buf + sizeof buf - 1;
+    *e = 0;
+    *--e = '\n';
+    for (int b = CLGRAD_HIST_NBINS; b-- > 0;) {
+        uint32_t v = c[b];
+        do *--e = (char)('0' + v % 10), v /= 10;
+        while (v);
+        *--e = ',';
+    }
+    fputs(e, r->fhist);
+}
+
+/* The histogram rows of a logged step (from the metrics block read back):
+** per layer, its tensors' weight rows, their grad rows, then its act row. */
+static int write_hist_rows_(run_ *r, long step)
+{
+    int nt = clgrad_model_ntensors(r->m), nl = clgrad_model_nlayers(r->m), nh = clgrad_model_hidden_layers(r->m);
+    for (int l = 0; l < nl; l++) {
+        for (int k = 0; k < 2; k++)
+            for (int t = 0; t < nt; t++) {
+                const clgrad_tensor *tt = clgrad_model_tensor(r->m, t);
+                if (tt->layer == l) hist_row_(r, step, l, k ? "grad" : "weight", tt->name, (size_t)(k * nt + t));
+            }
+        if (l < nh) hist_row_(r, step, l, "act", "out", (size_t)(2 * nt + l));
+    }
+    return clgrad_csv_commit(&r->chist);
+}
+
+/* [clip] kind = zscore: ZClip's settings and its zeroed state buffer on the device. */
+static clgrad_status zclip_setup_(run_ *r)
+{
+    const clgrad_clip_section *c = &r->cfg->clip;
+    if (r->kinds.clip != CLGRAD_CLIP_ZSCORE) return CLGRAD_OK;
+    clgrad_status st = CLGRAD_OK;
+    clgrad_zclip_params *z = &r->zclip;
+    z->alpha = c->alpha, z->z_thresh = c->z_thresh, z->warmup_steps = c->warmup_steps;
+    z->option_mean = strcmp(c->clip_option, "mean") == 0;
+    z->clip_factor = c->clip_factor, z->max_norm = c->max_norm, z->skip_update_on_spike = c->skip_update_on_spike;
+    size_t n = clgrad_zclip_state_floats(z);
+    CLGRAD_TRY(clgrad_buf_new(r->ctx, n, "ZClip state", &r->zstate));
+    CLGRAD_TRY(clgrad_buf_fill(r->ctx, r->zstate, 0, n, 0.0f));
+fail:
+    return st;
+}
+
+/* The spike detectors ([metrics] spike_*): loss, grad_norm, one per layer's update_norm. */
+static clgrad_status spikes_setup_(run_ *r)
+{
+    const clgrad_metrics_section *m = &r->cfg->metrics;
+    r->nspikes = 2 + clgrad_model_nlayers(r->m);
+    r->spikes = calloc((size_t)r->nspikes, sizeof *r->spikes);
+    if (!r->spikes) return clgrad_fail(r->ctx, CLGRAD_E_NOMEM, "out of memory");
+    for (int i = 0; i < r->nspikes; i++) clgrad_spike_init(&r->spikes[i], m->spike_alpha, m->spike_z, m->spike_warmup);
+    return CLGRAD_OK;
+}
+
 /* The step's view of the run: its buffers (owned here) and settings. */
 static void plan_step_(run_ *r)
 {
@@ -213,6 +340,8 @@ static void plan_step_(run_ *r)
     p->max_norm = (float)c->clip.max_norm, p->clip_value = (float)c->clip.value, p->agc_clipping = (float)c->clip.clipping;
     p->norm_type = r->norm_type, p->policy = r->policy, p->units = r->units;
     p->loss_limit = (float)c->diverge.loss_limit, p->grad_norm_limit = (float)c->diverge.grad_norm_limit;
+    p->hscratch = r->hscratch;
+    p->zclip = &r->zclip, p->zstate = r->zstate;
 }
 
 static clgrad_status setup_(run_ *r)
@@ -344,10 +473,14 @@ static clgrad_status setup_(run_ *r)
                                r->units ? clgrad_segs_count(r->units) : 0);
     if (clgrad_optim_is_layerwise(r->optim.kind))
         clgrad_metrics_layout_add_layerwise(&r->plan.L, (size_t)clgrad_model_ntensors(r->m));
+    clgrad_metrics_layout_add_hist(&r->plan.L, hist_segs_(r));
+    if (hist_segs_(r)) CLGRAD_TRY(hist_setup_(r));
     CLGRAD_TRY(clgrad_buf_new(ctx, r->plan.L.size, "metrics block", &r->mbuf));
     CLGRAD_TRY(clgrad_buf_fill(ctx, r->mbuf, 0, r->plan.L.size, 0.0f));
     size_t ntb = r->test.n ? (r->test.n + ms.max_batch - 1) / ms.max_batch : 1;
     CLGRAD_TRY(clgrad_buf_new(ctx, 2 * ntb, "evaluation results", &r->evalbuf));
+    CLGRAD_TRY(zclip_setup_(r));
+    CLGRAD_TRY(spikes_setup_(r));
     if (c->metrics.sharpness_every > 0) {
         clgrad_sharp_cfg sc = {(int)c->metrics.sharpness_iters, c->metrics.sharpness_tol, c->metrics.sharpness_eps,
                                c->run.seed};
@@ -367,9 +500,12 @@ fail:
 static void teardown_(run_ *r)
 {
     cl_mem *bufs[] = {&r->xtrain, &r->ytrain, &r->xtest, &r->ytest, &r->idx, &r->xb, &r->yb,
-                      &r->dlogits, &r->state, &r->prev, &r->diff, &r->mbuf, &r->evalbuf};
+                      &r->dlogits, &r->state, &r->prev, &r->diff, &r->mbuf, &r->evalbuf, &r->hscratch};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) clgrad_buf_free(bufs[i]);
     clgrad_segs_free(&r->units);
+    clgrad_buf_free(&r->zstate);
+    free(r->spikes);
+    r->spikes = NULL;
     clgrad_sharp_free(&r->sharp);
     clgrad_model_free(r->m);
     r->m = NULL;
@@ -382,7 +518,9 @@ static void teardown_(run_ *r)
     clgrad_csv_close(&r->cmetrics);
     clgrad_csv_close(&r->clayers);
     clgrad_csv_close(&r->ctime);
-    r->fmetrics = r->flayers = r->ftime = NULL;
+    clgrad_csv_close(&r->chist);
+    clgrad_csv_close(&r->cevents);
+    r->fmetrics = r->flayers = r->ftime = r->fhist = r->fevents = NULL;
 }
 
 /* ---- one step ---- */
@@ -555,6 +693,8 @@ static int write_rows_(run_ *r, long step, long epoch, size_t B, double lr, doub
         fputc(',', r->flayers);
         int is = clgrad_model_in_grad_seg(r->m, l);
         if (is >= 0) csv_num_(r->flayers, M[L->model + CLGRAD_RS_SIZE * (size_t)is + CLGRAD_RS_NORM2]);
+        fputc(',', r->flayers);
+        csv_num_(r->flayers, dn);
         fputc('\n', r->flayers);
     }
     if (clgrad_csv_commit(&r->clayers) != 0) return -1;
@@ -571,6 +711,37 @@ static int write_rows_(run_ *r, long step, long epoch, size_t B, double lr, doub
         if (clgrad_csv_commit(&r->ctime) != 0) return -1;
     }
     return 0;
+}
+
+/* ||delta w|| of layer l at this log step: the 2-norm of its parameters' update (weights and biases), from the
+** per-tensor statistics of the update buffer diff (the fixed-order reduction of cl/reduce.cl, on the device). */
+static double layer_update_norm_(const run_ *r, int l)
+{
+    int all[16], na = 0, nt = clgrad_model_ntensors(r->m);
+    for (int bias = 0; bias < 2; bias++) /* weights, then biases: write_rows_'s order, so the same bits as layers.csv */
+        for (int t = 0; t < nt && na < 16; t++) {
+            const clgrad_tensor *tt = clgrad_model_tensor(r->m, t);
+            if (tt->layer == l && (tt->is_bias != 0) == bias) all[na++] = t;
+        }
+    return norm_of_(r->mhost + r->plan.L.dstats, all, na);
+}
+
+/* The spike detectors on this log step's values (clgrad/spike.h: host, double, this fixed order: loss, grad_norm,
+** each layer's update_norm in layer order); one events.csv row per spike. */
+static int detect_spikes_(run_ *r, long step)
+{
+    const float *M = r->mhost;
+    for (int i = 0; i < r->nspikes; i++) {
+        double v = i == 0 ? (double)M[r->plan.L.loss] : i == 1 ? (double)M[r->plan.L.gs + CLGRAD_GS_NORM] : layer_update_norm_(r, i - 2), z;
+        if (!clgrad_spike_push(&r->spikes[i], v, &z)) continue;
+        fprintf(r->fevents, "%ld,%s,%s,", step, i == 0 ? "loss" : i == 1 ? "grad_norm" : "update_norm",
+                i >= 2 ? clgrad_model_layer_name(r->m, i - 2) : "");
+        csv_num_(r->fevents, v);
+        fputc(',', r->fevents);
+        csv_num_(r->fevents, z);
+        fputc('\n', r->fevents);
+    }
+    return clgrad_csv_commit(&r->cevents);
 }
 
 static int open_csv_(run_ *r, const char *name, const char *header, clgrad_csv_out *o, FILE **f)
@@ -623,6 +794,9 @@ static int write_manifest_(run_ *r, const char *status, char *why, size_t nwhy)
     clgrad_sb_json_str(&b, r->opts->command_line ? r->opts->command_line : "");
     clgrad_sb_printf(&b, ",\n");
     sb_launch_(&b);
+    if (r->cfg->metrics.histogram_every > 0)
+        clgrad_sb_printf(&b, "  \"histograms\": {\"file\": \"histograms.csv\", \"every\": %ld, \"emin\": %d, \"emax\": %d},\n",
+                         r->cfg->metrics.histogram_every, CLGRAD_HIST_EMIN, CLGRAD_HIST_EMAX);
     clgrad_sb_printf(&b, "  \"experiment\": ");
     clgrad_sb_json_str(&b, r->cfg->run.name);
     clgrad_sb_printf(&b, ",\n  \"config\": ");
@@ -814,6 +988,7 @@ static clgrad_status loop_(run_ *r)
             epoch = e;
         }
         int log = step % log_every == 0 || step == r->steps;
+        int hist = log && hist_step_(r, step, log_every);
         double lr = lr_at_(&c->optim, r->kinds.schedule, step, r->steps);
         r->noise_std = clgrad_grad_noise_std(c->noise.grad_eta, c->noise.grad_gamma, step);
 
@@ -833,7 +1008,9 @@ static clgrad_status loop_(run_ *r)
                 r->sharp_pval = sr.value, r->sharp_phave = 1;
             }
         }
-        CLGRAD_TRY(clgrad_step_grads(ctx, &r->plan, step, pos, B, (float)r->noise_std, log));
+        /* histograms: of the unclipped gradient and the weights before the update */
+        CLGRAD_TRY(clgrad_step_grads(ctx, &r->plan, step, pos, B, (float)r->noise_std,
+                                     (log ? CLGRAD_STEP_LOG : 0) | (hist ? CLGRAD_STEP_HIST : 0)));
         if (log) CLGRAD_TRY(clgrad_step_snapshot(ctx, &r->plan, B));
         /* the optimizer's step count follows PyTorch: skipped steps do not count (a
         ** skipped step changes nothing, so the t passed to it does not matter) */
@@ -885,7 +1062,8 @@ static clgrad_status loop_(run_ *r)
             CLGRAD_TRY(upload_order_(r, epoch)); /* evaluation reused the index buffer */
             t_last = clgrad_now();
         }
-        if (write_rows_(r, step, e, B, lr, ms, evaluated && r->test.n > 0, tl, ta) != 0) {
+        if (write_rows_(r, step, e, B, lr, ms, evaluated && r->test.n > 0, tl, ta) != 0 ||
+            (hist && write_hist_rows_(r, step) != 0) || detect_spikes_(r, step) != 0) {
             st = clgrad_fail(ctx, CLGRAD_E_IO, "cannot write the metrics in %s at step %ld: %s", r->opts->out_dir, step,
                              strerror(errno));
             goto fail;
@@ -970,7 +1148,7 @@ static int tensor_file_(const char *f)
 static void clear_outputs_(const char *dir)
 {
     static const char *files[] = {"config.ini", "manifest.json", "metrics.csv", "layers.csv", "timesteps.csv",
-                                  "summary.json"};
+                                  "histograms.csv", "events.csv", "summary.json"};
     static const char *subdirs[] = {"weights/init", "weights/final", "data"};
     static const char *data[] = {"train_x.npy", "train_y.npy", "test_x.npy", "test_y.npy"};
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC); /* as named (--out may be a link); below it no link is followed */
@@ -1087,6 +1265,8 @@ clgrad_status clgrad_run(clgrad_ctx *ctx, const clgrad_config *cfg, const clgrad
         snprintf(dir, sizeof dir, "%s/weights/init", opts->out_dir);
         CLGRAD_TRY(clgrad_save_tensors(ctx, r.m, dir));
     }
+    char hhead[1024];
+    hist_header_(hhead, sizeof hhead);
     char mheader[512];
     snprintf(mheader, sizeof mheader, "%s%s%s\n",
              "step,epoch,loss,train_acc,lr,grad_norm,clip_coef,grad_norm_clipped,weight_norm,nonfinite_grads,"
@@ -1095,11 +1275,13 @@ clgrad_status clgrad_run(clgrad_ctx *ctx, const clgrad_config *cfg, const clgrad
     if (open_csv_(&r, "metrics.csv", mheader, &r.cmetrics, &r.fmetrics) ||
         open_csv_(&r, "layers.csv",
                   "step,layer,weight_norm,weight_grad_norm,bias_grad_norm,out_grad_norm,act_mean_abs,act_saturated,"
-                  "act_dead,update_ratio,trust_ratio,trust_ratio_hh,in_grad_norm\n",
+                  "act_dead,update_ratio,trust_ratio,trust_ratio_hh,in_grad_norm,update_norm\n",
                   &r.clayers, &r.flayers) ||
         (clgrad_model_seq_len(r.m) > 1 &&
          open_csv_(&r, "timesteps.csv", clgrad_model_has_cell(r.m) ? "step,t,grad_norm,cell_grad_norm\n" : "step,t,grad_norm\n",
-                   &r.ctime, &r.ftime))) {
+                   &r.ctime, &r.ftime)) ||
+        (hist_segs_(&r) && open_csv_(&r, "histograms.csv", hhead, &r.chist, &r.fhist)) ||
+        open_csv_(&r, "events.csv", "step,metric,layer,value,z\n", &r.cevents, &r.fevents)) {
         st = clgrad_fail(ctx, CLGRAD_E_IO, "cannot create the CSV files in %s: %s", opts->out_dir, strerror(errno));
         goto fail;
     }

@@ -20,7 +20,7 @@ static void one_(const char *paths, const char *path, size_t size, size_t copies
     memset(err, 0, sizeof err);
     int rc = clgrad_data_read_cifar10(paths, &d, err, sizeof err);
     if (rc != 0) {
-        FUZZ_CHECK(rc == -1 && d.x == NULL && d.y == NULL && d.n == 0, "failure left data behind");
+        FUZZ_CHECK(rc == CLGRAD_E_IO && d.x == NULL && d.y == NULL && d.n == 0, "failure left data behind");
         FUZZ_CHECK(strstr(err, path) != NULL, "message does not name the file: %s", err);
         return;
     }

@@ -53,7 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         free(text);
     } else {
-        FUZZ_CHECK(rc == -1, "rc %d", rc);
+        FUZZ_CHECK(rc == CLGRAD_E_CONFIG, "rc %d", rc);
         FUZZ_CHECK(err[0] != '\0', "failure without a message");
     }
     free(buf);

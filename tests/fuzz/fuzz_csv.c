@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void check_(const char *path, const char *task, int rc, const clgrad_dataset *d, const char *err)
 {
     if (rc != 0) {
-        FUZZ_CHECK(rc == -1, "rc %d", rc);
+        FUZZ_CHECK(rc == CLGRAD_E_IO, "rc %d", rc);
         FUZZ_CHECK(d->x == NULL && d->y == NULL && d->n == 0, "failure left data behind");
         FUZZ_CHECK(strstr(err, path) != NULL, "message does not name the file: %s", err);
         return;

@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(err, 0, sizeof err);
     int rc = clgrad_data_read_idx(ip, lp, &d, err, sizeof err);
     if (rc != 0) {
-        FUZZ_CHECK(rc == -1, "rc %d", rc);
+        FUZZ_CHECK(rc == CLGRAD_E_IO, "rc %d", rc);
         FUZZ_CHECK(d.x == NULL && d.y == NULL && d.n == 0, "failure left data behind");
         FUZZ_CHECK(strstr(err, ip) || strstr(err, lp), "message names no file: %s", err);
         return 0;

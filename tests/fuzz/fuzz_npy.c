@@ -24,7 +24,7 @@ static void one_(const char *path, size_t size, int maxdim)
     memset(err, 0, sizeof err);
     int rc = clgrad_npy_read(path, &x, shape, &nd, maxdim, err, sizeof err);
     if (rc != 0) {
-        FUZZ_CHECK(rc == -1 && x == NULL, "failure left data behind");
+        FUZZ_CHECK(rc == CLGRAD_E_IO && x == NULL, "failure left data behind");
         FUZZ_CHECK(strstr(err, path) != NULL, "message does not name the file: %s", err);
         return;
     }
