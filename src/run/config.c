@@ -358,17 +358,20 @@ static double default_lr_(const char *kind)
     return 1e-2; /* sgd, rmsprop, lars */
 }
 
-void clgrad_config_defaults(clgrad_config *cfg)
+/* The [run] section's defaults. */
+static void defaults_run_(clgrad_config *cfg)
 {
-    memset(cfg, 0, sizeof *cfg);
     copy_str_(cfg->run.name, sizeof cfg->run.name, "run");
     cfg->run.seed = 0;
     cfg->run.steps = 1000;
     cfg->run.epochs = 0;
     cfg->run.eval_every = 100;
     cfg->run.log_every = 1;
+}
 
-    clgrad_data_section *d = &cfg->data;
+/* The [data] section's defaults. */
+static void defaults_data_(clgrad_data_section *d)
+{
     copy_str_(d->kind, sizeof d->kind, "linreg");
     copy_str_(d->task, sizeof d->task, "regression");
     d->batch_size = 32;
@@ -381,8 +384,11 @@ void clgrad_config_defaults(clgrad_config *cfg)
     d->condition = 1;
     d->classes = 3;
     d->seq_len = 50;
+}
 
-    clgrad_model_section *m = &cfg->model;
+/* The [model] section's defaults. */
+static void defaults_model_(clgrad_model_section *m)
+{
     copy_str_(m->kind, sizeof m->kind, "mlp");
     m->nhidden = 2;
     m->hidden[0] = m->hidden[1] = 64;
@@ -396,10 +402,11 @@ void clgrad_config_defaults(clgrad_config *cfg)
     m->init_gain = NAN;
     m->init_std = 1;
     copy_str_(m->init_mode, sizeof m->init_mode, "fan_in");
+}
 
-    copy_str_(cfg->loss.kind, sizeof cfg->loss.kind, "mse");
-
-    clgrad_optim_section *o = &cfg->optim;
+/* The [optim] section's defaults. */
+static void defaults_optim_(clgrad_optim_section *o)
+{
     copy_str_(o->kind, sizeof o->kind, "sgd");
     o->lr = default_lr_("sgd");
     o->momentum = 0;
@@ -418,8 +425,11 @@ void clgrad_config_defaults(clgrad_config *cfg)
     o->gamma = 0.1;
     o->warmup_steps = 0;
     o->min_lr = 0;
+}
 
-    clgrad_clip_section *c = &cfg->clip;
+/* The [clip] section's defaults. */
+static void defaults_clip_(clgrad_clip_section *c)
+{
     copy_str_(c->kind, sizeof c->kind, "none");
     c->max_norm = 1;
     c->norm_type = 2;
@@ -432,6 +442,30 @@ void clgrad_config_defaults(clgrad_config *cfg)
     copy_str_(c->clip_option, sizeof c->clip_option, "adaptive_scaling");
     c->clip_factor = 1;
     c->skip_update_on_spike = 0;
+}
+
+/* The [metrics] section's defaults. */
+static void defaults_metrics_(clgrad_config *cfg)
+{
+    cfg->metrics.spike_alpha = 0.97;
+    cfg->metrics.spike_z = 4;
+    cfg->metrics.spike_warmup = 25;
+    cfg->metrics.sharpness_every = 0;
+    cfg->metrics.sharpness_iters = 20;
+    cfg->metrics.sharpness_tol = 1e-3;
+    cfg->metrics.sharpness_eps = 1e-3;
+    cfg->metrics.histogram_every = 10;
+}
+
+void clgrad_config_defaults(clgrad_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    defaults_run_(cfg);
+    defaults_data_(&cfg->data);
+    defaults_model_(&cfg->model);
+    copy_str_(cfg->loss.kind, sizeof cfg->loss.kind, "mse");
+    defaults_optim_(&cfg->optim);
+    defaults_clip_(&cfg->clip);
 
     cfg->diverge.grad_norm_limit = 1e6;
     cfg->diverge.loss_limit = 1e6;
@@ -441,14 +475,7 @@ void clgrad_config_defaults(clgrad_config *cfg)
     cfg->noise.grad_gamma = 0.55;
     cfg->noise.input_std = 0;
 
-    cfg->metrics.spike_alpha = 0.97;
-    cfg->metrics.spike_z = 4;
-    cfg->metrics.spike_warmup = 25;
-    cfg->metrics.sharpness_every = 0;
-    cfg->metrics.sharpness_iters = 20;
-    cfg->metrics.sharpness_tol = 1e-3;
-    cfg->metrics.sharpness_eps = 1e-3;
-    cfg->metrics.histogram_every = 10;
+    defaults_metrics_(cfg);
 }
 
 /* ------------------------------------------------------------------ */
