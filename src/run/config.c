@@ -1021,12 +1021,9 @@ static int writable_(const char *s)
     return !needs_quotes_(s) || !strchr(s, '"') || !strchr(s, '\'');
 }
 
-/* Parse and store one value (already unquoted) for key k. */
-static void set_value_(parser *p, int k, int where, const char *v, size_t n)
+/* Report a control character in value v for key k (and mark k bad); 1 if there is one. */
+static int value_has_ctrl_(parser *p, int k, int where, const char *v, size_t n)
 {
-    const keydef *d = &keys[k];
-    p->where[k] = where;
-    p->bad[k] = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)v[i];
         if (c < 0x20 || c == 0x7f) {
@@ -1034,60 +1031,84 @@ static void set_value_(parser *p, int k, int where, const char *v, size_t n)
             snprintf(what, sizeof what, "contains a control character (byte 0x%02x)", c);
             value_err_(p, k, where, v, n, what);
             p->bad[k] = 1;
-            return;
+            return 1;
         }
     }
-    if (d->type == T_WIDTHS) {
-        set_widths_(p, k, where, v, n);
+    return 0;
+}
+
+/* Store a T_STRING value: it must fit, be writable back, and (run.name) name a directory. */
+static void set_string_(parser *p, int k, int where, const char *v, size_t n)
+{
+    const keydef *d = &keys[k];
+    if (n >= d->size) {
+        char what[96];
+        snprintf(what, sizeof what, "is too long (%zu bytes; at most %zu)", n, d->size - 1);
+        value_err_(p, k, where, v, n, what);
+        p->bad[k] = 1;
         return;
     }
-    if (d->type == T_ACTS) {
-        set_acts_(p, k, where, v, n);
+    char *dst = field_(&p->cfg, k);
+    memset(dst, 0, d->size);
+    memcpy(dst, v, n);
+    const char *why = NULL;
+    if (!writable_(dst)) why = "contains both quote characters and needs quotes; it cannot be written back";
+    if (k == K_RUN_NAME &&
+        (n == 0 || strchr(dst, '/') || strchr(dst, '\\') || !strcmp(dst, ".") || !strcmp(dst, "..")))
+        why = "is not a usable run name";
+    if (why) {
+        value_err_(p, k, where, v, n, why);
+        p->bad[k] = 1;
+    }
+}
+
+/* Store a T_CHOICE value: one of the key's names, or empty where F_EMPTY allows it. */
+static void set_choice_(parser *p, int k, int where, const char *v, size_t n)
+{
+    const keydef *d = &keys[k];
+    if (n == 0 && (d->flags & F_EMPTY)) {
+        memset(field_(&p->cfg, k), 0, d->size);
         return;
     }
-    if (d->type == T_STRING) {
-        if (n >= d->size) {
-            char what[96];
-            snprintf(what, sizeof what, "is too long (%zu bytes; at most %zu)", n, d->size - 1);
-            value_err_(p, k, where, v, n, what);
-            p->bad[k] = 1;
-            return;
-        }
-        char *dst = field_(&p->cfg, k);
-        memset(dst, 0, d->size);
-        memcpy(dst, v, n);
-        const char *why = NULL;
-        if (!writable_(dst)) why = "contains both quote characters and needs quotes; it cannot be written back";
-        if (k == K_RUN_NAME &&
-            (n == 0 || strchr(dst, '/') || strchr(dst, '\\') || !strcmp(dst, ".") || !strcmp(dst, "..")))
-            why = "is not a usable run name";
-        if (why) {
-            value_err_(p, k, where, v, n, why);
-            p->bad[k] = 1;
-        }
-        return;
+    if (choice_find_(choices_(k), v, n, field_(&p->cfg, k), d->size) < 0) {
+        choice_err_(p, k, where, v, n, NULL);
+        p->bad[k] = 1;
     }
-    if (d->type == T_CHOICE) {
-        if (n == 0 && (d->flags & F_EMPTY)) {
-            memset(field_(&p->cfg, k), 0, d->size);
-            return;
-        }
-        if (choice_find_(choices_(k), v, n, field_(&p->cfg, k), d->size) < 0) {
-            choice_err_(p, k, where, v, n, NULL);
-            p->bad[k] = 1;
-        }
-        return;
+}
+
+/* Store a T_BOOL value (true/false, yes/no, on/off, 1/0). */
+static void set_bool_(parser *p, int k, int where, const char *v, size_t n)
+{
+    int i = choice_find_(bool_names, v, n, NULL, 0);
+    if (i < 0) {
+        value_err_(p, k, where, v, n, "is not a boolean");
+        p->bad[k] = 1;
+    } else {
+        *(int *)field_(&p->cfg, k) = i % 2 == 0; /* true, yes, on, 1 */
     }
-    if (d->type == T_BOOL) {
-        int i = choice_find_(bool_names, v, n, NULL, 0);
-        if (i < 0) {
-            value_err_(p, k, where, v, n, "is not a boolean");
-            p->bad[k] = 1;
-        } else {
-            *(int *)field_(&p->cfg, k) = i % 2 == 0; /* true, yes, on, 1 */
-        }
-        return;
+}
+
+/* Parse a T_DOUBLE value (s: v as a C string) into *x, with "auto" and "none" where allowed; a P_ code. */
+static int parse_double_value_(const keydef *d, const char *v, size_t n, const char *s, double *x)
+{
+    if ((d->flags & F_AUTO) && ieq_(v, n, "auto")) {
+        *x = NAN;
+        return P_OK;
     }
+    if ((d->flags & F_NONE) && ieq_(v, n, "none")) {
+        *x = INFINITY;
+        return P_OK;
+    }
+    int rc = parse_double_(s, x);
+    if (rc == P_OK && isinf(*x) && !((d->flags & F_INF) && *x > 0)) rc = P_INF;
+    else if (rc == P_OK && !in_range_(d, *x)) rc = P_RANGE;
+    return rc;
+}
+
+/* Parse and store a number (T_LONG, T_U64 or T_DOUBLE), checking its range. */
+static void set_number_(parser *p, int k, int where, const char *v, size_t n)
+{
+    const keydef *d = &keys[k];
     /* numbers: a NUL-terminated copy (values can be any length) */
     if (n > 400) {
         value_err_(p, k, where, v, n, "is too long to be a number");
@@ -1111,17 +1132,7 @@ static void set_value_(parser *p, int k, int where, const char *v, size_t n)
         else value_err_(p, k, where, v, n, rc == P_SYNTAX ? "is not an unsigned integer" : "is out of range");
     } else { /* T_DOUBLE */
         double x = 0;
-        if ((d->flags & F_AUTO) && ieq_(v, n, "auto")) {
-            x = NAN;
-            rc = P_OK;
-        } else if ((d->flags & F_NONE) && ieq_(v, n, "none")) {
-            x = INFINITY;
-            rc = P_OK;
-        } else {
-            rc = parse_double_(s, &x);
-            if (rc == P_OK && isinf(x) && !((d->flags & F_INF) && x > 0)) rc = P_INF;
-            else if (rc == P_OK && !in_range_(d, x)) rc = P_RANGE;
-        }
+        rc = parse_double_value_(d, v, n, s, &x);
         if (rc == P_OK) *(double *)field_(&p->cfg, k) = x;
         else
             value_err_(p, k, where, v, n,
@@ -1131,6 +1142,24 @@ static void set_value_(parser *p, int k, int where, const char *v, size_t n)
                                       : "is out of range");
     }
     if (rc != P_OK) p->bad[k] = 1;
+}
+
+/* Parse and store one value (already unquoted) for key k. */
+static void set_value_(parser *p, int k, int where, const char *v, size_t n)
+{
+    p->where[k] = where;
+    p->bad[k] = 0;
+    if (value_has_ctrl_(p, k, where, v, n)) return;
+    switch (keys[k].type) {
+    case T_WIDTHS: set_widths_(p, k, where, v, n); break;
+    case T_ACTS: set_acts_(p, k, where, v, n); break;
+    case T_STRING: set_string_(p, k, where, v, n); break;
+    case T_CHOICE: set_choice_(p, k, where, v, n); break;
+    case T_BOOL: set_bool_(p, k, where, v, n); break;
+    case T_LONG:
+    case T_U64:
+    case T_DOUBLE: set_number_(p, k, where, v, n); break;
+    }
 }
 
 /* ------------------------------------------------------------------ */
