@@ -1243,93 +1243,97 @@ static int find_section_(const char *s, size_t n)
 
 enum { SEC_NONE = -1, SEC_UNKNOWN = -2 };
 
-static void do_line_(parser *p, const clgrad_ini_line *l, int *cur)
+/* Report a control character (a tab is fine) in line s; 1 if there is one. */
+static int line_has_ctrl_(parser *p, int line, const char *s, size_t n)
 {
-    int line = l->line;
-    const char *s = l->s;
-    size_t n = l->n;
-    if (l->kind == CLGRAD_INI_BLANK) return;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if ((c < 0x20 && c != '\t') || c == 0x7f) {
             errf_(p, line, "control character (byte 0x%02x) at column %zu; is this a text file?", c, i + 1);
-            return;
+            return 1;
         }
     }
-    if (l->kind == CLGRAD_INI_SECTION || l->kind == CLGRAD_INI_BAD_HEADER) {
-        if (l->kind == CLGRAD_INI_BAD_HEADER) {
-            clgrad_sbuf t = {0};
-            clgrad_sb_puts(&t, "section header without ']': ");
-            sb_quote(&t, s, n);
-            emit_(p, line, &t);
-            free(t.s);
-            *cur = SEC_UNKNOWN;
-            return;
-        }
-        const char *name = l->section, *rest = l->rest;
-        size_t nn = l->nsection, nr = l->nrest;
-        if (nr && *rest != '#' && *rest != ';') {
-            clgrad_sbuf t = {0};
-            clgrad_sb_puts(&t, "text after the section header: ");
-            sb_quote(&t, rest, nr);
-            emit_(p, line, &t);
-            free(t.s);
-        }
-        int sec = find_section_(name, nn);
-        if (sec < 0) {
-            unknown_section_(p, line, name, nn);
-            *cur = SEC_UNKNOWN;
-            return;
-        }
-        if (p->sec_line[sec])
-            errf_(p, line, "[%s]: section appears twice (first at line %d); merge them", sections[sec],
-                  p->sec_line[sec]);
-        else
-            p->sec_line[sec] = line;
-        *cur = sec;
+    return 0;
+}
+
+/* A "[section]" line (or one without its ']'): check it and make it the current section. */
+static void do_header_(parser *p, const clgrad_ini_line *l, int *cur)
+{
+    int line = l->line;
+    if (l->kind == CLGRAD_INI_BAD_HEADER) {
+        clgrad_sbuf t = {0};
+        clgrad_sb_puts(&t, "section header without ']': ");
+        sb_quote(&t, l->s, l->n);
+        emit_(p, line, &t);
+        free(t.s);
+        *cur = SEC_UNKNOWN;
         return;
     }
-    if (l->kind == CLGRAD_INI_NO_EQ) {
+    const char *name = l->section, *rest = l->rest;
+    size_t nn = l->nsection, nr = l->nrest;
+    if (nr && *rest != '#' && *rest != ';') {
         clgrad_sbuf t = {0};
-        clgrad_sb_puts(&t, "expected 'key = value' or '[section]', got ");
-        sb_quote(&t, s, n);
-        clgrad_sb_puts(&t, " (no '=')");
+        clgrad_sb_puts(&t, "text after the section header: ");
+        sb_quote(&t, rest, nr);
+        emit_(p, line, &t);
+        free(t.s);
+    }
+    int sec = find_section_(name, nn);
+    if (sec < 0) {
+        unknown_section_(p, line, name, nn);
+        *cur = SEC_UNKNOWN;
+        return;
+    }
+    if (p->sec_line[sec])
+        errf_(p, line, "[%s]: section appears twice (first at line %d); merge them", sections[sec],
+              p->sec_line[sec]);
+    else
+        p->sec_line[sec] = line;
+    *cur = sec;
+}
+
+/* "key before any [section] header", with a guess at the section it belongs under. */
+static void key_before_section_(parser *p, int line, const char *key, size_t nk)
+{
+    clgrad_sbuf t = {0};
+    clgrad_sb_puts(&t, "key ");
+    sb_quote(&t, key, nk);
+    clgrad_sb_puts(&t, " before any [section] header");
+    if (p->nmsgs == MAX_STORED_ERRORS) { /* emit_ only counts it: skip the guess */
         emit_(p, line, &t);
         free(t.s);
         return;
     }
+    int g = guess_key_(-1, key, nk);
+    if (g >= 0) clgrad_sb_printf(&t, " (did you mean it under [%s]?)", sections[keys[g].sec]);
+    clgrad_sb_puts(&t, "; sections: ");
+    section_list_(&t);
+    emit_(p, line, &t);
+    free(t.s);
+}
+
+/* A "key = value" line in section cur: find the key and store its value. */
+static void do_key_(parser *p, const clgrad_ini_line *l, int cur)
+{
+    int line = l->line;
     const char *key = l->key;
     size_t nk = l->nkey;
     if (nk == 0) {
         clgrad_sbuf t = {0};
         clgrad_sb_puts(&t, "missing key before '=': ");
-        sb_quote(&t, s, n);
+        sb_quote(&t, l->s, l->n);
         emit_(p, line, &t);
         free(t.s);
         return;
     }
-    if (*cur == SEC_UNKNOWN) return; /* reported at the header */
-    if (*cur == SEC_NONE) {
-        clgrad_sbuf t = {0};
-        clgrad_sb_puts(&t, "key ");
-        sb_quote(&t, key, nk);
-        clgrad_sb_puts(&t, " before any [section] header");
-        if (p->nmsgs == MAX_STORED_ERRORS) { /* emit_ only counts it: skip the guess */
-            emit_(p, line, &t);
-            free(t.s);
-            return;
-        }
-        int g = guess_key_(-1, key, nk);
-        if (g >= 0) clgrad_sb_printf(&t, " (did you mean it under [%s]?)", sections[keys[g].sec]);
-        clgrad_sb_puts(&t, "; sections: ");
-        section_list_(&t);
-        emit_(p, line, &t);
-        free(t.s);
+    if (cur == SEC_UNKNOWN) return; /* reported at the header */
+    if (cur == SEC_NONE) {
+        key_before_section_(p, line, key, nk);
         return;
     }
-    int k = find_key_(*cur, key, nk);
+    int k = find_key_(cur, key, nk);
     if (k < 0) {
-        unknown_key_(p, *cur, line, key, nk);
+        unknown_key_(p, cur, line, key, nk);
         return;
     }
     if (p->where[k] > 0) {
@@ -1345,6 +1349,29 @@ static void do_line_(parser *p, const clgrad_ini_line *l, int *cur)
         return;
     }
     set_value_(p, k, line, v, nv);
+}
+
+static void do_line_(parser *p, const clgrad_ini_line *l, int *cur)
+{
+    int line = l->line;
+    const char *s = l->s;
+    size_t n = l->n;
+    if (l->kind == CLGRAD_INI_BLANK) return;
+    if (line_has_ctrl_(p, line, s, n)) return;
+    if (l->kind == CLGRAD_INI_SECTION || l->kind == CLGRAD_INI_BAD_HEADER) {
+        do_header_(p, l, cur);
+        return;
+    }
+    if (l->kind == CLGRAD_INI_NO_EQ) {
+        clgrad_sbuf t = {0};
+        clgrad_sb_puts(&t, "expected 'key = value' or '[section]', got ");
+        sb_quote(&t, s, n);
+        clgrad_sb_puts(&t, " (no '=')");
+        emit_(p, line, &t);
+        free(t.s);
+        return;
+    }
+    do_key_(p, l, *cur);
 }
 
 static void do_text_(parser *p, const char *text, size_t len)
