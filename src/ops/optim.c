@@ -263,6 +263,143 @@ static const char *segs_cover_(const clgrad_segs *segs, size_t n)
     return next == n ? NULL : "the segments must cover the n parameters exactly";
 }
 
+/* The buffers and derived scalars the three optim_layers_* kernels take (names as in their argument lists). */
+typedef struct {
+    cl_mem params, grads, state, work, tab, gs;
+    cl_int use_gs, ilamb;
+    cl_ulong gs_coef, gs_skip, nn, wo, chunk, st_w, st_u;
+    cl_uint nseg;
+    cl_float wd, b1, omb1, b2, omb2, bc1, bc2_sqrt, eps, coef, rwd, clip, flr, mu;
+} layers_args_;
+
+/* Check the buffers, the segments and the work area of a layer-wise step on n > 0 parameters. */
+static clgrad_status layers_check_(clgrad_ctx *ctx, const clgrad_optim_cfg *cfg, cl_mem params, cl_mem grads,
+                                   cl_mem state, size_t n, const clgrad_segs *segs, cl_mem work, size_t work_off)
+{
+    clgrad_status st = CLGRAD_OK;
+    const char *why;
+    if (!params || !grads || !state || !work || !segs)
+        return clgrad_fail(ctx, CLGRAD_E_ARG, "optim_step_layers(%s): params, grads, state, work and segs are required",
+                           names_[cfg->kind]);
+    if ((why = segs_cover_(segs, n)))
+        return clgrad_fail(ctx, CLGRAD_E_ARG, "optim_step_layers(%s): %s", names_[cfg->kind], why);
+    size_t T = clgrad_segs_count(segs), bytes = 0;
+    CLGRAD_CL_TRY(ctx, clGetMemObjectInfo(work, CL_MEM_SIZE, sizeof bytes, &bytes, NULL));
+    if (work_off + CLGRAD_OPTIM_LAYERS_WORK(T) > bytes / sizeof(float))
+        return clgrad_fail(ctx, CLGRAD_E_ARG, "optim_step_layers: the work area at %zu (%zu floats) does not fit the buffer",
+                           work_off, CLGRAD_OPTIM_LAYERS_WORK(T));
+    return CLGRAD_OK;
+fail:
+    return st;
+}
+
+/* Fill the kernels' arguments for step step_t at learning rate lr (scalars derived in double). */
+static void layers_args_init_(layers_args_ *a, const clgrad_optim_cfg *cfg, int64_t step_t, double lr, cl_mem params,
+                              cl_mem grads, cl_mem state, size_t n, cl_mem gradstate, size_t gradstate_offset,
+                              const clgrad_segs *segs, cl_mem work, size_t work_off)
+{
+    size_t T = clgrad_segs_count(segs);
+    int lamb = cfg->kind == CLGRAD_OPTIM_LAMB;
+    a->params = params, a->grads = grads, a->state = state, a->work = work;
+    a->use_gs = gradstate != NULL, a->ilamb = lamb;
+    a->gs = gradstate ? gradstate : params; /* any valid buffer; never read when use_gs == 0 */
+    a->gs_coef = (cl_ulong)gradstate_offset + CLGRAD_GS_COEF, a->gs_skip = (cl_ulong)gradstate_offset + CLGRAD_GS_SKIP;
+    a->nn = n, a->wo = work_off, a->chunk = clgrad_segs_chunk(segs);
+    a->st_w = 2 * (cl_ulong)T, a->st_u = a->st_w + CLGRAD_RS_SIZE * ((cl_ulong)T + 1);
+    a->nseg = (cl_uint)T;
+    a->tab = clgrad_segs_table(segs);
+    a->wd = (cl_float)cfg->weight_decay, a->b1 = (cl_float)cfg->beta1, a->omb1 = (cl_float)(1.0 - cfg->beta1);
+    a->b2 = (cl_float)cfg->beta2, a->omb2 = (cl_float)(1.0 - cfg->beta2);
+    a->bc1 = (cl_float)(1.0 - pow(cfg->beta1, (double)step_t));
+    a->bc2_sqrt = (cl_float)sqrt(1.0 - pow(cfg->beta2, (double)step_t)), a->eps = (cl_float)cfg->eps;
+    a->coef = lamb ? 1.0f : (cl_float)cfg->trust_coefficient, a->rwd = lamb ? 0.0f : a->wd;
+    a->clip = (cl_float)cfg->trust_clip, a->flr = (cl_float)lr, a->mu = (cl_float)cfg->momentum;
+}
+
+/* Launch optim_layers_prep: the update direction (LARS: d, LAMB: u) per parameter. */
+static clgrad_status layers_prep_(clgrad_ctx *ctx, layers_args_ *a, const clgrad_segs *segs)
+{
+    clgrad_status st = CLGRAD_OK;
+    cl_kernel k = clgrad_kernel(ctx, "optim_layers_prep");
+    if (!k) return CLGRAD_E_ARG;
+    CLGRAD_ARG(ctx, k, 0, a->params);
+    CLGRAD_ARG(ctx, k, 1, a->grads);
+    CLGRAD_ARG(ctx, k, 2, a->state);
+    CLGRAD_ARG(ctx, k, 3, a->nn);
+    CLGRAD_ARG(ctx, k, 4, a->tab);
+    CLGRAD_ARG(ctx, k, 5, a->nseg);
+    CLGRAD_ARG(ctx, k, 6, a->chunk);
+    CLGRAD_ARG(ctx, k, 7, a->gs);
+    CLGRAD_ARG(ctx, k, 8, a->gs_coef);
+    CLGRAD_ARG(ctx, k, 9, a->gs_skip);
+    CLGRAD_ARG(ctx, k, 10, a->use_gs);
+    CLGRAD_ARG(ctx, k, 11, a->work);
+    CLGRAD_ARG(ctx, k, 12, a->wo);
+    CLGRAD_ARG(ctx, k, 13, a->ilamb);
+    CLGRAD_ARG(ctx, k, 14, a->wd);
+    CLGRAD_ARG(ctx, k, 15, a->b1);
+    CLGRAD_ARG(ctx, k, 16, a->omb1);
+    CLGRAD_ARG(ctx, k, 17, a->b2);
+    CLGRAD_ARG(ctx, k, 18, a->omb2);
+    CLGRAD_ARG(ctx, k, 19, a->bc1);
+    CLGRAD_ARG(ctx, k, 20, a->bc2_sqrt);
+    CLGRAD_ARG(ctx, k, 21, a->eps);
+    CLGRAD_TRY(chunk_launch_(ctx, k, "optim_layers_prep", segs));
+fail:
+    return st;
+}
+
+/* Launch optim_layers_ratio: each tensor's trust ratio from the norms in the work area. */
+static clgrad_status layers_ratio_(clgrad_ctx *ctx, layers_args_ *a)
+{
+    clgrad_status st = CLGRAD_OK;
+    cl_kernel k = clgrad_kernel(ctx, "optim_layers_ratio");
+    if (!k) return CLGRAD_E_ARG;
+    CLGRAD_ARG(ctx, k, 0, a->work);
+    CLGRAD_ARG(ctx, k, 1, a->wo);
+    CLGRAD_ARG(ctx, k, 2, a->nseg);
+    CLGRAD_ARG(ctx, k, 3, a->st_w);
+    CLGRAD_ARG(ctx, k, 4, a->st_u);
+    CLGRAD_ARG(ctx, k, 5, a->coef);
+    CLGRAD_ARG(ctx, k, 6, a->rwd);
+    CLGRAD_ARG(ctx, k, 7, a->clip);
+    CLGRAD_ARG(ctx, k, 8, a->gs);
+    CLGRAD_ARG(ctx, k, 9, a->gs_skip);
+    CLGRAD_ARG(ctx, k, 10, a->use_gs);
+    {
+        size_t one = 1;
+        CLGRAD_TRY(clgrad_launch(ctx, k, "optim_layers_ratio", 1, &one, &one));
+    }
+fail:
+    return st;
+}
+
+/* Launch optim_layers_apply: the parameter update scaled by each tensor's trust ratio. */
+static clgrad_status layers_apply_(clgrad_ctx *ctx, layers_args_ *a, const clgrad_segs *segs)
+{
+    clgrad_status st = CLGRAD_OK;
+    cl_kernel k = clgrad_kernel(ctx, "optim_layers_apply");
+    if (!k) return CLGRAD_E_ARG;
+    CLGRAD_ARG(ctx, k, 0, a->params);
+    CLGRAD_ARG(ctx, k, 1, a->state);
+    CLGRAD_ARG(ctx, k, 2, a->nn);
+    CLGRAD_ARG(ctx, k, 3, a->tab);
+    CLGRAD_ARG(ctx, k, 4, a->nseg);
+    CLGRAD_ARG(ctx, k, 5, a->chunk);
+    CLGRAD_ARG(ctx, k, 6, a->gs);
+    CLGRAD_ARG(ctx, k, 7, a->gs_skip);
+    CLGRAD_ARG(ctx, k, 8, a->use_gs);
+    CLGRAD_ARG(ctx, k, 9, a->work);
+    CLGRAD_ARG(ctx, k, 10, a->wo);
+    CLGRAD_ARG(ctx, k, 11, a->ilamb);
+    CLGRAD_ARG(ctx, k, 12, a->flr);
+    CLGRAD_ARG(ctx, k, 13, a->wd);
+    CLGRAD_ARG(ctx, k, 14, a->mu);
+    CLGRAD_TRY(chunk_launch_(ctx, k, "optim_layers_apply", segs));
+fail:
+    return st;
+}
+
 clgrad_status clgrad_optim_step_layers(clgrad_ctx *ctx, const clgrad_optim_cfg *cfg, int64_t step_t, double lr,
                                        cl_mem params, cl_mem grads, cl_mem state, size_t n, cl_mem gradstate,
                                        size_t gradstate_offset, const clgrad_segs *segs, cl_mem work,
@@ -279,97 +416,17 @@ clgrad_status clgrad_optim_step_layers(clgrad_ctx *ctx, const clgrad_optim_cfg *
     if (!(lr >= 0.0) || !isfinite(lr))
         return clgrad_fail(ctx, CLGRAD_E_ARG, "optim_step_layers: learning rate must be finite and >= 0 (got %g)", lr);
     if (n == 0) return CLGRAD_OK;
-    if (!params || !grads || !state || !work || !segs)
-        return clgrad_fail(ctx, CLGRAD_E_ARG, "optim_step_layers(%s): params, grads, state, work and segs are required",
-                           names_[cfg->kind]);
-    if ((why = segs_cover_(segs, n)))
-        return clgrad_fail(ctx, CLGRAD_E_ARG, "optim_step_layers(%s): %s", names_[cfg->kind], why);
-    size_t T = clgrad_segs_count(segs), bytes = 0;
-    CLGRAD_CL_TRY(ctx, clGetMemObjectInfo(work, CL_MEM_SIZE, sizeof bytes, &bytes, NULL));
-    if (work_off + CLGRAD_OPTIM_LAYERS_WORK(T) > bytes / sizeof(float))
-        return clgrad_fail(ctx, CLGRAD_E_ARG, "optim_step_layers: the work area at %zu (%zu floats) does not fit the buffer",
-                           work_off, CLGRAD_OPTIM_LAYERS_WORK(T));
-    int lamb = cfg->kind == CLGRAD_OPTIM_LAMB;
-    cl_int use_gs = gradstate != NULL, ilamb = lamb;
-    cl_mem gs = gradstate ? gradstate : params; /* any valid buffer; never read when use_gs == 0 */
-    cl_ulong gs_coef = (cl_ulong)gradstate_offset + CLGRAD_GS_COEF, gs_skip = (cl_ulong)gradstate_offset + CLGRAD_GS_SKIP;
-    cl_ulong nn = n, wo = work_off, chunk = clgrad_segs_chunk(segs);
-    cl_ulong st_w = 2 * (cl_ulong)T, st_u = st_w + CLGRAD_RS_SIZE * ((cl_ulong)T + 1);
-    cl_uint nseg = (cl_uint)T;
-    cl_mem tab = clgrad_segs_table(segs);
-    cl_float wd = (cl_float)cfg->weight_decay, b1 = (cl_float)cfg->beta1, omb1 = (cl_float)(1.0 - cfg->beta1);
-    cl_float b2 = (cl_float)cfg->beta2, omb2 = (cl_float)(1.0 - cfg->beta2);
-    cl_float bc1 = (cl_float)(1.0 - pow(cfg->beta1, (double)step_t));
-    cl_float bc2_sqrt = (cl_float)sqrt(1.0 - pow(cfg->beta2, (double)step_t)), eps = (cl_float)cfg->eps;
-    cl_float coef = lamb ? 1.0f : (cl_float)cfg->trust_coefficient, rwd = lamb ? 0.0f : wd;
-    cl_float clip = (cl_float)cfg->trust_clip, flr = (cl_float)lr, mu = (cl_float)cfg->momentum;
-
-    cl_kernel k = clgrad_kernel(ctx, "optim_layers_prep");
-    if (!k) return CLGRAD_E_ARG;
-    CLGRAD_ARG(ctx, k, 0, params);
-    CLGRAD_ARG(ctx, k, 1, grads);
-    CLGRAD_ARG(ctx, k, 2, state);
-    CLGRAD_ARG(ctx, k, 3, nn);
-    CLGRAD_ARG(ctx, k, 4, tab);
-    CLGRAD_ARG(ctx, k, 5, nseg);
-    CLGRAD_ARG(ctx, k, 6, chunk);
-    CLGRAD_ARG(ctx, k, 7, gs);
-    CLGRAD_ARG(ctx, k, 8, gs_coef);
-    CLGRAD_ARG(ctx, k, 9, gs_skip);
-    CLGRAD_ARG(ctx, k, 10, use_gs);
-    CLGRAD_ARG(ctx, k, 11, work);
-    CLGRAD_ARG(ctx, k, 12, wo);
-    CLGRAD_ARG(ctx, k, 13, ilamb);
-    CLGRAD_ARG(ctx, k, 14, wd);
-    CLGRAD_ARG(ctx, k, 15, b1);
-    CLGRAD_ARG(ctx, k, 16, omb1);
-    CLGRAD_ARG(ctx, k, 17, b2);
-    CLGRAD_ARG(ctx, k, 18, omb2);
-    CLGRAD_ARG(ctx, k, 19, bc1);
-    CLGRAD_ARG(ctx, k, 20, bc2_sqrt);
-    CLGRAD_ARG(ctx, k, 21, eps);
-    CLGRAD_TRY(chunk_launch_(ctx, k, "optim_layers_prep", segs));
+    CLGRAD_TRY(layers_check_(ctx, cfg, params, grads, state, n, segs, work, work_off));
+    layers_args_ a;
+    layers_args_init_(&a, cfg, step_t, lr, params, grads, state, n, gradstate, gradstate_offset, segs, work, work_off);
+    CLGRAD_TRY(layers_prep_(ctx, &a, segs));
 
     /* ||w|| per tensor, ||d|| (LARS, slot 1) or ||u|| (LAMB, slot 2) per tensor */
-    CLGRAD_TRY(clgrad_reduce_stats(ctx, params, 0, segs, work, work_off + (size_t)st_w));
-    CLGRAD_TRY(clgrad_reduce_stats(ctx, state, (lamb ? 2 : 1) * n, segs, work, work_off + (size_t)st_u));
+    CLGRAD_TRY(clgrad_reduce_stats(ctx, params, 0, segs, work, work_off + (size_t)a.st_w));
+    CLGRAD_TRY(clgrad_reduce_stats(ctx, state, (a.ilamb ? 2 : 1) * n, segs, work, work_off + (size_t)a.st_u));
 
-    k = clgrad_kernel(ctx, "optim_layers_ratio");
-    if (!k) return CLGRAD_E_ARG;
-    CLGRAD_ARG(ctx, k, 0, work);
-    CLGRAD_ARG(ctx, k, 1, wo);
-    CLGRAD_ARG(ctx, k, 2, nseg);
-    CLGRAD_ARG(ctx, k, 3, st_w);
-    CLGRAD_ARG(ctx, k, 4, st_u);
-    CLGRAD_ARG(ctx, k, 5, coef);
-    CLGRAD_ARG(ctx, k, 6, rwd);
-    CLGRAD_ARG(ctx, k, 7, clip);
-    CLGRAD_ARG(ctx, k, 8, gs);
-    CLGRAD_ARG(ctx, k, 9, gs_skip);
-    CLGRAD_ARG(ctx, k, 10, use_gs);
-    {
-        size_t one = 1;
-        CLGRAD_TRY(clgrad_launch(ctx, k, "optim_layers_ratio", 1, &one, &one));
-    }
-
-    k = clgrad_kernel(ctx, "optim_layers_apply");
-    if (!k) return CLGRAD_E_ARG;
-    CLGRAD_ARG(ctx, k, 0, params);
-    CLGRAD_ARG(ctx, k, 1, state);
-    CLGRAD_ARG(ctx, k, 2, nn);
-    CLGRAD_ARG(ctx, k, 3, tab);
-    CLGRAD_ARG(ctx, k, 4, nseg);
-    CLGRAD_ARG(ctx, k, 5, chunk);
-    CLGRAD_ARG(ctx, k, 6, gs);
-    CLGRAD_ARG(ctx, k, 7, gs_skip);
-    CLGRAD_ARG(ctx, k, 8, use_gs);
-    CLGRAD_ARG(ctx, k, 9, work);
-    CLGRAD_ARG(ctx, k, 10, wo);
-    CLGRAD_ARG(ctx, k, 11, ilamb);
-    CLGRAD_ARG(ctx, k, 12, flr);
-    CLGRAD_ARG(ctx, k, 13, wd);
-    CLGRAD_ARG(ctx, k, 14, mu);
-    CLGRAD_TRY(chunk_launch_(ctx, k, "optim_layers_apply", segs));
+    CLGRAD_TRY(layers_ratio_(ctx, &a));
+    CLGRAD_TRY(layers_apply_(ctx, &a, segs));
 fail:
     return st;
 }

@@ -377,17 +377,20 @@ static double default_lr_(const char *kind)
     return 1e-2; /* sgd, rmsprop, lars */
 }
 
-void clgrad_config_defaults(clgrad_config *cfg)
+/* The [run] section's defaults. */
+static void defaults_run_(clgrad_config *cfg)
 {
-    memset(cfg, 0, sizeof *cfg);
     copy_str_(cfg->run.name, sizeof cfg->run.name, "run");
     cfg->run.seed = 0;
     cfg->run.steps = 1000;
     cfg->run.epochs = 0;
     cfg->run.eval_every = 100;
     cfg->run.log_every = 1;
+}
 
-    clgrad_data_section *d = &cfg->data;
+/* The [data] section's defaults. */
+static void defaults_data_(clgrad_data_section *d)
+{
     copy_str_(d->kind, sizeof d->kind, "linreg");
     copy_str_(d->task, sizeof d->task, "regression");
     d->batch_size = 32;
@@ -400,8 +403,11 @@ void clgrad_config_defaults(clgrad_config *cfg)
     d->condition = 1;
     d->classes = 3;
     d->seq_len = 50;
+}
 
-    clgrad_model_section *m = &cfg->model;
+/* The [model] section's defaults. */
+static void defaults_model_(clgrad_model_section *m)
+{
     copy_str_(m->kind, sizeof m->kind, "mlp");
     m->nhidden = 2;
     m->hidden[0] = m->hidden[1] = 64;
@@ -419,10 +425,11 @@ void clgrad_config_defaults(clgrad_config *cfg)
     copy_str_(m->residual, sizeof m->residual, "none");
     m->final_norm = 0;
     m->norm_eps = NAN;
+}
 
-    copy_str_(cfg->loss.kind, sizeof cfg->loss.kind, "mse");
-
-    clgrad_optim_section *o = &cfg->optim;
+/* The [optim] section's defaults. */
+static void defaults_optim_(clgrad_optim_section *o)
+{
     copy_str_(o->kind, sizeof o->kind, "sgd");
     o->lr = default_lr_("sgd");
     o->momentum = 0;
@@ -441,8 +448,11 @@ void clgrad_config_defaults(clgrad_config *cfg)
     o->gamma = 0.1;
     o->warmup_steps = 0;
     o->min_lr = 0;
+}
 
-    clgrad_clip_section *c = &cfg->clip;
+/* The [clip] section's defaults. */
+static void defaults_clip_(clgrad_clip_section *c)
+{
     copy_str_(c->kind, sizeof c->kind, "none");
     c->max_norm = 1;
     c->norm_type = 2;
@@ -455,6 +465,30 @@ void clgrad_config_defaults(clgrad_config *cfg)
     copy_str_(c->clip_option, sizeof c->clip_option, "adaptive_scaling");
     c->clip_factor = 1;
     c->skip_update_on_spike = 0;
+}
+
+/* The [metrics] section's defaults. */
+static void defaults_metrics_(clgrad_config *cfg)
+{
+    cfg->metrics.spike_alpha = 0.97;
+    cfg->metrics.spike_z = 4;
+    cfg->metrics.spike_warmup = 25;
+    cfg->metrics.sharpness_every = 0;
+    cfg->metrics.sharpness_iters = 20;
+    cfg->metrics.sharpness_tol = 1e-3;
+    cfg->metrics.sharpness_eps = 1e-3;
+    cfg->metrics.histogram_every = 10;
+}
+
+void clgrad_config_defaults(clgrad_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    defaults_run_(cfg);
+    defaults_data_(&cfg->data);
+    defaults_model_(&cfg->model);
+    copy_str_(cfg->loss.kind, sizeof cfg->loss.kind, "mse");
+    defaults_optim_(&cfg->optim);
+    defaults_clip_(&cfg->clip);
 
     cfg->diverge.grad_norm_limit = 1e6;
     cfg->diverge.loss_limit = 1e6;
@@ -464,14 +498,7 @@ void clgrad_config_defaults(clgrad_config *cfg)
     cfg->noise.grad_gamma = 0.55;
     cfg->noise.input_std = 0;
 
-    cfg->metrics.spike_alpha = 0.97;
-    cfg->metrics.spike_z = 4;
-    cfg->metrics.spike_warmup = 25;
-    cfg->metrics.sharpness_every = 0;
-    cfg->metrics.sharpness_iters = 20;
-    cfg->metrics.sharpness_tol = 1e-3;
-    cfg->metrics.sharpness_eps = 1e-3;
-    cfg->metrics.histogram_every = 10;
+    defaults_metrics_(cfg);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1017,12 +1044,9 @@ static int writable_(const char *s)
     return !needs_quotes_(s) || !strchr(s, '"') || !strchr(s, '\'');
 }
 
-/* Parse and store one value (already unquoted) for key k. */
-static void set_value_(parser *p, int k, int where, const char *v, size_t n)
+/* Report a control character in value v for key k (and mark k bad); 1 if there is one. */
+static int value_has_ctrl_(parser *p, int k, int where, const char *v, size_t n)
 {
-    const keydef *d = &keys[k];
-    p->where[k] = where;
-    p->bad[k] = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)v[i];
         if (c < 0x20 || c == 0x7f) {
@@ -1030,60 +1054,84 @@ static void set_value_(parser *p, int k, int where, const char *v, size_t n)
             snprintf(what, sizeof what, "contains a control character (byte 0x%02x)", c);
             value_err_(p, k, where, v, n, what);
             p->bad[k] = 1;
-            return;
+            return 1;
         }
     }
-    if (d->type == T_WIDTHS) {
-        set_widths_(p, k, where, v, n);
+    return 0;
+}
+
+/* Store a T_STRING value: it must fit, be writable back, and (run.name) name a directory. */
+static void set_string_(parser *p, int k, int where, const char *v, size_t n)
+{
+    const keydef *d = &keys[k];
+    if (n >= d->size) {
+        char what[96];
+        snprintf(what, sizeof what, "is too long (%zu bytes; at most %zu)", n, d->size - 1);
+        value_err_(p, k, where, v, n, what);
+        p->bad[k] = 1;
         return;
     }
-    if (d->type == T_ACTS) {
-        set_acts_(p, k, where, v, n);
+    char *dst = field_(&p->cfg, k);
+    memset(dst, 0, d->size);
+    memcpy(dst, v, n);
+    const char *why = NULL;
+    if (!writable_(dst)) why = "contains both quote characters and needs quotes; it cannot be written back";
+    if (k == K_RUN_NAME &&
+        (n == 0 || strchr(dst, '/') || strchr(dst, '\\') || !strcmp(dst, ".") || !strcmp(dst, "..")))
+        why = "is not a usable run name";
+    if (why) {
+        value_err_(p, k, where, v, n, why);
+        p->bad[k] = 1;
+    }
+}
+
+/* Store a T_CHOICE value: one of the key's names, or empty where F_EMPTY allows it. */
+static void set_choice_(parser *p, int k, int where, const char *v, size_t n)
+{
+    const keydef *d = &keys[k];
+    if (n == 0 && (d->flags & F_EMPTY)) {
+        memset(field_(&p->cfg, k), 0, d->size);
         return;
     }
-    if (d->type == T_STRING) {
-        if (n >= d->size) {
-            char what[96];
-            snprintf(what, sizeof what, "is too long (%zu bytes; at most %zu)", n, d->size - 1);
-            value_err_(p, k, where, v, n, what);
-            p->bad[k] = 1;
-            return;
-        }
-        char *dst = field_(&p->cfg, k);
-        memset(dst, 0, d->size);
-        memcpy(dst, v, n);
-        const char *why = NULL;
-        if (!writable_(dst)) why = "contains both quote characters and needs quotes; it cannot be written back";
-        if (k == K_RUN_NAME &&
-            (n == 0 || strchr(dst, '/') || strchr(dst, '\\') || !strcmp(dst, ".") || !strcmp(dst, "..")))
-            why = "is not a usable run name";
-        if (why) {
-            value_err_(p, k, where, v, n, why);
-            p->bad[k] = 1;
-        }
-        return;
+    if (choice_find_(choices_(k), v, n, field_(&p->cfg, k), d->size) < 0) {
+        choice_err_(p, k, where, v, n, NULL);
+        p->bad[k] = 1;
     }
-    if (d->type == T_CHOICE) {
-        if (n == 0 && (d->flags & F_EMPTY)) {
-            memset(field_(&p->cfg, k), 0, d->size);
-            return;
-        }
-        if (choice_find_(choices_(k), v, n, field_(&p->cfg, k), d->size) < 0) {
-            choice_err_(p, k, where, v, n, NULL);
-            p->bad[k] = 1;
-        }
-        return;
+}
+
+/* Store a T_BOOL value (true/false, yes/no, on/off, 1/0). */
+static void set_bool_(parser *p, int k, int where, const char *v, size_t n)
+{
+    int i = choice_find_(bool_names, v, n, NULL, 0);
+    if (i < 0) {
+        value_err_(p, k, where, v, n, "is not a boolean");
+        p->bad[k] = 1;
+    } else {
+        *(int *)field_(&p->cfg, k) = i % 2 == 0; /* true, yes, on, 1 */
     }
-    if (d->type == T_BOOL) {
-        int i = choice_find_(bool_names, v, n, NULL, 0);
-        if (i < 0) {
-            value_err_(p, k, where, v, n, "is not a boolean");
-            p->bad[k] = 1;
-        } else {
-            *(int *)field_(&p->cfg, k) = i % 2 == 0; /* true, yes, on, 1 */
-        }
-        return;
+}
+
+/* Parse a T_DOUBLE value (s: v as a C string) into *x, with "auto" and "none" where allowed; a P_ code. */
+static int parse_double_value_(const keydef *d, const char *v, size_t n, const char *s, double *x)
+{
+    if ((d->flags & F_AUTO) && ieq_(v, n, "auto")) {
+        *x = NAN;
+        return P_OK;
     }
+    if ((d->flags & F_NONE) && ieq_(v, n, "none")) {
+        *x = INFINITY;
+        return P_OK;
+    }
+    int rc = parse_double_(s, x);
+    if (rc == P_OK && isinf(*x) && !((d->flags & F_INF) && *x > 0)) rc = P_INF;
+    else if (rc == P_OK && !in_range_(d, *x)) rc = P_RANGE;
+    return rc;
+}
+
+/* Parse and store a number (T_LONG, T_U64 or T_DOUBLE), checking its range. */
+static void set_number_(parser *p, int k, int where, const char *v, size_t n)
+{
+    const keydef *d = &keys[k];
     /* numbers: a NUL-terminated copy (values can be any length) */
     if (n > 400) {
         value_err_(p, k, where, v, n, "is too long to be a number");
@@ -1107,17 +1155,7 @@ static void set_value_(parser *p, int k, int where, const char *v, size_t n)
         else value_err_(p, k, where, v, n, rc == P_SYNTAX ? "is not an unsigned integer" : "is out of range");
     } else { /* T_DOUBLE */
         double x = 0;
-        if ((d->flags & F_AUTO) && ieq_(v, n, "auto")) {
-            x = NAN;
-            rc = P_OK;
-        } else if ((d->flags & F_NONE) && ieq_(v, n, "none")) {
-            x = INFINITY;
-            rc = P_OK;
-        } else {
-            rc = parse_double_(s, &x);
-            if (rc == P_OK && isinf(x) && !((d->flags & F_INF) && x > 0)) rc = P_INF;
-            else if (rc == P_OK && !in_range_(d, x)) rc = P_RANGE;
-        }
+        rc = parse_double_value_(d, v, n, s, &x);
         if (rc == P_OK) *(double *)field_(&p->cfg, k) = x;
         else
             value_err_(p, k, where, v, n,
@@ -1127,6 +1165,24 @@ static void set_value_(parser *p, int k, int where, const char *v, size_t n)
                                       : "is out of range");
     }
     if (rc != P_OK) p->bad[k] = 1;
+}
+
+/* Parse and store one value (already unquoted) for key k. */
+static void set_value_(parser *p, int k, int where, const char *v, size_t n)
+{
+    p->where[k] = where;
+    p->bad[k] = 0;
+    if (value_has_ctrl_(p, k, where, v, n)) return;
+    switch (keys[k].type) {
+    case T_WIDTHS: set_widths_(p, k, where, v, n); break;
+    case T_ACTS: set_acts_(p, k, where, v, n); break;
+    case T_STRING: set_string_(p, k, where, v, n); break;
+    case T_CHOICE: set_choice_(p, k, where, v, n); break;
+    case T_BOOL: set_bool_(p, k, where, v, n); break;
+    case T_LONG:
+    case T_U64:
+    case T_DOUBLE: set_number_(p, k, where, v, n); break;
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -1210,93 +1266,97 @@ static int find_section_(const char *s, size_t n)
 
 enum { SEC_NONE = -1, SEC_UNKNOWN = -2 };
 
-static void do_line_(parser *p, const clgrad_ini_line *l, int *cur)
+/* Report a control character (a tab is fine) in line s; 1 if there is one. */
+static int line_has_ctrl_(parser *p, int line, const char *s, size_t n)
 {
-    int line = l->line;
-    const char *s = l->s;
-    size_t n = l->n;
-    if (l->kind == CLGRAD_INI_BLANK) return;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if ((c < 0x20 && c != '\t') || c == 0x7f) {
             errf_(p, line, "control character (byte 0x%02x) at column %zu; is this a text file?", c, i + 1);
-            return;
+            return 1;
         }
     }
-    if (l->kind == CLGRAD_INI_SECTION || l->kind == CLGRAD_INI_BAD_HEADER) {
-        if (l->kind == CLGRAD_INI_BAD_HEADER) {
-            clgrad_sbuf t = {0};
-            clgrad_sb_puts(&t, "section header without ']': ");
-            sb_quote(&t, s, n);
-            emit_(p, line, &t);
-            free(t.s);
-            *cur = SEC_UNKNOWN;
-            return;
-        }
-        const char *name = l->section, *rest = l->rest;
-        size_t nn = l->nsection, nr = l->nrest;
-        if (nr && *rest != '#' && *rest != ';') {
-            clgrad_sbuf t = {0};
-            clgrad_sb_puts(&t, "text after the section header: ");
-            sb_quote(&t, rest, nr);
-            emit_(p, line, &t);
-            free(t.s);
-        }
-        int sec = find_section_(name, nn);
-        if (sec < 0) {
-            unknown_section_(p, line, name, nn);
-            *cur = SEC_UNKNOWN;
-            return;
-        }
-        if (p->sec_line[sec])
-            errf_(p, line, "[%s]: section appears twice (first at line %d); merge them", sections[sec],
-                  p->sec_line[sec]);
-        else
-            p->sec_line[sec] = line;
-        *cur = sec;
+    return 0;
+}
+
+/* A "[section]" line (or one without its ']'): check it and make it the current section. */
+static void do_header_(parser *p, const clgrad_ini_line *l, int *cur)
+{
+    int line = l->line;
+    if (l->kind == CLGRAD_INI_BAD_HEADER) {
+        clgrad_sbuf t = {0};
+        clgrad_sb_puts(&t, "section header without ']': ");
+        sb_quote(&t, l->s, l->n);
+        emit_(p, line, &t);
+        free(t.s);
+        *cur = SEC_UNKNOWN;
         return;
     }
-    if (l->kind == CLGRAD_INI_NO_EQ) {
+    const char *name = l->section, *rest = l->rest;
+    size_t nn = l->nsection, nr = l->nrest;
+    if (nr && *rest != '#' && *rest != ';') {
         clgrad_sbuf t = {0};
-        clgrad_sb_puts(&t, "expected 'key = value' or '[section]', got ");
-        sb_quote(&t, s, n);
-        clgrad_sb_puts(&t, " (no '=')");
+        clgrad_sb_puts(&t, "text after the section header: ");
+        sb_quote(&t, rest, nr);
+        emit_(p, line, &t);
+        free(t.s);
+    }
+    int sec = find_section_(name, nn);
+    if (sec < 0) {
+        unknown_section_(p, line, name, nn);
+        *cur = SEC_UNKNOWN;
+        return;
+    }
+    if (p->sec_line[sec])
+        errf_(p, line, "[%s]: section appears twice (first at line %d); merge them", sections[sec],
+              p->sec_line[sec]);
+    else
+        p->sec_line[sec] = line;
+    *cur = sec;
+}
+
+/* "key before any [section] header", with a guess at the section it belongs under. */
+static void key_before_section_(parser *p, int line, const char *key, size_t nk)
+{
+    clgrad_sbuf t = {0};
+    clgrad_sb_puts(&t, "key ");
+    sb_quote(&t, key, nk);
+    clgrad_sb_puts(&t, " before any [section] header");
+    if (p->nmsgs == MAX_STORED_ERRORS) { /* emit_ only counts it: skip the guess */
         emit_(p, line, &t);
         free(t.s);
         return;
     }
+    int g = guess_key_(-1, key, nk);
+    if (g >= 0) clgrad_sb_printf(&t, " (did you mean it under [%s]?)", sections[keys[g].sec]);
+    clgrad_sb_puts(&t, "; sections: ");
+    section_list_(&t);
+    emit_(p, line, &t);
+    free(t.s);
+}
+
+/* A "key = value" line in section cur: find the key and store its value. */
+static void do_key_(parser *p, const clgrad_ini_line *l, int cur)
+{
+    int line = l->line;
     const char *key = l->key;
     size_t nk = l->nkey;
     if (nk == 0) {
         clgrad_sbuf t = {0};
         clgrad_sb_puts(&t, "missing key before '=': ");
-        sb_quote(&t, s, n);
+        sb_quote(&t, l->s, l->n);
         emit_(p, line, &t);
         free(t.s);
         return;
     }
-    if (*cur == SEC_UNKNOWN) return; /* reported at the header */
-    if (*cur == SEC_NONE) {
-        clgrad_sbuf t = {0};
-        clgrad_sb_puts(&t, "key ");
-        sb_quote(&t, key, nk);
-        clgrad_sb_puts(&t, " before any [section] header");
-        if (p->nmsgs == MAX_STORED_ERRORS) { /* emit_ only counts it: skip the guess */
-            emit_(p, line, &t);
-            free(t.s);
-            return;
-        }
-        int g = guess_key_(-1, key, nk);
-        if (g >= 0) clgrad_sb_printf(&t, " (did you mean it under [%s]?)", sections[keys[g].sec]);
-        clgrad_sb_puts(&t, "; sections: ");
-        section_list_(&t);
-        emit_(p, line, &t);
-        free(t.s);
+    if (cur == SEC_UNKNOWN) return; /* reported at the header */
+    if (cur == SEC_NONE) {
+        key_before_section_(p, line, key, nk);
         return;
     }
-    int k = find_key_(*cur, key, nk);
+    int k = find_key_(cur, key, nk);
     if (k < 0) {
-        unknown_key_(p, *cur, line, key, nk);
+        unknown_key_(p, cur, line, key, nk);
         return;
     }
     if (p->where[k] > 0) {
@@ -1312,6 +1372,29 @@ static void do_line_(parser *p, const clgrad_ini_line *l, int *cur)
         return;
     }
     set_value_(p, k, line, v, nv);
+}
+
+static void do_line_(parser *p, const clgrad_ini_line *l, int *cur)
+{
+    int line = l->line;
+    const char *s = l->s;
+    size_t n = l->n;
+    if (l->kind == CLGRAD_INI_BLANK) return;
+    if (line_has_ctrl_(p, line, s, n)) return;
+    if (l->kind == CLGRAD_INI_SECTION || l->kind == CLGRAD_INI_BAD_HEADER) {
+        do_header_(p, l, cur);
+        return;
+    }
+    if (l->kind == CLGRAD_INI_NO_EQ) {
+        clgrad_sbuf t = {0};
+        clgrad_sb_puts(&t, "expected 'key = value' or '[section]', got ");
+        sb_quote(&t, s, n);
+        clgrad_sb_puts(&t, " (no '=')");
+        emit_(p, line, &t);
+        free(t.s);
+        return;
+    }
+    do_key_(p, l, *cur);
 }
 
 static void do_text_(parser *p, const char *text, size_t len)

@@ -518,6 +518,48 @@ void clgrad_csv_free(clgrad_csv *t)
     memset(t, 0, sizeof *t);
 }
 
+/* Read the header line into t's column names (trimmed); it must be whole. */
+static clgrad_status csv_header_(clgrad_csv *t, clgrad_csv_reader *rd, const char *path, char *why, size_t nwhy)
+{
+    int got = clgrad_csv_next(rd);
+    if (got < 0 && rd->err == CLGRAD_CSVR_NOMEM)
+        return clgrad_failf(CLGRAD_E_NOMEM, why, nwhy, "out of memory reading %s", path);
+    if (got <= 0) return clgrad_failf(CLGRAD_E_IO, why, nwhy, "%s: no header line", path);
+    if (!rd->complete) /* its writer stopped in the header: the column names may be cut */
+        return clgrad_failf(CLGRAD_E_IO, why, nwhy, "%s: the header line is cut short (no newline)", path);
+    t->ncols = rd->nf;
+    t->names = malloc(t->ncols * sizeof *t->names);
+    if (!t->names) return clgrad_failf(CLGRAD_E_NOMEM, why, nwhy, "out of memory reading %s", path);
+    for (size_t c = 0; c < t->ncols; c++) {
+        trim_(rd->f[c]);
+        t->names[c] = rd->f[c];
+    }
+    return CLGRAD_OK;
+}
+
+/* Append the reader's record to t as a row (each field trimmed, and its number), growing t (capacity *rcap). */
+static clgrad_status csv_add_row_(clgrad_csv *t, const clgrad_csv_reader *rd, size_t *rcap, const char *path,
+                                  char *why, size_t nwhy)
+{
+    if (t->nrows == *rcap) {
+        size_t nc = *rcap ? *rcap * 2 : 64;
+        char **tx = realloc(t->text, nc * t->ncols * sizeof *tx);
+        if (!tx) return clgrad_failf(CLGRAD_E_NOMEM, why, nwhy, "out of memory reading %s", path);
+        t->text = tx;
+        double *nu = realloc(t->num, nc * t->ncols * sizeof *nu);
+        if (!nu) return clgrad_failf(CLGRAD_E_NOMEM, why, nwhy, "out of memory reading %s", path);
+        t->num = nu;
+        *rcap = nc;
+    }
+    for (size_t c = 0; c < t->ncols; c++) {
+        trim_(rd->f[c]);
+        t->text[t->nrows * t->ncols + c] = rd->f[c];
+        t->num[t->nrows * t->ncols + c] = field_num_(rd->f[c]);
+    }
+    t->nrows++;
+    return CLGRAD_OK;
+}
+
 clgrad_status clgrad_csv_read(const char *path, clgrad_csv *t, char *why, size_t nwhy)
 {
     memset(t, 0, sizeof *t);
@@ -528,26 +570,8 @@ clgrad_status clgrad_csv_read(const char *path, clgrad_csv *t, char *why, size_t
     /* the text ends at a NUL byte (a file zero-filled past what its writer wrote: a cut last line) */
     clgrad_csv_reader rd;
     clgrad_csv_begin(&rd, t->buf, strlen(t->buf));
-    int got = clgrad_csv_next(&rd);
-    if (got < 0 && rd.err == CLGRAD_CSVR_NOMEM) {
-        st = clgrad_failf(CLGRAD_E_NOMEM, why, nwhy, "out of memory reading %s", path);
-        goto fail;
-    }
-    if (got <= 0) {
-        st = clgrad_failf(CLGRAD_E_IO, why, nwhy, "%s: no header line", path);
-        goto fail;
-    }
-    if (!rd.complete) { /* its writer stopped in the header: the column names may be cut */
-        st = clgrad_failf(CLGRAD_E_IO, why, nwhy, "%s: the header line is cut short (no newline)", path);
-        goto fail;
-    }
-    t->ncols = rd.nf;
-    t->names = malloc(t->ncols * sizeof *t->names);
-    if (!t->names) { st = clgrad_failf(CLGRAD_E_NOMEM, why, nwhy, "out of memory reading %s", path); goto fail; }
-    for (size_t c = 0; c < t->ncols; c++) {
-        trim_(rd.f[c]);
-        t->names[c] = rd.f[c];
-    }
+    if ((st = csv_header_(t, &rd, path, why, nwhy)) != CLGRAD_OK) goto fail;
+    int got;
     while ((got = clgrad_csv_next(&rd)) != 0) {
         if (got < 0 && rd.err == CLGRAD_CSVR_NOMEM) {
             st = clgrad_failf(CLGRAD_E_NOMEM, why, nwhy, "out of memory reading %s", path);
@@ -577,22 +601,7 @@ clgrad_status clgrad_csv_read(const char *path, clgrad_csv *t, char *why, size_t
                         rd.nf, t->ncols);
             goto fail;
         }
-        if (t->nrows == rcap) {
-            size_t nc = rcap ? rcap * 2 : 64;
-            char **tx = realloc(t->text, nc * t->ncols * sizeof *tx);
-            if (!tx) { st = clgrad_failf(CLGRAD_E_NOMEM, why, nwhy, "out of memory reading %s", path); goto fail; }
-            t->text = tx;
-            double *nu = realloc(t->num, nc * t->ncols * sizeof *nu);
-            if (!nu) { st = clgrad_failf(CLGRAD_E_NOMEM, why, nwhy, "out of memory reading %s", path); goto fail; }
-            t->num = nu;
-            rcap = nc;
-        }
-        for (size_t c = 0; c < t->ncols; c++) {
-            trim_(rd.f[c]);
-            t->text[t->nrows * t->ncols + c] = rd.f[c];
-            t->num[t->nrows * t->ncols + c] = field_num_(rd.f[c]);
-        }
-        t->nrows++;
+        if ((st = csv_add_row_(t, &rd, &rcap, path, why, nwhy)) != CLGRAD_OK) goto fail;
     }
     clgrad_csv_end(&rd);
     return CLGRAD_OK;
