@@ -2393,7 +2393,21 @@ static void sb_cand_(clgrad_sbuf *b, const cand_ *c, int naxes)
     clgrad_sb_printf(b, ", device %s", *f[o + 3 + F_COUNT] ? f[o + 3 + F_COUNT] : "?");
 }
 
-static int cmd_merge_(sweep *sw)
+/* The state of one --merge: the candidates of every point and the tallies. */
+typedef struct {
+    long np;
+    cands_ *cands;
+    long *missing, nmiss;
+    long *todo, ntodo;
+    int nfiles;
+    long nshard; /* the N of the shard files when they agree, else -1 */
+    long *ks;    /* the K of each file */
+    long counts[ST_COUNT + 1], folded, nconflict;
+    clgrad_sbuf header, d;
+} merge_;
+
+/* Load DIR/sweep.json into the grid, the --set list and the copy name; 0 or 2 (message printed). */
+static int merge_definition_(sweep *sw, clgrad_json **defp)
 {
     const char *dir = sw->merge;
     char why[512];
@@ -2426,6 +2440,14 @@ static int cmd_merge_(sweep *sw)
     }
     sw->out = strdup(dir);
     sw->copy_name = strdup(copy);
+    *defp = def;
+    return 0;
+}
+
+/* Take the sweep directory's merge lock (held until sweep_free_); 0 or 2 (message printed). */
+static int merge_lock_(sweep *sw)
+{
+    const char *dir = sw->merge;
     /* One merge at a time (a second waits): concurrent merges, e.g. one per
     ** finished array task, each write a whole summary.csv. */
     char *lpath = join_(dir, ".sweep-merge.lock");
@@ -2441,28 +2463,17 @@ static int cmd_merge_(sweep *sw)
         fprintf(stderr, "clgrad sweep: --merge %s: cannot lock %s: %s\n", dir, lpath ? lpath : dir, strerror(errno));
         free(lpath);
         if (lfd >= 0) close(lfd);
-        clgrad_json_free(def);
         return 2;
     }
     free(lpath);
     sw->lock_fd[0] = lfd; /* closed (unlocked) by sweep_free_ */
+    return 0;
+}
 
-    const int status_col = 1 + sw->grid.naxes, ms_col = status_col + 3 + F_MS;
-    clgrad_sbuf header = {0}, d = {0};
-    csv_header_(&header, &sw->grid);
-    cands_ *cands = calloc((size_t)np, sizeof *cands);
-    long *missing = calloc((size_t)np, sizeof *missing), nmiss = 0;
-    long *todo = calloc((size_t)np, sizeof *todo), ntodo = 0;
-    DIR *dd = opendir(dir);
-    int rc = 1, nfiles = 0, conflict = 0;
-    long nshard = 0; /* the N of the shard files when they agree, else -1 */
-    long *ks = NULL;  /* the K of each file */
-    if (!cands || !missing || !todo || !dd || header.oom) {
-        fprintf(stderr, "clgrad sweep: --merge %s: %s\n", dir, dd ? "out of memory" : strerror(errno));
-        rc = 2;
-        if (dd) closedir(dd);
-        goto out;
-    }
+/* Read every summary-shard-K-of-N.csv of dd (closed here) into m; 1 when they conflict (m->d says how). */
+static int merge_scan_(sweep *sw, const char *dir, DIR *dd, merge_ *m)
+{
+    int conflict = 0;
     struct dirent *e;
     while ((e = readdir(dd))) {
         long k, n;
@@ -2470,195 +2481,262 @@ static int cmd_merge_(sweep *sw)
         if (sscanf(e->d_name, "summary-shard-%ld-of-%ld.csv", &k, &n) != 2 || n < 1 || k < 0 || k >= n) continue;
         snprintf(probe, sizeof probe, "summary-shard-%ld-of-%ld.csv", k, n);
         if (strcmp(probe, e->d_name) != 0) continue;
-        long *nk = realloc(ks, (size_t)(nfiles + 1) * sizeof *nk);
+        long *nk = realloc(m->ks, (size_t)(m->nfiles + 1) * sizeof *nk);
         if (!nk) continue;
-        ks = nk;
-        ks[nfiles++] = k;
-        nshard = nshard == 0 || nshard == n ? n : -1;
-        if (merge_file_(dir, e->d_name, k, n, &sw->grid, np, clgrad_sb_str(&header), cands, &d)) conflict = 1;
+        m->ks = nk;
+        m->ks[m->nfiles++] = k;
+        m->nshard = m->nshard == 0 || m->nshard == n ? n : -1;
+        if (merge_file_(dir, e->d_name, k, n, &sw->grid, m->np, clgrad_sb_str(&m->header), m->cands, &m->d))
+            conflict = 1;
     }
     closedir(dd);
-    if (conflict) {
-        fprintf(stderr, "clgrad sweep: --merge %s: cannot merge:\n%s", dir, clgrad_sb_str(&d));
-        goto out;
+    return conflict;
+}
+
+/* Add point i's run-directory result (dname/summary.json) to cv; its candidate index, or -1. */
+static int merge_dir_cand_(sweep *sw, long i, char *dname, cands_ *cv)
+{
+    const int status_col = 1 + sw->grid.naxes;
+    point p;
+    memset(&p, 0, sizeof p);
+    p.dir = dname;
+    int st = load_result_(sw, &p);
+    int dir_c = -1;
+    if (st >= 0) {
+        p.state = st;
+        clgrad_sbuf line = {0}, src = {0};
+        row_line_(&line, &sw->grid, i, &p);
+        clgrad_sb_printf(&src, "%s/summary.json", dname);
+        csv_row r;
+        clgrad_csv_reader rd;
+        clgrad_csv_begin(&rd, line.s, line.len);
+        if (!line.oom && line.s && csv_next_(&rd, &r) == 1 && cand_push_(cv, &r, clgrad_sb_take(&src), status_col) == 0)
+            dir_c = cv->n - 1;
+        else free(src.s);
+        clgrad_csv_end(&rd);
+        free(line.s);
     }
+    point_clear_(&p);
+    return dir_c;
+}
+
+/* The candidate summary.csv takes for point i, or -1: the run directory's, else a final
+** shard row, else the shard rows' furthest state; folds duplicates, notes conflicts in m. */
+static int merge_pick_(sweep *sw, merge_ *m, long i, const char *dname, cands_ *cv, int dir_c)
+{
+    const int ms_col = 1 + sw->grid.naxes + 3 + F_MS;
+    int pick = dir_c, nfinal = 0;
+    int finals[64];
+    for (int c = 0; c < cv->n; c++) {
+        if (cv->c[c].state != ST_COMPLETED && cv->c[c].state != ST_DIVERGED) continue;
+        int same = -1;
+        for (int f = 0; f < nfinal && same < 0; f++)
+            if (rows_agree_(&cv->c[finals[f]].row, &cv->c[c].row, ms_col)) same = f;
+        if (same < 0 && nfinal < 64) finals[nfinal++] = c;
+    }
+    int nfile = cv->n - (dir_c >= 0);
+    if (nfile > 1) m->folded += nfile - 1; /* the point is in several shard files */
+    if (nfinal > 1) {
+        m->nconflict++;
+        clgrad_sb_printf(&m->d, "  point %ld (%s): different results:\n", i, dname);
+        for (int f = 0; f < nfinal; f++) {
+            clgrad_sb_puts(&m->d, "    ");
+            sb_cand_(&m->d, &cv->c[finals[f]], sw->grid.naxes);
+            clgrad_sb_putc(&m->d, '\n');
+        }
+    }
+    if (nfinal && (pick < 0 || (cv->c[pick].state != ST_COMPLETED && cv->c[pick].state != ST_DIVERGED)))
+        pick = finals[0];
+    if (pick < 0) { /* no run directory result: the shard rows' furthest state */
+        static const int pref[] = {ST_FAILED, ST_INTERRUPTED, ST_RUNNING, ST_PENDING, ST_COUNT};
+        for (int k = 0; k < 5 && pick < 0; k++)
+            for (int c = cv->n - 1; c >= 0 && pick < 0; c--)
+                if (cv->c[c].state == pref[k]) pick = c;
+    }
+    return pick;
+}
+
+/* Append point i's summary.csv row to b (its picked candidate or a "missing" row) and tally it in m. */
+static void merge_point_(sweep *sw, merge_ *m, long i, clgrad_sbuf *b)
+{
     /* Every point: its run directory (the truth, however it was launched) and
     ** the shard files' rows; identical rows fold, different results conflict. */
-    clgrad_sbuf b = {0};
-    clgrad_sb_puts(&b, clgrad_sb_str(&header));
-    long counts[ST_COUNT + 1] = {0}, folded = 0, nconflict = 0;
-    for (long i = 0; i < np; i++) {
-        cands_ *cv = &cands[i];
-        point p;
-        memset(&p, 0, sizeof p);
-        char dname[DIRNAME_MAX + 1];
-        clgrad_sweep_dirname(&sw->grid, i, dname, sizeof dname);
-        p.dir = dname;
-        int st = load_result_(sw, &p);
-        int dir_c = -1;
-        if (st >= 0) {
-            p.state = st;
-            clgrad_sbuf line = {0}, src = {0};
-            row_line_(&line, &sw->grid, i, &p);
-            clgrad_sb_printf(&src, "%s/summary.json", dname);
-            csv_row r;
-            clgrad_csv_reader rd;
-            clgrad_csv_begin(&rd, line.s, line.len);
-            if (!line.oom && line.s && csv_next_(&rd, &r) == 1 && cand_push_(cv, &r, clgrad_sb_take(&src), status_col) == 0)
-                dir_c = cv->n - 1;
-            else free(src.s);
-            clgrad_csv_end(&rd);
-            free(line.s);
+    cands_ *cv = &m->cands[i];
+    char dname[DIRNAME_MAX + 1];
+    clgrad_sweep_dirname(&sw->grid, i, dname, sizeof dname);
+    int dir_c = merge_dir_cand_(sw, i, dname, cv);
+    int pick = merge_pick_(sw, m, i, dname, cv, dir_c);
+    if (pick >= 0) {
+        const csv_row *r = &cv->c[pick].row;
+        for (int f = 0; f < r->n; f++) {
+            if (f) clgrad_sb_putc(b, ',');
+            sb_csv(b, r->f[f]);
         }
-        point_clear_(&p);
-        int pick = dir_c, nfinal = 0;
-        int finals[64];
-        for (int c = 0; c < cv->n; c++) {
-            if (cv->c[c].state != ST_COMPLETED && cv->c[c].state != ST_DIVERGED) continue;
-            int same = -1;
-            for (int f = 0; f < nfinal && same < 0; f++)
-                if (rows_agree_(&cv->c[finals[f]].row, &cv->c[c].row, ms_col)) same = f;
-            if (same < 0 && nfinal < 64) finals[nfinal++] = c;
-        }
-        int nfile = cv->n - (dir_c >= 0);
-        if (nfile > 1) folded += nfile - 1; /* the point is in several shard files */
-        if (nfinal > 1) {
-            nconflict++;
-            clgrad_sb_printf(&d, "  point %ld (%s): different results:\n", i, dname);
-            for (int f = 0; f < nfinal; f++) {
-                clgrad_sb_puts(&d, "    ");
-                sb_cand_(&d, &cv->c[finals[f]], sw->grid.naxes);
-                clgrad_sb_putc(&d, '\n');
-            }
-        }
-        if (nfinal && (pick < 0 || (cv->c[pick].state != ST_COMPLETED && cv->c[pick].state != ST_DIVERGED)))
-            pick = finals[0];
-        if (pick < 0) { /* no run directory result: the shard rows' furthest state */
-            static const int pref[] = {ST_FAILED, ST_INTERRUPTED, ST_RUNNING, ST_PENDING, ST_COUNT};
-            for (int k = 0; k < 5 && pick < 0; k++)
-                for (int c = cv->n - 1; c >= 0 && pick < 0; c--)
-                    if (cv->c[c].state == pref[k]) pick = c;
-        }
-        if (pick >= 0) {
-            const csv_row *r = &cv->c[pick].row;
-            for (int f = 0; f < r->n; f++) {
-                if (f) clgrad_sb_putc(&b, ',');
-                sb_csv(&b, r->f[f]);
-            }
-            clgrad_sb_putc(&b, '\n');
-            counts[cv->c[pick].state]++;
-            if (cv->c[pick].state != ST_COMPLETED && cv->c[pick].state != ST_DIVERGED) todo[ntodo++] = i;
-            continue;
-        }
-        missing[nmiss++] = i;
-        todo[ntodo++] = i;
-        int vi[CLGRAD_SWEEP_MAX_AXES];
-        clgrad_sweep_point(&sw->grid, i, vi);
-        clgrad_sb_printf(&b, "%ld", i);
-        for (int a = 0; a < sw->grid.naxes; a++) {
-            clgrad_sb_putc(&b, ',');
-            sb_csv(&b, sw->grid.axes[a].values[vi[a]]);
-        }
-        clgrad_sb_puts(&b, ",missing,,,,,,,,,");
-        sb_csv(&b, dname);
-        clgrad_sb_putc(&b, '\n');
+        clgrad_sb_putc(b, '\n');
+        m->counts[cv->c[pick].state]++;
+        if (cv->c[pick].state != ST_COMPLETED && cv->c[pick].state != ST_DIVERGED) m->todo[m->ntodo++] = i;
+        return;
     }
-    if (b.oom || write_atomic_(dir, "summary.csv", b.s, b.len, why, sizeof why)) {
-        fprintf(stderr, "clgrad sweep: --merge %s: %s\n", dir, b.oom ? "out of memory" : why);
-        free(b.s);
-        goto out;
+    m->missing[m->nmiss++] = i;
+    m->todo[m->ntodo++] = i;
+    int vi[CLGRAD_SWEEP_MAX_AXES];
+    clgrad_sweep_point(&sw->grid, i, vi);
+    clgrad_sb_printf(b, "%ld", i);
+    for (int a = 0; a < sw->grid.naxes; a++) {
+        clgrad_sb_putc(b, ',');
+        sb_csv(b, sw->grid.axes[a].values[vi[a]]);
     }
-    free(b.s);
-    long unfinished = counts[ST_PENDING] + counts[ST_RUNNING] + counts[ST_INTERRUPTED] + counts[ST_COUNT];
+    clgrad_sb_puts(b, ",missing,,,,,,,,,");
+    sb_csv(b, dname);
+    clgrad_sb_putc(b, '\n');
+}
+
+/* Print what the merge found: the counts, conflicts, missing points and shards, unfinished points. */
+static void merge_report_(const char *dir, merge_ *m, long unfinished)
+{
+    long np = m->np, nmiss = m->nmiss, folded = m->folded, nconflict = m->nconflict, nshard = m->nshard;
+    int nfiles = m->nfiles;
     printf("merged %d shard file%s and the run directories into %s/summary.csv: %ld points, %ld completed, %ld "
            "diverged, %ld failed, %ld unfinished, %ld missing",
-           nfiles, nfiles == 1 ? "" : "s", dir, np, counts[ST_COMPLETED], counts[ST_DIVERGED], counts[ST_FAILED],
-           unfinished, nmiss);
+           nfiles, nfiles == 1 ? "" : "s", dir, np, m->counts[ST_COMPLETED], m->counts[ST_DIVERGED],
+           m->counts[ST_FAILED], unfinished, nmiss);
     if (folded) printf("; %ld duplicate row%s folded", folded, folded == 1 ? "" : "s");
     printf("\n");
     if (nconflict)
         fprintf(stderr,
                 "clgrad sweep: --merge %s: %ld point%s ran more than once with different results (summary.csv "
                 "has the run directory's):\n%s",
-                dir, nconflict, nconflict == 1 ? "" : "s", clgrad_sb_str(&d));
+                dir, nconflict, nconflict == 1 ? "" : "s", clgrad_sb_str(&m->d));
     if (nmiss) {
-        clgrad_sbuf m = {0};
-        sb_ranges_(&m, missing, nmiss);
+        clgrad_sbuf s = {0};
+        sb_ranges_(&s, m->missing, nmiss);
         fprintf(stderr, "clgrad sweep: --merge %s: %ld point%s missing: %s\n", dir, nmiss, nmiss == 1 ? "" : "s",
-                clgrad_sb_str(&m));
+                clgrad_sb_str(&s));
         if (nshard > 0) {
-            m.len = 0;
-            if (m.s) m.s[0] = 0;
+            s.len = 0;
+            if (s.s) s.s[0] = 0;
             int nm = 0;
             for (long k = 0; k < nshard && nm < 32; k++) {
                 int have = 0;
-                for (int f = 0; f < nfiles; f++) have |= ks[f] == k;
-                if (!have) clgrad_sb_printf(&m, "%s%ld/%ld", nm++ ? ", " : "", k, nshard);
+                for (int f = 0; f < nfiles; f++) have |= m->ks[f] == k;
+                if (!have) clgrad_sb_printf(&s, "%s%ld/%ld", nm++ ? ", " : "", k, nshard);
             }
             if (nm)
                 fprintf(stderr, "clgrad sweep: no summary file from shard%s %s (run: clgrad sweep EXP --shard K/N --out %s)\n",
-                        nm == 1 ? "" : "s", clgrad_sb_str(&m), dir);
+                        nm == 1 ? "" : "s", clgrad_sb_str(&s), dir);
         }
-        free(m.s);
+        free(s.s);
     }
     if (unfinished)
         fprintf(stderr, "clgrad sweep: --merge %s: %ld point%s did not finish (re-run their shards to resume)\n", dir,
                 unfinished, unfinished == 1 ? "" : "s");
-    if (ntodo) { /* the commands that rerun them, one per line: rerun-commands.txt */
-        char *runner = runner_path_(sw), *abs = abs_dir_(dir);
-        char *cp = abs ? join_(abs, sw->copy_name) : NULL;
-        clgrad_sbuf cmds = {0};
-        sw->pt_sets = calloc((size_t)sw->grid.naxes + 1, sizeof *sw->pt_sets);
-        sw->copy_path = cp;
-        for (long t = 0; runner && cp && sw->pt_sets && t < ntodo; t++) {
-            point p;
-            memset(&p, 0, sizeof p);
-            char dname[DIRNAME_MAX + 1];
-            clgrad_sweep_dirname(&sw->grid, todo[t], dname, sizeof dname);
-            p.index = todo[t];
-            p.dev = -1;
-            clgrad_sbuf pdir = {0};
-            clgrad_sb_printf(&pdir, "%s/%s", abs, dname);
-            const char **av = pdir.oom ? NULL : point_argv_(sw, &p, runner, pdir.s);
-            if (av) {
-                sb_argv_(&cmds, av);
-                clgrad_sb_putc(&cmds, '\n');
-            } else cmds.oom = 1;
-            free(av);
-            free(pdir.s);
-        }
-        if (!runner || !cp || !sw->pt_sets || cmds.oom ||
-            write_atomic_(dir, "rerun-commands.txt", cmds.s, cmds.len, why, sizeof why))
-            fprintf(stderr, "clgrad sweep: --merge %s: cannot write the rerun commands: %s\n", dir,
-                    !abs ? strerror(errno) : runner && cp && !cmds.oom ? why : "out of memory");
-        else {
-            fprintf(stderr, "clgrad sweep: to rerun the %ld point%s not completed or diverged (%s/rerun-commands.txt%s; "
-                    "add the sweep's --device and run options if it had any):\n",
-                    ntodo, ntodo == 1 ? "" : "s", dir, ntodo > 10 ? ", the first 10 here" : "");
-            const char *c = cmds.s;
-            for (int l = 0; l < 10 && c && *c; l++) {
-                const char *nl = strchr(c, '\n');
-                fprintf(stderr, "  %.*s\n", (int)(nl - c), c);
-                c = nl + 1;
-            }
-        }
-        free(cmds.s);
-        free(runner);
-        free(abs);
-    } else {
+}
+
+/* Write DIR/rerun-commands.txt, one `clgrad run` line per point not completed or diverged, and
+** show the first; with none, remove an earlier merge's list. */
+static void merge_rerun_(sweep *sw, const char *dir, const merge_ *m)
+{
+    long ntodo = m->ntodo;
+    if (!ntodo) {
         char *rp = join_(dir, "rerun-commands.txt");
         if (rp) unlink(rp); /* the list an earlier merge wrote: nothing is left to rerun */
         free(rp);
+        return;
     }
-    rc = nmiss || unfinished || counts[ST_FAILED] || nconflict ? 1 : 0;
+    char why[512];
+    char *runner = runner_path_(sw), *abs = abs_dir_(dir);
+    char *cp = abs ? join_(abs, sw->copy_name) : NULL;
+    clgrad_sbuf cmds = {0};
+    sw->pt_sets = calloc((size_t)sw->grid.naxes + 1, sizeof *sw->pt_sets);
+    sw->copy_path = cp;
+    for (long t = 0; runner && cp && sw->pt_sets && t < ntodo; t++) {
+        point p;
+        memset(&p, 0, sizeof p);
+        char dname[DIRNAME_MAX + 1];
+        clgrad_sweep_dirname(&sw->grid, m->todo[t], dname, sizeof dname);
+        p.index = m->todo[t];
+        p.dev = -1;
+        clgrad_sbuf pdir = {0};
+        clgrad_sb_printf(&pdir, "%s/%s", abs, dname);
+        const char **av = pdir.oom ? NULL : point_argv_(sw, &p, runner, pdir.s);
+        if (av) {
+            sb_argv_(&cmds, av);
+            clgrad_sb_putc(&cmds, '\n');
+        } else cmds.oom = 1;
+        free(av);
+        free(pdir.s);
+    }
+    if (!runner || !cp || !sw->pt_sets || cmds.oom ||
+        write_atomic_(dir, "rerun-commands.txt", cmds.s, cmds.len, why, sizeof why))
+        fprintf(stderr, "clgrad sweep: --merge %s: cannot write the rerun commands: %s\n", dir,
+                !abs ? strerror(errno) : runner && cp && !cmds.oom ? why : "out of memory");
+    else {
+        fprintf(stderr, "clgrad sweep: to rerun the %ld point%s not completed or diverged (%s/rerun-commands.txt%s; "
+                "add the sweep's --device and run options if it had any):\n",
+                ntodo, ntodo == 1 ? "" : "s", dir, ntodo > 10 ? ", the first 10 here" : "");
+        const char *c = cmds.s;
+        for (int l = 0; l < 10 && c && *c; l++) {
+            const char *nl = strchr(c, '\n');
+            fprintf(stderr, "  %.*s\n", (int)(nl - c), c);
+            c = nl + 1;
+        }
+    }
+    free(cmds.s);
+    free(runner);
+    free(abs);
+}
+
+static int cmd_merge_(sweep *sw)
+{
+    const char *dir = sw->merge;
+    char why[512];
+    clgrad_json *def = NULL;
+    if (merge_definition_(sw, &def)) return 2;
+    if (merge_lock_(sw)) {
+        clgrad_json_free(def);
+        return 2;
+    }
+
+    merge_ m;
+    memset(&m, 0, sizeof m);
+    m.np = clgrad_sweep_npoints(&sw->grid);
+    csv_header_(&m.header, &sw->grid);
+    m.cands = calloc((size_t)m.np, sizeof *m.cands);
+    m.missing = calloc((size_t)m.np, sizeof *m.missing);
+    m.todo = calloc((size_t)m.np, sizeof *m.todo);
+    DIR *dd = opendir(dir);
+    int rc = 1;
+    if (!m.cands || !m.missing || !m.todo || !dd || m.header.oom) {
+        fprintf(stderr, "clgrad sweep: --merge %s: %s\n", dir, dd ? "out of memory" : strerror(errno));
+        rc = 2;
+        if (dd) closedir(dd);
+        goto out;
+    }
+    if (merge_scan_(sw, dir, dd, &m)) {
+        fprintf(stderr, "clgrad sweep: --merge %s: cannot merge:\n%s", dir, clgrad_sb_str(&m.d));
+        goto out;
+    }
+    clgrad_sbuf b = {0};
+    clgrad_sb_puts(&b, clgrad_sb_str(&m.header));
+    for (long i = 0; i < m.np; i++) merge_point_(sw, &m, i, &b);
+    if (b.oom || write_atomic_(dir, "summary.csv", b.s, b.len, why, sizeof why)) {
+        fprintf(stderr, "clgrad sweep: --merge %s: %s\n", dir, b.oom ? "out of memory" : why);
+        free(b.s);
+        goto out;
+    }
+    free(b.s);
+    long unfinished = m.counts[ST_PENDING] + m.counts[ST_RUNNING] + m.counts[ST_INTERRUPTED] + m.counts[ST_COUNT];
+    merge_report_(dir, &m, unfinished);
+    merge_rerun_(sw, dir, &m); /* the commands that rerun them, one per line: rerun-commands.txt */
+    rc = m.nmiss || unfinished || m.counts[ST_FAILED] || m.nconflict ? 1 : 0;
 out:
-    for (long i = 0; cands && i < np; i++) cands_free_(&cands[i]);
-    free(cands);
-    free(ks);
-    free(missing);
-    free(todo);
-    free(header.s);
-    free(d.s);
+    for (long i = 0; m.cands && i < m.np; i++) cands_free_(&m.cands[i]);
+    free(m.cands);
+    free(m.ks);
+    free(m.missing);
+    free(m.todo);
+    free(m.header.s);
+    free(m.d.s);
     clgrad_json_free(def);
     return rc;
 }
