@@ -1102,6 +1102,111 @@ static const char *base_name_(const char *path)
     return s ? s + 1 : path;
 }
 
+/* Check that no --set names a key the grid sweeps; 0 or -1 (message printed). */
+static int check_sets_(sweep *sw)
+{
+    for (int s = 0; s < sw->nsets; s++) {
+        const char *eq = strchr(sw->sets[s], '='), *k = sw->sets[s];
+        size_t nk = (size_t)(eq - k);
+        trim_(&k, &nk);
+        if (find_axis_(&sw->grid, k, nk) >= 0) {
+            fprintf(stderr, "clgrad sweep: --set %s: %.*s is swept by the grid; drop the --set or the axis\n",
+                    sw->sets[s], (int)nk, k);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Name the copy and set EXP's absolute path; refuses the sweep directory's own names; 0 or -1 (message printed). */
+static int name_copy_(sweep *sw)
+{
+    sw->copy_name = strdup(base_name_(sw->exp));
+    char *prefix = absolute_(sw->exp, strlen(sw->exp)) ? strdup("") : path_prefix_("x");
+    if (prefix) {
+        clgrad_sbuf b = {0};
+        clgrad_sb_printf(&b, "%s%s", prefix, sw->exp);
+        sw->exp_abs = clgrad_sb_take(&b);
+        free(prefix);
+    }
+    if (!sw->copy_name || !sw->exp_abs) {
+        fprintf(stderr, "clgrad sweep: out of memory\n");
+        return -1;
+    }
+    size_t ncopy = strlen(sw->copy_name);
+    if (!ncopy || strcmp(sw->copy_name, "sweep.json") == 0 || strncmp(sw->copy_name, ".sweep", 6) == 0 ||
+        (strncmp(sw->copy_name, "summary", 7) == 0 && ncopy > 4 && strcmp(sw->copy_name + ncopy - 4, ".csv") == 0)) {
+        fprintf(stderr,
+                "clgrad sweep: %s: the experiment's file name is one of the sweep directory's own "
+                "(sweep.json, summary*.csv, .sweep*); rename it\n",
+                sw->exp);
+        return -1;
+    }
+    if (!clgrad_utf8_valid(sw->copy_name)) { /* sweep.json could not record it (JSON is UTF-8): a resume would not find it */
+        fprintf(stderr, "clgrad sweep: %s: the experiment's file name is not valid UTF-8; rename it\n", sw->exp);
+        return -1;
+    }
+    return 0;
+}
+
+/* The default --out: sweeps/NAME-TIME, NAME from run.name (a --set wins) or EXP's file name; NULL: no memory. */
+static char *default_out_(sweep *sw, const char *text)
+{
+    char *name = ini_run_name_(text);
+    for (int s = 0; s < sw->nsets; s++) { /* a --set run.name wins */
+        const char *k = sw->sets[s], *eq = strchr(k, '='), *v = eq + 1;
+        size_t nk = (size_t)(eq - k), nv = strlen(v);
+        trim_(&k, &nk);
+        trim_(&v, &nv);
+        if (nv >= 2 && (v[0] == '"' || v[0] == '\'') && v[nv - 1] == v[0]) v++, nv -= 2;
+        if (is_(k, nk, "run.name") && nv) {
+            free(name);
+            name = strndup(v, nv);
+        }
+    }
+    if (!name) {
+        const char *b = base_name_(sw->exp);
+        size_t nb = strlen(b);
+        if (nb > 4 && strcmp(b + nb - 4, ".ini") == 0) nb -= 4;
+        name = strndup(b, nb);
+    }
+    char ts[32];
+    time_t t = time(NULL);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(ts, sizeof ts, "%Y%m%d-%H%M%S", &tm);
+    clgrad_sbuf b = {0};
+    clgrad_sb_puts(&b, "sweeps/");
+    sb_safe_(&b, name ? name : "sweep");
+    clgrad_sb_printf(&b, "-%s", ts);
+    free(name);
+    return clgrad_sb_take(&b);
+}
+
+/* Allocate the points (directory names, shard membership) and the copy's path; 0 or -1 (message printed). */
+static int init_points_(sweep *sw)
+{
+    sw->copy_path = join_(sw->out, sw->copy_name);
+    sw->pts = calloc((size_t)sw->npoints, sizeof *sw->pts);
+    sw->pt_sets = calloc((size_t)sw->grid.naxes, sizeof *sw->pt_sets);
+    if (!sw->copy_path || !sw->pts || !sw->pt_sets) {
+        fprintf(stderr, "clgrad sweep: out of memory\n");
+        return -1;
+    }
+    for (long i = 0; i < sw->npoints; i++) {
+        char d[DIRNAME_MAX + 1];
+        point *p = &sw->pts[i];
+        p->index = i;
+        p->dev = -1;
+        p->mine = !sw->shard_n || i % sw->shard_n == sw->shard_k;
+        if (clgrad_sweep_dirname(&sw->grid, i, d, sizeof d) || !(p->dir = strdup(d))) {
+            fprintf(stderr, "clgrad sweep: out of memory\n");
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* Read EXP, build the grid and the copy; 0 or -1 (message printed). */
 static int load_definition_(sweep *sw)
 {
@@ -1136,96 +1241,15 @@ static int load_definition_(sweep *sw)
         fprintf(stderr, "clgrad sweep: the grid has more than %ld points\n", CLGRAD_SWEEP_MAX_POINTS);
         goto out;
     }
-    for (int s = 0; s < sw->nsets; s++) {
-        const char *eq = strchr(sw->sets[s], '='), *k = sw->sets[s];
-        size_t nk = (size_t)(eq - k);
-        trim_(&k, &nk);
-        if (find_axis_(&sw->grid, k, nk) >= 0) {
-            fprintf(stderr, "clgrad sweep: --set %s: %.*s is swept by the grid; drop the --set or the axis\n",
-                    sw->sets[s], (int)nk, k);
-            goto out;
-        }
-    }
+    if (check_sets_(sw)) goto out;
     sw->copy_text = clgrad_sweep_experiment_copy(sw->exp, text, why, sizeof why);
     if (!sw->copy_text) {
         fprintf(stderr, "clgrad sweep: %s\n", why);
         goto out;
     }
-    sw->copy_name = strdup(base_name_(sw->exp));
-    char *prefix = absolute_(sw->exp, strlen(sw->exp)) ? strdup("") : path_prefix_("x");
-    if (prefix) {
-        clgrad_sbuf b = {0};
-        clgrad_sb_printf(&b, "%s%s", prefix, sw->exp);
-        sw->exp_abs = clgrad_sb_take(&b);
-        free(prefix);
-    }
-    if (!sw->copy_name || !sw->exp_abs) {
-        fprintf(stderr, "clgrad sweep: out of memory\n");
-        goto out;
-    }
-    size_t ncopy = strlen(sw->copy_name);
-    if (!ncopy || strcmp(sw->copy_name, "sweep.json") == 0 || strncmp(sw->copy_name, ".sweep", 6) == 0 ||
-        (strncmp(sw->copy_name, "summary", 7) == 0 && ncopy > 4 && strcmp(sw->copy_name + ncopy - 4, ".csv") == 0)) {
-        fprintf(stderr,
-                "clgrad sweep: %s: the experiment's file name is one of the sweep directory's own "
-                "(sweep.json, summary*.csv, .sweep*); rename it\n",
-                sw->exp);
-        goto out;
-    }
-    if (!clgrad_utf8_valid(sw->copy_name)) { /* sweep.json could not record it (JSON is UTF-8): a resume would not find it */
-        fprintf(stderr, "clgrad sweep: %s: the experiment's file name is not valid UTF-8; rename it\n", sw->exp);
-        goto out;
-    }
-    if (!sw->out) {
-        char *name = ini_run_name_(text);
-        for (int s = 0; s < sw->nsets; s++) { /* a --set run.name wins */
-            const char *k = sw->sets[s], *eq = strchr(k, '='), *v = eq + 1;
-            size_t nk = (size_t)(eq - k), nv = strlen(v);
-            trim_(&k, &nk);
-            trim_(&v, &nv);
-            if (nv >= 2 && (v[0] == '"' || v[0] == '\'') && v[nv - 1] == v[0]) v++, nv -= 2;
-            if (is_(k, nk, "run.name") && nv) {
-                free(name);
-                name = strndup(v, nv);
-            }
-        }
-        if (!name) {
-            const char *b = base_name_(sw->exp);
-            size_t nb = strlen(b);
-            if (nb > 4 && strcmp(b + nb - 4, ".ini") == 0) nb -= 4;
-            name = strndup(b, nb);
-        }
-        char ts[32];
-        time_t t = time(NULL);
-        struct tm tm;
-        localtime_r(&t, &tm);
-        strftime(ts, sizeof ts, "%Y%m%d-%H%M%S", &tm);
-        clgrad_sbuf b = {0};
-        clgrad_sb_puts(&b, "sweeps/");
-        sb_safe_(&b, name ? name : "sweep");
-        clgrad_sb_printf(&b, "-%s", ts);
-        free(name);
-        sw->out = clgrad_sb_take(&b);
-        if (!sw->out) goto out;
-    }
-    sw->copy_path = join_(sw->out, sw->copy_name);
-    sw->pts = calloc((size_t)sw->npoints, sizeof *sw->pts);
-    sw->pt_sets = calloc((size_t)sw->grid.naxes, sizeof *sw->pt_sets);
-    if (!sw->copy_path || !sw->pts || !sw->pt_sets) {
-        fprintf(stderr, "clgrad sweep: out of memory\n");
-        goto out;
-    }
-    for (long i = 0; i < sw->npoints; i++) {
-        char d[DIRNAME_MAX + 1];
-        point *p = &sw->pts[i];
-        p->index = i;
-        p->dev = -1;
-        p->mine = !sw->shard_n || i % sw->shard_n == sw->shard_k;
-        if (clgrad_sweep_dirname(&sw->grid, i, d, sizeof d) || !(p->dir = strdup(d))) {
-            fprintf(stderr, "clgrad sweep: out of memory\n");
-            goto out;
-        }
-    }
+    if (name_copy_(sw)) goto out;
+    if (!sw->out && !(sw->out = default_out_(sw, text))) goto out;
+    if (init_points_(sw)) goto out;
     rc = 0;
 out:
     free(text);
