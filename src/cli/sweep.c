@@ -1858,6 +1858,81 @@ static void watchdog_stop_(sweep *sw, pid_t pid)
     while (pid > 0 && waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
 }
 
+/* Create point p's run directory and take its lock; the lock's descriptor, or -1 with p marked failed. */
+static int lock_point_dir_(point *p, const char *pdir, const char *lck)
+{
+    if (mkdir(pdir, 0755) != 0 && errno != EEXIST) {
+        fail_point_(p, "cannot create %s: %s", pdir, strerror(errno));
+        return -1;
+    }
+    struct stat pst;
+    if (lstat(pdir, &pst) != 0 || !S_ISDIR(pst.st_mode)) { /* a planted symlink would lead the run elsewhere */
+        fail_point_(p, "%s is not a directory (a symbolic link?)", pdir);
+        return -1;
+    }
+    /* the point's run-directory lock (what `clgrad run` takes): a point whose
+    ** run is still going (another sweep, a launcher, by hand) is not touched;
+    ** the run started here inherits the lock ($CLGRAD_RUN_LOCK_FD) */
+    int lfd = lck ? clgrad_fs_open_lock(lck) : -1;
+    if (lfd < 0 || clgrad_fs_trylock(lfd) != 0) {
+        int e = errno;
+        if (lfd >= 0 && e == EWOULDBLOCK) fail_point_(p, "%s is in use by another clgrad run; not started twice", pdir);
+        else fail_point_(p, "cannot lock %s: %s", lck ? lck : pdir, strerror(e));
+        if (lfd >= 0) close(lfd);
+        return -1;
+    }
+    return lfd;
+}
+
+/* Write the head of point p's run.log (fd): the point, its start time and its command line. */
+static void log_header_(const sweep *sw, const point *p, int fd, const char **av)
+{
+    char ts[40];
+    iso_time_(ts, sizeof ts);
+    clgrad_sbuf h = {0};
+    clgrad_sb_printf(&h, "# clgrad sweep: point %ld of %ld, started %s\n# ", p->index, sw->npoints, ts);
+    sb_argv_(&h, av);
+    clgrad_sb_putc(&h, '\n');
+    if (!h.oom) clgrad_fs_write_all(fd, h.s, h.len);
+    free(h.s);
+}
+
+/* The forked child of launch_: its own process group, stdio on run.log, default signals, the
+** point's lock kept across exec; execs the runner (em: the message if it cannot). Never returns. */
+static void exec_point_(pid_t parent, int devnull, int fd, int lfd, const sigset_t *orig, const char *runner,
+                        const char **av, const clgrad_sbuf *em)
+{
+    /* only async-signal-safe calls until exec */
+    /* the point dies with the sweep, however the sweep ends (SIGKILL
+    ** included): a sweep run again must not meet orphans still writing */
+#ifdef __linux__
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+#endif
+    if (getppid() != parent) _exit(127); /* the sweep died before prctl */
+    /* its own process group, so that the sweep's signals reach the
+    ** runner's children too */
+    setpgid(0, 0);
+    dup2(devnull, 0);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigaction(SIGINT, &dfl, NULL);
+    sigaction(SIGTERM, &dfl, NULL);
+    sigaction(SIGCHLD, &dfl, NULL);
+    sigaction(SIGPIPE, &dfl, NULL); /* main ignores it; a runner gets the default back */
+    sigprocmask(SIG_SETMASK, orig, NULL);
+    fcntl(lfd, F_SETFD, 0); /* the run takes the point's lock over */
+    execv(runner, (char *const *)av);
+    int e = errno;
+    if (em->s) clgrad_fs_write_all(2, em->s, em->len);
+    const char *es = strerror(e);
+    clgrad_fs_write_all(2, es, strlen(es));
+    clgrad_fs_write_all(2, "\n", 1);
+    _exit(127);
+}
+
 /* Start point p; on failure it is marked failed. */
 static void launch_(sweep *sw, point *p, const char *runner, const sigset_t *orig, int devnull, int *rr, long nth,
                     long total)
@@ -1874,27 +1949,7 @@ static void launch_(sweep *sw, point *p, const char *runner, const sigset_t *ori
         fail_point_(p, "out of memory");
         goto out;
     }
-    if (mkdir(pdir, 0755) != 0 && errno != EEXIST) {
-        fail_point_(p, "cannot create %s: %s", pdir, strerror(errno));
-        goto out;
-    }
-    struct stat pst;
-    if (lstat(pdir, &pst) != 0 || !S_ISDIR(pst.st_mode)) { /* a planted symlink would lead the run elsewhere */
-        fail_point_(p, "%s is not a directory (a symbolic link?)", pdir);
-        goto out;
-    }
-    /* the point's run-directory lock (what `clgrad run` takes): a point whose
-    ** run is still going (another sweep, a launcher, by hand) is not touched;
-    ** the run started here inherits the lock ($CLGRAD_RUN_LOCK_FD) */
-    lfd = lck ? clgrad_fs_open_lock(lck) : -1;
-    if (lfd < 0 || clgrad_fs_trylock(lfd) != 0) {
-        int e = errno;
-        if (lfd >= 0 && e == EWOULDBLOCK) fail_point_(p, "%s is in use by another clgrad run; not started twice", pdir);
-        else fail_point_(p, "cannot lock %s: %s", lck ? lck : pdir, strerror(e));
-        if (lfd >= 0) close(lfd);
-        lfd = -1;
-        goto out;
-    }
+    if ((lfd = lock_point_dir_(p, pdir, lck)) < 0) goto out;
     if (unlink(sum) != 0 && errno != ENOENT) { /* a stale result must not count */
         fail_point_(p, "cannot remove the old %s: %s", sum, strerror(errno));
         goto out;
@@ -1912,48 +1967,12 @@ static void launch_(sweep *sw, point *p, const char *runner, const sigset_t *ori
     char lfds[24];
     snprintf(lfds, sizeof lfds, "%d", lfd);
     setenv("CLGRAD_RUN_LOCK_FD", lfds, 1);
-    char ts[40];
-    iso_time_(ts, sizeof ts);
-    clgrad_sbuf h = {0};
-    clgrad_sb_printf(&h, "# clgrad sweep: point %ld of %ld, started %s\n# ", p->index, sw->npoints, ts);
-    sb_argv_(&h, av);
-    clgrad_sb_putc(&h, '\n');
-    if (!h.oom) clgrad_fs_write_all(fd, h.s, h.len);
-    free(h.s);
+    log_header_(sw, p, fd, av);
     clgrad_sbuf em = {0};
     clgrad_sb_printf(&em, "clgrad sweep: cannot execute %s: ", runner);
     pid_t parent = getpid();
     pid_t pid = fork();
-    if (pid == 0) { /* the child: only async-signal-safe calls until exec */
-        /* the point dies with the sweep, however the sweep ends (SIGKILL
-        ** included): a sweep run again must not meet orphans still writing */
-#ifdef __linux__
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-#endif
-        if (getppid() != parent) _exit(127); /* the sweep died before prctl */
-        /* its own process group, so that the sweep's signals reach the
-        ** runner's children too */
-        setpgid(0, 0);
-        dup2(devnull, 0);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        struct sigaction dfl;
-        memset(&dfl, 0, sizeof dfl);
-        dfl.sa_handler = SIG_DFL;
-        sigaction(SIGINT, &dfl, NULL);
-        sigaction(SIGTERM, &dfl, NULL);
-        sigaction(SIGCHLD, &dfl, NULL);
-        sigaction(SIGPIPE, &dfl, NULL); /* main ignores it; a runner gets the default back */
-        sigprocmask(SIG_SETMASK, orig, NULL);
-        fcntl(lfd, F_SETFD, 0); /* the run takes the point's lock over */
-        execv(runner, (char *const *)av);
-        int e = errno;
-        if (em.s) clgrad_fs_write_all(2, em.s, em.len);
-        const char *es = strerror(e);
-        clgrad_fs_write_all(2, es, strlen(es));
-        clgrad_fs_write_all(2, "\n", 1);
-        _exit(127);
-    }
+    if (pid == 0) exec_point_(parent, devnull, fd, lfd, orig, runner, av, &em); /* the child */
     int fork_errno = errno;
     unsetenv("CLGRAD_RUN_LOCK_FD");
     free(em.s);
