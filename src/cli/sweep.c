@@ -2067,6 +2067,52 @@ static void signal_running_(sweep *sw, int sig)
             kill(sw->pts[i].pid, sig); /* the point's process group, else the point */
 }
 
+/* Act on the SIGINT/SIGTERM counted since the last call: the first stops the sweep and signals
+** the running points, a later one kills them; *handled: the signals acted on so far. */
+static void handle_stop_(sweep *sw, int *handled)
+{
+    if (sig_count_ <= *handled) return;
+    int sig = (int)sig_last_;
+    if (!*handled) {
+        sw->stopping = 1;
+        fprintf(stderr, "clgrad sweep: %s: starting no more points", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        if (sw->running)
+            fprintf(stderr, "; %d running point%s will stop at a step boundary (signal again to kill %s)",
+                    sw->running, sw->running == 1 ? "" : "s", sw->running == 1 ? "it" : "them");
+        fputc('\n', stderr);
+        signal_running_(sw, sig);
+    } else {
+        fprintf(stderr, "clgrad sweep: killing %d running point%s\n", sw->running, sw->running == 1 ? "" : "s");
+        signal_running_(sw, SIGKILL);
+    }
+    *handled = (int)sig_count_;
+}
+
+/* Reap the running points that ended (*done counts them, of nqueue); 1 when any did. */
+static int reap_points_(sweep *sw, long *done, long nqueue)
+{
+    int reaped = 0;
+    for (long i = 0; i < sw->npoints; i++) {
+        point *p = &sw->pts[i];
+        int ws;
+        if (p->state != ST_RUNNING) continue;
+        pid_t r = waitpid(p->pid, &ws, WNOHANG);
+        if (r == p->pid) {
+            watch_(sw, -p->pid);
+            finish_(sw, p, ws, ++*done, nqueue);
+            reaped = 1;
+        } else if (r < 0 && errno == ECHILD) { /* reaped elsewhere: unknown outcome */
+            watch_(sw, -p->pid);
+            sw->running--;
+            p->pid = 0;
+            fail_point_(p, "lost track of the process");
+            ++*done;
+            reaped = 1;
+        }
+    }
+    return reaped;
+}
+
 /* Run the queued points; returns 1 when stopped by a signal. */
 static int run_points_(sweep *sw, const char *runner, long *queue, long nqueue)
 {
@@ -2093,42 +2139,8 @@ static int run_points_(sweep *sw, const char *runner, long *queue, long nqueue)
     long next = 0, done = 0;
     int handled = 0, rr = 0;
     for (;;) {
-        if (sig_count_ > handled) {
-            int sig = (int)sig_last_;
-            if (!handled) {
-                sw->stopping = 1;
-                fprintf(stderr, "clgrad sweep: %s: starting no more points", sig == SIGINT ? "SIGINT" : "SIGTERM");
-                if (sw->running)
-                    fprintf(stderr, "; %d running point%s will stop at a step boundary (signal again to kill %s)",
-                            sw->running, sw->running == 1 ? "" : "s", sw->running == 1 ? "it" : "them");
-                fputc('\n', stderr);
-                signal_running_(sw, sig);
-            } else {
-                fprintf(stderr, "clgrad sweep: killing %d running point%s\n", sw->running, sw->running == 1 ? "" : "s");
-                signal_running_(sw, SIGKILL);
-            }
-            handled = (int)sig_count_;
-        }
-        int reaped = 0;
-        for (long i = 0; i < sw->npoints; i++) {
-            point *p = &sw->pts[i];
-            int ws;
-            if (p->state != ST_RUNNING) continue;
-            pid_t r = waitpid(p->pid, &ws, WNOHANG);
-            if (r == p->pid) {
-                watch_(sw, -p->pid);
-                finish_(sw, p, ws, ++done, nqueue);
-                reaped = 1;
-            } else if (r < 0 && errno == ECHILD) { /* reaped elsewhere: unknown outcome */
-                watch_(sw, -p->pid);
-                sw->running--;
-                p->pid = 0;
-                fail_point_(p, "lost track of the process");
-                ++done;
-                reaped = 1;
-            }
-        }
-        int changed = reaped;
+        handle_stop_(sw, &handled);
+        int changed = reap_points_(sw, &done, nqueue);
         while (!sw->stopping && sw->running < sw->jobs && next < nqueue) {
             point *p = &sw->pts[queue[next++]];
             launch_(sw, p, runner, &orig, devnull, &rr, next, nqueue);
@@ -2191,6 +2203,50 @@ static int emit_(sweep *sw, const char *runner)
     return rc;
 }
 
+/* --dry-run: print the sweep's points of this shard, each with its command line and whether it is done. */
+static void dry_run_(sweep *sw, const char *runner, long nmine)
+{
+    printf("sweep of %s: %ld point%s", sw->exp, sw->npoints, sw->npoints == 1 ? "" : "s");
+    if (sw->shard_n) printf(", %ld in shard %ld/%ld", nmine, sw->shard_k, sw->shard_n);
+    printf(" -> %s\n", sw->out);
+    int rr = 0;
+    for (long i = 0; i < sw->npoints; i++) {
+        point *p = &sw->pts[i];
+        if (!p->mine) continue;
+        clgrad_sbuf pdir = {0}, line = {0};
+        clgrad_sb_printf(&pdir, "%s/%s", sw->out, p->dir);
+        p->dev = pick_device_(sw, &rr);
+        const char **av = point_argv_(sw, p, runner, clgrad_sb_str(&pdir));
+        int st = load_result_(sw, p);
+        if (av) sb_argv_(&line, av);
+        printf("%s%s\n    %s\n", p->dir, st == ST_COMPLETED || st == ST_DIVERGED ? "  (done: skipped)" : "",
+               clgrad_sb_str(&line));
+        free(av);
+        free(pdir.s);
+        free(line.s);
+    }
+}
+
+/* Queue this shard's points not done yet (queue: their indexes); the points done count in *nskip; the number queued. */
+static long queue_points_(sweep *sw, long *queue, long *nskip)
+{
+    long nq = 0;
+    for (long i = 0; i < sw->npoints; i++) {
+        point *p = &sw->pts[i];
+        if (!p->mine) continue;
+        int st = load_result_(sw, p);
+        if (st == ST_COMPLETED || st == ST_DIVERGED) {
+            p->state = st;
+            p->skipped = 1;
+            (*nskip)++;
+        } else {
+            point_clear_(p);
+            queue[nq++] = i;
+        }
+    }
+    return nq;
+}
+
 static int cmd_run_(sweep *sw)
 {
     long nmine = 0, nskip = 0;
@@ -2214,25 +2270,7 @@ static int cmd_run_(sweep *sw)
         return rc;
     }
     if (sw->dry_run) {
-        printf("sweep of %s: %ld point%s", sw->exp, sw->npoints, sw->npoints == 1 ? "" : "s");
-        if (sw->shard_n) printf(", %ld in shard %ld/%ld", nmine, sw->shard_k, sw->shard_n);
-        printf(" -> %s\n", sw->out);
-        int rr = 0;
-        for (long i = 0; i < sw->npoints; i++) {
-            point *p = &sw->pts[i];
-            if (!p->mine) continue;
-            clgrad_sbuf pdir = {0}, line = {0};
-            clgrad_sb_printf(&pdir, "%s/%s", sw->out, p->dir);
-            p->dev = pick_device_(sw, &rr);
-            const char **av = point_argv_(sw, p, runner, clgrad_sb_str(&pdir));
-            int st = load_result_(sw, p);
-            if (av) sb_argv_(&line, av);
-            printf("%s%s\n    %s\n", p->dir, st == ST_COMPLETED || st == ST_DIVERGED ? "  (done: skipped)" : "",
-                   clgrad_sb_str(&line));
-            free(av);
-            free(pdir.s);
-            free(line.s);
-        }
+        dry_run_(sw, runner, nmine);
         free(runner);
         return 0;
     }
@@ -2246,19 +2284,7 @@ static int cmd_run_(sweep *sw)
         free(runner);
         return 1;
     }
-    for (long i = 0; i < sw->npoints; i++) {
-        point *p = &sw->pts[i];
-        if (!p->mine) continue;
-        int st = load_result_(sw, p);
-        if (st == ST_COMPLETED || st == ST_DIVERGED) {
-            p->state = st;
-            p->skipped = 1;
-            nskip++;
-        } else {
-            point_clear_(p);
-            queue[nq++] = i;
-        }
-    }
+    nq = queue_points_(sw, queue, &nskip);
     if (!sw->quiet)
         fprintf(stderr, "clgrad sweep: %s: %ld point%s%s, %ld already done, %ld to run (%d at a time) -> %s\n", sw->exp,
                 nmine, nmine == 1 ? "" : "s", sw->shard_n ? " in this shard" : "", nskip, nq, sw->jobs, sw->out);
