@@ -1547,6 +1547,25 @@ out:
     return rc;
 }
 
+/* The histogram bins shown as rows, top to bottom, into show (cnt: nc columns of
+** CLGRAD_HIST_NBINS counts); their number. */
+static int hist_rows_(const double *cnt, size_t nc, int *show)
+{
+    enum { NB = CLGRAD_HIST_NBINS };
+    int used[NB] = {0}, lo = NB, hi = -1, nr = 0;
+    for (size_t j = 0; j < nc; j++)
+        for (int b = 0; b < NB; b++) used[b] |= cnt[j * NB + (size_t)b] > 0;
+    for (int b = 2; b < NB - 2; b++)
+        if (used[b]) lo = b < lo ? b : lo, hi = b;
+    if (hi >= 0) lo = lo > 2 ? lo - 1 : lo, hi = hi < NB - 3 ? hi + 1 : hi;
+    if (used[NB - 1]) show[nr++] = NB - 1;
+    if (used[NB - 2]) show[nr++] = NB - 2;
+    for (int b = hi; hi >= 0 && b >= lo; b--) show[nr++] = b;
+    if (used[1]) show[nr++] = 1;
+    if (used[0]) show[nr++] = 0;
+    return nr;
+}
+
 /* Bin x step heat map of histograms.csv for one layer and tensor kind
 ** ("weight", "grad": the layer's weight matrices, biases left out, their
 ** counts added; "act": its output): colour = log10 of the fraction of the
@@ -1593,17 +1612,7 @@ static int hist_heat_(const clgrad_rundata *r, const char *layer, const char *te
         goto out;
     }
     /* the rows shown, top to bottom */
-    int used[NB] = {0}, lo = NB, hi = -1, show[NB], nr = 0;
-    for (size_t j = 0; j < nc; j++)
-        for (int b = 0; b < NB; b++) used[b] |= cnt[j * NB + (size_t)b] > 0;
-    for (int b = 2; b < NB - 2; b++)
-        if (used[b]) lo = b < lo ? b : lo, hi = b;
-    if (hi >= 0) lo = lo > 2 ? lo - 1 : lo, hi = hi < NB - 3 ? hi + 1 : hi;
-    if (used[NB - 1]) show[nr++] = NB - 1;
-    if (used[NB - 2]) show[nr++] = NB - 2;
-    for (int b = hi; hi >= 0 && b >= lo; b--) show[nr++] = b;
-    if (used[1]) show[nr++] = 1;
-    if (used[0]) show[nr++] = 0;
+    int show[NB], nr = hist_rows_(cnt, nc, show);
     double *sum = NULL;
     unsigned *c1 = NULL, *nz = NULL;
     if (heat_alloc_(hm, (size_t)nr, nc, &sum, &c1, &nz) != 0) {
@@ -1781,6 +1790,67 @@ static void html_runhead_(FILE *f, const clgrad_rundata *runs, int n, int i)
     esc_(f, runs[i].name);
 }
 
+/* The union of the runs' config keys in first-seen order (*keysp, *nkp); 0, or -1 on no memory (*keysp still to free). */
+static int settings_keys_(const ini_t *cfg, int n, const char ***keysp, size_t *nkp)
+{
+    size_t nk = 0, cap = 0;
+    const char **keys = NULL;
+    int rc = 0;
+    for (int i = 0; i < n && !rc; i++)
+        for (size_t k = 0; k < cfg[i].n && !rc; k++) {
+            size_t j = 0;
+            while (j < nk && strcmp(keys[j], cfg[i].key[k])) j++;
+            if (j < nk) continue;
+            if (nk == cap) {
+                size_t nc = cap ? cap * 2 : 128;
+                const char **nkeys = realloc(keys, nc * sizeof *nkeys);
+                if (!nkeys) {
+                    rc = -1;
+                    continue;
+                }
+                keys = nkeys, cap = nc;
+            }
+            keys[nk++] = cfg[i].key[k];
+        }
+    *keysp = keys, *nkp = nk;
+    return rc;
+}
+
+/* One settings table: pass 0 the keys that differ (diff), with the defaults for one run; pass 1 all, folded. */
+static void settings_table_(FILE *f, const clgrad_rundata *runs, int n, const ini_t *cfg, const ini_t *defaults,
+                            const char **keys, size_t nk, const unsigned char *diff, int pass)
+{
+    if (pass == 1)
+        fprintf(f, "<details class=\"config\"><summary>Full resolved configuration (config.ini, %zu keys)</summary>\n",
+                nk);
+    fprintf(f, "<table class=\"%s\">\n<tr><th>key</th>", pass ? "config-full" : "settings");
+    for (int i = 0; i < n; i++) {
+        fputs("<th>", f);
+        if (n > 1) html_runhead_(f, runs, n, i);
+        else fputs(pass ? "value" : "value (default)", f);
+        fputs("</th>", f);
+    }
+    fputs("</tr>\n", f);
+    for (size_t j = 0; j < nk; j++) {
+        if (pass == 0 && !diff[j]) continue;
+        fputs(pass && diff[j] && n > 1 ? "<tr class=\"differs\"><th>" : "<tr><th>", f);
+        esc_(f, keys[j]), fputs("</th>", f);
+        for (int i = 0; i < n; i++) {
+            const char *v = ini_get_(&cfg[i], keys[j]);
+            fputs(pass == 0 ? "<td class=\"differs\">" : "<td>", f);
+            esc_(f, v ? v : "-");
+            if (pass == 0 && n == 1) {
+                const char *d = ini_get_(defaults, keys[j]);
+                fputs(" (", f), esc_(f, d ? d : "-"), fputs(")", f);
+            }
+            fputs("</td>", f);
+        }
+        fputs("</tr>\n", f);
+    }
+    fputs("</table>\n", f);
+    if (pass == 1) fputs("</details>\n", f);
+}
+
 /* Settings: one run: the keys that differ from clgrad's defaults; several:
 ** the keys whose values differ between the runs, highlighted.  Then the full
 ** resolved configuration, folded. */
@@ -1788,21 +1858,9 @@ static void html_settings_(FILE *f, const clgrad_rundata *runs, int n, const ini
 {
     fputs("<h2 id=\"settings\">Settings</h2>\n", f);
     /* the union of keys in first-seen order */
-    size_t nk = 0, cap = 0;
+    size_t nk = 0;
     const char **keys = NULL;
-    for (int i = 0; i < n; i++)
-        for (size_t k = 0; k < cfg[i].n; k++) {
-            size_t j = 0;
-            while (j < nk && strcmp(keys[j], cfg[i].key[k])) j++;
-            if (j < nk) continue;
-            if (nk == cap) {
-                size_t nc = cap ? cap * 2 : 128;
-                const char **nkeys = realloc(keys, nc * sizeof *nkeys);
-                if (!nkeys) goto out;
-                keys = nkeys, cap = nc;
-            }
-            keys[nk++] = cfg[i].key[k];
-        }
+    if (settings_keys_(cfg, n, &keys, &nk)) goto out;
     int nocfg = 0;
     for (int i = 0; i < n; i++) nocfg += !cfg[i].present;
     if (nocfg == n) {
@@ -1844,35 +1902,7 @@ static void html_settings_(FILE *f, const clgrad_rundata *runs, int n, const ini
         fprintf(f, "<p>The %d runs have the same resolved configuration (%zu keys).</p>\n", n, nk);
     for (int pass = 0; pass < 2; pass++) {
         if (pass == 0 && !ndiff) continue;
-        if (pass == 1)
-            fprintf(f, "<details class=\"config\"><summary>Full resolved configuration (config.ini, %zu keys)</summary>\n",
-                    nk);
-        fprintf(f, "<table class=\"%s\">\n<tr><th>key</th>", pass ? "config-full" : "settings");
-        for (int i = 0; i < n; i++) {
-            fputs("<th>", f);
-            if (n > 1) html_runhead_(f, runs, n, i);
-            else fputs(pass ? "value" : "value (default)", f);
-            fputs("</th>", f);
-        }
-        fputs("</tr>\n", f);
-        for (size_t j = 0; j < nk; j++) {
-            if (pass == 0 && !diff[j]) continue;
-            fputs(pass && diff[j] && n > 1 ? "<tr class=\"differs\"><th>" : "<tr><th>", f);
-            esc_(f, keys[j]), fputs("</th>", f);
-            for (int i = 0; i < n; i++) {
-                const char *v = ini_get_(&cfg[i], keys[j]);
-                fputs(pass == 0 ? "<td class=\"differs\">" : "<td>", f);
-                esc_(f, v ? v : "-");
-                if (pass == 0 && n == 1) {
-                    const char *d = ini_get_(defaults, keys[j]);
-                    fputs(" (", f), esc_(f, d ? d : "-"), fputs(")", f);
-                }
-                fputs("</td>", f);
-            }
-            fputs("</tr>\n", f);
-        }
-        fputs("</table>\n", f);
-        if (pass == 1) fputs("</details>\n", f);
+        settings_table_(f, runs, n, cfg, defaults, keys, nk, diff, pass);
     }
     free(diff);
 out:
@@ -3346,14 +3376,68 @@ static void print_lr_(FILE *f, const clgrad_lr_sens *s)
     }
 }
 
+/* clgrad plot --sweep SWEEP_DIR: the sweep's heat map, LR sensitivity and report; the exit status. */
+static int plot_sweep_(const char *sweep, int n, const char *xkey, const char *ykey, const char *out)
+{
+    char why[1536], dflt[1200];
+    if (n > 0 || (ykey && !xkey)) {
+        fprintf(stderr, "clgrad plot: --sweep takes one SWEEP_DIR (and --x KEY [--y KEY]), no run dirs\n");
+        plot_usage_(stderr);
+        return 2;
+    }
+    if (!out) snprintf(dflt, sizeof dflt, "%s/plots", sweep), out = dflt;
+    clgrad_lr_sens lrs;
+    if (clgrad_plot_sweep_lr(sweep, xkey, ykey, out, &lrs, why, sizeof why) != CLGRAD_OK) {
+        fprintf(stderr, "clgrad plot: %s\n", why);
+        return 1;
+    }
+    if (why[0]) fprintf(stderr, "clgrad plot: warning: %s\n", why);
+    if (lrs.has_lr) {
+        printf("wrote %s/sweep_heatmap.svg, %s/lr_sensitivity.svg, %s/lr_sensitivity.csv and %s/report.html\n",
+               out, out, out, out);
+        print_lr_(stdout, &lrs);
+    } else {
+        printf("wrote %s/sweep_heatmap.svg and %s/report.html\n", out, out);
+        printf("clgrad plot: %s\n", lrs.note);
+    }
+    clgrad_lr_sens_free(&lrs);
+    return 0;
+}
+
+/* clgrad plot RUN_DIR...: read the runs, write their figures and report; the exit status. */
+static int plot_dirs_(const char **dirs, int n, const plot_opts *opts, const char *out)
+{
+    char why[1536], dflt[1200];
+    int rc = 1;
+    clgrad_rundata *runs = calloc((size_t)n, sizeof *runs);
+    if (!runs) { fprintf(stderr, "clgrad plot: out of memory\n"); return 1; }
+    for (int i = 0; i < n; i++) {
+        if (clgrad_rundata_read(dirs[i], 0, &runs[i], why, sizeof why) != CLGRAD_OK) {
+            fprintf(stderr, "clgrad plot: %s\n", why);
+            goto out;
+        }
+        clgrad_rundata_print_warnings(stderr, "clgrad plot", &runs[i]);
+    }
+    if (!out) snprintf(dflt, sizeof dflt, "%s/plots", dirs[0]), out = dflt;
+    int nw = 0;
+    if (plot_runs_(runs, n, opts, out, &nw, why, sizeof why) != CLGRAD_OK) {
+        fprintf(stderr, "clgrad plot: %s\n", why);
+        goto out;
+    }
+    printf("wrote %d files into %s (open %s/report.html)\n", nw, out, out);
+    rc = 0;
+out:
+    for (int i = 0; runs && i < n; i++) clgrad_rundata_free(&runs[i]);
+    free(runs);
+    return rc;
+}
+
 int clgrad_cli_plot(int argc, char **argv)
 {
     const char *out = NULL, *sweep = NULL, *xkey = NULL, *ykey = NULL, *smooth = NULL;
     plot_opts opts = {0};
     int n = 0, rc = 2;
-    char why[1536], dflt[1200];
     const char **dirs = calloc((size_t)(argc > 0 ? argc : 1), sizeof *dirs);
-    clgrad_rundata *runs = NULL;
     if (!dirs) { fprintf(stderr, "clgrad plot: out of memory\n"); return 1; }
     clgrad_cli_args g;
     if (clgrad_cli_args_init(&g, "plot", "clgrad plot", NULL, argc, argv) != 0) goto out;
@@ -3399,29 +3483,7 @@ int clgrad_cli_plot(int argc, char **argv)
         }
     }
     if (sweep) {
-        if (n > 0 || (ykey && !xkey)) {
-            fprintf(stderr, "clgrad plot: --sweep takes one SWEEP_DIR (and --x KEY [--y KEY]), no run dirs\n");
-            plot_usage_(stderr);
-            goto out;
-        }
-        if (!out) snprintf(dflt, sizeof dflt, "%s/plots", sweep), out = dflt;
-        clgrad_lr_sens lrs;
-        if (clgrad_plot_sweep_lr(sweep, xkey, ykey, out, &lrs, why, sizeof why) != CLGRAD_OK) {
-            fprintf(stderr, "clgrad plot: %s\n", why);
-            rc = 1;
-            goto out;
-        }
-        if (why[0]) fprintf(stderr, "clgrad plot: warning: %s\n", why);
-        if (lrs.has_lr) {
-            printf("wrote %s/sweep_heatmap.svg, %s/lr_sensitivity.svg, %s/lr_sensitivity.csv and %s/report.html\n",
-                   out, out, out, out);
-            print_lr_(stdout, &lrs);
-        } else {
-            printf("wrote %s/sweep_heatmap.svg and %s/report.html\n", out, out);
-            printf("clgrad plot: %s\n", lrs.note);
-        }
-        clgrad_lr_sens_free(&lrs);
-        rc = 0;
+        rc = plot_sweep_(sweep, n, xkey, ykey, out);
         goto out;
     }
     if (xkey || ykey) {
@@ -3433,27 +3495,8 @@ int clgrad_cli_plot(int argc, char **argv)
         plot_usage_(stderr);
         goto out;
     }
-    runs = calloc((size_t)n, sizeof *runs);
-    if (!runs) { fprintf(stderr, "clgrad plot: out of memory\n"); rc = 1; goto out; }
-    rc = 1;
-    for (int i = 0; i < n; i++) {
-        if (clgrad_rundata_read(dirs[i], 0, &runs[i], why, sizeof why) != CLGRAD_OK) {
-            fprintf(stderr, "clgrad plot: %s\n", why);
-            goto out;
-        }
-        clgrad_rundata_print_warnings(stderr, "clgrad plot", &runs[i]);
-    }
-    if (!out) snprintf(dflt, sizeof dflt, "%s/plots", dirs[0]), out = dflt;
-    int nw = 0;
-    if (plot_runs_(runs, n, &opts, out, &nw, why, sizeof why) != CLGRAD_OK) {
-        fprintf(stderr, "clgrad plot: %s\n", why);
-        goto out;
-    }
-    printf("wrote %d files into %s (open %s/report.html)\n", nw, out, out);
-    rc = 0;
+    rc = plot_dirs_(dirs, n, &opts, out);
 out:
-    for (int i = 0; runs && i < n; i++) clgrad_rundata_free(&runs[i]);
-    free(runs);
     free(dirs);
     return rc;
 }

@@ -1102,6 +1102,111 @@ static const char *base_name_(const char *path)
     return s ? s + 1 : path;
 }
 
+/* Check that no --set names a key the grid sweeps; 0 or -1 (message printed). */
+static int check_sets_(sweep *sw)
+{
+    for (int s = 0; s < sw->nsets; s++) {
+        const char *eq = strchr(sw->sets[s], '='), *k = sw->sets[s];
+        size_t nk = (size_t)(eq - k);
+        trim_(&k, &nk);
+        if (find_axis_(&sw->grid, k, nk) >= 0) {
+            fprintf(stderr, "clgrad sweep: --set %s: %.*s is swept by the grid; drop the --set or the axis\n",
+                    sw->sets[s], (int)nk, k);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Name the copy and set EXP's absolute path; refuses the sweep directory's own names; 0 or -1 (message printed). */
+static int name_copy_(sweep *sw)
+{
+    sw->copy_name = strdup(base_name_(sw->exp));
+    char *prefix = absolute_(sw->exp, strlen(sw->exp)) ? strdup("") : path_prefix_("x");
+    if (prefix) {
+        clgrad_sbuf b = {0};
+        clgrad_sb_printf(&b, "%s%s", prefix, sw->exp);
+        sw->exp_abs = clgrad_sb_take(&b);
+        free(prefix);
+    }
+    if (!sw->copy_name || !sw->exp_abs) {
+        fprintf(stderr, "clgrad sweep: out of memory\n");
+        return -1;
+    }
+    size_t ncopy = strlen(sw->copy_name);
+    if (!ncopy || strcmp(sw->copy_name, "sweep.json") == 0 || strncmp(sw->copy_name, ".sweep", 6) == 0 ||
+        (strncmp(sw->copy_name, "summary", 7) == 0 && ncopy > 4 && strcmp(sw->copy_name + ncopy - 4, ".csv") == 0)) {
+        fprintf(stderr,
+                "clgrad sweep: %s: the experiment's file name is one of the sweep directory's own "
+                "(sweep.json, summary*.csv, .sweep*); rename it\n",
+                sw->exp);
+        return -1;
+    }
+    if (!clgrad_utf8_valid(sw->copy_name)) { /* sweep.json could not record it (JSON is UTF-8): a resume would not find it */
+        fprintf(stderr, "clgrad sweep: %s: the experiment's file name is not valid UTF-8; rename it\n", sw->exp);
+        return -1;
+    }
+    return 0;
+}
+
+/* The default --out: sweeps/NAME-TIME, NAME from run.name (a --set wins) or EXP's file name; NULL: no memory. */
+static char *default_out_(sweep *sw, const char *text)
+{
+    char *name = ini_run_name_(text);
+    for (int s = 0; s < sw->nsets; s++) { /* a --set run.name wins */
+        const char *k = sw->sets[s], *eq = strchr(k, '='), *v = eq + 1;
+        size_t nk = (size_t)(eq - k), nv = strlen(v);
+        trim_(&k, &nk);
+        trim_(&v, &nv);
+        if (nv >= 2 && (v[0] == '"' || v[0] == '\'') && v[nv - 1] == v[0]) v++, nv -= 2;
+        if (is_(k, nk, "run.name") && nv) {
+            free(name);
+            name = strndup(v, nv);
+        }
+    }
+    if (!name) {
+        const char *b = base_name_(sw->exp);
+        size_t nb = strlen(b);
+        if (nb > 4 && strcmp(b + nb - 4, ".ini") == 0) nb -= 4;
+        name = strndup(b, nb);
+    }
+    char ts[32];
+    time_t t = time(NULL);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(ts, sizeof ts, "%Y%m%d-%H%M%S", &tm);
+    clgrad_sbuf b = {0};
+    clgrad_sb_puts(&b, "sweeps/");
+    sb_safe_(&b, name ? name : "sweep");
+    clgrad_sb_printf(&b, "-%s", ts);
+    free(name);
+    return clgrad_sb_take(&b);
+}
+
+/* Allocate the points (directory names, shard membership) and the copy's path; 0 or -1 (message printed). */
+static int init_points_(sweep *sw)
+{
+    sw->copy_path = join_(sw->out, sw->copy_name);
+    sw->pts = calloc((size_t)sw->npoints, sizeof *sw->pts);
+    sw->pt_sets = calloc((size_t)sw->grid.naxes, sizeof *sw->pt_sets);
+    if (!sw->copy_path || !sw->pts || !sw->pt_sets) {
+        fprintf(stderr, "clgrad sweep: out of memory\n");
+        return -1;
+    }
+    for (long i = 0; i < sw->npoints; i++) {
+        char d[DIRNAME_MAX + 1];
+        point *p = &sw->pts[i];
+        p->index = i;
+        p->dev = -1;
+        p->mine = !sw->shard_n || i % sw->shard_n == sw->shard_k;
+        if (clgrad_sweep_dirname(&sw->grid, i, d, sizeof d) || !(p->dir = strdup(d))) {
+            fprintf(stderr, "clgrad sweep: out of memory\n");
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* Read EXP, build the grid and the copy; 0 or -1 (message printed). */
 static int load_definition_(sweep *sw)
 {
@@ -1136,96 +1241,15 @@ static int load_definition_(sweep *sw)
         fprintf(stderr, "clgrad sweep: the grid has more than %ld points\n", CLGRAD_SWEEP_MAX_POINTS);
         goto out;
     }
-    for (int s = 0; s < sw->nsets; s++) {
-        const char *eq = strchr(sw->sets[s], '='), *k = sw->sets[s];
-        size_t nk = (size_t)(eq - k);
-        trim_(&k, &nk);
-        if (find_axis_(&sw->grid, k, nk) >= 0) {
-            fprintf(stderr, "clgrad sweep: --set %s: %.*s is swept by the grid; drop the --set or the axis\n",
-                    sw->sets[s], (int)nk, k);
-            goto out;
-        }
-    }
+    if (check_sets_(sw)) goto out;
     sw->copy_text = clgrad_sweep_experiment_copy(sw->exp, text, why, sizeof why);
     if (!sw->copy_text) {
         fprintf(stderr, "clgrad sweep: %s\n", why);
         goto out;
     }
-    sw->copy_name = strdup(base_name_(sw->exp));
-    char *prefix = absolute_(sw->exp, strlen(sw->exp)) ? strdup("") : path_prefix_("x");
-    if (prefix) {
-        clgrad_sbuf b = {0};
-        clgrad_sb_printf(&b, "%s%s", prefix, sw->exp);
-        sw->exp_abs = clgrad_sb_take(&b);
-        free(prefix);
-    }
-    if (!sw->copy_name || !sw->exp_abs) {
-        fprintf(stderr, "clgrad sweep: out of memory\n");
-        goto out;
-    }
-    size_t ncopy = strlen(sw->copy_name);
-    if (!ncopy || strcmp(sw->copy_name, "sweep.json") == 0 || strncmp(sw->copy_name, ".sweep", 6) == 0 ||
-        (strncmp(sw->copy_name, "summary", 7) == 0 && ncopy > 4 && strcmp(sw->copy_name + ncopy - 4, ".csv") == 0)) {
-        fprintf(stderr,
-                "clgrad sweep: %s: the experiment's file name is one of the sweep directory's own "
-                "(sweep.json, summary*.csv, .sweep*); rename it\n",
-                sw->exp);
-        goto out;
-    }
-    if (!clgrad_utf8_valid(sw->copy_name)) { /* sweep.json could not record it (JSON is UTF-8): a resume would not find it */
-        fprintf(stderr, "clgrad sweep: %s: the experiment's file name is not valid UTF-8; rename it\n", sw->exp);
-        goto out;
-    }
-    if (!sw->out) {
-        char *name = ini_run_name_(text);
-        for (int s = 0; s < sw->nsets; s++) { /* a --set run.name wins */
-            const char *k = sw->sets[s], *eq = strchr(k, '='), *v = eq + 1;
-            size_t nk = (size_t)(eq - k), nv = strlen(v);
-            trim_(&k, &nk);
-            trim_(&v, &nv);
-            if (nv >= 2 && (v[0] == '"' || v[0] == '\'') && v[nv - 1] == v[0]) v++, nv -= 2;
-            if (is_(k, nk, "run.name") && nv) {
-                free(name);
-                name = strndup(v, nv);
-            }
-        }
-        if (!name) {
-            const char *b = base_name_(sw->exp);
-            size_t nb = strlen(b);
-            if (nb > 4 && strcmp(b + nb - 4, ".ini") == 0) nb -= 4;
-            name = strndup(b, nb);
-        }
-        char ts[32];
-        time_t t = time(NULL);
-        struct tm tm;
-        localtime_r(&t, &tm);
-        strftime(ts, sizeof ts, "%Y%m%d-%H%M%S", &tm);
-        clgrad_sbuf b = {0};
-        clgrad_sb_puts(&b, "sweeps/");
-        sb_safe_(&b, name ? name : "sweep");
-        clgrad_sb_printf(&b, "-%s", ts);
-        free(name);
-        sw->out = clgrad_sb_take(&b);
-        if (!sw->out) goto out;
-    }
-    sw->copy_path = join_(sw->out, sw->copy_name);
-    sw->pts = calloc((size_t)sw->npoints, sizeof *sw->pts);
-    sw->pt_sets = calloc((size_t)sw->grid.naxes, sizeof *sw->pt_sets);
-    if (!sw->copy_path || !sw->pts || !sw->pt_sets) {
-        fprintf(stderr, "clgrad sweep: out of memory\n");
-        goto out;
-    }
-    for (long i = 0; i < sw->npoints; i++) {
-        char d[DIRNAME_MAX + 1];
-        point *p = &sw->pts[i];
-        p->index = i;
-        p->dev = -1;
-        p->mine = !sw->shard_n || i % sw->shard_n == sw->shard_k;
-        if (clgrad_sweep_dirname(&sw->grid, i, d, sizeof d) || !(p->dir = strdup(d))) {
-            fprintf(stderr, "clgrad sweep: out of memory\n");
-            goto out;
-        }
-    }
+    if (name_copy_(sw)) goto out;
+    if (!sw->out && !(sw->out = default_out_(sw, text))) goto out;
+    if (init_points_(sw)) goto out;
     rc = 0;
 out:
     free(text);
@@ -1834,6 +1858,81 @@ static void watchdog_stop_(sweep *sw, pid_t pid)
     while (pid > 0 && waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
 }
 
+/* Create point p's run directory and take its lock; the lock's descriptor, or -1 with p marked failed. */
+static int lock_point_dir_(point *p, const char *pdir, const char *lck)
+{
+    if (mkdir(pdir, 0755) != 0 && errno != EEXIST) {
+        fail_point_(p, "cannot create %s: %s", pdir, strerror(errno));
+        return -1;
+    }
+    struct stat pst;
+    if (lstat(pdir, &pst) != 0 || !S_ISDIR(pst.st_mode)) { /* a planted symlink would lead the run elsewhere */
+        fail_point_(p, "%s is not a directory (a symbolic link?)", pdir);
+        return -1;
+    }
+    /* the point's run-directory lock (what `clgrad run` takes): a point whose
+    ** run is still going (another sweep, a launcher, by hand) is not touched;
+    ** the run started here inherits the lock ($CLGRAD_RUN_LOCK_FD) */
+    int lfd = lck ? clgrad_fs_open_lock(lck) : -1;
+    if (lfd < 0 || clgrad_fs_trylock(lfd) != 0) {
+        int e = errno;
+        if (lfd >= 0 && e == EWOULDBLOCK) fail_point_(p, "%s is in use by another clgrad run; not started twice", pdir);
+        else fail_point_(p, "cannot lock %s: %s", lck ? lck : pdir, strerror(e));
+        if (lfd >= 0) close(lfd);
+        return -1;
+    }
+    return lfd;
+}
+
+/* Write the head of point p's run.log (fd): the point, its start time and its command line. */
+static void log_header_(const sweep *sw, const point *p, int fd, const char **av)
+{
+    char ts[40];
+    iso_time_(ts, sizeof ts);
+    clgrad_sbuf h = {0};
+    clgrad_sb_printf(&h, "# clgrad sweep: point %ld of %ld, started %s\n# ", p->index, sw->npoints, ts);
+    sb_argv_(&h, av);
+    clgrad_sb_putc(&h, '\n');
+    if (!h.oom) clgrad_fs_write_all(fd, h.s, h.len);
+    free(h.s);
+}
+
+/* The forked child of launch_: its own process group, stdio on run.log, default signals, the
+** point's lock kept across exec; execs the runner (em: the message if it cannot). Never returns. */
+static void exec_point_(pid_t parent, int devnull, int fd, int lfd, const sigset_t *orig, const char *runner,
+                        const char **av, const clgrad_sbuf *em)
+{
+    /* only async-signal-safe calls until exec */
+    /* the point dies with the sweep, however the sweep ends (SIGKILL
+    ** included): a sweep run again must not meet orphans still writing */
+#ifdef __linux__
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+#endif
+    if (getppid() != parent) _exit(127); /* the sweep died before prctl */
+    /* its own process group, so that the sweep's signals reach the
+    ** runner's children too */
+    setpgid(0, 0);
+    dup2(devnull, 0);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigaction(SIGINT, &dfl, NULL);
+    sigaction(SIGTERM, &dfl, NULL);
+    sigaction(SIGCHLD, &dfl, NULL);
+    sigaction(SIGPIPE, &dfl, NULL); /* main ignores it; a runner gets the default back */
+    sigprocmask(SIG_SETMASK, orig, NULL);
+    fcntl(lfd, F_SETFD, 0); /* the run takes the point's lock over */
+    execv(runner, (char *const *)av);
+    int e = errno;
+    if (em->s) clgrad_fs_write_all(2, em->s, em->len);
+    const char *es = strerror(e);
+    clgrad_fs_write_all(2, es, strlen(es));
+    clgrad_fs_write_all(2, "\n", 1);
+    _exit(127);
+}
+
 /* Start point p; on failure it is marked failed. */
 static void launch_(sweep *sw, point *p, const char *runner, const sigset_t *orig, int devnull, int *rr, long nth,
                     long total)
@@ -1850,27 +1949,7 @@ static void launch_(sweep *sw, point *p, const char *runner, const sigset_t *ori
         fail_point_(p, "out of memory");
         goto out;
     }
-    if (mkdir(pdir, 0755) != 0 && errno != EEXIST) {
-        fail_point_(p, "cannot create %s: %s", pdir, strerror(errno));
-        goto out;
-    }
-    struct stat pst;
-    if (lstat(pdir, &pst) != 0 || !S_ISDIR(pst.st_mode)) { /* a planted symlink would lead the run elsewhere */
-        fail_point_(p, "%s is not a directory (a symbolic link?)", pdir);
-        goto out;
-    }
-    /* the point's run-directory lock (what `clgrad run` takes): a point whose
-    ** run is still going (another sweep, a launcher, by hand) is not touched;
-    ** the run started here inherits the lock ($CLGRAD_RUN_LOCK_FD) */
-    lfd = lck ? clgrad_fs_open_lock(lck) : -1;
-    if (lfd < 0 || clgrad_fs_trylock(lfd) != 0) {
-        int e = errno;
-        if (lfd >= 0 && e == EWOULDBLOCK) fail_point_(p, "%s is in use by another clgrad run; not started twice", pdir);
-        else fail_point_(p, "cannot lock %s: %s", lck ? lck : pdir, strerror(e));
-        if (lfd >= 0) close(lfd);
-        lfd = -1;
-        goto out;
-    }
+    if ((lfd = lock_point_dir_(p, pdir, lck)) < 0) goto out;
     if (unlink(sum) != 0 && errno != ENOENT) { /* a stale result must not count */
         fail_point_(p, "cannot remove the old %s: %s", sum, strerror(errno));
         goto out;
@@ -1888,48 +1967,12 @@ static void launch_(sweep *sw, point *p, const char *runner, const sigset_t *ori
     char lfds[24];
     snprintf(lfds, sizeof lfds, "%d", lfd);
     setenv("CLGRAD_RUN_LOCK_FD", lfds, 1);
-    char ts[40];
-    iso_time_(ts, sizeof ts);
-    clgrad_sbuf h = {0};
-    clgrad_sb_printf(&h, "# clgrad sweep: point %ld of %ld, started %s\n# ", p->index, sw->npoints, ts);
-    sb_argv_(&h, av);
-    clgrad_sb_putc(&h, '\n');
-    if (!h.oom) clgrad_fs_write_all(fd, h.s, h.len);
-    free(h.s);
+    log_header_(sw, p, fd, av);
     clgrad_sbuf em = {0};
     clgrad_sb_printf(&em, "clgrad sweep: cannot execute %s: ", runner);
     pid_t parent = getpid();
     pid_t pid = fork();
-    if (pid == 0) { /* the child: only async-signal-safe calls until exec */
-        /* the point dies with the sweep, however the sweep ends (SIGKILL
-        ** included): a sweep run again must not meet orphans still writing */
-#ifdef __linux__
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-#endif
-        if (getppid() != parent) _exit(127); /* the sweep died before prctl */
-        /* its own process group, so that the sweep's signals reach the
-        ** runner's children too */
-        setpgid(0, 0);
-        dup2(devnull, 0);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        struct sigaction dfl;
-        memset(&dfl, 0, sizeof dfl);
-        dfl.sa_handler = SIG_DFL;
-        sigaction(SIGINT, &dfl, NULL);
-        sigaction(SIGTERM, &dfl, NULL);
-        sigaction(SIGCHLD, &dfl, NULL);
-        sigaction(SIGPIPE, &dfl, NULL); /* main ignores it; a runner gets the default back */
-        sigprocmask(SIG_SETMASK, orig, NULL);
-        fcntl(lfd, F_SETFD, 0); /* the run takes the point's lock over */
-        execv(runner, (char *const *)av);
-        int e = errno;
-        if (em.s) clgrad_fs_write_all(2, em.s, em.len);
-        const char *es = strerror(e);
-        clgrad_fs_write_all(2, es, strlen(es));
-        clgrad_fs_write_all(2, "\n", 1);
-        _exit(127);
-    }
+    if (pid == 0) exec_point_(parent, devnull, fd, lfd, orig, runner, av, &em); /* the child */
     int fork_errno = errno;
     unsetenv("CLGRAD_RUN_LOCK_FD");
     free(em.s);
@@ -2024,6 +2067,52 @@ static void signal_running_(sweep *sw, int sig)
             kill(sw->pts[i].pid, sig); /* the point's process group, else the point */
 }
 
+/* Act on the SIGINT/SIGTERM counted since the last call: the first stops the sweep and signals
+** the running points, a later one kills them; *handled: the signals acted on so far. */
+static void handle_stop_(sweep *sw, int *handled)
+{
+    if (sig_count_ <= *handled) return;
+    int sig = (int)sig_last_;
+    if (!*handled) {
+        sw->stopping = 1;
+        fprintf(stderr, "clgrad sweep: %s: starting no more points", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        if (sw->running)
+            fprintf(stderr, "; %d running point%s will stop at a step boundary (signal again to kill %s)",
+                    sw->running, sw->running == 1 ? "" : "s", sw->running == 1 ? "it" : "them");
+        fputc('\n', stderr);
+        signal_running_(sw, sig);
+    } else {
+        fprintf(stderr, "clgrad sweep: killing %d running point%s\n", sw->running, sw->running == 1 ? "" : "s");
+        signal_running_(sw, SIGKILL);
+    }
+    *handled = (int)sig_count_;
+}
+
+/* Reap the running points that ended (*done counts them, of nqueue); 1 when any did. */
+static int reap_points_(sweep *sw, long *done, long nqueue)
+{
+    int reaped = 0;
+    for (long i = 0; i < sw->npoints; i++) {
+        point *p = &sw->pts[i];
+        int ws;
+        if (p->state != ST_RUNNING) continue;
+        pid_t r = waitpid(p->pid, &ws, WNOHANG);
+        if (r == p->pid) {
+            watch_(sw, -p->pid);
+            finish_(sw, p, ws, ++*done, nqueue);
+            reaped = 1;
+        } else if (r < 0 && errno == ECHILD) { /* reaped elsewhere: unknown outcome */
+            watch_(sw, -p->pid);
+            sw->running--;
+            p->pid = 0;
+            fail_point_(p, "lost track of the process");
+            ++*done;
+            reaped = 1;
+        }
+    }
+    return reaped;
+}
+
 /* Run the queued points; returns 1 when stopped by a signal. */
 static int run_points_(sweep *sw, const char *runner, long *queue, long nqueue)
 {
@@ -2050,42 +2139,8 @@ static int run_points_(sweep *sw, const char *runner, long *queue, long nqueue)
     long next = 0, done = 0;
     int handled = 0, rr = 0;
     for (;;) {
-        if (sig_count_ > handled) {
-            int sig = (int)sig_last_;
-            if (!handled) {
-                sw->stopping = 1;
-                fprintf(stderr, "clgrad sweep: %s: starting no more points", sig == SIGINT ? "SIGINT" : "SIGTERM");
-                if (sw->running)
-                    fprintf(stderr, "; %d running point%s will stop at a step boundary (signal again to kill %s)",
-                            sw->running, sw->running == 1 ? "" : "s", sw->running == 1 ? "it" : "them");
-                fputc('\n', stderr);
-                signal_running_(sw, sig);
-            } else {
-                fprintf(stderr, "clgrad sweep: killing %d running point%s\n", sw->running, sw->running == 1 ? "" : "s");
-                signal_running_(sw, SIGKILL);
-            }
-            handled = (int)sig_count_;
-        }
-        int reaped = 0;
-        for (long i = 0; i < sw->npoints; i++) {
-            point *p = &sw->pts[i];
-            int ws;
-            if (p->state != ST_RUNNING) continue;
-            pid_t r = waitpid(p->pid, &ws, WNOHANG);
-            if (r == p->pid) {
-                watch_(sw, -p->pid);
-                finish_(sw, p, ws, ++done, nqueue);
-                reaped = 1;
-            } else if (r < 0 && errno == ECHILD) { /* reaped elsewhere: unknown outcome */
-                watch_(sw, -p->pid);
-                sw->running--;
-                p->pid = 0;
-                fail_point_(p, "lost track of the process");
-                ++done;
-                reaped = 1;
-            }
-        }
-        int changed = reaped;
+        handle_stop_(sw, &handled);
+        int changed = reap_points_(sw, &done, nqueue);
         while (!sw->stopping && sw->running < sw->jobs && next < nqueue) {
             point *p = &sw->pts[queue[next++]];
             launch_(sw, p, runner, &orig, devnull, &rr, next, nqueue);
@@ -2148,6 +2203,50 @@ static int emit_(sweep *sw, const char *runner)
     return rc;
 }
 
+/* --dry-run: print the sweep's points of this shard, each with its command line and whether it is done. */
+static void dry_run_(sweep *sw, const char *runner, long nmine)
+{
+    printf("sweep of %s: %ld point%s", sw->exp, sw->npoints, sw->npoints == 1 ? "" : "s");
+    if (sw->shard_n) printf(", %ld in shard %ld/%ld", nmine, sw->shard_k, sw->shard_n);
+    printf(" -> %s\n", sw->out);
+    int rr = 0;
+    for (long i = 0; i < sw->npoints; i++) {
+        point *p = &sw->pts[i];
+        if (!p->mine) continue;
+        clgrad_sbuf pdir = {0}, line = {0};
+        clgrad_sb_printf(&pdir, "%s/%s", sw->out, p->dir);
+        p->dev = pick_device_(sw, &rr);
+        const char **av = point_argv_(sw, p, runner, clgrad_sb_str(&pdir));
+        int st = load_result_(sw, p);
+        if (av) sb_argv_(&line, av);
+        printf("%s%s\n    %s\n", p->dir, st == ST_COMPLETED || st == ST_DIVERGED ? "  (done: skipped)" : "",
+               clgrad_sb_str(&line));
+        free(av);
+        free(pdir.s);
+        free(line.s);
+    }
+}
+
+/* Queue this shard's points not done yet (queue: their indexes); the points done count in *nskip; the number queued. */
+static long queue_points_(sweep *sw, long *queue, long *nskip)
+{
+    long nq = 0;
+    for (long i = 0; i < sw->npoints; i++) {
+        point *p = &sw->pts[i];
+        if (!p->mine) continue;
+        int st = load_result_(sw, p);
+        if (st == ST_COMPLETED || st == ST_DIVERGED) {
+            p->state = st;
+            p->skipped = 1;
+            (*nskip)++;
+        } else {
+            point_clear_(p);
+            queue[nq++] = i;
+        }
+    }
+    return nq;
+}
+
 static int cmd_run_(sweep *sw)
 {
     long nmine = 0, nskip = 0;
@@ -2171,25 +2270,7 @@ static int cmd_run_(sweep *sw)
         return rc;
     }
     if (sw->dry_run) {
-        printf("sweep of %s: %ld point%s", sw->exp, sw->npoints, sw->npoints == 1 ? "" : "s");
-        if (sw->shard_n) printf(", %ld in shard %ld/%ld", nmine, sw->shard_k, sw->shard_n);
-        printf(" -> %s\n", sw->out);
-        int rr = 0;
-        for (long i = 0; i < sw->npoints; i++) {
-            point *p = &sw->pts[i];
-            if (!p->mine) continue;
-            clgrad_sbuf pdir = {0}, line = {0};
-            clgrad_sb_printf(&pdir, "%s/%s", sw->out, p->dir);
-            p->dev = pick_device_(sw, &rr);
-            const char **av = point_argv_(sw, p, runner, clgrad_sb_str(&pdir));
-            int st = load_result_(sw, p);
-            if (av) sb_argv_(&line, av);
-            printf("%s%s\n    %s\n", p->dir, st == ST_COMPLETED || st == ST_DIVERGED ? "  (done: skipped)" : "",
-                   clgrad_sb_str(&line));
-            free(av);
-            free(pdir.s);
-            free(line.s);
-        }
+        dry_run_(sw, runner, nmine);
         free(runner);
         return 0;
     }
@@ -2203,19 +2284,7 @@ static int cmd_run_(sweep *sw)
         free(runner);
         return 1;
     }
-    for (long i = 0; i < sw->npoints; i++) {
-        point *p = &sw->pts[i];
-        if (!p->mine) continue;
-        int st = load_result_(sw, p);
-        if (st == ST_COMPLETED || st == ST_DIVERGED) {
-            p->state = st;
-            p->skipped = 1;
-            nskip++;
-        } else {
-            point_clear_(p);
-            queue[nq++] = i;
-        }
-    }
+    nq = queue_points_(sw, queue, &nskip);
     if (!sw->quiet)
         fprintf(stderr, "clgrad sweep: %s: %ld point%s%s, %ld already done, %ld to run (%d at a time) -> %s\n", sw->exp,
                 nmine, nmine == 1 ? "" : "s", sw->shard_n ? " in this shard" : "", nskip, nq, sw->jobs, sw->out);
@@ -2393,7 +2462,21 @@ static void sb_cand_(clgrad_sbuf *b, const cand_ *c, int naxes)
     clgrad_sb_printf(b, ", device %s", *f[o + 3 + F_COUNT] ? f[o + 3 + F_COUNT] : "?");
 }
 
-static int cmd_merge_(sweep *sw)
+/* The state of one --merge: the candidates of every point and the tallies. */
+typedef struct {
+    long np;
+    cands_ *cands;
+    long *missing, nmiss;
+    long *todo, ntodo;
+    int nfiles;
+    long nshard; /* the N of the shard files when they agree, else -1 */
+    long *ks;    /* the K of each file */
+    long counts[ST_COUNT + 1], folded, nconflict;
+    clgrad_sbuf header, d;
+} merge_;
+
+/* Load DIR/sweep.json into the grid, the --set list and the copy name; 0 or 2 (message printed). */
+static int merge_definition_(sweep *sw, clgrad_json **defp)
 {
     const char *dir = sw->merge;
     char why[512];
@@ -2426,6 +2509,14 @@ static int cmd_merge_(sweep *sw)
     }
     sw->out = strdup(dir);
     sw->copy_name = strdup(copy);
+    *defp = def;
+    return 0;
+}
+
+/* Take the sweep directory's merge lock (held until sweep_free_); 0 or 2 (message printed). */
+static int merge_lock_(sweep *sw)
+{
+    const char *dir = sw->merge;
     /* One merge at a time (a second waits): concurrent merges, e.g. one per
     ** finished array task, each write a whole summary.csv. */
     char *lpath = join_(dir, ".sweep-merge.lock");
@@ -2441,28 +2532,17 @@ static int cmd_merge_(sweep *sw)
         fprintf(stderr, "clgrad sweep: --merge %s: cannot lock %s: %s\n", dir, lpath ? lpath : dir, strerror(errno));
         free(lpath);
         if (lfd >= 0) close(lfd);
-        clgrad_json_free(def);
         return 2;
     }
     free(lpath);
     sw->lock_fd[0] = lfd; /* closed (unlocked) by sweep_free_ */
+    return 0;
+}
 
-    const int status_col = 1 + sw->grid.naxes, ms_col = status_col + 3 + F_MS;
-    clgrad_sbuf header = {0}, d = {0};
-    csv_header_(&header, &sw->grid);
-    cands_ *cands = calloc((size_t)np, sizeof *cands);
-    long *missing = calloc((size_t)np, sizeof *missing), nmiss = 0;
-    long *todo = calloc((size_t)np, sizeof *todo), ntodo = 0;
-    DIR *dd = opendir(dir);
-    int rc = 1, nfiles = 0, conflict = 0;
-    long nshard = 0; /* the N of the shard files when they agree, else -1 */
-    long *ks = NULL;  /* the K of each file */
-    if (!cands || !missing || !todo || !dd || header.oom) {
-        fprintf(stderr, "clgrad sweep: --merge %s: %s\n", dir, dd ? "out of memory" : strerror(errno));
-        rc = 2;
-        if (dd) closedir(dd);
-        goto out;
-    }
+/* Read every summary-shard-K-of-N.csv of dd (closed here) into m; 1 when they conflict (m->d says how). */
+static int merge_scan_(sweep *sw, const char *dir, DIR *dd, merge_ *m)
+{
+    int conflict = 0;
     struct dirent *e;
     while ((e = readdir(dd))) {
         long k, n;
@@ -2470,195 +2550,262 @@ static int cmd_merge_(sweep *sw)
         if (sscanf(e->d_name, "summary-shard-%ld-of-%ld.csv", &k, &n) != 2 || n < 1 || k < 0 || k >= n) continue;
         snprintf(probe, sizeof probe, "summary-shard-%ld-of-%ld.csv", k, n);
         if (strcmp(probe, e->d_name) != 0) continue;
-        long *nk = realloc(ks, (size_t)(nfiles + 1) * sizeof *nk);
+        long *nk = realloc(m->ks, (size_t)(m->nfiles + 1) * sizeof *nk);
         if (!nk) continue;
-        ks = nk;
-        ks[nfiles++] = k;
-        nshard = nshard == 0 || nshard == n ? n : -1;
-        if (merge_file_(dir, e->d_name, k, n, &sw->grid, np, clgrad_sb_str(&header), cands, &d)) conflict = 1;
+        m->ks = nk;
+        m->ks[m->nfiles++] = k;
+        m->nshard = m->nshard == 0 || m->nshard == n ? n : -1;
+        if (merge_file_(dir, e->d_name, k, n, &sw->grid, m->np, clgrad_sb_str(&m->header), m->cands, &m->d))
+            conflict = 1;
     }
     closedir(dd);
-    if (conflict) {
-        fprintf(stderr, "clgrad sweep: --merge %s: cannot merge:\n%s", dir, clgrad_sb_str(&d));
-        goto out;
+    return conflict;
+}
+
+/* Add point i's run-directory result (dname/summary.json) to cv; its candidate index, or -1. */
+static int merge_dir_cand_(sweep *sw, long i, char *dname, cands_ *cv)
+{
+    const int status_col = 1 + sw->grid.naxes;
+    point p;
+    memset(&p, 0, sizeof p);
+    p.dir = dname;
+    int st = load_result_(sw, &p);
+    int dir_c = -1;
+    if (st >= 0) {
+        p.state = st;
+        clgrad_sbuf line = {0}, src = {0};
+        row_line_(&line, &sw->grid, i, &p);
+        clgrad_sb_printf(&src, "%s/summary.json", dname);
+        csv_row r;
+        clgrad_csv_reader rd;
+        clgrad_csv_begin(&rd, line.s, line.len);
+        if (!line.oom && line.s && csv_next_(&rd, &r) == 1 && cand_push_(cv, &r, clgrad_sb_take(&src), status_col) == 0)
+            dir_c = cv->n - 1;
+        else free(src.s);
+        clgrad_csv_end(&rd);
+        free(line.s);
     }
+    point_clear_(&p);
+    return dir_c;
+}
+
+/* The candidate summary.csv takes for point i, or -1: the run directory's, else a final
+** shard row, else the shard rows' furthest state; folds duplicates, notes conflicts in m. */
+static int merge_pick_(sweep *sw, merge_ *m, long i, const char *dname, cands_ *cv, int dir_c)
+{
+    const int ms_col = 1 + sw->grid.naxes + 3 + F_MS;
+    int pick = dir_c, nfinal = 0;
+    int finals[64];
+    for (int c = 0; c < cv->n; c++) {
+        if (cv->c[c].state != ST_COMPLETED && cv->c[c].state != ST_DIVERGED) continue;
+        int same = -1;
+        for (int f = 0; f < nfinal && same < 0; f++)
+            if (rows_agree_(&cv->c[finals[f]].row, &cv->c[c].row, ms_col)) same = f;
+        if (same < 0 && nfinal < 64) finals[nfinal++] = c;
+    }
+    int nfile = cv->n - (dir_c >= 0);
+    if (nfile > 1) m->folded += nfile - 1; /* the point is in several shard files */
+    if (nfinal > 1) {
+        m->nconflict++;
+        clgrad_sb_printf(&m->d, "  point %ld (%s): different results:\n", i, dname);
+        for (int f = 0; f < nfinal; f++) {
+            clgrad_sb_puts(&m->d, "    ");
+            sb_cand_(&m->d, &cv->c[finals[f]], sw->grid.naxes);
+            clgrad_sb_putc(&m->d, '\n');
+        }
+    }
+    if (nfinal && (pick < 0 || (cv->c[pick].state != ST_COMPLETED && cv->c[pick].state != ST_DIVERGED)))
+        pick = finals[0];
+    if (pick < 0) { /* no run directory result: the shard rows' furthest state */
+        static const int pref[] = {ST_FAILED, ST_INTERRUPTED, ST_RUNNING, ST_PENDING, ST_COUNT};
+        for (int k = 0; k < 5 && pick < 0; k++)
+            for (int c = cv->n - 1; c >= 0 && pick < 0; c--)
+                if (cv->c[c].state == pref[k]) pick = c;
+    }
+    return pick;
+}
+
+/* Append point i's summary.csv row to b (its picked candidate or a "missing" row) and tally it in m. */
+static void merge_point_(sweep *sw, merge_ *m, long i, clgrad_sbuf *b)
+{
     /* Every point: its run directory (the truth, however it was launched) and
     ** the shard files' rows; identical rows fold, different results conflict. */
-    clgrad_sbuf b = {0};
-    clgrad_sb_puts(&b, clgrad_sb_str(&header));
-    long counts[ST_COUNT + 1] = {0}, folded = 0, nconflict = 0;
-    for (long i = 0; i < np; i++) {
-        cands_ *cv = &cands[i];
-        point p;
-        memset(&p, 0, sizeof p);
-        char dname[DIRNAME_MAX + 1];
-        clgrad_sweep_dirname(&sw->grid, i, dname, sizeof dname);
-        p.dir = dname;
-        int st = load_result_(sw, &p);
-        int dir_c = -1;
-        if (st >= 0) {
-            p.state = st;
-            clgrad_sbuf line = {0}, src = {0};
-            row_line_(&line, &sw->grid, i, &p);
-            clgrad_sb_printf(&src, "%s/summary.json", dname);
-            csv_row r;
-            clgrad_csv_reader rd;
-            clgrad_csv_begin(&rd, line.s, line.len);
-            if (!line.oom && line.s && csv_next_(&rd, &r) == 1 && cand_push_(cv, &r, clgrad_sb_take(&src), status_col) == 0)
-                dir_c = cv->n - 1;
-            else free(src.s);
-            clgrad_csv_end(&rd);
-            free(line.s);
+    cands_ *cv = &m->cands[i];
+    char dname[DIRNAME_MAX + 1];
+    clgrad_sweep_dirname(&sw->grid, i, dname, sizeof dname);
+    int dir_c = merge_dir_cand_(sw, i, dname, cv);
+    int pick = merge_pick_(sw, m, i, dname, cv, dir_c);
+    if (pick >= 0) {
+        const csv_row *r = &cv->c[pick].row;
+        for (int f = 0; f < r->n; f++) {
+            if (f) clgrad_sb_putc(b, ',');
+            sb_csv(b, r->f[f]);
         }
-        point_clear_(&p);
-        int pick = dir_c, nfinal = 0;
-        int finals[64];
-        for (int c = 0; c < cv->n; c++) {
-            if (cv->c[c].state != ST_COMPLETED && cv->c[c].state != ST_DIVERGED) continue;
-            int same = -1;
-            for (int f = 0; f < nfinal && same < 0; f++)
-                if (rows_agree_(&cv->c[finals[f]].row, &cv->c[c].row, ms_col)) same = f;
-            if (same < 0 && nfinal < 64) finals[nfinal++] = c;
-        }
-        int nfile = cv->n - (dir_c >= 0);
-        if (nfile > 1) folded += nfile - 1; /* the point is in several shard files */
-        if (nfinal > 1) {
-            nconflict++;
-            clgrad_sb_printf(&d, "  point %ld (%s): different results:\n", i, dname);
-            for (int f = 0; f < nfinal; f++) {
-                clgrad_sb_puts(&d, "    ");
-                sb_cand_(&d, &cv->c[finals[f]], sw->grid.naxes);
-                clgrad_sb_putc(&d, '\n');
-            }
-        }
-        if (nfinal && (pick < 0 || (cv->c[pick].state != ST_COMPLETED && cv->c[pick].state != ST_DIVERGED)))
-            pick = finals[0];
-        if (pick < 0) { /* no run directory result: the shard rows' furthest state */
-            static const int pref[] = {ST_FAILED, ST_INTERRUPTED, ST_RUNNING, ST_PENDING, ST_COUNT};
-            for (int k = 0; k < 5 && pick < 0; k++)
-                for (int c = cv->n - 1; c >= 0 && pick < 0; c--)
-                    if (cv->c[c].state == pref[k]) pick = c;
-        }
-        if (pick >= 0) {
-            const csv_row *r = &cv->c[pick].row;
-            for (int f = 0; f < r->n; f++) {
-                if (f) clgrad_sb_putc(&b, ',');
-                sb_csv(&b, r->f[f]);
-            }
-            clgrad_sb_putc(&b, '\n');
-            counts[cv->c[pick].state]++;
-            if (cv->c[pick].state != ST_COMPLETED && cv->c[pick].state != ST_DIVERGED) todo[ntodo++] = i;
-            continue;
-        }
-        missing[nmiss++] = i;
-        todo[ntodo++] = i;
-        int vi[CLGRAD_SWEEP_MAX_AXES];
-        clgrad_sweep_point(&sw->grid, i, vi);
-        clgrad_sb_printf(&b, "%ld", i);
-        for (int a = 0; a < sw->grid.naxes; a++) {
-            clgrad_sb_putc(&b, ',');
-            sb_csv(&b, sw->grid.axes[a].values[vi[a]]);
-        }
-        clgrad_sb_puts(&b, ",missing,,,,,,,,,");
-        sb_csv(&b, dname);
-        clgrad_sb_putc(&b, '\n');
+        clgrad_sb_putc(b, '\n');
+        m->counts[cv->c[pick].state]++;
+        if (cv->c[pick].state != ST_COMPLETED && cv->c[pick].state != ST_DIVERGED) m->todo[m->ntodo++] = i;
+        return;
     }
-    if (b.oom || write_atomic_(dir, "summary.csv", b.s, b.len, why, sizeof why)) {
-        fprintf(stderr, "clgrad sweep: --merge %s: %s\n", dir, b.oom ? "out of memory" : why);
-        free(b.s);
-        goto out;
+    m->missing[m->nmiss++] = i;
+    m->todo[m->ntodo++] = i;
+    int vi[CLGRAD_SWEEP_MAX_AXES];
+    clgrad_sweep_point(&sw->grid, i, vi);
+    clgrad_sb_printf(b, "%ld", i);
+    for (int a = 0; a < sw->grid.naxes; a++) {
+        clgrad_sb_putc(b, ',');
+        sb_csv(b, sw->grid.axes[a].values[vi[a]]);
     }
-    free(b.s);
-    long unfinished = counts[ST_PENDING] + counts[ST_RUNNING] + counts[ST_INTERRUPTED] + counts[ST_COUNT];
+    clgrad_sb_puts(b, ",missing,,,,,,,,,");
+    sb_csv(b, dname);
+    clgrad_sb_putc(b, '\n');
+}
+
+/* Print what the merge found: the counts, conflicts, missing points and shards, unfinished points. */
+static void merge_report_(const char *dir, merge_ *m, long unfinished)
+{
+    long np = m->np, nmiss = m->nmiss, folded = m->folded, nconflict = m->nconflict, nshard = m->nshard;
+    int nfiles = m->nfiles;
     printf("merged %d shard file%s and the run directories into %s/summary.csv: %ld points, %ld completed, %ld "
            "diverged, %ld failed, %ld unfinished, %ld missing",
-           nfiles, nfiles == 1 ? "" : "s", dir, np, counts[ST_COMPLETED], counts[ST_DIVERGED], counts[ST_FAILED],
-           unfinished, nmiss);
+           nfiles, nfiles == 1 ? "" : "s", dir, np, m->counts[ST_COMPLETED], m->counts[ST_DIVERGED],
+           m->counts[ST_FAILED], unfinished, nmiss);
     if (folded) printf("; %ld duplicate row%s folded", folded, folded == 1 ? "" : "s");
     printf("\n");
     if (nconflict)
         fprintf(stderr,
                 "clgrad sweep: --merge %s: %ld point%s ran more than once with different results (summary.csv "
                 "has the run directory's):\n%s",
-                dir, nconflict, nconflict == 1 ? "" : "s", clgrad_sb_str(&d));
+                dir, nconflict, nconflict == 1 ? "" : "s", clgrad_sb_str(&m->d));
     if (nmiss) {
-        clgrad_sbuf m = {0};
-        sb_ranges_(&m, missing, nmiss);
+        clgrad_sbuf s = {0};
+        sb_ranges_(&s, m->missing, nmiss);
         fprintf(stderr, "clgrad sweep: --merge %s: %ld point%s missing: %s\n", dir, nmiss, nmiss == 1 ? "" : "s",
-                clgrad_sb_str(&m));
+                clgrad_sb_str(&s));
         if (nshard > 0) {
-            m.len = 0;
-            if (m.s) m.s[0] = 0;
+            s.len = 0;
+            if (s.s) s.s[0] = 0;
             int nm = 0;
             for (long k = 0; k < nshard && nm < 32; k++) {
                 int have = 0;
-                for (int f = 0; f < nfiles; f++) have |= ks[f] == k;
-                if (!have) clgrad_sb_printf(&m, "%s%ld/%ld", nm++ ? ", " : "", k, nshard);
+                for (int f = 0; f < nfiles; f++) have |= m->ks[f] == k;
+                if (!have) clgrad_sb_printf(&s, "%s%ld/%ld", nm++ ? ", " : "", k, nshard);
             }
             if (nm)
                 fprintf(stderr, "clgrad sweep: no summary file from shard%s %s (run: clgrad sweep EXP --shard K/N --out %s)\n",
-                        nm == 1 ? "" : "s", clgrad_sb_str(&m), dir);
+                        nm == 1 ? "" : "s", clgrad_sb_str(&s), dir);
         }
-        free(m.s);
+        free(s.s);
     }
     if (unfinished)
         fprintf(stderr, "clgrad sweep: --merge %s: %ld point%s did not finish (re-run their shards to resume)\n", dir,
                 unfinished, unfinished == 1 ? "" : "s");
-    if (ntodo) { /* the commands that rerun them, one per line: rerun-commands.txt */
-        char *runner = runner_path_(sw), *abs = abs_dir_(dir);
-        char *cp = abs ? join_(abs, sw->copy_name) : NULL;
-        clgrad_sbuf cmds = {0};
-        sw->pt_sets = calloc((size_t)sw->grid.naxes + 1, sizeof *sw->pt_sets);
-        sw->copy_path = cp;
-        for (long t = 0; runner && cp && sw->pt_sets && t < ntodo; t++) {
-            point p;
-            memset(&p, 0, sizeof p);
-            char dname[DIRNAME_MAX + 1];
-            clgrad_sweep_dirname(&sw->grid, todo[t], dname, sizeof dname);
-            p.index = todo[t];
-            p.dev = -1;
-            clgrad_sbuf pdir = {0};
-            clgrad_sb_printf(&pdir, "%s/%s", abs, dname);
-            const char **av = pdir.oom ? NULL : point_argv_(sw, &p, runner, pdir.s);
-            if (av) {
-                sb_argv_(&cmds, av);
-                clgrad_sb_putc(&cmds, '\n');
-            } else cmds.oom = 1;
-            free(av);
-            free(pdir.s);
-        }
-        if (!runner || !cp || !sw->pt_sets || cmds.oom ||
-            write_atomic_(dir, "rerun-commands.txt", cmds.s, cmds.len, why, sizeof why))
-            fprintf(stderr, "clgrad sweep: --merge %s: cannot write the rerun commands: %s\n", dir,
-                    !abs ? strerror(errno) : runner && cp && !cmds.oom ? why : "out of memory");
-        else {
-            fprintf(stderr, "clgrad sweep: to rerun the %ld point%s not completed or diverged (%s/rerun-commands.txt%s; "
-                    "add the sweep's --device and run options if it had any):\n",
-                    ntodo, ntodo == 1 ? "" : "s", dir, ntodo > 10 ? ", the first 10 here" : "");
-            const char *c = cmds.s;
-            for (int l = 0; l < 10 && c && *c; l++) {
-                const char *nl = strchr(c, '\n');
-                fprintf(stderr, "  %.*s\n", (int)(nl - c), c);
-                c = nl + 1;
-            }
-        }
-        free(cmds.s);
-        free(runner);
-        free(abs);
-    } else {
+}
+
+/* Write DIR/rerun-commands.txt, one `clgrad run` line per point not completed or diverged, and
+** show the first; with none, remove an earlier merge's list. */
+static void merge_rerun_(sweep *sw, const char *dir, const merge_ *m)
+{
+    long ntodo = m->ntodo;
+    if (!ntodo) {
         char *rp = join_(dir, "rerun-commands.txt");
         if (rp) unlink(rp); /* the list an earlier merge wrote: nothing is left to rerun */
         free(rp);
+        return;
     }
-    rc = nmiss || unfinished || counts[ST_FAILED] || nconflict ? 1 : 0;
+    char why[512];
+    char *runner = runner_path_(sw), *abs = abs_dir_(dir);
+    char *cp = abs ? join_(abs, sw->copy_name) : NULL;
+    clgrad_sbuf cmds = {0};
+    sw->pt_sets = calloc((size_t)sw->grid.naxes + 1, sizeof *sw->pt_sets);
+    sw->copy_path = cp;
+    for (long t = 0; runner && cp && sw->pt_sets && t < ntodo; t++) {
+        point p;
+        memset(&p, 0, sizeof p);
+        char dname[DIRNAME_MAX + 1];
+        clgrad_sweep_dirname(&sw->grid, m->todo[t], dname, sizeof dname);
+        p.index = m->todo[t];
+        p.dev = -1;
+        clgrad_sbuf pdir = {0};
+        clgrad_sb_printf(&pdir, "%s/%s", abs, dname);
+        const char **av = pdir.oom ? NULL : point_argv_(sw, &p, runner, pdir.s);
+        if (av) {
+            sb_argv_(&cmds, av);
+            clgrad_sb_putc(&cmds, '\n');
+        } else cmds.oom = 1;
+        free(av);
+        free(pdir.s);
+    }
+    if (!runner || !cp || !sw->pt_sets || cmds.oom ||
+        write_atomic_(dir, "rerun-commands.txt", cmds.s, cmds.len, why, sizeof why))
+        fprintf(stderr, "clgrad sweep: --merge %s: cannot write the rerun commands: %s\n", dir,
+                !abs ? strerror(errno) : runner && cp && !cmds.oom ? why : "out of memory");
+    else {
+        fprintf(stderr, "clgrad sweep: to rerun the %ld point%s not completed or diverged (%s/rerun-commands.txt%s; "
+                "add the sweep's --device and run options if it had any):\n",
+                ntodo, ntodo == 1 ? "" : "s", dir, ntodo > 10 ? ", the first 10 here" : "");
+        const char *c = cmds.s;
+        for (int l = 0; l < 10 && c && *c; l++) {
+            const char *nl = strchr(c, '\n');
+            fprintf(stderr, "  %.*s\n", (int)(nl - c), c);
+            c = nl + 1;
+        }
+    }
+    free(cmds.s);
+    free(runner);
+    free(abs);
+}
+
+static int cmd_merge_(sweep *sw)
+{
+    const char *dir = sw->merge;
+    char why[512];
+    clgrad_json *def = NULL;
+    if (merge_definition_(sw, &def)) return 2;
+    if (merge_lock_(sw)) {
+        clgrad_json_free(def);
+        return 2;
+    }
+
+    merge_ m;
+    memset(&m, 0, sizeof m);
+    m.np = clgrad_sweep_npoints(&sw->grid);
+    csv_header_(&m.header, &sw->grid);
+    m.cands = calloc((size_t)m.np, sizeof *m.cands);
+    m.missing = calloc((size_t)m.np, sizeof *m.missing);
+    m.todo = calloc((size_t)m.np, sizeof *m.todo);
+    DIR *dd = opendir(dir);
+    int rc = 1;
+    if (!m.cands || !m.missing || !m.todo || !dd || m.header.oom) {
+        fprintf(stderr, "clgrad sweep: --merge %s: %s\n", dir, dd ? "out of memory" : strerror(errno));
+        rc = 2;
+        if (dd) closedir(dd);
+        goto out;
+    }
+    if (merge_scan_(sw, dir, dd, &m)) {
+        fprintf(stderr, "clgrad sweep: --merge %s: cannot merge:\n%s", dir, clgrad_sb_str(&m.d));
+        goto out;
+    }
+    clgrad_sbuf b = {0};
+    clgrad_sb_puts(&b, clgrad_sb_str(&m.header));
+    for (long i = 0; i < m.np; i++) merge_point_(sw, &m, i, &b);
+    if (b.oom || write_atomic_(dir, "summary.csv", b.s, b.len, why, sizeof why)) {
+        fprintf(stderr, "clgrad sweep: --merge %s: %s\n", dir, b.oom ? "out of memory" : why);
+        free(b.s);
+        goto out;
+    }
+    free(b.s);
+    long unfinished = m.counts[ST_PENDING] + m.counts[ST_RUNNING] + m.counts[ST_INTERRUPTED] + m.counts[ST_COUNT];
+    merge_report_(dir, &m, unfinished);
+    merge_rerun_(sw, dir, &m); /* the commands that rerun them, one per line: rerun-commands.txt */
+    rc = m.nmiss || unfinished || m.counts[ST_FAILED] || m.nconflict ? 1 : 0;
 out:
-    for (long i = 0; cands && i < np; i++) cands_free_(&cands[i]);
-    free(cands);
-    free(ks);
-    free(missing);
-    free(todo);
-    free(header.s);
-    free(d.s);
+    for (long i = 0; m.cands && i < m.np; i++) cands_free_(&m.cands[i]);
+    free(m.cands);
+    free(m.ks);
+    free(m.missing);
+    free(m.todo);
+    free(m.header.s);
+    free(m.d.s);
     clgrad_json_free(def);
     return rc;
 }
