@@ -342,6 +342,29 @@ START_TEST(large_batch)
 }
 END_TEST
 
+/* LARS's exclusions on a Pre-LN net: with exclude = bias_and_norm (the
+** default) every layernorm row's trust ratio is exactly 1 (excluded: a plain
+** step) while the Linear layers' are < 1; with exclude = bias the layernorm
+** weights get a ratio of their own (< 1). */
+START_TEST(lars_excludes_norms)
+{
+    clgrad_run_result a, b;
+    char da[512], db[512];
+    const char *sa[] = {"optim.kind=lars", "run.steps=3", "run.log_every=1"};
+    const char *sb[] = {"optim.kind=lars", "run.steps=3", "run.log_every=1", "optim.exclude=bias"};
+    run_("preln_deep", sa, 3, "_lars_bn", &a, da, sizeof da);
+    run_("preln_deep", sb, 4, "_lars_b", &b, db, sizeof db);
+    const char *norms[] = {"layernorm_2", "layernorm_5", "layernorm_20"};
+    for (int i = 0; i < 3; i++) {
+        double ta = csv_(da, "layers.csv", 2, norms[i], "trust_ratio"), tb = csv_(db, "layers.csv", 2, norms[i], "trust_ratio");
+        ck_assert_msg(ta == 1.0, "%s: exclude = bias_and_norm gives trust ratio %g", norms[i], ta);
+        ck_assert_msg(tb > 0 && tb < 0.5, "%s: exclude = bias gives trust ratio %g", norms[i], tb);
+    }
+    double tl = csv_(da, "layers.csv", 2, "linear_3", "trust_ratio");
+    ck_assert_msg(tl > 0 && tl < 0.5, "linear_3 trust ratio %g", tl);
+}
+END_TEST
+
 /* Gradient noise, input noise and L1 end to end, on optim_spirals_sgd's MLP
 ** (4,547 parameters):
 ** - metrics.csv grad_noise_std = sqrt(eta / (1 + t)^gamma) at every step t;
@@ -742,6 +765,7 @@ int main(void)
     tcase_add_test(tc, linreg_lr);
     tcase_add_test(tc, optimizers);
     tcase_add_test(tc, large_batch);
+    tcase_add_test(tc, lars_excludes_norms);
     tcase_add_test(tc, bitwise_reproducible);
     tcase_add_test(tc, noise_and_l1);
     tcase_add_test(tc, gated_adding);

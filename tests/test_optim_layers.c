@@ -518,7 +518,7 @@ START_TEST(args)
     ck_assert(isinf(cfg.optim.trust_clip) && cfg.optim.eps == 1e-6 && cfg.optim.weight_decay == 1e-2);
     ck_assert_int_eq(clgrad_config_parse("t.ini", "[optim]\nkind = lars\n", NULL, 0, &cfg, err, sizeof err), 0);
     ck_assert(cfg.optim.momentum == 0.9 && cfg.optim.weight_decay == 5e-4 && cfg.optim.trust_coefficient == 1e-3 &&
-              !strcmp(cfg.optim.exclude, "bias"));
+              !strcmp(cfg.optim.exclude, "bias_and_norm"));
 }
 END_TEST
 

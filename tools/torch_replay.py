@@ -286,7 +286,7 @@ def resolve(cfg):
             "gamma": _num(o["gamma"]), "warmup_steps": int(o["warmup_steps"]), "min_lr": _num(o["min_lr"]),
             "l1": _num(o.get("l1", "0")),
             "trust_coefficient": _num(o.get("trust_coefficient", "0.001")),
-            "trust_clip": _num(o.get("trust_clip", "inf")), "exclude": o.get("exclude", "bias"),
+            "trust_clip": _num(o.get("trust_clip", "inf")), "exclude": o.get("exclude", "bias_and_norm"),
         },
         "clip": {
             "kind": c["kind"], "max_norm": _num(c["max_norm"]), "norm_type": _num(c["norm_type"]),
@@ -658,8 +658,11 @@ def replay(run_dir, cfg, opts):
         opt = cls(params, lr=o["lr"], betas=(o["beta1"], o["beta2"]), eps=o["eps"], weight_decay=o["weight_decay"],
                   amsgrad=o["amsgrad"], foreach=False)
     elif kind in ("lars", "lamb"):
-        # clgrad's tensors with is_bias: every bias (bias, bias_ih, bias_hh)
-        excluded = [o["exclude"] == "bias" and k.split(".")[-1].startswith("bias") for k in names]
+        # exclude = bias: clgrad's tensors with is_bias (bias, bias_ih, bias_hh, a norm's bias);
+        # bias_and_norm (default) also a norm layer's weight: every 1-D tensor of an MLP
+        ex = o["exclude"]
+        excluded = [(ex != "none" and k.split(".")[-1].startswith("bias")) or
+                    (ex == "bias_and_norm" and p.dim() == 1) for k, p in zip(names, params)]
         opt = layerwise_optimizer(torch)(params, excluded, kind, o)
     else:
         raise UsageError("unknown optimizer %r" % kind)

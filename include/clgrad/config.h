@@ -177,7 +177,7 @@ typedef struct clgrad_optim_section {
     int nesterov, centered, amsgrad; /* default 0 */
     double trust_coefficient;       /* lars: > 0, finite; eta of the trust ratio; default 0.001 */
     double trust_clip;              /* lars, lamb: > 0 or inf (none): the largest trust ratio; default inf */
-    char exclude[CLGRAD_NAME_LEN];  /* lars, lamb: bias|none: tensors with trust ratio 1 and no weight decay; default bias */
+    char exclude[CLGRAD_NAME_LEN];  /* lars, lamb: bias_and_norm|bias|none: tensors with trust ratio 1 and no weight decay; default bias_and_norm */
     char schedule[CLGRAD_NAME_LEN]; /* constant|step|cosine|warmup; default constant */
     long step_size;     /* >= 1; step: decay every step_size steps; default 100 */
     double gamma;       /* > 0, finite; step: multiply by gamma; default 0.1 */

@@ -75,6 +75,7 @@ typedef struct clgrad_optim_cfg {
     double trust_clip;        /* lars, lamb: upper bound on the trust ratio; INFINITY = none (default) */
     int exclude_bias;         /* lars, lamb: biases get trust ratio 1 and no weight decay (default 1);
                               ** applied by the caller through the mask of clgrad_optim_step_layers */
+    int exclude_norm;         /* lars, lamb: so do the normalisation layers' weights and biases (default 1) */
 } clgrad_optim_cfg;
 
 /* PyTorch's defaults for `kind`:

@@ -59,7 +59,10 @@ clgrad_status clgrad_step_layerwise_init(clgrad_ctx *ctx, const clgrad_step_plan
     int nt = clgrad_model_ntensors(p->m);
     if (p->L.lw == 0) return clgrad_fail(ctx, CLGRAD_E_ARG, "step: the metrics block has no LARS/LAMB work area");
     float mask[CLGRAD_MODEL_MAX_TENSORS];
-    for (int t = 0; t < nt; t++) mask[t] = p->optim->exclude_bias && clgrad_model_tensor(p->m, t)->is_bias ? 1.0f : 0.0f;
+    for (int t = 0; t < nt; t++) {
+        const clgrad_tensor *tt = clgrad_model_tensor(p->m, t);
+        mask[t] = (p->optim->exclude_bias && tt->is_bias) || (p->optim->exclude_norm && tt->norm) ? 1.0f : 0.0f;
+    }
     CLGRAD_TRY(clgrad_buf_write(ctx, p->mbuf, p->L.lw, (size_t)nt, mask));
     CLGRAD_TRY(clgrad_buf_fill(ctx, p->mbuf, p->L.lw + (size_t)nt, (size_t)nt, 1.0f));
 fail:

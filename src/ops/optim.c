@@ -29,6 +29,7 @@ clgrad_optim_cfg clgrad_optim_defaults(clgrad_optim_kind kind)
     c.trust_coefficient = kind == CLGRAD_OPTIM_LARS ? 1e-3 : 1.0;
     c.trust_clip = INFINITY;
     c.exclude_bias = 1;
+    c.exclude_norm = 1;
     if (kind == CLGRAD_OPTIM_LARS) c.momentum = 0.9, c.weight_decay = 5e-4; /* You et al. 2017 */
     if (kind == CLGRAD_OPTIM_LAMB) c.eps = 1e-6, c.weight_decay = 1e-2;     /* You et al. 2020 */
     return c;

@@ -250,7 +250,7 @@ static const keydef keys[K_COUNT] = {
                             .flags = F_GT | F_NOHI | F_INF | F_NONE,
                             .allowed = "a number > 0 (the largest trust ratio), or none (= inf: no clipping)",
                             .dep = K_OPTIM_KIND, .used_by = "|lars|lamb|"},
-    [K_OPTIM_EXCLUDE] = {KEY(S_OPTIM, "exclude", T_CHOICE, optim, exclude), .choices = "bias|none",
+    [K_OPTIM_EXCLUDE] = {KEY(S_OPTIM, "exclude", T_CHOICE, optim, exclude), .choices = "bias_and_norm|bias|none",
                          .allowed = "bias (biases get trust ratio 1 and no weight decay) or none",
                          .dep = K_OPTIM_KIND, .used_by = "|lars|lamb|"},
     [K_OPTIM_SCHEDULE] = {KEY(S_OPTIM, "schedule", T_CHOICE, optim, schedule), .choices = "constant|step|cosine|warmup"},
@@ -442,7 +442,7 @@ static void defaults_optim_(clgrad_optim_section *o)
     o->alpha = 0.99;
     o->trust_coefficient = 1e-3;
     o->trust_clip = INFINITY;
-    copy_str_(o->exclude, sizeof o->exclude, "bias");
+    copy_str_(o->exclude, sizeof o->exclude, "bias_and_norm");
     copy_str_(o->schedule, sizeof o->schedule, "constant");
     o->step_size = 100;
     o->gamma = 0.1;

@@ -417,7 +417,8 @@ static clgrad_status setup_(run_ *r)
     r->optim.amsgrad = c->optim.amsgrad;
     r->optim.trust_coefficient = r->optim.kind == CLGRAD_OPTIM_LARS ? c->optim.trust_coefficient : 1.0;
     r->optim.trust_clip = c->optim.trust_clip;
-    r->optim.exclude_bias = strcmp(c->optim.exclude, "bias") == 0;
+    r->optim.exclude_bias = strcmp(c->optim.exclude, "none") != 0;
+    r->optim.exclude_norm = strcmp(c->optim.exclude, "bias_and_norm") == 0;
     const char *bad = clgrad_optim_invalid(&r->optim);
     if (bad) return clgrad_fail(ctx, CLGRAD_E_CONFIG, "%s: [optim] %s", c->path, bad);
 
