@@ -19,7 +19,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <sys/stat.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -574,6 +573,24 @@ static void catch_signals_(void)
 }
 
 /* One run of cfg on one device (spec) into out; returns the exit status. */
+
+/* "outputs: DIR/ (the files the run wrote)": the names that are there, in the run directory's order. */
+static void print_outputs_(const char *out)
+{
+    static const char *const names[] = {"config.ini", "metrics.csv", "layers.csv", "timesteps.csv", "histograms.csv",
+                                        "events.csv", "summary.json", "manifest.json", "weights/", "data/"};
+    printf("outputs: %s/ (", out);
+    int n = 0;
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        char p[1400];
+        struct stat sb;
+        size_t l = strlen(names[i]);
+        snprintf(p, sizeof p, "%s/%.*s", out, (int)(names[i][l - 1] == '/' ? l - 1 : l), names[i]);
+        if (lstat(p, &sb) == 0) printf("%s%s", n++ ? ", " : "", names[i]);
+    }
+    printf(")\n");
+}
+
 static int run_one_(cli_opts *o, const clgrad_config *cfg, const char *path, const char *spec, const char *out)
 {
     cli_opts od = *o;
@@ -624,7 +641,7 @@ static int run_one_(cli_opts *o, const clgrad_config *cfg, const char *path, con
     }
     printf(", max gradient norm %.4g, %.3f ms/step (median %.3f; step 1 alone %.1f ms)\n", res.max_grad_norm,
            res.ms_per_step, res.median_ms_per_step, res.first_step_ms);
-    printf("outputs: %s/ (metrics.csv, layers.csv, events.csv, summary.json, manifest.json, weights/)\n", out);
+    print_outputs_(out);
     ctx_free_(ctx);
     return res.status == CLGRAD_RUN_INTERRUPTED ? 130 : 0;
 }
