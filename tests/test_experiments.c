@@ -193,6 +193,13 @@ START_TEST(postln_preln)
     ck_assert_int_eq(b.status, CLGRAD_RUN_COMPLETED);
     ck_assert_msg(b.final_test_loss < 0.15 && b.final_test_acc > 0.9, "pre-LN test loss %g acc %g", b.final_test_loss,
                   b.final_test_acc);
+    /* Xiong et al.'s remedy for Post-LN: a learning-rate warm-up (100 steps, then the same lr) makes it train */
+    static const char *warm[] = {"optim.schedule=warmup", "optim.warmup_steps=100"};
+    clgrad_run_result w;
+    char dw[512];
+    run_("postln_deep", warm, 2, "_warmup", &w, dw, sizeof dw);
+    ck_assert_msg(w.status == CLGRAD_RUN_COMPLETED && w.final_test_loss < 0.4, "post-LN with warm-up: test loss %g",
+                  w.final_test_loss);
 }
 END_TEST
 
