@@ -1396,7 +1396,8 @@ static clgrad_status open_csvs_(run_ *r)
                    &r->ctime, &r->ftime)) ||
         (hist_segs_(r) && open_csv_(r, "histograms.csv", hhead, &r->chist, &r->fhist)) ||
         open_csv_(r, "events.csv", "step,metric,layer,value,z\n", &r->cevents, &r->fevents))
-        return clgrad_fail(r->ctx, CLGRAD_E_IO, "cannot create the CSV files in %s: %s", r->opts->out_dir, strerror(errno));
+        return clgrad_fail(r->ctx, CLGRAD_E_IO, "cannot create the CSV files in %s: %s", r->opts->out_dir,
+                           strerror(errno));
     return CLGRAD_OK;
 }
 
