@@ -123,6 +123,31 @@ static size_t eval_batch_(const run_ *r)
     return mb < r->test.n ? mb : r->test.n;
 }
 
+/* A CPU device's buffers are this process's memory: a limit on its address space (ulimit -v) binds them
+** too (PoCL aborts when it cannot map a buffer it has promised); total bytes must fit what is left of it. */
+static clgrad_status fits_address_space_(clgrad_ctx *ctx, const clgrad_device_info *d, unsigned long long total)
+{
+    struct rlimit rl;
+    FILE *statm = strcmp(d->type, "cpu") == 0 && getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+                      ? fopen("/proc/self/statm", "r")
+                      : NULL;
+    if (statm) {
+        unsigned long long pages = 0;
+        long psz = sysconf(_SC_PAGESIZE);
+        int got = fscanf(statm, "%llu", &pages) == 1 && psz > 0;
+        fclose(statm);
+        unsigned long long used = pages * (unsigned long long)psz;
+        unsigned long long room = (unsigned long long)rl.rlim_cur > used ? (unsigned long long)rl.rlim_cur - used : 0;
+        if (got && total > room)
+            return clgrad_fail(ctx, CLGRAD_E_NOMEM,
+                               "the run's device buffers need %llu bytes (%.1f MiB) in total, more than the %.1f MiB "
+                               "this process may still map (its address space is limited to %.1f MiB: ulimit -v) "
+                               "on the CPU device %s",
+                               total, total / 1048576.0, room / 1048576.0, (double)rl.rlim_cur / 1048576.0, d->name);
+    }
+    return CLGRAD_OK;
+}
+
 /* The device memory the run will allocate, from the sizes alone: each buffer
 ** must fit the device's largest allocation (CL_DEVICE_MAX_MEM_ALLOC_SIZE) and
 ** all of them together its memory (CL_DEVICE_GLOBAL_MEM_SIZE); a run that
@@ -193,27 +218,7 @@ static clgrad_status plan_memory_(run_ *r, const clgrad_model_spec *ms)
                            total, total / 1048576.0, part[MODEL] / 1048576.0, part[OPTIM] / 1048576.0,
                            part[DATA] / 1048576.0, part[SCRATCH] / 1048576.0, d->global_mem, d->global_mem / 1048576.0,
                            d->name);
-    /* a CPU device's buffers are this process's memory: a limit on its address space (ulimit -v) binds them
-    ** too (PoCL aborts when it cannot map a buffer it has promised) */
-    struct rlimit rl;
-    FILE *statm = strcmp(d->type, "cpu") == 0 && getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
-                      ? fopen("/proc/self/statm", "r")
-                      : NULL;
-    if (statm) {
-        unsigned long long pages = 0;
-        long psz = sysconf(_SC_PAGESIZE);
-        int got = fscanf(statm, "%llu", &pages) == 1 && psz > 0;
-        fclose(statm);
-        unsigned long long used = pages * (unsigned long long)psz;
-        unsigned long long room = (unsigned long long)rl.rlim_cur > used ? (unsigned long long)rl.rlim_cur - used : 0;
-        if (got && total > room)
-            return clgrad_fail(ctx, CLGRAD_E_NOMEM,
-                               "the run's device buffers need %llu bytes (%.1f MiB) in total, more than the %.1f MiB "
-                               "this process may still map (its address space is limited to %.1f MiB: ulimit -v) "
-                               "on the CPU device %s",
-                               total, total / 1048576.0, room / 1048576.0, (double)rl.rlim_cur / 1048576.0, d->name);
-    }
-    return CLGRAD_OK;
+    return fits_address_space_(ctx, d, total);
 }
 
 /* ---- histograms ([metrics] histogram_every; include/clgrad/hist.h) ----
@@ -344,9 +349,9 @@ static void plan_step_(run_ *r)
     p->zclip = &r->zclip, p->zstate = r->zstate;
 }
 
-static clgrad_status setup_(run_ *r)
+/* The data sets, loaded on the host, and the sizes they give: T, row, K, B, batches per epoch, steps. */
+static clgrad_status load_data_(run_ *r)
 {
-    clgrad_status st = CLGRAD_OK;
     const clgrad_config *c = r->cfg;
     clgrad_ctx *ctx = r->ctx;
     char why[2048];
@@ -359,8 +364,15 @@ static clgrad_status setup_(run_ *r)
     r->B = c->data.batch_size <= 0 || (size_t)c->data.batch_size > r->train.n ? r->train.n : (size_t)c->data.batch_size;
     r->nbatch_per_epoch = (r->train.n + r->B - 1) / r->B;
     r->steps = c->run.steps > 0 ? c->run.steps : c->run.epochs * (long)r->nbatch_per_epoch;
+    return CLGRAD_OK;
+}
 
-    /* loss: the config's, else what the data's task calls for */
+/* The config's choices as enums, and the loss: the config's, else what the data's task calls for. */
+static clgrad_status choose_loss_(run_ *r)
+{
+    const clgrad_config *c = r->cfg;
+    clgrad_ctx *ctx = r->ctx;
+    char why[2048];
     clgrad_config_kinds *k = &r->kinds;
     if (clgrad_config_kinds_of(c, k, why, sizeof why) != 0) return clgrad_fail(ctx, CLGRAD_E_CONFIG, "%s", why);
     if (k->loss >= 0) r->loss = (clgrad_loss)k->loss;
@@ -371,9 +383,15 @@ static clgrad_status setup_(run_ *r)
     if (r->loss == CLGRAD_LOSS_CE && r->train.task != CLGRAD_TASK_MULTICLASS)
         return clgrad_fail(ctx, CLGRAD_E_CONFIG, "%s: [loss] kind = ce needs class labels (a multiclass data set)",
                            c->path);
+    return CLGRAD_OK;
+}
 
-    /* model */
-    clgrad_act acts[CLGRAD_MAX_LAYERS];
+/* The model's spec from [model] and the data's sizes (its activations in acts, the caller's); batch norm on a
+** batch of one sample is refused. */
+static clgrad_status model_spec_(run_ *r, clgrad_act *acts, clgrad_model_spec *out)
+{
+    const clgrad_config *c = r->cfg;
+    const clgrad_config_kinds *k = &r->kinds;
     for (int i = 0; i < c->model.nhidden; i++) acts[i] = k->act[i];
     clgrad_model_spec ms = {0};
     ms.kind = k->model;
@@ -394,16 +412,22 @@ static clgrad_status setup_(run_ *r)
         ms.norm_eps = c->model.norm_eps;
         /* batch norm cannot train on one sample (PyTorch raises): refuse before any step */
         if (ms.norm == CLGRAD_NL_BATCH && (r->B < 2 || r->train.n % r->B == 1))
-            return clgrad_fail(ctx, CLGRAD_E_CONFIG,
+            return clgrad_fail(r->ctx, CLGRAD_E_CONFIG,
                                "%s: [model] norm = batchnorm cannot train on a batch of 1 sample (as PyTorch's "
                                "BatchNorm1d), but [data] batch_size = %zu with %zu training samples leaves one in %s; "
                                "choose another batch_size",
                                c->path, r->B, r->train.n, r->B < 2 ? "every batch" : "the last batch of every epoch");
     }
     ms.max_batch = r->B > eval_batch_(r) ? r->B : eval_batch_(r);
+    *out = ms;
+    return CLGRAD_OK;
+}
 
-    /* optimizer */
-    r->optim = clgrad_optim_defaults(k->optim);
+/* The optimizer's settings from [optim], checked. */
+static clgrad_status optim_settings_(run_ *r)
+{
+    const clgrad_config *c = r->cfg;
+    r->optim = clgrad_optim_defaults(r->kinds.optim);
     r->optim.lr = c->optim.lr;
     r->optim.momentum = c->optim.momentum;
     r->optim.dampening = c->optim.dampening;
@@ -420,14 +444,16 @@ static clgrad_status setup_(run_ *r)
     r->optim.exclude_bias = strcmp(c->optim.exclude, "none") != 0;
     r->optim.exclude_norm = strcmp(c->optim.exclude, "bias_and_norm") == 0;
     const char *bad = clgrad_optim_invalid(&r->optim);
-    if (bad) return clgrad_fail(ctx, CLGRAD_E_CONFIG, "%s: [optim] %s", c->path, bad);
+    if (bad) return clgrad_fail(r->ctx, CLGRAD_E_CONFIG, "%s: [optim] %s", c->path, bad);
+    return CLGRAD_OK;
+}
 
-
-    /* every device buffer of the run, counted before the first is allocated */
-    CLGRAD_TRY(plan_memory_(r, &ms));
-    CLGRAD_TRY(clgrad_model_create(ctx, &ms, &r->m));
-
-    /* initialisation */
+/* The model's first weights: [model] init (or PyTorch's Linear default), then --init-from's tensors if given. */
+static clgrad_status init_model_(run_ *r, const clgrad_act *acts, const clgrad_model_spec *ms)
+{
+    clgrad_status st = CLGRAD_OK;
+    const clgrad_config *c = r->cfg;
+    const clgrad_config_kinds *k = &r->kinds;
     clgrad_init_cfg w = {0}, b = {0};
     if (k->init == CLGRAD_INIT_LINEAR_DEFAULT) {
         w = clgrad_init_default(CLGRAD_INIT_LINEAR_DEFAULT);
@@ -435,36 +461,52 @@ static clgrad_status setup_(run_ *r)
     } else {
         w = clgrad_init_default(k->init);
         b = clgrad_init_default(CLGRAD_INIT_ZEROS);
-        double gain = isnan(c->model.init_gain) ? clgrad_act_gain(acts[0], ms.act_param) : c->model.init_gain;
+        double gain = isnan(c->model.init_gain) ? clgrad_act_gain(acts[0], ms->act_param) : c->model.init_gain;
         if (c->model.nhidden == 0 && isnan(c->model.init_gain)) gain = 1.0;
         w.gain = gain;
         w.std = c->model.init_std;
         w.mode = k->init_mode;
     }
-    CLGRAD_TRY(clgrad_model_init(ctx, r->m, &w, &b, c->run.seed));
-    if (r->opts->init_from) CLGRAD_TRY(clgrad_load_tensors(ctx, r->m, r->opts->init_from));
+    CLGRAD_TRY(clgrad_model_init(r->ctx, r->m, &w, &b, c->run.seed));
+    if (r->opts->init_from) CLGRAD_TRY(clgrad_load_tensors(r->ctx, r->m, r->opts->init_from));
+fail:
+    return st;
+}
 
-    r->policy = k->nonfinite;
-    r->norm_type = isinf(c->clip.norm_type) ? CLGRAD_NORM_INF : CLGRAD_NORM_L2;
-    if (k->clip == CLGRAD_CLIP_AGC) {
+/* [clip]'s settings the step needs: the non-finite policy, the norm type and AGC's units (a row each). */
+static clgrad_status clip_settings_(run_ *r)
+{
+    clgrad_status st = CLGRAD_OK;
+    r->policy = r->kinds.nonfinite;
+    r->norm_type = isinf(r->cfg->clip.norm_type) ? CLGRAD_NORM_INF : CLGRAD_NORM_L2;
+    if (r->kinds.clip == CLGRAD_CLIP_AGC) {
         int nt = clgrad_model_ntensors(r->m);
         size_t off[CLGRAD_MODEL_MAX_TENSORS], rows[CLGRAD_MODEL_MAX_TENSORS], cols[CLGRAD_MODEL_MAX_TENSORS];
         for (int i = 0; i < nt; i++) {
             const clgrad_tensor *t = clgrad_model_tensor(r->m, i);
             off[i] = t->off, rows[i] = t->rows, cols[i] = t->cols;
         }
-        CLGRAD_TRY(clgrad_segs_new_rows(ctx, (size_t)nt, off, rows, cols, &r->units));
+        CLGRAD_TRY(clgrad_segs_new_rows(r->ctx, (size_t)nt, off, rows, cols, &r->units));
     }
+fail:
+    return st;
+}
 
-    /* device buffers: data once, then fixed-size scratch (no allocation per step) */
+/* The device buffers: data once, then fixed-size scratch (no allocation per step); the host copies and the
+** step's plan. */
+static clgrad_status device_buffers_(run_ *r, const clgrad_model_spec *ms)
+{
+    clgrad_status st = CLGRAD_OK;
+    const clgrad_config *c = r->cfg;
+    clgrad_ctx *ctx = r->ctx;
     size_t np = clgrad_model_nparams(r->m);
     CLGRAD_TRY(upload_set_(r, &r->train, &r->xtrain, &r->ytrain, "training"));
     if (r->test.n) CLGRAD_TRY(upload_set_(r, &r->test, &r->xtest, &r->ytest, "test"));
     size_t nidx = r->train.n > r->test.n ? r->train.n : r->test.n;
     CLGRAD_TRY(mem_(r, nidx * sizeof(uint32_t), "batch indices", &r->idx));
-    CLGRAD_TRY(clgrad_buf_new(ctx, ms.max_batch * r->row, "batch features", &r->xb));
-    CLGRAD_TRY(clgrad_buf_new(ctx, ms.max_batch, "batch targets", &r->yb));
-    CLGRAD_TRY(clgrad_buf_new(ctx, ms.max_batch * r->K, "logit gradients", &r->dlogits));
+    CLGRAD_TRY(clgrad_buf_new(ctx, ms->max_batch * r->row, "batch features", &r->xb));
+    CLGRAD_TRY(clgrad_buf_new(ctx, ms->max_batch, "batch targets", &r->yb));
+    CLGRAD_TRY(clgrad_buf_new(ctx, ms->max_batch * r->K, "logit gradients", &r->dlogits));
     size_t ns = clgrad_optim_state_floats(&r->optim) * np;
     CLGRAD_TRY(clgrad_buf_new(ctx, ns, "optimizer state", &r->state));
     CLGRAD_TRY(clgrad_buf_fill(ctx, r->state, 0, ns, 0.0f));
@@ -478,7 +520,7 @@ static clgrad_status setup_(run_ *r)
     if (hist_segs_(r)) CLGRAD_TRY(hist_setup_(r));
     CLGRAD_TRY(clgrad_buf_new(ctx, r->plan.L.size, "metrics block", &r->mbuf));
     CLGRAD_TRY(clgrad_buf_fill(ctx, r->mbuf, 0, r->plan.L.size, 0.0f));
-    size_t ntb = r->test.n ? (r->test.n + ms.max_batch - 1) / ms.max_batch : 1;
+    size_t ntb = r->test.n ? (r->test.n + ms->max_batch - 1) / ms->max_batch : 1;
     CLGRAD_TRY(clgrad_buf_new(ctx, 2 * ntb, "evaluation results", &r->evalbuf));
     CLGRAD_TRY(zclip_setup_(r));
     CLGRAD_TRY(spikes_setup_(r));
@@ -494,6 +536,26 @@ static clgrad_status setup_(run_ *r)
     if (!r->mhost || !r->idx_host || !r->order) return clgrad_fail(ctx, CLGRAD_E_NOMEM, "out of memory");
     plan_step_(r);
     if (clgrad_optim_is_layerwise(r->optim.kind)) CLGRAD_TRY(clgrad_step_layerwise_init(ctx, &r->plan));
+fail:
+    return st;
+}
+
+/* The run's set-up: data, loss, model, optimizer, the memory check, initialisation, clipping, device buffers. */
+static clgrad_status setup_(run_ *r)
+{
+    clgrad_status st = CLGRAD_OK;
+    clgrad_act acts[CLGRAD_MAX_LAYERS];
+    clgrad_model_spec ms;
+    CLGRAD_TRY(load_data_(r));
+    CLGRAD_TRY(choose_loss_(r));
+    CLGRAD_TRY(model_spec_(r, acts, &ms));
+    CLGRAD_TRY(optim_settings_(r));
+    /* every device buffer of the run, counted before the first is allocated */
+    CLGRAD_TRY(plan_memory_(r, &ms));
+    CLGRAD_TRY(clgrad_model_create(r->ctx, &ms, &r->m));
+    CLGRAD_TRY(init_model_(r, acts, &ms));
+    CLGRAD_TRY(clip_settings_(r));
+    CLGRAD_TRY(device_buffers_(r, &ms));
 fail:
     return st;
 }
@@ -617,16 +679,13 @@ static void csv_num_(FILE *f, double v)
     else fprintf(f, "%.9g", v);
 }
 
-/* One metrics row, the per-layer rows and the RNN time-step rows of a logged
-** step; B is the batch actually used (the last batch of an epoch may be
-** short); evaluated says whether tl/ta were measured at this step (a NaN test
-** loss is written as nan, an unmeasured one as an empty field). */
-static int write_rows_(run_ *r, long step, long epoch, size_t B, double lr, double ms, int evaluated, double tl,
-                        double ta)
+/* metrics.csv's row of a logged step (see write_rows_). */
+static int write_metrics_row_(run_ *r, long step, long epoch, size_t B, double lr, double ms, int evaluated, double tl,
+                              double ta)
 {
     const float *M = r->mhost;
     const clgrad_metrics_layout *L = &r->plan.L;
-    int nt = clgrad_model_ntensors(r->m), nl = clgrad_model_nlayers(r->m);
+    int nt = clgrad_model_ntensors(r->m);
     double gnorm = M[L->gs + CLGRAD_GS_NORM], coef = M[L->gs + CLGRAD_GS_CLIPCOEF];
     fprintf(r->fmetrics, "%ld,%ld,", step, epoch);
     csv_num_(r->fmetrics, M[L->loss]);
@@ -660,57 +719,80 @@ static int write_rows_(run_ *r, long step, long epoch, size_t B, double lr, doub
         }
     }
     fputc('\n', r->fmetrics);
-    if (clgrad_csv_commit(&r->cmetrics) != 0) return -1;
+    return clgrad_csv_commit(&r->cmetrics) != 0 ? -1 : 0;
+}
 
-    for (int l = 0; l < nl; l++) {
-        int w[8], b[8], nw = 0, nb = 0;
-        for (int t = 0; t < nt; t++) {
-            const clgrad_tensor *tt = clgrad_model_tensor(r->m, t);
-            if (tt->layer != l) continue;
-            if (tt->is_bias) b[nb++] = t;
-            else w[nw++] = t;
-        }
-        int all[16], na = 0;
-        for (int i = 0; i < nw; i++) all[na++] = w[i];
-        for (int i = 0; i < nb; i++) all[na++] = b[i];
-        double pn = norm_of_(M + L->pstats, all, na), dn = norm_of_(M + L->dstats, all, na);
-        const float *act = M + L->model + clgrad_model_act_offset(r->m) + 3 * (size_t)l;
-        fprintf(r->flayers, "%ld,%s,", step, clgrad_model_layer_name(r->m, l));
-        csv_num_(r->flayers, norm_of_(M + L->pstats, w, nw));
-        fputc(',', r->flayers);
-        csv_num_(r->flayers, norm_of_(M + L->gstats, w, nw));
-        fputc(',', r->flayers);
-        if (nb) csv_num_(r->flayers, norm_of_(M + L->gstats, b, nb));
-        fputc(',', r->flayers);
-        csv_num_(r->flayers, M[L->model + CLGRAD_RS_SIZE * (size_t)clgrad_model_out_grad_seg(r->m, l) + CLGRAD_RS_NORM2]);
-        fprintf(r->flayers, ",%.6g,%.6g,%.6g,", act[0], act[1], act[2]);
-        csv_num_(r->flayers, pn > 0 ? dn / pn : NAN);
-        /* trust_ratio, trust_ratio_hh: LARS/LAMB's ratio of the layer's first and second weight tensors
-        ** (weight or weight_ih; weight_hh); empty for the other optimizers and where there is no such tensor */
-        for (int i = 0; i < 2; i++) {
-            fputc(',', r->flayers);
-            if (L->lw && i < nw) csv_num_(r->flayers, M[L->lw + (size_t)nt + (size_t)w[i]]);
-        }
-        fputc(',', r->flayers);
-        int is = clgrad_model_in_grad_seg(r->m, l);
-        if (is >= 0) csv_num_(r->flayers, M[L->model + CLGRAD_RS_SIZE * (size_t)is + CLGRAD_RS_NORM2]);
-        fputc(',', r->flayers);
-        csv_num_(r->flayers, dn);
-        fputc('\n', r->flayers);
+/* layers.csv's row of layer l at a logged step. */
+static void write_layer_row_(run_ *r, long step, int l)
+{
+    const float *M = r->mhost;
+    const clgrad_metrics_layout *L = &r->plan.L;
+    int nt = clgrad_model_ntensors(r->m);
+    int w[8], b[8], nw = 0, nb = 0;
+    for (int t = 0; t < nt; t++) {
+        const clgrad_tensor *tt = clgrad_model_tensor(r->m, t);
+        if (tt->layer != l) continue;
+        if (tt->is_bias) b[nb++] = t;
+        else w[nw++] = t;
     }
+    int all[16], na = 0;
+    for (int i = 0; i < nw; i++) all[na++] = w[i];
+    for (int i = 0; i < nb; i++) all[na++] = b[i];
+    double pn = norm_of_(M + L->pstats, all, na), dn = norm_of_(M + L->dstats, all, na);
+    const float *act = M + L->model + clgrad_model_act_offset(r->m) + 3 * (size_t)l;
+    fprintf(r->flayers, "%ld,%s,", step, clgrad_model_layer_name(r->m, l));
+    csv_num_(r->flayers, norm_of_(M + L->pstats, w, nw));
+    fputc(',', r->flayers);
+    csv_num_(r->flayers, norm_of_(M + L->gstats, w, nw));
+    fputc(',', r->flayers);
+    if (nb) csv_num_(r->flayers, norm_of_(M + L->gstats, b, nb));
+    fputc(',', r->flayers);
+    csv_num_(r->flayers, M[L->model + CLGRAD_RS_SIZE * (size_t)clgrad_model_out_grad_seg(r->m, l) + CLGRAD_RS_NORM2]);
+    fprintf(r->flayers, ",%.6g,%.6g,%.6g,", act[0], act[1], act[2]);
+    csv_num_(r->flayers, pn > 0 ? dn / pn : NAN);
+    /* trust_ratio, trust_ratio_hh: LARS/LAMB's ratio of the layer's first and second weight tensors
+    ** (weight or weight_ih; weight_hh); empty for the other optimizers and where there is no such tensor */
+    for (int i = 0; i < 2; i++) {
+        fputc(',', r->flayers);
+        if (L->lw && i < nw) csv_num_(r->flayers, M[L->lw + (size_t)nt + (size_t)w[i]]);
+    }
+    fputc(',', r->flayers);
+    int is = clgrad_model_in_grad_seg(r->m, l);
+    if (is >= 0) csv_num_(r->flayers, M[L->model + CLGRAD_RS_SIZE * (size_t)is + CLGRAD_RS_NORM2]);
+    fputc(',', r->flayers);
+    csv_num_(r->flayers, dn);
+    fputc('\n', r->flayers);
+}
+
+/* timesteps.csv's rows of a logged step (a recurrent model's): the gradient norm at each time step, last first. */
+static int write_timestep_rows_(run_ *r, long step)
+{
+    const float *M = r->mhost;
+    const clgrad_metrics_layout *L = &r->plan.L;
+    for (size_t t = r->T; t >= 1; t--) {
+        fprintf(r->ftime, "%ld,%zu,", step, t);
+        csv_num_(r->ftime, clgrad_model_timestep_norm(r->m, M + L->model, t, 0));
+        if (clgrad_model_has_cell(r->m)) {
+            fputc(',', r->ftime);
+            csv_num_(r->ftime, clgrad_model_timestep_norm(r->m, M + L->model, t, 1));
+        }
+        fputc('\n', r->ftime);
+    }
+    if (clgrad_csv_commit(&r->ctime) != 0) return -1;
+    return 0;
+}
+
+/* One metrics row, the per-layer rows and the RNN time-step rows of a logged
+** step; B is the batch actually used (the last batch of an epoch may be
+** short); evaluated says whether tl/ta were measured at this step (a NaN test
+** loss is written as nan, an unmeasured one as an empty field). */
+static int write_rows_(run_ *r, long step, long epoch, size_t B, double lr, double ms, int evaluated, double tl,
+                        double ta)
+{
+    if (write_metrics_row_(r, step, epoch, B, lr, ms, evaluated, tl, ta) != 0) return -1;
+    for (int l = 0, nl = clgrad_model_nlayers(r->m); l < nl; l++) write_layer_row_(r, step, l);
     if (clgrad_csv_commit(&r->clayers) != 0) return -1;
-    if (r->ftime) {
-        for (size_t t = r->T; t >= 1; t--) {
-            fprintf(r->ftime, "%ld,%zu,", step, t);
-            csv_num_(r->ftime, clgrad_model_timestep_norm(r->m, M + L->model, t, 0));
-            if (clgrad_model_has_cell(r->m)) {
-                fputc(',', r->ftime);
-                csv_num_(r->ftime, clgrad_model_timestep_norm(r->m, M + L->model, t, 1));
-            }
-            fputc('\n', r->ftime);
-        }
-        if (clgrad_csv_commit(&r->ctime) != 0) return -1;
-    }
+    if (r->ftime && write_timestep_rows_(r, step) != 0) return -1;
     return 0;
 }
 
@@ -966,15 +1048,184 @@ static int notify_(run_ *r, long step, long epoch, int logged, double lr)
 
 /* ---- the loop ---- */
 
+/* The loop's running state across steps. */
+typedef struct loop_state_ {
+    long log_every;
+    long opt_t;          /* the optimizer's step count (skipped steps do not count) */
+    long last_log;       /* the step that ended the last timed interval (0: none yet) */
+    long epoch;          /* the epoch whose order is in the index buffer */
+    double t_last, t_first;
+    int reported;        /* a divergence was recorded */
+} loop_state_;
+
+/* The sharpness: this step's batch (input noise included, as the step makes it), the weights before the
+** update; the weights come back bit for bit, and the step gathers the batch again and recomputes
+** everything the estimate overwrote. */
+static clgrad_status sharpness_at_(run_ *r, long step, size_t pos, size_t B, long opt_t)
+{
+    clgrad_status st = CLGRAD_OK;
+    clgrad_ctx *ctx = r->ctx;
+    r->sharp_have = r->sharp_phave = 0;
+    if (r->sharp && step % r->cfg->metrics.sharpness_every == 0) { /* a logged step: config.c's rule */
+        clgrad_sharp_result sr;
+        CLGRAD_TRY(clgrad_step_batch(ctx, &r->plan, step, pos, B));
+        CLGRAD_TRY(clgrad_sharp_estimate(ctx, r->sharp, r->m, r->loss, r->xb, r->yb, B, r->K, r->dlogits, 0, &sr));
+        r->sharp_val = sr.value, r->sharp_have = 1;
+        if (r->sharp_pre && opt_t >= 1) { /* the preconditioner after opt_t optimizer steps */
+            CLGRAD_TRY(clgrad_sharp_precond(ctx, r->sharp, &r->optim, opt_t, r->state));
+            CLGRAD_TRY(clgrad_sharp_estimate(ctx, r->sharp, r->m, r->loss, r->xb, r->yb, B, r->K, r->dlogits, 1,
+                                             &sr));
+            r->sharp_pval = sr.value, r->sharp_phave = 1;
+        }
+    }
+fail:
+    return st;
+}
+
+/* An unlogged step under the policies skip and stop: read its skip flag (*skipped); under stop a skipped
+** step ends the run, so it is logged in full first (*log; the parameters are unchanged). */
+static clgrad_status skip_flag_(run_ *r, size_t B, int *log, int *skipped)
+{
+    clgrad_status st = CLGRAD_OK;
+    clgrad_ctx *ctx = r->ctx;
+    float flag;
+    CLGRAD_TRY(clgrad_buf_read(ctx, r->mbuf, r->plan.L.gs + CLGRAD_GS_SKIP, 1, &flag));
+    *skipped = flag != 0.0f;
+    if (*skipped && r->policy == CLGRAD_NONFINITE_STOP) {
+        /* the run ends here: log this step in full first (parameters are unchanged) */
+        *log = 1;
+        CLGRAD_TRY(clgrad_step_accuracy(ctx, &r->plan, B));
+        CLGRAD_TRY(clgrad_step_snapshot(ctx, &r->plan, B));
+    }
+fail:
+    return st;
+}
+
+/* After an unlogged step: count it, time step 1 alone, tell the caller (*end when it asks to stop). */
+static clgrad_status unlogged_step_(run_ *r, loop_state_ *s, long step, long e, double lr, int skipped, int *end)
+{
+    clgrad_status st = CLGRAD_OK;
+    clgrad_ctx *ctx = r->ctx;
+    clgrad_run_result *res = r->res;
+    if (!skipped) s->opt_t++;
+    res->steps_done = step;
+    if (step == 1) {
+        /* step 1 pays for first launches: timed alone, out of the per-step figures */
+        CLGRAD_CL_TRY(ctx, clFinish(clgrad_queue(ctx)));
+        s->t_first = s->t_last = clgrad_now();
+        s->last_log = 1;
+        res->first_step_ms = 1e3 * (s->t_first - r->t_start);
+    }
+    if (notify_(r, step, e, 0, lr)) {
+        res->status = CLGRAD_RUN_INTERRUPTED;
+        res->stopped_by_callback = 1;
+        *end = 1;
+    }
+fail:
+    return st;
+}
+
+/* A logged step's time per step since the last timed one (the first step's figure, or one more interval). */
+static double log_interval_(run_ *r, loop_state_ *s, long step)
+{
+    if (step == 1) s->t_first = clgrad_now();
+    double now = clgrad_now(), ms = 1e3 * (now - s->t_last) / (double)(step - s->last_log);
+    if (s->last_log == 0) r->res->first_step_ms = ms;
+    else interval_(r, ms, step - s->last_log);
+    s->t_last = now, s->last_log = step;
+    return ms;
+}
+
+/* After a logged step's rows: record the first divergence, apply [diverge] stop and [clip] nonfinite = stop,
+** tell the caller; whether the run ends here. */
+static int log_step_ends_(run_ *r, loop_state_ *s, long step, long e, double lr)
+{
+    clgrad_run_result *res = r->res;
+    int end = 0;
+    const float *rec = r->mhost + r->plan.L.rec;
+    if (rec[CLGRAD_REC_STEP] > 0 && !s->reported) {
+        s->reported = 1;
+        res->status = CLGRAD_RUN_DIVERGED;
+        res->diverge_step = (long)rec[CLGRAD_REC_STEP];
+        int kind = (int)rec[CLGRAD_REC_KIND], tidx = (int)rec[CLGRAD_REC_TENSOR];
+        snprintf(res->diverge_kind, sizeof res->diverge_kind, "%s", kind >= 1 && kind <= 4 ? diverge_kinds_[kind] : "?");
+        /* a layer only where the check found one (a loss_limit divergence has none) */
+        if (tidx >= 0 && tidx < clgrad_model_ntensors(r->m))
+            snprintf(res->diverge_layer, sizeof res->diverge_layer, "%s",
+                     clgrad_model_layer_name(r->m, clgrad_model_tensor(r->m, tidx)->layer));
+        if (r->kinds.diverge_stop) end = 1;
+    }
+    /* [clip] nonfinite = stop ends the run at a non-finite gradient norm, whatever diverged first */
+    if (r->policy == CLGRAD_NONFINITE_STOP && r->mhost[r->plan.L.gs + CLGRAD_GS_SKIP] != 0.0f) {
+        if (res->status != CLGRAD_RUN_DIVERGED) res->status = CLGRAD_RUN_DIVERGED;
+        end = 1;
+    }
+    if (notify_(r, step, e, 1, lr) && !end) {
+        res->status = CLGRAD_RUN_INTERRUPTED;
+        res->stopped_by_callback = 1;
+        end = 1;
+    }
+    return end;
+}
+
+/* After a logged step: its statistics, one read-back, the timing, the test-set evaluation where due, the CSV
+** rows, the divergence and stop rules (*end when the run ends here). */
+static clgrad_status logged_step_(run_ *r, loop_state_ *s, long step, long e, size_t B, double lr, int hist, int *end)
+{
+    clgrad_status st = CLGRAD_OK;
+    clgrad_ctx *ctx = r->ctx;
+    const clgrad_config *c = r->cfg;
+    clgrad_run_result *res = r->res;
+    CLGRAD_TRY(clgrad_step_stats(ctx, &r->plan, r->diff));
+    CLGRAD_TRY(clgrad_buf_read(ctx, r->mbuf, 0, r->plan.L.size, r->mhost));
+    if (r->mhost[r->plan.L.gs + CLGRAD_GS_SKIP] == 0.0f) s->opt_t++;
+    res->steps_done = step;
+    double ms = log_interval_(r, s, step);
+    double tl = NAN, ta = NAN;
+    int evaluated = (c->run.eval_every > 0 && step % c->run.eval_every == 0) || step == r->steps;
+    if (evaluated && r->test.n > 0) {
+        CLGRAD_TRY(evaluate_(r, &tl, &ta));
+        res->final_test_loss = tl, res->final_test_acc = ta;
+        res->test_eval_step = step;
+        CLGRAD_TRY(upload_order_(r, s->epoch)); /* evaluation reused the index buffer */
+        s->t_last = clgrad_now();
+    }
+    if (write_rows_(r, step, e, B, lr, ms, evaluated && r->test.n > 0, tl, ta) != 0 ||
+        (hist && write_hist_rows_(r, step) != 0) || detect_spikes_(r, step) != 0) {
+        st = clgrad_fail(ctx, CLGRAD_E_IO, "cannot write the metrics in %s at step %ld: %s", r->opts->out_dir, step,
+                         strerror(errno));
+        goto fail;
+    }
+    res->final_train_loss = r->mhost[r->plan.L.loss];
+    r->last_logged = step;
+    res->max_grad_norm = r->mhost[r->plan.L.rec + CLGRAD_REC_MAX_GRAD_NORM];
+    *end = log_step_ends_(r, s, step, e, lr);
+fail:
+    return st;
+}
+
+/* Time per step: the logged intervals after step 1 (which pays for first
+** launches), test-set evaluations excluded; mean and median. */
+static void time_summary_(run_ *r)
+{
+    clgrad_run_result *res = r->res;
+    double sum = 0;
+    long n = 0;
+    for (size_t i = 0; i < r->nivl; i++) sum += r->ivl_ms[i] * (double)r->ivl_n[i], n += r->ivl_n[i];
+    res->ms_per_step = n ? sum / (double)n : res->steps_done >= 1 ? res->first_step_ms : NAN;
+    res->median_ms_per_step = r->nivl ? median_ms_(r) : res->ms_per_step;
+}
+
+/* The steps: per step its batch position, schedule and noise, the sharpness where due, the step itself, then
+** the bookkeeping of an unlogged or a logged step; the time summary at the end. */
 static clgrad_status loop_(run_ *r)
 {
     clgrad_status st = CLGRAD_OK;
     clgrad_ctx *ctx = r->ctx;
     const clgrad_config *c = r->cfg;
     clgrad_run_result *res = r->res;
-    long log_every = c->run.log_every > 0 ? c->run.log_every : 1, opt_t = 0, last_log = 0, epoch = -1;
-    double t_last = clgrad_now(), t_first = t_last;
-    int reported = 0;
+    loop_state_ s = {c->run.log_every > 0 ? c->run.log_every : 1, 0, 0, -1, 0.0, 0.0, 0};
+    s.t_last = clgrad_now(), s.t_first = s.t_last;
     CLGRAD_TRY(clgrad_buf_fill(ctx, r->mbuf, r->plan.L.rec, CLGRAD_REC_SIZE, 0.0f));
     for (long step = 1; step <= r->steps; step++) {
         if (r->opts->stop && *r->opts->stop) {
@@ -984,131 +1235,30 @@ static clgrad_status loop_(run_ *r)
         long e = (step - 1) / (long)r->nbatch_per_epoch;
         size_t pos = (size_t)((step - 1) % (long)r->nbatch_per_epoch) * r->B;
         size_t B = r->train.n - pos < r->B ? r->train.n - pos : r->B;
-        if (e != epoch) {
+        if (e != s.epoch) {
             CLGRAD_TRY(upload_order_(r, e));
-            epoch = e;
+            s.epoch = e;
         }
-        int log = step % log_every == 0 || step == r->steps;
-        int hist = log && hist_step_(r, step, log_every);
+        int log = step % s.log_every == 0 || step == r->steps;
+        int hist = log && hist_step_(r, step, s.log_every);
         double lr = lr_at_(&c->optim, r->kinds.schedule, step, r->steps);
         r->noise_std = clgrad_grad_noise_std(c->noise.grad_eta, c->noise.grad_gamma, step);
-
-        /* the sharpness: this step's batch (input noise included, as the step makes it), the weights before the
-        ** update; the weights come back bit for bit, and the step below gathers the batch again and recomputes
-        ** everything the estimate overwrote */
-        r->sharp_have = r->sharp_phave = 0;
-        if (r->sharp && step % c->metrics.sharpness_every == 0) { /* a logged step: config.c's rule */
-            clgrad_sharp_result sr;
-            CLGRAD_TRY(clgrad_step_batch(ctx, &r->plan, step, pos, B));
-            CLGRAD_TRY(clgrad_sharp_estimate(ctx, r->sharp, r->m, r->loss, r->xb, r->yb, B, r->K, r->dlogits, 0, &sr));
-            r->sharp_val = sr.value, r->sharp_have = 1;
-            if (r->sharp_pre && opt_t >= 1) { /* the preconditioner after opt_t optimizer steps */
-                CLGRAD_TRY(clgrad_sharp_precond(ctx, r->sharp, &r->optim, opt_t, r->state));
-                CLGRAD_TRY(clgrad_sharp_estimate(ctx, r->sharp, r->m, r->loss, r->xb, r->yb, B, r->K, r->dlogits, 1,
-                                                 &sr));
-                r->sharp_pval = sr.value, r->sharp_phave = 1;
-            }
-        }
+        CLGRAD_TRY(sharpness_at_(r, step, pos, B, s.opt_t));
         /* histograms: of the unclipped gradient and the weights before the update */
         CLGRAD_TRY(clgrad_step_grads(ctx, &r->plan, step, pos, B, (float)r->noise_std,
                                      (log ? CLGRAD_STEP_LOG : 0) | (hist ? CLGRAD_STEP_HIST : 0)));
         if (log) CLGRAD_TRY(clgrad_step_snapshot(ctx, &r->plan, B));
         /* the optimizer's step count follows PyTorch: skipped steps do not count (a
         ** skipped step changes nothing, so the t passed to it does not matter) */
-        int skipped = 0;
-        if (r->policy != CLGRAD_NONFINITE_PROPAGATE && !log) {
-            float flag;
-            CLGRAD_TRY(clgrad_buf_read(ctx, r->mbuf, r->plan.L.gs + CLGRAD_GS_SKIP, 1, &flag));
-            skipped = flag != 0.0f;
-            if (skipped && r->policy == CLGRAD_NONFINITE_STOP) {
-                /* the run ends here: log this step in full first (parameters are unchanged) */
-                log = 1;
-                CLGRAD_TRY(clgrad_step_accuracy(ctx, &r->plan, B));
-                CLGRAD_TRY(clgrad_step_snapshot(ctx, &r->plan, B));
-            }
-        }
-        CLGRAD_TRY(clgrad_step_update(ctx, &r->plan, step, opt_t + 1, lr));
-        if (!log) {
-            if (!skipped) opt_t++;
-            res->steps_done = step;
-            if (step == 1) {
-                /* step 1 pays for first launches: timed alone, out of the per-step figures */
-                CLGRAD_CL_TRY(ctx, clFinish(clgrad_queue(ctx)));
-                t_first = t_last = clgrad_now();
-                last_log = 1;
-                res->first_step_ms = 1e3 * (t_first - r->t_start);
-            }
-            if (notify_(r, step, e, 0, lr)) {
-                res->status = CLGRAD_RUN_INTERRUPTED;
-                res->stopped_by_callback = 1;
-                break;
-            }
-            continue;
-        }
-        CLGRAD_TRY(clgrad_step_stats(ctx, &r->plan, r->diff));
-        CLGRAD_TRY(clgrad_buf_read(ctx, r->mbuf, 0, r->plan.L.size, r->mhost));
-        if (r->mhost[r->plan.L.gs + CLGRAD_GS_SKIP] == 0.0f) opt_t++;
-        res->steps_done = step;
-        if (step == 1) t_first = clgrad_now();
-        double now = clgrad_now(), ms = 1e3 * (now - t_last) / (double)(step - last_log);
-        if (last_log == 0) res->first_step_ms = ms;
-        else interval_(r, ms, step - last_log);
-        t_last = now, last_log = step;
-        double tl = NAN, ta = NAN;
-        int evaluated = (c->run.eval_every > 0 && step % c->run.eval_every == 0) || step == r->steps;
-        if (evaluated && r->test.n > 0) {
-            CLGRAD_TRY(evaluate_(r, &tl, &ta));
-            res->final_test_loss = tl, res->final_test_acc = ta;
-            res->test_eval_step = step;
-            CLGRAD_TRY(upload_order_(r, epoch)); /* evaluation reused the index buffer */
-            t_last = clgrad_now();
-        }
-        if (write_rows_(r, step, e, B, lr, ms, evaluated && r->test.n > 0, tl, ta) != 0 ||
-            (hist && write_hist_rows_(r, step) != 0) || detect_spikes_(r, step) != 0) {
-            st = clgrad_fail(ctx, CLGRAD_E_IO, "cannot write the metrics in %s at step %ld: %s", r->opts->out_dir, step,
-                             strerror(errno));
-            goto fail;
-        }
-        res->final_train_loss = r->mhost[r->plan.L.loss];
-        r->last_logged = step;
-        res->max_grad_norm = r->mhost[r->plan.L.rec + CLGRAD_REC_MAX_GRAD_NORM];
-        int end = 0;
-
-        const float *rec = r->mhost + r->plan.L.rec;
-        if (rec[CLGRAD_REC_STEP] > 0 && !reported) {
-            reported = 1;
-            res->status = CLGRAD_RUN_DIVERGED;
-            res->diverge_step = (long)rec[CLGRAD_REC_STEP];
-            int kind = (int)rec[CLGRAD_REC_KIND], tidx = (int)rec[CLGRAD_REC_TENSOR];
-            snprintf(res->diverge_kind, sizeof res->diverge_kind, "%s", kind >= 1 && kind <= 4 ? diverge_kinds_[kind] : "?");
-            /* a layer only where the check found one (a loss_limit divergence has none) */
-            if (tidx >= 0 && tidx < clgrad_model_ntensors(r->m))
-                snprintf(res->diverge_layer, sizeof res->diverge_layer, "%s",
-                         clgrad_model_layer_name(r->m, clgrad_model_tensor(r->m, tidx)->layer));
-            if (r->kinds.diverge_stop) end = 1;
-        }
-        /* [clip] nonfinite = stop ends the run at a non-finite gradient norm, whatever diverged first */
-        if (r->policy == CLGRAD_NONFINITE_STOP && r->mhost[r->plan.L.gs + CLGRAD_GS_SKIP] != 0.0f) {
-            if (res->status != CLGRAD_RUN_DIVERGED) res->status = CLGRAD_RUN_DIVERGED;
-            end = 1;
-        }
-        if (notify_(r, step, e, 1, lr) && !end) {
-            res->status = CLGRAD_RUN_INTERRUPTED;
-            res->stopped_by_callback = 1;
-            end = 1;
-        }
+        int skipped = 0, end = 0;
+        if (r->policy != CLGRAD_NONFINITE_PROPAGATE && !log) CLGRAD_TRY(skip_flag_(r, B, &log, &skipped));
+        CLGRAD_TRY(clgrad_step_update(ctx, &r->plan, step, s.opt_t + 1, lr));
+        if (!log) CLGRAD_TRY(unlogged_step_(r, &s, step, e, lr, skipped, &end));
+        else CLGRAD_TRY(logged_step_(r, &s, step, e, B, lr, hist, &end));
         if (end) break;
     }
-    /* time per step: the logged intervals after step 1 (which pays for first
-    ** launches), test-set evaluations excluded; mean and median */
-    {
-        double sum = 0;
-        long n = 0;
-        for (size_t i = 0; i < r->nivl; i++) sum += r->ivl_ms[i] * (double)r->ivl_n[i], n += r->ivl_n[i];
-        res->ms_per_step = n ? sum / (double)n : res->steps_done >= 1 ? res->first_step_ms : NAN;
-        res->median_ms_per_step = r->nivl ? median_ms_(r) : res->ms_per_step;
-    }
-    (void)t_first;
+    time_summary_(r);
+    (void)s.t_first;
 fail:
     return st;
 }
@@ -1226,6 +1376,40 @@ fail:
     return st;
 }
 
+/* The CSV files of the run, created with their headers (metrics.csv's sharpness columns where measured,
+** timesteps.csv for a recurrent model, histograms.csv where counted). */
+static clgrad_status open_csvs_(run_ *r)
+{
+    char hhead[1024];
+    hist_header_(hhead, sizeof hhead);
+    char mheader[512];
+    snprintf(mheader, sizeof mheader, "%s%s%s\n",
+             "step,epoch,loss,train_acc,lr,grad_norm,clip_coef,grad_norm_clipped,weight_norm,nonfinite_grads,"
+             "ms_per_step,test_loss,test_acc,grad_noise_std",
+             r->sharp ? ",sharpness,sharpness_limit" : "", r->sharp && r->sharp_pre ? ",precond_sharpness,precond_limit" : "");
+    if (open_csv_(r, "metrics.csv", mheader, &r->cmetrics, &r->fmetrics) ||
+        open_csv_(r, "layers.csv",
+                  "step,layer,weight_norm,weight_grad_norm,bias_grad_norm,out_grad_norm,act_mean_abs,act_saturated,"
+                  "act_dead,update_ratio,trust_ratio,trust_ratio_hh,in_grad_norm,update_norm\n",
+                  &r->clayers, &r->flayers) ||
+        (clgrad_model_seq_len(r->m) > 1 &&
+         open_csv_(r, "timesteps.csv", clgrad_model_has_cell(r->m) ? "step,t,grad_norm,cell_grad_norm\n" : "step,t,grad_norm\n",
+                   &r->ctime, &r->ftime)) ||
+        (hist_segs_(r) && open_csv_(r, "histograms.csv", hhead, &r->chist, &r->fhist)) ||
+        open_csv_(r, "events.csv", "step,metric,layer,value,z\n", &r->cevents, &r->fevents))
+        return clgrad_fail(r->ctx, CLGRAD_E_IO, "cannot create the CSV files in %s: %s", r->opts->out_dir,
+                           strerror(errno));
+    return CLGRAD_OK;
+}
+
+/* The model's tensors saved in weights/<which> of the run directory. */
+static clgrad_status save_weights_(run_ *r, const char *which)
+{
+    char dir[1200];
+    snprintf(dir, sizeof dir, "%s/weights/%s", r->opts->out_dir, which);
+    return clgrad_save_tensors(r->ctx, r->m, dir);
+}
+
 clgrad_status clgrad_run(clgrad_ctx *ctx, const clgrad_config *cfg, const clgrad_run_opts *opts, clgrad_run_result *res)
 {
     clgrad_status st = CLGRAD_OK;
@@ -1261,38 +1445,11 @@ clgrad_status clgrad_run(clgrad_ctx *ctx, const clgrad_config *cfg, const clgrad
     CLGRAD_TRY(write_config_(&r));
     CLGRAD_TRY(setup_(&r));
     if (opts->save_data) CLGRAD_TRY(save_data_(&r));
-    {
-        char dir[1200];
-        snprintf(dir, sizeof dir, "%s/weights/init", opts->out_dir);
-        CLGRAD_TRY(clgrad_save_tensors(ctx, r.m, dir));
-    }
-    char hhead[1024];
-    hist_header_(hhead, sizeof hhead);
-    char mheader[512];
-    snprintf(mheader, sizeof mheader, "%s%s%s\n",
-             "step,epoch,loss,train_acc,lr,grad_norm,clip_coef,grad_norm_clipped,weight_norm,nonfinite_grads,"
-             "ms_per_step,test_loss,test_acc,grad_noise_std",
-             r.sharp ? ",sharpness,sharpness_limit" : "", r.sharp && r.sharp_pre ? ",precond_sharpness,precond_limit" : "");
-    if (open_csv_(&r, "metrics.csv", mheader, &r.cmetrics, &r.fmetrics) ||
-        open_csv_(&r, "layers.csv",
-                  "step,layer,weight_norm,weight_grad_norm,bias_grad_norm,out_grad_norm,act_mean_abs,act_saturated,"
-                  "act_dead,update_ratio,trust_ratio,trust_ratio_hh,in_grad_norm,update_norm\n",
-                  &r.clayers, &r.flayers) ||
-        (clgrad_model_seq_len(r.m) > 1 &&
-         open_csv_(&r, "timesteps.csv", clgrad_model_has_cell(r.m) ? "step,t,grad_norm,cell_grad_norm\n" : "step,t,grad_norm\n",
-                   &r.ctime, &r.ftime)) ||
-        (hist_segs_(&r) && open_csv_(&r, "histograms.csv", hhead, &r.chist, &r.fhist)) ||
-        open_csv_(&r, "events.csv", "step,metric,layer,value,z\n", &r.cevents, &r.fevents)) {
-        st = clgrad_fail(ctx, CLGRAD_E_IO, "cannot create the CSV files in %s: %s", opts->out_dir, strerror(errno));
-        goto fail;
-    }
+    CLGRAD_TRY(save_weights_(&r, "init"));
+    CLGRAD_TRY(open_csvs_(&r));
     r.t_start = clgrad_now();
     CLGRAD_TRY(loop_(&r));
-    {
-        char dir[1200];
-        snprintf(dir, sizeof dir, "%s/weights/final", opts->out_dir);
-        CLGRAD_TRY(clgrad_save_tensors(ctx, r.m, dir));
-    }
+    CLGRAD_TRY(save_weights_(&r, "final"));
     if (write_summary_(&r, NULL, why, sizeof why) != 0 ||
         write_manifest_(&r, clgrad_run_status_name(res->status), why, sizeof why) != 0) {
         st = clgrad_fail(ctx, CLGRAD_E_IO, "%s", why);
