@@ -40,8 +40,7 @@ static void rows_ref_(int rms, size_t B, size_t N, const float *x, double eps, d
     }
 }
 
-/* The test vectors of docs/semantics.md on x = [1, 2, 3, 4]: LayerNorm, RMSNorm, BatchNorm1d in training (with
-   its running estimates) and in evaluation mode. */
+/* The docs/semantics.md vectors on x = [1,2,3,4]: LayerNorm, RMSNorm, BatchNorm1d (training, running stats, eval). */
 static clgrad_status semantics_rows_(nc_ *c, clgrad_norm_args *a, cl_mem dx, cl_mem dy, cl_mem drun)
 {
     clgrad_status st = CLGRAD_OK;

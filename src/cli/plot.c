@@ -2121,8 +2121,7 @@ out:
     return st;
 }
 
-/* Builds every per-run chart and heat map (has[i * RK_N + k]: run i has kind k), then gives each kind one y range and
-   one colour scale across the runs; -1 when out of memory. */
+/* Builds each run's charts and heat maps (has[i * RK_N + k]), one scale per kind across runs; -1: out of memory. */
 static int kind_charts_(const clgrad_rundata *runs, int n, const unsigned char *has, chart_t **ch, heat_t *hm,
                         heat_t **hp)
 {
@@ -2172,8 +2171,7 @@ static clgrad_status loss_figs_(const clgrad_rundata *runs, int n, const plot_op
     return fig_add_(figs, "grad_norm.svg", cap, fig_grad_norm_(runs, n, clips), why, nwhy);
 }
 
-/* Adds the sharpness (runs logged with [metrics] sharpness_every > 0) and, for adam/rmsprop, the preconditioned
-   one to figs, each when some run has it. */
+/* Adds the sharpness and (adam/rmsprop) preconditioned sharpness figures to figs, each when some run logged it. */
 static clgrad_status sharpness_figs_(const clgrad_rundata *runs, int n, figlist *figs, char *why, size_t nwhy)
 {
     clgrad_status st;
