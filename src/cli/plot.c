@@ -2121,44 +2121,22 @@ out:
     return st;
 }
 
-static clgrad_status plot_runs_(const clgrad_rundata *runs, int n, const plot_opts *o, const char *outdir,
-                                int *nwritten, char *why, size_t nwhy)
+/* Builds each run's charts and heat maps (has[i * RK_N + k]), one scale per kind across runs; -1: out of memory. */
+static int kind_charts_(const clgrad_rundata *runs, int n, const unsigned char *has, chart_t **ch, heat_t *hm,
+                        heat_t **hp)
 {
-    figlist figs = {0};
-    clgrad_status st = CLGRAD_OK;
-    char *html = NULL;
-    if (nwritten) *nwritten = 0;
-    if (n < 1) return clgrad_failf(CLGRAD_E_ARG, why, nwhy, "plot needs at least one run");
-    ini_t *cfg = calloc((size_t)n, sizeof *cfg), defaults = {0};
-    int *clips = calloc((size_t)n, sizeof *clips);
-    chart_t **ch = calloc((size_t)n * RK_N, sizeof *ch);
-    heat_t *hm = calloc((size_t)n * RK_N, sizeof *hm);
-    heat_t **hp = calloc((size_t)n * RK_N, sizeof *hp);
-    unsigned char *has = calloc((size_t)n * RK_N, 1);
     int nh = 0;
-    if (!cfg || !clips || !ch || !hm || !hp || !has) goto oom;
-    int nclip = 0;
-    for (int i = 0; i < n; i++) {
-        if (ini_load_(&cfg[i], runs[i].dir) != 0) goto oom;
-        if (i == 0 && ini_defaults_(&defaults, &cfg[0]) != 0) goto oom;
-        clips[i] = run_clips_(&runs[i], &cfg[i]);
-        nclip += clips[i];
-        has[i * RK_N + RK_LAYERS] = 1;
-        has[i * RK_N + RK_TS] = runs[i].has_timesteps;
-        has[i * RK_N + RK_CELL] = runs[i].has_timesteps && clgrad_csv_col(&runs[i].timesteps, "cell_grad_norm") >= 0;
-    }
-    /* build every per-run chart and heat map, then give each kind one scale */
     for (int i = 0; i < n; i++)
         for (int k = 0; k < RK_N; k++) {
             int x = i * RK_N + k;
             if (!has[x]) continue;
             if (k == RK_LAYERS) {
-                if (!(ch[x] = layers_chart_(&runs[i])) || layers_heat_(&runs[i], &hm[x]) != 0) goto oom;
+                if (!(ch[x] = layers_chart_(&runs[i])) || layers_heat_(&runs[i], &hm[x]) != 0) return -1;
             } else {
                 const char *col = k == RK_TS ? "grad_norm" : "cell_grad_norm";
                 const char *sym = k == RK_TS ? "||dL/dh_t||" : "||dL/dc_t||";
                 if (!(ch[x] = timesteps_chart_(&runs[i], col, sym)) || ts_heat_(&runs[i], col, sym, &hm[x]) != 0)
-                    goto oom;
+                    return -1;
             }
         }
     /* each kind of figure: one y range (charts) and one colour scale (heat maps) across the runs */
@@ -2171,39 +2149,58 @@ static clgrad_status plot_runs_(const clgrad_rundata *runs, int n, const plot_op
         share_y_(kind, m);
         share_z_(hp, nh);
     }
+    return 0;
+}
 
+/* Adds the loss and gradient-norm figures (clips[i]: run i clips, nclip of them) to figs. */
+static clgrad_status loss_figs_(const clgrad_rundata *runs, int n, const plot_opts *o, const int *clips, int nclip,
+                                figlist *figs, char *why, size_t nwhy)
+{
+    clgrad_status st;
     char cap[400];
     if (o && o->smooth > 0)
         snprintf(cap, sizeof cap, "train loss smoothed (EMA, weight %g; the raw curve faint behind it) and test loss "
                  "(dashed)%s", o->smooth, n > 1 ? " of each run" : "");
     else
         snprintf(cap, sizeof cap, "train loss (solid) and test loss (dashed)%s", n > 1 ? " of each run" : "");
-    if ((st = fig_add_(&figs, "loss.svg", cap, fig_loss_(runs, n, o), why, nwhy)) != CLGRAD_OK) goto out;
+    if ((st = fig_add_(figs, "loss.svg", cap, fig_loss_(runs, n, o), why, nwhy)) != CLGRAD_OK) return st;
     snprintf(cap, sizeof cap, "global gradient norm%s; exact zeros (underflow), if any, in a band at the bottom; "
              "the divergence step, if any, is marked",
              nclip == n ? " before (solid) and after (dashed) clipping"
              : nclip ? " (runs with clipping: before solid, after dashed)" : " (no clipping)");
-    if ((st = fig_add_(&figs, "grad_norm.svg", cap, fig_grad_norm_(runs, n, clips), why, nwhy)) != CLGRAD_OK)
-        goto out;
-    /* the sharpness (runs logged with [metrics] sharpness_every > 0) and, for adam/rmsprop, the preconditioned one */
-    {
-        int absent;
-        char *svg = fig_sharpness_(runs, n, "sharpness", "sharpness_limit", "sharpness", "2/lr", &absent);
-        if (!absent) {
-            snprintf(cap, sizeof cap, "sharpness (solid): lambda_max of the loss Hessian on the step's batch, every "
-                     "[metrics] sharpness_every steps, against GD's stability limit 2/lr (dashed): progressive "
-                     "sharpening, then the edge of stability (Cohen et al. 2021)");
-            if ((st = fig_add_(&figs, "sharpness.svg", cap, svg, why, nwhy)) != CLGRAD_OK) goto out;
-        }
-        svg = fig_sharpness_(runs, n, "precond_sharpness", "precond_limit", "preconditioned sharpness",
-                             "its limit", &absent);
-        if (!absent) {
-            snprintf(cap, sizeof cap, "preconditioned sharpness (solid): lambda_max of P^-1/2 H P^-1/2, P the "
-                     "optimizer's preconditioner, against its limit (dashed): adam (2 + 2 beta1)/((1 - beta1) lr), "
-                     "rmsprop (2 + 2 momentum)/lr (Cohen et al. 2022)");
-            if ((st = fig_add_(&figs, "precond_sharpness.svg", cap, svg, why, nwhy)) != CLGRAD_OK) goto out;
-        }
+    return fig_add_(figs, "grad_norm.svg", cap, fig_grad_norm_(runs, n, clips), why, nwhy);
+}
+
+/* Adds the sharpness and (adam/rmsprop) preconditioned sharpness figures to figs, each when some run logged it. */
+static clgrad_status sharpness_figs_(const clgrad_rundata *runs, int n, figlist *figs, char *why, size_t nwhy)
+{
+    clgrad_status st;
+    char cap[400];
+    int absent;
+    char *svg = fig_sharpness_(runs, n, "sharpness", "sharpness_limit", "sharpness", "2/lr", &absent);
+    if (!absent) {
+        snprintf(cap, sizeof cap, "sharpness (solid): lambda_max of the loss Hessian on the step's batch, every "
+                 "[metrics] sharpness_every steps, against GD's stability limit 2/lr (dashed): progressive "
+                 "sharpening, then the edge of stability (Cohen et al. 2021)");
+        if ((st = fig_add_(figs, "sharpness.svg", cap, svg, why, nwhy)) != CLGRAD_OK) return st;
     }
+    svg = fig_sharpness_(runs, n, "precond_sharpness", "precond_limit", "preconditioned sharpness", "its limit",
+                         &absent);
+    if (!absent) {
+        snprintf(cap, sizeof cap, "preconditioned sharpness (solid): lambda_max of P^-1/2 H P^-1/2, P the "
+                 "optimizer's preconditioner, against its limit (dashed): adam (2 + 2 beta1)/((1 - beta1) lr), "
+                 "rmsprop (2 + 2 momentum)/lr (Cohen et al. 2022)");
+        if ((st = fig_add_(figs, "precond_sharpness.svg", cap, svg, why, nwhy)) != CLGRAD_OK) return st;
+    }
+    return CLGRAD_OK;
+}
+
+/* Adds each run's per-layer / per-time-step chart and heat map (built by kind_charts_) to figs. */
+static clgrad_status kind_figs_(const clgrad_rundata *runs, int n, const unsigned char *has, chart_t **ch,
+                                heat_t *hm, figlist *figs, char *why, size_t nwhy)
+{
+    clgrad_status st;
+    char cap[400];
     static const char *const fname[RK_N][2] = {{"layers_grad", "layers_heatmap"},
                                                {"timesteps", "timesteps_heatmap"},
                                                {"cell_timesteps", "cell_timesteps_heatmap"}};
@@ -2221,12 +2218,45 @@ static clgrad_status plot_runs_(const clgrad_rundata *runs, int n, const plot_op
             snprintf(name, sizeof name, "%s%s.svg", fname[k][0], sfx);
             snprintf(cap, sizeof cap, "%.150s: %s%s", runs[i].name, what[k][0],
                      n > 1 ? " (y range shared across the runs)" : "");
-            if ((st = fig_add_(&figs, name, cap, chart_svg_(ch[x]), why, nwhy)) != CLGRAD_OK) goto out;
+            if ((st = fig_add_(figs, name, cap, chart_svg_(ch[x]), why, nwhy)) != CLGRAD_OK) return st;
             snprintf(name, sizeof name, "%s%s.svg", fname[k][1], sfx);
             snprintf(cap, sizeof cap, "%.150s: %s%s; black: exactly 0 (underflow)", runs[i].name, what[k][1],
                      n > 1 ? " (colour scale shared across the runs)" : "");
-            if ((st = fig_add_(&figs, name, cap, heat_svg_(&hm[x]), why, nwhy)) != CLGRAD_OK) goto out;
+            if ((st = fig_add_(figs, name, cap, heat_svg_(&hm[x]), why, nwhy)) != CLGRAD_OK) return st;
         }
+    return CLGRAD_OK;
+}
+
+static clgrad_status plot_runs_(const clgrad_rundata *runs, int n, const plot_opts *o, const char *outdir,
+                                int *nwritten, char *why, size_t nwhy)
+{
+    figlist figs = {0};
+    clgrad_status st = CLGRAD_OK;
+    char *html = NULL;
+    if (nwritten) *nwritten = 0;
+    if (n < 1) return clgrad_failf(CLGRAD_E_ARG, why, nwhy, "plot needs at least one run");
+    ini_t *cfg = calloc((size_t)n, sizeof *cfg), defaults = {0};
+    int *clips = calloc((size_t)n, sizeof *clips);
+    chart_t **ch = calloc((size_t)n * RK_N, sizeof *ch);
+    heat_t *hm = calloc((size_t)n * RK_N, sizeof *hm);
+    heat_t **hp = calloc((size_t)n * RK_N, sizeof *hp);
+    unsigned char *has = calloc((size_t)n * RK_N, 1);
+    if (!cfg || !clips || !ch || !hm || !hp || !has) goto oom;
+    int nclip = 0;
+    for (int i = 0; i < n; i++) {
+        if (ini_load_(&cfg[i], runs[i].dir) != 0) goto oom;
+        if (i == 0 && ini_defaults_(&defaults, &cfg[0]) != 0) goto oom;
+        clips[i] = run_clips_(&runs[i], &cfg[i]);
+        nclip += clips[i];
+        has[i * RK_N + RK_LAYERS] = 1;
+        has[i * RK_N + RK_TS] = runs[i].has_timesteps;
+        has[i * RK_N + RK_CELL] = runs[i].has_timesteps && clgrad_csv_col(&runs[i].timesteps, "cell_grad_norm") >= 0;
+    }
+    /* build every per-run chart and heat map, then give each kind one scale */
+    if (kind_charts_(runs, n, has, ch, hm, hp) != 0) goto oom;
+    if ((st = loss_figs_(runs, n, o, clips, nclip, &figs, why, nwhy)) != CLGRAD_OK) goto out;
+    if ((st = sharpness_figs_(runs, n, &figs, why, nwhy)) != CLGRAD_OK) goto out;
+    if ((st = kind_figs_(runs, n, has, ch, hm, &figs, why, nwhy)) != CLGRAD_OK) goto out;
     if ((st = hist_figs_(runs, n, &figs, why, nwhy)) != CLGRAD_OK) goto out;
     html = report_runs_(runs, n, &figs, cfg, &defaults);
     if (!html) goto oom;

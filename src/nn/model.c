@@ -202,92 +202,101 @@ static int add_norm_(clgrad_model *m, int idx, size_t N, int layer, size_t Bm, s
     return i;
 }
 
-/* Tensors and buffer regions of the MLP; returns the fwd and bwd sizes. */
-static void mlp_layout_(clgrad_model *m, const clgrad_model_spec *s, size_t *nf, size_t *nb)
+/* The final norm before the output Linear (input K): its tensors, buffers and metric layer. */
+static void mlp_final_norm_(clgrad_model *m, int l, size_t K, int *idx, int *pml, size_t Bm, size_t *nf, size_t *nb)
 {
-    size_t Bm = s->max_batch;
-    char name[48];
-    m->nlin = s->nhidden + 1;
-    m->width[0] = m->T * m->F;
-    for (int l = 0; l < s->nhidden; l++) m->width[l + 1] = (size_t)s->hidden[l];
-    m->width[m->nlin] = m->K;
-    m->fnorm = -1;
-    if (m->ext) {
-        int idx = 0, ml = 0, L = m->nlin - 1;
-        for (int l = 0; l <= L; l++) {
-            size_t N = m->width[l + 1], K = m->width[l];
-            int last = l == L;
-            m->res[l] = !last && l >= 1 && m->residual != CLGRAD_RES_NONE;
-            m->norm_of[l] = -1;
-            int has_norm = !last && m->normk != CLGRAD_NL_NONE && (m->residual == CLGRAD_RES_NONE || m->res[l]);
-            int pre = m->res[l] && m->residual == CLGRAD_RES_PRE;
-            if (last && m->final_norm) {
-                m->fnorm = add_norm_(m, idx++, K, ml, Bm, nf);
-                m->mo_off[ml] = *nb, m->mo_n[ml] = K, m->mi_off[ml] = m->dh_off[l - 1], m->mi_n[ml] = K;
-                m->fn_off = *nf, *nf += Bm * K;
-                m->dfn_off = *nb, *nb += Bm * K;
-                m->mact_off[ml] = m->fn_off, m->mact_kind[ml] = CLGRAD_ACT_IDENTITY;
-                ml++;
-            }
-            if (has_norm && pre) {
-                m->norm_of[l] = add_norm_(m, idx++, K, ml, Bm, nf);
-                m->n_off[l] = *nf, *nf += Bm * K;
-                m->dn_off[l] = *nb, *nb += Bm * K;
-                m->du_off[l] = *nb, *nb += Bm * K;
-                m->mo_off[ml] = m->dn_off[l], m->mo_n[ml] = K, m->mi_off[ml] = m->du_off[l], m->mi_n[ml] = K;
-                m->mact_off[ml] = m->n_off[l], m->mact_kind[ml] = CLGRAD_ACT_IDENTITY;
-                ml++;
-            }
-            snprintf(name, sizeof name, "%d.weight", idx);
-            add_tensor_(m, name, N, K, ml, 0);
-            if (m->bias) {
-                snprintf(name, sizeof name, "%d.bias", idx);
-                add_tensor_(m, name, 1, N, ml, 1);
-            }
-            snprintf(m->layer_names[ml], sizeof m->layer_names[ml], "linear_%d", idx);
-            m->lin_layer[l] = ml;
-            int lml = ml++;
-            idx++;
-            m->z_off[l] = *nf, *nf += Bm * N;
-            m->dz_off[l] = *nb, *nb += Bm * N;
-            if (last) {
-                m->mo_off[lml] = m->dz_off[l], m->mo_n[lml] = N;
-                m->mi_off[lml] = m->fnorm >= 0 ? m->dfn_off : m->dh_off[l - 1], m->mi_n[lml] = l > 0 ? K : 0;
-                m->mact_kind[lml] = -1;
-                break;
-            }
-            idx++; /* the activation */
-            m->h_off[l] = *nf, *nf += Bm * N;
-            m->dh_off[l] = *nb, *nb += Bm * N;
-            m->mo_off[lml] = m->dh_off[l], m->mo_n[lml] = N;
-            m->mi_off[lml] = l > 0 ? m->dh_off[l - 1] : 0, m->mi_n[lml] = l > 0 ? K : 0;
-            m->mact_off[lml] = m->h_off[l], m->mact_kind[lml] = (int)m->acts[l];
-            if (m->res[l]) m->ma_off[l] = *nf, *nf += Bm * N;
-            if (has_norm && !pre) {
-                /* none: Norm after the Linear (before the activation); post: after the add */
-                int none = m->residual == CLGRAD_RES_NONE;
-                m->norm_of[l] = add_norm_(m, none ? idx - 1 : idx, N, ml, Bm, nf);
-                if (none) {
-                    /* the norm sits between the Linear and the activation: Sequential index 3l+1 */
-                    m->n_off[l] = *nf, *nf += Bm * N;
-                    m->dn_off[l] = *nb, *nb += Bm * N;
-                    m->mo_off[ml] = m->dn_off[l], m->mi_off[ml] = m->dz_off[l];
-                    m->mact_off[ml] = m->n_off[l];
-                } else {
-                    m->u_off[l] = *nf, *nf += Bm * N;
-                    m->du_off[l] = *nb, *nb += Bm * N;
-                    m->mo_off[ml] = m->dh_off[l], m->mi_off[ml] = m->du_off[l];
-                    m->mact_off[ml] = m->h_off[l];
-                }
-                m->mo_n[ml] = m->mi_n[ml] = N;
-                m->mact_kind[ml] = CLGRAD_ACT_IDENTITY;
-                ml++;
-                idx++;
-            }
-        }
-        m->nlayers = ml;
-        return;
+    int ml = (*pml)++;
+    m->fnorm = add_norm_(m, (*idx)++, K, ml, Bm, nf);
+    m->mo_off[ml] = *nb, m->mo_n[ml] = K, m->mi_off[ml] = m->dh_off[l - 1], m->mi_n[ml] = K;
+    m->fn_off = *nf, *nf += Bm * K;
+    m->dfn_off = *nb, *nb += Bm * K;
+    m->mact_off[ml] = m->fn_off, m->mact_kind[ml] = CLGRAD_ACT_IDENTITY;
+}
+
+/* The pre-LN norm of residual block l (on its input, width K): tensors, buffers, metric layer. */
+static void mlp_pre_norm_(clgrad_model *m, int l, size_t K, int *idx, int *pml, size_t Bm, size_t *nf, size_t *nb)
+{
+    int ml = (*pml)++;
+    m->norm_of[l] = add_norm_(m, (*idx)++, K, ml, Bm, nf);
+    m->n_off[l] = *nf, *nf += Bm * K;
+    m->dn_off[l] = *nb, *nb += Bm * K;
+    m->du_off[l] = *nb, *nb += Bm * K;
+    m->mo_off[ml] = m->dn_off[l], m->mo_n[ml] = K, m->mi_off[ml] = m->du_off[l], m->mi_n[ml] = K;
+    m->mact_off[ml] = m->n_off[l], m->mact_kind[ml] = CLGRAD_ACT_IDENTITY;
+}
+
+/* The norm of hidden layer l (width N) without residual (before the activation) or post-LN (after the add). */
+static void mlp_post_norm_(clgrad_model *m, int l, size_t N, int *idx, int *pml, size_t Bm, size_t *nf, size_t *nb)
+{
+    int ml = (*pml)++;
+    /* none: Norm after the Linear (before the activation); post: after the add */
+    int none = m->residual == CLGRAD_RES_NONE;
+    m->norm_of[l] = add_norm_(m, none ? *idx - 1 : *idx, N, ml, Bm, nf);
+    if (none) {
+        /* the norm sits between the Linear and the activation: Sequential index 3l+1 */
+        m->n_off[l] = *nf, *nf += Bm * N;
+        m->dn_off[l] = *nb, *nb += Bm * N;
+        m->mo_off[ml] = m->dn_off[l], m->mi_off[ml] = m->dz_off[l];
+        m->mact_off[ml] = m->n_off[l];
+    } else {
+        m->u_off[l] = *nf, *nf += Bm * N;
+        m->du_off[l] = *nb, *nb += Bm * N;
+        m->mo_off[ml] = m->dh_off[l], m->mi_off[ml] = m->du_off[l];
+        m->mact_off[ml] = m->h_off[l];
     }
+    m->mo_n[ml] = m->mi_n[ml] = N;
+    m->mact_kind[ml] = CLGRAD_ACT_IDENTITY;
+    (*idx)++;
+}
+
+/* The MLP with norm layers and/or residual blocks: tensors, buffer regions and metric layers. */
+static void mlp_ext_layout_(clgrad_model *m, size_t Bm, size_t *nf, size_t *nb)
+{
+    char name[48];
+    int idx = 0, ml = 0, L = m->nlin - 1;
+    for (int l = 0; l <= L; l++) {
+        size_t N = m->width[l + 1], K = m->width[l];
+        int last = l == L;
+        m->res[l] = !last && l >= 1 && m->residual != CLGRAD_RES_NONE;
+        m->norm_of[l] = -1;
+        int has_norm = !last && m->normk != CLGRAD_NL_NONE && (m->residual == CLGRAD_RES_NONE || m->res[l]);
+        int pre = m->res[l] && m->residual == CLGRAD_RES_PRE;
+        if (last && m->final_norm) mlp_final_norm_(m, l, K, &idx, &ml, Bm, nf, nb);
+        if (has_norm && pre) mlp_pre_norm_(m, l, K, &idx, &ml, Bm, nf, nb);
+        snprintf(name, sizeof name, "%d.weight", idx);
+        add_tensor_(m, name, N, K, ml, 0);
+        if (m->bias) {
+            snprintf(name, sizeof name, "%d.bias", idx);
+            add_tensor_(m, name, 1, N, ml, 1);
+        }
+        snprintf(m->layer_names[ml], sizeof m->layer_names[ml], "linear_%d", idx);
+        m->lin_layer[l] = ml;
+        int lml = ml++;
+        idx++;
+        m->z_off[l] = *nf, *nf += Bm * N;
+        m->dz_off[l] = *nb, *nb += Bm * N;
+        if (last) {
+            m->mo_off[lml] = m->dz_off[l], m->mo_n[lml] = N;
+            m->mi_off[lml] = m->fnorm >= 0 ? m->dfn_off : m->dh_off[l - 1], m->mi_n[lml] = l > 0 ? K : 0;
+            m->mact_kind[lml] = -1;
+            break;
+        }
+        idx++; /* the activation */
+        m->h_off[l] = *nf, *nf += Bm * N;
+        m->dh_off[l] = *nb, *nb += Bm * N;
+        m->mo_off[lml] = m->dh_off[l], m->mo_n[lml] = N;
+        m->mi_off[lml] = l > 0 ? m->dh_off[l - 1] : 0, m->mi_n[lml] = l > 0 ? K : 0;
+        m->mact_off[lml] = m->h_off[l], m->mact_kind[lml] = (int)m->acts[l];
+        if (m->res[l]) m->ma_off[l] = *nf, *nf += Bm * N;
+        if (has_norm && !pre) mlp_post_norm_(m, l, N, &idx, &ml, Bm, nf, nb);
+    }
+    m->nlayers = ml;
+}
+
+/* The plain MLP (Linear, activation, ...): tensors, buffer regions and metric layers. */
+static void mlp_plain_layout_(clgrad_model *m, size_t Bm, size_t *nf, size_t *nb)
+{
+    char name[48];
     for (int l = 0; l < m->nlin; l++) {
         snprintf(name, sizeof name, "%d.weight", 2 * l);
         add_tensor_(m, name, m->width[l + 1], m->width[l], l, 0);
@@ -311,6 +320,20 @@ static void mlp_layout_(clgrad_model *m, const clgrad_model_spec *s, size_t *nf,
         m->mi_off[l] = l > 0 ? m->dh_off[l - 1] : 0, m->mi_n[l] = l > 0 ? m->width[l] : 0;
         m->mact_off[l] = last ? 0 : m->h_off[l], m->mact_kind[l] = last ? -1 : (int)m->acts[l];
     }
+}
+
+/* Tensors and buffer regions of the MLP; returns the fwd and bwd sizes. */
+static void mlp_layout_(clgrad_model *m, const clgrad_model_spec *s, size_t *nf, size_t *nb)
+{
+    m->nlin = s->nhidden + 1;
+    m->width[0] = m->T * m->F;
+    for (int l = 0; l < s->nhidden; l++) m->width[l + 1] = (size_t)s->hidden[l];
+    m->width[m->nlin] = m->K;
+    m->fnorm = -1;
+    if (m->ext)
+        mlp_ext_layout_(m, s->max_batch, nf, nb);
+    else
+        mlp_plain_layout_(m, s->max_batch, nf, nb);
 }
 
 /* Tensors and buffer regions of a recurrent model (see the struct). */
