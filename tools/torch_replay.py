@@ -56,6 +56,23 @@ rnn_l0 .. rnn_l{L-1}; "rnn" for L = 1), clgrad's tensor rnn.weight_ih_l<k>
 being the k-th module's weight_ih_l0; then fc on the top layer's last step.
 timesteps.csv (||dL/dh_t||, summed in squares over the layers as clgrad
 does) is compared with --rnn loop, which exists for the vanilla RNN only.
+
+MLPs with [model] norm = layernorm | rmsnorm | batchnorm, residual = none |
+pre | post and final_norm (README "Normalisation layers and residual blocks",
+include/clgrad/model.h): the blocks exactly as clgrad's (none: act(Norm(W h +
+b)); post: the stem act(W x + b), then Norm(h + act(W h + b)); pre: the stem,
+then h + act(W Norm(h) + b), and the final Norm before the output Linear),
+each module at clgrad's nn.Sequential index so that the state_dict names are
+clgrad's tensor names.  The norms are PyTorch's modules: nn.LayerNorm,
+nn.RMSNorm (written out as its forward where torch < 2.4 lacks it),
+nn.BatchNorm1d(momentum 0.1), eps = [model] norm_eps as a float (auto:
+PyTorch's defaults); batch norm runs in train mode for the steps and in eval
+mode for the test-set evaluation, and its running_mean, running_var and
+num_batches_tracked are compared with weights/final/ like the parameters.
+layers.csv: a norm layer "<norm>_<i>" (its weight, bias and out_grad_norm,
+the gradient at its output); a hidden Linear's out_grad_norm is the gradient
+at its block's output.  LARS/LAMB exclude (exclude = bias) every bias,
+a norm's bias included, and not a norm's weight, as clgrad's is_bias.
 """
 import argparse
 import json
@@ -810,7 +827,7 @@ def replay(run_dir, cfg, opts):
         opt = cls(params, lr=o["lr"], betas=(o["beta1"], o["beta2"]), eps=o["eps"], weight_decay=o["weight_decay"],
                   amsgrad=o["amsgrad"], foreach=False)
     elif kind in ("lars", "lamb"):
-        # clgrad's tensors with is_bias: every bias (bias, bias_ih, bias_hh)
+        # clgrad's tensors with is_bias: every bias (bias, bias_ih, bias_hh, a norm's bias; not a norm's weight)
         excluded = [o["exclude"] == "bias" and k.split(".")[-1].startswith("bias") for k in names]
         opt = layerwise_optimizer(torch)(params, excluded, kind, o)
     else:
