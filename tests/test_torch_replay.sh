@@ -25,6 +25,20 @@
 #     the replay from the papers' rules, PyTorch has neither), and LARS with
 #     excluded biases, trust clipping active and global-norm clipping; a
 #     LARS run whose trust_coefficient is altered afterwards must disagree.
+# 11. norm layers and residual blocks (README "Normalisation layers and residual
+#     blocks"): preln_deep (layernorm, residual = pre, final_norm), postln_deep
+#     (residual = post), sigmoid_deep_batchnorm (nn.BatchNorm1d: train mode in
+#     the steps, eval mode for the test set, running_mean/running_var/
+#     num_batches_tracked compared at the end; at full depth over 2 steps,
+#     at hidden = 32x3 over 20), deep50_residual (residual = pre, no norm),
+#     rmsnorm (preln_deep with norm = rmsnorm) and layernorm with residual =
+#     none (SGD), LARS with layernorm and excluded biases (a norm's bias is
+#     excluded, its weight is not, as clgrad's is_bias: a replay that also
+#     excludes the norms' weights disagrees from step 2); a layernorm and a
+#     batchnorm run whose norm_eps is altered afterwards must disagree.  Kept
+#     short: past these steps the deep nets part by more than 1e-4 for
+#     reasons of conditioning, not semantics (Adam's update of gradient
+#     elements ~eps, a ReLU kink crossed, batch norm at a collapsed feature).
 # And it must be able to fail: a run whose config.ini is altered after the
 # fact (another learning rate) must disagree (exit 1), and a run without
 # --save-data must be refused (exit 2).
@@ -117,6 +131,40 @@ run larsx large_batch_lars.ini --set run.steps=25 --set run.log_every=1 --set op
   awk -F, 'NR > 1 && $11 == 0.0199999996 { c++ } END { exit !(c > 0) }' "$T/larsx/layers.csv" || fail "larsx: trust_clip never active"
   awk -F, 'NR > 1 && $7 < 1 { c++ } END { exit !(c > 0) }' "$T/larsx/metrics.csv" || fail "larsx: clipping never active"
 }
+
+# norm layers and residual blocks
+run preln preln_deep.ini --set run.steps=20 --set run.log_every=1 && {
+  replay preln 0
+  grep -q "layernorm_2\]" "$T/preln.replay" || fail "preln: the norm layers' rows were not compared"
+  # the replay must notice another eps
+  cp -r "$T/preln" "$T/preln_eps"
+  sed -i 's/^norm_eps = .*/norm_eps = 0.001/' "$T/preln_eps/config.ini"
+  grep -q '^norm_eps = 0.001' "$T/preln_eps/config.ini" || fail "could not alter norm_eps"
+  replay preln_eps 1
+}
+run postln postln_deep.ini --set run.steps=4 --set run.log_every=1 && replay postln 0
+run bndeep sigmoid_deep_batchnorm.ini --set run.steps=2 --set run.log_every=1 --set run.eval_every=1 && {
+  replay bndeep 0
+  grep -q "28.running_var .*beyond tolerance 0 of 32" "$T/bndeep.replay" || fail "bndeep: running_var not compared"
+}
+run bn sigmoid_deep_batchnorm.ini --set run.steps=20 --set run.log_every=1 --set run.eval_every=5 --set model.hidden=32x3 && {
+  replay bn 0
+  grep -q "7.num_batches_tracked .*beyond tolerance 0 of 1" "$T/bn.replay" || fail "bn: num_batches_tracked not compared"
+  # the test-set evaluation (eval mode, the running estimates) agrees too
+  grep -Eq "^test_loss +4 .* info$" "$T/bn.replay" || fail "bn: test_loss (eval mode) does not agree"
+  cp -r "$T/bn" "$T/bn_eps"
+  sed -i 's/^norm_eps = .*/norm_eps = 0.001/' "$T/bn_eps/config.ini"
+  replay bn_eps 1
+}
+run deep50 deep50_residual.ini --set run.steps=10 --set run.log_every=1 && replay deep50 0
+run rms preln_deep.ini --set run.steps=20 --set run.log_every=1 --set model.norm=rmsnorm && {
+  replay rms 0
+  grep -q "rmsnorm_2\]" "$T/rms.replay" || fail "rms: the norm layers' rows were not compared"
+}
+run lnnone preln_deep.ini --set run.steps=20 --set run.log_every=1 --set model.residual=none --set optim.kind=sgd \
+  --set optim.lr=0.02 && replay lnnone 0
+run larsln large_batch_lars.ini --set run.steps=20 --set run.log_every=1 --set optim.exclude=bias --set optim.lr=2 \
+  --set model.norm=layernorm && replay larsln 0
 
 # the replay must notice a different run: same files, another learning rate in config.ini
 if [ -d "$T/adam" ]; then

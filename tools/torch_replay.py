@@ -56,6 +56,23 @@ rnn_l0 .. rnn_l{L-1}; "rnn" for L = 1), clgrad's tensor rnn.weight_ih_l<k>
 being the k-th module's weight_ih_l0; then fc on the top layer's last step.
 timesteps.csv (||dL/dh_t||, summed in squares over the layers as clgrad
 does) is compared with --rnn loop, which exists for the vanilla RNN only.
+
+MLPs with [model] norm = layernorm | rmsnorm | batchnorm, residual = none |
+pre | post and final_norm (README "Normalisation layers and residual blocks",
+include/clgrad/model.h): the blocks exactly as clgrad's (none: act(Norm(W h +
+b)); post: the stem act(W x + b), then Norm(h + act(W h + b)); pre: the stem,
+then h + act(W Norm(h) + b), and the final Norm before the output Linear),
+each module at clgrad's nn.Sequential index so that the state_dict names are
+clgrad's tensor names.  The norms are PyTorch's modules: nn.LayerNorm,
+nn.RMSNorm (written out as its forward where torch < 2.4 lacks it),
+nn.BatchNorm1d(momentum 0.1), eps = [model] norm_eps as a float (auto:
+PyTorch's defaults); batch norm runs in train mode for the steps and in eval
+mode for the test-set evaluation, and its running_mean, running_var and
+num_batches_tracked are compared with weights/final/ like the parameters.
+layers.csv: a norm layer "<norm>_<i>" (its weight, bias and out_grad_norm,
+the gradient at its output); a hidden Linear's out_grad_norm is the gradient
+at its block's output.  LARS/LAMB exclude (exclude = bias) every bias,
+a norm's bias included, and not a norm's weight, as clgrad's is_bias.
 """
 import argparse
 import json
@@ -260,10 +277,14 @@ def resolve(cfg):
     unsupported = []
     if m["kind"] not in ("mlp", "rnn", "lstm", "gru"):
         unsupported.append("[model] kind = %s (the replay covers mlp, rnn, lstm and gru)" % m["kind"])
-    if m.get("norm", "none") != "none" or m.get("residual", "none") != "none" or _bool(m.get("final_norm", "false")):
-        unsupported.append("[model] norm = %s, residual = %s, final_norm = %s (the replay covers MLPs without norm "
-                           "layers and residual blocks)" % (m.get("norm", "none"), m.get("residual", "none"),
-                                                            m.get("final_norm", "false")))
+    norm = m.get("norm", "none")
+    residual = m.get("residual", "none")
+    final_norm = _bool(m.get("final_norm", "false"))
+    if norm not in ("none", "layernorm", "rmsnorm", "batchnorm") or residual not in ("none", "pre", "post"):
+        unsupported.append("[model] norm = %s, residual = %s (the replay covers norm = none | layernorm | rmsnorm | "
+                           "batchnorm and residual = none | pre | post)" % (norm, residual))
+    if m["kind"] != "mlp" and (norm != "none" or residual != "none" or final_norm):
+        unsupported.append("[model] norm/residual/final_norm with kind = %s (MLP only)" % m["kind"])
     if unsupported:
         raise UsageError("config.ini uses what this replay does not reproduce: " + "; ".join(unsupported))
     out = {
@@ -272,6 +293,8 @@ def resolve(cfg):
         "batch_size": int(d["batch_size"]), "shuffle": _bool(d["shuffle"]), "data_kind": d["kind"],
         "model": m["kind"], "acts": acts, "act_param": _num(m["activation_param"]), "bias": _bool(m["bias"]),
         "hidden": m["hidden"], "layers": int(m.get("layers", "1")),
+        "norm": norm, "residual": residual, "final_norm": final_norm,
+        "norm_eps": _num(m.get("norm_eps", "nan")),
         "loss": lo["kind"],
         "noise": {
             "grad_eta": _num(nz.get("grad_eta", "0")), "grad_gamma": _num(nz.get("grad_gamma", "0.55")),
@@ -500,7 +523,134 @@ def build_torch():
                         hooks(l, None, h)
             return self.fc(h[:, -1, :])
 
-    return torch, nn, F, Act, RNNModel
+    class RMSNorm(nn.Module):
+        """nn.RMSNorm(N, eps) (PyTorch >= 2.4) written out for older versions, as its forward:
+        y = x * rsqrt(mean(x^2 over the features) + eps) * weight (no bias)."""
+
+        def __init__(self, N, eps):
+            super().__init__()
+            self.eps = eps
+            self.weight = nn.Parameter(torch.ones(N))
+
+        def extra_repr(self):
+            return "%d, eps=%g (by hand)" % (self.weight.numel(), self.eps)
+
+        def forward(self, x):
+            return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+
+    def make_norm(kind, N, eps, bias):
+        """PyTorch's own modules: nn.LayerNorm, nn.RMSNorm (by hand before 2.4), nn.BatchNorm1d(momentum 0.1)."""
+        if kind == "layernorm":
+            return nn.LayerNorm(N, eps=eps)
+        if kind == "rmsnorm":
+            return nn.RMSNorm(N, eps=eps) if hasattr(nn, "RMSNorm") else RMSNorm(N, eps)
+        if kind == "batchnorm":
+            return nn.BatchNorm1d(N, eps=eps, momentum=0.1)
+        raise UsageError("unknown norm %r" % kind)
+
+    class BlockMLP(nn.Sequential):
+        """An MLP with norm layers / residual blocks, clgrad's blocks exactly (include/clgrad/model.h):
+        the modules sit at clgrad's nn.Sequential indices (so the state_dict names are clgrad's tensor
+        names), the forward is the plan's:
+          ("plain", lin, norm|None, act):  h = act(Norm(W h + b))
+          ("post", lin, act, norm|None):   h = Norm(h + act(W h + b))
+          ("pre", norm|None, lin, act):    h = h + act(W Norm(h) + b)
+          ("final", norm):                 h = Norm(h)
+          ("out", lin):                    logits = W h + b
+        hook(i, t) is called with the tensor whose gradient clgrad reports as module i's out_grad_norm."""
+
+        def __init__(self, mods, plan):
+            super().__init__(*mods)
+            self.plan = plan
+
+        def forward(self, x, hook=None):
+            hk = hook if hook is not None else (lambda i, t: None)
+            h = x
+            for blk in self.plan:
+                k = blk[0]
+                if k == "plain":
+                    _, li, ni, ai = blk
+                    z = self[li](h)
+                    if ni is not None:
+                        z = self[ni](z)
+                        hk(ni, z)
+                    h = self[ai](z)
+                    hk(li, h)
+                elif k == "post":
+                    _, li, ai, ni = blk
+                    h = h + self[ai](self[li](h))
+                    if ni is not None:
+                        h = self[ni](h)
+                        hk(ni, h)
+                    hk(li, h)
+                elif k == "pre":
+                    _, ni, li, ai = blk
+                    u = h
+                    if ni is not None:
+                        u = self[ni](h)
+                        hk(ni, u)
+                    h = h + self[ai](self[li](u))
+                    hk(li, h)
+                elif k == "final":
+                    h = self[blk[1]](h)
+                    hk(blk[1], h)
+                else:
+                    h = self[blk[1]](h)
+            return h
+
+    def block_mlp(widths, acts, p, bias, norm, residual, final_norm, eps):
+        """clgrad's mlp_layout_ (src/nn/model.c): module indices and the plan.  widths = [in, h1.., K].
+        Returns (model, [(layer name, module index, is_norm)] in clgrad's metric-layer order)."""
+        nlin = len(widths) - 1
+        mods, plan, lays = {}, [], []
+        idx = 0
+        for l in range(nlin):
+            K, N = widths[l], widths[l + 1]
+            last = l == nlin - 1
+            res = (not last) and l >= 1 and residual != "none"
+            has_norm = (not last) and norm != "none" and (residual == "none" or res)
+            pre = res and residual == "pre"
+            if last and final_norm:
+                mods[idx] = make_norm(norm, K, eps, bias)
+                lays.append(("%s_%d" % (norm, idx), idx, True))
+                plan.append(("final", idx))
+                idx += 1
+            ni = None
+            if has_norm and pre:
+                ni = idx
+                mods[ni] = make_norm(norm, K, eps, bias)
+                lays.append(("%s_%d" % (norm, ni), ni, True))
+                idx += 1
+            li = idx
+            mods[li] = nn.Linear(K, N, bias=bias)
+            lays.append(("linear_%d" % li, li, False))
+            idx += 1
+            if last:
+                plan.append(("out", li))
+                break
+            act = Act(acts[0] if len(acts) == 1 else acts[l], p)
+            if has_norm and not pre:
+                if residual == "none":  # Linear, Norm, activation
+                    ni, ai = li + 1, li + 2
+                else:  # post: Linear, activation, Norm
+                    ai, ni = li + 1, li + 2
+                mods[ni] = make_norm(norm, N, eps, bias)
+                lays.append(("%s_%d" % (norm, ni), ni, True))
+                idx += 2
+            else:
+                ai = idx
+                idx += 1
+            mods[ai] = act
+            if not res:
+                plan.append(("plain", li, ni, ai))
+            elif pre:
+                plan.append(("pre", ni, li, ai))
+            else:
+                plan.append(("post", li, ai, ni))
+        assert sorted(mods) == list(range(idx))
+        return BlockMLP([mods[i] for i in range(idx)], plan), lays
+
+    return torch, nn, F, Act, RNNModel, block_mlp
 
 
 # ---------------------------------------------------------------- replay
@@ -517,7 +667,7 @@ def npy(path):
 
 def replay(run_dir, cfg, opts):
     import numpy as np
-    torch, nn, F, Act, RNNModel = build_torch()
+    torch, nn, F, Act, RNNModel, block_mlp = build_torch()
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     dt = torch.float64 if opts.float64 else torch.float32
@@ -560,6 +710,9 @@ def replay(run_dir, cfg, opts):
     bias = cfg["bias"]
     rec = cfg["model"] in ("rnn", "lstm", "gru")
     L = cfg["layers"] if rec else 1
+    # norm layers / residual blocks / a final norm: clgrad's extended MLP (BlockMLP)
+    ext = not rec and (cfg["norm"] != "none" or cfg["residual"] != "none" or cfg["final_norm"])
+    mlp_layers = None
     if rec:
         if xtr.ndim != 3:
             raise UsageError("%s run but train_x.npy is not (n, T, F)" % cfg["model"])
@@ -582,6 +735,22 @@ def replay(run_dir, cfg, opts):
         model = RNNModel(cfg["model"], Fin, H, K, L, act, p, bias, impl)
         x_all = torch.from_numpy(np.ascontiguousarray(xtr)).to(dt)
         T = xtr.shape[1]
+    elif ext:
+        impl = None
+        # the Linears: the 2-D weights, in index order (a norm's weight is 1-D)
+        lw = sorted((int(k.split(".")[0]), v.shape) for k, v in init.items() if k.endswith(".weight") and v.ndim == 2)
+        if not lw:
+            raise UsageError("weights/init/ has no Linear weights")
+        widths = [lw[0][1][1]] + [shp[0] for _, shp in lw]
+        nk = cfg["norm"]
+        eps = cfg["norm_eps"]
+        if math.isnan(eps) or eps == 0:  # PyTorch's defaults (clgrad_normlayer_default_eps)
+            eps = 2.0 ** -23 if nk == "rmsnorm" else 1e-5
+        eps = f32(eps)  # clgrad passes eps to the kernels as a float
+        model, mlp_layers = block_mlp(widths, acts, p, bias, nk, cfg["residual"], cfg["final_norm"], eps)
+        K = widths[-1]
+        x_all = torch.from_numpy(np.ascontiguousarray(xtr.reshape(n, -1))).to(dt)
+        T = 1
     else:
         impl = None
         nlin = len([k for k in init if k.endswith(".weight")])
@@ -781,7 +950,11 @@ def replay(run_dir, cfg, opts):
             xt = torch.from_numpy(np.ascontiguousarray(xte if rec else xte.reshape(xte.shape[0], -1)))
             xt = xt.to(dt)
             yt = torch.from_numpy(np.ascontiguousarray(yte.reshape(-1))).to(dt)
-            lg = model(xt)
+            model.eval()  # batch norm: the running estimates (clgrad_model_set_training(m, 0))
+            try:
+                lg = model(xt)
+            finally:
+                model.train()
             return float(loss_fn(lg, targets(yt))), accuracy(lg, yt)
 
     rows, layer_rows, time_rows = {}, {}, {}
@@ -825,6 +998,11 @@ def replay(run_dir, cfg, opts):
                 if log and h.requires_grad:
                     h.register_hook(keep(("t", l, t)) if t is not None else keep_last(l))
             logits = model(xb, thook)
+        elif ext:
+            def bhook(i, t):
+                if log and t.requires_grad:
+                    t.register_hook(keep(("layer", str(i))))
+            logits = model(xb, bhook)
         else:
             h = xb
             for i, mod in enumerate(model):
@@ -886,6 +1064,11 @@ def replay(run_dir, cfg, opts):
                 ogn = {"rnn_l%d" % l: grads_out.get(("t", l, T)) for l in range(L)}
             groups["fc"] = [k for k in names if k.startswith("fc.")]
             ogn["fc"] = grads_out.get(("logits", None))
+        elif ext:
+            # metric layers: every Linear "linear_i" and every norm "<norm>_i" (i its Sequential index)
+            groups = {ln: [k for k in names if k.split(".")[0] == str(i)] for ln, i, _ in mlp_layers}
+            ogn = {ln: grads_out.get(("layer", str(i))) for ln, i, _ in mlp_layers[:-1]}
+            ogn[mlp_layers[-1][0]] = grads_out.get(("logits", None))
         else:
             lin = [i for i, mod in enumerate(model) if isinstance(mod, nn.Linear)]
             # layers.csv names an MLP's Linear module i "linear_i" (text for every model)
@@ -920,6 +1103,11 @@ def replay(run_dir, cfg, opts):
         if div is not None and dv["action"] == "stop":
             break
     final = {k: prm.detach().numpy().copy() for k, prm in zip(names, params)}
+    # batch norm's buffers, compared with weights/final/<i>.running_mean.npy etc. (num_batches_tracked:
+    # PyTorch's int64, clgrad's float32 scalar)
+    for k, b in model.named_buffers():
+        if k.endswith((".running_mean", ".running_var", ".num_batches_tracked")):
+            final[k] = b.detach().to(torch.float64).numpy().astype(np.float32).copy()
     return {
         "rows": rows, "layers": layer_rows, "timesteps": time_rows, "final": final, "steps_done": steps_done,
         "steps_planned": steps, "divergence": div, "notes": notes, "batch": B, "rnn_impl": impl,
