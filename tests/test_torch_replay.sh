@@ -32,9 +32,10 @@
 #     num_batches_tracked compared at the end; at full depth over 2 steps,
 #     at hidden = 32x3 over 20), deep50_residual (residual = pre, no norm),
 #     rmsnorm (preln_deep with norm = rmsnorm) and layernorm with residual =
-#     none (SGD), LARS with layernorm and excluded biases (a norm's bias is
-#     excluded, its weight is not, as clgrad's is_bias: a replay that also
-#     excludes the norms' weights disagrees from step 2); a layernorm and a
+#     none (SGD), LARS with layernorm and exclude = bias (a norm's bias is
+#     excluded, its weight is not: a replay that also excludes the norms'
+#     weights disagrees from step 2) and with the default exclude =
+#     bias_and_norm (both excluded); a layernorm and a
 #     batchnorm run whose norm_eps is altered afterwards must disagree.  Kept
 #     short: past these steps the deep nets part by more than 1e-4 for
 #     reasons of conditioning, not semantics (Adam's update of gradient
@@ -165,6 +166,9 @@ run lnnone preln_deep.ini --set run.steps=20 --set run.log_every=1 --set model.r
   --set optim.lr=0.02 && replay lnnone 0
 run larsln large_batch_lars.ini --set run.steps=20 --set run.log_every=1 --set optim.exclude=bias --set optim.lr=2 \
   --set model.norm=layernorm && replay larsln 0
+# the default exclusion (bias_and_norm): the norms' weights too get ratio 1 and no weight decay
+run larslnd large_batch_lars.ini --set run.steps=20 --set run.log_every=1 --set optim.exclude=bias_and_norm \
+  --set optim.lr=2 --set model.norm=layernorm && replay larslnd 0
 
 # the replay must notice a different run: same files, another learning rate in config.ini
 if [ -d "$T/adam" ]; then
