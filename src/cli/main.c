@@ -15,6 +15,7 @@
 #include "cli/sweep.h"
 #include "cli/bench.h"
 #include "cli/report.h"
+#include "cli/commands.h"
 #include "cli/opts.h"
 
 #include <dirent.h>
@@ -89,100 +90,6 @@ static void usage_(FILE *f)
 
 /* ---- per-command help and option checking ---- */
 
-/* Each command's options, "name" or "name=" (takes a value), '|'-separated:
-** the one list of them.  Every command parses its options with getopt_long
-** through cli/opts.h, which makes getopt's struct option array from the list
-** here (compare, plot, bench and sweep in their own files, with their own
-** --help); unknown options get a did-you-mean from it. */
-typedef struct {
-    const char *name, *options, *synopsis, *help;
-} command_;
-
-#define OPEN_OPTS "device=|gemm=|cl-dir=|cache-dir=|no-cache"
-#define OPEN_HELP                                                                                          \
-    "  --device SPEC      P:D, cpu|gpu|accelerator, or part of the device/platform name\n"                   \
-    "                     (default: $CLGRAD_DEVICE, else the first GPU, else the first CPU)\n"              \
-    "  --gemm own|clblast GEMM backend (default own)\n"                                                     \
-    "  --cl-dir DIR       load kernel sources from DIR instead of the embedded copies ($CLGRAD_CL_DIR)\n"   \
-    "  --cache-dir DIR    kernel binary cache ($CLGRAD_CACHE_DIR, default $XDG_CACHE_HOME/clgrad)\n"        \
-    "  --no-cache         neither read nor write the kernel cache ($CLGRAD_NO_CACHE=1)\n"
-
-static const command_ commands_[] = {
-    {"run", OPEN_OPTS "|set=|out=|force|init-from=|save-data|quiet|help", "clgrad run EXP.ini|NAME [options]",
-     "Train the experiment on the device and record its gradients in a run directory.\n"
-     "NAME (no slash, no such file here) is a shipped experiment: NAME.ini in the installed\n"
-     "experiments directory (" CLGRAD_EXPERIMENTS_DIR ").\n\n"
-     "options:\n"
-     "  --set SEC.KEY=VAL  override a key of the experiment file (repeatable)\n"
-     "  --out DIR          run directory (default runs/<name>-<timestamp>, -2, -3... when taken)\n"
-     "  --force            replace the run --out DIR holds (only the files a run writes are removed;\n"
-     "                     never while another run holds the directory)\n"
-     "  --init-from DIR    start from the .npy tensors in DIR (e.g. another run's weights/final)\n"
-     "  --save-data        also write the train and test arrays under DIR/data/\n"
-     "  --quiet            no progress output on stderr (errors and warnings only)\n" OPEN_HELP
-     "\nexit status: 0 completed or diverged, 1 failed, 2 bad experiment or options, 130 interrupted\n"},
-    {"selfcheck", OPEN_OPTS "|no-timing|json|quiet|help", "clgrad selfcheck [options]",
-     "Build every kernel program on the chosen device and check each kernel family against a\n"
-     "float64 host reference; print a pass/fail table and the numerics fingerprint.\n\n"
-     "options:\n"
-     "  --json             one JSON object on stdout instead of the table\n"
-     "  --no-timing        skip the compile-from-source / warm-cache timing\n"
-     "  --quiet            do not report kernel programs as they are compiled\n" OPEN_HELP
-     "\nexit status: 0 all checks pass, 1 a check failed or the device could not be opened\n"},
-    {"devices", "device=|json|help", "clgrad devices [--json] [--device SPEC]",
-     "List every OpenCL platform and device, with the default (or --device's) choice marked.\n\n"
-     "options:\n"
-     "  --json             machine-readable output\n"
-     "  --device SPEC      mark this device as selected\n"},
-    {"keys", "help", "clgrad keys", "Print every experiment-file key: type, allowed values, default.\n"},
-    {"version", "help", "clgrad version", "Print the version.\n"},
-    {"help", "help", "clgrad help [COMMAND]", "Print the usage, or one command's options.\n"},
-    {"compare", "json|rtol=|atol=|help", NULL, NULL},
-    {"plot", "out=|sweep=|x=|y=|smooth=|help", NULL, NULL},
-    {"bench",
-     "device=|gemm=|sizes=|reps=|warmup=|budget=|models=|json=|cl-dir=|cache-dir=|only=|no-cache|quick|no-limits|"
-     "no-gemm|no-train|no-startup|compare|startup-child|help",
-     NULL, NULL},
-    {"sweep",
-     "grid=|set=|out=|jobs=|device=|shard=|merge=|runner=|cl-dir=|cache-dir=|gemm=|init-from=|no-cache|save-data|"
-     "quiet|force|dry-run|emit|help",
-     NULL, NULL},
-};
-#define NCOMMANDS ((int)(sizeof commands_ / sizeof commands_[0]))
-/* The options before the command is known (`clgrad --device 0:0 run ...`): those of run, selfcheck and devices. */
-static const command_ global_ = {"", OPEN_OPTS "|set=|out=|init-from=|save-data|quiet|no-timing|json|force|help", NULL,
-                                 NULL};
-
-static const command_ *command_find_(const char *name)
-{
-    for (int i = 0; name && i < NCOMMANDS; i++)
-        if (strcmp(commands_[i].name, name) == 0) return &commands_[i];
-    return NULL;
-}
-
-const char *clgrad_cli_command_options(const char *command)
-{
-    if (command && !*command) return global_.options;
-    const command_ *c = command_find_(command);
-    return c ? c->options : NULL;
-}
-
-/* Does the command take option `name` (length n)?  0 no, 1 a flag, 2 with a value. */
-static int option_kind_(const command_ *c, const char *name, size_t n)
-{
-    for (const char *p = c->options; *p;) {
-        size_t len = strcspn(p, "|");
-        size_t base = len && p[len - 1] == '=' ? len - 1 : len;
-        if (base == n && strncmp(p, name, n) == 0) return base < len ? 2 : 1;
-        p += len + (p[len] == '|');
-    }
-    return 0;
-}
-
-static void command_help_(const command_ *c, FILE *f)
-{
-    fprintf(f, "usage: %s\n\n%s", c->synopsis, c->help);
-}
 
 static void json_str_(FILE *f, const char *s) { clgrad_json_fputs(f, s); }
 
@@ -843,14 +750,14 @@ static int help_(const char *cmd)
         usage_(stdout);
         return 0;
     }
-    const command_ *c = command_find_(cmd);
+    const clgrad_cli_command *c = clgrad_cli_command_find(cmd);
     if (!c) {
         fprintf(stderr, "clgrad help: unknown command '%s'\n", cmd);
         usage_(stderr);
         return 2;
     }
     if (c->help) {
-        command_help_(c, stdout);
+        clgrad_cli_command_help(c, stdout);
         return 0;
     }
     char *av[] = {(char *)c->name, (char *)"--help", NULL};
@@ -868,7 +775,7 @@ static int plot_sweep_hint_(int argc, char **argv)
         if (strcmp(a, "--") == 0) break;
         if (strncmp(a, "--sweep", 7) == 0 && (a[7] == '\0' || a[7] == '=')) return 0;
         if (a[0] == '-') {
-            if (!strchr(a, '=') && option_kind_(command_find_("plot"), a + 2, strlen(a + 2)) == 2) i++;
+            if (!strchr(a, '=') && clgrad_cli_option_kind(clgrad_cli_command_find("plot"), a + 2, strlen(a + 2)) == 2) i++;
             continue;
         }
         char path[4200];
@@ -887,15 +794,15 @@ static int plot_sweep_hint_(int argc, char **argv)
 
 /* The command: argv[1] for those with options of their own, else the first
 ** argument that is not an option or an option's value (NULL: none or unknown). */
-static const command_ *cli_command_(int argc, char **argv)
+static const clgrad_cli_command *cli_command_(int argc, char **argv)
 {
     const char *cmdname = NULL;
     for (int i = 1; i < argc && !cmdname; i++) {
         const char *a = argv[i];
         if (a[0] != '-') cmdname = a;
-        else if (strncmp(a, "--", 2) == 0 && !strchr(a, '=') && option_kind_(&global_, a + 2, strlen(a + 2)) == 2) i++;
+        else if (strncmp(a, "--", 2) == 0 && !strchr(a, '=') && clgrad_cli_option_kind(clgrad_cli_global_options(), a + 2, strlen(a + 2)) == 2) i++;
     }
-    const command_ *c = command_find_(cmdname);
+    const clgrad_cli_command *c = clgrad_cli_command_find(cmdname);
     if (c && !c->help && argc > 1 && strcmp(argv[1], c->name) != 0) c = NULL; /* compare & co. come first */
     return c;
 }
@@ -946,7 +853,7 @@ int clgrad_cli_main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     err_tty_ = isatty(STDERR_FILENO);
     static cli_opts o;
-    const command_ *c = cli_command_(argc, argv);
+    const clgrad_cli_command *c = cli_command_(argc, argv);
     int rc;
     if (cli_own_options_cmd_(argc, argv, &rc)) return rc;
     const char *cmd = NULL, *arg = NULL;
@@ -992,7 +899,7 @@ int clgrad_cli_main(int argc, char **argv)
     clgrad_cli_args_free(&g);
     if (bad) return 2;
     if (want_help) {
-        if (c) command_help_(c, stdout);
+        if (c) clgrad_cli_command_help(c, stdout);
         else usage_(stdout);
         return 0;
     }

@@ -1,7 +1,8 @@
 /*
 ** opts.c: command-line options through getopt_long, the struct option array
-** generated from a command's entry in main.c's commands_[] (see cli/opts.h).
+** generated from a command's entry in commands.c's commands_[] (see cli/opts.h).
 */
+#include "cli/commands.h"
 #include "cli/opts.h"
 #include "clgrad/config.h"
 

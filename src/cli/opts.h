@@ -2,7 +2,7 @@
 ** cli/opts.h (private, not installed): command-line options through
 ** getopt_long, for every command of the clgrad executable.
 **
-** The options a command takes are listed once, in main.c's commands_[] table
+** The options a command takes are listed once, in commands.c's commands_[] table
 ** ("name" for a flag, "name=" for an option with a value, '|'-separated);
 ** clgrad_cli_args_init generates getopt_long's struct option array from it.
 ** Both `--name value` and `--name=value` are accepted; -h is --help.  Names
@@ -26,9 +26,6 @@
 ** bench, compare, plot and sweep parse with the same option table. */
 int clgrad_cli_main(int argc, char **argv);
 
-/* main.c: the options of a command, as in commands_[] ("device=|json|help");
-** "" (the options any command takes) for command ""; NULL when unknown. */
-const char *clgrad_cli_command_options(const char *command);
 
 typedef struct clgrad_cli_args {
     const char *command;     /* "run", "bench", ...; "" before the command is known */
