@@ -104,7 +104,6 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define CLGRAD_MAX_LAYERS 256
 #define CLGRAD_NAME_LEN 32
 #define CLGRAD_MAX_WIDTH (1L << 24) /* largest hidden width */
 #define CLGRAD_MAX_RLAYERS 64       /* most stacked recurrent layers ([model] layers) */

@@ -39,6 +39,8 @@
 #define CLGRAD_MODEL_MAX_TENSORS 1024
 #define CLGRAD_MODEL_MAX_RLAYERS 64 /* stacked recurrent layers */
 
+#define CLGRAD_MAX_LAYERS 256 /* most hidden layers of a model (and of [model] hidden) */
+
 typedef enum {
     CLGRAD_MODEL_MLP = 0,
     CLGRAD_MODEL_RNN = 1,

@@ -12,6 +12,19 @@
 ** and payload of a NaN an operation makes, and devices differ there).
 */
 #include "core/internal.h"
+#include "clgrad/fingerprint.h"
+#include "clgrad/hash.h"
+#include "clgrad/gemm.h"
+#include "clgrad/activation.h"
+#include "clgrad/loss.h"
+#include "clgrad/reduce.h"
+#include "clgrad/clip.h"
+#include "clgrad/gradstate.h"
+#include "clgrad/optim.h"
+#include "clgrad/init.h"
+#include "clgrad/model.h"
+#include "clgrad/norm.h"
+#include "clgrad/selfcheck.h"
 #include "check/check.h"
 
 #include "clgrad/fingerprint.h"
@@ -502,6 +515,8 @@ fail:
     free(a), free(b), free(c), free(o);
     return st;
 }
+
+_Static_assert(sizeof ((clgrad_ctx *)0)->numerics_fp == CLGRAD_FP_HEX + 1, "core/internal.h: numerics_fp holds CLGRAD_FP_HEX digits");
 
 const char *clgrad_numerics_fingerprint_cached(clgrad_ctx *ctx)
 {

@@ -5,7 +5,7 @@
 #ifndef CLGRAD_INTERNAL_H
 #define CLGRAD_INTERNAL_H
 
-#include "clgrad.h"
+#include "clgrad/core.h"
 #include <stdio.h>
 
 #define CLGRAD_MAX_PROGRAMS 32
@@ -56,7 +56,7 @@ struct clgrad_ctx {
     struct clgrad_prof_row { char name[48]; long calls; double ns; } *prof; /* owned; NULL: profiling off */
     int nprof, prof_cap;
 
-    char numerics_fp[CLGRAD_FP_HEX + 1]; /* clgrad_numerics_fingerprint_cached: "" until computed */
+    char numerics_fp[17]; /* CLGRAD_FP_HEX + 1 (clgrad/fingerprint.h); clgrad_numerics_fingerprint_cached: "" until computed */
     int numerics_fp_tried;
 };
 

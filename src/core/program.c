@@ -15,6 +15,7 @@
 #include "core/cache.h"
 #include "cl_sources.h"
 #include "core/internal.h"
+#include "clgrad/hash.h"
 #include "util/fsutil.h"
 
 #include <stdlib.h>

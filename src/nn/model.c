@@ -9,6 +9,11 @@
 ** G gates (RNN 1, LSTM 4, GRU 3).
 */
 #include "core/internal.h"
+#include "clgrad/activation.h"
+#include "clgrad/gemm.h"
+#include "clgrad/init.h"
+#include "clgrad/norm.h"
+#include "clgrad/reduce.h"
 #include "clgrad/model.h"
 
 #include <limits.h>

@@ -4,6 +4,7 @@
 ** bounds and the "activation" self-check: src/check/activation_check.c.
 */
 #include "core/internal.h"
+#include "clgrad/activation.h"
 
 #include <float.h>
 #include <math.h>

@@ -5,6 +5,9 @@
 ** "clip" self-check: src/check/clip_check.c.
 */
 #include "core/internal.h"
+#include "clgrad/clip.h"
+#include "clgrad/reduce.h"
+#include "clgrad/gradstate.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -4,6 +4,7 @@
 ** src/check/gemm_check.c).
 */
 #include "core/internal.h"
+#include "clgrad/gemm.h"
 #include "clgrad/activation.h"
 
 #include <clblast_c.h>

@@ -7,6 +7,8 @@
 ** below, so host and device run the same source.
 */
 #include "core/internal.h"
+#include "clgrad/init.h"
+#include "clgrad/activation.h"
 
 #include <limits.h>
 #include <math.h>

@@ -5,6 +5,7 @@
 ** src/check/loss_check.c.
 */
 #include "core/internal.h"
+#include "clgrad/loss.h"
 
 #include <float.h>
 #include <math.h>

@@ -5,6 +5,9 @@
 ** host reference and the "optim" self-check: src/check/optim_check.c.
 */
 #include "core/internal.h"
+#include "clgrad/optim.h"
+#include "clgrad/reduce.h"
+#include "clgrad/gradstate.h"
 
 #include <math.h>
 #include <stdlib.h>

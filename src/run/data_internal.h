@@ -78,10 +78,7 @@ void clgrad_det_sincos(double x, double *s, double *c);
 
 /* A helper's int result as a status: 0 is CLGRAD_OK, a status stays itself,
 ** any other failure (-1) is `fallback`. */
-static inline clgrad_status clgrad_status_of_(int rc, clgrad_status fallback)
-{
-    return rc == 0 ? CLGRAD_OK : rc <= CLGRAD_E_NOMEM && rc >= CLGRAD_E_CONFIG ? (clgrad_status)rc : fallback;
-}
+clgrad_status clgrad_status_of_(int rc, clgrad_status fallback); /* dataset.c */
 
 /* Error messages: snprintf into err (NULL-safe); always returns CLGRAD_E_IO. */
 clgrad_status clgrad_data_err(char *err, size_t nerr, const char *fmt, ...)

@@ -50,3 +50,8 @@ clgrad_status clgrad_dataset_alloc(clgrad_dataset *d, size_t n, size_t seq_len, 
 }
 
 /* ---- split ---- */
+
+clgrad_status clgrad_status_of_(int rc, clgrad_status fallback)
+{
+    return rc == 0 ? CLGRAD_OK : rc <= CLGRAD_E_NOMEM && rc >= CLGRAD_E_CONFIG ? (clgrad_status)rc : fallback;
+}

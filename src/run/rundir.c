@@ -8,6 +8,8 @@
 #include "core/cache.h"
 #include "util/fsutil.h"
 #include "core/internal.h"
+#include "clgrad/gemm.h"
+#include "clgrad/model.h"
 #include "clgrad/data.h"
 #include "clgrad/report.h"
 
