@@ -81,7 +81,7 @@ inline float8 clg_sqrt8(const float8 x) { return sqrt(x); }
 #endif
 
 /* The segment owning chunk c of a segmented reduction (cl/reduce.cl, and
-** the clipping kernels of cl/clip.cl that share its chunk table): the
+** the kernels of cl/clip.cl and cl/optim.cl that share its chunk table): the
 ** largest s with cstart[s] <= c (empty segments own no chunk; cstart[nseg] > c,
 ** so that s is not empty). */
 inline uint clg_segment_of_(__global const ulong *cstart, const uint nseg, const ulong c)

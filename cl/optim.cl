@@ -125,25 +125,13 @@ kernel void optim_adam(global float *p, ulong p_off, global const float *g, ulon
 ** ratio alone).  work + w_off: mask[T], ratio[T], then the statistics of
 ** the parameters (records at st_w) and of the direction (at st_u). */
 
-/* Segment s owning chunk c (cstart = tab + 2*nseg). */
-inline uint optim_segment_of_(global const ulong *cstart, const uint nseg, const ulong c)
-{
-    uint lo = 0, hi = nseg - 1;
-    while (lo < hi) {
-        uint mid = (lo + hi + 1) / 2;
-        if (cstart[mid] <= c) lo = mid;
-        else hi = mid - 1;
-    }
-    return lo;
-}
-
 /* The loop over this work-group's chunk: sg (segment), j (element index in
 ** the flat block) are in scope in the body (the variadic argument). */
 #define OPTIM_CHUNK_FOR(tab, nseg, chunk, ...)                                                         \
     do {                                                                                               \
         const ulong c_ = get_group_id(0);                                                              \
         global const ulong *cstart_ = (tab) + 2 * (ulong)(nseg);                                       \
-        const uint sg = optim_segment_of_(cstart_, (nseg), c_);                                         \
+        const uint sg = clg_segment_of_(cstart_, (nseg), c_);                                         \
         const ulong b_ = (c_ - cstart_[sg]) * (chunk), len_ = (tab)[(nseg) + sg];                        \
         const ulong e_ = min(b_ + (chunk), len_);                                                      \
         for (ulong i_ = b_ + get_local_id(0); i_ < e_; i_ += get_local_size(0)) {                      \

@@ -156,6 +156,10 @@ const clgrad_json *clgrad_rundata_divergence(const clgrad_rundata *run);
 /* The distinct layer names of run->layers in order of first appearance
 ** (malloc'd array to free; the names point into run->layers); *n gets their
 ** count (0 when layers.csv has no "layer" column).  NULL (*n = 0) on no memory. */
+/* The distinct values of column col in first-appearance order (malloc'd
+** array of pointers into t, *n of them; NULL on no memory; none when t has no
+** such column). */
+const char **clgrad_csv_distinct(const clgrad_csv *t, const char *col, size_t *n);
 const char **clgrad_rundata_layers(const clgrad_rundata *run, size_t *n);
 
 #ifdef __cplusplus

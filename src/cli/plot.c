@@ -1653,20 +1653,7 @@ out:
 
 /* The distinct layer names of histograms.csv in the order of first appearance
 ** (malloc'd array of pointers into t; NULL on no memory). */
-static const char **hist_layers_(const clgrad_csv *t, size_t *n)
-{
-    int cl = clgrad_csv_col(t, "layer");
-    const char **names = malloc((t->nrows ? t->nrows : 1) * sizeof *names);
-    *n = 0;
-    if (!names || cl < 0) return names;
-    for (size_t r = 0; r < t->nrows; r++) {
-        const char *s = clgrad_csv_text(t, r, cl);
-        size_t i = 0;
-        while (i < *n && strcmp(names[i], s) != 0) i++;
-        if (i == *n) names[(*n)++] = s;
-    }
-    return names;
-}
+static const char **hist_layers_(const clgrad_csv *t, size_t *n) { return clgrad_csv_distinct(t, "layer", n); }
 
 /* A file-name-safe copy of a layer name. */
 static void safe_name_(const char *s, char *out, size_t n)

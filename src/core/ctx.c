@@ -300,3 +300,14 @@ clgrad_status clgrad_launch1d(clgrad_ctx *ctx, cl_kernel k, const char *name, si
     if (local) g = (n + local - 1) / local * local;
     return clgrad_launch(ctx, k, name, 1, &g, local ? &local : NULL);
 }
+
+clgrad_status clgrad_launch_args(clgrad_ctx *ctx, const char *name, size_t n, const clgrad_karg *args, int nargs)
+{
+    clgrad_status st = CLGRAD_OK;
+    cl_kernel k = clgrad_kernel(ctx, name);
+    if (!k) return CLGRAD_E_ARG;
+    for (int i = 0; i < nargs; i++) CLGRAD_CL_TRY(ctx, clSetKernelArg(k, (cl_uint)i, args[i].size, args[i].p));
+    CLGRAD_TRY(clgrad_launch1d(ctx, k, name, n, 0));
+fail:
+    return st;
+}

@@ -142,4 +142,17 @@ clgrad_status clgrad_fail_cl(clgrad_ctx *ctx, cl_int err, const char *call, cons
 #define CLGRAD_ARG(ctx, k, i, v) CLGRAD_CL_TRY(ctx, clSetKernelArg((k), (i), sizeof(v), &(v)))
 
 
+/* Consecutive kernel arguments by pointer and size: a cl_mem, a cl_ulong, a
+** cl_int or a cl_float (the numeric ones as compound literals). */
+typedef struct {
+    const void *p;
+    size_t size;
+} clgrad_karg;
+#define CLGRAD_KM(v) ((clgrad_karg){&(v), sizeof(cl_mem)})
+#define CLGRAD_KU(v) ((clgrad_karg){&(cl_ulong){(cl_ulong)(v)}, sizeof(cl_ulong)})
+#define CLGRAD_KI(v) ((clgrad_karg){&(cl_int){(cl_int)(v)}, sizeof(cl_int)})
+#define CLGRAD_KF(v) ((clgrad_karg){&(cl_float){(cl_float)(v)}, sizeof(cl_float)})
+/* Set args[0..nargs) on kernel `name` and launch it over n work items (1-D, local size chosen by the driver). */
+clgrad_status clgrad_launch_args(clgrad_ctx *ctx, const char *name, size_t n, const clgrad_karg *args, int nargs);
+
 #endif

@@ -783,26 +783,6 @@ fail:
 
 /* ---- recurrent models ---- */
 
-/* Set consecutive kernel arguments: a cl_mem or a cl_ulong/cl_int, by pointer and size. */
-typedef struct {
-    const void *p;
-    size_t size;
-} karg_;
-#define KM(v) ((karg_){&(v), sizeof(cl_mem)})
-#define KU(v) ((karg_){&(cl_ulong){(cl_ulong)(v)}, sizeof(cl_ulong)})
-#define KI(v) ((karg_){&(cl_int){(cl_int)(v)}, sizeof(cl_int)})
-
-static clgrad_status launch_(clgrad_ctx *ctx, const char *name, size_t n, const karg_ *args, int nargs)
-{
-    clgrad_status st = CLGRAD_OK;
-    cl_kernel k = clgrad_kernel(ctx, name);
-    if (!k) return CLGRAD_E_ARG;
-    for (int i = 0; i < nargs; i++) CLGRAD_CL_TRY(ctx, clSetKernelArg(k, (cl_uint)i, args[i].size, args[i].p));
-    CLGRAD_TRY(clgrad_launch1d(ctx, k, name, n, 0));
-fail:
-    return st;
-}
-
 /* Layer l's input for all steps, time-major (T*B, Fin): the transposed x,
 ** or H_1..H_T of the layer below. */
 static size_t rec_input_(const clgrad_model *m, int l, size_t B, size_t *Fin)
@@ -832,14 +812,14 @@ static clgrad_status rec_step_forward_(clgrad_ctx *ctx, clgrad_model *m, int l, 
         /* A_t (B, 4H) += H_t W_hh^T; the cell adds b_hh and activates the gates in place */
         size_t a = m->a_off[l] + t * 4 * BH, cp = m->c_off[l] + t * BH;
         CLGRAD_TRY(clgrad_gemm(ctx, 0, 1, B, GH, H, 1.0f, f, hp, H, P, r->whh->off, H, 1.0f, f, a, GH));
-        karg_ args[] = {KU(BH), KU(H), KM(f), KU(a), KU(cp), KU(cp + BH), KU(hn), KM(P), KU(boff), KI(has_b)};
-        CLGRAD_TRY(launch_(ctx, "model_lstm_forward", BH, args, 10));
+        clgrad_karg args[] = {CLGRAD_KU(BH), CLGRAD_KU(H), CLGRAD_KM(f), CLGRAD_KU(a), CLGRAD_KU(cp), CLGRAD_KU(cp + BH), CLGRAD_KU(hn), CLGRAD_KM(P), CLGRAD_KU(boff), CLGRAD_KI(has_b)};
+        CLGRAD_TRY(clgrad_launch_args(ctx, "model_lstm_forward", BH, args, 10));
     } else {
         /* Gh (B, 3H) = H_t W_hh^T; the cell adds b_hh, combines with XW_t into A_t and H_{t+1} */
         size_t a = m->a_off[l] + t * 4 * BH, xw = m->xw_off + t * 3 * BH;
         CLGRAD_TRY(clgrad_gemm(ctx, 0, 1, B, GH, H, 1.0f, f, hp, H, P, r->whh->off, H, 0.0f, f, m->gh_off, GH));
-        karg_ args[] = {KU(BH), KU(H), KM(f), KU(xw), KU(m->gh_off), KU(hp), KU(a), KU(hn), KM(P), KU(boff), KI(has_b)};
-        CLGRAD_TRY(launch_(ctx, "model_gru_forward", BH, args, 11));
+        clgrad_karg args[] = {CLGRAD_KU(BH), CLGRAD_KU(H), CLGRAD_KM(f), CLGRAD_KU(xw), CLGRAD_KU(m->gh_off), CLGRAD_KU(hp), CLGRAD_KU(a), CLGRAD_KU(hn), CLGRAD_KM(P), CLGRAD_KU(boff), CLGRAD_KI(has_b)};
+        CLGRAD_TRY(clgrad_launch_args(ctx, "model_gru_forward", BH, args, 11));
     }
 fail:
     return st;
@@ -851,8 +831,8 @@ static clgrad_status rec_forward_(clgrad_ctx *ctx, clgrad_model *m, cl_mem x, si
     size_t H = m->H, T = m->T, BH = B * H, GH = (size_t)m->G * H, TB = T * B, Fin;
     cl_mem f = m->fwd, P = m->params;
     /* x (B, T, F) -> time-major (T, B, F) */
-    karg_ ta[] = {KM(x), KU(xoff), KU(B), KU(T), KU(m->F), KM(f), KU(m->xt_off)};
-    CLGRAD_TRY(launch_(ctx, "model_time_major", TB * m->F, ta, 7));
+    clgrad_karg ta[] = {CLGRAD_KM(x), CLGRAD_KU(xoff), CLGRAD_KU(B), CLGRAD_KU(T), CLGRAD_KU(m->F), CLGRAD_KM(f), CLGRAD_KU(m->xt_off)};
+    CLGRAD_TRY(clgrad_launch_args(ctx, "model_time_major", TB * m->F, ta, 7));
     for (int l = 0; l < m->L; l++) {
         const rtensors_ *r = &m->rt[l];
         size_t in = rec_input_(m, l, B, &Fin);
@@ -889,15 +869,15 @@ static clgrad_status rec_cell_backward_(clgrad_ctx *ctx, clgrad_model *m, int l,
     } else if (m->kind == CLGRAD_MODEL_LSTM) {
         size_t a = m->a_off[l] + (t - 1) * 4 * BH, ct = m->c_off[l] + t * BH, dct = m->dc_off[l] + (t - 1) * BH;
         int next = t < T;
-        karg_ args[] = {KU(BH), KU(H), KM(f), KU(a), KU(next ? a + 4 * BH : a), KU(ct), KU(ct - BH), KM(b), KU(dht),
-                        KU(next ? dct + BH : dct), KI(next), KU(dg), KU(dct)};
-        CLGRAD_TRY(launch_(ctx, "model_lstm_backward", BH, args, 13));
+        clgrad_karg args[] = {CLGRAD_KU(BH), CLGRAD_KU(H), CLGRAD_KM(f), CLGRAD_KU(a), CLGRAD_KU(next ? a + 4 * BH : a), CLGRAD_KU(ct), CLGRAD_KU(ct - BH), CLGRAD_KM(b), CLGRAD_KU(dht),
+                        CLGRAD_KU(next ? dct + BH : dct), CLGRAD_KI(next), CLGRAD_KU(dg), CLGRAD_KU(dct)};
+        CLGRAD_TRY(clgrad_launch_args(ctx, "model_lstm_backward", BH, args, 13));
     } else {
         size_t a = m->a_off[l] + (t - 1) * 4 * BH, hp = m->h_off[l] + (t - 1) * BH;
         int mode = t == 1 ? 0 : over ? 1 : 2;
-        karg_ args[] = {KU(BH), KU(H), KM(f), KU(a), KU(hp), KM(b), KU(dht), KU(dg), KU(m->dgh_off + (t - 1) * B * GH),
-                        KU(t > 1 ? dht - BH : dht), KI(mode)};
-        CLGRAD_TRY(launch_(ctx, "model_gru_backward", BH, args, 11));
+        clgrad_karg args[] = {CLGRAD_KU(BH), CLGRAD_KU(H), CLGRAD_KM(f), CLGRAD_KU(a), CLGRAD_KU(hp), CLGRAD_KM(b), CLGRAD_KU(dht), CLGRAD_KU(dg), CLGRAD_KU(m->dgh_off + (t - 1) * B * GH),
+                        CLGRAD_KU(t > 1 ? dht - BH : dht), CLGRAD_KI(mode)};
+        CLGRAD_TRY(clgrad_launch_args(ctx, "model_gru_backward", BH, args, 11));
     }
 fail:
     return st;
@@ -993,8 +973,8 @@ clgrad_status clgrad_model_l1_grad(clgrad_ctx *ctx, clgrad_model *m, float l1)
 {
     if (l1 == 0.0f) return CLGRAD_OK;
     if (!(l1 > 0.0f) || !isfinite(l1)) return clgrad_fail(ctx, CLGRAD_E_ARG, "model: l1 = %g must be finite and >= 0", l1);
-    karg_ args[] = {KM(m->params), KM(m->grads), KU(m->nparams), {&l1, sizeof l1}};
-    return launch_(ctx, "model_l1_grad", m->nparams, args, 4);
+    clgrad_karg args[] = {CLGRAD_KM(m->params), CLGRAD_KM(m->grads), CLGRAD_KU(m->nparams), {&l1, sizeof l1}};
+    return clgrad_launch_args(ctx, "model_l1_grad", m->nparams, args, 4);
 }
 
 /* ---- metrics ---- */
@@ -1072,7 +1052,7 @@ clgrad_status clgrad_model_act_stats(clgrad_ctx *ctx, clgrad_act kind, size_t ro
     size_t wg = clgrad_wg(ctx);
     cl_kernel k = clgrad_kernel(ctx, "model_act_stats");
     if (!k) return CLGRAD_E_ARG;
-    karg_ args[] = {KI(kind), KI(rows), KI(cols), KM(h), KU(hoff), KM(out), KU(out_off)};
+    clgrad_karg args[] = {CLGRAD_KI(kind), CLGRAD_KI(rows), CLGRAD_KI(cols), CLGRAD_KM(h), CLGRAD_KU(hoff), CLGRAD_KM(out), CLGRAD_KU(out_off)};
     for (int i = 0; i < 7; i++) CLGRAD_CL_TRY(ctx, clSetKernelArg(k, (cl_uint)i, args[i].size, args[i].p));
     CLGRAD_TRY(clgrad_launch(ctx, k, "model_act_stats", 1, &wg, &wg));
 fail:

@@ -29,26 +29,6 @@ size_t clgrad_norm_stats_floats(clgrad_normlayer kind, size_t B, size_t N)
     return 2 * (kind == CLGRAD_NL_BATCH ? N : B);
 }
 
-typedef struct {
-    const void *p;
-    size_t size;
-} narg_;
-#define NM(v) ((narg_){&(v), sizeof(cl_mem)})
-#define NU(v) ((narg_){&(cl_ulong){(cl_ulong)(v)}, sizeof(cl_ulong)})
-#define NI(v) ((narg_){&(cl_int){(cl_int)(v)}, sizeof(cl_int)})
-#define NF(v) ((narg_){&(cl_float){(cl_float)(v)}, sizeof(cl_float)})
-
-static clgrad_status launch_(clgrad_ctx *ctx, const char *name, size_t n, const narg_ *args, int nargs)
-{
-    clgrad_status st = CLGRAD_OK;
-    cl_kernel k = clgrad_kernel(ctx, name);
-    if (!k) return CLGRAD_E_ARG;
-    for (int i = 0; i < nargs; i++) CLGRAD_CL_TRY(ctx, clSetKernelArg(k, (cl_uint)i, args[i].size, args[i].p));
-    CLGRAD_TRY(clgrad_launch1d(ctx, k, name, n, 0));
-fail:
-    return st;
-}
-
 static clgrad_status check_(clgrad_ctx *ctx, const clgrad_norm_args *a, int training)
 {
     if (a->kind < CLGRAD_NL_LAYER || a->kind > CLGRAD_NL_BATCH || a->B == 0 || a->N == 0 || !(a->eps > 0.0f))
@@ -69,15 +49,15 @@ clgrad_status clgrad_norm_forward(clgrad_ctx *ctx, const clgrad_norm_args *a, cl
     if (st != CLGRAD_OK) return st;
     if (a->kind == CLGRAD_NL_BATCH) {
         cl_mem run = a->run;
-        narg_ args[] = {NI(a->training), NU(a->B),  NU(a->N),    NF(a->eps),     NF(a->momentum), NM(x),
-                        NU(xoff),        NM(a->p),  NU(a->woff), NU(a->boff),    NI(a->has_bias), NM(y),
-                        NU(yoff),        NM(a->st), NU(a->soff), NM(run),        NU(a->rmoff),    NU(a->rvoff),
-                        NI(!a->freeze)};
-        return launch_(ctx, "norm_batch_forward", a->N, args, 19);
+        clgrad_karg args[] = {CLGRAD_KI(a->training), CLGRAD_KU(a->B),  CLGRAD_KU(a->N),    CLGRAD_KF(a->eps),     CLGRAD_KF(a->momentum), CLGRAD_KM(x),
+                        CLGRAD_KU(xoff),        CLGRAD_KM(a->p),  CLGRAD_KU(a->woff), CLGRAD_KU(a->boff),    CLGRAD_KI(a->has_bias), CLGRAD_KM(y),
+                        CLGRAD_KU(yoff),        CLGRAD_KM(a->st), CLGRAD_KU(a->soff), CLGRAD_KM(run),        CLGRAD_KU(a->rmoff),    CLGRAD_KU(a->rvoff),
+                        CLGRAD_KI(!a->freeze)};
+        return clgrad_launch_args(ctx, "norm_batch_forward", a->N, args, 19);
     }
-    narg_ args[] = {NI(a->kind),     NU(a->B), NU(a->N),  NF(a->eps), NM(x),       NU(xoff), NM(a->p),
-                    NU(a->woff),     NU(a->boff), NI(a->has_bias), NM(y), NU(yoff), NM(a->st), NU(a->soff)};
-    return launch_(ctx, "norm_rows_forward", a->B, args, 14);
+    clgrad_karg args[] = {CLGRAD_KI(a->kind),     CLGRAD_KU(a->B), CLGRAD_KU(a->N),  CLGRAD_KF(a->eps), CLGRAD_KM(x),       CLGRAD_KU(xoff), CLGRAD_KM(a->p),
+                    CLGRAD_KU(a->woff),     CLGRAD_KU(a->boff), CLGRAD_KI(a->has_bias), CLGRAD_KM(y), CLGRAD_KU(yoff), CLGRAD_KM(a->st), CLGRAD_KU(a->soff)};
+    return clgrad_launch_args(ctx, "norm_rows_forward", a->B, args, 14);
 }
 
 clgrad_status clgrad_norm_backward(clgrad_ctx *ctx, const clgrad_norm_args *a, cl_mem x, size_t xoff, cl_mem dy,
@@ -87,18 +67,18 @@ clgrad_status clgrad_norm_backward(clgrad_ctx *ctx, const clgrad_norm_args *a, c
     clgrad_status st = check_(ctx, a, 1);
     if (st != CLGRAD_OK) return st;
     if (a->kind == CLGRAD_NL_BATCH) {
-        narg_ args[] = {NU(a->B), NU(a->N), NM(x),    NU(xoff),  NM(a->p), NU(a->woff), NM(a->st),
-                        NU(a->soff), NM(dy), NU(dyoff), NM(dx), NU(dxoff), NI(acc)};
-        CLGRAD_TRY(launch_(ctx, "norm_batch_backward", a->N, args, 13));
+        clgrad_karg args[] = {CLGRAD_KU(a->B), CLGRAD_KU(a->N), CLGRAD_KM(x),    CLGRAD_KU(xoff),  CLGRAD_KM(a->p), CLGRAD_KU(a->woff), CLGRAD_KM(a->st),
+                        CLGRAD_KU(a->soff), CLGRAD_KM(dy), CLGRAD_KU(dyoff), CLGRAD_KM(dx), CLGRAD_KU(dxoff), CLGRAD_KI(acc)};
+        CLGRAD_TRY(clgrad_launch_args(ctx, "norm_batch_backward", a->N, args, 13));
     } else {
-        narg_ args[] = {NI(a->kind), NU(a->B), NU(a->N), NM(x),  NU(xoff),  NM(a->p), NU(a->woff),
-                        NM(a->st),   NU(a->soff), NM(dy), NU(dyoff), NM(dx), NU(dxoff), NI(acc)};
-        CLGRAD_TRY(launch_(ctx, "norm_rows_backward", a->B, args, 14));
+        clgrad_karg args[] = {CLGRAD_KI(a->kind), CLGRAD_KU(a->B), CLGRAD_KU(a->N), CLGRAD_KM(x),  CLGRAD_KU(xoff),  CLGRAD_KM(a->p), CLGRAD_KU(a->woff),
+                        CLGRAD_KM(a->st),   CLGRAD_KU(a->soff), CLGRAD_KM(dy), CLGRAD_KU(dyoff), CLGRAD_KM(dx), CLGRAD_KU(dxoff), CLGRAD_KI(acc)};
+        CLGRAD_TRY(clgrad_launch_args(ctx, "norm_rows_backward", a->B, args, 14));
     }
     {
-        narg_ args[] = {NI(a->kind), NU(a->B), NU(a->N), NM(x),     NU(xoff),  NM(a->st),      NU(a->soff),
-                        NM(dy),      NU(dyoff), NM(g),   NU(gwoff), NU(gboff), NI(a->has_bias)};
-        CLGRAD_TRY(launch_(ctx, "norm_param_grad", a->N, args, 13));
+        clgrad_karg args[] = {CLGRAD_KI(a->kind), CLGRAD_KU(a->B), CLGRAD_KU(a->N), CLGRAD_KM(x),     CLGRAD_KU(xoff),  CLGRAD_KM(a->st),      CLGRAD_KU(a->soff),
+                        CLGRAD_KM(dy),      CLGRAD_KU(dyoff), CLGRAD_KM(g),   CLGRAD_KU(gwoff), CLGRAD_KU(gboff), CLGRAD_KI(a->has_bias)};
+        CLGRAD_TRY(clgrad_launch_args(ctx, "norm_param_grad", a->N, args, 13));
     }
 fail:
     return st;
@@ -107,6 +87,6 @@ fail:
 clgrad_status clgrad_norm_add(clgrad_ctx *ctx, size_t n, cl_mem a, size_t aoff, cl_mem b, size_t boff, cl_mem y,
                               size_t yoff)
 {
-    narg_ args[] = {NU(n), NM(a), NU(aoff), NM(b), NU(boff), NM(y), NU(yoff)};
-    return launch_(ctx, "norm_add", n, args, 7);
+    clgrad_karg args[] = {CLGRAD_KU(n), CLGRAD_KM(a), CLGRAD_KU(aoff), CLGRAD_KM(b), CLGRAD_KU(boff), CLGRAD_KM(y), CLGRAD_KU(yoff)};
+    return clgrad_launch_args(ctx, "norm_add", n, args, 7);
 }

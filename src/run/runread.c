@@ -783,8 +783,12 @@ const clgrad_json *clgrad_rundata_divergence(const clgrad_rundata *run)
 
 const char **clgrad_rundata_layers(const clgrad_rundata *run, size_t *n)
 {
-    const clgrad_csv *t = &run->layers;
-    int cl = clgrad_csv_col(t, "layer");
+    return clgrad_csv_distinct(&run->layers, "layer", n);
+}
+
+const char **clgrad_csv_distinct(const clgrad_csv *t, const char *col, size_t *n)
+{
+    int cl = clgrad_csv_col(t, col);
     const char **names = malloc((t->nrows ? t->nrows : 1) * sizeof *names);
     *n = 0;
     if (!names || cl < 0) return names;
