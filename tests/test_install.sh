@@ -71,7 +71,10 @@ if command -v pkg-config >/dev/null && [ -s "$pc/clgrad.pc" ]; then
     ${CC:-cc} -std=c11 -Wall -Wextra -Werror -fsyntax-only "$T/h.c" $flags 2>"$T/cc" ||
       { fail "the installed <$n> does not compile on its own"; head -5 "$T/cc"; }
   done
-  ${CC:-cc} -std=c11 -Wall -Wextra -Werror "$ROOT/examples/hello.c" $flags -o "$T/hello" 2>"$T/cc" ||
+  # a library built with the sanitizers (tools/test.sh's second pass) needs their runtime first in the program
+  san=""
+  ldd "$T/dest$LIB/libclgrad.so" 2>/dev/null | grep -q libasan && san="-fsanitize=address,undefined"
+  ${CC:-cc} -std=c11 -Wall -Wextra -Werror $san "$ROOT/examples/hello.c" $flags -o "$T/hello" 2>"$T/cc" ||
     { fail "examples/hello.c does not build against the installed library: ${CC:-cc} ... $flags"; cat "$T/cc"; }
   if [ -x "$T/hello" ]; then
     if "$B/clgrad" devices 2>/dev/null | grep -q '^default device:'; then
