@@ -2,7 +2,8 @@
 ** test_bench.c: `clgrad bench` (device suite).
 **
 ** - The device-limit kernels of cl/bench.cl against host references on fresh
-**   random inputs at the awkward sizes: bench_peak_* bit for bit against the
+**   random inputs at the awkward sizes: bench_peak_* (every width and chain
+**   count) bit for bit against the
 **   host's fmaf chains (fma is correctly rounded on the device and on the
 **   host, and the float additions are the same, so exact equality is the
 **   right test); bench_copy exactly; bench_triad against float64 with the
@@ -32,6 +33,10 @@ START_TEST(test_peak_exact)
     clgrad_ctx *ctx = fixture_ctx();
     clgrad_testrng rng = fixture_rng(101);
     static const int iters[] = {0, 1, 3};
+    /* float16 with >= 12 chains is there (wide-vector CPUs: 2 FMA ports x latency 4) */
+    ck_assert_str_eq(clgrad_bench_peak_name(5), "float16_c12");
+    ck_assert_int_eq(clgrad_bench_peak_width(5) * clgrad_bench_peak_chains(5), 16 * 12);
+    ck_assert(clgrad_bench_peak_name(CLGRAD_BENCH_NPEAK) == NULL && clgrad_bench_peak_chains(-1) == 0);
     for (int v = 0; v < CLGRAD_BENCH_NPEAK; v++)
         for (int s = 0; s < fixture_nsizes; s++)
             for (int it = 0; it < 3; it++) {
@@ -160,7 +165,7 @@ END_TEST
 START_TEST(test_train_time)
 {
     clgrad_ctx *ctx = fixture_ctx();
-    ck_assert_int_eq(clgrad_bench_model_count(), 4);
+    ck_assert_int_eq(clgrad_bench_model_count(), 7);
     ck_assert(clgrad_bench_model_find("rnn") && clgrad_bench_model_find("rnn")->seq_len == 100);
     ck_assert(clgrad_bench_model_find("nope") == NULL);
     for (int b = 0; b < 2; b++) {
@@ -174,6 +179,45 @@ START_TEST(test_train_time)
         for (int i = 0; i < n; i++) ck_assert(t[i] > 0 && t[i] < 60);
         free(t);
     }
+}
+END_TEST
+
+/* The reference models of issue 13: lstm and gru (H128 T50 batch 64, the rnn's
+** data and loss) take one step and report a time; xl's table entry (16x4096,
+** batch 4096) and the default sets: xl runs by default only in full runs on
+** GPU devices, large and xl never in quick runs (xl itself is too slow to step
+** here). */
+START_TEST(test_models_issue13)
+{
+    clgrad_ctx *ctx = fixture_ctx();
+    static const char *rec[] = {"lstm", "gru"};
+    static const size_t want_params[] = {4 * 128 * (2 + 128) + 8 * 128 + 129, 3 * 128 * (2 + 128) + 6 * 128 + 129};
+    for (int i = 0; i < 2; i++) {
+        const clgrad_bench_model *m = clgrad_bench_model_find(rec[i]);
+        ck_assert(m != NULL);
+        ck_assert(m->width == 128 && m->seq_len == 50 && m->batch == 64 && m->in == 2 && m->out == 1);
+        ck_assert_int_eq(m->loss, CLGRAD_LOSS_MSE);
+        double *t = NULL;
+        int n = 0;
+        size_t np = 0;
+        FX_OK(clgrad_bench_train_time(ctx, m, CLGRAD_GEMM_OWN, 0, 1, 0, &np, &t, &n));
+        ck_assert_int_eq(n, 1);
+        ck_assert_uint_eq(np, want_params[i]); /* as torch.nn.LSTM / GRU + Linear(128, 1) */
+        ck_assert(t[0] > 0 && t[0] < 60);
+        free(t);
+    }
+    const clgrad_bench_model *xl = clgrad_bench_model_find("xl");
+    ck_assert(xl != NULL);
+    ck_assert(xl->kind == CLGRAD_MODEL_MLP && xl->depth == 16 && xl->width == 4096 && xl->batch == 4096);
+    ck_assert(xl->in == 4096 && xl->out == 10 && xl->loss == CLGRAD_LOSS_CE);
+    for (int quick = 0; quick < 2; quick++)
+        for (int gpu = 0; gpu < 2; gpu++) {
+            ck_assert_int_eq(clgrad_bench_model_default(xl, quick, gpu), !quick && gpu);
+            ck_assert_int_eq(clgrad_bench_model_default(clgrad_bench_model_find("large"), quick, gpu), !quick);
+            for (int i = 0; i < 2; i++) ck_assert(clgrad_bench_model_default(clgrad_bench_model_find(rec[i]), quick, gpu));
+        }
+    char *argv[] = {"bench", "--models", "lstm,gru,xl", "--help", NULL}; /* known names */
+    ck_assert_int_eq(clgrad_cli_bench(4, argv), 0);
 }
 END_TEST
 
@@ -256,7 +300,21 @@ START_TEST(test_quick_run)
         pos_(j, p);
     }
     double peak = pos_(j, "limits.fp32_peak_gflops");
-    ck_assert(peak >= clgrad_json_num(need_(j, "limits.fp32_peak_float_gflops")));
+    /* every variant measured; the peak is the best one's median, and the record names it */
+    const char *won = clgrad_json_str(need_(j, "limits.peak_variant"));
+    ck_assert(won != NULL);
+    int found = 0;
+    for (int v = 0; v < CLGRAD_BENCH_NPEAK; v++) {
+        snprintf(p, sizeof p, "limits.fp32_peak_%s_gflops", clgrad_bench_peak_name(v));
+        ck_assert(peak >= pos_(j, p));
+        if (!strcmp(won, clgrad_bench_peak_name(v))) {
+            found = 1;
+            ck_assert(peak == clgrad_json_num(need_(j, p)));
+            ck_assert(clgrad_json_num(need_(j, "limits.peak_fma_chains")) == clgrad_bench_peak_chains(v));
+            ck_assert(clgrad_json_num(need_(j, "limits.peak_vector_width")) == clgrad_bench_peak_width(v));
+        }
+    }
+    ck_assert_msg(found, "peak_variant %s is not a variant", won);
 
     /* gemm: 2 squares + 3 shapes per model (tiny, rnn), each on both backends */
     const clgrad_json *g = need_(j, "gemm");
@@ -404,6 +462,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, test_selfcheck);
     tcase_add_test(tc, test_gemm_time);
     tcase_add_test(tc, test_train_time);
+    tcase_add_test(tc, test_models_issue13);
     tcase_add_test(tc, test_quick_run);
     tcase_add_test(tc, test_cli_usage);
     suite_add_tcase(s, tc);

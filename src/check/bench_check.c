@@ -12,19 +12,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static const char *peak_names_[CLGRAD_BENCH_NPEAK] = {"bench_peak_float", "bench_peak_float4", "bench_peak_float8"};
+/* x[0] + ... + x[n-1] as cl/bench.cl sums its chains: split at the largest
+** power of two below n, each half summed the same way. */
+static float pair_sum_(const float *x, int n)
+{
+    if (n == 1) return x[0];
+    int h = 1;
+    while (2 * h < n) h *= 2;
+    float lo = pair_sum_(x, h), hi = pair_sum_(x + h, n - h);
+    return lo + hi;
+}
 
 void clgrad_bench_peak_ref(int variant, size_t n, float m, float c, int iters, float *out)
 {
     size_t W = (size_t)clgrad_bench_peak_width(variant);
+    int C = clgrad_bench_peak_chains(variant);
     for (size_t e = 0; e < n * W; e++) {
-        float v = (float)e * 0x1.0p-10f, x[CLGRAD_BENCH_CHAINS];
-        for (int k = 0; k < CLGRAD_BENCH_CHAINS; k++) x[k] = k ? v + (float)k : v;
+        float v = (float)e * 0x1.0p-10f, x[CLGRAD_BENCH_MAX_CHAINS];
+        for (int k = 0; k < C; k++) x[k] = k ? v + (float)k : v;
         for (long r = 0; r < (long)iters * CLGRAD_BENCH_UNROLL; r++)
-            for (int k = 0; k < CLGRAD_BENCH_CHAINS; k++) x[k] = fmaf(x[k], m, c);
-        float s01 = x[0] + x[1], s23 = x[2] + x[3], s45 = x[4] + x[5], s67 = x[6] + x[7];
-        float lo = s01 + s23, hi = s45 + s67;
-        out[e] = lo + hi;
+            for (int k = 0; k < C; k++) x[k] = fmaf(x[k], m, c);
+        out[e] = pair_sum_(x, C);
     }
 }
 
@@ -33,13 +41,13 @@ clgrad_status clgrad_selfcheck_bench(clgrad_ctx *ctx, clgrad_check_fn report, vo
     clgrad_status st = CLGRAD_OK;
     const size_t n = 65, nm = 257, off = 3;
     cl_mem out = NULL, a = NULL, b = NULL, c = NULL;
-    float *h = malloc(8 * n * sizeof *h), *r = malloc(8 * n * sizeof *r), *x = malloc(3 * (nm + off) * sizeof *x);
+    float *h = malloc(16 * n * sizeof *h), *r = malloc(16 * n * sizeof *r), *x = malloc(3 * (nm + off) * sizeof *x);
     double *ref = malloc((nm + off) * sizeof *ref);
     if (!h || !r || !x || !ref) {
         st = clgrad_fail(ctx, CLGRAD_E_NOMEM, "out of memory");
         goto fail;
     }
-    CLGRAD_TRY(clgrad_buf_new(ctx, 8 * n, "bench check out", &out));
+    CLGRAD_TRY(clgrad_buf_new(ctx, 16 * n, "bench check out", &out));
     for (int v = 0; v < CLGRAD_BENCH_NPEAK; v++) {
         /* exact: the host does the same correctly rounded fma and float adds */
         size_t W = (size_t)clgrad_bench_peak_width(v);
@@ -49,7 +57,7 @@ clgrad_status clgrad_selfcheck_bench(clgrad_ctx *ctx, clgrad_check_fn report, vo
         double err = 0;
         for (size_t i = 0; i < n * W; i++) err = fmax(err, fabs((double)h[i] - (double)r[i]));
         char what[64];
-        snprintf(what, sizeof what, "%s n=%zu, bit-exact", peak_names_[v], n);
+        snprintf(what, sizeof what, "bench_peak_%s n=%zu, bit-exact", clgrad_bench_peak_name(v), n);
         report(user, "bench", what, err == 0, err, 0);
     }
     /* copy (exact) and triad (two roundings: |err| <= u (|s c| + |b + fl(s c)|) <= 2u (|b| + 2|s c|)) */

@@ -94,13 +94,24 @@ static int has_events_(clgrad_ctx *ctx)
     return (p & CL_QUEUE_PROFILING_ENABLE) != 0;
 }
 
+static int is_gpu_(clgrad_ctx *ctx)
+{
+    return (clgrad_device(ctx)->cl_type & CL_DEVICE_TYPE_GPU) != 0;
+}
+
 /* ---- reference models ------------------------------------------------------------ */
 
+#define ALWAYS_ CLGRAD_BENCH_RUN_ALWAYS
+#define FULL_ CLGRAD_BENCH_RUN_FULL
+#define GPU_ CLGRAD_BENCH_RUN_GPU
 static const clgrad_bench_model models_[] = {
-    {"tiny", "MLP 4x64 tanh, batch 32, CE", CLGRAD_MODEL_MLP, 4, 64, 32, 64, 1, 10, CLGRAD_LOSS_CE},
-    {"medium", "MLP 16x256 tanh, batch 128, CE", CLGRAD_MODEL_MLP, 16, 256, 128, 256, 1, 10, CLGRAD_LOSS_CE},
-    {"large", "MLP 16x1024 tanh, batch 512, CE", CLGRAD_MODEL_MLP, 16, 1024, 512, 1024, 1, 10, CLGRAD_LOSS_CE},
-    {"rnn", "RNN H128 T100 tanh, batch 64, MSE", CLGRAD_MODEL_RNN, 1, 128, 64, 2, 100, 1, CLGRAD_LOSS_MSE},
+    {"tiny", "MLP 4x64 tanh, batch 32, CE", CLGRAD_MODEL_MLP, 4, 64, 32, 64, 1, 10, CLGRAD_LOSS_CE, ALWAYS_},
+    {"medium", "MLP 16x256 tanh, batch 128, CE", CLGRAD_MODEL_MLP, 16, 256, 128, 256, 1, 10, CLGRAD_LOSS_CE, ALWAYS_},
+    {"large", "MLP 16x1024 tanh, batch 512, CE", CLGRAD_MODEL_MLP, 16, 1024, 512, 1024, 1, 10, CLGRAD_LOSS_CE, FULL_},
+    {"rnn", "RNN H128 T100 tanh, batch 64, MSE", CLGRAD_MODEL_RNN, 1, 128, 64, 2, 100, 1, CLGRAD_LOSS_MSE, ALWAYS_},
+    {"lstm", "LSTM H128 T50, batch 64, MSE", CLGRAD_MODEL_LSTM, 1, 128, 64, 2, 50, 1, CLGRAD_LOSS_MSE, ALWAYS_},
+    {"gru", "GRU H128 T50, batch 64, MSE", CLGRAD_MODEL_GRU, 1, 128, 64, 2, 50, 1, CLGRAD_LOSS_MSE, ALWAYS_},
+    {"xl", "MLP 16x4096 tanh, batch 4096, CE", CLGRAD_MODEL_MLP, 16, 4096, 4096, 4096, 1, 10, CLGRAD_LOSS_CE, GPU_},
 };
 #define NMODELS ((int)(sizeof models_ / sizeof models_[0]))
 
@@ -114,10 +125,22 @@ const clgrad_bench_model *clgrad_bench_model_find(const char *name)
     return NULL;
 }
 
-/* Is model `name` in the comma-separated list (NULL: the default set)? */
-static int model_wanted_(const char *list, const char *name, int quick)
+/* Gates per recurrent cell (the GEMM widths of the recurrent models); 1 for the MLP. */
+static size_t gates_(const clgrad_bench_model *bm)
 {
-    if (!list) return !quick || strcmp(name, "large") != 0;
+    return bm->kind == CLGRAD_MODEL_LSTM ? 4 : bm->kind == CLGRAD_MODEL_GRU ? 3 : 1;
+}
+
+int clgrad_bench_model_default(const clgrad_bench_model *bm, int quick, int gpu)
+{
+    return bm->run == CLGRAD_BENCH_RUN_ALWAYS || (!quick && (bm->run == CLGRAD_BENCH_RUN_FULL || gpu));
+}
+
+/* Is model bm in o->models (a comma-separated list), or with none given, in the default set? */
+static int model_wanted_(const clgrad_bench_opts *o, const clgrad_bench_model *bm, int gpu)
+{
+    const char *list = o->models, *name = bm->name;
+    if (!list) return clgrad_bench_model_default(bm, o->quick, gpu);
     size_t nl = strlen(name);
     for (const char *p = list; *p;) {
         size_t l = strcspn(p, ",");
@@ -166,7 +189,7 @@ static clgrad_status peak_launch_(clgrad_ctx *ctx, void *arg, cl_event *ev)
 
 static double peak_flops_(const peak_arg_ *p)
 {
-    return 2.0 * CLGRAD_BENCH_CHAINS * CLGRAD_BENCH_UNROLL * (double)p->iters *
+    return 2.0 * clgrad_bench_peak_chains(p->variant) * CLGRAD_BENCH_UNROLL * (double)p->iters *
            (double)clgrad_bench_peak_width(p->variant) * (double)p->n;
 }
 
@@ -187,12 +210,12 @@ static clgrad_status limits_peak_(clgrad_ctx *ctx, int quick, int reps, clgrad_b
 {
     clgrad_status st = CLGRAD_OK;
     const clgrad_device_info *d = clgrad_device(ctx);
-    size_t n = (size_t)(d->compute_units ? d->compute_units : 1) * 4096;
+    size_t n = (size_t)(d->compute_units ? d->compute_units : 1) * 4096; /* work-items of every variant */
     double target = quick ? 0.02 : 0.2; /* seconds per timed launch */
     cl_mem out = NULL;
     double *t = calloc((size_t)reps, sizeof *t);
     if (!t) return clgrad_fail(ctx, CLGRAD_E_NOMEM, "out of memory");
-    CLGRAD_TRY(clgrad_buf_new(ctx, n * 8, "bench peak output", &out));
+    CLGRAD_TRY(clgrad_buf_new(ctx, n * 16, "bench peak output", &out));
     L->peak_items = n;
     L->fp32_peak_gflops = 0;
     for (int v = 0; v < CLGRAD_BENCH_NPEAK; v++) {
@@ -212,7 +235,8 @@ static clgrad_status limits_peak_(clgrad_ctx *ctx, int quick, int reps, clgrad_b
         }
         L->peak_best_gflops[v] = max_of_(t, reps);
         L->peak_gflops[v] = median_(t, reps);
-        if (L->peak_gflops[v] > L->fp32_peak_gflops) L->fp32_peak_gflops = L->peak_gflops[v], L->peak_iters = p.iters;
+        if (L->peak_gflops[v] > L->fp32_peak_gflops)
+            L->fp32_peak_gflops = L->peak_gflops[v], L->peak_iters = p.iters, L->peak_variant = v;
     }
 fail:
     clgrad_buf_free(&out);
@@ -342,8 +366,14 @@ clgrad_status clgrad_bench_limits_measure(clgrad_ctx *ctx, const clgrad_bench_op
     out->events = has_events_(ctx);
     out->reps = reps;
     CLGRAD_TRY(limits_peak_(ctx, o->quick, reps, out));
-    say_(o, "fp32 peak          %10.1f GFLOP/s   (float %.1f, float4 %.1f, float8 %.1f; medians)",
-         out->fp32_peak_gflops, out->peak_gflops[0], out->peak_gflops[1], out->peak_gflops[2]);
+    char all[512];
+    int w = 0;
+    for (int v = 0; v < CLGRAD_BENCH_NPEAK && w >= 0 && (size_t)w < sizeof all; v++)
+        w += snprintf(all + w, sizeof all - (size_t)w, "%s%s %.1f", v ? ", " : "", clgrad_bench_peak_name(v),
+                      out->peak_gflops[v]);
+    say_(o, "fp32 peak          %10.1f GFLOP/s   (best: %s, %d chains of float%d; medians: %s)", out->fp32_peak_gflops,
+         clgrad_bench_peak_name(out->peak_variant), clgrad_bench_peak_chains(out->peak_variant),
+         clgrad_bench_peak_width(out->peak_variant), all);
     CLGRAD_TRY(limits_mem_(ctx, o, reps, out));
     say_(o, "memory bandwidth   %10.1f GB/s      (copy %.1f, triad %.1f; %.0f MiB buffers)", out->mem_gbps,
          out->copy_gbps, out->triad_gbps, (double)out->mem_bytes / MIB);
@@ -845,7 +875,7 @@ typedef struct {
     size_t M, N, K;
 } gshape_;
 
-static int gemm_shapes_(const clgrad_bench_opts *o, gshape_ *s, int cap)
+static int gemm_shapes_(const clgrad_bench_opts *o, int gpu, gshape_ *s, int cap)
 {
     static const size_t full[] = {256, 512, 1024, 2048, 4096}, quick[] = {128, 256};
     const size_t *sz = o->sizes ? o->sizes : o->quick ? quick : full;
@@ -854,15 +884,15 @@ static int gemm_shapes_(const clgrad_bench_opts *o, gshape_ *s, int cap)
         s[n++] = (gshape_){"square", 0, 0, sz[i], sz[i], sz[i]};
     for (int m = 0; m < NMODELS; m++) {
         const clgrad_bench_model *bm = &models_[m];
-        if (!model_wanted_(o->models, bm->name, o->quick) || n + 3 > cap) continue;
-        size_t B = bm->batch, W = bm->width;
+        if (!model_wanted_(o, bm, gpu) || n + 3 > cap) continue;
+        size_t B = bm->batch, W = bm->width, GW = gates_(bm) * W; /* recurrent: the gate pre-activations */
         gshape_ *g = &s[n];
         snprintf(g[0].shape, sizeof g[0].shape, "%s.fwd", bm->name);
-        g[0].ta = 0, g[0].tb = 1, g[0].M = B, g[0].N = W, g[0].K = W;
+        g[0].ta = 0, g[0].tb = 1, g[0].M = B, g[0].N = GW, g[0].K = W;
         snprintf(g[1].shape, sizeof g[1].shape, "%s.dw", bm->name);
-        g[1].ta = 1, g[1].tb = 0, g[1].M = W, g[1].N = W, g[1].K = B;
+        g[1].ta = 1, g[1].tb = 0, g[1].M = GW, g[1].N = W, g[1].K = B;
         snprintf(g[2].shape, sizeof g[2].shape, "%s.dx", bm->name);
-        g[2].ta = 0, g[2].tb = 0, g[2].M = B, g[2].N = W, g[2].K = W;
+        g[2].ta = 0, g[2].tb = 0, g[2].M = B, g[2].N = W, g[2].K = GW;
         n += 3;
     }
     return n;
@@ -880,7 +910,7 @@ static void run_gemm_(clgrad_ctx *ctx, const clgrad_bench_opts *o, clgrad_bench_
 {
     gshape_ shapes[CLGRAD_BENCH_MAX_GEMM];
     clgrad_gemm_backend be[2];
-    int nb = backends_(o, be), ns = gemm_shapes_(o, shapes, CLGRAD_BENCH_MAX_GEMM / 2);
+    int nb = backends_(o, be), ns = gemm_shapes_(o, is_gpu_(ctx), shapes, CLGRAD_BENCH_MAX_GEMM / 2);
     double budget = o->budget_s > 0 ? o->budget_s : o->budget_s < 0 ? 0 : o->quick ? 1.0 : 10.0;
     double peak = res->has_limits ? res->limits.fp32_peak_gflops : NAN;
     say_(o, "%-14s %-3s %5s %5s %5s  %s", "shape", "op", "M", "N", "K",
@@ -939,7 +969,7 @@ static void run_train_(clgrad_ctx *ctx, const clgrad_bench_opts *o, clgrad_bench
          "(min..max)", "steps/s");
     for (int m = 0; m < NMODELS; m++) {
         const clgrad_bench_model *bm = &models_[m];
-        if (!model_wanted_(o->models, bm->name, o->quick)) continue;
+        if (!model_wanted_(o, bm, is_gpu_(ctx))) continue;
         for (int b = 0; b < nb && res->ntrain < CLGRAD_BENCH_MAX_TRAIN; b++) {
             clgrad_bench_train_row *r = &res->train[res->ntrain++];
             memset(r, 0, sizeof *r);
@@ -1037,19 +1067,20 @@ static void str_(clgrad_sbuf *b, const char *key, const char *v, const char *sep
 
 static void json_limits_(clgrad_sbuf *b, const clgrad_bench_limits *L)
 {
-    static const char *vn[CLGRAD_BENCH_NPEAK] = {"float", "float4", "float8"};
     char key[64];
     clgrad_sb_printf(b, "  \"limits\": {\n    \"timer\": \"%s\", \"reps\": %d,\n    ",
                      L->events ? "profiling events" : "host clock", L->reps);
     num_(b, "fp32_peak_gflops", L->fp32_peak_gflops, ",\n    ");
     for (int v = 0; v < CLGRAD_BENCH_NPEAK; v++) {
-        snprintf(key, sizeof key, "fp32_peak_%s_gflops", vn[v]);
+        snprintf(key, sizeof key, "fp32_peak_%s_gflops", clgrad_bench_peak_name(v));
         num_(b, key, L->peak_gflops[v], ", ");
-        snprintf(key, sizeof key, "best_fp32_peak_%s_gflops", vn[v]);
+        snprintf(key, sizeof key, "best_fp32_peak_%s_gflops", clgrad_bench_peak_name(v));
         num_(b, key, L->peak_best_gflops[v], ",\n    ");
     }
-    clgrad_sb_printf(b, "\"peak_work_items\": %zu, \"peak_iters\": %d, \"peak_fma_chains\": %d,\n    ", L->peak_items,
-                     L->peak_iters, CLGRAD_BENCH_CHAINS);
+    clgrad_sb_printf(b, "\"peak_variant\": \"%s\", \"peak_vector_width\": %d, \"peak_fma_chains\": %d,\n    ",
+                     clgrad_bench_peak_name(L->peak_variant), clgrad_bench_peak_width(L->peak_variant),
+                     clgrad_bench_peak_chains(L->peak_variant));
+    clgrad_sb_printf(b, "\"peak_work_items\": %zu, \"peak_iters\": %d,\n    ", L->peak_items, L->peak_iters);
     num_(b, "mem_bandwidth_gbps", L->mem_gbps, ", ");
     num_(b, "mem_copy_gbps", L->copy_gbps, ", ");
     num_(b, "mem_triad_gbps", L->triad_gbps, ", ");
@@ -1114,7 +1145,7 @@ char *clgrad_bench_json(clgrad_ctx *ctx, const clgrad_bench_result *res, const c
                          "\"kind\": \"%s\", \"depth\": %d, \"width\": %zu, \"batch\": %zu, \"inputs\": %zu, "
                          "\"seq_len\": %zu, \"outputs\": %zu, \"loss\": \"%s\", \"backend\": \"%s\", \"params\": %zu, "
                          "\"warmup_steps\": %d, \"steps_timed\": %d, ",
-                         m->kind == CLGRAD_MODEL_RNN ? "rnn" : "mlp", m->depth, m->width, m->batch, m->in, m->seq_len,
+                         clgrad_model_kind_name(m->kind), m->depth, m->width, m->batch, m->in, m->seq_len,
                          m->out, clgrad_loss_name(m->loss), clgrad_gemm_backend_name(r->backend), r->params, r->warmup,
                          r->steps);
         num_(&b, "median_step_ms", r->median_ms, ", ");
@@ -1297,7 +1328,7 @@ static void bench_usage_(FILE *f)
 {
     fprintf(f,
             "usage: clgrad bench [--device SPEC] [--gemm own|clblast] [--quick] [--sizes 256,512,...]\n"
-            "                    [--reps N] [--warmup N] [--budget S] [--models tiny,medium,large,rnn]\n"
+            "                    [--reps N] [--warmup N] [--budget S] [--models tiny,medium,...]\n"
             "                    [--no-limits] [--no-gemm] [--no-train] [--no-startup] [--json FILE]\n"
             "                    [--cl-dir DIR] [--cache-dir DIR] [--no-cache]\n"
             "       clgrad bench --compare A.json B.json ...\n"
@@ -1305,10 +1336,11 @@ static void bench_usage_(FILE *f)
             "Measures the device's limits (fp32 peak, memory bandwidth, launch latency, host<->device\n"
             "transfer), GEMM GFLOP/s of both backends (square sizes and the reference models' shapes,\n"
             "also as %% of the measured peak), median ms per training step of the reference models\n"
-            "(tiny MLP 4x64, medium 16x256, large 16x1024, RNN H128 T100) and the start-up time to\n"
-            "the first step (kernel caches off, empty, warm; child processes).  --gemm restricts to\n"
-            "one backend (default: both).\n"
-            "--quick: small sizes, few reps, no large model (CI).  --reps: timed GEMM calls and\n"
+            "(tiny MLP 4x64, medium 16x256, large 16x1024, RNN H128 T100, LSTM and GRU H128 T50;\n"
+            "xl MLP 16x4096 batch 4096 only on GPU devices unless --models names it) and the start-up\n"
+            "time to the first step (kernel caches off, empty, warm; child processes).  --gemm\n"
+            "restricts to one backend (default: both).\n"
+            "--quick: small sizes, few reps, no large or xl model (CI).  --reps: timed GEMM calls and\n"
             "training steps (default 10 and 20; quick 3).  --budget S: stop a measurement after 3\n"
             "reps once it has run S seconds (default 10 s for GEMM, none for training steps).\n"
             "--json FILE: the record (device fingerprint, every number with its unit).\n"
@@ -1400,7 +1432,9 @@ static int bench_models_opt_(const char *v, clgrad_bench_opts *o)
         char nm[32];
         snprintf(nm, sizeof nm, "%.*s", (int)(l < 31 ? l : 31), p);
         if (!clgrad_bench_model_find(nm)) {
-            fprintf(stderr, "clgrad bench: unknown model '%s' (tiny, medium, large, rnn)\n", nm);
+            fprintf(stderr, "clgrad bench: unknown model '%s' (", nm);
+            for (int m = 0; m < NMODELS; m++) fprintf(stderr, "%s%s", m ? ", " : "", models_[m].name);
+            fprintf(stderr, ")\n");
             return -1;
         }
         p += l;

@@ -5,9 +5,10 @@
 **
 ** What is measured (src/cli/bench.c has the method of each; the kernels:
 ** clgrad/bench.h, src/ops/benchk.c):
-**   limits    fp32 compute peak (GFLOP/s, cl/bench.cl bench_peak_*: chains of
-**             explicit fma() in float, float4 and float8 registers; the peak is
-**             the best variant's median), global memory bandwidth (GB/s, copy
+**   limits    fp32 compute peak (GFLOP/s, cl/bench.cl bench_peak_*: 8 to 16
+**             independent chains of explicit fma() in float, float4, float8
+**             and float16 registers; the peak is the best variant's median,
+**             and the record names the winner), global memory bandwidth (GB/s, copy
 **             and triad), kernel launch latency (us: enqueue + clFinish of an
 **             empty kernel; and back-to-back launches), host<->device transfer
 **             (GB/s, blocking clEnqueueWrite/ReadBuffer from pageable memory).
@@ -46,6 +47,12 @@
 **   large   MLP, 16 hidden layers of 1024, 1024 inputs, 10 classes, batch 512, cross-entropy
 **   rnn     vanilla RNN, hidden 128, 100 time steps, 2 inputs (the adding
 **           problem's shape), 1 output, batch 64, MSE
+**   lstm    LSTM, hidden 128, 50 time steps, otherwise as rnn
+**   gru     GRU, hidden 128, 50 time steps, otherwise as rnn
+**   xl      MLP, 16 hidden layers of 4096, 4096 inputs, 10 classes, batch 4096,
+**           cross-entropy (about 6.6 TFLOP per step): by default only on GPU
+**           devices, not with --quick; --models xl runs it anywhere
+** --quick leaves out large and xl.
 **
 ** JSON (--json FILE): the device fingerprint (as manifest.json), clgrad
 ** version, kernel source hash, build options, and every number with its unit
@@ -63,22 +70,29 @@
 #include <stdio.h>
 
 #define CLGRAD_BENCH_MAX_GEMM 96
-#define CLGRAD_BENCH_MAX_TRAIN 16
+#define CLGRAD_BENCH_MAX_TRAIN 32
 
 /* ---- reference models ---- */
 
+/* When a reference model runs without --models: always, in full runs (not
+** --quick), in full runs on GPU devices only (too slow for CPU devices). */
+typedef enum { CLGRAD_BENCH_RUN_ALWAYS = 0, CLGRAD_BENCH_RUN_FULL = 1, CLGRAD_BENCH_RUN_GPU = 2 } clgrad_bench_run_when;
+
 typedef struct clgrad_bench_model {
-    const char *name;        /* "tiny", "medium", "large", "rnn" */
+    const char *name;        /* "tiny", "medium", "large", "rnn", "lstm", "gru", "xl" */
     const char *desc;        /* one line for tables */
     clgrad_model_kind kind;
-    int depth;               /* MLP hidden layers (RNN: 1) */
+    int depth;               /* MLP hidden layers (recurrent: 1) */
     size_t width, batch, in, seq_len, out;
     clgrad_loss loss;
+    clgrad_bench_run_when run; /* in the default set when */
 } clgrad_bench_model;
 
 int clgrad_bench_model_count(void);
 const clgrad_bench_model *clgrad_bench_model_at(int i);
 const clgrad_bench_model *clgrad_bench_model_find(const char *name); /* NULL when unknown */
+/* Is bm in the set that runs without --models, for a --quick run or not, on a GPU device or not? */
+int clgrad_bench_model_default(const clgrad_bench_model *bm, int quick, int gpu);
 
 /* ---- options and results ---- */
 
@@ -93,7 +107,7 @@ typedef struct clgrad_bench_opts {
     double budget_s;        /* a measurement stops after 3 reps once it has taken this long; 0: 10 s for
                                GEMM (quick 1 s), no limit for training steps; < 0: never */
     int backends;           /* bit 0 own, bit 1 CLBlast; 0: both */
-    const char *models;     /* "tiny,rnn"; NULL: all (quick: tiny, medium, rnn) */
+    const char *models;     /* "tiny,rnn"; NULL: the default set (clgrad_bench_model.run) */
     int no_limits, no_gemm, no_train, no_startup;
     size_t mem_bytes;       /* bandwidth buffer; 0: min(256 MiB, max alloc / 2) (quick 16 MiB) */
     size_t xfer_bytes;      /* transfer size; 0: 64 MiB (quick 8 MiB) */
@@ -110,9 +124,10 @@ typedef struct clgrad_bench_opts {
 typedef struct clgrad_bench_limits {
     int events;                 /* 1: kernel times from profiling events; 0: host clock */
     size_t peak_items;          /* work-items of the peak kernels */
-    int peak_iters;             /* loop iterations (calibrated) */
+    int peak_iters;             /* loop iterations (calibrated) of the best variant */
+    int peak_variant;           /* the best variant (clgrad_bench_peak_name) */
     double peak_gflops[CLGRAD_BENCH_NPEAK], peak_best_gflops[CLGRAD_BENCH_NPEAK];
-    double fp32_peak_gflops;    /* max over the variants of the medians */
+    double fp32_peak_gflops;    /* max over the variants of the medians: peak_variant's */
     size_t mem_bytes;           /* per buffer */
     double copy_gbps, best_copy_gbps, triad_gbps, best_triad_gbps;
     double mem_gbps;            /* max(copy, triad) medians */

@@ -6,14 +6,27 @@
 #include "core/internal.h"
 #include "clgrad/bench.h"
 
+#include <string.h>
+
 /* ---- kernels of cl/bench.cl --------------------------------------------------- */
 
-static const char *peak_names_[CLGRAD_BENCH_NPEAK] = {"bench_peak_float", "bench_peak_float4", "bench_peak_float8"};
-static const int peak_widths_[CLGRAD_BENCH_NPEAK] = {1, 4, 8};
+/* The peak variants of cl/bench.cl: kernel name, vector width, fma chains. */
+static const struct {
+    const char *kernel;
+    int width, chains;
+} peak_[CLGRAD_BENCH_NPEAK] = {
+    {"bench_peak_float", 1, 8},           {"bench_peak_float4", 4, 8},        {"bench_peak_float8", 8, 8},
+    {"bench_peak_float8_c16", 8, 16},     {"bench_peak_float16", 16, 8},      {"bench_peak_float16_c12", 16, 12},
+    {"bench_peak_float16_c16", 16, 16},
+};
 
-int clgrad_bench_peak_width(int variant)
+static int peak_ok_(int variant) { return variant >= 0 && variant < CLGRAD_BENCH_NPEAK; }
+
+int clgrad_bench_peak_width(int variant) { return peak_ok_(variant) ? peak_[variant].width : 0; }
+int clgrad_bench_peak_chains(int variant) { return peak_ok_(variant) ? peak_[variant].chains : 0; }
+const char *clgrad_bench_peak_name(int variant)
 {
-    return variant >= 0 && variant < CLGRAD_BENCH_NPEAK ? peak_widths_[variant] : 0;
+    return peak_ok_(variant) ? peak_[variant].kernel + strlen("bench_peak_") : NULL;
 }
 
 /* Enqueue k (arguments set) over n work-items, the local size left to the driver. */
@@ -30,9 +43,9 @@ clgrad_status clgrad_bench_peak(clgrad_ctx *ctx, int variant, size_t n, cl_mem o
                                 int iters, cl_event *ev)
 {
     clgrad_status st = CLGRAD_OK;
-    if (variant < 0 || variant >= CLGRAD_BENCH_NPEAK || n == 0 || iters < 0)
+    if (!peak_ok_(variant) || n == 0 || iters < 0)
         return clgrad_fail(ctx, CLGRAD_E_ARG, "bench_peak: bad variant %d, n %zu or iters %d", variant, n, iters);
-    cl_kernel k = clgrad_kernel(ctx, peak_names_[variant]);
+    cl_kernel k = clgrad_kernel(ctx, peak_[variant].kernel);
     if (!k) return CLGRAD_E_ARG;
     cl_ulong o = off;
     cl_int it = iters;
@@ -41,7 +54,7 @@ clgrad_status clgrad_bench_peak(clgrad_ctx *ctx, int variant, size_t n, cl_mem o
     CLGRAD_ARG(ctx, k, 2, m);
     CLGRAD_ARG(ctx, k, 3, c);
     CLGRAD_ARG(ctx, k, 4, it);
-    return enqueue_(ctx, k, peak_names_[variant], n, ev);
+    return enqueue_(ctx, k, peak_[variant].kernel, n, ev);
 fail:
     return st;
 }
