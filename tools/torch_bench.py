@@ -128,7 +128,7 @@ def main():
                     help="cpu (default) or cuda (the first GPU; TF32 off)")
     ap.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (default 1)")
     ap.add_argument("--sizes", default="256,512,1024,2048", help="square matmul sizes")
-    ap.add_argument("--models", default="tiny,medium,large,rnn")
+    ap.add_argument("--models", default="tiny,medium,large,rnn,lstm,gru", help="known: " + ",".join(MODELS))
     ap.add_argument("--reps", type=int, default=20, help="timed calls/steps (default 20)")
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--budget", type=float, default=10.0, help="stop a measurement after 3 reps and this many s")

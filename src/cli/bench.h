@@ -218,7 +218,7 @@ char *clgrad_bench_json(clgrad_ctx *ctx, const clgrad_bench_result *res, const c
 int clgrad_bench_compare(FILE *f, int n, const char *const *paths, char *why, size_t nwhy);
 
 /* `clgrad bench [--device SPEC] [--gemm own|clblast] [--quick] [--sizes 256,512,...]
-**   [--reps N] [--warmup N] [--budget S] [--models tiny,medium,large,rnn]
+**   [--reps N] [--warmup N] [--budget S] [--models tiny,medium,large,rnn,lstm,gru,xl]
 **   [--no-limits] [--no-gemm] [--no-train] [--no-startup] [--json FILE]
 **   [--cl-dir DIR] [--cache-dir DIR] [--no-cache]`
 ** `clgrad bench --compare A.json B.json ...`
