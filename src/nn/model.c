@@ -374,8 +374,6 @@ static void rec_layout_(clgrad_model *m, const clgrad_model_spec *s, size_t *nf,
         if (m->kind == CLGRAD_MODEL_LSTM) m->dc_off[l] = *nb, *nb += T * BH;
     }
     m->xt_off = *nf, *nf += T * Bm * m->F;
-    size_t p16 = (GH + 15) / 16 * 16, h16 = (H + 15) / 16 * 16; /* W_hh^T (H, p16) or W_hh (GH, h16) */
-    m->rw_off = *nf, *nf += H * p16 > GH * h16 ? H * p16 : GH * h16;
     m->fcw = add_tensor_(m, "fc.weight", m->K, H, m->L, 0);
     m->fcb = m->bias ? add_tensor_(m, "fc.bias", 1, m->K, m->L, 1) : -1;
     snprintf(m->layer_names[m->L], sizeof m->layer_names[m->L], "fc");
@@ -387,6 +385,9 @@ static void rec_layout_(clgrad_model *m, const clgrad_model_spec *s, size_t *nf,
     m->dl_off = *nb, *nb += Bm * m->K;
     m->dg_off = *nb, *nb += T * Bm * GH;
     if (m->kind == CLGRAD_MODEL_GRU) m->dgh_off = *nb, *nb += T * 3 * BH;
+    /* last in fwd (clgrad_model_work): W_hh^T (H, p16) or W_hh (GH, h16) */
+    size_t p16 = (GH + 15) / 16 * 16, h16 = (H + 15) / 16 * 16;
+    m->rw_off = *nf, *nf += H * p16 > GH * h16 ? H * p16 : GH * h16;
 }
 
 static size_t nsegs_(const clgrad_model *m);
@@ -852,6 +853,12 @@ static clgrad_status rec_launch_(clgrad_ctx *ctx, const char *name, const clgrad
     CLGRAD_TRY(clgrad_launch(ctx, k, name, 1, &global, &wg));
 fail:
     return st;
+}
+
+void clgrad_model_work(const clgrad_model *m, cl_mem *fwd, cl_mem *bwd, size_t *scratch)
+{
+    *fwd = m->fwd, *bwd = m->bwd;
+    *scratch = recurrent_(m) ? m->rw_off : SIZE_MAX;
 }
 
 static cl_int rec_kind_(const clgrad_model *m)
