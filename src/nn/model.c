@@ -1035,11 +1035,16 @@ static clgrad_status rec_layer_backward_(clgrad_ctx *ctx, clgrad_model *m, int l
     }
     size_t in = rec_input_(m, l, B, &Fin);
     /* dW_ih (GH, Fin) = dGi^T X over all T*B rows; dW_hh = dGh^T H_{0..T-1} (H_0 = 0); biases: column sums */
-    if (Fin == 1) /* dW_ih^T (1, GH) = X^T dGi: the same fma chains (fma(a, b) = fma(b, a)), dW_ih's layout,
-                  ** and op(A) = X^T is one row (no packing of dGi^T) */
-        CLGRAD_TRY(clgrad_gemm(ctx, 1, 0, 1, GH, TB, 1.0f, f, in, 1, b, dgi, GH, 0.0f, g, r->wih->off, GH));
-    else
+    if (Fin <= 8 && Fin <= H) {
+        /* dW_ih^T (Fin, GH) = X^T dGi into the scratch, then transposed: the same fma chains
+        ** (fma(a, b) = fma(b, a)), and op(A) = X^T is a few rows (no packing of dGi^T) */
+        CLGRAD_TRY(clgrad_gemm(ctx, 1, 0, Fin, GH, TB, 1.0f, f, in, Fin, b, dgi, GH, 0.0f, f, m->rw_off, GH));
+        clgrad_karg ta[] = {CLGRAD_KM(f), CLGRAD_KU(m->rw_off), CLGRAD_KU(Fin), CLGRAD_KU(GH), CLGRAD_KI(1),
+                            CLGRAD_KM(g), CLGRAD_KU(r->wih->off), CLGRAD_KU(Fin)};
+        CLGRAD_TRY(clgrad_launch_args(ctx, "model_rec_pad", GH * Fin, ta, 8));
+    } else {
         CLGRAD_TRY(clgrad_gemm(ctx, 1, 0, GH, Fin, TB, 1.0f, b, dgi, GH, f, in, Fin, 0.0f, g, r->wih->off, Fin));
+    }
     CLGRAD_TRY(clgrad_gemm(ctx, 1, 0, GH, H, TB, 1.0f, b, dgh, GH, f, m->h_off[l], H, 0.0f, g, r->whh->off, H));
     if (r->bih) CLGRAD_TRY(clgrad_activation_bias_grad(ctx, b, dgi, TB, GH, 0.0f, g, r->bih->off));
     if (r->bhh && m->kind == CLGRAD_MODEL_GRU) CLGRAD_TRY(clgrad_activation_bias_grad(ctx, b, dgh, TB, GH, 0.0f, g, r->bhh->off));
