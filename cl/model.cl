@@ -402,13 +402,16 @@ __kernel void model_rec_forward(const int kind, const int B, const int H, const 
             model_rec_gemm_(b0, b1, GH, H, A, H, Wt, ldp, 0.0f, f + ghoff, GH, 0, 0, 0.0f, f, 0, f, 0);
         barrier(CLK_GLOBAL_MEM_FENCE);
         if (kind == 0) continue;
-        for (size_t e = (size_t)b0 * H + lid; e < (size_t)b1 * H; e += nl) {
-            if (kind == 1)
+        /* the cell, nl elements at a time, a barrier after each chunk: a CPU
+        ** implementation then vectorises the cell across the work-items */
+        for (size_t e0 = (size_t)b0 * H, e1 = (size_t)b1 * H; e0 < e1; e0 += nl) {
+            const size_t e = e0 + lid;
+            if (e < e1 && kind == 1)
                 model_lstm_fwd_elem_(e, H, f, a, coff + t * BH, coff + (t + 1) * BH, hp + BH, p, boff, has_b);
-            else
+            else if (e < e1)
                 model_gru_fwd_elem_(e, H, f, xwoff + t * 3 * BH, ghoff, hp, a, hp + BH, p, boff, has_b);
+            barrier(CLK_GLOBAL_MEM_FENCE);
         }
-        barrier(CLK_GLOBAL_MEM_FENCE);
     }
 }
 
@@ -437,17 +440,19 @@ __kernel void model_rec_backward(const int kind, const int B, const int H, const
                 if (act != ACT_IDENTITY) g = g * act_d8_(act, act_p, clg_load8_(f + a + e, e1 - e));
                 clg_store8_(d + dg + e, e1 - e, g);
             }
-        } else if (kind == 1) {
+        } else if (kind != 0) { /* chunks of nl elements as in the forward */
             const size_t dct = dcoff + (t - 1) * BH;
-            const int next = t < T;
-            for (size_t e = e0 + lid; e < e1; e += nl)
-                model_lstm_bwd_elem_(e, H, f, a, next ? a + 4 * BH : a, coff + t * BH, coff + (t - 1) * BH, d, dht,
-                                     next ? dct + BH : dct, next, dg, dct);
-        } else if (kind == 2) {
-            const int mode = t == 1 ? 0 : top ? 1 : 2;
-            for (size_t e = e0 + lid; e < e1; e += nl)
-                model_gru_bwd_elem_(e, H, f, a, hoff + (t - 1) * BH, d, dht, dg, dghoff + (t - 1) * BG,
-                                    t > 1 ? dht - BH : dht, mode);
+            const int next = t < T, mode = t == 1 ? 0 : top ? 1 : 2;
+            for (size_t c = e0; c < e1; c += nl) {
+                const size_t e = c + lid;
+                if (e < e1 && kind == 1)
+                    model_lstm_bwd_elem_(e, H, f, a, next ? a + 4 * BH : a, coff + t * BH, coff + (t - 1) * BH, d,
+                                         dht, next ? dct + BH : dct, next, dg, dct);
+                else if (e < e1)
+                    model_gru_bwd_elem_(e, H, f, a, hoff + (t - 1) * BH, d, dht, dg, dghoff + (t - 1) * BG,
+                                        t > 1 ? dht - BH : dht, mode);
+                barrier(CLK_GLOBAL_MEM_FENCE);
+            }
         }
         barrier(CLK_GLOBAL_MEM_FENCE);
         if (t == 1) break;

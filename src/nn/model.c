@@ -816,15 +816,19 @@ static size_t rec_env_(const char *name, size_t dflt)
 }
 
 /* Rows per work-group (about one group per compute unit, whole REC_MR-row
-** blocks) and the work-group size (one work-item per block x 16-column panel
-** of N outputs) within the device's limits.  $CLGRAD_REC_ROWS and
-** $CLGRAD_REC_WG override them (tests: the bits do not depend on either). */
-static void rec_geometry_(clgrad_ctx *ctx, size_t B, size_t N, size_t *R, size_t *wg)
+** blocks) and the work-group size: one work-item per block x 16-column panel
+** of N outputs, or for the LSTM and GRU (whose cells run over the group's
+** rows, a chunk of work-items at a time) up to 256 elements of a chunk;
+** within the device's limits.  $CLGRAD_REC_ROWS and $CLGRAD_REC_WG override
+** them (tests: the bits do not depend on either). */
+static void rec_geometry_(clgrad_ctx *ctx, const clgrad_model *m, size_t B, size_t N, size_t *R, size_t *wg)
 {
     const clgrad_device_info *d = clgrad_device(ctx);
     size_t cu = d->compute_units ? d->compute_units : 1, blocks = (B + REC_MR - 1) / REC_MR;
     *R = rec_env_("CLGRAD_REC_ROWS", (blocks + cu - 1) / cu * REC_MR);
-    *wg = rec_env_("CLGRAD_REC_WG", (*R + REC_MR - 1) / REC_MR * ((N + 15) / 16));
+    size_t items = (*R + REC_MR - 1) / REC_MR * ((N + 15) / 16), cells = m->kind == CLGRAD_MODEL_RNN ? 0 : *R * m->H;
+    if (cells > 256) cells = 256;
+    *wg = rec_env_("CLGRAD_REC_WG", items > cells ? items : cells);
     size_t max = d->max_wg_size < d->max_wi_sizes[0] ? d->max_wg_size : d->max_wi_sizes[0];
     if (*wg > max) *wg = max;
     if (*wg == 0) *wg = 1;
@@ -873,7 +877,7 @@ static clgrad_status rec_layer_forward_one_(clgrad_ctx *ctx, clgrad_model *m, in
     const rtensors_ *r = &m->rt[l];
     size_t ldp, R, wg;
     CLGRAD_TRY(rec_pad_(ctx, m, l, 1, &ldp));
-    rec_geometry_(ctx, B, (size_t)m->G * m->H, &R, &wg);
+    rec_geometry_(ctx, m, B, (size_t)m->G * m->H, &R, &wg);
     cl_ulong coff = m->kind == CLGRAD_MODEL_LSTM ? m->c_off[l] : 0;
     clgrad_karg args[] = {CLGRAD_KI(rec_kind_(m)), CLGRAD_KI(B), CLGRAD_KI(m->H), CLGRAD_KI(m->T), CLGRAD_KI(R),
                           CLGRAD_KM(m->fwd), CLGRAD_KU(m->a_off[l]), CLGRAD_KU(m->h_off[l]), CLGRAD_KU(coff),
@@ -891,7 +895,7 @@ static clgrad_status rec_layer_bptt_one_(clgrad_ctx *ctx, clgrad_model *m, int l
     clgrad_status st = CLGRAD_OK;
     size_t ldp, R, wg;
     CLGRAD_TRY(rec_pad_(ctx, m, l, 0, &ldp));
-    rec_geometry_(ctx, B, m->H, &R, &wg);
+    rec_geometry_(ctx, m, B, m->H, &R, &wg);
     int lstm = m->kind == CLGRAD_MODEL_LSTM;
     clgrad_karg args[] = {CLGRAD_KI(rec_kind_(m)), CLGRAD_KI(B), CLGRAD_KI(m->H), CLGRAD_KI(m->T), CLGRAD_KI(R),
                           CLGRAD_KM(m->fwd), CLGRAD_KU(m->a_off[l]), CLGRAD_KU(m->h_off[l]),
