@@ -845,13 +845,18 @@ static clgrad_status rec_pad_(clgrad_ctx *ctx, clgrad_model *m, int l, int trans
     return clgrad_launch_args(ctx, "model_rec_pad", (trans ? m->H : GH) * *ldp, args, 8);
 }
 
-/* Launch kernel `name` with args over B rows: ceil(B / R) groups of wg work-items. */
+/* Launch kernel `name` with args over B rows: ceil(B / R) groups of wg
+** work-items, fewer where the compiled kernel allows fewer (its registers). */
 static clgrad_status rec_launch_(clgrad_ctx *ctx, const char *name, const clgrad_karg *args, int nargs, size_t B,
                                  size_t R, size_t wg)
 {
     clgrad_status st = CLGRAD_OK;
     cl_kernel k = clgrad_kernel(ctx, name);
     if (!k) return CLGRAD_E_ARG;
+    size_t kmax = 0;
+    CLGRAD_CL_TRY(ctx, clGetKernelWorkGroupInfo(k, clgrad_device(ctx)->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax,
+                                                &kmax, NULL));
+    if (kmax > 0 && wg > kmax) wg = kmax;
     for (int i = 0; i < nargs; i++) CLGRAD_CL_TRY(ctx, clSetKernelArg(k, (cl_uint)i, args[i].size, args[i].p));
     size_t global = (B + R - 1) / R * wg;
     CLGRAD_TRY(clgrad_launch(ctx, k, name, 1, &global, &wg));
@@ -1003,7 +1008,8 @@ fail:
     return st;
 }
 
-/* BPTT through layer l (t = T .. 1, the cell and dH_{t-1} step by step), then
+/* BPTT through layer l (t = T .. 1, the cell and dH_{t-1}: in one launch, or
+** step by step with $CLGRAD_RECURRENT=steps), then
 ** for all steps at once: dW_ih, dW_hh, the bias gradients and, for l > 0,
 ** dH of the layer below (its first contribution). */
 static clgrad_status rec_layer_backward_(clgrad_ctx *ctx, clgrad_model *m, int l, size_t B)
