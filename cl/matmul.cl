@@ -295,61 +295,7 @@ __kernel void matmul_cpu_pack_a(const int ta, const int M, const int K, __global
     }
 }
 
-/* The epilogue of one row of the block, the first `nv` columns:
-**   r = alpha * acc (+ beta * C) (+ bias), then C = r, and
-**   epi 1 (forward):  E = f(r)            (C = Z, E = H of a dense layer)
-**   epi 2 (backward): E = r * f'(zin)     (C = dH, E = dZ; identity: E = r)
-** with f = activation `act` (act_fn.cl).  The same operations in the same
-** order, on the same float8 functions, as a GEMM followed by
-** activation_bias_add and the activation kernels: the same bits. */
-inline void matmul_cpu_store_(float16 acc, const int nv, const float alpha, const float beta, const int has_bias,
-                              const float16 bv, const int epi, const int act, const float p, __global float *c,
-                              __global float *e, __global const float *zin)
-{
-    float16 r = alpha * acc;
-    if (nv == 16) {
-        if (beta != 0.0f) r = r + beta * vload16(0, c);
-        if (has_bias) r = r + bv;
-        vstore16(r, 0, c);
-        if (epi == 1) {
-            vstore8(act_f8_(act, p, r.lo), 0, e);
-            vstore8(act_f8_(act, p, r.hi), 1, e);
-        } else if (epi == 2) {
-            if (act != ACT_IDENTITY) {
-                float16 z = vload16(0, zin);
-                r.lo = r.lo * act_d8_(act, p, z.lo);
-                r.hi = r.hi * act_d8_(act, p, z.hi);
-            }
-            vstore16(r, 0, e);
-        }
-        return;
-    }
-    float v[16], w[16];
-    vstore16(r, 0, v);
-    vstore16(bv, 0, w);
-    for (int j = 0; j < 16; j++) {
-        float x = 0.0f;
-        if (j < nv) {
-            x = beta == 0.0f ? v[j] : v[j] + beta * c[j];
-            x = has_bias ? x + w[j] : x;
-            c[j] = x;
-        }
-        v[j] = x;
-    }
-    if (epi == 0) return;
-    r = vload16(0, v);
-    if (epi == 1) {
-        r.lo = act_f8_(act, p, r.lo);
-        r.hi = act_f8_(act, p, r.hi);
-    } else if (act != ACT_IDENTITY) {
-        for (int j = 0; j < 16; j++) w[j] = j < nv ? zin[j] : 0.0f;
-        float16 z = vload16(0, w);
-        r.lo = r.lo * act_d8_(act, p, z.lo);
-        r.hi = r.hi * act_d8_(act, p, z.hi);
-    }
-    vstore16(r, 0, v);
-    for (int j = 0; j < nv; j++) e[j] = v[j];
-}
+/* matmul_cpu_store_ (the epilogue) is in gemm_fn.cl, shared with model.cl's recurrent kernels. */
 
 #define CPU_FMA_ROW(r) acc##r = fma((float16)(a##r[(size_t)k * ak]), b, acc##r)
 

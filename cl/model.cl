@@ -197,12 +197,10 @@ __kernel void model_l1_grad(__global const float *p, __global float *g, const ul
 /* a (B, 4H) at aoff: the pre-activations [i f g o] without b_hh in, the
 ** activated gates out (kept for backward); b_hh (4H) at p + boff is added
 ** when has_b; c_t = f c_{t-1} + i g at coff, h_t = o clgm_tanh(c_t) at hoff. */
-__kernel void model_lstm_forward(const ulong n, const ulong H, __global float *f, const ulong aoff,
+inline void model_lstm_fwd_elem_(const size_t e, const ulong H, __global float *f, const ulong aoff,
                                  const ulong cpoff, const ulong coff, const ulong hoff, __global const float *p,
                                  const ulong boff, const int has_b)
 {
-    size_t e = get_global_id(0);
-    if (e >= n) return;
     size_t b = e / H, j = e - b * H;
     __global float *a = f + aoff + b * 4 * H + j;
     float zi = a[0], zf = a[H], zg = a[2 * H], zo = a[3 * H];
@@ -216,6 +214,13 @@ __kernel void model_lstm_forward(const ulong n, const ulong H, __global float *f
     f[coff + e] = o[4];
     f[hoff + e] = o[5];
 }
+__kernel void model_lstm_forward(const ulong n, const ulong H, __global float *f, const ulong aoff,
+                                 const ulong cpoff, const ulong coff, const ulong hoff, __global const float *p,
+                                 const ulong boff, const int has_b)
+{
+    size_t e = get_global_id(0);
+    if (e < n) model_lstm_fwd_elem_(e, H, f, aoff, cpoff, coff, hoff, p, boff, has_b);
+}
 
 /* Backward of one LSTM step t: with the activated gates A_t at aoff, c_t at
 ** coff, c_{t-1} at cpoff and dh_t at dhoff (the total dL/dh_t),
@@ -223,13 +228,11 @@ __kernel void model_lstm_forward(const ulong n, const ulong H, __global float *f
 ** (dc_{t+1} at dcnoff, A_{t+1} at anoff), stored at dcoff, and the gradients
 ** of the pre-activations (B, 4H) at dgoff:
 **   di = dc g i(1-i), df = dc c_{t-1} f(1-f), dg = dc i (1-g^2), do = dh clgm_tanh(c_t) o(1-o). */
-__kernel void model_lstm_backward(const ulong n, const ulong H, __global const float *f, const ulong aoff,
-                                  const ulong anoff, const ulong coff, const ulong cpoff, __global float *d,
-                                  const ulong dhoff, const ulong dcnoff, const int next, const ulong dgoff,
-                                  const ulong dcoff)
+inline void model_lstm_bwd_elem_(const size_t e, const ulong H, __global const float *f, const ulong aoff,
+                                 const ulong anoff, const ulong coff, const ulong cpoff, __global float *d,
+                                 const ulong dhoff, const ulong dcnoff, const int next, const ulong dgoff,
+                                 const ulong dcoff)
 {
-    size_t e = get_global_id(0);
-    if (e >= n) return;
     size_t b = e / H, j = e - b * H, g4 = b * 4 * H + j;
     __global const float *a = f + aoff + g4;
     float o[5];
@@ -239,17 +242,23 @@ __kernel void model_lstm_backward(const ulong n, const ulong H, __global const f
     __global float *dg = d + dgoff + g4;
     dg[0] = o[0], dg[H] = o[1], dg[2 * H] = o[2], dg[3 * H] = o[3];
 }
+__kernel void model_lstm_backward(const ulong n, const ulong H, __global const float *f, const ulong aoff,
+                                  const ulong anoff, const ulong coff, const ulong cpoff, __global float *d,
+                                  const ulong dhoff, const ulong dcnoff, const int next, const ulong dgoff,
+                                  const ulong dcoff)
+{
+    size_t e = get_global_id(0);
+    if (e < n) model_lstm_bwd_elem_(e, H, f, aoff, anoff, coff, cpoff, d, dhoff, dcnoff, next, dgoff, dcoff);
+}
 
 /* GRU step: xw (B, 3H) = x W_ih^T + b_ih and gh (B, 3H) = h_{t-1} W_hh^T
 ** ([r z n] blocks; b_hh (3H) at p + boff is added to gh when has_b), h_{t-1}
 ** at hpoff; writes A_t (B, 4H) = [r z n hn] at aoff (hn = gh's n block with
 ** b_hn, kept for backward) and h_t = n + z (h_{t-1} - n) at hoff. */
-__kernel void model_gru_forward(const ulong n, const ulong H, __global float *f, const ulong xwoff,
+inline void model_gru_fwd_elem_(const size_t e, const ulong H, __global float *f, const ulong xwoff,
                                 const ulong ghoff, const ulong hpoff, const ulong aoff, const ulong hoff,
                                 __global const float *p, const ulong boff, const int has_b)
 {
-    size_t e = get_global_id(0);
-    if (e >= n) return;
     size_t b = e / H, j = e - b * H, g3 = b * 3 * H + j;
     __global const float *xw = f + xwoff + g3, *gh = f + ghoff + g3;
     float hr = gh[0], hz = gh[H], hn = gh[2 * H];
@@ -262,6 +271,13 @@ __kernel void model_gru_forward(const ulong n, const ulong H, __global float *f,
     __global float *a = f + aoff + b * 4 * H + j;
     a[0] = o[0], a[H] = o[1], a[2 * H] = o[2], a[3 * H] = hn;
     f[hoff + e] = o[3];
+}
+__kernel void model_gru_forward(const ulong n, const ulong H, __global float *f, const ulong xwoff,
+                                const ulong ghoff, const ulong hpoff, const ulong aoff, const ulong hoff,
+                                __global const float *p, const ulong boff, const int has_b)
+{
+    size_t e = get_global_id(0);
+    if (e < n) model_gru_fwd_elem_(e, H, f, xwoff, ghoff, hpoff, aoff, hoff, p, boff, has_b);
 }
 
 /* dst (T, B, F) at doff = x (B, T, F) at xoff: a sequence batch made time-major. */
@@ -278,12 +294,10 @@ __kernel void model_time_major(__global const float *x, const ulong xoff, const 
 **   dn = dh (1-z) (1-n^2), dr = dn hn r(1-r), dz = dh (h_{t-1} - n) z(1-z)
 **   dGi (B, 3H) = [dr dz dn] at dgioff, dGh = [dr dz dn r] at dghoff,
 **   dh_{t-1} = dh z at dhpoff: mode 0 not written, 1 overwritten, 2 added. */
-__kernel void model_gru_backward(const ulong n, const ulong H, __global const float *f, const ulong aoff,
-                                 const ulong hpoff, __global float *d, const ulong dhoff, const ulong dgioff,
-                                 const ulong dghoff, const ulong dhpoff, const int mode)
+inline void model_gru_bwd_elem_(const size_t e, const ulong H, __global const float *f, const ulong aoff,
+                                const ulong hpoff, __global float *d, const ulong dhoff, const ulong dgioff,
+                                const ulong dghoff, const ulong dhpoff, const int mode)
 {
-    size_t e = get_global_id(0);
-    if (e >= n) return;
     size_t b = e / H, j = e - b * H, g3 = b * 3 * H + j;
     __global const float *a = f + aoff + b * 4 * H + j;
     float o[5];
@@ -293,4 +307,161 @@ __kernel void model_gru_backward(const ulong n, const ulong H, __global const fl
     dgh[0] = o[0], dgh[H] = o[1], dgh[2 * H] = o[3];
     if (mode == 1) d[dhpoff + e] = o[4];
     else if (mode == 2) d[dhpoff + e] = d[dhpoff + e] + o[4];
+}
+__kernel void model_gru_backward(const ulong n, const ulong H, __global const float *f, const ulong aoff,
+                                 const ulong hpoff, __global float *d, const ulong dhoff, const ulong dgioff,
+                                 const ulong dghoff, const ulong dhpoff, const int mode)
+{
+    size_t e = get_global_id(0);
+    if (e < n) model_gru_bwd_elem_(e, H, f, aoff, hpoff, d, dhoff, dgioff, dghoff, dhpoff, mode);
+}
+
+/* ---- one recurrent layer in one launch ----
+** model_rec_forward and model_rec_backward run all T steps of one layer: what
+** rec_step_forward_ / rec_layer_backward_ (src/nn/model.c) launch step by
+** step, with the same operations in the same order, so the same bits.  Batch
+** rows are independent: work-group g owns rows [g R, min(B, g R + R)) and
+** walks the steps with work-group barriers (its rows' h_t are all it reads).
+** The recurrent GEMM of a step is matmul.cl's CPU micro-kernel (REC_MR rows x
+** 16 columns per work-item, one fma chain per output in k order from 0) with
+** matmul_cpu_store_'s epilogue (gemm_fn.cl), which is clgrad_gemm's rounding
+** on every variant; op(B) is a copy of W_hh made by model_rec_pad, its rows
+** zero-padded to ldp (a multiple of 16) columns.  Any R >= 1 and any
+** work-group size give the same bits (the work-items share the items). */
+#define REC_MR 6
+
+/* dst (rows, ldp) at doff = W (wr, wc) at woff (trans 0) or W^T (trans 1),
+** zero in columns past wc (wr).  Global rows * ldp. */
+__kernel void model_rec_pad(__global const float *W, const ulong woff, const ulong wr, const ulong wc, const int trans,
+                            __global float *dst, const ulong doff, const ulong ldp)
+{
+    size_t i = get_global_id(0), rows = trans ? wc : wr, cols = trans ? wr : wc;
+    if (i >= rows * ldp) return;
+    size_t r = i / ldp, c = i - r * ldp;
+    dst[doff + i] = c >= cols ? 0.0f : trans ? W[woff + c * wc + r] : W[woff + r * wc + c];
+}
+
+/* Rows [b0, b1) of C (ldc) = A (lda; K columns) Bp (K, ldp; N columns) + beta C
+** with matmul_cpu_store_'s epilogue epi (E at lde, Z at ldz); alpha is 1. */
+inline void model_rec_gemm_(const int b0, const int b1, const int N, const int K, __global const float *A,
+                            const int lda, __global const float *Bp, const int ldp, const float beta,
+                            __global float *C, const int ldc, const int epi, const int act, const float p,
+                            __global float *E, const int lde, __global const float *Z, const int ldz)
+{
+    const int panels = (N + 15) / 16, items = panels * ((b1 - b0 + REC_MR - 1) / REC_MR);
+    for (int w = get_local_id(0); w < items; w += get_local_size(0)) {
+        const int m0 = b0 + w / panels * REC_MR, n0 = w % panels * 16, last = b1 - 1 - m0;
+        /* rows past b1 read row b1 - 1 (not stored) */
+        __global const float *a0 = A + (size_t)m0 * lda, *a1 = A + (size_t)(m0 + min(1, last)) * lda;
+        __global const float *a2 = A + (size_t)(m0 + min(2, last)) * lda, *a3 = A + (size_t)(m0 + min(3, last)) * lda;
+        __global const float *a4 = A + (size_t)(m0 + min(4, last)) * lda, *a5 = A + (size_t)(m0 + min(5, last)) * lda;
+        float16 acc0 = (float16)(0.0f), acc1 = acc0, acc2 = acc0, acc3 = acc0, acc4 = acc0, acc5 = acc0;
+        __global const float *bp = Bp + n0;
+        for (int k = 0; k < K; k++) {
+            float16 b = vload16(0, bp + (size_t)k * ldp);
+            acc0 = fma((float16)(a0[k]), b, acc0), acc1 = fma((float16)(a1[k]), b, acc1);
+            acc2 = fma((float16)(a2[k]), b, acc2), acc3 = fma((float16)(a3[k]), b, acc3);
+            acc4 = fma((float16)(a4[k]), b, acc4), acc5 = fma((float16)(a5[k]), b, acc5);
+        }
+        const int nv = min(16, N - n0);
+#define REC_STORE(r)                                                                                         \
+    matmul_cpu_store_(acc##r, nv, 1.0f, beta, 0, (float16)(0.0f), epi, act, p, C + (size_t)(m0 + r) * ldc + n0, \
+                      E + (size_t)(m0 + r) * lde + n0, Z + (size_t)(m0 + r) * ldz + n0)
+        REC_STORE(0);
+        if (last >= 1) REC_STORE(1);
+        if (last >= 2) REC_STORE(2);
+        if (last >= 3) REC_STORE(3);
+        if (last >= 4) REC_STORE(4);
+        if (last >= 5) REC_STORE(5);
+#undef REC_STORE
+    }
+}
+
+/* Forward of one layer, kind 0 RNN, 1 LSTM, 2 GRU; the regions of
+** rec_step_forward_: Z_t / A_t at aoff (step stride B GH, 4BH for the GRU's
+** A_t), h_t at hoff, c_t at coff (LSTM), XW_t at xwoff and Gh at ghoff (GRU);
+** Wt = W_hh^T padded (H, ldp); b_hh at p + boff when has_b. */
+__kernel void model_rec_forward(const int kind, const int B, const int H, const int T, const int R,
+                                __global float *f, const ulong aoff, const ulong hoff, const ulong coff,
+                                const ulong xwoff, const ulong ghoff, __global const float *Wt, const ulong wtoff,
+                                const int ldp, __global const float *p, const ulong boff, const int has_b,
+                                const int act, const float act_p)
+{
+    const int b0 = get_group_id(0) * R, b1 = min(B, b0 + R), GH = (kind == 1 ? 4 : kind == 2 ? 3 : 1) * H;
+    if (b0 >= B) return; /* the whole group */
+    const size_t BH = (size_t)B * H, lid = get_local_id(0), nl = get_local_size(0);
+    Wt += wtoff;
+    for (int t = 0; t < T; t++) {
+        const size_t hp = hoff + t * BH, a = aoff + t * (kind == 0 ? BH : 4 * BH);
+        __global float *A = f + hp;
+        if (kind == 0) /* Z_t += H_t W_hh^T; H_{t+1} = act(Z_t) */
+            model_rec_gemm_(b0, b1, H, H, A, H, Wt, ldp, 1.0f, f + a, H, 1, act, act_p, f + hp + BH, H, f, 0);
+        else if (kind == 1) /* A_t += H_t W_hh^T */
+            model_rec_gemm_(b0, b1, GH, H, A, H, Wt, ldp, 1.0f, f + a, GH, 0, 0, 0.0f, f, 0, f, 0);
+        else /* Gh = H_t W_hh^T */
+            model_rec_gemm_(b0, b1, GH, H, A, H, Wt, ldp, 0.0f, f + ghoff, GH, 0, 0, 0.0f, f, 0, f, 0);
+        barrier(CLK_GLOBAL_MEM_FENCE);
+        if (kind == 0) continue;
+        /* the cell, nl elements at a time, a barrier after each chunk: a CPU
+        ** implementation then vectorises the cell across the work-items */
+        for (size_t e0 = (size_t)b0 * H, e1 = (size_t)b1 * H; e0 < e1; e0 += nl) {
+            const size_t e = e0 + lid;
+            if (e < e1 && kind == 1)
+                model_lstm_fwd_elem_(e, H, f, a, coff + t * BH, coff + (t + 1) * BH, hp + BH, p, boff, has_b);
+            else if (e < e1)
+                model_gru_fwd_elem_(e, H, f, xwoff + t * 3 * BH, ghoff, hp, a, hp + BH, p, boff, has_b);
+            barrier(CLK_GLOBAL_MEM_FENCE);
+        }
+    }
+}
+
+/* BPTT through one layer, t = T .. 1: the cell's backward (rec_cell_backward_;
+** the RNN's dZ_T = dH_T f'(Z_T), its later dZ_t come from the GEMM's
+** epilogue), a barrier, dH_{t-1} (+)= dGh_t W_hh (W padded (GH, ldp); beta 0
+** on the top layer, except for the GRU, whose direct term is there), a
+** barrier.  Regions as in rec_layer_backward_; top: the layer is the top one. */
+__kernel void model_rec_backward(const int kind, const int B, const int H, const int T, const int R,
+                                 __global const float *f, const ulong aoff, const ulong hoff, const ulong coff,
+                                 __global float *d, const ulong dhoff, const ulong dcoff, const ulong dgoff,
+                                 const ulong dghoff, __global const float *W, const ulong woff, const int ldp,
+                                 const int top, const int act, const float act_p)
+{
+    const int b0 = get_group_id(0) * R, b1 = min(B, b0 + R), GH = (kind == 1 ? 4 : kind == 2 ? 3 : 1) * H;
+    if (b0 >= B) return; /* the whole group */
+    const size_t BH = (size_t)B * H, BG = (size_t)B * GH, lid = get_local_id(0), nl = get_local_size(0);
+    const size_t e0 = (size_t)b0 * H, e1 = (size_t)b1 * H;
+    const float beta = top && kind != 2 ? 0.0f : 1.0f;
+    W += woff;
+    for (int t = T; t >= 1; t--) {
+        const size_t dht = dhoff + (t - 1) * BH, dg = dgoff + (t - 1) * BG, a = aoff + (t - 1) * (kind ? 4 * BH : BH);
+        if (kind == 0 && t == T) {
+            for (size_t e = e0 + 8 * lid; e < e1; e += 8 * nl) {
+                float8 g = clg_load8_(d + dht + e, e1 - e);
+                if (act != ACT_IDENTITY) g = g * act_d8_(act, act_p, clg_load8_(f + a + e, e1 - e));
+                clg_store8_(d + dg + e, e1 - e, g);
+            }
+        } else if (kind != 0) { /* chunks of nl elements as in the forward */
+            const size_t dct = dcoff + (t - 1) * BH;
+            const int next = t < T, mode = t == 1 ? 0 : top ? 1 : 2;
+            for (size_t c = e0; c < e1; c += nl) {
+                const size_t e = c + lid;
+                if (e < e1 && kind == 1)
+                    model_lstm_bwd_elem_(e, H, f, a, next ? a + 4 * BH : a, coff + t * BH, coff + (t - 1) * BH, d,
+                                         dht, next ? dct + BH : dct, next, dg, dct);
+                else if (e < e1)
+                    model_gru_bwd_elem_(e, H, f, a, hoff + (t - 1) * BH, d, dht, dg, dghoff + (t - 1) * BG,
+                                        t > 1 ? dht - BH : dht, mode);
+                barrier(CLK_GLOBAL_MEM_FENCE);
+            }
+        }
+        barrier(CLK_GLOBAL_MEM_FENCE);
+        if (t == 1) break;
+        __global const float *dG = d + (kind == 2 ? dghoff : dgoff) + (t - 1) * BG;
+        if (kind == 0) /* dH_{t-1} (+)= dZ_t W_hh; dZ_{t-1} = dH_{t-1} f'(Z_{t-1}) */
+            model_rec_gemm_(b0, b1, H, GH, dG, GH, W, ldp, beta, d + dht - BH, H, 2, act, act_p, d + dg - BG, H,
+                            f + a - BH, H);
+        else
+            model_rec_gemm_(b0, b1, H, GH, dG, GH, W, ldp, beta, d + dht - BH, H, 0, 0, 0.0f, d, 0, f, 0);
+        barrier(CLK_GLOBAL_MEM_FENCE);
+    }
 }

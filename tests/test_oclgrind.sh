@@ -9,7 +9,8 @@
 #  2. the numerics fingerprint (selfcheck) is the same on Oclgrind and PoCL;
 #  3. tiny experiments (MSE, softmax cross-entropy, tanh, ReLU, Adam, LARS,
 #     LAMB, clipping, a vanilla RNN, an LSTM and a GRU, a pre-LN residual net,
-#     a batch-norm net) on Oclgrind and on PoCL
+#     a batch-norm net; the recurrent ones through the one-launch kernels, one
+#     of them with several work-groups) on Oclgrind and on PoCL
 #     give bit-identical metrics, layers, time steps and weights
 #     (`clgrad compare` says BIT-IDENTICAL).  Oclgrind runs with its own math
 #     builtins and without correctly rounded float32 division (clgrad divides
@@ -125,6 +126,10 @@ else
     compare_exp "adding_$m" rnn_adding_clip "${small[@]}" --set model.kind=$m --set model.hidden=8 \
       --set data.seq_len=6 --set model.activation=tanh
   done
+  # the one-launch recurrent kernels with several work-groups, each walking its rows with
+  # barriers (7 rows a group, 5 work-items: partial row blocks and panels), 2 layers of width 17
+  CLGRAD_REC_ROWS=7 CLGRAD_REC_WG=5 compare_exp adding_gru_groups rnn_adding_clip "${small[@]}" \
+    --set model.kind=gru --set model.hidden=17 --set model.layers=2 --set data.seq_len=4
 fi
 
 [ $fails = 0 ] && echo "test_oclgrind: all checks passed"

@@ -228,6 +228,10 @@ clgrad_status clgrad_model_act_stats(clgrad_ctx *ctx, clgrad_act kind, size_t ro
 ** clgrad_model_hidden_layers(m), which are the metric layers 0 .. count-1.
 ** Owned by the model (valid until the next call with another B). */
 int clgrad_model_hidden_layers(const clgrad_model *m);
+/* The work buffers (borrowed; sizes: clgrad_model_sizes_of) and where the
+** scratch at the end of fwd starts (SIZE_MAX: none): for tests that compare
+** every stored activation and gradient between two paths. */
+void clgrad_model_work(const clgrad_model *m, cl_mem *fwd, cl_mem *bwd, size_t *scratch);
 clgrad_status clgrad_model_hidden_segs(clgrad_ctx *ctx, clgrad_model *m, size_t B, const clgrad_segs **segs,
                                        cl_mem *buf);
 #endif

@@ -27,15 +27,17 @@
 ** activation functions, shared by the activation kernels and the GEMM
 ** epilogues that apply them; loss_fn.cl the per-element loss formulas;
 ** optim_fn.cl the optimizers' per-parameter updates; clip_fn.cl the
-** clipping formulas; cell_fn.cl the LSTM and GRU cells.  The *_fn.cl libraries
-** compile as host C too, so the tests check the kernels bit for bit against
+** clipping formulas; cell_fn.cl the LSTM and GRU cells; gemm_fn.cl the CPU
+** GEMM's epilogue (matmul.cl, and model.cl's one-launch recurrent layers).
+** The other *_fn.cl libraries compile as host C too, so the tests check the kernels bit for bit against
 ** a host build of the same source. */
 static const struct {
     const char *lib, *program;
 } libs_[] = {{"math.cl", "activation.cl"}, {"math.cl", "matmul.cl"},   {"math.cl", "loss.cl"},
              {"math.cl", "model.cl"},      {"act_fn.cl", "activation.cl"}, {"act_fn.cl", "matmul.cl"},
              {"loss_fn.cl", "loss.cl"},    {"optim_fn.cl", "optim.cl"},
-             {"clip_fn.cl", "clip.cl"},    {"cell_fn.cl", "model.cl"}};
+             {"clip_fn.cl", "clip.cl"},    {"cell_fn.cl", "model.cl"},
+             {"act_fn.cl", "model.cl"},    {"gemm_fn.cl", "matmul.cl"},  {"gemm_fn.cl", "model.cl"}};
 #define NLIBS ((int)(sizeof libs_ / sizeof libs_[0]))
 
 static int is_lib_(const char *name)

@@ -99,8 +99,9 @@ struct clgrad_model {
     **        xw_off (GRU) x W_ih^T + b_ih for all t (T, B, 3H);  gh_off (GRU) h W_hh^T (B, 3H)
     **   bwd: dh_off[l] dH_t (T, B, H), t = 1..T;  dc_off[l] (LSTM) dC_t (T, B, H)
     **        dl_off dL/dlogits (B, K);  shared: dg_off dZ / dG for all t (T, B, GH),
-    **        dgh_off (GRU) dGh for all t (T, B, 3H) */
-    size_t a_off[MAXR], c_off[MAXR], dc_off[MAXR], xt_off, xw_off, gh_off, dl_off, dg_off, dgh_off;
+    **        dgh_off (GRU) dGh for all t (T, B, 3H)
+    **   fwd: rw_off  W_hh made 16-column padded for the one-launch kernels (rec_pad_) */
+    size_t a_off[MAXR], c_off[MAXR], dc_off[MAXR], xt_off, xw_off, gh_off, dl_off, dg_off, dgh_off, rw_off;
     clgrad_segs *param_segs;           /* owned: one segment per tensor */
     clgrad_segs *gact_segs;            /* owned: for the batch size gact_B */
     size_t gact_B;
@@ -384,6 +385,9 @@ static void rec_layout_(clgrad_model *m, const clgrad_model_spec *s, size_t *nf,
     m->dl_off = *nb, *nb += Bm * m->K;
     m->dg_off = *nb, *nb += T * Bm * GH;
     if (m->kind == CLGRAD_MODEL_GRU) m->dgh_off = *nb, *nb += T * 3 * BH;
+    /* last in fwd (clgrad_model_work): W_hh^T (H, p16) or W_hh (GH, h16) */
+    size_t p16 = (GH + 15) / 16 * 16, h16 = (H + 15) / 16 * 16;
+    m->rw_off = *nf, *nf += H * p16 > GH * h16 ? H * p16 : GH * h16;
 }
 
 static size_t nsegs_(const clgrad_model *m);
@@ -791,6 +795,125 @@ static size_t rec_input_(const clgrad_model *m, int l, size_t B, size_t *Fin)
     return l == 0 ? m->xt_off : m->h_off[l - 1] + B * m->H;
 }
 
+/* ---- one layer in one launch (cl/model.cl: model_rec_forward / _backward) ---- */
+#define REC_MR 6 /* rows per work-item of the kernels' GEMM (REC_MR in cl/model.cl) */
+
+/* The one-launch kernels, unless $CLGRAD_RECURRENT=steps (the step-by-step
+** reference: the same bits) or the GEMMs are CLBlast's (the kernels round as
+** the own GEMM does). */
+static int rec_one_launch_(clgrad_ctx *ctx)
+{
+    const char *e = getenv("CLGRAD_RECURRENT");
+    return !(e && strcmp(e, "steps") == 0) && clgrad_get_gemm_backend(ctx) == CLGRAD_GEMM_OWN;
+}
+
+static size_t rec_env_(const char *name, size_t dflt)
+{
+    const char *e = getenv(name);
+    char *end;
+    unsigned long v = e && *e ? strtoul(e, &end, 10) : 0;
+    return v > 0 && *end == '\0' ? (size_t)v : dflt;
+}
+
+/* Rows per work-group (whole REC_MR-row blocks, about three groups per
+** compute unit: a device that shares its cores with other work balances them,
+** measured on PoCL with 2 cores) and the work-group size: one work-item per block x 16-column panel
+** of N outputs, or for the LSTM and GRU (whose cells run over the group's
+** rows, a chunk of work-items at a time) up to 256 elements of a chunk;
+** within the device's limits.  $CLGRAD_REC_ROWS and $CLGRAD_REC_WG override
+** them (tests: the bits do not depend on either). */
+static void rec_geometry_(clgrad_ctx *ctx, const clgrad_model *m, size_t B, size_t N, size_t *R, size_t *wg)
+{
+    const clgrad_device_info *d = clgrad_device(ctx);
+    size_t cu = d->compute_units ? d->compute_units : 1, blocks = (B + REC_MR - 1) / REC_MR;
+    *R = rec_env_("CLGRAD_REC_ROWS", (blocks + 3 * cu - 1) / (3 * cu) * REC_MR);
+    size_t items = (*R + REC_MR - 1) / REC_MR * ((N + 15) / 16), cells = m->kind == CLGRAD_MODEL_RNN ? 0 : *R * m->H;
+    if (cells > 256) cells = 256;
+    *wg = rec_env_("CLGRAD_REC_WG", items > cells ? items : cells);
+    size_t max = d->max_wg_size < d->max_wi_sizes[0] ? d->max_wg_size : d->max_wi_sizes[0];
+    if (*wg > max) *wg = max;
+    if (*wg == 0) *wg = 1;
+}
+
+/* fwd rw_off = W_hh of layer l zero-padded to a multiple of 16 columns:
+** transposed (H, ldp) for the forward, as is (GH, ldp) for the backward. */
+static clgrad_status rec_pad_(clgrad_ctx *ctx, clgrad_model *m, int l, int trans, size_t *ldp)
+{
+    size_t GH = (size_t)m->G * m->H, cols = trans ? GH : m->H;
+    *ldp = (cols + 15) / 16 * 16;
+    clgrad_karg args[] = {CLGRAD_KM(m->params), CLGRAD_KU(m->rt[l].whh->off), CLGRAD_KU(GH), CLGRAD_KU(m->H),
+                          CLGRAD_KI(trans), CLGRAD_KM(m->fwd), CLGRAD_KU(m->rw_off), CLGRAD_KU(*ldp)};
+    return clgrad_launch_args(ctx, "model_rec_pad", (trans ? m->H : GH) * *ldp, args, 8);
+}
+
+/* Launch kernel `name` with args over B rows: ceil(B / R) groups of wg
+** work-items, fewer where the compiled kernel allows fewer (its registers). */
+static clgrad_status rec_launch_(clgrad_ctx *ctx, const char *name, const clgrad_karg *args, int nargs, size_t B,
+                                 size_t R, size_t wg)
+{
+    clgrad_status st = CLGRAD_OK;
+    cl_kernel k = clgrad_kernel(ctx, name);
+    if (!k) return CLGRAD_E_ARG;
+    size_t kmax = 0;
+    CLGRAD_CL_TRY(ctx, clGetKernelWorkGroupInfo(k, clgrad_device(ctx)->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax,
+                                                &kmax, NULL));
+    if (kmax > 0 && wg > kmax) wg = kmax;
+    for (int i = 0; i < nargs; i++) CLGRAD_CL_TRY(ctx, clSetKernelArg(k, (cl_uint)i, args[i].size, args[i].p));
+    size_t global = (B + R - 1) / R * wg;
+    CLGRAD_TRY(clgrad_launch(ctx, k, name, 1, &global, &wg));
+fail:
+    return st;
+}
+
+void clgrad_model_work(const clgrad_model *m, cl_mem *fwd, cl_mem *bwd, size_t *scratch)
+{
+    *fwd = m->fwd, *bwd = m->bwd;
+    *scratch = recurrent_(m) ? m->rw_off : SIZE_MAX;
+}
+
+static cl_int rec_kind_(const clgrad_model *m)
+{
+    return m->kind == CLGRAD_MODEL_LSTM ? 1 : m->kind == CLGRAD_MODEL_GRU ? 2 : 0;
+}
+
+/* All T forward steps of layer l in one launch (after the input-side GEMM). */
+static clgrad_status rec_layer_forward_one_(clgrad_ctx *ctx, clgrad_model *m, int l, size_t B)
+{
+    clgrad_status st = CLGRAD_OK;
+    const rtensors_ *r = &m->rt[l];
+    size_t ldp, R, wg;
+    CLGRAD_TRY(rec_pad_(ctx, m, l, 1, &ldp));
+    rec_geometry_(ctx, m, B, (size_t)m->G * m->H, &R, &wg);
+    cl_ulong coff = m->kind == CLGRAD_MODEL_LSTM ? m->c_off[l] : 0;
+    clgrad_karg args[] = {CLGRAD_KI(rec_kind_(m)), CLGRAD_KI(B), CLGRAD_KI(m->H), CLGRAD_KI(m->T), CLGRAD_KI(R),
+                          CLGRAD_KM(m->fwd), CLGRAD_KU(m->a_off[l]), CLGRAD_KU(m->h_off[l]), CLGRAD_KU(coff),
+                          CLGRAD_KU(m->xw_off), CLGRAD_KU(m->gh_off), CLGRAD_KM(m->fwd), CLGRAD_KU(m->rw_off),
+                          CLGRAD_KI(ldp), CLGRAD_KM(m->params), CLGRAD_KU(r->bhh ? r->bhh->off : 0),
+                          CLGRAD_KI(r->bhh != NULL), CLGRAD_KI(m->acts[0]), CLGRAD_KF(m->act_param)};
+    CLGRAD_TRY(rec_launch_(ctx, "model_rec_forward", args, 19, B, R, wg));
+fail:
+    return st;
+}
+
+/* BPTT through layer l (t = T .. 1) in one launch: dG_t, dH_{t-1} (and dC_t). */
+static clgrad_status rec_layer_bptt_one_(clgrad_ctx *ctx, clgrad_model *m, int l, size_t B)
+{
+    clgrad_status st = CLGRAD_OK;
+    size_t ldp, R, wg;
+    CLGRAD_TRY(rec_pad_(ctx, m, l, 0, &ldp));
+    rec_geometry_(ctx, m, B, m->H, &R, &wg);
+    int lstm = m->kind == CLGRAD_MODEL_LSTM;
+    clgrad_karg args[] = {CLGRAD_KI(rec_kind_(m)), CLGRAD_KI(B), CLGRAD_KI(m->H), CLGRAD_KI(m->T), CLGRAD_KI(R),
+                          CLGRAD_KM(m->fwd), CLGRAD_KU(m->a_off[l]), CLGRAD_KU(m->h_off[l]),
+                          CLGRAD_KU(lstm ? m->c_off[l] : 0), CLGRAD_KM(m->bwd), CLGRAD_KU(m->dh_off[l]),
+                          CLGRAD_KU(lstm ? m->dc_off[l] : 0), CLGRAD_KU(m->dg_off), CLGRAD_KU(m->dgh_off),
+                          CLGRAD_KM(m->fwd), CLGRAD_KU(m->rw_off), CLGRAD_KI(ldp), CLGRAD_KI(l == m->L - 1),
+                          CLGRAD_KI(m->acts[0]), CLGRAD_KF(m->act_param)};
+    CLGRAD_TRY(rec_launch_(ctx, "model_rec_backward", args, 20, B, R, wg));
+fail:
+    return st;
+}
+
 /* One forward step of layer l: h_{t+1} from the input part and h_t (t 0-based). */
 static clgrad_status rec_step_forward_(clgrad_ctx *ctx, clgrad_model *m, int l, size_t t, size_t B)
 {
@@ -842,7 +965,10 @@ static clgrad_status rec_forward_(clgrad_ctx *ctx, clgrad_model *m, cl_mem x, si
                            0.0f));
         CLGRAD_TRY(clgrad_buf_fill(ctx, f, m->h_off[l], BH, 0.0f)); /* h_0 = 0 */
         if (m->kind == CLGRAD_MODEL_LSTM) CLGRAD_TRY(clgrad_buf_fill(ctx, f, m->c_off[l], BH, 0.0f));
-        for (size_t t = 0; t < T; t++) CLGRAD_TRY(rec_step_forward_(ctx, m, l, t, B));
+        if (rec_one_launch_(ctx))
+            CLGRAD_TRY(rec_layer_forward_one_(ctx, m, l, B));
+        else
+            for (size_t t = 0; t < T; t++) CLGRAD_TRY(rec_step_forward_(ctx, m, l, t, B));
     }
     const clgrad_tensor *wfc = &m->tensors[m->fcw], *bfc = m->fcb >= 0 ? &m->tensors[m->fcb] : NULL;
     CLGRAD_TRY(linear_(ctx, f, m->h_off[m->L - 1] + T * BH, H, B, H, P, wfc->off, bfc != NULL, bfc ? bfc->off : 0, m->K,
@@ -883,7 +1009,8 @@ fail:
     return st;
 }
 
-/* BPTT through layer l (t = T .. 1, the cell and dH_{t-1} step by step), then
+/* BPTT through layer l (t = T .. 1, the cell and dH_{t-1}: in one launch, or
+** step by step with $CLGRAD_RECURRENT=steps), then
 ** for all steps at once: dW_ih, dW_hh, the bias gradients and, for l > 0,
 ** dH of the layer below (its first contribution). */
 static clgrad_status rec_layer_backward_(clgrad_ctx *ctx, clgrad_model *m, int l, size_t B)
@@ -895,7 +1022,9 @@ static clgrad_status rec_layer_backward_(clgrad_ctx *ctx, clgrad_model *m, int l
     cl_mem P = m->params, g = m->grads, f = m->fwd, b = m->bwd;
     /* dG for the input side; dGh for the recurrent side (the same except for the GRU) */
     size_t dgi = m->dg_off, dgh = m->kind == CLGRAD_MODEL_GRU ? m->dgh_off : m->dg_off;
-    for (size_t t = T; t >= 1; t--) {
+    int one = rec_one_launch_(ctx);
+    if (one) CLGRAD_TRY(rec_layer_bptt_one_(ctx, m, l, B));
+    for (size_t t = T; !one && t >= 1; t--) {
         size_t dht = m->dh_off[l] + (t - 1) * BH;
         /* the top layer's dH_{t-1} holds nothing yet; a lower layer's holds the gradient from above */
         int over = top, rnn = m->kind == CLGRAD_MODEL_RNN;
@@ -917,7 +1046,16 @@ static clgrad_status rec_layer_backward_(clgrad_ctx *ctx, clgrad_model *m, int l
     }
     size_t in = rec_input_(m, l, B, &Fin);
     /* dW_ih (GH, Fin) = dGi^T X over all T*B rows; dW_hh = dGh^T H_{0..T-1} (H_0 = 0); biases: column sums */
-    CLGRAD_TRY(clgrad_gemm(ctx, 1, 0, GH, Fin, TB, 1.0f, b, dgi, GH, f, in, Fin, 0.0f, g, r->wih->off, Fin));
+    if (Fin <= 8 && Fin <= H) {
+        /* dW_ih^T (Fin, GH) = X^T dGi into the scratch, then transposed: the same fma chains
+        ** (fma(a, b) = fma(b, a)), and op(A) = X^T is a few rows (no packing of dGi^T) */
+        CLGRAD_TRY(clgrad_gemm(ctx, 1, 0, Fin, GH, TB, 1.0f, f, in, Fin, b, dgi, GH, 0.0f, f, m->rw_off, GH));
+        clgrad_karg ta[] = {CLGRAD_KM(f), CLGRAD_KU(m->rw_off), CLGRAD_KU(Fin), CLGRAD_KU(GH), CLGRAD_KI(1),
+                            CLGRAD_KM(g), CLGRAD_KU(r->wih->off), CLGRAD_KU(Fin)};
+        CLGRAD_TRY(clgrad_launch_args(ctx, "model_rec_pad", GH * Fin, ta, 8));
+    } else {
+        CLGRAD_TRY(clgrad_gemm(ctx, 1, 0, GH, Fin, TB, 1.0f, b, dgi, GH, f, in, Fin, 0.0f, g, r->wih->off, Fin));
+    }
     CLGRAD_TRY(clgrad_gemm(ctx, 1, 0, GH, H, TB, 1.0f, b, dgh, GH, f, m->h_off[l], H, 0.0f, g, r->whh->off, H));
     if (r->bih) CLGRAD_TRY(clgrad_activation_bias_grad(ctx, b, dgi, TB, GH, 0.0f, g, r->bih->off));
     if (r->bhh && m->kind == CLGRAD_MODEL_GRU) CLGRAD_TRY(clgrad_activation_bias_grad(ctx, b, dgh, TB, GH, 0.0f, g, r->bhh->off));
