@@ -15,6 +15,7 @@
 #include "clgrad/norm.h"
 #include "clgrad/reduce.h"
 #include "clgrad/model.h"
+#include "nn/mlp_fused.h"
 
 #include <limits.h>
 #include <math.h>
@@ -106,6 +107,7 @@ struct clgrad_model {
     size_t gact_B;
     clgrad_segs *hid_segs;             /* owned: the hidden layers' outputs for the batch size hid_B */
     size_t hid_B;
+    cl_mem mlp_tab; /* owned: the plain MLP's layer table of the fused pass (src/nn/mlp_fused.c), or NULL */
     cl_mem x;    /* borrowed: the input of the last forward pass, read by backward */
     size_t xoff;
 };
@@ -179,6 +181,7 @@ void clgrad_model_free(clgrad_model *m)
     clgrad_buf_free(&m->bwd);
     clgrad_buf_free(&m->logits);
     clgrad_buf_free(&m->run);
+    if (m->mlp_tab) clReleaseMemObject(m->mlp_tab);
     clgrad_segs_free(&m->param_segs);
     clgrad_segs_free(&m->gact_segs);
     clgrad_segs_free(&m->hid_segs);
@@ -780,6 +783,22 @@ static clgrad_status mlp_backward_(clgrad_ctx *ctx, clgrad_model *m, cl_mem x, s
 fail:
     return st;
 }
+
+/* The plain MLP's layout for the fused training pass (src/nn/mlp_fused.c);
+** 0 for any other model. */
+int clgrad_model_mlp_view_(clgrad_model *m, clgrad_mlp_view_ *v)
+{
+    if (m->kind != CLGRAD_MODEL_MLP || m->ext) return 0;
+    v->nlin = m->nlin, v->bias = m->bias, v->act_param = m->act_param, v->max_batch = m->max_batch;
+    v->width = m->width, v->z_off = m->z_off, v->h_off = m->h_off, v->dz_off = m->dz_off, v->dh_off = m->dh_off;
+    v->acts = m->acts;
+    v->params = m->params, v->grads = m->grads, v->fwd = m->fwd, v->bwd = m->bwd, v->logits = m->logits;
+    v->tab = &m->mlp_tab;
+    return 1;
+}
+
+/* The input of the last forward pass (what clgrad_model_forward records). */
+void clgrad_model_set_input_(clgrad_model *m, cl_mem x, size_t xoff) { m->x = x, m->xoff = xoff; }
 
 /* ---- recurrent models ---- */
 
