@@ -12,6 +12,7 @@
 #define MLP_R 16 /* cl/mlp.cl: rows per work-group */
 #define MLP_C 8  /* cl/mlp.cl: outputs per task */
 #define MLP_LF 12
+#define MLP_AUTO_MAX_PARAMS (256u * 1024u) /* floats: 1 MiB of weights */
 
 /* The layer table (cl/mlp.cl's header) into t, and the count of mlp_wgrad tasks. */
 static size_t table_(const clgrad_model *m, const clgrad_mlp_view_ *v, cl_ulong *t)
@@ -34,9 +35,17 @@ static size_t table_(const clgrad_model *m, const clgrad_mlp_view_ *v, cl_ulong 
 /* Whether the pass applies (see the header); *ls the work-group size of mlp_rows. */
 static int applies_(clgrad_ctx *ctx, const clgrad_step_plan *p, const clgrad_mlp_view_ *v, size_t *ls)
 {
+    /* CLGRAD_MLP_FUSED=0: never, =1: wherever it can; else for models whose
+    ** parameters stay in a CPU's cache (each slice of rows reads all the
+    ** weights twice: for larger ones the layer-by-layer GEMMs, which read
+    ** each weight panel once per layer, are faster) */
     const char *e = getenv("CLGRAD_MLP_FUSED");
     if (e && strcmp(e, "0") == 0) return 0;
+    if (!(e && strcmp(e, "1") == 0) && clgrad_model_nparams(p->m) > MLP_AUTO_MAX_PARAMS) return 0;
     if (p->loss != CLGRAD_LOSS_CE && p->K != 1) return 0;
+    int built = 0; /* a context opened with a list of programs may lack mlp.cl */
+    for (int i = 0; i < clgrad_program_count(ctx) && !built; i++) built = strcmp(clgrad_program_name(ctx, i), "mlp.cl") == 0;
+    if (!built) return 0;
     size_t maxw = 0;
     for (int l = 0; l <= v->nlin; l++) maxw = v->width[l] > maxw ? v->width[l] : maxw;
     const clgrad_device_info *d = clgrad_device(ctx);

@@ -34,7 +34,8 @@ void clgrad_model_set_input_(clgrad_model *m, cl_mem x, size_t xoff);
 ** clgrad_model_backward and clgrad_gradstate_reset leave them.  *done = 0
 ** (nothing enqueued) where the fused pass does not apply: not a plain MLP,
 ** MSE/BCE with more than one output, layers too wide for the device's local
-** memory, or CLGRAD_MLP_FUSED=0. */
+** memory, a context without mlp.cl, more than 256 Ki parameters (unless CLGRAD_MLP_FUSED=1: a
+** performance choice, the bits are the same), or CLGRAD_MLP_FUSED=0. */
 clgrad_status clgrad_mlp_fused_grads(clgrad_ctx *ctx, const clgrad_step_plan *p, long step, size_t pos, size_t B,
                                      int *done);
 #endif
