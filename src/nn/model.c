@@ -759,8 +759,7 @@ static clgrad_status mlp_backward_(clgrad_ctx *ctx, clgrad_model *m, cl_mem x, s
     clgrad_status st = CLGRAD_OK;
     int L = m->nlin - 1;
     /* keep dL/dlogits in the backward block: the last layer's dZ */
-    CLGRAD_CL_TRY(ctx, clEnqueueCopyBuffer(clgrad_queue(ctx), dlogits, m->bwd, dloff * sizeof(float),
-                                           m->dz_off[L] * sizeof(float), B * m->K * sizeof(float), 0, NULL, NULL));
+    CLGRAD_TRY(clgrad_buf_copy(ctx, dlogits, dloff, m->bwd, m->dz_off[L], B * m->K));
     for (int l = L; l >= 0; l--) {
         int per = m->bias ? 2 : 1;
         const clgrad_tensor *W = &m->tensors[l * per];

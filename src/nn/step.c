@@ -183,8 +183,7 @@ clgrad_status clgrad_step_snapshot(clgrad_ctx *ctx, const clgrad_step_plan *p, s
     clgrad_status st = CLGRAD_OK;
     size_t np = clgrad_model_nparams(p->m);
     CLGRAD_TRY(clgrad_model_metrics(ctx, p->m, B, p->mbuf, p->L.model));
-    CLGRAD_CL_TRY(ctx, clEnqueueCopyBuffer(clgrad_queue(ctx), clgrad_model_params(p->m), p->prev, 0, 0,
-                                           np * sizeof(float), 0, NULL, NULL));
+    CLGRAD_TRY(clgrad_buf_copy(ctx, clgrad_model_params(p->m), 0, p->prev, 0, np));
 fail:
     return st;
 }
