@@ -11,7 +11,8 @@
 **              one another with barriers inside the group, no launch between.
 **   mlp_wgrad  every layer's dW = dZ^T A_in and db = column sums of dZ, one
 **              work-item per task (MLP_C x 16 outputs of a dW, or 8 of a db),
-**              and the gradient state's reset (clip_gradstate_reset).
+**              the gradient state's reset (clip_gradstate_reset) and the
+**              loss value (loss_value) of the terms mlp_rows left.
 **
 ** Bits: every GEMM output is one fma chain in k order from 0 with the
 ** operands in matmul_cpu's order, then matmul_cpu_store_'s epilogue (C =
@@ -148,9 +149,11 @@ inline void mlp_bwd_layer_(__global const ulong *L, __global const ulong *Lp, __
 }
 
 /* The loss gradient of the group's rows: dlogits and the last layer's dZ
-** (loss_grad's values; MSE and BCE: one output per row). */
+** (loss_grad's values; MSE and BCE: one output per row), and the terms of
+** the loss value (loss_value's: one per row for CE, per element else). */
 inline void mlp_loss_grad_(const int loss, __global const float *logits, __global const float *yb, const uint B,
-                           const uint K, const uint r0, const uint nr, __global float *dlogits, __global float *dz)
+                           const uint K, const uint r0, const uint nr, __global float *dlogits, __global float *dz,
+                           __global float *terms)
 {
     const uint lid = get_local_id(0), ls = get_local_size(0);
     if (loss == LOSS_CE) {
@@ -158,6 +161,7 @@ inline void mlp_loss_grad_(const int loss, __global const float *logits, __globa
             const size_t o = (size_t)(r0 + i) * K;
             loss_ce_grad_row_(logits + o, K, yb[r0 + i], (float)B, dlogits + o);
             for (uint c = 0; c < K; c++) dz[o + c] = dlogits[o + c];
+            terms[r0 + i] = loss_ce_row_(logits + o, K, yb[r0 + i]);
         }
         return;
     }
@@ -165,7 +169,23 @@ inline void mlp_loss_grad_(const int loss, __global const float *logits, __globa
         const size_t e = (size_t)r0 * K + i;
         const float g = loss_grad_elem_(loss, logits[e], yb[e], (ulong)B * K);
         dlogits[e] = g, dz[e] = g;
+        terms[e] = loss == LOSS_MSE ? loss_mse_term_(logits[e], yb[e]) : loss_bce_term_(logits[e], yb[e]);
     }
+}
+
+/* loss_value of n <= LOSS_CHUNK terms (one chunk), by one work-item: the
+** leaves, the 16 subtrees of 16 leaves, their tree, then / n. */
+inline float mlp_loss_value_(__global const float *terms, const uint n)
+{
+    float2 lf[LOSS_LEAVES], l1[16];
+    for (uint j = 0; j < LOSS_LEAVES; j++) {
+        float s = -0.0f, c = 0.0f;
+        for (uint u = j; u < n; u += LOSS_LEAVES) loss_nsum_(&s, &c, terms[u]);
+        lf[j] = (float2)(s, c);
+    }
+    for (uint g = 0; g < 16; g++) l1[g] = loss_tree16_(lf + 16 * g);
+    const float2 r = loss_tree16_(l1);
+    return clg_div(isfinite(r.x) ? r.x + r.y : r.x, (float)n);
 }
 
 /* Global (ceil(B / MLP_R) * ls), local ls; s0, s1, s2: maxw * MLP_R floats each
@@ -174,7 +194,7 @@ __kernel void mlp_rows(__global const float *x, __global const float *y, __globa
                        const int gather, const uint B, const ulong row, __global float *xb, __global float *yb,
                        __global const float *P, __global float *fwd, __global float *bwd, __global float *logits,
                        __global float *dlogits, __global const ulong *tab, const int nlin, const float act_p,
-                       const int loss, __local float *s0, __local float *s1, __local float *s2)
+                       const int loss, __global float *terms, __local float *s0, __local float *s1, __local float *s2)
 {
     const uint lid = get_local_id(0), ls = get_local_size(0), r0 = get_group_id(0) * MLP_R;
     const uint nr = min((uint)MLP_R, B - r0);
@@ -199,7 +219,7 @@ __kernel void mlp_rows(__global const float *x, __global const float *y, __globa
     }
     __global const ulong *Lo = tab + (nlin - 1) * MLP_LF;
     const uint K = (uint)Lo[MLP_N];
-    mlp_loss_grad_(loss, logits, yb, B, K, r0, nr, dlogits, bwd + Lo[MLP_DZ]);
+    mlp_loss_grad_(loss, logits, yb, B, K, r0, nr, dlogits, bwd + Lo[MLP_DZ], terms);
     barrier(CLK_GLOBAL_MEM_FENCE);
     for (uint t = lid; t < K * MLP_R; t += ls) {
         const uint n = t / MLP_R, i = t - n * MLP_R;
@@ -244,17 +264,21 @@ inline void mlp_dw_task_(__global const float *dZ, const uint N, __global const 
 }
 
 /* One work-item per task: the dW tasks and db tasks of every layer (table);
-** item 0 also resets the gradient state gs (as clip_gradstate_reset:
-** include/clgrad/gradstate.h, NORM = 0, COEF = CLIPCOEF = 1, the rest 0). */
+** item 0 also resets the gradient state at gs_off in the metrics block gs (as
+** clip_gradstate_reset: include/clgrad/gradstate.h, NORM = 0, COEF =
+** CLIPCOEF = 1, the rest 0), and item ntask (nterms > 0) writes the loss
+** value of mlp_rows' terms at loss_off (loss_value's bits). */
 __kernel void mlp_wgrad(__global const float *xb, const ulong row, __global const float *fwd,
                         __global const float *bwd, __global float *G, __global const ulong *tab, const int nlin,
-                        const uint B, const ulong ntask, __global float *gs, const ulong gs_off)
+                        const uint B, const ulong ntask, __global float *gs, const ulong gs_off,
+                        __global const float *terms, const uint nterms, const ulong loss_off)
 {
     const ulong t = get_global_id(0);
     if (t == 0) {
         for (int i = 0; i < 8; i++) gs[gs_off + i] = 0.0f;
         gs[gs_off + 1] = 1.0f, gs[gs_off + 4] = 1.0f;
     }
+    if (t == ntask && nterms > 0) gs[loss_off] = mlp_loss_value_(terms, nterms); /* gs: the metrics block */
     if (t >= ntask) return;
     int l = 0;
     while (l + 1 < nlin && t >= tab[(l + 1) * MLP_LF + MLP_TW]) l++;

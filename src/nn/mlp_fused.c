@@ -12,6 +12,7 @@
 #define MLP_R 16 /* cl/mlp.cl: rows per work-group */
 #define MLP_C 8  /* cl/mlp.cl: outputs per task */
 #define MLP_LF 12
+#define MLP_LOSS_CHUNK 8192 /* cl/loss_fn.cl: LOSS_CHUNK */
 #define MLP_AUTO_MAX_PARAMS (256u * 1024u) /* floats: 1 MiB of weights */
 
 /* The layer table (cl/mlp.cl's header) into t, and the count of mlp_wgrad tasks. */
@@ -87,7 +88,7 @@ static clgrad_status rows_(clgrad_ctx *ctx, const clgrad_step_plan *p, const clg
                        {&(cl_uint){(cl_uint)B}, sizeof(cl_uint)}, CLGRAD_KU(p->row), CLGRAD_KM(p->xb),
                        CLGRAD_KM(p->yb), CLGRAD_KM(v->params), CLGRAD_KM(v->fwd), CLGRAD_KM(v->bwd),
                        CLGRAD_KM(v->logits), CLGRAD_KM(dl), CLGRAD_KM(*v->tab), CLGRAD_KI(v->nlin),
-                       CLGRAD_KF(v->act_param), CLGRAD_KI(p->loss)};
+                       CLGRAD_KF(v->act_param), CLGRAD_KI(p->loss), CLGRAD_KM(*v->terms)};
     int na = (int)(sizeof a / sizeof a[0]);
     for (int i = 0; i < na; i++) CLGRAD_CL_TRY(ctx, clSetKernelArg(k, (cl_uint)i, a[i].size, a[i].p));
     size_t lbytes = maxw * MLP_R * sizeof(float);
@@ -100,14 +101,16 @@ fail:
     return st;
 }
 
+/* nterms: the loss terms to sum into L.loss (0: none). */
 static clgrad_status wgrad_(clgrad_ctx *ctx, const clgrad_step_plan *p, const clgrad_mlp_view_ *v, size_t B,
-                            size_t ntask)
+                            size_t ntask, size_t nterms)
 {
     clgrad_karg a[] = {CLGRAD_KM(p->xb), CLGRAD_KU(p->row), CLGRAD_KM(v->fwd), CLGRAD_KM(v->bwd),
                        CLGRAD_KM(v->grads), CLGRAD_KM(*v->tab), CLGRAD_KI(v->nlin),
                        {&(cl_uint){(cl_uint)B}, sizeof(cl_uint)}, CLGRAD_KU(ntask), CLGRAD_KM(p->mbuf),
-                       CLGRAD_KU(p->L.gs)};
-    return clgrad_launch_args(ctx, "mlp_wgrad", ntask, a, (int)(sizeof a / sizeof a[0]));
+                       CLGRAD_KU(p->L.gs), CLGRAD_KM(*v->terms), {&(cl_uint){(cl_uint)nterms}, sizeof(cl_uint)},
+                       CLGRAD_KU(p->L.loss)};
+    return clgrad_launch_args(ctx, "mlp_wgrad", ntask + 1, a, (int)(sizeof a / sizeof a[0]));
 }
 
 clgrad_status clgrad_mlp_fused_grads(clgrad_ctx *ctx, const clgrad_step_plan *p, long step, size_t pos, size_t B,
@@ -120,12 +123,15 @@ clgrad_status clgrad_mlp_fused_grads(clgrad_ctx *ctx, const clgrad_step_plan *p,
     if (!clgrad_model_mlp_view_(p->m, &v) || !applies_(ctx, p, &v, &ls)) return CLGRAD_OK;
     if (B == 0 || B > v.max_batch) return clgrad_fail(ctx, CLGRAD_E_ARG, "model: batch %zu outside 1..%zu", B, v.max_batch);
     CLGRAD_TRY(upload_table_(ctx, p->m, &v, &ntask));
+    if (!*v.terms) CLGRAD_TRY(clgrad_buf_new(ctx, v.max_batch * p->K, "mlp loss terms", v.terms));
+    size_t nterms = p->loss == CLGRAD_LOSS_CE ? B : B * p->K;
+    if (nterms > MLP_LOSS_CHUNK) nterms = 0; /* more than one chunk of loss_value: its own launch */
     int gather = p->input_std == 0.0f;
     if (!gather) CLGRAD_TRY(clgrad_step_batch(ctx, p, step, pos, B)); /* the gather and the input noise */
     CLGRAD_TRY(rows_(ctx, p, &v, pos, B, gather, ls));
-    CLGRAD_TRY(wgrad_(ctx, p, &v, B, ntask));
+    CLGRAD_TRY(wgrad_(ctx, p, &v, B, ntask, nterms));
     clgrad_model_set_input_(p->m, p->xb, 0);
-    *done = 1;
+    *done = CLGRAD_MLP_FUSED_GRADS | (nterms ? CLGRAD_MLP_FUSED_LOSS : 0);
 fail:
     return st;
 }

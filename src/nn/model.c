@@ -107,7 +107,7 @@ struct clgrad_model {
     size_t gact_B;
     clgrad_segs *hid_segs;             /* owned: the hidden layers' outputs for the batch size hid_B */
     size_t hid_B;
-    cl_mem mlp_tab; /* owned: the plain MLP's layer table of the fused pass (src/nn/mlp_fused.c), or NULL */
+    cl_mem mlp_tab, mlp_terms; /* owned: the fused pass's layer table and loss terms (src/nn/mlp_fused.c), or NULL */
     cl_mem x;    /* borrowed: the input of the last forward pass, read by backward */
     size_t xoff;
 };
@@ -182,6 +182,7 @@ void clgrad_model_free(clgrad_model *m)
     clgrad_buf_free(&m->logits);
     clgrad_buf_free(&m->run);
     if (m->mlp_tab) clReleaseMemObject(m->mlp_tab);
+    clgrad_buf_free(&m->mlp_terms);
     clgrad_segs_free(&m->param_segs);
     clgrad_segs_free(&m->gact_segs);
     clgrad_segs_free(&m->hid_segs);
@@ -792,7 +793,7 @@ int clgrad_model_mlp_view_(clgrad_model *m, clgrad_mlp_view_ *v)
     v->width = m->width, v->z_off = m->z_off, v->h_off = m->h_off, v->dz_off = m->dz_off, v->dh_off = m->dh_off;
     v->acts = m->acts;
     v->params = m->params, v->grads = m->grads, v->fwd = m->fwd, v->bwd = m->bwd, v->logits = m->logits;
-    v->tab = &m->mlp_tab;
+    v->tab = &m->mlp_tab, v->terms = &m->mlp_terms;
     return 1;
 }
 

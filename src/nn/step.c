@@ -155,14 +155,15 @@ clgrad_status clgrad_step_grads(clgrad_ctx *ctx, const clgrad_step_plan *p, long
     cl_mem grads = clgrad_model_grads(p->m), lg = clgrad_model_logits(p->m);
     size_t np = clgrad_model_nparams(p->m);
     int fused = 0;
-    /* a plain MLP: batch, forward, loss gradient, backward and the gradient
-    ** state's reset in two launches (nn/mlp_fused.h), the same bits */
+    /* a plain MLP: batch, forward, loss value and gradient, backward and the
+    ** gradient state's reset in two launches (nn/mlp_fused.h), the same bits */
     CLGRAD_TRY(clgrad_mlp_fused_grads(ctx, p, step, pos, B, &fused));
     if (!fused) {
         CLGRAD_TRY(clgrad_step_batch(ctx, p, step, pos, B));
         CLGRAD_TRY(clgrad_model_forward(ctx, p->m, p->xb, 0, B));
     }
-    CLGRAD_TRY(clgrad_loss_value(ctx, p->loss, lg, 0, p->yb, 0, B, p->K, p->mbuf, p->L.loss));
+    if (!(fused & CLGRAD_MLP_FUSED_LOSS))
+        CLGRAD_TRY(clgrad_loss_value(ctx, p->loss, lg, 0, p->yb, 0, B, p->K, p->mbuf, p->L.loss));
     if (flags & CLGRAD_STEP_LOG) CLGRAD_TRY(clgrad_step_accuracy(ctx, p, B));
     if (!fused) {
         CLGRAD_TRY(clgrad_loss_grad(ctx, p->loss, lg, 0, p->yb, 0, p->dlogits, 0, B, p->K));
