@@ -49,33 +49,29 @@
 #define MLP_ACC_DECL(j) float16 acc##j = (float16)(0.0f);
 #define MLP_ACC_SAVE(j) acc[j] = acc##j;
 
-/* The float8 of row i at columns c .. c+7 of t (n, MLP_R) transposed in local
-** memory (columns past n: 0). */
-inline float8 mlp_row8_(__local const float *t, const uint n, const uint c, const uint i)
+/* The 16 lanes of v to p[i * stride], lanes i < nr. */
+inline void mlp_scatter_(const float16 v, __global float *p, const ulong stride, const uint nr)
 {
-    float v[8];
-    for (uint q = 0; q < 8; q++) v[q] = c + q < n ? t[(c + q) * MLP_R + i] : 0.0f;
-    return vload8(0, v);
+    float t[MLP_R];
+    vstore16(v, 0, t);
+    for (uint i = 0; i < nr; i++) p[i * stride] = t[i];
 }
 
-/* The first nv lanes of v to p[0 .. nv-1] (global) and to t's row i (transposed). */
-inline void mlp_put8_(const float8 v, const uint nv, __global float *p, const int to_global, __local float *t,
-                      const uint c, const uint i)
+/* p[min(i, last) * stride] for the 16 lanes i. */
+inline float16 mlp_gather_(__global const float *p, const ulong stride, const uint last)
 {
-    float o[8];
-    vstore8(v, 0, o);
-    for (uint q = 0; q < nv; q++) {
-        if (to_global) p[q] = o[q];
-        if (t) t[(c + q) * MLP_R + i] = o[q];
-    }
+    float t[MLP_R];
+    for (uint i = 0; i < MLP_R; i++) t[i] = p[min(i, last) * stride];
+    return vload16(0, t);
 }
 
 /* Forward of layer L for the group's rows: in (K, R) the transposed input;
-** phase 1 Z + b into zt (N, R); phase 2, row by row, Z and H stored
-** row-major and H into out (N, R) for the next layer. */
+** per output column the 16 rows' Z and H stored row-major (L1-resident
+** rows for the small layers this pass is for) and H into out (N, R) for the
+** next layer. */
 inline void mlp_fwd_layer_(__global const ulong *L, const int last, __global const float *P, __global float *fwd,
                            __global float *logits, const float act_p, const uint r0, const uint nr,
-                           __local const float *in, __local float *out, __local float *zt)
+                           __local const float *in, __local float *out)
 {
     const uint N = (uint)L[MLP_N], K = (uint)L[MLP_K], lid = get_local_id(0), ls = get_local_size(0);
     const int act = (int)L[MLP_ACT], hasb = (int)L[MLP_HASB];
@@ -93,30 +89,26 @@ inline void mlp_fwd_layer_(__global const ulong *L, const int last, __global con
         float16 acc[MLP_C];
         MLP_EACH(MLP_ACC_SAVE)
         for (uint j = 0; j < MLP_C && n0 + j < N; j++) {
+            const uint n = n0 + j;
             float16 r = acc[j];
-            if (hasb) r = r + (float16)(P[L[MLP_B] + n0 + j]);
-            vstore16(r, n0 + j, zt);
+            if (hasb) r = r + (float16)(P[L[MLP_B] + n]);
+            mlp_scatter_(r, (last ? logits : fwd + L[MLP_Z]) + (size_t)r0 * N + n, N, nr);
+            if (last) continue;
+            r.lo = act_f8_(act, act_p, r.lo);
+            r.hi = act_f8_(act, act_p, r.hi);
+            mlp_scatter_(r, fwd + L[MLP_H] + (size_t)r0 * N + n, N, nr);
+            vstore16(r, n, out);
         }
-    }
-    barrier(CLK_LOCAL_MEM_FENCE);
-    __global float *Z = last ? logits : fwd + L[MLP_Z];
-    const uint nc = (N + 7) / 8;
-    for (uint t = lid; t < MLP_R * nc; t += ls) {
-        const uint i = t / nc, c = (t - i * nc) * 8, nv = min(8u, N - c);
-        const size_t o = (size_t)(r0 + i) * N + c;
-        const float8 z = mlp_row8_(zt, N, c, i);
-        mlp_put8_(z, nv, Z + o, i < nr, 0, c, i);
-        if (!last) mlp_put8_(act_f8_(act, act_p, z), nv, fwd + L[MLP_H] + o, i < nr, out, c, i);
     }
 }
 
 /* Backward through layer L (N, K) for the group's rows: in (N, R) its dZ
-** transposed; phase 1 dH_{l-1} into dt (K, R); phase 2, row by row, dH_{l-1}
-** and dZ_{l-1} = dH_{l-1} * f'(Z_{l-1}) (Lp: layer l-1) stored row-major and
-** dZ_{l-1} into out (K, R). */
+** transposed; per input column the 16 rows' dH_{l-1} and dZ_{l-1} =
+** dH_{l-1} * f'(Z_{l-1}) (Lp: layer l-1) stored row-major and dZ_{l-1} into
+** out (K, R). */
 inline void mlp_bwd_layer_(__global const ulong *L, __global const ulong *Lp, __global const float *P,
                            __global const float *fwd, __global float *bwd, const float act_p, const uint r0,
-                           const uint nr, __local const float *in, __local float *out, __local float *dt)
+                           const uint nr, __local const float *in, __local float *out)
 {
     const uint N = (uint)L[MLP_N], K = (uint)L[MLP_K], lid = get_local_id(0), ls = get_local_size(0);
     const int act = (int)Lp[MLP_ACT];
@@ -134,17 +126,18 @@ inline void mlp_bwd_layer_(__global const ulong *L, __global const ulong *Lp, __
         }
         float16 acc[MLP_C];
         MLP_EACH(MLP_ACC_SAVE)
-        for (uint j = 0; j < MLP_C && k0 + j < K; j++) vstore16(acc[j], k0 + j, dt);
-    }
-    barrier(CLK_LOCAL_MEM_FENCE);
-    const uint nc = (K + 7) / 8;
-    for (uint t = lid; t < MLP_R * nc; t += ls) {
-        const uint i = t / nc, c = (t - i * nc) * 8, nv = min(8u, K - c);
-        const size_t o = (size_t)(r0 + min(i, nr - 1)) * K + c;
-        float8 r = mlp_row8_(dt, K, c, i);
-        mlp_put8_(r, nv, bwd + Lp[MLP_DH] + o, i < nr, 0, c, i);
-        if (act != ACT_IDENTITY) r = r * act_d8_(act, act_p, clg_load8_(fwd + Lp[MLP_Z] + o, nv));
-        mlp_put8_(r, nv, bwd + Lp[MLP_DZ] + o, i < nr, out, c, i);
+        for (uint j = 0; j < MLP_C && k0 + j < K; j++) {
+            const uint k = k0 + j;
+            float16 r = acc[j];
+            mlp_scatter_(r, bwd + Lp[MLP_DH] + (size_t)r0 * K + k, K, nr);
+            if (act != ACT_IDENTITY) {
+                const float16 z = mlp_gather_(fwd + Lp[MLP_Z] + (size_t)r0 * K + k, K, nr - 1);
+                r.lo = r.lo * act_d8_(act, act_p, z.lo);
+                r.hi = r.hi * act_d8_(act, act_p, z.hi);
+            }
+            mlp_scatter_(r, bwd + Lp[MLP_DZ] + (size_t)r0 * K + k, K, nr);
+            vstore16(r, k, out);
+        }
     }
 }
 
@@ -188,13 +181,13 @@ inline float mlp_loss_value_(__global const float *terms, const uint n)
     return clg_div(isfinite(r.x) ? r.x + r.y : r.x, (float)n);
 }
 
-/* Global (ceil(B / MLP_R) * ls), local ls; s0, s1, s2: maxw * MLP_R floats each
+/* Global (ceil(B / MLP_R) * ls), local ls; s0, s1: maxw * MLP_R floats each
 ** (maxw the widest layer input or output). */
 __kernel void mlp_rows(__global const float *x, __global const float *y, __global const uint *idx, const ulong idx_off,
                        const int gather, const uint B, const ulong row, __global float *xb, __global float *yb,
                        __global const float *P, __global float *fwd, __global float *bwd, __global float *logits,
                        __global float *dlogits, __global const ulong *tab, const int nlin, const float act_p,
-                       const int loss, __global float *terms, __local float *s0, __local float *s1, __local float *s2)
+                       const int loss, __global float *terms, __local float *s0, __local float *s1)
 {
     const uint lid = get_local_id(0), ls = get_local_size(0), r0 = get_group_id(0) * MLP_R;
     const uint nr = min((uint)MLP_R, B - r0);
@@ -213,7 +206,7 @@ __kernel void mlp_rows(__global const float *x, __global const float *y, __globa
     barrier(CLK_LOCAL_MEM_FENCE);
     __local float *in = s0, *out = s1, *sw;
     for (int l = 0; l < nlin; l++) {
-        mlp_fwd_layer_(tab + l * MLP_LF, l == nlin - 1, P, fwd, logits, act_p, r0, nr, in, out, s2);
+        mlp_fwd_layer_(tab + l * MLP_LF, l == nlin - 1, P, fwd, logits, act_p, r0, nr, in, out);
         barrier(CLK_LOCAL_MEM_FENCE | CLK_GLOBAL_MEM_FENCE);
         sw = in, in = out, out = sw;
     }
@@ -227,7 +220,7 @@ __kernel void mlp_rows(__global const float *x, __global const float *y, __globa
     }
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int l = nlin - 1; l > 0; l--) {
-        mlp_bwd_layer_(tab + l * MLP_LF, tab + (l - 1) * MLP_LF, P, fwd, bwd, act_p, r0, nr, in, out, s2);
+        mlp_bwd_layer_(tab + l * MLP_LF, tab + (l - 1) * MLP_LF, P, fwd, bwd, act_p, r0, nr, in, out);
         barrier(CLK_LOCAL_MEM_FENCE | CLK_GLOBAL_MEM_FENCE);
         sw = in, in = out, out = sw;
     }

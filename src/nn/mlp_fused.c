@@ -50,7 +50,7 @@ static int applies_(clgrad_ctx *ctx, const clgrad_step_plan *p, const clgrad_mlp
     size_t maxw = 0;
     for (int l = 0; l <= v->nlin; l++) maxw = v->width[l] > maxw ? v->width[l] : maxw;
     const clgrad_device_info *d = clgrad_device(ctx);
-    if (maxw > UINT32_MAX / MLP_R || 3 * maxw * MLP_R * sizeof(float) > d->local_mem) return 0;
+    if (maxw > UINT32_MAX / MLP_R || 2 * maxw * MLP_R * sizeof(float) > d->local_mem) return 0;
     *ls = clgrad_wg(ctx);
     return 1;
 }
@@ -94,7 +94,6 @@ static clgrad_status rows_(clgrad_ctx *ctx, const clgrad_step_plan *p, const clg
     size_t lbytes = maxw * MLP_R * sizeof(float);
     CLGRAD_CL_TRY(ctx, clSetKernelArg(k, (cl_uint)na, lbytes, NULL));
     CLGRAD_CL_TRY(ctx, clSetKernelArg(k, (cl_uint)na + 1, lbytes, NULL));
-    CLGRAD_CL_TRY(ctx, clSetKernelArg(k, (cl_uint)na + 2, lbytes, NULL));
     size_t global = (B + MLP_R - 1) / MLP_R * ls;
     CLGRAD_TRY(clgrad_launch(ctx, k, "mlp_rows", 1, &global, &ls));
 fail:
