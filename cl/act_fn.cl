@@ -187,3 +187,54 @@ ACT_FN ACT_T act_d8_(const int act, const float p, const ACT_T z)
     }
     return SEL(isnan(z), z, d);
 }
+
+#ifdef __OPENCL_VERSION__
+/* ---- the column sums of activation_bias_grad (activation.cl's header gives
+** the order), shared with mlp_wgrad (mlp.cl) ---- */
+#define ACT_BG_BLOCK 32 /* rows per block (numeric definition) */
+#define ACT_BG_STACK 40 /* binary-counter stack: runs of up to 2^39 blocks */
+
+typedef struct {
+    float8 s, c;
+} act_nrec_;
+
+inline act_nrec_ act_nmerge_(const act_nrec_ a, const act_nrec_ b)
+{
+    act_nrec_ r;
+    r.s = a.s + b.s;
+    r.c = (a.c + b.c) + select((b.s - r.s) + a.s, (a.s - r.s) + b.s, isgreaterequal(fabs(a.s), fabs(b.s)));
+    return r;
+}
+
+/* The record of the blocks b0 .. b1-1 (a run of the column tree) of the
+** columns j .. j+7 (nc of them valid; 0: the identity) of dY (rows, cols):
+** each block's rows added in order, the blocks merged with a binary-counter
+** stack, folded from the top. */
+inline act_nrec_ act_bias_grad_run_(__global const float *dY, const ulong dyoff, const ulong rows, const ulong cols,
+                                    const ulong j, const ulong nc, const ulong b0, const ulong b1)
+{
+    act_nrec_ stk[ACT_BG_STACK];
+    uint sp = 0;
+    if (nc > 0)
+        for (ulong b = b0; b < b1; b++) {
+            float8 s = -0.0f, e = 0.0f;
+            const ulong i1 = min((b + 1) * ACT_BG_BLOCK, rows);
+            for (ulong i = b * ACT_BG_BLOCK; i < i1; i++) {
+                const float8 x = clg_load8_(dY + dyoff + i * cols + j, nc);
+                const float8 t = s + x;
+                e = e + select((x - t) + s, (s - t) + x, isgreaterequal(fabs(s), fabs(x)));
+                s = t;
+            }
+            stk[sp].s = s, stk[sp].c = e, sp++;
+            /* binary counter: merge the top two once per trailing 0 bit of (b - b0) + 1 */
+            for (ulong q = b - b0 + 1; (q & 1) == 0; q >>= 1, sp--) stk[sp - 2] = act_nmerge_(stk[sp - 2], stk[sp - 1]);
+        }
+    act_nrec_ me;
+    me.s = -0.0f, me.c = 0.0f;
+    if (sp > 0) {
+        me = stk[sp - 1];
+        for (uint q = sp - 1; q > 0; q--) me = act_nmerge_(stk[q - 1], me); /* the rest of the run: identities */
+    }
+    return me;
+}
+#endif

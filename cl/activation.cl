@@ -142,21 +142,7 @@ __kernel void activation_bias_add(__global float *X, const ulong xoff, const ulo
 
 /* db (cols) = beta * db + column sums of dY (rows, cols) in the fixed order of
 ** the file header.  Work-groups of at most ACT_BG_WG items shaped (LC, S). */
-#define ACT_BG_BLOCK 32 /* rows per block (numeric definition) */
-#define ACT_BG_STACK 40 /* binary-counter stack: runs of up to 2^39 blocks */
 #define ACT_BG_WG (CLGRAD_WG < 256 ? CLGRAD_WG : 256) /* most items per group (local memory: 64 bytes each) */
-
-typedef struct {
-    float8 s, c;
-} act_nrec_;
-
-inline act_nrec_ act_nmerge_(const act_nrec_ a, const act_nrec_ b)
-{
-    act_nrec_ r;
-    r.s = a.s + b.s;
-    r.c = (a.c + b.c) + select((b.s - r.s) + a.s, (a.s - r.s) + b.s, isgreaterequal(fabs(a.s), fabs(b.s)));
-    return r;
-}
 
 __kernel void activation_bias_grad(__global const float *dY, const ulong dyoff, const ulong rows, const ulong cols,
                                    const float beta, __global float *db, const ulong dboff)
@@ -170,28 +156,7 @@ __kernel void activation_bias_grad(__global const float *dY, const ulong dyoff, 
     ulong P = 1;
     while (P < nb) P *= 2;
     const ulong run = P > S ? P / S : 1, b0 = (ulong)k * run, b1 = b0 < nb ? min(b0 + run, nb) : b0;
-    act_nrec_ stk[ACT_BG_STACK];
-    uint sp = 0;
-    if (nc > 0)
-        for (ulong b = b0; b < b1; b++) {
-            float8 s = -0.0f, e = 0.0f;
-            const ulong i1 = min((b + 1) * ACT_BG_BLOCK, rows);
-            for (ulong i = b * ACT_BG_BLOCK; i < i1; i++) {
-                const float8 x = clg_load8_(dY + dyoff + i * cols + j, nc);
-                const float8 t = s + x;
-                e = e + select((x - t) + s, (s - t) + x, isgreaterequal(fabs(s), fabs(x)));
-                s = t;
-            }
-            stk[sp].s = s, stk[sp].c = e, sp++;
-            /* binary counter: merge the top two once per trailing 0 bit of (b - b0) + 1 */
-            for (ulong q = b - b0 + 1; (q & 1) == 0; q >>= 1, sp--) stk[sp - 2] = act_nmerge_(stk[sp - 2], stk[sp - 1]);
-        }
-    act_nrec_ me;
-    me.s = -0.0f, me.c = 0.0f;
-    if (sp > 0) {
-        me = stk[sp - 1];
-        for (uint q = sp - 1; q > 0; q--) me = act_nmerge_(stk[q - 1], me); /* the rest of the run: identities */
-    }
+    act_nrec_ me = act_bias_grad_run_(dY, dyoff, rows, cols, j, nc, b0, b1);
     ps[k * lc + c] = me.s, pc[k * lc + c] = me.c;
     for (uint w = 1; w < S; w *= 2) {
         barrier(CLK_LOCAL_MEM_FENCE);

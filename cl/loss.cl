@@ -63,17 +63,9 @@
 */
 
 /* The per-element formulas (LOSS_MSE/BCE/CE, loss_*_term_, loss_ce_row_,
-** loss_grad_elem_, loss_ce_grad_row_, loss_class_) are in loss_fn.cl,
+** loss_grad_elem_, loss_ce_grad_row_, loss_class_) and the sum's records
+** (loss_nsum_, loss_nmerge_, loss_tree16_, LOSS_LEAF, LOSS_LEAVES) are in loss_fn.cl,
 ** included before this file and compiled on the host too (tests/test_loss.c). */
-
-/* Neumaier's compensated sum: s + c carries the running total. */
-inline void loss_nsum_(float *s, float *c, float x)
-{
-    float t = *s + x;
-    if (fabs(*s) >= fabs(x)) *c += (*s - t) + x;
-    else *c += (x - t) + *s;
-    *s = t;
-}
 
 __kernel void loss_grad(const int loss, __global const float *pred, const ulong poff, __global const float *target,
                         const ulong toff, __global float *grad, const ulong goff, const ulong rows, const ulong cols)
@@ -89,27 +81,8 @@ __kernel void loss_grad(const int loss, __global const float *pred, const ulong 
     grad[goff + i] = loss_grad_elem_(loss, pred[poff + i], target[toff + i], n);
 }
 
-#define LOSS_LEAF 32    /* terms per leaf (numeric definition) */
-#define LOSS_LEAVES 256 /* leaves per chunk (numeric definition) */
-#define LOSS_CHUNK (LOSS_LEAF * LOSS_LEAVES)
 #define LOSS_R (CLGRAD_WG < LOSS_LEAVES ? LOSS_LEAVES / CLGRAD_WG : 1) /* leaves per work-item */
 #define LOSS_STACK 48 /* binary-counter stack over the chunks */
-
-/* Merge of two Neumaier records (s, c) = (x, y) (see the header). */
-inline float2 loss_nmerge_(const float2 a, const float2 b)
-{
-    const float t = a.x + b.x;
-    const float e = fabs(a.x) >= fabs(b.x) ? (a.x - t) + b.x : (b.x - t) + a.x;
-    return (float2)(t, (a.y + b.y) + e);
-}
-
-/* t[0] = balanced pairwise merge of t[0 .. 15] */
-inline float2 loss_tree16_(float2 *t)
-{
-    for (uint w = 1; w < 16; w *= 2)
-        for (uint i = 0; i + w < 16; i += 2 * w) t[i] = loss_nmerge_(t[i], t[i + w]);
-    return t[0];
-}
 
 __kernel __attribute__((reqd_work_group_size(CLGRAD_WG, 1, 1)))
 void loss_value(const int loss, __global const float *pred, const ulong poff, __global const float *target,

@@ -111,3 +111,36 @@ LOSS_FN float loss_grad_elem_(int loss, float p, float y, LOSS_U64 n)
     float g = loss == LOSS_MSE ? 2.0f * (p - y) : loss_sigmoid_(p) - y;
     return clg_div(g, (float)n);
 }
+
+#ifdef __OPENCL_VERSION__
+/* ---- loss_value's sum (loss.cl's header gives the order), shared with
+** mlp_wgrad (mlp.cl) ---- */
+#define LOSS_LEAF 32    /* terms per leaf (numeric definition) */
+#define LOSS_LEAVES 256 /* leaves per chunk (numeric definition) */
+#define LOSS_CHUNK (LOSS_LEAF * LOSS_LEAVES)
+
+/* Neumaier's compensated sum: s + c carries the running total. */
+inline void loss_nsum_(float *s, float *c, float x)
+{
+    float t = *s + x;
+    if (fabs(*s) >= fabs(x)) *c += (*s - t) + x;
+    else *c += (x - t) + *s;
+    *s = t;
+}
+
+/* Merge of two Neumaier records (s, c) = (x, y) (see the header). */
+inline float2 loss_nmerge_(const float2 a, const float2 b)
+{
+    const float t = a.x + b.x;
+    const float e = fabs(a.x) >= fabs(b.x) ? (a.x - t) + b.x : (b.x - t) + a.x;
+    return (float2)(t, (a.y + b.y) + e);
+}
+
+/* t[0] = balanced pairwise merge of t[0 .. 15] */
+inline float2 loss_tree16_(float2 *t)
+{
+    for (uint w = 1; w < 16; w *= 2)
+        for (uint i = 0; i + w < 16; i += 2 * w) t[i] = loss_nmerge_(t[i], t[i + w]);
+    return t[0];
+}
+#endif

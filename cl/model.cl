@@ -40,12 +40,11 @@ inline float model_tree16_(float *t)
     return t[0];
 }
 
-__kernel __attribute__((reqd_work_group_size(CLGRAD_WG, 1, 1))) void model_act_stats(
-    const int kind, const int B, const int H, __global const float *h, const ulong hoff, __global float *out,
-    const ulong ooff)
+/* The statistics of one layer output by the work-group (see the header). */
+inline void model_act_stats_(const int kind, const int B, const int H, __global const float *h, const ulong hoff,
+                             __global float *out, const ulong ooff, __local float *lf, __local float *l1,
+                             __local uint *s_sat, __local uint *s_dead)
 {
-    __local float lf[256], l1[16];
-    __local uint s_sat[CLGRAD_WG], s_dead[CLGRAD_WG];
     const uint lid = get_local_id(0), nch = ((uint)H + 255) / 256;
     h += hoff;
     float stk[MODEL_STACK]; /* item 0's chunk sums */
@@ -105,6 +104,32 @@ __kernel __attribute__((reqd_work_group_size(CLGRAD_WG, 1, 1))) void model_act_s
         out[ooff + 1] = clg_div((float)s_sat[0], n);
         out[ooff + 2] = clg_div((float)s_dead[0], (float)H);
     }
+}
+
+__kernel __attribute__((reqd_work_group_size(CLGRAD_WG, 1, 1))) void model_act_stats(
+    const int kind, const int B, const int H, __global const float *h, const ulong hoff, __global float *out,
+    const ulong ooff)
+{
+    __local float lf[256], l1[16];
+    __local uint s_sat[CLGRAD_WG], s_dead[CLGRAD_WG];
+    model_act_stats_(kind, B, H, h, hoff, out, ooff, lf, l1, s_sat, s_dead);
+}
+
+/* model_act_stats of many layers in one launch: work-group g takes row g of
+** tab (ulong: kind, rows, cols, hoff, o; kind -1: zeros) and writes
+** out[ooff + o .. + 3). */
+__kernel __attribute__((reqd_work_group_size(CLGRAD_WG, 1, 1))) void model_act_stats_all(
+    __global const ulong *tab, __global const float *h, __global float *out, const ulong ooff)
+{
+    __local float lf[256], l1[16];
+    __local uint s_sat[CLGRAD_WG], s_dead[CLGRAD_WG];
+    __global const ulong *t = tab + 5 * (ulong)get_group_id(0);
+    const int kind = (int)(long)t[0], none = kind < 0;
+    /* no branch around the barriers: a row of zeros takes a 1 x 1 pass, then its zeros */
+    model_act_stats_(none ? 0 : kind, none ? 1 : (int)t[1], none ? 1 : (int)t[2], h, none ? 0 : t[3], out,
+                     ooff + t[4], lf, l1, s_sat, s_dead);
+    if (none && get_local_id(0) == 0)
+        for (int i = 0; i < 3; i++) out[ooff + t[4] + i] = 0.0f;
 }
 
 /* d (n) = a (n) - b (n) */

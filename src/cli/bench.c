@@ -637,6 +637,65 @@ fail:
     return st;
 }
 
+/* A log step as `clgrad run` takes it at log_every = 1 (no histograms): the step with the batch accuracy,
+** the per-layer figures, the update, the parameter and update statistics, one read-back of the block. */
+static clgrad_status trainer_log_step_(clgrad_ctx *ctx, trainer_ *t, long step, cl_mem diff, float *mhost)
+{
+    clgrad_status st = CLGRAD_OK;
+    size_t pos = (size_t)((step - 1) % 4) * t->bm->batch;
+    CLGRAD_TRY(clgrad_step_grads(ctx, &t->plan, step, pos, t->bm->batch, 0.0f, CLGRAD_STEP_LOG));
+    CLGRAD_TRY(clgrad_step_snapshot(ctx, &t->plan, t->bm->batch));
+    CLGRAD_TRY(clgrad_step_update(ctx, &t->plan, step, step, t->optim.lr));
+    CLGRAD_TRY(clgrad_step_stats(ctx, &t->plan, diff));
+    CLGRAD_TRY(clgrad_buf_read(ctx, t->mbuf, 0, t->plan.L.size, mhost));
+fail:
+    return st;
+}
+
+clgrad_status clgrad_bench_train_extras(clgrad_ctx *ctx, const clgrad_bench_model *model, clgrad_gemm_backend backend,
+                                        int steps, double *launches, double *log_pct)
+{
+    clgrad_status st = CLGRAD_OK;
+    trainer_ t;
+    memset(&t, 0, sizeof t);
+    clgrad_gemm_backend saved = clgrad_get_gemm_backend(ctx);
+    cl_mem diff = NULL;
+    float *mhost = NULL;
+    double *tp = calloc((size_t)steps + 1, sizeof *tp), *tl = calloc((size_t)steps + 1, sizeof *tl);
+    *launches = *log_pct = NAN;
+    clgrad_set_gemm_backend(ctx, backend);
+    CLGRAD_TRY(trainer_setup_(ctx, model, &t));
+    CLGRAD_TRY(clgrad_buf_new(ctx, t.np, "bench update", &diff));
+    mhost = malloc(t.plan.L.size * sizeof *mhost);
+    if (!tp || !tl || !mhost) {
+        st = clgrad_fail(ctx, CLGRAD_E_NOMEM, "out of memory");
+        goto fail;
+    }
+    long step = 1;
+    CLGRAD_TRY(trainer_log_step_(ctx, &t, step++, diff, mhost)); /* warm-up: first launches */
+    unsigned long long n0 = clgrad_enqueue_count(ctx);
+    CLGRAD_TRY(trainer_step_(ctx, &t, step++));
+    *launches = (double)(clgrad_enqueue_count(ctx) - n0);
+    for (int i = 0; i < steps; i++) {
+        CLGRAD_TRY(clgrad_finish(ctx));
+        double t0 = clgrad_now();
+        CLGRAD_TRY(trainer_step_(ctx, &t, step++));
+        CLGRAD_TRY(clgrad_finish(ctx));
+        double t1 = clgrad_now();
+        CLGRAD_TRY(trainer_log_step_(ctx, &t, step++, diff, mhost)); /* ends with a blocking read */
+        tp[i] = t1 - t0, tl[i] = clgrad_now() - t1;
+    }
+    double mp = median_(tp, steps);
+    *log_pct = 100.0 * (median_(tl, steps) - mp) / mp;
+fail:
+    clgrad_set_gemm_backend(ctx, saved);
+    if (st != CLGRAD_OK) clFinish(clgrad_queue(ctx));
+    clgrad_buf_free(&diff);
+    free(mhost), free(tp), free(tl);
+    trainer_free_(&t);
+    return st;
+}
+
 /* ---- start-up: child processes ------------------------------------------------------------ */
 
 /* The child: time ctx_new + open, the tiny model's set-up and first step; one
@@ -965,8 +1024,8 @@ static void run_train_(clgrad_ctx *ctx, const clgrad_bench_opts *o, clgrad_bench
     int nb = backends_(o, be);
     int steps = o->reps > 0 ? o->reps : o->quick ? 3 : 20;
     double budget = o->budget_s > 0 ? o->budget_s : 0;
-    say_(o, "%-7s %-34s %-8s %9s %5s %11s %17s %9s", "model", "description", "backend", "params", "steps", "ms/step",
-         "(min..max)", "steps/s");
+    say_(o, "%-7s %-34s %-8s %9s %5s %11s %17s %9s %8s %6s", "model", "description", "backend", "params", "steps",
+         "ms/step", "(min..max)", "steps/s", "launches", "log+%");
     for (int m = 0; m < NMODELS; m++) {
         const clgrad_bench_model *bm = &models_[m];
         if (!model_wanted_(o, bm, is_gpu_(ctx))) continue;
@@ -981,7 +1040,7 @@ static void run_train_(clgrad_ctx *ctx, const clgrad_bench_opts *o, clgrad_bench
             r->steps = n;
             if (st != CLGRAD_OK) snprintf(r->error, sizeof r->error, "%s", clgrad_errmsg(ctx));
             if (st != CLGRAD_OK || n == 0) {
-                r->median_ms = r->min_ms = r->max_ms = r->steps_per_s = NAN;
+                r->median_ms = r->min_ms = r->max_ms = r->steps_per_s = r->launches = r->log_pct = NAN;
                 say_(o, "%-7s %-34s %-8s error: %s", bm->name, bm->desc, clgrad_gemm_backend_name(be[b]), r->error);
                 free(t);
                 continue;
@@ -992,9 +1051,11 @@ static void run_train_(clgrad_ctx *ctx, const clgrad_bench_opts *o, clgrad_bench
             r->median_ms = median_(t, n);
             r->steps_per_s = 1e3 / r->median_ms;
             free(t);
-            say_(o, "%-7s %-34s %-8s %9zu %5d %11.3f %8.4g..%-8.4g %9.3g", bm->name, bm->desc,
+            if (clgrad_bench_train_extras(ctx, bm, be[b], n, &r->launches, &r->log_pct) != CLGRAD_OK)
+                r->launches = r->log_pct = NAN;
+            say_(o, "%-7s %-34s %-8s %9zu %5d %11.3f %8.4g..%-8.4g %9.3g %8.0f %6.1f", bm->name, bm->desc,
                  clgrad_gemm_backend_name(be[b]), r->params, r->steps, r->median_ms, r->min_ms, r->max_ms,
-                 r->steps_per_s);
+                 r->steps_per_s, r->launches, r->log_pct);
         }
     }
 }

@@ -209,9 +209,23 @@ clgrad_status clgrad_buf_fill(clgrad_ctx *ctx, cl_mem mem, size_t off, size_t n,
     if (n == 0) return CLGRAD_OK;
     CLGRAD_CL_TRY(ctx, clEnqueueFillBuffer(ctx->queue, mem, &value, sizeof value, off * sizeof(float),
                                            n * sizeof(float), 0, NULL, NULL));
+    ctx->enqueued++;
 fail:
     return st;
 }
+
+clgrad_status clgrad_buf_copy(clgrad_ctx *ctx, cl_mem src, size_t soff, cl_mem dst, size_t doff, size_t n)
+{
+    clgrad_status st = CLGRAD_OK;
+    if (n == 0) return CLGRAD_OK;
+    CLGRAD_CL_TRY(ctx, clEnqueueCopyBuffer(ctx->queue, src, dst, soff * sizeof(float), doff * sizeof(float),
+                                           n * sizeof(float), 0, NULL, NULL));
+    ctx->enqueued++;
+fail:
+    return st;
+}
+
+unsigned long long clgrad_enqueue_count(const clgrad_ctx *ctx) { return ctx->enqueued; }
 
 clgrad_status clgrad_finish(clgrad_ctx *ctx)
 {
@@ -283,6 +297,7 @@ clgrad_status clgrad_launch(clgrad_ctx *ctx, cl_kernel k, const char *name, cl_u
 {
     cl_event ev = NULL;
     cl_int err = clEnqueueNDRangeKernel(ctx->queue, k, dims, NULL, global, local, 0, NULL, ctx->prof ? &ev : NULL);
+    ctx->enqueued++;
     if (ev) {
         if (err == CL_SUCCESS) clgrad_profile_add_(ctx, name, ev);
         clReleaseEvent(ev);

@@ -55,6 +55,7 @@ struct clgrad_ctx {
 
     struct clgrad_prof_row { char name[48]; long calls; double ns; } *prof; /* owned; NULL: profiling off */
     int nprof, prof_cap;
+    unsigned long long enqueued; /* kernel launches, copies and fills enqueued (clgrad_enqueue_count) */
 
     char numerics_fp[17]; /* CLGRAD_FP_HEX + 1 (clgrad/fingerprint.h); clgrad_numerics_fingerprint_cached: "" until computed */
     int numerics_fp_tried;
@@ -112,6 +113,12 @@ cl_kernel clgrad_kernel(clgrad_ctx *ctx, const char *name);
 clgrad_status clgrad_launch1d(clgrad_ctx *ctx, cl_kernel k, const char *name, size_t n, size_t local);
 clgrad_status clgrad_launch(clgrad_ctx *ctx, cl_kernel k, const char *name, cl_uint dims,
                             const size_t *global, const size_t *local);
+
+/* dst[doff ..] = src[soff ..], n floats, enqueued (clEnqueueCopyBuffer). */
+clgrad_status clgrad_buf_copy(clgrad_ctx *ctx, cl_mem src, size_t soff, cl_mem dst, size_t doff, size_t n);
+/* Commands enqueued so far through clgrad_launch, clgrad_buf_copy and
+** clgrad_buf_fill (bench: launches per training step). */
+unsigned long long clgrad_enqueue_count(const clgrad_ctx *ctx);
 
 /* Record a failure in ctx (printf-style) and return st. */
 clgrad_status clgrad_fail(clgrad_ctx *ctx, clgrad_status st, const char *fmt, ...)

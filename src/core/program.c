@@ -37,7 +37,8 @@ static const struct {
              {"math.cl", "model.cl"},      {"act_fn.cl", "activation.cl"}, {"act_fn.cl", "matmul.cl"},
              {"loss_fn.cl", "loss.cl"},    {"optim_fn.cl", "optim.cl"},
              {"clip_fn.cl", "clip.cl"},    {"cell_fn.cl", "model.cl"},
-             {"act_fn.cl", "model.cl"},    {"gemm_fn.cl", "matmul.cl"},  {"gemm_fn.cl", "model.cl"}};
+             {"act_fn.cl", "model.cl"},    {"gemm_fn.cl", "matmul.cl"},  {"gemm_fn.cl", "model.cl"},
+             {"math.cl", "mlp.cl"},        {"act_fn.cl", "mlp.cl"},      {"loss_fn.cl", "mlp.cl"}};
 #define NLIBS ((int)(sizeof libs_ / sizeof libs_[0]))
 
 static int is_lib_(const char *name)

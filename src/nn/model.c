@@ -15,6 +15,7 @@
 #include "clgrad/norm.h"
 #include "clgrad/reduce.h"
 #include "clgrad/model.h"
+#include "nn/mlp_fused.h"
 
 #include <limits.h>
 #include <math.h>
@@ -107,6 +108,9 @@ struct clgrad_model {
     size_t gact_B;
     clgrad_segs *hid_segs;             /* owned: the hidden layers' outputs for the batch size hid_B */
     size_t hid_B;
+    cl_mem act_tab;  /* owned: model_act_stats_all's table for the batch size act_B (NULL: none yet) */
+    size_t act_B;
+    cl_mem mlp_tab, mlp_terms; /* owned: the fused pass's layer table and loss terms (src/nn/mlp_fused.c), or NULL */
     cl_mem x;    /* borrowed: the input of the last forward pass, read by backward */
     size_t xoff;
 };
@@ -180,6 +184,9 @@ void clgrad_model_free(clgrad_model *m)
     clgrad_buf_free(&m->bwd);
     clgrad_buf_free(&m->logits);
     clgrad_buf_free(&m->run);
+    if (m->mlp_tab) clReleaseMemObject(m->mlp_tab);
+    if (m->act_tab) clReleaseMemObject(m->act_tab);
+    clgrad_buf_free(&m->mlp_terms);
     clgrad_segs_free(&m->param_segs);
     clgrad_segs_free(&m->gact_segs);
     clgrad_segs_free(&m->hid_segs);
@@ -760,8 +767,7 @@ static clgrad_status mlp_backward_(clgrad_ctx *ctx, clgrad_model *m, cl_mem x, s
     clgrad_status st = CLGRAD_OK;
     int L = m->nlin - 1;
     /* keep dL/dlogits in the backward block: the last layer's dZ */
-    CLGRAD_CL_TRY(ctx, clEnqueueCopyBuffer(clgrad_queue(ctx), dlogits, m->bwd, dloff * sizeof(float),
-                                           m->dz_off[L] * sizeof(float), B * m->K * sizeof(float), 0, NULL, NULL));
+    CLGRAD_TRY(clgrad_buf_copy(ctx, dlogits, dloff, m->bwd, m->dz_off[L], B * m->K));
     for (int l = L; l >= 0; l--) {
         int per = m->bias ? 2 : 1;
         const clgrad_tensor *W = &m->tensors[l * per];
@@ -784,6 +790,22 @@ static clgrad_status mlp_backward_(clgrad_ctx *ctx, clgrad_model *m, cl_mem x, s
 fail:
     return st;
 }
+
+/* The plain MLP's layout for the fused training pass (src/nn/mlp_fused.c);
+** 0 for any other model. */
+int clgrad_model_mlp_view_(clgrad_model *m, clgrad_mlp_view_ *v)
+{
+    if (m->kind != CLGRAD_MODEL_MLP || m->ext) return 0;
+    v->nlin = m->nlin, v->bias = m->bias, v->act_param = m->act_param, v->max_batch = m->max_batch;
+    v->width = m->width, v->z_off = m->z_off, v->h_off = m->h_off, v->dz_off = m->dz_off, v->dh_off = m->dh_off;
+    v->acts = m->acts;
+    v->params = m->params, v->grads = m->grads, v->fwd = m->fwd, v->bwd = m->bwd, v->logits = m->logits;
+    v->tab = &m->mlp_tab, v->terms = &m->mlp_terms;
+    return 1;
+}
+
+/* The input of the last forward pass (what clgrad_model_forward records). */
+void clgrad_model_set_input_(clgrad_model *m, cl_mem x, size_t xoff) { m->x = x, m->xoff = xoff; }
 
 /* ---- recurrent models ---- */
 
@@ -1220,29 +1242,53 @@ clgrad_status clgrad_model_hidden_segs(clgrad_ctx *ctx, clgrad_model *m, size_t 
     return CLGRAD_OK;
 }
 
+/* model_act_stats_all's table for batch B (cl/model.cl): per metric layer its kind (-1: zeros), rows,
+** cols, offset in the forward block, and the offset of its 3 floats after the activation figures' start. */
+static clgrad_status act_tab_(clgrad_ctx *ctx, clgrad_model *m, size_t B)
+{
+    if (m->act_tab && m->act_B == B) return CLGRAD_OK;
+    if (m->act_tab) clReleaseMemObject(m->act_tab);
+    m->act_tab = NULL;
+    cl_ulong *t = calloc(5 * (size_t)m->nlayers, sizeof *t);
+    if (!t) return clgrad_fail(ctx, CLGRAD_E_NOMEM, "model: out of memory");
+    for (int l = 0; l < m->nlayers; l++) {
+        cl_ulong *r = t + 5 * (size_t)l;
+        int hidden = recurrent_(m) ? l < m->L : m->mact_kind[l] >= 0;
+        r[0] = (cl_ulong)(cl_long)-1, r[4] = 3 * (size_t)l;
+        if (!hidden) continue;
+        if (!recurrent_(m)) {
+            r[0] = (cl_ulong)m->mact_kind[l], r[1] = B, r[2] = m->mo_n[l], r[3] = m->mact_off[l];
+        } else {
+            r[0] = (cl_ulong)(m->kind == CLGRAD_MODEL_RNN ? m->acts[0] : CLGRAD_ACT_TANH);
+            r[1] = B * m->T, r[2] = m->H, r[3] = m->h_off[l] + B * m->H;
+        }
+    }
+    cl_int err;
+    m->act_tab = clCreateBuffer(clgrad_cl_context(ctx), CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
+                                5 * (size_t)m->nlayers * sizeof *t, t, &err);
+    free(t);
+    if (err != CL_SUCCESS) {
+        m->act_tab = NULL;
+        return clgrad_fail(ctx, CLGRAD_E_CL, "clCreateBuffer(activation statistics table): %s", clgrad_cl_error_name(err));
+    }
+    m->act_B = B;
+    return CLGRAD_OK;
+}
+
 clgrad_status clgrad_model_metrics(clgrad_ctx *ctx, clgrad_model *m, size_t B, cl_mem out, size_t out_off)
 {
     clgrad_status st = CLGRAD_OK;
     CLGRAD_TRY(gact_segs_(ctx, m, B));
     CLGRAD_TRY(clgrad_reduce_stats(ctx, m->bwd, 0, m->gact_segs, out, out_off));
-    size_t aoff = out_off + clgrad_model_act_offset(m);
-    for (int l = 0; l < m->nlayers; l++) {
-        size_t o = aoff + 3 * (size_t)l;
-        int hidden = recurrent_(m) ? l < m->L : m->mact_kind[l] >= 0;
-        if (!hidden) {
-            CLGRAD_TRY(clgrad_buf_fill(ctx, out, o, 3, 0.0f));
-            continue;
-        }
-        clgrad_act kind;
-        size_t rows, cols, hoff;
-        if (!recurrent_(m)) {
-            kind = (clgrad_act)m->mact_kind[l], rows = B, cols = m->mo_n[l], hoff = m->mact_off[l];
-        } else {
-            kind = m->kind == CLGRAD_MODEL_RNN ? m->acts[0] : CLGRAD_ACT_TANH;
-            rows = B * m->T, cols = m->H, hoff = m->h_off[l] + B * m->H;
-        }
-        CLGRAD_TRY(clgrad_model_act_stats(ctx, kind, rows, cols, m->fwd, hoff, out, o));
-    }
+    /* every layer's activation figures in one launch (model_act_stats_all, one work-group per layer) */
+    CLGRAD_TRY(act_tab_(ctx, m, B));
+    size_t wg = clgrad_wg(ctx), global = wg * (size_t)m->nlayers;
+    cl_kernel k = clgrad_kernel(ctx, "model_act_stats_all");
+    if (!k) return CLGRAD_E_ARG;
+    cl_ulong aoff = out_off + clgrad_model_act_offset(m);
+    clgrad_karg args[] = {CLGRAD_KM(m->act_tab), CLGRAD_KM(m->fwd), CLGRAD_KM(out), CLGRAD_KU(aoff)};
+    for (int i = 0; i < 4; i++) CLGRAD_CL_TRY(ctx, clSetKernelArg(k, (cl_uint)i, args[i].size, args[i].p));
+    CLGRAD_TRY(clgrad_launch(ctx, k, "model_act_stats_all", 1, &global, &wg));
 fail:
     return st;
 }

@@ -6,6 +6,7 @@
 #include "clgrad/hist.h"
 #include "clgrad/init.h"
 #include "clgrad/step.h"
+#include "nn/mlp_fused.h"
 
 #include <string.h>
 
@@ -151,19 +152,27 @@ clgrad_status clgrad_step_grads(clgrad_ctx *ctx, const clgrad_step_plan *p, long
                                 float noise_std, int flags)
 {
     clgrad_status st = CLGRAD_OK;
-    cl_mem grads = clgrad_model_grads(p->m);
+    cl_mem grads = clgrad_model_grads(p->m), lg = clgrad_model_logits(p->m);
     size_t np = clgrad_model_nparams(p->m);
-    CLGRAD_TRY(clgrad_step_batch(ctx, p, step, pos, B));
-    CLGRAD_TRY(clgrad_model_forward(ctx, p->m, p->xb, 0, B));
-    cl_mem lg = clgrad_model_logits(p->m);
-    CLGRAD_TRY(clgrad_loss_value(ctx, p->loss, lg, 0, p->yb, 0, B, p->K, p->mbuf, p->L.loss));
+    int fused = 0;
+    /* a plain MLP: batch, forward, loss value and gradient, backward and the
+    ** gradient state's reset in two launches (nn/mlp_fused.h), the same bits */
+    CLGRAD_TRY(clgrad_mlp_fused_grads(ctx, p, step, pos, B, &fused));
+    if (!fused) {
+        CLGRAD_TRY(clgrad_step_batch(ctx, p, step, pos, B));
+        CLGRAD_TRY(clgrad_model_forward(ctx, p->m, p->xb, 0, B));
+    }
+    if (!(fused & CLGRAD_MLP_FUSED_LOSS))
+        CLGRAD_TRY(clgrad_loss_value(ctx, p->loss, lg, 0, p->yb, 0, B, p->K, p->mbuf, p->L.loss));
     if (flags & CLGRAD_STEP_LOG) CLGRAD_TRY(clgrad_step_accuracy(ctx, p, B));
-    CLGRAD_TRY(clgrad_loss_grad(ctx, p->loss, lg, 0, p->yb, 0, p->dlogits, 0, B, p->K));
-    CLGRAD_TRY(clgrad_model_backward(ctx, p->m, p->dlogits, 0, B));
+    if (!fused) {
+        CLGRAD_TRY(clgrad_loss_grad(ctx, p->loss, lg, 0, p->yb, 0, p->dlogits, 0, B, p->K));
+        CLGRAD_TRY(clgrad_model_backward(ctx, p->m, p->dlogits, 0, B));
+    }
     /* L1's subgradient (part of the loss), then gradient noise: both before the norm and clipping */
     CLGRAD_TRY(clgrad_model_l1_grad(ctx, p->m, p->l1));
     CLGRAD_TRY(clgrad_init_add_noise(ctx, grads, 0, np, noise_std, p->seed, CLGRAD_NOISE_STREAM_GRAD, (uint32_t)step));
-    CLGRAD_TRY(clgrad_gradstate_reset(ctx, p->mbuf, p->L.gs));
+    if (!fused) CLGRAD_TRY(clgrad_gradstate_reset(ctx, p->mbuf, p->L.gs));
     if (flags & CLGRAD_STEP_HIST) CLGRAD_TRY(clgrad_step_histograms(ctx, p, B));
     CLGRAD_TRY(clip_(ctx, p));
 fail:
@@ -175,8 +184,7 @@ clgrad_status clgrad_step_snapshot(clgrad_ctx *ctx, const clgrad_step_plan *p, s
     clgrad_status st = CLGRAD_OK;
     size_t np = clgrad_model_nparams(p->m);
     CLGRAD_TRY(clgrad_model_metrics(ctx, p->m, B, p->mbuf, p->L.model));
-    CLGRAD_CL_TRY(ctx, clEnqueueCopyBuffer(clgrad_queue(ctx), clgrad_model_params(p->m), p->prev, 0, 0,
-                                           np * sizeof(float), 0, NULL, NULL));
+    CLGRAD_TRY(clgrad_buf_copy(ctx, clgrad_model_params(p->m), 0, p->prev, 0, np));
 fail:
     return st;
 }

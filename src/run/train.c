@@ -68,6 +68,7 @@ typedef struct run_ {
     clgrad_step_plan plan; /* the step's view of the buffers above and the settings */
     float *mhost;
     uint32_t *idx_host;
+    cl_event idx_ev;    /* the pending write of idx_host to idx (NULL: none): idx_host is reused after it */
     size_t *order;
     clgrad_csv_out cmetrics, clayers, ctime, chist, cevents;
     FILE *fmetrics, *flayers, *ftime, *fevents; /* their rows streams (ftime: NULL without timesteps.csv) */
@@ -562,6 +563,11 @@ fail:
 
 static void teardown_(run_ *r)
 {
+    if (r->idx_ev) { /* idx_host is freed below: the write must be done */
+        clWaitForEvents(1, &r->idx_ev);
+        clReleaseEvent(r->idx_ev);
+        r->idx_ev = NULL;
+    }
     cl_mem *bufs[] = {&r->xtrain, &r->ytrain, &r->xtest, &r->ytest, &r->idx, &r->xb, &r->yb,
                       &r->dlogits, &r->state, &r->prev, &r->diff, &r->mbuf, &r->evalbuf, &r->hscratch};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) clgrad_buf_free(bufs[i]);
@@ -604,15 +610,31 @@ static double lr_at_(const clgrad_optim_section *o, clgrad_schedule sched, long 
     return lr;
 }
 
+/* idx_host may be written: the last upload from it is done (by the time of the next epoch it
+** normally is: this waits for nothing else in the queue). */
+static clgrad_status idx_host_free_(run_ *r)
+{
+    clgrad_status st = CLGRAD_OK;
+    if (!r->idx_ev) return CLGRAD_OK;
+    cl_event ev = r->idx_ev;
+    r->idx_ev = NULL;
+    CLGRAD_CL_TRY(r->ctx, clWaitForEvents(1, &ev));
+fail:
+    clReleaseEvent(ev);
+    return st;
+}
+
+/* The epoch's order to the device, without waiting for the queue (no synchronisation between log steps). */
 static clgrad_status upload_order_(run_ *r, long epoch)
 {
     size_t n = r->train.n;
     int shuffle = r->cfg->data.shuffle && r->B < n; /* a full batch is the same set in any order */
+    clgrad_status st = CLGRAD_OK;
+    CLGRAD_TRY(idx_host_free_(r));
     clgrad_data_epoch_order(n, r->cfg->run.seed, epoch, shuffle, r->order);
     for (size_t i = 0; i < n; i++) r->idx_host[i] = (uint32_t)r->order[i];
-    clgrad_status st = CLGRAD_OK;
-    CLGRAD_CL_TRY(r->ctx, clEnqueueWriteBuffer(clgrad_queue(r->ctx), r->idx, CL_TRUE, 0, n * sizeof(uint32_t), r->idx_host,
-                                               0, NULL, NULL));
+    CLGRAD_CL_TRY(r->ctx, clEnqueueWriteBuffer(clgrad_queue(r->ctx), r->idx, CL_FALSE, 0, n * sizeof(uint32_t),
+                                               r->idx_host, 0, NULL, &r->idx_ev));
 fail:
     return st;
 }
@@ -624,6 +646,7 @@ static clgrad_status evaluate_(run_ *r, double *loss, double *acc)
     *loss = NAN, *acc = NAN;
     if (r->test.n == 0) return CLGRAD_OK;
     size_t n = r->test.n, mb = eval_batch_(r), nb;
+    CLGRAD_TRY(idx_host_free_(r));
     for (size_t i = 0; i < n; i++) r->idx_host[i] = (uint32_t)i;
     CLGRAD_CL_TRY(r->ctx, clEnqueueWriteBuffer(clgrad_queue(r->ctx), r->idx, CL_TRUE, 0, n * sizeof(uint32_t), r->idx_host,
                                                0, NULL, NULL));

@@ -1,0 +1,294 @@
+/*
+** mlp.cl: the plain MLP's training pass in two launches (src/nn/mlp_fused.c),
+** the same bits as the layer-by-layer path (clgrad_model_forward, loss_grad,
+** clgrad_model_backward: GEMMs with fused epilogues, activation_bias_grad):
+**
+**   mlp_rows   per slice of MLP_R batch rows (one work-group): the gather of
+**              the batch (optional), the forward pass through every layer,
+**              the loss gradient of each row and the backward chain
+**              dH_{l-1} = dZ_l W_l, dZ_{l-1} = dH_{l-1} * f'(Z_{l-1}).  Batch rows
+**              are independent through all of these, so the layers follow
+**              one another with barriers inside the group, no launch between.
+**   mlp_wgrad  every layer's dW = dZ^T A_in and db = column sums of dZ, one
+**              work-item per task (MLP_C x 16 outputs of a dW, or 8 of a db),
+**              the gradient state's reset (clip_gradstate_reset) and the
+**              loss value (loss_value) of the terms mlp_rows left.
+**
+** Bits: every GEMM output is one fma chain in k order from 0 with the
+** operands in matmul_cpu's order, then matmul_cpu_store_'s epilogue (C =
+** alpha acc with alpha 1, + bias; E = f(C) on float8 halves, or E = C *
+** f'(Z)); the loss gradient is loss_fn.cl's per row (CE) or per element; db is
+** activation_bias_grad's order (act_bias_grad_run_, act_fn.cl).  The rows of a
+** float16 are independent lanes: a row past the batch (clamped to the last
+** row) is computed and never stored.
+**
+** The layer table (ulong, MLP_LF words per linear layer l = 0 .. nlin-1):
+** N outputs, K inputs, W and b offsets in the parameter block (has_bias),
+** the activation, the offsets of Z (the logits buffer for the last layer), H,
+** dZ and dH (fwd / bwd blocks of the model), and the first dW and db task of
+** the layer in mlp_wgrad.
+*/
+#define MLP_R 16 /* rows per work-group: the lanes of a float16 */
+#define MLP_C 8  /* outputs of one task: independent fma chains (acc0 .. acc7 below) */
+#define MLP_LF 12
+#define MLP_N 0
+#define MLP_K 1
+#define MLP_W 2
+#define MLP_B 3
+#define MLP_HASB 4
+#define MLP_ACT 5
+#define MLP_Z 6
+#define MLP_H 7
+#define MLP_DZ 8
+#define MLP_DH 9
+#define MLP_TW 10
+#define MLP_TB 11
+
+/* Apply X(j) for j = 0 .. MLP_C - 1 */
+#define MLP_EACH(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+#define MLP_ACC_DECL(j) float16 acc##j = (float16)(0.0f);
+#define MLP_ACC_SAVE(j) acc[j] = acc##j;
+
+/* The 16 lanes of v to p[i * stride], lanes i < nr. */
+inline void mlp_scatter_(const float16 v, __global float *p, const ulong stride, const uint nr)
+{
+    float t[MLP_R];
+    vstore16(v, 0, t);
+    for (uint i = 0; i < nr; i++) p[i * stride] = t[i];
+}
+
+/* p[min(i, last) * stride] for the 16 lanes i. */
+inline float16 mlp_gather_(__global const float *p, const ulong stride, const uint last)
+{
+    float t[MLP_R];
+    for (uint i = 0; i < MLP_R; i++) t[i] = p[min(i, last) * stride];
+    return vload16(0, t);
+}
+
+/* Forward of layer L for the group's rows: in (K, R) the transposed input;
+** per output column the 16 rows' Z and H stored row-major (L1-resident
+** rows for the small layers this pass is for) and H into out (N, R) for the
+** next layer. */
+inline void mlp_fwd_layer_(__global const ulong *L, const int last, __global const float *P, __global float *fwd,
+                           __global float *logits, const float act_p, const uint r0, const uint nr,
+                           __local const float *in, __local float *out)
+{
+    const uint N = (uint)L[MLP_N], K = (uint)L[MLP_K], lid = get_local_id(0), ls = get_local_size(0);
+    const int act = (int)L[MLP_ACT], hasb = (int)L[MLP_HASB];
+    __global const float *W = P + L[MLP_W];
+    for (uint t = lid; t * MLP_C < N; t += ls) {
+        const uint n0 = t * MLP_C;
+#define MLP_W_DECL(j) __global const float *w##j = W + (size_t)min(n0 + j, N - 1) * K;
+#define MLP_FWD_FMA(j) acc##j = fma(a, (float16)(w##j[k]), acc##j);
+        MLP_EACH(MLP_W_DECL)
+        MLP_EACH(MLP_ACC_DECL)
+        for (uint k = 0; k < K; k++) {
+            const float16 a = vload16(k, in);
+            MLP_EACH(MLP_FWD_FMA)
+        }
+        float16 acc[MLP_C];
+        MLP_EACH(MLP_ACC_SAVE)
+        for (uint j = 0; j < MLP_C && n0 + j < N; j++) {
+            const uint n = n0 + j;
+            float16 r = acc[j];
+            if (hasb) r = r + (float16)(P[L[MLP_B] + n]);
+            mlp_scatter_(r, (last ? logits : fwd + L[MLP_Z]) + (size_t)r0 * N + n, N, nr);
+            if (last) continue;
+            r.lo = act_f8_(act, act_p, r.lo);
+            r.hi = act_f8_(act, act_p, r.hi);
+            mlp_scatter_(r, fwd + L[MLP_H] + (size_t)r0 * N + n, N, nr);
+            vstore16(r, n, out);
+        }
+    }
+}
+
+/* Backward through layer L (N, K) for the group's rows: in (N, R) its dZ
+** transposed; per input column the 16 rows' dH_{l-1} and dZ_{l-1} =
+** dH_{l-1} * f'(Z_{l-1}) (Lp: layer l-1) stored row-major and dZ_{l-1} into
+** out (K, R). */
+inline void mlp_bwd_layer_(__global const ulong *L, __global const ulong *Lp, __global const float *P,
+                           __global const float *fwd, __global float *bwd, const float act_p, const uint r0,
+                           const uint nr, __local const float *in, __local float *out)
+{
+    const uint N = (uint)L[MLP_N], K = (uint)L[MLP_K], lid = get_local_id(0), ls = get_local_size(0);
+    const int act = (int)Lp[MLP_ACT];
+    __global const float *W = P + L[MLP_W];
+    for (uint t = lid; t * MLP_C < K; t += ls) {
+        const uint k0 = t * MLP_C;
+#define MLP_K_DECL(j) const uint kk##j = min(k0 + j, K - 1);
+#define MLP_BWD_FMA(j) acc##j = fma(d, (float16)(wr[kk##j]), acc##j);
+        MLP_EACH(MLP_K_DECL)
+        MLP_EACH(MLP_ACC_DECL)
+        for (uint n = 0; n < N; n++) {
+            const float16 d = vload16(n, in);
+            __global const float *wr = W + (size_t)n * K;
+            MLP_EACH(MLP_BWD_FMA)
+        }
+        float16 acc[MLP_C];
+        MLP_EACH(MLP_ACC_SAVE)
+        for (uint j = 0; j < MLP_C && k0 + j < K; j++) {
+            const uint k = k0 + j;
+            float16 r = acc[j];
+            mlp_scatter_(r, bwd + Lp[MLP_DH] + (size_t)r0 * K + k, K, nr);
+            if (act != ACT_IDENTITY) {
+                const float16 z = mlp_gather_(fwd + Lp[MLP_Z] + (size_t)r0 * K + k, K, nr - 1);
+                r.lo = r.lo * act_d8_(act, act_p, z.lo);
+                r.hi = r.hi * act_d8_(act, act_p, z.hi);
+            }
+            mlp_scatter_(r, bwd + Lp[MLP_DZ] + (size_t)r0 * K + k, K, nr);
+            vstore16(r, k, out);
+        }
+    }
+}
+
+/* The loss gradient of the group's rows: dlogits and the last layer's dZ
+** (loss_grad's values; MSE and BCE: one output per row), and the terms of
+** the loss value (loss_value's: one per row for CE, per element else). */
+inline void mlp_loss_grad_(const int loss, __global const float *logits, __global const float *yb, const uint B,
+                           const uint K, const uint r0, const uint nr, __global float *dlogits, __global float *dz,
+                           __global float *terms)
+{
+    const uint lid = get_local_id(0), ls = get_local_size(0);
+    if (loss == LOSS_CE) {
+        for (uint i = lid; i < nr; i += ls) {
+            const size_t o = (size_t)(r0 + i) * K;
+            loss_ce_grad_row_(logits + o, K, yb[r0 + i], (float)B, dlogits + o);
+            for (uint c = 0; c < K; c++) dz[o + c] = dlogits[o + c];
+            terms[r0 + i] = loss_ce_row_(logits + o, K, yb[r0 + i]);
+        }
+        return;
+    }
+    for (uint i = lid; i < nr * K; i += ls) {
+        const size_t e = (size_t)r0 * K + i;
+        const float g = loss_grad_elem_(loss, logits[e], yb[e], (ulong)B * K);
+        dlogits[e] = g, dz[e] = g;
+        terms[e] = loss == LOSS_MSE ? loss_mse_term_(logits[e], yb[e]) : loss_bce_term_(logits[e], yb[e]);
+    }
+}
+
+/* loss_value of n <= LOSS_CHUNK terms (one chunk), by one work-item: the
+** leaves, the 16 subtrees of 16 leaves, their tree, then / n. */
+inline float mlp_loss_value_(__global const float *terms, const uint n)
+{
+    float2 lf[LOSS_LEAVES], l1[16];
+    for (uint j = 0; j < LOSS_LEAVES; j++) {
+        float s = -0.0f, c = 0.0f;
+        for (uint u = j; u < n; u += LOSS_LEAVES) loss_nsum_(&s, &c, terms[u]);
+        lf[j] = (float2)(s, c);
+    }
+    for (uint g = 0; g < 16; g++) l1[g] = loss_tree16_(lf + 16 * g);
+    const float2 r = loss_tree16_(l1);
+    return clg_div(isfinite(r.x) ? r.x + r.y : r.x, (float)n);
+}
+
+/* Global (ceil(B / MLP_R) * ls), local ls; s0, s1: maxw * MLP_R floats each
+** (maxw the widest layer input or output). */
+__kernel void mlp_rows(__global const float *x, __global const float *y, __global const uint *idx, const ulong idx_off,
+                       const int gather, const uint B, const ulong row, __global float *xb, __global float *yb,
+                       __global const float *P, __global float *fwd, __global float *bwd, __global float *logits,
+                       __global float *dlogits, __global const ulong *tab, const int nlin, const float act_p,
+                       const int loss, __global float *terms, __local float *s0, __local float *s1)
+{
+    const uint lid = get_local_id(0), ls = get_local_size(0), r0 = get_group_id(0) * MLP_R;
+    const uint nr = min((uint)MLP_R, B - r0);
+    if (gather) { /* model_gather's copies */
+        for (size_t i = lid; i < (size_t)nr * row; i += ls) {
+            const size_t r = i / row, c = i - r * row;
+            xb[(size_t)(r0 + r) * row + c] = x[(size_t)idx[idx_off + r0 + r] * row + c];
+        }
+        for (uint i = lid; i < nr; i += ls) yb[r0 + i] = y[(size_t)idx[idx_off + r0 + i]];
+        barrier(CLK_GLOBAL_MEM_FENCE);
+    }
+    for (size_t t = lid; t < row * MLP_R; t += ls) {
+        const size_t k = t / MLP_R, i = t - k * MLP_R;
+        s0[t] = xb[(size_t)(r0 + min((uint)i, nr - 1)) * row + k];
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    __local float *in = s0, *out = s1, *sw;
+    for (int l = 0; l < nlin; l++) {
+        mlp_fwd_layer_(tab + l * MLP_LF, l == nlin - 1, P, fwd, logits, act_p, r0, nr, in, out);
+        barrier(CLK_LOCAL_MEM_FENCE | CLK_GLOBAL_MEM_FENCE);
+        sw = in, in = out, out = sw;
+    }
+    __global const ulong *Lo = tab + (nlin - 1) * MLP_LF;
+    const uint K = (uint)Lo[MLP_N];
+    mlp_loss_grad_(loss, logits, yb, B, K, r0, nr, dlogits, bwd + Lo[MLP_DZ], terms);
+    barrier(CLK_GLOBAL_MEM_FENCE);
+    for (uint t = lid; t < K * MLP_R; t += ls) {
+        const uint n = t / MLP_R, i = t - n * MLP_R;
+        in[t] = dlogits[(size_t)(r0 + min(i, nr - 1)) * K + n];
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int l = nlin - 1; l > 0; l--) {
+        mlp_bwd_layer_(tab + l * MLP_LF, tab + (l - 1) * MLP_LF, P, fwd, bwd, act_p, r0, nr, in, out);
+        barrier(CLK_LOCAL_MEM_FENCE | CLK_GLOBAL_MEM_FENCE);
+        sw = in, in = out, out = sw;
+    }
+}
+
+/* dW (N, K) block: rows n0 .. n0 + MLP_C - 1, columns k0 .. k0 + 15 of
+** dZ^T A (A: B rows of stride lda), the fma chain over the batch in order. */
+inline void mlp_dw_task_(__global const float *dZ, const uint N, __global const float *A, const ulong lda,
+                         const uint K, const uint B, const uint n0, const uint k0, __global float *dW)
+{
+    const uint nv = min(16u, K - k0);
+#define MLP_N_DECL(j) const uint nn##j = min(n0 + j, N - 1);
+#define MLP_DW_FMA(j) acc##j = fma((float16)(dz[nn##j]), av, acc##j);
+    MLP_EACH(MLP_N_DECL)
+    MLP_EACH(MLP_ACC_DECL)
+    for (uint b = 0; b < B; b++) {
+        __global const float *a = A + (size_t)b * lda + k0, *dz = dZ + (size_t)b * N;
+        float16 av;
+        if (nv == 16) av = vload16(0, a);
+        else {
+            float t[16];
+            for (uint c = 0; c < 16; c++) t[c] = c < nv ? a[c] : 0.0f;
+            av = vload16(0, t);
+        }
+        MLP_EACH(MLP_DW_FMA)
+    }
+    float16 acc[MLP_C];
+    MLP_EACH(MLP_ACC_SAVE)
+    for (uint j = 0; j < MLP_C && n0 + j < N; j++) {
+        float t[16];
+        vstore16(acc[j], 0, t);
+        for (uint c = 0; c < nv; c++) dW[(size_t)(n0 + j) * K + k0 + c] = t[c];
+    }
+}
+
+/* One work-item per task: the dW tasks and db tasks of every layer (table);
+** item 0 also resets the gradient state at gs_off in the metrics block gs (as
+** clip_gradstate_reset: include/clgrad/gradstate.h, NORM = 0, COEF =
+** CLIPCOEF = 1, the rest 0), and item ntask (nterms > 0) writes the loss
+** value of mlp_rows' terms at loss_off (loss_value's bits). */
+__kernel void mlp_wgrad(__global const float *xb, const ulong row, __global const float *fwd,
+                        __global const float *bwd, __global float *G, __global const ulong *tab, const int nlin,
+                        const uint B, const ulong ntask, __global float *gs, const ulong gs_off,
+                        __global const float *terms, const uint nterms, const ulong loss_off)
+{
+    const ulong t = get_global_id(0);
+    if (t == 0) {
+        for (int i = 0; i < 8; i++) gs[gs_off + i] = 0.0f;
+        gs[gs_off + 1] = 1.0f, gs[gs_off + 4] = 1.0f;
+    }
+    if (t == ntask && nterms > 0) gs[loss_off] = mlp_loss_value_(terms, nterms); /* gs: the metrics block */
+    if (t >= ntask) return;
+    int l = 0;
+    while (l + 1 < nlin && t >= tab[(l + 1) * MLP_LF + MLP_TW]) l++;
+    __global const ulong *L = tab + l * MLP_LF;
+    const uint N = (uint)L[MLP_N], K = (uint)L[MLP_K];
+    __global const float *dZ = bwd + L[MLP_DZ];
+    if (t < L[MLP_TB]) {
+        const uint q = (uint)(t - L[MLP_TW]), nkb = (K + 15) / 16;
+        __global const float *A = l == 0 ? xb : fwd + tab[(l - 1) * MLP_LF + MLP_H];
+        mlp_dw_task_(dZ, N, A, l == 0 ? row : K, K, B, q / nkb * MLP_C, q % nkb * 16, G + L[MLP_W]);
+        return;
+    }
+    const ulong j = (t - L[MLP_TB]) * 8, nc = clg_rest_(N, j);
+    const ulong nb = (B + ACT_BG_BLOCK - 1) / ACT_BG_BLOCK;
+    const act_nrec_ me = act_bias_grad_run_(dZ, 0, B, N, j, nc, 0, nb);
+    const float8 v = select(me.s, me.s + me.c, isfinite(me.s));
+    float o[8];
+    vstore8(v, 0, o);
+    for (ulong c = 0; c < nc && c < 8; c++) G[L[MLP_B] + j + c] = o[c];
+}
