@@ -14,6 +14,7 @@
 #include "clgrad.h"
 #include "cli/sweep.h"
 #include "cli/bench.h"
+#include "cli/tune.h"
 #include "cli/report.h"
 #include "cli/commands.h"
 #include "cli/opts.h"
@@ -61,6 +62,8 @@ static void usage_(FILE *f)
             "                     heat map, and LR sensitivity when optim.lr is swept)\n"
             "  bench [--quick] [--json F]  device limits, GEMM, training-step and start-up timing;\n"
             "                     bench --compare A.json B.json ... for devices side by side\n"
+            "  tune [--quick] [--clblast]  search the GEMM's parameters on the device, store the best\n"
+            "                     per device in the cache directory (--show, --reset)\n"
             "  keys               every experiment-file key: type, allowed values, default\n"
             "  version            print the version\n"
             "  help [COMMAND]     this text, or one command's options (also: clgrad COMMAND --help)\n"
@@ -815,6 +818,7 @@ static int cli_own_options_cmd_(int argc, char **argv, int *rc)
     else if (strcmp(argv[1], "plot") == 0)
         *rc = plot_sweep_hint_(argc - 1, argv + 1) ? 2 : clgrad_cli_plot(argc - 1, argv + 1);
     else if (strcmp(argv[1], "bench") == 0) *rc = clgrad_cli_bench(argc - 1, argv + 1);
+    else if (strcmp(argv[1], "tune") == 0) *rc = clgrad_cli_tune(argc - 1, argv + 1);
     else if (strcmp(argv[1], "sweep") == 0) {
         clgrad_sweep_set_validator(sweep_validate_);
         clgrad_sweep_set_device_lister(sweep_devices_);
@@ -840,7 +844,7 @@ static int cli_dispatch_(const char *cmd, const char *arg, cli_opts *o)
     if (strcmp(cmd, "run") == 0) return cmd_run_(o, arg);
     fprintf(stderr, "clgrad: unknown command '%s'", cmd);
     char guess[64];
-    if (clgrad_config_suggest(cmd, "run|sweep|compare|plot|bench|selfcheck|devices|keys|version|help", guess, sizeof guess))
+    if (clgrad_config_suggest(cmd, "run|sweep|compare|plot|bench|tune|selfcheck|devices|keys|version|help", guess, sizeof guess))
         fprintf(stderr, " (did you mean '%s'?)", guess);
     fprintf(stderr, "\n");
     usage_(stderr);
