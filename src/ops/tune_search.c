@@ -133,9 +133,10 @@ static clgrad_status candidate_(clgrad_ctx *ctx, const clgrad_tune_opts *o, cons
 static int candidates_(const clgrad_ctx *ctx, const clgrad_tune_opts *o, const char **out, int cap)
 {
     static const char *cpu[] = {"cpu_mr=6,cpu_nw=1", "cpu_mr=8,cpu_nw=2", "cpu_mr=4,cpu_nw=2", "cpu_mr=12,cpu_nw=1",
-                                "cpu_mr=6,cpu_nw=2", "cpu_mr=8,cpu_nw=1", "cpu_mr=10,cpu_nw=2", "cpu_mr=14,cpu_nw=1",
-                                "cpu_mr=8,cpu_nw=2,cpu_direct_max=16384", "cpu_mr=8,cpu_nw=2,cpu_direct_max=262144",
-                                "cpu_mr=6,cpu_nw=2,cpu_direct_max=262144", "cpu_mr=4,cpu_nw=4"};
+                                "cpu_mr=6,cpu_nw=2", "cpu_mr=8,cpu_nw=1", "cpu_mr=10,cpu_nw=2", "cpu_mr=4,cpu_nw=4",
+                                "cpu_mr=6,cpu_nw=4", "cpu_mr=5,cpu_nw=4", "cpu_mr=3,cpu_nw=4", "cpu_mr=7,cpu_nw=3",
+                                "cpu_mr=4,cpu_nw=4,cpu_direct_max=16384", "cpu_mr=4,cpu_nw=4,cpu_direct_max=262144",
+                                "cpu_mr=8,cpu_nw=2,cpu_direct_max=262144", "cpu_mr=4,cpu_nw=4,cpu_pack_a_min=16384"};
     static const char *cpu_quick[] = {"cpu_mr=6,cpu_nw=1", "cpu_mr=8,cpu_nw=2", "cpu_mr=4,cpu_nw=2"};
     static const char *gpu[] = {"wgm=16,wgn=16,rm=4,rn=4,tk=16", "wgm=16,wgn=16,rm=8,rn=4,tk=16", "wgm=16,wgn=16,rm=4,rn=8,tk=16",
                                 "wgm=16,wgn=16,rm=8,rn=8,tk=16", "wgm=8,wgn=8,rm=8,rn=8,tk=16", "wgm=16,wgn=16,rm=4,rn=4,tk=32",
@@ -181,34 +182,74 @@ __attribute__((format(printf, 2, 3))) static void say_(const clgrad_tune_opts *o
     o->on_line(o->user, line);
 }
 
+/* Mean over the timed shapes of t / t0. */
+static double score_(const shape_ *s, int ns, const double *t, const double *t0)
+{
+    double score = 0;
+    int nt = 0;
+    for (int i = 0; i < ns; i++)
+        if (s[i].timed) score += t[i] / t0[i], nt++;
+    return score / (nt > 0 ? nt : 1);
+}
+
+/* Candidate c once more, its times the best of both per shape; its new score (INFINITY when it fails now). */
+static double again_(clgrad_ctx *ctx, const clgrad_tune_opts *o, const char *params, const shape_ *s, int ns,
+                     unsigned char (*dig)[32], double *tc, const double *t0)
+{
+    double t[MAX_SHAPES];
+    int same;
+    if (candidate_(ctx, o, params, s, ns, dig, 1, t, &same) != CLGRAD_OK || !same) return INFINITY;
+    for (int i = 0; i < ns; i++) tc[i] = t[i] < tc[i] ? t[i] : tc[i];
+    return score_(s, ns, tc, t0);
+}
+
+#define MAX_CANDIDATES 32
+
 clgrad_status clgrad_tune_search(clgrad_ctx *ctx, const clgrad_tune_opts *o, clgrad_gemm_tune *best, double *speedup)
 {
     clgrad_status st = CLGRAD_OK;
     shape_ s[MAX_SHAPES];
-    const char *cand[32];
-    int ns = shapes_(o, s), nc = candidates_(ctx, o, cand, 32);
+    const char *cand[MAX_CANDIDATES];
+    int ns = shapes_(o, s), nc = candidates_(ctx, o, cand, MAX_CANDIDATES), same, tried = 0;
     unsigned char dig[MAX_SHAPES][32];
-    double t0[MAX_SHAPES], t[MAX_SHAPES], best_score = 1.0, start = clgrad_now();
-    int same, best_i = -1;
+    static double t[MAX_CANDIDATES][MAX_SHAPES];
+    double t0[MAX_SHAPES], score[MAX_CANDIDATES], start = clgrad_now();
     /* the reference: the built-in defaults (own GEMM), CLBlast's defaults (--clblast) */
-    CLGRAD_TRY(candidate_(ctx, o, o->clblast ? "" : "off", s, ns, dig, 0, t0, &same));
+    const char *ref = o->clblast ? "" : "off";
+    CLGRAD_TRY(candidate_(ctx, o, ref, s, ns, dig, 0, t0, &same));
     say_(o, "reference (%s): done", o->clblast ? "CLBlast's defaults" : "built-in defaults");
-    for (int c = 0; c < nc; c++) {
+    for (int c = 0; c < nc; c++, tried++) {
+        score[c] = INFINITY;
         if (o->budget_s > 0 && clgrad_now() - start > o->budget_s) {
             say_(o, "budget of %.0f s spent: %d of %d candidates tried", o->budget_s, c, nc);
             break;
         }
-        if (candidate_(ctx, o, cand[c], s, ns, dig, 1, t, &same) != CLGRAD_OK) {
+        if (candidate_(ctx, o, cand[c], s, ns, dig, 1, t[c], &same) != CLGRAD_OK) {
             say_(o, "%-40s skipped: %s", cand[c][0] ? cand[c] : "(defaults)", clgrad_errmsg(ctx));
             continue;
         }
-        double score = 0;
-        int nt = 0;
-        for (int i = 0; i < ns; i++)
-            if (s[i].timed) score += t[i] / t0[i], nt++;
-        score /= nt > 0 ? nt : 1;
-        say_(o, "%-40s %s  time / reference %.3f", cand[c][0] ? cand[c] : "(defaults)", same ? "same bits" : "BITS DIFFER: rejected", score);
-        if (same && score < best_score) best_score = score, best_i = c;
+        double sc = score_(s, ns, t[c], t0);
+        say_(o, "%-40s %s  time / reference %.3f", cand[c][0] ? cand[c] : "(defaults)",
+             o->clblast ? "(CLBlast: bits not compared)" : same ? "same bits" : "BITS DIFFER: rejected", sc);
+        if (same) score[c] = sc;
+    }
+    /* round 2 against noise: the reference and the best three again, best of both per shape */
+    double t1[MAX_SHAPES];
+    if (!o->quick && candidate_(ctx, o, ref, s, ns, dig, 1, t1, &same) == CLGRAD_OK)
+        for (int i = 0; i < ns; i++) t0[i] = t1[i] < t0[i] ? t1[i] : t0[i];
+    int best_i = -1;
+    for (int round = 0; round < (o->quick ? 0 : 3); round++) {
+        int b = -1;
+        for (int c = 0; c < tried; c++)
+            if (score[c] < INFINITY && score[c] > 0 && (b < 0 || score[c] < score[b])) b = c;
+        if (b < 0) break;
+        score[b] = -again_(ctx, o, cand[b], s, ns, dig, t[b], t0); /* negative: done */
+        say_(o, "again: %-33s time / reference %.3f", cand[b][0] ? cand[b] : "(defaults)", -score[b]);
+    }
+    double best_score = 1.0;
+    for (int c = 0; c < tried; c++) {
+        double sc = score[c] < 0 ? -score[c] : score_(s, ns, t[c], t0);
+        if (score[c] != INFINITY && sc < best_score) best_score = sc, best_i = c;
     }
     clgrad_gemm_tune_defaults(best);
     if (best_i >= 0) {
