@@ -14,8 +14,10 @@
 ** work-group or local-memory limits are below the tiled kernel's needs).
 ** Every output is a fixed-order sum over k with explicit fma(): deterministic.
 **
-** Tunables (-D): GEMM_WGM x GEMM_WGN work-items per group, GEMM_RM x GEMM_RN
-** outputs per work-item, GEMM_TK depth of a K tile.
+** Tunables (-D, clgrad/tune.h): GEMM_WGM x GEMM_WGN work-items per group,
+** GEMM_RM x GEMM_RN outputs per work-item, GEMM_TK depth of a K tile,
+** GEMM_LPAD floats of padding after each row of the local tiles (against
+** local-memory bank conflicts).  None changes an order of operations.
 */
 #ifndef GEMM_WGM
 #define GEMM_WGM 16
@@ -32,14 +34,19 @@
 #ifndef GEMM_TK
 #define GEMM_TK 16
 #endif
+#ifndef GEMM_LPAD
+#define GEMM_LPAD 0
+#endif
 #define GEMM_TM (GEMM_WGM * GEMM_RM)
 #define GEMM_TN (GEMM_WGN * GEMM_RN)
+#define GEMM_LM (GEMM_TM + GEMM_LPAD) /* row stride of As */
+#define GEMM_LN (GEMM_TN + GEMM_LPAD) /* row stride of Bs */
 
 /* The tiled body; ta, tb are compile-time constants in each kernel below. */
 inline void matmul_tiled_(const int ta, const int tb, const int M, const int N, const int K, const float alpha,
                           __global const float *A, const int lda, __global const float *B, const int ldb,
                           const float beta, __global float *C, const int ldc,
-                          __local float *As /* (TK, TM) */, __local float *Bs /* (TK, TN) */)
+                          __local float *As /* (TK, LM) */, __local float *Bs /* (TK, LN) */)
 {
     const int tx = get_local_id(0), ty = get_local_id(1);
     const int lid = ty * GEMM_WGN + tx;
@@ -56,7 +63,7 @@ inline void matmul_tiled_(const int ta, const int tb, const int M, const int N, 
             int m = m0 + mm, k = k0 + kk;
             float v = 0.0f;
             if (m < M && k < K) v = ta ? A[(size_t)k * lda + m] : A[(size_t)m * lda + k];
-            As[kk * GEMM_TM + mm] = v;
+            As[kk * GEMM_LM + mm] = v;
         }
         for (int l = lid; l < GEMM_TK * GEMM_TN; l += GEMM_WGM * GEMM_WGN) {
             int nn = tb ? l / GEMM_TK : l % GEMM_TN;
@@ -64,13 +71,13 @@ inline void matmul_tiled_(const int ta, const int tb, const int M, const int N, 
             int n = n0 + nn, k = k0 + kk;
             float v = 0.0f;
             if (n < N && k < K) v = tb ? B[(size_t)n * ldb + k] : B[(size_t)k * ldb + n];
-            Bs[kk * GEMM_TN + nn] = v;
+            Bs[kk * GEMM_LN + nn] = v;
         }
         barrier(CLK_LOCAL_MEM_FENCE);
         for (int kk = 0; kk < GEMM_TK; kk++) {
             float a[GEMM_RM], b[GEMM_RN];
-            for (int i = 0; i < GEMM_RM; i++) a[i] = As[kk * GEMM_TM + ty + i * GEMM_WGM];
-            for (int j = 0; j < GEMM_RN; j++) b[j] = Bs[kk * GEMM_TN + tx + j * GEMM_WGN];
+            for (int i = 0; i < GEMM_RM; i++) a[i] = As[kk * GEMM_LM + ty + i * GEMM_WGM];
+            for (int j = 0; j < GEMM_RN; j++) b[j] = Bs[kk * GEMM_LN + tx + j * GEMM_WGN];
             for (int i = 0; i < GEMM_RM; i++)
                 for (int j = 0; j < GEMM_RN; j++) acc[i][j] = fma(a[i], b[j], acc[i][j]);
         }
@@ -94,8 +101,8 @@ inline void matmul_tiled_(const int ta, const int tb, const int M, const int N, 
         const int lda, __global const float *B, const ulong offB, const int ldb, const float beta,  \
         __global float *C, const ulong offC, const int ldc
 #define MATMUL_LOCALS                                                                                \
-    __local float As[GEMM_TK * GEMM_TM];                                                             \
-    __local float Bs[GEMM_TK * GEMM_TN]
+    __local float As[GEMM_TK * GEMM_LM];                                                             \
+    __local float Bs[GEMM_TK * GEMM_LN]
 
 __kernel __attribute__((reqd_work_group_size(GEMM_WGN, GEMM_WGM, 1))) void matmul_nn(MATMUL_ARGS)
 {

@@ -360,8 +360,8 @@ START_TEST(bitwise_tuned)
 {
     static const char *sets[] = {
         "off",
-        "cpu_mr=8,cpu_nw=2,wgm=8,wgn=8,rm=8,rn=8,tk=32",
-        "cpu_mr=12,cpu_nw=1,cpu_direct_max=0,cpu_pack_a_min=0,wgm=4,wgn=16,rm=3,rn=5,tk=7",
+        "cpu_mr=8,cpu_nw=2,wgm=8,wgn=8,rm=8,rn=8,tk=32,lpad=1",
+        "cpu_mr=12,cpu_nw=1,cpu_direct_max=0,cpu_pack_a_min=0,wgm=4,wgn=16,rm=3,rn=5,tk=7,lpad=3",
         "cpu_mr=5,cpu_nw=4,cpu_direct_max=1000000,cpu_pack_a_min=1000000,wgm=16,wgn=4,rm=1,rn=2,tk=1",
     };
     static const size_t shapes[][3] = {{1, 3, 17}, {3, 100, 33}, {17, 33, 100}, {100, 17, 19}, {33, 1, 65}, {70, 97, 21}};

@@ -13,7 +13,7 @@
 **   the shipped table (src/ops/tune_table.c) by device class.
 ** clgrad_open_opts.gemm_tune (a "key=value,..." string) overrides all three.
 ** Keys: cpu_mr, cpu_nw, cpu_direct_max, cpu_pack_a_min (the CPU
-** micro-kernel), wgm, wgn, rm, rn, tk (the tiled GPU kernel), and
+** micro-kernel), wgm, wgn, rm, rn, tk, lpad (the tiled GPU kernel), and
 ** clblast.NAME for CLBlast's Xgemm parameters (applied through
 ** CLBlastOverrideParameters when all of them are given).
 */
@@ -30,8 +30,9 @@ typedef struct clgrad_gemm_tune {
     ** packed when M K > cpu_pack_a_min floats */
     int cpu_mr, cpu_nw;
     long cpu_direct_max, cpu_pack_a_min;
-    /* tiled kernel: wgm x wgn work-items per group, rm x rn outputs each, tk deep K tiles */
-    int wgm, wgn, rm, rn, tk;
+    /* tiled kernel: wgm x wgn work-items per group, rm x rn outputs each, tk deep
+    ** K tiles, lpad floats of padding per local-memory row (0..4) */
+    int wgm, wgn, rm, rn, tk, lpad;
     /* CLBlast Xgemm parameters (name, value), all or none */
     int n_clblast;
     char clblast_name[CLGRAD_TUNE_CLBLAST_MAX][12];

@@ -39,6 +39,7 @@ static const struct {
     {"rm", offsetof(clgrad_gemm_tune, rm), 0, 1, 16},
     {"rn", offsetof(clgrad_gemm_tune, rn), 0, 1, 16},
     {"tk", offsetof(clgrad_gemm_tune, tk), 0, 1, 64},
+    {"lpad", offsetof(clgrad_gemm_tune, lpad), 0, 0, 4},
 };
 #define NKEYS ((int)(sizeof keys_ / sizeof keys_[0]))
 
@@ -98,17 +99,18 @@ int clgrad_gemm_tune_parse(const char *text, clgrad_gemm_tune *t, char *why, siz
 
 void clgrad_gemm_tune_format(const clgrad_gemm_tune *t, char *out, size_t n)
 {
-    size_t u = (size_t)snprintf(out, n, "cpu_mr=%d,cpu_nw=%d,cpu_direct_max=%ld,cpu_pack_a_min=%ld,wgm=%d,wgn=%d,rm=%d,rn=%d,tk=%d",
+    size_t u = (size_t)snprintf(out, n,
+                                "cpu_mr=%d,cpu_nw=%d,cpu_direct_max=%ld,cpu_pack_a_min=%ld,wgm=%d,wgn=%d,rm=%d,rn=%d,tk=%d,lpad=%d",
                                 t->cpu_mr, t->cpu_nw, t->cpu_direct_max, t->cpu_pack_a_min, t->wgm, t->wgn, t->rm,
-                                t->rn, t->tk);
+                                t->rn, t->tk, t->lpad);
     for (int i = 0; i < t->n_clblast && u < n; i++)
         u += (size_t)snprintf(out + u, n - u, ",clblast.%s=%zu", t->clblast_name[i], t->clblast_value[i]);
 }
 
 void clgrad_gemm_tune_defines(const clgrad_gemm_tune *t, char *out, size_t n)
 {
-    snprintf(out, n, " -DCPU_MR=%d -DCPU_NW=%d -DGEMM_WGM=%d -DGEMM_WGN=%d -DGEMM_RM=%d -DGEMM_RN=%d -DGEMM_TK=%d",
-             t->cpu_mr, t->cpu_nw, t->wgm, t->wgn, t->rm, t->rn, t->tk);
+    snprintf(out, n, " -DCPU_MR=%d -DCPU_NW=%d -DGEMM_WGM=%d -DGEMM_WGN=%d -DGEMM_RM=%d -DGEMM_RN=%d -DGEMM_TK=%d -DGEMM_LPAD=%d",
+             t->cpu_mr, t->cpu_nw, t->wgm, t->wgn, t->rm, t->rn, t->tk, t->lpad);
 }
 
 const clgrad_gemm_tune *clgrad_gemm_tune_get(const clgrad_ctx *ctx) { return &ctx->tune; }

@@ -26,7 +26,7 @@ static int tiled_ok_(const clgrad_ctx *ctx)
 {
     const clgrad_device_info *d = &ctx->dev;
     const clgrad_gemm_tune *t = &ctx->tune;
-    size_t need_local = (size_t)t->tk * (size_t)(t->wgm * t->rm + t->wgn * t->rn) * sizeof(float);
+    size_t need_local = (size_t)t->tk * (size_t)(t->wgm * t->rm + t->wgn * t->rn + 2 * t->lpad) * sizeof(float);
     return d->max_wg_size >= (size_t)(t->wgm * t->wgn) && d->max_wi_sizes[0] >= (size_t)t->wgn &&
            d->max_wi_sizes[1] >= (size_t)t->wgm && d->local_mem >= need_local;
 }

@@ -133,14 +133,15 @@ static clgrad_status candidate_(clgrad_ctx *ctx, const clgrad_tune_opts *o, cons
 static int candidates_(const clgrad_ctx *ctx, const clgrad_tune_opts *o, const char **out, int cap)
 {
     static const char *cpu[] = {"cpu_mr=6,cpu_nw=1", "cpu_mr=8,cpu_nw=2", "cpu_mr=4,cpu_nw=2", "cpu_mr=12,cpu_nw=1",
-                                "cpu_mr=6,cpu_nw=2", "cpu_mr=8,cpu_nw=1", "cpu_mr=10,cpu_nw=2", "cpu_mr=4,cpu_nw=4",
-                                "cpu_mr=6,cpu_nw=4", "cpu_mr=5,cpu_nw=4", "cpu_mr=3,cpu_nw=4", "cpu_mr=7,cpu_nw=3",
+                                "cpu_mr=6,cpu_nw=2", "cpu_mr=12,cpu_nw=2", "cpu_mr=10,cpu_nw=2", "cpu_mr=4,cpu_nw=4",
+                                "cpu_mr=6,cpu_nw=4", "cpu_mr=5,cpu_nw=4", "cpu_mr=14,cpu_nw=2", "cpu_mr=7,cpu_nw=3",
                                 "cpu_mr=4,cpu_nw=4,cpu_direct_max=16384", "cpu_mr=4,cpu_nw=4,cpu_direct_max=262144",
-                                "cpu_mr=8,cpu_nw=2,cpu_direct_max=262144", "cpu_mr=4,cpu_nw=4,cpu_pack_a_min=16384"};
-    static const char *cpu_quick[] = {"cpu_mr=6,cpu_nw=1", "cpu_mr=8,cpu_nw=2", "cpu_mr=4,cpu_nw=2"};
+                                "cpu_mr=6,cpu_nw=2,cpu_direct_max=262144", "cpu_mr=6,cpu_nw=2,cpu_pack_a_min=16384"};
+    static const char *cpu_quick[] = {"cpu_mr=6,cpu_nw=1", "cpu_mr=6,cpu_nw=2", "cpu_mr=4,cpu_nw=4"};
     static const char *gpu[] = {"wgm=16,wgn=16,rm=4,rn=4,tk=16", "wgm=16,wgn=16,rm=8,rn=4,tk=16", "wgm=16,wgn=16,rm=4,rn=8,tk=16",
                                 "wgm=16,wgn=16,rm=8,rn=8,tk=16", "wgm=8,wgn=8,rm=8,rn=8,tk=16", "wgm=16,wgn=16,rm=4,rn=4,tk=32",
-                                "wgm=8,wgn=16,rm=4,rn=4,tk=16", "wgm=16,wgn=16,rm=8,rn=8,tk=8", "wgm=32,wgn=8,rm=2,rn=8,tk=16"};
+                                "wgm=8,wgn=16,rm=4,rn=4,tk=16", "wgm=16,wgn=16,rm=8,rn=8,tk=8", "wgm=32,wgn=8,rm=2,rn=8,tk=16",
+                                "wgm=16,wgn=16,rm=4,rn=4,tk=16,lpad=1", "wgm=16,wgn=16,rm=8,rn=8,tk=16,lpad=1"};
     static const char *gpu_quick[] = {"wgm=16,wgn=16,rm=4,rn=4,tk=16", "wgm=8,wgn=8,rm=8,rn=8,tk=16"};
     static const char *clb[] = {
         "",
