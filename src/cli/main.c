@@ -818,7 +818,6 @@ static int cli_own_options_cmd_(int argc, char **argv, int *rc)
     else if (strcmp(argv[1], "plot") == 0)
         *rc = plot_sweep_hint_(argc - 1, argv + 1) ? 2 : clgrad_cli_plot(argc - 1, argv + 1);
     else if (strcmp(argv[1], "bench") == 0) *rc = clgrad_cli_bench(argc - 1, argv + 1);
-    else if (strcmp(argv[1], "tune") == 0) *rc = clgrad_cli_tune(argc - 1, argv + 1);
     else if (strcmp(argv[1], "sweep") == 0) {
         clgrad_sweep_set_validator(sweep_validate_);
         clgrad_sweep_set_device_lister(sweep_devices_);
@@ -851,6 +850,21 @@ static int cli_dispatch_(const char *cmd, const char *arg, cli_opts *o)
     return 2;
 }
 
+/* `clgrad [options] tune [options]`: tune parses its own options, wherever they stand. */
+static int tune_(int argc, char **argv)
+{
+    char **av = calloc((size_t)argc + 1, sizeof *av);
+    if (!av) return 2;
+    int n = 1, seen = 0;
+    av[0] = (char *)"tune";
+    for (int i = 1; i < argc; i++)
+        if (seen || strcmp(argv[i], "tune") != 0) av[n++] = argv[i];
+        else seen = 1;
+    int rc = clgrad_cli_tune(n, av);
+    free(av);
+    return rc;
+}
+
 int clgrad_cli_main(int argc, char **argv)
 {
     /* a closed pipe (clgrad run ... | head) must not kill a run: writes then fail with EPIPE */
@@ -860,6 +874,7 @@ int clgrad_cli_main(int argc, char **argv)
     const clgrad_cli_command *c = cli_command_(argc, argv);
     int rc;
     if (cli_own_options_cmd_(argc, argv, &rc)) return rc;
+    if (c && strcmp(c->name, "tune") == 0) return tune_(argc, argv);
     const char *cmd = NULL, *arg = NULL;
     int want_help = 0;
     clgrad_cli_cmdline(c ? c->name : NULL, "", argc, argv, o.cmdline, sizeof o.cmdline);

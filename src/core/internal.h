@@ -55,6 +55,7 @@ struct clgrad_ctx {
     size_t gemm_scratch_floats;
     clgrad_gemm_tune tune;  /* the own GEMM's parameters (core/tune.c) */
     char gemm_defines[256]; /* their -D options, added to matmul.cl's build options */
+    int clblast_tuned;      /* tune's CLBlast parameters handed to CLBlast (ops/gemm.c, first CLBlast call) */
 
     struct clgrad_prof_row { char name[48]; long calls; double ns; } *prof; /* owned; NULL: profiling off */
     int nprof, prof_cap;
@@ -102,8 +103,6 @@ double clgrad_now(void);
 /* Choose ctx->tune and ctx->gemm_defines (core/tune.c): opts->gemm_tune,
 ** $CLGRAD_TUNE, the tune file, the table; a bad setting fails the open. */
 clgrad_status clgrad_tune_resolve_(clgrad_ctx *ctx, const clgrad_open_opts *opts);
-/* Apply the context's CLBlast parameters, if any (ops/gemm.c). */
-clgrad_status clgrad_gemm_clblast_apply_(clgrad_ctx *ctx);
 
 /* Build every kernel program (program.c). */
 clgrad_status clgrad_programs_build(clgrad_ctx *ctx, const clgrad_open_opts *opts);

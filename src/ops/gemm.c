@@ -84,6 +84,24 @@ static const char *clblast_error_(CLBlastStatusCode s)
     return clgrad_cl_error_name((cl_int)s); /* CLBlast reuses OpenCL's codes for the rest */
 }
 
+/* The context's CLBlast Xgemm parameters (clgrad/tune.h), if any, handed to
+** CLBlast before its first call on this context. */
+static void clblast_tuned_(clgrad_ctx *ctx)
+{
+    if (ctx->clblast_tuned) return;
+    ctx->clblast_tuned = 1;
+    const clgrad_gemm_tune *t = &ctx->tune;
+    if (t->n_clblast == 0) return;
+    const char *names[CLGRAD_TUNE_CLBLAST_MAX];
+    for (int i = 0; i < t->n_clblast; i++) names[i] = t->clblast_name[i];
+    /* process-wide in CLBlast, per device: the next Xgemm call recompiles with them */
+    CLBlastStatusCode s = CLBlastOverrideParameters(ctx->dev.device, "Xgemm", CLBlastPrecisionSingle,
+                                                    (size_t)t->n_clblast, names, t->clblast_value);
+    if (s != CLBlastSuccess)
+        clgrad_warn(ctx, "CLBlast refused the tuned Xgemm parameters (%s); using its defaults", clblast_error_(s));
+}
+
+
 static clgrad_status gemm_clblast_(clgrad_ctx *ctx, int ta, int tb, size_t M, size_t N, size_t K, float alpha,
                                    cl_mem A, size_t offA, size_t lda, cl_mem B, size_t offB, size_t ldb, float beta,
                                    cl_mem C, size_t offC, size_t ldc)
@@ -97,6 +115,7 @@ static clgrad_status gemm_clblast_(clgrad_ctx *ctx, int ta, int tb, size_t M, si
             for (size_t m = 0; m < M; m++) CLGRAD_TRY(clgrad_buf_fill(ctx, C, offC + m * ldc, N, 0.0f));
         }
     }
+    clblast_tuned_(ctx);
     cl_event ev = NULL;
     CLBlastStatusCode s = CLBlastSgemm(CLBlastLayoutRowMajor, ta ? CLBlastTransposeYes : CLBlastTransposeNo,
                                        tb ? CLBlastTransposeYes : CLBlastTransposeNo, M, N, K, alpha, A, offA, lda,
@@ -289,18 +308,4 @@ clgrad_status clgrad_gemm_fused(clgrad_ctx *ctx, int ta, int tb, size_t M, size_
     return epilogue_after_(ctx, M, N, C, offC, ldc, epi);
 fail:
     return st;
-}
-
-clgrad_status clgrad_gemm_clblast_apply_(clgrad_ctx *ctx)
-{
-    const clgrad_gemm_tune *t = &ctx->tune;
-    if (t->n_clblast == 0) return CLGRAD_OK;
-    const char *names[CLGRAD_TUNE_CLBLAST_MAX];
-    for (int i = 0; i < t->n_clblast; i++) names[i] = t->clblast_name[i];
-    /* process-wide in CLBlast, per device: the next Xgemm call recompiles with them */
-    CLBlastStatusCode s = CLBlastOverrideParameters(ctx->dev.device, "Xgemm", CLBlastPrecisionSingle,
-                                                    (size_t)t->n_clblast, names, t->clblast_value);
-    if (s != CLBlastSuccess)
-        clgrad_warn(ctx, "CLBlast refused the tuned Xgemm parameters (%s); using its defaults", clblast_error_(s));
-    return CLGRAD_OK;
 }

@@ -7,7 +7,8 @@
 ** shapes of time / default time: each shape counts the same.  CLBlast's
 ** parameters are searched the same way, without the bit check (CLBlast's
 ** order of operations is its parameters' choice), timed against CLBlast's
-** own defaults.
+** own defaults, which are measured first: CLBlastOverrideParameters lasts for
+** the process.
 */
 #define _POSIX_C_SOURCE 200809L
 #include "core/internal.h"
@@ -144,7 +145,6 @@ static int candidates_(const clgrad_ctx *ctx, const clgrad_tune_opts *o, const c
                                 "wgm=16,wgn=16,rm=4,rn=4,tk=16,lpad=1", "wgm=16,wgn=16,rm=8,rn=8,tk=16,lpad=1"};
     static const char *gpu_quick[] = {"wgm=16,wgn=16,rm=4,rn=4,tk=16", "wgm=8,wgn=8,rm=8,rn=8,tk=16"};
     static const char *clb[] = {
-        "",
         "clblast.GEMMK=0,clblast.KREG=1,clblast.KWG=16,clblast.KWI=2,clblast.MDIMA=8,clblast.MDIMC=8,clblast.MWG=64,"
         "clblast.NDIMB=8,clblast.NDIMC=8,clblast.NWG=64,clblast.SA=0,clblast.SB=0,clblast.STRM=0,clblast.STRN=0,"
         "clblast.VWM=4,clblast.VWN=4",
@@ -163,7 +163,7 @@ static int candidates_(const clgrad_ctx *ctx, const clgrad_tune_opts *o, const c
     };
     const char **src;
     int n;
-    if (o->clblast) src = clb, n = o->quick ? 2 : (int)(sizeof clb / sizeof *clb);
+    if (o->clblast) src = clb, n = o->quick ? 1 : (int)(sizeof clb / sizeof *clb);
     else if (ctx->dev.cl_type & CL_DEVICE_TYPE_CPU)
         src = o->quick ? cpu_quick : cpu, n = o->quick ? 3 : (int)(sizeof cpu / sizeof *cpu);
     else src = o->quick ? gpu_quick : gpu, n = o->quick ? 2 : (int)(sizeof gpu / sizeof *gpu);
@@ -236,7 +236,8 @@ clgrad_status clgrad_tune_search(clgrad_ctx *ctx, const clgrad_tune_opts *o, clg
     }
     /* round 2 against noise: the reference and the best three again, best of both per shape */
     double t1[MAX_SHAPES];
-    if (!o->quick && candidate_(ctx, o, ref, s, ns, dig, 1, t1, &same) == CLGRAD_OK)
+    /* (not CLBlast's: its parameter overrides last for the process, there is no going back to its defaults) */
+    if (!o->quick && !o->clblast && candidate_(ctx, o, ref, s, ns, dig, 1, t1, &same) == CLGRAD_OK)
         for (int i = 0; i < ns; i++) t0[i] = t1[i] < t0[i] ? t1[i] : t0[i];
     int best_i = -1;
     for (int round = 0; round < (o->quick ? 0 : 3); round++) {
