@@ -172,7 +172,13 @@ static int candidates_(const clgrad_ctx *ctx, const clgrad_tune_opts *o, const c
     return n;
 }
 
-__attribute__((format(printf, 2, 3))) static void say_(const clgrad_tune_opts *o, const char *fmt, ...)
+/* One progress line to o->on_line (none without one). */
+static void say_(const clgrad_tune_opts *o, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+static void say_(const clgrad_tune_opts *o, const char *fmt, ...)
 {
     if (!o->on_line) return;
     char line[1024];
