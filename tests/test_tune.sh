@@ -71,5 +71,12 @@ echo keep >"$CLGRAD_CACHE_DIR/tune-notes.txt"
 "$CLGRAD" tune --reset | grep -q "^no tune file at " || fail "a second tune --reset"
 "$CLGRAD" tune --show | grep -q "(from table)" || fail "after --reset the shipped table is not in use"
 
+# a bad tune file is ignored (the shipped table instead), with a warning, never a failure
+path=$("$CLGRAD" tune --show | sed -n 's/^tune file: //p')
+printf 'cpu_mr = 99\n' >"$path"
+"$CLGRAD" tune --show 2>"$T/warn" | grep -q "(from table)" && grep -q "tune file .* ignored: cpu_mr = 99 is outside 1..16" "$T/warn" &&
+  echo "ok: a bad tune file is ignored with a warning" || { fail "a bad tune file"; cat "$T/warn"; }
+rm -f "$path"
+
 [ $fails = 0 ] && echo "test_tune: all checks passed"
 exit $((fails > 0))

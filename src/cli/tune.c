@@ -94,6 +94,7 @@ static int run_(const char *device, clgrad_open_opts *oo, clgrad_tune_opts *to, 
         fprintf(stderr, "clgrad tune: %s\n", clgrad_errmsg(ctx));
         goto out;
     }
+    if (*clgrad_warnings(ctx)) fprintf(stderr, "clgrad tune: warning: %s", clgrad_warnings(ctx));
     to->device_spec = device, to->open = oo, to->on_line = line_;
     if (reset) {
         int removed = 0;
