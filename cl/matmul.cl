@@ -14,8 +14,10 @@
 ** work-group or local-memory limits are below the tiled kernel's needs).
 ** Every output is a fixed-order sum over k with explicit fma(): deterministic.
 **
-** Tunables (-D): GEMM_WGM x GEMM_WGN work-items per group, GEMM_RM x GEMM_RN
-** outputs per work-item, GEMM_TK depth of a K tile.
+** Tunables (-D, clgrad/tune.h): GEMM_WGM x GEMM_WGN work-items per group,
+** GEMM_RM x GEMM_RN outputs per work-item, GEMM_TK depth of a K tile,
+** GEMM_LPAD floats of padding after each row of the local tiles (against
+** local-memory bank conflicts).  None changes an order of operations.
 */
 #ifndef GEMM_WGM
 #define GEMM_WGM 16
@@ -32,14 +34,19 @@
 #ifndef GEMM_TK
 #define GEMM_TK 16
 #endif
+#ifndef GEMM_LPAD
+#define GEMM_LPAD 0
+#endif
 #define GEMM_TM (GEMM_WGM * GEMM_RM)
 #define GEMM_TN (GEMM_WGN * GEMM_RN)
+#define GEMM_LM (GEMM_TM + GEMM_LPAD) /* row stride of As */
+#define GEMM_LN (GEMM_TN + GEMM_LPAD) /* row stride of Bs */
 
 /* The tiled body; ta, tb are compile-time constants in each kernel below. */
 inline void matmul_tiled_(const int ta, const int tb, const int M, const int N, const int K, const float alpha,
                           __global const float *A, const int lda, __global const float *B, const int ldb,
                           const float beta, __global float *C, const int ldc,
-                          __local float *As /* (TK, TM) */, __local float *Bs /* (TK, TN) */)
+                          __local float *As /* (TK, LM) */, __local float *Bs /* (TK, LN) */)
 {
     const int tx = get_local_id(0), ty = get_local_id(1);
     const int lid = ty * GEMM_WGN + tx;
@@ -56,7 +63,7 @@ inline void matmul_tiled_(const int ta, const int tb, const int M, const int N, 
             int m = m0 + mm, k = k0 + kk;
             float v = 0.0f;
             if (m < M && k < K) v = ta ? A[(size_t)k * lda + m] : A[(size_t)m * lda + k];
-            As[kk * GEMM_TM + mm] = v;
+            As[kk * GEMM_LM + mm] = v;
         }
         for (int l = lid; l < GEMM_TK * GEMM_TN; l += GEMM_WGM * GEMM_WGN) {
             int nn = tb ? l / GEMM_TK : l % GEMM_TN;
@@ -64,13 +71,13 @@ inline void matmul_tiled_(const int ta, const int tb, const int M, const int N, 
             int n = n0 + nn, k = k0 + kk;
             float v = 0.0f;
             if (n < N && k < K) v = tb ? B[(size_t)n * ldb + k] : B[(size_t)k * ldb + n];
-            Bs[kk * GEMM_TN + nn] = v;
+            Bs[kk * GEMM_LN + nn] = v;
         }
         barrier(CLK_LOCAL_MEM_FENCE);
         for (int kk = 0; kk < GEMM_TK; kk++) {
             float a[GEMM_RM], b[GEMM_RN];
-            for (int i = 0; i < GEMM_RM; i++) a[i] = As[kk * GEMM_TM + ty + i * GEMM_WGM];
-            for (int j = 0; j < GEMM_RN; j++) b[j] = Bs[kk * GEMM_TN + tx + j * GEMM_WGN];
+            for (int i = 0; i < GEMM_RM; i++) a[i] = As[kk * GEMM_LM + ty + i * GEMM_WGM];
+            for (int j = 0; j < GEMM_RN; j++) b[j] = Bs[kk * GEMM_LN + tx + j * GEMM_WGN];
             for (int i = 0; i < GEMM_RM; i++)
                 for (int j = 0; j < GEMM_RN; j++) acc[i][j] = fma(a[i], b[j], acc[i][j]);
         }
@@ -94,8 +101,8 @@ inline void matmul_tiled_(const int ta, const int tb, const int M, const int N, 
         const int lda, __global const float *B, const ulong offB, const int ldb, const float beta,  \
         __global float *C, const ulong offC, const int ldc
 #define MATMUL_LOCALS                                                                                \
-    __local float As[GEMM_TK * GEMM_TM];                                                             \
-    __local float Bs[GEMM_TK * GEMM_TN]
+    __local float As[GEMM_TK * GEMM_LM];                                                             \
+    __local float Bs[GEMM_TK * GEMM_LN]
 
 __kernel __attribute__((reqd_work_group_size(GEMM_WGN, GEMM_WGM, 1))) void matmul_nn(MATMUL_ARGS)
 {
@@ -239,40 +246,49 @@ __kernel void matmul_vec_nt(MATMUL_ARGS)
 
 /*
 ** Packed CPU variant ("packed"): a register-blocked micro-kernel in the style
-** of BLIS's Haswell kernel.  Each work-item computes CPU_MR rows x 16 columns
-** of C in CPU_MR float16 accumulators (2 AVX registers each); per k it loads
-** one 16-float row of the B panel and broadcasts CPU_MR values of op(A):
-** 2 loads + CPU_MR broadcasts feed 2 * CPU_MR vector FMAs.
+** of BLIS's Haswell kernel.  Each work-item computes CPU_MR rows x CPU_NB =
+** 16 CPU_NW columns of C in CPU_MR x CPU_NW float16 accumulators; per k it
+** loads one CPU_NB-float row of the B panel and broadcasts CPU_MR values of
+** op(A): CPU_NW loads + CPU_MR broadcasts feed CPU_MR CPU_NW vector FMAs.
+** Tunables (-D, clgrad/tune.h): CPU_MR rows (6 fits AVX2's 16 registers at
+** CPU_NW 1; AVX-512's 32 take e.g. 12 x 1 or 6 x 2), CPU_NW float16 per row.
 **
-** op(B) is read from panels of 16 columns, each (K, 16) contiguous:
-**   packed: matmul_cpu_pack_b wrote panel p at Bp + p * K * 16, zero-padded
+** op(B) is read from panels of CPU_NB columns, each (K, CPU_NB) contiguous:
+**   packed: matmul_cpu_pack_b wrote panel p at Bp + p * K * CPU_NB, zero-padded
 **           past N, so every panel takes the fast path and the panel walks
 **           memory linearly (no cache-set conflicts at power-of-two ldb);
-**   direct: op(B) = B (K, N) itself, panel p at B + 16 p with row stride ldb;
-**           a partial last panel (N % 16) takes the guarded path.
+**   direct: op(B) = B (K, N) itself, panel p at B + CPU_NB p with row stride
+**           ldb; a partial last panel (N % CPU_NB) takes the guarded path.
 ** op(A) is read in place: element (m, k) at A[m * lda + k] (ta = 0) or
 ** A[k * lda + m] (ta = 1); rows past M are clamped to M - 1 and never stored.
 ** Work-item (i, j) = (row block, panel), so the work-items one thread runs in
 ** a row share one B panel, which stays in cache while op(A) streams.
 ** Every output is fma(a_k, b_k, acc) in k order from 0: deterministic, and
-** the same rounding as the other variants' fixed-order sums.
+** the same rounding as the other variants' fixed-order sums, whatever the
+** tunables (they only choose which outputs one work-item holds).
 */
-#define CPU_MR 6 /* rows per work-item: a0..a5 and acc0..acc5 below */
+#ifndef CPU_MR
+#define CPU_MR 6
+#endif
+#ifndef CPU_NW
+#define CPU_NW 1
+#endif
+#define CPU_NB (16 * CPU_NW)
 
-/* Bp panel p (K, 16) = op(B)[:, 16p .. 16p+15], zero past N.  Global (K, ceil(N/16)). */
+/* Bp panel p (K, CPU_NB) = op(B)[:, NB p .. NB p + NB-1], zero past N.  Global (K, ceil(N/NB)). */
 __kernel void matmul_cpu_pack_b(const int tb, const int N, const int K, __global const float *B, const ulong offB,
                                 const int ldb, __global float *Bp)
 {
     const int k = get_global_id(0), p = get_global_id(1);
     if (k >= K) return;
     B += offB;
-    const int n0 = p * 16;
-    __global float *dst = Bp + ((size_t)p * K + k) * 16;
-    if (!tb && n0 + 16 <= N) {
-        vstore16(vload16(0, B + (size_t)k * ldb + n0), 0, dst);
+    const int n0 = p * CPU_NB;
+    __global float *dst = Bp + ((size_t)p * K + k) * CPU_NB;
+    if (!tb && n0 + CPU_NB <= N) {
+        for (int w = 0; w < CPU_NW; w++) vstore16(vload16(0, B + (size_t)k * ldb + n0 + 16 * w), w, dst);
         return;
     }
-    for (int c = 0; c < 16; c++) {
+    for (int c = 0; c < CPU_NB; c++) {
         int n = n0 + c;
         dst[c] = n >= N ? 0.0f : tb ? B[(size_t)n * ldb + k] : B[(size_t)k * ldb + n];
     }
@@ -297,13 +313,12 @@ __kernel void matmul_cpu_pack_a(const int ta, const int M, const int K, __global
 
 /* matmul_cpu_store_ (the epilogue) is in gemm_fn.cl, shared with model.cl's recurrent kernels. */
 
-#define CPU_FMA_ROW(r) acc##r = fma((float16)(a##r[(size_t)k * ak]), b, acc##r)
-
 /* C (M, N) = alpha op(A) op(B) + beta C (+ bias (N) broadcast over rows when
 ** has_bias), and the epilogue `epi` (matmul_cpu_store_) writing E (M, N),
-** leading dimension lde, from zin (M, N), leading dimension ldz (epi 2).  `packed`: B is a matmul_cpu_pack_b buffer (offB 0, ldb unused);
-** else op(B) = B (K, N).  `packed_a`: A is a matmul_cpu_pack_a buffer (offA
-** 0, ta and lda unused).  Global (ceil(M/MR), ceil(N/16)). */
+** leading dimension lde, from zin (M, N), leading dimension ldz (epi 2).
+** `packed`: B is a matmul_cpu_pack_b buffer (offB 0, ldb unused); else
+** op(B) = B (K, N).  `packed_a`: A is a matmul_cpu_pack_a buffer (offA 0, ta
+** and lda unused).  Global (ceil(M/MR), ceil(N/NB)). */
 __kernel void matmul_cpu(const int ta, const int packed_a, const int packed, const int M, const int N, const int K, const float alpha,
                          __global const float *A, const ulong offA, const int lda, __global const float *B,
                          const ulong offB, const int ldb, const float beta, __global float *C, const ulong offC,
@@ -311,10 +326,10 @@ __kernel void matmul_cpu(const int ta, const int packed_a, const int packed, con
                          const int epi, const int act, const float act_p, __global float *E, const ulong offE,
                          const int lde, __global const float *zin, const ulong offZ, const int ldz)
 {
-    const int m0 = get_global_id(0) * CPU_MR, p = get_global_id(1), n0 = p * 16;
+    const int m0 = get_global_id(0) * CPU_MR, p = get_global_id(1), n0 = p * CPU_NB;
     if (m0 >= M || n0 >= N) return;
     C += offC;
-    /* row r of op(A): element k at a_r[k * ak] */
+    /* row r of op(A): element k at A[ar[r] + k * ak] */
     size_t ak, am;
     if (packed_a) {
         A += offA + (size_t)get_global_id(0) * K * CPU_MR; /* block (K, MR), rows past M zero */
@@ -324,53 +339,62 @@ __kernel void matmul_cpu(const int ta, const int packed_a, const int packed, con
         A += offA + (size_t)m0 * am;
     }
     const int last = packed_a ? CPU_MR - 1 : M - 1 - m0; /* rows past M read row M - 1 (not stored) */
-    __global const float *a0 = A + (size_t)min(0, last) * am;
-    __global const float *a1 = A + (size_t)min(1, last) * am;
-    __global const float *a2 = A + (size_t)min(2, last) * am;
-    __global const float *a3 = A + (size_t)min(3, last) * am;
-    __global const float *a4 = A + (size_t)min(4, last) * am;
-    __global const float *a5 = A + (size_t)min(5, last) * am;
-    const int nv = min(16, N - n0);
-    float16 acc0 = (float16)(0.0f), acc1 = acc0, acc2 = acc0, acc3 = acc0, acc4 = acc0, acc5 = acc0;
-    if (packed || nv == 16) {
-        __global const float *bp = packed ? B + (size_t)p * K * 16 : B + offB + n0;
-        const size_t bk = packed ? 16 : (size_t)ldb;
+    size_t ar[CPU_MR];
+#pragma unroll
+    for (int r = 0; r < CPU_MR; r++) ar[r] = (size_t)min(r, last) * am;
+    const int nvall = min(CPU_NB, N - n0);
+    float16 acc[CPU_MR][CPU_NW];
+#pragma unroll
+    for (int r = 0; r < CPU_MR; r++)
+#pragma unroll
+        for (int w = 0; w < CPU_NW; w++) acc[r][w] = (float16)(0.0f);
+    if (packed || nvall == CPU_NB) {
+        __global const float *bp = packed ? B + (size_t)p * K * CPU_NB : B + offB + n0;
+        const size_t bk = packed ? CPU_NB : (size_t)ldb;
         for (int k = 0; k < K; k++) {
-            float16 b = vload16(0, bp + (size_t)k * bk);
-            CPU_FMA_ROW(0); CPU_FMA_ROW(1); CPU_FMA_ROW(2); CPU_FMA_ROW(3); CPU_FMA_ROW(4); CPU_FMA_ROW(5);
+            float16 b[CPU_NW];
+#pragma unroll
+            for (int w = 0; w < CPU_NW; w++) b[w] = vload16(w, bp + (size_t)k * bk);
+#pragma unroll
+            for (int r = 0; r < CPU_MR; r++) {
+                float16 a = (float16)(A[ar[r] + (size_t)k * ak]);
+#pragma unroll
+                for (int w = 0; w < CPU_NW; w++) acc[r][w] = fma(a, b[w], acc[r][w]);
+            }
         }
     } else {
         /* direct, partial last panel: guarded loads, the same order of operations */
         __global const float *bp = B + offB + n0;
         for (int k = 0; k < K; k++) {
-            float t[16];
-            for (int j = 0; j < 16; j++) t[j] = j < nv ? bp[(size_t)k * ldb + j] : 0.0f;
-            float16 b = vload16(0, t);
-            CPU_FMA_ROW(0); CPU_FMA_ROW(1); CPU_FMA_ROW(2); CPU_FMA_ROW(3); CPU_FMA_ROW(4); CPU_FMA_ROW(5);
+            float t[CPU_NB];
+            for (int j = 0; j < CPU_NB; j++) t[j] = j < nvall ? bp[(size_t)k * ldb + j] : 0.0f;
+            float16 b[CPU_NW];
+            for (int w = 0; w < CPU_NW; w++) b[w] = vload16(w, t);
+            for (int r = 0; r < CPU_MR; r++) {
+                float16 a = (float16)(A[ar[r] + (size_t)k * ak]);
+                for (int w = 0; w < CPU_NW; w++) acc[r][w] = fma(a, b[w], acc[r][w]);
+            }
         }
     }
-    float16 bv = (float16)(0.0f);
-    if (has_bias) {
-        __global const float *bp = bias + offBias + n0;
-        if (nv == 16) {
-            bv = vload16(0, bp);
-        } else {
-            float t[16];
-            for (int j = 0; j < 16; j++) t[j] = j < nv ? bp[j] : 0.0f;
-            bv = vload16(0, t);
+    for (int w = 0; w < CPU_NW; w++) {
+        const int nw0 = n0 + 16 * w, nv = min(16, N - nw0);
+        if (nv <= 0) break;
+        float16 bv = (float16)(0.0f);
+        if (has_bias) {
+            __global const float *bp = bias + offBias + nw0;
+            if (nv == 16) {
+                bv = vload16(0, bp);
+            } else {
+                float t[16];
+                for (int j = 0; j < 16; j++) t[j] = j < nv ? bp[j] : 0.0f;
+                bv = vload16(0, t);
+            }
         }
+        __global float *c = C + (size_t)m0 * ldc + nw0;
+        __global float *e = E + offE + (size_t)m0 * lde + nw0;
+        __global const float *z = zin + offZ + (size_t)m0 * ldz + nw0;
+        for (int r = 0; r < CPU_MR && m0 + r < M; r++)
+            matmul_cpu_store_(acc[r][w], nv, alpha, beta, has_bias, bv, epi, act, act_p, c + r * (size_t)ldc,
+                              e + r * (size_t)lde, z + r * (size_t)ldz);
     }
-    __global float *c = C + (size_t)m0 * ldc + n0;
-    __global float *e = E + offE + (size_t)m0 * lde + n0;
-    __global const float *z = zin + offZ + (size_t)m0 * ldz + n0;
-#define CPU_STORE(r) \
-    matmul_cpu_store_(acc##r, nv, alpha, beta, has_bias, bv, epi, act, act_p, c + r * (size_t)ldc, \
-                      e + r * (size_t)lde, z + r * (size_t)ldz)
-    CPU_STORE(0);
-    if (m0 + 1 < M) CPU_STORE(1);
-    if (m0 + 2 < M) CPU_STORE(2);
-    if (m0 + 3 < M) CPU_STORE(3);
-    if (m0 + 4 < M) CPU_STORE(4);
-    if (m0 + 5 < M) CPU_STORE(5);
-#undef CPU_STORE
 }

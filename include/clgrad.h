@@ -6,6 +6,7 @@
 #define CLGRAD_H
 #include "clgrad/core.h"
 #include "clgrad/gemm.h"
+#include "clgrad/tune.h"
 #include "clgrad/hash.h"
 #include "clgrad/selfcheck.h"
 #include "clgrad/fingerprint.h"

@@ -69,6 +69,16 @@ int fixture_denorms(void)
     return (fc & CL_FP_DENORM) != 0;
 }
 
+clgrad_ctx *fixture_open_with(const clgrad_open_opts *o)
+{
+    ck_assert_msg(ctx_ != NULL, "fixture_open_with before fixture_open");
+    clgrad_ctx *c = clgrad_ctx_new();
+    ck_assert(c != NULL);
+    clgrad_status st = clgrad_open(c, spec_, o);
+    ck_assert_msg(st == CLGRAD_OK, "second context on %s: %s", spec_, clgrad_errmsg(c));
+    return c;
+}
+
 clgrad_ctx *fixture_open_wg(const char *only, size_t wg)
 {
     ck_assert_msg(ctx_ != NULL, "fixture_open_wg before fixture_open");

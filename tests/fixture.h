@@ -20,6 +20,8 @@
 ** ("matmul.cl,reduce.cl"; NULL = all).  Exits 77 / fails as described above. */
 clgrad_ctx *fixture_open(const char *only);
 clgrad_ctx *fixture_ctx(void);
+/* A second context on the same device opened with o (caller frees it). */
+clgrad_ctx *fixture_open_with(const clgrad_open_opts *o);
 /* A second context on the same device built with CLGRAD_WG = wg (caller
 ** frees it), or NULL where the device does not allow that work-group size.
 ** For the checks that results do not depend on the work-group size. */

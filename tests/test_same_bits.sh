@@ -16,7 +16,7 @@
 # where the preconditioned sharpness is measured too) likewise, its columns
 # included in the comparison;
 # and `clgrad selfcheck` must print the same numerics fingerprint for every
-# configuration, and with division and sqrt through double (CLGRAD_DIVSQRT_FP64=1,
+# configuration (GEMM tuning parameter sets, CLGRAD_TUNE, among them), and with division and sqrt through double (CLGRAD_DIVSQRT_FP64=1,
 # the path of devices without correctly rounded float32 division).  `clgrad compare --json` decides bit identity; the text
 # report of each failing pair is shown.
 # usage: test_same_bits.sh /path/to/clgrad   (CLGRAD_SAME_BITS_STEPS, default 20;
@@ -133,7 +133,7 @@ fp() { env "$@" "$CLGRAD" selfcheck --no-timing --device "${DEV:-pthread}" 2>>"$
 ref=$(fp CLGRAD_WG=16)
 [ -n "$ref" ] || fail "selfcheck printed no numerics fingerprint"
 for cfg in CLGRAD_WG=64 CLGRAD_WG=256 CLGRAD_GEMM_VARIANT=tiled CLGRAD_GEMM_VARIANT=simple CLGRAD_GEMM_VARIANT=vec CLGRAD_GEMM_VARIANT=packed CLGRAD_GEMM_VARIANT=direct \
-           CLGRAD_DIVSQRT_FP64=1; do
+           CLGRAD_DIVSQRT_FP64=1 CLGRAD_TUNE=off CLGRAD_TUNE=cpu_mr=12,cpu_nw=2,cpu_direct_max=0,cpu_pack_a_min=0; do
   got=$(fp "$cfg")
   [ "$got" = "$ref" ] && echo "ok: fingerprint $ref with $cfg" || fail "fingerprint $got with $cfg, $ref by default"
 done

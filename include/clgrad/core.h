@@ -112,6 +112,10 @@ typedef struct clgrad_open_opts {
     ** it is loaded from the binary cache.  The library itself prints nothing. */
     void (*on_build)(void *user, int index, int total, const char *program, int compiling);
     void *on_build_user;
+    /* NULL, or the own GEMM's parameters as "key=value,..." over the built-in
+    ** defaults, instead of $CLGRAD_TUNE, the tune file or the shipped table
+    ** (clgrad/tune.h) */
+    const char *gemm_tune;
 } clgrad_open_opts;
 
 typedef struct clgrad_ctx clgrad_ctx;

@@ -59,6 +59,25 @@ static const clgrad_cli_command commands_[] = {
      "device=|gemm=|sizes=|reps=|warmup=|budget=|models=|json=|cl-dir=|cache-dir=|only=|no-cache|quick|no-limits|"
      "no-gemm|no-train|no-startup|compare|startup-child|help",
      NULL, NULL},
+    {"tune", "device=|cl-dir=|cache-dir=|quick|sizes=|budget=|clblast|show|reset|help",
+     "clgrad tune [--device SPEC] [--quick] [--sizes N,...] [--budget S] [--clblast] [--show] [--reset]",
+     "Search the GEMM's parameters on the device and store the fastest in the device's tune file\n"
+     "(<cache dir>/tune-<fingerprint>.ini), which every later context on that device loads.\n"
+     "Own GEMM: every candidate (CPU micro-kernel rows x columns and packing thresholds, or the\n"
+     "tiled kernel's work-group and register tiles) is first checked bit for bit against the\n"
+     "built-in defaults' results, then timed on squares and the bench models' shapes.\n"
+     "$CLGRAD_TUNE=off ignores the file (built-in defaults); CLGRAD_TUNE=key=value,... sets them.\n\n"
+     "options:\n"
+     "  --quick            three candidates, small shapes (CI)\n"
+     "  --sizes N,...      square sizes to time (default 256,512,1024,2048)\n"
+     "  --budget S         stop trying candidates after S seconds\n"
+     "  --clblast          tune CLBlast's Xgemm parameters instead (CLBlastOverrideParameters;\n"
+     "                     the own GEMM's stay); `clgrad bench` then compares with those\n"
+     "  --show             print the parameters in use and the tune file's path\n"
+     "  --reset            remove the device's tune file\n"
+     "  --device SPEC      P:D, cpu|gpu|accelerator, or part of the device/platform name\n"
+     "  --cl-dir DIR       load kernel sources from DIR ($CLGRAD_CL_DIR)\n"
+     "  --cache-dir DIR    kernel cache and tune file directory ($CLGRAD_CACHE_DIR)\n"},
     {"sweep",
      "grid=|set=|out=|jobs=|device=|shard=|merge=|runner=|cl-dir=|cache-dir=|gemm=|init-from=|no-cache|save-data|"
      "quiet|force|dry-run|emit|help",

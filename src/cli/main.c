@@ -14,6 +14,7 @@
 #include "clgrad.h"
 #include "cli/sweep.h"
 #include "cli/bench.h"
+#include "cli/tune.h"
 #include "cli/report.h"
 #include "cli/commands.h"
 #include "cli/opts.h"
@@ -61,6 +62,8 @@ static void usage_(FILE *f)
             "                     heat map, and LR sensitivity when optim.lr is swept)\n"
             "  bench [--quick] [--json F]  device limits, GEMM, training-step and start-up timing;\n"
             "                     bench --compare A.json B.json ... for devices side by side\n"
+            "  tune [--quick] [--clblast]  search the GEMM's parameters on the device, store the best\n"
+            "                     per device in the cache directory (--show, --reset)\n"
             "  keys               every experiment-file key: type, allowed values, default\n"
             "  version            print the version\n"
             "  help [COMMAND]     this text, or one command's options (also: clgrad COMMAND --help)\n"
@@ -840,11 +843,26 @@ static int cli_dispatch_(const char *cmd, const char *arg, cli_opts *o)
     if (strcmp(cmd, "run") == 0) return cmd_run_(o, arg);
     fprintf(stderr, "clgrad: unknown command '%s'", cmd);
     char guess[64];
-    if (clgrad_config_suggest(cmd, "run|sweep|compare|plot|bench|selfcheck|devices|keys|version|help", guess, sizeof guess))
+    if (clgrad_config_suggest(cmd, "run|sweep|compare|plot|bench|tune|selfcheck|devices|keys|version|help", guess, sizeof guess))
         fprintf(stderr, " (did you mean '%s'?)", guess);
     fprintf(stderr, "\n");
     usage_(stderr);
     return 2;
+}
+
+/* `clgrad [options] tune [options]`: tune parses its own options, wherever they stand. */
+static int tune_(int argc, char **argv)
+{
+    char **av = calloc((size_t)argc + 1, sizeof *av);
+    if (!av) return 2;
+    int n = 1, seen = 0;
+    av[0] = (char *)"tune";
+    for (int i = 1; i < argc; i++)
+        if (seen || strcmp(argv[i], "tune") != 0) av[n++] = argv[i];
+        else seen = 1;
+    int rc = clgrad_cli_tune(n, av);
+    free(av);
+    return rc;
 }
 
 int clgrad_cli_main(int argc, char **argv)
@@ -856,6 +874,7 @@ int clgrad_cli_main(int argc, char **argv)
     const clgrad_cli_command *c = cli_command_(argc, argv);
     int rc;
     if (cli_own_options_cmd_(argc, argv, &rc)) return rc;
+    if (c && strcmp(c->name, "tune") == 0) return tune_(argc, argv);
     const char *cmd = NULL, *arg = NULL;
     int want_help = 0;
     clgrad_cli_cmdline(c ? c->name : NULL, "", argc, argv, o.cmdline, sizeof o.cmdline);

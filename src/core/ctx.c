@@ -126,6 +126,8 @@ clgrad_status clgrad_open(clgrad_ctx *ctx, const char *device_spec, const clgrad
     const char *gv = getenv("CLGRAD_GEMM_VARIANT");
     if (gv && *gv && clgrad_gemm_set_variant(ctx, gv) != 0)
         clgrad_warn(ctx, "CLGRAD_GEMM_VARIANT=%s is not auto, tiled, simple, vec, packed or direct; ignored", gv);
+    CLGRAD_TRY(clgrad_tune_resolve_(ctx, opts));
+    ctx->clblast_tuned = 0;
     CLGRAD_TRY(clgrad_programs_build(ctx, opts));
     return CLGRAD_OK;
 fail:

@@ -6,6 +6,7 @@
 #define CLGRAD_INTERNAL_H
 
 #include "clgrad/core.h"
+#include "clgrad/tune.h"
 #include <stdio.h>
 
 #define CLGRAD_MAX_PROGRAMS 32
@@ -52,6 +53,9 @@ struct clgrad_ctx {
     clgrad_gemm_variant_t gemm_variant;
     cl_mem gemm_scratch;       /* owned; the CPU GEMM's packed B panels then A blocks, grown on demand */
     size_t gemm_scratch_floats;
+    clgrad_gemm_tune tune;  /* the own GEMM's parameters (core/tune.c) */
+    char gemm_defines[256]; /* their -D options, added to matmul.cl's build options */
+    int clblast_tuned;      /* tune's CLBlast parameters handed to CLBlast (ops/gemm.c, first CLBlast call) */
 
     struct clgrad_prof_row { char name[48]; long calls; double ns; } *prof; /* owned; NULL: profiling off */
     int nprof, prof_cap;
@@ -96,6 +100,10 @@ double clgrad_worst_ratio(const float *dev, const double *ref, const double *tol
 
 /* Wall clock in seconds (monotonic). */
 double clgrad_now(void);
+
+/* Choose ctx->tune and ctx->gemm_defines (core/tune.c): opts->gemm_tune,
+** $CLGRAD_TUNE, the tune file, the table; a bad setting fails the open. */
+clgrad_status clgrad_tune_resolve_(clgrad_ctx *ctx, const clgrad_open_opts *opts);
 
 /* Build every kernel program (program.c). */
 clgrad_status clgrad_programs_build(clgrad_ctx *ctx, const clgrad_open_opts *opts);

@@ -121,10 +121,17 @@ static void options_(clgrad_ctx *ctx)
                           d->has_fp64 ? 1 : 0, d->local_mem_is_local ? 1 : 0, ctx->wg);
 }
 
-static void cache_key_(const clgrad_ctx *ctx, const char *src, unsigned char key[32])
+/* The options program `name` is built with: the context's, and for matmul.cl
+** the GEMM parameters' -D options (core/tune.c). */
+static void program_options_(const clgrad_ctx *ctx, const char *name, char *out, size_t n)
+{
+    snprintf(out, n, "%s%s", ctx->build_options, strcmp(name, "matmul.cl") == 0 ? ctx->gemm_defines : "");
+}
+
+static void cache_key_(const clgrad_ctx *ctx, const char *src, const char *options, unsigned char key[32])
 {
     const clgrad_device_info *d = &ctx->dev;
-    const char *parts[] = {"clgrad-program-cache-1", src, ctx->build_options, d->platform_name,
+    const char *parts[] = {"clgrad-program-cache-1", src, options, d->platform_name,
                            d->platform_version, d->name, d->device_version, d->vendor,
                            d->driver_version};
     clgrad_sha256 s;
@@ -135,7 +142,7 @@ static void cache_key_(const clgrad_ctx *ctx, const char *src, unsigned char key
 }
 
 static clgrad_status build_log_fail_(clgrad_ctx *ctx, cl_program prog, const char *name, const char *origin,
-                                     cl_int err)
+                                     const char *options, cl_int err)
 {
     size_t n = 0;
     char *log = NULL;
@@ -148,14 +155,14 @@ static clgrad_status build_log_fail_(clgrad_ctx *ctx, cl_program prog, const cha
     clgrad_status st = clgrad_fail(ctx, CLGRAD_E_BUILD,
                                    "kernel program %s (%s) failed to build on %s: clBuildProgram: %s\n"
                                    "build options: %s\n--- build log ---\n%s\n--- end of build log ---",
-                                   name, origin, ctx->dev.name, clgrad_cl_error_name(err), ctx->build_options,
+                                   name, origin, ctx->dev.name, clgrad_cl_error_name(err), options,
                                    log && *log ? log : "(the driver gave no log)");
     free(log);
     return st;
 }
 
 /* Try the cache; returns a built program or NULL (and notes why in warnings). */
-static cl_program load_cached_(clgrad_ctx *ctx, const unsigned char key[32], const char *name)
+static cl_program load_cached_(clgrad_ctx *ctx, const unsigned char key[32], const char *name, const char *options)
 {
     unsigned char *bin = NULL;
     size_t len = 0;
@@ -176,7 +183,7 @@ static cl_program load_cached_(clgrad_ctx *ctx, const unsigned char key[32], con
     cl_program p = clCreateProgramWithBinary(ctx->context, 1, &ctx->dev.device, &len, bins, &bstatus, &err);
     free(bin);
     if (err == CL_SUCCESS && bstatus == CL_SUCCESS)
-        err = clBuildProgram(p, 1, &ctx->dev.device, ctx->build_options, NULL, NULL);
+        err = clBuildProgram(p, 1, &ctx->dev.device, options, NULL, NULL);
     if (err != CL_SUCCESS || bstatus != CL_SUCCESS) {
         ctx->stats.cache_rejects++;
         clgrad_warn(ctx, "kernel cache: the driver refused the cached binary of %s (%s); rebuilding", name,
@@ -256,8 +263,10 @@ static clgrad_status load_or_compile_(clgrad_ctx *ctx, clgrad_program *pr, const
     clgrad_status st = CLGRAD_OK;
     unsigned char key[32];
     cl_program p = NULL;
-    cache_key_(ctx, text, key);
-    if (ctx->cache_dir[0]) p = load_cached_(ctx, key, name);
+    char options[sizeof ctx->build_options + sizeof ctx->gemm_defines];
+    program_options_(ctx, name, options, sizeof options);
+    cache_key_(ctx, text, options, key);
+    if (ctx->cache_dir[0]) p = load_cached_(ctx, key, name, options);
     if (opts && opts->on_build) opts->on_build(opts->on_build_user, index, total, name, p == NULL);
     if (p) {
         pr->from_cache = 1;
@@ -268,9 +277,9 @@ static clgrad_status load_or_compile_(clgrad_ctx *ctx, clgrad_program *pr, const
         p = clCreateProgramWithSource(ctx->context, 1, srcs, NULL, &err);
         if (err != CL_SUCCESS) /* name the call, not the variable */
             return clgrad_fail_cl(ctx, err, "clCreateProgramWithSource", __FILE__, __LINE__);
-        err = clBuildProgram(p, 1, &ctx->dev.device, ctx->build_options, NULL, NULL);
+        err = clBuildProgram(p, 1, &ctx->dev.device, options, NULL, NULL);
         if (err != CL_SUCCESS) {
-            st = build_log_fail_(ctx, p, name, pr->origin, err);
+            st = build_log_fail_(ctx, p, name, pr->origin, options, err);
             clReleaseProgram(p);
             return st;
         }

@@ -12,26 +12,23 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Must match the defaults in cl/matmul.cl. */
-#define WGM 16
-#define WGN 16
-#define TM (WGM * 4)
-#define TN (WGN * 4)
-#define TK 16
+/* Must match the defaults in cl/matmul.cl (the vec variant is not tuned). */
 #define VEC_RM 4
 #define VEC_NT_R 4
-#define CPU_MR 6
-/* The packed variant reads a B operand (tb = 0) in place when it is at most
-** this many floats: small enough to stay in cache whatever its row stride;
-** it packs a transposed A operand larger than that (see matmul_cpu_pack_a). */
-#define CPU_DIRECT_MAX (64 * 1024)
+/* The tiled kernel's and the CPU micro-kernel's parameters are the context's
+** (ctx->tune, clgrad/tune.h; matmul.cl is built with them as -D options).
+** The packed variant reads a B operand (tb = 0) in place when it is at most
+** cpu_direct_max floats: small enough to stay in cache whatever its row
+** stride; it packs a transposed A operand of more than cpu_pack_a_min floats
+** (see matmul_cpu_pack_a). */
 
 static int tiled_ok_(const clgrad_ctx *ctx)
 {
     const clgrad_device_info *d = &ctx->dev;
-    size_t need_local = (size_t)TK * (TM + TN) * sizeof(float);
-    return d->max_wg_size >= WGM * WGN && d->max_wi_sizes[0] >= WGN && d->max_wi_sizes[1] >= WGM &&
-           d->local_mem >= need_local;
+    const clgrad_gemm_tune *t = &ctx->tune;
+    size_t need_local = (size_t)t->tk * (size_t)(t->wgm * t->rm + t->wgn * t->rn + 2 * t->lpad) * sizeof(float);
+    return d->max_wg_size >= (size_t)(t->wgm * t->wgn) && d->max_wi_sizes[0] >= (size_t)t->wgn &&
+           d->max_wi_sizes[1] >= (size_t)t->wgm && d->local_mem >= need_local;
 }
 
 /* The own-kernel variant for an op combination and size: the forced one where
@@ -41,7 +38,7 @@ static clgrad_gemm_variant_t pick_size_(const clgrad_ctx *ctx, int ta, int tb, s
 {
     clgrad_gemm_variant_t v = ctx->gemm_variant;
     if (v == CLGRAD_GEMM_AUTO && (ctx->dev.cl_type & CL_DEVICE_TYPE_CPU))
-        v = !tb && K * N <= CPU_DIRECT_MAX ? CLGRAD_GEMM_DIRECT : CLGRAD_GEMM_PACKED;
+        v = !tb && K * N <= (size_t)ctx->tune.cpu_direct_max ? CLGRAD_GEMM_DIRECT : CLGRAD_GEMM_PACKED;
     if (v == CLGRAD_GEMM_AUTO) v = CLGRAD_GEMM_TILED;
     if (v == CLGRAD_GEMM_DIRECT && tb) v = CLGRAD_GEMM_PACKED;
     if (v == CLGRAD_GEMM_VEC && ta && tb) v = CLGRAD_GEMM_TILED;
@@ -54,10 +51,13 @@ static clgrad_gemm_variant_t pick_(const clgrad_ctx *ctx, int ta, int tb) { retu
 
 const char *clgrad_gemm_variant(const clgrad_ctx *ctx)
 {
-    static _Thread_local char buf[64];
-    snprintf(buf, sizeof buf, "%s (NN %s, NT %s, TN %s, TT %s)", clgrad_gemm_variant_name_(ctx->gemm_variant),
+    static _Thread_local char buf[640];
+    char params[512];
+    clgrad_gemm_tune_format(&ctx->tune, params, sizeof params);
+    snprintf(buf, sizeof buf, "%s (NN %s, NT %s, TN %s, TT %s; tuning %s: %s)", clgrad_gemm_variant_name_(ctx->gemm_variant),
              clgrad_gemm_variant_name_(pick_(ctx, 0, 0)), clgrad_gemm_variant_name_(pick_(ctx, 0, 1)),
-             clgrad_gemm_variant_name_(pick_(ctx, 1, 0)), clgrad_gemm_variant_name_(pick_(ctx, 1, 1)));
+             clgrad_gemm_variant_name_(pick_(ctx, 1, 0)), clgrad_gemm_variant_name_(pick_(ctx, 1, 1)), ctx->tune.source,
+             params);
     return buf;
 }
 
@@ -84,6 +84,24 @@ static const char *clblast_error_(CLBlastStatusCode s)
     return clgrad_cl_error_name((cl_int)s); /* CLBlast reuses OpenCL's codes for the rest */
 }
 
+/* The context's CLBlast Xgemm parameters (clgrad/tune.h), if any, handed to
+** CLBlast before its first call on this context. */
+static void clblast_tuned_(clgrad_ctx *ctx)
+{
+    if (ctx->clblast_tuned) return;
+    ctx->clblast_tuned = 1;
+    const clgrad_gemm_tune *t = &ctx->tune;
+    if (t->n_clblast == 0) return;
+    const char *names[CLGRAD_TUNE_CLBLAST_MAX];
+    for (int i = 0; i < t->n_clblast; i++) names[i] = t->clblast_name[i];
+    /* process-wide in CLBlast, per device: the next Xgemm call recompiles with them */
+    CLBlastStatusCode s = CLBlastOverrideParameters(ctx->dev.device, "Xgemm", CLBlastPrecisionSingle,
+                                                    (size_t)t->n_clblast, names, t->clblast_value);
+    if (s != CLBlastSuccess)
+        clgrad_warn(ctx, "CLBlast refused the tuned Xgemm parameters (%s); using its defaults", clblast_error_(s));
+}
+
+
 static clgrad_status gemm_clblast_(clgrad_ctx *ctx, int ta, int tb, size_t M, size_t N, size_t K, float alpha,
                                    cl_mem A, size_t offA, size_t lda, cl_mem B, size_t offB, size_t ldb, float beta,
                                    cl_mem C, size_t offC, size_t ldc)
@@ -97,6 +115,7 @@ static clgrad_status gemm_clblast_(clgrad_ctx *ctx, int ta, int tb, size_t M, si
             for (size_t m = 0; m < M; m++) CLGRAD_TRY(clgrad_buf_fill(ctx, C, offC + m * ldc, N, 0.0f));
         }
     }
+    clblast_tuned_(ctx);
     cl_event ev = NULL;
     CLBlastStatusCode s = CLBlastSgemm(CLBlastLayoutRowMajor, ta ? CLBlastTransposeYes : CLBlastTransposeNo,
                                        tb ? CLBlastTransposeYes : CLBlastTransposeNo, M, N, K, alpha, A, offA, lda,
@@ -141,9 +160,10 @@ static clgrad_status gemm_cpu_(clgrad_ctx *ctx, int direct, int ta, int tb, int 
                                   cl_ulong offC, int ldc, const clgrad_gemm_epilogue *epi)
 {
     clgrad_status st = CLGRAD_OK;
-    size_t panels = ((size_t)N + 15) / 16, blocks = ((size_t)M + CPU_MR - 1) / CPU_MR;
-    cl_int packed = !direct && K > 0, packed_a = ta && K > 0 && (size_t)M * (size_t)K > CPU_DIRECT_MAX;
-    size_t nb = packed ? panels * 16 * (size_t)K : 0, na = packed_a ? blocks * CPU_MR * (size_t)K : 0;
+    const size_t mr = (size_t)ctx->tune.cpu_mr, nbw = 16 * (size_t)ctx->tune.cpu_nw;
+    size_t panels = ((size_t)N + nbw - 1) / nbw, blocks = ((size_t)M + mr - 1) / mr;
+    cl_int packed = !direct && K > 0, packed_a = ta && K > 0 && (size_t)M * (size_t)K > (size_t)ctx->tune.cpu_pack_a_min;
+    size_t nb = packed ? panels * nbw * (size_t)K : 0, na = packed_a ? blocks * mr * (size_t)K : 0;
     cl_mem a = A, b = B;
     cl_ulong oa = offA, ob = offB;
     if (nb + na > ctx->gemm_scratch_floats) {
@@ -198,7 +218,7 @@ static clgrad_status gemm_cpu_(clgrad_ctx *ctx, int direct, int ta, int tb, int 
     CLGRAD_ARG(ctx, k, i++, kind); CLGRAD_ARG(ctx, k, i++, act); CLGRAD_ARG(ctx, k, i++, act_p);
     CLGRAD_ARG(ctx, k, i++, e_mem); CLGRAD_ARG(ctx, k, i++, e_off); CLGRAD_ARG(ctx, k, i++, lde);
     CLGRAD_ARG(ctx, k, i++, z_mem); CLGRAD_ARG(ctx, k, i++, z_off); CLGRAD_ARG(ctx, k, i++, ldz);
-    size_t g[2] = {((size_t)M + CPU_MR - 1) / CPU_MR, panels};
+    size_t g[2] = {blocks, panels};
     CLGRAD_TRY(clgrad_launch(ctx, k, "matmul_cpu", 2, g, NULL));
 fail:
     return st;
@@ -270,8 +290,10 @@ clgrad_status clgrad_gemm_fused(clgrad_ctx *ctx, int ta, int tb, size_t M, size_
     CLGRAD_ARG(ctx, kern, i++, beta);
     CLGRAD_ARG(ctx, kern, i++, C); CLGRAD_ARG(ctx, kern, i++, oc); CLGRAD_ARG(ctx, kern, i++, lc);
     if (v == CLGRAD_GEMM_TILED) {
-        size_t global[2] = {(N + TN - 1) / TN * WGN, (M + TM - 1) / TM * WGM};
-        size_t local[2] = {WGN, WGM};
+        const size_t wgm = (size_t)ctx->tune.wgm, wgn = (size_t)ctx->tune.wgn;
+        const size_t tm = wgm * (size_t)ctx->tune.rm, tn = wgn * (size_t)ctx->tune.rn;
+        size_t global[2] = {(N + tn - 1) / tn * wgn, (M + tm - 1) / tm * wgm};
+        size_t local[2] = {wgn, wgm};
         CLGRAD_TRY(clgrad_launch(ctx, kern, name, 2, global, local));
     } else if (v == CLGRAD_GEMM_VEC) {
         size_t cols = op == 1 ? VEC_NT_R : 16, rows = op == 1 ? VEC_NT_R : VEC_RM;
