@@ -74,7 +74,11 @@ inline void matmul_tiled_(const int ta, const int tb, const int M, const int N, 
             Bs[kk * GEMM_LN + nn] = v;
         }
         barrier(CLK_LOCAL_MEM_FENCE);
-        for (int kk = 0; kk < GEMM_TK; kk++) {
+        /* only the K - k0 real products of a partial last slice: fma(0, 0, -0)
+        ** is +0, so a padded product would turn an accumulated -0 into +0
+        ** where the other variants (and the host model) keep -0 */
+        const int kn = min(GEMM_TK, K - k0);
+        for (int kk = 0; kk < kn; kk++) {
             float a[GEMM_RM], b[GEMM_RN];
             for (int i = 0; i < GEMM_RM; i++) a[i] = As[kk * GEMM_LM + ty + i * GEMM_WGM];
             for (int j = 0; j < GEMM_RN; j++) b[j] = Bs[kk * GEMM_LN + tx + j * GEMM_WGN];

@@ -352,10 +352,10 @@ END_TEST
 ** with other CPU micro-kernel rows x columns and packing thresholds, and other
 ** tiled work-group and register tiles and K slices (odd ones included), give
 ** the float32 host model's bits for every op combination, epilogue and
-** awkward shape (loop index: the parameter set).  K stays >= 17: with K = 1
-** or 3 the tiled kernel on PoCL gave +0 where the host model gives -0 when
-** every product is a denormal-times-small underflow (any parameter set, the
-** built-in one included: a property of that kernel on PoCL, not of tuning). */
+** awkward shape (loop index: the parameter set).  K = 1 and 3 included: the
+** tiled kernel once padded a partial K slice with zero products, and
+** fma(0, 0, -0) = +0 turned an accumulated -0 (every product a negative
+** underflow) into +0 where the host model and the other variants keep -0. */
 START_TEST(bitwise_tuned)
 {
     static const char *sets[] = {
@@ -364,7 +364,8 @@ START_TEST(bitwise_tuned)
         "cpu_mr=12,cpu_nw=1,cpu_direct_max=0,cpu_pack_a_min=0,wgm=4,wgn=16,rm=3,rn=5,tk=7,lpad=3",
         "cpu_mr=5,cpu_nw=4,cpu_direct_max=1000000,cpu_pack_a_min=1000000,wgm=16,wgn=4,rm=1,rn=2,tk=1",
     };
-    static const size_t shapes[][3] = {{1, 3, 17}, {3, 100, 33}, {17, 33, 100}, {100, 17, 19}, {33, 1, 65}, {70, 97, 21}};
+    static const size_t shapes[][3] = {{1, 3, 17}, {3, 100, 33}, {17, 33, 100}, {100, 17, 19}, {33, 1, 65}, {70, 97, 21},
+                                       {5, 9, 1},  {19, 33, 3}};
     static const char *vars[] = {"auto", "packed", "direct", "tiled"};
     static const clgrad_act acts[] = {CLGRAD_ACT_TANH, CLGRAD_ACT_GELU, CLGRAD_ACT_IDENTITY, CLGRAD_ACT_LEAKY_RELU};
     clgrad_open_opts oo = {0};
@@ -384,6 +385,34 @@ START_TEST(bitwise_tuned)
                 }
     clgrad_ctx_free(ctx);
     ck_assert_msg(bad == 0, "%zu outputs differ from the float32 host model with tuning %s", bad, sets[_i]);
+}
+END_TEST
+
+/* A sum that is -0 stays -0 in every variant: every product a negative
+** underflow (2^-100 * -2^-100 rounds to -0), K = 1, 2, 3, 17 (partial K slices
+** of the tiled kernel, whose padding once added fma(0, 0, -0) = +0). */
+START_TEST(negative_zero)
+{
+    static const char *vars[] = {"tiled", "simple", "vec", "packed", "direct"};
+    clgrad_ctx *ctx = fixture_ctx();
+    static const size_t ks[] = {1, 2, 3, 17};
+    float a[4 * 17], b[17 * 5], c[4 * 5];
+    for (size_t i = 0; i < 4 * 17; i++) a[i] = 0x1.0p-100f;
+    for (size_t i = 0; i < 17 * 5; i++) b[i] = -0x1.0p-100f;
+    cl_mem dA = up_(ctx, a, 4 * 17, "A"), dB = up_(ctx, b, 17 * 5, "B"), dC = NULL;
+    FX_OK(clgrad_buf_new(ctx, 4 * 5, "C", &dC));
+    clgrad_set_gemm_backend(ctx, CLGRAD_GEMM_OWN);
+    for (size_t v = 0; v < sizeof vars / sizeof vars[0]; v++)
+        for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
+            ck_assert_int_eq(clgrad_gemm_set_variant(ctx, vars[v]), 0);
+            FX_OK(clgrad_gemm(ctx, 0, 0, 4, 5, ks[i], 1.0f, dA, 0, ks[i], dB, 0, 5, 0.0f, dC, 0, 5));
+            FX_OK(clgrad_buf_read(ctx, dC, 0, 4 * 5, c));
+            for (int j = 0; j < 4 * 5; j++)
+                ck_assert_msg(c[j] == 0.0f && signbit(c[j]), "%s K=%zu: C[%d] = %g, expected -0", vars[v], ks[i], j,
+                              (double)c[j]);
+        }
+    clgrad_gemm_set_variant(ctx, "auto");
+    clgrad_buf_free(&dA), clgrad_buf_free(&dB), clgrad_buf_free(&dC);
 }
 END_TEST
 
@@ -435,6 +464,7 @@ static Suite *suite_(void)
     tcase_add_loop_test(tc, fused_epilogues, 0, 4);
     tcase_add_loop_test(tc, bitwise_host, 0, 7);
     tcase_add_loop_test(tc, bitwise_tuned, 0, 4);
+    tcase_add_test(tc, negative_zero);
     tcase_add_test(tc, tune_parse);
     tcase_add_test(tc, bad_args);
     suite_add_tcase(s, tc);
