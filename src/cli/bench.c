@@ -1213,6 +1213,8 @@ char *clgrad_bench_json(clgrad_ctx *ctx, const clgrad_bench_result *res, const c
         num_(&b, "min_step_ms", r->min_ms, ", ");
         num_(&b, "max_step_ms", r->max_ms, ", ");
         num_(&b, "steps_per_s", r->steps_per_s, ", ");
+        num_(&b, "launches_per_step", r->launches, ", ");
+        num_(&b, "log_step_extra_pct", r->log_pct, ", ");
         str_(&b, "error", r->error, "}");
     }
     clgrad_sb_printf(&b, "%s]", res->ntrain ? "\n  " : "");
