@@ -10,6 +10,9 @@
 ** are counted on the device into the same block: no extra read-back.  Between log steps nothing waits
 ** for the device (except one index upload per epoch, and the per-step flag
 ** read under the non-finite policy "skip", which keeps Adam's step count exact).
+** With clgrad_run_opts.metrics_lag the log step's read-back does not block
+** either (a ring of host blocks; defer_/consume_): its rows are written in
+** step order once its block arrives, where nothing needs the values at once.
 */
 #include "core/internal.h"
 #include "run/rundir.h"
@@ -59,7 +62,7 @@ typedef struct run_ {
     size_t B, nbatch_per_epoch, T, K, row; /* row: floats per sample (T*F) */
     long steps;
     /* device buffers (owned) */
-    cl_mem xtrain, ytrain, xtest, ytest, idx, xb, yb, dlogits, state, prev, diff, mbuf, evalbuf;
+    cl_mem xtrain, ytrain, xtest, ytest, idx, xb, yb, dlogits, state, prev, mbuf, evalbuf;
     clgrad_segs *units; /* AGC: one segment per row of each weight, a bias as one unit */
     cl_mem zstate;      /* [clip] kind = zscore: ZClip's statistics (clgrad_clip_zscore), on the device */
     clgrad_zclip_params zclip;
@@ -199,7 +202,6 @@ static clgrad_status plan_memory_(run_ *r, const clgrad_model_spec *ms)
         {"segment tables", z.table_bytes + (nunits ? (3 * (unsigned long long)nunits + 1) * 8 : 0), MODEL},
         {"optimizer state", f * clgrad_optim_state_floats(&r->optim) * z.params, OPTIM},
         {"previous parameters", f * z.params, OPTIM},
-        {"parameter update", f * z.params, OPTIM},
         {"training features", f * r->train.n * r->row, DATA},
         {"training targets", f * r->train.n, DATA},
         {"test features", f * r->test.n * r->row, DATA},
@@ -526,7 +528,6 @@ static clgrad_status device_buffers_(run_ *r, const clgrad_model_spec *ms)
     CLGRAD_TRY(clgrad_buf_new(ctx, ns, "optimizer state", &r->state));
     CLGRAD_TRY(clgrad_buf_fill(ctx, r->state, 0, ns, 0.0f));
     CLGRAD_TRY(clgrad_buf_new(ctx, np, "previous parameters", &r->prev));
-    CLGRAD_TRY(clgrad_buf_new(ctx, np, "parameter update", &r->diff));
     clgrad_metrics_layout_init(&r->plan.L, (size_t)clgrad_model_ntensors(r->m), clgrad_model_metrics_size(r->m),
                                r->units ? clgrad_segs_count(r->units) : 0);
     if (clgrad_optim_is_layerwise(r->optim.kind))
@@ -595,7 +596,7 @@ static void teardown_(run_ *r)
     free(r->pend), free(r->mring);
     r->pend = NULL, r->mring = NULL;
     cl_mem *bufs[] = {&r->xtrain, &r->ytrain, &r->xtest, &r->ytest, &r->idx, &r->xb, &r->yb,
-                      &r->dlogits, &r->state, &r->prev, &r->diff, &r->mbuf, &r->evalbuf, &r->hscratch};
+                      &r->dlogits, &r->state, &r->prev, &r->mbuf, &r->evalbuf, &r->hscratch};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) clgrad_buf_free(bufs[i]);
     clgrad_segs_free(&r->units);
     clgrad_buf_free(&r->zstate);
@@ -846,7 +847,7 @@ static int write_rows_(run_ *r, long step, long epoch, size_t B, double lr, doub
 }
 
 /* ||delta w|| of layer l at this log step: the 2-norm of its parameters' update (weights and biases), from the
-** per-tensor statistics of the update buffer diff (the fixed-order reduction of cl/reduce.cl, on the device). */
+** per-tensor statistics of the update params - prev (the fixed-order reduction of cl/reduce.cl, on the device). */
 static double layer_update_norm_(const run_ *r, int l)
 {
     int all[16], na = 0, nt = clgrad_model_ntensors(r->m);
@@ -1311,7 +1312,7 @@ static clgrad_status logged_step_(run_ *r, loop_state_ *s, long step, long e, si
     clgrad_ctx *ctx = r->ctx;
     const clgrad_config *c = r->cfg;
     clgrad_run_result *res = r->res;
-    CLGRAD_TRY(clgrad_step_stats(ctx, &r->plan, r->diff));
+    CLGRAD_TRY(clgrad_step_stats(ctx, &r->plan, NULL));
     int evaluated = (c->run.eval_every > 0 && step % c->run.eval_every == 0) || step == r->steps;
     if (deferrable_(r, step, evaluated)) return defer_(r, s, step, e, B, lr, hist, end);
     CLGRAD_TRY(drain_(r, s, end));
