@@ -132,14 +132,6 @@ __kernel __attribute__((reqd_work_group_size(CLGRAD_WG, 1, 1))) void model_act_s
         for (int i = 0; i < 3; i++) out[ooff + t[4] + i] = 0.0f;
 }
 
-/* d (n) = a (n) - b (n) */
-__kernel void model_sub(__global const float *a, const ulong aoff, __global const float *b, const ulong boff,
-                        __global float *d, const ulong doff, const ulong n)
-{
-    size_t i = get_global_id(0);
-    if (i < n) d[doff + i] = a[aoff + i] - b[boff + i];
-}
-
 /* dst (B, row) = src rows idx[idx_off + i] (row floats each): a minibatch from
 ** the device-resident data set. */
 __kernel void model_gather(__global const float *src, const ulong row, __global const uint *idx, const ulong idx_off,

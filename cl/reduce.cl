@@ -229,8 +229,21 @@ inline float8 reduce_load8_(__global const float *x, const uint n)
     return vload8(0, t);
 }
 
-/* The record of leaf j of a chunk at p holding clen valid elements. */
-inline reduce_rec_ reduce_leaf_(__global const float *p, const uint clen, const uint j)
+/* reduce_load8_ of the differences p[k] - q[k] (one float subtraction each), the rest -0.0; p itself when
+** !sub. */
+inline float8 reduce_load8d_(__global const float *p, __global const float *q, const int sub, const uint n)
+{
+    if (!sub) return reduce_load8_(p, n);
+    if (n >= 8) return vload8(0, p) - vload8(0, q);
+    if (n == 0) return (float8)(-0.0f);
+    float t[8];
+    for (uint k = 0; k < 8; k++) t[k] = k < n ? p[k] - q[k] : -0.0f;
+    return vload8(0, t);
+}
+
+/* The record of leaf j of a chunk at p holding clen valid elements (of p - q when sub). */
+inline reduce_rec_ reduce_leaf_(__global const float *p, __global const float *q, const int sub, const uint clen,
+                                const uint j)
 {
     float8 v[REDUCE_LEAF_VECS];
     float8 sum = -0.0f;
@@ -238,7 +251,7 @@ inline reduce_rec_ reduce_leaf_(__global const float *p, const uint clen, const 
     int8 nf = 0;            /* non-finite elements per lane */
     for (uint k = 0; k < REDUCE_LEAF_VECS; k++) {
         const uint i = (j * REDUCE_LEAF_VECS + k) * 8;
-        v[k] = reduce_load8_(p + i, clg_rest_(clen, i));
+        v[k] = reduce_load8d_(p + i, q + i, sub, clg_rest_(clen, i));
         const uint8 a = as_uint8(v[k]) & 0x7fffffffu;
         const int8 bad = as_int8(a) >= 0x7f800000; /* -1 for Inf or NaN */
         sum = sum + v[k];
@@ -274,20 +287,17 @@ inline reduce_rec_ reduce_leaf_(__global const float *p, const uint clen, const 
     return r;
 }
 
-/* Launch 1: nchunks work-groups of exactly REDUCE_WG.  x (buffer) is read at
-** xoff + off[s] + i; part is (nchunks, REDUCE_PART). */
-__kernel __attribute__((reqd_work_group_size(REDUCE_WG, 1, 1))) void
-reduce_stats_chunks(__global const float *x, const ulong xoff, __global const ulong *tab, const uint nseg,
-                    __global uint *part)
+/* Chunk c's record (of x - y when sub; x, y already offset) into part: launch 1's work-group. */
+inline void reduce_chunk_(__global const float *x, __global const float *y, const int sub, __global const ulong *tab,
+                          const uint nseg, const ulong c, __global uint *part, __local reduce_rec_ *lr,
+                          __local reduce_rec_ *l1)
 {
-    __local reduce_rec_ lr[REDUCE_WG], l1[REDUCE_N1];
     const uint lid = get_local_id(0);
-    const ulong c = get_group_id(0);
     __global const ulong *soff = tab, *slen = tab + nseg, *cstart = tab + 2 * (ulong)nseg;
     const uint s = clg_segment_of_(cstart, nseg, c);
     const ulong base = (c - cstart[s]) * REDUCE_CHUNK, rest = slen[s] - base;
     const uint clen = rest < REDUCE_CHUNK ? (uint)rest : REDUCE_CHUNK; /* valid elements of the chunk */
-    __global const float *p = x + xoff + soff[s] + base;
+    __global const float *p = x + soff[s] + base, *q = y + soff[s] + base;
 
     /* this item's leaves j0 .. j0 + R - 1: the first nl hold elements, the
     ** rest are identities (not computed: merge(a, I) = a) */
@@ -296,7 +306,7 @@ reduce_stats_chunks(__global const float *x, const ulong xoff, __global const ul
     reduce_rec_ stk[REDUCE_RSTACK];
     uint sp = 0;
     for (uint i = 0; i < nl; i++) {
-        const reduce_rec_ leaf = reduce_leaf_(p, clen, j0 + i);
+        const reduce_rec_ leaf = reduce_leaf_(p, q, sub, clen, j0 + i);
         REDUCE_PUSH(stk, sp, i, leaf);
     }
     reduce_rec_ mine;
@@ -312,6 +322,27 @@ reduce_stats_chunks(__global const float *x, const ulong xoff, __global const ul
     }
 }
 
+/* Launch 1: nchunks work-groups of exactly REDUCE_WG.  x (buffer) is read at
+** xoff + off[s] + i; part is (nchunks, REDUCE_PART). */
+__kernel __attribute__((reqd_work_group_size(REDUCE_WG, 1, 1))) void
+reduce_stats_chunks(__global const float *x, const ulong xoff, __global const ulong *tab, const uint nseg,
+                    __global uint *part)
+{
+    __local reduce_rec_ lr[REDUCE_WG], l1[REDUCE_N1];
+    reduce_chunk_(x + xoff, x + xoff, 0, tab, nseg, get_group_id(0), part, lr, l1);
+}
+
+/* Launch 1 of two reductions over the same segments at once: 2 * nchunks work-groups, the first nchunks
+** those of x, the others those of x - y (x, y at offset 0); part is (2 * nchunks, REDUCE_PART). */
+__kernel __attribute__((reqd_work_group_size(REDUCE_WG, 1, 1))) void
+reduce_stats_pair_chunks(__global const float *x, __global const float *y, __global const ulong *tab,
+                         const uint nseg, const ulong nchunks, __global uint *part)
+{
+    __local reduce_rec_ lr[REDUCE_WG], l1[REDUCE_N1];
+    const ulong g = get_group_id(0), sub = g >= nchunks;
+    reduce_chunk_(x, y, (int)sub, tab, nseg, sub ? g - nchunks : g, sub ? part + nchunks * REDUCE_PART : part, lr, l1);
+}
+
 inline reduce_rec_ reduce_read_(__global const uint *r)
 {
     reduce_rec_ a;
@@ -319,14 +350,11 @@ inline reduce_rec_ reduce_read_(__global const uint *r)
     return a;
 }
 
-/* Launch 2: nseg (+1 for the global stats) work-groups of exactly REDUCE_WG.
-** out gets 4 floats per group at out_off + 4*g. */
-__kernel __attribute__((reqd_work_group_size(REDUCE_WG, 1, 1))) void
-reduce_stats_final(__global const ulong *tab, const uint nseg, __global const uint *part, __global float *out,
-                   const ulong out_off)
+/* Group g's figures (segment g, or all of them when g = nseg) into out + out_off + 4 g: launch 2's work-group. */
+inline void reduce_final_(__global const ulong *tab, const uint nseg, __global const uint *part, __global float *out,
+                          const ulong out_off, const uint g, __local reduce_rec_ *lr, __local reduce_rec_ *l1)
 {
-    __local reduce_rec_ lr[REDUCE_WG], l1[REDUCE_N1];
-    const uint lid = get_local_id(0), g = get_group_id(0);
+    const uint lid = get_local_id(0);
     __global const ulong *cstart = tab + 2 * (ulong)nseg;
     const ulong c0 = g < nseg ? cstart[g] : 0, c1 = g < nseg ? cstart[g + 1] : cstart[nseg], nc = c1 - c0;
     ulong P = 1;
@@ -356,6 +384,28 @@ reduce_stats_final(__global const ulong *tab, const uint nseg, __global const ui
         o[2] = bad ? REDUCE_QNAN : as_float(me.m);
         o[3] = (float)me.n;
     }
+}
+
+/* Launch 2: nseg (+1 for the global stats) work-groups of exactly REDUCE_WG.
+** out gets 4 floats per group at out_off + 4*g. */
+__kernel __attribute__((reqd_work_group_size(REDUCE_WG, 1, 1))) void
+reduce_stats_final(__global const ulong *tab, const uint nseg, __global const uint *part, __global float *out,
+                   const ulong out_off)
+{
+    __local reduce_rec_ lr[REDUCE_WG], l1[REDUCE_N1];
+    reduce_final_(tab, nseg, part, out, out_off, get_group_id(0), lr, l1);
+}
+
+/* Launch 2 after reduce_stats_pair_chunks: 2 (nseg + 1) work-groups, those of x (into out at off_x) then those
+** of x - y (at off_d). */
+__kernel __attribute__((reqd_work_group_size(REDUCE_WG, 1, 1))) void
+reduce_stats_pair_final(__global const ulong *tab, const uint nseg, const ulong nchunks, __global const uint *part,
+                        __global float *out, const ulong off_x, const ulong off_d)
+{
+    __local reduce_rec_ lr[REDUCE_WG], l1[REDUCE_N1];
+    const uint g = get_group_id(0), d = g > nseg;
+    reduce_final_(tab, nseg, d ? part + nchunks * REDUCE_PART : part, out, d ? off_d : off_x, d ? g - nseg - 1 : g,
+                  lr, l1);
 }
 
 /* ---- log-magnitude histograms ----

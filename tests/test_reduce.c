@@ -422,6 +422,54 @@ START_TEST(wg_independent)
 }
 END_TEST
 
+/* clgrad_reduce_stats_pair: the statistics of x and of x - y (host float subtractions) in one pair of
+** launches, bit for bit those of two clgrad_reduce_stats calls; also on an empty table. */
+static void pair_run_(clgrad_ctx *c, const float *x, const float *y, size_t n, size_t nseg, const size_t *off,
+                      const size_t *len)
+{
+    size_t R = 4 * (nseg + 1), m = n ? n : 1;
+    float *d = malloc(m * sizeof *d), *two = malloc(2 * R * sizeof *two), *pr = malloc((2 * R + 4) * sizeof *pr);
+    ck_assert(d && two && pr);
+    for (size_t i = 0; i < n; i++) d[i] = x[i] - y[i];
+    cl_mem dx = NULL, dy = NULL, dd = NULL, out = NULL;
+    clgrad_segs *segs = NULL;
+    ck_assert(clgrad_buf_new(c, m, "x", &dx) == CLGRAD_OK && clgrad_buf_new(c, m, "y", &dy) == CLGRAD_OK);
+    ck_assert(clgrad_buf_new(c, m, "d", &dd) == CLGRAD_OK && clgrad_buf_new(c, 2 * R + 4, "o", &out) == CLGRAD_OK);
+    if (n) {
+        ck_assert(clgrad_buf_write(c, dx, 0, n, x) == CLGRAD_OK && clgrad_buf_write(c, dy, 0, n, y) == CLGRAD_OK);
+        ck_assert(clgrad_buf_write(c, dd, 0, n, d) == CLGRAD_OK);
+    }
+    ck_assert(clgrad_segs_new(c, nseg, off, len, &segs) == CLGRAD_OK);
+    ck_assert(clgrad_buf_fill(c, out, 0, 2 * R + 4, -7.0f) == CLGRAD_OK);
+    ck_assert(clgrad_reduce_stats(c, dx, 0, segs, out, 0) == CLGRAD_OK);
+    ck_assert(clgrad_reduce_stats(c, dd, 0, segs, out, R) == CLGRAD_OK);
+    ck_assert(clgrad_buf_read(c, out, 0, 2 * R, two) == CLGRAD_OK);
+    ck_assert(clgrad_buf_fill(c, out, 0, 2 * R + 4, -7.0f) == CLGRAD_OK);
+    /* the update's records first, a gap of one record, then x's */
+    ck_assert_msg(clgrad_reduce_stats_pair(c, dx, dy, segs, out, R + 4, 0) == CLGRAD_OK, "%s", clgrad_errmsg(c));
+    ck_assert(clgrad_buf_read(c, out, 0, 2 * R + 4, pr) == CLGRAD_OK);
+    size_t bad = wg_compare_("pair: x", pr + R + 4, two, R) + wg_compare_("pair: x - y", pr, two + R, R);
+    for (size_t i = R; i < R + 4; i++) bad += pr[i] != -7.0f;
+    ck_assert_msg(bad == 0, "%zu statistics of the pair differ", bad);
+    clgrad_segs_free(&segs);
+    clgrad_buf_free(&dx), clgrad_buf_free(&dy), clgrad_buf_free(&dd), clgrad_buf_free(&out);
+    free(d), free(two), free(pr);
+}
+
+START_TEST(pair)
+{
+    size_t off[WG_NS], n;
+    float *x = wg_data_(_i, off, &n), *y = malloc(n * sizeof *y);
+    ck_assert(y);
+    /* y: x's values shuffled, and exactly x in segment 7 (an update of +0.0) */
+    for (size_t i = 0; i < n; i++) y[i] = x[(i * 7919 + 3) % n];
+    for (size_t i = 0; i < wg_lens_[7]; i++) y[off[7] + i] = x[off[7] + i];
+    pair_run_(fixture_ctx(), x, y, n, WG_NS, off, wg_lens_);
+    if (!_i) pair_run_(fixture_ctx(), NULL, NULL, 0, 0, NULL, NULL);
+    free(x), free(y);
+}
+END_TEST
+
 static Suite *suite_(void)
 {
     Suite *s = suite_create("reduce");
@@ -438,6 +486,7 @@ static Suite *suite_(void)
     tcase_add_test(tc, rows_table);
     tcase_add_test(tc, bad_args);
     tcase_add_loop_test(tc, wg_independent, 0, 2);
+    tcase_add_loop_test(tc, pair, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }

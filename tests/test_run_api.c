@@ -6,6 +6,9 @@
 **     when it returns nonzero (status interrupted, every file written)
 **   - the kernel-build hook (on_build) reports every program
 **   - clgrad_run_check_files: a missing data file, before any run directory
+**   - metrics_lag (non-blocking read-backs): the same rows, weights and
+**     result as 0; a callback stop ends the run within the lag, every
+**     queued step recorded
 */
 #define _POSIX_C_SOURCE 200809L
 #include "fixture.h"
@@ -170,6 +173,83 @@ START_TEST(missing_data_file)
 }
 END_TEST
 
+/* The file's bytes, ms_per_step cells of a CSV blanked (the one column that is a wall-clock time). */
+static char *slurp_(const char *dir, const char *name, size_t *n)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f, "cannot open %s", path);
+    char *b = malloc(1 << 20);
+    ck_assert(b);
+    *n = fread(b, 1, (1 << 20) - 1, f);
+    fclose(f);
+    b[*n] = '\0';
+    if (strstr(name, "metrics.csv")) { /* column 11 (1-based) of every line */
+        char *o = b;
+        int col = 1;
+        for (const char *p = b; *p; p++) {
+            if (*p == '\n') col = 1;
+            else if (*p == ',') col++;
+            else if (col == 11) continue;
+            *o++ = *p;
+        }
+        *o = '\0', *n = (size_t)(o - b);
+    }
+    return b;
+}
+
+static void lag_run_(const char *name, int lag, long stop_at, clgrad_run_result *res)
+{
+    static clgrad_config cfg;
+    const char *sets[] = {"run.steps=60", "run.log_every=1", "diverge.action=continue", "metrics.histogram_every=4"};
+    load_("linreg_lr_above", sets, 4, &cfg);
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s/%s", tmp_, name);
+    watch_ w = {0, 0, 0, stop_at, 1, 1};
+    clgrad_run_opts o = {0};
+    o.out_dir = dir, o.quiet = 1, o.metrics_lag = lag;
+    o.on_step = on_step_, o.on_step_user = &w;
+    run_captured_(&cfg, &o, res);
+    ck_assert_int_eq(w.calls, res->steps_done);
+    ck_assert(w.in_order); /* logged steps' calls come late, still in order */
+}
+
+START_TEST(lagged_same)
+{
+    clgrad_run_result a, b;
+    lag_run_("lag0", 0, 0, &a);
+    lag_run_("lag3", 3, 0, &b);
+    ck_assert_int_eq(a.status, b.status);
+    ck_assert_int_eq(a.steps_done, 60);
+    ck_assert_int_eq(b.steps_done, 60);
+    ck_assert_int_eq(a.diverge_step, b.diverge_step);
+    ck_assert(memcmp(&a.final_train_loss, &b.final_train_loss, sizeof(double)) == 0);
+    const char *files[] = {"metrics.csv", "layers.csv", "histograms.csv", "weights/final/0.weight.npy"};
+    char d0[300], d3[300];
+    snprintf(d0, sizeof d0, "%s/lag0", tmp_), snprintf(d3, sizeof d3, "%s/lag3", tmp_);
+    for (int i = 0; i < 4; i++) {
+        size_t n0, n3;
+        char *x = slurp_(d0, files[i], &n0), *y = slurp_(d3, files[i], &n3);
+        ck_assert_msg(n0 == n3 && memcmp(x, y, n0) == 0, "%s differs with metrics_lag 3", files[i]);
+        free(x), free(y);
+    }
+    /* a callback stop at step 7: the run ends at the latest step queued, within the lag, all of them recorded */
+    clgrad_run_result c;
+    lag_run_("lagstop", 3, 7, &c);
+    ck_assert_int_eq(c.status, CLGRAD_RUN_INTERRUPTED);
+    ck_assert(c.steps_done >= 7 && c.steps_done <= 7 + 3);
+    char ds[300];
+    snprintf(ds, sizeof ds, "%s/lagstop", tmp_);
+    size_t n;
+    char *m = slurp_(ds, "metrics.csv", &n);
+    long rows = -1;
+    for (size_t i = 0; i < n; i++) rows += m[i] == '\n';
+    ck_assert_int_eq(rows, c.steps_done);
+    free(m);
+}
+END_TEST
+
 int main(void)
 {
     fixture_open(NULL);
@@ -182,6 +262,7 @@ int main(void)
     tcase_add_test(tc, callback_stops);
     tcase_add_test(tc, build_hook);
     tcase_add_test(tc, missing_data_file);
+    tcase_add_test(tc, lagged_same);
     suite_add_tcase(s, tc);
     int r = fixture_run(s, 1);
     char cmd[300];

@@ -92,6 +92,11 @@ cl_mem clgrad_segs_table(const clgrad_segs *segs);
 ** writes 4*(T+1) floats at out[out_off] (layout above).  Two launches. */
 clgrad_status clgrad_reduce_stats(clgrad_ctx *ctx, cl_mem x, size_t xoff, const clgrad_segs *segs, cl_mem out,
                                   size_t out_off);
+/* clgrad_reduce_stats of x (at off_x) and of the differences x - y (each as
+** one float subtraction: at off_d), x and y over the same segments at offset 0,
+** in two launches instead of a subtraction and four; the same bits. */
+clgrad_status clgrad_reduce_stats_pair(clgrad_ctx *ctx, cl_mem x, cl_mem y, const clgrad_segs *segs, cl_mem out,
+                                       size_t off_x, size_t off_d);
 /* The same for one tensor x[off .. off+n): writes 4 floats at out[out_off].
 ** Convenience: it creates and releases a one-segment table per call. */
 clgrad_status clgrad_reduce_stats1(clgrad_ctx *ctx, cl_mem x, size_t off, size_t n, cl_mem out, size_t out_off);

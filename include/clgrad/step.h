@@ -155,8 +155,8 @@ clgrad_status clgrad_step_layerwise_init(clgrad_ctx *ctx, const clgrad_step_plan
 clgrad_status clgrad_step_update(clgrad_ctx *ctx, const clgrad_step_plan *p, long step, long t, double lr);
 
 /* Log steps, after clgrad_step_update: statistics of the parameters and of
-** the update (parameters minus prev) into the metrics block; diff: nparams
-** floats of scratch. */
+** the update (parameters minus prev) into the metrics block, in two launches;
+** diff is unused (the update is formed inside the reduction; may be NULL). */
 clgrad_status clgrad_step_stats(clgrad_ctx *ctx, const clgrad_step_plan *p, cl_mem diff);
 
 #ifdef __cplusplus

@@ -68,6 +68,16 @@ typedef struct clgrad_run_opts {
     int force;                /* replace a run out_dir already holds (else refused) */
     clgrad_step_fn on_step;   /* NULL, or called after every step (see clgrad_step_info) */
     void *on_step_user;
+    /* 0: each logged step's metrics block is read back before the next step is
+    ** queued.  N > 0: up to N logged steps' blocks may be in flight (read back
+    ** without blocking, their rows written in order once they arrive, all of
+    ** them at the end or an interrupt): on_step of such a step comes late, and
+    ** a stop it asks for ends the run at the latest step queued.  Only where
+    ** nothing waits on the values: [clip] nonfinite = propagate, [diverge]
+    ** action = continue, not step 1, the last step, an evaluation or a
+    ** sharpness step (those read back at once, as with 0).  The files are the
+    ** same either way (timesteps' ms aside). */
+    int metrics_lag;
 } clgrad_run_opts;
 
 typedef enum {

@@ -522,6 +522,7 @@ static int run_one_(cli_opts *o, const clgrad_config *cfg, const char *path, con
     memset(&prog, 0, sizeof prog);
     prog.tty = err_tty_, prog.quiet = o->quiet;
     ro.on_step = on_step_, ro.on_step_user = &prog;
+    ro.metrics_lag = 3; /* the progress display may lag a few logged steps; on_step_ never stops the run */
     const clgrad_device_info *d = clgrad_device(ctx);
     if (!o->quiet)
         say_("clgrad: running %s on %d:%d %s (gemm %s) -> %s\n", path, d->platform_index, d->device_index, d->name,

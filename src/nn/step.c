@@ -232,33 +232,14 @@ fail:
     return st;
 }
 
-/* model_sub (cl/model.cl): diff = params - prev. */
-static clgrad_status sub_(clgrad_ctx *ctx, const clgrad_step_plan *p, cl_mem diff)
-{
-    clgrad_status st = CLGRAD_OK;
-    cl_kernel k = clgrad_kernel(ctx, "model_sub");
-    if (!k) return CLGRAD_E_ARG;
-    cl_mem params = clgrad_model_params(p->m);
-    cl_ulong zero = 0, n = clgrad_model_nparams(p->m);
-    CLGRAD_ARG(ctx, k, 0, params);
-    CLGRAD_ARG(ctx, k, 1, zero);
-    CLGRAD_ARG(ctx, k, 2, p->prev);
-    CLGRAD_ARG(ctx, k, 3, zero);
-    CLGRAD_ARG(ctx, k, 4, diff);
-    CLGRAD_ARG(ctx, k, 5, zero);
-    CLGRAD_ARG(ctx, k, 6, n);
-    CLGRAD_TRY(clgrad_launch1d(ctx, k, "model_sub", (size_t)n, 0));
-fail:
-    return st;
-}
-
+/* Both reductions and the update params - prev in two launches (clgrad_reduce_stats_pair). */
 clgrad_status clgrad_step_stats(clgrad_ctx *ctx, const clgrad_step_plan *p, cl_mem diff)
 {
     clgrad_status st = CLGRAD_OK;
     const clgrad_segs *psegs = clgrad_model_param_segs(p->m);
-    CLGRAD_TRY(sub_(ctx, p, diff));
-    CLGRAD_TRY(clgrad_reduce_stats(ctx, clgrad_model_params(p->m), 0, psegs, p->mbuf, p->L.pstats));
-    CLGRAD_TRY(clgrad_reduce_stats(ctx, diff, 0, psegs, p->mbuf, p->L.dstats));
+    (void)diff; /* the update params - prev: formed inside the reduction */
+    CLGRAD_TRY(clgrad_reduce_stats_pair(ctx, clgrad_model_params(p->m), p->prev, psegs, p->mbuf, p->L.pstats,
+                                        p->L.dstats));
 fail:
     return st;
 }

@@ -22,7 +22,7 @@ struct clgrad_segs {
     size_t end;        /* max off[s] + len[s]: the buffer must hold xoff + end floats */
     size_t *off, *len; /* owned host copies */
     cl_mem tab;        /* owned: ulong[3*nseg + 1] */
-    cl_mem part;       /* owned: uint[REDUCE_PART * max(nchunks, 1)] */
+    cl_mem part;       /* owned: uint[2 * REDUCE_PART * max(nchunks, 1)] (two reductions: clgrad_reduce_stats_pair) */
 };
 
 void clgrad_segs_free(clgrad_segs **segs)
@@ -85,7 +85,7 @@ clgrad_status clgrad_segs_new(clgrad_ctx *ctx, size_t nseg, const size_t *off, c
         st = clgrad_fail_cl(ctx, err, "clCreateBuffer", __FILE__, __LINE__);
         goto fail;
     }
-    size_t words = REDUCE_PART * (s->nchunks ? s->nchunks : 1);
+    size_t words = 2 * REDUCE_PART * (s->nchunks ? s->nchunks : 1);
     s->part = clCreateBuffer(clgrad_cl_context(ctx), CL_MEM_READ_WRITE, words * sizeof(cl_uint), NULL, &err);
     if (err != CL_SUCCESS) {
         s->part = NULL;
@@ -184,6 +184,35 @@ clgrad_status clgrad_reduce_stats(clgrad_ctx *ctx, cl_mem x, size_t xoff, const 
                                   size_t out_off)
 {
     return stats_(ctx, x, xoff, segs, out, out_off, 1);
+}
+
+clgrad_status clgrad_reduce_stats_pair(clgrad_ctx *ctx, cl_mem x, cl_mem y, const clgrad_segs *segs, cl_mem out,
+                                       size_t off_x, size_t off_d)
+{
+    clgrad_status st = CLGRAD_OK;
+    size_t wg = clgrad_wg(ctx) < CLGRAD_REDUCE_LEAVES ? clgrad_wg(ctx) : CLGRAD_REDUCE_LEAVES;
+    CLGRAD_TRY(check_size_(ctx, x, segs->end, "reduce_stats_pair"));
+    CLGRAD_TRY(check_size_(ctx, y, segs->end, "reduce_stats_pair"));
+    size_t need = CLGRAD_RS_SIZE * (segs->nseg + 1);
+    CLGRAD_TRY(check_size_(ctx, out, (off_x > off_d ? off_x : off_d) + need, "reduce_stats_pair (output)"));
+    cl_uint nseg = (cl_uint)segs->nseg;
+    clgrad_karg kn = {&nseg, sizeof nseg};
+    if (segs->nchunks) {
+        cl_kernel k = clgrad_kernel(ctx, "reduce_stats_pair_chunks");
+        if (!k) return CLGRAD_E_ARG;
+        clgrad_karg a[] = {CLGRAD_KM(x), CLGRAD_KM(y), CLGRAD_KM(segs->tab), kn, CLGRAD_KU(segs->nchunks),
+                           CLGRAD_KM(segs->part)};
+        for (int i = 0; i < 6; i++) CLGRAD_CL_TRY(ctx, clSetKernelArg(k, (cl_uint)i, a[i].size, a[i].p));
+        CLGRAD_TRY(clgrad_launch1d(ctx, k, "reduce_stats_pair_chunks", 2 * segs->nchunks * wg, wg));
+    }
+    cl_kernel k = clgrad_kernel(ctx, "reduce_stats_pair_final");
+    if (!k) return CLGRAD_E_ARG;
+    clgrad_karg a[] = {CLGRAD_KM(segs->tab), kn, CLGRAD_KU(segs->nchunks), CLGRAD_KM(segs->part),
+                       CLGRAD_KM(out),       CLGRAD_KU(off_x), CLGRAD_KU(off_d)};
+    for (int i = 0; i < 7; i++) CLGRAD_CL_TRY(ctx, clSetKernelArg(k, (cl_uint)i, a[i].size, a[i].p));
+    CLGRAD_TRY(clgrad_launch1d(ctx, k, "reduce_stats_pair_final", 2 * (segs->nseg + 1) * wg, wg));
+fail:
+    return st;
 }
 
 clgrad_status clgrad_reduce_stats1(clgrad_ctx *ctx, cl_mem x, size_t off, size_t n, cl_mem out, size_t out_off)

@@ -10,6 +10,9 @@
 ** are counted on the device into the same block: no extra read-back.  Between log steps nothing waits
 ** for the device (except one index upload per epoch, and the per-step flag
 ** read under the non-finite policy "skip", which keeps Adam's step count exact).
+** With clgrad_run_opts.metrics_lag the log step's read-back does not block
+** either (a ring of host blocks; defer_/consume_): its rows are written in
+** step order once its block arrives, where nothing needs the values at once.
 */
 #include "core/internal.h"
 #include "run/rundir.h"
@@ -59,7 +62,7 @@ typedef struct run_ {
     size_t B, nbatch_per_epoch, T, K, row; /* row: floats per sample (T*F) */
     long steps;
     /* device buffers (owned) */
-    cl_mem xtrain, ytrain, xtest, ytest, idx, xb, yb, dlogits, state, prev, diff, mbuf, evalbuf;
+    cl_mem xtrain, ytrain, xtest, ytest, idx, xb, yb, dlogits, state, prev, mbuf, evalbuf;
     clgrad_segs *units; /* AGC: one segment per row of each weight, a bias as one unit */
     cl_mem zstate;      /* [clip] kind = zscore: ZClip's statistics (clgrad_clip_zscore), on the device */
     clgrad_zclip_params zclip;
@@ -87,7 +90,21 @@ typedef struct run_ {
     int sharp_pre;                /* the optimizer has a preconditioner: precond_* columns too */
     int sharp_have, sharp_phave;  /* this step measured the sharpness / the preconditioned one */
     double sharp_val, sharp_pval; /* their values */
+    /* clgrad_run_opts.metrics_lag: the logged steps whose metrics blocks are still being read back, oldest
+    ** first at pend[rhead], rn of them; their blocks at mring + slot * L.size */
+    struct pending_ *pend;
+    float *mring;
+    int ring, rhead, rn;
 } run_;
+
+/* A logged step whose metrics block is read back without blocking, and what its rows need besides. */
+typedef struct pending_ {
+    long step, e;
+    size_t B;
+    double lr, ms, noise_std;
+    int hist;
+    cl_event ev;
+} pending_;
 
 /* ---- set-up ---- */
 
@@ -185,7 +202,6 @@ static clgrad_status plan_memory_(run_ *r, const clgrad_model_spec *ms)
         {"segment tables", z.table_bytes + (nunits ? (3 * (unsigned long long)nunits + 1) * 8 : 0), MODEL},
         {"optimizer state", f * clgrad_optim_state_floats(&r->optim) * z.params, OPTIM},
         {"previous parameters", f * z.params, OPTIM},
-        {"parameter update", f * z.params, OPTIM},
         {"training features", f * r->train.n * r->row, DATA},
         {"training targets", f * r->train.n, DATA},
         {"test features", f * r->test.n * r->row, DATA},
@@ -512,7 +528,6 @@ static clgrad_status device_buffers_(run_ *r, const clgrad_model_spec *ms)
     CLGRAD_TRY(clgrad_buf_new(ctx, ns, "optimizer state", &r->state));
     CLGRAD_TRY(clgrad_buf_fill(ctx, r->state, 0, ns, 0.0f));
     CLGRAD_TRY(clgrad_buf_new(ctx, np, "previous parameters", &r->prev));
-    CLGRAD_TRY(clgrad_buf_new(ctx, np, "parameter update", &r->diff));
     clgrad_metrics_layout_init(&r->plan.L, (size_t)clgrad_model_ntensors(r->m), clgrad_model_metrics_size(r->m),
                                r->units ? clgrad_segs_count(r->units) : 0);
     if (clgrad_optim_is_layerwise(r->optim.kind))
@@ -535,6 +550,12 @@ static clgrad_status device_buffers_(run_ *r, const clgrad_model_spec *ms)
     r->idx_host = malloc(nidx * sizeof *r->idx_host);
     r->order = malloc(nidx * sizeof *r->order);
     if (!r->mhost || !r->idx_host || !r->order) return clgrad_fail(ctx, CLGRAD_E_NOMEM, "out of memory");
+    r->ring = r->opts->metrics_lag > 0 ? r->opts->metrics_lag : 0;
+    if (r->ring) {
+        r->mring = malloc((size_t)r->ring * r->plan.L.size * sizeof *r->mring);
+        r->pend = calloc((size_t)r->ring, sizeof *r->pend);
+        if (!r->mring || !r->pend) return clgrad_fail(ctx, CLGRAD_E_NOMEM, "out of memory");
+    }
     plan_step_(r);
     if (clgrad_optim_is_layerwise(r->optim.kind)) CLGRAD_TRY(clgrad_step_layerwise_init(ctx, &r->plan));
 fail:
@@ -568,8 +589,14 @@ static void teardown_(run_ *r)
         clReleaseEvent(r->idx_ev);
         r->idx_ev = NULL;
     }
+    for (; r->rn > 0; r->rn--, r->rhead = (r->rhead + 1) % r->ring) { /* mring is freed below */
+        clWaitForEvents(1, &r->pend[r->rhead].ev);
+        clReleaseEvent(r->pend[r->rhead].ev);
+    }
+    free(r->pend), free(r->mring);
+    r->pend = NULL, r->mring = NULL;
     cl_mem *bufs[] = {&r->xtrain, &r->ytrain, &r->xtest, &r->ytest, &r->idx, &r->xb, &r->yb,
-                      &r->dlogits, &r->state, &r->prev, &r->diff, &r->mbuf, &r->evalbuf, &r->hscratch};
+                      &r->dlogits, &r->state, &r->prev, &r->mbuf, &r->evalbuf, &r->hscratch};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) clgrad_buf_free(bufs[i]);
     clgrad_segs_free(&r->units);
     clgrad_buf_free(&r->zstate);
@@ -820,7 +847,7 @@ static int write_rows_(run_ *r, long step, long epoch, size_t B, double lr, doub
 }
 
 /* ||delta w|| of layer l at this log step: the 2-norm of its parameters' update (weights and biases), from the
-** per-tensor statistics of the update buffer diff (the fixed-order reduction of cl/reduce.cl, on the device). */
+** per-tensor statistics of the update params - prev (the fixed-order reduction of cl/reduce.cl, on the device). */
 static double layer_update_norm_(const run_ *r, int l)
 {
     int all[16], na = 0, nt = clgrad_model_ntensors(r->m);
@@ -1191,21 +1218,109 @@ static int log_step_ends_(run_ *r, loop_state_ *s, long step, long e, double lr)
     return end;
 }
 
-/* After a logged step: its statistics, one read-back, the timing, the test-set evaluation where due, the CSV
-** rows, the divergence and stop rules (*end when the run ends here). */
+/* A logged step's metrics block, in mhost: the CSV rows, the divergence and stop rules (*end when the run
+** ends here). */
+static clgrad_status record_(run_ *r, loop_state_ *s, long step, long e, size_t B, double lr, double ms, int hist,
+                             int evaluated, double tl, double ta, int *end)
+{
+    clgrad_run_result *res = r->res;
+    if (write_rows_(r, step, e, B, lr, ms, evaluated, tl, ta) != 0 || (hist && write_hist_rows_(r, step) != 0) ||
+        detect_spikes_(r, step) != 0)
+        return clgrad_fail(r->ctx, CLGRAD_E_IO, "cannot write the metrics in %s at step %ld: %s", r->opts->out_dir,
+                           step, strerror(errno));
+    res->final_train_loss = r->mhost[r->plan.L.loss];
+    r->last_logged = step;
+    res->max_grad_norm = r->mhost[r->plan.L.rec + CLGRAD_REC_MAX_GRAD_NORM];
+    if (log_step_ends_(r, s, step, e, lr)) *end = 1;
+    return CLGRAD_OK;
+}
+
+/* The oldest pending logged step (metrics_lag): wait for its block, then its rows as record_ writes them (with
+** the noise std it had; a pending step is never a sharpness step). */
+static clgrad_status consume_(run_ *r, loop_state_ *s, int *end)
+{
+    clgrad_status st = CLGRAD_OK;
+    int slot = r->rhead;
+    pending_ p = r->pend[slot];
+    r->rhead = (r->rhead + 1) % r->ring, r->rn--;
+    cl_int err = clWaitForEvents(1, &p.ev);
+    clReleaseEvent(p.ev);
+    CLGRAD_CL_TRY(r->ctx, err);
+    memcpy(r->mhost, r->mring + (size_t)slot * r->plan.L.size, r->plan.L.size * sizeof *r->mhost);
+    double noise = r->noise_std;
+    int sh = r->sharp_have, sp = r->sharp_phave;
+    r->noise_std = p.noise_std, r->sharp_have = r->sharp_phave = 0;
+    st = record_(r, s, p.step, p.e, p.B, p.lr, p.ms, p.hist, 0, NAN, NAN, end);
+    r->noise_std = noise, r->sharp_have = sh, r->sharp_phave = sp;
+fail:
+    return st;
+}
+
+/* Every pending logged step, oldest first. */
+static clgrad_status drain_(run_ *r, loop_state_ *s, int *end)
+{
+    clgrad_status st = CLGRAD_OK;
+    while (r->rn > 0) CLGRAD_TRY(consume_(r, s, end));
+fail:
+    return st;
+}
+
+/* Whether a logged step's block may be read back without blocking (clgrad_run_opts.metrics_lag): nothing in
+** the loop needs its values before the next step (the skip flag, a divergence stop, an evaluation, the
+** sharpness), and not step 1 (timed alone) nor the last. */
+static int deferrable_(const run_ *r, long step, int evaluated)
+{
+    long se = r->cfg->metrics.sharpness_every;
+    return r->ring > 0 && step > 1 && step < r->steps && !evaluated && r->policy == CLGRAD_NONFINITE_PROPAGATE &&
+           !r->kinds.diverge_stop && !(r->sharp && se > 0 && step % se == 0);
+}
+
+/* A deferrable logged step: a read-back into the next ring slot with an event (the oldest pending step's rows
+** first when the ring is full), then the rows of every pending step whose block has arrived. */
+static clgrad_status defer_(run_ *r, loop_state_ *s, long step, long e, size_t B, double lr, int hist, int *end)
+{
+    clgrad_status st = CLGRAD_OK;
+    clgrad_ctx *ctx = r->ctx;
+    if (r->rn == r->ring) CLGRAD_TRY(consume_(r, s, end));
+    int slot = (r->rhead + r->rn) % r->ring;
+    pending_ *p = &r->pend[slot];
+    CLGRAD_CL_TRY(ctx, clEnqueueReadBuffer(clgrad_queue(ctx), r->mbuf, CL_FALSE, 0, r->plan.L.size * sizeof(float),
+                                           r->mring + (size_t)slot * r->plan.L.size, 0, NULL, &p->ev));
+    r->rn++;
+    CLGRAD_CL_TRY(ctx, clFlush(clgrad_queue(ctx)));
+    s->opt_t++; /* policy propagate: no step is skipped */
+    r->res->steps_done = step;
+    p->step = step, p->e = e, p->B = B, p->lr = lr, p->noise_std = r->noise_std, p->hist = hist;
+    p->ms = log_interval_(r, s, step);
+    for (;;) {
+        cl_int done = CL_QUEUED;
+        if (r->rn == 0) break;
+        CLGRAD_CL_TRY(ctx, clGetEventInfo(r->pend[r->rhead].ev, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof done, &done,
+                                          NULL));
+        if (done > CL_COMPLETE) break; /* negative: an error, which consume_ reports */
+        CLGRAD_TRY(consume_(r, s, end));
+    }
+fail:
+    return st;
+}
+
+/* After a logged step: its statistics; deferred (defer_) or one read-back after every pending step's rows,
+** the timing, the test-set evaluation where due, the rows and rules (record_; *end when the run ends here). */
 static clgrad_status logged_step_(run_ *r, loop_state_ *s, long step, long e, size_t B, double lr, int hist, int *end)
 {
     clgrad_status st = CLGRAD_OK;
     clgrad_ctx *ctx = r->ctx;
     const clgrad_config *c = r->cfg;
     clgrad_run_result *res = r->res;
-    CLGRAD_TRY(clgrad_step_stats(ctx, &r->plan, r->diff));
+    CLGRAD_TRY(clgrad_step_stats(ctx, &r->plan, NULL));
+    int evaluated = (c->run.eval_every > 0 && step % c->run.eval_every == 0) || step == r->steps;
+    if (deferrable_(r, step, evaluated)) return defer_(r, s, step, e, B, lr, hist, end);
+    CLGRAD_TRY(drain_(r, s, end));
     CLGRAD_TRY(clgrad_buf_read(ctx, r->mbuf, 0, r->plan.L.size, r->mhost));
     if (r->mhost[r->plan.L.gs + CLGRAD_GS_SKIP] == 0.0f) s->opt_t++;
     res->steps_done = step;
     double ms = log_interval_(r, s, step);
     double tl = NAN, ta = NAN;
-    int evaluated = (c->run.eval_every > 0 && step % c->run.eval_every == 0) || step == r->steps;
     if (evaluated && r->test.n > 0) {
         CLGRAD_TRY(evaluate_(r, &tl, &ta));
         res->final_test_loss = tl, res->final_test_acc = ta;
@@ -1213,16 +1328,7 @@ static clgrad_status logged_step_(run_ *r, loop_state_ *s, long step, long e, si
         CLGRAD_TRY(upload_order_(r, s->epoch)); /* evaluation reused the index buffer */
         s->t_last = clgrad_now();
     }
-    if (write_rows_(r, step, e, B, lr, ms, evaluated && r->test.n > 0, tl, ta) != 0 ||
-        (hist && write_hist_rows_(r, step) != 0) || detect_spikes_(r, step) != 0) {
-        st = clgrad_fail(ctx, CLGRAD_E_IO, "cannot write the metrics in %s at step %ld: %s", r->opts->out_dir, step,
-                         strerror(errno));
-        goto fail;
-    }
-    res->final_train_loss = r->mhost[r->plan.L.loss];
-    r->last_logged = step;
-    res->max_grad_norm = r->mhost[r->plan.L.rec + CLGRAD_REC_MAX_GRAD_NORM];
-    *end = log_step_ends_(r, s, step, e, lr);
+    st = record_(r, s, step, e, B, lr, ms, hist, evaluated && r->test.n > 0, tl, ta, end);
 fail:
     return st;
 }
@@ -1280,6 +1386,8 @@ static clgrad_status loop_(run_ *r)
         else CLGRAD_TRY(logged_step_(r, &s, step, e, B, lr, hist, &end));
         if (end) break;
     }
+    int end = 0; /* the pending logged steps' rows (a stop they ask for: the run ends here anyway) */
+    CLGRAD_TRY(drain_(r, &s, &end));
     time_summary_(r);
     (void)s.t_first;
 fail:
