@@ -1009,6 +1009,24 @@ fail:
     return st;
 }
 
+/* C (M, N) at coff = A^T B over K rows (A (K, M), B (K, N)) with
+** model_rec_wgrad when `one`, else clgrad_gemm: the same bits. */
+static clgrad_status rec_wgrad_(clgrad_ctx *ctx, int one, size_t M, size_t N, size_t K, cl_mem A, size_t aoff,
+                                size_t lda, cl_mem B, size_t boff, size_t ldb, cl_mem C, size_t coff, size_t ldc)
+{
+    if (!one) return clgrad_gemm(ctx, 1, 0, M, N, K, 1.0f, A, aoff, lda, B, boff, ldb, 0.0f, C, coff, ldc);
+    clgrad_status st = CLGRAD_OK;
+    cl_kernel k = clgrad_kernel(ctx, "model_rec_wgrad");
+    if (!k) return CLGRAD_E_ARG;
+    clgrad_karg args[] = {CLGRAD_KI(M), CLGRAD_KI(N), CLGRAD_KI(K), CLGRAD_KM(A), CLGRAD_KU(aoff), CLGRAD_KI(lda),
+                          CLGRAD_KM(B), CLGRAD_KU(boff), CLGRAD_KI(ldb), CLGRAD_KM(C), CLGRAD_KU(coff), CLGRAD_KI(ldc)};
+    for (int i = 0; i < 12; i++) CLGRAD_CL_TRY(ctx, clSetKernelArg(k, (cl_uint)i, args[i].size, args[i].p));
+    size_t global[2] = {(M + 7) / 8, (N + 31) / 32}, local[2] = {1, 1};
+    CLGRAD_TRY(clgrad_launch(ctx, k, "model_rec_wgrad", 2, global, local));
+fail:
+    return st;
+}
+
 /* BPTT through layer l (t = T .. 1, the cell and dH_{t-1}: in one launch, or
 ** step by step with $CLGRAD_RECURRENT=steps), then
 ** for all steps at once: dW_ih, dW_hh, the bias gradients and, for l > 0,
@@ -1049,14 +1067,14 @@ static clgrad_status rec_layer_backward_(clgrad_ctx *ctx, clgrad_model *m, int l
     if (Fin <= 8 && Fin <= H) {
         /* dW_ih^T (Fin, GH) = X^T dGi into the scratch, then transposed: the same fma chains
         ** (fma(a, b) = fma(b, a)), and op(A) = X^T is a few rows (no packing of dGi^T) */
-        CLGRAD_TRY(clgrad_gemm(ctx, 1, 0, Fin, GH, TB, 1.0f, f, in, Fin, b, dgi, GH, 0.0f, f, m->rw_off, GH));
+        CLGRAD_TRY(rec_wgrad_(ctx, one, Fin, GH, TB, f, in, Fin, b, dgi, GH, f, m->rw_off, GH));
         clgrad_karg ta[] = {CLGRAD_KM(f), CLGRAD_KU(m->rw_off), CLGRAD_KU(Fin), CLGRAD_KU(GH), CLGRAD_KI(1),
                             CLGRAD_KM(g), CLGRAD_KU(r->wih->off), CLGRAD_KU(Fin)};
         CLGRAD_TRY(clgrad_launch_args(ctx, "model_rec_pad", GH * Fin, ta, 8));
     } else {
-        CLGRAD_TRY(clgrad_gemm(ctx, 1, 0, GH, Fin, TB, 1.0f, b, dgi, GH, f, in, Fin, 0.0f, g, r->wih->off, Fin));
+        CLGRAD_TRY(rec_wgrad_(ctx, one, GH, Fin, TB, b, dgi, GH, f, in, Fin, g, r->wih->off, Fin));
     }
-    CLGRAD_TRY(clgrad_gemm(ctx, 1, 0, GH, H, TB, 1.0f, b, dgh, GH, f, m->h_off[l], H, 0.0f, g, r->whh->off, H));
+    CLGRAD_TRY(rec_wgrad_(ctx, one, GH, H, TB, b, dgh, GH, f, m->h_off[l], H, g, r->whh->off, H));
     if (r->bih) CLGRAD_TRY(clgrad_activation_bias_grad(ctx, b, dgi, TB, GH, 0.0f, g, r->bih->off));
     if (r->bhh && m->kind == CLGRAD_MODEL_GRU) CLGRAD_TRY(clgrad_activation_bias_grad(ctx, b, dgh, TB, GH, 0.0f, g, r->bhh->off));
     /* the LSTM's two biases are always summed: their gradients are equal */
