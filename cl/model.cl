@@ -507,41 +507,47 @@ __kernel void model_rec_backward(const int kind, const int B, const int H, const
 ** one fma chain per output in k order from 0 and matmul_cpu_store_'s
 ** epilogue, so the same bits.  Work-item (i, j) owns rows 8i .. 8i+7 and
 ** columns 32j .. 32j+31 (two 16-column halves); rows past M read row M - 1
-** and columns past N read zero (neither is stored).  Global (ceil(M/8), ceil(N/32)). */
+** and columns past N read zero (neither is stored).  Global (ceil(M/8)
+** rounded up to the work-group's first size, ceil(N/32)); work-items past M
+** take part in the barriers only.  Any work-group size gives the same bits. */
 #define REC_WG_MR 8
-#define REC_WG_FMA(r) acc##r##l = fma((float16)(a.s##r), bl, acc##r##l), acc##r##h = fma((float16)(a.s##r), bh, acc##r##h)
+#define REC_WG_KC 64 /* rows of A and B per chunk */
+#define REC_WG_FMA(r)                                                                                        \
+    acc##r##l = fma((float16)(a##r[(size_t)k * lda]), bl, acc##r##l),                                        \
+    acc##r##h = fma((float16)(a##r[(size_t)k * lda]), bh, acc##r##h)
 __kernel void model_rec_wgrad(const int M, const int N, const int K, __global const float *A, const ulong aoff,
                               const int lda, __global const float *B, const ulong boff, const int ldb,
                               __global float *C, const ulong coff, const int ldc)
 {
     const int m0 = get_global_id(0) * REC_WG_MR, n0 = get_global_id(1) * 32;
-    if (m0 >= M || n0 >= N) return;
-    A += aoff, B += boff, C += coff;
-    const int mv = min(REC_WG_MR, M - m0), nv = min(32, N - n0);
+    const int active = m0 < M && n0 < N; /* the others only take the barriers */
+    A += aoff + min(m0, M - 1), B += boff + min(n0, N - 1), C += coff;
+    const int mv = active ? min(REC_WG_MR, M - m0) : 1, nv = active ? min(32, N - n0) : 0;
+    __global const float *a0 = A, *a1 = A + min(1, mv - 1), *a2 = A + min(2, mv - 1), *a3 = A + min(3, mv - 1);
+    __global const float *a4 = A + min(4, mv - 1), *a5 = A + min(5, mv - 1), *a6 = A + min(6, mv - 1);
+    __global const float *a7 = A + min(7, mv - 1);
     float16 acc0l = (float16)(0.0f), acc1l = acc0l, acc2l = acc0l, acc3l = acc0l, acc4l = acc0l, acc5l = acc0l,
             acc6l = acc0l, acc7l = acc0l, acc0h = acc0l, acc1h = acc0l, acc2h = acc0l, acc3h = acc0l,
             acc4h = acc0l, acc5h = acc0l, acc6h = acc0l, acc7h = acc0l;
-    for (int k = 0; k < K; k++) {
-        __global const float *ak = A + (size_t)k * lda + m0, *bk = B + (size_t)k * ldb + n0;
-        float8 a;
-        float16 bl, bh;
-        if (mv == REC_WG_MR) {
-            a = vload8(0, ak);
-        } else {
-            float t[REC_WG_MR];
-            for (int r = 0; r < REC_WG_MR; r++) t[r] = ak[min(r, mv - 1)];
-            a = vload8(0, t);
+    /* the group's items walk K in chunks together (a barrier after each), so
+    ** they share the chunk's rows of A and B in cache */
+    for (int kc = 0; kc < K; kc += REC_WG_KC) {
+        for (int k = kc, ke = active ? min(K, kc + REC_WG_KC) : kc; k < ke; k++) {
+            __global const float *bk = B + (size_t)k * ldb;
+            float16 bl, bh;
+            if (nv == 32) {
+                bl = vload16(0, bk), bh = vload16(1, bk);
+            } else {
+                float t[32];
+                for (int j = 0; j < 32; j++) t[j] = j < nv ? bk[j] : 0.0f;
+                bl = vload16(0, t), bh = vload16(1, t);
+            }
+            REC_WG_FMA(0); REC_WG_FMA(1); REC_WG_FMA(2); REC_WG_FMA(3);
+            REC_WG_FMA(4); REC_WG_FMA(5); REC_WG_FMA(6); REC_WG_FMA(7);
         }
-        if (nv == 32) {
-            bl = vload16(0, bk), bh = vload16(1, bk);
-        } else {
-            float t[32];
-            for (int j = 0; j < 32; j++) t[j] = j < nv ? bk[j] : 0.0f;
-            bl = vload16(0, t), bh = vload16(1, t);
-        }
-        REC_WG_FMA(0); REC_WG_FMA(1); REC_WG_FMA(2); REC_WG_FMA(3);
-        REC_WG_FMA(4); REC_WG_FMA(5); REC_WG_FMA(6); REC_WG_FMA(7);
+        barrier(CLK_LOCAL_MEM_FENCE);
     }
+    if (!active) return;
     const int nl = min(16, nv), nh = nv - 16;
 #define REC_WG_STORE(r)                                                                                          \
     if (r < mv) {                                                                                                \

@@ -1021,7 +1021,9 @@ static clgrad_status rec_wgrad_(clgrad_ctx *ctx, int one, size_t M, size_t N, si
     clgrad_karg args[] = {CLGRAD_KI(M), CLGRAD_KI(N), CLGRAD_KI(K), CLGRAD_KM(A), CLGRAD_KU(aoff), CLGRAD_KI(lda),
                           CLGRAD_KM(B), CLGRAD_KU(boff), CLGRAD_KI(ldb), CLGRAD_KM(C), CLGRAD_KU(coff), CLGRAD_KI(ldc)};
     for (int i = 0; i < 12; i++) CLGRAD_CL_TRY(ctx, clSetKernelArg(k, (cl_uint)i, args[i].size, args[i].p));
-    size_t global[2] = {(M + 7) / 8, (N + 31) / 32}, local[2] = {1, 1};
+    /* a work-group: up to 16 row blocks of one 32-column panel */
+    size_t mb = (M + 7) / 8, l0 = mb < 16 ? mb : 16;
+    size_t global[2] = {(mb + l0 - 1) / l0 * l0, (N + 31) / 32}, local[2] = {l0, 1};
     CLGRAD_TRY(clgrad_launch(ctx, k, "model_rec_wgrad", 2, global, local));
 fail:
     return st;
