@@ -347,13 +347,14 @@ __kernel void model_gru_backward(const ulong n, const ulong H, __global const fl
 ** step, with the same operations in the same order, so the same bits.  Batch
 ** rows are independent: work-group g owns rows [g R, min(B, g R + R)) and
 ** walks the steps with work-group barriers (its rows' h_t are all it reads).
-** The recurrent GEMM of a step is matmul.cl's CPU micro-kernel (REC_MR rows x
-** 16 columns per work-item, one fma chain per output in k order from 0) with
+** The recurrent GEMM of a step is matmul.cl's CPU micro-kernel with 8 rows
+** (REC_MR rows x 16 columns per work-item: 8 independent chains keep two FMA
+** units of 4-cycle latency busy; one fma chain per output in k order from 0) with
 ** matmul_cpu_store_'s epilogue (gemm_fn.cl), which is clgrad_gemm's rounding
 ** on every variant; op(B) is a copy of W_hh made by model_rec_pad, its rows
 ** zero-padded to ldp (a multiple of 16) columns.  Any R >= 1 and any
 ** work-group size give the same bits (the work-items share the items). */
-#define REC_MR 6
+#define REC_MR 8
 
 /* dst (rows, ldp) at doff = W (wr, wc) at woff (trans 0) or W^T (trans 1),
 ** zero in columns past wc (wr).  Global rows * ldp. */
@@ -380,13 +381,16 @@ inline void model_rec_gemm_(const int b0, const int b1, const int N, const int K
         __global const float *a0 = A + (size_t)m0 * lda, *a1 = A + (size_t)(m0 + min(1, last)) * lda;
         __global const float *a2 = A + (size_t)(m0 + min(2, last)) * lda, *a3 = A + (size_t)(m0 + min(3, last)) * lda;
         __global const float *a4 = A + (size_t)(m0 + min(4, last)) * lda, *a5 = A + (size_t)(m0 + min(5, last)) * lda;
-        float16 acc0 = (float16)(0.0f), acc1 = acc0, acc2 = acc0, acc3 = acc0, acc4 = acc0, acc5 = acc0;
+        __global const float *a6 = A + (size_t)(m0 + min(6, last)) * lda, *a7 = A + (size_t)(m0 + min(7, last)) * lda;
+        float16 acc0 = (float16)(0.0f), acc1 = acc0, acc2 = acc0, acc3 = acc0, acc4 = acc0, acc5 = acc0, acc6 = acc0,
+                acc7 = acc0;
         __global const float *bp = Bp + n0;
         for (int k = 0; k < K; k++) {
             float16 b = vload16(0, bp + (size_t)k * ldp);
             acc0 = fma((float16)(a0[k]), b, acc0), acc1 = fma((float16)(a1[k]), b, acc1);
             acc2 = fma((float16)(a2[k]), b, acc2), acc3 = fma((float16)(a3[k]), b, acc3);
             acc4 = fma((float16)(a4[k]), b, acc4), acc5 = fma((float16)(a5[k]), b, acc5);
+            acc6 = fma((float16)(a6[k]), b, acc6), acc7 = fma((float16)(a7[k]), b, acc7);
         }
         const int nv = min(16, N - n0);
 #define REC_STORE(r)                                                                                         \
@@ -398,6 +402,8 @@ inline void model_rec_gemm_(const int b0, const int b1, const int N, const int K
         if (last >= 3) REC_STORE(3);
         if (last >= 4) REC_STORE(4);
         if (last >= 5) REC_STORE(5);
+        if (last >= 6) REC_STORE(6);
+        if (last >= 7) REC_STORE(7);
 #undef REC_STORE
     }
 }

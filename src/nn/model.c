@@ -796,7 +796,7 @@ static size_t rec_input_(const clgrad_model *m, int l, size_t B, size_t *Fin)
 }
 
 /* ---- one layer in one launch (cl/model.cl: model_rec_forward / _backward) ---- */
-#define REC_MR 6 /* rows per work-item of the kernels' GEMM (REC_MR in cl/model.cl) */
+#define REC_MR 8 /* rows per work-item of the kernels' GEMM (REC_MR in cl/model.cl) */
 
 /* The one-launch kernels, unless $CLGRAD_RECURRENT=steps (the step-by-step
 ** reference: the same bits) or the GEMMs are CLBlast's (the kernels round as
