@@ -899,15 +899,19 @@ fail:
 static clgrad_status rec_layer_bptt_one_(clgrad_ctx *ctx, clgrad_model *m, int l, size_t B)
 {
     clgrad_status st = CLGRAD_OK;
-    size_t ldp, R, wg;
-    CLGRAD_TRY(rec_pad_(ctx, m, l, 0, &ldp));
+    size_t ldp = m->H, R, wg;
+    /* W_hh (GH, H) is its own padded copy when H is a multiple of 16 */
+    int own = m->H % 16 == 0;
+    cl_mem W = own ? m->params : m->fwd;
+    size_t woff = own ? m->rt[l].whh->off : m->rw_off;
+    if (!own) CLGRAD_TRY(rec_pad_(ctx, m, l, 0, &ldp));
     rec_geometry_(ctx, m, B, m->H, &R, &wg);
     int lstm = m->kind == CLGRAD_MODEL_LSTM;
     clgrad_karg args[] = {CLGRAD_KI(rec_kind_(m)), CLGRAD_KI(B), CLGRAD_KI(m->H), CLGRAD_KI(m->T), CLGRAD_KI(R),
                           CLGRAD_KM(m->fwd), CLGRAD_KU(m->a_off[l]), CLGRAD_KU(m->h_off[l]),
                           CLGRAD_KU(lstm ? m->c_off[l] : 0), CLGRAD_KM(m->bwd), CLGRAD_KU(m->dh_off[l]),
                           CLGRAD_KU(lstm ? m->dc_off[l] : 0), CLGRAD_KU(m->dg_off), CLGRAD_KU(m->dgh_off),
-                          CLGRAD_KM(m->fwd), CLGRAD_KU(m->rw_off), CLGRAD_KI(ldp), CLGRAD_KI(l == m->L - 1),
+                          CLGRAD_KM(W), CLGRAD_KU(woff), CLGRAD_KI(ldp), CLGRAD_KI(l == m->L - 1),
                           CLGRAD_KI(m->acts[0]), CLGRAD_KF(m->act_param)};
     CLGRAD_TRY(rec_launch_(ctx, "model_rec_backward", args, 20, B, R, wg));
 fail:
