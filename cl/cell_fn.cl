@@ -9,6 +9,7 @@
 **   cell_lstm_bwd_(i, f, g, o, c, cp, dh, ...)    dc_t and the 4 gate gradients
 **   cell_gru_fwd_(xr, xz, xn, hr, hz, hn, hp, ...) r, z, n, h_t
 **   cell_gru_bwd_(r, z, n, hn, dh, hp, ...)       dr, dz, dn, dn r, dh z
+**   (and on devices their float8 twins, model_sigmoid8_, cell_lstm_fwd8_, ...)
 **
 ** One source for device and host (tests/test_model.c includes cl/math.cl
 ** then this file): scalar float code, one rounding per operation in the
@@ -28,61 +29,70 @@
 #define cell_fabs_ fabsf
 #endif
 
-CELL_FN float model_sigmoid_(float z)
-{
-    float e = clgm_exp(-cell_fabs_(z));
-    return z >= 0.0f ? clg_div(1.0f, 1.0f + e) : clg_div(e, 1.0f + e);
-}
+/* CELL_DEF(S, F): the functions on F (float: S empty, the names below; float8:
+** S 8, model_sigmoid8_, cell_lstm_fwd8_, ..., devices only, 8 elements in
+** lanes with each lane's operations those of the float version: the same bits). */
+#define CELL_DEF(S, F)                                                                                          \
+    CELL_FN F model_sigmoid##S##_(F z)                                                                          \
+    {                                                                                                           \
+        F e = clgm_exp##S(-cell_fabs_(z));                                                                      \
+        return z >= 0.0f ? clg_div##S(1.0f, 1.0f + e) : clg_div##S(e, 1.0f + e);                                \
+    }                                                                                                           \
+                                                                                                                \
+    /* LSTM forward from the pre-activations (b_hh already added): gates                                      \
+    ** i = sigmoid, f = sigmoid, g = tanh, o = sigmoid (out[0..3]),                                           \
+    ** c_t = f c_{t-1} + i g (out[4]), h_t = o tanh(c_t) (out[5]). */                                         \
+    CELL_FN void cell_lstm_fwd##S##_(const F zi, const F zf, const F zg, const F zo, const F cp, F *out)        \
+    {                                                                                                           \
+        F ig = model_sigmoid##S##_(zi), fg = model_sigmoid##S##_(zf), gg = clgm_tanh##S(zg);                    \
+        F og = model_sigmoid##S##_(zo);                                                                         \
+        out[0] = ig, out[1] = fg, out[2] = gg, out[3] = og;                                                     \
+        F c = fg * cp + ig * gg;                                                                                \
+        out[4] = c;                                                                                             \
+        out[5] = og * clgm_tanh##S(c);                                                                          \
+    }                                                                                                           \
+                                                                                                                \
+    /* LSTM backward: dc = dh o (1 - tanh^2 c) [+ dcn fn when next] (out[4]);                                 \
+    ** di = dc g i(1-i), df = dc c_{t-1} f(1-f), dg = dc i (1-g^2),                                           \
+    ** do = dh tanh(c) o(1-o) (out[0..3]). */                                                                 \
+    CELL_FN void cell_lstm_bwd##S##_(const F ig, const F fg, const F gg, const F og, const F cval, const F cp,  \
+                                     const F dh, const int next, const F dcn, const F fn, F *out)               \
+    {                                                                                                           \
+        F tc = clgm_tanh##S(cval);                                                                              \
+        F dc = dh * og * (1.0f - tc * tc);                                                                      \
+        if (next) dc = dc + dcn * fn;                                                                           \
+        out[4] = dc;                                                                                            \
+        out[0] = dc * gg * (ig * (1.0f - ig));                                                                  \
+        out[1] = dc * cp * (fg * (1.0f - fg));                                                                  \
+        out[2] = dc * ig * (1.0f - gg * gg);                                                                    \
+        out[3] = dh * tc * (og * (1.0f - og));                                                                  \
+    }                                                                                                           \
+                                                                                                                \
+    /* GRU forward: r = sigmoid(xr + hr), z = sigmoid(xz + hz), n = tanh(xn + r hn)                           \
+    ** (out[0..2]), h_t = n + z (h_{t-1} - n) (out[3]). */                                                    \
+    CELL_FN void cell_gru_fwd##S##_(const F xr, const F xz, const F xn, const F hr, const F hz, const F hn,     \
+                                    const F hp, F *out)                                                         \
+    {                                                                                                           \
+        F r = model_sigmoid##S##_(xr + hr), z = model_sigmoid##S##_(xz + hz);                                   \
+        F nn = clgm_tanh##S(xn + r * hn);                                                                       \
+        out[0] = r, out[1] = z, out[2] = nn;                                                                    \
+        out[3] = nn + z * (hp - nn);                                                                            \
+    }                                                                                                           \
+                                                                                                                \
+    /* GRU backward: dn = dh (1-z) (1-n^2), dr = dn hn r(1-r), dz = dh (h_{t-1} - n)                          \
+    ** z(1-z) (out[0..2]), dn r (out[3]), dh z (out[4]). */                                                   \
+    CELL_FN void cell_gru_bwd##S##_(const F r, const F z, const F nn, const F hn, const F dh, const F hp,       \
+                                    F *out)                                                                     \
+    {                                                                                                           \
+        F dn = dh * (1.0f - z) * (1.0f - nn * nn);                                                              \
+        F dr = dn * hn * (r * (1.0f - r));                                                                      \
+        F dz = dh * (hp - nn) * (z * (1.0f - z));                                                               \
+        out[0] = dr, out[1] = dz, out[2] = dn;                                                                  \
+        out[3] = dn * r;                                                                                        \
+        out[4] = dh * z;                                                                                        \
+    }
 
-/* LSTM forward from the pre-activations (b_hh already added): gates
-** i = sigmoid, f = sigmoid, g = tanh, o = sigmoid (out[0..3]),
-** c_t = f c_{t-1} + i g (out[4]), h_t = o tanh(c_t) (out[5]). */
-CELL_FN void cell_lstm_fwd_(const float zi, const float zf, const float zg, const float zo, const float cp, float *out)
-{
-    float ig = model_sigmoid_(zi), fg = model_sigmoid_(zf), gg = clgm_tanh(zg), og = model_sigmoid_(zo);
-    out[0] = ig, out[1] = fg, out[2] = gg, out[3] = og;
-    float c = fg * cp + ig * gg;
-    out[4] = c;
-    out[5] = og * clgm_tanh(c);
-}
-
-/* LSTM backward: dc = dh o (1 - tanh^2 c) [+ dcn fn when next] (out[4]);
-** di = dc g i(1-i), df = dc c_{t-1} f(1-f), dg = dc i (1-g^2),
-** do = dh tanh(c) o(1-o) (out[0..3]). */
-CELL_FN void cell_lstm_bwd_(const float ig, const float fg, const float gg, const float og, const float cval,
-                            const float cp, const float dh, const int next, const float dcn, const float fn,
-                            float *out)
-{
-    float tc = clgm_tanh(cval);
-    float dc = dh * og * (1.0f - tc * tc);
-    if (next) dc = dc + dcn * fn;
-    out[4] = dc;
-    out[0] = dc * gg * (ig * (1.0f - ig));
-    out[1] = dc * cp * (fg * (1.0f - fg));
-    out[2] = dc * ig * (1.0f - gg * gg);
-    out[3] = dh * tc * (og * (1.0f - og));
-}
-
-/* GRU forward: r = sigmoid(xr + hr), z = sigmoid(xz + hz), n = tanh(xn + r hn)
-** (out[0..2]), h_t = n + z (h_{t-1} - n) (out[3]). */
-CELL_FN void cell_gru_fwd_(const float xr, const float xz, const float xn, const float hr, const float hz,
-                           const float hn, const float hp, float *out)
-{
-    float r = model_sigmoid_(xr + hr), z = model_sigmoid_(xz + hz);
-    float nn = clgm_tanh(xn + r * hn);
-    out[0] = r, out[1] = z, out[2] = nn;
-    out[3] = nn + z * (hp - nn);
-}
-
-/* GRU backward: dn = dh (1-z) (1-n^2), dr = dn hn r(1-r), dz = dh (h_{t-1} - n)
-** z(1-z) (out[0..2]), dn r (out[3]), dh z (out[4]). */
-CELL_FN void cell_gru_bwd_(const float r, const float z, const float nn, const float hn, const float dh, const float hp,
-                           float *out)
-{
-    float dn = dh * (1.0f - z) * (1.0f - nn * nn);
-    float dr = dn * hn * (r * (1.0f - r));
-    float dz = dh * (hp - nn) * (z * (1.0f - z));
-    out[0] = dr, out[1] = dz, out[2] = dn;
-    out[3] = dn * r;
-    out[4] = dh * z;
-}
+CELL_DEF(, float)
+#ifdef __OPENCL_VERSION__
+CELL_DEF(8, float8)
+#endif

@@ -211,26 +211,37 @@ __kernel void model_l1_grad(__global const float *p, __global float *g, const ul
 ** cell_gru_fwd_ / _bwd_) is in cell_fn.cl, included before this file and
 ** compiled on the host too (tests/test_model.c); the kernels load and store. */
 
+/* The element functions below are defined for one element (S empty, float)
+** and for 8 consecutive elements of one row (S 8, float8: the one-launch
+** kernels when H % 8 == 0; the same operations in each lane: the same bits). */
+#define MODEL_LD1_(q) (*(q))
+#define MODEL_ST1_(q, v) (*(q) = (v))
+#define MODEL_LD8_(q) vload8(0, q)
+#define MODEL_ST8_(q, v) vstore8(v, 0, q)
+
 /* a (B, 4H) at aoff: the pre-activations [i f g o] without b_hh in, the
 ** activated gates out (kept for backward); b_hh (4H) at p + boff is added
 ** when has_b; c_t = f c_{t-1} + i g at coff, h_t = o clgm_tanh(c_t) at hoff. */
-inline void model_lstm_fwd_elem_(const size_t e, const ulong H, __global float *f, const ulong aoff,
-                                 const ulong cpoff, const ulong coff, const ulong hoff, __global const float *p,
-                                 const ulong boff, const int has_b)
-{
-    size_t b = e / H, j = e - b * H;
-    __global float *a = f + aoff + b * 4 * H + j;
-    float zi = a[0], zf = a[H], zg = a[2 * H], zo = a[3 * H];
-    if (has_b) {
-        __global const float *bb = p + boff + j;
-        zi = zi + bb[0], zf = zf + bb[H], zg = zg + bb[2 * H], zo = zo + bb[3 * H];
+#define MODEL_LSTM_FWD_DEF(S, F, LD, ST)                                                                      \
+    inline void model_lstm_fwd_elem##S##_(const size_t e, const ulong H, __global float *f, const ulong aoff,     \
+                                          const ulong cpoff, const ulong coff, const ulong hoff,                 \
+                                          __global const float *p, const ulong boff, const int has_b)             \
+    {                                                                                                             \
+        size_t b = e / H, j = e - b * H;                                                                          \
+        __global float *a = f + aoff + b * 4 * H + j;                                                             \
+        F zi = LD(a), zf = LD(a + H), zg = LD(a + 2 * H), zo = LD(a + 3 * H);                                     \
+        if (has_b) {                                                                                              \
+            __global const float *bb = p + boff + j;                                                              \
+            zi = zi + LD(bb), zf = zf + LD(bb + H), zg = zg + LD(bb + 2 * H), zo = zo + LD(bb + 3 * H);           \
+        }                                                                                                         \
+        F o[6];                                                                                                   \
+        cell_lstm_fwd##S##_(zi, zf, zg, zo, LD(f + cpoff + e), o);                                                \
+        ST(a, o[0]), ST(a + H, o[1]), ST(a + 2 * H, o[2]), ST(a + 3 * H, o[3]);                                   \
+        ST(f + coff + e, o[4]);                                                                                   \
+        ST(f + hoff + e, o[5]);                                                                                   \
     }
-    float o[6];
-    cell_lstm_fwd_(zi, zf, zg, zo, f[cpoff + e], o);
-    a[0] = o[0], a[H] = o[1], a[2 * H] = o[2], a[3 * H] = o[3];
-    f[coff + e] = o[4];
-    f[hoff + e] = o[5];
-}
+MODEL_LSTM_FWD_DEF(, float, MODEL_LD1_, MODEL_ST1_)
+MODEL_LSTM_FWD_DEF(8, float8, MODEL_LD8_, MODEL_ST8_)
 __kernel void model_lstm_forward(const ulong n, const ulong H, __global float *f, const ulong aoff,
                                  const ulong cpoff, const ulong coff, const ulong hoff, __global const float *p,
                                  const ulong boff, const int has_b)
@@ -245,20 +256,25 @@ __kernel void model_lstm_forward(const ulong n, const ulong H, __global float *f
 ** (dc_{t+1} at dcnoff, A_{t+1} at anoff), stored at dcoff, and the gradients
 ** of the pre-activations (B, 4H) at dgoff:
 **   di = dc g i(1-i), df = dc c_{t-1} f(1-f), dg = dc i (1-g^2), do = dh clgm_tanh(c_t) o(1-o). */
-inline void model_lstm_bwd_elem_(const size_t e, const ulong H, __global const float *f, const ulong aoff,
-                                 const ulong anoff, const ulong coff, const ulong cpoff, __global float *d,
-                                 const ulong dhoff, const ulong dcnoff, const int next, const ulong dgoff,
-                                 const ulong dcoff)
-{
-    size_t b = e / H, j = e - b * H, g4 = b * 4 * H + j;
-    __global const float *a = f + aoff + g4;
-    float o[5];
-    cell_lstm_bwd_(a[0], a[H], a[2 * H], a[3 * H], f[coff + e], f[cpoff + e], d[dhoff + e], next,
-                   next ? d[dcnoff + e] : 0.0f, next ? f[anoff + g4 + H] : 0.0f, o);
-    d[dcoff + e] = o[4];
-    __global float *dg = d + dgoff + g4;
-    dg[0] = o[0], dg[H] = o[1], dg[2 * H] = o[2], dg[3 * H] = o[3];
-}
+#define MODEL_LSTM_BWD_DEF(S, F, LD, ST)                                                                      \
+    inline void model_lstm_bwd_elem##S##_(const size_t e, const ulong H, __global const float *f,                \
+                                          const ulong aoff, const ulong anoff, const ulong coff,                  \
+                                          const ulong cpoff, __global float *d, const ulong dhoff,                \
+                                          const ulong dcnoff, const int next, const ulong dgoff,                  \
+                                          const ulong dcoff)                                                      \
+    {                                                                                                             \
+        size_t b = e / H, j = e - b * H, g4 = b * 4 * H + j;                                                      \
+        __global const float *a = f + aoff + g4;                                                                  \
+        F o[5], z = (F)(0.0f);                                                                                    \
+        cell_lstm_bwd##S##_(LD(a), LD(a + H), LD(a + 2 * H), LD(a + 3 * H), LD(f + coff + e), LD(f + cpoff + e),  \
+                            LD(d + dhoff + e), next, next ? LD(d + dcnoff + e) : z,                               \
+                            next ? LD(f + anoff + g4 + H) : z, o);                                                \
+        ST(d + dcoff + e, o[4]);                                                                                  \
+        __global float *dg = d + dgoff + g4;                                                                      \
+        ST(dg, o[0]), ST(dg + H, o[1]), ST(dg + 2 * H, o[2]), ST(dg + 3 * H, o[3]);                               \
+    }
+MODEL_LSTM_BWD_DEF(, float, MODEL_LD1_, MODEL_ST1_)
+MODEL_LSTM_BWD_DEF(8, float8, MODEL_LD8_, MODEL_ST8_)
 __kernel void model_lstm_backward(const ulong n, const ulong H, __global const float *f, const ulong aoff,
                                   const ulong anoff, const ulong coff, const ulong cpoff, __global float *d,
                                   const ulong dhoff, const ulong dcnoff, const int next, const ulong dgoff,
@@ -272,23 +288,27 @@ __kernel void model_lstm_backward(const ulong n, const ulong H, __global const f
 ** ([r z n] blocks; b_hh (3H) at p + boff is added to gh when has_b), h_{t-1}
 ** at hpoff; writes A_t (B, 4H) = [r z n hn] at aoff (hn = gh's n block with
 ** b_hn, kept for backward) and h_t = n + z (h_{t-1} - n) at hoff. */
-inline void model_gru_fwd_elem_(const size_t e, const ulong H, __global float *f, const ulong xwoff,
-                                const ulong ghoff, const ulong hpoff, const ulong aoff, const ulong hoff,
-                                __global const float *p, const ulong boff, const int has_b)
-{
-    size_t b = e / H, j = e - b * H, g3 = b * 3 * H + j;
-    __global const float *xw = f + xwoff + g3, *gh = f + ghoff + g3;
-    float hr = gh[0], hz = gh[H], hn = gh[2 * H];
-    if (has_b) {
-        __global const float *bb = p + boff + j;
-        hr = hr + bb[0], hz = hz + bb[H], hn = hn + bb[2 * H];
+#define MODEL_GRU_FWD_DEF(S, F, LD, ST)                                                                       \
+    inline void model_gru_fwd_elem##S##_(const size_t e, const ulong H, __global float *f, const ulong xwoff,     \
+                                         const ulong ghoff, const ulong hpoff, const ulong aoff,                  \
+                                         const ulong hoff, __global const float *p, const ulong boff,             \
+                                         const int has_b)                                                         \
+    {                                                                                                             \
+        size_t b = e / H, j = e - b * H, g3 = b * 3 * H + j;                                                      \
+        __global const float *xw = f + xwoff + g3, *gh = f + ghoff + g3;                                          \
+        F hr = LD(gh), hz = LD(gh + H), hn = LD(gh + 2 * H);                                                      \
+        if (has_b) {                                                                                              \
+            __global const float *bb = p + boff + j;                                                              \
+            hr = hr + LD(bb), hz = hz + LD(bb + H), hn = hn + LD(bb + 2 * H);                                     \
+        }                                                                                                         \
+        F o[4];                                                                                                   \
+        cell_gru_fwd##S##_(LD(xw), LD(xw + H), LD(xw + 2 * H), hr, hz, hn, LD(f + hpoff + e), o);                 \
+        __global float *a = f + aoff + b * 4 * H + j;                                                             \
+        ST(a, o[0]), ST(a + H, o[1]), ST(a + 2 * H, o[2]), ST(a + 3 * H, hn);                                     \
+        ST(f + hoff + e, o[3]);                                                                                   \
     }
-    float o[4];
-    cell_gru_fwd_(xw[0], xw[H], xw[2 * H], hr, hz, hn, f[hpoff + e], o);
-    __global float *a = f + aoff + b * 4 * H + j;
-    a[0] = o[0], a[H] = o[1], a[2 * H] = o[2], a[3 * H] = hn;
-    f[hoff + e] = o[3];
-}
+MODEL_GRU_FWD_DEF(, float, MODEL_LD1_, MODEL_ST1_)
+MODEL_GRU_FWD_DEF(8, float8, MODEL_LD8_, MODEL_ST8_)
 __kernel void model_gru_forward(const ulong n, const ulong H, __global float *f, const ulong xwoff,
                                 const ulong ghoff, const ulong hpoff, const ulong aoff, const ulong hoff,
                                 __global const float *p, const ulong boff, const int has_b)
@@ -311,20 +331,25 @@ __kernel void model_time_major(__global const float *x, const ulong xoff, const 
 **   dn = dh (1-z) (1-n^2), dr = dn hn r(1-r), dz = dh (h_{t-1} - n) z(1-z)
 **   dGi (B, 3H) = [dr dz dn] at dgioff, dGh = [dr dz dn r] at dghoff,
 **   dh_{t-1} = dh z at dhpoff: mode 0 not written, 1 overwritten, 2 added. */
-inline void model_gru_bwd_elem_(const size_t e, const ulong H, __global const float *f, const ulong aoff,
-                                const ulong hpoff, __global float *d, const ulong dhoff, const ulong dgioff,
-                                const ulong dghoff, const ulong dhpoff, const int mode)
-{
-    size_t b = e / H, j = e - b * H, g3 = b * 3 * H + j;
-    __global const float *a = f + aoff + b * 4 * H + j;
-    float o[5];
-    cell_gru_bwd_(a[0], a[H], a[2 * H], a[3 * H], d[dhoff + e], f[hpoff + e], o);
-    __global float *dgi = d + dgioff + g3, *dgh = d + dghoff + g3;
-    dgi[0] = o[0], dgi[H] = o[1], dgi[2 * H] = o[2];
-    dgh[0] = o[0], dgh[H] = o[1], dgh[2 * H] = o[3];
-    if (mode == 1) d[dhpoff + e] = o[4];
-    else if (mode == 2) d[dhpoff + e] = d[dhpoff + e] + o[4];
-}
+#define MODEL_GRU_BWD_DEF(S, F, LD, ST)                                                                       \
+    inline void model_gru_bwd_elem##S##_(const size_t e, const ulong H, __global const float *f,                 \
+                                         const ulong aoff, const ulong hpoff, __global float *d,                  \
+                                         const ulong dhoff, const ulong dgioff, const ulong dghoff,               \
+                                         const ulong dhpoff, const int mode)                                      \
+    {                                                                                                             \
+        size_t b = e / H, j = e - b * H, g3 = b * 3 * H + j;                                                      \
+        __global const float *a = f + aoff + b * 4 * H + j;                                                       \
+        F o[5];                                                                                                   \
+        cell_gru_bwd##S##_(LD(a), LD(a + H), LD(a + 2 * H), LD(a + 3 * H), LD(d + dhoff + e), LD(f + hpoff + e),  \
+                           o);                                                                                    \
+        __global float *dgi = d + dgioff + g3, *dgh = d + dghoff + g3;                                            \
+        ST(dgi, o[0]), ST(dgi + H, o[1]), ST(dgi + 2 * H, o[2]);                                                  \
+        ST(dgh, o[0]), ST(dgh + H, o[1]), ST(dgh + 2 * H, o[3]);                                                  \
+        if (mode == 1) ST(d + dhpoff + e, o[4]);                                                                  \
+        else if (mode == 2) ST(d + dhpoff + e, LD(d + dhpoff + e) + o[4]);                                        \
+    }
+MODEL_GRU_BWD_DEF(, float, MODEL_LD1_, MODEL_ST1_)
+MODEL_GRU_BWD_DEF(8, float8, MODEL_LD8_, MODEL_ST8_)
 __kernel void model_gru_backward(const ulong n, const ulong H, __global const float *f, const ulong aoff,
                                  const ulong hpoff, __global float *d, const ulong dhoff, const ulong dgioff,
                                  const ulong dghoff, const ulong dhpoff, const int mode)
@@ -339,13 +364,14 @@ __kernel void model_gru_backward(const ulong n, const ulong H, __global const fl
 ** step, with the same operations in the same order, so the same bits.  Batch
 ** rows are independent: work-group g owns rows [g R, min(B, g R + R)) and
 ** walks the steps with work-group barriers (its rows' h_t are all it reads).
-** The recurrent GEMM of a step is matmul.cl's CPU micro-kernel (REC_MR rows x
-** 16 columns per work-item, one fma chain per output in k order from 0) with
+** The recurrent GEMM of a step is matmul.cl's CPU micro-kernel with 8 rows
+** (REC_MR rows x 16 columns per work-item: 8 independent chains keep two FMA
+** units of 4-cycle latency busy; one fma chain per output in k order from 0) with
 ** matmul_cpu_store_'s epilogue (gemm_fn.cl), which is clgrad_gemm's rounding
 ** on every variant; op(B) is a copy of W_hh made by model_rec_pad, its rows
 ** zero-padded to ldp (a multiple of 16) columns.  Any R >= 1 and any
 ** work-group size give the same bits (the work-items share the items). */
-#define REC_MR 6
+#define REC_MR 8
 
 /* dst (rows, ldp) at doff = W (wr, wc) at woff (trans 0) or W^T (trans 1),
 ** zero in columns past wc (wr).  Global rows * ldp. */
@@ -372,13 +398,16 @@ inline void model_rec_gemm_(const int b0, const int b1, const int N, const int K
         __global const float *a0 = A + (size_t)m0 * lda, *a1 = A + (size_t)(m0 + min(1, last)) * lda;
         __global const float *a2 = A + (size_t)(m0 + min(2, last)) * lda, *a3 = A + (size_t)(m0 + min(3, last)) * lda;
         __global const float *a4 = A + (size_t)(m0 + min(4, last)) * lda, *a5 = A + (size_t)(m0 + min(5, last)) * lda;
-        float16 acc0 = (float16)(0.0f), acc1 = acc0, acc2 = acc0, acc3 = acc0, acc4 = acc0, acc5 = acc0;
+        __global const float *a6 = A + (size_t)(m0 + min(6, last)) * lda, *a7 = A + (size_t)(m0 + min(7, last)) * lda;
+        float16 acc0 = (float16)(0.0f), acc1 = acc0, acc2 = acc0, acc3 = acc0, acc4 = acc0, acc5 = acc0, acc6 = acc0,
+                acc7 = acc0;
         __global const float *bp = Bp + n0;
         for (int k = 0; k < K; k++) {
             float16 b = vload16(0, bp + (size_t)k * ldp);
             acc0 = fma((float16)(a0[k]), b, acc0), acc1 = fma((float16)(a1[k]), b, acc1);
             acc2 = fma((float16)(a2[k]), b, acc2), acc3 = fma((float16)(a3[k]), b, acc3);
             acc4 = fma((float16)(a4[k]), b, acc4), acc5 = fma((float16)(a5[k]), b, acc5);
+            acc6 = fma((float16)(a6[k]), b, acc6), acc7 = fma((float16)(a7[k]), b, acc7);
         }
         const int nv = min(16, N - n0);
 #define REC_STORE(r)                                                                                         \
@@ -390,6 +419,8 @@ inline void model_rec_gemm_(const int b0, const int b1, const int N, const int K
         if (last >= 3) REC_STORE(3);
         if (last >= 4) REC_STORE(4);
         if (last >= 5) REC_STORE(5);
+        if (last >= 6) REC_STORE(6);
+        if (last >= 7) REC_STORE(7);
 #undef REC_STORE
     }
 }
@@ -406,7 +437,7 @@ __kernel void model_rec_forward(const int kind, const int B, const int H, const 
 {
     const int b0 = get_group_id(0) * R, b1 = min(B, b0 + R), GH = (kind == 1 ? 4 : kind == 2 ? 3 : 1) * H;
     if (b0 >= B) return; /* the whole group */
-    const size_t BH = (size_t)B * H, lid = get_local_id(0), nl = get_local_size(0);
+    const size_t BH = (size_t)B * H, lid = get_local_id(0), nl = get_local_size(0), v = H % 8 == 0 ? 8 : 1;
     Wt += wtoff;
     for (int t = 0; t < T; t++) {
         const size_t hp = hoff + t * BH, a = aoff + t * (kind == 0 ? BH : 4 * BH);
@@ -419,14 +450,18 @@ __kernel void model_rec_forward(const int kind, const int B, const int H, const 
             model_rec_gemm_(b0, b1, GH, H, A, H, Wt, ldp, 0.0f, f + ghoff, GH, 0, 0, 0.0f, f, 0, f, 0);
         barrier(CLK_GLOBAL_MEM_FENCE);
         if (kind == 0) continue;
-        /* the cell, nl elements at a time, a barrier after each chunk: a CPU
-        ** implementation then vectorises the cell across the work-items */
-        for (size_t e0 = (size_t)b0 * H, e1 = (size_t)b1 * H; e0 < e1; e0 += nl) {
-            const size_t e = e0 + lid;
-            if (e < e1 && kind == 1)
-                model_lstm_fwd_elem_(e, H, f, a, coff + t * BH, coff + (t + 1) * BH, hp + BH, p, boff, has_b);
+        /* the cell, v nl elements at a time (v = 8 consecutive elements of a row
+        ** per work-item when H % 8 == 0, else 1), a barrier after each chunk */
+        for (size_t e0 = (size_t)b0 * H, e1 = (size_t)b1 * H; e0 < e1; e0 += v * nl) {
+            const size_t e = e0 + v * lid, cp = coff + t * BH, xw = xwoff + t * 3 * BH;
+            if (e < e1 && v == 8 && kind == 1)
+                model_lstm_fwd_elem8_(e, H, f, a, cp, cp + BH, hp + BH, p, boff, has_b);
+            else if (e < e1 && v == 8)
+                model_gru_fwd_elem8_(e, H, f, xw, ghoff, hp, a, hp + BH, p, boff, has_b);
+            else if (e < e1 && kind == 1)
+                model_lstm_fwd_elem_(e, H, f, a, cp, cp + BH, hp + BH, p, boff, has_b);
             else if (e < e1)
-                model_gru_fwd_elem_(e, H, f, xwoff + t * 3 * BH, ghoff, hp, a, hp + BH, p, boff, has_b);
+                model_gru_fwd_elem_(e, H, f, xw, ghoff, hp, a, hp + BH, p, boff, has_b);
             barrier(CLK_GLOBAL_MEM_FENCE);
         }
     }
@@ -446,6 +481,7 @@ __kernel void model_rec_backward(const int kind, const int B, const int H, const
     const int b0 = get_group_id(0) * R, b1 = min(B, b0 + R), GH = (kind == 1 ? 4 : kind == 2 ? 3 : 1) * H;
     if (b0 >= B) return; /* the whole group */
     const size_t BH = (size_t)B * H, BG = (size_t)B * GH, lid = get_local_id(0), nl = get_local_size(0);
+    const size_t v = H % 8 == 0 ? 8 : 1; /* elements per work-item of the cell's chunks, as in the forward */
     const size_t e0 = (size_t)b0 * H, e1 = (size_t)b1 * H;
     const float beta = top && kind != 2 ? 0.0f : 1.0f;
     W += woff;
@@ -460,14 +496,18 @@ __kernel void model_rec_backward(const int kind, const int B, const int H, const
         } else if (kind != 0) { /* chunks of nl elements as in the forward */
             const size_t dct = dcoff + (t - 1) * BH;
             const int next = t < T, mode = t == 1 ? 0 : top ? 1 : 2;
-            for (size_t c = e0; c < e1; c += nl) {
-                const size_t e = c + lid;
-                if (e < e1 && kind == 1)
-                    model_lstm_bwd_elem_(e, H, f, a, next ? a + 4 * BH : a, coff + t * BH, coff + (t - 1) * BH, d,
-                                         dht, next ? dct + BH : dct, next, dg, dct);
+            const size_t an = next ? a + 4 * BH : a, ct = coff + t * BH, dcn = next ? dct + BH : dct;
+            const size_t hp = hoff + (t - 1) * BH, dgh = dghoff + (t - 1) * BG, dhp = t > 1 ? dht - BH : dht;
+            for (size_t c = e0; c < e1; c += v * nl) {
+                const size_t e = c + v * lid;
+                if (e < e1 && v == 8 && kind == 1)
+                    model_lstm_bwd_elem8_(e, H, f, a, an, ct, ct - BH, d, dht, dcn, next, dg, dct);
+                else if (e < e1 && v == 8)
+                    model_gru_bwd_elem8_(e, H, f, a, hp, d, dht, dg, dgh, dhp, mode);
+                else if (e < e1 && kind == 1)
+                    model_lstm_bwd_elem_(e, H, f, a, an, ct, ct - BH, d, dht, dcn, next, dg, dct);
                 else if (e < e1)
-                    model_gru_bwd_elem_(e, H, f, a, hoff + (t - 1) * BH, d, dht, dg, dghoff + (t - 1) * BG,
-                                        t > 1 ? dht - BH : dht, mode);
+                    model_gru_bwd_elem_(e, H, f, a, hp, d, dht, dg, dgh, dhp, mode);
                 barrier(CLK_GLOBAL_MEM_FENCE);
             }
         }
@@ -482,3 +522,64 @@ __kernel void model_rec_backward(const int kind, const int B, const int H, const
         barrier(CLK_GLOBAL_MEM_FENCE);
     }
 }
+
+/* ---- the weight gradients of a layer over all its T*B rows ----
+** C (M, N) at coff (ldc) = A^T B: A (K, M) at aoff (lda), B (K, N) at boff
+** (ldb), K = T*B rows, walked in order with contiguous loads (no packing of
+** the long operands): what clgrad_gemm(ta 1, tb 0, alpha 1, beta 0) stores,
+** one fma chain per output in k order from 0 and matmul_cpu_store_'s
+** epilogue, so the same bits.  Work-item (i, j) owns rows 8i .. 8i+7 and
+** columns 32j .. 32j+31 (two 16-column halves); rows past M read row M - 1
+** and columns past N read zero (neither is stored).  Global (ceil(M/8)
+** rounded up to the work-group's first size, ceil(N/32)); work-items past M
+** take part in the barriers only.  Any work-group size gives the same bits. */
+#define REC_WG_MR 8
+#define REC_WG_KC 64 /* rows of A and B per chunk */
+#define REC_WG_FMA(r)                                                                                        \
+    acc##r##l = fma((float16)(a##r[(size_t)k * lda]), bl, acc##r##l),                                        \
+    acc##r##h = fma((float16)(a##r[(size_t)k * lda]), bh, acc##r##h)
+__kernel void model_rec_wgrad(const int M, const int N, const int K, __global const float *A, const ulong aoff,
+                              const int lda, __global const float *B, const ulong boff, const int ldb,
+                              __global float *C, const ulong coff, const int ldc)
+{
+    const int m0 = get_global_id(0) * REC_WG_MR, n0 = get_global_id(1) * 32;
+    const int active = m0 < M && n0 < N; /* the others only take the barriers */
+    A += aoff + min(m0, M - 1), B += boff + min(n0, N - 1), C += coff;
+    const int mv = active ? min(REC_WG_MR, M - m0) : 1, nv = active ? min(32, N - n0) : 0;
+    __global const float *a0 = A, *a1 = A + min(1, mv - 1), *a2 = A + min(2, mv - 1), *a3 = A + min(3, mv - 1);
+    __global const float *a4 = A + min(4, mv - 1), *a5 = A + min(5, mv - 1), *a6 = A + min(6, mv - 1);
+    __global const float *a7 = A + min(7, mv - 1);
+    float16 acc0l = (float16)(0.0f), acc1l = acc0l, acc2l = acc0l, acc3l = acc0l, acc4l = acc0l, acc5l = acc0l,
+            acc6l = acc0l, acc7l = acc0l, acc0h = acc0l, acc1h = acc0l, acc2h = acc0l, acc3h = acc0l,
+            acc4h = acc0l, acc5h = acc0l, acc6h = acc0l, acc7h = acc0l;
+    /* the group's items walk K in chunks together (a barrier after each), so
+    ** they share the chunk's rows of A and B in cache */
+    for (int kc = 0; kc < K; kc += REC_WG_KC) {
+        for (int k = kc, ke = active ? min(K, kc + REC_WG_KC) : kc; k < ke; k++) {
+            __global const float *bk = B + (size_t)k * ldb;
+            float16 bl, bh;
+            if (nv == 32) {
+                bl = vload16(0, bk), bh = vload16(1, bk);
+            } else {
+                float t[32];
+                for (int j = 0; j < 32; j++) t[j] = j < nv ? bk[j] : 0.0f;
+                bl = vload16(0, t), bh = vload16(1, t);
+            }
+            REC_WG_FMA(0); REC_WG_FMA(1); REC_WG_FMA(2); REC_WG_FMA(3);
+            REC_WG_FMA(4); REC_WG_FMA(5); REC_WG_FMA(6); REC_WG_FMA(7);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (!active) return;
+    const int nl = min(16, nv), nh = nv - 16;
+#define REC_WG_STORE(r)                                                                                          \
+    if (r < mv) {                                                                                                \
+        __global float *c = C + (size_t)(m0 + r) * ldc + n0;                                                     \
+        matmul_cpu_store_(acc##r##l, nl, 1.0f, 0.0f, 0, (float16)(0.0f), 0, 0, 0.0f, c, c, c);                \
+        if (nh > 0) matmul_cpu_store_(acc##r##h, nh, 1.0f, 0.0f, 0, (float16)(0.0f), 0, 0, 0.0f, c + 16, c, c); \
+    }
+    REC_WG_STORE(0) REC_WG_STORE(1) REC_WG_STORE(2) REC_WG_STORE(3)
+    REC_WG_STORE(4) REC_WG_STORE(5) REC_WG_STORE(6) REC_WG_STORE(7)
+#undef REC_WG_STORE
+}
+#undef REC_WG_FMA

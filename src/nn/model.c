@@ -818,7 +818,7 @@ static size_t rec_input_(const clgrad_model *m, int l, size_t B, size_t *Fin)
 }
 
 /* ---- one layer in one launch (cl/model.cl: model_rec_forward / _backward) ---- */
-#define REC_MR 6 /* rows per work-item of the kernels' GEMM (REC_MR in cl/model.cl) */
+#define REC_MR 8 /* rows per work-item of the kernels' GEMM (REC_MR in cl/model.cl) */
 
 /* The one-launch kernels, unless $CLGRAD_RECURRENT=steps (the step-by-step
 ** reference: the same bits) or the GEMMs are CLBlast's (the kernels round as
@@ -921,15 +921,19 @@ fail:
 static clgrad_status rec_layer_bptt_one_(clgrad_ctx *ctx, clgrad_model *m, int l, size_t B)
 {
     clgrad_status st = CLGRAD_OK;
-    size_t ldp, R, wg;
-    CLGRAD_TRY(rec_pad_(ctx, m, l, 0, &ldp));
+    size_t ldp = m->H, R, wg;
+    /* W_hh (GH, H) is its own padded copy when H is a multiple of 16 */
+    int own = m->H % 16 == 0;
+    cl_mem W = own ? m->params : m->fwd;
+    size_t woff = own ? m->rt[l].whh->off : m->rw_off;
+    if (!own) CLGRAD_TRY(rec_pad_(ctx, m, l, 0, &ldp));
     rec_geometry_(ctx, m, B, m->H, &R, &wg);
     int lstm = m->kind == CLGRAD_MODEL_LSTM;
     clgrad_karg args[] = {CLGRAD_KI(rec_kind_(m)), CLGRAD_KI(B), CLGRAD_KI(m->H), CLGRAD_KI(m->T), CLGRAD_KI(R),
                           CLGRAD_KM(m->fwd), CLGRAD_KU(m->a_off[l]), CLGRAD_KU(m->h_off[l]),
                           CLGRAD_KU(lstm ? m->c_off[l] : 0), CLGRAD_KM(m->bwd), CLGRAD_KU(m->dh_off[l]),
                           CLGRAD_KU(lstm ? m->dc_off[l] : 0), CLGRAD_KU(m->dg_off), CLGRAD_KU(m->dgh_off),
-                          CLGRAD_KM(m->fwd), CLGRAD_KU(m->rw_off), CLGRAD_KI(ldp), CLGRAD_KI(l == m->L - 1),
+                          CLGRAD_KM(W), CLGRAD_KU(woff), CLGRAD_KI(ldp), CLGRAD_KI(l == m->L - 1),
                           CLGRAD_KI(m->acts[0]), CLGRAD_KF(m->act_param)};
     CLGRAD_TRY(rec_launch_(ctx, "model_rec_backward", args, 20, B, R, wg));
 fail:
@@ -1031,6 +1035,26 @@ fail:
     return st;
 }
 
+/* C (M, N) at coff = A^T B over K rows (A (K, M), B (K, N)) with
+** model_rec_wgrad when `one`, else clgrad_gemm: the same bits. */
+static clgrad_status rec_wgrad_(clgrad_ctx *ctx, int one, size_t M, size_t N, size_t K, cl_mem A, size_t aoff,
+                                size_t lda, cl_mem B, size_t boff, size_t ldb, cl_mem C, size_t coff, size_t ldc)
+{
+    if (!one) return clgrad_gemm(ctx, 1, 0, M, N, K, 1.0f, A, aoff, lda, B, boff, ldb, 0.0f, C, coff, ldc);
+    clgrad_status st = CLGRAD_OK;
+    cl_kernel k = clgrad_kernel(ctx, "model_rec_wgrad");
+    if (!k) return CLGRAD_E_ARG;
+    clgrad_karg args[] = {CLGRAD_KI(M), CLGRAD_KI(N), CLGRAD_KI(K), CLGRAD_KM(A), CLGRAD_KU(aoff), CLGRAD_KI(lda),
+                          CLGRAD_KM(B), CLGRAD_KU(boff), CLGRAD_KI(ldb), CLGRAD_KM(C), CLGRAD_KU(coff), CLGRAD_KI(ldc)};
+    for (int i = 0; i < 12; i++) CLGRAD_CL_TRY(ctx, clSetKernelArg(k, (cl_uint)i, args[i].size, args[i].p));
+    /* a work-group: up to 16 row blocks of one 32-column panel */
+    size_t mb = (M + 7) / 8, l0 = mb < 16 ? mb : 16;
+    size_t global[2] = {(mb + l0 - 1) / l0 * l0, (N + 31) / 32}, local[2] = {l0, 1};
+    CLGRAD_TRY(clgrad_launch(ctx, k, "model_rec_wgrad", 2, global, local));
+fail:
+    return st;
+}
+
 /* BPTT through layer l (t = T .. 1, the cell and dH_{t-1}: in one launch, or
 ** step by step with $CLGRAD_RECURRENT=steps), then
 ** for all steps at once: dW_ih, dW_hh, the bias gradients and, for l > 0,
@@ -1071,14 +1095,14 @@ static clgrad_status rec_layer_backward_(clgrad_ctx *ctx, clgrad_model *m, int l
     if (Fin <= 8 && Fin <= H) {
         /* dW_ih^T (Fin, GH) = X^T dGi into the scratch, then transposed: the same fma chains
         ** (fma(a, b) = fma(b, a)), and op(A) = X^T is a few rows (no packing of dGi^T) */
-        CLGRAD_TRY(clgrad_gemm(ctx, 1, 0, Fin, GH, TB, 1.0f, f, in, Fin, b, dgi, GH, 0.0f, f, m->rw_off, GH));
+        CLGRAD_TRY(rec_wgrad_(ctx, one, Fin, GH, TB, f, in, Fin, b, dgi, GH, f, m->rw_off, GH));
         clgrad_karg ta[] = {CLGRAD_KM(f), CLGRAD_KU(m->rw_off), CLGRAD_KU(Fin), CLGRAD_KU(GH), CLGRAD_KI(1),
                             CLGRAD_KM(g), CLGRAD_KU(r->wih->off), CLGRAD_KU(Fin)};
         CLGRAD_TRY(clgrad_launch_args(ctx, "model_rec_pad", GH * Fin, ta, 8));
     } else {
-        CLGRAD_TRY(clgrad_gemm(ctx, 1, 0, GH, Fin, TB, 1.0f, b, dgi, GH, f, in, Fin, 0.0f, g, r->wih->off, Fin));
+        CLGRAD_TRY(rec_wgrad_(ctx, one, GH, Fin, TB, b, dgi, GH, f, in, Fin, g, r->wih->off, Fin));
     }
-    CLGRAD_TRY(clgrad_gemm(ctx, 1, 0, GH, H, TB, 1.0f, b, dgh, GH, f, m->h_off[l], H, 0.0f, g, r->whh->off, H));
+    CLGRAD_TRY(rec_wgrad_(ctx, one, GH, H, TB, b, dgh, GH, f, m->h_off[l], H, g, r->whh->off, H));
     if (r->bih) CLGRAD_TRY(clgrad_activation_bias_grad(ctx, b, dgi, TB, GH, 0.0f, g, r->bih->off));
     if (r->bhh && m->kind == CLGRAD_MODEL_GRU) CLGRAD_TRY(clgrad_activation_bias_grad(ctx, b, dgh, TB, GH, 0.0f, g, r->bhh->off));
     /* the LSTM's two biases are always summed: their gradients are equal */
