@@ -1472,8 +1472,13 @@ static int lock_(sweep *sw, int slot, const char *name, int exclusive)
     return 0;
 }
 
+static int definition_(sweep *sw);
+
 /* Create/lock the sweep directory and record or check the definition.
-** 0, or the exit status (printed). */
+** 0, or the exit status (printed).  The shards of one sweep share the
+** directory, so they check and write the definition one at a time (under
+** .sweep-def.lock): a shard that looked for sweep.json while another was
+** writing it would otherwise find neither the file nor an empty directory. */
 static int prepare_dir_(sweep *sw)
 {
     int e = mkdirs_(sw->out);
@@ -1486,7 +1491,24 @@ static int prepare_dir_(sweep *sw)
         snprintf(name, sizeof name, ".sweep-shard-%ld-of-%ld.lock", sw->shard_k, sw->shard_n);
         if (lock_(sw, 0, ".sweep.lock", 0) || lock_(sw, 1, name, 1)) return 1;
     } else if (lock_(sw, 0, ".sweep.lock", 1)) return 1;
+    char *path = join_(sw->out, ".sweep-def.lock");
+    int fd = path ? clgrad_fs_open_lock(path) : -1;
+    struct flock fl;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = F_WRLCK, fl.l_whence = SEEK_SET;
+    while (fd >= 0 && fcntl(fd, F_SETLKW, &fl) != 0 && errno == EINTR) {}
+    if (fd < 0) fprintf(stderr, "clgrad sweep: cannot create %s: %s\n", path ? path : sw->out, strerror(errno));
+    free(path);
+    if (fd < 0) return 1;
+    int rc = definition_(sw);
+    close(fd); /* releases the lock */
+    return rc;
+}
 
+/* Record the definition in a new directory, or check it against the one
+** there.  0, or the exit status (printed). */
+static int definition_(sweep *sw)
+{
     char why[512];
     char *path = join_(sw->out, "sweep.json");
     clgrad_json *def = NULL;
