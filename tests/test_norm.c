@@ -539,7 +539,12 @@ static void model_case_(const net_ *n, uint64_t salt)
         const clgrad_tensor *t = clgrad_model_tensor(m, ti);
         double mx = 0;
         for (size_t i = 0; i < t->rows * t->cols; i++) mx = fmax(mx, fabs(fd[t->off + i]));
-        for (size_t i = 0; i < t->rows * t->cols; i++) tol[t->off + i] = 2e-4 * (1 + mx);
+        /* 1e-3 of the tensor's largest gradient: float32 through batch
+        ** statistics of a few rows amplifies rounding (CLGRAD_TEST_SEED=
+        ** 1796454893006750, batch norm: 3.2e-4 relative off the float64
+        ** model, 2e-4 failed); a wrong formula is off by O(1), and the
+        ** float32 replicas check the kernels' bits */
+        for (size_t i = 0; i < t->rows * t->cols; i++) tol[t->off + i] = 1e-3 * (1 + mx);
         ck_assert_msg(fixture_check_tol(t->name, gf + t->off, fd + t->off, tol + t->off, t->rows * t->cols) == 0,
                       "gradient of %s (norm %d residual %d final %d)", t->name, (int)n->norm, n->residual,
                       n->final_norm);
