@@ -13,6 +13,7 @@
 #include "core/internal.h"
 #include "run/rundir.h"
 #include "util/fsutil.h"
+#include "util/sbuf.h"
 #include "cli/bench.h"
 #include "cli/opts.h"
 #include "clgrad/clip.h"
@@ -70,21 +71,8 @@ static double max_of_(const double *v, int n)
     return n ? m : NAN;
 }
 
-static void say_(const clgrad_bench_opts *o, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-static void say_(const clgrad_bench_opts *o, const char *fmt, ...)
-{
-    if (!o || !o->print) return;
-    char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    o->print(o->user, line);
-}
+/* One progress line to o->print (none without one). */
+#define say_(o, ...) clgrad_sb_line((o) ? (o)->print : NULL, (o) ? (o)->user : NULL, __VA_ARGS__)
 
 /* Does the context's queue record profiling information? */
 static int has_events_(clgrad_ctx *ctx)

@@ -14,6 +14,7 @@
 #include "core/internal.h"
 #include "clgrad/gemm.h"
 #include "clgrad/hash.h"
+#include "util/sbuf.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -173,21 +174,7 @@ static int candidates_(const clgrad_ctx *ctx, const clgrad_tune_opts *o, const c
 }
 
 /* One progress line to o->on_line (none without one). */
-static void say_(const clgrad_tune_opts *o, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-static void say_(const clgrad_tune_opts *o, const char *fmt, ...)
-{
-    if (!o->on_line) return;
-    char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    o->on_line(o->user, line);
-}
+#define say_(o, ...) clgrad_sb_line((o)->on_line, (o)->user, __VA_ARGS__)
 
 /* Mean over the timed shapes of t / t0. */
 static double score_(const shape_ *s, int ns, const double *t, const double *t0)

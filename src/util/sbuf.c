@@ -73,6 +73,17 @@ void clgrad_sb_printf(clgrad_sbuf *b, const char *fmt, ...)
     va_end(ap);
 }
 
+void clgrad_sb_line(void (*fn)(void *, const char *), void *user, const char *fmt, ...)
+{
+    if (!fn) return;
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    fn(user, line);
+}
+
 const char *clgrad_sb_str(const clgrad_sbuf *b) { return b->s ? b->s : ""; }
 
 char *clgrad_sb_take(clgrad_sbuf *b)

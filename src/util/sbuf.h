@@ -27,4 +27,11 @@ const char *clgrad_sb_str(const clgrad_sbuf *b);
 ** memory (then freed).  b is left as it was: zero it before reuse. */
 char *clgrad_sb_take(clgrad_sbuf *b);
 void clgrad_sb_free(clgrad_sbuf *b);
+/* One progress line (at most 1023 characters, cut there) formatted and
+** handed to fn(user, line); nothing when fn is NULL.  The callers' say_. */
+void clgrad_sb_line(void (*fn)(void *, const char *), void *user, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
 #endif
