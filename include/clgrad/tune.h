@@ -40,7 +40,8 @@ typedef struct clgrad_gemm_tune {
     char source[16]; /* "builtin", "table", "file", "env", "opts" (informational) */
 } clgrad_gemm_tune;
 
-/* The built-in defaults (the #defines of cl/matmul.cl), source "builtin". */
+/* The built-in defaults (the #defines of cl/matmul.cl), source "builtin"
+** (core/tune_table.c, with the table). */
 void clgrad_gemm_tune_defaults(clgrad_gemm_tune *t);
 /* The shipped starting point for a device (by type, vendor, name), source "table". */
 void clgrad_gemm_tune_table(const clgrad_device_info *d, clgrad_gemm_tune *t);
@@ -66,7 +67,7 @@ clgrad_status clgrad_tune_save(clgrad_ctx *ctx, const clgrad_gemm_tune *t, const
 /* Remove the device's tune file; *removed says whether there was one. */
 clgrad_status clgrad_tune_reset(clgrad_ctx *ctx, int *removed);
 
-/* ---- the search (src/ops/tune.c) ---- */
+/* ---- the search (src/ops/tune_search.c) ---- */
 typedef struct clgrad_tune_opts {
     const char *device_spec;
     const clgrad_open_opts *open; /* cl_dir, cache_dir (gemm_tune and only are set per candidate) */

@@ -15,14 +15,6 @@
 #include <string.h>
 #include <unistd.h>
 
-void clgrad_gemm_tune_defaults(clgrad_gemm_tune *t)
-{
-    memset(t, 0, sizeof *t);
-    t->cpu_mr = 6, t->cpu_nw = 1, t->cpu_direct_max = 64 * 1024, t->cpu_pack_a_min = 64 * 1024;
-    t->wgm = 16, t->wgn = 16, t->rm = 4, t->rn = 4, t->tk = 16;
-    snprintf(t->source, sizeof t->source, "builtin");
-}
-
 /* The integer keys: name, field, smallest and largest value. */
 static const struct {
     const char *key;

@@ -1,6 +1,7 @@
 /*
 ** tune_table.c: the shipped starting points of the own GEMM's parameters by
-** device class (clgrad/tune.h), for devices `clgrad tune` has not measured.
+** device class (clgrad/tune.h), for devices `clgrad tune` has not measured,
+** and the built-in defaults every row starts from.
 ** A CPU's vector width is read from its name (PoCL names the LLVM CPU, e.g.
 ** "cpu-skylake-avx512-...") and its extensions.  Any row gives the same bits
 ** as any other: they differ only in speed.
@@ -8,6 +9,14 @@
 #include "core/internal.h"
 
 #include <string.h>
+
+void clgrad_gemm_tune_defaults(clgrad_gemm_tune *t)
+{
+    memset(t, 0, sizeof *t);
+    t->cpu_mr = 6, t->cpu_nw = 1, t->cpu_direct_max = 64 * 1024, t->cpu_pack_a_min = 64 * 1024;
+    t->wgm = 16, t->wgn = 16, t->rm = 4, t->rn = 4, t->tk = 16;
+    snprintf(t->source, sizeof t->source, "builtin");
+}
 
 static int has_(const char *s, const char *word) { return s && strstr(s, word) != NULL; }
 
