@@ -49,26 +49,44 @@
 #define MLP_ACC_DECL(j) float16 acc##j = (float16)(0.0f);
 #define MLP_ACC_SAVE(j) acc[j] = acc##j;
 
-/* The 16 lanes of v to p[i * stride], lanes i < nr. */
-inline void mlp_scatter_(const float16 v, __global float *p, const ulong stride, const uint nr)
+/* Rows of the group's 16-row by MLP_C-column tiles: t[j * MLP_R + i] is row i,
+** column j (a work-item's own private copy: the transposes between the
+** float16 of the rows and the row-major global buffers are register
+** shuffles, the global accesses contiguous float8s). */
+
+/* p[i * stride + j] = t[j * MLP_R + i] for rows i < nr, columns j < nc. */
+inline void mlp_store_tile_(const float *t, __global float *p, const uint stride, const uint nr, const uint nc)
 {
-    float t[MLP_R];
-    vstore16(v, 0, t);
-    for (uint i = 0; i < nr; i++) p[i * stride] = t[i];
+#define MLP_T(j) t[j * MLP_R + i]
+    for (uint i = 0; i < MLP_R; i++) {
+        if (i >= nr) break;
+        __global float *q = p + (size_t)i * stride;
+        if (nc == MLP_C) vstore8((float8)(MLP_T(0), MLP_T(1), MLP_T(2), MLP_T(3), MLP_T(4), MLP_T(5), MLP_T(6), MLP_T(7)), 0, q);
+        else
+            for (uint j = 0; j < nc; j++) q[j] = t[j * MLP_R + i];
+    }
 }
 
-/* p[min(i, last) * stride] for the 16 lanes i. */
-inline float16 mlp_gather_(__global const float *p, const ulong stride, const uint last)
+/* The columns j < MLP_C of the 16 rows p[min(i, nr - 1) * stride + min(j, nc - 1)]
+** as float16s of the rows into c[j]. */
+inline void mlp_load_tile_(__global const float *p, const uint stride, const uint nr, const uint nc, float16 *c)
 {
-    float t[MLP_R];
-    for (uint i = 0; i < MLP_R; i++) t[i] = p[min(i, last) * stride];
-    return vload16(0, t);
+    float t[MLP_R * MLP_C];
+    for (uint i = 0; i < MLP_R; i++) {
+        __global const float *q = p + (size_t)min(i, nr - 1) * stride;
+        if (nc == MLP_C) vstore8(vload8(0, q), i, t);
+        else
+            for (uint j = 0; j < MLP_C; j++) t[i * MLP_C + j] = q[min(j, nc - 1)];
+    }
+#define MLP_COL(j) c[j] = (float16)(MLP_U(0, j), MLP_U(1, j), MLP_U(2, j), MLP_U(3, j), MLP_U(4, j), MLP_U(5, j), MLP_U(6, j), MLP_U(7, j), \
+                                    MLP_U(8, j), MLP_U(9, j), MLP_U(10, j), MLP_U(11, j), MLP_U(12, j), MLP_U(13, j), MLP_U(14, j), MLP_U(15, j));
+#define MLP_U(i, j) t[i * MLP_C + j]
+    MLP_EACH(MLP_COL)
 }
 
 /* Forward of layer L for the group's rows: in (K, R) the transposed input;
-** per output column the 16 rows' Z and H stored row-major (L1-resident
-** rows for the small layers this pass is for) and H into out (N, R) for the
-** next layer. */
+** per task (MLP_C output columns) the 16 rows' Z and H stored row-major and
+** H into out (N, R) for the next layer. */
 inline void mlp_fwd_layer_(__global const ulong *L, const int last, __global const float *P, __global float *fwd,
                            __global float *logits, const float act_p, const uint r0, const uint nr,
                            __local const float *in, __local float *out)
@@ -77,7 +95,7 @@ inline void mlp_fwd_layer_(__global const ulong *L, const int last, __global con
     const int act = (int)L[MLP_ACT], hasb = (int)L[MLP_HASB];
     __global const float *W = P + L[MLP_W];
     for (uint t = lid; t * MLP_C < N; t += ls) {
-        const uint n0 = t * MLP_C;
+        const uint n0 = t * MLP_C, nc = min((uint)MLP_C, N - n0);
 #define MLP_W_DECL(j) __global const float *w##j = W + (size_t)min(n0 + j, N - 1) * K;
 #define MLP_FWD_FMA(j) acc##j = fma(a, (float16)(w##j[k]), acc##j);
         MLP_EACH(MLP_W_DECL)
@@ -86,26 +104,29 @@ inline void mlp_fwd_layer_(__global const ulong *L, const int last, __global con
             const float16 a = vload16(k, in);
             MLP_EACH(MLP_FWD_FMA)
         }
-        float16 acc[MLP_C];
-        MLP_EACH(MLP_ACC_SAVE)
-        for (uint j = 0; j < MLP_C && n0 + j < N; j++) {
+        float z[MLP_C * MLP_R], h[MLP_C * MLP_R];
+#define MLP_ACC_Z(j) vstore16(acc##j, j, z);
+        MLP_EACH(MLP_ACC_Z)
+        for (uint j = 0; j < nc; j++) {
             const uint n = n0 + j;
-            float16 r = acc[j];
+            float16 r = vload16(j, z);
             if (hasb) r = r + (float16)(P[L[MLP_B] + n]);
-            mlp_scatter_(r, (last ? logits : fwd + L[MLP_Z]) + (size_t)r0 * N + n, N, nr);
+            vstore16(r, j, z);
             if (last) continue;
             r.lo = act_f8_(act, act_p, r.lo);
             r.hi = act_f8_(act, act_p, r.hi);
-            mlp_scatter_(r, fwd + L[MLP_H] + (size_t)r0 * N + n, N, nr);
+            vstore16(r, j, h);
             vstore16(r, n, out);
         }
+        mlp_store_tile_(z, (last ? logits : fwd + L[MLP_Z]) + (size_t)r0 * N + n0, N, nr, nc);
+        if (!last) mlp_store_tile_(h, fwd + L[MLP_H] + (size_t)r0 * N + n0, N, nr, nc);
     }
 }
 
 /* Backward through layer L (N, K) for the group's rows: in (N, R) its dZ
-** transposed; per input column the 16 rows' dH_{l-1} and dZ_{l-1} =
-** dH_{l-1} * f'(Z_{l-1}) (Lp: layer l-1) stored row-major and dZ_{l-1} into
-** out (K, R). */
+** transposed; per task (MLP_C input columns) the 16 rows' dH_{l-1} and
+** dZ_{l-1} = dH_{l-1} * f'(Z_{l-1}) (Lp: layer l-1) stored row-major and
+** dZ_{l-1} into out (K, R). */
 inline void mlp_bwd_layer_(__global const ulong *L, __global const ulong *Lp, __global const float *P,
                            __global const float *fwd, __global float *bwd, const float act_p, const uint r0,
                            const uint nr, __local const float *in, __local float *out)
@@ -114,7 +135,7 @@ inline void mlp_bwd_layer_(__global const ulong *L, __global const ulong *Lp, __
     const int act = (int)Lp[MLP_ACT];
     __global const float *W = P + L[MLP_W];
     for (uint t = lid; t * MLP_C < K; t += ls) {
-        const uint k0 = t * MLP_C;
+        const uint k0 = t * MLP_C, nc = min((uint)MLP_C, K - k0);
 #define MLP_K_DECL(j) const uint kk##j = min(k0 + j, K - 1);
 #define MLP_BWD_FMA(j) acc##j = fma(d, (float16)(wr[kk##j]), acc##j);
         MLP_EACH(MLP_K_DECL)
@@ -124,20 +145,22 @@ inline void mlp_bwd_layer_(__global const ulong *L, __global const ulong *Lp, __
             __global const float *wr = W + (size_t)n * K;
             MLP_EACH(MLP_BWD_FMA)
         }
-        float16 acc[MLP_C];
-        MLP_EACH(MLP_ACC_SAVE)
-        for (uint j = 0; j < MLP_C && k0 + j < K; j++) {
-            const uint k = k0 + j;
-            float16 r = acc[j];
-            mlp_scatter_(r, bwd + Lp[MLP_DH] + (size_t)r0 * K + k, K, nr);
+        float dh[MLP_C * MLP_R], dz[MLP_C * MLP_R];
+#define MLP_ACC_DH(j) vstore16(acc##j, j, dh);
+        MLP_EACH(MLP_ACC_DH)
+        float16 z[MLP_C];
+        if (act != ACT_IDENTITY) mlp_load_tile_(fwd + Lp[MLP_Z] + (size_t)r0 * K + k0, K, nr, nc, z);
+        for (uint j = 0; j < nc; j++) {
+            float16 r = vload16(j, dh);
             if (act != ACT_IDENTITY) {
-                const float16 z = mlp_gather_(fwd + Lp[MLP_Z] + (size_t)r0 * K + k, K, nr - 1);
-                r.lo = r.lo * act_d8_(act, act_p, z.lo);
-                r.hi = r.hi * act_d8_(act, act_p, z.hi);
+                r.lo = r.lo * act_d8_(act, act_p, z[j].lo);
+                r.hi = r.hi * act_d8_(act, act_p, z[j].hi);
             }
-            mlp_scatter_(r, bwd + Lp[MLP_DZ] + (size_t)r0 * K + k, K, nr);
-            vstore16(r, k, out);
+            vstore16(r, j, dz);
+            vstore16(r, k0 + j, out);
         }
+        mlp_store_tile_(dh, bwd + Lp[MLP_DH] + (size_t)r0 * K + k0, K, nr, nc);
+        mlp_store_tile_(dz, bwd + Lp[MLP_DZ] + (size_t)r0 * K + k0, K, nr, nc);
     }
 }
 
@@ -191,17 +214,17 @@ __kernel void mlp_rows(__global const float *x, __global const float *y, __globa
 {
     const uint lid = get_local_id(0), ls = get_local_size(0), r0 = get_group_id(0) * MLP_R;
     const uint nr = min((uint)MLP_R, B - r0);
-    if (gather) { /* model_gather's copies */
-        for (size_t i = lid; i < (size_t)nr * row; i += ls) {
-            const size_t r = i / row, c = i - r * row;
-            xb[(size_t)(r0 + r) * row + c] = x[(size_t)idx[idx_off + r0 + r] * row + c];
+    for (uint i = lid; i < MLP_R; i += ls) { /* row by row (contiguous), model_gather's copies if gather */
+        const uint r = r0 + min(i, nr - 1);
+        __global const float *xr = gather ? x + (size_t)idx[idx_off + r] * row : xb + (size_t)r * row;
+        __global float *xo = xb + (size_t)r * row;
+        const int put = gather && i < nr;
+        for (size_t k = 0; k < row; k++) {
+            const float v = xr[k];
+            if (put) xo[k] = v;
+            s0[k * MLP_R + i] = v;
         }
-        for (uint i = lid; i < nr; i += ls) yb[r0 + i] = y[(size_t)idx[idx_off + r0 + i]];
-        barrier(CLK_GLOBAL_MEM_FENCE);
-    }
-    for (size_t t = lid; t < row * MLP_R; t += ls) {
-        const size_t k = t / MLP_R, i = t - k * MLP_R;
-        s0[t] = xb[(size_t)(r0 + min((uint)i, nr - 1)) * row + k];
+        if (put) yb[r] = y[(size_t)idx[idx_off + r]];
     }
     barrier(CLK_LOCAL_MEM_FENCE);
     __local float *in = s0, *out = s1, *sw;
@@ -214,9 +237,9 @@ __kernel void mlp_rows(__global const float *x, __global const float *y, __globa
     const uint K = (uint)Lo[MLP_N];
     mlp_loss_grad_(loss, logits, yb, B, K, r0, nr, dlogits, bwd + Lo[MLP_DZ], terms);
     barrier(CLK_GLOBAL_MEM_FENCE);
-    for (uint t = lid; t < K * MLP_R; t += ls) {
-        const uint n = t / MLP_R, i = t - n * MLP_R;
-        in[t] = dlogits[(size_t)(r0 + min(i, nr - 1)) * K + n];
+    for (uint i = lid; i < MLP_R; i += ls) {
+        __global const float *dr = dlogits + (size_t)(r0 + min(i, nr - 1)) * K;
+        for (uint n = 0; n < K; n++) in[n * MLP_R + i] = dr[n];
     }
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int l = nlin - 1; l > 0; l--) {
