@@ -49,39 +49,70 @@
 #define MLP_ACC_DECL(j) float16 acc##j = (float16)(0.0f);
 #define MLP_ACC_SAVE(j) acc[j] = acc##j;
 
-/* Rows of the group's 16-row by MLP_C-column tiles: t[j * MLP_R + i] is row i,
-** column j (a work-item's own private copy: the transposes between the
-** float16 of the rows and the row-major global buffers are register
-** shuffles, the global accesses contiguous float8s). */
+/* A task's tile: 16 rows (the lanes) by MLP_C columns, c[j] column j as a
+** float16 of the rows.  The transposes to and from the row-major global
+** buffers are exact lane moves in registers: three interleave stages
+** (groups of 1, 2, 4 lanes) turn the 8 columns into 8 float16 of two rows
+** each, r[m] = (row 2m, row 2m + 1), and three de-interleave stages back;
+** the global accesses are one float8 per row. */
+#define MLP_IL1LO(a, b) (float16)(a.s0, b.s0, a.s1, b.s1, a.s2, b.s2, a.s3, b.s3, a.s4, b.s4, a.s5, b.s5, a.s6, b.s6, a.s7, b.s7)
+#define MLP_IL1HI(a, b) (float16)(a.s8, b.s8, a.s9, b.s9, a.sa, b.sa, a.sb, b.sb, a.sc, b.sc, a.sd, b.sd, a.se, b.se, a.sf, b.sf)
+#define MLP_IL2LO(a, b) (float16)(a.s01, b.s01, a.s23, b.s23, a.s45, b.s45, a.s67, b.s67)
+#define MLP_IL2HI(a, b) (float16)(a.s89, b.s89, a.sab, b.sab, a.scd, b.scd, a.sef, b.sef)
+#define MLP_IL4LO(a, b) (float16)(a.s0123, b.s0123, a.s4567, b.s4567)
+#define MLP_IL4HI(a, b) (float16)(a.s89ab, b.s89ab, a.scdef, b.scdef)
+#define MLP_DL1A(a, b) (float16)(a.even, b.even)
+#define MLP_DL1B(a, b) (float16)(a.odd, b.odd)
+#define MLP_DL2A(a, b) (float16)(a.s01, a.s45, a.s89, a.scd, b.s01, b.s45, b.s89, b.scd)
+#define MLP_DL2B(a, b) (float16)(a.s23, a.s67, a.sab, a.sef, b.s23, b.s67, b.sab, b.sef)
+#define MLP_DL4A(a, b) (float16)(a.s0123, a.s89ab, b.s0123, b.s89ab)
+#define MLP_DL4B(a, b) (float16)(a.s4567, a.scdef, b.s4567, b.scdef)
 
-/* p[i * stride + j] = t[j * MLP_R + i] for rows i < nr, columns j < nc. */
-inline void mlp_store_tile_(const float *t, __global float *p, const uint stride, const uint nr, const uint nc)
+/* p[i * stride + j] = lane i of c[j], rows i < nr, columns j < nc. */
+inline void mlp_store_tile_(const float16 *c, __global float *p, const uint stride, const uint nr, const uint nc)
 {
-#define MLP_T(j) t[j * MLP_R + i]
-    for (uint i = 0; i < MLP_R; i++) {
-        if (i >= nr) break;
-        __global float *q = p + (size_t)i * stride;
-        if (nc == MLP_C) vstore8((float8)(MLP_T(0), MLP_T(1), MLP_T(2), MLP_T(3), MLP_T(4), MLP_T(5), MLP_T(6), MLP_T(7)), 0, q);
-        else
-            for (uint j = 0; j < nc; j++) q[j] = t[j * MLP_R + i];
+    if (nc < MLP_C) {
+        float t[MLP_C * MLP_R];
+        for (uint j = 0; j < nc; j++) vstore16(c[j], j, t);
+        for (uint i = 0; i < nr; i++)
+            for (uint j = 0; j < nc; j++) p[(size_t)i * stride + j] = t[j * MLP_R + i];
+        return;
+    }
+    float16 x[8], q[8], r[8]; /* x[2g], x[2g+1]: columns 2g, 2g+1 interleaved, rows 0-7 and 8-15 */
+    for (uint g = 0; g < 4; g++) x[2 * g] = MLP_IL1LO(c[2 * g], c[2 * g + 1]), x[2 * g + 1] = MLP_IL1HI(c[2 * g], c[2 * g + 1]);
+    for (uint h = 0; h < 2; h++) /* q[4h + u]: columns 4h .. 4h+3, rows 4u .. 4u+3 */
+        for (uint u = 0; u < 2; u++) {
+            q[4 * h + 2 * u] = MLP_IL2LO(x[4 * h + u], x[4 * h + 2 + u]);
+            q[4 * h + 2 * u + 1] = MLP_IL2HI(x[4 * h + u], x[4 * h + 2 + u]);
+        }
+    for (uint u = 0; u < 4; u++) /* r[2u], r[2u+1]: rows 4u .. 4u+3 */
+        r[2 * u] = MLP_IL4LO(q[u], q[4 + u]), r[2 * u + 1] = MLP_IL4HI(q[u], q[4 + u]);
+    for (uint m = 0; m < MLP_R / 2; m++) {
+        if (2 * m < nr) vstore8(r[m].lo, 0, p + (size_t)(2 * m) * stride);
+        if (2 * m + 1 < nr) vstore8(r[m].hi, 0, p + (size_t)(2 * m + 1) * stride);
     }
 }
 
-/* The columns j < MLP_C of the 16 rows p[min(i, nr - 1) * stride + min(j, nc - 1)]
-** as float16s of the rows into c[j]. */
+/* c[j] = the 16 rows' p[min(i, nr - 1) * stride + min(j, nc - 1)], j < MLP_C. */
 inline void mlp_load_tile_(__global const float *p, const uint stride, const uint nr, const uint nc, float16 *c)
 {
-    float t[MLP_R * MLP_C];
-    for (uint i = 0; i < MLP_R; i++) {
-        __global const float *q = p + (size_t)min(i, nr - 1) * stride;
-        if (nc == MLP_C) vstore8(vload8(0, q), i, t);
-        else
-            for (uint j = 0; j < MLP_C; j++) t[i * MLP_C + j] = q[min(j, nc - 1)];
+    if (nc < MLP_C) {
+        float t[MLP_C * MLP_R];
+        for (uint i = 0; i < MLP_R; i++)
+            for (uint j = 0; j < MLP_C; j++) t[j * MLP_R + i] = p[(size_t)min(i, nr - 1) * stride + min(j, nc - 1)];
+        for (uint j = 0; j < MLP_C; j++) c[j] = vload16(j, t);
+        return;
     }
-#define MLP_COL(j) c[j] = (float16)(MLP_U(0, j), MLP_U(1, j), MLP_U(2, j), MLP_U(3, j), MLP_U(4, j), MLP_U(5, j), MLP_U(6, j), MLP_U(7, j), \
-                                    MLP_U(8, j), MLP_U(9, j), MLP_U(10, j), MLP_U(11, j), MLP_U(12, j), MLP_U(13, j), MLP_U(14, j), MLP_U(15, j));
-#define MLP_U(i, j) t[i * MLP_C + j]
-    MLP_EACH(MLP_COL)
+    float16 x[8], q[8], r[8];
+    for (uint m = 0; m < MLP_R / 2; m++)
+        r[m] = (float16)(vload8(0, p + (size_t)min(2 * m, nr - 1) * stride), vload8(0, p + (size_t)min(2 * m + 1, nr - 1) * stride));
+    for (uint u = 0; u < 4; u++) q[u] = MLP_DL4A(r[2 * u], r[2 * u + 1]), q[4 + u] = MLP_DL4B(r[2 * u], r[2 * u + 1]);
+    for (uint h = 0; h < 2; h++)
+        for (uint u = 0; u < 2; u++) {
+            x[4 * h + u] = MLP_DL2A(q[4 * h + 2 * u], q[4 * h + 2 * u + 1]);
+            x[4 * h + 2 + u] = MLP_DL2B(q[4 * h + 2 * u], q[4 * h + 2 * u + 1]);
+        }
+    for (uint g = 0; g < 4; g++) c[2 * g] = MLP_DL1A(x[2 * g], x[2 * g + 1]), c[2 * g + 1] = MLP_DL1B(x[2 * g], x[2 * g + 1]);
 }
 
 /* Forward of layer L for the group's rows: in (K, R) the transposed input;
@@ -104,20 +135,15 @@ inline void mlp_fwd_layer_(__global const ulong *L, const int last, __global con
             const float16 a = vload16(k, in);
             MLP_EACH(MLP_FWD_FMA)
         }
-        float z[MLP_C * MLP_R], h[MLP_C * MLP_R];
-#define MLP_ACC_Z(j) vstore16(acc##j, j, z);
-        MLP_EACH(MLP_ACC_Z)
-        for (uint j = 0; j < nc; j++) {
-            const uint n = n0 + j;
-            float16 r = vload16(j, z);
-            if (hasb) r = r + (float16)(P[L[MLP_B] + n]);
-            vstore16(r, j, z);
-            if (last) continue;
-            r.lo = act_f8_(act, act_p, r.lo);
-            r.hi = act_f8_(act, act_p, r.hi);
-            vstore16(r, j, h);
-            vstore16(r, n, out);
-        }
+        float16 z[MLP_C], h[MLP_C];
+#define MLP_FWD_OUT(j)                                                                                               \
+    z[j] = hasb ? acc##j + (float16)(P[L[MLP_B] + min(n0 + j, N - 1)]) : acc##j;                                     \
+    if (!last) {                                                                                                     \
+        h[j].lo = act_f8_(act, act_p, z[j].lo);                                                                      \
+        h[j].hi = act_f8_(act, act_p, z[j].hi);                                                                      \
+        if (j < nc) vstore16(h[j], n0 + j, out);                                                                     \
+    }
+        MLP_EACH(MLP_FWD_OUT)
         mlp_store_tile_(z, (last ? logits : fwd + L[MLP_Z]) + (size_t)r0 * N + n0, N, nr, nc);
         if (!last) mlp_store_tile_(h, fwd + L[MLP_H] + (size_t)r0 * N + n0, N, nr, nc);
     }
@@ -145,20 +171,16 @@ inline void mlp_bwd_layer_(__global const ulong *L, __global const ulong *Lp, __
             __global const float *wr = W + (size_t)n * K;
             MLP_EACH(MLP_BWD_FMA)
         }
-        float dh[MLP_C * MLP_R], dz[MLP_C * MLP_R];
-#define MLP_ACC_DH(j) vstore16(acc##j, j, dh);
-        MLP_EACH(MLP_ACC_DH)
-        float16 z[MLP_C];
+        float16 dh[MLP_C], dz[MLP_C], z[MLP_C];
         if (act != ACT_IDENTITY) mlp_load_tile_(fwd + Lp[MLP_Z] + (size_t)r0 * K + k0, K, nr, nc, z);
-        for (uint j = 0; j < nc; j++) {
-            float16 r = vload16(j, dh);
-            if (act != ACT_IDENTITY) {
-                r.lo = r.lo * act_d8_(act, act_p, z[j].lo);
-                r.hi = r.hi * act_d8_(act, act_p, z[j].hi);
-            }
-            vstore16(r, j, dz);
-            vstore16(r, k0 + j, out);
-        }
+#define MLP_BWD_OUT(j)                                                                                               \
+    dh[j] = acc##j, dz[j] = acc##j;                                                                                  \
+    if (act != ACT_IDENTITY) {                                                                                       \
+        dz[j].lo = dz[j].lo * act_d8_(act, act_p, z[j].lo);                                                          \
+        dz[j].hi = dz[j].hi * act_d8_(act, act_p, z[j].hi);                                                          \
+    }                                                                                                                \
+    if (j < nc) vstore16(dz[j], k0 + j, out);
+        MLP_EACH(MLP_BWD_OUT)
         mlp_store_tile_(dh, bwd + Lp[MLP_DH] + (size_t)r0 * K + k0, K, nr, nc);
         mlp_store_tile_(dz, bwd + Lp[MLP_DZ] + (size_t)r0 * K + k0, K, nr, nc);
     }
