@@ -139,8 +139,7 @@ inline void mlp_fwd_layer_(__global const ulong *L, const int last, __global con
 #define MLP_FWD_OUT(j)                                                                                               \
     z[j] = hasb ? acc##j + (float16)(P[L[MLP_B] + min(n0 + j, N - 1)]) : acc##j;                                     \
     if (!last) {                                                                                                     \
-        h[j].lo = act_f8_(act, act_p, z[j].lo);                                                                      \
-        h[j].hi = act_f8_(act, act_p, z[j].hi);                                                                      \
+        h[j] = act_f16_(act, act_p, z[j]);                                                                           \
         if (j < nc) vstore16(h[j], n0 + j, out);                                                                     \
     }
         MLP_EACH(MLP_FWD_OUT)
@@ -176,8 +175,7 @@ inline void mlp_bwd_layer_(__global const ulong *L, __global const ulong *Lp, __
 #define MLP_BWD_OUT(j)                                                                                               \
     dh[j] = acc##j, dz[j] = acc##j;                                                                                  \
     if (act != ACT_IDENTITY) {                                                                                       \
-        dz[j].lo = dz[j].lo * act_d8_(act, act_p, z[j].lo);                                                          \
-        dz[j].hi = dz[j].hi * act_d8_(act, act_p, z[j].hi);                                                          \
+        dz[j] = dz[j] * act_d16_(act, act_p, z[j]);                                                                  \
     }                                                                                                                \
     if (j < nc) vstore16(dz[j], k0 + j, out);
         MLP_EACH(MLP_BWD_OUT)
