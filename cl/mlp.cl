@@ -78,19 +78,23 @@ inline void mlp_store_tile_(const float16 *c, __global float *p, const uint stri
             for (uint j = 0; j < nc; j++) p[(size_t)i * stride + j] = t[j * MLP_R + i];
         return;
     }
-    float16 x[8], q[8], r[8]; /* x[2g], x[2g+1]: columns 2g, 2g+1 interleaved, rows 0-7 and 8-15 */
-    for (uint g = 0; g < 4; g++) x[2 * g] = MLP_IL1LO(c[2 * g], c[2 * g + 1]), x[2 * g + 1] = MLP_IL1HI(c[2 * g], c[2 * g + 1]);
-    for (uint h = 0; h < 2; h++) /* q[4h + u]: columns 4h .. 4h+3, rows 4u .. 4u+3 */
-        for (uint u = 0; u < 2; u++) {
-            q[4 * h + 2 * u] = MLP_IL2LO(x[4 * h + u], x[4 * h + 2 + u]);
-            q[4 * h + 2 * u + 1] = MLP_IL2HI(x[4 * h + u], x[4 * h + 2 + u]);
-        }
-    for (uint u = 0; u < 4; u++) /* r[2u], r[2u+1]: rows 4u .. 4u+3 */
-        r[2 * u] = MLP_IL4LO(q[u], q[4 + u]), r[2 * u + 1] = MLP_IL4HI(q[u], q[4 + u]);
-    for (uint m = 0; m < MLP_R / 2; m++) {
-        if (2 * m < nr) vstore8(r[m].lo, 0, p + (size_t)(2 * m) * stride);
-        if (2 * m + 1 < nr) vstore8(r[m].hi, 0, p + (size_t)(2 * m + 1) * stride);
+    /* xgb: columns 2g, 2g+1 interleaved, rows 8b .. 8b+7 */
+#define MLP_ST1(g) const float16 x##g##0 = MLP_IL1LO(c[2 * g], c[2 * g + 1]), x##g##1 = MLP_IL1HI(c[2 * g], c[2 * g + 1]);
+    MLP_ST1(0) MLP_ST1(1) MLP_ST1(2) MLP_ST1(3)
+    /* qhv: columns 4h .. 4h+3, rows 4v .. 4v+3, from the pairs ga, gb = 2h, 2h+1, rows 8b .. */
+#define MLP_ST2(h, b, ga, gb, v0, v1) const float16 q##h##v0 = MLP_IL2LO(x##ga##b, x##gb##b), q##h##v1 = MLP_IL2HI(x##ga##b, x##gb##b);
+    MLP_ST2(0, 0, 0, 1, 0, 1) MLP_ST2(0, 1, 0, 1, 2, 3) MLP_ST2(1, 0, 2, 3, 0, 1) MLP_ST2(1, 1, 2, 3, 2, 3)
+    /* rows 4v .. 4v+1, 4v+2 .. 4v+3: one float8 a row */
+#define MLP_ST3(v)                                                                                           \
+    {                                                                                                        \
+        const float16 lo = MLP_IL4LO(q0##v, q1##v), hi = MLP_IL4HI(q0##v, q1##v);                            \
+        __global float *pv = p + (size_t)(4 * v) * stride;                                                   \
+        if (4 * v < nr) vstore8(lo.lo, 0, pv);                                                               \
+        if (4 * v + 1 < nr) vstore8(lo.hi, 0, pv + stride);                                                  \
+        if (4 * v + 2 < nr) vstore8(hi.lo, 0, pv + 2 * (size_t)stride);                                      \
+        if (4 * v + 3 < nr) vstore8(hi.hi, 0, pv + 3 * (size_t)stride);                                      \
     }
+    MLP_ST3(0) MLP_ST3(1) MLP_ST3(2) MLP_ST3(3)
 }
 
 /* c[j] = the 16 rows' p[min(i, nr - 1) * stride + min(j, nc - 1)], j < MLP_C. */
@@ -103,16 +107,22 @@ inline void mlp_load_tile_(__global const float *p, const uint stride, const uin
         for (uint j = 0; j < MLP_C; j++) c[j] = vload16(j, t);
         return;
     }
-    float16 x[8], q[8], r[8];
-    for (uint m = 0; m < MLP_R / 2; m++)
-        r[m] = (float16)(vload8(0, p + (size_t)min(2 * m, nr - 1) * stride), vload8(0, p + (size_t)min(2 * m + 1, nr - 1) * stride));
-    for (uint u = 0; u < 4; u++) q[u] = MLP_DL4A(r[2 * u], r[2 * u + 1]), q[4 + u] = MLP_DL4B(r[2 * u], r[2 * u + 1]);
-    for (uint h = 0; h < 2; h++)
-        for (uint u = 0; u < 2; u++) {
-            x[4 * h + u] = MLP_DL2A(q[4 * h + 2 * u], q[4 * h + 2 * u + 1]);
-            x[4 * h + 2 + u] = MLP_DL2B(q[4 * h + 2 * u], q[4 * h + 2 * u + 1]);
-        }
-    for (uint g = 0; g < 4; g++) c[2 * g] = MLP_DL1A(x[2 * g], x[2 * g + 1]), c[2 * g + 1] = MLP_DL1B(x[2 * g], x[2 * g + 1]);
+    /* rows 4v .. 4v+3 (clamped to the last): qhv, columns 4h .. 4h+3 */
+#define MLP_LD3(v)                                                                                           \
+    float16 q0##v, q1##v;                                                                                    \
+    {                                                                                                        \
+        const float16 lo = (float16)(vload8(0, p + (size_t)min(4u * v, nr - 1) * stride),                     \
+                                     vload8(0, p + (size_t)min(4u * v + 1, nr - 1) * stride));                \
+        const float16 hi = (float16)(vload8(0, p + (size_t)min(4u * v + 2, nr - 1) * stride),                 \
+                                     vload8(0, p + (size_t)min(4u * v + 3, nr - 1) * stride));                \
+        q0##v = MLP_DL4A(lo, hi), q1##v = MLP_DL4B(lo, hi);                                                  \
+    }
+    MLP_LD3(0) MLP_LD3(1) MLP_LD3(2) MLP_LD3(3)
+    /* xgb: columns 2g, 2g+1 interleaved, rows 8b .. 8b+7 */
+#define MLP_LD2(h, b, ga, gb, v0, v1) const float16 x##ga##b = MLP_DL2A(q##h##v0, q##h##v1), x##gb##b = MLP_DL2B(q##h##v0, q##h##v1);
+    MLP_LD2(0, 0, 0, 1, 0, 1) MLP_LD2(0, 1, 0, 1, 2, 3) MLP_LD2(1, 0, 2, 3, 0, 1) MLP_LD2(1, 1, 2, 3, 2, 3)
+#define MLP_LD1(g) c[2 * g] = MLP_DL1A(x##g##0, x##g##1), c[2 * g + 1] = MLP_DL1B(x##g##0, x##g##1);
+    MLP_LD1(0) MLP_LD1(1) MLP_LD1(2) MLP_LD1(3)
 }
 
 /* Forward of layer L for the group's rows: in (K, R) the transposed input;
