@@ -47,7 +47,6 @@
 /* Apply X(j) for j = 0 .. MLP_C - 1 */
 #define MLP_EACH(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
 #define MLP_ACC_DECL(j) float16 acc##j = (float16)(0.0f);
-#define MLP_ACC_SAVE(j) acc[j] = acc##j;
 
 /* A task's tile: 16 rows (the lanes) by MLP_C columns, c[j] column j as a
 ** float16 of the rows.  The transposes to and from the row-major global
@@ -300,13 +299,16 @@ inline void mlp_dw_task_(__global const float *dZ, const uint N, __global const 
         }
         MLP_EACH(MLP_DW_FMA)
     }
-    float16 acc[MLP_C];
-    MLP_EACH(MLP_ACC_SAVE)
-    for (uint j = 0; j < MLP_C && n0 + j < N; j++) {
-        float t[16];
-        vstore16(acc[j], 0, t);
-        for (uint c = 0; c < nv; c++) dW[(size_t)(n0 + j) * K + k0 + c] = t[c];
+#define MLP_DW_STORE(j)                                                                                      \
+    if (n0 + j < N) {                                                                                        \
+        if (nv == 16) vstore16(acc##j, 0, dW + (size_t)(n0 + j) * K + k0);                                   \
+        else {                                                                                               \
+            float t[16];                                                                                     \
+            vstore16(acc##j, 0, t);                                                                          \
+            for (uint c = 0; c < nv; c++) dW[(size_t)(n0 + j) * K + k0 + c] = t[c];                          \
+        }                                                                                                    \
     }
+    MLP_EACH(MLP_DW_STORE)
 }
 
 /* One work-item per task: the dW tasks and db tasks of every layer (table);
