@@ -16,11 +16,19 @@
 **
 ** Bits: every GEMM output is one fma chain in k order from 0 with the
 ** operands in matmul_cpu's order, then matmul_cpu_store_'s epilogue (C =
-** alpha acc with alpha 1, + bias; E = f(C) on float8 halves, or E = C *
-** f'(Z)); the loss gradient is loss_fn.cl's per row (CE) or per element; db is
+** alpha acc with alpha 1, + bias; E = f(C), or E = C * f'(Z), here on whole
+** float16s: act_fn.cl's lanes give the float8 halves' bits); the loss
+** gradient is loss_fn.cl's per row (CE) or per element; db is
 ** activation_bias_grad's order (act_bias_grad_run_, act_fn.cl).  The rows of a
 ** float16 are independent lanes: a row past the batch (clamped to the last
 ** row) is computed and never stored.
+**
+** Memory: a work-item's results are MLP_C columns of 16 rows (a float16 a
+** column); they reach the row-major global buffers (Z, H, dH, dZ, logits)
+** transposed in registers, one float8 store per row (mlp_store_tile_), and
+** the backward's Z comes the same way (mlp_load_tile_): no strided scalar
+** accesses.  Local memory holds only the current layer's input and output,
+** (width, 16) each.
 **
 ** The layer table (ulong, MLP_LF words per linear layer l = 0 .. nlin-1):
 ** N outputs, K inputs, W and b offsets in the parameter block (has_bias),
