@@ -256,7 +256,15 @@ __kernel void mlp_rows(__global const float *x, __global const float *y, __globa
         __global const float *xr = gather ? x + (size_t)idx[idx_off + r] * row : xb + (size_t)r * row;
         __global float *xo = xb + (size_t)r * row;
         const int put = gather && i < nr;
-        for (size_t k = 0; k < row; k++) {
+        size_t k = 0;
+        for (; k + 8 <= row; k += 8) { /* by float8 (a vectorised scalar loop scatters into s0) */
+            const float8 v = vload8(0, xr + k);
+            if (put) vstore8(v, 0, xo + k);
+            __local float *o = s0 + k * MLP_R + i;
+            o[0] = v.s0, o[MLP_R] = v.s1, o[2 * MLP_R] = v.s2, o[3 * MLP_R] = v.s3;
+            o[4 * MLP_R] = v.s4, o[5 * MLP_R] = v.s5, o[6 * MLP_R] = v.s6, o[7 * MLP_R] = v.s7;
+        }
+        for (; k < row; k++) {
             const float v = xr[k];
             if (put) xo[k] = v;
             s0[k * MLP_R + i] = v;
