@@ -132,6 +132,25 @@ inline void mlp_load_tile_(__global const float *p, const uint stride, const uin
     MLP_LD1(0) MLP_LD1(1) MLP_LD1(2) MLP_LD1(3)
 }
 
+/* One row p[0 .. n-1] into the column o[k * MLP_R] of a (n, R) tile in local
+** memory, and into copy (when not 0).  By float8s: a vectorised scalar loop
+** would scatter into o. */
+inline void mlp_row_in_(__global const float *p, const size_t n, __global float *copy, __local float *o)
+{
+    size_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        const float8 v = vload8(0, p + k);
+        if (copy) vstore8(v, 0, copy + k);
+        __local float *q = o + k * MLP_R;
+        q[0] = v.s0, q[MLP_R] = v.s1, q[2 * MLP_R] = v.s2, q[3 * MLP_R] = v.s3;
+        q[4 * MLP_R] = v.s4, q[5 * MLP_R] = v.s5, q[6 * MLP_R] = v.s6, q[7 * MLP_R] = v.s7;
+    }
+    for (; k < n; k++) {
+        if (copy) copy[k] = p[k];
+        o[k * MLP_R] = p[k];
+    }
+}
+
 /* Forward of layer L for the group's rows: in (K, R) the transposed input;
 ** per task (MLP_C output columns) the 16 rows' Z and H stored row-major and
 ** H into out (N, R) for the next layer. */
@@ -251,24 +270,11 @@ __kernel void mlp_rows(__global const float *x, __global const float *y, __globa
 {
     const uint lid = get_local_id(0), ls = get_local_size(0), r0 = get_group_id(0) * MLP_R;
     const uint nr = min((uint)MLP_R, B - r0);
-    for (uint i = lid; i < MLP_R; i += ls) { /* row by row (contiguous), model_gather's copies if gather */
+    for (uint i = lid; i < MLP_R; i += ls) { /* row by row, model_gather's copies if gather */
         const uint r = r0 + min(i, nr - 1);
-        __global const float *xr = gather ? x + (size_t)idx[idx_off + r] * row : xb + (size_t)r * row;
-        __global float *xo = xb + (size_t)r * row;
         const int put = gather && i < nr;
-        size_t k = 0;
-        for (; k + 8 <= row; k += 8) { /* by float8 (a vectorised scalar loop scatters into s0) */
-            const float8 v = vload8(0, xr + k);
-            if (put) vstore8(v, 0, xo + k);
-            __local float *o = s0 + k * MLP_R + i;
-            o[0] = v.s0, o[MLP_R] = v.s1, o[2 * MLP_R] = v.s2, o[3 * MLP_R] = v.s3;
-            o[4 * MLP_R] = v.s4, o[5 * MLP_R] = v.s5, o[6 * MLP_R] = v.s6, o[7 * MLP_R] = v.s7;
-        }
-        for (; k < row; k++) {
-            const float v = xr[k];
-            if (put) xo[k] = v;
-            s0[k * MLP_R + i] = v;
-        }
+        __global float *xr = xb + (size_t)r * row;
+        mlp_row_in_(gather ? x + (size_t)idx[idx_off + r] * row : xr, row, put ? xr : 0, s0 + i);
         if (put) yb[r] = y[(size_t)idx[idx_off + r]];
     }
     barrier(CLK_LOCAL_MEM_FENCE);
@@ -282,10 +288,7 @@ __kernel void mlp_rows(__global const float *x, __global const float *y, __globa
     const uint K = (uint)Lo[MLP_N];
     mlp_loss_grad_(loss, logits, yb, B, K, r0, nr, dlogits, bwd + Lo[MLP_DZ], terms);
     barrier(CLK_GLOBAL_MEM_FENCE);
-    for (uint i = lid; i < MLP_R; i += ls) {
-        __global const float *dr = dlogits + (size_t)(r0 + min(i, nr - 1)) * K;
-        for (uint n = 0; n < K; n++) in[n * MLP_R + i] = dr[n];
-    }
+    for (uint i = lid; i < MLP_R; i += ls) mlp_row_in_(dlogits + (size_t)(r0 + min(i, nr - 1)) * K, K, 0, in + i);
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int l = nlin - 1; l > 0; l--) {
         mlp_bwd_layer_(tab + l * MLP_LF, tab + (l - 1) * MLP_LF, P, fwd, bwd, act_p, r0, nr, in, out);
