@@ -62,8 +62,10 @@
 ** (groups of 1, 2, 4 lanes) turn the 8 columns into 8 float16 of two rows
 ** each, r[m] = (row 2m, row 2m + 1), and three de-interleave stages back;
 ** the global accesses are one float8 per row. */
-#define MLP_IL1LO(a, b) (float16)(a.s0, b.s0, a.s1, b.s1, a.s2, b.s2, a.s3, b.s3, a.s4, b.s4, a.s5, b.s5, a.s6, b.s6, a.s7, b.s7)
-#define MLP_IL1HI(a, b) (float16)(a.s8, b.s8, a.s9, b.s9, a.sa, b.sa, a.sb, b.sb, a.sc, b.sc, a.sd, b.sd, a.se, b.se, a.sf, b.sf)
+#define MLP_IL1LO(a, b) \
+    (float16)(a.s0, b.s0, a.s1, b.s1, a.s2, b.s2, a.s3, b.s3, a.s4, b.s4, a.s5, b.s5, a.s6, b.s6, a.s7, b.s7)
+#define MLP_IL1HI(a, b) \
+    (float16)(a.s8, b.s8, a.s9, b.s9, a.sa, b.sa, a.sb, b.sb, a.sc, b.sc, a.sd, b.sd, a.se, b.se, a.sf, b.sf)
 #define MLP_IL2LO(a, b) (float16)(a.s01, b.s01, a.s23, b.s23, a.s45, b.s45, a.s67, b.s67)
 #define MLP_IL2HI(a, b) (float16)(a.s89, b.s89, a.sab, b.sab, a.scd, b.scd, a.sef, b.sef)
 #define MLP_IL4LO(a, b) (float16)(a.s0123, b.s0123, a.s4567, b.s4567)
@@ -86,10 +88,12 @@ inline void mlp_store_tile_(const float16 *c, __global float *p, const uint stri
         return;
     }
     /* xgb: columns 2g, 2g+1 interleaved, rows 8b .. 8b+7 */
-#define MLP_ST1(g) const float16 x##g##0 = MLP_IL1LO(c[2 * g], c[2 * g + 1]), x##g##1 = MLP_IL1HI(c[2 * g], c[2 * g + 1]);
+#define MLP_ST1(g) \
+    const float16 x##g##0 = MLP_IL1LO(c[2 * g], c[2 * g + 1]), x##g##1 = MLP_IL1HI(c[2 * g], c[2 * g + 1]);
     MLP_ST1(0) MLP_ST1(1) MLP_ST1(2) MLP_ST1(3)
     /* qhv: columns 4h .. 4h+3, rows 4v .. 4v+3, from the pairs ga, gb = 2h, 2h+1, rows 8b .. */
-#define MLP_ST2(h, b, ga, gb, v0, v1) const float16 q##h##v0 = MLP_IL2LO(x##ga##b, x##gb##b), q##h##v1 = MLP_IL2HI(x##ga##b, x##gb##b);
+#define MLP_ST2(h, b, ga, gb, v0, v1) \
+    const float16 q##h##v0 = MLP_IL2LO(x##ga##b, x##gb##b), q##h##v1 = MLP_IL2HI(x##ga##b, x##gb##b);
     MLP_ST2(0, 0, 0, 1, 0, 1) MLP_ST2(0, 1, 0, 1, 2, 3) MLP_ST2(1, 0, 2, 3, 0, 1) MLP_ST2(1, 1, 2, 3, 2, 3)
     /* rows 4v .. 4v+1, 4v+2 .. 4v+3: one float8 a row */
 #define MLP_ST3(v)                                                                                           \
@@ -126,7 +130,8 @@ inline void mlp_load_tile_(__global const float *p, const uint stride, const uin
     }
     MLP_LD3(0) MLP_LD3(1) MLP_LD3(2) MLP_LD3(3)
     /* xgb: columns 2g, 2g+1 interleaved, rows 8b .. 8b+7 */
-#define MLP_LD2(h, b, ga, gb, v0, v1) const float16 x##ga##b = MLP_DL2A(q##h##v0, q##h##v1), x##gb##b = MLP_DL2B(q##h##v0, q##h##v1);
+#define MLP_LD2(h, b, ga, gb, v0, v1) \
+    const float16 x##ga##b = MLP_DL2A(q##h##v0, q##h##v1), x##gb##b = MLP_DL2B(q##h##v0, q##h##v1);
     MLP_LD2(0, 0, 0, 1, 0, 1) MLP_LD2(0, 1, 0, 1, 2, 3) MLP_LD2(1, 0, 2, 3, 0, 1) MLP_LD2(1, 1, 2, 3, 2, 3)
 #define MLP_LD1(g) c[2 * g] = MLP_DL1A(x##g##0, x##g##1), c[2 * g + 1] = MLP_DL1B(x##g##0, x##g##1);
     MLP_LD1(0) MLP_LD1(1) MLP_LD1(2) MLP_LD1(3)
