@@ -1,41 +1,44 @@
 /*
-** act_fn.cl: the activation functions f(z) and f'(z) on float8 (on the host: float), a function
-** library (no kernels) included after common.cl by the programs that apply
-** activations: activation.cl (the elementwise kernels) and matmul.cl (the
-** GEMM epilogues).  Both use these same functions, so an activation fused
-** into a GEMM gives the same bits as the separate kernel.  The formulas and
-** their stable forms are described in activation.cl's header.
+** act_fn.cl: the activation functions f(z) and f'(z) on float8 and float16
+** (on the host: float), a function library (no kernels) included after
+** common.cl by the programs that apply activations: activation.cl (the
+** elementwise kernels), matmul.cl (the GEMM epilogues), model.cl and mlp.cl.
+** All use these same functions, so an activation fused into a GEMM gives the
+** same bits as the separate kernel.  The formulas and their stable forms are
+** described in activation.cl's header.
 **
-**   act_f_<name>_(z, p), act_d_<name>_(z, p)   one activation, straight-line
+**   act_f_<name>_(z, p), act_d_<name>_(z, p)   one activation, straight-line (float8)
 **   act_f8_(act, p, z), act_d8_(act, p, z)      by clgrad_act value (a switch);
 **                                               act_d8_ passes NaN z through
+**   act_f_<name>_16, act_f16_, act_d16_ ...     the same on float16
 **
-** One source for device and host: on the device z is a float8 (ACT_T), on the
-** host (tests/test_activation.c includes cl/math.cl then this file) a float,
-** named act_f1_/act_d1_ for the switches; the transcendentals are math.cl's
-** (clgm_exp8 / clgm_exp ...), so the host scalar build gives the kernels' bits.
+** One source for device and host: the functions are written once, as the
+** macro ACT_DEFINE(V, T, MS, SW) over the name suffix V ("" or 16), the type
+** T, math.cl's suffix MS and the switches' suffix SW, instantiated on the
+** device for float8 (V "", SW 8) and float16 (V 16, SW 16), on the host
+** (tests/test_activation.c includes cl/math.cl then this file) for float
+** (V "", SW 1: act_f1_/act_d1_).  The transcendentals are math.cl's
+** (clgm_exp8 / clgm_exp16 / clgm_exp ...), branch-free on vectors, so every
+** lane of either vector width gives the host scalar build's bits.
 */
 
 #ifdef __OPENCL_VERSION__
-#define ACT_T float8
+#define ACT_T float8 /* activation.cl's kernels */
 #define ACT_FN inline
-#define ACT_M(name) clgm_##name##8 /* math.cl, float8 */
-#define ACT_DIV(a, b) clg_div8((ACT_T)(a), (ACT_T)(b)) /* common.cl: correctly rounded */
+#define ACT_DIV(T, MS, a, b) clg_div##MS((T)(a), (T)(b)) /* common.cl / math.cl: correctly rounded */
 #define act_fabs_ fabs
 #define act_copysign_ copysign
-/* c ? a : b, component-wise (c from a float8 comparison: -1 true, 0 false) */
-#define SEL(c, a, b) select((ACT_T)(b), (ACT_T)(a), (c))
+/* c ? a : b, component-wise (c from a vector comparison: -1 true, 0 false) */
+#define ACT_SEL(T, c, a, b) select((T)(b), (T)(a), (c))
 #else
 #define ACT_T float
 #define ACT_FN static inline
-#define ACT_M(name) clgm_##name
-#define ACT_DIV(a, b) clg_div((a), (b))
+#define ACT_DIV(T, MS, a, b) clg_div((a), (b))
 #define act_fabs_ fabsf
 #define act_copysign_ copysignf
-#define SEL(c, a, b) ((c) ? (ACT_T)(a) : (ACT_T)(b))
-#define act_f8_ act_f1_
-#define act_d8_ act_d1_
+#define ACT_SEL(T, c, a, b) ((c) ? (T)(a) : (T)(b))
 #endif
+#define SEL(c, a, b) ACT_SEL(ACT_T, c, a, b)
 
 /* clgrad_act values (include/clgrad/activation.h) */
 #define ACT_IDENTITY 0
@@ -58,135 +61,143 @@
 #define GELU_KAPPA 0.044715f
 
 
-/* sigmoid(z) from e = exp(-|z|) */
-ACT_FN ACT_T act_sigmoid_(const ACT_T z)
-{
-    const ACT_T e = ACT_M(exp)(-act_fabs_(z));
-    return SEL(z >= 0.0f, ACT_DIV(1.0f, 1.0f + e), ACT_DIV(e, 1.0f + e));
+#define ACT_DEFINE(V, T, MS, SW)                                                                                    \
+/* sigmoid(z) from e = exp(-|z|) */                                                                                 \
+ACT_FN T act_sigmoid_##V(const T z)                                                                                 \
+{                                                                                                                   \
+    const T e = clgm_exp##MS(-act_fabs_(z));                                                                        \
+    return ACT_SEL(T, z >= 0.0f, ACT_DIV(T, MS, 1.0f, 1.0f + e), ACT_DIV(T, MS, e, 1.0f + e));                      \
+}                                                                                                                   \
+                                                                                                                    \
+/* sigmoid'(z) = sigmoid(z) sigmoid(-z) = e / (1+e)^2, symmetric, no cancellation */                                \
+ACT_FN T act_dsigmoid_##V(const T z)                                                                                \
+{                                                                                                                   \
+    const T e = clgm_exp##MS(-act_fabs_(z));                                                                        \
+    const T d = 1.0f + e;                                                                                           \
+    return ACT_DIV(T, MS, e, d * d);                                                                                \
+}                                                                                                                   \
+                                                                                                                    \
+/* gelu_tanh's inner argument 2y = 2 sqrt(2/pi) (z + kappa z^3); Inf for |z| > ~7e12 */                             \
+ACT_FN T act_gelu_2y_##V(const T z)                                                                                 \
+{                                                                                                                   \
+    return 2.0f * (GELU_BETA * (z + GELU_KAPPA * (z * z * z)));                                                     \
+}                                                                                                                   \
+                                                                                                                    \
+/* ---- f(z) ---- */                                                                                                \
+ACT_FN T act_f_identity_##V(const T z, const float p) { return z; }                                                 \
+ACT_FN T act_f_sigmoid_##V(const T z, const float p) { return act_sigmoid_##V(z); }                                 \
+ACT_FN T act_f_tanh_##V(const T z, const float p) { return clgm_tanh##MS(z); }                                      \
+ACT_FN T act_f_relu_##V(const T z, const float p) { return ACT_SEL(T, (z > 0.0f) | isnan(z), z, 0.0f); }            \
+ACT_FN T act_f_leaky_relu_##V(const T z, const float p)                                                             \
+{                                                                                                                   \
+    /* slope 0 is relu: -Inf * 0 would be NaN */                                                                    \
+    return ACT_SEL(T, (z > 0.0f) | isnan(z), z, p == 0.0f ? (T)0.0f : z * p);                                       \
+}                                                                                                                   \
+/* expm1(-Inf) = -1; NaN stays NaN */                                                                               \
+ACT_FN T act_f_elu_##V(const T z, const float p) { return ACT_SEL(T, z > 0.0f, z, p * clgm_expm1##MS(z)); }         \
+ACT_FN T act_f_selu_##V(const T z, const float p)                                                                   \
+{                                                                                                                   \
+    return SELU_LAMBDA * ACT_SEL(T, z > 0.0f, z, SELU_ALPHA * clgm_expm1##MS(z));                                   \
+}                                                                                                                   \
+ACT_FN T act_f_softsign_##V(const T z, const float p)                                                               \
+{                                                                                                                   \
+    return ACT_SEL(T, isinf(z), act_copysign_((T)1.0f, z), ACT_DIV(T, MS, z, 1.0f + act_fabs_(z)));                 \
+}                                                                                                                   \
+ACT_FN T act_f_softplus_##V(const T z, const float p)                                                               \
+{                                                                                                                   \
+    return ACT_SEL(T, z > 0.0f, z, 0.0f) + clgm_log1p##MS(clgm_exp##MS(-act_fabs_(z)));                             \
+}                                                                                                                   \
+ACT_FN T act_f_gelu_##V(const T z, const float p)                                                                   \
+{                                                                                                                   \
+    const T phi = 0.5f * clgm_erfc##MS(-(z * INV_SQRT2)); /* Phi(z), NaN for NaN */                                 \
+    return ACT_SEL(T, phi == 0.0f, 0.0f, z * phi);                                                                  \
+}                                                                                                                   \
+ACT_FN T act_f_gelu_tanh_##V(const T z, const float p)                                                              \
+{                                                                                                                   \
+    const T s = act_sigmoid_##V(act_gelu_2y_##V(z));                                                                \
+    return ACT_SEL(T, s == 0.0f, 0.0f, z * s);                                                                      \
+}                                                                                                                   \
+                                                                                                                    \
+/* ---- f'(z) for finite or infinite z (NaN z is passed through by the kernel) ---- */                              \
+ACT_FN T act_d_sigmoid_##V(const T z, const float p) { return act_dsigmoid_##V(z); }                                \
+ACT_FN T act_d_tanh_##V(const T z, const float p)                                                                   \
+{                                                                                                                   \
+    const T e = clgm_exp##MS(-2.0f * act_fabs_(z));                                                                 \
+    const T d = 1.0f + e;                                                                                           \
+    return ACT_DIV(T, MS, 4.0f * e, d * d);                                                                         \
+}                                                                                                                   \
+/* relu'(0) = 0, as PyTorch */                                                                                      \
+ACT_FN T act_d_relu_##V(const T z, const float p) { return ACT_SEL(T, z > 0.0f, 1.0f, 0.0f); }                      \
+ACT_FN T act_d_leaky_relu_##V(const T z, const float p) { return ACT_SEL(T, z > 0.0f, 1.0f, p); }                   \
+ACT_FN T act_d_elu_##V(const T z, const float p) { return ACT_SEL(T, z > 0.0f, 1.0f, p * clgm_exp##MS(z)); }        \
+ACT_FN T act_d_selu_##V(const T z, const float p)                                                                   \
+{                                                                                                                   \
+    return ACT_SEL(T, z > 0.0f, SELU_LAMBDA, SELU_LAMBDA * SELU_ALPHA * clgm_exp##MS(z));                           \
+}                                                                                                                   \
+ACT_FN T act_d_softsign_##V(const T z, const float p)                                                               \
+{                                                                                                                   \
+    const T t = ACT_DIV(T, MS, 1.0f, 1.0f + act_fabs_(z)); /* 0 at ±Inf */                                          \
+    return t * t;                                                                                                   \
+}                                                                                                                   \
+ACT_FN T act_d_softplus_##V(const T z, const float p) { return act_sigmoid_##V(z); }                                \
+ACT_FN T act_d_gelu_##V(const T z, const float p)                                                                   \
+{                                                                                                                   \
+    const T Phi = 0.5f * clgm_erfc##MS(-(z * INV_SQRT2));                                                           \
+    const T phi = INV_SQRT2PI * clgm_exp##MS(-0.5f * (z * z));                                                      \
+    return ACT_SEL(T, phi == 0.0f, Phi, Phi + z * phi);                                                             \
+}                                                                                                                   \
+ACT_FN T act_d_gelu_tanh_##V(const T z, const float p)                                                              \
+{                                                                                                                   \
+    const T t = act_gelu_2y_##V(z);                                                                                 \
+    const T s = act_sigmoid_##V(t);                                                                                 \
+    const T ds = act_dsigmoid_##V(t); /* s (1 - s) */                                                               \
+    return ACT_SEL(T, ds == 0.0f, s, s + ((2.0f * z) * ds) * (GELU_BETA * (1.0f + (3.0f * GELU_KAPPA) * (z * z)))); \
+}                                                                                                                   \
+                                                                                                                    \
+/* f(z) by clgrad_act value (identity for an unknown one: the host rejects those) */                                \
+ACT_FN T act_f##SW##_(const int act, const float p, const T z)                                                      \
+{                                                                                                                   \
+    switch (act) {                                                                                                  \
+    case ACT_SIGMOID: return act_f_sigmoid_##V(z, p);                                                               \
+    case ACT_TANH: return act_f_tanh_##V(z, p);                                                                     \
+    case ACT_RELU: return act_f_relu_##V(z, p);                                                                     \
+    case ACT_LEAKY_RELU: return act_f_leaky_relu_##V(z, p);                                                         \
+    case ACT_ELU: return act_f_elu_##V(z, p);                                                                       \
+    case ACT_SELU: return act_f_selu_##V(z, p);                                                                     \
+    case ACT_SOFTSIGN: return act_f_softsign_##V(z, p);                                                             \
+    case ACT_SOFTPLUS: return act_f_softplus_##V(z, p);                                                             \
+    case ACT_GELU: return act_f_gelu_##V(z, p);                                                                     \
+    case ACT_GELU_TANH: return act_f_gelu_tanh_##V(z, p);                                                           \
+    default: return z;                                                                                              \
+    }                                                                                                               \
+}                                                                                                                   \
+                                                                                                                    \
+/* f'(z) by clgrad_act value, NaN where z is NaN (identity: 1) */                                                   \
+ACT_FN T act_d##SW##_(const int act, const float p, const T z)                                                      \
+{                                                                                                                   \
+    T d;                                                                                                            \
+    switch (act) {                                                                                                  \
+    case ACT_SIGMOID: d = act_d_sigmoid_##V(z, p); break;                                                           \
+    case ACT_TANH: d = act_d_tanh_##V(z, p); break;                                                                 \
+    case ACT_RELU: d = act_d_relu_##V(z, p); break;                                                                 \
+    case ACT_LEAKY_RELU: d = act_d_leaky_relu_##V(z, p); break;                                                     \
+    case ACT_ELU: d = act_d_elu_##V(z, p); break;                                                                   \
+    case ACT_SELU: d = act_d_selu_##V(z, p); break;                                                                 \
+    case ACT_SOFTSIGN: d = act_d_softsign_##V(z, p); break;                                                         \
+    case ACT_SOFTPLUS: d = act_d_softplus_##V(z, p); break;                                                         \
+    case ACT_GELU: d = act_d_gelu_##V(z, p); break;                                                                 \
+    case ACT_GELU_TANH: d = act_d_gelu_tanh_##V(z, p); break;                                                       \
+    default: return (T)(1.0f);                                                                                      \
+    }                                                                                                               \
+    return ACT_SEL(T, isnan(z), z, d);                                                                              \
 }
 
-/* sigmoid'(z) = sigmoid(z) sigmoid(-z) = e / (1+e)^2, symmetric, no cancellation */
-ACT_FN ACT_T act_dsigmoid_(const ACT_T z)
-{
-    const ACT_T e = ACT_M(exp)(-act_fabs_(z));
-    const ACT_T d = 1.0f + e;
-    return ACT_DIV(e, d * d);
-}
-
-/* gelu_tanh's inner argument 2y = 2 sqrt(2/pi) (z + kappa z^3); Inf for |z| > ~7e12 */
-ACT_FN ACT_T act_gelu_2y_(const ACT_T z)
-{
-    return 2.0f * (GELU_BETA * (z + GELU_KAPPA * (z * z * z)));
-}
-
-/* ---- f(z) ---- */
-ACT_FN ACT_T act_f_identity_(const ACT_T z, const float p) { return z; }
-ACT_FN ACT_T act_f_sigmoid_(const ACT_T z, const float p) { return act_sigmoid_(z); }
-ACT_FN ACT_T act_f_tanh_(const ACT_T z, const float p) { return ACT_M(tanh)(z); }
-ACT_FN ACT_T act_f_relu_(const ACT_T z, const float p) { return SEL((z > 0.0f) | isnan(z), z, 0.0f); }
-ACT_FN ACT_T act_f_leaky_relu_(const ACT_T z, const float p)
-{
-    /* slope 0 is relu: -Inf * 0 would be NaN */
-    return SEL((z > 0.0f) | isnan(z), z, p == 0.0f ? (ACT_T)0.0f : z * p);
-}
-/* expm1(-Inf) = -1; NaN stays NaN */
-ACT_FN ACT_T act_f_elu_(const ACT_T z, const float p) { return SEL(z > 0.0f, z, p * ACT_M(expm1)(z)); }
-ACT_FN ACT_T act_f_selu_(const ACT_T z, const float p)
-{
-    return SELU_LAMBDA * SEL(z > 0.0f, z, SELU_ALPHA * ACT_M(expm1)(z));
-}
-ACT_FN ACT_T act_f_softsign_(const ACT_T z, const float p)
-{
-    return SEL(isinf(z), act_copysign_((ACT_T)1.0f, z), ACT_DIV(z, 1.0f + act_fabs_(z)));
-}
-ACT_FN ACT_T act_f_softplus_(const ACT_T z, const float p)
-{
-    return SEL(z > 0.0f, z, 0.0f) + ACT_M(log1p)(ACT_M(exp)(-act_fabs_(z)));
-}
-ACT_FN ACT_T act_f_gelu_(const ACT_T z, const float p)
-{
-    const ACT_T phi = 0.5f * ACT_M(erfc)(-(z * INV_SQRT2)); /* Phi(z), NaN for NaN */
-    return SEL(phi == 0.0f, 0.0f, z * phi);
-}
-ACT_FN ACT_T act_f_gelu_tanh_(const ACT_T z, const float p)
-{
-    const ACT_T s = act_sigmoid_(act_gelu_2y_(z));
-    return SEL(s == 0.0f, 0.0f, z * s);
-}
-
-/* ---- f'(z) for finite or infinite z (NaN z is passed through by the kernel) ---- */
-ACT_FN ACT_T act_d_sigmoid_(const ACT_T z, const float p) { return act_dsigmoid_(z); }
-ACT_FN ACT_T act_d_tanh_(const ACT_T z, const float p)
-{
-    const ACT_T e = ACT_M(exp)(-2.0f * act_fabs_(z));
-    const ACT_T d = 1.0f + e;
-    return ACT_DIV(4.0f * e, d * d);
-}
-/* relu'(0) = 0, as PyTorch */
-ACT_FN ACT_T act_d_relu_(const ACT_T z, const float p) { return SEL(z > 0.0f, 1.0f, 0.0f); }
-ACT_FN ACT_T act_d_leaky_relu_(const ACT_T z, const float p) { return SEL(z > 0.0f, 1.0f, p); }
-ACT_FN ACT_T act_d_elu_(const ACT_T z, const float p) { return SEL(z > 0.0f, 1.0f, p * ACT_M(exp)(z)); }
-ACT_FN ACT_T act_d_selu_(const ACT_T z, const float p)
-{
-    return SEL(z > 0.0f, SELU_LAMBDA, SELU_LAMBDA * SELU_ALPHA * ACT_M(exp)(z));
-}
-ACT_FN ACT_T act_d_softsign_(const ACT_T z, const float p)
-{
-    const ACT_T t = ACT_DIV(1.0f, 1.0f + act_fabs_(z)); /* 0 at ±Inf */
-    return t * t;
-}
-ACT_FN ACT_T act_d_softplus_(const ACT_T z, const float p) { return act_sigmoid_(z); }
-ACT_FN ACT_T act_d_gelu_(const ACT_T z, const float p)
-{
-    const ACT_T Phi = 0.5f * ACT_M(erfc)(-(z * INV_SQRT2));
-    const ACT_T phi = INV_SQRT2PI * ACT_M(exp)(-0.5f * (z * z));
-    return SEL(phi == 0.0f, Phi, Phi + z * phi);
-}
-ACT_FN ACT_T act_d_gelu_tanh_(const ACT_T z, const float p)
-{
-    const ACT_T t = act_gelu_2y_(z);
-    const ACT_T s = act_sigmoid_(t);
-    const ACT_T ds = act_dsigmoid_(t); /* s (1 - s) */
-    return SEL(ds == 0.0f, s, s + ((2.0f * z) * ds) * (GELU_BETA * (1.0f + (3.0f * GELU_KAPPA) * (z * z))));
-}
-
-/* f(z) by clgrad_act value (identity for an unknown one: the host rejects those) */
-ACT_FN ACT_T act_f8_(const int act, const float p, const ACT_T z)
-{
-    switch (act) {
-    case ACT_SIGMOID: return act_f_sigmoid_(z, p);
-    case ACT_TANH: return act_f_tanh_(z, p);
-    case ACT_RELU: return act_f_relu_(z, p);
-    case ACT_LEAKY_RELU: return act_f_leaky_relu_(z, p);
-    case ACT_ELU: return act_f_elu_(z, p);
-    case ACT_SELU: return act_f_selu_(z, p);
-    case ACT_SOFTSIGN: return act_f_softsign_(z, p);
-    case ACT_SOFTPLUS: return act_f_softplus_(z, p);
-    case ACT_GELU: return act_f_gelu_(z, p);
-    case ACT_GELU_TANH: return act_f_gelu_tanh_(z, p);
-    default: return z;
-    }
-}
-
-/* f'(z) by clgrad_act value, NaN where z is NaN (identity: 1) */
-ACT_FN ACT_T act_d8_(const int act, const float p, const ACT_T z)
-{
-    ACT_T d;
-    switch (act) {
-    case ACT_SIGMOID: d = act_d_sigmoid_(z, p); break;
-    case ACT_TANH: d = act_d_tanh_(z, p); break;
-    case ACT_RELU: d = act_d_relu_(z, p); break;
-    case ACT_LEAKY_RELU: d = act_d_leaky_relu_(z, p); break;
-    case ACT_ELU: d = act_d_elu_(z, p); break;
-    case ACT_SELU: d = act_d_selu_(z, p); break;
-    case ACT_SOFTSIGN: d = act_d_softsign_(z, p); break;
-    case ACT_SOFTPLUS: d = act_d_softplus_(z, p); break;
-    case ACT_GELU: d = act_d_gelu_(z, p); break;
-    case ACT_GELU_TANH: d = act_d_gelu_tanh_(z, p); break;
-    default: return (ACT_T)(1.0f);
-    }
-    return SEL(isnan(z), z, d);
-}
+#ifdef __OPENCL_VERSION__
+ACT_DEFINE(, float8, 8, 8)
+ACT_DEFINE(16, float16, 16, 16)
+#else
+ACT_DEFINE(, float, , 1)
+#endif
 
 #ifdef __OPENCL_VERSION__
 /* ---- the column sums of activation_bias_grad (activation.cl's header gives

@@ -6,6 +6,7 @@
 **
 **   clgm_exp, clgm_expm1, clgm_log, clgm_log1p, clgm_tanh, clgm_erfc   (float)
 **   clgm_exp8, ..., clgm_erfc8                                          (float8)
+**   clgm_exp16, ..., clgm_erfc16                                        (float16)
 **
 ** Vendor math libraries differ in the last bits (OpenCL allows exp 3 ulp,
 ** tanh 5, erfc 16), so a result would depend on the device.  These use only
@@ -19,8 +20,10 @@
 ** ±Inf gives the limit and NaN comes back as the argument itself.
 **
 ** Each algorithm is written once, as a macro over the suffix S ("" for float,
-** 8 for float8), the float type F and the int type I of the same width; the
-** float8 version is branch-free (every path computed, select picks).
+** 8 for float8, 16 for float16), the float type F and the int type I of the
+** same width; the vector versions are branch-free (every path computed,
+** select picks), so every lane gives the scalar version's bits
+** (tests/test_activation.c: vector_lanes).
 **
 ** Errors over all 2^32 float arguments (build/ulp: tools/ulp.c against
 ** glibc's double functions; ulp of the float rounding of the exact value,
@@ -113,6 +116,22 @@ typedef int32_t clgm_int;
 #define clgm_fmax8 fmax
 #define clgm_copysign8 copysign
 #define clgm_isnan8 isnan
+#define clgm_shl2316(i) as_int16(as_uint16(i) << 23)
+#define clgm_asf16(i) as_float16(i)
+#define clgm_asi16(f) as_int16(f)
+#define clgm_sel16(c, a, b) select((b), (a), (c))
+#define clgm_cvtf16(i) convert_float16(i)
+#define clgm_fma16 fma
+#define clgm_fabs16 fabs
+#define clgm_fmin16 fmin
+#define clgm_fmax16 fmax
+#define clgm_copysign16 copysign
+#define clgm_isnan16 isnan
+/* common.cl's correctly rounded division on the float8 halves */
+inline float16 clg_div16(const float16 a, const float16 b)
+{
+    return (float16)(clg_div8(a.lo, b.lo), clg_div8(a.hi, b.hi));
+}
 typedef int clgm_int;
 #endif
 
@@ -433,24 +452,19 @@ typedef int clgm_int;
         return CLGM_SELF(S, F, clgm_isnan##S(x), x, y);                                            \
     }
 
+/* Every function for one width */
+#define CLGM_DEF_ALL(S, F, I)                                                                      \
+    CLGM_DEF_EXP(S, F, I)                                                                          \
+    CLGM_DEF_EXPM1(S, F, I)                                                                        \
+    CLGM_DEF_LOG(S, F, I)                                                                          \
+    CLGM_DEF_LOG1P(S, F, I)                                                                        \
+    CLGM_DEF_TANH(S, F, I)                                                                         \
+    CLGM_DEF_ERFC(S, F, I)
+
 #ifndef __OPENCL_VERSION__
-CLGM_DEF_EXP(, float, int32_t)
-CLGM_DEF_EXPM1(, float, int32_t)
-CLGM_DEF_LOG(, float, int32_t)
-CLGM_DEF_LOG1P(, float, int32_t)
-CLGM_DEF_TANH(, float, int32_t)
-CLGM_DEF_ERFC(, float, int32_t)
+CLGM_DEF_ALL(, float, int32_t)
 #else
-CLGM_DEF_EXP(, float, int)
-CLGM_DEF_EXPM1(, float, int)
-CLGM_DEF_LOG(, float, int)
-CLGM_DEF_LOG1P(, float, int)
-CLGM_DEF_TANH(, float, int)
-CLGM_DEF_ERFC(, float, int)
-CLGM_DEF_EXP(8, float8, int8)
-CLGM_DEF_EXPM1(8, float8, int8)
-CLGM_DEF_LOG(8, float8, int8)
-CLGM_DEF_LOG1P(8, float8, int8)
-CLGM_DEF_TANH(8, float8, int8)
-CLGM_DEF_ERFC(8, float8, int8)
+CLGM_DEF_ALL(, float, int)
+CLGM_DEF_ALL(8, float8, int8)
+CLGM_DEF_ALL(16, float16, int16)
 #endif

@@ -31,6 +31,7 @@
 ** derivation in src/ops/activation.c).  Finite differences: see fd_ below.
 */
 #include "fixture.h"
+#include "util/fsutil.h"
 
 #include <float.h>
 #include <math.h>
@@ -700,6 +701,127 @@ START_TEST(bitwise_host)
 }
 END_TEST
 
+/* ---- vector_lanes: math.cl's and act_fn.cl's float8 and float16 versions ----
+** A test program (common.cl, math.cl, act_fn.cl from $CLGRAD_SOURCE_ROOT/cl,
+** the context's build options, two kernels below) applies each of math.cl's
+** functions and each activation's f and f' to bitwise_host's inputs (±0,
+** denormals, ±Inf, NaN, large |z|, random values and bit patterns) as float8
+** halves and as float16s: both must give the host scalar build's bits in
+** every lane (NaN: NaN), and each other's exactly. */
+static const char *lanes_src_ =
+    "__kernel void lanes_math(__global const float *z, const int f, __global float *o8, __global float *o16)\n"
+    "{\n"
+    "    const size_t i = get_global_id(0);\n"
+    "    const float16 v = vload16(i, z);\n"
+    "    float16 a, b;\n"
+    "#define LANES_F(k, name) \\\n"
+    "    case k: a = (float16)(clgm_##name##8(v.lo), clgm_##name##8(v.hi)), b = clgm_##name##16(v); break;\n"
+    "    switch (f) {\n"
+    "    LANES_F(0, exp) LANES_F(1, expm1) LANES_F(2, log) LANES_F(3, log1p) LANES_F(4, tanh)\n"
+    "    default: LANES_F(5, erfc)\n"
+    "    }\n"
+    "    vstore16(a, i, o8), vstore16(b, i, o16);\n"
+    "}\n"
+    "__kernel void lanes_act(__global const float *z, const int act, const float p, const int d, __global float *o8,\n"
+    "                        __global float *o16)\n"
+    "{\n"
+    "    const size_t i = get_global_id(0);\n"
+    "    const float16 v = vload16(i, z);\n"
+    "    const float16 a = (float16)(act_f8_(act, p, v.lo), act_f8_(act, p, v.hi));\n"
+    "    const float16 b = (float16)(act_d8_(act, p, v.lo), act_d8_(act, p, v.hi));\n"
+    "    vstore16(d ? b : a, i, o8);\n"
+    "    vstore16(d ? act_d16_(act, p, v) : act_f16_(act, p, v), i, o16);\n"
+    "}\n";
+
+#define LANES_CL(call) ck_assert_int_eq((call), CL_SUCCESS)
+
+static cl_program lanes_program_(void)
+{
+    const char *root = getenv("CLGRAD_SOURCE_ROOT"), *files[] = {"common.cl", "math.cl", "act_fn.cl"};
+    char *text[4] = {NULL, NULL, NULL, (char *)lanes_src_};
+    for (int i = 0; i < 3; i++) {
+        char path[4096];
+        size_t len;
+        snprintf(path, sizeof path, "%s/cl/%s", root ? root : ".", files[i]);
+        ck_assert_msg(clgrad_fs_read_all(path, 0, 0, &text[i], &len) == 0, "cannot read %s", path);
+    }
+    cl_int err;
+    cl_program prog = clCreateProgramWithSource(clgrad_cl_context(fixture_ctx()), 4, (const char **)text, NULL, &err);
+    ck_assert_int_eq(err, CL_SUCCESS);
+    cl_device_id dev = clgrad_device(fixture_ctx())->device;
+    err = clBuildProgram(prog, 1, &dev, clgrad_build_options(fixture_ctx()), NULL, NULL);
+    if (err != CL_SUCCESS) {
+        char log[8192] = "";
+        clGetProgramBuildInfo(prog, dev, CL_PROGRAM_BUILD_LOG, sizeof log - 1, log, NULL);
+        fprintf(stderr, "%s\n", log);
+    }
+    ck_assert_int_eq(err, CL_SUCCESS);
+    for (int i = 0; i < 3; i++) free(text[i]);
+    return prog;
+}
+
+/* Runs kernel k (its arguments from 1 on set) on z (n, a multiple of 16); o8, o16 its outputs. */
+static size_t lanes_run_(cl_kernel k, int nargs, cl_mem dz, size_t n, const char *what, const float *z,
+                         const float *host, float *o8, float *o16, cl_mem d8, cl_mem d16)
+{
+    LANES_CL(clSetKernelArg(k, 0, sizeof dz, &dz));
+    LANES_CL(clSetKernelArg(k, (cl_uint)nargs, sizeof d8, &d8));
+    LANES_CL(clSetKernelArg(k, (cl_uint)nargs + 1, sizeof d16, &d16));
+    size_t g = n / 16;
+    LANES_CL(clEnqueueNDRangeKernel(clgrad_queue(fixture_ctx()), k, 1, NULL, &g, NULL, 0, NULL, NULL));
+    fixture_download(d8, o8, n);
+    fixture_download(d16, o16, n);
+    char w[128];
+    snprintf(w, sizeof w, "%s float8", what);
+    size_t bad = bitwise_cmp_(w, z, o8, host, n);
+    snprintf(w, sizeof w, "%s float16", what);
+    bad += bitwise_cmp_(w, z, o16, host, n);
+    if (memcmp(o8, o16, n * sizeof *o8) != 0) bad++, fprintf(stderr, "%s: float8 and float16 bits differ\n", what);
+    return bad;
+}
+
+START_TEST(vector_lanes)
+{
+    init_variants_();
+    const size_t n = 4112; /* bitwise_host's 4099 inputs and 13 more, a multiple of 16 */
+    float *z = malloc(n * sizeof *z), *host = malloc(n * sizeof *host), *o8 = malloc(n * sizeof *o8);
+    float *o16 = malloc(n * sizeof *o16);
+    ck_assert(z && host && o8 && o16);
+    fill_bitwise_(z, n);
+    cl_mem dz = fixture_upload(z, n, "z"), d8 = fixture_upload(z, n, "o8"), d16 = fixture_upload(z, n, "o16");
+    cl_program prog = lanes_program_();
+    cl_int err;
+    cl_kernel km = clCreateKernel(prog, "lanes_math", &err);
+    ck_assert_int_eq(err, CL_SUCCESS);
+    cl_kernel ka = clCreateKernel(prog, "lanes_act", &err);
+    ck_assert_int_eq(err, CL_SUCCESS);
+    static const char *fnames[] = {"exp", "expm1", "log", "log1p", "tanh", "erfc"};
+    float (*const fns[])(float) = {clgm_exp, clgm_expm1, clgm_log, clgm_log1p, clgm_tanh, clgm_erfc};
+    size_t bad = 0;
+    for (cl_int f = 0; f < 6; f++) {
+        for (size_t i = 0; i < n; i++) host[i] = fns[f](z[i]);
+        LANES_CL(clSetKernelArg(km, 1, sizeof f, &f));
+        bad += lanes_run_(km, 2, dz, n, fnames[f], z, host, o8, o16, d8, d16);
+    }
+    for (int v = 0; v < nvariants_; v++)
+        for (cl_int d = 0; d < 2; d++) {
+            const cl_int act = (cl_int)variants_[v].act;
+            const cl_float p = variants_[v].p;
+            for (size_t i = 0; i < n; i++) host[i] = d ? act_d1_(act, p, z[i]) : act_f1_(act, p, z[i]);
+            LANES_CL(clSetKernelArg(ka, 1, sizeof act, &act));
+            LANES_CL(clSetKernelArg(ka, 2, sizeof p, &p));
+            LANES_CL(clSetKernelArg(ka, 3, sizeof d, &d));
+            char what[96];
+            snprintf(what, sizeof what, "%s(p=%g) %s", clgrad_act_name(variants_[v].act), (double)p, d ? "f'" : "f");
+            bad += lanes_run_(ka, 4, dz, n, what, z, host, o8, o16, d8, d16);
+        }
+    clReleaseKernel(km), clReleaseKernel(ka), clReleaseProgram(prog);
+    clgrad_buf_free(&dz), clgrad_buf_free(&d8), clgrad_buf_free(&d16);
+    free(z), free(host), free(o8), free(o16);
+    ck_assert_msg(bad == 0, "%zu vector results differ from the host scalar build", bad);
+}
+END_TEST
+
 /* ---- bias_grad: independence of the work-group size ----
 ** The column sums follow a fixed order of (rows, cols) (cl/activation.cl):
 ** contexts built with CLGRAD_WG = 1, 2, 16, 64, 256 give the same bits,
@@ -792,6 +914,7 @@ static Suite *suite_(void)
     tcase_add_loop_test(tc, backward, 0, fixture_nsizes + NMORE);
     tcase_add_test(tc, specials);
     tcase_add_test(tc, bitwise_host);
+    tcase_add_test(tc, vector_lanes);
     tcase_add_test(tc, bad_args);
     tcase_add_loop_test(tc, bias_add, 0, 16);
     tcase_add_loop_test(tc, bias_grad, 0, 16);
