@@ -12,7 +12,8 @@
 **   epi 1 (forward):  E = f(r)            (C = Z, E = H of a dense layer)
 **   epi 2 (backward): E = r * f'(zin)     (C = dH, E = dZ; identity: E = r)
 ** with f = activation `act` (act_fn.cl).  The same operations in the same
-** order, on the same float8 functions, as a GEMM followed by
+** order, on the float16 functions (lane for lane the float8 ones: test_activation
+** vector_lanes), as a GEMM followed by
 ** activation_bias_add and the activation kernels: the same bits. */
 inline void matmul_cpu_store_(float16 acc, const int nv, const float alpha, const float beta, const int has_bias,
                               const float16 bv, const int epi, const int act, const float p, __global float *c,
@@ -24,13 +25,10 @@ inline void matmul_cpu_store_(float16 acc, const int nv, const float alpha, cons
         if (has_bias) r = r + bv;
         vstore16(r, 0, c);
         if (epi == 1) {
-            vstore8(act_f8_(act, p, r.lo), 0, e);
-            vstore8(act_f8_(act, p, r.hi), 1, e);
+            vstore16(act_f16_(act, p, r), 0, e);
         } else if (epi == 2) {
             if (act != ACT_IDENTITY) {
-                float16 z = vload16(0, zin);
-                r.lo = r.lo * act_d8_(act, p, z.lo);
-                r.hi = r.hi * act_d8_(act, p, z.hi);
+                r = r * act_d16_(act, p, vload16(0, zin));
             }
             vstore16(r, 0, e);
         }
@@ -51,13 +49,10 @@ inline void matmul_cpu_store_(float16 acc, const int nv, const float alpha, cons
     if (epi == 0) return;
     r = vload16(0, v);
     if (epi == 1) {
-        r.lo = act_f8_(act, p, r.lo);
-        r.hi = act_f8_(act, p, r.hi);
+        r = act_f16_(act, p, r);
     } else if (act != ACT_IDENTITY) {
         for (int j = 0; j < 16; j++) w[j] = j < nv ? zin[j] : 0.0f;
-        float16 z = vload16(0, w);
-        r.lo = r.lo * act_d8_(act, p, z.lo);
-        r.hi = r.hi * act_d8_(act, p, z.hi);
+        r = r * act_d16_(act, p, vload16(0, w));
     }
     vstore16(r, 0, v);
     for (int j = 0; j < nv; j++) e[j] = v[j];
