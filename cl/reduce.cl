@@ -83,7 +83,8 @@
 **     [0] s (float bits)  [1] e (int)  [2] q (float bits)  [3] m  [4] n
 ** Launch 2, reduce_stats_final: work-group g < nseg combines the chunks of
 **   segment g, group nseg (launched when the global stats are wanted)
-**   combines all chunks of the table.  With the padded count P: item l owns
+**   combines all chunks of the table (reduce_stats_final_gradstate: one
+**   work-group evaluates these groups in turn).  With the padded count P: item l owns
 **   the run of r = max(P / REDUCE_WG, 1) positions l r .. l r + r - 1 (a
 **   subtree of the segment tree), merges its chunks with a binary-counter
 **   stack (exactly the balanced tree of the run; the identities at the end of
@@ -406,6 +407,30 @@ reduce_stats_pair_final(__global const ulong *tab, const uint nseg, const ulong 
     const uint g = get_group_id(0), d = g > nseg;
     reduce_final_(tab, nseg, d ? part + nchunks * REDUCE_PART : part, out, d ? off_d : off_x, d ? g - nseg - 1 : g,
                   lr, l1);
+}
+
+/* Launch 2 for a table of few segments, and the gradient state
+** (clgrad_clip_record_norm / clip_global_norm, src/ops/clip.c): one
+** work-group of exactly REDUCE_WG evaluates reduce_stats_final's groups g = 0
+** .. nseg in turn (the same trees: the same bits) into out + out_off, then
+** its work-item 0 writes the gradient-state block at gs + gs_off from the
+** global record as clip_gradstate does (clip_gradstate_fill_, clip_fn.cl)
+** and, when watch, the step's divergence watch (clip_diverge_check_).  Two
+** one-work-item launches less per training step. */
+__kernel __attribute__((reqd_work_group_size(REDUCE_WG, 1, 1))) void
+reduce_stats_final_gradstate(__global const ulong *tab, const uint nseg, __global const uint *part,
+                             __global float *out, const ulong out_off, const int norm_inf, const int do_clip,
+                             const float max_norm, const int policy, __global float *gs, const ulong gs_off,
+                             const int watch, const float step, __global const float *loss, const ulong loss_off,
+                             const float loss_limit, const float grad_limit, __global float *rec, const ulong rec_off)
+{
+    __local reduce_rec_ lr[REDUCE_WG], l1[REDUCE_N1];
+    for (uint g = 0; g <= nseg; g++) reduce_final_(tab, nseg, part, out, out_off, g, lr, l1);
+    if (get_local_id(0) != 0) return; /* item 0 wrote every record: its own reads below see them */
+    clip_gradstate_fill_(out + out_off + 4 * (ulong)nseg, norm_inf, do_clip, max_norm, policy, gs + gs_off);
+    if (watch)
+        clip_diverge_check_(step, loss[loss_off], gs + gs_off, out + out_off, (int)nseg, loss_limit, grad_limit,
+                            rec + rec_off);
 }
 
 /* ---- log-magnitude histograms ----

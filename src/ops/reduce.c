@@ -7,6 +7,7 @@
 */
 #include "core/internal.h"
 #include "clgrad/hist.h"
+#include "ops/clip_watch.h"
 
 #include <limits.h>
 #include <math.h>
@@ -144,23 +145,29 @@ fail:
     return st;
 }
 
-/* Both launches; `with_global` adds the work-group of the global statistics. */
-static clgrad_status stats_(clgrad_ctx *ctx, cl_mem x, size_t xoff, const clgrad_segs *segs, cl_mem out,
-                            size_t out_off, int with_global)
+/* REDUCE_WG of cl/reduce.cl: a pure performance choice */
+size_t clgrad_reduce_wg(const clgrad_ctx *ctx)
+{
+    return clgrad_wg(ctx) < CLGRAD_REDUCE_LEAVES ? clgrad_wg(ctx) : CLGRAD_REDUCE_LEAVES;
+}
+
+cl_mem clgrad_segs_part(const clgrad_segs *segs) { return segs->part; }
+
+clgrad_status clgrad_reduce_stats_chunks(clgrad_ctx *ctx, cl_mem x, size_t xoff, const clgrad_segs *segs, cl_mem out,
+                                         size_t out_off, int with_global)
 {
     clgrad_status st = CLGRAD_OK;
-    /* REDUCE_WG of cl/reduce.cl: a pure performance choice */
-    size_t wg = clgrad_wg(ctx) < CLGRAD_REDUCE_LEAVES ? clgrad_wg(ctx) : CLGRAD_REDUCE_LEAVES;
+    size_t wg = clgrad_reduce_wg(ctx);
     if (segs->nseg && xoff > SIZE_MAX - segs->end)
         return clgrad_fail(ctx, CLGRAD_E_ARG, "reduce_stats: offset overflows");
     CLGRAD_TRY(check_size_(ctx, x, xoff + segs->end, "reduce_stats"));
     CLGRAD_TRY(check_size_(ctx, out, out_off + CLGRAD_RS_SIZE * (segs->nseg + (with_global ? 1 : 0)),
                            "reduce_stats (output)"));
-    cl_uint nseg = (cl_uint)segs->nseg;
-    cl_ulong xo = xoff, oo = out_off;
     if (segs->nchunks) {
         cl_kernel k = clgrad_kernel(ctx, "reduce_stats_chunks");
         if (!k) return CLGRAD_E_ARG;
+        cl_uint nseg = (cl_uint)segs->nseg;
+        cl_ulong xo = xoff;
         CLGRAD_ARG(ctx, k, 0, x);
         CLGRAD_ARG(ctx, k, 1, xo);
         CLGRAD_ARG(ctx, k, 2, segs->tab);
@@ -168,6 +175,19 @@ static clgrad_status stats_(clgrad_ctx *ctx, cl_mem x, size_t xoff, const clgrad
         CLGRAD_ARG(ctx, k, 4, segs->part);
         CLGRAD_TRY(clgrad_launch1d(ctx, k, "reduce_stats_chunks", segs->nchunks * wg, wg));
     }
+fail:
+    return st;
+}
+
+/* Both launches; `with_global` adds the work-group of the global statistics. */
+static clgrad_status stats_(clgrad_ctx *ctx, cl_mem x, size_t xoff, const clgrad_segs *segs, cl_mem out,
+                            size_t out_off, int with_global)
+{
+    clgrad_status st = CLGRAD_OK;
+    size_t wg = clgrad_reduce_wg(ctx);
+    CLGRAD_TRY(clgrad_reduce_stats_chunks(ctx, x, xoff, segs, out, out_off, with_global));
+    cl_uint nseg = (cl_uint)segs->nseg;
+    cl_ulong oo = out_off;
     cl_kernel k = clgrad_kernel(ctx, "reduce_stats_final");
     if (!k) return CLGRAD_E_ARG;
     CLGRAD_ARG(ctx, k, 0, segs->tab);
@@ -190,7 +210,7 @@ clgrad_status clgrad_reduce_stats_pair(clgrad_ctx *ctx, cl_mem x, cl_mem y, cons
                                        size_t off_x, size_t off_d)
 {
     clgrad_status st = CLGRAD_OK;
-    size_t wg = clgrad_wg(ctx) < CLGRAD_REDUCE_LEAVES ? clgrad_wg(ctx) : CLGRAD_REDUCE_LEAVES;
+    size_t wg = clgrad_reduce_wg(ctx);
     CLGRAD_TRY(check_size_(ctx, x, segs->end, "reduce_stats_pair"));
     CLGRAD_TRY(check_size_(ctx, y, segs->end, "reduce_stats_pair"));
     size_t need = CLGRAD_RS_SIZE * (segs->nseg + 1);
