@@ -28,8 +28,8 @@ typedef struct {
 ** w is not NULL, the divergence watch.  Tables of at most
 ** CLGRAD_GRADSTATE_FUSED_SEGS segments: two launches (reduce_stats_chunks,
 ** reduce_stats_final_gradstate), else three (the statistics' two,
-** clip_gradstate); the same bits.  $CLGRAD_GRADSTATE_FUSED=0 takes the
-** second way always (a test hook). */
+** clip_gradstate); the same bits.  $CLGRAD_GRADSTATE_FUSED=0 / =1 takes the
+** second / the first way always (test hooks: tests/test_clip.c). */
 #define CLGRAD_GRADSTATE_FUSED_SEGS 64
 clgrad_status clgrad_clip_gradstate_watch(clgrad_ctx *ctx, cl_mem g, size_t goff, const clgrad_segs *segs,
                                           cl_mem stats, size_t stats_off, clgrad_norm_type type, int do_clip,
