@@ -84,7 +84,7 @@
 ** Launch 2, reduce_stats_final: work-group g < nseg combines the chunks of
 **   segment g, group nseg (launched when the global stats are wanted)
 **   combines all chunks of the table (reduce_stats_final_gradstate: one
-**   work-group evaluates these groups in turn).  With the padded count P: item l owns
+**   work-item evaluates these groups in turn, the same trees).  With the padded count P: item l owns
 **   the run of r = max(P / REDUCE_WG, 1) positions l r .. l r + r - 1 (a
 **   subtree of the segment tree), merges its chunks with a binary-counter
 **   stack (exactly the balanced tree of the run; the identities at the end of
@@ -351,6 +351,21 @@ inline reduce_rec_ reduce_read_(__global const uint *r)
     return a;
 }
 
+/* The figures of a group's record `me` over nc chunks into o[0 .. 3] (see the header's outputs). */
+inline void reduce_write_(const reduce_rec_ me, const ulong nc, __global float *o)
+{
+    const int bad = me.m > 0x7f800000u; /* a NaN element */
+    float norm;
+    if (bad) norm = REDUCE_QNAN;
+    else if (me.n > 0) norm = INFINITY;
+    else if (me.e == REDUCE_NOEXP) norm = 0.0f;
+    else norm = ldexp(clg_sqrt(me.q), me.e);
+    o[0] = nc == 0 ? 0.0f : (isnan(me.s) ? REDUCE_QNAN : me.s);
+    o[1] = norm;
+    o[2] = bad ? REDUCE_QNAN : as_float(me.m);
+    o[3] = (float)me.n;
+}
+
 /* Group g's figures (segment g, or all of them when g = nseg) into out + out_off + 4 g: launch 2's work-group. */
 inline void reduce_final_(__global const ulong *tab, const uint nseg, __global const uint *part, __global float *out,
                           const ulong out_off, const uint g, __local reduce_rec_ *lr, __local reduce_rec_ *l1)
@@ -372,19 +387,27 @@ inline void reduce_final_(__global const ulong *tab, const uint nseg, __global c
     reduce_rec_ me;
     REDUCE_FOLD(me, stk, sp);
     me = reduce_tree_rec_(lr, l1, me, lid);
-    if (lid == 0) {
-        const int bad = me.m > 0x7f800000u; /* a NaN element */
-        float norm;
-        if (bad) norm = REDUCE_QNAN;
-        else if (me.n > 0) norm = INFINITY;
-        else if (me.e == REDUCE_NOEXP) norm = 0.0f;
-        else norm = ldexp(clg_sqrt(me.q), me.e);
-        __global float *o = out + out_off + 4 * (ulong)g;
-        o[0] = nc == 0 ? 0.0f : (isnan(me.s) ? REDUCE_QNAN : me.s);
-        o[1] = norm;
-        o[2] = bad ? REDUCE_QNAN : as_float(me.m);
-        o[3] = (float)me.n;
+    if (lid == 0) reduce_write_(me, nc, out + out_off + 4 * (ulong)g);
+}
+
+/* Group g's figures as reduce_final_ computes them, by one work-item: one
+** binary-counter stack over all of the group's chunks is the same balanced
+** tree (the runs of reduce_final_'s items and its tree over them are its
+** subtrees; the padding identities change no bit), so the same bits. */
+inline void reduce_final_one_(__global const ulong *tab, const uint nseg, __global const uint *part,
+                              __global float *out, const ulong out_off, const uint g)
+{
+    __global const ulong *cstart = tab + 2 * (ulong)nseg;
+    const ulong c0 = g < nseg ? cstart[g] : 0, c1 = g < nseg ? cstart[g + 1] : cstart[nseg];
+    reduce_rec_ stk[REDUCE_STACK];
+    uint sp = 0;
+    for (ulong i = 0; c0 + i < c1; i++) {
+        const reduce_rec_ rec = reduce_read_(part + (c0 + i) * REDUCE_PART);
+        REDUCE_PUSH(stk, sp, i, rec);
     }
+    reduce_rec_ me;
+    REDUCE_FOLD(me, stk, sp);
+    reduce_write_(me, c1 - c0, out + out_off + 4 * (ulong)g);
 }
 
 /* Launch 2: nseg (+1 for the global stats) work-groups of exactly REDUCE_WG.
@@ -409,24 +432,23 @@ reduce_stats_pair_final(__global const ulong *tab, const uint nseg, const ulong 
                   lr, l1);
 }
 
-/* Launch 2 for a table of few segments, and the gradient state
+/* Launch 2 for a table of few segments and chunks, and the gradient state
 ** (clgrad_clip_record_norm / clip_global_norm, src/ops/clip.c): one
-** work-group of exactly REDUCE_WG evaluates reduce_stats_final's groups g = 0
-** .. nseg in turn (the same trees: the same bits) into out + out_off, then
-** its work-item 0 writes the gradient-state block at gs + gs_off from the
-** global record as clip_gradstate does (clip_gradstate_fill_, clip_fn.cl)
-** and, when watch, the step's divergence watch (clip_diverge_check_).  Two
-** one-work-item launches less per training step. */
-__kernel __attribute__((reqd_work_group_size(REDUCE_WG, 1, 1))) void
-reduce_stats_final_gradstate(__global const ulong *tab, const uint nseg, __global const uint *part,
-                             __global float *out, const ulong out_off, const int norm_inf, const int do_clip,
-                             const float max_norm, const int policy, __global float *gs, const ulong gs_off,
-                             const int watch, const float step, __global const float *loss, const ulong loss_off,
-                             const float loss_limit, const float grad_limit, __global float *rec, const ulong rec_off)
+** work-item evaluates reduce_stats_final's groups g = 0 .. nseg in turn
+** (reduce_final_one_: the same trees, the same bits) into out + out_off, then
+** writes the gradient-state block at gs + gs_off from the global record as
+** clip_gradstate does (clip_gradstate_fill_, clip_fn.cl) and, when watch, the
+** step's divergence watch (clip_diverge_check_).  Two one-work-item launches
+** less per training step. */
+__kernel void reduce_stats_final_gradstate(__global const ulong *tab, const uint nseg, __global const uint *part,
+                                           __global float *out, const ulong out_off, const int norm_inf,
+                                           const int do_clip, const float max_norm, const int policy,
+                                           __global float *gs, const ulong gs_off, const int watch, const float step,
+                                           __global const float *loss, const ulong loss_off, const float loss_limit,
+                                           const float grad_limit, __global float *rec, const ulong rec_off)
 {
-    __local reduce_rec_ lr[REDUCE_WG], l1[REDUCE_N1];
-    for (uint g = 0; g <= nseg; g++) reduce_final_(tab, nseg, part, out, out_off, g, lr, l1);
-    if (get_local_id(0) != 0) return; /* item 0 wrote every record: its own reads below see them */
+    if (get_global_id(0) != 0) return;
+    for (uint g = 0; g <= nseg; g++) reduce_final_one_(tab, nseg, part, out, out_off, g);
     clip_gradstate_fill_(out + out_off + 4 * (ulong)nseg, norm_inf, do_clip, max_norm, policy, gs + gs_off);
     if (watch)
         clip_diverge_check_(step, loss[loss_off], gs + gs_off, out + out_off, (int)nseg, loss_limit, grad_limit,

@@ -54,7 +54,7 @@ static int fused_(const clgrad_segs *segs)
     const char *e = getenv("CLGRAD_GRADSTATE_FUSED");
     if (e && strcmp(e, "0") == 0) return 0;
     if (e && strcmp(e, "1") == 0) return 1;
-    return clgrad_segs_count(segs) <= CLGRAD_GRADSTATE_FUSED_SEGS;
+    return clgrad_segs_count(segs) <= CLGRAD_GRADSTATE_FUSED_SEGS && clgrad_segs_chunks(segs) <= CLGRAD_GRADSTATE_FUSED_CHUNKS;
 }
 
 /* The arguments the block's kernels share, from index i on: norm_inf, do_clip, max_norm, policy, gs, gs_off,
@@ -99,14 +99,13 @@ static clgrad_status gradstate_(clgrad_ctx *ctx, cl_mem g, size_t goff, const cl
         cl_kernel k = clgrad_kernel(ctx, "reduce_stats_final_gradstate");
         if (!k) return CLGRAD_E_ARG;
         cl_mem tab = clgrad_segs_table(segs), part = clgrad_segs_part(segs);
-        size_t wg = clgrad_reduce_wg(ctx);
         CLGRAD_ARG(ctx, k, 0, tab);
         CLGRAD_ARG(ctx, k, 1, nseg);
         CLGRAD_ARG(ctx, k, 2, part);
         CLGRAD_ARG(ctx, k, 3, stats);
         CLGRAD_ARG(ctx, k, 4, so);
         CLGRAD_TRY(block_args_(ctx, k, 5, type, do_clip, max_norm, policy, gs, gs_off, w));
-        return clgrad_launch1d(ctx, k, "reduce_stats_final_gradstate", wg, wg);
+        return one_(ctx, k, "reduce_stats_final_gradstate");
     }
     CLGRAD_TRY(clgrad_reduce_stats(ctx, g, goff, segs, stats, stats_off));
     cl_kernel k = clgrad_kernel(ctx, "clip_gradstate");

@@ -26,11 +26,13 @@ typedef struct {
 ** gradient-state block at gs + gs_off (clgrad_clip_record_norm's, or
 ** clgrad_clip_global_norm's without applying COEF when do_clip), then, when
 ** w is not NULL, the divergence watch.  Tables of at most
-** CLGRAD_GRADSTATE_FUSED_SEGS segments: two launches (reduce_stats_chunks,
-** reduce_stats_final_gradstate), else three (the statistics' two,
-** clip_gradstate); the same bits.  $CLGRAD_GRADSTATE_FUSED=0 / =1 takes the
+** CLGRAD_GRADSTATE_FUSED_SEGS segments and CLGRAD_GRADSTATE_FUSED_CHUNKS
+** chunks: two launches (reduce_stats_chunks, then reduce_stats_final_gradstate:
+** one work-item merging ~2 records per chunk), else three (the statistics'
+** two, clip_gradstate); the same bits.  $CLGRAD_GRADSTATE_FUSED=0 / =1 takes the
 ** second / the first way always (test hooks: tests/test_clip.c). */
 #define CLGRAD_GRADSTATE_FUSED_SEGS 64
+#define CLGRAD_GRADSTATE_FUSED_CHUNKS 256
 clgrad_status clgrad_clip_gradstate_watch(clgrad_ctx *ctx, cl_mem g, size_t goff, const clgrad_segs *segs,
                                           cl_mem stats, size_t stats_off, clgrad_norm_type type, int do_clip,
                                           float max_norm, clgrad_nonfinite_policy policy, cl_mem gs, size_t gs_off,
