@@ -242,39 +242,59 @@ inline float8 reduce_load8d_(__global const float *p, __global const float *q, c
     return vload8(0, t);
 }
 
-/* The record of leaf j of a chunk at p holding clen valid elements (of p - q when sub). */
+/* The record of leaf j of a chunk at p holding clen valid elements (of p - q when sub).  The usual
+** leaf has no Inf or NaN: then the largest finite |x| is the largest |x|, the count is 0 and the
+** squares need no masking, so those are computed only for a leaf that has one (the same values). */
 inline reduce_rec_ reduce_leaf_(__global const float *p, __global const float *q, const int sub, const uint clen,
                                 const uint j)
 {
     float8 v[REDUCE_LEAF_VECS];
     float8 sum = -0.0f;
-    uint8 amx = 0, fmx = 0; /* max |x| bits over all elements / over the finite ones, per lane */
-    int8 nf = 0;            /* non-finite elements per lane */
+    uint8 amx = 0; /* max |x| bits per lane */
     for (uint k = 0; k < REDUCE_LEAF_VECS; k++) {
         const uint i = (j * REDUCE_LEAF_VECS + k) * 8;
         v[k] = reduce_load8d_(p + i, q + i, sub, clg_rest_(clen, i));
-        const uint8 a = as_uint8(v[k]) & 0x7fffffffu;
-        const int8 bad = as_int8(a) >= 0x7f800000; /* -1 for Inf or NaN */
         sum = sum + v[k];
-        amx = max(amx, a);
-        fmx = max(fmx, select(a, (uint8)0, bad));
-        nf -= bad;
+        amx = max(amx, as_uint8(v[k]) & 0x7fffffffu);
     }
-    const uint4 f4 = max(fmx.lo, fmx.hi), a4 = max(amx.lo, amx.hi);
-    const uint2 f2 = max(f4.lo, f4.hi), a2 = max(a4.lo, a4.hi);
-    const float mx = as_float(max(f2.x, f2.y)); /* largest finite |x| */
+    const uint4 a4 = max(amx.lo, amx.hi);
+    const uint2 a2 = max(a4.lo, a4.hi);
+    const uint am = max(a2.x, a2.y);
+    const int allfinite = am < 0x7f800000u;
+    uint fm = am, nf = 0; /* largest finite |x| bits, non-finite elements */
+    if (!allfinite) {
+        uint8 fmx = 0;
+        int8 nf8 = 0;
+        for (uint k = 0; k < REDUCE_LEAF_VECS; k++) {
+            const uint8 a = as_uint8(v[k]) & 0x7fffffffu;
+            const int8 bad = as_int8(a) >= 0x7f800000; /* -1 for Inf or NaN */
+            fmx = max(fmx, select(a, (uint8)0, bad));
+            nf8 -= bad;
+        }
+        const uint4 f4 = max(fmx.lo, fmx.hi);
+        const uint2 f2 = max(f4.lo, f4.hi);
+        fm = max(f2.x, f2.y);
+        nf = (uint)(nf8.s0 + nf8.s1 + nf8.s2 + nf8.s3 + nf8.s4 + nf8.s5 + nf8.s6 + nf8.s7);
+    }
+    const float mx = as_float(fm); /* largest finite |x| */
     reduce_rec_ r;
     r.e = REDUCE_NOEXP;
     r.q = 0.0f;
     if (mx > 0.0f) {
-        r.e = reduce_exponent_(as_uint(mx)); /* mx = f * 2^e, f in [0.5, 1) */
+        r.e = reduce_exponent_(fm); /* mx = f * 2^e, f in [0.5, 1) */
         float8 q8 = 0.0f;
         if (r.e >= -127 && r.e <= 126) {
             const float sc = as_float((uint)(127 - r.e) << 23); /* 2^-e, a normal float */
-            for (uint k = 0; k < REDUCE_LEAF_VECS; k++) {
-                const float8 t = select((float8)0.0f, v[k], isfinite(v[k])) * sc; /* |t| < 1 */
-                q8 = q8 + t * t;
-            }
+            if (allfinite)
+                for (uint k = 0; k < REDUCE_LEAF_VECS; k++) {
+                    const float8 t = v[k] * sc; /* |t| < 1 */
+                    q8 = q8 + t * t;
+                }
+            else
+                for (uint k = 0; k < REDUCE_LEAF_VECS; k++) {
+                    const float8 t = select((float8)0.0f, v[k], isfinite(v[k])) * sc;
+                    q8 = q8 + t * t;
+                }
         } else
             for (uint k = 0; k < REDUCE_LEAF_VECS; k++) {
                 const float8 t = ldexp(select((float8)0.0f, v[k], isfinite(v[k])), -r.e);
@@ -283,8 +303,8 @@ inline reduce_rec_ reduce_leaf_(__global const float *p, __global const float *q
         r.q = reduce_hsum8_(q8);
     }
     r.s = reduce_hsum8_(sum);
-    r.m = max(a2.x, a2.y);
-    r.n = (uint)(nf.s0 + nf.s1 + nf.s2 + nf.s3 + nf.s4 + nf.s5 + nf.s6 + nf.s7);
+    r.m = am;
+    r.n = nf;
     return r;
 }
 
