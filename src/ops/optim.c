@@ -108,22 +108,6 @@ size_t clgrad_optim_state_floats(const clgrad_optim_cfg *cfg)
 
 /* ---- device launch ---- */
 
-/* The work-group size of the elementwise updates (8 parameters per work-item;
-** any size gives the same bits): the context's on GPUs; on CPUs, where every
-** work-group is one dispatch on a worker thread, OPTIM_CPU_LOCAL (fewer,
-** longer work-groups: a 17K-parameter update in 9 groups instead of 136). */
-#define OPTIM_CPU_LOCAL getenv("OPTL") ? (size_t)atoi(getenv("OPTL")) : 256
-static size_t optim_local_(const clgrad_ctx *ctx)
-{
-    size_t l = clgrad_wg(ctx);
-    if (ctx->dev.cl_type & CL_DEVICE_TYPE_CPU) {
-        size_t want = OPTIM_CPU_LOCAL;
-        while (want > ctx->dev.max_wg_size || want > ctx->dev.max_wi_sizes[0]) want /= 2;
-        if (want > l) l = want;
-    }
-    return l;
-}
-
 /* Arguments 0..11 shared by the three kernels: buffers, offsets, gradient state. */
 typedef struct {
     cl_mem p, g, s, gs;
@@ -167,7 +151,7 @@ static clgrad_status launch_optim_sgd_(clgrad_ctx *ctx, const clgrad_optim_cfg *
     CLGRAD_ARG(ctx, k, 15, omd);
     CLGRAD_ARG(ctx, k, 16, nesterov);
     CLGRAD_ARG(ctx, k, 17, first);
-    CLGRAD_TRY(clgrad_launch1d(ctx, k, "optim_sgd", ((size_t)a->n + 7) / 8, optim_local_(ctx)));
+    CLGRAD_TRY(clgrad_launch1d(ctx, k, "optim_sgd", ((size_t)a->n + 7) / 8, clgrad_wg(ctx)));
 fail:
     return st;
 }
@@ -189,7 +173,7 @@ static clgrad_status launch_optim_rmsprop_(clgrad_ctx *ctx, const clgrad_optim_c
     CLGRAD_ARG(ctx, k, 16, eps);
     CLGRAD_ARG(ctx, k, 17, mu);
     CLGRAD_ARG(ctx, k, 18, centered);
-    CLGRAD_TRY(clgrad_launch1d(ctx, k, "optim_rmsprop", ((size_t)a->n + 7) / 8, optim_local_(ctx)));
+    CLGRAD_TRY(clgrad_launch1d(ctx, k, "optim_rmsprop", ((size_t)a->n + 7) / 8, clgrad_wg(ctx)));
 fail:
     return st;
 }
@@ -221,7 +205,7 @@ static clgrad_status launch_optim_adam_(clgrad_ctx *ctx, const clgrad_optim_cfg 
     CLGRAD_ARG(ctx, k, 20, bc2_sqrt);
     CLGRAD_ARG(ctx, k, 21, eps);
     CLGRAD_ARG(ctx, k, 22, amsgrad);
-    CLGRAD_TRY(clgrad_launch1d(ctx, k, "optim_adam", ((size_t)a->n + 7) / 8, optim_local_(ctx)));
+    CLGRAD_TRY(clgrad_launch1d(ctx, k, "optim_adam", ((size_t)a->n + 7) / 8, clgrad_wg(ctx)));
 fail:
     return st;
 }
