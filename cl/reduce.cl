@@ -308,6 +308,59 @@ inline reduce_rec_ reduce_leaf_(__global const float *p, __global const float *q
     return r;
 }
 
+/* Leaves j and j + 1 side by side: lanes 0..7 of the float16 values are leaf j's lanes, 8..15 leaf
+** j + 1's, each lane doing exactly reduce_leaf_'s operations (the same records, in about half the
+** instructions and with the two leaves' dependency chains interleaved).  A pair with an Inf or NaN,
+** or a leaf whose scale 2^-e is not a normal float, is left to reduce_leaf_. */
+typedef struct {
+    reduce_rec_ a, b;
+} reduce_rec2_;
+
+inline uint reduce_hmax8_(const uint8 m)
+{
+    const uint4 m4 = max(m.lo, m.hi);
+    const uint2 m2 = max(m4.lo, m4.hi);
+    return max(m2.x, m2.y);
+}
+
+/* leaf_pair's scale 2^-e of a leaf with largest |x| bits am (1 where am = 0: its squares are not used) */
+inline float reduce_pair_scale_(const uint am) { return am ? as_float((uint)(127 - reduce_exponent_(am)) << 23) : 1.0f; }
+
+inline reduce_rec2_ reduce_leaf_pair_(__global const float *p, __global const float *q, const int sub,
+                                      const uint clen, const uint j)
+{
+    float16 v[REDUCE_LEAF_VECS];
+    float16 sum = -0.0f;
+    uint16 amx = 0;
+    for (uint k = 0; k < REDUCE_LEAF_VECS; k++) {
+        const uint ia = (j * REDUCE_LEAF_VECS + k) * 8, ib = ia + 8 * REDUCE_LEAF_VECS;
+        v[k] = (float16)(reduce_load8d_(p + ia, q + ia, sub, clg_rest_(clen, ia)),
+                         reduce_load8d_(p + ib, q + ib, sub, clg_rest_(clen, ib)));
+        sum = sum + v[k];
+        amx = max(amx, as_uint16(v[k]) & 0x7fffffffu);
+    }
+    const uint ama = reduce_hmax8_(amx.lo), amb = reduce_hmax8_(amx.hi);
+    const int ea = ama ? reduce_exponent_(ama) : 0, eb = amb ? reduce_exponent_(amb) : 0;
+    reduce_rec2_ r;
+    if (ama >= 0x7f800000u || amb >= 0x7f800000u || ea < -127 || eb < -127 || ea > 126 || eb > 126) {
+        r.a = reduce_leaf_(p, q, sub, clen, j);
+        r.b = reduce_leaf_(p, q, sub, clen, j + 1);
+        return r;
+    }
+    const float16 sc = (float16)((float8)reduce_pair_scale_(ama), (float8)reduce_pair_scale_(amb));
+    float16 q16 = 0.0f;
+    for (uint k = 0; k < REDUCE_LEAF_VECS; k++) {
+        const float16 t = v[k] * sc; /* |t| < 1 */
+        q16 = q16 + t * t;
+    }
+    r.a.s = reduce_hsum8_(sum.lo), r.b.s = reduce_hsum8_(sum.hi);
+    r.a.e = ama ? ea : REDUCE_NOEXP, r.b.e = amb ? eb : REDUCE_NOEXP;
+    r.a.q = ama ? reduce_hsum8_(q16.lo) : 0.0f, r.b.q = amb ? reduce_hsum8_(q16.hi) : 0.0f;
+    r.a.m = ama, r.b.m = amb;
+    r.a.n = 0, r.b.n = 0;
+    return r;
+}
+
 /* Chunk c's record (of x - y when sub; x, y already offset) into part: launch 1's work-group. */
 inline void reduce_chunk_(__global const float *x, __global const float *y, const int sub, __global const ulong *tab,
                           const uint nseg, const ulong c, __global uint *part, __local reduce_rec_ *lr,
@@ -326,10 +379,16 @@ inline void reduce_chunk_(__global const float *x, __global const float *y, cons
     const uint nl = (uint)min((long)REDUCE_R, max((long)nv - (long)j0, 0L)); /* leaf j holds elements iff j < nv */
     reduce_rec_ stk[REDUCE_RSTACK];
     uint sp = 0;
-    for (uint i = 0; i < nl; i++) {
-        const reduce_rec_ leaf = reduce_leaf_(p, q, sub, clen, j0 + i);
-        REDUCE_PUSH(stk, sp, i, leaf);
+    /* leaves in pairs (reduce_leaf_pair_; R = 1 on GPUs): pushing leaves 2i and 2i + 1 is
+    ** pushing their merge as entry i of the next level; an odd last leaf goes on top unmerged */
+    uint i = 0;
+#if REDUCE_R > 1
+    for (; i + 1 < nl; i += 2) {
+        const reduce_rec2_ ab = reduce_leaf_pair_(p, q, sub, clen, j0 + i);
+        REDUCE_PUSH(stk, sp, i / 2, reduce_merge_(ab.a, ab.b));
     }
+#endif
+    if (i < nl) stk[sp++] = reduce_leaf_(p, q, sub, clen, j0 + i);
     reduce_rec_ mine;
     REDUCE_FOLD(mine, stk, sp);
     const reduce_rec_ me = reduce_tree_rec_(lr, l1, mine, lid);
