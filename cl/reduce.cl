@@ -184,37 +184,45 @@ inline reduce_rec_ reduce_merge_(const reduce_rec_ a, const reduce_rec_ b)
         }                                                                                          \
     } while (0)
 
-/* t[0] = balanced pairwise merge of t[0 .. k-1] (k a power of two) */
-#define REDUCE_PAIRWISE(t, k)                                                                      \
-    for (uint w_ = 1; w_ < (k); w_ *= 2)                                                           \
-        for (uint i_ = 0; i_ + w_ < (k); i_ += 2 * w_) (t)[i_] = reduce_merge_((t)[i_], (t)[i_ + w_])
-
 /* The balanced binary tree over the REDUCE_WG records of the work-group
 ** (adjacent pairs first: ((0+1)+(2+3))+..., depth log2(REDUCE_WG)), evaluated
 ** in two levels with two barriers: REDUCE_N1 work-items each merge REDUCE_R1
-** consecutive records pairwise in registers, then work-item 0 merges their
-** REDUCE_N1 results pairwise (few barriers and idle work-items: cheap on CPUs,
+** consecutive records in registers, then work-item 0 merges their REDUCE_N1
+** results (few barriers and idle work-items: cheap on CPUs,
 ** fine on GPUs).  The same tree as one level per barrier.  The total is
 ** returned in work-item 0. */
 #define REDUCE_R1 (REDUCE_WG < 16 ? REDUCE_WG : 16) /* children of a first-level node */
 #define REDUCE_N1 (REDUCE_WG / REDUCE_R1)           /* first-level nodes: children of the root */
 
-inline reduce_rec_ reduce_tree_rec_(__local reduce_rec_ *lr, __local reduce_rec_ *l1, reduce_rec_ me, const uint lid)
+inline reduce_rec_ reduce_tree_rec_(__local reduce_rec_ *lr, __local reduce_rec_ *l1, reduce_rec_ me, const uint lid,
+                                   const uint na)
 {
+    /* Records na .. REDUCE_WG - 1 are identities (the caller knows which items hold nothing): each
+    ** node merges only its first k children, with the binary-counter stack, which is its balanced
+    ** tree (the identities padding it change no bit). */
     lr[lid] = me;
     barrier(CLK_LOCAL_MEM_FENCE);
     if (lid < REDUCE_N1) {
-        reduce_rec_ t[REDUCE_R1];
-        for (uint i = 0; i < REDUCE_R1; i++) t[i] = lr[lid * REDUCE_R1 + i];
-        REDUCE_PAIRWISE(t, REDUCE_R1);
-        l1[lid] = t[0];
+        const uint k = (uint)clamp((int)na - (int)(lid * REDUCE_R1), 0, REDUCE_R1);
+        reduce_rec_ stk[REDUCE_RSTACK], t;
+        uint sp = 0;
+        for (uint i = 0; i < k; i++) {
+            const reduce_rec_ r = lr[lid * REDUCE_R1 + i];
+            REDUCE_PUSH(stk, sp, i, r);
+        }
+        REDUCE_FOLD(t, stk, sp);
+        l1[lid] = t;
     }
     barrier(CLK_LOCAL_MEM_FENCE);
     if (lid == 0) {
-        reduce_rec_ t[REDUCE_N1];
-        for (uint i = 0; i < REDUCE_N1; i++) t[i] = l1[i];
-        REDUCE_PAIRWISE(t, REDUCE_N1);
-        me = t[0];
+        const uint k = min((na + REDUCE_R1 - 1) / REDUCE_R1, (uint)REDUCE_N1);
+        reduce_rec_ stk[REDUCE_RSTACK];
+        uint sp = 0;
+        for (uint i = 0; i < k; i++) {
+            const reduce_rec_ r = l1[i];
+            REDUCE_PUSH(stk, sp, i, r);
+        }
+        REDUCE_FOLD(me, stk, sp);
     }
     return me;
 }
@@ -391,7 +399,8 @@ inline void reduce_chunk_(__global const float *x, __global const float *y, cons
     if (i < nl) stk[sp++] = reduce_leaf_(p, q, sub, clen, j0 + i);
     reduce_rec_ mine;
     REDUCE_FOLD(mine, stk, sp);
-    const reduce_rec_ me = reduce_tree_rec_(lr, l1, mine, lid);
+    const uint na = (uint)min((ulong)REDUCE_WG, ((ulong)nv + REDUCE_R - 1) / REDUCE_R); /* items with leaves */
+    const reduce_rec_ me = reduce_tree_rec_(lr, l1, mine, lid, na);
     if (lid == 0) {
         __global uint *r = part + c * REDUCE_PART;
         r[0] = as_uint(me.s);
@@ -465,7 +474,7 @@ inline void reduce_final_(__global const ulong *tab, const uint nseg, __global c
     }
     reduce_rec_ me;
     REDUCE_FOLD(me, stk, sp);
-    me = reduce_tree_rec_(lr, l1, me, lid);
+    me = reduce_tree_rec_(lr, l1, me, lid, (uint)min((ulong)REDUCE_WG, (nc + run - 1) / run));
     if (lid == 0) reduce_write_(me, nc, out + out_off + 4 * (ulong)g);
 }
 
