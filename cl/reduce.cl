@@ -83,8 +83,9 @@
 **     [0] s (float bits)  [1] e (int)  [2] q (float bits)  [3] m  [4] n
 ** Launch 2, reduce_stats_final: work-group g < nseg combines the chunks of
 **   segment g, group nseg (launched when the global stats are wanted)
-**   combines all chunks of the table (reduce_stats_final_gradstate: one
-**   work-item evaluates these groups in turn, the same trees).  With the padded count P: item l owns
+**   combines all chunks of the table (reduce_stats_final_one and
+**   reduce_stats_final_gradstate, for small tables: one work-item evaluates
+**   these groups in turn, the same trees).  With the padded count P: item l owns
 **   the run of r = max(P / REDUCE_WG, 1) positions l r .. l r + r - 1 (a
 **   subtree of the segment tree), merges its chunks with a binary-counter
 **   stack (exactly the balanced tree of the run; the identities at the end of
@@ -518,6 +519,20 @@ reduce_stats_pair_final(__global const ulong *tab, const uint nseg, const ulong 
     const uint g = get_group_id(0), d = g > nseg;
     reduce_final_(tab, nseg, d ? part + nchunks * REDUCE_PART : part, out, d ? off_d : off_x, d ? g - nseg - 1 : g,
                   lr, l1);
+}
+
+/* Launch 2 by one work-item, for a table of few segments and chunks (src/ops/reduce.c): groups g = 0 ..
+** ng - 1 (reduce_final_one_: the same trees as reduce_stats_final's, the same bits) into out + off_x; when
+** pair, then the same groups of the second half of part (x - y, after reduce_stats_pair_chunks) into
+** out + off_d. */
+__kernel void reduce_stats_final_one(__global const ulong *tab, const uint nseg, const uint ng, const ulong nchunks,
+                                     __global const uint *part, __global float *out, const ulong off_x,
+                                     const ulong off_d, const int pair)
+{
+    if (get_global_id(0) != 0) return;
+    for (uint g = 0; g < ng; g++) reduce_final_one_(tab, nseg, part, out, off_x, g);
+    if (pair)
+        for (uint g = 0; g < ng; g++) reduce_final_one_(tab, nseg, part + nchunks * REDUCE_PART, out, off_d, g);
 }
 
 /* Launch 2 for a table of few segments and chunks, and the gradient state

@@ -694,7 +694,7 @@ END_TEST
 
 /* ---- the gradient state with the divergence watch (src/ops/clip_watch.h) ----
 ** Both ways (the block in the statistics' second launch, reduce_stats_final_gradstate,
-** and after it, clip_gradstate; $CLGRAD_GRADSTATE_FUSED = 1 / 0 forces them) give the same
+** and after it, clip_gradstate; $CLGRAD_REDUCE_ONE = 1 / 0 forces them) give the same
 ** bits: statistics, block, divergence record; both equal the host build of clip_gradstate_fill_
 ** and clip_diverge_check_ applied to the device's statistics.  Tables: none, few segments
 ** (empty ones, a 3-chunk one), 100 segments; clean, Inf, NaN and overflowing gradients; every
@@ -722,9 +722,9 @@ static void watch_run_(int fused, cl_mem dg, const clgrad_segs *segs, size_t nse
     memcpy(m0 + 2, rec0, CLGRAD_REC_SIZE * sizeof *rec0);
     FX_OK(clgrad_buf_write(ctx, mb, 0, 2 + CLGRAD_REC_SIZE, m0));
     const clgrad_clip_watch w = {7.0f, mb, 0, 10.0f, 3.0f, mb, 2};
-    FX_OK(setenv("CLGRAD_GRADSTATE_FUSED", fused ? "1" : "0", 1) == 0 ? CLGRAD_OK : CLGRAD_E_IO);
+    FX_OK(setenv("CLGRAD_REDUCE_ONE", fused ? "1" : "0", 1) == 0 ? CLGRAD_OK : CLGRAD_E_IO);
     FX_OK(clgrad_clip_gradstate_watch(ctx, dg, 0, segs, ds, 0, type, do_clip, 1.5f, pol, gs, 0, watch ? &w : NULL));
-    unsetenv("CLGRAD_GRADSTATE_FUSED");
+    unsetenv("CLGRAD_REDUCE_ONE");
     fixture_download(ds, stats, 4 * (nseg + 1));
     fixture_download(gs, gsb, CLGRAD_GS_SIZE);
     fixture_download(mb, rec, 2 + CLGRAD_REC_SIZE);

@@ -48,15 +48,6 @@ fail:
     return st;
 }
 
-/* Whether the block is made in the statistics' second launch (clip_watch.h). */
-static int fused_(const clgrad_segs *segs)
-{
-    const char *e = getenv("CLGRAD_GRADSTATE_FUSED");
-    if (e && strcmp(e, "0") == 0) return 0;
-    if (e && strcmp(e, "1") == 0) return 1;
-    return clgrad_segs_count(segs) <= CLGRAD_GRADSTATE_FUSED_SEGS && clgrad_segs_chunks(segs) <= CLGRAD_GRADSTATE_FUSED_CHUNKS;
-}
-
 /* The arguments the block's kernels share, from index i on: norm_inf, do_clip, max_norm, policy, gs, gs_off,
 ** then the watch's (watch, step, loss, loss_off, loss_limit, grad_limit, rec, rec_off; gs where there is none). */
 static clgrad_status block_args_(clgrad_ctx *ctx, cl_kernel k, cl_uint i, clgrad_norm_type type, int do_clip,
@@ -94,7 +85,7 @@ static clgrad_status gradstate_(clgrad_ctx *ctx, cl_mem g, size_t goff, const cl
     if (w && (!w->loss || !w->rec)) return clgrad_fail(ctx, CLGRAD_E_ARG, "%s: the watch needs its buffers", what);
     cl_uint nseg = (cl_uint)clgrad_segs_count(segs);
     cl_ulong so = stats_off;
-    if (fused_(segs)) {
+    if (clgrad_reduce_final_by_one(segs)) {
         CLGRAD_TRY(clgrad_reduce_stats_chunks(ctx, g, goff, segs, stats, stats_off, 1));
         cl_kernel k = clgrad_kernel(ctx, "reduce_stats_final_gradstate");
         if (!k) return CLGRAD_E_ARG;

@@ -25,14 +25,10 @@ typedef struct {
 /* The statistics of g into stats + stats_off (clgrad_reduce_stats), then the
 ** gradient-state block at gs + gs_off (clgrad_clip_record_norm's, or
 ** clgrad_clip_global_norm's without applying COEF when do_clip), then, when
-** w is not NULL, the divergence watch.  Tables of at most
-** CLGRAD_GRADSTATE_FUSED_SEGS segments and CLGRAD_GRADSTATE_FUSED_CHUNKS
-** chunks: two launches (reduce_stats_chunks, then reduce_stats_final_gradstate:
-** one work-item merging ~2 records per chunk), else three (the statistics'
-** two, clip_gradstate); the same bits.  $CLGRAD_GRADSTATE_FUSED=0 / =1 takes the
-** second / the first way always (test hooks: tests/test_clip.c). */
-#define CLGRAD_GRADSTATE_FUSED_SEGS 64
-#define CLGRAD_GRADSTATE_FUSED_CHUNKS 256
+** w is not NULL, the divergence watch.  Where clgrad_reduce_final_by_one:
+** two launches (reduce_stats_chunks, then reduce_stats_final_gradstate: one
+** work-item merging ~2 records per chunk), else three (the statistics' two,
+** clip_gradstate); the same bits. */
 clgrad_status clgrad_clip_gradstate_watch(clgrad_ctx *ctx, cl_mem g, size_t goff, const clgrad_segs *segs,
                                           cl_mem stats, size_t stats_off, clgrad_norm_type type, int do_clip,
                                           float max_norm, clgrad_nonfinite_policy policy, cl_mem gs, size_t gs_off,
@@ -40,10 +36,17 @@ clgrad_status clgrad_clip_gradstate_watch(clgrad_ctx *ctx, cl_mem g, size_t goff
 
 /* reduce.c: REDUCE_WG of cl/reduce.cl; the table's chunk records (launch 1's
 ** output); launch 1 alone after the size checks of both (with_global: the
-** output holds the global record too). */
+** output holds the global record too); whether launch 2 is one work-item's
+** (reduce_stats_final_one, reduce_stats_final_gradstate: the same trees) for
+** this table: at most CLGRAD_REDUCE_ONE_SEGS segments and
+** CLGRAD_REDUCE_ONE_CHUNKS chunks, or as $CLGRAD_REDUCE_ONE=0 / 1 forces (test
+** hooks: tests/test_reduce.c, test_clip.c, test_same_bits.sh). */
+#define CLGRAD_REDUCE_ONE_SEGS 64
+#define CLGRAD_REDUCE_ONE_CHUNKS 256
 size_t clgrad_reduce_wg(const clgrad_ctx *ctx);
 cl_mem clgrad_segs_part(const clgrad_segs *segs);
 clgrad_status clgrad_reduce_stats_chunks(clgrad_ctx *ctx, cl_mem x, size_t xoff, const clgrad_segs *segs, cl_mem out,
                                          size_t out_off, int with_global);
+int clgrad_reduce_final_by_one(const clgrad_segs *segs);
 
 #endif
