@@ -73,7 +73,8 @@
 ** REDUCE_WG = min(CLGRAD_WG, 256) work-items per group, a power of two.
 ** Launch 1, reduce_stats_chunks: one work-group per chunk; work-item l owns
 **   the REDUCE_R = 256 / REDUCE_WG consecutive leaves l R .. l R + R - 1,
-**   computes them in turn and merges them with a binary-counter stack (a subtree of
+**   computes them in turn (two at a time, side by side: reduce_leaf_pair_)
+**   and merges them with a binary-counter stack (a subtree of
 **   the chunk tree); then the balanced tree over the work-items (in two
 **   levels of local memory, see reduce_tree_rec_).  An item reads whole
 **   32-byte vectors (one memory sector each on GPUs), its leaves are
