@@ -12,7 +12,10 @@
 **   clip_gradstate_reset  NORM = 0, COEF = CLIPCOEF = 1, NONFINITE = SKIP = 0 (one work-item)
 **   clip_gradstate        from the global stats: NORM, COEF and CLIPCOEF
 **                         (clip_grad_norm_'s coefficient, or 1), NONFINITE, SKIP
-**                         (policy) (one work-item)
+**                         (policy), then optionally the step's divergence watch
+**                         (one work-item; reduce_stats_final_gradstate of
+**                         cl/reduce.cl does the same after the statistics'
+**                         second launch, in it, for tables of few segments)
 **   clip_scale            g *= COEF over the segments of a table (clip_grad_norm_'s multiply)
 **   clip_scale_consume    then COEF = 1: the factor is in g, the optimizer must not apply it again
 **   clip_value            g = clamp(g, -v, v), NaN stays NaN (clip_grad_value_)
@@ -24,19 +27,9 @@
 ** clgrad_segs_new (cl/reduce.cl describes it): one work-group per chunk.
 */
 
-/* Must match include/clgrad/gradstate.h. */
-#define GS_NORM 0
-#define GS_COEF 1
-#define GS_NONFINITE 2
-#define GS_SKIP 3
-#define GS_CLIPCOEF 4 /* include/clgrad/clip.h */
-#define GS_SIZE 8
-#define GS_PROPAGATE 0 /* clgrad_nonfinite_policy */
-
-/* Statistics record layout of cl/reduce.cl. */
-#define RS_NORM2 1
-#define RS_MAXABS 2
-#define RS_NONFINITE 3
+/* The block's slots (GS_*), the statistics record's (RS_*), the block's
+** formulas (clip_gradstate_fill_) and the divergence watch
+** (clip_diverge_check_) are in clip_fn.cl. */
 
 /* The scalar formulas (clip_nanmin_ / clip_nanmax_, the COEF, the clamp, the
 ** per-tensor and AGC factors) are in clip_fn.cl, included before this file
@@ -55,26 +48,22 @@ __kernel void clip_gradstate_reset(__global float *gs, const ulong gs_off)
     gs[gs_off + GS_CLIPCOEF] = 1.0f;
 }
 
-/* stats + st_off is the global record (sum, norm2, maxabs, count).
-** norm_inf: 1 for the inf-norm (max |g|), 0 for the 2-norm.
-** do_clip: 1 for clip_grad_norm_ (COEF = min(1, max_norm / (total + 1e-6)),
-** NaN-propagating), 0 to record the norm only (COEF = 1).
-** Under policy skip/stop a non-finite total sets SKIP = 1 and COEF = 1. */
-__kernel void clip_gradstate(__global const float *stats, const ulong st_off, const int norm_inf, const int do_clip,
-                             const float max_norm, const int policy, __global float *gs, const ulong gs_off)
+/* stats + st_off: the per-segment records of the gradient (nseg of them),
+** then the global record, from which clip_gradstate_fill_ writes the block.
+** watch: then the divergence watch of step `step` (clip_diverge_check_: the
+** loss at loss + loss_off, the record at rec + rec_off) over the nseg
+** segments (the model's tensors). */
+__kernel void clip_gradstate(__global const float *stats, const ulong st_off, const uint nseg, const int norm_inf,
+                             const int do_clip, const float max_norm, const int policy, __global float *gs,
+                             const ulong gs_off, const int watch, const float step, __global const float *loss,
+                             const ulong loss_off, const float loss_limit, const float grad_limit,
+                             __global float *rec, const ulong rec_off)
 {
     if (get_global_id(0) != 0) return;
-    __global const float *r = stats + st_off;
-    const float total = norm_inf ? r[RS_MAXABS] : r[RS_NORM2];
-    const int nonfinite = !isfinite(total) || r[RS_NONFINITE] != 0.0f;
-    float coef = 1.0f;
-    if (do_clip) coef = clip_norm_coef_(total, max_norm);
-    const int skip = nonfinite && policy != GS_PROPAGATE;
-    gs[gs_off + GS_NORM] = total;
-    gs[gs_off + GS_COEF] = skip ? 1.0f : coef;
-    gs[gs_off + GS_NONFINITE] = nonfinite ? 1.0f : 0.0f;
-    gs[gs_off + GS_SKIP] = skip ? 1.0f : 0.0f;
-    gs[gs_off + GS_CLIPCOEF] = coef;
+    clip_gradstate_fill_(stats + st_off + 4 * (ulong)nseg, norm_inf, do_clip, max_norm, policy, gs + gs_off);
+    if (watch)
+        clip_diverge_check_(step, loss[loss_off], gs + gs_off, stats + st_off, (int)nseg, loss_limit, grad_limit,
+                            rec + rec_off);
 }
 
 /* Multiply the elements of this work-group's chunk by its segment's factor

@@ -143,52 +143,6 @@ __kernel void model_gather(__global const float *src, const ulong row, __global 
     dst[i] = src[(size_t)idx[idx_off + r] * row + c];
 }
 
-/*
-** Divergence watch, one work-item, every step, no host synchronisation:
-** rec[0] first divergent step (0 = none yet), rec[1] kind (1 non-finite loss,
-** 2 loss over its limit, 3 non-finite gradient, 4 gradient norm over its
-** limit), rec[2] the tensor where it appeared (scanning from the output
-** towards the input: the first tensor with a non-finite gradient, or with a
-** norm over the limit, else the one with the largest norm; -1 for loss
-** kinds), rec[3] the largest finite-or-infinite (not NaN) global gradient norm
-** so far, rec[4] the offending value.  Limits <= 0 are off.
-*/
-__kernel void model_diverge_check(const float step, __global const float *loss, const ulong loss_off,
-                                  __global const float *gs, const ulong gs_off, __global const float *gstats,
-                                  const ulong gst_off, const int ntensors, const float loss_limit,
-                                  const float grad_limit, __global float *rec, const ulong rec_off)
-{
-    if (get_global_id(0) != 0) return;
-    rec += rec_off;
-    float norm = gs[gs_off + 0]; /* CLGRAD_GS_NORM */
-    rec[3] = fmax(rec[3], norm); /* fmax ignores NaN */
-    if (rec[0] != 0.0f) return;
-    float L = loss[loss_off];
-    int kind = 0;
-    float value = 0.0f;
-    if (!isfinite(L)) kind = 1, value = L;
-    else if (loss_limit > 0.0f && L > loss_limit) kind = 2, value = L;
-    else if (!isfinite(norm) || gs[gs_off + 2] != 0.0f) kind = 3, value = norm;
-    else if (grad_limit > 0.0f && norm > grad_limit) kind = 4, value = norm;
-    if (kind == 0) return;
-    int where = -1;
-    if (kind >= 3) {
-        float best = -1.0f;
-        int bi = ntensors - 1;
-        for (int t = ntensors - 1; t >= 0 && where < 0; t--) {
-            float nf = gstats[gst_off + 4 * t + 3], n2 = gstats[gst_off + 4 * t + 1];
-            if (kind == 3 && (nf != 0.0f || !isfinite(n2))) where = t;
-            if (kind == 4 && n2 > grad_limit) where = t;
-            if (n2 > best) best = n2, bi = t;
-        }
-        if (where < 0) where = bi;
-    }
-    rec[0] = step;
-    rec[1] = (float)kind;
-    rec[2] = (float)where;
-    rec[4] = value;
-}
-
 /* ---- L1 regularisation ---- */
 
 /* g (n) += l1 * sign(p (n)), sign(0) = 0 (torch.sign), sign(NaN) = NaN. */

@@ -73,7 +73,8 @@
 ** REDUCE_WG = min(CLGRAD_WG, 256) work-items per group, a power of two.
 ** Launch 1, reduce_stats_chunks: one work-group per chunk; work-item l owns
 **   the REDUCE_R = 256 / REDUCE_WG consecutive leaves l R .. l R + R - 1,
-**   computes them in turn and merges them with a binary-counter stack (a subtree of
+**   computes them in turn (two at a time, side by side: reduce_leaf_pair_)
+**   and merges them with a binary-counter stack (a subtree of
 **   the chunk tree); then the balanced tree over the work-items (in two
 **   levels of local memory, see reduce_tree_rec_).  An item reads whole
 **   32-byte vectors (one memory sector each on GPUs), its leaves are
@@ -83,7 +84,9 @@
 **     [0] s (float bits)  [1] e (int)  [2] q (float bits)  [3] m  [4] n
 ** Launch 2, reduce_stats_final: work-group g < nseg combines the chunks of
 **   segment g, group nseg (launched when the global stats are wanted)
-**   combines all chunks of the table.  With the padded count P: item l owns
+**   combines all chunks of the table (reduce_stats_final_one and
+**   reduce_stats_final_gradstate, for small tables: one work-item evaluates
+**   these groups in turn, the same trees).  With the padded count P: item l owns
 **   the run of r = max(P / REDUCE_WG, 1) positions l r .. l r + r - 1 (a
 **   subtree of the segment tree), merges its chunks with a binary-counter
 **   stack (exactly the balanced tree of the run; the identities at the end of
@@ -183,37 +186,45 @@ inline reduce_rec_ reduce_merge_(const reduce_rec_ a, const reduce_rec_ b)
         }                                                                                          \
     } while (0)
 
-/* t[0] = balanced pairwise merge of t[0 .. k-1] (k a power of two) */
-#define REDUCE_PAIRWISE(t, k)                                                                      \
-    for (uint w_ = 1; w_ < (k); w_ *= 2)                                                           \
-        for (uint i_ = 0; i_ + w_ < (k); i_ += 2 * w_) (t)[i_] = reduce_merge_((t)[i_], (t)[i_ + w_])
-
 /* The balanced binary tree over the REDUCE_WG records of the work-group
 ** (adjacent pairs first: ((0+1)+(2+3))+..., depth log2(REDUCE_WG)), evaluated
 ** in two levels with two barriers: REDUCE_N1 work-items each merge REDUCE_R1
-** consecutive records pairwise in registers, then work-item 0 merges their
-** REDUCE_N1 results pairwise (few barriers and idle work-items: cheap on CPUs,
+** consecutive records in registers, then work-item 0 merges their REDUCE_N1
+** results (few barriers and idle work-items: cheap on CPUs,
 ** fine on GPUs).  The same tree as one level per barrier.  The total is
 ** returned in work-item 0. */
 #define REDUCE_R1 (REDUCE_WG < 16 ? REDUCE_WG : 16) /* children of a first-level node */
 #define REDUCE_N1 (REDUCE_WG / REDUCE_R1)           /* first-level nodes: children of the root */
 
-inline reduce_rec_ reduce_tree_rec_(__local reduce_rec_ *lr, __local reduce_rec_ *l1, reduce_rec_ me, const uint lid)
+inline reduce_rec_ reduce_tree_rec_(__local reduce_rec_ *lr, __local reduce_rec_ *l1, reduce_rec_ me, const uint lid,
+                                   const uint na)
 {
+    /* Records na .. REDUCE_WG - 1 are identities (the caller knows which items hold nothing): each
+    ** node merges only its first k children, with the binary-counter stack, which is its balanced
+    ** tree (the identities padding it change no bit). */
     lr[lid] = me;
     barrier(CLK_LOCAL_MEM_FENCE);
     if (lid < REDUCE_N1) {
-        reduce_rec_ t[REDUCE_R1];
-        for (uint i = 0; i < REDUCE_R1; i++) t[i] = lr[lid * REDUCE_R1 + i];
-        REDUCE_PAIRWISE(t, REDUCE_R1);
-        l1[lid] = t[0];
+        const uint k = (uint)clamp((int)na - (int)(lid * REDUCE_R1), 0, REDUCE_R1);
+        reduce_rec_ stk[REDUCE_RSTACK], t;
+        uint sp = 0;
+        for (uint i = 0; i < k; i++) {
+            const reduce_rec_ r = lr[lid * REDUCE_R1 + i];
+            REDUCE_PUSH(stk, sp, i, r);
+        }
+        REDUCE_FOLD(t, stk, sp);
+        l1[lid] = t;
     }
     barrier(CLK_LOCAL_MEM_FENCE);
     if (lid == 0) {
-        reduce_rec_ t[REDUCE_N1];
-        for (uint i = 0; i < REDUCE_N1; i++) t[i] = l1[i];
-        REDUCE_PAIRWISE(t, REDUCE_N1);
-        me = t[0];
+        const uint k = min((na + REDUCE_R1 - 1) / REDUCE_R1, (uint)REDUCE_N1);
+        reduce_rec_ stk[REDUCE_RSTACK];
+        uint sp = 0;
+        for (uint i = 0; i < k; i++) {
+            const reduce_rec_ r = l1[i];
+            REDUCE_PUSH(stk, sp, i, r);
+        }
+        REDUCE_FOLD(me, stk, sp);
     }
     return me;
 }
@@ -241,39 +252,59 @@ inline float8 reduce_load8d_(__global const float *p, __global const float *q, c
     return vload8(0, t);
 }
 
-/* The record of leaf j of a chunk at p holding clen valid elements (of p - q when sub). */
+/* The record of leaf j of a chunk at p holding clen valid elements (of p - q when sub).  The usual
+** leaf has no Inf or NaN: then the largest finite |x| is the largest |x|, the count is 0 and the
+** squares need no masking, so those are computed only for a leaf that has one (the same values). */
 inline reduce_rec_ reduce_leaf_(__global const float *p, __global const float *q, const int sub, const uint clen,
                                 const uint j)
 {
     float8 v[REDUCE_LEAF_VECS];
     float8 sum = -0.0f;
-    uint8 amx = 0, fmx = 0; /* max |x| bits over all elements / over the finite ones, per lane */
-    int8 nf = 0;            /* non-finite elements per lane */
+    uint8 amx = 0; /* max |x| bits per lane */
     for (uint k = 0; k < REDUCE_LEAF_VECS; k++) {
         const uint i = (j * REDUCE_LEAF_VECS + k) * 8;
         v[k] = reduce_load8d_(p + i, q + i, sub, clg_rest_(clen, i));
-        const uint8 a = as_uint8(v[k]) & 0x7fffffffu;
-        const int8 bad = as_int8(a) >= 0x7f800000; /* -1 for Inf or NaN */
         sum = sum + v[k];
-        amx = max(amx, a);
-        fmx = max(fmx, select(a, (uint8)0, bad));
-        nf -= bad;
+        amx = max(amx, as_uint8(v[k]) & 0x7fffffffu);
     }
-    const uint4 f4 = max(fmx.lo, fmx.hi), a4 = max(amx.lo, amx.hi);
-    const uint2 f2 = max(f4.lo, f4.hi), a2 = max(a4.lo, a4.hi);
-    const float mx = as_float(max(f2.x, f2.y)); /* largest finite |x| */
+    const uint4 a4 = max(amx.lo, amx.hi);
+    const uint2 a2 = max(a4.lo, a4.hi);
+    const uint am = max(a2.x, a2.y);
+    const int allfinite = am < 0x7f800000u;
+    uint fm = am, nf = 0; /* largest finite |x| bits, non-finite elements */
+    if (!allfinite) {
+        uint8 fmx = 0;
+        int8 nf8 = 0;
+        for (uint k = 0; k < REDUCE_LEAF_VECS; k++) {
+            const uint8 a = as_uint8(v[k]) & 0x7fffffffu;
+            const int8 bad = as_int8(a) >= 0x7f800000; /* -1 for Inf or NaN */
+            fmx = max(fmx, select(a, (uint8)0, bad));
+            nf8 -= bad;
+        }
+        const uint4 f4 = max(fmx.lo, fmx.hi);
+        const uint2 f2 = max(f4.lo, f4.hi);
+        fm = max(f2.x, f2.y);
+        nf = (uint)(nf8.s0 + nf8.s1 + nf8.s2 + nf8.s3 + nf8.s4 + nf8.s5 + nf8.s6 + nf8.s7);
+    }
+    const float mx = as_float(fm); /* largest finite |x| */
     reduce_rec_ r;
     r.e = REDUCE_NOEXP;
     r.q = 0.0f;
     if (mx > 0.0f) {
-        r.e = reduce_exponent_(as_uint(mx)); /* mx = f * 2^e, f in [0.5, 1) */
+        r.e = reduce_exponent_(fm); /* mx = f * 2^e, f in [0.5, 1) */
         float8 q8 = 0.0f;
         if (r.e >= -127 && r.e <= 126) {
             const float sc = as_float((uint)(127 - r.e) << 23); /* 2^-e, a normal float */
-            for (uint k = 0; k < REDUCE_LEAF_VECS; k++) {
-                const float8 t = select((float8)0.0f, v[k], isfinite(v[k])) * sc; /* |t| < 1 */
-                q8 = q8 + t * t;
-            }
+            if (allfinite)
+                for (uint k = 0; k < REDUCE_LEAF_VECS; k++) {
+                    const float8 t = v[k] * sc; /* |t| < 1 */
+                    q8 = q8 + t * t;
+                }
+            else
+                for (uint k = 0; k < REDUCE_LEAF_VECS; k++) {
+                    const float8 t = select((float8)0.0f, v[k], isfinite(v[k])) * sc;
+                    q8 = q8 + t * t;
+                }
         } else
             for (uint k = 0; k < REDUCE_LEAF_VECS; k++) {
                 const float8 t = ldexp(select((float8)0.0f, v[k], isfinite(v[k])), -r.e);
@@ -282,8 +313,61 @@ inline reduce_rec_ reduce_leaf_(__global const float *p, __global const float *q
         r.q = reduce_hsum8_(q8);
     }
     r.s = reduce_hsum8_(sum);
-    r.m = max(a2.x, a2.y);
-    r.n = (uint)(nf.s0 + nf.s1 + nf.s2 + nf.s3 + nf.s4 + nf.s5 + nf.s6 + nf.s7);
+    r.m = am;
+    r.n = nf;
+    return r;
+}
+
+/* Leaves j and j + 1 side by side: lanes 0..7 of the float16 values are leaf j's lanes, 8..15 leaf
+** j + 1's, each lane doing exactly reduce_leaf_'s operations (the same records, in about half the
+** instructions and with the two leaves' dependency chains interleaved).  A pair with an Inf or NaN,
+** or a leaf whose scale 2^-e is not a normal float, is left to reduce_leaf_. */
+typedef struct {
+    reduce_rec_ a, b;
+} reduce_rec2_;
+
+inline uint reduce_hmax8_(const uint8 m)
+{
+    const uint4 m4 = max(m.lo, m.hi);
+    const uint2 m2 = max(m4.lo, m4.hi);
+    return max(m2.x, m2.y);
+}
+
+/* leaf_pair's scale 2^-e of a leaf with largest |x| bits am (1 where am = 0: its squares are not used) */
+inline float reduce_pair_scale_(const uint am) { return am ? as_float((uint)(127 - reduce_exponent_(am)) << 23) : 1.0f; }
+
+inline reduce_rec2_ reduce_leaf_pair_(__global const float *p, __global const float *q, const int sub,
+                                      const uint clen, const uint j)
+{
+    float16 v[REDUCE_LEAF_VECS];
+    float16 sum = -0.0f;
+    uint16 amx = 0;
+    for (uint k = 0; k < REDUCE_LEAF_VECS; k++) {
+        const uint ia = (j * REDUCE_LEAF_VECS + k) * 8, ib = ia + 8 * REDUCE_LEAF_VECS;
+        v[k] = (float16)(reduce_load8d_(p + ia, q + ia, sub, clg_rest_(clen, ia)),
+                         reduce_load8d_(p + ib, q + ib, sub, clg_rest_(clen, ib)));
+        sum = sum + v[k];
+        amx = max(amx, as_uint16(v[k]) & 0x7fffffffu);
+    }
+    const uint ama = reduce_hmax8_(amx.lo), amb = reduce_hmax8_(amx.hi);
+    const int ea = ama ? reduce_exponent_(ama) : 0, eb = amb ? reduce_exponent_(amb) : 0;
+    reduce_rec2_ r;
+    if (ama >= 0x7f800000u || amb >= 0x7f800000u || ea < -127 || eb < -127 || ea > 126 || eb > 126) {
+        r.a = reduce_leaf_(p, q, sub, clen, j);
+        r.b = reduce_leaf_(p, q, sub, clen, j + 1);
+        return r;
+    }
+    const float16 sc = (float16)((float8)reduce_pair_scale_(ama), (float8)reduce_pair_scale_(amb));
+    float16 q16 = 0.0f;
+    for (uint k = 0; k < REDUCE_LEAF_VECS; k++) {
+        const float16 t = v[k] * sc; /* |t| < 1 */
+        q16 = q16 + t * t;
+    }
+    r.a.s = reduce_hsum8_(sum.lo), r.b.s = reduce_hsum8_(sum.hi);
+    r.a.e = ama ? ea : REDUCE_NOEXP, r.b.e = amb ? eb : REDUCE_NOEXP;
+    r.a.q = ama ? reduce_hsum8_(q16.lo) : 0.0f, r.b.q = amb ? reduce_hsum8_(q16.hi) : 0.0f;
+    r.a.m = ama, r.b.m = amb;
+    r.a.n = 0, r.b.n = 0;
     return r;
 }
 
@@ -305,13 +389,20 @@ inline void reduce_chunk_(__global const float *x, __global const float *y, cons
     const uint nl = (uint)min((long)REDUCE_R, max((long)nv - (long)j0, 0L)); /* leaf j holds elements iff j < nv */
     reduce_rec_ stk[REDUCE_RSTACK];
     uint sp = 0;
-    for (uint i = 0; i < nl; i++) {
-        const reduce_rec_ leaf = reduce_leaf_(p, q, sub, clen, j0 + i);
-        REDUCE_PUSH(stk, sp, i, leaf);
+    /* leaves in pairs (reduce_leaf_pair_; R = 1 on GPUs): pushing leaves 2i and 2i + 1 is
+    ** pushing their merge as entry i of the next level; an odd last leaf goes on top unmerged */
+    uint i = 0;
+#if REDUCE_R > 1
+    for (; i + 1 < nl; i += 2) {
+        const reduce_rec2_ ab = reduce_leaf_pair_(p, q, sub, clen, j0 + i);
+        REDUCE_PUSH(stk, sp, i / 2, reduce_merge_(ab.a, ab.b));
     }
+#endif
+    if (i < nl) stk[sp++] = reduce_leaf_(p, q, sub, clen, j0 + i);
     reduce_rec_ mine;
     REDUCE_FOLD(mine, stk, sp);
-    const reduce_rec_ me = reduce_tree_rec_(lr, l1, mine, lid);
+    const uint na = (uint)min((ulong)REDUCE_WG, ((ulong)nv + REDUCE_R - 1) / REDUCE_R); /* items with leaves */
+    const reduce_rec_ me = reduce_tree_rec_(lr, l1, mine, lid, na);
     if (lid == 0) {
         __global uint *r = part + c * REDUCE_PART;
         r[0] = as_uint(me.s);
@@ -350,6 +441,21 @@ inline reduce_rec_ reduce_read_(__global const uint *r)
     return a;
 }
 
+/* The figures of a group's record `me` over nc chunks into o[0 .. 3] (see the header's outputs). */
+inline void reduce_write_(const reduce_rec_ me, const ulong nc, __global float *o)
+{
+    const int bad = me.m > 0x7f800000u; /* a NaN element */
+    float norm;
+    if (bad) norm = REDUCE_QNAN;
+    else if (me.n > 0) norm = INFINITY;
+    else if (me.e == REDUCE_NOEXP) norm = 0.0f;
+    else norm = ldexp(clg_sqrt(me.q), me.e);
+    o[0] = nc == 0 ? 0.0f : (isnan(me.s) ? REDUCE_QNAN : me.s);
+    o[1] = norm;
+    o[2] = bad ? REDUCE_QNAN : as_float(me.m);
+    o[3] = (float)me.n;
+}
+
 /* Group g's figures (segment g, or all of them when g = nseg) into out + out_off + 4 g: launch 2's work-group. */
 inline void reduce_final_(__global const ulong *tab, const uint nseg, __global const uint *part, __global float *out,
                           const ulong out_off, const uint g, __local reduce_rec_ *lr, __local reduce_rec_ *l1)
@@ -370,20 +476,28 @@ inline void reduce_final_(__global const ulong *tab, const uint nseg, __global c
     }
     reduce_rec_ me;
     REDUCE_FOLD(me, stk, sp);
-    me = reduce_tree_rec_(lr, l1, me, lid);
-    if (lid == 0) {
-        const int bad = me.m > 0x7f800000u; /* a NaN element */
-        float norm;
-        if (bad) norm = REDUCE_QNAN;
-        else if (me.n > 0) norm = INFINITY;
-        else if (me.e == REDUCE_NOEXP) norm = 0.0f;
-        else norm = ldexp(clg_sqrt(me.q), me.e);
-        __global float *o = out + out_off + 4 * (ulong)g;
-        o[0] = nc == 0 ? 0.0f : (isnan(me.s) ? REDUCE_QNAN : me.s);
-        o[1] = norm;
-        o[2] = bad ? REDUCE_QNAN : as_float(me.m);
-        o[3] = (float)me.n;
+    me = reduce_tree_rec_(lr, l1, me, lid, (uint)min((ulong)REDUCE_WG, (nc + run - 1) / run));
+    if (lid == 0) reduce_write_(me, nc, out + out_off + 4 * (ulong)g);
+}
+
+/* Group g's figures as reduce_final_ computes them, by one work-item: one
+** binary-counter stack over all of the group's chunks is the same balanced
+** tree (the runs of reduce_final_'s items and its tree over them are its
+** subtrees; the padding identities change no bit), so the same bits. */
+inline void reduce_final_one_(__global const ulong *tab, const uint nseg, __global const uint *part,
+                              __global float *out, const ulong out_off, const uint g)
+{
+    __global const ulong *cstart = tab + 2 * (ulong)nseg;
+    const ulong c0 = g < nseg ? cstart[g] : 0, c1 = g < nseg ? cstart[g + 1] : cstart[nseg];
+    reduce_rec_ stk[REDUCE_STACK];
+    uint sp = 0;
+    for (ulong i = 0; c0 + i < c1; i++) {
+        const reduce_rec_ rec = reduce_read_(part + (c0 + i) * REDUCE_PART);
+        REDUCE_PUSH(stk, sp, i, rec);
     }
+    reduce_rec_ me;
+    REDUCE_FOLD(me, stk, sp);
+    reduce_write_(me, c1 - c0, out + out_off + 4 * (ulong)g);
 }
 
 /* Launch 2: nseg (+1 for the global stats) work-groups of exactly REDUCE_WG.
@@ -406,6 +520,43 @@ reduce_stats_pair_final(__global const ulong *tab, const uint nseg, const ulong 
     const uint g = get_group_id(0), d = g > nseg;
     reduce_final_(tab, nseg, d ? part + nchunks * REDUCE_PART : part, out, d ? off_d : off_x, d ? g - nseg - 1 : g,
                   lr, l1);
+}
+
+/* Launch 2 by one work-item, for a table of few segments and chunks (src/ops/reduce.c): groups g = 0 ..
+** ng - 1 (reduce_final_one_: the same trees as reduce_stats_final's, the same bits) into out + off_x; when
+** pair, then the same groups of the second half of part (x - y, after reduce_stats_pair_chunks) into
+** out + off_d. */
+__kernel void reduce_stats_final_one(__global const ulong *tab, const uint nseg, const uint ng, const ulong nchunks,
+                                     __global const uint *part, __global float *out, const ulong off_x,
+                                     const ulong off_d, const int pair)
+{
+    if (get_global_id(0) != 0) return;
+    for (uint g = 0; g < ng; g++) reduce_final_one_(tab, nseg, part, out, off_x, g);
+    if (pair)
+        for (uint g = 0; g < ng; g++) reduce_final_one_(tab, nseg, part + nchunks * REDUCE_PART, out, off_d, g);
+}
+
+/* Launch 2 for a table of few segments and chunks, and the gradient state
+** (clgrad_clip_record_norm / clip_global_norm, src/ops/clip.c): one
+** work-item evaluates reduce_stats_final's groups g = 0 .. nseg in turn
+** (reduce_final_one_: the same trees, the same bits) into out + out_off, then
+** writes the gradient-state block at gs + gs_off from the global record as
+** clip_gradstate does (clip_gradstate_fill_, clip_fn.cl) and, when watch, the
+** step's divergence watch (clip_diverge_check_).  Two one-work-item launches
+** less per training step. */
+__kernel void reduce_stats_final_gradstate(__global const ulong *tab, const uint nseg, __global const uint *part,
+                                           __global float *out, const ulong out_off, const int norm_inf,
+                                           const int do_clip, const float max_norm, const int policy,
+                                           __global float *gs, const ulong gs_off, const int watch, const float step,
+                                           __global const float *loss, const ulong loss_off, const float loss_limit,
+                                           const float grad_limit, __global float *rec, const ulong rec_off)
+{
+    if (get_global_id(0) != 0) return;
+    for (uint g = 0; g <= nseg; g++) reduce_final_one_(tab, nseg, part, out, out_off, g);
+    clip_gradstate_fill_(out + out_off + 4 * (ulong)nseg, norm_inf, do_clip, max_norm, policy, gs + gs_off);
+    if (watch)
+        clip_diverge_check_(step, loss[loss_off], gs + gs_off, out + out_off, (int)nseg, loss_limit, grad_limit,
+                            rec + rec_off);
 }
 
 /* ---- log-magnitude histograms ----

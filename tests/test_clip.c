@@ -31,6 +31,8 @@
 
 /* The host build of the kernels' clipping formulas (test `bitwise_host`). */
 #include "../cl/clip_fn.cl"
+#include "clgrad/step.h"
+#include "ops/clip_watch.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -72,7 +74,7 @@ static size_t check_gs_(const char *what, cl_mem gs, const double *ref, double r
 
 /* A flat buffer with segments of the given lengths separated by sentinels. */
 typedef struct {
-    size_t nseg, n, off[16], len[16];
+    size_t nseg, n, off[128], len[128];
     float *g, *w;
 } layout_;
 
@@ -690,6 +692,90 @@ START_TEST(zscore_skip_and_args)
 }
 END_TEST
 
+/* ---- the gradient state with the divergence watch (src/ops/clip_watch.h) ----
+** Both ways (the block in the statistics' second launch, reduce_stats_final_gradstate,
+** and after it, clip_gradstate; $CLGRAD_REDUCE_ONE = 1 / 0 forces them) give the same
+** bits: statistics, block, divergence record; both equal the host build of clip_gradstate_fill_
+** and clip_diverge_check_ applied to the device's statistics.  Tables: none, few segments
+** (empty ones, a 3-chunk one), 100 segments; clean, Inf, NaN and overflowing gradients; every
+** policy, norm type, record-only or clipping; the watch off, fresh, or already holding a step. */
+/* Bit for bit, except that any NaN equals any NaN (the host's and the device's NaN payloads differ). */
+static int same_bits_(const float *a, const float *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(&a[i], &b[i], sizeof *a) != 0 && !(isnan(a[i]) && isnan(b[i]))) return 0;
+    return 1;
+}
+
+static void watch_run_(int fused, cl_mem dg, const clgrad_segs *segs, size_t nseg, int _i, float *stats, float *gsb,
+                       float *rec, const float *rec0, float loss)
+{
+    clgrad_ctx *ctx = fixture_ctx();
+    const clgrad_nonfinite_policy pol = (clgrad_nonfinite_policy)(_i % 3);
+    const clgrad_norm_type type = (_i / 3) % 2 ? CLGRAD_NORM_INF : CLGRAD_NORM_L2;
+    const int do_clip = (_i / 6) % 2, watch = (_i / 12) % 3;
+    cl_mem ds = NULL, gs = gs_new_(), mb = NULL;
+    FX_OK(clgrad_buf_new(ctx, 4 * (nseg + 1), "stats", &ds));
+    FX_OK(clgrad_buf_fill(ctx, ds, 0, 4 * (nseg + 1), SENTINEL));
+    FX_OK(clgrad_buf_new(ctx, 2 + CLGRAD_REC_SIZE, "loss+rec", &mb));
+    float m0[2 + CLGRAD_REC_SIZE] = {loss, SENTINEL};
+    memcpy(m0 + 2, rec0, CLGRAD_REC_SIZE * sizeof *rec0);
+    FX_OK(clgrad_buf_write(ctx, mb, 0, 2 + CLGRAD_REC_SIZE, m0));
+    const clgrad_clip_watch w = {7.0f, mb, 0, 10.0f, 3.0f, mb, 2};
+    FX_OK(setenv("CLGRAD_REDUCE_ONE", fused ? "1" : "0", 1) == 0 ? CLGRAD_OK : CLGRAD_E_IO);
+    FX_OK(clgrad_clip_gradstate_watch(ctx, dg, 0, segs, ds, 0, type, do_clip, 1.5f, pol, gs, 0, watch ? &w : NULL));
+    unsetenv("CLGRAD_REDUCE_ONE");
+    fixture_download(ds, stats, 4 * (nseg + 1));
+    fixture_download(gs, gsb, CLGRAD_GS_SIZE);
+    fixture_download(mb, rec, 2 + CLGRAD_REC_SIZE);
+    clgrad_buf_free(&ds), clgrad_buf_free(&gs), clgrad_buf_free(&mb);
+}
+
+START_TEST(gradstate_watch_paths)
+{
+    clgrad_ctx *ctx = fixture_ctx();
+    const int tcase = _i / 36, poison = (_i / 9) % 4;
+    static const size_t big[] = {5, 0, 40000, 64, 1, 17};
+    size_t lens[100] = {0}, nseg = tcase == 0 ? 0 : tcase == 1 ? 6 : 100;
+    for (size_t s = 0; s < nseg; s++) lens[s] = tcase == 1 ? big[s] : 1 + (s * 37) % 300;
+    clgrad_testrng r = fixture_rng(9000 + _i);
+    layout_ L;
+    layout_init_(&L, nseg, lens, &r, 1.0f, 1.0f);
+    if (nseg && poison == 1) L.g[L.off[nseg - 1]] = INFINITY;
+    if (nseg && poison == 2) L.g[L.off[2] + 3] = NAN;
+    if (nseg && poison == 3)
+        for (size_t i = 0; i < 5; i++) L.g[L.off[0] + i] = 3e38f;
+    clgrad_segs *segs = NULL;
+    FX_OK(clgrad_segs_new(ctx, nseg, L.off, L.len, &segs));
+    cl_mem dg = fixture_upload(L.g, L.n, "g");
+    const int k = _i % 36; /* policy, type, do_clip, watch (watch_run_) */
+    float rec0[CLGRAD_REC_SIZE] = {0, 0, 0, 0.25f, 0, 0, 0, 0};
+    if ((k / 12) % 3 == 2) rec0[0] = 3, rec0[1] = 4, rec0[2] = 1, rec0[3] = 50, rec0[4] = 50; /* already diverged */
+    const float loss = (_i % 5 == 4) ? NAN : (_i % 7 == 6) ? 20.0f : 0.5f;
+    float *st[2], gsb[2][CLGRAD_GS_SIZE], rec[2][2 + CLGRAD_REC_SIZE];
+    for (int f = 0; f < 2; f++) {
+        st[f] = malloc(4 * (nseg + 1) * sizeof(float));
+        ck_assert(st[f]);
+        watch_run_(f, dg, segs, nseg, k, st[f], gsb[f], rec[f], rec0, loss);
+    }
+    ck_assert_msg(memcmp(st[0], st[1], 4 * (nseg + 1) * sizeof(float)) == 0, "case %d: statistics differ", _i);
+    ck_assert_msg(memcmp(gsb[0], gsb[1], sizeof gsb[0]) == 0, "case %d: blocks differ", _i);
+    ck_assert_msg(memcmp(rec[0], rec[1], sizeof rec[0]) == 0, "case %d: records differ", _i);
+    /* the host build of the same formulas on the device's statistics */
+    float hgs[CLGRAD_GS_SIZE] = {-7, -7, -7, -7, -7, -7, -7, -7}, hrec[CLGRAD_REC_SIZE];
+    memcpy(hrec, rec0, sizeof hrec);
+    clip_gradstate_fill_(st[0] + 4 * nseg, (k / 3) % 2, (k / 6) % 2, 1.5f, k % 3, hgs);
+    if ((k / 12) % 3) clip_diverge_check_(7.0f, loss, hgs, st[0], (int)nseg, 10.0f, 3.0f, hrec);
+    ck_assert_msg(same_bits_(hgs, gsb[0], CLGRAD_GS_SIZE), "case %d: block vs host", _i);
+    ck_assert_msg(same_bits_(hrec, rec[0] + 2, CLGRAD_REC_SIZE), "case %d: record vs host", _i);
+    if ((k / 12) % 3 == 0) ck_assert(memcmp(rec0, rec[0] + 2, sizeof rec0) == 0); /* no watch: untouched */
+    free(st[0]), free(st[1]);
+    clgrad_segs_free(&segs);
+    clgrad_buf_free(&dg);
+    layout_free_(&L);
+}
+END_TEST
+
 static Suite *suite_(void)
 {
     Suite *s = suite_create("clip");
@@ -711,6 +797,7 @@ static Suite *suite_(void)
     tcase_add_test(tc, bad_args);
     tcase_add_loop_test(tc, zscore_vs_ref, 0, 12);
     tcase_add_test(tc, zscore_skip_and_args);
+    tcase_add_loop_test(tc, gradstate_watch_paths, 0, 3 * 36);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -406,6 +406,14 @@ START_TEST(wg_independent)
         memcpy(rep, o, sizeof rep);
     }
     if (!_i) bad += check_stats_("device", x, WG_NS, off, wg_lens_, o, 1);
+    /* the totals by one work-item (reduce_stats_final_one) and by work-groups: the same trees */
+    for (int one = 0; one < 2; one++) {
+        ck_assert(setenv("CLGRAD_REDUCE_ONE", one ? "1" : "0", 1) == 0);
+        wg_run_(fixture_ctx(), x, n, off, o);
+        unsetenv("CLGRAD_REDUCE_ONE");
+        snprintf(what, sizeof what, "CLGRAD_REDUCE_ONE=%d vs replica", one);
+        bad += wg_compare_(what, o, rep, 4 * (WG_NS + 1));
+    }
     for (int w = 0; w < fixture_nwgs; w++) {
         clgrad_ctx *c = fixture_open_wg("reduce.cl", fixture_wgs[w]);
         if (!c) {
@@ -466,6 +474,11 @@ START_TEST(pair)
     for (size_t i = 0; i < wg_lens_[7]; i++) y[off[7] + i] = x[off[7] + i];
     pair_run_(fixture_ctx(), x, y, n, WG_NS, off, wg_lens_);
     if (!_i) pair_run_(fixture_ctx(), NULL, NULL, 0, 0, NULL, NULL);
+    for (int one = 0; one < 2; one++) { /* both ways of the totals (reduce_stats_final_one or not) */
+        ck_assert(setenv("CLGRAD_REDUCE_ONE", one ? "1" : "0", 1) == 0);
+        pair_run_(fixture_ctx(), x, y, n, WG_NS, off, wg_lens_);
+        unsetenv("CLGRAD_REDUCE_ONE");
+    }
     free(x), free(y);
 }
 END_TEST

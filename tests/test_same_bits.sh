@@ -5,6 +5,7 @@
 # logged and log-magnitude histograms at every logged step, must give
 # bit-identical metrics.csv, layers.csv, timesteps.csv (time columns aside),
 # histograms.csv, status and weights/ (init and final .npy, byte for byte) in
+#   - the statistics' totals and the gradient state by one work-item or not (CLGRAD_REDUCE_ONE=0);
 #   - work-group sizes 16 (the reference), 64 and 256 (CLGRAD_WG) (the LARS/LAMB cases:
 #     large_batch_lars, large_batch_lamb, whose per-tensor norms are fixed-order reductions);
 #   - PoCL's pthread and basic devices (when POCL_DEVICES gives both);
@@ -75,6 +76,14 @@ for e in $exps; do
   fi
 done
 [ "$ndev" -ge 2 ] || echo "note: PoCL gives $ndev device(s) with POCL_DEVICES='pthread basic'; pthread vs basic skipped"
+
+# The gradient state and the divergence watch in the statistics' second launch (the default up to 64
+# tensors) and after it (CLGRAD_REDUCE_ONE=0): a diverging run, a clipped one, a plain one
+for e in rnn_adding_noclip rnn_adding_clip relu30_he; do
+  [ -d "$T/$e.wg16" ] || continue
+  run "$e" "$T/$e.unfused" CLGRAD_WG=16 CLGRAD_REDUCE_ONE=0
+  same "$T/$e.wg16" "$T/$e.unfused" "$e: gradient state in the statistics' launch vs after it"
+done
 
 # LARS and LAMB beyond their shipped files: the bias exclusion, trust clipping and the fused global-norm
 # clip (its COEF reaches the optimizer through the gradient state)

@@ -914,7 +914,7 @@ def replay(run_dir, cfg, opts):
             raise UsageError("unknown clip kind %r" % kindc)
         return total, coef, nonfinite, skip
 
-    # ---- divergence watch (cl/model.cl model_diverge_check)
+    # ---- divergence watch (cl/clip_fn.cl clip_diverge_check_)
     dv = cfg["diverge"]
     loss_limit, grad_limit = f32(dv["loss_limit"]), f32(dv["grad_norm_limit"])
 

@@ -3,8 +3,8 @@
 **
 ** gather the batch -> input noise -> forward -> loss (value; accuracy on log
 ** steps) -> loss gradient -> backward -> L1 subgradient -> gradient noise ->
-** gradient state -> norms and clipping -> [skip/stop read by the caller] ->
-** optimizer -> divergence watch.
+** gradient state with the divergence watch -> norms and clipping ->
+** [skip/stop read by the caller] -> optimizer.
 **
 ** `clgrad run` (src/run/train.c) and `clgrad bench` (src/cli/bench.c) both
 ** step through these functions; neither writes the sequence itself.  Nothing
@@ -47,7 +47,7 @@ typedef struct clgrad_metrics_layout {
     size_t size;   /* floats in all */
 } clgrad_metrics_layout;
 
-/* The divergence record (cl/model.cl model_diverge_check). */
+/* The divergence record (clip_diverge_check_ of cl/clip_fn.cl, in clgrad_step_grads). */
 enum {
     CLGRAD_REC_STEP = 0,          /* first divergent step, 0 = none yet */
     CLGRAD_REC_KIND = 1,          /* 1 non-finite loss, 2 loss over its limit, 3 non-finite gradient, 4 norm over its limit */
@@ -127,7 +127,7 @@ clgrad_status clgrad_step_batch(clgrad_ctx *ctx, const clgrad_step_plan *p, long
 ** idx[pos .. pos + B), input noise, forward, loss (and the batch accuracy
 ** when flags has CLGRAD_STEP_LOG; 1 = log), backward, L1, gradient noise of
 ** std noise_std, gradient state, [histograms when flags has
-** CLGRAD_STEP_HIST], norms and clipping. */
+** CLGRAD_STEP_HIST], norms (with the divergence watch) and clipping. */
 clgrad_status clgrad_step_grads(clgrad_ctx *ctx, const clgrad_step_plan *p, long step, size_t pos, size_t B,
                                 float noise_std, int flags);
 
@@ -150,7 +150,8 @@ clgrad_status clgrad_step_snapshot(clgrad_ctx *ctx, const clgrad_step_plan *p, s
 clgrad_status clgrad_step_layerwise_init(clgrad_ctx *ctx, const clgrad_step_plan *p);
 
 /* The optimizer's step t (1-based, skipped steps not counted) at learning
-** rate lr, then the divergence watch for step `step`.  LARS/LAMB
+** rate lr (step `step`'s divergence watch ran in clgrad_step_grads, with its
+** gradient state: it reads nothing the optimizer writes).  LARS/LAMB
 ** (clgrad_optim_step_layers, one segment per model tensor) need L.lw. */
 clgrad_status clgrad_step_update(clgrad_ctx *ctx, const clgrad_step_plan *p, long step, long t, double lr);
 

@@ -7,6 +7,7 @@
 #include "clgrad/init.h"
 #include "clgrad/step.h"
 #include "nn/mlp_fused.h"
+#include "ops/clip_watch.h"
 
 #include <string.h>
 
@@ -105,19 +106,23 @@ fail:
 }
 
 /* Norms and clipping: every kind records the global norm (and per-tensor
-** statistics) in the gradient state; global_norm and zscore leave the
-** coefficient to the optimizer, which applies it fused. */
-static clgrad_status clip_(clgrad_ctx *ctx, const clgrad_step_plan *p)
+** statistics) in the gradient state, and the divergence watch runs in the
+** same launch (src/ops/clip_watch.h: it reads the loss, the block's NORM and
+** NONFINITE and the per-tensor statistics, which nothing after it changes);
+** global_norm and zscore leave the coefficient to the optimizer, which
+** applies it fused. */
+static clgrad_status clip_(clgrad_ctx *ctx, const clgrad_step_plan *p, long step)
 {
     cl_mem g = clgrad_model_grads(p->m), mb = p->mbuf;
     const clgrad_segs *segs = clgrad_model_param_segs(p->m);
     clgrad_status st = CLGRAD_OK;
-    if (p->clip == CLGRAD_CLIP_GLOBAL_NORM)
-        return clgrad_clip_global_norm(ctx, g, 0, segs, mb, p->L.gstats, p->norm_type, p->max_norm, p->policy, mb,
-                                       p->L.gs, 0 /* the optimizer applies COEF, fused */);
-    /* ZClip's norm is the 2-norm ([clip] norm_type is not one of its keys) */
+    const clgrad_clip_watch w = {(float)step, mb, p->L.loss, p->loss_limit, p->grad_norm_limit, mb, p->L.rec};
+    /* global_norm: the optimizer applies COEF, fused; ZClip's norm is the 2-norm ([clip] norm_type is not one of
+    ** its keys) */
+    int glob = p->clip == CLGRAD_CLIP_GLOBAL_NORM;
     clgrad_norm_type nt = p->clip == CLGRAD_CLIP_ZSCORE ? CLGRAD_NORM_L2 : p->norm_type;
-    CLGRAD_TRY(clgrad_clip_record_norm(ctx, g, 0, segs, mb, p->L.gstats, nt, p->policy, mb, p->L.gs));
+    CLGRAD_TRY(clgrad_clip_gradstate_watch(ctx, g, 0, segs, mb, p->L.gstats, nt, glob, glob ? p->max_norm : 1.0f,
+                                           p->policy, mb, p->L.gs, &w));
     if (p->clip == CLGRAD_CLIP_VALUE)
         CLGRAD_TRY(clgrad_clip_value(ctx, g, 0, clgrad_model_nparams(p->m), p->clip_value, mb, p->L.gs));
     else if (p->clip == CLGRAD_CLIP_NORM)
@@ -174,7 +179,7 @@ clgrad_status clgrad_step_grads(clgrad_ctx *ctx, const clgrad_step_plan *p, long
     CLGRAD_TRY(clgrad_init_add_noise(ctx, grads, 0, np, noise_std, p->seed, CLGRAD_NOISE_STREAM_GRAD, (uint32_t)step));
     if (!fused) CLGRAD_TRY(clgrad_gradstate_reset(ctx, p->mbuf, p->L.gs));
     if (flags & CLGRAD_STEP_HIST) CLGRAD_TRY(clgrad_step_histograms(ctx, p, B));
-    CLGRAD_TRY(clip_(ctx, p));
+    CLGRAD_TRY(clip_(ctx, p, step));
 fail:
     return st;
 }
@@ -189,35 +194,10 @@ fail:
     return st;
 }
 
-/* model_diverge_check (cl/model.cl): the divergence record, one work-item. */
-static clgrad_status diverge_check_(clgrad_ctx *ctx, const clgrad_step_plan *p, long step)
-{
-    clgrad_status st = CLGRAD_OK;
-    cl_kernel k = clgrad_kernel(ctx, "model_diverge_check");
-    if (!k) return CLGRAD_E_ARG;
-    cl_float fstep = (cl_float)step, ll = p->loss_limit, gl = p->grad_norm_limit;
-    cl_ulong lo = p->L.loss, go = p->L.gs, so = p->L.gstats, ro = p->L.rec;
-    cl_int nt = clgrad_model_ntensors(p->m);
-    CLGRAD_ARG(ctx, k, 0, fstep);
-    CLGRAD_ARG(ctx, k, 1, p->mbuf);
-    CLGRAD_ARG(ctx, k, 2, lo);
-    CLGRAD_ARG(ctx, k, 3, p->mbuf);
-    CLGRAD_ARG(ctx, k, 4, go);
-    CLGRAD_ARG(ctx, k, 5, p->mbuf);
-    CLGRAD_ARG(ctx, k, 6, so);
-    CLGRAD_ARG(ctx, k, 7, nt);
-    CLGRAD_ARG(ctx, k, 8, ll);
-    CLGRAD_ARG(ctx, k, 9, gl);
-    CLGRAD_ARG(ctx, k, 10, p->mbuf);
-    CLGRAD_ARG(ctx, k, 11, ro);
-    CLGRAD_TRY(clgrad_launch1d(ctx, k, "model_diverge_check", 1, 0));
-fail:
-    return st;
-}
-
 clgrad_status clgrad_step_update(clgrad_ctx *ctx, const clgrad_step_plan *p, long step, long t, double lr)
 {
     clgrad_status st = CLGRAD_OK;
+    (void)step; /* the divergence watch of step `step` ran with its gradient state (clip_) */
     if (clgrad_optim_is_layerwise(p->optim->kind)) {
         if (p->L.lw == 0) return clgrad_fail(ctx, CLGRAD_E_ARG, "step: the metrics block has no LARS/LAMB work area");
         CLGRAD_TRY(clgrad_optim_step_layers(ctx, p->optim, t, lr, clgrad_model_params(p->m), clgrad_model_grads(p->m),
@@ -227,7 +207,6 @@ clgrad_status clgrad_step_update(clgrad_ctx *ctx, const clgrad_step_plan *p, lon
         CLGRAD_TRY(clgrad_optim_step(ctx, p->optim, t, lr, clgrad_model_params(p->m), clgrad_model_grads(p->m),
                                      p->state, clgrad_model_nparams(p->m), p->mbuf, p->L.gs));
     }
-    CLGRAD_TRY(diverge_check_(ctx, p, step));
 fail:
     return st;
 }

@@ -8,6 +8,7 @@
 #include "clgrad/clip.h"
 #include "clgrad/reduce.h"
 #include "clgrad/gradstate.h"
+#include "ops/clip_watch.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -47,10 +48,31 @@ fail:
     return st;
 }
 
-/* Statistics, then the block from the global record. */
+/* The arguments the block's kernels share, from index i on: norm_inf, do_clip, max_norm, policy, gs, gs_off,
+** then the watch's (watch, step, loss, loss_off, loss_limit, grad_limit, rec, rec_off; gs where there is none). */
+static clgrad_status block_args_(clgrad_ctx *ctx, cl_kernel k, cl_uint i, clgrad_norm_type type, int do_clip,
+                                 float max_norm, clgrad_nonfinite_policy policy, cl_mem gs, size_t gs_off,
+                                 const clgrad_clip_watch *w)
+{
+    clgrad_status st = CLGRAD_OK;
+    const clgrad_clip_watch none = {0.0f, gs, 0, 0.0f, 0.0f, gs, 0};
+    const clgrad_clip_watch *v = w ? w : &none;
+    const clgrad_karg a[] = {CLGRAD_KI(type == CLGRAD_NORM_INF), CLGRAD_KI(do_clip != 0), CLGRAD_KF(max_norm),
+                             CLGRAD_KI(policy),         CLGRAD_KM(gs),        CLGRAD_KU(gs_off),
+                             CLGRAD_KI(w != NULL),      CLGRAD_KF(v->step),   CLGRAD_KM(v->loss),
+                             CLGRAD_KU(v->loss_off),    CLGRAD_KF(v->loss_limit), CLGRAD_KF(v->grad_limit),
+                             CLGRAD_KM(v->rec),         CLGRAD_KU(v->rec_off)};
+    for (cl_uint j = 0; j < sizeof a / sizeof *a; j++) CLGRAD_CL_TRY(ctx, clSetKernelArg(k, i + j, a[j].size, a[j].p));
+fail:
+    return st;
+}
+
+/* Statistics, then the block from the global record (and the watch): in the statistics' second launch for a
+** table of few segments, else in one more. */
 static clgrad_status gradstate_(clgrad_ctx *ctx, cl_mem g, size_t goff, const clgrad_segs *segs, cl_mem stats,
                                 size_t stats_off, clgrad_norm_type type, int do_clip, float max_norm,
-                                clgrad_nonfinite_policy policy, cl_mem gs, size_t gs_off, const char *what)
+                                clgrad_nonfinite_policy policy, cl_mem gs, size_t gs_off, const clgrad_clip_watch *w,
+                                const char *what)
 {
     clgrad_status st = CLGRAD_OK;
     if (type != CLGRAD_NORM_L2 && type != CLGRAD_NORM_INF)
@@ -60,22 +82,41 @@ static clgrad_status gradstate_(clgrad_ctx *ctx, cl_mem g, size_t goff, const cl
     if (do_clip && !(max_norm > 0 && isfinite(max_norm)))
         return clgrad_fail(ctx, CLGRAD_E_ARG, "%s: max_norm must be finite and > 0 (got %g)", what, (double)max_norm);
     CLGRAD_TRY(gs_size_(ctx, gs, gs_off, what));
+    if (w && (!w->loss || !w->rec)) return clgrad_fail(ctx, CLGRAD_E_ARG, "%s: the watch needs its buffers", what);
+    cl_uint nseg = (cl_uint)clgrad_segs_count(segs);
+    cl_ulong so = stats_off;
+    if (clgrad_reduce_final_by_one(segs)) {
+        CLGRAD_TRY(clgrad_reduce_stats_chunks(ctx, g, goff, segs, stats, stats_off, 1));
+        cl_kernel k = clgrad_kernel(ctx, "reduce_stats_final_gradstate");
+        if (!k) return CLGRAD_E_ARG;
+        cl_mem tab = clgrad_segs_table(segs), part = clgrad_segs_part(segs);
+        CLGRAD_ARG(ctx, k, 0, tab);
+        CLGRAD_ARG(ctx, k, 1, nseg);
+        CLGRAD_ARG(ctx, k, 2, part);
+        CLGRAD_ARG(ctx, k, 3, stats);
+        CLGRAD_ARG(ctx, k, 4, so);
+        CLGRAD_TRY(block_args_(ctx, k, 5, type, do_clip, max_norm, policy, gs, gs_off, w));
+        return one_(ctx, k, "reduce_stats_final_gradstate");
+    }
     CLGRAD_TRY(clgrad_reduce_stats(ctx, g, goff, segs, stats, stats_off));
     cl_kernel k = clgrad_kernel(ctx, "clip_gradstate");
     if (!k) return CLGRAD_E_ARG;
-    cl_ulong so = stats_off + CLGRAD_RS_SIZE * clgrad_segs_count(segs), go = gs_off;
-    cl_int inf = type == CLGRAD_NORM_INF, clip = do_clip != 0, pol = (cl_int)policy;
     CLGRAD_ARG(ctx, k, 0, stats);
     CLGRAD_ARG(ctx, k, 1, so);
-    CLGRAD_ARG(ctx, k, 2, inf);
-    CLGRAD_ARG(ctx, k, 3, clip);
-    CLGRAD_ARG(ctx, k, 4, max_norm);
-    CLGRAD_ARG(ctx, k, 5, pol);
-    CLGRAD_ARG(ctx, k, 6, gs);
-    CLGRAD_ARG(ctx, k, 7, go);
+    CLGRAD_ARG(ctx, k, 2, nseg);
+    CLGRAD_TRY(block_args_(ctx, k, 3, type, do_clip, max_norm, policy, gs, gs_off, w));
     CLGRAD_TRY(one_(ctx, k, "clip_gradstate"));
 fail:
     return st;
+}
+
+clgrad_status clgrad_clip_gradstate_watch(clgrad_ctx *ctx, cl_mem g, size_t goff, const clgrad_segs *segs,
+                                          cl_mem stats, size_t stats_off, clgrad_norm_type type, int do_clip,
+                                          float max_norm, clgrad_nonfinite_policy policy, cl_mem gs, size_t gs_off,
+                                          const clgrad_clip_watch *w)
+{
+    return gradstate_(ctx, g, goff, segs, stats, stats_off, type, do_clip, max_norm, policy, gs, gs_off, w,
+                      do_clip ? "clip_global_norm" : "clip_record_norm");
 }
 
 clgrad_status clgrad_clip_global_norm(clgrad_ctx *ctx, cl_mem g, size_t goff, const clgrad_segs *segs, cl_mem stats,
@@ -83,7 +124,7 @@ clgrad_status clgrad_clip_global_norm(clgrad_ctx *ctx, cl_mem g, size_t goff, co
                                       clgrad_nonfinite_policy policy, cl_mem gs, size_t gs_off, int apply)
 {
     clgrad_status st = CLGRAD_OK;
-    CLGRAD_TRY(gradstate_(ctx, g, goff, segs, stats, stats_off, type, 1, max_norm, policy, gs, gs_off,
+    CLGRAD_TRY(gradstate_(ctx, g, goff, segs, stats, stats_off, type, 1, max_norm, policy, gs, gs_off, NULL,
                           "clip_global_norm"));
     if (apply) CLGRAD_TRY(clgrad_clip_scale(ctx, g, goff, segs, gs, gs_off));
 fail:
@@ -94,7 +135,8 @@ clgrad_status clgrad_clip_record_norm(clgrad_ctx *ctx, cl_mem g, size_t goff, co
                                       size_t stats_off, clgrad_norm_type type, clgrad_nonfinite_policy policy,
                                       cl_mem gs, size_t gs_off)
 {
-    return gradstate_(ctx, g, goff, segs, stats, stats_off, type, 0, 1.0f, policy, gs, gs_off, "clip_record_norm");
+    return gradstate_(ctx, g, goff, segs, stats, stats_off, type, 0, 1.0f, policy, gs, gs_off, NULL,
+                      "clip_record_norm");
 }
 
 /* Set the common arguments g, goff, tab, nseg, chunk (0..4) of a chunk kernel. */

@@ -7,6 +7,7 @@
 */
 #include "core/internal.h"
 #include "clgrad/hist.h"
+#include "ops/clip_watch.h"
 
 #include <limits.h>
 #include <math.h>
@@ -144,23 +145,29 @@ fail:
     return st;
 }
 
-/* Both launches; `with_global` adds the work-group of the global statistics. */
-static clgrad_status stats_(clgrad_ctx *ctx, cl_mem x, size_t xoff, const clgrad_segs *segs, cl_mem out,
-                            size_t out_off, int with_global)
+/* REDUCE_WG of cl/reduce.cl: a pure performance choice */
+size_t clgrad_reduce_wg(const clgrad_ctx *ctx)
+{
+    return clgrad_wg(ctx) < CLGRAD_REDUCE_LEAVES ? clgrad_wg(ctx) : CLGRAD_REDUCE_LEAVES;
+}
+
+cl_mem clgrad_segs_part(const clgrad_segs *segs) { return segs->part; }
+
+clgrad_status clgrad_reduce_stats_chunks(clgrad_ctx *ctx, cl_mem x, size_t xoff, const clgrad_segs *segs, cl_mem out,
+                                         size_t out_off, int with_global)
 {
     clgrad_status st = CLGRAD_OK;
-    /* REDUCE_WG of cl/reduce.cl: a pure performance choice */
-    size_t wg = clgrad_wg(ctx) < CLGRAD_REDUCE_LEAVES ? clgrad_wg(ctx) : CLGRAD_REDUCE_LEAVES;
+    size_t wg = clgrad_reduce_wg(ctx);
     if (segs->nseg && xoff > SIZE_MAX - segs->end)
         return clgrad_fail(ctx, CLGRAD_E_ARG, "reduce_stats: offset overflows");
     CLGRAD_TRY(check_size_(ctx, x, xoff + segs->end, "reduce_stats"));
     CLGRAD_TRY(check_size_(ctx, out, out_off + CLGRAD_RS_SIZE * (segs->nseg + (with_global ? 1 : 0)),
                            "reduce_stats (output)"));
-    cl_uint nseg = (cl_uint)segs->nseg;
-    cl_ulong xo = xoff, oo = out_off;
     if (segs->nchunks) {
         cl_kernel k = clgrad_kernel(ctx, "reduce_stats_chunks");
         if (!k) return CLGRAD_E_ARG;
+        cl_uint nseg = (cl_uint)segs->nseg;
+        cl_ulong xo = xoff;
         CLGRAD_ARG(ctx, k, 0, x);
         CLGRAD_ARG(ctx, k, 1, xo);
         CLGRAD_ARG(ctx, k, 2, segs->tab);
@@ -168,6 +175,48 @@ static clgrad_status stats_(clgrad_ctx *ctx, cl_mem x, size_t xoff, const clgrad
         CLGRAD_ARG(ctx, k, 4, segs->part);
         CLGRAD_TRY(clgrad_launch1d(ctx, k, "reduce_stats_chunks", segs->nchunks * wg, wg));
     }
+fail:
+    return st;
+}
+
+int clgrad_reduce_final_by_one(const clgrad_segs *segs)
+{
+    const char *e = getenv("CLGRAD_REDUCE_ONE");
+    if (e && strcmp(e, "0") == 0) return 0;
+    if (e && strcmp(e, "1") == 0) return 1;
+    return segs->nseg <= CLGRAD_REDUCE_ONE_SEGS && segs->nchunks <= CLGRAD_REDUCE_ONE_CHUNKS;
+}
+
+/* Launch 2 by one work-item (reduce_stats_final_one): ng groups of part into out + off_x; pair: those of
+** part's second half too, into out + off_d. */
+static clgrad_status final_one_(clgrad_ctx *ctx, const clgrad_segs *segs, size_t ng, cl_mem out, size_t off_x,
+                                size_t off_d, int pair)
+{
+    clgrad_status st = CLGRAD_OK;
+    cl_uint nseg = (cl_uint)segs->nseg;
+    const clgrad_karg a[] = {CLGRAD_KM(segs->tab), {&nseg, sizeof nseg}, {&(cl_uint){(cl_uint)ng}, sizeof(cl_uint)},
+                             CLGRAD_KU(segs->nchunks), CLGRAD_KM(segs->part), CLGRAD_KM(out), CLGRAD_KU(off_x),
+                             CLGRAD_KU(off_d), CLGRAD_KI(pair)};
+    size_t one = 1;
+    cl_kernel k = clgrad_kernel(ctx, "reduce_stats_final_one");
+    if (!k) return CLGRAD_E_ARG;
+    for (cl_uint i = 0; i < sizeof a / sizeof *a; i++) CLGRAD_CL_TRY(ctx, clSetKernelArg(k, i, a[i].size, a[i].p));
+    CLGRAD_TRY(clgrad_launch(ctx, k, "reduce_stats_final_one", 1, &one, &one));
+fail:
+    return st;
+}
+
+/* Both launches; `with_global` adds the work-group of the global statistics. */
+static clgrad_status stats_(clgrad_ctx *ctx, cl_mem x, size_t xoff, const clgrad_segs *segs, cl_mem out,
+                            size_t out_off, int with_global)
+{
+    clgrad_status st = CLGRAD_OK;
+    size_t wg = clgrad_reduce_wg(ctx);
+    CLGRAD_TRY(clgrad_reduce_stats_chunks(ctx, x, xoff, segs, out, out_off, with_global));
+    if (clgrad_reduce_final_by_one(segs))
+        return final_one_(ctx, segs, segs->nseg + (with_global ? 1 : 0), out, out_off, 0, 0);
+    cl_uint nseg = (cl_uint)segs->nseg;
+    cl_ulong oo = out_off;
     cl_kernel k = clgrad_kernel(ctx, "reduce_stats_final");
     if (!k) return CLGRAD_E_ARG;
     CLGRAD_ARG(ctx, k, 0, segs->tab);
@@ -190,7 +239,7 @@ clgrad_status clgrad_reduce_stats_pair(clgrad_ctx *ctx, cl_mem x, cl_mem y, cons
                                        size_t off_x, size_t off_d)
 {
     clgrad_status st = CLGRAD_OK;
-    size_t wg = clgrad_wg(ctx) < CLGRAD_REDUCE_LEAVES ? clgrad_wg(ctx) : CLGRAD_REDUCE_LEAVES;
+    size_t wg = clgrad_reduce_wg(ctx);
     CLGRAD_TRY(check_size_(ctx, x, segs->end, "reduce_stats_pair"));
     CLGRAD_TRY(check_size_(ctx, y, segs->end, "reduce_stats_pair"));
     size_t need = CLGRAD_RS_SIZE * (segs->nseg + 1);
@@ -205,6 +254,7 @@ clgrad_status clgrad_reduce_stats_pair(clgrad_ctx *ctx, cl_mem x, cl_mem y, cons
         for (int i = 0; i < 6; i++) CLGRAD_CL_TRY(ctx, clSetKernelArg(k, (cl_uint)i, a[i].size, a[i].p));
         CLGRAD_TRY(clgrad_launch1d(ctx, k, "reduce_stats_pair_chunks", 2 * segs->nchunks * wg, wg));
     }
+    if (clgrad_reduce_final_by_one(segs)) return final_one_(ctx, segs, segs->nseg + 1, out, off_x, off_d, 1);
     cl_kernel k = clgrad_kernel(ctx, "reduce_stats_pair_final");
     if (!k) return CLGRAD_E_ARG;
     clgrad_karg a[] = {CLGRAD_KM(segs->tab), kn, CLGRAD_KU(segs->nchunks), CLGRAD_KM(segs->part),
