@@ -11,6 +11,7 @@
 
 #define CLGRAD_MAX_PROGRAMS 32
 #define CLGRAD_MAX_KERNELS 256
+#define CLGRAD_KHASH 512 /* slots of the kernel-name table: twice CLGRAD_MAX_KERNELS, so a probe always meets a free one */
 
 typedef enum { CLGRAD_GEMM_AUTO = 0, CLGRAD_GEMM_TILED, CLGRAD_GEMM_SIMPLE, CLGRAD_GEMM_VEC, CLGRAD_GEMM_PACKED, CLGRAD_GEMM_DIRECT } clgrad_gemm_variant_t;
 const char *clgrad_gemm_variant_name_(clgrad_gemm_variant_t v); /* "auto", "tiled", ... (core/ctx.c) */
@@ -44,6 +45,7 @@ struct clgrad_ctx {
     int nprograms;
     clgrad_kentry kernels[CLGRAD_MAX_KERNELS];
     int nkernels;
+    short khash[CLGRAD_KHASH]; /* open addressing by name: index + 1 into kernels, 0 empty */
 
     char build_options[512];
     size_t wg; /* CLGRAD_WG passed to the programs */

@@ -291,6 +291,14 @@ static clgrad_status load_or_compile_(clgrad_ctx *ctx, clgrad_program *pr, const
 }
 
 /* The program's kernels into the context's table (a program may hold only functions). */
+/* FNV-1a of a kernel name: its first slot in ctx->khash. */
+static unsigned name_hash_(const char *s)
+{
+    unsigned h = 2166136261u;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
 static clgrad_status add_kernels_(clgrad_ctx *ctx, cl_program p)
 {
     clgrad_status st = CLGRAD_OK;
@@ -311,6 +319,8 @@ static clgrad_status add_kernels_(clgrad_ctx *ctx, cl_program p)
         ke->name[0] = '\0';
         CLGRAD_CL_TRY(ctx, clGetKernelInfo(ke->kernel, CL_KERNEL_FUNCTION_NAME, sizeof ke->name, ke->name, NULL));
         ke->name[sizeof ke->name - 1] = '\0';
+        for (unsigned h = name_hash_(ke->name);; h++) /* at most 256 of 512 slots taken: an empty one exists */
+            if (!ctx->khash[h % CLGRAD_KHASH]) { ctx->khash[h % CLGRAD_KHASH] = (short)ctx->nkernels; break; }
     }
 fail:
     if (ks)
@@ -396,15 +406,20 @@ void clgrad_programs_release(clgrad_ctx *ctx)
     for (int i = 0; i < ctx->nkernels; i++)
         if (ctx->kernels[i].kernel) clReleaseKernel(ctx->kernels[i].kernel);
     ctx->nkernels = 0;
+    memset(ctx->khash, 0, sizeof ctx->khash);
     for (int i = 0; i < ctx->nprograms; i++)
         if (ctx->programs[i].program) clReleaseProgram(ctx->programs[i].program);
     ctx->nprograms = 0;
 }
 
+/* A launch looks its kernel up by name: a hash probe, one strcmp where it is found. */
 cl_kernel clgrad_kernel(clgrad_ctx *ctx, const char *name)
 {
-    for (int i = 0; i < ctx->nkernels; i++)
-        if (strcmp(ctx->kernels[i].name, name) == 0) return ctx->kernels[i].kernel;
+    for (unsigned h = name_hash_(name);; h++) {
+        int i = ctx->khash[h % CLGRAD_KHASH];
+        if (!i) break;
+        if (strcmp(ctx->kernels[i - 1].name, name) == 0) return ctx->kernels[i - 1].kernel;
+    }
     clgrad_fail(ctx, CLGRAD_E_ARG, "no kernel named '%s' (was its program built? see clgrad_open_opts.only)", name);
     return NULL;
 }
