@@ -384,16 +384,49 @@ __kernel void model_rec_pad(__global const float *W, const ulong woff, const ulo
     dst[doff + i] = c >= cols ? 0.0f : trans ? W[woff + c * wc + r] : W[woff + r * wc + c];
 }
 
+/* The input side of one REC_MR-row block (rows m0 .. m0 + min(last, 7)) and
+** 16-column panel at n0 (nv valid) of a step, when its F <= REC_XFOLD inputs
+** make it cheaper here than as a GEMM launch over all T*B rows: XW (ld N) =
+** X (ld F) W_ih^T + b_ih with W_ih^T padded (F, ldp) at Wi, b_ih at bi when
+** has_b: clgrad_gemm_bias's fma chains (k order from 0) and epilogue, the
+** same bits as the launch it replaces (src/nn/model.c rec_forward_). */
+#define REC_XFOLD 8
+inline void model_rec_xw_(const int m0, const int last, const int n0, const int nv, const int N, const int F,
+                          __global const float *X, __global const float *Wi, const int ldp,
+                          __global const float *bi, const int has_b, __global float *XW)
+{
+    float16 bv = (float16)(0.0f);
+    if (has_b && nv == 16) {
+        bv = vload16(0, bi + n0);
+    } else if (has_b) {
+        float w[16];
+        for (int j = 0; j < 16; j++) w[j] = j < nv ? bi[n0 + j] : 0.0f;
+        bv = vload16(0, w);
+    }
+    for (int r = 0, re = min(last, REC_MR - 1); r <= re; r++) {
+        __global const float *x = X + (size_t)(m0 + r) * F;
+        float16 acc = (float16)(0.0f);
+        for (int k = 0; k < F; k++) acc = fma((float16)(x[k]), vload16(0, Wi + (size_t)k * ldp + n0), acc);
+        __global float *c = XW + (size_t)(m0 + r) * N + n0;
+        matmul_cpu_store_(acc, nv, 1.0f, 0.0f, has_b, bv, 0, 0, 0.0f, c, c, c);
+    }
+}
+
 /* Rows [b0, b1) of C (ldc) = A (lda; K columns) Bp (K, ldp; N columns) + beta C
-** with matmul_cpu_store_'s epilogue epi (E at lde, Z at ldz); alpha is 1. */
+** with matmul_cpu_store_'s epilogue epi (E at lde, Z at ldz); alpha is 1.
+** With xf > 0 each item first stores its block's input side into XW
+** (model_rec_xw_: X (ld xf), W_ih^T (xf, ldp) at Wi, b_ih at bi; XW may be C). */
 inline void model_rec_gemm_(const int b0, const int b1, const int N, const int K, __global const float *A,
                             const int lda, __global const float *Bp, const int ldp, const float beta,
                             __global float *C, const int ldc, const int epi, const int act, const float p,
-                            __global float *E, const int lde, __global const float *Z, const int ldz)
+                            __global float *E, const int lde, __global const float *Z, const int ldz, const int xf,
+                            __global const float *X, __global const float *Wi, __global const float *bi,
+                            const int has_bi, __global float *XW)
 {
     const int panels = (N + 15) / 16, items = panels * ((b1 - b0 + REC_MR - 1) / REC_MR);
     for (int w = get_local_id(0); w < items; w += get_local_size(0)) {
         const int m0 = b0 + w / panels * REC_MR, n0 = w % panels * 16, last = b1 - 1 - m0;
+        if (xf > 0) model_rec_xw_(m0, last, n0, min(16, N - n0), N, xf, X, Wi, ldp, bi, has_bi, XW);
         /* rows past b1 read row b1 - 1 (not stored) */
         __global const float *a0 = A + (size_t)m0 * lda, *a1 = A + (size_t)(m0 + min(1, last)) * lda;
         __global const float *a2 = A + (size_t)(m0 + min(2, last)) * lda, *a3 = A + (size_t)(m0 + min(3, last)) * lda;
@@ -428,26 +461,34 @@ inline void model_rec_gemm_(const int b0, const int b1, const int N, const int K
 /* Forward of one layer, kind 0 RNN, 1 LSTM, 2 GRU; the regions of
 ** rec_step_forward_: Z_t / A_t at aoff (step stride B GH, 4BH for the GRU's
 ** A_t), h_t at hoff, c_t at coff (LSTM), XW_t at xwoff and Gh at ghoff (GRU);
-** Wt = W_hh^T padded (H, ldp); b_hh at p + boff when has_b. */
+** Wt = W_hh^T padded (H, ldp); b_hh at p + boff when has_b.  xf > 0: the
+** input side XW_t (Z_t / A_t, the GRU's XW_t) is not there yet: each step's
+** GEMM items store it first (model_rec_xw_) from X_t (B, xf) at f + xoff +
+** t B xf, W_ih^T padded (xf, ldp) at Wt + wioff and b_ih at p + bioff. */
 __kernel void model_rec_forward(const int kind, const int B, const int H, const int T, const int R,
                                 __global float *f, const ulong aoff, const ulong hoff, const ulong coff,
                                 const ulong xwoff, const ulong ghoff, __global const float *Wt, const ulong wtoff,
                                 const int ldp, __global const float *p, const ulong boff, const int has_b,
-                                const int act, const float act_p)
+                                const int act, const float act_p, const int xf, const ulong xoff,
+                                const ulong wioff, const ulong bioff, const int has_bi)
 {
     const int b0 = get_group_id(0) * R, b1 = min(B, b0 + R), GH = (kind == 1 ? 4 : kind == 2 ? 3 : 1) * H;
     if (b0 >= B) return; /* the whole group */
     const size_t BH = (size_t)B * H, lid = get_local_id(0), nl = get_local_size(0), v = H % 8 == 0 ? 8 : 1;
+    __global const float *Wi = Wt + wioff, *bi = p + bioff;
     Wt += wtoff;
     for (int t = 0; t < T; t++) {
         const size_t hp = hoff + t * BH, a = aoff + t * (kind == 0 ? BH : 4 * BH);
-        __global float *A = f + hp;
+        __global float *A = f + hp, *X = f + xoff + (size_t)t * B * xf;
         if (kind == 0) /* Z_t += H_t W_hh^T; H_{t+1} = act(Z_t) */
-            model_rec_gemm_(b0, b1, H, H, A, H, Wt, ldp, 1.0f, f + a, H, 1, act, act_p, f + hp + BH, H, f, 0);
+            model_rec_gemm_(b0, b1, H, H, A, H, Wt, ldp, 1.0f, f + a, H, 1, act, act_p, f + hp + BH, H, f, 0, xf, X,
+                            Wi, bi, has_bi, f + a);
         else if (kind == 1) /* A_t += H_t W_hh^T */
-            model_rec_gemm_(b0, b1, GH, H, A, H, Wt, ldp, 1.0f, f + a, GH, 0, 0, 0.0f, f, 0, f, 0);
+            model_rec_gemm_(b0, b1, GH, H, A, H, Wt, ldp, 1.0f, f + a, GH, 0, 0, 0.0f, f, 0, f, 0, xf, X, Wi, bi,
+                            has_bi, f + a);
         else /* Gh = H_t W_hh^T */
-            model_rec_gemm_(b0, b1, GH, H, A, H, Wt, ldp, 0.0f, f + ghoff, GH, 0, 0, 0.0f, f, 0, f, 0);
+            model_rec_gemm_(b0, b1, GH, H, A, H, Wt, ldp, 0.0f, f + ghoff, GH, 0, 0, 0.0f, f, 0, f, 0, xf, X, Wi, bi,
+                            has_bi, f + xwoff + t * 3 * BH);
         barrier(CLK_GLOBAL_MEM_FENCE);
         if (kind == 0) continue;
         /* the cell, v nl elements at a time (v = 8 consecutive elements of a row
@@ -516,9 +557,10 @@ __kernel void model_rec_backward(const int kind, const int B, const int H, const
         __global const float *dG = d + (kind == 2 ? dghoff : dgoff) + (t - 1) * BG;
         if (kind == 0) /* dH_{t-1} (+)= dZ_t W_hh; dZ_{t-1} = dH_{t-1} f'(Z_{t-1}) */
             model_rec_gemm_(b0, b1, H, GH, dG, GH, W, ldp, beta, d + dht - BH, H, 2, act, act_p, d + dg - BG, H,
-                            f + a - BH, H);
+                            f + a - BH, H, 0, f, f, f, 0, d);
         else
-            model_rec_gemm_(b0, b1, H, GH, dG, GH, W, ldp, beta, d + dht - BH, H, 0, 0, 0.0f, d, 0, f, 0);
+            model_rec_gemm_(b0, b1, H, GH, dG, GH, W, ldp, beta, d + dht - BH, H, 0, 0, 0.0f, d, 0, f, 0, 0, f, f, f, 0,
+                            d);
         barrier(CLK_GLOBAL_MEM_FENCE);
     }
 }

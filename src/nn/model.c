@@ -101,7 +101,8 @@ struct clgrad_model {
     **   bwd: dh_off[l] dH_t (T, B, H), t = 1..T;  dc_off[l] (LSTM) dC_t (T, B, H)
     **        dl_off dL/dlogits (B, K);  shared: dg_off dZ / dG for all t (T, B, GH),
     **        dgh_off (GRU) dGh for all t (T, B, 3H)
-    **   fwd: rw_off  W_hh made 16-column padded for the one-launch kernels (rec_pad_) */
+    **   fwd: rw_off  W_hh (and a folded layer's W_ih^T) made 16-column padded for the
+    **                one-launch kernels (rec_pad_) */
     size_t a_off[MAXR], c_off[MAXR], dc_off[MAXR], xt_off, xw_off, gh_off, dl_off, dg_off, dgh_off, rw_off;
     clgrad_segs *param_segs;           /* owned: one segment per tensor */
     clgrad_segs *gact_segs;            /* owned: for the batch size gact_B */
@@ -349,6 +350,10 @@ static void mlp_layout_(clgrad_model *m, const clgrad_model_spec *s, size_t *nf,
         mlp_plain_layout_(m, s->max_batch, nf, nb);
 }
 
+/* the one-launch kernels' constants (cl/model.cl: model_rec_*) */
+#define REC_MR 8    /* rows per work-item of the kernels' GEMM (REC_MR in cl/model.cl) */
+#define REC_XFOLD 8 /* the most inputs of a layer whose input side the forward kernel computes (cl/model.cl) */
+
 /* Tensors and buffer regions of a recurrent model (see the struct). */
 static void rec_layout_(clgrad_model *m, const clgrad_model_spec *s, size_t *nf, size_t *nb)
 {
@@ -392,9 +397,10 @@ static void rec_layout_(clgrad_model *m, const clgrad_model_spec *s, size_t *nf,
     m->dl_off = *nb, *nb += Bm * m->K;
     m->dg_off = *nb, *nb += T * Bm * GH;
     if (m->kind == CLGRAD_MODEL_GRU) m->dgh_off = *nb, *nb += T * 3 * BH;
-    /* last in fwd (clgrad_model_work): W_hh^T (H, p16) or W_hh (GH, h16) */
+    /* last in fwd (clgrad_model_work): W_hh^T (H, p16) and a folded layer's W_ih^T
+    ** (at most REC_XFOLD rows, p16) or W_hh (GH, h16) */
     size_t p16 = (GH + 15) / 16 * 16, h16 = (H + 15) / 16 * 16;
-    m->rw_off = *nf, *nf += H * p16 > GH * h16 ? H * p16 : GH * h16;
+    m->rw_off = *nf, *nf += (H + REC_XFOLD) * p16 > GH * h16 ? (H + REC_XFOLD) * p16 : GH * h16;
 }
 
 static size_t nsegs_(const clgrad_model *m);
@@ -818,7 +824,6 @@ static size_t rec_input_(const clgrad_model *m, int l, size_t B, size_t *Fin)
 }
 
 /* ---- one layer in one launch (cl/model.cl: model_rec_forward / _backward) ---- */
-#define REC_MR 8 /* rows per work-item of the kernels' GEMM (REC_MR in cl/model.cl) */
 
 /* The one-launch kernels, unless $CLGRAD_RECURRENT=steps (the step-by-step
 ** reference: the same bits) or the GEMMs are CLBlast's (the kernels round as
@@ -857,15 +862,17 @@ static void rec_geometry_(clgrad_ctx *ctx, const clgrad_model *m, size_t B, size
     if (*wg == 0) *wg = 1;
 }
 
-/* fwd rw_off = W_hh of layer l zero-padded to a multiple of 16 columns:
-** transposed (H, ldp) for the forward, as is (GH, ldp) for the backward. */
-static clgrad_status rec_pad_(clgrad_ctx *ctx, clgrad_model *m, int l, int trans, size_t *ldp)
+/* fwd doff = the (GH, cols) weight at param offset woff zero-padded to a
+** multiple of 16 columns: transposed (cols, ldp) for the forward, as is
+** (GH, ldp) for the backward. */
+static clgrad_status rec_pad_(clgrad_ctx *ctx, clgrad_model *m, size_t woff, size_t cols, int trans, size_t doff,
+                              size_t *ldp)
 {
-    size_t GH = (size_t)m->G * m->H, cols = trans ? GH : m->H;
-    *ldp = (cols + 15) / 16 * 16;
-    clgrad_karg args[] = {CLGRAD_KM(m->params), CLGRAD_KU(m->rt[l].whh->off), CLGRAD_KU(GH), CLGRAD_KU(m->H),
-                          CLGRAD_KI(trans), CLGRAD_KM(m->fwd), CLGRAD_KU(m->rw_off), CLGRAD_KU(*ldp)};
-    return clgrad_launch_args(ctx, "model_rec_pad", (trans ? m->H : GH) * *ldp, args, 8);
+    size_t GH = (size_t)m->G * m->H, dcols = trans ? GH : cols;
+    *ldp = (dcols + 15) / 16 * 16;
+    clgrad_karg args[] = {CLGRAD_KM(m->params), CLGRAD_KU(woff), CLGRAD_KU(GH), CLGRAD_KU(cols),
+                          CLGRAD_KI(trans), CLGRAD_KM(m->fwd), CLGRAD_KU(doff), CLGRAD_KU(*ldp)};
+    return clgrad_launch_args(ctx, "model_rec_pad", (trans ? cols : GH) * *ldp, args, 8);
 }
 
 /* Launch kernel `name` with args over B rows: ceil(B / R) groups of wg
@@ -898,21 +905,27 @@ static cl_int rec_kind_(const clgrad_model *m)
     return m->kind == CLGRAD_MODEL_LSTM ? 1 : m->kind == CLGRAD_MODEL_GRU ? 2 : 0;
 }
 
-/* All T forward steps of layer l in one launch (after the input-side GEMM). */
-static clgrad_status rec_layer_forward_one_(clgrad_ctx *ctx, clgrad_model *m, int l, size_t B)
+/* All T forward steps of layer l in one launch, after the input-side GEMM,
+** or with it when `fold` (Fin <= REC_XFOLD inputs at fwd offset in: W_ih^T
+** padded next to W_hh^T in the scratch, see rec_layout_). */
+static clgrad_status rec_layer_forward_one_(clgrad_ctx *ctx, clgrad_model *m, int l, size_t B, int fold, size_t in,
+                                            size_t Fin)
 {
     clgrad_status st = CLGRAD_OK;
     const rtensors_ *r = &m->rt[l];
-    size_t ldp, R, wg;
-    CLGRAD_TRY(rec_pad_(ctx, m, l, 1, &ldp));
+    size_t ldp, R, wg, wi = m->rw_off + m->H * ((m->G * m->H + 15) / 16 * 16);
+    CLGRAD_TRY(rec_pad_(ctx, m, r->whh->off, m->H, 1, m->rw_off, &ldp));
+    if (fold) CLGRAD_TRY(rec_pad_(ctx, m, r->wih->off, Fin, 1, wi, &ldp));
     rec_geometry_(ctx, m, B, (size_t)m->G * m->H, &R, &wg);
     cl_ulong coff = m->kind == CLGRAD_MODEL_LSTM ? m->c_off[l] : 0;
     clgrad_karg args[] = {CLGRAD_KI(rec_kind_(m)), CLGRAD_KI(B), CLGRAD_KI(m->H), CLGRAD_KI(m->T), CLGRAD_KI(R),
                           CLGRAD_KM(m->fwd), CLGRAD_KU(m->a_off[l]), CLGRAD_KU(m->h_off[l]), CLGRAD_KU(coff),
                           CLGRAD_KU(m->xw_off), CLGRAD_KU(m->gh_off), CLGRAD_KM(m->fwd), CLGRAD_KU(m->rw_off),
                           CLGRAD_KI(ldp), CLGRAD_KM(m->params), CLGRAD_KU(r->bhh ? r->bhh->off : 0),
-                          CLGRAD_KI(r->bhh != NULL), CLGRAD_KI(m->acts[0]), CLGRAD_KF(m->act_param)};
-    CLGRAD_TRY(rec_launch_(ctx, "model_rec_forward", args, 19, B, R, wg));
+                          CLGRAD_KI(r->bhh != NULL), CLGRAD_KI(m->acts[0]), CLGRAD_KF(m->act_param),
+                          CLGRAD_KI(fold ? Fin : 0), CLGRAD_KU(in), CLGRAD_KU(wi),
+                          CLGRAD_KU(r->bih ? r->bih->off : 0), CLGRAD_KI(r->bih != NULL)};
+    CLGRAD_TRY(rec_launch_(ctx, "model_rec_forward", args, 24, B, R, wg));
 fail:
     return st;
 }
@@ -926,7 +939,7 @@ static clgrad_status rec_layer_bptt_one_(clgrad_ctx *ctx, clgrad_model *m, int l
     int own = m->H % 16 == 0;
     cl_mem W = own ? m->params : m->fwd;
     size_t woff = own ? m->rt[l].whh->off : m->rw_off;
-    if (!own) CLGRAD_TRY(rec_pad_(ctx, m, l, 0, &ldp));
+    if (!own) CLGRAD_TRY(rec_pad_(ctx, m, m->rt[l].whh->off, m->H, 0, m->rw_off, &ldp));
     rec_geometry_(ctx, m, B, m->H, &R, &wg);
     int lstm = m->kind == CLGRAD_MODEL_LSTM;
     clgrad_karg args[] = {CLGRAD_KI(rec_kind_(m)), CLGRAD_KI(B), CLGRAD_KI(m->H), CLGRAD_KI(m->T), CLGRAD_KI(R),
@@ -985,14 +998,17 @@ static clgrad_status rec_forward_(clgrad_ctx *ctx, clgrad_model *m, cl_mem x, si
     for (int l = 0; l < m->L; l++) {
         const rtensors_ *r = &m->rt[l];
         size_t in = rec_input_(m, l, B, &Fin);
-        /* the input side for all steps: (T*B, GH) = X W_ih^T + b_ih (the RNN's only bias) */
+        int one = rec_one_launch_(ctx), fold = one && Fin <= REC_XFOLD;
+        /* the input side for all steps: (T*B, GH) = X W_ih^T + b_ih (the RNN's only bias),
+        ** in the one-launch kernel's steps when `fold` */
         size_t xw = m->kind == CLGRAD_MODEL_GRU ? m->xw_off : m->a_off[l];
-        CLGRAD_TRY(linear_(ctx, f, in, Fin, TB, Fin, P, r->wih->off, r->bih != NULL, r->bih ? r->bih->off : 0, GH, f, xw,
-                           0.0f));
+        if (!fold)
+            CLGRAD_TRY(linear_(ctx, f, in, Fin, TB, Fin, P, r->wih->off, r->bih != NULL, r->bih ? r->bih->off : 0, GH,
+                               f, xw, 0.0f));
         CLGRAD_TRY(clgrad_buf_fill(ctx, f, m->h_off[l], BH, 0.0f)); /* h_0 = 0 */
         if (m->kind == CLGRAD_MODEL_LSTM) CLGRAD_TRY(clgrad_buf_fill(ctx, f, m->c_off[l], BH, 0.0f));
-        if (rec_one_launch_(ctx))
-            CLGRAD_TRY(rec_layer_forward_one_(ctx, m, l, B));
+        if (one)
+            CLGRAD_TRY(rec_layer_forward_one_(ctx, m, l, B, fold, in, Fin));
         else
             for (size_t t = 0; t < T; t++) CLGRAD_TRY(rec_step_forward_(ctx, m, l, t, B));
     }
