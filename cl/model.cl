@@ -384,49 +384,54 @@ __kernel void model_rec_pad(__global const float *W, const ulong woff, const ulo
     dst[doff + i] = c >= cols ? 0.0f : trans ? W[woff + c * wc + r] : W[woff + r * wc + c];
 }
 
-/* The input side of one REC_MR-row block (rows m0 .. m0 + min(last, 7)) and
-** 16-column panel at n0 (nv valid) of a step, when its F <= REC_XFOLD inputs
-** make it cheaper here than as a GEMM launch over all T*B rows: XW (ld N) =
-** X (ld F) W_ih^T + b_ih with W_ih^T padded (F, ldp) at Wi, b_ih at bi when
-** has_b: clgrad_gemm_bias's fma chains (k order from 0) and epilogue, the
-** same bits as the launch it replaces (src/nn/model.c rec_forward_). */
+/* The input side of a step when its F <= REC_XFOLD inputs make it cheaper in
+** the recurrent GEMM's items than as a GEMM launch over all T*B rows: row x
+** (F inputs) times W_ih^T padded (F, ldp) at Wi, 16 columns from n0, plus
+** b_ih's bv (model_rec_bias16_) when has_b: clgrad_gemm_bias's fma chain (k
+** order from 0) and epilogue (alpha 1, beta 0), the same bits as the launch
+** it replaces (src/nn/model.c rec_forward_). */
 #define REC_XFOLD 8
-inline void model_rec_xw_(const int m0, const int last, const int n0, const int nv, const int N, const int F,
-                          __global const float *X, __global const float *Wi, const int ldp,
-                          __global const float *bi, const int has_b, __global float *XW)
+inline float16 model_rec_xw_(__global const float *x, const int F, __global const float *Wi, const int ldp,
+                             const int has_b, const float16 bv)
 {
-    float16 bv = (float16)(0.0f);
-    if (has_b && nv == 16) {
-        bv = vload16(0, bi + n0);
-    } else if (has_b) {
-        float w[16];
-        for (int j = 0; j < 16; j++) w[j] = j < nv ? bi[n0 + j] : 0.0f;
-        bv = vload16(0, w);
-    }
-    for (int r = 0, re = min(last, REC_MR - 1); r <= re; r++) {
-        __global const float *x = X + (size_t)(m0 + r) * F;
-        float16 acc = (float16)(0.0f);
-        for (int k = 0; k < F; k++) acc = fma((float16)(x[k]), vload16(0, Wi + (size_t)k * ldp + n0), acc);
-        __global float *c = XW + (size_t)(m0 + r) * N + n0;
-        matmul_cpu_store_(acc, nv, 1.0f, 0.0f, has_b, bv, 0, 0, 0.0f, c, c, c);
-    }
+    float16 acc = (float16)(0.0f);
+    for (int k = 0; k < F; k++) acc = fma((float16)(x[k]), vload16(0, Wi + (size_t)k * ldp), acc);
+    return has_b ? acc + bv : acc;
+}
+
+/* b[0 .. nv) and zeros (16 lanes) */
+inline float16 model_rec_bias16_(__global const float *b, const int nv)
+{
+    if (nv == 16) return vload16(0, b);
+    float w[16];
+    for (int j = 0; j < 16; j++) w[j] = j < nv ? b[j] : 0.0f;
+    return vload16(0, w);
 }
 
 /* Rows [b0, b1) of C (ldc) = A (lda; K columns) Bp (K, ldp; N columns) + beta C
 ** with matmul_cpu_store_'s epilogue epi (E at lde, Z at ldz); alpha is 1.
-** With xf > 0 each item first stores its block's input side into XW
-** (model_rec_xw_: X (ld xf), W_ih^T (xf, ldp) at Wi, b_ih at bi; XW may be C). */
+** With xf > 0 the input side (model_rec_xw_: X (ld xf), W_ih^T (xf, ldp) at
+** Wi, b_ih at bi when has_bi) of each row: xreg 1, it is C's beta term (beta
+** 1), added in registers (matmul_cpu_store_'s bias slot: acc + xw, as acc +
+** 1 * C when C held it); xreg 0, each item stores it into XW (ld N) first. */
 inline void model_rec_gemm_(const int b0, const int b1, const int N, const int K, __global const float *A,
-                            const int lda, __global const float *Bp, const int ldp, const float beta,
+                            const int lda, __global const float *Bp, const int ldp, float beta,
                             __global float *C, const int ldc, const int epi, const int act, const float p,
                             __global float *E, const int lde, __global const float *Z, const int ldz, const int xf,
-                            __global const float *X, __global const float *Wi, __global const float *bi,
-                            const int has_bi, __global float *XW)
+                            const int xreg, __global const float *X, __global const float *Wi,
+                            __global const float *bi, const int has_bi, __global float *XW)
 {
+    if (xf > 0 && xreg) beta = 0.0f;
     const int panels = (N + 15) / 16, items = panels * ((b1 - b0 + REC_MR - 1) / REC_MR);
     for (int w = get_local_id(0); w < items; w += get_local_size(0)) {
         const int m0 = b0 + w / panels * REC_MR, n0 = w % panels * 16, last = b1 - 1 - m0;
-        if (xf > 0) model_rec_xw_(m0, last, n0, min(16, N - n0), N, xf, X, Wi, ldp, bi, has_bi, XW);
+        const int nv = min(16, N - n0);
+        const float16 bv = xf > 0 && has_bi ? model_rec_bias16_(bi + n0, nv) : (float16)(0.0f);
+        for (int r = 0, re = min(last, REC_MR - 1); xf > 0 && !xreg && r <= re; r++) {
+            __global float *c = XW + (size_t)(m0 + r) * N + n0;
+            matmul_cpu_store_(model_rec_xw_(X + (size_t)(m0 + r) * xf, xf, Wi + n0, ldp, has_bi, bv), nv, 1.0f, 0.0f,
+                              0, bv, 0, 0, 0.0f, c, c, c);
+        }
         /* rows past b1 read row b1 - 1 (not stored) */
         __global const float *a0 = A + (size_t)m0 * lda, *a1 = A + (size_t)(m0 + min(1, last)) * lda;
         __global const float *a2 = A + (size_t)(m0 + min(2, last)) * lda, *a3 = A + (size_t)(m0 + min(3, last)) * lda;
@@ -442,10 +447,11 @@ inline void model_rec_gemm_(const int b0, const int b1, const int N, const int K
             acc4 = fma((float16)(a4[k]), b, acc4), acc5 = fma((float16)(a5[k]), b, acc5);
             acc6 = fma((float16)(a6[k]), b, acc6), acc7 = fma((float16)(a7[k]), b, acc7);
         }
-        const int nv = min(16, N - n0);
-#define REC_STORE(r)                                                                                         \
-    matmul_cpu_store_(acc##r, nv, 1.0f, beta, 0, (float16)(0.0f), epi, act, p, C + (size_t)(m0 + r) * ldc + n0, \
-                      E + (size_t)(m0 + r) * lde + n0, Z + (size_t)(m0 + r) * ldz + n0)
+#define REC_STORE(r)                                                                                           \
+    matmul_cpu_store_(acc##r, nv, 1.0f, beta, xf > 0 && xreg,                                                    \
+                      xf > 0 && xreg ? model_rec_xw_(X + (size_t)(m0 + r) * xf, xf, Wi + n0, ldp, has_bi, bv) : bv, \
+                      epi, act, p, C + (size_t)(m0 + r) * ldc + n0, E + (size_t)(m0 + r) * lde + n0,              \
+                      Z + (size_t)(m0 + r) * ldz + n0)
         REC_STORE(0);
         if (last >= 1) REC_STORE(1);
         if (last >= 2) REC_STORE(2);
@@ -481,13 +487,13 @@ __kernel void model_rec_forward(const int kind, const int B, const int H, const 
         const size_t hp = hoff + t * BH, a = aoff + t * (kind == 0 ? BH : 4 * BH);
         __global float *A = f + hp, *X = f + xoff + (size_t)t * B * xf;
         if (kind == 0) /* Z_t += H_t W_hh^T; H_{t+1} = act(Z_t) */
-            model_rec_gemm_(b0, b1, H, H, A, H, Wt, ldp, 1.0f, f + a, H, 1, act, act_p, f + hp + BH, H, f, 0, xf, X,
-                            Wi, bi, has_bi, f + a);
+            model_rec_gemm_(b0, b1, H, H, A, H, Wt, ldp, 1.0f, f + a, H, 1, act, act_p, f + hp + BH, H, f, 0, xf, 1,
+                            X, Wi, bi, has_bi, f);
         else if (kind == 1) /* A_t += H_t W_hh^T */
-            model_rec_gemm_(b0, b1, GH, H, A, H, Wt, ldp, 1.0f, f + a, GH, 0, 0, 0.0f, f, 0, f, 0, xf, X, Wi, bi,
-                            has_bi, f + a);
+            model_rec_gemm_(b0, b1, GH, H, A, H, Wt, ldp, 1.0f, f + a, GH, 0, 0, 0.0f, f, 0, f, 0, xf, 1, X, Wi, bi,
+                            has_bi, f);
         else /* Gh = H_t W_hh^T */
-            model_rec_gemm_(b0, b1, GH, H, A, H, Wt, ldp, 0.0f, f + ghoff, GH, 0, 0, 0.0f, f, 0, f, 0, xf, X, Wi, bi,
+            model_rec_gemm_(b0, b1, GH, H, A, H, Wt, ldp, 0.0f, f + ghoff, GH, 0, 0, 0.0f, f, 0, f, 0, xf, 0, X, Wi, bi,
                             has_bi, f + xwoff + t * 3 * BH);
         barrier(CLK_GLOBAL_MEM_FENCE);
         if (kind == 0) continue;
@@ -557,10 +563,10 @@ __kernel void model_rec_backward(const int kind, const int B, const int H, const
         __global const float *dG = d + (kind == 2 ? dghoff : dgoff) + (t - 1) * BG;
         if (kind == 0) /* dH_{t-1} (+)= dZ_t W_hh; dZ_{t-1} = dH_{t-1} f'(Z_{t-1}) */
             model_rec_gemm_(b0, b1, H, GH, dG, GH, W, ldp, beta, d + dht - BH, H, 2, act, act_p, d + dg - BG, H,
-                            f + a - BH, H, 0, f, f, f, 0, d);
+                            f + a - BH, H, 0, 0, f, f, f, 0, d);
         else
-            model_rec_gemm_(b0, b1, H, GH, dG, GH, W, ldp, beta, d + dht - BH, H, 0, 0, 0.0f, d, 0, f, 0, 0, f, f, f, 0,
-                            d);
+            model_rec_gemm_(b0, b1, H, GH, dG, GH, W, ldp, beta, d + dht - BH, H, 0, 0, 0.0f, d, 0, f, 0, 0, 0, f, f, f,
+                            0, d);
         barrier(CLK_GLOBAL_MEM_FENCE);
     }
 }
