@@ -374,14 +374,19 @@ __kernel void model_gru_backward(const ulong n, const ulong H, __global const fl
 #define REC_MR 8
 
 /* dst (rows, ldp) at doff = W (wr, wc) at woff (trans 0) or W^T (trans 1),
-** zero in columns past wc (wr).  Global rows * ldp. */
+** zero in columns past wc (wr).  Global rows * ceil(ldp / 16): work-item i
+** writes 16 columns (fewer at the end) of row i % rows, consecutive items
+** consecutive rows (W^T's reads contiguous across them; no 64-bit division
+** per element). */
 __kernel void model_rec_pad(__global const float *W, const ulong woff, const ulong wr, const ulong wc, const int trans,
                             __global float *dst, const ulong doff, const ulong ldp)
 {
-    size_t i = get_global_id(0), rows = trans ? wc : wr, cols = trans ? wr : wc;
-    if (i >= rows * ldp) return;
-    size_t r = i / ldp, c = i - r * ldp;
-    dst[doff + i] = c >= cols ? 0.0f : trans ? W[woff + c * wc + r] : W[woff + r * wc + c];
+    const uint rows = trans ? wc : wr, cols = trans ? wr : wc, i = get_global_id(0), r = i % rows,
+               c0 = i / rows * 16;
+    if (c0 >= ldp) return;
+    W += woff, dst += doff + (size_t)r * ldp;
+    for (uint c = c0, ce = min((uint)ldp, c0 + 16); c < ce; c++)
+        dst[c] = c >= cols ? 0.0f : trans ? W[(size_t)c * wc + r] : W[(size_t)r * wc + c];
 }
 
 /* The input side of a step when its F <= REC_XFOLD inputs make it cheaper in

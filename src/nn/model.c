@@ -872,7 +872,7 @@ static clgrad_status rec_pad_(clgrad_ctx *ctx, clgrad_model *m, size_t woff, siz
     *ldp = (dcols + 15) / 16 * 16;
     clgrad_karg args[] = {CLGRAD_KM(m->params), CLGRAD_KU(woff), CLGRAD_KU(GH), CLGRAD_KU(cols),
                           CLGRAD_KI(trans), CLGRAD_KM(m->fwd), CLGRAD_KU(doff), CLGRAD_KU(*ldp)};
-    return clgrad_launch_args(ctx, "model_rec_pad", (trans ? cols : GH) * *ldp, args, 8);
+    return clgrad_launch_args(ctx, "model_rec_pad", (trans ? cols : GH) * (*ldp / 16), args, 8);
 }
 
 /* Launch kernel `name` with args over B rows: ceil(B / R) groups of wg
@@ -1114,7 +1114,7 @@ static clgrad_status rec_layer_backward_(clgrad_ctx *ctx, clgrad_model *m, int l
         CLGRAD_TRY(rec_wgrad_(ctx, one, Fin, GH, TB, f, in, Fin, b, dgi, GH, f, m->rw_off, GH));
         clgrad_karg ta[] = {CLGRAD_KM(f), CLGRAD_KU(m->rw_off), CLGRAD_KU(Fin), CLGRAD_KU(GH), CLGRAD_KI(1),
                             CLGRAD_KM(g), CLGRAD_KU(r->wih->off), CLGRAD_KU(Fin)};
-        CLGRAD_TRY(clgrad_launch_args(ctx, "model_rec_pad", GH * Fin, ta, 8));
+        CLGRAD_TRY(clgrad_launch_args(ctx, "model_rec_pad", GH * ((Fin + 15) / 16), ta, 8));
     } else {
         CLGRAD_TRY(rec_wgrad_(ctx, one, GH, Fin, TB, b, dgi, GH, f, in, Fin, g, r->wih->off, Fin));
     }
