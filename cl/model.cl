@@ -365,11 +365,12 @@ __kernel void model_gru_backward(const ulong n, const ulong H, __global const fl
 ** rows are independent: work-group g owns rows [g R, min(B, g R + R)) and
 ** walks the steps with work-group barriers (its rows' h_t are all it reads).
 ** The recurrent GEMM of a step is matmul.cl's CPU micro-kernel with 8 rows
-** (REC_MR rows x 16 columns per work-item: 8 independent chains keep two FMA
-** units of 4-cycle latency busy; one fma chain per output in k order from 0) with
-** matmul_cpu_store_'s epilogue (gemm_fn.cl), which is clgrad_gemm's rounding
-** on every variant; op(B) is a copy of W_hh made by model_rec_pad, its rows
-** zero-padded to ldp (a multiple of 16) columns.  Any R >= 1 and any
+** and two 16-column panels (REC_MR rows x 32 columns per work-item: 16
+** independent chains keep two FMA units of 4-cycle latency busy with room to
+** spare, 2 loads of B per 16 FMAs; one fma chain per output in k order from 0)
+** with matmul_cpu_store_'s epilogue (gemm_fn.cl), which is clgrad_gemm's
+** rounding on every variant; op(B) is a copy of W_hh made by model_rec_pad (or
+** W_hh itself), its rows zero-padded to ldp (a multiple of 32) columns.  Any R >= 1 and any
 ** work-group size give the same bits (the work-items share the items). */
 #define REC_MR 8
 
@@ -427,45 +428,53 @@ inline void model_rec_gemm_(const int b0, const int b1, const int N, const int K
                             __global const float *bi, const int has_bi, __global float *XW)
 {
     if (xf > 0 && xreg) beta = 0.0f;
-    const int panels = (N + 15) / 16, items = panels * ((b1 - b0 + REC_MR - 1) / REC_MR);
+    const int pairs = (N + 31) / 32, items = pairs * ((b1 - b0 + REC_MR - 1) / REC_MR);
     for (int w = get_local_id(0); w < items; w += get_local_size(0)) {
-        const int m0 = b0 + w / panels * REC_MR, n0 = w % panels * 16, last = b1 - 1 - m0;
-        const int nv = min(16, N - n0);
-        const float16 bv = xf > 0 && has_bi ? model_rec_bias16_(bi + n0, nv) : (float16)(0.0f);
+        const int m0 = b0 + w / pairs * REC_MR, n0 = w % pairs * 32, last = b1 - 1 - m0;
+        const int nvl = min(16, N - n0), nvh = min(16, N - n0 - 16); /* nvh <= 0: no second panel */
+        const float16 z16 = (float16)(0.0f);
+        const float16 bvl = xf > 0 && has_bi ? model_rec_bias16_(bi + n0, nvl) : z16;
+        const float16 bvh = xf > 0 && has_bi && nvh > 0 ? model_rec_bias16_(bi + n0 + 16, nvh) : z16;
         for (int r = 0, re = min(last, REC_MR - 1); xf > 0 && !xreg && r <= re; r++) {
+            __global const float *x = X + (size_t)(m0 + r) * xf;
             __global float *c = XW + (size_t)(m0 + r) * N + n0;
-            matmul_cpu_store_(model_rec_xw_(X + (size_t)(m0 + r) * xf, xf, Wi + n0, ldp, has_bi, bv), nv, 1.0f, 0.0f,
-                              0, bv, 0, 0, 0.0f, c, c, c);
+            matmul_cpu_store_(model_rec_xw_(x, xf, Wi + n0, ldp, has_bi, bvl), nvl, 1.0f, 0.0f, 0, z16, 0, 0, 0.0f,
+                              c, c, c);
+            if (nvh > 0)
+                matmul_cpu_store_(model_rec_xw_(x, xf, Wi + n0 + 16, ldp, has_bi, bvh), nvh, 1.0f, 0.0f, 0, z16, 0,
+                                  0, 0.0f, c + 16, c, c);
         }
-        /* rows past b1 read row b1 - 1 (not stored) */
+        /* rows past b1 read row b1 - 1 (not stored); columns past N read the zero padding */
         __global const float *a0 = A + (size_t)m0 * lda, *a1 = A + (size_t)(m0 + min(1, last)) * lda;
         __global const float *a2 = A + (size_t)(m0 + min(2, last)) * lda, *a3 = A + (size_t)(m0 + min(3, last)) * lda;
         __global const float *a4 = A + (size_t)(m0 + min(4, last)) * lda, *a5 = A + (size_t)(m0 + min(5, last)) * lda;
         __global const float *a6 = A + (size_t)(m0 + min(6, last)) * lda, *a7 = A + (size_t)(m0 + min(7, last)) * lda;
-        float16 acc0 = (float16)(0.0f), acc1 = acc0, acc2 = acc0, acc3 = acc0, acc4 = acc0, acc5 = acc0, acc6 = acc0,
-                acc7 = acc0;
+        float16 acc0l = z16, acc1l = z16, acc2l = z16, acc3l = z16, acc4l = z16, acc5l = z16, acc6l = z16,
+                acc7l = z16, acc0h = z16, acc1h = z16, acc2h = z16, acc3h = z16, acc4h = z16, acc5h = z16,
+                acc6h = z16, acc7h = z16;
         __global const float *bp = Bp + n0;
+#define REC_FMA(r)                                                                                             \
+    acc##r##l = fma((float16)(a##r[k]), bl, acc##r##l), acc##r##h = fma((float16)(a##r[k]), bh, acc##r##h)
         for (int k = 0; k < K; k++) {
-            float16 b = vload16(0, bp + (size_t)k * ldp);
-            acc0 = fma((float16)(a0[k]), b, acc0), acc1 = fma((float16)(a1[k]), b, acc1);
-            acc2 = fma((float16)(a2[k]), b, acc2), acc3 = fma((float16)(a3[k]), b, acc3);
-            acc4 = fma((float16)(a4[k]), b, acc4), acc5 = fma((float16)(a5[k]), b, acc5);
-            acc6 = fma((float16)(a6[k]), b, acc6), acc7 = fma((float16)(a7[k]), b, acc7);
+            const float16 bl = vload16(0, bp + (size_t)k * ldp), bh = vload16(1, bp + (size_t)k * ldp);
+            REC_FMA(0); REC_FMA(1); REC_FMA(2); REC_FMA(3);
+            REC_FMA(4); REC_FMA(5); REC_FMA(6); REC_FMA(7);
         }
+#undef REC_FMA
+#define REC_STORE1(r, h, nv, off, bv)                                                                              \
+    matmul_cpu_store_(acc##r##h, nv, 1.0f, beta, xf > 0 && xreg,                                                  \
+                      xf > 0 && xreg ? model_rec_xw_(X + (size_t)(m0 + r) * xf, xf, Wi + off, ldp, has_bi, bv) : bv, \
+                      epi, act, p, C + (size_t)(m0 + r) * ldc + off, E + (size_t)(m0 + r) * lde + off,             \
+                      Z + (size_t)(m0 + r) * ldz + off)
 #define REC_STORE(r)                                                                                           \
-    matmul_cpu_store_(acc##r, nv, 1.0f, beta, xf > 0 && xreg,                                                    \
-                      xf > 0 && xreg ? model_rec_xw_(X + (size_t)(m0 + r) * xf, xf, Wi + n0, ldp, has_bi, bv) : bv, \
-                      epi, act, p, C + (size_t)(m0 + r) * ldc + n0, E + (size_t)(m0 + r) * lde + n0,              \
-                      Z + (size_t)(m0 + r) * ldz + n0)
-        REC_STORE(0);
-        if (last >= 1) REC_STORE(1);
-        if (last >= 2) REC_STORE(2);
-        if (last >= 3) REC_STORE(3);
-        if (last >= 4) REC_STORE(4);
-        if (last >= 5) REC_STORE(5);
-        if (last >= 6) REC_STORE(6);
-        if (last >= 7) REC_STORE(7);
+    if (last >= r) {                                                                                           \
+        REC_STORE1(r, l, nvl, n0, bvl);                                                                        \
+        if (nvh > 0) REC_STORE1(r, h, nvh, n0 + 16, bvh);                                                      \
+    }
+        REC_STORE(0) REC_STORE(1) REC_STORE(2) REC_STORE(3)
+        REC_STORE(4) REC_STORE(5) REC_STORE(6) REC_STORE(7)
 #undef REC_STORE
+#undef REC_STORE1
     }
 }
 

@@ -101,7 +101,7 @@ struct clgrad_model {
     **   bwd: dh_off[l] dH_t (T, B, H), t = 1..T;  dc_off[l] (LSTM) dC_t (T, B, H)
     **        dl_off dL/dlogits (B, K);  shared: dg_off dZ / dG for all t (T, B, GH),
     **        dgh_off (GRU) dGh for all t (T, B, 3H)
-    **   fwd: rw_off  W_hh (and a folded layer's W_ih^T) made 16-column padded for the
+    **   fwd: rw_off  W_hh (and a folded layer's W_ih^T) made 32-column padded for the
     **                one-launch kernels (rec_pad_) */
     size_t a_off[MAXR], c_off[MAXR], dc_off[MAXR], xt_off, xw_off, gh_off, dl_off, dg_off, dgh_off, rw_off;
     clgrad_segs *param_segs;           /* owned: one segment per tensor */
@@ -397,10 +397,10 @@ static void rec_layout_(clgrad_model *m, const clgrad_model_spec *s, size_t *nf,
     m->dl_off = *nb, *nb += Bm * m->K;
     m->dg_off = *nb, *nb += T * Bm * GH;
     if (m->kind == CLGRAD_MODEL_GRU) m->dgh_off = *nb, *nb += T * 3 * BH;
-    /* last in fwd (clgrad_model_work): W_hh^T (H, p16) and a folded layer's W_ih^T
-    ** (at most REC_XFOLD rows, p16) or W_hh (GH, h16) */
-    size_t p16 = (GH + 15) / 16 * 16, h16 = (H + 15) / 16 * 16;
-    m->rw_off = *nf, *nf += (H + REC_XFOLD) * p16 > GH * h16 ? (H + REC_XFOLD) * p16 : GH * h16;
+    /* last in fwd (clgrad_model_work): W_hh^T (H, p32) and a folded layer's W_ih^T
+    ** (at most REC_XFOLD rows, p32) or W_hh (GH, h32) */
+    size_t p32 = (GH + 31) / 32 * 32, h32 = (H + 31) / 32 * 32;
+    m->rw_off = *nf, *nf += (H + REC_XFOLD) * p32 > GH * h32 ? (H + REC_XFOLD) * p32 : GH * h32;
 }
 
 static size_t nsegs_(const clgrad_model *m);
@@ -844,7 +844,7 @@ static size_t rec_env_(const char *name, size_t dflt)
 
 /* Rows per work-group (whole REC_MR-row blocks, about three groups per
 ** compute unit: a device that shares its cores with other work balances them,
-** measured on PoCL with 2 cores) and the work-group size: one work-item per block x 16-column panel
+** measured on PoCL with 2 cores) and the work-group size: one work-item per block x 32 columns
 ** of N outputs, or for the LSTM and GRU (whose cells run over the group's
 ** rows, a chunk of work-items at a time) up to 256 elements of a chunk;
 ** within the device's limits.  $CLGRAD_REC_ROWS and $CLGRAD_REC_WG override
@@ -854,7 +854,7 @@ static void rec_geometry_(clgrad_ctx *ctx, const clgrad_model *m, size_t B, size
     const clgrad_device_info *d = clgrad_device(ctx);
     size_t cu = d->compute_units ? d->compute_units : 1, blocks = (B + REC_MR - 1) / REC_MR;
     *R = rec_env_("CLGRAD_REC_ROWS", (blocks + 3 * cu - 1) / (3 * cu) * REC_MR);
-    size_t items = (*R + REC_MR - 1) / REC_MR * ((N + 15) / 16), cells = m->kind == CLGRAD_MODEL_RNN ? 0 : *R * m->H;
+    size_t items = (*R + REC_MR - 1) / REC_MR * ((N + 31) / 32), cells = m->kind == CLGRAD_MODEL_RNN ? 0 : *R * m->H;
     if (cells > 256) cells = 256;
     *wg = rec_env_("CLGRAD_REC_WG", items > cells ? items : cells);
     size_t max = d->max_wg_size < d->max_wi_sizes[0] ? d->max_wg_size : d->max_wi_sizes[0];
@@ -863,13 +863,13 @@ static void rec_geometry_(clgrad_ctx *ctx, const clgrad_model *m, size_t B, size
 }
 
 /* fwd doff = the (GH, cols) weight at param offset woff zero-padded to a
-** multiple of 16 columns: transposed (cols, ldp) for the forward, as is
+** multiple of 32 columns: transposed (cols, ldp) for the forward, as is
 ** (GH, ldp) for the backward. */
 static clgrad_status rec_pad_(clgrad_ctx *ctx, clgrad_model *m, size_t woff, size_t cols, int trans, size_t doff,
                               size_t *ldp)
 {
     size_t GH = (size_t)m->G * m->H, dcols = trans ? GH : cols;
-    *ldp = (dcols + 15) / 16 * 16;
+    *ldp = (dcols + 31) / 32 * 32;
     clgrad_karg args[] = {CLGRAD_KM(m->params), CLGRAD_KU(woff), CLGRAD_KU(GH), CLGRAD_KU(cols),
                           CLGRAD_KI(trans), CLGRAD_KM(m->fwd), CLGRAD_KU(doff), CLGRAD_KU(*ldp)};
     return clgrad_launch_args(ctx, "model_rec_pad", (trans ? cols : GH) * (*ldp / 16), args, 8);
@@ -913,7 +913,7 @@ static clgrad_status rec_layer_forward_one_(clgrad_ctx *ctx, clgrad_model *m, in
 {
     clgrad_status st = CLGRAD_OK;
     const rtensors_ *r = &m->rt[l];
-    size_t ldp, R, wg, wi = m->rw_off + m->H * ((m->G * m->H + 15) / 16 * 16);
+    size_t ldp, R, wg, wi = m->rw_off + m->H * ((m->G * m->H + 31) / 32 * 32);
     CLGRAD_TRY(rec_pad_(ctx, m, r->whh->off, m->H, 1, m->rw_off, &ldp));
     if (fold) CLGRAD_TRY(rec_pad_(ctx, m, r->wih->off, Fin, 1, wi, &ldp));
     rec_geometry_(ctx, m, B, (size_t)m->G * m->H, &R, &wg);
@@ -935,8 +935,8 @@ static clgrad_status rec_layer_bptt_one_(clgrad_ctx *ctx, clgrad_model *m, int l
 {
     clgrad_status st = CLGRAD_OK;
     size_t ldp = m->H, R, wg;
-    /* W_hh (GH, H) is its own padded copy when H is a multiple of 16 */
-    int own = m->H % 16 == 0;
+    /* W_hh (GH, H) is its own padded copy when H is a multiple of 32 */
+    int own = m->H % 32 == 0;
     cl_mem W = own ? m->params : m->fwd;
     size_t woff = own ? m->rt[l].whh->off : m->rw_off;
     if (!own) CLGRAD_TRY(rec_pad_(ctx, m, m->rt[l].whh->off, m->H, 0, m->rw_off, &ldp));
