@@ -221,11 +221,13 @@ __kernel void model_l1_grad(__global const float *p, __global float *g, const ul
 
 /* a (B, 4H) at aoff: the pre-activations [i f g o] without b_hh in, the
 ** activated gates out (kept for backward); b_hh (4H) at p + boff is added
-** when has_b; c_t = f c_{t-1} + i g at coff, h_t = o clgm_tanh(c_t) at hoff. */
+** when has_b; c_t = f c_{t-1} + i g at coff, h_t = o clgm_tanh(c_t) at hoff,
+** and clgm_tanh(c_t) at tcoff when has_tc (the one-launch kernels). */
 #define MODEL_LSTM_FWD_DEF(S, F, LD, ST)                                                                      \
     inline void model_lstm_fwd_elem##S##_(const size_t e, const ulong H, __global float *f, const ulong aoff,     \
                                           const ulong cpoff, const ulong coff, const ulong hoff,                 \
-                                          __global const float *p, const ulong boff, const int has_b)             \
+                                          __global const float *p, const ulong boff, const int has_b,             \
+                                          const ulong tcoff, const int has_tc)                                    \
     {                                                                                                             \
         size_t b = e / H, j = e - b * H;                                                                          \
         __global float *a = f + aoff + b * 4 * H + j;                                                             \
@@ -234,11 +236,12 @@ __kernel void model_l1_grad(__global const float *p, __global float *g, const ul
             __global const float *bb = p + boff + j;                                                              \
             zi = zi + LD(bb), zf = zf + LD(bb + H), zg = zg + LD(bb + 2 * H), zo = zo + LD(bb + 3 * H);           \
         }                                                                                                         \
-        F o[6];                                                                                                   \
-        cell_lstm_fwd##S##_(zi, zf, zg, zo, LD(f + cpoff + e), o);                                                \
+        F o[6], tc;                                                                                               \
+        cell_lstm_fwd_tc##S##_(zi, zf, zg, zo, LD(f + cpoff + e), o, &tc);                                        \
         ST(a, o[0]), ST(a + H, o[1]), ST(a + 2 * H, o[2]), ST(a + 3 * H, o[3]);                                   \
         ST(f + coff + e, o[4]);                                                                                   \
         ST(f + hoff + e, o[5]);                                                                                   \
+        if (has_tc) ST(f + tcoff + e, tc);                                                                        \
     }
 MODEL_LSTM_FWD_DEF(, float, MODEL_LD1_, MODEL_ST1_)
 MODEL_LSTM_FWD_DEF(8, float8, MODEL_LD8_, MODEL_ST8_)
@@ -247,7 +250,7 @@ __kernel void model_lstm_forward(const ulong n, const ulong H, __global float *f
                                  const ulong boff, const int has_b)
 {
     size_t e = get_global_id(0);
-    if (e < n) model_lstm_fwd_elem_(e, H, f, aoff, cpoff, coff, hoff, p, boff, has_b);
+    if (e < n) model_lstm_fwd_elem_(e, H, f, aoff, cpoff, coff, hoff, p, boff, has_b, 0, 0);
 }
 
 /* Backward of one LSTM step t: with the activated gates A_t at aoff, c_t at
@@ -261,14 +264,18 @@ __kernel void model_lstm_forward(const ulong n, const ulong H, __global float *f
                                           const ulong aoff, const ulong anoff, const ulong coff,                  \
                                           const ulong cpoff, __global float *d, const ulong dhoff,                \
                                           const ulong dcnoff, const int next, const ulong dgoff,                  \
-                                          const ulong dcoff)                                                      \
+                                          const ulong dcoff, const ulong tcoff, const int has_tc)                 \
     {                                                                                                             \
         size_t b = e / H, j = e - b * H, g4 = b * 4 * H + j;                                                      \
         __global const float *a = f + aoff + g4;                                                                  \
         F o[5], z = (F)(0.0f);                                                                                    \
-        cell_lstm_bwd##S##_(LD(a), LD(a + H), LD(a + 2 * H), LD(a + 3 * H), LD(f + coff + e), LD(f + cpoff + e),  \
-                            LD(d + dhoff + e), next, next ? LD(d + dcnoff + e) : z,                               \
-                            next ? LD(f + anoff + g4 + H) : z, o);                                                \
+        const F dcn = next ? LD(d + dcnoff + e) : z, fn = next ? LD(f + anoff + g4 + H) : z;                      \
+        if (has_tc) /* clgm_tanh(c_t) from the forward */                                                         \
+            cell_lstm_bwd_tc##S##_(LD(a), LD(a + H), LD(a + 2 * H), LD(a + 3 * H), LD(f + tcoff + e),             \
+                                   LD(f + cpoff + e), LD(d + dhoff + e), next, dcn, fn, o);                       \
+        else                                                                                                      \
+            cell_lstm_bwd##S##_(LD(a), LD(a + H), LD(a + 2 * H), LD(a + 3 * H), LD(f + coff + e),                 \
+                                LD(f + cpoff + e), LD(d + dhoff + e), next, dcn, fn, o);                          \
         ST(d + dcoff + e, o[4]);                                                                                  \
         __global float *dg = d + dgoff + g4;                                                                      \
         ST(dg, o[0]), ST(dg + H, o[1]), ST(dg + 2 * H, o[2]), ST(dg + 3 * H, o[3]);                               \
@@ -281,7 +288,7 @@ __kernel void model_lstm_backward(const ulong n, const ulong H, __global const f
                                   const ulong dcoff)
 {
     size_t e = get_global_id(0);
-    if (e < n) model_lstm_bwd_elem_(e, H, f, aoff, anoff, coff, cpoff, d, dhoff, dcnoff, next, dgoff, dcoff);
+    if (e < n) model_lstm_bwd_elem_(e, H, f, aoff, anoff, coff, cpoff, d, dhoff, dcnoff, next, dgoff, dcoff, 0, 0);
 }
 
 /* GRU step: xw (B, 3H) = x W_ih^T + b_ih and gh (B, 3H) = h_{t-1} W_hh^T
@@ -484,13 +491,14 @@ inline void model_rec_gemm_(const int b0, const int b1, const int N, const int K
 ** Wt = W_hh^T padded (H, ldp); b_hh at p + boff when has_b.  xf > 0: the
 ** input side XW_t (Z_t / A_t, the GRU's XW_t) is not there yet: each step's
 ** GEMM items store it first (model_rec_xw_) from X_t (B, xf) at f + xoff +
-** t B xf, W_ih^T padded (xf, ldp) at Wt + wioff and b_ih at p + bioff. */
+** t B xf, W_ih^T padded (xf, ldp) at Wt + wioff and b_ih at p + bioff.
+** The LSTM also stores clgm_tanh(c_t) (T, B, H) at tcoff for the backward. */
 __kernel void model_rec_forward(const int kind, const int B, const int H, const int T, const int R,
                                 __global float *f, const ulong aoff, const ulong hoff, const ulong coff,
                                 const ulong xwoff, const ulong ghoff, __global const float *Wt, const ulong wtoff,
                                 const int ldp, __global const float *p, const ulong boff, const int has_b,
                                 const int act, const float act_p, const int xf, const ulong xoff,
-                                const ulong wioff, const ulong bioff, const int has_bi)
+                                const ulong wioff, const ulong bioff, const int has_bi, const ulong tcoff)
 {
     const int b0 = get_group_id(0) * R, b1 = min(B, b0 + R), GH = (kind == 1 ? 4 : kind == 2 ? 3 : 1) * H;
     if (b0 >= B) return; /* the whole group */
@@ -514,13 +522,13 @@ __kernel void model_rec_forward(const int kind, const int B, const int H, const 
         /* the cell, v nl elements at a time (v = 8 consecutive elements of a row
         ** per work-item when H % 8 == 0, else 1), a barrier after each chunk */
         for (size_t e0 = (size_t)b0 * H, e1 = (size_t)b1 * H; e0 < e1; e0 += v * nl) {
-            const size_t e = e0 + v * lid, cp = coff + t * BH, xw = xwoff + t * 3 * BH;
+            const size_t e = e0 + v * lid, cp = coff + t * BH, xw = xwoff + t * 3 * BH, tc = tcoff + t * BH;
             if (e < e1 && v == 8 && kind == 1)
-                model_lstm_fwd_elem8_(e, H, f, a, cp, cp + BH, hp + BH, p, boff, has_b);
+                model_lstm_fwd_elem8_(e, H, f, a, cp, cp + BH, hp + BH, p, boff, has_b, tc, 1);
             else if (e < e1 && v == 8)
                 model_gru_fwd_elem8_(e, H, f, xw, ghoff, hp, a, hp + BH, p, boff, has_b);
             else if (e < e1 && kind == 1)
-                model_lstm_fwd_elem_(e, H, f, a, cp, cp + BH, hp + BH, p, boff, has_b);
+                model_lstm_fwd_elem_(e, H, f, a, cp, cp + BH, hp + BH, p, boff, has_b, tc, 1);
             else if (e < e1)
                 model_gru_fwd_elem_(e, H, f, xw, ghoff, hp, a, hp + BH, p, boff, has_b);
             barrier(CLK_GLOBAL_MEM_FENCE);
@@ -532,12 +540,13 @@ __kernel void model_rec_forward(const int kind, const int B, const int H, const 
 ** the RNN's dZ_T = dH_T f'(Z_T), its later dZ_t come from the GEMM's
 ** epilogue), a barrier, dH_{t-1} (+)= dGh_t W_hh (W padded (GH, ldp); beta 0
 ** on the top layer, except for the GRU, whose direct term is there), a
-** barrier.  Regions as in rec_layer_backward_; top: the layer is the top one. */
+** barrier.  Regions as in rec_layer_backward_; top: the layer is the top one;
+** the LSTM reads clgm_tanh(c_t) at tcoff (model_rec_forward's). */
 __kernel void model_rec_backward(const int kind, const int B, const int H, const int T, const int R,
                                  __global const float *f, const ulong aoff, const ulong hoff, const ulong coff,
                                  __global float *d, const ulong dhoff, const ulong dcoff, const ulong dgoff,
                                  const ulong dghoff, __global const float *W, const ulong woff, const int ldp,
-                                 const int top, const int act, const float act_p)
+                                 const int top, const int act, const float act_p, const ulong tcoff)
 {
     const int b0 = get_group_id(0) * R, b1 = min(B, b0 + R), GH = (kind == 1 ? 4 : kind == 2 ? 3 : 1) * H;
     if (b0 >= B) return; /* the whole group */
@@ -559,14 +568,15 @@ __kernel void model_rec_backward(const int kind, const int B, const int H, const
             const int next = t < T, mode = t == 1 ? 0 : top ? 1 : 2;
             const size_t an = next ? a + 4 * BH : a, ct = coff + t * BH, dcn = next ? dct + BH : dct;
             const size_t hp = hoff + (t - 1) * BH, dgh = dghoff + (t - 1) * BG, dhp = t > 1 ? dht - BH : dht;
+            const size_t tc = tcoff + (t - 1) * BH;
             for (size_t c = e0; c < e1; c += v * nl) {
                 const size_t e = c + v * lid;
                 if (e < e1 && v == 8 && kind == 1)
-                    model_lstm_bwd_elem8_(e, H, f, a, an, ct, ct - BH, d, dht, dcn, next, dg, dct);
+                    model_lstm_bwd_elem8_(e, H, f, a, an, ct, ct - BH, d, dht, dcn, next, dg, dct, tc, 1);
                 else if (e < e1 && v == 8)
                     model_gru_bwd_elem8_(e, H, f, a, hp, d, dht, dg, dgh, dhp, mode);
                 else if (e < e1 && kind == 1)
-                    model_lstm_bwd_elem_(e, H, f, a, an, ct, ct - BH, d, dht, dcn, next, dg, dct);
+                    model_lstm_bwd_elem_(e, H, f, a, an, ct, ct - BH, d, dht, dcn, next, dg, dct, tc, 1);
                 else if (e < e1)
                     model_gru_bwd_elem_(e, H, f, a, hp, d, dht, dg, dgh, dhp, mode);
                 barrier(CLK_GLOBAL_MEM_FENCE);

@@ -102,8 +102,9 @@ struct clgrad_model {
     **        dl_off dL/dlogits (B, K);  shared: dg_off dZ / dG for all t (T, B, GH),
     **        dgh_off (GRU) dGh for all t (T, B, 3H)
     **   fwd: rw_off  W_hh (and a folded layer's W_ih^T) made 32-column padded for the
-    **                one-launch kernels (rec_pad_) */
-    size_t a_off[MAXR], c_off[MAXR], dc_off[MAXR], xt_off, xw_off, gh_off, dl_off, dg_off, dgh_off, rw_off;
+    **                one-launch kernels (rec_pad_);  after it tc_off[l] (LSTM) tanh(C_t)
+    **                (T, B, H), t = 1..T, the one-launch forward's for its backward */
+    size_t a_off[MAXR], c_off[MAXR], dc_off[MAXR], tc_off[MAXR], xt_off, xw_off, gh_off, dl_off, dg_off, dgh_off, rw_off;
     clgrad_segs *param_segs;           /* owned: one segment per tensor */
     clgrad_segs *gact_segs;            /* owned: for the batch size gact_B */
     size_t gact_B;
@@ -401,6 +402,7 @@ static void rec_layout_(clgrad_model *m, const clgrad_model_spec *s, size_t *nf,
     ** (at most REC_XFOLD rows, p32) or W_hh (GH, h32) */
     size_t p32 = (GH + 31) / 32 * 32, h32 = (H + 31) / 32 * 32;
     m->rw_off = *nf, *nf += (H + REC_XFOLD) * p32 > GH * h32 ? (H + REC_XFOLD) * p32 : GH * h32;
+    for (int l = 0; l < m->L && m->kind == CLGRAD_MODEL_LSTM; l++) m->tc_off[l] = *nf, *nf += T * BH;
 }
 
 static size_t nsegs_(const clgrad_model *m);
@@ -924,8 +926,9 @@ static clgrad_status rec_layer_forward_one_(clgrad_ctx *ctx, clgrad_model *m, in
                           CLGRAD_KI(ldp), CLGRAD_KM(m->params), CLGRAD_KU(r->bhh ? r->bhh->off : 0),
                           CLGRAD_KI(r->bhh != NULL), CLGRAD_KI(m->acts[0]), CLGRAD_KF(m->act_param),
                           CLGRAD_KI(fold ? Fin : 0), CLGRAD_KU(in), CLGRAD_KU(wi),
-                          CLGRAD_KU(r->bih ? r->bih->off : 0), CLGRAD_KI(r->bih != NULL)};
-    CLGRAD_TRY(rec_launch_(ctx, "model_rec_forward", args, 24, B, R, wg));
+                          CLGRAD_KU(r->bih ? r->bih->off : 0), CLGRAD_KI(r->bih != NULL),
+                          CLGRAD_KU(m->kind == CLGRAD_MODEL_LSTM ? m->tc_off[l] : 0)};
+    CLGRAD_TRY(rec_launch_(ctx, "model_rec_forward", args, 25, B, R, wg));
 fail:
     return st;
 }
@@ -947,8 +950,8 @@ static clgrad_status rec_layer_bptt_one_(clgrad_ctx *ctx, clgrad_model *m, int l
                           CLGRAD_KU(lstm ? m->c_off[l] : 0), CLGRAD_KM(m->bwd), CLGRAD_KU(m->dh_off[l]),
                           CLGRAD_KU(lstm ? m->dc_off[l] : 0), CLGRAD_KU(m->dg_off), CLGRAD_KU(m->dgh_off),
                           CLGRAD_KM(W), CLGRAD_KU(woff), CLGRAD_KI(ldp), CLGRAD_KI(l == m->L - 1),
-                          CLGRAD_KI(m->acts[0]), CLGRAD_KF(m->act_param)};
-    CLGRAD_TRY(rec_launch_(ctx, "model_rec_backward", args, 20, B, R, wg));
+                          CLGRAD_KI(m->acts[0]), CLGRAD_KF(m->act_param), CLGRAD_KU(lstm ? m->tc_off[l] : 0)};
+    CLGRAD_TRY(rec_launch_(ctx, "model_rec_backward", args, 21, B, R, wg));
 fail:
     return st;
 }
