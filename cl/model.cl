@@ -374,7 +374,9 @@ __kernel void model_gru_backward(const ulong n, const ulong H, __global const fl
 ** The recurrent GEMM of a step is matmul.cl's CPU micro-kernel with 8 rows
 ** and two 16-column panels (REC_MR rows x 32 columns per work-item: 16
 ** independent chains keep two FMA units of 4-cycle latency busy with room to
-** spare, 2 loads of B per 16 FMAs; one fma chain per output in k order from 0)
+** spare, 2 loads of B per 16 FMAs; the RNN's, whose epilogue weighs more
+** against its K = H, one panel: REC_MR x 16; one fma chain per output in k
+** order from 0)
 ** with matmul_cpu_store_'s epilogue (gemm_fn.cl), which is clgrad_gemm's
 ** rounding on every variant; op(B) is a copy of W_hh made by model_rec_pad (or
 ** W_hh itself), its rows zero-padded to ldp (a multiple of 32) columns.  Any R >= 1 and any
@@ -426,19 +428,21 @@ inline float16 model_rec_bias16_(__global const float *b, const int nv)
 ** With xf > 0 the input side (model_rec_xw_: X (ld xf), W_ih^T (xf, ldp) at
 ** Wi, b_ih at bi when has_bi) of each row: xreg 1, it is C's beta term (beta
 ** 1), added in registers (matmul_cpu_store_'s bias slot: acc + xw, as acc +
-** 1 * C when C held it); xreg 0, each item stores it into XW (ld N) first. */
+** 1 * C when C held it); xreg 0, each item stores it into XW (ld N) first.
+** Each work-item's items: REC_MR rows x pw (16 or 32) columns. */
 inline void model_rec_gemm_(const int b0, const int b1, const int N, const int K, __global const float *A,
                             const int lda, __global const float *Bp, const int ldp, float beta,
                             __global float *C, const int ldc, const int epi, const int act, const float p,
                             __global float *E, const int lde, __global const float *Z, const int ldz, const int xf,
                             const int xreg, __global const float *X, __global const float *Wi,
-                            __global const float *bi, const int has_bi, __global float *XW)
+                            __global const float *bi, const int has_bi, __global float *XW, const int pw)
 {
     if (xf > 0 && xreg) beta = 0.0f;
-    const int pairs = (N + 31) / 32, items = pairs * ((b1 - b0 + REC_MR - 1) / REC_MR);
+    const int pairs = (N + pw - 1) / pw, items = pairs * ((b1 - b0 + REC_MR - 1) / REC_MR);
     for (int w = get_local_id(0); w < items; w += get_local_size(0)) {
-        const int m0 = b0 + w / pairs * REC_MR, n0 = w % pairs * 32, last = b1 - 1 - m0;
-        const int nvl = min(16, N - n0), nvh = min(16, N - n0 - 16); /* nvh <= 0: no second panel */
+        const int m0 = b0 + w / pairs * REC_MR, n0 = w % pairs * pw, last = b1 - 1 - m0;
+        /* nvh <= 0: no second panel (its chains are not run) */
+        const int nvl = min(16, N - n0), nvh = pw == 32 ? min(16, N - n0 - 16) : 0;
         const float16 z16 = (float16)(0.0f);
         const float16 bvl = xf > 0 && has_bi ? model_rec_bias16_(bi + n0, nvl) : z16;
         const float16 bvh = xf > 0 && has_bi && nvh > 0 ? model_rec_bias16_(bi + n0 + 16, nvh) : z16;
@@ -462,12 +466,22 @@ inline void model_rec_gemm_(const int b0, const int b1, const int N, const int K
         __global const float *bp = Bp + n0;
 #define REC_FMA(r)                                                                                             \
     acc##r##l = fma((float16)(a##r[k]), bl, acc##r##l), acc##r##h = fma((float16)(a##r[k]), bh, acc##r##h)
-        for (int k = 0; k < K; k++) {
-            const float16 bl = vload16(0, bp + (size_t)k * ldp), bh = vload16(1, bp + (size_t)k * ldp);
-            REC_FMA(0); REC_FMA(1); REC_FMA(2); REC_FMA(3);
-            REC_FMA(4); REC_FMA(5); REC_FMA(6); REC_FMA(7);
+#define REC_FMA1(r) acc##r##l = fma((float16)(a##r[k]), bl, acc##r##l)
+        if (nvh > 0) {
+            for (int k = 0; k < K; k++) {
+                const float16 bl = vload16(0, bp + (size_t)k * ldp), bh = vload16(1, bp + (size_t)k * ldp);
+                REC_FMA(0); REC_FMA(1); REC_FMA(2); REC_FMA(3);
+                REC_FMA(4); REC_FMA(5); REC_FMA(6); REC_FMA(7);
+            }
+        } else {
+            for (int k = 0; k < K; k++) {
+                const float16 bl = vload16(0, bp + (size_t)k * ldp);
+                REC_FMA1(0); REC_FMA1(1); REC_FMA1(2); REC_FMA1(3);
+                REC_FMA1(4); REC_FMA1(5); REC_FMA1(6); REC_FMA1(7);
+            }
         }
 #undef REC_FMA
+#undef REC_FMA1
 #define REC_STORE1(r, h, nv, off, bv)                                                                              \
     matmul_cpu_store_(acc##r##h, nv, 1.0f, beta, xf > 0 && xreg,                                                  \
                       xf > 0 && xreg ? model_rec_xw_(X + (size_t)(m0 + r) * xf, xf, Wi + off, ldp, has_bi, bv) : bv, \
@@ -510,13 +524,13 @@ __kernel void model_rec_forward(const int kind, const int B, const int H, const 
         __global float *A = f + hp, *X = f + xoff + (size_t)t * B * xf;
         if (kind == 0) /* Z_t += H_t W_hh^T; H_{t+1} = act(Z_t) */
             model_rec_gemm_(b0, b1, H, H, A, H, Wt, ldp, 1.0f, f + a, H, 1, act, act_p, f + hp + BH, H, f, 0, xf, 1,
-                            X, Wi, bi, has_bi, f);
+                            X, Wi, bi, has_bi, f, 16);
         else if (kind == 1) /* A_t += H_t W_hh^T */
             model_rec_gemm_(b0, b1, GH, H, A, H, Wt, ldp, 1.0f, f + a, GH, 0, 0, 0.0f, f, 0, f, 0, xf, 1, X, Wi, bi,
-                            has_bi, f);
+                            has_bi, f, 32);
         else /* Gh = H_t W_hh^T */
             model_rec_gemm_(b0, b1, GH, H, A, H, Wt, ldp, 0.0f, f + ghoff, GH, 0, 0, 0.0f, f, 0, f, 0, xf, 0, X, Wi, bi,
-                            has_bi, f + xwoff + t * 3 * BH);
+                            has_bi, f + xwoff + t * 3 * BH, 32);
         barrier(CLK_GLOBAL_MEM_FENCE);
         if (kind == 0) continue;
         /* the cell, v nl elements at a time (v = 8 consecutive elements of a row
@@ -587,10 +601,10 @@ __kernel void model_rec_backward(const int kind, const int B, const int H, const
         __global const float *dG = d + (kind == 2 ? dghoff : dgoff) + (t - 1) * BG;
         if (kind == 0) /* dH_{t-1} (+)= dZ_t W_hh; dZ_{t-1} = dH_{t-1} f'(Z_{t-1}) */
             model_rec_gemm_(b0, b1, H, GH, dG, GH, W, ldp, beta, d + dht - BH, H, 2, act, act_p, d + dg - BG, H,
-                            f + a - BH, H, 0, 0, f, f, f, 0, d);
+                            f + a - BH, H, 0, 0, f, f, f, 0, d, 16);
         else
             model_rec_gemm_(b0, b1, H, GH, dG, GH, W, ldp, beta, d + dht - BH, H, 0, 0, 0.0f, d, 0, f, 0, 0, 0, f, f, f,
-                            0, d);
+                            0, d, 32);
         barrier(CLK_GLOBAL_MEM_FENCE);
     }
 }

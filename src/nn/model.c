@@ -846,8 +846,8 @@ static size_t rec_env_(const char *name, size_t dflt)
 
 /* Rows per work-group (whole REC_MR-row blocks, about three groups per
 ** compute unit: a device that shares its cores with other work balances them,
-** measured on PoCL with 2 cores) and the work-group size: one work-item per block x 32 columns
-** of N outputs, or for the LSTM and GRU (whose cells run over the group's
+** measured on PoCL with 2 cores) and the work-group size: one work-item per
+** block x 32 columns (RNN 16) of N outputs, or for the LSTM and GRU (whose cells run over the group's
 ** rows, a chunk of work-items at a time) up to 256 elements of a chunk;
 ** within the device's limits.  $CLGRAD_REC_ROWS and $CLGRAD_REC_WG override
 ** them (tests: the bits do not depend on either). */
@@ -856,7 +856,8 @@ static void rec_geometry_(clgrad_ctx *ctx, const clgrad_model *m, size_t B, size
     const clgrad_device_info *d = clgrad_device(ctx);
     size_t cu = d->compute_units ? d->compute_units : 1, blocks = (B + REC_MR - 1) / REC_MR;
     *R = rec_env_("CLGRAD_REC_ROWS", (blocks + 3 * cu - 1) / (3 * cu) * REC_MR);
-    size_t items = (*R + REC_MR - 1) / REC_MR * ((N + 31) / 32), cells = m->kind == CLGRAD_MODEL_RNN ? 0 : *R * m->H;
+    size_t pw = m->kind == CLGRAD_MODEL_RNN ? 16 : 32; /* the kernels' columns per item */
+    size_t items = (*R + REC_MR - 1) / REC_MR * ((N + pw - 1) / pw), cells = m->kind == CLGRAD_MODEL_RNN ? 0 : *R * m->H;
     if (cells > 256) cells = 256;
     *wg = rec_env_("CLGRAD_REC_WG", items > cells ? items : cells);
     size_t max = d->max_wg_size < d->max_wi_sizes[0] ? d->max_wg_size : d->max_wi_sizes[0];
