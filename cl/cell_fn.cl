@@ -5,8 +5,9 @@
 ** call these and store the results (the layouts are in model.cl).
 **
 **   model_sigmoid_(z)                             the stable sigmoid
-**   cell_lstm_fwd_(zi, zf, zg, zo, cp, ...)       gates, c_t, h_t
+**   cell_lstm_fwd_(zi, zf, zg, zo, cp, ...)       gates, c_t, h_t (_tc_: and tanh(c_t))
 **   cell_lstm_bwd_(i, f, g, o, c, cp, dh, ...)    dc_t and the 4 gate gradients
+**   cell_lstm_bwd_tc_(i, f, g, o, tanh(c), ...)   the same from the forward's tanh(c_t)
 **   cell_gru_fwd_(xr, xz, xn, hr, hz, hn, hp, ...) r, z, n, h_t
 **   cell_gru_bwd_(r, z, n, hn, dh, hp, ...)       dr, dz, dn, dn r, dh z
 **   (and on devices their float8 twins, model_sigmoid8_, cell_lstm_fwd8_, ...)
@@ -41,24 +42,30 @@
                                                                                                                 \
     /* LSTM forward from the pre-activations (b_hh already added): gates                                      \
     ** i = sigmoid, f = sigmoid, g = tanh, o = sigmoid (out[0..3]),                                           \
-    ** c_t = f c_{t-1} + i g (out[4]), h_t = o tanh(c_t) (out[5]). */                                         \
-    CELL_FN void cell_lstm_fwd##S##_(const F zi, const F zf, const F zg, const F zo, const F cp, F *out)        \
+    ** c_t = f c_{t-1} + i g (out[4]), h_t = o tanh(c_t) (out[5]); tanh(c_t) (*tc). */                        \
+    CELL_FN void cell_lstm_fwd_tc##S##_(const F zi, const F zf, const F zg, const F zo, const F cp, F *out,     \
+                                        F *tc)                                                                  \
     {                                                                                                           \
         F ig = model_sigmoid##S##_(zi), fg = model_sigmoid##S##_(zf), gg = clgm_tanh##S(zg);                    \
         F og = model_sigmoid##S##_(zo);                                                                         \
         out[0] = ig, out[1] = fg, out[2] = gg, out[3] = og;                                                     \
         F c = fg * cp + ig * gg;                                                                                \
         out[4] = c;                                                                                             \
-        out[5] = og * clgm_tanh##S(c);                                                                          \
+        *tc = clgm_tanh##S(c);                                                                                  \
+        out[5] = og * *tc;                                                                                      \
+    }                                                                                                           \
+    CELL_FN void cell_lstm_fwd##S##_(const F zi, const F zf, const F zg, const F zo, const F cp, F *out)        \
+    {                                                                                                           \
+        F tc;                                                                                                   \
+        cell_lstm_fwd_tc##S##_(zi, zf, zg, zo, cp, out, &tc);                                                   \
     }                                                                                                           \
                                                                                                                 \
-    /* LSTM backward: dc = dh o (1 - tanh^2 c) [+ dcn fn when next] (out[4]);                                 \
+    /* LSTM backward from tc = tanh(c_t): dc = dh o (1 - tc^2) [+ dcn fn when next] (out[4]);                 \
     ** di = dc g i(1-i), df = dc c_{t-1} f(1-f), dg = dc i (1-g^2),                                           \
-    ** do = dh tanh(c) o(1-o) (out[0..3]). */                                                                 \
-    CELL_FN void cell_lstm_bwd##S##_(const F ig, const F fg, const F gg, const F og, const F cval, const F cp,  \
-                                     const F dh, const int next, const F dcn, const F fn, F *out)               \
+    ** do = dh tc o(1-o) (out[0..3]); cell_lstm_bwd_ from c_t itself. */                                      \
+    CELL_FN void cell_lstm_bwd_tc##S##_(const F ig, const F fg, const F gg, const F og, const F tc, const F cp, \
+                                        const F dh, const int next, const F dcn, const F fn, F *out)            \
     {                                                                                                           \
-        F tc = clgm_tanh##S(cval);                                                                              \
         F dc = dh * og * (1.0f - tc * tc);                                                                      \
         if (next) dc = dc + dcn * fn;                                                                           \
         out[4] = dc;                                                                                            \
@@ -66,6 +73,11 @@
         out[1] = dc * cp * (fg * (1.0f - fg));                                                                  \
         out[2] = dc * ig * (1.0f - gg * gg);                                                                    \
         out[3] = dh * tc * (og * (1.0f - og));                                                                  \
+    }                                                                                                           \
+    CELL_FN void cell_lstm_bwd##S##_(const F ig, const F fg, const F gg, const F og, const F cval, const F cp,  \
+                                     const F dh, const int next, const F dcn, const F fn, F *out)               \
+    {                                                                                                           \
+        cell_lstm_bwd_tc##S##_(ig, fg, gg, og, clgm_tanh##S(cval), cp, dh, next, dcn, fn, out);                 \
     }                                                                                                           \
                                                                                                                 \
     /* GRU forward: r = sigmoid(xr + hr), z = sigmoid(xz + hz), n = tanh(xn + r hn)                           \

@@ -175,11 +175,13 @@ __kernel void model_l1_grad(__global const float *p, __global float *g, const ul
 
 /* a (B, 4H) at aoff: the pre-activations [i f g o] without b_hh in, the
 ** activated gates out (kept for backward); b_hh (4H) at p + boff is added
-** when has_b; c_t = f c_{t-1} + i g at coff, h_t = o clgm_tanh(c_t) at hoff. */
+** when has_b; c_t = f c_{t-1} + i g at coff, h_t = o clgm_tanh(c_t) at hoff,
+** and clgm_tanh(c_t) at tcoff when has_tc (the one-launch kernels). */
 #define MODEL_LSTM_FWD_DEF(S, F, LD, ST)                                                                      \
     inline void model_lstm_fwd_elem##S##_(const size_t e, const ulong H, __global float *f, const ulong aoff,     \
                                           const ulong cpoff, const ulong coff, const ulong hoff,                 \
-                                          __global const float *p, const ulong boff, const int has_b)             \
+                                          __global const float *p, const ulong boff, const int has_b,             \
+                                          const ulong tcoff, const int has_tc)                                    \
     {                                                                                                             \
         size_t b = e / H, j = e - b * H;                                                                          \
         __global float *a = f + aoff + b * 4 * H + j;                                                             \
@@ -188,11 +190,12 @@ __kernel void model_l1_grad(__global const float *p, __global float *g, const ul
             __global const float *bb = p + boff + j;                                                              \
             zi = zi + LD(bb), zf = zf + LD(bb + H), zg = zg + LD(bb + 2 * H), zo = zo + LD(bb + 3 * H);           \
         }                                                                                                         \
-        F o[6];                                                                                                   \
-        cell_lstm_fwd##S##_(zi, zf, zg, zo, LD(f + cpoff + e), o);                                                \
+        F o[6], tc;                                                                                               \
+        cell_lstm_fwd_tc##S##_(zi, zf, zg, zo, LD(f + cpoff + e), o, &tc);                                        \
         ST(a, o[0]), ST(a + H, o[1]), ST(a + 2 * H, o[2]), ST(a + 3 * H, o[3]);                                   \
         ST(f + coff + e, o[4]);                                                                                   \
         ST(f + hoff + e, o[5]);                                                                                   \
+        if (has_tc) ST(f + tcoff + e, tc);                                                                        \
     }
 MODEL_LSTM_FWD_DEF(, float, MODEL_LD1_, MODEL_ST1_)
 MODEL_LSTM_FWD_DEF(8, float8, MODEL_LD8_, MODEL_ST8_)
@@ -201,7 +204,7 @@ __kernel void model_lstm_forward(const ulong n, const ulong H, __global float *f
                                  const ulong boff, const int has_b)
 {
     size_t e = get_global_id(0);
-    if (e < n) model_lstm_fwd_elem_(e, H, f, aoff, cpoff, coff, hoff, p, boff, has_b);
+    if (e < n) model_lstm_fwd_elem_(e, H, f, aoff, cpoff, coff, hoff, p, boff, has_b, 0, 0);
 }
 
 /* Backward of one LSTM step t: with the activated gates A_t at aoff, c_t at
@@ -215,14 +218,18 @@ __kernel void model_lstm_forward(const ulong n, const ulong H, __global float *f
                                           const ulong aoff, const ulong anoff, const ulong coff,                  \
                                           const ulong cpoff, __global float *d, const ulong dhoff,                \
                                           const ulong dcnoff, const int next, const ulong dgoff,                  \
-                                          const ulong dcoff)                                                      \
+                                          const ulong dcoff, const ulong tcoff, const int has_tc)                 \
     {                                                                                                             \
         size_t b = e / H, j = e - b * H, g4 = b * 4 * H + j;                                                      \
         __global const float *a = f + aoff + g4;                                                                  \
         F o[5], z = (F)(0.0f);                                                                                    \
-        cell_lstm_bwd##S##_(LD(a), LD(a + H), LD(a + 2 * H), LD(a + 3 * H), LD(f + coff + e), LD(f + cpoff + e),  \
-                            LD(d + dhoff + e), next, next ? LD(d + dcnoff + e) : z,                               \
-                            next ? LD(f + anoff + g4 + H) : z, o);                                                \
+        const F dcn = next ? LD(d + dcnoff + e) : z, fn = next ? LD(f + anoff + g4 + H) : z;                      \
+        if (has_tc) /* clgm_tanh(c_t) from the forward */                                                         \
+            cell_lstm_bwd_tc##S##_(LD(a), LD(a + H), LD(a + 2 * H), LD(a + 3 * H), LD(f + tcoff + e),             \
+                                   LD(f + cpoff + e), LD(d + dhoff + e), next, dcn, fn, o);                       \
+        else                                                                                                      \
+            cell_lstm_bwd##S##_(LD(a), LD(a + H), LD(a + 2 * H), LD(a + 3 * H), LD(f + coff + e),                 \
+                                LD(f + cpoff + e), LD(d + dhoff + e), next, dcn, fn, o);                          \
         ST(d + dcoff + e, o[4]);                                                                                  \
         __global float *dg = d + dgoff + g4;                                                                      \
         ST(dg, o[0]), ST(dg + H, o[1]), ST(dg + 2 * H, o[2]), ST(dg + 3 * H, o[3]);                               \
@@ -235,7 +242,7 @@ __kernel void model_lstm_backward(const ulong n, const ulong H, __global const f
                                   const ulong dcoff)
 {
     size_t e = get_global_id(0);
-    if (e < n) model_lstm_bwd_elem_(e, H, f, aoff, anoff, coff, cpoff, d, dhoff, dcnoff, next, dgoff, dcoff);
+    if (e < n) model_lstm_bwd_elem_(e, H, f, aoff, anoff, coff, cpoff, d, dhoff, dcnoff, next, dgoff, dcoff, 0, 0);
 }
 
 /* GRU step: xw (B, 3H) = x W_ih^T + b_ih and gh (B, 3H) = h_{t-1} W_hh^T
@@ -319,101 +326,177 @@ __kernel void model_gru_backward(const ulong n, const ulong H, __global const fl
 ** rows are independent: work-group g owns rows [g R, min(B, g R + R)) and
 ** walks the steps with work-group barriers (its rows' h_t are all it reads).
 ** The recurrent GEMM of a step is matmul.cl's CPU micro-kernel with 8 rows
-** (REC_MR rows x 16 columns per work-item: 8 independent chains keep two FMA
-** units of 4-cycle latency busy; one fma chain per output in k order from 0) with
-** matmul_cpu_store_'s epilogue (gemm_fn.cl), which is clgrad_gemm's rounding
-** on every variant; op(B) is a copy of W_hh made by model_rec_pad, its rows
-** zero-padded to ldp (a multiple of 16) columns.  Any R >= 1 and any
+** and two 16-column panels (REC_MR rows x 32 columns per work-item: 16
+** independent chains keep two FMA units of 4-cycle latency busy with room to
+** spare, 2 loads of B per 16 FMAs; the RNN's, whose epilogue weighs more
+** against its K = H, one panel: REC_MR x 16; one fma chain per output in k
+** order from 0)
+** with matmul_cpu_store_'s epilogue (gemm_fn.cl), which is clgrad_gemm's
+** rounding on every variant; op(B) is a copy of W_hh made by model_rec_pad (or
+** W_hh itself), its rows zero-padded to ldp (a multiple of 32) columns.  Any R >= 1 and any
 ** work-group size give the same bits (the work-items share the items). */
 #define REC_MR 8
 
 /* dst (rows, ldp) at doff = W (wr, wc) at woff (trans 0) or W^T (trans 1),
-** zero in columns past wc (wr).  Global rows * ldp. */
+** zero in columns past wc (wr).  Global rows * ceil(ldp / 16): work-item i
+** writes 16 columns (fewer at the end) of row i % rows, consecutive items
+** consecutive rows (W^T's reads contiguous across them; no 64-bit division
+** per element). */
 __kernel void model_rec_pad(__global const float *W, const ulong woff, const ulong wr, const ulong wc, const int trans,
                             __global float *dst, const ulong doff, const ulong ldp)
 {
-    size_t i = get_global_id(0), rows = trans ? wc : wr, cols = trans ? wr : wc;
-    if (i >= rows * ldp) return;
-    size_t r = i / ldp, c = i - r * ldp;
-    dst[doff + i] = c >= cols ? 0.0f : trans ? W[woff + c * wc + r] : W[woff + r * wc + c];
+    const uint rows = trans ? wc : wr, cols = trans ? wr : wc, i = get_global_id(0), r = i % rows,
+               c0 = i / rows * 16;
+    if (c0 >= ldp) return;
+    W += woff, dst += doff + (size_t)r * ldp;
+    for (uint c = c0, ce = min((uint)ldp, c0 + 16); c < ce; c++)
+        dst[c] = c >= cols ? 0.0f : trans ? W[(size_t)c * wc + r] : W[(size_t)r * wc + c];
+}
+
+/* The input side of a step when its F <= REC_XFOLD inputs make it cheaper in
+** the recurrent GEMM's items than as a GEMM launch over all T*B rows: row x
+** (F inputs) times W_ih^T padded (F, ldp) at Wi, 16 columns from n0, plus
+** b_ih's bv (model_rec_bias16_) when has_b: clgrad_gemm_bias's fma chain (k
+** order from 0) and epilogue (alpha 1, beta 0), the same bits as the launch
+** it replaces (src/nn/model.c rec_forward_). */
+#define REC_XFOLD 8
+inline float16 model_rec_xw_(__global const float *x, const int F, __global const float *Wi, const int ldp,
+                             const int has_b, const float16 bv)
+{
+    float16 acc = (float16)(0.0f);
+    for (int k = 0; k < F; k++) acc = fma((float16)(x[k]), vload16(0, Wi + (size_t)k * ldp), acc);
+    return has_b ? acc + bv : acc;
+}
+
+/* b[0 .. nv) and zeros (16 lanes) */
+inline float16 model_rec_bias16_(__global const float *b, const int nv)
+{
+    if (nv == 16) return vload16(0, b);
+    float w[16];
+    for (int j = 0; j < 16; j++) w[j] = j < nv ? b[j] : 0.0f;
+    return vload16(0, w);
 }
 
 /* Rows [b0, b1) of C (ldc) = A (lda; K columns) Bp (K, ldp; N columns) + beta C
-** with matmul_cpu_store_'s epilogue epi (E at lde, Z at ldz); alpha is 1. */
+** with matmul_cpu_store_'s epilogue epi (E at lde, Z at ldz); alpha is 1.
+** With xf > 0 the input side (model_rec_xw_: X (ld xf), W_ih^T (xf, ldp) at
+** Wi, b_ih at bi when has_bi) of each row: xreg 1, it is C's beta term (beta
+** 1), added in registers (matmul_cpu_store_'s bias slot: acc + xw, as acc +
+** 1 * C when C held it); xreg 0, each item stores it into XW (ld N) first.
+** Each work-item's items: REC_MR rows x pw (16 or 32) columns. */
 inline void model_rec_gemm_(const int b0, const int b1, const int N, const int K, __global const float *A,
-                            const int lda, __global const float *Bp, const int ldp, const float beta,
+                            const int lda, __global const float *Bp, const int ldp, float beta,
                             __global float *C, const int ldc, const int epi, const int act, const float p,
-                            __global float *E, const int lde, __global const float *Z, const int ldz)
+                            __global float *E, const int lde, __global const float *Z, const int ldz, const int xf,
+                            const int xreg, __global const float *X, __global const float *Wi,
+                            __global const float *bi, const int has_bi, __global float *XW, const int pw)
 {
-    const int panels = (N + 15) / 16, items = panels * ((b1 - b0 + REC_MR - 1) / REC_MR);
+    if (xf > 0 && xreg) beta = 0.0f;
+    const int pairs = (N + pw - 1) / pw, items = pairs * ((b1 - b0 + REC_MR - 1) / REC_MR);
     for (int w = get_local_id(0); w < items; w += get_local_size(0)) {
-        const int m0 = b0 + w / panels * REC_MR, n0 = w % panels * 16, last = b1 - 1 - m0;
-        /* rows past b1 read row b1 - 1 (not stored) */
+        const int m0 = b0 + w / pairs * REC_MR, n0 = w % pairs * pw, last = b1 - 1 - m0;
+        /* nvh <= 0: no second panel (its chains are not run) */
+        const int nvl = min(16, N - n0), nvh = pw == 32 ? min(16, N - n0 - 16) : 0;
+        const float16 z16 = (float16)(0.0f);
+        const float16 bvl = xf > 0 && has_bi ? model_rec_bias16_(bi + n0, nvl) : z16;
+        const float16 bvh = xf > 0 && has_bi && nvh > 0 ? model_rec_bias16_(bi + n0 + 16, nvh) : z16;
+        for (int r = 0, re = min(last, REC_MR - 1); xf > 0 && !xreg && r <= re; r++) {
+            __global const float *x = X + (size_t)(m0 + r) * xf;
+            __global float *c = XW + (size_t)(m0 + r) * N + n0;
+            matmul_cpu_store_(model_rec_xw_(x, xf, Wi + n0, ldp, has_bi, bvl), nvl, 1.0f, 0.0f, 0, z16, 0, 0, 0.0f,
+                              c, c, c);
+            if (nvh > 0)
+                matmul_cpu_store_(model_rec_xw_(x, xf, Wi + n0 + 16, ldp, has_bi, bvh), nvh, 1.0f, 0.0f, 0, z16, 0,
+                                  0, 0.0f, c + 16, c, c);
+        }
+        /* rows past b1 read row b1 - 1 (not stored); columns past N read the zero padding */
         __global const float *a0 = A + (size_t)m0 * lda, *a1 = A + (size_t)(m0 + min(1, last)) * lda;
         __global const float *a2 = A + (size_t)(m0 + min(2, last)) * lda, *a3 = A + (size_t)(m0 + min(3, last)) * lda;
         __global const float *a4 = A + (size_t)(m0 + min(4, last)) * lda, *a5 = A + (size_t)(m0 + min(5, last)) * lda;
         __global const float *a6 = A + (size_t)(m0 + min(6, last)) * lda, *a7 = A + (size_t)(m0 + min(7, last)) * lda;
-        float16 acc0 = (float16)(0.0f), acc1 = acc0, acc2 = acc0, acc3 = acc0, acc4 = acc0, acc5 = acc0, acc6 = acc0,
-                acc7 = acc0;
+        float16 acc0l = z16, acc1l = z16, acc2l = z16, acc3l = z16, acc4l = z16, acc5l = z16, acc6l = z16,
+                acc7l = z16, acc0h = z16, acc1h = z16, acc2h = z16, acc3h = z16, acc4h = z16, acc5h = z16,
+                acc6h = z16, acc7h = z16;
         __global const float *bp = Bp + n0;
-        for (int k = 0; k < K; k++) {
-            float16 b = vload16(0, bp + (size_t)k * ldp);
-            acc0 = fma((float16)(a0[k]), b, acc0), acc1 = fma((float16)(a1[k]), b, acc1);
-            acc2 = fma((float16)(a2[k]), b, acc2), acc3 = fma((float16)(a3[k]), b, acc3);
-            acc4 = fma((float16)(a4[k]), b, acc4), acc5 = fma((float16)(a5[k]), b, acc5);
-            acc6 = fma((float16)(a6[k]), b, acc6), acc7 = fma((float16)(a7[k]), b, acc7);
+#define REC_FMA(r)                                                                                             \
+    acc##r##l = fma((float16)(a##r[k]), bl, acc##r##l), acc##r##h = fma((float16)(a##r[k]), bh, acc##r##h)
+#define REC_FMA1(r) acc##r##l = fma((float16)(a##r[k]), bl, acc##r##l)
+        if (nvh > 0) {
+            for (int k = 0; k < K; k++) {
+                const float16 bl = vload16(0, bp + (size_t)k * ldp), bh = vload16(1, bp + (size_t)k * ldp);
+                REC_FMA(0); REC_FMA(1); REC_FMA(2); REC_FMA(3);
+                REC_FMA(4); REC_FMA(5); REC_FMA(6); REC_FMA(7);
+            }
+        } else {
+            for (int k = 0; k < K; k++) {
+                const float16 bl = vload16(0, bp + (size_t)k * ldp);
+                REC_FMA1(0); REC_FMA1(1); REC_FMA1(2); REC_FMA1(3);
+                REC_FMA1(4); REC_FMA1(5); REC_FMA1(6); REC_FMA1(7);
+            }
         }
-        const int nv = min(16, N - n0);
-#define REC_STORE(r)                                                                                         \
-    matmul_cpu_store_(acc##r, nv, 1.0f, beta, 0, (float16)(0.0f), epi, act, p, C + (size_t)(m0 + r) * ldc + n0, \
-                      E + (size_t)(m0 + r) * lde + n0, Z + (size_t)(m0 + r) * ldz + n0)
-        REC_STORE(0);
-        if (last >= 1) REC_STORE(1);
-        if (last >= 2) REC_STORE(2);
-        if (last >= 3) REC_STORE(3);
-        if (last >= 4) REC_STORE(4);
-        if (last >= 5) REC_STORE(5);
-        if (last >= 6) REC_STORE(6);
-        if (last >= 7) REC_STORE(7);
+#undef REC_FMA
+#undef REC_FMA1
+#define REC_STORE1(r, h, nv, off, bv)                                                                              \
+    matmul_cpu_store_(acc##r##h, nv, 1.0f, beta, xf > 0 && xreg,                                                  \
+                      xf > 0 && xreg ? model_rec_xw_(X + (size_t)(m0 + r) * xf, xf, Wi + off, ldp, has_bi, bv) : bv, \
+                      epi, act, p, C + (size_t)(m0 + r) * ldc + off, E + (size_t)(m0 + r) * lde + off,             \
+                      Z + (size_t)(m0 + r) * ldz + off)
+#define REC_STORE(r)                                                                                           \
+    if (last >= r) {                                                                                           \
+        REC_STORE1(r, l, nvl, n0, bvl);                                                                        \
+        if (nvh > 0) REC_STORE1(r, h, nvh, n0 + 16, bvh);                                                      \
+    }
+        REC_STORE(0) REC_STORE(1) REC_STORE(2) REC_STORE(3)
+        REC_STORE(4) REC_STORE(5) REC_STORE(6) REC_STORE(7)
 #undef REC_STORE
+#undef REC_STORE1
     }
 }
 
 /* Forward of one layer, kind 0 RNN, 1 LSTM, 2 GRU; the regions of
 ** rec_step_forward_: Z_t / A_t at aoff (step stride B GH, 4BH for the GRU's
 ** A_t), h_t at hoff, c_t at coff (LSTM), XW_t at xwoff and Gh at ghoff (GRU);
-** Wt = W_hh^T padded (H, ldp); b_hh at p + boff when has_b. */
+** Wt = W_hh^T padded (H, ldp); b_hh at p + boff when has_b.  xf > 0: the
+** input side XW_t (Z_t / A_t, the GRU's XW_t) is not there yet: each step's
+** GEMM items store it first (model_rec_xw_) from X_t (B, xf) at f + xoff +
+** t B xf, W_ih^T padded (xf, ldp) at Wt + wioff and b_ih at p + bioff.
+** The LSTM also stores clgm_tanh(c_t) (T, B, H) at tcoff for the backward. */
 __kernel void model_rec_forward(const int kind, const int B, const int H, const int T, const int R,
                                 __global float *f, const ulong aoff, const ulong hoff, const ulong coff,
                                 const ulong xwoff, const ulong ghoff, __global const float *Wt, const ulong wtoff,
                                 const int ldp, __global const float *p, const ulong boff, const int has_b,
-                                const int act, const float act_p)
+                                const int act, const float act_p, const int xf, const ulong xoff,
+                                const ulong wioff, const ulong bioff, const int has_bi, const ulong tcoff)
 {
     const int b0 = get_group_id(0) * R, b1 = min(B, b0 + R), GH = (kind == 1 ? 4 : kind == 2 ? 3 : 1) * H;
     if (b0 >= B) return; /* the whole group */
     const size_t BH = (size_t)B * H, lid = get_local_id(0), nl = get_local_size(0), v = H % 8 == 0 ? 8 : 1;
+    __global const float *Wi = Wt + wioff, *bi = p + bioff;
     Wt += wtoff;
     for (int t = 0; t < T; t++) {
         const size_t hp = hoff + t * BH, a = aoff + t * (kind == 0 ? BH : 4 * BH);
-        __global float *A = f + hp;
+        __global float *A = f + hp, *X = f + xoff + (size_t)t * B * xf;
         if (kind == 0) /* Z_t += H_t W_hh^T; H_{t+1} = act(Z_t) */
-            model_rec_gemm_(b0, b1, H, H, A, H, Wt, ldp, 1.0f, f + a, H, 1, act, act_p, f + hp + BH, H, f, 0);
+            model_rec_gemm_(b0, b1, H, H, A, H, Wt, ldp, 1.0f, f + a, H, 1, act, act_p, f + hp + BH, H, f, 0, xf, 1,
+                            X, Wi, bi, has_bi, f, 16);
         else if (kind == 1) /* A_t += H_t W_hh^T */
-            model_rec_gemm_(b0, b1, GH, H, A, H, Wt, ldp, 1.0f, f + a, GH, 0, 0, 0.0f, f, 0, f, 0);
+            model_rec_gemm_(b0, b1, GH, H, A, H, Wt, ldp, 1.0f, f + a, GH, 0, 0, 0.0f, f, 0, f, 0, xf, 1, X, Wi, bi,
+                            has_bi, f, 32);
         else /* Gh = H_t W_hh^T */
-            model_rec_gemm_(b0, b1, GH, H, A, H, Wt, ldp, 0.0f, f + ghoff, GH, 0, 0, 0.0f, f, 0, f, 0);
+            model_rec_gemm_(b0, b1, GH, H, A, H, Wt, ldp, 0.0f, f + ghoff, GH, 0, 0, 0.0f, f, 0, f, 0, xf, 0, X, Wi, bi,
+                            has_bi, f + xwoff + t * 3 * BH, 32);
         barrier(CLK_GLOBAL_MEM_FENCE);
         if (kind == 0) continue;
         /* the cell, v nl elements at a time (v = 8 consecutive elements of a row
         ** per work-item when H % 8 == 0, else 1), a barrier after each chunk */
         for (size_t e0 = (size_t)b0 * H, e1 = (size_t)b1 * H; e0 < e1; e0 += v * nl) {
-            const size_t e = e0 + v * lid, cp = coff + t * BH, xw = xwoff + t * 3 * BH;
+            const size_t e = e0 + v * lid, cp = coff + t * BH, xw = xwoff + t * 3 * BH, tc = tcoff + t * BH;
             if (e < e1 && v == 8 && kind == 1)
-                model_lstm_fwd_elem8_(e, H, f, a, cp, cp + BH, hp + BH, p, boff, has_b);
+                model_lstm_fwd_elem8_(e, H, f, a, cp, cp + BH, hp + BH, p, boff, has_b, tc, 1);
             else if (e < e1 && v == 8)
                 model_gru_fwd_elem8_(e, H, f, xw, ghoff, hp, a, hp + BH, p, boff, has_b);
             else if (e < e1 && kind == 1)
-                model_lstm_fwd_elem_(e, H, f, a, cp, cp + BH, hp + BH, p, boff, has_b);
+                model_lstm_fwd_elem_(e, H, f, a, cp, cp + BH, hp + BH, p, boff, has_b, tc, 1);
             else if (e < e1)
                 model_gru_fwd_elem_(e, H, f, xw, ghoff, hp, a, hp + BH, p, boff, has_b);
             barrier(CLK_GLOBAL_MEM_FENCE);
@@ -425,12 +508,13 @@ __kernel void model_rec_forward(const int kind, const int B, const int H, const 
 ** the RNN's dZ_T = dH_T f'(Z_T), its later dZ_t come from the GEMM's
 ** epilogue), a barrier, dH_{t-1} (+)= dGh_t W_hh (W padded (GH, ldp); beta 0
 ** on the top layer, except for the GRU, whose direct term is there), a
-** barrier.  Regions as in rec_layer_backward_; top: the layer is the top one. */
+** barrier.  Regions as in rec_layer_backward_; top: the layer is the top one;
+** the LSTM reads clgm_tanh(c_t) at tcoff (model_rec_forward's). */
 __kernel void model_rec_backward(const int kind, const int B, const int H, const int T, const int R,
                                  __global const float *f, const ulong aoff, const ulong hoff, const ulong coff,
                                  __global float *d, const ulong dhoff, const ulong dcoff, const ulong dgoff,
                                  const ulong dghoff, __global const float *W, const ulong woff, const int ldp,
-                                 const int top, const int act, const float act_p)
+                                 const int top, const int act, const float act_p, const ulong tcoff)
 {
     const int b0 = get_group_id(0) * R, b1 = min(B, b0 + R), GH = (kind == 1 ? 4 : kind == 2 ? 3 : 1) * H;
     if (b0 >= B) return; /* the whole group */
@@ -452,14 +536,15 @@ __kernel void model_rec_backward(const int kind, const int B, const int H, const
             const int next = t < T, mode = t == 1 ? 0 : top ? 1 : 2;
             const size_t an = next ? a + 4 * BH : a, ct = coff + t * BH, dcn = next ? dct + BH : dct;
             const size_t hp = hoff + (t - 1) * BH, dgh = dghoff + (t - 1) * BG, dhp = t > 1 ? dht - BH : dht;
+            const size_t tc = tcoff + (t - 1) * BH;
             for (size_t c = e0; c < e1; c += v * nl) {
                 const size_t e = c + v * lid;
                 if (e < e1 && v == 8 && kind == 1)
-                    model_lstm_bwd_elem8_(e, H, f, a, an, ct, ct - BH, d, dht, dcn, next, dg, dct);
+                    model_lstm_bwd_elem8_(e, H, f, a, an, ct, ct - BH, d, dht, dcn, next, dg, dct, tc, 1);
                 else if (e < e1 && v == 8)
                     model_gru_bwd_elem8_(e, H, f, a, hp, d, dht, dg, dgh, dhp, mode);
                 else if (e < e1 && kind == 1)
-                    model_lstm_bwd_elem_(e, H, f, a, an, ct, ct - BH, d, dht, dcn, next, dg, dct);
+                    model_lstm_bwd_elem_(e, H, f, a, an, ct, ct - BH, d, dht, dcn, next, dg, dct, tc, 1);
                 else if (e < e1)
                     model_gru_bwd_elem_(e, H, f, a, hp, d, dht, dg, dgh, dhp, mode);
                 barrier(CLK_GLOBAL_MEM_FENCE);
@@ -470,9 +555,10 @@ __kernel void model_rec_backward(const int kind, const int B, const int H, const
         __global const float *dG = d + (kind == 2 ? dghoff : dgoff) + (t - 1) * BG;
         if (kind == 0) /* dH_{t-1} (+)= dZ_t W_hh; dZ_{t-1} = dH_{t-1} f'(Z_{t-1}) */
             model_rec_gemm_(b0, b1, H, GH, dG, GH, W, ldp, beta, d + dht - BH, H, 2, act, act_p, d + dg - BG, H,
-                            f + a - BH, H);
+                            f + a - BH, H, 0, 0, f, f, f, 0, d, 16);
         else
-            model_rec_gemm_(b0, b1, H, GH, dG, GH, W, ldp, beta, d + dht - BH, H, 0, 0, 0.0f, d, 0, f, 0);
+            model_rec_gemm_(b0, b1, H, GH, dG, GH, W, ldp, beta, d + dht - BH, H, 0, 0, 0.0f, d, 0, f, 0, 0, 0, f, f, f,
+                            0, d, 32);
         barrier(CLK_GLOBAL_MEM_FENCE);
     }
 }

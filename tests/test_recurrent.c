@@ -5,7 +5,7 @@
 ** every stored activation and activation gradient (the whole forward and
 ** backward work buffers: Z_t / gates, h_t, c_t, dH_t, dC_t, dG_t), for the
 ** RNN (tanh, relu, identity), the LSTM and the GRU, 1 and 2 layers, at
-** awkward sizes (B 1, 3, 64; H 1, 5, 33, 128; T 1, 2, 17; F 1, 3), under
+** awkward sizes (B 1, 2, 3, 5, 64; H 1, 5, 16, 20, 33, 128; T 1, 2, 3, 17; F 1, 3, 8, 9), under
 ** several rows per work-group and work-group sizes ($CLGRAD_REC_ROWS,
 ** $CLGRAD_REC_WG), and the step-by-step reference under every GEMM variant
 ** (they all round the same; the one-launch kernels round as they do).
@@ -142,8 +142,12 @@ static size_t check_case_(const rcase_ *c)
 }
 
 /* (B, H, T, F): every awkward value of each, in a few combinations */
-static const size_t shapes_[][4] = {{1, 1, 1, 1}, {3, 5, 2, 3}, {64, 33, 17, 1}, {3, 128, 17, 3},
-                                    {1, 33, 2, 1},  {64, 5, 1, 3}, {64, 128, 2, 1}, {3, 1, 17, 3}};
+/* F <= 8 (REC_XFOLD): the forward kernel computes the input side itself (F 8
+** at the bound, and a second layer's F = H when H <= 8); F 9 and a second
+** layer's H > 8: the GEMM launch before it.  H 20 and 16: 32-column pairs
+** with a partial or no second panel, and W_hh padded for the backward. */
+static const size_t shapes_[][4] = {{1, 1, 1, 1},  {3, 5, 2, 3},   {64, 33, 17, 1}, {3, 128, 17, 3}, {1, 33, 2, 1},
+                                    {64, 5, 1, 3}, {64, 128, 2, 1}, {3, 1, 17, 3},   {5, 20, 3, 8},  {2, 16, 2, 9}};
 #define NSHAPES ((int)(sizeof shapes_ / sizeof shapes_[0]))
 
 static void run_kind_(clgrad_model_kind kind, int i)

@@ -101,8 +101,10 @@ struct clgrad_model {
     **   bwd: dh_off[l] dH_t (T, B, H), t = 1..T;  dc_off[l] (LSTM) dC_t (T, B, H)
     **        dl_off dL/dlogits (B, K);  shared: dg_off dZ / dG for all t (T, B, GH),
     **        dgh_off (GRU) dGh for all t (T, B, 3H)
-    **   fwd: rw_off  W_hh made 16-column padded for the one-launch kernels (rec_pad_) */
-    size_t a_off[MAXR], c_off[MAXR], dc_off[MAXR], xt_off, xw_off, gh_off, dl_off, dg_off, dgh_off, rw_off;
+    **   fwd: rw_off  W_hh (and a folded layer's W_ih^T) made 32-column padded for the
+    **                one-launch kernels (rec_pad_);  after it tc_off[l] (LSTM) tanh(C_t)
+    **                (T, B, H), t = 1..T, the one-launch forward's for its backward */
+    size_t a_off[MAXR], c_off[MAXR], dc_off[MAXR], tc_off[MAXR], xt_off, xw_off, gh_off, dl_off, dg_off, dgh_off, rw_off;
     clgrad_segs *param_segs;           /* owned: one segment per tensor */
     clgrad_segs *gact_segs;            /* owned: for the batch size gact_B */
     size_t gact_B;
@@ -349,6 +351,10 @@ static void mlp_layout_(clgrad_model *m, const clgrad_model_spec *s, size_t *nf,
         mlp_plain_layout_(m, s->max_batch, nf, nb);
 }
 
+/* the one-launch kernels' constants (cl/model.cl: model_rec_*) */
+#define REC_MR 8    /* rows per work-item of the kernels' GEMM (REC_MR in cl/model.cl) */
+#define REC_XFOLD 8 /* the most inputs of a layer whose input side the forward kernel computes (cl/model.cl) */
+
 /* Tensors and buffer regions of a recurrent model (see the struct). */
 static void rec_layout_(clgrad_model *m, const clgrad_model_spec *s, size_t *nf, size_t *nb)
 {
@@ -392,9 +398,11 @@ static void rec_layout_(clgrad_model *m, const clgrad_model_spec *s, size_t *nf,
     m->dl_off = *nb, *nb += Bm * m->K;
     m->dg_off = *nb, *nb += T * Bm * GH;
     if (m->kind == CLGRAD_MODEL_GRU) m->dgh_off = *nb, *nb += T * 3 * BH;
-    /* last in fwd (clgrad_model_work): W_hh^T (H, p16) or W_hh (GH, h16) */
-    size_t p16 = (GH + 15) / 16 * 16, h16 = (H + 15) / 16 * 16;
-    m->rw_off = *nf, *nf += H * p16 > GH * h16 ? H * p16 : GH * h16;
+    /* last in fwd (clgrad_model_work): W_hh^T (H, p32) and a folded layer's W_ih^T
+    ** (at most REC_XFOLD rows, p32) or W_hh (GH, h32) */
+    size_t p32 = (GH + 31) / 32 * 32, h32 = (H + 31) / 32 * 32;
+    m->rw_off = *nf, *nf += (H + REC_XFOLD) * p32 > GH * h32 ? (H + REC_XFOLD) * p32 : GH * h32;
+    for (int l = 0; l < m->L && m->kind == CLGRAD_MODEL_LSTM; l++) m->tc_off[l] = *nf, *nf += T * BH;
 }
 
 static size_t nsegs_(const clgrad_model *m);
@@ -818,7 +826,6 @@ static size_t rec_input_(const clgrad_model *m, int l, size_t B, size_t *Fin)
 }
 
 /* ---- one layer in one launch (cl/model.cl: model_rec_forward / _backward) ---- */
-#define REC_MR 8 /* rows per work-item of the kernels' GEMM (REC_MR in cl/model.cl) */
 
 /* The one-launch kernels, unless $CLGRAD_RECURRENT=steps (the step-by-step
 ** reference: the same bits) or the GEMMs are CLBlast's (the kernels round as
@@ -839,8 +846,8 @@ static size_t rec_env_(const char *name, size_t dflt)
 
 /* Rows per work-group (whole REC_MR-row blocks, about three groups per
 ** compute unit: a device that shares its cores with other work balances them,
-** measured on PoCL with 2 cores) and the work-group size: one work-item per block x 16-column panel
-** of N outputs, or for the LSTM and GRU (whose cells run over the group's
+** measured on PoCL with 2 cores) and the work-group size: one work-item per
+** block x 32 columns (RNN 16) of N outputs, or for the LSTM and GRU (whose cells run over the group's
 ** rows, a chunk of work-items at a time) up to 256 elements of a chunk;
 ** within the device's limits.  $CLGRAD_REC_ROWS and $CLGRAD_REC_WG override
 ** them (tests: the bits do not depend on either). */
@@ -849,7 +856,8 @@ static void rec_geometry_(clgrad_ctx *ctx, const clgrad_model *m, size_t B, size
     const clgrad_device_info *d = clgrad_device(ctx);
     size_t cu = d->compute_units ? d->compute_units : 1, blocks = (B + REC_MR - 1) / REC_MR;
     *R = rec_env_("CLGRAD_REC_ROWS", (blocks + 3 * cu - 1) / (3 * cu) * REC_MR);
-    size_t items = (*R + REC_MR - 1) / REC_MR * ((N + 15) / 16), cells = m->kind == CLGRAD_MODEL_RNN ? 0 : *R * m->H;
+    size_t pw = m->kind == CLGRAD_MODEL_RNN ? 16 : 32; /* the kernels' columns per item */
+    size_t items = (*R + REC_MR - 1) / REC_MR * ((N + pw - 1) / pw), cells = m->kind == CLGRAD_MODEL_RNN ? 0 : *R * m->H;
     if (cells > 256) cells = 256;
     *wg = rec_env_("CLGRAD_REC_WG", items > cells ? items : cells);
     size_t max = d->max_wg_size < d->max_wi_sizes[0] ? d->max_wg_size : d->max_wi_sizes[0];
@@ -857,15 +865,17 @@ static void rec_geometry_(clgrad_ctx *ctx, const clgrad_model *m, size_t B, size
     if (*wg == 0) *wg = 1;
 }
 
-/* fwd rw_off = W_hh of layer l zero-padded to a multiple of 16 columns:
-** transposed (H, ldp) for the forward, as is (GH, ldp) for the backward. */
-static clgrad_status rec_pad_(clgrad_ctx *ctx, clgrad_model *m, int l, int trans, size_t *ldp)
+/* fwd doff = the (GH, cols) weight at param offset woff zero-padded to a
+** multiple of 32 columns: transposed (cols, ldp) for the forward, as is
+** (GH, ldp) for the backward. */
+static clgrad_status rec_pad_(clgrad_ctx *ctx, clgrad_model *m, size_t woff, size_t cols, int trans, size_t doff,
+                              size_t *ldp)
 {
-    size_t GH = (size_t)m->G * m->H, cols = trans ? GH : m->H;
-    *ldp = (cols + 15) / 16 * 16;
-    clgrad_karg args[] = {CLGRAD_KM(m->params), CLGRAD_KU(m->rt[l].whh->off), CLGRAD_KU(GH), CLGRAD_KU(m->H),
-                          CLGRAD_KI(trans), CLGRAD_KM(m->fwd), CLGRAD_KU(m->rw_off), CLGRAD_KU(*ldp)};
-    return clgrad_launch_args(ctx, "model_rec_pad", (trans ? m->H : GH) * *ldp, args, 8);
+    size_t GH = (size_t)m->G * m->H, dcols = trans ? GH : cols;
+    *ldp = (dcols + 31) / 32 * 32;
+    clgrad_karg args[] = {CLGRAD_KM(m->params), CLGRAD_KU(woff), CLGRAD_KU(GH), CLGRAD_KU(cols),
+                          CLGRAD_KI(trans), CLGRAD_KM(m->fwd), CLGRAD_KU(doff), CLGRAD_KU(*ldp)};
+    return clgrad_launch_args(ctx, "model_rec_pad", (trans ? cols : GH) * (*ldp / 16), args, 8);
 }
 
 /* Launch kernel `name` with args over B rows: ceil(B / R) groups of wg
@@ -898,21 +908,28 @@ static cl_int rec_kind_(const clgrad_model *m)
     return m->kind == CLGRAD_MODEL_LSTM ? 1 : m->kind == CLGRAD_MODEL_GRU ? 2 : 0;
 }
 
-/* All T forward steps of layer l in one launch (after the input-side GEMM). */
-static clgrad_status rec_layer_forward_one_(clgrad_ctx *ctx, clgrad_model *m, int l, size_t B)
+/* All T forward steps of layer l in one launch, after the input-side GEMM,
+** or with it when `fold` (Fin <= REC_XFOLD inputs at fwd offset in: W_ih^T
+** padded next to W_hh^T in the scratch, see rec_layout_). */
+static clgrad_status rec_layer_forward_one_(clgrad_ctx *ctx, clgrad_model *m, int l, size_t B, int fold, size_t in,
+                                            size_t Fin)
 {
     clgrad_status st = CLGRAD_OK;
     const rtensors_ *r = &m->rt[l];
-    size_t ldp, R, wg;
-    CLGRAD_TRY(rec_pad_(ctx, m, l, 1, &ldp));
+    size_t ldp, R, wg, wi = m->rw_off + m->H * ((m->G * m->H + 31) / 32 * 32);
+    CLGRAD_TRY(rec_pad_(ctx, m, r->whh->off, m->H, 1, m->rw_off, &ldp));
+    if (fold) CLGRAD_TRY(rec_pad_(ctx, m, r->wih->off, Fin, 1, wi, &ldp));
     rec_geometry_(ctx, m, B, (size_t)m->G * m->H, &R, &wg);
     cl_ulong coff = m->kind == CLGRAD_MODEL_LSTM ? m->c_off[l] : 0;
     clgrad_karg args[] = {CLGRAD_KI(rec_kind_(m)), CLGRAD_KI(B), CLGRAD_KI(m->H), CLGRAD_KI(m->T), CLGRAD_KI(R),
                           CLGRAD_KM(m->fwd), CLGRAD_KU(m->a_off[l]), CLGRAD_KU(m->h_off[l]), CLGRAD_KU(coff),
                           CLGRAD_KU(m->xw_off), CLGRAD_KU(m->gh_off), CLGRAD_KM(m->fwd), CLGRAD_KU(m->rw_off),
                           CLGRAD_KI(ldp), CLGRAD_KM(m->params), CLGRAD_KU(r->bhh ? r->bhh->off : 0),
-                          CLGRAD_KI(r->bhh != NULL), CLGRAD_KI(m->acts[0]), CLGRAD_KF(m->act_param)};
-    CLGRAD_TRY(rec_launch_(ctx, "model_rec_forward", args, 19, B, R, wg));
+                          CLGRAD_KI(r->bhh != NULL), CLGRAD_KI(m->acts[0]), CLGRAD_KF(m->act_param),
+                          CLGRAD_KI(fold ? Fin : 0), CLGRAD_KU(in), CLGRAD_KU(wi),
+                          CLGRAD_KU(r->bih ? r->bih->off : 0), CLGRAD_KI(r->bih != NULL),
+                          CLGRAD_KU(m->kind == CLGRAD_MODEL_LSTM ? m->tc_off[l] : 0)};
+    CLGRAD_TRY(rec_launch_(ctx, "model_rec_forward", args, 25, B, R, wg));
 fail:
     return st;
 }
@@ -922,11 +939,11 @@ static clgrad_status rec_layer_bptt_one_(clgrad_ctx *ctx, clgrad_model *m, int l
 {
     clgrad_status st = CLGRAD_OK;
     size_t ldp = m->H, R, wg;
-    /* W_hh (GH, H) is its own padded copy when H is a multiple of 16 */
-    int own = m->H % 16 == 0;
+    /* W_hh (GH, H) is its own padded copy when H is a multiple of 32 */
+    int own = m->H % 32 == 0;
     cl_mem W = own ? m->params : m->fwd;
     size_t woff = own ? m->rt[l].whh->off : m->rw_off;
-    if (!own) CLGRAD_TRY(rec_pad_(ctx, m, l, 0, &ldp));
+    if (!own) CLGRAD_TRY(rec_pad_(ctx, m, m->rt[l].whh->off, m->H, 0, m->rw_off, &ldp));
     rec_geometry_(ctx, m, B, m->H, &R, &wg);
     int lstm = m->kind == CLGRAD_MODEL_LSTM;
     clgrad_karg args[] = {CLGRAD_KI(rec_kind_(m)), CLGRAD_KI(B), CLGRAD_KI(m->H), CLGRAD_KI(m->T), CLGRAD_KI(R),
@@ -934,8 +951,8 @@ static clgrad_status rec_layer_bptt_one_(clgrad_ctx *ctx, clgrad_model *m, int l
                           CLGRAD_KU(lstm ? m->c_off[l] : 0), CLGRAD_KM(m->bwd), CLGRAD_KU(m->dh_off[l]),
                           CLGRAD_KU(lstm ? m->dc_off[l] : 0), CLGRAD_KU(m->dg_off), CLGRAD_KU(m->dgh_off),
                           CLGRAD_KM(W), CLGRAD_KU(woff), CLGRAD_KI(ldp), CLGRAD_KI(l == m->L - 1),
-                          CLGRAD_KI(m->acts[0]), CLGRAD_KF(m->act_param)};
-    CLGRAD_TRY(rec_launch_(ctx, "model_rec_backward", args, 20, B, R, wg));
+                          CLGRAD_KI(m->acts[0]), CLGRAD_KF(m->act_param), CLGRAD_KU(lstm ? m->tc_off[l] : 0)};
+    CLGRAD_TRY(rec_launch_(ctx, "model_rec_backward", args, 21, B, R, wg));
 fail:
     return st;
 }
@@ -985,14 +1002,17 @@ static clgrad_status rec_forward_(clgrad_ctx *ctx, clgrad_model *m, cl_mem x, si
     for (int l = 0; l < m->L; l++) {
         const rtensors_ *r = &m->rt[l];
         size_t in = rec_input_(m, l, B, &Fin);
-        /* the input side for all steps: (T*B, GH) = X W_ih^T + b_ih (the RNN's only bias) */
+        int one = rec_one_launch_(ctx), fold = one && Fin <= REC_XFOLD;
+        /* the input side for all steps: (T*B, GH) = X W_ih^T + b_ih (the RNN's only bias),
+        ** in the one-launch kernel's steps when `fold` */
         size_t xw = m->kind == CLGRAD_MODEL_GRU ? m->xw_off : m->a_off[l];
-        CLGRAD_TRY(linear_(ctx, f, in, Fin, TB, Fin, P, r->wih->off, r->bih != NULL, r->bih ? r->bih->off : 0, GH, f, xw,
-                           0.0f));
+        if (!fold)
+            CLGRAD_TRY(linear_(ctx, f, in, Fin, TB, Fin, P, r->wih->off, r->bih != NULL, r->bih ? r->bih->off : 0, GH,
+                               f, xw, 0.0f));
         CLGRAD_TRY(clgrad_buf_fill(ctx, f, m->h_off[l], BH, 0.0f)); /* h_0 = 0 */
         if (m->kind == CLGRAD_MODEL_LSTM) CLGRAD_TRY(clgrad_buf_fill(ctx, f, m->c_off[l], BH, 0.0f));
-        if (rec_one_launch_(ctx))
-            CLGRAD_TRY(rec_layer_forward_one_(ctx, m, l, B));
+        if (one)
+            CLGRAD_TRY(rec_layer_forward_one_(ctx, m, l, B, fold, in, Fin));
         else
             for (size_t t = 0; t < T; t++) CLGRAD_TRY(rec_step_forward_(ctx, m, l, t, B));
     }
@@ -1098,7 +1118,7 @@ static clgrad_status rec_layer_backward_(clgrad_ctx *ctx, clgrad_model *m, int l
         CLGRAD_TRY(rec_wgrad_(ctx, one, Fin, GH, TB, f, in, Fin, b, dgi, GH, f, m->rw_off, GH));
         clgrad_karg ta[] = {CLGRAD_KM(f), CLGRAD_KU(m->rw_off), CLGRAD_KU(Fin), CLGRAD_KU(GH), CLGRAD_KI(1),
                             CLGRAD_KM(g), CLGRAD_KU(r->wih->off), CLGRAD_KU(Fin)};
-        CLGRAD_TRY(clgrad_launch_args(ctx, "model_rec_pad", GH * Fin, ta, 8));
+        CLGRAD_TRY(clgrad_launch_args(ctx, "model_rec_pad", GH * ((Fin + 15) / 16), ta, 8));
     } else {
         CLGRAD_TRY(rec_wgrad_(ctx, one, GH, Fin, TB, b, dgi, GH, f, in, Fin, g, r->wih->off, Fin));
     }
