@@ -10,7 +10,8 @@
 **   cell_lstm_bwd_tc_(i, f, g, o, tanh(c), ...)   the same from the forward's tanh(c_t)
 **   cell_gru_fwd_(xr, xz, xn, hr, hz, hn, hp, ...) r, z, n, h_t
 **   cell_gru_bwd_(r, z, n, hn, dh, hp, ...)       dr, dz, dn, dn r, dh z
-**   (and on devices their float8 twins, model_sigmoid8_, cell_lstm_fwd8_, ...)
+**   (and on devices their float8 and float16 twins, model_sigmoid8_, cell_lstm_fwd8_,
+**   cell_lstm_fwd16_, ...)
 **
 ** One source for device and host (tests/test_model.c includes cl/math.cl
 ** then this file): scalar float code, one rounding per operation in the
@@ -107,4 +108,5 @@
 CELL_DEF(, float)
 #ifdef __OPENCL_VERSION__
 CELL_DEF(8, float8)
+CELL_DEF(16, float16)
 #endif

@@ -172,6 +172,11 @@ __kernel void model_l1_grad(__global const float *p, __global float *g, const ul
 #define MODEL_ST1_(q, v) (*(q) = (v))
 #define MODEL_LD8_(q) vload8(0, q)
 #define MODEL_ST8_(q, v) vstore8(v, 0, q)
+#define MODEL_LD16_(q) vload16(0, q)
+#define MODEL_ST16_(q, v) vstore16(v, 0, q)
+/* The one-launch kernels' cell: 16 elements per work-item on CPUs (work-group
+** size <= 32: AVX-512 lanes) when H % 16 == 0, else 8 when H % 8 == 0, else 1. */
+#define MODEL_CELL_V(H) (CLGRAD_WG <= 32 && (H) % 16 == 0 ? 16 : (H) % 8 == 0 ? 8 : 1)
 
 /* a (B, 4H) at aoff: the pre-activations [i f g o] without b_hh in, the
 ** activated gates out (kept for backward); b_hh (4H) at p + boff is added
@@ -199,6 +204,7 @@ __kernel void model_l1_grad(__global const float *p, __global float *g, const ul
     }
 MODEL_LSTM_FWD_DEF(, float, MODEL_LD1_, MODEL_ST1_)
 MODEL_LSTM_FWD_DEF(8, float8, MODEL_LD8_, MODEL_ST8_)
+MODEL_LSTM_FWD_DEF(16, float16, MODEL_LD16_, MODEL_ST16_)
 __kernel void model_lstm_forward(const ulong n, const ulong H, __global float *f, const ulong aoff,
                                  const ulong cpoff, const ulong coff, const ulong hoff, __global const float *p,
                                  const ulong boff, const int has_b)
@@ -236,6 +242,7 @@ __kernel void model_lstm_forward(const ulong n, const ulong H, __global float *f
     }
 MODEL_LSTM_BWD_DEF(, float, MODEL_LD1_, MODEL_ST1_)
 MODEL_LSTM_BWD_DEF(8, float8, MODEL_LD8_, MODEL_ST8_)
+MODEL_LSTM_BWD_DEF(16, float16, MODEL_LD16_, MODEL_ST16_)
 __kernel void model_lstm_backward(const ulong n, const ulong H, __global const float *f, const ulong aoff,
                                   const ulong anoff, const ulong coff, const ulong cpoff, __global float *d,
                                   const ulong dhoff, const ulong dcnoff, const int next, const ulong dgoff,
@@ -270,6 +277,7 @@ __kernel void model_lstm_backward(const ulong n, const ulong H, __global const f
     }
 MODEL_GRU_FWD_DEF(, float, MODEL_LD1_, MODEL_ST1_)
 MODEL_GRU_FWD_DEF(8, float8, MODEL_LD8_, MODEL_ST8_)
+MODEL_GRU_FWD_DEF(16, float16, MODEL_LD16_, MODEL_ST16_)
 __kernel void model_gru_forward(const ulong n, const ulong H, __global float *f, const ulong xwoff,
                                 const ulong ghoff, const ulong hpoff, const ulong aoff, const ulong hoff,
                                 __global const float *p, const ulong boff, const int has_b)
@@ -311,6 +319,7 @@ __kernel void model_time_major(__global const float *x, const ulong xoff, const 
     }
 MODEL_GRU_BWD_DEF(, float, MODEL_LD1_, MODEL_ST1_)
 MODEL_GRU_BWD_DEF(8, float8, MODEL_LD8_, MODEL_ST8_)
+MODEL_GRU_BWD_DEF(16, float16, MODEL_LD16_, MODEL_ST16_)
 __kernel void model_gru_backward(const ulong n, const ulong H, __global const float *f, const ulong aoff,
                                  const ulong hpoff, __global float *d, const ulong dhoff, const ulong dgioff,
                                  const ulong dghoff, const ulong dhpoff, const int mode)
@@ -470,7 +479,7 @@ __kernel void model_rec_forward(const int kind, const int B, const int H, const 
 {
     const int b0 = get_group_id(0) * R, b1 = min(B, b0 + R), GH = (kind == 1 ? 4 : kind == 2 ? 3 : 1) * H;
     if (b0 >= B) return; /* the whole group */
-    const size_t BH = (size_t)B * H, lid = get_local_id(0), nl = get_local_size(0), v = H % 8 == 0 ? 8 : 1;
+    const size_t BH = (size_t)B * H, lid = get_local_id(0), nl = get_local_size(0), v = MODEL_CELL_V(H);
     __global const float *Wi = Wt + wioff, *bi = p + bioff;
     Wt += wtoff;
     for (int t = 0; t < T; t++) {
@@ -487,11 +496,15 @@ __kernel void model_rec_forward(const int kind, const int B, const int H, const 
                             has_bi, f + xwoff + t * 3 * BH, 32);
         barrier(CLK_GLOBAL_MEM_FENCE);
         if (kind == 0) continue;
-        /* the cell, v nl elements at a time (v = 8 consecutive elements of a row
-        ** per work-item when H % 8 == 0, else 1), a barrier after each chunk */
+        /* the cell, v nl elements at a time (v = 16 or 8 consecutive elements of a row
+        ** per work-item: MODEL_CELL_V), a barrier after each chunk */
         for (size_t e0 = (size_t)b0 * H, e1 = (size_t)b1 * H; e0 < e1; e0 += v * nl) {
             const size_t e = e0 + v * lid, cp = coff + t * BH, xw = xwoff + t * 3 * BH, tc = tcoff + t * BH;
-            if (e < e1 && v == 8 && kind == 1)
+            if (e < e1 && v == 16 && kind == 1)
+                model_lstm_fwd_elem16_(e, H, f, a, cp, cp + BH, hp + BH, p, boff, has_b, tc, 1);
+            else if (e < e1 && v == 16)
+                model_gru_fwd_elem16_(e, H, f, xw, ghoff, hp, a, hp + BH, p, boff, has_b);
+            else if (e < e1 && v == 8 && kind == 1)
                 model_lstm_fwd_elem8_(e, H, f, a, cp, cp + BH, hp + BH, p, boff, has_b, tc, 1);
             else if (e < e1 && v == 8)
                 model_gru_fwd_elem8_(e, H, f, xw, ghoff, hp, a, hp + BH, p, boff, has_b);
@@ -519,7 +532,7 @@ __kernel void model_rec_backward(const int kind, const int B, const int H, const
     const int b0 = get_group_id(0) * R, b1 = min(B, b0 + R), GH = (kind == 1 ? 4 : kind == 2 ? 3 : 1) * H;
     if (b0 >= B) return; /* the whole group */
     const size_t BH = (size_t)B * H, BG = (size_t)B * GH, lid = get_local_id(0), nl = get_local_size(0);
-    const size_t v = H % 8 == 0 ? 8 : 1; /* elements per work-item of the cell's chunks, as in the forward */
+    const size_t v = MODEL_CELL_V(H); /* elements per work-item of the cell's chunks, as in the forward */
     const size_t e0 = (size_t)b0 * H, e1 = (size_t)b1 * H;
     const float beta = top && kind != 2 ? 0.0f : 1.0f;
     W += woff;
@@ -539,7 +552,11 @@ __kernel void model_rec_backward(const int kind, const int B, const int H, const
             const size_t tc = tcoff + (t - 1) * BH;
             for (size_t c = e0; c < e1; c += v * nl) {
                 const size_t e = c + v * lid;
-                if (e < e1 && v == 8 && kind == 1)
+                if (e < e1 && v == 16 && kind == 1)
+                    model_lstm_bwd_elem16_(e, H, f, a, an, ct, ct - BH, d, dht, dcn, next, dg, dct, tc, 1);
+                else if (e < e1 && v == 16)
+                    model_gru_bwd_elem16_(e, H, f, a, hp, d, dht, dg, dgh, dhp, mode);
+                else if (e < e1 && v == 8 && kind == 1)
                     model_lstm_bwd_elem8_(e, H, f, a, an, ct, ct - BH, d, dht, dcn, next, dg, dct, tc, 1);
                 else if (e < e1 && v == 8)
                     model_gru_bwd_elem8_(e, H, f, a, hp, d, dht, dg, dgh, dhp, mode);
