@@ -287,6 +287,86 @@ inline reduce_rec_ reduce_leaf_(__global const float *p, __global const float *q
     return r;
 }
 
+/* s, e, m, n of a leaf from its lane sums, max |x| bits (all, finite) and non-finite counts (q = 0: the caller's). */
+inline reduce_rec_ reduce_leaf_rec_(const float8 sum, const uint8 amx, const uint8 fmx, const int8 nf)
+{
+    const uint4 f4 = max(fmx.lo, fmx.hi), a4 = max(amx.lo, amx.hi);
+    const uint2 f2 = max(f4.lo, f4.hi), a2 = max(a4.lo, a4.hi);
+    const float mx = as_float(max(f2.x, f2.y)); /* largest finite |x| */
+    reduce_rec_ r;
+    r.e = mx > 0.0f ? reduce_exponent_(as_uint(mx)) : REDUCE_NOEXP;
+    r.q = 0.0f;
+    r.s = reduce_hsum8_(sum);
+    r.m = max(a2.x, a2.y);
+    r.n = (uint)(nf.s0 + nf.s1 + nf.s2 + nf.s3 + nf.s4 + nf.s5 + nf.s6 + nf.s7);
+    return r;
+}
+
+/* The scale 2^-e of a leaf's squares as a float (1 when the leaf has no exponent: its q is not used). */
+inline float reduce_leaf_scale_(const int e) { return e == REDUCE_NOEXP ? 1.0f : as_float((uint)(127 - e) << 23); }
+
+typedef struct {
+    reduce_rec_ a, b;
+} reduce_rec2_;
+
+/* The float8 vector k of the leaf pair at element i of the chunk (of p - q when sub): whole vectors where the
+** pair lies inside the chunk's clen elements, else reduce_load8d_. */
+inline float8 reduce_pair_load_(__global const float *p, __global const float *q, const int sub, const uint clen,
+                                const uint i, const int whole)
+{
+    if (whole) return sub ? vload8(0, p + i) - vload8(0, q + i) : vload8(0, p + i);
+    return reduce_load8d_(p + i, q + i, sub, clg_rest_(clen, i));
+}
+
+/* reduce_leaf_ of the leaves j and j + 1 at once, lanes 0-7 of each float16 those of leaf j, lanes 8-15 those
+** of leaf j + 1: every lane does the operations of reduce_leaf_ (two independent chains instead of one).
+** Where both leaves are finite (max |x| bits below Inf's) the finite max is the max, there is nothing to
+** count and no element to zero: the same values with fewer operations.  Where a leaf holds Inf or NaN, or its
+** exponent needs ldexp (|x| >= 2^126 or all |x| < 2^-127), both come from reduce_leaf_.  The same bits. */
+inline reduce_rec2_ reduce_leaf2_(__global const float *p, __global const float *q, const int sub, const uint clen,
+                                  const uint j)
+{
+    float16 v[REDUCE_LEAF_VECS];
+    float16 sum = -0.0f;
+    uint16 amx = 0;
+    const uint e0 = j * REDUCE_LEAF_VECS * 8;
+    const int whole = e0 + 16 * REDUCE_LEAF_VECS <= clen;
+    for (uint k = 0; k < REDUCE_LEAF_VECS; k++) {
+        const uint i = e0 + 8 * k, i2 = i + 8 * REDUCE_LEAF_VECS;
+        v[k] = (float16)(reduce_pair_load_(p, q, sub, clen, i, whole), reduce_pair_load_(p, q, sub, clen, i2, whole));
+        sum = sum + v[k];
+        amx = max(amx, as_uint16(v[k]) & 0x7fffffffu);
+    }
+    const uint8 a8 = max(amx.lo, amx.hi);
+    const uint4 a4 = max(a8.lo, a8.hi);
+    const uint2 a2 = max(a4.lo, a4.hi);
+    reduce_rec2_ r;
+    if (max(a2.x, a2.y) >= 0x7f800000u) { /* Inf or NaN in a leaf */
+        r.a = reduce_leaf_(p, q, sub, clen, j);
+        r.b = reduce_leaf_(p, q, sub, clen, j + 1);
+        return r;
+    }
+    r.a = reduce_leaf_rec_(sum.lo, amx.lo, amx.lo, (int8)0);
+    r.b = reduce_leaf_rec_(sum.hi, amx.hi, amx.hi, (int8)0);
+    const int ina = r.a.e == REDUCE_NOEXP || (r.a.e >= -127 && r.a.e <= 126),
+              inb = r.b.e == REDUCE_NOEXP || (r.b.e >= -127 && r.b.e <= 126);
+    if (!ina || !inb) {
+        r.a = reduce_leaf_(p, q, sub, clen, j);
+        r.b = reduce_leaf_(p, q, sub, clen, j + 1);
+        return r;
+    }
+    const float sa = reduce_leaf_scale_(r.a.e), sb = reduce_leaf_scale_(r.b.e);
+    const float16 sc = (float16)((float8)sa, (float8)sb);
+    float16 q16 = 0.0f;
+    for (uint k = 0; k < REDUCE_LEAF_VECS; k++) {
+        const float16 t = v[k] * sc;
+        q16 = q16 + t * t;
+    }
+    if (r.a.e != REDUCE_NOEXP) r.a.q = reduce_hsum8_(q16.lo);
+    if (r.b.e != REDUCE_NOEXP) r.b.q = reduce_hsum8_(q16.hi);
+    return r;
+}
+
 /* Chunk c's record (of x - y when sub; x, y already offset) into part: launch 1's work-group. */
 inline void reduce_chunk_(__global const float *x, __global const float *y, const int sub, __global const ulong *tab,
                           const uint nseg, const ulong c, __global uint *part, __local reduce_rec_ *lr,
@@ -305,7 +385,22 @@ inline void reduce_chunk_(__global const float *x, __global const float *y, cons
     const uint nl = (uint)min((long)REDUCE_R, max((long)nv - (long)j0, 0L)); /* leaf j holds elements iff j < nv */
     reduce_rec_ stk[REDUCE_RSTACK];
     uint sp = 0;
-    for (uint i = 0; i < nl; i++) {
+    /* four leaves at a time (two reduce_leaf2_): their subtree, pushed as one node of a counter over quads
+    ** (the entries leaf by leaf pushes would leave: the subtrees of the set bits of the count); then the
+    ** rest leaf by leaf */
+    uint i = 0;
+    for (; i + 4 <= nl; i += 4) {
+        const reduce_rec2_ x = reduce_leaf2_(p, q, sub, clen, j0 + i), y = reduce_leaf2_(p, q, sub, clen, j0 + i + 2);
+        const reduce_rec_ quad = reduce_merge_(reduce_merge_(x.a, x.b), reduce_merge_(y.a, y.b));
+        REDUCE_PUSH(stk, sp, i / 4, quad);
+    }
+    if (i + 2 <= nl) {
+        const reduce_rec2_ two = reduce_leaf2_(p, q, sub, clen, j0 + i);
+        REDUCE_PUSH(stk, sp, i, two.a);
+        REDUCE_PUSH(stk, sp, i + 1, two.b);
+        i += 2;
+    }
+    if (i < nl) {
         const reduce_rec_ leaf = reduce_leaf_(p, q, sub, clen, j0 + i);
         REDUCE_PUSH(stk, sp, i, leaf);
     }
