@@ -438,6 +438,84 @@ reduce_stats_pair_chunks(__global const float *x, __global const float *y, __glo
     reduce_chunk_(x, y, (int)sub, tab, nseg, sub ? g - nchunks : g, sub ? part + nchunks * REDUCE_PART : part, lr, l1);
 }
 
+/* ---- a log step's update with its statistics (reduce_stats_optim_chunks) ----
+** The optimizer's update of SGD, RMSprop, Adam or AdamW (optim_fn.cl, included before this file: the
+** arithmetic of optim.cl's kernels, lane by lane, so the same bits whatever the grouping of the elements)
+** over the elements of one chunk, the parameters before it saved in prev, then the chunk records of the
+** parameters and of params - prev: what a copy to prev, optim_sgd / optim_rmsprop / optim_adam and
+** reduce_stats_pair_chunks give, in one launch and one pass.  The segments must cover the parameters
+** exactly (the host checks it).  hp, ip: the scalars of the kind (clgrad_optim_scalars, src/ops/optim.c):
+**   SGD      hp lr, wd, momentum, 1 - dampening; ip nesterov, first
+**   RMSprop  hp lr, wd, alpha, 1 - alpha, eps, momentum; ip centered
+**   Adam     hp wd, decay, beta1, 1 - beta1, beta2, 1 - beta2, step size, sqrt(bc2), eps; ip decoupled, amsgrad */
+#define REDUCE_OPT_SGD 0
+#define REDUCE_OPT_RMSPROP 1
+#define REDUCE_OPT_ADAM 2
+
+/* The update of the r (<= 8) parameters at p (gradients g, state slots s + k * stride), as optim.cl's kernel
+** of the kind: the gradient times coef, loads and stores of the slots the options use; prev gets the old
+** values; nothing else is written when skip. */
+inline void reduce_optim8_(const int kind, __global float *p, __global const float *g, __global float *s,
+                           const ulong stride, __global float *prev, const ulong r, const int use_gs, const float coef,
+                           const int skip, const float16 hp, const int4 ip)
+{
+    const float8 theta = clg_load8_(p, r);
+    clg_store8_(prev, r, theta);
+    if (skip) return;
+    float8 d = clg_load8_(g, r), out;
+    if (use_gs) d = d * coef;
+    if (kind == REDUCE_OPT_SGD) {
+        float8 b = hp.s2 != 0.0f && !ip.s1 ? clg_load8_(s, r) : (float8)(0.0f);
+        out = optim_sgd_upd_(theta, d, &b, hp.s0, hp.s1, hp.s2, hp.s3, ip.s0, ip.s1);
+        if (hp.s2 != 0.0f) clg_store8_(s, r, b);
+    } else if (kind == REDUCE_OPT_RMSPROP) {
+        const ulong kb = 1, ka = hp.s5 > 0.0f ? 2 : 1;
+        float8 v = clg_load8_(s, r), b = (float8)(0.0f), ga = (float8)(0.0f);
+        if (hp.s5 > 0.0f) b = clg_load8_(s + kb * stride, r);
+        if (ip.s0) ga = clg_load8_(s + ka * stride, r);
+        out = optim_rmsprop_upd_(theta, d, &v, &b, &ga, hp.s0, hp.s1, hp.s2, hp.s3, hp.s4, hp.s5, ip.s0);
+        clg_store8_(s, r, v);
+        if (ip.s0) clg_store8_(s + ka * stride, r, ga);
+        if (hp.s5 > 0.0f) clg_store8_(s + kb * stride, r, b);
+    } else {
+        float8 m = clg_load8_(s, r), v = clg_load8_(s + stride, r);
+        float8 vmax = ip.s1 ? clg_load8_(s + 2 * stride, r) : (float8)(0.0f);
+        out = optim_adam_upd_(theta, d, &m, &v, &vmax, hp.s0, ip.s0, hp.s1, hp.s2, hp.s3, hp.s4, hp.s5, hp.s6,
+                              hp.s7, hp.s8, ip.s1);
+        clg_store8_(s, r, m);
+        clg_store8_(s + stride, r, v);
+        if (ip.s1) clg_store8_(s + 2 * stride, r, vmax);
+    }
+    clg_store8_(p, r, out);
+}
+
+/* nchunks work-groups of exactly REDUCE_WG: group c updates chunk c's elements (item l those of its leaves
+** l R .. l R + R - 1), then writes the chunk's records of p (part) and of p - prev (part + nchunks records).
+** gs[gs_coef], gs[gs_skip]: the gradient state (use_gs). */
+__kernel __attribute__((reqd_work_group_size(REDUCE_WG, 1, 1))) void
+reduce_stats_optim_chunks(__global float *p, __global const float *g, __global float *s, const ulong n,
+                          __global const float *gs, const ulong gs_coef, const ulong gs_skip, const int use_gs,
+                          __global float *prev, __global const ulong *tab, const uint nseg, const ulong nchunks,
+                          __global uint *part, const int kind, const float16 hp, const int4 ip)
+{
+    __local reduce_rec_ lr[REDUCE_WG], l1[REDUCE_N1];
+    const ulong c = get_group_id(0);
+    __global const ulong *cstart = tab + 2 * (ulong)nseg;
+    const uint sg = clg_segment_of_(cstart, nseg, c);
+    const ulong base = tab[sg] + (c - cstart[sg]) * REDUCE_CHUNK, rest = tab[nseg + sg] - (c - cstart[sg]) * REDUCE_CHUNK;
+    const uint clen = rest < REDUCE_CHUNK ? (uint)rest : REDUCE_CHUNK;
+    const int skip = use_gs && gs[gs_skip] != 0.0f;
+    const float coef = use_gs ? gs[gs_coef] : 1.0f;
+    const uint e0 = get_local_id(0) * REDUCE_R * 8 * REDUCE_LEAF_VECS, e1 = min(e0 + REDUCE_R * 8 * REDUCE_LEAF_VECS, clen);
+    for (uint e = e0; e < e1; e += 8) {
+        const ulong i = base + e;
+        reduce_optim8_(kind, p + i, g + i, s + i, n, prev + i, e1 - e, use_gs, coef, skip, hp, ip);
+    }
+    barrier(CLK_GLOBAL_MEM_FENCE);
+    reduce_chunk_(p, p, 0, tab, nseg, c, part, lr, l1);
+    reduce_chunk_(p, prev, 1, tab, nseg, c, part + nchunks * REDUCE_PART, lr, l1);
+}
+
 inline reduce_rec_ reduce_read_(__global const uint *r)
 {
     reduce_rec_ a;

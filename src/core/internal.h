@@ -170,4 +170,13 @@ typedef struct {
 /* Set args[0..nargs) on kernel `name` and launch it over n work items (1-D, local size chosen by the driver). */
 clgrad_status clgrad_launch_args(clgrad_ctx *ctx, const char *name, size_t n, const clgrad_karg *args, int nargs);
 
+/* ops/reduce.c for ops/optim.c's clgrad_optim_step_stats: a table's scratch of chunk records (2 nchunks
+** records), the checks of clgrad_reduce_stats_pair and its second launch (reduce_stats_pair_final). */
+typedef struct clgrad_segs clgrad_segs;
+cl_mem clgrad_segs_part(const clgrad_segs *segs);
+clgrad_status clgrad_reduce_stats_pair_check(clgrad_ctx *ctx, cl_mem x, cl_mem y, const clgrad_segs *segs, cl_mem out,
+                                             size_t off_x, size_t off_d);
+clgrad_status clgrad_reduce_stats_pair_final(clgrad_ctx *ctx, const clgrad_segs *segs, cl_mem out, size_t off_x,
+                                             size_t off_d);
+
 #endif

@@ -186,31 +186,52 @@ clgrad_status clgrad_reduce_stats(clgrad_ctx *ctx, cl_mem x, size_t xoff, const 
     return stats_(ctx, x, xoff, segs, out, out_off, 1);
 }
 
+cl_mem clgrad_segs_part(const clgrad_segs *segs) { return segs->part; }
+
+clgrad_status clgrad_reduce_stats_pair_check(clgrad_ctx *ctx, cl_mem x, cl_mem y, const clgrad_segs *segs, cl_mem out,
+                                             size_t off_x, size_t off_d)
+{
+    clgrad_status st = CLGRAD_OK;
+    CLGRAD_TRY(check_size_(ctx, x, segs->end, "reduce_stats_pair"));
+    CLGRAD_TRY(check_size_(ctx, y, segs->end, "reduce_stats_pair"));
+    size_t need = CLGRAD_RS_SIZE * (segs->nseg + 1);
+    CLGRAD_TRY(check_size_(ctx, out, (off_x > off_d ? off_x : off_d) + need, "reduce_stats_pair (output)"));
+fail:
+    return st;
+}
+
+clgrad_status clgrad_reduce_stats_pair_final(clgrad_ctx *ctx, const clgrad_segs *segs, cl_mem out, size_t off_x,
+                                             size_t off_d)
+{
+    clgrad_status st = CLGRAD_OK;
+    size_t wg = clgrad_wg(ctx) < CLGRAD_REDUCE_LEAVES ? clgrad_wg(ctx) : CLGRAD_REDUCE_LEAVES;
+    cl_uint nseg = (cl_uint)segs->nseg;
+    cl_kernel k = clgrad_kernel(ctx, "reduce_stats_pair_final");
+    if (!k) return CLGRAD_E_ARG;
+    clgrad_karg a[] = {CLGRAD_KM(segs->tab), {&nseg, sizeof nseg}, CLGRAD_KU(segs->nchunks), CLGRAD_KM(segs->part),
+                       CLGRAD_KM(out),       CLGRAD_KU(off_x),         CLGRAD_KU(off_d)};
+    for (int i = 0; i < 7; i++) CLGRAD_CL_TRY(ctx, clSetKernelArg(k, (cl_uint)i, a[i].size, a[i].p));
+    CLGRAD_TRY(clgrad_launch1d(ctx, k, "reduce_stats_pair_final", 2 * (segs->nseg + 1) * wg, wg));
+fail:
+    return st;
+}
+
 clgrad_status clgrad_reduce_stats_pair(clgrad_ctx *ctx, cl_mem x, cl_mem y, const clgrad_segs *segs, cl_mem out,
                                        size_t off_x, size_t off_d)
 {
     clgrad_status st = CLGRAD_OK;
     size_t wg = clgrad_wg(ctx) < CLGRAD_REDUCE_LEAVES ? clgrad_wg(ctx) : CLGRAD_REDUCE_LEAVES;
-    CLGRAD_TRY(check_size_(ctx, x, segs->end, "reduce_stats_pair"));
-    CLGRAD_TRY(check_size_(ctx, y, segs->end, "reduce_stats_pair"));
-    size_t need = CLGRAD_RS_SIZE * (segs->nseg + 1);
-    CLGRAD_TRY(check_size_(ctx, out, (off_x > off_d ? off_x : off_d) + need, "reduce_stats_pair (output)"));
+    CLGRAD_TRY(clgrad_reduce_stats_pair_check(ctx, x, y, segs, out, off_x, off_d));
     cl_uint nseg = (cl_uint)segs->nseg;
-    clgrad_karg kn = {&nseg, sizeof nseg};
     if (segs->nchunks) {
         cl_kernel k = clgrad_kernel(ctx, "reduce_stats_pair_chunks");
         if (!k) return CLGRAD_E_ARG;
-        clgrad_karg a[] = {CLGRAD_KM(x), CLGRAD_KM(y), CLGRAD_KM(segs->tab), kn, CLGRAD_KU(segs->nchunks),
-                           CLGRAD_KM(segs->part)};
+        clgrad_karg a[] = {CLGRAD_KM(x), CLGRAD_KM(y), CLGRAD_KM(segs->tab), {&nseg, sizeof nseg},
+                           CLGRAD_KU(segs->nchunks), CLGRAD_KM(segs->part)};
         for (int i = 0; i < 6; i++) CLGRAD_CL_TRY(ctx, clSetKernelArg(k, (cl_uint)i, a[i].size, a[i].p));
         CLGRAD_TRY(clgrad_launch1d(ctx, k, "reduce_stats_pair_chunks", 2 * segs->nchunks * wg, wg));
     }
-    cl_kernel k = clgrad_kernel(ctx, "reduce_stats_pair_final");
-    if (!k) return CLGRAD_E_ARG;
-    clgrad_karg a[] = {CLGRAD_KM(segs->tab), kn, CLGRAD_KU(segs->nchunks), CLGRAD_KM(segs->part),
-                       CLGRAD_KM(out),       CLGRAD_KU(off_x), CLGRAD_KU(off_d)};
-    for (int i = 0; i < 7; i++) CLGRAD_CL_TRY(ctx, clSetKernelArg(k, (cl_uint)i, a[i].size, a[i].p));
-    CLGRAD_TRY(clgrad_launch1d(ctx, k, "reduce_stats_pair_final", 2 * (segs->nseg + 1) * wg, wg));
+    CLGRAD_TRY(clgrad_reduce_stats_pair_final(ctx, segs, out, off_x, off_d));
 fail:
     return st;
 }
