@@ -643,10 +643,9 @@ static clgrad_status trainer_log_step_(clgrad_ctx *ctx, trainer_ *t, long step, 
 {
     clgrad_status st = CLGRAD_OK;
     size_t pos = (size_t)((step - 1) % 4) * t->bm->batch;
+    (void)diff;
     CLGRAD_TRY(clgrad_step_grads(ctx, &t->plan, step, pos, t->bm->batch, 0.0f, CLGRAD_STEP_LOG));
-    CLGRAD_TRY(clgrad_step_snapshot(ctx, &t->plan, t->bm->batch));
-    CLGRAD_TRY(clgrad_step_update(ctx, &t->plan, step, step, t->optim.lr));
-    CLGRAD_TRY(clgrad_step_stats(ctx, &t->plan, diff));
+    CLGRAD_TRY(clgrad_step_log_update(ctx, &t->plan, t->bm->batch, step, step, t->optim.lr));
     CLGRAD_TRY(clgrad_buf_read(ctx, t->mbuf, 0, t->plan.L.size, mhost));
 fail:
     return st;

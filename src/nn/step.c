@@ -243,3 +243,23 @@ clgrad_status clgrad_step_stats(clgrad_ctx *ctx, const clgrad_step_plan *p, cl_m
 fail:
     return st;
 }
+
+/* The copy, update and statistics of a log step in one pass where the optimizer allows it (not LARS/LAMB). */
+clgrad_status clgrad_step_log_update(clgrad_ctx *ctx, const clgrad_step_plan *p, size_t B, long step, long t,
+                                     double lr)
+{
+    clgrad_status st = CLGRAD_OK;
+    if (clgrad_optim_is_layerwise(p->optim->kind)) {
+        CLGRAD_TRY(clgrad_step_snapshot(ctx, p, B));
+        CLGRAD_TRY(clgrad_step_update(ctx, p, step, t, lr));
+        CLGRAD_TRY(clgrad_step_stats(ctx, p, NULL));
+        return CLGRAD_OK;
+    }
+    CLGRAD_TRY(clgrad_model_metrics(ctx, p->m, B, p->mbuf, p->L.model));
+    CLGRAD_TRY(clgrad_optim_step_stats(ctx, p->optim, t, lr, clgrad_model_params(p->m), clgrad_model_grads(p->m),
+                                       p->state, clgrad_model_nparams(p->m), p->mbuf, p->L.gs, p->prev,
+                                       clgrad_model_param_segs(p->m), p->mbuf, p->L.pstats, p->L.dstats));
+    CLGRAD_TRY(diverge_check_(ctx, p, step));
+fail:
+    return st;
+}
