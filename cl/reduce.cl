@@ -489,17 +489,24 @@ inline void reduce_optim8_(const int kind, __global float *p, __global const flo
     clg_store8_(p, r, out);
 }
 
-/* nchunks work-groups of exactly REDUCE_WG: group c updates chunk c's elements (item l those of its leaves
-** l R .. l R + R - 1), then writes the chunk's records of p (part) and of p - prev (part + nchunks records).
-** gs[gs_coef], gs[gs_skip]: the gradient state (use_gs). */
+/* na + nchunks work-groups of exactly REDUCE_WG.  Groups g < na: the chunk records of another reduction
+** (reduce_stats_chunks of xa at xa_off over table taba into parta; na = its chunks, 0: none).  Group na + c
+** updates chunk c's elements (item l those of its leaves l R .. l R + R - 1), then writes the chunk's records
+** of p (part) and of p - prev (part + nchunks records).  gs[gs_coef], gs[gs_skip]: the gradient state (use_gs). */
 __kernel __attribute__((reqd_work_group_size(REDUCE_WG, 1, 1))) void
 reduce_stats_optim_chunks(__global float *p, __global const float *g, __global float *s, const ulong n,
                           __global const float *gs, const ulong gs_coef, const ulong gs_skip, const int use_gs,
                           __global float *prev, __global const ulong *tab, const uint nseg, const ulong nchunks,
-                          __global uint *part, const int kind, const float16 hp, const int4 ip)
+                          __global uint *part, const int kind, const float16 hp, const int4 ip,
+                          __global const float *xa, const ulong xa_off, __global const ulong *taba, const uint nsega,
+                          const ulong na, __global uint *parta)
 {
     __local reduce_rec_ lr[REDUCE_WG], l1[REDUCE_N1];
-    const ulong c = get_group_id(0);
+    if (get_group_id(0) < na) {
+        reduce_chunk_(xa + xa_off, xa + xa_off, 0, taba, nsega, get_group_id(0), parta, lr, l1);
+        return;
+    }
+    const ulong c = get_group_id(0) - na;
     __global const ulong *cstart = tab + 2 * (ulong)nseg;
     const uint sg = clg_segment_of_(cstart, nseg, c);
     const ulong base = tab[sg] + (c - cstart[sg]) * REDUCE_CHUNK, rest = tab[nseg + sg] - (c - cstart[sg]) * REDUCE_CHUNK;
@@ -578,6 +585,25 @@ reduce_stats_pair_final(__global const ulong *tab, const uint nseg, const ulong 
     __local reduce_rec_ lr[REDUCE_WG], l1[REDUCE_N1];
     const uint g = get_group_id(0), d = g > nseg;
     reduce_final_(tab, nseg, d ? part + nchunks * REDUCE_PART : part, out, d ? off_d : off_x, d ? g - nseg - 1 : g,
+                  lr, l1);
+}
+
+/* Launch 2 after reduce_stats_optim_chunks: ga + 2 (nseg + 1) work-groups; the first ga (nsega + 1, or 0
+** without the other reduction) those of reduce_stats_final over taba, parta into out at off_a, then those of
+** reduce_stats_pair_final. */
+__kernel __attribute__((reqd_work_group_size(REDUCE_WG, 1, 1))) void
+reduce_stats_optim_final(__global const ulong *taba, const uint nsega, const uint ga, __global const uint *parta,
+                         const ulong off_a, __global const ulong *tab, const uint nseg, const ulong nchunks,
+                         __global const uint *part, __global float *out, const ulong off_x, const ulong off_d)
+{
+    __local reduce_rec_ lr[REDUCE_WG], l1[REDUCE_N1];
+    const uint g = get_group_id(0);
+    if (g < ga) {
+        reduce_final_(taba, nsega, parta, out, off_a, g, lr, l1);
+        return;
+    }
+    const uint h = g - ga, d = h > nseg;
+    reduce_final_(tab, nseg, d ? part + nchunks * REDUCE_PART : part, out, d ? off_d : off_x, d ? h - nseg - 1 : h,
                   lr, l1);
 }
 

@@ -781,7 +781,8 @@ END_TEST
 /* ---- clgrad_optim_step_stats: a log step's update with its statistics in one pass ----
 ** Against the path it replaces (a copy to prev, clgrad_optim_step, clgrad_reduce_stats_pair): parameters,
 ** state, prev and both statistics blocks bit for bit, over segments of awkward lengths (empty, 1, a partial
-** leaf, a chunk and one more element), through skipped, clipped and non-finite steps. */
+** leaf, a chunk and one more element), through skipped, clipped and non-finite steps; with another
+** reduction in the same launches (`also`) on even steps, against clgrad_reduce_stats. */
 static const size_t ss_len_[] = {1, 3, 0, 5, 33, 16385, 64, 63, 16384, 200};
 #define SS_NSEG (sizeof ss_len_ / sizeof ss_len_[0])
 
@@ -789,7 +790,7 @@ static size_t ss_run_(clgrad_ctx *ctx, const clgrad_optim_cfg *c, int cfg)
 {
     size_t off[SS_NSEG], n = 0, bad = 0;
     for (size_t k = 0; k < SS_NSEG; k++) off[k] = n, n += ss_len_[k];
-    const size_t ns = clgrad_optim_state_floats(c), nst = ns * n + 1, R = 4 * (SS_NSEG + 1), nb = 2 * R + 8;
+    const size_t ns = clgrad_optim_state_floats(c), nst = ns * n + 1, R = 4 * (SS_NSEG + 1), nb = 2 * R + 8 + 20;
     clgrad_testrng rng = fixture_rng(0x55 + (uint64_t)cfg);
     float *h = malloc((nst > n ? nst : n) * sizeof *h), *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
     float *oa = malloc(nb * sizeof *oa), *ob = malloc(nb * sizeof *ob), *sa = malloc(nst * sizeof *sa),
@@ -797,6 +798,10 @@ static size_t ss_run_(clgrad_ctx *ctx, const clgrad_optim_cfg *c, int cfg)
     ck_assert(h && a && b && oa && ob && sa && sb);
     clgrad_segs *segs = NULL;
     FX_OK(clgrad_segs_new(ctx, SS_NSEG, off, ss_len_, &segs));
+    /* `also`: the statistics of the gradients at offset 2 over another table (4 segments), on even steps */
+    static const size_t aoff[4] = {0, 7, 20007, 20007}, alen[4] = {7, 20000, 0, 129};
+    clgrad_segs *segs2 = NULL;
+    FX_OK(clgrad_segs_new(ctx, 4, aoff, alen, &segs2));
     cl_mem p[2], st[2], prev[2], out[2], g = NULL, gs = NULL;
     for (size_t i = 0; i < n; i++) h[i] = hb_grad_(&rng, 0);
     for (int k = 0; k < 2; k++) {
@@ -822,7 +827,10 @@ static size_t ss_run_(clgrad_ctx *ctx, const clgrad_optim_cfg *c, int cfg)
         FX_OK(clgrad_buf_copy(ctx, p[0], 0, prev[0], 0, n));
         FX_OK(clgrad_optim_step(ctx, c, t, lr, p[0], g, s0, n, gsb, 3));
         FX_OK(clgrad_reduce_stats_pair(ctx, p[0], prev[0], segs, out[0], R + 8, 0));
-        FX_OK(clgrad_optim_step_stats(ctx, c, t, lr, p[1], g, s1, n, gsb, 3, prev[1], segs, out[1], R + 8, 0));
+        const clgrad_reduce_job job = {g, 2, segs2, 2 * R + 8};
+        if (step % 2 == 0) FX_OK(clgrad_reduce_stats(ctx, g, 2, segs2, out[0], 2 * R + 8));
+        FX_OK(clgrad_optim_step_stats(ctx, c, t, lr, p[1], g, s1, n, gsb, 3, prev[1], segs, out[1], R + 8, 0,
+                                      step % 2 == 0 ? &job : NULL));
         char what[96];
         const char *nm[] = {"params", "prev", "state", "statistics"};
         cl_mem *bufs[] = {p, prev, st, out};
@@ -840,7 +848,7 @@ static size_t ss_run_(clgrad_ctx *ctx, const clgrad_optim_cfg *c, int cfg)
     for (int k = 0; k < 2; k++)
         clgrad_buf_free(&p[k]), clgrad_buf_free(&st[k]), clgrad_buf_free(&prev[k]), clgrad_buf_free(&out[k]);
     clgrad_buf_free(&g), clgrad_buf_free(&gs);
-    clgrad_segs_free(&segs);
+    clgrad_segs_free(&segs), clgrad_segs_free(&segs2);
     free(h), free(a), free(b), free(oa), free(ob), free(sa), free(sb);
     return bad;
 }
@@ -882,10 +890,10 @@ START_TEST(step_stats_args)
     FX_OK(clgrad_buf_new(ctx, 16, "p", &p));
     FX_OK(clgrad_buf_new(ctx, 64, "o", &o));
     clgrad_optim_cfg c = clgrad_optim_defaults(CLGRAD_OPTIM_LAMB);
-    ck_assert(clgrad_optim_step_stats(ctx, &c, 1, 0.1, p, p, p, 15, NULL, 0, p, segs, o, 0, 12) == CLGRAD_E_ARG);
+    ck_assert(clgrad_optim_step_stats(ctx, &c, 1, 0.1, p, p, p, 15, NULL, 0, p, segs, o, 0, 12, NULL) == CLGRAD_E_ARG);
     c = clgrad_optim_defaults(CLGRAD_OPTIM_SGD);
-    ck_assert(clgrad_optim_step_stats(ctx, &c, 1, 0.1, p, p, NULL, 16, NULL, 0, p, segs, o, 0, 12) == CLGRAD_E_ARG);
-    FX_OK(clgrad_optim_step_stats(ctx, &c, 1, 0.1, p, p, NULL, 15, NULL, 0, o, segs, o, 16, 28));
+    ck_assert(clgrad_optim_step_stats(ctx, &c, 1, 0.1, p, p, NULL, 16, NULL, 0, p, segs, o, 0, 12, NULL) == CLGRAD_E_ARG);
+    FX_OK(clgrad_optim_step_stats(ctx, &c, 1, 0.1, p, p, NULL, 15, NULL, 0, o, segs, o, 16, 28, NULL));
     clgrad_segs_free(&segs);
     clgrad_buf_free(&p), clgrad_buf_free(&o);
 }

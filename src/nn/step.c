@@ -244,7 +244,8 @@ fail:
     return st;
 }
 
-/* The copy, update and statistics of a log step in one pass where the optimizer allows it (not LARS/LAMB). */
+/* The copy, update and statistics of a log step in one pass, the model's gradient statistics in the same
+** launches, where the optimizer allows it (not LARS/LAMB). */
 clgrad_status clgrad_step_log_update(clgrad_ctx *ctx, const clgrad_step_plan *p, size_t B, long step, long t,
                                      double lr)
 {
@@ -255,10 +256,11 @@ clgrad_status clgrad_step_log_update(clgrad_ctx *ctx, const clgrad_step_plan *p,
         CLGRAD_TRY(clgrad_step_stats(ctx, p, NULL));
         return CLGRAD_OK;
     }
-    CLGRAD_TRY(clgrad_model_metrics(ctx, p->m, B, p->mbuf, p->L.model));
+    clgrad_reduce_job g; /* the model's gradient statistics: in the launches of the update's */
+    CLGRAD_TRY(clgrad_model_metrics_split(ctx, p->m, B, p->mbuf, p->L.model, &g));
     CLGRAD_TRY(clgrad_optim_step_stats(ctx, p->optim, t, lr, clgrad_model_params(p->m), clgrad_model_grads(p->m),
                                        p->state, clgrad_model_nparams(p->m), p->mbuf, p->L.gs, p->prev,
-                                       clgrad_model_param_segs(p->m), p->mbuf, p->L.pstats, p->L.dstats));
+                                       clgrad_model_param_segs(p->m), p->mbuf, p->L.pstats, p->L.dstats, &g));
     CLGRAD_TRY(diverge_check_(ctx, p, step));
 fail:
     return st;

@@ -277,7 +277,7 @@ static const char *segs_cover_(const clgrad_segs *segs, size_t n);
 clgrad_status clgrad_optim_step_stats(clgrad_ctx *ctx, const clgrad_optim_cfg *cfg, int64_t step_t, double lr,
                                       cl_mem params, cl_mem grads, cl_mem state, size_t n, cl_mem gradstate,
                                       size_t gradstate_offset, cl_mem prev, const clgrad_segs *segs, cl_mem out,
-                                      size_t off_x, size_t off_d)
+                                      size_t off_x, size_t off_d, const clgrad_reduce_job *also)
 {
     clgrad_status st = CLGRAD_OK;
     const char *why = clgrad_optim_invalid(cfg);
@@ -291,24 +291,20 @@ clgrad_status clgrad_optim_step_stats(clgrad_ctx *ctx, const clgrad_optim_cfg *c
                            names_[cfg->kind]);
     if (n > 0 && (why = segs_cover_(segs, n))) return clgrad_fail(ctx, CLGRAD_E_ARG, "optim_step_stats: %s", why);
     CLGRAD_TRY(clgrad_reduce_stats_pair_check(ctx, params, prev, segs, out, off_x, off_d));
-    if (clgrad_segs_chunks(segs)) {
-        cl_float hp[16];
-        cl_int ip[4], kind = optim_scalars_(cfg, step_t, lr, hp, ip), use_gs = gradstate != NULL;
-        cl_uint nseg = (cl_uint)clgrad_segs_count(segs);
-        cl_mem tab = clgrad_segs_table(segs), part = clgrad_segs_part(segs), s = state ? state : params;
-        cl_mem gs = gradstate ? gradstate : params; /* any valid buffer; never read when use_gs == 0 */
-        cl_kernel k = clgrad_kernel(ctx, "reduce_stats_optim_chunks");
-        if (!k) return CLGRAD_E_ARG;
-        clgrad_karg a[] = {CLGRAD_KM(params), CLGRAD_KM(grads), CLGRAD_KM(s), CLGRAD_KU(n), CLGRAD_KM(gs),
-                           CLGRAD_KU(gradstate_offset + CLGRAD_GS_COEF), CLGRAD_KU(gradstate_offset + CLGRAD_GS_SKIP),
-                           CLGRAD_KI(use_gs), CLGRAD_KM(prev), CLGRAD_KM(tab), {&nseg, sizeof nseg},
-                           CLGRAD_KU(clgrad_segs_chunks(segs)), CLGRAD_KM(part), CLGRAD_KI(kind),
-                           {hp, sizeof(cl_float16)}, {ip, sizeof(cl_int4)}};
-        for (int i = 0; i < 16; i++) CLGRAD_CL_TRY(ctx, clSetKernelArg(k, (cl_uint)i, a[i].size, a[i].p));
-        size_t wg = clgrad_wg(ctx) < CLGRAD_REDUCE_LEAVES ? clgrad_wg(ctx) : CLGRAD_REDUCE_LEAVES;
-        CLGRAD_TRY(clgrad_launch1d(ctx, k, "reduce_stats_optim_chunks", clgrad_segs_chunks(segs) * wg, wg));
-    }
-    CLGRAD_TRY(clgrad_reduce_stats_pair_final(ctx, segs, out, off_x, off_d));
+    cl_float hp[16];
+    cl_int ip[4], kind = optim_scalars_(cfg, step_t, lr, hp, ip), use_gs = gradstate != NULL;
+    cl_uint nseg = (cl_uint)clgrad_segs_count(segs);
+    cl_mem tab = clgrad_segs_table(segs), part = clgrad_segs_part(segs), s = state ? state : params;
+    cl_mem gs = gradstate ? gradstate : params; /* any valid buffer; never read when use_gs == 0 */
+    cl_kernel k = clgrad_kernel(ctx, "reduce_stats_optim_chunks");
+    if (!k) return CLGRAD_E_ARG;
+    clgrad_karg a[] = {CLGRAD_KM(params), CLGRAD_KM(grads), CLGRAD_KM(s), CLGRAD_KU(n), CLGRAD_KM(gs),
+                       CLGRAD_KU(gradstate_offset + CLGRAD_GS_COEF), CLGRAD_KU(gradstate_offset + CLGRAD_GS_SKIP),
+                       CLGRAD_KI(use_gs), CLGRAD_KM(prev), CLGRAD_KM(tab), {&nseg, sizeof nseg},
+                       CLGRAD_KU(clgrad_segs_chunks(segs)), CLGRAD_KM(part), CLGRAD_KI(kind),
+                       {hp, sizeof(cl_float16)}, {ip, sizeof(cl_int4)}};
+    for (int i = 0; i < 16; i++) CLGRAD_CL_TRY(ctx, clSetKernelArg(k, (cl_uint)i, a[i].size, a[i].p));
+    CLGRAD_TRY(clgrad_reduce_stats_optim_(ctx, k, segs, out, off_x, off_d, also));
 fail:
     return st;
 }

@@ -200,22 +200,6 @@ fail:
     return st;
 }
 
-clgrad_status clgrad_reduce_stats_pair_final(clgrad_ctx *ctx, const clgrad_segs *segs, cl_mem out, size_t off_x,
-                                             size_t off_d)
-{
-    clgrad_status st = CLGRAD_OK;
-    size_t wg = clgrad_wg(ctx) < CLGRAD_REDUCE_LEAVES ? clgrad_wg(ctx) : CLGRAD_REDUCE_LEAVES;
-    cl_uint nseg = (cl_uint)segs->nseg;
-    cl_kernel k = clgrad_kernel(ctx, "reduce_stats_pair_final");
-    if (!k) return CLGRAD_E_ARG;
-    clgrad_karg a[] = {CLGRAD_KM(segs->tab), {&nseg, sizeof nseg}, CLGRAD_KU(segs->nchunks), CLGRAD_KM(segs->part),
-                       CLGRAD_KM(out),       CLGRAD_KU(off_x),         CLGRAD_KU(off_d)};
-    for (int i = 0; i < 7; i++) CLGRAD_CL_TRY(ctx, clSetKernelArg(k, (cl_uint)i, a[i].size, a[i].p));
-    CLGRAD_TRY(clgrad_launch1d(ctx, k, "reduce_stats_pair_final", 2 * (segs->nseg + 1) * wg, wg));
-fail:
-    return st;
-}
-
 clgrad_status clgrad_reduce_stats_pair(clgrad_ctx *ctx, cl_mem x, cl_mem y, const clgrad_segs *segs, cl_mem out,
                                        size_t off_x, size_t off_d)
 {
@@ -231,7 +215,44 @@ clgrad_status clgrad_reduce_stats_pair(clgrad_ctx *ctx, cl_mem x, cl_mem y, cons
         for (int i = 0; i < 6; i++) CLGRAD_CL_TRY(ctx, clSetKernelArg(k, (cl_uint)i, a[i].size, a[i].p));
         CLGRAD_TRY(clgrad_launch1d(ctx, k, "reduce_stats_pair_chunks", 2 * segs->nchunks * wg, wg));
     }
-    CLGRAD_TRY(clgrad_reduce_stats_pair_final(ctx, segs, out, off_x, off_d));
+    cl_kernel k = clgrad_kernel(ctx, "reduce_stats_pair_final");
+    if (!k) return CLGRAD_E_ARG;
+    clgrad_karg a[] = {CLGRAD_KM(segs->tab), {&nseg, sizeof nseg}, CLGRAD_KU(segs->nchunks), CLGRAD_KM(segs->part),
+                       CLGRAD_KM(out),       CLGRAD_KU(off_x),         CLGRAD_KU(off_d)};
+    for (int i = 0; i < 7; i++) CLGRAD_CL_TRY(ctx, clSetKernelArg(k, (cl_uint)i, a[i].size, a[i].p));
+    CLGRAD_TRY(clgrad_launch1d(ctx, k, "reduce_stats_pair_final", 2 * (segs->nseg + 1) * wg, wg));
+fail:
+    return st;
+}
+
+clgrad_status clgrad_reduce_stats_optim_(clgrad_ctx *ctx, cl_kernel k, const clgrad_segs *segs, cl_mem out,
+                                         size_t off_x, size_t off_d, const clgrad_reduce_job *also)
+{
+    clgrad_status st = CLGRAD_OK;
+    size_t wg = clgrad_wg(ctx) < CLGRAD_REDUCE_LEAVES ? clgrad_wg(ctx) : CLGRAD_REDUCE_LEAVES;
+    const clgrad_segs *sa = also ? also->segs : segs; /* without `also`: any valid table, no group reads it */
+    if (also) {
+        if (also->xoff > SIZE_MAX - sa->end) return clgrad_fail(ctx, CLGRAD_E_ARG, "reduce_stats: offset overflows");
+        CLGRAD_TRY(check_size_(ctx, also->x, also->xoff + sa->end, "reduce_stats"));
+        CLGRAD_TRY(check_size_(ctx, out, also->out_off + CLGRAD_RS_SIZE * (sa->nseg + 1), "reduce_stats (output)"));
+    }
+    cl_uint nseg = (cl_uint)segs->nseg, nsa = (cl_uint)sa->nseg, ga = also ? nsa + 1 : 0;
+    size_t na = also ? sa->nchunks : 0;
+    if (segs->nchunks + na) {
+        cl_mem xa = also ? also->x : out;
+        clgrad_karg a[] = {CLGRAD_KM(xa), CLGRAD_KU(also ? also->xoff : 0), CLGRAD_KM(sa->tab),
+                           {&nsa, sizeof nsa}, CLGRAD_KU(na), CLGRAD_KM(sa->part)};
+        for (int i = 0; i < 6; i++) CLGRAD_CL_TRY(ctx, clSetKernelArg(k, (cl_uint)(16 + i), a[i].size, a[i].p));
+        CLGRAD_TRY(clgrad_launch1d(ctx, k, "reduce_stats_optim_chunks", (segs->nchunks + na) * wg, wg));
+    }
+    cl_kernel kf = clgrad_kernel(ctx, "reduce_stats_optim_final");
+    if (!kf) return CLGRAD_E_ARG;
+    clgrad_karg f[] = {CLGRAD_KM(sa->tab),   {&nsa, sizeof nsa},        {&ga, sizeof ga},
+                       CLGRAD_KM(sa->part),  CLGRAD_KU(also ? also->out_off : 0), CLGRAD_KM(segs->tab),
+                       {&nseg, sizeof nseg}, CLGRAD_KU(segs->nchunks),  CLGRAD_KM(segs->part),
+                       CLGRAD_KM(out),       CLGRAD_KU(off_x),          CLGRAD_KU(off_d)};
+    for (int i = 0; i < 12; i++) CLGRAD_CL_TRY(ctx, clSetKernelArg(kf, (cl_uint)i, f[i].size, f[i].p));
+    CLGRAD_TRY(clgrad_launch1d(ctx, kf, "reduce_stats_optim_final", (ga + 2 * (segs->nseg + 1)) * wg, wg));
 fail:
     return st;
 }
