@@ -455,7 +455,7 @@ reduce_stats_pair_chunks(__global const float *x, __global const float *y, __glo
 /* The update of the r (<= 8) parameters at p (gradients g, state slots s + k * stride), as optim.cl's kernel
 ** of the kind: the gradient times coef, loads and stores of the slots the options use; prev gets the old
 ** values; nothing else is written when skip. */
-inline void reduce_optim8_(const int kind, __global float *p, __global const float *g, __global float *s,
+inline __attribute__((always_inline)) void reduce_optim8_(const int kind, __global float *p, __global const float *g, __global float *s,
                            const ulong stride, __global float *prev, const ulong r, const int use_gs, const float coef,
                            const int skip, const float16 hp, const int4 ip)
 {
@@ -514,10 +514,21 @@ reduce_stats_optim_chunks(__global float *p, __global const float *g, __global f
     const int skip = use_gs && gs[gs_skip] != 0.0f;
     const float coef = use_gs ? gs[gs_coef] : 1.0f;
     const uint e0 = get_local_id(0) * REDUCE_R * 8 * REDUCE_LEAF_VECS, e1 = min(e0 + REDUCE_R * 8 * REDUCE_LEAF_VECS, clen);
-    for (uint e = e0; e < e1; e += 8) {
-        const ulong i = base + e;
-        reduce_optim8_(kind, p + i, g + i, s + i, n, prev + i, e1 - e, use_gs, coef, skip, hp, ip);
-    }
+    /* one loop per kind (the kind a constant in each), whole vectors then the rest */
+#define REDUCE_OPT_LOOP(K)                                                                                   \
+    do {                                                                                                     \
+        uint e = e0;                                                                                         \
+        for (; e + 8 <= e1; e += 8)                                                                          \
+            reduce_optim8_((K), p + base + e, g + base + e, s + base + e, n, prev + base + e, 8, use_gs, coef, \
+                           skip, hp, ip);                                                                    \
+        if (e < e1)                                                                                          \
+            reduce_optim8_((K), p + base + e, g + base + e, s + base + e, n, prev + base + e, e1 - e, use_gs,  \
+                           coef, skip, hp, ip);                                                              \
+    } while (0)
+    if (kind == REDUCE_OPT_SGD) REDUCE_OPT_LOOP(REDUCE_OPT_SGD);
+    else if (kind == REDUCE_OPT_RMSPROP) REDUCE_OPT_LOOP(REDUCE_OPT_RMSPROP);
+    else REDUCE_OPT_LOOP(REDUCE_OPT_ADAM);
+#undef REDUCE_OPT_LOOP
     barrier(CLK_GLOBAL_MEM_FENCE);
     reduce_chunk_(p, p, 0, tab, nseg, c, part, lr, l1);
     reduce_chunk_(p, prev, 1, tab, nseg, c, part + nchunks * REDUCE_PART, lr, l1);
