@@ -20,8 +20,8 @@
 ** sums (any order), written as (float)count / n.  One work-group of
 ** CLGRAD_WG items, 256 units (a chunk) at a time: item i computes the units
 ** i, i + WG, ... of the chunk into local memory (consecutive items read
-** consecutive columns; on CPUs, WG <= 32, the R = 256 / WG consecutive
-** units R i .. R i + R - 1, 8 columns per float8), 16 items the 16 subtrees of 16 units, item 0 their
+** consecutive columns; on CPUs, WG <= 16, the R = 256 / WG consecutive
+** units R i .. R i + R - 1, 16 columns per float16), 16 items the 16 subtrees of 16 units, item 0 their
 ** tree, kept on a binary-counter stack over the chunks (see cl/reduce.cl) and
 ** folded at the end: the balanced tree over the units, evaluated in pieces.
 ** clgrad_model_act_stats_replica (src/nn/model.c) is the same order on the host.
@@ -62,24 +62,25 @@ inline float model_act_col_(const int kind, const int B, const int H, __global c
     return col;
 }
 
-/* model_act_col_ of the 8 units u .. u + 7 (all < H) at once, one per lane (the same operations per unit),
-** the sums into lf[0 .. 8). */
-inline void model_act_cols8_(const int kind, const int B, const int H, __global const float *h, const uint u,
-                             __local float *lf, uint *sat, uint *dead)
+/* model_act_col_ of the 16 units u .. u + 15 (all < H) at once, one per lane (the same operations per unit),
+** the sums into lf[0 .. 16). */
+inline void model_act_cols16_(const int kind, const int B, const int H, __global const float *h, const uint u,
+                              __local float *lf, uint *sat, uint *dead)
 {
-    float8 col = 0.0f;
-    int8 scol = 0, nonzero = 0; /* comparisons give -1 for true */
+    float16 col = 0.0f;
+    int16 scol = 0, nonzero = 0; /* comparisons give -1 for true */
     for (int b = 0; b < B; b++) {
-        const float8 v = vload8(0, h + (size_t)b * H + u), a = fabs(v);
+        const float16 v = vload16(0, h + (size_t)b * H + u), a = fabs(v);
         col = col + a;
         nonzero |= v != 0.0f;
         if (kind == ACT_KIND_SIGMOID) scol -= (v < 0.01f) | (v > 0.99f);
         else if (kind == ACT_KIND_TANH || kind == ACT_KIND_SOFTSIGN) scol -= a > 0.99f;
     }
-    vstore8(col, 0, lf);
-    const int8 d = nonzero == 0;
-    *sat += (uint)(scol.s0 + scol.s1 + scol.s2 + scol.s3 + scol.s4 + scol.s5 + scol.s6 + scol.s7);
-    *dead -= (uint)(d.s0 + d.s1 + d.s2 + d.s3 + d.s4 + d.s5 + d.s6 + d.s7);
+    vstore16(col, 0, lf);
+    const int16 d = nonzero == 0;
+    const int8 s8 = scol.lo + scol.hi, d8 = d.lo + d.hi;
+    *sat += (uint)(s8.s0 + s8.s1 + s8.s2 + s8.s3 + s8.s4 + s8.s5 + s8.s6 + s8.s7);
+    *dead -= (uint)(d8.s0 + d8.s1 + d8.s2 + d8.s3 + d8.s4 + d8.s5 + d8.s6 + d8.s7);
 }
 
 /* The statistics of one layer output by the work-group (see the header). */
@@ -92,13 +93,13 @@ inline void model_act_stats_(const int kind, const int B, const int H, __global 
     float stk[MODEL_STACK]; /* item 0's chunk sums */
     uint sp = 0, sat = 0, dead = 0;
     for (uint ch = 0; ch < nch; ch++) {
-#if MODEL_R >= 8
-        /* units 256 ch + j, j = R lid .. R lid + R - 1: 8 columns at a time (independent sums, one per lane) */
-        for (uint i = 0; i < MODEL_R; i += 8) {
+#if MODEL_R >= 16
+        /* units 256 ch + j, j = R lid .. R lid + R - 1: 16 columns at a time (independent sums, one per lane) */
+        for (uint i = 0; i < MODEL_R; i += 16) {
             const uint j = lid * MODEL_R + i, u = 256 * ch + j;
-            if (u + 8 <= (uint)H) model_act_cols8_(kind, B, H, h, u, lf + j, &sat, &dead);
+            if (u + 16 <= (uint)H) model_act_cols16_(kind, B, H, h, u, lf + j, &sat, &dead);
             else
-                for (uint k = 0; k < 8; k++) lf[j + k] = model_act_col_(kind, B, H, h, u + k, &sat, &dead);
+                for (uint k = 0; k < 16; k++) lf[j + k] = model_act_col_(kind, B, H, h, u + k, &sat, &dead);
         }
 #else
         /* units 256 ch + j, j = lid, lid + WG, ...: consecutive items read consecutive columns */
