@@ -73,9 +73,11 @@
 ** REDUCE_WG = min(CLGRAD_WG, 256) work-items per group, a power of two.
 ** Launch 1, reduce_stats_chunks: one work-group per chunk; work-item l owns
 **   the REDUCE_R = 256 / REDUCE_WG consecutive leaves l R .. l R + R - 1,
-**   computes them in turn and merges them with a binary-counter stack (a subtree of
-**   the chunk tree); then the balanced tree over the work-items (in two
-**   levels of local memory, see reduce_tree_rec_).  An item reads whole
+**   computes them in turn (two at a time in the lanes of float16, with a
+**   fast path for finite leaves: reduce_leaf2_; four at a time merged into
+**   their subtree before one push) and merges them with a binary-counter
+**   stack (a subtree of the chunk tree); then the balanced tree over the
+**   work-items (in two levels of local memory, see reduce_tree_rec_).  An item reads whole
 **   32-byte vectors (one memory sector each on GPUs), its leaves are
 **   contiguous (streaming on CPUs), and a small segment fills few leaves
 **   completely instead of many leaves partly.  It writes
@@ -89,6 +91,9 @@
 **   stack (exactly the balanced tree of the run; the identities at the end of
 **   a run are skipped, which is exact), then the balanced tree over items.
 **
+** A log step's update (reduce_stats_optim_chunks, reduce_stats_optim_final):
+**   the optimizer's update of each chunk by its work-group, then the chunk
+**   records of the parameters and of the update, the same trees (see there).
 ** Accuracy: the sum is a tree of depth 8 + 3 + 8 + log2(P); the scaled
 ** squares never overflow (q <= the number of elements below it) and a term
 ** rounds to a denormal only when more than 2^62 below its leaf's maximum
