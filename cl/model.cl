@@ -20,7 +20,8 @@
 ** sums (any order), written as (float)count / n.  One work-group of
 ** CLGRAD_WG items, 256 units (a chunk) at a time: item i computes the units
 ** i, i + WG, ... of the chunk into local memory (consecutive items read
-** consecutive columns), 16 items the 16 subtrees of 16 units, item 0 their
+** consecutive columns; on CPUs, WG <= 16, the R = 256 / WG consecutive
+** units R i .. R i + R - 1, 16 columns per float16), 16 items the 16 subtrees of 16 units, item 0 their
 ** tree, kept on a binary-counter stack over the chunks (see cl/reduce.cl) and
 ** folded at the end: the balanced tree over the units, evaluated in pieces.
 ** clgrad_model_act_stats_replica (src/nn/model.c) is the same order on the host.
@@ -40,6 +41,53 @@ inline float model_tree16_(float *t)
     return t[0];
 }
 
+/* Column figures: the sum of |h| (of one unit; unused for a group of units), saturated and dead counts. */
+typedef struct {
+    float col;
+    uint sat, dead;
+} model_cols_;
+
+/* Unit u's column sum of |h| over the batch in order from +0.0 (0 for u >= H), its saturated and dead counts. */
+inline model_cols_ model_act_col_(const int kind, const int B, const int H, __global const float *h, const uint u)
+{
+    model_cols_ r = {0.0f, 0, 0};
+    if (u >= (uint)H) return r;
+    int nonzero = 0;
+    for (int b = 0; b < B; b++) {
+        float v = h[(size_t)b * H + u];
+        r.col += fabs(v);
+        nonzero |= v != 0.0f;
+        if (kind == ACT_KIND_SIGMOID) r.sat += (v < 0.01f || v > 0.99f) ? 1 : 0;
+        else if (kind == ACT_KIND_TANH || kind == ACT_KIND_SOFTSIGN) r.sat += fabs(v) > 0.99f ? 1 : 0;
+    }
+    r.dead = nonzero ? 0 : 1;
+    return r;
+}
+
+/* model_act_col_ of the 16 units u .. u + 15 (all < H) at once, one per lane (the same operations per unit):
+** the sums into lf[0 .. 16), the counts summed over the 16 units. */
+inline model_cols_ model_act_cols16_(const int kind, const int B, const int H, __global const float *h, const uint u,
+                                     __local float *lf)
+{
+    float16 col = 0.0f;
+    int16 scol = 0, nonzero = 0; /* counts by select(0, 1, ...): Oclgrind 21.10 miscounts `scol -= mask` */
+    for (int b = 0; b < B; b++) {
+        const float16 v = vload16(0, h + (size_t)b * H + u), a = fabs(v);
+        col = col + a;
+        nonzero |= v != 0.0f;
+        if (kind == ACT_KIND_SIGMOID) scol += select((int16)0, (int16)1, (v < 0.01f) | (v > 0.99f));
+        else if (kind == ACT_KIND_TANH || kind == ACT_KIND_SOFTSIGN) scol += select((int16)0, (int16)1, a > 0.99f);
+    }
+    vstore16(col, 0, lf);
+    const int16 d = nonzero == 0;
+    const int8 s8 = scol.lo + scol.hi, d8 = d.lo + d.hi;
+    model_cols_ r;
+    r.col = 0.0f;
+    r.sat = (uint)(s8.s0 + s8.s1 + s8.s2 + s8.s3 + s8.s4 + s8.s5 + s8.s6 + s8.s7);
+    r.dead = (uint)-(d8.s0 + d8.s1 + d8.s2 + d8.s3 + d8.s4 + d8.s5 + d8.s6 + d8.s7);
+    return r;
+}
+
 /* The statistics of one layer output by the work-group (see the header). */
 inline void model_act_stats_(const int kind, const int B, const int H, __global const float *h, const ulong hoff,
                              __global float *out, const ulong ooff, __local float *lf, __local float *l1,
@@ -50,26 +98,28 @@ inline void model_act_stats_(const int kind, const int B, const int H, __global 
     float stk[MODEL_STACK]; /* item 0's chunk sums */
     uint sp = 0, sat = 0, dead = 0;
     for (uint ch = 0; ch < nch; ch++) {
+#if MODEL_R >= 16
+        /* units 256 ch + j, j = R lid .. R lid + R - 1: 16 columns at a time (independent sums, one per lane) */
+        for (uint i = 0; i < MODEL_R; i += 16) {
+            const uint j = lid * MODEL_R + i, u = 256 * ch + j;
+            if (u + 16 <= (uint)H) {
+                const model_cols_ c = model_act_cols16_(kind, B, H, h, u, lf + j);
+                sat += c.sat, dead += c.dead;
+            } else
+                for (uint k = 0; k < 16; k++) {
+                    const model_cols_ c = model_act_col_(kind, B, H, h, u + k);
+                    lf[j + k] = c.col, sat += c.sat, dead += c.dead;
+                }
+        }
+#else
         /* units 256 ch + j, j = lid, lid + WG, ...: consecutive items read consecutive columns */
         for (uint i = 0; i < MODEL_R; i++) {
-            const uint j = lid + i * CLGRAD_WG, u = 256 * ch + j;
+            const uint j = lid + i * CLGRAD_WG;
             if (j >= 256) break;
-            float col = 0.0f;
-            if (u < (uint)H) {
-                uint scol = 0;
-                int nonzero = 0;
-                for (int b = 0; b < B; b++) {
-                    float v = h[(size_t)b * H + u];
-                    col += fabs(v);
-                    nonzero |= v != 0.0f;
-                    if (kind == ACT_KIND_SIGMOID) scol += (v < 0.01f || v > 0.99f) ? 1 : 0;
-                    else if (kind == ACT_KIND_TANH || kind == ACT_KIND_SOFTSIGN) scol += fabs(v) > 0.99f ? 1 : 0;
-                }
-                sat += scol;
-                dead += nonzero ? 0 : 1;
-            }
-            lf[j] = col;
+            const model_cols_ c = model_act_col_(kind, B, H, h, 256 * ch + j);
+            lf[j] = c.col, sat += c.sat, dead += c.dead;
         }
+#endif
         barrier(CLK_LOCAL_MEM_FENCE);
         /* the chunk's balanced tree: 16 subtrees of 16 units, then their tree */
         for (uint g = lid; g < 16; g += CLGRAD_WG) {

@@ -73,10 +73,11 @@
 ** REDUCE_WG = min(CLGRAD_WG, 256) work-items per group, a power of two.
 ** Launch 1, reduce_stats_chunks: one work-group per chunk; work-item l owns
 **   the REDUCE_R = 256 / REDUCE_WG consecutive leaves l R .. l R + R - 1,
-**   computes them in turn (two at a time, side by side: reduce_leaf_pair_)
-**   and merges them with a binary-counter stack (a subtree of
-**   the chunk tree); then the balanced tree over the work-items (in two
-**   levels of local memory, see reduce_tree_rec_).  An item reads whole
+**   computes them in turn (two at a time in the lanes of float16, with a
+**   fast path for finite leaves: reduce_leaf2_; four at a time merged into
+**   their subtree before one push) and merges them with a binary-counter
+**   stack (a subtree of the chunk tree); then the balanced tree over the
+**   work-items (in two levels of local memory, see reduce_tree_rec_).  An item reads whole
 **   32-byte vectors (one memory sector each on GPUs), its leaves are
 **   contiguous (streaming on CPUs), and a small segment fills few leaves
 **   completely instead of many leaves partly.  It writes
@@ -92,6 +93,9 @@
 **   stack (exactly the balanced tree of the run; the identities at the end of
 **   a run are skipped, which is exact), then the balanced tree over items.
 **
+** A log step's update (reduce_stats_optim_chunks, reduce_stats_optim_final):
+**   the optimizer's update of each chunk by its work-group, then the chunk
+**   records of the parameters and of the update, the same trees (see there).
 ** Accuracy: the sum is a tree of depth 8 + 3 + 8 + log2(P); the scaled
 ** squares never overflow (q <= the number of elements below it) and a term
 ** rounds to a denormal only when more than 2^62 below its leaf's maximum
@@ -318,56 +322,83 @@ inline reduce_rec_ reduce_leaf_(__global const float *p, __global const float *q
     return r;
 }
 
-/* Leaves j and j + 1 side by side: lanes 0..7 of the float16 values are leaf j's lanes, 8..15 leaf
-** j + 1's, each lane doing exactly reduce_leaf_'s operations (the same records, in about half the
-** instructions and with the two leaves' dependency chains interleaved).  A pair with an Inf or NaN,
-** or a leaf whose scale 2^-e is not a normal float, is left to reduce_leaf_. */
+/* s, e, m, n of a leaf from its lane sums, max |x| bits (all, finite) and non-finite counts (q = 0: the caller's). */
+inline reduce_rec_ reduce_leaf_rec_(const float8 sum, const uint8 amx, const uint8 fmx, const int8 nf)
+{
+    const uint4 f4 = max(fmx.lo, fmx.hi), a4 = max(amx.lo, amx.hi);
+    const uint2 f2 = max(f4.lo, f4.hi), a2 = max(a4.lo, a4.hi);
+    const float mx = as_float(max(f2.x, f2.y)); /* largest finite |x| */
+    reduce_rec_ r;
+    r.e = mx > 0.0f ? reduce_exponent_(as_uint(mx)) : REDUCE_NOEXP;
+    r.q = 0.0f;
+    r.s = reduce_hsum8_(sum);
+    r.m = max(a2.x, a2.y);
+    r.n = (uint)(nf.s0 + nf.s1 + nf.s2 + nf.s3 + nf.s4 + nf.s5 + nf.s6 + nf.s7);
+    return r;
+}
+
+/* The scale 2^-e of a leaf's squares as a float (1 when the leaf has no exponent: its q is not used). */
+inline float reduce_leaf_scale_(const int e) { return e == REDUCE_NOEXP ? 1.0f : as_float((uint)(127 - e) << 23); }
+
 typedef struct {
     reduce_rec_ a, b;
 } reduce_rec2_;
 
-inline uint reduce_hmax8_(const uint8 m)
+/* The float8 vector k of the leaf pair at element i of the chunk (of p - q when sub): whole vectors where the
+** pair lies inside the chunk's clen elements, else reduce_load8d_. */
+inline float8 reduce_pair_load_(__global const float *p, __global const float *q, const int sub, const uint clen,
+                                const uint i, const int whole)
 {
-    const uint4 m4 = max(m.lo, m.hi);
-    const uint2 m2 = max(m4.lo, m4.hi);
-    return max(m2.x, m2.y);
+    if (whole) return sub ? vload8(0, p + i) - vload8(0, q + i) : vload8(0, p + i);
+    return reduce_load8d_(p + i, q + i, sub, clg_rest_(clen, i));
 }
 
-/* leaf_pair's scale 2^-e of a leaf with largest |x| bits am (1 where am = 0: its squares are not used) */
-inline float reduce_pair_scale_(const uint am) { return am ? as_float((uint)(127 - reduce_exponent_(am)) << 23) : 1.0f; }
-
-inline reduce_rec2_ reduce_leaf_pair_(__global const float *p, __global const float *q, const int sub,
-                                      const uint clen, const uint j)
+/* reduce_leaf_ of the leaves j and j + 1 at once, lanes 0-7 of each float16 those of leaf j, lanes 8-15 those
+** of leaf j + 1: every lane does the operations of reduce_leaf_ (two independent chains instead of one).
+** Where both leaves are finite (max |x| bits below Inf's) the finite max is the max, there is nothing to
+** count and no element to zero: the same values with fewer operations.  Where a leaf holds Inf or NaN, or its
+** exponent needs ldexp (|x| >= 2^126 or all |x| < 2^-127), both come from reduce_leaf_.  The same bits. */
+inline reduce_rec2_ reduce_leaf2_(__global const float *p, __global const float *q, const int sub, const uint clen,
+                                  const uint j)
 {
     float16 v[REDUCE_LEAF_VECS];
     float16 sum = -0.0f;
     uint16 amx = 0;
+    const uint e0 = j * REDUCE_LEAF_VECS * 8;
+    const int whole = e0 + 16 * REDUCE_LEAF_VECS <= clen;
     for (uint k = 0; k < REDUCE_LEAF_VECS; k++) {
-        const uint ia = (j * REDUCE_LEAF_VECS + k) * 8, ib = ia + 8 * REDUCE_LEAF_VECS;
-        v[k] = (float16)(reduce_load8d_(p + ia, q + ia, sub, clg_rest_(clen, ia)),
-                         reduce_load8d_(p + ib, q + ib, sub, clg_rest_(clen, ib)));
+        const uint i = e0 + 8 * k, i2 = i + 8 * REDUCE_LEAF_VECS;
+        v[k] = (float16)(reduce_pair_load_(p, q, sub, clen, i, whole), reduce_pair_load_(p, q, sub, clen, i2, whole));
         sum = sum + v[k];
         amx = max(amx, as_uint16(v[k]) & 0x7fffffffu);
     }
-    const uint ama = reduce_hmax8_(amx.lo), amb = reduce_hmax8_(amx.hi);
-    const int ea = ama ? reduce_exponent_(ama) : 0, eb = amb ? reduce_exponent_(amb) : 0;
+    const uint8 a8 = max(amx.lo, amx.hi);
+    const uint4 a4 = max(a8.lo, a8.hi);
+    const uint2 a2 = max(a4.lo, a4.hi);
     reduce_rec2_ r;
-    if (ama >= 0x7f800000u || amb >= 0x7f800000u || ea < -127 || eb < -127 || ea > 126 || eb > 126) {
+    if (max(a2.x, a2.y) >= 0x7f800000u) { /* Inf or NaN in a leaf */
         r.a = reduce_leaf_(p, q, sub, clen, j);
         r.b = reduce_leaf_(p, q, sub, clen, j + 1);
         return r;
     }
-    const float16 sc = (float16)((float8)reduce_pair_scale_(ama), (float8)reduce_pair_scale_(amb));
+    r.a = reduce_leaf_rec_(sum.lo, amx.lo, amx.lo, (int8)0);
+    r.b = reduce_leaf_rec_(sum.hi, amx.hi, amx.hi, (int8)0);
+    const int ina = r.a.e == REDUCE_NOEXP || (r.a.e >= -127 && r.a.e <= 126),
+              inb = r.b.e == REDUCE_NOEXP || (r.b.e >= -127 && r.b.e <= 126);
+    if (!ina || !inb) {
+        r.a = reduce_leaf_(p, q, sub, clen, j);
+        r.b = reduce_leaf_(p, q, sub, clen, j + 1);
+        return r;
+    }
+    const float sa = reduce_leaf_scale_(r.a.e), sb = reduce_leaf_scale_(r.b.e);
+    const float16 sc = (float16)((float8)sa, (float8)sb);
     float16 q16 = 0.0f;
     for (uint k = 0; k < REDUCE_LEAF_VECS; k++) {
-        const float16 t = v[k] * sc; /* |t| < 1 */
+        const float16 t = v[k] * sc;
         q16 = q16 + t * t;
     }
-    r.a.s = reduce_hsum8_(sum.lo), r.b.s = reduce_hsum8_(sum.hi);
-    r.a.e = ama ? ea : REDUCE_NOEXP, r.b.e = amb ? eb : REDUCE_NOEXP;
-    r.a.q = ama ? reduce_hsum8_(q16.lo) : 0.0f, r.b.q = amb ? reduce_hsum8_(q16.hi) : 0.0f;
-    r.a.m = ama, r.b.m = amb;
-    r.a.n = 0, r.b.n = 0;
+    if (r.a.e != REDUCE_NOEXP) r.a.q = reduce_hsum8_(q16.lo);
+    if (r.b.e != REDUCE_NOEXP) r.b.q = reduce_hsum8_(q16.hi);
     return r;
 }
 
@@ -389,16 +420,25 @@ inline void reduce_chunk_(__global const float *x, __global const float *y, cons
     const uint nl = (uint)min((long)REDUCE_R, max((long)nv - (long)j0, 0L)); /* leaf j holds elements iff j < nv */
     reduce_rec_ stk[REDUCE_RSTACK];
     uint sp = 0;
-    /* leaves in pairs (reduce_leaf_pair_; R = 1 on GPUs): pushing leaves 2i and 2i + 1 is
-    ** pushing their merge as entry i of the next level; an odd last leaf goes on top unmerged */
+    /* four leaves at a time (two reduce_leaf2_): their subtree, pushed as one node of a counter over quads
+    ** (the entries leaf by leaf pushes would leave: the subtrees of the set bits of the count); then the
+    ** rest leaf by leaf */
     uint i = 0;
-#if REDUCE_R > 1
-    for (; i + 1 < nl; i += 2) {
-        const reduce_rec2_ ab = reduce_leaf_pair_(p, q, sub, clen, j0 + i);
-        REDUCE_PUSH(stk, sp, i / 2, reduce_merge_(ab.a, ab.b));
+    for (; i + 4 <= nl; i += 4) {
+        const reduce_rec2_ x = reduce_leaf2_(p, q, sub, clen, j0 + i), y = reduce_leaf2_(p, q, sub, clen, j0 + i + 2);
+        const reduce_rec_ quad = reduce_merge_(reduce_merge_(x.a, x.b), reduce_merge_(y.a, y.b));
+        REDUCE_PUSH(stk, sp, i / 4, quad);
     }
-#endif
-    if (i < nl) stk[sp++] = reduce_leaf_(p, q, sub, clen, j0 + i);
+    if (i + 2 <= nl) {
+        const reduce_rec2_ two = reduce_leaf2_(p, q, sub, clen, j0 + i);
+        REDUCE_PUSH(stk, sp, i, two.a);
+        REDUCE_PUSH(stk, sp, i + 1, two.b);
+        i += 2;
+    }
+    if (i < nl) {
+        const reduce_rec_ leaf = reduce_leaf_(p, q, sub, clen, j0 + i);
+        REDUCE_PUSH(stk, sp, i, leaf);
+    }
     reduce_rec_ mine;
     REDUCE_FOLD(mine, stk, sp);
     const uint na = (uint)min((ulong)REDUCE_WG, ((ulong)nv + REDUCE_R - 1) / REDUCE_R); /* items with leaves */
@@ -432,6 +472,102 @@ reduce_stats_pair_chunks(__global const float *x, __global const float *y, __glo
     __local reduce_rec_ lr[REDUCE_WG], l1[REDUCE_N1];
     const ulong g = get_group_id(0), sub = g >= nchunks;
     reduce_chunk_(x, y, (int)sub, tab, nseg, sub ? g - nchunks : g, sub ? part + nchunks * REDUCE_PART : part, lr, l1);
+}
+
+/* ---- a log step's update with its statistics (reduce_stats_optim_chunks) ----
+** The optimizer's update of SGD, RMSprop, Adam or AdamW (optim_fn.cl, included before this file: the
+** arithmetic of optim.cl's kernels, lane by lane, so the same bits whatever the grouping of the elements)
+** over the elements of one chunk, the parameters before it saved in prev, then the chunk records of the
+** parameters and of params - prev: what a copy to prev, optim_sgd / optim_rmsprop / optim_adam and
+** reduce_stats_pair_chunks give, in one launch and one pass.  The segments must cover the parameters
+** exactly (the host checks it).  hp, ip: the scalars of the kind (clgrad_optim_scalars, src/ops/optim.c):
+**   SGD      hp lr, wd, momentum, 1 - dampening; ip nesterov, first
+**   RMSprop  hp lr, wd, alpha, 1 - alpha, eps, momentum; ip centered
+**   Adam     hp wd, decay, beta1, 1 - beta1, beta2, 1 - beta2, step size, sqrt(bc2), eps; ip decoupled, amsgrad */
+#define REDUCE_OPT_SGD 0
+#define REDUCE_OPT_RMSPROP 1
+#define REDUCE_OPT_ADAM 2
+
+/* The update of the r (<= 8) parameters at p (gradients g, state slots s + k * stride), as optim.cl's kernel
+** of the kind: the gradient times coef, loads and stores of the slots the options use; prev gets the old
+** values; nothing else is written when skip. */
+inline __attribute__((always_inline)) void reduce_optim8_(const int kind, __global float *p, __global const float *g, __global float *s,
+                           const ulong stride, __global float *prev, const ulong r, const int use_gs, const float coef,
+                           const int skip, const float16 hp, const int4 ip)
+{
+    const float8 theta = clg_load8_(p, r);
+    clg_store8_(prev, r, theta);
+    if (skip) return;
+    float8 d = clg_load8_(g, r), out;
+    if (use_gs) d = d * coef;
+    if (kind == REDUCE_OPT_SGD) {
+        float8 b = hp.s2 != 0.0f && !ip.s1 ? clg_load8_(s, r) : (float8)(0.0f);
+        out = optim_sgd_upd_(theta, d, &b, hp.s0, hp.s1, hp.s2, hp.s3, ip.s0, ip.s1);
+        if (hp.s2 != 0.0f) clg_store8_(s, r, b);
+    } else if (kind == REDUCE_OPT_RMSPROP) {
+        const ulong kb = 1, ka = hp.s5 > 0.0f ? 2 : 1;
+        float8 v = clg_load8_(s, r), b = (float8)(0.0f), ga = (float8)(0.0f);
+        if (hp.s5 > 0.0f) b = clg_load8_(s + kb * stride, r);
+        if (ip.s0) ga = clg_load8_(s + ka * stride, r);
+        out = optim_rmsprop_upd_(theta, d, &v, &b, &ga, hp.s0, hp.s1, hp.s2, hp.s3, hp.s4, hp.s5, ip.s0);
+        clg_store8_(s, r, v);
+        if (ip.s0) clg_store8_(s + ka * stride, r, ga);
+        if (hp.s5 > 0.0f) clg_store8_(s + kb * stride, r, b);
+    } else {
+        float8 m = clg_load8_(s, r), v = clg_load8_(s + stride, r);
+        float8 vmax = ip.s1 ? clg_load8_(s + 2 * stride, r) : (float8)(0.0f);
+        out = optim_adam_upd_(theta, d, &m, &v, &vmax, hp.s0, ip.s0, hp.s1, hp.s2, hp.s3, hp.s4, hp.s5, hp.s6,
+                              hp.s7, hp.s8, ip.s1);
+        clg_store8_(s, r, m);
+        clg_store8_(s + stride, r, v);
+        if (ip.s1) clg_store8_(s + 2 * stride, r, vmax);
+    }
+    clg_store8_(p, r, out);
+}
+
+/* na + nchunks work-groups of exactly REDUCE_WG.  Groups g < na: the chunk records of another reduction
+** (reduce_stats_chunks of xa at xa_off over table taba into parta; na = its chunks, 0: none).  Group na + c
+** updates chunk c's elements (item l those of its leaves l R .. l R + R - 1), then writes the chunk's records
+** of p (part) and of p - prev (part + nchunks records).  gs[gs_coef], gs[gs_skip]: the gradient state (use_gs). */
+__kernel __attribute__((reqd_work_group_size(REDUCE_WG, 1, 1))) void
+reduce_stats_optim_chunks(__global float *p, __global const float *g, __global float *s, const ulong n,
+                          __global const float *gs, const ulong gs_coef, const ulong gs_skip, const int use_gs,
+                          __global float *prev, __global const ulong *tab, const uint nseg, const ulong nchunks,
+                          __global uint *part, const int kind, const float16 hp, const int4 ip,
+                          __global const float *xa, const ulong xa_off, __global const ulong *taba, const uint nsega,
+                          const ulong na, __global uint *parta)
+{
+    __local reduce_rec_ lr[REDUCE_WG], l1[REDUCE_N1];
+    if (get_group_id(0) < na) {
+        reduce_chunk_(xa + xa_off, xa + xa_off, 0, taba, nsega, get_group_id(0), parta, lr, l1);
+        return;
+    }
+    const ulong c = get_group_id(0) - na;
+    __global const ulong *cstart = tab + 2 * (ulong)nseg;
+    const uint sg = clg_segment_of_(cstart, nseg, c);
+    const ulong base = tab[sg] + (c - cstart[sg]) * REDUCE_CHUNK, rest = tab[nseg + sg] - (c - cstart[sg]) * REDUCE_CHUNK;
+    const uint clen = rest < REDUCE_CHUNK ? (uint)rest : REDUCE_CHUNK;
+    const int skip = use_gs && gs[gs_skip] != 0.0f;
+    const float coef = use_gs ? gs[gs_coef] : 1.0f;
+    const uint e0 = get_local_id(0) * REDUCE_R * 8 * REDUCE_LEAF_VECS, e1 = min(e0 + REDUCE_R * 8 * REDUCE_LEAF_VECS, clen);
+    /* one loop per kind (the kind a constant in each), whole vectors then the rest */
+#define REDUCE_OPT_LOOP(K)                                                                                   \
+    do {                                                                                                     \
+        uint e = e0;                                                                                         \
+        for (; e + 8 <= e1; e += 8)                                                                          \
+            reduce_optim8_((K), p + base + e, g + base + e, s + base + e, n, prev + base + e, 8, use_gs, coef, \
+                           skip, hp, ip);                                                                    \
+        if (e < e1)                                                                                          \
+            reduce_optim8_((K), p + base + e, g + base + e, s + base + e, n, prev + base + e, e1 - e, use_gs,  \
+                           coef, skip, hp, ip);                                                              \
+    } while (0)
+    if (kind == REDUCE_OPT_SGD) REDUCE_OPT_LOOP(REDUCE_OPT_SGD);
+    else if (kind == REDUCE_OPT_RMSPROP) REDUCE_OPT_LOOP(REDUCE_OPT_RMSPROP);
+    else REDUCE_OPT_LOOP(REDUCE_OPT_ADAM);
+#undef REDUCE_OPT_LOOP
+    barrier(CLK_GLOBAL_MEM_FENCE);
+    reduce_chunk_(p, p, 0, tab, nseg, c, part, lr, l1);
+    reduce_chunk_(p, prev, 1, tab, nseg, c, part + nchunks * REDUCE_PART, lr, l1);
 }
 
 inline reduce_rec_ reduce_read_(__global const uint *r)
@@ -557,6 +693,25 @@ __kernel void reduce_stats_final_gradstate(__global const ulong *tab, const uint
     if (watch)
         clip_diverge_check_(step, loss[loss_off], gs + gs_off, out + out_off, (int)nseg, loss_limit, grad_limit,
                             rec + rec_off);
+}
+
+/* Launch 2 after reduce_stats_optim_chunks: ga + 2 (nseg + 1) work-groups; the first ga (nsega + 1, or 0
+** without the other reduction) those of reduce_stats_final over taba, parta into out at off_a, then those of
+** reduce_stats_pair_final. */
+__kernel __attribute__((reqd_work_group_size(REDUCE_WG, 1, 1))) void
+reduce_stats_optim_final(__global const ulong *taba, const uint nsega, const uint ga, __global const uint *parta,
+                         const ulong off_a, __global const ulong *tab, const uint nseg, const ulong nchunks,
+                         __global const uint *part, __global float *out, const ulong off_x, const ulong off_d)
+{
+    __local reduce_rec_ lr[REDUCE_WG], l1[REDUCE_N1];
+    const uint g = get_group_id(0);
+    if (g < ga) {
+        reduce_final_(taba, nsega, parta, out, off_a, g, lr, l1);
+        return;
+    }
+    const uint h = g - ga, d = h > nseg;
+    reduce_final_(tab, nseg, d ? part + nchunks * REDUCE_PART : part, out, d ? off_d : off_x, d ? h - nseg - 1 : h,
+                  lr, l1);
 }
 
 /* ---- log-magnitude histograms ----

@@ -778,6 +778,127 @@ START_TEST(bitwise_host)
 }
 END_TEST
 
+/* ---- clgrad_optim_step_stats: a log step's update with its statistics in one pass ----
+** Against the path it replaces (a copy to prev, clgrad_optim_step, clgrad_reduce_stats_pair): parameters,
+** state, prev and both statistics blocks bit for bit, over segments of awkward lengths (empty, 1, a partial
+** leaf, a chunk and one more element), through skipped, clipped and non-finite steps; with another
+** reduction in the same launches (`also`) on even steps, against clgrad_reduce_stats. */
+static const size_t ss_len_[] = {1, 3, 0, 5, 33, 16385, 64, 63, 16384, 200};
+#define SS_NSEG (sizeof ss_len_ / sizeof ss_len_[0])
+
+static size_t ss_run_(clgrad_ctx *ctx, const clgrad_optim_cfg *c, int cfg)
+{
+    size_t off[SS_NSEG], n = 0, bad = 0;
+    for (size_t k = 0; k < SS_NSEG; k++) off[k] = n, n += ss_len_[k];
+    const size_t ns = clgrad_optim_state_floats(c), nst = ns * n + 1, R = 4 * (SS_NSEG + 1), nb = 2 * R + 8 + 20;
+    clgrad_testrng rng = fixture_rng(0x55 + (uint64_t)cfg);
+    float *h = malloc((nst > n ? nst : n) * sizeof *h), *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
+    float *oa = malloc(nb * sizeof *oa), *ob = malloc(nb * sizeof *ob), *sa = malloc(nst * sizeof *sa),
+          *sb = malloc(nst * sizeof *sb);
+    ck_assert(h && a && b && oa && ob && sa && sb);
+    clgrad_segs *segs = NULL;
+    FX_OK(clgrad_segs_new(ctx, SS_NSEG, off, ss_len_, &segs));
+    /* `also`: the statistics of the gradients at offset 2 over another table (4 segments), on even steps */
+    static const size_t aoff[4] = {0, 7, 20007, 20007}, alen[4] = {7, 20000, 0, 129};
+    clgrad_segs *segs2 = NULL;
+    FX_OK(clgrad_segs_new(ctx, 4, aoff, alen, &segs2));
+    cl_mem p[2], st[2], prev[2], out[2], g = NULL, gs = NULL;
+    for (size_t i = 0; i < n; i++) h[i] = hb_grad_(&rng, 0);
+    for (int k = 0; k < 2; k++) {
+        FX_OK(clgrad_buf_new(ctx, n, "params", &p[k]));
+        FX_OK(clgrad_buf_write(ctx, p[k], 0, n, h));
+        FX_OK(clgrad_buf_new(ctx, nst, "state", &st[k]));
+        FX_OK(clgrad_buf_fill(ctx, st[k], 0, nst, 0.0f));
+        FX_OK(clgrad_buf_new(ctx, n, "prev", &prev[k]));
+        FX_OK(clgrad_buf_new(ctx, nb, "out", &out[k]));
+        FX_OK(clgrad_buf_fill(ctx, out[k], 0, nb, -7.0f));
+    }
+    FX_OK(clgrad_buf_new(ctx, n, "grads", &g));
+    FX_OK(clgrad_buf_new(ctx, CLGRAD_GS_SIZE + 3, "gradstate", &gs));
+    for (int t = 1, step = 0; step < 7; step++) {
+        const int use_gs = step >= 2, skip = step == 2; /* as bitwise_host */
+        const float coef = step == 3 ? 0.3712f : step == 5 ? 0x1.fffffep-1f : 1.0f, gsv[2] = {coef, skip ? 1.0f : 0.0f};
+        const double lr = c->lr * (1.0 - 0.13 * (t - 1));
+        for (size_t i = 0; i < n; i++) h[i] = hb_grad_(&rng, step == 6);
+        FX_OK(clgrad_buf_write(ctx, g, 0, n, h));
+        FX_OK(clgrad_buf_write(ctx, gs, 3 + CLGRAD_GS_COEF, 1, &gsv[0]));
+        FX_OK(clgrad_buf_write(ctx, gs, 3 + CLGRAD_GS_SKIP, 1, &gsv[1]));
+        cl_mem gsb = use_gs ? gs : NULL, s0 = ns ? st[0] : NULL, s1 = ns ? st[1] : NULL;
+        FX_OK(clgrad_buf_copy(ctx, p[0], 0, prev[0], 0, n));
+        FX_OK(clgrad_optim_step(ctx, c, t, lr, p[0], g, s0, n, gsb, 3));
+        FX_OK(clgrad_reduce_stats_pair(ctx, p[0], prev[0], segs, out[0], R + 8, 0));
+        const clgrad_reduce_job job = {g, 2, segs2, 2 * R + 8};
+        if (step % 2 == 0) FX_OK(clgrad_reduce_stats(ctx, g, 2, segs2, out[0], 2 * R + 8));
+        FX_OK(clgrad_optim_step_stats(ctx, c, t, lr, p[1], g, s1, n, gsb, 3, prev[1], segs, out[1], R + 8, 0,
+                                      step % 2 == 0 ? &job : NULL));
+        char what[96];
+        const char *nm[] = {"params", "prev", "state", "statistics"};
+        cl_mem *bufs[] = {p, prev, st, out};
+        const size_t cnt[] = {n, n, nst, nb};
+        for (int k = 0; k < 4; k++) {
+            float *x = k == 2 ? sa : k == 3 ? oa : a, *y = k == 2 ? sb : k == 3 ? ob : b;
+            FX_OK(clgrad_buf_read(ctx, bufs[k][0], 0, cnt[k], x));
+            FX_OK(clgrad_buf_read(ctx, bufs[k][1], 0, cnt[k], y));
+            snprintf(what, sizeof what, "%s cfg %d WG %zu step %d %s", clgrad_optim_name(c->kind), cfg,
+                     clgrad_wg(ctx), step, nm[k]);
+            bad += fixture_check_bits(what, y, x, cnt[k]);
+        }
+        if (!skip) t++;
+    }
+    for (int k = 0; k < 2; k++)
+        clgrad_buf_free(&p[k]), clgrad_buf_free(&st[k]), clgrad_buf_free(&prev[k]), clgrad_buf_free(&out[k]);
+    clgrad_buf_free(&g), clgrad_buf_free(&gs);
+    clgrad_segs_free(&segs), clgrad_segs_free(&segs2);
+    free(h), free(a), free(b), free(oa), free(ob), free(sa), free(sb);
+    return bad;
+}
+
+START_TEST(step_stats)
+{
+    const clgrad_optim_cfg c = hb_cfg_(_i);
+    size_t bad = ss_run_(fixture_ctx(), &c, _i);
+    ck_assert_msg(bad == 0, "%s (cfg %d): %zu values of optim_step_stats differ", clgrad_optim_name(c.kind), _i, bad);
+}
+END_TEST
+
+/* The same on contexts of other work-group sizes (a plain SGD with momentum, Adam with amsgrad). */
+START_TEST(step_stats_wg)
+{
+    size_t bad = 0;
+    for (int w = 0; w < fixture_nwgs; w++) {
+        clgrad_ctx *ctx = fixture_open_wg("reduce.cl,optim.cl", fixture_wgs[w]);
+        if (!ctx) continue;
+        const int cfgs[] = {1, 9};
+        for (int k = 0; k < 2; k++) {
+            const clgrad_optim_cfg c = hb_cfg_(cfgs[k]);
+            bad += ss_run_(ctx, &c, cfgs[k]);
+        }
+        clgrad_ctx_free(ctx);
+    }
+    ck_assert_msg(bad == 0, "%zu values of optim_step_stats differ", bad);
+}
+END_TEST
+
+/* Its refusals: LARS and LAMB, segments that do not cover the parameters. */
+START_TEST(step_stats_args)
+{
+    clgrad_ctx *ctx = fixture_ctx();
+    size_t off[2] = {0, 10}, len[2] = {10, 5};
+    clgrad_segs *segs = NULL;
+    FX_OK(clgrad_segs_new(ctx, 2, off, len, &segs));
+    cl_mem p = NULL, o = NULL;
+    FX_OK(clgrad_buf_new(ctx, 16, "p", &p));
+    FX_OK(clgrad_buf_new(ctx, 64, "o", &o));
+    clgrad_optim_cfg c = clgrad_optim_defaults(CLGRAD_OPTIM_LAMB);
+    ck_assert(clgrad_optim_step_stats(ctx, &c, 1, 0.1, p, p, p, 15, NULL, 0, p, segs, o, 0, 12, NULL) == CLGRAD_E_ARG);
+    c = clgrad_optim_defaults(CLGRAD_OPTIM_SGD);
+    ck_assert(clgrad_optim_step_stats(ctx, &c, 1, 0.1, p, p, NULL, 16, NULL, 0, p, segs, o, 0, 12, NULL) == CLGRAD_E_ARG);
+    FX_OK(clgrad_optim_step_stats(ctx, &c, 1, 0.1, p, p, NULL, 15, NULL, 0, o, segs, o, 16, 28, NULL));
+    clgrad_segs_free(&segs);
+    clgrad_buf_free(&p), clgrad_buf_free(&o);
+}
+END_TEST
+
 static Suite *suite_(void)
 {
     Suite *s = suite_create("optim");
@@ -794,12 +915,15 @@ static Suite *suite_(void)
     tcase_add_loop_test(tc, bounds, 0, fixture_nsizes);
     tcase_add_loop_test(tc, determinism, 0, CLGRAD_OPTIM_ELEMENTWISE);
     tcase_add_loop_test(tc, bitwise_host, 0, HB_NCFG);
+    tcase_add_loop_test(tc, step_stats, 0, HB_NCFG);
+    tcase_add_test(tc, step_stats_wg);
+    tcase_add_test(tc, step_stats_args);
     suite_add_tcase(s, tc);
     return s;
 }
 
 int main(void)
 {
-    fixture_open("optim.cl");
+    fixture_open("optim.cl,reduce.cl");
     return fixture_run(suite_(), 1);
 }

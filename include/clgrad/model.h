@@ -215,6 +215,11 @@ int clgrad_model_has_cell(const clgrad_model *m);   /* 1 for the LSTM */
 ** is out of range or the model has no such state. */
 double clgrad_model_timestep_norm(const clgrad_model *m, const float *metrics, size_t t, int cell);
 clgrad_status clgrad_model_metrics(clgrad_ctx *ctx, clgrad_model *m, size_t B, cl_mem out, size_t out_off);
+/* clgrad_model_metrics with the statistics of the gradients left to the caller: the activation figures are
+** launched, *grads describes the reduction that writes the rest (to run with clgrad_reduce_stats or inside
+** another launch: clgrad_optim_step_stats). */
+clgrad_status clgrad_model_metrics_split(clgrad_ctx *ctx, clgrad_model *m, size_t B, cl_mem out, size_t out_off,
+                                         clgrad_reduce_job *grads);
 /* The activation statistics of one layer output h (rows, cols) at hoff: 3
 ** floats at out[out_off] (mean |h|, saturated fraction, dead-unit fraction;
 ** cl/model.cl, model_act_stats), in an order fixed by the shape (a float32 host

@@ -116,6 +116,17 @@ clgrad_status clgrad_optim_step(clgrad_ctx *ctx, const clgrad_optim_cfg *cfg, in
                                 cl_mem params, cl_mem grads, cl_mem state, size_t n, cl_mem gradstate,
                                 size_t gradstate_offset);
 
+/* clgrad_optim_step of a log step with the statistics of its result: prev (n floats) gets the parameters
+** before the update, out the statistics of the new parameters (at off_x) and of the update params - prev (at
+** off_d) as clgrad_reduce_stats_pair writes them; the same bits as a copy to prev, clgrad_optim_step and
+** clgrad_reduce_stats_pair(params, prev), in two launches and one pass over the parameters.  segs: one
+** segment per tensor, in order, covering [0, n) exactly.  Not for LARS and LAMB (CLGRAD_E_ARG).  also (NULL:
+** none): one more clgrad_reduce_stats, into out, in the same two launches. */
+clgrad_status clgrad_optim_step_stats(clgrad_ctx *ctx, const clgrad_optim_cfg *cfg, int64_t step_t, double lr,
+                                      cl_mem params, cl_mem grads, cl_mem state, size_t n, cl_mem gradstate,
+                                      size_t gradstate_offset, cl_mem prev, const clgrad_segs *segs, cl_mem out,
+                                      size_t off_x, size_t off_d, const clgrad_reduce_job *also);
+
 /* ---- layer-wise adaptive rates: LARS and LAMB ----
 **
 ** LARS (You, Gitman, Ginsburg 2017, Algorithm 1), per tensor l, step t,

@@ -97,6 +97,14 @@ clgrad_status clgrad_reduce_stats(clgrad_ctx *ctx, cl_mem x, size_t xoff, const 
 ** in two launches instead of a subtraction and four; the same bits. */
 clgrad_status clgrad_reduce_stats_pair(clgrad_ctx *ctx, cl_mem x, cl_mem y, const clgrad_segs *segs, cl_mem out,
                                        size_t off_x, size_t off_d);
+/* A clgrad_reduce_stats to run inside the launches of another (clgrad_optim_step_stats): x at xoff over
+** segs, written to that call's output at out_off. */
+typedef struct {
+    cl_mem x;
+    size_t xoff;
+    const clgrad_segs *segs;
+    size_t out_off;
+} clgrad_reduce_job;
 /* The same for one tensor x[off .. off+n): writes 4 floats at out[out_off].
 ** Convenience: it creates and releases a one-segment table per call. */
 clgrad_status clgrad_reduce_stats1(clgrad_ctx *ctx, cl_mem x, size_t off, size_t n, cl_mem out, size_t out_off);

@@ -156,9 +156,15 @@ clgrad_status clgrad_step_layerwise_init(clgrad_ctx *ctx, const clgrad_step_plan
 clgrad_status clgrad_step_update(clgrad_ctx *ctx, const clgrad_step_plan *p, long step, long t, double lr);
 
 /* Log steps, after clgrad_step_update: statistics of the parameters and of
-** the update (parameters minus prev) into the metrics block, in two launches;
-** diff is unused (the update is formed inside the reduction; may be NULL). */
-clgrad_status clgrad_step_stats(clgrad_ctx *ctx, const clgrad_step_plan *p, cl_mem diff);
+** the update (parameters minus prev, formed inside the reduction) into the
+** metrics block, in two launches. */
+clgrad_status clgrad_step_stats(clgrad_ctx *ctx, const clgrad_step_plan *p);
+
+/* A log step after clgrad_step_grads: what clgrad_step_snapshot, clgrad_step_update and clgrad_step_stats
+** do, the same bits, with the copy to prev, the update and the statistics of the parameters and of the update
+** in one pass over the parameters (clgrad_optim_step_stats; LARS and LAMB: the three calls). */
+clgrad_status clgrad_step_log_update(clgrad_ctx *ctx, const clgrad_step_plan *p, size_t B, long step, long t,
+                                     double lr);
 
 #ifdef __cplusplus
 }

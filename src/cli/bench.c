@@ -627,14 +627,12 @@ fail:
 
 /* A log step as `clgrad run` takes it at log_every = 1 (no histograms): the step with the batch accuracy,
 ** the per-layer figures, the update, the parameter and update statistics, one read-back of the block. */
-static clgrad_status trainer_log_step_(clgrad_ctx *ctx, trainer_ *t, long step, cl_mem diff, float *mhost)
+static clgrad_status trainer_log_step_(clgrad_ctx *ctx, trainer_ *t, long step, float *mhost)
 {
     clgrad_status st = CLGRAD_OK;
     size_t pos = (size_t)((step - 1) % 4) * t->bm->batch;
     CLGRAD_TRY(clgrad_step_grads(ctx, &t->plan, step, pos, t->bm->batch, 0.0f, CLGRAD_STEP_LOG));
-    CLGRAD_TRY(clgrad_step_snapshot(ctx, &t->plan, t->bm->batch));
-    CLGRAD_TRY(clgrad_step_update(ctx, &t->plan, step, step, t->optim.lr));
-    CLGRAD_TRY(clgrad_step_stats(ctx, &t->plan, diff));
+    CLGRAD_TRY(clgrad_step_log_update(ctx, &t->plan, t->bm->batch, step, step, t->optim.lr));
     CLGRAD_TRY(clgrad_buf_read(ctx, t->mbuf, 0, t->plan.L.size, mhost));
 fail:
     return st;
@@ -647,20 +645,18 @@ clgrad_status clgrad_bench_train_extras(clgrad_ctx *ctx, const clgrad_bench_mode
     trainer_ t;
     memset(&t, 0, sizeof t);
     clgrad_gemm_backend saved = clgrad_get_gemm_backend(ctx);
-    cl_mem diff = NULL;
     float *mhost = NULL;
     double *tp = calloc((size_t)steps + 1, sizeof *tp), *tl = calloc((size_t)steps + 1, sizeof *tl);
     *launches = *log_pct = NAN;
     clgrad_set_gemm_backend(ctx, backend);
     CLGRAD_TRY(trainer_setup_(ctx, model, &t));
-    CLGRAD_TRY(clgrad_buf_new(ctx, t.np, "bench update", &diff));
     mhost = malloc(t.plan.L.size * sizeof *mhost);
     if (!tp || !tl || !mhost) {
         st = clgrad_fail(ctx, CLGRAD_E_NOMEM, "out of memory");
         goto fail;
     }
     long step = 1;
-    CLGRAD_TRY(trainer_log_step_(ctx, &t, step++, diff, mhost)); /* warm-up: first launches */
+    CLGRAD_TRY(trainer_log_step_(ctx, &t, step++, mhost)); /* warm-up: first launches */
     unsigned long long n0 = clgrad_enqueue_count(ctx);
     CLGRAD_TRY(trainer_step_(ctx, &t, step++));
     *launches = (double)(clgrad_enqueue_count(ctx) - n0);
@@ -670,7 +666,7 @@ clgrad_status clgrad_bench_train_extras(clgrad_ctx *ctx, const clgrad_bench_mode
         CLGRAD_TRY(trainer_step_(ctx, &t, step++));
         CLGRAD_TRY(clgrad_finish(ctx));
         double t1 = clgrad_now();
-        CLGRAD_TRY(trainer_log_step_(ctx, &t, step++, diff, mhost)); /* ends with a blocking read */
+        CLGRAD_TRY(trainer_log_step_(ctx, &t, step++, mhost)); /* ends with a blocking read */
         tp[i] = t1 - t0, tl[i] = clgrad_now() - t1;
     }
     double mp = median_(tp, steps);
@@ -678,7 +674,6 @@ clgrad_status clgrad_bench_train_extras(clgrad_ctx *ctx, const clgrad_bench_mode
 fail:
     clgrad_set_gemm_backend(ctx, saved);
     if (st != CLGRAD_OK) clFinish(clgrad_queue(ctx));
-    clgrad_buf_free(&diff);
     free(mhost), free(tp), free(tl);
     trainer_free_(&t);
     return st;

@@ -172,4 +172,15 @@ typedef struct {
 /* Set args[0..nargs) on kernel `name` and launch it over n work items (1-D, local size chosen by the driver). */
 clgrad_status clgrad_launch_args(clgrad_ctx *ctx, const char *name, size_t n, const clgrad_karg *args, int nargs);
 
+/* ops/reduce.c for ops/optim.c's clgrad_optim_step_stats: a table's scratch of chunk records (2 nchunks
+** records), the checks of clgrad_reduce_stats_pair. */
+#include "clgrad/reduce.h"
+cl_mem clgrad_segs_part(const clgrad_segs *segs);
+clgrad_status clgrad_reduce_stats_pair_check(clgrad_ctx *ctx, cl_mem x, cl_mem y, const clgrad_segs *segs, cl_mem out,
+                                             size_t off_x, size_t off_d);
+/* reduce_stats_optim_chunks (arguments 0..15 set by the caller: clgrad_optim_step_stats) with `also` (NULL:
+** none) in its first work-groups, then reduce_stats_optim_final. */
+clgrad_status clgrad_reduce_stats_optim_(clgrad_ctx *ctx, cl_kernel k, const clgrad_segs *segs, cl_mem out,
+                                         size_t off_x, size_t off_d, const clgrad_reduce_job *also);
+
 #endif

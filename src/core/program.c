@@ -35,7 +35,7 @@ static const struct {
     const char *lib, *program;
 } libs_[] = {{"math.cl", "activation.cl"}, {"math.cl", "matmul.cl"},   {"math.cl", "loss.cl"},
              {"math.cl", "model.cl"},      {"act_fn.cl", "activation.cl"}, {"act_fn.cl", "matmul.cl"},
-             {"loss_fn.cl", "loss.cl"},    {"optim_fn.cl", "optim.cl"},
+             {"loss_fn.cl", "loss.cl"},    {"optim_fn.cl", "optim.cl"},   {"optim_fn.cl", "reduce.cl"},
              {"clip_fn.cl", "clip.cl"},    {"clip_fn.cl", "reduce.cl"},  {"cell_fn.cl", "model.cl"},
              {"act_fn.cl", "model.cl"},    {"gemm_fn.cl", "matmul.cl"},  {"gemm_fn.cl", "model.cl"},
              {"math.cl", "mlp.cl"},        {"act_fn.cl", "mlp.cl"},      {"loss_fn.cl", "mlp.cl"}};

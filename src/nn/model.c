@@ -1319,11 +1319,12 @@ static clgrad_status act_tab_(clgrad_ctx *ctx, clgrad_model *m, size_t B)
     return CLGRAD_OK;
 }
 
-clgrad_status clgrad_model_metrics(clgrad_ctx *ctx, clgrad_model *m, size_t B, cl_mem out, size_t out_off)
+clgrad_status clgrad_model_metrics_split(clgrad_ctx *ctx, clgrad_model *m, size_t B, cl_mem out, size_t out_off,
+                                         clgrad_reduce_job *grads)
 {
     clgrad_status st = CLGRAD_OK;
     CLGRAD_TRY(gact_segs_(ctx, m, B));
-    CLGRAD_TRY(clgrad_reduce_stats(ctx, m->bwd, 0, m->gact_segs, out, out_off));
+    grads->x = m->bwd, grads->xoff = 0, grads->segs = m->gact_segs, grads->out_off = out_off;
     /* every layer's activation figures in one launch (model_act_stats_all, one work-group per layer) */
     CLGRAD_TRY(act_tab_(ctx, m, B));
     size_t wg = clgrad_wg(ctx), global = wg * (size_t)m->nlayers;
@@ -1333,6 +1334,16 @@ clgrad_status clgrad_model_metrics(clgrad_ctx *ctx, clgrad_model *m, size_t B, c
     clgrad_karg args[] = {CLGRAD_KM(m->act_tab), CLGRAD_KM(m->fwd), CLGRAD_KM(out), CLGRAD_KU(aoff)};
     for (int i = 0; i < 4; i++) CLGRAD_CL_TRY(ctx, clSetKernelArg(k, (cl_uint)i, args[i].size, args[i].p));
     CLGRAD_TRY(clgrad_launch(ctx, k, "model_act_stats_all", 1, &global, &wg));
+fail:
+    return st;
+}
+
+clgrad_status clgrad_model_metrics(clgrad_ctx *ctx, clgrad_model *m, size_t B, cl_mem out, size_t out_off)
+{
+    clgrad_status st = CLGRAD_OK;
+    clgrad_reduce_job g;
+    CLGRAD_TRY(clgrad_model_metrics_split(ctx, m, B, out, out_off, &g));
+    CLGRAD_TRY(clgrad_reduce_stats(ctx, g.x, g.xoff, g.segs, out, g.out_off));
 fail:
     return st;
 }

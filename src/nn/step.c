@@ -212,13 +212,33 @@ fail:
 }
 
 /* Both reductions and the update params - prev in two launches (clgrad_reduce_stats_pair). */
-clgrad_status clgrad_step_stats(clgrad_ctx *ctx, const clgrad_step_plan *p, cl_mem diff)
+clgrad_status clgrad_step_stats(clgrad_ctx *ctx, const clgrad_step_plan *p)
 {
     clgrad_status st = CLGRAD_OK;
     const clgrad_segs *psegs = clgrad_model_param_segs(p->m);
-    (void)diff; /* the update params - prev: formed inside the reduction */
     CLGRAD_TRY(clgrad_reduce_stats_pair(ctx, clgrad_model_params(p->m), p->prev, psegs, p->mbuf, p->L.pstats,
                                         p->L.dstats));
+fail:
+    return st;
+}
+
+/* The copy, update and statistics of a log step in one pass, the model's gradient statistics in the same
+** launches, where the optimizer allows it (not LARS/LAMB). */
+clgrad_status clgrad_step_log_update(clgrad_ctx *ctx, const clgrad_step_plan *p, size_t B, long step, long t,
+                                     double lr)
+{
+    clgrad_status st = CLGRAD_OK;
+    if (clgrad_optim_is_layerwise(p->optim->kind)) {
+        CLGRAD_TRY(clgrad_step_snapshot(ctx, p, B));
+        CLGRAD_TRY(clgrad_step_update(ctx, p, step, t, lr));
+        CLGRAD_TRY(clgrad_step_stats(ctx, p));
+        return CLGRAD_OK;
+    }
+    clgrad_reduce_job g; /* the model's gradient statistics: in the launches of the update's */
+    CLGRAD_TRY(clgrad_model_metrics_split(ctx, p->m, B, p->mbuf, p->L.model, &g));
+    CLGRAD_TRY(clgrad_optim_step_stats(ctx, p->optim, t, lr, clgrad_model_params(p->m), clgrad_model_grads(p->m),
+                                       p->state, clgrad_model_nparams(p->m), p->mbuf, p->L.gs, p->prev,
+                                       clgrad_model_param_segs(p->m), p->mbuf, p->L.pstats, p->L.dstats, &g));
 fail:
     return st;
 }

@@ -241,6 +241,74 @@ clgrad_status clgrad_optim_step(clgrad_ctx *ctx, const clgrad_optim_cfg *cfg, in
     }
 }
 
+/* ---- a log step's update with its statistics (reduce_stats_optim_chunks, cl/reduce.cl) ---- */
+
+/* The scalars of reduce_stats_optim_chunks (hp, ip; cl/reduce.cl's list), derived as launch_optim_*_ derive
+** them (the same float roundings); the kind's code. */
+static cl_int optim_scalars_(const clgrad_optim_cfg *c, int64_t t, double lr, cl_float hp[16], cl_int ip[4])
+{
+    memset(hp, 0, 16 * sizeof *hp), memset(ip, 0, 4 * sizeof *ip);
+    if (c->kind == CLGRAD_OPTIM_SGD) {
+        hp[0] = (cl_float)lr, hp[1] = (cl_float)c->weight_decay, hp[2] = (cl_float)c->momentum;
+        hp[3] = (cl_float)(1.0 - c->dampening);
+        ip[0] = c->nesterov ? 1 : 0, ip[1] = t == 1;
+        return 0;
+    }
+    if (c->kind == CLGRAD_OPTIM_RMSPROP) {
+        hp[0] = (cl_float)lr, hp[1] = (cl_float)c->weight_decay, hp[2] = (cl_float)c->alpha;
+        hp[3] = (cl_float)(1.0 - c->alpha), hp[4] = (cl_float)c->eps, hp[5] = (cl_float)c->momentum;
+        ip[0] = c->centered ? 1 : 0;
+        return 1;
+    }
+    int decoupled = c->kind == CLGRAD_OPTIM_ADAMW;
+    hp[0] = decoupled ? 0.0f : (cl_float)c->weight_decay;
+    hp[1] = decoupled ? (cl_float)(1.0 - lr * c->weight_decay) : 1.0f;
+    hp[2] = (cl_float)c->beta1, hp[3] = (cl_float)(1.0 - c->beta1);
+    hp[4] = (cl_float)c->beta2, hp[5] = (cl_float)(1.0 - c->beta2);
+    hp[6] = (cl_float)(lr / (1.0 - pow(c->beta1, (double)t)));
+    hp[7] = (cl_float)sqrt(1.0 - pow(c->beta2, (double)t));
+    hp[8] = (cl_float)c->eps;
+    ip[0] = decoupled, ip[1] = c->amsgrad ? 1 : 0;
+    return 2;
+}
+
+static const char *segs_cover_(const clgrad_segs *segs, size_t n);
+
+clgrad_status clgrad_optim_step_stats(clgrad_ctx *ctx, const clgrad_optim_cfg *cfg, int64_t step_t, double lr,
+                                      cl_mem params, cl_mem grads, cl_mem state, size_t n, cl_mem gradstate,
+                                      size_t gradstate_offset, cl_mem prev, const clgrad_segs *segs, cl_mem out,
+                                      size_t off_x, size_t off_d, const clgrad_reduce_job *also)
+{
+    clgrad_status st = CLGRAD_OK;
+    const char *why = clgrad_optim_invalid(cfg);
+    if (why) return clgrad_fail(ctx, CLGRAD_E_CONFIG, "optimizer: %s", why);
+    if (clgrad_optim_is_layerwise(cfg->kind))
+        return clgrad_fail(ctx, CLGRAD_E_ARG, "optim_step_stats(%s): a layer-wise optimizer", names_[cfg->kind]);
+    if (step_t < 1 || !(lr >= 0.0) || !isfinite(lr))
+        return clgrad_fail(ctx, CLGRAD_E_ARG, "optim_step_stats: step_t >= 1 and a finite lr >= 0 are needed");
+    if (!params || !grads || !prev || !segs || (clgrad_optim_state_floats(cfg) > 0 && !state))
+        return clgrad_fail(ctx, CLGRAD_E_ARG, "optim_step_stats(%s): params, grads, prev, segs (and state) are needed",
+                           names_[cfg->kind]);
+    if (n > 0 && (why = segs_cover_(segs, n))) return clgrad_fail(ctx, CLGRAD_E_ARG, "optim_step_stats: %s", why);
+    CLGRAD_TRY(clgrad_reduce_stats_pair_check(ctx, params, prev, segs, out, off_x, off_d));
+    cl_float hp[16];
+    cl_int ip[4], kind = optim_scalars_(cfg, step_t, lr, hp, ip), use_gs = gradstate != NULL;
+    cl_uint nseg = (cl_uint)clgrad_segs_count(segs);
+    cl_mem tab = clgrad_segs_table(segs), part = clgrad_segs_part(segs), s = state ? state : params;
+    cl_mem gs = gradstate ? gradstate : params; /* any valid buffer; never read when use_gs == 0 */
+    cl_kernel k = clgrad_kernel(ctx, "reduce_stats_optim_chunks");
+    if (!k) return CLGRAD_E_ARG;
+    clgrad_karg a[] = {CLGRAD_KM(params), CLGRAD_KM(grads), CLGRAD_KM(s), CLGRAD_KU(n), CLGRAD_KM(gs),
+                       CLGRAD_KU(gradstate_offset + CLGRAD_GS_COEF), CLGRAD_KU(gradstate_offset + CLGRAD_GS_SKIP),
+                       CLGRAD_KI(use_gs), CLGRAD_KM(prev), CLGRAD_KM(tab), {&nseg, sizeof nseg},
+                       CLGRAD_KU(clgrad_segs_chunks(segs)), CLGRAD_KM(part), CLGRAD_KI(kind),
+                       {hp, sizeof(cl_float16)}, {ip, sizeof(cl_int4)}};
+    for (int i = 0; i < 16; i++) CLGRAD_CL_TRY(ctx, clSetKernelArg(k, (cl_uint)i, a[i].size, a[i].p));
+    CLGRAD_TRY(clgrad_reduce_stats_optim_(ctx, k, segs, out, off_x, off_d, also));
+fail:
+    return st;
+}
+
 /* ---- layer-wise: LARS and LAMB ---- */
 
 int clgrad_optim_is_layerwise(clgrad_optim_kind kind)

@@ -235,32 +235,72 @@ clgrad_status clgrad_reduce_stats(clgrad_ctx *ctx, cl_mem x, size_t xoff, const 
     return stats_(ctx, x, xoff, segs, out, out_off, 1);
 }
 
+clgrad_status clgrad_reduce_stats_pair_check(clgrad_ctx *ctx, cl_mem x, cl_mem y, const clgrad_segs *segs, cl_mem out,
+                                             size_t off_x, size_t off_d)
+{
+    clgrad_status st = CLGRAD_OK;
+    CLGRAD_TRY(check_size_(ctx, x, segs->end, "reduce_stats_pair"));
+    CLGRAD_TRY(check_size_(ctx, y, segs->end, "reduce_stats_pair"));
+    size_t need = CLGRAD_RS_SIZE * (segs->nseg + 1);
+    CLGRAD_TRY(check_size_(ctx, out, (off_x > off_d ? off_x : off_d) + need, "reduce_stats_pair (output)"));
+fail:
+    return st;
+}
+
 clgrad_status clgrad_reduce_stats_pair(clgrad_ctx *ctx, cl_mem x, cl_mem y, const clgrad_segs *segs, cl_mem out,
                                        size_t off_x, size_t off_d)
 {
     clgrad_status st = CLGRAD_OK;
     size_t wg = clgrad_reduce_wg(ctx);
-    CLGRAD_TRY(check_size_(ctx, x, segs->end, "reduce_stats_pair"));
-    CLGRAD_TRY(check_size_(ctx, y, segs->end, "reduce_stats_pair"));
-    size_t need = CLGRAD_RS_SIZE * (segs->nseg + 1);
-    CLGRAD_TRY(check_size_(ctx, out, (off_x > off_d ? off_x : off_d) + need, "reduce_stats_pair (output)"));
+    CLGRAD_TRY(clgrad_reduce_stats_pair_check(ctx, x, y, segs, out, off_x, off_d));
     cl_uint nseg = (cl_uint)segs->nseg;
-    clgrad_karg kn = {&nseg, sizeof nseg};
     if (segs->nchunks) {
         cl_kernel k = clgrad_kernel(ctx, "reduce_stats_pair_chunks");
         if (!k) return CLGRAD_E_ARG;
-        clgrad_karg a[] = {CLGRAD_KM(x), CLGRAD_KM(y), CLGRAD_KM(segs->tab), kn, CLGRAD_KU(segs->nchunks),
-                           CLGRAD_KM(segs->part)};
+        clgrad_karg a[] = {CLGRAD_KM(x), CLGRAD_KM(y), CLGRAD_KM(segs->tab), {&nseg, sizeof nseg},
+                           CLGRAD_KU(segs->nchunks), CLGRAD_KM(segs->part)};
         for (int i = 0; i < 6; i++) CLGRAD_CL_TRY(ctx, clSetKernelArg(k, (cl_uint)i, a[i].size, a[i].p));
         CLGRAD_TRY(clgrad_launch1d(ctx, k, "reduce_stats_pair_chunks", 2 * segs->nchunks * wg, wg));
     }
     if (clgrad_reduce_final_by_one(segs)) return final_one_(ctx, segs, segs->nseg + 1, out, off_x, off_d, 1);
     cl_kernel k = clgrad_kernel(ctx, "reduce_stats_pair_final");
     if (!k) return CLGRAD_E_ARG;
-    clgrad_karg a[] = {CLGRAD_KM(segs->tab), kn, CLGRAD_KU(segs->nchunks), CLGRAD_KM(segs->part),
-                       CLGRAD_KM(out),       CLGRAD_KU(off_x), CLGRAD_KU(off_d)};
+    clgrad_karg a[] = {CLGRAD_KM(segs->tab), {&nseg, sizeof nseg}, CLGRAD_KU(segs->nchunks), CLGRAD_KM(segs->part),
+                       CLGRAD_KM(out),       CLGRAD_KU(off_x),         CLGRAD_KU(off_d)};
     for (int i = 0; i < 7; i++) CLGRAD_CL_TRY(ctx, clSetKernelArg(k, (cl_uint)i, a[i].size, a[i].p));
     CLGRAD_TRY(clgrad_launch1d(ctx, k, "reduce_stats_pair_final", 2 * (segs->nseg + 1) * wg, wg));
+fail:
+    return st;
+}
+
+clgrad_status clgrad_reduce_stats_optim_(clgrad_ctx *ctx, cl_kernel k, const clgrad_segs *segs, cl_mem out,
+                                         size_t off_x, size_t off_d, const clgrad_reduce_job *also)
+{
+    clgrad_status st = CLGRAD_OK;
+    size_t wg = clgrad_wg(ctx) < CLGRAD_REDUCE_LEAVES ? clgrad_wg(ctx) : CLGRAD_REDUCE_LEAVES;
+    const clgrad_segs *sa = also ? also->segs : segs; /* without `also`: any valid table, no group reads it */
+    if (also) {
+        if (also->xoff > SIZE_MAX - sa->end) return clgrad_fail(ctx, CLGRAD_E_ARG, "reduce_stats: offset overflows");
+        CLGRAD_TRY(check_size_(ctx, also->x, also->xoff + sa->end, "reduce_stats"));
+        CLGRAD_TRY(check_size_(ctx, out, also->out_off + CLGRAD_RS_SIZE * (sa->nseg + 1), "reduce_stats (output)"));
+    }
+    cl_uint nseg = (cl_uint)segs->nseg, nsa = (cl_uint)sa->nseg, ga = also ? nsa + 1 : 0;
+    size_t na = also ? sa->nchunks : 0;
+    if (segs->nchunks + na) {
+        cl_mem xa = also ? also->x : out;
+        clgrad_karg a[] = {CLGRAD_KM(xa), CLGRAD_KU(also ? also->xoff : 0), CLGRAD_KM(sa->tab),
+                           {&nsa, sizeof nsa}, CLGRAD_KU(na), CLGRAD_KM(sa->part)};
+        for (int i = 0; i < 6; i++) CLGRAD_CL_TRY(ctx, clSetKernelArg(k, (cl_uint)(16 + i), a[i].size, a[i].p));
+        CLGRAD_TRY(clgrad_launch1d(ctx, k, "reduce_stats_optim_chunks", (segs->nchunks + na) * wg, wg));
+    }
+    cl_kernel kf = clgrad_kernel(ctx, "reduce_stats_optim_final");
+    if (!kf) return CLGRAD_E_ARG;
+    clgrad_karg f[] = {CLGRAD_KM(sa->tab),   {&nsa, sizeof nsa},        {&ga, sizeof ga},
+                       CLGRAD_KM(sa->part),  CLGRAD_KU(also ? also->out_off : 0), CLGRAD_KM(segs->tab),
+                       {&nseg, sizeof nseg}, CLGRAD_KU(segs->nchunks),  CLGRAD_KM(segs->part),
+                       CLGRAD_KM(out),       CLGRAD_KU(off_x),          CLGRAD_KU(off_d)};
+    for (int i = 0; i < 12; i++) CLGRAD_CL_TRY(ctx, clSetKernelArg(kf, (cl_uint)i, f[i].size, f[i].p));
+    CLGRAD_TRY(clgrad_launch1d(ctx, kf, "reduce_stats_optim_final", (ga + 2 * (segs->nseg + 1)) * wg, wg));
 fail:
     return st;
 }

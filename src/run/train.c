@@ -1145,7 +1145,6 @@ static clgrad_status skip_flag_(run_ *r, size_t B, int *log, int *skipped)
         /* the run ends here: log this step in full first (parameters are unchanged) */
         *log = 1;
         CLGRAD_TRY(clgrad_step_accuracy(ctx, &r->plan, B));
-        CLGRAD_TRY(clgrad_step_snapshot(ctx, &r->plan, B));
     }
 fail:
     return st;
@@ -1312,7 +1311,6 @@ static clgrad_status logged_step_(run_ *r, loop_state_ *s, long step, long e, si
     clgrad_ctx *ctx = r->ctx;
     const clgrad_config *c = r->cfg;
     clgrad_run_result *res = r->res;
-    CLGRAD_TRY(clgrad_step_stats(ctx, &r->plan, NULL));
     int evaluated = (c->run.eval_every > 0 && step % c->run.eval_every == 0) || step == r->steps;
     if (deferrable_(r, step, evaluated)) return defer_(r, s, step, e, B, lr, hist, end);
     CLGRAD_TRY(drain_(r, s, end));
@@ -1376,12 +1374,13 @@ static clgrad_status loop_(run_ *r)
         /* histograms: of the unclipped gradient and the weights before the update */
         CLGRAD_TRY(clgrad_step_grads(ctx, &r->plan, step, pos, B, (float)r->noise_std,
                                      (log ? CLGRAD_STEP_LOG : 0) | (hist ? CLGRAD_STEP_HIST : 0)));
-        if (log) CLGRAD_TRY(clgrad_step_snapshot(ctx, &r->plan, B));
         /* the optimizer's step count follows PyTorch: skipped steps do not count (a
         ** skipped step changes nothing, so the t passed to it does not matter) */
         int skipped = 0, end = 0;
         if (r->policy != CLGRAD_NONFINITE_PROPAGATE && !log) CLGRAD_TRY(skip_flag_(r, B, &log, &skipped));
-        CLGRAD_TRY(clgrad_step_update(ctx, &r->plan, step, s.opt_t + 1, lr));
+        /* a log step: the per-layer figures, the update and its statistics (clgrad_step_log_update) */
+        if (log) CLGRAD_TRY(clgrad_step_log_update(ctx, &r->plan, B, step, s.opt_t + 1, lr));
+        else CLGRAD_TRY(clgrad_step_update(ctx, &r->plan, step, s.opt_t + 1, lr));
         if (!log) CLGRAD_TRY(unlogged_step_(r, &s, step, e, lr, skipped, &end));
         else CLGRAD_TRY(logged_step_(r, &s, step, e, B, lr, hist, &end));
         if (end) break;
