@@ -112,7 +112,7 @@ static clgrad_status wgrad_(clgrad_ctx *ctx, const clgrad_step_plan *p, const cl
     return clgrad_launch_args(ctx, "mlp_wgrad", ntask + 1, a, (int)(sizeof a / sizeof a[0]));
 }
 
-clgrad_status clgrad_mlp_fused_grads(clgrad_ctx *ctx, const clgrad_step_plan *p, long step, size_t pos, size_t B,
+clgrad_status clgrad_mlp_fused_grads(clgrad_ctx *ctx, const clgrad_step_plan *p, size_t pos, size_t B, int gather,
                                      int *done)
 {
     clgrad_status st = CLGRAD_OK;
@@ -125,8 +125,6 @@ clgrad_status clgrad_mlp_fused_grads(clgrad_ctx *ctx, const clgrad_step_plan *p,
     if (!*v.terms) CLGRAD_TRY(clgrad_buf_new(ctx, v.max_batch * p->K, "mlp loss terms", v.terms));
     size_t nterms = p->loss == CLGRAD_LOSS_CE ? B : B * p->K;
     if (nterms > MLP_LOSS_CHUNK) nterms = 0; /* more than one chunk of loss_value: its own launch */
-    int gather = p->input_std == 0.0f;
-    if (!gather) CLGRAD_TRY(clgrad_step_batch(ctx, p, step, pos, B)); /* the gather and the input noise */
     CLGRAD_TRY(rows_(ctx, p, &v, pos, B, gather, ls));
     CLGRAD_TRY(wgrad_(ctx, p, &v, B, ntask, nterms));
     clgrad_model_set_input_(p->m, p->xb, 0);

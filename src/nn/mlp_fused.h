@@ -31,8 +31,9 @@ void clgrad_model_set_input_(clgrad_model *m, cl_mem x, size_t xoff);
 /* What clgrad_mlp_fused_grads did (*done). */
 enum { CLGRAD_MLP_FUSED_GRADS = 1, CLGRAD_MLP_FUSED_LOSS = 2 };
 
-/* Step `step`'s gradients of the plan's model on rows idx[pos .. pos + B):
-** the batch (xb, yb; with the input noise), logits, dlogits, the model's
+/* The gradients of the plan's model on rows idx[pos .. pos + B): with
+** gather, the batch (xb, yb) first, as model_gather (without: xb and yb hold
+** it already, clgrad_step_batch's, with its input noise), logits, dlogits, the model's
 ** forward and backward blocks and gradients, and the gradient state reset,
 ** as clgrad_step_batch, clgrad_model_forward, clgrad_loss_grad,
 ** clgrad_model_backward and clgrad_gradstate_reset leave them; *done =
@@ -43,6 +44,6 @@ enum { CLGRAD_MLP_FUSED_GRADS = 1, CLGRAD_MLP_FUSED_LOSS = 2 };
 ** device's local memory, a context without mlp.cl, more than 256 Ki
 ** parameters (unless CLGRAD_MLP_FUSED=1: a performance choice, the bits are
 ** the same), or CLGRAD_MLP_FUSED=0. */
-clgrad_status clgrad_mlp_fused_grads(clgrad_ctx *ctx, const clgrad_step_plan *p, long step, size_t pos, size_t B,
+clgrad_status clgrad_mlp_fused_grads(clgrad_ctx *ctx, const clgrad_step_plan *p, size_t pos, size_t B, int gather,
                                      int *done);
 #endif

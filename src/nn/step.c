@@ -159,12 +159,14 @@ clgrad_status clgrad_step_grads(clgrad_ctx *ctx, const clgrad_step_plan *p, long
     clgrad_status st = CLGRAD_OK;
     cl_mem grads = clgrad_model_grads(p->m), lg = clgrad_model_logits(p->m);
     size_t np = clgrad_model_nparams(p->m);
-    int fused = 0;
-    /* a plain MLP: batch, forward, loss value and gradient, backward and the
-    ** gradient state's reset in two launches (nn/mlp_fused.h), the same bits */
-    CLGRAD_TRY(clgrad_mlp_fused_grads(ctx, p, step, pos, B, &fused));
+    int fused = 0, batched = p->input_std != 0.0f;
+    /* the batch with input noise: its own launches; a plain MLP: (the
+    ** batch,) forward, loss value and gradient, backward and the gradient
+    ** state's reset in two launches (nn/mlp_fused.h), the same bits */
+    if (batched) CLGRAD_TRY(clgrad_step_batch(ctx, p, step, pos, B));
+    CLGRAD_TRY(clgrad_mlp_fused_grads(ctx, p, pos, B, !batched, &fused));
     if (!fused) {
-        CLGRAD_TRY(clgrad_step_batch(ctx, p, step, pos, B));
+        if (!batched) CLGRAD_TRY(clgrad_step_batch(ctx, p, step, pos, B));
         CLGRAD_TRY(clgrad_model_forward(ctx, p->m, p->xb, 0, B));
     }
     if (!(fused & CLGRAD_MLP_FUSED_LOSS))
