@@ -113,10 +113,12 @@ printf '\x01' | dd of="$T/okb/$f" bs=1 seek=$(( $(stat -c %s "$T/okb/$f") - 1 ))
 expect 0 "first difference at weights/final/.* differs" -- "$CLGRAD" compare "$T/ok" "$T/okb"
 
 # CLGRAD_PROFILE=1: a per-kernel table on stderr at exit, with GEMM and
-# optimizer rows (3 steps: 3 optim_adam launches) and the total
+# optimizer rows (3 steps, the last one logged: 2 optim_adam launches and
+# the log step's update with its statistics, reduce_stats_optim_chunks) and the total
 CLGRAD_PROFILE=1 expect 0 "kernel profile" -- "$CLGRAD" run "$ROOT/experiments/optim_spirals_adam.ini" --set run.steps=3 --out "$T/prof" --quiet
 grep -qE '^matmul_[a-z_]+ +[0-9]+ ' "$T/out" || fail "profile has no matmul row"
-grep -qE '^optim_adam +3 ' "$T/out" || fail "profile should count 3 optim_adam launches"
+grep -qE '^optim_adam +2 ' "$T/out" || fail "profile should count 2 optim_adam launches"
+grep -qE '^reduce_stats_optim_chunks +1 ' "$T/out" || fail "profile should count 1 reduce_stats_optim_chunks launch"
 grep -qE '^all +[0-9]+ +[0-9.]+' "$T/out" || fail "profile has no total row"
 
 # strict JSON: no NaN/Infinity constants, UTF-8
