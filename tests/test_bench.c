@@ -349,7 +349,7 @@ START_TEST(test_quick_run)
         ck_assert_msg(clgrad_json_member(e, "error")->type == CLGRAD_JSON_NULL, "train %s: %s",
                       clgrad_json_str(clgrad_json_member(e, "id")), clgrad_json_str(clgrad_json_member(e, "error")));
         static const char *f[] = {"params", "batch", "median_step_ms", "min_step_ms", "max_step_ms", "steps_per_s",
-                                  "warmup_steps", "steps_timed"};
+                                  "warmup_steps", "steps_timed", "pipelined_step_ms"};
         for (size_t k = 0; k < sizeof f / sizeof f[0]; k++) pos_(e, f[k]);
         ck_assert_int_eq((int)clgrad_json_num(clgrad_json_member(e, "steps_timed")), 2);
         double med = clgrad_json_num(clgrad_json_member(e, "median_step_ms"));

@@ -74,6 +74,20 @@ def print_tables(c, t, sq, tg, ts, steps, launches):
         print(f"measured fp32 peak: {lim['fp32_peak_gflops']:.1f} GFLOP/s (best variant {lim.get('peak_variant', '?')})")
 
 
+def print_extras(c, ts):
+    """Own steps enqueued back to back (clgrad bench's pipelined_step_ms) and the log-step extra, where measured."""
+    rows = [r for r in c.get("train", []) if r.get("backend", "own") == "own"
+            and (r.get("pipelined_step_ms") is not None or r.get("log_step_extra_pct") is not None)]
+    if not rows:
+        return
+    print(f"{'model':>8} {'piped ms':>9} {'torch ms':>9} {'torch/piped':>12} {'log+%':>7}"
+          "   own steps back to back with one wait at the end (as clgrad run between log steps);"
+          " a log step's extra time")
+    for r in rows:
+        pm, pt, lx = r.get("pipelined_step_ms"), ts.get(r["model"]), r.get("log_step_extra_pct")
+        print(f"{r['model']:>8} {fmt(pm, '.3f'):>9} {fmt(pt, '.3f'):>9} {fmt(ratio(pt, pm)):>12} {fmt(lx, '.1f'):>7}")
+
+
 def worst(pairs):
     """min of the ratios, None when there are none or one is missing."""
     rs = [ratio(a, b) for a, b in pairs]
@@ -85,7 +99,7 @@ def line(what, value, unit, ok):
     print(f"{what:<58} {shown:>8} {verdict(ok)}")
 
 
-def targets_pocl(t, sq, tg, ts, steps, launches):
+def targets_pocl(c, t, sq, tg, ts, steps, launches):
     cpu_torch = t is not None and t.get("device", "cpu") == "cpu"
     print("\n== issue 13 targets (PoCL) ==")
     big = [n for n in sorted(sq) if n >= 512]
@@ -102,6 +116,10 @@ def targets_pocl(t, sq, tg, ts, steps, launches):
         line(what, fmt(r), "x", None if r is None else r >= want)
     lp = launches.get("tiny")
     line("launches per step of tiny <= 8:", "n/a" if lp is None else format(lp, "g"), "", None if lp is None else lp <= 8)
+    lx = [r.get("log_step_extra_pct") for r in c.get("train", []) if r.get("backend", "own") == "own"]
+    mx = None if not lx or any(x is None for x in lx) else max(lx)
+    line("log-step extra <= 5 % of a step (every model):", "n/a" if mx is None else fmt(mx, ".1f"), " %",
+         None if mx is None else mx <= 5)
 
 
 def targets_gpu(t, sq, tg, ts, steps):
@@ -128,10 +146,11 @@ def main(argv):
     t = json.load(open(argv[2])) if len(argv) > 2 and os.path.exists(argv[2]) else None
     sq, tg, ts, steps, launches = load(c, t)
     print_tables(c, t, sq, tg, ts, steps, launches)
+    print_extras(c, ts)
     if c["device"].get("type") == "gpu":
         targets_gpu(t, sq, tg, ts, steps)
     else:
-        targets_pocl(t, sq, tg, ts, steps, launches)
+        targets_pocl(c, t, sq, tg, ts, steps, launches)
     return 0
 
 

@@ -639,7 +639,7 @@ fail:
 }
 
 clgrad_status clgrad_bench_train_extras(clgrad_ctx *ctx, const clgrad_bench_model *model, clgrad_gemm_backend backend,
-                                        int steps, double *launches, double *log_pct)
+                                        int steps, double *launches, double *log_pct, double *piped_ms)
 {
     clgrad_status st = CLGRAD_OK;
     trainer_ t;
@@ -647,7 +647,7 @@ clgrad_status clgrad_bench_train_extras(clgrad_ctx *ctx, const clgrad_bench_mode
     clgrad_gemm_backend saved = clgrad_get_gemm_backend(ctx);
     float *mhost = NULL;
     double *tp = calloc((size_t)steps + 1, sizeof *tp), *tl = calloc((size_t)steps + 1, sizeof *tl);
-    *launches = *log_pct = NAN;
+    *launches = *log_pct = *piped_ms = NAN;
     clgrad_set_gemm_backend(ctx, backend);
     CLGRAD_TRY(trainer_setup_(ctx, model, &t));
     mhost = malloc(t.plan.L.size * sizeof *mhost);
@@ -671,6 +671,11 @@ clgrad_status clgrad_bench_train_extras(clgrad_ctx *ctx, const clgrad_bench_mode
     }
     double mp = median_(tp, steps);
     *log_pct = 100.0 * (median_(tl, steps) - mp) / mp;
+    CLGRAD_TRY(clgrad_finish(ctx));
+    double t0 = clgrad_now();
+    for (int i = 0; i < steps; i++) CLGRAD_TRY(trainer_step_(ctx, &t, step++));
+    CLGRAD_TRY(clgrad_finish(ctx));
+    *piped_ms = 1e3 * (clgrad_now() - t0) / steps;
 fail:
     clgrad_set_gemm_backend(ctx, saved);
     if (st != CLGRAD_OK) clFinish(clgrad_queue(ctx));
@@ -1007,8 +1012,8 @@ static void run_train_(clgrad_ctx *ctx, const clgrad_bench_opts *o, clgrad_bench
     int nb = backends_(o, be);
     int steps = o->reps > 0 ? o->reps : o->quick ? 3 : 20;
     double budget = o->budget_s > 0 ? o->budget_s : 0;
-    say_(o, "%-7s %-34s %-8s %9s %5s %11s %17s %9s %8s %6s", "model", "description", "backend", "params", "steps",
-         "ms/step", "(min..max)", "steps/s", "launches", "log+%");
+    say_(o, "%-7s %-34s %-8s %9s %5s %11s %17s %9s %8s %6s %9s", "model", "description", "backend", "params", "steps",
+         "ms/step", "(min..max)", "steps/s", "launches", "log+%", "piped ms");
     for (int m = 0; m < NMODELS; m++) {
         const clgrad_bench_model *bm = &models_[m];
         if (!model_wanted_(o, bm, is_gpu_(ctx))) continue;
@@ -1023,7 +1028,7 @@ static void run_train_(clgrad_ctx *ctx, const clgrad_bench_opts *o, clgrad_bench
             r->steps = n;
             if (st != CLGRAD_OK) snprintf(r->error, sizeof r->error, "%s", clgrad_errmsg(ctx));
             if (st != CLGRAD_OK || n == 0) {
-                r->median_ms = r->min_ms = r->max_ms = r->steps_per_s = r->launches = r->log_pct = NAN;
+                r->median_ms = r->min_ms = r->max_ms = r->steps_per_s = r->launches = r->log_pct = r->piped_ms = NAN;
                 say_(o, "%-7s %-34s %-8s error: %s", bm->name, bm->desc, clgrad_gemm_backend_name(be[b]), r->error);
                 free(t);
                 continue;
@@ -1034,11 +1039,11 @@ static void run_train_(clgrad_ctx *ctx, const clgrad_bench_opts *o, clgrad_bench
             r->median_ms = median_(t, n);
             r->steps_per_s = 1e3 / r->median_ms;
             free(t);
-            if (clgrad_bench_train_extras(ctx, bm, be[b], n, &r->launches, &r->log_pct) != CLGRAD_OK)
-                r->launches = r->log_pct = NAN;
-            say_(o, "%-7s %-34s %-8s %9zu %5d %11.3f %8.4g..%-8.4g %9.3g %8.0f %6.1f", bm->name, bm->desc,
+            if (clgrad_bench_train_extras(ctx, bm, be[b], n, &r->launches, &r->log_pct, &r->piped_ms) != CLGRAD_OK)
+                r->launches = r->log_pct = r->piped_ms = NAN;
+            say_(o, "%-7s %-34s %-8s %9zu %5d %11.3f %8.4g..%-8.4g %9.3g %8.0f %6.1f %9.3f", bm->name, bm->desc,
                  clgrad_gemm_backend_name(be[b]), r->params, r->steps, r->median_ms, r->min_ms, r->max_ms,
-                 r->steps_per_s, r->launches, r->log_pct);
+                 r->steps_per_s, r->launches, r->log_pct, r->piped_ms);
         }
     }
 }
@@ -1198,6 +1203,7 @@ char *clgrad_bench_json(clgrad_ctx *ctx, const clgrad_bench_result *res, const c
         num_(&b, "steps_per_s", r->steps_per_s, ", ");
         num_(&b, "launches_per_step", r->launches, ", ");
         num_(&b, "log_step_extra_pct", r->log_pct, ", ");
+        num_(&b, "pipelined_step_ms", r->piped_ms, ", ");
         str_(&b, "error", r->error, "}");
     }
     clgrad_sb_printf(&b, "%s]", res->ntrain ? "\n  " : "");
