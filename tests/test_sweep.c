@@ -67,10 +67,19 @@ static const char fake_sh_[] =
     "if [ -n \"$nap\" ]; then\n"
     /* the trap waits for its sleep: a point's process must not outlive it
     ** (it would hold the point directory's lock, handed down by the sweep) */
-    "  trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; echo \"{\\\"status\\\": \\\"interrupted\\\", \\\"divergence\\\": null, \\\"final_train_loss\\\": 2}\" > \"$out/summary.json\"; echo \"fake: interrupted\"; exit 130' INT TERM\n"
-    "  sleep \"$nap\" & pid=$!\n"
+    "  pid=\n"
+    "  trap '[ -n \"$pid\" ] && kill $pid 2>/dev/null && wait $pid 2>/dev/null; echo \"{\\\"status\\\": \\\"interrupted\\\", \\\"divergence\\\": null, \\\"final_train_loss\\\": 2}\" > \"$out/summary.json\"; echo \"fake: interrupted\"; exit 130' INT TERM\n"
     "  echo \"$out\" >> \"$FAKE_DIR/sleeping\"\n"
-    "  wait $pid\n"
+    /* the slow points sleep in the foreground, 0.1 s at a time: the sweep's
+    ** signal to the group ends the sleep running and the trap follows (sh =
+    ** dash can miss a trapped signal that arrives as `wait` starts, and then
+    ** waited out a 30 s background sleep: seen twice in CI) */
+    "  if [ \"$nap\" = 30 ]; then\n"
+    "    n=0; while [ $n -lt 300 ]; do sleep 0.1; n=$((n + 1)); done\n"
+    "  else\n"
+    "    sleep \"$nap\" & pid=$!\n"
+    "    wait $pid\n"
+    "  fi\n"
     "fi\n"
     "status=completed div=null\n"
     "case $lr in 1e-1) status=diverged; div='{\"step\": 7, \"kind\": \"loss_limit\", \"layer\": \"0\", \"value\": 1e7}';; esac\n"
