@@ -3,7 +3,10 @@
 ** seen through clgrad_open (cold build, warm start that compiles nothing, a
 ** corrupt entry rejected and rebuilt, an unusable cache directory that only
 ** warns); a broken kernel file from a test kernel directory failing with the
-** build log and the file's name; bad device specs listing the real devices.
+** build log and the file's name; bad device specs listing the real devices;
+** clgrad_finish and clgrad_buf_read returning only once the queue's work is
+** done, whether they poll first (clgrad_open_opts.wait_spin_us) or not, and a
+** malformed $CLGRAD_WAIT_SPIN_US only warning.
 */
 #define _POSIX_C_SOURCE 200809L
 #include "core/cache.h"
@@ -136,6 +139,59 @@ START_TEST(broken_kernel_prints_build_log)
 }
 END_TEST
 
+/* A context whose waits poll for spin_us (negative: never) before they block. */
+static clgrad_ctx *open_spin_(int spin_us)
+{
+    clgrad_ctx *c = clgrad_ctx_new();
+    clgrad_open_opts o = {0};
+    o.only = "matmul.cl";
+    o.wait_spin_us = spin_us;
+    ck_assert_msg(clgrad_open(c, spec_, &o) == CLGRAD_OK, "open: %s", clgrad_errmsg(c));
+    return c;
+}
+
+START_TEST(waits_see_finished_work)
+{
+    const int spins[] = {-1, 1, 1000000}; /* sleep at once; poll 1 us; poll up to 1 s */
+    const size_t n = (size_t)8 << 20;    /* 32 MiB: a fill and a read that take a while on any device */
+    float *h = malloc(n * sizeof *h);
+    ck_assert_ptr_nonnull(h);
+    for (int i = 0; i < 3; i++) {
+        clgrad_ctx *c = open_spin_(spins[i]);
+        cl_mem m = NULL;
+        ck_assert_int_eq(clgrad_buf_new(c, n, "m", &m), CLGRAD_OK);
+        for (int r = 0; r < 3; r++) {
+            float v = (float)(10 * i + r + 1);
+            ck_assert_int_eq(clgrad_buf_fill(c, m, 0, n, v), CLGRAD_OK);
+            cl_event e = NULL;
+            ck_assert_int_eq(clEnqueueMarkerWithWaitList(clgrad_queue(c), 0, NULL, &e), CL_SUCCESS);
+            ck_assert_int_eq(clgrad_finish(c), CLGRAD_OK);
+            cl_int es = CL_QUEUED;
+            ck_assert_int_eq(clGetEventInfo(e, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof es, &es, NULL), CL_SUCCESS);
+            ck_assert_msg(es == CL_COMPLETE, "spin %d: clgrad_finish returned before the queue was done", spins[i]);
+            clReleaseEvent(e);
+            /* a fill then a read in one go: the read waits for both */
+            ck_assert_int_eq(clgrad_buf_fill(c, m, n / 2, n / 2, -v), CLGRAD_OK);
+            memset(h, 0, n * sizeof *h);
+            ck_assert_int_eq(clgrad_buf_read(c, m, 0, n, h), CLGRAD_OK);
+            size_t bad = 0;
+            for (size_t k = 0; k < n; k++) bad += h[k] != (k < n / 2 ? v : -v);
+            ck_assert_msg(bad == 0, "spin %d: %zu of %zu floats read back wrong", spins[i], bad, n);
+        }
+        clgrad_buf_free(&m);
+        clgrad_ctx_free(c);
+    }
+    free(h);
+    /* the environment's value when the options leave it open; a malformed one only warns */
+    setenv("CLGRAD_WAIT_SPIN_US", "12x", 1);
+    clgrad_ctx *c = open_spin_(0);
+    ck_assert_msg(strstr(clgrad_warnings(c), "CLGRAD_WAIT_SPIN_US=12x") != NULL, "%s", clgrad_warnings(c));
+    ck_assert_int_eq(clgrad_finish(c), CLGRAD_OK);
+    clgrad_ctx_free(c);
+    unsetenv("CLGRAD_WAIT_SPIN_US");
+}
+END_TEST
+
 START_TEST(bad_spec_lists_real_devices)
 {
     clgrad_ctx *c = clgrad_ctx_new();
@@ -162,6 +218,7 @@ int main(void)
     tcase_add_test(tc, unusable_cache_dir_only_warns);
     tcase_add_test(tc, broken_kernel_prints_build_log);
     tcase_add_test(tc, bad_spec_lists_real_devices);
+    tcase_add_test(tc, waits_see_finished_work);
     suite_add_tcase(s, tc);
     int r = fixture_run(s, 1);
     char cmd[300];

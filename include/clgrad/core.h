@@ -116,6 +116,12 @@ typedef struct clgrad_open_opts {
     ** defaults, instead of $CLGRAD_TUNE, the tune file or the shipped table
     ** (clgrad/tune.h) */
     const char *gemm_tune;
+    /* How long clgrad_finish and the blocking read-backs poll the queue before
+    ** they sleep, in microseconds: 0 takes $CLGRAD_WAIT_SPIN_US, else 1000;
+    ** negative: sleep at once.  Polling (with sched_yield) saves the runtime's
+    ** wake-up of the waiting thread: about 35 us per wait on PoCL, the half of
+    ** a tiny MLP's step.  It never changes a result. */
+    int wait_spin_us;
 } clgrad_open_opts;
 
 typedef struct clgrad_ctx clgrad_ctx;

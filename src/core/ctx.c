@@ -7,6 +7,7 @@
 #include "core/internal.h"
 
 #include <math.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -103,6 +104,16 @@ clgrad_status clgrad_open(clgrad_ctx *ctx, const char *device_spec, const clgrad
         st = clgrad_fail_cl(ctx, err, "clCreateContext", __FILE__, __LINE__);
         goto fail;
     }
+    /* the wait's polling: opts, else $CLGRAD_WAIT_SPIN_US (an integer), else 1000 us */
+    long spin = opts && opts->wait_spin_us ? opts->wait_spin_us : 1000;
+    const char *sv = getenv("CLGRAD_WAIT_SPIN_US");
+    if (!(opts && opts->wait_spin_us) && sv && *sv) {
+        char *end = NULL;
+        long v = strtol(sv, &end, 10);
+        if (*end == '\0' && v >= -1000000000L && v <= 1000000000L) spin = v;
+        else clgrad_warn(ctx, "CLGRAD_WAIT_SPIN_US=%s is not an integer number of microseconds; ignored", sv);
+    }
+    ctx->wait_spin_s = spin > 0 ? 1e-6 * (double)spin : 0.0;
     int kprof = (opts && opts->kernel_profile) || env_true_("CLGRAD_PROFILE");
     cl_command_queue_properties qp = (opts && opts->profiling) || kprof ? CL_QUEUE_PROFILING_ENABLE : 0;
     free(ctx->prof);
@@ -195,12 +206,39 @@ fail:
     return st;
 }
 
+clgrad_status clgrad_wait(clgrad_ctx *ctx, cl_event ev)
+{
+    const char *call = "clFlush";
+    cl_int err = clFlush(ctx->queue);
+    if (err == CL_SUCCESS && ctx->wait_spin_s > 0) {
+        double t0 = clgrad_now();
+        for (;;) {
+            cl_int s = CL_QUEUED;
+            err = clGetEventInfo(ev, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof s, &s, NULL);
+            if (err != CL_SUCCESS) call = "clGetEventInfo";
+            if (err != CL_SUCCESS || s <= CL_COMPLETE || clgrad_now() - t0 > ctx->wait_spin_s) break; /* s < 0: failed */
+            sched_yield();
+        }
+    }
+    if (err == CL_SUCCESS) {
+        call = "clWaitForEvents";
+        err = clWaitForEvents(1, &ev);
+    }
+    if (err == CL_SUCCESS) return CLGRAD_OK;
+    /* nothing may stay in flight: a read-back's host memory belongs to the caller once it returns */
+    clFinish(ctx->queue);
+    return clgrad_fail_cl(ctx, err, call, __FILE__, __LINE__);
+}
+
 clgrad_status clgrad_buf_read(clgrad_ctx *ctx, cl_mem mem, size_t off, size_t n, float *dst)
 {
     clgrad_status st = CLGRAD_OK;
     if (n == 0) return CLGRAD_OK;
-    CLGRAD_CL_TRY(ctx, clEnqueueReadBuffer(ctx->queue, mem, CL_TRUE, off * sizeof(float), n * sizeof(float),
-                                           dst, 0, NULL, NULL));
+    cl_event ev = NULL;
+    CLGRAD_CL_TRY(ctx, clEnqueueReadBuffer(ctx->queue, mem, CL_FALSE, off * sizeof(float), n * sizeof(float),
+                                           dst, 0, NULL, &ev));
+    st = clgrad_wait(ctx, ev);
+    clReleaseEvent(ev);
 fail:
     return st;
 }
@@ -232,7 +270,10 @@ unsigned long long clgrad_enqueue_count(const clgrad_ctx *ctx) { return ctx->enq
 clgrad_status clgrad_finish(clgrad_ctx *ctx)
 {
     clgrad_status st = CLGRAD_OK;
-    CLGRAD_CL_TRY(ctx, clFinish(ctx->queue));
+    cl_event ev = NULL;
+    CLGRAD_CL_TRY(ctx, clEnqueueMarkerWithWaitList(ctx->queue, 0, NULL, &ev));
+    st = clgrad_wait(ctx, ev);
+    clReleaseEvent(ev);
 fail:
     return st;
 }

@@ -62,6 +62,7 @@ struct clgrad_ctx {
     struct clgrad_prof_row { char name[48]; long calls; double ns; } *prof; /* owned; NULL: profiling off */
     int nprof, prof_cap;
     unsigned long long enqueued; /* kernel launches, copies and fills enqueued (clgrad_enqueue_count) */
+    double wait_spin_s;          /* clgrad_wait's polling before it sleeps (clgrad_open_opts.wait_spin_us) */
 
     char numerics_fp[17]; /* CLGRAD_FP_HEX + 1 (clgrad/fingerprint.h); clgrad_numerics_fingerprint_cached: "" until computed */
     int numerics_fp_tried;
@@ -129,6 +130,11 @@ clgrad_status clgrad_buf_copy(clgrad_ctx *ctx, cl_mem src, size_t soff, cl_mem d
 /* Commands enqueued so far through clgrad_launch, clgrad_buf_copy and
 ** clgrad_buf_fill (bench: launches per training step). */
 unsigned long long clgrad_enqueue_count(const clgrad_ctx *ctx);
+/* Flush the queue and wait for ev (not released): poll its status for up to
+** ctx->wait_spin_s (sched_yield between polls), then clWaitForEvents.  Every
+** wait of clgrad's (clgrad_finish, clgrad_buf_read, the lagged read-backs)
+** goes through here. */
+clgrad_status clgrad_wait(clgrad_ctx *ctx, cl_event ev);
 
 /* Record a failure in ctx (printf-style) and return st. */
 clgrad_status clgrad_fail(clgrad_ctx *ctx, clgrad_status st, const char *fmt, ...)

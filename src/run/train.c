@@ -1160,7 +1160,7 @@ static clgrad_status unlogged_step_(run_ *r, loop_state_ *s, long step, long e, 
     res->steps_done = step;
     if (step == 1) {
         /* step 1 pays for first launches: timed alone, out of the per-step figures */
-        CLGRAD_CL_TRY(ctx, clFinish(clgrad_queue(ctx)));
+        CLGRAD_TRY(clgrad_finish(ctx));
         s->t_first = s->t_last = clgrad_now();
         s->last_log = 1;
         res->first_step_ms = 1e3 * (s->t_first - r->t_start);
@@ -1242,9 +1242,9 @@ static clgrad_status consume_(run_ *r, loop_state_ *s, int *end)
     int slot = r->rhead;
     pending_ p = r->pend[slot];
     r->rhead = (r->rhead + 1) % r->ring, r->rn--;
-    cl_int err = clWaitForEvents(1, &p.ev);
+    st = clgrad_wait(r->ctx, p.ev);
     clReleaseEvent(p.ev);
-    CLGRAD_CL_TRY(r->ctx, err);
+    if (st != CLGRAD_OK) goto fail;
     memcpy(r->mhost, r->mring + (size_t)slot * r->plan.L.size, r->plan.L.size * sizeof *r->mhost);
     double noise = r->noise_std;
     int sh = r->sharp_have, sp = r->sharp_phave;

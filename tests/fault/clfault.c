@@ -15,7 +15,7 @@
 ** At exit (whenever CLGRAD_FAULT_AT or CLGRAD_FAULT_COUNT is set) the shim
 ** prints the OpenCL objects still alive, as created minus released through
 ** this process's calls ("clfault: live context 0 queue 0 program 0 kernel 0
-** mem 0"): a leak the sanitizers cannot see (PoCL's own allocations are
+** mem 0 event 0"): a leak the sanitizers cannot see (PoCL's own allocations are
 ** suppressed in tests/lsan.supp).  When it injected a fault it prints
 ** "clfault: injected CL_... into call #N clXxx" as it happens.  The shim
 ** removes LD_PRELOAD from the environment at start, so child processes
@@ -42,8 +42,8 @@
 static atomic_long calls_;
 static long at_ = -1;
 static int err_ = 0, trace_ = 0, report_ = 0, inited_ = 0;
-static atomic_long live_[5]; /* context, queue, program, kernel, mem */
-enum { O_CTX, O_QUEUE, O_PROG, O_KERNEL, O_MEM };
+static atomic_long live_[6]; /* context, queue, program, kernel, mem, event */
+enum { O_CTX, O_QUEUE, O_PROG, O_KERNEL, O_MEM, O_EVENT };
 
 static const char *err_name_(cl_int e)
 {
@@ -62,8 +62,9 @@ static void fini_(void)
 {
     if (!report_ || atomic_load(&calls_) == 0) return;
     fprintf(stderr, "clfault: calls %ld\n", (long)atomic_load(&calls_));
-    fprintf(stderr, "clfault: live context %ld queue %ld program %ld kernel %ld mem %ld\n", (long)live_[O_CTX],
-            (long)live_[O_QUEUE], (long)live_[O_PROG], (long)live_[O_KERNEL], (long)live_[O_MEM]);
+    fprintf(stderr, "clfault: live context %ld queue %ld program %ld kernel %ld mem %ld event %ld\n",
+            (long)live_[O_CTX], (long)live_[O_QUEUE], (long)live_[O_PROG], (long)live_[O_KERNEL], (long)live_[O_MEM],
+            (long)live_[O_EVENT]);
 }
 
 static void init_(void)
@@ -129,6 +130,18 @@ static void *real_(const char *name)
         return real args;                                            \
     }
 
+/* An enqueue (its last parameter the event out, ev): counts the event it creates. */
+#define WRAP_ENQ(name, params, args)                                 \
+    CL_API_ENTRY cl_int CL_API_CALL name params                      \
+    {                                                                \
+        cl_int fe_;                                                  \
+        if (fault_(#name, CL_OUT_OF_RESOURCES, &fe_)) return fe_;    \
+        REAL(name);                                                  \
+        cl_int r_ = real args;                                       \
+        if (r_ == CL_SUCCESS && ev) atomic_fetch_add(&live_[O_EVENT], 1); \
+        return r_;                                                   \
+    }
+
 /* A creator: NULL and *errcode_ret on a fault; counts live objects of kind k. */
 #define WRAP_NEW(type, k, name, params, args)                        \
     CL_API_ENTRY type CL_API_CALL name params                        \
@@ -186,30 +199,32 @@ WRAP_INT(clGetKernelWorkGroupInfo, (cl_kernel k, cl_device_id d, cl_kernel_work_
 WRAP_NEW(cl_mem, O_MEM, clCreateBuffer, (cl_context c, cl_mem_flags f, size_t s, void *h, cl_int *errcode_ret),
          (c, f, s, h, errcode_ret))
 WRAP_INT(clGetMemObjectInfo, (cl_mem m, cl_mem_info w, size_t n, void *v, size_t *r), (m, w, n, v, r))
-WRAP_INT(clEnqueueWriteBuffer,
+WRAP_ENQ(clEnqueueWriteBuffer,
          (cl_command_queue q, cl_mem m, cl_bool b, size_t o, size_t n, const void *p, cl_uint ne, const cl_event *w,
           cl_event *ev),
          (q, m, b, o, n, p, ne, w, ev))
-WRAP_INT(clEnqueueReadBuffer,
+WRAP_ENQ(clEnqueueReadBuffer,
          (cl_command_queue q, cl_mem m, cl_bool b, size_t o, size_t n, void *p, cl_uint ne, const cl_event *w,
           cl_event *ev),
          (q, m, b, o, n, p, ne, w, ev))
-WRAP_INT(clEnqueueFillBuffer,
+WRAP_ENQ(clEnqueueFillBuffer,
          (cl_command_queue q, cl_mem m, const void *pat, size_t ps, size_t o, size_t n, cl_uint ne, const cl_event *w,
           cl_event *ev),
          (q, m, pat, ps, o, n, ne, w, ev))
-WRAP_INT(clEnqueueCopyBuffer,
+WRAP_ENQ(clEnqueueCopyBuffer,
          (cl_command_queue q, cl_mem s, cl_mem d, size_t so, size_t dof, size_t n, cl_uint ne, const cl_event *w,
           cl_event *ev),
          (q, s, d, so, dof, n, ne, w, ev))
 WRAP_INT(clSetKernelArg, (cl_kernel k, cl_uint i, size_t s, const void *v), (k, i, s, v))
-WRAP_INT(clEnqueueNDRangeKernel,
+WRAP_ENQ(clEnqueueNDRangeKernel,
          (cl_command_queue q, cl_kernel k, cl_uint d, const size_t *o, const size_t *g, const size_t *l, cl_uint ne,
           const cl_event *w, cl_event *ev),
          (q, k, d, o, g, l, ne, w, ev))
 WRAP_INT(clFlush, (cl_command_queue q), (q))
 WRAP_INT(clFinish, (cl_command_queue q), (q))
 WRAP_INT(clWaitForEvents, (cl_uint n, const cl_event *e), (n, e))
+WRAP_ENQ(clEnqueueMarkerWithWaitList, (cl_command_queue q, cl_uint ne, const cl_event *w, cl_event *ev), (q, ne, w, ev))
+WRAP_INT(clGetEventInfo, (cl_event e, cl_event_info w, size_t n, void *v, size_t *r), (e, w, n, v, r))
 
 /* clCreateKernelsInProgram creates *num_kernels_ret kernels when kernels != NULL. */
 CL_API_ENTRY cl_int CL_API_CALL clCreateKernelsInProgram(cl_program p, cl_uint n, cl_kernel *ks, cl_uint *nret)
@@ -234,3 +249,5 @@ WRAP_REL(cl_kernel, O_KERNEL, clReleaseKernel, -1)
 WRAP_REL(cl_kernel, O_KERNEL, clRetainKernel, 1)
 WRAP_REL(cl_mem, O_MEM, clReleaseMemObject, -1)
 WRAP_REL(cl_mem, O_MEM, clRetainMemObject, 1)
+WRAP_REL(cl_event, O_EVENT, clReleaseEvent, -1)
+WRAP_REL(cl_event, O_EVENT, clRetainEvent, 1)
