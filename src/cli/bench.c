@@ -366,7 +366,7 @@ clgrad_status clgrad_bench_limits_measure(clgrad_ctx *ctx, const clgrad_bench_op
     say_(o, "memory bandwidth   %10.1f GB/s      (copy %.1f, triad %.1f; %.0f MiB buffers)", out->mem_gbps,
          out->copy_gbps, out->triad_gbps, (double)out->mem_bytes / MIB);
     CLGRAD_TRY(limits_launch_(ctx, o->quick, out));
-    say_(o, "launch latency     %10.1f us        (enqueue + clFinish of an empty kernel; back-to-back %.1f us)",
+    say_(o, "launch latency     %10.1f us        (enqueue + wait (clgrad_finish) of an empty kernel; back-to-back %.1f us)",
          out->launch_us, out->launch_pipelined_us);
     CLGRAD_TRY(limits_xfer_(ctx, o, reps, out));
     say_(o, "host -> device     %10.2f GB/s      (device -> host %.2f GB/s; %.0f MiB, pageable memory)",

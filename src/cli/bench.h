@@ -9,7 +9,7 @@
 **             independent chains of explicit fma() in float, float4, float8
 **             and float16 registers; the peak is the best variant's median,
 **             and the record names the winner), global memory bandwidth (GB/s, copy
-**             and triad), kernel launch latency (us: enqueue + clFinish of an
+**             and triad), kernel launch latency (us: enqueue + clgrad_finish of an
 **             empty kernel; and back-to-back launches), host<->device transfer
 **             (GB/s, blocking clEnqueueWrite/ReadBuffer from pageable memory).
 **             Kernel times come from OpenCL profiling events when the queue
@@ -131,7 +131,7 @@ typedef struct clgrad_bench_limits {
     size_t mem_bytes;           /* per buffer */
     double copy_gbps, best_copy_gbps, triad_gbps, best_triad_gbps;
     double mem_gbps;            /* max(copy, triad) medians */
-    double launch_us;           /* median enqueue + clFinish of one empty kernel */
+    double launch_us;           /* median enqueue + clgrad_finish of one empty kernel */
     double launch_pipelined_us; /* mean per launch of back-to-back empty kernels, one clFinish */
     size_t xfer_bytes;
     double h2d_gbps, d2h_gbps;  /* medians */
