@@ -50,9 +50,10 @@ __kernel void clip_gradstate_reset(__global float *gs, const ulong gs_off)
 
 /* stats + st_off: the per-segment records of the gradient (nseg of them),
 ** then the global record, from which clip_gradstate_fill_ writes the block.
-** watch: then the divergence watch of step `step` (clip_diverge_check_: the
-** loss at loss + loss_off, the record at rec + rec_off) over the nseg
-** segments (the model's tensors). */
+** watch: then the divergence watch of step `step` (clip_watch_, 2: a step
+** that halts on a recorded divergence; clip_diverge_check_: the loss at
+** loss + loss_off, the record at rec + rec_off) over the nseg segments (the
+** model's tensors). */
 __kernel void clip_gradstate(__global const float *stats, const ulong st_off, const uint nseg, const int norm_inf,
                              const int do_clip, const float max_norm, const int policy, __global float *gs,
                              const ulong gs_off, const int watch, const float step, __global const float *loss,
@@ -62,8 +63,8 @@ __kernel void clip_gradstate(__global const float *stats, const ulong st_off, co
     if (get_global_id(0) != 0) return;
     clip_gradstate_fill_(stats + st_off + 4 * (ulong)nseg, norm_inf, do_clip, max_norm, policy, gs + gs_off);
     if (watch)
-        clip_diverge_check_(step, loss[loss_off], gs + gs_off, stats + st_off, (int)nseg, loss_limit, grad_limit,
-                            rec + rec_off);
+        clip_watch_(watch == 2, step, loss[loss_off], gs + gs_off, stats + st_off, (int)nseg, loss_limit, grad_limit,
+                    rec + rec_off);
 }
 
 /* Multiply the elements of this work-group's chunk by its segment's factor

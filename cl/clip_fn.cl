@@ -69,6 +69,7 @@ CLIP_FN float clip_agc_fac_(const float wn, const float gn, const float clipping
 #define GS_CLIPCOEF 4 /* include/clgrad/clip.h */
 #define GS_SIZE 8
 #define GS_PROPAGATE 0 /* clgrad_nonfinite_policy */
+#define REC_HALT 5     /* CLGRAD_REC_HALT of include/clgrad/step.h */
 
 /* Statistics record layout of cl/reduce.cl. */
 #define RS_NORM2 1
@@ -136,4 +137,20 @@ CLIP_FN void clip_diverge_check_(const float step, const float L, CLIP_G const f
     rec[1] = (float)kind;
     rec[2] = (float)where;
     rec[4] = value;
+}
+
+/* A training step's watch (clip_gradstate and reduce_stats_final_gradstate with watch = 1, or 2 at a
+** step that halts on a recorded divergence: stop_here).  A run that stops at a divergence ([diverge]
+** action = stop) ends at the first log step whose record holds one; when its read-back lags, the steps
+** already queued behind it run too, and rec[REC_HALT] makes them change nothing: set at a stop_here step
+** once the record holds a divergence (after this step's check; the step's own update still runs), it
+** makes every later step's block say skip (COEF 1), so the optimizers, ZClip and the log step's update
+** write nothing.  Then clip_diverge_check_ as always. */
+CLIP_FN void clip_watch_(const int stop_here, const float step, const float L, CLIP_G float *gs,
+                         CLIP_G const float *gstats, const int ntensors, const float loss_limit,
+                         const float grad_limit, CLIP_G float *rec)
+{
+    if (rec[REC_HALT] != 0.0f) gs[GS_SKIP] = 1.0f, gs[GS_COEF] = 1.0f;
+    clip_diverge_check_(step, L, gs, gstats, ntensors, loss_limit, grad_limit, rec);
+    if (stop_here && rec[0] != 0.0f) rec[REC_HALT] = 1.0f;
 }

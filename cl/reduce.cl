@@ -678,7 +678,8 @@ __kernel void reduce_stats_final_one(__global const ulong *tab, const uint nseg,
 ** (reduce_final_one_: the same trees, the same bits) into out + out_off, then
 ** writes the gradient-state block at gs + gs_off from the global record as
 ** clip_gradstate does (clip_gradstate_fill_, clip_fn.cl) and, when watch, the
-** step's divergence watch (clip_diverge_check_).  Two one-work-item launches
+** step's divergence watch (clip_watch_; watch = 2: a step that halts on a
+** recorded divergence).  Two one-work-item launches
 ** less per training step. */
 __kernel void reduce_stats_final_gradstate(__global const ulong *tab, const uint nseg, __global const uint *part,
                                            __global float *out, const ulong out_off, const int norm_inf,
@@ -691,8 +692,8 @@ __kernel void reduce_stats_final_gradstate(__global const ulong *tab, const uint
     for (uint g = 0; g <= nseg; g++) reduce_final_one_(tab, nseg, part, out, out_off, g);
     clip_gradstate_fill_(out + out_off + 4 * (ulong)nseg, norm_inf, do_clip, max_norm, policy, gs + gs_off);
     if (watch)
-        clip_diverge_check_(step, loss[loss_off], gs + gs_off, out + out_off, (int)nseg, loss_limit, grad_limit,
-                            rec + rec_off);
+        clip_watch_(watch == 2, step, loss[loss_off], gs + gs_off, out + out_off, (int)nseg, loss_limit, grad_limit,
+                    rec + rec_off);
 }
 
 /* Launch 2 after reduce_stats_optim_chunks: ga + 2 (nseg + 1) work-groups; the first ga (nsega + 1, or 0

@@ -707,8 +707,8 @@ static int same_bits_(const float *a, const float *b, size_t n)
     return 1;
 }
 
-static void watch_run_(int fused, cl_mem dg, const clgrad_segs *segs, size_t nseg, int _i, float *stats, float *gsb,
-                       float *rec, const float *rec0, float loss)
+static void watch_run_(int fused, cl_mem dg, const clgrad_segs *segs, size_t nseg, int _i, int stop_here, float *stats,
+                       float *gsb, float *rec, const float *rec0, float loss)
 {
     clgrad_ctx *ctx = fixture_ctx();
     const clgrad_nonfinite_policy pol = (clgrad_nonfinite_policy)(_i % 3);
@@ -721,7 +721,7 @@ static void watch_run_(int fused, cl_mem dg, const clgrad_segs *segs, size_t nse
     float m0[2 + CLGRAD_REC_SIZE] = {loss, SENTINEL};
     memcpy(m0 + 2, rec0, CLGRAD_REC_SIZE * sizeof *rec0);
     FX_OK(clgrad_buf_write(ctx, mb, 0, 2 + CLGRAD_REC_SIZE, m0));
-    const clgrad_clip_watch w = {7.0f, mb, 0, 10.0f, 3.0f, mb, 2};
+    const clgrad_clip_watch w = {7.0f, mb, 0, 10.0f, 3.0f, mb, 2, stop_here};
     FX_OK(setenv("CLGRAD_REDUCE_ONE", fused ? "1" : "0", 1) == 0 ? CLGRAD_OK : CLGRAD_E_IO);
     FX_OK(clgrad_clip_gradstate_watch(ctx, dg, 0, segs, ds, 0, type, do_clip, 1.5f, pol, gs, 0, watch ? &w : NULL));
     unsetenv("CLGRAD_REDUCE_ONE");
@@ -751,12 +751,16 @@ START_TEST(gradstate_watch_paths)
     const int k = _i % 36; /* policy, type, do_clip, watch (watch_run_) */
     float rec0[CLGRAD_REC_SIZE] = {0, 0, 0, 0.25f, 0, 0, 0, 0};
     if ((k / 12) % 3 == 2) rec0[0] = 3, rec0[1] = 4, rec0[2] = 1, rec0[3] = 50, rec0[4] = 50; /* already diverged */
+    /* halting ([diverge] stop with late read-backs): none; this step halts on a divergence on record; or the
+    ** run halted at an earlier step (its block must then say skip) */
+    const int halt = (_i / 5) % 3, stop_here = halt >= 1;
+    if (halt == 2) rec0[CLGRAD_REC_HALT] = 1;
     const float loss = (_i % 5 == 4) ? NAN : (_i % 7 == 6) ? 20.0f : 0.5f;
     float *st[2], gsb[2][CLGRAD_GS_SIZE], rec[2][2 + CLGRAD_REC_SIZE];
     for (int f = 0; f < 2; f++) {
         st[f] = malloc(4 * (nseg + 1) * sizeof(float));
         ck_assert(st[f]);
-        watch_run_(f, dg, segs, nseg, k, st[f], gsb[f], rec[f], rec0, loss);
+        watch_run_(f, dg, segs, nseg, k, stop_here, st[f], gsb[f], rec[f], rec0, loss);
     }
     ck_assert_msg(memcmp(st[0], st[1], 4 * (nseg + 1) * sizeof(float)) == 0, "case %d: statistics differ", _i);
     ck_assert_msg(memcmp(gsb[0], gsb[1], sizeof gsb[0]) == 0, "case %d: blocks differ", _i);
@@ -765,10 +769,19 @@ START_TEST(gradstate_watch_paths)
     float hgs[CLGRAD_GS_SIZE] = {-7, -7, -7, -7, -7, -7, -7, -7}, hrec[CLGRAD_REC_SIZE];
     memcpy(hrec, rec0, sizeof hrec);
     clip_gradstate_fill_(st[0] + 4 * nseg, (k / 3) % 2, (k / 6) % 2, 1.5f, k % 3, hgs);
-    if ((k / 12) % 3) clip_diverge_check_(7.0f, loss, hgs, st[0], (int)nseg, 10.0f, 3.0f, hrec);
+    if ((k / 12) % 3) clip_watch_(stop_here, 7.0f, loss, hgs, st[0], (int)nseg, 10.0f, 3.0f, hrec);
     ck_assert_msg(same_bits_(hgs, gsb[0], CLGRAD_GS_SIZE), "case %d: block vs host", _i);
     ck_assert_msg(same_bits_(hrec, rec[0] + 2, CLGRAD_REC_SIZE), "case %d: record vs host", _i);
     if ((k / 12) % 3 == 0) ck_assert(memcmp(rec0, rec[0] + 2, sizeof rec0) == 0); /* no watch: untouched */
+    if ((k / 12) % 3) { /* the halting rule itself, not only device = host */
+        const int diverged = rec[0][2 + CLGRAD_REC_STEP] != 0.0f;
+        ck_assert_msg(rec[0][2 + CLGRAD_REC_HALT] == (halt == 2 || (stop_here && diverged) ? 1.0f : 0.0f),
+                      "case %d: halt flag %g (halt mode %d, diverged %d)", _i, (double)rec[0][2 + CLGRAD_REC_HALT],
+                      halt, diverged);
+        if (halt == 2)
+            ck_assert_msg(gsb[0][CLGRAD_GS_SKIP] == 1.0f && gsb[0][CLGRAD_GS_COEF] == 1.0f,
+                          "case %d: a halted run's step must say skip with COEF 1", _i);
+    }
     free(st[0]), free(st[1]);
     clgrad_segs_free(&segs);
     clgrad_buf_free(&dg);

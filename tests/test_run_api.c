@@ -9,6 +9,11 @@
 **   - metrics_lag (non-blocking read-backs): the same rows, weights and
 **     result as 0; a callback stop ends the run within the lag, every
 **     queued step recorded
+**   - metrics_lag under [diverge] action = stop: the run ends at the same
+**     step with the same files as without the lag (the device halts there:
+**     the steps already queued change nothing), for SGD with and without
+**     momentum, logged every step or every 4th; with batch norm (not read
+**     back late)
 */
 #define _POSIX_C_SOURCE 200809L
 #include "fixture.h"
@@ -250,6 +255,66 @@ START_TEST(lagged_same)
 }
 END_TEST
 
+/* Run exp (with sets) into tmp_/name with metrics_lag = lag; the on_step calls in *calls. */
+static void stop_run_(const char *exp, const char *const *sets, int nsets, const char *name, int lag,
+                      clgrad_run_result *res, long *calls)
+{
+    static clgrad_config cfg;
+    load_(exp, sets, nsets, &cfg);
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s/%s", tmp_, name);
+    watch_ w = {0, 0, 0, 0, 1, 1};
+    clgrad_run_opts o = {0};
+    o.out_dir = dir, o.quiet = 1, o.metrics_lag = lag;
+    o.on_step = on_step_, o.on_step_user = &w;
+    run_captured_(&cfg, &o, res);
+    *calls = w.calls;
+}
+
+START_TEST(lagged_stop_same)
+{
+    /* linreg diverges (loss limit) within ~100 steps; eval_every off so that every log step may lag */
+    static const char *const sgd1[] = {"run.log_every=1", "run.eval_every=0", "diverge.action=stop"};
+    static const char *const sgd4[] = {"run.log_every=4", "run.eval_every=0", "diverge.action=stop"};
+    static const char *const mom[] = {"run.log_every=1", "run.eval_every=0", "diverge.action=stop",
+                                      "optim.momentum=0.9", "optim.lr=4"}; /* stops at step 6 */
+    static const char *const bn[] = {"run.log_every=1", "run.eval_every=0", "run.steps=60", "diverge.action=stop",
+                                     "optim.lr=1e4",    "diverge.loss_limit=50"};
+    struct {
+        const char *exp;
+        const char *const *sets;
+        int n;
+    } cases[] = {{"linreg_lr_above", sgd1, 3}, {"linreg_lr_above", sgd4, 3}, {"linreg_lr_above", mom, 5},
+                 {"sigmoid_deep_batchnorm", bn, 6}};
+    const int c = _i;
+    clgrad_run_result a, b;
+    long ca = 0, cb = 0;
+    char n0[64], n3[64];
+    snprintf(n0, sizeof n0, "stop%d_lag0", c), snprintf(n3, sizeof n3, "stop%d_lag3", c);
+    stop_run_(cases[c].exp, cases[c].sets, cases[c].n, n0, 0, &a, &ca);
+    stop_run_(cases[c].exp, cases[c].sets, cases[c].n, n3, 3, &b, &cb);
+    ck_assert_msg(a.status == CLGRAD_RUN_DIVERGED, "case %d: the run did not diverge (status %d)", c, (int)a.status);
+    ck_assert_int_eq(a.status, b.status);
+    ck_assert_int_eq(a.steps_done, b.steps_done);
+    ck_assert_int_eq(a.diverge_step, b.diverge_step);
+    ck_assert_str_eq(a.diverge_kind, b.diverge_kind);
+    ck_assert(memcmp(&a.final_train_loss, &b.final_train_loss, sizeof(double)) == 0);
+    ck_assert(memcmp(&a.max_grad_norm, &b.max_grad_norm, sizeof(double)) == 0);
+    ck_assert_int_eq(ca, a.steps_done); /* without the lag: one call per step up to the stop */
+    ck_assert(cb >= b.steps_done);       /* with it, unlogged steps queued past the stop are called too */
+    const char *files[] = {"metrics.csv", "layers.csv", "weights/final/0.weight.npy", "weights/final/0.bias.npy"};
+    char d0[400], d3[400];
+    snprintf(d0, sizeof d0, "%s/%s", tmp_, n0), snprintf(d3, sizeof d3, "%s/%s", tmp_, n3);
+    for (int i = 0; i < 4; i++) {
+        size_t s0, s3;
+        char *x = slurp_(d0, files[i], &s0), *y = slurp_(d3, files[i], &s3);
+        ck_assert_msg(s0 == s3 && memcmp(x, y, s0) == 0, "case %d: %s differs with metrics_lag 3 (stop at %ld)", c,
+                      files[i], a.steps_done);
+        free(x), free(y);
+    }
+}
+END_TEST
+
 int main(void)
 {
     fixture_open(NULL);
@@ -263,6 +328,7 @@ int main(void)
     tcase_add_test(tc, build_hook);
     tcase_add_test(tc, missing_data_file);
     tcase_add_test(tc, lagged_same);
+    tcase_add_loop_test(tc, lagged_stop_same, 0, 4);
     suite_add_tcase(s, tc);
     int r = fixture_run(s, 1);
     char cmd[300];

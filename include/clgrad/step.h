@@ -54,6 +54,7 @@ enum {
     CLGRAD_REC_TENSOR = 2,        /* the tensor where it appeared, -1 for the loss kinds */
     CLGRAD_REC_MAX_GRAD_NORM = 3, /* the largest global gradient norm so far (NaN ignored) */
     CLGRAD_REC_VALUE = 4,         /* the offending value */
+    CLGRAD_REC_HALT = 5,          /* 1: halted (clgrad_step_plan.halt_on_divergence): steps change nothing */
     CLGRAD_REC_SIZE = 8
 };
 
@@ -106,6 +107,10 @@ typedef struct clgrad_step_plan {
     const clgrad_zclip_params *zclip; /* zscore: ZClip's settings */
     cl_mem zstate;     /* zscore: its state, clgrad_zclip_state_floats(zclip), zeroed before step 1 */
     float loss_limit, grad_norm_limit; /* divergence limits, <= 0: off */
+    /* [diverge] action = stop: the run ends at the first log step whose record holds a divergence.  1: the
+    ** device knows it too: after such a log step's watch, every later step's gradient state says skip, so
+    ** the steps queued behind it (metrics read back late) change no parameter or optimizer state. */
+    int halt_on_divergence;
     cl_mem hscratch;   /* histograms' scratch (NULL: none): clgrad_hist_scratch_words of the parameter table
                           and of the hidden outputs at max batch, the larger (uint32 words) */
 } clgrad_step_plan;

@@ -73,10 +73,15 @@ typedef struct clgrad_run_opts {
     ** without blocking, their rows written in order once they arrive, all of
     ** them at the end or an interrupt): on_step of such a step comes late, and
     ** a stop it asks for ends the run at the latest step queued.  Only where
-    ** nothing waits on the values: [clip] nonfinite = propagate, [diverge]
-    ** action = continue, not step 1, the last step, an evaluation or a
-    ** sharpness step (those read back at once, as with 0).  The files are the
-    ** same either way (timesteps' ms aside). */
+    ** nothing waits on the values: [clip] nonfinite = propagate, not step 1,
+    ** the last step, an evaluation or a sharpness step (those read back at
+    ** once, as with 0).  A [diverge] stop found late ends the run at the step
+    ** where it applies, as with 0: the device halted there
+    ** (clgrad_step_plan.halt_on_divergence), so the steps queued behind it
+    ** changed nothing and are not recorded, though on_step was called for
+    ** the unlogged ones among them; a model with batch norm (whose running
+    ** estimates the halt does not cover) reads back at once under [diverge]
+    ** stop.  The files are the same either way (timesteps' ms aside). */
     int metrics_lag;
 } clgrad_run_opts;
 

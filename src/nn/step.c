@@ -111,12 +111,13 @@ fail:
 ** NONFINITE and the per-tensor statistics, which nothing after it changes);
 ** global_norm and zscore leave the coefficient to the optimizer, which
 ** applies it fused. */
-static clgrad_status clip_(clgrad_ctx *ctx, const clgrad_step_plan *p, long step)
+static clgrad_status clip_(clgrad_ctx *ctx, const clgrad_step_plan *p, long step, int log)
 {
     cl_mem g = clgrad_model_grads(p->m), mb = p->mbuf;
     const clgrad_segs *segs = clgrad_model_param_segs(p->m);
     clgrad_status st = CLGRAD_OK;
-    const clgrad_clip_watch w = {(float)step, mb, p->L.loss, p->loss_limit, p->grad_norm_limit, mb, p->L.rec};
+    const clgrad_clip_watch w = {(float)step, mb,     p->L.loss, p->loss_limit, p->grad_norm_limit,
+                                 mb,          p->L.rec, log && p->halt_on_divergence};
     /* global_norm: the optimizer applies COEF, fused; ZClip's norm is the 2-norm ([clip] norm_type is not one of
     ** its keys) */
     int glob = p->clip == CLGRAD_CLIP_GLOBAL_NORM;
@@ -181,7 +182,7 @@ clgrad_status clgrad_step_grads(clgrad_ctx *ctx, const clgrad_step_plan *p, long
     CLGRAD_TRY(clgrad_init_add_noise(ctx, grads, 0, np, noise_std, p->seed, CLGRAD_NOISE_STREAM_GRAD, (uint32_t)step));
     if (!fused) CLGRAD_TRY(clgrad_gradstate_reset(ctx, p->mbuf, p->L.gs));
     if (flags & CLGRAD_STEP_HIST) CLGRAD_TRY(clgrad_step_histograms(ctx, p, B));
-    CLGRAD_TRY(clip_(ctx, p, step));
+    CLGRAD_TRY(clip_(ctx, p, step, (flags & CLGRAD_STEP_LOG) != 0));
 fail:
     return st;
 }

@@ -49,17 +49,18 @@ fail:
 }
 
 /* The arguments the block's kernels share, from index i on: norm_inf, do_clip, max_norm, policy, gs, gs_off,
-** then the watch's (watch, step, loss, loss_off, loss_limit, grad_limit, rec, rec_off; gs where there is none). */
+** then the watch's (watch: 0 none, 1, 2 with stop_here; step, loss, loss_off, loss_limit, grad_limit, rec,
+** rec_off; gs where there is none). */
 static clgrad_status block_args_(clgrad_ctx *ctx, cl_kernel k, cl_uint i, clgrad_norm_type type, int do_clip,
                                  float max_norm, clgrad_nonfinite_policy policy, cl_mem gs, size_t gs_off,
                                  const clgrad_clip_watch *w)
 {
     clgrad_status st = CLGRAD_OK;
-    const clgrad_clip_watch none = {0.0f, gs, 0, 0.0f, 0.0f, gs, 0};
+    const clgrad_clip_watch none = {0.0f, gs, 0, 0.0f, 0.0f, gs, 0, 0};
     const clgrad_clip_watch *v = w ? w : &none;
     const clgrad_karg a[] = {CLGRAD_KI(type == CLGRAD_NORM_INF), CLGRAD_KI(do_clip != 0), CLGRAD_KF(max_norm),
                              CLGRAD_KI(policy),         CLGRAD_KM(gs),        CLGRAD_KU(gs_off),
-                             CLGRAD_KI(w != NULL),      CLGRAD_KF(v->step),   CLGRAD_KM(v->loss),
+                             CLGRAD_KI(w ? (w->stop_here ? 2 : 1) : 0), CLGRAD_KF(v->step), CLGRAD_KM(v->loss),
                              CLGRAD_KU(v->loss_off),    CLGRAD_KF(v->loss_limit), CLGRAD_KF(v->grad_limit),
                              CLGRAD_KM(v->rec),         CLGRAD_KU(v->rec_off)};
     for (cl_uint j = 0; j < sizeof a / sizeof *a; j++) CLGRAD_CL_TRY(ctx, clSetKernelArg(k, i + j, a[j].size, a[j].p));

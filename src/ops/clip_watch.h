@@ -20,6 +20,7 @@ typedef struct {
     float loss_limit, grad_limit;
     cl_mem rec;
     size_t rec_off;
+    int stop_here; /* a divergence on record after this step's check halts the run (clip_watch_) */
 } clgrad_clip_watch;
 
 /* The statistics of g into stats + stats_off (clgrad_reduce_stats), then the

@@ -12,7 +12,10 @@
 ** read under the non-finite policy "skip", which keeps Adam's step count exact).
 ** With clgrad_run_opts.metrics_lag the log step's read-back does not block
 ** either (a ring of host blocks; defer_/consume_): its rows are written in
-** step order once its block arrives, where nothing needs the values at once.
+** step order once its block arrives, where nothing needs the values at once;
+** a [diverge] stop found there ends the run at its step, which the device
+** has already applied (clgrad_step_plan.halt_on_divergence: the steps queued
+** after it changed nothing).
 */
 #include "core/internal.h"
 #include "run/rundir.h"
@@ -95,11 +98,13 @@ typedef struct run_ {
     struct pending_ *pend;
     float *mring;
     int ring, rhead, rn;
+    long halted_at; /* a pending step's divergence ended the run there (the device halted: later steps changed
+                    ** nothing); the steps pending behind it are not recorded.  0: not */
 } run_;
 
 /* A logged step whose metrics block is read back without blocking, and what its rows need besides. */
 typedef struct pending_ {
-    long step, e;
+    long step, e, nsteps; /* nsteps: the steps its time per step (ms) covers */
     size_t B;
     double lr, ms, noise_std;
     int hist;
@@ -364,6 +369,7 @@ static void plan_step_(run_ *r)
     p->loss_limit = (float)c->diverge.loss_limit, p->grad_norm_limit = (float)c->diverge.grad_norm_limit;
     p->hscratch = r->hscratch;
     p->zclip = &r->zclip, p->zstate = r->zstate;
+    p->halt_on_divergence = r->kinds.diverge_stop;
 }
 
 /* The data sets, loaded on the host, and the sizes they give: T, row, K, B, batches per epoch, steps. */
@@ -1174,14 +1180,23 @@ fail:
     return st;
 }
 
-/* A logged step's time per step since the last timed one (the first step's figure, or one more interval). */
-static double log_interval_(run_ *r, loop_state_ *s, long step)
+/* A logged step's time per step since the last timed one, over *n steps (0: the first step's figure). */
+static double log_ms_(loop_state_ *s, long step, long *n)
 {
     if (step == 1) s->t_first = clgrad_now();
     double now = clgrad_now(), ms = 1e3 * (now - s->t_last) / (double)(step - s->last_log);
-    if (s->last_log == 0) r->res->first_step_ms = ms;
-    else interval_(r, ms, step - s->last_log);
+    *n = s->last_log == 0 ? 0 : step - s->last_log;
     s->t_last = now, s->last_log = step;
+    return ms;
+}
+
+/* A logged step's time per step since the last timed one (the first step's figure, or one more interval). */
+static double log_interval_(run_ *r, loop_state_ *s, long step)
+{
+    long n = 0;
+    double ms = log_ms_(s, step, &n);
+    if (n == 0) r->res->first_step_ms = ms;
+    else interval_(r, ms, n);
     return ms;
 }
 
@@ -1246,32 +1261,42 @@ static clgrad_status consume_(run_ *r, loop_state_ *s, int *end)
     clReleaseEvent(p.ev);
     if (st != CLGRAD_OK) goto fail;
     memcpy(r->mhost, r->mring + (size_t)slot * r->plan.L.size, r->plan.L.size * sizeof *r->mhost);
+    if (p.nsteps > 0) interval_(r, p.ms, p.nsteps);
     double noise = r->noise_std;
     int sh = r->sharp_have, sp = r->sharp_phave;
     r->noise_std = p.noise_std, r->sharp_have = r->sharp_phave = 0;
     st = record_(r, s, p.step, p.e, p.B, p.lr, p.ms, p.hist, 0, NAN, NAN, end);
     r->noise_std = noise, r->sharp_have = sh, r->sharp_phave = sp;
+    if (st == CLGRAD_OK && *end && r->kinds.diverge_stop && r->res->status == CLGRAD_RUN_DIVERGED) {
+        /* [diverge] stop at this step: the device halted here (clgrad_step_plan.halt_on_divergence), the
+        ** steps queued behind it changed nothing; the run ends here (teardown_ releases their read-backs) */
+        r->halted_at = p.step;
+        r->res->steps_done = p.step;
+    }
 fail:
     return st;
 }
 
-/* Every pending logged step, oldest first. */
+/* Every pending logged step, oldest first (none after the one where the run halted). */
 static clgrad_status drain_(run_ *r, loop_state_ *s, int *end)
 {
     clgrad_status st = CLGRAD_OK;
-    while (r->rn > 0) CLGRAD_TRY(consume_(r, s, end));
+    while (r->rn > 0 && !r->halted_at) CLGRAD_TRY(consume_(r, s, end));
 fail:
     return st;
 }
 
 /* Whether a logged step's block may be read back without blocking (clgrad_run_opts.metrics_lag): nothing in
-** the loop needs its values before the next step (the skip flag, a divergence stop, an evaluation, the
-** sharpness), and not step 1 (timed alone) nor the last. */
+** the loop needs its values before the next step (the skip flag, an evaluation, the sharpness), and not step
+** 1 (timed alone) nor the last.  A divergence stop may come late: the device halts at the step where it
+** applies (clgrad_step_plan.halt_on_divergence), so the steps after it change nothing on the device; but
+** batch norm's running estimates and its count of batches (kept on the host) are not covered by the halt,
+** so a model with them reads each log step back at once under [diverge] stop. */
 static int deferrable_(const run_ *r, long step, int evaluated)
 {
     long se = r->cfg->metrics.sharpness_every;
     return r->ring > 0 && step > 1 && step < r->steps && !evaluated && r->policy == CLGRAD_NONFINITE_PROPAGATE &&
-           !r->kinds.diverge_stop && !(r->sharp && se > 0 && step % se == 0);
+           (!r->kinds.diverge_stop || clgrad_model_nbuffers(r->m) == 0) && !(r->sharp && se > 0 && step % se == 0);
 }
 
 /* A deferrable logged step: a read-back into the next ring slot with an event (the oldest pending step's rows
@@ -1281,6 +1306,7 @@ static clgrad_status defer_(run_ *r, loop_state_ *s, long step, long e, size_t B
     clgrad_status st = CLGRAD_OK;
     clgrad_ctx *ctx = r->ctx;
     if (r->rn == r->ring) CLGRAD_TRY(consume_(r, s, end));
+    if (r->halted_at) return CLGRAD_OK; /* the run ended at an earlier step: this one changed nothing */
     int slot = (r->rhead + r->rn) % r->ring;
     pending_ *p = &r->pend[slot];
     CLGRAD_CL_TRY(ctx, clEnqueueReadBuffer(clgrad_queue(ctx), r->mbuf, CL_FALSE, 0, r->plan.L.size * sizeof(float),
@@ -1290,10 +1316,10 @@ static clgrad_status defer_(run_ *r, loop_state_ *s, long step, long e, size_t B
     s->opt_t++; /* policy propagate: no step is skipped */
     r->res->steps_done = step;
     p->step = step, p->e = e, p->B = B, p->lr = lr, p->noise_std = r->noise_std, p->hist = hist;
-    p->ms = log_interval_(r, s, step);
+    p->ms = log_ms_(s, step, &p->nsteps); /* counted in the time per step when its rows are written */
     for (;;) {
         cl_int done = CL_QUEUED;
-        if (r->rn == 0) break;
+        if (r->rn == 0 || r->halted_at) break;
         CLGRAD_CL_TRY(ctx, clGetEventInfo(r->pend[r->rhead].ev, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof done, &done,
                                           NULL));
         if (done > CL_COMPLETE) break; /* negative: an error, which consume_ reports */
@@ -1314,6 +1340,7 @@ static clgrad_status logged_step_(run_ *r, loop_state_ *s, long step, long e, si
     int evaluated = (c->run.eval_every > 0 && step % c->run.eval_every == 0) || step == r->steps;
     if (deferrable_(r, step, evaluated)) return defer_(r, s, step, e, B, lr, hist, end);
     CLGRAD_TRY(drain_(r, s, end));
+    if (r->halted_at) return CLGRAD_OK; /* the run ended at a pending step: this one changed nothing */
     CLGRAD_TRY(clgrad_buf_read(ctx, r->mbuf, 0, r->plan.L.size, r->mhost));
     if (r->mhost[r->plan.L.gs + CLGRAD_GS_SKIP] == 0.0f) s->opt_t++;
     res->steps_done = step;
