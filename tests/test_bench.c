@@ -356,6 +356,13 @@ START_TEST(test_quick_run)
         ck_assert(clgrad_json_num(clgrad_json_member(e, "min_step_ms")) <= med);
         ck_assert(clgrad_json_num(clgrad_json_member(e, "max_step_ms")) >= med);
         ck_assert_double_eq_tol(clgrad_json_num(clgrad_json_member(e, "steps_per_s")), 1e3 / med, 1e-6 * 1e3 / med);
+        /* a log step's extra time, back to back and blocking: numbers (either may be negative in noise) */
+        static const char *lf[] = {"log_step_extra_pct", "log_step_blocking_extra_pct"};
+        for (size_t k = 0; k < 2; k++) {
+            const clgrad_json *x = need_(e, lf[k]);
+            ck_assert_msg(x->type == CLGRAD_JSON_NUMBER && isfinite(clgrad_json_num(x)), "train %s: %s",
+                          clgrad_json_str(clgrad_json_member(e, "id")), lf[k]);
+        }
     }
     ck_assert_str_eq(clgrad_json_str(need_(&t->items[2], "id")), "rnn/own");
     ck_assert(clgrad_json_num(need_(&t->items[2], "seq_len")) == 100);

@@ -80,12 +80,15 @@ def print_extras(c, ts):
             and (r.get("pipelined_step_ms") is not None or r.get("log_step_extra_pct") is not None)]
     if not rows:
         return
-    print(f"{'model':>8} {'piped ms':>9} {'torch ms':>9} {'torch/piped':>12} {'log+%':>7}"
+    print(f"{'model':>8} {'piped ms':>9} {'torch ms':>9} {'torch/piped':>12} {'log+%':>7} {'wait+%':>7}"
           "   own steps back to back with one wait at the end (as clgrad run between log steps);"
-          " a log step's extra time")
+          " a log step's extra time, back to back with its metrics read back late (as clgrad run),"
+          " and ending with a blocking read-back")
     for r in rows:
         pm, pt, lx = r.get("pipelined_step_ms"), ts.get(r["model"]), r.get("log_step_extra_pct")
-        print(f"{r['model']:>8} {fmt(pm, '.3f'):>9} {fmt(pt, '.3f'):>9} {fmt(ratio(pt, pm)):>12} {fmt(lx, '.1f'):>7}")
+        lb = r.get("log_step_blocking_extra_pct")
+        print(f"{r['model']:>8} {fmt(pm, '.3f'):>9} {fmt(pt, '.3f'):>9} {fmt(ratio(pt, pm)):>12} {fmt(lx, '.1f'):>7}"
+              f" {fmt(lb, '.1f'):>7}")
 
 
 def worst(pairs):

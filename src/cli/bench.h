@@ -157,7 +157,10 @@ typedef struct clgrad_bench_train_row {
     int warmup, steps;
     double median_ms, min_ms, max_ms, steps_per_s;
     double launches;   /* commands enqueued per (unlogged) step: kernels, copies, fills */
-    double log_pct;    /* a log step's extra time over a plain one, % (medians; NaN: not measured) */
+    double log_pct;    /* a log step's extra time over a plain one, %, both back to back, the log step's metrics read
+                       ** back without blocking as `clgrad run` does (medians of 3 blocks; NaN: not measured) */
+    double log_block_pct; /* the same for a log step that ends with a blocking read, after a plain step that
+                       ** ends with a wait (medians) */
     double piped_ms;   /* ms per unlogged step enqueued back to back, one wait at the end (NaN: not measured) */
     char error[256];
 } clgrad_bench_train_row;
@@ -206,15 +209,19 @@ clgrad_status clgrad_bench_gemm_time(clgrad_ctx *ctx, int ta, int tb, size_t M, 
 ** *times gets malloc'd per-step seconds (the caller frees), *n their count. */
 clgrad_status clgrad_bench_train_time(clgrad_ctx *ctx, const clgrad_bench_model *model, clgrad_gemm_backend backend,
                                       int warmup, int steps, double budget_s, size_t *params, double **times, int *n);
-/* Of the same steps: the commands enqueued per unlogged step, the extra
+/* Of the same steps: the commands enqueued per unlogged step; the extra
 ** time of a log step at log_every = 1 (statistics, per-layer figures, the
-** metrics block's read-back) over an unlogged one, % (medians of `steps`
-** alternating pairs), and the ms per step of `steps` unlogged steps enqueued
-** back to back with one wait at the end, as `clgrad run` takes the steps
-** between log steps (the timed steps above each wait for the queue to drain:
-** on CPU devices that adds the runtime's wake-up latency to every step). */
+** metrics block's read-back) over an unlogged one, %: *log_pct with both
+** enqueued back to back and the read-back not waited for, as `clgrad run`
+** takes them (medians of 3 blocks of ~steps/3 each), *log_block_pct for a
+** log step ending with a blocking read after a plain step ending with a wait
+** (medians of `steps` alternating pairs); and the ms per step of unlogged
+** steps enqueued back to back with one wait at the end, as `clgrad run`
+** takes the steps between log steps (the median of the 3 plain blocks; the
+** timed steps above each wait for the queue to drain). */
 clgrad_status clgrad_bench_train_extras(clgrad_ctx *ctx, const clgrad_bench_model *model, clgrad_gemm_backend backend,
-                                        int steps, double *launches, double *log_pct, double *piped_ms);
+                                        int steps, double *launches, double *log_pct, double *log_block_pct,
+                                        double *piped_ms);
 /* Start-up (cold, then warm) through two child processes on ctx's device. */
 clgrad_status clgrad_bench_startup_measure(clgrad_ctx *ctx, const clgrad_bench_opts *opts, clgrad_bench_startup *out);
 
