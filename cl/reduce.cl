@@ -480,7 +480,7 @@ reduce_stats_pair_chunks(__global const float *x, __global const float *y, __glo
 ** over the elements of one chunk, the parameters before it saved in prev, then the chunk records of the
 ** parameters and of params - prev: what a copy to prev, optim_sgd / optim_rmsprop / optim_adam and
 ** reduce_stats_pair_chunks give, in one launch and one pass.  The segments must cover the parameters
-** exactly (the host checks it).  hp, ip: the scalars of the kind (clgrad_optim_scalars, src/ops/optim.c):
+** exactly (the host checks it).  hp, ip: the scalars of the kind (optim_scalars_, src/ops/optim.c):
 **   SGD      hp lr, wd, momentum, 1 - dampening; ip nesterov, first
 **   RMSprop  hp lr, wd, alpha, 1 - alpha, eps, momentum; ip centered
 **   Adam     hp wd, decay, beta1, 1 - beta1, beta2, 1 - beta2, step size, sqrt(bc2), eps; ip decoupled, amsgrad */

@@ -135,77 +135,66 @@ fail:
     return st;
 }
 
-static clgrad_status launch_optim_sgd_(clgrad_ctx *ctx, const clgrad_optim_cfg *c, int64_t t, double lr,
-                                       const common_args_ *a)
+/* The scalars of an update of kind SGD, RMSprop, Adam or AdamW at step t (hp, ip: reduce_stats_optim_chunks's
+** list in cl/reduce.cl), derived in double and rounded to float once (Adam's bias corrections too); the
+** kind's code (0 SGD, 1 RMSprop, 2 Adam).  Every launch of an update takes them from here: optim_sgd,
+** optim_rmsprop and optim_adam through kernels_ below, the log step's fused update as they are. */
+static cl_int optim_scalars_(const clgrad_optim_cfg *c, int64_t t, double lr, cl_float hp[16], cl_int ip[4])
 {
-    clgrad_status st = CLGRAD_OK;
-    cl_kernel k = clgrad_kernel(ctx, "optim_sgd");
-    if (!k) return CLGRAD_E_ARG;
-    cl_float flr = (cl_float)lr, wd = (cl_float)c->weight_decay, mu = (cl_float)c->momentum;
-    cl_float omd = (cl_float)(1.0 - c->dampening);
-    cl_int nesterov = c->nesterov ? 1 : 0, first = t == 1;
-    CLGRAD_TRY(set_common_(ctx, k, a));
-    CLGRAD_ARG(ctx, k, 12, flr);
-    CLGRAD_ARG(ctx, k, 13, wd);
-    CLGRAD_ARG(ctx, k, 14, mu);
-    CLGRAD_ARG(ctx, k, 15, omd);
-    CLGRAD_ARG(ctx, k, 16, nesterov);
-    CLGRAD_ARG(ctx, k, 17, first);
-    CLGRAD_TRY(clgrad_launch1d(ctx, k, "optim_sgd", ((size_t)a->n + 7) / 8, clgrad_wg(ctx)));
-fail:
-    return st;
+    memset(hp, 0, 16 * sizeof *hp), memset(ip, 0, 4 * sizeof *ip);
+    if (c->kind == CLGRAD_OPTIM_SGD) {
+        hp[0] = (cl_float)lr, hp[1] = (cl_float)c->weight_decay, hp[2] = (cl_float)c->momentum;
+        hp[3] = (cl_float)(1.0 - c->dampening);
+        ip[0] = c->nesterov ? 1 : 0, ip[1] = t == 1;
+        return 0;
+    }
+    if (c->kind == CLGRAD_OPTIM_RMSPROP) {
+        hp[0] = (cl_float)lr, hp[1] = (cl_float)c->weight_decay, hp[2] = (cl_float)c->alpha;
+        hp[3] = (cl_float)(1.0 - c->alpha), hp[4] = (cl_float)c->eps, hp[5] = (cl_float)c->momentum;
+        ip[0] = c->centered ? 1 : 0;
+        return 1;
+    }
+    int decoupled = c->kind == CLGRAD_OPTIM_ADAMW;
+    hp[0] = decoupled ? 0.0f : (cl_float)c->weight_decay;
+    hp[1] = decoupled ? (cl_float)(1.0 - lr * c->weight_decay) : 1.0f;
+    hp[2] = (cl_float)c->beta1, hp[3] = (cl_float)(1.0 - c->beta1);
+    hp[4] = (cl_float)c->beta2, hp[5] = (cl_float)(1.0 - c->beta2);
+    hp[6] = (cl_float)(lr / (1.0 - pow(c->beta1, (double)t)));
+    hp[7] = (cl_float)sqrt(1.0 - pow(c->beta2, (double)t));
+    hp[8] = (cl_float)c->eps;
+    ip[0] = decoupled, ip[1] = c->amsgrad ? 1 : 0;
+    return 2;
 }
 
-static clgrad_status launch_optim_rmsprop_(clgrad_ctx *ctx, const clgrad_optim_cfg *c, double lr,
-                                           const common_args_ *a)
-{
-    clgrad_status st = CLGRAD_OK;
-    cl_kernel k = clgrad_kernel(ctx, "optim_rmsprop");
-    if (!k) return CLGRAD_E_ARG;
-    cl_float flr = (cl_float)lr, wd = (cl_float)c->weight_decay, alpha = (cl_float)c->alpha;
-    cl_float oma = (cl_float)(1.0 - c->alpha), eps = (cl_float)c->eps, mu = (cl_float)c->momentum;
-    cl_int centered = c->centered ? 1 : 0;
-    CLGRAD_TRY(set_common_(ctx, k, a));
-    CLGRAD_ARG(ctx, k, 12, flr);
-    CLGRAD_ARG(ctx, k, 13, wd);
-    CLGRAD_ARG(ctx, k, 14, alpha);
-    CLGRAD_ARG(ctx, k, 15, oma);
-    CLGRAD_ARG(ctx, k, 16, eps);
-    CLGRAD_ARG(ctx, k, 17, mu);
-    CLGRAD_ARG(ctx, k, 18, centered);
-    CLGRAD_TRY(clgrad_launch1d(ctx, k, "optim_rmsprop", ((size_t)a->n + 7) / 8, clgrad_wg(ctx)));
-fail:
-    return st;
-}
+/* Each kind's kernel and its scalars in argument order from 12 (optim.cl): entry i >= 0 is hp[i], i < 0 is
+** ip[-1 - i] (optim_scalars_). */
+static const struct {
+    const char *name;
+    int nargs;
+    signed char arg[11];
+} kernels_[3] = {
+    {"optim_sgd", 6, {0, 1, 2, 3, -1, -2}},                    /* lr, wd, momentum, 1 - dampening, nesterov, first */
+    {"optim_rmsprop", 7, {0, 1, 2, 3, 4, 5, -1}},              /* lr, wd, alpha, 1 - alpha, eps, momentum, centered */
+    {"optim_adam", 11, {0, -1, 1, 2, 3, 4, 5, 6, 7, 8, -2}},   /* wd, decoupled, decay, b1, 1 - b1, b2, 1 - b2,
+                                                                  step size, sqrt(bc2), eps, amsgrad */
+};
 
-/* Adam and AdamW: the bias corrections in double, rounded to float once. */
-static clgrad_status launch_optim_adam_(clgrad_ctx *ctx, const clgrad_optim_cfg *c, int64_t t, double lr,
-                                        const common_args_ *a)
+static clgrad_status launch_optim_(clgrad_ctx *ctx, const clgrad_optim_cfg *c, int64_t t, double lr,
+                                   const common_args_ *a)
 {
     clgrad_status st = CLGRAD_OK;
-    cl_kernel k = clgrad_kernel(ctx, "optim_adam");
+    cl_float hp[16];
+    cl_int ip[4];
+    int kind = optim_scalars_(c, t, lr, hp, ip);
+    cl_kernel k = clgrad_kernel(ctx, kernels_[kind].name);
     if (!k) return CLGRAD_E_ARG;
-    cl_int decoupled = c->kind == CLGRAD_OPTIM_ADAMW, amsgrad = c->amsgrad ? 1 : 0;
-    cl_float wd = decoupled ? 0.0f : (cl_float)c->weight_decay;
-    cl_float decay = decoupled ? (cl_float)(1.0 - lr * c->weight_decay) : 1.0f;
-    cl_float b1 = (cl_float)c->beta1, omb1 = (cl_float)(1.0 - c->beta1);
-    cl_float b2 = (cl_float)c->beta2, omb2 = (cl_float)(1.0 - c->beta2);
-    cl_float step_size = (cl_float)(lr / (1.0 - pow(c->beta1, (double)t)));
-    cl_float bc2_sqrt = (cl_float)sqrt(1.0 - pow(c->beta2, (double)t));
-    cl_float eps = (cl_float)c->eps;
     CLGRAD_TRY(set_common_(ctx, k, a));
-    CLGRAD_ARG(ctx, k, 12, wd);
-    CLGRAD_ARG(ctx, k, 13, decoupled);
-    CLGRAD_ARG(ctx, k, 14, decay);
-    CLGRAD_ARG(ctx, k, 15, b1);
-    CLGRAD_ARG(ctx, k, 16, omb1);
-    CLGRAD_ARG(ctx, k, 17, b2);
-    CLGRAD_ARG(ctx, k, 18, omb2);
-    CLGRAD_ARG(ctx, k, 19, step_size);
-    CLGRAD_ARG(ctx, k, 20, bc2_sqrt);
-    CLGRAD_ARG(ctx, k, 21, eps);
-    CLGRAD_ARG(ctx, k, 22, amsgrad);
-    CLGRAD_TRY(clgrad_launch1d(ctx, k, "optim_adam", ((size_t)a->n + 7) / 8, clgrad_wg(ctx)));
+    for (int j = 0; j < kernels_[kind].nargs; j++) {
+        int i = kernels_[kind].arg[j];
+        if (i >= 0) CLGRAD_CL_TRY(ctx, clSetKernelArg(k, (cl_uint)(12 + j), sizeof(cl_float), &hp[i]));
+        else CLGRAD_CL_TRY(ctx, clSetKernelArg(k, (cl_uint)(12 + j), sizeof(cl_int), &ip[-1 - i]));
+    }
+    CLGRAD_TRY(clgrad_launch1d(ctx, k, kernels_[kind].name, ((size_t)a->n + 7) / 8, clgrad_wg(ctx)));
 fail:
     return st;
 }
@@ -234,43 +223,10 @@ clgrad_status clgrad_optim_step(clgrad_ctx *ctx, const clgrad_optim_cfg *cfg, in
     a.gs = gradstate ? gradstate : params; /* any valid buffer; never read when use_gs == 0 */
     a.gs_coef = (cl_ulong)gradstate_offset + CLGRAD_GS_COEF;
     a.gs_skip = (cl_ulong)gradstate_offset + CLGRAD_GS_SKIP;
-    switch (cfg->kind) {
-    case CLGRAD_OPTIM_SGD: return launch_optim_sgd_(ctx, cfg, step_t, lr, &a);
-    case CLGRAD_OPTIM_RMSPROP: return launch_optim_rmsprop_(ctx, cfg, lr, &a);
-    default: return launch_optim_adam_(ctx, cfg, step_t, lr, &a);
-    }
+    return launch_optim_(ctx, cfg, step_t, lr, &a);
 }
 
 /* ---- a log step's update with its statistics (reduce_stats_optim_chunks, cl/reduce.cl) ---- */
-
-/* The scalars of reduce_stats_optim_chunks (hp, ip; cl/reduce.cl's list), derived as launch_optim_*_ derive
-** them (the same float roundings); the kind's code. */
-static cl_int optim_scalars_(const clgrad_optim_cfg *c, int64_t t, double lr, cl_float hp[16], cl_int ip[4])
-{
-    memset(hp, 0, 16 * sizeof *hp), memset(ip, 0, 4 * sizeof *ip);
-    if (c->kind == CLGRAD_OPTIM_SGD) {
-        hp[0] = (cl_float)lr, hp[1] = (cl_float)c->weight_decay, hp[2] = (cl_float)c->momentum;
-        hp[3] = (cl_float)(1.0 - c->dampening);
-        ip[0] = c->nesterov ? 1 : 0, ip[1] = t == 1;
-        return 0;
-    }
-    if (c->kind == CLGRAD_OPTIM_RMSPROP) {
-        hp[0] = (cl_float)lr, hp[1] = (cl_float)c->weight_decay, hp[2] = (cl_float)c->alpha;
-        hp[3] = (cl_float)(1.0 - c->alpha), hp[4] = (cl_float)c->eps, hp[5] = (cl_float)c->momentum;
-        ip[0] = c->centered ? 1 : 0;
-        return 1;
-    }
-    int decoupled = c->kind == CLGRAD_OPTIM_ADAMW;
-    hp[0] = decoupled ? 0.0f : (cl_float)c->weight_decay;
-    hp[1] = decoupled ? (cl_float)(1.0 - lr * c->weight_decay) : 1.0f;
-    hp[2] = (cl_float)c->beta1, hp[3] = (cl_float)(1.0 - c->beta1);
-    hp[4] = (cl_float)c->beta2, hp[5] = (cl_float)(1.0 - c->beta2);
-    hp[6] = (cl_float)(lr / (1.0 - pow(c->beta1, (double)t)));
-    hp[7] = (cl_float)sqrt(1.0 - pow(c->beta2, (double)t));
-    hp[8] = (cl_float)c->eps;
-    ip[0] = decoupled, ip[1] = c->amsgrad ? 1 : 0;
-    return 2;
-}
 
 static const char *segs_cover_(const clgrad_segs *segs, size_t n);
 
