@@ -40,8 +40,8 @@ static int optim_skip_(global const float *gs, ulong gs_skip, int use_gs)
 }
 
 /* The per-parameter arithmetic of each kernel is in optim_fn.cl (included
-** before this file, compiled on the host too: tests/test_optim.c); the
-** kernels load and store. */
+** before this file, compiled on the host too: tests/test_optim.c), and the
+** loads and stores of the state slots around it (optim_*_apply8_). */
 
 /* SGD: g += wd*p; momentum: b = g on step 1, else b = mu*b + (1-tau)*g;
 ** g = nesterov ? g + mu*b : b; p -= lr*g.  State slot 0: momentum buffer. */
@@ -52,13 +52,8 @@ kernel void optim_sgd(global float *p, ulong p_off, global const float *g, ulong
     ulong i = (ulong)get_global_id(0) * OPT_V;
     if (i >= n || optim_skip_(gs, gs_skip, use_gs)) return;
     ulong r = n - i;
-    float8 theta = clg_load8_(p + p_off + i, r);
-    float8 d = optim_grad_(g, g_off + i, r, gs, gs_coef, use_gs);
-    global float *sb = s + s_off + i;
-    float8 b = momentum != 0.0f && !first ? clg_load8_(sb, r) : (float8)(0.0f);
-    theta = optim_sgd_upd_(theta, d, &b, lr, wd, momentum, one_minus_dampening, nesterov, first);
-    if (momentum != 0.0f) clg_store8_(sb, r, b);
-    clg_store8_(p + p_off + i, r, theta);
+    optim_sgd_apply8_(p + p_off + i, clg_load8_(p + p_off + i, r), optim_grad_(g, g_off + i, r, gs, gs_coef, use_gs),
+                      s + s_off + i, r, lr, wd, momentum, one_minus_dampening, nesterov, first);
 }
 
 /* RMSprop: g += wd*p; v = alpha*v + (1-alpha)*g^2; centered: ga = alpha*ga +
@@ -74,21 +69,9 @@ kernel void optim_rmsprop(global float *p, ulong p_off, global const float *g, u
     ulong i = (ulong)get_global_id(0) * OPT_V;
     if (i >= n || optim_skip_(gs, gs_skip, use_gs)) return;
     ulong r = n - i;
-    float8 theta = clg_load8_(p + p_off + i, r);
-    float8 d = optim_grad_(g, g_off + i, r, gs, gs_coef, use_gs);
-    global float *sv = s + s_off + i;
-    ulong slot = 1;
-    global float *sb = s + s_off + slot * s_stride + i;
-    if (momentum > 0.0f) slot++;
-    global float *sa = s + s_off + slot * s_stride + i;
-    float8 v = clg_load8_(sv, r), b = (float8)(0.0f), ga = (float8)(0.0f);
-    if (momentum > 0.0f) b = clg_load8_(sb, r);
-    if (centered) ga = clg_load8_(sa, r);
-    theta = optim_rmsprop_upd_(theta, d, &v, &b, &ga, lr, wd, alpha, one_minus_alpha, eps, momentum, centered);
-    clg_store8_(sv, r, v);
-    if (centered) clg_store8_(sa, r, ga);
-    if (momentum > 0.0f) clg_store8_(sb, r, b);
-    clg_store8_(p + p_off + i, r, theta);
+    optim_rmsprop_apply8_(p + p_off + i, clg_load8_(p + p_off + i, r),
+                          optim_grad_(g, g_off + i, r, gs, gs_coef, use_gs), s + s_off + i, s_stride, r, lr, wd, alpha,
+                          one_minus_alpha, eps, momentum, centered);
 }
 
 /* Adam / AdamW: decoupled: p *= decay (= 1 - lr*wd) first; else g += wd*p;
@@ -105,16 +88,9 @@ kernel void optim_adam(global float *p, ulong p_off, global const float *g, ulon
     ulong i = (ulong)get_global_id(0) * OPT_V;
     if (i >= n || optim_skip_(gs, gs_skip, use_gs)) return;
     ulong r = n - i;
-    float8 theta = clg_load8_(p + p_off + i, r);
-    float8 d = optim_grad_(g, g_off + i, r, gs, gs_coef, use_gs);
-    global float *sm = s + s_off + i, *sv = s + s_off + s_stride + i, *sx = s + s_off + 2 * s_stride + i;
-    float8 m = clg_load8_(sm, r), v = clg_load8_(sv, r), vmax = amsgrad ? clg_load8_(sx, r) : (float8)(0.0f);
-    theta = optim_adam_upd_(theta, d, &m, &v, &vmax, wd, decoupled, decay, beta1, one_minus_beta1, beta2,
-                            one_minus_beta2, step_size, bc2_sqrt, eps, amsgrad);
-    clg_store8_(sm, r, m);
-    clg_store8_(sv, r, v);
-    if (amsgrad) clg_store8_(sx, r, vmax);
-    clg_store8_(p + p_off + i, r, theta);
+    optim_adam_apply8_(p + p_off + i, clg_load8_(p + p_off + i, r), optim_grad_(g, g_off + i, r, gs, gs_coef, use_gs),
+                       s + s_off + i, s_stride, r, wd, decoupled, decay, beta1, one_minus_beta1, beta2,
+                       one_minus_beta2, step_size, bc2_sqrt, eps, amsgrad);
 }
 
 /* ---- layer-wise: LARS and LAMB (include/clgrad/optim.h) ----

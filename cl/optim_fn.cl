@@ -100,6 +100,58 @@ OPT_FN OPT_T optim_adam_upd_(OPT_T theta, OPT_T d, OPT_T *m, OPT_T *v, OPT_T *vm
     return theta - step_size * opt_div_(*m, denom);
 }
 
+#ifdef __OPENCL_VERSION__
+/* ---- the slots around them (device only): the update of the r (<= 8)
+** parameters at p with gradient d (as the optimizer sees it: times COEF),
+** their state slots s + k stride, loading and storing the slots the options
+** use (optim.cl's kernels and reduce.cl's log-step update both call these:
+** one place for the state layout).  theta: the parameters' current values. */
+
+/* SGD; slot 0 the momentum buffer (momentum != 0; not read at step 1). */
+inline void optim_sgd_apply8_(__global float *p, const float8 theta, const float8 d, __global float *s, const ulong r,
+                              const float lr, const float wd, const float momentum, const float omd,
+                              const int nesterov, const int first)
+{
+    float8 b = momentum != 0.0f && !first ? clg_load8_(s, r) : (float8)(0.0f);
+    const float8 out = optim_sgd_upd_(theta, d, &b, lr, wd, momentum, omd, nesterov, first);
+    if (momentum != 0.0f) clg_store8_(s, r, b);
+    clg_store8_(p, r, out);
+}
+
+/* RMSprop; slots: 0 square_avg, then momentum_buffer (momentum > 0), then grad_avg (centered). */
+inline void optim_rmsprop_apply8_(__global float *p, const float8 theta, const float8 d, __global float *s,
+                                  const ulong stride, const ulong r, const float lr, const float wd, const float alpha,
+                                  const float oma, const float eps, const float momentum, const int centered)
+{
+    __global float *sb = s + stride, *sa = s + (momentum > 0.0f ? 2 : 1) * stride;
+    float8 v = clg_load8_(s, r), b = (float8)(0.0f), ga = (float8)(0.0f);
+    if (momentum > 0.0f) b = clg_load8_(sb, r);
+    if (centered) ga = clg_load8_(sa, r);
+    const float8 out = optim_rmsprop_upd_(theta, d, &v, &b, &ga, lr, wd, alpha, oma, eps, momentum, centered);
+    clg_store8_(s, r, v);
+    if (centered) clg_store8_(sa, r, ga);
+    if (momentum > 0.0f) clg_store8_(sb, r, b);
+    clg_store8_(p, r, out);
+}
+
+/* Adam / AdamW; slots: 0 exp_avg, 1 exp_avg_sq, 2 max_exp_avg_sq (amsgrad). */
+inline void optim_adam_apply8_(__global float *p, const float8 theta, const float8 d, __global float *s,
+                               const ulong stride, const ulong r, const float wd, const int decoupled,
+                               const float decay, const float beta1, const float omb1, const float beta2,
+                               const float omb2, const float step_size, const float bc2_sqrt, const float eps,
+                               const int amsgrad)
+{
+    __global float *sv = s + stride, *sx = s + 2 * stride;
+    float8 m = clg_load8_(s, r), v = clg_load8_(sv, r), vmax = amsgrad ? clg_load8_(sx, r) : (float8)(0.0f);
+    const float8 out = optim_adam_upd_(theta, d, &m, &v, &vmax, wd, decoupled, decay, beta1, omb1, beta2, omb2,
+                                       step_size, bc2_sqrt, eps, amsgrad);
+    clg_store8_(s, r, m);
+    clg_store8_(sv, r, v);
+    if (amsgrad) clg_store8_(sx, r, vmax);
+    clg_store8_(p, r, out);
+}
+#endif
+
 /* ---- LARS and LAMB (include/clgrad/optim.h): scalar, one element per call
 ** (the layer-wise kernels walk the segment table one element per
 ** work-item); the same source on the host gives the kernels' bits. ---- */

@@ -489,8 +489,8 @@ reduce_stats_pair_chunks(__global const float *x, __global const float *y, __glo
 #define REDUCE_OPT_ADAM 2
 
 /* The update of the r (<= 8) parameters at p (gradients g, state slots s + k * stride), as optim.cl's kernel
-** of the kind: the gradient times coef, loads and stores of the slots the options use; prev gets the old
-** values; nothing else is written when skip. */
+** of the kind (optim_fn.cl's optim_*_apply8_): the gradient times coef; prev gets the old values; nothing
+** else is written when skip. */
 inline __attribute__((always_inline)) void reduce_optim8_(const int kind, __global float *p, __global const float *g, __global float *s,
                            const ulong stride, __global float *prev, const ulong r, const int use_gs, const float coef,
                            const int skip, const float16 hp, const int4 ip)
@@ -498,31 +498,15 @@ inline __attribute__((always_inline)) void reduce_optim8_(const int kind, __glob
     const float8 theta = clg_load8_(p, r);
     clg_store8_(prev, r, theta);
     if (skip) return;
-    float8 d = clg_load8_(g, r), out;
+    float8 d = clg_load8_(g, r);
     if (use_gs) d = d * coef;
-    if (kind == REDUCE_OPT_SGD) {
-        float8 b = hp.s2 != 0.0f && !ip.s1 ? clg_load8_(s, r) : (float8)(0.0f);
-        out = optim_sgd_upd_(theta, d, &b, hp.s0, hp.s1, hp.s2, hp.s3, ip.s0, ip.s1);
-        if (hp.s2 != 0.0f) clg_store8_(s, r, b);
-    } else if (kind == REDUCE_OPT_RMSPROP) {
-        const ulong kb = 1, ka = hp.s5 > 0.0f ? 2 : 1;
-        float8 v = clg_load8_(s, r), b = (float8)(0.0f), ga = (float8)(0.0f);
-        if (hp.s5 > 0.0f) b = clg_load8_(s + kb * stride, r);
-        if (ip.s0) ga = clg_load8_(s + ka * stride, r);
-        out = optim_rmsprop_upd_(theta, d, &v, &b, &ga, hp.s0, hp.s1, hp.s2, hp.s3, hp.s4, hp.s5, ip.s0);
-        clg_store8_(s, r, v);
-        if (ip.s0) clg_store8_(s + ka * stride, r, ga);
-        if (hp.s5 > 0.0f) clg_store8_(s + kb * stride, r, b);
-    } else {
-        float8 m = clg_load8_(s, r), v = clg_load8_(s + stride, r);
-        float8 vmax = ip.s1 ? clg_load8_(s + 2 * stride, r) : (float8)(0.0f);
-        out = optim_adam_upd_(theta, d, &m, &v, &vmax, hp.s0, ip.s0, hp.s1, hp.s2, hp.s3, hp.s4, hp.s5, hp.s6,
-                              hp.s7, hp.s8, ip.s1);
-        clg_store8_(s, r, m);
-        clg_store8_(s + stride, r, v);
-        if (ip.s1) clg_store8_(s + 2 * stride, r, vmax);
-    }
-    clg_store8_(p, r, out);
+    if (kind == REDUCE_OPT_SGD)
+        optim_sgd_apply8_(p, theta, d, s, r, hp.s0, hp.s1, hp.s2, hp.s3, ip.s0, ip.s1);
+    else if (kind == REDUCE_OPT_RMSPROP)
+        optim_rmsprop_apply8_(p, theta, d, s, stride, r, hp.s0, hp.s1, hp.s2, hp.s3, hp.s4, hp.s5, ip.s0);
+    else
+        optim_adam_apply8_(p, theta, d, s, stride, r, hp.s0, ip.s0, hp.s1, hp.s2, hp.s3, hp.s4, hp.s5, hp.s6, hp.s7,
+                           hp.s8, ip.s1);
 }
 
 /* na + nchunks work-groups of exactly REDUCE_WG.  Groups g < na: the chunk records of another reduction
