@@ -66,10 +66,10 @@ static void run_(clgrad_ctx *ctx, int rnn, const clgrad_optim_cfg *oc, int fused
     for (long step = 1; step <= 3; step++) {
         size_t pos = (size_t)(step - 1) * 5;
         FX_OK(clgrad_step_grads(ctx, &p, step, pos, B, 0.0f, CLGRAD_STEP_LOG));
-        if (fused) FX_OK(clgrad_step_log_update(ctx, &p, B, step, step, 0.05));
+        if (fused) FX_OK(clgrad_step_log_update(ctx, &p, B, step, 0.05));
         else {
             FX_OK(clgrad_step_snapshot(ctx, &p, B));
-            FX_OK(clgrad_step_update(ctx, &p, step, step, 0.05));
+            FX_OK(clgrad_step_update(ctx, &p, step, 0.05));
             FX_OK(clgrad_step_stats(ctx, &p));
         }
     }

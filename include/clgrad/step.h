@@ -155,10 +155,10 @@ clgrad_status clgrad_step_snapshot(clgrad_ctx *ctx, const clgrad_step_plan *p, s
 clgrad_status clgrad_step_layerwise_init(clgrad_ctx *ctx, const clgrad_step_plan *p);
 
 /* The optimizer's step t (1-based, skipped steps not counted) at learning
-** rate lr (step `step`'s divergence watch ran in clgrad_step_grads, with its
+** rate lr, after clgrad_step_grads (whose divergence watch ran with the
 ** gradient state: it reads nothing the optimizer writes).  LARS/LAMB
 ** (clgrad_optim_step_layers, one segment per model tensor) need L.lw. */
-clgrad_status clgrad_step_update(clgrad_ctx *ctx, const clgrad_step_plan *p, long step, long t, double lr);
+clgrad_status clgrad_step_update(clgrad_ctx *ctx, const clgrad_step_plan *p, long t, double lr);
 
 /* Log steps, after clgrad_step_update: statistics of the parameters and of
 ** the update (parameters minus prev, formed inside the reduction) into the
@@ -168,8 +168,7 @@ clgrad_status clgrad_step_stats(clgrad_ctx *ctx, const clgrad_step_plan *p);
 /* A log step after clgrad_step_grads: what clgrad_step_snapshot, clgrad_step_update and clgrad_step_stats
 ** do, the same bits, with the copy to prev, the update and the statistics of the parameters and of the update
 ** in one pass over the parameters (clgrad_optim_step_stats; LARS and LAMB: the three calls). */
-clgrad_status clgrad_step_log_update(clgrad_ctx *ctx, const clgrad_step_plan *p, size_t B, long step, long t,
-                                     double lr);
+clgrad_status clgrad_step_log_update(clgrad_ctx *ctx, const clgrad_step_plan *p, size_t B, long t, double lr);
 
 #ifdef __cplusplus
 }

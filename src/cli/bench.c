@@ -576,7 +576,7 @@ static clgrad_status trainer_step_(clgrad_ctx *ctx, trainer_ *t, long step)
     clgrad_status st = CLGRAD_OK;
     size_t pos = (size_t)((step - 1) % 4) * t->bm->batch;
     CLGRAD_TRY(clgrad_step_grads(ctx, &t->plan, step, pos, t->bm->batch, 0.0f, 0));
-    CLGRAD_TRY(clgrad_step_update(ctx, &t->plan, step, step, t->optim.lr));
+    CLGRAD_TRY(clgrad_step_update(ctx, &t->plan, step, t->optim.lr));
 fail:
     return st;
 }
@@ -632,7 +632,7 @@ static clgrad_status trainer_log_step_(clgrad_ctx *ctx, trainer_ *t, long step, 
     clgrad_status st = CLGRAD_OK;
     size_t pos = (size_t)((step - 1) % 4) * t->bm->batch;
     CLGRAD_TRY(clgrad_step_grads(ctx, &t->plan, step, pos, t->bm->batch, 0.0f, CLGRAD_STEP_LOG));
-    CLGRAD_TRY(clgrad_step_log_update(ctx, &t->plan, t->bm->batch, step, step, t->optim.lr));
+    CLGRAD_TRY(clgrad_step_log_update(ctx, &t->plan, t->bm->batch, step, t->optim.lr));
     CLGRAD_TRY(clgrad_buf_read(ctx, t->mbuf, 0, t->plan.L.size, mhost));
 fail:
     return st;
@@ -645,7 +645,7 @@ static clgrad_status trainer_log_step_async_(clgrad_ctx *ctx, trainer_ *t, long 
     clgrad_status st = CLGRAD_OK;
     size_t pos = (size_t)((step - 1) % 4) * t->bm->batch;
     CLGRAD_TRY(clgrad_step_grads(ctx, &t->plan, step, pos, t->bm->batch, 0.0f, CLGRAD_STEP_LOG));
-    CLGRAD_TRY(clgrad_step_log_update(ctx, &t->plan, t->bm->batch, step, step, t->optim.lr));
+    CLGRAD_TRY(clgrad_step_log_update(ctx, &t->plan, t->bm->batch, step, t->optim.lr));
     CLGRAD_CL_TRY(ctx, clEnqueueReadBuffer(clgrad_queue(ctx), t->mbuf, CL_FALSE, 0, t->plan.L.size * sizeof *mhost,
                                            mhost, 0, NULL, NULL));
 fail:

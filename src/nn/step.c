@@ -197,10 +197,9 @@ fail:
     return st;
 }
 
-clgrad_status clgrad_step_update(clgrad_ctx *ctx, const clgrad_step_plan *p, long step, long t, double lr)
+clgrad_status clgrad_step_update(clgrad_ctx *ctx, const clgrad_step_plan *p, long t, double lr)
 {
     clgrad_status st = CLGRAD_OK;
-    (void)step; /* the divergence watch of step `step` ran with its gradient state (clip_) */
     if (clgrad_optim_is_layerwise(p->optim->kind)) {
         if (p->L.lw == 0) return clgrad_fail(ctx, CLGRAD_E_ARG, "step: the metrics block has no LARS/LAMB work area");
         CLGRAD_TRY(clgrad_optim_step_layers(ctx, p->optim, t, lr, clgrad_model_params(p->m), clgrad_model_grads(p->m),
@@ -227,13 +226,12 @@ fail:
 
 /* The copy, update and statistics of a log step in one pass, the model's gradient statistics in the same
 ** launches, where the optimizer allows it (not LARS/LAMB). */
-clgrad_status clgrad_step_log_update(clgrad_ctx *ctx, const clgrad_step_plan *p, size_t B, long step, long t,
-                                     double lr)
+clgrad_status clgrad_step_log_update(clgrad_ctx *ctx, const clgrad_step_plan *p, size_t B, long t, double lr)
 {
     clgrad_status st = CLGRAD_OK;
     if (clgrad_optim_is_layerwise(p->optim->kind)) {
         CLGRAD_TRY(clgrad_step_snapshot(ctx, p, B));
-        CLGRAD_TRY(clgrad_step_update(ctx, p, step, t, lr));
+        CLGRAD_TRY(clgrad_step_update(ctx, p, t, lr));
         CLGRAD_TRY(clgrad_step_stats(ctx, p));
         return CLGRAD_OK;
     }

@@ -1406,8 +1406,8 @@ static clgrad_status loop_(run_ *r)
         int skipped = 0, end = 0;
         if (r->policy != CLGRAD_NONFINITE_PROPAGATE && !log) CLGRAD_TRY(skip_flag_(r, B, &log, &skipped));
         /* a log step: the per-layer figures, the update and its statistics (clgrad_step_log_update) */
-        if (log) CLGRAD_TRY(clgrad_step_log_update(ctx, &r->plan, B, step, s.opt_t + 1, lr));
-        else CLGRAD_TRY(clgrad_step_update(ctx, &r->plan, step, s.opt_t + 1, lr));
+        if (log) CLGRAD_TRY(clgrad_step_log_update(ctx, &r->plan, B, s.opt_t + 1, lr));
+        else CLGRAD_TRY(clgrad_step_update(ctx, &r->plan, s.opt_t + 1, lr));
         if (!log) CLGRAD_TRY(unlogged_step_(r, &s, step, e, lr, skipped, &end));
         else CLGRAD_TRY(logged_step_(r, &s, step, e, B, lr, hist, &end));
         if (end) break;
