@@ -81,7 +81,8 @@ __kernel void norm_batch_forward(const int training, const ulong B, const ulong 
                                  const float momentum, __global const float *x, const ulong xoff,
                                  __global const float *p, const ulong woff, const ulong boff, const int has_bias,
                                  __global float *y, const ulong yoff, __global float *st, const ulong soff,
-                                 __global float *run, const ulong rmoff, const ulong rvoff, const int update)
+                                 __global float *run, const ulong rmoff, const ulong rvoff, const int update,
+                                 __global const float *halt, const ulong halt_off, const int use_halt)
 {
     const ulong c = get_global_id(0);
     if (c >= N) return;
@@ -98,7 +99,7 @@ __kernel void norm_batch_forward(const int training, const ulong B, const ulong 
         }
         rstd = clg_div(1.0f, clg_sqrt(clg_div(q, (float)B) + eps));
         const float keep = 1.0f - momentum;
-        if (update) {
+        if (update && !(use_halt && halt[halt_off] != 0.0f)) { /* a halted run changes nothing */
             run[rmoff + c] = keep * run[rmoff + c] + momentum * mean;
             run[rvoff + c] = keep * run[rvoff + c] + momentum * clg_div(q, (float)(B - 1));
         }

@@ -168,6 +168,13 @@ void clgrad_model_set_training(clgrad_model *m, int training);
 ** num_batches_tracked alone (freeze = 1): the extra forward passes of a
 ** measurement (the sharpness's Hessian-vector products) that are no steps. */
 void clgrad_model_freeze_running(clgrad_model *m, int freeze);
+/* A run's halt flag (flag at off: CLGRAD_REC_HALT of its metrics block, see
+** clgrad_step_plan.halt_on_divergence; NULL: none): training passes read it
+** on the device and, once it is nonzero, leave batch norm's running estimates
+** alone, as the halted steps' updates are skipped.  The host's count of
+** batches (clgrad_model_batches_tracked) still counts those passes: the
+** caller that ends the run at the halt sets it back. */
+void clgrad_model_set_halt(clgrad_model *m, cl_mem flag, size_t off);
 
 /* Forward pass on x (B, T, F) at xoff; logits (B, K) land in clgrad_model_logits. */
 clgrad_status clgrad_model_forward(clgrad_ctx *ctx, clgrad_model *m, cl_mem x, size_t xoff, size_t B);

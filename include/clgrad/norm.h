@@ -52,6 +52,9 @@ typedef struct clgrad_norm_args {
     float momentum;    /* 0.1 */
     cl_mem run;        /* running_mean at rmoff, running_var at rvoff (N each) */
     size_t rmoff, rvoff;
+    cl_mem halt;       /* NULL, or a run's halt flag at halt_off (CLGRAD_REC_HALT): once it is nonzero, training
+                       ** passes leave the running estimates alone (clgrad_model_set_halt) */
+    size_t halt_off;
 } clgrad_norm_args;
 
 /* y = norm(x).  y must not overlap x. */

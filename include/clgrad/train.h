@@ -77,11 +77,11 @@ typedef struct clgrad_run_opts {
     ** the last step, an evaluation or a sharpness step (those read back at
     ** once, as with 0).  A [diverge] stop found late ends the run at the step
     ** where it applies, as with 0: the device halted there
-    ** (clgrad_step_plan.halt_on_divergence), so the steps queued behind it
-    ** changed nothing and are not recorded, though on_step was called for
-    ** the unlogged ones among them; a model with batch norm (whose running
-    ** estimates the halt does not cover) reads back at once under [diverge]
-    ** stop.  The files are the same either way (timesteps' ms aside). */
+    ** (clgrad_step_plan.halt_on_divergence; batch norm's running estimates
+    ** too, clgrad_model_set_halt), so the steps queued behind it changed
+    ** nothing and are not recorded, though on_step was called for the
+    ** unlogged ones among them.  The files are the same either way
+    ** (timesteps' ms aside). */
     int metrics_lag;
 } clgrad_run_opts;
 

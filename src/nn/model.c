@@ -72,6 +72,8 @@ struct clgrad_model {
     size_t mact_off[MAXL * 2 + 2];
     int mact_kind[MAXL * 2 + 2]; /* activation of the stats, -1: none (output layer) */
     cl_mem run;                  /* owned: batch norm running estimates */
+    cl_mem halt;                 /* not owned: clgrad_model_set_halt's flag (NULL: none) */
+    size_t halt_off;
     size_t nrun;
     long tracked;
 
@@ -152,6 +154,7 @@ long clgrad_model_batches_tracked(const clgrad_model *m) { return m->tracked; }
 void clgrad_model_set_batches_tracked(clgrad_model *m, long n) { m->tracked = n; }
 void clgrad_model_set_training(clgrad_model *m, int training) { m->training = training != 0; }
 void clgrad_model_freeze_running(clgrad_model *m, int freeze) { m->freeze = freeze != 0; }
+void clgrad_model_set_halt(clgrad_model *m, cl_mem flag, size_t off) { m->halt = flag, m->halt_off = off; }
 
 clgrad_model_kind clgrad_model_get_kind(const clgrad_model *m) { return m->kind; }
 size_t clgrad_model_nparams(const clgrad_model *m) { return m->nparams; }
@@ -606,6 +609,7 @@ static clgrad_norm_args nargs_(const clgrad_model *m, int i, size_t B)
     a.st = m->fwd, a.soff = m->norms[i].st_off;
     a.training = m->training, a.momentum = 0.1f, a.freeze = m->freeze;
     a.run = m->run ? m->run : m->fwd, a.rmoff = m->norms[i].rm_off, a.rvoff = m->norms[i].rv_off;
+    a.halt = m->halt, a.halt_off = m->halt_off;
     return a;
 }
 

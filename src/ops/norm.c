@@ -48,12 +48,15 @@ clgrad_status clgrad_norm_forward(clgrad_ctx *ctx, const clgrad_norm_args *a, cl
     clgrad_status st = check_(ctx, a, a->training);
     if (st != CLGRAD_OK) return st;
     if (a->kind == CLGRAD_NL_BATCH) {
-        cl_mem run = a->run;
+        cl_mem run = a->run, halt = a->halt ? a->halt : a->run; /* any valid buffer when unused */
+        cl_ulong hoff = a->halt ? a->halt_off : 0;
+        cl_int use_halt = a->halt != NULL;
         clgrad_karg args[] = {CLGRAD_KI(a->training), CLGRAD_KU(a->B),  CLGRAD_KU(a->N),    CLGRAD_KF(a->eps),     CLGRAD_KF(a->momentum), CLGRAD_KM(x),
                         CLGRAD_KU(xoff),        CLGRAD_KM(a->p),  CLGRAD_KU(a->woff), CLGRAD_KU(a->boff),    CLGRAD_KI(a->has_bias), CLGRAD_KM(y),
                         CLGRAD_KU(yoff),        CLGRAD_KM(a->st), CLGRAD_KU(a->soff), CLGRAD_KM(run),        CLGRAD_KU(a->rmoff),    CLGRAD_KU(a->rvoff),
-                        CLGRAD_KI(!a->freeze)};
-        return clgrad_launch_args(ctx, "norm_batch_forward", a->N, args, 19);
+                        CLGRAD_KI(!a->freeze), CLGRAD_KM(halt), CLGRAD_KU(hoff),
+                        CLGRAD_KI(use_halt)};
+        return clgrad_launch_args(ctx, "norm_batch_forward", a->N, args, 22);
     }
     clgrad_karg args[] = {CLGRAD_KI(a->kind),     CLGRAD_KU(a->B), CLGRAD_KU(a->N),  CLGRAD_KF(a->eps), CLGRAD_KM(x),       CLGRAD_KU(xoff), CLGRAD_KM(a->p),
                     CLGRAD_KU(a->woff),     CLGRAD_KU(a->boff), CLGRAD_KI(a->has_bias), CLGRAD_KM(y), CLGRAD_KU(yoff), CLGRAD_KM(a->st), CLGRAD_KU(a->soff)};

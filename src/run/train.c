@@ -100,6 +100,7 @@ typedef struct run_ {
     int ring, rhead, rn;
     long halted_at; /* a pending step's divergence ended the run there (the device halted: later steps changed
                     ** nothing); the steps pending behind it are not recorded.  0: not */
+    long last_step; /* the latest step enqueued */
 } run_;
 
 /* A logged step whose metrics block is read back without blocking, and what its rows need besides. */
@@ -370,6 +371,8 @@ static void plan_step_(run_ *r)
     p->hscratch = r->hscratch;
     p->zclip = &r->zclip, p->zstate = r->zstate;
     p->halt_on_divergence = r->kinds.diverge_stop;
+    /* batch norm's running estimates halt with the updates (the count of batches: consume_) */
+    clgrad_model_set_halt(r->m, r->kinds.diverge_stop ? r->mbuf : NULL, p->L.rec + CLGRAD_REC_HALT);
 }
 
 /* The data sets, loaded on the host, and the sizes they give: T, row, K, B, batches per epoch, steps. */
@@ -1272,6 +1275,9 @@ static clgrad_status consume_(run_ *r, loop_state_ *s, int *end)
         ** steps queued behind it changed nothing; the run ends here (teardown_ releases their read-backs) */
         r->halted_at = p.step;
         r->res->steps_done = p.step;
+        /* batch norm's count of batches is the host's: the halted steps' training passes are taken back */
+        if (clgrad_model_nbuffers(r->m) > 0)
+            clgrad_model_set_batches_tracked(r->m, clgrad_model_batches_tracked(r->m) - (r->last_step - p.step));
     }
 fail:
     return st;
@@ -1289,14 +1295,13 @@ fail:
 /* Whether a logged step's block may be read back without blocking (clgrad_run_opts.metrics_lag): nothing in
 ** the loop needs its values before the next step (the skip flag, an evaluation, the sharpness), and not step
 ** 1 (timed alone) nor the last.  A divergence stop may come late: the device halts at the step where it
-** applies (clgrad_step_plan.halt_on_divergence), so the steps after it change nothing on the device; but
-** batch norm's running estimates and its count of batches (kept on the host) are not covered by the halt,
-** so a model with them reads each log step back at once under [diverge] stop. */
+** applies (clgrad_step_plan.halt_on_divergence, batch norm's running estimates too), so the steps after it
+** change nothing there, and consume_ takes their passes back from batch norm's count of batches. */
 static int deferrable_(const run_ *r, long step, int evaluated)
 {
     long se = r->cfg->metrics.sharpness_every;
     return r->ring > 0 && step > 1 && step < r->steps && !evaluated && r->policy == CLGRAD_NONFINITE_PROPAGATE &&
-           (!r->kinds.diverge_stop || clgrad_model_nbuffers(r->m) == 0) && !(r->sharp && se > 0 && step % se == 0);
+           !(r->sharp && se > 0 && step % se == 0);
 }
 
 /* A deferrable logged step: a read-back into the next ring slot with an event (the oldest pending step's rows
@@ -1398,6 +1403,7 @@ static clgrad_status loop_(run_ *r)
         double lr = lr_at_(&c->optim, r->kinds.schedule, step, r->steps);
         r->noise_std = clgrad_grad_noise_std(c->noise.grad_eta, c->noise.grad_gamma, step);
         CLGRAD_TRY(sharpness_at_(r, step, pos, B, s.opt_t));
+        r->last_step = step;
         /* histograms: of the unclipped gradient and the weights before the update */
         CLGRAD_TRY(clgrad_step_grads(ctx, &r->plan, step, pos, B, (float)r->noise_std,
                                      (log ? CLGRAD_STEP_LOG : 0) | (hist ? CLGRAD_STEP_HIST : 0)));
