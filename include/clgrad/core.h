@@ -117,10 +117,12 @@ typedef struct clgrad_open_opts {
     ** (clgrad/tune.h) */
     const char *gemm_tune;
     /* How long clgrad_finish and the blocking read-backs poll the queue before
-    ** they sleep, in microseconds: 0 takes $CLGRAD_WAIT_SPIN_US, else 1000;
-    ** negative: sleep at once.  Polling (with sched_yield) saves the runtime's
+    ** they sleep, in microseconds: 0 takes $CLGRAD_WAIT_SPIN_US, else 200;
+    ** negative: sleep at once.  They poll only while the last wait ended
+    ** within that time.  Polling (with sched_yield) saves the runtime's
     ** wake-up of the waiting thread: about 35 us per wait on PoCL, the half of
-    ** a tiny MLP's step.  It never changes a result. */
+    ** a tiny MLP's step; longer waits would only take a core from a CPU
+    ** device.  It never changes a result. */
     int wait_spin_us;
 } clgrad_open_opts;
 

@@ -104,8 +104,8 @@ clgrad_status clgrad_open(clgrad_ctx *ctx, const char *device_spec, const clgrad
         st = clgrad_fail_cl(ctx, err, "clCreateContext", __FILE__, __LINE__);
         goto fail;
     }
-    /* the wait's polling: opts, else $CLGRAD_WAIT_SPIN_US (an integer), else 1000 us */
-    long spin = opts && opts->wait_spin_us ? opts->wait_spin_us : 1000;
+    /* the wait's polling: opts, else $CLGRAD_WAIT_SPIN_US (an integer), else 200 us */
+    long spin = opts && opts->wait_spin_us ? opts->wait_spin_us : 200;
     const char *sv = getenv("CLGRAD_WAIT_SPIN_US");
     if (!(opts && opts->wait_spin_us) && sv && *sv) {
         char *end = NULL;
@@ -113,7 +113,7 @@ clgrad_status clgrad_open(clgrad_ctx *ctx, const char *device_spec, const clgrad
         if (*end == '\0' && v >= -1000000000L && v <= 1000000000L) spin = v;
         else clgrad_warn(ctx, "CLGRAD_WAIT_SPIN_US=%s is not an integer number of microseconds; ignored", sv);
     }
-    ctx->wait_spin_s = spin > 0 ? 1e-6 * (double)spin : 0.0;
+    ctx->wait_spin_s = spin > 0 ? 1e-6 * (double)spin : 0.0, ctx->last_wait_s = 0.0;
     int kprof = (opts && opts->kernel_profile) || env_true_("CLGRAD_PROFILE");
     cl_command_queue_properties qp = (opts && opts->profiling) || kprof ? CL_QUEUE_PROFILING_ENABLE : 0;
     free(ctx->prof);
@@ -210,8 +210,10 @@ clgrad_status clgrad_wait(clgrad_ctx *ctx, cl_event ev)
 {
     const char *call = "clFlush";
     cl_int err = clFlush(ctx->queue);
-    if (err == CL_SUCCESS && ctx->wait_spin_s > 0) {
-        double t0 = clgrad_now();
+    double t0 = clgrad_now();
+    /* poll only while waits end within the polling time: a long wait (the device still busy for
+    ** milliseconds) would keep a core the device may need (a CPU device) busy for nothing */
+    if (err == CL_SUCCESS && ctx->wait_spin_s > 0 && ctx->last_wait_s <= ctx->wait_spin_s) {
         for (;;) {
             cl_int s = CL_QUEUED;
             err = clGetEventInfo(ev, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof s, &s, NULL);
@@ -224,6 +226,7 @@ clgrad_status clgrad_wait(clgrad_ctx *ctx, cl_event ev)
         call = "clWaitForEvents";
         err = clWaitForEvents(1, &ev);
     }
+    ctx->last_wait_s = clgrad_now() - t0;
     if (err == CL_SUCCESS) return CLGRAD_OK;
     /* nothing may stay in flight: a read-back's host memory belongs to the caller once it returns */
     clFinish(ctx->queue);

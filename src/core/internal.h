@@ -63,6 +63,7 @@ struct clgrad_ctx {
     int nprof, prof_cap;
     unsigned long long enqueued; /* kernel launches, copies and fills enqueued (clgrad_enqueue_count) */
     double wait_spin_s;          /* clgrad_wait's polling before it sleeps (clgrad_open_opts.wait_spin_us) */
+    double last_wait_s;          /* how long the last clgrad_wait took: it polls only after one <= wait_spin_s */
 
     char numerics_fp[17]; /* CLGRAD_FP_HEX + 1 (clgrad/fingerprint.h); clgrad_numerics_fingerprint_cached: "" until computed */
     int numerics_fp_tried;
@@ -131,7 +132,9 @@ clgrad_status clgrad_buf_copy(clgrad_ctx *ctx, cl_mem src, size_t soff, cl_mem d
 ** clgrad_buf_fill (bench: launches per training step). */
 unsigned long long clgrad_enqueue_count(const clgrad_ctx *ctx);
 /* Flush the queue and wait for ev (not released): poll its status for up to
-** ctx->wait_spin_s (sched_yield between polls), then clWaitForEvents.  Every
+** ctx->wait_spin_s (sched_yield between polls) when the last wait took no
+** longer than that (a long one: the device is busy for a while, and polling
+** would only take a core from a CPU device), then clWaitForEvents.  Every
 ** wait of clgrad's (clgrad_finish, clgrad_buf_read, the lagged read-backs)
 ** goes through here. */
 clgrad_status clgrad_wait(clgrad_ctx *ctx, cl_event ev);
