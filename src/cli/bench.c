@@ -626,28 +626,19 @@ fail:
 }
 
 /* A log step as `clgrad run` takes it at log_every = 1 (no histograms): the step with the batch accuracy,
-** the per-layer figures, the update, the parameter and update statistics, one read-back of the block. */
-static clgrad_status trainer_log_step_(clgrad_ctx *ctx, trainer_ *t, long step, float *mhost)
+** the per-layer figures, the update, the parameter and update statistics, one read-back of the block:
+** blocking when wait, else enqueued without waiting, as `clgrad run` takes it with its metrics read back late
+** (clgrad_run_opts.metrics_lag). */
+static clgrad_status trainer_log_step_(clgrad_ctx *ctx, trainer_ *t, long step, float *mhost, int wait)
 {
     clgrad_status st = CLGRAD_OK;
     size_t pos = (size_t)((step - 1) % 4) * t->bm->batch;
     CLGRAD_TRY(clgrad_step_grads(ctx, &t->plan, step, pos, t->bm->batch, 0.0f, CLGRAD_STEP_LOG));
     CLGRAD_TRY(clgrad_step_log_update(ctx, &t->plan, t->bm->batch, step, t->optim.lr));
-    CLGRAD_TRY(clgrad_buf_read(ctx, t->mbuf, 0, t->plan.L.size, mhost));
-fail:
-    return st;
-}
-
-/* The same log step with its read-back enqueued without blocking, as `clgrad run` takes it with its metrics
-** read back late (clgrad_run_opts.metrics_lag): nothing waits. */
-static clgrad_status trainer_log_step_async_(clgrad_ctx *ctx, trainer_ *t, long step, float *mhost)
-{
-    clgrad_status st = CLGRAD_OK;
-    size_t pos = (size_t)((step - 1) % 4) * t->bm->batch;
-    CLGRAD_TRY(clgrad_step_grads(ctx, &t->plan, step, pos, t->bm->batch, 0.0f, CLGRAD_STEP_LOG));
-    CLGRAD_TRY(clgrad_step_log_update(ctx, &t->plan, t->bm->batch, step, t->optim.lr));
-    CLGRAD_CL_TRY(ctx, clEnqueueReadBuffer(clgrad_queue(ctx), t->mbuf, CL_FALSE, 0, t->plan.L.size * sizeof *mhost,
-                                           mhost, 0, NULL, NULL));
+    if (wait) CLGRAD_TRY(clgrad_buf_read(ctx, t->mbuf, 0, t->plan.L.size, mhost));
+    else
+        CLGRAD_CL_TRY(ctx, clEnqueueReadBuffer(clgrad_queue(ctx), t->mbuf, CL_FALSE, 0, t->plan.L.size * sizeof *mhost,
+                                               mhost, 0, NULL, NULL));
 fail:
     return st;
 }
@@ -659,7 +650,7 @@ static clgrad_status piped_block_(clgrad_ctx *ctx, trainer_ *t, long *step, int 
     CLGRAD_TRY(clgrad_finish(ctx));
     double t0 = clgrad_now();
     for (int i = 0; i < n; i++) {
-        if (log) CLGRAD_TRY(trainer_log_step_async_(ctx, t, (*step)++, mhost));
+        if (log) CLGRAD_TRY(trainer_log_step_(ctx, t, (*step)++, mhost, 0));
         else CLGRAD_TRY(trainer_step_(ctx, t, (*step)++));
     }
     CLGRAD_TRY(clgrad_finish(ctx));
@@ -687,7 +678,7 @@ clgrad_status clgrad_bench_train_extras(clgrad_ctx *ctx, const clgrad_bench_mode
         goto fail;
     }
     long step = 1;
-    CLGRAD_TRY(trainer_log_step_(ctx, &t, step++, mhost)); /* warm-up: first launches */
+    CLGRAD_TRY(trainer_log_step_(ctx, &t, step++, mhost, 1)); /* warm-up: first launches */
     unsigned long long n0 = clgrad_enqueue_count(ctx);
     CLGRAD_TRY(trainer_step_(ctx, &t, step++));
     *launches = (double)(clgrad_enqueue_count(ctx) - n0);
@@ -697,7 +688,7 @@ clgrad_status clgrad_bench_train_extras(clgrad_ctx *ctx, const clgrad_bench_mode
         CLGRAD_TRY(trainer_step_(ctx, &t, step++));
         CLGRAD_TRY(clgrad_finish(ctx));
         double t1 = clgrad_now();
-        CLGRAD_TRY(trainer_log_step_(ctx, &t, step++, mhost)); /* ends with a blocking read */
+        CLGRAD_TRY(trainer_log_step_(ctx, &t, step++, mhost, 1)); /* ends with a blocking read */
         tp[i] = t1 - t0, tl[i] = clgrad_now() - t1;
     }
     double mp = median_(tp, steps);
