@@ -204,11 +204,13 @@ static char *slurp_(const char *dir, const char *name, size_t *n)
     return b;
 }
 
-static void lag_run_(const char *name, int lag, long stop_at, clgrad_run_result *res)
+/* Run exp (with sets) into tmp_/name with metrics_lag = lag, a callback that asks to stop at stop_at (0:
+** never); what the callback saw. */
+static watch_ lagged_run_(const char *exp, const char *const *sets, int nsets, const char *name, int lag,
+                          long stop_at, clgrad_run_result *res)
 {
     static clgrad_config cfg;
-    const char *sets[] = {"run.steps=60", "run.log_every=1", "diverge.action=continue", "metrics.histogram_every=4"};
-    load_("linreg_lr_above", sets, 4, &cfg);
+    load_(exp, sets, nsets, &cfg);
     char dir[300];
     snprintf(dir, sizeof dir, "%s/%s", tmp_, name);
     watch_ w = {0, 0, 0, stop_at, 1, 1};
@@ -216,6 +218,27 @@ static void lag_run_(const char *name, int lag, long stop_at, clgrad_run_result 
     o.out_dir = dir, o.quiet = 1, o.metrics_lag = lag;
     o.on_step = on_step_, o.on_step_user = &w;
     run_captured_(&cfg, &o, res);
+    return w;
+}
+
+/* files[0 .. n) of the run directories tmp_/a and tmp_/b hold the same bytes (metrics.csv: slurp_'s). */
+static void same_files_(const char *a, const char *b, const char *const *files, int n, const char *what)
+{
+    char da[400], db[400];
+    snprintf(da, sizeof da, "%s/%s", tmp_, a), snprintf(db, sizeof db, "%s/%s", tmp_, b);
+    for (int i = 0; i < n; i++) {
+        size_t na, nb;
+        char *x = slurp_(da, files[i], &na), *y = slurp_(db, files[i], &nb);
+        ck_assert_msg(na == nb && memcmp(x, y, na) == 0, "%s%s differs with metrics_lag 3", what, files[i]);
+        free(x), free(y);
+    }
+}
+
+static void lag_run_(const char *name, int lag, long stop_at, clgrad_run_result *res)
+{
+    static const char *const sets[] = {"run.steps=60", "run.log_every=1", "diverge.action=continue",
+                                       "metrics.histogram_every=4"};
+    watch_ w = lagged_run_("linreg_lr_above", sets, 4, name, lag, stop_at, res);
     ck_assert_int_eq(w.calls, res->steps_done);
     ck_assert(w.in_order); /* logged steps' calls come late, still in order */
 }
@@ -231,14 +254,7 @@ START_TEST(lagged_same)
     ck_assert_int_eq(a.diverge_step, b.diverge_step);
     ck_assert(memcmp(&a.final_train_loss, &b.final_train_loss, sizeof(double)) == 0);
     const char *files[] = {"metrics.csv", "layers.csv", "histograms.csv", "weights/final/0.weight.npy"};
-    char d0[300], d3[300];
-    snprintf(d0, sizeof d0, "%s/lag0", tmp_), snprintf(d3, sizeof d3, "%s/lag3", tmp_);
-    for (int i = 0; i < 4; i++) {
-        size_t n0, n3;
-        char *x = slurp_(d0, files[i], &n0), *y = slurp_(d3, files[i], &n3);
-        ck_assert_msg(n0 == n3 && memcmp(x, y, n0) == 0, "%s differs with metrics_lag 3", files[i]);
-        free(x), free(y);
-    }
+    same_files_("lag0", "lag3", files, 4, "");
     /* a callback stop at step 7: the run ends at the latest step queued, within the lag, all of them recorded */
     clgrad_run_result c;
     lag_run_("lagstop", 3, 7, &c);
@@ -254,22 +270,6 @@ START_TEST(lagged_same)
     free(m);
 }
 END_TEST
-
-/* Run exp (with sets) into tmp_/name with metrics_lag = lag; the on_step calls in *calls. */
-static void stop_run_(const char *exp, const char *const *sets, int nsets, const char *name, int lag,
-                      clgrad_run_result *res, long *calls)
-{
-    static clgrad_config cfg;
-    load_(exp, sets, nsets, &cfg);
-    char dir[300];
-    snprintf(dir, sizeof dir, "%s/%s", tmp_, name);
-    watch_ w = {0, 0, 0, 0, 1, 1};
-    clgrad_run_opts o = {0};
-    o.out_dir = dir, o.quiet = 1, o.metrics_lag = lag;
-    o.on_step = on_step_, o.on_step_user = &w;
-    run_captured_(&cfg, &o, res);
-    *calls = w.calls;
-}
 
 START_TEST(lagged_stop_same)
 {
@@ -288,11 +288,10 @@ START_TEST(lagged_stop_same)
                  {"sigmoid_deep_batchnorm", bn, 6}};
     const int c = _i;
     clgrad_run_result a, b;
-    long ca = 0, cb = 0;
     char n0[64], n3[64];
     snprintf(n0, sizeof n0, "stop%d_lag0", c), snprintf(n3, sizeof n3, "stop%d_lag3", c);
-    stop_run_(cases[c].exp, cases[c].sets, cases[c].n, n0, 0, &a, &ca);
-    stop_run_(cases[c].exp, cases[c].sets, cases[c].n, n3, 3, &b, &cb);
+    const long ca = lagged_run_(cases[c].exp, cases[c].sets, cases[c].n, n0, 0, 0, &a).calls;
+    const long cb = lagged_run_(cases[c].exp, cases[c].sets, cases[c].n, n3, 3, 0, &b).calls;
     ck_assert_msg(a.status == CLGRAD_RUN_DIVERGED, "case %d: the run did not diverge (status %d)", c, (int)a.status);
     ck_assert_int_eq(a.status, b.status);
     ck_assert_int_eq(a.steps_done, b.steps_done);
@@ -312,15 +311,9 @@ START_TEST(lagged_stop_same)
                            "weights/final/1.running_var.npy",
                            "weights/final/1.num_batches_tracked.npy"};
     const int nfiles = c == 3 ? 7 : 4; /* the batch-norm model's buffers */
-    char d0[400], d3[400];
-    snprintf(d0, sizeof d0, "%s/%s", tmp_, n0), snprintf(d3, sizeof d3, "%s/%s", tmp_, n3);
-    for (int i = 0; i < nfiles; i++) {
-        size_t s0, s3;
-        char *x = slurp_(d0, files[i], &s0), *y = slurp_(d3, files[i], &s3);
-        ck_assert_msg(s0 == s3 && memcmp(x, y, s0) == 0, "case %d: %s differs with metrics_lag 3 (stop at %ld)", c,
-                      files[i], a.steps_done);
-        free(x), free(y);
-    }
+    char what[64];
+    snprintf(what, sizeof what, "case %d (stop at %ld): ", c, a.steps_done);
+    same_files_(n0, n3, files, nfiles, what);
 }
 END_TEST
 
